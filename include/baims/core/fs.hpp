@@ -1,0 +1,34 @@
+#pragma once
+// Crash-safe file primitives: atomic_write (temp file + fsync + rename) and an exclusive lock.
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace baims::fs {
+
+// Writes data to path atomically: after a crash, path holds the old or the new content.
+// Parent directories are created. Throws OutputError.
+void atomic_write(const std::filesystem::path& path, std::string_view data, bool fsync_data = true);
+
+// Reads a whole file. Throws InputError.
+std::string read_file(const std::filesystem::path& path);
+
+// fsyncs a directory so that renames in it are durable.
+void sync_dir(const std::filesystem::path& dir);
+
+// An exclusive advisory lock (flock) on a lock file; released on destruction or process death
+// (kill -9 included). Throws OutputError naming the holder's pid if another process holds it.
+class FileLock {
+public:
+    FileLock(const std::filesystem::path& lock_path, const std::string& what);
+    ~FileLock();
+    FileLock(const FileLock&) = delete;
+    FileLock& operator=(const FileLock&) = delete;
+
+private:
+    int m_fd = -1;
+    std::filesystem::path m_path;
+};
+
+} // namespace baims::fs

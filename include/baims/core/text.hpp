@@ -1,0 +1,26 @@
+#pragma once
+// Small text helpers shared by config parsing and error messages.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace baims::text {
+
+// Levenshtein distance.
+size_t edit_distance(std::string_view a, std::string_view b);
+
+// The closest candidate to word, or "" when none is close enough to be a plausible typo.
+std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
+
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
+std::vector<std::string> split(std::string_view s, char sep);
+std::string trim(std::string_view s);
+bool starts_with(std::string_view s, std::string_view prefix);
+bool ends_with(std::string_view s, std::string_view suffix);
+std::string to_lower(std::string_view s);
+
+// Glob match with *, ? (no path semantics).
+bool glob_match(std::string_view pattern, std::string_view s);
+
+} // namespace baims::text

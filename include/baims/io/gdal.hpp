@@ -1,0 +1,37 @@
+#pragma once
+// GDAL process setup and error capture. No GDAL types in this header.
+
+#include <memory>
+#include <string>
+
+namespace baims::io::gdal {
+
+// Registers drivers, routes CPL messages to the log, sets GDAL_PAM_ENABLED=NO unless set.
+// Create one in main(); it is destroyed last.
+class Session {
+public:
+    Session();
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+};
+
+// Captures CPLError messages raised while it lives (pushes a handler; pops it on destruction).
+class ErrorScope {
+public:
+    ErrorScope();
+    ~ErrorScope();
+    ErrorScope(const ErrorScope&) = delete;
+    ErrorScope& operator=(const ErrorScope&) = delete;
+    bool failed() const;
+    std::string last_error() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+// "GDAL 3.6.2, PROJ 9.1.1, netCDF 4.9.0, c-blosc 1.21.3, libcurl 7.88.1"
+std::string library_versions();
+
+} // namespace baims::io::gdal

@@ -1,0 +1,128 @@
+#include "baims/core/fs.hpp"
+
+#include "baims/core/error.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+#include <sys/file.h>
+#include <unistd.h>
+
+namespace baims::fs {
+namespace {
+std::string errno_text() {
+    return std::strerror(errno);
+}
+
+void write_all(int fd, std::string_view data, const std::filesystem::path& path) {
+    const char* p = data.data();
+    size_t left = data.size();
+    while (left > 0) {
+        ssize_t n = ::write(fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            throw OutputError("cannot write '" + path.string() + "': " + errno_text(),
+                              "Check free space and permissions");
+        }
+        p += n;
+        left -= static_cast<size_t>(n);
+    }
+}
+} // namespace
+
+void atomic_write(const std::filesystem::path& path, std::string_view data, bool fsync_data) {
+    static std::atomic<unsigned long> counter{0};
+    std::error_code ec;
+    if (path.has_parent_path()) {
+        std::filesystem::create_directories(path.parent_path(), ec);
+    }
+    std::filesystem::path tmp = path;
+    tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        throw OutputError("cannot create '" + tmp.string() + "': " + errno_text(),
+                          "Check that the output directory is writable");
+    }
+    try {
+        write_all(fd, data, tmp);
+        if (fsync_data && ::fsync(fd) != 0) {
+            throw OutputError("cannot sync '" + tmp.string() + "': " + errno_text());
+        }
+    } catch (...) {
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        throw;
+    }
+    ::close(fd);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        auto msg = errno_text();
+        ::unlink(tmp.c_str());
+        throw OutputError("cannot rename '" + tmp.string() + "' to '" + path.string() +
+                          "': " + msg);
+    }
+}
+
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw InputError("cannot read '" + path.string() + "': " + errno_text());
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+void sync_dir(const std::filesystem::path& dir) {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        ::fsync(fd);
+        ::close(fd);
+    }
+}
+
+FileLock::FileLock(const std::filesystem::path& lock_path, const std::string& what)
+    : m_path(lock_path) {
+    std::error_code ec;
+    if (lock_path.has_parent_path()) {
+        std::filesystem::create_directories(lock_path.parent_path(), ec);
+    }
+    m_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (m_fd < 0) {
+        throw OutputError("cannot create lock file '" + lock_path.string() + "': " + errno_text(),
+                          "Check that the output directory is writable");
+    }
+    if (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
+        std::string holder;
+        char buf[64] = {0};
+        ssize_t n = ::pread(m_fd, buf, sizeof buf - 1, 0);
+        if (n > 0) {
+            holder = std::string(buf, static_cast<size_t>(n));
+            while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) {
+                holder.pop_back();
+            }
+        }
+        ::close(m_fd);
+        m_fd = -1;
+        throw OutputError(what + " is locked by another baims process" +
+                              (holder.empty() ? std::string() : " (pid " + holder + ")"),
+                          "Wait for it to finish; the lock is released when that process ends");
+    }
+    std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(m_fd, 0) == 0) {
+        [[maybe_unused]] auto n = ::pwrite(m_fd, pid.data(), pid.size(), 0);
+    }
+}
+
+FileLock::~FileLock() {
+    if (m_fd >= 0) {
+        ::flock(m_fd, LOCK_UN);
+        ::close(m_fd);
+    }
+}
+
+} // namespace baims::fs
