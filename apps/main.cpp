@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
 
     app::Registry registry;
     // The commands, in one explicit list.
-    // (commands are added here as they are implemented)
+    app::register_gen(cli, registry);
 
     try {
         cli.parse(argc, argv);

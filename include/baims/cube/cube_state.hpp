@@ -1,0 +1,56 @@
+#pragma once
+// What a cube on disk holds, as far as `gen` needs it: grid, chunking, time axis, data variables
+// and attributes. read_cube() reads it from any Zarr v2 cube with 1-D lat/lon (ours or xcube's);
+// write_cube_metadata() writes coordinates and metadata, consolidated metadata last.
+
+#include "baims/grid/grid.hpp"
+#include "baims/zarr/array_meta.hpp"
+#include "baims/zarr/kv_store.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace baims::cube {
+
+struct DataVar {
+    zarr::ArrayMeta meta; // shape [nt, H, W], chunks [1, cy, cx]
+    nlohmann::json attrs = nlohmann::json::object();
+};
+
+struct CubeState {
+    grid::Grid grid;
+    size_t chunk_y = 0, chunk_x = 0;
+    std::vector<double> time;                      // days since 1970-01-01
+    std::vector<std::pair<double, double>> bounds; // NaN where unknown; empty = no time_bnds
+    std::vector<std::string> var_order;
+    std::map<std::string, DataVar> vars;
+    nlohmann::json attrs = nlohmann::json::object(); // global attributes
+    std::string time_bnds_dtype = "<f8";             // kept from an existing cube (xcube: <i8)
+
+    size_t nt() const { return time.size(); }
+    bool has_bounds() const { return !bounds.empty(); }
+
+    nlohmann::json to_json() const;
+    static CubeState from_json(const nlohmann::json& j);
+};
+
+// nullopt when the store holds no Zarr group. Throws InputError for a cube gen cannot extend.
+std::optional<CubeState> read_cube(const zarr::KvStore& store);
+
+// Writes .zgroup/.zattrs, every array's .zarray/.zattrs, the coordinate arrays (lat, lon,
+// lat_bnds, lon_bnds, time, time_bnds, crs) and finally .zmetadata. Data chunks are not touched.
+void write_cube_metadata(zarr::KvStore& store, const CubeState& state);
+
+// Reads a small numeric array (any chunking, dtype f4/f8/i2/i4/i8) into doubles, C order.
+std::vector<double> read_numeric_array(const zarr::KvStore& store, const std::string& name);
+
+// The `_CRS` attribute GDAL reads, and the CF grid-mapping attributes, for EPSG:4326.
+nlohmann::json gdal_crs_attr();
+nlohmann::json cf_grid_mapping_attrs();
+
+} // namespace baims::cube

@@ -1,0 +1,54 @@
+#pragma once
+// The `baims gen` configuration (xcube-compatible key names), parsed and validated before any
+// output is touched.
+
+#include "baims/config/document.hpp"
+#include "baims/cube/resample.hpp"
+#include "baims/grid/grid.hpp"
+#include "baims/zarr/codec.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace baims::cube {
+
+struct OutputVariable {
+    std::string pattern; // input variable name, may hold * and ? wildcards
+    std::string rename;  // output name ("" = same as input)
+    std::optional<Resampling> resampling;
+    nlohmann::json attrs = nlohmann::json::object(); // extra/overriding attributes
+};
+
+struct GenConfig {
+    std::vector<std::string> input_paths;
+    std::string input_processor = "default";
+    bool mosaic = false;
+
+    grid::Box region;
+    std::optional<std::pair<size_t, size_t>> size;       // W, H
+    std::optional<std::pair<double, double>> resolution; // x, y
+    std::string output_crs = "EPSG:4326";
+
+    std::vector<OutputVariable> variables; // empty = every data variable of the inputs
+    Resampling resampling = Resampling::Nearest;
+
+    std::string output_path;
+    size_t chunk_time = 1;
+    size_t chunk_lat =
+        0; // 0 = not given: min(512, height) for a new cube, the cube's own otherwise
+    size_t chunk_lon = 0;
+    zarr::Compressor compressor;
+    nlohmann::json metadata = nlohmann::json::object(); // flattened output_metadata
+
+    grid::Grid output_grid() const;
+    // The effective configuration as YAML (for --print-config).
+    std::string to_yaml() const;
+};
+
+// Parses and validates; throws ConfigError with file:line:col and the key path.
+GenConfig parse_gen_config(const config::Document& doc);
+
+} // namespace baims::cube

@@ -1,0 +1,46 @@
+#pragma once
+// Resampling a source grid with 1-D coordinate axes (any order) onto a regular output grid.
+// Every method is separable: each axis is mapped once (AxisMap), then bands of output rows are
+// filled from the source array. NaN is "no data" everywhere.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace baims::cube {
+
+enum class Resampling { Nearest, Bilinear, Average, Mode };
+
+Resampling parse_resampling(const std::string& name); // throws ConfigError
+std::string to_string(Resampling r);
+const std::vector<std::string>& resampling_names();
+
+// How one output axis samples one source axis.
+struct AxisMap {
+    // Nearest: the source index whose footprint holds the output centre, or -1.
+    std::vector<std::int32_t> nearest;
+    // Bilinear: value = (1-w)*v[lo] + w*v[hi]; lo = -1 outside the source footprint.
+    std::vector<std::int32_t> lo, hi;
+    std::vector<float> w;
+    // Average / mode: for output pixel k, source cells idx[off[k]..off[k+1]) with overlap weights.
+    std::vector<std::uint32_t> off;
+    std::vector<std::int32_t> idx;
+    std::vector<float> wts;
+
+    // True if no output pixel touches the source.
+    bool empty() const;
+};
+
+// src: source centres (ascending or descending, need not be uniform; n >= 1).
+// out: output centres; out_step: output pixel size (> 0).
+// periodic: the axis is longitude; output centres may be shifted by +-360 to meet the source.
+AxisMap map_axis(const std::vector<double>& src, const std::vector<double>& out, double out_step,
+                 Resampling method, bool periodic);
+
+// Fills out[nrows * out_w] (rows row0 .. row0+nrows of the output) from src (src_h x src_w,
+// row-major). ymap/xmap are the row and column maps.
+void resample_rows(const float* src, size_t src_w, const AxisMap& ymap, const AxisMap& xmap,
+                   Resampling method, size_t row0, size_t nrows, size_t out_w, float* out);
+
+} // namespace baims::cube

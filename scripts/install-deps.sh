@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs everything baims needs to build and test on Debian bookworm (run as root).
+set -euo pipefail
+if [ "$(id -u)" != 0 ]; then
+    echo "install-deps.sh: run as root (it uses apt-get)" >&2
+    exit 2
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+    build-essential cmake ninja-build pkg-config git ca-certificates \
+    libgdal-dev gdal-bin libproj-dev libnetcdf-dev netcdf-bin libblosc-dev \
+    nlohmann-json3-dev libyaml-cpp-dev libpqxx-dev libcli11-dev libspdlog-dev catch2 \
+    libcurl4-openssl-dev clang-format time \
+    postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts \
+    python3 python3-numpy python3-zarr python3-xarray python3-netcdf4 python3-gdal \
+    python3-dask

@@ -1,0 +1,368 @@
+#include "baims/cube/cube_state.hpp"
+
+#include "baims/core/error.hpp"
+#include "baims/zarr/array.hpp"
+#include "baims/zarr/group.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace baims::cube {
+namespace {
+
+constexpr double NaN = std::numeric_limits<double>::quiet_NaN();
+
+const char* WKT_4326 =
+    "GEOGCS[\"WGS 84\",DATUM[\"WGS_1984\",SPHEROID[\"WGS 84\",6378137,298.257223563,"
+    "AUTHORITY[\"EPSG\",\"7030\"]],AUTHORITY[\"EPSG\",\"6326\"]],PRIMEM[\"Greenwich\",0,"
+    "AUTHORITY[\"EPSG\",\"8901\"]],UNIT[\"degree\",0.0174532925199433,AUTHORITY[\"EPSG\",\"9122\"]]"
+    ","
+    "AXIS[\"Latitude\",NORTH],AXIS[\"Longitude\",EAST],AUTHORITY[\"EPSG\",\"4326\"]]";
+
+zarr::ArrayMeta coord_meta(std::vector<size_t> shape, const std::string& dtype, nlohmann::json fill,
+                           const zarr::Compressor& comp) {
+    zarr::ArrayMeta m;
+    m.shape = shape;
+    m.chunks = shape;
+    for (auto& c : m.chunks) {
+        c = std::max<size_t>(c, 1);
+    }
+    m.dtype = dtype;
+    m.fill_value = std::move(fill);
+    m.compressor = comp;
+    return m;
+}
+
+template <class T> std::vector<T> convert(const std::vector<double>& v) {
+    std::vector<T> out(v.size());
+    for (size_t i = 0; i < v.size(); ++i) {
+        out[i] = static_cast<T>(v[i]);
+    }
+    return out;
+}
+
+void write_coord(zarr::KvStore& store, const std::string& name, std::vector<size_t> shape,
+                 const std::vector<double>& values, const std::string& dtype,
+                 const nlohmann::json& attrs, const zarr::Compressor& comp) {
+    nlohmann::json fill = dtype == "<f8" ? nlohmann::json("NaN") : nlohmann::json(nullptr);
+    auto meta = coord_meta(shape, dtype, fill, comp);
+    zarr::write_array_meta(store, name, meta, attrs);
+    if (dtype == "<f8") {
+        zarr::write_whole(store, name, meta, values.data());
+    } else if (dtype == "<i8") {
+        auto v = convert<std::int64_t>(values);
+        zarr::write_whole(store, name, meta, v.data());
+    } else {
+        throw InternalError("unsupported coordinate dtype " + dtype);
+    }
+}
+
+} // namespace
+
+nlohmann::json gdal_crs_attr() {
+    return {{"url", "http://www.opengis.net/def/crs/EPSG/0/4326"}, {"wkt", WKT_4326}};
+}
+
+nlohmann::json cf_grid_mapping_attrs() {
+    return {{"grid_mapping_name", "latitude_longitude"},
+            {"longitude_of_prime_meridian", 0.0},
+            {"semi_major_axis", 6378137.0},
+            {"inverse_flattening", 298.257223563},
+            {"crs_wkt", WKT_4326},
+            {"spatial_ref", WKT_4326},
+            {"_ARRAY_DIMENSIONS", nlohmann::json::array()}};
+}
+
+std::vector<double> read_numeric_array(const zarr::KvStore& store, const std::string& name) {
+    auto meta = zarr::read_array_meta(store, name);
+    if (!meta) {
+        throw InputError("array '" + name + "' not found in " + store.describe());
+    }
+    if (meta->shape.size() > 2) {
+        throw InputError("array '" + name + "' has more than 2 dimensions");
+    }
+    std::vector<size_t> shape = meta->shape, chunks = meta->chunks;
+    if (shape.empty()) {
+        shape = {1};
+        chunks = {1};
+    }
+    if (shape.size() == 1) {
+        shape.push_back(1);
+        chunks.push_back(1);
+    }
+    size_t total = shape[0] * shape[1];
+    std::vector<double> out(total, NaN);
+    size_t isz = meta->itemsize();
+    std::vector<char> buf(meta->chunk_elements() * isz);
+    auto grid = meta->chunk_grid();
+    size_t g0 = grid.empty() ? 1 : grid[0];
+    size_t g1 = grid.size() > 1 ? grid[1] : 1;
+    for (size_t a = 0; a < g0; ++a) {
+        for (size_t b = 0; b < g1; ++b) {
+            std::vector<size_t> idx;
+            if (!meta->shape.empty()) {
+                idx.push_back(a);
+            }
+            if (meta->shape.size() > 1) {
+                idx.push_back(b);
+            }
+            if (!zarr::read_chunk(store, name, *meta, idx, buf.data())) {
+                continue;
+            }
+            for (size_t i = 0; i < chunks[0]; ++i) {
+                for (size_t j = 0; j < chunks[1]; ++j) {
+                    size_t r = a * chunks[0] + i, c = b * chunks[1] + j;
+                    if (r >= shape[0] || c >= shape[1]) {
+                        continue;
+                    }
+                    size_t k = i * chunks[1] + j;
+                    const char* p = buf.data() + k * isz;
+                    double v;
+                    const auto& dt = meta->dtype;
+                    if (dt == "<f8") {
+                        std::memcpy(&v, p, 8);
+                    } else if (dt == "<f4") {
+                        float f;
+                        std::memcpy(&f, p, 4);
+                        v = f;
+                    } else if (dt == "<i8") {
+                        std::int64_t x;
+                        std::memcpy(&x, p, 8);
+                        v = static_cast<double>(x);
+                    } else if (dt == "<i4") {
+                        std::int32_t x;
+                        std::memcpy(&x, p, 4);
+                        v = x;
+                    } else if (dt == "<i2") {
+                        std::int16_t x;
+                        std::memcpy(&x, p, 2);
+                        v = x;
+                    } else {
+                        throw InputError("array '" + name + "' has unsupported dtype " + dt);
+                    }
+                    out[r * shape[1] + c] = v;
+                }
+            }
+        }
+    }
+    return out;
+}
+
+std::optional<CubeState> read_cube(const zarr::KvStore& store) {
+    if (!store.exists(".zgroup")) {
+        return std::nullopt;
+    }
+    const std::string where = "cube '" + store.describe() + "'";
+    CubeState s;
+    s.attrs = zarr::read_attrs(store, "");
+    auto lat_meta = zarr::read_array_meta(store, "lat");
+    auto lon_meta = zarr::read_array_meta(store, "lon");
+    if (!lat_meta || !lon_meta) {
+        throw InputError(
+            where + " has no 1-D lat/lon coordinates",
+            "baims gen extends cubes in EPSG:4326 with lat/lon; choose another output_path");
+    }
+    auto lat = read_numeric_array(store, "lat");
+    auto lon = read_numeric_array(store, "lon");
+    if (lat.size() < 1 || lon.size() < 1) {
+        throw InputError(where + " has empty lat/lon coordinates");
+    }
+    if (lat.size() > 1 && lat[1] > lat[0]) {
+        throw InputError(where + " has ascending lat",
+                         "baims writes and extends north-up cubes only");
+    }
+    grid::Box box;
+    if (store.exists("lat_bnds/.zarray") && store.exists("lon_bnds/.zarray")) {
+        auto lb = read_numeric_array(store, "lat_bnds");
+        auto xb = read_numeric_array(store, "lon_bnds");
+        box.ymax = std::max(lb.front(), lb[1]);
+        box.ymin = std::min(lb[lb.size() - 2], lb.back());
+        box.xmin = std::min(xb.front(), xb[1]);
+        box.xmax = std::max(xb[xb.size() - 2], xb.back());
+    } else {
+        double dx =
+            lon.size() > 1 ? (lon.back() - lon.front()) / static_cast<double>(lon.size() - 1) : 1.0;
+        double dy =
+            lat.size() > 1 ? (lat.front() - lat.back()) / static_cast<double>(lat.size() - 1) : 1.0;
+        box = {lon.front() - dx / 2, lat.back() - dy / 2, lon.back() + dx / 2,
+               lat.front() + dy / 2};
+    }
+    s.grid = grid::Grid(box, lon.size(), lat.size());
+
+    if (store.exists("time/.zarray")) {
+        s.time = read_numeric_array(store, "time");
+        auto tattrs = zarr::read_attrs(store, "time");
+        auto units = tattrs.value("units", std::string("days since 1970-01-01"));
+        if (units.rfind("days since 1970-01-01", 0) != 0) {
+            throw InputError(where + " has time units '" + units + "'",
+                             "baims extends cubes with time in 'days since 1970-01-01'");
+        }
+    }
+    if (auto tb = zarr::read_array_meta(store, "time_bnds")) {
+        s.time_bnds_dtype = tb->dtype == "<i8" ? "<i8" : "<f8";
+        auto b = read_numeric_array(store, "time_bnds");
+        for (size_t i = 0; i + 1 < b.size() && s.bounds.size() < s.time.size(); i += 2) {
+            s.bounds.emplace_back(b[i], b[i + 1]);
+        }
+    }
+    for (const auto& name : store.list("")) {
+        if (name.empty() || name[0] == '.') {
+            continue;
+        }
+        auto meta = zarr::read_array_meta(store, name);
+        if (!meta || meta->shape.size() != 3) {
+            continue;
+        }
+        auto attrs = zarr::read_attrs(store, name);
+        auto dims = attrs.value("_ARRAY_DIMENSIONS", nlohmann::json::array());
+        if (dims != nlohmann::json::array({"time", "lat", "lon"})) {
+            continue;
+        }
+        if (meta->shape[0] != s.time.size() || meta->shape[1] != lat.size() ||
+            meta->shape[2] != lon.size()) {
+            throw InputError(where + ": variable '" + name +
+                                 "' has shape that disagrees with its coordinates",
+                             "The cube is inconsistent; rerun the last baims command on it");
+        }
+        if (meta->chunks[0] != 1) {
+            throw InputError(where + ": variable '" + name + "' has time chunks of " +
+                                 std::to_string(meta->chunks[0]),
+                             "Rechunk to time=1 with 'baims optimise' first");
+        }
+        s.chunk_y = meta->chunks[1];
+        s.chunk_x = meta->chunks[2];
+        s.var_order.push_back(name);
+        s.vars[name] = DataVar{*meta, attrs};
+    }
+    return s;
+}
+
+void write_cube_metadata(zarr::KvStore& store, const CubeState& s) {
+    zarr::Compressor comp; // coordinates: Blosc lz4 5 byte-shuffle, as zarr-python's default
+    const auto& g = s.grid;
+    size_t nt = s.nt();
+    zarr::write_group(store, s.attrs);
+
+    // lat / lon and their bounds
+    auto lat = g.y_centers();
+    auto lon = g.x_centers();
+    std::vector<double> lat_b(2 * lat.size()), lon_b(2 * lon.size());
+    for (size_t i = 0; i < lat.size(); ++i) {
+        lat_b[2 * i] = g.extent().ymax - static_cast<double>(i) * g.dy();
+        lat_b[2 * i + 1] = g.extent().ymax - static_cast<double>(i + 1) * g.dy();
+    }
+    for (size_t i = 0; i < lon.size(); ++i) {
+        lon_b[2 * i] = g.extent().xmin + static_cast<double>(i) * g.dx();
+        lon_b[2 * i + 1] = g.extent().xmin + static_cast<double>(i + 1) * g.dx();
+    }
+    write_coord(store, "lat", {lat.size()}, lat, "<f8",
+                {{"_ARRAY_DIMENSIONS", {"lat"}},
+                 {"bounds", "lat_bnds"},
+                 {"long_name", "latitude"},
+                 {"standard_name", "latitude"},
+                 {"units", "degrees_north"},
+                 {"axis", "Y"}},
+                comp);
+    write_coord(store, "lon", {lon.size()}, lon, "<f8",
+                {{"_ARRAY_DIMENSIONS", {"lon"}},
+                 {"bounds", "lon_bnds"},
+                 {"long_name", "longitude"},
+                 {"standard_name", "longitude"},
+                 {"units", "degrees_east"},
+                 {"axis", "X"}},
+                comp);
+    write_coord(store, "lat_bnds", {lat.size(), 2}, lat_b, "<f8",
+                {{"_ARRAY_DIMENSIONS", {"lat", "bnds"}}, {"units", "degrees_north"}}, comp);
+    write_coord(store, "lon_bnds", {lon.size(), 2}, lon_b, "<f8",
+                {{"_ARRAY_DIMENSIONS", {"lon", "bnds"}}, {"units", "degrees_east"}}, comp);
+
+    nlohmann::json time_attrs = {
+        {"_ARRAY_DIMENSIONS", {"time"}},    {"standard_name", "time"}, {"long_name", "time"},
+        {"units", "days since 1970-01-01"}, {"calendar", "gregorian"}, {"axis", "T"}};
+    if (s.has_bounds()) {
+        time_attrs["bounds"] = "time_bnds";
+    }
+    write_coord(store, "time", {nt}, s.time, "<f8", time_attrs, comp);
+    if (s.has_bounds()) {
+        std::vector<double> tb(2 * nt, NaN);
+        for (size_t i = 0; i < nt && i < s.bounds.size(); ++i) {
+            tb[2 * i] = s.bounds[i].first;
+            tb[2 * i + 1] = s.bounds[i].second;
+        }
+        write_coord(store, "time_bnds", {nt, 2}, tb, s.time_bnds_dtype,
+                    {{"_ARRAY_DIMENSIONS", {"time", "bnds"}},
+                     {"units", "days since 1970-01-01"},
+                     {"calendar", "gregorian"}},
+                    comp);
+    } else {
+        store.erase("time_bnds/.zarray");
+        store.erase("time_bnds/.zattrs");
+    }
+
+    // The CF grid-mapping variable: a 0-d int32 array.
+    {
+        zarr::ArrayMeta m;
+        m.dtype = "<i4";
+        m.fill_value = nullptr;
+        m.compressor = comp;
+        zarr::write_array_meta(store, "crs", m, cf_grid_mapping_attrs());
+        std::int32_t zero = 0;
+        zarr::write_whole(store, "crs", m, &zero);
+    }
+
+    for (const auto& name : s.var_order) {
+        const auto& v = s.vars.at(name);
+        auto meta = v.meta;
+        meta.shape = {nt, g.height(), g.width()};
+        zarr::write_array_meta(store, name, meta, v.attrs);
+    }
+    zarr::consolidate(store);
+}
+
+nlohmann::json CubeState::to_json() const {
+    nlohmann::json j;
+    const auto& e = grid.extent();
+    j["grid"] = {e.xmin, e.ymin, e.xmax, e.ymax, grid.width(), grid.height()};
+    j["chunks"] = {chunk_y, chunk_x};
+    j["time"] = time;
+    nlohmann::json b = nlohmann::json::array();
+    for (const auto& p : bounds) {
+        b.push_back({std::isnan(p.first) ? nlohmann::json(nullptr) : nlohmann::json(p.first),
+                     std::isnan(p.second) ? nlohmann::json(nullptr) : nlohmann::json(p.second)});
+    }
+    j["bounds"] = b;
+    j["var_order"] = var_order;
+    nlohmann::json vars_j = nlohmann::json::object();
+    for (const auto& [name, v] : vars) {
+        vars_j[name] = {{"meta", v.meta.to_json()}, {"attrs", v.attrs}};
+    }
+    j["vars"] = vars_j;
+    j["attrs"] = attrs;
+    j["time_bnds_dtype"] = time_bnds_dtype;
+    return j;
+}
+
+CubeState CubeState::from_json(const nlohmann::json& j) {
+    CubeState s;
+    const auto& g = j.at("grid");
+    s.grid =
+        grid::Grid({g[0].get<double>(), g[1].get<double>(), g[2].get<double>(), g[3].get<double>()},
+                   g[4].get<size_t>(), g[5].get<size_t>());
+    s.chunk_y = j.at("chunks")[0].get<size_t>();
+    s.chunk_x = j.at("chunks")[1].get<size_t>();
+    s.time = j.at("time").get<std::vector<double>>();
+    for (const auto& p : j.at("bounds")) {
+        s.bounds.emplace_back(p[0].is_null() ? NaN : p[0].get<double>(),
+                              p[1].is_null() ? NaN : p[1].get<double>());
+    }
+    s.var_order = j.at("var_order").get<std::vector<std::string>>();
+    for (const auto& [name, v] : j.at("vars").items()) {
+        s.vars[name] = DataVar{zarr::ArrayMeta::from_json(v.at("meta")), v.at("attrs")};
+    }
+    s.attrs = j.at("attrs");
+    s.time_bnds_dtype = j.value("time_bnds_dtype", std::string("<f8"));
+    return s;
+}
+
+} // namespace baims::cube

@@ -1,0 +1,330 @@
+#include "baims/cube/gen_config.hpp"
+
+#include "baims/config/reader.hpp"
+#include "baims/core/error.hpp"
+#include "baims/core/text.hpp"
+
+#include <cmath>
+
+namespace baims::cube {
+namespace {
+
+void flatten(const YAML::Node& node, const std::string& prefix, nlohmann::json& out) {
+    if (node.IsMap()) {
+        for (const auto& kv : node) {
+            auto key = kv.first.as<std::string>();
+            flatten(kv.second, prefix.empty() ? key : prefix + "_" + key, out);
+        }
+        return;
+    }
+    if (node.IsSequence()) {
+        nlohmann::json arr = nlohmann::json::array();
+        for (const auto& item : node) {
+            arr.push_back(item.as<std::string>());
+        }
+        out[prefix] = arr;
+        return;
+    }
+    if (node.IsScalar()) {
+        // Numbers stay numbers, the rest is text.
+        const auto& s = node.Scalar();
+        if (node.Tag() != "!") {
+            try {
+                size_t pos = 0;
+                long long i = std::stoll(s, &pos);
+                if (pos == s.size()) {
+                    out[prefix] = i;
+                    return;
+                }
+                double d = std::stod(s, &pos);
+                if (pos == s.size()) {
+                    out[prefix] = d;
+                    return;
+                }
+            } catch (...) {
+            }
+        }
+        out[prefix] = s;
+    }
+}
+
+nlohmann::json yaml_to_json(const YAML::Node& node) {
+    nlohmann::json j;
+    if (node.IsMap()) {
+        j = nlohmann::json::object();
+        for (const auto& kv : node) {
+            j[kv.first.as<std::string>()] = yaml_to_json(kv.second);
+        }
+    } else if (node.IsSequence()) {
+        j = nlohmann::json::array();
+        for (const auto& item : node) {
+            j.push_back(yaml_to_json(item));
+        }
+    } else if (node.IsScalar()) {
+        nlohmann::json tmp = nlohmann::json::object();
+        flatten(node, "v", tmp);
+        j = tmp["v"];
+    }
+    return j;
+}
+
+std::vector<OutputVariable> parse_variables(config::Reader& r) {
+    std::vector<OutputVariable> vars;
+    auto node = r.raw("output_variables");
+    if (!node || node.IsNull()) {
+        return vars;
+    }
+    if (!node.IsSequence()) {
+        r.fail("output_variables", "expected a list of variable names");
+    }
+    for (size_t i = 0; i < node.size(); ++i) {
+        std::string path = "output_variables[" + std::to_string(i) + "]";
+        YAML::Node item = node[i];
+        OutputVariable v;
+        if (item.IsScalar()) {
+            v.pattern = item.Scalar();
+        } else if (item.IsMap() && item.size() == 1) {
+            auto kv = *item.begin();
+            v.pattern = kv.first.as<std::string>();
+            if (kv.second.IsScalar()) {
+                v.rename = kv.second.Scalar();
+            } else if (kv.second.IsMap()) {
+                config::Reader vr(r.document(), kv.second, r.key_path(path) + "." + v.pattern);
+                v.rename = vr.optional<std::string>("name", "");
+                if (vr.has("resampling")) {
+                    v.resampling =
+                        parse_resampling(vr.one_of("resampling", resampling_names(), "nearest"));
+                }
+                if (vr.has("valid_pixel_expression")) {
+                    vr.fail("valid_pixel_expression", "is not supported by this version of baims",
+                            "Remove it; valid-pixel masking is planned");
+                }
+                // Every other key is an attribute to set on the output variable.
+                for (const auto& akv : kv.second) {
+                    auto key = akv.first.as<std::string>();
+                    if (key != "name" && key != "resampling") {
+                        v.attrs[key] = yaml_to_json(akv.second);
+                    }
+                }
+            } else if (!kv.second.IsNull()) {
+                r.fail(path, "expected 'name', 'name: newname' or 'name: {attributes}'");
+            }
+        } else {
+            r.fail(path, "expected 'name', 'name: newname' or 'name: {attributes}'");
+        }
+        if (v.pattern.empty()) {
+            r.fail(path, "the variable name is empty");
+        }
+        vars.push_back(std::move(v));
+    }
+    return vars;
+}
+
+} // namespace
+
+grid::Grid GenConfig::output_grid() const {
+    if (size) {
+        return grid::Grid::from_size(region, size->first, size->second);
+    }
+    return grid::Grid::from_resolution(region, resolution->first, resolution->second);
+}
+
+GenConfig parse_gen_config(const config::Document& doc) {
+    config::Reader r(doc, doc.root());
+    GenConfig c;
+
+    if (r.has("input_paths")) {
+        auto n = r.raw("input_paths");
+        if (n.IsScalar()) {
+            c.input_paths.push_back(n.Scalar());
+        } else {
+            c.input_paths = r.required<std::vector<std::string>>("input_paths");
+        }
+    } else {
+        r.raw("input_paths");
+    }
+    c.input_processor = r.one_of("input_processor_name",
+                                 {"default", "curvilinear", "geotiff", "sentinel2-l2a"}, "default");
+    if (c.input_processor != "default") {
+        r.fail("input_processor_name",
+               "input processor '" + c.input_processor + "' is not available in this version",
+               "Use 'default' (CF NetCDF with 1-D lat/lon)");
+    }
+    {
+        auto p = r.child("input_processor_params");
+        c.mosaic = p.optional<bool>("mosaic", false);
+        p.finish();
+    }
+
+    auto region = r.required<std::vector<double>>("output_region");
+    if (region.size() != 4) {
+        r.fail("output_region", "expected 4 numbers [lon_min, lat_min, lon_max, lat_max], got " +
+                                    std::to_string(region.size()));
+    }
+    c.region = {region[0], region[1], region[2], region[3]};
+    if (!(c.region.xmax > c.region.xmin) || !(c.region.ymax > c.region.ymin)) {
+        r.fail("output_region", "the region is empty or inverted (min must be below max)");
+    }
+    c.output_crs = r.optional<std::string>("output_crs", "EPSG:4326");
+    if (c.output_crs != "EPSG:4326" && c.output_crs != "epsg:4326" && c.output_crs != "WGS84") {
+        r.fail("output_crs", "only EPSG:4326 output is available in this version",
+               "Remove output_crs or set it to EPSG:4326");
+    }
+    if (c.region.ymin < -90 || c.region.ymax > 90) {
+        r.fail("output_region", "latitudes must lie within -90..90");
+    }
+    if (r.has("output_size") && r.has("output_resolution")) {
+        r.fail("output_resolution", "give either output_size or output_resolution, not both");
+    }
+    if (r.has("output_size")) {
+        auto s = r.required<std::vector<long>>("output_size");
+        if (s.size() != 2 || s[0] <= 0 || s[1] <= 0) {
+            r.fail("output_size", "expected two positive whole numbers [width, height]");
+        }
+        c.size = std::make_pair(static_cast<size_t>(s[0]), static_cast<size_t>(s[1]));
+    } else if (r.has("output_resolution")) {
+        auto n = r.raw("output_resolution");
+        std::vector<double> res;
+        if (n.IsScalar()) {
+            res = {r.required<double>("output_resolution")};
+        } else {
+            res = r.required<std::vector<double>>("output_resolution");
+        }
+        if (res.size() == 1) {
+            res.push_back(res[0]);
+        }
+        if (res.size() != 2 || !(res[0] > 0) || !(res[1] > 0)) {
+            r.fail("output_resolution", "expected a positive pixel size, or [x, y]");
+        }
+        c.resolution = std::make_pair(res[0], res[1]);
+        double w = c.region.width() / res[0], h = c.region.height() / res[1];
+        if (std::abs(w - std::round(w)) > 1e-6 * w || std::abs(h - std::round(h)) > 1e-6 * h) {
+            r.fail("output_resolution",
+                   "the region is not a whole number of pixels of this size (" + std::to_string(w) +
+                       " x " + std::to_string(h) + ")",
+                   "Adjust output_region or use output_size");
+        }
+    } else {
+        r.fail("output_size", "is required (or output_resolution)");
+    }
+
+    c.variables = parse_variables(r);
+    c.resampling = parse_resampling(r.one_of("output_resampling", resampling_names(), "nearest"));
+    c.output_path = r.optional<std::string>("output_path", "");
+    r.one_of("output_writer_name", {"zarr"}, "zarr");
+    {
+        auto w = r.child("output_writer_params");
+        auto cs = w.child("chunksizes");
+        c.chunk_time = cs.optional<size_t>("time", 1);
+        c.chunk_lat = cs.optional<size_t>("lat", 0);
+        c.chunk_lon = cs.optional<size_t>("lon", 0);
+        if (c.chunk_time != 1) {
+            cs.fail("time", "only time chunks of 1 are supported", "Remove it or set 1");
+        }
+        cs.finish({"y", "x"});
+        auto comp = w.child("compressor");
+        c.compressor.cname =
+            comp.one_of("cname", {"lz4", "zstd", "blosclz", "lz4hc", "zlib"}, "lz4");
+        c.compressor.clevel = comp.optional<int>("clevel", 5);
+        if (c.compressor.clevel < 0 || c.compressor.clevel > 9) {
+            comp.fail("clevel", "expected 0..9, got " + std::to_string(c.compressor.clevel));
+        }
+        auto shuffle = comp.raw("shuffle");
+        if (shuffle && shuffle.IsScalar()) {
+            const auto& s = shuffle.Scalar();
+            if (s == "byte" || s == "1" || s == "true") {
+                c.compressor.shuffle = 1;
+            } else if (s == "bit" || s == "2") {
+                c.compressor.shuffle = 2;
+            } else if (s == "none" || s == "0" || s == "false") {
+                c.compressor.shuffle = 0;
+            } else {
+                comp.fail("shuffle", "expected byte, bit or none, got '" + s + "'");
+            }
+        }
+        comp.finish({"id"});
+        if (w.has("packing")) {
+            w.fail("packing", "packing is not supported by this version of baims",
+                   "Remove it; cubes are written as float32");
+        }
+        w.finish();
+    }
+    {
+        auto md = r.raw("output_metadata");
+        if (md && md.IsMap()) {
+            flatten(md, "", c.metadata);
+            if (c.metadata.contains("keep_input_attrs")) {
+                r.fail("output_metadata", "keep_input_attrs is not supported by this version",
+                       "Remove it");
+            }
+        } else if (md && !md.IsNull()) {
+            r.fail("output_metadata", "expected a mapping of attribute names to values");
+        }
+    }
+    if (r.has("processed_variables")) {
+        r.fail("processed_variables", "processed_variables is not supported by this version",
+               "Remove it; derived variables are planned");
+    }
+    r.finish({"output_writer_name"});
+
+    c.output_grid(); // validates the grid
+    return c;
+}
+
+std::string GenConfig::to_yaml() const {
+    YAML::Emitter e;
+    e << YAML::BeginMap;
+    e << YAML::Key << "input_paths" << YAML::Value << input_paths;
+    e << YAML::Key << "input_processor_name" << YAML::Value << input_processor;
+    e << YAML::Key << "input_processor_params" << YAML::Value << YAML::BeginMap << YAML::Key
+      << "mosaic" << YAML::Value << mosaic << YAML::EndMap;
+    e << YAML::Key << "output_region" << YAML::Value << YAML::Flow
+      << std::vector<double>{region.xmin, region.ymin, region.xmax, region.ymax};
+    auto g = output_grid();
+    e << YAML::Key << "output_size" << YAML::Value << YAML::Flow
+      << std::vector<size_t>{g.width(), g.height()};
+    e << YAML::Key << "output_crs" << YAML::Value << output_crs;
+    e << YAML::Key << "output_resampling" << YAML::Value << to_string(resampling);
+    e << YAML::Key << "output_variables" << YAML::Value << YAML::BeginSeq;
+    for (const auto& v : variables) {
+        if (v.rename.empty() && !v.resampling && v.attrs.empty()) {
+            e << v.pattern;
+        } else {
+            e << YAML::BeginMap << YAML::Key << v.pattern << YAML::Value << YAML::BeginMap;
+            if (!v.rename.empty()) {
+                e << YAML::Key << "name" << YAML::Value << v.rename;
+            }
+            if (v.resampling) {
+                e << YAML::Key << "resampling" << YAML::Value << to_string(*v.resampling);
+            }
+            for (auto it = v.attrs.begin(); it != v.attrs.end(); ++it) {
+                e << YAML::Key << it.key() << YAML::Value << it.value().dump();
+            }
+            e << YAML::EndMap << YAML::EndMap;
+        }
+    }
+    e << YAML::EndSeq;
+    e << YAML::Key << "output_path" << YAML::Value << output_path;
+    e << YAML::Key << "output_writer_params" << YAML::Value << YAML::BeginMap;
+    e << YAML::Key << "chunksizes" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
+      << "time" << YAML::Value << chunk_time << YAML::Key << "lat" << YAML::Value << chunk_lat
+      << YAML::Key << "lon" << YAML::Value << chunk_lon << YAML::EndMap;
+    e << YAML::Key << "compressor" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
+      << "cname" << YAML::Value << compressor.cname << YAML::Key << "clevel" << YAML::Value
+      << compressor.clevel << YAML::Key << "shuffle" << YAML::Value
+      << (compressor.shuffle == 1   ? "byte"
+          : compressor.shuffle == 2 ? "bit"
+                                    : "none")
+      << YAML::EndMap;
+    e << YAML::EndMap;
+    e << YAML::Key << "output_metadata" << YAML::Value << YAML::BeginMap;
+    for (auto it = metadata.begin(); it != metadata.end(); ++it) {
+        e << YAML::Key << it.key() << YAML::Value
+          << (it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
+    }
+    e << YAML::EndMap;
+    e << YAML::EndMap;
+    return std::string(e.c_str()) + "\n";
+}
+
+} // namespace baims::cube

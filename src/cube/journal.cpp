@@ -1,0 +1,180 @@
+#include "journal.hpp"
+
+#include "baims/core/error.hpp"
+#include "baims/core/fault.hpp"
+#include "baims/core/fs.hpp"
+#include "baims/core/log.hpp"
+#include "baims/zarr/array_meta.hpp"
+
+#include <set>
+
+namespace baims::cube {
+namespace {
+
+std::string shift_key(const std::string& var, const std::string& chunk) {
+    return STAGING_DIR + "/shift/" + var + "/" + chunk;
+}
+
+// Splits "t.y.x" into t and "y.x".
+std::pair<long, std::string> split_chunk(const std::string& key) {
+    auto dot = key.find('.');
+    return {std::stol(key.substr(0, dot)), key.substr(dot + 1)};
+}
+
+std::vector<std::string> all_positions(const CubeState& s) {
+    size_t ny = (s.grid.height() + s.chunk_y - 1) / s.chunk_y;
+    size_t nx = (s.grid.width() + s.chunk_x - 1) / s.chunk_x;
+    std::vector<std::string> out;
+    out.reserve(ny * nx);
+    for (size_t y = 0; y < ny; ++y) {
+        for (size_t x = 0; x < nx; ++x) {
+            out.push_back(std::to_string(y) + "." + std::to_string(x));
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+std::vector<std::string> list_chunks(const zarr::KvStore& store, const std::string& var) {
+    std::vector<std::string> out;
+    for (const auto& name : store.list(var)) {
+        if (name.empty() || name[0] == '.' || name.find(".tmp.") != std::string::npos) {
+            continue;
+        }
+        if (std::count(name.begin(), name.end(), '.') == 2) {
+            out.push_back(name);
+        }
+    }
+    return out;
+}
+
+void write_journal(zarr::KvStore& store, const Journal& j) {
+    nlohmann::json o;
+    o["phase"] = j.phase;
+    o["mapping"] = j.mapping;
+    o["moving"] = j.moving;
+    nlohmann::json staged = nlohmann::json::array();
+    for (const auto& s : j.staged) {
+        staged.push_back({{"seq", s.seq},
+                          {"final_index", s.final_index},
+                          {"write", s.write},
+                          {"erase", s.erase}});
+    }
+    o["staged"] = staged;
+    o["state"] = j.state.to_json();
+    store.put(JOURNAL_KEY, o.dump());
+    store.sync();
+}
+
+std::optional<Journal> read_journal(const zarr::KvStore& store) {
+    auto text = store.get(JOURNAL_KEY);
+    if (!text) {
+        return std::nullopt;
+    }
+    try {
+        auto o = nlohmann::json::parse(*text);
+        Journal j;
+        j.phase = o.at("phase").get<std::string>();
+        j.mapping = o.at("mapping").get<std::vector<long>>();
+        j.moving = o.at("moving").get<std::map<std::string, std::vector<std::string>>>();
+        for (const auto& s : o.at("staged")) {
+            StagedSlice st;
+            st.seq = s.at("seq").get<size_t>();
+            st.final_index = s.at("final_index").get<size_t>();
+            st.write = s.at("write").get<std::map<std::string, std::vector<std::string>>>();
+            st.erase = s.at("erase").get<std::map<std::string, std::vector<std::string>>>();
+            j.staged.push_back(std::move(st));
+        }
+        j.state = CubeState::from_json(o.at("state"));
+        return j;
+    } catch (const std::exception& e) {
+        throw OutputError("the update journal of cube '" + store.describe() +
+                              "' is unreadable: " + e.what(),
+                          "Restore the cube from a backup; the journal is written atomically, so "
+                          "this means outside damage");
+    }
+}
+
+void apply_journal(zarr::KvStore& store, const std::filesystem::path& root, Journal j) {
+    const auto positions = all_positions(j.state);
+    auto advance = [&](const char* next) {
+        store.sync();
+        j.phase = next;
+        write_journal(store, j);
+    };
+    if (j.phase == "A") {
+        for (const auto& [var, chunks] : j.moving) {
+            for (const auto& c : chunks) {
+                if (store.exists(var + "/" + c) && !store.exists(shift_key(var, c))) {
+                    fault_point("journal-A");
+                    store.rename(var + "/" + c, shift_key(var, c));
+                }
+            }
+        }
+        advance("B");
+    }
+    if (j.phase == "B") {
+        for (const auto& [var, chunks] : j.moving) {
+            std::map<long, std::set<std::string>> present;
+            for (const auto& c : chunks) {
+                auto [t, pos] = split_chunk(c);
+                present[t].insert(pos);
+            }
+            for (size_t t = 0; t < j.mapping.size(); ++t) {
+                long nt = j.mapping[t];
+                if (nt == static_cast<long>(t)) {
+                    continue;
+                }
+                auto& here = present[static_cast<long>(t)];
+                for (const auto& pos : positions) {
+                    std::string dst = var + "/" + std::to_string(nt) + "." + pos;
+                    if (here.count(pos)) {
+                        auto src = shift_key(var, std::to_string(t) + "." + pos);
+                        if (store.exists(src)) {
+                            fault_point("journal-B");
+                            store.rename(src, dst);
+                        }
+                    } else {
+                        store.erase(dst);
+                    }
+                }
+            }
+        }
+        advance("C");
+    }
+    if (j.phase == "C") {
+        for (const auto& s : j.staged) {
+            for (const auto& [var, list] : s.write) {
+                for (const auto& pos : list) {
+                    auto src = STAGING_DIR + "/" + std::to_string(s.seq) + "/" + var + "/" + pos;
+                    if (store.exists(src)) {
+                        fault_point("journal-C");
+                        store.rename(src, var + "/" + std::to_string(s.final_index) + "." + pos);
+                    }
+                }
+            }
+            for (const auto& [var, list] : s.erase) {
+                for (const auto& pos : list) {
+                    store.erase(var + "/" + std::to_string(s.final_index) + "." + pos);
+                }
+            }
+        }
+        advance("M");
+    }
+    if (j.phase == "M") {
+        fault_point("journal-M");
+        write_cube_metadata(store, j.state);
+        fault_point("journal-M-done");
+        store.sync();
+        store.erase(JOURNAL_KEY);
+        std::error_code ec;
+        std::filesystem::remove_all(root / STAGING_DIR, ec);
+        fs::sync_dir(root);
+        return;
+    }
+    throw OutputError("the update journal of cube '" + store.describe() + "' has unknown phase '" +
+                      j.phase + "'");
+}
+
+} // namespace baims::cube

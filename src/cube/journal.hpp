@@ -1,0 +1,49 @@
+#pragma once
+// The update journal of a cube (.baims-journal.json). An update first stages every new chunk
+// under .baims-staging/, then writes the journal (the commit point), then applies it in phases:
+//   A  move the chunks of slices that shift to new time indices out to .baims-staging/shift/
+//   B  move them into their new positions (and clear positions that were empty)
+//   C  move staged slices into place (and erase chunks that are empty in the new content)
+//   M  write coordinates and metadata, .zmetadata last; remove the journal and the staging area
+// Every phase is idempotent, so a rerun after kill -9 completes a committed update.
+
+#include "baims/cube/cube_state.hpp"
+#include "baims/zarr/kv_store.hpp"
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace baims::cube {
+
+inline const std::string JOURNAL_KEY = ".baims-journal.json";
+inline const std::string STAGING_DIR = ".baims-staging";
+inline const std::string LOCK_FILE = ".baims-lock";
+
+struct StagedSlice {
+    size_t seq = 0;         // staging folder: .baims-staging/<seq>/<var>/<y>.<x>
+    size_t final_index = 0; // time index in the new cube
+    std::map<std::string, std::vector<std::string>> write; // var -> "y.x" staged chunks
+    std::map<std::string, std::vector<std::string>> erase; // var -> "y.x" chunks to remove
+};
+
+struct Journal {
+    std::string phase = "A";
+    std::vector<long> mapping; // old time index -> new time index (size = old nt)
+    std::map<std::string, std::vector<std::string>> moving; // var -> "t.y.x" chunks at moving t
+    std::vector<StagedSlice> staged;
+    CubeState state; // the new state (metadata written in phase M)
+};
+
+void write_journal(zarr::KvStore& store, const Journal& journal);
+std::optional<Journal> read_journal(const zarr::KvStore& store);
+
+// Applies a committed journal from its phase to the end. root is the cube directory.
+void apply_journal(zarr::KvStore& store, const std::filesystem::path& root, Journal journal);
+
+// "t.y.x" keys of the chunks present in a variable's directory.
+std::vector<std::string> list_chunks(const zarr::KvStore& store, const std::string& var);
+
+} // namespace baims::cube

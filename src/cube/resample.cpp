@@ -1,0 +1,304 @@
+#include "baims/cube/resample.hpp"
+
+#include "baims/core/error.hpp"
+#include "baims/core/text.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <numeric>
+
+namespace baims::cube {
+namespace {
+
+constexpr float NaN = std::numeric_limits<float>::quiet_NaN();
+
+// Source axis sorted ascending with the permutation back to storage order, and cell edges.
+struct SortedAxis {
+    std::vector<double> c;          // centres, ascending
+    std::vector<double> e;          // edges, size n+1
+    std::vector<std::int32_t> perm; // sorted position -> storage index
+
+    explicit SortedAxis(const std::vector<double>& src, double fallback_step) {
+        size_t n = src.size();
+        perm.resize(n);
+        std::iota(perm.begin(), perm.end(), 0);
+        std::stable_sort(perm.begin(), perm.end(), [&](int a, int b) { return src[a] < src[b]; });
+        c.resize(n);
+        for (size_t k = 0; k < n; ++k) {
+            c[k] = src[perm[k]];
+        }
+        e.resize(n + 1);
+        if (n == 1) {
+            e[0] = c[0] - fallback_step / 2;
+            e[1] = c[0] + fallback_step / 2;
+            return;
+        }
+        for (size_t k = 1; k < n; ++k) {
+            e[k] = 0.5 * (c[k - 1] + c[k]);
+        }
+        e[0] = c[0] - 0.5 * (c[1] - c[0]);
+        e[n] = c[n - 1] + 0.5 * (c[n - 1] - c[n - 2]);
+    }
+
+    double lo() const { return e.front(); }
+    double hi() const { return e.back(); }
+
+    // Sorted cell holding x, or -1.
+    long cell(double x) const {
+        if (!(x >= lo()) || !(x < hi())) {
+            return -1;
+        }
+        auto it = std::upper_bound(e.begin(), e.end(), x);
+        return static_cast<long>(it - e.begin()) - 1;
+    }
+};
+
+// The candidate shifts of an output coordinate (longitude wraps at 360).
+std::vector<double> shifts(bool periodic) {
+    if (periodic) {
+        return {0.0, -360.0, 360.0};
+    }
+    return {0.0};
+}
+
+} // namespace
+
+const std::vector<std::string>& resampling_names() {
+    static const std::vector<std::string> names{"nearest", "bilinear", "average", "mode"};
+    return names;
+}
+
+Resampling parse_resampling(const std::string& name) {
+    if (name == "nearest") {
+        return Resampling::Nearest;
+    }
+    if (name == "bilinear") {
+        return Resampling::Bilinear;
+    }
+    if (name == "average") {
+        return Resampling::Average;
+    }
+    if (name == "mode") {
+        return Resampling::Mode;
+    }
+    std::string msg =
+        "unknown resampling '" + name + "'; expected one of nearest, bilinear, average, mode";
+    auto guess = text::did_you_mean(name, resampling_names());
+    if (!guess.empty()) {
+        msg += " (did you mean '" + guess + "'?)";
+    }
+    throw ConfigError(msg);
+}
+
+std::string to_string(Resampling r) {
+    return resampling_names()[static_cast<size_t>(r)];
+}
+
+bool AxisMap::empty() const {
+    if (!nearest.empty()) {
+        return std::all_of(nearest.begin(), nearest.end(), [](auto v) { return v < 0; });
+    }
+    if (!lo.empty()) {
+        return std::all_of(lo.begin(), lo.end(), [](auto v) { return v < 0; });
+    }
+    return idx.empty();
+}
+
+AxisMap map_axis(const std::vector<double>& src, const std::vector<double>& out, double out_step,
+                 Resampling method, bool periodic) {
+    if (src.empty()) {
+        throw InputError("a source coordinate axis is empty");
+    }
+    SortedAxis ax(src, out_step);
+    AxisMap m;
+    const size_t n_out = out.size();
+    const auto sh = shifts(periodic);
+    switch (method) {
+    case Resampling::Nearest:
+        m.nearest.assign(n_out, -1);
+        for (size_t k = 0; k < n_out; ++k) {
+            for (double s : sh) {
+                long c = ax.cell(out[k] + s);
+                if (c >= 0) {
+                    m.nearest[k] = ax.perm[static_cast<size_t>(c)];
+                    break;
+                }
+            }
+        }
+        break;
+    case Resampling::Bilinear:
+        m.lo.assign(n_out, -1);
+        m.hi.assign(n_out, -1);
+        m.w.assign(n_out, 0.f);
+        for (size_t k = 0; k < n_out; ++k) {
+            for (double s : sh) {
+                double x = out[k] + s;
+                if (!(x >= ax.lo()) || !(x < ax.hi())) {
+                    continue;
+                }
+                size_t n = ax.c.size();
+                if (x <= ax.c.front()) {
+                    m.lo[k] = m.hi[k] = ax.perm.front();
+                } else if (x >= ax.c.back()) {
+                    m.lo[k] = m.hi[k] = ax.perm.back();
+                } else {
+                    auto it = std::upper_bound(ax.c.begin(), ax.c.end(), x);
+                    size_t j = static_cast<size_t>(it - ax.c.begin()); // c[j-1] <= x < c[j]
+                    j = std::min(std::max<size_t>(j, 1), n - 1);
+                    m.lo[k] = ax.perm[j - 1];
+                    m.hi[k] = ax.perm[j];
+                    m.w[k] = static_cast<float>((x - ax.c[j - 1]) / (ax.c[j] - ax.c[j - 1]));
+                }
+                break;
+            }
+        }
+        break;
+    case Resampling::Average:
+    case Resampling::Mode:
+        m.off.assign(n_out + 1, 0);
+        for (size_t k = 0; k < n_out; ++k) {
+            for (double s : sh) {
+                double a = out[k] + s - out_step / 2, b = out[k] + s + out_step / 2;
+                if (b <= ax.lo() || a >= ax.hi()) {
+                    continue;
+                }
+                auto first = std::upper_bound(ax.e.begin(), ax.e.end(), a);
+                size_t j =
+                    first == ax.e.begin() ? 0 : static_cast<size_t>(first - ax.e.begin()) - 1;
+                for (; j < ax.c.size() && ax.e[j] < b; ++j) {
+                    double ov = std::min(b, ax.e[j + 1]) - std::max(a, ax.e[j]);
+                    if (ov > 0) {
+                        m.idx.push_back(ax.perm[j]);
+                        m.wts.push_back(static_cast<float>(ov / out_step));
+                    }
+                }
+            }
+            m.off[k + 1] = static_cast<std::uint32_t>(m.idx.size());
+        }
+        break;
+    }
+    return m;
+}
+
+void resample_rows(const float* src, size_t src_w, const AxisMap& ym, const AxisMap& xm,
+                   Resampling method, size_t row0, size_t nrows, size_t out_w, float* out) {
+    switch (method) {
+    case Resampling::Nearest:
+        for (size_t r = 0; r < nrows; ++r) {
+            float* o = out + r * out_w;
+            std::int32_t sy = ym.nearest[row0 + r];
+            if (sy < 0) {
+                std::fill(o, o + out_w, NaN);
+                continue;
+            }
+            const float* s = src + static_cast<size_t>(sy) * src_w;
+            const std::int32_t* xi = xm.nearest.data();
+            for (size_t i = 0; i < out_w; ++i) {
+                std::int32_t sx = xi[i];
+                o[i] = sx < 0 ? NaN : s[sx];
+            }
+        }
+        break;
+    case Resampling::Bilinear:
+        for (size_t r = 0; r < nrows; ++r) {
+            float* o = out + r * out_w;
+            size_t ry = row0 + r;
+            if (ym.lo[ry] < 0) {
+                std::fill(o, o + out_w, NaN);
+                continue;
+            }
+            const float* s0 = src + static_cast<size_t>(ym.lo[ry]) * src_w;
+            const float* s1 = src + static_cast<size_t>(ym.hi[ry]) * src_w;
+            float wy = ym.w[ry];
+            for (size_t i = 0; i < out_w; ++i) {
+                if (xm.lo[i] < 0) {
+                    o[i] = NaN;
+                    continue;
+                }
+                float wx = xm.w[i];
+                float v[4] = {s0[xm.lo[i]], s0[xm.hi[i]], s1[xm.lo[i]], s1[xm.hi[i]]};
+                float w[4] = {(1 - wx) * (1 - wy), wx * (1 - wy), (1 - wx) * wy, wx * wy};
+                float sum = 0, wsum = 0;
+                for (int q = 0; q < 4; ++q) {
+                    if (!std::isnan(v[q]) && w[q] > 0) {
+                        sum += w[q] * v[q];
+                        wsum += w[q];
+                    }
+                }
+                if (wsum == 0) {
+                    // All weighted neighbours are NaN; an exact hit on a valid pixel still counts.
+                    o[i] = (w[0] >= 0.999999f && !std::isnan(v[0])) ? v[0] : NaN;
+                } else {
+                    o[i] = sum / wsum;
+                }
+            }
+        }
+        break;
+    case Resampling::Average:
+        for (size_t r = 0; r < nrows; ++r) {
+            float* o = out + r * out_w;
+            size_t ry = row0 + r;
+            for (size_t i = 0; i < out_w; ++i) {
+                double sum = 0, wsum = 0;
+                for (auto a = ym.off[ry]; a < ym.off[ry + 1]; ++a) {
+                    const float* s = src + static_cast<size_t>(ym.idx[a]) * src_w;
+                    for (auto b = xm.off[i]; b < xm.off[i + 1]; ++b) {
+                        float v = s[xm.idx[b]];
+                        if (!std::isnan(v)) {
+                            double w = static_cast<double>(ym.wts[a]) * xm.wts[b];
+                            sum += w * v;
+                            wsum += w;
+                        }
+                    }
+                }
+                o[i] = wsum > 0 ? static_cast<float>(sum / wsum) : NaN;
+            }
+        }
+        break;
+    case Resampling::Mode: {
+        std::vector<std::pair<float, double>> acc;
+        for (size_t r = 0; r < nrows; ++r) {
+            float* o = out + r * out_w;
+            size_t ry = row0 + r;
+            for (size_t i = 0; i < out_w; ++i) {
+                acc.clear();
+                for (auto a = ym.off[ry]; a < ym.off[ry + 1]; ++a) {
+                    const float* s = src + static_cast<size_t>(ym.idx[a]) * src_w;
+                    for (auto b = xm.off[i]; b < xm.off[i + 1]; ++b) {
+                        float v = s[xm.idx[b]];
+                        if (std::isnan(v)) {
+                            continue;
+                        }
+                        double w = static_cast<double>(ym.wts[a]) * xm.wts[b];
+                        auto it = std::find_if(acc.begin(), acc.end(),
+                                               [v](const auto& p) { return p.first == v; });
+                        if (it == acc.end()) {
+                            acc.emplace_back(v, w);
+                        } else {
+                            it->second += w;
+                        }
+                    }
+                }
+                if (acc.empty()) {
+                    o[i] = NaN;
+                    continue;
+                }
+                // Largest total weight wins; ties go to the smaller value (deterministic).
+                auto best = acc.front();
+                for (const auto& p : acc) {
+                    if (p.second > best.second + 1e-12 ||
+                        (std::abs(p.second - best.second) <= 1e-12 && p.first < best.first)) {
+                        best = p;
+                    }
+                }
+                o[i] = best.first;
+            }
+        }
+        break;
+    }
+    }
+}
+
+} // namespace baims::cube

@@ -1,0 +1,153 @@
+"""Helpers for the conformance tests: run the real baims binary, write CF NetCDF inputs with
+netCDF4 (Debian python3-netcdf4), and read cubes back with zarr, xarray and GDAL."""
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import numpy as np
+import netCDF4
+
+os.environ.setdefault("GDAL_PAM_ENABLED", "NO")
+
+BAIMS = os.environ.get("BAIMS_BINARY", "baims")
+SOURCE_DIR = os.environ.get("BAIMS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+DATA = os.path.join(SOURCE_DIR, "tests", "data")
+EPOCH = dt.datetime(1970, 1, 1)
+
+
+def run(args, env=None, check=None):
+    """Runs baims; returns CompletedProcess (text). check = expected exit code."""
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run([BAIMS, "--progress", "never"] + list(args), capture_output=True, text=True, env=e)
+    if check is not None and p.returncode != check:
+        raise AssertionError(f"baims {' '.join(args)} exited {p.returncode}, expected {check}\n"
+                             f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+def days(t):
+    return (t - EPOCH).total_seconds() / 86400.0
+
+
+def write_cf(path, lat, lon, values, times, bounds=None, name="v", packed=False, fmt="NETCDF4",
+             units="seconds since 1970-01-01 00:00:00", attrs=None, global_attrs=None):
+    """values: array (nt, nlat, nlon) float; NaN = missing. times: list of datetimes."""
+    values = np.asarray(values, dtype="f8")
+    with netCDF4.Dataset(path, "w", format=fmt) as ds:
+        ds.Conventions = "CF-1.7"
+        for k, v in (global_attrs or {}).items():
+            setattr(ds, k, v)
+        ds.createDimension("time", None)
+        ds.createDimension("lat", len(lat))
+        ds.createDimension("lon", len(lon))
+        t = ds.createVariable("time", "f8", ("time",))
+        t.units = units
+        t.calendar = "gregorian"
+        t.standard_name = "time"
+        secs = {"seconds": 1.0, "hours": 3600.0, "days": 86400.0}[units.split()[0]]
+        ref = dt.datetime.fromisoformat(units.split(" since ")[1].replace("Z", ""))
+        t[:] = [(x - ref).total_seconds() / secs for x in times]
+        if bounds is not None:
+            t.bounds = "time_bnds"
+            ds.createDimension("nv", 2)
+            tb = ds.createVariable("time_bnds", "f8", ("time", "nv"))
+            tb[:] = [[(a - ref).total_seconds() / secs, (b - ref).total_seconds() / secs] for a, b in bounds]
+        la = ds.createVariable("lat", "f8", ("lat",))
+        la.units = "degrees_north"
+        la.standard_name = "latitude"
+        la[:] = lat
+        lo = ds.createVariable("lon", "f8", ("lon",))
+        lo.units = "degrees_east"
+        lo.standard_name = "longitude"
+        lo[:] = lon
+        if packed:
+            v = ds.createVariable(name, "i2", ("time", "lat", "lon"), fill_value=-32768, zlib=(fmt == "NETCDF4"))
+            v.scale_factor = 0.01
+            v.add_offset = 20.0
+            v.set_auto_maskandscale(True)
+        else:
+            v = ds.createVariable(name, "f4", ("time", "lat", "lon"), fill_value=np.float32(-999.0),
+                                  zlib=(fmt == "NETCDF4"))
+        v.units = "1"
+        v.long_name = "test variable " + name
+        for k, a in (attrs or {}).items():
+            setattr(v, k, a)
+        v[:] = np.ma.masked_invalid(values)
+
+
+def write_config(path, region, size, out, chunks=None, variables=None, resampling=None, extra=""):
+    lines = [f"output_region: [{', '.join(repr(float(x)) for x in region)}]",
+             f"output_size: [{size[0]}, {size[1]}]",
+             f"output_path: {out}"]
+    if chunks:
+        lines.append(f"output_writer_params: {{chunksizes: {{lat: {chunks[0]}, lon: {chunks[1]}}}}}")
+    if variables:
+        lines.append("output_variables: [" + ", ".join(variables) + "]")
+    if resampling:
+        lines.append(f"output_resampling: {resampling}")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n" + extra)
+
+
+def centres(lo, hi, n):
+    step = (hi - lo) / n
+    return lo + (np.arange(n) + 0.5) * step
+
+
+def nearest_expected(src, src_lat, src_lon, region, size):
+    """Independent nearest-neighbour reference on uniform source grids: output centre ->
+    source cell by floor((x - edge0) / step) in the source's own order; lon wraps at 360."""
+    w, h = size
+    xs = centres(region[0], region[2], w)
+    ys = centres(region[1], region[3], h)[::-1]
+    src_lat = np.asarray(src_lat, float)
+    src_lon = np.asarray(src_lon, float)
+    dlat = src_lat[1] - src_lat[0]
+    dlon = src_lon[1] - src_lon[0]
+    out = np.full((h, w), np.nan)
+    for j, y in enumerate(ys):
+        r = int(np.floor((y - (src_lat[0] - dlat / 2)) / dlat))
+        if not 0 <= r < len(src_lat):
+            continue
+        for i, x in enumerate(xs):
+            for shift in (0.0, -360.0, 360.0):
+                c = int(np.floor((x + shift - (src_lon[0] - dlon / 2)) / dlon))
+                if 0 <= c < len(src_lon):
+                    out[j, i] = src[r, c]
+                    break
+    return out
+
+
+def cube_files(path):
+    """Relative paths of all files in a cube (no baims bookkeeping files)."""
+    out = []
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            rel = os.path.relpath(os.path.join(root, f), path)
+            if not rel.startswith(".baims"):
+                out.append(rel)
+    return sorted(out)
+
+
+def snapshot(path):
+    res = {}
+    for rel in cube_files(path):
+        with open(os.path.join(path, rel), "rb") as f:
+            res[rel] = f.read()
+    return res
+
+
+class TempDirTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="baims-test-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def p(self, *parts):
+        return os.path.join(self.tmp, *parts)

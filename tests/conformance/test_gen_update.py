@@ -1,0 +1,291 @@
+"""baims gen on existing cubes: insert, append, replace, reruns, kill -9 at every stage of a
+write followed by a rerun, bad inputs, config errors, and the writer lock."""
+
+import datetime as dt
+import fcntl
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import xarray as xr
+
+from baimstest import (BAIMS, TempDirTest, cube_files, run, snapshot, write_cf, write_config)
+
+T0 = dt.datetime(2022, 3, 1, 11, 0)
+LAT = np.arange(9.75, 0, -0.5)        # 20 rows, descending
+LON = np.arange(0.25, 15, 0.5)        # 30 cols
+REGION = [0.0, 0.0, 15.0, 10.0]
+SIZE = (45, 30)                       # 3x upsampling: 1/3 deg
+CHUNKS = (7, 10)                      # ragged in both dims
+
+
+def field(k):
+    rng = np.random.default_rng(100 + k)
+    d = rng.normal(loc=k, size=(20, 30))
+    d[: 2 + k % 5, :] = np.nan        # a NaN band whose height depends on k: some chunks empty
+    return d
+
+
+class Update(TempDirTest):
+    def setUp(self):
+        super().setUp()
+        self.inputs = {}
+        for k in range(1, 7):
+            path = self.p(f"in{k}.nc")
+            t = T0 + dt.timedelta(days=k)
+            write_cf(path, LAT, LON, field(k)[None], [t],
+                     bounds=[(t - dt.timedelta(hours=12), t + dt.timedelta(hours=12))])
+            self.inputs[k] = path
+        # a replacement for day 4 (same time, other values)
+        path = self.p("in4b.nc")
+        t = T0 + dt.timedelta(days=4)
+        write_cf(path, LAT, LON, (field(4) * 2 + 1)[None], [t],
+                 bounds=[(t - dt.timedelta(hours=12), t + dt.timedelta(hours=12))])
+        self.inputs["4b"] = path
+
+    def gen(self, out, keys, check=0, env=None, extra=()):
+        cfg = self.p("cfg.yml")
+        write_config(cfg, REGION, SIZE, out, chunks=CHUNKS)
+        return run(["gen", "-c", cfg] + list(extra) + [self.inputs[k] for k in keys], env=env, check=check)
+
+    def assert_same_cube(self, a, b):
+        """Same chunk files and same values (metadata timestamps aside)."""
+        self.assertEqual(cube_files(a), cube_files(b))
+        da, db = xr.open_zarr(a), xr.open_zarr(b)
+        np.testing.assert_array_equal(da.time.values, db.time.values)
+        np.testing.assert_array_equal(da.time_bnds.values, db.time_bnds.values)
+        np.testing.assert_array_equal(da.v.values, db.v.values)
+        sa, sb = snapshot(a), snapshot(b)
+        for k in sa:
+            if "/" in k and not k.endswith((".zattrs", ".zarray")):
+                self.assertEqual(sa[k], sb[k], k)
+
+    def test_insert_append_replace_equals_fresh_cube(self):
+        out = self.p("u.zarr")
+        self.gen(out, [2, 4])
+        self.gen(out, [1])            # insert before
+        self.gen(out, [6])            # append after
+        self.gen(out, [3, 5])         # insert in the middle, twice
+        self.gen(out, ["4b"])         # replace
+        ref = self.p("ref.zarr")
+        self.gen(ref, [1, 2, 3, "4b", 5, 6])
+        self.assert_same_cube(out, ref)
+        ds = xr.open_zarr(out)
+        self.assertEqual(ds.time.size, 6)
+        self.assertEqual(len(ds.attrs["history"].splitlines()), 5)
+
+    def test_rerun_changes_nothing(self):
+        out = self.p("u.zarr")
+        self.gen(out, [1, 2, 3])
+        before = snapshot(out)
+        p = self.gen(out, [1, 2, 3])
+        self.assertIn("up to date", p.stderr)
+        self.assertEqual(before, snapshot(out))
+
+    def test_extending_xcube_golden_cube(self):
+        from baimstest import DATA
+        import glob
+        src = os.path.join(DATA, "golden", "golden-xcube-1.0.5", "ostia-golden.zarr")
+        out = self.p("golden.zarr")
+        shutil.copytree(src, out)
+        os.chmod(out, 0o755)
+        for root, dirs, files in os.walk(out):
+            for d in dirs:
+                os.chmod(os.path.join(root, d), 0o755)
+            for f in files:
+                os.chmod(os.path.join(root, f), 0o644)
+        cfg = os.path.join(DATA, "golden", "golden-xcube-1.0.5", "gen-config-ostia.yml")
+        inputs = sorted(glob.glob(os.path.join(DATA, "ostia", "*.nc")))
+        golden = xr.open_zarr(src)
+        before = golden.analysed_sst.values
+        # xcube's inputs on xcube's cube: each slice is replaced in place (values differ from
+        # xcube's by float32 decoding, at most 1 ulp), keeping xcube's chunking and encodings
+        p = run(["gen", "-c", cfg, "-o", out] + inputs, check=0)
+        self.assertIn("0 appended, 0 inserted, 3 replaced", p.stderr)
+        fresh = self.p("fresh.zarr")
+        run(["gen", "-c", cfg, "-o", fresh] + inputs, check=0)
+        np.testing.assert_array_equal(xr.open_zarr(out).analysed_sst.values,
+                                      xr.open_zarr(fresh).analysed_sst.values)
+        import zarr
+        z = zarr.open_consolidated(out, mode="r")
+        self.assertEqual(z["time_bnds"].dtype, np.dtype("<i8"))   # xcube's encoding is kept
+        np.testing.assert_array_equal(z["time_bnds"][:], [[17322, 17323], [17323, 17324], [17324, 17325]])
+        self.assertEqual(z["analysed_sst"].chunks, (1, 176, 320))
+        self.assertEqual(z.attrs["title"], "OSTIA sample cube (xcube 1.0.5 gen golden output)")
+        # and now a rerun changes nothing
+        p = run(["gen", "-c", cfg, "-o", out] + inputs, check=0)
+        self.assertIn("up to date", p.stderr)
+        # a config that disagrees with the cube is refused, and the cube is untouched
+        snap = snapshot(out)
+        bad = self.p("bad.yml")
+        with open(cfg) as f:
+            text = f.read().replace("output_size: [640, 352]", "output_size: [320, 176]")
+        with open(bad, "w") as f:
+            f.write(text)
+        p = run(["gen", "-c", bad, "-o", out] + inputs, check=5)
+        self.assertIn("has grid 640x352", p.stderr)
+        self.assertEqual(snap, snapshot(out))
+        np.testing.assert_array_equal(xr.open_zarr(out).analysed_sst.values,
+                                      xr.open_zarr(fresh).analysed_sst.values)
+        self.assertEqual(before.shape, (3, 352, 640))
+
+    def test_kill9_at_every_stage_then_rerun(self):
+        ref = self.p("ref.zarr")
+        self.gen(ref, [1, 2, 3, 4, 5])
+        stages = [("chunk", 5), ("before-commit", 1), ("journal-A", 3), ("journal-B", 7),
+                  ("journal-C", 2), ("journal-M", 1), ("journal-M-done", 1)]
+        for name, n in stages:
+            with self.subTest(stage=name):
+                out = self.p(f"k-{name}.zarr")
+                self.gen(out, [2, 4, 5])
+                old = xr.open_zarr(out).v.values.copy()
+                p = self.gen(out, [1, 3], env={"BAIMS_TEST_KILL_AT": f"{name}:{n}"}, check=-9)
+                if name in ("chunk", "before-commit"):
+                    # not committed: the old state, readable as it was
+                    np.testing.assert_array_equal(xr.open_zarr(out).v.values, old)
+                # a second writer is not blocked by the dead one, and the rerun finishes the job
+                self.gen(out, [1, 3])
+                self.assert_same_cube(out, ref)
+                self.assertFalse(os.path.exists(os.path.join(out, ".baims-journal.json")))
+                self.assertFalse(os.path.exists(os.path.join(out, ".baims-staging")))
+                del p
+
+    def test_kill9_during_create_then_rerun(self):
+        ref = self.p("ref.zarr")
+        self.gen(ref, [1, 2, 3])
+        for name, n in (("chunk", 4), ("create-rename", 1)):
+            with self.subTest(stage=name):
+                out = self.p(f"c-{name}.zarr")
+                self.gen(out, [1, 2, 3], env={"BAIMS_TEST_KILL_AT": f"{name}:{n}"}, check=-9)
+                self.assertFalse(os.path.exists(out))   # the old state: no cube
+                self.gen(out, [1, 2, 3])
+                self.assert_same_cube(out, ref)
+                self.assertFalse(os.path.exists(out + ".baims-new"))
+
+    def test_kill9_from_outside_at_random_moments(self):
+        ref = self.p("ref.zarr")
+        self.gen(ref, [1, 2, 3, 4, 5, 6])
+        cfg = self.p("cfg.yml")
+        write_config(cfg, REGION, SIZE, self.p("r.zarr"), chunks=CHUNKS)
+        rng = np.random.default_rng(3)
+        for trial in range(6):
+            out = self.p(f"r{trial}.zarr")
+            write_config(cfg, REGION, SIZE, out, chunks=CHUNKS)
+            self.gen(out, [2, 4, 6])
+            proc = subprocess.Popen([BAIMS, "--progress", "never", "--threads", "1", "gen", "-c", cfg,
+                                     self.inputs[1], self.inputs[3], self.inputs[5]],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                proc.wait(timeout=float(rng.uniform(0.0, 0.08)))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            self.gen(out, [1, 3, 5])
+            self.assert_same_cube(out, ref)
+
+    def test_lock_refuses_second_writer(self):
+        out = self.p("u.zarr")
+        self.gen(out, [1])
+        with open(os.path.join(out, ".baims-lock"), "a+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            f.seek(0); f.truncate(); f.write("4242\n"); f.flush()
+            snap = snapshot(out)
+            p = self.gen(out, [2], check=5)
+            self.assertEqual(p.stderr.strip().splitlines()[-1],
+                             f"baims gen: error: cube '{out}' is locked by another baims process (pid 4242). "
+                             "Wait for it to finish; the lock is released when that process ends")
+            self.assertEqual(snap, snapshot(out))
+
+
+class BadInput(TempDirTest):
+    def setUp(self):
+        super().setUp()
+        self.good = []
+        for k in range(2):
+            path = self.p(f"good{k}.nc")
+            write_cf(path, LAT, LON, field(k)[None], [T0 + dt.timedelta(days=k)])
+            self.good.append(path)
+        self.truncated = self.p("truncated.nc")
+        with open(self.good[0], "rb") as f, open(self.truncated, "wb") as g:
+            g.write(f.read()[:3000])
+        self.text = self.p("notes.nc")
+        with open(self.text, "w") as f:
+            f.write("this is not netcdf\n")
+        self.cfg = self.p("cfg.yml")
+        write_config(self.cfg, REGION, SIZE, self.p("c.zarr"), chunks=CHUNKS)
+
+    def test_bad_inputs_are_skipped_with_exit_8(self):
+        p = run(["gen", "-c", self.cfg, self.good[0], self.truncated, self.text, self.p("missing.nc"),
+                 self.good[1]], check=8)
+        lines = p.stderr.splitlines()
+        self.assertIn("baims gen: 3 of 5 inputs failed:", lines)
+        self.assertTrue(any(l.startswith(f"  {self.truncated}: cannot read '{self.truncated}'") for l in lines), p.stderr)
+        self.assertTrue(any(l.startswith(f"  {self.text}: ") for l in lines), p.stderr)
+        self.assertTrue(any(l.startswith(f"  {self.p('missing.nc')}: ") for l in lines), p.stderr)
+        ds = xr.open_zarr(self.p("c.zarr"))
+        self.assertEqual(ds.time.size, 2)
+
+    def test_fail_fast_stops_and_writes_nothing(self):
+        p = run(["gen", "-c", self.cfg, "--fail-fast", self.good[0], self.text, self.good[1]], check=4)
+        self.assertTrue(p.stderr.strip().splitlines()[-1].startswith(f"baims gen: error: input {self.text}: "), p.stderr)
+        self.assertFalse(os.path.exists(self.p("c.zarr")))
+
+    def test_all_inputs_bad_is_exit_4(self):
+        p = run(["gen", "-c", self.cfg, self.text], check=4)
+        self.assertEqual(p.stderr.strip().splitlines()[-1],
+                         "baims gen: error: none of the 1 inputs could be read. See the messages above; nothing was written")
+
+    def test_config_errors_exact_lines_and_cube_untouched(self):
+        run(["gen", "-c", self.cfg, self.good[0]], check=0)
+        snap = snapshot(self.p("c.zarr"))
+        cases = [
+            ("output_sise: [4, 4]\n", "unknown key 'output_sise' (did you mean 'output_size'?). Fix the key name", 2),
+            ("output_resampling: bilinar\n", "output_resampling: expected one of nearest, bilinear, average, mode; got 'bilinar' (did you mean 'bilinear'?).", 2),
+            ("input_processor_params: {mosaic: maybe}\n", "input_processor_params.mosaic: expected true or false, got 'maybe'.", 2),
+        ]
+        for extra, msg, _ in cases:
+            with self.subTest(extra=extra):
+                bad = self.p("bad.yml")
+                with open(self.cfg) as f:
+                    text = f.read()
+                with open(bad, "w") as f:
+                    f.write(text + extra)
+                p = run(["gen", "-c", bad, self.good[1]], check=3)
+                line = p.stderr.strip().splitlines()[-1]
+                self.assertTrue(line.startswith(f"baims gen: error: {bad}:5:"), line)
+                self.assertTrue(line.endswith(msg), line)
+                self.assertEqual(snap, snapshot(self.p("c.zarr")))
+
+    def test_empty_and_malformed_yaml(self):
+        bad = self.p("empty.yml")
+        open(bad, "w").close()
+        p = run(["gen", "-c", bad, self.good[0]], check=3)
+        self.assertEqual(p.stderr.strip(), f"baims gen: error: {bad}: the config is empty. Give at least one key")
+        with open(bad, "w") as f:
+            f.write("output_region: [1, 2\n")
+        p = run(["gen", "-c", bad, self.good[0]], check=3)
+        self.assertTrue(p.stderr.strip().startswith(f"baims gen: error: {bad}:2:1: invalid YAML"), p.stderr)
+
+    def test_dry_run_and_print_config_write_nothing(self):
+        p = run(["--dry-run", "gen", "-c", self.cfg, self.good[0]], check=0)
+        self.assertIn("dry run: would create cube", p.stderr)
+        self.assertFalse(os.path.exists(self.p("c.zarr")))
+        p = run(["--print-config", "gen", "-c", self.cfg, self.good[0]], check=0)
+        self.assertIn("output_size: [45, 30]", p.stdout)
+        self.assertIn("chunksizes: {time: 1, lat: 7, lon: 10}", p.stdout)
+        self.assertFalse(os.path.exists(self.p("c.zarr")))
+
+    def test_env_substitution_and_merge(self):
+        over = self.p("over.yml")
+        with open(over, "w") as f:
+            f.write("output_path: ${BAIMS_TEST_OUT}\noutput_metadata: {title: merged}\n")
+        run(["gen", "-c", self.cfg, "-c", over, self.good[0]], env={"BAIMS_TEST_OUT": self.p("env.zarr")}, check=0)
+        self.assertEqual(xr.open_zarr(self.p("env.zarr")).attrs["title"], "merged")
+        p = run(["gen", "-c", self.cfg, "-c", over, self.good[0]], env={"BAIMS_TEST_OUT": ""}, check=3)
+        self.assertIn("environment variable BAIMS_TEST_OUT is not set", p.stderr)
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
