@@ -1,5 +1,6 @@
 // Axis mapping and resampling arithmetic; expected values are worked out by hand in comments.
 
+#include "baims/core/error.hpp"
 #include "baims/cube/resample.hpp"
 
 #include <catch2/catch.hpp>
