@@ -85,6 +85,20 @@ void sync_dir(const std::filesystem::path& dir) {
     }
 }
 
+void sync_filesystem(const std::filesystem::path& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        throw OutputError("cannot open '" + path.string() + "' to sync it: " + errno_text());
+    }
+    int rc = ::syncfs(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) {
+        throw OutputError("cannot sync the file system of '" + path.string() + "': " + std::strerror(err),
+                          "Check the disk");
+    }
+}
+
 FileLock::FileLock(const std::filesystem::path& lock_path, const std::string& what)
     : m_path(lock_path) {
     std::error_code ec;

@@ -113,9 +113,11 @@ struct Loaded {
     std::string error; // non-empty: the slice could not be read
 };
 
+// recycle: a Loaded whose buffers are reused (no reallocation, no zero-fill when sizes match).
 Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
-                  const std::vector<OutVar>& vars) {
-    Loaded L;
+                  const std::vector<OutVar>& vars, Loaded recycle = {}) {
+    Loaded L = std::move(recycle);
+    L.error.clear();
     L.data.resize(vars.size());
     try {
         for (size_t si = 0; si < s.sources.size(); ++si) {
@@ -125,6 +127,7 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
             for (size_t v = 0; v < vars.size(); ++v) {
                 L.data[v].resize(s.sources.size());
                 if (!file.find(vars[v].input)) {
+                    L.data[v][si].clear();
                     continue;
                 }
                 auto& buf = L.data[v][si];
@@ -155,22 +158,31 @@ struct ComputeContext {
     int threads;
 };
 
-// Computes one slice: resample per band of chunk rows, cut into chunks, compress, hand to sink.
+// Computes one slice: each task resamples one chunk of one variable straight into a chunk
+// buffer, checks whether it is all NaN, compresses it and hands it to the sink.
 void compute_slice(const ComputeContext& ctx, const Slice& s, const Loaded& L, ChunkSink& sink) {
     const size_t W = ctx.grid.width(), H = ctx.grid.height();
     const size_t ny = (H + ctx.cy - 1) / ctx.cy, nx = (W + ctx.cx - 1) / ctx.cx;
-    const size_t tasks = ctx.vars.size() * ny;
+    const size_t per_var = ny * nx;
+    const size_t tasks = ctx.vars.size() * per_var;
     struct Buffers {
-        std::vector<float> band, tmp, chunk;
+        std::vector<float> chunk, tmp;
     };
     std::vector<Buffers> buffers(static_cast<size_t>(std::max(ctx.threads, 1)));
     parallel_for(tasks, ctx.threads, [&](size_t task, size_t tid) {
-        check_interrupted();
-        size_t v = task / ny, by = task % ny;
+        if ((task & 15) == 0) {
+            check_interrupted();
+        }
+        const size_t v = task / per_var, by = (task % per_var) / nx, bx = task % nx;
         const auto& ov = ctx.vars[v];
         auto& b = buffers[tid];
-        size_t row0 = by * ctx.cy, nrows = std::min(ctx.cy, H - row0);
-        b.band.assign(nrows * W, NaNf);
+        const size_t row0 = by * ctx.cy, nrows = std::min(ctx.cy, H - row0);
+        const size_t col0 = bx * ctx.cx, ncols = std::min(ctx.cx, W - col0);
+        const bool ragged = nrows < ctx.cy || ncols < ctx.cx;
+        b.chunk.resize(ctx.cy * ctx.cx);
+        if (ragged) {
+            std::fill(b.chunk.begin(), b.chunk.end(), NaNf);
+        }
         bool first = true;
         for (size_t si = 0; si < s.sources.size(); ++si) {
             const auto& data = L.data[v][si];
@@ -179,48 +191,35 @@ void compute_slice(const ComputeContext& ctx, const Slice& s, const Loaded& L, C
             }
             const auto& in = ctx.inputs[s.sources[si].input];
             const auto& maps = ctx.axes.get(in, s.sources[si].input, ov.resampling);
-            float* target = b.band.data();
-            if (!first) {
-                b.tmp.resize(nrows * W);
-                target = b.tmp.data();
+            if (first) {
+                resample_block(data.data(), in.lon.size(), maps.first, maps.second, ov.resampling,
+                               row0, nrows, col0, ncols, b.chunk.data(), ctx.cx);
+                first = false;
+                continue;
             }
-            resample_rows(data.data(), in.lon.size(), maps.first, maps.second, ov.resampling, row0,
-                          nrows, W, target);
-            if (!first) {
-                for (size_t k = 0; k < nrows * W; ++k) {
-                    if (std::isnan(b.band[k])) {
-                        b.band[k] = b.tmp[k];
+            // mosaic: fill the gaps from the next source
+            b.tmp.resize(ctx.cy * ctx.cx);
+            resample_block(data.data(), in.lon.size(), maps.first, maps.second, ov.resampling, row0,
+                           nrows, col0, ncols, b.tmp.data(), ctx.cx);
+            for (size_t r = 0; r < nrows; ++r) {
+                for (size_t k = r * ctx.cx; k < r * ctx.cx + ncols; ++k) {
+                    if (std::isnan(b.chunk[k])) {
+                        b.chunk[k] = b.tmp[k];
                     }
                 }
             }
-            first = false;
         }
-        const auto& meta = ov.var.meta;
-        b.chunk.resize(ctx.cy * ctx.cx);
-        for (size_t bx = 0; bx < nx; ++bx) {
-            size_t col0 = bx * ctx.cx, ncols = std::min(ctx.cx, W - col0);
-            bool all_nan = true;
-            for (size_t r = 0; r < ctx.cy; ++r) {
-                float* dst = b.chunk.data() + r * ctx.cx;
-                if (r < nrows) {
-                    const float* src = b.band.data() + r * W + col0;
-                    std::memcpy(dst, src, ncols * sizeof(float));
-                    std::fill(dst + ncols, dst + ctx.cx, NaNf);
-                    for (size_t k = 0; k < ncols && all_nan; ++k) {
-                        all_nan = std::isnan(src[k]);
-                    }
-                } else {
-                    std::fill(dst, dst + ctx.cx, NaNf);
-                }
-            }
-            if (all_nan) {
-                sink.put(v, by, bx, std::string());
-            } else {
-                sink.put(v, by, bx,
-                         zarr::encode(meta.compressor, b.chunk.data(),
-                                      b.chunk.size() * sizeof(float), sizeof(float), 1));
-            }
+        bool all_nan = first; // no source had this variable
+        if (!all_nan) {
+            all_nan = std::all_of(b.chunk.begin(), b.chunk.end(), [](float x) { return std::isnan(x); });
         }
+        if (all_nan) {
+            sink.put(v, by, bx, std::string());
+            return;
+        }
+        sink.put(v, by, bx,
+                 zarr::encode(ov.var.meta.compressor, b.chunk.data(), b.chunk.size() * sizeof(float),
+                              sizeof(float), 1));
     });
 }
 
@@ -502,6 +501,15 @@ std::string describe_grid(const grid::Grid& g) {
     return g.describe();
 }
 
+// The cube's store: files are written without an fsync each; sync() flushes the whole batch with
+// one syncfs at every commit point (before the journal, the metadata and the final rename).
+class CubeStore : public zarr::FileStore {
+public:
+    explicit CubeStore(const sfs::path& root)
+        : zarr::FileStore(root, false) {}
+    void sync() override { fs::sync_filesystem(root()); }
+};
+
 } // namespace
 
 int GenResult::exit_code() const {
@@ -567,14 +575,14 @@ GenResult generate(const GenRequest& req) {
 
     std::optional<CubeState> old;
     std::unique_ptr<fs::FileLock> lock;
-    std::unique_ptr<zarr::FileStore> store;
+    std::unique_ptr<CubeStore> store;
     sfs::path work_root = out_path;
     if (exists) {
         if (!req.dry_run) {
             lock = std::make_unique<fs::FileLock>(out_path / LOCK_FILE,
                                                   "cube '" + out_path.string() + "'");
         }
-        store = std::make_unique<zarr::FileStore>(out_path);
+        store = std::make_unique<CubeStore>(out_path);
         if (auto j = read_journal(*store)) {
             if (req.dry_run) {
                 log::warn("cube '" + out_path.string() +
@@ -710,7 +718,7 @@ GenResult generate(const GenRequest& req) {
                 sfs::remove_all(it->path(), ec);
             }
         }
-        store = std::make_unique<zarr::FileStore>(tmp_root);
+        store = std::make_unique<CubeStore>(tmp_root);
         work_root = tmp_root;
     }
 
@@ -724,6 +732,7 @@ GenResult generate(const GenRequest& req) {
     // All netCDF/HDF5 calls stay on this thread (HDF5 is not thread-safe here); the slice that
     // was read last is computed on a worker while the next one is read.
     Loaded current = load_slice(slices[0], inputs, vars);
+    Loaded spare; // buffers of the slice before, reused for the next read
     for (size_t i = 0; i < slices.size(); ++i) {
         check_interrupted();
         auto& s = slices[i];
@@ -755,9 +764,10 @@ GenResult generate(const GenRequest& req) {
         auto work = std::async(std::launch::async, [&] { compute_slice(ctx, s, current, *sink); });
         Loaded next;
         if (i + 1 < slices.size()) {
-            next = load_slice(slices[i + 1], inputs, vars);
+            next = load_slice(slices[i + 1], inputs, vars, std::move(spare));
         }
         work.get();
+        spare = std::move(current);
         current = std::move(next);
         progress.advance();
         if (staging && s.replace && !staging->changed()) {

@@ -184,17 +184,24 @@ AxisMap map_axis(const std::vector<double>& src, const std::vector<double>& out,
 
 void resample_rows(const float* src, size_t src_w, const AxisMap& ym, const AxisMap& xm,
                    Resampling method, size_t row0, size_t nrows, size_t out_w, float* out) {
+    resample_block(src, src_w, ym, xm, method, row0, nrows, 0, out_w, out, out_w);
+}
+
+void resample_block(const float* src, size_t src_w, const AxisMap& ym, const AxisMap& xm,
+                    Resampling method, size_t row0, size_t nrows, size_t col0, size_t ncols,
+                    float* out, size_t out_stride) {
+    const size_t out_w = ncols;
     switch (method) {
     case Resampling::Nearest:
         for (size_t r = 0; r < nrows; ++r) {
-            float* o = out + r * out_w;
+            float* o = out + r * out_stride;
             std::int32_t sy = ym.nearest[row0 + r];
             if (sy < 0) {
                 std::fill(o, o + out_w, NaN);
                 continue;
             }
             const float* s = src + static_cast<size_t>(sy) * src_w;
-            const std::int32_t* xi = xm.nearest.data();
+            const std::int32_t* xi = xm.nearest.data() + col0;
             for (size_t i = 0; i < out_w; ++i) {
                 std::int32_t sx = xi[i];
                 o[i] = sx < 0 ? NaN : s[sx];
@@ -203,7 +210,7 @@ void resample_rows(const float* src, size_t src_w, const AxisMap& ym, const Axis
         break;
     case Resampling::Bilinear:
         for (size_t r = 0; r < nrows; ++r) {
-            float* o = out + r * out_w;
+            float* o = out + r * out_stride;
             size_t ry = row0 + r;
             if (ym.lo[ry] < 0) {
                 std::fill(o, o + out_w, NaN);
@@ -213,12 +220,13 @@ void resample_rows(const float* src, size_t src_w, const AxisMap& ym, const Axis
             const float* s1 = src + static_cast<size_t>(ym.hi[ry]) * src_w;
             float wy = ym.w[ry];
             for (size_t i = 0; i < out_w; ++i) {
-                if (xm.lo[i] < 0) {
+                if (xm.lo[col0 + i] < 0) {
                     o[i] = NaN;
                     continue;
                 }
-                float wx = xm.w[i];
-                float v[4] = {s0[xm.lo[i]], s0[xm.hi[i]], s1[xm.lo[i]], s1[xm.hi[i]]};
+                float wx = xm.w[col0 + i];
+                const auto xl = xm.lo[col0 + i], xh = xm.hi[col0 + i];
+                float v[4] = {s0[xl], s0[xh], s1[xl], s1[xh]};
                 float w[4] = {(1 - wx) * (1 - wy), wx * (1 - wy), (1 - wx) * wy, wx * wy};
                 float sum = 0, wsum = 0;
                 for (int q = 0; q < 4; ++q) {
@@ -238,13 +246,13 @@ void resample_rows(const float* src, size_t src_w, const AxisMap& ym, const Axis
         break;
     case Resampling::Average:
         for (size_t r = 0; r < nrows; ++r) {
-            float* o = out + r * out_w;
+            float* o = out + r * out_stride;
             size_t ry = row0 + r;
             for (size_t i = 0; i < out_w; ++i) {
                 double sum = 0, wsum = 0;
                 for (auto a = ym.off[ry]; a < ym.off[ry + 1]; ++a) {
                     const float* s = src + static_cast<size_t>(ym.idx[a]) * src_w;
-                    for (auto b = xm.off[i]; b < xm.off[i + 1]; ++b) {
+                    for (auto b = xm.off[col0 + i]; b < xm.off[col0 + i + 1]; ++b) {
                         float v = s[xm.idx[b]];
                         if (!std::isnan(v)) {
                             double w = static_cast<double>(ym.wts[a]) * xm.wts[b];
@@ -260,13 +268,13 @@ void resample_rows(const float* src, size_t src_w, const AxisMap& ym, const Axis
     case Resampling::Mode: {
         std::vector<std::pair<float, double>> acc;
         for (size_t r = 0; r < nrows; ++r) {
-            float* o = out + r * out_w;
+            float* o = out + r * out_stride;
             size_t ry = row0 + r;
             for (size_t i = 0; i < out_w; ++i) {
                 acc.clear();
                 for (auto a = ym.off[ry]; a < ym.off[ry + 1]; ++a) {
                     const float* s = src + static_cast<size_t>(ym.idx[a]) * src_w;
-                    for (auto b = xm.off[i]; b < xm.off[i + 1]; ++b) {
+                    for (auto b = xm.off[col0 + i]; b < xm.off[col0 + i + 1]; ++b) {
                         float v = s[xm.idx[b]];
                         if (std::isnan(v)) {
                             continue;

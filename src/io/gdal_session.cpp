@@ -80,7 +80,7 @@ std::string library_versions() {
     std::string s = "GDAL ";
     s += GDALVersionInfo("RELEASE_NAME");
     s += ", PROJ ";
-    s += proj_info().release;
+    s += proj_info().version;
     s += ", netCDF ";
     std::string nc = nc_inq_libvers();
     s += nc.substr(0, nc.find(' '));

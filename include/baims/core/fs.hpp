@@ -17,6 +17,10 @@ std::string read_file(const std::filesystem::path& path);
 // fsyncs a directory so that renames in it are durable.
 void sync_dir(const std::filesystem::path& dir);
 
+// Flushes everything written to the file system that holds path (syncfs): one call makes a whole
+// batch of un-synced writes durable before a commit point.
+void sync_filesystem(const std::filesystem::path& path);
+
 // An exclusive advisory lock (flock) on a lock file; released on destruction or process death
 // (kill -9 included). Throws OutputError naming the holder's pid if another process holds it.
 class FileLock {

@@ -43,4 +43,10 @@ AxisMap map_axis(const std::vector<double>& src, const std::vector<double>& out,
 void resample_rows(const float* src, size_t src_w, const AxisMap& ymap, const AxisMap& xmap,
                    Resampling method, size_t row0, size_t nrows, size_t out_w, float* out);
 
+// Fills a block of the output: rows row0..row0+nrows, columns col0..col0+ncols, written to out
+// with a row stride of out_stride floats (e.g. straight into a chunk buffer).
+void resample_block(const float* src, size_t src_w, const AxisMap& ymap, const AxisMap& xmap,
+                    Resampling method, size_t row0, size_t nrows, size_t col0, size_t ncols,
+                    float* out, size_t out_stride);
+
 } // namespace baims::cube

@@ -1,0 +1,52 @@
+"""The command line itself: help, version, usage errors, JSON logs."""
+
+import json
+import re
+import unittest
+
+from baimstest import TempDirTest, run
+
+
+class Cli(TempDirTest):
+    def test_help_lists_only_working_commands(self):
+        p = run(["--help"], check=0)
+        for cmd in ("gen",):
+            self.assertRegex(p.stdout, rf"\n\s+{cmd}\s")
+        for missing in ("optimise", "prune", "tiles", "rasterize", "extract"):
+            self.assertNotRegex(p.stdout, rf"\n\s+{missing}\s")
+        p = run(["gen", "--help"], check=0)
+        self.assertIn("--fail-fast", p.stdout)
+        self.assertIn("--config", p.stdout)
+
+    def test_version_names_the_libraries(self):
+        p = run(["--version"], check=0)
+        self.assertRegex(p.stdout, r"^baims \d+\.\d+\.\d+ \(git [0-9a-f]+|unknown\)")
+        for lib in ("GDAL 3.", "PROJ 9.", "netCDF 4.", "c-blosc 1."):
+            self.assertIn(lib, p.stdout)
+
+    def test_usage_errors_are_exit_2_with_one_line(self):
+        p = run(["frobnicate"], check=2)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1)
+        self.assertTrue(p.stderr.startswith("baims: error: "), p.stderr)
+        p = run(["gen"], check=2)
+        self.assertEqual(p.stderr.strip(),
+                         "baims gen: error: --config is required. Run 'baims gen --help' for usage")
+        p = run(["--threads", "0", "gen", "-c", "x.yml"], check=2)
+        self.assertIn("--threads", p.stderr)
+
+    def test_json_logs_are_one_object_per_line(self):
+        cfg = self.p("c.yml")
+        with open(cfg, "w") as f:
+            f.write("output_region: [0, 0, 1, 1]\noutput_size: [2, 2]\noutput_path: " + self.p("c.zarr") + "\n")
+        p = run(["--log-format", "json", "gen", "-c", cfg, self.p("missing.nc")], check=4)
+        lines = [l for l in p.stderr.splitlines() if l.startswith("{")]
+        self.assertGreaterEqual(len(lines), 2)
+        objs = [json.loads(l) for l in lines]
+        self.assertTrue(all({"time", "level", "msg"} <= set(o) for o in objs))
+        self.assertTrue(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", objs[0]["time"]))
+        self.assertEqual(objs[-1]["level"], "error")
+        self.assertTrue(objs[-1]["msg"].startswith("baims gen: error: none of the 1 inputs could be read"))
+
+
+if __name__ == "__main__":
+    unittest.main()
