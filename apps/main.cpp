@@ -62,6 +62,8 @@ int main(int argc, char** argv) {
     app::Registry registry;
     // The commands, in one explicit list.
     app::register_gen(cli, registry);
+    app::register_ingest_vector(cli, registry);
+    app::register_catalog(cli, registry);
 
     try {
         cli.parse(argc, argv);

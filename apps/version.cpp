@@ -1,5 +1,6 @@
 #include "common.hpp"
 
+#include "baims/db/connection.hpp"
 #include "baims/io/gdal.hpp"
 
 namespace baims::app {
@@ -7,6 +8,7 @@ namespace baims::app {
 std::string version_text() {
     std::string s = "baims " BAIMS_VERSION " (git " BAIMS_GIT_REV ")\n";
     s += io::gdal::library_versions();
+    s += ", " + db::library_versions();
     return s;
 }
 

@@ -94,7 +94,8 @@ void sync_filesystem(const std::filesystem::path& path) {
     int err = errno;
     ::close(fd);
     if (rc != 0) {
-        throw OutputError("cannot sync the file system of '" + path.string() + "': " + std::strerror(err),
+        throw OutputError("cannot sync the file system of '" + path.string() +
+                              "': " + std::strerror(err),
                           "Check the disk");
     }
 }

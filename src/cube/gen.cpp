@@ -211,15 +211,16 @@ void compute_slice(const ComputeContext& ctx, const Slice& s, const Loaded& L, C
         }
         bool all_nan = first; // no source had this variable
         if (!all_nan) {
-            all_nan = std::all_of(b.chunk.begin(), b.chunk.end(), [](float x) { return std::isnan(x); });
+            all_nan =
+                std::all_of(b.chunk.begin(), b.chunk.end(), [](float x) { return std::isnan(x); });
         }
         if (all_nan) {
             sink.put(v, by, bx, std::string());
             return;
         }
         sink.put(v, by, bx,
-                 zarr::encode(ov.var.meta.compressor, b.chunk.data(), b.chunk.size() * sizeof(float),
-                              sizeof(float), 1));
+                 zarr::encode(ov.var.meta.compressor, b.chunk.data(),
+                              b.chunk.size() * sizeof(float), sizeof(float), 1));
     });
 }
 

@@ -1,0 +1,118 @@
+#include "baims/db/copy_writer.hpp"
+
+#include "baims/core/error.hpp"
+
+#include <pqxx/pqxx>
+
+namespace baims::db {
+namespace detail {
+
+// A complete COPY text line. libpqxx 6.4's stream_to only accepts std::tuple rows (a fixed number
+// of columns at compile time) and escapes each field itself. Our column count is known only at run
+// time, so CopyWriter escapes the fields and hands stream_to the finished line: stream_to's
+// operator<< formats a row with an unqualified call separated_list("\t", row, escaper), and this
+// overload, found by argument-dependent lookup for CopyLine, returns the line unchanged. Everything
+// else (COPY set-up, end of data, error checks, transaction focus) is stream_to's own code.
+struct CopyLine {
+    std::string text;
+};
+
+inline std::string separated_list(const std::string&, const CopyLine& line,
+                                  const pqxx::internal::TypedCopyEscaper&) {
+    return line.text;
+}
+
+} // namespace detail
+
+struct CopyWriter::Impl {
+    std::unique_ptr<pqxx::stream_to> stream;
+    detail::CopyLine line;
+};
+
+CopyWriter::CopyWriter(Transaction& tx, const QualifiedName& table,
+                       const std::vector<std::string>& columns)
+    : m_tx(tx)
+    , m_columns(columns.size())
+    , m_impl(std::make_unique<Impl>()) {
+    std::vector<std::string> quoted;
+    quoted.reserve(columns.size());
+    for (const auto& c : columns) {
+        quoted.push_back(quote_ident(c));
+    }
+    try {
+        // stream_to splices the table name and the column list into "COPY <t> (<cols>) FROM
+        // STDIN" as given, so both are passed quoted.
+        m_impl->stream = std::make_unique<pqxx::stream_to>(m_tx.raw(), table.quoted(), quoted);
+    } catch (...) {
+        m_tx.connection().rethrow_current("starting COPY into " + table.display());
+    }
+    m_impl->line.text.reserve(1024);
+}
+
+CopyWriter::~CopyWriter() {
+    // ~stream_to ends an unfinished COPY without throwing; the caller's transaction rolls back.
+}
+
+void CopyWriter::separator() {
+    if (m_fields++ > 0) {
+        m_impl->line.text += '\t';
+    }
+}
+
+void CopyWriter::add(std::string_view text) {
+    separator();
+    std::string& out = m_impl->line.text;
+    for (char c : text) {
+        switch (c) {
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        default:
+            out += c;
+        }
+    }
+}
+
+void CopyWriter::add_raw(std::string_view safe_text) {
+    separator();
+    m_impl->line.text.append(safe_text.data(), safe_text.size());
+}
+
+void CopyWriter::add_null() {
+    separator();
+    m_impl->line.text += "\\N";
+}
+
+void CopyWriter::end_row() {
+    if (m_fields != m_columns) {
+        throw InternalError("COPY row has " + std::to_string(m_fields) + " fields for " +
+                            std::to_string(m_columns) + " columns");
+    }
+    try {
+        *m_impl->stream << m_impl->line;
+    } catch (...) {
+        m_tx.connection().rethrow_current("writing COPY data");
+    }
+    m_impl->line.text.clear();
+    m_fields = 0;
+    ++m_rows;
+}
+
+void CopyWriter::complete() {
+    try {
+        m_impl->stream->complete();
+    } catch (...) {
+        m_tx.connection().rethrow_current("finishing COPY");
+    }
+}
+
+} // namespace baims::db

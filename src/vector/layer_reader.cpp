@@ -1,0 +1,736 @@
+#include "baims/vector/layer_reader.hpp"
+
+#include "baims/core/error.hpp"
+#include "baims/core/log.hpp"
+#include "baims/core/text.hpp"
+#include "baims/io/gdal.hpp"
+
+#include <cpl_string.h>
+#include <cpl_vsi.h>
+#include <gdal_priv.h>
+#include <ogr_geometry.h>
+#include <ogr_spatialref.h>
+#include <ogrsf_frmts.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <set>
+
+namespace baims::vector {
+
+std::string Field::pg_type() const {
+    switch (type) {
+    case FieldType::Boolean:
+        return "boolean";
+    case FieldType::SmallInt:
+        return "smallint";
+    case FieldType::Integer:
+        return "integer";
+    case FieldType::BigInt:
+        return "bigint";
+    case FieldType::Real:
+        return "real";
+    case FieldType::Double:
+        return "double precision";
+    case FieldType::Text:
+        return "text";
+    case FieldType::Varchar:
+        return "varchar(" + std::to_string(width) + ")";
+    case FieldType::Json:
+        return "json";
+    case FieldType::Date:
+        return "date";
+    case FieldType::Time:
+        return "time";
+    case FieldType::Timestamptz:
+        return "timestamptz";
+    case FieldType::Bytea:
+        return "bytea";
+    case FieldType::IntegerArray:
+        return "integer[]";
+    case FieldType::BigIntArray:
+        return "bigint[]";
+    case FieldType::DoubleArray:
+        return "double precision[]";
+    case FieldType::TextArray:
+        return "text[]";
+    }
+    return "text";
+}
+
+namespace {
+
+struct CtDeleter {
+    void operator()(OGRCoordinateTransformation* ct) const {
+        OGRCoordinateTransformation::DestroyCT(ct);
+    }
+};
+
+FieldType map_type(const OGRFieldDefn& d) {
+    switch (d.GetType()) {
+    case OFTInteger:
+        if (d.GetSubType() == OFSTBoolean) {
+            return FieldType::Boolean;
+        }
+        if (d.GetSubType() == OFSTInt16) {
+            return FieldType::SmallInt;
+        }
+        return FieldType::Integer;
+    case OFTInteger64:
+        return FieldType::BigInt;
+    case OFTReal:
+        return d.GetSubType() == OFSTFloat32 ? FieldType::Real : FieldType::Double;
+    case OFTString:
+        if (d.GetSubType() == OFSTJSON) {
+            return FieldType::Json;
+        }
+        return d.GetWidth() > 0 ? FieldType::Varchar : FieldType::Text;
+    case OFTDate:
+        return FieldType::Date;
+    case OFTTime:
+        return FieldType::Time;
+    case OFTDateTime:
+        return FieldType::Timestamptz;
+    case OFTBinary:
+        return FieldType::Bytea;
+    case OFTIntegerList:
+        return FieldType::IntegerArray;
+    case OFTInteger64List:
+        return FieldType::BigIntArray;
+    case OFTRealList:
+        return FieldType::DoubleArray;
+    case OFTStringList:
+        return FieldType::TextArray;
+    default:
+        return FieldType::Text;
+    }
+}
+
+void append_int(std::string& out, long long v) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+}
+
+void append_double(std::string& out, double v) {
+    if (std::isnan(v)) {
+        out += "NaN";
+    } else if (std::isinf(v)) {
+        out += v > 0 ? "Infinity" : "-Infinity";
+    } else {
+        char buf[40];
+        auto r = std::to_chars(buf, buf + sizeof buf, v);
+        out.append(buf, r.ptr);
+    }
+}
+
+void append_array_text(std::string& out, const char* s) {
+    out += '"';
+    for (; *s; ++s) {
+        if (*s == '"' || *s == '\\') {
+            out += '\\';
+        }
+        out += *s;
+    }
+    out += '"';
+}
+
+const char HEX[] = "0123456789ABCDEF";
+
+void append_hex(std::string& out, const unsigned char* p, std::size_t n) {
+    std::size_t at = out.size();
+    out.resize(at + 2 * n);
+    char* d = out.data() + at;
+    for (std::size_t i = 0; i < n; ++i) {
+        d[2 * i] = HEX[p[i] >> 4];
+        d[2 * i + 1] = HEX[p[i] & 15];
+    }
+}
+
+std::string postgis_type_name(OGRwkbGeometryType flat) {
+    switch (flat) {
+    case wkbPoint:
+        return "Point";
+    case wkbLineString:
+        return "LineString";
+    case wkbPolygon:
+        return "Polygon";
+    case wkbMultiPoint:
+        return "MultiPoint";
+    case wkbMultiLineString:
+        return "MultiLineString";
+    case wkbMultiPolygon:
+        return "MultiPolygon";
+    case wkbGeometryCollection:
+        return "GeometryCollection";
+    default:
+        return "Geometry";
+    }
+}
+
+OGRwkbGeometryType multi_of(OGRwkbGeometryType flat) {
+    switch (flat) {
+    case wkbPoint:
+        return wkbMultiPoint;
+    case wkbLineString:
+        return wkbMultiLineString;
+    case wkbPolygon:
+        return wkbMultiPolygon;
+    default:
+        return flat;
+    }
+}
+
+OGRwkbGeometryType single_of(OGRwkbGeometryType flat) {
+    switch (flat) {
+    case wkbMultiPoint:
+        return wkbPoint;
+    case wkbMultiLineString:
+        return wkbLineString;
+    case wkbMultiPolygon:
+        return wkbPolygon;
+    default:
+        return flat;
+    }
+}
+
+int dimension_of(OGRwkbGeometryType flat) {
+    switch (single_of(flat)) {
+    case wkbPoint:
+        return 0;
+    case wkbLineString:
+        return 1;
+    case wkbPolygon:
+        return 2;
+    default:
+        return -1;
+    }
+}
+
+std::string fid_text(GIntBig fid) {
+    return fid == OGRNullFID ? std::string("(none)") : std::to_string(fid);
+}
+
+} // namespace
+
+struct LayerReader::Impl {
+    ReaderOptions options;
+    Schema schema;
+    ReadStats stats;
+    GDALDatasetUniquePtr ds;
+    OGRLayer* layer = nullptr;
+    std::vector<int> field_index; // source field index per output field
+    std::unique_ptr<OGRCoordinateTransformation, CtDeleter> ct;
+    OGRwkbGeometryType target_flat = wkbUnknown; // wkbUnknown: any geometry
+    bool has_z = false;
+    std::vector<unsigned char> wkb;
+
+    OGRGeometry* conform(std::unique_ptr<OGRGeometry>& g, GIntBig fid);
+    void format_value(OGRFeature& f, const Field& field, int idx, std::optional<std::string>& out,
+                      GIntBig fid);
+    void encode(const OGRGeometry& g, std::string& hex);
+};
+
+LayerReader::LayerReader(const ReaderOptions& options)
+    : m_impl(std::make_unique<Impl>()) {
+    auto& I = *m_impl;
+    I.options = options;
+    if (GDALGetDriverCount() == 0) {
+        GDALAllRegister(); // main() normally did this (io::gdal::Session); tests may not have
+    }
+    {
+        io::gdal::ErrorScope errors;
+        I.ds.reset(GDALDataset::Open(options.source.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY,
+                                     nullptr, nullptr, nullptr));
+        if (!I.ds) {
+            std::string why = errors.last_error();
+            VSIStatBufL st;
+            if (VSIStatL(options.source.c_str(), &st) != 0) {
+                why = "no such file or directory";
+            } else if (why.empty()) {
+                why = "not a vector data set OGR can read";
+            }
+            throw InputError("cannot open input '" + options.source + "': " + why,
+                             "Check the path (zipped shapefiles: /vsizip/path.zip)");
+        }
+    }
+    I.schema.driver = I.ds->GetDriver() ? I.ds->GetDriver()->GetDescription() : "";
+    int nlayers = I.ds->GetLayerCount();
+    if (nlayers == 0) {
+        throw InputError("input '" + options.source + "' has no vector layer");
+    }
+    std::vector<std::string> names;
+    for (int i = 0; i < nlayers; ++i) {
+        names.emplace_back(I.ds->GetLayer(i)->GetName());
+    }
+    if (options.layer.empty()) {
+        if (nlayers > 1) {
+            throw UsageError("input '" + options.source + "' has " + std::to_string(nlayers) +
+                                 " layers (" + text::join(names, ", ") + ")",
+                             "Choose one with --layer");
+        }
+        I.layer = I.ds->GetLayer(0);
+    } else {
+        I.layer = I.ds->GetLayerByName(options.layer.c_str());
+        if (!I.layer) {
+            std::string s = text::did_you_mean(options.layer, names);
+            throw InputError("input '" + options.source + "' has no layer '" + options.layer + "'" +
+                                 (s.empty() ? "" : " (did you mean '" + s + "'?)"),
+                             "Layers: " + text::join(names, ", "));
+        }
+    }
+    I.schema.layer = I.layer->GetName();
+    OGRFeatureDefn* defn = I.layer->GetLayerDefn();
+
+    // Fields: --select, then --rename.
+    std::vector<std::string> source_names;
+    for (int i = 0; i < defn->GetFieldCount(); ++i) {
+        source_names.emplace_back(defn->GetFieldDefn(i)->GetNameRef());
+    }
+    auto unknown = [&](const std::string& opt, const std::string& name) {
+        std::string s = text::did_you_mean(name, source_names);
+        return UsageError(opt + ": layer '" + I.schema.layer + "' has no field '" + name + "'" +
+                              (s.empty() ? "" : " (did you mean '" + s + "'?)"),
+                          "Fields: " + text::join(source_names, ", "));
+    };
+    std::vector<int> chosen;
+    if (options.select.empty()) {
+        for (int i = 0; i < defn->GetFieldCount(); ++i) {
+            chosen.push_back(i);
+        }
+    } else {
+        for (const auto& name : options.select) {
+            int idx = defn->GetFieldIndex(name.c_str());
+            if (idx < 0 || source_names[static_cast<std::size_t>(idx)] != name) {
+                // GetFieldIndex is case-insensitive; we want the exact name.
+                idx = -1;
+                for (std::size_t k = 0; k < source_names.size(); ++k) {
+                    if (source_names[k] == name) {
+                        idx = static_cast<int>(k);
+                    }
+                }
+            }
+            if (idx < 0) {
+                throw unknown("--select", name);
+            }
+            chosen.push_back(idx);
+        }
+    }
+    std::map<std::string, std::string> renames;
+    for (const auto& [from, to] : options.renames) {
+        if (std::find(source_names.begin(), source_names.end(), from) == source_names.end()) {
+            throw unknown("--rename", from);
+        }
+        if (to.empty()) {
+            throw UsageError("--rename " + from + "=: the new name is empty");
+        }
+        renames[from] = to;
+    }
+    std::set<std::string> used(options.reserved_names.begin(), options.reserved_names.end());
+    for (int idx : chosen) {
+        const OGRFieldDefn& fd = *defn->GetFieldDefn(idx);
+        Field f;
+        f.source_name = fd.GetNameRef();
+        auto it = renames.find(f.source_name);
+        f.name = it != renames.end() ? it->second : f.source_name;
+        f.type = map_type(fd);
+        f.width = fd.GetWidth();
+        if (f.name.size() > 63) {
+            throw UsageError("column name '" + f.name + "' is longer than 63 bytes",
+                             "Shorten it with --rename '" + f.source_name + "=<name>'");
+        }
+        if (std::find(options.reserved_names.begin(), options.reserved_names.end(), f.name) !=
+            options.reserved_names.end()) {
+            throw UsageError("field '" + f.source_name + "' would become column '" + f.name +
+                                 "', which baims uses itself",
+                             "Rename it, e.g. --rename '" + f.source_name + "=src_" + f.name + "'");
+        }
+        if (!used.insert(f.name).second) {
+            throw UsageError("two fields would become column '" + f.name + "'",
+                             "Use --rename or --select");
+        }
+        I.field_index.push_back(idx);
+        I.schema.fields.push_back(std::move(f));
+    }
+
+    // Geometry type.
+    OGRwkbGeometryType gtype = I.layer->GetGeomType();
+    if (I.layer->GetLayerDefn()->GetGeomFieldCount() > 1) {
+        log::warn("layer '" + I.schema.layer + "' has " +
+                  std::to_string(I.layer->GetLayerDefn()->GetGeomFieldCount()) +
+                  " geometry fields; only the first is loaded");
+    }
+    if (OGR_GT_IsNonLinear(gtype)) {
+        gtype = OGR_GT_GetLinear(gtype);
+    }
+    I.has_z = OGR_GT_HasZ(gtype) != 0;
+    OGRwkbGeometryType flat = wkbFlatten(gtype);
+    // A shapefile does not distinguish Polygon from MultiPolygon (nor LineString from
+    // MultiLineString): its layer says Polygon, features are either. Load them as multi.
+    bool promote = options.promote_to_multi || (I.schema.driver == "ESRI Shapefile" &&
+                                                (flat == wkbPolygon || flat == wkbLineString));
+    if (promote) {
+        flat = multi_of(flat);
+    }
+    switch (flat) {
+    case wkbPoint:
+    case wkbLineString:
+    case wkbPolygon:
+    case wkbMultiPoint:
+    case wkbMultiLineString:
+    case wkbMultiPolygon:
+    case wkbGeometryCollection:
+        I.target_flat = flat;
+        break;
+    default:
+        I.target_flat = wkbUnknown;
+        I.has_z = false; // a generic 2D column (see docs/cli/ingest-vector.md)
+    }
+    I.schema.geometry_type = postgis_type_name(I.target_flat) + (I.has_z ? "Z" : "");
+
+    // CRS.
+    const OGRSpatialReference* layer_srs = I.layer->GetSpatialRef();
+    auto epsg_of = [](const OGRSpatialReference& srs) -> int {
+        OGRSpatialReference copy(srs);
+        const char* auth = copy.GetAuthorityName(nullptr);
+        const char* code = copy.GetAuthorityCode(nullptr);
+        if (!auth || !code) {
+            copy.AutoIdentifyEPSG();
+            auth = copy.GetAuthorityName(nullptr);
+            code = copy.GetAuthorityCode(nullptr);
+        }
+        if (!auth || !code || !EQUAL(auth, "EPSG")) {
+            return -1;
+        }
+        return std::atoi(code);
+    };
+    if (!options.t_srs.empty()) {
+        OGRSpatialReference dst;
+        {
+            io::gdal::ErrorScope errors;
+            if (dst.SetFromUserInput(options.t_srs.c_str()) != OGRERR_NONE) {
+                throw UsageError(
+                    "--t-srs '" + options.t_srs + "' is not a CRS GDAL knows" +
+                        (errors.last_error().empty() ? "" : ": " + errors.last_error()),
+                    "Use an EPSG code such as EPSG:4326");
+            }
+        }
+        dst.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+        int code = epsg_of(dst);
+        if (code <= 0) {
+            throw UsageError("--t-srs '" + options.t_srs + "' has no EPSG code",
+                             "PostGIS needs an SRID; use EPSG:<code>");
+        }
+        I.schema.srid = code;
+        if (!layer_srs) {
+            throw InputError("layer '" + I.schema.layer + "' of '" + options.source +
+                                 "' has no CRS, so it cannot be reprojected to " + options.t_srs,
+                             "Drop --t-srs to load the coordinates as they are");
+        }
+        OGRSpatialReference src(*layer_srs);
+        src.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+        if (!src.IsSame(&dst)) {
+            io::gdal::ErrorScope errors;
+            I.ct.reset(OGRCreateCoordinateTransformation(&src, &dst));
+            if (!I.ct) {
+                throw InputError("cannot transform from the CRS of layer '" + I.schema.layer +
+                                 "' to " + options.t_srs + ": " + errors.last_error());
+            }
+        }
+    } else if (layer_srs) {
+        int code = epsg_of(*layer_srs);
+        if (code <= 0) {
+            throw InputError("the CRS of layer '" + I.schema.layer + "' has no EPSG code",
+                             "Reproject with --t-srs EPSG:<code>");
+        }
+        I.schema.srid = code;
+    }
+
+    if (!options.where.empty()) {
+        io::gdal::ErrorScope errors;
+        if (I.layer->SetAttributeFilter(options.where.c_str()) != OGRERR_NONE) {
+            throw UsageError("--where '" + options.where + "': " + errors.last_error(),
+                             "Use an OGR attribute filter, e.g. --where \"NAME = 'Ashe'\"");
+        }
+    }
+    I.schema.feature_count = I.layer->GetFeatureCount(FALSE);
+    I.layer->ResetReading();
+}
+
+LayerReader::~LayerReader() = default;
+
+const Schema& LayerReader::schema() const {
+    return m_impl->schema;
+}
+
+const ReadStats& LayerReader::stats() const {
+    return m_impl->stats;
+}
+
+// Makes g fit the column type (promotion, single-part multis, the polygonal part of a repaired
+// collection). Returns the geometry to write.
+OGRGeometry* LayerReader::Impl::conform(std::unique_ptr<OGRGeometry>& g, GIntBig fid) {
+    if (target_flat == wkbUnknown) {
+        g->set3D(FALSE);
+        g->setMeasured(FALSE);
+        return g.get();
+    }
+    OGRwkbGeometryType flat = wkbFlatten(g->getGeometryType());
+    if (flat == wkbGeometryCollection && target_flat != wkbGeometryCollection) {
+        // From MakeValid: keep the parts of the column's dimension.
+        int dim = dimension_of(target_flat);
+        auto* gc = g->toGeometryCollection();
+        std::unique_ptr<OGRGeometry> keep(
+            OGRGeometryFactory::createGeometry(multi_of(single_of(target_flat))));
+        auto* multi = keep->toGeometryCollection();
+        for (auto* part : *gc) {
+            OGRwkbGeometryType pf = wkbFlatten(part->getGeometryType());
+            if (dimension_of(pf) != dim) {
+                continue;
+            }
+            if (pf == single_of(target_flat)) {
+                multi->addGeometry(part);
+            } else if (pf == multi_of(single_of(target_flat))) {
+                for (auto* sub : *part->toGeometryCollection()) {
+                    multi->addGeometry(sub);
+                }
+            }
+        }
+        g = std::move(keep);
+        flat = wkbFlatten(g->getGeometryType());
+    }
+    if (flat != target_flat) {
+        if (target_flat == multi_of(flat)) {
+            g.reset(OGRGeometryFactory::forceTo(g.release(), target_flat));
+        } else if (flat == multi_of(target_flat) &&
+                   g->toGeometryCollection()->getNumGeometries() == 1) {
+            g.reset(g->toGeometryCollection()->getGeometryRef(0)->clone());
+        } else {
+            throw InputError("feature " + fid_text(fid) + " of layer '" + schema.layer + "' is a " +
+                                 OGRGeometryTypeToName(g->getGeometryType()) +
+                                 ", which does not fit the column type " + schema.geometry_type,
+                             dimension_of(flat) == dimension_of(target_flat)
+                                 ? "Use --promote-to-multi"
+                                 : "Filter the layer with --where, or load it into its own "
+                                   "collection");
+        }
+    }
+    g->set3D(has_z ? TRUE : FALSE);
+    g->setMeasured(FALSE);
+    return g.get();
+}
+
+void LayerReader::Impl::encode(const OGRGeometry& g, std::string& hex) {
+    std::size_t n = g.WkbSize();
+    wkb.resize(n);
+    g.exportToWkb(wkbNDR, wkb.data(), wkbVariantIso);
+    hex.clear();
+    if (schema.srid <= 0) {
+        append_hex(hex, wkb.data(), n);
+        return;
+    }
+    // EWKB: the ISO type code with the SRID flag, then the SRID, then the rest as is (PostGIS
+    // reads ISO type codes in EWKB).
+    std::uint32_t type;
+    std::memcpy(&type, wkb.data() + 1, 4);
+    type |= 0x20000000u;
+    auto srid = static_cast<std::uint32_t>(schema.srid);
+    unsigned char head[9];
+    head[0] = wkb[0];
+    std::memcpy(head + 1, &type, 4);
+    std::memcpy(head + 5, &srid, 4);
+    hex.reserve(2 * (n + 4));
+    append_hex(hex, head, 9);
+    append_hex(hex, wkb.data() + 5, n - 5);
+}
+
+void LayerReader::Impl::format_value(OGRFeature& f, const Field& field, int idx,
+                                     std::optional<std::string>& out, GIntBig fid) {
+    if (!f.IsFieldSetAndNotNull(idx)) {
+        out.reset();
+        return;
+    }
+    if (!out) {
+        out.emplace();
+    }
+    std::string& s = *out;
+    s.clear();
+    switch (field.type) {
+    case FieldType::Boolean:
+        s = f.GetFieldAsInteger(idx) ? "t" : "f";
+        break;
+    case FieldType::SmallInt:
+    case FieldType::Integer:
+    case FieldType::BigInt:
+        append_int(s, f.GetFieldAsInteger64(idx));
+        break;
+    case FieldType::Real:
+    case FieldType::Double:
+        append_double(s, f.GetFieldAsDouble(idx));
+        break;
+    case FieldType::Date:
+    case FieldType::Time:
+    case FieldType::Timestamptz: {
+        int y, mo, d, h, mi, tz;
+        float sec;
+        f.GetFieldAsDateTime(idx, &y, &mo, &d, &h, &mi, &sec, &tz);
+        char buf[64];
+        if (field.type == FieldType::Date) {
+            std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", y, mo, d);
+        } else if (field.type == FieldType::Time) {
+            std::snprintf(buf, sizeof buf, "%02d:%02d:%06.3f", h, mi, static_cast<double>(sec));
+        } else {
+            std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%06.3f", y, mo, d, h, mi,
+                          static_cast<double>(sec));
+        }
+        s = buf;
+        if (field.type == FieldType::Timestamptz && tz >= 100) {
+            // OGR: 100 = UTC, 100 + n = UTC + n * 15 minutes. 0/1 (unknown/local) are taken as
+            // UTC (the loading session runs with TimeZone UTC).
+            int minutes = (tz - 100) * 15;
+            char off[16];
+            std::snprintf(off, sizeof off, "%c%02d:%02d", minutes < 0 ? '-' : '+',
+                          std::abs(minutes) / 60, std::abs(minutes) % 60);
+            s += off;
+        }
+        break;
+    }
+    case FieldType::Bytea: {
+        int n = 0;
+        const GByte* p = f.GetFieldAsBinary(idx, &n);
+        s = "\\x";
+        append_hex(s, p, static_cast<std::size_t>(n));
+        break;
+    }
+    case FieldType::IntegerArray:
+    case FieldType::BigIntArray: {
+        int n = 0;
+        const GIntBig* p = f.GetFieldAsInteger64List(idx, &n);
+        s += '{';
+        for (int i = 0; i < n; ++i) {
+            if (i) {
+                s += ',';
+            }
+            append_int(s, p[i]);
+        }
+        s += '}';
+        break;
+    }
+    case FieldType::DoubleArray: {
+        int n = 0;
+        const double* p = f.GetFieldAsDoubleList(idx, &n);
+        s += '{';
+        for (int i = 0; i < n; ++i) {
+            if (i) {
+                s += ',';
+            }
+            append_double(s, p[i]);
+        }
+        s += '}';
+        break;
+    }
+    case FieldType::TextArray: {
+        char** list = f.GetFieldAsStringList(idx);
+        s += '{';
+        for (int i = 0; list && list[i]; ++i) {
+            if (i) {
+                s += ',';
+            }
+            append_array_text(s, list[i]);
+        }
+        s += '}';
+        break;
+    }
+    case FieldType::Text:
+    case FieldType::Varchar:
+    case FieldType::Json:
+        s = f.GetFieldAsString(idx);
+        break;
+    }
+    if (!CPLIsUTF8(s.c_str(), static_cast<int>(s.size()))) {
+        throw InputError(
+            "feature " + fid_text(fid) + ", field '" + field.source_name +
+                "': text is not valid UTF-8",
+            "Give the source encoding, e.g. for a shapefile set SHAPE_ENCODING=CP1252");
+    }
+}
+
+bool LayerReader::next(Feature& out) {
+    auto& I = *m_impl;
+    while (true) {
+        OGRFeatureUniquePtr f(I.layer->GetNextFeature());
+        if (!f) {
+            return false;
+        }
+        ++I.stats.read;
+        GIntBig fid = f->GetFID();
+        std::unique_ptr<OGRGeometry> g(f->StealGeometry());
+        if (g) {
+            if (OGR_GT_IsNonLinear(g->getGeometryType())) {
+                g.reset(g->getLinearGeometry());
+            }
+            if (I.ct) {
+                io::gdal::ErrorScope errors;
+                if (g->transform(I.ct.get()) != OGRERR_NONE) {
+                    throw InputError(
+                        "feature " + fid_text(fid) + " of layer '" + I.schema.layer +
+                        "' cannot be reprojected to " + I.options.t_srs +
+                        (errors.last_error().empty() ? "" : ": " + errors.last_error()));
+                }
+            }
+            bool check = !g->IsEmpty() && wkbFlatten(g->getGeometryType()) != wkbPoint &&
+                         wkbFlatten(g->getGeometryType()) != wkbMultiPoint;
+            if (check) {
+                bool valid;
+                {
+                    io::gdal::ErrorScope quiet; // GEOS explains invalidity through CPLError
+                    valid = g->IsValid();
+                }
+                if (!valid) {
+                    switch (I.options.invalid) {
+                    case InvalidPolicy::Fail:
+                        throw InputError("feature " + fid_text(fid) + " of layer '" +
+                                             I.schema.layer + "' has an invalid geometry",
+                                         "Use --invalid repair or --invalid skip");
+                    case InvalidPolicy::Skip:
+                        ++I.stats.skipped;
+                        continue;
+                    case InvalidPolicy::Repair: {
+                        io::gdal::ErrorScope errors;
+                        std::unique_ptr<OGRGeometry> fixed(g->MakeValid());
+                        if (!fixed) {
+                            throw InputError(
+                                "feature " + fid_text(fid) +
+                                    ": cannot repair the invalid geometry: " + errors.last_error(),
+                                "Use --invalid skip");
+                        }
+                        g = std::move(fixed);
+                        I.conform(g, fid);
+                        if (g->IsEmpty()) {
+                            ++I.stats.skipped; // nothing of this dimension was left
+                            continue;
+                        }
+                        ++I.stats.repaired;
+                        break;
+                    }
+                    }
+                }
+            }
+            I.conform(g, fid);
+            I.encode(*g, out.ewkb_hex);
+        } else {
+            out.ewkb_hex.clear();
+        }
+        out.fid = fid;
+        out.values.resize(I.schema.fields.size());
+        for (std::size_t i = 0; i < I.schema.fields.size(); ++i) {
+            I.format_value(*f, I.schema.fields[i], I.field_index[i], out.values[i], fid);
+        }
+        return true;
+    }
+}
+
+} // namespace baims::vector
