@@ -103,6 +103,13 @@ void apply_journal(zarr::KvStore& store, const std::filesystem::path& root, Jour
         j.phase = next;
         write_journal(store, j);
     };
+    bool shifts = false;
+    for (size_t t = 0; t < j.mapping.size(); ++t) {
+        shifts = shifts || j.mapping[t] != static_cast<long>(t);
+    }
+    if (j.phase == "A" && !shifts) {
+        j.phase = "C"; // nothing shifts (appends, replacements): phases A and B have no work
+    }
     if (j.phase == "A") {
         for (const auto& [var, chunks] : j.moving) {
             for (const auto& c : chunks) {
