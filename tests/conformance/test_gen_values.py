@@ -281,6 +281,38 @@ class Synthetic(TempDirTest):
         self.assertEqual(str(ds.time.values[1])[:19], "2017-04-14T12:08:30")
         self.assertEqual(float(ds.v.values[1, 0, 0]), 2.0)
 
+    def test_inputs_from_glob_list_and_config(self):
+        lat = np.arange(4.5, -5, -1.0)
+        lon = np.arange(-4.5, 5, 1.0)
+        os.makedirs(self.p("a", "b", "c"))
+        paths = []
+        for k, sub in enumerate(["a", "a/b", "a/b/c"]):
+            path = self.p(sub, f"day{k}.nc")
+            write_cf(path, lat, lon, np.full((1, 10, 10), float(k)), [T0 + dt.timedelta(days=k)])
+            paths.append(path)
+        cfg = self.p("c.yml")
+        # ** matches any depth, including none
+        write_config(cfg, [-5, -5, 5, 5], (10, 10), self.p("glob.zarr"))
+        run(["gen", "-c", cfg, self.p("a", "**", "day*.nc")], check=0)
+        self.assertEqual(xr.open_zarr(self.p("glob.zarr")).time.size, 3)
+        # a .txt list (comments and blank lines ignored)
+        lst = self.p("inputs.txt")
+        with open(lst, "w") as f:
+            f.write(f"# two of them\n{paths[2]}\n\n{paths[0]}\n")
+        write_config(cfg, [-5, -5, 5, 5], (10, 10), self.p("list.zarr"))
+        run(["gen", "-c", cfg, lst], check=0)
+        ds = xr.open_zarr(self.p("list.zarr"))
+        self.assertEqual(ds.time.size, 2)
+        np.testing.assert_array_equal(ds.v.values[:, 0, 0], [0.0, 2.0])   # sorted by time
+        # input_paths from the config when the command line has none
+        write_config(cfg, [-5, -5, 5, 5], (10, 10), self.p("cfg.zarr"), extra=f"input_paths: [{paths[1]}]\n")
+        run(["gen", "-c", cfg], check=0)
+        self.assertEqual(float(xr.open_zarr(self.p("cfg.zarr")).v.values[0, 0, 0]), 1.0)
+        p = run(["gen", "-c", cfg, self.p("nothing", "*.nc")], check=2)
+        self.assertEqual(p.stderr.strip().splitlines()[-1],
+                         f"baims gen: error: no input matches '{self.p('nothing', '*.nc')}'. "
+                         "Check the pattern and the current directory")
+
     def test_multi_step_input_gives_one_slice_per_step(self):
         lat = np.arange(4.5, -5, -1.0)
         lon = np.arange(-4.5, 5, 1.0)
