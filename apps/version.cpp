@@ -1,3 +1,4 @@
+#include "baims_git_rev.h"
 #include "common.hpp"
 
 #include "baims/db/connection.hpp"
