@@ -1,6 +1,7 @@
 """The command line itself: help, version, usage errors, JSON logs."""
 
 import json
+import os
 import re
 import unittest
 
@@ -33,6 +34,24 @@ class Cli(TempDirTest):
                          "baims gen: error: --config is required. Run 'baims gen --help' for usage")
         p = run(["--threads", "0", "gen", "-c", "x.yml"], check=2)
         self.assertIn("--threads", p.stderr)
+
+    def test_every_config_in_configs_loads(self):
+        import glob
+        from baimstest import SOURCE_DIR
+        configs = sorted(glob.glob(os.path.join(SOURCE_DIR, "configs", "*.yml")))
+        self.assertGreater(len(configs), 0)
+        for cfg in configs:
+            with self.subTest(config=os.path.basename(cfg)):
+                p = run(["--print-config", "gen", "-c", cfg], check=0)
+                self.assertIn("output_region:", p.stdout)
+        # the demo config end to end (dry run: inputs read, nothing written)
+        out = self.p("demo.zarr")
+        ostia = sorted(glob.glob(os.path.join(SOURCE_DIR, "tests", "data", "ostia", "*.nc")))
+        p = run(["--dry-run", "gen", "-c", os.path.join(SOURCE_DIR, "configs", "gen-ostia.yml"),
+                 "-o", out] + ostia, check=0)
+        self.assertIn("with 3 slices", p.stderr)
+        self.assertIn("variables: analysed_sst, sst_anomaly", p.stderr)
+        self.assertFalse(os.path.exists(out))
 
     def test_json_logs_are_one_object_per_line(self):
         cfg = self.p("c.yml")
