@@ -60,7 +60,6 @@ struct Slice {
     bool replace = false;
     size_t old_index = 0; // for replace
     size_t seq = 0;
-    bool failed = false;
 };
 
 struct OutVar {
@@ -498,10 +497,6 @@ DataVar new_data_var(const OutVar& o, const GenConfig& c, size_t H, size_t W, si
     return d;
 }
 
-std::string describe_grid(const grid::Grid& g) {
-    return g.describe();
-}
-
 // The cube's store: files are written without an fsync each; sync() flushes the whole batch with
 // one syncfs at every commit point (before the journal, the metadata and the final rename).
 class CubeStore : public zarr::FileStore {
@@ -602,8 +597,8 @@ GenResult generate(const GenRequest& req) {
         }
         if (!old->grid.compatible(g)) {
             throw OutputError(
-                "cube '" + out_path.string() + "' has grid " + describe_grid(old->grid) +
-                    "; the config asks for " + describe_grid(g),
+                "cube '" + out_path.string() + "' has grid " + old->grid.describe() +
+                    "; the config asks for " + g.describe(),
                 "Use the cube's output_region and output_size, or another output_path");
         }
         if ((c.chunk_lat && c.chunk_lat != old->chunk_y) ||
@@ -745,7 +740,6 @@ GenResult generate(const GenRequest& req) {
             for (const auto& src : s.sources) {
                 result.failed.push_back(inputs[src.input].path + ": " + current.error);
             }
-            s.failed = true;
             progress.advance();
             if (i + 1 < slices.size()) {
                 current = load_slice(slices[i + 1], inputs, vars);
@@ -813,8 +807,7 @@ GenResult generate(const GenRequest& req) {
             st.vars[o.name] = o.var;
         }
         set_global_attrs(st, c, inputs, written, req.command_line);
-        write_cube_metadata(*store, st);
-        store->sync();
+        write_cube_metadata(*store, st); // ends with .zmetadata, synced by consolidate()
         fault_point("create-rename");
         if (sfs::exists(out_path, ec)) {
             sfs::remove(out_path, ec); // an empty directory

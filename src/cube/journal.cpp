@@ -171,9 +171,8 @@ void apply_journal(zarr::KvStore& store, const std::filesystem::path& root, Jour
     }
     if (j.phase == "M") {
         fault_point("journal-M");
-        write_cube_metadata(store, j.state);
+        write_cube_metadata(store, j.state); // .zmetadata last, synced by consolidate()
         fault_point("journal-M-done");
-        store.sync();
         store.erase(JOURNAL_KEY);
         std::error_code ec;
         std::filesystem::remove_all(root / STAGING_DIR, ec);
