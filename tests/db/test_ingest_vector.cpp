@@ -34,11 +34,15 @@ bool exists(db::Connection& c, const std::string& quoted_table) {
     return c.exec_params("SELECT to_regclass($1) IS NOT NULL", quoted_table).boolean(0, 0);
 }
 
-// Waits until a COPY from baims is running on the server and returns its backend pid.
-int wait_for_copy(db::Connection& c, Child& child) {
+// Waits until a COPY from baims into the given schema is running on the server and returns its
+// backend pid. Matching the schema keeps fault tests that run in parallel off each other's
+// connections.
+int wait_for_copy(db::Connection& c, Child& child, const std::string& schema) {
     for (int i = 0; i < 3000; ++i) {
-        auto r = c.exec("SELECT pid FROM pg_stat_activity WHERE application_name = 'baims' AND "
-                        "state = 'active' AND query LIKE 'COPY %'");
+        auto r =
+            c.exec_params("SELECT pid FROM pg_stat_activity WHERE application_name = 'baims' AND "
+                          "state = 'active' AND query LIKE 'COPY %' AND position($1 in query) > 0",
+                          db::quote_ident(schema));
         if (!r.empty()) {
             return static_cast<int>(r.int64(0, 0));
         }
@@ -226,7 +230,7 @@ TEST_CASE("killing the connection mid-COPY leaves no table and a rerun completes
 
     Child child({baims_binary(), "--progress", "never", "ingest-vector", big.string(),
                  "--collection", table});
-    int backend = wait_for_copy(c, child);
+    int backend = wait_for_copy(c, child, schema.name());
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     c.exec_params("SELECT pg_terminate_backend($1)", backend);
     auto r = child.wait();
@@ -260,7 +264,7 @@ TEST_CASE("kill -9 of baims mid-COPY during --mode replace leaves the old table 
 
     Child child({baims_binary(), "--progress", "never", "ingest-vector", big.string(),
                  "--collection", table, "--mode", "replace"});
-    int backend = wait_for_copy(c, child);
+    int backend = wait_for_copy(c, child, schema.name());
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     child.kill(SIGKILL);
     auto r = child.wait();
