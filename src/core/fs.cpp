@@ -67,6 +67,24 @@ void atomic_write(const std::filesystem::path& path, std::string_view data, bool
     }
 }
 
+void write_file(const std::filesystem::path& path, std::string_view data) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        throw OutputError("cannot create '" + path.string() + "': " + errno_text(),
+                          "Check that the output directory is writable");
+    }
+    try {
+        write_all(fd, data, path);
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
+    if (::close(fd) != 0) {
+        throw OutputError("cannot write '" + path.string() + "': " + errno_text(),
+                          "Check free space and permissions");
+    }
+}
+
 std::string read_file(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {

@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <future>
 #include <limits>
 #include <map>
@@ -114,7 +115,7 @@ struct Loaded {
 
 // recycle: a Loaded whose buffers are reused (no reallocation, no zero-fill when sizes match).
 Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
-                  const std::vector<OutVar>& vars, Loaded recycle = {}) {
+                  const std::vector<OutVar>& vars, int threads, Loaded recycle = {}) {
     Loaded L = std::move(recycle);
     L.error.clear();
     L.data.resize(vars.size());
@@ -131,7 +132,10 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
                 }
                 auto& buf = L.data[v][si];
                 buf.resize(in.lat.size() * in.lon.size());
-                file.read(vars[v].input, src.step, buf.data());
+                file.read(vars[v].input, src.step, buf.data(),
+                          [threads](size_t n, const std::function<void(size_t)>& task) {
+                              parallel_for(n, threads, [&](size_t i, size_t) { task(i); });
+                          });
             }
         }
     } catch (const Error& e) {
@@ -223,25 +227,52 @@ void compute_slice(const ComputeContext& ctx, const Slice& s, const Loaded& L, C
     });
 }
 
+// The cube's store: files are written without an fsync each; sync() flushes the whole batch with
+// one syncfs at every commit point (before the journal, the metadata and the final rename).
+class CubeStore : public zarr::FileStore {
+public:
+    explicit CubeStore(const sfs::path& root)
+        : zarr::FileStore(root, false) {}
+    void sync() override { fs::sync_filesystem(root()); }
+
+    // Chunks of a cube being created (in <path>.baims-new/) and staged chunks of an update are
+    // seen by no reader before the commit, and a rerun after a crash discards them: they are
+    // written in place, without put()'s temporary file and rename.
+    void put_unpublished(const std::string& key, std::string_view data) {
+        const auto path = root() / key;
+        const auto dir = path.parent_path();
+        {
+            std::lock_guard lock(m_dirs_mutex);
+            if (m_dirs.insert(dir.string()).second) {
+                std::error_code ec;
+                sfs::create_directories(dir, ec);
+            }
+        }
+        fs::write_file(path, data);
+    }
+
+private:
+    std::mutex m_dirs_mutex;
+    std::set<std::string> m_dirs; // directories known to exist
+};
+
 // New cube: chunks go straight to their final key in the temporary cube directory.
 class DirectSink : public ChunkSink {
 public:
-    DirectSink(zarr::KvStore& store, const std::vector<OutVar>& vars, size_t index)
+    DirectSink(CubeStore& store, const std::vector<OutVar>& vars, size_t index)
         : m_store(store)
         , m_vars(vars)
         , m_index(index) {}
     void put(size_t v, size_t y, size_t x, const std::string& bytes) override {
         std::string key = m_vars[v].name + "/" + std::to_string(m_index) + "." + chunk_pos(y, x);
         fault_point("chunk");
-        if (bytes.empty()) {
-            m_store.erase(key);
-        } else {
-            m_store.put(key, bytes);
+        if (!bytes.empty()) { // the folder was emptied before: nothing to erase for a fill chunk
+            m_store.put_unpublished(key, bytes);
         }
     }
 
 private:
-    zarr::KvStore& m_store;
+    CubeStore& m_store;
     const std::vector<OutVar>& m_vars;
     size_t m_index;
 };
@@ -249,7 +280,7 @@ private:
 // Update: chunks are staged; for a replaced slice, chunks equal to the cube's are left alone.
 class StagingSink : public ChunkSink {
 public:
-    StagingSink(zarr::KvStore& store, const std::vector<OutVar>& vars, const Slice& s)
+    StagingSink(CubeStore& store, const std::vector<OutVar>& vars, const Slice& s)
         : m_store(store)
         , m_vars(vars)
         , m_slice(s) {
@@ -270,8 +301,8 @@ public:
             m_staged.erase[name].push_back(pos);
         } else {
             fault_point("chunk");
-            m_store.put(STAGING_DIR + "/" + std::to_string(m_slice.seq) + "/" + name + "/" + pos,
-                        bytes);
+            m_store.put_unpublished(
+                STAGING_DIR + "/" + std::to_string(m_slice.seq) + "/" + name + "/" + pos, bytes);
             m_staged.write[name].push_back(pos);
         }
     }
@@ -279,7 +310,7 @@ public:
     StagedSlice take() { return std::move(m_staged); }
 
 private:
-    zarr::KvStore& m_store;
+    CubeStore& m_store;
     const std::vector<OutVar>& m_vars;
     const Slice& m_slice;
     std::mutex m_mutex;
@@ -496,15 +527,6 @@ DataVar new_data_var(const OutVar& o, const GenConfig& c, size_t H, size_t W, si
     d.attrs["_CRS"] = gdal_crs_attr();
     return d;
 }
-
-// The cube's store: files are written without an fsync each; sync() flushes the whole batch with
-// one syncfs at every commit point (before the journal, the metadata and the final rename).
-class CubeStore : public zarr::FileStore {
-public:
-    explicit CubeStore(const sfs::path& root)
-        : zarr::FileStore(root, false) {}
-    void sync() override { fs::sync_filesystem(root()); }
-};
 
 } // namespace
 
@@ -727,7 +749,7 @@ GenResult generate(const GenRequest& req) {
     size_t create_index = 0;
     // All netCDF/HDF5 calls stay on this thread (HDF5 is not thread-safe here); the slice that
     // was read last is computed on a worker while the next one is read.
-    Loaded current = load_slice(slices[0], inputs, vars);
+    Loaded current = load_slice(slices[0], inputs, vars, ctx.threads);
     Loaded spare; // buffers of the slice before, reused for the next read
     for (size_t i = 0; i < slices.size(); ++i) {
         check_interrupted();
@@ -742,7 +764,7 @@ GenResult generate(const GenRequest& req) {
             }
             progress.advance();
             if (i + 1 < slices.size()) {
-                current = load_slice(slices[i + 1], inputs, vars);
+                current = load_slice(slices[i + 1], inputs, vars, ctx.threads);
             }
             continue;
         }
@@ -759,7 +781,7 @@ GenResult generate(const GenRequest& req) {
         auto work = std::async(std::launch::async, [&] { compute_slice(ctx, s, current, *sink); });
         Loaded next;
         if (i + 1 < slices.size()) {
-            next = load_slice(slices[i + 1], inputs, vars, std::move(spare));
+            next = load_slice(slices[i + 1], inputs, vars, ctx.threads, std::move(spare));
         }
         work.get();
         spare = std::move(current);

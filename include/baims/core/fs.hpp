@@ -11,6 +11,12 @@ namespace baims::fs {
 // Parent directories are created. Throws OutputError.
 void atomic_write(const std::filesystem::path& path, std::string_view data, bool fsync_data = true);
 
+// Writes data to path in place (create or truncate, write, close): no temporary file, no rename,
+// no fsync. Only for files that no reader sees before a later commit point (a staging area that
+// a rerun discards): a crash can leave the file partly written. The parent must exist.
+// Throws OutputError.
+void write_file(const std::filesystem::path& path, std::string_view data);
+
 // Reads a whole file. Throws InputError.
 std::string read_file(const std::filesystem::path& path);
 

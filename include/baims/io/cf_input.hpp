@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,6 +63,16 @@ public:
     // A variable without the time dimension reads the same for every step.
     // Throws InputError for an unknown variable or a read failure, InternalError for a bad step.
     void read(const std::string& var, size_t step, float* out) const;
+
+    // Runs `n` independent tasks task(0) .. task(n - 1), possibly concurrently, and returns when
+    // all are done (rethrowing the first exception).
+    using ForEach = std::function<void(size_t n, const std::function<void(size_t)>& task)>;
+    // The same result as read(), but a NetCDF-4 variable stored in deflate/shuffle chunks is read
+    // as one task per chunk through `for_each`: the chunk bytes are read with pread() and
+    // inflated (libdeflate), unshuffled and decoded without netCDF/HDF5 calls, so the tasks may
+    // run on other threads. Other layouts fall back to read() on this thread. Call it from the
+    // thread that opened the file. Throws InputError naming the file for a corrupt chunk.
+    void read(const std::string& var, size_t step, float* out, const ForEach& for_each) const;
 
     nlohmann::json global_attrs() const;
 

@@ -1,5 +1,6 @@
 #include "baims/io/cf_input.hpp"
 
+#include "h5_chunks.hpp"
 #include "nc_file.hpp"
 
 #include "baims/core/error.hpp"
@@ -13,9 +14,12 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <fcntl.h>
 #include <limits>
 #include <set>
 #include <type_traits>
+#include <unistd.h>
 
 namespace baims::io {
 namespace {
@@ -354,6 +358,12 @@ struct CfInput::Impl {
     void find_time();
     std::vector<TimeStep> coverage_steps() const;
     void find_variables();
+    // The index of `var` in vars; throws InputError for an unknown name, InternalError for a
+    // step out of range.
+    size_t index_of(const std::string& var, size_t step) const;
+    // The netCDF start/count of one step of a variable.
+    void selection(const Decoder& d, size_t step, std::vector<size_t>& start,
+                   std::vector<size_t>& count) const;
 };
 
 std::set<std::string> CfInput::Impl::bounds_names() const {
@@ -843,45 +853,56 @@ const VarInfo* CfInput::find(std::string_view name) const {
     return nullptr;
 }
 
-void CfInput::read(const std::string& var, size_t step, float* out) const {
-    const Impl& m = *m_impl;
-    size_t index = m.vars.size();
-    for (size_t i = 0; i < m.vars.size(); ++i) {
-        if (m.vars[i].name == var) {
+size_t CfInput::Impl::index_of(const std::string& var, size_t step) const {
+    size_t index = vars.size();
+    for (size_t i = 0; i < vars.size(); ++i) {
+        if (vars[i].name == var) {
             index = i;
         }
     }
-    if (index == m.vars.size()) {
+    if (index == vars.size()) {
         std::vector<std::string> names;
-        for (const auto& v : m.vars) {
+        for (const auto& v : vars) {
             names.push_back(v.name);
         }
         const std::string guess = text::did_you_mean(var, names);
-        m.input_error("no data variable '" + var + "'" +
-                          (guess.empty() ? "" : " (did you mean '" + guess + "'?)"),
-                      "variables on the lat/lon grid: " + text::join(names, ", "));
+        input_error("no data variable '" + var + "'" +
+                        (guess.empty() ? "" : " (did you mean '" + guess + "'?)"),
+                    "variables on the lat/lon grid: " + text::join(names, ", "));
     }
-    if (step >= m.steps.size()) {
-        throw InternalError(nc::prefix(m.path()) + ": step " + std::to_string(step) +
-                            " out of range (" + std::to_string(m.steps.size()) + " steps)");
+    if (step >= steps.size()) {
+        throw InternalError(nc::prefix(path()) + ": step " + std::to_string(step) +
+                            " out of range (" + std::to_string(steps.size()) + " steps)");
     }
-    const Decoder& d = m.decoders[index];
-    std::vector<size_t> start(d.roles.size(), 0), count(d.roles.size(), 1);
+    return index;
+}
+
+void CfInput::Impl::selection(const Decoder& d, size_t step, std::vector<size_t>& start,
+                              std::vector<size_t>& count) const {
+    start.assign(d.roles.size(), 0);
+    count.assign(d.roles.size(), 1);
     for (size_t i = 0; i < d.roles.size(); ++i) {
         switch (d.roles[i]) {
         case Decoder::Role::time:
             start[i] = step;
             break;
         case Decoder::Role::lat:
-            count[i] = m.lat.size();
+            count[i] = lat.size();
             break;
         case Decoder::Role::lon:
-            count[i] = m.lon.size();
+            count[i] = lon.size();
             break;
         case Decoder::Role::other:
             break;
         }
     }
+}
+
+void CfInput::read(const std::string& var, size_t step, float* out) const {
+    const Impl& m = *m_impl;
+    const Decoder& d = m.decoders[m.index_of(var, step)];
+    std::vector<size_t> start, count;
+    m.selection(d, step, start, count);
     const size_t n = m.lat.size() * m.lon.size();
     // float32 is read straight into out and decoded in place; other types through a buffer.
     void* buffer = out;
@@ -892,6 +913,138 @@ void CfInput::read(const std::string& var, size_t step, float* out) const {
     m.file.check(nc_get_vara(m.file.id(), d.varid, start.data(), count.data(), buffer),
                  "reading '" + var + "' step " + std::to_string(step));
     decode_any(d.decoded, buffer, n, out, d);
+}
+
+namespace {
+
+// A read-only file descriptor for pread() from several threads.
+class ReadFd {
+public:
+    explicit ReadFd(const std::filesystem::path& path)
+        : m_fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
+    ReadFd(const ReadFd&) = delete;
+    ReadFd& operator=(const ReadFd&) = delete;
+    ~ReadFd() {
+        if (m_fd >= 0) {
+            ::close(m_fd);
+        }
+    }
+    int get() const { return m_fd; }
+
+private:
+    int m_fd;
+};
+
+// Reads exactly n bytes at offset; false on an error or a short file.
+bool pread_all(int fd, unsigned char* buf, size_t n, uint64_t offset) {
+    while (n > 0) {
+        const ssize_t got = ::pread(fd, buf, n, static_cast<off_t>(offset));
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            return false;
+        }
+        buf += got;
+        n -= static_cast<size_t>(got);
+        offset += static_cast<uint64_t>(got);
+    }
+    return true;
+}
+
+} // namespace
+
+void CfInput::read(const std::string& var, size_t step, float* out, const ForEach& for_each) const {
+    const Impl& m = *m_impl;
+    int format = 0;
+    if (nc_inq_format(m.file.id(), &format) != NC_NOERR ||
+        (format != NC_FORMAT_NETCDF4 && format != NC_FORMAT_NETCDF4_CLASSIC)) {
+        return read(var, step, out);
+    }
+    const size_t index = m.index_of(var, step);
+    const Decoder& d = m.decoders[index];
+    std::vector<size_t> start, count;
+    m.selection(d, step, start, count);
+    std::vector<uint64_t> shape, start64(start.begin(), start.end()),
+        count64(count.begin(), count.end());
+    for (size_t i = 0; i < d.roles.size(); ++i) {
+        shape.push_back(
+            m.dims[static_cast<size_t>(m.all_vars[static_cast<size_t>(d.varid)].dims[i])].len);
+    }
+    const size_t es = nc::type_size(d.storage);
+    auto layout = h5::chunk_layout(m.path(), var, shape, es, start64, count64);
+    if (!layout) {
+        return read(var, step, out);
+    }
+    auto fd = std::make_shared<ReadFd>(m.path());
+    if (fd->get() < 0) {
+        return read(var, step, out);
+    }
+    // Decode tables (8/16-bit data) are built here, once, before other threads use them.
+    decode_any(d.decoded, nullptr, 0, nullptr, d);
+
+    const size_t rank = shape.size();
+    const size_t lat_axis = rank - 2, lon_axis = rank - 1;
+    const size_t nlon = m.lon.size();
+    size_t chunk_elems = 1;
+    for (auto c : layout->chunk) {
+        chunk_elems *= c;
+    }
+    const size_t chunk_bytes = chunk_elems * es;
+    const auto& L = *layout;
+    const std::string where = nc::prefix(m.path()) + ": variable '" + var + "'";
+    for_each(L.chunks.size(), [&, fd](size_t k) {
+        const h5::Chunk& c = L.chunks[k];
+        thread_local std::vector<unsigned char> raw, inflated, plain;
+        raw.resize(c.size);
+        if (!pread_all(fd->get(), raw.data(), raw.size(), c.addr)) {
+            throw InputError(where + ": a chunk lies past the end of the file",
+                             "the file is probably truncated; fetch it again");
+        }
+        const unsigned char* bytes = raw.data();
+        size_t nbytes = raw.size();
+        if (L.deflate >= 0 && (c.filter_mask & (1u << L.deflate)) == 0) {
+            inflated.resize(chunk_bytes);
+            if (!h5::inflate_exact(bytes, nbytes, inflated.data(), chunk_bytes)) {
+                throw InputError(where + ": a compressed chunk is corrupt",
+                                 "the file is probably damaged; fetch it again");
+            }
+            bytes = inflated.data();
+            nbytes = chunk_bytes;
+        }
+        if (nbytes != chunk_bytes) {
+            throw InputError(where + ": a chunk has " + std::to_string(nbytes) +
+                                 " bytes instead of " + std::to_string(chunk_bytes),
+                             "the file is probably damaged; fetch it again");
+        }
+        if (L.shuffle >= 0 && es > 1 && (c.filter_mask & (1u << L.shuffle)) == 0) {
+            plain.resize(chunk_bytes);
+            h5::unshuffle(bytes, nbytes, es, plain.data());
+            bytes = plain.data();
+        }
+        // Element offset of the selected plane (time step, size-1 dims) inside the chunk.
+        size_t plane = 0, stride = 1;
+        for (size_t a = rank; a-- > 0;) {
+            if (a < lat_axis) {
+                plane += (start[a] - c.offset[a]) * stride;
+            }
+            stride *= L.chunk[a];
+        }
+        const size_t r0 = c.offset[lat_axis], c0 = c.offset[lon_axis];
+        const size_t r1 = std::min<size_t>(r0 + L.chunk[lat_axis], m.lat.size());
+        const size_t c1 = std::min<size_t>(c0 + L.chunk[lon_axis], nlon);
+        const size_t cols = c1 - c0;
+        for (size_t r = r0; r < r1; ++r) {
+            const unsigned char* src = bytes + (plane + (r - r0) * L.chunk[lon_axis]) * es;
+            float* dst = out + r * nlon + c0;
+            if (d.storage == NC_FLOAT) {
+                std::memcpy(dst, src, cols * sizeof(float));
+                decode_any(d.decoded, dst, cols, dst, d);
+            } else {
+                decode_any(d.decoded, src, cols, dst, d);
+            }
+        }
+    });
 }
 
 nlohmann::json CfInput::global_attrs() const {

@@ -1,0 +1,222 @@
+#include "h5_chunks.hpp"
+
+#include <cstring>
+#include <hdf5.h>
+#include <initializer_list>
+#include <libdeflate.h>
+#include <memory>
+
+namespace baims::io::h5 {
+namespace {
+
+// One HDF5 identifier, closed with `Close` (H5Fclose, H5Dclose, ...).
+template <herr_t (*Close)(hid_t)> class Handle {
+public:
+    explicit Handle(hid_t id)
+        : m_id(id) {}
+    Handle(const Handle&) = delete;
+    Handle& operator=(const Handle&) = delete;
+    ~Handle() {
+        if (m_id >= 0) {
+            Close(m_id);
+        }
+    }
+    hid_t get() const { return m_id; }
+    explicit operator bool() const { return m_id >= 0; }
+
+private:
+    hid_t m_id;
+};
+
+using FileHandle = Handle<H5Fclose>;
+using DatasetHandle = Handle<H5Dclose>;
+using SpaceHandle = Handle<H5Sclose>;
+using TypeHandle = Handle<H5Tclose>;
+using PlistHandle = Handle<H5Pclose>;
+
+// Silences HDF5's error printing while it lives (a failed open here only means "use netCDF").
+class QuietErrors {
+public:
+    QuietErrors() {
+        H5Eget_auto2(H5E_DEFAULT, &m_func, &m_data);
+        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    }
+    QuietErrors(const QuietErrors&) = delete;
+    QuietErrors& operator=(const QuietErrors&) = delete;
+    ~QuietErrors() { H5Eset_auto2(H5E_DEFAULT, m_func, m_data); }
+
+private:
+    H5E_auto2_t m_func = nullptr;
+    void* m_data = nullptr;
+};
+
+struct DecompressorDeleter {
+    void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
+};
+
+} // namespace
+
+std::optional<ChunkLayout> chunk_layout(const std::filesystem::path& path, const std::string& name,
+                                        const std::vector<uint64_t>& expected_shape,
+                                        size_t element_size, const std::vector<uint64_t>& start,
+                                        const std::vector<uint64_t>& count) {
+    QuietErrors quiet;
+    // A second open of a file that netCDF holds open must ask for the same close degree as
+    // netCDF did ("weak" in the netCDF-C releases we know; "semi" tried as well).
+    hid_t file_id = -1;
+    for (const auto degree : {H5F_CLOSE_WEAK, H5F_CLOSE_SEMI}) {
+        PlistHandle fapl(H5Pcreate(H5P_FILE_ACCESS));
+        if (fapl && H5Pset_fclose_degree(fapl.get(), degree) >= 0) {
+            file_id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());
+        }
+        if (file_id >= 0) {
+            break;
+        }
+    }
+    FileHandle file(file_id);
+    if (!file) {
+        return std::nullopt;
+    }
+    const std::string dataset_path = "/" + name;
+    if (H5Lexists(file.get(), dataset_path.c_str(), H5P_DEFAULT) <= 0) {
+        return std::nullopt;
+    }
+    DatasetHandle ds(H5Dopen2(file.get(), dataset_path.c_str(), H5P_DEFAULT));
+    if (!ds) {
+        return std::nullopt;
+    }
+    ChunkLayout out;
+    const size_t rank = expected_shape.size();
+    {
+        SpaceHandle space(H5Dget_space(ds.get()));
+        if (!space || H5Sget_simple_extent_ndims(space.get()) != static_cast<int>(rank)) {
+            return std::nullopt;
+        }
+        std::vector<hsize_t> dims(rank);
+        H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+        out.shape.assign(dims.begin(), dims.end());
+        if (out.shape != expected_shape) {
+            return std::nullopt;
+        }
+    }
+    {
+        TypeHandle type(H5Dget_type(ds.get()));
+        if (!type) {
+            return std::nullopt;
+        }
+        const H5T_class_t cls = H5Tget_class(type.get());
+        if ((cls != H5T_INTEGER && cls != H5T_FLOAT) || H5Tget_size(type.get()) != element_size ||
+            (element_size > 1 && H5Tget_order(type.get()) != H5T_ORDER_LE)) {
+            return std::nullopt;
+        }
+        out.element_size = element_size;
+    }
+    PlistHandle dcpl(H5Dget_create_plist(ds.get()));
+    if (!dcpl || H5Pget_layout(dcpl.get()) != H5D_CHUNKED) {
+        return std::nullopt;
+    }
+    {
+        std::vector<hsize_t> chunk(rank);
+        if (H5Pget_chunk(dcpl.get(), static_cast<int>(rank), chunk.data()) !=
+            static_cast<int>(rank)) {
+            return std::nullopt;
+        }
+        out.chunk.assign(chunk.begin(), chunk.end());
+    }
+    const int nfilters = H5Pget_nfilters(dcpl.get());
+    if (nfilters < 0 || nfilters > 32) {
+        return std::nullopt;
+    }
+    for (int i = 0; i < nfilters; ++i) {
+        unsigned flags = 0;
+        size_t nvalues = 0;
+        unsigned filter_config = 0;
+        const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags,
+                                               &nvalues, nullptr, 0, nullptr, &filter_config);
+        if (id == H5Z_FILTER_SHUFFLE && out.deflate < 0 && out.shuffle < 0) {
+            out.shuffle = i;
+        } else if (id == H5Z_FILTER_DEFLATE && out.deflate < 0) {
+            out.deflate = i;
+        } else {
+            return std::nullopt; // fletcher32, szip, plugins, shuffle after deflate: netCDF reads
+        }
+    }
+    // Every chunk of the selection, looked up by its coordinates.
+    std::vector<uint64_t> first(rank), last(rank);
+    for (size_t d = 0; d < rank; ++d) {
+        if (count[d] == 0 || out.chunk[d] == 0 || start[d] + count[d] > out.shape[d]) {
+            return std::nullopt;
+        }
+        first[d] = start[d] / out.chunk[d];
+        last[d] = (start[d] + count[d] - 1) / out.chunk[d];
+    }
+    std::vector<uint64_t> index = first;
+    std::vector<hsize_t> offset(rank);
+    while (true) {
+        for (size_t d = 0; d < rank; ++d) {
+            offset[d] = index[d] * out.chunk[d];
+        }
+        unsigned mask = 0;
+        haddr_t addr = HADDR_UNDEF;
+        hsize_t size = 0;
+        if (H5Dget_chunk_info_by_coord(ds.get(), offset.data(), &mask, &addr, &size) < 0 ||
+            addr == HADDR_UNDEF || size == 0) {
+            return std::nullopt; // never written: netCDF supplies the fill value
+        }
+        out.chunks.push_back(Chunk{{offset.begin(), offset.end()}, addr, size, mask});
+        size_t d = rank;
+        while (d > 0) {
+            --d;
+            if (index[d] < last[d]) {
+                ++index[d];
+                break;
+            }
+            index[d] = first[d];
+            if (d == 0) {
+                return out;
+            }
+        }
+    }
+}
+
+bool inflate_exact(const unsigned char* in, size_t in_size, unsigned char* out, size_t out_size) {
+    thread_local std::unique_ptr<libdeflate_decompressor, DecompressorDeleter> decompressor(
+        libdeflate_alloc_decompressor());
+    if (!decompressor) {
+        return false;
+    }
+    size_t got = 0;
+    const auto rc =
+        libdeflate_zlib_decompress(decompressor.get(), in, in_size, out, out_size, &got);
+    return rc == LIBDEFLATE_SUCCESS && got == out_size;
+}
+
+void unshuffle(const unsigned char* in, size_t n_bytes, size_t element_size, unsigned char* out) {
+    const size_t n = n_bytes / element_size;
+    if (element_size == 4) {
+        const unsigned char* b0 = in;
+        const unsigned char* b1 = in + n;
+        const unsigned char* b2 = in + 2 * n;
+        const unsigned char* b3 = in + 3 * n;
+        for (size_t i = 0; i < n; ++i) {
+            out[4 * i] = b0[i];
+            out[4 * i + 1] = b1[i];
+            out[4 * i + 2] = b2[i];
+            out[4 * i + 3] = b3[i];
+        }
+    } else {
+        for (size_t b = 0; b < element_size; ++b) {
+            const unsigned char* src = in + b * n;
+            for (size_t i = 0; i < n; ++i) {
+                out[i * element_size + b] = src[i];
+            }
+        }
+    }
+    // HDF5 leaves the bytes of a trailing partial element as they are.
+    const size_t tail = n * element_size;
+    if (tail < n_bytes) {
+        std::memcpy(out + tail, in + tail, n_bytes - tail);
+    }
+}
+
+} // namespace baims::io::h5
