@@ -3,6 +3,11 @@
 //
 //   lower_bound read VAR FILE...   time to read (inflate) VAR of every input with
 //                                  nc_get_vara_float, every time step, whole slab at once
+//   lower_bound read-direct VAR FILE...
+//                                  the fastest way we know to read the same: HDF5's chunk index,
+//                                  pread of each chunk, libdeflate inflate and byte unshuffle
+//                                  (NetCDF-4 deflate/shuffle inputs only; what baims gen does on
+//                                  its worker threads)
 //   lower_bound compress CUBE/VAR  decode every chunk file of the Zarr array with blosc_decompress
 //                                  (not timed), then time only blosc_compress_ctx over them
 //                                  with the array's compressor (lz4 level 5 byte shuffle by
@@ -10,7 +15,8 @@
 //
 // Each prints one line "<wall seconds> <cpu seconds> <detail>"; each the median of REPS (default 3)
 // passes. CPU seconds are reported because the machine may be shared with other work.
-// Build: g++ -O2 -std=c++20 bench/lower_bound.cpp -lnetcdf -lblosc  (or bench/CMakeLists.txt)
+// Build: g++ -O2 -std=c++20 bench/lower_bound.cpp $(pkg-config --cflags --libs hdf5 libdeflate)
+//        -lnetcdf -lblosc
 
 #include <blosc.h>
 #include <netcdf.h>
@@ -21,10 +27,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <hdf5.h>
 #include <iterator>
+#include <libdeflate.h>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -127,6 +137,110 @@ int cmd_read(int argc, char** argv) {
     return 0;
 }
 
+// One pass of the direct read: chunk index from HDF5, then pread + inflate + unshuffle per chunk.
+double read_direct_pass(const std::string& var, const std::vector<std::string>& files,
+                        size_t& values, double& cpu) {
+    auto t0 = Clock::now();
+    double c0 = cpu_now();
+    values = 0;
+    libdeflate_decompressor* dec = libdeflate_alloc_decompressor();
+    std::vector<unsigned char> raw, inflated, plain;
+    for (const auto& f : files) {
+        hid_t file = H5Fopen(f.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (file < 0) {
+            die(f + ": not an HDF5 (NetCDF-4) file");
+        }
+        hid_t ds = H5Dopen2(file, ("/" + var).c_str(), H5P_DEFAULT);
+        if (ds < 0) {
+            die(f + ": no dataset " + var);
+        }
+        hid_t type = H5Dget_type(ds);
+        const size_t es = H5Tget_size(type);
+        H5Tclose(type);
+        hid_t dcpl = H5Dget_create_plist(ds);
+        hid_t space = H5Dget_space(ds);
+        const int rank = H5Sget_simple_extent_ndims(space);
+        std::vector<hsize_t> chunk(static_cast<size_t>(rank));
+        H5Pget_chunk(dcpl, rank, chunk.data());
+        size_t chunk_bytes = es;
+        for (auto c : chunk) {
+            chunk_bytes *= c;
+        }
+        bool shuffle = false;
+        for (int i = 0; i < H5Pget_nfilters(dcpl); ++i) {
+            unsigned flags = 0, cfg = 0;
+            size_t nv = 0;
+            const auto id = H5Pget_filter2(dcpl, static_cast<unsigned>(i), &flags, &nv, nullptr, 0,
+                                           nullptr, &cfg);
+            shuffle = shuffle || id == H5Z_FILTER_SHUFFLE;
+        }
+        hsize_t n = 0;
+        H5Dget_num_chunks(ds, space, &n);
+        struct Where {
+            haddr_t addr;
+            hsize_t size;
+        };
+        std::vector<Where> chunks;
+        for (hsize_t k = 0; k < n; ++k) {
+            std::vector<hsize_t> offset(static_cast<size_t>(rank));
+            unsigned mask = 0;
+            Where w{};
+            H5Dget_chunk_info(ds, space, k, offset.data(), &mask, &w.addr, &w.size);
+            chunks.push_back(w);
+        }
+        H5Sclose(space);
+        H5Pclose(dcpl);
+        H5Dclose(ds);
+        H5Fclose(file);
+        int fd = open(f.c_str(), O_RDONLY);
+        for (const auto& w : chunks) {
+            raw.resize(w.size);
+            if (pread(fd, raw.data(), w.size, static_cast<off_t>(w.addr)) !=
+                static_cast<ssize_t>(w.size)) {
+                die(f + ": short read");
+            }
+            inflated.resize(chunk_bytes);
+            size_t got = 0;
+            if (libdeflate_zlib_decompress(dec, raw.data(), raw.size(), inflated.data(),
+                                           chunk_bytes, &got) != LIBDEFLATE_SUCCESS) {
+                die(f + ": inflate failed (not a deflate chunk?)");
+            }
+            if (shuffle) {
+                plain.resize(chunk_bytes);
+                const size_t ne = chunk_bytes / es;
+                for (size_t b = 0; b < es; ++b) {
+                    for (size_t e = 0; e < ne; ++e) {
+                        plain[e * es + b] = inflated[b * ne + e];
+                    }
+                }
+            }
+            values += chunk_bytes / es;
+        }
+        close(fd);
+    }
+    libdeflate_free_decompressor(dec);
+    cpu = cpu_now() - c0;
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+int cmd_read_direct(int argc, char** argv) {
+    if (argc < 4) {
+        die("usage: lower_bound read-direct VAR FILE...");
+    }
+    std::string var = argv[2];
+    std::vector<std::string> files(argv + 3, argv + argc);
+    std::vector<double> times, cpus;
+    size_t values = 0;
+    for (int r = 0; r < reps(); ++r) {
+        double cpu = 0;
+        times.push_back(read_direct_pass(var, files, values, cpu));
+        cpus.push_back(cpu);
+    }
+    std::printf("%.4f %.4f read-direct %zu files, %zu values\n", median(times), median(cpus),
+                files.size(), values);
+    return 0;
+}
+
 std::string slurp(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -217,11 +331,14 @@ int cmd_compress(int argc, char** argv) {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        die("usage: lower_bound read VAR FILE... | lower_bound compress CUBE/VAR");
+        die("usage: lower_bound read|read-direct VAR FILE... | lower_bound compress CUBE/VAR");
     }
     std::string cmd = argv[1];
     if (cmd == "read") {
         return cmd_read(argc, argv);
+    }
+    if (cmd == "read-direct") {
+        return cmd_read_direct(argc, argv);
     }
     if (cmd == "compress") {
         return cmd_compress(argc, argv);

@@ -149,7 +149,7 @@ class ChunkSink {
 public:
     virtual ~ChunkSink() = default;
     // bytes empty: the chunk is all fill.
-    virtual void put(size_t var, size_t y, size_t x, const std::string& bytes) = 0;
+    virtual void put(size_t var, size_t y, size_t x, std::string_view bytes) = 0;
 };
 
 struct ComputeContext {
@@ -170,6 +170,7 @@ void compute_slice(const ComputeContext& ctx, const Slice& s, const Loaded& L, C
     const size_t tasks = ctx.vars.size() * per_var;
     struct Buffers {
         std::vector<float> chunk, tmp;
+        std::string encoded; // reused: no allocation and zero-fill per chunk
     };
     std::vector<Buffers> buffers(static_cast<size_t>(std::max(ctx.threads, 1)));
     parallel_for(tasks, ctx.threads, [&](size_t task, size_t tid) {
@@ -218,12 +219,12 @@ void compute_slice(const ComputeContext& ctx, const Slice& s, const Loaded& L, C
                 std::all_of(b.chunk.begin(), b.chunk.end(), [](float x) { return std::isnan(x); });
         }
         if (all_nan) {
-            sink.put(v, by, bx, std::string());
+            sink.put(v, by, bx, std::string_view());
             return;
         }
         sink.put(v, by, bx,
-                 zarr::encode(ov.var.meta.compressor, b.chunk.data(),
-                              b.chunk.size() * sizeof(float), sizeof(float), 1));
+                 zarr::encode_into(ov.var.meta.compressor, b.chunk.data(),
+                                   b.chunk.size() * sizeof(float), sizeof(float), b.encoded, 1));
     });
 }
 
@@ -263,7 +264,7 @@ public:
         : m_store(store)
         , m_vars(vars)
         , m_index(index) {}
-    void put(size_t v, size_t y, size_t x, const std::string& bytes) override {
+    void put(size_t v, size_t y, size_t x, std::string_view bytes) override {
         std::string key = m_vars[v].name + "/" + std::to_string(m_index) + "." + chunk_pos(y, x);
         fault_point("chunk");
         if (!bytes.empty()) { // the folder was emptied before: nothing to erase for a fill chunk
@@ -286,7 +287,7 @@ public:
         , m_slice(s) {
         m_staged.seq = s.seq;
     }
-    void put(size_t v, size_t y, size_t x, const std::string& bytes) override {
+    void put(size_t v, size_t y, size_t x, std::string_view bytes) override {
         const auto& name = m_vars[v].name;
         auto pos = chunk_pos(y, x);
         if (m_slice.replace) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <numeric>
@@ -192,7 +193,11 @@ void resample_block(const float* src, size_t src_w, const AxisMap& ym, const Axi
                     float* out, size_t out_stride) {
     const size_t out_w = ncols;
     switch (method) {
-    case Resampling::Nearest:
+    case Resampling::Nearest: {
+        // When upsampling, consecutive output rows often take the same source row: the row
+        // gathered before is copied instead of gathered again.
+        const float* done = nullptr;
+        std::int32_t done_sy = -1;
         for (size_t r = 0; r < nrows; ++r) {
             float* o = out + r * out_stride;
             std::int32_t sy = ym.nearest[row0 + r];
@@ -200,6 +205,12 @@ void resample_block(const float* src, size_t src_w, const AxisMap& ym, const Axi
                 std::fill(o, o + out_w, NaN);
                 continue;
             }
+            if (done != nullptr && sy == done_sy) {
+                std::memcpy(o, done, out_w * sizeof(float));
+                continue;
+            }
+            done = o;
+            done_sy = sy;
             const float* s = src + static_cast<size_t>(sy) * src_w;
             const std::int32_t* xi = xm.nearest.data() + col0;
             for (size_t i = 0; i < out_w; ++i) {
@@ -208,6 +219,7 @@ void resample_block(const float* src, size_t src_w, const AxisMap& ym, const Axi
             }
         }
         break;
+    }
     case Resampling::Bilinear:
         for (size_t r = 0; r < nrows; ++r) {
             float* o = out + r * out_stride;
