@@ -58,6 +58,25 @@ void write_coord(zarr::KvStore& store, const std::string& name, std::vector<size
     }
 }
 
+// The record of what made each time step; all null when the file is missing or does not match
+// the time axis (a cube extended by another tool since).
+std::vector<nlohmann::json> read_sources(const zarr::KvStore& store, size_t nt) {
+    std::vector<nlohmann::json> out(nt, nullptr);
+    auto text = store.get(SOURCES_FILE);
+    if (!text) {
+        return out;
+    }
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("steps") || !j["steps"].is_array() ||
+        j["steps"].size() != nt) {
+        return out; // unknown: every step is recomputed and recorded again
+    }
+    for (size_t i = 0; i < nt; ++i) {
+        out[i] = j["steps"][i];
+    }
+    return out;
+}
+
 } // namespace
 
 nlohmann::json gdal_crs_attr() {
@@ -235,6 +254,7 @@ std::optional<CubeState> read_cube(const zarr::KvStore& store) {
         s.var_order.push_back(name);
         s.vars[name] = DataVar{*meta, attrs};
     }
+    s.sources = read_sources(store, s.nt());
     return s;
 }
 
@@ -317,7 +337,15 @@ void write_cube_metadata(zarr::KvStore& store, const CubeState& s) {
         meta.shape = {nt, g.height(), g.width()};
         zarr::write_array_meta(store, name, meta, v.attrs);
     }
+    if (!s.sources.empty()) {
+        write_sources(store, s.sources);
+    }
     zarr::consolidate(store);
+}
+
+void write_sources(zarr::KvStore& store, const std::vector<nlohmann::json>& sources) {
+    const nlohmann::json j = {{"format", "baims-sources/1"}, {"steps", sources}};
+    store.put(SOURCES_FILE, j.dump(1) + "\n");
 }
 
 nlohmann::json CubeState::to_json() const {
@@ -340,6 +368,7 @@ nlohmann::json CubeState::to_json() const {
     j["vars"] = vars_j;
     j["attrs"] = attrs;
     j["time_bnds_dtype"] = time_bnds_dtype;
+    j["sources"] = sources;
     return j;
 }
 
@@ -362,6 +391,9 @@ CubeState CubeState::from_json(const nlohmann::json& j) {
     }
     s.attrs = j.at("attrs");
     s.time_bnds_dtype = j.value("time_bnds_dtype", std::string("<f8"));
+    if (j.contains("sources") && j["sources"].is_array()) {
+        s.sources = j["sources"].get<std::vector<nlohmann::json>>();
+    }
     return s;
 }
 

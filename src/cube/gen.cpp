@@ -18,6 +18,7 @@
 #include "baims/cube/cube_state.hpp"
 #include "baims/grid/time.hpp"
 #include "baims/io/cf_input.hpp"
+#include "baims/io/fingerprint.hpp"
 #include "baims/zarr/array.hpp"
 #include "baims/zarr/codec.hpp"
 
@@ -45,6 +46,7 @@ struct InputInfo {
     std::vector<double> lat, lon;
     std::vector<io::TimeStep> steps;
     std::vector<io::VarInfo> vars;
+    nlohmann::json fingerprint; // io::file_fingerprint
     bool failed = false;
 };
 
@@ -74,6 +76,19 @@ std::string now_iso() {
     auto now = std::chrono::system_clock::now();
     double days = std::chrono::duration<double>(now.time_since_epoch()).count() / 86400.0;
     return grid::time::format_iso(std::floor(days * 86400.0) / 86400.0);
+}
+
+bool same_time(double a, double b) {
+    return (std::isnan(a) && std::isnan(b)) || std::abs(a - b) < ONE_MS_DAYS;
+}
+
+// The time bounds of slice s equal those of the cube's time step it replaces.
+bool same_bounds(const CubeState& cube, const Slice& s) {
+    if (!cube.has_bounds()) {
+        return std::isnan(s.start) && std::isnan(s.end);
+    }
+    return same_time(cube.bounds[s.old_index].first, s.start) &&
+           same_time(cube.bounds[s.old_index].second, s.end);
 }
 
 std::string chunk_pos(size_t y, size_t x) {
@@ -331,6 +346,7 @@ std::vector<InputInfo> scan_inputs(const std::vector<std::string>& paths, bool f
             info.lon = f.lon();
             info.steps = f.steps();
             info.vars = f.variables();
+            info.fingerprint = io::file_fingerprint(p);
         } catch (const Error& e) {
             if (fail_fast) {
                 e.rethrow_with_context("input " + p);
@@ -447,8 +463,40 @@ std::vector<OutVar> select_new_vars(const GenConfig& c, const std::vector<InputI
     return out;
 }
 
-void set_global_attrs(CubeState& st, const GenConfig& c, const std::vector<InputInfo>& inputs,
-                      const std::vector<Slice>& written, const std::string& command_line) {
+// What, besides its inputs, decides the bytes of a time step: variables (with their input names
+// and resampling), compressors, mosaicking and the baims version. Grid and chunks are the cube's.
+std::string recipe_of(const std::vector<OutVar>& vars, const GenConfig& c) {
+    nlohmann::json j = {{"baims", BAIMS_VERSION}, {"mosaic", c.mosaic}};
+    for (const auto& v : vars) {
+        j["vars"].push_back(
+            {v.name, v.input, static_cast<int>(v.resampling), v.var.meta.compressor.to_json()});
+    }
+    // FNV-1a, 64 bit: stable across builds and platforms (std::hash is not).
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char ch : j.dump()) {
+        h = (h ^ ch) * 1099511628211ull;
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+    return hex;
+}
+
+// The .baims-sources.json record of a slice.
+nlohmann::json slice_record(const Slice& s, const std::vector<InputInfo>& inputs,
+                            const std::string& recipe) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& src : s.sources) {
+        auto fp = inputs[src.input].fingerprint;
+        fp["step"] = src.step;
+        list.push_back(std::move(fp));
+    }
+    return {{"recipe", recipe}, {"inputs", std::move(list)}};
+}
+
+constexpr size_t MAX_SOURCE_NAMES = 100;
+constexpr size_t MAX_HISTORY_LINES = 100;
+
+void set_global_attrs(CubeState& st, const GenConfig& c, const std::string& command_line) {
     auto& a = st.attrs;
     if (!a.is_object()) {
         a = nlohmann::json::object();
@@ -485,31 +533,61 @@ void set_global_attrs(CubeState& st, const GenConfig& c, const std::vector<Input
         a["date_created"] = now;
     }
     a["date_modified"] = now;
-    std::string line = now + ": " + command_line;
-    a["history"] = a.contains("history") && a["history"].is_string() &&
-                           !a["history"].get<std::string>().empty()
-                       ? a["history"].get<std::string>() + "\n" + line
-                       : line;
-    // source: the input file names, accumulated over runs
+    // history: one line per run; the first (creation) and the latest ones are kept.
+    std::vector<std::string> lines;
+    if (a.contains("history") && a["history"].is_string()) {
+        for (auto& l : text::split(a["history"].get<std::string>(), '\n')) {
+            if (!l.empty()) {
+                lines.push_back(l);
+            }
+        }
+    }
+    lines.push_back(now + ": " + command_line);
+    if (lines.size() > MAX_HISTORY_LINES) {
+        size_t omitted = 0;
+        if (lines[1].find("earlier entries omitted") != std::string::npos) {
+            omitted = std::strtoull(lines[1].c_str() + 1, nullptr, 10);
+            lines.erase(lines.begin() + 1);
+        }
+        const size_t drop = lines.size() - (MAX_HISTORY_LINES - 1);
+        omitted += drop;
+        lines.erase(lines.begin() + 1, lines.begin() + 1 + static_cast<long>(drop));
+        lines.insert(lines.begin() + 1,
+                     "(" + std::to_string(omitted) + " earlier entries omitted by baims)");
+    }
+    a["history"] = text::join(lines, "\n");
+    // source: the names of the inputs of the current time steps (those of steps made elsewhere,
+    // unknown, are kept from the attribute), a summary when there are many; the inputs of each
+    // time step are in .baims-sources.json.
     std::vector<std::string> names;
     std::set<std::string> have;
-    if (a.contains("source") && a["source"].is_string()) {
+    const bool unknown = std::any_of(st.sources.begin(), st.sources.end(),
+                                     [](const nlohmann::json& r) { return r.is_null(); });
+    if (unknown && a.contains("source") && a["source"].is_string()) {
         for (auto& n : text::split(a["source"].get<std::string>(), ',')) {
             auto t = text::trim(n);
-            if (!t.empty() && have.insert(t).second) {
+            if (!t.empty() && t.find(' ') == std::string::npos && have.insert(t).second) {
                 names.push_back(t);
             }
         }
     }
-    for (const auto& s : written) {
-        for (const auto& src : s.sources) {
-            auto n = sfs::path(inputs[src.input].path).filename().string();
-            if (have.insert(n).second) {
-                names.push_back(n);
+    for (const auto& r : st.sources) {
+        if (r.is_object()) {
+            for (const auto& in : r.value("inputs", nlohmann::json::array())) {
+                auto n = in.value("name", std::string());
+                if (!n.empty() && have.insert(n).second) {
+                    names.push_back(n);
+                }
             }
         }
     }
-    a["source"] = text::join(names, ", ");
+    if (names.size() <= MAX_SOURCE_NAMES) {
+        a["source"] = text::join(names, ", ");
+    } else {
+        a["source"] = std::to_string(names.size()) + " input files, from " + names.front() +
+                      " to " + names.back() + "; the inputs of each time step are listed in " +
+                      SOURCES_FILE;
+    }
     a["coordinates"] =
         st.has_bounds() ? "crs lat_bnds lon_bnds time_bnds" : "crs lat_bnds lon_bnds";
 }
@@ -704,6 +782,37 @@ GenResult generate(const GenRequest& req) {
             }
         }
     }
+    // Slices that replace a time step made from the same inputs by the same recipe are not
+    // recomputed (the inputs' size, mtime and CRC-32 are recorded in .baims-sources.json).
+    const std::string recipe = recipe_of(vars, c);
+    if (old && old->sources.size() == old_nt) {
+        std::vector<Slice> todo;
+        for (auto& s : slices) {
+            bool same = false;
+            if (s.replace) {
+                const auto& rec = old->sources[s.old_index];
+                same = same_bounds(*old, s) && rec.is_object() &&
+                       rec == slice_record(s, inputs, recipe);
+            }
+            if (same) {
+                ++result.unchanged;
+            } else {
+                todo.push_back(std::move(s));
+            }
+        }
+        if (todo.empty()) {
+            log::info("all " + std::to_string(slices.size()) +
+                      " slices were made from these inputs before (same size, time and CRC-32)");
+            result.up_to_date = true;
+            result.time_steps = old_nt;
+            return result;
+        }
+        if (result.unchanged > 0) {
+            log::info(std::to_string(result.unchanged) +
+                      " slices were made from these inputs before: not recomputed");
+        }
+        slices = std::move(todo);
+    }
     if (req.dry_run) {
         size_t rep = 0;
         for (const auto& s : slices) {
@@ -747,6 +856,7 @@ GenResult generate(const GenRequest& req) {
     Progress progress("gen", slices.size(), "slices");
     std::vector<Slice> written;
     std::vector<StagedSlice> staged;
+    std::vector<std::pair<size_t, nlohmann::json>> refreshed; // old index, new record
     size_t create_index = 0;
     // All netCDF/HDF5 calls stay on this thread (HDF5 is not thread-safe here); the slice that
     // was read last is computed on a worker while the next one is read.
@@ -789,13 +899,13 @@ GenResult generate(const GenRequest& req) {
         current = std::move(next);
         progress.advance();
         if (staging && s.replace && !staging->changed()) {
-            bool same_bounds =
-                !old->has_bounds()
-                    ? std::isnan(s.start)
-                    : (std::abs(old->bounds[s.old_index].first - s.start) < ONE_MS_DAYS ||
-                       (std::isnan(old->bounds[s.old_index].first) && std::isnan(s.start)));
-            if (same_bounds) {
+            if (same_bounds(*old, s)) {
                 ++result.unchanged;
+                // Same bytes from other inputs (or a touched file): record what made them now.
+                if (auto rec = slice_record(s, inputs, recipe);
+                    s.old_index >= old->sources.size() || old->sources[s.old_index] != rec) {
+                    refreshed.emplace_back(s.old_index, std::move(rec));
+                }
                 continue;
             }
         }
@@ -820,6 +930,7 @@ GenResult generate(const GenRequest& req) {
         for (const auto& s : written) {
             st.time.push_back(s.time);
             st.bounds.emplace_back(s.start, s.end);
+            st.sources.push_back(slice_record(s, inputs, recipe));
             any_bounds = any_bounds || !std::isnan(s.start);
         }
         if (!any_bounds) {
@@ -829,7 +940,7 @@ GenResult generate(const GenRequest& req) {
             st.var_order.push_back(o.name);
             st.vars[o.name] = o.var;
         }
-        set_global_attrs(st, c, inputs, written, req.command_line);
+        set_global_attrs(st, c, req.command_line);
         write_cube_metadata(*store, st); // ends with .zmetadata, synced by consolidate()
         fault_point("create-rename");
         if (sfs::exists(out_path, ec)) {
@@ -849,6 +960,17 @@ GenResult generate(const GenRequest& req) {
 
     // Update: merge the time axis.
     if (written.empty()) {
+        if (!refreshed.empty()) {
+            // Only the record of what made some steps changes: .baims-sources.json alone is
+            // replaced (atomically); the Zarr content is untouched.
+            CubeState st = *old;
+            st.sources.resize(old_nt);
+            for (auto& [t, rec] : refreshed) {
+                st.sources[t] = std::move(rec);
+            }
+            write_sources(*store, st.sources);
+            store->sync();
+        }
         result.up_to_date = true;
         result.time_steps = old_nt;
         return result;
@@ -858,11 +980,16 @@ GenResult generate(const GenRequest& req) {
         double start, end;
         long old_index;    // -1 = new
         long staged_index; // index into staged, -1 = none
+        nlohmann::json source;
     };
     std::vector<Entry> axis;
     for (size_t t = 0; t < old_nt; ++t) {
         axis.push_back({old->time[t], old->has_bounds() ? old->bounds[t].first : NaN,
-                        old->has_bounds() ? old->bounds[t].second : NaN, static_cast<long>(t), -1});
+                        old->has_bounds() ? old->bounds[t].second : NaN, static_cast<long>(t), -1,
+                        t < old->sources.size() ? old->sources[t] : nlohmann::json()});
+    }
+    for (auto& [t, rec] : refreshed) {
+        axis[t].source = std::move(rec);
     }
     for (size_t k = 0; k < written.size(); ++k) {
         const auto& s = written[k];
@@ -871,9 +998,11 @@ GenResult generate(const GenRequest& req) {
             e.start = s.start;
             e.end = s.end;
             e.staged_index = static_cast<long>(k);
+            e.source = slice_record(s, inputs, recipe);
             ++result.replaced;
         } else {
-            axis.push_back({s.time, s.start, s.end, -1, static_cast<long>(k)});
+            axis.push_back({s.time, s.start, s.end, -1, static_cast<long>(k),
+                            slice_record(s, inputs, recipe)});
         }
     }
     std::stable_sort(axis.begin(), axis.end(),
@@ -883,11 +1012,13 @@ GenResult generate(const GenRequest& req) {
     CubeState st = *old;
     st.time.clear();
     st.bounds.clear();
+    st.sources.clear();
     bool any_bounds = false;
     for (size_t n = 0; n < axis.size(); ++n) {
         const auto& e = axis[n];
         st.time.push_back(e.time);
         st.bounds.emplace_back(e.start, e.end);
+        st.sources.push_back(e.source);
         any_bounds = any_bounds || !std::isnan(e.start);
         if (e.old_index >= 0) {
             j.mapping[static_cast<size_t>(e.old_index)] = static_cast<long>(n);
@@ -915,7 +1046,7 @@ GenResult generate(const GenRequest& req) {
         }
     }
     j.staged = std::move(staged);
-    set_global_attrs(st, c, inputs, written, req.command_line);
+    set_global_attrs(st, c, req.command_line);
     j.state = st;
     store->sync();
     fault_point("before-commit");

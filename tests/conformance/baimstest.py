@@ -124,12 +124,13 @@ def nearest_expected(src, src_lat, src_lon, region, size):
 
 
 def cube_files(path):
-    """Relative paths of all files in a cube (no baims bookkeeping files)."""
+    """Relative paths of all files in a cube but the lock file (journal and staging left behind
+    would be a bug, so they are listed; .baims-sources.json is part of the cube's state)."""
     out = []
     for root, _dirs, files in os.walk(path):
         for f in files:
             rel = os.path.relpath(os.path.join(root, f), path)
-            if not rel.startswith(".baims"):
+            if rel != ".baims-lock":
                 out.append(rel)
     return sorted(out)
 

@@ -3,9 +3,11 @@ write followed by a rerun, bad inputs, config errors, and the writer lock."""
 
 import datetime as dt
 import fcntl
+import json
 import os
 import shutil
 import subprocess
+import zlib
 
 import numpy as np
 import xarray as xr
@@ -27,7 +29,9 @@ def field(k):
     return d
 
 
-class Update(TempDirTest):
+class _Inputs(TempDirTest):
+    """Seven daily inputs (day 4 twice, with other values) and a gen helper; no tests."""
+
     def setUp(self):
         super().setUp()
         self.inputs = {}
@@ -61,6 +65,8 @@ class Update(TempDirTest):
             if "/" in k and not k.endswith((".zattrs", ".zarray")):
                 self.assertEqual(sa[k], sb[k], k)
 
+
+class Update(_Inputs):
     def test_insert_append_replace_equals_fresh_cube(self):
         out = self.p("u.zarr")
         self.gen(out, [2, 4])
@@ -196,6 +202,135 @@ class Update(TempDirTest):
                              f"baims gen: error: cube '{out}' is locked by another baims process (pid 4242). "
                              "Wait for it to finish; the lock is released when that process ends")
             self.assertEqual(snap, snapshot(out))
+
+
+class Sources(_Inputs):
+    """.baims-sources.json: what made each time step; reruns skip the slices it vouches for; the
+    history and source attributes stay bounded."""
+
+    def sources(self, out):
+        with open(os.path.join(out, ".baims-sources.json")) as f:
+            return json.load(f)
+
+    def fingerprint(self, path):
+        """Independent: os.stat and zlib.crc32 over the file's bytes."""
+        st = os.stat(path)
+        with open(path, "rb") as f:
+            crc = zlib.crc32(f.read())
+        when = dt.datetime.fromtimestamp(st.st_mtime_ns // 10**9, dt.timezone.utc)
+        return {"name": os.path.basename(path), "size": st.st_size, "crc32": "%08x" % crc,
+                "mtime": when.strftime("%Y-%m-%dT%H:%M:%S") + ".%09dZ" % (st.st_mtime_ns % 10**9),
+                "step": 0}
+
+    def test_each_step_records_its_inputs(self):
+        out = self.p("u.zarr")
+        self.gen(out, [3, 1])
+        self.gen(out, [2])                                   # inserted in the middle
+        rec = self.sources(out)
+        self.assertEqual(rec["format"], "baims-sources/1")
+        self.assertEqual([s["inputs"] for s in rec["steps"]],
+                         [[self.fingerprint(self.inputs[k])] for k in (1, 2, 3)])
+        self.assertEqual(len({s["recipe"] for s in rec["steps"]}), 1)
+        self.assertRegex(rec["steps"][0]["recipe"], "^[0-9a-f]{16}$")
+        # not Zarr metadata: zarr and xarray do not see it
+        with open(os.path.join(out, ".zmetadata")) as f:
+            self.assertNotIn(".baims-sources.json", json.load(f)["metadata"])
+        self.assertEqual(xr.open_zarr(out).v.shape, (3, 30, 45))
+        self.assertEqual(xr.open_zarr(out).attrs["source"], "in1.nc, in2.nc, in3.nc")
+
+    def test_rerun_skips_recorded_slices_and_notices_changed_files(self):
+        out = self.p("u.zarr")
+        self.gen(out, [1, 2, 3])
+        before = snapshot(out)
+        p = self.gen(out, [1, 2, 3])
+        self.assertIn("info: all 3 slices were made from these inputs before "
+                      "(same size, time and CRC-32)", p.stderr)
+        self.assertIn("cube is up to date (nothing changed); 3 time steps", p.stderr)
+        self.assertEqual(before, snapshot(out))
+        # touched: recomputed, same bytes, only the record is refreshed
+        os.utime(self.inputs[2], ns=(1_600_000_000_123_456_789, 1_600_000_000_123_456_789))
+        p = self.gen(out, [1, 2, 3])
+        self.assertIn("info: 2 slices were made from these inputs before: not recomputed", p.stderr)
+        self.assertIn("cube is up to date (nothing changed)", p.stderr)
+        after = snapshot(out)
+        self.assertEqual({k for k in before if before[k] != after[k]}, {".baims-sources.json"})
+        self.assertEqual(self.sources(out)["steps"][1]["inputs"][0]["mtime"],
+                         "2020-09-13T12:26:40.123456789Z")
+        # the same name and time stamp with other content (same size): the CRC tells
+        st = os.stat(self.inputs[3])
+        with open(self.inputs[3], "r+b") as f:
+            data = bytearray(f.read())
+        t = T0 + dt.timedelta(days=3)
+        write_cf(self.inputs[3], LAT, LON, (field(3) + 5)[None], [t],
+                 bounds=[(t - dt.timedelta(hours=12), t + dt.timedelta(hours=12))])
+        self.assertEqual(os.path.getsize(self.inputs[3]), len(data))
+        os.utime(self.inputs[3], ns=(st.st_atime_ns, st.st_mtime_ns))
+        p = self.gen(out, [1, 2, 3])
+        self.assertIn("0 appended, 0 inserted, 1 replaced, 2 unchanged", p.stderr)
+        ds = xr.open_zarr(out)
+        fresh = self.p("fresh.zarr")
+        self.gen(fresh, [1, 2, 3])
+        np.testing.assert_array_equal(ds.v.values, xr.open_zarr(fresh).v.values)
+
+    def test_other_recipe_recomputes(self):
+        out = self.p("u.zarr")
+        self.gen(out, [1, 2])
+        nearest = {s["recipe"] for s in self.sources(out)["steps"]}
+        cfg = self.p("bilinear.yml")
+        write_config(cfg, REGION, SIZE, out, chunks=CHUNKS, resampling="bilinear")
+        p = run(["gen", "-c", cfg, self.inputs[1], self.inputs[2]], check=0)
+        self.assertNotIn("made from these inputs before", p.stderr)
+        self.assertIn("0 appended, 0 inserted, 2 replaced", p.stderr)
+        bilinear = {s["recipe"] for s in self.sources(out)["steps"]}
+        self.assertEqual(len(nearest), 1)
+        self.assertEqual(len(bilinear), 1)
+        self.assertNotEqual(nearest, bilinear)
+        p = run(["gen", "-c", cfg, self.inputs[1], self.inputs[2]], check=0)
+        self.assertIn("all 2 slices were made from these inputs before", p.stderr)
+
+    def test_history_keeps_first_and_latest_lines(self):
+        out = self.p("u.zarr")
+        self.gen(out, [1])
+        zattrs = os.path.join(out, ".zattrs")
+        with open(zattrs) as f:
+            attrs = json.load(f)
+        first = attrs["history"]
+        attrs["history"] = "\n".join([first] + [f"2022-01-01T00:00:{k % 60:02d}Z: run {k}"
+                                                for k in range(149)])
+        with open(zattrs, "w") as f:
+            json.dump(attrs, f)
+        self.gen(out, [2])
+        lines = xr.open_zarr(out).attrs["history"].split("\n")
+        self.assertEqual(len(lines), 100)
+        self.assertEqual(lines[0], first)
+        # 1 + 149 + 1 lines: the first, 52 omitted, the last 98
+        self.assertEqual(lines[1], "(52 earlier entries omitted by baims)")
+        self.assertEqual(lines[2], "2022-01-01T00:00:52Z: run 52")
+        self.assertIn("baims gen", lines[-1])
+        self.gen(out, [3])
+        lines = xr.open_zarr(out).attrs["history"].split("\n")
+        self.assertEqual(len(lines), 100)
+        self.assertEqual(lines[1], "(53 earlier entries omitted by baims)")
+        self.assertEqual(lines[2], "2022-01-01T00:00:53Z: run 53")
+
+    def test_source_attribute_summarises_many_inputs(self):
+        paths = []
+        for k in range(101):
+            path = self.p(f"s{k:03d}.nc")
+            t = T0 + dt.timedelta(hours=6 * k)
+            write_cf(path, LAT, LON, field(k % 7)[None], [t])
+            paths.append(path)
+        out = self.p("many.zarr")
+        cfg = self.p("cfg.yml")
+        write_config(cfg, REGION, SIZE, out, chunks=CHUNKS)
+        run(["gen", "-c", cfg] + paths[:100], check=0)
+        self.assertEqual(xr.open_zarr(out).attrs["source"],
+                         ", ".join(f"s{k:03d}.nc" for k in range(100)))
+        run(["gen", "-c", cfg, paths[100]], check=0)
+        self.assertEqual(xr.open_zarr(out).attrs["source"],
+                         "101 input files, from s000.nc to s100.nc; the inputs of each time step "
+                         "are listed in .baims-sources.json")
+        self.assertEqual(len(self.sources(out)["steps"]), 101)
 
 
 class BadInput(TempDirTest):

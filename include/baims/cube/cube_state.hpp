@@ -31,6 +31,10 @@ struct CubeState {
     std::map<std::string, DataVar> vars;
     nlohmann::json attrs = nlohmann::json::object(); // global attributes
     std::string time_bnds_dtype = "<f8";             // kept from an existing cube (xcube: <i8)
+    // What made each time step (.baims-sources.json): per time index null (unknown: a cube made
+    // elsewhere or before baims recorded it) or {"recipe": "<hex>", "inputs": [fingerprint with
+    // "step", ...]}. Empty or of size nt().
+    std::vector<nlohmann::json> sources;
 
     size_t nt() const { return time.size(); }
     bool has_bounds() const { return !bounds.empty(); }
@@ -42,9 +46,17 @@ struct CubeState {
 // nullopt when the store holds no Zarr group. Throws InputError for a cube gen cannot extend.
 std::optional<CubeState> read_cube(const zarr::KvStore& store);
 
+// The file beside the Zarr metadata that records the inputs of each time step (not a Zarr key:
+// Zarr readers ignore it).
+inline const std::string SOURCES_FILE = ".baims-sources.json";
+
 // Writes .zgroup/.zattrs, every array's .zarray/.zattrs, the coordinate arrays (lat, lon,
-// lat_bnds, lon_bnds, time, time_bnds, crs) and finally .zmetadata. Data chunks are not touched.
+// lat_bnds, lon_bnds, time, time_bnds, crs), .baims-sources.json and finally .zmetadata. Data
+// chunks are not touched.
 void write_cube_metadata(zarr::KvStore& store, const CubeState& state);
+
+// Replaces .baims-sources.json (atomically) with one record per time step.
+void write_sources(zarr::KvStore& store, const std::vector<nlohmann::json>& sources);
 
 // Reads a small numeric array (any chunking, dtype f4/f8/i2/i4/i8) into doubles, C order.
 std::vector<double> read_numeric_array(const zarr::KvStore& store, const std::string& name);
