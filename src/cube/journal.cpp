@@ -113,7 +113,8 @@ void apply_journal(zarr::KvStore& store, const std::filesystem::path& root, Jour
     if (j.phase == "A") {
         for (const auto& [var, chunks] : j.moving) {
             for (const auto& c : chunks) {
-                if (store.exists(var + "/" + c) && !store.exists(shift_key(var, c))) {
+                // Renames are atomic: a chunk still in place has not moved yet.
+                if (store.exists(var + "/" + c)) {
                     fault_point("journal-A");
                     store.rename(var + "/" + c, shift_key(var, c));
                 }

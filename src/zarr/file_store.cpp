@@ -199,9 +199,15 @@ void FileStore::rename(const std::string& from, const std::string& to) {
     check_key(to, "rename");
     const auto src = path_of(from);
     const auto dst = path_of(to);
-    std::error_code ec;
-    std::filesystem::create_directories(dst.parent_path(), ec);
-    if (::rename(src.c_str(), dst.c_str()) != 0) {
+    // The target folder usually exists: it is only created when the first attempt says so.
+    int rc = ::rename(src.c_str(), dst.c_str());
+    if (rc != 0 && errno == ENOENT) {
+        std::error_code ec;
+        if (std::filesystem::create_directories(dst.parent_path(), ec)) {
+            rc = ::rename(src.c_str(), dst.c_str());
+        }
+    }
+    if (rc != 0) {
         int err = errno;
         throw OutputError("cannot rename '" + src.string() + "' to '" + dst.string() +
                           "': " + errno_text(err));
