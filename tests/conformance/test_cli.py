@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import subprocess
 import unittest
 
 from baimstest import TempDirTest, run
@@ -11,7 +12,7 @@ from baimstest import TempDirTest, run
 class Cli(TempDirTest):
     def test_help_lists_only_working_commands(self):
         p = run(["--help"], check=0)
-        for cmd in ("gen",):
+        for cmd in ("gen", "ingest-vector", "catalog"):
             self.assertRegex(p.stdout, rf"\n\s+{cmd}\s")
         for missing in ("optimise", "prune", "tiles", "rasterize", "extract"):
             self.assertNotRegex(p.stdout, rf"\n\s+{missing}\s")
@@ -34,6 +35,37 @@ class Cli(TempDirTest):
                          "baims gen: error: --config is required. Run 'baims gen --help' for usage")
         p = run(["--threads", "0", "gen", "-c", "x.yml"], check=2)
         self.assertIn("--threads", p.stderr)
+
+    @unittest.skipUnless("de_DE.utf8" in subprocess.run(["locale", "-a"], capture_output=True,
+                                                          text=True).stdout.split(),
+                         "de_DE.UTF-8 is not generated (scripts/install-deps.sh does it)")
+    def test_german_locale_changes_no_byte(self):
+        """Decimal commas must not leak into cubes, configs or messages."""
+        import datetime as dt
+        import numpy as np
+        from baimstest import snapshot, write_cf
+        src = self.p("in.nc")
+        write_cf(src, np.arange(9.75, 0, -0.5), np.arange(0.25, 15, 0.5),
+                 np.linspace(-1.5, 1.5, 600).reshape(1, 20, 30), [dt.datetime(2022, 3, 1, 12)])
+        cfg = self.p("c.yml")
+        with open(cfg, "w") as f:
+            f.write("output_region: [0.25, 0.0, 15.25, 10.0]\noutput_size: [45, 30]\n"
+                    "output_resampling: bilinear\n")
+        outs = {}
+        for loc in ("C", "de_DE.UTF-8"):
+            env = {"LC_ALL": loc, "LANG": loc}
+            out = self.p(f"cube-{loc}.zarr")
+            p = run(["--deterministic", "gen", "-c", cfg, "-o", out, src], env=env, check=0)
+            q = run(["gen", "-c", cfg, "-o", out, "--print-config", src], env=env, check=0)
+            snap = snapshot(out)
+            for meta in (".zattrs", ".zmetadata"):   # history and dates differ by the second
+                snap[meta] = re.sub(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", b"T", snap[meta])
+                snap[meta] = snap[meta].replace(out.encode(), b"OUT")
+            outs[loc] = (p.stderr.replace(out, "OUT"), q.stdout.replace(out, "OUT"), snap)
+        self.assertEqual(outs["C"][0], outs["de_DE.UTF-8"][0])
+        self.assertEqual(outs["C"][1], outs["de_DE.UTF-8"][1])
+        self.assertIn("[0.25, 0, 15.25, 10]", outs["C"][1])
+        self.assertEqual(outs["C"][2], outs["de_DE.UTF-8"][2])
 
     def test_every_config_in_configs_loads(self):
         import glob
