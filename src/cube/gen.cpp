@@ -1040,7 +1040,11 @@ GenResult generate(const GenRequest& req) {
     for (const auto& name : st.var_order) {
         for (const auto& ck : list_chunks(*store, name)) {
             long t = std::stol(ck.substr(0, ck.find('.')));
-            if (t < static_cast<long>(old_nt) && j.mapping[static_cast<size_t>(t)] != t) {
+            if (t >= static_cast<long>(old_nt)) {
+                // Beyond the cube's end (left by another tool): no reader sees it, and the shift
+                // needs those places free.
+                store->erase(name + "/" + ck);
+            } else if (j.mapping[static_cast<size_t>(t)] != t) {
                 j.moving[name].push_back(ck);
             }
         }

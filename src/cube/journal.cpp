@@ -6,32 +6,16 @@
 #include "baims/core/log.hpp"
 #include "baims/zarr/array_meta.hpp"
 
+#include <algorithm>
 #include <set>
 
 namespace baims::cube {
 namespace {
 
-std::string shift_key(const std::string& var, const std::string& chunk) {
-    return STAGING_DIR + "/shift/" + var + "/" + chunk;
-}
-
 // Splits "t.y.x" into t and "y.x".
 std::pair<long, std::string> split_chunk(const std::string& key) {
     auto dot = key.find('.');
     return {std::stol(key.substr(0, dot)), key.substr(dot + 1)};
-}
-
-std::vector<std::string> all_positions(const CubeState& s) {
-    size_t ny = (s.grid.height() + s.chunk_y - 1) / s.chunk_y;
-    size_t nx = (s.grid.width() + s.chunk_x - 1) / s.chunk_x;
-    std::vector<std::string> out;
-    out.reserve(ny * nx);
-    for (size_t y = 0; y < ny; ++y) {
-        for (size_t x = 0; x < nx; ++x) {
-            out.push_back(std::to_string(y) + "." + std::to_string(x));
-        }
-    }
-    return out;
 }
 
 } // namespace
@@ -97,7 +81,6 @@ std::optional<Journal> read_journal(const zarr::KvStore& store) {
 }
 
 void apply_journal(zarr::KvStore& store, const std::filesystem::path& root, Journal j) {
-    const auto positions = all_positions(j.state);
     auto advance = [&](const char* next) {
         store.sync();
         j.phase = next;
@@ -107,46 +90,36 @@ void apply_journal(zarr::KvStore& store, const std::filesystem::path& root, Jour
     for (size_t t = 0; t < j.mapping.size(); ++t) {
         shifts = shifts || j.mapping[t] != static_cast<long>(t);
     }
-    if (j.phase == "A" && !shifts) {
-        j.phase = "C"; // nothing shifts (appends, replacements): phases A and B have no work
+    if (j.phase == "S" && !shifts) {
+        j.phase = "C"; // nothing shifts (appends, replacements): phase S has no work
     }
-    if (j.phase == "A") {
+    if (j.phase == "S") {
+        // Each chunk moves once, straight to its new time index, latest time first. The mapping
+        // only shifts up and keeps the order, so the target of a move is always free: the chunk
+        // that was there (same position, later time) has moved on already, and nothing lies
+        // beyond the old end (cleared before the commit). Hence "target exists" means "moved":
+        // the phase can be repeated after a crash at any rename.
         for (const auto& [var, chunks] : j.moving) {
+            std::vector<std::pair<long, std::string>> order;
             for (const auto& c : chunks) {
-                // Renames are atomic: a chunk still in place has not moved yet.
-                if (store.exists(var + "/" + c)) {
-                    fault_point("journal-A");
-                    store.rename(var + "/" + c, shift_key(var, c));
-                }
+                order.push_back(split_chunk(c));
             }
-        }
-        advance("B");
-    }
-    if (j.phase == "B") {
-        for (const auto& [var, chunks] : j.moving) {
-            std::map<long, std::set<std::string>> present;
-            for (const auto& c : chunks) {
-                auto [t, pos] = split_chunk(c);
-                present[t].insert(pos);
-            }
-            for (size_t t = 0; t < j.mapping.size(); ++t) {
-                long nt = j.mapping[t];
-                if (nt == static_cast<long>(t)) {
+            std::sort(order.begin(), order.end(),
+                      [](const auto& a, const auto& b) { return a.first > b.first; });
+            for (const auto& [t, pos] : order) {
+                const std::string dst =
+                    var + "/" + std::to_string(j.mapping[static_cast<size_t>(t)]) + "." + pos;
+                const std::string src = var + "/" + std::to_string(t) + "." + pos;
+                if (store.exists(dst)) {
                     continue;
                 }
-                auto& here = present[static_cast<long>(t)];
-                for (const auto& pos : positions) {
-                    std::string dst = var + "/" + std::to_string(nt) + "." + pos;
-                    if (here.count(pos)) {
-                        auto src = shift_key(var, std::to_string(t) + "." + pos);
-                        if (store.exists(src)) {
-                            fault_point("journal-B");
-                            store.rename(src, dst);
-                        }
-                    } else {
-                        store.erase(dst);
-                    }
+                if (!store.exists(src)) {
+                    log::warn("cube '" + store.describe() + "': chunk " + src +
+                              " of the update is missing; its place stays empty");
+                    continue;
                 }
+                fault_point("journal-S");
+                store.rename(src, dst);
             }
         }
         advance("C");

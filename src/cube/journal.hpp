@@ -1,8 +1,7 @@
 #pragma once
 // The update journal of a cube (.baims-journal.json). An update first stages every new chunk
 // under .baims-staging/, then writes the journal (the commit point), then applies it in phases:
-//   A  move the chunks of slices that shift to new time indices out to .baims-staging/shift/
-//   B  move them into their new positions (and clear positions that were empty)
+//   S  move the chunks of slices that shift to their new time indices, latest first
 //   C  move staged slices into place (and erase chunks that are empty in the new content)
 //   M  write coordinates and metadata, .zmetadata last; remove the journal and the staging area
 // Every phase is idempotent, so a rerun after kill -9 completes a committed update.
@@ -30,7 +29,7 @@ struct StagedSlice {
 };
 
 struct Journal {
-    std::string phase = "A";
+    std::string phase = "S";
     std::vector<long> mapping; // old time index -> new time index (size = old nt)
     std::map<std::string, std::vector<std::string>> moving; // var -> "t.y.x" chunks at moving t
     std::vector<StagedSlice> staged;
