@@ -16,6 +16,7 @@
 #include "baims/core/progress.hpp"
 #include "baims/core/text.hpp"
 #include "baims/cube/cube_state.hpp"
+#include "baims/cube/encoding.hpp"
 #include "baims/grid/time.hpp"
 #include "baims/io/cf_input.hpp"
 #include "baims/io/fingerprint.hpp"
@@ -70,6 +71,7 @@ struct OutVar {
     std::string input; // in the inputs
     Resampling resampling = Resampling::Nearest;
     DataVar var;
+    Encoding enc; // how its float32 values are stored
 };
 
 std::string now_iso() {
@@ -185,7 +187,8 @@ void compute_slice(const ComputeContext& ctx, const Slice& s, const Loaded& L, C
     const size_t tasks = ctx.vars.size() * per_var;
     struct Buffers {
         std::vector<float> chunk, tmp;
-        std::string encoded; // reused: no allocation and zero-fill per chunk
+        std::string encoded;               // reused: no allocation and zero-fill per chunk
+        std::vector<unsigned char> packed; // the chunk in its stored type (packing)
     };
     std::vector<Buffers> buffers(static_cast<size_t>(std::max(ctx.threads, 1)));
     parallel_for(tasks, ctx.threads, [&](size_t task, size_t tid) {
@@ -237,9 +240,19 @@ void compute_slice(const ComputeContext& ctx, const Slice& s, const Loaded& L, C
             sink.put(v, by, bx, std::string_view());
             return;
         }
+        if (ov.enc.identity()) {
+            sink.put(v, by, bx,
+                     zarr::encode_into(ov.var.meta.compressor, b.chunk.data(),
+                                       b.chunk.size() * sizeof(float), sizeof(float), b.encoded,
+                                       1));
+            return;
+        }
+        const size_t item = ov.enc.itemsize();
+        b.packed.resize(b.chunk.size() * item);
+        encode_values(b.chunk.data(), b.chunk.size(), ov.enc, b.packed.data());
         sink.put(v, by, bx,
-                 zarr::encode_into(ov.var.meta.compressor, b.chunk.data(),
-                                   b.chunk.size() * sizeof(float), sizeof(float), b.encoded, 1));
+                 zarr::encode_into(ov.var.meta.compressor, b.packed.data(), b.packed.size(), item,
+                                   b.encoded, 1));
     });
 }
 
@@ -468,8 +481,8 @@ std::vector<OutVar> select_new_vars(const GenConfig& c, const std::vector<InputI
 std::string recipe_of(const std::vector<OutVar>& vars, const GenConfig& c) {
     nlohmann::json j = {{"baims", BAIMS_VERSION}, {"mosaic", c.mosaic}};
     for (const auto& v : vars) {
-        j["vars"].push_back(
-            {v.name, v.input, static_cast<int>(v.resampling), v.var.meta.compressor.to_json()});
+        j["vars"].push_back({v.name, v.input, static_cast<int>(v.resampling),
+                             v.var.meta.compressor.to_json(), v.enc.to_json()});
     }
     // FNV-1a, 64 bit: stable across builds and platforms (std::hash is not).
     std::uint64_t h = 1469598103934665603ull;
@@ -604,6 +617,9 @@ DataVar new_data_var(const OutVar& o, const GenConfig& c, size_t H, size_t W, si
     d.attrs["_ARRAY_DIMENSIONS"] = {"time", "lat", "lon"};
     d.attrs["grid_mapping"] = "crs";
     d.attrs["_CRS"] = gdal_crs_attr();
+    if (auto it = c.packing.find(o.name); it != c.packing.end()) {
+        apply_encoding(it->second.encoding, d.meta, d.attrs);
+    }
     return d;
 }
 
@@ -750,6 +766,14 @@ GenResult generate(const GenRequest& req) {
                 }
             }
             o.var = old->vars.at(name);
+            o.enc = encoding_of(name, o.var.meta, o.var.attrs);
+            if (auto it = c.packing.find(name);
+                it != c.packing.end() && !it->second.encoding.same_as(o.enc)) {
+                throw OutputError("cube '" + out_path.string() + "' stores '" + name + "' as " +
+                                      o.enc.describe() + "; the config asks for " +
+                                      it->second.encoding.describe(),
+                                  "Use the cube's packing (or none) or another output_path");
+            }
             if (!input_names.count(o.input)) {
                 log::warn("no input has variable '" + o.input +
                           "' of the cube; its new slices stay empty");
@@ -766,6 +790,20 @@ GenResult generate(const GenRequest& req) {
         vars = select_new_vars(c, inputs);
         for (auto& o : vars) {
             o.var = new_data_var(o, c, g.height(), g.width(), cy, cx);
+            o.enc = encoding_of(o.name, o.var.meta, o.var.attrs);
+        }
+    }
+    for (const auto& [name, p] : c.packing) {
+        if (std::none_of(vars.begin(), vars.end(),
+                         [&](const OutVar& o) { return o.name == name; })) {
+            std::vector<std::string> names;
+            for (const auto& o : vars) {
+                names.push_back(o.name);
+            }
+            const auto guess = text::did_you_mean(name, names);
+            throw ConfigError(p.where + ": no output variable '" + name + "'" +
+                                  (guess.empty() ? "" : " (did you mean '" + guess + "'?)"),
+                              "Output variables: " + text::join(names, ", "));
         }
     }
 

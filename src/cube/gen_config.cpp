@@ -129,6 +129,62 @@ grid::Grid GenConfig::output_grid() const {
     return grid::Grid::from_resolution(region, resolution->first, resolution->second);
 }
 
+// output_writer_params.packing: {<var>: {dtype, scale_factor, add_offset, _FillValue}}, as xcube
+// (xarray's CF encoding).
+std::map<std::string, Packing> parse_packing(config::Reader& w) {
+    std::map<std::string, Packing> out;
+    auto node = w.raw("packing");
+    if (!node || node.IsNull()) {
+        return out;
+    }
+    if (!node.IsMap()) {
+        w.fail("packing", "expected a mapping of variable names to {dtype, scale_factor, "
+                          "add_offset, _FillValue}");
+    }
+    auto all = w.child("packing");
+    std::vector<std::string> names;
+    for (const auto& kv : node) {
+        names.push_back(kv.first.as<std::string>());
+    }
+    for (const auto& name : names) {
+        auto v = all.child(name);
+        Packing p;
+        p.where = all.where(name) + ": " + all.key_path(name);
+        const auto dtype =
+            v.one_of("dtype", {"int8", "uint8", "int16", "uint16", "int32", "uint32"}, "");
+        if (dtype.empty()) {
+            v.fail("dtype", "is required (int8, uint8, int16, uint16, int32 or uint32)");
+        }
+        p.encoding.dtype = zarr_dtype_of(dtype);
+        p.encoding.scale = v.optional<double>("scale_factor", 1.0);
+        if (!(p.encoding.scale != 0.0) || !std::isfinite(p.encoding.scale)) {
+            v.fail("scale_factor", "expected a finite number other than 0");
+        }
+        p.encoding.offset = v.optional<double>("add_offset", 0.0);
+        if (!std::isfinite(p.encoding.offset)) {
+            v.fail("add_offset", "expected a finite number");
+        }
+        const auto fill = v.maybe<double>("_FillValue");
+        const auto [lo, hi] = dtype_range(p.encoding.dtype);
+        if (!fill) {
+            v.fail("_FillValue", "is required: integers have no NaN to mark missing data",
+                   "e.g. _FillValue: " +
+                       std::string(lo < 0 ? std::to_string(static_cast<long long>(lo))
+                                          : std::to_string(static_cast<long long>(hi))));
+        }
+        if (*fill != std::floor(*fill) || *fill < lo || *fill > hi) {
+            v.fail("_FillValue", "expected a whole number within " + dtype + " (" +
+                                     std::to_string(static_cast<long long>(lo)) + ".." +
+                                     std::to_string(static_cast<long long>(hi)) + ")");
+        }
+        p.encoding.fill = *fill;
+        v.finish();
+        out[name] = std::move(p);
+    }
+    all.finish();
+    return out;
+}
+
 GenConfig parse_gen_config(const config::Document& doc) {
     config::Reader r(doc, doc.root());
     GenConfig c;
@@ -243,10 +299,7 @@ GenConfig parse_gen_config(const config::Document& doc) {
             }
         }
         comp.finish({"id"});
-        if (w.has("packing")) {
-            w.fail("packing", "packing is not supported by this version of baims",
-                   "Remove it; cubes are written as float32");
-        }
+        c.packing = parse_packing(w);
         w.finish();
     }
     {
@@ -316,6 +369,19 @@ std::string GenConfig::to_yaml() const {
           : compressor.shuffle == 2 ? "bit"
                                     : "none")
       << YAML::EndMap;
+    if (!packing.empty()) {
+        e << YAML::Key << "packing" << YAML::Value << YAML::BeginMap;
+        for (const auto& [name, p] : packing) {
+            const auto& enc = p.encoding;
+            auto d = enc.describe();
+            e << YAML::Key << name << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
+              << "dtype" << YAML::Value << d.substr(0, d.find(' ')) << YAML::Key << "scale_factor"
+              << YAML::Value << enc.scale << YAML::Key << "add_offset" << YAML::Value << enc.offset
+              << YAML::Key << "_FillValue" << YAML::Value << static_cast<long long>(enc.fill)
+              << YAML::EndMap;
+        }
+        e << YAML::EndMap;
+    }
     e << YAML::EndMap;
     e << YAML::Key << "output_metadata" << YAML::Value << YAML::BeginMap;
     for (auto it = metadata.begin(); it != metadata.end(); ++it) {

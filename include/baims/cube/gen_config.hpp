@@ -3,12 +3,14 @@
 // output is touched.
 
 #include "baims/config/document.hpp"
+#include "baims/cube/encoding.hpp"
 #include "baims/cube/resample.hpp"
 #include "baims/grid/grid.hpp"
 #include "baims/zarr/codec.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +22,12 @@ struct OutputVariable {
     std::string rename;  // output name ("" = same as input)
     std::optional<Resampling> resampling;
     nlohmann::json attrs = nlohmann::json::object(); // extra/overriding attributes
+};
+
+// output_writer_params.packing.<var>: {dtype, scale_factor, add_offset, _FillValue}
+struct Packing {
+    Encoding encoding;
+    std::string where; // "file:line:col: output_writer_params.packing.<var>" for messages
 };
 
 struct GenConfig {
@@ -41,6 +49,7 @@ struct GenConfig {
         0; // 0 = not given: min(512, height) for a new cube, the cube's own otherwise
     size_t chunk_lon = 0;
     zarr::Compressor compressor;
+    std::map<std::string, Packing> packing;             // output variable name -> packing
     nlohmann::json metadata = nlohmann::json::object(); // flattened output_metadata
 
     grid::Grid output_grid() const;
