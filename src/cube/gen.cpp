@@ -47,7 +47,8 @@ struct InputInfo {
     std::vector<double> lat, lon;
     std::vector<io::TimeStep> steps;
     std::vector<io::VarInfo> vars;
-    nlohmann::json fingerprint; // io::file_fingerprint
+    nlohmann::json identity; // io::file_identity: name, size, mtime
+    mutable std::string crc; // io::file_crc32, computed when first needed
     bool failed = false;
 };
 
@@ -359,7 +360,7 @@ std::vector<InputInfo> scan_inputs(const std::vector<std::string>& paths, bool f
             info.lon = f.lon();
             info.steps = f.steps();
             info.vars = f.variables();
-            info.fingerprint = io::file_fingerprint(p);
+            info.identity = io::file_identity(p);
         } catch (const Error& e) {
             if (fail_fast) {
                 e.rethrow_with_context("input " + p);
@@ -494,16 +495,57 @@ std::string recipe_of(const std::vector<OutVar>& vars, const GenConfig& c) {
     return hex;
 }
 
+const std::string& crc_of(const InputInfo& in) {
+    if (in.crc.empty()) {
+        in.crc = io::file_crc32(in.path);
+    }
+    return in.crc;
+}
+
 // The .baims-sources.json record of a slice.
 nlohmann::json slice_record(const Slice& s, const std::vector<InputInfo>& inputs,
                             const std::string& recipe) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& src : s.sources) {
-        auto fp = inputs[src.input].fingerprint;
+        const auto& in = inputs[src.input];
+        auto fp = in.identity;
+        fp["crc32"] = crc_of(in);
         fp["step"] = src.step;
         list.push_back(std::move(fp));
     }
     return {{"recipe", recipe}, {"inputs", std::move(list)}};
+}
+
+// Whether the record rec of a time step vouches for slice s: same recipe, and per source the
+// same name, size and step, and the same mtime, or else the same CRC-32 (a touched or copied
+// file; then `refresh` is set: the record should take the new mtime). Reads no file whose mtime
+// matches.
+bool record_matches(const nlohmann::json& rec, const Slice& s, const std::vector<InputInfo>& inputs,
+                    const std::string& recipe, bool& refresh) {
+    refresh = false;
+    if (!rec.is_object() || rec.value("recipe", std::string()) != recipe) {
+        return false;
+    }
+    const auto list = rec.value("inputs", nlohmann::json::array());
+    if (!list.is_array() || list.size() != s.sources.size()) {
+        return false;
+    }
+    for (size_t i = 0; i < list.size(); ++i) {
+        const auto& r = list[i];
+        const auto& in = inputs[s.sources[i].input];
+        if (!r.is_object() || r.value("name", nlohmann::json()) != in.identity["name"] ||
+            r.value("size", nlohmann::json()) != in.identity["size"] ||
+            r.value("step", nlohmann::json()) != nlohmann::json(s.sources[i].step)) {
+            return false;
+        }
+        if (r.value("mtime", nlohmann::json()) != in.identity["mtime"]) {
+            if (r.value("crc32", std::string()) != crc_of(in)) {
+                return false;
+            }
+            refresh = true;
+        }
+    }
+    return true;
 }
 
 constexpr size_t MAX_SOURCE_NAMES = 100;
@@ -823,24 +865,37 @@ GenResult generate(const GenRequest& req) {
     // Slices that replace a time step made from the same inputs by the same recipe are not
     // recomputed (the inputs' size, mtime and CRC-32 are recorded in .baims-sources.json).
     const std::string recipe = recipe_of(vars, c);
+    std::vector<std::pair<size_t, nlohmann::json>> refreshed; // old index, new record
     if (old && old->sources.size() == old_nt) {
         std::vector<Slice> todo;
         for (auto& s : slices) {
-            bool same = false;
+            bool same = false, refresh = false;
             if (s.replace) {
-                const auto& rec = old->sources[s.old_index];
-                same = same_bounds(*old, s) && rec.is_object() &&
-                       rec == slice_record(s, inputs, recipe);
+                same = same_bounds(*old, s) &&
+                       record_matches(old->sources[s.old_index], s, inputs, recipe, refresh);
             }
             if (same) {
                 ++result.unchanged;
+                if (refresh) {
+                    refreshed.emplace_back(s.old_index, slice_record(s, inputs, recipe));
+                }
             } else {
                 todo.push_back(std::move(s));
             }
         }
         if (todo.empty()) {
             log::info("all " + std::to_string(slices.size()) +
-                      " slices were made from these inputs before (same size, time and CRC-32)");
+                      " slices were made from these inputs before (same name, size and mtime or "
+                      "CRC-32)");
+            if (!refreshed.empty() && !req.dry_run) {
+                // Only the record changes (new mtimes): .baims-sources.json alone is replaced.
+                auto sources = old->sources;
+                for (auto& [t, rec] : refreshed) {
+                    sources[t] = std::move(rec);
+                }
+                write_sources(*store, sources);
+                store->sync();
+            }
             result.up_to_date = true;
             result.time_steps = old_nt;
             return result;
@@ -894,7 +949,6 @@ GenResult generate(const GenRequest& req) {
     Progress progress("gen", slices.size(), "slices");
     std::vector<Slice> written;
     std::vector<StagedSlice> staged;
-    std::vector<std::pair<size_t, nlohmann::json>> refreshed; // old index, new record
     size_t create_index = 0;
     // All netCDF/HDF5 calls stay on this thread (HDF5 is not thread-safe here); the slice that
     // was read last is computed on a worker while the next one is read.

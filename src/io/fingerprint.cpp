@@ -15,19 +15,34 @@
 
 namespace baims::io {
 
-nlohmann::json file_fingerprint(const std::filesystem::path& path) {
-    auto fail = [&](const char* what) {
-        throw InputError("cannot read '" + path.string() + "': " + what + ": " +
-                         std::strerror(errno));
-    };
+namespace {
+
+[[noreturn]] void fail(const std::filesystem::path& path, const char* what) {
+    throw InputError("cannot read '" + path.string() + "': " + what + ": " + std::strerror(errno));
+}
+
+} // namespace
+
+nlohmann::json file_identity(const std::filesystem::path& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        fail(path, "stat");
+    }
+    std::tm tm{};
+    gmtime_r(&st.st_mtim.tv_sec, &tm);
+    char when[64];
+    std::snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<long>(st.st_mtim.tv_nsec));
+    return {{"name", path.filename().string()},
+            {"size", static_cast<unsigned long long>(st.st_size)},
+            {"mtime", when}};
+}
+
+std::string file_crc32(const std::filesystem::path& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        fail("open");
-    }
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-        ::close(fd);
-        fail("stat");
+        fail(path, "open");
     }
     std::vector<unsigned char> buf(size_t{1} << 20);
     uint32_t crc = 0;
@@ -38,7 +53,7 @@ nlohmann::json file_fingerprint(const std::filesystem::path& path) {
         }
         if (n < 0) {
             ::close(fd);
-            fail("read");
+            fail(path, "read");
         }
         if (n == 0) {
             break;
@@ -46,18 +61,9 @@ nlohmann::json file_fingerprint(const std::filesystem::path& path) {
         crc = libdeflate_crc32(crc, buf.data(), static_cast<size_t>(n));
     }
     ::close(fd);
-    std::tm tm{};
-    gmtime_r(&st.st_mtim.tv_sec, &tm);
-    char when[64];
-    std::snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<long>(st.st_mtim.tv_nsec));
     char hex[16];
     std::snprintf(hex, sizeof hex, "%08x", crc);
-    return {{"name", path.filename().string()},
-            {"size", static_cast<unsigned long long>(st.st_size)},
-            {"mtime", when},
-            {"crc32", hex}};
+    return hex;
 }
 
 } // namespace baims::io

@@ -4,12 +4,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <filesystem>
+#include <string>
 
 namespace baims::io {
 
-// {"name": "<file name without directories>", "size": <bytes>, "mtime": "<ISO 8601, ns>",
-//  "crc32": "<8 hex digits>"}. Reads the whole file. Throws InputError if it cannot be read.
-nlohmann::json file_fingerprint(const std::filesystem::path& path);
+// {"name": "<file name without directories>", "size": <bytes>, "mtime": "<ISO 8601, ns>"}: one
+// stat, no read. Throws InputError if the file cannot be stat'ed.
+nlohmann::json file_identity(const std::filesystem::path& path);
+
+// The CRC-32 of the file's bytes as 8 hex digits. Reads the whole file. Throws InputError.
+std::string file_crc32(const std::filesystem::path& path);
 
 } // namespace baims::io
