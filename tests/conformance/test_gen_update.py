@@ -160,6 +160,29 @@ class Update(_Inputs):
                 self.assertFalse(os.path.exists(os.path.join(out, ".baims-staging")))
                 del p
 
+    def test_kill9_during_append_and_replace_then_rerun(self):
+        ref = self.p("ref.zarr")
+        self.gen(ref, [1, 2, "4b", 5, 6])
+        stages = [("chunk", 3), ("before-commit", 1), ("journal-C", 1), ("journal-C", 6),
+                  ("journal-M", 1), ("journal-M-done", 1)]
+        for name, n in stages:
+            with self.subTest(stage=name, n=n):
+                out = self.p(f"a-{name}-{n}.zarr")
+                self.gen(out, [1, 2, 4])
+                old = xr.open_zarr(out).v.values.copy()
+                # append days 5 and 6, replace day 4 (no time index shifts: phases C and M)
+                self.gen(out, [5, 6, "4b"], env={"BAIMS_TEST_KILL_AT": f"{name}:{n}"}, check=-9)
+                ds = xr.open_zarr(out)
+                if name in ("chunk", "before-commit"):
+                    np.testing.assert_array_equal(ds.v.values, old)
+                else:
+                    self.assertIn(ds.time.size, (3, 5))
+                p = self.gen(out, [5, 6, "4b"])
+                if name not in ("chunk", "before-commit"):
+                    self.assertIn("completing an interrupted update", p.stderr)
+                self.assert_same_cube(out, ref)
+                self.assertFalse(os.path.exists(os.path.join(out, ".baims-journal.json")))
+
     def test_kill9_during_create_then_rerun(self):
         ref = self.p("ref.zarr")
         self.gen(ref, [1, 2, 3])
