@@ -9,7 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
     build-essential cmake ninja-build pkg-config git ca-certificates \
-    libgdal-dev gdal-bin libproj-dev libnetcdf-dev netcdf-bin libhdf5-dev libdeflate-dev libblosc-dev \
+    libgdal-dev gdal-bin libproj-dev libnetcdf-dev netcdf-bin libhdf5-dev hdf5-tools libdeflate-dev libblosc-dev \
     nlohmann-json3-dev libyaml-cpp-dev libpqxx-dev libcli11-dev libspdlog-dev catch2 \
     libcurl4-openssl-dev clang-format time locales \
     postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts \

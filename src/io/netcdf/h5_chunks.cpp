@@ -77,6 +77,15 @@ std::optional<ChunkLayout> chunk_layout(const std::filesystem::path& path, const
     if (!file) {
         return std::nullopt;
     }
+    {
+        // With a user block, HDF5's addresses are relative to the superblock in some versions
+        // and absolute in others: such (rare) files are left to netCDF.
+        PlistHandle fcpl(H5Fget_create_plist(file.get()));
+        hsize_t userblock = 0;
+        if (!fcpl || H5Pget_userblock(fcpl.get(), &userblock) < 0 || userblock != 0) {
+            return std::nullopt;
+        }
+    }
     const std::string dataset_path = "/" + name;
     if (H5Lexists(file.get(), dataset_path.c_str(), H5P_DEFAULT) <= 0) {
         return std::nullopt;

@@ -31,10 +31,10 @@ struct ChunkLayout {
 
 // The chunks of dataset `name` (a variable of the root group) that intersect the selection
 // [start, start + count). nullopt when the fast path does not apply and netCDF must read: not
-// HDF5 (call it for NetCDF-4 files only), not chunked, shape different from `expected_shape`,
-// element size different from `element_size`, not little-endian, a filter other than shuffle and
-// deflate (or shuffle after deflate), or a chunk of the selection that was never written (it reads
-// as the fill value).
+// HDF5 (call it for NetCDF-4 files only), a file with a user block, not chunked, shape different
+// from `expected_shape`, element size different from `element_size`, not little-endian, a filter
+// other than shuffle and deflate (or shuffle after deflate), or a chunk of the selection that was
+// never written (it reads as the fill value).
 std::optional<ChunkLayout> chunk_layout(const std::filesystem::path& path, const std::string& name,
                                         const std::vector<uint64_t>& expected_shape,
                                         size_t element_size, const std::vector<uint64_t>& start,

@@ -366,3 +366,26 @@ TEST_CASE("chunked read: a corrupt compressed chunk is one InputError naming the
     in.read("v", 0, out.data(), counter.fn());
     CHECK(out[1] == expected(L, raw_value(L, 0, 0, 1)));
 }
+
+TEST_CASE("chunked read: a file with an HDF5 user block falls back to netCDF", "[io][chunked]") {
+    // h5jam (Debian hdf5-tools, installed by scripts/install-deps.sh) prepends a user block.
+    if (std::system("command -v h5jam >/dev/null 2>&1") != 0) {
+        WARN("h5jam not installed: case not run");
+        return;
+    }
+    TempDir tmp;
+    Layout L;
+    L.chunks = {1, 16, 20};
+    L.shuffle = true;
+    L.deflate = 4;
+    const auto plain = write_file(tmp.path(), "plain", L);
+    {
+        std::ofstream ub(tmp.path() / "ub.txt");
+        ub << "a user block written before the HDF5 superblock\n";
+    }
+    const auto jammed = tmp.path() / "jammed.nc";
+    const std::string cmd = "h5jam -i '" + plain.string() + "' -u '" +
+                            (tmp.path() / "ub.txt").string() + "' -o '" + jammed.string() + "'";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    CHECK(check_file(jammed, L) == 0);
+}
