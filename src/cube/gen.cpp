@@ -533,12 +533,12 @@ bool record_matches(const nlohmann::json& rec, const Slice& s, const std::vector
     for (size_t i = 0; i < list.size(); ++i) {
         const auto& r = list[i];
         const auto& in = inputs[s.sources[i].input];
-        if (!r.is_object() || r.value("name", nlohmann::json()) != in.identity["name"] ||
-            r.value("size", nlohmann::json()) != in.identity["size"] ||
+        if (!r.is_object() || r.value("name", nlohmann::json()) != in.identity.at("name") ||
+            r.value("size", nlohmann::json()) != in.identity.at("size") ||
             r.value("step", nlohmann::json()) != nlohmann::json(s.sources[i].step)) {
             return false;
         }
-        if (r.value("mtime", nlohmann::json()) != in.identity["mtime"]) {
+        if (r.value("mtime", nlohmann::json()) != in.identity.at("mtime")) {
             if (r.value("crc32", std::string()) != crc_of(in)) {
                 return false;
             }

@@ -996,6 +996,14 @@ void CfInput::read(const std::string& var, size_t step, float* out, const ForEac
     for_each(L.chunks.size(), [&, fd](size_t k) {
         const h5::Chunk& c = L.chunks[k];
         thread_local std::vector<unsigned char> raw, inflated, plain;
+        // deflate expands incompressible data by well under 1 %: a larger stored size is damage
+        // (and must not become a huge allocation)
+        if (c.size > chunk_bytes + chunk_bytes / 64 + 4096) {
+            throw InputError(where + ": a chunk claims " + std::to_string(c.size) +
+                                 " stored bytes for " + std::to_string(chunk_bytes) +
+                                 " bytes of data",
+                             "the file is probably damaged; fetch it again");
+        }
         raw.resize(c.size);
         if (!pread_all(fd->get(), raw.data(), raw.size(), c.addr)) {
             throw InputError(where + ": a chunk lies past the end of the file",
