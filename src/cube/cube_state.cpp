@@ -1,6 +1,7 @@
 #include "baims/cube/cube_state.hpp"
 
 #include "baims/core/error.hpp"
+#include "baims/core/log.hpp"
 #include "baims/zarr/array.hpp"
 #include "baims/zarr/group.hpp"
 
@@ -69,7 +70,10 @@ std::vector<nlohmann::json> read_sources(const zarr::KvStore& store, size_t nt) 
     auto j = nlohmann::json::parse(*text, nullptr, false);
     if (j.is_discarded() || !j.is_object() || !j.contains("steps") || !j["steps"].is_array() ||
         j["steps"].size() != nt) {
-        return out; // unknown: every step is recomputed and recorded again
+        log::warn("cube '" + store.describe() + "': " + SOURCES_FILE +
+                  " is unreadable or does not match the time axis; slices given again are "
+                  "recomputed and recorded anew");
+        return out;
     }
     for (size_t i = 0; i < nt; ++i) {
         out[i] = j["steps"][i];

@@ -298,6 +298,20 @@ class Sources(_Inputs):
         np.testing.assert_array_equal(ds.v.values, xr.open_zarr(fresh).v.values)
         self.assertEqual(self.sources(out), self.sources(fresh))
 
+    def test_damaged_record_is_rebuilt(self):
+        out = self.p("u.zarr")
+        self.gen(out, [1, 2])
+        good = self.sources(out)
+        with open(os.path.join(out, ".baims-sources.json"), "w") as f:
+            f.write("{not json")
+        p = self.gen(out, [1, 2])
+        self.assertIn(f"warning: cube '{out}': .baims-sources.json is unreadable or does not match "
+                      "the time axis; slices given again are recomputed and recorded anew", p.stderr)
+        self.assertIn("cube is up to date (nothing changed)", p.stderr)
+        self.assertEqual(self.sources(out), good)
+        p = self.gen(out, [1, 2])
+        self.assertIn("all 2 slices were made from these inputs before", p.stderr)
+
     def test_other_recipe_recomputes(self):
         out = self.p("u.zarr")
         self.gen(out, [1, 2])
