@@ -478,7 +478,8 @@ std::vector<OutVar> select_new_vars(const GenConfig& c, const std::vector<InputI
 }
 
 // What, besides its inputs, decides the bytes of a time step: variables (with their input names
-// and resampling), compressors, mosaicking and the baims version. Grid and chunks are the cube's.
+// and resampling), compressors, packing, mosaicking and the baims version. Grid and chunks are the
+// cube's.
 std::string recipe_of(const std::vector<OutVar>& vars, const GenConfig& c) {
     nlohmann::json j = {{"baims", BAIMS_VERSION}, {"mosaic", c.mosaic}};
     for (const auto& v : vars) {
@@ -546,6 +547,23 @@ bool record_matches(const nlohmann::json& rec, const Slice& s, const std::vector
         }
     }
     return true;
+}
+
+// When nothing else changes but the record of what made some steps (new mtimes, or steps made
+// elsewhere recomputed to the same bytes): .baims-sources.json alone is replaced (atomically);
+// the Zarr content is untouched.
+void write_refreshed_records(CubeStore& store, const CubeState& old,
+                             std::vector<std::pair<size_t, nlohmann::json>> refreshed) {
+    if (refreshed.empty()) {
+        return;
+    }
+    auto sources = old.sources;
+    sources.resize(old.nt());
+    for (auto& [t, rec] : refreshed) {
+        sources[t] = std::move(rec);
+    }
+    write_sources(store, sources);
+    store.sync();
 }
 
 constexpr size_t MAX_SOURCE_NAMES = 100;
@@ -887,14 +905,8 @@ GenResult generate(const GenRequest& req) {
             log::info("all " + std::to_string(slices.size()) +
                       " slices were made from these inputs before (same name, size and mtime or "
                       "CRC-32)");
-            if (!refreshed.empty() && !req.dry_run) {
-                // Only the record changes (new mtimes): .baims-sources.json alone is replaced.
-                auto sources = old->sources;
-                for (auto& [t, rec] : refreshed) {
-                    sources[t] = std::move(rec);
-                }
-                write_sources(*store, sources);
-                store->sync();
+            if (!req.dry_run) {
+                write_refreshed_records(*store, *old, std::move(refreshed));
             }
             result.up_to_date = true;
             result.time_steps = old_nt;
@@ -1052,17 +1064,7 @@ GenResult generate(const GenRequest& req) {
 
     // Update: merge the time axis.
     if (written.empty()) {
-        if (!refreshed.empty()) {
-            // Only the record of what made some steps changes: .baims-sources.json alone is
-            // replaced (atomically); the Zarr content is untouched.
-            CubeState st = *old;
-            st.sources.resize(old_nt);
-            for (auto& [t, rec] : refreshed) {
-                st.sources[t] = std::move(rec);
-            }
-            write_sources(*store, st.sources);
-            store->sync();
-        }
+        write_refreshed_records(*store, *old, std::move(refreshed));
         result.up_to_date = true;
         result.time_steps = old_nt;
         return result;

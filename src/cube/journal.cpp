@@ -7,7 +7,6 @@
 #include "baims/zarr/array_meta.hpp"
 
 #include <algorithm>
-#include <set>
 
 namespace baims::cube {
 namespace {
