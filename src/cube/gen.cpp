@@ -819,7 +819,9 @@ GenResult generate(const GenRequest& req) {
                                                   "cube '" + out_path.string() + "'");
         }
         store = std::make_unique<CubeStore>(out_path);
+        bool interrupted = false;
         if (auto j = read_journal(*store)) {
+            interrupted = true;
             if (req.dry_run) {
                 log::warn("cube '" + out_path.string() +
                           "' has an unfinished update; a real run completes it first");
@@ -829,8 +831,8 @@ GenResult generate(const GenRequest& req) {
             }
         }
         if (!req.dry_run) {
-            store->erase_dir(STAGING_DIR); // leftovers of an update that never committed
-            remove_temp_files(out_path);   // and of a put killed half-way
+            store->erase_dir(STAGING_DIR);            // leftovers of an update that never committed
+            remove_temp_files(out_path, interrupted); // and of a put killed half-way
         }
         old = read_cube(*store);
         if (!old) {

@@ -32,7 +32,7 @@ std::vector<std::string> list_chunks(const zarr::KvStore& store, const std::stri
     return out;
 }
 
-void remove_temp_files(const std::filesystem::path& root) {
+void remove_temp_files(const std::filesystem::path& root, bool arrays) {
     namespace sfs = std::filesystem;
     std::error_code ec;
     auto sweep = [&](const sfs::path& dir, bool descend) {
@@ -52,7 +52,7 @@ void remove_temp_files(const std::filesystem::path& root) {
             }
         }
     };
-    sweep(root, true);
+    sweep(root, arrays);
 }
 
 void write_journal(zarr::KvStore& store, const Journal& j) {

@@ -32,7 +32,7 @@ SYSCALLS = "rename,renameat,renameat2,unlink,unlinkat"
 
 METADATA = ({".zmetadata", ".zattrs", ".zgroup", ".baims-sources.json", ".baims-journal.json"} |
             {f"{a}/{f}" for a in ARRAYS for f in (".zarray", ".zattrs")} | set(COORD_CHUNKS))
-CALL = re.compile(r'^\d+ (rename|renameat2?|unlink|unlinkat)\((.*)')
+CALL = re.compile(r'^\d+\s+(rename|renameat2?|unlink|unlinkat)\((.*)')
 
 
 def calls(log, cube):

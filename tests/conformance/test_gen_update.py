@@ -237,11 +237,13 @@ class Update(_Inputs):
                 self.assertFalse(os.path.exists(out + ".baims-new"))
 
     def test_kill9_from_outside_inside_the_write(self):
-        """kill -9 from outside at moments known to lie inside the update: (a) after the staging
-        folder has appeared (polled), plus a random delay, while the process still runs; (b) at
-        the n-th rename into the cube (strace), random n over all renames of the update, which
-        lie in phases S, C and M after the commit."""
-        import shutil as sh
+        """kill -9 from outside at moments known to lie inside the update (issue 12 item 1; a
+        random 0-80 ms delay killed release builds before they had written anything): (a) once
+        the staging folder has appeared (polled), plus a random delay, while the process still
+        runs: staging or the journal is there; (b) at a random rename of each phase after the
+        commit (strace -e inject), S (chunks shifting), C (staged chunks into place) and M
+        (metadata), checked against the killed syscall in strace's log."""
+        import re
         import time
         ref = self.p("ref.zarr")
         self.gen(ref, [1, 2, 3, 4, 5, 6])
@@ -249,35 +251,55 @@ class Update(_Inputs):
         self.gen(base, [2, 4, 6])
         cfg = self.p("cfg.yml")
         rng = np.random.default_rng(3)
-        strace = sh.which("strace")
+        strace = shutil.which("strace")
         self.assertIsNotNone(strace, "strace is needed (scripts/install-deps.sh installs it)")
-        renames = "rename,renameat,renameat2"
 
         def command(out, prefix=()):
             write_config(cfg, REGION, SIZE, out, chunks=CHUNKS)
             return list(prefix) + [BAIMS, "--progress", "never", "--threads", "1", "gen", "-c", cfg,
                                    self.inputs[1], self.inputs[3], self.inputs[5]]
 
-        # how many renames the update makes (its chunks and metadata; not the staging writes)
+        def renames(log, cube):
+            """(source, target) relative to the cube, per rename, in order; killed: '= ?'"""
+            out = []
+            with open(log) as f:
+                for line in f:
+                    m = re.match(r'^\d+\s+rename\("([^"]*)", "([^"]*)"\)(.*)', line)
+                    if m:
+                        out.append((re.sub(r"\.tmp\.\d+\.", ".tmp.PID.",
+                                           os.path.relpath(m.group(1), cube)),
+                                    os.path.relpath(m.group(2), cube), m.group(3).strip() == "= ?"))
+            return out
+
+        def phase(call):
+            src, dst, _ = call
+            if dst == ".baims-journal.json":
+                return "journal"
+            if src.startswith(".baims-staging/"):
+                return "C"
+            if src.startswith("v/") and dst.startswith("v/"):
+                return "S"
+            return "M"
+
+        # the renames of the update, in order (one thread: the same order every run)
         probe = self.p("probe.zarr")
         shutil.copytree(base, probe)
         log = self.p("renames.log")
-        subprocess.run(command(probe, [strace, "-f", "-qq", "-e", f"trace={renames}", "-e",
-                                       "signal=none", "-o", log]), check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        with open(log) as f:
-            calls = [line for line in f if "rename" in line and "resumed>" not in line]
-        total = len(calls)
-        # the first rename publishes the journal: the commit point
-        self.assertIn('.baims-journal.json")', calls[0])
-        self.assertGreater(total, 30)
-        for trial in range(8):
-            with self.subTest(trial=trial):
+        subprocess.run(command(probe, [strace, "-f", "-qq", "-e", "trace=rename", "-o", log]),
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        calls = renames(log, probe)
+        self.assertEqual(phase(calls[0]), "journal")          # the commit point comes first
+        where = {ph: [i + 1 for i, c in enumerate(calls) if phase(c) == ph] for ph in "SCM"}
+        for ph in "SCM":
+            self.assertGreater(len(where[ph]), 3, ph)
+        trials = ["poll", "S", "poll", "S", "C", "M"]
+        for trial, kind in enumerate(trials):
+            with self.subTest(trial=trial, kind=kind):
                 out = self.p(f"r{trial}.zarr")
                 shutil.copytree(base, out)
                 staging = os.path.join(out, ".baims-staging")
                 journal = os.path.join(out, ".baims-journal.json")
-                if trial % 2 == 0:
+                if kind == "poll":
                     proc = subprocess.Popen(command(out), stdout=subprocess.DEVNULL,
                                             stderr=subprocess.DEVNULL)
                     deadline = time.monotonic() + 30
@@ -293,17 +315,18 @@ class Update(_Inputs):
                     self.assertEqual(proc.returncode, -9)
                     self.assertTrue(os.path.exists(staging) or os.path.exists(journal))
                 else:
-                    n = int(rng.integers(1, total + 1))
-                    p = subprocess.run(command(out, [strace, "-f", "-qq", "-e", f"trace={renames}",
-                                                     "-e", f"inject={renames}:signal=KILL:when={n}",
-                                                     "-o", os.devnull]),
+                    n = int(rng.choice(where[kind]))
+                    p = subprocess.run(command(out, [strace, "-f", "-qq", "-e", "trace=rename",
+                                                     "-e", f"inject=rename:signal=KILL:when={n}",
+                                                     "-o", log]),
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                    self.assertEqual(p.returncode, -9, f"rename {n} of {total}")
-                    # killed before the n-th rename: at the commit (n = 1) the cube is untouched,
-                    # after it the journal is there
-                    self.assertEqual(os.path.exists(journal), n > 1, f"rename {n} of {total}")
-                    if n == 1:
-                        self.assertEqual(cube_differences(base, out, skip=(".baims-staging",)), [])
+                    self.assertEqual(p.returncode, -9, f"rename {n}")
+                    killed = renames(log, out)
+                    # killed at the n-th rename, the one of that phase, before it ran
+                    self.assertEqual(len(killed), n)
+                    self.assertEqual(killed[-1], calls[n - 1][:2] + (True,))
+                    self.assertEqual(phase(killed[-1]), kind)
+                    self.assertTrue(os.path.exists(journal))
                 self.assertIn(xr.open_zarr(out).time.size, (3, 6))
                 self.gen(out, [1, 3, 5])
                 self.assert_same_cube(out, ref)
