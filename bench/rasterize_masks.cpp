@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
         r.y.push_back(r.y[0]);
         parcels.push_back({Polygon{{r}}});
     }
-    std::printf("| res | rule | parcels | pixels | seconds | parcels/s |\n|---:|---|---:|---:|---:|---:|\n");
+    std::printf("| res | rule | parcels | pixels | seconds | parcels/s "
+                "|\n|---:|---|---:|---:|---:|---:|\n");
     for (double res : {10.0, 20.0})
         for (PixelRule rule : {PixelRule::Centre, PixelRule::AllTouched}) {
             const auto t0 = std::chrono::steady_clock::now();
