@@ -18,7 +18,8 @@ for r in $(seq 1 "$RUNS"); do
     rss=$(grep "Maximum resident" rast.log | awk '{printf "%.0f", $NF/1024}')
     t10=$(grep -o '_10_rast": .* s$' rast.log | grep -o '[0-9.]* s$' | cut -d' ' -f1)
     t20=$(grep -o '_20_rast": .* s$' rast.log | grep -o '[0-9.]* s$' | cut -d' ' -f1)
-    masks=$(grep -o 'done: .*' rast.log)
+    masks=$(grep -o "done: .*" rast.log)
+    grep -o "read [0-9]* parcels .*" rast.log >&2
     echo "| $r | $wall | $rss | $t10 | $t20 | $masks |"
 done
 rm -f rast.log

@@ -545,7 +545,13 @@ RasterizeSummary rasterize_parcels(const RasterizeRequest& request,
               (request.only_new ? ", only new parcels" : ""));
     for (int epsg : epsgs) {
         ReadStats rs;
+        const auto t0 = std::chrono::steady_clock::now();
         const std::vector<Parcel> parcels = read_parcels(conn, src, epsg, rs);
+        log::info(
+            "rasterize: read " + std::to_string(rs.parcels) +
+            " parcels for EPSG:" + std::to_string(epsg) + " in " +
+            str(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()) +
+            " s");
         summary.parcels = rs.parcels;
         summary.invalid = rs.invalid;
         summary.empty = rs.empty;
