@@ -5,7 +5,6 @@
 #include "db_options.hpp"
 
 #include "baims/core/error.hpp"
-#include "baims/core/log.hpp"
 #include "baims/parcels/rasterize.hpp"
 
 #include <iostream>
@@ -95,27 +94,16 @@ void register_rasterize(CLI::App& app, Registry& registry) {
                     "Name column of the aois table (default: db_config args.aoi_field, else name)");
     add_db_options(*cmd, opts->db);
 
-    registry.push_back(
-        {"rasterize", cmd, [opts](const GlobalOptions& g) {
-             parcels::RasterizeRequest request = make_request(*opts, g);
-             db::ConnectionSettings settings = db_settings(opts->db);
-             if (g.print_config) {
-                 print_config(request, settings);
-                 return 0;
-             }
-             auto s = parcels::rasterize_parcels(request, settings);
-             std::int64_t written = 0, subpixel = 0;
-             for (const auto& t : s.tables) {
-                 written += t.written;
-                 subpixel += t.subpixel;
-             }
-             log::info("rasterize: done: " + std::to_string(s.parcels) + " parcels, " +
-                       std::to_string(s.tables.size()) + " tables, " + std::to_string(written) +
-                       " masks; " + std::to_string(s.invalid) + " invalid (repaired), " +
-                       std::to_string(s.empty) + " empty, " + std::to_string(subpixel) +
-                       " smaller than a pixel, " + std::to_string(s.failed) + " failed");
-             return s.failed > 0 ? static_cast<int>(EXIT_PARTIAL) : 0;
-         }});
+    registry.push_back({"rasterize", cmd, [opts](const GlobalOptions& g) {
+                            parcels::RasterizeRequest request = make_request(*opts, g);
+                            db::ConnectionSettings settings = db_settings(opts->db);
+                            if (g.print_config) {
+                                print_config(request, settings);
+                                return 0;
+                            }
+                            auto s = parcels::rasterize_parcels(request, settings);
+                            return s.failed > 0 ? static_cast<int>(EXIT_PARTIAL) : 0;
+                        }});
 }
 
 } // namespace baims::app

@@ -480,8 +480,16 @@ RasterizeTableSummary write_table(db::Connection& conn, const Source& src,
             try {
                 m = zonal::rasterize(p.geometry, grid, rule);
             } catch (const InputError& e) {
-                ++s.subpixel; // counted as no mask; logged
-                log::warn("rasterize: parcel " + std::to_string(p.pid) + ": " + e.what());
+                ++s.failed;
+                log::warn("rasterize: parcel " + std::to_string(p.pid) + ": " + e.what() +
+                          "; no mask");
+                continue;
+            }
+            if (m.width > 65535 || m.height > 65535) {
+                ++s.failed;
+                log::warn("rasterize: parcel " + std::to_string(p.pid) + " spans " +
+                          std::to_string(m.width) + " x " + std::to_string(m.height) +
+                          " pixels, more than a PostGIS raster holds; no mask");
                 continue;
             }
             if (m.width == 0) {
@@ -556,7 +564,7 @@ RasterizeSummary rasterize_parcels(const RasterizeRequest& request,
         summary.invalid = rs.invalid;
         summary.empty = rs.empty;
         summary.not_polygonal = rs.not_polygonal;
-        summary.failed = rs.failed;
+        summary.failed += rs.failed;
         for (int res : request.res) {
             RasterizeTableSummary t = write_table(conn, src, parcels, epsg, res, request);
             if (!request.dry_run)
@@ -565,9 +573,20 @@ RasterizeSummary rasterize_parcels(const RasterizeRequest& request,
                           (request.only_new ? ", " + std::to_string(t.kept) + " kept" : "") + ", " +
                           std::to_string(t.subpixel) + " parcels smaller than a pixel, " +
                           str(t.seconds) + " s");
+            summary.failed += t.failed;
             summary.tables.push_back(t);
         }
     }
+    std::int64_t written = 0, subpixel = 0;
+    for (const auto& t : summary.tables) {
+        written += t.written;
+        subpixel += t.subpixel;
+    }
+    log::info("rasterize: done: " + std::to_string(summary.parcels) + " parcels, " +
+              std::to_string(summary.tables.size()) + " tables, " + std::to_string(written) +
+              " masks; " + std::to_string(summary.invalid) + " invalid (repaired), " +
+              std::to_string(summary.empty) + " empty, " + std::to_string(subpixel) +
+              " smaller than a pixel, " + std::to_string(summary.failed) + " failed");
     return summary;
 }
 

@@ -34,6 +34,7 @@ struct RasterizeTableSummary {
     std::int64_t written = 0;  // rows inserted
     std::int64_t kept = 0;     // --only-new: parcels that already had a mask
     std::int64_t subpixel = 0; // no pixel selected (no row)
+    std::int64_t failed = 0;   // mask could not be made or stored (no row; logged)
     double seconds = 0;
 };
 
@@ -42,7 +43,8 @@ struct RasterizeSummary {
     std::int64_t invalid = 0;       // repaired with MakeValid
     std::int64_t empty = 0;         // NULL or empty geometry, or nothing polygonal (no row)
     std::int64_t not_polygonal = 0; // points/lines (no row), part of `empty`
-    std::int64_t failed = 0;        // could not be reprojected or rasterised (no row; logged)
+    std::int64_t failed = 0; // could not be read, reprojected, rasterised (no row; logged); summed
+                             // over zones and tables
     std::vector<RasterizeTableSummary> tables;
 };
 

@@ -399,6 +399,18 @@ TEST_CASE("zones from the catalogue, and errors", "[rasterize]") {
     CHECK_FALSE(
         db::table_exists(c, db::QualifiedName{f.schema.name(), "Parcels \"2024\"_32634_20_rast"}));
 
+    SECTION("a parcel with an unknown SRID fails alone: exit 8, the others are written") {
+        f.add_raw(2, "SRID=990000;POLYGON((0 0,100 0,100 100,0 100,0 0))");
+        f.add(3, random_parcel(rng, 501000, 5400000, 150));
+        auto e = f.rasterize({"--epsg", "32632", "--res", "10"});
+        INFO(e.err);
+        CHECK(e.exit_code == 8);
+        CHECK(e.err.find("rasterize: parcel 2: parcel SRID 990000 is not an EPSG code; no mask") !=
+              std::string::npos);
+        CHECK(e.err.find("rasterize: done: 3 parcels, 1 tables, 2 masks; 0 invalid (repaired), 0 "
+                         "empty, 0 smaller than a pixel, 1 failed") != std::string::npos);
+        CHECK(count_rows(c, f.mask_sql(32632, 10)) == 2);
+    }
     SECTION("unknown AOI") {
         auto e = run({baims_binary(), "rasterize", "nowhere", "--db-config", cfg.string()});
         CHECK(e.exit_code == 4);
