@@ -4,6 +4,7 @@
 #include "baims/core/log.hpp"
 #include "baims/core/text.hpp"
 #include "baims/io/gdal.hpp"
+#include "baims/vector/field_codec.hpp"
 
 #include <cpl_string.h>
 #include <cpl_vsi.h>
@@ -71,73 +72,69 @@ struct CtDeleter {
     }
 };
 
+// OGR's field definition in the codec's terms.
 FieldType map_type(const OGRFieldDefn& d) {
+    using codec::SourceSubType;
+    using codec::SourceType;
+    SourceType t = SourceType::Other;
     switch (d.GetType()) {
     case OFTInteger:
-        if (d.GetSubType() == OFSTBoolean) {
-            return FieldType::Boolean;
-        }
-        if (d.GetSubType() == OFSTInt16) {
-            return FieldType::SmallInt;
-        }
-        return FieldType::Integer;
+        t = SourceType::Integer;
+        break;
     case OFTInteger64:
-        return FieldType::BigInt;
+        t = SourceType::Integer64;
+        break;
     case OFTReal:
-        return d.GetSubType() == OFSTFloat32 ? FieldType::Real : FieldType::Double;
+        t = SourceType::Real;
+        break;
     case OFTString:
-        if (d.GetSubType() == OFSTJSON) {
-            return FieldType::Json;
-        }
-        return d.GetWidth() > 0 ? FieldType::Varchar : FieldType::Text;
+        t = SourceType::String;
+        break;
     case OFTDate:
-        return FieldType::Date;
+        t = SourceType::Date;
+        break;
     case OFTTime:
-        return FieldType::Time;
+        t = SourceType::Time;
+        break;
     case OFTDateTime:
-        return FieldType::Timestamptz;
+        t = SourceType::DateTime;
+        break;
     case OFTBinary:
-        return FieldType::Bytea;
+        t = SourceType::Binary;
+        break;
     case OFTIntegerList:
-        return FieldType::IntegerArray;
+        t = SourceType::IntegerList;
+        break;
     case OFTInteger64List:
-        return FieldType::BigIntArray;
+        t = SourceType::Integer64List;
+        break;
     case OFTRealList:
-        return FieldType::DoubleArray;
+        t = SourceType::RealList;
+        break;
     case OFTStringList:
-        return FieldType::TextArray;
+        t = SourceType::StringList;
+        break;
     default:
-        return FieldType::Text;
+        break;
     }
-}
-
-void append_int(std::string& out, long long v) {
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr);
-}
-
-void append_double(std::string& out, double v) {
-    if (std::isnan(v)) {
-        out += "NaN";
-    } else if (std::isinf(v)) {
-        out += v > 0 ? "Infinity" : "-Infinity";
-    } else {
-        char buf[40];
-        auto r = std::to_chars(buf, buf + sizeof buf, v);
-        out.append(buf, r.ptr);
+    SourceSubType st = SourceSubType::None;
+    switch (d.GetSubType()) {
+    case OFSTBoolean:
+        st = SourceSubType::Boolean;
+        break;
+    case OFSTInt16:
+        st = SourceSubType::Int16;
+        break;
+    case OFSTFloat32:
+        st = SourceSubType::Float32;
+        break;
+    case OFSTJSON:
+        st = SourceSubType::Json;
+        break;
+    default:
+        break;
     }
-}
-
-void append_array_text(std::string& out, const char* s) {
-    out += '"';
-    for (; *s; ++s) {
-        if (*s == '"' || *s == '\\') {
-            out += '\\';
-        }
-        out += *s;
-    }
-    out += '"';
+    return codec::map_type(t, st, d.GetWidth());
 }
 
 const char HEX[] = "0123456789ABCDEF";
@@ -689,11 +686,11 @@ void LayerReader::Impl::format_value(OGRFeature& f, const Field& field, int idx,
     case FieldType::SmallInt:
     case FieldType::Integer:
     case FieldType::BigInt:
-        append_int(s, f.GetFieldAsInteger64(idx));
+        codec::append_integer(s, f.GetFieldAsInteger64(idx));
         break;
     case FieldType::Real:
     case FieldType::Double:
-        append_double(s, f.GetFieldAsDouble(idx));
+        codec::append_double(s, f.GetFieldAsDouble(idx));
         break;
     case FieldType::Date:
     case FieldType::Time:
@@ -701,72 +698,34 @@ void LayerReader::Impl::format_value(OGRFeature& f, const Field& field, int idx,
         int y, mo, d, h, mi, tz;
         float sec;
         f.GetFieldAsDateTime(idx, &y, &mo, &d, &h, &mi, &sec, &tz);
-        char buf[64];
-        if (field.type == FieldType::Date) {
-            std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", y, mo, d);
-        } else if (field.type == FieldType::Time) {
-            std::snprintf(buf, sizeof buf, "%02d:%02d:%06.3f", h, mi, static_cast<double>(sec));
-        } else {
-            std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%06.3f", y, mo, d, h, mi,
-                          static_cast<double>(sec));
-        }
-        s = buf;
-        if (field.type == FieldType::Timestamptz && tz >= 100) {
-            // OGR: 100 = UTC, 100 + n = UTC + n * 15 minutes. 0/1 (unknown/local) are taken as
-            // UTC (the loading session runs with TimeZone UTC).
-            int minutes = (tz - 100) * 15;
-            char off[16];
-            std::snprintf(off, sizeof off, "%c%02d:%02d", minutes < 0 ? '-' : '+',
-                          std::abs(minutes) / 60, std::abs(minutes) % 60);
-            s += off;
-        }
+        s = codec::date_time_text(field.type, y, mo, d, h, mi, static_cast<double>(sec), tz);
         break;
     }
     case FieldType::Bytea: {
         int n = 0;
         const GByte* p = f.GetFieldAsBinary(idx, &n);
-        s = "\\x";
-        append_hex(s, p, static_cast<std::size_t>(n));
+        codec::append_bytea(s, p, static_cast<std::size_t>(n));
         break;
     }
     case FieldType::IntegerArray: {
         // OGR gives an OFTIntegerList only as int (GetFieldAsInteger64List returns nothing).
         int n = 0;
         const int* p = f.GetFieldAsIntegerList(idx, &n);
-        s += '{';
-        for (int i = 0; i < n; ++i) {
-            if (i) {
-                s += ',';
-            }
-            append_int(s, p[i]);
-        }
-        s += '}';
+        codec::append_integer_array(s, p, static_cast<std::size_t>(n));
         break;
     }
     case FieldType::BigIntArray: {
         int n = 0;
         const GIntBig* p = f.GetFieldAsInteger64List(idx, &n);
-        s += '{';
-        for (int i = 0; i < n; ++i) {
-            if (i) {
-                s += ',';
-            }
-            append_int(s, p[i]);
-        }
-        s += '}';
+        static_assert(sizeof(GIntBig) == sizeof(std::int64_t));
+        codec::append_integer_array(s, reinterpret_cast<const std::int64_t*>(p),
+                                    static_cast<std::size_t>(n));
         break;
     }
     case FieldType::DoubleArray: {
         int n = 0;
         const double* p = f.GetFieldAsDoubleList(idx, &n);
-        s += '{';
-        for (int i = 0; i < n; ++i) {
-            if (i) {
-                s += ',';
-            }
-            append_double(s, p[i]);
-        }
-        s += '}';
+        codec::append_double_array(s, p, static_cast<std::size_t>(n));
         break;
     }
     case FieldType::TextArray: {
@@ -776,7 +735,7 @@ void LayerReader::Impl::format_value(OGRFeature& f, const Field& field, int idx,
             if (i) {
                 s += ',';
             }
-            append_array_text(s, list[i]);
+            codec::append_array_text(s, list[i]);
         }
         s += '}';
         break;

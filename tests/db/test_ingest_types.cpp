@@ -58,7 +58,9 @@ TEST_CASE("types from GeoJSON: boolean, json, date, time, timestamptz, lists",
        "geometry": {"type": "Point", "coordinates": [10, 50]}},
       {"type": "Feature", "properties": {"b": false, "j": null, "d": "1900-01-01",
        "t": "00:00:00", "ts": "2024-02-29T10:11:12Z", "il": [], "rl": [2], "sl": ["x"]},
-       "geometry": {"type": "Point", "coordinates": [11, 51]}}]})";
+       "geometry": {"type": "Point", "coordinates": [11, 51]}},
+      {"type": "Feature", "properties": {"ts": "2024-02-29T10:11:12-03:30"},
+       "geometry": {"type": "Point", "coordinates": [12, 52]}}]})";
     std::string table = db::QualifiedName{schema.name(), "t"}.quoted();
     auto r = ingest({src.string(), "--collection", table});
     INFO(r.err);
@@ -71,7 +73,7 @@ TEST_CASE("types from GeoJSON: boolean, json, date, time, timestamptz, lists",
     auto v = c.exec("SELECT b, j::jsonb = '{\"k\": [1, \"x\"]}'::jsonb, d::text, t::text, "
                     "ts::text, il::text, rl::text, sl::text, j IS NULL FROM " +
                     table + " ORDER BY id");
-    REQUIRE(v.size() == 2);
+    REQUIRE(v.size() == 3);
     CHECK(v.text(0, 0) == "t");
     CHECK(v.boolean(0, 1));
     CHECK(v.text(0, 2) == "2024-02-29");
@@ -86,6 +88,8 @@ TEST_CASE("types from GeoJSON: boolean, json, date, time, timestamptz, lists",
     CHECK(v.text(1, 4) == "2024-02-29 10:11:12+00");
     CHECK(v.text(1, 5) == "{}");
     CHECK(v.boolean(1, 8)); // JSON null is SQL NULL
+    // A negative offset (OGR's flag 86) was dropped before, storing 10:11:12 UTC.
+    CHECK(v.text(2, 4) == "2024-02-29 13:41:12+00");
 }
 
 TEST_CASE("types from GeoPackage: smallint, real, varchar(w), bytea, boolean, timestamptz",
