@@ -9,6 +9,8 @@
 #include "baims/db/identifiers.hpp"
 
 #include <catch2/catch.hpp>
+#include <gdal_priv.h>
+#include <ogrsf_frmts.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -93,6 +95,50 @@ TEST_CASE("issue 7 #1: a bad --where fails the load in every mode and leaves the
           "baims ingest-vector: error: --where 'NAMEX = 1': \"NAMEX\" not recognised as an "
           "available field. Use an OGR attribute filter, e.g. --where \"NAME = 'Ashe'\"");
     CHECK_FALSE(exists(c, fresh));
+}
+
+TEST_CASE("issue 7 #1: an OGR error in the middle of reading fails the load, nothing written",
+          "[db][ingest][issue7]") {
+    TempSchema schema("midread");
+    auto& c = schema.conn();
+    // Three points; the third's geometry blob is cut to its GeoPackage header, so GDAL reports
+    // "Unable to read geometry" (CE_Failure) while reading it and returns it without geometry.
+    auto path = temp_dir() / "corrupt.gpkg";
+    {
+        if (GDALGetDriverCount() == 0) {
+            GDALAllRegister();
+        }
+        auto* drv = GetGDALDriverManager()->GetDriverByName("GPKG");
+        GDALDatasetUniquePtr ds(drv->Create(path.c_str(), 0, 0, 0, GDT_Unknown, nullptr));
+        REQUIRE(ds);
+        OGRSpatialReference srs;
+        srs.importFromEPSG(4326);
+        auto* layer = ds->CreateLayer("pts", &srs, wkbPoint, nullptr);
+        for (int i = 0; i < 3; ++i) {
+            OGRFeature f(layer->GetLayerDefn());
+            OGRPoint p(i, i);
+            f.SetGeometry(&p);
+            REQUIRE(layer->CreateFeature(&f) == OGRERR_NONE);
+        }
+        ds->ExecuteSQL("UPDATE pts SET geom = X'47500003' WHERE fid = 3", nullptr, nullptr);
+    }
+    const std::string line = "baims ingest-vector: error: reading layer 'pts' of '" +
+                             path.string() +
+                             "' failed after 2 features: Unable to read geometry. Nothing was "
+                             "written; check the input file";
+    std::string table = db::QualifiedName{schema.name(), "pts"}.quoted();
+    auto r = ingest({path.string(), "--collection", table});
+    CHECK(r.exit_code == 4);
+    CHECK(last_line(r.err) == line);
+    CHECK(r.err.find("ERROR 1") == std::string::npos);
+    CHECK_FALSE(exists(c, table));
+    // replace: the table loaded from nc stays as it was.
+    REQUIRE(ingest({nc_gpkg(), "--collection", table}).exit_code == 0);
+    const std::string before = digest(c, table);
+    r = ingest({path.string(), "--collection", table, "--mode", "replace"});
+    CHECK(r.exit_code == 4);
+    CHECK(last_line(r.err) == line);
+    CHECK(digest(c, table) == before);
 }
 
 TEST_CASE("issue 7 #1: replace that would empty a table with rows needs --allow-empty",
