@@ -314,6 +314,13 @@ IngestSummary ingest_vector(const IngestVectorRequest& request,
                       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         return std::string(b);
     };
+    if (written == 0 && !swap) {
+        log::warn(
+            "ingest-vector: layer '" + schema.layer + "' gave 0 features" +
+            (request.reader.where.empty() ? "" : " with --where '" + request.reader.where + "'") +
+            "; " +
+            (new_table ? "the new table " + target.display() + " is empty" : "nothing appended"));
+    }
     log::debug("ingest-vector: COPY of " + std::to_string(written) + " rows done at " +
                seconds_since());
     check_interrupted();

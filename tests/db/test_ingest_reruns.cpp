@@ -173,6 +173,13 @@ TEST_CASE("issue 7 #1: replace that would empty a table with rows needs --allow-
     auto again = ingest(
         {nc_gpkg(), "--collection", table, "--mode", "replace", "--where", "NAME = 'Nowhere'"});
     CHECK(again.exit_code == 0);
+    // create with a --where that matches nothing: an empty table, said so.
+    std::string fresh = db::QualifiedName{schema.name(), "fresh"}.quoted();
+    auto created = ingest({nc_gpkg(), "--collection", fresh, "--where", "NAME = 'Nowhere'"});
+    CHECK(created.exit_code == 0);
+    CHECK(created.err.find("warning: ingest-vector: layer 'nc.gpkg' gave 0 features with --where "
+                           "'NAME = 'Nowhere''; the new table " +
+                           fresh + " is empty") != std::string::npos);
 }
 
 TEST_CASE("issue 7 #3: integer lists are stored as integer[] with their values",
