@@ -314,6 +314,21 @@ TEST_CASE("issue 7 #9: --mode replace works for table names of 50 to 63 bytes",
         CHECK(objs.text(0, 0) == joined);
         c.exec("DROP TABLE " + table);
     }
+    // A FID column name longer than 20 bytes: the index is <table>_fid_key (the table part is
+    // not pushed out of the name), staging and live names still differ.
+    std::string name(63, 'q');
+    std::string fid(30, 'f');
+    std::string table = db::QualifiedName{schema.name(), name}.quoted();
+    for (int i = 0; i < 2; ++i) {
+        auto r =
+            ingest({nc_gpkg(), "--collection", table, "--mode", "replace", "--fid-column", fid});
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+    }
+    CHECK(c.exec_params("SELECT count(*) FROM pg_class WHERE relnamespace = to_regnamespace($1) "
+                        "AND relname = $2",
+                        db::quote_ident(schema.name()), name.substr(0, 55) + "_fid_key")
+              .int64(0, 0) == 1);
 }
 
 TEST_CASE("issue 7 #10: a shapefile without .dbf or .prj is an error unless --s-srs says",
