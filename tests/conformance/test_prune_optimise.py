@@ -321,6 +321,20 @@ class OptimiseKillTests(_Base):
                 self.assertIn("cube is already optimised (nothing changed)", p.stderr)
 
 
+    def test_kill_copy(self):
+        """-o OUT: killed before the final rename, OUT does not exist; a rerun writes it."""
+        src = make_xarray_cube(self.tmp, "/")
+        out = os.path.join(self.tmp, "out.zarr")
+        for point in ("optimise.chunk:3", "optimise.before_publish:1"):
+            p = run(["--threads", "1", "optimise", src, "-o", out, "--chunks", "lat=12"],
+                    env={"BAIMS_TEST_KILL_AT": point})
+            self.assertEqual(p.returncode, -9, p.stderr)
+            self.assertFalse(os.path.exists(out))
+        run(["optimise", src, "-o", out, "--chunks", "lat=12"], check=0)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, ".out.zarr.baims-tmp")))
+        self.assert_same(src, out, consolidated=True)
+
+
 class BadInputTests(_Base):
     def err(self, args, code):
         p = run(args, check=code)
