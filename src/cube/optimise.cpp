@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <map>
 #include <memory>
 #include <stdio.h>
 #include <unistd.h>
@@ -91,8 +92,9 @@ std::vector<size_t> unravel(size_t c, const std::vector<size_t>& grid) {
 }
 
 // Writes array `name` of `src` with dst_meta's chunks to `dst` under dst_name: one output chunk
-// at a time per thread, from the source chunks that cover it (memory: one output and one source
-// chunk per thread). All-fill output chunks of data variables are not written.
+// at a time per thread, from the source chunks that cover it (memory: one output chunk and the
+// source chunks of two neighbouring output chunks per thread). All-fill output chunks of data
+// variables are not written.
 void rewrite_array(const zarr::KvStore& src, const CubeArray& a, zarr::KvStore& dst,
                    const std::string& dst_name, const zarr::ArrayMeta& dst_meta, int threads) {
     const auto& sm = a.meta;
@@ -101,49 +103,64 @@ void rewrite_array(const zarr::KvStore& src, const CubeArray& a, zarr::KvStore& 
     const auto ogrid = dst_meta.chunk_grid();
     const size_t n_out = dst_meta.chunk_count();
     zarr::write_attrs(dst, dst_name, a.attrs);
-    parallel_for(n_out, threads, [&](size_t c, size_t) {
-        const auto oindex = unravel(c, ogrid);
-        std::vector<size_t> o0(nd), s_first(nd), s_last(nd);
-        for (size_t d = 0; d < nd; ++d) {
-            o0[d] = oindex[d] * dst_meta.chunks[d];
-            const size_t end = std::min(o0[d] + dst_meta.chunks[d], sm.shape[d]);
-            s_first[d] = o0[d] / sm.chunks[d];
-            s_last[d] = (end - 1) / sm.chunks[d];
-        }
-        thread_local std::vector<char> out, in;
-        out.resize(dst_meta.chunk_bytes());
-        in.resize(sm.chunk_bytes());
-        zarr::fill_chunk(dst_meta, out.data());
-        std::vector<size_t> sidx(s_first);
-        while (true) {
-            if (!zarr::read_chunk(src, a.name, sm, sidx, in.data())) {
-                zarr::fill_chunk(sm, in.data());
-            }
-            std::vector<size_t> s0(nd);
+    if (nd == 0 || n_out == 0) {
+        throw InternalError("optimise: cannot rechunk 0-d or empty array '" + a.name + "'");
+    }
+    // One task = one row of output chunks along the last dimension. The decoded source chunks
+    // are kept while the row still needs them (those of one output chunk and its neighbour), so
+    // each source chunk is decoded once per row of output chunks that covers it.
+    const size_t last = nd - 1;
+    const size_t per_row = ogrid[last];
+    parallel_for(n_out / per_row, threads, [&](size_t row, size_t) {
+        std::map<std::vector<size_t>, std::vector<char>> cache;
+        std::vector<char> out(dst_meta.chunk_bytes());
+        for (size_t x = 0; x < per_row; ++x) {
+            const auto oindex = unravel(row * per_row + x, ogrid);
+            std::vector<size_t> o0(nd), s_first(nd), s_last(nd);
             for (size_t d = 0; d < nd; ++d) {
-                s0[d] = sidx[d] * sm.chunks[d];
+                o0[d] = oindex[d] * dst_meta.chunks[d];
+                const size_t end = std::min(o0[d] + dst_meta.chunks[d], sm.shape[d]);
+                s_first[d] = o0[d] / sm.chunks[d];
+                s_last[d] = (end - 1) / sm.chunks[d];
             }
-            copy_overlap(sm.shape, item, s0, sm.chunks, in.data(), o0, dst_meta.chunks, out.data());
-            size_t d = nd;
-            bool done = true;
-            while (d-- > 0) {
-                if (++sidx[d] <= s_last[d]) {
-                    done = false;
+            // Source chunks left of this output chunk are no longer needed by this row.
+            for (auto it = cache.begin(); it != cache.end();) {
+                it = it->first[last] < s_first[last] ? cache.erase(it) : std::next(it);
+            }
+            zarr::fill_chunk(dst_meta, out.data());
+            std::vector<size_t> sidx(s_first);
+            while (true) {
+                auto it = cache.find(sidx);
+                if (it == cache.end()) {
+                    std::vector<char> in(sm.chunk_bytes());
+                    if (!zarr::read_chunk(src, a.name, sm, sidx, in.data())) {
+                        zarr::fill_chunk(sm, in.data());
+                    }
+                    it = cache.emplace(sidx, std::move(in)).first;
+                }
+                std::vector<size_t> s0(nd);
+                for (size_t d = 0; d < nd; ++d) {
+                    s0[d] = sidx[d] * sm.chunks[d];
+                }
+                copy_overlap(sm.shape, item, s0, sm.chunks, it->second.data(), o0, dst_meta.chunks,
+                             out.data());
+                size_t d = nd;
+                bool done = true;
+                while (d-- > 0) {
+                    if (++sidx[d] <= s_last[d]) {
+                        done = false;
+                        break;
+                    }
+                    sidx[d] = s_first[d];
+                }
+                if (done) {
                     break;
                 }
-                sidx[d] = s_first[d];
             }
-            if (done || nd == 0) {
-                break;
+            if (!(a.is_data && zarr::is_all_fill(dst_meta, out.data()))) {
+                zarr::write_chunk(dst, dst_name, dst_meta, oindex, out.data());
             }
-        }
-        if (!(a.is_data && zarr::is_all_fill(dst_meta, out.data()))) {
-            zarr::write_chunk(dst, dst_name, dst_meta, oindex, out.data());
-        }
-        fault_point("optimise.chunk");
-        if (out.capacity() > (size_t{64} << 20) || in.capacity() > (size_t{64} << 20)) {
-            std::vector<char>().swap(out);
-            std::vector<char>().swap(in);
+            fault_point("optimise.chunk");
         }
     });
     zarr::write_array_meta(dst, dst_name, dst_meta, a.attrs);
