@@ -62,7 +62,7 @@ timed() { # NAME PREPARE-CMD ARGS...
     r=$(cut -d' ' -f3 "$WORK/$name.times" | sort -g | tail -1)
     echo "| $name | $w | $c | $r | $(grep -o 'info: .*' "$WORK/$name.err" | tail -1 | cut -c7-) |"
 }
-echo "baims $("$BAIMS" --version | head -1); $(nproc) cores; load before: $LOAD_BEFORE; cube: 10x2600x4400 f4, $CHUNKS chunk files of 512^2"
+echo "$("$BAIMS" --version | head -1); $(nproc) cores; load before: $LOAD_BEFORE; cube: 10x2600x4400 f4, $CHUNKS chunk files of 512^2"
 echo
 echo "| case | wall s | cpu s | peak RSS MB | result |"
 echo "|---|---:|---:|---:|---|"
