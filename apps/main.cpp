@@ -65,6 +65,8 @@ int main(int argc, char** argv) {
     app::register_ingest_vector(cli, registry);
     app::register_catalog(cli, registry);
     app::register_rasterize(cli, registry);
+    app::register_prune(cli, registry);
+    app::register_optimise(cli, registry);
 
     try {
         cli.parse(argc, argv);
