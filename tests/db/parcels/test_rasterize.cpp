@@ -30,8 +30,9 @@ namespace {
 
 // Parcels near Stuttgart (UTM 32N), made in EPSG:32632 by PostGIS and stored in EPSG:4326, or in
 // EPSG:3035 (a second SRID, per row). ogc_fid: 1..n.
+// Each test case has its own schema: ctest runs the cases of this file in parallel.
 struct Fixture {
-    TempSchema schema{"rast"};
+    TempSchema schema;
     std::string parcels_sql; // quoted schema.table
     std::string parcels_arg; // --parcel-table value
     std::string mask_sql(int epsg, int res) const {
@@ -39,7 +40,8 @@ struct Fixture {
                db::quote_ident("Parcels \"2024\"_" + std::to_string(epsg) + "_" +
                                std::to_string(res) + "_rast");
     }
-    Fixture() {
+    explicit Fixture(const std::string& tag)
+        : schema("rast " + tag) {
         parcels_sql = schema.table("Parcels \"2024\"");
         parcels_arg = parcels_sql;
         auto& c = schema.conn();
@@ -218,7 +220,7 @@ TEST_CASE("tile ids give UTM zones", "[rasterize]") {
 TEST_CASE("masks equal GDAL's rasterisation and PostGIS reads them at the right place",
           "[rasterize]") {
     require_server();
-    Fixture f;
+    Fixture f{"gdal"};
     std::mt19937 rng(3);
     int fid = 0;
     for (int i = 0; i < 150; ++i) // 4326 parcels, about 10 x 10 to 40 x 40 pixels at 10 m
@@ -281,7 +283,7 @@ TEST_CASE("masks equal GDAL's rasterisation and PostGIS reads them at the right 
 
 TEST_CASE("rebuild is atomic, --only-new adds only missing masks", "[rasterize]") {
     require_server();
-    Fixture f;
+    Fixture f{"rebuild"};
     std::mt19937 rng(5);
     for (int i = 1; i <= 30; ++i)
         f.add(i, random_parcel(rng, 600000 + 400 * i, 5300000, 150));
@@ -357,7 +359,7 @@ TEST_CASE("rebuild is atomic, --only-new adds only missing masks", "[rasterize]"
 
 TEST_CASE("zones from the catalogue, and errors", "[rasterize]") {
     require_server();
-    Fixture f;
+    Fixture f{"zones"};
     auto& c = f.schema.conn();
     std::mt19937 rng(9);
     f.add(1, random_parcel(rng, 500000, 5400000, 150));
