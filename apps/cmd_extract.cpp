@@ -2,6 +2,7 @@
 // parses the options and calls parcels::extract_file.
 
 #include "common.hpp"
+#include "db_options.hpp"
 
 #include "baims/core/error.hpp"
 #include "baims/core/log.hpp"
@@ -25,7 +26,47 @@ struct ExtractOptions {
     bool zero_is_nodata = false;
     std::string output;
     std::string format;
+    // database mode
+    DbOptions db;
+    std::string card = "s2";
+    std::vector<std::string> passes{"scl", "10", "20"};
+    std::vector<std::string> bands_20;
+    int workers = 1;
+    std::string eodata = "/eodata";
+    std::int64_t limit = 0;
+    std::int64_t obsid = 0;
+    std::vector<std::string> rerun_status;
+    int lease = 600;
 };
+
+int run_db_mode(const ExtractOptions& o, const GlobalOptions& g) {
+    parcels::DbExtractRequest r;
+    r.card = o.card;
+    r.passes = o.passes;
+    if (!o.bands_20.empty()) {
+        r.bands_20 = o.bands_20;
+    }
+    r.workers = o.workers;
+    r.threads = std::max(1, thread_count(g) / std::max(1, o.workers));
+    r.eodata = o.eodata;
+    while (r.eodata.size() > 1 && r.eodata.back() == '/') {
+        r.eodata.pop_back();
+    }
+    r.limit = o.limit;
+    r.obsid = o.obsid;
+    r.rerun_status = o.rerun_status;
+    r.lease_seconds = o.lease;
+    r.create_tables = o.db.create_tables;
+    r.dry_run = g.dry_run;
+    auto s = parcels::extract_db(r, db_settings(o.db));
+    log::info("extract: " + std::to_string(s.extracted) + " images extracted, " +
+              std::to_string(s.no_parcels) + " without parcels, " + std::to_string(s.failed) +
+              " failed; " + std::to_string(s.rows) + " rows");
+    for (const auto& f : s.failures) {
+        log::warn("extract: failed: " + f);
+    }
+    return s.failed ? EXIT_PARTIAL : 0;
+}
 
 int run_file_mode(const ExtractOptions& o, const GlobalOptions& g) {
     if (o.parcels.empty()) {
@@ -91,14 +132,40 @@ void register_extract(CLI::App& app, Registry& registry) {
                     "name and renamed when complete");
     cmd->add_option("--format", o->format,
                     "File mode: OGR driver of the output (CSV, GPKG, GeoJSON, PostgreSQL, …)");
+    cmd->add_option("--card", o->card, "Database mode: images of this card (s2)")
+        ->capture_default_str();
+    cmd->add_option("--passes", o->passes, "Database mode: passes, comma-separated: scl, 10, 20")
+        ->delimiter(',')
+        ->allow_extra_args(false)
+        ->capture_default_str();
+    cmd->add_option("--bands-20", o->bands_20,
+                    "Database mode: bands of the 20 m pass (default B05,B06,B07,B8A,B11,B12)")
+        ->delimiter(',')
+        ->allow_extra_args(false);
+    cmd->add_option("--workers", o->workers, "Database mode: images worked on at once")
+        ->check(CLI::Range(1, 256))
+        ->capture_default_str();
+    cmd->add_option("--eodata", o->eodata,
+                    "Database mode: where the /eodata tree is (local folder or /vsis3/bucket)")
+        ->capture_default_str();
+    cmd->add_option("--limit", o->limit, "Database mode: claim at most N images (0: all)");
+    cmd->add_option("--obsid", o->obsid, "Database mode: only this dias_catalogue id");
+    cmd->add_option("--rerun-status", o->rerun_status,
+                    "Database mode: also claim images with these statuses, e.g. "
+                    "'inprogress,Rio error'")
+        ->delimiter(',')
+        ->allow_extra_args(false);
+    cmd->add_option("--lease", o->lease,
+                    "Database mode: seconds a claim lasts without renewal (renewed every third)")
+        ->check(CLI::Range(3, 86400))
+        ->capture_default_str();
+    add_db_options(*cmd, o->db);
     registry.push_back({"extract", cmd, [o](const GlobalOptions& g) {
                             io::gdal::Session gdal;
                             if (!o->rasters.empty()) {
                                 return run_file_mode(*o, g);
                             }
-                            throw UsageError("the database mode is not available yet",
-                                             "Use the file mode: --raster FILE --parcels "
-                                             "SOURCE -o OUT");
+                            return run_db_mode(*o, g);
                         }});
 }
 
