@@ -19,7 +19,20 @@ using namespace baims::zonal;
 namespace {
 
 constexpr int W = 100, H = 100;
-constexpr double OX = 600000, OY = 5200000, RES = 10; // a UTM-like grid, 10 m
+// The generator works on a UTM-like grid, 10 m pixels; map() moves its polygons onto the grid G
+// under test (the same pixel positions), which is that grid unless a case changes it.
+constexpr double OX = 600000, OY = 5200000, RES = 10;
+PixelGrid G{OX, OY, RES, RES};
+
+MultiPolygon map(MultiPolygon mp) {
+    for (Polygon& p : mp)
+        for (Ring& r : p.rings)
+            for (std::size_t i = 0; i < r.x.size(); ++i) {
+                r.x[i] = G.origin_x + (r.x[i] - OX) / RES * G.res_x;
+                r.y[i] = G.origin_y + (r.y[i] - OY) / RES * G.res_y;
+            }
+    return mp;
+}
 
 // A star-shaped (generally concave) ring around (cx, cy).
 Ring star(std::mt19937& rng, double cx, double cy, double rmin, double rmax, int n, bool snap) {
@@ -63,7 +76,7 @@ std::vector<std::uint8_t> gdal_mask(const MultiPolygon& mp, bool all_touched) {
     GDALAllRegister();
     GDALDriverH mem = GDALGetDriverByName("MEM");
     GDALDatasetH ds = GDALCreate(mem, "", W, H, 1, GDT_Byte, nullptr);
-    double gt[6] = {OX, RES, 0, OY, 0, -RES};
+    double gt[6] = {G.origin_x, G.res_x, 0, G.origin_y, 0, -G.res_y};
     GDALSetGeoTransform(ds, gt);
     int band = 1;
     double burn = 1;
@@ -86,7 +99,7 @@ std::vector<std::uint8_t> gdal_mask(const MultiPolygon& mp, bool all_touched) {
 // Number of pixels where ours and GDAL's differ; also fails when ours selects outside the raster.
 int mismatches(const MultiPolygon& mp, PixelRule rule) {
     const std::vector<std::uint8_t> ref = gdal_mask(mp, rule == PixelRule::AllTouched);
-    const Mask m = rasterize(mp, PixelGrid{OX, OY, RES, RES}, rule);
+    const Mask m = rasterize(mp, G, rule);
     int bad = 0;
     for (int r = 0; r < H; ++r)
         for (int c = 0; c < W; ++c)
@@ -154,8 +167,8 @@ bool near_axis_segment(const MultiPolygon& mp) {
     for (const Polygon& p : mp)
         for (const Ring& r : p.rings)
             for (std::size_t i = 1; i < r.x.size(); ++i)
-                if (std::fabs(r.x[i] - r.x[i - 1]) < 0.01 * RES ||
-                    std::fabs(r.y[i] - r.y[i - 1]) < 0.01 * RES)
+                if (std::fabs(r.x[i] - r.x[i - 1]) < 0.01 * G.res_x ||
+                    std::fabs(r.y[i] - r.y[i - 1]) < 0.01 * G.res_y)
                     return true;
     return false;
 }
@@ -180,4 +193,23 @@ TEST_CASE("all-touched equals GDAL ALL_TOUCHED for boundaries in general positio
     CHECK(bad_polys == 0);
     // and where ours differs from GDAL there, ours selects more (GDAL misses crossed pixels)
     CHECK(near_axis_bad <= near_axis);
+}
+
+TEST_CASE("a geographic grid with a non-round origin and non-square pixels: equal to GDAL",
+          "[mask][gdal]") {
+    G = PixelGrid{12.3456789, 55.987654321, 1.0 / 24, 1.0 / 48};
+    std::mt19937 rng(11);
+    int bad_centre = 0, bad_touched = 0, compared = 0;
+    for (int i = 0; i < 2000; ++i) {
+        const MultiPolygon mp = map(random_parcel(rng, i % 2 == 1));
+        bad_centre += mismatches(mp, PixelRule::Centre) != 0;
+        if (i % 2 == 0 && !near_axis_segment(mp)) {
+            ++compared;
+            bad_touched += mismatches(mp, PixelRule::AllTouched) != 0;
+        }
+    }
+    G = PixelGrid{OX, OY, RES, RES};
+    CHECK(bad_centre == 0);
+    CHECK(compared > 400);
+    CHECK(bad_touched == 0);
 }
