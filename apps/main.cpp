@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
     app::register_rasterize(cli, registry);
     app::register_prune(cli, registry);
     app::register_optimise(cli, registry);
+    app::register_extract(cli, registry);
 
     try {
         cli.parse(argc, argv);

@@ -1,0 +1,622 @@
+// `baims extract` database mode (SPEC §10): a work queue on dias_catalogue, passes per image,
+// sigs/hists rows written exactly once per (image, pass).
+//
+// Claim: one transaction picks the next image (FOR UPDATE SKIP LOCKED), marks it `inprogress`
+// and writes a lease per pass into baims_extraction; a thread renews the leases while the image
+// is worked on. An `inprogress` image whose leases have all expired (its worker died) is claimed
+// again. Each pass deletes the rows of any earlier attempt, COPYs its rows and marks itself done,
+// all in one transaction; the image's final status follows in the last one.
+
+#include "baims/core/error.hpp"
+#include "baims/core/interrupt.hpp"
+#include "baims/core/log.hpp"
+#include "baims/db/connection.hpp"
+#include "baims/db/copy_writer.hpp"
+#include "baims/db/schema.hpp"
+#include "baims/parcels/extract.hpp"
+#include "baims/zonal/raster_source.hpp"
+
+#include <cpl_string.h>
+#include <cpl_vsi.h>
+#include <gdal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
+
+namespace baims::parcels {
+namespace {
+
+// An image that cannot be extracted: its dias_catalogue status (SPEC §6.3) and why.
+struct ImageFailure {
+    std::string status;
+    std::string message;
+};
+
+struct Claim {
+    std::int64_t id = 0;
+    std::string reference;
+    std::string obstime; // "YYYY-MM-DD HH:MM:SS"
+    std::string product_identifier;
+};
+
+template <typename T> T read_le(const std::uint8_t* p, bool little) {
+    T v;
+    std::uint8_t b[sizeof(T)];
+    if (little) {
+        std::memcpy(b, p, sizeof(T));
+    } else {
+        for (std::size_t i = 0; i < sizeof(T); ++i) {
+            b[i] = p[sizeof(T) - 1 - i];
+        }
+    }
+    std::memcpy(&v, b, sizeof(T));
+    return v;
+}
+
+std::string hostname() {
+    char buf[256] = {};
+    if (gethostname(buf, sizeof buf - 1) != 0) {
+        return "unknown";
+    }
+    return buf;
+}
+
+bool exists(const std::string& path) {
+    VSIStatBufL st;
+    return VSIStatL(path.c_str(), &st) == 0;
+}
+
+std::vector<std::string> list_dir(const std::string& path) {
+    std::vector<std::string> out;
+    char** names = VSIReadDir(path.c_str());
+    for (char** n = names; n && *n; ++n) {
+        if (**n != '.') {
+            out.emplace_back(*n);
+        }
+    }
+    CSLDestroy(names);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::string map_eodata(const std::string& path, const std::string& root) {
+    const std::string prefix = "/eodata";
+    if (path.rfind(prefix, 0) == 0 &&
+        (path.size() == prefix.size() || path[prefix.size()] == '/')) {
+        return root + path.substr(prefix.size());
+    }
+    return path;
+}
+
+// The .SAFE folder of a Sentinel-2 L2A product.
+std::string product_dir(const Claim& c, const DbExtractRequest& r) {
+    if (!c.product_identifier.empty()) {
+        std::string p = map_eodata(c.product_identifier, r.eodata);
+        if (exists(p)) {
+            return p;
+        }
+        throw ImageFailure{"!S3 subdir", "product folder " + p + " not found"};
+    }
+    std::string name = c.reference;
+    if (name.size() < 5 || name.substr(name.size() - 5) != ".SAFE") {
+        name += ".SAFE";
+    }
+    if (c.obstime.size() < 10) {
+        throw ImageFailure{"!S3 subdir", "no observation date for " + c.reference};
+    }
+    const std::string date =
+        c.obstime.substr(0, 4) + "/" + c.obstime.substr(5, 2) + "/" + c.obstime.substr(8, 2);
+    std::string tried;
+    for (const char* collection : {"L2A", "L2A_N0500"}) {
+        std::string p = r.eodata + "/Sentinel-2/MSI/" + collection + "/" + date + "/" + name;
+        if (exists(p)) {
+            return p;
+        }
+        tried += (tried.empty() ? "" : " nor ") + p;
+    }
+    throw ImageFailure{"!S3 subdir", "neither " + tried + " exists"};
+}
+
+std::string band_file(const std::string& safe, int res, const std::string& band) {
+    const std::string granule_root = safe + "/GRANULE";
+    auto granules = list_dir(granule_root);
+    if (granules.empty()) {
+        throw ImageFailure{"!S3 subdir", "no granule in " + granule_root};
+    }
+    const std::string dir =
+        granule_root + "/" + granules.front() + "/IMG_DATA/R" + std::to_string(res) + "m";
+    const std::string suffix = "_" + band + "_" + std::to_string(res) + "m.jp2";
+    for (const auto& f : list_dir(dir)) {
+        if (f.size() > suffix.size() &&
+            f.compare(f.size() - suffix.size(), suffix.size(), suffix) == 0) {
+            return dir + "/" + f;
+        }
+    }
+    throw ImageFailure{"!S3 .jp2", "no *" + suffix + " in " + dir};
+}
+
+struct MaskSet {
+    std::vector<std::int64_t> pids;
+    std::vector<zonal::Mask> masks;
+};
+
+MaskSet load_masks(db::Connection& conn, const db::QualifiedName& table, double res,
+                   const zonal::RasterInfo& image, int epsg) {
+    if (!db::table_exists(conn, table)) {
+        throw ImageFailure{"Parcel SQL", "mask table " + table.display() +
+                                             " does not exist (run baims rasterize for EPSG " +
+                                             std::to_string(epsg) + ", " +
+                                             std::to_string(static_cast<int>(res)) + " m)"};
+    }
+    const double x0 = image.grid.origin_x;
+    const double y1 = image.grid.origin_y;
+    const double x1 = x0 + image.width * image.grid.res_x;
+    const double y0 = y1 - image.height * image.grid.res_y;
+    db::Result rows;
+    try {
+        rows =
+            conn.exec_params("SELECT pid, encode(ST_AsBinary(rast), 'hex') FROM " + table.quoted() +
+                                 " WHERE rast IS NOT NULL AND ST_Intersects(ST_Envelope(rast),"
+                                 " ST_MakeEnvelope($1, $2, $3, $4, ST_SRID(rast))) ORDER BY pid",
+                             x0, y0, x1, y1);
+    } catch (const DatabaseError& e) {
+        throw ImageFailure{"Parcel SQL",
+                           std::string("reading ") + table.display() + ": " + e.what()};
+    }
+    MaskSet set;
+    std::vector<std::uint8_t> bytes;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const std::string& hex = rows.text(i, 1);
+        bytes.resize(hex.size() / 2);
+        for (std::size_t k = 0; k < bytes.size(); ++k) {
+            auto nib = [](char ch) {
+                return static_cast<std::uint8_t>(ch <= '9' ? ch - '0' : (ch | 0x20) - 'a' + 10);
+            };
+            bytes[k] = static_cast<std::uint8_t>(nib(hex[2 * k]) << 4 | nib(hex[2 * k + 1]));
+        }
+        try {
+            set.masks.push_back(mask_from_raster_wkb(bytes, res));
+        } catch (const Error& e) {
+            throw ImageFailure{"Parcel SQL", "mask of pid " + rows.text(i, 0) + " in " +
+                                                 table.display() + ": " + e.what()};
+        }
+        set.pids.push_back(rows.int64(i, 0));
+    }
+    return set;
+}
+
+struct PassPlan {
+    std::string name; // scl, 10, 20
+    int res = 10;
+    std::vector<std::string> bands; // file band names; scl: {"SCL"}
+    bool hist = false;
+};
+
+std::vector<PassPlan> plans(const DbExtractRequest& r) {
+    std::vector<PassPlan> out;
+    for (const auto& p : r.passes) {
+        if (p == "scl") {
+            out.push_back({p, 20, {"SCL"}, true});
+        } else if (p == "10") {
+            out.push_back({p, 10, r.bands_10, false});
+        } else if (p == "20") {
+            out.push_back({p, 20, r.bands_20, false});
+        } else {
+            throw UsageError("--passes: unknown pass '" + p + "'",
+                             "Sentinel-2 passes are scl, 10 and 20");
+        }
+    }
+    return out;
+}
+
+std::string fmt_real(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(static_cast<float>(v)));
+    return buf;
+}
+
+class LeaseKeeper {
+public:
+    LeaseKeeper(const db::ConnectionSettings& s, const db::QualifiedName& table, std::int64_t obsid,
+                std::string worker, int lease)
+        : m_thread([this, s, table, obsid, worker = std::move(worker), lease] {
+            try {
+                db::Connection conn(s);
+                std::unique_lock lock(m_mutex);
+                while (!m_stop) {
+                    m_cv.wait_for(lock, std::chrono::seconds(std::max(1, lease / 3)));
+                    if (m_stop) {
+                        break;
+                    }
+                    conn.exec_params("UPDATE " + table.quoted() +
+                                         " SET lease_until = now() + make_interval(secs => $3)"
+                                         " WHERE obsid = $1 AND worker = $2",
+                                     obsid, worker, lease);
+                }
+            } catch (const std::exception& e) {
+                log::warn(std::string("extract: cannot renew the lease: ") + e.what());
+            }
+        }) {}
+    ~LeaseKeeper() {
+        {
+            std::lock_guard lock(m_mutex);
+            m_stop = true;
+        }
+        m_cv.notify_all();
+        m_thread.join();
+    }
+
+private:
+    std::mutex m_mutex;
+    std::condition_variable m_cv;
+    bool m_stop = false;
+    std::thread m_thread;
+};
+
+struct Shared {
+    const DbExtractRequest& request;
+    const db::ConnectionSettings& settings;
+    std::vector<PassPlan> passes;
+    std::mutex mutex;
+    DbExtractSummary summary;
+    std::int64_t claimed = 0;
+};
+
+std::optional<Claim> claim(db::Connection& conn, Shared& s, const std::string& worker) {
+    const auto& t = s.settings.tables;
+    const auto& r = s.request;
+    db::Transaction tx(conn, "claim");
+    auto res = tx.exec_params(
+        "SELECT d.id, d.reference, to_char(d.obstime, 'YYYY-MM-DD HH24:MI:SS') FROM " +
+            t.catalog.quoted() +
+            " d WHERE d.card = $1 AND ($2 = 0 OR d.id = $2) AND (d.status = 'ingested'"
+            " OR (d.status = 'inprogress' AND NOT EXISTS (SELECT 1 FROM " +
+            t.extraction.quoted() +
+            " e WHERE e.obsid = d.id AND e.lease_until > now())))"
+            " ORDER BY d.obstime, d.id LIMIT 1 FOR UPDATE OF d SKIP LOCKED",
+        r.card, r.obsid);
+    if (res.empty()) {
+        return std::nullopt;
+    }
+    Claim c;
+    c.id = res.int64(0, 0);
+    c.reference = res.text(0, 1);
+    c.obstime = res.text(0, 2);
+    tx.exec_params("UPDATE " + t.catalog.quoted() + " SET status = 'inprogress' WHERE id = $1",
+                   c.id);
+    for (const auto& p : s.passes) {
+        tx.exec_params("INSERT INTO " + t.extraction.quoted() +
+                           " (obsid, pass, status, worker, lease_until, started, finished, rows,"
+                           " message) VALUES ($1, $2, 'inprogress', $3,"
+                           " now() + make_interval(secs => $4), now(), NULL, NULL, NULL)"
+                           " ON CONFLICT (obsid, pass) DO UPDATE SET status = 'inprogress',"
+                           " worker = $3, lease_until = now() + make_interval(secs => $4),"
+                           " started = now(), finished = NULL, rows = NULL, message = NULL",
+                       c.id, p.name, worker, r.lease_seconds);
+    }
+    if (db::table_exists(tx, t.catalogue_extra)) {
+        auto e = tx.exec_params("SELECT product_identifier FROM " + t.catalogue_extra.quoted() +
+                                    " WHERE reference = $1",
+                                c.reference);
+        if (!e.empty() && !e.is_null(0, 0)) {
+            c.product_identifier = e.text(0, 0);
+        }
+    }
+    tx.commit();
+    return c;
+}
+
+// Extracts one pass; returns the rows written (0: no parcel).
+std::uint64_t run_pass(db::Connection& conn, Shared& s, const Claim& c, const PassPlan& p,
+                       const std::string& safe, int epsg) {
+    const auto& t = s.settings.tables;
+    if (t.parcel.empty()) {
+        throw ImageFailure{"Parcel SQL", "no parcel_table configured (db_config.json "
+                                         "database.tables.parcel_table)"};
+    }
+    const auto mask_table = t.parcel.with_name(t.parcel.name + "_" + std::to_string(epsg) + "_" +
+                                               std::to_string(p.res) + "_rast");
+    std::vector<std::string> files;
+    for (const auto& b : p.bands) {
+        files.push_back(band_file(safe, p.res, b));
+    }
+    std::vector<zonal::RasterInfo> infos;
+    for (const auto& f : files) {
+        try {
+            infos.push_back(zonal::describe_raster(f));
+        } catch (const Error& e) {
+            throw ImageFailure{"Rio error", e.what()};
+        }
+    }
+    MaskSet masks = load_masks(conn, mask_table, p.res, infos.front(), epsg);
+    db::Transaction tx(conn, "pass");
+    if (p.hist) {
+        tx.exec_params("DELETE FROM " + t.hists.quoted() + " WHERE obsid = $1", c.id);
+    } else {
+        std::string arr = "{";
+        for (std::size_t i = 0; i < p.bands.size(); ++i) {
+            arr += (i ? "," : "") + p.bands[i];
+        }
+        arr += "}";
+        tx.exec_params("DELETE FROM " + t.sigs.quoted() +
+                           " WHERE obsid = $1 AND band = ANY($2::text[])",
+                       c.id, arr);
+    }
+    std::uint64_t rows = 0;
+    {
+        db::CopyWriter copy(tx, p.hist ? t.hists : t.sigs,
+                            p.hist ? std::vector<std::string>{"pid", "obsid", "hist"}
+                                   : std::vector<std::string>{"pid", "obsid", "band", "count",
+                                                              "mean", "std", "min", "max", "p25",
+                                                              "p50", "p75"});
+        const std::string obsid = std::to_string(c.id);
+        // Per band: one raster file each; rows grouped by band, then pid.
+        for (std::size_t b = 0; b < infos.size(); ++b) {
+            zonal::ZonalOptions o;
+            o.hist = p.hist;
+            o.zero_is_nodata = !p.hist;
+            o.threads = s.request.threads;
+            zonal::ZonalResult res;
+            try {
+                auto [col, row] = zonal::grid_offset(
+                    infos[b], zonal::PixelGrid{0, 0, double(p.res), double(p.res)});
+                o.col_offset = col;
+                o.row_offset = row;
+                res = zonal::zonal_statistics(infos[b], masks.masks, o);
+            } catch (const Interrupted&) {
+                throw;
+            } catch (const Error& e) {
+                throw ImageFailure{"Rio error", e.what()};
+            }
+            for (const auto& h : res.hists) {
+                copy.add(std::to_string(masks.pids[h.zone]));
+                copy.add(obsid);
+                copy.add(h.json);
+                copy.end_row();
+            }
+            for (const auto& z : res.stats) {
+                const auto& st = z.stats;
+                copy.add(std::to_string(masks.pids[z.zone]));
+                copy.add(obsid);
+                copy.add(p.bands[b]);
+                copy.add(std::to_string(st.count));
+                for (double v : {st.mean, st.std, st.min, st.max, st.p25, st.p50, st.p75}) {
+                    copy.add(fmt_real(v));
+                }
+                copy.end_row();
+            }
+        }
+        copy.complete();
+        rows = copy.rows();
+    }
+    tx.exec_params("UPDATE " + t.extraction.quoted() +
+                       " SET status = $3, finished = now(), rows = $4, message = NULL"
+                       " WHERE obsid = $1 AND pass = $2",
+                   c.id, p.name, rows ? std::string("extracted") : std::string("No parcels"),
+                   static_cast<std::int64_t>(rows));
+    tx.commit();
+    return rows;
+}
+
+void work(Shared& s, int index) {
+    const auto& t = s.settings.tables;
+    const std::string worker =
+        hostname() + ":" + std::to_string(::getpid()) + ":" + std::to_string(index);
+    db::Connection conn(s.settings);
+    while (true) {
+        check_interrupted();
+        {
+            std::lock_guard lock(s.mutex);
+            if (s.request.limit > 0 && s.claimed >= s.request.limit) {
+                return;
+            }
+            ++s.claimed;
+        }
+        auto c = claim(conn, s, worker);
+        if (!c) {
+            return;
+        }
+        log::info("extract: obsid " + std::to_string(c->id) + " " + c->reference + " claimed");
+        LeaseKeeper lease(s.settings, t.extraction, c->id, worker, s.request.lease_seconds);
+        std::uint64_t rows = 0;
+        std::optional<ImageFailure> failure;
+        std::string failed_pass;
+        try {
+            const int epsg = s2_epsg(c->reference);
+            const std::string safe = product_dir(*c, s.request);
+            for (const auto& p : s.passes) {
+                failed_pass = p.name;
+                rows += run_pass(conn, s, *c, p, safe, epsg);
+            }
+        } catch (const ImageFailure& f) {
+            failure = f;
+        } catch (const InputError& e) {
+            failure = ImageFailure{"Rio error", e.what()};
+        }
+        const std::string status = failure ? failure->status : rows ? "extracted" : "No parcels";
+        db::Transaction tx(conn, "finish");
+        if (failure) {
+            tx.exec_params(
+                "UPDATE " + t.extraction.quoted() +
+                    " SET status = CASE WHEN pass = $2 OR $2 = '' THEN $3 ELSE 'not run' END,"
+                    " finished = now(), message = CASE WHEN pass = $2 OR $2 = '' THEN $4 ELSE"
+                    " 'not run: pass ' || $2 || ' failed' END"
+                    " WHERE obsid = $1 AND (pass = $2 OR status = 'inprogress')",
+                c->id, failed_pass, failure->status, failure->message);
+        }
+        tx.exec_params("UPDATE " + t.catalog.quoted() + " SET status = $2 WHERE id = $1", c->id,
+                       status);
+        tx.commit();
+        std::lock_guard lock(s.mutex);
+        s.summary.rows += rows;
+        if (failure) {
+            ++s.summary.failed;
+            s.summary.failures.push_back("obsid " + std::to_string(c->id) + " (" + c->reference +
+                                         "): " + failure->status + ": " + failure->message);
+            log::warn("extract: obsid " + std::to_string(c->id) + ": " + failure->status + ": " +
+                      failure->message);
+        } else if (rows == 0) {
+            ++s.summary.no_parcels;
+        } else {
+            ++s.summary.extracted;
+        }
+    }
+}
+
+} // namespace
+
+zonal::Mask mask_from_raster_wkb(std::span<const std::uint8_t> wkb, double res) {
+    // PostGIS raster WKB: endian(1) version(2) nbands(2) scalex scaley ipx ipy skewx skewy (8
+    // each) srid(4) width(2) height(2) = 61 bytes; then per band: pixtype/flags(1), nodata
+    // (pixel size), pixels.
+    if (wkb.size() < 61) {
+        throw InputError("raster WKB of " + std::to_string(wkb.size()) + " bytes is too short");
+    }
+    const bool le = wkb[0] == 1;
+    const auto* p = wkb.data();
+    const auto nbands = read_le<std::uint16_t>(p + 3, le);
+    const double sx = read_le<double>(p + 5, le);
+    const double sy = read_le<double>(p + 13, le);
+    const double ipx = read_le<double>(p + 21, le);
+    const double ipy = read_le<double>(p + 29, le);
+    const double kx = read_le<double>(p + 37, le);
+    const double ky = read_le<double>(p + 45, le);
+    const int width = read_le<std::uint16_t>(p + 57, le);
+    const int height = read_le<std::uint16_t>(p + 59, le);
+    if (nbands < 1) {
+        throw InputError("mask raster has no band");
+    }
+    if (kx != 0 || ky != 0 || std::abs(std::abs(sx) - res) > 1e-9 * res ||
+        std::abs(std::abs(sy) - res) > 1e-9 * res || sx < 0) {
+        throw InputError("mask raster is skewed or not on a " + std::to_string(res) + " m grid");
+    }
+    const std::uint8_t flags = p[61];
+    if ((flags & 0x0F) != 4 || (flags & 0x80)) {
+        throw InputError("mask raster band 1 is not an in-database 8BUI band");
+    }
+    const bool has_nodata = flags & 0x40;
+    const std::uint8_t nodata = p[62];
+    const std::size_t n = static_cast<std::size_t>(width) * static_cast<std::size_t>(height);
+    if (wkb.size() < 63 + n) {
+        throw InputError("mask raster WKB is truncated");
+    }
+    const double c = ipx / res;
+    const double top = sy < 0 ? ipy : ipy + height * sy; // north edge
+    const double r = -top / res;
+    if (std::abs(c - std::round(c)) > 1e-6 || std::abs(r - std::round(r)) > 1e-6) {
+        throw InputError("mask raster corner (" + std::to_string(ipx) + ", " + std::to_string(ipy) +
+                         ") is not on the " + std::to_string(res) + " m grid");
+    }
+    zonal::Mask m;
+    m.col0 = std::llround(c);
+    m.row0 = std::llround(r);
+    m.width = width;
+    m.height = height;
+    m.pixels.resize(n);
+    const std::uint8_t* px = p + 63;
+    for (int row = 0; row < height; ++row) {
+        const int src = sy < 0 ? row : height - 1 - row; // south-up masks are flipped
+        for (int col = 0; col < width; ++col) {
+            const std::uint8_t v = px[static_cast<std::size_t>(src) * width + col];
+            m.pixels[static_cast<std::size_t>(row) * width + col] =
+                v != 0 && !(has_nodata && v == nodata) ? 1 : 0;
+        }
+    }
+    return m;
+}
+
+int s2_epsg(const std::string& reference) {
+    // S2A_MSIL2A_20201021T103101_N0214_R108_T32UNG_20201021T132152(.SAFE)
+    std::size_t pos = 0;
+    for (int field = 0; field < 5; ++field) {
+        pos = reference.find('_', pos);
+        if (pos == std::string::npos) {
+            break;
+        }
+        ++pos;
+    }
+    if (pos != std::string::npos && pos + 6 <= reference.size() && reference[pos] == 'T') {
+        const std::string zone = reference.substr(pos + 1, 2);
+        const char band = reference[pos + 3];
+        if (std::isdigit(static_cast<unsigned char>(zone[0])) &&
+            std::isdigit(static_cast<unsigned char>(zone[1])) && band >= 'C' && band <= 'X') {
+            return (band >= 'N' ? 32600 : 32700) + std::stoi(zone);
+        }
+    }
+    throw ImageFailure{"No extent", "no MGRS tile id in the product name " + reference};
+}
+
+DbExtractSummary extract_db(const DbExtractRequest& request,
+                            const db::ConnectionSettings& settings) {
+    Shared s{request, settings, plans(request), {}, {}, 0};
+    if (request.card != "s2") {
+        throw UsageError("--card " + request.card + " is not supported yet",
+                         "Sentinel-2 L2A (--card s2) is");
+    }
+    {
+        db::Connection conn(settings);
+        if (request.create_tables) {
+            db::create_tables(conn, settings.tables);
+        }
+        if (!request.rerun_status.empty() && !request.dry_run) {
+            // Re-queue once, at the start (an image done in this run is not taken again). An
+            // `inprogress` image is only re-queued when no live worker holds a lease on it.
+            std::string arr = "{";
+            for (std::size_t i = 0; i < request.rerun_status.size(); ++i) {
+                std::string q;
+                for (char ch : request.rerun_status[i]) {
+                    if (ch == '"' || ch == '\\') {
+                        q += '\\';
+                    }
+                    q += ch;
+                }
+                arr += (i ? ",\"" : "\"") + q + "\"";
+            }
+            arr += "}";
+            const auto& t = settings.tables;
+            auto res = conn.exec_params(
+                "UPDATE " + t.catalog.quoted() +
+                    " d SET status = 'ingested' WHERE d.card = $1 AND ($2 = 0 OR d.id = $2)"
+                    " AND d.status = ANY($3::text[]) AND NOT EXISTS (SELECT 1 FROM " +
+                    t.extraction.quoted() +
+                    " e WHERE e.obsid = d.id AND e.lease_until > now()"
+                    " AND d.status = 'inprogress')",
+                request.card, request.obsid, arr);
+            log::info("extract: " + std::to_string(res.affected_rows()) + " images re-queued");
+        }
+        if (request.dry_run) {
+            return {};
+        }
+    }
+    const int n = std::max(1, request.workers);
+    std::vector<std::thread> threads;
+    std::exception_ptr error;
+    std::mutex error_mutex;
+    for (int i = 0; i < n; ++i) {
+        threads.emplace_back([&, i] {
+            try {
+                work(s, i);
+            } catch (...) {
+                std::lock_guard lock(error_mutex);
+                if (!error) {
+                    error = std::current_exception();
+                }
+            }
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    if (error) {
+        std::rethrow_exception(error);
+    }
+    return s.summary;
+}
+
+} // namespace baims::parcels

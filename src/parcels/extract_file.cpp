@@ -1,0 +1,422 @@
+// `baims extract` file mode: GDAL raster(s) × OGR polygons → rows through OGR.
+
+#include "baims/core/error.hpp"
+#include "baims/core/log.hpp"
+#include "baims/io/gdal.hpp"
+#include "baims/parcels/extract.hpp"
+#include "baims/zonal/mask.hpp"
+#include "baims/zonal/raster_source.hpp"
+
+#include <gdal.h>
+#include <ogr_api.h>
+#include <ogr_geometry.h>
+#include <ogr_spatialref.h>
+#include <ogrsf_frmts.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <unistd.h>
+
+namespace baims::parcels {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Parcel {
+    std::string id;
+    std::unique_ptr<OGRGeometry> geometry; // in the source CRS
+};
+
+struct ParcelSet {
+    std::string id_name = "pid";
+    OGRFieldType id_type = OFTInteger64;
+    std::unique_ptr<OGRSpatialReference> srs;
+    std::vector<Parcel> parcels;
+};
+
+ParcelSet read_parcels(const FileExtractRequest& r) {
+    io::gdal::ErrorScope errors;
+    GDALDatasetUniquePtr ds(
+        GDALDataset::Open(r.parcels.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
+    if (!ds) {
+        std::string why = errors.last_error();
+        throw InputError("cannot open parcels '" + r.parcels + "'" +
+                             (why.empty() ? "" : ": " + why),
+                         "Check the path and that OGR reads this format (ogrinfo)");
+    }
+    OGRLayer* layer = nullptr;
+    if (!r.layer.empty()) {
+        layer = ds->GetLayerByName(r.layer.c_str());
+        if (!layer) {
+            throw InputError("parcels '" + r.parcels + "' have no layer '" + r.layer + "'",
+                             "List the layers with ogrinfo");
+        }
+    } else {
+        if (ds->GetLayerCount() < 1) {
+            throw InputError("parcels '" + r.parcels + "' have no layer", "Give a vector data set");
+        }
+        if (ds->GetLayerCount() > 1) {
+            throw UsageError("parcels '" + r.parcels + "' have " +
+                                 std::to_string(ds->GetLayerCount()) + " layers",
+                             "Choose one with --layer");
+        }
+        layer = ds->GetLayer(0);
+    }
+    ParcelSet set;
+    int id_index = -1;
+    if (!r.id_field.empty()) {
+        id_index = layer->GetLayerDefn()->GetFieldIndex(r.id_field.c_str());
+        if (id_index < 0) {
+            throw UsageError("parcels '" + r.parcels + "' have no field '" + r.id_field + "'",
+                             "List the fields with ogrinfo -so");
+        }
+        set.id_name = r.id_field;
+        OGRFieldType t = layer->GetLayerDefn()->GetFieldDefn(id_index)->GetType();
+        set.id_type = (t == OFTInteger || t == OFTInteger64) ? OFTInteger64 : OFTString;
+    }
+    if (const OGRSpatialReference* srs = layer->GetSpatialRef()) {
+        set.srs.reset(srs->Clone());
+        set.srs->SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+    }
+    layer->ResetReading();
+    for (auto& f : *layer) {
+        Parcel p;
+        if (id_index >= 0) {
+            if (!f->IsFieldSetAndNotNull(id_index)) {
+                throw InputError("parcel with FID " + std::to_string(f->GetFID()) + " of '" +
+                                     r.parcels + "' has no value in '" + r.id_field + "'",
+                                 "Choose an id field set on every feature");
+            }
+            p.id = f->GetFieldAsString(id_index);
+        } else {
+            p.id = std::to_string(f->GetFID());
+        }
+        if (OGRGeometry* g = f->GetGeometryRef()) {
+            p.geometry.reset(g->clone());
+        }
+        set.parcels.push_back(std::move(p));
+    }
+    if (errors.failed()) {
+        throw InputError("cannot read parcels '" + r.parcels + "': " + errors.last_error(),
+                         "Check the file with ogrinfo");
+    }
+    return set;
+}
+
+void add_polygon(const OGRPolygon& poly, zonal::MultiPolygon& out) {
+    zonal::Polygon p;
+    for (const OGRLinearRing* ring : poly) {
+        zonal::Ring r;
+        for (const OGRPoint& pt : *ring) {
+            r.x.push_back(pt.getX());
+            r.y.push_back(pt.getY());
+        }
+        p.rings.push_back(std::move(r));
+    }
+    if (!p.rings.empty()) {
+        out.push_back(std::move(p));
+    }
+}
+
+// Polygonal parts of a geometry (Polygon, MultiPolygon, collections, curves linearised).
+void collect(const OGRGeometry& g, zonal::MultiPolygon& out) {
+    switch (wkbFlatten(g.getGeometryType())) {
+    case wkbPolygon:
+        add_polygon(*g.toPolygon(), out);
+        break;
+    case wkbMultiPolygon:
+    case wkbGeometryCollection:
+        for (const OGRGeometry* part : *g.toGeometryCollection()) {
+            collect(*part, out);
+        }
+        break;
+    case wkbCurvePolygon:
+    case wkbMultiSurface: {
+        std::unique_ptr<OGRGeometry> lin(g.getLinearGeometry());
+        if (lin) {
+            collect(*lin, out);
+        }
+        break;
+    }
+    default:
+        break; // points and lines select nothing
+    }
+}
+
+std::vector<int> resolve_bands(const zonal::RasterInfo& info,
+                               const std::vector<std::string>& bands) {
+    std::vector<int> out;
+    for (const auto& b : bands) {
+        bool digits = !b.empty() &&
+                      std::all_of(b.begin(), b.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (digits) {
+            out.push_back(std::stoi(b));
+            continue;
+        }
+        auto it = std::find(info.band_names.begin(), info.band_names.end(), b);
+        if (it == info.band_names.end()) {
+            std::string names;
+            for (const auto& n : info.band_names) {
+                names += (names.empty() ? "" : ", ") + n;
+            }
+            throw UsageError("raster '" + info.path + "' has no band '" + b + "'",
+                             "Bands are numbers from 1 or names: " + names);
+        }
+        out.push_back(static_cast<int>(it - info.band_names.begin()) + 1);
+    }
+    return out;
+}
+
+std::string driver_for(const FileExtractRequest& r) {
+    if (!r.format.empty()) {
+        return r.format;
+    }
+    std::string ext = fs::path(r.output).extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    if (ext == ".gpkg") {
+        return "GPKG";
+    }
+    if (ext == ".json" || ext == ".geojson") {
+        return "GeoJSON";
+    }
+    if (ext == ".fgb") {
+        return "FlatGeobuf";
+    }
+    if (r.output.rfind("PG:", 0) == 0) {
+        return "PostgreSQL";
+    }
+    return "CSV";
+}
+
+struct OutputRow {
+    std::size_t parcel = 0;
+    std::size_t raster = 0;
+    std::string band;
+    zonal::Stats stats;
+    std::string hist;
+};
+
+void write_rows(const FileExtractRequest& r, const ParcelSet& set,
+                const std::vector<OutputRow>& rows) {
+    const std::string driver_name = driver_for(r);
+    GDALDriver* driver = GetGDALDriverManager()->GetDriverByName(driver_name.c_str());
+    if (!driver || !driver->GetMetadataItem(GDAL_DCAP_CREATE)) {
+        throw UsageError("--format '" + driver_name + "' is not an OGR driver that can create",
+                         "Use CSV, GPKG, GeoJSON or another OGR vector driver (ogrinfo --formats)");
+    }
+    const bool is_file = driver_name != "PostgreSQL" && r.output.rfind("/vsi", 0) != 0;
+    fs::path target(r.output);
+    fs::path temp = target;
+    if (is_file) {
+        temp = target.parent_path() / ("." + target.filename().string() + ".tmp" +
+                                       std::to_string(::getpid()) + target.extension().string());
+        std::error_code ec;
+        fs::remove_all(temp, ec);
+    }
+    const std::string layer_name = target.stem().string().empty() ? "sigs" : target.stem().string();
+    {
+        io::gdal::ErrorScope errors;
+        GDALDatasetUniquePtr ds(
+            driver->Create(temp.string().c_str(), 0, 0, 0, GDT_Unknown, nullptr));
+        if (!ds) {
+            throw OutputError("cannot create '" + r.output + "'" +
+                                  (errors.last_error().empty() ? "" : ": " + errors.last_error()),
+                              "Check that the folder exists and is writable");
+        }
+        OGRLayer* layer = ds->CreateLayer(layer_name.c_str(), nullptr, wkbNone, nullptr);
+        if (!layer) {
+            throw OutputError("cannot create layer '" + layer_name + "' in '" + r.output +
+                                  "': " + errors.last_error(),
+                              "Check the output format");
+        }
+        auto add = [&](const char* name, OGRFieldType t, OGRFieldSubType st = OFSTNone) {
+            OGRFieldDefn f(name, t);
+            f.SetSubType(st);
+            if (layer->CreateField(&f) != OGRERR_NONE) {
+                throw OutputError("cannot create field '" + std::string(name) + "' in '" +
+                                      r.output + "': " + errors.last_error(),
+                                  "Check the output format");
+            }
+        };
+        add(set.id_name.c_str(), set.id_type);
+        const bool several = r.rasters.size() > 1;
+        if (several) {
+            add("raster", OFTString);
+        }
+        add("band", OFTString);
+        if (r.hist) {
+            add("hist", OFTString, OFSTJSON);
+        } else {
+            add("count", OFTInteger64);
+            for (const char* n : {"mean", "std", "min", "max", "p25", "p50", "p75"}) {
+                // Float32 values in double fields: OGR's CSV writer prints float32 fields with too
+                // few digits to read the same float back (116.494995 → "116.495").
+                add(n, OFTReal);
+            }
+        }
+        const bool transaction = ds->StartTransaction() == OGRERR_NONE;
+        for (const auto& row : rows) {
+            OGRFeature f(layer->GetLayerDefn());
+            int i = 0;
+            const std::string& id = set.parcels[row.parcel].id;
+            if (set.id_type == OFTInteger64) {
+                f.SetField(i++, static_cast<GIntBig>(std::stoll(id)));
+            } else {
+                f.SetField(i++, id.c_str());
+            }
+            if (several) {
+                f.SetField(i++, r.rasters[row.raster].c_str());
+            }
+            f.SetField(i++, row.band.c_str());
+            if (r.hist) {
+                f.SetField(i++, row.hist.c_str());
+            } else {
+                const auto& s = row.stats;
+                f.SetField(i++, static_cast<GIntBig>(s.count));
+                for (double v : {s.mean, s.std, s.min, s.max, s.p25, s.p50, s.p75}) {
+                    f.SetField(i++, static_cast<double>(static_cast<float>(v))); // stored as real
+                }
+            }
+            if (layer->CreateFeature(&f) != OGRERR_NONE) {
+                throw OutputError("cannot write to '" + r.output + "': " + errors.last_error(),
+                                  "Check the free space and the output format");
+            }
+        }
+        if (transaction && ds->CommitTransaction() != OGRERR_NONE) {
+            throw OutputError("cannot write to '" + r.output + "': " + errors.last_error(),
+                              "Check the free space and the output format");
+        }
+        GDALDataset* raw = ds.release();
+        GDALClose(raw);
+        if (errors.failed()) {
+            std::error_code ec;
+            fs::remove_all(temp, ec);
+            throw OutputError("cannot write '" + r.output + "': " + errors.last_error(),
+                              "Check the free space and the output format");
+        }
+    }
+    if (is_file) {
+        std::error_code ec;
+        fs::rename(temp, target, ec);
+        if (ec) {
+            fs::remove_all(temp, ec);
+            throw OutputError("cannot rename the finished output to '" + r.output +
+                                  "': " + ec.message(),
+                              "Check that the target is not a folder and is writable");
+        }
+    }
+}
+
+} // namespace
+
+FileExtractSummary extract_file(const FileExtractRequest& r) {
+    if (r.rasters.empty()) {
+        throw UsageError("no --raster given", "Give one or more rasters with --raster FILE");
+    }
+    std::vector<zonal::RasterInfo> infos;
+    std::vector<std::vector<int>> bands;
+    for (const auto& path : r.rasters) {
+        infos.push_back(zonal::describe_raster(path));
+        bands.push_back(resolve_bands(infos.back(), r.bands));
+        if (infos.back().crs_wkt.empty() && !r.a_srs.empty()) {
+            OGRSpatialReference srs;
+            if (srs.SetFromUserInput(r.a_srs.c_str()) != OGRERR_NONE) {
+                throw UsageError("--a-srs '" + r.a_srs + "' is not a CRS",
+                                 "Give e.g. EPSG:4326 or a WKT/PROJ string");
+            }
+            char* wkt = nullptr;
+            srs.exportToWkt(&wkt);
+            infos.back().crs_wkt = wkt;
+            CPLFree(wkt);
+        }
+        if (infos.back().crs_wkt.empty()) {
+            throw InputError("raster '" + path + "' has no CRS",
+                             "Say what it is with --a-srs (e.g. EPSG:4326)");
+        }
+    }
+    ParcelSet set = read_parcels(r);
+    driver_for(r);
+    FileExtractSummary summary;
+    summary.parcels = set.parcels.size();
+    if (r.dry_run) {
+        return summary;
+    }
+    std::vector<OutputRow> rows;
+    for (std::size_t ri = 0; ri < infos.size(); ++ri) {
+        const auto& info = infos[ri];
+        OGRSpatialReference raster_srs;
+        raster_srs.importFromWkt(info.crs_wkt.c_str());
+        raster_srs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+        std::unique_ptr<OGRCoordinateTransformation> ct;
+        if (set.srs && !set.srs->IsSame(&raster_srs)) {
+            ct.reset(OGRCreateCoordinateTransformation(set.srs.get(), &raster_srs));
+            if (!ct) {
+                throw InputError("cannot transform the parcels of '" + r.parcels +
+                                     "' to the CRS of '" + info.path + "'",
+                                 "Check both CRS (ogrinfo, gdalinfo)");
+            }
+        }
+        std::vector<zonal::Mask> masks(set.parcels.size());
+        const auto rule = r.all_touched ? zonal::PixelRule::AllTouched : zonal::PixelRule::Centre;
+        for (std::size_t i = 0; i < set.parcels.size(); ++i) {
+            const auto& g = set.parcels[i].geometry;
+            if (!g) {
+                continue;
+            }
+            zonal::MultiPolygon mp;
+            if (ct) {
+                std::unique_ptr<OGRGeometry> t(g->clone());
+                if (t->transform(ct.get()) != OGRERR_NONE) {
+                    log::warn("parcel " + set.parcels[i].id +
+                              " cannot be transformed to the CRS of '" + info.path + "'; skipped");
+                    continue;
+                }
+                collect(*t, mp);
+            } else {
+                collect(*g, mp);
+            }
+            masks[i] = zonal::rasterize(mp, info.grid, rule);
+        }
+        zonal::ZonalOptions o;
+        o.bands = bands[ri];
+        o.hist = r.hist;
+        o.zero_is_nodata = r.zero_is_nodata;
+        o.threads = r.threads;
+        zonal::ZonalResult res = zonal::zonal_statistics(info, masks, o);
+        std::vector<std::uint8_t> has_row(set.parcels.size(), 0);
+        if (r.hist) {
+            for (auto& h : res.hists) {
+                has_row[h.zone] = 1;
+                rows.push_back({h.zone,
+                                ri,
+                                info.band_names[static_cast<std::size_t>(h.band - 1)],
+                                {},
+                                std::move(h.json)});
+            }
+        } else {
+            for (const auto& s : res.stats) {
+                has_row[s.zone] = 1;
+                rows.push_back({s.zone,
+                                ri,
+                                info.band_names[static_cast<std::size_t>(s.band - 1)],
+                                s.stats,
+                                {}});
+            }
+        }
+        for (auto v : has_row) {
+            summary.empty_parcels += v ? 0 : 1;
+        }
+        log::info("extract: '" + info.path + "': " + std::to_string(res.blocks_read) + " of " +
+                  std::to_string(res.blocks_total) + " blocks read");
+    }
+    std::stable_sort(rows.begin(), rows.end(),
+                     [](const OutputRow& a, const OutputRow& b) { return a.parcel < b.parcel; });
+    summary.rows = rows.size();
+    write_rows(r, set, rows);
+    return summary;
+}
+
+} // namespace baims::parcels

@@ -1,0 +1,164 @@
+// Statistics with numpy's arithmetic: the sums are numpy's pairwise summation (blocks of 8
+// accumulators up to 128 values, halves above), so mean and std are bit-identical to numpy.mean
+// and numpy.std of the same values in float64; quantiles follow numpy's "linear" method.
+
+#include "baims/zonal/stats.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace baims::zonal {
+namespace {
+
+// numpy's DOUBLE_pairwise_sum (numpy/core/src/umath/loops_utils.h.src).
+double pairwise_sum(const double* a, std::size_t n) {
+    if (n < 8) {
+        double res = 0.;
+        for (std::size_t i = 0; i < n; ++i) {
+            res += a[i];
+        }
+        return res;
+    }
+    if (n <= 128) {
+        double r[8];
+        for (int j = 0; j < 8; ++j) {
+            r[j] = a[j];
+        }
+        std::size_t i = 8;
+        for (; i < n - (n % 8); i += 8) {
+            for (int j = 0; j < 8; ++j) {
+                r[j] += a[i + static_cast<std::size_t>(j)];
+            }
+        }
+        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; ++i) {
+            res += a[i];
+        }
+        return res;
+    }
+    std::size_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
+}
+
+// numpy's add.reduce: the identity 0.0 plus the pairwise sum of all values.
+double numpy_sum(const std::vector<double>& v) {
+    return 0.0 + pairwise_sum(v.data(), v.size());
+}
+
+} // namespace
+
+double quantile_linear(std::span<const double> sorted, double q) {
+    const std::size_t n = sorted.size();
+    const double virtual_index = static_cast<double>(n - 1) * q;
+    const double previous_index = std::floor(virtual_index);
+    auto clip = [&](double i) {
+        if (i < 0) {
+            return std::size_t{0};
+        }
+        if (i > static_cast<double>(n - 1)) {
+            return n - 1;
+        }
+        return static_cast<std::size_t>(i);
+    };
+    const double a = sorted[clip(previous_index)];
+    const double b = sorted[clip(previous_index + 1)];
+    const double gamma = virtual_index - previous_index;
+    const double diff = b - a;
+    // numpy's _lerp: from the lower end below 0.5, from the upper end at and above.
+    return gamma >= 0.5 ? b - diff * (1 - gamma) : a + diff * gamma;
+}
+
+std::optional<Stats> compute_stats(std::span<double> values) {
+    if (values.empty()) {
+        return std::nullopt;
+    }
+    const std::size_t n = values.size();
+    Stats s;
+    s.count = static_cast<std::int64_t>(n);
+    std::vector<double> work(values.begin(), values.end());
+    s.mean = numpy_sum(work) / static_cast<double>(n);
+    for (auto& x : work) {
+        x = (x - s.mean) * (x - s.mean);
+    }
+    s.std = std::sqrt(numpy_sum(work) / static_cast<double>(n));
+    std::sort(values.begin(), values.end());
+    s.min = values.front();
+    s.max = values.back();
+    s.p25 = quantile_linear(values, 0.25);
+    s.p50 = quantile_linear(values, 0.50);
+    s.p75 = quantile_linear(values, 0.75);
+    return s;
+}
+
+std::optional<Stats> StatsAccumulator::finish() {
+    auto s = compute_stats(m_values);
+    std::vector<double>().swap(m_values);
+    return s;
+}
+
+void HistAccumulator::add_large(std::int64_t value) {
+    auto it = std::lower_bound(m_large.begin(), m_large.end(), value,
+                               [](const auto& p, std::int64_t v) { return p.first < v; });
+    if (it != m_large.end() && it->first == value) {
+        ++it->second;
+    } else {
+        m_large.insert(it, {value, 1});
+    }
+}
+
+std::vector<std::pair<std::int64_t, std::int64_t>> HistAccumulator::counts() const {
+    std::vector<std::pair<std::int64_t, std::int64_t>> out;
+    auto large = m_large.begin();
+    while (large != m_large.end() && large->first < 0) {
+        out.push_back(*large++);
+    }
+    for (std::size_t c = 0; c < m_small.size(); ++c) {
+        if (m_small[c] != 0) {
+            out.emplace_back(static_cast<std::int64_t>(c), m_small[c]);
+        }
+    }
+    out.insert(out.end(), large, m_large.end());
+    return out;
+}
+
+std::int64_t HistAccumulator::total() const {
+    std::int64_t t = 0;
+    for (auto c : m_small) {
+        t += c;
+    }
+    for (const auto& p : m_large) {
+        t += p.second;
+    }
+    return t;
+}
+
+std::optional<std::string> HistAccumulator::finish_json(std::int64_t nodata_class) {
+    auto c = counts();
+    m_small.clear();
+    m_small.shrink_to_fit();
+    m_large.clear();
+    if (c.empty() || (c.size() == 1 && c.front().first == nodata_class)) {
+        return std::nullopt;
+    }
+    return hist_json(c);
+}
+
+std::string hist_json(std::span<const std::pair<std::int64_t, std::int64_t>> counts) {
+    std::string s = "{";
+    bool first = true;
+    for (const auto& [cls, n] : counts) {
+        if (!first) {
+            s += ", ";
+        }
+        first = false;
+        s += '"';
+        s += std::to_string(cls);
+        s += "\": ";
+        s += std::to_string(n);
+    }
+    s += '}';
+    return s;
+}
+
+} // namespace baims::zonal

@@ -1,0 +1,531 @@
+// `baims extract` database mode: generated Sentinel-2 L2A SAFE products (lossless JP2 written
+// with GDAL, values from a formula), masks inserted as PostGIS raster WKB built here, the real
+// binary run against a throwaway PostgreSQL (tests/scripts/pg_tmp.sh).
+//
+// Pixel values: band i (B02=1, B03=2, B04=3, B08=4, B05=5, B11=6) at image column c, row r:
+// 1000 i + 7 c + 13 r + 1, except columns 40..43 at 10 m (20..21 at 20 m) = 0 (no data).
+// SCL at 20 m: 3 + (3 c + r) % 6, 0 in columns 20..21.
+// Expected statistics: a plain sort + two-pass mean/std in long double here, and for parcel 1,
+// band B02 the numbers worked out by hand (values 1028 1035 1041 1042 1048 1055):
+// mean 1041.5, std sqrt(449.5 / 6) = 8.655441, p25 1035 + 0.25 * 6 = 1036.5, p50 1041.5,
+// p75 1042 + 0.75 * 6 = 1046.5.
+
+#include "db_fixture.hpp"
+
+#include "baims/db/connection.hpp"
+#include "baims/db/identifiers.hpp"
+#include "baims/db/schema.hpp"
+#include "baims/db/settings.hpp"
+
+#include <catch2/catch.hpp>
+#include <gdal.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <signal.h>
+#include <thread>
+
+namespace fs = std::filesystem;
+using namespace baims;
+using namespace baims::test;
+
+namespace {
+
+const std::string REF = "S2A_MSIL2A_20210615T103021_N0300_R108_T32UNG_20210615T134511.SAFE";
+const std::string GRANULE = "L2A_T32UNG_A031234_20210615T103023";
+constexpr double ULX = 600000, ULY = 5000040;
+constexpr int W10 = 128, W20 = 64;
+
+int band_index(const std::string& b) {
+    static const std::map<std::string, int> m{{"B02", 1}, {"B03", 2}, {"B04", 3},
+                                              {"B08", 4}, {"B05", 5}, {"B11", 6}};
+    return m.at(b);
+}
+
+std::uint16_t value(const std::string& band, int res, int c, int r) {
+    if (res == 10 ? (c >= 40 && c <= 43) : (c >= 20 && c <= 21)) {
+        return 0;
+    }
+    return static_cast<std::uint16_t>(1000 * band_index(band) + 7 * c + 13 * r + 1);
+}
+
+std::uint8_t scl(int c, int r) {
+    return (c >= 20 && c <= 21) ? 0 : static_cast<std::uint8_t>(3 + (3 * c + r) % 6);
+}
+
+void write_jp2(const fs::path& path, int size, int res, const std::vector<std::uint16_t>& px,
+               GDALDataType type) {
+    fs::create_directories(path.parent_path());
+    if (GDALGetDriverCount() == 0) {
+        GDALAllRegister();
+    }
+    GDALDriverH mem = GDALGetDriverByName("MEM");
+    GDALDatasetH ds = GDALCreate(mem, "", size, size, 1, type, nullptr);
+    double gt[6] = {ULX, double(res), 0, ULY, 0, -double(res)};
+    GDALSetGeoTransform(ds, gt);
+    GDALSetProjection(ds, "EPSG:32632");
+    REQUIRE(GDALRasterIO(GDALGetRasterBand(ds, 1), GF_Write, 0, 0, size, size,
+                         const_cast<std::uint16_t*>(px.data()), size, size, GDT_UInt16, 0,
+                         0) == CE_None);
+    const char* opts[] = {"REVERSIBLE=YES", "QUALITY=100",   "YCBCR420=NO",
+                          "BLOCKXSIZE=32",  "BLOCKYSIZE=32", nullptr};
+    GDALDatasetH out = GDALCreateCopy(GDALGetDriverByName("JP2OpenJPEG"), path.c_str(), ds, FALSE,
+                                      const_cast<char**>(opts), nullptr, nullptr);
+    REQUIRE(out);
+    GDALClose(out);
+    GDALClose(ds);
+}
+
+fs::path img_dir(const fs::path& eodata, const std::string& collection, const std::string& ref,
+                 int res) {
+    return eodata / "Sentinel-2/MSI" / collection / "2021/06/15" / ref / "GRANULE" / GRANULE /
+           "IMG_DATA" / ("R" + std::to_string(res) + "m");
+}
+
+void write_product(const fs::path& eodata, const std::string& collection = "L2A",
+                   const std::string& ref = REF) {
+    for (const char* b : {"B02", "B03", "B04", "B08"}) {
+        std::vector<std::uint16_t> px(W10 * W10);
+        for (int r = 0; r < W10; ++r) {
+            for (int c = 0; c < W10; ++c) {
+                px[r * W10 + c] = value(b, 10, c, r);
+            }
+        }
+        write_jp2(img_dir(eodata, collection, ref, 10) /
+                      (std::string("T32UNG_20210615T103021_") + b + "_10m.jp2"),
+                  W10, 10, px, GDT_UInt16);
+    }
+    for (const char* b : {"B05", "B11", "SCL"}) {
+        std::vector<std::uint16_t> px(W20 * W20);
+        for (int r = 0; r < W20; ++r) {
+            for (int c = 0; c < W20; ++c) {
+                px[r * W20 + c] = std::string(b) == "SCL" ? scl(c, r) : value(b, 20, c, r);
+            }
+        }
+        write_jp2(img_dir(eodata, collection, ref, 20) /
+                      (std::string("T32UNG_20210615T103021_") + b + "_20m.jp2"),
+                  W20, 20, px, std::string(b) == "SCL" ? GDT_Byte : GDT_UInt16);
+    }
+}
+
+// A parcel mask on image pixels: a rectangle [c0, c0 + w) x [r0, r0 + h) minus `holes`.
+struct TestMask {
+    int pid;
+    int c0, r0, w, h;
+    std::vector<std::pair<int, int>> holes; // (col, row) within the window, unselected
+    bool selected(int c, int r) const {
+        if (c < c0 || c >= c0 + w || r < r0 || r >= r0 + h) {
+            return false;
+        }
+        return std::find(holes.begin(), holes.end(), std::make_pair(c - c0, r - r0)) == holes.end();
+    }
+};
+
+// PostGIS raster WKB (little endian, 1 band 8BUI, nodata 0) of a mask on the image grid, hex.
+std::string raster_hex(const TestMask& m, int res) {
+    std::vector<std::uint8_t> b;
+    auto put = [&](const void* p, std::size_t n) {
+        auto* c = static_cast<const std::uint8_t*>(p);
+        b.insert(b.end(), c, c + n);
+    };
+    std::uint8_t endian = 1;
+    std::uint16_t version = 0, nbands = 1, width = m.w, height = m.h;
+    double sx = res, sy = -res, ipx = ULX + m.c0 * res, ipy = ULY - m.r0 * res, skew = 0;
+    std::int32_t srid = 32632;
+    put(&endian, 1);
+    put(&version, 2);
+    put(&nbands, 2);
+    for (double d : {sx, sy, ipx, ipy, skew, skew}) {
+        put(&d, 8);
+    }
+    put(&srid, 4);
+    put(&width, 2);
+    put(&height, 2);
+    std::uint8_t pixtype = 4 | 0x40, nodata = 0;
+    put(&pixtype, 1);
+    put(&nodata, 1);
+    for (int r = 0; r < m.h; ++r) {
+        for (int c = 0; c < m.w; ++c) {
+            b.push_back(m.selected(m.c0 + c, m.r0 + r) ? 1 : 0);
+        }
+    }
+    std::string hex;
+    char buf[3];
+    for (auto v : b) {
+        std::snprintf(buf, sizeof buf, "%02x", v);
+        hex += buf;
+    }
+    return hex;
+}
+
+struct Expected {
+    std::int64_t count;
+    double mean, std, min, max, p25, p50, p75;
+};
+
+std::optional<Expected> expected(const TestMask& m, const std::string& band, int res, int size) {
+    std::vector<double> v;
+    for (int r = 0; r < size; ++r) {
+        for (int c = 0; c < size; ++c) {
+            if (m.selected(c, r) && value(band, res, c, r) != 0) {
+                v.push_back(value(band, res, c, r));
+            }
+        }
+    }
+    if (v.empty()) {
+        return std::nullopt;
+    }
+    std::sort(v.begin(), v.end());
+    long double sum = 0;
+    for (double x : v) {
+        sum += x;
+    }
+    const long double mean = sum / v.size();
+    long double ss = 0;
+    for (double x : v) {
+        ss += (x - mean) * (x - mean);
+    }
+    auto q = [&](double p) {
+        double idx = p * (v.size() - 1);
+        std::size_t lo = static_cast<std::size_t>(std::floor(idx));
+        std::size_t hi = std::min(lo + 1, v.size() - 1);
+        return v[lo] + (v[hi] - v[lo]) * (idx - lo);
+    };
+    return Expected{static_cast<std::int64_t>(v.size()),
+                    double(mean),
+                    double(std::sqrt(ss / v.size())),
+                    v.front(),
+                    v.back(),
+                    q(0.25),
+                    q(0.5),
+                    q(0.75)};
+}
+
+std::optional<std::string> expected_hist(const TestMask& m) {
+    std::map<int, int> counts;
+    for (int r = 0; r < W20; ++r) {
+        for (int c = 0; c < W20; ++c) {
+            if (m.selected(c, r)) {
+                ++counts[scl(c, r)];
+            }
+        }
+    }
+    if (counts.empty() || (counts.size() == 1 && counts.begin()->first == 0)) {
+        return std::nullopt;
+    }
+    std::string s = "{";
+    for (auto [k, n] : counts) {
+        s += (s.size() > 1 ? ", \"" : "\"") + std::to_string(k) + "\": " + std::to_string(n);
+    }
+    return s + "}";
+}
+
+// Masks at 10 m (image 128 x 128, blocks 32) and 20 m (64 x 64).
+const std::vector<TestMask> MASKS10 = {
+    {1, 2, 1, 3, 2, {}},
+    {2, 28, 28, 9, 7, {{3, 3}, {4, 3}, {3, 4}}}, // a hole, crossing block borders
+    {3, -4, 30, 8, 5, {}},                       // partly west of the image
+    {4, 40, 5, 4, 6, {}},                        // only no data: no row
+    {5, 36, 50, 12, 4, {}},                      // across the no-data strip
+    {6, 200, 10, 5, 5, {}},                      // outside the image: no row
+};
+const std::vector<TestMask> MASKS20 = {
+    {1, 1, 0, 2, 2, {}},   {2, 29, 29, 5, 4, {{2, 1}}},
+    {4, 20, 2, 2, 3, {}}, // only class 0 / no data: no row
+    {5, 18, 25, 6, 2, {}}, {6, 100, 5, 3, 3, {}},
+};
+
+struct Env {
+    TempSchema schema{"extract"};
+    fs::path dir = temp_dir();
+    fs::path eodata = dir / "eodata";
+    fs::path config = dir / "db_config.json";
+    db::TableNames names;
+
+    Env() {
+        auto q = [&](const std::string& t) { return db::QualifiedName{schema.name(), t}; };
+        names.aoi = q("aois");
+        names.parcel = q("parcels");
+        names.catalog = q("dias_catalogue");
+        names.sigs = q("sigs");
+        names.hists = q("hists");
+        names.extraction = q("baims_extraction");
+        names.catalogue_extra = q("baims_catalogue_extra");
+        db::create_tables(schema.conn(), names);
+        nlohmann::json j;
+        j["database"]["connection"] = nlohmann::json::object();
+        auto& t = j["database"]["tables"];
+        t["aoi_table"] = names.aoi.quoted();
+        t["parcel_table"] = names.parcel.quoted();
+        t["catalog_table"] = names.catalog.quoted();
+        t["sigs_table"] = names.sigs.quoted();
+        t["hists_table"] = names.hists.quoted();
+        t["extraction_table"] = names.extraction.quoted();
+        t["catalogue_extra_table"] = names.catalogue_extra.quoted();
+        std::ofstream(config) << j.dump();
+        for (int res : {10, 20}) {
+            auto table = names.parcel.with_name("parcels_32632_" + std::to_string(res) + "_rast");
+            schema.conn().exec("CREATE TABLE " + table.quoted() +
+                               " (pid int primary key, rast raster)");
+            for (const auto& m : res == 10 ? MASKS10 : MASKS20) {
+                schema.conn().exec_params("INSERT INTO " + table.quoted() +
+                                              " VALUES ($1, $2::raster)",
+                                          m.pid, raster_hex(m, res));
+            }
+        }
+    }
+
+    void add_image(const std::string& ref, const std::string& status = "ingested") {
+        schema.conn().exec_params("INSERT INTO " + names.catalog.quoted() +
+                                      " (obstime, reference, sensor, card, status) VALUES"
+                                      " ('2021-06-15 10:30:21', $1, '2A', 's2', $2)",
+                                  ref, status);
+    }
+
+    std::int64_t id_of(const std::string& ref) {
+        return schema.conn()
+            .exec_params("SELECT id FROM " + names.catalog.quoted() + " WHERE reference = $1", ref)
+            .int64(0, 0);
+    }
+
+    std::string status_of(const std::string& ref) {
+        return schema.conn()
+            .exec_params("SELECT status FROM " + names.catalog.quoted() + " WHERE reference = $1",
+                         ref)
+            .text(0, 0);
+    }
+
+    RunResult extract(std::vector<std::string> extra = {}) {
+        std::vector<std::string> argv{baims_binary(), "--progress",    "never",
+                                      "extract",      "--db-config",   config.string(),
+                                      "--eodata",     eodata.string(), "--passes",
+                                      "scl,10,20",    "--bands-20",    "B05,B11"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        return run(argv);
+    }
+};
+
+void check_sigs(Env& e, std::int64_t obsid) {
+    auto rows = e.schema.conn().exec_params(
+        "SELECT pid, trim(band), count, mean, std, min, max, p25, p50, p75 FROM " +
+            e.names.sigs.quoted() + " WHERE obsid = $1 ORDER BY pid, band",
+        obsid);
+    std::map<std::pair<int, std::string>, std::size_t> got;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        auto key = std::make_pair(int(rows.int64(i, 0)), rows.text(i, 1));
+        REQUIRE(got.count(key) == 0); // no duplicate
+        got[key] = i;
+    }
+    std::size_t n = 0;
+    for (auto [masks, res, bands, size] :
+         {std::make_tuple(&MASKS10, 10, std::vector<std::string>{"B02", "B03", "B04", "B08"}, W10),
+          std::make_tuple(&MASKS20, 20, std::vector<std::string>{"B05", "B11"}, W20)}) {
+        for (const auto& m : *masks) {
+            for (const auto& b : bands) {
+                auto want = expected(m, b, res, size);
+                auto it = got.find({m.pid, b});
+                INFO("pid " << m.pid << " band " << b);
+                REQUIRE(want.has_value() == (it != got.end()));
+                if (!want) {
+                    continue;
+                }
+                ++n;
+                const std::size_t i = it->second;
+                CHECK(rows.real(i, 2) == double(want->count));
+                int col = 3;
+                for (double w : {want->mean, want->std, want->min, want->max, want->p25, want->p50,
+                                 want->p75}) {
+                    CHECK(float(rows.real(i, col++)) == Approx(float(w)).epsilon(1e-6));
+                }
+            }
+        }
+    }
+    CHECK(n == rows.size());
+    CHECK(n > 20);
+}
+
+void check_hists(Env& e, std::int64_t obsid) {
+    auto rows = e.schema.conn().exec_params(
+        "SELECT pid, hist::text FROM " + e.names.hists.quoted() + " WHERE obsid = $1 ORDER BY pid",
+        obsid);
+    std::map<int, std::string> got;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        REQUIRE(got.count(int(rows.int64(i, 0))) == 0);
+        got[int(rows.int64(i, 0))] = rows.text(i, 1);
+    }
+    std::map<int, std::string> want;
+    for (const auto& m : MASKS20) {
+        if (auto h = expected_hist(m)) {
+            want[m.pid] = *h;
+        }
+    }
+    CHECK(got == want);
+    CHECK(got.at(1) == "{\"3\": 1, \"4\": 1, \"6\": 1, \"7\": 1}"); // by hand: (3c + r) % 6
+    CHECK(got.at(5).rfind("{\"0\": 4, ", 0) == 0);                  // class 0 kept when mixed
+}
+
+} // namespace
+
+TEST_CASE("extract: every statistic and hist of a generated S2 product, exactly once",
+          "[db][extract]") {
+    require_server();
+    Env e;
+    write_product(e.eodata);
+    e.add_image(REF);
+    auto r = e.extract();
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const auto id = e.id_of(REF);
+    CHECK(e.status_of(REF) == "extracted");
+    check_sigs(e, id);
+    check_hists(e, id);
+    auto b02 =
+        e.schema.conn().exec_params("SELECT count, mean, std, min, max, p25, p50, p75 FROM " +
+                                    e.names.sigs.quoted() + " WHERE pid = 1 AND band = 'B02'");
+    REQUIRE(b02.size() == 1);
+    CHECK(b02.real(0, 0) == 6);
+    CHECK(b02.real(0, 1) == 1041.5);
+    CHECK(float(b02.real(0, 2)) == Approx(8.655441f).epsilon(1e-6));
+    CHECK(b02.real(0, 3) == 1028);
+    CHECK(b02.real(0, 4) == 1055);
+    CHECK(b02.real(0, 5) == 1036.5);
+    CHECK(b02.real(0, 6) == 1041.5);
+    CHECK(b02.real(0, 7) == 1046.5);
+    auto passes = e.schema.conn().exec("SELECT pass, status, rows FROM " +
+                                       e.names.extraction.quoted() + " ORDER BY pass");
+    REQUIRE(passes.size() == 3);
+    for (std::size_t i = 0; i < 3; ++i) {
+        CHECK(passes.text(i, 1) == "extracted");
+    }
+    const auto before =
+        e.schema.conn().exec("SELECT count(*) FROM " + e.names.sigs.quoted()).int64(0, 0);
+
+    SECTION("nothing left: a second run claims nothing") {
+        auto again = e.extract();
+        CHECK(again.exit_code == 0);
+        CHECK(e.schema.conn().exec("SELECT count(*) FROM " + e.names.sigs.quoted()).int64(0, 0) ==
+              before);
+    }
+    SECTION("--rerun-status extracted replaces the rows, no duplicate") {
+        auto again = e.extract({"--rerun-status", "extracted"});
+        INFO(again.err);
+        CHECK(again.exit_code == 0);
+        CHECK(e.schema.conn().exec("SELECT count(*) FROM " + e.names.sigs.quoted()).int64(0, 0) ==
+              before);
+        check_sigs(e, id);
+        check_hists(e, id);
+    }
+}
+
+TEST_CASE("extract: each failure gets its status and message, the others are extracted",
+          "[db][extract]") {
+    require_server();
+    Env e;
+    // ok, in the reprocessed collection (L2A_N0500)
+    const std::string n0500 = "S2B_MSIL2A_20210615T103021_N0500_R108_T32UNG_20230101T000000.SAFE";
+    write_product(e.eodata, "L2A_N0500", n0500);
+    e.add_image(n0500);
+    // product folder missing
+    const std::string gone = "S2A_MSIL2A_20210615T103021_N0300_R108_T32UNH_20210615T134512.SAFE";
+    e.add_image(gone);
+    // B08 missing
+    const std::string nob08 = "S2A_MSIL2A_20210615T103021_N0300_R108_T32UNF_20210615T134513.SAFE";
+    write_product(e.eodata, "L2A", nob08);
+    fs::remove(img_dir(e.eodata, "L2A", nob08, 10) / "T32UNG_20210615T103021_B08_10m.jp2");
+    e.add_image(nob08);
+    // corrupt B03: truncated within the tiles the parcels need (only those are read: a file
+    // cut after them would be read without error)
+    const std::string bad = "S2A_MSIL2A_20210615T103021_N0300_R108_T32UNE_20210615T134514.SAFE";
+    write_product(e.eodata, "L2A", bad);
+    {
+        auto p = img_dir(e.eodata, "L2A", bad, 10) / "T32UNG_20210615T103021_B03_10m.jp2";
+        fs::resize_file(p, fs::file_size(p) / 5);
+    }
+    e.add_image(bad);
+    // zone 33: no mask table
+    const std::string z33 = "S2A_MSIL2A_20210615T103021_N0300_R108_T33UUQ_20210615T134515.SAFE";
+    write_product(e.eodata, "L2A", z33);
+    e.add_image(z33);
+
+    auto r = e.extract();
+    INFO(r.err);
+    CHECK(r.exit_code == 8);
+    CHECK(e.status_of(n0500) == "extracted");
+    check_sigs(e, e.id_of(n0500));
+    CHECK(e.status_of(gone) == "!S3 subdir");
+    CHECK(e.status_of(nob08) == "!S3 .jp2");
+    CHECK(e.status_of(bad) == "Rio error");
+    CHECK(e.status_of(z33) == "Parcel SQL");
+    auto msg = e.schema.conn().exec_params("SELECT message FROM " + e.names.extraction.quoted() +
+                                               " WHERE obsid = $1 AND status = 'Parcel SQL'",
+                                           e.id_of(z33));
+    REQUIRE(msg.size() == 1);
+    CHECK(msg.text(0, 0).find("parcels_32633_") != std::string::npos);
+    // a failed image leaves no rows of its failed pass
+    CHECK(e.schema.conn()
+              .exec_params("SELECT count(*) FROM " + e.names.sigs.quoted() +
+                               " WHERE obsid = $1 AND band IN ('B02','B03','B04','B08')",
+                           e.id_of(bad))
+              .int64(0, 0) == 0);
+}
+
+TEST_CASE("extract: kill -9 mid-run then two worker processes: every image exactly once",
+          "[db][extract]") {
+    require_server();
+    Env e;
+    std::vector<std::string> refs;
+    for (int i = 0; i < 6; ++i) {
+        std::string ref = "S2A_MSIL2A_20210615T103021_N0300_R108_T32UNG_2021061" +
+                          std::to_string(i) + "T134511.SAFE";
+        write_product(e.eodata, "L2A", ref);
+        e.add_image(ref);
+        refs.push_back(ref);
+    }
+    // A worker killed at once after its first claim: its image stays inprogress under a lease.
+    {
+        std::vector<std::string> argv{
+            baims_binary(),    "--progress", "never",           "extract",  "--db-config",
+            e.config.string(), "--eodata",   e.eodata.string(), "--passes", "scl,10,20",
+            "--bands-20",      "B05,B11",    "--lease",         "3"};
+        Child child(argv);
+        for (int i = 0; i < 200; ++i) {
+            auto n = e.schema.conn()
+                         .exec("SELECT count(*) FROM " + e.names.catalog.quoted() +
+                               " WHERE status <> 'ingested'")
+                         .int64(0, 0);
+            if (n > 0) {
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        child.kill(SIGKILL);
+        child.wait();
+        // killed mid-run: its image is left claimed (this is what the lease recovers)
+        CHECK(e.schema.conn()
+                  .exec("SELECT count(*) FROM " + e.names.catalog.quoted() +
+                        " WHERE status = 'inprogress'")
+                  .int64(0, 0) == 1);
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(4)); // the lease of 3 s expires
+    // Two workers in two processes finish the job.
+    std::vector<std::string> argv{
+        baims_binary(), "--progress",  "never",           "--threads", "1",
+        "extract",      "--db-config", e.config.string(), "--eodata",  e.eodata.string(),
+        "--passes",     "scl,10,20",   "--bands-20",      "B05,B11"};
+    Child a(argv), b(argv);
+    auto ra = a.wait();
+    auto rb = b.wait();
+    INFO(ra.err << rb.err);
+    CHECK(ra.exit_code == 0);
+    CHECK(rb.exit_code == 0);
+    for (const auto& ref : refs) {
+        CHECK(e.status_of(ref) == "extracted");
+        check_sigs(e, e.id_of(ref));
+        check_hists(e, e.id_of(ref));
+    }
+}
