@@ -42,6 +42,7 @@ void register_gen(CLI::App& app, Registry& registry);
 void register_ingest_vector(CLI::App& app, Registry& registry);
 void register_catalog(CLI::App& app, Registry& registry);
 void register_rasterize(CLI::App& app, Registry& registry);
+void register_tiles(CLI::App& app, Registry& registry);
 
 // Version text for --version.
 std::string version_text();

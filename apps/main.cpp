@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
     app::register_ingest_vector(cli, registry);
     app::register_catalog(cli, registry);
     app::register_rasterize(cli, registry);
+    app::register_tiles(cli, registry);
 
     try {
         cli.parse(argc, argv);
