@@ -137,7 +137,7 @@ std::vector<std::string> dims_of(const json& attrs) {
 Source read_source(const zarr::KvStore& store, const std::string& path) {
     if (!store.exists(".zgroup")) {
         throw InputError("'" + path + "' is not a Zarr cube (no .zgroup)",
-                         "give the path of a Zarr v2 cube, e.g. made by baims gen");
+                         "Give the path of a Zarr v2 cube, e.g. made by baims gen");
     }
     Source s;
     s.consolidated = zarr::consolidated_metadata(store)["metadata"];
@@ -161,7 +161,7 @@ Source read_source(const zarr::KvStore& store, const std::string& path) {
     }
     if (s.ydim.empty()) {
         throw InputError("'" + path + "' has no data variable on (lat, lon) or (y, x)",
-                         "tiles needs a cube of gridded variables");
+                         "Tiles needs a cube of gridded variables");
     }
     s.y = read_numeric_array(store, s.ydim);
     s.x = read_numeric_array(store, s.xdim);
@@ -211,7 +211,7 @@ Source read_source(const zarr::KvStore& store, const std::string& path) {
     }
     if (s.vars.empty()) {
         throw InputError("'" + path + "' has no data variable on (" + s.ydim + ", " + s.xdim + ")",
-                         "tiles needs a cube of gridded variables");
+                         "Tiles needs a cube of gridded variables");
     }
     return s;
 }
@@ -579,7 +579,7 @@ std::string default_output(const std::string& cube) {
 std::string check_agg_method(const std::string& method) {
     if (!METHODS.contains(method)) {
         throw UsageError("unknown aggregation method '" + method + "'",
-                         "use one of first, mean, median, min, max, mode, auto");
+                         "Use one of first, mean, median, min, max, mode, auto");
     }
     return method;
 }
@@ -596,7 +596,7 @@ TilesResult build_tiles(const TilesRequest& req) {
     sfs::path cube_path(req.cube);
     if (!sfs::is_directory(cube_path)) {
         throw InputError("'" + req.cube + "' is not a Zarr cube (no such directory)",
-                         "give the path of a Zarr v2 cube, e.g. made by baims gen");
+                         "Give the path of a Zarr v2 cube, e.g. made by baims gen");
     }
     zarr::FileStore cube(cube_path, false);
     Source s = read_source(cube, req.cube);
@@ -610,7 +610,7 @@ TilesResult build_tiles(const TilesRequest& req) {
             }
             throw UsageError("--agg-methods names unknown variable '" + name + "' of '" + req.cube +
                                  "'",
-                             "data variables are: " + known);
+                             "Data variables are: " + known);
         }
     }
     check_agg_method(req.agg_default);
