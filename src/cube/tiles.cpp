@@ -307,7 +307,16 @@ public:
         size_t r0 = cy * m_th * m_f, c0 = cx * m_tw * m_f;
         size_t r1 = std::min(m_s.H, r0 + m_th * m_f), c1 = std::min(m_s.W, c0 + m_tw * m_f);
         size_t fh = r1 - r0, fw = c1 - c0;
-        m_foot.assign(fh * fw, NaN);
+        // first/mean/min/max stream into per-output-cell accumulators (memory: one output chunk);
+        // median/mode need every value of a block: the level-0 block of the output chunk
+        const bool streaming = m_v.method != "median" && m_v.method != "mode";
+        size_t oh = om.chunks[om.ndim() - 2], ow = om.chunks[om.ndim() - 1];
+        if (streaming) {
+            m_acc.assign(oh * ow, NaN);
+            m_cnt.assign(oh * ow, 0);
+        } else {
+            m_foot.assign(fh * fw, NaN);
+        }
         // outer index → chunk index and offset of the leading dims
         std::vector<size_t> idx(nd), off(nd - 2);
         size_t rem = t;
@@ -335,7 +344,9 @@ public:
                 size_t xa = std::max(c0, bx * cw), xb = std::min(c1, (bx + 1) * cw);
                 for (size_t yy = ya; yy < yb; ++yy) {
                     const char* row = m_buf.data() + (inner + (yy - by * ch) * cw) * isz;
-                    double* dst = &m_foot[(yy - r0) * fw];
+                    double* dst = streaming ? nullptr : &m_foot[(yy - r0) * fw];
+                    size_t orow = ((yy - r0) / m_f) * ow;
+                    bool top = (yy - r0) % m_f == 0;
                     for (size_t xx = xa; xx < xb; ++xx) {
                         double d = raw_to_double(m_type, row + (xx - bx * cw) * isz);
                         for (double mv : m_v.missing) {
@@ -343,13 +354,32 @@ public:
                                 d = NaN;
                             }
                         }
-                        dst[xx - c0] = d;
+                        if (!streaming) {
+                            dst[xx - c0] = d;
+                        } else {
+                            size_t o = orow + (xx - c0) / m_f;
+                            if (m_v.method == "first") {
+                                if (top && (xx - c0) % m_f == 0) {
+                                    m_acc[o] = d;
+                                }
+                            } else if (!std::isnan(d)) {
+                                double& a = m_acc[o];
+                                if (m_cnt[o]++ == 0) {
+                                    a = d;
+                                } else if (m_v.method == "mean") {
+                                    a += d;
+                                } else if (m_v.method == "min") {
+                                    a = std::min(a, d);
+                                } else {
+                                    a = std::max(a, d);
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
         // aggregate
-        size_t oh = om.chunks[om.ndim() - 2], ow = om.chunks[om.ndim() - 1];
         out.resize(om.chunk_bytes());
         double fillv = om.fill_value.is_null() ? 0.0
                        : !m_v.missing.empty() && m_type.kind != zarr::DataKind::Float
@@ -363,8 +393,11 @@ public:
                 size_t ya = oy * m_f, xa = ox * m_f;
                 if (ya < fh && xa < fw) {
                     size_t yb = std::min(fh, ya + m_f), xb = std::min(fw, xa + m_f);
-                    if (m_v.method == "first") {
-                        res = m_foot[ya * fw + xa];
+                    if (streaming) {
+                        size_t o = oy * ow + ox;
+                        res = m_v.method == "mean" && m_cnt[o] > 0
+                                  ? m_acc[o] / static_cast<double>(m_cnt[o])
+                                  : m_acc[o];
                     } else {
                         vals.clear();
                         for (size_t yy = ya; yy < yb; ++yy) {
@@ -435,7 +468,8 @@ private:
     const Var& m_v;
     size_t m_f, m_th, m_tw;
     zarr::DType m_type;
-    std::vector<double> m_foot;
+    std::vector<double> m_foot, m_acc;
+    std::vector<size_t> m_cnt;
     std::vector<char> m_buf;
 };
 
