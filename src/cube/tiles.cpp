@@ -695,7 +695,12 @@ TilesResult build_tiles(const TilesRequest& req) {
         incremental = old.is_object() && old.value("num_levels", 0) == n &&
                       old.value("tile_size", json()) == zlevels["tile_size"] &&
                       old.value("agg_methods", json()) == agg_json && s.others.size() > 0;
-        json old_sources = read_json_file(levels, SOURCES_FILE);
+        // per time step records: {"format": …, "steps": [...]} (or a bare array)
+        auto steps = [](const json& j) {
+            return j.is_object() && j.contains("steps") ? j["steps"] : j;
+        };
+        json old_sources = steps(read_json_file(levels, SOURCES_FILE));
+        json new_sources = steps(cube_sources);
         std::string tdim = dims_of(s.vars.front().attrs).front();
         std::vector<double> ctime =
             cube.exists(tdim + "/.zarray") ? read_numeric_array(cube, tdim) : std::vector<double>{};
@@ -714,9 +719,9 @@ TilesResult build_tiles(const TilesRequest& req) {
                 break;
             }
             for (size_t t = 0; t < ctime.size(); ++t) {
-                bool replaced = t < ltime.size() && cube_sources.is_array() &&
-                                old_sources.is_array() && t < cube_sources.size() &&
-                                (t >= old_sources.size() || cube_sources[t] != old_sources[t]);
+                bool replaced = t < ltime.size() && new_sources.is_array() &&
+                                old_sources.is_array() && t < new_sources.size() &&
+                                (t >= old_sources.size() || new_sources[t] != old_sources[t]);
                 if (t >= ltime.size() || replaced) {
                     todo[k].push_back(t);
                 }

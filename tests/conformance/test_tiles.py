@@ -10,7 +10,9 @@ import numpy as np
 import xarray as xr
 from osgeo import gdal
 
-from baimstest import DATA, SOURCE_DIR, TempDirTest, run, snapshot
+import datetime as dt
+
+from baimstest import DATA, SOURCE_DIR, TempDirTest, run, snapshot, write_cf, write_config
 
 GOLDEN = os.path.join(SOURCE_DIR, "tests", "data", "golden", "golden-xcube-1.0.5")
 if not os.path.isdir(os.path.join(GOLDEN, "ostia-golden.levels")):
@@ -251,6 +253,48 @@ class Update(TempDirTest):
         self.assertEqual(sorted(a), sorted(b))
         for k in a:
             self.assertEqual(a[k], b[k], k)
+
+
+class UpdateGen(TempDirTest):
+    def test_gen_append_and_replace_then_update_equals_rebuild(self):
+        lat = np.arange(9.75, 0, -0.5)
+        lon = np.arange(0.25, 15, 0.5)
+        t0 = dt.datetime(2022, 3, 1, 12)
+
+        def inp(k, scale=1.0):
+            rng = np.random.default_rng(k)
+            d = rng.normal(k, size=(20, 30)) * scale
+            d[:6, :] = np.nan
+            path = self.p(f"in{k}_{scale}.nc")
+            write_cf(path, lat, lon, d[None], [t0 + dt.timedelta(days=k)])
+            return path
+
+        cube, cfg = self.p("g.zarr"), self.p("cfg.yml")
+        write_config(cfg, [0.0, 0.0, 15.0, 10.0], (30, 20), cube, chunks=(5, 6))
+        run(["gen", "-c", cfg, inp(1), inp(2), inp(3)], check=0)
+        lv = self.p("g.levels")
+        run(["tiles", cube], check=0)
+        self.assertEqual(json.load(open(os.path.join(lv, ".zlevels")))["num_levels"], 3)
+        mtimes = {rel: os.stat(os.path.join(lv, rel)).st_mtime_ns for rel in snapshot(lv)}
+        run(["gen", "-c", cfg, inp(2, 3.0), inp(4)], check=0)   # replace day 2, append day 4
+        r = run(["tiles", cube, "--update"], check=0)
+        self.assertIn("2 time slices updated", r.stderr)
+        for rel in snapshot(lv):
+            parts = rel.split("/")
+            if len(parts) == 3 and parts[1] == "v" and not parts[2].startswith("."):
+                changed = rel not in mtimes or os.stat(os.path.join(lv, rel)).st_mtime_ns != mtimes[rel]
+                self.assertEqual(changed, parts[2].split(".")[0] in ("1", "3"), rel)
+        fresh = self.p("fresh.levels")
+        run(["tiles", cube, "-o", fresh], check=0)
+        a, b = snapshot(lv), snapshot(fresh)
+        self.assertEqual(sorted(a), sorted(b))
+        for k in a:
+            if k != "0.link":
+                self.assertEqual(a[k], b[k], k)
+        src = xr.open_zarr(cube)
+        ds = xr.open_zarr(os.path.join(lv, "2.zarr"))
+        np.testing.assert_allclose(ds.v.values, block_reduce(src.v.values.astype("f8"), 4, "mean"),
+                                   rtol=1e-6, equal_nan=True)
 
 
 class Crash(TempDirTest):
