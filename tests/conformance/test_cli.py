@@ -12,9 +12,9 @@ from baimstest import TempDirTest, run
 class Cli(TempDirTest):
     def test_help_lists_only_working_commands(self):
         p = run(["--help"], check=0)
-        for cmd in ("gen", "ingest-vector", "catalog"):
+        for cmd in ("gen", "ingest-vector", "catalog", "tiles"):
             self.assertRegex(p.stdout, rf"\n\s+{cmd}\s")
-        for missing in ("optimise", "prune", "tiles", "rasterize", "extract"):
+        for missing in ("optimise", "prune", "rasterize", "extract"):
             self.assertNotRegex(p.stdout, rf"\n\s+{missing}\s")
         p = run(["gen", "--help"], check=0)
         self.assertIn("--fail-fast", p.stdout)
