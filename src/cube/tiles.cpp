@@ -297,7 +297,12 @@ public:
         , m_f(f)
         , m_th(th)
         , m_tw(tw)
-        , m_type(v.meta.dtype_info()) {}
+        , m_type(v.meta.dtype_info())
+        , m_op(v.method == "first"  ? Op::First
+               : v.method == "mean" ? Op::Mean
+               : v.method == "min"  ? Op::Min
+               : v.method == "max"  ? Op::Max
+                                    : Op::Other) {}
 
     bool run(const zarr::KvStore& store, size_t t, size_t cy, size_t cx, const zarr::ArrayMeta& om,
              std::vector<char>& out) {
@@ -347,6 +352,9 @@ public:
                     double* dst = streaming ? nullptr : &m_foot[(yy - r0) * fw];
                     size_t orow = ((yy - r0) / m_f) * ow;
                     bool top = (yy - r0) % m_f == 0;
+                    if (m_op == Op::First && !top) {
+                        continue; // only the top-left cell of each block matters
+                    }
                     for (size_t xx = xa; xx < xb; ++xx) {
                         double d = raw_to_double(m_type, row + (xx - bx * cw) * isz);
                         for (double mv : m_v.missing) {
@@ -358,17 +366,17 @@ public:
                             dst[xx - c0] = d;
                         } else {
                             size_t o = orow + (xx - c0) / m_f;
-                            if (m_v.method == "first") {
-                                if (top && (xx - c0) % m_f == 0) {
+                            if (m_op == Op::First) {
+                                if ((xx - c0) % m_f == 0) {
                                     m_acc[o] = d;
                                 }
                             } else if (!std::isnan(d)) {
                                 double& a = m_acc[o];
                                 if (m_cnt[o]++ == 0) {
                                     a = d;
-                                } else if (m_v.method == "mean") {
+                                } else if (m_op == Op::Mean) {
                                     a += d;
-                                } else if (m_v.method == "min") {
+                                } else if (m_op == Op::Min) {
                                     a = std::min(a, d);
                                 } else {
                                     a = std::max(a, d);
@@ -468,6 +476,8 @@ private:
     const Var& m_v;
     size_t m_f, m_th, m_tw;
     zarr::DType m_type;
+    enum class Op { First, Mean, Min, Max, Other };
+    Op m_op;
     std::vector<double> m_foot, m_acc;
     std::vector<size_t> m_cnt;
     std::vector<char> m_buf;
