@@ -45,6 +45,7 @@ void register_rasterize(CLI::App& app, Registry& registry);
 void register_prune(CLI::App& app, Registry& registry);
 void register_optimise(CLI::App& app, Registry& registry);
 void register_extract(CLI::App& app, Registry& registry);
+void register_tiles(CLI::App& app, Registry& registry);
 
 // Version text for --version.
 std::string version_text();

@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
     app::register_prune(cli, registry);
     app::register_optimise(cli, registry);
     app::register_extract(cli, registry);
+    app::register_tiles(cli, registry);
 
     try {
         cli.parse(argc, argv);

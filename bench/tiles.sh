@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# baims tiles on the 10-slice 4400x2600 gen benchmark cube (512^2 chunks; bench/run.sh's gen10):
+#   first    4-level pyramid, --agg-methods first      (xcube level 1.0.5: 1.9 s)
+#   mean     4-level pyramid, --agg-methods mean       (xcube level 1.0.5: 5.1 s)
+#   update   --update (mean) after gen appended one day to the cube (xcube has none)
+# Usage: bash bench/tiles.sh [baims]; REPS (default 3), KEEP=1 keeps the work directory.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+BAIMS=${1:-$HERE/../build/apps/baims}
+PY=/usr/bin/python3
+REPS=${REPS:-3}
+WORK=$(mktemp -d /tmp/baims-bench-tiles.XXXXXX)
+[[ ${KEEP:-} == 1 ]] || trap 'rm -rf "$WORK"' EXIT
+log() { echo "# $*" >&2; }
+
+mkdir -p "$WORK/in10" "$WORK/in1"
+$PY "$HERE/make_inputs.py" "$WORK/in10" --count 10 --start 2023-06-02 >/dev/null
+$PY "$HERE/make_inputs.py" "$WORK/in1" --count 1 --start 2023-06-12 >/dev/null
+cat >"$WORK/gen.yml" <<CFG
+input_processor_name: default
+output_region: [9.0, 53.0, 31.0, 66.0]
+output_size: [4400, 2600]
+output_resampling: nearest
+output_variables: [sst]
+output_writer_params:
+  chunksizes: {lat: 512, lon: 512}
+  compressor: {cname: lz4, clevel: 5, shuffle: byte}
+CFG
+"$BAIMS" --quiet gen -c "$WORK/gen.yml" -o "$WORK/c.zarr" "$WORK"/in10/*.nc
+
+timed() { # NAME ARGS... → "wall cpu rss_mb" appended to $WORK/NAME.times
+    local name=$1
+    shift
+    sync
+    local t0=$EPOCHREALTIME
+    /usr/bin/time -v -o "$WORK/$name.time" "$BAIMS" --quiet "$@" 2>"$WORK/$name.err" || {
+        cat "$WORK/$name.err" >&2
+        exit 1
+    }
+    local t1=$EPOCHREALTIME
+    awk -v t0="$t0" -v t1="$t1" -F': ' '/User time/ {u = $2} /System time/ {s = $2}
+        /Maximum resident set size/ {r = $2} END {printf "%.3f %.3f %.1f\n", t1 - t0, u + s, r / 1024}' \
+        "$WORK/$name.time" >>"$WORK/$name.times"
+}
+median() { sort -g -k1 "$WORK/$1.times" | awk '{a[NR] = $0} END {print a[int((NR + 1) / 2)]}'; }
+
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+for ((i = 0; i < REPS; i++)); do
+    rm -rf "$WORK/first.levels" "$WORK/mean.levels"
+    timed first tiles "$WORK/c.zarr" -o "$WORK/first.levels" --num-levels-max 4 --agg-methods first
+    timed mean tiles "$WORK/c.zarr" -o "$WORK/mean.levels" --num-levels-max 4 --agg-methods mean
+done
+"$BAIMS" --quiet gen -c "$WORK/gen.yml" -o "$WORK/c.zarr" "$WORK"/in1/*.nc
+for ((i = 0; i < REPS; i++)); do
+    rm -rf "$WORK/u.levels"
+    cp -r "$WORK/mean.levels" "$WORK/u.levels"
+    timed update tiles "$WORK/c.zarr" -o "$WORK/u.levels" --update
+done
+timed rebuild11 tiles "$WORK/c.zarr" -o "$WORK/r.levels" --num-levels-max 4 --agg-methods mean
+
+echo "| case | wall s (median of $REPS) | cpu s | max RSS MB | xcube 1.0.5 |"
+echo "|---|---|---|---|---|"
+for c in first mean update rebuild11; do
+    read -r w cpu rss <<<"$(median $c)"
+    case $c in first) x="1.9 s" ;; mean) x="5.1 s" ;; *) x="—" ;; esac
+    echo "| $c | $w | $cpu | $rss | $x |"
+done
+echo
+echo "threads: $(nproc); load average before: $load0, after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,0 +1,38 @@
+#pragma once
+// baims tiles: the xcube multi-resolution pyramid (CUBE.levels) of a Zarr v2 cube
+// (docs/cli/tiles.md). Every level k >= 1 is computed directly from level 0 with a 2^k x 2^k block
+// (exact for median and mode), streamed by output chunk, in parallel over chunks.
+
+#include <map>
+#include <string>
+
+namespace baims::cube {
+
+struct TilesRequest {
+    std::string cube;                       // the level-0 cube
+    std::string output;                     // "" = <cube without .zarr>.levels
+    size_t tile_w = 0, tile_h = 0;          // 0 = the cube's spatial chunking
+    int num_levels_max = 0;                 // 0 = no limit
+    std::string agg_default = "auto";       // first mean median min max mode auto
+    std::map<std::string, std::string> agg; // per variable
+    bool link = true;                       // 0.link (default) or a 0.zarr copy
+    bool update = false;                    // add new/replaced time slices only
+    int threads = 1;
+    bool dry_run = false;
+};
+
+struct TilesResult {
+    int num_levels = 0;
+    size_t chunks_written = 0, chunks_empty = 0; // empty = all fill, not written
+    size_t slices = 0;                           // time slices computed
+    bool rebuilt = true;                         // false for an incremental --update
+    std::string summary() const;
+};
+
+// Throws UsageError (bad method, unknown variable), InputError (not a cube), OutputError.
+TilesResult build_tiles(const TilesRequest& req);
+
+// "mean" → "mean"; throws UsageError for an unknown method.
+std::string check_agg_method(const std::string& method);
+
+} // namespace baims::cube

@@ -1,0 +1,340 @@
+"""baims tiles: the xcube .levels pyramid, value by value against numpy on every level and method,
+cell-centre coordinates, bounds and resolution attributes, no empty chunk files, layout against
+xcube's golden ostia-golden.levels, --update against a full rebuild, kill -9, bad input."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import xarray as xr
+from osgeo import gdal
+
+import datetime as dt
+
+from baimstest import DATA, SOURCE_DIR, TempDirTest, run, snapshot, write_cf, write_config
+
+GOLDEN = os.path.join(SOURCE_DIR, "tests", "data", "golden", "golden-xcube-1.0.5")
+if not os.path.isdir(os.path.join(GOLDEN, "ostia-golden.levels")):
+    GOLDEN = "/work/shared/data/xcube-samples/golden-xcube-1.0.5"
+
+NT, H, W = 3, 37, 53          # odd sizes: ragged blocks at the edges of every level
+CH, CW = 8, 10                # tile size = chunks: 4 levels (37x53, 19x27, 10x14, 5x7)
+
+
+def make_cube(path, nt=NT, seed=1):
+    """An xarray-written cube: float32 sst with NaN regions (an all-NaN corner: empty chunks) and
+    an int16 class variable with _FillValue -1 (mode); lat descending."""
+    rng = np.random.default_rng(seed)
+    sst = rng.normal(280, 5, size=(nt, H, W)).astype("f4")
+    sst[:, :16, :20] = np.nan              # covers tile (0, 0) of level 1 exactly
+    sst[:, 20:23, 30:31] = np.nan          # scattered NaN
+    sst[:, -1, -1] = np.nan
+    cls = rng.integers(0, 4, size=(nt, H, W)).astype("i2")
+    cls[:, :16, :20] = -1
+    lat = 60 - (np.arange(H) + 0.5) * 0.25
+    lon = 5 + (np.arange(W) + 0.5) * 0.25
+    time = np.datetime64("2022-03-01T12:00") + np.arange(nt) * np.timedelta64(1, "D")
+    ds = xr.Dataset({"sst": (("time", "lat", "lon"), sst), "cls": (("time", "lat", "lon"), cls)},
+                    coords={"time": time, "lat": lat, "lon": lon})
+    ds.lat.attrs.update(units="degrees_north", standard_name="latitude")
+    ds.lon.attrs.update(units="degrees_east", standard_name="longitude")
+    ds.attrs["geospatial_lat_resolution"] = 0.25
+    ds.attrs["geospatial_lon_resolution"] = 0.25
+    enc = {"sst": {"chunks": (1, CH, CW)}, "cls": {"chunks": (1, CH, CW), "_FillValue": -1}}
+    ds.to_zarr(path, encoding=enc, consolidated=True)
+    return ds
+
+
+def block_reduce(a, f, method, fill=None):
+    """numpy reference: a (nt, H, W) float with NaN as missing → (nt, ceil(H/f), ceil(W/f))."""
+    nt, h, w = a.shape
+    hh, ww = -(-h // f), -(-w // f)
+    p = np.full((nt, hh * f, ww * f), np.nan)
+    p[:, :h, :w] = a
+    b = p.reshape(nt, hh, f, ww, f).transpose(0, 1, 3, 2, 4).reshape(nt, hh, ww, f * f)
+    if method == "first":
+        return b[..., 0]
+    out = np.full((nt, hh, ww), np.nan)
+    for idx in np.ndindex(nt, hh, ww):
+        v = b[idx][~np.isnan(b[idx])]
+        if v.size == 0:
+            continue
+        if method == "mode":
+            vals, counts = np.unique(v, return_counts=True)
+            out[idx] = vals[np.argmax(counts)]
+        else:
+            out[idx] = {"mean": np.mean, "median": np.median, "min": np.min, "max": np.max}[method](v)
+    return out
+
+
+def zarr_data_files(level_dir, var):
+    d = os.path.join(level_dir, var)
+    return sorted(f for f in os.listdir(d) if not f.startswith("."))
+
+
+class Values(TempDirTest):
+    def setUp(self):
+        super().setUp()
+        self.cube = self.p("c.zarr")
+        make_cube(self.cube)
+        self.src = xr.open_zarr(self.cube)
+
+    def check_levels(self, levels, method_sst, method_cls):
+        z = json.load(open(os.path.join(levels, ".zlevels")))
+        self.assertEqual(z["num_levels"], 4)
+        self.assertEqual(z["tile_size"], [CW, CH])
+        self.assertEqual(z["agg_methods"], {"sst": method_sst, "cls": method_cls})
+        self.assertEqual(open(os.path.join(levels, "0.link")).read(), "../c.zarr")
+        sst0 = self.src.sst.values.astype("f8")
+        cls0 = self.src.cls.values.astype("f8")   # xarray decodes _FillValue -1 to NaN
+        lat0, lon0 = self.src.lat.values, self.src.lon.values
+        for k in range(1, 4):
+            f = 2 ** k
+            lv = os.path.join(levels, f"{k}.zarr")
+            ds = xr.open_zarr(lv)
+            exp = block_reduce(sst0, f, method_sst)
+            np.testing.assert_allclose(ds.sst.values, exp.astype("f4"), rtol=1e-6, equal_nan=True,
+                                       err_msg=f"sst {method_sst} level {k}")
+            expc = block_reduce(cls0, f, method_cls)
+            if method_cls in ("mean", "median"):
+                expc = np.round(expc)
+            np.testing.assert_array_equal(ds.cls.values, expc, err_msg=f"cls {method_cls} level {k}")
+            # true cell centres, bounds, resolution
+            np.testing.assert_allclose(ds.lat.values, block_reduce(lat0[None, :, None], f, "mean")[0, :, 0])
+            np.testing.assert_allclose(ds.lon.values, block_reduce(lon0[None, None, :], f, "mean")[0, 0])
+            hh = len(ds.lat)
+            top = 60 - np.arange(hh) * 0.25 * f
+            bot = np.maximum(top - 0.25 * f, 60 - H * 0.25)
+            np.testing.assert_allclose(ds.lat_bnds.values, np.stack([top, bot], 1))
+            self.assertEqual(ds.lat.attrs["bounds"], "lat_bnds")
+            self.assertEqual(ds.attrs["geospatial_lat_resolution"], 0.25 * f)
+            self.assertEqual(ds.attrs["geospatial_lon_resolution"], 0.25 * f)
+            # no empty chunk file: every written chunk has a non-fill value
+            for var, fill in (("sst", None), ("cls", -1)):
+                files = zarr_data_files(lv, var)
+                self.assertTrue(files)
+                arr = ds[var].values if fill is None else xr.open_zarr(lv, mask_and_scale=False)[var].values
+                for name in files:
+                    t, cy, cx = map(int, name.split("."))
+                    blk = arr[t, cy * CH:(cy + 1) * CH, cx * CW:(cx + 1) * CW]
+                    empty = np.all(np.isnan(blk)) if fill is None else np.all(blk == fill)
+                    self.assertFalse(empty, f"{lv}/{var}/{name} is all fill")
+            # GDAL opens each level
+            g = gdal.Open(f'ZARR:"{lv}":/sst:0')
+            self.assertIsNotNone(g)
+            self.assertEqual((g.RasterXSize, g.RasterYSize), (len(ds.lon), hh))
+        # level 1: the all-NaN corner makes tile (0, 0) of sst and cls empty → no file
+        for var in ("sst", "cls"):
+            files = zarr_data_files(os.path.join(levels, "1.zarr"), var)
+            self.assertNotIn("0.0.0", files)
+            self.assertIn("0.0.1", files)
+
+    def test_each_method_on_every_level(self):
+        for m in ("first", "mean", "median", "min", "max", "mode"):
+            with self.subTest(method=m):
+                out = self.p(f"{m}.levels")
+                run(["tiles", self.cube, "-o", out, "--agg-methods", f"sst={m},cls={m}"], check=0)
+                self.check_levels(out, m, m)
+
+    def test_auto_and_default_output_name(self):
+        run(["tiles", self.cube], check=0)
+        self.check_levels(self.p("c.levels"), "mean", "mode")
+
+    def test_num_levels_max_tile_size_and_copy(self):
+        out = self.p("x.levels")
+        run(["tiles", self.cube, "-o", out, "--num-levels-max", "2", "--tile-size", "20,16",
+             "--level0", "copy"], check=0)
+        z = json.load(open(os.path.join(out, ".zlevels")))
+        self.assertEqual((z["num_levels"], z["tile_size"]), (2, [20, 16]))
+        self.assertEqual(sorted(os.listdir(out)), [".baims-lock", ".zlevels", "0.zarr", "1.zarr"])
+        ds = xr.open_zarr(os.path.join(out, "1.zarr"))
+        self.assertEqual(ds.sst.encoding["chunks"], (1, 16, 20))
+        xr.testing.assert_identical(xr.open_zarr(os.path.join(out, "0.zarr")).load(), self.src.load())
+
+    def test_pruned_level0_stays_pruned(self):
+        run(["tiles", self.cube], check=0)
+        self.assertFalse(os.path.exists(os.path.join(self.p("c.levels"), "0.zarr")))
+        os.remove(os.path.join(self.cube, "sst", "0.2.2"))   # as prune would
+        with open(self.p("c.levels", "0.link")) as f:
+            l0 = os.path.normpath(os.path.join(self.p("c.levels"), f.read()))
+        self.assertEqual(l0, self.cube)
+        self.assertFalse(os.path.exists(os.path.join(l0, "sst", "0.2.2")))
+        self.assertTrue(np.isnan(xr.open_zarr(l0).sst.values[0, 16:24, 20:30]).all())
+
+
+class Golden(TempDirTest):
+    def test_layout_and_first_values_against_xcube(self):
+        cube = self.p("ostia-golden.zarr")
+        shutil.copytree(os.path.join(GOLDEN, "ostia-golden.zarr"), cube)
+        run(["tiles", cube, "--agg-methods", "first", "--level0", "copy"], check=0)
+        ours, gold = self.p("ostia-golden.levels"), os.path.join(GOLDEN, "ostia-golden.levels")
+        zo, zg = (json.load(open(os.path.join(d, ".zlevels"))) for d in (ours, gold))
+        self.assertEqual(set(zo) - set(zg), {"tile_size"})          # intended: tile_size recorded
+        self.assertEqual(set(zg) - set(zo), set())
+        for k in ("version", "num_levels", "use_saved_levels", "agg_methods"):
+            self.assertEqual(zo[k], zg[k], k)
+        fo = set(snapshot(ours)) - {".baims-sources.json"}
+        fg = set(snapshot(gold))
+        # intended: lat_bnds, lon_bnds and time_bnds kept on level 1 (xcube drops them)
+        extra = {f for f in fo - fg}
+        self.assertEqual(extra, {f"1.zarr/{b}_bnds/{f}" for b in ("lat", "lon", "time")
+                                 for f in (".zarray", ".zattrs", "0.0")})
+        self.assertEqual(fg - fo, set())
+        for lvl in ("0.zarr", "1.zarr"):
+            mo = json.load(open(os.path.join(ours, lvl, ".zmetadata")))["metadata"]
+            mg = json.load(open(os.path.join(gold, lvl, ".zmetadata")))["metadata"]
+            for key in mg:
+                if key.endswith(".zarray"):
+                    for f in ("shape", "chunks", "dtype", "fill_value"):
+                        self.assertEqual(mo[key][f], mg[key][f], f"{lvl} {key} {f}")
+                if key.endswith("/.zattrs"):
+                    self.assertEqual(mo[key]["_ARRAY_DIMENSIONS"], mg[key]["_ARRAY_DIMENSIONS"], key)
+        a = xr.open_zarr(os.path.join(ours, "1.zarr"))
+        b = xr.open_zarr(os.path.join(gold, "1.zarr"))
+        for v in ("analysed_sst", "sst_anomaly"):
+            np.testing.assert_array_equal(a[v].values, b[v].values)   # first: same as xcube
+        # the fix: cell centres (xcube keeps the first parent's centre)
+        src = xr.open_zarr(cube)
+        np.testing.assert_allclose(a.lat.values, src.lat.values.reshape(-1, 2).mean(1))
+        self.assertFalse(np.allclose(b.lat.values, a.lat.values))
+        self.assertIsNotNone(gdal.Open(f'ZARR:"{os.path.join(ours, "1.zarr")}":/analysed_sst:0'))
+
+
+class GenCube(TempDirTest):
+    def test_baims_gen_ostia_cube(self):
+        cube = self.p("ostia.zarr")
+        run(["gen", "-c", os.path.join(SOURCE_DIR, "configs", "gen-ostia.yml"), "-o", cube,
+             os.path.join(DATA, "ostia", "*.nc")], check=0)
+        run(["tiles", cube], check=0)
+        lv = self.p("ostia.levels")
+        z = json.load(open(os.path.join(lv, ".zlevels")))
+        self.assertEqual(z["num_levels"], 2)
+        src = xr.open_zarr(cube)
+        ds = xr.open_zarr(os.path.join(lv, "1.zarr"))
+        exp = block_reduce(src.analysed_sst.values.astype("f8"), 2, "mean")
+        np.testing.assert_allclose(ds.analysed_sst.values, exp, rtol=1e-6, equal_nan=True)
+        self.assertIsNotNone(gdal.Open(f'ZARR:"{os.path.join(lv, "1.zarr")}":/analysed_sst:0'))
+
+
+class Update(TempDirTest):
+    def levels_after(self, name, nt_first, nt_total):
+        cube = self.p(name + ".zarr")
+        ds = make_cube(self.p("full.zarr") if not os.path.exists(self.p("full.zarr")) else self.p("tmp.zarr"),
+                       nt=nt_total)
+        ds.isel(time=slice(0, nt_first)).to_zarr(cube, consolidated=True, encoding={
+            "sst": {"chunks": (1, CH, CW)}, "cls": {"chunks": (1, CH, CW), "_FillValue": -1}})
+        return cube, ds
+
+    def test_update_after_appending_a_day_equals_full_rebuild(self):
+        cube, ds = self.levels_after("c", 2, 3)
+        lv = self.p("c.levels")
+        run(["tiles", cube], check=0)
+        before = {}
+        for root, _d, files in os.walk(lv):
+            for f in files:
+                p = os.path.join(root, f)
+                before[os.path.relpath(p, lv)] = os.stat(p).st_mtime_ns
+        ds.isel(time=slice(2, 3)).drop_vars(["lat", "lon"]).to_zarr(cube, append_dim="time", consolidated=True)
+        r = run(["tiles", cube, "--update"], check=0)
+        self.assertIn("1 time slices updated", r.stderr + r.stdout)
+        # only the new slice's chunks (index 2.*) and metadata/coordinates were written
+        for root, _d, files in os.walk(lv):
+            for f in files:
+                rel = os.path.relpath(os.path.join(root, f), lv)
+                parts = rel.split(os.sep)
+                if len(parts) == 3 and parts[1] in ("sst", "cls") and not f.startswith("."):
+                    changed = rel not in before or os.stat(os.path.join(root, f)).st_mtime_ns != before[rel]
+                    self.assertEqual(changed, f.startswith("2."), rel)
+        fresh = self.p("fresh.levels")
+        run(["tiles", cube, "-o", fresh], check=0)
+        a, b = snapshot(lv), snapshot(fresh)
+        a.pop("0.link"), b.pop("0.link")
+        self.assertEqual(sorted(a), sorted(b))
+        for k in a:
+            self.assertEqual(a[k], b[k], k)
+
+
+class UpdateGen(TempDirTest):
+    def test_gen_append_and_replace_then_update_equals_rebuild(self):
+        lat = np.arange(9.75, 0, -0.5)
+        lon = np.arange(0.25, 15, 0.5)
+        t0 = dt.datetime(2022, 3, 1, 12)
+
+        def inp(k, scale=1.0):
+            rng = np.random.default_rng(k)
+            d = rng.normal(k, size=(20, 30)) * scale
+            d[:6, :] = np.nan
+            path = self.p(f"in{k}_{scale}.nc")
+            write_cf(path, lat, lon, d[None], [t0 + dt.timedelta(days=k)])
+            return path
+
+        cube, cfg = self.p("g.zarr"), self.p("cfg.yml")
+        write_config(cfg, [0.0, 0.0, 15.0, 10.0], (30, 20), cube, chunks=(5, 6))
+        run(["gen", "-c", cfg, inp(1), inp(2), inp(3)], check=0)
+        lv = self.p("g.levels")
+        run(["tiles", cube], check=0)
+        self.assertEqual(json.load(open(os.path.join(lv, ".zlevels")))["num_levels"], 3)
+        mtimes = {rel: os.stat(os.path.join(lv, rel)).st_mtime_ns for rel in snapshot(lv)}
+        run(["gen", "-c", cfg, inp(2, 3.0), inp(4)], check=0)   # replace day 2, append day 4
+        r = run(["tiles", cube, "--update"], check=0)
+        self.assertIn("2 time slices updated", r.stderr)
+        for rel in snapshot(lv):
+            parts = rel.split("/")
+            if len(parts) == 3 and parts[1] == "v" and not parts[2].startswith("."):
+                changed = rel not in mtimes or os.stat(os.path.join(lv, rel)).st_mtime_ns != mtimes[rel]
+                self.assertEqual(changed, parts[2].split(".")[0] in ("1", "3"), rel)
+        fresh = self.p("fresh.levels")
+        run(["tiles", cube, "-o", fresh], check=0)
+        a, b = snapshot(lv), snapshot(fresh)
+        self.assertEqual(sorted(a), sorted(b))
+        for k in a:
+            if k != "0.link":
+                self.assertEqual(a[k], b[k], k)
+        src = xr.open_zarr(cube)
+        ds = xr.open_zarr(os.path.join(lv, "2.zarr"))
+        np.testing.assert_allclose(ds.v.values, block_reduce(src.v.values.astype("f8"), 4, "mean"),
+                                   rtol=1e-6, equal_nan=True)
+
+
+class Crash(TempDirTest):
+    def test_kill9_during_build_then_rerun(self):
+        cube = self.p("c.zarr")
+        make_cube(cube)
+        lv = self.p("c.levels")
+        for point in ("tiles-chunk:5", "tiles-level:1", "tiles-level:3"):
+            with self.subTest(point=point):
+                shutil.rmtree(lv, ignore_errors=True)
+                r = run(["tiles", cube], env={"BAIMS_TEST_KILL_AT": point})
+                self.assertEqual(r.returncode, -9)
+                self.assertFalse(os.path.exists(os.path.join(lv, ".zlevels")))
+                for e in os.listdir(lv):   # complete levels only (temp names aside)
+                    if e.endswith(".zarr"):
+                        self.assertTrue(os.path.exists(os.path.join(lv, e, ".zmetadata")), e)
+                        xr.open_zarr(os.path.join(lv, e)).load()
+                run(["tiles", cube], check=0)
+                fresh = self.p("fresh.levels")
+                shutil.rmtree(fresh, ignore_errors=True)
+                run(["tiles", cube, "-o", fresh], check=0)
+                self.assertEqual(sorted(snapshot(lv)), sorted(snapshot(fresh)))
+                self.assertFalse([e for e in os.listdir(lv) if e.endswith(".tmp")])
+
+
+class BadInput(TempDirTest):
+    def test_errors(self):
+        cube = self.p("c.zarr")
+        make_cube(cube)
+        os.mkdir(self.p("empty"))
+        r = run(["tiles", self.p("empty")], check=4)
+        self.assertEqual(r.stderr.strip().splitlines()[-1],
+                         f"baims tiles: error: '{self.p('empty')}' is not a Zarr cube (no .zgroup). "
+                         "Give the path of a Zarr v2 cube, e.g. made by baims gen")
+        r = run(["tiles", cube, "--agg-methods", "nope=mean"], check=2)
+        self.assertEqual(r.stderr.strip().splitlines()[-1],
+                         f"baims tiles: error: --agg-methods names unknown variable 'nope' of '{cube}'. "
+                         "Data variables are: cls, sst")
+        r = run(["tiles", cube, "--agg-methods", "sst=avg"], check=2)
+        self.assertEqual(r.stderr.strip().splitlines()[-1],
+                         "baims tiles: error: unknown aggregation method 'avg'. "
+                         "Use one of first, mean, median, min, max, mode, auto")
+        self.assertFalse(os.path.exists(self.p("c.levels")))
