@@ -45,8 +45,8 @@ struct GenConfig {
 
     std::string output_path;
     size_t chunk_time = 1;
-    size_t chunk_lat =
-        0; // 0 = not given: min(512, height) for a new cube, the cube's own otherwise
+    // 0 = not given: min(512, height) for a new cube, the cube's own otherwise
+    size_t chunk_lat = 0;
     size_t chunk_lon = 0;
     zarr::Compressor compressor;
     std::map<std::string, Packing> packing;             // output variable name -> packing
@@ -56,6 +56,14 @@ struct GenConfig {
     // The effective configuration as YAML (for --print-config).
     std::string to_yaml() const;
 };
+
+// The largest grid gen accepts: pixels along each axis, and pixels per time step.
+inline constexpr size_t MAX_OUTPUT_AXIS = 1000000;
+inline constexpr double MAX_OUTPUT_PIXELS = 1e11;
+
+// Why name cannot be an output variable name ("" when it can): empty, a cube coordinate (time,
+// lat, lon, their bounds, crs), starting with '.', or holding '/', '\' or a control character.
+std::string output_name_problem(const std::string& name);
 
 // Parses and validates; throws ConfigError with file:line:col and the key path.
 GenConfig parse_gen_config(const config::Document& doc);
