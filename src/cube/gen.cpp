@@ -10,6 +10,7 @@
 
 #include "baims/core/error.hpp"
 #include "baims/core/fault.hpp"
+#include "baims/core/features.hpp"
 #include "baims/core/fs.hpp"
 #include "baims/core/interrupt.hpp"
 #include "baims/core/log.hpp"
@@ -776,10 +777,11 @@ GenResult generate(const GenRequest& req) {
     }
     if (c.output_path.starts_with("/vsi")) {
         throw ConfigError("output_path '" + c.output_path +
-                              "': GDAL virtual paths are not supported by this version",
-                          "Write to a local path and copy the cube");
+                              "': " + not_available(Feature::VirtualOutput),
+                          instead(Feature::VirtualOutput));
     }
     const sfs::path out_path = output_dir(c.output_path);
+    check_output_folder(out_path, req.dry_run);
     auto specs = req.inputs.empty() ? c.input_paths : req.inputs;
     if (specs.empty()) {
         throw UsageError("no inputs given",
@@ -846,11 +848,12 @@ GenResult generate(const GenRequest& req) {
         }
         if ((c.chunk_lat && c.chunk_lat != old->chunk_y) ||
             (c.chunk_lon && c.chunk_lon != old->chunk_x)) {
-            throw OutputError(
-                "cube '" + out_path.string() + "' has chunks [1, " + std::to_string(old->chunk_y) +
-                    ", " + std::to_string(old->chunk_x) + "]; the config asks for [1, " +
-                    std::to_string(c.chunk_lat) + ", " + std::to_string(c.chunk_lon) + "]",
-                "Run 'baims optimise' or choose another output_path");
+            throw OutputError("cube '" + out_path.string() + "' has chunks [1, " +
+                                  std::to_string(old->chunk_y) + ", " +
+                                  std::to_string(old->chunk_x) + "]; the config asks for [1, " +
+                                  std::to_string(c.chunk_lat) + ", " + std::to_string(c.chunk_lon) +
+                                  "]; " + not_available(Feature::Rechunk),
+                              instead(Feature::Rechunk));
         }
     }
 

@@ -3,11 +3,15 @@
 #include "baims/config/reader.hpp"
 #include "baims/core/error.hpp"
 #include "baims/core/features.hpp"
+#include "baims/core/log.hpp"
 #include "baims/core/text.hpp"
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <set>
+#include <unistd.h>
 
 namespace baims::cube {
 namespace {
@@ -254,6 +258,43 @@ std::string output_name_problem(const std::string& name) {
         }
     }
     return {};
+}
+
+void check_output_folder(const std::filesystem::path& out, bool dry_run) {
+    namespace sfs = std::filesystem;
+    std::error_code ec;
+    if (sfs::exists(out, ec)) {
+        return;
+    }
+    sfs::path name = out;
+    if (!name.has_filename()) {
+        name = name.parent_path(); // "cube.zarr/"
+    }
+    const sfs::path parent = name.has_parent_path() ? name.parent_path() : sfs::path(".");
+    if (!sfs::is_directory(parent, ec)) {
+        if (sfs::exists(parent, ec)) {
+            throw OutputError("cannot create cube '" + out.string() + "': '" + parent.string() +
+                                  "' is not a folder",
+                              "Choose another output_path");
+        }
+        if (dry_run) {
+            log::warn("the folder '" + parent.string() +
+                      "' of output_path does not exist; a real run creates it");
+            return;
+        }
+        sfs::create_directories(parent, ec);
+        if (ec) {
+            throw OutputError("cannot create cube '" + out.string() + "': its folder '" +
+                                  parent.string() + "' does not exist and cannot be created (" +
+                                  ec.message() + ")",
+                              "Create the folder or choose another output_path");
+        }
+    }
+    if (::access(parent.c_str(), W_OK | X_OK) != 0) {
+        throw OutputError("cannot create cube '" + out.string() + "': the folder '" +
+                              parent.string() + "' is not writable (" + std::strerror(errno) + ")",
+                          "Fix its permissions or choose another output_path");
+    }
 }
 
 grid::Grid GenConfig::output_grid() const {

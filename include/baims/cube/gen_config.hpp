@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -64,6 +65,10 @@ inline constexpr double MAX_OUTPUT_PIXELS = 1e11;
 // Why name cannot be an output variable name ("" when it can): empty, a cube coordinate (time,
 // lat, lon, their bounds, crs), starting with '.', or holding '/', '\' or a control character.
 std::string output_name_problem(const std::string& name);
+
+// When no cube is at `cube` yet, its parent folder must be writable; a missing parent is created
+// (not on a dry run). Throws OutputError naming the folder.
+void check_output_folder(const std::filesystem::path& cube, bool dry_run);
 
 // Parses and validates; throws ConfigError with file:line:col and the key path.
 GenConfig parse_gen_config(const config::Document& doc);
