@@ -953,6 +953,12 @@ GenResult generate(const GenRequest& req) {
     // recomputed (the inputs' size, mtime and CRC-32 are recorded in .baims-sources.json).
     const std::string recipe = recipe_of(vars, c);
     std::vector<std::pair<size_t, nlohmann::json>> refreshed; // old index, new record
+    std::set<size_t> passed; // the cube's time steps this run's inputs make
+    for (const auto& s : slices) {
+        if (s.replace) {
+            passed.insert(s.old_index);
+        }
+    }
     if (old && old->sources.size() == old_nt) {
         std::vector<Slice> todo;
         for (auto& s : slices) {
@@ -969,6 +975,9 @@ GenResult generate(const GenRequest& req) {
             } else {
                 todo.push_back(std::move(s));
             }
+        }
+        for (const auto& w : config_drift(c, *old, recipe, passed, todo.empty())) {
+            log::warn(w);
         }
         if (todo.empty()) {
             log::info("all " + std::to_string(slices.size()) +

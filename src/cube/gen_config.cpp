@@ -297,6 +297,59 @@ void check_output_folder(const std::filesystem::path& out, bool dry_run) {
     }
 }
 
+std::vector<std::string> config_drift(const GenConfig& c, const CubeState& cube,
+                                      const std::string& recipe, const std::set<size_t>& passed,
+                                      bool up_to_date) {
+    std::vector<std::string> out;
+    for (const auto& v : c.variables) {
+        const std::string name = v.rename.empty() ? v.pattern : v.rename;
+        auto it = cube.vars.find(name);
+        if (it == cube.vars.end() || v.attrs.empty()) {
+            continue;
+        }
+        std::vector<std::string> differ;
+        for (auto a = v.attrs.begin(); a != v.attrs.end(); ++a) {
+            if (!it->second.attrs.contains(a.key()) || it->second.attrs[a.key()] != a.value()) {
+                differ.push_back(a.key());
+            }
+        }
+        if (!differ.empty()) {
+            out.push_back("the cube keeps its own attributes of '" + name + "' (" +
+                          text::join(differ, ", ") +
+                          " differ from output_variables): variable attributes of the config "
+                          "apply to new cubes only");
+        }
+    }
+    size_t other = 0;
+    for (size_t t = 0; t < cube.sources.size(); ++t) {
+        const auto& rec = cube.sources[t];
+        if (!passed.count(t) && rec.is_object() && rec.value("recipe", recipe) != recipe) {
+            ++other;
+        }
+    }
+    if (other > 0) {
+        out.push_back(std::to_string(other) + " of the cube's " + std::to_string(cube.nt()) +
+                      " time steps were made with other settings (variables, resampling, "
+                      "compression, packing or mosaicking) and are not among this run's inputs: "
+                      "the cube mixes both until those inputs are given again");
+    }
+    if (up_to_date) {
+        std::vector<std::string> differ;
+        for (auto it = c.metadata.begin(); it != c.metadata.end(); ++it) {
+            if (!cube.attrs.contains(it.key()) || cube.attrs[it.key()] != it.value()) {
+                differ.push_back(it.key());
+            }
+        }
+        if (!differ.empty()) {
+            out.push_back("output_metadata differs from the cube's global attributes (" +
+                          text::join(differ, ", ") +
+                          ") but the cube is up to date, so they are not rewritten; they are "
+                          "applied when a time step is next written");
+        }
+    }
+    return out;
+}
+
 grid::Grid GenConfig::output_grid() const {
     if (size) {
         return grid::Grid::from_size(region, size->first, size->second);

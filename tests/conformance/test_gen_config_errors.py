@@ -208,6 +208,46 @@ class UsageInputOutput(TempDirTest):
                          f"baims gen -c {cfg} {quoted} ... (3 more inputs)")
 
 
+class ConfigDrift(TempDirTest):
+    """Issue 7: config changes an update does not apply are said, not silently ignored."""
+
+    def test_changes_that_are_not_applied_are_warned(self):
+        d1, d2 = self.p("d1.nc"), self.p("d2.nc")
+        small_input(d1, 1)
+        small_input(d2, 2)
+        cfg = self.p("gen.yml")
+        out = self.p("c.zarr")
+
+        def config(extra):
+            write_config(cfg, (0.25, 0.0, 15.25, 10.0), (45, 30), out, extra=extra)
+
+        config("output_metadata: {title: A}\n")
+        run(["gen", "-c", cfg, d1, d2], check=0)
+        # another resampling for day 1 only: day 2 keeps nearest, and gen says so
+        config("output_metadata: {title: A}\noutput_resampling: bilinear\n")
+        p = run(["--deterministic", "gen", "-c", cfg, d1], check=0)
+        self.assertIn("warning: 1 of the cube's 2 time steps were made with other settings "
+                      "(variables, resampling, compression, packing or mosaicking) and are not "
+                      "among this run's inputs: the cube mixes both until those inputs are given "
+                      "again\n", p.stderr)
+        run(["gen", "-c", cfg, d1, d2], check=0)
+        # up to date: a new title is not written, and gen says so
+        config("output_metadata: {title: B}\noutput_resampling: bilinear\n")
+        p = run(["--deterministic", "gen", "-c", cfg, d1, d2], check=0)
+        self.assertIn("warning: output_metadata differs from the cube's global attributes "
+                      "(title) but the cube is up to date, so they are not rewritten; they are "
+                      "applied when a time step is next written\n", p.stderr)
+        self.assertEqual(zarr.open_group(out, mode="r").attrs["title"], "A")
+        # variable attributes of an existing cube are its own
+        config("output_metadata: {title: A}\noutput_resampling: bilinear\n"
+               "output_variables: [{v: {units: K}}]\n")
+        p = run(["--deterministic", "gen", "-c", cfg, d1, d2], check=0)
+        self.assertIn("warning: the cube keeps its own attributes of 'v' (units differ from "
+                      "output_variables): variable attributes of the config apply to new cubes "
+                      "only\n", p.stderr)
+        self.assertEqual(zarr.open_group(out, mode="r")["v"].attrs["units"], "1")
+
+
 class Interrupts(TempDirTest):
     """Issue 12 #8: SIGTERM/SIGINT during a run exit 130 and leave the old or the new cube;
     an internal error (a test fault standing in for a bug) exits 70 with one line."""

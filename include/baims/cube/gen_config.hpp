@@ -3,6 +3,7 @@
 // output is touched.
 
 #include "baims/config/document.hpp"
+#include "baims/cube/cube_state.hpp"
 #include "baims/cube/encoding.hpp"
 #include "baims/cube/resample.hpp"
 #include "baims/grid/grid.hpp"
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -69,6 +71,14 @@ std::string output_name_problem(const std::string& name);
 // When no cube is at `cube` yet, its parent folder must be writable; a missing parent is created
 // (not on a dry run). Throws OutputError naming the folder.
 void check_output_folder(const std::filesystem::path& cube, bool dry_run);
+
+// What of the config an update of `cube` will not apply, as warning lines (issue: silent config
+// drift): variable attributes (an existing cube keeps its own); time steps not passed to this run
+// (indices not in `passed`) whose record has another recipe than `recipe` (the cube will mix
+// them); and, when `up_to_date`, output_metadata that differs from the cube's global attributes.
+std::vector<std::string> config_drift(const GenConfig& c, const CubeState& cube,
+                                      const std::string& recipe, const std::set<size_t>& passed,
+                                      bool up_to_date);
 
 // Parses and validates; throws ConfigError with file:line:col and the key path.
 GenConfig parse_gen_config(const config::Document& doc);
