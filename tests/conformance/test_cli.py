@@ -12,9 +12,9 @@ from baimstest import TempDirTest, run
 class Cli(TempDirTest):
     def test_help_lists_only_working_commands(self):
         p = run(["--help"], check=0)
-        for cmd in ("gen", "ingest-vector", "catalog"):
+        for cmd in ("gen", "ingest-vector", "catalog", "rasterize"):
             self.assertRegex(p.stdout, rf"\n\s+{cmd}\s")
-        for missing in ("optimise", "prune", "tiles", "rasterize", "extract"):
+        for missing in ("optimise", "prune", "tiles", "extract"):
             self.assertNotRegex(p.stdout, rf"\n\s+{missing}\s")
         p = run(["gen", "--help"], check=0)
         self.assertIn("--fail-fast", p.stdout)
@@ -34,7 +34,8 @@ class Cli(TempDirTest):
                                            "'baims --help' for the commands")
         p = run([], check=2)
         self.assertEqual(p.stderr.strip(), "baims: error: no command given (one of gen, "
-                                           "ingest-vector, catalog). Run 'baims --help' for usage")
+                                           "ingest-vector, catalog, rasterize). Run 'baims "
+                                           "--help' for usage")
         p = run(["gen"], check=2)
         self.assertEqual(p.stderr.strip(),
                          "baims gen: error: --config is required. Run 'baims gen --help' for usage")
