@@ -4,6 +4,7 @@
 
 #include "baims/core/error.hpp"
 #include "baims/core/log.hpp"
+#include "baims/core/text.hpp"
 #include "baims/cube/gen.hpp"
 
 #include <iostream>
@@ -18,6 +19,29 @@ struct GenOptions {
     std::string output;
     bool fail_fast = false;
 };
+
+// The command as the cube's history records it: arguments shell-quoted, and the inputs (which grow
+// with the input folder) bounded to the first few and a count.
+std::string history_line(const GenOptions& o) {
+    constexpr size_t MAX_INPUTS = 5;
+    std::string line = "baims gen";
+    for (const auto& c : o.configs) {
+        line += " -c " + text::shell_quote(c);
+    }
+    if (!o.output.empty()) {
+        line += " -o " + text::shell_quote(o.output);
+    }
+    if (o.fail_fast) {
+        line += " --fail-fast";
+    }
+    for (size_t i = 0; i < o.inputs.size() && i < MAX_INPUTS; ++i) {
+        line += " " + text::shell_quote(o.inputs[i]);
+    }
+    if (o.inputs.size() > MAX_INPUTS) {
+        line += " ... (" + std::to_string(o.inputs.size() - MAX_INPUTS) + " more inputs)";
+    }
+    return line;
+}
 
 int run_gen(const GenOptions& o, const GlobalOptions& g, const std::string& command_line) {
     auto doc = load_config_files(o.configs);
@@ -44,10 +68,18 @@ int run_gen(const GenOptions& o, const GlobalOptions& g, const std::string& comm
         log::info(result.summary());
     }
     if (!result.failed.empty()) {
-        std::cerr << "baims gen: " << result.failed.size() << " of " << result.inputs_total
-                  << " inputs failed:" << std::endl;
-        for (const auto& f : result.failed) {
-            std::cerr << "  " << f << std::endl;
+        const std::string head = "baims gen: " + std::to_string(result.failed.size()) + " of " +
+                                 std::to_string(result.inputs_total) + " inputs failed:";
+        if (g.log_format == "json") { // one JSON object per line, as every other line
+            log::error(head);
+            for (const auto& f : result.failed) {
+                log::error("failed input: " + f);
+            }
+        } else {
+            std::cerr << head << std::endl;
+            for (const auto& f : result.failed) {
+                std::cerr << "  " << f << std::endl;
+            }
         }
     }
     return result.exit_code();
@@ -70,16 +102,7 @@ void register_gen(CLI::App& app, Registry& registry) {
     sub->add_flag("--fail-fast", opts->fail_fast,
                   "Stop at the first bad input (default: report it, skip it, exit 8 at the end)");
     registry.push_back({"gen", sub, [opts, sub](const GlobalOptions& g) {
-                            std::string line = "baims gen";
-                            for (const auto& c : opts->configs) {
-                                line += " -c " + c;
-                            }
-                            if (!opts->output.empty()) {
-                                line += " -o " + opts->output;
-                            }
-                            for (const auto& i : opts->inputs) {
-                                line += " " + i;
-                            }
+                            const auto line = history_line(*opts);
                             (void)sub;
                             return run_gen(*opts, g, line);
                         }});

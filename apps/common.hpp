@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,10 @@ using Registry = std::vector<Command>;
 
 // Effective thread count (--threads, else all cores).
 int thread_count(const GlobalOptions& g);
+
+// "unknown command 'x' (did you mean 'y'?)" when the first word after the global options is not
+// a command; nothing when it is one or when there is none.
+std::optional<std::string> unknown_command(int argc, char** argv, const Registry& registry);
 
 // Loads -c files (deep merge), reporting errors as ConfigError.
 config::Document load_config_files(const std::vector<std::string>& files);

@@ -7,10 +7,13 @@
 #include "baims/core/interrupt.hpp"
 #include "baims/core/log.hpp"
 #include "baims/core/progress.hpp"
+#include "baims/core/text.hpp"
 
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <optional>
+#include <set>
 #include <thread>
 
 namespace baims::app {
@@ -21,6 +24,37 @@ int thread_count(const GlobalOptions& g) {
     }
     unsigned n = std::thread::hardware_concurrency();
     return n ? static_cast<int>(n) : 1;
+}
+
+std::optional<std::string> unknown_command(int argc, char** argv, const Registry& registry) {
+    // Global options that take a value as the next word.
+    static const std::set<std::string> with_value = {"--log-level", "--log-format", "--progress",
+                                                     "--threads"};
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--") {
+            return std::nullopt;
+        }
+        if (arg.starts_with("-")) {
+            if (with_value.count(arg)) {
+                ++i;
+            }
+            continue;
+        }
+        std::vector<std::string> names;
+        for (const auto& c : registry) {
+            if (c.name == arg) {
+                return std::nullopt;
+            }
+            names.push_back(c.name);
+        }
+        std::string msg = "unknown command '" + arg + "'";
+        if (auto guess = text::did_you_mean(arg, names); !guess.empty()) {
+            msg += " (did you mean '" + guess + "'?)";
+        }
+        return msg;
+    }
+    return std::nullopt;
 }
 
 config::Document load_config_files(const std::vector<std::string>& files) {
@@ -70,6 +104,12 @@ int main(int argc, char** argv) {
     app::register_extract(cli, registry);
     app::register_tiles(cli, registry);
 
+    // The first word that is not a global option must be a command: a typo gets a suggestion.
+    if (auto unknown = app::unknown_command(argc, argv, registry)) {
+        std::cerr << format_error_line("", *unknown, "Run 'baims --help' for the commands")
+                  << std::endl;
+        return EXIT_USAGE;
+    }
     try {
         cli.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -83,7 +123,15 @@ int main(int argc, char** argv) {
         for (auto* sub : cli.get_subcommands()) {
             cmd = sub->get_name();
         }
-        std::cerr << format_error_line(cmd, e.what(),
+        std::string what = e.what();
+        if (cmd.empty() && e.get_name() == "RequiredError") {
+            std::vector<std::string> names;
+            for (const auto& c : registry) {
+                names.push_back(c.name);
+            }
+            what = "no command given (one of " + text::join(names, ", ") + ")";
+        }
+        std::cerr << format_error_line(cmd, what,
                                        "Run 'baims " + (cmd.empty() ? "" : cmd + " ") +
                                            "--help' for usage")
                   << std::endl;

@@ -27,13 +27,27 @@ YAML::Node rebuild(const YAML::Node& node, const std::string& path, const std::s
     switch (node.Type()) {
     case YAML::NodeType::Map: {
         YAML::Node out(YAML::NodeType::Map);
+        std::map<std::string, Origin> keys_here; // a key given twice is refused, not overwritten
         for (const auto& kv : node) {
+            if (!kv.first.IsScalar()) {
+                auto km = kv.first.Mark();
+                throw ConfigError(Origin{file, km.line + 1, km.column + 1}.str() + ": " +
+                                      (path.empty() ? std::string("a key") : path + ": a key") +
+                                      " is a list or mapping",
+                                  "Keys must be plain names");
+            }
             auto key = kv.first.as<std::string>();
             auto kmark = kv.first.Mark();
             auto p = child_path(path, key);
+            Origin key_origin{file, kmark.line + 1, kmark.column + 1};
+            if (auto [it, fresh] = keys_here.emplace(key, key_origin); !fresh) {
+                throw ConfigError(key_origin.str() + ": duplicate key '" + p +
+                                      "' (first given at " + it->second.str() + ")",
+                                  "Remove one of them");
+            }
             out[key] = rebuild(kv.second, p, file, origins);
             // The key's own position is the better pointer for "unknown key" errors.
-            origins[p + "#key"] = Origin{file, kmark.line + 1, kmark.column + 1};
+            origins[p + "#key"] = key_origin;
         }
         return out;
     }

@@ -2,6 +2,8 @@
 
 #include "baims/core/text.hpp"
 
+#include <algorithm>
+
 namespace baims::config {
 
 Reader::Reader(const Document& doc, YAML::Node node, std::string path)
@@ -23,6 +25,7 @@ std::string Reader::where(const std::string& key) const {
 }
 
 bool Reader::has(const std::string& key) const {
+    m_known.insert(key);
     return m_node && m_node.IsMap() && m_node[key] && !m_node[key].IsNull();
 }
 
@@ -66,33 +69,50 @@ Reader Reader::child(const std::string& key) {
     return Reader(m_doc, n, key_path(key));
 }
 
+void Reader::allow_only(const std::vector<std::string>& known) {
+    m_known.insert(known.begin(), known.end());
+    if (!m_node || !m_node.IsMap()) {
+        return;
+    }
+    for (const auto& kv : m_node) {
+        auto key = kv.first.as<std::string>();
+        if (std::find(known.begin(), known.end(), key) == known.end()) {
+            unknown_key(key, known);
+        }
+    }
+}
+
 void Reader::finish(const std::vector<std::string>& known_extra) {
     if (!m_node || !m_node.IsMap()) {
         return;
     }
-    std::vector<std::string> known(m_seen.begin(), m_seen.end());
-    known.insert(known.end(), known_extra.begin(), known_extra.end());
+    std::set<std::string> candidates(m_seen.begin(), m_seen.end());
+    candidates.insert(m_known.begin(), m_known.end());
+    candidates.insert(known_extra.begin(), known_extra.end());
     for (const auto& kv : m_node) {
         auto key = kv.first.as<std::string>();
         bool ok = m_seen.count(key) > 0;
         for (const auto& k : known_extra) {
             ok = ok || k == key;
         }
-        if (ok) {
-            continue;
+        if (!ok) {
+            unknown_key(key, std::vector<std::string>(candidates.begin(), candidates.end()));
         }
-        auto origin = m_doc.origin(key_path(key) + "#key");
-        std::string msg = origin.str() + ": unknown key '" + key_path(key) + "'";
-        auto guess = text::did_you_mean(key, known);
-        std::string hint;
-        if (!guess.empty()) {
-            msg += " (did you mean '" + guess + "'?)";
-            hint = "Fix the key name";
-        } else {
-            hint = "See docs/config.md for the keys";
-        }
-        throw ConfigError(msg, hint);
     }
+}
+
+void Reader::unknown_key(const std::string& key, const std::vector<std::string>& candidates) const {
+    auto origin = m_doc.origin(key_path(key) + "#key");
+    std::string msg = origin.str() + ": unknown key '" + key_path(key) + "'";
+    auto guess = text::did_you_mean(key, candidates);
+    std::string hint;
+    if (!guess.empty()) {
+        msg += " (did you mean '" + guess + "'?)";
+        hint = "Fix the key name";
+    } else {
+        hint = "See docs/config.md for the keys";
+    }
+    throw ConfigError(msg, hint);
 }
 
 void Reader::fail(const std::string& key, const std::string& message,

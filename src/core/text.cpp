@@ -85,6 +85,25 @@ std::string to_lower(std::string_view s) {
     return out;
 }
 
+std::string shell_quote(std::string_view s) {
+    const bool plain = !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+        return std::isalnum(c) ||
+               std::string_view(",./:=@%+_-").find(static_cast<char>(c)) != std::string_view::npos;
+    });
+    if (plain) {
+        return std::string(s);
+    }
+    std::string out = "'";
+    for (char c : s) {
+        if (c == '\'') {
+            out += "'\\''";
+        } else {
+            out += c;
+        }
+    }
+    return out + "'";
+}
+
 bool glob_match(std::string_view p, std::string_view s) {
     size_t pi = 0, si = 0, star = std::string_view::npos, mark = 0;
     while (si < s.size()) {

@@ -1,6 +1,7 @@
 #include "baims/cube/cube_state.hpp"
 
 #include "baims/core/error.hpp"
+#include "baims/core/features.hpp"
 #include "baims/core/log.hpp"
 #include "baims/zarr/array.hpp"
 #include "baims/zarr/group.hpp"
@@ -286,8 +287,9 @@ std::optional<CubeState> read_cube(const zarr::KvStore& store) {
         }
         if (meta->chunks[0] != 1) {
             throw InputError(where + ": variable '" + name + "' has time chunks of " +
-                                 std::to_string(meta->chunks[0]),
-                             "Rechunk to time=1 with 'baims optimise' first");
+                                 std::to_string(meta->chunks[0]) + "; " +
+                                 not_available(Feature::TimeChunks),
+                             instead(Feature::TimeChunks));
         }
         s.chunk_y = meta->chunks[1];
         s.chunk_x = meta->chunks[2];

@@ -10,6 +10,7 @@
 
 #include "baims/core/error.hpp"
 #include "baims/core/fault.hpp"
+#include "baims/core/features.hpp"
 #include "baims/core/fs.hpp"
 #include "baims/core/interrupt.hpp"
 #include "baims/core/log.hpp"
@@ -776,10 +777,11 @@ GenResult generate(const GenRequest& req) {
     }
     if (c.output_path.starts_with("/vsi")) {
         throw ConfigError("output_path '" + c.output_path +
-                              "': GDAL virtual paths are not supported by this version",
-                          "Write to a local path and copy the cube");
+                              "': " + not_available(Feature::VirtualOutput),
+                          instead(Feature::VirtualOutput));
     }
     const sfs::path out_path = output_dir(c.output_path);
+    check_output_folder(out_path, req.dry_run);
     auto specs = req.inputs.empty() ? c.input_paths : req.inputs;
     if (specs.empty()) {
         throw UsageError("no inputs given",
@@ -846,11 +848,12 @@ GenResult generate(const GenRequest& req) {
         }
         if ((c.chunk_lat && c.chunk_lat != old->chunk_y) ||
             (c.chunk_lon && c.chunk_lon != old->chunk_x)) {
-            throw OutputError(
-                "cube '" + out_path.string() + "' has chunks [1, " + std::to_string(old->chunk_y) +
-                    ", " + std::to_string(old->chunk_x) + "]; the config asks for [1, " +
-                    std::to_string(c.chunk_lat) + ", " + std::to_string(c.chunk_lon) + "]",
-                "Run 'baims optimise' or choose another output_path");
+            throw OutputError("cube '" + out_path.string() + "' has chunks [1, " +
+                                  std::to_string(old->chunk_y) + ", " +
+                                  std::to_string(old->chunk_x) + "]; the config asks for [1, " +
+                                  std::to_string(c.chunk_lat) + ", " + std::to_string(c.chunk_lon) +
+                                  "]; " + not_available(Feature::Rechunk),
+                              instead(Feature::Rechunk));
         }
     }
 
@@ -950,6 +953,12 @@ GenResult generate(const GenRequest& req) {
     // recomputed (the inputs' size, mtime and CRC-32 are recorded in .baims-sources.json).
     const std::string recipe = recipe_of(vars, c);
     std::vector<std::pair<size_t, nlohmann::json>> refreshed; // old index, new record
+    std::set<size_t> passed; // the cube's time steps this run's inputs make
+    for (const auto& s : slices) {
+        if (s.replace) {
+            passed.insert(s.old_index);
+        }
+    }
     if (old && old->sources.size() == old_nt) {
         std::vector<Slice> todo;
         for (auto& s : slices) {
@@ -966,6 +975,9 @@ GenResult generate(const GenRequest& req) {
             } else {
                 todo.push_back(std::move(s));
             }
+        }
+        for (const auto& w : config_drift(c, *old, recipe, passed, todo.empty())) {
+            log::warn(w);
         }
         if (todo.empty()) {
             log::info("all " + std::to_string(slices.size()) +

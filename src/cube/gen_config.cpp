@@ -2,70 +2,112 @@
 
 #include "baims/config/reader.hpp"
 #include "baims/core/error.hpp"
+#include "baims/core/features.hpp"
+#include "baims/core/log.hpp"
 #include "baims/core/text.hpp"
 
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <set>
+#include <unistd.h>
 
 namespace baims::cube {
 namespace {
 
-void flatten(const YAML::Node& node, const std::string& prefix, nlohmann::json& out) {
+// A YAML scalar as JSON: numbers stay numbers (unless quoted), the rest is text.
+nlohmann::json scalar_to_json(const YAML::Node& node) {
+    const auto& s = node.Scalar();
+    if (node.Tag() != "!") {
+        try {
+            size_t pos = 0;
+            long long i = std::stoll(s, &pos);
+            if (pos == s.size()) {
+                return i;
+            }
+            double d = std::stod(s, &pos);
+            if (pos == s.size()) {
+                return d;
+            }
+        } catch (...) {
+        }
+    }
+    return s;
+}
+
+// An attribute value: a text or number, or a list of them (NetCDF attributes are scalars or 1-D
+// arrays). A list holds numbers only if every item is a number; otherwise every item is text.
+nlohmann::json attribute_value(const config::Document& doc, const YAML::Node& node,
+                               const std::string& path) {
+    auto refuse = [&](const std::string& p, const std::string& got) {
+        throw ConfigError(doc.origin(p).str() + ": " + p +
+                              ": expected a text, a number or a list of them, got " + got,
+                          "Attributes are scalars or flat lists");
+    };
+    if (node.IsScalar()) {
+        return scalar_to_json(node);
+    }
+    if (node.IsNull()) {
+        return "";
+    }
+    if (!node.IsSequence()) {
+        refuse(path, "a mapping");
+    }
+    nlohmann::json arr = nlohmann::json::array();
+    bool all_numbers = true;
+    for (size_t i = 0; i < node.size(); ++i) {
+        const auto item = node[i];
+        if (!item.IsScalar()) {
+            refuse(path + "[" + std::to_string(i) + "]",
+                   item.IsSequence() ? "a list" : "a mapping");
+        }
+        arr.push_back(scalar_to_json(item));
+        all_numbers = all_numbers && arr.back().is_number();
+    }
+    if (!all_numbers) {
+        for (size_t i = 0; i < node.size(); ++i) {
+            arr[i] = node[i].Scalar();
+        }
+    }
+    return arr;
+}
+
+// output_metadata: nested mappings are flattened with '_' (creator: {name: x} -> creator_name).
+void flatten(const config::Document& doc, const YAML::Node& node, const std::string& path,
+             const std::string& prefix, nlohmann::json& out) {
     if (node.IsMap()) {
         for (const auto& kv : node) {
             auto key = kv.first.as<std::string>();
-            flatten(kv.second, prefix.empty() ? key : prefix + "_" + key, out);
+            flatten(doc, kv.second, path + "." + key, prefix.empty() ? key : prefix + "_" + key,
+                    out);
         }
         return;
     }
-    if (node.IsSequence()) {
-        nlohmann::json arr = nlohmann::json::array();
-        for (const auto& item : node) {
-            arr.push_back(item.as<std::string>());
-        }
-        out[prefix] = arr;
-        return;
+    if (out.contains(prefix)) {
+        throw ConfigError(doc.origin(path).str() + ": " + path + ": the attribute '" + prefix +
+                              "' is given twice (nested mappings are joined with '_')",
+                          "Remove one of them");
     }
-    if (node.IsScalar()) {
-        // Numbers stay numbers, the rest is text.
-        const auto& s = node.Scalar();
-        if (node.Tag() != "!") {
-            try {
-                size_t pos = 0;
-                long long i = std::stoll(s, &pos);
-                if (pos == s.size()) {
-                    out[prefix] = i;
-                    return;
-                }
-                double d = std::stod(s, &pos);
-                if (pos == s.size()) {
-                    out[prefix] = d;
-                    return;
-                }
-            } catch (...) {
-            }
-        }
-        out[prefix] = s;
-    }
+    out[prefix] = attribute_value(doc, node, path);
 }
 
-nlohmann::json yaml_to_json(const YAML::Node& node) {
-    nlohmann::json j;
-    if (node.IsMap()) {
-        j = nlohmann::json::object();
-        for (const auto& kv : node) {
-            j[kv.first.as<std::string>()] = yaml_to_json(kv.second);
-        }
-    } else if (node.IsSequence()) {
-        j = nlohmann::json::array();
-        for (const auto& item : node) {
-            j.push_back(yaml_to_json(item));
-        }
-    } else if (node.IsScalar()) {
-        nlohmann::json tmp = nlohmann::json::object();
-        flatten(node, "v", tmp);
-        j = tmp["v"];
-    }
-    return j;
+const std::set<std::string>& cube_coordinate_names() {
+    static const std::set<std::string> names = {"time", "time_bnds", "lat", "lat_bnds",
+                                                "lon",  "lon_bnds",  "crs"};
+    return names;
+}
+
+// Attributes that baims writes itself (or derives from packing): a config may not set them.
+const std::set<std::string>& reserved_attribute_names() {
+    static const std::set<std::string> names = {"_ARRAY_DIMENSIONS", "_CRS",         "grid_mapping",
+                                                "_FillValue",        "scale_factor", "add_offset",
+                                                "missing_value"};
+    return names;
+}
+
+bool has_wildcard(const std::string& s) {
+    return s.find_first_of("*?") != std::string::npos;
 }
 
 std::vector<OutputVariable> parse_variables(config::Reader& r) {
@@ -77,34 +119,50 @@ std::vector<OutputVariable> parse_variables(config::Reader& r) {
     if (!node.IsSequence()) {
         r.fail("output_variables", "expected a list of variable names");
     }
+    const auto& doc = r.document();
+    std::map<std::string, std::string> out_names; // output name -> where it was defined
     for (size_t i = 0; i < node.size(); ++i) {
         std::string path = "output_variables[" + std::to_string(i) + "]";
         YAML::Node item = node[i];
         OutputVariable v;
+        std::string name_path = path; // where the output name was given
         if (item.IsScalar()) {
             v.pattern = item.Scalar();
         } else if (item.IsMap() && item.size() == 1) {
             auto kv = *item.begin();
             v.pattern = kv.first.as<std::string>();
+            const std::string vpath = r.key_path(path) + "." + v.pattern;
             if (kv.second.IsScalar()) {
                 v.rename = kv.second.Scalar();
+                name_path = path + "." + v.pattern;
             } else if (kv.second.IsMap()) {
-                config::Reader vr(r.document(), kv.second, r.key_path(path) + "." + v.pattern);
+                config::Reader vr(doc, kv.second, vpath);
                 v.rename = vr.optional<std::string>("name", "");
+                if (vr.has("name")) {
+                    name_path = path + "." + v.pattern + ".name";
+                }
                 if (vr.has("resampling")) {
                     v.resampling =
                         parse_resampling(vr.one_of("resampling", resampling_names(), "nearest"));
                 }
                 if (vr.has("valid_pixel_expression")) {
-                    vr.fail("valid_pixel_expression", "is not supported by this version of baims",
-                            "Remove it; valid-pixel masking is planned");
+                    vr.fail("valid_pixel_expression", not_available(Feature::ValidPixelExpression),
+                            instead(Feature::ValidPixelExpression));
                 }
                 // Every other key is an attribute to set on the output variable.
                 for (const auto& akv : kv.second) {
                     auto key = akv.first.as<std::string>();
-                    if (key != "name" && key != "resampling") {
-                        v.attrs[key] = yaml_to_json(akv.second);
+                    if (key == "name" || key == "resampling") {
+                        continue;
                     }
+                    if (reserved_attribute_names().count(key)) {
+                        throw ConfigError(doc.origin(vpath + "." + key + "#key").str() + ": " +
+                                              vpath + "." + key + ": baims writes the attribute '" +
+                                              key + "' itself",
+                                          "Remove it; packing is set in "
+                                          "output_writer_params.packing");
+                    }
+                    v.attrs[key] = attribute_value(doc, akv.second, vpath + "." + key);
                 }
             } else if (!kv.second.IsNull()) {
                 r.fail(path, "expected 'name', 'name: newname' or 'name: {attributes}'");
@@ -115,12 +173,182 @@ std::vector<OutputVariable> parse_variables(config::Reader& r) {
         if (v.pattern.empty()) {
             r.fail(path, "the variable name is empty");
         }
+        // The name the variable gets in the cube (a pattern's matches keep their input names).
+        const bool renamed = !v.rename.empty() || name_path != path;
+        const std::string out_name = renamed ? v.rename : v.pattern;
+        if (renamed || !has_wildcard(v.pattern)) {
+            if (auto problem = output_name_problem(out_name); !problem.empty()) {
+                r.fail(name_path, problem, "Choose another output name");
+            }
+            const auto here = doc.origin(name_path).str();
+            if (auto [it, fresh] = out_names.emplace(out_name, here); !fresh) {
+                r.fail(name_path,
+                       "the output variable '" + out_name + "' is already defined at " + it->second,
+                       "Give each output variable its own name");
+            }
+        }
         vars.push_back(std::move(v));
     }
     return vars;
 }
 
+// Refused before anything is allocated (a typo like 1e8 would otherwise run for minutes).
+void check_grid_size(config::Reader& r, const std::string& key, double w, double h) {
+    if (w > static_cast<double>(MAX_OUTPUT_AXIS) || h > static_cast<double>(MAX_OUTPUT_AXIS) ||
+        w * h > MAX_OUTPUT_PIXELS) {
+        char buf[80];
+        std::snprintf(buf, sizeof buf, "%.0f x %.0f", w, h);
+        r.fail(key,
+               std::string("the grid would be ") + buf +
+                   " pixels; this version allows at most 1000000 pixels along each axis and 1e11 "
+                   "pixels per time step",
+               "Check the numbers; split a larger area into several cubes");
+    }
+}
+
+// output_writer_params.chunksizes: {time: 1, lat:, lon:}; 0 = not given.
+void parse_chunks(config::Reader& w, GenConfig& c) {
+    auto cs = w.child("chunksizes");
+    for (const char* xy : {"x", "y"}) {
+        if (cs.has(xy)) {
+            cs.fail(xy,
+                    "the cube's dimensions are time, lat and lon; " +
+                        not_available(Feature::ProjectedOutput),
+                    "Give the chunk sizes as {lat: N, lon: N}");
+        }
+    }
+    cs.allow_only({"time", "lat", "lon"});
+    auto positive = [&](const char* key, long def) {
+        const long v = cs.optional<long>(key, def);
+        if (v <= 0) {
+            cs.fail(key, "expected a positive whole number, got " + std::to_string(v),
+                    "Remove it for the default (512, or the cube's own)");
+        }
+        return static_cast<size_t>(v);
+    };
+    c.chunk_time = positive("time", 1);
+    c.chunk_lat = cs.has("lat") ? positive("lat", 0) : 0;
+    c.chunk_lon = cs.has("lon") ? positive("lon", 0) : 0;
+    if (c.chunk_time != 1) {
+        cs.fail("time", "only time chunks of 1 are supported", "Remove it or set 1");
+    }
+    cs.finish();
+}
+
 } // namespace
+
+std::string output_name_problem(const std::string& name) {
+    if (name.empty()) {
+        return "the output variable name is empty";
+    }
+    if (cube_coordinate_names().count(name)) {
+        return "'" + name +
+               "' is a coordinate of the cube (time, time_bnds, lat, lat_bnds, lon, "
+               "lon_bnds, crs) and cannot name a data variable";
+    }
+    if (name[0] == '.') {
+        return "'" + name + "' starts with '.', which Zarr and baims reserve for their own files";
+    }
+    if (name.find_first_of("/\\") != std::string::npos) {
+        return "'" + name + "' holds '/' or '\\', which would make it a folder of the cube";
+    }
+    for (unsigned char ch : name) {
+        if (ch < 0x20 || ch == 0x7f) {
+            return "the output variable name holds a control character";
+        }
+    }
+    return {};
+}
+
+void check_output_folder(const std::filesystem::path& out, bool dry_run) {
+    namespace sfs = std::filesystem;
+    std::error_code ec;
+    if (sfs::exists(out, ec)) {
+        return;
+    }
+    sfs::path name = out;
+    if (!name.has_filename()) {
+        name = name.parent_path(); // "cube.zarr/"
+    }
+    const sfs::path parent = name.has_parent_path() ? name.parent_path() : sfs::path(".");
+    if (!sfs::is_directory(parent, ec)) {
+        if (sfs::exists(parent, ec)) {
+            throw OutputError("cannot create cube '" + out.string() + "': '" + parent.string() +
+                                  "' is not a folder",
+                              "Choose another output_path");
+        }
+        if (dry_run) {
+            log::warn("the folder '" + parent.string() +
+                      "' of output_path does not exist; a real run creates it");
+            return;
+        }
+        sfs::create_directories(parent, ec);
+        if (ec) {
+            throw OutputError("cannot create cube '" + out.string() + "': its folder '" +
+                                  parent.string() + "' does not exist and cannot be created (" +
+                                  ec.message() + ")",
+                              "Create the folder or choose another output_path");
+        }
+    }
+    if (::access(parent.c_str(), W_OK | X_OK) != 0) {
+        throw OutputError("cannot create cube '" + out.string() + "': the folder '" +
+                              parent.string() + "' is not writable (" + std::strerror(errno) + ")",
+                          "Fix its permissions or choose another output_path");
+    }
+}
+
+std::vector<std::string> config_drift(const GenConfig& c, const CubeState& cube,
+                                      const std::string& recipe, const std::set<size_t>& passed,
+                                      bool up_to_date) {
+    std::vector<std::string> out;
+    for (const auto& v : c.variables) {
+        const std::string name = v.rename.empty() ? v.pattern : v.rename;
+        auto it = cube.vars.find(name);
+        if (it == cube.vars.end() || v.attrs.empty()) {
+            continue;
+        }
+        std::vector<std::string> differ;
+        for (auto a = v.attrs.begin(); a != v.attrs.end(); ++a) {
+            if (!it->second.attrs.contains(a.key()) || it->second.attrs[a.key()] != a.value()) {
+                differ.push_back(a.key());
+            }
+        }
+        if (!differ.empty()) {
+            out.push_back("the cube keeps its own attributes of '" + name + "' (" +
+                          text::join(differ, ", ") +
+                          " differ from output_variables): variable attributes of the config "
+                          "apply to new cubes only");
+        }
+    }
+    size_t other = 0;
+    for (size_t t = 0; t < cube.sources.size(); ++t) {
+        const auto& rec = cube.sources[t];
+        if (!passed.count(t) && rec.is_object() && rec.value("recipe", recipe) != recipe) {
+            ++other;
+        }
+    }
+    if (other > 0) {
+        out.push_back(std::to_string(other) + " of the cube's " + std::to_string(cube.nt()) +
+                      " time steps were made with other settings (variables, resampling, "
+                      "compression, packing or mosaicking) and are not among this run's inputs: "
+                      "the cube mixes both until those inputs are given again");
+    }
+    if (up_to_date) {
+        std::vector<std::string> differ;
+        for (auto it = c.metadata.begin(); it != c.metadata.end(); ++it) {
+            if (!cube.attrs.contains(it.key()) || cube.attrs[it.key()] != it.value()) {
+                differ.push_back(it.key());
+            }
+        }
+        if (!differ.empty()) {
+            out.push_back("output_metadata differs from the cube's global attributes (" +
+                          text::join(differ, ", ") +
+                          ") but the cube is up to date, so they are not rewritten; they are "
+                          "applied when a time step is next written");
+        }
+    }
+    return out;
+}
 
 grid::Grid GenConfig::output_grid() const {
     if (size) {
@@ -148,6 +376,7 @@ std::map<std::string, Packing> parse_packing(config::Reader& w) {
     }
     for (const auto& name : names) {
         auto v = all.child(name);
+        v.allow_only({"dtype", "scale_factor", "add_offset", "_FillValue"});
         Packing p;
         p.where = all.where(name) + ": " + all.key_path(name);
         const auto dtype =
@@ -187,6 +416,11 @@ std::map<std::string, Packing> parse_packing(config::Reader& w) {
 
 GenConfig parse_gen_config(const config::Document& doc) {
     config::Reader r(doc, doc.root());
+    // Key names first: a typo is reported as such, not as a missing key.
+    r.allow_only({"input_paths", "input_processor_name", "input_processor_params", "output_region",
+                  "output_size", "output_resolution", "output_crs", "output_variables",
+                  "output_resampling", "output_path", "output_writer_name", "output_writer_params",
+                  "output_metadata", "processed_variables"});
     GenConfig c;
 
     if (r.has("input_paths")) {
@@ -202,12 +436,14 @@ GenConfig parse_gen_config(const config::Document& doc) {
     c.input_processor = r.one_of("input_processor_name",
                                  {"default", "curvilinear", "geotiff", "sentinel2-l2a"}, "default");
     if (c.input_processor != "default") {
-        r.fail("input_processor_name",
-               "input processor '" + c.input_processor + "' is not available in this version",
-               "Use 'default' (CF NetCDF with 1-D lat/lon)");
+        const Feature f = c.input_processor == "curvilinear" ? Feature::CurvilinearInput
+                          : c.input_processor == "geotiff"   ? Feature::GeoTiffInput
+                                                             : Feature::Sentinel2Input;
+        r.fail("input_processor_name", not_available(f), instead(f));
     }
     {
         auto p = r.child("input_processor_params");
+        p.allow_only({"mosaic"});
         c.mosaic = p.optional<bool>("mosaic", false);
         p.finish();
     }
@@ -223,8 +459,8 @@ GenConfig parse_gen_config(const config::Document& doc) {
     }
     c.output_crs = r.optional<std::string>("output_crs", "EPSG:4326");
     if (c.output_crs != "EPSG:4326" && c.output_crs != "epsg:4326" && c.output_crs != "WGS84") {
-        r.fail("output_crs", "only EPSG:4326 output is available in this version",
-               "Remove output_crs or set it to EPSG:4326");
+        r.fail("output_crs", not_available(Feature::ProjectedOutput),
+               instead(Feature::ProjectedOutput));
     }
     if (c.region.ymin < -90 || c.region.ymax > 90) {
         r.fail("output_region", "latitudes must lie within -90..90");
@@ -233,10 +469,12 @@ GenConfig parse_gen_config(const config::Document& doc) {
         r.fail("output_resolution", "give either output_size or output_resolution, not both");
     }
     if (r.has("output_size")) {
-        auto s = r.required<std::vector<long>>("output_size");
-        if (s.size() != 2 || s[0] <= 0 || s[1] <= 0) {
+        auto s = r.required<std::vector<double>>("output_size");
+        if (s.size() != 2 || !(s[0] >= 1) || !(s[1] >= 1) || s[0] != std::floor(s[0]) ||
+            s[1] != std::floor(s[1])) {
             r.fail("output_size", "expected two positive whole numbers [width, height]");
         }
+        check_grid_size(r, "output_size", s[0], s[1]);
         c.size = std::make_pair(static_cast<size_t>(s[0]), static_cast<size_t>(s[1]));
     } else if (r.has("output_resolution")) {
         auto n = r.raw("output_resolution");
@@ -254,6 +492,7 @@ GenConfig parse_gen_config(const config::Document& doc) {
         }
         c.resolution = std::make_pair(res[0], res[1]);
         double w = c.region.width() / res[0], h = c.region.height() / res[1];
+        check_grid_size(r, "output_resolution", std::round(w), std::round(h));
         if (std::abs(w - std::round(w)) > 1e-6 * w || std::abs(h - std::round(h)) > 1e-6 * h) {
             r.fail("output_resolution",
                    "the region is not a whole number of pixels of this size (" + std::to_string(w) +
@@ -263,22 +502,16 @@ GenConfig parse_gen_config(const config::Document& doc) {
     } else {
         r.fail("output_size", "is required (or output_resolution)");
     }
-
     c.variables = parse_variables(r);
     c.resampling = parse_resampling(r.one_of("output_resampling", resampling_names(), "nearest"));
     c.output_path = r.optional<std::string>("output_path", "");
     r.one_of("output_writer_name", {"zarr"}, "zarr");
     {
         auto w = r.child("output_writer_params");
-        auto cs = w.child("chunksizes");
-        c.chunk_time = cs.optional<size_t>("time", 1);
-        c.chunk_lat = cs.optional<size_t>("lat", 0);
-        c.chunk_lon = cs.optional<size_t>("lon", 0);
-        if (c.chunk_time != 1) {
-            cs.fail("time", "only time chunks of 1 are supported", "Remove it or set 1");
-        }
-        cs.finish({"y", "x"});
+        w.allow_only({"chunksizes", "compressor", "packing"});
+        parse_chunks(w, c);
         auto comp = w.child("compressor");
+        comp.allow_only({"cname", "clevel", "shuffle", "id"});
         c.compressor.cname =
             comp.one_of("cname", {"lz4", "zstd", "blosclz", "lz4hc", "zlib"}, "lz4");
         c.compressor.clevel = comp.optional<int>("clevel", 5);
@@ -305,18 +538,18 @@ GenConfig parse_gen_config(const config::Document& doc) {
     {
         auto md = r.raw("output_metadata");
         if (md && md.IsMap()) {
-            flatten(md, "", c.metadata);
+            flatten(doc, md, "output_metadata", "", c.metadata);
             if (c.metadata.contains("keep_input_attrs")) {
-                r.fail("output_metadata", "keep_input_attrs is not supported by this version",
-                       "Remove it");
+                r.fail("output_metadata", not_available(Feature::KeepInputAttrs),
+                       instead(Feature::KeepInputAttrs));
             }
         } else if (md && !md.IsNull()) {
             r.fail("output_metadata", "expected a mapping of attribute names to values");
         }
     }
     if (r.has("processed_variables")) {
-        r.fail("processed_variables", "processed_variables is not supported by this version",
-               "Remove it; derived variables are planned");
+        r.fail("processed_variables", not_available(Feature::ProcessedVariables),
+               instead(Feature::ProcessedVariables));
     }
     r.finish({"output_writer_name"});
 
@@ -359,9 +592,16 @@ std::string GenConfig::to_yaml() const {
     e << YAML::EndSeq;
     e << YAML::Key << "output_path" << YAML::Value << output_path;
     e << YAML::Key << "output_writer_params" << YAML::Value << YAML::BeginMap;
+    // lat/lon not given are not printed: min(512, size) for a new cube, the cube's own otherwise.
     e << YAML::Key << "chunksizes" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
-      << "time" << YAML::Value << chunk_time << YAML::Key << "lat" << YAML::Value << chunk_lat
-      << YAML::Key << "lon" << YAML::Value << chunk_lon << YAML::EndMap;
+      << "time" << YAML::Value << chunk_time;
+    if (chunk_lat) {
+        e << YAML::Key << "lat" << YAML::Value << chunk_lat;
+    }
+    if (chunk_lon) {
+        e << YAML::Key << "lon" << YAML::Value << chunk_lon;
+    }
+    e << YAML::EndMap;
     e << YAML::Key << "compressor" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
       << "cname" << YAML::Value << compressor.cname << YAML::Key << "clevel" << YAML::Value
       << compressor.clevel << YAML::Key << "shuffle" << YAML::Value

@@ -75,7 +75,7 @@ std::vector<std::string> resolve_inputs(const std::vector<std::string>& specs) {
         if (has_wildcard(spec)) {
             auto m = expand_glob(spec);
             if (m.empty()) {
-                throw UsageError("no input matches '" + spec + "'",
+                throw InputError("no input matches '" + spec + "'",
                                  "Check the pattern and the current directory");
             }
             out.insert(out.end(), m.begin(), m.end());
@@ -84,7 +84,7 @@ std::vector<std::string> resolve_inputs(const std::vector<std::string>& specs) {
             try {
                 content = fs::read_file(spec);
             } catch (const Error&) {
-                throw UsageError("cannot read the input list '" + spec + "'", "Check the path");
+                throw InputError("cannot read the input list '" + spec + "'", "Check the path");
             }
             std::istringstream in(content);
             std::string line;

@@ -308,7 +308,7 @@ class Synthetic(TempDirTest):
         write_config(cfg, [-5, -5, 5, 5], (10, 10), self.p("cfg.zarr"), extra=f"input_paths: [{paths[1]}]\n")
         run(["gen", "-c", cfg], check=0)
         self.assertEqual(float(xr.open_zarr(self.p("cfg.zarr")).v.values[0, 0, 0]), 1.0)
-        p = run(["gen", "-c", cfg, self.p("nothing", "*.nc")], check=2)
+        p = run(["gen", "-c", cfg, self.p("nothing", "*.nc")], check=4)  # input error (issue 7)
         self.assertEqual(p.stderr.strip().splitlines()[-1],
                          f"baims gen: error: no input matches '{self.p('nothing', '*.nc')}'. "
                          "Check the pattern and the current directory")

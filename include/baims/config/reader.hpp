@@ -1,7 +1,8 @@
 #pragma once
 // Typed reading of one YAML mapping with exact error messages:
 //   "<file>:<line>:<col>: <key.path>: expected a number, got 'abc'"
-// finish() rejects keys that were never read, with a "did you mean".
+// allow_only() rejects unknown keys before any value is read; finish() rejects keys that were never
+// read. Both suggest the closest of every key the mapping may hold ("did you mean").
 
 #include "baims/config/document.hpp"
 #include "baims/core/error.hpp"
@@ -20,6 +21,7 @@ class Reader {
 public:
     Reader(const Document& doc, YAML::Node node, std::string path = {});
 
+    // Whether the key is present and not null (the key counts as known for "did you mean").
     bool has(const std::string& key) const;
     // The raw node (marks the key as known); empty node when absent.
     YAML::Node raw(const std::string& key);
@@ -54,6 +56,10 @@ public:
 
     // A nested mapping (empty mapping when absent).
     Reader child(const std::string& key);
+
+    // Rejects, before any value is read, every key that is not in known (all the keys this mapping
+    // may hold), suggesting the closest one. Also makes them candidates for finish().
+    void allow_only(const std::vector<std::string>& known);
 
     // Rejects keys that were not read. known_extra are accepted silently (documented but unused).
     void finish(const std::vector<std::string>& known_extra = {});
@@ -93,11 +99,14 @@ private:
         }
     }
     static std::string describe(const YAML::Node& n);
+    [[noreturn]] void unknown_key(const std::string& key,
+                                  const std::vector<std::string>& candidates) const;
 
     const Document& m_doc;
     YAML::Node m_node;
     std::string m_path;
     std::set<std::string> m_seen;
+    mutable std::set<std::string> m_known; // asked about or declared: "did you mean" candidates
 };
 
 } // namespace baims::config

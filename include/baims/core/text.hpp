@@ -20,6 +20,10 @@ bool starts_with(std::string_view s, std::string_view prefix);
 bool ends_with(std::string_view s, std::string_view suffix);
 std::string to_lower(std::string_view s);
 
+// s quoted for a POSIX shell when it needs it: 'it''s' style single quotes, or s unchanged when it
+// holds only letters, digits and ,./:=@%+_-
+std::string shell_quote(std::string_view s);
+
 // Glob match with *, ? (no path semantics).
 bool glob_match(std::string_view pattern, std::string_view s);
 

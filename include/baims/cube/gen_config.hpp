@@ -3,6 +3,7 @@
 // output is touched.
 
 #include "baims/config/document.hpp"
+#include "baims/cube/cube_state.hpp"
 #include "baims/cube/encoding.hpp"
 #include "baims/cube/resample.hpp"
 #include "baims/grid/grid.hpp"
@@ -10,8 +11,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -45,8 +48,8 @@ struct GenConfig {
 
     std::string output_path;
     size_t chunk_time = 1;
-    size_t chunk_lat =
-        0; // 0 = not given: min(512, height) for a new cube, the cube's own otherwise
+    // 0 = not given: min(512, height) for a new cube, the cube's own otherwise
+    size_t chunk_lat = 0;
     size_t chunk_lon = 0;
     zarr::Compressor compressor;
     std::map<std::string, Packing> packing;             // output variable name -> packing
@@ -56,6 +59,26 @@ struct GenConfig {
     // The effective configuration as YAML (for --print-config).
     std::string to_yaml() const;
 };
+
+// The largest grid gen accepts: pixels along each axis, and pixels per time step.
+inline constexpr size_t MAX_OUTPUT_AXIS = 1000000;
+inline constexpr double MAX_OUTPUT_PIXELS = 1e11;
+
+// Why name cannot be an output variable name ("" when it can): empty, a cube coordinate (time,
+// lat, lon, their bounds, crs), starting with '.', or holding '/', '\' or a control character.
+std::string output_name_problem(const std::string& name);
+
+// When no cube is at `cube` yet, its parent folder must be writable; a missing parent is created
+// (not on a dry run). Throws OutputError naming the folder.
+void check_output_folder(const std::filesystem::path& cube, bool dry_run);
+
+// What of the config an update of `cube` will not apply, as warning lines (issue: silent config
+// drift): variable attributes (an existing cube keeps its own); time steps not passed to this run
+// (indices not in `passed`) whose record has another recipe than `recipe` (the cube will mix
+// them); and, when `up_to_date`, output_metadata that differs from the cube's global attributes.
+std::vector<std::string> config_drift(const GenConfig& c, const CubeState& cube,
+                                      const std::string& recipe, const std::set<size_t>& passed,
+                                      bool up_to_date);
 
 // Parses and validates; throws ConfigError with file:line:col and the key path.
 GenConfig parse_gen_config(const config::Document& doc);

@@ -4,6 +4,7 @@
 #include "nc_file.hpp"
 
 #include "baims/core/error.hpp"
+#include "baims/core/features.hpp"
 #include "baims/core/text.hpp"
 #include "baims/grid/time.hpp"
 
@@ -436,11 +437,9 @@ void CfInput::Impl::find_lat_lon() {
     }
     if (!lat_var || !lon_var) {
         if (!multi_dim.empty()) {
-            input_error("has " + multi_dim.front() +
-                            ": use input_processor_name: curvilinear (this reader needs 1-D "
-                            "lat/lon)",
-                        "swaths with 2-D lat/lon (such as Sentinel-3 OLCI L2) are rectified by "
-                        "the curvilinear input processor");
+            input_error("has " + multi_dim.front() + ": " +
+                            not_available(Feature::CurvilinearInput),
+                        instead(Feature::CurvilinearInput));
         }
         // Name what the file has instead.
         std::vector<std::string> dim_desc;

@@ -327,12 +327,16 @@ TEST_CASE("cf_input: reduced.nc, zlev extra dim, lon 0..360, scale 0.01, _FillVa
     CHECK(count_nan(ice) == 13266);
 }
 
-TEST_CASE("cf_input: 2-D lat/lon swaths are refused with the curvilinear hint", "[io][cf_input]") {
+// The hint must not send users to the curvilinear processor, which this version refuses.
+TEST_CASE("cf_input: 2-D lat/lon swaths are refused with a hint that works", "[io][cf_input]") {
     for (const fs::path& path : {DATA / "stars" / "test_stageiv_xyt.nc",
                                  DATA / "olci" / "O_L2_0001_SNS_2017104102450_v1.0.nc"}) {
         const std::string msg = input_error_of([&] { CfInput::open(path); });
         CHECK_THAT(msg, Contains("cannot read '" + path.string() + "'"));
-        CHECK_THAT(msg, Contains("has 2-D lat(y,x): use input_processor_name: curvilinear"));
+        CHECK_THAT(msg, Contains("has 2-D lat(y,x): reading swaths with 2-D lat/lon "
+                                 "(input_processor_name: curvilinear) is not available in this "
+                                 "version"));
+        CHECK_THAT(msg, !Contains("use input_processor_name"));
     }
 }
 

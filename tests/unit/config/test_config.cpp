@@ -2,6 +2,7 @@
 
 #include "baims/config/document.hpp"
 #include "baims/config/reader.hpp"
+#include "baims/core/features.hpp"
 #include "baims/cube/gen_config.hpp"
 
 #include <catch2/catch.hpp>
@@ -56,7 +57,7 @@ TEST_CASE("several files deep-merge left to right; origins follow the winner", "
     a.merge(b);
     CHECK(a.root()["output_metadata"]["title"].as<std::string>() == "B");
     CHECK(a.root()["output_metadata"]["a"].as<int>() == 1);
-    CHECK(a.origin("output_metadata.title").str() == "b.yml:1:27");
+    CHECK(a.origin("output_metadata.title").str() == "b.yml:1:26"); // the value B
     CHECK(a.origin("output_size").str() == "a.yml:2:14");
 }
 
@@ -83,4 +84,152 @@ TEST_CASE("a valid config parses into the typed struct", "[config]") {
     CHECK(c.variables[2].attrs["units"] == "K");
     CHECK(c.metadata["creator_name"] == "me");
     CHECK(c.output_grid().width() == 20);
+}
+
+// Issue 7 #11: output names that would break the cube or overwrite its coordinates.
+TEST_CASE("output variable names are checked where they are given", "[config]") {
+    CHECK(error_of(BASE + "output_variables: [{sst: {name: \"a/b\"}}]\n") ==
+          "gen.yml:4:33: output_variables[0].sst.name: 'a/b' holds '/' or '\\', which would make "
+          "it a folder of the cube");
+    CHECK(error_of(BASE + "output_variables: [{sst: {name: lat}}]\n") ==
+          "gen.yml:4:33: output_variables[0].sst.name: 'lat' is a coordinate of the cube (time, "
+          "time_bnds, lat, lat_bnds, lon, lon_bnds, crs) and cannot name a data variable");
+    CHECK(error_of(BASE + "output_variables: [{analysed_sst: time_bnds}]\n") ==
+          "gen.yml:4:35: output_variables[0].analysed_sst: 'time_bnds' is a coordinate of the "
+          "cube (time, time_bnds, lat, lat_bnds, lon, lon_bnds, crs) and cannot name a data "
+          "variable");
+    CHECK(error_of(BASE + "output_variables:\n  - analysed_sst: crs\n") ==
+          "gen.yml:5:19: output_variables[0].analysed_sst: 'crs' is a coordinate of the cube "
+          "(time, time_bnds, lat, lat_bnds, lon, lon_bnds, crs) and cannot name a data variable");
+    CHECK(error_of(BASE + "output_variables: [{sst: {name: .zattrs}}]\n") ==
+          "gen.yml:4:33: output_variables[0].sst.name: '.zattrs' starts with '.', which Zarr and "
+          "baims reserve for their own files");
+    CHECK(error_of(BASE + "output_variables: [time]\n") ==
+          "gen.yml:4:20: output_variables[0]: 'time' is a coordinate of the cube (time, "
+          "time_bnds, lat, lat_bnds, lon, lon_bnds, crs) and cannot name a data variable");
+    CHECK(error_of(BASE + "output_variables: [{sst: {name: \"\"}}]\n") ==
+          "gen.yml:4:33: output_variables[0].sst.name: the output variable name is empty");
+    // duplicates, with both positions
+    CHECK(error_of(BASE + "output_variables: [sst, {chl: sst}]\n") ==
+          "gen.yml:4:31: output_variables[1].chl: the output variable 'sst' is already defined "
+          "at gen.yml:4:20");
+    CHECK(error_of(BASE + "output_variables: [sst, {sst: {resampling: average}}]\n") ==
+          "gen.yml:4:25: output_variables[1]: the output variable 'sst' is already defined at "
+          "gen.yml:4:20");
+    // attributes baims writes itself
+    CHECK(error_of(BASE + "output_variables: [{sst: {_ARRAY_DIMENSIONS: [x]}}]\n") ==
+          "gen.yml:4:27: output_variables[0].sst._ARRAY_DIMENSIONS: baims writes the attribute "
+          "'_ARRAY_DIMENSIONS' itself");
+    // wildcards keep the input names: not checked here
+    CHECK(error_of(BASE + "output_variables: [\"*\", {sst: sst_k}]\n") == "no error");
+    CHECK(cube::output_name_problem("analysed_sst").empty());
+    CHECK(cube::output_name_problem("a\tb") ==
+          "the output variable name holds a control character");
+}
+
+// Issue 7 #12: nested lists in output_metadata were an internal error (exit 70).
+TEST_CASE("output_metadata values are scalars or flat lists", "[config]") {
+    CHECK(error_of(BASE + "output_metadata: {a: [[1]]}\n") ==
+          "gen.yml:4:23: output_metadata.a[0]: expected a text, a number or a list of them, got "
+          "a list");
+    CHECK(error_of(BASE + "output_metadata:\n  a: [1, {b: 2}]\n") ==
+          "gen.yml:5:10: output_metadata.a[1]: expected a text, a number or a list of them, got "
+          "a mapping");
+    CHECK(error_of(BASE + "output_variables: [{sst: {flag_values: [[1, 2]]}}]\n") ==
+          "gen.yml:4:41: output_variables[0].sst.flag_values[0]: expected a text, a number or a "
+          "list of them, got a list");
+    CHECK(error_of(BASE + "output_metadata: {creator: {name: a}, creator_name: b}\n") ==
+          "gen.yml:4:53: output_metadata.creator_name: the attribute 'creator_name' is given "
+          "twice (nested mappings are joined with '_')");
+    auto c = cube::parse_gen_config(Document::from_string(
+        BASE + "output_metadata: {n: [1, 2.5], s: [a, 1], q: \"7\", k: 3}\n", "gen.yml"));
+    CHECK(c.metadata["n"] == nlohmann::json::array({1, 2.5}));
+    CHECK(c.metadata["s"] == nlohmann::json::array({"a", "1"}));
+    CHECK(c.metadata["q"] == "7");
+    CHECK(c.metadata["k"] == 3);
+}
+
+// Issue 7, messages: "did you mean" looks at every key of the mapping, not only those read.
+TEST_CASE("did you mean considers every known key; unknown keys before missing ones", "[config]") {
+    CHECK(error_of("output_region: [0, 0, 10, 5]\noutput_resolution: 0.5\noutput_sise: [2, 2]\n") ==
+          "gen.yml:3:1: unknown key 'output_sise' (did you mean 'output_size'?)");
+    // the example of docs/exit-codes.md: reported as a typo, not as a missing output_size
+    CHECK(error_of("output_region: [0, 0, 10, 5]\noutput_path: c.zarr\noutput_crs: EPSG:4326\n"
+                   "output_sise: [20, 10]\n") ==
+          "gen.yml:4:1: unknown key 'output_sise' (did you mean 'output_size'?)");
+    CHECK(error_of(BASE + "output_writer_params: {compressor: {clevl: 3}}\n") ==
+          "gen.yml:4:37: unknown key 'output_writer_params.compressor.clevl' (did you mean "
+          "'clevel'?)");
+    CHECK(
+        error_of(BASE + "output_writer_params: {packing: {sst: {dtype: int16, _FillValu: 1}}}\n") ==
+        "gen.yml:4:54: unknown key 'output_writer_params.packing.sst._FillValu' (did you mean "
+        "'_FillValue'?)");
+}
+
+TEST_CASE("a key given twice is refused with both positions", "[config]") {
+    CHECK(error_of(BASE + "output_size: [40, 20]\n") ==
+          "gen.yml:4:1: duplicate key 'output_size' (first given at gen.yml:2:1)");
+    CHECK(error_of(BASE + "output_writer_params:\n  chunksizes: {lat: 5, lat: 6}\n") ==
+          "gen.yml:5:24: duplicate key 'output_writer_params.chunksizes.lat' (first given at "
+          "gen.yml:5:16)");
+}
+
+TEST_CASE("chunk sizes: x/y and 0 are refused; unset ones are not printed as 0", "[config]") {
+    CHECK(error_of(BASE + "output_writer_params:\n  chunksizes: {x: 5, y: 5}\n") ==
+          "gen.yml:5:19: output_writer_params.chunksizes.x: the cube's dimensions are time, lat "
+          "and lon; output in a CRS other than EPSG:4326 (x/y dimensions) is not available in this "
+          "version");
+    CHECK(error_of(BASE + "output_writer_params:\n  chunksizes: {lat: 0}\n") ==
+          "gen.yml:5:21: output_writer_params.chunksizes.lat: expected a positive whole number, "
+          "got 0");
+    CHECK(error_of(BASE + "output_writer_params:\n  chunksizes: {lon: -4}\n") ==
+          "gen.yml:5:21: output_writer_params.chunksizes.lon: expected a positive whole number, "
+          "got -4");
+    auto unset = cube::parse_gen_config(Document::from_string(BASE, "gen.yml")).to_yaml();
+    CHECK(unset.find("chunksizes: {time: 1}\n") != std::string::npos);
+    auto set = cube::parse_gen_config(
+                   Document::from_string(BASE + "output_writer_params: {chunksizes: {lat: 5}}\n",
+                                         "gen.yml"))
+                   .to_yaml();
+    CHECK(set.find("chunksizes: {time: 1, lat: 5}\n") != std::string::npos);
+}
+
+TEST_CASE("a grid too large is refused before anything is allocated", "[config]") {
+    CHECK(error_of("output_region: [0, 0, 10, 5]\noutput_size: [1e8, 1e8]\n") ==
+          "gen.yml:2:14: output_size: the grid would be 100000000 x 100000000 pixels; this "
+          "version allows at most 1000000 pixels along each axis and 1e11 pixels per time step");
+    CHECK(error_of("output_region: [0, 0, 10, 5]\noutput_resolution: 1e-7\n") ==
+          "gen.yml:2:20: output_resolution: the grid would be 100000000 x 50000000 pixels; this "
+          "version allows at most 1000000 pixels along each axis and 1e11 pixels per time step");
+    CHECK(error_of("output_region: [0, 0, 10, 5]\noutput_size: [2.5, 2]\n") ==
+          "gen.yml:2:14: output_size: expected two positive whole numbers [width, height]");
+    CHECK(error_of("output_region: [0, 0, 10, 5]\noutput_size: [1000000, 1000]\n") == "no error");
+}
+
+// Issue 12 #10: every "not available" message comes from one table, and no hint sends the user
+// to something this version does not have.
+TEST_CASE("not-available messages come from one table with working hints", "[config]") {
+    const auto& table = unavailable_features();
+    CHECK(table.size() == 10);
+    for (const auto& f : table) {
+        INFO(f.what);
+        CHECK(not_available(f.feature) == f.what + " is not available in this version");
+        CHECK(!instead(f.feature).empty());
+        for (const char* dead :
+             {"optimise", "curvilinear", "geotiff", "sentinel2", "prune", "/vsi"}) {
+            CHECK(instead(f.feature).find(dead) == std::string::npos);
+        }
+    }
+    CHECK(error_of(BASE + "input_processor_name: curvilinear\n") ==
+          "gen.yml:4:23: input_processor_name: reading swaths with 2-D lat/lon "
+          "(input_processor_name: curvilinear) is not available in this version");
+    CHECK(error_of(BASE + "output_crs: EPSG:3035\n") ==
+          "gen.yml:4:13: output_crs: output in a CRS other than EPSG:4326 (x/y dimensions) is not "
+          "available in this version");
+    CHECK(error_of(BASE + "processed_variables: [a]\n") ==
+          "gen.yml:4:22: processed_variables: processed_variables (derived variables) is not "
+          "available in this version");
+    CHECK(error_of(BASE + "output_variables: [{sst: {valid_pixel_expression: x}}]\n") ==
+          "gen.yml:4:51: output_variables[0].sst.valid_pixel_expression: valid_pixel_expression "
+          "(valid-pixel masking) is not available in this version");
 }
