@@ -7,7 +7,6 @@
 #include "baims/config/document.hpp"
 #include "baims/core/error.hpp"
 #include "baims/db/ingest_vector.hpp"
-#include "baims/io/gdal.hpp"
 
 #include <iostream>
 
@@ -151,9 +150,6 @@ void register_ingest_vector(CLI::App& app, Registry& registry) {
                                 print_config(request, settings);
                                 return 0;
                             }
-                            // GDAL messages go to the log (debug) or into baims's own error
-                            // line, never to stderr on their own.
-                            io::gdal::Session gdal;
                             db::ingest_vector(request, settings);
                             return 0;
                         }});

@@ -8,6 +8,7 @@
 #include "baims/core/log.hpp"
 #include "baims/core/progress.hpp"
 #include "baims/core/text.hpp"
+#include "baims/io/gdal.hpp"
 
 #include <cstdio>
 #include <exception>
@@ -167,6 +168,9 @@ int main(int argc, char** argv) {
         }
         std::cerr << line << std::endl;
     };
+    // GDAL's messages go to the log (debug) or into baims's own error line, never to stderr on
+    // their own, for every command.
+    io::gdal::Session gdal_session;
     try {
         return selected->run(global);
     } catch (const Error& e) {
