@@ -179,10 +179,13 @@ TEST_CASE("cf_input: OSTIA, int16 packed, lat ascending, lon 0..360", "[io][cf_i
     }
     CHECK(sst->attrs.at("units") == "kelvin");
     CHECK(sst->attrs.at("standard_name") == "sea_surface_foundation_temperature");
-    // valid_min -300, valid_max 4500 in packed units: -300*0.01+273.15, 4500*0.01+273.15.
-    CHECK(sst->attrs.at("valid_min").get<double>() == Approx(270.15).epsilon(1e-12));
-    CHECK(sst->attrs.at("valid_max").get<double>() == Approx(318.15).epsilon(1e-12));
-    CHECK(in.find("sst_anomaly")->attrs.at("valid_min").get<double>() == Approx(-50.0));
+    // valid_min -300, valid_max 4500 in packed units: -300*0.01+273.15, 4500*0.01+273.15, in
+    // double: to 1e-9 K (the packing step is 0.01 K; double rounding is ~1e-13 K).
+    auto kelvin = [](double v) { return Approx(v).epsilon(0).margin(1e-9); };
+    CHECK(sst->attrs.at("valid_min").get<double>() == kelvin(270.15));
+    CHECK(sst->attrs.at("valid_max").get<double>() == kelvin(318.15));
+    CHECK(in.find("sst_anomaly")->attrs.at("valid_min").get<double>() == kelvin(-50.0));
+    CHECK(in.find("sst_anomaly")->attrs.at("valid_max").get<double>() == kelvin(50.0));
 
     const auto sst_values = read_all(in, "analysed_sst", 0);
     auto at = [&](const std::vector<float>& v, size_t r, size_t c) { return v[r * 1440 + c]; };
