@@ -44,7 +44,7 @@ catalog::CatalogRequest make_request(const CatalogOptions& o, const GlobalOption
     r.base_url = o.base_url;
     r.max_records = o.max_records;
     r.offset_limit = o.offset_limit;
-    r.retry.max_tries = o.retries;
+    r.retry.retries = o.retries;
     r.retry.base_delay = std::chrono::milliseconds(o.retry_delay_ms);
     r.http.timeout_seconds = o.timeout_s;
     r.from_files = o.from_files;
@@ -70,7 +70,7 @@ void print_config(const catalog::CatalogRequest& r, const CatalogOptions& o,
     n["base_url"] = r.base_url;
     n["max_records"] = r.max_records;
     n["offset_limit"] = r.offset_limit;
-    n["retries"] = r.retry.max_tries;
+    n["retries"] = r.retry.retries;
     n["retry_delay_ms"] = static_cast<long>(r.retry.base_delay.count());
     n["timeout_s"] = r.http.timeout_seconds;
     for (const auto& f : r.from_files) {
@@ -115,8 +115,8 @@ void register_catalog(CLI::App& app, Registry& registry) {
         ->check(CLI::Range(1L, 100000000L))
         ->capture_default_str();
     cmd->add_option("--retries", opts->retries,
-                    "Attempts per request on HTTP 429/5xx or network errors")
-        ->check(CLI::Range(1, 100))
+                    "Retries per request on HTTP 429/5xx or network errors (0: one attempt only)")
+        ->check(CLI::Range(0, 100))
         ->capture_default_str();
     cmd->add_option("--retry-delay", opts->retry_delay_ms,
                     "First backoff delay in milliseconds (doubles per retry, at most 60 s; "

@@ -7,6 +7,7 @@
 #include "baims/config/document.hpp"
 #include "baims/core/error.hpp"
 #include "baims/db/ingest_vector.hpp"
+#include "baims/io/gdal.hpp"
 
 #include <iostream>
 
@@ -17,6 +18,7 @@ struct IngestVectorOptions {
     std::string source;
     std::string collection;
     std::string layer;
+    std::string s_srs;
     std::string t_srs;
     std::vector<std::string> renames;
     std::vector<std::string> select;
@@ -26,6 +28,7 @@ struct IngestVectorOptions {
     std::string invalid = "repair";
     std::string fid_column;
     std::string aoi;
+    bool allow_empty = false;
     DbOptions db;
 };
 
@@ -33,6 +36,7 @@ db::IngestVectorRequest make_request(const IngestVectorOptions& o, const GlobalO
     db::IngestVectorRequest r;
     r.reader.source = o.source;
     r.reader.layer = o.layer;
+    r.reader.s_srs = o.s_srs;
     r.reader.t_srs = o.t_srs;
     for (const auto& rn : o.renames) {
         auto eq = rn.find('=');
@@ -58,6 +62,7 @@ db::IngestVectorRequest make_request(const IngestVectorOptions& o, const GlobalO
     r.fid_column = o.fid_column;
     r.aoi = o.aoi;
     r.create_tables = o.db.create_tables;
+    r.allow_empty = o.allow_empty;
     r.dry_run = g.dry_run;
     return r;
 }
@@ -68,6 +73,7 @@ void print_config(const db::IngestVectorRequest& r, const db::ConnectionSettings
     n["layer"] = r.reader.layer;
     n["collection"] = r.collection.display();
     n["mode"] = db::to_string(r.mode);
+    n["s_srs"] = r.reader.s_srs;
     n["t_srs"] = r.reader.t_srs;
     for (const auto& [from, to] : r.reader.renames) {
         n["rename"][from] = to;
@@ -83,6 +89,7 @@ void print_config(const db::IngestVectorRequest& r, const db::ConnectionSettings
     n["fid_column"] = r.fid_column;
     n["aoi"] = r.aoi;
     n["create_tables"] = r.create_tables;
+    n["allow_empty"] = r.allow_empty;
     n["database"]["connection"] = s.describe(); // never the password
     n["database"]["from"] = s.origin();
     n["database"]["aoi_table"] = s.tables.aoi.display();
@@ -103,6 +110,9 @@ void register_ingest_vector(CLI::App& app, Registry& registry) {
                     "Target table, optionally schema-qualified (public.parcels_2021)")
         ->required();
     cmd->add_option("--layer", opts->layer, "Layer to load (required when SRC has several)");
+    cmd->add_option("--s-srs", opts->s_srs,
+                    "CRS of the source coordinates, e.g. EPSG:25832: overrides the layer's, and "
+                    "is required when it has none (a shapefile without .prj)");
     cmd->add_option("--t-srs", opts->t_srs,
                     "Reproject to this CRS, e.g. EPSG:4326 (default: keep the source CRS)");
     cmd->add_option("--rename", opts->renames, "Rename a field: old=new (repeatable)")
@@ -127,6 +137,9 @@ void register_ingest_vector(CLI::App& app, Registry& registry) {
     cmd->add_option("--fid-column", opts->fid_column,
                     "Keep the source FID in this integer column (unique), e.g. ogc_fid; it becomes "
                     "sigs.pid for parcel sets");
+    cmd->add_flag("--allow-empty", opts->allow_empty,
+                  "Let --mode replace turn a table with rows into an empty one (refused "
+                  "otherwise)");
     cmd->add_option("--aoi", opts->aoi,
                     "Also write this row of the aoi table (name, extent in EPSG:4326)");
     add_db_options(*cmd, opts->db);
@@ -138,6 +151,9 @@ void register_ingest_vector(CLI::App& app, Registry& registry) {
                                 print_config(request, settings);
                                 return 0;
                             }
+                            // GDAL messages go to the log (debug) or into baims's own error
+                            // line, never to stderr on their own.
+                            io::gdal::Session gdal;
                             db::ingest_vector(request, settings);
                             return 0;
                         }});

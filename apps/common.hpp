@@ -41,6 +41,7 @@ config::Document load_config_files(const std::vector<std::string>& files);
 void register_gen(CLI::App& app, Registry& registry);
 void register_ingest_vector(CLI::App& app, Registry& registry);
 void register_catalog(CLI::App& app, Registry& registry);
+void register_rasterize(CLI::App& app, Registry& registry);
 
 // Version text for --version.
 std::string version_text();

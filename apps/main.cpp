@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
     app::register_gen(cli, registry);
     app::register_ingest_vector(cli, registry);
     app::register_catalog(cli, registry);
+    app::register_rasterize(cli, registry);
 
     try {
         cli.parse(argc, argv);

@@ -11,7 +11,7 @@ apt-get install -y -qq --no-install-recommends \
     build-essential cmake ninja-build pkg-config git ca-certificates \
     libgdal-dev gdal-bin libproj-dev libnetcdf-dev netcdf-bin libhdf5-dev hdf5-tools libdeflate-dev libblosc-dev \
     nlohmann-json3-dev libyaml-cpp-dev libpqxx-dev libcli11-dev libspdlog-dev catch2 \
-    libcurl4-openssl-dev clang-format time locales \
+    libcurl4-openssl-dev clang-format time locales strace \
     postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts \
     python3 python3-numpy python3-zarr python3-xarray python3-netcdf4 python3-gdal \
     python3-dask python3-cftime

@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: format check, the dev build with every label (unit, integration,
-# db, cli, conformance) against a throwaway PostgreSQL/PostGIS, then the ASan/UBSan build.
-# Usage: scripts/test.sh [--no-asan]
+# db, conformance) against a throwaway PostgreSQL/PostGIS, then the ASan/UBSan build with the
+# same tests (the conformance tests run the sanitizer binary: gen's threaded code runs there),
+# then a ThreadSanitizer build of the binary running short multi-threaded gens.
+# Tests labelled `slow` (full-size fixtures) run only with scripts/test-slow.sh.
+# Usage: scripts/test.sh [--no-asan] [--no-tsan]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GDAL_PAM_ENABLED=NO
 asan=1
-[ "${1:-}" = "--no-asan" ] && asan=0
+tsan=1
+for a in "$@"; do
+    case "$a" in
+        --no-asan) asan=0 ;;
+        --no-tsan) tsan=0 ;;
+        *) echo "test.sh: unknown option '$a' (--no-asan, --no-tsan)" >&2; exit 2 ;;
+    esac
+done
 
 echo "== format check"
 git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
@@ -14,14 +24,22 @@ git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
 echo "== dev build"
 scripts/build.sh dev
 echo "== dev tests"
-tests/scripts/pg_tmp.sh ctest --test-dir build -j2 --output-on-failure
+tests/scripts/pg_tmp.sh ctest --test-dir build -j2 --output-on-failure -LE slow
 
 if [ "$asan" = 1 ]; then
     echo "== asan build"
     scripts/build.sh asan
-    echo "== asan tests (unit, integration, db, cli)"
+    echo "== asan tests (all labels but slow; conformance runs the ASan/UBSan binary)"
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp
-    export UBSAN_OPTIONS=print_stacktrace=1
-    tests/scripts/pg_tmp.sh ctest --test-dir build-asan -j2 --output-on-failure -L 'unit|integration|db|cli'
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    tests/scripts/pg_tmp.sh ctest --test-dir build-asan -j2 --output-on-failure -LE slow
+    unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
+fi
+
+if [ "$tsan" = 1 ]; then
+    echo "== tsan build (baims only)"
+    scripts/build.sh tsan
+    echo "== tsan: multi-threaded gen, insert, replace"
+    tests/scripts/tsan_gen.sh build-tsan/apps/baims
 fi

@@ -149,8 +149,8 @@ void validate(const CatalogRequest& r) {
         throw UsageError("--offset-limit " + std::to_string(r.offset_limit) +
                          " is smaller than --max-records " + std::to_string(r.max_records));
     }
-    if (r.retry.max_tries < 1) {
-        throw UsageError("--retries must be at least 1");
+    if (r.retry.retries < 0) {
+        throw UsageError("--retries must be at least 0");
     }
     if (r.from_files.empty() && !text::starts_with(r.base_url, "http://") &&
         !text::starts_with(r.base_url, "https://")) {
@@ -226,6 +226,30 @@ CatalogResult run_catalog(const CatalogRequest& request, const db::ConnectionSet
     }
     const std::string wkt = load_aoi_wkt(conn, tables.aoi, result.aoi_field, request.aoi);
 
+    std::vector<SceneRecord> records = collector.take();
+    if (!request.from_files.empty()) {
+        // Saved responses hold whatever was asked when they were saved: keep what this query
+        // would return (collection, product type, dates, then the AOI in the database).
+        const std::size_t read = records.size();
+        records = filter_records(std::move(records), request.card, request.product_type,
+                                 result.range, result.dropped);
+        auto inside = intersects_aoi(conn, tables.aoi, result.aoi_field, request.aoi, records);
+        std::vector<SceneRecord> kept;
+        kept.reserve(records.size());
+        for (std::size_t i = 0; i < records.size(); ++i) {
+            if (inside[i]) {
+                kept.push_back(std::move(records[i]));
+            } else {
+                ++result.dropped.aoi;
+            }
+        }
+        records = std::move(kept);
+        if (result.dropped.total() > 0) {
+            log::warn(describe_drops(result.dropped, read, request.card, request.product_type,
+                                     request.aoi));
+        }
+    }
+
     if (request.from_files.empty()) {
         SearchParams params;
         params.base_url = request.base_url;
@@ -246,7 +270,9 @@ CatalogResult run_catalog(const CatalogRequest& request, const db::ConnectionSet
         }
     }
 
-    std::vector<SceneRecord> records = collector.take();
+    for (auto& r : collector.take()) { // live query pages
+        records.push_back(std::move(r));
+    }
     if (request.baseline_latest) {
         const size_t before = records.size();
         records = keep_latest_baseline(std::move(records));
@@ -257,7 +283,10 @@ CatalogResult run_catalog(const CatalogRequest& request, const db::ConnectionSet
               (request.from_files.empty() ? " pages" : " files") + ": " +
               std::to_string(result.records) + " records, " + std::to_string(result.bad) +
               " skipped, " + std::to_string(result.duplicates) + " duplicates, " +
-              std::to_string(result.superseded) + " older baselines");
+              std::to_string(result.superseded) + " older baselines" +
+              (request.from_files.empty()
+                   ? std::string()
+                   : ", " + std::to_string(result.dropped.total()) + " dropped by the filters"));
 
     check_interrupted();
     if (request.dry_run) {
@@ -320,6 +349,10 @@ std::string format_summary_json(const CatalogRequest& request, const CatalogResu
     j["skipped"] = result.bad;
     j["duplicates"] = result.duplicates;
     j["superseded"] = result.superseded;
+    j["dropped"] = {{"collection", result.dropped.collection},
+                    {"product_type", result.dropped.product_type},
+                    {"dates", result.dropped.dates},
+                    {"aoi", result.dropped.aoi}};
     j["records"] = result.records;
     j["inserted"] = result.inserted;
     j["existing"] = result.existing;

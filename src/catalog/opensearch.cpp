@@ -146,6 +146,12 @@ SceneRecord parse_feature(const json& f, const std::string& card, std::string& t
     if (auto pb = p.find("processingBaseline"); pb != p.end()) {
         rec.processing_baseline = baseline_text(*pb);
     }
+    if (auto c = p.find("collection"); c != p.end() && c->is_string()) {
+        rec.collection = c->get<std::string>();
+    }
+    if (auto pt = p.find("productType"); pt != p.end() && pt->is_string()) {
+        rec.product_type = pt->get<std::string>();
+    }
     return rec;
 }
 
@@ -196,7 +202,7 @@ public:
         case 4:
             return k == "type" || k == "coordinates" || k == "title" || k == "startDate" ||
                    k == "productIdentifier" || k == "cloudCover" || k == "processingBaseline" ||
-                   k == "rel" || k == "href";
+                   k == "collection" || k == "productType" || k == "rel" || k == "href";
         default:
             return true;
         }

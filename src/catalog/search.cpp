@@ -123,7 +123,7 @@ std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int retry,
 std::string fetch_with_retries(const Fetcher& fetch, const std::string& url,
                                const RetryPolicy& policy, const Sleeper& sleep) {
     const std::string host = url_host(url);
-    const int tries = std::max(1, policy.max_tries);
+    const int tries = 1 + std::max(0, policy.retries);
     for (int attempt = 1;; ++attempt) {
         check_interrupted();
         HttpResponse r = fetch(url);

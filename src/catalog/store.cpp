@@ -51,6 +51,33 @@ std::string load_aoi_wkt(db::Connection& conn, const db::QualifiedName& aoi_tabl
     return r.text(0, 1);
 }
 
+std::vector<bool> intersects_aoi(db::Connection& conn, const db::QualifiedName& aoi_table,
+                                 const std::string& aoi_field, const std::string& name,
+                                 const std::vector<SceneRecord>& records) {
+    std::vector<bool> out(records.size(), true);
+    if (records.empty()) {
+        return out;
+    }
+    std::string array = "{";
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        if (i) {
+            array += ',';
+        }
+        array += to_ewkb_hex(records[i].footprint); // hex digits only: no quoting needed
+    }
+    array += '}';
+    db::Result r = conn.exec_params(
+        "SELECT f.i FROM unnest($2::text[]) WITH ORDINALITY AS f(hex, i) WHERE NOT "
+        "ST_Intersects(ST_GeomFromEWKB(decode(f.hex, 'hex')), (SELECT ST_Union(wkb_geometry) "
+        "FROM " +
+            aoi_table.quoted() + " WHERE " + db::quote_ident(aoi_field) + " = $1))",
+        name, array);
+    for (std::size_t k = 0; k < r.size(); ++k) {
+        out.at(static_cast<std::size_t>(r.int64(k, 0) - 1)) = false;
+    }
+    return out;
+}
+
 bool ensure_extra_table(db::Connection& conn, const db::TableNames& tables) {
     if (db::table_exists(conn, tables.catalogue_extra)) {
         return false;

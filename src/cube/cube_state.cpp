@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 namespace baims::cube {
 namespace {
@@ -44,19 +45,54 @@ template <class T> std::vector<T> convert(const std::vector<double>& v) {
     return out;
 }
 
-void write_coord(zarr::KvStore& store, const std::string& name, std::vector<size_t> shape,
-                 const std::vector<double>& values, const std::string& dtype,
-                 const nlohmann::json& attrs, const zarr::Compressor& comp) {
+struct Coord {
+    std::string name;
+    zarr::ArrayMeta meta;
+    std::vector<double> values;
+};
+
+Coord coord(const std::string& name, std::vector<size_t> shape, std::vector<double> values,
+            const std::string& dtype, const zarr::Compressor& comp) {
     nlohmann::json fill = dtype == "<f8" ? nlohmann::json("NaN") : nlohmann::json(nullptr);
-    auto meta = coord_meta(shape, dtype, fill, comp);
-    zarr::write_array_meta(store, name, meta, attrs);
-    if (dtype == "<f8") {
-        zarr::write_whole(store, name, meta, values.data());
-    } else if (dtype == "<i8") {
-        auto v = convert<std::int64_t>(values);
-        zarr::write_whole(store, name, meta, v.data());
+    return {name, coord_meta(std::move(shape), dtype, fill, comp), std::move(values)};
+}
+
+void write_coord_data(zarr::KvStore& store, const Coord& c) {
+    if (c.meta.dtype == "<f8") {
+        zarr::write_whole(store, c.name, c.meta, c.values.data());
+    } else if (c.meta.dtype == "<i8") {
+        auto v = convert<std::int64_t>(c.values);
+        zarr::write_whole(store, c.name, c.meta, v.data());
     } else {
-        throw InternalError("unsupported coordinate dtype " + dtype);
+        throw InternalError("unsupported coordinate dtype " + c.meta.dtype);
+    }
+}
+
+// The shape of an array as the cube's .zarray and .zmetadata give it (nullopt where absent).
+std::optional<std::vector<size_t>> stored_shape(const zarr::KvStore& store,
+                                                const std::string& name) {
+    auto m = zarr::read_array_meta(store, name);
+    return m ? std::optional(m->shape) : std::nullopt;
+}
+std::optional<std::vector<size_t>> consolidated_shape(const zarr::KvStore& store,
+                                                      const std::string& name) {
+    try {
+        if (auto zm = zarr::read_consolidated(store)) {
+            if (auto m = zarr::array_meta_from_consolidated(*zm, name)) {
+                return m->shape;
+            }
+        }
+    } catch (const InputError&) { // a damaged .zmetadata is replaced below
+    }
+    return std::nullopt;
+}
+
+// Removes the chunk files of an array (its metadata stays).
+void erase_chunks(zarr::KvStore& store, const std::string& name) {
+    for (const auto& entry : store.list(name)) {
+        if (!entry.empty() && entry[0] != '.') {
+            store.erase(name + "/" + entry);
+        }
     }
 }
 
@@ -271,10 +307,30 @@ std::optional<CubeState> read_cube(const zarr::KvStore& store) {
     return s;
 }
 
+// Order (each file is replaced atomically; docs/crash-safety.md): a reader that uses .zmetadata
+// (xarray, zarr.open_consolidated) must be able to open the cube after every prefix of these
+// writes. Data chunks and lat/lon/crs do not change size on an update, but the single chunk of
+// time and time_bnds does: with the old .zmetadata and a time chunk of the new length (or the
+// reverse) the cube does not open ("cannot reshape array of size 5 into shape (3,)"). So when the
+// time axis changes length its chunks are removed first (readers see missing times, NaT, in that
+// window), then every .zarray/.zattrs and .baims-sources.json, then .zmetadata (the switch for
+// consolidated readers), and the time chunks of the new length last. A repeated phase M after a
+// crash finds the lengths already equal and rewrites the rest.
 void write_cube_metadata(zarr::KvStore& store, const CubeState& s) {
     zarr::Compressor comp; // coordinates: Blosc lz4 5 byte-shuffle, as zarr-python's default
     const auto& g = s.grid;
     size_t nt = s.nt();
+
+    const std::vector<size_t> time_shape = {nt};
+    for (const auto& stored : {stored_shape(store, "time"), consolidated_shape(store, "time")}) {
+        if (stored && *stored != time_shape) {
+            erase_chunks(store, "time");
+            erase_chunks(store, "time_bnds");
+            store.sync();
+            break;
+        }
+    }
+
     zarr::write_group(store, s.attrs);
 
     // lat / lon and their bounds
@@ -289,26 +345,32 @@ void write_cube_metadata(zarr::KvStore& store, const CubeState& s) {
         lon_b[2 * i] = g.extent().xmin + static_cast<double>(i) * g.dx();
         lon_b[2 * i + 1] = g.extent().xmin + static_cast<double>(i + 1) * g.dx();
     }
-    write_coord(store, "lat", {lat.size()}, lat, "<f8",
-                {{"_ARRAY_DIMENSIONS", {"lat"}},
-                 {"bounds", "lat_bnds"},
-                 {"long_name", "latitude"},
-                 {"standard_name", "latitude"},
-                 {"units", "degrees_north"},
-                 {"axis", "Y"}},
-                comp);
-    write_coord(store, "lon", {lon.size()}, lon, "<f8",
-                {{"_ARRAY_DIMENSIONS", {"lon"}},
-                 {"bounds", "lon_bnds"},
-                 {"long_name", "longitude"},
-                 {"standard_name", "longitude"},
-                 {"units", "degrees_east"},
-                 {"axis", "X"}},
-                comp);
-    write_coord(store, "lat_bnds", {lat.size(), 2}, lat_b, "<f8",
-                {{"_ARRAY_DIMENSIONS", {"lat", "bnds"}}, {"units", "degrees_north"}}, comp);
-    write_coord(store, "lon_bnds", {lon.size(), 2}, lon_b, "<f8",
-                {{"_ARRAY_DIMENSIONS", {"lon", "bnds"}}, {"units", "degrees_east"}}, comp);
+    const size_t nlat = lat.size(), nlon = lon.size();
+    std::vector<std::pair<Coord, nlohmann::json>> fixed; // shapes independent of the time axis
+    fixed.emplace_back(coord("lat", {nlat}, std::move(lat), "<f8", comp),
+                       nlohmann::json{{"_ARRAY_DIMENSIONS", {"lat"}},
+                                      {"bounds", "lat_bnds"},
+                                      {"long_name", "latitude"},
+                                      {"standard_name", "latitude"},
+                                      {"units", "degrees_north"},
+                                      {"axis", "Y"}});
+    fixed.emplace_back(coord("lon", {nlon}, std::move(lon), "<f8", comp),
+                       nlohmann::json{{"_ARRAY_DIMENSIONS", {"lon"}},
+                                      {"bounds", "lon_bnds"},
+                                      {"long_name", "longitude"},
+                                      {"standard_name", "longitude"},
+                                      {"units", "degrees_east"},
+                                      {"axis", "X"}});
+    fixed.emplace_back(
+        coord("lat_bnds", {nlat, 2}, std::move(lat_b), "<f8", comp),
+        nlohmann::json{{"_ARRAY_DIMENSIONS", {"lat", "bnds"}}, {"units", "degrees_north"}});
+    fixed.emplace_back(
+        coord("lon_bnds", {nlon, 2}, std::move(lon_b), "<f8", comp),
+        nlohmann::json{{"_ARRAY_DIMENSIONS", {"lon", "bnds"}}, {"units", "degrees_east"}});
+    for (const auto& [c, attrs] : fixed) {
+        zarr::write_array_meta(store, c.name, c.meta, attrs);
+        write_coord_data(store, c);
+    }
 
     // "proleptic_gregorian" when a value lies before 1582-10-15 (SPEC §2 "Time per input")
     double earliest = INFINITY;
@@ -325,18 +387,20 @@ void write_cube_metadata(zarr::KvStore& store, const CubeState& s) {
     if (s.has_bounds()) {
         time_attrs["bounds"] = "time_bnds";
     }
-    write_coord(store, "time", {nt}, s.time, "<f8", time_attrs, comp);
+    std::vector<Coord> timed; // written after .zmetadata
+    timed.push_back(coord("time", {nt}, s.time, "<f8", comp));
+    zarr::write_array_meta(store, "time", timed.back().meta, time_attrs);
     if (s.has_bounds()) {
         std::vector<double> tb(2 * nt, NaN);
         for (size_t i = 0; i < nt && i < s.bounds.size(); ++i) {
             tb[2 * i] = s.bounds[i].first;
             tb[2 * i + 1] = s.bounds[i].second;
         }
-        write_coord(store, "time_bnds", {nt, 2}, tb, s.time_bnds_dtype,
-                    {{"_ARRAY_DIMENSIONS", {"time", "bnds"}},
-                     {"units", "days since 1970-01-01"},
-                     {"calendar", calendar}},
-                    comp);
+        timed.push_back(coord("time_bnds", {nt, 2}, std::move(tb), s.time_bnds_dtype, comp));
+        zarr::write_array_meta(store, "time_bnds", timed.back().meta,
+                               {{"_ARRAY_DIMENSIONS", {"time", "bnds"}},
+                                {"units", "days since 1970-01-01"},
+                                {"calendar", calendar}});
     } else {
         store.erase("time_bnds/.zarray");
         store.erase("time_bnds/.zattrs");
@@ -362,7 +426,11 @@ void write_cube_metadata(zarr::KvStore& store, const CubeState& s) {
     if (!s.sources.empty()) {
         write_sources(store, s.sources);
     }
-    zarr::consolidate(store);
+    zarr::consolidate(store); // synced before and after
+    for (const auto& c : timed) {
+        write_coord_data(store, c);
+    }
+    store.sync();
 }
 
 void write_sources(zarr::KvStore& store, const std::vector<nlohmann::json>& sources) {

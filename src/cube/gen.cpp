@@ -95,6 +95,36 @@ bool same_bounds(const CubeState& cube, const Slice& s) {
            same_time(cube.bounds[s.old_index].second, s.end);
 }
 
+// The cube's directory as gen uses it: without a trailing separator (so that "<path>.baims-new"
+// is its sibling, not a folder inside it), "." and ".." resolved, and a symbolic link to a
+// directory replaced by its target (the new cube is built beside the target and renamed onto it;
+// the link stays). Ordinary paths are only made lexically normal, so messages show them as given.
+sfs::path output_dir(const std::string& configured) {
+    sfs::path p = sfs::path(configured).lexically_normal();
+    while (p.has_relative_path() && p.filename().empty()) {
+        p = p.parent_path(); // "cube.zarr/" -> "cube.zarr"
+    }
+    std::error_code ec;
+    bool resolve = p.filename() == "." || p.filename() == ".." || sfs::is_symlink(p, ec);
+    for (const auto& part : p) {
+        resolve = resolve || part == "..";
+    }
+    if (resolve) {
+        auto real = sfs::weakly_canonical(sfs::absolute(p, ec), ec);
+        if (!ec && !real.empty()) {
+            p = real;
+            while (p.has_relative_path() && p.filename().empty()) {
+                p = p.parent_path();
+            }
+        }
+    }
+    if (!p.has_relative_path()) {
+        throw ConfigError("output_path '" + configured + "' is a file system root",
+                          "Give the path of the cube's own directory");
+    }
+    return p;
+}
+
 std::string chunk_pos(size_t y, size_t x) {
     return std::to_string(y) + "." + std::to_string(x);
 }
@@ -233,12 +263,13 @@ void compute_slice(const ComputeContext& ctx, const Slice& s, const Loaded& L, C
                 }
             }
         }
-        bool all_nan = first; // no source had this variable
-        if (!all_nan) {
-            all_nan =
-                std::all_of(b.chunk.begin(), b.chunk.end(), [](float x) { return std::isnan(x); });
+        if (first) {
+            // No source of this slice has the variable: nothing is written for it, so a slice
+            // that replaces a time step keeps that variable's existing chunks (SPEC "Partial
+            // inputs") and a new time step has none (fill).
+            return;
         }
-        if (all_nan) {
+        if (std::all_of(b.chunk.begin(), b.chunk.end(), [](float x) { return std::isnan(x); })) {
             sink.put(v, by, bx, std::string_view());
             return;
         }
@@ -285,6 +316,37 @@ public:
 private:
     std::mutex m_dirs_mutex;
     std::set<std::string> m_dirs; // directories known to exist
+};
+
+// A new cube under construction (<path>.baims-new/): removed, with a message, when the run
+// fails (disk full, --fail-fast, an interrupt) instead of filling the disk until the next run.
+// kill -9 leaves it; the next run to the same path removes it.
+class UnfinishedCube {
+public:
+    explicit UnfinishedCube(sfs::path dir)
+        : m_dir(std::move(dir)) {}
+    UnfinishedCube(const UnfinishedCube&) = delete;
+    UnfinishedCube& operator=(const UnfinishedCube&) = delete;
+    void done() { m_dir.clear(); }
+    ~UnfinishedCube() {
+        if (m_dir.empty()) {
+            return;
+        }
+        std::error_code ec;
+        sfs::remove_all(m_dir, ec);
+        try {
+            if (ec) {
+                log::warn("could not remove the unfinished new cube '" + m_dir.string() +
+                          "': " + ec.message() + "; remove it by hand");
+            } else {
+                log::warn("removed the unfinished new cube '" + m_dir.string() + "'");
+            }
+        } catch (...) { // NOLINT(bugprone-empty-catch): logging must not throw from here
+        }
+    }
+
+private:
+    sfs::path m_dir;
 };
 
 // New cube: chunks go straight to their final key in the temporary cube directory.
@@ -744,7 +806,7 @@ GenResult generate(const GenRequest& req) {
                               "': GDAL virtual paths are not supported by this version",
                           "Write to a local path and copy the cube");
     }
-    const sfs::path out_path = sfs::path(c.output_path).lexically_normal();
+    const sfs::path out_path = output_dir(c.output_path);
     auto specs = req.inputs.empty() ? c.input_paths : req.inputs;
     if (specs.empty()) {
         throw UsageError("no inputs given",
@@ -775,6 +837,7 @@ GenResult generate(const GenRequest& req) {
 
     std::optional<CubeState> old;
     std::unique_ptr<fs::FileLock> lock;
+    std::optional<UnfinishedCube> unfinished; // declared after the lock: removed while it is held
     std::unique_ptr<CubeStore> store;
     sfs::path work_root = out_path;
     if (exists) {
@@ -783,7 +846,9 @@ GenResult generate(const GenRequest& req) {
                                                   "cube '" + out_path.string() + "'");
         }
         store = std::make_unique<CubeStore>(out_path);
+        bool interrupted = false;
         if (auto j = read_journal(*store)) {
+            interrupted = true;
             if (req.dry_run) {
                 log::warn("cube '" + out_path.string() +
                           "' has an unfinished update; a real run completes it first");
@@ -793,7 +858,8 @@ GenResult generate(const GenRequest& req) {
             }
         }
         if (!req.dry_run) {
-            store->erase_dir(STAGING_DIR); // leftovers of an update that never committed
+            store->erase_dir(STAGING_DIR);            // leftovers of an update that never committed
+            remove_temp_files(out_path, interrupted); // and of a put killed half-way
         }
         old = read_cube(*store);
         if (!old) {
@@ -864,8 +930,8 @@ GenResult generate(const GenRequest& req) {
                                   "Use the cube's packing (or none) or another output_path");
             }
             if (!input_names.count(o.input)) {
-                log::warn("no input has variable '" + o.input +
-                          "' of the cube; its new slices stay empty");
+                log::warn("no input has variable '" + o.input + "' of the cube; time steps " +
+                          "given again keep their '" + name + "' data, new ones have none");
             }
             vars.push_back(std::move(o));
         }
@@ -982,6 +1048,7 @@ GenResult generate(const GenRequest& req) {
         }
         store = std::make_unique<CubeStore>(tmp_root);
         work_root = tmp_root;
+        unfinished.emplace(tmp_root);
     }
 
     AxisCache axes(g);
@@ -1021,6 +1088,16 @@ GenResult generate(const GenRequest& req) {
         } else {
             staging = std::make_unique<StagingSink>(*store, vars, s);
             sink = staging.get();
+        }
+        if (old && s.replace) {
+            for (size_t v = 0; v < vars.size(); ++v) {
+                const auto& d = current.data[v];
+                if (std::all_of(d.begin(), d.end(), [](const auto& x) { return x.empty(); })) {
+                    log::info("time step " + grid::time::format_iso(s.time) + ": no input has '" +
+                              vars[v].input + "'; the cube's '" + vars[v].name +
+                              "' data of that step is kept");
+                }
+            }
         }
         auto work = std::async(std::launch::async, [&] { compute_slice(ctx, s, current, *sink); });
         Loaded next;
@@ -1085,6 +1162,7 @@ GenResult generate(const GenRequest& req) {
             throw OutputError("cannot move the new cube into place at '" + out_path.string() +
                               "': " + ec.message());
         }
+        unfinished->done();
         fs::sync_dir(out_path.has_parent_path() ? out_path.parent_path() : sfs::path("."));
         result.created = true;
         result.appended = written.size();

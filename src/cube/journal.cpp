@@ -32,6 +32,29 @@ std::vector<std::string> list_chunks(const zarr::KvStore& store, const std::stri
     return out;
 }
 
+void remove_temp_files(const std::filesystem::path& root, bool arrays) {
+    namespace sfs = std::filesystem;
+    std::error_code ec;
+    auto sweep = [&](const sfs::path& dir, bool descend) {
+        for (sfs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+            const auto name = it->path().filename().string();
+            std::error_code ec2;
+            if (zarr::FileStore::is_temp_name(name)) {
+                sfs::remove(it->path(), ec2);
+            } else if (descend && !name.empty() && name[0] != '.' && it->is_directory(ec2)) {
+                sfs::directory_iterator sub(it->path(), ec2);
+                for (sfs::directory_iterator e; !ec2 && sub != e; sub.increment(ec2)) {
+                    if (zarr::FileStore::is_temp_name(sub->path().filename().string())) {
+                        std::error_code ec3;
+                        sfs::remove(sub->path(), ec3);
+                    }
+                }
+            }
+        }
+    };
+    sweep(root, arrays);
+}
+
 void write_journal(zarr::KvStore& store, const Journal& j) {
     nlohmann::json o;
     o["phase"] = j.phase;

@@ -42,6 +42,12 @@ std::optional<Journal> read_journal(const zarr::KvStore& store);
 // Applies a committed journal from its phase to the end. root is the cube directory.
 void apply_journal(zarr::KvStore& store, const std::filesystem::path& root, Journal journal);
 
+// Removes the temporary files ("<name>.tmp.<pid>.<n>") that a writer killed inside an atomic put
+// leaves in the cube's root folder and, with `arrays`, in its array folders (readers never list
+// them). Array folders are only written in phase M of a journal: pass arrays = true when a journal
+// was found (listing a data variable's folder costs one entry per chunk). Call with the lock held.
+void remove_temp_files(const std::filesystem::path& root, bool arrays);
+
 // "t.y.x" keys of the chunks present in a variable's directory.
 std::vector<std::string> list_chunks(const zarr::KvStore& store, const std::string& var);
 

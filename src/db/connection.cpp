@@ -48,6 +48,23 @@ std::string clean_message(const std::string& message) {
     return log::redact(m);
 }
 
+std::string server_hint_of(const std::string& message) {
+    auto pos = message.find("\nHINT:");
+    if (pos == std::string::npos) {
+        return {};
+    }
+    std::string h = message.substr(pos + 6);
+    auto nl = h.find('\n');
+    if (nl != std::string::npos) {
+        h = h.substr(0, nl);
+    }
+    h = text::trim(h);
+    while (!h.empty() && (h.back() == '.' || h.back() == ' ')) {
+        h.pop_back();
+    }
+    return log::redact(h);
+}
+
 void rethrow_current(const std::string& where, const std::string& context, bool connection_open) {
     auto with = [&](const std::string& what) {
         return context.empty() ? what : context + ": " + what;
@@ -78,7 +95,16 @@ void rethrow_current(const std::string& where, const std::string& context, bool 
         } else if (state.rfind("08", 0) == 0 || state == "57P01") {
             hint = "Nothing of the unfinished transaction was kept; rerun is safe";
         }
-        throw DatabaseError(with(clean_message(e.what())), hint, state);
+        // The server's own hint (HINT: line of the message) comes first when there is one.
+        std::string server_hint = server_hint_of(e.what());
+        if (!server_hint.empty()) {
+            hint = hint.empty() ? server_hint : server_hint + ". " + hint;
+        }
+        std::string what = clean_message(e.what());
+        if (!state.empty()) {
+            what += " (SQLSTATE " + state + ")";
+        }
+        throw DatabaseError(with(what), hint, state);
     } catch (const pqxx::usage_error& e) {
         throw InternalError(with(std::string("database API misuse: ") + e.what()));
     } catch (const pqxx::failure& e) {

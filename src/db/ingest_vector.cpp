@@ -38,10 +38,36 @@ std::string geometry_column_type(const vector::Schema& s) {
     return "geometry(" + s.geometry_type + (s.srid > 0 ? "," + std::to_string(s.srid) : "") + ")";
 }
 
+// Names of the objects of a collection table. PostgreSQL truncates identifiers to 63 bytes, so
+// every name is cut by derived_name; the staging table's objects get their own suffixes
+// ("_baims_new_geometry_idx", ...) so that, for any table name length, they never take the name
+// of the live table's object (both exist until the swap).
+struct ObjectNames {
+    std::string pkey;
+    std::string geometry_idx;
+    std::string fid_key; // empty without --fid-column
+};
+
+std::string fid_suffix(const std::string& fid_column) {
+    // A long FID column name would push the table name out of the index name entirely.
+    return fid_column.size() <= 20 ? "_" + fid_column + "_key" : std::string("_fid_key");
+}
+
+ObjectNames object_names(const std::string& table, const std::string& fid_column, bool staging) {
+    const std::string tag = staging ? "_baims_new" : "";
+    ObjectNames n;
+    n.pkey = derived_name(table, tag + "_pkey");
+    n.geometry_idx = derived_name(table, tag + "_geometry_idx");
+    if (!fid_column.empty()) {
+        n.fid_key = derived_name(table, tag + fid_suffix(fid_column));
+    }
+    return n;
+}
+
 void create_collection_table(Transaction& tx, const QualifiedName& table, const vector::Schema& s,
-                             const std::string& fid_column) {
+                             const std::string& fid_column, const ObjectNames& names) {
     std::string sql = "CREATE TABLE " + table.quoted() + " (id serial CONSTRAINT " +
-                      quote_ident(derived_name(table.name, "_pkey")) +
+                      quote_ident(names.pkey) +
                       " PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now(),"
                       " modified_at timestamptz NOT NULL DEFAULT now()";
     if (!fid_column.empty()) {
@@ -56,13 +82,27 @@ void create_collection_table(Transaction& tx, const QualifiedName& table, const 
 }
 
 void create_collection_indexes(Transaction& tx, const QualifiedName& table,
-                               const std::string& fid_column) {
-    tx.exec("CREATE INDEX " + quote_ident(derived_name(table.name, "_geometry_idx")) + " ON " +
-            table.quoted() + " USING gist (geometry)");
+                               const std::string& fid_column, const ObjectNames& names) {
+    tx.exec("CREATE INDEX " + quote_ident(names.geometry_idx) + " ON " + table.quoted() +
+            " USING gist (geometry)");
     if (!fid_column.empty()) {
-        tx.exec("CREATE UNIQUE INDEX " +
-                quote_ident(derived_name(table.name, "_" + fid_column + "_key")) + " ON " +
-                table.quoted() + " (" + quote_ident(fid_column) + ")");
+        tx.exec("CREATE UNIQUE INDEX " + quote_ident(names.fid_key) + " ON " + table.quoted() +
+                " (" + quote_ident(fid_column) + ")");
+    }
+}
+
+// The staging objects must not exist (indexes and tables share one namespace per schema).
+void check_names_free(Transaction& tx, const QualifiedName& target,
+                      const std::vector<std::string>& names) {
+    for (const auto& n : names) {
+        if (n.empty()) {
+            continue;
+        }
+        if (table_exists(tx, target.with_name(n))) {
+            throw OutputError("relation " + target.with_name(n).display() +
+                                  " exists; baims needs that name for loading --mode replace",
+                              "Rename or drop it");
+        }
     }
 }
 
@@ -99,7 +139,8 @@ void check_append_target(Transaction& tx, const QualifiedName& table, const vect
     if (!missing.empty()) {
         throw OutputError("table " + table.display() + " has no column(s) " +
                               text::join(missing, ", ") + " for --mode append",
-                          "Use --select/--rename to match its columns, or --mode replace");
+                          "Use --select/--rename to match its columns, or load into a new "
+                          "--collection (--mode replace would delete the rows the table has)");
     }
     std::vector<std::string> unfilled;
     for (const auto& c : required) {
@@ -111,7 +152,8 @@ void check_append_target(Transaction& tx, const QualifiedName& table, const vect
         throw OutputError("table " + table.display() + " requires column(s) " +
                               text::join(unfilled, ", ") + ", which this load does not fill",
                           "Load with the same --fid-column/--select/--rename as the table was made "
-                          "with, or use --mode replace");
+                          "with, or load into a new --collection (--mode replace would delete the "
+                          "rows the table has)");
     }
     std::string have = text::to_lower(columns["geometry"]);
     std::string want = text::to_lower(geometry_column_type(s));
@@ -121,7 +163,8 @@ void check_append_target(Transaction& tx, const QualifiedName& table, const vect
     if (have != want && !generic) {
         throw OutputError("table " + table.display() + " has geometry column type " +
                               columns["geometry"] + "; the source gives " + geometry_column_type(s),
-                          "Use --t-srs/--promote-to-multi to match it, or --mode replace");
+                          "Use --t-srs/--promote-to-multi to match it, or load into a new "
+                          "--collection (--mode replace would delete the rows the table has)");
     }
 }
 
@@ -195,13 +238,12 @@ IngestSummary ingest_vector(const IngestVectorRequest& request,
         new_table = false;
     } else if (exists && request.mode == IngestMode::Replace) {
         load_table = target.with_name(derived_name(target.name, "_baims_new"));
-        if (table_exists(tx, load_table)) {
-            throw OutputError("table " + load_table.display() +
-                                  " exists; baims needs that name for loading --mode replace",
-                              "Rename or drop that table");
-        }
+        ObjectNames staging = object_names(target.name, fid_column, true);
+        check_names_free(tx, target,
+                         {load_table.name, staging.pkey, staging.geometry_idx, staging.fid_key});
         swap = true;
     }
+    const ObjectNames names = object_names(target.name, fid_column, swap);
     if (request.dry_run) {
         log::info("dry run: would " +
                   std::string(swap        ? "replace"
@@ -214,7 +256,7 @@ IngestSummary ingest_vector(const IngestVectorRequest& request,
         return s;
     }
     if (new_table) {
-        create_collection_table(tx, load_table, schema, fid_column);
+        create_collection_table(tx, load_table, schema, fid_column, names);
     }
 
     std::vector<std::string> columns;
@@ -272,30 +314,44 @@ IngestSummary ingest_vector(const IngestVectorRequest& request,
                       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         return std::string(b);
     };
+    if (written == 0 && !swap) {
+        log::warn(
+            "ingest-vector: layer '" + schema.layer + "' gave 0 features" +
+            (request.reader.where.empty() ? "" : " with --where '" + request.reader.where + "'") +
+            "; " +
+            (new_table ? "the new table " + target.display() + " is empty" : "nothing appended"));
+    }
     log::debug("ingest-vector: COPY of " + std::to_string(written) + " rows done at " +
                seconds_since());
     check_interrupted();
     if (new_table) {
-        create_collection_indexes(tx, load_table, fid_column);
+        create_collection_indexes(tx, load_table, fid_column, names);
         log::debug("ingest-vector: indexes done at " + seconds_since());
     }
     if (swap) {
+        // A replace that empties a table with rows is refused unless asked for: a --where that
+        // matches nothing looks like success otherwise (issue: reruns that destroy data).
+        if (written == 0 && !request.allow_empty &&
+            tx.exec("SELECT EXISTS (SELECT 1 FROM " + target.quoted() + ")").boolean(0, 0)) {
+            throw OutputError("--mode replace would leave table " + target.display() +
+                                  " empty: the source gave 0 features" +
+                                  (request.reader.where.empty() ? "" : " with this --where") +
+                                  "; the table was not changed",
+                              "Check the source and --where; pass --allow-empty to empty the "
+                              "table on purpose");
+        }
         // Atomic replacement: the old table disappears and the new one takes its name in this
         // transaction; readers see either the old or the new table, never an empty one.
+        const ObjectNames live = object_names(target.name, fid_column, false);
         tx.exec("DROP TABLE " + target.quoted());
         tx.exec("ALTER TABLE " + load_table.quoted() + " RENAME TO " + quote_ident(target.name));
-        tx.exec("ALTER TABLE " + target.quoted() + " RENAME CONSTRAINT " +
-                quote_ident(derived_name(load_table.name, "_pkey")) + " TO " +
-                quote_ident(derived_name(target.name, "_pkey")));
-        tx.exec("ALTER INDEX " +
-                target.with_name(derived_name(load_table.name, "_geometry_idx")).quoted() +
-                " RENAME TO " + quote_ident(derived_name(target.name, "_geometry_idx")));
+        tx.exec("ALTER TABLE " + target.quoted() + " RENAME CONSTRAINT " + quote_ident(names.pkey) +
+                " TO " + quote_ident(live.pkey));
+        tx.exec("ALTER INDEX " + target.with_name(names.geometry_idx).quoted() + " RENAME TO " +
+                quote_ident(live.geometry_idx));
         if (!fid_column.empty()) {
-            tx.exec("ALTER INDEX " +
-                    target.with_name(derived_name(load_table.name, "_" + fid_column + "_key"))
-                        .quoted() +
-                    " RENAME TO " +
-                    quote_ident(derived_name(target.name, "_" + fid_column + "_key")));
+            tx.exec("ALTER INDEX " + target.with_name(names.fid_key).quoted() + " RENAME TO " +
+                    quote_ident(live.fid_key));
         }
         auto seq = tx.exec_params("SELECT pg_get_serial_sequence($1, 'id')", target.quoted());
         if (!seq.is_null(0, 0)) {

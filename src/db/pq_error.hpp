@@ -9,6 +9,9 @@ namespace baims::db::detail {
 // "connection to server at ... failed:" preamble, no LINE/query echo, first letter lower case.
 std::string clean_message(const std::string& message);
 
+// The server's HINT line of a libpq error message (without "HINT:" and the final period), or "".
+std::string server_hint_of(const std::string& message);
+
 // Converts the exception in flight (call inside catch). where: "host:port/db"; context is put in
 // front of the message when not empty; connection_open false turns a generic libpqxx failure into
 // "lost the connection".

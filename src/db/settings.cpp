@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <libpq-fe.h>
+#include <memory>
 #include <sstream>
 #include <sys/stat.h>
 
@@ -63,19 +64,24 @@ std::string service_value(const std::string& service, const std::string& keyword
     return {};
 }
 
+// Frees a libpq option array however the scope is left (an exception from a copy, too).
+struct ConninfoFree {
+    void operator()(PQconninfoOption* opts) const { PQconninfoFree(opts); }
+};
+using ConninfoPtr = std::unique_ptr<PQconninfoOption, ConninfoFree>;
+
 // libpq's defaults for keyword (environment variables, then compiled-in defaults).
 std::string libpq_default(const std::string& keyword) {
     std::string out;
-    PQconninfoOption* opts = PQconndefaults();
+    ConninfoPtr opts(PQconndefaults());
     if (!opts) {
         return out;
     }
-    for (PQconninfoOption* o = opts; o->keyword; ++o) {
+    for (PQconninfoOption* o = opts.get(); o->keyword; ++o) {
         if (keyword == o->keyword && o->val) {
             out = o->val;
         }
     }
-    PQconninfoFree(opts);
     return out;
 }
 
@@ -95,7 +101,7 @@ ConnectionSettings ConnectionSettings::from_dsn(const std::string& dsn) {
     ConnectionSettings s;
     s.m_origin = "--db";
     char* err = nullptr;
-    PQconninfoOption* opts = PQconninfoParse(dsn.c_str(), &err);
+    ConninfoPtr opts(PQconninfoParse(dsn.c_str(), &err));
     if (!opts) {
         std::string why = err ? text::trim(err) : "out of memory";
         if (err) {
@@ -105,7 +111,7 @@ ConnectionSettings ConnectionSettings::from_dsn(const std::string& dsn) {
                           "Use libpq syntax, e.g. --db \"host=db1 port=5432 dbname=cbm user=me\"");
     }
     bool has_password = false;
-    for (PQconninfoOption* o = opts; o->keyword; ++o) {
+    for (PQconninfoOption* o = opts.get(); o->keyword; ++o) {
         if (!o->val) {
             continue;
         }
@@ -115,7 +121,7 @@ ConnectionSettings ConnectionSettings::from_dsn(const std::string& dsn) {
         }
         s.m_params.emplace_back(o->keyword, o->val);
     }
-    PQconninfoFree(opts);
+    opts.reset();
     if (has_password) {
         throw ConfigError("--db must not contain a password (it would be visible in the process "
                           "list and shell history)",

@@ -76,6 +76,15 @@ std::string ErrorScope::last_error() const {
     return m_impl->errors.empty() ? std::string() : m_impl->errors.back().second;
 }
 
+std::string ErrorScope::first_error() const {
+    for (const auto& e : m_impl->errors) {
+        if (e.first >= CE_Failure) {
+            return e.second;
+        }
+    }
+    return m_impl->errors.empty() ? std::string() : m_impl->errors.front().second;
+}
+
 std::string library_versions() {
     std::string s = "GDAL ";
     s += GDALVersionInfo("RELEASE_NAME");

@@ -4,6 +4,7 @@
 #include "baims/core/log.hpp"
 #include "baims/core/text.hpp"
 #include "baims/io/gdal.hpp"
+#include "baims/vector/field_codec.hpp"
 
 #include <cpl_string.h>
 #include <cpl_vsi.h>
@@ -15,8 +16,10 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace baims::vector {
@@ -69,73 +72,69 @@ struct CtDeleter {
     }
 };
 
+// OGR's field definition in the codec's terms.
 FieldType map_type(const OGRFieldDefn& d) {
+    using codec::SourceSubType;
+    using codec::SourceType;
+    SourceType t = SourceType::Other;
     switch (d.GetType()) {
     case OFTInteger:
-        if (d.GetSubType() == OFSTBoolean) {
-            return FieldType::Boolean;
-        }
-        if (d.GetSubType() == OFSTInt16) {
-            return FieldType::SmallInt;
-        }
-        return FieldType::Integer;
+        t = SourceType::Integer;
+        break;
     case OFTInteger64:
-        return FieldType::BigInt;
+        t = SourceType::Integer64;
+        break;
     case OFTReal:
-        return d.GetSubType() == OFSTFloat32 ? FieldType::Real : FieldType::Double;
+        t = SourceType::Real;
+        break;
     case OFTString:
-        if (d.GetSubType() == OFSTJSON) {
-            return FieldType::Json;
-        }
-        return d.GetWidth() > 0 ? FieldType::Varchar : FieldType::Text;
+        t = SourceType::String;
+        break;
     case OFTDate:
-        return FieldType::Date;
+        t = SourceType::Date;
+        break;
     case OFTTime:
-        return FieldType::Time;
+        t = SourceType::Time;
+        break;
     case OFTDateTime:
-        return FieldType::Timestamptz;
+        t = SourceType::DateTime;
+        break;
     case OFTBinary:
-        return FieldType::Bytea;
+        t = SourceType::Binary;
+        break;
     case OFTIntegerList:
-        return FieldType::IntegerArray;
+        t = SourceType::IntegerList;
+        break;
     case OFTInteger64List:
-        return FieldType::BigIntArray;
+        t = SourceType::Integer64List;
+        break;
     case OFTRealList:
-        return FieldType::DoubleArray;
+        t = SourceType::RealList;
+        break;
     case OFTStringList:
-        return FieldType::TextArray;
+        t = SourceType::StringList;
+        break;
     default:
-        return FieldType::Text;
+        break;
     }
-}
-
-void append_int(std::string& out, long long v) {
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr);
-}
-
-void append_double(std::string& out, double v) {
-    if (std::isnan(v)) {
-        out += "NaN";
-    } else if (std::isinf(v)) {
-        out += v > 0 ? "Infinity" : "-Infinity";
-    } else {
-        char buf[40];
-        auto r = std::to_chars(buf, buf + sizeof buf, v);
-        out.append(buf, r.ptr);
+    SourceSubType st = SourceSubType::None;
+    switch (d.GetSubType()) {
+    case OFSTBoolean:
+        st = SourceSubType::Boolean;
+        break;
+    case OFSTInt16:
+        st = SourceSubType::Int16;
+        break;
+    case OFSTFloat32:
+        st = SourceSubType::Float32;
+        break;
+    case OFSTJSON:
+        st = SourceSubType::Json;
+        break;
+    default:
+        break;
     }
-}
-
-void append_array_text(std::string& out, const char* s) {
-    out += '"';
-    for (; *s; ++s) {
-        if (*s == '"' || *s == '\\') {
-            out += '\\';
-        }
-        out += *s;
-    }
-    out += '"';
+    return codec::map_type(t, st, d.GetWidth());
 }
 
 const char HEX[] = "0123456789ABCDEF";
@@ -228,7 +227,14 @@ struct LayerReader::Impl {
     bool has_z = false;
     std::vector<unsigned char> wkb;
 
+    void open();
+    void check_sidecars();
+    void map_fields();
+    void choose_geometry_type();
+    void set_up_crs();
+    void set_filter();
     OGRGeometry* conform(std::unique_ptr<OGRGeometry>& g, GIntBig fid);
+    void keep_column_dimension(std::unique_ptr<OGRGeometry>& g, GIntBig fid);
     void format_value(OGRFeature& f, const Field& field, int idx, std::optional<std::string>& out,
                       GIntBig fid);
     void encode(const OGRGeometry& g, std::string& hex);
@@ -238,14 +244,23 @@ LayerReader::LayerReader(const ReaderOptions& options)
     : m_impl(std::make_unique<Impl>()) {
     auto& I = *m_impl;
     I.options = options;
+    I.open();
+    I.check_sidecars();
+    I.map_fields();
+    I.choose_geometry_type();
+    I.set_up_crs();
+    I.set_filter();
+}
+
+void LayerReader::Impl::open() {
     if (GDALGetDriverCount() == 0) {
         GDALAllRegister(); // main() normally did this (io::gdal::Session); tests may not have
     }
     {
         io::gdal::ErrorScope errors;
-        I.ds.reset(GDALDataset::Open(options.source.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY,
-                                     nullptr, nullptr, nullptr));
-        if (!I.ds) {
+        ds.reset(GDALDataset::Open(options.source.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY,
+                                   nullptr, nullptr, nullptr));
+        if (!ds) {
             std::string why = errors.last_error();
             VSIStatBufL st;
             if (VSIStatL(options.source.c_str(), &st) != 0) {
@@ -257,14 +272,14 @@ LayerReader::LayerReader(const ReaderOptions& options)
                              "Check the path (zipped shapefiles: /vsizip/path.zip)");
         }
     }
-    I.schema.driver = I.ds->GetDriver() ? I.ds->GetDriver()->GetDescription() : "";
-    int nlayers = I.ds->GetLayerCount();
+    schema.driver = ds->GetDriver() ? ds->GetDriver()->GetDescription() : "";
+    int nlayers = ds->GetLayerCount();
     if (nlayers == 0) {
         throw InputError("input '" + options.source + "' has no vector layer");
     }
     std::vector<std::string> names;
     for (int i = 0; i < nlayers; ++i) {
-        names.emplace_back(I.ds->GetLayer(i)->GetName());
+        names.emplace_back(ds->GetLayer(i)->GetName());
     }
     if (options.layer.empty()) {
         if (nlayers > 1) {
@@ -272,19 +287,46 @@ LayerReader::LayerReader(const ReaderOptions& options)
                                  " layers (" + text::join(names, ", ") + ")",
                              "Choose one with --layer");
         }
-        I.layer = I.ds->GetLayer(0);
+        layer = ds->GetLayer(0);
     } else {
-        I.layer = I.ds->GetLayerByName(options.layer.c_str());
-        if (!I.layer) {
+        layer = ds->GetLayerByName(options.layer.c_str());
+        if (!layer) {
             std::string s = text::did_you_mean(options.layer, names);
             throw InputError("input '" + options.source + "' has no layer '" + options.layer + "'" +
                                  (s.empty() ? "" : " (did you mean '" + s + "'?)"),
                              "Layers: " + text::join(names, ", "));
         }
     }
-    I.schema.layer = I.layer->GetName();
-    OGRFeatureDefn* defn = I.layer->GetLayerDefn();
+    schema.layer = layer->GetName();
+}
 
+// A shapefile is several files; OGR opens the .shp alone without complaint. Without its .dbf the
+// attributes are gone: refuse (nothing can stand in for them).
+void LayerReader::Impl::check_sidecars() {
+    if (schema.driver != "ESRI Shapefile") {
+        return;
+    }
+    bool dbf = false;
+    char** files = ds->GetFileList();
+    for (int i = 0; files && files[i]; ++i) {
+        std::string f = files[i];
+        std::string stem = CPLGetBasename(f.c_str());
+        if (EQUAL(CPLGetExtension(f.c_str()), "dbf") && EQUAL(stem.c_str(), schema.layer.c_str())) {
+            dbf = true;
+        }
+    }
+    CSLDestroy(files);
+    if (!dbf) {
+        throw InputError("shapefile layer '" + schema.layer + "' of '" + options.source +
+                             "' has no .dbf file, so its attributes are missing",
+                         "Put " + schema.layer +
+                             ".dbf (and .prj) next to the .shp; they must "
+                             "have the same name");
+    }
+}
+
+void LayerReader::Impl::map_fields() {
+    OGRFeatureDefn* defn = layer->GetLayerDefn();
     // Fields: --select, then --rename.
     std::vector<std::string> source_names;
     for (int i = 0; i < defn->GetFieldCount(); ++i) {
@@ -292,7 +334,7 @@ LayerReader::LayerReader(const ReaderOptions& options)
     }
     auto unknown = [&](const std::string& opt, const std::string& name) {
         std::string s = text::did_you_mean(name, source_names);
-        return UsageError(opt + ": layer '" + I.schema.layer + "' has no field '" + name + "'" +
+        return UsageError(opt + ": layer '" + schema.layer + "' has no field '" + name + "'" +
                               (s.empty() ? "" : " (did you mean '" + s + "'?)"),
                           "Fields: " + text::join(source_names, ", "));
     };
@@ -303,20 +345,12 @@ LayerReader::LayerReader(const ReaderOptions& options)
         }
     } else {
         for (const auto& name : options.select) {
-            int idx = defn->GetFieldIndex(name.c_str());
-            if (idx < 0 || source_names[static_cast<std::size_t>(idx)] != name) {
-                // GetFieldIndex is case-insensitive; we want the exact name.
-                idx = -1;
-                for (std::size_t k = 0; k < source_names.size(); ++k) {
-                    if (source_names[k] == name) {
-                        idx = static_cast<int>(k);
-                    }
-                }
-            }
-            if (idx < 0) {
+            // GetFieldIndex is case-insensitive; we want the exact name.
+            auto it = std::find(source_names.begin(), source_names.end(), name);
+            if (it == source_names.end()) {
                 throw unknown("--select", name);
             }
-            chosen.push_back(idx);
+            chosen.push_back(static_cast<int>(it - source_names.begin()));
         }
     }
     std::map<std::string, std::string> renames;
@@ -352,25 +386,26 @@ LayerReader::LayerReader(const ReaderOptions& options)
             throw UsageError("two fields would become column '" + f.name + "'",
                              "Use --rename or --select");
         }
-        I.field_index.push_back(idx);
-        I.schema.fields.push_back(std::move(f));
+        field_index.push_back(idx);
+        schema.fields.push_back(std::move(f));
     }
+}
 
-    // Geometry type.
-    OGRwkbGeometryType gtype = I.layer->GetGeomType();
-    if (I.layer->GetLayerDefn()->GetGeomFieldCount() > 1) {
-        log::warn("layer '" + I.schema.layer + "' has " +
-                  std::to_string(I.layer->GetLayerDefn()->GetGeomFieldCount()) +
+void LayerReader::Impl::choose_geometry_type() {
+    OGRwkbGeometryType gtype = layer->GetGeomType();
+    if (layer->GetLayerDefn()->GetGeomFieldCount() > 1) {
+        log::warn("layer '" + schema.layer + "' has " +
+                  std::to_string(layer->GetLayerDefn()->GetGeomFieldCount()) +
                   " geometry fields; only the first is loaded");
     }
     if (OGR_GT_IsNonLinear(gtype)) {
         gtype = OGR_GT_GetLinear(gtype);
     }
-    I.has_z = OGR_GT_HasZ(gtype) != 0;
+    has_z = OGR_GT_HasZ(gtype) != 0;
     OGRwkbGeometryType flat = wkbFlatten(gtype);
     // A shapefile does not distinguish Polygon from MultiPolygon (nor LineString from
     // MultiLineString): its layer says Polygon, features are either. Load them as multi.
-    bool promote = options.promote_to_multi || (I.schema.driver == "ESRI Shapefile" &&
+    bool promote = options.promote_to_multi || (schema.driver == "ESRI Shapefile" &&
                                                 (flat == wkbPolygon || flat == wkbLineString));
     if (promote) {
         flat = multi_of(flat);
@@ -383,81 +418,121 @@ LayerReader::LayerReader(const ReaderOptions& options)
     case wkbMultiLineString:
     case wkbMultiPolygon:
     case wkbGeometryCollection:
-        I.target_flat = flat;
+        target_flat = flat;
         break;
     default:
-        I.target_flat = wkbUnknown;
-        I.has_z = false; // a generic 2D column (see docs/cli/ingest-vector.md)
+        target_flat = wkbUnknown;
+        has_z = false; // a generic 2D column (see docs/cli/ingest-vector.md)
     }
-    I.schema.geometry_type = postgis_type_name(I.target_flat) + (I.has_z ? "Z" : "");
+    schema.geometry_type = postgis_type_name(target_flat) + (has_z ? "Z" : "");
+}
 
-    // CRS.
-    const OGRSpatialReference* layer_srs = I.layer->GetSpatialRef();
-    auto epsg_of = [](const OGRSpatialReference& srs) -> int {
-        OGRSpatialReference copy(srs);
-        const char* auth = copy.GetAuthorityName(nullptr);
-        const char* code = copy.GetAuthorityCode(nullptr);
-        if (!auth || !code) {
-            copy.AutoIdentifyEPSG();
-            auth = copy.GetAuthorityName(nullptr);
-            code = copy.GetAuthorityCode(nullptr);
-        }
-        if (!auth || !code || !EQUAL(auth, "EPSG")) {
-            return -1;
-        }
-        return std::atoi(code);
-    };
+namespace {
+
+int epsg_of(const OGRSpatialReference& srs) {
+    OGRSpatialReference copy(srs);
+    const char* auth = copy.GetAuthorityName(nullptr);
+    const char* code = copy.GetAuthorityCode(nullptr);
+    if (!auth || !code) {
+        copy.AutoIdentifyEPSG();
+        auth = copy.GetAuthorityName(nullptr);
+        code = copy.GetAuthorityCode(nullptr);
+    }
+    if (!auth || !code || !EQUAL(auth, "EPSG")) {
+        return -1;
+    }
+    return std::atoi(code);
+}
+
+OGRSpatialReference parse_crs(const std::string& text, const char* option) {
+    OGRSpatialReference srs;
+    io::gdal::ErrorScope errors;
+    if (srs.SetFromUserInput(text.c_str()) != OGRERR_NONE) {
+        throw UsageError(std::string(option) + " '" + text + "' is not a CRS GDAL knows" +
+                             (errors.last_error().empty() ? "" : ": " + errors.last_error()),
+                         "Use an EPSG code such as EPSG:4326");
+    }
+    srs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+    return srs;
+}
+
+} // namespace
+
+void LayerReader::Impl::set_up_crs() {
+    // --s-srs says what the coordinates are: it replaces the layer's CRS (or stands in for a
+    // missing one, e.g. a shapefile without .prj).
+    std::optional<OGRSpatialReference> source;
+    if (!options.s_srs.empty()) {
+        source = parse_crs(options.s_srs, "--s-srs");
+    } else if (const OGRSpatialReference* layer_srs = layer->GetSpatialRef()) {
+        source = *layer_srs;
+        source->SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+    } else if (layer->GetGeomType() != wkbNone) {
+        throw InputError(
+            "layer '" + schema.layer + "' of '" + options.source + "' has no CRS" +
+                (schema.driver == "ESRI Shapefile" ? " (the .prj file is missing)" : ""),
+            "Say what the coordinates are with --s-srs EPSG:<code>");
+    }
     if (!options.t_srs.empty()) {
-        OGRSpatialReference dst;
-        {
-            io::gdal::ErrorScope errors;
-            if (dst.SetFromUserInput(options.t_srs.c_str()) != OGRERR_NONE) {
-                throw UsageError(
-                    "--t-srs '" + options.t_srs + "' is not a CRS GDAL knows" +
-                        (errors.last_error().empty() ? "" : ": " + errors.last_error()),
-                    "Use an EPSG code such as EPSG:4326");
-            }
-        }
-        dst.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+        OGRSpatialReference dst = parse_crs(options.t_srs, "--t-srs");
         int code = epsg_of(dst);
         if (code <= 0) {
             throw UsageError("--t-srs '" + options.t_srs + "' has no EPSG code",
                              "PostGIS needs an SRID; use EPSG:<code>");
         }
-        I.schema.srid = code;
-        if (!layer_srs) {
-            throw InputError("layer '" + I.schema.layer + "' of '" + options.source +
-                                 "' has no CRS, so it cannot be reprojected to " + options.t_srs,
-                             "Drop --t-srs to load the coordinates as they are");
-        }
-        OGRSpatialReference src(*layer_srs);
-        src.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
-        if (!src.IsSame(&dst)) {
+        schema.srid = code;
+        if (source && !source->IsSame(&dst)) {
             io::gdal::ErrorScope errors;
-            I.ct.reset(OGRCreateCoordinateTransformation(&src, &dst));
-            if (!I.ct) {
-                throw InputError("cannot transform from the CRS of layer '" + I.schema.layer +
+            ct.reset(OGRCreateCoordinateTransformation(&*source, &dst));
+            if (!ct) {
+                throw InputError("cannot transform from the CRS of layer '" + schema.layer +
                                  "' to " + options.t_srs + ": " + errors.last_error());
             }
         }
-    } else if (layer_srs) {
-        int code = epsg_of(*layer_srs);
+    } else if (source) {
+        int code = epsg_of(*source);
         if (code <= 0) {
-            throw InputError("the CRS of layer '" + I.schema.layer + "' has no EPSG code",
-                             "Reproject with --t-srs EPSG:<code>");
+            throw InputError(
+                "the CRS of layer '" + schema.layer + "' has no EPSG code",
+                "Reproject with --t-srs EPSG:<code>, or say what it is with --s-srs EPSG:<code>");
         }
-        I.schema.srid = code;
+        schema.srid = code;
     }
+}
 
+// Sets --where and reads the first feature with it: OGR drivers that translate the filter to
+// SQL (GeoPackage, ...) report a bad filter only when reading, and an error while reading must
+// stop the load before the database is touched.
+void LayerReader::Impl::set_filter() {
+    io::gdal::ErrorScope errors;
     if (!options.where.empty()) {
-        io::gdal::ErrorScope errors;
-        if (I.layer->SetAttributeFilter(options.where.c_str()) != OGRERR_NONE) {
-            throw UsageError("--where '" + options.where + "': " + errors.last_error(),
-                             "Use an OGR attribute filter, e.g. --where \"NAME = 'Ashe'\"");
+        auto bad = [&] {
+            // SQL-backed drivers (GeoPackage) report "sqlite3_prepare_v2(<query>) failed:
+            // <cause>" first; the cause is what the user needs, not the query.
+            std::string why = errors.first_error();
+            auto at = why.rfind(") failed: ");
+            if (at != std::string::npos) {
+                why = why.substr(at + 10);
+            }
+            return UsageError("--where '" + options.where + "': " + why,
+                              "Use an OGR attribute filter, e.g. --where \"NAME = 'Ashe'\"");
+        };
+        if (layer->SetAttributeFilter(options.where.c_str()) != OGRERR_NONE || errors.failed()) {
+            throw bad();
         }
+        schema.feature_count = layer->GetFeatureCount(FALSE);
+        OGRFeatureUniquePtr probe(layer->GetNextFeature());
+        if (errors.failed()) {
+            throw bad();
+        }
+    } else {
+        schema.feature_count = layer->GetFeatureCount(FALSE);
     }
-    I.schema.feature_count = I.layer->GetFeatureCount(FALSE);
-    I.layer->ResetReading();
+    if (errors.failed()) {
+        throw InputError("cannot read layer '" + schema.layer + "' of '" + options.source +
+                         "': " + errors.first_error());
+    }
+    layer->ResetReading();
 }
 
 LayerReader::~LayerReader() = default;
@@ -470,8 +545,77 @@ const ReadStats& LayerReader::stats() const {
     return m_impl->stats;
 }
 
-// Makes g fit the column type (promotion, single-part multis, the polygonal part of a repaired
-// collection). Returns the geometry to write.
+namespace {
+
+// Appends the atomic parts of g (recursing into multis and collections) of dimension dim.
+void collect_parts(const OGRGeometry& g, int dim, std::vector<const OGRGeometry*>& out) {
+    OGRwkbGeometryType flat = wkbFlatten(g.getGeometryType());
+    if (OGR_GT_IsSubClassOf(flat, wkbGeometryCollection)) {
+        for (const auto* part : *g.toGeometryCollection()) {
+            collect_parts(*part, dim, out);
+        }
+    } else if (dimension_of(flat) == dim && !g.IsEmpty()) {
+        out.push_back(&g);
+    }
+}
+
+double size_of(const OGRGeometry& g) {
+    OGRwkbGeometryType flat = wkbFlatten(g.getGeometryType());
+    if (flat == wkbPolygon) {
+        return g.toPolygon()->get_Area();
+    }
+    if (flat == wkbLineString) {
+        return g.toLineString()->get_Length();
+    }
+    return 0;
+}
+
+} // namespace
+
+// After MakeValid: keeps the parts of the column's dimension (a collapsed ring becomes a line,
+// which a polygon column does not take; nothing left means an empty geometry, counted as
+// skipped). A single-part column (Polygon, LineString, Point) that receives several parts keeps
+// the largest (area, length; the first of equal ones) and says so: the column cannot hold the
+// others, and --promote-to-multi keeps them all.
+void LayerReader::Impl::keep_column_dimension(std::unique_ptr<OGRGeometry>& g, GIntBig fid) {
+    if (target_flat == wkbUnknown || target_flat == wkbGeometryCollection) {
+        return;
+    }
+    std::vector<const OGRGeometry*> parts;
+    collect_parts(*g, dimension_of(target_flat), parts);
+    OGRwkbGeometryType single = single_of(target_flat);
+    std::unique_ptr<OGRGeometry> keep;
+    if (target_flat != single) {
+        keep.reset(OGRGeometryFactory::createGeometry(target_flat));
+        for (const auto* p : parts) {
+            keep->toGeometryCollection()->addGeometry(p);
+        }
+    } else if (parts.empty()) {
+        keep.reset(OGRGeometryFactory::createGeometry(single));
+    } else {
+        std::size_t best = 0;
+        double total = 0;
+        for (std::size_t i = 0; i < parts.size(); ++i) {
+            total += size_of(*parts[i]);
+            if (size_of(*parts[i]) > size_of(*parts[best])) {
+                best = i;
+            }
+        }
+        keep.reset(parts[best]->clone());
+        if (parts.size() > 1) {
+            char share[32];
+            std::snprintf(share, sizeof share, "%.1f %%",
+                          total > 0 ? 100.0 * size_of(*parts[best]) / total : 0.0);
+            log::warn("feature " + fid_text(fid) + " of layer '" + schema.layer +
+                      "': the repaired geometry has " + std::to_string(parts.size()) +
+                      " parts; the " + schema.geometry_type + " column keeps the largest (" +
+                      share + "). Use --promote-to-multi to keep all parts");
+        }
+    }
+    g = std::move(keep);
+}
+
+// Makes g fit the column type (promotion, single-part multis). Returns the geometry to write.
 OGRGeometry* LayerReader::Impl::conform(std::unique_ptr<OGRGeometry>& g, GIntBig fid) {
     if (target_flat == wkbUnknown) {
         g->set3D(FALSE);
@@ -479,29 +623,6 @@ OGRGeometry* LayerReader::Impl::conform(std::unique_ptr<OGRGeometry>& g, GIntBig
         return g.get();
     }
     OGRwkbGeometryType flat = wkbFlatten(g->getGeometryType());
-    if (flat == wkbGeometryCollection && target_flat != wkbGeometryCollection) {
-        // From MakeValid: keep the parts of the column's dimension.
-        int dim = dimension_of(target_flat);
-        auto* gc = g->toGeometryCollection();
-        std::unique_ptr<OGRGeometry> keep(
-            OGRGeometryFactory::createGeometry(multi_of(single_of(target_flat))));
-        auto* multi = keep->toGeometryCollection();
-        for (auto* part : *gc) {
-            OGRwkbGeometryType pf = wkbFlatten(part->getGeometryType());
-            if (dimension_of(pf) != dim) {
-                continue;
-            }
-            if (pf == single_of(target_flat)) {
-                multi->addGeometry(part);
-            } else if (pf == multi_of(single_of(target_flat))) {
-                for (auto* sub : *part->toGeometryCollection()) {
-                    multi->addGeometry(sub);
-                }
-            }
-        }
-        g = std::move(keep);
-        flat = wkbFlatten(g->getGeometryType());
-    }
     if (flat != target_flat) {
         if (target_flat == multi_of(flat)) {
             g.reset(OGRGeometryFactory::forceTo(g.release(), target_flat));
@@ -565,11 +686,11 @@ void LayerReader::Impl::format_value(OGRFeature& f, const Field& field, int idx,
     case FieldType::SmallInt:
     case FieldType::Integer:
     case FieldType::BigInt:
-        append_int(s, f.GetFieldAsInteger64(idx));
+        codec::append_integer(s, f.GetFieldAsInteger64(idx));
         break;
     case FieldType::Real:
     case FieldType::Double:
-        append_double(s, f.GetFieldAsDouble(idx));
+        codec::append_double(s, f.GetFieldAsDouble(idx));
         break;
     case FieldType::Date:
     case FieldType::Time:
@@ -577,59 +698,34 @@ void LayerReader::Impl::format_value(OGRFeature& f, const Field& field, int idx,
         int y, mo, d, h, mi, tz;
         float sec;
         f.GetFieldAsDateTime(idx, &y, &mo, &d, &h, &mi, &sec, &tz);
-        char buf[64];
-        if (field.type == FieldType::Date) {
-            std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", y, mo, d);
-        } else if (field.type == FieldType::Time) {
-            std::snprintf(buf, sizeof buf, "%02d:%02d:%06.3f", h, mi, static_cast<double>(sec));
-        } else {
-            std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%06.3f", y, mo, d, h, mi,
-                          static_cast<double>(sec));
-        }
-        s = buf;
-        if (field.type == FieldType::Timestamptz && tz >= 100) {
-            // OGR: 100 = UTC, 100 + n = UTC + n * 15 minutes. 0/1 (unknown/local) are taken as
-            // UTC (the loading session runs with TimeZone UTC).
-            int minutes = (tz - 100) * 15;
-            char off[16];
-            std::snprintf(off, sizeof off, "%c%02d:%02d", minutes < 0 ? '-' : '+',
-                          std::abs(minutes) / 60, std::abs(minutes) % 60);
-            s += off;
-        }
+        s = codec::date_time_text(field.type, y, mo, d, h, mi, static_cast<double>(sec), tz);
         break;
     }
     case FieldType::Bytea: {
         int n = 0;
         const GByte* p = f.GetFieldAsBinary(idx, &n);
-        s = "\\x";
-        append_hex(s, p, static_cast<std::size_t>(n));
+        codec::append_bytea(s, p, static_cast<std::size_t>(n));
         break;
     }
-    case FieldType::IntegerArray:
+    case FieldType::IntegerArray: {
+        // OGR gives an OFTIntegerList only as int (GetFieldAsInteger64List returns nothing).
+        int n = 0;
+        const int* p = f.GetFieldAsIntegerList(idx, &n);
+        codec::append_integer_array(s, p, static_cast<std::size_t>(n));
+        break;
+    }
     case FieldType::BigIntArray: {
         int n = 0;
         const GIntBig* p = f.GetFieldAsInteger64List(idx, &n);
-        s += '{';
-        for (int i = 0; i < n; ++i) {
-            if (i) {
-                s += ',';
-            }
-            append_int(s, p[i]);
-        }
-        s += '}';
+        static_assert(sizeof(GIntBig) == sizeof(std::int64_t));
+        codec::append_integer_array(s, reinterpret_cast<const std::int64_t*>(p),
+                                    static_cast<std::size_t>(n));
         break;
     }
     case FieldType::DoubleArray: {
         int n = 0;
         const double* p = f.GetFieldAsDoubleList(idx, &n);
-        s += '{';
-        for (int i = 0; i < n; ++i) {
-            if (i) {
-                s += ',';
-            }
-            append_double(s, p[i]);
-        }
-        s += '}';
+        codec::append_double_array(s, p, static_cast<std::size_t>(n));
         break;
     }
     case FieldType::TextArray: {
@@ -639,7 +735,7 @@ void LayerReader::Impl::format_value(OGRFeature& f, const Field& field, int idx,
             if (i) {
                 s += ',';
             }
-            append_array_text(s, list[i]);
+            codec::append_array_text(s, list[i]);
         }
         s += '}';
         break;
@@ -661,7 +757,17 @@ void LayerReader::Impl::format_value(OGRFeature& f, const Field& field, int idx,
 bool LayerReader::next(Feature& out) {
     auto& I = *m_impl;
     while (true) {
-        OGRFeatureUniquePtr f(I.layer->GetNextFeature());
+        OGRFeatureUniquePtr f;
+        {
+            io::gdal::ErrorScope errors;
+            f.reset(I.layer->GetNextFeature());
+            if (errors.failed()) {
+                throw InputError("reading layer '" + I.schema.layer + "' of '" + I.options.source +
+                                     "' failed after " + std::to_string(I.stats.read) +
+                                     " features: " + errors.last_error(),
+                                 "Nothing was written; check the input file");
+            }
+        }
         if (!f) {
             return false;
         }
@@ -708,7 +814,7 @@ bool LayerReader::next(Feature& out) {
                                 "Use --invalid skip");
                         }
                         g = std::move(fixed);
-                        I.conform(g, fid);
+                        I.keep_column_dimension(g, fid);
                         if (g->IsEmpty()) {
                             ++I.stats.skipped; // nothing of this dimension was left
                             continue;

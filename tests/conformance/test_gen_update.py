@@ -12,7 +12,8 @@ import zlib
 import numpy as np
 import xarray as xr
 
-from baimstest import (BAIMS, TempDirTest, cube_files, run, snapshot, write_cf, write_config)
+from baimstest import (BAIMS, RUN_ATTRS, TempDirTest, cube_differences, cube_files, run, snapshot,
+                       write_cf, write_config)
 
 T0 = dt.datetime(2022, 3, 1, 11, 0)
 LAT = np.arange(9.75, 0, -0.5)        # 20 rows, descending
@@ -54,17 +55,26 @@ class _Inputs(TempDirTest):
         return run(["gen", "-c", cfg] + list(extra) + [self.inputs[k] for k in keys], env=env, check=check)
 
     def assert_same_cube(self, a, b):
-        """Same chunk files and same values (metadata timestamps aside)."""
+        """Every file of the two cubes has the same bytes (the lock file aside), except the root
+        group's RUN_ATTRS (date_created, date_modified, history) in .zattrs and .zmetadata; and
+        xarray reads the same coordinates, values and attributes."""
         self.assertEqual(cube_files(a), cube_files(b))
+        self.assertEqual(cube_differences(a, b), [])
         da, db = xr.open_zarr(a), xr.open_zarr(b)
         np.testing.assert_array_equal(da.time.values, db.time.values)
         np.testing.assert_array_equal(da.time_bnds.values, db.time_bnds.values)
         np.testing.assert_array_equal(da.v.values, db.v.values)
-        sa, sb = snapshot(a), snapshot(b)
-        for k in sa:
-            if "/" in k and not k.endswith((".zattrs", ".zarray")):
-                self.assertEqual(sa[k], sb[k], k)
+        strip = lambda attrs: {k: v for k, v in attrs.items() if k not in RUN_ATTRS}
+        self.assertEqual(strip(da.attrs), strip(db.attrs))
 
+    def assert_metadata_is(self, out, snap):
+        """The cube's metadata files (root and per array, .baims-sources.json, coordinate chunks)
+        are exactly those of snapshot `snap`."""
+        now = snapshot(out)
+        meta = lambda s: {k: v for k, v in s.items()
+                          if not k.startswith((".baims-staging", ".baims-journal")) and
+                          (k.startswith(".") or "/." in k or k.split("/")[0] != "v")}
+        self.assertEqual(meta(now), meta(snap))
 
 class Update(_Inputs):
     def test_insert_append_replace_equals_fresh_cube(self):
@@ -139,44 +149,75 @@ class Update(_Inputs):
     def test_kill9_at_every_stage_then_rerun(self):
         ref = self.p("ref.zarr")
         self.gen(ref, [1, 2, 3, 4, 5])
+        # the update's final metadata, from an uninterrupted run on a copy
+        self.gen(self.p("base.zarr"), [2, 4, 5])
+        shutil.copytree(self.p("base.zarr"), self.p("done.zarr"))
+        self.gen(self.p("done.zarr"), [1, 3])
         stages = [("chunk", 5), ("before-commit", 1), ("journal-S", 1), ("journal-S", 4),
                   ("journal-S", 9), ("journal-C", 2), ("journal-M", 1), ("journal-M-done", 1)]
         for name, n in stages:
             with self.subTest(stage=name, n=n):
                 out = self.p(f"k-{name}-{n}.zarr")
-                self.gen(out, [2, 4, 5])
+                shutil.copytree(self.p("base.zarr"), out)
+                before = snapshot(out)
                 old = xr.open_zarr(out).v.values.copy()
-                p = self.gen(out, [1, 3], env={"BAIMS_TEST_KILL_AT": f"{name}:{n}"}, check=-9)
+                self.gen(out, [1, 3], env={"BAIMS_TEST_KILL_AT": f"{name}:{n}"}, check=-9)
+                journal = os.path.join(out, ".baims-journal.json")
                 if name in ("chunk", "before-commit"):
-                    # not committed: the old state, readable as it was
+                    # not committed: every file of the cube as it was (staged chunks aside)
+                    self.assertFalse(os.path.exists(journal))
+                    self.assertEqual(cube_differences(self.p("base.zarr"), out,
+                                                      skip=(".baims-staging",)), [])
                     np.testing.assert_array_equal(xr.open_zarr(out).v.values, old)
+                elif name != "journal-M-done":
+                    # committed; metadata not yet rewritten: exactly the old metadata files
+                    self.assertTrue(os.path.exists(journal))
+                    self.assertEqual(json.load(open(journal))["phase"],
+                                     {"journal-S": "S", "journal-C": "C", "journal-M": "M"}[name])
+                    self.assert_metadata_is(out, before)
+                    self.assertEqual(xr.open_zarr(out).time.size, 3)
                 else:
-                    # committed, not finished: it still opens, with the old or the new time axis
-                    self.assertIn(xr.open_zarr(out).time.size, (3, 5))
+                    # metadata written, journal not yet removed: exactly the new cube (timestamps
+                    # aside) plus the journal
+                    self.assertTrue(os.path.exists(journal))
+                    self.assertEqual(cube_differences(self.p("done.zarr"), out,
+                                                      skip=(".baims-staging", ".baims-journal")), [])
                 # a second writer is not blocked by the dead one, and the rerun finishes the job
                 self.gen(out, [1, 3])
                 self.assert_same_cube(out, ref)
-                self.assertFalse(os.path.exists(os.path.join(out, ".baims-journal.json")))
+                self.assertFalse(os.path.exists(journal))
                 self.assertFalse(os.path.exists(os.path.join(out, ".baims-staging")))
-                del p
 
     def test_kill9_during_append_and_replace_then_rerun(self):
         ref = self.p("ref.zarr")
         self.gen(ref, [1, 2, "4b", 5, 6])
+        self.gen(self.p("base.zarr"), [1, 2, 4])
+        shutil.copytree(self.p("base.zarr"), self.p("done.zarr"))
+        self.gen(self.p("done.zarr"), [5, 6, "4b"])
         stages = [("chunk", 3), ("before-commit", 1), ("journal-C", 1), ("journal-C", 6),
                   ("journal-M", 1), ("journal-M-done", 1)]
         for name, n in stages:
             with self.subTest(stage=name, n=n):
                 out = self.p(f"a-{name}-{n}.zarr")
-                self.gen(out, [1, 2, 4])
+                shutil.copytree(self.p("base.zarr"), out)
+                before = snapshot(out)
                 old = xr.open_zarr(out).v.values.copy()
                 # append days 5 and 6, replace day 4 (no time index shifts: phases C and M)
                 self.gen(out, [5, 6, "4b"], env={"BAIMS_TEST_KILL_AT": f"{name}:{n}"}, check=-9)
                 ds = xr.open_zarr(out)
                 if name in ("chunk", "before-commit"):
+                    self.assertEqual(cube_differences(self.p("base.zarr"), out,
+                                                      skip=(".baims-staging",)), [])
                     np.testing.assert_array_equal(ds.v.values, old)
+                elif name != "journal-M-done":
+                    self.assert_metadata_is(out, before)
+                    self.assertEqual(ds.time.size, 3)
+                    if name == "journal-M":
+                        # every chunk in place, old metadata: days 1, 2 and the new day 4
+                        np.testing.assert_array_equal(ds.v.values, xr.open_zarr(ref).v.values[:3])
                 else:
-                    self.assertIn(ds.time.size, (3, 5))
+                    self.assertEqual(cube_differences(self.p("done.zarr"), out,
+                                                      skip=(".baims-journal",)), [])
                 p = self.gen(out, [5, 6, "4b"])
                 if name not in ("chunk", "before-commit"):
                     self.assertIn("completing an interrupted update", p.stderr)
@@ -195,26 +236,100 @@ class Update(_Inputs):
                 self.assert_same_cube(out, ref)
                 self.assertFalse(os.path.exists(out + ".baims-new"))
 
-    def test_kill9_from_outside_at_random_moments(self):
+    def test_kill9_from_outside_inside_the_write(self):
+        """kill -9 from outside at moments known to lie inside the update (issue 12 item 1; a
+        random 0-80 ms delay killed release builds before they had written anything): (a) once
+        the staging folder has appeared (polled), plus a random delay, while the process still
+        runs: staging or the journal is there; (b) at a random rename of each phase after the
+        commit (strace -e inject), S (chunks shifting), C (staged chunks into place) and M
+        (metadata), checked against the killed syscall in strace's log."""
+        import re
+        import time
         ref = self.p("ref.zarr")
         self.gen(ref, [1, 2, 3, 4, 5, 6])
+        base = self.p("base.zarr")
+        self.gen(base, [2, 4, 6])
         cfg = self.p("cfg.yml")
-        write_config(cfg, REGION, SIZE, self.p("r.zarr"), chunks=CHUNKS)
         rng = np.random.default_rng(3)
-        for trial in range(6):
-            out = self.p(f"r{trial}.zarr")
+        strace = shutil.which("strace")
+        self.assertIsNotNone(strace, "strace is needed (scripts/install-deps.sh installs it)")
+
+        def command(out, prefix=()):
             write_config(cfg, REGION, SIZE, out, chunks=CHUNKS)
-            self.gen(out, [2, 4, 6])
-            proc = subprocess.Popen([BAIMS, "--progress", "never", "--threads", "1", "gen", "-c", cfg,
-                                     self.inputs[1], self.inputs[3], self.inputs[5]],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                proc.wait(timeout=float(rng.uniform(0.0, 0.08)))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            self.gen(out, [1, 3, 5])
-            self.assert_same_cube(out, ref)
+            return list(prefix) + [BAIMS, "--progress", "never", "--threads", "1", "gen", "-c", cfg,
+                                   self.inputs[1], self.inputs[3], self.inputs[5]]
+
+        def renames(log, cube):
+            """(source, target) relative to the cube, per rename, in order; killed: '= ?'"""
+            out = []
+            with open(log) as f:
+                for line in f:
+                    m = re.match(r'^\d+\s+rename\("([^"]*)", "([^"]*)"\)(.*)', line)
+                    if m:
+                        out.append((re.sub(r"\.tmp\.\d+\.", ".tmp.PID.",
+                                           os.path.relpath(m.group(1), cube)),
+                                    os.path.relpath(m.group(2), cube), m.group(3).strip() == "= ?"))
+            return out
+
+        def phase(call):
+            src, dst, _ = call
+            if dst == ".baims-journal.json":
+                return "journal"
+            if src.startswith(".baims-staging/"):
+                return "C"
+            if src.startswith("v/") and dst.startswith("v/"):
+                return "S"
+            return "M"
+
+        # the renames of the update, in order (one thread: the same order every run)
+        probe = self.p("probe.zarr")
+        shutil.copytree(base, probe)
+        log = self.p("renames.log")
+        subprocess.run(command(probe, [strace, "-f", "-qq", "-e", "trace=rename", "-o", log]),
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        calls = renames(log, probe)
+        self.assertEqual(phase(calls[0]), "journal")          # the commit point comes first
+        where = {ph: [i + 1 for i, c in enumerate(calls) if phase(c) == ph] for ph in "SCM"}
+        for ph in "SCM":
+            self.assertGreater(len(where[ph]), 3, ph)
+        trials = ["poll", "S", "poll", "S", "C", "M"]
+        for trial, kind in enumerate(trials):
+            with self.subTest(trial=trial, kind=kind):
+                out = self.p(f"r{trial}.zarr")
+                shutil.copytree(base, out)
+                staging = os.path.join(out, ".baims-staging")
+                journal = os.path.join(out, ".baims-journal.json")
+                if kind == "poll":
+                    proc = subprocess.Popen(command(out), stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL)
+                    deadline = time.monotonic() + 30
+                    while not os.path.exists(staging) and proc.poll() is None \
+                            and time.monotonic() < deadline:
+                        time.sleep(0.0005)
+                    time.sleep(float(rng.uniform(0.0, 0.01)))
+                    alive = proc.poll() is None
+                    proc.kill()
+                    proc.wait()
+                    # the kill hit a running update that had started staging
+                    self.assertTrue(alive, "the update ended before the kill")
+                    self.assertEqual(proc.returncode, -9)
+                    self.assertTrue(os.path.exists(staging) or os.path.exists(journal))
+                else:
+                    n = int(rng.choice(where[kind]))
+                    p = subprocess.run(command(out, [strace, "-f", "-qq", "-e", "trace=rename",
+                                                     "-e", f"inject=rename:signal=KILL:when={n}",
+                                                     "-o", log]),
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    self.assertEqual(p.returncode, -9, f"rename {n}")
+                    killed = renames(log, out)
+                    # killed at the n-th rename, the one of that phase, before it ran
+                    self.assertEqual(len(killed), n)
+                    self.assertEqual(killed[-1], calls[n - 1][:2] + (True,))
+                    self.assertEqual(phase(killed[-1]), kind)
+                    self.assertTrue(os.path.exists(journal))
+                self.assertIn(xr.open_zarr(out).time.size, (3, 6))
+                self.gen(out, [1, 3, 5])
+                self.assert_same_cube(out, ref)
 
     def test_lock_refuses_second_writer(self):
         out = self.p("u.zarr")

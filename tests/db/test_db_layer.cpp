@@ -125,7 +125,8 @@ TEST_CASE("exec_params keeps hostile values as values, SQL errors carry the SQLS
         FAIL("no error");
     } catch (const DatabaseError& e) {
         CHECK(e.sqlstate() == "42P01");
-        CHECK(std::string(e.what()) == "relation \"no_such_table_here\" does not exist");
+        CHECK(std::string(e.what()) ==
+              "relation \"no_such_table_here\" does not exist (SQLSTATE 42P01)");
     }
 }
 

@@ -6,6 +6,7 @@
 //   query all pages (nothing is written until every page has arrived) → de-duplicate,
 //   --baseline latest → one transaction: COPY + INSERT … ON CONFLICT DO NOTHING → summary.
 
+#include "baims/catalog/filter.hpp"
 #include "baims/catalog/search.hpp"
 #include "baims/catalog/store.hpp"
 #include "baims/db/settings.hpp"
@@ -47,6 +48,7 @@ struct CatalogResult {
     std::uint64_t bad = 0;        // features skipped (logged)
     std::uint64_t duplicates = 0; // the same reference more than once (kept once)
     std::uint64_t superseded = 0; // dropped by --baseline latest
+    DropCounts dropped;           // --from-file records a live query would not return
     std::uint64_t records = 0;    // unique records offered to the database
     std::uint64_t inserted = 0;   // new rows
     std::uint64_t existing = 0;   // already in the catalogue

@@ -37,6 +37,8 @@ struct SceneRecord {
     std::string product_identifier; // the /eodata path (also for reprocessed L2A_N0500)
     std::optional<double> cloud_cover;
     std::string processing_baseline; // as the catalogue gives it ("5.09", "2.08", …)
+    std::string collection;          // "SENTINEL-2", "SENTINEL-1" (empty when not given)
+    std::string product_type;        // productType: "S2MSI2A", "CARD-BS", … (empty: not given)
 };
 
 // Convex hull (Andrew's monotone chain) of the points, as a closed counter-clockwise ring.

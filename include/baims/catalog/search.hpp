@@ -63,7 +63,7 @@ using Fetcher = std::function<HttpResponse(const std::string& url)>;
 using Sleeper = std::function<void(std::chrono::milliseconds)>;
 
 struct RetryPolicy {
-    int max_tries = 5;                          // attempts per URL
+    int retries = 5;                            // retries per URL after the first attempt
     std::chrono::milliseconds base_delay{1000}; // 1st retry waits this, then doubles
     std::chrono::milliseconds max_delay{60000}; // cap for the backoff and Retry-After
 };
@@ -73,9 +73,10 @@ struct RetryPolicy {
 std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int retry,
                                         std::optional<long> retry_after_seconds);
 
-// GETs url until HTTP 200; retries 429, 5xx and transport errors; throws RemoteError
-// "catalogue query failed: HTTP 503 from <host>; nothing was written, retry later" when the tries
-// are used up, and at once for other statuses.
+// GETs url until HTTP 200; retries 429, 5xx and transport errors up to policy.retries times (so
+// at most retries + 1 requests); throws RemoteError "catalogue query failed: HTTP 503 from
+// <host>; nothing was written, retry later" when the retries are used up, and at once for other
+// statuses.
 std::string fetch_with_retries(const Fetcher& fetch, const std::string& url,
                                const RetryPolicy& policy, const Sleeper& sleep);
 

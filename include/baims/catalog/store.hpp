@@ -19,6 +19,12 @@ namespace baims::catalog {
 std::string load_aoi_wkt(db::Connection& conn, const db::QualifiedName& aoi_table,
                          const std::string& aoi_field, const std::string& name);
 
+// For each record: whether its footprint intersects the AOI (the union of the rows named `name`),
+// as PostGIS ST_Intersects says.
+std::vector<bool> intersects_aoi(db::Connection& conn, const db::QualifiedName& aoi_table,
+                                 const std::string& aoi_field, const std::string& name,
+                                 const std::vector<SceneRecord>& records);
+
 struct InsertCounts {
     std::uint64_t inserted = 0; // new rows in dias_catalogue
     std::uint64_t existing = 0; // references that were already there (skipped)

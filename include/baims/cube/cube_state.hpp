@@ -53,8 +53,9 @@ std::optional<CubeState> read_cube(const zarr::KvStore& store);
 inline const std::string SOURCES_FILE = ".baims-sources.json";
 
 // Writes .zgroup/.zattrs, every array's .zarray/.zattrs, the coordinate arrays (lat, lon,
-// lat_bnds, lon_bnds, time, time_bnds, crs), .baims-sources.json and finally .zmetadata. Data
-// chunks are not touched.
+// lat_bnds, lon_bnds, time, time_bnds, crs), .baims-sources.json and .zmetadata, in an order after
+// every prefix of which the cube opens with consolidated metadata (see the .cpp). Data chunks are
+// not touched.
 void write_cube_metadata(zarr::KvStore& store, const CubeState& state);
 
 // Replaces .baims-sources.json (atomically) with one record per time step.

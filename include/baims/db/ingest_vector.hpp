@@ -7,7 +7,9 @@
 // the table as it was:
 //   create  - the table must not exist (OutputError naming it);
 //   append  - adds rows (creates the table when missing; checks the columns when present);
-//   replace - loads a staging table and swaps it in (drop + rename) before the commit.
+//   replace - loads a staging table and swaps it in (drop + rename) before the commit; refuses
+//             to turn a table with rows into an empty one unless allow_empty.
+// Any error of the reader (a bad --where, a failed read) fails the load: nothing is committed.
 
 #include "baims/db/identifiers.hpp"
 #include "baims/db/settings.hpp"
@@ -27,6 +29,7 @@ struct IngestVectorRequest {
     std::string fid_column; // empty: no source FID column
     std::string aoi;        // non-empty: upsert this row of the aoi table with the extent
     bool create_tables = false;
+    bool allow_empty = false; // replace may turn a table with rows into an empty one
     bool dry_run =
         false; // open and check everything (source, database, table state); write nothing
 };

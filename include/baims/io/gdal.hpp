@@ -25,6 +25,8 @@ public:
     ErrorScope& operator=(const ErrorScope&) = delete;
     bool failed() const;
     std::string last_error() const;
+    // The first CE_Failure message (often the one with the cause), else the first warning.
+    std::string first_error() const;
 
 private:
     struct Impl;

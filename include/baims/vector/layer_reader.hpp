@@ -15,9 +15,10 @@ namespace baims::vector {
 enum class InvalidPolicy { Repair, Skip, Fail };
 
 struct ReaderOptions {
-    std::string source;                                       // anything OGR opens (/vsizip/ too)
-    std::string layer;                                        // empty: the only layer
-    std::string t_srs;                                        // empty: keep the source CRS
+    std::string source; // anything OGR opens (/vsizip/ too)
+    std::string layer;  // empty: the only layer
+    std::string s_srs;  // the source CRS, overriding the layer's (or standing in for none)
+    std::string t_srs;  // empty: keep the source CRS
     std::vector<std::pair<std::string, std::string>> renames; // source field -> column name
     std::vector<std::string> select;                          // empty: all fields
     std::string where;                                        // OGR attribute filter
@@ -81,8 +82,9 @@ struct ReadStats {
 class LayerReader {
 public:
     // Opens the source and validates every option (field names, CRS, filter) before any feature
-    // is read. Throws InputError (cannot open / no such layer / bad CRS) or UsageError (unknown
-    // field in --select/--rename, bad --where), with "did you mean" where it helps.
+    // is read. Throws InputError (cannot open / no such layer / shapefile without .dbf / no CRS
+    // and no --s-srs / CRS without EPSG code) or UsageError (unknown field in --select/--rename,
+    // bad --where: the filter is tried on the first feature), with "did you mean" where it helps.
     explicit LayerReader(const ReaderOptions& options);
     ~LayerReader();
     LayerReader(const LayerReader&) = delete;
@@ -91,6 +93,7 @@ public:
     const Schema& schema() const;
     // Fills out with the next feature; false at the end. Applies the invalid policy: throws
     // InputError naming the FID for --invalid fail (or a geometry that does not fit the type).
+    // Any OGR error while reading is an InputError: a failed read never looks like the end.
     bool next(Feature& out);
     const ReadStats& stats() const;
 

@@ -333,7 +333,7 @@ TEST_CASE("catalog: HTTP 500 then success", "[catalog][db]") {
     Run r = fx.run(query_args(fake, "2023-04-19", "2023-04-21"));
     REQUIRE(r.code == 0);
     CHECK(fx.count() == 7);
-    CHECK(r.err.find("HTTP 500 from " + fake.host() + "; retry 1 of 2 in 10 ms") !=
+    CHECK(r.err.find("HTTP 500 from " + fake.host() + "; retry 1 of 3 in 10 ms") !=
           std::string::npos);
     CHECK(fake.requests().size() == 2);
     // microseconds kept: 2023-04-20T12:26:59.025000Z
@@ -352,7 +352,7 @@ TEST_CASE("catalog: HTTP 429 with Retry-After is honoured", "[catalog][db]") {
     auto took = std::chrono::steady_clock::now() - t0;
     REQUIRE(r.code == 0);
     CHECK(fx.count() == 7);
-    CHECK(r.err.find("HTTP 429 from " + fake.host() + "; retry 1 of 2 in 1 s") !=
+    CHECK(r.err.find("HTTP 429 from " + fake.host() + "; retry 1 of 3 in 1 s") !=
           std::string::npos);
     CHECK(took >= std::chrono::seconds(1));
 }
@@ -367,7 +367,7 @@ TEST_CASE("catalog: persistent HTTP 503 gives exit 7, one error line, nothing wr
     CHECK(r.last_err_line() == "baims catalog: error: catalogue query failed: HTTP 503 from " +
                                    fake.host() + "; nothing was written, retry later.");
     CHECK(r.out.empty());
-    CHECK(fake.requests().size() == 3); // --retries 3
+    CHECK(fake.requests().size() == 4); // --retries 3: the first attempt and 3 retries
     CHECK(fx.count() == 0);
 }
 
@@ -516,4 +516,53 @@ TEST_CASE("catalog: input errors, missing AOI (4), bad CARD (2), broken file (4)
     CHECK(file.code == 4);
     CHECK(file.last_err_line() == "baims catalog: error: cannot read catalogue response '" +
                                       broken.string() + "': not valid JSON (byte 15).");
+}
+
+TEST_CASE("catalog: --from-file drops what the query would not return and says why (issue 7 #5)",
+          "[catalog][db]") {
+    require_database();
+    Fixture fx("from file filters");
+    // An S1 GRD response under s2 S2MSI2A: nothing stored (it was stored as card s2 before).
+    Run s1 = fx.run({"world", "2020-01-01", "2021-01-01", "s2", "S2MSI2A", "--create-tables",
+                     "--from-file", S1, "--format", "json"});
+    REQUIRE(s1.code == 0);
+    CHECK(fx.count() == 0);
+    auto j = nlohmann::json::parse(s1.out);
+    CHECK(j["dropped"] ==
+          nlohmann::json{{"collection", 2}, {"product_type", 0}, {"dates", 0}, {"aoi", 0}});
+    CHECK(j["records"] == 0);
+    CHECK(s1.err.find("warning: dropped 2 of 2 records from the files that the query would not "
+                      "return: 2 not of collection SENTINEL-2 (CARD s2)") != std::string::npos);
+
+    // An L1C response under S2MSI2A: nothing stored.
+    Run l1c = fx.run({"world", "2020-11-01", "2021-01-01", "s2", "S2MSI2A", "--from-file", L1C});
+    REQUIRE(l1c.code == 0);
+    CHECK(fx.count() == 0);
+    CHECK(l1c.err.find("32 not of product type S2MSI2A") != std::string::npos);
+
+    // Svalbard, the 20th only, an AOI box that holds part of the footprints. The expected
+    // references are computed by PostGIS from the file itself.
+    fx.query("INSERT INTO " + fx.table("aois") +
+             " VALUES ('west', ST_MakeEnvelope(15, 77.3, 16, 78.2, 4326))");
+    const std::string doc = slurp(SVALBARD);
+    auto expected = fx.query(
+        "SELECT string_agg(f->'properties'->>'title', ',' ORDER BY f->'properties'->>'title') "
+        "FROM json_array_elements('" +
+        doc +
+        "'::json->'features') f WHERE f->'properties'->>'startDate' >= '2023-04-20' AND "
+        "ST_Intersects(ST_SetSRID(ST_GeomFromGeoJSON(f->>'geometry'), 4326), "
+        "ST_MakeEnvelope(15, 77.3, 16, 78.2, 4326))");
+    REQUIRE(expected.text(0, 0) ==
+            "S2B_MSIL2A_20230420T122659_N0509_R052_T33XWG_20230420T133717.SAFE");
+    Run sv = fx.run({"west", "2023-04-20", "2023-04-21", "s2", "S2MSI2A", "--from-file", SVALBARD,
+                     "--format", "json"});
+    REQUIRE(sv.code == 0);
+    auto k = nlohmann::json::parse(sv.out);
+    CHECK(k["dropped"] ==
+          nlohmann::json{{"collection", 0}, {"product_type", 0}, {"dates", 4}, {"aoi", 2}});
+    CHECK(k["inserted"] == 1);
+    CHECK(fx.query("SELECT string_agg(reference, ',') FROM " + fx.table("dias_catalogue"))
+              .text(0, 0) == expected.text(0, 0));
+    CHECK(sv.err.find("dropped 6 of 7 records from the files that the query would not return: 4 "
+                      "outside the dates, 2 not intersecting AOI 'west'") != std::string::npos);
 }

@@ -229,6 +229,7 @@ TEST_CASE("catalog: retries: 5xx and 429 then success, with backoff and Retry-Af
 }
 
 TEST_CASE("catalog: retries used up: RemoteError with the exact message", "[catalog]") {
+    // FAST has retries = 5: one attempt and five retries (issue 7: --retries counted attempts).
     size_t calls = 0;
     Fetcher f = [&](const std::string&) {
         ++calls;
@@ -244,7 +245,21 @@ TEST_CASE("catalog: retries used up: RemoteError with the exact message", "[cata
                                        "retry later");
         CHECK(e.exit_code() == 7);
     }
-    CHECK(calls == 5);
+    CHECK(calls == 6);
+}
+
+TEST_CASE("catalog: --retries 0 makes one request, --retries 2 three", "[catalog]") {
+    for (int retries : {0, 2}) {
+        size_t calls = 0;
+        Fetcher f = [&](const std::string&) {
+            ++calls;
+            return HttpResponse{503, "", std::nullopt, {}};
+        };
+        RetryPolicy policy{retries, milliseconds(1), milliseconds(1)};
+        CHECK_THROWS_AS(fetch_with_retries(f, "http://h.test/x", policy, [](milliseconds) {}),
+                        baims::RemoteError);
+        CHECK(calls == static_cast<size_t>(retries + 1));
+    }
 }
 
 TEST_CASE("catalog: a 4xx other than 429 is not retried", "[catalog]") {

@@ -1,0 +1,593 @@
+// `baims rasterize`: parcel masks per UTM zone and resolution (SPEC 9).
+//
+// Per EPSG: the parcels are read once (cursor, WKB), repaired when invalid (OGR MakeValid),
+// reprojected with PROJ from their own SRID (traditional GIS axis order) and kept in memory as
+// zonal::MultiPolygon. Per resolution: each parcel is rasterised on the zone grid {0, 0, res, res}
+// and its PostGIS raster WKB is streamed by COPY into a new table; the primary key is added and
+// the new table replaces the old one, all in one transaction, so readers (and a crash at any
+// moment) see the old table or the new one. --only-new COPYs the missing masks into the existing
+// table instead.
+#include "baims/parcels/rasterize.hpp"
+
+#include "baims/core/error.hpp"
+#include "baims/core/interrupt.hpp"
+#include "baims/core/log.hpp"
+#include "baims/core/progress.hpp"
+#include "baims/db/connection.hpp"
+#include "baims/db/copy_writer.hpp"
+#include "baims/db/identifiers.hpp"
+#include "baims/io/gdal.hpp"
+
+#include <ogr_geometry.h>
+#include <ogr_spatialref.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <set>
+#include <unordered_set>
+
+namespace baims::parcels {
+
+namespace {
+
+std::string str(double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.2f", v);
+    return b;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raster WKB (PostGIS "WKTRaster" format, version 0), little endian.
+
+void put_bytes(std::string& hex, const void* data, std::size_t n) {
+    static const char* digits = "0123456789ABCDEF";
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    for (std::size_t i = 0; i < n; ++i) {
+        hex += digits[p[i] >> 4];
+        hex += digits[p[i] & 15];
+    }
+}
+template <typename T> void put(std::string& hex, T v) {
+    static_assert(std::endian::native == std::endian::little);
+    put_bytes(hex, &v, sizeof v);
+}
+
+} // namespace
+
+std::string mask_raster_hex(const zonal::Mask& mask, double res, int srid) {
+    if (mask.width <= 0 || mask.height <= 0 || mask.width > 65535 || mask.height > 65535)
+        throw InputError("a mask of " + std::to_string(mask.width) + " x " +
+                             std::to_string(mask.height) +
+                             " pixels cannot be stored as a PostGIS raster (1..65535 per side)",
+                         "Check the parcel geometry");
+    std::string hex;
+    hex.reserve(2 * (63 + mask.pixels.size()));
+    put<std::uint8_t>(hex, 1);                               // NDR
+    put<std::uint16_t>(hex, 0);                              // version
+    put<std::uint16_t>(hex, 1);                              // bands
+    put<double>(hex, res);                                   // scale x
+    put<double>(hex, -res);                                  // scale y: north-up
+    put<double>(hex, static_cast<double>(mask.col0) * res);  // upper-left x
+    put<double>(hex, -static_cast<double>(mask.row0) * res); // upper-left y
+    put<double>(hex, 0.0);                                   // skew x
+    put<double>(hex, 0.0);                                   // skew y
+    put<std::int32_t>(hex, srid);
+    put<std::uint16_t>(hex, static_cast<std::uint16_t>(mask.width));
+    put<std::uint16_t>(hex, static_cast<std::uint16_t>(mask.height));
+    put<std::uint8_t>(hex, 4 | 0x40); // 8BUI, has nodata
+    put<std::uint8_t>(hex, 0);        // nodata value
+    put_bytes(hex, mask.pixels.data(), mask.pixels.size());
+    return hex;
+}
+
+std::optional<int> utm_epsg_of_tile(const std::string& tile) {
+    std::string t = tile;
+    if (!t.empty() && (t[0] == 'T' || t[0] == 't'))
+        t = t.substr(1);
+    if (t.size() != 5 || !std::isdigit(static_cast<unsigned char>(t[0])) ||
+        !std::isdigit(static_cast<unsigned char>(t[1])))
+        return std::nullopt;
+    const int zone = (t[0] - '0') * 10 + (t[1] - '0');
+    const char band = static_cast<char>(std::toupper(static_cast<unsigned char>(t[2])));
+    if (zone < 1 || zone > 60 || band < 'C' || band > 'X' || band == 'I' || band == 'O')
+        return std::nullopt;
+    return (band <= 'M' ? 32700 : 32600) + zone;
+}
+
+db::QualifiedName mask_table_name(const db::QualifiedName& parcels, int epsg, int res) {
+    const std::string name =
+        parcels.name + "_" + std::to_string(epsg) + "_" + std::to_string(res) + "_rast";
+    if (name.size() > db::MAX_IDENTIFIER_BYTES)
+        throw ConfigError("the mask table name '" + name + "' is longer than 63 bytes",
+                          "Use a shorter parcel table name");
+    return parcels.with_name(name);
+}
+
+namespace {
+
+struct Parcel {
+    std::int64_t pid = 0;
+    zonal::MultiPolygon geometry; // in the zone's CRS
+};
+
+// OGR polygonal geometry -> zonal::MultiPolygon (rings as they are; 2-D).
+void append_polygon(const OGRPolygon& poly, zonal::MultiPolygon& out) {
+    zonal::Polygon p;
+    for (const OGRLinearRing* ring : poly) {
+        zonal::Ring r;
+        const int n = ring->getNumPoints();
+        r.x.resize(static_cast<std::size_t>(n));
+        r.y.resize(static_cast<std::size_t>(n));
+        for (int i = 0; i < n; ++i) {
+            r.x[static_cast<std::size_t>(i)] = ring->getX(i);
+            r.y[static_cast<std::size_t>(i)] = ring->getY(i);
+        }
+        p.rings.push_back(std::move(r));
+    }
+    if (!p.rings.empty())
+        out.push_back(std::move(p));
+}
+
+// The polygonal parts of g (MakeValid may return a collection with lines and points).
+void collect_polygons(const OGRGeometry& g, zonal::MultiPolygon& out) {
+    switch (wkbFlatten(g.getGeometryType())) {
+    case wkbPolygon:
+        append_polygon(*g.toPolygon(), out);
+        break;
+    case wkbMultiPolygon:
+    case wkbGeometryCollection:
+        for (const OGRGeometry* part : *g.toGeometryCollection())
+            collect_polygons(*part, out);
+        break;
+    default:
+        break;
+    }
+}
+
+struct CtDeleter {
+    void operator()(OGRCoordinateTransformation* ct) const {
+        OGRCoordinateTransformation::DestroyCT(ct);
+    }
+};
+using CtPtr = std::unique_ptr<OGRCoordinateTransformation, CtDeleter>;
+
+// Transformations from each source SRID to one EPSG, made on first use.
+class Reprojector {
+public:
+    explicit Reprojector(int epsg)
+        : m_epsg(epsg) {
+        if (m_dst.importFromEPSG(epsg) != OGRERR_NONE)
+            throw UsageError("EPSG:" + std::to_string(epsg) + " is not a CRS PROJ knows",
+                             "Give a UTM zone such as --epsg 32632");
+        m_dst.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+    }
+    // nullptr: same CRS. Throws InputError for an unknown SRID.
+    OGRCoordinateTransformation* get(int srid) {
+        auto it = m_cts.find(srid);
+        if (it != m_cts.end())
+            return it->second.get();
+        CtPtr ct;
+        if (srid != m_epsg) {
+            OGRSpatialReference src;
+            io::gdal::ErrorScope errors;
+            if (srid <= 0 || src.importFromEPSG(srid) != OGRERR_NONE)
+                throw InputError("parcel SRID " + std::to_string(srid) + " is not an EPSG code",
+                                 "Set the SRID of the geometry column (UpdateGeometrySRID)");
+            src.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+            ct.reset(OGRCreateCoordinateTransformation(&src, &m_dst));
+            if (!ct)
+                throw InputError("cannot transform from EPSG:" + std::to_string(srid) +
+                                 " to EPSG:" + std::to_string(m_epsg) + ": " + errors.last_error());
+        }
+        return m_cts.emplace(srid, std::move(ct)).first->second.get();
+    }
+
+private:
+    int m_epsg;
+    OGRSpatialReference m_dst;
+    std::map<int, CtPtr> m_cts;
+};
+
+struct Source {
+    db::QualifiedName table;
+    std::string pid;      // column name
+    std::string geometry; // column name
+    int column_srid = 0;  // from geometry_columns (0: unknown)
+};
+
+Source resolve_source(db::Connection& conn, const RasterizeRequest& request,
+                      const db::ConnectionSettings& settings) {
+    Source s;
+    if (request.parcels)
+        s.table = *request.parcels;
+    else
+        s.table = settings.tables.parcel;
+    if (s.table.empty())
+        throw ConfigError("no parcel table is configured",
+                          "Give --parcel-table or tables.parcel_table in db_config.json");
+    if (!db::table_exists(conn, s.table))
+        throw DatabaseError("parcel table " + s.table.display() + " does not exist on " +
+                                conn.describe(),
+                            "Load the parcels first (baims ingest-vector) or fix parcel_table");
+    s.pid = request.pid_column;
+    // Columns of the table: the pid column must be an integer column.
+    auto cols = conn.exec_params(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+        "WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+        s.table.quoted());
+    std::map<std::string, std::string> types;
+    for (std::size_t i = 0; i < cols.size(); ++i)
+        types[cols.text(i, 0)] = cols.text(i, 1);
+    auto pid_type = types.find(s.pid);
+    if (pid_type == types.end())
+        throw DatabaseError("parcel table " + s.table.display() + " has no column " +
+                                db::quote_ident(s.pid),
+                            "Give the parcel id column with --pid-column");
+    if (pid_type->second != "integer" && pid_type->second != "bigint" &&
+        pid_type->second != "smallint")
+        throw DatabaseError("parcel id column " + db::quote_ident(s.pid) + " of " +
+                                s.table.display() + " is " + pid_type->second + ", not an integer",
+                            "Give an integer column with --pid-column");
+    auto geo = conn.exec_params(
+        "SELECT f_geometry_column, srid FROM geometry_columns WHERE "
+        "(quote_ident(f_table_schema) || '.' || quote_ident(f_table_name))::regclass = "
+        "$1::regclass ORDER BY f_geometry_column",
+        s.table.quoted());
+    std::map<std::string, int> geoms;
+    for (std::size_t i = 0; i < geo.size(); ++i)
+        geoms[geo.text(i, 0)] = static_cast<int>(geo.int64(i, 1));
+    if (!request.geometry_column.empty()) {
+        s.geometry = request.geometry_column;
+        if (!geoms.count(s.geometry))
+            throw DatabaseError("parcel table " + s.table.display() + " has no geometry column " +
+                                    db::quote_ident(s.geometry),
+                                "Check --geometry-column");
+    } else if (geoms.count("wkb_geometry")) {
+        s.geometry = "wkb_geometry";
+    } else if (geoms.count("geometry")) {
+        s.geometry = "geometry";
+    } else if (geoms.size() == 1) {
+        s.geometry = geoms.begin()->first;
+    } else {
+        throw DatabaseError("parcel table " + s.table.display() + " has " +
+                                std::to_string(geoms.size()) + " geometry columns",
+                            geoms.empty() ? "Load the parcels with a geometry column"
+                                          : "Choose one with --geometry-column");
+    }
+    s.column_srid = geoms[s.geometry];
+    return s;
+}
+
+std::vector<int> derive_epsg(db::Connection& conn, const RasterizeRequest& request,
+                             const db::ConnectionSettings& settings) {
+    std::string field = request.aoi_field;
+    if (field.empty()) {
+        auto it = settings.args.find("aoi_field");
+        field = it != settings.args.end() && !it->second.empty() ? it->second : "name";
+    }
+    const db::QualifiedName& aoi = settings.tables.aoi;
+    const db::QualifiedName& cat = settings.tables.catalog;
+    for (const auto* t : {&aoi, &cat})
+        if (!db::table_exists(conn, *t))
+            throw DatabaseError("table " + t->display() + " does not exist on " + conn.describe(),
+                                "Give the UTM zones with --epsg, or import the catalogue first "
+                                "(baims catalog)");
+    auto n = conn.exec_params("SELECT count(*) FROM " + aoi.quoted() + " WHERE " +
+                                  db::quote_ident(field) + " = $1",
+                              request.aoi);
+    if (n.int64(0, 0) == 0)
+        throw InputError("AOI '" + request.aoi + "' is not in " + aoi.display(),
+                         "Check the name, or give the UTM zones with --epsg");
+    auto r = conn.exec_params(
+        "SELECT DISTINCT split_part(c.reference, '_', 6) FROM " + cat.quoted() + " c JOIN " +
+            aoi.quoted() + " a ON ST_Intersects(c.footprint, a.wkb_geometry) WHERE a." +
+            db::quote_ident(field) + " = $1 AND c.reference LIKE 'S2%' ORDER BY 1",
+        request.aoi);
+    std::set<int> codes;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        const std::string tile = r.text(i, 0);
+        if (auto code = utm_epsg_of_tile(tile))
+            codes.insert(*code);
+        else
+            log::warn("rasterize: catalogue tile id '" + tile +
+                      "' is not a Sentinel-2 tile id; ignored");
+    }
+    if (codes.empty())
+        throw InputError("no Sentinel-2 catalogue entry intersects AOI '" + request.aoi + "' in " +
+                             cat.display(),
+                         "Import the catalogue (baims catalog) or give the zones with --epsg");
+    return {codes.begin(), codes.end()};
+}
+
+struct ReadStats {
+    std::int64_t parcels = 0, invalid = 0, empty = 0, not_polygonal = 0, failed = 0;
+};
+
+// All parcels of the source, reprojected to epsg.
+std::vector<Parcel> read_parcels(db::Connection& conn, const Source& src, int epsg,
+                                 ReadStats& stats) {
+    Reprojector reproject(epsg);
+    std::vector<Parcel> out;
+    db::Transaction tx(conn, "rasterize_read");
+    const std::string g = db::quote_ident(src.geometry);
+    auto count = tx.exec("SELECT count(*) FROM " + src.table.quoted());
+    Progress progress("reading parcels for EPSG:" + std::to_string(epsg),
+                      static_cast<std::uint64_t>(count.int64(0, 0)), "parcels");
+    tx.exec("DECLARE baims_parcels NO SCROLL CURSOR FOR SELECT " + db::quote_ident(src.pid) +
+            ", encode(ST_AsBinary(" + g + "), 'hex'), ST_SRID(" + g + ") FROM " +
+            src.table.quoted() + " ORDER BY 1");
+    std::vector<std::uint8_t> wkb;
+    for (;;) {
+        auto rows = tx.exec("FETCH 2000 FROM baims_parcels");
+        if (rows.empty())
+            break;
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            ++stats.parcels;
+            if (rows.is_null(i, 0)) {
+                ++stats.failed;
+                log::warn("rasterize: a parcel has a NULL " + db::quote_ident(src.pid) +
+                          "; skipped");
+                continue;
+            }
+            const std::int64_t pid = rows.int64(i, 0);
+            if (rows.is_null(i, 1)) {
+                ++stats.empty;
+                log::debug("rasterize: parcel " + std::to_string(pid) + " has no geometry");
+                continue;
+            }
+            const std::string& hex = rows.text(i, 1);
+            wkb.resize(hex.size() / 2);
+            for (std::size_t k = 0; k < wkb.size(); ++k) {
+                auto nib = [](char c) {
+                    return static_cast<std::uint8_t>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+                };
+                wkb[k] = static_cast<std::uint8_t>(nib(hex[2 * k]) << 4 | nib(hex[2 * k + 1]));
+            }
+            int srid = static_cast<int>(rows.int64(i, 2));
+            if (srid == 0)
+                srid = src.column_srid;
+            try {
+                OGRGeometry* raw = nullptr;
+                io::gdal::ErrorScope errors;
+                if (OGRGeometryFactory::createFromWkb(wkb.data(), nullptr, &raw, wkb.size()) !=
+                        OGRERR_NONE ||
+                    !raw)
+                    throw InputError("unreadable WKB");
+                std::unique_ptr<OGRGeometry> geom(raw);
+                if (geom->IsEmpty()) {
+                    ++stats.empty;
+                    log::debug("rasterize: parcel " + std::to_string(pid) + " is empty");
+                    continue;
+                }
+                const auto flat = wkbFlatten(geom->getGeometryType());
+                if (flat != wkbPolygon && flat != wkbMultiPolygon &&
+                    flat != wkbGeometryCollection) {
+                    ++stats.empty;
+                    ++stats.not_polygonal;
+                    log::warn("rasterize: parcel " + std::to_string(pid) + " is a " +
+                              OGRGeometryTypeToName(geom->getGeometryType()) +
+                              ", not a polygon; no mask");
+                    continue;
+                }
+                if (!geom->IsValid()) {
+                    std::unique_ptr<OGRGeometry> fixed(geom->MakeValid());
+                    if (!fixed)
+                        throw InputError("invalid geometry that MakeValid cannot repair: " +
+                                         errors.last_error());
+                    geom = std::move(fixed);
+                    ++stats.invalid;
+                    log::debug("rasterize: parcel " + std::to_string(pid) +
+                               " was invalid; repaired");
+                }
+                if (OGRCoordinateTransformation* ct = reproject.get(srid)) {
+                    if (geom->transform(ct) != OGRERR_NONE)
+                        throw InputError("cannot reproject to EPSG:" + std::to_string(epsg) +
+                                         (errors.last_error().empty()
+                                              ? std::string()
+                                              : ": " + errors.last_error()));
+                }
+                Parcel p;
+                p.pid = pid;
+                collect_polygons(*geom, p.geometry);
+                if (p.geometry.empty()) {
+                    ++stats.empty;
+                    log::debug("rasterize: parcel " + std::to_string(pid) +
+                               " has no polygonal part");
+                    continue;
+                }
+                out.push_back(std::move(p));
+            } catch (const InputError& e) {
+                ++stats.failed;
+                log::warn("rasterize: parcel " + std::to_string(pid) + ": " + e.what() +
+                          "; no mask");
+            }
+        }
+        progress.advance(rows.size());
+        check_interrupted();
+    }
+    progress.finish();
+    tx.commit();
+    return out;
+}
+
+void ensure_raster_type(db::Connection& conn, bool create, bool dry_run) {
+    auto r = conn.exec("SELECT to_regtype('raster') IS NOT NULL");
+    if (r.boolean(0, 0))
+        return;
+    if (!create || dry_run)
+        throw DatabaseError("the PostGIS raster type is missing on " + conn.describe(),
+                            "Run CREATE EXTENSION postgis_raster, or rerun with --create-tables");
+    conn.exec("CREATE EXTENSION IF NOT EXISTS postgis_raster");
+    log::info("rasterize: created the postgis_raster extension");
+}
+
+RasterizeTableSummary write_table(db::Connection& conn, const Source& src,
+                                  const std::vector<Parcel>& parcels, int epsg, int res,
+                                  const RasterizeRequest& request) {
+    const auto t0 = std::chrono::steady_clock::now();
+    RasterizeTableSummary s;
+    const db::QualifiedName target = mask_table_name(src.table, epsg, res);
+    s.table = target.display();
+    s.epsg = epsg;
+    s.res = res;
+    const zonal::PixelGrid grid{0, 0, static_cast<double>(res), static_cast<double>(res)};
+    const zonal::PixelRule rule =
+        request.all_touched ? zonal::PixelRule::AllTouched : zonal::PixelRule::Centre;
+
+    db::Transaction tx(conn, "rasterize");
+    // Two runs on one mask table wait for each other.
+    tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", "baims.rast:" + target.quoted());
+    const bool exists = db::table_exists(tx, target);
+    const bool incremental = request.only_new && exists;
+    std::unordered_set<std::int64_t> have;
+    if (incremental) {
+        auto r = tx.exec("SELECT pid FROM " + target.quoted());
+        for (std::size_t i = 0; i < r.size(); ++i)
+            have.insert(r.int64(i, 0));
+    }
+    const db::QualifiedName load =
+        incremental ? target : target.with_name(db::derived_name(target.name, "_baims_new"));
+    if (request.dry_run) {
+        log::info("dry run: would " +
+                  std::string(incremental ? "add missing masks to "
+                              : exists    ? "rebuild "
+                                          : "create ") +
+                  target.display() + "; nothing written");
+        return s;
+    }
+    if (!incremental) {
+        tx.exec("DROP TABLE IF EXISTS " + load.quoted());
+        tx.exec("CREATE TABLE " + load.quoted() + " (pid integer NOT NULL, rast raster)");
+    }
+    {
+        Progress progress("masks " + target.display(), parcels.size(), "parcels");
+        db::CopyWriter copy(tx, load, {"pid", "rast"});
+        std::size_t pending = 0;
+        for (const Parcel& p : parcels) {
+            if (++pending == 2000) {
+                progress.advance(pending);
+                pending = 0;
+                check_interrupted();
+            }
+            if (incremental && have.count(p.pid)) {
+                ++s.kept;
+                continue;
+            }
+            zonal::Mask m;
+            try {
+                m = zonal::rasterize(p.geometry, grid, rule);
+            } catch (const InputError& e) {
+                ++s.failed;
+                log::warn("rasterize: parcel " + std::to_string(p.pid) + ": " + e.what() +
+                          "; no mask");
+                continue;
+            }
+            if (m.width > 65535 || m.height > 65535) {
+                ++s.failed;
+                log::warn("rasterize: parcel " + std::to_string(p.pid) + " spans " +
+                          std::to_string(m.width) + " x " + std::to_string(m.height) +
+                          " pixels, more than a PostGIS raster holds; no mask");
+                continue;
+            }
+            if (m.width == 0) {
+                ++s.subpixel;
+                log::debug("rasterize: parcel " + std::to_string(p.pid) + " selects no pixel at " +
+                           std::to_string(res) + " m");
+                continue;
+            }
+            copy.add_raw(std::to_string(p.pid));
+            copy.add_raw(mask_raster_hex(m, res, epsg));
+            copy.end_row();
+        }
+        progress.advance(pending);
+        copy.complete();
+        s.written = static_cast<std::int64_t>(copy.rows());
+        progress.finish();
+    }
+    check_interrupted();
+    if (!incremental) {
+        const std::string pkey = db::derived_name(target.name, "_pkey");
+        tx.exec("ALTER TABLE " + load.quoted() + " ADD CONSTRAINT " +
+                db::quote_ident(db::derived_name(load.name, "_pkey")) + " PRIMARY KEY (pid)");
+        if (exists)
+            tx.exec("DROP TABLE " + target.quoted());
+        tx.exec("ALTER TABLE " + load.quoted() + " RENAME TO " + db::quote_ident(target.name));
+        tx.exec("ALTER TABLE " + target.quoted() + " RENAME CONSTRAINT " +
+                db::quote_ident(db::derived_name(load.name, "_pkey")) + " TO " +
+                db::quote_ident(pkey));
+    }
+    tx.commit();
+    s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return s;
+}
+
+} // namespace
+
+RasterizeSummary rasterize_parcels(const RasterizeRequest& request,
+                                   const db::ConnectionSettings& settings) {
+    for (int r : request.res)
+        if (r <= 0 || r > 100000)
+            throw UsageError("--res " + std::to_string(r) + " is not a resolution in metres",
+                             "Use --res 10 20");
+    RasterizeSummary summary;
+    db::Connection conn(settings);
+    const Source src = resolve_source(conn, request, settings);
+    std::vector<int> epsgs = request.epsg;
+    if (epsgs.empty()) {
+        epsgs = derive_epsg(conn, request, settings);
+        std::string list;
+        for (int e : epsgs)
+            list += (list.empty() ? "" : ", ") + ("EPSG:" + std::to_string(e));
+        log::info("rasterize: UTM zones of AOI '" + request.aoi + "' from the catalogue: " + list);
+    }
+    for (int e : epsgs)
+        for (int r : request.res)
+            mask_table_name(src.table, e, r); // validate every name before any work
+    ensure_raster_type(conn, request.create_extension, request.dry_run);
+    log::info("rasterize: parcels " + src.table.display() + " (pid " + db::quote_ident(src.pid) +
+              ", geometry " + db::quote_ident(src.geometry) + ") on " + conn.describe() + ", " +
+              (request.all_touched ? "all touched" : "pixel centre") +
+              (request.only_new ? ", only new parcels" : ""));
+    for (int epsg : epsgs) {
+        ReadStats rs;
+        const auto t0 = std::chrono::steady_clock::now();
+        const std::vector<Parcel> parcels = read_parcels(conn, src, epsg, rs);
+        log::info(
+            "rasterize: read " + std::to_string(rs.parcels) +
+            " parcels for EPSG:" + std::to_string(epsg) + " in " +
+            str(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()) +
+            " s");
+        summary.parcels = rs.parcels;
+        summary.invalid = rs.invalid;
+        summary.empty = rs.empty;
+        summary.not_polygonal = rs.not_polygonal;
+        summary.failed += rs.failed;
+        for (int res : request.res) {
+            RasterizeTableSummary t = write_table(conn, src, parcels, epsg, res, request);
+            if (!request.dry_run)
+                log::info("rasterize: " + t.table + ": " + std::to_string(t.written) +
+                          " masks written" +
+                          (request.only_new ? ", " + std::to_string(t.kept) + " kept" : "") + ", " +
+                          std::to_string(t.subpixel) + " parcels smaller than a pixel, " +
+                          str(t.seconds) + " s");
+            summary.failed += t.failed;
+            summary.tables.push_back(t);
+        }
+    }
+    std::int64_t written = 0, subpixel = 0;
+    for (const auto& t : summary.tables) {
+        written += t.written;
+        subpixel += t.subpixel;
+    }
+    log::info("rasterize: done: " + std::to_string(summary.parcels) + " parcels, " +
+              std::to_string(summary.tables.size()) + " tables, " + std::to_string(written) +
+              " masks; " + std::to_string(summary.invalid) + " invalid (repaired), " +
+              std::to_string(summary.empty) + " empty, " + std::to_string(subpixel) +
+              " smaller than a pixel, " + std::to_string(summary.failed) + " failed");
+    return summary;
+}
+
+} // namespace baims::parcels
