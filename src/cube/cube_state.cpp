@@ -6,6 +6,7 @@
 #include "baims/zarr/array.hpp"
 #include "baims/zarr/group.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -258,6 +259,14 @@ std::optional<CubeState> read_cube(const zarr::KvStore& store) {
             throw InputError(where + " has time units '" + units + "'",
                              "baims extends cubes with time in 'days since 1970-01-01'");
         }
+        const auto cal_name = tattrs.value("calendar", std::string("standard"));
+        auto cal = grid::time::parse_calendar(cal_name);
+        if (!cal) {
+            throw InputError(where + " has time calendar '" + cal_name + "'",
+                             "baims extends cubes in the calendars " +
+                                 grid::time::calendar_names());
+        }
+        s.calendar = *cal;
     }
     if (auto tb = zarr::read_array_meta(store, "time_bnds")) {
         s.time_bnds_dtype = tb->dtype == "<i8" ? "<i8" : "<f8";
@@ -365,9 +374,18 @@ void write_cube_metadata(zarr::KvStore& store, const CubeState& s) {
         write_coord_data(store, c);
     }
 
+    // "proleptic_gregorian" when a value lies before 1582-10-15 (SPEC §2 "Time per input")
+    double earliest = INFINITY;
+    for (size_t i = 0; i < nt; ++i) {
+        earliest = std::min(earliest, s.time[i]);
+        if (i < s.bounds.size() && !std::isnan(s.bounds[i].first)) {
+            earliest = std::min(earliest, s.bounds[i].first);
+        }
+    }
+    const std::string calendar = grid::time::calendar_attribute(s.calendar, earliest);
     nlohmann::json time_attrs = {
         {"_ARRAY_DIMENSIONS", {"time"}},    {"standard_name", "time"}, {"long_name", "time"},
-        {"units", "days since 1970-01-01"}, {"calendar", "gregorian"}, {"axis", "T"}};
+        {"units", "days since 1970-01-01"}, {"calendar", calendar},    {"axis", "T"}};
     if (s.has_bounds()) {
         time_attrs["bounds"] = "time_bnds";
     }
@@ -384,7 +402,7 @@ void write_cube_metadata(zarr::KvStore& store, const CubeState& s) {
         zarr::write_array_meta(store, "time_bnds", timed.back().meta,
                                {{"_ARRAY_DIMENSIONS", {"time", "bnds"}},
                                 {"units", "days since 1970-01-01"},
-                                {"calendar", "gregorian"}});
+                                {"calendar", calendar}});
     } else {
         store.erase("time_bnds/.zarray");
         store.erase("time_bnds/.zattrs");
@@ -428,6 +446,7 @@ nlohmann::json CubeState::to_json() const {
     j["grid"] = {e.xmin, e.ymin, e.xmax, e.ymax, grid.width(), grid.height()};
     j["chunks"] = {chunk_y, chunk_x};
     j["time"] = time;
+    j["calendar"] = grid::time::to_string(calendar);
     nlohmann::json b = nlohmann::json::array();
     for (const auto& p : bounds) {
         b.push_back({std::isnan(p.first) ? nlohmann::json(nullptr) : nlohmann::json(p.first),
@@ -455,6 +474,8 @@ CubeState CubeState::from_json(const nlohmann::json& j) {
     s.chunk_y = j.at("chunks")[0].get<size_t>();
     s.chunk_x = j.at("chunks")[1].get<size_t>();
     s.time = j.at("time").get<std::vector<double>>();
+    s.calendar = grid::time::parse_calendar(j.value("calendar", std::string("gregorian")))
+                     .value_or(grid::time::Calendar::Gregorian);
     for (const auto& p : j.at("bounds")) {
         s.bounds.emplace_back(p[0].is_null() ? NaN : p[0].get<double>(),
                               p[1].is_null() ? NaN : p[1].get<double>());

@@ -47,6 +47,7 @@ struct InputInfo {
     std::string path;
     std::vector<double> lat, lon;
     std::vector<io::TimeStep> steps;
+    grid::time::Calendar calendar = grid::time::Calendar::Gregorian;
     std::vector<io::VarInfo> vars;
     nlohmann::json identity; // io::file_identity: name, size, mtime
     mutable std::string crc; // io::file_crc32, computed when first needed
@@ -422,6 +423,7 @@ std::vector<InputInfo> scan_inputs(const std::vector<std::string>& paths, bool f
             info.lat = f.lat();
             info.lon = f.lon();
             info.steps = f.steps();
+            info.calendar = f.calendar();
             info.vars = f.variables();
             info.identity = io::file_identity(p);
         } catch (const Error& e) {
@@ -435,6 +437,31 @@ std::vector<InputInfo> scan_inputs(const std::vector<std::string>& paths, bool f
         out.push_back(std::move(info));
     }
     return out;
+}
+
+// All slices of a cube share one calendar (SPEC §2): that of the good inputs and of the cube.
+grid::time::Calendar common_calendar(const std::vector<InputInfo>& inputs,
+                                     const std::optional<CubeState>& old, const std::string& cube) {
+    using grid::time::to_string;
+    const InputInfo* first = nullptr;
+    for (const auto& in : inputs) {
+        if (in.failed) {
+            continue;
+        }
+        if (old && in.calendar != old->calendar) {
+            throw InputError("input '" + in.path + "' has calendar " + to_string(in.calendar) +
+                                 ", cube '" + cube + "' has " + to_string(old->calendar),
+                             "All slices of a cube share one calendar: write it to another cube");
+        }
+        if (first && in.calendar != first->calendar) {
+            throw InputError("inputs '" + first->path + "' and '" + in.path +
+                                 "' have different calendars (" + to_string(first->calendar) +
+                                 ", " + to_string(in.calendar) + ")",
+                             "All slices of a cube share one calendar: give inputs of one");
+        }
+        first = first ? first : &in;
+    }
+    return old ? old->calendar : first ? first->calendar : grid::time::Calendar::Gregorian;
 }
 
 std::vector<Slice> make_slices(const std::vector<InputInfo>& inputs, bool mosaic) {
@@ -465,7 +492,7 @@ std::vector<Slice> make_slices(const std::vector<InputInfo>& inputs, bool mosaic
             }
             log::warn("inputs '" + inputs[prev.sources.front().input].path + "' and '" +
                       inputs[s.sources.front().input].path + "' have the same time " +
-                      grid::time::format_iso(s.time) +
+                      grid::time::format_iso(s.time, inputs[s.sources.front().input].calendar) +
                       "; the later one is used (set input_processor_params: {mosaic: true} to "
                       "combine them)");
             prev = std::move(s);
@@ -661,8 +688,8 @@ void set_global_attrs(CubeState& st, const GenConfig& c, const std::string& comm
         t1 = std::max(t1, a1);
     }
     if (st.nt() > 0) {
-        a["time_coverage_start"] = grid::time::format_iso(t0);
-        a["time_coverage_end"] = grid::time::format_iso(t1);
+        a["time_coverage_start"] = grid::time::format_iso(t0, st.calendar);
+        a["time_coverage_end"] = grid::time::format_iso(t1, st.calendar);
     }
     auto now = now_iso();
     if (!a.contains("date_created")) {
@@ -856,6 +883,8 @@ GenResult generate(const GenRequest& req) {
                               instead(Feature::Rechunk));
         }
     }
+
+    const auto calendar = common_calendar(inputs, old, out_path.string());
 
     // Variables.
     std::vector<OutVar> vars;
@@ -1117,6 +1146,7 @@ GenResult generate(const GenRequest& req) {
         }
         CubeState st;
         st.grid = g;
+        st.calendar = calendar;
         st.chunk_y = cy;
         st.chunk_x = cx;
         bool any_bounds = false;

@@ -14,6 +14,9 @@ namespace baims::cube {
 namespace {
 
 constexpr float NaN = std::numeric_limits<float>::quiet_NaN();
+// Average/mode: an overlap below this fraction of the output pixel is rounding noise where an
+// output edge meets a source edge (aligned grids), not a cell the output pixel covers.
+constexpr double SLIVER = 1e-9;
 
 // Source axis sorted ascending with the permutation back to storage order, and cell edges.
 struct SortedAxis {
@@ -45,6 +48,13 @@ struct SortedAxis {
 
     double lo() const { return e.front(); }
     double hi() const { return e.back(); }
+
+    // The footprint spans the full circle of longitude (to 1 % of a pixel, for float32
+    // coordinates): the axis has no edge, only a seam between its last and first centres.
+    bool covers_circle() const {
+        const double pixel = (hi() - lo()) / static_cast<double>(c.size());
+        return hi() - lo() >= 360.0 - 0.01 * pixel;
+    }
 
     // Sorted cell holding x, or -1.
     long cell(double x) const {
@@ -129,11 +139,35 @@ AxisMap map_axis(const std::vector<double>& src, const std::vector<double>& out,
             }
         }
         break;
-    case Resampling::Bilinear:
+    case Resampling::Bilinear: {
         m.lo.assign(n_out, -1);
         m.hi.assign(n_out, -1);
         m.w.assign(n_out, 0.f);
+        const bool wraps = periodic && ax.covers_circle();
         for (size_t k = 0; k < n_out; ++k) {
+            if (wraps) {
+                // Global longitudes: the last and first centres are neighbours across the seam.
+                double x = ax.c.front() + std::fmod(out[k] - ax.c.front(), 360.0);
+                if (x < ax.c.front()) {
+                    x += 360.0;
+                }
+                if (x > ax.c.back()) {
+                    const double gap = ax.c.front() + 360.0 - ax.c.back();
+                    m.lo[k] = ax.perm.back();
+                    m.hi[k] = ax.perm.front();
+                    m.w[k] = static_cast<float>(std::min((x - ax.c.back()) / gap, 1.0));
+                    continue;
+                }
+                m.lo[k] = m.hi[k] = ax.perm.front(); // exact hit on the first centre
+                if (x > ax.c.front()) {
+                    auto it = std::lower_bound(ax.c.begin(), ax.c.end(), x);
+                    size_t j = static_cast<size_t>(it - ax.c.begin()); // c[j-1] < x <= c[j]
+                    m.lo[k] = ax.perm[j - 1];
+                    m.hi[k] = ax.perm[j];
+                    m.w[k] = static_cast<float>((x - ax.c[j - 1]) / (ax.c[j] - ax.c[j - 1]));
+                }
+                continue;
+            }
             for (double s : sh) {
                 double x = out[k] + s;
                 if (!(x >= ax.lo()) || !(x < ax.hi())) {
@@ -156,6 +190,7 @@ AxisMap map_axis(const std::vector<double>& src, const std::vector<double>& out,
             }
         }
         break;
+    }
     case Resampling::Average:
     case Resampling::Mode:
         m.off.assign(n_out + 1, 0);
@@ -170,7 +205,7 @@ AxisMap map_axis(const std::vector<double>& src, const std::vector<double>& out,
                     first == ax.e.begin() ? 0 : static_cast<size_t>(first - ax.e.begin()) - 1;
                 for (; j < ax.c.size() && ax.e[j] < b; ++j) {
                     double ov = std::min(b, ax.e[j + 1]) - std::max(a, ax.e[j]);
-                    if (ov > 0) {
+                    if (ov > SLIVER * out_step) {
                         m.idx.push_back(ax.perm[j]);
                         m.wts.push_back(static_cast<float>(ov / out_step));
                     }

@@ -4,6 +4,7 @@
 // write_cube_metadata() writes coordinates and metadata, consolidated metadata last.
 
 #include "baims/grid/grid.hpp"
+#include "baims/grid/time.hpp"
 #include "baims/zarr/array_meta.hpp"
 #include "baims/zarr/kv_store.hpp"
 
@@ -25,7 +26,8 @@ struct DataVar {
 struct CubeState {
     grid::Grid grid;
     size_t chunk_y = 0, chunk_x = 0;
-    std::vector<double> time;                      // days since 1970-01-01
+    std::vector<double> time; // days since 1970-01-01 of `calendar`
+    grid::time::Calendar calendar = grid::time::Calendar::Gregorian; // of every slice
     std::vector<std::pair<double, double>> bounds; // NaN where unknown; empty = no time_bnds
     std::vector<std::string> var_order;
     std::map<std::string, DataVar> vars;

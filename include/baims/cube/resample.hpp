@@ -23,7 +23,8 @@ struct AxisMap {
     // Bilinear: value = (1-w)*v[lo] + w*v[hi]; lo = -1 outside the source footprint.
     std::vector<std::int32_t> lo, hi;
     std::vector<float> w;
-    // Average / mode: for output pixel k, source cells idx[off[k]..off[k+1]) with overlap weights.
+    // Average / mode: for output pixel k, source cells idx[off[k]..off[k+1]) with overlap weights
+    // (fractions of the output pixel; overlaps below 1e-9 of it are edges that meet, not cells).
     std::vector<std::uint32_t> off;
     std::vector<std::int32_t> idx;
     std::vector<float> wts;
@@ -35,6 +36,9 @@ struct AxisMap {
 // src: source centres (ascending or descending, need not be uniform; n >= 1).
 // out: output centres; out_step: output pixel size (> 0).
 // periodic: the axis is longitude; output centres may be shifted by +-360 to meet the source.
+// A periodic source whose footprint spans the full circle has no edge: bilinear interpolates
+// between its last and first centres across the seam (average and mode take the cells on both
+// sides of it; nearest takes the cell holding the centre).
 AxisMap map_axis(const std::vector<double>& src, const std::vector<double>& out, double out_step,
                  Resampling method, bool periodic);
 

@@ -3,6 +3,8 @@
 // the time of each step (SPEC §2 "Time per input") and decoded float32 slabs.
 // No netCDF types here: the implementation owns the ncid through a small RAII File.
 
+#include "baims/grid/time.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
@@ -16,7 +18,8 @@
 
 namespace baims::io {
 
-// Days since 1970-01-01T00:00:00Z (see baims/grid/time.hpp), rounded to the millisecond.
+// Days since 1970-01-01T00:00:00 of the input's calendar (see baims/grid/time.hpp), rounded to
+// the millisecond.
 struct TimeStep {
     double time = 0.0;
     std::optional<double> start, end; // the step's time bounds, when known
@@ -52,6 +55,8 @@ public:
     const std::vector<double>& lon() const; // as stored, may be 0..360
     // One per time index (size 1 when there is no time dimension).
     const std::vector<TimeStep>& steps() const;
+    // The calendar of the time coordinate (Gregorian when the time comes from global attributes).
+    grid::time::Calendar calendar() const;
     // Data variables with dims (time?, [size-1 extra dims such as zlev]*, lat, lon), in file order.
     const std::vector<VarInfo>& variables() const;
     const VarInfo* find(std::string_view name) const;

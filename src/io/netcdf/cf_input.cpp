@@ -337,6 +337,7 @@ struct CfInput::Impl {
     std::vector<double> lat, lon;
     int lat_dim = -1, lon_dim = -1, time_dim = -1;
     std::vector<TimeStep> steps;
+    tm::Calendar calendar = tm::Calendar::Gregorian;
     std::vector<VarInfo> vars;
     std::vector<Decoder> decoders;
     mutable std::vector<unsigned char> scratch;
@@ -357,7 +358,10 @@ struct CfInput::Impl {
     void find_lat_lon();
     std::vector<double> read_coordinate(const nc::Var& v) const;
     void find_time();
-    std::vector<TimeStep> coverage_steps() const;
+    // The time range of the global attributes (time_coverage_start/end, ...), in `calendar`.
+    // strict (they are the only time): an attribute that is not a time is an InputError naming
+    // it and its value; otherwise it is ignored.
+    std::vector<TimeStep> coverage_steps(bool strict) const;
     void find_variables();
     // The index of `var` in vars; throws InputError for an unknown name, InternalError for a
     // step out of range.
@@ -504,7 +508,7 @@ void CfInput::Impl::find_lat_lon() {
     check_axis(lon, *lon_var);
 }
 
-std::vector<TimeStep> CfInput::Impl::coverage_steps() const {
+std::vector<TimeStep> CfInput::Impl::coverage_steps(bool strict) const {
     static const std::pair<const char*, const char*> PAIRS[] = {
         {"time_coverage_start", "time_coverage_end"},
         {"start_date", "stop_date"},
@@ -512,22 +516,34 @@ std::vector<TimeStep> CfInput::Impl::coverage_steps() const {
         {"start_date", "end_date"},
         {"start_time", "end_time"},
     };
+    const std::string hint = "write it as ISO 8601, for example 2017-06-05T12:00:00Z, or add a CF "
+                             "time coordinate to the file";
+    std::string unparsable; // the first start attribute that is not a time
     for (const auto& [start_name, end_name] : PAIRS) {
         auto start_text = nc::attr_text(file, NC_GLOBAL, start_name);
         if (!start_text) {
             continue;
         }
-        auto start = tm::parse_time(*start_text);
+        auto start = tm::parse_time(*start_text, calendar);
         if (!start) {
             spdlog::debug("{}: global attribute {} = '{}' is not a time", path().string(),
                           start_name, *start_text);
+            if (unparsable.empty()) {
+                unparsable = std::string(start_name) + " = '" + *start_text + "'";
+            }
             continue;
         }
         TimeStep step;
         const double s = tm::round_to_ms(*start);
         step.time = s;
         if (auto end_text = nc::attr_text(file, NC_GLOBAL, end_name)) {
-            if (auto end = tm::parse_time(*end_text)) {
+            auto end = tm::parse_time(*end_text, calendar);
+            if (!end && strict) {
+                input_error(std::string("global attribute ") + end_name + " = '" + *end_text +
+                                "' is not a time",
+                            hint);
+            }
+            if (end) {
                 const double e = tm::round_to_ms(*end);
                 if (e < s) {
                     input_error(std::string("global attribute ") + end_name + " (" + *end_text +
@@ -541,6 +557,11 @@ std::vector<TimeStep> CfInput::Impl::coverage_steps() const {
             }
         }
         return {step};
+    }
+    if (strict && !unparsable.empty()) {
+        input_error("no time: no time coordinate, and global attribute " + unparsable +
+                        " is not a time",
+                    hint);
     }
     return {};
 }
@@ -576,7 +597,7 @@ void CfInput::Impl::find_time() {
         }
     }
     if (!time_var) {
-        steps = coverage_steps();
+        steps = coverage_steps(true);
         if (steps.empty()) {
             input_error("no time: no time coordinate and none of the global attributes "
                         "time_coverage_start/end, start_date/stop_date, start_time/stop_time",
@@ -585,13 +606,14 @@ void CfInput::Impl::find_time() {
         return;
     }
     const std::string units = *nc::attr_text(file, time_var->id, "units");
-    const std::string calendar = nc::attr_text(file, time_var->id, "calendar").value_or("");
+    const std::string calendar_name = nc::attr_text(file, time_var->id, "calendar").value_or("");
     tm::CfTimeUnits conv;
     try {
-        conv = tm::parse_cf_units(units, calendar);
+        conv = tm::parse_cf_units(units, calendar_name);
     } catch (const Error& e) {
         e.rethrow_with_context(nc::prefix(path()) + ": time coordinate '" + time_var->name + "'");
     }
+    calendar = conv.calendar;
     const std::vector<double> values = read_coordinate(*time_var);
     if (values.empty()) {
         input_error("time coordinate '" + time_var->name + "' is empty (no time steps)");
@@ -623,7 +645,7 @@ void CfInput::Impl::find_time() {
         bnds = read_coordinate(*bnds_var);
         if (auto bu = nc::attr_text(file, bnds_var->id, "units")) {
             try {
-                bnds_conv = tm::parse_cf_units(*bu, calendar);
+                bnds_conv = tm::parse_cf_units(*bu, calendar_name);
             } catch (const Error& e) {
                 e.rethrow_with_context(nc::prefix(path()) + ": time bounds '" + bnds_var->name +
                                        "'");
@@ -652,7 +674,7 @@ void CfInput::Impl::find_time() {
     }
     // One step without bounds: coverage attributes that enclose it are its bounds (OSTIA).
     if (steps.size() == 1 && !steps[0].start) {
-        auto coverage = coverage_steps();
+        auto coverage = coverage_steps(false);
         if (!coverage.empty() && coverage[0].start && *coverage[0].start <= steps[0].time &&
             steps[0].time <= *coverage[0].end) {
             steps[0].start = coverage[0].start;
@@ -838,6 +860,9 @@ const std::vector<double>& CfInput::lon() const {
 }
 const std::vector<TimeStep>& CfInput::steps() const {
     return m_impl->steps;
+}
+grid::time::Calendar CfInput::calendar() const {
+    return m_impl->calendar;
 }
 const std::vector<VarInfo>& CfInput::variables() const {
     return m_impl->vars;

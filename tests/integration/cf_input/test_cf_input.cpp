@@ -179,10 +179,13 @@ TEST_CASE("cf_input: OSTIA, int16 packed, lat ascending, lon 0..360", "[io][cf_i
     }
     CHECK(sst->attrs.at("units") == "kelvin");
     CHECK(sst->attrs.at("standard_name") == "sea_surface_foundation_temperature");
-    // valid_min -300, valid_max 4500 in packed units: -300*0.01+273.15, 4500*0.01+273.15.
-    CHECK(sst->attrs.at("valid_min").get<double>() == Approx(270.15).epsilon(1e-12));
-    CHECK(sst->attrs.at("valid_max").get<double>() == Approx(318.15).epsilon(1e-12));
-    CHECK(in.find("sst_anomaly")->attrs.at("valid_min").get<double>() == Approx(-50.0));
+    // valid_min -300, valid_max 4500 in packed units: -300*0.01+273.15, 4500*0.01+273.15, in
+    // double: to 1e-9 K (the packing step is 0.01 K; double rounding is ~1e-13 K).
+    auto kelvin = [](double v) { return Approx(v).epsilon(0).margin(1e-9); };
+    CHECK(sst->attrs.at("valid_min").get<double>() == kelvin(270.15));
+    CHECK(sst->attrs.at("valid_max").get<double>() == kelvin(318.15));
+    CHECK(in.find("sst_anomaly")->attrs.at("valid_min").get<double>() == kelvin(-50.0));
+    CHECK(in.find("sst_anomaly")->attrs.at("valid_max").get<double>() == kelvin(50.0));
 
     const auto sst_values = read_all(in, "analysed_sst", 0);
     auto at = [&](const std::vector<float>& v, size_t r, size_t c) { return v[r * 1440 + c]; };
@@ -596,12 +599,35 @@ TEST_CASE("cf_input: a scalar time enclosed by time_coverage_* takes them as bou
         CHECK(in.steps()[0].time == 17324.0);
         CHECK_FALSE(in.steps()[0].start.has_value());
     }
+    SECTION("model calendars: values and coverage attributes count that calendar's days") {
+        // cftime: date2num(datetime(2017, 6, 5, 12, calendar=c), 'days since 1970-01-01', c)
+        struct Row {
+            const char* name;
+            baims::grid::time::Calendar cal;
+            double days;
+        };
+        for (const Row& r : {Row{"noleap", baims::grid::time::Calendar::NoLeap, 17310.5},
+                             Row{"365_day", baims::grid::time::Calendar::NoLeap, 17310.5},
+                             Row{"360_day", baims::grid::time::Calendar::Day360, 17074.5},
+                             Row{"all_leap", baims::grid::time::Calendar::AllLeap, 17358.5},
+                             Row{"julian", baims::grid::time::Calendar::Julian, 17322.5}}) {
+            INFO(r.name);
+            const fs::path path = tmp.path() / (std::string(r.name) + ".nc");
+            write(path, 720, r.name);
+            const CfInput in = CfInput::open(path);
+            CHECK(in.calendar() == r.cal);
+            REQUIRE(in.steps().size() == 1);
+            CHECK(in.steps()[0].time == r.days);
+            CHECK(in.steps()[0].start == r.days - 0.5);
+            CHECK(in.steps()[0].end == r.days + 0.5);
+        }
+    }
     SECTION("an unsupported calendar is an InputError naming the file and the calendar") {
-        const fs::path path = tmp.path() / "noleap.nc";
-        write(path, 720, "noleap");
+        const fs::path path = tmp.path() / "none.nc";
+        write(path, 720, "none");
         CHECK(input_error_of([&] { CfInput::open(path); }) ==
               "cannot read '" + path.string() +
-                  "': time coordinate 'time': unsupported calendar 'noleap'");
+                  "': time coordinate 'time': unsupported calendar 'none'");
     }
 }
 
@@ -617,6 +643,41 @@ TEST_CASE("cf_input: no time at all", "[io][cf_input]") {
     }
     CHECK_THAT(input_error_of([&] { CfInput::open(path); }),
                Contains("cannot read '" + path.string() + "': no time: no time coordinate"));
+}
+
+TEST_CASE("cf_input: a time attribute that is not a time is named with its value",
+          "[io][cf_input]") {
+    TempDir tmp;
+    auto write = [&](const fs::path& path, const char* start, const char* end) {
+        NcWriter w(path);
+        auto [lat, lon] = lat_lon(w);
+        w.var("sst", NC_FLOAT, {lat, lon});
+        w.text(NC_GLOBAL, "time_coverage_start", start);
+        if (end != nullptr) {
+            w.text(NC_GLOBAL, "time_coverage_end", end);
+        }
+        w.end_def();
+        put_lat_lon(w);
+    };
+    const fs::path a = tmp.path() / "a.nc";
+    write(a, "5 June 2017", nullptr);
+    CHECK(input_error_of([&] { CfInput::open(a); }) ==
+          "cannot read '" + a.string() +
+              "': no time: no time coordinate, and global attribute time_coverage_start = '5 "
+              "June 2017' is not a time");
+    // an end that is not a time would move the slice time to the start: refused as well
+    const fs::path b = tmp.path() / "b.nc";
+    write(b, "2017-06-05T00:00:00Z", "2017-06-06 24:00");
+    CHECK(input_error_of([&] { CfInput::open(b); }) ==
+          "cannot read '" + b.string() +
+              "': global attribute time_coverage_end = '2017-06-06 24:00' is not a time");
+    // both times: the middle, with bounds
+    const fs::path c = tmp.path() / "c.nc";
+    write(c, "2017-06-05T00:00:00Z", "2017-06-06T00:00:00Z");
+    const CfInput in = CfInput::open(c);
+    CHECK(in.steps()[0].time == 17322.5);
+    CHECK(in.steps()[0].start == 17322.0);
+    CHECK(in.steps()[0].end == 17323.0);
 }
 
 TEST_CASE("cf_input: time_bnds found by name, lat/lon found by units, descending lat",

@@ -42,8 +42,10 @@ TEST_CASE("bilinear weights between centres, clamped within the outer half pixel
     auto m = map_axis(src, out, 0.5, Resampling::Bilinear, false);
     CHECK(m.lo == std::vector<std::int32_t>{0, 0, 1, 2, -1});
     CHECK(m.hi == std::vector<std::int32_t>{0, 1, 2, 2, -1});
-    CHECK(m.w[1] == Approx(0.5)); // 1.0 is halfway between 0.5 and 1.5
-    CHECK(m.w[2] == Approx(0.5));
+    // weights are exact binary fractions here: compared exactly
+    CHECK(m.w[1] == 0.5f); // 1.0 is halfway between 0.5 and 1.5
+    CHECK(m.w[2] == 0.5f);
+    CHECK(m.w[3] == 0.0f); // 2.75 clamps to the last centre
 }
 
 TEST_CASE("average overlaps carry area fractions", "[cube]") {
@@ -53,9 +55,7 @@ TEST_CASE("average overlaps carry area fractions", "[cube]") {
     auto m = map_axis(src, out, 2.0, Resampling::Average, false);
     REQUIRE(m.off == std::vector<std::uint32_t>{0, 1, 3, 4});
     CHECK(m.idx == std::vector<std::int32_t>{0, 1, 2, 3});
-    CHECK(m.wts[0] == Approx(0.5)); // [0,1) covers half of [-1,1)
-    CHECK(m.wts[1] == Approx(0.5));
-    CHECK(m.wts[3] == Approx(0.5));
+    CHECK(m.wts == std::vector<float>{0.5f, 0.5f, 0.5f, 0.5f}); // [0,1) covers half of [-1,1)
 }
 
 TEST_CASE("resample_rows: average ignores NaN, mode takes the most frequent value", "[cube]") {
@@ -67,7 +67,8 @@ TEST_CASE("resample_rows: average ignores NaN, mode takes the most frequent valu
     auto xm = map_axis(xs, {1.0}, 2.0, Resampling::Average, false);
     float out = 0;
     resample_rows(src.data(), 2, ym, xm, Resampling::Average, 0, 1, 1, &out);
-    CHECK(out == Approx(7.0f / 3.0f));
+    // (1 + 2 + 4) / 3 in double, rounded once to float: the float nearest to 7/3
+    CHECK(out == 7.0f / 3.0f);
 
     std::vector<float> cls{3.f, 3.f, 5.f, nan};
     auto ymm = map_axis(ys, {1.0}, 2.0, Resampling::Mode, false);
@@ -86,4 +87,64 @@ TEST_CASE("resampling names: did you mean", "[cube]") {
               "unknown resampling 'bilinar'; expected one of nearest, bilinear, average, mode "
               "(did you mean 'bilinear'?)");
     }
+}
+
+TEST_CASE("bilinear interpolates across the 0/360 seam of a global source", "[cube]") {
+    // OSTIA-like source: centres 0.125 .. 359.875 (step 0.25), footprint exactly [0, 360).
+    std::vector<double> src;
+    for (int i = 0; i < 1440; ++i) {
+        src.push_back(0.125 + 0.25 * i);
+    }
+    // -0.0625 is 359.9375: a quarter of the way from 359.875 (index 1439) to 360.125 (index 0).
+    // 0.0 is halfway; 0.0625 three quarters; 180.0 is inside (179.875 .. 180.125, halfway).
+    std::vector<double> out{-0.0625, 0.0, 0.0625, 180.0, 359.9375, 0.125};
+    auto m = map_axis(src, out, 0.125, Resampling::Bilinear, true);
+    CHECK(m.lo == std::vector<std::int32_t>{1439, 1439, 1439, 719, 1439, 0});
+    CHECK(m.hi == std::vector<std::int32_t>{0, 0, 0, 720, 0, 0});
+    // Weights are exact binary fractions: compare exactly.
+    CHECK(m.w == std::vector<float>{0.25f, 0.5f, 0.75f, 0.5f, 0.25f, 0.0f});
+
+    // The same source stored in -180..180 order (centres -179.875 .. 179.875), output in 0..360.
+    std::vector<double> west;
+    for (int i = 0; i < 1440; ++i) {
+        west.push_back(-179.875 + 0.25 * i);
+    }
+    auto mw = map_axis(west, {180.0, 179.9375, 540.0}, 0.125, Resampling::Bilinear, true);
+    CHECK(mw.lo == std::vector<std::int32_t>{1439, 1439, 1439});
+    CHECK(mw.hi == std::vector<std::int32_t>{0, 0, 0});
+    CHECK(mw.w == std::vector<float>{0.5f, 0.25f, 0.5f});
+
+    // resample_rows: one row, source values 10 at index 1439 and 20 at index 0 -> 12.5 at -0.0625.
+    std::vector<float> row(1440, 0.f);
+    row[1439] = 10.f;
+    row[0] = 20.f;
+    auto ym = map_axis({0.0}, {0.0}, 1.0, Resampling::Bilinear, false);
+    std::vector<float> got(out.size());
+    resample_rows(row.data(), 1440, ym, m, Resampling::Bilinear, 0, 1, out.size(), got.data());
+    CHECK(got == std::vector<float>{12.5f, 15.f, 17.5f, 0.f, 12.5f, 20.f});
+}
+
+TEST_CASE("a regional source has edges, not a seam, even when periodic", "[cube]") {
+    // centres 0.5 .. 9.5: footprint [0, 10). Output -0.25 is outside; 0.25 clamps to index 0.
+    std::vector<double> src;
+    for (int i = 0; i < 10; ++i) {
+        src.push_back(0.5 + i);
+    }
+    auto m = map_axis(src, {-0.25, 0.25, 9.75, 10.25, 359.75}, 0.5, Resampling::Bilinear, true);
+    CHECK(m.lo == std::vector<std::int32_t>{-1, 0, 9, -1, -1});
+    CHECK(m.hi == std::vector<std::int32_t>{-1, 0, 9, -1, -1});
+}
+
+TEST_CASE("average and nearest take both sides of the seam of a global source", "[cube]") {
+    std::vector<double> src;
+    for (int i = 0; i < 360; ++i) {
+        src.push_back(0.5 + i);
+    }
+    // output cell [-1, 1): [359, 360) (index 359) and [0, 1) (index 0), half the cell each
+    auto m = map_axis(src, {0.0}, 2.0, Resampling::Average, true);
+    REQUIRE(m.off == std::vector<std::uint32_t>{0, 2});
+    CHECK(m.idx == std::vector<std::int32_t>{0, 359});
+    CHECK(m.wts == std::vector<float>{0.5f, 0.5f});
+    auto n = map_axis(src, {-0.25, 0.25}, 0.5, Resampling::Nearest, true);
+    CHECK(n.nearest == std::vector<std::int32_t>{359, 0});
 }
