@@ -97,13 +97,13 @@ int main(int argc, char** argv) {
     app::Registry registry;
     // The commands, in one explicit list.
     app::register_gen(cli, registry);
+    app::register_optimise(cli, registry);
+    app::register_prune(cli, registry);
+    app::register_tiles(cli, registry);
     app::register_ingest_vector(cli, registry);
     app::register_catalog(cli, registry);
     app::register_rasterize(cli, registry);
-    app::register_prune(cli, registry);
-    app::register_optimise(cli, registry);
     app::register_extract(cli, registry);
-    app::register_tiles(cli, registry);
 
     // The first word that is not a global option must be a command: a typo gets a suggestion.
     if (auto unknown = app::unknown_command(argc, argv, registry)) {

@@ -17,8 +17,9 @@ const std::vector<FeatureInfo>& unavailable_features() {
          "Use CF NetCDF inputs with 1-D lat/lon and input_processor_name: default"},
         {Feature::ProjectedOutput, "output in a CRS other than EPSG:4326 (x/y dimensions)",
          "Remove output_crs or set it to EPSG:4326; the cube's dimensions are time, lat and lon"},
-        {Feature::Rechunk, "changing the chunk sizes of an existing cube",
-         "Remove output_writer_params.chunksizes (the cube keeps its own) or write to another "
+        {Feature::Rechunk, "changing the chunk sizes of an existing cube in gen",
+         "Rechunk the cube first with 'baims optimise CUBE --in-place --chunks lat=...,lon=...', "
+         "remove output_writer_params.chunksizes (the cube keeps its own) or write to another "
          "output_path"},
         {Feature::TimeChunks, "extending a cube whose time chunks are not 1",
          "Write the cube again with time chunks of 1 (for example with xarray) or write to "

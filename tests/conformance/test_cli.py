@@ -14,7 +14,7 @@ class Cli(TempDirTest):
         p = run(["--help"], check=0)
         for cmd in ("gen", "optimise", "prune", "tiles", "ingest-vector", "catalog", "rasterize",
                     "extract"):
-            self.assertRegex(p.stdout, rf"\n\s+{cmd}\s")
+            self.assertRegex(p.stdout, rf"\n\s+{cmd}[\s,]")
         for missing in ("level", "serve"):  # xcube commands baims has no counterpart of
             self.assertNotRegex(p.stdout, rf"\n\s+{missing}\s")
         p = run(["gen", "--help"], check=0)
@@ -35,8 +35,8 @@ class Cli(TempDirTest):
                                            "'baims --help' for the commands")
         p = run([], check=2)
         self.assertEqual(p.stderr.strip(), "baims: error: no command given (one of gen, "
-                                           "ingest-vector, catalog, rasterize). Run 'baims "
-                                           "--help' for usage")
+                                           "optimise, prune, tiles, ingest-vector, catalog, "
+                                           "rasterize, extract). Run 'baims --help' for usage")
         p = run(["gen"], check=2)
         self.assertEqual(p.stderr.strip(),
                          "baims gen: error: --config is required. Run 'baims gen --help' for usage")

@@ -157,7 +157,7 @@ class CubeLayout(TempDirTest):
         p = run(["gen", "-c", bad, self.inputs[1]], check=5)
         line = p.stderr.strip().splitlines()[-1]
         self.assertTrue(line.startswith(f"baims gen: error: cube '{out}' has chunks [1, 7, 10]; "
-                                        "the config asks for [1, 5, 10]. "), line)
+                                        "the config asks for [1, 5, 10]; "), line)
         self.assertEqual(snap, snapshot(out))
 
     def test_any_thread_count_writes_the_same_bytes(self):
