@@ -259,10 +259,76 @@ private:
     std::thread m_thread;
 };
 
+// Which images are candidates besides their status (SPEC §10): the configured AOI (db_config
+// args.name in tables.aoi_table, column args.aoi_field) and obstime in [startdate, enddate).
+// An empty field means no restriction.
+struct QueueFilter {
+    std::string aoi_field = "name";
+    std::string aoi;
+    std::string start;
+    std::string end;
+};
+
+// The SQL condition on catalogue rows `d`; parameters $3 aoi name, $4 startdate, $5 enddate.
+std::string queue_condition(const db::TableNames& t, const QueueFilter& f) {
+    return " AND (NULLIF($3::text, '') IS NULL OR ST_Intersects(d.footprint, (SELECT"
+           " ST_Union(a.wkb_geometry) FROM " +
+           t.aoi.quoted() + " a WHERE a." + db::quote_ident(f.aoi_field) +
+           " = $3)))"
+           " AND (NULLIF($4::text, '') IS NULL OR d.obstime >= NULLIF($4::text, '')::timestamp)"
+           " AND (NULLIF($5::text, '') IS NULL OR d.obstime < NULLIF($5::text, '')::timestamp)";
+}
+
+QueueFilter queue_filter(db::Connection& conn, const db::ConnectionSettings& settings) {
+    QueueFilter f;
+    auto arg = [&](const char* key) {
+        auto it = settings.args.find(key);
+        return it == settings.args.end() ? std::string() : it->second;
+    };
+    if (!arg("aoi_field").empty()) {
+        f.aoi_field = arg("aoi_field");
+    }
+    f.aoi = arg("name");
+    f.start = arg("startdate");
+    f.end = arg("enddate");
+    const auto& aoi = settings.tables.aoi;
+    if (!f.aoi.empty()) {
+        if (!db::table_exists(conn, aoi)) {
+            throw InputError("AOI table " + aoi.display() + " does not exist",
+                             "Load the AOI '" + f.aoi + "' with 'baims ingest-vector … --aoi " +
+                                 f.aoi + "' or remove args.name from the db_config");
+        }
+        auto r = conn.exec_params("SELECT count(*) FROM " + aoi.quoted() + " WHERE " +
+                                      db::quote_ident(f.aoi_field) +
+                                      " = $1 AND wkb_geometry IS NOT NULL",
+                                  f.aoi);
+        if (r.int64(0, 0) == 0) {
+            throw InputError("AOI '" + f.aoi + "' not found in " + aoi.display() + " (column " +
+                                 db::quote_ident(f.aoi_field) + ")",
+                             "Load it with 'baims ingest-vector … --aoi " + f.aoi +
+                                 "' or check args.name and args.aoi_field in the db_config");
+        }
+    }
+    for (const auto* d : {&f.start, &f.end}) {
+        if (d->empty()) {
+            continue;
+        }
+        try {
+            conn.exec_params("SELECT $1::timestamp", *d);
+        } catch (const DatabaseError&) {
+            throw ConfigError("args." + std::string(d == &f.start ? "startdate" : "enddate") +
+                                  " '" + *d + "' is not a date",
+                              "Write it as YYYY-MM-DD in the db_config");
+        }
+    }
+    return f;
+}
+
 struct Shared {
     const DbExtractRequest& request;
     const db::ConnectionSettings& settings;
     std::vector<PassPlan> passes;
+    QueueFilter filter;
     std::mutex mutex;
     DbExtractSummary summary;
     std::int64_t claimed = 0;
@@ -277,10 +343,10 @@ std::optional<Claim> claim(db::Connection& conn, Shared& s, const std::string& w
             t.catalog.quoted() +
             " d WHERE d.card = $1 AND ($2 = 0 OR d.id = $2) AND (d.status = 'ingested'"
             " OR (d.status = 'inprogress' AND NOT EXISTS (SELECT 1 FROM " +
-            t.extraction.quoted() +
-            " e WHERE e.obsid = d.id AND e.lease_until > now())))"
+            t.extraction.quoted() + " e WHERE e.obsid = d.id AND e.lease_until > now())))" +
+            queue_condition(t, s.filter) +
             " ORDER BY d.obstime, d.id LIMIT 1 FOR UPDATE OF d SKIP LOCKED",
-        r.card, r.obsid);
+        r.card, r.obsid, s.filter.aoi, s.filter.start, s.filter.end);
     if (res.empty()) {
         return std::nullopt;
     }
@@ -554,13 +620,19 @@ int s2_epsg(const std::string& reference) {
 
 DbExtractSummary extract_db(const DbExtractRequest& request,
                             const db::ConnectionSettings& settings) {
-    Shared s{request, settings, plans(request), {}, {}, 0};
-    if (request.card != "s2") {
-        throw UsageError("--card " + request.card + " is not supported yet",
-                         "Sentinel-2 L2A (--card s2) is");
+    if (request.card == "bs" || request.card == "c6") {
+        throw UsageError("--card " + request.card +
+                             " (Sentinel-1 CARD) is not yet available in baims extract",
+                         "Use --card s2 (Sentinel-2 L2A)");
     }
+    if (request.card != "s2") {
+        throw UsageError("--card " + request.card + " is not a card baims extract knows",
+                         "Use --card s2 (Sentinel-2 L2A)");
+    }
+    Shared s{request, settings, plans(request), {}, {}, {}, 0};
     {
         db::Connection conn(settings);
+        s.filter = queue_filter(conn, settings);
         if (request.create_tables) {
             db::create_tables(conn, settings.tables);
         }
@@ -583,11 +655,12 @@ DbExtractSummary extract_db(const DbExtractRequest& request,
             auto res = conn.exec_params(
                 "UPDATE " + t.catalog.quoted() +
                     " d SET status = 'ingested' WHERE d.card = $1 AND ($2 = 0 OR d.id = $2)"
-                    " AND d.status = ANY($3::text[]) AND NOT EXISTS (SELECT 1 FROM " +
+                    " AND d.status = ANY($6::text[]) AND NOT EXISTS (SELECT 1 FROM " +
                     t.extraction.quoted() +
                     " e WHERE e.obsid = d.id AND e.lease_until > now()"
-                    " AND d.status = 'inprogress')",
-                request.card, request.obsid, arr);
+                    " AND d.status = 'inprogress')" +
+                    queue_condition(t, s.filter),
+                request.card, request.obsid, s.filter.aoi, s.filter.start, s.filter.end, arr);
             log::info("extract: " + std::to_string(res.affected_rows()) + " images re-queued");
         }
         if (request.dry_run) {

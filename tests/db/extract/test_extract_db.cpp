@@ -287,6 +287,27 @@ struct Env {
                                   ref, status);
     }
 
+    // An image with its obstime and footprint (WKT in EPSG:4326; empty: NULL footprint).
+    void add_image_at(const std::string& ref, const std::string& obstime,
+                      const std::string& footprint_wkt) {
+        schema.conn().exec_params(
+            "INSERT INTO " + names.catalog.quoted() +
+                " (obstime, reference, sensor, card, status, footprint) VALUES ($1::timestamp, $2,"
+                " '2A', 's2', 'ingested', ST_GeomFromText(NULLIF($3, ''), 4326))",
+            obstime, ref, footprint_wkt);
+    }
+
+    // Rewrites db_config.json with these database.args.
+    void set_args(const nlohmann::json& args) {
+        nlohmann::json j = nlohmann::json::parse(std::ifstream(config));
+        j["database"]["args"] = args;
+        std::ofstream(config) << j.dump();
+    }
+
+    std::int64_t count(const db::QualifiedName& table) {
+        return schema.conn().exec("SELECT count(*) FROM " + table.quoted()).int64(0, 0);
+    }
+
     std::int64_t id_of(const std::string& ref) {
         return schema.conn()
             .exec_params("SELECT id FROM " + names.catalog.quoted() + " WHERE reference = $1", ref)
@@ -527,5 +548,119 @@ TEST_CASE("extract: kill -9 mid-run then two worker processes: every image exact
         CHECK(e.status_of(ref) == "extracted");
         check_sigs(e, e.id_of(ref));
         check_hists(e, e.id_of(ref));
+    }
+}
+
+namespace {
+// Footprints (EPSG:4326): inside / outside the AOI square 10..11 E, 45..46 N.
+const std::string AOI_WKT = "POLYGON((10 45,11 45,11 46,10 46,10 45))";
+const std::string IN_AOI = "POLYGON((10.5 45.5,11.5 45.5,11.5 46.5,10.5 46.5,10.5 45.5))";
+const std::string OUT_AOI = "POLYGON((12 45,13 45,13 46,12 46,12 45))";
+
+void add_aoi(Env& e) {
+    e.schema.conn().exec_params("INSERT INTO " + e.names.aoi.quoted() +
+                                    " (name, wkb_geometry) VALUES ('other', ST_GeomFromText($1,"
+                                    " 4326)), ('aoi_a', ST_GeomFromText($2, 4326))",
+                                OUT_AOI, AOI_WKT);
+    e.set_args({{"aoi_field", "name"},
+                {"name", "aoi_a"},
+                {"startdate", "2021-06-01"},
+                {"enddate", "2021-07-01"}});
+}
+} // namespace
+
+TEST_CASE("extract: only images of the configured AOI and date range are claimed",
+          "[db][extract]") {
+    require_server();
+    Env e;
+    write_product(e.eodata);
+    add_aoi(e);
+    e.add_image_at(REF, "2021-06-15 10:30:21", IN_AOI);
+    // None of these may be claimed (their files do not exist: a claim would fail them).
+    const std::vector<std::string> others = {
+        "S2A_MSIL2A_20210615T103021_N0300_R108_T32UNG_20210615T134512.SAFE", // outside the AOI
+        "S2A_MSIL2A_20210615T103021_N0300_R108_T32UNG_20210615T134513.SAFE", // no footprint
+        "S2A_MSIL2A_20210531T103021_N0300_R108_T32UNG_20210531T134511.SAFE", // before startdate
+        "S2A_MSIL2A_20210701T000000_N0300_R108_T32UNG_20210701T134511.SAFE", // = enddate
+    };
+    e.add_image_at(others[0], "2021-06-15 10:30:21", OUT_AOI);
+    e.add_image_at(others[1], "2021-06-15 10:30:21", "");
+    e.add_image_at(others[2], "2021-05-31 23:59:59", IN_AOI);
+    e.add_image_at(others[3], "2021-07-01 00:00:00", IN_AOI);
+    auto r = e.extract();
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(e.status_of(REF) == "extracted");
+    for (const auto& o : others) {
+        INFO(o);
+        CHECK(e.status_of(o) == "ingested");
+    }
+    const auto id = e.id_of(REF);
+    check_sigs(e, id);
+    check_hists(e, id);
+    CHECK(e.count(e.names.sigs) == 22);      // pids 1 2 3 5 x 4 bands + pids 1 2 5 x 2 bands
+    CHECK(e.count(e.names.hists) == 3);      // pids 1 2 5 at 20 m
+    CHECK(e.count(e.names.extraction) == 3); // 3 passes of REF only
+    CHECK(
+        e.schema.conn()
+            .exec("SELECT count(*) FROM " + e.names.catalog.quoted() + " WHERE status = 'ingested'")
+            .int64(0, 0) == 4);
+
+    SECTION("--rerun-status does not re-queue images outside the AOI or dates") {
+        e.schema.conn().exec("UPDATE " + e.names.catalog.quoted() +
+                             " SET status = 'Rio error' WHERE status = 'ingested'");
+        auto again = e.extract({"--rerun-status", "Rio error"});
+        INFO(again.err);
+        CHECK(again.exit_code == 0);
+        CHECK(e.schema.conn()
+                  .exec("SELECT count(*) FROM " + e.names.catalog.quoted() +
+                        " WHERE status = 'Rio error'")
+                  .int64(0, 0) == 4);
+        CHECK(e.count(e.names.extraction) == 3);
+    }
+}
+
+TEST_CASE("extract: an image of the AOI with no parcel in its extent gets 'No parcels'",
+          "[db][extract]") {
+    require_server();
+    Env e;
+    write_product(e.eodata);
+    add_aoi(e);
+    for (int res : {10, 20}) {
+        e.schema.conn().exec(
+            "DELETE FROM " +
+            e.names.parcel.with_name("parcels_32632_" + std::to_string(res) + "_rast").quoted());
+    }
+    e.set_args({{"name", "aoi_a"}, {"startdate", "2021-06-15 10:30:21"}}); // inclusive
+    e.add_image_at(REF, "2021-06-15 10:30:21", IN_AOI);
+    auto r = e.extract();
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(e.status_of(REF) == "No parcels");
+    CHECK(e.count(e.names.sigs) == 0);
+    CHECK(e.count(e.names.hists) == 0);
+}
+
+TEST_CASE("extract: a missing AOI and the Sentinel-1 cards are refused with clear errors",
+          "[db][extract]") {
+    require_server();
+    Env e;
+    e.add_image(REF);
+    SECTION("AOI not in the aoi table: exit 4, nothing claimed") {
+        e.set_args({{"name", "nowhere"}});
+        auto r = e.extract();
+        CHECK(r.exit_code == 4);
+        CHECK(r.err.find("baims extract: error: AOI 'nowhere' not found in ") != std::string::npos);
+        CHECK(e.status_of(REF) == "ingested");
+    }
+    for (const std::string card : {"bs", "c6"}) {
+        SECTION("--card " + card) {
+            auto r = e.extract({"--card", card});
+            CHECK(r.exit_code == 2);
+            CHECK(r.err == "baims extract: error: --card " + card +
+                               " (Sentinel-1 CARD) is not yet available in baims extract. Use "
+                               "--card s2 (Sentinel-2 L2A)\n");
+            CHECK(e.status_of(REF) == "ingested");
+        }
     }
 }
