@@ -168,12 +168,15 @@ struct Expected {
     double mean, std, min, max, p25, p50, p75;
 };
 
-std::optional<Expected> expected(const TestMask& m, const std::string& band, int res, int size) {
+// Statistics over (DN + off) of the selected pixels with DN != 0 (nodata excluded before the
+// shift).
+std::optional<Expected> expected(const TestMask& m, const std::string& band, int res, int size,
+                                 double off = 0) {
     std::vector<double> v;
     for (int r = 0; r < size; ++r) {
         for (int c = 0; c < size; ++c) {
             if (m.selected(c, r) && value(band, res, c, r) != 0) {
-                v.push_back(value(band, res, c, r));
+                v.push_back(value(band, res, c, r) + off);
             }
         }
     }
@@ -331,7 +334,7 @@ struct Env {
     }
 };
 
-void check_sigs(Env& e, std::int64_t obsid) {
+void check_sigs(Env& e, std::int64_t obsid, double off = 0) {
     auto rows = e.schema.conn().exec_params(
         "SELECT pid, trim(band), count, mean, std, min, max, p25, p50, p75 FROM " +
             e.names.sigs.quoted() + " WHERE obsid = $1 ORDER BY pid, band",
@@ -348,7 +351,7 @@ void check_sigs(Env& e, std::int64_t obsid) {
           std::make_tuple(&MASKS20, 20, std::vector<std::string>{"B05", "B11"}, W20)}) {
         for (const auto& m : *masks) {
             for (const auto& b : bands) {
-                auto want = expected(m, b, res, size);
+                auto want = expected(m, b, res, size, off);
                 auto it = got.find({m.pid, b});
                 INFO("pid " << m.pid << " band " << b);
                 REQUIRE(want.has_value() == (it != got.end()));
@@ -662,5 +665,66 @@ TEST_CASE("extract: a missing AOI and the Sentinel-1 cards are refused with clea
                                "--card s2 (Sentinel-2 L2A)\n");
             CHECK(e.status_of(REF) == "ingested");
         }
+    }
+}
+
+namespace {
+// A minimal MTD_MSIL2A.xml: the baseline and, for >= 04.00, the BOA offsets of all 13 bands.
+void write_mtd(const fs::path& safe, const std::string& baseline, int offset) {
+    std::ofstream f(safe / "MTD_MSIL2A.xml");
+    f << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<n1:Level-2A_User_Product>\n"
+         "<n1:General_Info><Product_Info><PROCESSING_BASELINE>"
+      << baseline << "</PROCESSING_BASELINE></Product_Info>\n";
+    if (offset != 0) {
+        f << "<Product_Image_Characteristics><BOA_ADD_OFFSET_VALUES_LIST>\n";
+        for (int b = 0; b < 13; ++b) {
+            f << "<BOA_ADD_OFFSET band_id=\"" << b << "\">" << offset << "</BOA_ADD_OFFSET>\n";
+        }
+        f << "</BOA_ADD_OFFSET_VALUES_LIST></Product_Image_Characteristics>\n";
+    }
+    f << "</n1:General_Info>\n</n1:Level-2A_User_Product>\n";
+}
+} // namespace
+
+TEST_CASE("extract: --values harmonized subtracts the BOA offset of baselines >= 04.00 only",
+          "[db][extract]") {
+    require_server();
+    Env e;
+    const std::string REF5 = "S2A_MSIL2A_20210615T103021_N0509_R108_T32UNG_20210615T134511.SAFE";
+    write_product(e.eodata);
+    write_product(e.eodata, "L2A", REF5);
+    const auto dir = e.eodata / "Sentinel-2/MSI/L2A/2021/06/15";
+    write_mtd(dir / REF, "03.00", 0);
+    write_mtd(dir / REF5, "05.09", -1000);
+    e.add_image(REF);
+    e.add_image(REF5);
+    SECTION("--values harmonized") {
+        auto r = e.extract({"--values", "harmonized"});
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+        check_sigs(e, e.id_of(REF), 0);
+        check_sigs(e, e.id_of(REF5), -1000);
+        auto b02 = e.schema.conn().exec_params("SELECT count, mean, min, max, p50 FROM " +
+                                                   e.names.sigs.quoted() +
+                                                   " WHERE pid = 1 AND band = 'B02' AND obsid = $1",
+                                               e.id_of(REF5));
+        REQUIRE(b02.size() == 1);
+        CHECK(b02.real(0, 0) == 6);
+        CHECK(b02.real(0, 1) == 41.5); // 1041.5 - 1000
+        CHECK(b02.real(0, 2) == 28);
+        CHECK(b02.real(0, 3) == 55);
+        CHECK(b02.real(0, 4) == 41.5);
+    }
+    SECTION("args.values: harmonized in the db_config") {
+        e.set_args({{"values", "harmonized"}});
+        auto r = e.extract();
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+        check_sigs(e, e.id_of(REF5), -1000);
+    }
+    SECTION("dn (default) keeps the stored DN") {
+        auto r = e.extract();
+        REQUIRE(r.exit_code == 0);
+        check_sigs(e, e.id_of(REF5), 0);
     }
 }
