@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <signal.h>
 #include <thread>
 
@@ -727,4 +728,53 @@ TEST_CASE("extract: --values harmonized subtracts the BOA offset of baselines >=
         REQUIRE(r.exit_code == 0);
         check_sigs(e, e.id_of(REF5), 0);
     }
+}
+
+TEST_CASE("extract: 4 concurrent worker processes over 8 images: every (image, pass) once",
+          "[db][extract]") {
+    require_server();
+    Env e;
+    std::vector<std::string> refs;
+    for (int i = 0; i < 8; ++i) {
+        std::string ref = "S2A_MSIL2A_20210615T103021_N0300_R108_T32UNG_2021061" +
+                          std::to_string(i) + "T134511.SAFE";
+        write_product(e.eodata, "L2A", ref);
+        e.add_image(ref);
+        refs.push_back(ref);
+    }
+    std::vector<std::string> argv{
+        baims_binary(), "--progress",  "never",           "--threads", "1",
+        "extract",      "--db-config", e.config.string(), "--eodata",  e.eodata.string(),
+        "--passes",     "scl,10,20",   "--bands-20",      "B05,B11"};
+    std::vector<std::unique_ptr<Child>> children;
+    for (int i = 0; i < 4; ++i) {
+        children.push_back(std::make_unique<Child>(argv));
+    }
+    std::size_t claims = 0;
+    for (auto& c : children) {
+        auto r = c->wait();
+        INFO(r.err);
+        CHECK(r.exit_code == 0);
+        for (std::size_t at = r.err.find(" claimed"); at != std::string::npos;
+             at = r.err.find(" claimed", at + 1)) {
+            ++claims;
+        }
+    }
+    CHECK(claims == 8); // each image claimed by exactly one process, once
+    for (const auto& ref : refs) {
+        CHECK(e.status_of(ref) == "extracted");
+        check_sigs(e, e.id_of(ref));
+        check_hists(e, e.id_of(ref));
+    }
+    CHECK(e.count(e.names.sigs) == 8 * 22);
+    CHECK(e.count(e.names.hists) == 8 * 3);
+    CHECK(e.schema.conn()
+              .exec("SELECT count(*) FROM (SELECT DISTINCT pid, obsid, band FROM " +
+                    e.names.sigs.quoted() + ") d")
+              .int64(0, 0) == 8 * 22);
+    CHECK(e.schema.conn()
+              .exec("SELECT count(*), count(DISTINCT (obsid, pass)) FROM " +
+                    e.names.extraction.quoted() + " WHERE status = 'extracted'")
+              .int64(0, 1) == 8 * 3);
+    CHECK(e.count(e.names.extraction) == 8 * 3);
 }
