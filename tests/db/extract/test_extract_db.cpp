@@ -778,3 +778,87 @@ TEST_CASE("extract: 4 concurrent worker processes over 8 images: every (image, p
               .int64(0, 1) == 8 * 3);
     CHECK(e.count(e.names.extraction) == 8 * 3);
 }
+
+TEST_CASE("extract: the worker's connections terminated mid-run: exit 6, nothing half-written, "
+          "a rerun completes",
+          "[db][extract]") {
+    require_server();
+    Env e;
+    std::vector<std::string> refs;
+    for (int i = 0; i < 8; ++i) {
+        std::string ref = "S2A_MSIL2A_20210615T103021_N0300_R108_T32UNG_2021061" +
+                          std::to_string(i) + "T134511.SAFE";
+        write_product(e.eodata, "L2A", ref);
+        e.add_image(ref);
+        refs.push_back(ref);
+    }
+    const std::string app = "baims-extract-fault-" + e.schema.name();
+    std::vector<std::string> argv{baims_binary(),
+                                  "--progress",
+                                  "never",
+                                  "--threads",
+                                  "1",
+                                  "extract",
+                                  "--db-config",
+                                  e.config.string(),
+                                  "--eodata",
+                                  e.eodata.string(),
+                                  "--passes",
+                                  "scl,10,20",
+                                  "--bands-20",
+                                  "B05,B11",
+                                  "--lease",
+                                  "3"};
+    Child child(argv, {{"PGAPPNAME", app}});
+    for (int i = 0; i < 500; ++i) {
+        if (e.schema.conn()
+                .exec_params("SELECT count(*) FROM " + e.names.extraction.quoted() +
+                             " WHERE status = 'extracted'")
+                .int64(0, 0) > 0) {
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    e.schema.conn().exec_params("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                " WHERE application_name = $1",
+                                app);
+    auto r = child.wait();
+    INFO(r.err);
+    CHECK(r.exit_code == 6);
+    // "baims extract: error: [<step>: ]lost the connection to …" or "…: terminating connection
+    // due to administrator command (SQLSTATE 57P01)", depending on where the worker was.
+    CHECK(r.err.find("baims extract: error: ") != std::string::npos);
+    CHECK(r.err.find("Nothing of the unfinished transaction was kept; rerun is safe") !=
+          std::string::npos);
+    // All-or-nothing per (image, pass): 0 or all rows of each pass of each image.
+    auto per = e.schema.conn().exec(
+        "SELECT d.id, (SELECT count(*) FROM " + e.names.sigs.quoted() +
+        " s WHERE s.obsid = d.id AND s.band IN ('B02','B03','B04','B08')), (SELECT count(*) FROM " +
+        e.names.sigs.quoted() +
+        " s WHERE s.obsid = d.id AND s.band IN ('B05','B11')),"
+        " (SELECT count(*) FROM " +
+        e.names.hists.quoted() + " h WHERE h.obsid = d.id) FROM " + e.names.catalog.quoted() +
+        " d ORDER BY d.id");
+    REQUIRE(per.size() == 8);
+    std::int64_t done = 0;
+    for (std::size_t i = 0; i < per.size(); ++i) {
+        INFO("obsid " << per.int64(i, 0));
+        CHECK((per.int64(i, 1) == 0 || per.int64(i, 1) == 16));
+        CHECK((per.int64(i, 2) == 0 || per.int64(i, 2) == 6));
+        CHECK((per.int64(i, 3) == 0 || per.int64(i, 3) == 3));
+        done += per.int64(i, 1) / 16;
+    }
+    CHECK(done < 8);                                      // the run was interrupted
+    std::this_thread::sleep_for(std::chrono::seconds(4)); // its leases (3 s) expire
+    auto again = run(argv);
+    INFO(again.err);
+    CHECK(again.exit_code == 0);
+    for (const auto& ref : refs) {
+        CHECK(e.status_of(ref) == "extracted");
+        check_sigs(e, e.id_of(ref));
+        check_hists(e, e.id_of(ref));
+    }
+    CHECK(e.count(e.names.sigs) == 8 * 22);
+    CHECK(e.count(e.names.hists) == 8 * 3);
+    CHECK(e.count(e.names.extraction) == 8 * 3);
+}
