@@ -37,6 +37,7 @@ struct ExtractOptions {
     std::int64_t obsid = 0;
     std::vector<std::string> rerun_status;
     int lease = 600;
+    std::string values;
 };
 
 int run_db_mode(const ExtractOptions& o, const GlobalOptions& g) {
@@ -56,6 +57,7 @@ int run_db_mode(const ExtractOptions& o, const GlobalOptions& g) {
     r.obsid = o.obsid;
     r.rerun_status = o.rerun_status;
     r.lease_seconds = o.lease;
+    r.values = o.values;
     r.create_tables = o.db.create_tables;
     r.dry_run = g.dry_run;
     auto s = parcels::extract_db(r, db_settings(o.db));
@@ -132,6 +134,10 @@ void register_extract(CLI::App& app, Registry& registry) {
                     "name and renamed when complete");
     cmd->add_option("--format", o->format,
                     "File mode: OGR driver of the output (CSV, GPKG, GeoJSON, PostgreSQL, …)");
+    cmd->add_option("--values", o->values,
+                    "Database mode: dn (stored DN) or harmonized (minus the L2A BOA offset of "
+                    "baselines >= 04.00); default: db_config args.values, else dn")
+        ->check(CLI::IsMember({"dn", "harmonized"}));
     cmd->add_option("--card", o->card, "Database mode: images of this card (s2)")
         ->capture_default_str();
     cmd->add_option("--passes", o->passes, "Database mode: passes, comma-separated: scl, 10, 20")

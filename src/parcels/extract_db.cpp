@@ -25,6 +25,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unistd.h>
@@ -259,10 +260,77 @@ private:
     std::thread m_thread;
 };
 
+// Which images are candidates besides their status (SPEC §10): the configured AOI (db_config
+// args.name in tables.aoi_table, column args.aoi_field) and obstime in [startdate, enddate).
+// An empty field means no restriction.
+struct QueueFilter {
+    std::string aoi_field = "name";
+    std::string aoi;
+    std::string start;
+    std::string end;
+};
+
+// The SQL condition on catalogue rows `d`; parameters $3 aoi name, $4 startdate, $5 enddate.
+std::string queue_condition(const db::TableNames& t, const QueueFilter& f) {
+    return " AND (NULLIF($3::text, '') IS NULL OR ST_Intersects(d.footprint, (SELECT"
+           " ST_Union(a.wkb_geometry) FROM " +
+           t.aoi.quoted() + " a WHERE a." + db::quote_ident(f.aoi_field) +
+           " = $3)))"
+           " AND (NULLIF($4::text, '') IS NULL OR d.obstime >= NULLIF($4::text, '')::timestamp)"
+           " AND (NULLIF($5::text, '') IS NULL OR d.obstime < NULLIF($5::text, '')::timestamp)";
+}
+
+QueueFilter queue_filter(db::Connection& conn, const db::ConnectionSettings& settings) {
+    QueueFilter f;
+    auto arg = [&](const char* key) {
+        auto it = settings.args.find(key);
+        return it == settings.args.end() ? std::string() : it->second;
+    };
+    if (!arg("aoi_field").empty()) {
+        f.aoi_field = arg("aoi_field");
+    }
+    f.aoi = arg("name");
+    f.start = arg("startdate");
+    f.end = arg("enddate");
+    const auto& aoi = settings.tables.aoi;
+    if (!f.aoi.empty()) {
+        if (!db::table_exists(conn, aoi)) {
+            throw InputError("AOI table " + aoi.display() + " does not exist",
+                             "Load the AOI '" + f.aoi + "' with 'baims ingest-vector … --aoi " +
+                                 f.aoi + "' or remove args.name from the db_config");
+        }
+        auto r = conn.exec_params("SELECT count(*) FROM " + aoi.quoted() + " WHERE " +
+                                      db::quote_ident(f.aoi_field) +
+                                      " = $1 AND wkb_geometry IS NOT NULL",
+                                  f.aoi);
+        if (r.int64(0, 0) == 0) {
+            throw InputError("AOI '" + f.aoi + "' not found in " + aoi.display() + " (column " +
+                                 db::quote_ident(f.aoi_field) + ")",
+                             "Load it with 'baims ingest-vector … --aoi " + f.aoi +
+                                 "' or check args.name and args.aoi_field in the db_config");
+        }
+    }
+    for (const auto* d : {&f.start, &f.end}) {
+        if (d->empty()) {
+            continue;
+        }
+        try {
+            conn.exec_params("SELECT $1::timestamp", *d);
+        } catch (const DatabaseError&) {
+            throw ConfigError("args." + std::string(d == &f.start ? "startdate" : "enddate") +
+                                  " '" + *d + "' is not a date",
+                              "Write it as YYYY-MM-DD in the db_config");
+        }
+    }
+    return f;
+}
+
 struct Shared {
     const DbExtractRequest& request;
     const db::ConnectionSettings& settings;
     std::vector<PassPlan> passes;
+    QueueFilter filter;
+    bool harmonized = false;
     std::mutex mutex;
     DbExtractSummary summary;
     std::int64_t claimed = 0;
@@ -277,10 +345,10 @@ std::optional<Claim> claim(db::Connection& conn, Shared& s, const std::string& w
             t.catalog.quoted() +
             " d WHERE d.card = $1 AND ($2 = 0 OR d.id = $2) AND (d.status = 'ingested'"
             " OR (d.status = 'inprogress' AND NOT EXISTS (SELECT 1 FROM " +
-            t.extraction.quoted() +
-            " e WHERE e.obsid = d.id AND e.lease_until > now())))"
+            t.extraction.quoted() + " e WHERE e.obsid = d.id AND e.lease_until > now())))" +
+            queue_condition(t, s.filter) +
             " ORDER BY d.obstime, d.id LIMIT 1 FOR UPDATE OF d SKIP LOCKED",
-        r.card, r.obsid);
+        r.card, r.obsid, s.filter.aoi, s.filter.start, s.filter.end);
     if (res.empty()) {
         return std::nullopt;
     }
@@ -312,6 +380,22 @@ std::optional<Claim> claim(db::Connection& conn, Shared& s, const std::string& w
     return c;
 }
 
+// The offsets to add to the DN of `safe` for `values: harmonized` (empty: none).
+std::map<std::string, double> harmonize_offsets(const std::string& safe) {
+    const std::string mtd = safe + "/MTD_MSIL2A.xml";
+    GByte* text = nullptr;
+    if (!VSIIngestFile(nullptr, mtd.c_str(), &text, nullptr, 16 * 1024 * 1024)) {
+        throw ImageFailure{"Rio error", "cannot read " + mtd + " (needed for values: harmonized)"};
+    }
+    std::string xml(reinterpret_cast<const char*>(text));
+    VSIFree(text);
+    try {
+        return boa_add_offsets(xml);
+    } catch (const Error& e) {
+        throw ImageFailure{"Rio error", mtd + ": " + e.what()};
+    }
+}
+
 // Extracts one pass; returns the rows written (0: no parcel).
 std::uint64_t run_pass(db::Connection& conn, Shared& s, const Claim& c, const PassPlan& p,
                        const std::string& safe, int epsg) {
@@ -333,6 +417,10 @@ std::uint64_t run_pass(db::Connection& conn, Shared& s, const Claim& c, const Pa
         } catch (const Error& e) {
             throw ImageFailure{"Rio error", e.what()};
         }
+    }
+    std::map<std::string, double> offsets;
+    if (s.harmonized && !p.hist) {
+        offsets = harmonize_offsets(safe);
     }
     MaskSet masks = load_masks(conn, mask_table, p.res, infos.front(), epsg);
     db::Transaction tx(conn, "pass");
@@ -380,8 +468,17 @@ std::uint64_t run_pass(db::Connection& conn, Shared& s, const Claim& c, const Pa
                 copy.add(h.json);
                 copy.end_row();
             }
-            for (const auto& z : res.stats) {
-                const auto& st = z.stats;
+            // Harmonized values: DN + offset, after DN 0 and nodata were excluded. A shift moves
+            // mean, min, max and the (linear) percentiles by the offset and leaves std alone.
+            const auto off_it = offsets.find(p.bands[b]);
+            const double off = off_it == offsets.end() ? 0.0 : off_it->second;
+            for (auto& z : res.stats) {
+                auto& st = z.stats;
+                if (off != 0.0) {
+                    for (double* v : {&st.mean, &st.min, &st.max, &st.p25, &st.p50, &st.p75}) {
+                        *v += off;
+                    }
+                }
                 copy.add(std::to_string(masks.pids[z.zone]));
                 copy.add(obsid);
                 copy.add(p.bands[b]);
@@ -531,6 +628,65 @@ zonal::Mask mask_from_raster_wkb(std::span<const std::uint8_t> wkb, double res) 
     return m;
 }
 
+std::map<std::string, double> boa_add_offsets(const std::string& xml) {
+    auto element = [&](const std::string& tag, std::size_t from) {
+        const auto open = xml.find("<" + tag, from);
+        if (open == std::string::npos) {
+            return std::make_pair(std::string::npos, std::string());
+        }
+        const auto gt = xml.find('>', open);
+        const auto close = xml.find("</" + tag + ">", gt);
+        if (gt == std::string::npos || close == std::string::npos) {
+            return std::make_pair(std::string::npos, std::string());
+        }
+        return std::make_pair(open, xml.substr(gt + 1, close - gt - 1));
+    };
+    const auto [bpos, baseline] = element("PROCESSING_BASELINE", 0);
+    if (bpos == std::string::npos) {
+        throw InputError("no PROCESSING_BASELINE", "Is it an L2A MTD_MSIL2A.xml?");
+    }
+    double version = 0;
+    try {
+        version = std::stod(baseline);
+    } catch (const std::exception&) {
+        throw InputError("PROCESSING_BASELINE '" + baseline + "' is not a number");
+    }
+    std::map<std::string, double> out;
+    if (version < 4.0) {
+        return out;
+    }
+    static const char* ids[] = {"B01", "B02", "B03", "B04", "B05", "B06", "B07",
+                                "B08", "B8A", "B09", "B10", "B11", "B12"};
+    const auto list = element("BOA_ADD_OFFSET_VALUES_LIST", 0);
+    const auto list_end = xml.find("</BOA_ADD_OFFSET_VALUES_LIST>");
+    for (std::size_t pos = list.first; pos != std::string::npos && pos < list_end;) {
+        const auto at = xml.find("<BOA_ADD_OFFSET ", pos);
+        if (at == std::string::npos || at > list_end) {
+            break;
+        }
+        const auto head_end = xml.find('>', at);
+        const auto close = xml.find("</BOA_ADD_OFFSET>", head_end);
+        const std::string head = xml.substr(at, head_end - at);
+        const auto id = head.find("band_id=\"");
+        if (id != std::string::npos && close != std::string::npos) {
+            try {
+                const int band = std::stoi(head.substr(id + 9));
+                if (band >= 0 && band < 13) {
+                    out[ids[band]] = std::stod(xml.substr(head_end + 1, close - head_end - 1));
+                }
+            } catch (const std::exception&) {
+                throw InputError("unreadable BOA_ADD_OFFSET " + head);
+            }
+        }
+        pos = head_end;
+    }
+    if (out.empty()) {
+        throw InputError("processing baseline " + baseline + " but no BOA_ADD_OFFSET listed",
+                         "Use values: dn for this product");
+    }
+    return out;
+}
+
 int s2_epsg(const std::string& reference) {
     // S2A_MSIL2A_20201021T103101_N0214_R108_T32UNG_20201021T132152(.SAFE)
     std::size_t pos = 0;
@@ -554,13 +710,28 @@ int s2_epsg(const std::string& reference) {
 
 DbExtractSummary extract_db(const DbExtractRequest& request,
                             const db::ConnectionSettings& settings) {
-    Shared s{request, settings, plans(request), {}, {}, 0};
-    if (request.card != "s2") {
-        throw UsageError("--card " + request.card + " is not supported yet",
-                         "Sentinel-2 L2A (--card s2) is");
+    if (request.card == "bs" || request.card == "c6") {
+        throw UsageError("--card " + request.card +
+                             " (Sentinel-1 CARD) is not yet available in baims extract",
+                         "Use --card s2 (Sentinel-2 L2A)");
     }
+    if (request.card != "s2") {
+        throw UsageError("--card " + request.card + " is not a card baims extract knows",
+                         "Use --card s2 (Sentinel-2 L2A)");
+    }
+    std::string values = request.values;
+    if (values.empty()) {
+        auto it = settings.args.find("values");
+        values = it == settings.args.end() ? "dn" : it->second;
+    }
+    if (values != "dn" && values != "harmonized") {
+        throw UsageError("values '" + values + "' is not dn or harmonized",
+                         "Use --values dn|harmonized (or args.values in the db_config)");
+    }
+    Shared s{request, settings, plans(request), {}, values == "harmonized", {}, {}, 0};
     {
         db::Connection conn(settings);
+        s.filter = queue_filter(conn, settings);
         if (request.create_tables) {
             db::create_tables(conn, settings.tables);
         }
@@ -583,11 +754,12 @@ DbExtractSummary extract_db(const DbExtractRequest& request,
             auto res = conn.exec_params(
                 "UPDATE " + t.catalog.quoted() +
                     " d SET status = 'ingested' WHERE d.card = $1 AND ($2 = 0 OR d.id = $2)"
-                    " AND d.status = ANY($3::text[]) AND NOT EXISTS (SELECT 1 FROM " +
+                    " AND d.status = ANY($6::text[]) AND NOT EXISTS (SELECT 1 FROM " +
                     t.extraction.quoted() +
                     " e WHERE e.obsid = d.id AND e.lease_until > now()"
-                    " AND d.status = 'inprogress')",
-                request.card, request.obsid, arr);
+                    " AND d.status = 'inprogress')" +
+                    queue_condition(t, s.filter),
+                request.card, request.obsid, s.filter.aoi, s.filter.start, s.filter.end, arr);
             log::info("extract: " + std::to_string(res.affected_rows()) + " images re-queued");
         }
         if (request.dry_run) {

@@ -10,6 +10,7 @@
 #include "baims/zonal/mask.hpp"
 
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -55,6 +56,9 @@ struct DbExtractRequest {
     std::int64_t obsid = 0;                // 0: any
     std::int64_t limit = 0;                // images to claim at most; 0: no limit
     std::vector<std::string> rerun_status; // also claim images with these statuses
+    // "dn" (stored DN, JRC-compatible) or "harmonized" (DN + the L2A BOA_ADD_OFFSET of the band
+    // for processing baselines >= 04.00, SPEC §10); empty: db_config args.values, else "dn".
+    std::string values;
     int lease_seconds = 600;
     int workers = 1; // claim loops in this process
     int threads = 1; // decode threads per worker
@@ -74,6 +78,11 @@ struct DbExtractSummary {
 // and not the band's nodata value; the grid position from the raster's upper-left corner on
 // the zone grid {0, 0, res, res}. Throws InputError on malformed bytes or a skewed raster.
 zonal::Mask mask_from_raster_wkb(std::span<const std::uint8_t> wkb, double res);
+
+// The BOA_ADD_OFFSET of each band (B01 … B12, B8A) of an L2A product from the text of its
+// MTD_MSIL2A.xml: empty for processing baselines below 04.00 (no offset). Throws InputError
+// when a baseline >= 04.00 lists no offset.
+std::map<std::string, double> boa_add_offsets(const std::string& mtd_xml);
 
 // The EPSG code of a Sentinel-2 product's UTM zone from its name (…_T32UNG_… → 32632).
 int s2_epsg(const std::string& reference);

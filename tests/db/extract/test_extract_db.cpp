@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <signal.h>
 #include <thread>
 
@@ -168,12 +169,15 @@ struct Expected {
     double mean, std, min, max, p25, p50, p75;
 };
 
-std::optional<Expected> expected(const TestMask& m, const std::string& band, int res, int size) {
+// Statistics over (DN + off) of the selected pixels with DN != 0 (nodata excluded before the
+// shift).
+std::optional<Expected> expected(const TestMask& m, const std::string& band, int res, int size,
+                                 double off = 0) {
     std::vector<double> v;
     for (int r = 0; r < size; ++r) {
         for (int c = 0; c < size; ++c) {
             if (m.selected(c, r) && value(band, res, c, r) != 0) {
-                v.push_back(value(band, res, c, r));
+                v.push_back(value(band, res, c, r) + off);
             }
         }
     }
@@ -287,6 +291,27 @@ struct Env {
                                   ref, status);
     }
 
+    // An image with its obstime and footprint (WKT in EPSG:4326; empty: NULL footprint).
+    void add_image_at(const std::string& ref, const std::string& obstime,
+                      const std::string& footprint_wkt) {
+        schema.conn().exec_params(
+            "INSERT INTO " + names.catalog.quoted() +
+                " (obstime, reference, sensor, card, status, footprint) VALUES ($1::timestamp, $2,"
+                " '2A', 's2', 'ingested', ST_GeomFromText(NULLIF($3, ''), 4326))",
+            obstime, ref, footprint_wkt);
+    }
+
+    // Rewrites db_config.json with these database.args.
+    void set_args(const nlohmann::json& args) {
+        nlohmann::json j = nlohmann::json::parse(std::ifstream(config));
+        j["database"]["args"] = args;
+        std::ofstream(config) << j.dump();
+    }
+
+    std::int64_t count(const db::QualifiedName& table) {
+        return schema.conn().exec("SELECT count(*) FROM " + table.quoted()).int64(0, 0);
+    }
+
     std::int64_t id_of(const std::string& ref) {
         return schema.conn()
             .exec_params("SELECT id FROM " + names.catalog.quoted() + " WHERE reference = $1", ref)
@@ -310,7 +335,7 @@ struct Env {
     }
 };
 
-void check_sigs(Env& e, std::int64_t obsid) {
+void check_sigs(Env& e, std::int64_t obsid, double off = 0) {
     auto rows = e.schema.conn().exec_params(
         "SELECT pid, trim(band), count, mean, std, min, max, p25, p50, p75 FROM " +
             e.names.sigs.quoted() + " WHERE obsid = $1 ORDER BY pid, band",
@@ -327,7 +352,7 @@ void check_sigs(Env& e, std::int64_t obsid) {
           std::make_tuple(&MASKS20, 20, std::vector<std::string>{"B05", "B11"}, W20)}) {
         for (const auto& m : *masks) {
             for (const auto& b : bands) {
-                auto want = expected(m, b, res, size);
+                auto want = expected(m, b, res, size, off);
                 auto it = got.find({m.pid, b});
                 INFO("pid " << m.pid << " band " << b);
                 REQUIRE(want.has_value() == (it != got.end()));
@@ -528,4 +553,312 @@ TEST_CASE("extract: kill -9 mid-run then two worker processes: every image exact
         check_sigs(e, e.id_of(ref));
         check_hists(e, e.id_of(ref));
     }
+}
+
+namespace {
+// Footprints (EPSG:4326): inside / outside the AOI square 10..11 E, 45..46 N.
+const std::string AOI_WKT = "POLYGON((10 45,11 45,11 46,10 46,10 45))";
+const std::string IN_AOI = "POLYGON((10.5 45.5,11.5 45.5,11.5 46.5,10.5 46.5,10.5 45.5))";
+const std::string OUT_AOI = "POLYGON((12 45,13 45,13 46,12 46,12 45))";
+
+void add_aoi(Env& e) {
+    e.schema.conn().exec_params("INSERT INTO " + e.names.aoi.quoted() +
+                                    " (name, wkb_geometry) VALUES ('other', ST_GeomFromText($1,"
+                                    " 4326)), ('aoi_a', ST_GeomFromText($2, 4326))",
+                                OUT_AOI, AOI_WKT);
+    e.set_args({{"aoi_field", "name"},
+                {"name", "aoi_a"},
+                {"startdate", "2021-06-01"},
+                {"enddate", "2021-07-01"}});
+}
+} // namespace
+
+TEST_CASE("extract: only images of the configured AOI and date range are claimed",
+          "[db][extract]") {
+    require_server();
+    Env e;
+    write_product(e.eodata);
+    add_aoi(e);
+    e.add_image_at(REF, "2021-06-15 10:30:21", IN_AOI);
+    // None of these may be claimed (their files do not exist: a claim would fail them).
+    const std::vector<std::string> others = {
+        "S2A_MSIL2A_20210615T103021_N0300_R108_T32UNG_20210615T134512.SAFE", // outside the AOI
+        "S2A_MSIL2A_20210615T103021_N0300_R108_T32UNG_20210615T134513.SAFE", // no footprint
+        "S2A_MSIL2A_20210531T103021_N0300_R108_T32UNG_20210531T134511.SAFE", // before startdate
+        "S2A_MSIL2A_20210701T000000_N0300_R108_T32UNG_20210701T134511.SAFE", // = enddate
+    };
+    e.add_image_at(others[0], "2021-06-15 10:30:21", OUT_AOI);
+    e.add_image_at(others[1], "2021-06-15 10:30:21", "");
+    e.add_image_at(others[2], "2021-05-31 23:59:59", IN_AOI);
+    e.add_image_at(others[3], "2021-07-01 00:00:00", IN_AOI);
+    auto r = e.extract();
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(e.status_of(REF) == "extracted");
+    for (const auto& o : others) {
+        INFO(o);
+        CHECK(e.status_of(o) == "ingested");
+    }
+    const auto id = e.id_of(REF);
+    check_sigs(e, id);
+    check_hists(e, id);
+    CHECK(e.count(e.names.sigs) == 22);      // pids 1 2 3 5 x 4 bands + pids 1 2 5 x 2 bands
+    CHECK(e.count(e.names.hists) == 3);      // pids 1 2 5 at 20 m
+    CHECK(e.count(e.names.extraction) == 3); // 3 passes of REF only
+    CHECK(
+        e.schema.conn()
+            .exec("SELECT count(*) FROM " + e.names.catalog.quoted() + " WHERE status = 'ingested'")
+            .int64(0, 0) == 4);
+
+    SECTION("--rerun-status does not re-queue images outside the AOI or dates") {
+        e.schema.conn().exec("UPDATE " + e.names.catalog.quoted() +
+                             " SET status = 'Rio error' WHERE status = 'ingested'");
+        auto again = e.extract({"--rerun-status", "Rio error"});
+        INFO(again.err);
+        CHECK(again.exit_code == 0);
+        CHECK(e.schema.conn()
+                  .exec("SELECT count(*) FROM " + e.names.catalog.quoted() +
+                        " WHERE status = 'Rio error'")
+                  .int64(0, 0) == 4);
+        CHECK(e.count(e.names.extraction) == 3);
+    }
+}
+
+TEST_CASE("extract: an image of the AOI with no parcel in its extent gets 'No parcels'",
+          "[db][extract]") {
+    require_server();
+    Env e;
+    write_product(e.eodata);
+    add_aoi(e);
+    for (int res : {10, 20}) {
+        e.schema.conn().exec(
+            "DELETE FROM " +
+            e.names.parcel.with_name("parcels_32632_" + std::to_string(res) + "_rast").quoted());
+    }
+    e.set_args({{"name", "aoi_a"}, {"startdate", "2021-06-15 10:30:21"}}); // inclusive
+    e.add_image_at(REF, "2021-06-15 10:30:21", IN_AOI);
+    auto r = e.extract();
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(e.status_of(REF) == "No parcels");
+    CHECK(e.count(e.names.sigs) == 0);
+    CHECK(e.count(e.names.hists) == 0);
+}
+
+TEST_CASE("extract: a missing AOI and the Sentinel-1 cards are refused with clear errors",
+          "[db][extract]") {
+    require_server();
+    Env e;
+    e.add_image(REF);
+    SECTION("AOI not in the aoi table: exit 4, nothing claimed") {
+        e.set_args({{"name", "nowhere"}});
+        auto r = e.extract();
+        CHECK(r.exit_code == 4);
+        CHECK(r.err.find("baims extract: error: AOI 'nowhere' not found in ") != std::string::npos);
+        CHECK(e.status_of(REF) == "ingested");
+    }
+    for (const std::string card : {"bs", "c6"}) {
+        SECTION("--card " + card) {
+            auto r = e.extract({"--card", card});
+            CHECK(r.exit_code == 2);
+            CHECK(r.err == "baims extract: error: --card " + card +
+                               " (Sentinel-1 CARD) is not yet available in baims extract. Use "
+                               "--card s2 (Sentinel-2 L2A)\n");
+            CHECK(e.status_of(REF) == "ingested");
+        }
+    }
+}
+
+namespace {
+// A minimal MTD_MSIL2A.xml: the baseline and, for >= 04.00, the BOA offsets of all 13 bands.
+void write_mtd(const fs::path& safe, const std::string& baseline, int offset) {
+    std::ofstream f(safe / "MTD_MSIL2A.xml");
+    f << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<n1:Level-2A_User_Product>\n"
+         "<n1:General_Info><Product_Info><PROCESSING_BASELINE>"
+      << baseline << "</PROCESSING_BASELINE></Product_Info>\n";
+    if (offset != 0) {
+        f << "<Product_Image_Characteristics><BOA_ADD_OFFSET_VALUES_LIST>\n";
+        for (int b = 0; b < 13; ++b) {
+            f << "<BOA_ADD_OFFSET band_id=\"" << b << "\">" << offset << "</BOA_ADD_OFFSET>\n";
+        }
+        f << "</BOA_ADD_OFFSET_VALUES_LIST></Product_Image_Characteristics>\n";
+    }
+    f << "</n1:General_Info>\n</n1:Level-2A_User_Product>\n";
+}
+} // namespace
+
+TEST_CASE("extract: --values harmonized subtracts the BOA offset of baselines >= 04.00 only",
+          "[db][extract]") {
+    require_server();
+    Env e;
+    const std::string REF5 = "S2A_MSIL2A_20210615T103021_N0509_R108_T32UNG_20210615T134511.SAFE";
+    write_product(e.eodata);
+    write_product(e.eodata, "L2A", REF5);
+    const auto dir = e.eodata / "Sentinel-2/MSI/L2A/2021/06/15";
+    write_mtd(dir / REF, "03.00", 0);
+    write_mtd(dir / REF5, "05.09", -1000);
+    e.add_image(REF);
+    e.add_image(REF5);
+    SECTION("--values harmonized") {
+        auto r = e.extract({"--values", "harmonized"});
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+        check_sigs(e, e.id_of(REF), 0);
+        check_sigs(e, e.id_of(REF5), -1000);
+        auto b02 = e.schema.conn().exec_params("SELECT count, mean, min, max, p50 FROM " +
+                                                   e.names.sigs.quoted() +
+                                                   " WHERE pid = 1 AND band = 'B02' AND obsid = $1",
+                                               e.id_of(REF5));
+        REQUIRE(b02.size() == 1);
+        CHECK(b02.real(0, 0) == 6);
+        CHECK(b02.real(0, 1) == 41.5); // 1041.5 - 1000
+        CHECK(b02.real(0, 2) == 28);
+        CHECK(b02.real(0, 3) == 55);
+        CHECK(b02.real(0, 4) == 41.5);
+    }
+    SECTION("args.values: harmonized in the db_config") {
+        e.set_args({{"values", "harmonized"}});
+        auto r = e.extract();
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+        check_sigs(e, e.id_of(REF5), -1000);
+    }
+    SECTION("dn (default) keeps the stored DN") {
+        auto r = e.extract();
+        REQUIRE(r.exit_code == 0);
+        check_sigs(e, e.id_of(REF5), 0);
+    }
+}
+
+TEST_CASE("extract: 4 concurrent worker processes over 8 images: every (image, pass) once",
+          "[db][extract]") {
+    require_server();
+    Env e;
+    std::vector<std::string> refs;
+    for (int i = 0; i < 8; ++i) {
+        std::string ref = "S2A_MSIL2A_20210615T103021_N0300_R108_T32UNG_2021061" +
+                          std::to_string(i) + "T134511.SAFE";
+        write_product(e.eodata, "L2A", ref);
+        e.add_image(ref);
+        refs.push_back(ref);
+    }
+    std::vector<std::string> argv{
+        baims_binary(), "--progress",  "never",           "--threads", "1",
+        "extract",      "--db-config", e.config.string(), "--eodata",  e.eodata.string(),
+        "--passes",     "scl,10,20",   "--bands-20",      "B05,B11"};
+    std::vector<std::unique_ptr<Child>> children;
+    for (int i = 0; i < 4; ++i) {
+        children.push_back(std::make_unique<Child>(argv));
+    }
+    std::size_t claims = 0;
+    for (auto& c : children) {
+        auto r = c->wait();
+        INFO(r.err);
+        CHECK(r.exit_code == 0);
+        for (std::size_t at = r.err.find(" claimed"); at != std::string::npos;
+             at = r.err.find(" claimed", at + 1)) {
+            ++claims;
+        }
+    }
+    CHECK(claims == 8); // each image claimed by exactly one process, once
+    for (const auto& ref : refs) {
+        CHECK(e.status_of(ref) == "extracted");
+        check_sigs(e, e.id_of(ref));
+        check_hists(e, e.id_of(ref));
+    }
+    CHECK(e.count(e.names.sigs) == 8 * 22);
+    CHECK(e.count(e.names.hists) == 8 * 3);
+    CHECK(e.schema.conn()
+              .exec("SELECT count(*) FROM (SELECT DISTINCT pid, obsid, band FROM " +
+                    e.names.sigs.quoted() + ") d")
+              .int64(0, 0) == 8 * 22);
+    CHECK(e.schema.conn()
+              .exec("SELECT count(*), count(DISTINCT (obsid, pass)) FROM " +
+                    e.names.extraction.quoted() + " WHERE status = 'extracted'")
+              .int64(0, 1) == 8 * 3);
+    CHECK(e.count(e.names.extraction) == 8 * 3);
+}
+
+TEST_CASE("extract: the worker's connections terminated mid-run: exit 6, nothing half-written, "
+          "a rerun completes",
+          "[db][extract]") {
+    require_server();
+    Env e;
+    std::vector<std::string> refs;
+    for (int i = 0; i < 8; ++i) {
+        std::string ref = "S2A_MSIL2A_20210615T103021_N0300_R108_T32UNG_2021061" +
+                          std::to_string(i) + "T134511.SAFE";
+        write_product(e.eodata, "L2A", ref);
+        e.add_image(ref);
+        refs.push_back(ref);
+    }
+    const std::string app = "baims-extract-fault-" + e.schema.name();
+    std::vector<std::string> argv{baims_binary(),
+                                  "--progress",
+                                  "never",
+                                  "--threads",
+                                  "1",
+                                  "extract",
+                                  "--db-config",
+                                  e.config.string(),
+                                  "--eodata",
+                                  e.eodata.string(),
+                                  "--passes",
+                                  "scl,10,20",
+                                  "--bands-20",
+                                  "B05,B11",
+                                  "--lease",
+                                  "3"};
+    Child child(argv, {{"PGAPPNAME", app}});
+    for (int i = 0; i < 500; ++i) {
+        if (e.schema.conn()
+                .exec_params("SELECT count(*) FROM " + e.names.extraction.quoted() +
+                             " WHERE status = 'extracted'")
+                .int64(0, 0) > 0) {
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    e.schema.conn().exec_params("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                " WHERE application_name = $1",
+                                app);
+    auto r = child.wait();
+    INFO(r.err);
+    CHECK(r.exit_code == 6);
+    // "baims extract: error: [<step>: ]lost the connection to …" or "…: terminating connection
+    // due to administrator command (SQLSTATE 57P01)", depending on where the worker was.
+    CHECK(r.err.find("baims extract: error: ") != std::string::npos);
+    CHECK(r.err.find("Nothing of the unfinished transaction was kept; rerun is safe") !=
+          std::string::npos);
+    // All-or-nothing per (image, pass): 0 or all rows of each pass of each image.
+    auto per = e.schema.conn().exec(
+        "SELECT d.id, (SELECT count(*) FROM " + e.names.sigs.quoted() +
+        " s WHERE s.obsid = d.id AND s.band IN ('B02','B03','B04','B08')), (SELECT count(*) FROM " +
+        e.names.sigs.quoted() +
+        " s WHERE s.obsid = d.id AND s.band IN ('B05','B11')),"
+        " (SELECT count(*) FROM " +
+        e.names.hists.quoted() + " h WHERE h.obsid = d.id) FROM " + e.names.catalog.quoted() +
+        " d ORDER BY d.id");
+    REQUIRE(per.size() == 8);
+    std::int64_t done = 0;
+    for (std::size_t i = 0; i < per.size(); ++i) {
+        INFO("obsid " << per.int64(i, 0));
+        CHECK((per.int64(i, 1) == 0 || per.int64(i, 1) == 16));
+        CHECK((per.int64(i, 2) == 0 || per.int64(i, 2) == 6));
+        CHECK((per.int64(i, 3) == 0 || per.int64(i, 3) == 3));
+        done += per.int64(i, 1) / 16;
+    }
+    CHECK(done < 8);                                      // the run was interrupted
+    std::this_thread::sleep_for(std::chrono::seconds(4)); // its leases (3 s) expire
+    auto again = run(argv);
+    INFO(again.err);
+    CHECK(again.exit_code == 0);
+    for (const auto& ref : refs) {
+        CHECK(e.status_of(ref) == "extracted");
+        check_sigs(e, e.id_of(ref));
+        check_hists(e, e.id_of(ref));
+    }
+    CHECK(e.count(e.names.sigs) == 8 * 22);
+    CHECK(e.count(e.names.hists) == 8 * 3);
+    CHECK(e.count(e.names.extraction) == 8 * 3);
 }
