@@ -30,6 +30,7 @@
 #include <memory>
 #include <signal.h>
 #include <thread>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 using namespace baims;
@@ -245,7 +246,8 @@ const std::vector<TestMask> MASKS20 = {
 };
 
 struct Env {
-    TempSchema schema{"extract"};
+    // One schema per process: ctest runs the cases of this file in parallel.
+    TempSchema schema{"extract " + std::to_string(::getpid())};
     fs::path dir = temp_dir();
     fs::path eodata = dir / "eodata";
     fs::path config = dir / "db_config.json";
