@@ -218,9 +218,9 @@ public:
     db::Result query(const std::string& sql) { return m_conn.exec(sql); }
 
     // Runs the real binary: baims --deterministic catalog <args> --db-config <cfg>.
-    Run run(const std::vector<std::string>& args) {
+    Run run(const std::vector<std::string>& args, const std::string& global_flags = "") {
         std::string cmd = "env no_proxy=127.0.0.1 NO_PROXY=127.0.0.1 " + shell_quote(BAIMS_BINARY) +
-                          " --deterministic catalog";
+                          " --deterministic " + global_flags + " catalog";
         for (const auto& a : args) {
             cmd += " " + shell_quote(a);
         }
@@ -385,6 +385,37 @@ TEST_CASE("catalog: malformed JSON gives exit 7 naming the URL, nothing written"
                    Catch::EndsWith(" is not valid JSON (byte 58); nothing was written. Retry "
                                    "later; if it persists, report the response"));
     CHECK(fx.count() == 0);
+}
+
+// Issue 12 #9: --dry-run queries nothing and writes nothing, with or without the tables.
+TEST_CASE("catalog: --dry-run neither queries the service nor writes", "[catalog][db]") {
+    require_database();
+    Fixture fx("dry");
+    FakeCdse fake(fx.dir(), {L1C});
+    auto tables_in_schema = [&] {
+        return fx.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'Cat \"dry\" \u00fc'")
+            .int64(0, 0);
+    };
+    const auto before = tables_in_schema();
+    auto args = query_args(fake, "2020-11-01", "2021-01-01", "s2", "S2MSI1C");
+    Run r = fx.run(args, "--dry-run");
+    REQUIRE(r.code == 0);
+    CHECK(r.err.find("does not exist and would be created; nothing written") != std::string::npos);
+    CHECK(tables_in_schema() == before); // --create-tables did not create them
+    CHECK(fake.requests().empty());
+
+    // With the tables there: the query is shown, not sent, and nothing is inserted.
+    REQUIRE(fx.run(args).code == 0); // creates the tables and imports
+    const auto requests = fake.requests().size();
+    const auto rows = fx.count();
+    REQUIRE(rows == 32);
+    r = fx.run(args, "--dry-run");
+    REQUIRE(r.code == 0);
+    CHECK(r.err.find("dry run: would query " + fake.base_url() +
+                     "/resto/api/collections/Sentinel2/search.json?") != std::string::npos);
+    CHECK(r.err.find("dry run: nothing written") != std::string::npos);
+    CHECK(fake.requests().size() == requests);
+    CHECK(fx.count() == rows);
 }
 
 TEST_CASE("catalog: an empty result", "[catalog][db]") {
