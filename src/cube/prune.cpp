@@ -24,39 +24,6 @@ namespace sfs = std::filesystem;
 
 namespace {
 
-template <class F> auto visit_type(const zarr::DType& t, F&& f) {
-    using zarr::DataKind;
-    switch (t.kind) {
-    case DataKind::Float:
-        return t.itemsize == 4 ? f(std::type_identity<float>{}) : f(std::type_identity<double>{});
-    case DataKind::Int:
-        switch (t.itemsize) {
-        case 1:
-            return f(std::type_identity<int8_t>{});
-        case 2:
-            return f(std::type_identity<int16_t>{});
-        case 4:
-            return f(std::type_identity<int32_t>{});
-        default:
-            return f(std::type_identity<int64_t>{});
-        }
-    case DataKind::UInt:
-        switch (t.itemsize) {
-        case 1:
-            return f(std::type_identity<uint8_t>{});
-        case 2:
-            return f(std::type_identity<uint16_t>{});
-        case 4:
-            return f(std::type_identity<uint32_t>{});
-        default:
-            return f(std::type_identity<uint64_t>{});
-        }
-    case DataKind::Bool:
-        break;
-    }
-    return f(std::type_identity<uint8_t>{});
-}
-
 // The raw values that decode as missing: the fill value and the missing_value attribute(s).
 std::vector<double> missing_values(const zarr::ArrayMeta& meta, const nlohmann::json& attrs) {
     std::vector<double> out;
@@ -190,7 +157,7 @@ void classify_arrays(std::vector<CubeArray>& arrays, const nlohmann::json& root_
 bool chunk_all_missing(const zarr::ArrayMeta& meta, const nlohmann::json& attrs, const void* data,
                        size_t n) {
     const auto missing = missing_values(meta, attrs);
-    return visit_type(meta.dtype_info(), [&](auto tag) {
+    return zarr::visit_dtype(meta.dtype_info(), [&](auto tag) {
         using T = typename decltype(tag)::type;
         const T* p = static_cast<const T*>(data);
         std::vector<T> vals;

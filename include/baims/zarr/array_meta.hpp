@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace baims::zarr {
@@ -65,5 +67,41 @@ struct ArrayMeta {
 
     bool operator==(const ArrayMeta& other) const;
 };
+
+// Calls f(std::type_identity<T>{}) with the C++ type of the dtype.
+template <class F> auto visit_dtype(const DType& t, F&& f) {
+    switch (t.kind) {
+    case DataKind::Float:
+        if (t.itemsize == 4) {
+            return f(std::type_identity<float>{});
+        }
+        return f(std::type_identity<double>{});
+    case DataKind::Int:
+        switch (t.itemsize) {
+        case 1:
+            return f(std::type_identity<int8_t>{});
+        case 2:
+            return f(std::type_identity<int16_t>{});
+        case 4:
+            return f(std::type_identity<int32_t>{});
+        default:
+            return f(std::type_identity<int64_t>{});
+        }
+    case DataKind::UInt:
+        switch (t.itemsize) {
+        case 1:
+            return f(std::type_identity<uint8_t>{});
+        case 2:
+            return f(std::type_identity<uint16_t>{});
+        case 4:
+            return f(std::type_identity<uint32_t>{});
+        default:
+            return f(std::type_identity<uint64_t>{});
+        }
+    case DataKind::Bool:
+        break;
+    }
+    return f(std::type_identity<uint8_t>{}); // numpy bool: one byte, 0 or 1
+}
 
 } // namespace baims::zarr
