@@ -15,8 +15,8 @@ import subprocess
 import numpy as np
 import xarray as xr
 
-from baimstest import (BAIMS, RUN_ATTRS, TempDirTest, comparable, cube_differences, write_cf,
-                       write_config)
+from baimstest import (BAIMS, RUN_ATTRS, TempDirTest, comparable, cube_differences, traced_env,
+                       write_cf, write_config)
 
 T0 = dt.datetime(2022, 3, 1, 12, 0)
 LAT = np.arange(9.75, 0, -0.5)        # 20 rows, descending
@@ -101,7 +101,8 @@ class _MetadataKills(TempDirTest):
         shutil.copytree(base, probe)
         log = self.p("trace.log")
         subprocess.run([self.strace, "-f", "-qq", "-o", log, "-e", f"trace={SYSCALLS}"] +
-                       self.command(probe, new_days), check=True, capture_output=True)
+                       self.command(probe, new_days), check=True, capture_output=True,
+                       env=traced_env())
         trace = calls(log, probe)
         points = [i + 1 for i, (_, rel, _) in enumerate(trace) if rel in METADATA]
         seen_missing_time = 0
@@ -113,7 +114,8 @@ class _MetadataKills(TempDirTest):
             k = sum(1 for c in trace[:n] if c[0] == name)
             cmd = [self.strace, "-f", "-qq", "-o", log, "-e", f"trace={SYSCALLS}",
                    "-e", f"inject={name}:signal=KILL:when={k}"]
-            p = subprocess.run(cmd + self.command(out, new_days), capture_output=True, text=True)
+            p = subprocess.run(cmd + self.command(out, new_days), capture_output=True, text=True,
+                               env=traced_env())
             with self.subTest(kill=n, at=trace[n - 1][1]):
                 self.assertEqual(p.returncode, -9, p.stderr)
                 # killed exactly there: the n-th call, the expected file, and nothing after it

@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from baimstest import (BAIMS, RUN_ATTRS, TempDirTest, cube_differences, cube_files, run, snapshot,
-                       write_cf, write_config)
+                       traced_env, write_cf, write_config)
 
 T0 = dt.datetime(2022, 3, 1, 11, 0)
 LAT = np.arange(9.75, 0, -0.5)        # 20 rows, descending
@@ -286,7 +286,8 @@ class Update(_Inputs):
         shutil.copytree(base, probe)
         log = self.p("renames.log")
         subprocess.run(command(probe, [strace, "-f", "-qq", "-e", "trace=rename", "-o", log]),
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env=traced_env())
         calls = renames(log, probe)
         self.assertEqual(phase(calls[0]), "journal")          # the commit point comes first
         where = {ph: [i + 1 for i, c in enumerate(calls) if phase(c) == ph] for ph in "SCM"}
@@ -319,7 +320,8 @@ class Update(_Inputs):
                     p = subprocess.run(command(out, [strace, "-f", "-qq", "-e", "trace=rename",
                                                      "-e", f"inject=rename:signal=KILL:when={n}",
                                                      "-o", log]),
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                       env=traced_env())
                     self.assertEqual(p.returncode, -9, f"rename {n}")
                     killed = renames(log, out)
                     # killed at the n-th rename, the one of that phase, before it ran
