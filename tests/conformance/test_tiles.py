@@ -15,8 +15,6 @@ import datetime as dt
 from baimstest import DATA, SOURCE_DIR, TempDirTest, run, snapshot, write_cf, write_config
 
 GOLDEN = os.path.join(SOURCE_DIR, "tests", "data", "golden", "golden-xcube-1.0.5")
-if not os.path.isdir(os.path.join(GOLDEN, "ostia-golden.levels")):
-    GOLDEN = "/work/shared/data/xcube-samples/golden-xcube-1.0.5"
 
 NT, H, W = 3, 37, 53          # odd sizes: ragged blocks at the edges of every level
 CH, CW = 8, 10                # tile size = chunks: 4 levels (37x53, 19x27, 10x14, 5x7)
