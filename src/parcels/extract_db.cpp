@@ -1,7 +1,8 @@
 // `baims extract` database mode (SPEC §10): a work queue on dias_catalogue, passes per image,
 // sigs/hists rows written exactly once per (image, pass).
 //
-// Claim: one transaction picks the next image (FOR UPDATE SKIP LOCKED), marks it `inprogress`
+// Claim: one transaction picks the next image (FOR UPDATE SKIP LOCKED), re-checks it with a fresh
+// snapshot while holding the row lock (see claim()), marks it `inprogress`
 // and writes a lease per pass into baims_extraction; a thread renews the leases while the image
 // is worked on. An `inprogress` image whose leases have all expired (its worker died) is claimed
 // again. Each pass deletes the rows of any earlier attempt, COPYs its rows and marks itself done,
@@ -336,22 +337,16 @@ struct Shared {
     std::int64_t claimed = 0;
 };
 
-std::optional<Claim> claim(db::Connection& conn, Shared& s, const std::string& worker) {
+// The claimable-image condition on `d`, a row of the catalogue.
+std::string claimable(const db::TableNames& t) {
+    return "(d.status = 'ingested' OR (d.status = 'inprogress' AND NOT EXISTS (SELECT 1 FROM " +
+           t.extraction.quoted() + " e WHERE e.obsid = d.id AND e.lease_until > now())))";
+}
+
+// Marks the row picked by claim() `inprogress` and writes its leases; commits.
+Claim take_claim(db::Transaction& tx, Shared& s, const std::string& worker, const db::Result& res) {
     const auto& t = s.settings.tables;
     const auto& r = s.request;
-    db::Transaction tx(conn, "claim");
-    auto res = tx.exec_params(
-        "SELECT d.id, d.reference, to_char(d.obstime, 'YYYY-MM-DD HH24:MI:SS') FROM " +
-            t.catalog.quoted() +
-            " d WHERE d.card = $1 AND ($2 = 0 OR d.id = $2) AND (d.status = 'ingested'"
-            " OR (d.status = 'inprogress' AND NOT EXISTS (SELECT 1 FROM " +
-            t.extraction.quoted() + " e WHERE e.obsid = d.id AND e.lease_until > now())))" +
-            queue_condition(t, s.filter) +
-            " ORDER BY d.obstime, d.id LIMIT 1 FOR UPDATE OF d SKIP LOCKED",
-        r.card, r.obsid, s.filter.aoi, s.filter.start, s.filter.end);
-    if (res.empty()) {
-        return std::nullopt;
-    }
     Claim c;
     c.id = res.int64(0, 0);
     c.reference = res.text(0, 1);
@@ -378,6 +373,39 @@ std::optional<Claim> claim(db::Connection& conn, Shared& s, const std::string& w
     }
     tx.commit();
     return c;
+}
+
+std::optional<Claim> claim(db::Connection& conn, Shared& s, const std::string& worker) {
+    const auto& t = s.settings.tables;
+    const auto& r = s.request;
+    // READ COMMITTED + SKIP LOCKED: when another worker claims a row and commits between this
+    // statement's snapshot and its row lock, PostgreSQL re-checks the locked row's new version
+    // (now `inprogress`) but evaluates the lease sub-query on the old snapshot (no lease yet), so
+    // the image would be claimed twice. A second statement (a new snapshot) re-checks the claim
+    // while the row lock is held; a stale pick is let go and the queue read again, which sees the
+    // other worker's leases.
+    while (true) {
+        db::Transaction tx(conn, "claim");
+        auto res = tx.exec_params(
+            "SELECT d.id, d.reference, to_char(d.obstime, 'YYYY-MM-DD HH24:MI:SS') FROM " +
+                t.catalog.quoted() + " d WHERE d.card = $1 AND ($2 = 0 OR d.id = $2) AND " +
+                claimable(t) + queue_condition(t, s.filter) +
+                " ORDER BY d.obstime, d.id LIMIT 1 FOR UPDATE OF d SKIP LOCKED",
+            r.card, r.obsid, s.filter.aoi, s.filter.start, s.filter.end);
+        if (res.empty()) {
+            return std::nullopt;
+        }
+        const auto id = res.int64(0, 0);
+        if (tx.exec_params("SELECT 1 FROM " + t.catalog.quoted() + " d WHERE d.id = $1 AND " +
+                               claimable(t),
+                           id)
+                .empty()) {
+            log::debug("extract: obsid " + std::to_string(id) +
+                       " was claimed by another worker meanwhile; reading the queue again");
+            continue; // rolled back
+        }
+        return take_claim(tx, s, worker, res);
+    }
 }
 
 // The offsets to add to the DN of `safe` for `values: harmonized` (empty: none).
@@ -751,15 +779,24 @@ DbExtractSummary extract_db(const DbExtractRequest& request,
             }
             arr += "}";
             const auto& t = settings.tables;
-            auto res = conn.exec_params(
-                "UPDATE " + t.catalog.quoted() +
-                    " d SET status = 'ingested' WHERE d.card = $1 AND ($2 = 0 OR d.id = $2)"
-                    " AND d.status = ANY($6::text[]) AND NOT EXISTS (SELECT 1 FROM " +
-                    t.extraction.quoted() +
+            // The rows are locked first, so that the UPDATE (a new snapshot) sees the leases of
+            // any claim that committed meanwhile: an UPDATE alone re-checks a concurrently
+            // claimed row with the lease sub-query on its old snapshot (see claim()).
+            const std::string where = " WHERE d.card = $1 AND ($2 = 0 OR d.id = $2) AND d.status ="
+                                      " ANY($6::text[])" +
+                                      queue_condition(t, s.filter);
+            db::Transaction tx(conn, "re-queue");
+            tx.exec_params("SELECT d.id FROM " + t.catalog.quoted() + " d" + where +
+                               " ORDER BY d.id FOR UPDATE OF d",
+                           request.card, request.obsid, s.filter.aoi, s.filter.start, s.filter.end,
+                           arr);
+            auto res = tx.exec_params(
+                "UPDATE " + t.catalog.quoted() + " d SET status = 'ingested'" + where +
+                    " AND NOT EXISTS (SELECT 1 FROM " + t.extraction.quoted() +
                     " e WHERE e.obsid = d.id AND e.lease_until > now()"
-                    " AND d.status = 'inprogress')" +
-                    queue_condition(t, s.filter),
+                    " AND d.status = 'inprogress')",
                 request.card, request.obsid, s.filter.aoi, s.filter.start, s.filter.end, arr);
+            tx.commit();
             log::info("extract: " + std::to_string(res.affected_rows()) + " images re-queued");
         }
         if (request.dry_run) {

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -863,4 +864,105 @@ TEST_CASE("extract: the worker's connections terminated mid-run: exit 6, nothing
     CHECK(e.count(e.names.sigs) == 8 * 22);
     CHECK(e.count(e.names.hists) == 8 * 3);
     CHECK(e.count(e.names.extraction) == 8 * 3);
+}
+
+namespace {
+
+// A role of the throwaway server for one test case, dropped (with its privileges) at the end.
+struct TempRole {
+    db::Connection& conn;
+    std::string name;
+    TempRole(db::Connection& c, const std::string& n, const std::string& schema_quoted)
+        : conn(c)
+        , name(n) {
+        conn.exec("DROP ROLE IF EXISTS " + db::quote_ident(name));
+        conn.exec("CREATE ROLE " + db::quote_ident(name) + " LOGIN");
+        conn.exec("GRANT USAGE ON SCHEMA " + schema_quoted + " TO " + db::quote_ident(name));
+        conn.exec("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA " + schema_quoted +
+                  " TO " + db::quote_ident(name));
+        conn.exec("GRANT USAGE ON ALL SEQUENCES IN SCHEMA " + schema_quoted + " TO " +
+                  db::quote_ident(name));
+    }
+    ~TempRole() {
+        try {
+            conn.exec("DROP OWNED BY " + db::quote_ident(name));
+            conn.exec("DROP ROLE " + db::quote_ident(name));
+        } catch (...) {
+        }
+    }
+};
+
+// Waits (up to 60 s) until `sql` (one int64 parameter-free count) returns a non-zero count.
+bool wait_for(db::Connection& conn, const std::string& sql, const std::string& app) {
+    for (int i = 0; i < 1200; ++i) {
+        if (conn.exec_params(sql, app).int64(0, 0) > 0) {
+            return true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+}
+
+} // namespace
+
+// The claim race the CI run of 2026-12-01 hit (9 claims for 8 images): worker B's claim statement
+// takes its snapshot, worker A claims the same image and commits, then B locks the row. Under READ
+// COMMITTED PostgreSQL re-checks the locked row's new version (`inprogress`), but the lease
+// sub-query still reads B's old snapshot (no lease yet), so B claimed the image a second time.
+// The interleaving is forced, without sleeps: B's reads of the catalogue wait on an advisory lock
+// the test holds (a row-security policy of B's role), and A's finishing update waits on another.
+TEST_CASE("extract: a claim that raced another worker's commit is let go, never taken twice",
+          "[db][extract]") {
+    require_server();
+    Env e;
+    write_product(e.eodata);
+    e.add_image(REF);
+    const std::string tag = std::to_string(::getpid());
+    TempRole role_a(e.schema.conn(), "baims_race_a_" + tag, e.schema.quoted());
+    TempRole role_b(e.schema.conn(), "baims_race_b_" + tag, e.schema.quoted());
+    const std::int64_t gate_b = 7001000 + ::getpid(), gate_a = 7002000 + ::getpid();
+    const std::string gate = e.schema.table("gate");
+    auto& c = e.schema.conn();
+    c.exec("CREATE FUNCTION " + gate +
+           "(k bigint) RETURNS boolean LANGUAGE plpgsql VOLATILE AS"
+           " $$ BEGIN PERFORM pg_advisory_xact_lock_shared(k); RETURN true; END $$");
+    const std::string cat = e.names.catalog.quoted();
+    c.exec("ALTER TABLE " + cat + " ENABLE ROW LEVEL SECURITY");
+    c.exec("CREATE POLICY b_all ON " + cat + " FOR ALL TO " + db::quote_ident(role_b.name) +
+           " USING (" + gate + "(" + std::to_string(gate_b) + ")) WITH CHECK (true)");
+    c.exec("CREATE POLICY a_sel ON " + cat + " FOR SELECT TO " + db::quote_ident(role_a.name) +
+           " USING (true)");
+    c.exec("CREATE POLICY a_upd ON " + cat + " FOR UPDATE TO " + db::quote_ident(role_a.name) +
+           " USING (status <> 'inprogress' OR " + gate + "(" + std::to_string(gate_a) +
+           ")) WITH CHECK (true)");
+    db::Connection holder = connect();
+    holder.exec("SELECT pg_advisory_lock(" + std::to_string(gate_b) + "), pg_advisory_lock(" +
+                std::to_string(gate_a) + ")");
+    std::vector<std::string> argv{
+        baims_binary(), "--progress",  "never",           "--threads", "1",
+        "extract",      "--db-config", e.config.string(), "--eodata",  e.eodata.string(),
+        "--passes",     "scl,10,20",   "--bands-20",      "B05,B11"};
+    const std::string app_a = "baims-race-a-" + tag, app_b = "baims-race-b-" + tag;
+    const std::string waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"
+                                " AND wait_event_type = 'Lock' AND wait_event = 'advisory'";
+    // B's claim statement has its snapshot and waits inside its scan of the catalogue.
+    Child b(argv, {{"PGUSER", role_b.name}, {"PGAPPNAME", app_b}});
+    REQUIRE(wait_for(holder, waiting + " AND query LIKE '%SKIP LOCKED%'", app_b));
+    // A claims the image, commits, and waits in its finishing update (the image stays claimed).
+    Child a(argv, {{"PGUSER", role_a.name}, {"PGAPPNAME", app_a}});
+    REQUIRE(wait_for(holder, waiting + " AND query LIKE 'UPDATE%'", app_a));
+    holder.exec("SELECT pg_advisory_unlock(" + std::to_string(gate_b) + ")");
+    auto rb = b.wait();
+    INFO(rb.err);
+    CHECK(rb.exit_code == 0);
+    CHECK(rb.err.find(" claimed") == std::string::npos);
+    holder.exec("SELECT pg_advisory_unlock(" + std::to_string(gate_a) + ")");
+    auto ra = a.wait();
+    INFO(ra.err);
+    CHECK(ra.exit_code == 0);
+    CHECK(ra.err.find(" claimed") != std::string::npos);
+    CHECK(e.status_of(REF) == "extracted");
+    check_sigs(e, e.id_of(REF));
+    check_hists(e, e.id_of(REF));
+    CHECK(e.count(e.names.extraction) == 3);
 }
