@@ -8,7 +8,8 @@ preset=${1:-dev}
 target=()
 case "$preset" in
     dev) dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
-    asan) dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=Debug -DBAIMS_SANITIZE=ON) ;;
+    # -O1: the sanitizer tests run several times faster than at -O0 (asserts stay on: Debug)
+    asan) dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1" -DBAIMS_SANITIZE=ON) ;;
     tsan) dir=build-tsan; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DBAIMS_SANITIZE_THREAD=ON -DBUILD_TESTING=OFF)
           target=(--target baims) ;;
     *) echo "build.sh: unknown preset '$preset' (dev, asan or tsan)" >&2; exit 2 ;;

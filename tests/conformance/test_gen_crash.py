@@ -163,7 +163,7 @@ class _MetadataKills(TempDirTest):
         self.assertEqual(cube_differences(probe, fresh), [])
         return seen_missing_time
 
-class MetadataKillsInsert(_MetadataKills):
+class MetadataKillsInsert(_MetadataKills):  # ctest-label: heavy
     def test_insert_into_days_5_7_9(self):
         """The issue's case: a cube of days 5, 7, 9 given days 5 to 9 (6 and 8 inserted, the
         others unchanged); xarray used to fail with "cannot reshape array of size 5 into shape
@@ -171,12 +171,12 @@ class MetadataKillsInsert(_MetadataKills):
         missing = self.kill_at_every_metadata_write([5, 7, 9], [5, 6, 7, 8, 9], [5, 6, 7, 8, 9])
         self.assertGreater(missing, 0)
 
-class MetadataKillsAppend(_MetadataKills):
+class MetadataKillsAppend(_MetadataKills):  # ctest-label: heavy
     def test_append_to_days_5_7_9(self):
         missing = self.kill_at_every_metadata_write([5, 7, 9], [11, 13], [5, 7, 9, 11, 13])
         self.assertGreater(missing, 0)
 
-class MetadataKillsReplace(_MetadataKills):
+class MetadataKillsReplace(_MetadataKills):  # ctest-label: heavy
     def test_replace_keeps_length(self):
         """Replacing a day (other values) keeps the length of the time axis: no time chunk is
         removed, so the time coordinate never reads as missing."""
