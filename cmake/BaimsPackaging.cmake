@@ -16,7 +16,7 @@ if(BAIMS_MAN_PAGES AND NOT CMAKE_CROSSCOMPILING AND NOT BAIMS_SANITIZE AND NOT B
         COMMENT "Generating man pages from baims --help"
         VERBATIM)
     install(DIRECTORY ${PROJECT_BINARY_DIR}/man/ DESTINATION ${CMAKE_INSTALL_MANDIR}/man1
-            FILES_MATCHING PATTERN "*.1")
+            FILES_MATCHING PATTERN "*.1.gz")
 endif()
 
 install(FILES ${PROJECT_SOURCE_DIR}/scripts/completion/baims.bash

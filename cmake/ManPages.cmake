@@ -1,6 +1,6 @@
 # Generates man pages from the CLI's own help, so they never drift from it:
 #   cmake -DBIN=<baims> -DOUT=<dir> -DVERSION=<x.y.z> -DEXIT_CODES=<docs/exit-codes.md> -P ManPages.cmake
-# writes <dir>/baims.1 and one <dir>/baims-<command>.1 per subcommand (as git does).
+# writes <dir>/baims.1.gz and one <dir>/baims-<command>.1.gz per subcommand (as git does).
 
 function(roff_escape in out)
     string(REPLACE "\\" "\\e" s "${in}")
@@ -47,6 +47,11 @@ function(write_page name summary help see_also)
     string(APPEND page ".SH SEE ALSO\n${see_also}\n")
     string(APPEND page "The full documentation is in /usr/share/doc/baims and docs/ of the source.\n")
     file(WRITE "${OUT}/${name}.1" "${page}")
+    # compressed as Debian installs man pages (-n: no name/time stamp, reproducible)
+    execute_process(COMMAND gzip -9nf "${OUT}/${name}.1" RESULT_VARIABLE rc)
+    if(NOT rc EQUAL 0)
+        message(FATAL_ERROR "ManPages: gzip ${OUT}/${name}.1 failed")
+    endif()
 endfunction()
 
 file(MAKE_DIRECTORY "${OUT}")
