@@ -892,7 +892,7 @@ struct TempRole {
     }
 };
 
-// Waits (up to 60 s) until `sql` (one int64 parameter-free count) returns a non-zero count.
+// Waits (up to 60 s) until `sql` (a count, parameter $1 = the application name) is non-zero.
 bool wait_for(db::Connection& conn, const std::string& sql, const std::string& app) {
     for (int i = 0; i < 1200; ++i) {
         if (conn.exec_params(sql, app).int64(0, 0) > 0) {
@@ -903,66 +903,150 @@ bool wait_for(db::Connection& conn, const std::string& sql, const std::string& a
     return false;
 }
 
+// Two worker processes whose interleaving the test controls, without sleeps: worker B (its own
+// role) reads the catalogue only while the test lets it (a row-security policy of B's role waits
+// on an advisory lock the test holds), worker A reads the parcel masks only while the test lets
+// it, i.e. A waits right after its claim has committed.
+struct Race {
+    Env& e;
+    std::string tag = std::to_string(::getpid());
+    TempRole a{e.schema.conn(), "baims_race_a_" + tag, e.schema.quoted()};
+    TempRole b{e.schema.conn(), "baims_race_b_" + tag, e.schema.quoted()};
+    std::int64_t gate_a = 7001000 + ::getpid(), gate_b = 7002000 + ::getpid();
+    db::Connection holder = connect();
+    std::string app_a = "baims-race-a-" + tag, app_b = "baims-race-b-" + tag;
+
+    explicit Race(Env& env)
+        : e(env) {
+        auto& c = e.schema.conn();
+        const std::string gate = e.schema.table("gate");
+        c.exec("CREATE FUNCTION " + gate +
+               "(k bigint) RETURNS boolean LANGUAGE plpgsql VOLATILE AS"
+               " $$ BEGIN PERFORM pg_advisory_xact_lock_shared(k); RETURN true; END $$");
+        const std::string ra = db::quote_ident(a.name), rb = db::quote_ident(b.name);
+        const std::string cat = e.names.catalog.quoted();
+        c.exec("ALTER TABLE " + cat + " ENABLE ROW LEVEL SECURITY");
+        c.exec("CREATE POLICY b_all ON " + cat + " FOR ALL TO " + rb + " USING (" + gate + "(" +
+               std::to_string(gate_b) + ")) WITH CHECK (true)");
+        c.exec("CREATE POLICY a_all ON " + cat + " FOR ALL TO " + ra +
+               " USING (true) WITH CHECK (true)");
+        for (int res : {10, 20}) {
+            const auto masks =
+                e.names.parcel.with_name("parcels_32632_" + std::to_string(res) + "_rast").quoted();
+            c.exec("ALTER TABLE " + masks + " ENABLE ROW LEVEL SECURITY");
+            c.exec("CREATE POLICY a_sel ON " + masks + " FOR SELECT TO " + ra + " USING (" + gate +
+                   "(" + std::to_string(gate_a) + "))");
+            c.exec("CREATE POLICY b_sel ON " + masks + " FOR SELECT TO " + rb + " USING (true)");
+        }
+        holder.exec("SELECT pg_advisory_lock(" + std::to_string(gate_a) + "), pg_advisory_lock(" +
+                    std::to_string(gate_b) + ")");
+    }
+
+    std::vector<std::string> argv(std::vector<std::string> extra = {}) const {
+        std::vector<std::string> v{
+            baims_binary(), "--progress",  "never",           "--threads", "1",
+            "extract",      "--db-config", e.config.string(), "--eodata",  e.eodata.string(),
+            "--passes",     "scl,10,20",   "--bands-20",      "B05,B11"};
+        v.insert(v.end(), extra.begin(), extra.end());
+        return v;
+    }
+    std::map<std::string, std::string> env_a() const {
+        return {{"PGUSER", a.name}, {"PGAPPNAME", app_a}};
+    }
+    std::map<std::string, std::string> env_b() const {
+        return {{"PGUSER", b.name}, {"PGAPPNAME", app_b}};
+    }
+    // True once the worker with this application name waits at its gate.
+    bool waiting(const std::string& app, const std::string& query_like = "%") {
+        return wait_for(holder,
+                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND"
+                        " wait_event_type = 'Lock' AND wait_event = 'advisory' AND query LIKE '" +
+                            query_like + "'",
+                        app);
+    }
+    void open_b() { holder.exec("SELECT pg_advisory_unlock(" + std::to_string(gate_b) + ")"); }
+    void open_a() { holder.exec("SELECT pg_advisory_unlock(" + std::to_string(gate_a) + ")"); }
+};
+
+std::size_t claims_in(const std::string& err) {
+    std::size_t n = 0;
+    for (auto at = err.find(" claimed"); at != std::string::npos;
+         at = err.find(" claimed", at + 1)) {
+        ++n;
+    }
+    return n;
+}
+
 } // namespace
 
 // The claim race the CI run of 2026-12-01 hit (9 claims for 8 images): worker B's claim statement
 // takes its snapshot, worker A claims the same image and commits, then B locks the row. Under READ
 // COMMITTED PostgreSQL re-checks the locked row's new version (`inprogress`), but the lease
 // sub-query still reads B's old snapshot (no lease yet), so B claimed the image a second time.
-// The interleaving is forced, without sleeps: B's reads of the catalogue wait on an advisory lock
-// the test holds (a row-security policy of B's role), and A's finishing update waits on another.
 TEST_CASE("extract: a claim that raced another worker's commit is let go, never taken twice",
           "[db][extract]") {
     require_server();
     Env e;
     write_product(e.eodata);
     e.add_image(REF);
-    const std::string tag = std::to_string(::getpid());
-    TempRole role_a(e.schema.conn(), "baims_race_a_" + tag, e.schema.quoted());
-    TempRole role_b(e.schema.conn(), "baims_race_b_" + tag, e.schema.quoted());
-    const std::int64_t gate_b = 7001000 + ::getpid(), gate_a = 7002000 + ::getpid();
-    const std::string gate = e.schema.table("gate");
-    auto& c = e.schema.conn();
-    c.exec("CREATE FUNCTION " + gate +
-           "(k bigint) RETURNS boolean LANGUAGE plpgsql VOLATILE AS"
-           " $$ BEGIN PERFORM pg_advisory_xact_lock_shared(k); RETURN true; END $$");
-    const std::string cat = e.names.catalog.quoted();
-    c.exec("ALTER TABLE " + cat + " ENABLE ROW LEVEL SECURITY");
-    c.exec("CREATE POLICY b_all ON " + cat + " FOR ALL TO " + db::quote_ident(role_b.name) +
-           " USING (" + gate + "(" + std::to_string(gate_b) + ")) WITH CHECK (true)");
-    c.exec("CREATE POLICY a_sel ON " + cat + " FOR SELECT TO " + db::quote_ident(role_a.name) +
-           " USING (true)");
-    c.exec("CREATE POLICY a_upd ON " + cat + " FOR UPDATE TO " + db::quote_ident(role_a.name) +
-           " USING (status <> 'inprogress' OR " + gate + "(" + std::to_string(gate_a) +
-           ")) WITH CHECK (true)");
-    db::Connection holder = connect();
-    holder.exec("SELECT pg_advisory_lock(" + std::to_string(gate_b) + "), pg_advisory_lock(" +
-                std::to_string(gate_a) + ")");
-    std::vector<std::string> argv{
-        baims_binary(), "--progress",  "never",           "--threads", "1",
-        "extract",      "--db-config", e.config.string(), "--eodata",  e.eodata.string(),
-        "--passes",     "scl,10,20",   "--bands-20",      "B05,B11"};
-    const std::string app_a = "baims-race-a-" + tag, app_b = "baims-race-b-" + tag;
-    const std::string waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"
-                                " AND wait_event_type = 'Lock' AND wait_event = 'advisory'";
-    // B's claim statement has its snapshot and waits inside its scan of the catalogue.
-    Child b(argv, {{"PGUSER", role_b.name}, {"PGAPPNAME", app_b}});
-    REQUIRE(wait_for(holder, waiting + " AND query LIKE '%SKIP LOCKED%'", app_b));
-    // A claims the image, commits, and waits in its finishing update (the image stays claimed).
-    Child a(argv, {{"PGUSER", role_a.name}, {"PGAPPNAME", app_a}});
-    REQUIRE(wait_for(holder, waiting + " AND query LIKE 'UPDATE%'", app_a));
-    holder.exec("SELECT pg_advisory_unlock(" + std::to_string(gate_b) + ")");
+    Race race(e);
+    // B's claim statement has its snapshot and waits inside its scan of the catalogue
+    Child b(race.argv(), race.env_b());
+    REQUIRE(race.waiting(race.app_b, "%SKIP LOCKED%"));
+    // A claims the image, commits, and waits before reading the masks (the image stays claimed)
+    Child a(race.argv(), race.env_a());
+    REQUIRE(race.waiting(race.app_a));
+    race.open_b();
     auto rb = b.wait();
     INFO(rb.err);
     CHECK(rb.exit_code == 0);
-    CHECK(rb.err.find(" claimed") == std::string::npos);
-    holder.exec("SELECT pg_advisory_unlock(" + std::to_string(gate_a) + ")");
+    CHECK(claims_in(rb.err) == 0);
+    race.open_a();
     auto ra = a.wait();
     INFO(ra.err);
     CHECK(ra.exit_code == 0);
-    CHECK(ra.err.find(" claimed") != std::string::npos);
+    CHECK(claims_in(ra.err) == 1);
     CHECK(e.status_of(REF) == "extracted");
     check_sigs(e, e.id_of(REF));
     check_hists(e, e.id_of(REF));
+    CHECK(e.count(e.names.extraction) == 3);
+}
+
+// The same race in the operator's re-queue: an image left `inprogress` by a dead worker (leases
+// expired) is claimed again by worker A while `extract --rerun-status inprogress` runs; the
+// re-queue must see A's new leases and leave the image alone, else both would extract it.
+TEST_CASE("extract: --rerun-status inprogress does not re-queue an image a worker just claimed",
+          "[db][extract]") {
+    require_server();
+    Env e;
+    write_product(e.eodata);
+    e.add_image(REF, "inprogress");
+    const auto id = e.id_of(REF);
+    for (const char* pass : {"scl", "10", "20"}) {
+        e.schema.conn().exec_params(
+            "INSERT INTO " + e.names.extraction.quoted() +
+                " (obsid, pass, status, worker, lease_until, started) VALUES ($1, $2, 'inprogress',"
+                " 'dead:1:0', now() - interval '1 hour', now() - interval '2 hours')",
+            id, std::string(pass));
+    }
+    Race race(e);
+    Child b(race.argv({"--rerun-status", "inprogress"}), race.env_b());
+    REQUIRE(race.waiting(race.app_b));
+    Child a(race.argv(), race.env_a());
+    REQUIRE(race.waiting(race.app_a));
+    race.open_b();
+    auto rb = b.wait();
+    INFO(rb.err);
+    CHECK(rb.exit_code == 0);
+    CHECK(rb.err.find(" 0 images re-queued") != std::string::npos);
+    CHECK(claims_in(rb.err) == 0);
+    race.open_a();
+    auto ra = a.wait();
+    INFO(ra.err);
+    CHECK(ra.exit_code == 0);
+    CHECK(claims_in(ra.err) == 1);
+    CHECK(e.status_of(REF) == "extracted");
+    check_sigs(e, id);
+    check_hists(e, id);
     CHECK(e.count(e.names.extraction) == 3);
 }
