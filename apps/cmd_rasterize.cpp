@@ -2,6 +2,7 @@
 // Parses the options and calls parcels::rasterize_parcels.
 
 #include "common.hpp"
+#include "config_file.hpp"
 #include "db_options.hpp"
 
 #include "baims/core/error.hpp"
@@ -13,6 +14,7 @@ namespace baims::app {
 namespace {
 
 struct RasterizeOptions {
+    std::string config; // -c: YAML of these options
     std::string aoi;
     std::string aoi_field;
     std::vector<int> epsg;
@@ -73,8 +75,7 @@ void register_rasterize(CLI::App& app, Registry& registry) {
                                         "resolution, into <parcel_table>_<EPSG>_<res>_rast tables");
     cmd->add_option("AOI", opts->aoi,
                     "Area of interest (aois table); its catalogue entries give the UTM zones "
-                    "when --epsg is not given")
-        ->required();
+                    "when --epsg is not given (required, here or as aoi: in the -c file)");
     cmd->add_option("--epsg", opts->epsg, "UTM zone EPSG codes, e.g. --epsg 32632 32633")
         ->check(CLI::Range(1024, 999999));
     cmd->add_option("--res", opts->res, "Resolutions in metres")->capture_default_str();
@@ -93,8 +94,21 @@ void register_rasterize(CLI::App& app, Registry& registry) {
     cmd->add_option("--aoi-field", opts->aoi_field,
                     "Name column of the aois table (default: db_config args.aoi_field, else name)");
     add_db_options(*cmd, opts->db);
+    cmd->add_option("-c,--config", opts->config,
+                    "YAML file of these options (keys: aoi and the long names without --); the "
+                    "command line wins")
+        ->check(CLI::ExistingFile);
 
-    registry.push_back({"rasterize", cmd, [opts](const GlobalOptions& g) {
+    registry.push_back({"rasterize", cmd, [opts, cmd](const GlobalOptions& g) {
+                            if (!opts->config.empty()) {
+                                apply_config_file(*cmd, opts->config, {{"aoi", "AOI"}});
+                            }
+                            if (opts->aoi.empty()) {
+                                throw UsageError("AOI is required",
+                                                 "Give it as the first argument or as aoi: in "
+                                                 "the -c file. Run 'baims rasterize --help' for "
+                                                 "usage");
+                            }
                             parcels::RasterizeRequest request = make_request(*opts, g);
                             db::ConnectionSettings settings = db_settings(opts->db);
                             if (g.print_config) {
