@@ -21,6 +21,7 @@ struct RasterizeOptions {
     std::vector<int> res{10, 20};
     bool all_touched = false;
     bool only_new = false;
+    bool all_parcels = false;
     std::string parcel_table;
     std::string pid_column = "ogc_fid";
     std::string geometry_column;
@@ -30,6 +31,8 @@ struct RasterizeOptions {
 parcels::RasterizeRequest make_request(const RasterizeOptions& o, const GlobalOptions& g) {
     parcels::RasterizeRequest r;
     r.aoi = o.aoi;
+    r.all_parcels = o.all_parcels;
+    r.threads = thread_count(g);
     r.aoi_field = o.aoi_field;
     r.epsg = o.epsg;
     r.res = o.res;
@@ -58,6 +61,7 @@ void print_config(const parcels::RasterizeRequest& r, const db::ConnectionSettin
         n["res"].push_back(v);
     n["all_touched"] = r.all_touched;
     n["only_new"] = r.only_new;
+    n["all_parcels"] = r.all_parcels;
     n["parcel_table"] = r.parcels ? r.parcels->display() : s.tables.parcel.display();
     n["pid_column"] = r.pid_column;
     n["geometry_column"] = r.geometry_column.empty() ? "auto" : r.geometry_column;
@@ -83,6 +87,8 @@ void register_rasterize(CLI::App& app, Registry& registry) {
                   "Select every pixel the parcel overlaps, not only pixels whose centre is inside");
     cmd->add_flag("--only-new", opts->only_new,
                   "Only add masks for parcels that have none; keep the existing masks");
+    cmd->add_flag("--all-parcels", opts->all_parcels,
+                  "Every parcel of the table (default: only parcels in the AOI's extent)");
     cmd->add_option("--parcel-table", opts->parcel_table,
                     "Parcel table (default: tables.parcel_table of --db-config)");
     cmd->add_option("--pid-column", opts->pid_column,

@@ -121,8 +121,8 @@ class RasterizeConfigFile(TempDirTest):
         p = run(["--print-config", "rasterize", "-c", cfg, "--pid-column", "gid", "--res", "10",
                  "20"], check=0)
         lines = p.stdout.splitlines()
-        self.assertEqual(lines[:12], ["aoi: bw", "epsg:", "  - 32632", "  - 32633", "res:",
-                                      "  - 10", "  - 20", "all_touched: true", "only_new: false",
+        self.assertEqual(lines[:13], ["aoi: bw", "epsg:", "  - 32632", "  - 32633", "res:",
+                                      "  - 10", "  - 20", "all_touched: true", "only_new: false", "all_parcels: false",
                                       "parcel_table: \"\\\"cbm\\\".\\\"parcels\\\"\"",
                                       "pid_column: gid", "geometry_column: auto"])
         # the positional AOI wins over aoi:

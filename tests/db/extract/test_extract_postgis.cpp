@@ -260,8 +260,8 @@ TEST_CASE("extract: statistics and hists equal PostGIS's ST_SummaryStats, ST_Qua
           "[db][extract][postgis]") {
     require_server();
     Env e;
-    auto ras = run({baims_binary(), "--progress", "never", "rasterize", "any", "--db-config",
-                    e.config.string(), "--epsg", "32632", "--res", "10", "20"});
+    auto ras = run({baims_binary(), "--progress", "never", "rasterize", "any", "--all-parcels",
+                    "--db-config", e.config.string(), "--epsg", "32632", "--res", "10", "20"});
     INFO(ras.err);
     REQUIRE(ras.exit_code == 0);
     auto ext =
