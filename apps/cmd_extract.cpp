@@ -2,6 +2,7 @@
 // parses the options and calls parcels::extract_file.
 
 #include "common.hpp"
+#include "config_file.hpp"
 #include "db_options.hpp"
 
 #include "baims/core/error.hpp"
@@ -15,6 +16,7 @@ namespace baims::app {
 namespace {
 
 struct ExtractOptions {
+    std::string config; // -c: YAML of these options
     std::vector<std::string> rasters;
     std::string parcels;
     std::string layer;
@@ -166,7 +168,14 @@ void register_extract(CLI::App& app, Registry& registry) {
         ->check(CLI::Range(3, 86400))
         ->capture_default_str();
     add_db_options(*cmd, o->db);
-    registry.push_back({"extract", cmd, [o](const GlobalOptions& g) {
+    cmd->add_option("-c,--config", o->config,
+                    "YAML file of these options (keys: the long names without --); the command "
+                    "line wins")
+        ->check(CLI::ExistingFile);
+    registry.push_back({"extract", cmd, [o, cmd](const GlobalOptions& g) {
+                            if (!o->config.empty()) {
+                                apply_config_file(*cmd, o->config);
+                            }
                             io::gdal::Session gdal;
                             if (!o->rasters.empty()) {
                                 return run_file_mode(*o, g);

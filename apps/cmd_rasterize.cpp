@@ -2,6 +2,7 @@
 // Parses the options and calls parcels::rasterize_parcels.
 
 #include "common.hpp"
+#include "config_file.hpp"
 #include "db_options.hpp"
 
 #include "baims/core/error.hpp"
@@ -13,12 +14,14 @@ namespace baims::app {
 namespace {
 
 struct RasterizeOptions {
+    std::string config; // -c: YAML of these options
     std::string aoi;
     std::string aoi_field;
     std::vector<int> epsg;
     std::vector<int> res{10, 20};
     bool all_touched = false;
     bool only_new = false;
+    bool all_parcels = false;
     std::string parcel_table;
     std::string pid_column = "ogc_fid";
     std::string geometry_column;
@@ -28,6 +31,8 @@ struct RasterizeOptions {
 parcels::RasterizeRequest make_request(const RasterizeOptions& o, const GlobalOptions& g) {
     parcels::RasterizeRequest r;
     r.aoi = o.aoi;
+    r.all_parcels = o.all_parcels;
+    r.threads = thread_count(g);
     r.aoi_field = o.aoi_field;
     r.epsg = o.epsg;
     r.res = o.res;
@@ -56,6 +61,7 @@ void print_config(const parcels::RasterizeRequest& r, const db::ConnectionSettin
         n["res"].push_back(v);
     n["all_touched"] = r.all_touched;
     n["only_new"] = r.only_new;
+    n["all_parcels"] = r.all_parcels;
     n["parcel_table"] = r.parcels ? r.parcels->display() : s.tables.parcel.display();
     n["pid_column"] = r.pid_column;
     n["geometry_column"] = r.geometry_column.empty() ? "auto" : r.geometry_column;
@@ -73,8 +79,7 @@ void register_rasterize(CLI::App& app, Registry& registry) {
                                         "resolution, into <parcel_table>_<EPSG>_<res>_rast tables");
     cmd->add_option("AOI", opts->aoi,
                     "Area of interest (aois table); its catalogue entries give the UTM zones "
-                    "when --epsg is not given")
-        ->required();
+                    "when --epsg is not given (required, here or as aoi: in the -c file)");
     cmd->add_option("--epsg", opts->epsg, "UTM zone EPSG codes, e.g. --epsg 32632 32633")
         ->check(CLI::Range(1024, 999999));
     cmd->add_option("--res", opts->res, "Resolutions in metres")->capture_default_str();
@@ -82,6 +87,8 @@ void register_rasterize(CLI::App& app, Registry& registry) {
                   "Select every pixel the parcel overlaps, not only pixels whose centre is inside");
     cmd->add_flag("--only-new", opts->only_new,
                   "Only add masks for parcels that have none; keep the existing masks");
+    cmd->add_flag("--all-parcels", opts->all_parcels,
+                  "Every parcel of the table (default: only parcels in the AOI's extent)");
     cmd->add_option("--parcel-table", opts->parcel_table,
                     "Parcel table (default: tables.parcel_table of --db-config)");
     cmd->add_option("--pid-column", opts->pid_column,
@@ -93,8 +100,21 @@ void register_rasterize(CLI::App& app, Registry& registry) {
     cmd->add_option("--aoi-field", opts->aoi_field,
                     "Name column of the aois table (default: db_config args.aoi_field, else name)");
     add_db_options(*cmd, opts->db);
+    cmd->add_option("-c,--config", opts->config,
+                    "YAML file of these options (keys: aoi and the long names without --); the "
+                    "command line wins")
+        ->check(CLI::ExistingFile);
 
-    registry.push_back({"rasterize", cmd, [opts](const GlobalOptions& g) {
+    registry.push_back({"rasterize", cmd, [opts, cmd](const GlobalOptions& g) {
+                            if (!opts->config.empty()) {
+                                apply_config_file(*cmd, opts->config, {{"aoi", "AOI"}});
+                            }
+                            if (opts->aoi.empty()) {
+                                throw UsageError("AOI is required",
+                                                 "Give it as the first argument or as aoi: in "
+                                                 "the -c file. Run 'baims rasterize --help' for "
+                                                 "usage");
+                            }
                             parcels::RasterizeRequest request = make_request(*opts, g);
                             db::ConnectionSettings settings = db_settings(opts->db);
                             if (g.print_config) {

@@ -12,7 +12,7 @@ echo "parcels: $(psql -Atc 'SELECT count(*) FROM parcels')" >&2
 echo "| run | wall s | peak RSS MB | 10 m table s | 20 m table s | masks |"
 echo "|---:|---:|---:|---:|---:|---|"
 for r in $(seq 1 "$RUNS"); do
-    /usr/bin/time -v "$BAIMS" --progress never rasterize bench --epsg 32632 --res 10 20 \
+    /usr/bin/time -v "$BAIMS" --progress never rasterize bench --all-parcels --epsg 32632 --res 10 20 \
         --parcel-table parcels 2>"$PWD/rast.log" || { cat "$PWD/rast.log" >&2; exit 1; }
     wall=$(grep "Elapsed (wall clock)" rast.log | awk '{print $NF}' | awk -F: '{print $(NF-1)*60+$NF}')
     rss=$(grep "Maximum resident" rast.log | awk '{printf "%.0f", $NF/1024}')

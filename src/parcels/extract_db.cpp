@@ -520,8 +520,9 @@ std::uint64_t run_pass(db::Connection& conn, Shared& s, const Claim& c, const Pa
         copy.complete();
         rows = copy.rows();
     }
+    // clock_timestamp(): now() is when this transaction began, before the pass's work.
     tx.exec_params("UPDATE " + t.extraction.quoted() +
-                       " SET status = $3, finished = now(), rows = $4, message = NULL"
+                       " SET status = $3, finished = clock_timestamp(), rows = $4, message = NULL"
                        " WHERE obsid = $1 AND pass = $2",
                    c.id, p.name, rows ? std::string("extracted") : std::string("No parcels"),
                    static_cast<std::int64_t>(rows));

@@ -1,9 +1,11 @@
 // `baims rasterize`: parcel masks per UTM zone and resolution (SPEC 9).
 //
 // Per EPSG: the parcels are read once (cursor, WKB), repaired when invalid (OGR MakeValid),
-// reprojected with PROJ from their own SRID (traditional GIS axis order) and kept in memory as
-// zonal::MultiPolygon. Per resolution: each parcel is rasterised on the zone grid {0, 0, res, res}
-// and its PostGIS raster WKB is streamed by COPY into a new table; the primary key is added and
+// reprojected with PROJ from their own SRID (traditional GIS axis order), dropped when their
+// bounding box misses the AOI's extent in that CRS, and kept in memory as zonal::MultiPolygon.
+// Per resolution: the parcels are rasterised on the zone grid {0, 0, res, res} in batches, each
+// batch on `threads` threads, and their PostGIS raster WKB is streamed by COPY, in parcel order
+// (the output does not depend on the thread count), into a new table; the primary key is added and
 // the new table replaces the old one, all in one transaction, so readers (and a crash at any
 // moment) see the old table or the new one. --only-new COPYs the missing masks into the existing
 // table instead.
@@ -21,12 +23,16 @@
 #include <ogr_geometry.h>
 #include <ogr_spatialref.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
+#include <thread>
 #include <unordered_set>
 
 namespace baims::parcels {
@@ -261,13 +267,87 @@ Source resolve_source(db::Connection& conn, const RasterizeRequest& request,
     return s;
 }
 
+std::string aoi_field(const RasterizeRequest& request, const db::ConnectionSettings& settings) {
+    if (!request.aoi_field.empty())
+        return request.aoi_field;
+    auto it = settings.args.find("aoi_field");
+    return it != settings.args.end() && !it->second.empty() ? it->second : "name";
+}
+
+// The AOI's geometry (all rows of that name), as OGC WKB, with its SRID.
+struct AoiGeometry {
+    std::vector<std::uint8_t> wkb;
+    int srid = 0;
+};
+
+AoiGeometry load_aoi(db::Connection& conn, const RasterizeRequest& request,
+                     const db::ConnectionSettings& settings) {
+    const db::QualifiedName& aoi = settings.tables.aoi;
+    const std::string field = aoi_field(request, settings);
+    const std::string hint = "Check the name, or rasterize every parcel with --all-parcels";
+    if (!db::table_exists(conn, aoi))
+        throw DatabaseError("table " + aoi.display() + " does not exist on " + conn.describe(),
+                            "Load the AOIs, or rasterize every parcel with --all-parcels");
+    auto r = conn.exec_params(
+        "SELECT encode(ST_AsBinary(ST_Collect(wkb_geometry)), 'hex'), max(ST_SRID(wkb_geometry)), "
+        "count(*) FROM " +
+            aoi.quoted() + " WHERE " + db::quote_ident(field) + " = $1",
+        request.aoi);
+    if (r.int64(0, 2) == 0)
+        throw InputError("AOI '" + request.aoi + "' is not in " + aoi.display(), hint);
+    if (r.is_null(0, 0))
+        throw InputError("AOI '" + request.aoi + "' in " + aoi.display() + " has no geometry",
+                         hint);
+    AoiGeometry g;
+    const std::string& hex = r.text(0, 0);
+    g.wkb.resize(hex.size() / 2);
+    for (std::size_t k = 0; k < g.wkb.size(); ++k)
+        g.wkb[k] = static_cast<std::uint8_t>(std::stoi(hex.substr(2 * k, 2), nullptr, 16));
+    g.srid = static_cast<int>(r.int64(0, 1));
+    return g;
+}
+
+// The AOI's extent in the zone's CRS: its geometry densified (64 steps along the longer side of
+// its bounding box, so that curved edges are followed), reprojected, then bounded.
+OGREnvelope aoi_extent(const AoiGeometry& aoi, int epsg) {
+    OGRGeometry* raw = nullptr;
+    if (OGRGeometryFactory::createFromWkb(aoi.wkb.data(), nullptr, &raw, aoi.wkb.size()) !=
+            OGRERR_NONE ||
+        !raw)
+        throw InputError("the AOI geometry cannot be read");
+    std::unique_ptr<OGRGeometry> geom(raw);
+    OGREnvelope e;
+    geom->getEnvelope(&e);
+    const double step = std::max(e.MaxX - e.MinX, e.MaxY - e.MinY) / 64;
+    if (step > 0)
+        geom->segmentize(step);
+    Reprojector reproject(epsg);
+    if (OGRCoordinateTransformation* ct = reproject.get(aoi.srid)) {
+        io::gdal::ErrorScope errors;
+        if (geom->transform(ct) != OGRERR_NONE)
+            throw InputError("cannot reproject the AOI to EPSG:" + std::to_string(epsg) + ": " +
+                             errors.last_error());
+    }
+    geom->getEnvelope(&e);
+    return e;
+}
+
+bool meets(const zonal::MultiPolygon& g, const OGREnvelope& e) {
+    double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+    for (const auto& p : g)
+        for (const auto& r : p.rings)
+            for (std::size_t i = 0; i < r.x.size(); ++i) {
+                x0 = std::min(x0, r.x[i]);
+                x1 = std::max(x1, r.x[i]);
+                y0 = std::min(y0, r.y[i]);
+                y1 = std::max(y1, r.y[i]);
+            }
+    return x0 <= e.MaxX && x1 >= e.MinX && y0 <= e.MaxY && y1 >= e.MinY;
+}
+
 std::vector<int> derive_epsg(db::Connection& conn, const RasterizeRequest& request,
                              const db::ConnectionSettings& settings) {
-    std::string field = request.aoi_field;
-    if (field.empty()) {
-        auto it = settings.args.find("aoi_field");
-        field = it != settings.args.end() && !it->second.empty() ? it->second : "name";
-    }
+    const std::string field = aoi_field(request, settings);
     const db::QualifiedName& aoi = settings.tables.aoi;
     const db::QualifiedName& cat = settings.tables.catalog;
     for (const auto* t : {&aoi, &cat})
@@ -303,12 +383,12 @@ std::vector<int> derive_epsg(db::Connection& conn, const RasterizeRequest& reque
 }
 
 struct ReadStats {
-    std::int64_t parcels = 0, invalid = 0, empty = 0, not_polygonal = 0, failed = 0;
+    std::int64_t parcels = 0, invalid = 0, empty = 0, not_polygonal = 0, failed = 0, outside = 0;
 };
 
-// All parcels of the source, reprojected to epsg.
+// All parcels of the source, reprojected to epsg; with an extent, only those meeting it.
 std::vector<Parcel> read_parcels(db::Connection& conn, const Source& src, int epsg,
-                                 ReadStats& stats) {
+                                 const std::optional<OGREnvelope>& extent, ReadStats& stats) {
     Reprojector reproject(epsg);
     std::vector<Parcel> out;
     db::Transaction tx(conn, "rasterize_read");
@@ -372,15 +452,14 @@ std::vector<Parcel> read_parcels(db::Connection& conn, const Source& src, int ep
                               ", not a polygon; no mask");
                     continue;
                 }
+                bool repaired = false;
                 if (!geom->IsValid()) {
                     std::unique_ptr<OGRGeometry> fixed(geom->MakeValid());
                     if (!fixed)
                         throw InputError("invalid geometry that MakeValid cannot repair: " +
                                          errors.last_error());
                     geom = std::move(fixed);
-                    ++stats.invalid;
-                    log::debug("rasterize: parcel " + std::to_string(pid) +
-                               " was invalid; repaired");
+                    repaired = true;
                 }
                 if (OGRCoordinateTransformation* ct = reproject.get(srid)) {
                     if (geom->transform(ct) != OGRERR_NONE)
@@ -397,6 +476,15 @@ std::vector<Parcel> read_parcels(db::Connection& conn, const Source& src, int ep
                     log::debug("rasterize: parcel " + std::to_string(pid) +
                                " has no polygonal part");
                     continue;
+                }
+                if (extent && !meets(p.geometry, *extent)) {
+                    ++stats.outside;
+                    continue;
+                }
+                if (repaired) {
+                    ++stats.invalid;
+                    log::debug("rasterize: parcel " + std::to_string(pid) +
+                               " was invalid; repaired");
                 }
                 out.push_back(std::move(p));
             } catch (const InputError& e) {
@@ -422,6 +510,49 @@ void ensure_raster_type(db::Connection& conn, bool create, bool dry_run) {
                             "Run CREATE EXTENSION postgis_raster, or rerun with --create-tables");
     conn.exec("CREATE EXTENSION IF NOT EXISTS postgis_raster");
     log::info("rasterize: created the postgis_raster extension");
+}
+
+// What one parcel's mask came to; made on a worker thread, used in parcel order.
+struct MaskResult {
+    enum Kind { Written, Kept, SubPixel, Failed } kind = Written;
+    std::string hex;     // Written: the raster WKB
+    std::string message; // Failed: why, after "parcel <pid>"
+};
+
+constexpr std::size_t MASK_BATCH = 2048;
+
+// fn(i) for i in [0, n) on up to `threads` threads (zonal::rasterize and mask_raster_hex are pure
+// functions of their arguments). The first exception is rethrown once all threads have stopped.
+template <class Fn> void parallel_masks(std::size_t n, int threads, Fn&& fn) {
+    const std::size_t nt = std::min<std::size_t>(static_cast<std::size_t>(std::max(threads, 1)), n);
+    if (nt <= 1) {
+        for (std::size_t i = 0; i < n; ++i)
+            fn(i);
+        return;
+    }
+    std::atomic<std::size_t> next{0};
+    std::exception_ptr error;
+    std::mutex error_mutex;
+    auto worker = [&] {
+        for (std::size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) {
+            try {
+                fn(i);
+            } catch (...) {
+                std::lock_guard lock(error_mutex);
+                if (!error)
+                    error = std::current_exception();
+                next.store(n);
+            }
+        }
+    };
+    std::vector<std::thread> pool;
+    for (std::size_t t = 1; t < nt; ++t)
+        pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool)
+        t.join();
+    if (error)
+        std::rethrow_exception(error);
 }
 
 RasterizeTableSummary write_table(db::Connection& conn, const Source& src,
@@ -465,44 +596,62 @@ RasterizeTableSummary write_table(db::Connection& conn, const Source& src,
     {
         Progress progress("masks " + target.display(), parcels.size(), "parcels");
         db::CopyWriter copy(tx, load, {"pid", "rast"});
-        std::size_t pending = 0;
-        for (const Parcel& p : parcels) {
-            if (++pending == 2000) {
-                progress.advance(pending);
-                pending = 0;
-                check_interrupted();
+        std::vector<MaskResult> batch;
+        for (std::size_t first = 0; first < parcels.size(); first += MASK_BATCH) {
+            const std::size_t n = std::min(MASK_BATCH, parcels.size() - first);
+            batch.assign(n, MaskResult{});
+            parallel_masks(n, request.threads, [&](std::size_t i) {
+                const Parcel& p = parcels[first + i];
+                MaskResult& out = batch[i];
+                if (incremental && have.count(p.pid)) {
+                    out.kind = MaskResult::Kept;
+                    return;
+                }
+                zonal::Mask m;
+                try {
+                    m = zonal::rasterize(p.geometry, grid, rule);
+                } catch (const InputError& e) {
+                    out.kind = MaskResult::Failed;
+                    out.message = ": " + std::string(e.what()) + "; no mask";
+                    return;
+                }
+                if (m.width > 65535 || m.height > 65535) {
+                    out.kind = MaskResult::Failed;
+                    out.message = " spans " + std::to_string(m.width) + " x " +
+                                  std::to_string(m.height) +
+                                  " pixels, more than a PostGIS raster holds; no mask";
+                } else if (m.width == 0) {
+                    out.kind = MaskResult::SubPixel;
+                } else {
+                    out.hex = mask_raster_hex(m, res, epsg);
+                }
+            });
+            // In parcel order, whatever thread made each mask.
+            for (std::size_t i = 0; i < n; ++i) {
+                const Parcel& p = parcels[first + i];
+                switch (batch[i].kind) {
+                case MaskResult::Kept:
+                    ++s.kept;
+                    break;
+                case MaskResult::Failed:
+                    ++s.failed;
+                    log::warn("rasterize: parcel " + std::to_string(p.pid) + batch[i].message);
+                    break;
+                case MaskResult::SubPixel:
+                    ++s.subpixel;
+                    log::debug("rasterize: parcel " + std::to_string(p.pid) +
+                               " selects no pixel at " + std::to_string(res) + " m");
+                    break;
+                case MaskResult::Written:
+                    copy.add_raw(std::to_string(p.pid));
+                    copy.add_raw(batch[i].hex);
+                    copy.end_row();
+                    break;
+                }
             }
-            if (incremental && have.count(p.pid)) {
-                ++s.kept;
-                continue;
-            }
-            zonal::Mask m;
-            try {
-                m = zonal::rasterize(p.geometry, grid, rule);
-            } catch (const InputError& e) {
-                ++s.failed;
-                log::warn("rasterize: parcel " + std::to_string(p.pid) + ": " + e.what() +
-                          "; no mask");
-                continue;
-            }
-            if (m.width > 65535 || m.height > 65535) {
-                ++s.failed;
-                log::warn("rasterize: parcel " + std::to_string(p.pid) + " spans " +
-                          std::to_string(m.width) + " x " + std::to_string(m.height) +
-                          " pixels, more than a PostGIS raster holds; no mask");
-                continue;
-            }
-            if (m.width == 0) {
-                ++s.subpixel;
-                log::debug("rasterize: parcel " + std::to_string(p.pid) + " selects no pixel at " +
-                           std::to_string(res) + " m");
-                continue;
-            }
-            copy.add_raw(std::to_string(p.pid));
-            copy.add_raw(mask_raster_hex(m, res, epsg));
-            copy.end_row();
+            progress.advance(n);
+            check_interrupted();
         }
-        progress.advance(pending);
         copy.complete();
         s.written = static_cast<std::int64_t>(copy.rows());
         progress.finish();
@@ -543,6 +692,9 @@ RasterizeSummary rasterize_parcels(const RasterizeRequest& request,
             list += (list.empty() ? "" : ", ") + ("EPSG:" + std::to_string(e));
         log::info("rasterize: UTM zones of AOI '" + request.aoi + "' from the catalogue: " + list);
     }
+    std::optional<AoiGeometry> aoi;
+    if (!request.all_parcels)
+        aoi = load_aoi(conn, request, settings);
     for (int e : epsgs)
         for (int r : request.res)
             mask_table_name(src.table, e, r); // validate every name before any work
@@ -550,11 +702,16 @@ RasterizeSummary rasterize_parcels(const RasterizeRequest& request,
     log::info("rasterize: parcels " + src.table.display() + " (pid " + db::quote_ident(src.pid) +
               ", geometry " + db::quote_ident(src.geometry) + ") on " + conn.describe() + ", " +
               (request.all_touched ? "all touched" : "pixel centre") +
-              (request.only_new ? ", only new parcels" : ""));
+              (request.only_new ? ", only new parcels" : "") +
+              (aoi ? ", parcels in the extent of AOI '" + request.aoi + "'" : ", every parcel") +
+              ", " + std::to_string(std::max(1, request.threads)) + " threads");
     for (int epsg : epsgs) {
         ReadStats rs;
         const auto t0 = std::chrono::steady_clock::now();
-        const std::vector<Parcel> parcels = read_parcels(conn, src, epsg, rs);
+        std::optional<OGREnvelope> extent;
+        if (aoi)
+            extent = aoi_extent(*aoi, epsg);
+        const std::vector<Parcel> parcels = read_parcels(conn, src, epsg, extent, rs);
         log::info(
             "rasterize: read " + std::to_string(rs.parcels) +
             " parcels for EPSG:" + std::to_string(epsg) + " in " +
@@ -564,6 +721,7 @@ RasterizeSummary rasterize_parcels(const RasterizeRequest& request,
         summary.invalid = rs.invalid;
         summary.empty = rs.empty;
         summary.not_polygonal = rs.not_polygonal;
+        summary.outside = rs.outside;
         summary.failed += rs.failed;
         for (int res : request.res) {
             RasterizeTableSummary t = write_table(conn, src, parcels, epsg, res, request);
@@ -586,7 +744,8 @@ RasterizeSummary rasterize_parcels(const RasterizeRequest& request,
               std::to_string(summary.tables.size()) + " tables, " + std::to_string(written) +
               " masks; " + std::to_string(summary.invalid) + " invalid (repaired), " +
               std::to_string(summary.empty) + " empty, " + std::to_string(subpixel) +
-              " smaller than a pixel, " + std::to_string(summary.failed) + " failed");
+              " smaller than a pixel, " + std::to_string(summary.failed) + " failed" +
+              (aoi ? ", " + std::to_string(summary.outside) + " outside the AOI" : ""));
     return summary;
 }
 

@@ -14,9 +14,11 @@
 namespace baims::parcels {
 
 struct RasterizeRequest {
-    std::string aoi;                          // aois row name (for deriving zones)
-    std::string aoi_field;                    // name column of the aoi table; empty: args/`name`
-    std::vector<int> epsg;                    // empty: derived from the catalogue's S2 tile ids
+    std::string aoi;          // aois row name: zones (without epsg) and the parcels' extent
+    bool all_parcels = false; // every parcel of the table, not only those in the AOI's extent
+    int threads = 1;          // masks rasterised on this many threads (output identical for any)
+    std::string aoi_field;    // name column of the aoi table; empty: args/`name`
+    std::vector<int> epsg;    // empty: derived from the catalogue's S2 tile ids
     std::vector<int> res{10, 20};             // metres
     bool all_touched = false;                 // PixelRule::AllTouched instead of Centre
     bool only_new = false;                    // add masks for parcels without one; keep the rest
@@ -43,12 +45,15 @@ struct RasterizeSummary {
     std::int64_t invalid = 0;       // repaired with MakeValid
     std::int64_t empty = 0;         // NULL or empty geometry, or nothing polygonal (no row)
     std::int64_t not_polygonal = 0; // points/lines (no row), part of `empty`
+    std::int64_t outside = 0;       // bounding box not meeting the AOI's extent (no row)
     std::int64_t failed = 0; // could not be read, reprojected, rasterised (no row; logged); summed
                              // over zones and tables
     std::vector<RasterizeTableSummary> tables;
 };
 
-// Runs the whole command. Throws ConfigError (no parcel table configured), InputError (AOI
+// Runs the whole command. Unless all_parcels, only parcels whose bounding box (in the zone's CRS)
+// meets the extent of the AOI (the bounding box of its geometry reprojected, densified, to the
+// zone's CRS) get a mask. Throws ConfigError (no parcel table configured), InputError (AOI
 // unknown, no zone found), DatabaseError (missing tables/columns, SQL errors, exit 6).
 RasterizeSummary rasterize_parcels(const RasterizeRequest& request,
                                    const db::ConnectionSettings& settings);

@@ -60,8 +60,9 @@ struct Fixture {
             "INSERT INTO " + parcels_sql + " VALUES ($1, 'p', ST_GeomFromEWKT($2))", fid, ewkt);
     }
     RunResult rasterize(std::vector<std::string> extra) {
-        std::vector<std::string> argv{baims_binary(), "--progress",     "never",    "rasterize",
-                                      "any",          "--parcel-table", parcels_arg};
+        std::vector<std::string> argv{baims_binary(),   "--progress", "never",
+                                      "rasterize",      "any",        "--all-parcels",
+                                      "--parcel-table", parcels_arg};
         argv.insert(argv.end(), extra.begin(), extra.end());
         return run(argv);
     }
@@ -319,8 +320,8 @@ TEST_CASE("rebuild is atomic, --only-new adds only missing masks", "[rasterize]"
                           " SELECT v.f, 'p', ST_Transform(ST_GeomFromText(v.w, 32632), 4326) "
                           "FROM unnest($1::integer[], $2::text[]) AS v(f, w)",
                       fids + "}", wkts + "}");
-        Child child({baims_binary(), "--progress", "never", "rasterize", "any", "--parcel-table",
-                     f.parcels_arg, "--epsg", "32632", "--res", "10"});
+        Child child({baims_binary(), "--progress", "never", "rasterize", "any", "--all-parcels",
+                     "--parcel-table", f.parcels_arg, "--epsg", "32632", "--res", "10"});
         bool seen = false;
         for (int k = 0; k < 600 && !seen; ++k) {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -436,4 +437,153 @@ TEST_CASE("zones from the catalogue, and errors", "[rasterize]") {
                                       " has no column \"fid\". Give the parcel id column with "
                                       "--pid-column");
     }
+}
+
+namespace {
+// A 4326 AOI whose extent in UTM 32N is the rectangle [x0, x1] x [y0, y1] (densified before the
+// reprojection, so the round trip moves its bounding box by millimetres only).
+void add_utm_aoi(Fixture& f, const std::string& aois, const std::string& name, double x0, double y0,
+                 double x1, double y1) {
+    f.schema.conn().exec_params(
+        "INSERT INTO " + aois +
+            " VALUES ($1, ST_Transform(ST_Segmentize(ST_MakeEnvelope($2, $3, $4, $5, 32632), 50),"
+            " 4326))",
+        name, x0, y0, x1, y1);
+}
+
+std::string table_text(db::Connection& c, const std::string& table) { // rows in storage order
+    return c
+        .exec("SELECT count(*) || ' ' || md5(string_agg(pid || ':' || rast::text, ',' ORDER BY "
+              "ctid)) FROM " +
+              table)
+        .text(0, 0);
+}
+} // namespace
+
+TEST_CASE("rasterize: only parcels in the AOI's extent get masks, with --all-parcels all",
+          "[rasterize]") {
+    require_server();
+    Fixture f{"aoi"};
+    auto& c = f.schema.conn();
+    const std::string aois = f.schema.table("aois");
+    c.exec("CREATE TABLE " + aois + " (name text, wkb_geometry geometry(Polygon, 4326))");
+    // AOI: x 500950..502650, y 5400950..5402650 (UTM 32N)
+    add_utm_aoi(f, aois, "box", 500950, 5400950, 502650, 5402650);
+    add_utm_aoi(f, aois, "far", 600000, 5400000, 601000, 5401000);
+    // 12 x 12 squares of 100 m every 400 m from (500000, 5400000): columns and rows 3..6 meet the
+    // AOI (the nearest outside squares are 50 m and 150 m away): 16 inside, 128 outside
+    int fid = 0;
+    for (int j = 0; j < 12; ++j)
+        for (int i = 0; i < 12; ++i) {
+            const double x = 500000 + 400 * i + 3, y = 5400000 + 400 * j + 3;
+            std::ostringstream w;
+            w.precision(17);
+            w << "POLYGON((" << x << " " << y << "," << x + 100 << " " << y << "," << x + 100 << " "
+              << y + 100 << "," << x << " " << y + 100 << "," << x << " " << y << "))";
+            f.add(++fid, w.str(), j % 2 ? 4326 : 3035);
+        }
+    // one across the AOI's west edge, in EPSG:3035
+    f.add(++fid,
+          "POLYGON((500903 5401503,501003 5401503,501003 5401603,500903 5401603,500903 5401503))",
+          3035);
+    const std::string t10 = f.mask_sql(32632, 10);
+    const std::string cfg_dir = temp_dir();
+    const std::string cfg = cfg_dir + "/db_config.json";
+    {
+        nlohmann::json j;
+        j["database"]["connection"] = nlohmann::json::object();
+        j["database"]["tables"]["aoi_table"] = aois;
+        j["database"]["tables"]["parcel_table"] = f.parcels_sql;
+        std::ofstream(cfg) << j.dump();
+    }
+    auto out = run({baims_binary(), "--progress", "never", "rasterize", "box", "--db-config", cfg,
+                    "--epsg", "32632", "--res", "10"});
+    INFO(out.err);
+    REQUIRE(out.exit_code == 0);
+    CHECK(out.err.find("rasterize: done: 145 parcels, 1 tables, 17 masks; 0 invalid (repaired), 0 "
+                       "empty, 0 smaller than a pixel, 0 failed, 128 outside the AOI") !=
+          std::string::npos);
+    CHECK(count_rows(c, t10) == 17);
+    // exactly the squares of columns and rows 3..6, and the one across the edge
+    CHECK(c.exec("SELECT string_agg(pid::text, ',' ORDER BY pid) FROM " + t10).text(0, 0) ==
+          "40,41,42,43,52,53,54,55,64,65,66,67,76,77,78,79,145");
+    const std::string in_aoi =
+        c.exec("SELECT md5(string_agg(rast::text, ',' ORDER BY pid)) FROM " + t10).text(0, 0);
+
+    SECTION("--all-parcels: every parcel, the same masks for those in the AOI") {
+        auto all = run({baims_binary(), "--progress", "never", "rasterize", "box", "--db-config",
+                        cfg, "--epsg", "32632", "--res", "10", "--all-parcels"});
+        INFO(all.err);
+        REQUIRE(all.exit_code == 0);
+        CHECK(all.err.find("rasterize: done: 145 parcels, 1 tables, 145 masks; 0 invalid "
+                           "(repaired), 0 empty, 0 smaller than a pixel, 0 failed\n") !=
+              std::string::npos);
+        CHECK(count_rows(c, t10) == 145);
+        CHECK(c.exec("SELECT md5(string_agg(rast::text, ',' ORDER BY pid)) FROM " + t10 +
+                     " WHERE pid IN (40,41,42,43,52,53,54,55,64,65,66,67,76,77,78,79,145)")
+                  .text(0, 0) == in_aoi);
+    }
+    SECTION("an AOI far from every parcel: no mask") {
+        auto far = run({baims_binary(), "--progress", "never", "rasterize", "far", "--db-config",
+                        cfg, "--epsg", "32632", "--res", "10"});
+        INFO(far.err);
+        REQUIRE(far.exit_code == 0);
+        CHECK(far.err.find(", 0 masks; ") != std::string::npos);
+        CHECK(far.err.find("145 outside the AOI") != std::string::npos);
+        CHECK(count_rows(c, t10) == 0);
+    }
+    SECTION("an unknown AOI with --epsg: exit 4") {
+        auto e =
+            run({baims_binary(), "rasterize", "nowhere", "--db-config", cfg, "--epsg", "32632"});
+        CHECK(e.exit_code == 4);
+        CHECK(last_line(e.err) == "baims rasterize: error: AOI 'nowhere' is not in " + aois +
+                                      ". Check the name, or rasterize every parcel with "
+                                      "--all-parcels");
+        CHECK(count_rows(c, t10) == 17);
+    }
+}
+
+TEST_CASE("rasterize: 1 and 3 threads write identical tables over several batches", "[rasterize]") {
+    require_server();
+    Fixture f{"threads"};
+    auto& c = f.schema.conn();
+    std::mt19937 rng(21);
+    std::string fids = "{", wkts = "{";
+    for (int i = 1; i <= 4500; ++i) { // more than two batches of 2048
+        fids += (i > 1 ? "," : "") + std::to_string(i);
+        wkts += (i > 1 ? ",\"" : "\"") +
+                random_parcel(rng, 600000 + 300 * (i % 100), 5300000 + 300 * (i / 100),
+                              30 + (i % 7) * 18) +
+                "\"";
+    }
+    // a few empty and sub-pixel parcels in between
+    fids += ",4501,4502";
+    wkts += ",\"POLYGON EMPTY\",\"POLYGON((610001 5310001,610004 5310001,610004 5310004,"
+            "610001 5310001))\"";
+    c.exec_params("INSERT INTO " + f.parcels_sql +
+                      " SELECT v.f, 'p', ST_Transform(ST_GeomFromText(v.w, 32632), 4326) "
+                      "FROM unnest($1::integer[], $2::text[]) AS v(f, w)",
+                  fids + "}", wkts + "}");
+    std::string tables[2], done[2];
+    for (int k = 0; k < 2; ++k) {
+        const std::string threads = k == 0 ? "1" : "3";
+        auto out = run({baims_binary(), "--progress", "never", "--threads", threads, "rasterize",
+                        "any", "--all-parcels", "--parcel-table", f.parcels_arg, "--epsg", "32632",
+                        "--res", "10", "20"});
+        INFO(out.err);
+        REQUIRE(out.exit_code == 0);
+        CHECK(out.err.find(", every parcel, " + threads + " threads") != std::string::npos);
+        const auto at = out.err.find("rasterize: done: 4502 parcels, 2 tables, ");
+        REQUIRE(at != std::string::npos);
+        done[k] = out.err.substr(at, out.err.find('\n', at) - at);
+        tables[k] =
+            table_text(c, f.mask_sql(32632, 10)) + " / " + table_text(c, f.mask_sql(32632, 20));
+    }
+    CHECK(done[0] == done[1]);
+    CHECK(done[0].find("0 invalid (repaired), 1 empty, ") != std::string::npos);
+    CHECK(tables[0] == tables[1]);
+    CHECK(count_rows(c, f.mask_sql(32632, 10)) == 4500); // the sub-pixel one has none
+    const Check k10 = compare_with_gdal(c, f, 32632, 10, false);
+    CHECK(k10.rows == 4500);
+    CHECK(k10.gdal_mismatch == 0);
 }
