@@ -761,7 +761,9 @@ DbExtractSummary extract_db(const DbExtractRequest& request,
     {
         db::Connection conn(settings);
         s.filter = queue_filter(conn, settings);
-        if (request.create_tables) {
+        if (request.create_tables && request.dry_run) {
+            log::info("dry run: missing tables would be created; nothing written");
+        } else if (request.create_tables) {
             db::create_tables(conn, settings.tables);
         }
         if (!request.rerun_status.empty() && !request.dry_run) {

@@ -1057,3 +1057,28 @@ TEST_CASE("extract: --rerun-status inprogress does not re-queue an image a worke
     check_hists(e, id);
     CHECK(e.count(e.names.extraction) == 3);
 }
+
+TEST_CASE("extract: --create-tables with --dry-run creates nothing; without, the missing tables",
+          "[db][extract]") {
+    require_server();
+    Env e;
+    e.schema.conn().exec("DROP TABLE " + e.names.sigs.quoted() + ", " + e.names.hists.quoted());
+    auto exists = [&](const db::QualifiedName& t) {
+        return !e.schema.conn()
+                    .exec_params("SELECT to_regclass($1)::text", t.quoted())
+                    .is_null(0, 0);
+    };
+    auto dry = run({baims_binary(), "--progress", "never", "--dry-run", "extract", "--db-config",
+                    e.config.string(), "--create-tables"});
+    INFO(dry.err);
+    CHECK(dry.exit_code == 0);
+    CHECK(dry.err.find("dry run: missing tables would be created") != std::string::npos);
+    CHECK_FALSE(exists(e.names.sigs));
+    CHECK_FALSE(exists(e.names.hists));
+    auto real = run({baims_binary(), "--progress", "never", "extract", "--db-config",
+                     e.config.string(), "--create-tables"});
+    INFO(real.err);
+    CHECK(real.exit_code == 0);
+    CHECK(exists(e.names.sigs));
+    CHECK(exists(e.names.hists));
+}
