@@ -30,6 +30,27 @@ std::string separated_list(const std::string&, const CopyLine& line, const Escap
 
 } // namespace detail
 
+void append_copy_text(std::string& out, std::string_view text) {
+    for (char c : text) {
+        switch (c) {
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        default:
+            out += c;
+        }
+    }
+}
+
 struct CopyWriter::Impl {
     std::unique_ptr<pqxx::stream_to> stream;
     detail::CopyLine line;
@@ -67,25 +88,7 @@ void CopyWriter::separator() {
 
 void CopyWriter::add(std::string_view text) {
     separator();
-    std::string& out = m_impl->line.text;
-    for (char c : text) {
-        switch (c) {
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\r':
-            out += "\\r";
-            break;
-        default:
-            out += c;
-        }
-    }
+    append_copy_text(m_impl->line.text, text);
 }
 
 void CopyWriter::add_raw(std::string_view safe_text) {
@@ -95,7 +98,7 @@ void CopyWriter::add_raw(std::string_view safe_text) {
 
 void CopyWriter::add_null() {
     separator();
-    m_impl->line.text += "\\N";
+    m_impl->line.text += COPY_TEXT_NULL;
 }
 
 void CopyWriter::end_row() {
