@@ -1,12 +1,12 @@
 // baims ingest-vector: one OGR layer into a PostGIS collection table (SPEC 7,
-// docs/cli/ingest-vector.md). Parses the options and calls db::ingest_vector.
+// docs/cli/ingest-vector.md). Parses the options and calls vector::ingest_vector.
 
 #include "common.hpp"
 #include "db_options.hpp"
 
 #include "baims/config/document.hpp"
 #include "baims/core/error.hpp"
-#include "baims/db/ingest_vector.hpp"
+#include "baims/vector/ingest_vector.hpp"
 
 #include <iostream>
 
@@ -31,8 +31,8 @@ struct IngestVectorOptions {
     DbOptions db;
 };
 
-db::IngestVectorRequest make_request(const IngestVectorOptions& o, const GlobalOptions& g) {
-    db::IngestVectorRequest r;
+vector::IngestVectorRequest make_request(const IngestVectorOptions& o, const GlobalOptions& g) {
+    vector::IngestVectorRequest r;
     r.reader.source = o.source;
     r.reader.layer = o.layer;
     r.reader.s_srs = o.s_srs;
@@ -55,9 +55,9 @@ db::IngestVectorRequest make_request(const IngestVectorOptions& o, const GlobalO
     } catch (const ConfigError& e) {
         throw UsageError(e.what(), e.hint());
     }
-    r.mode = o.mode == "append"    ? db::IngestMode::Append
-             : o.mode == "replace" ? db::IngestMode::Replace
-                                   : db::IngestMode::Create;
+    r.mode = o.mode == "append"    ? vector::IngestMode::Append
+             : o.mode == "replace" ? vector::IngestMode::Replace
+                                   : vector::IngestMode::Create;
     r.fid_column = o.fid_column;
     r.aoi = o.aoi;
     r.create_tables = o.db.create_tables;
@@ -66,12 +66,12 @@ db::IngestVectorRequest make_request(const IngestVectorOptions& o, const GlobalO
     return r;
 }
 
-void print_config(const db::IngestVectorRequest& r, const db::ConnectionSettings& s) {
+void print_config(const vector::IngestVectorRequest& r, const db::ConnectionSettings& s) {
     YAML::Node n;
     n["source"] = r.reader.source;
     n["layer"] = r.reader.layer;
     n["collection"] = r.collection.display();
-    n["mode"] = db::to_string(r.mode);
+    n["mode"] = vector::to_string(r.mode);
     n["s_srs"] = r.reader.s_srs;
     n["t_srs"] = r.reader.t_srs;
     for (const auto& [from, to] : r.reader.renames) {
@@ -144,13 +144,13 @@ void register_ingest_vector(CLI::App& app, Registry& registry) {
     add_db_options(*cmd, opts->db);
 
     registry.push_back({"ingest-vector", cmd, [opts](const GlobalOptions& g) {
-                            db::IngestVectorRequest request = make_request(*opts, g);
+                            vector::IngestVectorRequest request = make_request(*opts, g);
                             db::ConnectionSettings settings = db_settings(opts->db);
                             if (g.print_config) {
                                 print_config(request, settings);
                                 return 0;
                             }
-                            db::ingest_vector(request, settings);
+                            vector::ingest_vector(request, settings);
                             return 0;
                         }});
 }

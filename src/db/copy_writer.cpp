@@ -7,18 +7,23 @@
 namespace baims::db {
 namespace detail {
 
-// A complete COPY text line. libpqxx 6.4's stream_to only accepts std::tuple rows (a fixed number
-// of columns at compile time) and escapes each field itself. Our column count is known only at run
-// time, so CopyWriter escapes the fields and hands stream_to the finished line: stream_to's
-// operator<< formats a row with an unqualified call separated_list("\t", row, escaper), and this
-// overload, found by argument-dependent lookup for CopyLine, returns the line unchanged. Everything
-// else (COPY set-up, end of data, error checks, transaction focus) is stream_to's own code.
+// A complete COPY text line, escaped by append_copy_text (ours, tested on its own in
+// tests/unit/db). libpqxx 6.4's stream_to only accepts std::tuple rows (a fixed number of columns
+// at compile time) and escapes each field itself; our column count is known only at run time, so
+// CopyWriter hands stream_to the finished line: stream_to's operator<< formats a row with an
+// unqualified call separated_list("\t", row, escaper), and this overload, found by
+// argument-dependent lookup for CopyLine, returns the line unchanged. Everything else (COPY set-up,
+// end of data, error checks, transaction focus) is stream_to's own code.
 //
-// The escaper's type is a template parameter, so no pqxx::internal name is used. 6.4 has no
-// public call for a run-time-width row: tablewriter::write_raw_line needs a deprecated
-// constructor and the connection's PGconn is private. libpqxx 7 has stream_to::write_row for
-// containers; move to it with the libpqxx upgrade. "CopyWriter loads hostile text and NULLs
-// exactly" (tests/db/test_db_layer.cpp) breaks if stream_to stops calling this overload.
+// No pqxx::internal name is used (the escaper's type is a template parameter), but the hook does
+// rest on how stream_to is written. 6.4 has no public, non-deprecated call for a run-time-width
+// row (the libpqxx maintainer says so of 6.x in jtv/libpqxx#384): tablewriter::write_raw_line
+// needs a deprecated constructor of a class documented as unsafe with multibyte encodings, and a
+// raw libpq COPY would need the PGconn (private; a custom connectionpolicy could capture it, but
+// then the COPY runs behind the transaction's back). libpqxx 7 has stream_to::write_row for
+// containers; move to it with the libpqxx upgrade. If stream_to stops calling this overload the
+// build fails (no separated_list for CopyLine) or the db tests "CopyWriter loads hostile text and
+// NULLs exactly" and "COPY text escaping reads back exactly through a real COPY" do.
 struct CopyLine {
     std::string text;
 };
@@ -29,6 +34,27 @@ std::string separated_list(const std::string&, const CopyLine& line, const Escap
 }
 
 } // namespace detail
+
+void append_copy_text(std::string& out, std::string_view text) {
+    for (char c : text) {
+        switch (c) {
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        default:
+            out += c;
+        }
+    }
+}
 
 struct CopyWriter::Impl {
     std::unique_ptr<pqxx::stream_to> stream;
@@ -67,25 +93,7 @@ void CopyWriter::separator() {
 
 void CopyWriter::add(std::string_view text) {
     separator();
-    std::string& out = m_impl->line.text;
-    for (char c : text) {
-        switch (c) {
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\r':
-            out += "\\r";
-            break;
-        default:
-            out += c;
-        }
-    }
+    append_copy_text(m_impl->line.text, text);
 }
 
 void CopyWriter::add_raw(std::string_view safe_text) {
@@ -95,7 +103,7 @@ void CopyWriter::add_raw(std::string_view safe_text) {
 
 void CopyWriter::add_null() {
     separator();
-    m_impl->line.text += "\\N";
+    m_impl->line.text += COPY_TEXT_NULL;
 }
 
 void CopyWriter::end_row() {

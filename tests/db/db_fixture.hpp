@@ -1,13 +1,18 @@
 #pragma once
 // Shared helpers for the db tests: the server check, a per-case schema with a hostile name, and
-// running the real baims binary.
+// running the real baims binary (run, Child, temp_dir and last_line come from tests/support).
+
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
 
 #include "baims/db/connection.hpp"
 
+#include <cstdint>
 #include <filesystem>
-#include <map>
 #include <string>
 #include <vector>
+
+class GDALDriver;
 
 namespace baims::test {
 
@@ -34,40 +39,18 @@ private:
     std::string m_name;
 };
 
-struct RunResult {
-    int exit_code = -1;
-    std::string out;
-    std::string err;
-};
-
-// Runs argv (no shell) with extra environment variables (value "" unsets), waits, and returns
-// the exit code (128 + signal when killed) and the captured output.
-RunResult run(const std::vector<std::string>& argv,
-              const std::map<std::string, std::string>& env = {});
-
-// The same, in the background.
-class Child {
-public:
-    Child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {});
-    ~Child();
-    int pid() const { return m_pid; }
-    RunResult wait();
-    void kill(int signal);
-
-private:
-    int m_pid = -1;
-    std::filesystem::path m_dir;
-    bool m_waited = false;
-};
-
 std::string baims_binary();
 std::string nc_gpkg();
-// A fresh temporary directory removed at exit of the test process.
-std::filesystem::path temp_dir();
+// Runs `baims --progress never ingest-vector <args>`.
+RunResult ingest(std::vector<std::string> args);
+// SELECT count(*) FROM <from> (a quoted table, or a FROM clause).
+std::int64_t rows(db::Connection& c, const std::string& from);
+// Whether the quoted table exists (to_regclass: a missing schema is just "no").
+bool exists(db::Connection& c, const std::string& quoted_table);
+// The GDAL driver of that name (GDAL registered on first use).
+GDALDriver* gdal_driver(const char* name);
 // Writes a GeoPackage layer "polys" of n small polygons (EPSG:4326; fields name, value).
 void make_polygon_gpkg(const std::filesystem::path& path, int n);
-// The last non-empty line of s (the error line comes after any log lines).
-std::string last_line(const std::string& s);
 // A TCP port on 127.0.0.1 with nothing listening.
 int unused_port();
 

@@ -13,6 +13,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sys/stat.h>
 
 using namespace baims;
@@ -181,6 +182,58 @@ TEST_CASE("CopyWriter loads hostile text and NULLs exactly", "[db][copy]") {
     }
     CHECK(r.is_null(values.size(), 1));
     CHECK(r.is_null(values.size(), 2));
+}
+
+TEST_CASE("COPY text escaping reads back exactly through a real COPY", "[db][copy]") {
+    // The values of tests/unit/db/test_copy_text.cpp, loaded with CopyWriter (append_copy_text)
+    // and, as the reference, with statement parameters (no escaping at all).
+    TempSchema schema("copy text");
+    auto& conn = schema.conn();
+    const std::vector<std::optional<std::string>> values = {
+        "a\tb",
+        "a\nb",
+        "a\rb",
+        "a\\b",
+        "\r\n\t\\",
+        "\\N",
+        "\\.",
+        "\\x41",
+        "",
+        std::nullopt,
+        "\x01\b\f\v\x1b\x7f",
+        "\xC3\xA9t\xC3\xA9 \xE6\x9D\xB1\xE4\xBA\xAC \xF0\x9F\x8C\x8D",
+        "\t",
+        "\n\n"};
+    db::QualifiedName copied{schema.name(), "copied"};
+    db::QualifiedName reference{schema.name(), "reference"};
+    conn.exec("CREATE TABLE " + copied.quoted() + " (k int, v text)");
+    conn.exec("CREATE TABLE " + reference.quoted() + " (k int, v text)");
+    {
+        db::Transaction tx(conn);
+        db::CopyWriter copy(tx, copied, {"k", "v"});
+        for (std::size_t i = 0; i < values.size(); ++i) {
+            copy.add(std::to_string(i));
+            copy.add_optional(values[i]);
+            copy.end_row();
+        }
+        copy.complete();
+        tx.commit();
+    }
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        conn.exec_params("INSERT INTO " + reference.quoted() + " VALUES ($1, $2)", i, values[i]);
+    }
+    auto r = conn.exec("SELECT k, v FROM " + copied.quoted() + " ORDER BY k");
+    REQUIRE(r.size() == values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        INFO("value " << i);
+        CHECK(r.int64(i, 0) == static_cast<std::int64_t>(i));
+        CHECK(r.value(i, 1) == values[i]);
+    }
+    CHECK(conn.exec("SELECT count(*) FROM " + copied.quoted() + " c JOIN " + reference.quoted() +
+                    " r USING (k) WHERE c.v IS NOT DISTINCT FROM r.v")
+              .int64(0, 0) == static_cast<std::int64_t>(values.size()));
+    CHECK(conn.exec("SELECT count(*) FROM " + copied.quoted() + " WHERE v IS NULL").int64(0, 0) ==
+          1);
 }
 
 TEST_CASE("create_tables makes exactly the SPEC 6.2 tables and leaves existing ones alone",

@@ -21,19 +21,6 @@ using namespace baims::test;
 
 namespace {
 
-RunResult ingest(std::vector<std::string> args) {
-    args.insert(args.begin(), {baims_binary(), "--progress", "never", "ingest-vector"});
-    return run(args);
-}
-
-std::int64_t rows(db::Connection& c, const std::string& table) {
-    return c.exec("SELECT count(*) FROM " + table).int64(0, 0);
-}
-
-bool exists(db::Connection& c, const std::string& quoted_table) {
-    return c.exec_params("SELECT to_regclass($1) IS NOT NULL", quoted_table).boolean(0, 0);
-}
-
 std::string digest(db::Connection& c, const std::string& table) {
     return c
         .exec("SELECT md5(string_agg(id || ' ' || ST_AsText(geometry) || \"NAME\", ',' ORDER BY "
@@ -105,11 +92,8 @@ TEST_CASE("issue 7 #1: an OGR error in the middle of reading fails the load, not
     // "Unable to read geometry" (CE_Failure) while reading it and returns it without geometry.
     auto path = temp_dir() / "corrupt.gpkg";
     {
-        if (GDALGetDriverCount() == 0) {
-            GDALAllRegister();
-        }
-        auto* drv = GetGDALDriverManager()->GetDriverByName("GPKG");
-        GDALDatasetUniquePtr ds(drv->Create(path.c_str(), 0, 0, 0, GDT_Unknown, nullptr));
+        GDALDatasetUniquePtr ds(
+            gdal_driver("GPKG")->Create(path.c_str(), 0, 0, 0, GDT_Unknown, nullptr));
         REQUIRE(ds);
         OGRSpatialReference srs;
         srs.importFromEPSG(4326);

@@ -23,11 +23,6 @@ using namespace baims::test;
 
 namespace {
 
-RunResult ingest(std::vector<std::string> args) {
-    args.insert(args.begin(), {baims_binary(), "--progress", "never", "ingest-vector"});
-    return run(args);
-}
-
 std::string column_types(db::Connection& c, const std::string& table) {
     return c
         .exec_params("SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' "
@@ -35,13 +30,6 @@ std::string column_types(db::Connection& c, const std::string& table) {
                      "attnum > 0 AND NOT attisdropped",
                      table)
         .text(0, 0);
-}
-
-GDALDriver* driver(const char* name) {
-    if (GDALGetDriverCount() == 0) {
-        GDALAllRegister();
-    }
-    return GetGDALDriverManager()->GetDriverByName(name);
 }
 
 } // namespace
@@ -99,7 +87,7 @@ TEST_CASE("types from GeoPackage: smallint, real, varchar(w), bytea, boolean, ti
     auto path = temp_dir() / "types.gpkg";
     {
         GDALDatasetUniquePtr ds(
-            driver("GPKG")->Create(path.c_str(), 0, 0, 0, GDT_Unknown, nullptr));
+            gdal_driver("GPKG")->Create(path.c_str(), 0, 0, 0, GDT_Unknown, nullptr));
         REQUIRE(ds);
         OGRSpatialReference srs;
         srs.importFromEPSG(3035);
@@ -188,7 +176,7 @@ TEST_CASE("several layers: usage error listing them; --layer picks one", "[db][i
     auto path = temp_dir() / "two.gpkg";
     {
         GDALDatasetUniquePtr ds(
-            driver("GPKG")->Create(path.c_str(), 0, 0, 0, GDT_Unknown, nullptr));
+            gdal_driver("GPKG")->Create(path.c_str(), 0, 0, 0, GDT_Unknown, nullptr));
         OGRSpatialReference srs;
         srs.importFromEPSG(4326);
         for (const char* name : {"fields", "roads"}) {

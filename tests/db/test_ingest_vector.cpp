@@ -21,19 +21,6 @@ using namespace baims::test;
 
 namespace {
 
-RunResult ingest(std::vector<std::string> args) {
-    args.insert(args.begin(), {baims_binary(), "--progress", "never", "ingest-vector"});
-    return run(args);
-}
-
-std::int64_t count(db::Connection& c, const std::string& table) {
-    return c.exec("SELECT count(*) FROM " + table).int64(0, 0);
-}
-
-bool exists(db::Connection& c, const std::string& quoted_table) {
-    return c.exec_params("SELECT to_regclass($1) IS NOT NULL", quoted_table).boolean(0, 0);
-}
-
 // Waits until a COPY from baims into the given schema is running on the server and returns its
 // backend pid. Matching the schema keeps fault tests that run in parallel off each other's
 // connections.
@@ -95,13 +82,13 @@ TEST_CASE("nc.gpkg to EPSG:4326 equals ogr2ogr's load feature by feature", "[db]
     INFO(o.err);
     REQUIRE(o.exit_code == 0);
 
-    CHECK(count(c, ours) == 100);
-    CHECK(count(c, "baims_ogr_ref.nc") == 100);
+    CHECK(rows(c, ours) == 100);
+    CHECK(rows(c, "baims_ogr_ref.nc") == 100);
     CHECK(c.exec("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '" +
                  ours + "'::regclass AND attname = 'geometry'")
               .text(0, 0) == "geometry(MultiPolygon,4326)");
     // Same features (joined on the source FID), every attribute equal.
-    CHECK(count(c, ours + " o JOIN baims_ogr_ref.nc t USING (ogc_fid)") == 100);
+    CHECK(rows(c, ours + " o JOIN baims_ogr_ref.nc t USING (ogc_fid)") == 100);
     const char* attrs[] = {"AREA",    "PERIMETER", "CNTY_",    "CNTY_ID", "NAME",
                            "FIPS",    "FIPSNO",    "CRESS_ID", "BIR74",   "SID74",
                            "NWBIR74", "BIR79",     "SID79",    "NWBIR79"};
@@ -111,10 +98,10 @@ TEST_CASE("nc.gpkg to EPSG:4326 equals ogr2ogr's load feature by feature", "[db]
             ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
         }
         INFO(a);
-        CHECK(count(c, ours + " o JOIN baims_ogr_ref.nc t USING (ogc_fid) WHERE o." +
-                           db::quote_ident(a) + " IS DISTINCT FROM t." + db::quote_ident(lower)) ==
+        CHECK(rows(c, ours + " o JOIN baims_ogr_ref.nc t USING (ogc_fid) WHERE o." +
+                          db::quote_ident(a) + " IS DISTINCT FROM t." + db::quote_ident(lower)) ==
               0);
-        CHECK(count(c, ours + " o WHERE o." + db::quote_ident(a) + " IS NULL") == 0);
+        CHECK(rows(c, ours + " o WHERE o." + db::quote_ident(a) + " IS NULL") == 0);
     }
     // Areas equal to 1e-9 per feature; the geometries are valid and in EPSG:4326.
     auto worst = c.exec("SELECT max(abs(ST_Area(o.geometry) - ST_Area(t.geom))), "
@@ -147,7 +134,7 @@ TEST_CASE("hostile names: schema and table \"Parcels \"\"2024\"\"\", column ndvi
                      "NAME,AREA", "--aoi", "nc \"2024\""});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
-    CHECK(count(c, table) == 100);
+    CHECK(rows(c, table) == 100);
     auto v = c.exec("SELECT \"ndvi-mean\", \"NAME\" FROM " + table + " WHERE \"NAME\" = 'Ashe'");
     REQUIRE(v.size() == 1);
     CHECK(v.real(0, 0) == 0.114);
@@ -176,7 +163,7 @@ TEST_CASE("reruns: replace twice keeps 100 rows, append adds 100, create refuses
                          "ogc_fid", "--aoi", "rerun-aoi"});
         INFO(r.err);
         REQUIRE(r.exit_code == 0);
-        CHECK(count(c, table) == 100);
+        CHECK(rows(c, table) == 100);
         CHECK(c.exec_params("SELECT count(*) FROM public.aois WHERE name = $1",
                             std::string("rerun-aoi"))
                   .int64(0, 0) == 1);
@@ -201,14 +188,14 @@ TEST_CASE("reruns: replace twice keeps 100 rows, append adds 100, create refuses
     CHECK(dup.exit_code == 6);
     CHECK(last_line(dup.err).find("duplicate key value violates unique constraint "
                                   "\"nc_ogc_fid_key\"") != std::string::npos);
-    CHECK(count(c, table) == 100);
+    CHECK(rows(c, table) == 100);
     // ... a collection without --fid-column takes appends.
     std::string plain = db::QualifiedName{schema.name(), "plain"}.quoted();
     REQUIRE(ingest({nc_gpkg(), "--collection", plain, "--mode", "replace"}).exit_code == 0);
     REQUIRE(ingest({nc_gpkg(), "--collection", plain, "--mode", "replace"}).exit_code == 0);
-    CHECK(count(c, plain) == 100);
+    CHECK(rows(c, plain) == 100);
     REQUIRE(ingest({nc_gpkg(), "--collection", plain, "--mode", "append"}).exit_code == 0);
-    CHECK(count(c, plain) == 200);
+    CHECK(rows(c, plain) == 200);
     CHECK(c.exec("SELECT count(DISTINCT id) FROM " + plain).int64(0, 0) == 200);
 
     auto again = ingest({nc_gpkg(), "--collection", plain});
@@ -216,7 +203,7 @@ TEST_CASE("reruns: replace twice keeps 100 rows, append adds 100, create refuses
     CHECK(last_line(again.err) == "baims ingest-vector: error: table " + plain +
                                       " already exists. Use --mode append to add the features "
                                       "or --mode replace to reload it");
-    CHECK(count(c, plain) == 200);
+    CHECK(rows(c, plain) == 200);
     c.exec_params("DELETE FROM public.aois WHERE name = $1", std::string("rerun-aoi"));
 }
 
@@ -245,7 +232,7 @@ TEST_CASE("killing the connection mid-COPY leaves no table and a rerun completes
     auto again = ingest({big.string(), "--collection", table});
     INFO(again.err);
     REQUIRE(again.exit_code == 0);
-    CHECK(count(c, table) == 300000);
+    CHECK(rows(c, table) == 300000);
     CHECK(c.exec("SELECT count(DISTINCT name) FROM " + table).int64(0, 0) == 300000);
 }
 
@@ -271,7 +258,7 @@ TEST_CASE("kill -9 of baims mid-COPY during --mode replace leaves the old table 
     auto r = child.wait();
     CHECK(r.exit_code == 128 + SIGKILL);
     wait_backend_gone(c, backend);
-    CHECK(count(c, table) == 100);
+    CHECK(rows(c, table) == 100);
     CHECK(c.exec("SELECT md5(string_agg(id || ' ' || ST_AsText(geometry) || \"NAME\", ',' "
                  "ORDER BY id)) FROM " +
                  table)
@@ -281,7 +268,7 @@ TEST_CASE("kill -9 of baims mid-COPY during --mode replace leaves the old table 
     auto again = ingest({big.string(), "--collection", table, "--mode", "replace"});
     INFO(again.err);
     REQUIRE(again.exit_code == 0);
-    CHECK(count(c, table) == 300000);
+    CHECK(rows(c, table) == 300000);
 }
 
 TEST_CASE("error lines and exit codes", "[db][ingest][errors]") {
@@ -378,7 +365,7 @@ TEST_CASE("invalid geometries: repair, skip, fail", "[db][ingest]") {
     r = ingest({src.string(), "--collection", skip, "--invalid", "skip"});
     REQUIRE(r.exit_code == 0);
     CHECK(r.err.find("2 features read, 1 written, 0 repaired, 1 skipped") != std::string::npos);
-    CHECK(count(c, skip) == 1);
+    CHECK(rows(c, skip) == 1);
 
     std::string fail = db::QualifiedName{schema.name(), "fail"}.quoted();
     r = ingest({src.string(), "--collection", fail, "--invalid", "fail"});

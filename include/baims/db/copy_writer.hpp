@@ -17,6 +17,14 @@
 
 namespace baims::db {
 
+// One field of PostgreSQL's COPY text format (tab delimiter, the default): backslash, tab, newline
+// and carriage return become \\, \t, \n and \r; every other byte (other control characters,
+// UTF-8) stays as it is, as the server reads it back. Appended to out. The connection's client
+// encoding is UTF-8, where no multibyte character holds one of these bytes.
+void append_copy_text(std::string& out, std::string_view text);
+// A NULL field in the COPY text format (an empty string is an empty text, not NULL).
+inline constexpr std::string_view COPY_TEXT_NULL = "\\N";
+
 class CopyWriter {
 public:
     // columns are plain names (quoted here).
@@ -27,7 +35,7 @@ public:
     CopyWriter(const CopyWriter&) = delete;
     CopyWriter& operator=(const CopyWriter&) = delete;
 
-    void add(std::string_view text);          // escaped (\, tab, newline, CR)
+    void add(std::string_view text);          // escaped by append_copy_text
     void add_raw(std::string_view safe_text); // caller guarantees no \, tab, CR, LF (e.g. hex)
     void add_null();
     template <typename T> void add_optional(const T& v) {

@@ -16,6 +16,9 @@
 //     2020-12-27 11:13:59; svalbard 2A 3 2023-04-19 12:06:41 2023-04-20 11:36:31;
 //     svalbard 2B 4 2023-04-19 12:57:09 2023-04-20 12:26:59
 
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
 #include "baims/db/connection.hpp"
 #include "baims/db/identifiers.hpp"
 
@@ -25,20 +28,16 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <signal.h>
-#include <spawn.h>
 #include <sstream>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
-
-extern char** environ;
 
 namespace fs = std::filesystem;
 using namespace baims;
+using namespace baims::test;
 
 namespace {
 
@@ -59,25 +58,6 @@ void require_database() {
     }
 }
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-std::string shell_quote(const std::string& s) {
-    std::string out = "'";
-    for (char c : s) {
-        if (c == '\'') {
-            out += "'\\''";
-        } else {
-            out += c;
-        }
-    }
-    return out + "'";
-}
-
 std::vector<std::string> lines_of(const std::string& s) {
     std::vector<std::string> out;
     std::istringstream in(s);
@@ -87,27 +67,12 @@ std::vector<std::string> lines_of(const std::string& s) {
     return out;
 }
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "baims-cat-XXXXXX").string();
-        REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
-
 // tests/scripts/fake_cdse.py on a free loopback port; stopped in the destructor (it also stops
 // by itself after 120 s).
 class FakeCdse {
 public:
-    FakeCdse(const TempDir& dir, std::vector<std::string> args) {
-        m_out = dir.path / ("fake_" + std::to_string(counter()++) + ".out");
-        m_log = m_out;
-        m_log.replace_extension(".log");
+    FakeCdse(const TempDir& dir, std::vector<std::string> args)
+        : m_log(dir.path() / ("fake_" + std::to_string(counter()++) + ".log")) {
         std::vector<std::string> argv{"/usr/bin/python3",
                                       std::string(BAIMS_SOURCE_DIR) + "/tests/scripts/fake_cdse.py",
                                       "--log",
@@ -115,21 +80,10 @@ public:
                                       "--timeout",
                                       "120"};
         argv.insert(argv.end(), args.begin(), args.end());
-        std::vector<char*> cargv;
-        for (auto& a : argv) {
-            cargv.push_back(a.data());
-        }
-        cargv.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 1, m_out.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                         0644);
-        int rc = posix_spawn(&m_pid, argv[0].c_str(), &actions, nullptr, cargv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        REQUIRE(rc == 0);
+        m_server = std::make_unique<Child>(argv);
         for (int i = 0; i < 200 && m_port.empty(); ++i) {
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
-            std::string s = slurp(m_out);
+            std::string s = m_server->out_so_far();
             if (s.find('\n') != std::string::npos) {
                 m_port = s.substr(0, s.find('\n'));
             }
@@ -137,9 +91,8 @@ public:
         REQUIRE_FALSE(m_port.empty());
     }
     ~FakeCdse() {
-        kill(m_pid, SIGTERM);
-        int status = 0;
-        waitpid(m_pid, &status, 0);
+        m_server->kill(SIGTERM);
+        m_server->wait();
     }
     std::string base_url() const { return "http://127.0.0.1:" + m_port; }
     std::string host() const { return "127.0.0.1:" + m_port; }
@@ -157,20 +110,9 @@ private:
         static std::atomic<int> n{0};
         return n;
     }
-    pid_t m_pid = 0;
-    fs::path m_out;
     fs::path m_log;
+    std::unique_ptr<Child> m_server;
     std::string m_port;
-};
-
-struct Run {
-    int code = -1;
-    std::string out;
-    std::string err;
-    std::string last_err_line() const {
-        auto l = lines_of(err);
-        return l.empty() ? "" : l.back();
-    }
 };
 
 // A schema with a hostile name holding all the tables, an AOI table whose name column is
@@ -196,7 +138,7 @@ public:
                                      {"extraction_table", t("baims_extraction")},
                                      {"catalogue_extra_table", t("baims_catalogue_extra")}};
         cfg["database"]["args"] = {{"aoi_field", "aoi-name"}};
-        m_config = m_dir.path / "db_config.json";
+        m_config = m_dir.path() / "db_config.json";
         std::ofstream(m_config) << cfg.dump(2);
     }
     ~Fixture() {
@@ -217,22 +159,20 @@ public:
     }
     db::Result query(const std::string& sql) { return m_conn.exec(sql); }
 
-    // Runs the real binary: baims --deterministic catalog <args> --db-config <cfg>.
-    Run run(const std::vector<std::string>& args, const std::string& global_flags = "") {
-        std::string cmd = "env no_proxy=127.0.0.1 NO_PROXY=127.0.0.1 " + shell_quote(BAIMS_BINARY) +
-                          " --deterministic " + global_flags + " catalog";
-        for (const auto& a : args) {
-            cmd += " " + shell_quote(a);
+    // Runs the real binary: baims --deterministic [global_flag] catalog <args> --db-config <cfg>.
+    RunResult run(const std::vector<std::string>& args, const std::string& global_flag = "") {
+        std::vector<std::string> argv{BAIMS_BINARY, "--deterministic"};
+        if (!global_flag.empty()) {
+            argv.push_back(global_flag);
         }
-        cmd += " --db-config " + shell_quote(m_config.string());
-        const fs::path out = m_dir.path / "stdout";
-        const fs::path err = m_dir.path / "stderr";
-        cmd += " >" + shell_quote(out.string()) + " 2>" + shell_quote(err.string());
-        int status = std::system(cmd.c_str());
-        Run r;
-        r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        r.out = slurp(out);
-        r.err = slurp(err);
+        argv.push_back("catalog");
+        argv.insert(argv.end(), args.begin(), args.end());
+        argv.insert(argv.end(), {"--db-config", m_config.string()});
+        RunResult r = test::run(argv, {{"no_proxy", "127.0.0.1"}, {"NO_PROXY", "127.0.0.1"}});
+        std::string cmd;
+        for (const auto& a : argv) {
+            cmd += (cmd.empty() ? "" : " ") + a;
+        }
         UNSCOPED_INFO("command: " << cmd << "\nstdout:\n" << r.out << "stderr:\n" << r.err);
         return r;
     }
@@ -276,8 +216,8 @@ TEST_CASE("catalog: paging across several pages with rel=next, rerun adds nothin
     FakeCdse fake(fx.dir(), {L1C});
     auto args = query_args(fake, "2020-11-01", "2021-01-01", "s2", "S2MSI1C") +
                 std::vector<std::string>{"--max-records", "5"};
-    Run r = fx.run(args);
-    REQUIRE(r.code == 0);
+    RunResult r = fx.run(args);
+    REQUIRE(r.exit_code == 0);
     CHECK(fx.count() == 32);
     CHECK(r.out == "card  sensor  count  min                  max\n"
                    "s2    2A         14  2020-12-02 11:14:31  2020-12-22 11:15:01\n"
@@ -299,8 +239,8 @@ TEST_CASE("catalog: paging across several pages with rel=next, rerun adds nothin
                    " WHERE product_identifier LIKE '/eodata/Sentinel-2/MSI/L1C%'")
               .int64(0, 0) == 32);
 
-    Run again = fx.run(args);
-    REQUIRE(again.code == 0);
+    RunResult again = fx.run(args);
+    REQUIRE(again.exit_code == 0);
     CHECK(fx.count() == 32);
     CHECK(again.out == r.out);
     CHECK(again.err.find("inserted 0 new rows") != std::string::npos);
@@ -311,10 +251,10 @@ TEST_CASE("catalog: the date range is split at the offset limit, nothing lost or
     require_database();
     Fixture fx("split");
     FakeCdse fake(fx.dir(), {L1C});
-    Run r = fx.run(
+    RunResult r = fx.run(
         query_args(fake, "2020-11-01", "2021-01-01", "s2", "S2MSI1C") +
         std::vector<std::string>{"--max-records", "4", "--offset-limit", "8", "--format", "json"});
-    REQUIRE(r.code == 0);
+    REQUIRE(r.exit_code == 0);
     CHECK(fx.count() == 32);
     auto j = nlohmann::json::parse(r.out);
     CHECK(j["splits"].get<int>() > 0);
@@ -330,8 +270,8 @@ TEST_CASE("catalog: HTTP 500 then success", "[catalog][db]") {
     require_database();
     Fixture fx("500");
     FakeCdse fake(fx.dir(), {SVALBARD, "--fail", "500:1"});
-    Run r = fx.run(query_args(fake, "2023-04-19", "2023-04-21"));
-    REQUIRE(r.code == 0);
+    RunResult r = fx.run(query_args(fake, "2023-04-19", "2023-04-21"));
+    REQUIRE(r.exit_code == 0);
     CHECK(fx.count() == 7);
     CHECK(r.err.find("HTTP 500 from " + fake.host() + "; retry 1 of 3 in 10 ms") !=
           std::string::npos);
@@ -348,9 +288,9 @@ TEST_CASE("catalog: HTTP 429 with Retry-After is honoured", "[catalog][db]") {
     Fixture fx("429");
     FakeCdse fake(fx.dir(), {SVALBARD, "--fail", "429:1", "--retry-after", "1"});
     auto t0 = std::chrono::steady_clock::now();
-    Run r = fx.run(query_args(fake, "2023-04-19", "2023-04-21"));
+    RunResult r = fx.run(query_args(fake, "2023-04-19", "2023-04-21"));
     auto took = std::chrono::steady_clock::now() - t0;
-    REQUIRE(r.code == 0);
+    REQUIRE(r.exit_code == 0);
     CHECK(fx.count() == 7);
     CHECK(r.err.find("HTTP 429 from " + fake.host() + "; retry 1 of 3 in 1 s") !=
           std::string::npos);
@@ -362,10 +302,10 @@ TEST_CASE("catalog: persistent HTTP 503 gives exit 7, one error line, nothing wr
     require_database();
     Fixture fx("503");
     FakeCdse fake(fx.dir(), {SVALBARD, "--fail", "503"});
-    Run r = fx.run(query_args(fake, "2023-04-19", "2023-04-21"));
-    CHECK(r.code == 7);
-    CHECK(r.last_err_line() == "baims catalog: error: catalogue query failed: HTTP 503 from " +
-                                   fake.host() + "; nothing was written, retry later.");
+    RunResult r = fx.run(query_args(fake, "2023-04-19", "2023-04-21"));
+    CHECK(r.exit_code == 7);
+    CHECK(last_line(r.err) == "baims catalog: error: catalogue query failed: HTTP 503 from " +
+                                  fake.host() + "; nothing was written, retry later.");
     CHECK(r.out.empty());
     CHECK(fake.requests().size() == 4); // --retries 3: the first attempt and 3 retries
     CHECK(fx.count() == 0);
@@ -375,9 +315,9 @@ TEST_CASE("catalog: malformed JSON gives exit 7 naming the URL, nothing written"
     require_database();
     Fixture fx("malformed");
     FakeCdse fake(fx.dir(), {SVALBARD, "--malformed"});
-    Run r = fx.run(query_args(fake, "2023-04-19", "2023-04-21"));
-    CHECK(r.code == 7);
-    CHECK_THAT(r.last_err_line(),
+    RunResult r = fx.run(query_args(fake, "2023-04-19", "2023-04-21"));
+    CHECK(r.exit_code == 7);
+    CHECK_THAT(last_line(r.err),
                Catch::StartsWith("baims catalog: error: catalogue response from " +
                                  fake.base_url() +
                                  "/resto/api/collections/Sentinel2/search.json?geometry=") &&
@@ -398,19 +338,19 @@ TEST_CASE("catalog: --dry-run neither queries the service nor writes", "[catalog
     };
     const auto before = tables_in_schema();
     auto args = query_args(fake, "2020-11-01", "2021-01-01", "s2", "S2MSI1C");
-    Run r = fx.run(args, "--dry-run");
-    REQUIRE(r.code == 0);
+    RunResult r = fx.run(args, "--dry-run");
+    REQUIRE(r.exit_code == 0);
     CHECK(r.err.find("does not exist and would be created; nothing written") != std::string::npos);
     CHECK(tables_in_schema() == before); // --create-tables did not create them
     CHECK(fake.requests().empty());
 
     // With the tables there: the query is shown, not sent, and nothing is inserted.
-    REQUIRE(fx.run(args).code == 0); // creates the tables and imports
+    REQUIRE(fx.run(args).exit_code == 0); // creates the tables and imports
     const auto requests = fake.requests().size();
     const auto rows = fx.count();
     REQUIRE(rows == 32);
     r = fx.run(args, "--dry-run");
-    REQUIRE(r.code == 0);
+    REQUIRE(r.exit_code == 0);
     CHECK(r.err.find("dry run: would query " + fake.base_url() +
                      "/resto/api/collections/Sentinel2/search.json?") != std::string::npos);
     CHECK(r.err.find("dry run: nothing written") != std::string::npos);
@@ -422,8 +362,8 @@ TEST_CASE("catalog: an empty result", "[catalog][db]") {
     require_database();
     Fixture fx("empty");
     FakeCdse fake(fx.dir(), {});
-    Run r = fx.run(query_args(fake, "2023-04-19", "2023-04-21"));
-    REQUIRE(r.code == 0);
+    RunResult r = fx.run(query_args(fake, "2023-04-19", "2023-04-21"));
+    REQUIRE(r.exit_code == 0);
     CHECK(fx.count() == 0);
     CHECK(r.out == "card  sensor  count  min  max\n");
 }
@@ -433,15 +373,15 @@ TEST_CASE("catalog: N0500 duplicates, all kept by default, newest only with --ba
     require_database();
     Fixture fx("n0500");
     FakeCdse fake(fx.dir(), {N0500, UNV});
-    Run all = fx.run(query_args(fake, "2018-01-01", "2022-01-01"));
-    REQUIRE(all.code == 0);
+    RunResult all = fx.run(query_args(fake, "2018-01-01", "2022-01-01"));
+    REQUIRE(all.exit_code == 0);
     CHECK(fx.count() == 8);
 
     Fixture fx2("n0500 latest");
     FakeCdse fake2(fx2.dir(), {N0500, UNV});
-    Run latest = fx2.run(query_args(fake2, "2018-01-01", "2022-01-01") +
-                         std::vector<std::string>{"--baseline", "latest"});
-    REQUIRE(latest.code == 0);
+    RunResult latest = fx2.run(query_args(fake2, "2018-01-01", "2022-01-01") +
+                               std::vector<std::string>{"--baseline", "latest"});
+    REQUIRE(latest.exit_code == 0);
     CHECK(fx2.count() == 3);
     CHECK(fx2.count("reference LIKE '%\\_N0500\\_%'") == 3);
     CHECK(fx2.query("SELECT count(*) FROM " + fx2.table("baims_catalogue_extra") +
@@ -453,8 +393,8 @@ TEST_CASE("catalog: S1 MultiPolygon footprints are stored as their Polygon", "[c
     require_database();
     Fixture fx("s1");
     FakeCdse fake(fx.dir(), {S1});
-    Run r = fx.run(query_args(fake, "2020-06-06", "2020-06-07", "bs", "CARD-BS"));
-    REQUIRE(r.code == 0);
+    RunResult r = fx.run(query_args(fake, "2020-06-06", "2020-06-07", "bs", "CARD-BS"));
+    REQUIRE(r.exit_code == 0);
     CHECK(fx.count() == 2);
     CHECK(fx.count("sensor = '1B' AND card = 'bs'") == 2);
     CHECK(fx.count("ST_GeometryType(footprint) = 'ST_Polygon' AND ST_NPoints(footprint) = 7 AND "
@@ -475,8 +415,8 @@ TEST_CASE("catalog: c12 is stored as 'c1' (char(2), JRC convention)", "[catalog]
     require_database();
     Fixture fx("c12");
     FakeCdse fake(fx.dir(), {S1});
-    Run r = fx.run(query_args(fake, "2020-06-06", "2020-06-07", "c12", "CARD-COH12"));
-    REQUIRE(r.code == 0);
+    RunResult r = fx.run(query_args(fake, "2020-06-06", "2020-06-07", "c12", "CARD-COH12"));
+    REQUIRE(r.exit_code == 0);
     CHECK(fx.count("card = 'c1'") == 2);
 }
 
@@ -484,9 +424,9 @@ TEST_CASE("catalog: --from-file imports saved responses, a bad feature gives exi
           "[catalog][db]") {
     require_database();
     Fixture fx("from file");
-    Run r = fx.run({"world", "2018-01-01", "2024-01-01", "s2", "S2MSI2A", "--create-tables",
-                    "--from-file", SVALBARD, N0500, "--format", "json"});
-    REQUIRE(r.code == 0);
+    RunResult r = fx.run({"world", "2018-01-01", "2024-01-01", "s2", "S2MSI2A", "--create-tables",
+                          "--from-file", SVALBARD, N0500, "--format", "json"});
+    REQUIRE(r.exit_code == 0);
     CHECK(fx.count() == 11);
     auto j = nlohmann::json::parse(r.out);
     CHECK(j["source"] == "files");
@@ -502,11 +442,11 @@ TEST_CASE("catalog: --from-file imports saved responses, a bad feature gives exi
     auto doc = nlohmann::json::parse(slurp(UNV));
     doc["features"] = {doc["features"][0], doc["features"][1]};
     doc["features"][1].erase("geometry");
-    const fs::path bad = fx.dir().path / "bad.json";
+    const fs::path bad = fx.dir().path() / "bad.json";
     std::ofstream(bad) << doc.dump();
-    Run partial =
+    RunResult partial =
         fx.run({"world", "2018-01-01", "2024-01-01", "s2", "S2MSI2A", "--from-file", bad.string()});
-    CHECK(partial.code == 8);
+    CHECK(partial.exit_code == 8);
     CHECK(fx.count() == 12);
     CHECK(partial.err.find("skipping feature 1 (S2B_MSIL2A_20211002T114349_N0500_R123_T29UNV_"
                            "20230102T203816.SAFE) of " +
@@ -517,36 +457,36 @@ TEST_CASE("catalog: input errors, missing AOI (4), bad CARD (2), broken file (4)
           "[catalog][db]") {
     require_database();
     Fixture fx("errors");
-    Run r = fx.run({"nowhere", "2020-01-01", "2020-02-01", "s2", "S2MSI2A", "--create-tables",
-                    "--from-file", SVALBARD});
-    CHECK(r.code == 4);
-    CHECK(r.last_err_line() ==
+    RunResult r = fx.run({"nowhere", "2020-01-01", "2020-02-01", "s2", "S2MSI2A", "--create-tables",
+                          "--from-file", SVALBARD});
+    CHECK(r.exit_code == 4);
+    CHECK(last_line(r.err) ==
           "baims catalog: error: AOI 'nowhere' not found in \"Cat \"\"errors\"\" ü\".\"aois\" "
           "(column \"aoi-name\"). Load it with 'baims ingest-vector … --aoi nowhere' or check "
           "the aoi_field setting");
     CHECK(fx.count() == 0);
 
-    Run card = fx.run({"world", "2020-01-01", "2020-02-01", "s3", "S2MSI2A"});
-    CHECK(card.code == 2);
-    CHECK(card.last_err_line() ==
+    RunResult card = fx.run({"world", "2020-01-01", "2020-02-01", "s3", "S2MSI2A"});
+    CHECK(card.exit_code == 2);
+    CHECK(last_line(card.err) ==
           "baims catalog: error: CARD 's3' is not one of s2, bs, c6, c12 (did you mean 's2'?).");
-    Run ptype = fx.run({"world", "2020-01-01", "2020-02-01", "s2", "S2MSI2B"});
-    CHECK(ptype.code == 2);
-    CHECK(ptype.last_err_line() ==
+    RunResult ptype = fx.run({"world", "2020-01-01", "2020-02-01", "s2", "S2MSI2B"});
+    CHECK(ptype.exit_code == 2);
+    CHECK(last_line(ptype.err) ==
           "baims catalog: error: PTYPE 'S2MSI2B' is not one of S2MSI2A, S2MSI1C, CARD-BS, "
           "CARD-COH6, CARD-COH12 (did you mean 'S2MSI2A'?).");
-    Run date = fx.run({"world", "2020-02-30", "2020-03-01", "s2", "S2MSI2A"});
-    CHECK(date.code == 2);
-    CHECK(date.last_err_line() ==
+    RunResult date = fx.run({"world", "2020-02-30", "2020-03-01", "s2", "S2MSI2A"});
+    CHECK(date.exit_code == 2);
+    CHECK(last_line(date.err) ==
           "baims catalog: error: START '2020-02-30' is not a date (YYYY-MM-DD).");
 
-    const fs::path broken = fx.dir().path / "broken.json";
+    const fs::path broken = fx.dir().path() / "broken.json";
     std::ofstream(broken) << "{\"features\": [";
-    Run file = fx.run(
+    RunResult file = fx.run(
         {"world", "2020-01-01", "2020-02-01", "s2", "S2MSI2A", "--from-file", broken.string()});
-    CHECK(file.code == 4);
-    CHECK(file.last_err_line() == "baims catalog: error: cannot read catalogue response '" +
-                                      broken.string() + "': not valid JSON (byte 15).");
+    CHECK(file.exit_code == 4);
+    CHECK(last_line(file.err) == "baims catalog: error: cannot read catalogue response '" +
+                                     broken.string() + "': not valid JSON (byte 15).");
 }
 
 TEST_CASE("catalog: --from-file drops what the query would not return and says why (issue 7 #5)",
@@ -554,9 +494,9 @@ TEST_CASE("catalog: --from-file drops what the query would not return and says w
     require_database();
     Fixture fx("from file filters");
     // An S1 GRD response under s2 S2MSI2A: nothing stored (it was stored as card s2 before).
-    Run s1 = fx.run({"world", "2020-01-01", "2021-01-01", "s2", "S2MSI2A", "--create-tables",
-                     "--from-file", S1, "--format", "json"});
-    REQUIRE(s1.code == 0);
+    RunResult s1 = fx.run({"world", "2020-01-01", "2021-01-01", "s2", "S2MSI2A", "--create-tables",
+                           "--from-file", S1, "--format", "json"});
+    REQUIRE(s1.exit_code == 0);
     CHECK(fx.count() == 0);
     auto j = nlohmann::json::parse(s1.out);
     CHECK(j["dropped"] ==
@@ -566,8 +506,9 @@ TEST_CASE("catalog: --from-file drops what the query would not return and says w
                       "return: 2 not of collection SENTINEL-2 (CARD s2)") != std::string::npos);
 
     // An L1C response under S2MSI2A: nothing stored.
-    Run l1c = fx.run({"world", "2020-11-01", "2021-01-01", "s2", "S2MSI2A", "--from-file", L1C});
-    REQUIRE(l1c.code == 0);
+    RunResult l1c =
+        fx.run({"world", "2020-11-01", "2021-01-01", "s2", "S2MSI2A", "--from-file", L1C});
+    REQUIRE(l1c.exit_code == 0);
     CHECK(fx.count() == 0);
     CHECK(l1c.err.find("32 not of product type S2MSI2A") != std::string::npos);
 
@@ -585,9 +526,9 @@ TEST_CASE("catalog: --from-file drops what the query would not return and says w
         "ST_MakeEnvelope(15, 77.3, 16, 78.2, 4326))");
     REQUIRE(expected.text(0, 0) ==
             "S2B_MSIL2A_20230420T122659_N0509_R052_T33XWG_20230420T133717.SAFE");
-    Run sv = fx.run({"west", "2023-04-20", "2023-04-21", "s2", "S2MSI2A", "--from-file", SVALBARD,
-                     "--format", "json"});
-    REQUIRE(sv.code == 0);
+    RunResult sv = fx.run({"west", "2023-04-20", "2023-04-21", "s2", "S2MSI2A", "--from-file",
+                           SVALBARD, "--format", "json"});
+    REQUIRE(sv.exit_code == 0);
     auto k = nlohmann::json::parse(sv.out);
     CHECK(k["dropped"] ==
           nlohmann::json{{"collection", 0}, {"product_type", 0}, {"dates", 4}, {"aoi", 2}});

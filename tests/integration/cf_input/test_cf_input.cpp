@@ -2,6 +2,8 @@
 // Golden values of the real files come from numpy/netCDF4 (Debian's /usr/bin/python3); the
 // one-liner that printed each is in the comment above it, run from tests/data. Decoding there is
 // raw * scale + offset in float64, then float32, with the float32 attributes read as decimals.
+#include "support/temp_dir.hpp"
+
 #include "baims/core/error.hpp"
 #include "baims/grid/time.hpp"
 #include "baims/io/cf_input.hpp"
@@ -21,6 +23,7 @@ namespace fs = std::filesystem;
 using baims::InputError;
 using baims::grid::time::format_iso;
 using baims::io::CfInput;
+using baims::test::TempDir;
 using Catch::Matchers::Contains;
 
 namespace {
@@ -28,24 +31,6 @@ namespace {
 const fs::path DATA = fs::path(BAIMS_SOURCE_DIR) / "tests" / "data";
 const fs::path OSTIA_05 =
     DATA / "ostia" / "20170605120000-UKMO-L4_GHRSST-SSTfnd-OSTIAanom-GLOB-v02.0-fv02.0.nc";
-
-// A fresh directory, removed at the end of the test case.
-class TempDir {
-public:
-    TempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "baims_cf_input_XXXXXX").string();
-        REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-        m_path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(m_path, ec);
-    }
-    const fs::path& path() const { return m_path; }
-
-private:
-    fs::path m_path;
-};
 
 std::vector<float> read_all(const CfInput& in, const std::string& var, size_t step) {
     std::vector<float> out(in.lat().size() * in.lon().size(), -12345.0f);

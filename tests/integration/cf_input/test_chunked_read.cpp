@@ -3,6 +3,9 @@
 // written (decoded by the formula of each case) and, bit for bit, the plain netCDF read. The
 // ForEach of the tests counts the tasks (one per chunk on the fast path, none when it falls back)
 // and runs them backwards on two threads.
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
 #include "baims/core/error.hpp"
 #include "baims/io/cf_input.hpp"
 
@@ -27,28 +30,12 @@
 namespace fs = std::filesystem;
 using baims::InputError;
 using baims::io::CfInput;
+using baims::test::TempDir;
 using Catch::Matchers::Contains;
 
 namespace {
 
 constexpr size_t NLAT = 37, NLON = 53, NT = 3;
-
-class TempDir {
-public:
-    TempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "baims_chunked_XXXXXX").string();
-        REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-        m_path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(m_path, ec);
-    }
-    const fs::path& path() const { return m_path; }
-
-private:
-    fs::path m_path;
-};
 
 void ok(int status) {
     INFO(nc_strerror(status));
@@ -370,8 +357,6 @@ TEST_CASE("chunked read: a corrupt compressed chunk is one InputError naming the
 TEST_CASE("chunked read: a file with an HDF5 user block falls back to netCDF", "[io][chunked]") {
     // h5jam (Debian hdf5-tools, installed by scripts/install-deps.sh) prepends a user block.
     // A missing tool fails the case: a skip would pass silently in CI.
-    INFO("h5jam not found: install hdf5-tools (scripts/install-deps.sh)");
-    REQUIRE(std::system("command -v h5jam >/dev/null 2>&1") == 0);
     TempDir tmp;
     Layout L;
     L.chunks = {1, 16, 20};
@@ -383,8 +368,10 @@ TEST_CASE("chunked read: a file with an HDF5 user block falls back to netCDF", "
         ub << "a user block written before the HDF5 superblock\n";
     }
     const auto jammed = tmp.path() / "jammed.nc";
-    const std::string cmd = "h5jam -i '" + plain.string() + "' -u '" +
-                            (tmp.path() / "ub.txt").string() + "' -o '" + jammed.string() + "'";
-    REQUIRE(std::system(cmd.c_str()) == 0);
+    INFO("h5jam not found: install hdf5-tools (scripts/install-deps.sh)");
+    const auto r = baims::test::run({"h5jam", "-i", plain.string(), "-u",
+                                     (tmp.path() / "ub.txt").string(), "-o", jammed.string()});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
     CHECK(check_file(jammed, L) == 0);
 }

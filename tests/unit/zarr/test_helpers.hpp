@@ -4,8 +4,6 @@
 #include "baims/core/fs.hpp"
 
 #include <filesystem>
-#include <stdexcept>
-#include <stdlib.h>
 #include <string>
 
 namespace baims::zarr::test {
@@ -18,28 +16,5 @@ inline std::filesystem::path golden_cube() {
 inline std::string golden_file(const std::string& key) {
     return baims::fs::read_file(golden_cube() / key);
 }
-
-// A fresh directory under $TMPDIR (or /tmp), removed on destruction.
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern =
-            (std::filesystem::temp_directory_path() / "baims-zarr-XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr) {
-            throw std::runtime_error("mkdtemp failed");
-        }
-        m_path = pattern;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(m_path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::filesystem::path& path() const { return m_path; }
-
-private:
-    std::filesystem::path m_path;
-};
 
 } // namespace baims::zarr::test

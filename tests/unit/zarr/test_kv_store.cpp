@@ -1,3 +1,4 @@
+#include "support/temp_dir.hpp"
 #include "test_helpers.hpp"
 
 #include "baims/core/error.hpp"
@@ -114,7 +115,7 @@ TEST_CASE("zarr: MemoryStore concurrent puts", "[zarr][store]") {
 }
 
 TEST_CASE("zarr: FileStore semantics", "[zarr][store]") {
-    test::TempDir dir;
+    baims::test::TempDir dir;
     FileStore store(dir.path() / "cube.zarr");
     CHECK(store.describe() == (dir.path() / "cube.zarr").string());
     CHECK(store.root() == dir.path() / "cube.zarr");
@@ -123,7 +124,7 @@ TEST_CASE("zarr: FileStore semantics", "[zarr][store]") {
 }
 
 TEST_CASE("zarr: FileStore hides temporary files", "[zarr][store]") {
-    test::TempDir dir;
+    baims::test::TempDir dir;
     FileStore store(dir.path(), false);
     store.put("v/0.0", "x");
     std::ofstream(dir.path() / "v/0.1.tmp.12345.7") << "partial";
@@ -138,7 +139,7 @@ TEST_CASE("zarr: FileStore hides temporary files", "[zarr][store]") {
 }
 
 TEST_CASE("zarr: FileStore: 8 threads x 200 puts", "[zarr][store]") {
-    test::TempDir dir;
+    baims::test::TempDir dir;
     for (bool durable : {false, true}) {
         // With fsync 8 x 20 puts (fsync is slow on some disks), without 8 x 200.
         const int per_thread = durable ? 20 : 200;

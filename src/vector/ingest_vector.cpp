@@ -1,4 +1,4 @@
-#include "baims/db/ingest_vector.hpp"
+#include "baims/vector/ingest_vector.hpp"
 
 #include "baims/core/error.hpp"
 #include "baims/core/interrupt.hpp"
@@ -16,7 +16,10 @@
 #include <cstdio>
 #include <map>
 
-namespace baims::db {
+namespace baims::vector {
+
+// The database side of the load is written in db terms throughout.
+using namespace baims::db;
 
 const char* to_string(IngestMode mode) {
     switch (mode) {
@@ -34,7 +37,7 @@ namespace {
 
 const std::vector<std::string> BASE_COLUMNS = {"id", "created_at", "modified_at", "geometry"};
 
-std::string geometry_column_type(const vector::Schema& s) {
+std::string geometry_column_type(const Schema& s) {
     return "geometry(" + s.geometry_type + (s.srid > 0 ? "," + std::to_string(s.srid) : "") + ")";
 }
 
@@ -64,7 +67,7 @@ ObjectNames object_names(const std::string& table, const std::string& fid_column
     return n;
 }
 
-void create_collection_table(Transaction& tx, const QualifiedName& table, const vector::Schema& s,
+void create_collection_table(Transaction& tx, const QualifiedName& table, const Schema& s,
                              const std::string& fid_column, const ObjectNames& names) {
     std::string sql = "CREATE TABLE " + table.quoted() + " (id serial CONSTRAINT " +
                       quote_ident(names.pkey) +
@@ -108,7 +111,7 @@ void check_names_free(Transaction& tx, const QualifiedName& target,
 
 // For --mode append into an existing table: every column we write must be there, and the
 // geometry column must take our type and SRID.
-void check_append_target(Transaction& tx, const QualifiedName& table, const vector::Schema& s,
+void check_append_target(Transaction& tx, const QualifiedName& table, const Schema& s,
                          const std::string& fid_column) {
     auto r = tx.exec_params(
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod),"
@@ -183,7 +186,7 @@ IngestSummary ingest_vector(const IngestVectorRequest& request,
     }
     target.quoted(); // validates the name parts
     const std::string& fid_column = request.fid_column;
-    vector::ReaderOptions reader_options = request.reader;
+    ReaderOptions reader_options = request.reader;
     reader_options.reserved_names = BASE_COLUMNS;
     if (!fid_column.empty()) {
         if (std::find(BASE_COLUMNS.begin(), BASE_COLUMNS.end(), fid_column) != BASE_COLUMNS.end()) {
@@ -195,8 +198,8 @@ IngestSummary ingest_vector(const IngestVectorRequest& request,
     }
 
     // Everything about the input is checked before the database is touched.
-    vector::LayerReader reader(reader_options);
-    const vector::Schema& schema = reader.schema();
+    LayerReader reader(reader_options);
+    const Schema& schema = reader.schema();
     if (!request.aoi.empty() && schema.srid <= 0) {
         throw UsageError("--aoi needs a CRS to compute the EPSG:4326 extent, and layer '" +
                              schema.layer + "' has none",
@@ -274,7 +277,7 @@ IngestSummary ingest_vector(const IngestVectorRequest& request,
             schema.feature_count > 0 ? static_cast<std::uint64_t>(schema.feature_count) : 0,
             "features");
         CopyWriter copy(tx, load_table, columns);
-        vector::Feature feature;
+        Feature feature;
         std::uint64_t pending = 0;
         while (reader.next(feature)) {
             if (!fid_column.empty()) {
@@ -399,4 +402,4 @@ IngestSummary ingest_vector(const IngestVectorRequest& request,
     return summary;
 }
 
-} // namespace baims::db
+} // namespace baims::vector

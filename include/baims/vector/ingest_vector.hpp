@@ -1,5 +1,6 @@
 #pragma once
-// `baims ingest-vector`: one OGR layer into a PostGIS collection table (SPEC 7).
+// `baims ingest-vector`: one OGR layer into a PostGIS collection table (SPEC 7). Lives in the
+// vector module, on top of db (docs/architecture.md).
 //
 // Table: id serial primary key, created_at/modified_at timestamptz (default now()),
 // [<fid column> integer not null, unique], geometry geometry(<Type>,<srid>) with a gist index,
@@ -18,13 +19,13 @@
 #include <cstdint>
 #include <string>
 
-namespace baims::db {
+namespace baims::vector {
 
 enum class IngestMode { Create, Append, Replace };
 
 struct IngestVectorRequest {
-    vector::ReaderOptions reader;
-    QualifiedName collection;
+    ReaderOptions reader;
+    db::QualifiedName collection;
     IngestMode mode = IngestMode::Create;
     std::string fid_column; // empty: no source FID column
     std::string aoi;        // non-empty: upsert this row of the aoi table with the extent
@@ -45,8 +46,9 @@ struct IngestSummary {
 
 // Validates the request (names, source, options) before connecting, then loads. Logs one summary
 // line at the end. Throws UsageError, InputError, OutputError, DatabaseError, Interrupted.
-IngestSummary ingest_vector(const IngestVectorRequest& request, const ConnectionSettings& settings);
+IngestSummary ingest_vector(const IngestVectorRequest& request,
+                            const db::ConnectionSettings& settings);
 
 const char* to_string(IngestMode mode);
 
-} // namespace baims::db
+} // namespace baims::vector
