@@ -38,6 +38,7 @@ struct ExtractOptions {
     std::vector<std::string> rerun_status;
     int lease = 600;
     std::string values;
+    std::string selection;
 };
 
 int run_db_mode(const ExtractOptions& o, const GlobalOptions& g) {
@@ -58,6 +59,7 @@ int run_db_mode(const ExtractOptions& o, const GlobalOptions& g) {
     r.rerun_status = o.rerun_status;
     r.lease_seconds = o.lease;
     r.values = o.values;
+    r.selection = o.selection;
     r.create_tables = o.db.create_tables;
     r.dry_run = g.dry_run;
     auto s = parcels::extract_db(r, db_settings(o.db));
@@ -138,6 +140,11 @@ void register_extract(CLI::App& app, Registry& registry) {
                     "Database mode: dn (stored DN) or harmonized (minus the L2A BOA offset of "
                     "baselines >= 04.00); default: db_config args.values, else dn")
         ->check(CLI::IsMember({"dn", "harmonized"}));
+    cmd->add_option("--selection", o->selection,
+                    "Database mode: exact (pixel centre in parcel, on the image grid) or jrc "
+                    "(the JRC extractor's pixels and statistics bit for bit, on its ST_AsRaster "
+                    "masks; docs/jrc-compat.md); default: db_config args.selection, else exact")
+        ->check(CLI::IsMember({"exact", "jrc"}));
     cmd->add_option("--card", o->card, "Database mode: images of this card (s2)")
         ->capture_default_str();
     cmd->add_option("--passes", o->passes, "Database mode: passes, comma-separated: scl, 10, 20")
