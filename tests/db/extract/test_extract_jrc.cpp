@@ -38,6 +38,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -264,4 +265,69 @@ TEST_CASE("extract --selection jrc: args.selection, a missing AOI and harmonized
               "baims extract: error: selection jrc reproduces the JRC extractor's DN; values "
               "harmonized cannot be combined with it. Use --values dn with --selection jrc");
     }
+}
+
+TEST_CASE("extract --compare jrc: both selections side by side, nothing claimed", "[jrc]") {
+    require_server();
+    Env e;
+    const fs::path out = e.dir / "compare.csv";
+    auto r = e.extract({"--compare", "jrc", "-o", out.string(), "--threshold", "5"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    // Exact pixels by hand: A = rows 4..5 x cols 5..7 at 10 m (B02 1088 1095 1102 / 1101 1108
+    // 1115: mean 1101.5), (2, 3) at 20 m (B05 5048); B = rows 6..9 x cols 2..6 (20 px, B02 mean
+    // 1001 + 7 * 4 + 13 * 7.5 = 1126.5). C: only 0s on both sides, no row.
+    std::map<std::string, std::vector<std::string>> rows;
+    std::ifstream in(out);
+    std::string line;
+    std::getline(in, line);
+    CHECK(line == "pid,obsid,band,count_jrc,count_exact,count_diff,mean_jrc,mean_exact,mean_diff,"
+                  "mean_diff_pct,std_jrc,std_exact,std_diff,p50_jrc,p50_exact,p50_diff");
+    while (std::getline(in, line)) {
+        std::vector<std::string> c;
+        std::stringstream ss(line);
+        for (std::string f; std::getline(ss, f, ',');) {
+            c.push_back(f);
+        }
+        rows[c[0] + "|" + c[2]] = c;
+    }
+    CHECK(rows.size() == 12); // pids 1 and 2, B02 B03 B04 B08 B05 B11
+    const auto& a = rows.at("1|B02");
+    CHECK(a[3] == "5");
+    CHECK(a[4] == "6");
+    CHECK(a[5] == "1");
+    CHECK(std::stof(a[6]) == 1094.59998f);
+    CHECK(std::stod(a[7]) == 1101.5);
+    CHECK(std::stod(a[9]) == Approx((1101.5 - double(1094.59998f)) / double(1094.59998f) * 100));
+    const auto& a20 = rows.at("1|B05");
+    CHECK(a20[3] == "1");
+    CHECK(a20[4] == "1");
+    CHECK(std::stod(a20[6]) == 5041);
+    CHECK(std::stod(a20[7]) == 5048);
+    const auto& b = rows.at("2|B02");
+    CHECK(b[3] == "19");
+    CHECK(b[4] == "20");
+    CHECK(std::stod(b[7]) == 1126.5);
+    // Summary: both parcels change their count (10 m: by 20 % and 5.3 %) and by more than 5 %.
+    CHECK(r.out.find("2 parcels (pid, obsid) in both, 0 only in jrc, 0 only in exact") !=
+          std::string::npos);
+    CHECK(r.out.find("count differs in 2 (100.0 %) parcels, by more than 5 % in 2 (100.0 %)") !=
+          std::string::npos);
+    // Read-only: the image is still to do, no sigs row.
+    CHECK(e.schema.conn().exec("SELECT status FROM " + e.names.catalog.quoted()).text(0, 0) ==
+          "ingested");
+    CHECK(e.sigs().empty());
+
+    // Database output: the same rows in a table.
+    const auto table = e.names.parcel.with_name("compare jrc");
+    auto t = e.extract({"--compare", "jrc", "--compare-table", table.quoted()});
+    REQUIRE(t.exit_code == 0);
+    auto c =
+        e.schema.conn().exec("SELECT count(*), sum(count_exact - count_jrc) FILTER (WHERE pid = 1"
+                             " AND band = 'B02'), max(mean_exact) FILTER (WHERE pid = 2 AND"
+                             " band = 'B02') FROM " +
+                             table.quoted());
+    CHECK(c.int64(0, 0) == 12);
+    CHECK(c.real(0, 1) == 1);
+    CHECK(c.real(0, 2) == 1126.5);
 }

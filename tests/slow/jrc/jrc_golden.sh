@@ -8,7 +8,8 @@
 # 2. loads the parcels as the JRC how-to does (ogr2ogr, -nlt PROMOTE_TO_MULTI), the AOI row
 #    (ST_Extent of all parcels) and the masks with the how-to's SQL (ST_AsRaster, 10.0 and 20.0);
 # 3. runs baims extract --selection jrc (scl, 10: B02 B03 B04 B08, 20: B05 B11);
-# 4. jrc_compare.py: same (pid, obsid, band) set for pid % 50 = 0, every value equal as stored
+# 4. baims extract --compare jrc (summary printed);
+# 5. jrc_compare.py: same (pid, obsid, band) set for pid % 50 = 0, every value equal as stored
 #    (float32), hist text byte-identical; prints the full-table row counts.
 # Needs PGHOST etc. (tests/scripts/pg_tmp.sh) and /usr/bin/python3 with numpy, GDAL, pyproj.
 set -euo pipefail
@@ -86,4 +87,9 @@ for t in sigs hists; do
     got=$(sha256sum "$WORK/$t.csv" | cut -d' ' -f1)
     echo "jrc_golden: full $t export sha256 $got ($([[ $got == "$want" ]] && echo "= README" || echo "README: $want"))"
 done
+# baims extract --compare jrc on the tile: the summary (the issue's note), the CSV kept when
+# BAIMS_JRC_COMPARE_OUT names a file.
+"$BAIMS" --progress never extract --db-config "$WORK/db_config.json" --eodata "$TILE/eodata" \
+    --passes 10,20 --bands-20 B05,B11 --compare jrc --threshold 1 -o "$WORK/compare.csv"
+[[ -z ${BAIMS_JRC_COMPARE_OUT:-} ]] || cp "$WORK/compare.csv" "$BAIMS_JRC_COMPARE_OUT"
 /usr/bin/python3 "$HERE/jrc_compare.py" "$GOLDEN" "$WORK/sigs.csv" "$WORK/hists.csv"
