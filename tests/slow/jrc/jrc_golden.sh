@@ -10,7 +10,8 @@
 # 3. runs baims extract --selection jrc (scl, 10: B02 B03 B04 B08, 20: B05 B11);
 # 4. baims extract --compare jrc (summary printed);
 # 5. jrc_compare.py: same (pid, obsid, band) set for pid % 50 = 0, every value equal as stored
-#    (float32), hist text byte-identical; prints the full-table row counts.
+#    (float32), hist text byte-identical; prints the full-table row counts; and the sha256 of
+#    the whole sigs and hists exports equal the README's fingerprints.
 # Needs PGHOST etc. (tests/scripts/pg_tmp.sh) and /usr/bin/python3 with numpy, GDAL, pyproj.
 set -euo pipefail
 BAIMS=${1:?usage: jrc_golden.sh BAIMS}
@@ -80,12 +81,17 @@ export PGOPTIONS="-c extra_float_digits=3"
 "${PSQL[@]}" -c "\\copy (SELECT pid, obsid, band, count, mean, std, min, max, p25, p50, p75 FROM $SCHEMA.sigs ORDER BY pid, obsid, band) TO '$WORK/sigs.csv' CSV HEADER"
 "${PSQL[@]}" -c "\\copy (SELECT pid, obsid, hist FROM $SCHEMA.hists ORDER BY pid, obsid) TO '$WORK/hists.csv' CSV HEADER"
 unset PGOPTIONS
-# The README's full-table fingerprints (informative: the export format of the golden files is
-# inferred from the subset files, so a different sum alone is not a failure).
+# The README's full-table fingerprints: every row of the whole tile, not only the subset.
+fingerprints=0
 for t in sigs hists; do
     want=$(grep -o "\`$t\` [0-9 ]* rows, sha256 \`[0-9a-f]*\`" "$GOLDEN/README.md" | grep -o '[0-9a-f]\{64\}')
     got=$(sha256sum "$WORK/$t.csv" | cut -d' ' -f1)
-    echo "jrc_golden: full $t export sha256 $got ($([[ $got == "$want" ]] && echo "= README" || echo "README: $want"))"
+    if [[ $got == "$want" ]]; then
+        echo "jrc_golden: full $t export sha256 $got = README"
+    else
+        echo "jrc_golden: full $t export sha256 $got, README $want: MISMATCH"
+        fingerprints=1
+    fi
 done
 # baims extract --compare jrc on the tile: the summary (the issue's note), the CSV kept when
 # BAIMS_JRC_COMPARE_OUT names a file.
@@ -93,3 +99,4 @@ done
     --passes 10,20 --bands-20 B05,B11 --compare jrc --threshold 1 -o "$WORK/compare.csv"
 [[ -z ${BAIMS_JRC_COMPARE_OUT:-} ]] || cp "$WORK/compare.csv" "$BAIMS_JRC_COMPARE_OUT"
 /usr/bin/python3 "$HERE/jrc_compare.py" "$GOLDEN" "$WORK/sigs.csv" "$WORK/hists.csv"
+exit $fingerprints
