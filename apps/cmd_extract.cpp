@@ -8,6 +8,7 @@
 #include "baims/core/error.hpp"
 #include "baims/core/log.hpp"
 #include "baims/io/gdal.hpp"
+#include "baims/parcels/compare_jrc.hpp"
 #include "baims/parcels/extract.hpp"
 
 #include <iostream>
@@ -40,7 +41,38 @@ struct ExtractOptions {
     std::vector<std::string> rerun_status;
     int lease = 600;
     std::string values;
+    std::string selection;
+    std::string compare; // "jrc": --compare jrc
+    std::string compare_table;
+    double threshold = 1.0;
 };
+
+int run_compare(const ExtractOptions& o, const GlobalOptions& g) {
+    parcels::CompareJrcRequest r;
+    for (const auto& p : o.passes) {
+        if (p != "scl") {
+            r.passes.push_back(p);
+        }
+    }
+    r.passes = r.passes.empty() ? std::vector<std::string>{"10", "20"} : r.passes;
+    if (!o.bands_20.empty()) {
+        r.bands_20 = o.bands_20;
+    }
+    r.eodata = o.eodata;
+    r.card = o.card;
+    r.obsid = o.obsid;
+    r.limit = o.limit;
+    r.threshold_pct = o.threshold;
+    r.output = o.output;
+    r.table = o.compare_table;
+    r.threads = thread_count(g);
+    auto s = parcels::compare_jrc(r, db_settings(o.db));
+    std::cout << parcels::format_summary(s, o.threshold) << std::endl;
+    for (const auto& f : s.failures) {
+        log::warn("extract: compare: failed: " + f);
+    }
+    return s.failures.empty() ? 0 : EXIT_PARTIAL;
+}
 
 int run_db_mode(const ExtractOptions& o, const GlobalOptions& g) {
     parcels::DbExtractRequest r;
@@ -60,6 +92,7 @@ int run_db_mode(const ExtractOptions& o, const GlobalOptions& g) {
     r.rerun_status = o.rerun_status;
     r.lease_seconds = o.lease;
     r.values = o.values;
+    r.selection = o.selection;
     r.create_tables = o.db.create_tables;
     r.dry_run = g.dry_run;
     auto s = parcels::extract_db(r, db_settings(o.db));
@@ -140,6 +173,22 @@ void register_extract(CLI::App& app, Registry& registry) {
                     "Database mode: dn (stored DN) or harmonized (minus the L2A BOA offset of "
                     "baselines >= 04.00); default: db_config args.values, else dn")
         ->check(CLI::IsMember({"dn", "harmonized"}));
+    cmd->add_option("--selection", o->selection,
+                    "Database mode: exact (pixel centre in parcel, on the image grid) or jrc "
+                    "(the JRC extractor's pixels and statistics bit for bit, on its ST_AsRaster "
+                    "masks; docs/jrc-compat.md); default: db_config args.selection, else exact")
+        ->check(CLI::IsMember({"exact", "jrc"}));
+    cmd->add_option("--compare", o->compare,
+                    "Database mode: jrc = per parcel and band, the JRC extractor's statistics and "
+                    "the exact ones side by side (-o FILE.csv or --compare-table), plus a "
+                    "summary; writes nothing to sigs/hists and claims nothing")
+        ->check(CLI::IsMember({"jrc"}));
+    cmd->add_option("--compare-table", o->compare_table,
+                    "With --compare jrc: write the comparison into this table (replaced)");
+    cmd->add_option("--threshold", o->threshold,
+                    "With --compare jrc: the summary counts parcels whose count or mean change "
+                    "by more than this many percent")
+        ->capture_default_str();
     cmd->add_option("--card", o->card, "Database mode: images of this card (s2)")
         ->capture_default_str();
     cmd->add_option("--passes", o->passes, "Database mode: passes, comma-separated: scl, 10, 20")
@@ -179,6 +228,9 @@ void register_extract(CLI::App& app, Registry& registry) {
                             io::gdal::Session gdal;
                             if (!o->rasters.empty()) {
                                 return run_file_mode(*o, g);
+                            }
+                            if (!o->compare.empty()) {
+                                return run_compare(*o, g);
                             }
                             return run_db_mode(*o, g);
                         }});

@@ -14,7 +14,7 @@ apt-get install -y -qq --no-install-recommends \
     libcurl4-openssl-dev clang-format time locales strace \
     postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts \
     python3 python3-numpy python3-zarr python3-xarray python3-netcdf4 python3-gdal \
-    python3-dask python3-cftime
+    python3-dask python3-cftime python3-pyproj
 # A German locale for the test that checks no decimal comma leaks into cubes or messages.
 if ! locale -a 2>/dev/null | grep -qx 'de_DE.utf8'; then
     localedef -i de_DE -f UTF-8 de_DE.UTF-8

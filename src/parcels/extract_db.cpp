@@ -8,6 +8,8 @@
 // again. Each pass deletes the rows of any earlier attempt, COPYs its rows and marks itself done,
 // all in one transaction; the image's final status follows in the last one.
 
+#include "extract_jrc.hpp"
+
 #include "baims/core/error.hpp"
 #include "baims/core/interrupt.hpp"
 #include "baims/core/log.hpp"
@@ -332,6 +334,7 @@ struct Shared {
     std::vector<PassPlan> passes;
     QueueFilter filter;
     bool harmonized = false;
+    bool jrc = false; // selection: jrc (extract_jrc.cpp)
     std::mutex mutex;
     DbExtractSummary summary;
     std::int64_t claimed = 0;
@@ -450,7 +453,18 @@ std::uint64_t run_pass(db::Connection& conn, Shared& s, const Claim& c, const Pa
     if (s.harmonized && !p.hist) {
         offsets = harmonize_offsets(safe);
     }
-    MaskSet masks = load_masks(conn, mask_table, p.res, infos.front(), epsg);
+    MaskSet masks;
+    std::vector<std::vector<std::string>> jrc_rows;
+    if (s.jrc) {
+        try {
+            jrc_rows =
+                jrc::run_pass(conn, s.settings, {c.id, epsg, p.hist, p.bands, files, mask_table});
+        } catch (const jrc::PassFailure& f) {
+            throw ImageFailure{f.status, f.message};
+        }
+    } else {
+        masks = load_masks(conn, mask_table, p.res, infos.front(), epsg);
+    }
     db::Transaction tx(conn, "pass");
     if (p.hist) {
         tx.exec_params("DELETE FROM " + t.hists.quoted() + " WHERE obsid = $1", c.id);
@@ -472,8 +486,14 @@ std::uint64_t run_pass(db::Connection& conn, Shared& s, const Claim& c, const Pa
                                                               "mean", "std", "min", "max", "p25",
                                                               "p50", "p75"});
         const std::string obsid = std::to_string(c.id);
+        for (const auto& row : jrc_rows) {
+            for (const auto& v : row) {
+                copy.add(v);
+            }
+            copy.end_row();
+        }
         // Per band: one raster file each; rows grouped by band, then pid.
-        for (std::size_t b = 0; b < infos.size(); ++b) {
+        for (std::size_t b = 0; !s.jrc && b < infos.size(); ++b) {
             zonal::ZonalOptions o;
             o.hist = p.hist;
             o.zero_is_nodata = !p.hist;
@@ -757,7 +777,22 @@ DbExtractSummary extract_db(const DbExtractRequest& request,
         throw UsageError("values '" + values + "' is not dn or harmonized",
                          "Use --values dn|harmonized (or args.values in the db_config)");
     }
-    Shared s{request, settings, plans(request), {}, values == "harmonized", {}, {}, 0};
+    std::string selection = request.selection;
+    if (selection.empty()) {
+        auto it = settings.args.find("selection");
+        selection = it == settings.args.end() ? "exact" : it->second;
+    }
+    if (selection != "exact" && selection != "jrc") {
+        throw UsageError("selection '" + selection + "' is not exact or jrc",
+                         "Use --selection exact|jrc (or args.selection in the db_config)");
+    }
+    if (selection == "jrc" && values == "harmonized") {
+        throw UsageError("selection jrc reproduces the JRC extractor's DN; values harmonized "
+                         "cannot be combined with it",
+                         "Use --values dn with --selection jrc");
+    }
+    Shared s{request, settings, plans(request), {}, values == "harmonized", selection == "jrc", {},
+             {},      0};
     {
         db::Connection conn(settings);
         s.filter = queue_filter(conn, settings);

@@ -59,6 +59,10 @@ struct DbExtractRequest {
     // "dn" (stored DN, JRC-compatible) or "harmonized" (DN + the L2A BOA_ADD_OFFSET of the band
     // for processing baselines >= 04.00, SPEC §10); empty: db_config args.values, else "dn".
     std::string values;
+    // "exact" (SPEC §9/§10 masks and statistics) or "jrc" (the JRC numba extractor bit for bit,
+    // on the JRC ST_AsRaster mask tables, docs/jrc-compat.md); empty: db_config args.selection,
+    // else "exact".
+    std::string selection;
     int lease_seconds = 600;
     int workers = 1; // claim loops in this process
     int threads = 1; // decode threads per worker
