@@ -15,17 +15,21 @@
 #include "baims/core/fs.hpp"
 #include "baims/core/log.hpp"
 #include "baims/cube/cube_state.hpp"
+#include "baims/cube/prune.hpp"
 #include "baims/zarr/array.hpp"
 #include "baims/zarr/group.hpp"
 #include "baims/zarr/kv_store.hpp"
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <set>
+#include <unistd.h>
 
 namespace baims::cube {
 namespace {
@@ -53,6 +57,7 @@ struct Source {
     std::vector<std::string> others; // arrays copied as they are (time, time_bnds, crs, ...)
     json attrs;
     json consolidated;
+    std::string path; // as given, for messages
 };
 
 double raw_to_double(const zarr::DType& t, const char* p) {
@@ -140,6 +145,7 @@ Source read_source(const zarr::KvStore& store, const std::string& path) {
                          "Give the path of a Zarr v2 cube, e.g. made by baims gen");
     }
     Source s;
+    s.path = path;
     s.consolidated = zarr::consolidated_metadata(store)["metadata"];
     s.attrs = s.consolidated.value(".zattrs", json::object());
     std::vector<std::string> arrays;
@@ -342,7 +348,17 @@ public:
             for (size_t bx = c0 / cw; bx * cw < c1; ++bx) {
                 idx[nd - 2] = by;
                 idx[nd - 1] = bx;
-                if (!zarr::read_chunk(store, m_v.name, m, idx, m_buf.data())) {
+                bool present = false;
+                try {
+                    present = zarr::read_chunk(store, m_v.name, m, idx, m_buf.data());
+                } catch (const InputError& e) { // "reading chunk <key> of '<var>' in <cube>: …"
+                    if (!e.hint().empty()) {
+                        throw;
+                    }
+                    throw InputError(e.what(), "Restore that chunk (or rerun baims gen for its "
+                                               "time step); the pyramid was left as it was");
+                }
+                if (!present) {
                     continue; // absent: fill
                 }
                 size_t ya = std::max(r0, by * ch), yb = std::min(r1, (by + 1) * ch);
@@ -644,6 +660,7 @@ TilesResult build_tiles(const TilesRequest& req) {
     }
     zarr::FileStore cube(cube_path, false);
     Source s = read_source(cube, req.cube);
+    read_cube_arrays(cube_path); // every array folder has its .zarray (prune's check)
     for (const auto& [name, method] : req.agg) {
         check_agg_method(method);
         if (std::none_of(s.vars.begin(), s.vars.end(),
@@ -687,7 +704,28 @@ TilesResult build_tiles(const TilesRequest& req) {
         r.slices = nt;
         return r;
     }
-    sfs::create_directories(out_dir);
+    // The pyramid folder must be writable before anything is touched.
+    std::error_code ec;
+    sfs::create_directories(out_dir, ec);
+    if (ec) {
+        throw OutputError("cannot create the pyramid folder '" + out_dir + "': " + ec.message(),
+                          "Check that its parent folder is writable, or choose another with -o");
+    }
+    if (::access(out_dir.c_str(), W_OK) != 0) {
+        throw OutputError("the pyramid folder '" + out_dir +
+                              "' is not writable: " + std::strerror(errno),
+                          "Check its permissions, or choose another with -o");
+    }
+    // The cube's writer lock (as gen, prune and optimise take it): a gen of this cube during the
+    // build is refused, and tiles is refused during a gen. A cube this process cannot write
+    // cannot be changed by its gen either; it is read without the lock.
+    std::unique_ptr<fs::FileLock> cube_lock;
+    if (::access(cube_path.c_str(), W_OK) == 0) {
+        cube_lock = std::make_unique<fs::FileLock>(cube_path / LOCK_FILE,
+                                                   "cube '" + cube_path.string() + "'");
+    } else {
+        log::debug("tiles: cube '" + req.cube + "' is read-only here: read without its lock");
+    }
     fs::FileLock lock(sfs::path(out_dir) / LOCK_FILE, "pyramid '" + out_dir + "'");
     zarr::FileStore levels(out_dir, true);
     json zlevels = {{"version", "1.0"},
@@ -763,7 +801,9 @@ TilesResult build_tiles(const TilesRequest& req) {
         }
         r.slices = all.size();
     } else {
-        levels.erase(".zlevels");
+        // Every level is written under a temporary name first; the old pyramid is touched only
+        // once all of them are complete (an error while reading the cube, e.g. a corrupt chunk,
+        // leaves it as it was and removes the temporary levels).
         for (const auto& e : levels.list("")) {
             if (e.ends_with(".tmp")) {
                 levels.erase_dir(e);
@@ -773,35 +813,48 @@ TilesResult build_tiles(const TilesRequest& req) {
         for (size_t t = 0; t < nt; ++t) {
             ts[t] = t;
         }
+        try {
+            if (!req.link) {
+                zarr::FileStore l0(sfs::path(out_dir) / "0.zarr.tmp", false);
+                copy_tree(cube, l0, "");
+                l0.erase(LOCK_FILE);
+                zarr::consolidate(l0);
+            }
+            for (int k = 1; k < n; ++k) {
+                size_t f = size_t{1} << k;
+                zarr::FileStore lv(sfs::path(out_dir) / (std::to_string(k) + ".zarr.tmp"), false);
+                write_level_meta(cube, lv, s, f, th, tw);
+                write_level_data(cube, lv, s, f, th, tw, ts, false, req.threads, r);
+                zarr::consolidate(lv);
+                fault_point("tiles-level");
+            }
+        } catch (...) {
+            for (const auto& e : levels.list("")) {
+                if (e.ends_with(".tmp")) {
+                    levels.erase_dir(e);
+                }
+            }
+            throw;
+        }
+        fs::sync_filesystem(out_dir);
+        // commit: .zlevels goes first and comes back last, so a reader never takes a mix of
+        // old and new levels for a pyramid
+        levels.erase(".zlevels");
+        levels.sync();
         sfs::path rel = sfs::relative(sfs::absolute(cube_path), sfs::absolute(out_dir));
         if (req.link) {
             levels.erase_dir("0.zarr");
             levels.put("0.link", rel.string());
         } else {
             levels.erase("0.link");
-            levels.erase_dir("0.zarr.tmp");
-            {
-                zarr::FileStore l0(sfs::path(out_dir) / "0.zarr.tmp", false);
-                copy_tree(cube, l0, "");
-                l0.erase(LOCK_FILE);
-                zarr::consolidate(l0);
-            }
             levels.erase_dir("0.zarr");
             levels.rename("0.zarr.tmp", "0.zarr");
         }
         for (int k = 1; k < n; ++k) {
             std::string name = std::to_string(k) + ".zarr";
-            size_t f = size_t{1} << k;
-            {
-                zarr::FileStore lv(sfs::path(out_dir) / (name + ".tmp"), false);
-                write_level_meta(cube, lv, s, f, th, tw);
-                write_level_data(cube, lv, s, f, th, tw, ts, false, req.threads, r);
-                zarr::consolidate(lv);
-            }
-            fs::sync_filesystem(out_dir);
             levels.erase_dir(name);
             levels.rename(name + ".tmp", name);
-            fault_point("tiles-level");
+            fault_point("tiles-rename");
         }
         for (const auto& e : levels.list("")) { // levels of an earlier, deeper pyramid
             if (e.ends_with(".zarr") && e != "0.zarr") {

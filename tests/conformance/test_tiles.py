@@ -2,9 +2,12 @@
 cell-centre coordinates, bounds and resolution attributes, no empty chunk files, layout against
 xcube's golden ostia-golden.levels, --update against a full rebuild, kill -9, bad input."""
 
+import fcntl
 import json
 import os
 import shutil
+import subprocess
+import time
 
 import numpy as np
 import xarray as xr
@@ -12,7 +15,7 @@ from osgeo import gdal
 
 import datetime as dt
 
-from baimstest import DATA, SOURCE_DIR, TempDirTest, run, snapshot, write_cf, write_config
+from baimstest import BAIMS, DATA, SOURCE_DIR, TempDirTest, run, snapshot, write_cf, write_config
 
 GOLDEN = os.path.join(SOURCE_DIR, "tests", "data", "golden", "golden-xcube-1.0.5")
 
@@ -336,3 +339,151 @@ class BadInput(TempDirTest):
                          "baims tiles: error: unknown aggregation method 'avg'. "
                          "Use one of first, mean, median, min, max, mode, auto")
         self.assertFalse(os.path.exists(self.p("c.levels")))
+
+
+def state(path):
+    """Every file of a pyramid or cube (the lock file aside) with its bytes and mtime: equal
+    states mean nothing was written, removed or added."""
+    res = {}
+    for rel, data in snapshot(path).items():
+        res[rel] = (data, os.stat(os.path.join(path, rel)).st_mtime_ns)
+    return res
+
+
+class BadInputPyramidUntouched(TempDirTest):
+    """Bad input after a good build: one error line, the documented exit code (docs/exit-codes.md),
+    and the existing pyramid exactly as it was (no temporary level left either)."""
+
+    def setUp(self):
+        super().setUp()
+        self.cube = self.p("c.zarr")
+        make_cube(self.cube)
+        self.lv = self.p("c.levels")
+        run(["tiles", self.cube], check=0)
+        self.before = state(self.lv)
+        self.assertIn(".zlevels", self.before)
+
+    def err(self, args, code, prefix=()):
+        p = subprocess.run(list(prefix) + [BAIMS, "--progress", "never"] + args,
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, code, p.stderr)
+        lines = [ln for ln in p.stderr.splitlines() if "error" in ln]
+        self.assertEqual(len(lines), 1, p.stderr)
+        return lines[0]
+
+    def assert_untouched(self):
+        self.assertEqual(state(self.lv), self.before)
+
+    def test_missing_zarray(self):
+        os.remove(os.path.join(self.cube, "sst", ".zarray"))   # .zmetadata still names it
+        self.assertEqual(self.err(["tiles", self.cube], 4),
+                         f"baims tiles: error: array 'sst' of cube '{self.cube}' has chunk files but "
+                         "no .zarray. Restore sst/.zarray or remove the folder")
+        self.assert_untouched()
+
+    def test_corrupt_chunk(self):
+        with open(os.path.join(self.cube, "sst", "1.3.4"), "wb") as f:
+            f.write(b"not blosc at all")
+        for threads in ("1", "2"):
+            self.assertEqual(self.err(["--threads", threads, "tiles", self.cube], 4),
+                             f"baims tiles: error: reading chunk 1.3.4 of 'sst' in {self.cube}: "
+                             "corrupt Blosc chunk (16 bytes, invalid header). Restore that chunk (or "
+                             "rerun baims gen for its time step); the pyramid was left as it was")
+            self.assert_untouched()
+
+    def test_not_a_cube(self):
+        os.mkdir(self.p("plain"))
+        with open(self.p("plain", "notes.txt"), "w") as f:
+            f.write("x")
+        self.assertEqual(self.err(["tiles", self.p("plain"), "-o", self.lv], 4),
+                         f"baims tiles: error: '{self.p('plain')}' is not a Zarr cube (no .zgroup). "
+                         "Give the path of a Zarr v2 cube, e.g. made by baims gen")
+        self.assert_untouched()
+
+    def test_read_only_output(self):
+        # root ignores permissions: then baims runs as nobody (the pyramid and the cube are root's)
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] \
+            if os.geteuid() == 0 else []
+        os.chmod(self.tmp, 0o755)
+        os.chmod(self.lv, 0o555)
+        if not prefix:
+            os.chmod(self.tmp, 0o555)
+        try:
+            self.assertEqual(self.err(["tiles", self.cube], 5, prefix),
+                             f"baims tiles: error: the pyramid folder '{self.lv}' is not writable: "
+                             "Permission denied. Check its permissions, or choose another with -o")
+            self.assert_untouched()
+            new = self.p("new.levels")
+            self.assertEqual(self.err(["tiles", self.cube, "-o", new], 5, prefix),
+                             f"baims tiles: error: cannot create the pyramid folder '{new}': "
+                             "Permission denied. Check that its parent folder is writable, or "
+                             "choose another with -o")
+        finally:
+            os.chmod(self.tmp, 0o755)
+            os.chmod(self.lv, 0o755)
+        self.assertFalse(os.path.exists(new))
+
+
+class CubeLock(TempDirTest):
+    """tiles holds the cube's writer lock (.baims-lock, as gen, prune and optimise): it is refused
+    while another baims process writes the cube, and a gen of the cube is refused while tiles
+    reads it."""
+
+    def test_locked_cube_refused(self):
+        cube = self.p("c.zarr")
+        make_cube(cube)
+        with open(os.path.join(cube, ".baims-lock"), "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            r = run(["tiles", cube], check=5)
+            self.assertEqual(r.stderr.strip().splitlines()[-1],
+                             f"baims tiles: error: cube '{cube}' is locked by another baims process. "
+                             "Wait for it to finish; the lock is released when that process ends")
+        self.assertFalse(os.path.exists(self.p("c.levels", ".zlevels")))
+        run(["tiles", cube], check=0)   # the lock released: it runs
+
+    def test_gen_refused_while_tiles_reads(self):
+        lat = np.arange(9.75, 0, -0.5)
+        lon = np.arange(0.25, 15, 0.5)
+
+        def inp(k):
+            d = np.random.default_rng(k).normal(k, size=(20, 30))
+            path = self.p(f"in{k}.nc")
+            write_cf(path, lat, lon, d[None], [dt.datetime(2022, 3, k, 12)])
+            return path
+
+        cube, cfg = self.p("g.zarr"), self.p("cfg.yml")
+        write_config(cfg, [0.0, 0.0, 15.0, 10.0], (30, 20), cube, chunks=(5, 6))
+        run(["gen", "-c", cfg, inp(1)], check=0)
+        # a FIFO in place of a chunk: tiles blocks opening it (holding the lock) until we open it
+        # for writing; deterministic, no timing. The store reads a FIFO as an absent chunk.
+        fifo = os.path.join(cube, "v", "0.3.4")
+        os.remove(fifo)
+        os.mkfifo(fifo)
+        p = subprocess.Popen([BAIMS, "--progress", "never", "--threads", "1", "tiles", cube],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            lock = os.path.join(cube, ".baims-lock")
+            deadline = time.monotonic() + 120
+            while not (os.path.exists(lock) and open(lock).read().strip() == str(p.pid)):
+                self.assertIsNone(p.poll(), "tiles ended before taking the lock")
+                self.assertLess(time.monotonic(), deadline, "tiles never took the cube lock")
+                time.sleep(0.05)
+            r = run(["gen", "-c", cfg, inp(2)], check=5)
+            self.assertEqual(r.stderr.strip().splitlines()[-1],
+                             f"baims gen: error: cube '{cube}' is locked by another baims process "
+                             f"(pid {p.pid}). Wait for it to finish; the lock is released when that "
+                             "process ends")
+            while p.poll() is None:   # release tiles (each time it opens the FIFO)
+                try:
+                    os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                except OSError:   # ENXIO: no reader at the moment
+                    time.sleep(0.02)
+            _out, err = p.communicate()
+            self.assertEqual(p.returncode, 0, err)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        os.remove(fifo)
+        run(["gen", "-c", cfg, inp(2)], check=0)   # tiles done: gen runs
+        self.assertEqual(len(xr.open_zarr(cube).time), 2)
