@@ -5,6 +5,7 @@ xcube's golden ostia-golden.levels, --update against a full rebuild, kill -9, ba
 import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -15,7 +16,8 @@ from osgeo import gdal
 
 import datetime as dt
 
-from baimstest import BAIMS, DATA, SOURCE_DIR, TempDirTest, run, snapshot, write_cf, write_config
+from baimstest import (BAIMS, DATA, SOURCE_DIR, TempDirTest, run, snapshot, traced_env, write_cf,
+                       write_config)
 
 GOLDEN = os.path.join(SOURCE_DIR, "tests", "data", "golden", "golden-xcube-1.0.5")
 
@@ -487,3 +489,56 @@ class CubeLock(TempDirTest):
         os.remove(fifo)
         run(["gen", "-c", cfg, inp(2)], check=0)   # tiles done: gen runs
         self.assertEqual(len(xr.open_zarr(cube).time), 2)
+
+
+class OnePass(TempDirTest):
+    """All levels come from one pass over level 0: under strace, every chunk file of the cube is
+    opened once per build (a pass per level opened it once per level); only a chunk that straddles
+    two footprints of the deepest level's tiles (tile * 2^(levels-1) cells, not a multiple of the
+    cube's chunks) is opened once per footprint. The levels still equal numpy's aggregation
+    (2 threads, several footprints, bands that cut through the cube's chunks)."""
+
+    def test_each_level0_chunk_read_once(self):
+        strace = shutil.which("strace")
+        self.assertIsNotNone(strace, "strace is needed (scripts/install-deps.sh installs it)")
+        cube = self.p("c.zarr")
+        make_cube(cube)
+        chunks = {os.path.join(cube, v, f) for v in ("sst", "cls")
+                  for f in os.listdir(os.path.join(cube, v)) if not f.startswith(".")}
+        self.assertEqual(len(chunks), 2 * NT * 5 * 6)
+        src = xr.open_zarr(cube)
+        def footprints(i, c, foot):   # how many footprints chunk index i (size c) overlaps
+            return len({y // foot for y in (i * c, i * c + c - 1)})
+
+        for args, nlev in (([], 4), (["--tile-size", "3,3", "--agg-methods", "median"], 5)):
+            with self.subTest(args=args):
+                out, log = self.p("o.levels"), self.p("strace.log")
+                shutil.rmtree(out, ignore_errors=True)
+                p = subprocess.run([strace, "-f", "-e", "trace=openat", "-o", log, BAIMS,
+                                    "--progress", "never", "--threads", "2", "tiles", cube, "-o",
+                                    out] + args, capture_output=True, text=True, env=traced_env())
+                self.assertEqual(p.returncode, 0, p.stderr)
+                opened = {}
+                with open(log) as f:
+                    for line in f:
+                        m = re.search(r'openat\(AT_FDCWD, "([^"]+)", O_RDONLY', line)
+                        if m and m.group(1) in chunks:
+                            opened[m.group(1)] = opened.get(m.group(1), 0) + 1
+                self.assertEqual(set(opened), chunks)
+                tile = 3 if args else None
+                for path, n in opened.items():
+                    _t, by, bx = map(int, os.path.basename(path).split("."))
+                    fy = (tile or CH) * 2 ** (nlev - 1)
+                    fx = (tile or CW) * 2 ** (nlev - 1)
+                    self.assertEqual(n, footprints(by, CH, fy) * footprints(bx, CW, fx), path)
+                if args:   # footprints 48 wide: chunk column 4 (columns 40-49) straddles two
+                    self.assertEqual(sorted(set(opened.values())), [1, 2])
+                else:
+                    self.assertEqual(set(opened.values()), {1})
+                self.assertEqual(json.load(open(os.path.join(out, ".zlevels")))["num_levels"], nlev)
+                method = "median" if args else "mean"
+                for k in range(1, nlev):
+                    ds = xr.open_zarr(os.path.join(out, f"{k}.zarr"))
+                    np.testing.assert_allclose(
+                        ds.sst.values, block_reduce(src.sst.values.astype("f8"), 2 ** k, method),
+                        rtol=1e-6, equal_nan=True, err_msg=f"level {k}")

@@ -1,7 +1,8 @@
 #pragma once
 // baims tiles: the xcube multi-resolution pyramid (CUBE.levels) of a Zarr v2 cube
-// (docs/cli/tiles.md). Every level k >= 1 is computed directly from level 0 with a 2^k x 2^k block
-// (exact for median and mode), streamed by output chunk, in parallel over chunks.
+// (docs/cli/tiles.md). Every level k >= 1 is aggregated directly from level 0 with 2^k x 2^k blocks
+// (exact for median and mode), all levels in one pass over level 0, in parallel over the tiles of
+// the deepest level.
 
 #include <map>
 #include <string>
