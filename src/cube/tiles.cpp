@@ -730,7 +730,7 @@ std::string TilesResult::summary() const {
     return "pyramid of " + std::to_string(num_levels) +
            " levels: " + std::to_string(chunks_written) + " chunks written, " +
            std::to_string(chunks_empty) + " empty chunks skipped, " + std::to_string(slices) +
-           " time slices" + (rebuilt ? "" : " updated");
+           " time slices" + (rebuilt ? "" : " updated") + (png ? "; " + png->summary() : "");
 }
 
 TilesResult build_tiles(const TilesRequest& req) {
@@ -757,6 +757,9 @@ TilesResult build_tiles(const TilesRequest& req) {
         }
     }
     check_agg_method(req.agg_default);
+    if (req.png) {
+        check_cmap(req.png->cmap);
+    }
     json agg_json = json::object();
     for (auto& v : s.vars) {
         auto it = req.agg.find(v.name);
@@ -968,6 +971,11 @@ TilesResult build_tiles(const TilesRequest& req) {
     levels.sync();
     levels.put(".zlevels", zlevels.dump(2));
     levels.sync();
+    if (req.png) {
+        auto png = *req.png;
+        png.threads = req.threads;
+        r.png = write_png_tiles(req.cube, out_dir, png);
+    }
     return r;
 }
 

@@ -542,3 +542,195 @@ class OnePass(TempDirTest):
                     np.testing.assert_allclose(
                         ds.sst.values, block_reduce(src.sst.values.astype("f8"), 2 ** k, method),
                         rtol=1e-6, equal_nan=True, err_msg=f"level {k}")
+
+
+# The colour maps of docs/cli/tiles.md: stops, linear in between; index i of 256 is the stops at
+# i/255, rounded; a value v takes index round(255 * clamp((v - vmin) / (vmax - vmin), 0, 1)).
+CMAPS = {
+    "viridis": [(0.0, 68, 1, 84), (0.1, 72, 36, 117), (0.2, 65, 68, 135), (0.3, 53, 95, 141),
+                (0.4, 42, 120, 142), (0.5, 33, 145, 140), (0.6, 34, 168, 132), (0.7, 68, 191, 112),
+                (0.8, 122, 209, 81), (0.9, 189, 223, 38), (1.0, 253, 231, 37)],
+    "rdbu": [(0.0, 5, 48, 97), (0.25, 67, 147, 195), (0.5, 247, 247, 247), (0.75, 214, 96, 77),
+             (1.0, 103, 0, 31)],
+    "gray": [(0.0, 0, 0, 0), (1.0, 255, 255, 255)],
+}
+
+
+def half_up(x):
+    return np.floor(np.asarray(x) + 0.5)
+
+
+def lut(name):
+    st = np.array(CMAPS[name], float)
+    x = np.arange(256) / 255
+    return np.stack([half_up(np.interp(x, st[:, 0], st[:, c])) for c in (1, 2, 3)], 1).astype(np.uint8)
+
+
+def mercator_range(west, south, east, north, z):
+    n = 2 ** z
+    ty = lambda lat: (1 - np.log(np.tan(np.radians(lat)) + 1 / np.cos(np.radians(lat))) / np.pi) / 2 * n
+    return (int(np.floor((west + 180) / 360 * n)), int(np.ceil((east + 180) / 360 * n)) - 1,
+            int(np.floor(ty(north))), int(np.ceil(ty(south))) - 1)
+
+
+def read_png(path):
+    g = gdal.Open(path)
+    return np.stack([g.GetRasterBand(b).ReadAsArray() for b in (1, 2, 3, 4)], -1)
+
+
+class PngTiles(TempDirTest):
+    """--png: XYZ web-mercator tiles decoded with GDAL (Python) and compared pixel by pixel with a
+    numpy rendering: cell under each pixel centre on the level of the zoom, the colour map, NaN
+    and fill transparent; tile counts per zoom; the value range from --vmin/--vmax, valid_min/
+    valid_max, or the 2-98 percentiles."""
+
+    def expected_tile(self, level_vals, k, z, x, y, vmin, vmax, cmap):
+        n = 2 ** z
+        p = (np.arange(256) + 0.5) / 256
+        lat = np.degrees(np.arctan(np.sinh(np.pi * (1 - 2 * (y + p) / n))))
+        lon = (x + p) / n * 360 - 180
+        fr = (60 - lat) / 0.25            # the test cube: lat descending from 60, 0.25 degree cells
+        fc = (lon - 5) / 0.25
+        rows = np.where((fr >= 0) & (fr < H), np.floor(fr), -1).astype(int)
+        cols = np.where((fc >= 0) & (fc < W), np.floor(fc), -1).astype(int)
+        out = np.zeros((256, 256, 4), np.uint8)
+        hk, wk = level_vals.shape
+        for py in range(256):
+            if rows[py] < 0 or (rows[py] >> k) >= hk:
+                continue
+            ok = cols >= 0
+            c = np.where(ok, cols >> k, 0)
+            v = level_vals[rows[py] >> k, c].astype("f8")
+            ok &= ~np.isnan(v)
+            f = np.clip((v - vmin) / (vmax - vmin), 0, 1)
+            idx = half_up(255 * np.where(ok, f, 0)).astype(int)
+            out[py, ok, :3] = lut(cmap)[idx[ok]]
+            out[py, ok, 3] = 255
+        return out
+
+    def test_tiles_pixels_counts_and_ranges(self):
+        cube = self.p("c.zarr")
+        src = make_cube(cube)
+        png = self.p("png")
+        r = run(["tiles", cube, "--png", png, "--cmap", "viridis"], check=0)
+        self.assertIn("PNG tiles, zoom 0-3", r.stderr)
+        meta = json.load(open(os.path.join(png, "tiles.json")))
+        self.assertEqual((meta["zmin"], meta["zmax"]), (0, 3))   # 0.25 deg: zoom 3 pixels 0.18 deg
+        np.testing.assert_allclose(meta["bounds"], [5, 50.75, 18.25, 60])
+        self.assertEqual(meta["times"], ["2022-03-01T12:00:00Z", "2022-03-02T12:00:00Z",
+                                         "2022-03-03T12:00:00Z"])
+        # no valid_min/valid_max: numpy's 2 and 98 percentiles of the deepest level (3)
+        l3 = xr.open_zarr(os.path.join(self.p("c.levels"), "3.zarr"))
+        ranges = {v["name"]: (v["vmin"], v["vmax"]) for v in meta["variables"]}
+        for var in ("sst", "cls"):
+            vals = l3[var].values.astype("f8")
+            vals = vals[~np.isnan(vals)]
+            np.testing.assert_allclose(ranges[var], np.percentile(vals, [2, 98]), rtol=1e-6)
+        # tile counts per zoom: every tile over the cube's bounds, per variable and time step
+        total = 0
+        for z in range(4):
+            x0, x1, y0, y1 = mercator_range(5, 50.75, 18.25, 60, z)
+            self.assertEqual(meta["zooms"][str(z)], [x0, x1, y0, y1])
+            for var in ("sst", "cls"):
+                for t in range(NT):
+                    d = os.path.join(png, var, str(t), str(z))
+                    got = sorted((int(x), int(f[:-4])) for x in os.listdir(d)
+                                 for f in os.listdir(os.path.join(d, x)))
+                    self.assertEqual(got, [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)])
+                    total += len(got)
+        self.assertIn(f"{total} PNG tiles", r.stderr)
+        # pixels: sst with --vmin/--vmax and rdbu, cls (integer, _FillValue -1) with percentiles
+        png2 = self.p("png2")
+        run(["tiles", cube, "--png", png2, "--cmap", "rdbu", "--vmin", "270", "--vmax", "290"], check=0)
+        levels = [xr.open_zarr(cube)] + [xr.open_zarr(os.path.join(self.p("c.levels"), f"{k}.zarr"))
+                                         for k in (1, 2, 3)]   # _FillValue decoded to NaN
+        for var, d, cmap, (vmin, vmax) in (("sst", png2, "rdbu", (270, 290)),
+                                            ("cls", png, "viridis", ranges["cls"])):
+            for t in (0, 2):
+                for z in range(4):
+                    k = 3 - z
+                    vals = levels[k][var].values[t]
+                    x0, x1, y0, y1 = mercator_range(5, 50.75, 18.25, 60, z)
+                    for x in range(x0, x1 + 1):
+                        for y in range(y0, y1 + 1):
+                            got = read_png(os.path.join(d, var, str(t), str(z), str(x), f"{y}.png"))
+                            exp = self.expected_tile(vals, k, z, x, y, vmin, vmax, cmap)
+                            np.testing.assert_array_equal(got, exp, f"{var} t={t} {z}/{x}/{y}")
+        # known cells at zoom 3 (level 0): the all-NaN corner is transparent, a valid cell has its
+        # colour; outside the cube transparent
+        x0, _x1, y0, _y1 = mercator_range(5, 50.75, 18.25, 60, 3)
+        tile = read_png(os.path.join(png2, "sst", "0", "3", str(x0), f"{y0}.png"))
+        n = 8
+        def pixel(lat, lon):
+            ty = (1 - np.log(np.tan(np.radians(lat)) + 1 / np.cos(np.radians(lat))) / np.pi) / 2 * n
+            return int((ty - y0) * 256), int(((lon + 180) / 360 * n - x0) * 256)
+        py, px = pixel(59.0, 6.0)            # inside sst[:, :16, :20] = NaN
+        self.assertEqual(tile[py, px].tolist(), [0, 0, 0, 0])
+        py, px = pixel(55.1, 12.1)           # row 19, column 28
+        v = float(src.sst.values[0, 19, 28])
+        i = int(half_up(255 * np.clip((v - 270) / 20, 0, 1)))
+        self.assertEqual(tile[py, px].tolist(), lut("rdbu")[i].tolist() + [255])
+        py, px = pixel(61.0, 12.1)           # north of the cube
+        self.assertEqual(tile[py, px].tolist(), [0, 0, 0, 0])
+        # the page: offline, the variables, times and ranges embedded
+        html = open(os.path.join(png, "index.html")).read()
+        self.assertNotIn("http://", html)
+        self.assertNotIn("https://", html)
+        self.assertIn('"name":"cls"', html)
+        self.assertIn("2022-03-03T12:00:00Z", html)
+
+    def test_valid_range_attributes_and_bad_options(self):
+        cube = self.p("c.zarr")
+        make_cube(cube)
+        za = os.path.join(cube, "sst", ".zattrs")
+        a = json.load(open(za))
+        a.update(valid_min=275.0, valid_max=285.0)
+        json.dump(a, open(za, "w"))
+        os.remove(os.path.join(cube, ".zmetadata"))
+        png = self.p("png")
+        run(["tiles", cube, "--png", png], check=0)
+        meta = json.load(open(os.path.join(png, "tiles.json")))
+        sst = [v for v in meta["variables"] if v["name"] == "sst"][0]
+        self.assertEqual((sst["vmin"], sst["vmax"], sst["range"]), (275.0, 285.0, "valid_min/valid_max"))
+        r = run(["tiles", cube, "--png", png, "--cmap", "jet"], check=2)
+        self.assertEqual(r.stderr.strip().splitlines()[-1],
+                         "baims tiles: error: unknown colour map 'jet'. Use one of gray, rdbu, viridis")
+        r = run(["tiles", cube, "--cmap", "gray"], check=2)
+        self.assertEqual(r.stderr.strip().splitlines()[-1],
+                         "baims tiles: error: --cmap, --vmin and --vmax need --png DIR. "
+                         "Add --png DIR, or drop them")
+        r = run(["tiles", cube, "--png", png, "--vmin", "5", "--vmax", "1"], check=2)
+        self.assertEqual(r.stderr.strip().splitlines()[-1],
+                         "baims tiles: error: --vmin 5 is not less than --vmax 1. Swap them")
+
+
+class ViewerChromiumSlow(TempDirTest):
+    """index.html in Debian's headless chromium from file://, no network: for two variables and
+    two time steps the page requests the tiles of that variable and time step and draws them all
+    (the images' load events), none fails. Label `slow` (about 10 s per chromium start)."""
+
+    def test_page_draws_tiles(self):
+        chromium = shutil.which("chromium")
+        self.assertIsNotNone(chromium, "chromium is needed (apt-get install chromium)")
+        cube = self.p("c.zarr")
+        make_cube(cube)
+        png = self.p("png")
+        run(["tiles", cube, "--png", png], check=0)
+        for var in ("sst", "cls"):
+            for t in (0, 2):
+                with self.subTest(var=var, t=t):
+                    url = f"file://{png}/index.html?var={var}&t={t}&z=2"
+                    p = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                                        "--user-data-dir=" + self.p("chromium-profile"),
+                                        "--virtual-time-budget=10000", "--window-size=1200,900",
+                                        "--dump-dom", url], capture_output=True, text=True,
+                                       timeout=300)
+                    self.assertEqual(p.returncode, 0, p.stderr)
+                    dom = p.stdout
+                    srcs = re.findall(r'<img [^>]*src="([^"]+)"', dom)
+                    x0, x1, y0, y1 = mercator_range(5, 50.75, 18.25, 60, 2)
+                    self.assertEqual(sorted(srcs), sorted(f"{var}/{t}/2/{x}/{y}.png"
+                                                          for x in range(x0, x1 + 1)
+                                                          for y in range(y0, y1 + 1)))
+                    n = len(srcs)
+                    self.assertIn(f'id="status">tiles requested {n}, drawn {n}, failed 0<', dom)
