@@ -67,7 +67,18 @@ int run_tiles(const TilesOptions& o, const GlobalOptions& g) {
     if (!o.png.empty()) {
         cube::PngRequest png;
         png.dir = o.png;
-        png.cmap = cube::check_cmap(o.cmap);
+        // "viridis" for all, or "sst=viridis,mask=gray" per variable (others: viridis)
+        for (std::string left = o.cmap; !left.empty();) {
+            auto comma = left.find(',');
+            std::string item = left.substr(0, comma);
+            left = comma == std::string::npos ? "" : left.substr(comma + 1);
+            auto eq = item.find('=');
+            if (eq == std::string::npos) {
+                png.cmap = cube::check_cmap(item);
+            } else {
+                png.cmap_of[item.substr(0, eq)] = cube::check_cmap(item.substr(eq + 1));
+            }
+        }
         png.vmin = o.vmin;
         png.vmax = o.vmax;
         if (o.vmin && o.vmax && !(*o.vmin < *o.vmax)) {
@@ -111,7 +122,8 @@ void register_tiles(CLI::App& app, Registry& registry) {
                     "Also write XYZ web-mercator PNG tiles of every variable and time step, and "
                     "an index.html viewer, into DIR");
     sub->add_option("--cmap", opts->cmap,
-                    "Colour map of --png: " + cube::cmap_names() + " (default viridis)");
+                    "NAME or VAR=NAME,...: colour map of --png: " + cube::cmap_names() +
+                        " (default viridis)");
     sub->add_option("--vmin", opts->vmin,
                     "Value at the low end of the colour map (default: valid_min, else the 2nd "
                     "percentile)");

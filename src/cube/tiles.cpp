@@ -704,6 +704,14 @@ json read_json_file(const zarr::KvStore& st, const std::string& key) {
     }
 }
 
+std::string known_vars(const Source& s) {
+    std::string known;
+    for (const auto& v : s.vars) {
+        known += (known.empty() ? "" : ", ") + v.name;
+    }
+    return known;
+}
+
 std::string default_output(const std::string& cube) {
     sfs::path p = sfs::path(cube).lexically_normal();
     if (p.filename().empty()) {
@@ -747,18 +755,23 @@ TilesResult build_tiles(const TilesRequest& req) {
         check_agg_method(method);
         if (std::none_of(s.vars.begin(), s.vars.end(),
                          [&](const Var& v) { return v.name == name; })) {
-            std::string known;
-            for (const auto& v : s.vars) {
-                known += (known.empty() ? "" : ", ") + v.name;
-            }
             throw UsageError("--agg-methods names unknown variable '" + name + "' of '" + req.cube +
                                  "'",
-                             "Data variables are: " + known);
+                             "Data variables are: " + known_vars(s));
         }
     }
     check_agg_method(req.agg_default);
     if (req.png) {
         check_cmap(req.png->cmap);
+        for (const auto& [name, cmap] : req.png->cmap_of) {
+            check_cmap(cmap);
+            if (std::none_of(s.vars.begin(), s.vars.end(),
+                             [&](const Var& v) { return v.name == name; })) {
+                throw UsageError("--cmap names unknown variable '" + name + "' of '" + req.cube +
+                                     "'",
+                                 "Data variables are: " + known_vars(s));
+            }
+        }
     }
     json agg_json = json::object();
     for (auto& v : s.vars) {

@@ -74,6 +74,9 @@ struct PngVar {
     double scale = 1, offset = 0;
     std::vector<double> missing; // raw values
     std::string range_from;      // "--vmin/--vmax", "valid_min/valid_max", "percentiles 2-98"
+    bool is_float = true;        // stored type
+    std::string cmap;
+    std::vector<unsigned char> table; // cmap_table(cmap)
 };
 
 struct Level {
@@ -138,6 +141,19 @@ std::vector<float> read_plane(const zarr::KvStore& st, const zarr::ArrayMeta& m,
     return out;
 }
 
+// valid_min/valid_max are in the stored type (CF): JSON integers on an integer variable, floats on
+// a float one. Integers on an unpacked float variable are the packed range of its source (xcube's
+// OSTIA cube: float kelvin with valid_min -300, valid_max 4500): not a range of its values.
+bool valid_range_applies(const PngVar& v, bool is_float) {
+    const json& a = v.attrs;
+    if (!a.contains("valid_min") || !a.contains("valid_max") || !a["valid_min"].is_number() ||
+        !a["valid_max"].is_number()) {
+        return false;
+    }
+    bool ints = a["valid_min"].is_number_integer() && a["valid_max"].is_number_integer();
+    return is_float ? !ints : true;
+}
+
 double number_attr(const json& a, const char* k, double dflt) {
     return a.contains(k) && a[k].is_number() ? a[k].get<double>() : dflt;
 }
@@ -163,6 +179,15 @@ double tile_y(double lat, int z) {
 }
 
 std::string html_page(const json& meta);
+
+// 18 samples of a colour table for the legend's gradient
+json colours_of(const std::vector<unsigned char>& table) {
+    json c = json::array();
+    for (int i = 0; i < 256; i += 15) {
+        c.push_back(json::array({table[3 * i], table[3 * i + 1], table[3 * i + 2]}));
+    }
+    return c;
+}
 
 } // namespace
 
@@ -210,7 +235,6 @@ std::vector<unsigned char> cmap_table(const std::string& name) {
 PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir,
                           const PngRequest& req) {
     PngResult res;
-    const auto table = cmap_table(req.cmap);
     zarr::FileStore lstore(levels_dir, false);
     json zlevels = json::parse(*lstore.get(".zlevels"));
     const int n = zlevels.at("num_levels").get<int>();
@@ -240,9 +264,13 @@ PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir
         if (dims.size() >= 3) {
             tdim = dims[0].get<std::string>();
         }
+        auto cm = req.cmap_of.find(name);
+        v.cmap = cm != req.cmap_of.end() ? cm->second : req.cmap;
+        v.table = cmap_table(v.cmap);
         v.scale = number_attr(v.attrs, "scale_factor", 1.0);
         v.offset = number_attr(v.attrs, "add_offset", 0.0);
         auto meta = zarr::ArrayMeta::from_json(c0.at(name + "/.zarray"));
+        v.is_float = meta.dtype_info().kind == zarr::DataKind::Float;
         if (!meta.fill_value.is_null() && !meta.fill_is_nan()) {
             v.missing.push_back(meta.fill_as_double());
         }
@@ -297,8 +325,7 @@ PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir
             v.vmin = *req.vmin;
             v.vmax = *req.vmax;
             v.range_from = "--vmin/--vmax";
-        } else if (v.attrs.contains("valid_min") && v.attrs.contains("valid_max") &&
-                   v.attrs["valid_min"].is_number() && v.attrs["valid_max"].is_number()) {
+        } else if (valid_range_applies(v, v.is_float)) {
             v.vmin = v.attrs["valid_min"].get<double>() * v.scale + v.offset;
             v.vmax = v.attrs["valid_max"].get<double>() * v.scale + v.offset;
             v.range_from = "valid_min/valid_max";
@@ -388,9 +415,9 @@ PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir
                             auto ci =
                                 static_cast<size_t>(std::lround(255 * std::clamp(f, 0.0, 1.0)));
                             std::uint8_t* p = &rgba[(static_cast<size_t>(py) * TILE + px) * 4];
-                            p[0] = table[3 * ci];
-                            p[1] = table[3 * ci + 1];
-                            p[2] = table[3 * ci + 2];
+                            p[0] = v.table[3 * ci];
+                            p[1] = v.table[3 * ci + 1];
+                            p[2] = v.table[3 * ci + 2];
                             p[3] = 255;
                         }
                     }
@@ -404,25 +431,18 @@ PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir
         }
     }
     // the viewer
-    json meta = {{"zmin", res.zmin},
-                 {"zmax", res.zmax},
-                 {"bounds", json::array({west, south, east, north})},
-                 {"zooms", zooms},
-                 {"times", times},
-                 {"cmap", req.cmap},
-                 {"variables", json::array()}};
-    json colours = json::array();
-    for (int i = 0; i < 256; i += 15) {
-        colours.push_back(json::array({table[3 * i], table[3 * i + 1], table[3 * i + 2]}));
-    }
-    meta["colours"] = colours;
+    json meta = {
+        {"zmin", res.zmin}, {"zmax", res.zmax}, {"bounds", json::array({west, south, east, north})},
+        {"zooms", zooms},   {"times", times},   {"variables", json::array()}};
     for (const auto& v : vars) {
         meta["variables"].push_back({{"name", v.name},
                                      {"long_name", v.attrs.value("long_name", v.name)},
                                      {"units", v.attrs.value("units", "")},
                                      {"vmin", v.vmin},
                                      {"vmax", v.vmax},
-                                     {"range", v.range_from}});
+                                     {"range", v.range_from},
+                                     {"cmap", v.cmap},
+                                     {"colours", colours_of(v.table)}});
     }
     out.put("index.html", html_page(meta));
     out.put("tiles.json", meta.dump(2));
@@ -473,7 +493,7 @@ function centre(z) { const b = META.bounds; S.cx = (mx(b[0], z) + mx(b[2], z)) /
 function legend() {
   const v = META.variables[S.v], c = document.getElementById('lbar').getContext('2d');
   const g = c.createLinearGradient(0, 0, 200, 0);
-  META.colours.forEach((rgb, i) => g.addColorStop(i / (META.colours.length - 1), 'rgb(' + rgb.join(',') + ')'));
+  v.colours.forEach((rgb, i) => g.addColorStop(i / (v.colours.length - 1), 'rgb(' + rgb.join(',') + ')'));
   c.fillStyle = g; c.fillRect(0, 0, 200, 14);
   document.getElementById('lmin').textContent = +v.vmin.toPrecision(4);
   document.getElementById('lmax').textContent = +v.vmax.toPrecision(4) + (v.units ? ' ' + v.units : '');

@@ -641,10 +641,15 @@ class PngTiles(TempDirTest):
         self.assertIn(f"{total} PNG tiles", r.stderr)
         # pixels: sst with --vmin/--vmax and rdbu, cls (integer, _FillValue -1) with percentiles
         png2 = self.p("png2")
-        run(["tiles", cube, "--png", png2, "--cmap", "rdbu", "--vmin", "270", "--vmax", "290"], check=0)
+        run(["tiles", cube, "--png", png2, "--cmap", "sst=rdbu,cls=gray", "--vmin", "270",
+             "--vmax", "290"], check=0)
+        meta2 = json.load(open(os.path.join(png2, "tiles.json")))
+        self.assertEqual([(v["name"], v["cmap"], v["vmin"], v["vmax"], v["range"]) for v in meta2["variables"]],
+                         [("cls", "gray", 270, 290, "--vmin/--vmax"), ("sst", "rdbu", 270, 290, "--vmin/--vmax")])
         levels = [xr.open_zarr(cube)] + [xr.open_zarr(os.path.join(self.p("c.levels"), f"{k}.zarr"))
                                          for k in (1, 2, 3)]   # _FillValue decoded to NaN
         for var, d, cmap, (vmin, vmax) in (("sst", png2, "rdbu", (270, 290)),
+                                            ("cls", png2, "gray", (270, 290)),   # all below: black
                                             ("cls", png, "viridis", ranges["cls"])):
             for t in (0, 2):
                 for z in range(4):
@@ -692,9 +697,24 @@ class PngTiles(TempDirTest):
         meta = json.load(open(os.path.join(png, "tiles.json")))
         sst = [v for v in meta["variables"] if v["name"] == "sst"][0]
         self.assertEqual((sst["vmin"], sst["vmax"], sst["range"]), (275.0, 285.0, "valid_min/valid_max"))
+        r = run(["tiles", cube, "--png", png, "--cmap", "cls=gray,nope=gray"], check=2)
+        self.assertEqual(r.stderr.strip().splitlines()[-1],
+                         f"baims tiles: error: --cmap names unknown variable 'nope' of '{cube}'. "
+                         "Data variables are: cls, sst")
         r = run(["tiles", cube, "--png", png, "--cmap", "jet"], check=2)
         self.assertEqual(r.stderr.strip().splitlines()[-1],
                          "baims tiles: error: unknown colour map 'jet'. Use one of gray, rdbu, viridis")
+        # xcube's OSTIA cube: float kelvin with the integer (packed) valid range of its source,
+        # -300..4500: not a range of its values, so the percentiles
+        g = self.p("g.zarr")
+        shutil.copytree(os.path.join(GOLDEN, "ostia-golden.zarr"), g)
+        run(["tiles", g, "--png", self.p("gpng")], check=0)
+        gm = json.load(open(self.p("gpng", "tiles.json")))
+        a = [v for v in gm["variables"] if v["name"] == "analysed_sst"][0]
+        l1 = xr.open_zarr(self.p("g.levels", "1.zarr")).analysed_sst.values.astype("f8")
+        self.assertEqual(a["range"], "percentiles 2-98 of level 1")
+        np.testing.assert_allclose([a["vmin"], a["vmax"]], np.percentile(l1[~np.isnan(l1)], [2, 98]),
+                                   rtol=1e-6)
         r = run(["tiles", cube, "--cmap", "gray"], check=2)
         self.assertEqual(r.stderr.strip().splitlines()[-1],
                          "baims tiles: error: --cmap, --vmin and --vmax need --png DIR. "

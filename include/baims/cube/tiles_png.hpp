@@ -2,6 +2,7 @@
 // baims tiles --png: XYZ (web mercator, 256 px) PNG tiles of a pyramid's variables and time steps,
 // with a colour map, and an index.html viewer that works offline (docs/cli/tiles.md).
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -9,8 +10,9 @@
 namespace baims::cube {
 
 struct PngRequest {
-    std::string dir;              // output folder
-    std::string cmap = "viridis"; // one of cmap_names()
+    std::string dir;                            // output folder
+    std::string cmap = "viridis";               // one of cmap_names(), for every variable...
+    std::map<std::string, std::string> cmap_of; // ...but these
     std::optional<double> vmin, vmax;
     int threads = 1;
 };
