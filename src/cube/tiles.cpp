@@ -762,6 +762,11 @@ TilesResult build_tiles(const TilesRequest& req) {
     }
     check_agg_method(req.agg_default);
     if (req.png) {
+        if (s.ydim != "lat" || s.xdim != "lon") {
+            throw UsageError("--png needs a cube on (lat, lon); '" + req.cube + "' is on (" +
+                                 s.ydim + ", " + s.xdim + ")",
+                             "Build the PNG tiles from a geographic (lat/lon) cube");
+        }
         check_cmap(req.png->cmap);
         for (const auto& [name, cmap] : req.png->cmap_of) {
             check_cmap(cmap);

@@ -715,6 +715,15 @@ class PngTiles(TempDirTest):
         self.assertEqual(a["range"], "percentiles 2-98 of level 1")
         np.testing.assert_allclose([a["vmin"], a["vmax"]], np.percentile(l1[~np.isnan(l1)], [2, 98]),
                                    rtol=1e-6)
+        yx = self.p("yx.zarr")
+        xr.Dataset({"v": (("time", "y", "x"), np.ones((1, 20, 30), "f4"))},
+                   coords={"y": np.arange(20.0), "x": np.arange(30.0),
+                           "time": [np.datetime64("2022-03-01")]}).to_zarr(yx, consolidated=True)
+        r = run(["tiles", yx, "--tile-size", "8", "--png", self.p("yxpng")], check=2)
+        self.assertEqual(r.stderr.strip().splitlines()[-1],
+                         f"baims tiles: error: --png needs a cube on (lat, lon); '{yx}' is on (y, x). "
+                         "Build the PNG tiles from a geographic (lat/lon) cube")
+        self.assertFalse(os.path.exists(self.p("yx.levels")))
         r = run(["tiles", cube, "--cmap", "gray"], check=2)
         self.assertEqual(r.stderr.strip().splitlines()[-1],
                          "baims tiles: error: --cmap, --vmin and --vmax need --png DIR. "
