@@ -38,8 +38,13 @@ std::string encode_png_rgba(const std::uint8_t* rgba, int w, int h) {
     }
     GDALSetRasterColorInterpretation(GDALGetRasterBand(src.get(), 4), GCI_AlphaBand);
     std::string name = "/vsimem/baims-png-" + std::to_string(++counter) + ".png";
-    std::unique_ptr<void, decltype(close)> dst(
-        GDALCreateCopy(png, name.c_str(), src.get(), FALSE, nullptr, nullptr, nullptr), close);
+    // zlib level 1: on the golden cube 1.7x less CPU for the tiles than the default 6, files 6%
+    // larger
+    const char* options[] = {"ZLEVEL=1", nullptr};
+    std::unique_ptr<void, decltype(close)> dst(GDALCreateCopy(png, name.c_str(), src.get(), FALSE,
+                                                              const_cast<char**>(options), nullptr,
+                                                              nullptr),
+                                               close);
     if (!dst) {
         VSIUnlink(name.c_str());
         throw OutputError("cannot encode a PNG tile: " + errors.first_error());
