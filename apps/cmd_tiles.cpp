@@ -7,6 +7,8 @@
 #include "baims/cube/tiles.hpp"
 
 #include <memory>
+#include <optional>
+#include <sstream>
 
 namespace baims::app {
 namespace {
@@ -15,6 +17,8 @@ struct TilesOptions {
     std::string cube, output, tile_size, agg_methods = "auto", level0 = "link";
     int num_levels_max = 0;
     bool update = false;
+    std::string png, cmap = "viridis";
+    std::optional<double> vmin, vmax;
 };
 
 size_t parse_size(const std::string& s) {
@@ -60,6 +64,36 @@ int run_tiles(const TilesOptions& o, const GlobalOptions& g) {
     req.update = o.update;
     req.threads = thread_count(g);
     req.dry_run = g.dry_run;
+    if (!o.png.empty()) {
+        cube::PngRequest png;
+        png.dir = o.png;
+        // "viridis" for all, or "sst=viridis,mask=gray" per variable (others: viridis)
+        for (std::string left = o.cmap; !left.empty();) {
+            auto comma = left.find(',');
+            std::string item = left.substr(0, comma);
+            left = comma == std::string::npos ? "" : left.substr(comma + 1);
+            auto eq = item.find('=');
+            if (eq == std::string::npos) {
+                png.cmap = cube::check_cmap(item);
+            } else {
+                png.cmap_of[item.substr(0, eq)] = cube::check_cmap(item.substr(eq + 1));
+            }
+        }
+        png.vmin = o.vmin;
+        png.vmax = o.vmax;
+        if (o.vmin && o.vmax && !(*o.vmin < *o.vmax)) {
+            auto num = [](double d) {
+                std::ostringstream s;
+                s << d;
+                return s.str();
+            };
+            throw UsageError("--vmin " + num(*o.vmin) + " is not less than --vmax " + num(*o.vmax),
+                             "Swap them");
+        }
+        req.png = png;
+    } else if (o.vmin || o.vmax || o.cmap != "viridis") {
+        throw UsageError("--cmap, --vmin and --vmax need --png DIR", "Add --png DIR, or drop them");
+    }
     auto r = cube::build_tiles(req);
     log::info(r.summary());
     return EXIT_OK;
@@ -84,6 +118,18 @@ void register_tiles(CLI::App& app, Registry& registry) {
                     "link: 0.link, a relative path to the cube (default); copy: a 0.zarr copy");
     sub->add_flag("--update", opts->update,
                   "Add the cube's new or replaced time slices to an existing pyramid");
+    sub->add_option("--png", opts->png,
+                    "Also write XYZ web-mercator PNG tiles of every variable and time step, and "
+                    "an index.html viewer, into DIR");
+    sub->add_option("--cmap", opts->cmap,
+                    "NAME or VAR=NAME,...: colour map of --png: " + cube::cmap_names() +
+                        " (default viridis)");
+    sub->add_option("--vmin", opts->vmin,
+                    "Value at the low end of the colour map (default: valid_min, else the 2nd "
+                    "percentile)");
+    sub->add_option("--vmax", opts->vmax,
+                    "Value at the high end of the colour map (default: valid_max, else the 98th "
+                    "percentile)");
     registry.push_back(
         {"tiles", sub, [opts](const GlobalOptions& g) { return run_tiles(*opts, g); }});
 }

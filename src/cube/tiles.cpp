@@ -1,9 +1,10 @@
 // baims tiles: the xcube .levels pyramid (docs/cli/tiles.md).
 //
 // Layout: <levels>/.zlevels (written last: the commit point of a full build), 0.link (relative
-// path to the cube) or 0.zarr (a copy), k.zarr for k >= 1. Every level k is computed from level 0
-// with 2^k x 2^k blocks, so median and mode are exact (a median of medians is not the median).
-// Each level is written under k.zarr.tmp and renamed when complete.
+// path to the cube) or 0.zarr (a copy), k.zarr for k >= 1. Every level k is aggregated from level 0
+// with 2^k x 2^k blocks, so median and mode are exact (a median of medians is not the median); one
+// pass over level 0 feeds all levels (PyramidTask). All levels are written under k.zarr.tmp and
+// renamed once all are complete.
 
 #include "baims/cube/tiles.hpp"
 
@@ -15,17 +16,22 @@
 #include "baims/core/fs.hpp"
 #include "baims/core/log.hpp"
 #include "baims/cube/cube_state.hpp"
+#include "baims/cube/prune.hpp"
 #include "baims/zarr/array.hpp"
 #include "baims/zarr/group.hpp"
 #include "baims/zarr/kv_store.hpp"
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <map>
+#include <memory>
 #include <set>
+#include <unistd.h>
 
 namespace baims::cube {
 namespace {
@@ -53,6 +59,7 @@ struct Source {
     std::vector<std::string> others; // arrays copied as they are (time, time_bnds, crs, ...)
     json attrs;
     json consolidated;
+    std::string path; // as given, for messages
 };
 
 double raw_to_double(const zarr::DType& t, const char* p) {
@@ -140,6 +147,7 @@ Source read_source(const zarr::KvStore& store, const std::string& path) {
                          "Give the path of a Zarr v2 cube, e.g. made by baims gen");
     }
     Source s;
+    s.path = path;
     s.consolidated = zarr::consolidated_metadata(store)["metadata"];
     s.attrs = s.consolidated.value(".zattrs", json::object());
     std::vector<std::string> arrays;
@@ -281,208 +289,6 @@ void copy_tree(const zarr::KvStore& from, zarr::KvStore& to, const std::string& 
     }
 }
 
-struct Plan {
-    const Source* src;
-    size_t tw, th;
-    int nlevels;
-};
-
-// Computes one output chunk (outer index t, chunk cy, cx) of var v at factor f into out (raw, the
-// output chunk's bytes). Returns false if it is all fill.
-class Aggregator {
-public:
-    Aggregator(const Source& s, const Var& v, size_t f, size_t th, size_t tw)
-        : m_s(s)
-        , m_v(v)
-        , m_f(f)
-        , m_th(th)
-        , m_tw(tw)
-        , m_type(v.meta.dtype_info())
-        , m_op(v.method == "first"  ? Op::First
-               : v.method == "mean" ? Op::Mean
-               : v.method == "min"  ? Op::Min
-               : v.method == "max"  ? Op::Max
-                                    : Op::Other) {}
-
-    bool run(const zarr::KvStore& store, size_t t, size_t cy, size_t cx, const zarr::ArrayMeta& om,
-             std::vector<char>& out) {
-        const auto& m = m_v.meta;
-        size_t nd = m.ndim();
-        size_t ch = m.chunks[nd - 2], cw = m.chunks[nd - 1];
-        size_t r0 = cy * m_th * m_f, c0 = cx * m_tw * m_f;
-        size_t r1 = std::min(m_s.H, r0 + m_th * m_f), c1 = std::min(m_s.W, c0 + m_tw * m_f);
-        size_t fh = r1 - r0, fw = c1 - c0;
-        // first/mean/min/max stream into per-output-cell accumulators (memory: one output chunk);
-        // median/mode need every value of a block: the level-0 block of the output chunk
-        const bool streaming = m_v.method != "median" && m_v.method != "mode";
-        size_t oh = om.chunks[om.ndim() - 2], ow = om.chunks[om.ndim() - 1];
-        if (streaming) {
-            m_acc.assign(oh * ow, NaN);
-            m_cnt.assign(oh * ow, 0);
-        } else {
-            m_foot.assign(fh * fw, NaN);
-        }
-        // outer index → chunk index and offset of the leading dims
-        std::vector<size_t> idx(nd), off(nd - 2);
-        size_t rem = t;
-        for (size_t i = nd - 2; i-- > 0;) {
-            size_t pos = rem % m.shape[i];
-            rem /= m.shape[i];
-            idx[i] = pos / m.chunks[i];
-            off[i] = pos % m.chunks[i];
-        }
-        size_t inner = 0; // element offset of the (y,x) plane inside the input chunk
-        for (size_t i = 0; i + 2 < nd; ++i) {
-            inner = inner * m.chunks[i] + off[i];
-        }
-        inner *= ch * cw;
-        m_buf.resize(m.chunk_bytes());
-        size_t isz = m_type.itemsize;
-        for (size_t by = r0 / ch; by * ch < r1; ++by) {
-            for (size_t bx = c0 / cw; bx * cw < c1; ++bx) {
-                idx[nd - 2] = by;
-                idx[nd - 1] = bx;
-                if (!zarr::read_chunk(store, m_v.name, m, idx, m_buf.data())) {
-                    continue; // absent: fill
-                }
-                size_t ya = std::max(r0, by * ch), yb = std::min(r1, (by + 1) * ch);
-                size_t xa = std::max(c0, bx * cw), xb = std::min(c1, (bx + 1) * cw);
-                for (size_t yy = ya; yy < yb; ++yy) {
-                    const char* row = m_buf.data() + (inner + (yy - by * ch) * cw) * isz;
-                    double* dst = streaming ? nullptr : &m_foot[(yy - r0) * fw];
-                    size_t orow = ((yy - r0) / m_f) * ow;
-                    bool top = (yy - r0) % m_f == 0;
-                    if (m_op == Op::First && !top) {
-                        continue; // only the top-left cell of each block matters
-                    }
-                    for (size_t xx = xa; xx < xb; ++xx) {
-                        double d = raw_to_double(m_type, row + (xx - bx * cw) * isz);
-                        for (double mv : m_v.missing) {
-                            if (d == mv) {
-                                d = NaN;
-                            }
-                        }
-                        if (!streaming) {
-                            dst[xx - c0] = d;
-                        } else {
-                            size_t o = orow + (xx - c0) / m_f;
-                            if (m_op == Op::First) {
-                                if ((xx - c0) % m_f == 0) {
-                                    m_acc[o] = d;
-                                }
-                            } else if (!std::isnan(d)) {
-                                double& a = m_acc[o];
-                                if (m_cnt[o]++ == 0) {
-                                    a = d;
-                                } else if (m_op == Op::Mean) {
-                                    a += d;
-                                } else if (m_op == Op::Min) {
-                                    a = std::min(a, d);
-                                } else {
-                                    a = std::max(a, d);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        // aggregate
-        out.resize(om.chunk_bytes());
-        double fillv = om.fill_value.is_null() ? 0.0
-                       : !m_v.missing.empty() && m_type.kind != zarr::DataKind::Float
-                           ? m_v.missing.front()
-                           : om.fill_as_double();
-        bool any = false;
-        std::vector<double> vals;
-        for (size_t oy = 0; oy < oh; ++oy) {
-            for (size_t ox = 0; ox < ow; ++ox) {
-                double res = NaN;
-                size_t ya = oy * m_f, xa = ox * m_f;
-                if (ya < fh && xa < fw) {
-                    size_t yb = std::min(fh, ya + m_f), xb = std::min(fw, xa + m_f);
-                    if (streaming) {
-                        size_t o = oy * ow + ox;
-                        res = m_v.method == "mean" && m_cnt[o] > 0
-                                  ? m_acc[o] / static_cast<double>(m_cnt[o])
-                                  : m_acc[o];
-                    } else {
-                        vals.clear();
-                        for (size_t yy = ya; yy < yb; ++yy) {
-                            for (size_t xx = xa; xx < xb; ++xx) {
-                                double d = m_foot[yy * fw + xx];
-                                if (!std::isnan(d)) {
-                                    vals.push_back(d);
-                                }
-                            }
-                        }
-                        res = reduce(vals);
-                    }
-                }
-                char* p = out.data() + (oy * ow + ox) * isz;
-                if (std::isnan(res)) {
-                    double_to_raw(m_type, fillv, p);
-                } else {
-                    any = true;
-                    double_to_raw(m_type, res, p);
-                }
-            }
-        }
-        return any || om.fill_value.is_null();
-    }
-
-private:
-    double reduce(std::vector<double>& v) const {
-        if (v.empty()) {
-            return NaN;
-        }
-        const std::string& m = m_v.method;
-        if (m == "mean") {
-            double s = 0;
-            for (double d : v) {
-                s += d;
-            }
-            return s / static_cast<double>(v.size());
-        }
-        if (m == "min") {
-            return *std::min_element(v.begin(), v.end());
-        }
-        if (m == "max") {
-            return *std::max_element(v.begin(), v.end());
-        }
-        std::sort(v.begin(), v.end());
-        if (m == "median") {
-            size_t n = v.size();
-            return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-        }
-        // mode: the most frequent value; ties go to the smallest (as scipy.stats.mode)
-        double best = v[0];
-        size_t best_n = 0;
-        for (size_t i = 0; i < v.size();) {
-            size_t j = i;
-            while (j < v.size() && v[j] == v[i]) {
-                ++j;
-            }
-            if (j - i > best_n) {
-                best_n = j - i;
-                best = v[i];
-            }
-            i = j;
-        }
-        return best;
-    }
-
-    const Source& m_s;
-    const Var& m_v;
-    size_t m_f, m_th, m_tw;
-    zarr::DType m_type;
-    enum class Op { First, Mean, Min, Max, Other };
-    Op m_op;
-    std::vector<double> m_foot, m_acc;
-    std::vector<size_t> m_cnt;
-    std::vector<char> m_buf;
-};
-
 zarr::ArrayMeta level_var_meta(const Var& v, size_t f, size_t th, size_t tw) {
     zarr::ArrayMeta m = v.meta;
     size_t nd = m.ndim();
@@ -494,6 +300,351 @@ zarr::ArrayMeta level_var_meta(const Var& v, size_t f, size_t th, size_t tw) {
     m.chunks[nd - 2] = std::min(th, m.shape[nd - 2]);
     m.chunks[nd - 1] = std::min(tw, m.shape[nd - 1]);
     return m;
+}
+
+enum class Op { First, Mean, Min, Max, Median, Mode };
+
+Op op_of(const std::string& m) {
+    return m == "first"    ? Op::First
+           : m == "mean"   ? Op::Mean
+           : m == "min"    ? Op::Min
+           : m == "max"    ? Op::Max
+           : m == "median" ? Op::Median
+                           : Op::Mode;
+}
+
+// Median or mode of the valid values of a block (v is reordered).
+double reduce_sorted(Op op, std::vector<double>& v) {
+    if (v.empty()) {
+        return NaN;
+    }
+    std::sort(v.begin(), v.end());
+    if (op == Op::Median) {
+        size_t n = v.size();
+        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    }
+    // mode: the most frequent value; ties go to the smallest (as scipy.stats.mode)
+    double best = v[0];
+    size_t best_n = 0;
+    for (size_t i = 0; i < v.size();) {
+        size_t j = i;
+        while (j < v.size() && v[j] == v[i]) {
+            ++j;
+        }
+        if (j - i > best_n) {
+            best_n = j - i;
+            best = v[i];
+        }
+        i = j;
+    }
+    return best;
+}
+
+// Every level's chunks of one variable and outer index (time step) under one output chunk of the
+// deepest level L = n-1 (the "top chunk"), in one pass over its level-0 footprint
+// (tile_h * 2^L rows x tile_w * 2^L columns). The footprint is read in bands of F = 2^L rows:
+// every 2^k x 2^k block of every level k lies inside one band, so each cell of each level is
+// computed from the level-0 values directly (exact for every method, the same values as a
+// separate pass per level), and each level-0 chunk is decoded once for all levels.
+//
+// Memory per thread (what the task holds at once):
+//  - the band: F rows x (tile_w * F) columns of doubles;
+//  - the decoded level-0 chunks a band touches that the next band needs again: at most one
+//    chunk row across the footprint, ceil(tile_w * F / chunk_w) + 1 chunks;
+//  - per level k one row of output chunks in the output dtype: 2^(L-k) chunks, in all 2^L - 1;
+//  - for median and mode, one block: at most 4^L values.
+// (512^2 tiles and chunks, float32, 4 levels: 256 KB + 9 MB + 7 MB.)
+class PyramidTask {
+public:
+    PyramidTask(const Source& s, const Var& v, int n, size_t th, size_t tw)
+        : m_s(s)
+        , m_v(v)
+        , m_L(n - 1)
+        , m_F(size_t{1} << (n - 1))
+        , m_th(th)
+        , m_tw(tw)
+        , m_type(v.meta.dtype_info())
+        , m_op(op_of(v.method)) {
+        for (int k = 0; k < n; ++k) {
+            m_om.push_back(level_var_meta(v, size_t{1} << k, th, tw));
+        }
+        const auto& om = m_om.back();
+        m_fillv = om.fill_value.is_null() ? 0.0
+                  : !m_v.missing.empty() && m_type.kind != zarr::DataKind::Float
+                      ? m_v.missing.front()
+                      : om.fill_as_double();
+        m_fill_raw.resize(m_type.itemsize);
+        double_to_raw(m_type, m_fillv, m_fill_raw.data());
+    }
+
+    struct Counts {
+        std::atomic<size_t> written{0}, empty{0};
+    };
+
+    void run(const zarr::KvStore& cube, const std::vector<zarr::KvStore*>& outs, size_t t,
+             size_t cy, size_t cx, bool erase_empty, Counts& counts) {
+        const auto& m = m_v.meta;
+        const size_t nd = m.ndim(), isz = m_type.itemsize;
+        const size_t ch = m.chunks[nd - 2], cw = m.chunks[nd - 1];
+        const size_t R0 = cy * m_th * m_F, C0 = cx * m_tw * m_F;
+        const size_t R1 = std::min(m_s.H, R0 + m_th * m_F), C1 = std::min(m_s.W, C0 + m_tw * m_F);
+        const size_t fh = R1 - R0, fw = C1 - C0;
+        // outer index → input chunk index and offset of the leading dims; output chunk index
+        std::vector<size_t> in_idx(nd), out_idx(nd);
+        size_t inner = 0; // element offset of the (y,x) plane inside the input chunk
+        {
+            std::vector<size_t> off(nd - 2);
+            size_t rem = t;
+            for (size_t i = nd - 2; i-- > 0;) {
+                size_t pos = rem % m.shape[i];
+                rem /= m.shape[i];
+                in_idx[i] = pos / m.chunks[i];
+                off[i] = pos % m.chunks[i];
+                out_idx[i] = pos; // output chunks are 1 along the leading dims
+            }
+            for (size_t i = 0; i + 2 < nd; ++i) {
+                inner = inner * m.chunks[i] + off[i];
+            }
+            inner *= ch * cw;
+        }
+        // per level: one row of output chunks (raw), which chunks of it hold a valid cell
+        struct Level {
+            size_t f, oh, ow, oth, otw, row0, col0, ncols;
+            std::vector<char> row;
+            std::vector<char> any;
+        };
+        std::vector<Level> lv(static_cast<size_t>(m_L) + 1);
+        for (int k = 1; k <= m_L; ++k) {
+            auto& l = lv[static_cast<size_t>(k)];
+            const auto& om = m_om[static_cast<size_t>(k)];
+            l.f = size_t{1} << k;
+            l.oh = level_size(fh, l.f);
+            l.ow = level_size(fw, l.f);
+            l.oth = om.chunks[nd - 2];
+            l.otw = om.chunks[nd - 1];
+            l.row0 = R0 / l.f / l.oth;
+            l.col0 = C0 / l.f / l.otw;
+            l.ncols = level_size(l.ow, l.otw);
+            l.row.resize(l.oth * l.ow * isz);
+            l.any.assign(l.ncols, 0);
+        }
+        std::vector<double> band(m_F * fw);
+        std::vector<double> vals;
+        std::vector<char> chunk;
+        for (size_t b0 = R0; b0 < R1; b0 += m_F) {
+            const size_t b1 = std::min(R1, b0 + m_F);
+            fill_band(cube, band, b0, b1, C0, C1, in_idx, inner, ch, cw);
+            for (int k = 1; k <= m_L; ++k) {
+                auto& l = lv[static_cast<size_t>(k)];
+                const size_t f = l.f;
+                for (size_t lr = (b0 - R0) / f; lr < level_size(b1 - R0, f); ++lr) {
+                    const size_t rs = lr * f - (b0 - R0), re = std::min(rs + f, b1 - b0);
+                    char* dst = l.row.data() + (lr % l.oth) * l.ow * isz;
+                    for (size_t lc = 0; lc < l.ow; ++lc) {
+                        const size_t cs = lc * f, ce = std::min(cs + f, fw);
+                        double res = cell(band, fw, rs, re, cs, ce, vals);
+                        if (std::isnan(res)) {
+                            std::memcpy(dst + lc * isz, m_fill_raw.data(), isz);
+                        } else {
+                            double_to_raw(m_type, res, dst + lc * isz);
+                            l.any[lc / l.otw] = 1;
+                        }
+                    }
+                    if (lr % l.oth == l.oth - 1 || lr == l.oh - 1) {
+                        flush(*outs[static_cast<size_t>(k)], k, l.row, l.any, lr / l.oth,
+                              std::min(l.oth, l.oh - (lr / l.oth) * l.oth), l.ow, l.oth, l.otw,
+                              l.row0, l.col0, out_idx, chunk, erase_empty, counts);
+                        std::fill(l.any.begin(), l.any.end(), 0);
+                    }
+                }
+            }
+        }
+    }
+
+private:
+    // Level-0 rows [b0, b1) x columns [c0, c1) into band (NaN for missing values and absent
+    // chunks). A decoded chunk is kept while the next band still needs it.
+    void fill_band(const zarr::KvStore& cube, std::vector<double>& band, size_t b0, size_t b1,
+                   size_t c0, size_t c1, std::vector<size_t> idx, size_t inner, size_t ch,
+                   size_t cw) {
+        const auto& m = m_v.meta;
+        const size_t nd = m.ndim(), isz = m_type.itemsize, fw = c1 - c0;
+        // `first` reads only the top-left cell of each block: even rows (and columns) of a band
+        const size_t step = m_op == Op::First ? 2 : 1;
+        std::fill(band.begin(), band.end(), NaN);
+        for (size_t by = b0 / ch; by * ch < b1; ++by) {
+            for (size_t bx = c0 / cw; bx * cw < c1; ++bx) {
+                auto key = std::make_pair(by, bx);
+                auto it = m_cache.find(key);
+                if (it == m_cache.end()) {
+                    idx[nd - 2] = by;
+                    idx[nd - 1] = bx;
+                    std::vector<char> buf(m.chunk_bytes());
+                    bool present = false;
+                    try {
+                        present = zarr::read_chunk(cube, m_v.name, m, idx, buf.data());
+                    } catch (const InputError& e) { // "reading chunk <key> of '<var>' in …: …"
+                        if (!e.hint().empty()) {
+                            throw;
+                        }
+                        throw InputError(e.what(),
+                                         "Restore that chunk (or rerun baims gen for "
+                                         "its time step); the pyramid was left as it was");
+                    }
+                    if (!present) {
+                        buf.clear(); // absent: fill
+                    }
+                    it = m_cache.emplace(key, std::move(buf)).first;
+                }
+                const auto& data = it->second;
+                if (data.empty()) {
+                    continue;
+                }
+                const size_t ya = std::max(b0, by * ch), yb = std::min(b1, (by + 1) * ch);
+                const size_t xa = std::max(c0, bx * cw), xb = std::min(c1, (bx + 1) * cw);
+                for (size_t yy = ya; yy < yb; ++yy) {
+                    if ((yy - b0) % step != 0) {
+                        continue;
+                    }
+                    const char* row = data.data() + (inner + (yy - by * ch) * cw) * isz;
+                    double* out = &band[(yy - b0) * fw];
+                    for (size_t xx = xa; xx < xb; ++xx) {
+                        double d = raw_to_double(m_type, row + (xx - bx * cw) * isz);
+                        for (double mv : m_v.missing) {
+                            if (d == mv) {
+                                d = NaN;
+                            }
+                        }
+                        out[xx - c0] = d;
+                    }
+                }
+            }
+        }
+        // chunks that end inside this band are not needed again
+        for (auto it = m_cache.begin(); it != m_cache.end();) {
+            it = (it->first.first + 1) * ch <= b1 ? m_cache.erase(it) : std::next(it);
+        }
+    }
+
+    // The aggregate of band rows [rs, re) x columns [cs, ce); NaN if no valid value.
+    double cell(const std::vector<double>& band, size_t fw, size_t rs, size_t re, size_t cs,
+                size_t ce, std::vector<double>& vals) const {
+        if (m_op == Op::First) {
+            return band[rs * fw + cs]; // NaN/fill included (xcube's first)
+        }
+        if (m_op == Op::Median || m_op == Op::Mode) {
+            vals.clear();
+            for (size_t y = rs; y < re; ++y) {
+                for (size_t x = cs; x < ce; ++x) {
+                    double d = band[y * fw + x];
+                    if (!std::isnan(d)) {
+                        vals.push_back(d);
+                    }
+                }
+            }
+            return reduce_sorted(m_op, vals);
+        }
+        double acc = NaN;
+        size_t cnt = 0;
+        for (size_t y = rs; y < re; ++y) {
+            for (size_t x = cs; x < ce; ++x) {
+                double d = band[y * fw + x];
+                if (std::isnan(d)) {
+                    continue;
+                }
+                if (cnt++ == 0) {
+                    acc = d;
+                } else if (m_op == Op::Mean) {
+                    acc += d;
+                } else if (m_op == Op::Min) {
+                    acc = std::min(acc, d);
+                } else {
+                    acc = std::max(acc, d);
+                }
+            }
+        }
+        return m_op == Op::Mean && cnt > 0 ? acc / static_cast<double>(cnt) : acc;
+    }
+
+    // Writes the chunks of one output chunk row of level k (nr valid rows of `row`); chunks
+    // without a valid cell are not written (and erased with erase_empty).
+    void flush(zarr::KvStore& out, int k, const std::vector<char>& row,
+               const std::vector<char>& any, size_t crow, size_t nr, size_t ow, size_t oth,
+               size_t otw, size_t row0, size_t col0, std::vector<size_t> idx,
+               std::vector<char>& chunk, bool erase_empty, Counts& counts) const {
+        const auto& om = m_om[static_cast<size_t>(k)];
+        const size_t nd = om.ndim(), isz = m_type.itemsize;
+        chunk.resize(oth * otw * isz);
+        idx[nd - 2] = row0 + crow;
+        for (size_t j = 0; j < any.size(); ++j) {
+            idx[nd - 1] = col0 + j;
+            if (any[j] || om.fill_value.is_null()) {
+                for (size_t i = 0; i < oth * otw; ++i) {
+                    std::memcpy(chunk.data() + i * isz, m_fill_raw.data(), isz);
+                }
+                const size_t ca = j * otw, cb = std::min(ow, ca + otw);
+                for (size_t r = 0; r < nr; ++r) {
+                    std::memcpy(chunk.data() + r * otw * isz, row.data() + (r * ow + ca) * isz,
+                                (cb - ca) * isz);
+                }
+                zarr::write_chunk(out, m_v.name, om, idx, chunk.data());
+                ++counts.written;
+            } else {
+                if (erase_empty) {
+                    out.erase(zarr::chunk_store_key(m_v.name, om, idx));
+                }
+                ++counts.empty;
+            }
+            fault_point("tiles-chunk");
+        }
+    }
+
+    const Source& m_s;
+    const Var& m_v;
+    int m_L;
+    size_t m_F, m_th, m_tw;
+    zarr::DType m_type;
+    Op m_op;
+    std::vector<zarr::ArrayMeta> m_om; // per level
+    double m_fillv = 0;
+    std::vector<char> m_fill_raw;
+    std::map<std::pair<size_t, size_t>, std::vector<char>> m_cache; // empty: absent chunk
+};
+
+// Chunks of outer indices `ts` of every variable on levels 1..n-1 (outs[k]: level k's store),
+// one pass over level 0, in parallel over the top chunks.
+void write_levels_data(const zarr::KvStore& cube, const std::vector<zarr::KvStore*>& outs,
+                       const Source& s, int n, size_t th, size_t tw, const std::vector<size_t>& ts,
+                       bool erase_empty, int threads, TilesResult& r) {
+    if (n < 2) {
+        return;
+    }
+    struct Task {
+        const Var* v;
+        size_t t, cy, cx;
+    };
+    std::vector<Task> tasks;
+    const size_t F = size_t{1} << (n - 1);
+    for (const auto& v : s.vars) {
+        for (size_t t : ts) {
+            if (t >= v.nouter) {
+                continue;
+            }
+            for (size_t cy = 0; cy * th * F < s.H; ++cy) {
+                for (size_t cx = 0; cx * tw * F < s.W; ++cx) {
+                    tasks.push_back({&v, t, cy, cx});
+                }
+            }
+        }
+    }
+    PyramidTask::Counts counts;
+    parallel_for(tasks.size(), threads, [&](size_t i, size_t) {
+        const auto& task = tasks[i];
+        PyramidTask pt(s, *task.v, n, th, tw);
+        pt.run(cube, outs, task.t, task.cy, task.cx, erase_empty, counts);
+    });
+    r.chunks_written += counts.written;
+    r.chunks_empty += counts.empty;
 }
 
 json level_attrs(const Source& s, size_t f) {
@@ -510,59 +661,6 @@ json level_attrs(const Source& s, size_t f) {
         a["geospatial_lon_resolution"] = rx * static_cast<double>(f);
     }
     return a;
-}
-
-// Chunks of outer indices `ts` of every variable at factor f into store (a level's store).
-void write_level_data(const zarr::KvStore& cube, zarr::KvStore& out, const Source& s, size_t f,
-                      size_t th, size_t tw, const std::vector<size_t>& ts, bool erase_empty,
-                      int threads, TilesResult& r) {
-    struct Task {
-        const Var* v;
-        size_t t, cy, cx;
-    };
-    std::vector<Task> tasks;
-    for (const auto& v : s.vars) {
-        auto om = level_var_meta(v, f, th, tw);
-        auto grid = om.chunk_grid();
-        size_t nd = om.ndim();
-        for (size_t t : ts) {
-            if (t >= v.nouter) {
-                continue;
-            }
-            for (size_t cy = 0; cy < grid[nd - 2]; ++cy) {
-                for (size_t cx = 0; cx < grid[nd - 1]; ++cx) {
-                    tasks.push_back({&v, t, cy, cx});
-                }
-            }
-        }
-    }
-    std::atomic<size_t> written{0}, empty{0};
-    parallel_for(tasks.size(), threads, [&](size_t i, size_t) {
-        const auto& task = tasks[i];
-        auto om = level_var_meta(*task.v, f, th, tw);
-        Aggregator agg(s, *task.v, f, th, tw);
-        std::vector<char> buf;
-        std::vector<size_t> idx(om.ndim(), 0);
-        size_t rem = task.t;
-        for (size_t d = om.ndim() - 2; d-- > 0;) {
-            idx[d] = rem % om.shape[d];
-            rem /= om.shape[d];
-        }
-        idx[om.ndim() - 2] = task.cy;
-        idx[om.ndim() - 1] = task.cx;
-        if (agg.run(cube, task.t, task.cy, task.cx, om, buf)) {
-            zarr::write_chunk(out, task.v->name, om, idx, buf.data());
-            ++written;
-        } else {
-            if (erase_empty) {
-                out.erase(zarr::chunk_store_key(task.v->name, om, idx));
-            }
-            ++empty;
-        }
-        fault_point("tiles-chunk");
-    });
-    r.chunks_written += written;
-    r.chunks_empty += empty;
 }
 
 // Metadata and coordinates of a level (not the data chunks); consolidated last.
@@ -606,6 +704,14 @@ json read_json_file(const zarr::KvStore& st, const std::string& key) {
     }
 }
 
+std::string known_vars(const Source& s) {
+    std::string known;
+    for (const auto& v : s.vars) {
+        known += (known.empty() ? "" : ", ") + v.name;
+    }
+    return known;
+}
+
 std::string default_output(const std::string& cube) {
     sfs::path p = sfs::path(cube).lexically_normal();
     if (p.filename().empty()) {
@@ -632,7 +738,7 @@ std::string TilesResult::summary() const {
     return "pyramid of " + std::to_string(num_levels) +
            " levels: " + std::to_string(chunks_written) + " chunks written, " +
            std::to_string(chunks_empty) + " empty chunks skipped, " + std::to_string(slices) +
-           " time slices" + (rebuilt ? "" : " updated");
+           " time slices" + (rebuilt ? "" : " updated") + (png ? "; " + png->summary() : "");
 }
 
 TilesResult build_tiles(const TilesRequest& req) {
@@ -644,20 +750,34 @@ TilesResult build_tiles(const TilesRequest& req) {
     }
     zarr::FileStore cube(cube_path, false);
     Source s = read_source(cube, req.cube);
+    read_cube_arrays(cube_path); // every array folder has its .zarray (prune's check)
     for (const auto& [name, method] : req.agg) {
         check_agg_method(method);
         if (std::none_of(s.vars.begin(), s.vars.end(),
                          [&](const Var& v) { return v.name == name; })) {
-            std::string known;
-            for (const auto& v : s.vars) {
-                known += (known.empty() ? "" : ", ") + v.name;
-            }
             throw UsageError("--agg-methods names unknown variable '" + name + "' of '" + req.cube +
                                  "'",
-                             "Data variables are: " + known);
+                             "Data variables are: " + known_vars(s));
         }
     }
     check_agg_method(req.agg_default);
+    if (req.png) {
+        if (s.ydim != "lat" || s.xdim != "lon") {
+            throw UsageError("--png needs a cube on (lat, lon); '" + req.cube + "' is on (" +
+                                 s.ydim + ", " + s.xdim + ")",
+                             "Build the PNG tiles from a geographic (lat/lon) cube");
+        }
+        check_cmap(req.png->cmap);
+        for (const auto& [name, cmap] : req.png->cmap_of) {
+            check_cmap(cmap);
+            if (std::none_of(s.vars.begin(), s.vars.end(),
+                             [&](const Var& v) { return v.name == name; })) {
+                throw UsageError("--cmap names unknown variable '" + name + "' of '" + req.cube +
+                                     "'",
+                                 "Data variables are: " + known_vars(s));
+            }
+        }
+    }
     json agg_json = json::object();
     for (auto& v : s.vars) {
         auto it = req.agg.find(v.name);
@@ -687,7 +807,28 @@ TilesResult build_tiles(const TilesRequest& req) {
         r.slices = nt;
         return r;
     }
-    sfs::create_directories(out_dir);
+    // The pyramid folder must be writable before anything is touched.
+    std::error_code ec;
+    sfs::create_directories(out_dir, ec);
+    if (ec) {
+        throw OutputError("cannot create the pyramid folder '" + out_dir + "': " + ec.message(),
+                          "Check that its parent folder is writable, or choose another with -o");
+    }
+    if (::access(out_dir.c_str(), W_OK) != 0) {
+        throw OutputError("the pyramid folder '" + out_dir +
+                              "' is not writable: " + std::strerror(errno),
+                          "Check its permissions, or choose another with -o");
+    }
+    // The cube's writer lock (as gen, prune and optimise take it): a gen of this cube during the
+    // build is refused, and tiles is refused during a gen. A cube this process cannot write
+    // cannot be changed by its gen either; it is read without the lock.
+    std::unique_ptr<fs::FileLock> cube_lock;
+    if (::access(cube_path.c_str(), W_OK) == 0) {
+        cube_lock = std::make_unique<fs::FileLock>(cube_path / LOCK_FILE,
+                                                   "cube '" + cube_path.string() + "'");
+    } else {
+        log::debug("tiles: cube '" + req.cube + "' is read-only here: read without its lock");
+    }
     fs::FileLock lock(sfs::path(out_dir) / LOCK_FILE, "pyramid '" + out_dir + "'");
     zarr::FileStore levels(out_dir, true);
     json zlevels = {{"version", "1.0"},
@@ -746,14 +887,21 @@ TilesResult build_tiles(const TilesRequest& req) {
     if (incremental) {
         r.rebuilt = false;
         std::set<size_t> all;
+        std::vector<std::unique_ptr<zarr::FileStore>> stores;
+        std::vector<zarr::KvStore*> outs(static_cast<size_t>(n), nullptr);
         for (int k = 1; k < n; ++k) {
-            zarr::FileStore lv(sfs::path(out_dir) / (std::to_string(k) + ".zarr"), true);
-            size_t f = size_t{1} << k;
-            // new slices are beyond the old shape (invisible) until the metadata below
-            write_level_data(cube, lv, s, f, th, tw, todo[k], true, req.threads, r);
-            write_level_meta(cube, lv, s, f, th, tw);
-            zarr::consolidate(lv);
             all.insert(todo[k].begin(), todo[k].end());
+            stores.push_back(std::make_unique<zarr::FileStore>(
+                sfs::path(out_dir) / (std::to_string(k) + ".zarr"), true));
+            outs[static_cast<size_t>(k)] = stores.back().get();
+        }
+        // new slices are beyond the old shapes (invisible) until the metadata below
+        write_levels_data(cube, outs, s, n, th, tw, std::vector<size_t>(all.begin(), all.end()),
+                          true, req.threads, r);
+        for (int k = 1; k < n; ++k) {
+            auto& lv = *stores[static_cast<size_t>(k - 1)];
+            write_level_meta(cube, lv, s, size_t{1} << k, th, tw);
+            zarr::consolidate(lv);
             fault_point("tiles-level");
         }
         if (!req.link) {
@@ -763,7 +911,9 @@ TilesResult build_tiles(const TilesRequest& req) {
         }
         r.slices = all.size();
     } else {
-        levels.erase(".zlevels");
+        // Every level is written under a temporary name first; the old pyramid is touched only
+        // once all of them are complete (an error while reading the cube, e.g. a corrupt chunk,
+        // leaves it as it was and removes the temporary levels).
         for (const auto& e : levels.list("")) {
             if (e.ends_with(".tmp")) {
                 levels.erase_dir(e);
@@ -773,35 +923,53 @@ TilesResult build_tiles(const TilesRequest& req) {
         for (size_t t = 0; t < nt; ++t) {
             ts[t] = t;
         }
+        try {
+            if (!req.link) {
+                zarr::FileStore l0(sfs::path(out_dir) / "0.zarr.tmp", false);
+                copy_tree(cube, l0, "");
+                l0.erase(LOCK_FILE);
+                zarr::consolidate(l0);
+            }
+            std::vector<std::unique_ptr<zarr::FileStore>> stores;
+            std::vector<zarr::KvStore*> outs(static_cast<size_t>(n), nullptr);
+            for (int k = 1; k < n; ++k) {
+                stores.push_back(std::make_unique<zarr::FileStore>(
+                    sfs::path(out_dir) / (std::to_string(k) + ".zarr.tmp"), false));
+                outs[static_cast<size_t>(k)] = stores.back().get();
+                write_level_meta(cube, *stores.back(), s, size_t{1} << k, th, tw);
+            }
+            write_levels_data(cube, outs, s, n, th, tw, ts, false, req.threads, r);
+            for (const auto& lv : stores) {
+                zarr::consolidate(*lv);
+                fault_point("tiles-level");
+            }
+        } catch (...) {
+            for (const auto& e : levels.list("")) {
+                if (e.ends_with(".tmp")) {
+                    levels.erase_dir(e);
+                }
+            }
+            throw;
+        }
+        fs::sync_filesystem(out_dir);
+        // commit: .zlevels goes first and comes back last, so a reader never takes a mix of
+        // old and new levels for a pyramid
+        levels.erase(".zlevels");
+        levels.sync();
         sfs::path rel = sfs::relative(sfs::absolute(cube_path), sfs::absolute(out_dir));
         if (req.link) {
             levels.erase_dir("0.zarr");
             levels.put("0.link", rel.string());
         } else {
             levels.erase("0.link");
-            levels.erase_dir("0.zarr.tmp");
-            {
-                zarr::FileStore l0(sfs::path(out_dir) / "0.zarr.tmp", false);
-                copy_tree(cube, l0, "");
-                l0.erase(LOCK_FILE);
-                zarr::consolidate(l0);
-            }
             levels.erase_dir("0.zarr");
             levels.rename("0.zarr.tmp", "0.zarr");
         }
         for (int k = 1; k < n; ++k) {
             std::string name = std::to_string(k) + ".zarr";
-            size_t f = size_t{1} << k;
-            {
-                zarr::FileStore lv(sfs::path(out_dir) / (name + ".tmp"), false);
-                write_level_meta(cube, lv, s, f, th, tw);
-                write_level_data(cube, lv, s, f, th, tw, ts, false, req.threads, r);
-                zarr::consolidate(lv);
-            }
-            fs::sync_filesystem(out_dir);
             levels.erase_dir(name);
             levels.rename(name + ".tmp", name);
-            fault_point("tiles-level");
+            fault_point("tiles-rename");
         }
         for (const auto& e : levels.list("")) { // levels of an earlier, deeper pyramid
             if (e.ends_with(".zarr") && e != "0.zarr") {
@@ -821,6 +989,11 @@ TilesResult build_tiles(const TilesRequest& req) {
     levels.sync();
     levels.put(".zlevels", zlevels.dump(2));
     levels.sync();
+    if (req.png) {
+        auto png = *req.png;
+        png.threads = req.threads;
+        r.png = write_png_tiles(req.cube, out_dir, png);
+    }
     return r;
 }
 

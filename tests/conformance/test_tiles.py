@@ -2,9 +2,13 @@
 cell-centre coordinates, bounds and resolution attributes, no empty chunk files, layout against
 xcube's golden ostia-golden.levels, --update against a full rebuild, kill -9, bad input."""
 
+import fcntl
 import json
 import os
+import re
 import shutil
+import subprocess
+import time
 
 import numpy as np
 import xarray as xr
@@ -12,7 +16,8 @@ from osgeo import gdal
 
 import datetime as dt
 
-from baimstest import DATA, SOURCE_DIR, TempDirTest, run, snapshot, write_cf, write_config
+from baimstest import (BAIMS, DATA, SOURCE_DIR, TempDirTest, run, snapshot, traced_env, write_cf,
+                       write_config)
 
 GOLDEN = os.path.join(SOURCE_DIR, "tests", "data", "golden", "golden-xcube-1.0.5")
 
@@ -336,3 +341,425 @@ class BadInput(TempDirTest):
                          "baims tiles: error: unknown aggregation method 'avg'. "
                          "Use one of first, mean, median, min, max, mode, auto")
         self.assertFalse(os.path.exists(self.p("c.levels")))
+
+
+def state(path):
+    """Every file of a pyramid or cube (the lock file aside) with its bytes and mtime: equal
+    states mean nothing was written, removed or added."""
+    res = {}
+    for rel, data in snapshot(path).items():
+        res[rel] = (data, os.stat(os.path.join(path, rel)).st_mtime_ns)
+    return res
+
+
+class BadInputPyramidUntouched(TempDirTest):
+    """Bad input after a good build: one error line, the documented exit code (docs/exit-codes.md),
+    and the existing pyramid exactly as it was (no temporary level left either)."""
+
+    def setUp(self):
+        super().setUp()
+        self.cube = self.p("c.zarr")
+        make_cube(self.cube)
+        self.lv = self.p("c.levels")
+        run(["tiles", self.cube], check=0)
+        self.before = state(self.lv)
+        self.assertIn(".zlevels", self.before)
+
+    def err(self, args, code, prefix=()):
+        p = subprocess.run(list(prefix) + [BAIMS, "--progress", "never"] + args,
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, code, p.stderr)
+        lines = [ln for ln in p.stderr.splitlines() if "error" in ln]
+        self.assertEqual(len(lines), 1, p.stderr)
+        return lines[0]
+
+    def assert_untouched(self):
+        self.assertEqual(state(self.lv), self.before)
+
+    def test_missing_zarray(self):
+        os.remove(os.path.join(self.cube, "sst", ".zarray"))   # .zmetadata still names it
+        self.assertEqual(self.err(["tiles", self.cube], 4),
+                         f"baims tiles: error: array 'sst' of cube '{self.cube}' has chunk files but "
+                         "no .zarray. Restore sst/.zarray or remove the folder")
+        self.assert_untouched()
+
+    def test_corrupt_chunk(self):
+        with open(os.path.join(self.cube, "sst", "1.3.4"), "wb") as f:
+            f.write(b"not blosc at all")
+        for threads in ("1", "2"):
+            self.assertEqual(self.err(["--threads", threads, "tiles", self.cube], 4),
+                             f"baims tiles: error: reading chunk 1.3.4 of 'sst' in {self.cube}: "
+                             "corrupt Blosc chunk (16 bytes, invalid header). Restore that chunk (or "
+                             "rerun baims gen for its time step); the pyramid was left as it was")
+            self.assert_untouched()
+
+    def test_not_a_cube(self):
+        os.mkdir(self.p("plain"))
+        with open(self.p("plain", "notes.txt"), "w") as f:
+            f.write("x")
+        self.assertEqual(self.err(["tiles", self.p("plain"), "-o", self.lv], 4),
+                         f"baims tiles: error: '{self.p('plain')}' is not a Zarr cube (no .zgroup). "
+                         "Give the path of a Zarr v2 cube, e.g. made by baims gen")
+        self.assert_untouched()
+
+    def test_read_only_output(self):
+        # root ignores permissions: then baims runs as nobody (the pyramid and the cube are root's)
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] \
+            if os.geteuid() == 0 else []
+        os.chmod(self.tmp, 0o755)
+        os.chmod(self.lv, 0o555)
+        if not prefix:
+            os.chmod(self.tmp, 0o555)
+        try:
+            self.assertEqual(self.err(["tiles", self.cube], 5, prefix),
+                             f"baims tiles: error: the pyramid folder '{self.lv}' is not writable: "
+                             "Permission denied. Check its permissions, or choose another with -o")
+            self.assert_untouched()
+            new = self.p("new.levels")
+            self.assertEqual(self.err(["tiles", self.cube, "-o", new], 5, prefix),
+                             f"baims tiles: error: cannot create the pyramid folder '{new}': "
+                             "Permission denied. Check that its parent folder is writable, or "
+                             "choose another with -o")
+        finally:
+            os.chmod(self.tmp, 0o755)
+            os.chmod(self.lv, 0o755)
+        self.assertFalse(os.path.exists(new))
+
+
+class CubeLock(TempDirTest):
+    """tiles holds the cube's writer lock (.baims-lock, as gen, prune and optimise): it is refused
+    while another baims process writes the cube, and a gen of the cube is refused while tiles
+    reads it."""
+
+    def test_locked_cube_refused(self):
+        cube = self.p("c.zarr")
+        make_cube(cube)
+        with open(os.path.join(cube, ".baims-lock"), "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            r = run(["tiles", cube], check=5)
+            self.assertEqual(r.stderr.strip().splitlines()[-1],
+                             f"baims tiles: error: cube '{cube}' is locked by another baims process. "
+                             "Wait for it to finish; the lock is released when that process ends")
+        self.assertFalse(os.path.exists(self.p("c.levels", ".zlevels")))
+        run(["tiles", cube], check=0)   # the lock released: it runs
+
+    def test_gen_refused_while_tiles_reads(self):
+        lat = np.arange(9.75, 0, -0.5)
+        lon = np.arange(0.25, 15, 0.5)
+
+        def inp(k):
+            d = np.random.default_rng(k).normal(k, size=(20, 30))
+            path = self.p(f"in{k}.nc")
+            write_cf(path, lat, lon, d[None], [dt.datetime(2022, 3, k, 12)])
+            return path
+
+        cube, cfg = self.p("g.zarr"), self.p("cfg.yml")
+        write_config(cfg, [0.0, 0.0, 15.0, 10.0], (30, 20), cube, chunks=(5, 6))
+        run(["gen", "-c", cfg, inp(1)], check=0)
+        # a FIFO in place of a chunk: tiles blocks opening it (holding the lock) until we open it
+        # for writing; deterministic, no timing. The store reads a FIFO as an absent chunk.
+        fifo = os.path.join(cube, "v", "0.3.4")
+        os.remove(fifo)
+        os.mkfifo(fifo)
+        p = subprocess.Popen([BAIMS, "--progress", "never", "--threads", "1", "tiles", cube],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            lock = os.path.join(cube, ".baims-lock")
+            deadline = time.monotonic() + 120
+            while not (os.path.exists(lock) and open(lock).read().strip() == str(p.pid)):
+                self.assertIsNone(p.poll(), "tiles ended before taking the lock")
+                self.assertLess(time.monotonic(), deadline, "tiles never took the cube lock")
+                time.sleep(0.05)
+            r = run(["gen", "-c", cfg, inp(2)], check=5)
+            self.assertEqual(r.stderr.strip().splitlines()[-1],
+                             f"baims gen: error: cube '{cube}' is locked by another baims process "
+                             f"(pid {p.pid}). Wait for it to finish; the lock is released when that "
+                             "process ends")
+            while p.poll() is None:   # release tiles (each time it opens the FIFO)
+                try:
+                    os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                except OSError:   # ENXIO: no reader at the moment
+                    time.sleep(0.02)
+            _out, err = p.communicate()
+            self.assertEqual(p.returncode, 0, err)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        os.remove(fifo)
+        run(["gen", "-c", cfg, inp(2)], check=0)   # tiles done: gen runs
+        self.assertEqual(len(xr.open_zarr(cube).time), 2)
+
+
+class OnePass(TempDirTest):
+    """All levels come from one pass over level 0: under strace, every chunk file of the cube is
+    opened once per build (a pass per level opened it once per level); only a chunk that straddles
+    two footprints of the deepest level's tiles (tile * 2^(levels-1) cells, not a multiple of the
+    cube's chunks) is opened once per footprint. The levels still equal numpy's aggregation
+    (2 threads, several footprints, bands that cut through the cube's chunks)."""
+
+    def test_each_level0_chunk_read_once(self):
+        strace = shutil.which("strace")
+        self.assertIsNotNone(strace, "strace is needed (scripts/install-deps.sh installs it)")
+        cube = self.p("c.zarr")
+        make_cube(cube)
+        chunks = {os.path.join(cube, v, f) for v in ("sst", "cls")
+                  for f in os.listdir(os.path.join(cube, v)) if not f.startswith(".")}
+        self.assertEqual(len(chunks), 2 * NT * 5 * 6)
+        src = xr.open_zarr(cube)
+        def footprints(i, c, foot):   # how many footprints chunk index i (size c) overlaps
+            return len({y // foot for y in (i * c, i * c + c - 1)})
+
+        for args, nlev in (([], 4), (["--tile-size", "3,3", "--agg-methods", "median"], 5)):
+            with self.subTest(args=args):
+                out, log = self.p("o.levels"), self.p("strace.log")
+                shutil.rmtree(out, ignore_errors=True)
+                p = subprocess.run([strace, "-f", "-e", "trace=openat", "-o", log, BAIMS,
+                                    "--progress", "never", "--threads", "2", "tiles", cube, "-o",
+                                    out] + args, capture_output=True, text=True, env=traced_env())
+                self.assertEqual(p.returncode, 0, p.stderr)
+                opened = {}
+                with open(log) as f:
+                    for line in f:
+                        m = re.search(r'openat\(AT_FDCWD, "([^"]+)", O_RDONLY', line)
+                        if m and m.group(1) in chunks:
+                            opened[m.group(1)] = opened.get(m.group(1), 0) + 1
+                self.assertEqual(set(opened), chunks)
+                tile = 3 if args else None
+                for path, n in opened.items():
+                    _t, by, bx = map(int, os.path.basename(path).split("."))
+                    fy = (tile or CH) * 2 ** (nlev - 1)
+                    fx = (tile or CW) * 2 ** (nlev - 1)
+                    self.assertEqual(n, footprints(by, CH, fy) * footprints(bx, CW, fx), path)
+                if args:   # footprints 48 wide: chunk column 4 (columns 40-49) straddles two
+                    self.assertEqual(sorted(set(opened.values())), [1, 2])
+                else:
+                    self.assertEqual(set(opened.values()), {1})
+                self.assertEqual(json.load(open(os.path.join(out, ".zlevels")))["num_levels"], nlev)
+                method = "median" if args else "mean"
+                for k in range(1, nlev):
+                    ds = xr.open_zarr(os.path.join(out, f"{k}.zarr"))
+                    np.testing.assert_allclose(
+                        ds.sst.values, block_reduce(src.sst.values.astype("f8"), 2 ** k, method),
+                        rtol=1e-6, equal_nan=True, err_msg=f"level {k}")
+
+
+# The colour maps of docs/cli/tiles.md: stops, linear in between; index i of 256 is the stops at
+# i/255, rounded; a value v takes index round(255 * clamp((v - vmin) / (vmax - vmin), 0, 1)).
+CMAPS = {
+    "viridis": [(0.0, 68, 1, 84), (0.1, 72, 36, 117), (0.2, 65, 68, 135), (0.3, 53, 95, 141),
+                (0.4, 42, 120, 142), (0.5, 33, 145, 140), (0.6, 34, 168, 132), (0.7, 68, 191, 112),
+                (0.8, 122, 209, 81), (0.9, 189, 223, 38), (1.0, 253, 231, 37)],
+    "rdbu": [(0.0, 5, 48, 97), (0.25, 67, 147, 195), (0.5, 247, 247, 247), (0.75, 214, 96, 77),
+             (1.0, 103, 0, 31)],
+    "gray": [(0.0, 0, 0, 0), (1.0, 255, 255, 255)],
+}
+
+
+def half_up(x):
+    return np.floor(np.asarray(x) + 0.5)
+
+
+def lut(name):
+    st = np.array(CMAPS[name], float)
+    x = np.arange(256) / 255
+    return np.stack([half_up(np.interp(x, st[:, 0], st[:, c])) for c in (1, 2, 3)], 1).astype(np.uint8)
+
+
+def mercator_range(west, south, east, north, z):
+    n = 2 ** z
+    ty = lambda lat: (1 - np.log(np.tan(np.radians(lat)) + 1 / np.cos(np.radians(lat))) / np.pi) / 2 * n
+    return (int(np.floor((west + 180) / 360 * n)), int(np.ceil((east + 180) / 360 * n)) - 1,
+            int(np.floor(ty(north))), int(np.ceil(ty(south))) - 1)
+
+
+def read_png(path):
+    g = gdal.Open(path)
+    return np.stack([g.GetRasterBand(b).ReadAsArray() for b in (1, 2, 3, 4)], -1)
+
+
+class PngTiles(TempDirTest):
+    """--png: XYZ web-mercator tiles decoded with GDAL (Python) and compared pixel by pixel with a
+    numpy rendering: cell under each pixel centre on the level of the zoom, the colour map, NaN
+    and fill transparent; tile counts per zoom; the value range from --vmin/--vmax, valid_min/
+    valid_max, or the 2-98 percentiles."""
+
+    def expected_tile(self, level_vals, k, z, x, y, vmin, vmax, cmap):
+        n = 2 ** z
+        p = (np.arange(256) + 0.5) / 256
+        lat = np.degrees(np.arctan(np.sinh(np.pi * (1 - 2 * (y + p) / n))))
+        lon = (x + p) / n * 360 - 180
+        fr = (60 - lat) / 0.25            # the test cube: lat descending from 60, 0.25 degree cells
+        fc = (lon - 5) / 0.25
+        rows = np.where((fr >= 0) & (fr < H), np.floor(fr), -1).astype(int)
+        cols = np.where((fc >= 0) & (fc < W), np.floor(fc), -1).astype(int)
+        out = np.zeros((256, 256, 4), np.uint8)
+        hk, wk = level_vals.shape
+        for py in range(256):
+            if rows[py] < 0 or (rows[py] >> k) >= hk:
+                continue
+            ok = cols >= 0
+            c = np.where(ok, cols >> k, 0)
+            v = level_vals[rows[py] >> k, c].astype("f8")
+            ok &= ~np.isnan(v)
+            f = np.clip((v - vmin) / (vmax - vmin), 0, 1)
+            idx = half_up(255 * np.where(ok, f, 0)).astype(int)
+            out[py, ok, :3] = lut(cmap)[idx[ok]]
+            out[py, ok, 3] = 255
+        return out
+
+    def test_tiles_pixels_counts_and_ranges(self):
+        cube = self.p("c.zarr")
+        src = make_cube(cube)
+        png = self.p("png")
+        r = run(["tiles", cube, "--png", png, "--cmap", "viridis"], check=0)
+        self.assertIn("PNG tiles, zoom 0-3", r.stderr)
+        meta = json.load(open(os.path.join(png, "tiles.json")))
+        self.assertEqual((meta["zmin"], meta["zmax"]), (0, 3))   # 0.25 deg: zoom 3 pixels 0.18 deg
+        np.testing.assert_allclose(meta["bounds"], [5, 50.75, 18.25, 60])
+        self.assertEqual(meta["times"], ["2022-03-01T12:00:00Z", "2022-03-02T12:00:00Z",
+                                         "2022-03-03T12:00:00Z"])
+        # no valid_min/valid_max: numpy's 2 and 98 percentiles of the deepest level (3)
+        l3 = xr.open_zarr(os.path.join(self.p("c.levels"), "3.zarr"))
+        ranges = {v["name"]: (v["vmin"], v["vmax"]) for v in meta["variables"]}
+        for var in ("sst", "cls"):
+            vals = l3[var].values.astype("f8")
+            vals = vals[~np.isnan(vals)]
+            np.testing.assert_allclose(ranges[var], np.percentile(vals, [2, 98]), rtol=1e-6)
+        # tile counts per zoom: every tile over the cube's bounds, per variable and time step
+        total = 0
+        for z in range(4):
+            x0, x1, y0, y1 = mercator_range(5, 50.75, 18.25, 60, z)
+            self.assertEqual(meta["zooms"][str(z)], [x0, x1, y0, y1])
+            for var in ("sst", "cls"):
+                for t in range(NT):
+                    d = os.path.join(png, var, str(t), str(z))
+                    got = sorted((int(x), int(f[:-4])) for x in os.listdir(d)
+                                 for f in os.listdir(os.path.join(d, x)))
+                    self.assertEqual(got, [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)])
+                    total += len(got)
+        self.assertIn(f"{total} PNG tiles", r.stderr)
+        # pixels: sst with --vmin/--vmax and rdbu, cls (integer, _FillValue -1) with percentiles
+        png2 = self.p("png2")
+        run(["tiles", cube, "--png", png2, "--cmap", "sst=rdbu,cls=gray", "--vmin", "270",
+             "--vmax", "290"], check=0)
+        meta2 = json.load(open(os.path.join(png2, "tiles.json")))
+        self.assertEqual([(v["name"], v["cmap"], v["vmin"], v["vmax"], v["range"]) for v in meta2["variables"]],
+                         [("cls", "gray", 270, 290, "--vmin/--vmax"), ("sst", "rdbu", 270, 290, "--vmin/--vmax")])
+        levels = [xr.open_zarr(cube)] + [xr.open_zarr(os.path.join(self.p("c.levels"), f"{k}.zarr"))
+                                         for k in (1, 2, 3)]   # _FillValue decoded to NaN
+        for var, d, cmap, (vmin, vmax) in (("sst", png2, "rdbu", (270, 290)),
+                                            ("cls", png2, "gray", (270, 290)),   # all below: black
+                                            ("cls", png, "viridis", ranges["cls"])):
+            for t in (0, 2):
+                for z in range(4):
+                    k = 3 - z
+                    vals = levels[k][var].values[t]
+                    x0, x1, y0, y1 = mercator_range(5, 50.75, 18.25, 60, z)
+                    for x in range(x0, x1 + 1):
+                        for y in range(y0, y1 + 1):
+                            got = read_png(os.path.join(d, var, str(t), str(z), str(x), f"{y}.png"))
+                            exp = self.expected_tile(vals, k, z, x, y, vmin, vmax, cmap)
+                            np.testing.assert_array_equal(got, exp, f"{var} t={t} {z}/{x}/{y}")
+        # known cells at zoom 3 (level 0): the all-NaN corner is transparent, a valid cell has its
+        # colour; outside the cube transparent
+        x0, _x1, y0, _y1 = mercator_range(5, 50.75, 18.25, 60, 3)
+        tile = read_png(os.path.join(png2, "sst", "0", "3", str(x0), f"{y0}.png"))
+        n = 8
+        def pixel(lat, lon):
+            ty = (1 - np.log(np.tan(np.radians(lat)) + 1 / np.cos(np.radians(lat))) / np.pi) / 2 * n
+            return int((ty - y0) * 256), int(((lon + 180) / 360 * n - x0) * 256)
+        py, px = pixel(59.0, 6.0)            # inside sst[:, :16, :20] = NaN
+        self.assertEqual(tile[py, px].tolist(), [0, 0, 0, 0])
+        py, px = pixel(55.1, 12.1)           # row 19, column 28
+        v = float(src.sst.values[0, 19, 28])
+        i = int(half_up(255 * np.clip((v - 270) / 20, 0, 1)))
+        self.assertEqual(tile[py, px].tolist(), lut("rdbu")[i].tolist() + [255])
+        py, px = pixel(61.0, 12.1)           # north of the cube
+        self.assertEqual(tile[py, px].tolist(), [0, 0, 0, 0])
+        # the page: offline, the variables, times and ranges embedded
+        html = open(os.path.join(png, "index.html")).read()
+        self.assertNotIn("http://", html)
+        self.assertNotIn("https://", html)
+        self.assertIn('"name":"cls"', html)
+        self.assertIn("2022-03-03T12:00:00Z", html)
+
+    def test_valid_range_attributes_and_bad_options(self):
+        cube = self.p("c.zarr")
+        make_cube(cube)
+        za = os.path.join(cube, "sst", ".zattrs")
+        a = json.load(open(za))
+        a.update(valid_min=275.0, valid_max=285.0)
+        json.dump(a, open(za, "w"))
+        os.remove(os.path.join(cube, ".zmetadata"))
+        png = self.p("png")
+        run(["tiles", cube, "--png", png], check=0)
+        meta = json.load(open(os.path.join(png, "tiles.json")))
+        sst = [v for v in meta["variables"] if v["name"] == "sst"][0]
+        self.assertEqual((sst["vmin"], sst["vmax"], sst["range"]), (275.0, 285.0, "valid_min/valid_max"))
+        r = run(["tiles", cube, "--png", png, "--cmap", "cls=gray,nope=gray"], check=2)
+        self.assertEqual(r.stderr.strip().splitlines()[-1],
+                         f"baims tiles: error: --cmap names unknown variable 'nope' of '{cube}'. "
+                         "Data variables are: cls, sst")
+        r = run(["tiles", cube, "--png", png, "--cmap", "jet"], check=2)
+        self.assertEqual(r.stderr.strip().splitlines()[-1],
+                         "baims tiles: error: unknown colour map 'jet'. Use one of gray, rdbu, viridis")
+        # xcube's OSTIA cube: float kelvin with the integer (packed) valid range of its source,
+        # -300..4500: not a range of its values, so the percentiles
+        g = self.p("g.zarr")
+        shutil.copytree(os.path.join(GOLDEN, "ostia-golden.zarr"), g)
+        run(["tiles", g, "--png", self.p("gpng")], check=0)
+        gm = json.load(open(self.p("gpng", "tiles.json")))
+        a = [v for v in gm["variables"] if v["name"] == "analysed_sst"][0]
+        l1 = xr.open_zarr(self.p("g.levels", "1.zarr")).analysed_sst.values.astype("f8")
+        self.assertEqual(a["range"], "percentiles 2-98 of level 1")
+        np.testing.assert_allclose([a["vmin"], a["vmax"]], np.percentile(l1[~np.isnan(l1)], [2, 98]),
+                                   rtol=1e-6)
+        yx = self.p("yx.zarr")
+        xr.Dataset({"v": (("time", "y", "x"), np.ones((1, 20, 30), "f4"))},
+                   coords={"y": np.arange(20.0), "x": np.arange(30.0),
+                           "time": [np.datetime64("2022-03-01")]}).to_zarr(yx, consolidated=True)
+        r = run(["tiles", yx, "--tile-size", "8", "--png", self.p("yxpng")], check=2)
+        self.assertEqual(r.stderr.strip().splitlines()[-1],
+                         f"baims tiles: error: --png needs a cube on (lat, lon); '{yx}' is on (y, x). "
+                         "Build the PNG tiles from a geographic (lat/lon) cube")
+        self.assertFalse(os.path.exists(self.p("yx.levels")))
+        r = run(["tiles", cube, "--cmap", "gray"], check=2)
+        self.assertEqual(r.stderr.strip().splitlines()[-1],
+                         "baims tiles: error: --cmap, --vmin and --vmax need --png DIR. "
+                         "Add --png DIR, or drop them")
+        r = run(["tiles", cube, "--png", png, "--vmin", "5", "--vmax", "1"], check=2)
+        self.assertEqual(r.stderr.strip().splitlines()[-1],
+                         "baims tiles: error: --vmin 5 is not less than --vmax 1. Swap them")
+
+
+class ViewerChromiumSlow(TempDirTest):
+    """index.html in Debian's headless chromium from file://, no network: for two variables and
+    two time steps the page requests the tiles of that variable and time step and draws them all
+    (the images' load events), none fails. Label `slow` (about 10 s per chromium start)."""
+
+    def test_page_draws_tiles(self):
+        chromium = shutil.which("chromium")
+        self.assertIsNotNone(chromium, "chromium is needed (apt-get install chromium)")
+        cube = self.p("c.zarr")
+        make_cube(cube)
+        png = self.p("png")
+        run(["tiles", cube, "--png", png], check=0)
+        for var in ("sst", "cls"):
+            for t in (0, 2):
+                with self.subTest(var=var, t=t):
+                    url = f"file://{png}/index.html?var={var}&t={t}&z=2"
+                    p = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                                        "--user-data-dir=" + self.p("chromium-profile"),
+                                        "--virtual-time-budget=10000", "--window-size=1200,900",
+                                        "--dump-dom", url], capture_output=True, text=True,
+                                       timeout=300)
+                    self.assertEqual(p.returncode, 0, p.stderr)
+                    dom = p.stdout
+                    srcs = re.findall(r'<img [^>]*src="([^"]+)"', dom)
+                    x0, x1, y0, y1 = mercator_range(5, 50.75, 18.25, 60, 2)
+                    self.assertEqual(sorted(srcs), sorted(f"{var}/{t}/2/{x}/{y}.png"
+                                                          for x in range(x0, x1 + 1)
+                                                          for y in range(y0, y1 + 1)))
+                    n = len(srcs)
+                    self.assertIn(f'id="status">tiles requested {n}, drawn {n}, failed 0<', dom)

@@ -1,9 +1,13 @@
 #pragma once
 // baims tiles: the xcube multi-resolution pyramid (CUBE.levels) of a Zarr v2 cube
-// (docs/cli/tiles.md). Every level k >= 1 is computed directly from level 0 with a 2^k x 2^k block
-// (exact for median and mode), streamed by output chunk, in parallel over chunks.
+// (docs/cli/tiles.md). Every level k >= 1 is aggregated directly from level 0 with 2^k x 2^k blocks
+// (exact for median and mode), all levels in one pass over level 0, in parallel over the tiles of
+// the deepest level.
+
+#include "baims/cube/tiles_png.hpp"
 
 #include <map>
+#include <optional>
 #include <string>
 
 namespace baims::cube {
@@ -19,6 +23,7 @@ struct TilesRequest {
     bool update = false;                    // add new/replaced time slices only
     int threads = 1;
     bool dry_run = false;
+    std::optional<PngRequest> png; // --png: XYZ PNG tiles and index.html after the pyramid
 };
 
 struct TilesResult {
@@ -26,6 +31,7 @@ struct TilesResult {
     size_t chunks_written = 0, chunks_empty = 0; // empty = all fill, not written
     size_t slices = 0;                           // time slices computed
     bool rebuilt = true;                         // false for an incremental --update
+    std::optional<PngResult> png;
     std::string summary() const;
 };
 

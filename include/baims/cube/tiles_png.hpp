@@ -1,0 +1,38 @@
+#pragma once
+// baims tiles --png: XYZ (web mercator, 256 px) PNG tiles of a pyramid's variables and time steps,
+// with a colour map, and an index.html viewer that works offline (docs/cli/tiles.md).
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace baims::cube {
+
+struct PngRequest {
+    std::string dir;                            // output folder
+    std::string cmap = "viridis";               // one of cmap_names(), for every variable...
+    std::map<std::string, std::string> cmap_of; // ...but these
+    std::optional<double> vmin, vmax;
+    int threads = 1;
+};
+
+struct PngResult {
+    size_t tiles = 0;
+    int zmin = 0, zmax = 0;
+    std::string summary() const;
+};
+
+// The built-in colour maps: "gray, rdbu, viridis".
+std::string cmap_names();
+// name → name; throws UsageError for an unknown colour map.
+std::string check_cmap(const std::string& name);
+// The 256-entry RGB table of a colour map (index i: the stops interpolated at i/255, rounded).
+std::vector<unsigned char> cmap_table(const std::string& name);
+
+// Writes the tiles of every variable of the pyramid `levels_dir` (made by build_tiles from
+// `cube`) and DIR/index.html. Throws UsageError (a cube not on lat/lon), OutputError.
+PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir,
+                          const PngRequest& req);
+
+} // namespace baims::cube

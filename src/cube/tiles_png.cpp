@@ -1,0 +1,550 @@
+// baims tiles --png: XYZ web-mercator PNG tiles and an offline index.html (docs/cli/tiles.md).
+//
+// Zoom z shows pyramid level k = min(N-1, zmax - z), zmax being the first zoom whose pixels are no
+// wider than the cube's cells. A pixel takes the value of the level-k cell under its centre
+// (nearest neighbour: level-0 cell (row, col) → level-k cell (row >> k, col >> k)); missing values
+// and pixels outside the cube are transparent.
+
+#include "baims/cube/tiles_png.hpp"
+
+#include "parallel.hpp"
+
+#include "baims/core/error.hpp"
+#include "baims/core/log.hpp"
+#include "baims/cube/cube_state.hpp"
+#include "baims/grid/time.hpp"
+#include "baims/io/png.hpp"
+#include "baims/zarr/array.hpp"
+#include "baims/zarr/group.hpp"
+#include "baims/zarr/kv_store.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <map>
+
+namespace baims::cube {
+namespace {
+
+namespace sfs = std::filesystem;
+using nlohmann::json;
+constexpr double PI = 3.14159265358979323846;
+constexpr double MAX_LAT = 85.0511287798066; // web mercator's limit
+constexpr int TILE = 256;
+
+struct Stop {
+    double x;
+    unsigned char r, g, b;
+};
+
+// Colour maps as stops, linear in between. viridis: matplotlib's viridis sampled at 0, 0.1, … 1;
+// rdbu: blue (low) – white – red (high); gray: black – white.
+const std::map<std::string, std::vector<Stop>>& cmaps() {
+    static const std::map<std::string, std::vector<Stop>> m = {
+        {"viridis",
+         {{0.0, 68, 1, 84},
+          {0.1, 72, 36, 117},
+          {0.2, 65, 68, 135},
+          {0.3, 53, 95, 141},
+          {0.4, 42, 120, 142},
+          {0.5, 33, 145, 140},
+          {0.6, 34, 168, 132},
+          {0.7, 68, 191, 112},
+          {0.8, 122, 209, 81},
+          {0.9, 189, 223, 38},
+          {1.0, 253, 231, 37}}},
+        {"rdbu",
+         {{0.0, 5, 48, 97},
+          {0.25, 67, 147, 195},
+          {0.5, 247, 247, 247},
+          {0.75, 214, 96, 77},
+          {1.0, 103, 0, 31}}},
+        {"gray", {{0.0, 0, 0, 0}, {1.0, 255, 255, 255}}},
+    };
+    return m;
+}
+
+struct PngVar {
+    std::string name;
+    json attrs;
+    double vmin = 0, vmax = 1;
+    double scale = 1, offset = 0;
+    std::vector<double> missing; // raw values
+    std::string range_from;      // "--vmin/--vmax", "valid_min/valid_max", "percentiles 2-98"
+    bool is_float = true;        // stored type
+    std::string cmap;
+    std::vector<unsigned char> table; // cmap_table(cmap)
+};
+
+struct Level {
+    std::unique_ptr<zarr::FileStore> store;
+    json consolidated;
+};
+
+// Plane t (outer index) of a 2-D+ variable of a level, decoded to physical values; NaN missing.
+std::vector<float> read_plane(const zarr::KvStore& st, const zarr::ArrayMeta& m, const PngVar& v,
+                              size_t t) {
+    const size_t nd = m.ndim();
+    const size_t H = m.shape[nd - 2], W = m.shape[nd - 1];
+    const size_t ch = m.chunks[nd - 2], cw = m.chunks[nd - 1];
+    std::vector<float> out(H * W, std::numeric_limits<float>::quiet_NaN());
+    std::vector<size_t> idx(nd);
+    size_t inner = 0;
+    {
+        std::vector<size_t> off(nd - 2);
+        size_t rem = t;
+        for (size_t i = nd - 2; i-- > 0;) {
+            size_t pos = rem % m.shape[i];
+            rem /= m.shape[i];
+            idx[i] = pos / m.chunks[i];
+            off[i] = pos % m.chunks[i];
+        }
+        for (size_t i = 0; i + 2 < nd; ++i) {
+            inner = inner * m.chunks[i] + off[i];
+        }
+        inner *= ch * cw;
+    }
+    std::vector<char> buf(m.chunk_bytes());
+    const auto type = m.dtype_info();
+    for (size_t by = 0; by * ch < H; ++by) {
+        for (size_t bx = 0; bx * cw < W; ++bx) {
+            idx[nd - 2] = by;
+            idx[nd - 1] = bx;
+            if (!zarr::read_chunk(st, v.name, m, idx, buf.data())) {
+                continue;
+            }
+            zarr::visit_dtype(type, [&](auto tag) {
+                using T = typename decltype(tag)::type;
+                for (size_t y = by * ch; y < std::min(H, (by + 1) * ch); ++y) {
+                    for (size_t x = bx * cw; x < std::min(W, (bx + 1) * cw); ++x) {
+                        T raw;
+                        std::memcpy(&raw,
+                                    buf.data() +
+                                        (inner + (y - by * ch) * cw + (x - bx * cw)) * sizeof(T),
+                                    sizeof raw);
+                        double d = static_cast<double>(raw);
+                        bool miss = std::isnan(d);
+                        for (double mv : v.missing) {
+                            miss = miss || d == mv;
+                        }
+                        if (!miss) {
+                            out[y * W + x] = static_cast<float>(d * v.scale + v.offset);
+                        }
+                    }
+                }
+            });
+        }
+    }
+    return out;
+}
+
+// valid_min/valid_max are in the stored type (CF): JSON integers on an integer variable, floats on
+// a float one. Integers on an unpacked float variable are the packed range of its source (xcube's
+// OSTIA cube: float kelvin with valid_min -300, valid_max 4500): not a range of its values.
+bool valid_range_applies(const PngVar& v, bool is_float) {
+    const json& a = v.attrs;
+    if (!a.contains("valid_min") || !a.contains("valid_max") || !a["valid_min"].is_number() ||
+        !a["valid_max"].is_number()) {
+        return false;
+    }
+    bool ints = a["valid_min"].is_number_integer() && a["valid_max"].is_number_integer();
+    return is_float ? !ints : true;
+}
+
+double number_attr(const json& a, const char* k, double dflt) {
+    return a.contains(k) && a[k].is_number() ? a[k].get<double>() : dflt;
+}
+
+// numpy's percentile (linear interpolation) of sorted values
+double percentile(const std::vector<float>& s, double p) {
+    double pos = p / 100.0 * static_cast<double>(s.size() - 1);
+    size_t i = static_cast<size_t>(std::floor(pos));
+    double frac = pos - static_cast<double>(i);
+    if (i + 1 >= s.size()) {
+        return s.back();
+    }
+    return static_cast<double>(s[i]) +
+           frac * (static_cast<double>(s[i + 1]) - static_cast<double>(s[i]));
+}
+
+double tile_x(double lon, int z) {
+    return (lon + 180.0) / 360.0 * std::ldexp(1.0, z);
+}
+double tile_y(double lat, int z) {
+    lat = std::clamp(lat, -MAX_LAT, MAX_LAT) * PI / 180.0;
+    return (1.0 - std::log(std::tan(lat) + 1.0 / std::cos(lat)) / PI) / 2.0 * std::ldexp(1.0, z);
+}
+
+std::string html_page(const json& meta);
+
+// 18 samples of a colour table for the legend's gradient
+json colours_of(const std::vector<unsigned char>& table) {
+    json c = json::array();
+    for (int i = 0; i < 256; i += 15) {
+        c.push_back(json::array({table[3 * i], table[3 * i + 1], table[3 * i + 2]}));
+    }
+    return c;
+}
+
+} // namespace
+
+std::string PngResult::summary() const {
+    return std::to_string(tiles) + " PNG tiles, zoom " + std::to_string(zmin) + "-" +
+           std::to_string(zmax);
+}
+
+std::string cmap_names() {
+    std::string s;
+    for (const auto& [name, _] : cmaps()) {
+        s += (s.empty() ? "" : ", ") + name;
+    }
+    return s;
+}
+
+std::string check_cmap(const std::string& name) {
+    if (!cmaps().contains(name)) {
+        throw UsageError("unknown colour map '" + name + "'", "Use one of " + cmap_names());
+    }
+    return name;
+}
+
+std::vector<unsigned char> cmap_table(const std::string& name) {
+    const auto& stops = cmaps().at(check_cmap(name));
+    std::vector<unsigned char> t(256 * 3);
+    for (int i = 0; i < 256; ++i) {
+        double x = i / 255.0;
+        size_t j = 0;
+        while (j + 2 < stops.size() && x > stops[j + 1].x) {
+            ++j;
+        }
+        const Stop &a = stops[j], &b = stops[j + 1];
+        double f = (x - a.x) / (b.x - a.x);
+        auto lerp = [&](unsigned char p, unsigned char q) {
+            return static_cast<unsigned char>(std::lround(p + f * (q - p)));
+        };
+        t[3 * i] = lerp(a.r, b.r);
+        t[3 * i + 1] = lerp(a.g, b.g);
+        t[3 * i + 2] = lerp(a.b, b.b);
+    }
+    return t;
+}
+
+PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir,
+                          const PngRequest& req) {
+    PngResult res;
+    zarr::FileStore lstore(levels_dir, false);
+    json zlevels = json::parse(*lstore.get(".zlevels"));
+    const int n = zlevels.at("num_levels").get<int>();
+    std::vector<Level> levels(static_cast<size_t>(n));
+    for (int k = 0; k < n; ++k) {
+        sfs::path p =
+            k == 0 ? (lstore.exists("0.link") ? sfs::path(cube) : sfs::path(levels_dir) / "0.zarr")
+                   : sfs::path(levels_dir) / (std::to_string(k) + ".zarr");
+        auto& l = levels[static_cast<size_t>(k)];
+        l.store = std::make_unique<zarr::FileStore>(p, false);
+        l.consolidated = zarr::consolidated_metadata(*l.store)["metadata"];
+    }
+    const json& c0 = levels[0].consolidated;
+    // variables: those of the pyramid, on (…, lat, lon)
+    std::vector<PngVar> vars;
+    std::string tdim;
+    for (const auto& [name, _] : zlevels.at("agg_methods").items()) {
+        PngVar v;
+        v.name = name;
+        v.attrs = c0.value(name + "/.zattrs", json::object());
+        json dims = v.attrs.value("_ARRAY_DIMENSIONS", json::array());
+        if (dims.size() < 2 || dims[dims.size() - 2] != "lat" || dims.back() != "lon") {
+            throw UsageError("--png needs variables on (lat, lon); '" + name + "' of '" + cube +
+                                 "' is on " + dims.dump(),
+                             "Build the PNG tiles from a geographic (lat/lon) cube");
+        }
+        if (dims.size() >= 3) {
+            tdim = dims[0].get<std::string>();
+        }
+        auto cm = req.cmap_of.find(name);
+        v.cmap = cm != req.cmap_of.end() ? cm->second : req.cmap;
+        v.table = cmap_table(v.cmap);
+        v.scale = number_attr(v.attrs, "scale_factor", 1.0);
+        v.offset = number_attr(v.attrs, "add_offset", 0.0);
+        auto meta = zarr::ArrayMeta::from_json(c0.at(name + "/.zarray"));
+        v.is_float = meta.dtype_info().kind == zarr::DataKind::Float;
+        if (!meta.fill_value.is_null() && !meta.fill_is_nan()) {
+            v.missing.push_back(meta.fill_as_double());
+        }
+        for (const char* k : {"_FillValue", "missing_value"}) {
+            if (v.attrs.contains(k) && v.attrs[k].is_number()) {
+                v.missing.push_back(v.attrs[k].get<double>());
+            }
+        }
+        vars.push_back(std::move(v));
+    }
+    // geometry of level 0
+    const auto lat = read_numeric_array(*levels[0].store, "lat");
+    const auto lon = read_numeric_array(*levels[0].store, "lon");
+    const size_t H = lat.size(), W = lon.size();
+    if (H < 2 || W < 2) {
+        throw UsageError("--png needs a cube of at least 2x2 cells", "");
+    }
+    const double dx = (lon.back() - lon.front()) / static_cast<double>(W - 1);
+    const double dy = std::abs(lat.back() - lat.front()) / static_cast<double>(H - 1);
+    const bool descending = lat.front() > lat.back();
+    const double west = lon.front() - dx / 2, east = west + dx * static_cast<double>(W);
+    const double north = std::max(lat.front(), lat.back()) + dy / 2;
+    const double south = north - dy * static_cast<double>(H);
+    res.zmax = std::clamp(static_cast<int>(std::ceil(std::log2(360.0 / (TILE * dx)))), 0, 22);
+    res.zmin = std::max(0, res.zmax - (n - 1));
+    // time labels
+    std::vector<std::string> times;
+    size_t nt = 1;
+    if (!tdim.empty()) {
+        auto tv = read_numeric_array(*levels[0].store, tdim);
+        nt = tv.size();
+        json ta = c0.value(tdim + "/.zattrs", json::object());
+        std::string units = ta.value("units", "");
+        for (double t : tv) {
+            std::string label;
+            if (units.find(" since ") != std::string::npos) {
+                try {
+                    auto u = grid::time::parse_cf_units(units, ta.value("calendar", "standard"));
+                    label = grid::time::format_iso(u.to_days(t), u.calendar);
+                } catch (const Error&) {
+                }
+            }
+            times.push_back(label.empty() ? std::to_string(t) + " " + units : label);
+        }
+    } else {
+        times.push_back("");
+    }
+    // value ranges
+    const auto& deepest = levels[static_cast<size_t>(n - 1)];
+    for (auto& v : vars) {
+        if (req.vmin && req.vmax) {
+            v.vmin = *req.vmin;
+            v.vmax = *req.vmax;
+            v.range_from = "--vmin/--vmax";
+        } else if (valid_range_applies(v, v.is_float)) {
+            v.vmin = v.attrs["valid_min"].get<double>() * v.scale + v.offset;
+            v.vmax = v.attrs["valid_max"].get<double>() * v.scale + v.offset;
+            v.range_from = "valid_min/valid_max";
+        } else {
+            auto meta = zarr::ArrayMeta::from_json(deepest.consolidated.at(v.name + "/.zarray"));
+            std::vector<float> all;
+            for (size_t t = 0; t < nt; ++t) {
+                for (float f : read_plane(*deepest.store, meta, v, t)) {
+                    if (!std::isnan(f)) {
+                        all.push_back(f);
+                    }
+                }
+            }
+            std::sort(all.begin(), all.end());
+            if (!all.empty()) {
+                v.vmin = percentile(all, 2);
+                v.vmax = percentile(all, 98);
+            }
+            v.range_from = "percentiles 2-98 of level " + std::to_string(n - 1);
+        }
+        if (req.vmin && !req.vmax) {
+            v.vmin = *req.vmin;
+        }
+        if (req.vmax && !req.vmin) {
+            v.vmax = *req.vmax;
+        }
+    }
+    // tiles
+    std::error_code ec;
+    sfs::create_directories(req.dir, ec);
+    if (ec) {
+        throw OutputError("cannot create the PNG folder '" + req.dir + "': " + ec.message(),
+                          "Check that its parent folder is writable, or choose another --png");
+    }
+    zarr::FileStore out(req.dir, false);
+    json zooms = json::object();
+    for (const auto& v : vars) {
+        auto meta_of = [&](int k) {
+            return zarr::ArrayMeta::from_json(
+                levels[static_cast<size_t>(k)].consolidated.at(v.name + "/.zarray"));
+        };
+        for (size_t t = 0; t < nt; ++t) {
+            out.erase_dir(v.name + "/" + std::to_string(t));
+            for (int z = res.zmin; z <= res.zmax; ++z) {
+                const int k = std::min(n - 1, res.zmax - z);
+                const auto meta = meta_of(k);
+                const auto plane = read_plane(*levels[static_cast<size_t>(k)].store, meta, v, t);
+                const size_t Wk = meta.shape[meta.ndim() - 1], Hk = meta.shape[meta.ndim() - 2];
+                const long x0 = static_cast<long>(std::floor(tile_x(west, z)));
+                const long x1 = static_cast<long>(std::ceil(tile_x(east, z))) - 1;
+                const long y0 = static_cast<long>(std::floor(tile_y(north, z)));
+                const long y1 = static_cast<long>(std::ceil(tile_y(south, z))) - 1;
+                zooms[std::to_string(z)] = json::array({x0, x1, y0, y1});
+                const size_t ntx = static_cast<size_t>(x1 - x0 + 1);
+                const size_t ntiles = ntx * static_cast<size_t>(y1 - y0 + 1);
+                std::atomic<size_t> written{0};
+                parallel_for(ntiles, req.threads, [&](size_t i, size_t) {
+                    const long tx = x0 + static_cast<long>(i % ntx);
+                    const long ty = y0 + static_cast<long>(i / ntx);
+                    std::vector<std::uint8_t> rgba(TILE * TILE * 4, 0);
+                    const double scale = std::ldexp(1.0, z);
+                    for (int py = 0; py < TILE; ++py) {
+                        double my = (static_cast<double>(ty) + (py + 0.5) / TILE) / scale;
+                        double la = std::atan(std::sinh(PI * (1 - 2 * my))) * 180.0 / PI;
+                        double fr = descending ? (north - la) / dy : (la - south) / dy;
+                        if (fr < 0 || fr >= static_cast<double>(H)) {
+                            continue;
+                        }
+                        size_t r = static_cast<size_t>(fr) >> k;
+                        for (int px = 0; px < TILE; ++px) {
+                            double lo =
+                                (static_cast<double>(tx) + (px + 0.5) / TILE) / scale * 360.0 -
+                                180.0;
+                            double fc = (lo - west) / dx;
+                            if (fc < 0 || fc >= static_cast<double>(W)) {
+                                continue;
+                            }
+                            size_t c = static_cast<size_t>(fc) >> k;
+                            if (r >= Hk || c >= Wk) {
+                                continue;
+                            }
+                            float val = plane[r * Wk + c];
+                            if (std::isnan(val)) {
+                                continue;
+                            }
+                            double f = v.vmax > v.vmin ? (val - v.vmin) / (v.vmax - v.vmin) : 0.5;
+                            auto ci =
+                                static_cast<size_t>(std::lround(255 * std::clamp(f, 0.0, 1.0)));
+                            std::uint8_t* p = &rgba[(static_cast<size_t>(py) * TILE + px) * 4];
+                            p[0] = v.table[3 * ci];
+                            p[1] = v.table[3 * ci + 1];
+                            p[2] = v.table[3 * ci + 2];
+                            p[3] = 255;
+                        }
+                    }
+                    out.put(v.name + "/" + std::to_string(t) + "/" + std::to_string(z) + "/" +
+                                std::to_string(tx) + "/" + std::to_string(ty) + ".png",
+                            io::encode_png_rgba(rgba.data(), TILE, TILE));
+                    ++written;
+                });
+                res.tiles += written;
+            }
+        }
+    }
+    // the viewer
+    json meta = {
+        {"zmin", res.zmin}, {"zmax", res.zmax}, {"bounds", json::array({west, south, east, north})},
+        {"zooms", zooms},   {"times", times},   {"variables", json::array()}};
+    for (const auto& v : vars) {
+        meta["variables"].push_back({{"name", v.name},
+                                     {"long_name", v.attrs.value("long_name", v.name)},
+                                     {"units", v.attrs.value("units", "")},
+                                     {"vmin", v.vmin},
+                                     {"vmax", v.vmax},
+                                     {"range", v.range_from},
+                                     {"cmap", v.cmap},
+                                     {"colours", colours_of(v.table)}});
+    }
+    out.put("index.html", html_page(meta));
+    out.put("tiles.json", meta.dump(2));
+    out.sync();
+    return res;
+}
+
+namespace {
+
+std::string html_page(const json& meta) {
+    // '</' cannot end the script early: the JSON has no '<' after this replacement
+    std::string data = meta.dump();
+    for (size_t p = 0; (p = data.find('<', p)) != std::string::npos;) {
+        data.replace(p, 1, "\\u003c");
+    }
+    return R"HTML(<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>baims tiles</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{margin:0;font:14px sans-serif}
+#bar{padding:6px;display:flex;gap:12px;align-items:center;flex-wrap:wrap}
+#map{position:relative;overflow:hidden;height:calc(100vh - 90px);background:#e8e8e8;cursor:grab}
+#map img{position:absolute;width:256px;height:256px;user-select:none;-webkit-user-drag:none}
+#legend canvas{vertical-align:middle;border:1px solid #888}
+</style></head><body>
+<div id="bar">
+<label>variable <select id="var"></select></label>
+<label>time <input id="time" type="range" min="0" value="0"> <span id="tlabel"></span></label>
+<button id="zin">+</button><button id="zout">&minus;</button> <span id="zlabel"></span>
+<span id="legend"><span id="lmin"></span> <canvas id="lbar" width="200" height="14"></canvas> <span id="lmax"></span></span>
+<span id="status"></span>
+</div>
+<div id="map"></div>
+<script>
+// Written by baims tiles --png. Plain JS, no network: tiles are VAR/T/Z/X/Y.png beside this page.
+const META = )HTML" +
+           data + R"HTML(;
+const q = new URLSearchParams(location.search);
+const S = {v: 0, t: 0, z: META.zmin, cx: 0, cy: 0, loaded: 0, failed: 0, requested: 0};
+const vsel = document.getElementById('var'), trange = document.getElementById('time');
+META.variables.forEach((v, i) => vsel.add(new Option(v.long_name + (v.units ? ' [' + v.units + ']' : ''), i)));
+trange.max = META.times.length - 1;
+function mx(lon, z) { return (lon + 180) / 360 * 256 * 2 ** z; }
+function my(lat, z) { const r = Math.max(-85.0511, Math.min(85.0511, lat)) * Math.PI / 180;
+  return (1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2 * 256 * 2 ** z; }
+function centre(z) { const b = META.bounds; S.cx = (mx(b[0], z) + mx(b[2], z)) / 2; S.cy = (my(b[3], z) + my(b[1], z)) / 2; }
+function legend() {
+  const v = META.variables[S.v], c = document.getElementById('lbar').getContext('2d');
+  const g = c.createLinearGradient(0, 0, 200, 0);
+  v.colours.forEach((rgb, i) => g.addColorStop(i / (v.colours.length - 1), 'rgb(' + rgb.join(',') + ')'));
+  c.fillStyle = g; c.fillRect(0, 0, 200, 14);
+  document.getElementById('lmin').textContent = +v.vmin.toPrecision(4);
+  document.getElementById('lmax').textContent = +v.vmax.toPrecision(4) + (v.units ? ' ' + v.units : '');
+}
+function status() {
+  document.getElementById('status').textContent =
+    'tiles requested ' + S.requested + ', drawn ' + S.loaded + ', failed ' + S.failed;
+}
+function draw() {
+  const map = document.getElementById('map'), w = map.clientWidth, h = map.clientHeight;
+  map.textContent = '';
+  S.requested = S.loaded = S.failed = 0;
+  const r = META.zooms[S.z], v = META.variables[S.v].name;
+  const left = S.cx - w / 2, top = S.cy - h / 2;
+  for (let x = Math.max(r[0], Math.floor(left / 256)); x <= Math.min(r[1], Math.floor((left + w) / 256)); x++) {
+    for (let y = Math.max(r[2], Math.floor(top / 256)); y <= Math.min(r[3], Math.floor((top + h) / 256)); y++) {
+      const img = new Image();
+      img.style.left = (x * 256 - left) + 'px'; img.style.top = (y * 256 - top) + 'px';
+      img.onload = () => { S.loaded++; status(); };
+      img.onerror = () => { S.failed++; status(); };
+      img.src = v + '/' + S.t + '/' + S.z + '/' + x + '/' + y + '.png';
+      map.appendChild(img); S.requested++;
+    }
+  }
+  document.getElementById('tlabel').textContent = META.times[S.t];
+  document.getElementById('zlabel').textContent = 'zoom ' + S.z;
+  legend(); status();
+}
+function zoom(d) { const z = Math.max(META.zmin, Math.min(META.zmax, S.z + d));
+  if (z !== S.z) { const f = 2 ** (z - S.z); S.cx *= f; S.cy *= f; S.z = z; draw(); } }
+vsel.onchange = () => { S.v = +vsel.value; draw(); };
+trange.oninput = () => { S.t = +trange.value; draw(); };
+document.getElementById('zin').onclick = () => zoom(1);
+document.getElementById('zout').onclick = () => zoom(-1);
+const map = document.getElementById('map');
+let drag = null;
+map.onmousedown = e => { drag = [e.clientX, e.clientY]; };
+window.onmouseup = () => { drag = null; };
+window.onmousemove = e => { if (!drag) return; S.cx -= e.clientX - drag[0]; S.cy -= e.clientY - drag[1]; drag = [e.clientX, e.clientY]; draw(); };
+map.onwheel = e => { e.preventDefault(); zoom(e.deltaY < 0 ? 1 : -1); };
+window.onresize = draw;
+// ?var=NAME&t=INDEX&z=ZOOM select the start view
+const vi = META.variables.findIndex(v => v.name === q.get('var'));
+if (vi >= 0) { S.v = vi; vsel.value = vi; }
+if (q.has('t')) { S.t = Math.max(0, Math.min(META.times.length - 1, +q.get('t'))); trange.value = S.t; }
+if (q.has('z')) S.z = Math.max(META.zmin, Math.min(META.zmax, +q.get('z')));
+centre(S.z); draw();
+</script></body></html>
+)HTML";
+}
+
+} // namespace
+
+} // namespace baims::cube
