@@ -1,6 +1,6 @@
 // baims gen: plan (inputs -> time slices -> positions in the cube; gen_plan), compute each slice
 // (read, resample, chunk, compress; gen_compute) with reading of the next slice overlapped, then
-// commit (gen_write):
+// commit through the cube's commit protocol (commit.hpp; sinks in gen_write):
 //  - a new cube is built in <path>.baims-new/ and renamed into place at the end;
 //  - an existing cube is updated through a journal (see journal.hpp).
 // Global attributes: gen_attrs.
@@ -92,10 +92,10 @@ GenResult generate(const GenRequest& req) {
     }
 
     std::optional<CubeState> old;
-    OpenCube existing;
+    std::unique_ptr<CommitProtocol> commit;
     if (exists) {
-        existing = open_existing_cube(out_path, req.dry_run);
-        old = read_cube(*existing.store);
+        commit = open_for_update(out_path, req.dry_run);
+        old = read_cube(commit->store());
         if (!old) {
             throw OutputError("cube '" + out_path.string() + "' has no .zgroup");
         }
@@ -156,7 +156,7 @@ GenResult generate(const GenRequest& req) {
                       " slices were made from these inputs before (same name, size and mtime or "
                       "CRC-32)");
             if (!req.dry_run) {
-                write_refreshed_records(*existing.store, *old, std::move(refreshed));
+                write_refreshed_records(commit->store(), *old, std::move(refreshed));
             }
             result.up_to_date = true;
             result.time_steps = old_nt;
@@ -190,11 +190,9 @@ GenResult generate(const GenRequest& req) {
     }
 
     // Where to write.
-    NewCube created;
     if (!old) {
-        start_new_cube(created, out_path);
+        commit = open_for_create(out_path);
     }
-    CubeStore& store = old ? *existing.store : *created.store;
 
     // One pool of workers for the run: reading the next slice and computing the current one
     // share it (never more than --threads threads at work).
@@ -232,10 +230,10 @@ GenResult generate(const GenRequest& req) {
         std::unique_ptr<DirectSink> direct;
         ChunkSink* sink;
         if (!old) {
-            direct = std::make_unique<DirectSink>(store, vars, create_index++);
+            direct = std::make_unique<DirectSink>(*commit, vars, create_index++);
             sink = direct.get();
         } else {
-            staging = std::make_unique<StagingSink>(store, vars, s);
+            staging = std::make_unique<StagingSink>(*commit, vars, s);
             sink = staging.get();
         }
         if (old && s.replace) {
@@ -283,7 +281,7 @@ GenResult generate(const GenRequest& req) {
         }
         CubeState st = new_cube_state(g, calendar, cy, cx, written, vars, inputs, recipe);
         set_global_attrs(st, c, req.command_line);
-        publish_new_cube(created, st, out_path);
+        commit->publish_new(st);
         result.created = true;
         result.appended = written.size();
         result.time_steps = st.nt();
@@ -292,7 +290,7 @@ GenResult generate(const GenRequest& req) {
 
     // Update: merge the time axis.
     if (written.empty()) {
-        write_refreshed_records(store, *old, std::move(refreshed));
+        write_refreshed_records(commit->store(), *old, std::move(refreshed));
         result.up_to_date = true;
         result.time_steps = old_nt;
         return result;
@@ -302,8 +300,11 @@ GenResult generate(const GenRequest& req) {
     result.appended += axis.appended;
     result.inserted += axis.inserted;
     set_global_attrs(axis.state, c, req.command_line);
-    commit_update(store, out_path, old_nt, axis, std::move(staged));
+    for (size_t k = 0; k < staged.size(); ++k) {
+        staged[k].final_index = axis.final_index[k];
+    }
     result.time_steps = axis.state.nt();
+    commit->commit_update(std::move(axis.mapping), std::move(staged), std::move(axis.state));
     return result;
 }
 
