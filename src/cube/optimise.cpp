@@ -254,6 +254,8 @@ std::string OptimiseResult::summary() const {
 }
 
 OptimiseResult optimise(const OptimiseRequest& req) {
+    ThreadPool pool(req.threads); // one pool of workers for the run's parallel_for calls
+    ThreadPool::Scope pool_scope(pool);
     const sfs::path cube = req.cube;
     if (req.in_place == !req.output.empty()) {
         throw UsageError("give exactly one of -o OUT and --in-place",

@@ -205,6 +205,8 @@ std::string PruneResult::summary() const {
 }
 
 PruneResult prune(const PruneRequest& req) {
+    ThreadPool pool(req.threads); // one pool of workers for the run's parallel_for calls
+    ThreadPool::Scope pool_scope(pool);
     auto arrays = read_cube_arrays(req.cube);
     zarr::FileStore store(req.cube, true);
     classify_arrays(arrays, zarr::read_attrs(store, ""));

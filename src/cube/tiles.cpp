@@ -742,6 +742,8 @@ std::string TilesResult::summary() const {
 }
 
 TilesResult build_tiles(const TilesRequest& req) {
+    ThreadPool pool(req.threads); // one pool of workers for the run's parallel_for calls
+    ThreadPool::Scope pool_scope(pool);
     TilesResult r;
     sfs::path cube_path(req.cube);
     if (!sfs::is_directory(cube_path)) {

@@ -242,6 +242,31 @@ void FileStore::sync() {
     }
 }
 
+StoreCapabilities FileStore::capabilities() const {
+    StoreCapabilities c;
+    c.atomic_rename = true;
+    c.rename_tree = true;
+    c.sync = m_durable;
+    c.lock = true;
+    return c;
+}
+
+namespace {
+class FileStoreLock : public StoreLock {
+public:
+    FileStoreLock(const std::filesystem::path& path, const std::string& what)
+        : m_lock(path, what) {}
+
+private:
+    fs::FileLock m_lock;
+};
+} // namespace
+
+std::unique_ptr<StoreLock> FileStore::lock(const std::string& key, const std::string& what) {
+    check_key(key, "lock");
+    return std::make_unique<FileStoreLock>(path_of(key), what);
+}
+
 std::string FileStore::describe() const {
     return m_root.string();
 }

@@ -4,6 +4,11 @@
 
 namespace baims::zarr {
 
+std::unique_ptr<StoreLock> KvStore::lock(const std::string& key, const std::string& what) {
+    throw InternalError("store '" + describe() + "' cannot lock '" + key + "' (for " + what +
+                        "): it has no lock capability");
+}
+
 bool is_valid_key(std::string_view key) {
     if (key.empty() || key.front() == '/' || key.back() == '/') {
         return false;

@@ -70,6 +70,13 @@ std::vector<std::string> MemoryStore::list(const std::string& dir) const {
     return {names.begin(), names.end()};
 }
 
+StoreCapabilities MemoryStore::capabilities() const {
+    StoreCapabilities c;
+    c.atomic_rename = true;
+    c.rename_tree = true;
+    return c;
+}
+
 void MemoryStore::rename(const std::string& from, const std::string& to) {
     check_key(from, "rename");
     check_key(to, "rename");
@@ -183,6 +190,14 @@ void FaultyStore::rename(const std::string& from, const std::string& to) {
 
 void FaultyStore::erase_dir(const std::string& dir) {
     m_inner.erase_dir(dir);
+}
+
+StoreCapabilities FaultyStore::capabilities() const {
+    return m_inner.capabilities();
+}
+
+std::unique_ptr<StoreLock> FaultyStore::lock(const std::string& key, const std::string& what) {
+    return m_inner.lock(key, what);
 }
 
 void FaultyStore::sync() {

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -24,9 +25,27 @@ bool is_valid_key(std::string_view key);
 // "a" + "b" → "a/b"; an empty prefix gives the name alone.
 std::string join_key(std::string_view prefix, std::string_view name);
 
+// What a store can do beyond get/put/erase/list. Writers that need more (the commit protocol of a
+// cube, src/cube/commit.hpp) ask for it and refuse a store without it, instead of assuming a
+// local file system: object stores have no atomic rename of a folder, and some no rename at all.
+struct StoreCapabilities {
+    bool atomic_rename = false; // rename() of a key is atomic: readers see the old or the new name
+    bool rename_tree = false;   // rename() moves a whole sub-tree in one atomic step
+    bool sync = false;          // sync() makes earlier puts, erases and renames durable
+    bool lock = false;          // lock() excludes other processes
+};
+
+// Held while a store is locked (KvStore::lock); released when destroyed.
+class StoreLock {
+public:
+    virtual ~StoreLock() = default;
+};
+
 class KvStore {
 public:
     virtual ~KvStore() = default;
+    // What this store can do (the default: nothing beyond get/put/erase/list).
+    virtual StoreCapabilities capabilities() const { return {}; }
     // The bytes stored under key, or nullopt if there are none (a directory is not a key).
     virtual std::optional<std::string> get(const std::string& key) const = 0;
     // Stores data under key; atomic per key (readers see the old or the new bytes). Throws
@@ -39,13 +58,19 @@ public:
     // Names of the entries directly inside dir ("" = root), sorted, files and sub-directories;
     // a missing dir gives an empty list. Temporary files of unfinished puts are never listed.
     virtual std::vector<std::string> list(const std::string& dir) const = 0;
-    // Moves a key (or a whole sub-tree) to another name, replacing a key that is there; atomic.
-    // Throws OutputError (also if `from` does not exist).
+    // Moves a key (or a whole sub-tree) to another name, replacing a key that is there; atomic
+    // only as far as capabilities() says (atomic_rename, rename_tree). Throws OutputError (also
+    // if `from` does not exist).
     virtual void rename(const std::string& from, const std::string& to) = 0;
     // Removes every key under dir/ (the sub-tree); a missing dir is fine. Not atomic.
     virtual void erase_dir(const std::string& dir) = 0;
-    // Makes earlier puts, erases and renames durable (fsync of the directories touched).
+    // Makes earlier puts, erases and renames durable (fsync of the directories touched) when
+    // capabilities().sync; else does nothing.
     virtual void sync() {}
+    // Takes an exclusive lock named key against other processes, held until the result is
+    // destroyed; `what` names the locked thing in the error when another process holds it
+    // (OutputError). Only with capabilities().lock; else throws InternalError.
+    virtual std::unique_ptr<StoreLock> lock(const std::string& key, const std::string& what);
     // For messages: the path or URL of the store.
     virtual std::string describe() const = 0;
 };
@@ -59,6 +84,11 @@ public:
 
     const std::filesystem::path& root() const { return m_root; }
     bool durable() const { return m_durable; }
+
+    // Atomic rename of files and folders (POSIX rename on one file system), a lock (flock of a
+    // file, baims::fs::FileLock) and sync when durable.
+    StoreCapabilities capabilities() const override;
+    std::unique_ptr<StoreLock> lock(const std::string& key, const std::string& what) override;
 
     std::optional<std::string> get(const std::string& key) const override;
     void put(const std::string& key, std::string_view data) override;
@@ -88,6 +118,10 @@ class MemoryStore : public KvStore {
 public:
     explicit MemoryStore(std::string name = "memory");
 
+    // Renames of keys and sub-trees are atomic (one mutex); nothing to sync, no lock between
+    // processes.
+    StoreCapabilities capabilities() const override;
+
     std::optional<std::string> get(const std::string& key) const override;
     void put(const std::string& key, std::string_view data) override;
     void erase(const std::string& key) override;
@@ -115,6 +149,9 @@ public:
 
     // Number of puts seen so far, the failed one included.
     int puts() const { return m_puts.load(); }
+
+    StoreCapabilities capabilities() const override;
+    std::unique_ptr<StoreLock> lock(const std::string& key, const std::string& what) override;
 
     std::optional<std::string> get(const std::string& key) const override;
     void put(const std::string& key, std::string_view data) override;

@@ -8,6 +8,7 @@
 
 #include <fstream>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 using namespace baims::zarr;
@@ -180,4 +181,39 @@ TEST_CASE("zarr: FaultyStore fails exactly the n-th put", "[zarr][store]") {
     never.put("k4", "4");
     CHECK(never.puts() == 1);
     CHECK(inner.exists("k4"));
+}
+
+TEST_CASE("zarr: store capabilities: FileStore renames atomically, syncs when durable, locks",
+          "[zarr][store]") {
+    test::TempDir dir;
+    FileStore durable(dir.path() / "d", true), fast(dir.path() / "f", false);
+    const auto d = durable.capabilities(), f = fast.capabilities();
+    CHECK(d.atomic_rename);
+    CHECK(d.rename_tree);
+    CHECK(d.sync);
+    CHECK(d.lock);
+    CHECK_FALSE(f.sync);
+    CHECK(f.lock);
+    auto held = durable.lock(".lock", "cube 'd'");
+    CHECK(std::filesystem::is_regular_file(dir.path() / "d/.lock"));
+    // flock: a second lock of the same file is refused, also from this process.
+    CHECK_THROWS_WITH(durable.lock(".lock", "cube 'd'"),
+                      "cube 'd' is locked by another baims process (pid " +
+                          std::to_string(::getpid()) + ")");
+    held.reset();
+    CHECK_NOTHROW(durable.lock(".lock", "cube 'd'"));
+}
+
+TEST_CASE("zarr: store capabilities: MemoryStore has atomic renames, no sync and no lock",
+          "[zarr][store]") {
+    MemoryStore store;
+    const auto c = store.capabilities();
+    CHECK(c.atomic_rename);
+    CHECK(c.rename_tree);
+    CHECK_FALSE(c.sync);
+    CHECK_FALSE(c.lock);
+    CHECK_THROWS_AS(store.lock(".lock", "cube 'memory'"), baims::InternalError);
+    FaultyStore faulty(store, 0);
+    CHECK_FALSE(faulty.capabilities().lock);
+    CHECK(faulty.capabilities().atomic_rename);
 }

@@ -1,0 +1,239 @@
+// The POSIX journal commit protocol (commit.hpp): a new cube is built in <cube>.baims-new/ and
+// renamed into place; an update is staged, committed by its journal and applied (journal.hpp).
+// This file and journal.cpp are the only places of gen that know the cube is a folder.
+
+#include "commit.hpp"
+
+#include "baims/core/error.hpp"
+#include "baims/core/fault.hpp"
+#include "baims/core/fs.hpp"
+#include "baims/core/log.hpp"
+
+#include <mutex>
+#include <optional>
+#include <set>
+
+namespace baims::cube {
+namespace {
+
+namespace sfs = std::filesystem;
+
+// What the journal needs: renames that are atomic per key and move a whole folder (the new cube
+// onto its path), sync at the commit points, and a lock against a second writer.
+constexpr zarr::StoreCapabilities JOURNAL_NEEDS{true, true, true, true};
+
+// The cube's store: files are written without an fsync each; sync() flushes the whole batch with
+// one syncfs at every commit point (before the journal, the metadata and the final rename).
+class CubeStore : public zarr::FileStore {
+public:
+    explicit CubeStore(const sfs::path& root)
+        : zarr::FileStore(root, false) {}
+    void sync() override { fs::sync_filesystem(root()); }
+    zarr::StoreCapabilities capabilities() const override {
+        auto c = zarr::FileStore::capabilities();
+        c.sync = true; // syncfs, not the per-file fsync of a durable FileStore
+        return c;
+    }
+
+    // Chunks of a cube being created (in <path>.baims-new/) and staged chunks of an update are
+    // seen by no reader before the commit, and a rerun after a crash discards them: they are
+    // written in place, without put()'s temporary file and rename.
+    void put_unpublished(const std::string& key, std::string_view data) {
+        const auto path = root() / key;
+        const auto dir = path.parent_path();
+        {
+            std::lock_guard lock(m_dirs_mutex);
+            if (m_dirs.insert(dir.string()).second) {
+                std::error_code ec;
+                sfs::create_directories(dir, ec);
+            }
+        }
+        fs::write_file(path, data);
+    }
+
+private:
+    std::mutex m_dirs_mutex;
+    std::set<std::string> m_dirs; // directories known to exist
+};
+
+// A new cube under construction (<path>.baims-new/): removed, with a message, when the run
+// fails (disk full, --fail-fast, an interrupt) instead of filling the disk until the next run.
+// kill -9 leaves it; the next run to the same path removes it.
+class UnfinishedCube {
+public:
+    explicit UnfinishedCube(sfs::path dir)
+        : m_dir(std::move(dir)) {}
+    UnfinishedCube(const UnfinishedCube&) = delete;
+    UnfinishedCube& operator=(const UnfinishedCube&) = delete;
+    void done() { m_dir.clear(); }
+    ~UnfinishedCube() {
+        if (m_dir.empty()) {
+            return;
+        }
+        std::error_code ec;
+        sfs::remove_all(m_dir, ec);
+        try {
+            if (ec) {
+                log::warn("could not remove the unfinished new cube '" + m_dir.string() +
+                          "': " + ec.message() + "; remove it by hand");
+            } else {
+                log::warn("removed the unfinished new cube '" + m_dir.string() + "'");
+            }
+        } catch (...) { // NOLINT(bugprone-empty-catch): logging must not throw from here
+        }
+    }
+
+private:
+    sfs::path m_dir;
+};
+
+class PosixJournal : public CommitProtocol {
+public:
+    // Update of the cube at `cube`.
+    PosixJournal(const sfs::path& cube, bool dry_run)
+        : m_cube(cube)
+        , m_root(cube) {
+        m_store = std::make_unique<CubeStore>(m_root);
+        require_capabilities(*m_store, JOURNAL_NEEDS, "the update journal");
+        if (!dry_run) {
+            m_lock = m_store->lock(LOCK_FILE, "cube '" + cube.string() + "'");
+        }
+        bool interrupted = false;
+        if (auto j = read_journal(*m_store)) {
+            interrupted = true;
+            if (dry_run) {
+                log::warn("cube '" + cube.string() +
+                          "' has an unfinished update; a real run completes it first");
+            } else {
+                log::warn("completing an interrupted update of cube '" + cube.string() + "'");
+                apply_journal(*m_store, m_root, std::move(*j));
+            }
+        }
+        if (!dry_run) {
+            m_store->erase_dir(STAGING_DIR);        // leftovers of an update that never committed
+            remove_temp_files(m_root, interrupted); // and of a put killed half-way
+        }
+    }
+
+    // A new cube, built in <cube>.baims-new/.
+    explicit PosixJournal(const sfs::path& cube)
+        : m_cube(cube)
+        , m_root(sfs::path(cube) += ".baims-new") {
+        m_store = std::make_unique<CubeStore>(m_root);
+        require_capabilities(*m_store, JOURNAL_NEEDS, "the creation of a cube by rename");
+        m_lock = m_store->lock(LOCK_FILE, "cube '" + cube.string() + "'");
+        // A previous create that died leaves this folder behind: start it again.
+        std::error_code ec;
+        for (sfs::directory_iterator it(m_root, ec), end; !ec && it != end; it.increment(ec)) {
+            if (it->path().filename() != LOCK_FILE) {
+                sfs::remove_all(it->path(), ec);
+            }
+        }
+        m_unfinished.emplace(m_root);
+    }
+
+    zarr::KvStore& store() override { return *m_store; }
+
+    void put_unpublished(const std::string& key, std::string_view data) override {
+        m_store->put_unpublished(key, data);
+    }
+
+    std::string staged_key(size_t seq, const std::string& var,
+                           const std::string& pos) const override {
+        return STAGING_DIR + "/" + std::to_string(seq) + "/" + var + "/" + pos;
+    }
+
+    void publish_new(const CubeState& st) override {
+        if (!m_unfinished) {
+            throw InternalError("publish_new on a cube opened for an update");
+        }
+        std::error_code ec;
+        write_cube_metadata(*m_store, st); // ends with .zmetadata, synced by consolidate()
+        fault_point("create-rename");
+        if (sfs::exists(m_cube, ec)) {
+            sfs::remove(m_cube, ec); // an empty directory
+        }
+        sfs::rename(m_root, m_cube, ec);
+        if (ec) {
+            throw OutputError("cannot move the new cube into place at '" + m_cube.string() +
+                              "': " + ec.message());
+        }
+        m_unfinished->done();
+        fs::sync_dir(m_cube.has_parent_path() ? m_cube.parent_path() : sfs::path("."));
+    }
+
+    void commit_update(std::vector<long> mapping, std::vector<StagedSlice> staged,
+                       CubeState state) override {
+        if (m_unfinished) {
+            throw InternalError("commit_update on a cube being created");
+        }
+        const size_t old_nt = mapping.size();
+        Journal j;
+        j.mapping = std::move(mapping);
+        for (const auto& name : state.var_order) {
+            for (const auto& ck : list_chunks(*m_store, name)) {
+                long t = std::stol(ck.substr(0, ck.find('.')));
+                if (t >= static_cast<long>(old_nt)) {
+                    // Beyond the cube's end (left by another tool): no reader sees it, and the
+                    // shift needs those places free.
+                    m_store->erase(name + "/" + ck);
+                } else if (j.mapping[static_cast<size_t>(t)] != t) {
+                    j.moving[name].push_back(ck);
+                }
+            }
+        }
+        j.staged = std::move(staged);
+        j.state = std::move(state);
+        m_store->sync();
+        fault_point("before-commit");
+        write_journal(*m_store, j); // commit point
+        apply_journal(*m_store, m_root, std::move(j));
+    }
+
+private:
+    sfs::path m_cube; // where readers find the cube
+    sfs::path m_root; // the folder written: the cube's, or <cube>.baims-new
+    // Destroyed in reverse order: the unfinished new cube is removed while the lock is held.
+    std::unique_ptr<zarr::StoreLock> m_lock;
+    std::optional<UnfinishedCube> m_unfinished;
+    std::unique_ptr<CubeStore> m_store;
+};
+
+} // namespace
+
+void require_capabilities(const zarr::KvStore& store, const zarr::StoreCapabilities& needs,
+                          const std::string& protocol) {
+    const auto has = store.capabilities();
+    std::vector<std::string> missing;
+    if (needs.atomic_rename && !has.atomic_rename) {
+        missing.push_back("atomic rename");
+    }
+    if (needs.rename_tree && !has.rename_tree) {
+        missing.push_back("rename of a folder");
+    }
+    if (needs.sync && !has.sync) {
+        missing.push_back("sync");
+    }
+    if (needs.lock && !has.lock) {
+        missing.push_back("a lock between processes");
+    }
+    if (!missing.empty()) {
+        std::string list;
+        for (const auto& m : missing) {
+            list += (list.empty() ? "" : ", ") + m;
+        }
+        throw OutputError("the store of '" + store.describe() + "' has no " + list + ", which " +
+                              protocol + " needs",
+                          "Write the cube to a local file system");
+    }
+}
+
+std::unique_ptr<CommitProtocol> open_for_update(const std::filesystem::path& cube, bool dry_run) {
+    return std::make_unique<PosixJournal>(cube, dry_run);
+}
+
+std::unique_ptr<CommitProtocol> open_for_create(const std::filesystem::path& cube) {
+    return std::make_unique<PosixJournal>(cube);
+}
+
+} // namespace baims::cube

@@ -1,0 +1,16 @@
+#pragma once
+// The global attributes gen sets on a cube (CF/ACDD: extent, time coverage, dates, history,
+// source).
+
+#include "baims/cube/cube_state.hpp"
+#include "baims/cube/gen_config.hpp"
+
+#include <string>
+
+namespace baims::cube::gen {
+
+// Sets st.attrs from the state (grid, time axis, sources), the config's output_metadata and the
+// command line (one history line per run; the first and the latest 98 are kept).
+void set_global_attrs(CubeState& st, const GenConfig& c, const std::string& command_line);
+
+} // namespace baims::cube::gen

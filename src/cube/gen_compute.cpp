@@ -1,0 +1,123 @@
+// gen's compute: reading a slice and computing its chunks.
+
+#include "gen_compute.hpp"
+
+#include "parallel.hpp"
+
+#include "baims/core/error.hpp"
+#include "baims/core/interrupt.hpp"
+#include "baims/zarr/codec.hpp"
+
+#include <algorithm>
+#include <functional>
+
+namespace baims::cube::gen {
+
+Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
+                  const std::vector<OutVar>& vars, int threads, Loaded recycle) {
+    Loaded L = std::move(recycle);
+    L.error.clear();
+    L.data.resize(vars.size());
+    try {
+        for (size_t si = 0; si < s.sources.size(); ++si) {
+            const auto& src = s.sources[si];
+            const auto& in = inputs[src.input];
+            auto file = io::CfInput::open(in.path);
+            for (size_t v = 0; v < vars.size(); ++v) {
+                L.data[v].resize(s.sources.size());
+                if (!file.find(vars[v].input)) {
+                    L.data[v][si].clear();
+                    continue;
+                }
+                auto& buf = L.data[v][si];
+                buf.resize(in.lat.size() * in.lon.size());
+                file.read(vars[v].input, src.step, buf.data(),
+                          [threads](size_t n, const std::function<void(size_t)>& task) {
+                              parallel_for(n, threads, [&](size_t i, size_t) { task(i); });
+                          });
+            }
+        }
+    } catch (const Error& e) {
+        L.error = e.what();
+    }
+    return L;
+}
+
+void compute_slice(const ComputeContext& ctx, const Slice& s, const Loaded& L, ChunkSink& sink) {
+    const size_t W = ctx.grid.width(), H = ctx.grid.height();
+    const size_t ny = (H + ctx.cy - 1) / ctx.cy, nx = (W + ctx.cx - 1) / ctx.cx;
+    const size_t per_var = ny * nx;
+    const size_t tasks = ctx.vars.size() * per_var;
+    struct Buffers {
+        std::vector<float> chunk, tmp;
+        std::string encoded;               // reused: no allocation and zero-fill per chunk
+        std::vector<unsigned char> packed; // the chunk in its stored type (packing)
+    };
+    std::vector<Buffers> buffers(static_cast<size_t>(std::max(ctx.threads, 1)));
+    parallel_for(tasks, ctx.threads, [&](size_t task, size_t tid) {
+        if ((task & 15) == 0) {
+            check_interrupted();
+        }
+        const size_t v = task / per_var, by = (task % per_var) / nx, bx = task % nx;
+        const auto& ov = ctx.vars[v];
+        auto& b = buffers[tid];
+        const size_t row0 = by * ctx.cy, nrows = std::min(ctx.cy, H - row0);
+        const size_t col0 = bx * ctx.cx, ncols = std::min(ctx.cx, W - col0);
+        const bool ragged = nrows < ctx.cy || ncols < ctx.cx;
+        b.chunk.resize(ctx.cy * ctx.cx);
+        if (ragged) {
+            std::fill(b.chunk.begin(), b.chunk.end(), NaNf);
+        }
+        bool first = true;
+        for (size_t si = 0; si < s.sources.size(); ++si) {
+            const auto& data = L.data[v][si];
+            if (data.empty()) {
+                continue;
+            }
+            const auto& in = ctx.inputs[s.sources[si].input];
+            const auto& maps = ctx.axes.get(in, s.sources[si].input, ov.resampling);
+            if (first) {
+                resample_block(data.data(), in.lon.size(), maps.first, maps.second, ov.resampling,
+                               row0, nrows, col0, ncols, b.chunk.data(), ctx.cx);
+                first = false;
+                continue;
+            }
+            // mosaic: fill the gaps from the next source
+            b.tmp.resize(ctx.cy * ctx.cx);
+            resample_block(data.data(), in.lon.size(), maps.first, maps.second, ov.resampling, row0,
+                           nrows, col0, ncols, b.tmp.data(), ctx.cx);
+            for (size_t r = 0; r < nrows; ++r) {
+                for (size_t k = r * ctx.cx; k < r * ctx.cx + ncols; ++k) {
+                    if (std::isnan(b.chunk[k])) {
+                        b.chunk[k] = b.tmp[k];
+                    }
+                }
+            }
+        }
+        if (first) {
+            // No source of this slice has the variable: nothing is written for it, so a slice
+            // that replaces a time step keeps that variable's existing chunks (SPEC "Partial
+            // inputs") and a new time step has none (fill).
+            return;
+        }
+        if (std::all_of(b.chunk.begin(), b.chunk.end(), [](float x) { return std::isnan(x); })) {
+            sink.put(v, by, bx, std::string_view());
+            return;
+        }
+        if (ov.enc.identity()) {
+            sink.put(v, by, bx,
+                     zarr::encode_into(ov.var.meta.compressor, b.chunk.data(),
+                                       b.chunk.size() * sizeof(float), sizeof(float), b.encoded,
+                                       1));
+            return;
+        }
+        const size_t item = ov.enc.itemsize();
+        b.packed.resize(b.chunk.size() * item);
+        encode_values(b.chunk.data(), b.chunk.size(), ov.enc, b.packed.data());
+        sink.put(v, by, bx,
+                 zarr::encode_into(ov.var.meta.compressor, b.packed.data(), b.packed.size(), item,
+                                   b.encoded, 1));
+    });
+}
+
+} // namespace baims::cube::gen

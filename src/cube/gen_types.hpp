@@ -1,0 +1,72 @@
+#pragma once
+// The pieces of `baims gen` share these types (gen.cpp runs them in order):
+//   gen_plan     inputs -> time slices -> places in the cube, variables, records (pure)
+//   gen_compute  axis maps, reading a slice, resampling, encoding into chunks
+//   gen_write    where chunks go (sinks), creating and updating the cube through its commit
+//                protocol (commit.hpp)
+//   gen_attrs    the cube's global attributes
+
+#include "baims/cube/cube_state.hpp"
+#include "baims/cube/encoding.hpp"
+#include "baims/cube/resample.hpp"
+#include "baims/grid/time.hpp"
+#include "baims/io/cf_input.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace baims::cube::gen {
+
+constexpr float NaNf = std::numeric_limits<float>::quiet_NaN();
+constexpr double NaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double ONE_MS_DAYS = 1.0 / 86400000.0;
+
+// Equal to 1 ms (or both NaN).
+inline bool same_time(double a, double b) {
+    return (std::isnan(a) && std::isnan(b)) || std::abs(a - b) < ONE_MS_DAYS;
+}
+
+// "y.x", the position of a chunk in a slice.
+inline std::string chunk_pos(size_t y, size_t x) {
+    return std::to_string(y) + "." + std::to_string(x);
+}
+
+struct InputInfo {
+    std::string path;
+    std::vector<double> lat, lon;
+    std::vector<io::TimeStep> steps;
+    grid::time::Calendar calendar = grid::time::Calendar::Gregorian;
+    std::vector<io::VarInfo> vars;
+    nlohmann::json identity; // io::file_identity: name, size, mtime
+    mutable std::string crc; // io::file_crc32, computed when first needed
+    bool failed = false;
+};
+
+struct Source {
+    size_t input;
+    size_t step;
+};
+
+struct Slice {
+    double time;
+    double start = NaN, end = NaN;
+    std::vector<Source> sources; // several only with mosaic: first valid pixel wins
+    // placement
+    bool replace = false;
+    size_t old_index = 0; // for replace
+    size_t seq = 0;
+};
+
+struct OutVar {
+    std::string name;  // in the cube
+    std::string input; // in the inputs
+    Resampling resampling = Resampling::Nearest;
+    DataVar var;
+    Encoding enc; // how its float32 values are stored
+};
+
+} // namespace baims::cube::gen
