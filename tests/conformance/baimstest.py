@@ -24,8 +24,7 @@ def traced_env():
     ASan build would abort at exit, so leak checking is off for traced runs (the untraced runs of
     the same paths keep it)."""
     e = dict(os.environ)
-    if "ASAN_OPTIONS" in e:
-        e["ASAN_OPTIONS"] += ":detect_leaks=0"
+    e["ASAN_OPTIONS"] = (e["ASAN_OPTIONS"] + ":" if e.get("ASAN_OPTIONS") else "") + "detect_leaks=0"
     return e
 
 

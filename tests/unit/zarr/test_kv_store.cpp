@@ -185,7 +185,7 @@ TEST_CASE("zarr: FaultyStore fails exactly the n-th put", "[zarr][store]") {
 
 TEST_CASE("zarr: store capabilities: FileStore renames atomically, syncs when durable, locks",
           "[zarr][store]") {
-    test::TempDir dir;
+    baims::test::TempDir dir;
     FileStore durable(dir.path() / "d", true), fast(dir.path() / "f", false);
     const auto d = durable.capabilities(), f = fast.capabilities();
     CHECK(d.atomic_rename);
