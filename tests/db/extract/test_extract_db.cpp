@@ -655,28 +655,15 @@ TEST_CASE("extract: an image of the AOI with no parcel in its extent gets 'No pa
     CHECK(e.count(e.names.hists) == 0);
 }
 
-TEST_CASE("extract: a missing AOI and the Sentinel-1 cards are refused with clear errors",
-          "[db][extract]") {
+TEST_CASE("extract: a missing AOI is refused with a clear error", "[db][extract]") {
     require_server();
     Env e;
     e.add_image(REF);
-    SECTION("AOI not in the aoi table: exit 4, nothing claimed") {
-        e.set_args({{"name", "nowhere"}});
-        auto r = e.extract();
-        CHECK(r.exit_code == 4);
-        CHECK(r.err.find("baims extract: error: AOI 'nowhere' not found in ") != std::string::npos);
-        CHECK(e.status_of(REF) == "ingested");
-    }
-    for (const std::string card : {"bs", "c6"}) {
-        SECTION("--card " + card) {
-            auto r = e.extract({"--card", card});
-            CHECK(r.exit_code == 2);
-            CHECK(r.err == "baims extract: error: --card " + card +
-                               " (Sentinel-1 CARD) is not yet available in baims extract. Use "
-                               "--card s2 (Sentinel-2 L2A)\n");
-            CHECK(e.status_of(REF) == "ingested");
-        }
-    }
+    e.set_args({{"name", "nowhere"}});
+    auto r = e.extract();
+    CHECK(r.exit_code == 4);
+    CHECK(r.err.find("baims extract: error: AOI 'nowhere' not found in ") != std::string::npos);
+    CHECK(e.status_of(REF) == "ingested");
 }
 
 namespace {
