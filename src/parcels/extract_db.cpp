@@ -638,6 +638,27 @@ std::uint64_t run_pass(db::Connection& conn, Shared& s, const Claim& c, PassPlan
     return rows;
 }
 
+// Starts the progress report at the first claim of the run: its total is that image and those
+// still queued then (other processes may take some, so the count can end short of it). Not
+// earlier: a process that finds nothing to claim reads the queue once and exits.
+void start_progress(db::Connection& conn, Shared& s) {
+    std::lock_guard lock(s.mutex);
+    if (s.progress) {
+        return;
+    }
+    const auto& t = s.settings.tables;
+    const auto& r = s.request;
+    auto queued = conn.exec_params("SELECT count(*) FROM " + t.catalog.quoted() +
+                                       " d WHERE d.card = $1 AND ($2 = 0 OR d.id = $2) AND " +
+                                       claimable(t) + queue_condition(t, s.filter),
+                                   r.card, r.obsid, s.filter.aoi, s.filter.start, s.filter.end);
+    std::uint64_t total = 1 + static_cast<std::uint64_t>(queued.int64(0, 0));
+    if (r.limit > 0) {
+        total = std::min<std::uint64_t>(total, static_cast<std::uint64_t>(r.limit));
+    }
+    s.progress = std::make_unique<Progress>("extract " + r.card, total, "images");
+}
+
 void work(Shared& s, int index) {
     const auto& t = s.settings.tables;
     const std::string worker =
@@ -657,6 +678,7 @@ void work(Shared& s, int index) {
             return;
         }
         log::info("extract: obsid " + std::to_string(c->id) + " " + c->reference + " claimed");
+        start_progress(conn, s);
         LeaseKeeper lease(s.settings, t.extraction, c->id, worker, s.request.lease_seconds);
         std::uint64_t rows = 0;
         std::optional<ImageFailure> failure;
@@ -970,19 +992,6 @@ DbExtractSummary extract_db(const DbExtractRequest& request,
         if (request.dry_run) {
             return {};
         }
-        // The images queued now: the progress total (other workers and processes may take
-        // some, so the bar can end short of it).
-        const auto& t = settings.tables;
-        auto queued = conn.exec_params("SELECT count(*) FROM " + t.catalog.quoted() +
-                                           " d WHERE d.card = $1 AND ($2 = 0 OR d.id = $2) AND " +
-                                           claimable(t) + queue_condition(t, s.filter),
-                                       request.card, request.obsid, s.filter.aoi, s.filter.start,
-                                       s.filter.end);
-        std::uint64_t total = static_cast<std::uint64_t>(queued.int64(0, 0));
-        if (request.limit > 0) {
-            total = std::min<std::uint64_t>(total, static_cast<std::uint64_t>(request.limit));
-        }
-        s.progress = std::make_unique<Progress>("extract " + request.card, total, "images");
     }
     const int n = std::max(1, request.workers);
     std::vector<std::thread> threads;
@@ -1003,7 +1012,9 @@ DbExtractSummary extract_db(const DbExtractRequest& request,
     for (auto& t : threads) {
         t.join();
     }
-    s.progress->finish();
+    if (s.progress) {
+        s.progress->finish();
+    }
     if (error) {
         std::rethrow_exception(error);
     }
