@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 namespace fs = std::filesystem;
 using namespace baims;
@@ -115,8 +116,12 @@ TEST_CASE("extract: Sentinel-1 bs and c6 passes, every statistic equal to numpy,
     CHECK(r.err.find("extract: 2 images extracted, 0 without parcels, 0 failed; 16 rows in ") !=
           std::string::npos);
 
-    r = e.extract({"--card", "c6", "--threads", "2"});
+    // the progress bar (forced: stderr is not a terminal here) ends at 1/1 images
+    r = run({baims_binary(), "--progress", "always", "--threads", "2", "extract", "--db-config",
+             e.config.string(), "--eodata", e.eodata.string(), "--card", "c6"});
     REQUIRE(r.exit_code == 0);
+    CHECK(r.err.find("extract c6 [##############################] 100.0% 1/1 images") !=
+          std::string::npos);
     CHECK(e.status_of(e.ref("c6")) == "extracted");
     e.check("c6");
     auto pass = e.schema.conn().exec_params("SELECT pass, status, rows FROM " +
@@ -128,8 +133,23 @@ TEST_CASE("extract: Sentinel-1 bs and c6 passes, every statistic equal to numpy,
     CHECK(pass.int64(0, 2) == 7);
 
     // Rerun: rows of the earlier attempt replaced, none duplicated, the other card untouched.
-    r = e.extract({"--card", "bs", "--rerun-status", "extracted", "--workers", "2"});
+    r = run({baims_binary(), "--progress", "never", "--log-format", "json", "extract",
+             "--db-config", e.config.string(), "--eodata", e.eodata.string(), "--card", "bs",
+             "--rerun-status", "extracted", "--workers", "2"});
     REQUIRE(r.exit_code == 0);
+    // JSON log lines for cron: one per image done, and the summary
+    int image_lines = 0;
+    bool summary = false;
+    std::istringstream lines(r.err);
+    for (std::string line; std::getline(lines, line);) {
+        const auto j = nlohmann::json::parse(line);
+        const std::string msg = j.at("msg");
+        image_lines += msg.find(": extracted, 8 rows, ") != std::string::npos;
+        summary |=
+            msg.rfind("extract: 2 images extracted, 0 without parcels, 0 failed; 16 rows", 0) == 0;
+    }
+    CHECK(image_lines == 2);
+    CHECK(summary);
     e.check("bs");
     e.check("bs_pid");
     e.check("c6");
