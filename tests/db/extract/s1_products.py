@@ -8,7 +8,8 @@ Writes with GDAL, in EPSG:32632 with the upper-left corner (600000, 5000040):
 - CARD-COH6 (2-band float32 GeoTIFF, 32 x 32 at 20 m, 16 x 16 tiles): <ref>/<ref>.tif
 Values are random (seeded); no data is 0 and NaN (SNAP writes 0 outside the swath): every 17th
 pixel is 0, every 23rd NaN, column 30 (10 m) is 0 in both bands, column 25 (20 m) is NaN in the
-VV coherence only. Plus broken products for the failure statuses.
+VV coherence only. Plus broken products for the failure statuses (a missing VH or VV file, no
+product folder, EPSG:4326, a grid 5 m off the zone grid, no .tif, a truncated .tif).
 
 The masks (rectangles on the image grid minus holes) and the expected statistics, computed here
 with numpy (float64; std ddof 0; percentiles linear) over the pixels read back with GDAL, are
@@ -33,6 +34,7 @@ REFS = {
     "bs_novv": "S1A_IW_GRDH_1SDV_20210616T053327_20210616T053352_038362_048713_CARD_BS",
     "bs_gone": "S1A_IW_GRDH_1SDV_20210616T053352_20210616T053417_038362_048713_CARD_BS",
     "bs_4326": "S1A_IW_GRDH_1SDV_20210616T053417_20210616T053442_038362_048713_CARD_BS",
+    "bs_shift": "S1A_IW_GRDH_1SDV_20210616T053442_20210616T053507_038362_048713_CARD_BS",
     "c6": "S1A_IW_SLC__1SDV_20210616T053236_20210616T053303_038362_048713_CARD_COH6",
     "c6_notif": "S1A_IW_SLC__1SDV_20210616T053303_20210616T053330_038362_048713_CARD_COH6",
     "c6_bad": "S1A_IW_SLC__1SDV_20210616T053330_20210616T053357_038362_048713_CARD_COH6",
@@ -77,12 +79,12 @@ def srs_wkt(epsg):
     return s.ExportToWkt()
 
 
-def write(path, driver, bands, res, epsg=32632, options=None):
+def write(path, driver, bands, res, epsg=32632, options=None, shift=0.0):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     n = bands[0].shape[0]
     ds = gdal.GetDriverByName(driver).Create(path, n, n, len(bands), gdal.GDT_Float32,
                                              options or [])
-    ulx, uly = (ULX, ULY) if epsg == 32632 else (9.0, 45.0)
+    ulx, uly = (ULX + shift, ULY) if epsg == 32632 else (9.0, 45.0)
     step = res if epsg == 32632 else 0.0001
     ds.SetGeoTransform((ulx, step, 0, uly, 0, -step))
     ds.SetProjection(srs_wkt(epsg))
@@ -91,14 +93,14 @@ def write(path, driver, bands, res, epsg=32632, options=None):
     ds = None
 
 
-def write_bs(eodata, ref, seed, folder=None, skip=(), epsg=32632):
+def write_bs(eodata, ref, seed, folder=None, skip=(), epsg=32632, shift=0.0):
     d = folder or os.path.join(eodata, "Sentinel-1/SAR/CARD-BS", DATE, ref)
     vv = values(seed, 64, 0.001, 0.5, zero_col=30)
     vh = values(seed + 1, 64, 0.0005, 0.1, zero_col=30)
     for pol, a in (("VV", vv), ("VH", vh)):
         if pol not in skip:
             write(os.path.join(d, ref + ".data", "Gamma0_" + pol + ".img"), "ENVI", [a], 10,
-                  epsg)
+                  epsg, shift=shift)
     return {"VVb": vv, "VHb": vh}
 
 
@@ -157,6 +159,7 @@ def main():
     write_bs(eodata, REFS["bs_novh"], 5, skip=("VH",))
     write_bs(eodata, REFS["bs_novv"], 7, skip=("VV",))
     write_bs(eodata, REFS["bs_4326"], 9, epsg=4326)
+    write_bs(eodata, REFS["bs_shift"], 15, shift=5.0)  # pixel edges off the 10 m zone grid
     path, _ = write_c6(eodata, REFS["c6"], 11)
     expected[REFS["c6"]] = stats({"VVc": read_back(path, 1), "VHc": read_back(path, 2)}, "20")
     os.makedirs(os.path.join(eodata, "Sentinel-1/SAR/CARD-COH6", DATE, REFS["c6_notif"]))

@@ -160,7 +160,7 @@ TEST_CASE("extract: each Sentinel-1 failure gets its status and message, the oth
           "[db][extract][s1]") {
     require_server();
     S1Env e;
-    for (const char* k : {"bs", "bs_novh", "bs_novv", "bs_gone", "bs_4326"}) {
+    for (const char* k : {"bs", "bs_novh", "bs_novv", "bs_gone", "bs_4326", "bs_shift"}) {
         e.add(k, "bs");
     }
     for (const char* k : {"c6", "c6_notif", "c6_bad"}) {
@@ -178,12 +178,13 @@ TEST_CASE("extract: each Sentinel-1 failure gets its status and message, the oth
     CHECK(e.status_of(e.ref("bs_novv")) == "!S3 VV.img");
     CHECK(e.status_of(e.ref("bs_gone")) == "!S3 subdir");
     CHECK(e.status_of(e.ref("bs_4326")) == "Parcel SQL");
+    CHECK(e.status_of(e.ref("bs_shift")) == "Rio error");
     CHECK(e.status_of(e.ref("c6")) == "extracted");
     e.check("c6");
     CHECK(e.status_of(e.ref("c6_notif")) == "!S3 .tif");
     CHECK(e.status_of(e.ref("c6_bad")) == "Rio error");
-    CHECK(r.err.find("4 failed (!S3 VH.img 1, !S3 VV.img 1, !S3 subdir 1, Parcel SQL 1); 8 rows") !=
-          std::string::npos);
+    CHECK(r.err.find("5 failed (!S3 VH.img 1, !S3 VV.img 1, !S3 subdir 1, Parcel SQL 1, Rio error "
+                     "1); 8 rows") != std::string::npos);
     auto msg = [&](const std::string& key) {
         auto m = e.schema.conn().exec_params("SELECT message FROM " + e.names.extraction.quoted() +
                                                  " WHERE obsid = $1",
@@ -196,6 +197,9 @@ TEST_CASE("extract: each Sentinel-1 failure gets its status and message, the oth
     CHECK(msg("c6_notif").find("no " + e.ref("c6_notif") + ".tif (nor any .tif) in ") !=
           std::string::npos);
     CHECK(msg("c6_bad").find("cannot read") != std::string::npos);
+    CHECK(msg("bs_shift")
+              .find("is not aligned with the mask grid (corner 600005.000000, "
+                    "5000040.000000)") != std::string::npos);
     // failed images leave no rows
     CHECK(e.count(e.names.sigs) == 8 + 7);
 }
