@@ -168,6 +168,11 @@ std::vector<std::string> cells(std::int64_t pid, std::int64_t obsid, const std::
 
 CompareJrcSummary compare_jrc(const CompareJrcRequest& request,
                               const db::ConnectionSettings& settings) {
+    if (request.card != "s2") {
+        throw UsageError("--compare jrc compares the JRC Sentinel-2 extractor; --card " +
+                             request.card + " has no JRC selection",
+                         "Use --card s2 with --compare jrc");
+    }
     if (request.output.empty() && request.table.empty()) {
         throw UsageError("--compare jrc needs an output",
                          "Give -o FILE.csv or --compare-table SCHEMA.TABLE");

@@ -220,6 +220,10 @@ TEST_CASE("extract: Sentinel-1 option errors", "[db][extract][s1]") {
     CHECK(r.err == "baims extract: error: selection jrc reproduces the JRC Sentinel-2 extractor; "
                    "it has no Sentinel-1 (--card c6) variant. Use --selection exact with --card "
                    "c6\n");
+    r = e.extract({"--card", "bs", "--compare", "jrc", "-o", (e.dir / "c.csv").string()});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err == "baims extract: error: --compare jrc compares the JRC Sentinel-2 extractor; "
+                   "--card bs has no JRC selection. Use --card s2 with --compare jrc\n");
     r = e.extract({"--card", "c12"});
     CHECK(r.exit_code == 2);
     CHECK(r.err == "baims extract: error: --card c12 is not a card baims extract knows. Use --card "
