@@ -298,7 +298,7 @@ struct Shared {
     std::mutex mutex;
     DbExtractSummary summary;
     std::int64_t claimed = 0;
-    std::unique_ptr<Progress> progress; // images done of those queued at the start
+    std::unique_ptr<Progress> progress; // images done (start_progress: set at the first claim)
 };
 
 // The claimable-image condition on `d`, a row of the catalogue.
