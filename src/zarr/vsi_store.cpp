@@ -1,0 +1,247 @@
+// zarr::VsiStore: keys as objects under a GDAL /vsis3/ prefix (vsi_store.hpp).
+
+#include "baims/zarr/vsi_store.hpp"
+
+#include "baims/core/error.hpp"
+
+#include <cpl_conv.h>
+#include <cpl_error.h>
+#include <cpl_string.h>
+#include <cpl_vsi.h>
+#include <cpl_vsi_error.h>
+
+#include <algorithm>
+#include <sys/stat.h>
+
+namespace baims::zarr {
+namespace {
+
+void check_key(const std::string& key, const char* op) {
+    if (!is_valid_key(key)) {
+        throw InternalError(std::string("invalid zarr store key '") + key + "' in " + op);
+    }
+}
+
+// A GDAL message with every credential GDAL could have used replaced by "***": a server's
+// error document may quote the access key, and nothing of them belongs in a message or a log.
+std::string redacted(std::string msg) {
+    for (const char* name : {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"}) {
+        const char* value = CPLGetConfigOption(name, nullptr);
+        if (value == nullptr || std::string_view(value).size() < 4) {
+            continue;
+        }
+        const std::string v(value);
+        for (size_t at = msg.find(v); at != std::string::npos; at = msg.find(v, at)) {
+            msg.replace(at, v.size(), "***");
+        }
+    }
+    return msg;
+}
+
+// The cause of the last failure of a VSI/CPL call on this thread, for a message ("" if none).
+std::string last_cause() {
+    std::string msg = VSIGetLastErrorNo() != VSIE_None ? VSIGetLastErrorMsg() : "";
+    if (msg.empty() && CPLGetLastErrorType() >= CE_Failure) {
+        msg = CPLGetLastErrorMsg();
+    }
+    return msg.empty() ? std::string() : ": " + redacted(msg);
+}
+
+void reset_errors() {
+    VSIErrorReset();
+    CPLErrorReset();
+}
+
+// Owns a VSILFILE*; close() reports the result of the upload (S3 writes on close).
+class VsiFile {
+public:
+    explicit VsiFile(VSILFILE* fp)
+        : m_fp(fp) {}
+    VsiFile(const VsiFile&) = delete;
+    VsiFile& operator=(const VsiFile&) = delete;
+    ~VsiFile() {
+        if (m_fp != nullptr) {
+            VSIFCloseL(m_fp);
+        }
+    }
+    VSILFILE* get() const { return m_fp; }
+    bool close() {
+        VSILFILE* fp = m_fp;
+        m_fp = nullptr;
+        return VSIFCloseL(fp) == 0;
+    }
+
+private:
+    VSILFILE* m_fp;
+};
+
+// Owns a CSL string list (VSIReadDir).
+class NameList {
+public:
+    explicit NameList(char** list)
+        : m_list(list) {}
+    NameList(const NameList&) = delete;
+    NameList& operator=(const NameList&) = delete;
+    ~NameList() { CSLDestroy(m_list); }
+    char** get() const { return m_list; }
+
+private:
+    char** m_list;
+};
+
+} // namespace
+
+bool is_object_storage_path(std::string_view path) {
+    return path.starts_with("/vsis3/");
+}
+
+VsiStore::VsiStore(std::string root)
+    : m_root(std::move(root)) {
+    while (m_root.size() > 1 && m_root.back() == '/') {
+        m_root.pop_back();
+    }
+    if (!is_object_storage_path(m_root + "/")) {
+        throw InternalError("VsiStore needs a /vsis3/ path, not '" + m_root + "'");
+    }
+}
+
+std::string VsiStore::path_of(const std::string& key) const {
+    return key.empty() ? m_root : m_root + "/" + key;
+}
+
+StoreCapabilities VsiStore::capabilities() const {
+    return {}; // no atomic rename, no rename of a folder, nothing to sync, no lock
+}
+
+std::optional<std::string> VsiStore::get(const std::string& key) const {
+    check_key(key, "get");
+    const auto path = path_of(key);
+    // GDAL caches sizes and listings per process; another process may have changed the object.
+    VSICurlPartialClearCache(path.c_str());
+    reset_errors();
+    VSIStatBufL st{};
+    if (VSIStatExL(path.c_str(), &st,
+                   VSI_STAT_EXISTS_FLAG | VSI_STAT_NATURE_FLAG | VSI_STAT_SIZE_FLAG |
+                       VSI_STAT_SET_ERROR_FLAG) != 0) {
+        if (VSIGetLastErrorNo() == VSIE_None || VSIGetLastErrorNo() == VSIE_AWSObjectNotFound) {
+            return std::nullopt;
+        }
+        throw InputError("cannot read '" + path + "'" + last_cause());
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return std::nullopt; // a "folder" (common prefix), not a key
+    }
+    reset_errors();
+    VsiFile file(VSIFOpenExL(path.c_str(), "rb", TRUE));
+    if (file.get() == nullptr) {
+        throw InputError("cannot open '" + path + "'" + last_cause());
+    }
+    std::string out;
+    out.resize(static_cast<size_t>(st.st_size));
+    size_t got = out.empty() ? 0 : VSIFReadL(out.data(), 1, out.size(), file.get());
+    if (got != out.size()) {
+        throw InputError("cannot read '" + path + "': got " + std::to_string(got) + " of " +
+                         std::to_string(out.size()) + " bytes" + last_cause());
+    }
+    return out;
+}
+
+void VsiStore::put(const std::string& key, std::string_view data) {
+    check_key(key, "put");
+    const auto path = path_of(key);
+    reset_errors();
+    VsiFile file(VSIFOpenExL(path.c_str(), "wb", TRUE));
+    if (file.get() == nullptr) {
+        throw OutputError("cannot write '" + path + "'" + last_cause());
+    }
+    if (!data.empty() && VSIFWriteL(data.data(), 1, data.size(), file.get()) != data.size()) {
+        throw OutputError("cannot write '" + path + "'" + last_cause());
+    }
+    if (!file.close()) { // the upload happens here
+        throw OutputError("cannot write '" + path + "'" + last_cause());
+    }
+}
+
+void VsiStore::erase(const std::string& key) {
+    check_key(key, "erase");
+    const auto path = path_of(key);
+    reset_errors();
+    if (VSIUnlink(path.c_str()) != 0 && exists(key)) {
+        throw OutputError("cannot delete '" + path + "'" + last_cause());
+    }
+}
+
+bool VsiStore::exists(const std::string& key) const {
+    check_key(key, "exists");
+    const auto path = path_of(key);
+    VSICurlPartialClearCache(path.c_str());
+    reset_errors();
+    VSIStatBufL st{};
+    if (VSIStatExL(path.c_str(), &st,
+                   VSI_STAT_EXISTS_FLAG | VSI_STAT_NATURE_FLAG | VSI_STAT_SET_ERROR_FLAG) != 0) {
+        if (VSIGetLastErrorNo() == VSIE_None || VSIGetLastErrorNo() == VSIE_AWSObjectNotFound) {
+            return false;
+        }
+        throw InputError("cannot look up '" + path + "'" + last_cause());
+    }
+    return S_ISREG(st.st_mode);
+}
+
+std::vector<std::string> VsiStore::list(const std::string& dir) const {
+    if (!dir.empty()) {
+        check_key(dir, "list");
+    }
+    const auto path = path_of(dir);
+    VSICurlPartialClearCache(path.c_str());
+    reset_errors();
+    NameList names(VSIReadDirEx(path.c_str(), 0));
+    if (names.get() == nullptr && CPLGetLastErrorType() >= CE_Failure) {
+        throw InputError("cannot list '" + path + "'" + last_cause());
+    }
+    std::vector<std::string> out;
+    for (char** p = names.get(); p != nullptr && *p != nullptr; ++p) {
+        std::string_view name(*p);
+        if (!name.empty() && name != "." && name != "..") {
+            out.emplace_back(name);
+        }
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+bool VsiStore::has_objects(const std::string& dir) const {
+    return !list(dir).empty();
+}
+
+void VsiStore::rename(const std::string& from, const std::string& to) {
+    check_key(from, "rename");
+    check_key(to, "rename");
+    const auto src = path_of(from);
+    const auto dst = path_of(to);
+    reset_errors();
+    if (VSIRename(src.c_str(), dst.c_str()) != 0) {
+        throw OutputError("cannot copy '" + src + "' to '" + dst + "'" + last_cause());
+    }
+    VSICurlPartialClearCache(src.c_str());
+    VSICurlPartialClearCache(dst.c_str());
+}
+
+void VsiStore::erase_dir(const std::string& dir) {
+    check_key(dir, "erase_dir");
+    const auto path = path_of(dir);
+    if (list(dir).empty()) {
+        return; // GDAL reports a missing "folder" as a failure
+    }
+    reset_errors();
+    if (VSIRmdirRecursive(path.c_str()) != 0 && !list(dir).empty()) {
+        throw OutputError("cannot delete '" + path + "/'" + last_cause());
+    }
+    VSICurlPartialClearCache(path.c_str());
+}
+
+std::string VsiStore::describe() const {
+    return m_root;
+}
+
+} // namespace baims::zarr
