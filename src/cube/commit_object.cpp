@@ -25,14 +25,6 @@ namespace {
 // Written first and deleted last by the creation of a cube.
 const std::string CREATING_KEY = ".baims-creating";
 
-// Removes every object under the cube's prefix.
-void erase_all(zarr::VsiStore& store) {
-    for (const auto& name : store.list("")) {
-        store.erase_dir(name); // a "folder"; nothing if it is an object
-        store.erase(name);     // an object; nothing if it was a folder
-    }
-}
-
 // "t.y.x" -> t and "y.x".
 std::pair<long, std::string> split_chunk(const std::string& key) {
     auto dot = key.find('.');
@@ -175,7 +167,7 @@ public:
         , m_creating(true) {
         if (m_store.exists(CREATING_KEY)) {
             log::warn("removing the unfinished new cube '" + cube + "' of an earlier run");
-            erase_all(m_store);
+            m_store.erase_all();
         } else if (m_store.has_objects("")) {
             throw OutputError("output path '" + cube + "' holds objects and is not a Zarr cube",
                               "Choose another output_path or remove them");
@@ -192,7 +184,7 @@ public:
             return;
         }
         try {
-            erase_all(m_store);
+            m_store.erase_all();
             log::warn("removed the unfinished new cube '" + m_store.describe() + "'");
         } catch (const std::exception& e) {
             try {

@@ -41,10 +41,19 @@ std::string redacted(std::string msg) {
 // The cause of the last failure of a VSI/CPL call on this thread, for a message ("" if none).
 std::string last_cause() {
     std::string msg = VSIGetLastErrorNo() != VSIE_None ? VSIGetLastErrorMsg() : "";
-    if (msg.empty() && CPLGetLastErrorType() >= CE_Failure) {
-        msg = CPLGetLastErrorMsg();
+    if (msg.empty() && CPLGetLastErrorType() >= CE_Warning) {
+        msg = CPLGetLastErrorMsg(); // a server that cannot be reached is only a warning
     }
     return msg.empty() ? std::string() : ": " + redacted(msg);
+}
+
+// After a failed VSIStatExL: true if the object is simply not there (the server said so, or
+// GDAL knew it), false if the server could not be asked (GDAL then only warns).
+bool not_found() {
+    if (VSIGetLastErrorNo() == VSIE_AWSObjectNotFound) {
+        return true;
+    }
+    return VSIGetLastErrorNo() == VSIE_None && CPLGetLastErrorType() < CE_Warning;
 }
 
 void reset_errors() {
@@ -89,6 +98,35 @@ private:
     char** m_list;
 };
 
+// Forgets what GDAL cached about the objects of `root`'s bucket: sizes, "not found" answers and
+// listings (of the object's folder and of its parents, which GDAL also consults). Another
+// process, or a server-side copy, may have changed any of them.
+void forget_cached(const std::string& root) {
+    const auto bucket_end = root.find('/', std::string_view("/vsis3/").size());
+    VSICurlPartialClearCache(root.substr(0, bucket_end).c_str());
+}
+
+// Sets a GDAL config option for this thread while it lives.
+class ThreadOption {
+public:
+    ThreadOption(const char* key, const char* value)
+        : m_key(key) {
+        if (const char* old = CPLGetThreadLocalConfigOption(key, nullptr)) {
+            m_old = old;
+            m_had = true;
+        }
+        CPLSetThreadLocalConfigOption(key, value);
+    }
+    ThreadOption(const ThreadOption&) = delete;
+    ThreadOption& operator=(const ThreadOption&) = delete;
+    ~ThreadOption() { CPLSetThreadLocalConfigOption(m_key, m_had ? m_old.c_str() : nullptr); }
+
+private:
+    const char* m_key;
+    std::string m_old;
+    bool m_had = false;
+};
+
 } // namespace
 
 bool is_object_storage_path(std::string_view path) {
@@ -116,14 +154,13 @@ StoreCapabilities VsiStore::capabilities() const {
 std::optional<std::string> VsiStore::get(const std::string& key) const {
     check_key(key, "get");
     const auto path = path_of(key);
-    // GDAL caches sizes and listings per process; another process may have changed the object.
-    VSICurlPartialClearCache(path.c_str());
+    forget_cached(m_root);
     reset_errors();
     VSIStatBufL st{};
     if (VSIStatExL(path.c_str(), &st,
                    VSI_STAT_EXISTS_FLAG | VSI_STAT_NATURE_FLAG | VSI_STAT_SIZE_FLAG |
                        VSI_STAT_SET_ERROR_FLAG) != 0) {
-        if (VSIGetLastErrorNo() == VSIE_None || VSIGetLastErrorNo() == VSIE_AWSObjectNotFound) {
+        if (not_found()) {
             return std::nullopt;
         }
         throw InputError("cannot read '" + path + "'" + last_cause());
@@ -132,6 +169,8 @@ std::optional<std::string> VsiStore::get(const std::string& key) const {
         return std::nullopt; // a "folder" (common prefix), not a key
     }
     reset_errors();
+    // GDAL would list the object's whole folder first (all chunks of an array) to save HEADs.
+    ThreadOption no_listing("GDAL_DISABLE_READDIR_ON_OPEN", "YES");
     VsiFile file(VSIFOpenExL(path.c_str(), "rb", TRUE));
     if (file.get() == nullptr) {
         throw InputError("cannot open '" + path + "'" + last_cause());
@@ -174,12 +213,12 @@ void VsiStore::erase(const std::string& key) {
 bool VsiStore::exists(const std::string& key) const {
     check_key(key, "exists");
     const auto path = path_of(key);
-    VSICurlPartialClearCache(path.c_str());
+    forget_cached(m_root);
     reset_errors();
     VSIStatBufL st{};
     if (VSIStatExL(path.c_str(), &st,
                    VSI_STAT_EXISTS_FLAG | VSI_STAT_NATURE_FLAG | VSI_STAT_SET_ERROR_FLAG) != 0) {
-        if (VSIGetLastErrorNo() == VSIE_None || VSIGetLastErrorNo() == VSIE_AWSObjectNotFound) {
+        if (not_found()) {
             return false;
         }
         throw InputError("cannot look up '" + path + "'" + last_cause());
@@ -192,7 +231,7 @@ std::vector<std::string> VsiStore::list(const std::string& dir) const {
         check_key(dir, "list");
     }
     const auto path = path_of(dir);
-    VSICurlPartialClearCache(path.c_str());
+    forget_cached(m_root);
     reset_errors();
     NameList names(VSIReadDirEx(path.c_str(), 0));
     if (names.get() == nullptr && CPLGetLastErrorType() >= CE_Failure) {
@@ -211,7 +250,24 @@ std::vector<std::string> VsiStore::list(const std::string& dir) const {
 }
 
 bool VsiStore::has_objects(const std::string& dir) const {
-    return !list(dir).empty();
+    if (!dir.empty()) {
+        check_key(dir, "has_objects");
+    }
+    const auto path = path_of(dir);
+    forget_cached(m_root);
+    reset_errors();
+    // A listing of the whole sub-tree, of which the first entry is enough (some servers, s3rver
+    // among them, leave deeper "folders" out of a listing by folder).
+    VSIDIR* d = VSIOpenDir(path.c_str(), -1, nullptr);
+    if (d == nullptr) {
+        if (CPLGetLastErrorType() >= CE_Failure) {
+            throw InputError("cannot list '" + path + "'" + last_cause());
+        }
+        return false;
+    }
+    const bool any = VSIGetNextDirEntry(d) != nullptr;
+    VSICloseDir(d);
+    return any;
 }
 
 void VsiStore::rename(const std::string& from, const std::string& to) {
@@ -223,21 +279,28 @@ void VsiStore::rename(const std::string& from, const std::string& to) {
     if (VSIRename(src.c_str(), dst.c_str()) != 0) {
         throw OutputError("cannot copy '" + src + "' to '" + dst + "'" + last_cause());
     }
-    VSICurlPartialClearCache(src.c_str());
-    VSICurlPartialClearCache(dst.c_str());
+    forget_cached(m_root);
 }
 
 void VsiStore::erase_dir(const std::string& dir) {
     check_key(dir, "erase_dir");
-    const auto path = path_of(dir);
-    if (list(dir).empty()) {
+    remove_tree(dir);
+}
+
+void VsiStore::erase_all() {
+    remove_tree("");
+}
+
+void VsiStore::remove_tree(const std::string& dir) {
+    if (!has_objects(dir)) {
         return; // GDAL reports a missing "folder" as a failure
     }
+    const auto path = path_of(dir);
     reset_errors();
-    if (VSIRmdirRecursive(path.c_str()) != 0 && !list(dir).empty()) {
+    if (VSIRmdirRecursive(path.c_str()) != 0 && has_objects(dir)) {
         throw OutputError("cannot delete '" + path + "/'" + last_cause());
     }
-    VSICurlPartialClearCache(path.c_str());
+    forget_cached(m_root);
 }
 
 std::string VsiStore::describe() const {

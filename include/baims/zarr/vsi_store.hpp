@@ -17,9 +17,9 @@ bool is_object_storage_path(std::string_view path);
 // Keys are objects under `root` ("/vsis3/bucket/prefix/cube.zarr", no trailing '/'). Each put is
 // one PUT of the whole object (atomic per key on S3: readers see the old or the new bytes) and
 // durable when it returns; there is no rename (rename() is a server-side copy followed by a
-// delete, not atomic), no folder to rename and no lock between processes. GDAL's cache of
-// listings and object sizes is turned off for `root`, so that what this process wrote is what it
-// lists. Safe for concurrent use from many threads on different keys.
+// delete, not atomic), no folder to rename and no lock between processes. Every call forgets what
+// GDAL cached about the bucket (sizes, listings), so that it sees what is on the server now. Safe
+// for concurrent use from many threads on different keys.
 class VsiStore : public KvStore {
 public:
     explicit VsiStore(std::string root);
@@ -38,6 +38,8 @@ public:
     void rename(const std::string& from, const std::string& to) override;
     // Deletes every object under dir/ (batched where the server allows).
     void erase_dir(const std::string& dir) override;
+    // Deletes every object under the root.
+    void erase_all();
     std::string describe() const override;
 
     // True if any object lies under dir/ ("" = the root).
@@ -45,6 +47,7 @@ public:
 
 private:
     std::string path_of(const std::string& key) const;
+    void remove_tree(const std::string& dir);
 
     std::string m_root;
 };
