@@ -13,6 +13,7 @@
 #include "gen_plan.hpp"
 #include "gen_write.hpp"
 #include "parallel.hpp"
+#include "remote_inputs.hpp"
 
 #include "baims/core/error.hpp"
 #include "baims/core/features.hpp"
@@ -72,7 +73,9 @@ GenResult generate(const GenRequest& req) {
         throw UsageError("no inputs given",
                          "Give input files on the command line or input_paths in the config");
     }
-    auto paths = resolve_inputs(specs);
+    // Inputs on object storage are downloaded to a temporary folder for the run.
+    RemoteInputs remote;
+    auto paths = remote.fetch(resolve_inputs(RemoteInputs::expand(specs)));
     result.inputs_total = paths.size();
     const grid::Grid g = c.output_grid();
 

@@ -11,7 +11,13 @@
 #include <cpl_vsi_error.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <memory>
 #include <sys/stat.h>
+#include <vector>
 
 namespace baims::zarr {
 namespace {
@@ -301,6 +307,53 @@ void VsiStore::remove_tree(const std::string& dir) {
         throw OutputError("cannot delete '" + path + "/'" + last_cause());
     }
     forget_cached(m_root);
+}
+
+void VsiStore::download(const std::string& key, const std::filesystem::path& to) const {
+    check_key(key, "download");
+    const auto path = path_of(key);
+    forget_cached(m_root);
+    reset_errors();
+    VSIStatBufL st{};
+    if (VSIStatExL(path.c_str(), &st,
+                   VSI_STAT_EXISTS_FLAG | VSI_STAT_NATURE_FLAG | VSI_STAT_SIZE_FLAG |
+                       VSI_STAT_SET_ERROR_FLAG) != 0 ||
+        !S_ISREG(st.st_mode)) {
+        throw InputError("cannot read '" + path + "'" +
+                         (not_found() ? std::string(": no such object") : last_cause()));
+    }
+    ThreadOption no_listing("GDAL_DISABLE_READDIR_ON_OPEN", "YES");
+    VsiFile in(VSIFOpenExL(path.c_str(), "rb", TRUE));
+    if (in.get() == nullptr) {
+        throw InputError("cannot open '" + path + "'" + last_cause());
+    }
+    std::FILE* out = std::fopen(to.c_str(), "wb");
+    if (out == nullptr) {
+        throw OutputError("cannot create '" + to.string() + "': " + std::strerror(errno));
+    }
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> out_guard(out, &std::fclose);
+    std::vector<char> buf(8 << 20);
+    size_t total = 0;
+    while (true) {
+        const size_t n = VSIFReadL(buf.data(), 1, buf.size(), in.get());
+        if (n > 0 && std::fwrite(buf.data(), 1, n, out) != n) {
+            throw OutputError("cannot write '" + to.string() + "': " + std::strerror(errno));
+        }
+        total += n;
+        if (n < buf.size()) {
+            break;
+        }
+    }
+    if (total != static_cast<size_t>(st.st_size)) {
+        throw InputError("cannot read '" + path + "': got " + std::to_string(total) + " of " +
+                         std::to_string(st.st_size) + " bytes" + last_cause());
+    }
+    if (std::fclose(out_guard.release()) != 0) {
+        throw OutputError("cannot write '" + to.string() + "': " + std::strerror(errno));
+    }
+    // The object's time, so that a rerun recognises the same input (.baims-sources.json).
+    const timespec times[2] = {{st.st_mtime, 0}, {st.st_mtime, 0}};
+    ::utimensat(AT_FDCWD, to.c_str(), times, 0);
 }
 
 std::string VsiStore::describe() const {

@@ -97,7 +97,7 @@ class _S3Test(TempDirTest):
             self.gen(ref, keys, name="ref")
         return ref
 
-    def assert_s3_cube(self, prefix, keys):
+    def assert_s3_cube(self, prefix, keys, skip=()):
         """The cube on S3 at prefix holds exactly what keys make: no other objects (no journal,
         staging or marker left), every object the bytes of the local cube, and xarray and GDAL
         read the expected values (nearest-neighbour reference computed here with numpy)."""
@@ -105,7 +105,7 @@ class _S3Test(TempDirTest):
         local = self.p("copy-" + prefix.replace("/", "_") + ".zarr")
         copy_from_s3(prefix + "/c.zarr", local)
         self.assertEqual(cube_files(local), cube_files(ref))
-        self.assertEqual(cube_differences(local, ref), [])
+        self.assertEqual(cube_differences(local, ref, skip=skip), [])
         expected = np.stack([nearest_expected(self.values[k], LAT, LON, REGION, SIZE)
                              for k in keys]).astype("f4")
         ds = xr.open_zarr(local)
@@ -113,7 +113,8 @@ class _S3Test(TempDirTest):
         days = sorted(int(str(k)[0]) for k in keys)
         want = np.array([np.datetime64(T0 + dt.timedelta(days=d), "ns") for d in days])
         np.testing.assert_array_equal(ds.time.values, want)
-        strip = lambda attrs: {k: v for k, v in attrs.items() if k not in RUN_ATTRS}
+        drop = RUN_ATTRS + (("source",) if skip else ())  # skip: other input names
+        strip = lambda attrs: {k: v for k, v in attrs.items() if k not in drop}
         self.assertEqual(strip(ds.attrs), strip(xr.open_zarr(ref).attrs))
         # GDAL straight from the server, with the same AWS_* settings
         from osgeo import gdal
@@ -149,6 +150,37 @@ class S3Gen(_S3Test):
                  for k in s3_keys("u/c.zarr")}
         self.assertEqual(before, after)
         self.assertEqual(len(xr.open_zarr(local).attrs["history"].splitlines()), 4)
+
+    def test_inputs_on_s3(self):
+        from osgeo import gdal
+        for k in (1, 2, 3):
+            with open(self.inputs[k], "rb") as f:
+                data = f.read()
+            h = gdal.VSIFOpenL(f"/vsis3/{BUCKET}/inputs/day{k}.nc", "wb")
+            gdal.VSIFWriteL(data, 1, len(data), h)
+            self.assertEqual(gdal.VSIFCloseL(h), 0)
+        out = self.s3("from-s3")
+        cfg = self.p("in.yml")
+        write_config(cfg, REGION, SIZE, out, chunks=CHUNKS)
+        tmp = self.p("tmp")
+        os.makedirs(tmp)
+        env = {"TMPDIR": tmp}  # where the downloads go, removed after the run
+        p = run(["gen", "-c", cfg, f"/vsis3/{BUCKET}/inputs/day[12].nc",
+                 f"/vsis3/{BUCKET}/inputs/day3.nc"], env=env, check=0)
+        self.assertIn("created cube: 3 appended", p.stderr)
+        self.assertEqual(os.listdir(tmp), [])
+        # the inputs' names differ from the reference's (dayK.nc, inK.nc): the global attribute
+        # source and the records of .baims-sources.json name them
+        local = self.assert_s3_cube("from-s3", [1, 2, 3],
+                                    skip=(".baims-sources.json", ".zattrs", ".zmetadata"))
+        self.assertEqual(xr.open_zarr(local).attrs["source"], "day1.nc, day2.nc, day3.nc")
+        # the downloads keep the objects' names and times: a rerun changes nothing
+        p = run(["gen", "-c", cfg, f"/vsis3/{BUCKET}/inputs/day*.nc"], env=env, check=0)
+        self.assertIn("cube is up to date (nothing changed); 3 time steps", p.stderr)
+        p = run(["gen", "-c", cfg, f"/vsis3/{BUCKET}/inputs/nothing*.nc"], env=env, check=4)
+        self.assertIn(f"error: no input matches '/vsis3/{BUCKET}/inputs/nothing*.nc'. Check the "
+                      "pattern and the bucket", p.stderr)
+        self.assertEqual(os.listdir(tmp), [])
 
     def test_dry_run_writes_nothing(self):
         out = self.s3("dry")

@@ -6,6 +6,7 @@
 
 #include "baims/zarr/kv_store.hpp"
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -44,6 +45,10 @@ public:
 
     // True if any object lies under dir/ ("" = the root).
     bool has_objects(const std::string& dir) const;
+
+    // Copies the object `key` to the local file `to` (streamed, not held in memory), with the
+    // object's modification time. Throws InputError (missing object, read error) or OutputError.
+    void download(const std::string& key, const std::filesystem::path& to) const;
 
 private:
     std::string path_of(const std::string& key) const;
