@@ -42,6 +42,18 @@ std::vector<long> shift_order(const std::vector<long>& mapping) {
     return out;
 }
 
+// Copies `from` to `to` on the server and deletes `from`; a `from` that is gone was moved by a
+// run that crashed (the copy's own look-up of `from` tells, without a request of ours first).
+void move(zarr::KvStore& store, const std::string& from, const std::string& to) {
+    try {
+        store.rename(from, to);
+    } catch (const OutputError&) {
+        if (store.exists(from)) {
+            throw;
+        }
+    }
+}
+
 // Applies a committed journal from its phase on. Each step is repeatable after a crash:
 //  S:<k>  the first k time steps of shift_order() have moved. Moving time step t means, per
 //         variable, copying each of its chunks to mapping[t] and deleting the source (a rename
@@ -91,11 +103,9 @@ void apply(zarr::KvStore& store, Journal j) {
                 const auto& src = at(var, t);
                 const std::set<std::string> moved(src.begin(), src.end());
                 for (const auto& pos : src) {
-                    const std::string from = var + "/" + std::to_string(t) + "." + pos;
-                    if (store.exists(from)) {
-                        fault_point("journal-S");
-                        store.rename(from, var + "/" + std::to_string(to) + "." + pos);
-                    }
+                    fault_point("journal-S");
+                    move(store, var + "/" + std::to_string(t) + "." + pos,
+                         var + "/" + std::to_string(to) + "." + pos);
                 }
                 for (const auto& pos : at(var, to)) {
                     if (moved.count(pos) == 0) {
@@ -111,11 +121,9 @@ void apply(zarr::KvStore& store, Journal j) {
         for (const auto& s : j.staged) {
             for (const auto& [var, list] : s.write) {
                 for (const auto& pos : list) {
-                    auto from = STAGING_DIR + "/" + std::to_string(s.seq) + "/" + var + "/" + pos;
-                    if (store.exists(from)) {
-                        fault_point("journal-C");
-                        store.rename(from, var + "/" + std::to_string(s.final_index) + "." + pos);
-                    }
+                    fault_point("journal-C");
+                    move(store, STAGING_DIR + "/" + std::to_string(s.seq) + "/" + var + "/" + pos,
+                         var + "/" + std::to_string(s.final_index) + "." + pos);
                 }
             }
             for (const auto& [var, list] : s.erase) {
