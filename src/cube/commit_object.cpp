@@ -17,7 +17,6 @@
 #include "baims/zarr/vsi_store.hpp"
 
 #include <algorithm>
-#include <set>
 
 namespace baims::cube {
 namespace {
@@ -57,13 +56,13 @@ void move(zarr::KvStore& store, const std::string& from, const std::string& to) 
 // Applies a committed journal from its phase on. Each step is repeatable after a crash:
 //  S:<k>  the first k time steps of shift_order() have moved. Moving time step t means, per
 //         variable, copying each of its chunks to mapping[t] and deleting the source (a rename
-//         of the store: copy on the server, then delete), and deleting the chunks at mapping[t]
-//         that t does not have. The mapping only shifts up and keeps the order, so when t
-//         moves, mapping[t] has already moved on (it was moved earlier or lies beyond the old
-//         end) and t's own chunks are still the old ones: they become targets only when an
-//         earlier time step moves, after t is recorded as done. A source that is gone was
-//         moved by the crashed run; a source that is still there (copied, not yet deleted) is
-//         copied again.
+//         of the store: copy on the server, then delete). The mapping only shifts up and keeps
+//         the order, so when t moves, the place mapping[t] is free: its time step has moved on
+//         (its sources were deleted before it was recorded as done) or it lies beyond the old
+//         end (cleared before the commit). And t's own chunks are still the old ones: they
+//         become targets only when an earlier time step moves, after t is recorded as done. So
+//         a rerun repeats the interrupted time step: a source that is gone was moved, a source
+//         that is still there (copied, not yet deleted) is copied again.
 //  C      staged chunks are copied into place (and deleted), chunks that are empty in the new
 //         content deleted.
 //  M      metadata with .zmetadata (write_cube_metadata), then the journal and the staging
@@ -100,17 +99,10 @@ void apply(zarr::KvStore& store, Journal j) {
             const long t = order[k];
             const long to = j.mapping[static_cast<size_t>(t)];
             for (const auto& [var, chunks] : j.moving) {
-                const auto& src = at(var, t);
-                const std::set<std::string> moved(src.begin(), src.end());
-                for (const auto& pos : src) {
+                for (const auto& pos : at(var, t)) {
                     fault_point("journal-S");
                     move(store, var + "/" + std::to_string(t) + "." + pos,
                          var + "/" + std::to_string(to) + "." + pos);
-                }
-                for (const auto& pos : at(var, to)) {
-                    if (moved.count(pos) == 0) {
-                        store.erase(var + "/" + std::to_string(to) + "." + pos);
-                    }
                 }
             }
             advance("S:" + std::to_string(k + 1));

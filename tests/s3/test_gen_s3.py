@@ -7,6 +7,7 @@ reads it straight from /vsis3/, xarray from a copy of the bucket's objects (s3rv
 of bucket B as B/K._S3rver_object; s3fs is not installed here)."""
 
 import datetime as dt
+import json
 import os
 import shutil
 import sys
@@ -209,13 +210,12 @@ class S3KillCreate(_S3Test):
                 self.assert_s3_cube(prefix, [1, 2, 3])
 
 
-class S3KillInsert(_S3Test):
-    """kill -9 at the fault points of an insert (days 1 and 3 into [2, 4, 5]: every step
-    shifts), then the same command again."""
+class _KillInsert(_S3Test):
+    """kill -9 at fault points of an insert (days 1 and 3 into [2, 4, 5]: every step shifts),
+    then the same command again; one class per half, so that ctest runs them side by side."""
 
-    def test_kill9_during_insert_then_rerun(self):
-        for name, n in [("before-commit", 1), ("journal-S", 1), ("journal-S", 5),
-                        ("journal-C", 2), ("journal-M", 1)]:
+    def kill_insert_then_rerun(self, points):
+        for name, n in points:
             with self.subTest(point=f"{name}:{n}"):
                 prefix = f"insert-{name}-{n}"
                 out = self.s3(prefix)
@@ -224,12 +224,30 @@ class S3KillInsert(_S3Test):
                 keys = s3_keys(prefix + "/c.zarr")
                 committed = ".baims-journal.json" in keys
                 self.assertEqual(committed, name != "before-commit")
+                if committed:
+                    with open(os.path.join(DATA, BUCKET, prefix, "c.zarr",
+                                           ".baims-journal.json" + SUFFIX)) as f:
+                        phase = json.load(f)["phase"]
+                    self.assertEqual(phase, {"journal-S": "S:1", "journal-C": "C",
+                                             "journal-M": "M"}[name])
                 self.assertEqual(any(k.startswith(".baims-staging/") for k in keys),
                                  name in ("before-commit", "journal-S", "journal-C"))
                 p = self.gen(out, [1, 3])
                 if committed:
                     self.assertIn("completing an interrupted update", p.stderr)
                 self.assert_s3_cube(prefix, [1, 2, 3, 4, 5])
+
+
+class S3KillInsertShift(_KillInsert):
+    def test_kill9_before_commit_and_mid_shift_then_rerun(self):
+        # shift order: day 5 (6 chunks), day 4 (9), day 2 (6): the 8th move is inside the
+        # second time step, after the journal recorded the first as done
+        self.kill_insert_then_rerun([("before-commit", 1), ("journal-S", 8)])
+
+
+class S3KillInsertApply(_KillInsert):
+    def test_kill9_while_placing_and_writing_metadata_then_rerun(self):
+        self.kill_insert_then_rerun([("journal-C", 2), ("journal-M", 1)])
 
 
 class S3KillAppend(_S3Test):
