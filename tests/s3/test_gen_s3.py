@@ -210,6 +210,13 @@ class S3KillCreate(_S3Test):
                 self.assert_s3_cube(prefix, [1, 2, 3])
 
 
+    def test_failed_create_removes_what_it_wrote(self):
+        out = self.s3("failed")
+        p = self.gen(out, [1, 2, 3], env={"BAIMS_TEST_FAIL_AT": "chunk:4"}, check=70)
+        self.assertIn(f"warning: removed the unfinished new cube '{out}'", p.stderr)
+        self.assertEqual(s3_keys("failed"), [])
+
+
 class _KillInsert(_S3Test):
     """kill -9 at fault points of an insert (days 1 and 3 into [2, 4, 5]: every step shifts),
     then the same command again; one class per half, so that ctest runs them side by side."""
