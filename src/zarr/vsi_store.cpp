@@ -22,6 +22,10 @@
 namespace baims::zarr {
 namespace {
 
+// What to do when the server cannot be asked or refuses (no credentials in it).
+const char* const SERVER_HINT = "Check AWS_S3_ENDPOINT, the credentials GDAL finds (AWS_* "
+                                "variables, ~/.aws) and the network, then run again";
+
 void check_key(const std::string& key, const char* op) {
     if (!is_valid_key(key)) {
         throw InternalError(std::string("invalid zarr store key '") + key + "' in " + op);
@@ -169,7 +173,7 @@ std::optional<std::string> VsiStore::get(const std::string& key) const {
         if (not_found()) {
             return std::nullopt;
         }
-        throw InputError("cannot read '" + path + "'" + last_cause());
+        throw RemoteError("cannot read '" + path + "'" + last_cause(), SERVER_HINT);
     }
     if (!S_ISREG(st.st_mode)) {
         return std::nullopt; // a "folder" (common prefix), not a key
@@ -179,14 +183,15 @@ std::optional<std::string> VsiStore::get(const std::string& key) const {
     ThreadOption no_listing("GDAL_DISABLE_READDIR_ON_OPEN", "YES");
     VsiFile file(VSIFOpenExL(path.c_str(), "rb", TRUE));
     if (file.get() == nullptr) {
-        throw InputError("cannot open '" + path + "'" + last_cause());
+        throw RemoteError("cannot open '" + path + "'" + last_cause(), SERVER_HINT);
     }
     std::string out;
     out.resize(static_cast<size_t>(st.st_size));
     size_t got = out.empty() ? 0 : VSIFReadL(out.data(), 1, out.size(), file.get());
     if (got != out.size()) {
-        throw InputError("cannot read '" + path + "': got " + std::to_string(got) + " of " +
-                         std::to_string(out.size()) + " bytes" + last_cause());
+        throw RemoteError("cannot read '" + path + "': got " + std::to_string(got) + " of " +
+                              std::to_string(out.size()) + " bytes" + last_cause(),
+                          SERVER_HINT);
     }
     return out;
 }
@@ -197,13 +202,13 @@ void VsiStore::put(const std::string& key, std::string_view data) {
     reset_errors();
     VsiFile file(VSIFOpenExL(path.c_str(), "wb", TRUE));
     if (file.get() == nullptr) {
-        throw OutputError("cannot write '" + path + "'" + last_cause());
+        throw OutputError("cannot write '" + path + "'" + last_cause(), SERVER_HINT);
     }
     if (!data.empty() && VSIFWriteL(data.data(), 1, data.size(), file.get()) != data.size()) {
-        throw OutputError("cannot write '" + path + "'" + last_cause());
+        throw OutputError("cannot write '" + path + "'" + last_cause(), SERVER_HINT);
     }
     if (!file.close()) { // the upload happens here
-        throw OutputError("cannot write '" + path + "'" + last_cause());
+        throw OutputError("cannot write '" + path + "'" + last_cause(), SERVER_HINT);
     }
 }
 
@@ -212,7 +217,7 @@ void VsiStore::erase(const std::string& key) {
     const auto path = path_of(key);
     reset_errors();
     if (VSIUnlink(path.c_str()) != 0 && exists(key)) {
-        throw OutputError("cannot delete '" + path + "'" + last_cause());
+        throw OutputError("cannot delete '" + path + "'" + last_cause(), SERVER_HINT);
     }
 }
 
@@ -227,7 +232,7 @@ bool VsiStore::exists(const std::string& key) const {
         if (not_found()) {
             return false;
         }
-        throw InputError("cannot look up '" + path + "'" + last_cause());
+        throw RemoteError("cannot look up '" + path + "'" + last_cause(), SERVER_HINT);
     }
     return S_ISREG(st.st_mode);
 }
@@ -241,7 +246,7 @@ std::vector<std::string> VsiStore::list(const std::string& dir) const {
     reset_errors();
     NameList names(VSIReadDirEx(path.c_str(), 0));
     if (names.get() == nullptr && CPLGetLastErrorType() >= CE_Failure) {
-        throw InputError("cannot list '" + path + "'" + last_cause());
+        throw RemoteError("cannot list '" + path + "'" + last_cause(), SERVER_HINT);
     }
     std::vector<std::string> out;
     for (char** p = names.get(); p != nullptr && *p != nullptr; ++p) {
@@ -267,7 +272,7 @@ bool VsiStore::has_objects(const std::string& dir) const {
     VSIDIR* d = VSIOpenDir(path.c_str(), -1, nullptr);
     if (d == nullptr) {
         if (CPLGetLastErrorType() >= CE_Failure) {
-            throw InputError("cannot list '" + path + "'" + last_cause());
+            throw RemoteError("cannot list '" + path + "'" + last_cause(), SERVER_HINT);
         }
         return false;
     }
@@ -283,7 +288,7 @@ void VsiStore::rename(const std::string& from, const std::string& to) {
     const auto dst = path_of(to);
     reset_errors();
     if (VSIRename(src.c_str(), dst.c_str()) != 0) {
-        throw OutputError("cannot copy '" + src + "' to '" + dst + "'" + last_cause());
+        throw OutputError("cannot copy '" + src + "' to '" + dst + "'" + last_cause(), SERVER_HINT);
     }
     forget_cached(m_root);
 }
@@ -304,7 +309,7 @@ void VsiStore::remove_tree(const std::string& dir) {
     const auto path = path_of(dir);
     reset_errors();
     if (VSIRmdirRecursive(path.c_str()) != 0 && has_objects(dir)) {
-        throw OutputError("cannot delete '" + path + "/'" + last_cause());
+        throw OutputError("cannot delete '" + path + "/'" + last_cause(), SERVER_HINT);
     }
     forget_cached(m_root);
 }
@@ -319,13 +324,15 @@ void VsiStore::download(const std::string& key, const std::filesystem::path& to)
                    VSI_STAT_EXISTS_FLAG | VSI_STAT_NATURE_FLAG | VSI_STAT_SIZE_FLAG |
                        VSI_STAT_SET_ERROR_FLAG) != 0 ||
         !S_ISREG(st.st_mode)) {
-        throw InputError("cannot read '" + path + "'" +
-                         (not_found() ? std::string(": no such object") : last_cause()));
+        if (not_found()) {
+            throw InputError("cannot read '" + path + "': no such object");
+        }
+        throw RemoteError("cannot read '" + path + "'" + last_cause(), SERVER_HINT);
     }
     ThreadOption no_listing("GDAL_DISABLE_READDIR_ON_OPEN", "YES");
     VsiFile in(VSIFOpenExL(path.c_str(), "rb", TRUE));
     if (in.get() == nullptr) {
-        throw InputError("cannot open '" + path + "'" + last_cause());
+        throw RemoteError("cannot open '" + path + "'" + last_cause(), SERVER_HINT);
     }
     std::FILE* out = std::fopen(to.c_str(), "wb");
     if (out == nullptr) {
@@ -345,8 +352,9 @@ void VsiStore::download(const std::string& key, const std::filesystem::path& to)
         }
     }
     if (total != static_cast<size_t>(st.st_size)) {
-        throw InputError("cannot read '" + path + "': got " + std::to_string(total) + " of " +
-                         std::to_string(st.st_size) + " bytes" + last_cause());
+        throw RemoteError("cannot read '" + path + "': got " + std::to_string(total) + " of " +
+                              std::to_string(st.st_size) + " bytes" + last_cause(),
+                          SERVER_HINT);
     }
     if (std::fclose(out_guard.release()) != 0) {
         throw OutputError("cannot write '" + to.string() + "': " + std::strerror(errno));

@@ -9,6 +9,7 @@ of bucket B as B/K._S3rver_object; s3fs is not installed here)."""
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import sys
 
@@ -282,11 +283,26 @@ class S3Errors(_S3Test):
     def test_unreachable_server_message_has_no_credentials(self):
         env = {"AWS_S3_ENDPOINT": "127.0.0.1:1", "AWS_SECRET_ACCESS_KEY": "SecretNotToBeShown",
                "AWS_ACCESS_KEY_ID": "KeyIdNotToBeShown"}
-        p = self.gen(self.s3("down"), [1], check=4, env=env)
-        self.assertIn(f"error: cannot look up '{self.s3('down')}/.baims-creating': CURL error: "
-                      "Failed to connect to 127.0.0.1 port 1", p.stderr)
+        p = self.gen(self.s3("down"), [1], check=7, env=env)
+        self.assertRegex(p.stderr, "baims gen: error: cannot look up "
+                         f"'{re.escape(self.s3('down'))}/.baims-creating': CURL error: Failed to "
+                         r"connect to 127\.0\.0\.1 port 1 after \d+ ms: Couldn't connect to "
+                         r"server\. Check AWS_S3_ENDPOINT, the credentials GDAL finds \(AWS_\* "
+                         r"variables, ~/\.aws\) and the network, then run again\n")
         for secret in ("SecretNotToBeShown", "KeyIdNotToBeShown"):
             self.assertNotIn(secret, p.stderr + p.stdout)
+
+    def test_wrong_credentials_message_has_no_credentials(self):
+        env = {"AWS_SECRET_ACCESS_KEY": "SecretNotToBeShown", "AWS_ACCESS_KEY_ID": "KeyIdNotToBeShown"}
+        p = self.gen(self.s3("denied"), [1], check=7, env=env)
+        self.assertEqual(p.stderr.splitlines()[-1],
+                         f"baims gen: error: cannot look up '{self.s3('denied')}/.baims-creating': "
+                         "The AWS Access Key Id you provided does not exist in our records. Check "
+                         "AWS_S3_ENDPOINT, the credentials GDAL finds (AWS_* variables, ~/.aws) and "
+                         "the network, then run again")
+        for secret in ("SecretNotToBeShown", "KeyIdNotToBeShown"):
+            self.assertNotIn(secret, p.stderr + p.stdout)
+        self.assertEqual(s3_keys("denied"), [])
 
     def test_other_virtual_paths_are_refused(self):
         p = self.gen("/vsimem/c.zarr", [1], check=3)

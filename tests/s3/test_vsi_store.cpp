@@ -157,8 +157,10 @@ TEST_CASE("s3: VsiStore errors when the server cannot be reached", "[zarr][s3]")
     std::string what;
     try {
         store.get("k");
-    } catch (const baims::InputError& e) {
+    } catch (const baims::RemoteError& e) {
         what = e.what();
+        CHECK(e.exit_code() == 7);
+        CHECK(std::string(e.hint()).starts_with("Check AWS_S3_ENDPOINT"));
     }
     std::string put_what;
     try {

@@ -21,6 +21,10 @@ bool is_object_storage_path(std::string_view path);
 // delete, not atomic), no folder to rename and no lock between processes. Every call forgets what
 // GDAL cached about the bucket (sizes, listings), so that it sees what is on the server now. Safe
 // for concurrent use from many threads on different keys.
+//
+// Errors: a read the server cannot answer or refuses throws RemoteError (exit 7), a write, delete
+// or copy that fails OutputError; both name the object and the server's answer, never a
+// credential, with a hint to check the endpoint, the credentials and the network.
 class VsiStore : public KvStore {
 public:
     explicit VsiStore(std::string root);
@@ -47,7 +51,8 @@ public:
     bool has_objects(const std::string& dir) const;
 
     // Copies the object `key` to the local file `to` (streamed, not held in memory), with the
-    // object's modification time. Throws InputError (missing object, read error) or OutputError.
+    // object's modification time. Throws InputError (no such object), RemoteError or OutputError
+    // (the local file).
     void download(const std::string& key, const std::filesystem::path& to) const;
 
 private:
