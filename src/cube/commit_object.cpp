@@ -6,8 +6,8 @@
 //     finds the marker removes what is there and builds the cube again.
 //   - an update stages its chunks under .baims-staging/, writes .baims-journal.json (the commit
 //     point; the same journal as on a local disk) and applies it with server-side copies and
-//     deletes, recording its progress in the journal after every time step that shifts, so that
-//     a rerun completes it: see apply() below. The consolidated metadata is written last.
+//     deletes, recording its progress after every time step that shifts, so that a rerun
+//     completes it: see apply() below. The consolidated metadata is written last.
 
 #include "commit.hpp"
 
@@ -23,6 +23,8 @@ namespace {
 
 // Written first and deleted last by the creation of a cube.
 const std::string CREATING_KEY = ".baims-creating";
+// How many time steps phase S of the journal has moved (apply()).
+const std::string PROGRESS_KEY = ".baims-journal-progress";
 
 // "t.y.x" -> t and "y.x".
 std::pair<long, std::string> split_chunk(const std::string& key) {
@@ -54,7 +56,10 @@ void move(zarr::KvStore& store, const std::string& from, const std::string& to) 
 }
 
 // Applies a committed journal from its phase on. Each step is repeatable after a crash:
-//  S:<k>  the first k time steps of shift_order() have moved. Moving time step t means, per
+//  S      the first k time steps of shift_order() have moved, k being the number in the small
+//         object .baims-journal-progress (0 when absent), rewritten after every time step: the
+//         journal itself, with the whole new state, is only written at the commit and at the
+//         start of phases C and M. Moving time step t means, per
 //         variable, copying each of its chunks to mapping[t] and deleting the source (a rename
 //         of the store: copy on the server, then delete). The mapping only shifts up and keeps
 //         the order, so when t moves, the place mapping[t] is free: its time step has moved on
@@ -74,10 +79,17 @@ void apply(zarr::KvStore& store, Journal j) {
     };
     const auto order = shift_order(j.mapping);
     if (j.phase == "S") {
-        j.phase = "S:0";
-    }
-    if (j.phase.starts_with("S:")) {
-        size_t done = std::stoul(j.phase.substr(2));
+        size_t done = 0;
+        if (auto text = store.get(PROGRESS_KEY)) {
+            try {
+                done = std::min<size_t>(std::stoul(*text), order.size());
+            } catch (const std::exception&) {
+                throw OutputError("the update journal of cube '" + store.describe() +
+                                      "' has an unreadable " + PROGRESS_KEY,
+                                  "Restore the cube from a backup; it is written whole, so this "
+                                  "means outside damage");
+            }
+        }
         // var -> time -> positions present at that time before the update
         std::map<std::string, std::map<long, std::vector<std::string>>> had;
         for (const auto& [var, chunks] : j.moving) {
@@ -105,7 +117,7 @@ void apply(zarr::KvStore& store, Journal j) {
                          var + "/" + std::to_string(to) + "." + pos);
                 }
             }
-            advance("S:" + std::to_string(k + 1));
+            store.put(PROGRESS_KEY, std::to_string(k + 1));
         }
         advance("C");
     }
@@ -130,6 +142,7 @@ void apply(zarr::KvStore& store, Journal j) {
         fault_point("journal-M");
         write_cube_metadata(store, j.state); // .zmetadata, then the time chunks
         fault_point("journal-M-done");
+        store.erase(PROGRESS_KEY); // first: without the journal it would be stale
         store.erase(JOURNAL_KEY);
         store.erase_dir(STAGING_DIR);
         return;
