@@ -222,13 +222,25 @@ class _KillInsert(_S3Test):
     """kill -9 at fault points of an insert (days 1 and 3 into [2, 4, 5]: every step shifts),
     then the same command again; one class per half, so that ctest runs them side by side."""
 
-    def kill_insert_then_rerun(self, points):
+    def kill_insert_then_rerun(self, points, copied=None):
+        """copied: (from, to) chunk keys to copy after the kill, as a kill between the copy and
+        the delete of a move leaves them."""
         for name, n in points:
-            with self.subTest(point=f"{name}:{n}"):
-                prefix = f"insert-{name}-{n}"
+            with self.subTest(point=f"{name}:{n}", copied=copied):
+                prefix = f"insert-{name}-{n}" + ("-copied" if copied else "")
                 out = self.s3(prefix)
                 self.gen(out, [2, 4, 5])
                 self.gen(out, [1, 3], env={"BAIMS_TEST_KILL_AT": f"{name}:{n}"}, check=-9)
+                if copied:
+                    from osgeo import gdal
+                    gdal.VSICurlClearCache()
+                    src = gdal.VSIFOpenL(f"{out}/{copied[0]}", "rb")
+                    data = gdal.VSIFReadL(1, 1 << 20, src)
+                    gdal.VSIFCloseL(src)
+                    self.assertGreater(len(data), 0)
+                    dst = gdal.VSIFOpenL(f"{out}/{copied[1]}", "wb")
+                    gdal.VSIFWriteL(data, 1, len(data), dst)
+                    self.assertEqual(gdal.VSIFCloseL(dst), 0)
                 keys = s3_keys(prefix + "/c.zarr")
                 committed = ".baims-journal.json" in keys
                 self.assertEqual(committed, name != "before-commit")
@@ -254,6 +266,8 @@ class S3KillInsertShift(_KillInsert):
         # shift order: day 5 (6 chunks), day 4 (9), day 2 (6): the 8th move is inside the
         # second time step, after the journal recorded the first as done
         self.kill_insert_then_rerun([("before-commit", 1), ("journal-S", 8)])
+        # the same kill after the 8th move's copy, before its delete: v/1.0.1 -> v/2.0.1
+        self.kill_insert_then_rerun([("journal-S", 8)], copied=("v/1.0.1", "v/2.0.1"))
 
 
 class S3KillInsertApply(_KillInsert):
