@@ -2,7 +2,8 @@
 // (read, resample, chunk, compress; gen_compute) with reading of the next slice overlapped, then
 // commit through the cube's commit protocol (commit.hpp; sinks in gen_write):
 //  - a new cube is built in <path>.baims-new/ and renamed into place at the end;
-//  - an existing cube is updated through a journal (see journal.hpp).
+//  - an existing cube is updated through a journal (see journal.hpp);
+//  - on object storage (/vsis3/) the metadata-last protocol does both (commit_object.cpp).
 // Global attributes: gen_attrs.
 
 #include "baims/cube/gen.hpp"
@@ -12,6 +13,7 @@
 #include "gen_plan.hpp"
 #include "gen_write.hpp"
 #include "parallel.hpp"
+#include "remote_inputs.hpp"
 
 #include "baims/core/error.hpp"
 #include "baims/core/features.hpp"
@@ -56,19 +58,24 @@ GenResult generate(const GenRequest& req) {
     if (c.output_path.empty()) {
         throw ConfigError("output_path is not set", "Set output_path in the config or give -o");
     }
-    if (c.output_path.starts_with("/vsi")) {
+    const bool object_storage = on_object_storage(c.output_path); // commit_object.cpp
+    if (c.output_path.starts_with("/vsi") && !object_storage) {
         throw ConfigError("output_path '" + c.output_path +
                               "': " + not_available(Feature::VirtualOutput),
                           instead(Feature::VirtualOutput));
     }
     const sfs::path out_path = output_dir(c.output_path);
-    check_output_folder(out_path, req.dry_run);
+    if (!object_storage) {
+        check_output_folder(out_path, req.dry_run);
+    }
     auto specs = req.inputs.empty() ? c.input_paths : req.inputs;
     if (specs.empty()) {
         throw UsageError("no inputs given",
                          "Give input files on the command line or input_paths in the config");
     }
-    auto paths = resolve_inputs(specs);
+    // Inputs on object storage are downloaded to a temporary folder for the run.
+    RemoteInputs remote;
+    auto paths = remote.fetch(resolve_inputs(RemoteInputs::expand(specs)));
     result.inputs_total = paths.size();
     const grid::Grid g = c.output_grid();
 
@@ -81,8 +88,9 @@ GenResult generate(const GenRequest& req) {
 
     // Existing cube?
     std::error_code ec;
-    bool exists = sfs::exists(out_path / ".zgroup", ec);
-    if (!exists && sfs::exists(out_path, ec)) {
+    bool exists =
+        object_storage ? object_cube_exists(out_path) : sfs::exists(out_path / ".zgroup", ec);
+    if (!object_storage && !exists && sfs::exists(out_path, ec)) {
         bool empty_dir = sfs::is_directory(out_path, ec) && sfs::is_empty(out_path, ec);
         if (!empty_dir) {
             throw OutputError("output path '" + out_path.string() +
