@@ -1001,6 +1001,9 @@ Program Program::compile(std::string_view text, const std::vector<Symbol>& symbo
                 ops[i] = self(self, n.kids[i]);
                 all_const = all_const && prog.m_operands[ops[i]].kind == Operand::Const;
             }
+            if (n.op == FLAG) {
+                prog.m_flags.emplace_back(nodes[static_cast<size_t>(n.kids[0])].slot, n.mask);
+            }
             Instr in;
             in.op = n.op;
             in.mask = n.mask;

@@ -51,6 +51,8 @@ public:
     const std::vector<size_t>& slots() const { return m_slots; }
     // Whether the result is true/false (a comparison, flag test or logical operation).
     bool boolean() const { return m_boolean; }
+    // The flag tests: (slot, mask) of each `name.Flag`.
+    const std::vector<std::pair<size_t, uint64_t>>& flag_tests() const { return m_flags; }
     // Instructions after constant folding (for tests).
     size_t instructions() const { return m_code.size(); }
 
@@ -80,6 +82,7 @@ private:
     uint32_t m_result = 0;           // operand holding the result
     size_t m_registers = 0;
     std::vector<size_t> m_slots;
+    std::vector<std::pair<size_t, uint64_t>> m_flags;
     bool m_boolean = false;
 };
 
