@@ -151,3 +151,12 @@ class Expressions(TempDirTest):
                       f"valid_pixel_expression of {cfg}:10:35: output_variables[1].chl."
                       "valid_pixel_expression needs", p.stderr)
         self.assertEqual(zarr.open(self.p("c.zarr"), "r")["chl"].shape[0], 1)
+
+    def test_warns_about_float32_rounded_flag_bits(self):
+        make_input(self.p("in.nc"))
+        p = self.gen(CONFIG.replace("c2rcc_flags.Rhow_OOS", "c2rcc_flags.Cloud_risk"))
+        self.assertIn("warning: flag tests of 'c2rcc_flags' (32-bit integers) use float32 values: "
+                      "where bit 31 is set, bits below 8 are rounded, so tests of those flags can "
+                      "be wrong there", p.stderr)
+        p = self.gen(CONFIG, out="d.zarr")
+        self.assertNotIn("float32 values", p.stderr)
