@@ -143,6 +143,8 @@ GenResult generate(const GenRequest& req) {
         }
     }
     check_packing_names(c, vars);
+    // processed_variables and valid_pixel_expressions, resolved before anything is written.
+    const auto exprs = Expressions::make(c, inputs, vars);
 
     // Placement.
     const size_t old_nt = old ? old->nt() : 0;
@@ -215,7 +217,7 @@ GenResult generate(const GenRequest& req) {
     size_t create_index = 0;
     // All netCDF/HDF5 calls stay on this thread (HDF5 is not thread-safe here); the slice that
     // was read last is computed on another thread while the next one is read.
-    Loaded current = load_slice(slices[0], inputs, vars, ctx.threads);
+    Loaded current = load_slice(slices[0], inputs, vars, exprs.get(), ctx.threads);
     Loaded spare; // buffers of the slice before, reused for the next read
     for (size_t i = 0; i < slices.size(); ++i) {
         check_interrupted();
@@ -230,7 +232,7 @@ GenResult generate(const GenRequest& req) {
             }
             progress.advance();
             if (i + 1 < slices.size()) {
-                current = load_slice(slices[i + 1], inputs, vars, ctx.threads);
+                current = load_slice(slices[i + 1], inputs, vars, exprs.get(), ctx.threads);
             }
             continue;
         }
@@ -257,7 +259,8 @@ GenResult generate(const GenRequest& req) {
         auto work = std::async(std::launch::async, [&] { compute_slice(ctx, s, current, *sink); });
         Loaded next;
         if (i + 1 < slices.size()) {
-            next = load_slice(slices[i + 1], inputs, vars, ctx.threads, std::move(spare));
+            next =
+                load_slice(slices[i + 1], inputs, vars, exprs.get(), ctx.threads, std::move(spare));
         }
         work.get();
         spare = std::move(current);

@@ -14,7 +14,8 @@
 namespace baims::cube::gen {
 
 Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
-                  const std::vector<OutVar>& vars, int threads, Loaded recycle) {
+                  const std::vector<OutVar>& vars, const Expressions* exprs, int threads,
+                  Loaded recycle) {
     Loaded L = std::move(recycle);
     L.error.clear();
     L.data.resize(vars.size());
@@ -23,18 +24,27 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
             const auto& src = s.sources[si];
             const auto& in = inputs[src.input];
             auto file = io::CfInput::open(in.path);
-            for (size_t v = 0; v < vars.size(); ++v) {
-                L.data[v].resize(s.sources.size());
-                if (!file.find(vars[v].input)) {
-                    L.data[v][si].clear();
-                    continue;
+            const size_t npix = in.lat.size() * in.lon.size();
+            auto read = [&](const std::string& name, std::vector<float>& buf) {
+                if (!file.find(name)) {
+                    buf.clear();
+                    return false;
                 }
-                auto& buf = L.data[v][si];
-                buf.resize(in.lat.size() * in.lon.size());
-                file.read(vars[v].input, src.step, buf.data(),
+                buf.resize(npix);
+                file.read(name, src.step, buf.data(),
                           [threads](size_t n, const std::function<void(size_t)>& task) {
                               parallel_for(n, threads, [&](size_t i, size_t) { task(i); });
                           });
+                return true;
+            };
+            std::vector<std::vector<float>*> outs;
+            for (size_t v = 0; v < vars.size(); ++v) {
+                L.data[v].resize(s.sources.size());
+                read(vars[v].input, L.data[v][si]);
+                outs.push_back(&L.data[v][si]);
+            }
+            if (exprs) {
+                exprs->apply(in.path, npix, read, outs, L.expr_scratch, threads);
             }
         }
     } catch (const Error& e) {

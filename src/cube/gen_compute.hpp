@@ -2,6 +2,7 @@
 // gen's compute: per-input axis maps, reading a slice's source arrays, and turning a slice into
 // compressed chunks (resample, mosaic, pack, compress) handed to a ChunkSink.
 
+#include "gen_expr.hpp"
 #include "gen_types.hpp"
 
 #include "baims/grid/grid.hpp"
@@ -43,14 +44,17 @@ private:
 // The decoded source arrays of one slice: data[var][source] (empty when the input lacks it).
 struct Loaded {
     std::vector<std::vector<std::vector<float>>> data;
-    std::string error; // non-empty: the slice could not be read
+    std::string error;                            // non-empty: the slice could not be read
+    std::vector<std::vector<float>> expr_scratch; // buffers of the expressions (gen_expr.hpp)
 };
 
 // Reads the source arrays of slice s (on the calling thread: netCDF/HDF5 calls stay on one
 // thread; decompression runs on the run's thread pool). recycle: a Loaded whose buffers are
-// reused (no reallocation, no zero-fill when sizes match).
+// reused (no reallocation, no zero-fill when sizes match). exprs (may be null): the
+// processed_variables and valid_pixel_expressions, applied to each source as read.
 Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
-                  const std::vector<OutVar>& vars, int threads, Loaded recycle = {});
+                  const std::vector<OutVar>& vars, const Expressions* exprs, int threads,
+                  Loaded recycle = {});
 
 // Where computed chunks go.
 class ChunkSink {

@@ -5,6 +5,7 @@
 #include "baims/core/features.hpp"
 #include "baims/core/log.hpp"
 #include "baims/core/text.hpp"
+#include "baims/cube/expr.hpp"
 
 #include <cerrno>
 #include <cmath>
@@ -106,6 +107,23 @@ const std::set<std::string>& reserved_attribute_names() {
     return names;
 }
 
+// An expression value (processed_variables, valid_pixel_expression), its syntax checked now; names
+// are resolved once the inputs are known (gen_expr.cpp). where: "file:line:col: key.path".
+std::string read_expression(config::Reader& r, const std::string& key, std::string& where) {
+    auto node = r.raw(key);
+    if (!node.IsScalar()) {
+        r.fail(key, "expected an expression (a text)");
+    }
+    const std::string text = node.Scalar();
+    where = r.where(key) + ": " + r.key_path(key);
+    try {
+        expr::Program::check_syntax(text);
+    } catch (const expr::ExprError& e) {
+        throw ConfigError(where + ": " + expr::describe(text, e), expression_hint());
+    }
+    return text;
+}
+
 bool has_wildcard(const std::string& s) {
     return s.find_first_of("*?") != std::string::npos;
 }
@@ -146,13 +164,13 @@ std::vector<OutputVariable> parse_variables(config::Reader& r) {
                         parse_resampling(vr.one_of("resampling", resampling_names(), "nearest"));
                 }
                 if (vr.has("valid_pixel_expression")) {
-                    vr.fail("valid_pixel_expression", not_available(Feature::ValidPixelExpression),
-                            instead(Feature::ValidPixelExpression));
+                    v.valid_pixel_expression =
+                        read_expression(vr, "valid_pixel_expression", v.valid_where);
                 }
                 // Every other key is an attribute to set on the output variable.
                 for (const auto& akv : kv.second) {
                     auto key = akv.first.as<std::string>();
-                    if (key == "name" || key == "resampling") {
+                    if (key == "name" || key == "resampling" || key == "valid_pixel_expression") {
                         continue;
                     }
                     if (reserved_attribute_names().count(key)) {
@@ -190,6 +208,79 @@ std::vector<OutputVariable> parse_variables(config::Reader& r) {
         vars.push_back(std::move(v));
     }
     return vars;
+}
+
+// processed_variables: a list of `name` or `name: {expression:, valid_pixel_expression:, load:,
+// <attribute>: …}`, or one mapping of such names (xcube accepts both).
+std::vector<ProcessedVariable> parse_processed(config::Reader& r) {
+    std::vector<ProcessedVariable> out;
+    auto node = r.raw("processed_variables");
+    if (!node || node.IsNull()) {
+        return out;
+    }
+    const auto& doc = r.document();
+    const std::string fix = "expected a list of 'name: {expression: ...}'";
+    std::vector<std::pair<std::string, YAML::Node>> items; // key path, {name: props} or name
+    if (node.IsSequence()) {
+        for (size_t i = 0; i < node.size(); ++i) {
+            items.emplace_back("processed_variables[" + std::to_string(i) + "]", node[i]);
+        }
+    } else if (node.IsMap()) {
+        for (const auto& kv : node) {
+            YAML::Node one(YAML::NodeType::Map);
+            one[kv.first] = kv.second;
+            items.emplace_back("processed_variables", one);
+        }
+    } else {
+        r.fail("processed_variables", fix);
+    }
+    for (auto& [path, item] : items) {
+        ProcessedVariable p;
+        YAML::Node props;
+        if (item.IsScalar()) {
+            p.name = item.Scalar();
+        } else if (item.IsMap() && item.size() == 1) {
+            auto kv = *item.begin();
+            p.name = kv.first.as<std::string>();
+            props = kv.second;
+            if (!props.IsNull() && !props.IsMap()) {
+                r.fail(path + "." + p.name, fix);
+            }
+        } else {
+            r.fail(path, fix);
+        }
+        const std::string vpath = r.key_path(path) + "." + p.name;
+        p.where = doc.origin(vpath + "#key").str() + ": " + vpath;
+        if (auto problem = output_name_problem(p.name); !problem.empty()) {
+            throw ConfigError(p.where + ": " + problem, "Choose another name");
+        }
+        if (props && props.IsMap()) {
+            config::Reader vr(doc, props, vpath);
+            if (vr.has("expression")) {
+                p.expression = read_expression(vr, "expression", p.expression_where);
+            }
+            if (vr.has("valid_pixel_expression")) {
+                p.valid_pixel_expression =
+                    read_expression(vr, "valid_pixel_expression", p.valid_where);
+            }
+            vr.optional<bool>("load", false); // xcube: keep in memory; baims always does
+            for (const auto& akv : props) {
+                auto key = akv.first.as<std::string>();
+                if (key == "expression" || key == "valid_pixel_expression" || key == "load") {
+                    continue;
+                }
+                if (reserved_attribute_names().count(key)) {
+                    throw ConfigError(doc.origin(vpath + "." + key + "#key").str() + ": " + vpath +
+                                          "." + key + ": baims writes the attribute '" + key +
+                                          "' itself",
+                                      "Remove it; packing is set in output_writer_params.packing");
+                }
+                p.attrs[key] = attribute_value(doc, akv.second, vpath + "." + key);
+            }
+        }
+        out.push_back(std::move(p));
+    }
+    return out;
 }
 
 // Refused before anything is allocated (a typo like 1e8 would otherwise run for minutes).
@@ -547,10 +638,7 @@ GenConfig parse_gen_config(const config::Document& doc) {
             r.fail("output_metadata", "expected a mapping of attribute names to values");
         }
     }
-    if (r.has("processed_variables")) {
-        r.fail("processed_variables", not_available(Feature::ProcessedVariables),
-               instead(Feature::ProcessedVariables));
-    }
+    c.processed = parse_processed(r);
     r.finish({"output_writer_name"});
 
     c.output_grid(); // validates the grid
@@ -573,7 +661,8 @@ std::string GenConfig::to_yaml() const {
     e << YAML::Key << "output_resampling" << YAML::Value << to_string(resampling);
     e << YAML::Key << "output_variables" << YAML::Value << YAML::BeginSeq;
     for (const auto& v : variables) {
-        if (v.rename.empty() && !v.resampling && v.attrs.empty()) {
+        if (v.rename.empty() && !v.resampling && v.attrs.empty() &&
+            v.valid_pixel_expression.empty()) {
             e << v.pattern;
         } else {
             e << YAML::BeginMap << YAML::Key << v.pattern << YAML::Value << YAML::BeginMap;
@@ -583,6 +672,10 @@ std::string GenConfig::to_yaml() const {
             if (v.resampling) {
                 e << YAML::Key << "resampling" << YAML::Value << to_string(*v.resampling);
             }
+            if (!v.valid_pixel_expression.empty()) {
+                e << YAML::Key << "valid_pixel_expression" << YAML::Value
+                  << v.valid_pixel_expression;
+            }
             for (auto it = v.attrs.begin(); it != v.attrs.end(); ++it) {
                 e << YAML::Key << it.key() << YAML::Value << it.value().dump();
             }
@@ -590,6 +683,25 @@ std::string GenConfig::to_yaml() const {
         }
     }
     e << YAML::EndSeq;
+    if (!processed.empty()) {
+        e << YAML::Key << "processed_variables" << YAML::Value << YAML::BeginSeq;
+        for (const auto& p : processed) {
+            e << YAML::BeginMap << YAML::Key << p.name << YAML::Value << YAML::BeginMap;
+            if (!p.expression.empty()) {
+                e << YAML::Key << "expression" << YAML::Value << p.expression;
+            }
+            if (!p.valid_pixel_expression.empty()) {
+                e << YAML::Key << "valid_pixel_expression" << YAML::Value
+                  << p.valid_pixel_expression;
+            }
+            for (auto it = p.attrs.begin(); it != p.attrs.end(); ++it) {
+                e << YAML::Key << it.key() << YAML::Value
+                  << (it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
+            }
+            e << YAML::EndMap << YAML::EndMap;
+        }
+        e << YAML::EndSeq;
+    }
     e << YAML::Key << "output_path" << YAML::Value << output_path;
     e << YAML::Key << "output_writer_params" << YAML::Value << YAML::BeginMap;
     // lat/lon not given are not printed: min(512, size) for a new cube, the cube's own otherwise.

@@ -2,6 +2,8 @@
 
 #include "gen_plan.hpp"
 
+#include "gen_expr.hpp"
+
 #include "baims/core/error.hpp"
 #include "baims/core/features.hpp"
 #include "baims/core/log.hpp"
@@ -163,6 +165,18 @@ std::vector<OutVar> select_new_vars(const GenConfig& c, const std::vector<InputI
             }
         }
     }
+    // processed_variables: named in output_variables only (xcube), or replacing an input variable.
+    const auto processed = processed_var_infos(c, inputs);
+    std::vector<const io::VarInfo*> named_only;
+    for (const auto& p : processed) {
+        auto it = std::find_if(available.begin(), available.end(),
+                               [&](const io::VarInfo* v) { return v->name == p.name; });
+        if (it != available.end()) {
+            *it = &p;
+        } else {
+            named_only.push_back(&p);
+        }
+    }
     std::vector<OutVar> out;
     auto add = [&](const io::VarInfo& v, const OutputVariable* spec) {
         OutVar o;
@@ -196,6 +210,12 @@ std::vector<OutVar> select_new_vars(const GenConfig& c, const std::vector<InputI
                     any = true;
                 }
             }
+            for (const auto* v : named_only) {
+                if (!any && spec.pattern == v->name) {
+                    add(*v, &spec);
+                    any = true;
+                }
+            }
             if (!any) {
                 std::vector<std::string> names;
                 for (const auto* v : available) {
@@ -221,6 +241,9 @@ std::string recipe_of(const std::vector<OutVar>& vars, const GenConfig& c) {
     for (const auto& v : vars) {
         j["vars"].push_back({v.name, v.input, static_cast<int>(v.resampling),
                              v.var.meta.compressor.to_json(), v.enc.to_json()});
+    }
+    if (auto e = expressions_recipe(c); !e.is_null()) {
+        j["expressions"] = std::move(e);
     }
     // FNV-1a, 64 bit: stable across builds and platforms (std::hash is not).
     std::uint64_t h = 1469598103934665603ull;
@@ -299,6 +322,9 @@ std::vector<OutVar> cube_vars(const GenConfig& c, const std::vector<InputInfo>& 
         for (const auto& v : in.vars) {
             input_names.insert(v.name);
         }
+    }
+    for (const auto& p : c.processed) {
+        input_names.insert(p.name);
     }
     if (!c.variables.empty()) {
         auto wanted = select_new_vars(c, inputs);

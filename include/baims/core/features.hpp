@@ -15,8 +15,6 @@ enum class Feature {
     ProjectedOutput,  // output_crs other than EPSG:4326 (and x/y chunk sizes)
     Rechunk,          // other chunks for an existing cube (the planned `baims optimise`)
     TimeChunks,       // extending a cube whose time chunks are not 1
-    ProcessedVariables,
-    ValidPixelExpression,
     KeepInputAttrs,
     VirtualOutput, // /vsi… output paths
 };

@@ -25,6 +25,20 @@ struct OutputVariable {
     std::string rename;  // output name ("" = same as input)
     std::optional<Resampling> resampling;
     nlohmann::json attrs = nlohmann::json::object(); // extra/overriding attributes
+    // Pixels where it is false become NaN (xcube writes it as an attribute; baims applies it).
+    std::string valid_pixel_expression;
+    std::string valid_where; // "file:line:col: output_variables[i].<name>.valid_pixel_expression"
+};
+
+// processed_variables entry (xcube): a variable computed from the input variables on the source
+// pixels of each input, before resampling (see src/cube/gen_expr.hpp).
+struct ProcessedVariable {
+    std::string name;
+    std::string expression;             // "" = none: the variable of that name (maybe masked)
+    std::string valid_pixel_expression; // "" = none
+    std::string where;                  // "file:line:col: processed_variables[i].<name>"
+    std::string expression_where, valid_where;
+    nlohmann::json attrs = nlohmann::json::object(); // the other keys: attributes
 };
 
 // output_writer_params.packing.<var>: {dtype, scale_factor, add_offset, _FillValue}
@@ -44,6 +58,7 @@ struct GenConfig {
     std::string output_crs = "EPSG:4326";
 
     std::vector<OutputVariable> variables; // empty = every data variable of the inputs
+    std::vector<ProcessedVariable> processed;
     Resampling resampling = Resampling::Nearest;
 
     std::string output_path;
@@ -79,6 +94,11 @@ void check_output_folder(const std::filesystem::path& cube, bool dry_run);
 std::vector<std::string> config_drift(const GenConfig& c, const CubeState& cube,
                                       const std::string& recipe, const std::set<size_t>& passed,
                                       bool up_to_date);
+
+// The hint of every expression error.
+inline std::string expression_hint() {
+    return "Fix the expression (the syntax is in docs/config.md, section Expressions)";
+}
 
 // Parses and validates; throws ConfigError with file:line:col and the key path.
 GenConfig parse_gen_config(const config::Document& doc);

@@ -210,7 +210,7 @@ TEST_CASE("a grid too large is refused before anything is allocated", "[config]"
 // to something this version does not have (optimise and prune exist now: hints may name them).
 TEST_CASE("not-available messages come from one table with working hints", "[config]") {
     const auto& table = unavailable_features();
-    CHECK(table.size() == 10);
+    CHECK(table.size() == 8);
     for (const auto& f : table) {
         INFO(f.what);
         CHECK(not_available(f.feature) == f.what + " is not available in this version");
@@ -225,10 +225,51 @@ TEST_CASE("not-available messages come from one table with working hints", "[con
     CHECK(error_of(BASE + "output_crs: EPSG:3035\n") ==
           "gen.yml:4:13: output_crs: output in a CRS other than EPSG:4326 (x/y dimensions) is not "
           "available in this version");
-    CHECK(error_of(BASE + "processed_variables: [a]\n") ==
-          "gen.yml:4:22: processed_variables: processed_variables (derived variables) is not "
-          "available in this version");
-    CHECK(error_of(BASE + "output_variables: [{sst: {valid_pixel_expression: x}}]\n") ==
-          "gen.yml:4:51: output_variables[0].sst.valid_pixel_expression: valid_pixel_expression "
-          "(valid-pixel masking) is not available in this version");
+}
+
+// Issue 10: processed_variables and valid_pixel_expression are read (xcube's forms) and their
+// syntax is checked at once, with the position in the expression.
+TEST_CASE("expressions in the gen config", "[config]") {
+    auto c = cube::parse_gen_config(Document::from_string(
+        BASE + "processed_variables:\n"
+               "  - chl_log: {expression: log10(chl), units: lg(mg m-3), load: true}\n"
+               "  - chl: {valid_pixel_expression: c2rcc_flags.Valid_PE}\n"
+               "  - conc_tsm\n"
+               "output_variables:\n"
+               "  - chl_log\n"
+               "  - sst: {valid_pixel_expression: 'sst > 270 and not flags.cloud'}\n",
+        "gen.yml"));
+    REQUIRE(c.processed.size() == 3);
+    CHECK(c.processed[0].name == "chl_log");
+    CHECK(c.processed[0].expression == "log10(chl)");
+    CHECK(c.processed[0].expression_where ==
+          "gen.yml:5:27: processed_variables[0].chl_log.expression");
+    CHECK(c.processed[0].attrs == nlohmann::json{{"units", "lg(mg m-3)"}});
+    CHECK(c.processed[1].expression.empty());
+    CHECK(c.processed[1].valid_pixel_expression == "c2rcc_flags.Valid_PE");
+    CHECK(c.processed[2].name == "conc_tsm");
+    REQUIRE(c.variables.size() == 2);
+    CHECK(c.variables[1].valid_pixel_expression == "sst > 270 and not flags.cloud");
+    CHECK(c.variables[1].attrs.empty());
+    // the mapping form
+    c = cube::parse_gen_config(Document::from_string(
+        BASE + "processed_variables:\n  a: {expression: b * 2}\n  c: {expression: a + 1}\n",
+        "gen.yml"));
+    REQUIRE(c.processed.size() == 2);
+    CHECK(c.processed[1].name == "c");
+    CHECK(c.processed[1].where == "gen.yml:6:3: processed_variables.c");
+
+    CHECK(error_of(BASE + "processed_variables: [{x: {expression: 'log10(chl'}}]\n") ==
+          "gen.yml:4:40: processed_variables[0].x.expression: 'log10(chl' at position 10: "
+          "expected ',' or ')' in the arguments of 'log10', got the end of the expression");
+    CHECK(error_of(BASE + "output_variables: [{sst: {valid_pixel_expression: 'sst = 1'}}]\n") ==
+          "gen.yml:4:51: output_variables[0].sst.valid_pixel_expression: 'sst = 1' at position "
+          "5: '=' is not an operator; compare with '=='");
+    CHECK(error_of(BASE + "processed_variables: [{lat: {expression: '1'}}]\n") ==
+          "gen.yml:4:24: processed_variables[0].lat: 'lat' is a coordinate of the cube (time, "
+          "time_bnds, lat, lat_bnds, lon, lon_bnds, crs) and cannot name a data variable");
+    CHECK(error_of(BASE + "processed_variables: [{x: {expression: [1]}}]\n") ==
+          "gen.yml:4:40: processed_variables[0].x.expression: expected an expression (a text)");
+    CHECK(error_of(BASE + "processed_variables: 5\n") ==
+          "gen.yml:4:22: processed_variables: expected a list of 'name: {expression: ...}'");
 }

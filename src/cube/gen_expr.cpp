@@ -1,0 +1,416 @@
+// gen's expressions: resolving processed_variables and valid_pixel_expression against the inputs,
+// and evaluating them on the source pixels of each input.
+
+#include "gen_expr.hpp"
+
+#include "parallel.hpp"
+
+#include "baims/core/error.hpp"
+#include "baims/core/log.hpp"
+#include "baims/core/text.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <set>
+
+namespace baims::cube::gen {
+namespace {
+
+int storage_bits(const std::string& nc_type) {
+    if (nc_type == "byte" || nc_type == "ubyte" || nc_type == "char") {
+        return 8;
+    }
+    if (nc_type == "short" || nc_type == "ushort") {
+        return 16;
+    }
+    if (nc_type == "int" || nc_type == "uint") {
+        return 32;
+    }
+    return 64;
+}
+
+// Every variable of the good inputs, first occurrence wins.
+std::vector<const io::VarInfo*> input_vars(const std::vector<InputInfo>& inputs) {
+    std::vector<const io::VarInfo*> out;
+    std::set<std::string> seen;
+    for (const auto& in : inputs) {
+        if (in.failed) {
+            continue;
+        }
+        for (const auto& v : in.vars) {
+            if (seen.insert(v.name).second) {
+                out.push_back(&v);
+            }
+        }
+    }
+    return out;
+}
+
+const io::VarInfo* find_input(const std::vector<const io::VarInfo*>& vars,
+                              const std::string& name) {
+    for (const auto* v : vars) {
+        if (v->name == name) {
+            return v;
+        }
+    }
+    return nullptr;
+}
+
+std::string text_attr(const nlohmann::json& attrs, const char* key) {
+    auto it = attrs.find(key);
+    return it != attrs.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// The expression and mask of a processed entry: its own, or for a bare name the input
+// variable's `expression` / `valid_pixel_expression` attributes (xcube).
+struct Resolved {
+    std::string expression, valid, expression_where, valid_where;
+};
+Resolved resolve_entry(const ProcessedVariable& p, const io::VarInfo* input) {
+    Resolved r{p.expression, p.valid_pixel_expression, p.expression_where, p.valid_where};
+    if (r.expression.empty() && r.valid.empty() && input) {
+        r.expression = text_attr(input->attrs, "expression");
+        r.valid = text_attr(input->attrs, "valid_pixel_expression");
+        r.expression_where =
+            p.where + ": the attribute 'expression' of input variable '" + p.name + "'";
+        r.valid_where =
+            p.where + ": the attribute 'valid_pixel_expression' of input variable '" + p.name + "'";
+    }
+    return r;
+}
+
+// Flag words are read as float32 (24 significant bits): in a 32- or 64-bit flag variable whose
+// highest flag bit is H, bits below H - 23 are rounded away where bit H is set. Says so once per
+// variable whose tested flags have such bits.
+void warn_rounded_flags(const expr::Program& p, const std::vector<expr::Symbol>& symbols,
+                        std::set<size_t>& warned) {
+    for (const auto& [slot, mask] : p.flag_tests()) {
+        const auto& sym = symbols[slot];
+        if (sym.bits <= 24 || warned.count(slot) || mask == 0) {
+            continue;
+        }
+        uint64_t all = 0;
+        if (auto it = sym.attrs.find("flag_masks"); it != sym.attrs.end() && it->is_array()) {
+            for (const auto& m : *it) {
+                all |= m.is_number_integer() ? static_cast<uint64_t>(m.get<int64_t>()) : 0;
+            }
+        }
+        all &= sym.bits >= 64 ? ~uint64_t(0) : (uint64_t(1) << sym.bits) - 1;
+        if (all == 0) {
+            continue;
+        }
+        const int high = 63 - std::countl_zero(all), low = std::countr_zero(mask);
+        if (high - low >= 24) {
+            warned.insert(slot);
+            log::warn("flag tests of '" + sym.name + "' (" + std::to_string(sym.bits) +
+                      "-bit integers) use float32 values: where bit " + std::to_string(high) +
+                      " is set, bits below " + std::to_string(high - 23) +
+                      " are rounded, so tests of those flags can be wrong there");
+        }
+    }
+}
+
+expr::Program compile(const std::string& text, const std::string& where,
+                      const std::vector<expr::Symbol>& symbols, std::set<size_t>& warned) {
+    try {
+        auto p = expr::Program::compile(text, symbols);
+        warn_rounded_flags(p, symbols, warned);
+        return p;
+    } catch (const expr::ExprError& e) {
+        std::vector<std::string> names;
+        for (const auto& s : symbols) {
+            if (std::find(names.begin(), names.end(), s.name) == names.end()) {
+                names.push_back(s.name);
+            }
+        }
+        if (names.size() > 30) {
+            names.resize(30);
+            names.push_back("...");
+        }
+        throw ConfigError(where + ": " + expr::describe(text, e),
+                          expression_hint() + "; it may use: " + text::join(names, ", "));
+    }
+}
+
+// Evaluates p over npix pixels on the run's threads (64 Ki pixels per task).
+void eval_parallel(const expr::Program& p, const std::vector<const float*>& slots, size_t npix,
+                   float* out, int threads) {
+    constexpr size_t TASK = size_t(1) << 16;
+    const size_t tasks = (npix + TASK - 1) / TASK;
+    parallel_for(tasks, threads, [&](size_t t, size_t) {
+        const size_t off = t * TASK, n = std::min(TASK, npix - off);
+        std::vector<const float*> at(slots.size(), nullptr);
+        for (size_t s : p.slots()) {
+            at[s] = slots[s] + off;
+        }
+        p.eval(at.data(), n, out + off);
+    });
+}
+
+} // namespace
+
+std::vector<io::VarInfo> processed_var_infos(const GenConfig& c,
+                                             const std::vector<InputInfo>& inputs) {
+    std::vector<io::VarInfo> out;
+    const auto vars = input_vars(inputs);
+    for (const auto& p : c.processed) {
+        io::VarInfo v;
+        v.name = p.name;
+        v.nc_type = "float";
+        auto prev = std::find_if(out.begin(), out.end(),
+                                 [&](const io::VarInfo& o) { return o.name == p.name; });
+        if (prev != out.end()) {
+            v.attrs = prev->attrs;
+        } else if (const auto* in = find_input(vars, p.name); in && p.expression.empty()) {
+            v.attrs = in->attrs;
+        }
+        for (auto it = p.attrs.begin(); it != p.attrs.end(); ++it) {
+            v.attrs[it.key()] = it.value();
+        }
+        if (prev != out.end()) {
+            *prev = std::move(v);
+        } else {
+            out.push_back(std::move(v));
+        }
+    }
+    return out;
+}
+
+nlohmann::json expressions_recipe(const GenConfig& c) {
+    nlohmann::json j;
+    for (const auto& p : c.processed) {
+        j["processed"].push_back({p.name, p.expression, p.valid_pixel_expression});
+    }
+    for (const auto& v : c.variables) {
+        if (!v.valid_pixel_expression.empty()) {
+            j["valid"].push_back({v.pattern, v.rename, v.valid_pixel_expression});
+        }
+    }
+    return j;
+}
+
+std::unique_ptr<Expressions> Expressions::make(const GenConfig& c,
+                                               const std::vector<InputInfo>& inputs,
+                                               const std::vector<OutVar>& vars) {
+    auto ex = std::make_unique<Expressions>();
+    const auto ivars = input_vars(inputs);
+    std::vector<expr::Symbol> symbols;
+    for (const auto* v : ivars) {
+        symbols.push_back({v->name, v->attrs, storage_bits(v->nc_type)});
+        ex->m_slot_names.push_back(v->name);
+    }
+    ex->m_inputs = symbols.size();
+    std::set<size_t> warned; // flag variables warned about (warn_rounded_flags)
+    auto latest = [&](const std::string& name) -> std::optional<size_t> {
+        for (size_t k = symbols.size(); k-- > 0;) {
+            if (symbols[k].name == name) {
+                return k;
+            }
+        }
+        return std::nullopt;
+    };
+    bool any = false;
+    for (const auto& p : c.processed) {
+        const auto r = resolve_entry(p, find_input(ivars, p.name));
+        Step st;
+        st.name = p.name;
+        st.what = p.where;
+        expr::Symbol sym{p.name};
+        if (!r.expression.empty()) {
+            st.expression = compile(r.expression, r.expression_where, symbols, warned);
+        } else {
+            st.copy_from = latest(p.name);
+            if (!st.copy_from) {
+                std::vector<std::string> names;
+                for (const auto& s : symbols) {
+                    names.push_back(s.name);
+                }
+                auto guess = text::did_you_mean(p.name, names);
+                throw ConfigError(p.where + ": no input has the variable '" + p.name +
+                                      "' and the entry has no expression" +
+                                      (guess.empty() ? "" : " (did you mean '" + guess + "'?)"),
+                                  "Give it an expression, or name an input variable");
+            }
+            sym.attrs = symbols[*st.copy_from].attrs;
+            sym.bits = symbols[*st.copy_from].bits;
+            if (r.valid.empty()) {
+                continue; // the variable itself: nothing to do
+            }
+        }
+        for (auto it = p.attrs.begin(); it != p.attrs.end(); ++it) {
+            sym.attrs[it.key()] = it.value();
+        }
+        st.slot = symbols.size();
+        symbols.push_back(sym);
+        ex->m_slot_names.push_back(p.name);
+        if (!r.valid.empty()) {
+            st.valid =
+                compile(r.valid, r.valid_where, symbols, warned); // may use the variable itself
+        }
+        ex->m_steps.push_back(std::move(st));
+        any = true;
+    }
+    for (const auto& o : vars) {
+        Output out;
+        out.what = "output variable '" + o.name + "'";
+        out.input = o.input;
+        if (auto k = latest(o.input); k && *k >= ex->m_inputs) {
+            out.slot = k;
+        }
+        for (const auto& spec : c.variables) {
+            const bool match = spec.rename.empty() ? text::glob_match(spec.pattern, o.input)
+                                                   : spec.rename == o.name;
+            if (!match) {
+                continue;
+            }
+            if (!spec.valid_pixel_expression.empty()) {
+                out.valid = compile(spec.valid_pixel_expression, spec.valid_where, symbols, warned);
+                out.what = spec.valid_where;
+                any = true;
+            }
+            break;
+        }
+        ex->m_outputs.push_back(std::move(out));
+    }
+    if (!any) {
+        return nullptr;
+    }
+    // Which slots are needed: the outputs', then backwards through the steps.
+    ex->m_needed.assign(symbols.size(), false);
+    for (const auto& o : ex->m_outputs) {
+        if (o.slot) {
+            ex->m_needed[*o.slot] = true;
+        }
+        if (o.valid) {
+            for (size_t s : o.valid->slots()) {
+                ex->m_needed[s] = true;
+            }
+        }
+    }
+    for (auto it = ex->m_steps.rbegin(); it != ex->m_steps.rend(); ++it) {
+        if (!ex->m_needed[it->slot]) {
+            continue;
+        }
+        for (const auto* prog : {&it->expression, &it->valid}) {
+            if (*prog) {
+                for (size_t s : (*prog)->slots()) {
+                    ex->m_needed[s] = s != it->slot || ex->m_needed[s];
+                }
+            }
+        }
+        if (it->copy_from) {
+            ex->m_needed[*it->copy_from] = true;
+        }
+    }
+    for (size_t s = 0; s < ex->m_inputs; ++s) {
+        if (ex->m_needed[s]) {
+            ex->m_read_names.push_back(ex->m_slot_names[s]);
+        }
+    }
+    return ex;
+}
+
+void Expressions::apply(const std::string& input, size_t npix, const Read& read,
+                        std::vector<std::vector<float>*>& data,
+                        std::vector<std::vector<float>>& scratch, int threads) const {
+    const size_t nslots = m_slot_names.size();
+    scratch.resize(nslots + m_outputs.size());
+    std::vector<const float*> at(nslots, nullptr);
+    // Input variables: from an output variable read as is, else read now.
+    for (size_t s = 0; s < m_inputs; ++s) {
+        if (!m_needed[s]) {
+            continue;
+        }
+        for (size_t v = 0; v < m_outputs.size() && !at[s]; ++v) {
+            const auto& o = m_outputs[v];
+            if (!o.slot && o.input == m_slot_names[s] && !data[v]->empty()) {
+                at[s] = data[v]->data(); // not changed before the last loop below
+            }
+        }
+        if (!at[s] && read(m_slot_names[s], scratch[s])) {
+            at[s] = scratch[s].data();
+        }
+    }
+    auto missing = [&](const expr::Program& p) -> std::optional<std::string> {
+        for (size_t s : p.slots()) {
+            if (!at[s]) {
+                return m_slot_names[s];
+            }
+        }
+        return std::nullopt;
+    };
+    std::vector<float> mask;
+    auto apply_mask = [&](const expr::Program& p, float* values) {
+        mask.resize(npix);
+        eval_parallel(p, at, npix, mask.data(), threads);
+        for (size_t i = 0; i < npix; ++i) {
+            values[i] = mask[i] != 0.0f ? values[i] : std::numeric_limits<float>::quiet_NaN();
+        }
+    };
+    for (const auto& st : m_steps) {
+        if (!m_needed[st.slot]) {
+            continue;
+        }
+        auto& buf = scratch[st.slot];
+        if (st.expression) {
+            if (missing(*st.expression)) {
+                continue; // this input cannot make it: the variable is absent for this input
+            }
+            buf.resize(npix);
+            at[st.slot] = buf.data(); // the expression reads only earlier slots
+            eval_parallel(*st.expression, at, npix, buf.data(), threads);
+        } else {
+            if (!at[*st.copy_from]) {
+                continue;
+            }
+            buf.resize(npix);
+            std::memcpy(buf.data(), at[*st.copy_from], npix * sizeof(float));
+            at[st.slot] = buf.data();
+        }
+        if (st.valid) {
+            if (missing(*st.valid)) {
+                at[st.slot] = nullptr;
+                continue;
+            }
+            apply_mask(*st.valid, buf.data());
+        }
+    }
+    // Output masks first (they may read output variables that are masked too), then the values.
+    std::vector<std::vector<float>> masks(m_outputs.size());
+    for (size_t v = 0; v < m_outputs.size(); ++v) {
+        const auto& o = m_outputs[v];
+        const bool present = o.slot ? at[*o.slot] != nullptr : !data[v]->empty();
+        if (!o.valid || !present) {
+            continue;
+        }
+        if (auto name = missing(*o.valid)) {
+            throw InputError("input '" + input + "' has no variable '" + *name + "', which the " +
+                                 "valid_pixel_expression of " + o.what + " needs",
+                             "Give inputs that have it, or change the expression");
+        }
+        masks[v].resize(npix);
+        eval_parallel(*o.valid, at, npix, masks[v].data(), threads);
+    }
+    for (size_t v = 0; v < m_outputs.size(); ++v) {
+        const auto& o = m_outputs[v];
+        auto& out = *data[v];
+        if (o.slot) {
+            if (at[*o.slot]) {
+                out.assign(at[*o.slot], at[*o.slot] + npix);
+            } else {
+                out.clear();
+            }
+        }
+    }
+    for (size_t v = 0; v < m_outputs.size(); ++v) {
+        auto& out = *data[v];
+        if (!masks[v].empty() && !out.empty()) {
+            for (size_t i = 0; i < npix; ++i) {
+                out[i] = masks[v][i] != 0.0f ? out[i] : std::numeric_limits<float>::quiet_NaN();
+            }
+        }
+    }
+}
+
+} // namespace baims::cube::gen

@@ -1,0 +1,162 @@
+"""gen: processed_variables and output_variables[*].valid_pixel_expression (issue 10), values
+against numpy computed here from the input's own arrays, and expression errors (exit 3, one line,
+cube untouched)."""
+
+import datetime as dt
+import os
+
+import netCDF4
+import numpy as np
+import zarr
+
+from baimstest import TempDirTest, run, snapshot, write_cf
+
+LAT = np.arange(9.75, 0, -0.5)  # 20, descending: the output grid below has the same pixels
+LON = np.arange(0.25, 15, 0.5)  # 30
+MEANINGS = ("Rtosa_OOS Rtosa_OOR Rhow_OOR Cloud_risk Iop_OOR Apig_at_max Adet_at_max Agelb_at_max "
+            "Bpart_at_max Bwit_at_max Apig_at_min Adet_at_min Agelb_at_min Bpart_at_min Bwit_at_min "
+            "Rhow_OOS Kd489_OOR Kdmin_OOR Kd489_at_max Kdmin_at_max Valid_PE")
+MASKS = [1 << k for k in range(20)] + [-2147483648]  # as in the OLCI C2RCC sample (int, _Unsigned)
+# Flag words whose set bits fit float32's 24 significant bits (see docs/config.md, Expressions).
+WORDS = np.array([0, 1, 8, 9, 1 << 31, (1 << 31) | (1 << 8), (1 << 31) | (1 << 15)], dtype=np.uint64)
+
+CONFIG = """output_region: [0.0, 0.0, 15.0, 10.0]
+output_size: [30, 20]
+processed_variables:
+  - chl_log: {expression: 'log10(chl) * 2 + tsm / 4', units: lg, long_name: log chl}
+  - good: {expression: 'c2rcc_flags.Valid_PE && tsm > 1'}
+  - tsm: {valid_pixel_expression: good}
+  - ratio: {expression: 'where(chl_log > 0, chl / tsm, -1)', valid_pixel_expression: 'not isnan(chl)'}
+output_variables:
+  - chl_log
+  - chl: {valid_pixel_expression: 'c2rcc_flags.Valid_PE and not c2rcc_flags.Rhow_OOS'}
+  - tsm
+  - ratio
+"""
+
+
+def make_input(path, seed=1):
+    rng = np.random.default_rng(seed)
+    chl = rng.lognormal(0.0, 1.0, (1, 20, 30)).astype(np.float32)
+    chl[0, rng.random((20, 30)) < 0.1] = np.nan
+    tsm = rng.uniform(0.0, 3.0, (1, 20, 30)).astype(np.float32)
+    flags = WORDS[rng.integers(0, len(WORDS), (20, 30))]
+    write_cf(path, LAT, LON, chl, [dt.datetime(2017, 4, 14, 10, 30)], name="chl")
+    with netCDF4.Dataset(path, "a") as ds:
+        t = ds.createVariable("tsm", "f4", ("time", "lat", "lon"), zlib=True)
+        t[:] = tsm
+        f = ds.createVariable("c2rcc_flags", "i4", ("time", "lat", "lon"), zlib=True)
+        f.flag_meanings = MEANINGS
+        f.flag_masks = np.array(MASKS, dtype=np.int32)
+        f._Unsigned = "true"
+        f.set_auto_maskandscale(False)
+        f[0] = flags.astype(np.uint32).view(np.int32)
+    return chl[0], tsm[0], flags
+
+
+class Expressions(TempDirTest):
+    def gen(self, body, check=0, out="c.zarr"):
+        cfg = self.p("gen.yml")
+        with open(cfg, "w") as f:
+            f.write(body)
+        return run(["gen", "-c", cfg, "-o", self.p(out), self.p("in.nc")], check=check)
+
+    def test_values_against_numpy(self):
+        chl, tsm, flags = make_input(self.p("in.nc"))
+        self.gen(CONFIG)
+        z = zarr.open(self.p("c.zarr"), "r")
+        self.assertEqual(sorted(k for k in z.array_keys() if z[k].ndim == 3),
+                         ["chl", "chl_log", "ratio", "tsm"])  # 'good' is not an output
+        valid_pe = (flags & 0x80000000) != 0
+        rhow_oos = (flags & 0x8000) != 0
+        with np.errstate(all="ignore"):
+            chl_log = np.log10(chl) * np.float32(2) + tsm / np.float32(4)
+            good = valid_pe & (tsm > 1)
+            tsm_masked = np.where(good, tsm, np.float32(np.nan))  # 'tsm' from here on
+            ratio = np.where(chl_log > 0, chl / tsm_masked, np.float32(-1)).astype(np.float32)
+        ratio[np.isnan(chl)] = np.nan
+        np.testing.assert_array_equal(z["chl"][0], np.where(valid_pe & ~rhow_oos, chl, np.nan))
+        np.testing.assert_array_equal(z["tsm"][0], tsm_masked)
+        np.testing.assert_array_equal(z["ratio"][0], ratio)
+        # log10: glibc's and numpy's float32 kernels may differ in the last bit (1 ulp of log10,
+        # times 2, plus the rounding of the sum)
+        np.testing.assert_allclose(z["chl_log"][0], chl_log, rtol=5e-7, atol=5e-7)
+        self.assertTrue(np.array_equal(np.isnan(z["chl_log"][0]), np.isnan(chl_log)))
+        self.assertEqual(int(np.isnan(z["chl"][0]).sum()),
+                         int((~(valid_pe & ~rhow_oos) | np.isnan(chl)).sum()))
+        self.assertEqual(z["chl_log"].attrs["units"], "lg")
+        self.assertEqual(z["chl_log"].attrs["long_name"], "log chl")
+        self.assertNotIn("valid_pixel_expression", z["chl"].attrs)
+        # A rerun with the same config and input is up to date; another expression recomputes.
+        p = self.gen(CONFIG)
+        self.assertIn("up to date", p.stderr + p.stdout)
+        p = self.gen(CONFIG.replace("tsm / 4", "tsm / 8"))
+        self.assertIn("1 replaced", p.stderr + p.stdout)
+        with np.errstate(all="ignore"):
+            want = np.log10(chl) * np.float32(2) + tsm / np.float32(8)
+        np.testing.assert_allclose(zarr.open(self.p("c.zarr"), "r")["chl_log"][0], want,
+                                   rtol=5e-7, atol=5e-7)
+
+    def test_errors_exit_3_cube_untouched(self):
+        make_input(self.p("in.nc"))
+        self.gen(CONFIG)
+        before = snapshot(self.p("c.zarr"))
+        cfg = self.p("gen.yml")
+        cases = [
+            (CONFIG.replace("log10(chl)", "log10(chl_x)"),
+             f"baims gen: error: {cfg}:4:27: processed_variables[0].chl_log.expression: "
+             "'log10(chl_x) * 2 + tsm / 4' at position 7: unknown variable 'chl_x' (did you mean "
+             "'chl'?). Fix the expression (the syntax is in docs/config.md, section Expressions); "
+             "it may use: chl, tsm, c2rcc_flags"),
+            (CONFIG.replace("c2rcc_flags.Rhow_OOS", "c2rcc_flags.Rhow_OS"),
+             f"baims gen: error: {cfg}:10:35: output_variables[1].chl.valid_pixel_expression: "
+             "'c2rcc_flags.Valid_PE and not c2rcc_flags.Rhow_OS' at position 42: 'c2rcc_flags' "
+             "has no flag 'Rhow_OS' (did you mean 'Rhow_OOS'?); its flags: "
+             + ", ".join(MEANINGS.split()) + ". Fix the expression (the syntax is in "
+             "docs/config.md, section Expressions); it may use: chl, tsm, c2rcc_flags, chl_log, "
+             "good, ratio"),
+            (CONFIG.replace("'c2rcc_flags.Valid_PE && tsm > 1'", "'c2rcc_flags.Valid_PE && tsm >'"),
+             f"baims gen: error: {cfg}:5:24: processed_variables[1].good.expression: "
+             "'c2rcc_flags.Valid_PE && tsm >' at position 30: expected a number, a name or '(', got "
+             "the end of the expression. Fix the expression (the syntax is in docs/config.md, "
+             "section Expressions)"),
+            (CONFIG.replace("chl_log > 0", "good.Valid"),
+             f"baims gen: error: {cfg}:7:25: processed_variables[3].ratio.expression: "
+             "'where(good.Valid, chl / tsm, -1)' at position 12: 'good.Valid' is not a flag test: "
+             "'good' has no flag_meanings attribute. Fix the expression (the syntax is in "
+             "docs/config.md, section Expressions); it may use: chl, tsm, c2rcc_flags, chl_log, "
+             "good"),
+        ]
+        for body, line in cases:
+            with self.subTest(line=line):
+                p = self.gen(body, check=3)
+                self.assertEqual(p.stderr.strip().splitlines(), [line])
+                self.assertEqual(snapshot(self.p("c.zarr")), before)
+        # a new cube is not created either
+        p = self.gen(cases[0][0], check=3, out="new.zarr")
+        self.assertFalse(os.path.exists(self.p("new.zarr")))
+
+    def test_input_lacking_a_mask_variable_is_skipped(self):
+        make_input(self.p("in.nc"))
+        write_cf(self.p("other.nc"), LAT, LON, np.ones((1, 20, 30)),
+                 [dt.datetime(2017, 4, 15, 10, 30)], name="chl")
+        with netCDF4.Dataset(self.p("other.nc"), "a") as ds:
+            ds.createVariable("tsm", "f4", ("time", "lat", "lon"))[:] = np.ones((1, 20, 30))
+        cfg = self.p("gen.yml")
+        with open(cfg, "w") as f:
+            f.write(CONFIG)
+        p = run(["gen", "-c", cfg, "-o", self.p("c.zarr"), self.p("in.nc"), self.p("other.nc")],
+                check=8)
+        self.assertIn(f"input '{self.p('other.nc')}' has no variable 'c2rcc_flags', which the "
+                      f"valid_pixel_expression of {cfg}:10:35: output_variables[1].chl."
+                      "valid_pixel_expression needs", p.stderr)
+        self.assertEqual(zarr.open(self.p("c.zarr"), "r")["chl"].shape[0], 1)
+
+    def test_warns_about_float32_rounded_flag_bits(self):
+        make_input(self.p("in.nc"))
+        p = self.gen(CONFIG.replace("c2rcc_flags.Rhow_OOS", "c2rcc_flags.Cloud_risk"))
+        self.assertIn("warning: flag tests of 'c2rcc_flags' (32-bit integers) use float32 values: "
+                      "where bit 31 is set, bits below 8 are rounded, so tests of those flags can "
+                      "be wrong there", p.stderr)
+        p = self.gen(CONFIG, out="d.zarr")
+        self.assertNotIn("float32 values", p.stderr)
