@@ -72,7 +72,8 @@ GenResult generate(const GenRequest& req) {
     result.inputs_total = paths.size();
     const grid::Grid g = c.output_grid();
 
-    auto inputs = scan_inputs(paths, req.fail_fast, result);
+    auto inputs =
+        scan_inputs(paths, c.input_processor, nlohmann::json::object(), req.fail_fast, result);
     auto slices = make_slices(inputs, c.mosaic);
     if (slices.empty()) {
         throw InputError("none of the " + std::to_string(paths.size()) + " inputs could be read",
@@ -198,8 +199,8 @@ GenResult generate(const GenRequest& req) {
     // share it (never more than --threads threads at work).
     ThreadPool pool(std::max(req.threads, 1));
     ThreadPool::Scope pool_scope(pool);
-    AxisCache axes(g);
-    ComputeContext ctx{g, cy, cx, vars, inputs, axes, std::max(req.threads, 1)};
+    MapCache maps(g);
+    ComputeContext ctx{g, cy, cx, vars, inputs, maps, std::max(req.threads, 1)};
 
     Progress progress("gen", slices.size(), "slices");
     std::vector<Slice> written;

@@ -7,6 +7,7 @@
 #include "baims/core/log.hpp"
 #include "baims/core/text.hpp"
 #include "baims/io/fingerprint.hpp"
+#include "baims/io/input.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -62,20 +63,22 @@ std::filesystem::path output_dir(const std::string& configured) {
     return p;
 }
 
-std::vector<InputInfo> scan_inputs(const std::vector<std::string>& paths, bool fail_fast,
-                                   GenResult& result) {
+std::vector<InputInfo> scan_inputs(const std::vector<std::string>& paths,
+                                   const std::string& processor, const nlohmann::json& params,
+                                   bool fail_fast, GenResult& result) {
     std::vector<InputInfo> out;
     for (const auto& p : paths) {
         InputInfo info;
         info.path = p;
+        info.processor = processor;
+        info.params = params;
         try {
-            auto f = io::CfInput::open(p);
-            info.lat = f.lat();
-            info.lon = f.lon();
-            info.steps = f.steps();
-            info.calendar = f.calendar();
-            info.vars = f.variables();
-            info.identity = io::file_identity(p);
+            const auto f = io::open_input(processor, p, params);
+            info.geometry = f->geometry();
+            info.steps = f->steps();
+            info.calendar = f->calendar();
+            info.vars = f->variables();
+            info.identity = f->identity();
         } catch (const Error& e) {
             if (fail_fast) {
                 e.rethrow_with_context("input " + p);
@@ -211,7 +214,7 @@ std::vector<OutVar> select_new_vars(const GenConfig& c, const std::vector<InputI
         }
     }
     if (out.empty()) {
-        throw InputError("the inputs have no data variables on a lat/lon grid");
+        throw InputError("the inputs have no data variables on a lat/lon or x/y grid");
     }
     return out;
 }

@@ -1,5 +1,6 @@
 #include "baims/io/cf_input.hpp"
 
+#include "../input_kinds.hpp"
 #include "h5_chunks.hpp"
 #include "nc_file.hpp"
 
@@ -334,7 +335,8 @@ struct CfInput::Impl {
     nc::File file;
     std::vector<nc::Dim> dims;
     std::vector<nc::Var> all_vars;
-    std::vector<double> lat, lon;
+    std::vector<double> lat, lon; // the row and column axes as stored
+    Geometry geometry;
     int lat_dim = -1, lon_dim = -1, time_dim = -1;
     std::vector<TimeStep> steps;
     tm::Calendar calendar = tm::Calendar::Gregorian;
@@ -842,6 +844,7 @@ CfInput CfInput::open(const std::filesystem::path& path) {
     impl->find_lat_lon();
     impl->find_time();
     impl->find_variables();
+    impl->geometry = LatLonAxes{impl->lat, impl->lon};
     if (impl->vars.empty()) {
         impl->input_error("no data variable on the lat/lon grid",
                           "data variables need dimensions (time, lat, lon)");
@@ -851,6 +854,9 @@ CfInput CfInput::open(const std::filesystem::path& path) {
 
 const std::filesystem::path& CfInput::path() const {
     return m_impl->path();
+}
+const Geometry& CfInput::geometry() const {
+    return m_impl->geometry;
 }
 const std::vector<double>& CfInput::lat() const {
     return m_impl->lat;
@@ -866,15 +872,6 @@ grid::time::Calendar CfInput::calendar() const {
 }
 const std::vector<VarInfo>& CfInput::variables() const {
     return m_impl->vars;
-}
-
-const VarInfo* CfInput::find(std::string_view name) const {
-    for (const auto& v : m_impl->vars) {
-        if (v.name == name) {
-            return &v;
-        }
-    }
-    return nullptr;
 }
 
 size_t CfInput::Impl::index_of(const std::string& var, size_t step) const {
@@ -1085,6 +1082,15 @@ nlohmann::json CfInput::global_attrs() const {
         out[name] = nc::attr_json(m_impl->file, NC_GLOBAL, name);
     }
     return out;
+}
+
+} // namespace baims::io
+
+namespace baims::io {
+
+std::unique_ptr<Input> open_cf(const std::filesystem::path& path,
+                               const nlohmann::json& /*params*/) {
+    return std::make_unique<CfInput>(CfInput::open(path));
 }
 
 } // namespace baims::io
