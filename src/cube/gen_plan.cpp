@@ -20,6 +20,19 @@ namespace {
 namespace sfs = std::filesystem;
 
 const std::string& crc_of(const InputInfo& in) {
+    if (in.crc.empty() && sfs::is_directory(in.path)) {
+        // A product folder (.SEN3): the CRCs of its files, in name order.
+        std::vector<sfs::path> files;
+        for (const auto& e : sfs::directory_iterator(in.path)) {
+            if (e.is_regular_file()) {
+                files.push_back(e.path());
+            }
+        }
+        std::sort(files.begin(), files.end());
+        for (const auto& f : files) {
+            in.crc += (in.crc.empty() ? "" : ",") + io::file_crc32(f);
+        }
+    }
     if (in.crc.empty()) {
         in.crc = io::file_crc32(in.path);
     }

@@ -420,9 +420,7 @@ SourceMap map_source(const io::Geometry& g, const grid::Grid& out, Resampling me
     if (const auto* proj = std::get_if<io::ProjectedAxes>(&g)) {
         return map_projected(*proj, out, method, for_each);
     }
-    throw InputError("resampling a source with 2-D latitude/longitude (" + io::describe(g) +
-                         ") is not available in this version",
-                     "use inputs with 1-D lat/lon or projected x/y axes");
+    return map_swath(std::get<io::LatLon2D>(g), out, method, for_each);
 }
 
 void resample_block(const float* src, size_t src_w, const SourceMap& map, Resampling method,

@@ -21,6 +21,7 @@ struct Kind {
 // Every input kind, in one place. A new kind adds its row here.
 constexpr Kind KINDS[] = {
     {"default", &open_cf},
+    {"curvilinear", &open_curvilinear},
 };
 
 } // namespace

@@ -6,7 +6,9 @@
 //                  filled from the source array (every method).
 //   ProjectedAxes  per output pixel (PixelMap): its centre mapped through PROJ into the source x/y
 //                  (resample_projected.cpp; nearest and bilinear).
-//   LatLon2D       not mapped yet (curvilinear input).
+//   LatLon2D       per output pixel (PixelMap): the swath quads rasterised onto the output pixel
+//                  centres, nothing outside the swath, no gaps inside (resample_swath.cpp;
+//                  nearest and bilinear; swaths across the antimeridian are not handled).
 // NaN is "no data" everywhere.
 
 #include "baims/grid/grid.hpp"
@@ -93,6 +95,10 @@ SourceMap map_source(const io::Geometry& g, const grid::Grid& out, Resampling me
 // The PixelMap of a projected source (resample_projected.cpp).
 PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resampling method,
                        const io::ForEach& for_each);
+
+// The PixelMap of a curvilinear source (resample_swath.cpp).
+PixelMap map_swath(const io::LatLon2D& src, const grid::Grid& out, Resampling method,
+                   const io::ForEach& for_each);
 
 // resample_block over any SourceMap; src is a slab of src_w columns (io::cols of the geometry).
 void resample_block(const float* src, size_t src_w, const SourceMap& map, Resampling method,

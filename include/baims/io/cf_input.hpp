@@ -19,6 +19,13 @@ public:
     // Throws InputError naming the file when it is not NetCDF, is truncated, has no 1-D lat/lon
     // or x/y grid (naming what it has instead, e.g. 2-D lat(y,x)) or has no time.
     static CfInput open(const std::filesystem::path& path);
+    // A file whose data variables lie on two named dimensions (rows, columns) and whose cell
+    // positions are known elsewhere (the curvilinear input: 2-D lat/lon in this or another file).
+    // geometry() is `geometry`; lat()/lon() are the row and column indices. Variables: those
+    // whose last two dimensions are (row_dim, col_dim). Without a time (coordinate or coverage
+    // attributes) and with need_time false: one step at time 0.
+    static CfInput open_on_dims(const std::filesystem::path& path, const std::string& row_dim,
+                                const std::string& col_dim, Geometry geometry, bool need_time);
 
     CfInput(CfInput&&) noexcept;
     CfInput& operator=(CfInput&&) noexcept;

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <limits>
+#include <numeric>
 #include <set>
 #include <type_traits>
 #include <unistd.h>
@@ -849,6 +850,40 @@ CfInput CfInput::open(const std::filesystem::path& path) {
         impl->input_error("no data variable on the lat/lon grid",
                           "data variables need dimensions (time, lat, lon)");
     }
+    return CfInput(std::move(impl));
+}
+
+CfInput CfInput::open_on_dims(const std::filesystem::path& path, const std::string& row_dim,
+                              const std::string& col_dim, Geometry geometry, bool need_time) {
+    auto impl = std::make_unique<Impl>(nc::File::open(path));
+    nc::check_classic_size(impl->file);
+    impl->dims = nc::dims(impl->file);
+    impl->all_vars = nc::vars(impl->file);
+    for (size_t d = 0; d < impl->dims.size(); ++d) {
+        if (impl->dims[d].name == row_dim) {
+            impl->lat_dim = static_cast<int>(d);
+        } else if (impl->dims[d].name == col_dim) {
+            impl->lon_dim = static_cast<int>(d);
+        }
+    }
+    if (impl->lat_dim < 0 || impl->lon_dim < 0) {
+        impl->input_error("no dimensions '" + row_dim + "' and '" + col_dim + "'");
+    }
+    impl->lat.resize(impl->dims[static_cast<size_t>(impl->lat_dim)].len);
+    impl->lon.resize(impl->dims[static_cast<size_t>(impl->lon_dim)].len);
+    std::iota(impl->lat.begin(), impl->lat.end(), 0.0);
+    std::iota(impl->lon.begin(), impl->lon.end(), 0.0);
+    if (need_time) {
+        impl->find_time();
+    } else {
+        try {
+            impl->find_time();
+        } catch (const InputError&) {
+            impl->steps = {TimeStep{}};
+        }
+    }
+    impl->find_variables();
+    impl->geometry = std::move(geometry);
     return CfInput(std::move(impl));
 }
 
