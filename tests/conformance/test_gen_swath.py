@@ -218,9 +218,9 @@ class SwathSen3(TempDirTest):
             det = a * e - b * d
             cc, rr = cc - (e * fx - b * fy) / det, rr - (a * fy - d * fx) / det
         exp = 1.0 + 0.01 * (3 * rr + 2 * cc)
-        # The swath positions are rounded to 1e-6 degrees and the c*c term is quadratic within a
-        # quad: the difference is far below one packed step (0.01).
-        self.assertLess(np.max(np.abs(got[rows, cols] - exp)), 2e-3)
+        # The swath positions are rounded to 1e-6 degrees, the c*c term is quadratic within a
+        # quad and the output is float32: measured 2.7e-6, against 0.02-0.03 between neighbours.
+        self.assertLess(np.max(np.abs(got[rows, cols] - exp)), 1e-5)
 
     def test_sen3_without_geo_coordinates(self):
         r, c, lat, lon = synthetic_swath(4, 5)
