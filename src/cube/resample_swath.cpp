@@ -7,7 +7,9 @@
 // inverse of the quad's bilinear map gives (s, t) in [0, 1]^2. So every output centre inside the
 // footprint gets a value (no gaps between quads) and none outside it does (the outer half cell
 // beyond the outermost centres is outside). A centre on an edge shared by two quads takes the
-// first quad in swath order.
+// first quad in swath order. Two passes, each spread over threads by for_each: bands of swath
+// rows find each output pixel's quad (an atomic minimum of the quad index: the result does not
+// depend on the threads), then bands of output rows fill the map from it.
 //   nearest   the cell whose centre is nearest to the output centre, searched among the 4x4
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
@@ -22,6 +24,7 @@
 #include "baims/cube/resample.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -68,7 +71,7 @@ bool invert_bilinear(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const P
 } // namespace
 
 PixelMap map_swath(const io::LatLon2D& src, const grid::Grid& out, Resampling method,
-                   const io::ForEach& /*for_each*/) {
+                   const io::ForEach& for_each) {
     if (method != Resampling::Nearest && method != Resampling::Bilinear) {
         throw ConfigError("output_resampling '" + to_string(method) +
                               "' is not available for a source with 2-D lat/lon (" +
@@ -110,74 +113,110 @@ PixelMap map_swath(const io::LatLon2D& src, const grid::Grid& out, Resampling me
 
     const auto& ex = out.extent();
     const double dx = out.dx(), dy = out.dy();
-    auto pos = [&](size_t r, size_t c) { return Pt{src.lon[r * W + c], src.lat[r * W + c]}; };
-    for (size_t r = 0; r + 1 < H; ++r) {
-        for (size_t c = 0; c + 1 < W; ++c) {
-            const Pt a = pos(r, c), b = pos(r, c + 1), cc = pos(r + 1, c), d = pos(r + 1, c + 1);
-            const double xmin = std::min({a.x, b.x, cc.x, d.x});
-            const double xmax = std::max({a.x, b.x, cc.x, d.x});
-            const double ymin = std::min({a.y, b.y, cc.y, d.y});
-            const double ymax = std::max({a.y, b.y, cc.y, d.y});
-            if (!std::isfinite(xmin + xmax + ymin + ymax) || xmax - xmin > 180.0) {
-                continue; // a corner without position, or across the antimeridian
-            }
-            // Output columns whose centre x lies in [xmin, xmax]: x(col) = xmin_g + (col+0.5)dx.
-            const double c0f = std::ceil((xmin - ex.xmin) / dx - 0.5);
-            const double c1f = std::floor((xmax - ex.xmin) / dx - 0.5);
-            // Rows (north-up): y(row) = ymax_g - (row+0.5)dy.
-            const double r0f = std::ceil((ex.ymax - ymax) / dy - 0.5);
-            const double r1f = std::floor((ex.ymax - ymin) / dy - 0.5);
-            if (c1f < 0 || r1f < 0 || c0f > static_cast<double>(OW) - 1 ||
-                r0f > static_cast<double>(OH) - 1 || c0f > c1f || r0f > r1f) {
-                continue;
-            }
-            const auto col0 = static_cast<size_t>(std::max(0.0, c0f));
-            const auto col1 = static_cast<size_t>(std::min(static_cast<double>(OW) - 1, c1f));
-            const auto row0 = static_cast<size_t>(std::max(0.0, r0f));
-            const auto row1 = static_cast<size_t>(std::min(static_cast<double>(OH) - 1, r1f));
-            for (size_t orow = row0; orow <= row1; ++orow) {
-                const double py = out.y(orow);
-                for (size_t ocol = col0; ocol <= col1; ++ocol) {
-                    const size_t o = orow * OW + ocol;
-                    if (nearest ? m.nearest[o] >= 0 : m.lo[o] >= 0) {
-                        continue; // taken by an earlier quad
-                    }
-                    const Pt p{out.x(ocol), py};
-                    double s = 0, t = 0;
-                    constexpr double EPS = 1e-9;
-                    if (!invert_bilinear(a, b, cc, d, p, s, t) || s < -EPS || s > 1 + EPS ||
-                        t < -EPS || t > 1 + EPS) {
-                        continue;
-                    }
-                    s = std::clamp(s, 0.0, 1.0);
-                    t = std::clamp(t, 0.0, 1.0);
-                    if (!nearest) {
-                        m.lo[o] = static_cast<std::int32_t>(r * W + c);
-                        m.wx[o] = static_cast<float>(s);
-                        m.wy[o] = static_cast<float>(t);
-                        continue;
-                    }
-                    double best = std::numeric_limits<double>::infinity();
-                    std::int32_t best_idx = -1;
-                    const size_t rr0 = r > 0 ? r - 1 : 0, rr1 = std::min(H - 1, r + 2);
-                    const size_t cc0 = c > 0 ? c - 1 : 0, cc1 = std::min(W - 1, c + 2);
-                    for (size_t rr = rr0; rr <= rr1; ++rr) {
-                        for (size_t k = cc0; k <= cc1; ++k) {
-                            const size_t i = rr * W + k;
-                            const double ddx = (src.lon[i] - p.x) * kx;
-                            const double ddy = src.lat[i] - p.y;
-                            const double dist = ddx * ddx + ddy * ddy;
-                            if (dist < best) { // NaN positions never win
-                                best = dist;
-                                best_idx = static_cast<std::int32_t>(i);
-                            }
+    auto pos = [&](size_t i) { return Pt{src.lon[i], src.lat[i]}; };
+    // (s, t) of output centre p in quad q (its corner (r, c) at flat index q), or false.
+    auto locate = [&](size_t q, const Pt& p, double& s, double& t) {
+        constexpr double EPS = 1e-9;
+        if (!invert_bilinear(pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s, t) || s < -EPS ||
+            s > 1 + EPS || t < -EPS || t > 1 + EPS) {
+            return false;
+        }
+        s = std::clamp(s, 0.0, 1.0);
+        t = std::clamp(t, 0.0, 1.0);
+        return true;
+    };
+    // Pass 1, in parallel over bands of swath rows: each output pixel's owner, the first quad in
+    // swath order that holds its centre (an atomic minimum, so the result does not depend on the
+    // order the bands run in). Kept in the map's own index array.
+    std::vector<std::int32_t>& owner = nearest ? m.nearest : m.lo;
+    std::fill(owner.begin(), owner.end(), std::numeric_limits<std::int32_t>::max());
+    const size_t band = 64;
+    const size_t nbands = (H - 1 + band - 1) / band;
+    for_each(nbands, [&](size_t b) {
+        const size_t r_end = std::min(H - 1, (b + 1) * band);
+        for (size_t r = b * band; r < r_end; ++r) {
+            for (size_t c = 0; c + 1 < W; ++c) {
+                const size_t q = r * W + c;
+                const Pt a = pos(q), bb = pos(q + 1), cc = pos(q + W), d = pos(q + W + 1);
+                const double xmin = std::min({a.x, bb.x, cc.x, d.x});
+                const double xmax = std::max({a.x, bb.x, cc.x, d.x});
+                const double ymin = std::min({a.y, bb.y, cc.y, d.y});
+                const double ymax = std::max({a.y, bb.y, cc.y, d.y});
+                if (!std::isfinite(xmin + xmax + ymin + ymax) || xmax - xmin > 180.0) {
+                    continue; // a corner without position, or across the antimeridian
+                }
+                // Output columns whose centre x(col) = xmin_g + (col + 0.5) dx is in
+                // [xmin, xmax]; rows (north-up) whose y(row) = ymax_g - (row + 0.5) dy is in
+                // [ymin, ymax].
+                const double c0f = std::ceil((xmin - ex.xmin) / dx - 0.5);
+                const double c1f = std::floor((xmax - ex.xmin) / dx - 0.5);
+                const double r0f = std::ceil((ex.ymax - ymax) / dy - 0.5);
+                const double r1f = std::floor((ex.ymax - ymin) / dy - 0.5);
+                if (c1f < 0 || r1f < 0 || c0f > static_cast<double>(OW) - 1 ||
+                    r0f > static_cast<double>(OH) - 1 || c0f > c1f || r0f > r1f) {
+                    continue;
+                }
+                const auto col0 = static_cast<size_t>(std::max(0.0, c0f));
+                const auto col1 = static_cast<size_t>(std::min(static_cast<double>(OW) - 1, c1f));
+                const auto row0 = static_cast<size_t>(std::max(0.0, r0f));
+                const auto row1 = static_cast<size_t>(std::min(static_cast<double>(OH) - 1, r1f));
+                const auto qi = static_cast<std::int32_t>(q);
+                for (size_t orow = row0; orow <= row1; ++orow) {
+                    for (size_t ocol = col0; ocol <= col1; ++ocol) {
+                        std::atomic_ref<std::int32_t> o(owner[orow * OW + ocol]);
+                        std::int32_t cur = o.load(std::memory_order_relaxed);
+                        double s = 0, t = 0;
+                        if (cur <= qi || !locate(q, Pt{out.x(ocol), out.y(orow)}, s, t)) {
+                            continue;
+                        }
+                        while (qi < cur && !o.compare_exchange_weak(cur, qi)) {
                         }
                     }
-                    m.nearest[o] = best_idx;
                 }
             }
         }
-    }
+    });
+    // Pass 2, in parallel over bands of output rows: the owner quad's nearest cell or weights.
+    const size_t obands = (OH + band - 1) / band;
+    for_each(obands, [&](size_t b) {
+        for (size_t orow = b * band; orow < std::min(OH, (b + 1) * band); ++orow) {
+            const double py = out.y(orow);
+            for (size_t ocol = 0; ocol < OW; ++ocol) {
+                const size_t o = orow * OW + ocol;
+                if (owner[o] == std::numeric_limits<std::int32_t>::max()) {
+                    owner[o] = -1;
+                    continue;
+                }
+                const auto q = static_cast<size_t>(owner[o]);
+                const Pt p{out.x(ocol), py};
+                if (!nearest) {
+                    double s = 0, t = 0;
+                    locate(q, p, s, t);
+                    m.wx[o] = static_cast<float>(s);
+                    m.wy[o] = static_cast<float>(t);
+                    continue; // lo is the owner quad's corner (r, c)
+                }
+                const size_t r = q / W, c = q % W;
+                double best = std::numeric_limits<double>::infinity();
+                std::int32_t best_idx = -1;
+                const size_t rr0 = r > 0 ? r - 1 : 0, rr1 = std::min(H - 1, r + 2);
+                const size_t cc0 = c > 0 ? c - 1 : 0, cc1 = std::min(W - 1, c + 2);
+                for (size_t rr = rr0; rr <= rr1; ++rr) {
+                    for (size_t k = cc0; k <= cc1; ++k) {
+                        const size_t i = rr * W + k;
+                        const double ddx = (src.lon[i] - p.x) * kx;
+                        const double ddy = src.lat[i] - p.y;
+                        const double dist = ddx * ddx + ddy * ddy;
+                        if (dist < best) { // NaN positions never win
+                            best = dist;
+                            best_idx = static_cast<std::int32_t>(i);
+                        }
+                    }
+                }
+                m.nearest[o] = best_idx;
+            }
+        }
+    });
     return m;
 }
 
