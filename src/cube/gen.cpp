@@ -79,7 +79,11 @@ GenResult generate(const GenRequest& req) {
     result.inputs_total = paths.size();
     const grid::Grid g = c.output_grid();
 
-    auto inputs = scan_inputs(paths, req.fail_fast, result);
+    nlohmann::json params = nlohmann::json::object();
+    if (!c.xy_names.empty()) {
+        params["xy_names"] = c.xy_names;
+    }
+    auto inputs = scan_inputs(paths, c.input_processor, params, req.fail_fast, result);
     auto slices = make_slices(inputs, c.mosaic);
     if (slices.empty()) {
         throw InputError("none of the " + std::to_string(paths.size()) + " inputs could be read",
@@ -208,8 +212,8 @@ GenResult generate(const GenRequest& req) {
     // share it (never more than --threads threads at work).
     ThreadPool pool(std::max(req.threads, 1));
     ThreadPool::Scope pool_scope(pool);
-    AxisCache axes(g);
-    ComputeContext ctx{g, cy, cx, vars, inputs, axes, std::max(req.threads, 1)};
+    MapCache maps(g);
+    ComputeContext ctx{g, cy, cx, vars, inputs, maps, std::max(req.threads, 1)};
 
     Progress progress("gen", slices.size(), "slices");
     std::vector<Slice> written;

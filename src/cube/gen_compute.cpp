@@ -12,6 +12,37 @@
 #include <functional>
 
 namespace baims::cube::gen {
+namespace {
+
+// io::ForEach on the run's thread pool.
+io::ForEach pool_for_each(int threads) {
+    return [threads](size_t n, const std::function<void(size_t)>& task) {
+        parallel_for(n, threads, [&](size_t i, size_t) { task(i); });
+    };
+}
+
+} // namespace
+
+const SourceMap& MapCache::get(const InputInfo& in, size_t input, Resampling m, int threads) {
+    std::lock_guard lock(m_mutex);
+    const auto key = std::make_pair(input, static_cast<int>(m));
+    auto it = m_maps.find(key);
+    if (it != m_maps.end()) {
+        return *it->second;
+    }
+    std::shared_ptr<const SourceMap> map;
+    for (const auto& e : m_distinct) {
+        if (e.method == m && *e.geometry == in.geometry) {
+            map = e.map;
+        }
+    }
+    if (!map) {
+        map = std::make_shared<const SourceMap>(
+            map_source(in.geometry, m_grid, m, pool_for_each(threads)));
+        m_distinct.push_back({&in.geometry, m, map});
+    }
+    return *m_maps.emplace(key, std::move(map)).first->second;
+}
 
 Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
                   const std::vector<OutVar>& vars, const Expressions* exprs, int threads,
@@ -23,18 +54,15 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
         for (size_t si = 0; si < s.sources.size(); ++si) {
             const auto& src = s.sources[si];
             const auto& in = inputs[src.input];
-            auto file = io::CfInput::open(in.path);
-            const size_t npix = in.lat.size() * in.lon.size();
+            const auto file = io::open_input(in.processor, in.path, in.params);
+            const size_t npix = io::rows(in.geometry) * io::cols(in.geometry);
             auto read = [&](const std::string& name, std::vector<float>& buf) {
-                if (!file.find(name)) {
+                if (!file->find(name)) {
                     buf.clear();
                     return false;
                 }
                 buf.resize(npix);
-                file.read(name, src.step, buf.data(),
-                          [threads](size_t n, const std::function<void(size_t)>& task) {
-                              parallel_for(n, threads, [&](size_t i, size_t) { task(i); });
-                          });
+                file->read(name, src.step, buf.data(), pool_for_each(threads));
                 return true;
             };
             std::vector<std::vector<float>*> outs;
@@ -58,6 +86,18 @@ void compute_slice(const ComputeContext& ctx, const Slice& s, const Loaded& L, C
     const size_t ny = (H + ctx.cy - 1) / ctx.cy, nx = (W + ctx.cx - 1) / ctx.cx;
     const size_t per_var = ny * nx;
     const size_t tasks = ctx.vars.size() * per_var;
+    // The resampling maps of the slice's sources, computed here (with all threads) when new, so
+    // that the chunk tasks only look them up.
+    std::vector<std::vector<const SourceMap*>> maps(ctx.vars.size());
+    for (size_t v = 0; v < ctx.vars.size(); ++v) {
+        for (size_t si = 0; si < s.sources.size(); ++si) {
+            const size_t input = s.sources[si].input;
+            maps[v].push_back(
+                L.data[v][si].empty()
+                    ? nullptr
+                    : &ctx.maps.get(ctx.inputs[input], input, ctx.vars[v].resampling, ctx.threads));
+        }
+    }
     struct Buffers {
         std::vector<float> chunk, tmp;
         std::string encoded;               // reused: no allocation and zero-fill per chunk
@@ -84,18 +124,18 @@ void compute_slice(const ComputeContext& ctx, const Slice& s, const Loaded& L, C
             if (data.empty()) {
                 continue;
             }
-            const auto& in = ctx.inputs[s.sources[si].input];
-            const auto& maps = ctx.axes.get(in, s.sources[si].input, ov.resampling);
+            const size_t src_w = io::cols(ctx.inputs[s.sources[si].input].geometry);
+            const SourceMap& map = *maps[v][si];
             if (first) {
-                resample_block(data.data(), in.lon.size(), maps.first, maps.second, ov.resampling,
-                               row0, nrows, col0, ncols, b.chunk.data(), ctx.cx);
+                resample_block(data.data(), src_w, map, ov.resampling, row0, nrows, col0, ncols,
+                               b.chunk.data(), ctx.cx);
                 first = false;
                 continue;
             }
             // mosaic: fill the gaps from the next source
             b.tmp.resize(ctx.cy * ctx.cx);
-            resample_block(data.data(), in.lon.size(), maps.first, maps.second, ov.resampling, row0,
-                           nrows, col0, ncols, b.tmp.data(), ctx.cx);
+            resample_block(data.data(), src_w, map, ov.resampling, row0, nrows, col0, ncols,
+                           b.tmp.data(), ctx.cx);
             for (size_t r = 0; r < nrows; ++r) {
                 for (size_t k = r * ctx.cx; k < r * ctx.cx + ncols; ++k) {
                     if (std::isnan(b.chunk[k])) {

@@ -1,6 +1,6 @@
 #pragma once
-// gen's compute: per-input axis maps, reading a slice's source arrays, and turning a slice into
-// compressed chunks (resample, mosaic, pack, compress) handed to a ChunkSink.
+// gen's compute: per-input resampling maps, reading a slice's source arrays, and turning a slice
+// into compressed chunks (resample, mosaic, pack, compress) handed to a ChunkSink.
 
 #include "gen_expr.hpp"
 #include "gen_types.hpp"
@@ -8,37 +8,34 @@
 #include "baims/grid/grid.hpp"
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string_view>
 #include <utility>
 
 namespace baims::cube::gen {
 
-// Per-input axis maps, computed once per (input, method).
-class AxisCache {
+// Resampling maps (resample.hpp) per (input, method), computed once; inputs on equal geometries
+// share one map.
+class MapCache {
 public:
-    AxisCache(const grid::Grid& g)
-        : m_grid(g)
-        , m_xs(g.x_centers())
-        , m_ys(g.y_centers()) {}
+    explicit MapCache(const grid::Grid& g)
+        : m_grid(g) {}
 
-    const std::pair<AxisMap, AxisMap>& get(const InputInfo& in, size_t input, Resampling m) {
-        std::lock_guard lock(m_mutex);
-        auto key = std::make_pair(input, static_cast<int>(m));
-        auto it = m_maps.find(key);
-        if (it == m_maps.end()) {
-            auto ym = map_axis(in.lat, m_ys, m_grid.dy(), m, false);
-            auto xm = map_axis(in.lon, m_xs, m_grid.dx(), m, true);
-            it = m_maps.emplace(key, std::make_pair(std::move(ym), std::move(xm))).first;
-        }
-        return it->second;
-    }
+    // The map of input number `input` (in) for method m; computed on first use, spread over
+    // `threads` threads. Safe to call from several threads.
+    const SourceMap& get(const InputInfo& in, size_t input, Resampling m, int threads);
 
 private:
+    struct Entry {
+        const io::Geometry* geometry;
+        Resampling method;
+        std::shared_ptr<const SourceMap> map;
+    };
     grid::Grid m_grid;
-    std::vector<double> m_xs, m_ys;
     std::mutex m_mutex;
-    std::map<std::pair<size_t, int>, std::pair<AxisMap, AxisMap>> m_maps;
+    std::map<std::pair<size_t, int>, std::shared_ptr<const SourceMap>> m_maps;
+    std::vector<Entry> m_distinct; // one per distinct (geometry, method)
 };
 
 // The decoded source arrays of one slice: data[var][source] (empty when the input lacks it).
@@ -69,7 +66,7 @@ struct ComputeContext {
     size_t cy, cx;
     const std::vector<OutVar>& vars;
     const std::vector<InputInfo>& inputs;
-    AxisCache& axes;
+    MapCache& maps;
     int threads;
 };
 

@@ -526,7 +526,7 @@ GenConfig parse_gen_config(const config::Document& doc) {
     }
     c.input_processor = r.one_of("input_processor_name",
                                  {"default", "curvilinear", "geotiff", "sentinel2-l2a"}, "default");
-    if (c.input_processor != "default") {
+    if (c.input_processor != "default" && c.input_processor != "curvilinear") {
         const Feature f = c.input_processor == "curvilinear" ? Feature::CurvilinearInput
                           : c.input_processor == "geotiff"   ? Feature::GeoTiffInput
                                                              : Feature::Sentinel2Input;
@@ -534,8 +534,12 @@ GenConfig parse_gen_config(const config::Document& doc) {
     }
     {
         auto p = r.child("input_processor_params");
-        p.allow_only({"mosaic"});
+        p.allow_only({"mosaic", "xy_names"});
         c.mosaic = p.optional<bool>("mosaic", false);
+        c.xy_names = p.optional<std::vector<std::string>>("xy_names", {});
+        if (p.has("xy_names") && c.xy_names.size() != 2) {
+            p.fail("xy_names", "expected two names [lon, lat]");
+        }
         p.finish();
     }
 

@@ -9,6 +9,7 @@
 #include "baims/core/log.hpp"
 #include "baims/core/text.hpp"
 #include "baims/io/fingerprint.hpp"
+#include "baims/io/input.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -21,6 +22,19 @@ namespace {
 namespace sfs = std::filesystem;
 
 const std::string& crc_of(const InputInfo& in) {
+    if (in.crc.empty() && sfs::is_directory(in.path)) {
+        // A product folder (.SEN3): the CRCs of its files, in name order.
+        std::vector<sfs::path> files;
+        for (const auto& e : sfs::directory_iterator(in.path)) {
+            if (e.is_regular_file()) {
+                files.push_back(e.path());
+            }
+        }
+        std::sort(files.begin(), files.end());
+        for (const auto& f : files) {
+            in.crc += (in.crc.empty() ? "" : ",") + io::file_crc32(f);
+        }
+    }
     if (in.crc.empty()) {
         in.crc = io::file_crc32(in.path);
     }
@@ -64,20 +78,22 @@ std::filesystem::path output_dir(const std::string& configured) {
     return p;
 }
 
-std::vector<InputInfo> scan_inputs(const std::vector<std::string>& paths, bool fail_fast,
-                                   GenResult& result) {
+std::vector<InputInfo> scan_inputs(const std::vector<std::string>& paths,
+                                   const std::string& processor, const nlohmann::json& params,
+                                   bool fail_fast, GenResult& result) {
     std::vector<InputInfo> out;
     for (const auto& p : paths) {
         InputInfo info;
         info.path = p;
+        info.processor = processor;
+        info.params = params;
         try {
-            auto f = io::CfInput::open(p);
-            info.lat = f.lat();
-            info.lon = f.lon();
-            info.steps = f.steps();
-            info.calendar = f.calendar();
-            info.vars = f.variables();
-            info.identity = io::file_identity(p);
+            const auto f = io::open_input(processor, p, params);
+            info.geometry = f->geometry();
+            info.steps = f->steps();
+            info.calendar = f->calendar();
+            info.vars = f->variables();
+            info.identity = f->identity();
         } catch (const Error& e) {
             if (fail_fast) {
                 e.rethrow_with_context("input " + p);
@@ -231,7 +247,7 @@ std::vector<OutVar> select_new_vars(const GenConfig& c, const std::vector<InputI
         }
     }
     if (out.empty()) {
-        throw InputError("the inputs have no data variables on a lat/lon grid");
+        throw InputError("the inputs have no data variables on a lat/lon or x/y grid");
     }
     return out;
 }

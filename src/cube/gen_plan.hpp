@@ -21,10 +21,12 @@ namespace baims::cube::gen {
 // the link stays). Ordinary paths are only made lexically normal, so messages show them as given.
 std::filesystem::path output_dir(const std::string& configured);
 
-// Opens every input's header; bad ones are reported (result.failed) and kept with failed = true,
-// or fail fast.
-std::vector<InputInfo> scan_inputs(const std::vector<std::string>& paths, bool fail_fast,
-                                   GenResult& result);
+// Opens every input's header with the input processor `processor` and its params
+// (io::open_input); bad ones are reported (result.failed) and kept with failed = true, or fail
+// fast.
+std::vector<InputInfo> scan_inputs(const std::vector<std::string>& paths,
+                                   const std::string& processor, const nlohmann::json& params,
+                                   bool fail_fast, GenResult& result);
 
 // All slices of a cube share one calendar (SPEC §2): that of the good inputs and of the cube.
 grid::time::Calendar common_calendar(const std::vector<InputInfo>& inputs,

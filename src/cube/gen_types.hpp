@@ -1,7 +1,7 @@
 #pragma once
 // The pieces of `baims gen` share these types (gen.cpp runs them in order):
 //   gen_plan     inputs -> time slices -> places in the cube, variables, records (pure)
-//   gen_compute  axis maps, reading a slice, resampling, encoding into chunks
+//   gen_compute  resampling maps, reading a slice, resampling, encoding into chunks
 //   gen_write    where chunks go (sinks), creating and updating the cube through its commit
 //                protocol (commit.hpp)
 //   gen_attrs    the cube's global attributes
@@ -10,7 +10,7 @@
 #include "baims/cube/encoding.hpp"
 #include "baims/cube/resample.hpp"
 #include "baims/grid/time.hpp"
-#include "baims/io/cf_input.hpp"
+#include "baims/io/input.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -35,13 +35,17 @@ inline std::string chunk_pos(size_t y, size_t x) {
     return std::to_string(y) + "." + std::to_string(x);
 }
 
+// What gen keeps of one input after scanning its header (scan_inputs); the input is opened again
+// with the same processor and params to read a slice (load_slice).
 struct InputInfo {
     std::string path;
-    std::vector<double> lat, lon;
+    std::string processor = "default";                // input_processor_name
+    nlohmann::json params = nlohmann::json::object(); // input_processor_params
+    io::Geometry geometry;
     std::vector<io::TimeStep> steps;
     grid::time::Calendar calendar = grid::time::Calendar::Gregorian;
     std::vector<io::VarInfo> vars;
-    nlohmann::json identity; // io::file_identity: name, size, mtime
+    nlohmann::json identity; // io::Input::identity: name, size, mtime
     mutable std::string crc; // io::file_crc32, computed when first needed
     bool failed = false;
 };

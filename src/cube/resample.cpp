@@ -9,6 +9,7 @@
 #include <limits>
 #include <map>
 #include <numeric>
+#include <type_traits>
 
 namespace baims::cube {
 namespace {
@@ -354,6 +355,84 @@ void resample_block(const float* src, size_t src_w, const AxisMap& ym, const Axi
         break;
     }
     }
+}
+
+namespace {
+
+// The bilinear value of four neighbours (NaN-aware: a NaN neighbour drops out and the others are
+// renormalised), shared by the separable and the per-pixel paths.
+inline float bilinear(float v00, float v01, float v10, float v11, float wx, float wy) {
+    float v[4] = {v00, v01, v10, v11};
+    float w[4] = {(1 - wx) * (1 - wy), wx * (1 - wy), (1 - wx) * wy, wx * wy};
+    float sum = 0, wsum = 0;
+    for (int q = 0; q < 4; ++q) {
+        if (!std::isnan(v[q]) && w[q] > 0) {
+            sum += w[q] * v[q];
+            wsum += w[q];
+        }
+    }
+    if (wsum == 0) {
+        // All weighted neighbours are NaN; an exact hit on a valid pixel still counts.
+        return (w[0] >= 0.999999f && !std::isnan(v[0])) ? v[0] : NaN;
+    }
+    return sum / wsum;
+}
+
+void resample_pixels(const float* src, size_t src_w, const PixelMap& m, Resampling method,
+                     size_t row0, size_t nrows, size_t col0, size_t ncols, float* out,
+                     size_t out_stride) {
+    const auto w = static_cast<std::ptrdiff_t>(src_w);
+    for (size_t r = 0; r < nrows; ++r) {
+        float* o = out + r * out_stride;
+        const size_t base = (row0 + r) * m.width + col0;
+        if (method == Resampling::Nearest) {
+            const std::int32_t* idx = m.nearest.data() + base;
+            for (size_t i = 0; i < ncols; ++i) {
+                o[i] = idx[i] < 0 ? NaN : src[idx[i]];
+            }
+            continue;
+        }
+        for (size_t i = 0; i < ncols; ++i) {
+            const std::int32_t lo = m.lo[base + i];
+            if (lo < 0) {
+                o[i] = NaN;
+                continue;
+            }
+            const std::uint8_t st = m.step[base + i];
+            const std::ptrdiff_t dc = static_cast<std::ptrdiff_t>(st % 3) - 1;
+            const std::ptrdiff_t dr = (static_cast<std::ptrdiff_t>(st / 3) - 1) * w;
+            const float* p = src + lo;
+            o[i] = bilinear(p[0], p[dc], p[dr], p[dr + dc], m.wx[base + i], m.wy[base + i]);
+        }
+    }
+}
+
+} // namespace
+
+SourceMap map_source(const io::Geometry& g, const grid::Grid& out, Resampling method,
+                     const io::ForEach& for_each) {
+    if (const auto* axes = std::get_if<io::LatLonAxes>(&g)) {
+        SeparableMap m;
+        m.y = map_axis(axes->lat, out.y_centers(), out.dy(), method, false);
+        m.x = map_axis(axes->lon, out.x_centers(), out.dx(), method, true);
+        return m;
+    }
+    if (const auto* proj = std::get_if<io::ProjectedAxes>(&g)) {
+        return map_projected(*proj, out, method, for_each);
+    }
+    return map_swath(std::get<io::LatLon2D>(g), out, method, for_each);
+}
+
+void resample_block(const float* src, size_t src_w, const SourceMap& map, Resampling method,
+                    size_t row0, size_t nrows, size_t col0, size_t ncols, float* out,
+                    size_t out_stride) {
+    if (const auto* sep = std::get_if<SeparableMap>(&map)) {
+        resample_block(src, src_w, sep->y, sep->x, method, row0, nrows, col0, ncols, out,
+                       out_stride);
+        return;
+    }
+    resample_pixels(src, src_w, std::get<PixelMap>(map), method, row0, nrows, col0, ncols, out,
+                    out_stride);
 }
 
 } // namespace baims::cube

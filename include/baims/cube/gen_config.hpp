@@ -51,6 +51,7 @@ struct GenConfig {
     std::vector<std::string> input_paths;
     std::string input_processor = "default";
     bool mosaic = false;
+    std::vector<std::string> xy_names; // curvilinear: [lon, lat] variable names, or empty
 
     grid::Box region;
     std::optional<std::pair<size_t, size_t>> size;       // W, H

@@ -1,11 +1,24 @@
 #pragma once
-// Resampling a source grid with 1-D coordinate axes (any order) onto a regular output grid.
-// Every method is separable: each axis is mapped once (AxisMap), then bands of output rows are
-// filled from the source array. NaN is "no data" everywhere.
+// Resampling an input's source geometry (baims/io/geometry.hpp) onto the regular output grid.
+// map_source() computes, once per (geometry, method), how the output samples the source (a
+// SourceMap); resample_block() then fills any block of output pixels from a source slab.
+//   LatLonAxes     separable: each axis is mapped once (AxisMap), then bands of output rows are
+//                  filled from the source array (every method).
+//   ProjectedAxes  per output pixel (PixelMap): its centre mapped through PROJ into the source x/y
+//                  (resample_projected.cpp; nearest and bilinear).
+//   LatLon2D       per output pixel (PixelMap): the swath quads rasterised onto the output pixel
+//                  centres, nothing outside the swath, no gaps inside (resample_swath.cpp;
+//                  nearest and bilinear; swaths across the antimeridian are not handled).
+// NaN is "no data" everywhere.
+
+#include "baims/grid/grid.hpp"
+#include "baims/io/geometry.hpp"
+#include "baims/io/input.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace baims::cube {
@@ -52,5 +65,44 @@ void resample_rows(const float* src, size_t src_w, const AxisMap& ymap, const Ax
 void resample_block(const float* src, size_t src_w, const AxisMap& ymap, const AxisMap& xmap,
                     Resampling method, size_t row0, size_t nrows, size_t col0, size_t ncols,
                     float* out, size_t out_stride);
+
+// Non-separable: one source position per output pixel (row-major over the whole output grid).
+struct PixelMap {
+    size_t width = 0, height = 0; // of the output grid
+    // Nearest: the flat source index (row * source width + column) of each output pixel, or -1.
+    std::vector<std::int32_t> nearest;
+    // Bilinear: value = (1-wy)*((1-wx)*v00 + wx*v01) + wy*((1-wx)*v10 + wx*v11), with v00 at the
+    // flat index lo (-1: outside the source footprint), v01 at lo + dcol, v10 at lo + drow and
+    // v11 at lo + drow + dcol. step: dcol = step % 3 - 1 (-1, 0, 1 columns), drow = step / 3 - 1
+    // (-1, 0, 1 rows, each times the source width).
+    std::vector<std::int32_t> lo;
+    std::vector<std::uint8_t> step;
+    std::vector<float> wx, wy;
+};
+
+struct SeparableMap {
+    AxisMap y, x;
+};
+
+using SourceMap = std::variant<SeparableMap, PixelMap>;
+
+// How the output grid `out` samples the source geometry `g` with `method`. for_each may spread the
+// work over threads. Throws ConfigError for a method the geometry does not support, InputError
+// for a geometry that cannot be mapped (e.g. PROJ rejects its CRS).
+SourceMap map_source(const io::Geometry& g, const grid::Grid& out, Resampling method,
+                     const io::ForEach& for_each);
+
+// The PixelMap of a projected source (resample_projected.cpp).
+PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resampling method,
+                       const io::ForEach& for_each);
+
+// The PixelMap of a curvilinear source (resample_swath.cpp).
+PixelMap map_swath(const io::LatLon2D& src, const grid::Grid& out, Resampling method,
+                   const io::ForEach& for_each);
+
+// resample_block over any SourceMap; src is a slab of src_w columns (io::cols of the geometry).
+void resample_block(const float* src, size_t src_w, const SourceMap& map, Resampling method,
+                    size_t row0, size_t nrows, size_t col0, size_t ncols, float* out,
+                    size_t out_stride);
 
 } // namespace baims::cube

@@ -1,5 +1,6 @@
 #include "baims/io/cf_input.hpp"
 
+#include "../input_kinds.hpp"
 #include "h5_chunks.hpp"
 #include "nc_file.hpp"
 
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <limits>
+#include <numeric>
 #include <set>
 #include <type_traits>
 #include <unistd.h>
@@ -334,7 +336,8 @@ struct CfInput::Impl {
     nc::File file;
     std::vector<nc::Dim> dims;
     std::vector<nc::Var> all_vars;
-    std::vector<double> lat, lon;
+    std::vector<double> lat, lon; // the row and column axes as stored
+    Geometry geometry;
     int lat_dim = -1, lon_dim = -1, time_dim = -1;
     std::vector<TimeStep> steps;
     tm::Calendar calendar = tm::Calendar::Gregorian;
@@ -842,6 +845,7 @@ CfInput CfInput::open(const std::filesystem::path& path) {
     impl->find_lat_lon();
     impl->find_time();
     impl->find_variables();
+    impl->geometry = LatLonAxes{impl->lat, impl->lon};
     if (impl->vars.empty()) {
         impl->input_error("no data variable on the lat/lon grid",
                           "data variables need dimensions (time, lat, lon)");
@@ -849,8 +853,45 @@ CfInput CfInput::open(const std::filesystem::path& path) {
     return CfInput(std::move(impl));
 }
 
+CfInput CfInput::open_on_dims(const std::filesystem::path& path, const std::string& row_dim,
+                              const std::string& col_dim, Geometry geometry, bool need_time) {
+    auto impl = std::make_unique<Impl>(nc::File::open(path));
+    nc::check_classic_size(impl->file);
+    impl->dims = nc::dims(impl->file);
+    impl->all_vars = nc::vars(impl->file);
+    for (size_t d = 0; d < impl->dims.size(); ++d) {
+        if (impl->dims[d].name == row_dim) {
+            impl->lat_dim = static_cast<int>(d);
+        } else if (impl->dims[d].name == col_dim) {
+            impl->lon_dim = static_cast<int>(d);
+        }
+    }
+    if (impl->lat_dim < 0 || impl->lon_dim < 0) {
+        impl->input_error("no dimensions '" + row_dim + "' and '" + col_dim + "'");
+    }
+    impl->lat.resize(impl->dims[static_cast<size_t>(impl->lat_dim)].len);
+    impl->lon.resize(impl->dims[static_cast<size_t>(impl->lon_dim)].len);
+    std::iota(impl->lat.begin(), impl->lat.end(), 0.0);
+    std::iota(impl->lon.begin(), impl->lon.end(), 0.0);
+    if (need_time) {
+        impl->find_time();
+    } else {
+        try {
+            impl->find_time();
+        } catch (const InputError&) {
+            impl->steps = {TimeStep{}};
+        }
+    }
+    impl->find_variables();
+    impl->geometry = std::move(geometry);
+    return CfInput(std::move(impl));
+}
+
 const std::filesystem::path& CfInput::path() const {
     return m_impl->path();
+}
+const Geometry& CfInput::geometry() const {
+    return m_impl->geometry;
 }
 const std::vector<double>& CfInput::lat() const {
     return m_impl->lat;
@@ -866,15 +907,6 @@ grid::time::Calendar CfInput::calendar() const {
 }
 const std::vector<VarInfo>& CfInput::variables() const {
     return m_impl->vars;
-}
-
-const VarInfo* CfInput::find(std::string_view name) const {
-    for (const auto& v : m_impl->vars) {
-        if (v.name == name) {
-            return &v;
-        }
-    }
-    return nullptr;
 }
 
 size_t CfInput::Impl::index_of(const std::string& var, size_t step) const {
@@ -1085,6 +1117,15 @@ nlohmann::json CfInput::global_attrs() const {
         out[name] = nc::attr_json(m_impl->file, NC_GLOBAL, name);
     }
     return out;
+}
+
+} // namespace baims::io
+
+namespace baims::io {
+
+std::unique_ptr<Input> open_cf(const std::filesystem::path& path,
+                               const nlohmann::json& /*params*/) {
+    return std::make_unique<CfInput>(CfInput::open(path));
 }
 
 } // namespace baims::io

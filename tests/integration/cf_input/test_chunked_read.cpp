@@ -167,7 +167,7 @@ fs::path write_file(const fs::path& dir, const std::string& name, const Layout& 
 // Runs the tasks backwards on two threads and counts them.
 struct CountingForEach {
     std::atomic<size_t> calls{0}, tasks{0};
-    CfInput::ForEach fn() {
+    baims::io::ForEach fn() {
         return [this](size_t n, const std::function<void(size_t)>& task) {
             ++calls;
             tasks += n;

@@ -219,9 +219,9 @@ TEST_CASE("not-available messages come from one table with working hints", "[con
             CHECK(instead(f.feature).find(dead) == std::string::npos);
         }
     }
-    CHECK(error_of(BASE + "input_processor_name: curvilinear\n") ==
-          "gen.yml:4:23: input_processor_name: reading swaths with 2-D lat/lon "
-          "(input_processor_name: curvilinear) is not available in this version");
+    CHECK(error_of(BASE + "input_processor_name: geotiff\n") ==
+          "gen.yml:4:23: input_processor_name: GeoTIFF inputs (input_processor_name: geotiff) is "
+          "not available in this version");
     CHECK(error_of(BASE + "output_crs: EPSG:3035\n") ==
           "gen.yml:4:13: output_crs: output in a CRS other than EPSG:4326 (x/y dimensions) is not "
           "available in this version");

@@ -148,3 +148,48 @@ TEST_CASE("average and nearest take both sides of the seam of a global source", 
     auto n = map_axis(src, {-0.25, 0.25}, 0.5, Resampling::Nearest, true);
     CHECK(n.nearest == std::vector<std::int32_t>{359, 0});
 }
+
+// A 2x3 swath rotated by 45 degrees: cell (r, c) at lon = c - r, lat = c + r, so each quad is a
+// square of diagonal 2 (quad 0: |lon| + |lat - 1| <= 1). lat0 = 1.5, so dlon is scaled by
+// cos(1.5 deg) = 0.99966.
+TEST_CASE("swath: quads rasterised onto output centres, nothing outside the footprint",
+          "[cube][swath]") {
+    baims::io::LatLon2D g;
+    g.height = 2;
+    g.width = 3;
+    for (int r = 0; r < 2; ++r) {
+        for (int c = 0; c < 3; ++c) {
+            g.lon.push_back(c - r);
+            g.lat.push_back(c + r);
+        }
+    }
+    // Output pixel centres at lon -1, -0.5, ..., lat 3, 2.5, ... (0.5-degree pixels).
+    const baims::grid::Grid out({-1.25, -0.25, 2.25, 3.25}, 7, 7);
+    auto serial = [](size_t n, const std::function<void(size_t)>& task) {
+        for (size_t i = 0; i < n; ++i) {
+            task(i);
+        }
+    };
+    const auto m =
+        std::get<PixelMap>(map_source(baims::io::Geometry{g}, out, Resampling::Nearest, serial));
+    auto at = [&](double lon, double lat) {
+        const auto col = static_cast<size_t>(std::lround((lon + 1.0) / 0.5));
+        const auto row = static_cast<size_t>(std::lround((3.0 - lat) / 0.5));
+        return m.nearest[row * 7 + col];
+    };
+    // (0.5, 1.0): inside quad 0 (corners (0,0)=(0,0), (0,1)=(1,1), (1,0)=(-1,1), (1,1)=(0,2));
+    // nearest centre (0,0)->dist^2 1.25*cos..., (1,1) at (1,1): dlon 0.5, dlat 0 -> cell 1.
+    CHECK(at(0.5, 1.0) == 1);
+    // (0, 1): the centre of quad 0, equidistant in lat; in lon all four are at |dlon| <= 1:
+    // (0,0) and (0,2) are 1 away in lat; (1,1) and (-1,1) are 1 away in lon, scaled by cos(lat0)
+    // < 1 -> the first of those in swath order, cell 1 (row 0, col 1).
+    CHECK(at(0.0, 1.0) == 1);
+    // (-0.5, 2.0) is outside (beyond the edge from (-1,1) to (0,2)); (2, 2) is the far corner
+    // cell (0, 2) itself, on the footprint's edge -> cell 2.
+    CHECK(at(-0.5, 2.0) == -1);
+    CHECK(at(2.0, 2.0) == 2);
+    CHECK(at(-1.0, 3.0) == -1);
+    // Average is refused for a swath.
+    CHECK_THROWS_AS(map_source(baims::io::Geometry{g}, out, Resampling::Average, serial),
+                    baims::ConfigError);
+}

@@ -1,0 +1,73 @@
+#pragma once
+// Where the cells of an input lie: the source geometry that `gen` resamples from.
+//
+// Three kinds, each a plain value (comparable with ==, so that inputs on the same grid share one
+// resampling map):
+//   LatLonAxes     1-D latitude and longitude axes (a regular or irregular lat/lon grid). The
+//                  resampler maps each axis once (separable: the fast path).
+//   ProjectedAxes  1-D x and y axes in a CRS given to PROJ (projected grids: lcc, stere, tmerc,
+//                  aea, laea, …; rotated-pole grids). Output pixel centres are mapped into x/y.
+//   LatLon2D       2-D latitude and longitude of every cell (curvilinear swaths).
+// A slab read from an input (Input::read) has rows(g) * cols(g) values, row-major: row r,
+// column c is cell (r, c) of the geometry (LatLonAxes: lat[r], lon[c]; ProjectedAxes: y[r],
+// x[c]; LatLon2D: lat[r * width + c], lon[r * width + c]).
+// No PROJ types here: LonLatToCrs keeps them inside its implementation.
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace baims::io {
+
+struct LatLonAxes {
+    std::vector<double> lat; // degrees north, as stored (ascending or descending)
+    std::vector<double> lon; // degrees east, as stored (may be 0..360)
+    bool operator==(const LatLonAxes&) const = default;
+};
+
+struct ProjectedAxes {
+    // Cell centres in the CRS's own axis units (metres for projections, after converting the
+    // file's units such as km; degrees for a rotated pole), ascending or descending.
+    std::vector<double> x, y;
+    // What proj_create() accepts: a PROJ string ("+proj=lcc … +type=crs"), WKT or "EPSG:n".
+    std::string crs;
+    // For messages: e.g. "lambert_conformal_conic".
+    std::string name;
+    bool operator==(const ProjectedAxes&) const = default;
+};
+
+struct LatLon2D {
+    size_t height = 0, width = 0;
+    std::vector<double> lat, lon; // height * width each, row-major; NaN: no position
+    bool operator==(const LatLon2D&) const = default;
+};
+
+using Geometry = std::variant<LatLonAxes, ProjectedAxes, LatLon2D>;
+
+size_t rows(const Geometry& g);
+size_t cols(const Geometry& g);
+// For messages: "lat/lon 720x1440", "lambert_conformal_conic x/y 569x619", "2-D lat/lon 40x50".
+std::string describe(const Geometry& g);
+
+// Longitude/latitude (degrees, WGS 84) to the x/y of a CRS. Each object owns its own PROJ
+// context, so one per thread may run at once. Throws InputError when PROJ cannot build the
+// transformation (the message names `crs`).
+class LonLatToCrs {
+public:
+    explicit LonLatToCrs(const std::string& crs);
+    LonLatToCrs(LonLatToCrs&&) noexcept;
+    LonLatToCrs& operator=(LonLatToCrs&&) noexcept;
+    ~LonLatToCrs();
+
+    // In place: x[i], y[i] hold lon, lat on entry and the CRS's x, y on return (NaN where the
+    // point cannot be mapped). One batch call (proj_trans_generic).
+    void transform(double* x, double* y, size_t n) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace baims::io

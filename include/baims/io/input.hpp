@@ -1,0 +1,96 @@
+#pragma once
+// One interface for every kind of `gen` input (SPEC §2 input_processor_name).
+//
+// open_input(processor, path, params) opens one input and returns an Input: its source geometry
+// (geometry.hpp), time steps and calendar, variables, global attributes and identity. read()
+// returns one decoded float32 slab of (variable, step) on that geometry. gen scans every input
+// once (header only), then reopens an input on its reading thread for each slice it reads.
+//
+// Kinds: each is one file of its own under src/io/ (CF NetCDF: netcdf/cf_input.cpp) and one row
+// in the table of src/io/input.cpp, which maps the input_processor_name to the kind's open
+// function. To add a kind: write `std::unique_ptr<Input> open_<kind>(path, params)` in its own
+// file, declare it in src/io/input_kinds.hpp and add its row to the table. If its geometry is a
+// new kind as well, add it to geometry.hpp and a mapping for it in cube/resample.
+//
+// No third-party types here.
+
+#include "baims/grid/time.hpp"
+#include "baims/io/geometry.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace baims::io {
+
+// Days since 1970-01-01T00:00:00 of the input's calendar (see baims/grid/time.hpp), rounded to
+// the millisecond.
+struct TimeStep {
+    double time = 0.0;
+    std::optional<double> start, end; // the step's time bounds, when known
+};
+
+struct VarInfo {
+    std::string name;
+    std::string nc_type;  // "byte","ubyte","char","short","ushort","int","uint","int64","uint64",
+                          // "float","double" (after _Unsigned: a short with _Unsigned "true" is
+                          // "ushort")
+    bool integer = false; // integer storage without scale_factor/add_offset: a flag/class variable
+    // All attributes except the packing/encoding ones (scale_factor, add_offset, _FillValue,
+    // missing_value, _Unsigned, coordinates, grid_mapping, bounds and every "_…" attribute).
+    // valid_min/valid_max/valid_range of a packed variable are converted to physical units.
+    nlohmann::json attrs = nlohmann::json::object();
+};
+
+// Runs `n` independent tasks task(0) .. task(n - 1), possibly concurrently, and returns when all
+// are done (rethrowing the first exception).
+using ForEach = std::function<void(size_t n, const std::function<void(size_t)>& task)>;
+
+// One opened input. Not thread-safe: use it from the thread that opened it (a kind may hand
+// work to other threads through ForEach).
+class Input {
+public:
+    virtual ~Input() = default;
+
+    virtual const std::filesystem::path& path() const = 0;
+    virtual const Geometry& geometry() const = 0;
+    // One per time index (size 1 when the input has no time dimension).
+    virtual const std::vector<TimeStep>& steps() const = 0;
+    virtual grid::time::Calendar calendar() const = 0;
+    // The data variables on geometry(), in file order.
+    virtual const std::vector<VarInfo>& variables() const = 0;
+    virtual nlohmann::json global_attrs() const = 0;
+    // What identifies the input's content in gen's records (.baims-sources.json): by default
+    // io::file_identity(path()) (name, size, mtime).
+    virtual nlohmann::json identity() const;
+
+    // Decoded float32 of one step: rows(geometry()) * cols(geometry()) values (see geometry.hpp),
+    // NaN where there is no valid value. A variable without time reads the same for every step.
+    // for_each may run parts of the read on other threads (the CF reader inflates one chunk per
+    // task); a kind that cannot may ignore it. Throws InputError for an unknown variable or a
+    // read failure, InternalError for a step out of range.
+    virtual void read(const std::string& var, size_t step, float* out,
+                      const ForEach& for_each) const = 0;
+    // The same values, read on this thread only (by default: the above with a serial for_each).
+    virtual void read(const std::string& var, size_t step, float* out) const;
+
+    const VarInfo* find(std::string_view name) const;
+};
+
+// Opens `path` with the input processor `processor` ("default" is CF NetCDF) and its
+// input_processor_params. Throws InputError naming the file when it cannot be read, ConfigError
+// for an unknown processor (with the known names).
+std::unique_ptr<Input> open_input(const std::string& processor, const std::filesystem::path& path,
+                                  const nlohmann::json& params = nlohmann::json::object());
+
+// The processors open_input() knows, in table order.
+std::vector<std::string> input_processor_names();
+
+} // namespace baims::io

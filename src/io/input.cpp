@@ -1,0 +1,72 @@
+// The Input base and the table of input kinds (input_processor_name -> open function).
+
+#include "baims/io/input.hpp"
+
+#include "input_kinds.hpp"
+
+#include "baims/core/error.hpp"
+#include "baims/core/text.hpp"
+#include "baims/io/fingerprint.hpp"
+
+namespace baims::io {
+namespace {
+
+using OpenFn = std::unique_ptr<Input> (*)(const std::filesystem::path&, const nlohmann::json&);
+
+struct Kind {
+    const char* name; // input_processor_name
+    OpenFn open;
+};
+
+// Every input kind, in one place. A new kind adds its row here.
+constexpr Kind KINDS[] = {
+    {"default", &open_cf},
+    {"curvilinear", &open_curvilinear},
+};
+
+} // namespace
+
+nlohmann::json Input::identity() const {
+    return file_identity(path());
+}
+
+void Input::read(const std::string& var, size_t step, float* out) const {
+    read(var, step, out, [](size_t n, const std::function<void(size_t)>& task) {
+        for (size_t i = 0; i < n; ++i) {
+            task(i);
+        }
+    });
+}
+
+const VarInfo* Input::find(std::string_view name) const {
+    for (const auto& v : variables()) {
+        if (v.name == name) {
+            return &v;
+        }
+    }
+    return nullptr;
+}
+
+std::vector<std::string> input_processor_names() {
+    std::vector<std::string> out;
+    for (const auto& k : KINDS) {
+        out.emplace_back(k.name);
+    }
+    return out;
+}
+
+std::unique_ptr<Input> open_input(const std::string& processor, const std::filesystem::path& path,
+                                  const nlohmann::json& params) {
+    for (const auto& k : KINDS) {
+        if (processor == k.name) {
+            return k.open(path, params);
+        }
+    }
+    const auto names = input_processor_names();
+    const auto guess = text::did_you_mean(processor, names);
+    throw ConfigError("unknown input_processor_name '" + processor + "'" +
+                          (guess.empty() ? "" : " (did you mean '" + guess + "'?)"),
+                      "Known: " + text::join(names, ", "));
+}
+
+} // namespace baims::io
