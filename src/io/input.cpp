@@ -21,6 +21,8 @@ struct Kind {
 // Every input kind, in one place. A new kind adds its row here.
 constexpr Kind KINDS[] = {
     {"default", &open_cf},
+    {"geotiff", &open_geotiff},
+    {"sentinel2-l2a", &open_sentinel2_l2a},
 };
 
 } // namespace

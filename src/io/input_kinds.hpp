@@ -11,5 +11,11 @@ namespace baims::io {
 
 // CF NetCDF (netcdf/cf_input.cpp): "default".
 std::unique_ptr<Input> open_cf(const std::filesystem::path& path, const nlohmann::json& params);
+// GeoTIFF/COG, any GDAL raster (gdal/geotiff_input.cpp): "geotiff".
+std::unique_ptr<Input> open_geotiff(const std::filesystem::path& path,
+                                    const nlohmann::json& params);
+// Sentinel-2 L2A SAFE products (gdal/sentinel2_input.cpp): "sentinel2-l2a".
+std::unique_ptr<Input> open_sentinel2_l2a(const std::filesystem::path& path,
+                                          const nlohmann::json& params);
 
 } // namespace baims::io
