@@ -206,6 +206,84 @@ class GridMappings(TempDirTest):
                 self.assertGreater(n, 5000)
                 self.assertGreater(int(np.isnan(want).sum()), 100)
 
+    def projected_file(self, path, attrs, x, y, units="m", scale=1.0):
+        """A small grid of 1-D x/y (ascending x, descending y) with the grid mapping `attrs`."""
+        yy, xx = np.meshgrid(np.arange(len(y)), np.arange(len(x)), indexing="ij")
+        v = (yy * 1000 + xx).astype(np.float32)
+        with netCDF4.Dataset(path, "w") as ds:
+            ds.createDimension("time", 1)
+            ds.createDimension("y", len(y))
+            ds.createDimension("x", len(x))
+            t = ds.createVariable("time", "f8", ("time",))
+            t.units = "days since 2000-01-01"
+            t[:] = [1.0]
+            for name, values, sn in (("x", x, "projection_x_coordinate"),
+                                     ("y", y, "projection_y_coordinate")):
+                c = ds.createVariable(name, "f8", (name,))
+                c.standard_name = sn
+                c.units = units
+                c[:] = np.asarray(values) / scale
+            gm = ds.createVariable("crs", "i4", ())
+            for k, a in attrs.items():
+                gm.setncattr(k, a)
+            d = ds.createVariable("v", "f4", ("time", "y", "x"))
+            d.grid_mapping = "crs"
+            d[0] = v
+        return v
+
+    def test_other_grid_mappings(self):
+        """Each CF grid mapping (and a WKT-only one) against pyproj's reading of the same
+        attributes: nearest, every output pixel."""
+        cases = [
+            ("polar_stereographic", {"grid_mapping_name": "polar_stereographic",
+                                     "straight_vertical_longitude_from_pole": 10.0,
+                                     "latitude_of_projection_origin": 90.0,
+                                     "standard_parallel": 70.0,
+                                     "false_easting": 0.0, "false_northing": 0.0},
+             (5.0, 55.0, 25.0, 66.0), (0.0, -3.3e6)),
+            ("transverse_mercator", {"grid_mapping_name": "transverse_mercator",
+                                     "longitude_of_central_meridian": 21.0,
+                                     "latitude_of_projection_origin": 0.0,
+                                     "scale_factor_at_central_meridian": 0.9996,
+                                     "false_easting": 500000.0, "false_northing": 0.0},
+             (14.0, 54.0, 28.0, 61.0), (500000.0, 6.4e6)),
+            ("albers_conical_equal_area", {"grid_mapping_name": "albers_conical_equal_area",
+                                           "standard_parallel": [50.0, 70.0],
+                                           "longitude_of_central_meridian": 15.0,
+                                           "latitude_of_projection_origin": 55.0,
+                                           "semi_major_axis": 6378137.0,
+                                           "inverse_flattening": 298.257222101},
+             (8.0, 52.0, 22.0, 60.0), (0.0, 0.0)),
+            ("lambert_azimuthal_equal_area", {"grid_mapping_name": "lambert_azimuthal_equal_area",
+                                              "longitude_of_projection_origin": 10.0,
+                                              "latitude_of_projection_origin": 52.0,
+                                              "false_easting": 4321000.0,
+                                              "false_northing": 3210000.0,
+                                              "semi_major_axis": 6378137.0,
+                                              "inverse_flattening": 298.257222101},
+             (3.0, 47.0, 17.0, 57.0), (4321000.0, 3210000.0)),
+            ("crs_wkt (UTM 34N)", {"crs_wkt": pyproj.CRS("EPSG:32634").to_wkt()},
+             (14.0, 52.0, 28.0, 58.0), (500000.0, 6.1e6)),
+        ]
+        for name, attrs, region, centre in cases:
+            with self.subTest(grid_mapping=name):
+                path = self.p("proj.nc")
+                # 60 x 50 cells of 10 km around the centre; km units for one case
+                x = centre[0] + (np.arange(60) - 30) * 10000.0
+                y = centre[1] + (25 - np.arange(50)) * 10000.0
+                km = name == "albers_conical_equal_area"
+                v = self.projected_file(path, attrs, x, y, units="km" if km else "m",
+                                        scale=1000.0 if km else 1.0)
+                crs = pyproj.CRS.from_cf(attrs) if "crs_wkt" not in attrs else \
+                    pyproj.CRS(attrs["crs_wkt"])
+                size = (90, 70)
+                _, out = self.gen([path], list(region), size)
+                got = xr.open_zarr(out)["v"].values[0]
+                want, amb = reference(v.astype(float), x, y, crs, region, size, "nearest")
+                n = self.compare(got, want, amb, exact=True)
+                self.assertGreater(n, 500)
+                self.assertGreater(int(np.isnan(want).sum()), 100)
+
     def test_bad_grid_mappings(self):
         missing = self.p("missing.nc")
         self.rotated_file(missing, with_gm=False)
