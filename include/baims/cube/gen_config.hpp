@@ -37,6 +37,8 @@ struct GenConfig {
     std::vector<std::string> input_paths;
     std::string input_processor = "default";
     bool mosaic = false;
+    // input_processor_params for the input kind (bands, time_pattern, resolution).
+    nlohmann::json input_params = nlohmann::json::object();
 
     grid::Box region;
     std::optional<std::pair<size_t, size_t>> size;       // W, H
