@@ -451,7 +451,11 @@ GenConfig parse_gen_config(const config::Document& doc) {
             c.input_params["time_pattern"] = p.required<std::string>("time_pattern");
         }
         if (p.has("resolution")) {
-            c.input_params["resolution"] = p.required<int>("resolution");
+            const int res = p.required<int>("resolution");
+            if (res != 10 && res != 20 && res != 60) {
+                p.fail("resolution", "must be 10, 20 or 60 (metres: the R10m/R20m/R60m folder)");
+            }
+            c.input_params["resolution"] = res;
         }
         p.finish();
     }

@@ -166,5 +166,14 @@ class GenSentinel2(_Gen):
             "SAFE product). Give the .SAFE folder of an L2A product (or its MTD_MSIL2A.xml)")
 
 
+    def test_resolution_not_10_20_60_is_a_config_error(self):
+        r, _ = self.gen(["x.SAFE/MTD_MSIL2A.xml"], "{bands: [B02], resolution: 30}", check=3,
+                        processor="sentinel2-l2a")
+        self.assertEqual(
+            r.stderr.strip().splitlines()[-1],
+            f"baims gen: error: {self.p('gen.yml')}:2:52: input_processor_params.resolution: "
+            "must be 10, 20 or 60 (metres: the R10m/R20m/R60m folder).")
+
+
 if __name__ == "__main__":
     unittest.main()
