@@ -136,6 +136,12 @@ TEST_CASE("geotiff: band names from `bands`, hours in time_pattern", "[io][geoti
     CHECK(in->variables()[0].name == "b4");
     CHECK(in->variables()[1].name == "b8");
     CHECK(in->steps()[0].time == day(2023, 6, 2));
+    // Day of the year and hours: 2023-152 is 1 June.
+    TempDir tmp;
+    const auto doy = tmp.path() / "x_2023152_1030.tif";
+    fs::copy_file(file, doy);
+    const auto in2 = open_input("geotiff", doy, json{{"time_pattern", "x_%Y%j_%H%M"}});
+    CHECK(in2->steps()[0].time == day(2023, 6, 1) + 10.5 / 24.0);
     CHECK(error_of<InputError>([&] {
               open_input("geotiff", file, json{{"bands", {"a"}}});
           }) == file.string() + ": has 2 band(s) but input_processor_params.bands names 1");
