@@ -6,15 +6,6 @@ namespace baims {
 
 const std::vector<FeatureInfo>& unavailable_features() {
     static const std::vector<FeatureInfo> table = {
-        {Feature::CurvilinearInput,
-         "reading swaths with 2-D lat/lon (input_processor_name: curvilinear)",
-         "Regrid the file to 1-D lat/lon first (for example gdalwarp -geoloc -t_srs EPSG:4326 "
-         "-of netCDF) and give that to baims gen"},
-        {Feature::GeoTiffInput, "GeoTIFF inputs (input_processor_name: geotiff)",
-         "Convert them to CF NetCDF with 1-D lat/lon (for example gdal_translate -of netCDF) and "
-         "use input_processor_name: default"},
-        {Feature::Sentinel2Input, "Sentinel-2 SAFE inputs (input_processor_name: sentinel2-l2a)",
-         "Use CF NetCDF inputs with 1-D lat/lon and input_processor_name: default"},
         {Feature::ProjectedOutput, "output in a CRS other than EPSG:4326 (x/y dimensions)",
          "Remove output_crs or set it to EPSG:4326; the cube's dimensions are time, lat and lon"},
         {Feature::Rechunk, "changing the chunk sizes of an existing cube in gen",

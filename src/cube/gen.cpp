@@ -79,11 +79,7 @@ GenResult generate(const GenRequest& req) {
     result.inputs_total = paths.size();
     const grid::Grid g = c.output_grid();
 
-    nlohmann::json params = nlohmann::json::object();
-    if (!c.xy_names.empty()) {
-        params["xy_names"] = c.xy_names;
-    }
-    auto inputs = scan_inputs(paths, c.input_processor, params, req.fail_fast, result);
+    auto inputs = scan_inputs(paths, c.input_processor, c.input_params, req.fail_fast, result);
     auto slices = make_slices(inputs, c.mosaic);
     if (slices.empty()) {
         throw InputError("none of the " + std::to_string(paths.size()) + " inputs could be read",

@@ -526,19 +526,31 @@ GenConfig parse_gen_config(const config::Document& doc) {
     }
     c.input_processor = r.one_of("input_processor_name",
                                  {"default", "curvilinear", "geotiff", "sentinel2-l2a"}, "default");
-    if (c.input_processor != "default" && c.input_processor != "curvilinear") {
-        const Feature f = c.input_processor == "curvilinear" ? Feature::CurvilinearInput
-                          : c.input_processor == "geotiff"   ? Feature::GeoTiffInput
-                                                             : Feature::Sentinel2Input;
-        r.fail("input_processor_name", not_available(f), instead(f));
-    }
     {
         auto p = r.child("input_processor_params");
-        p.allow_only({"mosaic", "xy_names"});
+        p.allow_only({"mosaic", "xy_names", "bands", "time_pattern", "resolution"});
         c.mosaic = p.optional<bool>("mosaic", false);
-        c.xy_names = p.optional<std::vector<std::string>>("xy_names", {});
-        if (p.has("xy_names") && c.xy_names.size() != 2) {
-            p.fail("xy_names", "expected two names [lon, lat]");
+        // The input kind's own params (src/io/gdal/*_input.cpp, netcdf/swath_input.cpp), handed
+        // to io::open_input.
+        if (p.has("xy_names")) {
+            const auto xy = p.required<std::vector<std::string>>("xy_names");
+            if (xy.size() != 2) {
+                p.fail("xy_names", "expected two names [lon, lat]");
+            }
+            c.input_params["xy_names"] = xy;
+        }
+        if (p.has("bands")) {
+            c.input_params["bands"] = p.required<std::vector<std::string>>("bands");
+        }
+        if (p.has("time_pattern")) {
+            c.input_params["time_pattern"] = p.required<std::string>("time_pattern");
+        }
+        if (p.has("resolution")) {
+            const int res = p.required<int>("resolution");
+            if (res != 10 && res != 20 && res != 60) {
+                p.fail("resolution", "must be 10, 20 or 60 (metres: the R10m/R20m/R60m folder)");
+            }
+            c.input_params["resolution"] = res;
         }
         p.finish();
     }
@@ -655,7 +667,19 @@ std::string GenConfig::to_yaml() const {
     e << YAML::Key << "input_paths" << YAML::Value << input_paths;
     e << YAML::Key << "input_processor_name" << YAML::Value << input_processor;
     e << YAML::Key << "input_processor_params" << YAML::Value << YAML::BeginMap << YAML::Key
-      << "mosaic" << YAML::Value << mosaic << YAML::EndMap;
+      << "mosaic" << YAML::Value << mosaic;
+    if (input_params.contains("bands")) {
+        e << YAML::Key << "bands" << YAML::Value << YAML::Flow
+          << input_params["bands"].get<std::vector<std::string>>();
+    }
+    if (input_params.contains("time_pattern")) {
+        e << YAML::Key << "time_pattern" << YAML::Value
+          << input_params["time_pattern"].get<std::string>();
+    }
+    if (input_params.contains("resolution")) {
+        e << YAML::Key << "resolution" << YAML::Value << input_params["resolution"].get<int>();
+    }
+    e << YAML::EndMap;
     e << YAML::Key << "output_region" << YAML::Value << YAML::Flow
       << std::vector<double>{region.xmin, region.ymin, region.xmax, region.ymax};
     auto g = output_grid();

@@ -75,14 +75,14 @@ LonLatToCrs::LonLatToCrs(const std::string& crs)
         const int err = proj_context_errno(m_impl->ctx);
         throw InputError("PROJ cannot map longitude/latitude to the CRS '" + crs +
                              "': " + proj_context_errno_string(m_impl->ctx, err),
-                         "check the grid mapping of the input");
+                         "Check the grid mapping of the input");
     }
     // Longitude first, latitude second; the target's x/y in its natural order.
     m_impl->pj = proj_normalize_for_visualization(m_impl->ctx, raw);
     proj_destroy(raw);
     if (!m_impl->pj) {
         throw InputError("PROJ cannot map longitude/latitude to the CRS '" + crs + "'",
-                         "check the grid mapping of the input");
+                         "Check the grid mapping of the input");
     }
 }
 

@@ -22,6 +22,8 @@ struct Kind {
 constexpr Kind KINDS[] = {
     {"default", &open_cf},
     {"curvilinear", &open_curvilinear},
+    {"geotiff", &open_geotiff},
+    {"sentinel2-l2a", &open_sentinel2_l2a},
 };
 
 } // namespace

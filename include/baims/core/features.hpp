@@ -9,12 +9,9 @@
 namespace baims {
 
 enum class Feature {
-    CurvilinearInput, // 2-D lat/lon swaths (input_processor_name: curvilinear)
-    GeoTiffInput,     // input_processor_name: geotiff
-    Sentinel2Input,   // input_processor_name: sentinel2-l2a
-    ProjectedOutput,  // output_crs other than EPSG:4326 (and x/y chunk sizes)
-    Rechunk,          // other chunks for an existing cube (the planned `baims optimise`)
-    TimeChunks,       // extending a cube whose time chunks are not 1
+    ProjectedOutput, // output_crs other than EPSG:4326 (and x/y chunk sizes)
+    Rechunk,         // other chunks for an existing cube (the planned `baims optimise`)
+    TimeChunks,      // extending a cube whose time chunks are not 1
     KeepInputAttrs,
     VirtualOutput, // /vsi… output paths
 };

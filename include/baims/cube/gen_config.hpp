@@ -51,7 +51,8 @@ struct GenConfig {
     std::vector<std::string> input_paths;
     std::string input_processor = "default";
     bool mosaic = false;
-    std::vector<std::string> xy_names; // curvilinear: [lon, lat] variable names, or empty
+    // input_processor_params for the input kind (xy_names, bands, time_pattern, resolution).
+    nlohmann::json input_params = nlohmann::json::object();
 
     grid::Box region;
     std::optional<std::pair<size_t, size_t>> size;       // W, H

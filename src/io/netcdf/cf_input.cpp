@@ -1,6 +1,7 @@
 #include "baims/io/cf_input.hpp"
 
 #include "../input_kinds.hpp"
+#include "cf_grid_mapping.hpp"
 #include "h5_chunks.hpp"
 #include "nc_file.hpp"
 
@@ -359,6 +360,11 @@ struct CfInput::Impl {
 
     std::set<std::string> bounds_names() const;
     void find_lat_lon();
+    // A grid of 1-D x/y coordinates with a CF grid mapping: sets lat/lon (to y/x in the CRS's
+    // units), their dimensions and `projected`. False when the file has no grid mapping or no
+    // x/y coordinates; throws InputError for a grid mapping that cannot be used.
+    bool find_projected();
+    std::optional<nc::GridMapping> projected;
     std::vector<double> read_coordinate(const nc::Var& v) const;
     void find_time();
     // The time range of the global attributes (time_coverage_start/end, ...), in `calendar`.
@@ -442,11 +448,15 @@ void CfInput::Impl::find_lat_lon() {
             lon_var = &v;
         }
     }
+    if ((!lat_var || !lon_var) && find_projected()) {
+        return;
+    }
     if (!lat_var || !lon_var) {
         if (!multi_dim.empty()) {
-            input_error("has " + multi_dim.front() + ": " +
-                            not_available(Feature::CurvilinearInput),
-                        instead(Feature::CurvilinearInput));
+            input_error("has " + multi_dim.front() +
+                            ": the default input processor reads 1-D lat/lon or projected x/y "
+                            "grids",
+                        "Set input_processor_name: curvilinear to read 2-D lat/lon swaths");
         }
         // Name what the file has instead.
         std::vector<std::string> dim_desc;
@@ -478,8 +488,9 @@ void CfInput::Impl::find_lat_lon() {
         input_error(what, mappings.empty()
                               ? "this reader needs 1-D lat/lon coordinates named by standard_name, "
                                 "units (degrees_north/east) or name"
-                              : "this reader needs 1-D lat/lon; projected x/y grids with a grid "
-                                "mapping are not read by it");
+                              : "this reader needs 1-D lat/lon, or 1-D x/y coordinates "
+                                "(standard_name projection_x/y_coordinate or grid_longitude/"
+                                "latitude) with a grid mapping");
     }
     lat_dim = lat_var->dims[0];
     lon_dim = lon_var->dims[0];
@@ -509,6 +520,106 @@ void CfInput::Impl::find_lat_lon() {
     };
     check_axis(lat, *lat_var);
     check_axis(lon, *lon_var);
+}
+
+bool CfInput::Impl::find_projected() {
+    // The grid mapping named by the variables (CF 1.7's "crs: x y" form: its first name).
+    std::string gm_name, named_by;
+    for (const auto& v : all_vars) {
+        if (auto gm = nc::attr_text(file, v.id, "grid_mapping"); gm && gm_name.empty()) {
+            auto name = text::trim(*gm);
+            name = text::trim(name.substr(0, name.find_first_of(": ")));
+            if (!name.empty()) {
+                gm_name = name;
+                named_by = v.name;
+            }
+        }
+    }
+    if (gm_name.empty()) {
+        return false;
+    }
+    // The x and y coordinate variables.
+    const nc::Var* x_var = nullptr;
+    const nc::Var* y_var = nullptr;
+    for (const auto& v : all_vars) {
+        if (v.dims.size() != 1 || dims[static_cast<size_t>(v.dims[0])].name != v.name) {
+            continue;
+        }
+        const std::string sn = lower(nc::attr_text(file, v.id, "standard_name").value_or(""));
+        const std::string axis = lower(nc::attr_text(file, v.id, "axis").value_or(""));
+        if (sn == "projection_x_coordinate" || sn == "grid_longitude" ||
+            (sn.empty() && axis == "x")) {
+            x_var = x_var ? x_var : &v;
+        } else if (sn == "projection_y_coordinate" || sn == "grid_latitude" ||
+                   (sn.empty() && axis == "y")) {
+            y_var = y_var ? y_var : &v;
+        }
+    }
+    if (!x_var || !y_var) {
+        return false;
+    }
+    const nc::Var* gm_var = nullptr;
+    for (const auto& v : all_vars) {
+        if (v.name == gm_name) {
+            gm_var = &v;
+        }
+    }
+    if (!gm_var) {
+        input_error("variable '" + named_by + "' names the grid mapping '" + gm_name +
+                        "', which is not in the file",
+                    "Add the grid mapping variable or fix the grid_mapping attribute");
+    }
+    auto gm = nc::grid_mapping_crs(file, *gm_var);
+    // Axis units to the CRS's units (metres; degrees for a rotated pole).
+    auto factor_of = [&](const nc::Var& v) {
+        const std::string u = lower(text::trim(nc::attr_text(file, v.id, "units").value_or("")));
+        if (gm.rotated) {
+            if (u.empty() || u.starts_with("degree")) {
+                return 1.0;
+            }
+        } else if (u.empty() || u == "m" || u == "metre" || u == "metres" || u == "meter" ||
+                   u == "meters") {
+            return 1.0;
+        } else if (u == "km" || u == "kilometre" || u == "kilometres" || u == "kilometer" ||
+                   u == "kilometers") {
+            return 1000.0;
+        }
+        input_error("coordinate '" + v.name + "' has units '" + u + "'",
+                    gm.rotated ? "Rotated-pole coordinates need units of degrees"
+                               : "Projected coordinates need units of m or km");
+    };
+    const double fx = factor_of(*x_var), fy = factor_of(*y_var);
+    lon_dim = x_var->dims[0];
+    lat_dim = y_var->dims[0];
+    if (lat_dim == lon_dim) {
+        input_error("'" + x_var->name + "' and '" + y_var->name + "' share one dimension");
+    }
+    lon = read_coordinate(*x_var);
+    lat = read_coordinate(*y_var);
+    for (auto& x : lon) {
+        x *= fx;
+    }
+    for (auto& y : lat) {
+        y *= fy;
+    }
+    for (const auto* v : {x_var, y_var}) {
+        const auto& values = v == x_var ? lon : lat;
+        if (values.empty()) {
+            input_error("'" + v->name + "' is empty");
+        }
+        const bool ascending = values.size() < 2 || values[1] > values[0];
+        for (size_t i = 0; i < values.size(); ++i) {
+            if (!std::isfinite(values[i])) {
+                input_error("'" + v->name + "' has a missing value at index " + std::to_string(i));
+            }
+            if (i > 0 &&
+                (ascending ? !(values[i] > values[i - 1]) : !(values[i] < values[i - 1]))) {
+                input_error("'" + v->name + "' is not monotonic (index " + std::to_string(i) + ")");
+            }
+        }
+    }
+    projected = std::move(gm);
+    return true;
 }
 
 std::vector<TimeStep> CfInput::Impl::coverage_steps(bool strict) const {
@@ -693,6 +804,9 @@ void CfInput::Impl::find_variables() {
             v.type == NC_STRING || nc::type_size(v.type) == 0) {
             continue;
         }
+        if (projected && axis_of(file, v) != Axis::none) {
+            continue; // 2-D lat(y,x)/lon(y,x) beside a grid mapping: coordinates, not data
+        }
         if (v.dims[v.dims.size() - 2] != lat_dim || v.dims.back() != lon_dim) {
             if (std::find(v.dims.begin(), v.dims.end(), lat_dim) != v.dims.end()) {
                 spdlog::debug("{}: skipping '{}{}': lat and lon must be its last dimensions",
@@ -845,9 +959,20 @@ CfInput CfInput::open(const std::filesystem::path& path) {
     impl->find_lat_lon();
     impl->find_time();
     impl->find_variables();
-    impl->geometry = LatLonAxes{impl->lat, impl->lon};
+    if (impl->projected) {
+        try {
+            LonLatToCrs check(impl->projected->crs); // PROJ accepts the CRS
+        } catch (const Error& e) {
+            e.rethrow_with_context(nc::prefix(path) + ": grid mapping " + impl->projected->name);
+        }
+        impl->geometry =
+            ProjectedAxes{impl->lon, impl->lat, impl->projected->crs, impl->projected->name};
+    } else {
+        impl->geometry = LatLonAxes{impl->lat, impl->lon};
+    }
     if (impl->vars.empty()) {
-        impl->input_error("no data variable on the lat/lon grid",
+        impl->input_error(std::string("no data variable on the ") +
+                              (impl->projected ? "x/y" : "lat/lon") + " grid",
                           "data variables need dimensions (time, lat, lon)");
     }
     return CfInput(std::move(impl));

@@ -315,26 +315,44 @@ TEST_CASE("cf_input: reduced.nc, zlev extra dim, lon 0..360, scale 0.01, _FillVa
     CHECK(count_nan(ice) == 13266);
 }
 
-// The hint must not send users to the curvilinear processor, which this version refuses.
+// The default processor refuses swaths and sends users to the curvilinear one (issue 10).
 TEST_CASE("cf_input: 2-D lat/lon swaths are refused with a hint that works", "[io][cf_input]") {
     for (const fs::path& path : {DATA / "stars" / "test_stageiv_xyt.nc",
                                  DATA / "olci" / "O_L2_0001_SNS_2017104102450_v1.0.nc"}) {
         const std::string msg = input_error_of([&] { CfInput::open(path); });
         CHECK_THAT(msg, Contains("cannot read '" + path.string() + "'"));
-        CHECK_THAT(msg, Contains("has 2-D lat(y,x): reading swaths with 2-D lat/lon "
-                                 "(input_processor_name: curvilinear) is not available in this "
-                                 "version"));
-        CHECK_THAT(msg, !Contains("use input_processor_name"));
+        CHECK_THAT(msg, Contains("has 2-D lat(y,x): the default input processor reads 1-D lat/lon "
+                                 "or projected x/y grids. Set input_processor_name: curvilinear "
+                                 "to read 2-D lat/lon swaths"));
     }
 }
 
-TEST_CASE("cf_input: projected x/y without lat/lon names what it found", "[io][cf_input]") {
+// Projected x/y with a grid mapping (issue 10; refused before): the geometry is the x/y axes in
+// metres (the file's are km) and a PROJ CRS built from the CF attributes.
+TEST_CASE("cf_input: projected x/y with a grid mapping is a ProjectedAxes geometry",
+          "[io][cf_input]") {
     const fs::path path = DATA / "stars" / "lcc_km.nc";
-    const std::string msg = input_error_of([&] { CfInput::open(path); });
-    CHECK(msg == "cannot read '" + path.string() +
-                     "': no 1-D latitude coordinate (dimensions: time(1), y(569), x(619); "
-                     "coordinate variables: time (time), x (projection_x_coordinate), y "
-                     "(projection_y_coordinate); grid mapping: lambert_conformal_conic)");
+    const auto in = CfInput::open(path);
+    const auto* g = std::get_if<baims::io::ProjectedAxes>(&in.geometry());
+    REQUIRE(g != nullptr);
+    CHECK(g->name == "lambert_conformal_conic");
+    CHECK(g->crs == "+proj=lcc +lat_0=42.5 +lon_0=-100 +lat_1=25 +lat_2=60 +x_0=0 +y_0=0 "
+                    "+a=6378137 +rf=298.25722356300003 +no_defs +type=crs");
+    // ncdump: x = -778.25, -777.25, ... (569 x 619), y = -120, -121, ... (descending)
+    REQUIRE(g->x.size() == 619);
+    REQUIRE(g->y.size() == 569);
+    CHECK(g->x[0] == -778250.0);
+    CHECK(g->x[1] == -777250.0);
+    CHECK(g->y[0] == -120000.0);
+    CHECK(g->y[1] == -121000.0);
+    CHECK(baims::io::rows(in.geometry()) == 569);
+    CHECK(baims::io::cols(in.geometry()) == 619);
+    REQUIRE(in.variables().size() == 1);
+    CHECK(in.variables()[0].name == "prcp");
+    std::vector<float> out(569 * 619);
+    in.read("prcp", 0, out.data());
+    CHECK(count_nan(out) == 0);
+    CHECK(out[1234] == 0.0f); // the file's prcp is prcp * 0 (its History)
 }
 
 TEST_CASE("cf_input: truncated, non-NetCDF and missing files", "[io][cf_input]") {

@@ -210,7 +210,7 @@ TEST_CASE("a grid too large is refused before anything is allocated", "[config]"
 // to something this version does not have (optimise and prune exist now: hints may name them).
 TEST_CASE("not-available messages come from one table with working hints", "[config]") {
     const auto& table = unavailable_features();
-    CHECK(table.size() == 8);
+    CHECK(table.size() == 5);
     for (const auto& f : table) {
         INFO(f.what);
         CHECK(not_available(f.feature) == f.what + " is not available in this version");
@@ -219,9 +219,6 @@ TEST_CASE("not-available messages come from one table with working hints", "[con
             CHECK(instead(f.feature).find(dead) == std::string::npos);
         }
     }
-    CHECK(error_of(BASE + "input_processor_name: geotiff\n") ==
-          "gen.yml:4:23: input_processor_name: GeoTIFF inputs (input_processor_name: geotiff) is "
-          "not available in this version");
     CHECK(error_of(BASE + "output_crs: EPSG:3035\n") ==
           "gen.yml:4:13: output_crs: output in a CRS other than EPSG:4326 (x/y dimensions) is not "
           "available in this version");

@@ -1,0 +1,53 @@
+#pragma once
+// GDAL raster helpers shared by the GDAL-based input kinds (geotiff_input.cpp,
+// sentinel2_input.cpp). Internal to src/io: GDAL types appear here.
+
+#include "baims/io/geometry.hpp"
+
+#include <gdal.h>
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace baims::io::gdal {
+
+struct DatasetClose {
+    void operator()(void* ds) const noexcept;
+};
+// An open GDAL dataset, closed when it goes out of scope.
+using Dataset = std::unique_ptr<void, DatasetClose>;
+
+// Opens a raster read-only. Throws InputError "<path>: cannot be read as a raster (<GDAL's
+// reason>)".
+Dataset open_raster(const std::filesystem::path& path);
+
+// The grid of a raster: cell-centre axes from its north-up geotransform and its CRS.
+struct RasterGrid {
+    size_t width = 0, height = 0;
+    double gt[6] = {0, 1, 0, 0, 0, 1};
+    std::vector<double> x, y; // cell centres
+    std::string crs;          // "EPSG:n" when GDAL identifies it, else WKT2
+    std::string crs_name;     // for messages, e.g. "WGS 84 / UTM zone 33N"
+    bool wgs84_geographic = false;
+};
+
+// Throws InputError (naming `path`) for a raster without a geotransform or CRS, or with a
+// rotated or sheared geotransform.
+RasterGrid raster_grid(GDALDatasetH ds, const std::filesystem::path& path);
+
+// The geometry a grid gives: LatLonAxes for geographic WGS 84, else ProjectedAxes.
+Geometry geometry_of(const RasterGrid& g);
+
+// Reads band `band` (1-based) whole as float64 into `out` (width * height). Throws InputError
+// naming `path` on a read failure.
+void read_band(GDALDatasetH ds, int band, const std::filesystem::path& path,
+               std::vector<double>& out);
+
+// netCDF-style type name of a GDAL type ("ubyte", "ushort", "float", ...); integer storage:
+// `integer` set.
+std::string type_name(GDALDataType t, bool& integer);
+
+} // namespace baims::io::gdal

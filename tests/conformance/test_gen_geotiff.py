@@ -1,0 +1,179 @@
+"""baims gen on GeoTIFF and Sentinel-2 L2A inputs (input_processor_name geotiff, sentinel2-l2a),
+compared pixel by pixel with GDAL's own warp of the same files onto the same lat/lon grid
+(gdalwarp -r near -te ... -ts ...: output pixel centres transformed into the source CRS and the
+source cell holding them taken, as baims does). PROJ in baims and in gdalwarp agree far below a
+pixel but not to the last bit, so output pixels whose centre falls within 1e-6 of a source pixel
+edge are left out; every other pixel must be equal, NaN where GDAL gives no data.
+"""
+
+import os
+import subprocess
+import unittest
+
+import numpy as np
+import xarray as xr
+from osgeo import gdal, osr
+
+from baimstest import TempDirTest, run
+
+gdal.UseExceptions()
+
+DATES = ["20230601", "20230602", "20230603"]
+REGION = [13.595, 50.482, 13.635, 50.530]  # inside the UTM 33N tile below
+SIZE = (32, 40)
+
+
+def utm(epsg=32633):
+    s = osr.SpatialReference()
+    s.ImportFromEPSG(epsg)
+    return s.ExportToWkt()
+
+
+def write_series(d):
+    rng = np.random.default_rng(3)
+    paths = []
+    for k, date in enumerate(DATES):
+        p = os.path.join(d, f"chl_{date}.tif")
+        ds = gdal.GetDriverByName("GTiff").Create(p, 40, 60, 1, gdal.GDT_Float32)
+        ds.SetGeoTransform((400000, 100, 0, 5600000, 0, -100))
+        ds.SetProjection(utm())
+        a = rng.uniform(0, 50, (60, 40)).astype(np.float32) + k
+        a[(np.arange(60)[:, None] + 3 * np.arange(40)[None, :]) % 17 == 0] = -1
+        b = ds.GetRasterBand(1)
+        b.WriteArray(a)
+        b.SetNoDataValue(-1)
+        ds = None
+        paths.append(p)
+    return paths
+
+
+def warp(src, d, name, src_nodata=None, region=None):
+    """gdalwarp onto the cube's grid, with the exact transformer (-et 0)."""
+    out = os.path.join(d, name)
+    gdal.Warp(out, src, dstSRS="EPSG:4326", outputBounds=region or REGION, width=SIZE[0], height=SIZE[1],
+              resampleAlg="near", srcNodata=src_nodata, dstNodata=np.nan,
+              outputType=gdal.GDT_Float32, errorThreshold=0)
+    ds = gdal.Open(out)
+    a = ds.GetRasterBand(1).ReadAsArray()
+    ds = None
+    return a
+
+
+def ambiguous():
+    """Output pixels whose centre lies within 1e-6 source pixel of a source pixel edge."""
+    o = osr
+    w, h = SIZE
+    lon = REGION[0] + (np.arange(w) + 0.5) * (REGION[2] - REGION[0]) / w
+    lat = REGION[3] - (np.arange(h) + 0.5) * (REGION[3] - REGION[1]) / h
+    lon, lat = np.meshgrid(lon, lat)
+    s4326 = o.SpatialReference()
+    s4326.ImportFromEPSG(4326)
+    s4326.SetAxisMappingStrategy(o.OAMS_TRADITIONAL_GIS_ORDER)
+    t = o.CoordinateTransformation(s4326, o.SpatialReference(utm()))
+    pts = np.array(t.TransformPoints(np.c_[lon.ravel(), lat.ravel()]))
+    fx = (pts[:, 0] - 400000) / 100
+    fy = (5600000 - pts[:, 1]) / 100
+    amb = (np.abs(fx - np.round(fx)) < 1e-6) | (np.abs(fy - np.round(fy)) < 1e-6)
+    return amb.reshape(h, w)
+
+
+class _Gen(TempDirTest):
+    def gen(self, inputs, params, extra="", check=0, processor="geotiff", fail_fast=False,
+            region=None):
+        cfg = self.p("gen.yml")
+        out = self.p("cube.zarr")
+        with open(cfg, "w") as f:
+            f.write(f"input_processor_name: {processor}\n"
+                    f"input_processor_params: {params}\n"
+                    f"output_region: [{', '.join(repr(x) for x in region or REGION)}]\n"
+                    f"output_size: [{SIZE[0]}, {SIZE[1]}]\n"
+                    f"output_path: {out}\n" + extra)
+        flags = ["--fail-fast"] if fail_fast else []
+        return run(["gen", "-c", cfg] + flags + list(inputs), check=check), out
+
+
+class GenGeoTiff(_Gen):
+    def test_utm_series_into_latlon_equals_gdalwarp(self):
+        paths = write_series(self.tmp)
+        _, out = self.gen(paths, '{time_pattern: "%Y%m%d", bands: [chl]}')
+        cube = xr.open_zarr(out)
+        self.assertEqual([str(t)[:10] for t in cube.time.values.astype("datetime64[D]")],
+                         ["2023-06-01", "2023-06-02", "2023-06-03"])
+        amb = ambiguous()
+        for k, p in enumerate(paths):
+            ref = warp(p, self.tmp, f"ref{k}.tif")
+            got = cube.chl.isel(time=k).values
+            self.assertEqual(got.shape, ref.shape)
+            ok = ~amb
+            np.testing.assert_array_equal(np.isnan(got[ok]), np.isnan(ref[ok]))
+            np.testing.assert_array_equal(got[ok], ref[ok])
+            self.assertGreater(int(np.isnan(ref).sum()), 0)
+            self.assertGreater(int((~np.isnan(ref)).sum()), 1000)
+        cube.close()
+
+    def test_time_pattern_not_matching_is_one_line(self):
+        paths = write_series(self.tmp)
+        r, _ = self.gen(paths[:1], '{time_pattern: "%Y-%m-%d"}', check=4, fail_fast=True)
+        self.assertEqual(
+            r.stderr.strip().splitlines()[-1],
+            f"baims gen: error: input {paths[0]}: {paths[0]}: the file name does not match "
+            "time_pattern '%Y-%m-%d'. Fix input_processor_params.time_pattern or the file name")
+
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration",
+                        "gdal_input", "make_fixtures.py")
+SAFE = "S2B_MSIL2A_20230601T100559_N0509_R022_T33UUQ_20230601T131500.SAFE"
+GRAN = "GRANULE/L2A_T33UUQ_A032512_20230601T100559/IMG_DATA"
+# The SAFE fixture covers 399960..401160 E, 5598840..5600040 N of UTM 33N
+# (13.5881..13.6053 E, 50.5331..50.5437 N).
+S2_REGION = [13.586, 50.532, 13.607, 50.545]  # the tile and a margin around it
+
+
+class GenSentinel2(_Gen):
+    def safe(self):
+        subprocess.run(["/usr/bin/python3", FIXTURES, "safe", self.tmp], check=True,
+                       capture_output=True)
+        return os.path.join(self.tmp, SAFE)
+
+    def test_b02_and_scl_equal_gdalwarp(self):
+        safe = self.safe()
+        # gen's input record takes the CRC-32 of a file: give the product's MTD_MSIL2A.xml.
+        r, out = self.gen([os.path.join(safe, "MTD_MSIL2A.xml")],
+                          "{bands: [B02, SCL], resolution: 20}",
+                          processor="sentinel2-l2a", region=S2_REGION, fail_fast=True)
+        cube = xr.open_zarr(out)
+        self.assertEqual(str(cube.time.values[0])[:23], "2023-06-01T10:05:59.024")
+        b02 = warp(os.path.join(safe, GRAN, "R20m", "T33UUQ_20230601T100559_B02_20m.jp2"),
+                   self.tmp, "b02.tif", src_nodata=0, region=S2_REGION)
+        # BOA_ADD_OFFSET of B02 (band_id 1) is -1001 in the fixture.
+        want = ((b02.astype(np.float64) - 1001) / 10000).astype(np.float32)
+        np.testing.assert_array_equal(cube.B02.isel(time=0).values, want)
+        scl = warp(os.path.join(safe, GRAN, "R20m", "T33UUQ_20230601T100559_SCL_20m.jp2"),
+                   self.tmp, "scl.tif", src_nodata=0, region=S2_REGION)
+        np.testing.assert_array_equal(cube.SCL.isel(time=0).values, scl)
+        self.assertGreater(int(np.isnan(want).sum()), 0)
+        self.assertGreater(int((~np.isnan(want)).sum()), 700)  # 794 of 1280 inside the tile
+        cube.close()
+
+    def test_safe_without_metadata_is_one_line(self):
+        safe = self.safe()
+        os.remove(os.path.join(safe, "MTD_MSIL2A.xml"))
+        r, _ = self.gen([safe], "{bands: [B02]}", check=4, processor="sentinel2-l2a",
+                        fail_fast=True)
+        self.assertEqual(
+            r.stderr.strip().splitlines()[-1],
+            f"baims gen: error: input {safe}: {safe}: no MTD_MSIL2A.xml (not a Sentinel-2 L2A "
+            "SAFE product). Give the .SAFE folder of an L2A product (or its MTD_MSIL2A.xml)")
+
+
+    def test_resolution_not_10_20_60_is_a_config_error(self):
+        r, _ = self.gen(["x.SAFE/MTD_MSIL2A.xml"], "{bands: [B02], resolution: 30}", check=3,
+                        processor="sentinel2-l2a")
+        self.assertEqual(
+            r.stderr.strip().splitlines()[-1],
+            f"baims gen: error: {self.p('gen.yml')}:2:52: input_processor_params.resolution: "
+            "must be 10, 20 or 60 (metres: the R10m/R20m/R60m folder).")
+
+
+if __name__ == "__main__":
+    unittest.main()
