@@ -1,5 +1,7 @@
 // The POSIX journal commit protocol (commit.hpp): a new cube is built in <cube>.baims-new/ and
-// renamed into place; an update is staged, committed by its journal and applied (journal.hpp).
+// renamed into place; an update is staged, committed by its journal and applied (journal.hpp):
+// by exchange of the whole cube folder when time steps readers see change, in place when time
+// steps are only appended.
 // This file and journal.cpp are the only places of gen that know the cube is a folder.
 
 #include "commit.hpp"
@@ -110,6 +112,8 @@ public:
             }
         }
         if (!dry_run) {
+            std::error_code ec;
+            sfs::remove_all(swap_dir(m_root), ec);  // an old tree whose removal failed
             m_store->erase_dir(STAGING_DIR);        // leftovers of an update that never committed
             remove_temp_files(m_root, interrupted); // and of a put killed half-way
         }
@@ -170,6 +174,21 @@ public:
         const size_t old_nt = mapping.size();
         Journal j;
         j.mapping = std::move(mapping);
+        if (needs_exchange(j.mapping, staged)) {
+            // Time steps readers see shift or change: the new cube is built beside the old one
+            // and exchanged with it (journal.hpp, phase B).
+            check_exchange_support(m_root);
+            j.phase = "B";
+            j.staged = std::move(staged);
+            j.state = std::move(state);
+            m_store->sync();
+            fault_point("before-commit");
+            write_journal(*m_store, j); // commit point
+            apply_journal(*m_store, m_root, std::move(j));
+            return;
+        }
+        // Only appended time steps: applied in place (phases C and M), invisible to readers
+        // until .zmetadata names them.
         for (const auto& name : state.var_order) {
             for (const auto& ck : list_chunks(*m_store, name)) {
                 long t = std::stol(ck.substr(0, ck.find('.')));
