@@ -63,17 +63,6 @@ std::unique_ptr<CommitProtocol> open_for_update(const std::filesystem::path& cub
 // written is removed.
 std::unique_ptr<CommitProtocol> open_for_create(const std::filesystem::path& cube);
 
-// --partition k/n of a new cube (1 <= k <= n): the chunks go to <cube>.baims-parts/<k>-of-<n>/
-// (emptied first: a rerun of a partition starts it again), and publish_new() only marks the
-// partition done (with the state it computed); nothing becomes visible at `cube`.
-std::unique_ptr<CommitProtocol> open_for_partition(const std::filesystem::path& cube, size_t k,
-                                                   size_t n);
-
-// --finalize: once every partition of `cube` is done, builds the cube from their chunks and
-// publishes it (as a create), then removes the partitions. Throws OutputError naming the
-// partitions that are not done, or when they disagree about the cube. Returns the cube's state.
-CubeState finalize_partitions(const std::filesystem::path& cube);
-
 // Throws OutputError naming the store and what `protocol` needs from it that it lacks.
 void require_capabilities(const zarr::KvStore& store, const zarr::StoreCapabilities& needs,
                           const std::string& protocol);

@@ -5,6 +5,7 @@
 // This file and journal.cpp are the only places of gen that know the cube is a folder.
 
 #include "commit.hpp"
+#include "partition.hpp"
 
 #include "baims/core/error.hpp"
 #include "baims/core/fault.hpp"

@@ -12,6 +12,7 @@
 #include "gen_plan.hpp"
 #include "gen_write.hpp"
 #include "parallel.hpp"
+#include "partition.hpp"
 
 #include "baims/core/error.hpp"
 #include "baims/core/features.hpp"
