@@ -32,7 +32,7 @@ struct ExtractOptions {
     // database mode
     DbOptions db;
     std::string card = "s2";
-    std::vector<std::string> passes{"scl", "10", "20"};
+    std::vector<std::string> passes; // empty: every pass of --card
     std::vector<std::string> bands_20;
     int workers = 1;
     std::string eodata = "/eodata";
@@ -96,9 +96,7 @@ int run_db_mode(const ExtractOptions& o, const GlobalOptions& g) {
     r.create_tables = o.db.create_tables;
     r.dry_run = g.dry_run;
     auto s = parcels::extract_db(r, db_settings(o.db));
-    log::info("extract: " + std::to_string(s.extracted) + " images extracted, " +
-              std::to_string(s.no_parcels) + " without parcels, " + std::to_string(s.failed) +
-              " failed; " + std::to_string(s.rows) + " rows");
+    log::info(parcels::format_summary(s));
     for (const auto& f : s.failures) {
         log::warn("extract: failed: " + f);
     }
@@ -189,12 +187,15 @@ void register_extract(CLI::App& app, Registry& registry) {
                     "With --compare jrc: the summary counts parcels whose count or mean change "
                     "by more than this many percent")
         ->capture_default_str();
-    cmd->add_option("--card", o->card, "Database mode: images of this card (s2)")
+    cmd->add_option("--card", o->card,
+                    "Database mode: images of this card: s2 (Sentinel-2 L2A), bs (Sentinel-1 "
+                    "CARD-BS) or c6 (Sentinel-1 CARD-COH6)")
         ->capture_default_str();
-    cmd->add_option("--passes", o->passes, "Database mode: passes, comma-separated: scl, 10, 20")
+    cmd->add_option("--passes", o->passes,
+                    "Database mode: passes, comma-separated: scl, 10, 20 (s2; default all three), "
+                    "bs (bs), c6 (c6)")
         ->delimiter(',')
-        ->allow_extra_args(false)
-        ->capture_default_str();
+        ->allow_extra_args(false);
     cmd->add_option("--bands-20", o->bands_20,
                     "Database mode: bands of the 20 m pass (default B05,B06,B07,B8A,B11,B12)")
         ->delimiter(',')

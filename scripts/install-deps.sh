@@ -15,6 +15,12 @@ apt-get install -y -qq --no-install-recommends \
     postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts \
     python3 python3-numpy python3-zarr python3-xarray python3-netcdf4 python3-gdal \
     python3-dask python3-cftime python3-pyproj
+# Node.js and npm for the S3 tests (ctest label s3): they run the npm package s3rver, which
+# tests/scripts/s3rver.sh installs into ~/.cache/baims/s3rver on first use. Only when missing: a
+# Node.js from another source (NodeSource's bundles npm) conflicts with Debian's npm package.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    apt-get install -y -qq --no-install-recommends nodejs npm
+fi
 # A German locale for the test that checks no decimal comma leaks into cubes or messages.
 if ! locale -a 2>/dev/null | grep -qx 'de_DE.utf8'; then
     localedef -i de_DE -f UTF-8 de_DE.UTF-8

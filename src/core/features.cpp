@@ -29,7 +29,7 @@ const std::vector<FeatureInfo>& unavailable_features() {
          "Remove it"},
         {Feature::KeepInputAttrs, "keep_input_attrs",
          "Remove it; set the global attributes you need in output_metadata"},
-        {Feature::VirtualOutput, "GDAL virtual paths (/vsi...) as output_path",
+        {Feature::VirtualOutput, "GDAL virtual paths other than /vsis3/ as output_path",
          "Write to a local path and copy the cube"},
     };
     return table;

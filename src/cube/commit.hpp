@@ -10,8 +10,11 @@
 //     <cube>.baims-new/ and renamed into place; an update stages its chunks under
 //     .baims-staging/, writes .baims-journal.json (the commit point) and applies it by renames
 //     (journal.hpp). Needs atomic rename (of keys and of a whole folder), sync and a lock.
-//   - a metadata-last protocol for object storage (not implemented; docs/architecture.md): new
-//     chunks under new keys, the consolidated metadata that names them written last.
+//   - the metadata-last protocol for object storage (commit_object.cpp; /vsis3/ paths): a new
+//     cube is written in place behind a marker object; an update stages its chunks, writes the
+//     same journal and applies it by server-side copies, recording its progress; the
+//     consolidated metadata is written last. Needs nothing but atomic puts of single objects.
+//     open_for_update and open_for_create choose it for paths on_object_storage().
 
 #include "journal.hpp"
 
@@ -62,6 +65,19 @@ std::unique_ptr<CommitProtocol> open_for_update(const std::filesystem::path& cub
 // protocol is destroyed without publishing: the run failed) readers see nothing, and what was
 // written is removed.
 std::unique_ptr<CommitProtocol> open_for_create(const std::filesystem::path& cube);
+
+// True for cubes on object storage (/vsis3/…), which the metadata-last protocol writes.
+bool on_object_storage(const std::filesystem::path& cube);
+
+// Object storage: true if a cube is at `cube` (its .zgroup, and no unfinished creation, which
+// open_for_create starts again); false if nothing is there. Throws OutputError if objects that
+// are not a cube are there.
+bool object_cube_exists(const std::filesystem::path& cube);
+
+// The metadata-last protocol behind open_for_update and open_for_create (commit_object.cpp).
+std::unique_ptr<CommitProtocol> open_object_for_update(const std::filesystem::path& cube,
+                                                       bool dry_run);
+std::unique_ptr<CommitProtocol> open_object_for_create(const std::filesystem::path& cube);
 
 // Throws OutputError naming the store and what `protocol` needs from it that it lacks.
 void require_capabilities(const zarr::KvStore& store, const zarr::StoreCapabilities& needs,

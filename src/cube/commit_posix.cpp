@@ -411,10 +411,16 @@ void require_capabilities(const zarr::KvStore& store, const zarr::StoreCapabilit
 }
 
 std::unique_ptr<CommitProtocol> open_for_update(const std::filesystem::path& cube, bool dry_run) {
+    if (on_object_storage(cube)) {
+        return open_object_for_update(cube, dry_run);
+    }
     return std::make_unique<PosixJournal>(cube, dry_run);
 }
 
 std::unique_ptr<CommitProtocol> open_for_create(const std::filesystem::path& cube) {
+    if (on_object_storage(cube)) {
+        return open_object_for_create(cube);
+    }
     return std::make_unique<PosixJournal>(cube);
 }
 

@@ -2,7 +2,8 @@
 // (read, resample, chunk, compress; gen_compute) with reading of the next slice overlapped, then
 // commit through the cube's commit protocol (commit.hpp; sinks in gen_write):
 //  - a new cube is built in <path>.baims-new/ and renamed into place at the end;
-//  - an existing cube is updated through a journal (see journal.hpp).
+//  - an existing cube is updated through a journal (see journal.hpp);
+//  - on object storage (/vsis3/) the metadata-last protocol does both (commit_object.cpp).
 // Global attributes: gen_attrs.
 
 #include "baims/cube/gen.hpp"
@@ -13,6 +14,7 @@
 #include "gen_write.hpp"
 #include "parallel.hpp"
 #include "partition.hpp"
+#include "remote_inputs.hpp"
 
 #include "baims/core/error.hpp"
 #include "baims/core/features.hpp"
@@ -62,15 +64,24 @@ GenResult generate(const GenRequest& req) {
     if (c.output_path.empty()) {
         throw ConfigError("output_path is not set", "Set output_path in the config or give -o");
     }
-    if (c.output_path.starts_with("/vsi")) {
+    const bool object_storage = on_object_storage(c.output_path); // commit_object.cpp
+    if (c.output_path.starts_with("/vsi") && !object_storage) {
         throw ConfigError("output_path '" + c.output_path +
                               "': " + not_available(Feature::VirtualOutput),
                           instead(Feature::VirtualOutput));
     }
     const sfs::path out_path = output_dir(c.output_path);
-    check_output_folder(out_path, req.dry_run);
+    if (!object_storage) {
+        check_output_folder(out_path, req.dry_run);
+    }
     std::error_code ec;
     if (req.finalize || req.partitions > 0) {
+        if (object_storage) {
+            throw UsageError("--partition and --finalize need a cube on a file system that every "
+                             "process sees; '" +
+                                 out_path.string() + "' is on object storage",
+                             "Make the cube on a shared file system, or with one process");
+        }
         if (sfs::exists(out_path / ".zgroup", ec)) {
             throw UsageError("cube '" + out_path.string() +
                                  "' exists; --partition and --finalize "
@@ -94,7 +105,9 @@ GenResult generate(const GenRequest& req) {
         throw UsageError("no inputs given",
                          "Give input files on the command line or input_paths in the config");
     }
-    auto paths = resolve_inputs(specs);
+    // Inputs on object storage are downloaded to a temporary folder for the run.
+    RemoteInputs remote;
+    auto paths = remote.fetch(resolve_inputs(RemoteInputs::expand(specs)));
     result.inputs_total = paths.size();
     const grid::Grid g = c.output_grid();
 
@@ -106,8 +119,9 @@ GenResult generate(const GenRequest& req) {
     }
 
     // Existing cube?
-    bool exists = sfs::exists(out_path / ".zgroup", ec);
-    if (!exists && sfs::exists(out_path, ec)) {
+    bool exists =
+        object_storage ? object_cube_exists(out_path) : sfs::exists(out_path / ".zgroup", ec);
+    if (!object_storage && !exists && sfs::exists(out_path, ec)) {
         bool empty_dir = sfs::is_directory(out_path, ec) && sfs::is_empty(out_path, ec);
         if (!empty_dir) {
             throw OutputError("output path '" + out_path.string() +

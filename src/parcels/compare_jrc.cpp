@@ -8,6 +8,7 @@
 #include "baims/parcels/compare_jrc.hpp"
 
 #include "extract_jrc.hpp"
+#include "product_files.hpp"
 
 #include "baims/core/error.hpp"
 #include "baims/core/log.hpp"
@@ -16,9 +17,6 @@
 #include "baims/parcels/extract.hpp"
 #include "baims/zonal/mask.hpp"
 #include "baims/zonal/raster_source.hpp"
-
-#include <cpl_string.h>
-#include <cpl_vsi.h>
 
 #include <algorithm>
 #include <cmath>
@@ -41,47 +39,15 @@ struct Row {
     std::optional<Side> exact;
 };
 
-std::vector<std::string> list_dir(const std::string& path) {
-    std::vector<std::string> out;
-    char** names = VSIReadDir(path.c_str());
-    for (char** n = names; n && *n; ++n) {
-        if (**n != '.') {
-            out.emplace_back(*n);
-        }
-    }
-    CSLDestroy(names);
-    std::sort(out.begin(), out.end());
-    return out;
-}
-
 // The band file of an L2A product in the JRC /eodata layout (L2A or L2A_N0500).
 std::string band_file(const std::string& eodata, const std::string& reference,
                       const std::string& obstime, int res, const std::string& band) {
-    std::string name = reference;
-    if (name.size() < 5 || name.substr(name.size() - 5) != ".SAFE") {
-        name += ".SAFE";
+    try {
+        return files::s2_band_file(files::product_dir({reference, obstime, ""}, "s2", eodata), res,
+                                   band);
+    } catch (const files::Missing& m) {
+        throw jrc::PassFailure{m.status, m.message};
     }
-    const std::string date =
-        obstime.substr(0, 4) + "/" + obstime.substr(5, 2) + "/" + obstime.substr(8, 2);
-    for (const char* collection : {"L2A", "L2A_N0500"}) {
-        const std::string granules =
-            eodata + "/Sentinel-2/MSI/" + collection + "/" + date + "/" + name + "/GRANULE";
-        const auto g = list_dir(granules);
-        if (g.empty()) {
-            continue;
-        }
-        const std::string dir =
-            granules + "/" + g.front() + "/IMG_DATA/R" + std::to_string(res) + "m";
-        const std::string suffix = "_" + band + "_" + std::to_string(res) + "m.jp2";
-        for (const auto& f : list_dir(dir)) {
-            if (f.size() > suffix.size() &&
-                f.compare(f.size() - suffix.size(), suffix.size(), suffix) == 0) {
-                return dir + "/" + f;
-            }
-        }
-        throw jrc::PassFailure{"!S3 .jp2", "no *" + suffix + " in " + dir};
-    }
-    throw jrc::PassFailure{"!S3 subdir", "no product " + name + " under " + eodata};
 }
 
 std::vector<std::uint8_t> unhex(const std::string& hex) {
@@ -202,6 +168,11 @@ std::vector<std::string> cells(std::int64_t pid, std::int64_t obsid, const std::
 
 CompareJrcSummary compare_jrc(const CompareJrcRequest& request,
                               const db::ConnectionSettings& settings) {
+    if (request.card != "s2") {
+        throw UsageError("--compare jrc compares the JRC Sentinel-2 extractor; --card " +
+                             request.card + " has no JRC selection",
+                         "Use --card s2 with --compare jrc");
+    }
     if (request.output.empty() && request.table.empty()) {
         throw UsageError("--compare jrc needs an output",
                          "Give -o FILE.csv or --compare-table SCHEMA.TABLE");

@@ -9,10 +9,12 @@
 // all in one transaction; the image's final status follows in the last one.
 
 #include "extract_jrc.hpp"
+#include "product_files.hpp"
 
 #include "baims/core/error.hpp"
 #include "baims/core/interrupt.hpp"
 #include "baims/core/log.hpp"
+#include "baims/core/progress.hpp"
 #include "baims/db/connection.hpp"
 #include "baims/db/copy_writer.hpp"
 #include "baims/db/schema.hpp"
@@ -22,13 +24,16 @@
 #include <cpl_string.h>
 #include <cpl_vsi.h>
 #include <gdal.h>
+#include <ogr_spatialref.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <unistd.h>
@@ -71,97 +76,27 @@ std::string hostname() {
     return buf;
 }
 
-bool exists(const std::string& path) {
-    VSIStatBufL st;
-    return VSIStatL(path.c_str(), &st) == 0;
-}
-
-std::vector<std::string> list_dir(const std::string& path) {
-    std::vector<std::string> out;
-    char** names = VSIReadDir(path.c_str());
-    for (char** n = names; n && *n; ++n) {
-        if (**n != '.') {
-            out.emplace_back(*n);
-        }
-    }
-    CSLDestroy(names);
-    std::sort(out.begin(), out.end());
-    return out;
-}
-
-std::string map_eodata(const std::string& path, const std::string& root) {
-    const std::string prefix = "/eodata";
-    if (path.rfind(prefix, 0) == 0 &&
-        (path.size() == prefix.size() || path[prefix.size()] == '/')) {
-        return root + path.substr(prefix.size());
-    }
-    return path;
-}
-
-// The .SAFE folder of a Sentinel-2 L2A product.
-std::string product_dir(const Claim& c, const DbExtractRequest& r) {
-    if (!c.product_identifier.empty()) {
-        std::string p = map_eodata(c.product_identifier, r.eodata);
-        if (exists(p)) {
-            return p;
-        }
-        throw ImageFailure{"!S3 subdir", "product folder " + p + " not found"};
-    }
-    std::string name = c.reference;
-    if (name.size() < 5 || name.substr(name.size() - 5) != ".SAFE") {
-        name += ".SAFE";
-    }
-    if (c.obstime.size() < 10) {
-        throw ImageFailure{"!S3 subdir", "no observation date for " + c.reference};
-    }
-    const std::string date =
-        c.obstime.substr(0, 4) + "/" + c.obstime.substr(5, 2) + "/" + c.obstime.substr(8, 2);
-    std::string tried;
-    for (const char* collection : {"L2A", "L2A_N0500"}) {
-        std::string p = r.eodata + "/Sentinel-2/MSI/" + collection + "/" + date + "/" + name;
-        if (exists(p)) {
-            return p;
-        }
-        tried += (tried.empty() ? "" : " nor ") + p;
-    }
-    throw ImageFailure{"!S3 subdir", "neither " + tried + " exists"};
-}
-
-std::string band_file(const std::string& safe, int res, const std::string& band) {
-    const std::string granule_root = safe + "/GRANULE";
-    auto granules = list_dir(granule_root);
-    if (granules.empty()) {
-        throw ImageFailure{"!S3 subdir", "no granule in " + granule_root};
-    }
-    const std::string dir =
-        granule_root + "/" + granules.front() + "/IMG_DATA/R" + std::to_string(res) + "m";
-    const std::string suffix = "_" + band + "_" + std::to_string(res) + "m.jp2";
-    for (const auto& f : list_dir(dir)) {
-        if (f.size() > suffix.size() &&
-            f.compare(f.size() - suffix.size(), suffix.size(), suffix) == 0) {
-            return dir + "/" + f;
-        }
-    }
-    throw ImageFailure{"!S3 .jp2", "no *" + suffix + " in " + dir};
-}
-
 struct MaskSet {
     std::vector<std::int64_t> pids;
     std::vector<zonal::Mask> masks;
 };
 
+// The masks of `table` whose envelope meets the union of the images' extents.
 MaskSet load_masks(db::Connection& conn, const db::QualifiedName& table, double res,
-                   const zonal::RasterInfo& image, int epsg) {
+                   const std::vector<zonal::RasterInfo>& images, int epsg) {
     if (!db::table_exists(conn, table)) {
         throw ImageFailure{"Parcel SQL", "mask table " + table.display() +
                                              " does not exist (run baims rasterize for EPSG " +
                                              std::to_string(epsg) + ", " +
                                              std::to_string(static_cast<int>(res)) + " m)"};
     }
-    const double x0 = image.grid.origin_x;
-    const double y1 = image.grid.origin_y;
-    const double x1 = x0 + image.width * image.grid.res_x;
-    const double y0 = y1 - image.height * image.grid.res_y;
+    double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+    for (const auto& image : images) {
+        x0 = std::min(x0, image.grid.origin_x);
+        y1 = std::max(y1, image.grid.origin_y);
+        x1 = std::max(x1, image.grid.origin_x + image.width * image.grid.res_x);
+        y0 = std::min(y0, image.grid.origin_y - image.height * image.grid.res_y);
+    }
     db::Result rows;
     try {
         rows =
@@ -196,16 +131,39 @@ MaskSet load_masks(db::Connection& conn, const db::QualifiedName& table, double 
 }
 
 struct PassPlan {
-    std::string name; // scl, 10, 20
-    int res = 10;
-    std::vector<std::string> bands; // file band names; scl: {"SCL"}
+    std::string name;               // scl, 10, 20 (Sentinel-2); bs, c6 (Sentinel-1)
+    int res = 10;                   // Sentinel-1: replaced by the product's pixel size
+    std::vector<std::string> bands; // S2: file band names (scl: {"SCL"}); S1: the sigs names
     bool hist = false;
 };
 
+// One raster of a pass and the sigs band names of the bands read from it.
+struct Source {
+    std::string file;
+    std::vector<int> bands; // 1-based
+    std::vector<std::string> names;
+};
+
+std::vector<std::string> default_passes(const std::string& card) {
+    if (card == "s2") {
+        return {"scl", "10", "20"};
+    }
+    return {card};
+}
+
 std::vector<PassPlan> plans(const DbExtractRequest& r) {
     std::vector<PassPlan> out;
-    for (const auto& p : r.passes) {
-        if (p == "scl") {
+    const auto passes = r.passes.empty() ? default_passes(r.card) : r.passes;
+    for (const auto& p : passes) {
+        if (r.card == "bs" || r.card == "c6") {
+            if (p != r.card) {
+                throw UsageError("--passes: pass '" + p + "' is not a pass of --card " + r.card,
+                                 "The Sentinel-1 CARD passes are bs (with --card bs) and c6 "
+                                 "(with --card c6)");
+            }
+            out.push_back(p == "bs" ? PassPlan{p, 10, {"VVb", "VHb"}, false}
+                                    : PassPlan{p, 20, {"VVc", "VHc"}, false});
+        } else if (p == "scl") {
             out.push_back({p, 20, {"SCL"}, true});
         } else if (p == "10") {
             out.push_back({p, 10, r.bands_10, false});
@@ -213,7 +171,9 @@ std::vector<PassPlan> plans(const DbExtractRequest& r) {
             out.push_back({p, 20, r.bands_20, false});
         } else {
             throw UsageError("--passes: unknown pass '" + p + "'",
-                             "Sentinel-2 passes are scl, 10 and 20");
+                             p == "bs" || p == "c6"
+                                 ? "Pass " + p + " is a Sentinel-1 CARD pass: use --card " + p
+                                 : std::string("Sentinel-2 passes are scl, 10 and 20"));
         }
     }
     return out;
@@ -338,6 +298,7 @@ struct Shared {
     std::mutex mutex;
     DbExtractSummary summary;
     std::int64_t claimed = 0;
+    std::unique_ptr<Progress> progress; // images done (start_progress: set at the first claim)
 };
 
 // The claimable-image condition on `d`, a row of the catalogue.
@@ -427,43 +388,180 @@ std::map<std::string, double> harmonize_offsets(const std::string& safe) {
     }
 }
 
-// Extracts one pass; returns the rows written (0: no parcel).
-std::uint64_t run_pass(db::Connection& conn, Shared& s, const Claim& c, const PassPlan& p,
-                       const std::string& safe, int epsg) {
+// The EPSG code of a WGS 84 / UTM zone CRS (32601…32660, 32701…32760), else 0.
+int utm_epsg(const std::string& wkt) {
+    if (wkt.empty()) {
+        return 0;
+    }
+    OGRSpatialReference srs;
+    if (srs.importFromWkt(wkt.c_str()) != OGRERR_NONE) {
+        return 0;
+    }
+    const char* auth = srs.GetAuthorityName(nullptr);
+    const char* code = srs.GetAuthorityCode(nullptr);
+    if (!auth || !code) {
+        srs.AutoIdentifyEPSG();
+        auth = srs.GetAuthorityName(nullptr);
+        code = srs.GetAuthorityCode(nullptr);
+    }
+    if (!auth || !code || !EQUAL(auth, "EPSG")) {
+        return 0;
+    }
+    const int e = std::atoi(code);
+    return (e > 32600 && e <= 32660) || (e > 32700 && e <= 32760) ? e : 0;
+}
+
+// The rasters of pass `p` of the product in `dir`.
+std::vector<Source> sources(const std::string& card, const PassPlan& p, const std::string& dir) {
+    try {
+        if (card == "bs") {
+            return {{files::bs_band_file(dir, "VV"), {1}, {"VVb"}},
+                    {files::bs_band_file(dir, "VH"), {1}, {"VHb"}}};
+        }
+        if (card == "c6") {
+            return {{files::c6_file(dir), {1, 2}, {"VVc", "VHc"}}};
+        }
+        std::vector<Source> out;
+        for (const auto& b : p.bands) {
+            out.push_back({files::s2_band_file(dir, p.res, b), {1}, {b}});
+        }
+        return out;
+    } catch (const files::Missing& m) {
+        throw ImageFailure{m.status, m.message};
+    }
+}
+
+// Statistics of every source over the masks. The sources are decoded at the same time (up to
+// `threads` at once, the threads shared among them), each file opened by one reader; memory
+// stays bounded by the block rows in flight in each (zonal_statistics streams by block rows).
+std::vector<zonal::ZonalResult> zonal_all(const std::vector<Source>& srcs,
+                                          const std::vector<zonal::RasterInfo>& infos,
+                                          const MaskSet& masks, const PassPlan& p, int threads) {
+    std::vector<zonal::ZonalResult> results(srcs.size());
+    const int concurrent =
+        std::max(1, std::min(std::max(1, threads), static_cast<int>(srcs.size())));
+    std::atomic<std::size_t> next{0};
+    std::mutex error_mutex;
+    std::exception_ptr error;
+    auto loop = [&](int per_source_threads) {
+        try {
+            for (std::size_t i = next.fetch_add(1); i < srcs.size(); i = next.fetch_add(1)) {
+                {
+                    std::lock_guard lock(error_mutex);
+                    if (error) {
+                        return;
+                    }
+                }
+                zonal::ZonalOptions o;
+                o.bands = srcs[i].bands;
+                o.hist = p.hist;
+                o.zero_is_nodata = !p.hist;
+                o.threads = per_source_threads;
+                auto [col, row] = zonal::grid_offset(
+                    infos[i], zonal::PixelGrid{0, 0, double(p.res), double(p.res)});
+                o.col_offset = col;
+                o.row_offset = row;
+                results[i] = zonal::zonal_statistics(infos[i], masks.masks, o);
+            }
+        } catch (...) {
+            std::lock_guard lock(error_mutex);
+            if (!error) {
+                error = std::current_exception();
+            }
+        }
+    };
+    // Threads left over (threads > sources, e.g. the scl pass's one file) go to each source.
+    const int per = std::max(1, threads / concurrent);
+    std::vector<std::thread> pool;
+    for (int k = 1; k < concurrent; ++k) {
+        pool.emplace_back(loop, per);
+    }
+    loop(per);
+    for (auto& th : pool) {
+        th.join();
+    }
+    if (error) {
+        try {
+            std::rethrow_exception(error);
+        } catch (const Interrupted&) {
+            throw;
+        } catch (const Error& e) {
+            throw ImageFailure{"Rio error", e.what()};
+        }
+    }
+    return results;
+}
+
+// Extracts one pass; returns the rows written (0: no parcel). `epsg`: the UTM zone from the
+// Sentinel-2 tile id (0 for Sentinel-1: taken from the product's CRS).
+std::uint64_t run_pass(db::Connection& conn, Shared& s, const Claim& c, PassPlan p,
+                       const std::string& dir, int epsg) {
     const auto& t = s.settings.tables;
     if (t.parcel.empty()) {
         throw ImageFailure{"Parcel SQL", "no parcel_table configured (db_config.json "
                                          "database.tables.parcel_table)"};
     }
-    const auto mask_table = t.parcel.with_name(t.parcel.name + "_" + std::to_string(epsg) + "_" +
-                                               std::to_string(p.res) + "_rast");
-    std::vector<std::string> files;
-    for (const auto& b : p.bands) {
-        files.push_back(band_file(safe, p.res, b));
-    }
+    const auto srcs = sources(s.request.card, p, dir);
     std::vector<zonal::RasterInfo> infos;
-    for (const auto& f : files) {
+    for (const auto& src : srcs) {
         try {
-            infos.push_back(zonal::describe_raster(f));
+            infos.push_back(zonal::describe_raster(src.file));
         } catch (const Error& e) {
             throw ImageFailure{"Rio error", e.what()};
         }
+        if (infos.back().band_count < static_cast<int>(src.bands.size())) {
+            throw ImageFailure{"Rio error", src.file + " has " +
+                                                std::to_string(infos.back().band_count) +
+                                                " band(s), a CARD-COH6 product has 2 (VV, VH)"};
+        }
     }
+    if (epsg == 0) {
+        // Sentinel-1 CARD: the UTM zone and the pixel size are the product's own; the masks
+        // are those of that zone and resolution, on the zone grid (edges on multiples of res).
+        const auto& g = infos.front().grid;
+        epsg = utm_epsg(infos.front().crs_wkt);
+        if (epsg == 0) {
+            throw ImageFailure{"Parcel SQL",
+                               srcs.front().file +
+                                   " is not in a WGS 84 / UTM zone CRS: no rasterised-parcel "
+                                   "table fits it (baims rasterize makes them per UTM zone)"};
+        }
+        if (g.res_x != g.res_y || g.res_x != std::round(g.res_x) || g.res_x < 1) {
+            throw ImageFailure{"Rio error",
+                               srcs.front().file + " has pixels of " + std::to_string(g.res_x) +
+                                   " x " + std::to_string(g.res_y) + " m, not square whole metres"};
+        }
+        p.res = static_cast<int>(g.res_x);
+        for (std::size_t i = 1; i < infos.size(); ++i) {
+            if (utm_epsg(infos[i].crs_wkt) != epsg) {
+                throw ImageFailure{"Rio error",
+                                   srcs[i].file + " is not in the CRS of " + srcs.front().file};
+            }
+        }
+    }
+    const auto mask_table = t.parcel.with_name(t.parcel.name + "_" + std::to_string(epsg) + "_" +
+                                               std::to_string(p.res) + "_rast");
     std::map<std::string, double> offsets;
-    if (s.harmonized && !p.hist) {
-        offsets = harmonize_offsets(safe);
+    if (s.harmonized && !p.hist && s.request.card == "s2") {
+        offsets = harmonize_offsets(dir);
     }
     MaskSet masks;
     std::vector<std::vector<std::string>> jrc_rows;
+    std::vector<zonal::ZonalResult> results;
     if (s.jrc) {
+        std::vector<std::string> paths;
+        for (const auto& src : srcs) {
+            paths.push_back(src.file);
+        }
         try {
             jrc_rows =
-                jrc::run_pass(conn, s.settings, {c.id, epsg, p.hist, p.bands, files, mask_table});
+                jrc::run_pass(conn, s.settings, {c.id, epsg, p.hist, p.bands, paths, mask_table});
         } catch (const jrc::PassFailure& f) {
             throw ImageFailure{f.status, f.message};
         }
     } else {
-        masks = load_masks(conn, mask_table, p.res, infos.front(), epsg);
+        masks = load_masks(conn, mask_table, p.res, infos, epsg);
+        results = zonal_all(srcs, infos, masks, p, s.request.threads);
     }
     db::Transaction tx(conn, "pass");
     if (p.hist) {
@@ -492,35 +590,25 @@ std::uint64_t run_pass(db::Connection& conn, Shared& s, const Claim& c, const Pa
             }
             copy.end_row();
         }
-        // Per band: one raster file each; rows grouped by band, then pid.
-        for (std::size_t b = 0; !s.jrc && b < infos.size(); ++b) {
-            zonal::ZonalOptions o;
-            o.hist = p.hist;
-            o.zero_is_nodata = !p.hist;
-            o.threads = s.request.threads;
-            zonal::ZonalResult res;
-            try {
-                auto [col, row] = zonal::grid_offset(
-                    infos[b], zonal::PixelGrid{0, 0, double(p.res), double(p.res)});
-                o.col_offset = col;
-                o.row_offset = row;
-                res = zonal::zonal_statistics(infos[b], masks.masks, o);
-            } catch (const Interrupted&) {
-                throw;
-            } catch (const Error& e) {
-                throw ImageFailure{"Rio error", e.what()};
-            }
-            for (const auto& h : res.hists) {
+        // Rows grouped by source (S2: one band file each), then pid and band.
+        for (std::size_t i = 0; i < results.size(); ++i) {
+            const auto& src = srcs[i];
+            auto name_of = [&](int band) {
+                const auto at = std::find(src.bands.begin(), src.bands.end(), band);
+                return src.names[static_cast<std::size_t>(at - src.bands.begin())];
+            };
+            for (const auto& h : results[i].hists) {
                 copy.add(std::to_string(masks.pids[h.zone]));
                 copy.add(obsid);
                 copy.add(h.json);
                 copy.end_row();
             }
-            // Harmonized values: DN + offset, after DN 0 and nodata were excluded. A shift moves
-            // mean, min, max and the (linear) percentiles by the offset and leaves std alone.
-            const auto off_it = offsets.find(p.bands[b]);
-            const double off = off_it == offsets.end() ? 0.0 : off_it->second;
-            for (auto& z : res.stats) {
+            for (auto z : results[i].stats) {
+                const std::string band = name_of(z.band);
+                // Harmonized values: DN + offset, after DN 0 and nodata were excluded. A shift
+                // moves mean, min, max and the (linear) percentiles and leaves std alone.
+                const auto off_it = offsets.find(band);
+                const double off = off_it == offsets.end() ? 0.0 : off_it->second;
                 auto& st = z.stats;
                 if (off != 0.0) {
                     for (double* v : {&st.mean, &st.min, &st.max, &st.p25, &st.p50, &st.p75}) {
@@ -529,7 +617,7 @@ std::uint64_t run_pass(db::Connection& conn, Shared& s, const Claim& c, const Pa
                 }
                 copy.add(std::to_string(masks.pids[z.zone]));
                 copy.add(obsid);
-                copy.add(p.bands[b]);
+                copy.add(band);
                 copy.add(std::to_string(st.count));
                 for (double v : {st.mean, st.std, st.min, st.max, st.p25, st.p50, st.p75}) {
                     copy.add(fmt_real(v));
@@ -548,6 +636,27 @@ std::uint64_t run_pass(db::Connection& conn, Shared& s, const Claim& c, const Pa
                    static_cast<std::int64_t>(rows));
     tx.commit();
     return rows;
+}
+
+// Starts the progress report at the first claim of the run: its total is that image and those
+// still queued then (other processes may take some, so the count can end short of it). Not
+// earlier: a process that finds nothing to claim reads the queue once and exits.
+void start_progress(db::Connection& conn, Shared& s) {
+    std::lock_guard lock(s.mutex);
+    if (s.progress) {
+        return;
+    }
+    const auto& t = s.settings.tables;
+    const auto& r = s.request;
+    auto queued = conn.exec_params("SELECT count(*) FROM " + t.catalog.quoted() +
+                                       " d WHERE d.card = $1 AND ($2 = 0 OR d.id = $2) AND " +
+                                       claimable(t) + queue_condition(t, s.filter),
+                                   r.card, r.obsid, s.filter.aoi, s.filter.start, s.filter.end);
+    std::uint64_t total = 1 + static_cast<std::uint64_t>(queued.int64(0, 0));
+    if (r.limit > 0) {
+        total = std::min<std::uint64_t>(total, static_cast<std::uint64_t>(r.limit));
+    }
+    s.progress = std::make_unique<Progress>("extract " + r.card, total, "images");
 }
 
 void work(Shared& s, int index) {
@@ -569,16 +678,25 @@ void work(Shared& s, int index) {
             return;
         }
         log::info("extract: obsid " + std::to_string(c->id) + " " + c->reference + " claimed");
+        start_progress(conn, s);
         LeaseKeeper lease(s.settings, t.extraction, c->id, worker, s.request.lease_seconds);
         std::uint64_t rows = 0;
         std::optional<ImageFailure> failure;
         std::string failed_pass;
+        const auto started = std::chrono::steady_clock::now();
         try {
-            const int epsg = s2_epsg(c->reference);
-            const std::string safe = product_dir(*c, s.request);
+            const bool s2 = s.request.card == "s2";
+            const int epsg = s2 ? s2_epsg(c->reference) : 0;
+            std::string dir;
+            try {
+                dir = files::product_dir({c->reference, c->obstime, c->product_identifier},
+                                         s.request.card, s.request.eodata);
+            } catch (const files::Missing& m) {
+                throw ImageFailure{m.status, m.message};
+            }
             for (const auto& p : s.passes) {
                 failed_pass = p.name;
-                rows += run_pass(conn, s, *c, p, safe, epsg);
+                rows += run_pass(conn, s, *c, p, dir, epsg);
             }
         } catch (const ImageFailure& f) {
             failure = f;
@@ -599,10 +717,21 @@ void work(Shared& s, int index) {
         tx.exec_params("UPDATE " + t.catalog.quoted() + " SET status = $2 WHERE id = $1", c->id,
                        status);
         tx.commit();
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        // One line per image (a JSON object per line with --log-format json, for cron).
+        char took[32];
+        std::snprintf(took, sizeof took, "%.2f", seconds);
+        log::info("extract: obsid " + std::to_string(c->id) + " " + c->reference + ": " + status +
+                  ", " + std::to_string(rows) + " rows, " + took + " s");
+        if (s.progress) {
+            s.progress->advance();
+        }
         std::lock_guard lock(s.mutex);
         s.summary.rows += rows;
         if (failure) {
             ++s.summary.failed;
+            ++s.summary.failed_by_status[failure->status];
             s.summary.failures.push_back("obsid " + std::to_string(c->id) + " (" + c->reference +
                                          "): " + failure->status + ": " + failure->message);
             log::warn("extract: obsid " + std::to_string(c->id) + ": " + failure->status + ": " +
@@ -757,16 +886,31 @@ int s2_epsg(const std::string& reference) {
     throw ImageFailure{"No extent", "no MGRS tile id in the product name " + reference};
 }
 
+std::string format_summary(const DbExtractSummary& s) {
+    std::string out = "extract: " + std::to_string(s.extracted) + " images extracted, " +
+                      std::to_string(s.no_parcels) + " without parcels, " +
+                      std::to_string(s.failed) + " failed";
+    if (!s.failed_by_status.empty()) {
+        std::string by;
+        for (const auto& [status, n] : s.failed_by_status) {
+            by += (by.empty() ? "" : ", ") + status + " " + std::to_string(n);
+        }
+        out += " (" + by + ")";
+    }
+    const double images = static_cast<double>(s.extracted + s.no_parcels + s.failed);
+    char tail[96];
+    std::snprintf(tail, sizeof tail, " in %.1f s (%.2f images/s, %.0f rows/s)", s.seconds,
+                  s.seconds > 0 ? images / s.seconds : 0.0,
+                  s.seconds > 0 ? static_cast<double>(s.rows) / s.seconds : 0.0);
+    return out + "; " + std::to_string(s.rows) + " rows" + tail;
+}
+
 DbExtractSummary extract_db(const DbExtractRequest& request,
                             const db::ConnectionSettings& settings) {
-    if (request.card == "bs" || request.card == "c6") {
-        throw UsageError("--card " + request.card +
-                             " (Sentinel-1 CARD) is not yet available in baims extract",
-                         "Use --card s2 (Sentinel-2 L2A)");
-    }
-    if (request.card != "s2") {
+    if (request.card != "s2" && request.card != "bs" && request.card != "c6") {
         throw UsageError("--card " + request.card + " is not a card baims extract knows",
-                         "Use --card s2 (Sentinel-2 L2A)");
+                         "Use --card s2 (Sentinel-2 L2A), bs (Sentinel-1 CARD-BS) or c6 "
+                         "(Sentinel-1 CARD-COH6)");
     }
     std::string values = request.values;
     if (values.empty()) {
@@ -791,8 +935,16 @@ DbExtractSummary extract_db(const DbExtractRequest& request,
                          "cannot be combined with it",
                          "Use --values dn with --selection jrc");
     }
-    Shared s{request, settings, plans(request), {}, values == "harmonized", selection == "jrc", {},
-             {},      0};
+    if (selection == "jrc" && request.card != "s2") {
+        throw UsageError("selection jrc reproduces the JRC Sentinel-2 extractor; it has no "
+                         "Sentinel-1 (--card " +
+                             request.card + ") variant",
+                         "Use --selection exact with --card " + request.card);
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    Shared s{
+        request, settings, plans(request), {}, values == "harmonized", selection == "jrc", {}, {},
+        0,       {}};
     {
         db::Connection conn(settings);
         s.filter = queue_filter(conn, settings);
@@ -860,9 +1012,14 @@ DbExtractSummary extract_db(const DbExtractRequest& request,
     for (auto& t : threads) {
         t.join();
     }
+    if (s.progress) {
+        s.progress->finish();
+    }
     if (error) {
         std::rethrow_exception(error);
     }
+    s.summary.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return s.summary;
 }
 

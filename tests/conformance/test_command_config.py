@@ -128,6 +128,9 @@ class RasterizeConfigFile(TempDirTest):
         # the positional AOI wins over aoi:
         p = run(["--print-config", "rasterize", "other", "-c", cfg], check=0)
         self.assertEqual(p.stdout.splitlines()[0], "aoi: other")
+        # no parcel table anywhere: shown as not set (was exit 3 "empty SQL identifier.")
+        p = run(["--print-config", "rasterize", "bw", "--db", "host=localhost"], check=0)
+        self.assertIn("parcel_table: (not set)", p.stdout.splitlines())
 
     def test_errors(self):
         cfg = self.write("aoi: bw\nres: 20\nonly-neww: true\n")

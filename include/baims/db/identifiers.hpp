@@ -26,8 +26,9 @@ struct QualifiedName {
 
     // "\"schema\".\"name\"" or "\"name\"": safe to splice into SQL.
     std::string quoted() const;
-    // For messages: the same quoted form (unambiguous for hostile names).
-    std::string display() const { return quoted(); }
+    // For messages: the same quoted form (unambiguous for hostile names); "(not set)" for an
+    // empty name (a table that no option or config names).
+    std::string display() const { return empty() ? "(not set)" : quoted(); }
     // The same table with another name in the same schema.
     QualifiedName with_name(std::string new_name) const { return {schema, std::move(new_name)}; }
 

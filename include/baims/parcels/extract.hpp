@@ -48,8 +48,10 @@ FileExtractSummary extract_file(const FileExtractRequest& request);
 // and writes sigs/hists rows with the status change in one transaction per (image, pass).
 
 struct DbExtractRequest {
-    std::string card = "s2";
-    std::vector<std::string> passes{"scl", "10", "20"};
+    std::string card = "s2"; // s2, bs (Sentinel-1 CARD-BS) or c6 (Sentinel-1 CARD-COH6)
+    // s2: scl, 10, 20; bs: bs (Gamma0_VV/VH -> VVb, VHb); c6: c6 (VV/VH coherence -> VVc,
+    // VHc). Empty: every pass of the card.
+    std::vector<std::string> passes;
     std::vector<std::string> bands_10{"B02", "B03", "B04", "B08"};
     std::vector<std::string> bands_20{"B05", "B06", "B07", "B8A", "B11", "B12"};
     std::string eodata = "/eodata";        // where the /eodata tree is (local folder or /vsis3/…)
@@ -76,7 +78,13 @@ struct DbExtractSummary {
     std::uint64_t failed = 0;
     std::uint64_t rows = 0;
     std::vector<std::string> failures; // "obsid <id> (<reference>): <status>: <message>"
+    std::map<std::string, std::uint64_t> failed_by_status;
+    double seconds = 0; // wall time of the run
 };
+
+// The summary line of a run: images done / without parcels / failed by status, rows written,
+// throughput (SPEC §10 Summary).
+std::string format_summary(const DbExtractSummary& s);
 
 // A parcel mask from a PostGIS raster WKB (ST_AsBinary(rast)): band 1, 8BUI, selected = not 0
 // and not the band's nodata value; the grid position from the raster's upper-left corner on

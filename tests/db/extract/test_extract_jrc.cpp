@@ -24,7 +24,7 @@
 // C = box 600405..600435 x 4999905..4999925 on the 0 columns: band 1 has 0s → no sigs row at
 //   10 m or 20 m; its SCL pixel (6, 21) is class 0 only → no hists row.
 
-#include "db_fixture.hpp"
+#include "extract_fixture.hpp"
 
 #include "baims/db/connection.hpp"
 #include "baims/db/identifiers.hpp"
@@ -44,39 +44,18 @@
 namespace fs = std::filesystem;
 using namespace baims;
 using namespace baims::test;
+using namespace baims::test::extract;
 
 namespace {
 
 const std::string REF = "S2A_MSIL2A_20210615T103021_N0300_R108_T32UNG_20210615T134511.SAFE";
 const std::string GRANULE = "L2A_T32UNG_A031234_20210615T103023";
-constexpr double ULX = 600000, ULY = 5000040;
 
 std::uint16_t value(int i, int res, int c, int r) {
     if (res == 10 ? (c >= 40 && c <= 43) : (c >= 20 && c <= 21)) {
         return 0;
     }
     return static_cast<std::uint16_t>(1000 * i + 7 * c + 13 * r + 1);
-}
-
-void write_jp2(const fs::path& path, int size, int res, const std::vector<std::uint16_t>& px,
-               GDALDataType type) {
-    fs::create_directories(path.parent_path());
-    if (GDALGetDriverCount() == 0) {
-        GDALAllRegister();
-    }
-    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("MEM"), "", size, size, 1, type, nullptr);
-    double gt[6] = {ULX, double(res), 0, ULY, 0, -double(res)};
-    GDALSetGeoTransform(ds, gt);
-    GDALSetProjection(ds, "EPSG:32632");
-    REQUIRE(GDALRasterIO(GDALGetRasterBand(ds, 1), GF_Write, 0, 0, size, size,
-                         const_cast<std::uint16_t*>(px.data()), size, size, GDT_UInt16, 0,
-                         0) == CE_None);
-    const char* opts[] = {"REVERSIBLE=YES", "QUALITY=100", "YCBCR420=NO", nullptr};
-    GDALDatasetH out = GDALCreateCopy(GDALGetDriverByName("JP2OpenJPEG"), path.c_str(), ds, FALSE,
-                                      const_cast<char**>(opts), nullptr, nullptr);
-    REQUIRE(out);
-    GDALClose(out);
-    GDALClose(ds);
 }
 
 void write_product(const fs::path& eodata) {
@@ -97,29 +76,15 @@ void write_product(const fs::path& eodata) {
                 }
             }
             write_jp2(dir / ("T32UNG_20210615T103021_" + b + "_" + std::to_string(res) + "m.jp2"),
-                      n, res, px, i ? GDT_UInt16 : GDT_Byte);
+                      n, res, px, i ? GDT_UInt16 : GDT_Byte, 0);
         }
     }
 }
 
-struct Env {
-    TempSchema schema{"extract jrc " + std::to_string(::getpid())};
-    fs::path dir = temp_dir();
-    fs::path eodata = dir / "eodata";
-    fs::path config = dir / "db_config.json";
-    db::TableNames names;
-
-    Env() {
-        auto q = [&](const std::string& t) { return db::QualifiedName{schema.name(), t}; };
-        names.aoi = q("aois");
-        names.parcel = q("parcels");
-        names.catalog = q("dias_catalogue");
-        names.sigs = q("sigs");
-        names.hists = q("hists");
-        names.extraction = q("baims_extraction");
-        names.catalogue_extra = q("baims_catalogue_extra");
+struct Env : ExtractEnv {
+    Env()
+        : ExtractEnv("extract jrc") {
         auto& conn = schema.conn();
-        db::create_tables(conn, names);
         // The AOI in EPSG:4326 as JRC has it; transformed back, its extent is the box below to
         // within float precision, and every floor below is at least 0.15 px from an integer.
         conn.exec("INSERT INTO " + names.aoi.quoted() +
@@ -136,7 +101,7 @@ struct Env {
         }
         // The JRC how-to, verbatim apart from the names.
         for (int res : {10, 20}) {
-            const auto t = names.parcel.with_name("parcels_32632_" + std::to_string(res) + "_rast");
+            const auto t = mask_table(res);
             conn.exec("CREATE TABLE " + t.quoted() +
                       " AS SELECT ogc_fid pid, ST_AsRaster(ST_Transform(wkb_geometry, 32632), " +
                       std::to_string(res) + ".0, " + std::to_string(res) +
@@ -149,28 +114,14 @@ struct Env {
                   REF +
                   "', '2A', 's2', 'ingested', ST_Transform(ST_MakeEnvelope(600000, 4998760,"
                   " 601280, 5000040, 32632), 4326))");
-        nlohmann::json j;
-        j["database"]["connection"] = nlohmann::json::object();
-        auto& t = j["database"]["tables"];
-        t["aoi_table"] = names.aoi.quoted();
-        t["parcel_table"] = names.parcel.quoted();
-        t["catalog_table"] = names.catalog.quoted();
-        t["sigs_table"] = names.sigs.quoted();
-        t["hists_table"] = names.hists.quoted();
-        t["extraction_table"] = names.extraction.quoted();
-        t["catalogue_extra_table"] = names.catalogue_extra.quoted();
-        j["database"]["args"] = {{"name", "parcels_2021"}, {"aoi_field", "name"}};
-        std::ofstream(config) << j.dump();
+        set_args({{"name", "parcels_2021"}, {"aoi_field", "name"}});
         write_product(eodata);
     }
 
     RunResult extract(std::vector<std::string> extra) {
-        std::vector<std::string> argv{baims_binary(), "--progress",    "never",
-                                      "extract",      "--db-config",   config.string(),
-                                      "--eodata",     eodata.string(), "--passes",
-                                      "scl,10,20",    "--bands-20",    "B05,B11"};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        return run(argv);
+        std::vector<std::string> args{"--passes", "scl,10,20", "--bands-20", "B05,B11"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return ExtractEnv::extract(args);
     }
 
     // pid|band -> "count mean std min max p25 p50 p75" as stored (real printed as float).

@@ -22,7 +22,7 @@
 // float from a double: half an ulp of float at the value, and PostGIS' double differs from baims'
 // only by summation order (~1e-16 relative); the margin is one float ulp at the value.
 
-#include "db_fixture.hpp"
+#include "extract_fixture.hpp"
 
 #include "baims/db/connection.hpp"
 #include "baims/db/identifiers.hpp"
@@ -35,6 +35,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -44,12 +45,12 @@
 namespace fs = std::filesystem;
 using namespace baims;
 using namespace baims::test;
+using namespace baims::test::extract;
 
 namespace {
 
 const std::string REF = "S2B_MSIL2A_20210620T103029_N0300_R108_T32UNG_20210620T134633.SAFE";
 const std::string GRANULE = "L2A_T32UNG_A022341_20210620T103031";
-constexpr double ULX = 600000, ULY = 5000040;
 constexpr int W10 = 96, W20 = 48;
 const std::vector<std::string> BANDS10 = {"B02", "B03", "B04", "B08"};
 const std::vector<std::string> BANDS20 = {"B05", "B11"};
@@ -71,55 +72,11 @@ std::vector<std::uint16_t> make_band(unsigned seed, int size, bool scl) {
     return px;
 }
 
-void write_jp2(const fs::path& path, int size, int res, const std::vector<std::uint16_t>& px,
-               GDALDataType type) {
-    fs::create_directories(path.parent_path());
-    GDALAllRegister();
-    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("MEM"), "", size, size, 1, type, nullptr);
-    double gt[6] = {ULX, double(res), 0, ULY, 0, -double(res)};
-    GDALSetGeoTransform(ds, gt);
-    GDALSetProjection(ds, "EPSG:32632");
-    REQUIRE(GDALRasterIO(GDALGetRasterBand(ds, 1), GF_Write, 0, 0, size, size,
-                         const_cast<std::uint16_t*>(px.data()), size, size, GDT_UInt16, 0,
-                         0) == CE_None);
-    const char* opts[] = {"REVERSIBLE=YES", "QUALITY=100",   "YCBCR420=NO",
-                          "BLOCKXSIZE=32",  "BLOCKYSIZE=32", nullptr};
-    GDALDatasetH out = GDALCreateCopy(GDALGetDriverByName("JP2OpenJPEG"), path.c_str(), ds, FALSE,
-                                      const_cast<char**>(opts), nullptr, nullptr);
-    REQUIRE(out);
-    GDALClose(out);
-    GDALClose(ds);
-}
-
 // PostGIS raster WKB (little endian, one 16BUI band with nodata 0) of a whole image, hex.
 std::string raster_hex(const std::vector<std::uint16_t>& px, int size, int res) {
-    std::vector<std::uint8_t> b;
-    auto put = [&](const void* p, std::size_t n) {
-        auto* c = static_cast<const std::uint8_t*>(p);
-        b.insert(b.end(), c, c + n);
-    };
-    const std::uint8_t endian = 1, pixtype = 6 | 0x40; // 16BUI, has nodata
-    const std::uint16_t version = 0, nbands = 1, w = size, h = size, nodata = 0;
-    put(&endian, 1);
-    put(&version, 2);
-    put(&nbands, 2);
-    for (double d : {double(res), -double(res), ULX, ULY, 0.0, 0.0}) {
-        put(&d, 8);
-    }
-    const std::int32_t srid = 32632;
-    put(&srid, 4);
-    put(&w, 2);
-    put(&h, 2);
-    put(&pixtype, 1);
-    put(&nodata, 2);
-    put(px.data(), px.size() * 2);
-    std::string hex;
-    char buf[3];
-    for (auto v : b) {
-        std::snprintf(buf, sizeof buf, "%02x", v);
-        hex += buf;
-    }
-    return hex;
+    std::vector<std::uint8_t> bytes(px.size() * 2);
+    std::memcpy(bytes.data(), px.data(), bytes.size()); // little endian, as the WKB header says
+    return raster_wkb_hex(size, size, res, ULX, ULY, 32632, 6, {0, 0}, bytes);
 }
 
 // Parcels in UTM 32N metres (stored in EPSG:4326 by PostGIS, reprojected back by rasterize).
@@ -140,37 +97,12 @@ const std::vector<std::pair<int, std::string>> PARCELS = {
     {6, "POLYGON((610003 4999503,610203 4999503,610203 4999603,610003 4999603,610003 4999503))"},
 };
 
-struct Env {
-    TempSchema schema{"xcheck " + std::to_string(::getpid())};
-    fs::path dir = temp_dir();
-    fs::path eodata = dir / "eodata";
-    fs::path config = dir / "db_config.json";
-    db::TableNames names;
+struct Env : ExtractEnv {
     std::string images; // quoted table of the image bands as PostGIS rasters
 
-    Env() {
-        auto q = [&](const std::string& t) { return db::QualifiedName{schema.name(), t}; };
-        names.aoi = q("aois");
-        names.parcel = q("parcels");
-        names.catalog = q("dias_catalogue");
-        names.sigs = q("sigs");
-        names.hists = q("hists");
-        names.extraction = q("baims_extraction");
-        names.catalogue_extra = q("baims_catalogue_extra");
-        db::create_tables(schema.conn(), names);
-        images = q("images").quoted();
-        nlohmann::json j;
-        j["database"]["connection"] = nlohmann::json::object();
-        auto& t = j["database"]["tables"];
-        t["aoi_table"] = names.aoi.quoted();
-        t["parcel_table"] = names.parcel.quoted();
-        t["catalog_table"] = names.catalog.quoted();
-        t["sigs_table"] = names.sigs.quoted();
-        t["hists_table"] = names.hists.quoted();
-        t["extraction_table"] = names.extraction.quoted();
-        t["catalogue_extra_table"] = names.catalogue_extra.quoted();
-        std::ofstream(config) << j.dump();
-
+    Env()
+        : ExtractEnv("xcheck") {
+        images = db::QualifiedName{schema.name(), "images"}.quoted();
         auto& c = schema.conn();
         c.exec("CREATE TABLE " + names.parcel.quoted() +
                " (ogc_fid integer PRIMARY KEY, wkb_geometry geometry)");
@@ -206,16 +138,7 @@ struct Env {
                           " '2B', 's2')",
                       REF);
     }
-
-    std::string mask_table(int res) const {
-        return names.parcel.with_name("parcels_32632_" + std::to_string(res) + "_rast").quoted();
-    }
 };
-
-float float_ulp(double x) {
-    const float f = static_cast<float>(x);
-    return std::nextafter(std::fabs(f), INFINITY) - std::fabs(f);
-}
 
 struct Stats {
     double count = 0, mean = 0, std = 0, min = 0, max = 0, p25 = 0, p50 = 0, p75 = 0;
@@ -226,7 +149,8 @@ struct Stats {
 Stats postgis_stats(Env& e, int res, const std::string& band, int pid,
                     const std::string& selector) {
     const std::string clip = "(SELECT ST_Clip(i.rast, 1, " + selector + ", true) FROM " + e.images +
-                             " i, " + e.mask_table(res) + " m JOIN " + e.names.parcel.quoted() +
+                             " i, " + e.mask_table(res).quoted() + " m JOIN " +
+                             e.names.parcel.quoted() +
                              " p ON p.ogc_fid = m.pid WHERE i.band = $1 AND m.pid = $2)";
     auto s = e.schema.conn().exec_params(
         "SELECT coalesce((s).count, 0), (s).mean, (s).stddev, (s).min, (s).max FROM (SELECT "
@@ -264,9 +188,7 @@ TEST_CASE("extract: statistics and hists equal PostGIS's ST_SummaryStats, ST_Qua
                     "--db-config", e.config.string(), "--epsg", "32632", "--res", "10", "20"});
     INFO(ras.err);
     REQUIRE(ras.exit_code == 0);
-    auto ext =
-        run({baims_binary(), "--progress", "never", "extract", "--db-config", e.config.string(),
-             "--eodata", e.eodata.string(), "--passes", "scl,10,20", "--bands-20", "B05,B11"});
+    auto ext = e.extract({"--passes", "scl,10,20", "--bands-20", "B05,B11"});
     INFO(ext.err);
     REQUIRE(ext.exit_code == 0);
     auto& c = e.schema.conn();
@@ -302,8 +224,8 @@ TEST_CASE("extract: statistics and hists equal PostGIS's ST_SummaryStats, ST_Qua
                     const Stats& b = it->second;
                     ++compared;
                     CHECK(b.count == pg.count);
-                    CHECK(b.mean == Approx(pg.mean).epsilon(0).margin(float_ulp(pg.mean)));
-                    CHECK(b.std == Approx(pg.std).epsilon(0).margin(float_ulp(pg.std)));
+                    CHECK(b.mean == Approx(pg.mean).epsilon(0).margin(real_ulp(pg.mean)));
+                    CHECK(b.std == Approx(pg.std).epsilon(0).margin(real_ulp(pg.std)));
                     CHECK(b.min == pg.min);
                     CHECK(b.max == pg.max);
                     CHECK(b.p25 == pg.p25);
@@ -320,8 +242,8 @@ TEST_CASE("extract: statistics and hists equal PostGIS's ST_SummaryStats, ST_Qua
     auto want = c.exec(
         "SELECT pid, '{' || string_agg(format('\"%s\": %s', v, n), ', ' ORDER BY v) || '}' FROM ("
         "SELECT m.pid, ST_Value(i.rast, 1, px.geom, false)::int AS v, count(*) AS n FROM " +
-        e.mask_table(20) + " m CROSS JOIN LATERAL ST_PixelAsCentroids(m.rast, 1, true) px, " +
-        e.images +
+        e.mask_table(20).quoted() +
+        " m CROSS JOIN LATERAL ST_PixelAsCentroids(m.rast, 1, true) px, " + e.images +
         " i WHERE i.band = 'SCL' AND ST_Intersects(i.rast::geometry, px.geom) AND px.val = 1"
         " GROUP BY 1, 2) x WHERE v IS NOT NULL GROUP BY pid ORDER BY pid");
     auto got = c.exec("SELECT pid, hist::text FROM " + e.names.hists.quoted() + " ORDER BY pid");
