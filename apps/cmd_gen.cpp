@@ -9,6 +9,7 @@
 
 #include <iostream>
 #include <memory>
+#include <tuple>
 
 namespace baims::app {
 namespace {
@@ -18,7 +19,29 @@ struct GenOptions {
     std::vector<std::string> inputs;
     std::string output;
     bool fail_fast = false;
+    std::string partition; // "K/N"
+    bool finalize = false;
 };
+
+// "K/N" with 1 <= K <= N.
+std::pair<size_t, size_t> parse_partition(const std::string& text) {
+    const auto slash = text.find('/');
+    size_t k = 0, n = 0;
+    try {
+        if (slash != std::string::npos &&
+            text.find_first_not_of("0123456789/") == std::string::npos) {
+            k = std::stoul(text.substr(0, slash));
+            n = std::stoul(text.substr(slash + 1));
+        }
+    } catch (const std::exception&) {
+        k = n = 0;
+    }
+    if (k < 1 || k > n) {
+        throw UsageError("--partition '" + text + "' is not K/N with 1 <= K <= N",
+                         "Give e.g. --partition 2/4 for the second of four processes");
+    }
+    return {k, n};
+}
 
 // The command as the cube's history records it: arguments shell-quoted, and the inputs (which grow
 // with the input folder) bounded to the first few and a count.
@@ -63,6 +86,14 @@ int run_gen(const GenOptions& o, const GlobalOptions& g, const std::string& comm
     req.dry_run = g.dry_run;
     req.threads = thread_count(g);
     req.command_line = command_line;
+    if (!o.partition.empty()) {
+        std::tie(req.partition, req.partitions) = parse_partition(o.partition);
+    }
+    req.finalize = o.finalize;
+    if (req.finalize && req.partitions > 0) {
+        throw UsageError("--partition and --finalize do not go together",
+                         "Run each partition, then one baims gen --finalize");
+    }
     auto result = cube::generate(req);
     if (!g.dry_run) {
         log::info(result.summary());
@@ -101,6 +132,11 @@ void register_gen(CLI::App& app, Registry& registry) {
     sub->add_option("-o,--output", opts->output, "Output cube path (overrides output_path)");
     sub->add_flag("--fail-fast", opts->fail_fast,
                   "Stop at the first bad input (default: report it, skip it, exit 8 at the end)");
+    sub->add_option("--partition", opts->partition,
+                    "K/N: make only part K of N of a new cube's chunks (one of N processes; then "
+                    "--finalize)");
+    sub->add_flag("--finalize", opts->finalize,
+                  "Publish the new cube once all --partition K/N runs are done");
     registry.push_back({"gen", sub, [opts, sub](const GlobalOptions& g) {
                             const auto line = history_line(*opts);
                             (void)sub;

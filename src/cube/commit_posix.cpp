@@ -1,17 +1,23 @@
 // The POSIX journal commit protocol (commit.hpp): a new cube is built in <cube>.baims-new/ and
-// renamed into place; an update is staged, committed by its journal and applied (journal.hpp).
+// renamed into place; an update is staged, committed by its journal and applied (journal.hpp):
+// by exchange of the whole cube folder when time steps readers see change, in place when time
+// steps are only appended.
 // This file and journal.cpp are the only places of gen that know the cube is a folder.
 
 #include "commit.hpp"
+#include "partition.hpp"
 
 #include "baims/core/error.hpp"
 #include "baims/core/fault.hpp"
 #include "baims/core/fs.hpp"
 #include "baims/core/log.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <unistd.h>
 
 namespace baims::cube {
 namespace {
@@ -110,6 +116,8 @@ public:
             }
         }
         if (!dry_run) {
+            std::error_code ec;
+            sfs::remove_all(swap_dir(m_root), ec);  // an old tree whose removal failed
             m_store->erase_dir(STAGING_DIR);        // leftovers of an update that never committed
             remove_temp_files(m_root, interrupted); // and of a put killed half-way
         }
@@ -170,6 +178,21 @@ public:
         const size_t old_nt = mapping.size();
         Journal j;
         j.mapping = std::move(mapping);
+        if (needs_exchange(j.mapping, staged)) {
+            // Time steps readers see shift or change: the new cube is built beside the old one
+            // and exchanged with it (journal.hpp, phase B).
+            check_exchange_support(m_root);
+            j.phase = "B";
+            j.staged = std::move(staged);
+            j.state = std::move(state);
+            m_store->sync();
+            fault_point("before-commit");
+            write_journal(*m_store, j); // commit point
+            apply_journal(*m_store, m_root, std::move(j));
+            return;
+        }
+        // Only appended time steps: applied in place (phases C and M), invisible to readers
+        // until .zmetadata names them.
         for (const auto& name : state.var_order) {
             for (const auto& ck : list_chunks(*m_store, name)) {
                 long t = std::stol(ck.substr(0, ck.find('.')));
@@ -199,7 +222,166 @@ private:
     std::unique_ptr<CubeStore> m_store;
 };
 
+const std::string PARTS_SUFFIX = ".baims-parts";
+const std::string PART_DONE = ".baims-part-done.json";
+
+sfs::path parts_dir(const sfs::path& cube) {
+    return sfs::path(cube) += PARTS_SUFFIX;
+}
+
+std::string part_name(size_t k, size_t n) {
+    return std::to_string(k) + "-of-" + std::to_string(n);
+}
+
+// --partition k/n: chunks of one part of the chunk grid, in <cube>.baims-parts/<k>-of-<n>/, and a
+// done-marker with the state this partition computed. Nothing is visible at <cube> before
+// --finalize.
+class PartitionWriter : public CommitProtocol {
+public:
+    PartitionWriter(const sfs::path& cube, size_t k, size_t n)
+        : m_root(parts_dir(cube) / part_name(k, n)) {
+        std::error_code ec;
+        sfs::create_directories(m_root, ec);
+        if (ec) {
+            throw OutputError("cannot create '" + m_root.string() + "': " + ec.message(),
+                              "Check that the cube's parent folder is writable");
+        }
+        m_store = std::make_unique<CubeStore>(m_root);
+        m_lock =
+            m_store->lock(LOCK_FILE, "partition " + std::to_string(k) + "/" + std::to_string(n) +
+                                         " of cube '" + cube.string() + "'");
+        // A run of this partition that died or finished before: start it again.
+        for (sfs::directory_iterator it(m_root, ec), end; !ec && it != end; it.increment(ec)) {
+            if (it->path().filename() != LOCK_FILE) {
+                std::error_code ec2;
+                sfs::remove_all(it->path(), ec2);
+            }
+        }
+    }
+
+    zarr::KvStore& store() override { return *m_store; }
+    void put_unpublished(const std::string& key, std::string_view data) override {
+        m_store->put_unpublished(key, data);
+    }
+    std::string staged_key(size_t, const std::string&, const std::string&) const override {
+        throw InternalError("staged_key on a partition");
+    }
+    void publish_new(const CubeState& state) override {
+        m_store->sync(); // the chunks are durable before the marker says so
+        fault_point("partition-done");
+        m_store->put(PART_DONE, state.to_json().dump());
+        fs::sync_dir(m_root);
+    }
+    void commit_update(std::vector<long>, std::vector<StagedSlice>, CubeState) override {
+        throw InternalError("commit_update on a partition");
+    }
+
+private:
+    sfs::path m_root;
+    std::unique_ptr<zarr::StoreLock> m_lock;
+    std::unique_ptr<CubeStore> m_store;
+};
+
+// The state a partition recorded, without the attributes that differ between runs.
+nlohmann::json comparable_state(const nlohmann::json& state) {
+    auto j = state;
+    if (j.contains("attrs") && j["attrs"].is_object()) {
+        for (const char* key : {"date_created", "date_modified", "history"}) {
+            j["attrs"].erase(key);
+        }
+    }
+    return j;
+}
+
 } // namespace
+
+std::unique_ptr<CommitProtocol> open_for_partition(const sfs::path& cube, size_t k, size_t n) {
+    return std::make_unique<PartitionWriter>(cube, k, n);
+}
+
+CubeState finalize_partitions(const sfs::path& cube) {
+    const auto parts = parts_dir(cube);
+    std::error_code ec;
+    // n from the partitions' folders: "<k>-of-<n>"
+    std::set<size_t> counts;
+    for (sfs::directory_iterator it(parts, ec), end; !ec && it != end; it.increment(ec)) {
+        const auto name = it->path().filename().string();
+        const auto of = name.find("-of-");
+        if (of != std::string::npos) {
+            counts.insert(std::stoul(name.substr(of + 4)));
+        }
+    }
+    if (counts.empty()) {
+        throw OutputError("cube '" + cube.string() + "' has no partitions to finalize (no '" +
+                              parts.string() + "')",
+                          "Run baims gen --partition K/N for every K first");
+    }
+    if (counts.size() > 1) {
+        throw OutputError("the partitions of cube '" + cube.string() +
+                              "' were made with different counts N (folders in '" + parts.string() +
+                              "')",
+                          "Remove '" + parts.string() + "' and run every partition again");
+    }
+    const size_t n = *counts.begin();
+    std::vector<std::string> missing;
+    std::vector<nlohmann::json> states;
+    for (size_t k = 1; k <= n; ++k) {
+        const auto marker = parts / part_name(k, n) / PART_DONE;
+        if (!sfs::exists(marker, ec)) {
+            missing.push_back(std::to_string(k) + "/" + std::to_string(n));
+            continue;
+        }
+        states.push_back(nlohmann::json::parse(fs::read_file(marker)));
+    }
+    if (!missing.empty()) {
+        std::string list;
+        for (const auto& m : missing) {
+            list += (list.empty() ? "" : ", ") + m;
+        }
+        throw OutputError("cube '" + cube.string() + "': partition" +
+                              (missing.size() > 1 ? "s " : " ") + list + " not done",
+                          "Run baims gen --partition K/N with the same config and inputs for " +
+                              std::string(missing.size() > 1 ? "those" : "that") +
+                              " partition, then --finalize again");
+    }
+    for (size_t k = 1; k < n; ++k) {
+        if (comparable_state(states[k]) != comparable_state(states[0])) {
+            throw OutputError("partitions 1/" + std::to_string(n) + " and " +
+                                  std::to_string(k + 1) + "/" + std::to_string(n) + " of cube '" +
+                                  cube.string() +
+                                  "' made different cubes (time steps, inputs or "
+                                  "config differ)",
+                              "Run every partition with the same config and inputs");
+        }
+    }
+    const auto state = CubeState::from_json(states[0]);
+    auto commit = open_for_create(cube);
+    const auto root = sfs::path(cube) += ".baims-new";
+    // hard links, not renames: the partitions stay whole until the cube is published, so a
+    // finalize killed half-way is simply run again
+    for (size_t k = 1; k <= n; ++k) {
+        const auto dir = parts / part_name(k, n);
+        for (const auto& var : state.var_order) {
+            const auto from = dir / var;
+            if (!sfs::is_directory(from, ec)) {
+                continue;
+            }
+            sfs::create_directories(root / var, ec);
+            for (const auto& e : sfs::directory_iterator(from)) {
+                const auto to = root / var / e.path().filename();
+                fault_point("finalize-link");
+                if (::link(e.path().c_str(), to.c_str()) != 0) {
+                    const int err = errno;
+                    throw OutputError("cannot link '" + e.path().string() + "' to '" + to.string() +
+                                      "': " + std::strerror(err));
+                }
+            }
+        }
+    }
+    commit->publish_new(state);
+    sfs::remove_all(parts, ec);
+    return state;
+}
 
 void require_capabilities(const zarr::KvStore& store, const zarr::StoreCapabilities& needs,
                           const std::string& protocol) {

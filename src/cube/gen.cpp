@@ -13,6 +13,7 @@
 #include "gen_plan.hpp"
 #include "gen_write.hpp"
 #include "parallel.hpp"
+#include "partition.hpp"
 #include "remote_inputs.hpp"
 
 #include "baims/core/error.hpp"
@@ -37,7 +38,12 @@ int GenResult::exit_code() const {
 
 std::string GenResult::summary() const {
     std::string s;
-    if (up_to_date) {
+    if (partitions > 0) {
+        s = "wrote partition " + std::to_string(partition) + "/" + std::to_string(partitions) +
+            " of a new cube (" + std::to_string(appended) +
+            " slices); run baims gen --finalize once all " + std::to_string(partitions) +
+            " partitions are done";
+    } else if (up_to_date) {
         s = "cube is up to date (nothing changed)";
     } else {
         s = std::string(created ? "created cube: " : "updated cube: ") + std::to_string(appended) +
@@ -68,6 +74,32 @@ GenResult generate(const GenRequest& req) {
     if (!object_storage) {
         check_output_folder(out_path, req.dry_run);
     }
+    std::error_code ec;
+    if (req.finalize || req.partitions > 0) {
+        if (object_storage) {
+            throw UsageError("--partition and --finalize need a cube on a file system that every "
+                             "process sees; '" +
+                                 out_path.string() + "' is on object storage",
+                             "Make the cube on a shared file system, or with one process");
+        }
+        if (sfs::exists(out_path / ".zgroup", ec)) {
+            throw UsageError("cube '" + out_path.string() +
+                                 "' exists; --partition and --finalize "
+                                 "make a new cube only",
+                             "Update an existing cube without --partition");
+        }
+    }
+    if (req.finalize) {
+        if (req.dry_run) {
+            log::info("dry run: would finalize the partitions of cube '" + out_path.string() + "'");
+            return result;
+        }
+        const auto st = finalize_partitions(out_path);
+        result.created = true;
+        result.appended = st.nt();
+        result.time_steps = st.nt();
+        return result;
+    }
     auto specs = req.inputs.empty() ? c.input_paths : req.inputs;
     if (specs.empty()) {
         throw UsageError("no inputs given",
@@ -87,7 +119,6 @@ GenResult generate(const GenRequest& req) {
     }
 
     // Existing cube?
-    std::error_code ec;
     bool exists =
         object_storage ? object_cube_exists(out_path) : sfs::exists(out_path / ".zgroup", ec);
     if (!object_storage && !exists && sfs::exists(out_path, ec)) {
@@ -201,7 +232,8 @@ GenResult generate(const GenRequest& req) {
 
     // Where to write.
     if (!old) {
-        commit = open_for_create(out_path);
+        commit = req.partitions > 0 ? open_for_partition(out_path, req.partition, req.partitions)
+                                    : open_for_create(out_path);
     }
 
     // One pool of workers for the run: reading the next slice and computing the current one
@@ -209,7 +241,8 @@ GenResult generate(const GenRequest& req) {
     ThreadPool pool(std::max(req.threads, 1));
     ThreadPool::Scope pool_scope(pool);
     MapCache maps(g);
-    ComputeContext ctx{g, cy, cx, vars, inputs, maps, std::max(req.threads, 1)};
+    ComputeContext ctx{
+        g, cy, cx, vars, inputs, maps, std::max(req.threads, 1), req.partition, req.partitions};
 
     Progress progress("gen", slices.size(), "slices");
     std::vector<Slice> written;
@@ -293,7 +326,9 @@ GenResult generate(const GenRequest& req) {
         CubeState st = new_cube_state(g, calendar, cy, cx, written, vars, inputs, recipe);
         set_global_attrs(st, c, req.command_line);
         commit->publish_new(st);
-        result.created = true;
+        result.created = req.partitions == 0;
+        result.partition = req.partition;
+        result.partitions = req.partitions;
         result.appended = written.size();
         result.time_steps = st.nt();
         return result;

@@ -109,6 +109,9 @@ void compute_slice(const ComputeContext& ctx, const Slice& s, const Loaded& L, C
             check_interrupted();
         }
         const size_t v = task / per_var, by = (task % per_var) / nx, bx = task % nx;
+        if (!in_partition(task % per_var, per_var, ctx.part, ctx.parts)) {
+            return;
+        }
         const auto& ov = ctx.vars[v];
         auto& b = buffers[tid];
         const size_t row0 = by * ctx.cy, nrows = std::min(ctx.cy, H - row0);

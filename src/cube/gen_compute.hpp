@@ -68,7 +68,15 @@ struct ComputeContext {
     const std::vector<InputInfo>& inputs;
     MapCache& maps;
     int threads;
+    // --partition K/N (1-based; parts = 0: every chunk): only chunks whose row-major index in the
+    // chunk grid lies in part K of N equal runs are computed and handed to the sink.
+    size_t part = 0, parts = 0;
 };
+
+// True when chunk `index` (row-major in the chunk grid of `count` chunks) is in partition k of n.
+inline bool in_partition(size_t index, size_t count, size_t k, size_t n) {
+    return n == 0 || (index >= (k - 1) * count / n && index < k * count / n);
+}
 
 // Computes one slice: each task resamples one chunk of one variable straight into a chunk
 // buffer, checks whether it is all NaN, compresses it and hands it to the sink (from several

@@ -7,6 +7,12 @@
 #include "baims/zarr/array_meta.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <set>
+#include <unistd.h>
 
 namespace baims::cube {
 namespace {
@@ -17,7 +23,175 @@ std::pair<long, std::string> split_chunk(const std::string& key) {
     return {std::stol(key.substr(0, dot)), key.substr(dot + 1)};
 }
 
+namespace sfs = std::filesystem;
+
+// The store of the tree built in phase B: files are written without an fsync each, one syncfs
+// before the exchange makes them durable (as the cube's store in commit_posix.cpp).
+class SwapStore : public zarr::FileStore {
+public:
+    explicit SwapStore(const sfs::path& root)
+        : zarr::FileStore(root, false) {}
+    void sync() override { fs::sync_filesystem(root()); }
+};
+
+void hard_link(const sfs::path& from, const sfs::path& to) {
+    if (::link(from.c_str(), to.c_str()) != 0) {
+        const int err = errno;
+        throw OutputError("cannot link '" + from.string() + "' to '" + to.string() +
+                              "': " + std::strerror(err),
+                          "The cube must lie on a file system with hard links (ext4, xfs, btrfs)");
+    }
+}
+
+void make_dir(const sfs::path& dir) {
+    std::error_code ec;
+    sfs::create_directory(dir, ec);
+    if (ec) {
+        throw OutputError("cannot create '" + dir.string() + "': " + ec.message(),
+                          "Check that the cube's parent folder is writable");
+    }
+}
+
+// Links every file under `from` to the same name under `to` (a tree of folders), except the
+// temporary files of killed atomic writes.
+void link_tree(const sfs::path& from, const sfs::path& to) {
+    make_dir(to);
+    for (const auto& e : sfs::directory_iterator(from)) {
+        const auto name = e.path().filename();
+        if (zarr::FileStore::is_temp_name(name.string())) {
+            continue;
+        }
+        if (e.is_directory()) {
+            link_tree(e.path(), to / name);
+        } else {
+            hard_link(e.path(), to / name);
+        }
+    }
+}
+
+void exchange(const sfs::path& a, const sfs::path& b) {
+    if (::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) != 0) {
+        const int err = errno;
+        throw OutputError("cannot exchange '" + a.string() + "' and '" + b.string() +
+                              "' (renameat2 RENAME_EXCHANGE): " + std::strerror(err),
+                          "The cube must lie on a local Linux file system that can exchange two "
+                          "folders atomically (ext4, xfs, btrfs, tmpfs)");
+    }
+}
+
+// Phase B: the new cube, built from scratch in the sibling folder (a partial one of a killed run
+// is removed first), its journal in phase D; then the exchange.
+void build_and_exchange(const sfs::path& root, const Journal& j) {
+    const auto swap = swap_dir(root);
+    std::error_code ec;
+    sfs::remove_all(swap, ec);
+    if (ec) {
+        throw OutputError("cannot remove '" + swap.string() + "': " + ec.message(),
+                          "Remove it by hand and rerun");
+    }
+    make_dir(swap);
+    const size_t old_nt = j.mapping.size();
+    // "var/t.y.x" of the new cube that the staged slices write or leave empty
+    std::set<std::string> replaced;
+    for (const auto& s : j.staged) {
+        for (const auto* m : {&s.write, &s.erase}) {
+            for (const auto& [var, list] : *m) {
+                for (const auto& pos : list) {
+                    replaced.insert(var + "/" + std::to_string(s.final_index) + "." + pos);
+                }
+            }
+        }
+    }
+    const std::set<std::string> timed(j.state.var_order.begin(), j.state.var_order.end());
+    for (const auto& e : sfs::directory_iterator(root)) {
+        const auto name = e.path().filename().string();
+        if (name == JOURNAL_KEY || zarr::FileStore::is_temp_name(name)) {
+            continue;
+        }
+        if (!e.is_directory()) {
+            hard_link(e.path(), swap / name); // the lock, .zgroup, ... (metadata rewritten below)
+            continue;
+        }
+        if (name.empty() || name[0] == '.') {
+            continue; // .baims-staging (linked from below), leftovers of other commands
+        }
+        if (!timed.contains(name)) {
+            link_tree(e.path(), swap / name); // coordinates (rewritten below), other arrays
+            continue;
+        }
+        make_dir(swap / name);
+        for (const auto& c : sfs::directory_iterator(e.path())) {
+            const auto file = c.path().filename().string();
+            if (zarr::FileStore::is_temp_name(file) || c.is_directory()) {
+                continue;
+            }
+            if (file[0] == '.' || std::count(file.begin(), file.end(), '.') != 2) {
+                hard_link(c.path(), swap / name / file);
+                continue;
+            }
+            const auto [t, pos] = split_chunk(file);
+            if (t < 0 || t >= static_cast<long>(old_nt)) {
+                continue; // beyond the cube's end: no reader sees it
+            }
+            const std::string to = std::to_string(j.mapping[static_cast<size_t>(t)]) + "." + pos;
+            if (!replaced.contains(name + "/" + to)) {
+                hard_link(c.path(), swap / name / to);
+            }
+        }
+    }
+    for (const auto& s : j.staged) {
+        for (const auto& [var, list] : s.write) {
+            for (const auto& pos : list) {
+                fault_point("journal-B");
+                hard_link(root / STAGING_DIR / std::to_string(s.seq) / var / pos,
+                          swap / var / (std::to_string(s.final_index) + "." + pos));
+            }
+        }
+    }
+    SwapStore store(swap);
+    write_cube_metadata(store, j.state);
+    Journal done = j;
+    done.phase = "D";
+    write_journal(store, done); // ends with a syncfs: the whole new tree is durable
+    fault_point("journal-X");
+    exchange(root, swap);
+    fs::sync_dir(root.has_parent_path() ? root.parent_path() : sfs::path("."));
+}
+
 } // namespace
+
+sfs::path swap_dir(const sfs::path& root) {
+    return sfs::path(root) += SWAP_SUFFIX;
+}
+
+bool needs_exchange(const std::vector<long>& mapping, const std::vector<StagedSlice>& staged) {
+    for (size_t t = 0; t < mapping.size(); ++t) {
+        if (mapping[t] != static_cast<long>(t)) {
+            return true;
+        }
+    }
+    return std::any_of(staged.begin(), staged.end(),
+                       [&](const StagedSlice& s) { return s.final_index < mapping.size(); });
+}
+
+void check_exchange_support(const sfs::path& root) {
+    const auto swap = swap_dir(root);
+    std::error_code ec;
+    sfs::remove_all(swap, ec);
+    make_dir(swap);
+    struct Cleanup {
+        sfs::path dir;
+        ~Cleanup() {
+            std::error_code e;
+            sfs::remove_all(dir, e);
+        }
+    } cleanup{swap};
+    make_dir(swap / "a");
+    make_dir(swap / "b");
+    exchange(swap / "a", swap / "b");
+    fs::write_file(swap / "a" / "f", "");
+    hard_link(swap / "a" / "f", swap / "b" / "f");
+}
 
 std::vector<std::string> list_chunks(const zarr::KvStore& store, const std::string& var) {
     std::vector<std::string> out;
@@ -111,6 +285,23 @@ void apply_journal(zarr::KvStore& store, const std::filesystem::path& root, Jour
     bool shifts = false;
     for (size_t t = 0; t < j.mapping.size(); ++t) {
         shifts = shifts || j.mapping[t] != static_cast<long>(t);
+    }
+    if (j.phase == "B") {
+        build_and_exchange(root, j);
+        j.phase = "D"; // the journal of the tree now at root says so too
+    }
+    if (j.phase == "D") {
+        fault_point("journal-D");
+        const auto old_tree = swap_dir(root);
+        std::error_code ec;
+        sfs::remove_all(old_tree, ec);
+        if (ec) {
+            log::warn("could not remove the old cube '" + old_tree.string() + "' (" + ec.message() +
+                      "); remove it by hand");
+        }
+        store.erase(JOURNAL_KEY);
+        fs::sync_dir(root);
+        return;
     }
     if (j.phase == "S" && !shifts) {
         j.phase = "C"; // nothing shifts (appends, replacements): phase S has no work

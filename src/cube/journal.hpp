@@ -1,7 +1,18 @@
 #pragma once
 // The update journal of a cube (.baims-journal.json). An update first stages every new chunk
-// under .baims-staging/, then writes the journal (the commit point), then applies it in phases:
-//   S  move the chunks of slices that shift to their new time indices, latest first
+// under .baims-staging/, then writes the journal (the commit point), then applies it.
+//
+// An update that changes time steps readers already see (an insert shifts them, a replacement
+// rewrites them) is applied by exchange, so that a reader opening the cube sees the complete old
+// or the complete new cube at every instant:
+//   B  build the new cube in the sibling folder <cube>.baims-swap/ (from scratch: hard links to
+//      every chunk the new cube keeps, at its new time index, and to the staged chunks; the new
+//      metadata; the lock file, linked, so the lock stays the same file; the journal in phase D),
+//      then exchange <cube> and <cube>.baims-swap with renameat2(RENAME_EXCHANGE)
+//   D  (the journal of the new tree) delete the old tree, now <cube>.baims-swap; remove the journal
+// An update that only appends time steps (nothing a reader sees moves) is applied in place:
+//   S  move the chunks of slices that shift to their new time indices, latest first (unused
+//      since inserts go by exchange; kept so that a journal of an older baims completes)
 //   C  move staged slices into place (and erase chunks that are empty in the new content)
 //   M  write coordinates and metadata, .zmetadata last; remove the journal and the staging area
 // Every phase is idempotent, so a rerun after kill -9 completes a committed update.
@@ -38,6 +49,20 @@ struct Journal {
 
 void write_journal(zarr::KvStore& store, const Journal& journal);
 std::optional<Journal> read_journal(const zarr::KvStore& store);
+
+inline const std::string SWAP_SUFFIX = ".baims-swap";
+
+// The sibling folder in which an update by exchange builds the new cube.
+std::filesystem::path swap_dir(const std::filesystem::path& root);
+
+// True when the update must go by exchange (phase B): a time step readers see shifts or is
+// rewritten. old_nt is the cube's length before the update.
+bool needs_exchange(const std::vector<long>& mapping, const std::vector<StagedSlice>& staged);
+
+// Throws OutputError (naming the file system's answer) when the file system of root cannot
+// exchange two folders atomically or make hard links; leaves nothing behind. Called before the
+// commit, so a refusal leaves the cube untouched.
+void check_exchange_support(const std::filesystem::path& root);
 
 // Applies a committed journal from its phase to the end. root is the cube directory.
 void apply_journal(zarr::KvStore& store, const std::filesystem::path& root, Journal journal);

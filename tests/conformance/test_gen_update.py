@@ -146,54 +146,73 @@ class Update(_Inputs):
                                       xr.open_zarr(fresh).analysed_sst.values)
         self.assertEqual(before.shape, (3, 352, 640))
 
-    def test_kill9_at_every_stage_then_rerun(self):
-        ref = self.p("ref.zarr")
-        self.gen(ref, [1, 2, 3, 4, 5])
-        # the update's final metadata, from an uninterrupted run on a copy
-        self.gen(self.p("base.zarr"), [2, 4, 5])
-        shutil.copytree(self.p("base.zarr"), self.p("done.zarr"))
-        self.gen(self.p("done.zarr"), [1, 3])
-        stages = [("chunk", 5), ("before-commit", 1), ("journal-S", 1), ("journal-S", 4),
-                  ("journal-S", 9), ("journal-C", 2), ("journal-M", 1), ("journal-M-done", 1)]
+    def kill_update_at_every_stage(self, old_keys, new_keys, ref_keys, stages):
+        """An update by exchange (an insert or a replacement) killed at each (fault point, n):
+        before the exchange every file of the cube is as it was and xarray reads the old values;
+        after it, every file is the new cube's (the journal aside); then the rerun completes."""
+        ref, base, done = self.p("ref.zarr"), self.p("base.zarr"), self.p("done.zarr")
+        self.gen(ref, ref_keys)
+        self.gen(base, old_keys)
+        shutil.copytree(base, done)
+        self.gen(done, new_keys)
+        old = xr.open_zarr(base).v.values.copy()
+        new = xr.open_zarr(done).v.values.copy()
         for name, n in stages:
             with self.subTest(stage=name, n=n):
                 out = self.p(f"k-{name}-{n}.zarr")
-                shutil.copytree(self.p("base.zarr"), out)
-                before = snapshot(out)
-                old = xr.open_zarr(out).v.values.copy()
-                self.gen(out, [1, 3], env={"BAIMS_TEST_KILL_AT": f"{name}:{n}"}, check=-9)
+                swap = out + ".baims-swap"
+                shutil.copytree(base, out)
+                self.gen(out, new_keys, env={"BAIMS_TEST_KILL_AT": f"{name}:{n}"}, check=-9)
                 journal = os.path.join(out, ".baims-journal.json")
-                if name in ("chunk", "before-commit"):
-                    # not committed: every file of the cube as it was (staged chunks aside)
-                    self.assertFalse(os.path.exists(journal))
-                    self.assertEqual(cube_differences(self.p("base.zarr"), out,
-                                                      skip=(".baims-staging",)), [])
+                phase = None
+                if os.path.exists(journal):
+                    with open(journal) as f:
+                        phase = json.load(f)["phase"]
+                self.assertEqual(phase, {"chunk": None, "before-commit": None,
+                                         "journal-D": "D"}.get(name, "B"))
+                if name != "journal-D":
+                    # before the exchange: every file of the cube as it was (staged chunks and
+                    # the journal aside), xarray reads the old cube
+                    self.assertEqual(cube_differences(base, out, skip=(".baims-staging",
+                                                                       ".baims-journal")), [])
                     np.testing.assert_array_equal(xr.open_zarr(out).v.values, old)
-                elif name != "journal-M-done":
-                    # committed; metadata not yet rewritten: exactly the old metadata files
-                    self.assertTrue(os.path.exists(journal))
-                    self.assertEqual(json.load(open(journal))["phase"],
-                                     {"journal-S": "S", "journal-C": "C", "journal-M": "M"}[name])
-                    self.assert_metadata_is(out, before)
-                    self.assertEqual(xr.open_zarr(out).time.size, 3)
                 else:
-                    # metadata written, journal not yet removed: exactly the new cube (timestamps
-                    # aside) plus the journal
-                    self.assertTrue(os.path.exists(journal))
-                    self.assertEqual(cube_differences(self.p("done.zarr"), out,
-                                                      skip=(".baims-staging", ".baims-journal")), [])
+                    # exchanged: exactly the new cube (timestamps aside) plus the journal; the old
+                    # tree waits beside it to be deleted
+                    self.assertEqual(cube_differences(done, out, skip=(".baims-journal",)), [])
+                    np.testing.assert_array_equal(xr.open_zarr(out).v.values, new)
+                    self.assertTrue(os.path.isdir(swap))
                 # a second writer is not blocked by the dead one, and the rerun finishes the job
-                self.gen(out, [1, 3])
+                p = self.gen(out, new_keys)
+                if phase:
+                    self.assertIn("completing an interrupted update", p.stderr)
                 self.assert_same_cube(out, ref)
                 self.assertFalse(os.path.exists(journal))
                 self.assertFalse(os.path.exists(os.path.join(out, ".baims-staging")))
+                self.assertFalse(os.path.exists(swap))
+
+    def test_kill9_at_every_stage_then_rerun(self):
+        # insert days 1 and 3 into a cube of days 2, 4, 5
+        self.kill_update_at_every_stage(
+            [2, 4, 5], [1, 3], [1, 2, 3, 4, 5],
+            [("chunk", 5), ("before-commit", 1), ("journal-B", 1), ("journal-B", 9),
+             ("journal-X", 1), ("journal-D", 1)])
 
     def test_kill9_during_append_and_replace_then_rerun(self):
+        # append days 5 and 6 and replace day 4: the replacement makes it an exchange
+        self.kill_update_at_every_stage(
+            [1, 2, 4], [5, 6, "4b"], [1, 2, "4b", 5, 6],
+            [("chunk", 3), ("before-commit", 1), ("journal-B", 1), ("journal-B", 6),
+             ("journal-X", 1), ("journal-D", 1)])
+
+    def test_kill9_during_append_then_rerun(self):
+        """Appends alone stay in place (phases C and M): appended steps are invisible until
+        .zmetadata names them."""
         ref = self.p("ref.zarr")
-        self.gen(ref, [1, 2, "4b", 5, 6])
+        self.gen(ref, [1, 2, 4, 5, 6])
         self.gen(self.p("base.zarr"), [1, 2, 4])
         shutil.copytree(self.p("base.zarr"), self.p("done.zarr"))
-        self.gen(self.p("done.zarr"), [5, 6, "4b"])
+        self.gen(self.p("done.zarr"), [5, 6])
         stages = [("chunk", 3), ("before-commit", 1), ("journal-C", 1), ("journal-C", 6),
                   ("journal-M", 1), ("journal-M-done", 1)]
         for name, n in stages:
@@ -202,8 +221,8 @@ class Update(_Inputs):
                 shutil.copytree(self.p("base.zarr"), out)
                 before = snapshot(out)
                 old = xr.open_zarr(out).v.values.copy()
-                # append days 5 and 6, replace day 4 (no time index shifts: phases C and M)
-                self.gen(out, [5, 6, "4b"], env={"BAIMS_TEST_KILL_AT": f"{name}:{n}"}, check=-9)
+                self.gen(out, [5, 6], env={"BAIMS_TEST_KILL_AT": f"{name}:{n}"}, check=-9)
+                self.assertFalse(os.path.exists(out + ".baims-swap"))
                 ds = xr.open_zarr(out)
                 if name in ("chunk", "before-commit"):
                     self.assertEqual(cube_differences(self.p("base.zarr"), out,
@@ -212,13 +231,11 @@ class Update(_Inputs):
                 elif name != "journal-M-done":
                     self.assert_metadata_is(out, before)
                     self.assertEqual(ds.time.size, 3)
-                    if name == "journal-M":
-                        # every chunk in place, old metadata: days 1, 2 and the new day 4
-                        np.testing.assert_array_equal(ds.v.values, xr.open_zarr(ref).v.values[:3])
+                    np.testing.assert_array_equal(ds.v.values, old)
                 else:
                     self.assertEqual(cube_differences(self.p("done.zarr"), out,
                                                       skip=(".baims-journal",)), [])
-                p = self.gen(out, [5, 6, "4b"])
+                p = self.gen(out, [5, 6])
                 if name not in ("chunk", "before-commit"):
                     self.assertIn("completing an interrupted update", p.stderr)
                 self.assert_same_cube(out, ref)
@@ -240,15 +257,17 @@ class Update(_Inputs):
         """kill -9 from outside at moments known to lie inside the update (issue 12 item 1; a
         random 0-80 ms delay killed release builds before they had written anything): (a) once
         the staging folder has appeared (polled), plus a random delay, while the process still
-        runs: staging or the journal is there; (b) at a random rename of each phase after the
-        commit (strace -e inject), S (chunks shifting), C (staged chunks into place) and M
-        (metadata), checked against the killed syscall in strace's log."""
+        runs: staging or the journal is there; (b) at a random rename of phase B (the new cube's
+        metadata written in <cube>.baims-swap) and at the exchange (strace -e inject), checked
+        against the killed syscall in strace's log. xarray then reads the old or the new cube."""
         import re
         import time
         ref = self.p("ref.zarr")
         self.gen(ref, [1, 2, 3, 4, 5, 6])
         base = self.p("base.zarr")
         self.gen(base, [2, 4, 6])
+        old = xr.open_zarr(base).v.values.copy()
+        new = xr.open_zarr(ref).v.values.copy()
         cfg = self.p("cfg.yml")
         rng = np.random.default_rng(3)
         strace = shutil.which("strace")
@@ -260,41 +279,42 @@ class Update(_Inputs):
                                    self.inputs[1], self.inputs[3], self.inputs[5]]
 
         def renames(log, cube):
-            """(source, target) relative to the cube, per rename, in order; killed: '= ?'"""
+            """(syscall, target relative to the cube) per rename/renameat2, in order; killed"""
             out = []
             with open(log) as f:
                 for line in f:
-                    m = re.match(r'^\d+\s+rename\("([^"]*)", "([^"]*)"\)(.*)', line)
-                    if m:
-                        out.append((re.sub(r"\.tmp\.\d+\.", ".tmp.PID.",
-                                           os.path.relpath(m.group(1), cube)),
-                                    os.path.relpath(m.group(2), cube), m.group(3).strip() == "= ?"))
+                    m = re.match(r'^\d+\s+(rename|renameat2)\((.*)', line)
+                    if m and "resumed>" not in line:
+                        target = os.path.relpath(re.findall(r'"([^"]*)"', m.group(2))[-1], cube)
+                        swap = "../" + os.path.basename(cube) + ".baims-swap"
+                        if target.startswith(swap):
+                            target = "SWAP" + target[len(swap):]
+                        out.append((m.group(1), target, line.rstrip().endswith("= ?")))
             return out
 
         def phase(call):
-            src, dst, _ = call
+            kind, dst, _ = call
+            if kind == "renameat2":
+                return "X"
             if dst == ".baims-journal.json":
                 return "journal"
-            if src.startswith(".baims-staging/"):
-                return "C"
-            if src.startswith("v/") and dst.startswith("v/"):
-                return "S"
-            return "M"
+            return "B" if dst.startswith("SWAP/") else "?"
 
         # the renames of the update, in order (one thread: the same order every run)
         probe = self.p("probe.zarr")
         shutil.copytree(base, probe)
         log = self.p("renames.log")
-        subprocess.run(command(probe, [strace, "-f", "-qq", "-e", "trace=rename", "-o", log]),
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       env=traced_env())
+        trace = ["-f", "-qq", "-e", "trace=rename,renameat2", "-o", log]
+        subprocess.run(command(probe, [strace] + trace), check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, env=traced_env())
         calls = renames(log, probe)
-        self.assertEqual(phase(calls[0]), "journal")          # the commit point comes first
-        where = {ph: [i + 1 for i, c in enumerate(calls) if phase(c) == ph] for ph in "SCM"}
-        for ph in "SCM":
-            self.assertGreater(len(where[ph]), 3, ph)
-        trials = ["poll", "S", "poll", "S", "C", "M"]
-        for trial, kind in enumerate(trials):
+        # the probe of the file system's exchange, the commit point, phase B, the exchange
+        self.assertEqual([phase(c) for c in calls[:2]], ["X", "journal"])
+        self.assertEqual(phase(calls[-1]), "X")
+        self.assertEqual({phase(c) for c in calls[2:-1]}, {"B"})
+        self.assertGreater(len(calls), 10)
+        self.assert_same_cube(probe, ref)
+        for trial, kind in enumerate(["poll", "B", "poll", "B", "X"]):
             with self.subTest(trial=trial, kind=kind):
                 out = self.p(f"r{trial}.zarr")
                 shutil.copytree(base, out)
@@ -316,22 +336,26 @@ class Update(_Inputs):
                     self.assertEqual(proc.returncode, -9)
                     self.assertTrue(os.path.exists(staging) or os.path.exists(journal))
                 else:
-                    n = int(rng.choice(where[kind]))
-                    p = subprocess.run(command(out, [strace, "-f", "-qq", "-e", "trace=rename",
-                                                     "-e", f"inject=rename:signal=KILL:when={n}",
-                                                     "-o", log]),
+                    n = len(calls) if kind == "X" else int(rng.integers(3, len(calls)))
+                    name = calls[n - 1][0]
+                    k = sum(1 for c in calls[:n] if c[0] == name)
+                    p = subprocess.run(command(out, [strace] + trace + [
+                                           "-e", f"inject={name}:signal=KILL:when={k}"]),
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                        env=traced_env())
-                    self.assertEqual(p.returncode, -9, f"rename {n}")
+                    self.assertEqual(p.returncode, -9, f"{name} {k}")
                     killed = renames(log, out)
                     # killed at the n-th rename, the one of that phase, before it ran
                     self.assertEqual(len(killed), n)
-                    self.assertEqual(killed[-1], calls[n - 1][:2] + (True,))
+                    self.assertEqual(killed[-1][:2], calls[n - 1][:2])
+                    self.assertTrue(killed[-1][2])
                     self.assertEqual(phase(killed[-1]), kind)
                     self.assertTrue(os.path.exists(journal))
-                self.assertIn(xr.open_zarr(out).time.size, (3, 6))
+                # the old cube, exactly, until the exchange
+                np.testing.assert_array_equal(xr.open_zarr(out).v.values, old)
                 self.gen(out, [1, 3, 5])
                 self.assert_same_cube(out, ref)
+                np.testing.assert_array_equal(xr.open_zarr(out).v.values, new)
 
     def test_lock_refuses_second_writer(self):
         out = self.p("u.zarr")

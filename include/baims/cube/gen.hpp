@@ -15,6 +15,11 @@ struct GenRequest {
     bool dry_run = false;
     int threads = 1;
     std::string command_line; // for the history attribute
+    // --partition K/N (1 <= K <= N; N = 0: the whole cube): a new cube's chunks of part K of the
+    // chunk grid, marked done beside the cube; --finalize publishes the cube once all N are done
+    // (docs/scale-out.md).
+    size_t partition = 0, partitions = 0;
+    bool finalize = false;
 };
 
 struct GenResult {
@@ -24,6 +29,7 @@ struct GenResult {
     size_t appended = 0, inserted = 0, replaced = 0, unchanged = 0;
     size_t time_steps = 0; // in the cube afterwards
     bool up_to_date = false;
+    size_t partition = 0, partitions = 0; // a partition was written (not yet visible)
     int exit_code() const;
     std::string summary() const;
 };
