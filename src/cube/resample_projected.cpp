@@ -106,7 +106,7 @@ PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resa
         throw ConfigError("output_resampling '" + to_string(method) +
                               "' is not available for inputs on a projected grid (" + src.name +
                               ")",
-                          "use nearest or bilinear for them");
+                          "Use nearest or bilinear for them");
     }
     if (src.x.size() * src.y.size() >= (size_t{1} << 31)) {
         throw InputError("a projected source of " + std::to_string(src.y.size()) + " x " +
