@@ -409,6 +409,95 @@ void resample_pixels(const float* src, size_t src_w, const PixelMap& m, Resampli
 
 } // namespace
 
+AxisLocator::AxisLocator(const std::vector<double>& src, double fallback_step) {
+    if (src.empty()) {
+        throw InputError("a source coordinate axis is empty");
+    }
+    SortedAxis ax(src, fallback_step);
+    m_c = std::move(ax.c);
+    m_e = std::move(ax.e);
+    m_perm = std::move(ax.perm);
+    const size_t n = m_c.size();
+    const double step = (m_e.back() - m_e.front()) / static_cast<double>(n);
+    bool uniform = step > 0;
+    for (size_t k = 0; uniform && k < n; ++k) {
+        uniform = std::abs((m_e[k + 1] - m_e[k]) - step) <= 1e-6 * step;
+    }
+    m_inv_step = uniform ? 1.0 / step : 0.0;
+}
+
+size_t AxisLocator::cell(double x) const {
+    const size_t n = m_c.size();
+    if (m_inv_step <= 0) {
+        const auto it = std::upper_bound(m_e.begin(), m_e.end(), x);
+        return static_cast<size_t>(it - m_e.begin()) - 1;
+    }
+    // Uniform cells: an arithmetic guess, then the same test as the search (e[j] <= x < e[j+1]).
+    const double g = (x - m_e.front()) * m_inv_step;
+    size_t j = g <= 0 ? 0 : std::min(static_cast<size_t>(g), n - 1);
+    while (j > 0 && x < m_e[j]) {
+        --j;
+    }
+    while (j + 1 < n && x >= m_e[j + 1]) {
+        ++j;
+    }
+    return j;
+}
+
+std::int32_t AxisLocator::nearest(double x) const {
+    if (!(x >= m_e.front()) || !(x < m_e.back())) {
+        return -1;
+    }
+    return m_perm[cell(x)];
+}
+
+std::int32_t AxisLocator::nearest(double x, double& edge_distance) const {
+    if (!(x >= m_e.front()) || !(x < m_e.back())) {
+        edge_distance = std::min(std::abs(x - m_e.front()), std::abs(x - m_e.back()));
+        if (std::isnan(x)) {
+            edge_distance = 0;
+        }
+        return -1;
+    }
+    const size_t j = cell(x);
+    edge_distance = std::min(x - m_e[j], m_e[j + 1] - x);
+    return m_perm[j];
+}
+
+bool AxisLocator::bilinear(double x, std::int32_t& lo, std::int32_t& hi, float& w) const {
+    if (!(x >= m_e.front()) || !(x < m_e.back())) {
+        return false;
+    }
+    const size_t n = m_c.size();
+    w = 0.f;
+    if (x <= m_c.front()) {
+        lo = hi = m_perm.front();
+    } else if (x >= m_c.back()) {
+        lo = hi = m_perm.back();
+    } else {
+        auto it = std::upper_bound(m_c.begin(), m_c.end(), x);
+        size_t j = static_cast<size_t>(it - m_c.begin()); // c[j-1] <= x < c[j]
+        j = std::min(std::max<size_t>(j, 1), n - 1);
+        lo = m_perm[j - 1];
+        hi = m_perm[j];
+        w = static_cast<float>((x - m_c[j - 1]) / (m_c[j] - m_c[j - 1]));
+    }
+    return true;
+}
+
+double AxisLocator::edge_distance(double x, bool nearest) const {
+    if (nearest) {
+        double d = 0;
+        this->nearest(x, d);
+        return d;
+    }
+    double d = std::min(std::abs(x - m_e.front()), std::abs(x - m_e.back()));
+    if (x > m_e.front() && x < m_e.back()) {
+        d = std::min(d, std::abs(x - m_c[cell(x)])); // a weight crossing 0 (NaN neighbours)
+    }
+    return d;
+}
+
 SourceMap map_source(const io::Geometry& g, const grid::Grid& out, Resampling method,
                      const io::ForEach& for_each) {
     if (const auto* axes = std::get_if<io::LatLonAxes>(&g)) {

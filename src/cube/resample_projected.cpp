@@ -1,8 +1,8 @@
 // Resampling a projected source (1-D x/y axes in a CRS): each output pixel centre is mapped into
 // the source x/y through PROJ (one batch transform per output row), then located on the x and y
-// axes with the rules of the separable maps (map_axis: nearest over the cell footprints including
-// the outer half pixel; bilinear between the neighbouring centres, clamped in the outer half
-// pixel).
+// axes with the rules of the separable maps (AxisLocator, as map_axis: nearest over the cell
+// footprints including the outer half pixel; bilinear between the neighbouring centres, clamped in
+// the outer half pixel).
 
 #include "baims/core/error.hpp"
 #include "baims/core/interrupt.hpp"
@@ -13,13 +13,105 @@
 
 namespace baims::cube {
 
+namespace {
+
+// Segments of an output row whose source positions are interpolated between exact ends.
+constexpr size_t SEGMENT = 16;
+// A segment whose midpoint is interpolated worse than this (source pixels) is projected exactly.
+constexpr double MAX_ERROR = 0.01;
+
+struct RowScratch {
+    std::vector<double> kx, ky, mx, my, err; // knots, midpoints, error per segment
+    std::vector<size_t> redo;                // pixels projected exactly after all
+    std::vector<double> rx, ry;
+};
+
+// The source x/y of every output centre (lons[c], lat) of one row. Exact (PROJ) at every
+// SEGMENT-th pixel, at the row's end and at each segment's midpoint; in between interpolated
+// linearly when the midpoint's interpolation error is below MAX_ERROR source pixels. An
+// interpolated point closer to an edge where the result jumps (AxisLocator::edge_distance) than
+// 4x its segment's midpoint error (the largest error of a smooth curve's chord is near the
+// midpoint) is projected exactly as well, so the maps equal those of projecting every point:
+// nearest picks the same cell, bilinear the same neighbours with weights within 4x the error.
+void project_row(const io::LonLatToCrs& to_src, const std::vector<double>& lons, double lat,
+                 const AxisLocator& xa, const AxisLocator& ya, double x_step, double y_step,
+                 bool nearest, std::vector<double>& xs, std::vector<double>& ys, RowScratch& s) {
+    const size_t W = lons.size();
+    const size_t nseg = (W - 1 + SEGMENT - 1) / SEGMENT; // segments [k*S, min((k+1)*S, W-1)]
+    if (W < 2 * SEGMENT) {
+        std::copy(lons.begin(), lons.end(), xs.begin());
+        std::fill(ys.begin(), ys.end(), lat);
+        to_src.transform(xs.data(), ys.data(), W);
+        return;
+    }
+    auto end_of = [&](size_t k) { return std::min((k + 1) * SEGMENT, W - 1); };
+    s.kx.resize(nseg + 1);
+    s.ky.assign(nseg + 1, lat);
+    s.mx.resize(nseg);
+    s.my.assign(nseg, lat);
+    for (size_t k = 0; k <= nseg; ++k) {
+        s.kx[k] = lons[std::min(k * SEGMENT, W - 1)];
+    }
+    for (size_t k = 0; k < nseg; ++k) {
+        s.mx[k] = lons[(k * SEGMENT + end_of(k)) / 2];
+    }
+    to_src.transform(s.kx.data(), s.ky.data(), nseg + 1);
+    to_src.transform(s.mx.data(), s.my.data(), nseg);
+    s.err.assign(nseg, 0.0);
+    s.redo.clear();
+    for (size_t k = 0; k < nseg; ++k) {
+        const size_t a = k * SEGMENT, b = end_of(k), m = (a + b) / 2;
+        const double fm = static_cast<double>(m - a) / static_cast<double>(b - a);
+        const double ix = s.kx[k] + fm * (s.kx[k + 1] - s.kx[k]);
+        const double iy = s.ky[k] + fm * (s.ky[k + 1] - s.ky[k]);
+        const double e = std::max(std::abs(ix - s.mx[k]) / x_step, std::abs(iy - s.my[k]) / y_step);
+        if (!(e <= MAX_ERROR)) { // also NaN: a point PROJ cannot map
+            for (size_t c = a; c <= b; ++c) {
+                s.redo.push_back(c);
+            }
+            continue;
+        }
+        s.err[k] = e;
+        for (size_t c = a; c <= b; ++c) {
+            const double f = static_cast<double>(c - a) / static_cast<double>(b - a);
+            xs[c] = s.kx[k] + f * (s.kx[k + 1] - s.kx[k]);
+            ys[c] = s.ky[k] + f * (s.ky[k + 1] - s.ky[k]);
+            const double margin = 4.0 * e + 1e-9;
+            if (xa.edge_distance(xs[c], nearest) < margin * x_step ||
+                ya.edge_distance(ys[c], nearest) < margin * y_step) {
+                s.redo.push_back(c);
+            }
+        }
+    }
+    if (s.redo.empty()) {
+        return;
+    }
+    s.rx.resize(s.redo.size());
+    s.ry.assign(s.redo.size(), lat);
+    for (size_t i = 0; i < s.redo.size(); ++i) {
+        s.rx[i] = lons[s.redo[i]];
+    }
+    to_src.transform(s.rx.data(), s.ry.data(), s.redo.size());
+    for (size_t i = 0; i < s.redo.size(); ++i) {
+        xs[s.redo[i]] = s.rx[i];
+        ys[s.redo[i]] = s.ry[i];
+    }
+}
+
+} // namespace
+
 PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resampling method,
                        const io::ForEach& for_each) {
     if (method != Resampling::Nearest && method != Resampling::Bilinear) {
         throw ConfigError("output_resampling '" + to_string(method) +
                               "' is not available for inputs on a projected grid (" + src.name +
                               ")",
-                          "use nearest or bilinear for them");
+                          "Use nearest or bilinear for them");
+    }
+    if (src.x.size() * src.y.size() >= (size_t{1} << 31)) {
+        throw InputError("a projected source of " + std::to_string(src.y.size()) + " x " +
+                             std::to_string(src.x.size()) + " cells is too large to map",
+                         "Split the input into parts of fewer than 2^31 cells");
     }
     PixelMap m;
     m.width = out.width();
@@ -42,37 +134,38 @@ PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resa
                           : src.y.size() > 1 ? std::abs(src.y[1] - src.y[0])
                                              : 1.0;
     const double y_step = src.y.size() > 1 ? std::abs(src.y[1] - src.y[0]) : x_step;
+    const AxisLocator xa(src.x, x_step), ya(src.y, y_step);
     // Bands of output rows, each with its own PROJ context.
     const size_t bands = std::min<size_t>(H, 16);
     for_each(bands, [&](size_t band) {
         const io::LonLatToCrs to_src(src.crs);
         std::vector<double> xs(W), ys(W);
+        RowScratch scratch;
         for (size_t r = band * H / bands; r < (band + 1) * H / bands; ++r) {
             if ((r & 15) == 0) {
                 check_interrupted();
             }
-            std::copy(lons.begin(), lons.end(), xs.begin());
-            std::fill(ys.begin(), ys.end(), lats[r]);
-            to_src.transform(xs.data(), ys.data(), W);
-            const AxisMap xm = map_axis(src.x, xs, x_step, method, false);
-            const AxisMap ym = map_axis(src.y, ys, y_step, method, false);
+            project_row(to_src, lons, lats[r], xa, ya, x_step, y_step, nearest, xs, ys, scratch);
             const size_t base = r * W;
             for (size_t c = 0; c < W; ++c) {
                 if (nearest) {
-                    const auto sx = xm.nearest[c], sy = ym.nearest[c];
-                    if (sx >= 0 && sy >= 0) {
+                    const auto sx = xa.nearest(xs[c]);
+                    const auto sy = sx < 0 ? -1 : ya.nearest(ys[c]);
+                    if (sy >= 0) {
                         m.nearest[base + c] = static_cast<std::int32_t>(sy * src_w + sx);
                     }
                     continue;
                 }
-                if (xm.lo[c] < 0 || ym.lo[c] < 0) {
+                std::int32_t xl, xh, yl, yh;
+                float wx, wy;
+                if (!xa.bilinear(xs[c], xl, xh, wx) || !ya.bilinear(ys[c], yl, yh, wy)) {
                     continue;
                 }
-                m.lo[base + c] = static_cast<std::int32_t>(ym.lo[c] * src_w + xm.lo[c]);
-                const int dc = xm.hi[c] - xm.lo[c], dr = ym.hi[c] - ym.lo[c];
+                m.lo[base + c] = static_cast<std::int32_t>(yl * src_w + xl);
+                const int dc = xh - xl, dr = yh - yl;
                 m.step[base + c] = static_cast<std::uint8_t>((dc + 1) + 3 * (dr + 1));
-                m.wx[base + c] = xm.w[c];
-                m.wy[base + c] = ym.w[c];
+                m.wx[base + c] = wx;
+                m.wy[base + c] = wy;
             }
         }
     });

@@ -66,6 +66,33 @@ void resample_block(const float* src, size_t src_w, const AxisMap& ymap, const A
                     Resampling method, size_t row0, size_t nrows, size_t col0, size_t ncols,
                     float* out, size_t out_stride);
 
+// Locates single points on one source axis with the rules of map_axis (non-periodic): built
+// once, then used for many points (per-pixel maps).
+class AxisLocator {
+public:
+    // src: source centres (ascending or descending, n >= 1); fallback_step: the cell size of a
+    // one-cell axis.
+    AxisLocator(const std::vector<double>& src, double fallback_step);
+    // Nearest: the storage index of the cell holding x, or -1.
+    std::int32_t nearest(double x) const;
+    // Bilinear: false outside the footprint; else the storage indices and weight of hi.
+    bool bilinear(double x, std::int32_t& lo, std::int32_t& hi, float& w) const;
+    // The distance from x to the nearest edge where the result changes discontinuously: any
+    // cell edge (nearest), or the footprint's ends and the nearest centre, where a weight
+    // crosses 0 and a NaN neighbour drops in or out (bilinear).
+    double edge_distance(double x, bool nearest) const;
+
+    // Nearest and edge_distance(x, true) in one search.
+    std::int32_t nearest(double x, double& edge_distance) const;
+
+private:
+    // The sorted cell holding x (x inside the footprint).
+    size_t cell(double x) const;
+    std::vector<double> m_c, m_e; // centres ascending, edges
+    std::vector<std::int32_t> m_perm;
+    double m_inv_step = 0; // > 0: uniform cells, the first guess of cell() is arithmetic
+};
+
 // Non-separable: one source position per output pixel (row-major over the whole output grid).
 struct PixelMap {
     size_t width = 0, height = 0; // of the output grid

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 using namespace baims::cube;
@@ -192,4 +193,52 @@ TEST_CASE("swath: quads rasterised onto output centres, nothing outside the foot
     // Average is refused for a swath.
     CHECK_THROWS_AS(map_source(baims::io::Geometry{g}, out, Resampling::Average, serial),
                     baims::ConfigError);
+
+// The per-pixel maps of projected inputs locate points with AxisLocator; it must give what
+// map_axis gives for the same points (non-periodic), on uniform (arithmetic first guess) and
+// irregular (binary search) axes, ascending and descending, at edges, centres and outside.
+TEST_CASE("AxisLocator agrees with map_axis point by point", "[cube]") {
+    const std::vector<std::vector<double>> axes{
+        {0.5, 1.5, 2.5, 3.5},              // uniform ascending: edges 0, 1, 2, 3, 4
+        {3.5, 2.5, 1.5, 0.5},              // uniform descending
+        {-778250.0, -777250.0, -776250.0}, // lcc_km x in metres
+        {0.0, 1.0, 3.0, 7.0},              // irregular: edges -0.5, 0.5, 2, 5, 9
+        {5.0}};                            // one cell (fallback step 2: [4, 6))
+    for (const auto& src : axes) {
+        std::vector<double> pts;
+        const double lo = *std::min_element(src.begin(), src.end()) - 3.0;
+        const double hi = *std::max_element(src.begin(), src.end()) + 3.0;
+        for (double x = lo; x <= hi; x += 0.25) {
+            pts.push_back(x);
+        }
+        for (double c : src) {
+            pts.push_back(c);
+            pts.push_back(std::nextafter(c, 1e300));
+        }
+        pts.push_back(std::nan(""));
+        const AxisLocator loc(src, 2.0);
+        const auto n = map_axis(src, pts, 2.0, Resampling::Nearest, false);
+        const auto b = map_axis(src, pts, 2.0, Resampling::Bilinear, false);
+        for (size_t k = 0; k < pts.size(); ++k) {
+            INFO("axis " << src.front() << ".. point " << pts[k]);
+            CHECK(loc.nearest(pts[k]) == n.nearest[k]);
+            std::int32_t l = -1, h = -1;
+            float w = 0.f;
+            const bool inside = loc.bilinear(pts[k], l, h, w);
+            CHECK(inside == (b.lo[k] >= 0));
+            if (inside) {
+                CHECK(l == b.lo[k]);
+                CHECK(h == b.hi[k]);
+                CHECK(w == b.w[k]);
+            }
+        }
+    }
+    // Edges of the uniform axis: x = 1 is the first point of cell 1; 4 is outside.
+    const AxisLocator u({0.5, 1.5, 2.5, 3.5}, 1.0);
+    CHECK(u.nearest(1.0) == 1);
+    CHECK(u.nearest(std::nextafter(1.0, 0.0)) == 0);
+    CHECK(u.nearest(4.0) == -1);
+    CHECK(u.nearest(0.0) == 0);
+    CHECK(u.edge_distance(1.25, true) == 0.25);
+    CHECK(u.edge_distance(1.25, false) == 0.25); // nearest centre 1.5
 }
