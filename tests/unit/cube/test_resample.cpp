@@ -193,6 +193,7 @@ TEST_CASE("swath: quads rasterised onto output centres, nothing outside the foot
     // Average is refused for a swath.
     CHECK_THROWS_AS(map_source(baims::io::Geometry{g}, out, Resampling::Average, serial),
                     baims::ConfigError);
+}
 
 // The per-pixel maps of projected inputs locate points with AxisLocator; it must give what
 // map_axis gives for the same points (non-periodic), on uniform (arithmetic first guess) and
