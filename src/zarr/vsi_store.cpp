@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <memory>
+#include <optional>
 #include <sys/stat.h>
 #include <vector>
 
@@ -137,6 +138,27 @@ private:
     bool m_had = false;
 };
 
+// The size and time of the object at `path` (under `root`), fresh from the server; nullopt if
+// there is no such object (or only a "folder" of that name). Throws RemoteError if the server
+// cannot be asked or refuses.
+std::optional<VSIStatBufL> stat_object(const std::string& root, const std::string& path) {
+    forget_cached(root);
+    reset_errors();
+    VSIStatBufL st{};
+    if (VSIStatExL(path.c_str(), &st,
+                   VSI_STAT_EXISTS_FLAG | VSI_STAT_NATURE_FLAG | VSI_STAT_SIZE_FLAG |
+                       VSI_STAT_SET_ERROR_FLAG) != 0) {
+        if (not_found()) {
+            return std::nullopt;
+        }
+        throw RemoteError("cannot read '" + path + "'" + last_cause(), SERVER_HINT);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return std::nullopt; // a "folder" (common prefix), not a key
+    }
+    return st;
+}
+
 } // namespace
 
 bool is_object_storage_path(std::string_view path) {
@@ -164,20 +186,11 @@ StoreCapabilities VsiStore::capabilities() const {
 std::optional<std::string> VsiStore::get(const std::string& key) const {
     check_key(key, "get");
     const auto path = path_of(key);
-    forget_cached(m_root);
-    reset_errors();
-    VSIStatBufL st{};
-    if (VSIStatExL(path.c_str(), &st,
-                   VSI_STAT_EXISTS_FLAG | VSI_STAT_NATURE_FLAG | VSI_STAT_SIZE_FLAG |
-                       VSI_STAT_SET_ERROR_FLAG) != 0) {
-        if (not_found()) {
-            return std::nullopt;
-        }
-        throw RemoteError("cannot read '" + path + "'" + last_cause(), SERVER_HINT);
+    const auto found = stat_object(m_root, path);
+    if (!found) {
+        return std::nullopt;
     }
-    if (!S_ISREG(st.st_mode)) {
-        return std::nullopt; // a "folder" (common prefix), not a key
-    }
+    const VSIStatBufL& st = *found;
     reset_errors();
     // GDAL would list the object's whole folder first (all chunks of an array) to save HEADs.
     ThreadOption no_listing("GDAL_DISABLE_READDIR_ON_OPEN", "YES");
@@ -317,18 +330,11 @@ void VsiStore::remove_tree(const std::string& dir) {
 void VsiStore::download(const std::string& key, const std::filesystem::path& to) const {
     check_key(key, "download");
     const auto path = path_of(key);
-    forget_cached(m_root);
-    reset_errors();
-    VSIStatBufL st{};
-    if (VSIStatExL(path.c_str(), &st,
-                   VSI_STAT_EXISTS_FLAG | VSI_STAT_NATURE_FLAG | VSI_STAT_SIZE_FLAG |
-                       VSI_STAT_SET_ERROR_FLAG) != 0 ||
-        !S_ISREG(st.st_mode)) {
-        if (not_found()) {
-            throw InputError("cannot read '" + path + "': no such object");
-        }
-        throw RemoteError("cannot read '" + path + "'" + last_cause(), SERVER_HINT);
+    const auto found = stat_object(m_root, path);
+    if (!found) {
+        throw InputError("cannot read '" + path + "': no such object");
     }
+    const VSIStatBufL& st = *found;
     ThreadOption no_listing("GDAL_DISABLE_READDIR_ON_OPEN", "YES");
     VsiFile in(VSIFOpenExL(path.c_str(), "rb", TRUE));
     if (in.get() == nullptr) {
