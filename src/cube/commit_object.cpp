@@ -10,6 +10,7 @@
 //     completes it: see apply() below. The consolidated metadata is written last.
 
 #include "commit.hpp"
+#include "cube_store.hpp"
 
 #include "baims/core/error.hpp"
 #include "baims/core/fault.hpp"
@@ -21,8 +22,6 @@
 namespace baims::cube {
 namespace {
 
-// Written first and deleted last by the creation of a cube.
-const std::string CREATING_KEY = ".baims-creating";
 // How many time steps phase S of the journal has moved (apply()).
 const std::string PROGRESS_KEY = ".baims-journal-progress";
 
@@ -156,6 +155,9 @@ public:
     // Update of the cube at `cube`.
     ObjectCommit(const std::string& cube, bool dry_run)
         : m_store(cube) {
+        if (!dry_run) {
+            m_lease = std::make_unique<ObjectLease>(m_store, "cube '" + cube + "'", "gen");
+        }
         if (m_store.exists(CREATING_KEY)) {
             throw OutputError("cube '" + cube + "' was not completely created",
                               "Run the same baims gen again: it builds the cube anew");
@@ -178,10 +180,11 @@ public:
     explicit ObjectCommit(const std::string& cube)
         : m_store(cube)
         , m_creating(true) {
+        m_lease = std::make_unique<ObjectLease>(m_store, "cube '" + cube + "'", "gen");
         if (m_store.exists(CREATING_KEY)) {
             log::warn("removing the unfinished new cube '" + cube + "' of an earlier run");
-            m_store.erase_all();
-        } else if (m_store.has_objects("")) {
+            erase_all_but_lease(m_store);
+        } else if (has_objects_besides_lease(m_store)) {
             throw OutputError("output path '" + cube + "' holds objects and is not a Zarr cube",
                               "Choose another output_path or remove them");
         }
@@ -258,6 +261,7 @@ public:
 
 private:
     zarr::VsiStore m_store;
+    std::unique_ptr<ObjectLease> m_lease; // excludes other writers (not in a dry run)
     bool m_creating = false;
 };
 
@@ -275,7 +279,7 @@ bool object_cube_exists(const std::filesystem::path& cube) {
     if (store.exists(".zgroup")) {
         return true;
     }
-    if (store.has_objects("")) {
+    if (has_objects_besides_lease(store)) {
         throw OutputError("output path '" + cube.string() +
                               "' holds objects and is not a Zarr cube",
                           "Choose another output_path or remove them");

@@ -294,6 +294,36 @@ bool VsiStore::has_objects(const std::string& dir) const {
     return any;
 }
 
+std::vector<std::string> VsiStore::list_tree(const std::string& dir, size_t limit) const {
+    if (!dir.empty()) {
+        check_key(dir, "list_tree");
+    }
+    const auto path = path_of(dir);
+    forget_cached(m_root);
+    reset_errors();
+    std::vector<std::string> out;
+    VSIDIR* d = VSIOpenDir(path.c_str(), -1, nullptr);
+    if (d == nullptr) {
+        if (CPLGetLastErrorType() >= CE_Failure) {
+            throw RemoteError("cannot list '" + path + "'" + last_cause(), SERVER_HINT);
+        }
+        return out;
+    }
+    const std::string base = dir.empty() ? std::string() : dir + "/";
+    while (const VSIDIREntry* e = VSIGetNextDirEntry(d)) {
+        if (e->bModeKnown && !S_ISREG(e->nMode)) {
+            continue; // a "folder"
+        }
+        out.push_back(base + e->pszName);
+        if (limit != 0 && out.size() >= limit) {
+            break;
+        }
+    }
+    VSICloseDir(d);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
 void VsiStore::rename(const std::string& from, const std::string& to) {
     check_key(from, "rename");
     check_key(to, "rename");
@@ -313,6 +343,33 @@ void VsiStore::erase_dir(const std::string& dir) {
 
 void VsiStore::erase_all() {
     remove_tree("");
+}
+
+void VsiStore::erase_keys(const std::vector<std::string>& keys) {
+    if (keys.empty()) {
+        return;
+    }
+    std::vector<std::string> paths;
+    std::vector<const char*> list;
+    paths.reserve(keys.size());
+    for (const auto& key : keys) {
+        check_key(key, "erase_keys");
+        paths.push_back(path_of(key));
+    }
+    for (const auto& p : paths) {
+        list.push_back(p.c_str());
+    }
+    list.push_back(nullptr);
+    reset_errors();
+    int* ok = VSIUnlinkBatch(list.data());
+    const bool all = ok != nullptr && std::all_of(ok, ok + keys.size(), [](int v) { return v; });
+    CPLFree(ok);
+    forget_cached(m_root);
+    if (!all) {
+        for (const auto& key : keys) {
+            erase(key); // one by one: names the object that cannot be deleted
+        }
+    }
 }
 
 void VsiStore::remove_tree(const std::string& dir) {
