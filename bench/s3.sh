@@ -4,7 +4,7 @@
 # The 10-slice cube of bench/run.sh (gen10: daily 2000x2000 inputs from bench/make_inputs.py ->
 # 4400x2600 cube over [9, 53, 31, 66], chunks 512^2, lz4, ~68 % NaN) is made once on the local
 # disk and once on a throwaway s3rver on loopback (tests/scripts/s3rver.sh, which this script
-# starts itself); then on each: append one day, prune, optimise --in-place with
+# starts itself); then on each: append one day, insert one at t=0 (every slice shifts), prune, optimise --in-place with
 # --chunks lat=1024,lon=1024 (a rechunk of every chunk) and optimise -o to a copy. Each step
 # runs once, in order, on the result of the previous one (REPS rounds, default 1, each on new
 # cubes; the table shows the last round): wall and CPU time (user + sys, of baims only: s3rver's own CPU is not counted) from /usr/bin/time.
@@ -40,9 +40,10 @@ log() { echo "bench/s3.sh: $*" >&2; }
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 log "generating inputs in $WORK"
-mkdir -p "$WORK/in10" "$WORK/in1"
+mkdir -p "$WORK/in10" "$WORK/in1" "$WORK/ins"
 $PY "$HERE/make_inputs.py" "$WORK/in10" --count 10 --start 2023-06-02 >/dev/null
 $PY "$HERE/make_inputs.py" "$WORK/in1" --count 1 --start 2023-06-12 --seed-offset 9 >/dev/null
+$PY "$HERE/make_inputs.py" "$WORK/ins" --count 1 --start 2023-06-01 --seed-offset 9 >/dev/null
 cat >"$WORK/gen10.yml" <<CFG
 input_processor_name: default
 output_region: [9.0, 53.0, 31.0, 66.0]
@@ -76,6 +77,8 @@ run_case() { # WHERE CUBE COPY
         "$WORK"/in10/*.nc
     timed "$w:append1" "$BAIMS" --quiet --threads "$THREADS" gen -c "$WORK/gen10.yml" -o "$cube" \
         "$WORK"/in1/*.nc
+    timed "$w:insert0" "$BAIMS" --quiet --threads "$THREADS" gen -c "$WORK/gen10.yml" -o "$cube" \
+        "$WORK"/ins/*.nc
     timed "$w:prune" "$BAIMS" --threads "$THREADS" prune "$cube"
     timed "$w:optimise-in-place" "$BAIMS" --threads "$THREADS" optimise "$cube" --in-place \
         --chunks lat=1024,lon=1024
@@ -93,7 +96,7 @@ MB=$(du -sm "$WORK/local.zarr" | cut -f1)
 
 echo "| step | local wall | local CPU | s3rver wall | s3rver CPU (baims) |"
 echo "|---|---:|---:|---:|---:|"
-for step in gen10 append1 prune optimise-in-place optimise-copy; do
+for step in gen10 append1 insert0 prune optimise-in-place optimise-copy; do
     echo "| $step | ${WALL[local:$step]} s | ${CPU[local:$step]} s | ${WALL[s3:$step]} s | ${CPU[s3:$step]} s |"
 done
 echo

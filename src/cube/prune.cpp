@@ -253,6 +253,12 @@ PruneResult prune(const PruneRequest& req) {
             continue;
         }
         result.variables.push_back(a.name);
+        // On object storage one listing of the array's objects spares a request per absent chunk.
+        std::optional<std::set<std::string>> present;
+        if (const auto* vs = dynamic_cast<const zarr::VsiStore*>(&store)) {
+            const auto keys = vs->list_tree(a.name);
+            present.emplace(keys.begin(), keys.end());
+        }
         const auto grid = a.meta.chunk_grid();
         size_t total = a.meta.chunk_count();
         for (size_t c = 0; c < total; ++c) {
@@ -261,6 +267,9 @@ PruneResult prune(const PruneRequest& req) {
             for (size_t d = grid.size(); d-- > 0;) {
                 index[d] = rest % grid[d];
                 rest /= grid[d];
+            }
+            if (present && !present->count(zarr::chunk_store_key(a.name, a.meta, index))) {
+                continue;
             }
             tasks.push_back({&a, std::move(index)});
         }
