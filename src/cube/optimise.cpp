@@ -3,6 +3,7 @@
 
 #include "baims/cube/optimise.hpp"
 
+#include "cube_store.hpp"
 #include "journal.hpp"
 #include "parallel.hpp"
 
@@ -15,6 +16,7 @@
 #include "baims/zarr/group.hpp"
 #include "baims/zarr/json.hpp"
 #include "baims/zarr/kv_store.hpp"
+#include "baims/zarr/vsi_store.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -22,6 +24,7 @@
 #include <fcntl.h>
 #include <map>
 #include <memory>
+#include <set>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -205,6 +208,177 @@ void copy_tree(const sfs::path& from, const sfs::path& to) {
     }
 }
 
+// Every key under dir/ of the store of the cube at `cube`, at any depth ("sst/0.1.2").
+std::vector<std::string> keys_under(const zarr::KvStore& store, const sfs::path& cube,
+                                    const std::string& dir) {
+    if (const auto* vs = dynamic_cast<const zarr::VsiStore*>(&store)) {
+        auto keys = vs->list_tree(dir);
+        if (keys.empty() && vs->exists(dir)) {
+            keys.push_back(dir); // an object, not a "folder"
+        }
+        return keys;
+    }
+    std::vector<std::string> out;
+    std::error_code ec;
+    if (!sfs::is_directory(cube / dir, ec)) {
+        return {dir}; // a file
+    }
+    for (auto it = sfs::recursive_directory_iterator(cube / dir, ec);
+         !ec && it != sfs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_regular_file(ec) &&
+            !zarr::FileStore::is_temp_name(it->path().filename().string())) {
+            out.push_back(sfs::relative(it->path(), cube).generic_string());
+        }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+// Copies the keys to another store, `threads` at a time.
+void copy_keys(const zarr::KvStore& src, zarr::KvStore& dst, const std::vector<std::string>& keys,
+               int threads) {
+    parallel_for(keys.size(), threads, [&](size_t i, size_t) {
+        if (auto bytes = src.get(keys[i])) {
+            dst.put(keys[i], *bytes);
+        }
+    });
+}
+
+// Object storage, in place: the switch of one array to its rechunked copy staged under
+// WORK_DIR/<name>/. The manifest WORK_DIR/<name>.json (written once the staging is complete)
+// holds the new .zarray, .zattrs and the staged chunk names, so that a rerun after a kill at any
+// point of the switch completes it:
+//   1. delete <name>/.zarray: readers see no array <name> until step 4;
+//   2. move every staged chunk into place (server-side copy, then delete; a staged chunk that is
+//      gone was moved);
+//   3. delete the old chunks that the new chunk grid does not have;
+//   4. write the new .zattrs and .zarray;
+//   5. delete the manifest, then the staging folder.
+void switch_array(zarr::VsiStore& store, const std::string& name, int threads) {
+    const std::string manifest_key = WORK_DIR + "/" + name + ".json";
+    const auto text = store.get(manifest_key);
+    if (!text) {
+        return;
+    }
+    const auto manifest = zarr::parse_json(*text, store.describe() + "/" + manifest_key);
+    const auto chunks = manifest.at("chunks").get<std::vector<std::string>>();
+    const std::string staged = WORK_DIR + "/" + name;
+    store.erase(name + "/.zarray");
+    fault_point("optimise.switch");
+    parallel_for(chunks.size(), threads, [&](size_t i, size_t) {
+        fault_point("optimise.move");
+        const std::string from = staged + "/" + chunks[i];
+        try {
+            store.rename(from, name + "/" + chunks[i]);
+        } catch (const OutputError&) {
+            if (store.exists(from)) {
+                throw;
+            }
+        }
+    });
+    const std::set<std::string> keep(chunks.begin(), chunks.end());
+    std::vector<std::string> stale;
+    for (const auto& key : store.list_tree(name)) {
+        const std::string rel = key.substr(name.size() + 1);
+        if (rel != ".zattrs" && rel != ".zarray" && !keep.count(rel)) {
+            stale.push_back(key);
+        }
+    }
+    store.erase_keys(stale);
+    store.put(name + "/.zattrs", manifest.at("zattrs").get<std::string>());
+    store.put(name + "/.zarray", manifest.at("zarray").get<std::string>());
+    fault_point("optimise.switched");
+    store.erase(manifest_key);
+    store.erase_dir(staged);
+}
+
+// Object storage, in place: completes the switches of an interrupted run (arrays whose manifest
+// was written) and deletes the staging of arrays it had not finished staging.
+void complete_interrupted(zarr::VsiStore& store, const std::string& cube, int threads) {
+    const auto keys = store.list_tree(WORK_DIR);
+    if (keys.empty()) {
+        return;
+    }
+    log::warn("completing an interrupted optimise of cube '" + cube + "'");
+    for (const auto& key : keys) {
+        const std::string rel = key.substr(WORK_DIR.size() + 1);
+        if (rel.find('/') == std::string::npos && rel.ends_with(".json")) {
+            switch_array(store, rel.substr(0, rel.size() - 5), threads);
+        }
+    }
+    store.erase_dir(WORK_DIR);
+}
+
+// Object storage, in place: rechunks the arrays of the plan one by one (staged, then switched)
+// and writes .zmetadata last.
+void optimise_object_in_place(zarr::VsiStore& store,
+                              const std::vector<std::pair<const CubeArray*, zarr::ArrayMeta>>& plan,
+                              int threads) {
+    for (const auto& [a, m] : plan) {
+        const std::string staged = WORK_DIR + "/" + a->name;
+        rewrite_array(store, *a, store, staged, m, threads);
+        nlohmann::json manifest{{"zarray", *store.get(staged + "/.zarray")},
+                                {"zattrs", store.get(staged + "/.zattrs").value_or("{}")},
+                                {"chunks", nlohmann::json::array()}};
+        for (const auto& key : store.list_tree(staged)) {
+            const std::string rel = key.substr(staged.size() + 1);
+            if (rel != ".zarray" && rel != ".zattrs") {
+                manifest["chunks"].push_back(rel);
+            }
+        }
+        fault_point("optimise.staged");
+        store.put(WORK_DIR + "/" + a->name + ".json", manifest.dump());
+        switch_array(store, a->name, threads);
+    }
+    fault_point("optimise.before_consolidate");
+    zarr::consolidate(store);
+}
+
+// Object storage, to a copy: objects first, metadata last, behind the marker CREATING_KEY.
+void optimise_to_object(const zarr::KvStore& src, const sfs::path& cube, const std::string& out,
+                        const std::vector<std::pair<const CubeArray*, zarr::ArrayMeta>>& plan,
+                        int threads) {
+    zarr::VsiStore dst(out);
+    ObjectLease lease(dst, "output '" + out + "'", "optimise");
+    if (dst.exists(CREATING_KEY)) {
+        log::warn("removing the unfinished optimised cube '" + out + "' of an earlier run");
+        erase_all_but_lease(dst);
+    } else if (has_objects_besides_lease(dst)) {
+        throw OutputError("output '" + out + "' exists", "Remove it or choose another -o path");
+    }
+    dst.put(CREATING_KEY, "{\"format\": \"baims-creating/1\"}\n");
+    std::vector<std::string> keys;
+    for (const auto& name : src.list("")) {
+        if (name == ".zmetadata" || name == ".zgroup" || name == ".zattrs" || name == LOCK_FILE ||
+            name == JOURNAL_KEY || name == STAGING_DIR || name == WORK_DIR ||
+            name == CREATING_KEY) {
+            continue;
+        }
+        bool rewritten = false;
+        for (const auto& p : plan) {
+            rewritten = rewritten || p.first->name == name;
+        }
+        if (!rewritten) {
+            for (auto& k : keys_under(src, cube, name)) {
+                keys.push_back(std::move(k));
+            }
+        }
+    }
+    // Chunks before the metadata of their array, so that no array is seen before its chunks.
+    std::stable_partition(keys.begin(), keys.end(), [](const std::string& k) {
+        return !k.ends_with("/.zarray") && !k.ends_with("/.zattrs");
+    });
+    copy_keys(src, dst, keys, threads);
+    for (const auto& [a, m] : plan) {
+        rewrite_array(src, *a, dst, a->name, m, threads);
+    }
+    fault_point("optimise.before_publish");
+    copy_keys(src, dst, {".zattrs"}, 1);
+    copy_keys(src, dst, {".zgroup"}, 1); // a reader sees a group from here on
+    zarr::consolidate(dst);
+    dst.erase(CREATING_KEY);
+}
+
 } // namespace
 
 std::map<std::string, size_t> parse_chunk_spec(const std::string& spec) {
@@ -262,9 +436,17 @@ OptimiseResult optimise(const OptimiseRequest& req) {
                          "Run 'baims optimise --help' for usage");
     }
     std::error_code ec;
-    std::unique_ptr<fs::FileLock> lock;
-    if (req.in_place && !req.dry_run && sfs::exists(cube / ".zgroup", ec)) {
-        lock = std::make_unique<fs::FileLock>(cube / LOCK_FILE, "cube '" + cube.string() + "'");
+    const bool src_object = zarr::is_object_storage_path(cube.string());
+    const bool out_object = zarr::is_object_storage_path(req.output.string());
+    std::unique_ptr<CubeLock> lock;
+    if (req.in_place && !req.dry_run && src_object) {
+        zarr::VsiStore s(cube.string());
+        if (s.exists(".zgroup")) {
+            lock = lock_cube(cube, "cube '" + cube.string() + "'", "optimise");
+            complete_interrupted(s, cube.string(), req.threads);
+        }
+    } else if (req.in_place && !req.dry_run && sfs::exists(cube / ".zgroup", ec)) {
+        lock = lock_cube(cube, "cube '" + cube.string() + "'", "optimise");
         zarr::FileStore s(cube, true);
         if (!s.list(WORK_DIR).empty() || sfs::exists(cube / WORK_DIR, ec)) {
             log::warn("removing the leftovers of an interrupted optimise of cube '" +
@@ -275,7 +457,8 @@ OptimiseResult optimise(const OptimiseRequest& req) {
         }
     }
     auto arrays = read_cube_arrays(cube);
-    zarr::FileStore src(cube, true);
+    const auto owned = open_cube_store(cube);
+    zarr::KvStore& src = *owned;
     classify_arrays(arrays, zarr::read_attrs(src, ""));
     if (src.exists(JOURNAL_KEY)) {
         throw OutputError("cube '" + cube.string() + "' has an unfinished baims gen update",
@@ -304,6 +487,19 @@ OptimiseResult optimise(const OptimiseRequest& req) {
         }
     }
 
+    if (!req.in_place && out_object) {
+        result.changed = true;
+        result.consolidated = true;
+        if (req.dry_run) {
+            if (has_objects_besides_lease(zarr::VsiStore(req.output.string()))) {
+                throw OutputError("output '" + req.output.string() + "' exists",
+                                  "Remove it or choose another -o path");
+            }
+            return result;
+        }
+        optimise_to_object(src, cube, req.output.string(), plan, req.threads);
+        return result;
+    }
     if (!req.in_place) {
         const sfs::path out = req.output;
         if (sfs::exists(out, ec)) {
@@ -332,7 +528,9 @@ OptimiseResult optimise(const OptimiseRequest& req) {
             for (const auto& p : plan) {
                 rewritten = rewritten || p.first->name == name;
             }
-            if (!rewritten) {
+            if (!rewritten && src_object) {
+                copy_keys(src, dst, keys_under(src, cube, name), req.threads);
+            } else if (!rewritten) {
                 copy_tree(cube / name, tmp / name);
             }
         }
@@ -366,6 +564,10 @@ OptimiseResult optimise(const OptimiseRequest& req) {
         src.erase(".zmetadata");
         src.sync();
         fault_point("optimise.zmetadata_removed");
+    }
+    if (src_object) {
+        optimise_object_in_place(dynamic_cast<zarr::VsiStore&>(src), plan, req.threads);
+        return result;
     }
     for (const auto& [a, m] : plan) {
         const std::string staged = WORK_DIR + "/" + a->name;

@@ -2,6 +2,7 @@
 
 #include "baims/cube/prune.hpp"
 
+#include "cube_store.hpp"
 #include "journal.hpp"
 #include "parallel.hpp"
 
@@ -11,6 +12,7 @@
 #include "baims/zarr/array.hpp"
 #include "baims/zarr/group.hpp"
 #include "baims/zarr/kv_store.hpp"
+#include "baims/zarr/vsi_store.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -82,18 +84,31 @@ bool ends_with(const std::string& s, const std::string& tail) {
 } // namespace
 
 std::vector<CubeArray> read_cube_arrays(const sfs::path& cube) {
+    const bool object_storage = zarr::is_object_storage_path(cube.string());
     std::error_code ec;
-    if (!sfs::exists(cube, ec)) {
+    if (object_storage) {
+        zarr::VsiStore vs(cube.string());
+        if (!vs.exists(".zgroup")) {
+            if (!vs.has_objects("")) {
+                throw InputError("cube '" + cube.string() + "' does not exist", "Check the path");
+            }
+            throw InputError("'" + cube.string() + "' is not a Zarr cube (no .zgroup)",
+                             "Give the path of a Zarr v2 group");
+        }
+    } else if (!sfs::exists(cube, ec)) {
         throw InputError("cube '" + cube.string() + "' does not exist", "Check the path");
-    }
-    if (!sfs::is_directory(cube, ec) || !sfs::exists(cube / ".zgroup", ec)) {
+    } else if (!sfs::is_directory(cube, ec) || !sfs::exists(cube / ".zgroup", ec)) {
         throw InputError("'" + cube.string() + "' is not a Zarr cube (no .zgroup)",
                          "Give the path of a Zarr v2 group");
     }
-    zarr::FileStore store(cube, false);
+    const auto owned = open_cube_store(cube);
+    const zarr::KvStore& store = *owned;
     std::vector<CubeArray> out;
     for (const auto& name : store.list("")) {
-        if (name.empty() || name[0] == '.' || !sfs::is_directory(cube / name, ec)) {
+        // On object storage a "folder" is only a key prefix: an entry that holds no .zarray and
+        // no objects is skipped below.
+        if (name.empty() || name[0] == '.' ||
+            (!object_storage && !sfs::is_directory(cube / name, ec))) {
             continue;
         }
         if (store.exists(name + "/.zgroup")) {
@@ -208,12 +223,12 @@ PruneResult prune(const PruneRequest& req) {
     ThreadPool pool(req.threads); // one pool of workers for the run's parallel_for calls
     ThreadPool::Scope pool_scope(pool);
     auto arrays = read_cube_arrays(req.cube);
-    zarr::FileStore store(req.cube, true);
+    const auto owned = open_cube_store(req.cube);
+    zarr::KvStore& store = *owned;
     classify_arrays(arrays, zarr::read_attrs(store, ""));
-    std::unique_ptr<fs::FileLock> lock;
+    std::unique_ptr<CubeLock> lock;
     if (!req.dry_run) {
-        lock = std::make_unique<fs::FileLock>(req.cube / LOCK_FILE,
-                                              "cube '" + req.cube.string() + "'");
+        lock = lock_cube(req.cube, "cube '" + req.cube.string() + "'", "prune");
     }
     if (store.exists(JOURNAL_KEY)) {
         throw OutputError("cube '" + req.cube.string() + "' has an unfinished baims gen update",
@@ -238,6 +253,12 @@ PruneResult prune(const PruneRequest& req) {
             continue;
         }
         result.variables.push_back(a.name);
+        // On object storage one listing of the array's objects spares a request per absent chunk.
+        std::optional<std::set<std::string>> present;
+        if (const auto* vs = dynamic_cast<const zarr::VsiStore*>(&store)) {
+            const auto keys = vs->list_tree(a.name);
+            present.emplace(keys.begin(), keys.end());
+        }
         const auto grid = a.meta.chunk_grid();
         size_t total = a.meta.chunk_count();
         for (size_t c = 0; c < total; ++c) {
@@ -246,6 +267,9 @@ PruneResult prune(const PruneRequest& req) {
             for (size_t d = grid.size(); d-- > 0;) {
                 index[d] = rest % grid[d];
                 rest /= grid[d];
+            }
+            if (present && !present->count(zarr::chunk_store_key(a.name, a.meta, index))) {
+                continue;
             }
             tasks.push_back({&a, std::move(index)});
         }

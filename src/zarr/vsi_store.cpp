@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <memory>
+#include <optional>
 #include <sys/stat.h>
 #include <vector>
 
@@ -137,6 +138,27 @@ private:
     bool m_had = false;
 };
 
+// The size and time of the object at `path` (under `root`), fresh from the server; nullopt if
+// there is no such object (or only a "folder" of that name). Throws RemoteError if the server
+// cannot be asked or refuses.
+std::optional<VSIStatBufL> stat_object(const std::string& root, const std::string& path) {
+    forget_cached(root);
+    reset_errors();
+    VSIStatBufL st{};
+    if (VSIStatExL(path.c_str(), &st,
+                   VSI_STAT_EXISTS_FLAG | VSI_STAT_NATURE_FLAG | VSI_STAT_SIZE_FLAG |
+                       VSI_STAT_SET_ERROR_FLAG) != 0) {
+        if (not_found()) {
+            return std::nullopt;
+        }
+        throw RemoteError("cannot read '" + path + "'" + last_cause(), SERVER_HINT);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return std::nullopt; // a "folder" (common prefix), not a key
+    }
+    return st;
+}
+
 } // namespace
 
 bool is_object_storage_path(std::string_view path) {
@@ -164,20 +186,11 @@ StoreCapabilities VsiStore::capabilities() const {
 std::optional<std::string> VsiStore::get(const std::string& key) const {
     check_key(key, "get");
     const auto path = path_of(key);
-    forget_cached(m_root);
-    reset_errors();
-    VSIStatBufL st{};
-    if (VSIStatExL(path.c_str(), &st,
-                   VSI_STAT_EXISTS_FLAG | VSI_STAT_NATURE_FLAG | VSI_STAT_SIZE_FLAG |
-                       VSI_STAT_SET_ERROR_FLAG) != 0) {
-        if (not_found()) {
-            return std::nullopt;
-        }
-        throw RemoteError("cannot read '" + path + "'" + last_cause(), SERVER_HINT);
+    const auto found = stat_object(m_root, path);
+    if (!found) {
+        return std::nullopt;
     }
-    if (!S_ISREG(st.st_mode)) {
-        return std::nullopt; // a "folder" (common prefix), not a key
-    }
+    const VSIStatBufL& st = *found;
     reset_errors();
     // GDAL would list the object's whole folder first (all chunks of an array) to save HEADs.
     ThreadOption no_listing("GDAL_DISABLE_READDIR_ON_OPEN", "YES");
@@ -281,6 +294,36 @@ bool VsiStore::has_objects(const std::string& dir) const {
     return any;
 }
 
+std::vector<std::string> VsiStore::list_tree(const std::string& dir, size_t limit) const {
+    if (!dir.empty()) {
+        check_key(dir, "list_tree");
+    }
+    const auto path = path_of(dir);
+    forget_cached(m_root);
+    reset_errors();
+    std::vector<std::string> out;
+    VSIDIR* d = VSIOpenDir(path.c_str(), -1, nullptr);
+    if (d == nullptr) {
+        if (CPLGetLastErrorType() >= CE_Failure) {
+            throw RemoteError("cannot list '" + path + "'" + last_cause(), SERVER_HINT);
+        }
+        return out;
+    }
+    const std::string base = dir.empty() ? std::string() : dir + "/";
+    while (const VSIDIREntry* e = VSIGetNextDirEntry(d)) {
+        if (e->bModeKnown && !S_ISREG(e->nMode)) {
+            continue; // a "folder"
+        }
+        out.push_back(base + e->pszName);
+        if (limit != 0 && out.size() >= limit) {
+            break;
+        }
+    }
+    VSICloseDir(d);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
 void VsiStore::rename(const std::string& from, const std::string& to) {
     check_key(from, "rename");
     check_key(to, "rename");
@@ -302,6 +345,33 @@ void VsiStore::erase_all() {
     remove_tree("");
 }
 
+void VsiStore::erase_keys(const std::vector<std::string>& keys) {
+    if (keys.empty()) {
+        return;
+    }
+    std::vector<std::string> paths;
+    std::vector<const char*> list;
+    paths.reserve(keys.size());
+    for (const auto& key : keys) {
+        check_key(key, "erase_keys");
+        paths.push_back(path_of(key));
+    }
+    for (const auto& p : paths) {
+        list.push_back(p.c_str());
+    }
+    list.push_back(nullptr);
+    reset_errors();
+    int* ok = VSIUnlinkBatch(list.data());
+    const bool all = ok != nullptr && std::all_of(ok, ok + keys.size(), [](int v) { return v; });
+    CPLFree(ok);
+    forget_cached(m_root);
+    if (!all) {
+        for (const auto& key : keys) {
+            erase(key); // one by one: names the object that cannot be deleted
+        }
+    }
+}
+
 void VsiStore::remove_tree(const std::string& dir) {
     if (!has_objects(dir)) {
         return; // GDAL reports a missing "folder" as a failure
@@ -317,18 +387,11 @@ void VsiStore::remove_tree(const std::string& dir) {
 void VsiStore::download(const std::string& key, const std::filesystem::path& to) const {
     check_key(key, "download");
     const auto path = path_of(key);
-    forget_cached(m_root);
-    reset_errors();
-    VSIStatBufL st{};
-    if (VSIStatExL(path.c_str(), &st,
-                   VSI_STAT_EXISTS_FLAG | VSI_STAT_NATURE_FLAG | VSI_STAT_SIZE_FLAG |
-                       VSI_STAT_SET_ERROR_FLAG) != 0 ||
-        !S_ISREG(st.st_mode)) {
-        if (not_found()) {
-            throw InputError("cannot read '" + path + "': no such object");
-        }
-        throw RemoteError("cannot read '" + path + "'" + last_cause(), SERVER_HINT);
+    const auto found = stat_object(m_root, path);
+    if (!found) {
+        throw InputError("cannot read '" + path + "': no such object");
     }
+    const VSIStatBufL& st = *found;
     ThreadOption no_listing("GDAL_DISABLE_READDIR_ON_OPEN", "YES");
     VsiFile in(VSIFOpenExL(path.c_str(), "rb", TRUE));
     if (in.get() == nullptr) {

@@ -128,6 +128,22 @@ class _S3Test(TempDirTest):
         return local
 
 
+    def assert_reader_sees(self, prefix, keys):
+        """Before any rerun: xarray, opening the cube as a reader would, sees exactly the time
+        steps of keys with their values (nothing shifted, nothing half-replaced)."""
+        local = self.p("view-" + prefix.replace("/", "_") + ".zarr")
+        copy_from_s3(prefix + "/c.zarr", local)
+        ds = xr.open_zarr(local)
+        want = np.array([np.datetime64(T0 + dt.timedelta(days=int(str(k)[0])), "ns") for k in keys],
+                        dtype="datetime64[ns]")
+        np.testing.assert_array_equal(ds.time.values, want)
+        self.assertEqual(ds.v.shape[0], len(keys))
+        if keys:
+            expected = np.stack([nearest_expected(self.values[k], LAT, LON, REGION, SIZE)
+                                 for k in keys]).astype("f4")
+            np.testing.assert_array_equal(ds.v.values, expected)
+
+
 class S3Gen(_S3Test):
     def test_create_append_insert_replace_rerun(self):
         out = self.s3("u")
@@ -255,6 +271,9 @@ class _KillInsert(_S3Test):
                             self.assertEqual(f.read(), "1")
                 self.assertEqual(any(k.startswith(".baims-staging/") for k in keys),
                                  name in ("before-commit", "journal-S", "journal-C"))
+                # a reader meanwhile: the old cube before the commit; after it the cube cut
+                # before the first time step the insert changes (day 1 goes to t=0: none left)
+                self.assert_reader_sees(prefix, [] if committed else [2, 4, 5])
                 p = self.gen(out, [1, 3])
                 if committed:
                     self.assertIn("completing an interrupted update", p.stderr)
@@ -281,6 +300,8 @@ class S3KillAppend(_S3Test):
         out = self.s3(prefix)
         self.gen(out, [1, 2, 4])
         self.gen(out, [5, 6, "4b"], env={"BAIMS_TEST_KILL_AT": "journal-C:2"}, check=-9)
+        # a reader before the rerun: days 1 and 2 only (day 4 is being replaced), not a mix
+        self.assert_reader_sees(prefix, [1, 2])
         p = self.gen(out, [5, 6, "4b"])
         self.assertIn("completing an interrupted update", p.stderr)
         self.assert_s3_cube(prefix, [1, 2, "4b", 5, 6])

@@ -149,6 +149,26 @@ TEST_CASE("s3: VsiStore concurrent puts", "[zarr][s3]") {
     CHECK(store.get("v/3.9") == "v/3.9" + std::string(9, 'x'));
 }
 
+TEST_CASE("s3: VsiStore list_tree and erase_keys", "[zarr][s3]") {
+    VsiStore store(root("tree"));
+    CHECK(store.list_tree("").empty());
+    store.put(".baims-lock", "l");
+    store.put("v/.zarray", "m");
+    store.put("v/0.0", "a");
+    store.put(".baims-staging/1/v/0.0", "s"); // only deeper "folders" under .baims-staging/
+    store.put("w", "object, not a folder");
+    CHECK(store.list_tree("") ==
+          Names{".baims-lock", ".baims-staging/1/v/0.0", "v/.zarray", "v/0.0", "w"});
+    CHECK(store.list_tree("v") == Names{"v/.zarray", "v/0.0"});
+    CHECK(store.list_tree(".baims-staging") == Names{".baims-staging/1/v/0.0"});
+    CHECK(store.list_tree("missing").empty());
+    CHECK(store.list_tree("", 2).size() == 2);
+    store.erase_keys({"v/0.0", ".baims-staging/1/v/0.0", "not/there"});
+    CHECK(store.list_tree("") == Names{".baims-lock", "v/.zarray", "w"});
+    store.erase_keys({});
+    CHECK(store.list_tree("").size() == 3);
+}
+
 // Errors name the path and the cause, never the credentials.
 TEST_CASE("s3: VsiStore errors when the server cannot be reached", "[zarr][s3]") {
     const std::string endpoint = CPLGetConfigOption("AWS_S3_ENDPOINT", "");

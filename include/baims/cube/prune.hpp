@@ -22,7 +22,8 @@ struct CubeArray {
     bool is_data = false;          // a data variable (see classify_arrays)
 };
 
-// Reads the arrays directly under the root of a Zarr v2 group on disk. Throws InputError if the
+// Reads the arrays directly under the root of a Zarr v2 group on disk or on object storage
+// (a /vsis3/ path; docs/object-storage.md). Throws InputError if the
 // path does not exist, is not a Zarr group (no .zgroup), or holds a folder with chunk files but
 // no .zarray. Hidden entries (".baims-*") and sub-groups are skipped.
 std::vector<CubeArray> read_cube_arrays(const std::filesystem::path& cube);
@@ -61,8 +62,9 @@ struct PruneResult {
 // A chunk is prunable if every decoded element is missing, as xarray decodes it with
 // mask_and_scale: NaN, or equal to the zarr fill_value, or to a missing_value attribute. Only
 // arrays with a non-null fill_value are pruned (a missing chunk reads as the fill value). Each
-// chunk is read once; the files are unlinked one by one (atomic per chunk). Takes the cube's
-// .baims-lock (not with dry_run). .zmetadata is not touched.
+// chunk is read once; the files are unlinked (objects deleted) one by one (atomic per chunk).
+// Takes the cube's .baims-lock (a lease on object storage; not with dry_run). .zmetadata is not
+// touched.
 PruneResult prune(const PruneRequest& req);
 
 // True if every element of a decoded chunk (n elements of meta's dtype) is missing as above.

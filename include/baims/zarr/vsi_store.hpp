@@ -45,10 +45,17 @@ public:
     void erase_dir(const std::string& dir) override;
     // Deletes every object under the root.
     void erase_all();
+    // Deletes the objects `keys` (batched where the server allows); missing ones are fine.
+    void erase_keys(const std::vector<std::string>& keys);
     std::string describe() const override;
 
     // True if any object lies under dir/ ("" = the root).
     bool has_objects(const std::string& dir) const;
+
+    // The keys of the objects under dir/ ("" = the root), at any depth, relative to the root,
+    // sorted; at most `limit` of them (0 = all). One listing of the sub-tree (some servers leave
+    // deeper "folders" out of list()).
+    std::vector<std::string> list_tree(const std::string& dir, size_t limit = 0) const;
 
     // Copies the object `key` to the local file `to` (streamed, not held in memory), with the
     // object's modification time. Throws InputError (no such object), RemoteError or OutputError
