@@ -253,8 +253,8 @@ class GenOutputCrsGeoTiff(_Gen):
                  "Use EPSG:4326 for a lat/lon cube, or a projected CRS")]:
             cfg = self.config("bad.yml", region, crs=crs)
             r = run(["gen", "-c", cfg] + paths, check=3)
-            self.assertEqual(r.stderr.strip().splitlines()[-1],
-                             f"baims gen: error: {cfg}:5:13: output_crs: {what}. {hint}")
+            self.assertEqual(r.stderr.strip().splitlines(),
+                             [f"baims gen: error: {cfg}:5:13: output_crs: {what}. {hint}"])
             self.assertFalse(os.path.exists(self.p("cube.zarr")))
 
     def test_optimise_and_prune_keep_the_projected_cube(self):
@@ -277,6 +277,20 @@ class GenOutputCrsGeoTiff(_Gen):
         r = gdal.Open(f'ZARR:"{opt}":/chl:0')
         self.assertEqual(r.GetSpatialRef().GetAuthorityCode(None), "3035")
         r = None
+        # tiles: a pyramid on y/x whose coarser levels have the centres of 2x2 pixels; PNG
+        # tiles are refused with one line
+        levels = self.p("t.levels")
+        run(["tiles", out, "-o", levels], check=0)
+        with xr.open_zarr(os.path.join(levels, "1.zarr")) as l1, xr.open_zarr(out) as l0:
+            self.assertEqual(l1.chl.dims, ("time", "y", "x"))
+            n = l0.x.size // 2
+            np.testing.assert_allclose(l1.x.values[:n], (l0.x.values[0:2 * n:2] + l0.x.values[1:2 * n:2]) / 2)
+            self.assertEqual(l1.chl.attrs["grid_mapping"], "crs")
+            self.assertIn("crs_wkt", l1.crs.attrs)
+        r = run(["tiles", out, "-o", self.p("png"), "--png", "viridis"], check=2)
+        self.assertEqual(r.stderr.strip().splitlines(), [
+            f"baims tiles: error: --png needs a cube on (lat, lon); '{out}' is on (y, x). Build "
+            "the PNG tiles from a geographic (lat/lon) cube"])
 
 
 class GenOutputCrsLatLon(_Gen):

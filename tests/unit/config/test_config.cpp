@@ -236,7 +236,7 @@ TEST_CASE("output_crs: projected CRSs take y/x chunk sizes; others are refused",
     CHECK(c.output_grid().width() == 100);
     CHECK(c.to_yaml().find("chunksizes: {time: 1, y: 20, x: 30}\n") != std::string::npos);
     CHECK(error_of(P + "output_crs: EPSG:3035\noutput_writer_params: {chunksizes: {lat: 20}}\n") ==
-          "gen.yml:5:40: output_writer_params.chunksizes.lat: the cube's dimensions are time, y "
+          "gen.yml:5:42: output_writer_params.chunksizes.lat: the cube's dimensions are time, y "
           "and x (output_crs is projected)");
     CHECK(error_of(P + "output_crs: EPSG:999999\n") ==
           "gen.yml:4:13: output_crs: 'EPSG:999999' is not a CRS GDAL/PROJ know");
