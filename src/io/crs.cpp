@@ -165,6 +165,9 @@ CubeCrs describe(const OGRSpatialReference& srs) {
 } // namespace
 
 std::optional<CubeCrs> parse_output_crs(const std::string& text) {
+    if (text == "EPSG:4326" || text == "epsg:4326" || text == "WGS84") {
+        return std::nullopt; // the default: no PROJ database look-up
+    }
     OGRSpatialReference srs;
     // No files and no network: output_crs is a definition, not a path or URL.
     if (text.empty() ||

@@ -242,8 +242,8 @@ TEST_CASE("output_crs: projected CRSs take y/x chunk sizes; others are refused",
           "gen.yml:4:13: output_crs: 'EPSG:999999' is not a CRS GDAL/PROJ know");
     CHECK(error_of(BASE + "output_crs: EPSG:4258\n") ==
           "gen.yml:4:13: output_crs: 'EPSG:4258' is a geographic CRS other than WGS 84 (ETRS89)");
-    auto ll = cube::parse_gen_config(
-        Document::from_string(BASE + "output_crs: WGS84\n", "gen.yml"));
+    auto ll =
+        cube::parse_gen_config(Document::from_string(BASE + "output_crs: WGS84\n", "gen.yml"));
     CHECK(!ll.crs.has_value());
 }
 
