@@ -338,5 +338,39 @@ class GenOutputCrsLatLon(_Gen):
         self.assertGreater(int((~np.isnan(ref)).sum()), 5000)  # sea
 
 
+class GenOutputCrsSwath(_Gen):
+    def test_olci_swath_into_3035_equals_nearest_projected_cell(self):
+        # The swath's cell centres projected into EPSG:3035 by osr; inside the footprint (the
+        # polygon through the outermost projected centres) the cell whose projected centre is
+        # nearest (brute force), outside nothing (baims: quads rasterised in EPSG:3035, the
+        # nearest among the 4x4 cells around the quad).
+        from test_gen_swath import OLCI, boundary, inside
+        with netCDF4.Dataset(OLCI) as ds:
+            lat, lon = ds["lat"][:].filled(np.nan), ds["lon"][:].filled(np.nan)
+            conc = ds["conc_chl"][:].filled(np.nan).astype("f8")
+        sx, sy = transform("EPSG:4326", "EPSG:3035", lon, lat)
+        x0, y0 = transform("EPSG:4326", "EPSG:3035", np.array([1.10, 1.70]), np.array([52.30, 52.67]))
+        res = 400.0
+        region = [np.floor(x0.min() / res) * res, np.floor(y0.min() / res) * res,
+                  np.ceil(x0.max() / res) * res, np.ceil(y0.max() / res) * res]
+        cfg = self.config("gen.yml", region, processor="curvilinear", res=res)
+        run(["gen", "-c", cfg, OLCI], check=0)
+        with xr.open_zarr(self.p("cube.zarr"), decode_times=False) as c:
+            got = c["conc_chl"].values[0]
+        X, Y = centres(region, res)
+        ins = inside(boundary(sy, sx), X, Y)
+        exp = np.full(X.shape, np.nan)
+        fx, fy, fv = sx.ravel(), sy.ravel(), conc.ravel()
+        for (r, c) in np.argwhere(ins):
+            exp[r, c] = fv[np.argmin((fx - X[r, c]) ** 2 + (fy - Y[r, c]) ** 2)]
+        self.assertEqual(got.shape, X.shape)
+        same = (got == exp.astype("f4")) | (np.isnan(got) & np.isnan(exp))
+        self.assertTrue(same.all(), f"{np.count_nonzero(~same)} pixels differ, first "
+                        f"{np.argwhere(~same)[:5].tolist()}")
+        self.assertTrue(np.isnan(got[~ins]).all())
+        self.assertGreater(int(np.count_nonzero(~np.isnan(got))), 1000)
+        self.assertGreater(int(np.count_nonzero(~ins)), 100)
+
+
 if __name__ == "__main__":
     unittest.main()
