@@ -6,8 +6,6 @@ namespace baims {
 
 const std::vector<FeatureInfo>& unavailable_features() {
     static const std::vector<FeatureInfo> table = {
-        {Feature::ProjectedOutput, "output in a CRS other than EPSG:4326 (x/y dimensions)",
-         "Remove output_crs or set it to EPSG:4326; the cube's dimensions are time, lat and lon"},
         {Feature::Rechunk, "changing the chunk sizes of an existing cube in gen",
          "Rechunk the cube first with 'baims optimise CUBE --in-place --chunks lat=...,lon=...', "
          "remove output_writer_params.chunksizes (the cube keeps its own) or write to another "

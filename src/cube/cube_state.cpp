@@ -121,11 +121,17 @@ std::vector<nlohmann::json> read_sources(const zarr::KvStore& store, size_t nt) 
 
 } // namespace
 
-nlohmann::json gdal_crs_attr() {
+nlohmann::json gdal_crs_attr(const std::optional<io::CubeCrs>& crs) {
+    if (crs) {
+        return crs->gdal_crs;
+    }
     return {{"url", "http://www.opengis.net/def/crs/EPSG/0/4326"}, {"wkt", WKT_4326}};
 }
 
-nlohmann::json cf_grid_mapping_attrs() {
+nlohmann::json cf_grid_mapping_attrs(const std::optional<io::CubeCrs>& crs) {
+    if (crs) {
+        return crs->grid_mapping;
+    }
     return {{"grid_mapping_name", "latitude_longitude"},
             {"longitude_of_prime_meridian", 0.0},
             {"semi_major_axis", 6378137.0},
@@ -220,23 +226,33 @@ std::optional<CubeState> read_cube(const zarr::KvStore& store) {
     auto lat_meta = zarr::read_array_meta(store, "lat");
     auto lon_meta = zarr::read_array_meta(store, "lon");
     if (!lat_meta || !lon_meta) {
-        throw InputError(
-            where + " has no 1-D lat/lon coordinates",
-            "baims gen extends cubes in EPSG:4326 with lat/lon; choose another output_path");
+        // A projected cube: 1-D y/x and the grid mapping's crs_wkt.
+        const auto gm = zarr::read_array_meta(store, "crs") ? zarr::read_attrs(store, "crs")
+                                                            : nlohmann::json::object();
+        const auto wkt = gm.value("crs_wkt", gm.value("spatial_ref", std::string()));
+        if (!zarr::read_array_meta(store, "y") || !zarr::read_array_meta(store, "x") ||
+            wkt.empty()) {
+            throw InputError(where + " has neither 1-D lat/lon coordinates nor 1-D y/x with a "
+                                     "crs grid mapping (crs_wkt)",
+                             "baims gen extends cubes on lat/lon or on a projected y/x grid "
+                             "of its own; choose another output_path");
+        }
+        s.crs = io::cube_crs_from_wkt(wkt, where);
     }
-    auto lat = read_numeric_array(store, "lat");
-    auto lon = read_numeric_array(store, "lon");
+    const std::string ydim = s.ydim(), xdim = s.xdim();
+    auto lat = read_numeric_array(store, ydim);
+    auto lon = read_numeric_array(store, xdim);
     if (lat.size() < 1 || lon.size() < 1) {
-        throw InputError(where + " has empty lat/lon coordinates");
+        throw InputError(where + " has empty " + ydim + "/" + xdim + " coordinates");
     }
     if (lat.size() > 1 && lat[1] > lat[0]) {
-        throw InputError(where + " has ascending lat",
+        throw InputError(where + " has ascending " + ydim,
                          "baims writes and extends north-up cubes only");
     }
     grid::Box box;
-    if (store.exists("lat_bnds/.zarray") && store.exists("lon_bnds/.zarray")) {
-        auto lb = read_numeric_array(store, "lat_bnds");
-        auto xb = read_numeric_array(store, "lon_bnds");
+    if (store.exists(ydim + "_bnds/.zarray") && store.exists(xdim + "_bnds/.zarray")) {
+        auto lb = read_numeric_array(store, ydim + "_bnds");
+        auto xb = read_numeric_array(store, xdim + "_bnds");
         box.ymax = std::max(lb.front(), lb[1]);
         box.ymin = std::min(lb[lb.size() - 2], lb.back());
         box.xmin = std::min(xb.front(), xb[1]);
@@ -285,7 +301,7 @@ std::optional<CubeState> read_cube(const zarr::KvStore& store) {
         }
         auto attrs = zarr::read_attrs(store, name);
         auto dims = attrs.value("_ARRAY_DIMENSIONS", nlohmann::json::array());
-        if (dims != nlohmann::json::array({"time", "lat", "lon"})) {
+        if (dims != nlohmann::json::array({"time", ydim, xdim})) {
             continue;
         }
         if (meta->shape[0] != s.time.size() || meta->shape[1] != lat.size() ||
@@ -335,7 +351,8 @@ void write_cube_metadata(zarr::KvStore& store, const CubeState& s) {
 
     zarr::write_group(store, s.attrs);
 
-    // lat / lon and their bounds
+    // lat / lon (y / x) and their bounds
+    const std::string ydim = s.ydim(), xdim = s.xdim();
     auto lat = g.y_centers();
     auto lon = g.x_centers();
     std::vector<double> lat_b(2 * lat.size()), lon_b(2 * lon.size());
@@ -348,27 +365,29 @@ void write_cube_metadata(zarr::KvStore& store, const CubeState& s) {
         lon_b[2 * i + 1] = g.extent().xmin + static_cast<double>(i + 1) * g.dx();
     }
     const size_t nlat = lat.size(), nlon = lon.size();
+    const std::string yunits = s.crs ? s.crs->units : "degrees_north";
+    const std::string xunits = s.crs ? s.crs->units : "degrees_east";
     std::vector<std::pair<Coord, nlohmann::json>> fixed; // shapes independent of the time axis
-    fixed.emplace_back(coord("lat", {nlat}, std::move(lat), "<f8", comp),
-                       nlohmann::json{{"_ARRAY_DIMENSIONS", {"lat"}},
-                                      {"bounds", "lat_bnds"},
-                                      {"long_name", "latitude"},
-                                      {"standard_name", "latitude"},
-                                      {"units", "degrees_north"},
-                                      {"axis", "Y"}});
-    fixed.emplace_back(coord("lon", {nlon}, std::move(lon), "<f8", comp),
-                       nlohmann::json{{"_ARRAY_DIMENSIONS", {"lon"}},
-                                      {"bounds", "lon_bnds"},
-                                      {"long_name", "longitude"},
-                                      {"standard_name", "longitude"},
-                                      {"units", "degrees_east"},
-                                      {"axis", "X"}});
     fixed.emplace_back(
-        coord("lat_bnds", {nlat, 2}, std::move(lat_b), "<f8", comp),
-        nlohmann::json{{"_ARRAY_DIMENSIONS", {"lat", "bnds"}}, {"units", "degrees_north"}});
+        coord(ydim, {nlat}, std::move(lat), "<f8", comp),
+        nlohmann::json{{"_ARRAY_DIMENSIONS", {ydim}},
+                       {"bounds", ydim + "_bnds"},
+                       {"long_name", s.crs ? "y coordinate of projection" : "latitude"},
+                       {"standard_name", s.crs ? "projection_y_coordinate" : "latitude"},
+                       {"units", yunits},
+                       {"axis", "Y"}});
     fixed.emplace_back(
-        coord("lon_bnds", {nlon, 2}, std::move(lon_b), "<f8", comp),
-        nlohmann::json{{"_ARRAY_DIMENSIONS", {"lon", "bnds"}}, {"units", "degrees_east"}});
+        coord(xdim, {nlon}, std::move(lon), "<f8", comp),
+        nlohmann::json{{"_ARRAY_DIMENSIONS", {xdim}},
+                       {"bounds", xdim + "_bnds"},
+                       {"long_name", s.crs ? "x coordinate of projection" : "longitude"},
+                       {"standard_name", s.crs ? "projection_x_coordinate" : "longitude"},
+                       {"units", xunits},
+                       {"axis", "X"}});
+    fixed.emplace_back(coord(ydim + "_bnds", {nlat, 2}, std::move(lat_b), "<f8", comp),
+                       nlohmann::json{{"_ARRAY_DIMENSIONS", {ydim, "bnds"}}, {"units", yunits}});
+    fixed.emplace_back(coord(xdim + "_bnds", {nlon, 2}, std::move(lon_b), "<f8", comp),
+                       nlohmann::json{{"_ARRAY_DIMENSIONS", {xdim, "bnds"}}, {"units", xunits}});
     for (const auto& [c, attrs] : fixed) {
         zarr::write_array_meta(store, c.name, c.meta, attrs);
         write_coord_data(store, c);
@@ -414,7 +433,7 @@ void write_cube_metadata(zarr::KvStore& store, const CubeState& s) {
         m.dtype = "<i4";
         m.fill_value = nullptr;
         m.compressor = comp;
-        zarr::write_array_meta(store, "crs", m, cf_grid_mapping_attrs());
+        zarr::write_array_meta(store, "crs", m, cf_grid_mapping_attrs(s.crs));
         std::int32_t zero = 0;
         zarr::write_whole(store, "crs", m, &zero);
     }
@@ -462,6 +481,9 @@ nlohmann::json CubeState::to_json() const {
     j["attrs"] = attrs;
     j["time_bnds_dtype"] = time_bnds_dtype;
     j["sources"] = sources;
+    if (crs) {
+        j["crs_wkt"] = crs->wkt;
+    }
     return j;
 }
 
@@ -486,6 +508,9 @@ CubeState CubeState::from_json(const nlohmann::json& j) {
     }
     s.attrs = j.at("attrs");
     s.time_bnds_dtype = j.value("time_bnds_dtype", std::string("<f8"));
+    if (j.contains("crs_wkt")) {
+        s.crs = io::cube_crs_from_wkt(j["crs_wkt"].get<std::string>(), "the cube state");
+    }
     if (j.contains("sources") && j["sources"].is_array()) {
         s.sources = j["sources"].get<std::vector<nlohmann::json>>();
     }

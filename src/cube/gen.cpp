@@ -32,6 +32,19 @@ namespace baims::cube {
 using namespace gen;
 namespace sfs = std::filesystem;
 
+namespace {
+
+// "EPSG:3035 (ETRS89-extended / LAEA Europe)", "EPSG:4326 (lat/lon)".
+std::string crs_label(const std::optional<io::CubeCrs>& crs) {
+    if (!crs) {
+        return "EPSG:4326 (lat/lon)";
+    }
+    return crs->epsg.empty() ? "the CRS '" + crs->name + "'"
+                             : "EPSG:" + crs->epsg + " (" + crs->name + ")";
+}
+
+} // namespace
+
 int GenResult::exit_code() const {
     return failed.empty() ? EXIT_OK : EXIT_PARTIAL;
 }
@@ -138,6 +151,13 @@ GenResult generate(const GenRequest& req) {
         if (!old) {
             throw OutputError("cube '" + out_path.string() + "' has no .zgroup");
         }
+        const bool same = old->crs && c.crs ? io::same_crs(*old->crs, *c.crs)
+                                            : old->crs.has_value() == c.crs.has_value();
+        if (!same) {
+            throw OutputError("cube '" + out_path.string() + "' is in " + crs_label(old->crs) +
+                                  "; the config asks for " + crs_label(c.crs),
+                              "Use the cube's output_crs, or another output_path");
+        }
         if (!old->grid.compatible(g)) {
             throw OutputError(
                 "cube '" + out_path.string() + "' has grid " + old->grid.describe() +
@@ -240,7 +260,7 @@ GenResult generate(const GenRequest& req) {
     // share it (never more than --threads threads at work).
     ThreadPool pool(std::max(req.threads, 1));
     ThreadPool::Scope pool_scope(pool);
-    MapCache maps(g);
+    MapCache maps(g, c.crs ? c.crs->proj : std::string());
     ComputeContext ctx{
         g, cy, cx, vars, inputs, maps, std::max(req.threads, 1), req.partition, req.partitions};
 
@@ -324,6 +344,7 @@ GenResult generate(const GenRequest& req) {
                              "See the messages above; nothing was written");
         }
         CubeState st = new_cube_state(g, calendar, cy, cx, written, vars, inputs, recipe);
+        st.crs = c.crs;
         set_global_attrs(st, c, req.command_line);
         commit->publish_new(st);
         result.created = req.partitions == 0;

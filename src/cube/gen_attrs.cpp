@@ -4,6 +4,7 @@
 
 #include "baims/core/text.hpp"
 #include "baims/grid/time.hpp"
+#include "baims/io/geometry.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -24,6 +25,47 @@ std::string now_iso() {
 constexpr size_t MAX_SOURCE_NAMES = 100;
 constexpr size_t MAX_HISTORY_LINES = 100;
 
+// ACDD on a projected grid: the lon/lat box around the extent's outline (sampled, as the edges
+// curve), and the extent and pixel size in the CRS's own units.
+void set_projected_extent_attrs(const CubeState& st, nlohmann::json& a) {
+    const auto& e = st.grid.extent();
+    constexpr size_t N = 64;
+    std::vector<double> x, y;
+    for (size_t i = 0; i <= N; ++i) {
+        const double f = static_cast<double>(i) / N;
+        const double px = e.xmin + f * e.width(), py = e.ymin + f * e.height();
+        x.insert(x.end(), {px, px, e.xmin, e.xmax});
+        y.insert(y.end(), {e.ymin, e.ymax, py, py});
+    }
+    io::LonLatToCrs("EPSG:4326", st.crs->proj).transform(x.data(), y.data(), x.size());
+    double lon0 = INFINITY, lon1 = -INFINITY, lat0 = INFINITY, lat1 = -INFINITY;
+    for (size_t i = 0; i < x.size(); ++i) {
+        if (std::isfinite(x[i]) && std::isfinite(y[i])) {
+            lon0 = std::min(lon0, x[i]);
+            lon1 = std::max(lon1, x[i]);
+            lat0 = std::min(lat0, y[i]);
+            lat1 = std::max(lat1, y[i]);
+        }
+    }
+    if (lon0 <= lon1) {
+        a["geospatial_lon_min"] = lon0;
+        a["geospatial_lon_max"] = lon1;
+        a["geospatial_lat_min"] = lat0;
+        a["geospatial_lat_max"] = lat1;
+        a["geospatial_lon_units"] = "degrees_east";
+        a["geospatial_lat_units"] = "degrees_north";
+    }
+    a["geospatial_bounds_crs"] = st.crs->epsg.empty() ? st.crs->wkt : "EPSG:" + st.crs->epsg;
+    a["geospatial_x_min"] = e.xmin;
+    a["geospatial_x_max"] = e.xmax;
+    a["geospatial_y_min"] = e.ymin;
+    a["geospatial_y_max"] = e.ymax;
+    a["geospatial_x_resolution"] = st.grid.dx();
+    a["geospatial_y_resolution"] = st.grid.dy();
+    a["geospatial_x_units"] = st.crs->units;
+    a["geospatial_y_units"] = st.crs->units;
+}
+
 } // namespace
 
 void set_global_attrs(CubeState& st, const GenConfig& c, const std::string& command_line) {
@@ -35,15 +77,19 @@ void set_global_attrs(CubeState& st, const GenConfig& c, const std::string& comm
     for (auto it = c.metadata.begin(); it != c.metadata.end(); ++it) {
         a[it.key()] = it.value();
     }
-    const auto& e = st.grid.extent();
-    a["geospatial_lon_min"] = e.xmin;
-    a["geospatial_lon_max"] = e.xmax;
-    a["geospatial_lat_min"] = e.ymin;
-    a["geospatial_lat_max"] = e.ymax;
-    a["geospatial_lon_resolution"] = st.grid.dx();
-    a["geospatial_lat_resolution"] = st.grid.dy();
-    a["geospatial_lon_units"] = "degrees_east";
-    a["geospatial_lat_units"] = "degrees_north";
+    if (st.crs) {
+        set_projected_extent_attrs(st, a);
+    } else {
+        const auto& e = st.grid.extent();
+        a["geospatial_lon_min"] = e.xmin;
+        a["geospatial_lon_max"] = e.xmax;
+        a["geospatial_lat_min"] = e.ymin;
+        a["geospatial_lat_max"] = e.ymax;
+        a["geospatial_lon_resolution"] = st.grid.dx();
+        a["geospatial_lat_resolution"] = st.grid.dy();
+        a["geospatial_lon_units"] = "degrees_east";
+        a["geospatial_lat_units"] = "degrees_north";
+    }
     double t0 = INFINITY, t1 = -INFINITY;
     for (size_t i = 0; i < st.nt(); ++i) {
         double a0 = st.time[i], a1 = st.time[i];
@@ -118,8 +164,8 @@ void set_global_attrs(CubeState& st, const GenConfig& c, const std::string& comm
                       " to " + names.back() + "; the inputs of each time step are listed in " +
                       SOURCES_FILE;
     }
-    a["coordinates"] =
-        st.has_bounds() ? "crs lat_bnds lon_bnds time_bnds" : "crs lat_bnds lon_bnds";
+    const std::string bnds = st.crs ? "crs y_bnds x_bnds" : "crs lat_bnds lon_bnds";
+    a["coordinates"] = st.has_bounds() ? bnds + " time_bnds" : bnds;
 }
 
 } // namespace baims::cube::gen

@@ -38,7 +38,7 @@ const SourceMap& MapCache::get(const InputInfo& in, size_t input, Resampling m, 
     }
     if (!map) {
         map = std::make_shared<const SourceMap>(
-            map_source(in.geometry, m_grid, m, pool_for_each(threads)));
+            map_source(in.geometry, m_grid, m, pool_for_each(threads), m_out_crs));
         m_distinct.push_back({&in.geometry, m, map});
     }
     return *m_maps.emplace(key, std::move(map)).first->second;

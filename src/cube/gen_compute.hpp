@@ -19,8 +19,10 @@ namespace baims::cube::gen {
 // share one map.
 class MapCache {
 public:
-    explicit MapCache(const grid::Grid& g)
-        : m_grid(g) {}
+    // out_crs: the output grid's CRS for PROJ (io::CubeCrs::proj), empty for lat/lon.
+    explicit MapCache(const grid::Grid& g, std::string out_crs = {})
+        : m_grid(g)
+        , m_out_crs(std::move(out_crs)) {}
 
     // The map of input number `input` (in) for method m; computed on first use, spread over
     // `threads` threads. Safe to call from several threads.
@@ -33,6 +35,7 @@ private:
         std::shared_ptr<const SourceMap> map;
     };
     grid::Grid m_grid;
+    std::string m_out_crs;
     std::mutex m_mutex;
     std::map<std::pair<size_t, int>, std::shared_ptr<const SourceMap>> m_maps;
     std::vector<Entry> m_distinct; // one per distinct (geometry, method)

@@ -297,18 +297,23 @@ void check_grid_size(config::Reader& r, const std::string& key, double w, double
     }
 }
 
-// output_writer_params.chunksizes: {time: 1, lat:, lon:}; 0 = not given.
+// output_writer_params.chunksizes: {time: 1, lat:, lon:} ({time:, y:, x:} on a projected
+// output_crs); 0 = not given.
 void parse_chunks(config::Reader& w, GenConfig& c) {
     auto cs = w.child("chunksizes");
-    for (const char* xy : {"x", "y"}) {
-        if (cs.has(xy)) {
-            cs.fail(xy,
-                    "the cube's dimensions are time, lat and lon; " +
-                        not_available(Feature::ProjectedOutput),
-                    "Give the chunk sizes as {lat: N, lon: N}");
+    const bool xy = c.crs.has_value();
+    const char* ydim = xy ? "y" : "lat";
+    const char* xdim = xy ? "x" : "lon";
+    for (const char* other :
+         xy ? std::vector<const char*>{"lat", "lon"} : std::vector<const char*>{"x", "y"}) {
+        if (cs.has(other)) {
+            cs.fail(other,
+                    std::string("the cube's dimensions are time, ") + ydim + " and " + xdim +
+                        (xy ? " (output_crs is projected)" : " (output_crs is EPSG:4326)"),
+                    std::string("Give the chunk sizes as {") + ydim + ": N, " + xdim + ": N}");
         }
     }
-    cs.allow_only({"time", "lat", "lon"});
+    cs.allow_only({"time", ydim, xdim});
     auto positive = [&](const char* key, long def) {
         const long v = cs.optional<long>(key, def);
         if (v <= 0) {
@@ -318,8 +323,8 @@ void parse_chunks(config::Reader& w, GenConfig& c) {
         return static_cast<size_t>(v);
     };
     c.chunk_time = positive("time", 1);
-    c.chunk_lat = cs.has("lat") ? positive("lat", 0) : 0;
-    c.chunk_lon = cs.has("lon") ? positive("lon", 0) : 0;
+    c.chunk_lat = cs.has(ydim) ? positive(ydim, 0) : 0;
+    c.chunk_lon = cs.has(xdim) ? positive(xdim, 0) : 0;
     if (c.chunk_time != 1) {
         cs.fail("time", "only time chunks of 1 are supported", "Remove it or set 1");
     }
@@ -565,11 +570,12 @@ GenConfig parse_gen_config(const config::Document& doc) {
         r.fail("output_region", "the region is empty or inverted (min must be below max)");
     }
     c.output_crs = r.optional<std::string>("output_crs", "EPSG:4326");
-    if (c.output_crs != "EPSG:4326" && c.output_crs != "epsg:4326" && c.output_crs != "WGS84") {
-        r.fail("output_crs", not_available(Feature::ProjectedOutput),
-               instead(Feature::ProjectedOutput));
+    try {
+        c.crs = io::parse_output_crs(c.output_crs);
+    } catch (const ConfigError& e) {
+        r.fail("output_crs", e.what(), e.hint());
     }
-    if (c.region.ymin < -90 || c.region.ymax > 90) {
+    if (!c.crs && (c.region.ymin < -90 || c.region.ymax > 90)) {
         r.fail("output_region", "latitudes must lie within -90..90");
     }
     if (r.has("output_size") && r.has("output_resolution")) {
@@ -736,10 +742,10 @@ std::string GenConfig::to_yaml() const {
     e << YAML::Key << "chunksizes" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
       << "time" << YAML::Value << chunk_time;
     if (chunk_lat) {
-        e << YAML::Key << "lat" << YAML::Value << chunk_lat;
+        e << YAML::Key << (crs ? "y" : "lat") << YAML::Value << chunk_lat;
     }
     if (chunk_lon) {
-        e << YAML::Key << "lon" << YAML::Value << chunk_lon;
+        e << YAML::Key << (crs ? "x" : "lon") << YAML::Value << chunk_lon;
     }
     e << YAML::EndMap;
     e << YAML::Key << "compressor" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key

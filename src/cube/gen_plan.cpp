@@ -321,9 +321,10 @@ DataVar new_data_var(const OutVar& o, const GenConfig& c, size_t H, size_t W, si
     d.meta.fill_value = "NaN";
     d.meta.compressor = c.compressor;
     d.attrs = o.var.attrs;
-    d.attrs["_ARRAY_DIMENSIONS"] = {"time", "lat", "lon"};
+    d.attrs["_ARRAY_DIMENSIONS"] =
+        c.crs ? nlohmann::json{"time", "y", "x"} : nlohmann::json{"time", "lat", "lon"};
     d.attrs["grid_mapping"] = "crs";
-    d.attrs["_CRS"] = gdal_crs_attr();
+    d.attrs["_CRS"] = gdal_crs_attr(c.crs);
     if (auto it = c.packing.find(o.name); it != c.packing.end()) {
         apply_encoding(it->second.encoding, d.meta, d.attrs);
     }

@@ -499,7 +499,24 @@ double AxisLocator::edge_distance(double x, bool nearest) const {
 }
 
 SourceMap map_source(const io::Geometry& g, const grid::Grid& out, Resampling method,
-                     const io::ForEach& for_each) {
+                     const io::ForEach& for_each, const std::string& out_crs) {
+    if (!out_crs.empty()) {
+        if (const auto* axes = std::get_if<io::LatLonAxes>(&g)) {
+            // A lat/lon source is a projected one in WGS 84 longitude/latitude; longitudes
+            // beyond 180 (0..360 grids) are kept by PROJ's lon_wrap.
+            const bool east =
+                !axes->lon.empty() && *std::max_element(axes->lon.begin(), axes->lon.end()) > 180.0;
+            io::ProjectedAxes p{axes->lon, axes->lat,
+                                east ? "+proj=longlat +datum=WGS84 +lon_wrap=180 +no_defs +type=crs"
+                                     : "EPSG:4326",
+                                "lat/lon"};
+            return map_projected(p, out, method, for_each, out_crs);
+        }
+        if (const auto* proj = std::get_if<io::ProjectedAxes>(&g)) {
+            return map_projected(*proj, out, method, for_each, out_crs);
+        }
+        return map_swath(std::get<io::LatLon2D>(g), out, method, for_each, out_crs);
+    }
     if (const auto* axes = std::get_if<io::LatLonAxes>(&g)) {
         SeparableMap m;
         m.y = map_axis(axes->lat, out.y_centers(), out.dy(), method, false);

@@ -101,11 +101,12 @@ void project_row(const io::LonLatToCrs& to_src, const std::vector<double>& lons,
 } // namespace
 
 PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resampling method,
-                       const io::ForEach& for_each) {
+                       const io::ForEach& for_each, const std::string& out_crs) {
     if (method != Resampling::Nearest && method != Resampling::Bilinear) {
-        throw ConfigError("output_resampling '" + to_string(method) +
-                              "' is not available for inputs on a projected grid (" + src.name +
-                              ")",
+        throw ConfigError("output_resampling '" + to_string(method) + "' is not available " +
+                              (out_crs.empty()
+                                   ? "for inputs on a projected grid (" + src.name + ")"
+                                   : "onto a projected output_crs (input: " + src.name + " grid)"),
                           "Use nearest or bilinear for them");
     }
     if (src.x.size() * src.y.size() >= (size_t{1} << 31)) {
@@ -138,7 +139,8 @@ PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resa
     // Bands of output rows, each with its own PROJ context.
     const size_t bands = std::min<size_t>(H, 16);
     for_each(bands, [&](size_t band) {
-        const io::LonLatToCrs to_src(src.crs);
+        const io::LonLatToCrs to_src =
+            out_crs.empty() ? io::LonLatToCrs(src.crs) : io::LonLatToCrs(src.crs, out_crs);
         std::vector<double> xs(W), ys(W);
         RowScratch scratch;
         for (size_t r = band * H / bands; r < (band + 1) * H / bands; ++r) {

@@ -70,8 +70,22 @@ bool invert_bilinear(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const P
 
 } // namespace
 
-PixelMap map_swath(const io::LatLon2D& src, const grid::Grid& out, Resampling method,
-                   const io::ForEach& for_each) {
+PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling method,
+                   const io::ForEach& for_each, const std::string& out_crs) {
+    // A projected output grid: the swath positions are projected into the output CRS once and
+    // the quads rasterised there (lon -> x, lat -> y; distances in the CRS's units).
+    const bool projected = !out_crs.empty();
+    io::LatLon2D xy;
+    if (projected) {
+        xy = src_ll;
+        const size_t n = xy.lat.size(), parts = std::max<size_t>(1, std::min<size_t>(16, n / 4096));
+        for_each(parts, [&](size_t k) {
+            const io::LonLatToCrs to_out(out_crs);
+            const size_t a = k * n / parts, b = (k + 1) * n / parts;
+            to_out.transform(xy.lon.data() + a, xy.lat.data() + a, b - a);
+        });
+    }
+    const io::LatLon2D& src = projected ? xy : src_ll;
     if (method != Resampling::Nearest && method != Resampling::Bilinear) {
         throw ConfigError("output_resampling '" + to_string(method) +
                               "' is not available for a source with 2-D lat/lon (" +
@@ -109,7 +123,9 @@ PixelMap map_swath(const io::LatLon2D& src, const grid::Grid& out, Resampling me
         }
     }
     const double kx =
-        lat_n ? std::cos(lat_sum / static_cast<double>(lat_n) * std::numbers::pi / 180.0) : 1.0;
+        projected ? 1.0
+        : lat_n   ? std::cos(lat_sum / static_cast<double>(lat_n) * std::numbers::pi / 180.0)
+                  : 1.0;
 
     const auto& ex = out.extent();
     const double dx = out.dx(), dy = out.dy();
@@ -142,7 +158,8 @@ PixelMap map_swath(const io::LatLon2D& src, const grid::Grid& out, Resampling me
                 const double xmax = std::max({a.x, bb.x, cc.x, d.x});
                 const double ymin = std::min({a.y, bb.y, cc.y, d.y});
                 const double ymax = std::max({a.y, bb.y, cc.y, d.y});
-                if (!std::isfinite(xmin + xmax + ymin + ymax) || xmax - xmin > 180.0) {
+                if (!std::isfinite(xmin + xmax + ymin + ymax) ||
+                    (!projected && xmax - xmin > 180.0)) {
                     continue; // a corner without position, or across the antimeridian
                 }
                 // Output columns whose centre x(col) = xmin_g + (col + 0.5) dx is in

@@ -66,11 +66,11 @@ struct LonLatToCrs::Impl {
     }
 };
 
-LonLatToCrs::LonLatToCrs(const std::string& crs)
+LonLatToCrs::LonLatToCrs(const std::string& crs, const std::string& from)
     : m_impl(std::make_unique<Impl>()) {
     m_impl->ctx = proj_context_create();
     proj_log_level(m_impl->ctx, PJ_LOG_NONE);
-    PJ* raw = proj_create_crs_to_crs(m_impl->ctx, "EPSG:4326", crs.c_str(), nullptr);
+    PJ* raw = proj_create_crs_to_crs(m_impl->ctx, from.c_str(), crs.c_str(), nullptr);
     if (!raw) {
         const int err = proj_context_errno(m_impl->ctx);
         throw InputError("PROJ cannot map longitude/latitude to the CRS '" + crs +

@@ -84,9 +84,8 @@ class ConfigErrors(TempDirTest):
         cfg = self.p("gen.yml")
         p = self.gen_with("output_writer_params: {chunksizes: {x: 8, y: 8}}\n")
         self.assertOneLine(p, f"baims gen: error: {cfg}:3:40: output_writer_params.chunksizes.x: "
-                              "the cube's dimensions are time, lat and lon; output in a CRS other "
-                              "than EPSG:4326 (x/y dimensions) is not available in this version. "
-                              "Give the chunk sizes as {lat: N, lon: N}")
+                              "the cube's dimensions are time, lat and lon (output_crs is "
+                              "EPSG:4326). Give the chunk sizes as {lat: N, lon: N}")
         p = self.gen_with("output_writer_params: {chunksizes: {lat: 0}}\n")
         self.assertOneLine(p, f"baims gen: error: {cfg}:3:42: output_writer_params.chunksizes.lat: "
                               "expected a positive whole number, got 0. Remove it for the default "

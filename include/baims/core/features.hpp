@@ -9,9 +9,8 @@
 namespace baims {
 
 enum class Feature {
-    ProjectedOutput, // output_crs other than EPSG:4326 (and x/y chunk sizes)
-    Rechunk,         // other chunks for an existing cube (the planned `baims optimise`)
-    TimeChunks,      // extending a cube whose time chunks are not 1
+    Rechunk,    // other chunks for an existing cube (the planned `baims optimise`)
+    TimeChunks, // extending a cube whose time chunks are not 1
     KeepInputAttrs,
     VirtualOutput, // /vsi… output paths
 };

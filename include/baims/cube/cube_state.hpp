@@ -1,10 +1,12 @@
 #pragma once
 // What a cube on disk holds, as far as `gen` needs it: grid, chunking, time axis, data variables
-// and attributes. read_cube() reads it from any Zarr v2 cube with 1-D lat/lon (ours or xcube's);
+// and attributes. read_cube() reads it from any Zarr v2 cube with 1-D lat/lon (ours or xcube's)
+// or with 1-D y/x and a `crs` grid-mapping variable holding crs_wkt (a projected cube of baims);
 // write_cube_metadata() writes coordinates and metadata, consolidated metadata last.
 
 #include "baims/grid/grid.hpp"
 #include "baims/grid/time.hpp"
+#include "baims/io/crs.hpp"
 #include "baims/zarr/array_meta.hpp"
 #include "baims/zarr/kv_store.hpp"
 
@@ -25,6 +27,9 @@ struct DataVar {
 
 struct CubeState {
     grid::Grid grid;
+    // nullopt: WGS 84 lat/lon (dims lat, lon); else the projected CRS of the grid (dims y, x;
+    // grid extent in its units).
+    std::optional<io::CubeCrs> crs;
     size_t chunk_y = 0, chunk_x = 0;
     std::vector<double> time; // days since 1970-01-01 of `calendar`
     grid::time::Calendar calendar = grid::time::Calendar::Gregorian; // of every slice
@@ -39,6 +44,9 @@ struct CubeState {
     std::vector<nlohmann::json> sources;
 
     size_t nt() const { return time.size(); }
+    // The names of the row and column dimensions: lat/lon, or y/x on a projected grid.
+    const char* ydim() const { return crs ? "y" : "lat"; }
+    const char* xdim() const { return crs ? "x" : "lon"; }
     bool has_bounds() const { return !bounds.empty(); }
 
     nlohmann::json to_json() const;
@@ -64,8 +72,9 @@ void write_sources(zarr::KvStore& store, const std::vector<nlohmann::json>& sour
 // Reads a small numeric array (any chunking, dtype f4/f8/i2/i4/i8) into doubles, C order.
 std::vector<double> read_numeric_array(const zarr::KvStore& store, const std::string& name);
 
-// The `_CRS` attribute GDAL reads, and the CF grid-mapping attributes, for EPSG:4326.
-nlohmann::json gdal_crs_attr();
-nlohmann::json cf_grid_mapping_attrs();
+// The `_CRS` attribute GDAL reads, and the CF grid-mapping attributes, for EPSG:4326 (crs
+// nullopt) or a projected CRS.
+nlohmann::json gdal_crs_attr(const std::optional<io::CubeCrs>& crs = std::nullopt);
+nlohmann::json cf_grid_mapping_attrs(const std::optional<io::CubeCrs>& crs = std::nullopt);
 
 } // namespace baims::cube

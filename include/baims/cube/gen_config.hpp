@@ -7,6 +7,7 @@
 #include "baims/cube/encoding.hpp"
 #include "baims/cube/resample.hpp"
 #include "baims/grid/grid.hpp"
+#include "baims/io/crs.hpp"
 #include "baims/zarr/codec.hpp"
 
 #include <nlohmann/json.hpp>
@@ -58,6 +59,9 @@ struct GenConfig {
     std::optional<std::pair<size_t, size_t>> size;       // W, H
     std::optional<std::pair<double, double>> resolution; // x, y
     std::string output_crs = "EPSG:4326";
+    // nullopt: WGS 84 lat/lon (dims lat, lon); else the projected CRS of output_crs (dims y, x;
+    // output_region and output_resolution in its units).
+    std::optional<io::CubeCrs> crs;
 
     std::vector<OutputVariable> variables; // empty = every data variable of the inputs
     std::vector<ProcessedVariable> processed;
@@ -65,7 +69,8 @@ struct GenConfig {
 
     std::string output_path;
     size_t chunk_time = 1;
-    // 0 = not given: min(512, height) for a new cube, the cube's own otherwise
+    // 0 = not given: min(512, height) for a new cube, the cube's own otherwise (y/x on a
+    // projected output_crs)
     size_t chunk_lat = 0;
     size_t chunk_lon = 0;
     zarr::Compressor compressor;

@@ -9,6 +9,11 @@
 //   LatLon2D       per output pixel (PixelMap): the swath quads rasterised onto the output pixel
 //                  centres, nothing outside the swath, no gaps inside (resample_swath.cpp;
 //                  nearest and bilinear; swaths across the antimeridian are not handled).
+// A cube on a projected grid (output_crs, io::CubeCrs) has no separable map: every geometry gets
+// a PixelMap, its output pixel centres mapped from the output CRS through PROJ (out_crs below):
+//   LatLonAxes     as a projected source in WGS 84 longitude/latitude (map_projected);
+//   ProjectedAxes  output x/y to source x/y (map_projected);
+//   LatLon2D       the swath's positions projected into the output CRS, then rasterised there.
 // NaN is "no data" everywhere.
 
 #include "baims/grid/grid.hpp"
@@ -114,18 +119,20 @@ struct SeparableMap {
 using SourceMap = std::variant<SeparableMap, PixelMap>;
 
 // How the output grid `out` samples the source geometry `g` with `method`. for_each may spread the
-// work over threads. Throws ConfigError for a method the geometry does not support, InputError
-// for a geometry that cannot be mapped (e.g. PROJ rejects its CRS).
+// work over threads. out_crs: the output grid's CRS as PROJ takes it (io::CubeCrs::proj); empty
+// for WGS 84 longitude/latitude (the lat/lon cube). Throws ConfigError for a method the
+// geometry does not support, InputError for a geometry that cannot be mapped (e.g. PROJ rejects
+// its CRS).
 SourceMap map_source(const io::Geometry& g, const grid::Grid& out, Resampling method,
-                     const io::ForEach& for_each);
+                     const io::ForEach& for_each, const std::string& out_crs = {});
 
-// The PixelMap of a projected source (resample_projected.cpp).
+// The PixelMap of a projected source (resample_projected.cpp); out_crs as for map_source.
 PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resampling method,
-                       const io::ForEach& for_each);
+                       const io::ForEach& for_each, const std::string& out_crs = {});
 
-// The PixelMap of a curvilinear source (resample_swath.cpp).
+// The PixelMap of a curvilinear source (resample_swath.cpp); out_crs as for map_source.
 PixelMap map_swath(const io::LatLon2D& src, const grid::Grid& out, Resampling method,
-                   const io::ForEach& for_each);
+                   const io::ForEach& for_each, const std::string& out_crs = {});
 
 // resample_block over any SourceMap; src is a slab of src_w columns (io::cols of the geometry).
 void resample_block(const float* src, size_t src_w, const SourceMap& map, Resampling method,

@@ -51,18 +51,19 @@ size_t cols(const Geometry& g);
 // For messages: "lat/lon 720x1440", "lambert_conformal_conic x/y 569x619", "2-D lat/lon 40x50".
 std::string describe(const Geometry& g);
 
-// Longitude/latitude (degrees, WGS 84) to the x/y of a CRS. Each object owns its own PROJ
+// Longitude/latitude (degrees, WGS 84) to the x/y of a CRS; or, with `from`, the x/y of the CRS
+// `from` (a projected cube's output CRS) to those of `crs`. Each object owns its own PROJ
 // context, so one per thread may run at once. Throws InputError when PROJ cannot build the
 // transformation (the message names `crs`).
 class LonLatToCrs {
 public:
-    explicit LonLatToCrs(const std::string& crs);
+    explicit LonLatToCrs(const std::string& crs, const std::string& from = "EPSG:4326");
     LonLatToCrs(LonLatToCrs&&) noexcept;
     LonLatToCrs& operator=(LonLatToCrs&&) noexcept;
     ~LonLatToCrs();
 
-    // In place: x[i], y[i] hold lon, lat on entry and the CRS's x, y on return (NaN where the
-    // point cannot be mapped). One batch call (proj_trans_generic).
+    // In place: x[i], y[i] hold lon, lat (x, y of `from`) on entry and the CRS's x, y on return
+    // (NaN where the point cannot be mapped). One batch call (proj_trans_generic).
     void transform(double* x, double* y, size_t n) const;
 
 private:

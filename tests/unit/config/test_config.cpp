@@ -177,8 +177,7 @@ TEST_CASE("a key given twice is refused with both positions", "[config]") {
 TEST_CASE("chunk sizes: x/y and 0 are refused; unset ones are not printed as 0", "[config]") {
     CHECK(error_of(BASE + "output_writer_params:\n  chunksizes: {x: 5, y: 5}\n") ==
           "gen.yml:5:19: output_writer_params.chunksizes.x: the cube's dimensions are time, lat "
-          "and lon; output in a CRS other than EPSG:4326 (x/y dimensions) is not available in this "
-          "version");
+          "and lon (output_crs is EPSG:4326)");
     CHECK(error_of(BASE + "output_writer_params:\n  chunksizes: {lat: 0}\n") ==
           "gen.yml:5:21: output_writer_params.chunksizes.lat: expected a positive whole number, "
           "got 0");
@@ -210,7 +209,7 @@ TEST_CASE("a grid too large is refused before anything is allocated", "[config]"
 // to something this version does not have (optimise and prune exist now: hints may name them).
 TEST_CASE("not-available messages come from one table with working hints", "[config]") {
     const auto& table = unavailable_features();
-    CHECK(table.size() == 5);
+    CHECK(table.size() == 4);
     for (const auto& f : table) {
         INFO(f.what);
         CHECK(not_available(f.feature) == f.what + " is not available in this version");
@@ -219,9 +218,33 @@ TEST_CASE("not-available messages come from one table with working hints", "[con
             CHECK(instead(f.feature).find(dead) == std::string::npos);
         }
     }
-    CHECK(error_of(BASE + "output_crs: EPSG:3035\n") ==
-          "gen.yml:4:13: output_crs: output in a CRS other than EPSG:4326 (x/y dimensions) is not "
-          "available in this version");
+}
+
+// Issue 10: output_crs on a projected CRS gives y/x chunk sizes; other CRSs are refused.
+TEST_CASE("output_crs: projected CRSs take y/x chunk sizes; others are refused", "[config]") {
+    const std::string P = "output_region: [4000000, 3000000, 4100000, 3050000]\n"
+                          "output_resolution: 1000\noutput_path: c.zarr\n";
+    auto c = cube::parse_gen_config(Document::from_string(
+        P + "output_crs: EPSG:3035\noutput_writer_params: {chunksizes: {y: 20, x: 30}}\n",
+        "gen.yml"));
+    REQUIRE(c.crs.has_value());
+    CHECK(c.crs->epsg == "3035");
+    CHECK(c.crs->units == "m");
+    CHECK(c.crs->grid_mapping["grid_mapping_name"] == "lambert_azimuthal_equal_area");
+    CHECK(c.chunk_lat == 20);
+    CHECK(c.chunk_lon == 30);
+    CHECK(c.output_grid().width() == 100);
+    CHECK(c.to_yaml().find("chunksizes: {time: 1, y: 20, x: 30}\n") != std::string::npos);
+    CHECK(error_of(P + "output_crs: EPSG:3035\noutput_writer_params: {chunksizes: {lat: 20}}\n") ==
+          "gen.yml:5:42: output_writer_params.chunksizes.lat: the cube's dimensions are time, y "
+          "and x (output_crs is projected)");
+    CHECK(error_of(P + "output_crs: EPSG:999999\n") ==
+          "gen.yml:4:13: output_crs: 'EPSG:999999' is not a CRS GDAL/PROJ know");
+    CHECK(error_of(BASE + "output_crs: EPSG:4258\n") ==
+          "gen.yml:4:13: output_crs: 'EPSG:4258' is a geographic CRS other than WGS 84 (ETRS89)");
+    auto ll =
+        cube::parse_gen_config(Document::from_string(BASE + "output_crs: WGS84\n", "gen.yml"));
+    CHECK(!ll.crs.has_value());
 }
 
 // Issue 10: processed_variables and valid_pixel_expression are read (xcube's forms) and their
