@@ -229,7 +229,7 @@ void remove_temp_files(const std::filesystem::path& root, bool arrays) {
     sweep(root, arrays);
 }
 
-void write_journal(zarr::KvStore& store, const Journal& j) {
+nlohmann::json journal_to_json(const Journal& j) {
     nlohmann::json o;
     o["phase"] = j.phase;
     o["mapping"] = j.mapping;
@@ -243,7 +243,28 @@ void write_journal(zarr::KvStore& store, const Journal& j) {
     }
     o["staged"] = staged;
     o["state"] = j.state.to_json();
-    store.put(JOURNAL_KEY, o.dump());
+    return o;
+}
+
+Journal journal_from_json(const nlohmann::json& o) {
+    Journal j;
+    j.phase = o.at("phase").get<std::string>();
+    j.mapping = o.at("mapping").get<std::vector<long>>();
+    j.moving = o.at("moving").get<std::map<std::string, std::vector<std::string>>>();
+    for (const auto& s : o.at("staged")) {
+        StagedSlice st;
+        st.seq = s.at("seq").get<size_t>();
+        st.final_index = s.at("final_index").get<size_t>();
+        st.write = s.at("write").get<std::map<std::string, std::vector<std::string>>>();
+        st.erase = s.at("erase").get<std::map<std::string, std::vector<std::string>>>();
+        j.staged.push_back(std::move(st));
+    }
+    j.state = CubeState::from_json(o.at("state"));
+    return j;
+}
+
+void write_journal(zarr::KvStore& store, const Journal& j) {
+    store.put(JOURNAL_KEY, journal_to_json(j).dump());
     store.sync();
 }
 
@@ -253,21 +274,7 @@ std::optional<Journal> read_journal(const zarr::KvStore& store) {
         return std::nullopt;
     }
     try {
-        auto o = nlohmann::json::parse(*text);
-        Journal j;
-        j.phase = o.at("phase").get<std::string>();
-        j.mapping = o.at("mapping").get<std::vector<long>>();
-        j.moving = o.at("moving").get<std::map<std::string, std::vector<std::string>>>();
-        for (const auto& s : o.at("staged")) {
-            StagedSlice st;
-            st.seq = s.at("seq").get<size_t>();
-            st.final_index = s.at("final_index").get<size_t>();
-            st.write = s.at("write").get<std::map<std::string, std::vector<std::string>>>();
-            st.erase = s.at("erase").get<std::map<std::string, std::vector<std::string>>>();
-            j.staged.push_back(std::move(st));
-        }
-        j.state = CubeState::from_json(o.at("state"));
-        return j;
+        return journal_from_json(nlohmann::json::parse(*text));
     } catch (const std::exception& e) {
         throw OutputError("the update journal of cube '" + store.describe() +
                               "' is unreadable: " + e.what(),

@@ -48,6 +48,9 @@ struct Journal {
 };
 
 void write_journal(zarr::KvStore& store, const Journal& journal);
+// The journal as JSON and back (also the done-marker of a partition of an update: partition.hpp).
+nlohmann::json journal_to_json(const Journal& journal);
+Journal journal_from_json(const nlohmann::json& json); // throws on a malformed journal
 std::optional<Journal> read_journal(const zarr::KvStore& store);
 
 inline const std::string SWAP_SUFFIX = ".baims-swap";
