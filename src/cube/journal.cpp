@@ -25,13 +25,16 @@ std::pair<long, std::string> split_chunk(const std::string& key) {
 
 namespace sfs = std::filesystem;
 
-// The store of the tree built in phase B: files are written without an fsync each, one syncfs
-// before the exchange makes them durable (as the cube's store in commit_posix.cpp).
+// The store of the tree built in phase B: files are written without an fsync each, and its
+// sync() does nothing: no reader sees the tree before the exchange, so the order in which its
+// files reach the disk does not matter, and one syncfs just before the exchange makes the whole
+// tree (and the journal of phase B) durable. (write_cube_metadata syncs between its steps for a
+// cube that readers see; here each of those syncfs calls would flush the whole file system.)
 class SwapStore : public zarr::FileStore {
 public:
     explicit SwapStore(const sfs::path& root)
         : zarr::FileStore(root, false) {}
-    void sync() override { fs::sync_filesystem(root()); }
+    void sync() override {}
 };
 
 void hard_link(const sfs::path& from, const sfs::path& to) {
@@ -152,7 +155,8 @@ void build_and_exchange(const sfs::path& root, const Journal& j) {
     write_cube_metadata(store, j.state);
     Journal done = j;
     done.phase = "D";
-    write_journal(store, done); // ends with a syncfs: the whole new tree is durable
+    write_journal(store, done);
+    fs::sync_filesystem(swap); // the whole new tree is durable before it becomes the cube
     fault_point("journal-X");
     exchange(root, swap);
     fs::sync_dir(root.has_parent_path() ? root.parent_path() : sfs::path("."));
@@ -263,8 +267,12 @@ Journal journal_from_json(const nlohmann::json& o) {
     return j;
 }
 
-void write_journal(zarr::KvStore& store, const Journal& j) {
+void write_journal_unsynced(zarr::KvStore& store, const Journal& j) {
     store.put(JOURNAL_KEY, journal_to_json(j).dump());
+}
+
+void write_journal(zarr::KvStore& store, const Journal& j) {
+    write_journal_unsynced(store, j);
     store.sync();
 }
 
