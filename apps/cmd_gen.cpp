@@ -133,10 +133,11 @@ void register_gen(CLI::App& app, Registry& registry) {
     sub->add_flag("--fail-fast", opts->fail_fast,
                   "Stop at the first bad input (default: report it, skip it, exit 8 at the end)");
     sub->add_option("--partition", opts->partition,
-                    "K/N: make only part K of N of a new cube's chunks (one of N processes; then "
-                    "--finalize)");
+                    "K/N: make only part K of N of the chunks of a new cube or of an update "
+                    "(one of N processes; then --finalize)");
     sub->add_flag("--finalize", opts->finalize,
-                  "Publish the new cube once all --partition K/N runs are done");
+                  "Publish the new cube, or commit the update, once all --partition K/N runs "
+                  "are done");
     registry.push_back({"gen", sub, [opts, sub](const GlobalOptions& g) {
                             const auto line = history_line(*opts);
                             (void)sub;

@@ -185,9 +185,12 @@ public:
             j.phase = "B";
             j.staged = std::move(staged);
             j.state = std::move(state);
-            m_store->sync();
+            m_store->sync(); // the staged chunks are durable before the journal names them
             fault_point("before-commit");
-            write_journal(*m_store, j); // commit point
+            // The commit point. Not synced on its own: phase B ends with a syncfs before the
+            // exchange, which makes it durable; a power cut before that loses an update that
+            // nobody saw (the next run finds no journal and removes the staging area).
+            write_journal_unsynced(*m_store, j);
             apply_journal(*m_store, m_root, std::move(j));
             return;
         }
@@ -234,11 +237,14 @@ std::string part_name(size_t k, size_t n) {
 }
 
 // --partition k/n: chunks of one part of the chunk grid, in <cube>.baims-parts/<k>-of-<n>/, and a
-// done-marker with the state this partition computed. Nothing is visible at <cube> before
-// --finalize.
+// done-marker. Nothing is visible at <cube> before --finalize.
+//  - new cube: the chunks under their final keys; the marker is the state this partition computed.
+//  - update of the existing cube at <cube> (read, never written nor locked): the staged chunks
+//    under .baims-staging/<seq>/<var>/<y>.<x> as in an update's staging area; the marker is
+//    {"base": the cube's state when the partition read it, "journal": the update (journal.hpp)}.
 class PartitionWriter : public CommitProtocol {
 public:
-    PartitionWriter(const sfs::path& cube, size_t k, size_t n)
+    PartitionWriter(const sfs::path& cube, size_t k, size_t n, bool update)
         : m_root(parts_dir(cube) / part_name(k, n)) {
         std::error_code ec;
         sfs::create_directories(m_root, ec);
@@ -257,32 +263,64 @@ public:
                 sfs::remove_all(it->path(), ec2);
             }
         }
+        if (update) {
+            m_cube = std::make_unique<CubeStore>(cube);
+            auto base = read_cube(*m_cube);
+            if (!base) {
+                throw OutputError("cube '" + cube.string() + "' has no .zgroup");
+            }
+            m_base = base->to_json();
+        }
     }
 
-    zarr::KvStore& store() override { return *m_store; }
+    // The cube that is read (an update), or the partition's folder (a new cube).
+    zarr::KvStore& store() override { return m_cube ? *m_cube : *m_store; }
     void put_unpublished(const std::string& key, std::string_view data) override {
         m_store->put_unpublished(key, data);
     }
-    std::string staged_key(size_t, const std::string&, const std::string&) const override {
-        throw InternalError("staged_key on a partition");
+    std::string staged_key(size_t seq, const std::string& var,
+                           const std::string& pos) const override {
+        if (!m_cube) {
+            throw InternalError("staged_key on a partition of a new cube");
+        }
+        return STAGING_DIR + "/" + std::to_string(seq) + "/" + var + "/" + pos;
     }
     void publish_new(const CubeState& state) override {
-        m_store->sync(); // the chunks are durable before the marker says so
-        fault_point("partition-done");
-        m_store->put(PART_DONE, state.to_json().dump());
-        fs::sync_dir(m_root);
+        if (m_cube) {
+            throw InternalError("publish_new on a partition of an update");
+        }
+        mark_done(state.to_json());
     }
-    void commit_update(std::vector<long>, std::vector<StagedSlice>, CubeState) override {
-        throw InternalError("commit_update on a partition");
+    void commit_update(std::vector<long> mapping, std::vector<StagedSlice> staged,
+                       CubeState state) override {
+        if (!m_cube) {
+            throw InternalError("commit_update on a partition of a new cube");
+        }
+        Journal j;
+        j.mapping = std::move(mapping);
+        j.staged = std::move(staged);
+        j.state = std::move(state);
+        mark_done({{"base", m_base}, {"journal", journal_to_json(j)}});
     }
 
 private:
+    void mark_done(const nlohmann::json& marker) {
+        m_store->sync(); // the chunks are durable before the marker says so
+        fault_point("partition-done");
+        m_store->put(PART_DONE, marker.dump());
+        fs::sync_dir(m_root);
+    }
+
     sfs::path m_root;
     std::unique_ptr<zarr::StoreLock> m_lock;
     std::unique_ptr<CubeStore> m_store;
+    std::unique_ptr<CubeStore> m_cube; // an update: the cube, only read
+    nlohmann::json m_base;
 };
 
-// The state a partition recorded, without the attributes that differ between runs.
+// The state a partition recorded, without the attributes that differ between runs, and without
+// the arrays' shapes: an update plans them with the old length of the time axis and writes them
+// with the new one (the time axis itself is compared).
 nlohmann::json comparable_state(const nlohmann::json& state) {
     auto j = state;
     if (j.contains("attrs") && j["attrs"].is_object()) {
@@ -290,16 +328,186 @@ nlohmann::json comparable_state(const nlohmann::json& state) {
             j["attrs"].erase(key);
         }
     }
+    if (j.contains("vars") && j["vars"].is_object()) {
+        for (auto& v : j["vars"]) {
+            if (v.contains("meta") && v["meta"].is_object()) {
+                v["meta"].erase("shape");
+            }
+        }
+    }
     return j;
+}
+
+// JSON as it reads back from a file (NaN written as null, numbers re-parsed), for comparing a
+// state with a recorded one.
+nlohmann::json normalized(const nlohmann::json& j) {
+    return nlohmann::json::parse(j.dump());
+}
+
+// A done-marker without its run times, for comparing partitions.
+nlohmann::json comparable_marker(const nlohmann::json& marker) {
+    if (!marker.contains("journal")) {
+        return comparable_state(marker);
+    }
+    auto j = marker;
+    j["journal"]["state"] = comparable_state(j["journal"]["state"]);
+    j["journal"].erase("staged"); // each partition stages its own chunks
+    for (const auto& s : marker["journal"]["staged"]) {
+        j["slices"].push_back({s.at("seq"), s.at("final_index")});
+    }
+    return j;
+}
+
+bool is_cube(const sfs::path& cube) {
+    std::error_code ec;
+    return sfs::exists(cube / ".zgroup", ec);
+}
+
+// Removes the partitions once their result is the cube.
+void remove_parts(const sfs::path& parts) {
+    std::error_code ec;
+    sfs::remove_all(parts, ec);
+    if (ec) {
+        log::warn("could not remove the finalized partitions '" + parts.string() +
+                  "': " + ec.message() + "; remove them by hand");
+    }
+}
+
+void link_file(const sfs::path& from, const sfs::path& to) {
+    fault_point("finalize-link");
+    if (::link(from.c_str(), to.c_str()) != 0) {
+        const int err = errno;
+        throw OutputError("cannot link '" + from.string() + "' to '" + to.string() +
+                          "': " + std::strerror(err));
+    }
+}
+
+// --finalize of partitions of a new cube: the cube built from hard links to their chunks and
+// published as a create.
+Finalized finalize_create(const sfs::path& cube, const sfs::path& parts, size_t n,
+                          const nlohmann::json& marker) {
+    const auto state = CubeState::from_json(marker);
+    Finalized out;
+    out.created = true;
+    out.appended = state.nt();
+    out.time_steps = state.nt();
+    std::error_code ec;
+    if (is_cube(cube)) {
+        // A finalize killed after publishing the cube, before removing the partitions?
+        PosixJournal reader(cube, true);
+        auto cur = read_cube(reader.store());
+        if (cur && comparable_state(normalized(cur->to_json())) == comparable_state(marker)) {
+            remove_parts(parts);
+            return out;
+        }
+        throw OutputError("cube '" + cube.string() + "' exists, and the partitions in '" +
+                              parts.string() + "' made a new cube",
+                          "Remove '" + parts.string() +
+                              "' and run the partitions again: they then update the cube");
+    }
+    auto commit = open_for_create(cube);
+    const auto root = sfs::path(cube) += ".baims-new";
+    // hard links, not renames: the partitions stay whole until the cube is published, so a
+    // finalize killed half-way is simply run again
+    for (size_t k = 1; k <= n; ++k) {
+        const auto dir = parts / part_name(k, n);
+        for (const auto& var : state.var_order) {
+            const auto from = dir / var;
+            if (!sfs::is_directory(from, ec)) {
+                continue;
+            }
+            sfs::create_directories(root / var, ec);
+            for (const auto& e : sfs::directory_iterator(from)) {
+                link_file(e.path(), root / var / e.path().filename());
+            }
+        }
+    }
+    commit->publish_new(state);
+    remove_parts(parts);
+    return out;
+}
+
+// --finalize of partitions of an update: their staged chunks linked into the cube's staging
+// area, then the update committed as one process commits it (journal.hpp: in place for appends,
+// by exchange when steps readers see change). Until the commit point the cube is untouched and
+// the partitions whole (links, not renames), so a killed finalize is simply run again.
+Finalized finalize_update(const sfs::path& cube, const sfs::path& parts, size_t n,
+                          const std::vector<nlohmann::json>& markers) {
+    PosixJournal commit(cube, false); // locked; an interrupted update (ours too) completed
+    auto cur = read_cube(commit.store());
+    auto j = journal_from_json(markers[0].at("journal"));
+    Finalized out;
+    out.time_steps = j.state.nt();
+    const auto now = cur ? normalized(cur->to_json()) : nlohmann::json();
+    if (now != markers[0].at("base")) {
+        if (cur && comparable_state(now) == comparable_state(markers[0]["journal"]["state"])) {
+            remove_parts(parts); // finalized before; killed before the partitions were removed
+            return out;
+        }
+        throw OutputError("cube '" + cube.string() +
+                              "' changed after its partitions read it (another gen updated it)",
+                          "Remove '" + parts.string() + "' and run every partition again");
+    }
+    // The union of the partitions' staged chunks, linked into the cube's staging area.
+    std::set<long> kept(j.mapping.begin(), j.mapping.end());
+    std::error_code ec;
+    for (size_t k = 1; k <= n; ++k) {
+        const auto dir = parts / part_name(k, n);
+        const auto part = k == 1 ? j : journal_from_json(markers[k - 1].at("journal"));
+        for (size_t i = 0; i < part.staged.size(); ++i) {
+            auto& merged = j.staged[i];
+            const auto& s = part.staged[i];
+            if (k > 1) {
+                for (const auto& [var, list] : s.erase) {
+                    auto& to = merged.erase[var];
+                    to.insert(to.end(), list.begin(), list.end());
+                }
+            }
+            for (const auto& [var, list] : s.write) {
+                const auto rel = sfs::path(STAGING_DIR) / std::to_string(s.seq) / var;
+                sfs::create_directories(cube / rel, ec);
+                for (const auto& pos : list) {
+                    link_file(dir / rel / pos, cube / rel / pos);
+                }
+                if (k > 1) {
+                    auto& to = merged.write[var];
+                    to.insert(to.end(), list.begin(), list.end());
+                }
+            }
+        }
+    }
+    for (const auto& s : j.staged) {
+        if (kept.contains(static_cast<long>(s.final_index))) {
+            ++out.replaced;
+        } else if (j.mapping.empty() || static_cast<long>(s.final_index) > j.mapping.back()) {
+            ++out.appended;
+        } else {
+            ++out.inserted;
+        }
+    }
+    if (j.staged.empty()) {
+        // Nothing to compute (every step made from these inputs before): only the records of
+        // what made the steps may be new, as in a run of one process.
+        out.up_to_date = true;
+        if (cur->sources != j.state.sources) {
+            write_sources(commit.store(), j.state.sources);
+            commit.store().sync();
+        }
+    } else {
+        commit.commit_update(std::move(j.mapping), std::move(j.staged), std::move(j.state));
+    }
+    remove_parts(parts);
+    return out;
 }
 
 } // namespace
 
-std::unique_ptr<CommitProtocol> open_for_partition(const sfs::path& cube, size_t k, size_t n) {
-    return std::make_unique<PartitionWriter>(cube, k, n);
+std::unique_ptr<CommitProtocol> open_for_partition(const sfs::path& cube, size_t k, size_t n,
+                                                   bool update) {
+    return std::make_unique<PartitionWriter>(cube, k, n, update);
 }
 
-CubeState finalize_partitions(const sfs::path& cube) {
+Finalized finalize_partitions(const sfs::path& cube) {
     const auto parts = parts_dir(cube);
     std::error_code ec;
     // n from the partitions' folders: "<k>-of-<n>"
@@ -324,14 +532,14 @@ CubeState finalize_partitions(const sfs::path& cube) {
     }
     const size_t n = *counts.begin();
     std::vector<std::string> missing;
-    std::vector<nlohmann::json> states;
+    std::vector<nlohmann::json> markers;
     for (size_t k = 1; k <= n; ++k) {
         const auto marker = parts / part_name(k, n) / PART_DONE;
         if (!sfs::exists(marker, ec)) {
             missing.push_back(std::to_string(k) + "/" + std::to_string(n));
             continue;
         }
-        states.push_back(nlohmann::json::parse(fs::read_file(marker)));
+        markers.push_back(nlohmann::json::parse(fs::read_file(marker)));
     }
     if (!missing.empty()) {
         std::string list;
@@ -345,7 +553,7 @@ CubeState finalize_partitions(const sfs::path& cube) {
                               " partition, then --finalize again");
     }
     for (size_t k = 1; k < n; ++k) {
-        if (comparable_state(states[k]) != comparable_state(states[0])) {
+        if (comparable_marker(markers[k]) != comparable_marker(markers[0])) {
             throw OutputError("partitions 1/" + std::to_string(n) + " and " +
                                   std::to_string(k + 1) + "/" + std::to_string(n) + " of cube '" +
                                   cube.string() +
@@ -354,33 +562,10 @@ CubeState finalize_partitions(const sfs::path& cube) {
                               "Run every partition with the same config and inputs");
         }
     }
-    const auto state = CubeState::from_json(states[0]);
-    auto commit = open_for_create(cube);
-    const auto root = sfs::path(cube) += ".baims-new";
-    // hard links, not renames: the partitions stay whole until the cube is published, so a
-    // finalize killed half-way is simply run again
-    for (size_t k = 1; k <= n; ++k) {
-        const auto dir = parts / part_name(k, n);
-        for (const auto& var : state.var_order) {
-            const auto from = dir / var;
-            if (!sfs::is_directory(from, ec)) {
-                continue;
-            }
-            sfs::create_directories(root / var, ec);
-            for (const auto& e : sfs::directory_iterator(from)) {
-                const auto to = root / var / e.path().filename();
-                fault_point("finalize-link");
-                if (::link(e.path().c_str(), to.c_str()) != 0) {
-                    const int err = errno;
-                    throw OutputError("cannot link '" + e.path().string() + "' to '" + to.string() +
-                                      "': " + std::strerror(err));
-                }
-            }
-        }
+    if (markers[0].contains("journal")) {
+        return finalize_update(cube, parts, n, markers);
     }
-    commit->publish_new(state);
-    sfs::remove_all(parts, ec);
-    return state;
+    return finalize_create(cube, parts, n, markers[0]);
 }
 
 void require_capabilities(const zarr::KvStore& store, const zarr::StoreCapabilities& needs,

@@ -53,7 +53,8 @@ std::string GenResult::summary() const {
     std::string s;
     if (partitions > 0) {
         s = "wrote partition " + std::to_string(partition) + "/" + std::to_string(partitions) +
-            " of a new cube (" + std::to_string(appended) +
+            (partition_of_update ? " of an update of the cube (" : " of a new cube (") +
+            std::to_string(appended + inserted + replaced) +
             " slices); run baims gen --finalize once all " + std::to_string(partitions) +
             " partitions are done";
     } else if (up_to_date) {
@@ -95,22 +96,19 @@ GenResult generate(const GenRequest& req) {
                                  out_path.string() + "' is on object storage",
                              "Make the cube on a shared file system, or with one process");
         }
-        if (sfs::exists(out_path / ".zgroup", ec)) {
-            throw UsageError("cube '" + out_path.string() +
-                                 "' exists; --partition and --finalize "
-                                 "make a new cube only",
-                             "Update an existing cube without --partition");
-        }
     }
     if (req.finalize) {
         if (req.dry_run) {
             log::info("dry run: would finalize the partitions of cube '" + out_path.string() + "'");
             return result;
         }
-        const auto st = finalize_partitions(out_path);
-        result.created = true;
-        result.appended = st.nt();
-        result.time_steps = st.nt();
+        const auto f = finalize_partitions(out_path);
+        result.created = f.created;
+        result.up_to_date = f.up_to_date;
+        result.appended = f.appended;
+        result.inserted = f.inserted;
+        result.replaced = f.replaced;
+        result.time_steps = f.time_steps;
         return result;
     }
     auto specs = req.inputs.empty() ? c.input_paths : req.inputs;
@@ -145,8 +143,13 @@ GenResult generate(const GenRequest& req) {
 
     std::optional<CubeState> old;
     std::unique_ptr<CommitProtocol> commit;
+    // --partition K/N of an update: the cube is only read; the partition's staged chunks and its
+    // update go beside it, committed by --finalize (partition.hpp).
+    const bool partitioned_update = exists && req.partitions > 0 && !req.dry_run;
     if (exists) {
-        commit = open_for_update(out_path, req.dry_run);
+        commit = partitioned_update
+                     ? open_for_partition(out_path, req.partition, req.partitions, true)
+                     : open_for_update(out_path, req.dry_run);
         old = read_cube(commit->store());
         if (!old) {
             throw OutputError("cube '" + out_path.string() + "' has no .zgroup");
@@ -203,6 +206,27 @@ GenResult generate(const GenRequest& req) {
     // Slices that replace a time step made from the same inputs by the same recipe are not
     // recomputed (the inputs' size, mtime and CRC-32 are recorded in .baims-sources.json).
     const std::string recipe = recipe_of(vars, c);
+    // Only new records of what made some steps (nothing to compute): written at once, or by
+    // --finalize for a partition (an update with no staged slice).
+    auto record_only = [&](std::vector<std::pair<size_t, nlohmann::json>> records) {
+        if (!partitioned_update) {
+            write_refreshed_records(commit->store(), *old, std::move(records));
+            return;
+        }
+        CubeState st = *old;
+        st.sources.resize(old_nt);
+        for (auto& [t, rec] : records) {
+            st.sources[t] = std::move(rec);
+        }
+        std::vector<long> identity(old_nt);
+        for (size_t t = 0; t < old_nt; ++t) {
+            identity[t] = static_cast<long>(t);
+        }
+        commit->commit_update(std::move(identity), {}, std::move(st));
+        result.partition = req.partition;
+        result.partitions = req.partitions;
+        result.partition_of_update = true;
+    };
     std::vector<std::pair<size_t, nlohmann::json>> refreshed; // old index, new record
     if (old && old->sources.size() == old_nt) {
         const auto passed = replaced_steps(slices); // the cube's time steps this run's inputs make
@@ -217,7 +241,7 @@ GenResult generate(const GenRequest& req) {
                       " slices were made from these inputs before (same name, size and mtime or "
                       "CRC-32)");
             if (!req.dry_run) {
-                write_refreshed_records(commit->store(), *old, std::move(refreshed));
+                record_only(std::move(refreshed));
             }
             result.up_to_date = true;
             result.time_steps = old_nt;
@@ -252,8 +276,9 @@ GenResult generate(const GenRequest& req) {
 
     // Where to write.
     if (!old) {
-        commit = req.partitions > 0 ? open_for_partition(out_path, req.partition, req.partitions)
-                                    : open_for_create(out_path);
+        commit = req.partitions > 0
+                     ? open_for_partition(out_path, req.partition, req.partitions, false)
+                     : open_for_create(out_path);
     }
 
     // One pool of workers for the run: reading the next slice and computing the current one
@@ -319,7 +344,9 @@ GenResult generate(const GenRequest& req) {
         spare = std::move(current);
         current = std::move(next);
         progress.advance();
-        if (staging && s.replace && !staging->changed()) {
+        // (Not for a partition: it sees only its part of the slice; the others must agree on
+        // which slices are written. Its unchanged chunks are still not staged.)
+        if (staging && s.replace && !staging->changed() && !partitioned_update) {
             if (same_bounds(*old, s)) {
                 ++result.unchanged;
                 // Same bytes from other inputs (or a touched file): record what made them now.
@@ -357,7 +384,7 @@ GenResult generate(const GenRequest& req) {
 
     // Update: merge the time axis.
     if (written.empty()) {
-        write_refreshed_records(commit->store(), *old, std::move(refreshed));
+        record_only(std::move(refreshed));
         result.up_to_date = true;
         result.time_steps = old_nt;
         return result;
@@ -371,6 +398,11 @@ GenResult generate(const GenRequest& req) {
         staged[k].final_index = axis.final_index[k];
     }
     result.time_steps = axis.state.nt();
+    if (partitioned_update) {
+        result.partition = req.partition;
+        result.partitions = req.partitions;
+        result.partition_of_update = true;
+    }
     commit->commit_update(std::move(axis.mapping), std::move(staged), std::move(axis.state));
     return result;
 }

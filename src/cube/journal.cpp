@@ -25,13 +25,16 @@ std::pair<long, std::string> split_chunk(const std::string& key) {
 
 namespace sfs = std::filesystem;
 
-// The store of the tree built in phase B: files are written without an fsync each, one syncfs
-// before the exchange makes them durable (as the cube's store in commit_posix.cpp).
+// The store of the tree built in phase B: files are written without an fsync each, and its
+// sync() does nothing: no reader sees the tree before the exchange, so the order in which its
+// files reach the disk does not matter, and one syncfs just before the exchange makes the whole
+// tree (and the journal of phase B) durable. (write_cube_metadata syncs between its steps for a
+// cube that readers see; here each of those syncfs calls would flush the whole file system.)
 class SwapStore : public zarr::FileStore {
 public:
     explicit SwapStore(const sfs::path& root)
         : zarr::FileStore(root, false) {}
-    void sync() override { fs::sync_filesystem(root()); }
+    void sync() override {}
 };
 
 void hard_link(const sfs::path& from, const sfs::path& to) {
@@ -152,7 +155,8 @@ void build_and_exchange(const sfs::path& root, const Journal& j) {
     write_cube_metadata(store, j.state);
     Journal done = j;
     done.phase = "D";
-    write_journal(store, done); // ends with a syncfs: the whole new tree is durable
+    write_journal(store, done);
+    fs::sync_filesystem(swap); // the whole new tree is durable before it becomes the cube
     fault_point("journal-X");
     exchange(root, swap);
     fs::sync_dir(root.has_parent_path() ? root.parent_path() : sfs::path("."));
@@ -229,7 +233,7 @@ void remove_temp_files(const std::filesystem::path& root, bool arrays) {
     sweep(root, arrays);
 }
 
-void write_journal(zarr::KvStore& store, const Journal& j) {
+nlohmann::json journal_to_json(const Journal& j) {
     nlohmann::json o;
     o["phase"] = j.phase;
     o["mapping"] = j.mapping;
@@ -243,7 +247,32 @@ void write_journal(zarr::KvStore& store, const Journal& j) {
     }
     o["staged"] = staged;
     o["state"] = j.state.to_json();
-    store.put(JOURNAL_KEY, o.dump());
+    return o;
+}
+
+Journal journal_from_json(const nlohmann::json& o) {
+    Journal j;
+    j.phase = o.at("phase").get<std::string>();
+    j.mapping = o.at("mapping").get<std::vector<long>>();
+    j.moving = o.at("moving").get<std::map<std::string, std::vector<std::string>>>();
+    for (const auto& s : o.at("staged")) {
+        StagedSlice st;
+        st.seq = s.at("seq").get<size_t>();
+        st.final_index = s.at("final_index").get<size_t>();
+        st.write = s.at("write").get<std::map<std::string, std::vector<std::string>>>();
+        st.erase = s.at("erase").get<std::map<std::string, std::vector<std::string>>>();
+        j.staged.push_back(std::move(st));
+    }
+    j.state = CubeState::from_json(o.at("state"));
+    return j;
+}
+
+void write_journal_unsynced(zarr::KvStore& store, const Journal& j) {
+    store.put(JOURNAL_KEY, journal_to_json(j).dump());
+}
+
+void write_journal(zarr::KvStore& store, const Journal& j) {
+    write_journal_unsynced(store, j);
     store.sync();
 }
 
@@ -253,21 +282,7 @@ std::optional<Journal> read_journal(const zarr::KvStore& store) {
         return std::nullopt;
     }
     try {
-        auto o = nlohmann::json::parse(*text);
-        Journal j;
-        j.phase = o.at("phase").get<std::string>();
-        j.mapping = o.at("mapping").get<std::vector<long>>();
-        j.moving = o.at("moving").get<std::map<std::string, std::vector<std::string>>>();
-        for (const auto& s : o.at("staged")) {
-            StagedSlice st;
-            st.seq = s.at("seq").get<size_t>();
-            st.final_index = s.at("final_index").get<size_t>();
-            st.write = s.at("write").get<std::map<std::string, std::vector<std::string>>>();
-            st.erase = s.at("erase").get<std::map<std::string, std::vector<std::string>>>();
-            j.staged.push_back(std::move(st));
-        }
-        j.state = CubeState::from_json(o.at("state"));
-        return j;
+        return journal_from_json(nlohmann::json::parse(*text));
     } catch (const std::exception& e) {
         throw OutputError("the update journal of cube '" + store.describe() +
                               "' is unreadable: " + e.what(),

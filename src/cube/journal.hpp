@@ -47,7 +47,11 @@ struct Journal {
     CubeState state; // the new state (metadata written in phase M)
 };
 
-void write_journal(zarr::KvStore& store, const Journal& journal);
+void write_journal(zarr::KvStore& store, const Journal& journal);          // then store.sync()
+void write_journal_unsynced(zarr::KvStore& store, const Journal& journal); // atomic put only
+// The journal as JSON and back (also the done-marker of a partition of an update: partition.hpp).
+nlohmann::json journal_to_json(const Journal& journal);
+Journal journal_from_json(const nlohmann::json& json); // throws on a malformed journal
 std::optional<Journal> read_journal(const zarr::KvStore& store);
 
 inline const std::string SWAP_SUFFIX = ".baims-swap";

@@ -1,7 +1,8 @@
 """baims gen --partition K/N and --finalize (SPEC §2 "Scale out", docs/scale-out.md): four
 processes started together each write their part of a new cube's chunk grid, --finalize publishes
 the cube, and it equals the cube one process makes, file for file; a killed partition makes
---finalize fail naming it (exit 5), and a rerun of that partition alone is enough."""
+--finalize fail naming it (exit 5), and a rerun of that partition alone is enough. The same for
+updates of an existing cube (PartitionedUpdates): appends, inserts and replacements."""
 
 import datetime as dt
 import os
@@ -10,7 +11,8 @@ import subprocess
 import numpy as np
 import xarray as xr
 
-from baimstest import (BAIMS, TempDirTest, cube_differences, cube_files, write_cf, write_config)
+from baimstest import (BAIMS, TempDirTest, cube_differences, cube_files, snapshot, write_cf,
+                       write_config)
 
 T0 = dt.datetime(2022, 7, 1, 12, 0)
 LAT = np.arange(9.75, 0, -0.5)        # 20 rows
@@ -21,7 +23,7 @@ CHUNKS = (7, 10)                      # a 5x5 chunk grid, ragged at the edges
 N = 4
 
 
-class Partitions(TempDirTest):
+class _PartitionCase(TempDirTest):
     def setUp(self):
         super().setUp()
         self.inputs = []
@@ -56,6 +58,8 @@ class Partitions(TempDirTest):
         return {os.path.relpath(os.path.join(d, f), folder) for d, _, files in os.walk(folder)
                 for f in files if f[0].isdigit() and os.path.basename(d) == "v"}
 
+
+class Partitions(_PartitionCase):
     def test_four_processes_then_finalize_equal_one_process(self):
         one, out = self.p("one.zarr"), self.p("out.zarr")
         self.run_ok(self.command(one))
@@ -112,12 +116,146 @@ class Partitions(TempDirTest):
         self.assertEqual(p.stderr.strip().splitlines()[-1],
                          f"baims gen: error: cube '{out}' has no partitions to finalize (no "
                          f"'{out}.baims-parts'). Run baims gen --partition K/N for every K first")
+
+
+class PartitionedUpdates(_PartitionCase):
+    """An existing cube of 3 days updated by 4 partitions + --finalize, against the same update by
+    one process (two cubes made alike: equal file for file, run times aside)."""
+
+    def setUp(self):
+        super().setUp()
+        self.base = list(self.inputs)
+        self.extra = {}
+        for name, days, seed in (("a3", 3, 50), ("a4", 4, 51), ("early", -1, 52), ("r1", 1, 53)):
+            path = self.p(f"{name}.nc")
+            values = np.random.default_rng(seed).normal(size=(20, 30))
+            values[:5, :] = np.nan
+            t = T0 + dt.timedelta(days=days)
+            write_cf(path, LAT, LON, values[None], [t],
+                     bounds=[(t - dt.timedelta(hours=12), t + dt.timedelta(hours=12))])
+            self.extra[name] = path
+
+    def cubes(self):
+        one, out = self.p("one.zarr"), self.p("out.zarr")
+        self.inputs = self.base
+        self.run_ok(self.command(one))
         self.run_ok(self.command(out))
-        p = subprocess.run(self.command(out, "--partition", "1/2"), capture_output=True, text=True)
-        self.assertEqual(p.returncode, 2)
+        self.assertEqual(cube_differences(out, one), [])
+        return one, out
+
+    def update(self, one, out, names, kill=None):
+        """The update by one process on `one`, then the 4 partitions on `out` (partition 3 with
+        BAIMS_TEST_KILL_AT=kill); returns {k: (exit code, stderr)}."""
+        self.inputs = self.base + [self.extra[n] for n in names]
+        self.run_ok(self.command(one))
+        env = lambda k: dict(os.environ, **({"BAIMS_TEST_KILL_AT": kill} if k == 3 and kill
+                                            else {}))
+        return self.start_partitions(out, range(1, N + 1), env)
+
+    def finalize(self, out, code=0, env=None):
+        p = subprocess.run(self.command(out, "--finalize"), capture_output=True, text=True,
+                           env=env)
+        self.assertEqual(p.returncode, code, p.stderr)
+        return p
+
+    def assert_same(self, out, one):
+        self.assertEqual(cube_files(out), cube_files(one))
+        self.assertEqual(cube_differences(out, one), [])
+        self.assertFalse(os.path.exists(out + ".baims-parts"))
+        self.assertFalse(os.path.exists(out + ".baims-swap"))
+        a, b = xr.open_zarr(out), xr.open_zarr(one)
+        np.testing.assert_array_equal(a.time.values, b.time.values)
+        np.testing.assert_array_equal(a.v.values, b.v.values)
+
+    def test_append_two_days(self):
+        one, out = self.cubes()
+        before = snapshot(out)
+        done = self.update(one, out, ["a3", "a4"])
+        for k, (code, err) in done.items():
+            self.assertEqual(code, 0, err)
+            self.assertIn(f"wrote partition {k}/{N} of an update of the cube (2 slices); run baims "
+                          f"gen --finalize once all {N} partitions are done; 5 time steps", err)
+        self.assertEqual(snapshot(out), before)         # nothing visible before --finalize
+        parts = [self.chunks_of(self.p(f"out.zarr.baims-parts/{k}-of-{N}/.baims-staging"))
+                 for k in range(1, N + 1)]
+        self.assertTrue(all(parts))
+        self.assertEqual(sum(len(p) for p in parts), len(set().union(*parts)))   # disjoint
+        p = self.finalize(out)
+        self.assertIn("updated cube: 2 appended, 0 inserted, 0 replaced", p.stderr)
+        self.assert_same(out, one)
+        self.assertEqual(len(xr.open_zarr(out).time), 5)
+
+    def test_killed_partition_early_finalize_refused_then_rerun(self):
+        one, out = self.cubes()
+        before = snapshot(out)
+        done = self.update(one, out, ["a3", "a4"], kill="chunk:3")
+        self.assertEqual({k: c for k, (c, _) in done.items()}, {1: 0, 2: 0, 3: -9, 4: 0})
+        p = self.finalize(out, 5)
         self.assertEqual(p.stderr.strip().splitlines()[-1],
-                         f"baims gen: error: cube '{out}' exists; --partition and --finalize make "
-                         "a new cube only. Update an existing cube without --partition")
+                         f"baims gen: error: cube '{out}': partition 3/{N} not done. Run baims gen "
+                         "--partition K/N with the same config and inputs for that partition, then "
+                         "--finalize again")
+        self.assertEqual(snapshot(out), before)         # the cube untouched
+        code, err = self.start_partitions(out, [3])[3]
+        self.assertEqual(code, 0, err)
+        self.finalize(out)
+        self.assert_same(out, one)
+
+    def test_finalize_killed_then_run_again(self):
+        # before the commit (linking the staged chunks) and after it (writing the metadata)
+        for point in ("finalize-link:2", "journal-M:1"):
+            with self.subTest(point=point):
+                for path in ("one.zarr", "out.zarr", "out.zarr.baims-parts"):
+                    subprocess.run(["rm", "-rf", self.p(path)], check=True)
+                self.inputs = self.base
+                one, out = self.cubes()
+                before = snapshot(out)
+                done = self.update(one, out, ["a3", "a4"])
+                self.assertEqual({k: c for k, (c, _) in done.items()}, {1: 0, 2: 0, 3: 0, 4: 0})
+                self.finalize(out, -9, dict(os.environ, BAIMS_TEST_KILL_AT=point))
+                if point.startswith("finalize"):
+                    # the cube untouched; the staged links the next run of gen removes aside
+                    after = {k: v for k, v in snapshot(out).items()
+                             if not k.startswith(".baims-staging/")}
+                    self.assertEqual(after, before)
+                self.finalize(out)
+                self.assert_same(out, one)
+
+    def test_insert_and_replace(self):
+        one, out = self.cubes()
+        # a day before the first (every step shifts: the exchange) and a new version of day 1
+        self.base[1] = self.extra["r1"]
+        done = self.update(one, out, ["early"])
+        for k, (code, err) in done.items():
+            self.assertEqual(code, 0, err)
+        p = self.finalize(out)
+        self.assertIn("updated cube: 0 appended, 1 inserted, 1 replaced", p.stderr)
+        self.assert_same(out, one)
+        self.assertEqual(len(xr.open_zarr(out).time), 4)
+
+    def test_up_to_date(self):
+        one, out = self.cubes()
+        before = snapshot(out)
+        done = self.update(one, out, [])
+        self.assertEqual({k: c for k, (c, _) in done.items()}, {1: 0, 2: 0, 3: 0, 4: 0})
+        p = self.finalize(out)
+        self.assertIn("cube is up to date (nothing changed)", p.stderr)
+        self.assertEqual(snapshot(out), before)
+        self.assertFalse(os.path.exists(out + ".baims-parts"))
+
+    def test_cube_changed_after_the_partitions(self):
+        one, out = self.cubes()
+        done = self.update(one, out, ["a3", "a4"])
+        self.assertEqual({k: c for k, (c, _) in done.items()}, {1: 0, 2: 0, 3: 0, 4: 0})
+        self.inputs = self.base + [self.extra["a3"]]
+        self.run_ok(self.command(out))                  # another gen appends a day meanwhile
+        before = snapshot(out)
+        p = self.finalize(out, 5)
+        self.assertEqual(p.stderr.strip().splitlines()[-1],
+                         f"baims gen: error: cube '{out}' changed after its partitions read it "
+                         f"(another gen updated it). Remove '{out}.baims-parts' and run every "
+                         "partition again")
+        self.assertEqual(snapshot(out), before)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,9 @@ struct GenRequest {
     bool dry_run = false;
     int threads = 1;
     std::string command_line; // for the history attribute
-    // --partition K/N (1 <= K <= N; N = 0: the whole cube): a new cube's chunks of part K of the
-    // chunk grid, marked done beside the cube; --finalize publishes the cube once all N are done
-    // (docs/scale-out.md).
+    // --partition K/N (1 <= K <= N; N = 0: the whole cube): the chunks of part K of the chunk grid
+    // of a new cube or of an update of an existing one, marked done beside the cube; --finalize
+    // publishes the cube or commits the update once all N are done (docs/scale-out.md).
     size_t partition = 0, partitions = 0;
     bool finalize = false;
 };
@@ -30,6 +30,7 @@ struct GenResult {
     size_t time_steps = 0; // in the cube afterwards
     bool up_to_date = false;
     size_t partition = 0, partitions = 0; // a partition was written (not yet visible)
+    bool partition_of_update = false;     // ... of an update of an existing cube
     int exit_code() const;
     std::string summary() const;
 };
