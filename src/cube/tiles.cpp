@@ -3,8 +3,9 @@
 // Layout: <levels>/.zlevels (written last: the commit point of a full build), 0.link (relative
 // path to the cube) or 0.zarr (a copy), k.zarr for k >= 1. Every level k is aggregated from level 0
 // with 2^k x 2^k blocks, so median and mode are exact (a median of medians is not the median); one
-// pass over level 0 feeds all levels (PyramidTask). All levels are written under k.zarr.tmp and
-// renamed once all are complete.
+// pass over level 0 feeds all levels (PyramidTask). A build or an --update makes the complete new
+// pyramid in <levels>.baims-swap (hard links to the files it keeps) and exchanges it with the old
+// one in one step (docs/crash-safety.md, "baims tiles").
 
 #include "baims/cube/tiles.hpp"
 
@@ -382,7 +383,7 @@ public:
     };
 
     void run(const zarr::KvStore& cube, const std::vector<zarr::KvStore*>& outs, size_t t,
-             size_t cy, size_t cx, bool erase_empty, Counts& counts) {
+             size_t cy, size_t cx, Counts& counts) {
         const auto& m = m_v.meta;
         const size_t nd = m.ndim(), isz = m_type.itemsize;
         const size_t ch = m.chunks[nd - 2], cw = m.chunks[nd - 1];
@@ -453,7 +454,7 @@ public:
                     if (lr % l.oth == l.oth - 1 || lr == l.oh - 1) {
                         flush(*outs[static_cast<size_t>(k)], k, l.row, l.any, lr / l.oth,
                               std::min(l.oth, l.oh - (lr / l.oth) * l.oth), l.ow, l.oth, l.otw,
-                              l.row0, l.col0, out_idx, chunk, erase_empty, counts);
+                              l.row0, l.col0, out_idx, chunk, counts);
                         std::fill(l.any.begin(), l.any.end(), 0);
                     }
                 }
@@ -567,11 +568,11 @@ private:
     }
 
     // Writes the chunks of one output chunk row of level k (nr valid rows of `row`); chunks
-    // without a valid cell are not written (and erased with erase_empty).
+    // without a valid cell are not written.
     void flush(zarr::KvStore& out, int k, const std::vector<char>& row,
                const std::vector<char>& any, size_t crow, size_t nr, size_t ow, size_t oth,
                size_t otw, size_t row0, size_t col0, std::vector<size_t> idx,
-               std::vector<char>& chunk, bool erase_empty, Counts& counts) const {
+               std::vector<char>& chunk, Counts& counts) const {
         const auto& om = m_om[static_cast<size_t>(k)];
         const size_t nd = om.ndim(), isz = m_type.itemsize;
         chunk.resize(oth * otw * isz);
@@ -590,9 +591,6 @@ private:
                 zarr::write_chunk(out, m_v.name, om, idx, chunk.data());
                 ++counts.written;
             } else {
-                if (erase_empty) {
-                    out.erase(zarr::chunk_store_key(m_v.name, om, idx));
-                }
                 ++counts.empty;
             }
             fault_point("tiles-chunk");
@@ -615,7 +613,7 @@ private:
 // one pass over level 0, in parallel over the top chunks.
 void write_levels_data(const zarr::KvStore& cube, const std::vector<zarr::KvStore*>& outs,
                        const Source& s, int n, size_t th, size_t tw, const std::vector<size_t>& ts,
-                       bool erase_empty, int threads, TilesResult& r) {
+                       int threads, TilesResult& r) {
     if (n < 2) {
         return;
     }
@@ -641,7 +639,7 @@ void write_levels_data(const zarr::KvStore& cube, const std::vector<zarr::KvStor
     parallel_for(tasks.size(), threads, [&](size_t i, size_t) {
         const auto& task = tasks[i];
         PyramidTask pt(s, *task.v, n, th, tw);
-        pt.run(cube, outs, task.t, task.cy, task.cx, erase_empty, counts);
+        pt.run(cube, outs, task.t, task.cy, task.cx, counts);
     });
     r.chunks_written += counts.written;
     r.chunks_empty += counts.empty;
@@ -722,6 +720,75 @@ std::string default_output(const std::string& cube) {
         name = name.substr(0, name.size() - 5);
     }
     return (p.parent_path() / (name + ".levels")).string();
+}
+
+// The store of the new pyramid tree in <levels>.baims-swap, which no reader sees before the
+// exchange: a put unlinks the name (a hard link to the old pyramid's file, which must stay as
+// it is) and writes a new file in place, without a temporary file or an fsync: one syncfs before
+// the exchange makes the tree durable, and a killed run's tree is removed by the next run.
+class SwapStore : public zarr::FileStore {
+public:
+    explicit SwapStore(const sfs::path& root)
+        : zarr::FileStore(root, false) {}
+    void put(const std::string& key, std::string_view data) override {
+        const sfs::path p = root() / key;
+        ::unlink(p.c_str());
+        std::error_code ec;
+        sfs::create_directories(p.parent_path(), ec);
+        fs::write_file(p, data);
+    }
+};
+
+void remove_tree(const sfs::path& dir) {
+    std::error_code ec;
+    sfs::remove_all(dir, ec);
+    if (ec) {
+        throw OutputError("cannot remove '" + dir.string() + "': " + ec.message(),
+                          "Remove it by hand and rerun");
+    }
+}
+
+// Hard links every file under from/rel to the same name under to/rel for which keep(relative
+// key, at the top level) is true; temporary files of killed atomic writes are left out.
+template <class Keep>
+void link_pyramid(const sfs::path& from, const sfs::path& to, const std::string& rel,
+                  const Keep& keep) {
+    std::error_code ec;
+    sfs::create_directory(to / rel, ec);
+    if (ec) {
+        throw OutputError("cannot create '" + (to / rel).string() + "': " + ec.message(),
+                          "The folder that holds the pyramid must be writable: tiles builds the "
+                          "new pyramid beside the old one");
+    }
+    for (const auto& e : sfs::directory_iterator(from / rel)) {
+        const std::string name = e.path().filename().string();
+        const std::string key = rel.empty() ? name : rel + "/" + name;
+        if (zarr::FileStore::is_temp_name(name) || !keep(key, rel.empty())) {
+            continue;
+        }
+        if (e.is_directory()) {
+            link_pyramid(from, to, key, keep);
+        } else {
+            hard_link(e.path(), to / key);
+        }
+    }
+}
+
+// Calls f with the store key of every chunk of outer index t of variable v on a level (om: the
+// level's array meta; its chunks are 1 along the leading dims).
+template <class F>
+void for_each_chunk_key(const Var& v, const zarr::ArrayMeta& om, size_t t, const F& f) {
+    const size_t nd = om.ndim();
+    std::vector<size_t> idx(nd);
+    for (size_t i = nd - 2, rem = t; i-- > 0;) {
+        idx[i] = rem % om.shape[i];
+        rem /= om.shape[i];
+    }
+    for (idx[nd - 2] = 0; idx[nd - 2] * om.chunks[nd - 2] < om.shape[nd - 2]; ++idx[nd - 2]) {
+        for (idx[nd - 1] = 0; idx[nd - 1] * om.chunks[nd - 1] < om.shape[nd - 1]; ++idx[nd - 1]) {
+            f(zarr::chunk_store_key(v.name, om, idx));
+        }
+    }
 }
 
 } // namespace
@@ -886,111 +953,94 @@ TilesResult build_tiles(const TilesRequest& req) {
         }
     }
 
+    // The new pyramid is built complete in the sibling folder <levels>.baims-swap (hard links
+    // to every file of the old one it keeps, new files for the rest) and exchanged with the old
+    // one in one renameat2(RENAME_EXCHANGE): a reader sees the old or the new pyramid, never a
+    // mix, and no file of the old pyramid is written. A swap folder left by a killed run is
+    // its unfinished new tree (before the exchange) or the old tree (after it): removed either
+    // way, the pyramid itself says what is still to do.
+    const sfs::path out(out_dir);
+    const sfs::path swap = swap_dir(out);
+    remove_tree(swap);
+    check_exchange_support(out);
+    // chunk files of the time steps an --update recomputes, and what a full build replaces
+    std::set<std::string> skip;
     if (incremental) {
-        r.rebuilt = false;
-        std::set<size_t> all;
-        std::vector<std::unique_ptr<zarr::FileStore>> stores;
-        std::vector<zarr::KvStore*> outs(static_cast<size_t>(n), nullptr);
         for (int k = 1; k < n; ++k) {
-            all.insert(todo[k].begin(), todo[k].end());
-            stores.push_back(std::make_unique<zarr::FileStore>(
-                sfs::path(out_dir) / (std::to_string(k) + ".zarr"), true));
-            outs[static_cast<size_t>(k)] = stores.back().get();
+            for (const auto& v : s.vars) {
+                auto om = level_var_meta(v, size_t{1} << k, th, tw);
+                for (size_t t : todo[static_cast<size_t>(k)]) {
+                    for_each_chunk_key(v, om, t, [&](const std::string& key) {
+                        skip.insert(std::to_string(k) + ".zarr/" + key);
+                    });
+                }
+            }
         }
-        // new slices are beyond the old shapes (invisible) until the metadata below
-        write_levels_data(cube, outs, s, n, th, tw, std::vector<size_t>(all.begin(), all.end()),
-                          true, req.threads, r);
-        for (int k = 1; k < n; ++k) {
-            auto& lv = *stores[static_cast<size_t>(k - 1)];
-            write_level_meta(cube, lv, s, size_t{1} << k, th, tw);
-            zarr::consolidate(lv);
-            fault_point("tiles-level");
-        }
+    }
+    std::set<size_t> all;
+    for (int k = 1; k < n; ++k) {
+        all.insert(todo[static_cast<size_t>(k)].begin(), todo[static_cast<size_t>(k)].end());
+    }
+    try {
+        link_pyramid(out, swap, "", [&](const std::string& rel, bool top) {
+            if (top &&
+                (rel.ends_with(".tmp") || rel == ".zlevels" || rel == SOURCES_FILE ||
+                 rel == "0.link" || rel == "0.zarr" || (!incremental && rel.ends_with(".zarr")))) {
+                return false;
+            }
+            return !skip.contains(rel);
+        });
+        fault_point("tiles-linked");
+        SwapStore tree(swap);
         if (!req.link) {
-            zarr::FileStore l0(sfs::path(out_dir) / "0.zarr", true);
+            SwapStore l0(swap / "0.zarr");
             copy_tree(cube, l0, "");
+            l0.erase(LOCK_FILE);
             zarr::consolidate(l0);
         }
-        r.slices = all.size();
-    } else {
-        // Every level is written under a temporary name first; the old pyramid is touched only
-        // once all of them are complete (an error while reading the cube, e.g. a corrupt chunk,
-        // leaves it as it was and removes the temporary levels).
-        for (const auto& e : levels.list("")) {
-            if (e.ends_with(".tmp")) {
-                levels.erase_dir(e);
-            }
-        }
-        std::vector<size_t> ts(nt);
-        for (size_t t = 0; t < nt; ++t) {
-            ts[t] = t;
-        }
-        try {
-            if (!req.link) {
-                zarr::FileStore l0(sfs::path(out_dir) / "0.zarr.tmp", false);
-                copy_tree(cube, l0, "");
-                l0.erase(LOCK_FILE);
-                zarr::consolidate(l0);
-            }
-            std::vector<std::unique_ptr<zarr::FileStore>> stores;
-            std::vector<zarr::KvStore*> outs(static_cast<size_t>(n), nullptr);
-            for (int k = 1; k < n; ++k) {
-                stores.push_back(std::make_unique<zarr::FileStore>(
-                    sfs::path(out_dir) / (std::to_string(k) + ".zarr.tmp"), false));
-                outs[static_cast<size_t>(k)] = stores.back().get();
-                write_level_meta(cube, *stores.back(), s, size_t{1} << k, th, tw);
-            }
-            write_levels_data(cube, outs, s, n, th, tw, ts, false, req.threads, r);
-            for (const auto& lv : stores) {
-                zarr::consolidate(*lv);
-                fault_point("tiles-level");
-            }
-        } catch (...) {
-            for (const auto& e : levels.list("")) {
-                if (e.ends_with(".tmp")) {
-                    levels.erase_dir(e);
-                }
-            }
-            throw;
-        }
-        fs::sync_filesystem(out_dir);
-        // commit: .zlevels goes first and comes back last, so a reader never takes a mix of
-        // old and new levels for a pyramid
-        levels.erase(".zlevels");
-        levels.sync();
-        sfs::path rel = sfs::relative(sfs::absolute(cube_path), sfs::absolute(out_dir));
-        if (req.link) {
-            levels.erase_dir("0.zarr");
-            levels.put("0.link", rel.string());
-        } else {
-            levels.erase("0.link");
-            levels.erase_dir("0.zarr");
-            levels.rename("0.zarr.tmp", "0.zarr");
-        }
+        std::vector<std::unique_ptr<SwapStore>> stores;
+        std::vector<zarr::KvStore*> outs(static_cast<size_t>(n), nullptr);
         for (int k = 1; k < n; ++k) {
-            std::string name = std::to_string(k) + ".zarr";
-            levels.erase_dir(name);
-            levels.rename(name + ".tmp", name);
-            fault_point("tiles-rename");
+            stores.push_back(std::make_unique<SwapStore>(swap / (std::to_string(k) + ".zarr")));
+            outs[static_cast<size_t>(k)] = stores.back().get();
+            write_level_meta(cube, *stores.back(), s, size_t{1} << k, th, tw);
         }
-        for (const auto& e : levels.list("")) { // levels of an earlier, deeper pyramid
-            if (e.ends_with(".zarr") && e != "0.zarr") {
-                int k = std::atoi(e.c_str());
-                if (k >= n) {
-                    levels.erase_dir(e);
-                }
+        std::vector<size_t> ts;
+        if (incremental) {
+            ts.assign(all.begin(), all.end());
+        } else {
+            for (size_t t = 0; t < nt; ++t) {
+                ts.push_back(t);
             }
         }
-        r.slices = nt;
+        // the chunks of these steps are not in the tree (not linked, or a new tree): an empty
+        // chunk is simply not written
+        write_levels_data(cube, outs, s, n, th, tw, ts, req.threads, r);
+        for (const auto& lv : stores) {
+            zarr::consolidate(*lv);
+            fault_point("tiles-level");
+        }
+        if (req.link) {
+            sfs::path rel = sfs::relative(sfs::absolute(cube_path), sfs::absolute(out));
+            tree.put("0.link", rel.string());
+        }
+        if (!cube_sources.is_null()) {
+            tree.put(SOURCES_FILE, cube_sources.dump());
+        }
+        tree.put(".zlevels", zlevels.dump(2));
+        fs::sync_filesystem(swap); // one syncfs makes the whole new tree durable
+    } catch (...) {
+        std::error_code ignored;
+        sfs::remove_all(swap, ignored);
+        throw;
     }
-    if (cube_sources.is_null()) {
-        levels.erase(SOURCES_FILE);
-    } else {
-        levels.put(SOURCES_FILE, cube_sources.dump());
-    }
-    levels.sync();
-    levels.put(".zlevels", zlevels.dump(2));
-    levels.sync();
+    fault_point("tiles-exchange");
+    exchange(swap, out); // the commit point
+    fs::sync_dir(out.parent_path().empty() ? sfs::path(".") : out.parent_path());
+    fault_point("tiles-exchanged");
+    remove_tree(swap); // the old pyramid
+    r.rebuilt = !incremental;
+    r.slices = incremental ? all.size() : nt;
     if (req.png) {
         auto png = *req.png;
         png.threads = req.threads;

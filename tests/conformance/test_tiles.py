@@ -321,6 +321,73 @@ class Crash(TempDirTest):
                 run(["tiles", cube, "-o", fresh], check=0)
                 self.assertEqual(sorted(snapshot(lv)), sorted(snapshot(fresh)))
                 self.assertFalse([e for e in os.listdir(lv) if e.endswith(".tmp")])
+                self.assertFalse(os.path.exists(lv + ".baims-swap"))
+
+
+class UpdateCrash(TempDirTest):
+    """tiles --update killed (kill -9) at each of its fault points: before any rerun an
+    independent reader sees exactly the old pyramid or exactly the new one (every file's bytes,
+    and xarray on every level); the rerun ends in the pyramid an uninterrupted update makes, with
+    no folder left beside it. The update appends a day and replaces one (a gen cube)."""
+
+    POINTS = ("tiles-chunk:3", "tiles-linked:1", "tiles-level:1", "tiles-level:2",
+              "tiles-exchange:1", "tiles-exchanged:1")
+
+    def levels_read(self, lv):
+        """What a reader gets: .zlevels and every level's values, via xarray."""
+        with open(os.path.join(lv, ".zlevels")) as f:
+            z = json.load(f)
+        out = {}
+        for k in range(1, z["num_levels"]):
+            with xr.open_zarr(os.path.join(lv, f"{k}.zarr")) as ds:
+                out[k] = (ds.time.values.copy(), ds.v.values.copy())
+        return out
+
+    def assert_same_read(self, a, b):
+        self.assertEqual(sorted(a), sorted(b))
+        for k in a:
+            np.testing.assert_array_equal(a[k][0], b[k][0])
+            np.testing.assert_array_equal(a[k][1], b[k][1])
+
+    def test_kill9_at_each_point_old_or_new_then_rerun(self):
+        lat = np.arange(9.75, 0, -0.5)
+        lon = np.arange(0.25, 15, 0.5)
+        t0 = dt.datetime(2022, 3, 1, 12)
+
+        def inp(k, scale=1.0):
+            d = np.random.default_rng(k).normal(k, size=(20, 30)) * scale
+            d[:6, :] = np.nan
+            path = self.p(f"in{k}_{scale}.nc")
+            write_cf(path, lat, lon, d[None], [t0 + dt.timedelta(days=k)])
+            return path
+
+        cube, cfg = self.p("g.zarr"), self.p("cfg.yml")
+        write_config(cfg, [0.0, 0.0, 15.0, 10.0], (30, 20), cube, chunks=(5, 6))
+        run(["gen", "-c", cfg, inp(1), inp(2), inp(3)], check=0)
+        lv, pristine, ref = self.p("g.levels"), self.p("pristine.levels"), self.p("ref.levels")
+        swap = lv + ".baims-swap"
+        run(["tiles", cube], check=0)
+        shutil.copytree(lv, pristine)
+        old, old_read = snapshot(lv), self.levels_read(lv)
+        run(["gen", "-c", cfg, inp(2, 3.0), inp(4)], check=0)   # replace day 2, append day 4
+        shutil.copytree(pristine, ref)
+        run(["tiles", cube, "-o", ref, "--update"], check=0)
+        new, new_read = snapshot(ref), self.levels_read(ref)
+        self.assertNotEqual(old, new)
+        self.assertEqual(len(new_read[1][0]), 4)
+        for point in self.POINTS:
+            with self.subTest(point=point):
+                shutil.rmtree(lv)
+                shutil.copytree(pristine, lv)
+                r = run(["tiles", cube, "--update"], env={"BAIMS_TEST_KILL_AT": point})
+                self.assertEqual(r.returncode, -9, r.stderr)
+                now = snapshot(lv)
+                after = point.startswith("tiles-exchanged")
+                self.assertEqual(now, new if after else old)
+                self.assert_same_read(self.levels_read(lv), new_read if after else old_read)
+                r = run(["tiles", cube, "--update"], check=0)
+                self.assertEqual(snapshot(lv), new)
+                self.assertFalse(os.path.exists(swap))
 
 
 class BadInput(TempDirTest):
