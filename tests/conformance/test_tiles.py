@@ -751,6 +751,66 @@ class PngTiles(TempDirTest):
         self.assertIn('"name":"cls"', html)
         self.assertIn("2022-03-03T12:00:00Z", html)
 
+    def test_update_renders_only_changed_steps(self):
+        """--png after tiles --update with one appended day writes the new day's tiles only (every
+        other tile file keeps its inode and mtime); a changed --cmap or range re-renders all; each
+        time the tiles equal those of a fresh full run byte for byte."""
+        full = make_cube(self.p("full.zarr"), nt=3)
+        cube, png = self.p("c.zarr"), self.p("png")
+        enc = {"sst": {"chunks": (1, CH, CW)}, "cls": {"chunks": (1, CH, CW), "_FillValue": -1}}
+        full.isel(time=slice(0, 2)).to_zarr(cube, consolidated=True, encoding=enc)
+        rng = ["--vmin", "270", "--vmax", "290"]   # a fixed range: percentiles move with new days
+
+        def tiles_state():
+            res = {}
+            for root, _d, files in os.walk(png):
+                for f in files:
+                    if f.endswith(".png"):
+                        st = os.stat(os.path.join(root, f))
+                        res[os.path.relpath(os.path.join(root, f), png)] = (st.st_ino, st.st_mtime_ns)
+            return res
+
+        def assert_as_fresh(cmap):
+            fresh = self.p("fresh-png")
+            shutil.rmtree(fresh, ignore_errors=True)
+            run(["tiles", cube, "-o", self.p("fresh.levels"), "--png", fresh, "--cmap", cmap] + rng,
+                check=0)
+            a, b = snapshot(png), snapshot(fresh)
+            self.assertEqual(sorted(a), sorted(b))
+            for k in a:
+                self.assertEqual(a[k], b[k], k)
+
+        run(["tiles", cube, "--png", png] + rng, check=0)
+        before = tiles_state()
+        self.assertTrue(before)
+        r = run(["tiles", cube, "--update", "--png", png] + rng, check=0)   # nothing new
+        self.assertIn("0 PNG tiles", r.stderr)
+        self.assertIn("4 of 4 variable time steps unchanged", r.stderr)
+        self.assertEqual(tiles_state(), before)
+        full.isel(time=slice(2, 3)).drop_vars(["lat", "lon"]).to_zarr(cube, append_dim="time",
+                                                                      consolidated=True)
+        r = run(["tiles", cube, "--update", "--png", png] + rng, check=0)
+        self.assertIn("4 of 6 variable time steps unchanged", r.stderr)
+        after = tiles_state()
+        new = {k for k in after if k.split(os.sep)[1] == "2"}
+        self.assertEqual(sorted(set(after) - new), sorted(before))
+        self.assertEqual(len(new), len(before) // 2)
+        for k in before:
+            self.assertEqual(after[k], before[k], k)
+        with open(os.path.join(png, "tiles.json")) as f:
+            self.assertEqual(json.load(f)["times"][-1], "2022-03-03T12:00:00Z")
+        with open(os.path.join(png, "index.html")) as f:
+            self.assertIn("2022-03-03T12:00:00Z", f.read())
+        assert_as_fresh("viridis")
+        # another colour map: every tile rendered again
+        r = run(["tiles", cube, "--update", "--png", png, "--cmap", "gray"] + rng, check=0)
+        self.assertIn(f"{len(after)} PNG tiles", r.stderr)
+        regrey = tiles_state()
+        self.assertEqual(sorted(regrey), sorted(after))
+        for k in after:
+            self.assertNotEqual(regrey[k], after[k], k)
+        assert_as_fresh("gray")
+
     def test_valid_range_attributes_and_bad_options(self):
         cube = self.p("c.zarr")
         make_cube(cube)
