@@ -63,52 +63,6 @@ struct Source {
     std::string path; // as given, for messages
 };
 
-double raw_to_double(const zarr::DType& t, const char* p) {
-    switch (t.kind) {
-    case zarr::DataKind::Float:
-        if (t.itemsize == 4) {
-            float f;
-            std::memcpy(&f, p, 4);
-            return f;
-        } else {
-            double d;
-            std::memcpy(&d, p, 8);
-            return d;
-        }
-    case zarr::DataKind::Int: {
-        int64_t v = 0;
-        switch (t.itemsize) {
-        case 1:
-            v = *reinterpret_cast<const int8_t*>(p);
-            break;
-        case 2: {
-            int16_t a;
-            std::memcpy(&a, p, 2);
-            v = a;
-            break;
-        }
-        case 4: {
-            int32_t a;
-            std::memcpy(&a, p, 4);
-            v = a;
-            break;
-        }
-        default:
-            std::memcpy(&v, p, 8);
-        }
-        return static_cast<double>(v);
-    }
-    case zarr::DataKind::UInt: {
-        uint64_t v = 0;
-        std::memcpy(&v, p, t.itemsize);
-        return static_cast<double>(v);
-    }
-    case zarr::DataKind::Bool:
-        return *p ? 1.0 : 0.0;
-    }
-    return NaN;
-}
-
 void double_to_raw(const zarr::DType& t, double v, char* p) {
     if (t.kind == zarr::DataKind::Float) {
         if (t.itemsize == 4) {
@@ -128,6 +82,23 @@ void double_to_raw(const zarr::DType& t, double v, char* p) {
         std::memcpy(p, &u, t.itemsize);
     } else {
         *p = r != 0 ? 1 : 0;
+    }
+}
+
+// One item of isz bytes (1, 2, 4 or 8): a fixed-size copy the compiler inlines.
+inline void copy_item(char* dst, const char* src, size_t isz) {
+    switch (isz) {
+    case 1:
+        *dst = *src;
+        break;
+    case 2:
+        std::memcpy(dst, src, 2);
+        break;
+    case 4:
+        std::memcpy(dst, src, 4);
+        break;
+    default:
+        std::memcpy(dst, src, 8);
     }
 }
 
@@ -341,6 +312,30 @@ double reduce_sorted(Op op, std::vector<double>& v) {
     return best;
 }
 
+// Decoded chunk buffers of a worker thread, reused from task to task: no page faults and no
+// zero-filling of a fresh megabyte per chunk (at most the chunks one band holds are kept).
+std::vector<std::vector<char>>& spare_buffers() {
+    static thread_local std::vector<std::vector<char>> spare;
+    return spare;
+}
+
+std::vector<char> spare_buffer(size_t bytes) {
+    auto& spare = spare_buffers();
+    std::vector<char> b;
+    if (!spare.empty()) {
+        b = std::move(spare.back());
+        spare.pop_back();
+    }
+    b.resize(bytes); // read_chunk fills every byte of a present chunk
+    return b;
+}
+
+void give_back(std::vector<char>&& b) {
+    if (b.capacity() > 0 && spare_buffers().size() < 64) {
+        spare_buffers().push_back(std::move(b));
+    }
+}
+
 // Every level's chunks of one variable and outer index (time step) under one output chunk of the
 // deepest level L = n-1 (the "top chunk"), in one pass over its level-0 footprint
 // (tile_h * 2^L rows x tile_w * 2^L columns). The footprint is read in bands of F = 2^L rows:
@@ -378,6 +373,14 @@ public:
         double_to_raw(m_type, m_fillv, m_fill_raw.data());
     }
 
+    ~PyramidTask() {
+        for (auto& [_, b] : m_cache) {
+            give_back(std::move(b));
+        }
+    }
+    PyramidTask(const PyramidTask&) = delete;
+    PyramidTask& operator=(const PyramidTask&) = delete;
+
     struct Counts {
         std::atomic<size_t> written{0}, empty{0};
     };
@@ -414,7 +417,12 @@ public:
             std::vector<char> row;
             std::vector<char> any;
         };
-        std::vector<Level> lv(static_cast<size_t>(m_L) + 1);
+        // the buffers of a worker thread, reused from task to task (no zero-filling or page
+        // faults of fresh megabytes per task)
+        static thread_local std::vector<Level> lv;
+        static thread_local std::vector<double> band, cur, nxt, ccnt, ncnt;
+        static thread_local std::vector<char> chunk;
+        lv.resize(static_cast<size_t>(m_L) + 1);
         for (int k = 1; k <= m_L; ++k) {
             auto& l = lv[static_cast<size_t>(k)];
             const auto& om = m_om[static_cast<size_t>(k)];
@@ -429,23 +437,52 @@ public:
             l.row.resize(l.oth * l.ow * isz);
             l.any.assign(l.ncols, 0);
         }
-        std::vector<double> band(m_F * fw);
+        band.resize(m_F * fw);
         std::vector<double> vals;
-        std::vector<char> chunk;
+        // first, mean, min and max: level k's cells of a band from level k-1's (2x2 children:
+        // first the top-left one, min/max of the valid ones, mean from sums and counts), so each
+        // level costs a quarter of the one before; median and mode from the band's values.
+        const bool tree = m_op != Op::Median && m_op != Op::Mode;
         for (size_t b0 = R0; b0 < R1; b0 += m_F) {
             const size_t b1 = std::min(R1, b0 + m_F);
             fill_band(cube, band, b0, b1, C0, C1, in_idx, inner, ch, cw);
+            size_t rows = b1 - b0, cols = fw;
+            if (tree) {
+                cur.assign(band.begin(), band.begin() + static_cast<long>(rows * cols));
+                if (m_op == Op::Mean) {
+                    ccnt.resize(cur.size());
+                    for (size_t i = 0; i < cur.size(); ++i) {
+                        const bool ok = !std::isnan(cur[i]);
+                        ccnt[i] = ok ? 1.0 : 0.0;
+                        cur[i] = ok ? cur[i] : 0.0;
+                    }
+                }
+            }
             for (int k = 1; k <= m_L; ++k) {
                 auto& l = lv[static_cast<size_t>(k)];
                 const size_t f = l.f;
-                for (size_t lr = (b0 - R0) / f; lr < level_size(b1 - R0, f); ++lr) {
+                if (tree) {
+                    halve(cur, ccnt, rows, cols, nxt, ncnt);
+                    std::swap(cur, nxt);
+                    std::swap(ccnt, ncnt);
+                    rows = level_size(rows, 2);
+                    cols = level_size(cols, 2);
+                }
+                const size_t lr0 = (b0 - R0) / f;
+                for (size_t lr = lr0; lr < level_size(b1 - R0, f); ++lr) {
                     const size_t rs = lr * f - (b0 - R0), re = std::min(rs + f, b1 - b0);
                     char* dst = l.row.data() + (lr % l.oth) * l.ow * isz;
                     for (size_t lc = 0; lc < l.ow; ++lc) {
-                        const size_t cs = lc * f, ce = std::min(cs + f, fw);
-                        double res = cell(band, fw, rs, re, cs, ce, vals);
+                        double res;
+                        if (tree) {
+                            const size_t i = (lr - lr0) * cols + lc;
+                            res = m_op != Op::Mean ? cur[i] : ccnt[i] > 0 ? cur[i] / ccnt[i] : NaN;
+                        } else {
+                            const size_t cs = lc * f, ce = std::min(cs + f, fw);
+                            res = cell(band, fw, rs, re, cs, ce, vals);
+                        }
                         if (std::isnan(res)) {
-                            std::memcpy(dst + lc * isz, m_fill_raw.data(), isz);
+                            copy_item(dst + lc * isz, m_fill_raw.data(), isz);
                         } else {
                             double_to_raw(m_type, res, dst + lc * isz);
                             l.any[lc / l.otw] = 1;
@@ -472,7 +509,6 @@ private:
         const size_t nd = m.ndim(), isz = m_type.itemsize, fw = c1 - c0;
         // `first` reads only the top-left cell of each block: even rows (and columns) of a band
         const size_t step = m_op == Op::First ? 2 : 1;
-        std::fill(band.begin(), band.end(), NaN);
         for (size_t by = b0 / ch; by * ch < b1; ++by) {
             for (size_t bx = c0 / cw; bx * cw < c1; ++bx) {
                 auto key = std::make_pair(by, bx);
@@ -480,7 +516,7 @@ private:
                 if (it == m_cache.end()) {
                     idx[nd - 2] = by;
                     idx[nd - 1] = bx;
-                    std::vector<char> buf(m.chunk_bytes());
+                    std::vector<char> buf = spare_buffer(m.chunk_bytes());
                     bool present = false;
                     try {
                         present = zarr::read_chunk(cube, m_v.name, m, idx, buf.data());
@@ -493,37 +529,114 @@ private:
                                          "its time step); the pyramid was left as it was");
                     }
                     if (!present) {
-                        buf.clear(); // absent: fill
+                        give_back(std::move(buf));
+                        buf = {}; // absent: fill
                     }
                     it = m_cache.emplace(key, std::move(buf)).first;
                 }
                 const auto& data = it->second;
-                if (data.empty()) {
-                    continue;
-                }
                 const size_t ya = std::max(b0, by * ch), yb = std::min(b1, (by + 1) * ch);
                 const size_t xa = std::max(c0, bx * cw), xb = std::min(c1, (bx + 1) * cw);
-                for (size_t yy = ya; yy < yb; ++yy) {
-                    if ((yy - b0) % step != 0) {
-                        continue;
+                if (data.empty()) { // absent: all missing (the chunks tile the band exactly)
+                    for (size_t yy = ya; yy < yb; ++yy) {
+                        std::fill_n(&band[(yy - b0) * fw + (xa - c0)], xb - xa, NaN);
                     }
-                    const char* row = data.data() + (inner + (yy - by * ch) * cw) * isz;
-                    double* out = &band[(yy - b0) * fw];
-                    for (size_t xx = xa; xx < xb; ++xx) {
-                        double d = raw_to_double(m_type, row + (xx - bx * cw) * isz);
+                    continue;
+                }
+                zarr::visit_dtype(m_type, [&](auto tag) {
+                    using T = typename decltype(tag)::type;
+                    for (size_t yy = ya; yy < yb; ++yy) {
+                        if ((yy - b0) % step != 0) {
+                            continue;
+                        }
+                        const char* row = data.data() + (inner + (yy - by * ch) * cw) * isz;
+                        double* out = &band[(yy - b0) * fw + (xa - c0)];
+                        const char* in = row + (xa - bx * cw) * isz;
+                        const size_t nx = xb - xa;
+                        for (size_t i = 0; i < nx; ++i) {
+                            T raw;
+                            std::memcpy(&raw, in + i * sizeof(T), sizeof(T));
+                            out[i] = static_cast<double>(raw);
+                        }
                         for (double mv : m_v.missing) {
-                            if (d == mv) {
-                                d = NaN;
+                            for (size_t i = 0; i < nx; ++i) {
+                                out[i] = out[i] == mv ? NaN : out[i];
                             }
                         }
-                        out[xx - c0] = d;
                     }
-                }
+                });
             }
         }
         // chunks that end inside this band are not needed again
         for (auto it = m_cache.begin(); it != m_cache.end();) {
-            it = (it->first.first + 1) * ch <= b1 ? m_cache.erase(it) : std::next(it);
+            if ((it->first.first + 1) * ch <= b1) {
+                give_back(std::move(it->second));
+                it = m_cache.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+
+    // The 2x2 reduction of a rows x cols grid of cells (values; for mean sums, with counts in
+    // cnt) into a ceil(rows/2) x ceil(cols/2) one; children beyond the edge are absent.
+    void halve(const std::vector<double>& in, const std::vector<double>& cnt, size_t rows,
+               size_t cols, std::vector<double>& out, std::vector<double>& ocnt) const {
+        const size_t nr = level_size(rows, 2), nc = level_size(cols, 2);
+        out.resize(nr * nc);
+        if (m_op == Op::Mean) {
+            ocnt.resize(nr * nc);
+        }
+        for (size_t r = 0; r < nr; ++r) {
+            const double* a = &in[2 * r * cols];
+            const double* b = 2 * r + 1 < rows ? &in[(2 * r + 1) * cols] : nullptr;
+            double* o = &out[r * nc];
+            if (m_op == Op::First) {
+                for (size_t c = 0; c < nc; ++c) {
+                    o[c] = a[2 * c];
+                }
+                continue;
+            }
+            if (m_op == Op::Mean) {
+                const double* ca = &cnt[2 * r * cols];
+                const double* cb = b ? &cnt[(2 * r + 1) * cols] : nullptr;
+                double* oc = &ocnt[r * nc];
+                for (size_t c = 0; c < nc; ++c) {
+                    const size_t x = 2 * c;
+                    double sum = a[x], n = ca[x];
+                    if (x + 1 < cols) {
+                        sum += a[x + 1];
+                        n += ca[x + 1];
+                    }
+                    if (b) {
+                        sum += b[x];
+                        n += cb[x];
+                        if (x + 1 < cols) {
+                            sum += b[x + 1];
+                            n += cb[x + 1];
+                        }
+                    }
+                    o[c] = sum;
+                    oc[c] = n;
+                }
+                continue;
+            }
+            const bool mn = m_op == Op::Min;
+            auto pick = [mn](double p, double q) { return mn ? std::fmin(p, q) : std::fmax(p, q); };
+            for (size_t c = 0; c < nc; ++c) {
+                const size_t x = 2 * c;
+                double v = a[x];
+                if (x + 1 < cols) {
+                    v = pick(v, a[x + 1]);
+                }
+                if (b) {
+                    v = pick(v, b[x]);
+                    if (x + 1 < cols) {
+                        v = pick(v, b[x + 1]);
+                    }
+                }
+                o[c] = v;
+            }
         }
     }
 
@@ -580,10 +693,12 @@ private:
         for (size_t j = 0; j < any.size(); ++j) {
             idx[nd - 1] = col0 + j;
             if (any[j] || om.fill_value.is_null()) {
-                for (size_t i = 0; i < oth * otw; ++i) {
-                    std::memcpy(chunk.data() + i * isz, m_fill_raw.data(), isz);
-                }
                 const size_t ca = j * otw, cb = std::min(ow, ca + otw);
+                if (nr < oth || cb - ca < otw) { // an edge chunk: fill beyond the level's end
+                    for (size_t i = 0; i < oth * otw; ++i) {
+                        copy_item(chunk.data() + i * isz, m_fill_raw.data(), isz);
+                    }
+                }
                 for (size_t r = 0; r < nr; ++r) {
                     std::memcpy(chunk.data() + r * otw * isz, row.data() + (r * ow + ca) * isz,
                                 (cb - ca) * isz);
