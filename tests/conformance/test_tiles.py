@@ -863,7 +863,8 @@ class PngTiles(TempDirTest):
 class ViewerChromiumSlow(TempDirTest):
     """index.html in Debian's headless chromium from file://, no network: for two variables and
     two time steps the page requests the tiles of that variable and time step and draws them all
-    (the images' load events), none fails. Label `slow` (about 10 s per chromium start)."""
+    (the images' load events), none fails; a screenshot shows the tile's opaque pixels drawn, in
+    its colours, different for the two time steps. Label `slow` (about 10 s per chromium start)."""
 
     def test_page_draws_tiles(self):
         chromium = shutil.which("chromium")
@@ -890,3 +891,47 @@ class ViewerChromiumSlow(TempDirTest):
                                                           for y in range(y0, y1 + 1)))
                     n = len(srcs)
                     self.assertIn(f'id="status">tiles requested {n}, drawn {n}, failed 0<', dom)
+                    self.check_screenshot(chromium, png, var, t)
+
+    def check_screenshot(self, chromium, png, var, t):
+        """The drawn pixels: a screenshot at zoom 3 (the cube lies in one tile there, drawn 1:1)
+        shows as many pixels that are not the map's background #e8e8e8 as the tile has opaque
+        ones (2 % for the edges of a tile placed at a fractional position), and their colours."""
+        shot = self.p(f"shot-{var}-{t}.png")
+        url = f"file://{png}/index.html?var={var}&t={t}&z=3"
+        x0, x1, y0, y1 = mercator_range(5, 50.75, 18.25, 60, 3)
+        self.assertEqual((x0, x1, y0, y1), (4, 4, 2, 2))
+        tile = read_png(os.path.join(png, var, str(t), "3", "4", "2.png"))
+        opaque = int((tile[..., 3] == 255).sum())
+        self.assertGreater(opaque, 1000)
+        bg = np.array([232, 232, 232])
+        # headless chromium may take the screenshot before the image is decoded (seen once in
+        # ten under load): up to 5 attempts; a false pass is not possible, a false failure is
+        for _attempt in range(5):
+            p = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                                "--user-data-dir=" + self.p("chromium-profile"),
+                                "--force-device-scale-factor=1", "--hide-scrollbars",
+                                "--run-all-compositor-stages-before-draw",
+                                "--virtual-time-budget=10000", "--window-size=1200,900",
+                                "--screenshot=" + shot, url], capture_output=True, text=True,
+                               timeout=300)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            g = gdal.Open(shot)   # RGB or RGBA: the colours
+            img = np.stack([g.GetRasterBand(b).ReadAsArray() for b in (1, 2, 3)], -1)
+            g = None
+            rows = np.all(img[:, 0] == bg, axis=-1)   # the map's rows (its left edge: background)
+            self.assertGreater(rows.sum(), 500)
+            area = img[rows]
+            drawn = ~np.all(area == bg, axis=-1)
+            if abs(int(drawn.sum()) - opaque) <= 0.02 * opaque:
+                break
+        self.assertAlmostEqual(int(drawn.sum()), opaque, delta=0.02 * opaque)
+        # the colours drawn are the tile's (exactly, apart from blended edge pixels)
+        tile_rgb = {tuple(c) for c in tile[tile[..., 3] == 255][:, :3]}
+        got = [tuple(c) for c in area[drawn]]
+        self.assertGreater(sum(c in tile_rgb for c in got), 0.95 * len(got))
+        self.shots = getattr(self, "shots", {})
+        self.shots[(var, t)] = area[drawn]
+        if (var, 0) in self.shots and (var, 2) in self.shots:   # the time steps differ
+            self.assertFalse(np.array_equal(self.shots[(var, 0)], self.shots[(var, 2)]))
+
