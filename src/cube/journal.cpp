@@ -37,6 +37,8 @@ public:
     void sync() override {}
 };
 
+} // namespace
+
 void hard_link(const sfs::path& from, const sfs::path& to) {
     if (::link(from.c_str(), to.c_str()) != 0) {
         const int err = errno;
@@ -45,6 +47,8 @@ void hard_link(const sfs::path& from, const sfs::path& to) {
                           "The cube must lie on a file system with hard links (ext4, xfs, btrfs)");
     }
 }
+
+namespace {
 
 void make_dir(const sfs::path& dir) {
     std::error_code ec;
@@ -72,6 +76,8 @@ void link_tree(const sfs::path& from, const sfs::path& to) {
     }
 }
 
+} // namespace
+
 void exchange(const sfs::path& a, const sfs::path& b) {
     if (::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) != 0) {
         const int err = errno;
@@ -81,6 +87,8 @@ void exchange(const sfs::path& a, const sfs::path& b) {
                           "folders atomically (ext4, xfs, btrfs, tmpfs)");
     }
 }
+
+namespace {
 
 // Phase B: the new cube, built from scratch in the sibling folder (a partial one of a killed run
 // is removed first), its journal in phase D; then the exchange.

@@ -63,6 +63,11 @@ std::filesystem::path swap_dir(const std::filesystem::path& root);
 // rewritten. old_nt is the cube's length before the update.
 bool needs_exchange(const std::vector<long>& mapping, const std::vector<StagedSlice>& staged);
 
+// link(from, to), and renameat2(a, b, RENAME_EXCHANGE): the primitives of the exchange (also
+// used by tiles for its pyramid). Throw OutputError naming the file system's answer.
+void hard_link(const std::filesystem::path& from, const std::filesystem::path& to);
+void exchange(const std::filesystem::path& a, const std::filesystem::path& b);
+
 // Throws OutputError (naming the file system's answer) when the file system of root cannot
 // exchange two folders atomically or make hard links; leaves nothing behind. Called before the
 // commit, so a refusal leaves the cube untouched.

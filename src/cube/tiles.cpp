@@ -3,8 +3,9 @@
 // Layout: <levels>/.zlevels (written last: the commit point of a full build), 0.link (relative
 // path to the cube) or 0.zarr (a copy), k.zarr for k >= 1. Every level k is aggregated from level 0
 // with 2^k x 2^k blocks, so median and mode are exact (a median of medians is not the median); one
-// pass over level 0 feeds all levels (PyramidTask). All levels are written under k.zarr.tmp and
-// renamed once all are complete.
+// pass over level 0 feeds all levels (PyramidTask). A build or an --update makes the complete new
+// pyramid in <levels>.baims-swap (hard links to the files it keeps) and exchanges it with the old
+// one in one step (docs/crash-safety.md, "baims tiles").
 
 #include "baims/cube/tiles.hpp"
 
@@ -62,52 +63,6 @@ struct Source {
     std::string path; // as given, for messages
 };
 
-double raw_to_double(const zarr::DType& t, const char* p) {
-    switch (t.kind) {
-    case zarr::DataKind::Float:
-        if (t.itemsize == 4) {
-            float f;
-            std::memcpy(&f, p, 4);
-            return f;
-        } else {
-            double d;
-            std::memcpy(&d, p, 8);
-            return d;
-        }
-    case zarr::DataKind::Int: {
-        int64_t v = 0;
-        switch (t.itemsize) {
-        case 1:
-            v = *reinterpret_cast<const int8_t*>(p);
-            break;
-        case 2: {
-            int16_t a;
-            std::memcpy(&a, p, 2);
-            v = a;
-            break;
-        }
-        case 4: {
-            int32_t a;
-            std::memcpy(&a, p, 4);
-            v = a;
-            break;
-        }
-        default:
-            std::memcpy(&v, p, 8);
-        }
-        return static_cast<double>(v);
-    }
-    case zarr::DataKind::UInt: {
-        uint64_t v = 0;
-        std::memcpy(&v, p, t.itemsize);
-        return static_cast<double>(v);
-    }
-    case zarr::DataKind::Bool:
-        return *p ? 1.0 : 0.0;
-    }
-    return NaN;
-}
-
 void double_to_raw(const zarr::DType& t, double v, char* p) {
     if (t.kind == zarr::DataKind::Float) {
         if (t.itemsize == 4) {
@@ -127,6 +82,23 @@ void double_to_raw(const zarr::DType& t, double v, char* p) {
         std::memcpy(p, &u, t.itemsize);
     } else {
         *p = r != 0 ? 1 : 0;
+    }
+}
+
+// One item of isz bytes (1, 2, 4 or 8): a fixed-size copy the compiler inlines.
+inline void copy_item(char* dst, const char* src, size_t isz) {
+    switch (isz) {
+    case 1:
+        *dst = *src;
+        break;
+    case 2:
+        std::memcpy(dst, src, 2);
+        break;
+    case 4:
+        std::memcpy(dst, src, 4);
+        break;
+    default:
+        std::memcpy(dst, src, 8);
     }
 }
 
@@ -340,6 +312,30 @@ double reduce_sorted(Op op, std::vector<double>& v) {
     return best;
 }
 
+// Decoded chunk buffers of a worker thread, reused from task to task: no page faults and no
+// zero-filling of a fresh megabyte per chunk (at most the chunks one band holds are kept).
+std::vector<std::vector<char>>& spare_buffers() {
+    static thread_local std::vector<std::vector<char>> spare;
+    return spare;
+}
+
+std::vector<char> spare_buffer(size_t bytes) {
+    auto& spare = spare_buffers();
+    std::vector<char> b;
+    if (!spare.empty()) {
+        b = std::move(spare.back());
+        spare.pop_back();
+    }
+    b.resize(bytes); // read_chunk fills every byte of a present chunk
+    return b;
+}
+
+void give_back(std::vector<char>&& b) {
+    if (b.capacity() > 0 && spare_buffers().size() < 64) {
+        spare_buffers().push_back(std::move(b));
+    }
+}
+
 // Every level's chunks of one variable and outer index (time step) under one output chunk of the
 // deepest level L = n-1 (the "top chunk"), in one pass over its level-0 footprint
 // (tile_h * 2^L rows x tile_w * 2^L columns). The footprint is read in bands of F = 2^L rows:
@@ -377,12 +373,20 @@ public:
         double_to_raw(m_type, m_fillv, m_fill_raw.data());
     }
 
+    ~PyramidTask() {
+        for (auto& [_, b] : m_cache) {
+            give_back(std::move(b));
+        }
+    }
+    PyramidTask(const PyramidTask&) = delete;
+    PyramidTask& operator=(const PyramidTask&) = delete;
+
     struct Counts {
         std::atomic<size_t> written{0}, empty{0};
     };
 
     void run(const zarr::KvStore& cube, const std::vector<zarr::KvStore*>& outs, size_t t,
-             size_t cy, size_t cx, bool erase_empty, Counts& counts) {
+             size_t cy, size_t cx, Counts& counts) {
         const auto& m = m_v.meta;
         const size_t nd = m.ndim(), isz = m_type.itemsize;
         const size_t ch = m.chunks[nd - 2], cw = m.chunks[nd - 1];
@@ -413,7 +417,12 @@ public:
             std::vector<char> row;
             std::vector<char> any;
         };
-        std::vector<Level> lv(static_cast<size_t>(m_L) + 1);
+        // the buffers of a worker thread, reused from task to task (no zero-filling or page
+        // faults of fresh megabytes per task)
+        static thread_local std::vector<Level> lv;
+        static thread_local std::vector<double> band, cur, nxt, ccnt, ncnt;
+        static thread_local std::vector<char> chunk;
+        lv.resize(static_cast<size_t>(m_L) + 1);
         for (int k = 1; k <= m_L; ++k) {
             auto& l = lv[static_cast<size_t>(k)];
             const auto& om = m_om[static_cast<size_t>(k)];
@@ -428,23 +437,52 @@ public:
             l.row.resize(l.oth * l.ow * isz);
             l.any.assign(l.ncols, 0);
         }
-        std::vector<double> band(m_F * fw);
+        band.resize(m_F * fw);
         std::vector<double> vals;
-        std::vector<char> chunk;
+        // first, mean, min and max: level k's cells of a band from level k-1's (2x2 children:
+        // first the top-left one, min/max of the valid ones, mean from sums and counts), so each
+        // level costs a quarter of the one before; median and mode from the band's values.
+        const bool tree = m_op != Op::Median && m_op != Op::Mode;
         for (size_t b0 = R0; b0 < R1; b0 += m_F) {
             const size_t b1 = std::min(R1, b0 + m_F);
             fill_band(cube, band, b0, b1, C0, C1, in_idx, inner, ch, cw);
+            size_t rows = b1 - b0, cols = fw;
+            if (tree) {
+                cur.assign(band.begin(), band.begin() + static_cast<long>(rows * cols));
+                if (m_op == Op::Mean) {
+                    ccnt.resize(cur.size());
+                    for (size_t i = 0; i < cur.size(); ++i) {
+                        const bool ok = !std::isnan(cur[i]);
+                        ccnt[i] = ok ? 1.0 : 0.0;
+                        cur[i] = ok ? cur[i] : 0.0;
+                    }
+                }
+            }
             for (int k = 1; k <= m_L; ++k) {
                 auto& l = lv[static_cast<size_t>(k)];
                 const size_t f = l.f;
-                for (size_t lr = (b0 - R0) / f; lr < level_size(b1 - R0, f); ++lr) {
+                if (tree) {
+                    halve(cur, ccnt, rows, cols, nxt, ncnt);
+                    std::swap(cur, nxt);
+                    std::swap(ccnt, ncnt);
+                    rows = level_size(rows, 2);
+                    cols = level_size(cols, 2);
+                }
+                const size_t lr0 = (b0 - R0) / f;
+                for (size_t lr = lr0; lr < level_size(b1 - R0, f); ++lr) {
                     const size_t rs = lr * f - (b0 - R0), re = std::min(rs + f, b1 - b0);
                     char* dst = l.row.data() + (lr % l.oth) * l.ow * isz;
                     for (size_t lc = 0; lc < l.ow; ++lc) {
-                        const size_t cs = lc * f, ce = std::min(cs + f, fw);
-                        double res = cell(band, fw, rs, re, cs, ce, vals);
+                        double res;
+                        if (tree) {
+                            const size_t i = (lr - lr0) * cols + lc;
+                            res = m_op != Op::Mean ? cur[i] : ccnt[i] > 0 ? cur[i] / ccnt[i] : NaN;
+                        } else {
+                            const size_t cs = lc * f, ce = std::min(cs + f, fw);
+                            res = cell(band, fw, rs, re, cs, ce, vals);
+                        }
                         if (std::isnan(res)) {
-                            std::memcpy(dst + lc * isz, m_fill_raw.data(), isz);
+                            copy_item(dst + lc * isz, m_fill_raw.data(), isz);
                         } else {
                             double_to_raw(m_type, res, dst + lc * isz);
                             l.any[lc / l.otw] = 1;
@@ -453,7 +491,7 @@ public:
                     if (lr % l.oth == l.oth - 1 || lr == l.oh - 1) {
                         flush(*outs[static_cast<size_t>(k)], k, l.row, l.any, lr / l.oth,
                               std::min(l.oth, l.oh - (lr / l.oth) * l.oth), l.ow, l.oth, l.otw,
-                              l.row0, l.col0, out_idx, chunk, erase_empty, counts);
+                              l.row0, l.col0, out_idx, chunk, counts);
                         std::fill(l.any.begin(), l.any.end(), 0);
                     }
                 }
@@ -471,7 +509,6 @@ private:
         const size_t nd = m.ndim(), isz = m_type.itemsize, fw = c1 - c0;
         // `first` reads only the top-left cell of each block: even rows (and columns) of a band
         const size_t step = m_op == Op::First ? 2 : 1;
-        std::fill(band.begin(), band.end(), NaN);
         for (size_t by = b0 / ch; by * ch < b1; ++by) {
             for (size_t bx = c0 / cw; bx * cw < c1; ++bx) {
                 auto key = std::make_pair(by, bx);
@@ -479,7 +516,7 @@ private:
                 if (it == m_cache.end()) {
                     idx[nd - 2] = by;
                     idx[nd - 1] = bx;
-                    std::vector<char> buf(m.chunk_bytes());
+                    std::vector<char> buf = spare_buffer(m.chunk_bytes());
                     bool present = false;
                     try {
                         present = zarr::read_chunk(cube, m_v.name, m, idx, buf.data());
@@ -492,37 +529,114 @@ private:
                                          "its time step); the pyramid was left as it was");
                     }
                     if (!present) {
-                        buf.clear(); // absent: fill
+                        give_back(std::move(buf));
+                        buf = {}; // absent: fill
                     }
                     it = m_cache.emplace(key, std::move(buf)).first;
                 }
                 const auto& data = it->second;
-                if (data.empty()) {
-                    continue;
-                }
                 const size_t ya = std::max(b0, by * ch), yb = std::min(b1, (by + 1) * ch);
                 const size_t xa = std::max(c0, bx * cw), xb = std::min(c1, (bx + 1) * cw);
-                for (size_t yy = ya; yy < yb; ++yy) {
-                    if ((yy - b0) % step != 0) {
-                        continue;
+                if (data.empty()) { // absent: all missing (the chunks tile the band exactly)
+                    for (size_t yy = ya; yy < yb; ++yy) {
+                        std::fill_n(&band[(yy - b0) * fw + (xa - c0)], xb - xa, NaN);
                     }
-                    const char* row = data.data() + (inner + (yy - by * ch) * cw) * isz;
-                    double* out = &band[(yy - b0) * fw];
-                    for (size_t xx = xa; xx < xb; ++xx) {
-                        double d = raw_to_double(m_type, row + (xx - bx * cw) * isz);
+                    continue;
+                }
+                zarr::visit_dtype(m_type, [&](auto tag) {
+                    using T = typename decltype(tag)::type;
+                    for (size_t yy = ya; yy < yb; ++yy) {
+                        if ((yy - b0) % step != 0) {
+                            continue;
+                        }
+                        const char* row = data.data() + (inner + (yy - by * ch) * cw) * isz;
+                        double* out = &band[(yy - b0) * fw + (xa - c0)];
+                        const char* in = row + (xa - bx * cw) * isz;
+                        const size_t nx = xb - xa;
+                        for (size_t i = 0; i < nx; ++i) {
+                            T raw;
+                            std::memcpy(&raw, in + i * sizeof(T), sizeof(T));
+                            out[i] = static_cast<double>(raw);
+                        }
                         for (double mv : m_v.missing) {
-                            if (d == mv) {
-                                d = NaN;
+                            for (size_t i = 0; i < nx; ++i) {
+                                out[i] = out[i] == mv ? NaN : out[i];
                             }
                         }
-                        out[xx - c0] = d;
                     }
-                }
+                });
             }
         }
         // chunks that end inside this band are not needed again
         for (auto it = m_cache.begin(); it != m_cache.end();) {
-            it = (it->first.first + 1) * ch <= b1 ? m_cache.erase(it) : std::next(it);
+            if ((it->first.first + 1) * ch <= b1) {
+                give_back(std::move(it->second));
+                it = m_cache.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+
+    // The 2x2 reduction of a rows x cols grid of cells (values; for mean sums, with counts in
+    // cnt) into a ceil(rows/2) x ceil(cols/2) one; children beyond the edge are absent.
+    void halve(const std::vector<double>& in, const std::vector<double>& cnt, size_t rows,
+               size_t cols, std::vector<double>& out, std::vector<double>& ocnt) const {
+        const size_t nr = level_size(rows, 2), nc = level_size(cols, 2);
+        out.resize(nr * nc);
+        if (m_op == Op::Mean) {
+            ocnt.resize(nr * nc);
+        }
+        for (size_t r = 0; r < nr; ++r) {
+            const double* a = &in[2 * r * cols];
+            const double* b = 2 * r + 1 < rows ? &in[(2 * r + 1) * cols] : nullptr;
+            double* o = &out[r * nc];
+            if (m_op == Op::First) {
+                for (size_t c = 0; c < nc; ++c) {
+                    o[c] = a[2 * c];
+                }
+                continue;
+            }
+            if (m_op == Op::Mean) {
+                const double* ca = &cnt[2 * r * cols];
+                const double* cb = b ? &cnt[(2 * r + 1) * cols] : nullptr;
+                double* oc = &ocnt[r * nc];
+                for (size_t c = 0; c < nc; ++c) {
+                    const size_t x = 2 * c;
+                    double sum = a[x], n = ca[x];
+                    if (x + 1 < cols) {
+                        sum += a[x + 1];
+                        n += ca[x + 1];
+                    }
+                    if (b) {
+                        sum += b[x];
+                        n += cb[x];
+                        if (x + 1 < cols) {
+                            sum += b[x + 1];
+                            n += cb[x + 1];
+                        }
+                    }
+                    o[c] = sum;
+                    oc[c] = n;
+                }
+                continue;
+            }
+            const bool mn = m_op == Op::Min;
+            auto pick = [mn](double p, double q) { return mn ? std::fmin(p, q) : std::fmax(p, q); };
+            for (size_t c = 0; c < nc; ++c) {
+                const size_t x = 2 * c;
+                double v = a[x];
+                if (x + 1 < cols) {
+                    v = pick(v, a[x + 1]);
+                }
+                if (b) {
+                    v = pick(v, b[x]);
+                    if (x + 1 < cols) {
+                        v = pick(v, b[x + 1]);
+                    }
+                }
+                o[c] = v;
+            }
         }
     }
 
@@ -567,11 +681,11 @@ private:
     }
 
     // Writes the chunks of one output chunk row of level k (nr valid rows of `row`); chunks
-    // without a valid cell are not written (and erased with erase_empty).
+    // without a valid cell are not written.
     void flush(zarr::KvStore& out, int k, const std::vector<char>& row,
                const std::vector<char>& any, size_t crow, size_t nr, size_t ow, size_t oth,
                size_t otw, size_t row0, size_t col0, std::vector<size_t> idx,
-               std::vector<char>& chunk, bool erase_empty, Counts& counts) const {
+               std::vector<char>& chunk, Counts& counts) const {
         const auto& om = m_om[static_cast<size_t>(k)];
         const size_t nd = om.ndim(), isz = m_type.itemsize;
         chunk.resize(oth * otw * isz);
@@ -579,10 +693,12 @@ private:
         for (size_t j = 0; j < any.size(); ++j) {
             idx[nd - 1] = col0 + j;
             if (any[j] || om.fill_value.is_null()) {
-                for (size_t i = 0; i < oth * otw; ++i) {
-                    std::memcpy(chunk.data() + i * isz, m_fill_raw.data(), isz);
-                }
                 const size_t ca = j * otw, cb = std::min(ow, ca + otw);
+                if (nr < oth || cb - ca < otw) { // an edge chunk: fill beyond the level's end
+                    for (size_t i = 0; i < oth * otw; ++i) {
+                        copy_item(chunk.data() + i * isz, m_fill_raw.data(), isz);
+                    }
+                }
                 for (size_t r = 0; r < nr; ++r) {
                     std::memcpy(chunk.data() + r * otw * isz, row.data() + (r * ow + ca) * isz,
                                 (cb - ca) * isz);
@@ -590,9 +706,6 @@ private:
                 zarr::write_chunk(out, m_v.name, om, idx, chunk.data());
                 ++counts.written;
             } else {
-                if (erase_empty) {
-                    out.erase(zarr::chunk_store_key(m_v.name, om, idx));
-                }
                 ++counts.empty;
             }
             fault_point("tiles-chunk");
@@ -615,7 +728,7 @@ private:
 // one pass over level 0, in parallel over the top chunks.
 void write_levels_data(const zarr::KvStore& cube, const std::vector<zarr::KvStore*>& outs,
                        const Source& s, int n, size_t th, size_t tw, const std::vector<size_t>& ts,
-                       bool erase_empty, int threads, TilesResult& r) {
+                       int threads, TilesResult& r) {
     if (n < 2) {
         return;
     }
@@ -641,7 +754,7 @@ void write_levels_data(const zarr::KvStore& cube, const std::vector<zarr::KvStor
     parallel_for(tasks.size(), threads, [&](size_t i, size_t) {
         const auto& task = tasks[i];
         PyramidTask pt(s, *task.v, n, th, tw);
-        pt.run(cube, outs, task.t, task.cy, task.cx, erase_empty, counts);
+        pt.run(cube, outs, task.t, task.cy, task.cx, counts);
     });
     r.chunks_written += counts.written;
     r.chunks_empty += counts.empty;
@@ -722,6 +835,75 @@ std::string default_output(const std::string& cube) {
         name = name.substr(0, name.size() - 5);
     }
     return (p.parent_path() / (name + ".levels")).string();
+}
+
+// The store of the new pyramid tree in <levels>.baims-swap, which no reader sees before the
+// exchange: a put unlinks the name (a hard link to the old pyramid's file, which must stay as
+// it is) and writes a new file in place, without a temporary file or an fsync: one syncfs before
+// the exchange makes the tree durable, and a killed run's tree is removed by the next run.
+class SwapStore : public zarr::FileStore {
+public:
+    explicit SwapStore(const sfs::path& root)
+        : zarr::FileStore(root, false) {}
+    void put(const std::string& key, std::string_view data) override {
+        const sfs::path p = root() / key;
+        ::unlink(p.c_str());
+        std::error_code ec;
+        sfs::create_directories(p.parent_path(), ec);
+        fs::write_file(p, data);
+    }
+};
+
+void remove_tree(const sfs::path& dir) {
+    std::error_code ec;
+    sfs::remove_all(dir, ec);
+    if (ec) {
+        throw OutputError("cannot remove '" + dir.string() + "': " + ec.message(),
+                          "Remove it by hand and rerun");
+    }
+}
+
+// Hard links every file under from/rel to the same name under to/rel for which keep(relative
+// key, at the top level) is true; temporary files of killed atomic writes are left out.
+template <class Keep>
+void link_pyramid(const sfs::path& from, const sfs::path& to, const std::string& rel,
+                  const Keep& keep) {
+    std::error_code ec;
+    sfs::create_directory(to / rel, ec);
+    if (ec) {
+        throw OutputError("cannot create '" + (to / rel).string() + "': " + ec.message(),
+                          "The folder that holds the pyramid must be writable: tiles builds the "
+                          "new pyramid beside the old one");
+    }
+    for (const auto& e : sfs::directory_iterator(from / rel)) {
+        const std::string name = e.path().filename().string();
+        const std::string key = rel.empty() ? name : rel + "/" + name;
+        if (zarr::FileStore::is_temp_name(name) || !keep(key, rel.empty())) {
+            continue;
+        }
+        if (e.is_directory()) {
+            link_pyramid(from, to, key, keep);
+        } else {
+            hard_link(e.path(), to / key);
+        }
+    }
+}
+
+// Calls f with the store key of every chunk of outer index t of variable v on a level (om: the
+// level's array meta; its chunks are 1 along the leading dims).
+template <class F>
+void for_each_chunk_key(const Var& v, const zarr::ArrayMeta& om, size_t t, const F& f) {
+    const size_t nd = om.ndim();
+    std::vector<size_t> idx(nd);
+    for (size_t i = nd - 2, rem = t; i-- > 0;) {
+        idx[i] = rem % om.shape[i];
+        rem /= om.shape[i];
+    }
+    for (idx[nd - 2] = 0; idx[nd - 2] * om.chunks[nd - 2] < om.shape[nd - 2]; ++idx[nd - 2]) {
+        for (idx[nd - 1] = 0; idx[nd - 1] * om.chunks[nd - 1] < om.shape[nd - 1]; ++idx[nd - 1]) {
+            f(zarr::chunk_store_key(v.name, om, idx));
+        }
+    }
 }
 
 } // namespace
@@ -886,111 +1068,94 @@ TilesResult build_tiles(const TilesRequest& req) {
         }
     }
 
+    // The new pyramid is built complete in the sibling folder <levels>.baims-swap (hard links
+    // to every file of the old one it keeps, new files for the rest) and exchanged with the old
+    // one in one renameat2(RENAME_EXCHANGE): a reader sees the old or the new pyramid, never a
+    // mix, and no file of the old pyramid is written. A swap folder left by a killed run is
+    // its unfinished new tree (before the exchange) or the old tree (after it): removed either
+    // way, the pyramid itself says what is still to do.
+    const sfs::path out(out_dir);
+    const sfs::path swap = swap_dir(out);
+    remove_tree(swap);
+    check_exchange_support(out);
+    // chunk files of the time steps an --update recomputes, and what a full build replaces
+    std::set<std::string> skip;
     if (incremental) {
-        r.rebuilt = false;
-        std::set<size_t> all;
-        std::vector<std::unique_ptr<zarr::FileStore>> stores;
-        std::vector<zarr::KvStore*> outs(static_cast<size_t>(n), nullptr);
         for (int k = 1; k < n; ++k) {
-            all.insert(todo[k].begin(), todo[k].end());
-            stores.push_back(std::make_unique<zarr::FileStore>(
-                sfs::path(out_dir) / (std::to_string(k) + ".zarr"), true));
-            outs[static_cast<size_t>(k)] = stores.back().get();
+            for (const auto& v : s.vars) {
+                auto om = level_var_meta(v, size_t{1} << k, th, tw);
+                for (size_t t : todo[static_cast<size_t>(k)]) {
+                    for_each_chunk_key(v, om, t, [&](const std::string& key) {
+                        skip.insert(std::to_string(k) + ".zarr/" + key);
+                    });
+                }
+            }
         }
-        // new slices are beyond the old shapes (invisible) until the metadata below
-        write_levels_data(cube, outs, s, n, th, tw, std::vector<size_t>(all.begin(), all.end()),
-                          true, req.threads, r);
-        for (int k = 1; k < n; ++k) {
-            auto& lv = *stores[static_cast<size_t>(k - 1)];
-            write_level_meta(cube, lv, s, size_t{1} << k, th, tw);
-            zarr::consolidate(lv);
-            fault_point("tiles-level");
-        }
+    }
+    std::set<size_t> all;
+    for (int k = 1; k < n; ++k) {
+        all.insert(todo[static_cast<size_t>(k)].begin(), todo[static_cast<size_t>(k)].end());
+    }
+    try {
+        link_pyramid(out, swap, "", [&](const std::string& rel, bool top) {
+            if (top &&
+                (rel.ends_with(".tmp") || rel == ".zlevels" || rel == SOURCES_FILE ||
+                 rel == "0.link" || rel == "0.zarr" || (!incremental && rel.ends_with(".zarr")))) {
+                return false;
+            }
+            return !skip.contains(rel);
+        });
+        fault_point("tiles-linked");
+        SwapStore tree(swap);
         if (!req.link) {
-            zarr::FileStore l0(sfs::path(out_dir) / "0.zarr", true);
+            SwapStore l0(swap / "0.zarr");
             copy_tree(cube, l0, "");
+            l0.erase(LOCK_FILE);
             zarr::consolidate(l0);
         }
-        r.slices = all.size();
-    } else {
-        // Every level is written under a temporary name first; the old pyramid is touched only
-        // once all of them are complete (an error while reading the cube, e.g. a corrupt chunk,
-        // leaves it as it was and removes the temporary levels).
-        for (const auto& e : levels.list("")) {
-            if (e.ends_with(".tmp")) {
-                levels.erase_dir(e);
-            }
-        }
-        std::vector<size_t> ts(nt);
-        for (size_t t = 0; t < nt; ++t) {
-            ts[t] = t;
-        }
-        try {
-            if (!req.link) {
-                zarr::FileStore l0(sfs::path(out_dir) / "0.zarr.tmp", false);
-                copy_tree(cube, l0, "");
-                l0.erase(LOCK_FILE);
-                zarr::consolidate(l0);
-            }
-            std::vector<std::unique_ptr<zarr::FileStore>> stores;
-            std::vector<zarr::KvStore*> outs(static_cast<size_t>(n), nullptr);
-            for (int k = 1; k < n; ++k) {
-                stores.push_back(std::make_unique<zarr::FileStore>(
-                    sfs::path(out_dir) / (std::to_string(k) + ".zarr.tmp"), false));
-                outs[static_cast<size_t>(k)] = stores.back().get();
-                write_level_meta(cube, *stores.back(), s, size_t{1} << k, th, tw);
-            }
-            write_levels_data(cube, outs, s, n, th, tw, ts, false, req.threads, r);
-            for (const auto& lv : stores) {
-                zarr::consolidate(*lv);
-                fault_point("tiles-level");
-            }
-        } catch (...) {
-            for (const auto& e : levels.list("")) {
-                if (e.ends_with(".tmp")) {
-                    levels.erase_dir(e);
-                }
-            }
-            throw;
-        }
-        fs::sync_filesystem(out_dir);
-        // commit: .zlevels goes first and comes back last, so a reader never takes a mix of
-        // old and new levels for a pyramid
-        levels.erase(".zlevels");
-        levels.sync();
-        sfs::path rel = sfs::relative(sfs::absolute(cube_path), sfs::absolute(out_dir));
-        if (req.link) {
-            levels.erase_dir("0.zarr");
-            levels.put("0.link", rel.string());
-        } else {
-            levels.erase("0.link");
-            levels.erase_dir("0.zarr");
-            levels.rename("0.zarr.tmp", "0.zarr");
-        }
+        std::vector<std::unique_ptr<SwapStore>> stores;
+        std::vector<zarr::KvStore*> outs(static_cast<size_t>(n), nullptr);
         for (int k = 1; k < n; ++k) {
-            std::string name = std::to_string(k) + ".zarr";
-            levels.erase_dir(name);
-            levels.rename(name + ".tmp", name);
-            fault_point("tiles-rename");
+            stores.push_back(std::make_unique<SwapStore>(swap / (std::to_string(k) + ".zarr")));
+            outs[static_cast<size_t>(k)] = stores.back().get();
+            write_level_meta(cube, *stores.back(), s, size_t{1} << k, th, tw);
         }
-        for (const auto& e : levels.list("")) { // levels of an earlier, deeper pyramid
-            if (e.ends_with(".zarr") && e != "0.zarr") {
-                int k = std::atoi(e.c_str());
-                if (k >= n) {
-                    levels.erase_dir(e);
-                }
+        std::vector<size_t> ts;
+        if (incremental) {
+            ts.assign(all.begin(), all.end());
+        } else {
+            for (size_t t = 0; t < nt; ++t) {
+                ts.push_back(t);
             }
         }
-        r.slices = nt;
+        // the chunks of these steps are not in the tree (not linked, or a new tree): an empty
+        // chunk is simply not written
+        write_levels_data(cube, outs, s, n, th, tw, ts, req.threads, r);
+        for (const auto& lv : stores) {
+            zarr::consolidate(*lv);
+            fault_point("tiles-level");
+        }
+        if (req.link) {
+            sfs::path rel = sfs::relative(sfs::absolute(cube_path), sfs::absolute(out));
+            tree.put("0.link", rel.string());
+        }
+        if (!cube_sources.is_null()) {
+            tree.put(SOURCES_FILE, cube_sources.dump());
+        }
+        tree.put(".zlevels", zlevels.dump(2));
+        fs::sync_filesystem(swap); // one syncfs makes the whole new tree durable
+    } catch (...) {
+        std::error_code ignored;
+        sfs::remove_all(swap, ignored);
+        throw;
     }
-    if (cube_sources.is_null()) {
-        levels.erase(SOURCES_FILE);
-    } else {
-        levels.put(SOURCES_FILE, cube_sources.dump());
-    }
-    levels.sync();
-    levels.put(".zlevels", zlevels.dump(2));
-    levels.sync();
+    fault_point("tiles-exchange");
+    exchange(swap, out); // the commit point
+    fs::sync_dir(out.parent_path().empty() ? sfs::path(".") : out.parent_path());
+    fault_point("tiles-exchanged");
+    remove_tree(swap); // the old pyramid
+    r.rebuilt = !incremental;
+    r.slices = incremental ? all.size() : nt;
     if (req.png) {
         auto png = *req.png;
         png.threads = req.threads;

@@ -20,7 +20,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -170,6 +173,71 @@ double percentile(const std::vector<float>& s, double p) {
            frac * (static_cast<double>(s[i + 1]) - static_cast<double>(s[i]));
 }
 
+// 64-bit FNV-1a, over 8-byte words (a fingerprint, not a checksum against attacks): the same
+// bytes give the same value in every build.
+struct Fnv {
+    std::uint64_t h = 1469598103934665603ULL;
+    void add(std::string_view s) {
+        size_t i = 0;
+        for (; i + 8 <= s.size(); i += 8) {
+            std::uint64_t w;
+            std::memcpy(&w, s.data() + i, 8);
+            h = (h ^ w) * 1099511628211ULL;
+        }
+        for (; i < s.size(); ++i) {
+            h = (h ^ static_cast<unsigned char>(s[i])) * 1099511628211ULL;
+        }
+        h = (h ^ s.size()) * 1099511628211ULL; // length: "ab"+"c" differs from "a"+"bc"
+    }
+    std::string hex() const {
+        char b[17];
+        std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(h));
+        return b;
+    }
+};
+
+// What the tiles of variable v at outer index t are made of, on level k: its metadata and the
+// stored bytes (compressed, not decoded) of every chunk of that index ("-" for an absent chunk).
+void add_slice(Fnv& f, const zarr::KvStore& st, const json& consolidated, const std::string& name,
+               size_t t) {
+    json za = consolidated.at(name + "/.zarray");
+    if (za.contains("shape") && za["shape"].is_array() && za["shape"].size() >= 2) {
+        // the length of the time axis is not part of a slice (an appended day changes it)
+        za["shape"] = json::array({za["shape"][za["shape"].size() - 2], za["shape"].back()});
+    }
+    f.add(za.dump());
+    f.add(consolidated.value(name + "/.zattrs", json::object()).dump());
+    const auto m = zarr::ArrayMeta::from_json(consolidated.at(name + "/.zarray"));
+    const size_t nd = m.ndim();
+    std::vector<size_t> idx(nd);
+    for (size_t i = nd - 2, rem = t; i-- > 0;) {
+        idx[i] = (rem % m.shape[i]) / m.chunks[i];
+        rem /= m.shape[i];
+    }
+    for (idx[nd - 2] = 0; idx[nd - 2] * m.chunks[nd - 2] < m.shape[nd - 2]; ++idx[nd - 2]) {
+        for (idx[nd - 1] = 0; idx[nd - 1] * m.chunks[nd - 1] < m.shape[nd - 1]; ++idx[nd - 1]) {
+            const auto key = zarr::chunk_store_key(name, m, idx);
+            f.add(key);
+            auto b = st.get(key);
+            f.add(b ? std::string_view(*b) : std::string_view("-"));
+        }
+    }
+}
+
+const char* const MANIFEST = ".baims-png.json";
+
+json read_manifest(const zarr::KvStore& st, const std::string& key) {
+    auto b = st.get(key);
+    if (!b) {
+        return nullptr;
+    }
+    try {
+        return json::parse(*b);
+    } catch (const json::exception&) {
+        return nullptr;
+    }
+}
+
 double tile_x(double lon, int z) {
     return (lon + 180.0) / 360.0 * std::ldexp(1.0, z);
 }
@@ -193,7 +261,10 @@ json colours_of(const std::vector<unsigned char>& table) {
 
 std::string PngResult::summary() const {
     return std::to_string(tiles) + " PNG tiles, zoom " + std::to_string(zmin) + "-" +
-           std::to_string(zmax);
+           std::to_string(zmax) +
+           (unchanged ? ", " + std::to_string(unchanged) + " of " + std::to_string(steps) +
+                            " variable time steps unchanged"
+                      : "");
 }
 
 std::string cmap_names() {
@@ -362,13 +433,49 @@ PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir
     }
     zarr::FileStore out(req.dir, false);
     json zooms = json::object();
+    for (int z = res.zmin; z <= res.zmax; ++z) {
+        zooms[std::to_string(z)] =
+            json::array({static_cast<long>(std::floor(tile_x(west, z))),
+                         static_cast<long>(std::ceil(tile_x(east, z))) - 1,
+                         static_cast<long>(std::floor(tile_y(north, z))),
+                         static_cast<long>(std::ceil(tile_y(south, z))) - 1});
+    }
     for (const auto& v : vars) {
         auto meta_of = [&](int k) {
             return zarr::ArrayMeta::from_json(
                 levels[static_cast<size_t>(k)].consolidated.at(v.name + "/.zarray"));
         };
+        // time steps beyond the cube's end (it was shortened)
+        for (const auto& e : out.list(v.name)) {
+            if (!e.empty() && std::all_of(e.begin(), e.end(), ::isdigit) && std::stoul(e) >= nt) {
+                out.erase_dir(v.name + "/" + e);
+            }
+        }
         for (size_t t = 0; t < nt; ++t) {
-            out.erase_dir(v.name + "/" + std::to_string(t));
+            // the manifest: what the tiles of this step were made of; equal → nothing to do
+            const std::string dir = v.name + "/" + std::to_string(t);
+            Fnv fp;
+            for (int z = res.zmin; z <= res.zmax; ++z) {
+                const int k = std::min(n - 1, res.zmax - z);
+                add_slice(fp, *levels[static_cast<size_t>(k)].store,
+                          levels[static_cast<size_t>(k)].consolidated, v.name, t);
+            }
+            json manifest = {{"version", 1},
+                             {"fingerprint", fp.hex()},
+                             {"cmap", v.cmap},
+                             {"vmin", v.vmin},
+                             {"vmax", v.vmax},
+                             {"zmin", res.zmin},
+                             {"zmax", res.zmax},
+                             {"num_levels", n},
+                             {"bounds", json::array({west, south, east, north})}};
+            ++res.steps;
+            if (read_manifest(out, dir + "/" + MANIFEST) == manifest) {
+                ++res.unchanged;
+                continue;
+            }
+            out.erase(dir + "/" + MANIFEST);
+            out.erase_dir(dir);
             for (int z = res.zmin; z <= res.zmax; ++z) {
                 const int k = std::min(n - 1, res.zmax - z);
                 const auto meta = meta_of(k);
@@ -378,7 +485,6 @@ PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir
                 const long x1 = static_cast<long>(std::ceil(tile_x(east, z))) - 1;
                 const long y0 = static_cast<long>(std::floor(tile_y(north, z)));
                 const long y1 = static_cast<long>(std::ceil(tile_y(south, z))) - 1;
-                zooms[std::to_string(z)] = json::array({x0, x1, y0, y1});
                 const size_t ntx = static_cast<size_t>(x1 - x0 + 1);
                 const size_t ntiles = ntx * static_cast<size_t>(y1 - y0 + 1);
                 std::atomic<size_t> written{0};
@@ -428,6 +534,7 @@ PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir
                 });
                 res.tiles += written;
             }
+            out.put(dir + "/" + MANIFEST, manifest.dump(2));
         }
     }
     // the viewer

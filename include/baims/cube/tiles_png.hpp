@@ -18,7 +18,8 @@ struct PngRequest {
 };
 
 struct PngResult {
-    size_t tiles = 0;
+    size_t tiles = 0;                // tiles written
+    size_t steps = 0, unchanged = 0; // (variable, time step) pairs; those whose tiles were kept
     int zmin = 0, zmax = 0;
     std::string summary() const;
 };
