@@ -34,17 +34,21 @@ parcels=$(psql -Atc "SELECT count(*) FROM parcels")
 masks=$(psql -Atc "SELECT (SELECT count(*) FROM parcels_32632_10_rast) || ' / ' || (SELECT count(*) FROM parcels_32632_20_rast)")
 echo "parcels: $parcels; masks 10 m / 20 m: $masks (baims rasterize ${rast_wall} s, --threads default)"
 echo
-/usr/bin/time -v "$BAIMS" --progress never --threads "$THREADS" extract --db-config \
+# PERF=FILE: record the extract process with perf (perf report -i FILE) for a profile.
+perf=()
+[[ -n ${PERF:-} ]] && perf=(perf record -F 199 -g -o "$PERF" --)
+/usr/bin/time -v "${perf[@]}" "$BAIMS" --progress never --threads "$THREADS" extract --db-config \
     "$WORK/db_config.json" --eodata "$S2BENCH/eodata" --passes scl,10,20 --bands-20 B05,B11 \
     --workers "$WORKERS" 2>"$WORK/extract.log" || { tail -20 "$WORK/extract.log" >&2; exit 1; }
 wall=$(grep "Elapsed (wall clock)" "$WORK/extract.log" | awk '{print $NF}' | awk -F: '{print $(NF-1)*60+$NF}')
+cpu=$(awk -F: '/User time|System time/ { s += $2 } END { printf "%.1f", s }' "$WORK/extract.log")
 rss=$(grep "Maximum resident" "$WORK/extract.log" | awk '{printf "%.0f", $NF/1024}')
 done_images=$(psql -Atc "SELECT count(*) FROM dias_catalogue WHERE status = 'extracted'")
 rows=$(psql -Atc "SELECT (SELECT count(*) FROM sigs) + (SELECT count(*) FROM hists)")
-echo "| images | parcels | wall s | images/s | parcel-images/s | rows | peak RSS MB |"
-echo "|---:|---:|---:|---:|---:|---:|---:|"
-awk -v i="$done_images" -v p="$parcels" -v w="$wall" -v r="$rows" -v m="$rss" \
-    'BEGIN { printf "| %d | %d | %.1f | %.4f | %.0f | %d | %d |\n", i, p, w, i / w, i * p / w, r, m }'
+echo "| images | parcels | wall s | CPU s | images/s | parcel-images/s | rows | peak RSS MB |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+awk -v i="$done_images" -v p="$parcels" -v w="$wall" -v c="$cpu" -v r="$rows" -v m="$rss" \
+    'BEGIN { printf "| %d | %d | %.1f | %.1f | %.4f | %.0f | %d | %d |\n", i, p, w, c, i / w, i * p / w, r, m }'
 echo
 echo "Per pass (baims_extraction.finished minus the previous pass's, or minus the claim for the first):"
 echo
@@ -53,4 +57,10 @@ echo "|---:|---|---:|---:|"
 psql -At -F ' | ' -c "SELECT obsid, pass, round(extract(epoch FROM finished - coalesce(lag(finished)
     OVER (PARTITION BY obsid ORDER BY finished), started))::numeric, 2), rows
     FROM baims_extraction ORDER BY obsid, finished" | sed 's/^/| /; s/$/ |/'
+echo
+# The rows themselves, to show that a change keeps them byte-identical.
+echo "sigs sha256: $(psql -Atc "SELECT pid, obsid, band, count, mean, std, min, max, p25, p50, p75
+    FROM sigs ORDER BY obsid, pid, band" | sha256sum | cut -c1-16);" \
+    "hists sha256: $(psql -Atc "SELECT pid, obsid, hist FROM hists ORDER BY obsid, pid" |
+        sha256sum | cut -c1-16)"
 grep -i "warn" "$WORK/extract.log" | head -5 >&2 || true

@@ -6,7 +6,10 @@
 #
 # Usage: bench/extract_file.sh OUT [THREADS]
 #   OUT: the folder make_s2_synthetic.py wrote (--root OUT/eodata --work OUT/work).
-# Prints one line per pass: wall seconds, peak RSS (MB), decode-only seconds, ratio.
+# Prints one line per pass: wall and CPU seconds, peak RSS (MB), decode-only wall and CPU seconds,
+# the wall ratio and a checksum of the sorted output rows (to compare two binaries).
+# GDAL_NUM_THREADS: unset, baims gives each worker thread a one-thread decoder; the decode-only
+# reference then runs with GDAL_NUM_THREADS=1 too (DECODE_GDAL_THREADS overrides).
 set -euo pipefail
 out=$(realpath "$1")
 threads=${2:-2}
@@ -23,14 +26,16 @@ run_pass() { # name, --hist flag or "", files...
     shift 2
     local rasters=()
     for f in "$@"; do rasters+=(--raster "$f"); done
-    /usr/bin/time -f "%e %M" -o "$tmp/time" "$baims" --threads "$threads" --progress never -q \
+    /usr/bin/time -f "%e %M %U %S" -o "$tmp/time" "$baims" --threads "$threads" --progress never -q \
         extract "${rasters[@]}" --parcels "$parcels" $flag --zero-is-nodata -o "$tmp/$name.csv"
-    read -r wall rss <"$tmp/time"
+    read -r wall rss user sys <"$tmp/time"
     # decode-only: the blocks of the parcels' bounding box, on the same number of threads
-    dec=$(/usr/bin/python3 "$here/bench/extract_decode.py" "$parcels" "$threads" "$@")
-    printf '%-5s wall %6.2f s  peak %5d MB  decode-only %6.2f s  ratio %.2f  rows %d\n' \
-        "$name" "$wall" $((rss / 1024)) "$dec" "$(echo "$wall / $dec" | bc -l)" \
-        $(($(wc -l <"$tmp/$name.csv") - 1))
+    read -r dec dec_cpu < <(GDAL_NUM_THREADS=${DECODE_GDAL_THREADS:-${GDAL_NUM_THREADS:-1}} \
+        /usr/bin/python3 "$here/bench/extract_decode.py" "$parcels" "$threads" "$@")
+    printf '%-5s wall %6.2f s  CPU %6.2f s  peak %5d MB  decode-only %6.2f s CPU %6.2f s  ratio %.2f  rows %d  sha %s\n' \
+        "$name" "$wall" "$(echo "$user + $sys" | bc -l)" $((rss / 1024)) "$dec" "$dec_cpu" \
+        "$(echo "$wall / $dec" | bc -l)" $(($(wc -l <"$tmp/$name.csv") - 1)) \
+        "$(sort "$tmp/$name.csv" | sha256sum | cut -c1-16)"
 }
 
 run_pass scl --hist "$img"/R20m/*_SCL_20m.jp2

@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -179,10 +180,13 @@ std::vector<PassPlan> plans(const DbExtractRequest& r) {
     return out;
 }
 
+// The text of a statistic as the real (float4) it is stored as: the shortest digits that read
+// back as that float (std::to_chars; PostgreSQL parses them to the same float). A quarter of the
+// time of "%.9g" (2.8 million values in a 10 m pass of 100 000 parcels).
 std::string fmt_real(double v) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(static_cast<float>(v)));
-    return buf;
+    const auto end = std::to_chars(buf, buf + sizeof buf, static_cast<float>(v)).ptr;
+    return std::string(buf, end);
 }
 
 class LeaseKeeper {

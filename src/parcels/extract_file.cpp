@@ -310,6 +310,45 @@ void write_rows(const FileExtractRequest& r, const ParcelSet& set,
     }
 }
 
+// The parcels' masks on the raster's grid (pixel centre rule, or all touched).
+std::vector<zonal::Mask> make_masks(const FileExtractRequest& r, const ParcelSet& set,
+                                    const zonal::RasterInfo& info) {
+    OGRSpatialReference raster_srs;
+    raster_srs.importFromWkt(info.crs_wkt.c_str());
+    raster_srs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+    std::unique_ptr<OGRCoordinateTransformation> ct;
+    if (set.srs && !set.srs->IsSame(&raster_srs)) {
+        ct.reset(OGRCreateCoordinateTransformation(set.srs.get(), &raster_srs));
+        if (!ct) {
+            throw InputError("cannot transform the parcels of '" + r.parcels + "' to the CRS of '" +
+                                 info.path + "'",
+                             "Check both CRS (ogrinfo, gdalinfo)");
+        }
+    }
+    std::vector<zonal::Mask> masks(set.parcels.size());
+    const auto rule = r.all_touched ? zonal::PixelRule::AllTouched : zonal::PixelRule::Centre;
+    for (std::size_t i = 0; i < set.parcels.size(); ++i) {
+        const auto& g = set.parcels[i].geometry;
+        if (!g) {
+            continue;
+        }
+        zonal::MultiPolygon mp;
+        if (ct) {
+            std::unique_ptr<OGRGeometry> t(g->clone());
+            if (t->transform(ct.get()) != OGRERR_NONE) {
+                log::warn("parcel " + set.parcels[i].id + " cannot be transformed to the CRS of '" +
+                          info.path + "'; skipped");
+                continue;
+            }
+            collect(*t, mp);
+        } else {
+            collect(*g, mp);
+        }
+        masks[i] = zonal::rasterize(mp, info.grid, rule);
+    }
+    return masks;
+}
+
 } // namespace
 
 FileExtractSummary extract_file(const FileExtractRequest& r) {
@@ -345,40 +384,20 @@ FileExtractSummary extract_file(const FileExtractRequest& r) {
         return summary;
     }
     std::vector<OutputRow> rows;
+    // Masks depend on the CRS and the pixel grid only: rasters on the grid of the one before
+    // (the band files of one Sentinel-2 resolution) reuse its masks.
+    std::vector<zonal::Mask> masks;
+    const zonal::RasterInfo* masks_of = nullptr;
+    auto same_grid = [](const zonal::RasterInfo& a, const zonal::RasterInfo& b) {
+        return a.crs_wkt == b.crs_wkt && a.grid.origin_x == b.grid.origin_x &&
+               a.grid.origin_y == b.grid.origin_y && a.grid.res_x == b.grid.res_x &&
+               a.grid.res_y == b.grid.res_y;
+    };
     for (std::size_t ri = 0; ri < infos.size(); ++ri) {
         const auto& info = infos[ri];
-        OGRSpatialReference raster_srs;
-        raster_srs.importFromWkt(info.crs_wkt.c_str());
-        raster_srs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
-        std::unique_ptr<OGRCoordinateTransformation> ct;
-        if (set.srs && !set.srs->IsSame(&raster_srs)) {
-            ct.reset(OGRCreateCoordinateTransformation(set.srs.get(), &raster_srs));
-            if (!ct) {
-                throw InputError("cannot transform the parcels of '" + r.parcels +
-                                     "' to the CRS of '" + info.path + "'",
-                                 "Check both CRS (ogrinfo, gdalinfo)");
-            }
-        }
-        std::vector<zonal::Mask> masks(set.parcels.size());
-        const auto rule = r.all_touched ? zonal::PixelRule::AllTouched : zonal::PixelRule::Centre;
-        for (std::size_t i = 0; i < set.parcels.size(); ++i) {
-            const auto& g = set.parcels[i].geometry;
-            if (!g) {
-                continue;
-            }
-            zonal::MultiPolygon mp;
-            if (ct) {
-                std::unique_ptr<OGRGeometry> t(g->clone());
-                if (t->transform(ct.get()) != OGRERR_NONE) {
-                    log::warn("parcel " + set.parcels[i].id +
-                              " cannot be transformed to the CRS of '" + info.path + "'; skipped");
-                    continue;
-                }
-                collect(*t, mp);
-            } else {
-                collect(*g, mp);
-            }
-            masks[i] = zonal::rasterize(mp, info.grid, rule);
+        if (!masks_of || !same_grid(*masks_of, info)) {
+            masks = make_masks(r, set, info);
+            masks_of = &info;
         }
         zonal::ZonalOptions o;
         o.bands = bands[ri];

@@ -13,6 +13,7 @@
 #include "baims/core/interrupt.hpp"
 #include "baims/io/gdal.hpp"
 
+#include <cpl_conv.h>
 #include <gdal.h>
 
 #include <algorithm>
@@ -62,6 +63,35 @@ bool is_integer_type(GDALDataType t) {
     }
 }
 
+// Sets GDAL_NUM_THREADS on this thread for as long as it lives, then restores the thread's
+// earlier value. A dataset reads the option when it first decodes, so the datasets this thread
+// opens meanwhile decode with `threads` threads (JP2OpenJPEG: blocks of one request in parallel,
+// and code blocks within each). threads = 0: no change.
+class ThreadDecodeThreads {
+public:
+    explicit ThreadDecodeThreads(int threads)
+        : m_active(threads > 0) {
+        if (!m_active) {
+            return;
+        }
+        if (const char* old = CPLGetThreadLocalConfigOption("GDAL_NUM_THREADS", nullptr)) {
+            m_old = old;
+        }
+        CPLSetThreadLocalConfigOption("GDAL_NUM_THREADS", std::to_string(threads).c_str());
+    }
+    ~ThreadDecodeThreads() {
+        if (m_active) {
+            CPLSetThreadLocalConfigOption("GDAL_NUM_THREADS", m_old ? m_old->c_str() : nullptr);
+        }
+    }
+    ThreadDecodeThreads(const ThreadDecodeThreads&) = delete;
+    ThreadDecodeThreads& operator=(const ThreadDecodeThreads&) = delete;
+
+private:
+    bool m_active = false;
+    std::optional<std::string> m_old;
+};
+
 // A mask clipped to the raster, in raster pixel coordinates.
 struct Zone {
     std::size_t index = 0; // into the masks
@@ -69,6 +99,7 @@ struct Zone {
     int r0 = 0, r1 = 0;    // raster rows [r0, r1)
     std::int64_t mc = 0;   // mask column of raster column 0: col - mask.col0 + col_offset
     std::int64_t mr = 0;
+    std::size_t selected = 0; // selected pixels inside the raster: the most values per band
 };
 
 // The values a buffer of one block row holds, read as the smallest exact type.
@@ -127,6 +158,7 @@ Plan make_plan(const RasterInfo& raster, std::span<const Mask> masks, const Zona
                     p.needed[static_cast<std::size_t>(r / p.block_y)]
                             [static_cast<std::size_t>(c / p.block_x)] = 1;
                     any = true;
+                    ++z.selected;
                 }
             }
             if (any) {
@@ -180,6 +212,7 @@ struct Shared {
     std::mutex error_mutex;
     std::exception_ptr error;
     std::atomic<std::uint64_t> blocks_read{0};
+    int decode_threads = 0; // GDAL_NUM_THREADS of each worker's dataset; 0: GDAL's own setting
 };
 
 template <typename T>
@@ -198,6 +231,9 @@ void accumulate(Shared& s, int k, std::size_t band_pos, const T* buf, int row_st
         const int r1 = std::min(z.r1, yhi);
         const std::size_t slot = static_cast<std::size_t>(id) * nb + band_pos;
         std::lock_guard lock(s.stripes[slot % s.stripes.size()]);
+        if (!s.options.hist && !s.stats[slot].reserved()) {
+            s.stats[slot].reserve(z.selected);
+        }
         for (int r = r0; r < r1; ++r) {
             const std::uint8_t* mrow = m.pixels.data() + static_cast<std::size_t>(r + z.mr) *
                                                              static_cast<std::size_t>(m.width);
@@ -253,6 +289,7 @@ void worker(Shared& s, const std::vector<std::pair<int, std::size_t>>& items) {
     std::vector<double> buf64;
     const Plan& p = s.plan;
     const int width = s.raster.width;
+    const ThreadDecodeThreads decode_threads(s.decode_threads);
     try {
         while (!s.failed.load()) {
             const std::size_t i = s.next_item.fetch_add(1);
@@ -471,6 +508,14 @@ ZonalResult zonal_statistics(const RasterInfo& raster, std::span<const Mask> mas
         }
     }
     const int n = std::max(1, std::min<int>(options.threads, static_cast<int>(items.size())));
+    // The threads are split between items (one block row of one band each, a worker per thread)
+    // and GDAL's decoding within an item: the workers get one thread each and the rest, if there
+    // are fewer items than threads, goes to each worker's decoder. Not when the user set
+    // GDAL_NUM_THREADS: then GDAL's setting stands. (GDAL's default, all CPUs in every dataset,
+    // runs threads × CPUs decoders on the CPUs.)
+    if (!CPLGetConfigOption("GDAL_NUM_THREADS", nullptr)) {
+        s.decode_threads = std::max(1, std::max(1, options.threads) / n);
+    }
     if (n == 1) {
         worker(s, items);
     } else {

@@ -5,6 +5,7 @@
 #include "baims/zonal/stats.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 namespace baims::zonal {
@@ -41,17 +42,22 @@ double pairwise_sum(const double* a, std::size_t n) {
     return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
 }
 
-// numpy's add.reduce: the identity 0.0 plus the pairwise sum of all values.
-double numpy_sum(const std::vector<double>& v) {
-    return 0.0 + pairwise_sum(v.data(), v.size());
-}
-
 } // namespace
 
-double quantile_linear(std::span<const double> sorted, double q) {
-    const std::size_t n = sorted.size();
-    const double virtual_index = static_cast<double>(n - 1) * q;
-    const double previous_index = std::floor(virtual_index);
+namespace {
+
+// The ranks numpy's "linear" quantile q of n sorted values reads (lower, upper) and its weight.
+struct QuantileRanks {
+    std::size_t lower = 0;
+    std::size_t upper = 0;
+    double virtual_index = 0;
+    double previous_index = 0;
+};
+
+QuantileRanks quantile_ranks(std::size_t n, double q) {
+    QuantileRanks r;
+    r.virtual_index = static_cast<double>(n - 1) * q;
+    r.previous_index = std::floor(r.virtual_index);
     auto clip = [&](double i) {
         if (i < 0) {
             return std::size_t{0};
@@ -61,12 +67,24 @@ double quantile_linear(std::span<const double> sorted, double q) {
         }
         return static_cast<std::size_t>(i);
     };
-    const double a = sorted[clip(previous_index)];
-    const double b = sorted[clip(previous_index + 1)];
-    const double gamma = virtual_index - previous_index;
+    r.lower = clip(r.previous_index);
+    r.upper = clip(r.previous_index + 1);
+    return r;
+}
+
+// numpy's _lerp between the two ranks: from the lower end below 0.5, from the upper end at and
+// above.
+double lerp(const QuantileRanks& r, double a, double b) {
+    const double gamma = r.virtual_index - r.previous_index;
     const double diff = b - a;
-    // numpy's _lerp: from the lower end below 0.5, from the upper end at and above.
     return gamma >= 0.5 ? b - diff * (1 - gamma) : a + diff * gamma;
+}
+
+} // namespace
+
+double quantile_linear(std::span<const double> sorted, double q) {
+    const QuantileRanks r = quantile_ranks(sorted.size(), q);
+    return lerp(r, sorted[r.lower], sorted[r.upper]);
 }
 
 std::optional<Stats> compute_stats(std::span<double> values) {
@@ -76,18 +94,41 @@ std::optional<Stats> compute_stats(std::span<double> values) {
     const std::size_t n = values.size();
     Stats s;
     s.count = static_cast<std::int64_t>(n);
-    std::vector<double> work(values.begin(), values.end());
-    s.mean = numpy_sum(work) / static_cast<double>(n);
-    for (auto& x : work) {
-        x = (x - s.mean) * (x - s.mean);
+    // numpy sums in the values' own order: mean and std before any reordering. The squared
+    // deviations go to a buffer each thread reuses (one parcel's pixels: a few hundred values).
+    s.mean = (0.0 + pairwise_sum(values.data(), n)) / static_cast<double>(n);
+    thread_local std::vector<double> work;
+    work.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        work[i] = (values[i] - s.mean) * (values[i] - s.mean);
     }
-    s.std = std::sqrt(numpy_sum(work) / static_cast<double>(n));
-    std::sort(values.begin(), values.end());
+    s.std = std::sqrt((0.0 + pairwise_sum(work.data(), n)) / static_cast<double>(n));
+    // The order statistics the quantiles read, by successive partial sorts (nth_element) instead
+    // of a full sort: the same values of the same ranks, so the same results.
+    const std::array<QuantileRanks, 3> q = {quantile_ranks(n, 0.25), quantile_ranks(n, 0.50),
+                                            quantile_ranks(n, 0.75)};
+    std::array<std::size_t, 8> ranks = {0,          n - 1,      q[0].lower, q[0].upper,
+                                        q[1].lower, q[1].upper, q[2].lower, q[2].upper};
+    std::sort(ranks.begin(), ranks.end());
+    std::size_t from = 0;
+    for (std::size_t k : ranks) {
+        if (k < from) {
+            continue; // a repeated rank, already in place
+        }
+        const auto first = values.begin() + static_cast<std::ptrdiff_t>(from);
+        const auto nth = values.begin() + static_cast<std::ptrdiff_t>(k);
+        if (k == from) {
+            std::iter_swap(nth, std::min_element(first, values.end()));
+        } else {
+            std::nth_element(first, nth, values.end());
+        }
+        from = k + 1;
+    }
     s.min = values.front();
-    s.max = values.back();
-    s.p25 = quantile_linear(values, 0.25);
-    s.p50 = quantile_linear(values, 0.50);
-    s.p75 = quantile_linear(values, 0.75);
+    s.max = values[n - 1];
+    s.p25 = lerp(q[0], values[q[0].lower], values[q[0].upper]);
+    s.p50 = lerp(q[1], values[q[1].lower], values[q[1].upper]);
+    s.p75 = lerp(q[2], values[q[2].lower], values[q[2].upper]);
     return s;
 }
 

@@ -36,6 +36,9 @@ std::optional<Stats> compute_stats(std::span<double> values);
 class StatsAccumulator {
 public:
     void add(double v) { m_values.push_back(v); }
+    // Room for `n` values at once (the parcel's selected pixels), instead of growing by doubling.
+    void reserve(std::size_t n) { m_values.reserve(n); }
+    bool reserved() const { return m_values.capacity() != 0; }
     std::int64_t size() const { return static_cast<std::int64_t>(m_values.size()); }
     // The statistics, then frees the values. No valid pixel: nullopt (no row).
     std::optional<Stats> finish();

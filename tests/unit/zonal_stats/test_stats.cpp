@@ -27,6 +27,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -129,4 +130,30 @@ TEST_CASE("hist text is Python json.dumps of ascending keys", "[zonal][hist]") {
     wide.add(-5);
     CHECK(wide.finish_json(-9999) ==
           std::optional<std::string>("{\"-5\": 2, \"7\": 1, \"300\": 1, \"1000\": 1}"));
+}
+
+TEST_CASE("min, max and quantiles by partial sorts equal those of the fully sorted values",
+          "[zonal][stats]") {
+    // compute_stats reads the order statistics with nth_element; every n from 1 to 300 (each
+    // position of the quantile ranks, repeated ranks for small n) and many tied values.
+    std::uint64_t x = 987654321;
+    for (std::size_t n = 1; n <= 300; ++n) {
+        for (std::uint64_t spread : {3ULL, 10000ULL}) {
+            std::vector<double> v;
+            for (std::size_t i = 0; i < n; ++i) {
+                x = (x * 6364136223846793005ULL + 1442695040888963407ULL);
+                v.push_back(static_cast<double>((x >> 33) % spread));
+            }
+            std::vector<double> sorted = v;
+            std::sort(sorted.begin(), sorted.end());
+            auto s = compute_stats(v);
+            REQUIRE(s);
+            INFO("n = " << n << ", spread " << spread);
+            CHECK(s->min == sorted.front());
+            CHECK(s->max == sorted.back());
+            CHECK(s->p25 == quantile_linear(sorted, 0.25));
+            CHECK(s->p50 == quantile_linear(sorted, 0.50));
+            CHECK(s->p75 == quantile_linear(sorted, 0.75));
+        }
+    }
 }
