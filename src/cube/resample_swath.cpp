@@ -17,6 +17,8 @@
 //             mean latitude of the swath.
 //   bilinear  the quad's four corners with the weights (s, t) of the inverse bilinear map: a
 //             field linear in the swath's row/column indices is reproduced exactly.
+//   average, mode  the cells whose centres fall inside the output pixel (output_cell), else
+//             the nearest cell as above (set_cell_lists).
 // Longitudes are taken as stored: swaths that cross the antimeridian are not handled (a quad
 // spanning more than 180 degrees of longitude is skipped).
 
@@ -72,13 +74,21 @@ bool invert_bilinear(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const P
 
 PixelMap map_swath(const io::LatLon2D& src, const grid::Grid& out, Resampling method,
                    const io::ForEach& for_each) {
-    if (method != Resampling::Nearest && method != Resampling::Bilinear) {
-        throw ConfigError("output_resampling '" + to_string(method) +
-                              "' is not available for a source with 2-D lat/lon (" +
-                              io::describe(io::Geometry{src}) + ")",
-                          "use nearest or bilinear");
-    }
     const size_t H = src.height, W = src.width;
+    if (method == Resampling::Average || method == Resampling::Mode) {
+        // Each cell centre onto the output pixel holding it; the nearest map fills the pixels
+        // inside the footprint that hold none.
+        PixelMap m = map_swath(src, out, Resampling::Nearest, for_each);
+        std::vector<std::uint32_t> cell(H * W, NO_CELL);
+        const size_t rows_per = 256;
+        for_each((H + rows_per - 1) / rows_per, [&](size_t b) {
+            for (size_t i = b * rows_per * W; i < std::min(H, (b + 1) * rows_per) * W; ++i) {
+                cell[i] = output_cell(out, src.lon[i], src.lat[i]);
+            }
+        });
+        set_cell_lists(m, cell);
+        return m;
+    }
     const size_t OW = out.width(), OH = out.height();
     PixelMap m;
     m.width = OW;
