@@ -791,7 +791,8 @@ Program Program::compile(std::string_view text, const std::vector<Symbol>& symbo
     return prog;
 }
 
-void Program::eval(const float* const* vars, size_t n, float* out) const {
+void Program::eval(const float* const* vars, size_t n, float* out,
+                   const double* const* words) const {
     const Operand& res = m_operands[m_result];
     if (res.kind == Operand::Const) {
         std::fill(out, out + n, res.value);
@@ -828,6 +829,11 @@ void Program::eval(const float* const* vars, size_t n, float* out) const {
         }
         ptr[m_result] = out + off;
         for (const auto& in : m_code) {
+            if (words && in.op == FLAG && m_operands[in.a].kind == Operand::Var &&
+                words[m_operands[in.a].index]) {
+                ops::flag_exact(in, ptr[in.dst], words[m_operands[in.a].index] + off, m);
+                continue;
+            }
             run(in, ptr[in.dst], ptr[in.a], ptr[in.b], ptr[in.c], m);
         }
     }

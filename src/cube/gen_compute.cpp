@@ -71,8 +71,16 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
                 read(vars[v].input, L.data[v][si]);
                 outs.push_back(&L.data[v][si]);
             }
+            auto read_exact = [&](const std::string& name, std::vector<double>& buf) {
+                if (!file->find(name)) {
+                    return false;
+                }
+                buf.resize(npix);
+                file->read_exact(name, src.step, buf.data());
+                return true;
+            };
             if (exprs) {
-                exprs->apply(in.path, npix, read, outs, L.expr_scratch, threads);
+                exprs->apply(in.path, npix, read, read_exact, outs, L.expr_scratch, threads);
             }
         }
     } catch (const Error& e) {

@@ -674,6 +674,10 @@ std::string GenConfig::to_yaml() const {
     e << YAML::Key << "input_processor_name" << YAML::Value << input_processor;
     e << YAML::Key << "input_processor_params" << YAML::Value << YAML::BeginMap << YAML::Key
       << "mosaic" << YAML::Value << mosaic;
+    if (input_params.contains("xy_names")) {
+        e << YAML::Key << "xy_names" << YAML::Value << YAML::Flow
+          << input_params["xy_names"].get<std::vector<std::string>>();
+    }
     if (input_params.contains("bands")) {
         e << YAML::Key << "bands" << YAML::Value << YAML::Flow
           << input_params["bands"].get<std::vector<std::string>>();

@@ -80,14 +80,28 @@ Resolved resolve_entry(const ProcessedVariable& p, const io::VarInfo* input) {
     return r;
 }
 
-// Flag words are read as float32 (24 significant bits): in a 32- or 64-bit flag variable whose
-// highest flag bit is H, bits below H - 23 are rounded away where bit H is set. Says so once per
-// variable whose tested flags have such bits.
-void warn_rounded_flags(const expr::Program& p, const std::vector<expr::Symbol>& symbols,
-                        std::set<size_t>& warned) {
+// Flag variables wider than float32's 24 significant bits. An input variable's flag tests use
+// its exact words (Input::read_exact); a processed variable's are float32 values: in a 32- or
+// 64-bit flag variable whose highest flag bit is H, bits below H - 23 are rounded away where bit H
+// is set, which gen says once per such variable whose tested flags have those bits.
+struct WideFlags {
+    size_t inputs = 0;       // slots [0, inputs) are input variables
+    std::set<size_t> exact;  // input slots whose flag tests need exact words
+    std::set<size_t> warned; // processed slots warned about
+};
+
+void note_wide_flags(const expr::Program& p, const std::vector<expr::Symbol>& symbols,
+                     WideFlags& wide) {
     for (const auto& [slot, mask] : p.flag_tests()) {
         const auto& sym = symbols[slot];
-        if (sym.bits <= 24 || warned.count(slot) || mask == 0) {
+        if (sym.bits <= 24 || mask == 0) {
+            continue;
+        }
+        if (slot < wide.inputs) {
+            wide.exact.insert(slot);
+            continue;
+        }
+        if (wide.warned.count(slot)) {
             continue;
         }
         uint64_t all = 0;
@@ -102,20 +116,21 @@ void warn_rounded_flags(const expr::Program& p, const std::vector<expr::Symbol>&
         }
         const int high = 63 - std::countl_zero(all), low = std::countr_zero(mask);
         if (high - low >= 24) {
-            warned.insert(slot);
-            log::warn("flag tests of '" + sym.name + "' (" + std::to_string(sym.bits) +
-                      "-bit integers) use float32 values: where bit " + std::to_string(high) +
-                      " is set, bits below " + std::to_string(high - 23) +
-                      " are rounded, so tests of those flags can be wrong there");
+            wide.warned.insert(slot);
+            log::warn("flag tests of the processed variable '" + sym.name + "' (" +
+                      std::to_string(sym.bits) + "-bit integers) use float32 values: where bit " +
+                      std::to_string(high) + " is set, bits below " + std::to_string(high - 23) +
+                      " are rounded, so tests of those flags can be wrong there; test the "
+                      "input variable's flags instead");
         }
     }
 }
 
 expr::Program compile(const std::string& text, const std::string& where,
-                      const std::vector<expr::Symbol>& symbols, std::set<size_t>& warned) {
+                      const std::vector<expr::Symbol>& symbols, WideFlags& wide) {
     try {
         auto p = expr::Program::compile(text, symbols);
-        warn_rounded_flags(p, symbols, warned);
+        note_wide_flags(p, symbols, wide);
         return p;
     } catch (const expr::ExprError& e) {
         std::vector<std::string> names;
@@ -134,17 +149,20 @@ expr::Program compile(const std::string& text, const std::string& where,
 }
 
 // Evaluates p over npix pixels on the run's threads (64 Ki pixels per task).
-void eval_parallel(const expr::Program& p, const std::vector<const float*>& slots, size_t npix,
-                   float* out, int threads) {
+// words[slot]: null, or the slot's exact values (flag tests use them).
+void eval_parallel(const expr::Program& p, const std::vector<const float*>& slots,
+                   const std::vector<const double*>& words, size_t npix, float* out, int threads) {
     constexpr size_t TASK = size_t(1) << 16;
     const size_t tasks = (npix + TASK - 1) / TASK;
     parallel_for(tasks, threads, [&](size_t t, size_t) {
         const size_t off = t * TASK, n = std::min(TASK, npix - off);
         std::vector<const float*> at(slots.size(), nullptr);
+        std::vector<const double*> w(slots.size(), nullptr);
         for (size_t s : p.slots()) {
             at[s] = slots[s] + off;
+            w[s] = words[s] ? words[s] + off : nullptr;
         }
-        p.eval(at.data(), n, out + off);
+        p.eval(at.data(), n, out + off, w.data());
     });
 }
 
@@ -201,7 +219,8 @@ std::unique_ptr<Expressions> Expressions::make(const GenConfig& c,
         ex->m_slot_names.push_back(v->name);
     }
     ex->m_inputs = symbols.size();
-    std::set<size_t> warned; // flag variables warned about (warn_rounded_flags)
+    WideFlags wide;
+    wide.inputs = ex->m_inputs;
     auto latest = [&](const std::string& name) -> std::optional<size_t> {
         for (size_t k = symbols.size(); k-- > 0;) {
             if (symbols[k].name == name) {
@@ -218,7 +237,7 @@ std::unique_ptr<Expressions> Expressions::make(const GenConfig& c,
         st.what = p.where;
         expr::Symbol sym{p.name};
         if (!r.expression.empty()) {
-            st.expression = compile(r.expression, r.expression_where, symbols, warned);
+            st.expression = compile(r.expression, r.expression_where, symbols, wide);
         } else {
             st.copy_from = latest(p.name);
             if (!st.copy_from) {
@@ -246,7 +265,7 @@ std::unique_ptr<Expressions> Expressions::make(const GenConfig& c,
         ex->m_slot_names.push_back(p.name);
         if (!r.valid.empty()) {
             st.valid =
-                compile(r.valid, r.valid_where, symbols, warned); // may use the variable itself
+                compile(r.valid, r.valid_where, symbols, wide); // may use the variable itself
         }
         ex->m_steps.push_back(std::move(st));
         any = true;
@@ -265,7 +284,7 @@ std::unique_ptr<Expressions> Expressions::make(const GenConfig& c,
                 continue;
             }
             if (!spec.valid_pixel_expression.empty()) {
-                out.valid = compile(spec.valid_pixel_expression, spec.valid_where, symbols, warned);
+                out.valid = compile(spec.valid_pixel_expression, spec.valid_where, symbols, wide);
                 out.what = spec.valid_where;
                 any = true;
             }
@@ -308,15 +327,27 @@ std::unique_ptr<Expressions> Expressions::make(const GenConfig& c,
             ex->m_read_names.push_back(ex->m_slot_names[s]);
         }
     }
+    ex->m_exact.assign(symbols.size(), false);
+    for (size_t s : wide.exact) {
+        ex->m_exact[s] = ex->m_needed[s];
+    }
     return ex;
 }
 
 void Expressions::apply(const std::string& input, size_t npix, const Read& read,
-                        std::vector<std::vector<float>*>& data,
+                        const ReadExact& read_exact, std::vector<std::vector<float>*>& data,
                         std::vector<std::vector<float>>& scratch, int threads) const {
     const size_t nslots = m_slot_names.size();
     scratch.resize(nslots + m_outputs.size());
     std::vector<const float*> at(nslots, nullptr);
+    // Exact flag words of the wide flag variables the expressions test.
+    std::vector<std::vector<double>> word_bufs(nslots);
+    std::vector<const double*> words(nslots, nullptr);
+    for (size_t s = 0; s < m_inputs; ++s) {
+        if (m_exact[s] && read_exact(m_slot_names[s], word_bufs[s])) {
+            words[s] = word_bufs[s].data();
+        }
+    }
     // Input variables: from an output variable read as is, else read now.
     for (size_t s = 0; s < m_inputs; ++s) {
         if (!m_needed[s]) {
@@ -343,7 +374,7 @@ void Expressions::apply(const std::string& input, size_t npix, const Read& read,
     std::vector<float> mask;
     auto apply_mask = [&](const expr::Program& p, float* values) {
         mask.resize(npix);
-        eval_parallel(p, at, npix, mask.data(), threads);
+        eval_parallel(p, at, words, npix, mask.data(), threads);
         for (size_t i = 0; i < npix; ++i) {
             values[i] = mask[i] != 0.0f ? values[i] : std::numeric_limits<float>::quiet_NaN();
         }
@@ -359,7 +390,7 @@ void Expressions::apply(const std::string& input, size_t npix, const Read& read,
             }
             buf.resize(npix);
             at[st.slot] = buf.data(); // the expression reads only earlier slots
-            eval_parallel(*st.expression, at, npix, buf.data(), threads);
+            eval_parallel(*st.expression, at, words, npix, buf.data(), threads);
         } else {
             if (!at[*st.copy_from]) {
                 continue;
@@ -390,7 +421,7 @@ void Expressions::apply(const std::string& input, size_t npix, const Read& read,
                              "Give inputs that have it, or change the expression");
         }
         masks[v].resize(npix);
-        eval_parallel(*o.valid, at, npix, masks[v].data(), threads);
+        eval_parallel(*o.valid, at, words, npix, masks[v].data(), threads);
     }
     for (size_t v = 0; v < m_outputs.size(); ++v) {
         const auto& o = m_outputs[v];

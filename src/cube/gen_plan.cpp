@@ -94,6 +94,10 @@ std::vector<InputInfo> scan_inputs(const std::vector<std::string>& paths,
             info.calendar = f->calendar();
             info.vars = f->variables();
             info.identity = f->identity();
+        } catch (const ConfigError& e) {
+            // A bad input_processor_params value is the config's fault, the same for every
+            // input: stop with the config exit code rather than skip each input.
+            e.rethrow_with_context("input " + p);
         } catch (const Error& e) {
             if (fail_fast) {
                 e.rethrow_with_context("input " + p);
@@ -260,6 +264,14 @@ std::string recipe_of(const std::vector<OutVar>& vars, const GenConfig& c) {
     }
     if (auto e = expressions_recipe(c); !e.is_null()) {
         j["expressions"] = std::move(e);
+    }
+    // How the inputs are read (xy_names, bands, resolution, …): a change recomputes. Left out
+    // when default, so that the recipe of a plain CF config does not change.
+    if (c.input_processor != "default") {
+        j["processor"] = c.input_processor;
+    }
+    if (!c.input_params.empty()) {
+        j["input_params"] = c.input_params;
     }
     // FNV-1a, 64 bit: stable across builds and platforms (std::hash is not).
     std::uint64_t h = 1469598103934665603ull;

@@ -378,13 +378,63 @@ inline float bilinear(float v00, float v01, float v10, float v11, float wx, floa
     return sum / wsum;
 }
 
+// The most frequent of the n values in v (NaN left out), the smallest of the most frequent on a
+// tie; NaN when there is none. Sorts v.
+float mode_of(float* v, size_t n) {
+    n = static_cast<size_t>(std::remove_if(v, v + n, [](float x) { return std::isnan(x); }) - v);
+    if (n == 0) {
+        return NaN;
+    }
+    std::sort(v, v + n);
+    float best = v[0];
+    size_t best_n = 0;
+    for (size_t a = 0; a < n;) {
+        size_t b = a + 1;
+        while (b < n && v[b] == v[a]) {
+            ++b;
+        }
+        if (b - a > best_n) { // ascending: a tie keeps the smaller value
+            best_n = b - a;
+            best = v[a];
+        }
+        a = b;
+    }
+    return best;
+}
+
 void resample_pixels(const float* src, size_t src_w, const PixelMap& m, Resampling method,
                      size_t row0, size_t nrows, size_t col0, size_t ncols, float* out,
                      size_t out_stride) {
     const auto w = static_cast<std::ptrdiff_t>(src_w);
+    std::vector<float> vals; // mode: the values of one output pixel
     for (size_t r = 0; r < nrows; ++r) {
         float* o = out + r * out_stride;
         const size_t base = (row0 + r) * m.width + col0;
+        if (method == Resampling::Average) {
+            for (size_t i = 0; i < ncols; ++i) {
+                double sum = 0;
+                size_t n = 0;
+                for (auto k = m.off[base + i]; k < m.off[base + i + 1]; ++k) {
+                    const float v = src[m.idx[k]];
+                    if (!std::isnan(v)) {
+                        sum += v;
+                        ++n;
+                    }
+                }
+                o[i] = n ? static_cast<float>(sum / static_cast<double>(n)) : NaN;
+            }
+            continue;
+        }
+        if (method == Resampling::Mode) {
+            for (size_t i = 0; i < ncols; ++i) {
+                vals.clear();
+                for (auto k = m.off[base + i]; k < m.off[base + i + 1]; ++k) {
+                    vals.push_back(src[m.idx[k]]);
+                }
+                o[i] = mode_of(vals.data(), vals.size());
+            }
+            continue;
+        }
         if (method == Resampling::Nearest) {
             const std::int32_t* idx = m.nearest.data() + base;
             for (size_t i = 0; i < ncols; ++i) {
@@ -496,6 +546,70 @@ double AxisLocator::edge_distance(double x, bool nearest) const {
         d = std::min(d, std::abs(x - m_c[cell(x)])); // a weight crossing 0 (NaN neighbours)
     }
     return d;
+}
+
+std::uint32_t output_cell(const grid::Grid& out, double lon, double lat, bool wrap_lon) {
+    const auto& e = out.extent();
+    // A point on the edge between two pixels belongs to the one right of it or below it.
+    const double row = std::floor((e.ymax - lat) / out.dy());
+    if (!(row >= 0) || !(row < static_cast<double>(out.height()))) {
+        return NO_CELL;
+    }
+    for (double s : {0.0, -360.0, 360.0}) {
+        if (s != 0.0 && !wrap_lon) {
+            break; // x/y of a projected output grid: no longitude to wrap
+        }
+        const double col = std::floor((lon + s - e.xmin) / out.dx());
+        if (col >= 0 && col < static_cast<double>(out.width())) {
+            return static_cast<std::uint32_t>(static_cast<size_t>(row) * out.width() +
+                                              static_cast<size_t>(col));
+        }
+    }
+    return NO_CELL;
+}
+
+void set_cell_lists(PixelMap& m, const std::vector<std::uint32_t>& cell) {
+    const size_t n = m.width * m.height;
+    if (n >= NO_CELL) { // output_cell's indices would wrap
+        throw InputError("average/mode onto an output grid of " + std::to_string(n) +
+                             " pixels (at most 2^32 - 2 per time step)",
+                         "Use nearest or bilinear, or a smaller output grid");
+    }
+    std::vector<std::uint32_t> count(n + 1, 0);
+    for (std::uint32_t c : cell) {
+        if (c != NO_CELL) {
+            ++count[c + 1];
+        }
+    }
+    size_t total = 0;
+    for (size_t o = 0; o < n; ++o) {
+        if (count[o + 1] == 0 && m.nearest[o] >= 0) {
+            count[o + 1] = 1; // no source centre inside: the nearest cell
+        }
+        total += count[o + 1];
+    }
+    if (total >= NO_CELL) {
+        throw InputError("the average/mode map of " + std::to_string(n) +
+                             " output pixels would list 2^32 source cells or more",
+                         "Use nearest or bilinear, or a smaller output grid");
+    }
+    for (size_t o = 0; o < n; ++o) {
+        count[o + 1] += count[o];
+    }
+    m.idx.resize(total);
+    std::vector<std::uint32_t> next(count.begin(), count.end() - 1);
+    for (size_t i = 0; i < cell.size(); ++i) {
+        if (cell[i] != NO_CELL) {
+            m.idx[next[cell[i]]++] = static_cast<std::int32_t>(i);
+        }
+    }
+    for (size_t o = 0; o < n; ++o) {
+        if (next[o] == count[o] && count[o + 1] > count[o]) {
+            m.idx[next[o]] = m.nearest[o];
+        }
+    }
+    m.off = std::move(count);
+    m.nearest = {};
 }
 
 SourceMap map_source(const io::Geometry& g, const grid::Grid& out, Resampling method,

@@ -2,7 +2,8 @@
 // the source x/y through PROJ (one batch transform per output row), then located on the x and y
 // axes with the rules of the separable maps (AxisLocator, as map_axis: nearest over the cell
 // footprints including the outer half pixel; bilinear between the neighbouring centres, clamped in
-// the outer half pixel).
+// the outer half pixel). Average and mode go the other way: each source cell centre is mapped to
+// lon/lat (inverse PROJ) and onto the output pixel holding it (set_cell_lists).
 
 #include "baims/core/error.hpp"
 #include "baims/core/interrupt.hpp"
@@ -102,17 +103,37 @@ void project_row(const io::LonLatToCrs& to_src, const std::vector<double>& lons,
 
 PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resampling method,
                        const io::ForEach& for_each, const std::string& out_crs) {
-    if (method != Resampling::Nearest && method != Resampling::Bilinear) {
-        throw ConfigError("output_resampling '" + to_string(method) + "' is not available " +
-                              (out_crs.empty()
-                                   ? "for inputs on a projected grid (" + src.name + ")"
-                                   : "onto a projected output_crs (input: " + src.name + " grid)"),
-                          "Use nearest or bilinear for them");
-    }
     if (src.x.size() * src.y.size() >= (size_t{1} << 31)) {
         throw InputError("a projected source of " + std::to_string(src.y.size()) + " x " +
                              std::to_string(src.x.size()) + " cells is too large to map",
                          "Split the input into parts of fewer than 2^31 cells");
+    }
+    if (method == Resampling::Average || method == Resampling::Mode) {
+        // Every source centre mapped to lon/lat, or to the projected output CRS's x/y (inverse
+        // PROJ, in bands of source rows with a context each), and onto the output grid; the
+        // nearest map fills the pixels without one.
+        PixelMap m = map_projected(src, out, Resampling::Nearest, for_each, out_crs);
+        const size_t SW = src.x.size(), SH = src.y.size();
+        std::vector<std::uint32_t> cell(SW * SH, NO_CELL);
+        const size_t bands = std::min<size_t>(SH, 16);
+        for_each(bands, [&](size_t band) {
+            const io::LonLatToCrs to_src =
+                out_crs.empty() ? io::LonLatToCrs(src.crs) : io::LonLatToCrs(src.crs, out_crs);
+            std::vector<double> xs(SW), ys(SW);
+            for (size_t r = band * SH / bands; r < (band + 1) * SH / bands; ++r) {
+                if ((r & 15) == 0) {
+                    check_interrupted();
+                }
+                std::copy(src.x.begin(), src.x.end(), xs.begin());
+                std::fill(ys.begin(), ys.end(), src.y[r]);
+                to_src.inverse(xs.data(), ys.data(), SW);
+                for (size_t c = 0; c < SW; ++c) {
+                    cell[r * SW + c] = output_cell(out, xs[c], ys[c], out_crs.empty());
+                }
+            }
+        });
+        set_cell_lists(m, cell);
+        return m;
     }
     PixelMap m;
     m.width = out.width();

@@ -17,8 +17,12 @@
 //             mean latitude of the swath.
 //   bilinear  the quad's four corners with the weights (s, t) of the inverse bilinear map: a
 //             field linear in the swath's row/column indices is reproduced exactly.
-// Longitudes are taken as stored: swaths that cross the antimeridian are not handled (a quad
-// spanning more than 180 degrees of longitude is skipped).
+//   average, mode  the cells whose centres fall inside the output pixel (output_cell), else
+//             the nearest cell as above (set_cell_lists).
+// A swath that crosses the antimeridian (neighbouring cells more than 180 degrees of longitude
+// apart) is walked with its longitudes in [0, 360), where its quads are whole; each quad meets the
+// output grid at its longitudes or 360 degrees away, so an output grid on either side of the
+// antimeridian (-180..180 or 0..360) gets it without a smear across the globe.
 
 #include "baims/core/error.hpp"
 #include "baims/cube/resample.hpp"
@@ -68,6 +72,22 @@ bool invert_bilinear(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const P
     return std::abs(rx) + std::abs(ry) < 1e-9 * scale;
 }
 
+// Whether neighbouring cells are more than 180 degrees of longitude apart: the swath crosses the
+// antimeridian.
+bool crosses_antimeridian(const io::LatLon2D& src) {
+    const size_t H = src.height, W = src.width;
+    for (size_t r = 0; r + 1 < H; ++r) {
+        for (size_t c = 0; c + 1 < W; ++c) {
+            const size_t q = r * W + c;
+            const double a = src.lon[q], b = src.lon[q + 1], d = src.lon[q + W];
+            if (std::abs(a - b) > 180.0 || std::abs(a - d) > 180.0) { // NaN compares false
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 } // namespace
 
 PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling method,
@@ -86,13 +106,21 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
         });
     }
     const io::LatLon2D& src = projected ? xy : src_ll;
-    if (method != Resampling::Nearest && method != Resampling::Bilinear) {
-        throw ConfigError("output_resampling '" + to_string(method) +
-                              "' is not available for a source with 2-D lat/lon (" +
-                              io::describe(io::Geometry{src}) + ")",
-                          "use nearest or bilinear");
-    }
     const size_t H = src.height, W = src.width;
+    if (method == Resampling::Average || method == Resampling::Mode) {
+        // Each cell centre onto the output pixel holding it; the nearest map fills the pixels
+        // inside the footprint that hold none.
+        PixelMap m = map_swath(src_ll, out, Resampling::Nearest, for_each, out_crs);
+        std::vector<std::uint32_t> cell(H * W, NO_CELL);
+        const size_t rows_per = 256;
+        for_each((H + rows_per - 1) / rows_per, [&](size_t b) {
+            for (size_t i = b * rows_per * W; i < std::min(H, (b + 1) * rows_per) * W; ++i) {
+                cell[i] = output_cell(out, src.lon[i], src.lat[i], !projected);
+            }
+        });
+        set_cell_lists(m, cell);
+        return m;
+    }
     const size_t OW = out.width(), OH = out.height();
     PixelMap m;
     m.width = OW;
@@ -129,7 +157,30 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
 
     const auto& ex = out.extent();
     const double dx = out.dx(), dy = out.dy();
-    auto pos = [&](size_t i) { return Pt{src.lon[i], src.lat[i]}; };
+    // A swath across the antimeridian (a quad whose corners span more than 180 degrees of
+    // longitude) is walked with its longitudes in [0, 360), where it is continuous.
+    std::vector<double> unwrapped;
+    if (!projected && crosses_antimeridian(src)) {
+        unwrapped = src.lon;
+        for (double& x : unwrapped) {
+            x = x < 0 ? x + 360.0 : x;
+        }
+    }
+    const std::vector<double>& lon = unwrapped.empty() ? src.lon : unwrapped;
+    auto pos = [&](size_t i) { return Pt{lon[i], src.lat[i]}; };
+    // An output longitude moved by a multiple of 360 degrees next to the swath's longitude x0.
+    auto near_lon = [projected](double x, double x0) {
+        if (projected) {
+            return x; // x of the output CRS, not a longitude
+        }
+        while (x - x0 > 180.0) {
+            x -= 360.0;
+        }
+        while (x0 - x > 180.0) {
+            x += 360.0;
+        }
+        return x;
+    };
     // (s, t) of output centre p in quad q (its corner (r, c) at flat index q), or false.
     auto locate = [&](size_t q, const Pt& p, double& s, double& t) {
         constexpr double EPS = 1e-9;
@@ -160,33 +211,44 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
                 const double ymax = std::max({a.y, bb.y, cc.y, d.y});
                 if (!std::isfinite(xmin + xmax + ymin + ymax) ||
                     (!projected && xmax - xmin > 180.0)) {
-                    continue; // a corner without position, or across the antimeridian
+                    continue; // a corner without position, or a quad that is no quad
                 }
-                // Output columns whose centre x(col) = xmin_g + (col + 0.5) dx is in
-                // [xmin, xmax]; rows (north-up) whose y(row) = ymax_g - (row + 0.5) dy is in
+                // Rows (north-up) whose centre y(row) = ymax_g - (row + 0.5) dy is in
                 // [ymin, ymax].
-                const double c0f = std::ceil((xmin - ex.xmin) / dx - 0.5);
-                const double c1f = std::floor((xmax - ex.xmin) / dx - 0.5);
                 const double r0f = std::ceil((ex.ymax - ymax) / dy - 0.5);
                 const double r1f = std::floor((ex.ymax - ymin) / dy - 0.5);
-                if (c1f < 0 || r1f < 0 || c0f > static_cast<double>(OW) - 1 ||
-                    r0f > static_cast<double>(OH) - 1 || c0f > c1f || r0f > r1f) {
+                if (r1f < 0 || r0f > static_cast<double>(OH) - 1 || r0f > r1f) {
                     continue;
                 }
-                const auto col0 = static_cast<size_t>(std::max(0.0, c0f));
-                const auto col1 = static_cast<size_t>(std::min(static_cast<double>(OW) - 1, c1f));
                 const auto row0 = static_cast<size_t>(std::max(0.0, r0f));
                 const auto row1 = static_cast<size_t>(std::min(static_cast<double>(OH) - 1, r1f));
                 const auto qi = static_cast<std::int32_t>(q);
-                for (size_t orow = row0; orow <= row1; ++orow) {
-                    for (size_t ocol = col0; ocol <= col1; ++ocol) {
-                        std::atomic_ref<std::int32_t> o(owner[orow * OW + ocol]);
-                        std::int32_t cur = o.load(std::memory_order_relaxed);
-                        double s = 0, t = 0;
-                        if (cur <= qi || !locate(q, Pt{out.x(ocol), out.y(orow)}, s, t)) {
-                            continue;
-                        }
-                        while (qi < cur && !o.compare_exchange_weak(cur, qi)) {
+                // Columns whose centre x(col) = xmin_g + (col + 0.5) dx, moved by `shift`
+                // degrees, is in [xmin, xmax] (the output grid may meet the swath at the
+                // longitudes as stored or 360 degrees away).
+                for (const double shift : {0.0, -360.0, 360.0}) {
+                    if (shift != 0.0 && projected) {
+                        break; // x of the output CRS, not a longitude
+                    }
+                    const double c0f = std::ceil((xmin + shift - ex.xmin) / dx - 0.5);
+                    const double c1f = std::floor((xmax + shift - ex.xmin) / dx - 0.5);
+                    if (c1f < 0 || c0f > static_cast<double>(OW) - 1 || c0f > c1f) {
+                        continue;
+                    }
+                    const auto col0 = static_cast<size_t>(std::max(0.0, c0f));
+                    const auto col1 =
+                        static_cast<size_t>(std::min(static_cast<double>(OW) - 1, c1f));
+                    for (size_t orow = row0; orow <= row1; ++orow) {
+                        for (size_t ocol = col0; ocol <= col1; ++ocol) {
+                            std::atomic_ref<std::int32_t> o(owner[orow * OW + ocol]);
+                            std::int32_t cur = o.load(std::memory_order_relaxed);
+                            double s = 0, t = 0;
+                            if (cur <= qi ||
+                                !locate(q, Pt{out.x(ocol) - shift, out.y(orow)}, s, t)) {
+                                continue;
+                            }
+                            while (qi < cur && !o.compare_exchange_weak(cur, qi)) {
+                            }
                         }
                     }
                 }
@@ -205,7 +267,7 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
                     continue;
                 }
                 const auto q = static_cast<size_t>(owner[o]);
-                const Pt p{out.x(ocol), py};
+                const Pt p{near_lon(out.x(ocol), lon[q]), py};
                 if (!nearest) {
                     double s = 0, t = 0;
                     locate(q, p, s, t);
@@ -221,7 +283,7 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
                 for (size_t rr = rr0; rr <= rr1; ++rr) {
                     for (size_t k = cc0; k <= cc1; ++k) {
                         const size_t i = rr * W + k;
-                        const double ddx = (src.lon[i] - p.x) * kx;
+                        const double ddx = (lon[i] - p.x) * kx;
                         const double ddy = src.lat[i] - p.y;
                         const double dist = ddx * ddx + ddy * ddy;
                         if (dist < best) { // NaN positions never win

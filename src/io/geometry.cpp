@@ -90,13 +90,15 @@ LonLatToCrs::LonLatToCrs(LonLatToCrs&&) noexcept = default;
 LonLatToCrs& LonLatToCrs::operator=(LonLatToCrs&&) noexcept = default;
 LonLatToCrs::~LonLatToCrs() = default;
 
-void LonLatToCrs::transform(double* x, double* y, size_t n) const {
+namespace {
+
+void run(PJ* pj, PJ_DIRECTION dir, double* x, double* y, size_t n) {
     if (n == 0) {
         return;
     }
-    proj_errno_reset(m_impl->pj);
-    proj_trans_generic(m_impl->pj, PJ_FWD, x, sizeof(double), n, y, sizeof(double), n, nullptr, 0,
-                       0, nullptr, 0, 0);
+    proj_errno_reset(pj);
+    proj_trans_generic(pj, dir, x, sizeof(double), n, y, sizeof(double), n, nullptr, 0, 0, nullptr,
+                       0, 0);
     constexpr double NaN = std::numeric_limits<double>::quiet_NaN();
     for (size_t i = 0; i < n; ++i) {
         // PROJ marks a point it cannot map with HUGE_VAL.
@@ -105,6 +107,16 @@ void LonLatToCrs::transform(double* x, double* y, size_t n) const {
             y[i] = NaN;
         }
     }
+}
+
+} // namespace
+
+void LonLatToCrs::transform(double* x, double* y, size_t n) const {
+    run(m_impl->pj, PJ_FWD, x, y, n);
+}
+
+void LonLatToCrs::inverse(double* x, double* y, size_t n) const {
+    run(m_impl->pj, PJ_INV, x, y, n);
 }
 
 } // namespace baims::io

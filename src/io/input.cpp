@@ -8,6 +8,9 @@
 #include "baims/core/text.hpp"
 #include "baims/io/fingerprint.hpp"
 
+#include <algorithm>
+#include <vector>
+
 namespace baims::io {
 namespace {
 
@@ -27,6 +30,13 @@ constexpr Kind KINDS[] = {
 };
 
 } // namespace
+
+void Input::read_exact(const std::string& var, size_t step, double* out) const {
+    const size_t n = rows(geometry()) * cols(geometry());
+    std::vector<float> buf(n);
+    read(var, step, buf.data());
+    std::copy(buf.begin(), buf.end(), out);
+}
 
 nlohmann::json Input::identity() const {
     return file_identity(path());

@@ -47,10 +47,11 @@ def write_series(d):
     return paths
 
 
-def warp(src, d, name, src_nodata=None, region=None):
+def warp(src, d, name, src_nodata=None, region=None, size=None):
     """gdalwarp onto the cube's grid, with the exact transformer (-et 0)."""
     out = os.path.join(d, name)
-    gdal.Warp(out, src, dstSRS="EPSG:4326", outputBounds=region or REGION, width=SIZE[0], height=SIZE[1],
+    size = size or SIZE
+    gdal.Warp(out, src, dstSRS="EPSG:4326", outputBounds=region or REGION, width=size[0], height=size[1],
               resampleAlg="near", srcNodata=src_nodata, dstNodata=np.nan,
               outputType=gdal.GDT_Float32, errorThreshold=0)
     ds = gdal.Open(out)

@@ -306,15 +306,6 @@ class GridMappings(TempDirTest):
         # without --fail-fast: skipped, reported, exit 8 when another input is good
         p = run(["gen", "-c", self.p("gen.yml"), unknown, LCC])
         self.assertEqual(p.returncode, 8, p.stderr)
-        # average/mode need cell footprints in the output CRS: refused, nothing left behind
-        p, out = self.gen([LCC], [-111.0, 34.5, -101.0, 42.5], [50, 40], resampling="average",
-                          check=3)
-        self.assertEqual(p.stderr.strip().splitlines()[-1],
-                         "baims gen: error: output_resampling 'average' is not available for "
-                         "inputs on a projected grid (lambert_conformal_conic). Use nearest or "
-                         "bilinear for them")
-        self.assertFalse(os.path.exists(out))
-        self.assertFalse(os.path.exists(out + ".baims-new"))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ with a ray-casting point-in-polygon test and the nearest cell by brute force ove
 
 import datetime as dt
 import os
+import shutil
 import unittest
 
 import numpy as np
@@ -236,6 +237,51 @@ class SwathSen3(TempDirTest):
                          "folder without geo_coordinates.nc. Give the complete product folder (it "
                          "holds the 2-D "
                          "latitude/longitude)")
+
+
+class SwathAntimeridian(TempDirTest):
+    def test_swath_across_180_on_either_side(self):
+        """A sheared swath over 178 E .. 178 W, its longitudes stored in -180..180 as OLCI does.
+        The reference is the nearest cell with the longitudes in 0..360 (where the swath is
+        continuous); the cube must equal it on an output region in 0..360 and on the same pixels
+        in -180..180, with no gap at 180 and nothing elsewhere on the globe."""
+        h, w = 24, 40
+        r, c = np.mgrid[0:h, 0:w].astype("f8")
+        lon360 = np.round((178.05 + 0.1 * c + 0.02 * r) * 1e6) / 1e6   # 178.05 .. 182.4
+        lat = np.round((60.2 + 0.2 * r - 0.01 * c) * 1e6) / 1e6
+        stored = np.where(lon360 >= 180.0, lon360 - 360.0, lon360)
+        values = (r * 100 + c).astype("f4")
+        path = self.p("swath.nc")
+        with netCDF4.Dataset(path, "w") as ds:
+            ds.createDimension("y", h)
+            ds.createDimension("x", w)
+            ds.start_date = "14-APR-2017 10:27:29.454657"
+            ds.stop_date = "14-APR-2017 10:30:29.454657"
+            for name, a, units in (("lat", lat, "degrees_north"), ("lon", stored, "degrees_east")):
+                v = ds.createVariable(name, "f8", ("y", "x"))
+                v.units = units
+                v[:] = a
+            ds.createVariable("v", "f4", ("y", "x"))[:] = values
+        size = (70, 60)
+        ref, ins = nearest_reference(values.astype("f8"), lat, lon360,
+                                     (177.9013, 59.9017, 182.1013, 65.1017), size)
+        self.assertGreater(int(ins.sum()), 2000)
+        for region in ((177.9013, 59.9017, 182.1013, 65.1017),
+                       (-182.0987, 59.9017, -177.8987, 65.1017)):
+            with self.subTest(region=region):
+                shutil.rmtree(self.p("nearest.zarr"), ignore_errors=True)
+                out = gen(self, path, region, size, "nearest")
+                with xr.open_zarr(out, decode_times=False) as cube:
+                    got = cube["v"].values[0]
+                same = (got == ref.astype("f4")) | (np.isnan(got) & np.isnan(ref))
+                self.assertTrue(same.all(), f"{np.count_nonzero(~same)} differ")
+        # a whole-globe grid: the swath lands on both edges, nothing in between
+        shutil.rmtree(self.p("nearest.zarr"), ignore_errors=True)
+        out = gen(self, path, (-180.0, 59.0, 180.0, 66.0), (360, 7), "nearest")
+        with xr.open_zarr(out, decode_times=False) as cube:
+            got = cube["v"].values[0]
+        cols = np.flatnonzero(~np.isnan(got).all(axis=0))
+        self.assertTrue(set(cols) <= {0, 1, 2, 358, 359} and {0, 359} <= set(cols), cols)
 
 
 if __name__ == "__main__":

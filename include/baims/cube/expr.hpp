@@ -58,7 +58,10 @@ public:
 
     // out[i] for i < n from vars[slot][i] (only the slots in slots() are read; the others may be
     // null). out may not alias an input. Thread-safe (const; scratch is per call).
-    void eval(const float* const* vars, size_t n, float* out) const;
+    // words (optional): per slot, null or the same values in double; flag tests of a slot with
+    // words use them, so flag words wider than float32's 24 significant bits test exactly.
+    void eval(const float* const* vars, size_t n, float* out,
+              const double* const* words = nullptr) const;
 
     // Pixels per block of the evaluation loop.
     static constexpr size_t BLOCK = 1024;

@@ -5,15 +5,19 @@
 //   LatLonAxes     separable: each axis is mapped once (AxisMap), then bands of output rows are
 //                  filled from the source array (every method).
 //   ProjectedAxes  per output pixel (PixelMap): its centre mapped through PROJ into the source x/y
-//                  (resample_projected.cpp; nearest and bilinear).
+//                  (resample_projected.cpp).
 //   LatLon2D       per output pixel (PixelMap): the swath quads rasterised onto the output pixel
-//                  centres, nothing outside the swath, no gaps inside (resample_swath.cpp;
-//                  nearest and bilinear; swaths across the antimeridian are not handled).
+//                  centres, nothing outside the swath, no gaps inside; swaths across the
+//                  antimeridian walked in 0..360 longitudes (resample_swath.cpp).
+//   Both per-pixel kinds: nearest and bilinear from the output centre mapped into the source;
+//   average and mode over the source cells whose centres fall inside the output pixel (each
+//   source centre mapped onto the output grid), the nearest cell where none does.
 // A cube on a projected grid (output_crs, io::CubeCrs) has no separable map: every geometry gets
 // a PixelMap, its output pixel centres mapped from the output CRS through PROJ (out_crs below):
 //   LatLonAxes     as a projected source in WGS 84 longitude/latitude (map_projected);
 //   ProjectedAxes  output x/y to source x/y (map_projected);
 //   LatLon2D       the swath's positions projected into the output CRS, then rasterised there.
+//   average/mode map the source centres into the output CRS (no longitude wrapping there).
 // NaN is "no data" everywhere.
 
 #include "baims/grid/grid.hpp"
@@ -110,7 +114,24 @@ struct PixelMap {
     std::vector<std::int32_t> lo;
     std::vector<std::uint8_t> step;
     std::vector<float> wx, wy;
+    // Average / mode: the flat source indices of output pixel o are idx[off[o] .. off[o+1]), in
+    // ascending order: the source cells whose centres fall inside the pixel (x in [left, right),
+    // y in (bottom, top]); a pixel that holds no source centre (the output is finer than the
+    // source there) has the one cell of the nearest map, or none outside the footprint.
+    std::vector<std::uint32_t> off;
+    std::vector<std::int32_t> idx;
 };
+
+// The flat index (row * width + column) of the output pixel holding the point (lon, lat), or
+// NO_CELL: x in [left, right) of the pixel, y in (bottom, top]; longitudes are tried as given and
+// shifted by -360 and +360 (not with wrap_lon false: x/y of a projected output grid).
+constexpr std::uint32_t NO_CELL = 0xffffffffu;
+std::uint32_t output_cell(const grid::Grid& out, double lon, double lat, bool wrap_lon = true);
+
+// Turns a nearest PixelMap m into an average/mode map: cell[i] is the output pixel
+// (output_cell) of source cell i, or NO_CELL. m.nearest is consumed (left empty). Throws
+// InputError when the lists would hold 2^32 entries or more.
+void set_cell_lists(PixelMap& m, const std::vector<std::uint32_t>& cell);
 
 struct SeparableMap {
     AxisMap y, x;

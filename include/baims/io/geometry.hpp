@@ -65,6 +65,9 @@ public:
     // In place: x[i], y[i] hold lon, lat (x, y of `from`) on entry and the CRS's x, y on return
     // (NaN where the point cannot be mapped). One batch call (proj_trans_generic).
     void transform(double* x, double* y, size_t n) const;
+    // The inverse: x[i], y[i] hold the CRS's x, y on entry and lon, lat on return (NaN where the
+    // point cannot be mapped).
+    void inverse(double* x, double* y, size_t n) const;
 
 private:
     struct Impl;

@@ -80,6 +80,11 @@ public:
                       const ForEach& for_each) const = 0;
     // The same values, read on this thread only (by default: the above with a serial for_each).
     virtual void read(const std::string& var, size_t step, float* out) const;
+    // The same values in double, so that integers of up to 53 bits are exact: the flag words of
+    // 32-bit flag variables (float32 keeps 24 significant bits), read for CF flag tests. NaN
+    // where read() gives NaN. By default read() widened (exact for kinds whose values float32
+    // holds); CF NetCDF and curvilinear inputs read their integers exactly.
+    virtual void read_exact(const std::string& var, size_t step, double* out) const;
 
     const VarInfo* find(std::string_view name) const;
 };

@@ -1098,6 +1098,64 @@ void CfInput::read(const std::string& var, size_t step, float* out) const {
 
 namespace {
 
+// Stored values of type T to double, masked as decode() does (fill values in T, valid range);
+// exact for every integer of up to 53 bits.
+template <typename T> void decode_exact(const void* in, size_t n, double* out, const Decoder& d) {
+    const auto* typed = static_cast<const T*>(in);
+    for (size_t i = 0; i < n; ++i) {
+        const auto x = static_cast<double>(typed[i]);
+        bool bad = std::isnan(x) || (d.has_range && (x < d.vmin || x > d.vmax));
+        for (double f : d.fills) {
+            bad = bad || x == f;
+        }
+        out[i] = bad ? std::numeric_limits<double>::quiet_NaN() : x * d.scale + d.offset;
+    }
+}
+
+void decode_exact_any(nc_type type, const void* in, size_t n, double* out, const Decoder& d) {
+    switch (type) {
+    case NC_BYTE:
+        return decode_exact<int8_t>(in, n, out, d);
+    case NC_UBYTE:
+    case NC_CHAR:
+        return decode_exact<uint8_t>(in, n, out, d);
+    case NC_SHORT:
+        return decode_exact<int16_t>(in, n, out, d);
+    case NC_USHORT:
+        return decode_exact<uint16_t>(in, n, out, d);
+    case NC_INT:
+        return decode_exact<int32_t>(in, n, out, d);
+    case NC_UINT:
+        return decode_exact<uint32_t>(in, n, out, d);
+    case NC_INT64:
+        return decode_exact<int64_t>(in, n, out, d);
+    case NC_UINT64:
+        return decode_exact<uint64_t>(in, n, out, d);
+    case NC_FLOAT:
+        return decode_exact<float>(in, n, out, d);
+    case NC_DOUBLE:
+        return decode_exact<double>(in, n, out, d);
+    default:
+        throw InternalError("decode: unsupported type " + nc::type_name(type));
+    }
+}
+
+} // namespace
+
+void CfInput::read_exact(const std::string& var, size_t step, double* out) const {
+    const Impl& m = *m_impl;
+    const Decoder& d = m.decoders[m.index_of(var, step)];
+    std::vector<size_t> start, count;
+    m.selection(d, step, start, count);
+    const size_t n = m.lat.size() * m.lon.size();
+    std::vector<unsigned char> buffer(n * nc::type_size(d.storage));
+    m.file.check(nc_get_vara(m.file.id(), d.varid, start.data(), count.data(), buffer.data()),
+                 "reading '" + var + "' step " + std::to_string(step));
+    decode_exact_any(d.decoded, buffer.data(), n, out, d);
+}
+
+namespace {
+
 // A read-only file descriptor for pread() from several threads.
 class ReadFd {
 public:

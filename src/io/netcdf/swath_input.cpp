@@ -173,12 +173,21 @@ public:
 
     void read(const std::string& var, size_t step, float* out,
               const ForEach& for_each) const override {
+        const auto& f = file_of(var);
+        // A file without time reads the same for every step.
+        f.read(var, std::min(step, f.steps().size() - 1), out, for_each);
+    }
+    void read_exact(const std::string& var, size_t step, double* out) const override {
+        const auto& f = file_of(var);
+        f.read_exact(var, std::min(step, f.steps().size() - 1), out);
+    }
+    using Input::read;
+
+private:
+    const CfInput& file_of(const std::string& var) const {
         for (size_t i = 0; i < m_vars.size(); ++i) {
             if (m_vars[i].name == var) {
-                const auto& f = m_files[m_file_of[i]];
-                // A file without time reads the same for every step.
-                f.read(var, std::min(step, f.steps().size() - 1), out, for_each);
-                return;
+                return m_files[m_file_of[i]];
             }
         }
         std::vector<std::string> names;
@@ -188,9 +197,7 @@ public:
         throw InputError(nc::prefix(m_path) + ": no data variable '" + var + "'",
                          "variables on the 2-D lat/lon grid: " + text::join(names, ", "));
     }
-    using Input::read;
 
-private:
     fs::path m_path;
     Geometry m_geometry;
     std::vector<CfInput> m_files; // the first gives the time

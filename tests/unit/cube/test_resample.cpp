@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 using namespace baims::cube;
 
@@ -190,9 +191,48 @@ TEST_CASE("swath: quads rasterised onto output centres, nothing outside the foot
     CHECK(at(-0.5, 2.0) == -1);
     CHECK(at(2.0, 2.0) == 2);
     CHECK(at(-1.0, 3.0) == -1);
-    // Average is refused for a swath.
-    CHECK_THROWS_AS(map_source(baims::io::Geometry{g}, out, Resampling::Average, serial),
-                    baims::ConfigError);
+    // Average/mode: each cell centre belongs to the output pixel holding it; a pixel holding
+    // none takes the nearest cell; outside the footprint, nothing.
+    const auto a =
+        std::get<PixelMap>(map_source(baims::io::Geometry{g}, out, Resampling::Average, serial));
+    auto list = [&](size_t row, size_t col) {
+        const size_t o = row * 7 + col;
+        return std::vector<std::int32_t>(a.idx.begin() + a.off[o], a.idx.begin() + a.off[o + 1]);
+    };
+    using V = std::vector<std::int32_t>;
+    CHECK(list(6, 2) == V{0}); // cell 0 at (0, 0): column (0 + 1.25) / 0.5, row (3.25 - 0) / 0.5
+    CHECK(list(4, 4) == V{1}); // cell 1 at (1, 1)
+    CHECK(list(4, 3) == V{1}); // (0.5, 1.0) holds no centre: its nearest cell
+    CHECK(list(2, 1).empty()); // (-0.5, 2.0): outside
+    CHECK(a.off.back() == a.idx.size());
+}
+
+TEST_CASE("per-pixel average and mode over the listed cells, NaN left out, ties to the smaller",
+          "[cube]") {
+    PixelMap m;
+    m.width = 4;
+    m.height = 1;
+    m.off = {0, 4, 6, 6, 8};
+    m.idx = {0, 1, 2, 3, 4, 5, 6, 7};
+    const float NaN = std::numeric_limits<float>::quiet_NaN();
+    // pixel 0: 3, 1, 3, 1 (a tie); pixel 1: NaN, 2; pixel 2: no cells; pixel 3: NaN, NaN
+    const std::vector<float> src{3, 1, 3, 1, NaN, 2, NaN, NaN};
+    float out[4];
+    resample_block(src.data(), 8, SourceMap{m}, Resampling::Mode, 0, 1, 0, 4, out, 4);
+    CHECK(out[0] == 1.0f);
+    CHECK(out[1] == 2.0f);
+    CHECK(std::isnan(out[2]));
+    CHECK(std::isnan(out[3]));
+    resample_block(src.data(), 8, SourceMap{m}, Resampling::Average, 0, 1, 0, 4, out, 4);
+    CHECK(out[0] == 2.0f);
+    CHECK(out[1] == 2.0f);
+    CHECK(std::isnan(out[2]));
+    CHECK(std::isnan(out[3]));
+    // columns 1..2 only, into a strided block
+    float part[2] = {-1, -1};
+    resample_block(src.data(), 8, SourceMap{m}, Resampling::Mode, 0, 1, 1, 2, part, 2);
+    CHECK(part[0] == 2.0f);
+    CHECK(std::isnan(part[1]));
 }
 
 // The per-pixel maps of projected inputs locate points with AxisLocator; it must give what

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# bench/swath.sh BAIMS: gen on a full-resolution OLCI-like swath (issue 10).
+#
+# bench/make_swath.py writes one swath of 4091 x 4865 cells (~300 m) with 2-D lat/lon over the
+# Baltic (int32 lat/lon with scale 1e-6 and one float32 variable, deflate chunks, as OLCI L2
+# stores them); gen rectifies it (input_processor_name: curvilinear) onto the 4400x2600 grid of
+# the gen benchmark over [9, 53, 31, 66] (0.005 degrees: ~280-300 m east-west), with nearest and
+# with bilinear. Each case runs REPS times (default 3) into a new cube; the table shows the median
+# wall and CPU time and the largest peak RSS (/usr/bin/time -v). Environment: REPS, KEEP=1,
+# TMPDIR, ROWS/COLS (a smaller swath for a quick look).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPS=${REPS:-3}
+PY=/usr/bin/python3
+[[ $# -ge 1 ]] || { echo "usage: bench/swath.sh BAIMS" >&2; exit 2; }
+BIN=$(realpath "$1")
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/baims-bench-swath.XXXXXX")
+if [[ "${KEEP:-}" == 1 ]]; then echo "work directory $WORK (kept)" >&2; else trap 'rm -rf "$WORK"' EXIT; fi
+log() { echo "bench/swath.sh: $*" >&2; }
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+log "generating the swath in $WORK"
+$PY "$HERE/make_swath.py" "$WORK/swath.nc" "${ROWS:-4091}" "${COLS:-4865}" >/dev/null
+for m in nearest bilinear; do
+    cat >"$WORK/$m.yml" <<CFG
+input_processor_name: curvilinear
+output_region: [9.0, 53.0, 31.0, 66.0]
+output_size: [4400, 2600]
+output_resampling: $m
+output_variables: [conc_chl]
+output_writer_params:
+  chunksizes: {lat: 512, lon: 512}
+  compressor: {cname: lz4, clevel: 5, shuffle: byte}
+CFG
+done
+
+echo "swath $(${PY} -c 'import netCDF4,sys; d=netCDF4.Dataset(sys.argv[1]); print("x".join(str(len(x)) for x in d.dimensions.values()))' "$WORK/swath.nc") -> 4400x2600, $(du -m "$WORK/swath.nc" | cut -f1) MB input, $("$BIN" --version 2>/dev/null | head -1)"
+echo
+echo "| resampling | wall s (median) | CPU s | peak RSS MB | pixels with a value |"
+echo "|---|---|---|---|---|"
+for m in nearest bilinear; do
+    : >"$WORK/times"
+    for _ in $(seq "$REPS"); do
+        rm -rf "$WORK/$m.zarr"
+        sync
+        t0=$EPOCHREALTIME
+        /usr/bin/time -v -o "$WORK/time" "$BIN" --quiet gen -c "$WORK/$m.yml" -o "$WORK/$m.zarr" \
+            "$WORK/swath.nc"
+        t1=$EPOCHREALTIME
+        awk -v t0="$t0" -v t1="$t1" -F': ' '/User time/ {u = $2} /System time/ {s = $2}
+            /Maximum resident set size/ {r = $2}
+            END {printf "%.3f %.3f %.1f\n", t1 - t0, u + s, r / 1024}' "$WORK/time" >>"$WORK/times"
+    done
+    valid=$($PY -c 'import sys, zarr, numpy as np; a = zarr.open(sys.argv[1], "r")["conc_chl"][0]; print(int((~np.isnan(a)).sum()))' "$WORK/$m.zarr")
+    med() { cut -d' ' -f"$1" "$WORK/times" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+    rss=$(cut -d' ' -f3 "$WORK/times" | sort -g | tail -1)
+    echo "| $m | $(med 1) | $(med 2) | $rss | $valid |"
+done
+echo
+echo "load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
