@@ -15,7 +15,10 @@ case "$preset" in
     dev) dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 $dev_g -DNDEBUG") ;;
     # -O1: the sanitizer tests run several times faster than at -O0 (asserts stay on: Debug)
     asan) dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-g1 -O1" -DBAIMS_SANITIZE=ON) ;;
-    tsan) dir=build-tsan; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
+    # -O1 (as the ASan build): ThreadSanitizer's documentation asks for -O1 or higher, and the
+    # binary's compile takes a quarter less CPU than at -O2 (CPU s: src/cube/gen.cpp 14.4 -> 11.3,
+    # journal.cpp 20.6 -> 15.0)
+    tsan) dir=build-tsan; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
                                  -DBAIMS_SANITIZE_THREAD=ON -DBUILD_TESTING=OFF)
           target=(--target baims) ;;
     *) echo "build.sh: unknown preset '$preset' (dev, asan or tsan)" >&2; exit 2 ;;
