@@ -23,5 +23,13 @@ case "$preset" in
           target=(--target baims) ;;
     *) echo "build.sh: unknown preset '$preset' (dev, asan or tsan)" >&2; exit 2 ;;
 esac
+# BAIMS_CATCH_TESTS=OFF|ON (dev): scripts/test.sh leaves the Catch2 executables out of CI's dev build
+# (they run on the ASan build). Unset, the build directory keeps what it was configured with (ON
+# at first), so that package-test.sh's later `build.sh dev` in CI does not build them after all.
+if [ "$preset" = dev ] && [ -n "${BAIMS_CATCH_TESTS:-}" ]; then
+    flags+=("-DBAIMS_CATCH_TESTS=$BAIMS_CATCH_TESTS")
+elif [ "$preset" = asan ]; then
+    flags+=(-DBAIMS_CATCH_TESTS=ON)
+fi
 cmake -S . -B "$dir" -G Ninja -DBAIMS_WERROR=ON "${flags[@]}" >/dev/null
 cmake --build "$dir" -j"$(nproc)" "${target[@]}"
