@@ -26,16 +26,7 @@ log "generating inputs in $WORK"
 mkdir -p "$WORK/in10" "$WORK/ins"
 $PY "$HERE/make_inputs.py" "$WORK/in10" --count 10 --start 2023-06-02 >/dev/null
 $PY "$HERE/make_inputs.py" "$WORK/ins" --count 1 --start 2023-06-01 --seed-offset 9 >/dev/null
-cat >"$WORK/gen10.yml" <<CFG
-input_processor_name: default
-output_region: [9.0, 53.0, 31.0, 66.0]
-output_size: [4400, 2600]
-output_resampling: nearest
-output_variables: [sst]
-output_writer_params:
-  chunksizes: {lat: 512, lon: 512}
-  compressor: {cname: lz4, clevel: 5, shuffle: byte}
-CFG
+cp "$HERE/gen10.yml" "$WORK/gen10.yml"
 "${BINS[0]}" --quiet gen -c "$WORK/gen10.yml" -o "$WORK/gen10.zarr" "$WORK"/in10/*.nc
 $PY "$HERE/make_long_cube.py" "$WORK/gen10.zarr" "$WORK/gen365.zarr" 365 >&2
 files() { find "$1/sst" -maxdepth 1 -type f -name '[0-9]*' | wc -l; }

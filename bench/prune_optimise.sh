@@ -19,16 +19,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 mkdir -p "$WORK/in10"
 $PY "$HERE/make_inputs.py" "$WORK/in10" --count 10 --start 2023-06-02 >/dev/null
-cat >"$WORK/gen10.yml" <<EOT
-input_processor_name: default
-output_region: [9.0, 53.0, 31.0, 66.0]
-output_size: [4400, 2600]
-output_resampling: nearest
-output_variables: [sst]
-output_writer_params:
-  chunksizes: {lat: 512, lon: 512}
-  compressor: {cname: lz4, clevel: 5, shuffle: byte}
-EOT
+cp "$HERE/gen10.yml" "$WORK/gen10.yml"
 "$BAIMS" --progress never -q gen -c "$WORK/gen10.yml" -o "$WORK/cube.zarr" "$WORK"/in10/*.nc
 # Make the prune case do real work: rewrite the cube once with every chunk stored (all-NaN
 # ones included), as xcube gen and xarray write it.

@@ -44,16 +44,7 @@ mkdir -p "$WORK/in10" "$WORK/in1" "$WORK/ins"
 $PY "$HERE/make_inputs.py" "$WORK/in10" --count 10 --start 2023-06-02 >/dev/null
 $PY "$HERE/make_inputs.py" "$WORK/in1" --count 1 --start 2023-06-12 --seed-offset 9 >/dev/null
 $PY "$HERE/make_inputs.py" "$WORK/ins" --count 1 --start 2023-06-01 --seed-offset 9 >/dev/null
-cat >"$WORK/gen10.yml" <<CFG
-input_processor_name: default
-output_region: [9.0, 53.0, 31.0, 66.0]
-output_size: [4400, 2600]
-output_resampling: nearest
-output_variables: [sst]
-output_writer_params:
-  chunksizes: {lat: 512, lon: 512}
-  compressor: {cname: lz4, clevel: 5, shuffle: byte}
-CFG
+cp "$HERE/gen10.yml" "$WORK/gen10.yml"
 
 declare -A WALL CPU
 # timed KEY CMD...: runs CMD once and records its wall and CPU seconds (of the last round).

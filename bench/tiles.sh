@@ -17,16 +17,7 @@ log() { echo "# $*" >&2; }
 mkdir -p "$WORK/in10" "$WORK/in1"
 $PY "$HERE/make_inputs.py" "$WORK/in10" --count 10 --start 2023-06-02 >/dev/null
 $PY "$HERE/make_inputs.py" "$WORK/in1" --count 1 --start 2023-06-12 >/dev/null
-cat >"$WORK/gen.yml" <<CFG
-input_processor_name: default
-output_region: [9.0, 53.0, 31.0, 66.0]
-output_size: [4400, 2600]
-output_resampling: nearest
-output_variables: [sst]
-output_writer_params:
-  chunksizes: {lat: 512, lon: 512}
-  compressor: {cname: lz4, clevel: 5, shuffle: byte}
-CFG
+cp "$HERE/gen10.yml" "$WORK/gen.yml"
 "$BAIMS" --quiet gen -c "$WORK/gen.yml" -o "$WORK/c.zarr" "$WORK"/in10/*.nc
 
 timed() { # NAME ARGS... → "wall cpu rss_mb" appended to $WORK/NAME.times
