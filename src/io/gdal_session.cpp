@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
+#include <mutex>
 #include <vector>
 
 namespace baims::io::gdal {
@@ -37,8 +38,16 @@ Session::Session() {
     if (!std::getenv("GDAL_PAM_ENABLED")) {
         CPLSetConfigOption("GDAL_PAM_ENABLED", "NO");
     }
-    GDALAllRegister();
     CPLSetErrorHandler(log_handler);
+}
+
+void register_drivers() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        if (GDALGetDriverCount() == 0) {
+            GDALAllRegister();
+        }
+    });
 }
 
 Session::~Session() {

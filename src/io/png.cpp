@@ -13,6 +13,7 @@ namespace baims::io {
 
 std::string encode_png_rgba(const std::uint8_t* rgba, int w, int h) {
     static std::atomic<unsigned long> counter{0};
+    gdal::register_drivers();
     gdal::ErrorScope errors;
     GDALDriverH mem = GDALGetDriverByName("MEM");
     GDALDriverH png = GDALGetDriverByName("PNG");

@@ -37,6 +37,7 @@ struct ParcelSet {
 };
 
 ParcelSet read_parcels(const FileExtractRequest& r) {
+    io::gdal::register_drivers();
     io::gdal::ErrorScope errors;
     GDALDatasetUniquePtr ds(
         GDALDataset::Open(r.parcels.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
@@ -202,6 +203,7 @@ struct OutputRow {
 void write_rows(const FileExtractRequest& r, const ParcelSet& set,
                 const std::vector<OutputRow>& rows) {
     const std::string driver_name = driver_for(r);
+    io::gdal::register_drivers();
     GDALDriver* driver = GetGDALDriverManager()->GetDriverByName(driver_name.c_str());
     if (!driver || !driver->GetMetadataItem(GDAL_DCAP_CREATE)) {
         throw UsageError("--format '" + driver_name + "' is not an OGR driver that can create",

@@ -9,6 +9,7 @@
 
 #include "baims/core/error.hpp"
 #include "baims/db/schema.hpp"
+#include "baims/io/gdal.hpp"
 #include "baims/zonal/jrc.hpp"
 
 #include <gdal.h>
@@ -34,9 +35,7 @@ struct DatasetCloser {
 using Dataset = std::unique_ptr<void, DatasetCloser>;
 
 Dataset open(const std::string& path) {
-    if (GDALGetDriverCount() == 0) {
-        GDALAllRegister();
-    }
+    io::gdal::register_drivers();
     Dataset ds(
         GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr, nullptr));
     if (!ds) {

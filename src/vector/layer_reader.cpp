@@ -253,9 +253,7 @@ LayerReader::LayerReader(const ReaderOptions& options)
 }
 
 void LayerReader::Impl::open() {
-    if (GDALGetDriverCount() == 0) {
-        GDALAllRegister(); // main() normally did this (io::gdal::Session); tests may not have
-    }
+    io::gdal::register_drivers();
     {
         io::gdal::ErrorScope errors;
         ds.reset(GDALDataset::Open(options.source.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY,

@@ -37,6 +37,7 @@ struct DatasetCloser {
 using DatasetPtr = std::unique_ptr<void, DatasetCloser>;
 
 DatasetPtr open_dataset(const std::string& path) {
+    io::gdal::register_drivers();
     io::gdal::ErrorScope errors;
     GDALDatasetH ds =
         GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr, nullptr);

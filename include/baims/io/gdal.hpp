@@ -6,8 +6,8 @@
 
 namespace baims::io::gdal {
 
-// Registers drivers, routes CPL messages to the log, sets GDAL_PAM_ENABLED=NO unless set.
-// Create one in main(); it is destroyed last.
+// Routes CPL messages to the log, sets GDAL_PAM_ENABLED=NO unless set. Create one in main(); it
+// is destroyed last. It does not register the drivers: see register_drivers().
 class Session {
 public:
     Session();
@@ -15,6 +15,12 @@ public:
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
 };
+
+// Registers GDAL's drivers (GDALAllRegister) once per process, on the first call; thread-safe.
+// Call it before anything that needs a driver (GDALOpenEx, GDALDataset::Open, GetDriverByName).
+// Commands that never open a file through GDAL (gen on NetCDF inputs, optimise, prune, tiles
+// without --png) so skip registering ~200 drivers at start-up.
+void register_drivers();
 
 // Captures CPLError messages raised while it lives (pushes a handler; pops it on destruction).
 class ErrorScope {

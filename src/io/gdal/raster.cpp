@@ -17,6 +17,7 @@ void DatasetClose::operator()(void* ds) const noexcept {
 }
 
 Dataset open_raster(const std::filesystem::path& path) {
+    register_drivers();
     ErrorScope errors;
     Dataset ds(
         GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr, nullptr));

@@ -200,6 +200,22 @@ bool inflate_exact(const unsigned char* in, size_t in_size, unsigned char* out, 
     return rc == LIBDEFLATE_SUCCESS && got == out_size;
 }
 
+namespace {
+// 16 elements of 4 bytes. A fixed trip count over non-aliasing pointers is what GCC's -O2
+// vectoriser (very-cheap cost model) takes: byte interleaving in SIMD registers, about 17x fewer
+// instructions than the plain loop (callgrind, 4 Mi elements: 50 M -> 3 M).
+void unshuffle4_block(const unsigned char* __restrict b0, const unsigned char* __restrict b1,
+                      const unsigned char* __restrict b2, const unsigned char* __restrict b3,
+                      unsigned char* __restrict out) {
+    for (size_t k = 0; k < 16; ++k) {
+        out[4 * k] = b0[k];
+        out[4 * k + 1] = b1[k];
+        out[4 * k + 2] = b2[k];
+        out[4 * k + 3] = b3[k];
+    }
+}
+} // namespace
+
 void unshuffle(const unsigned char* in, size_t n_bytes, size_t element_size, unsigned char* out) {
     const size_t n = n_bytes / element_size;
     if (element_size == 4) {
@@ -207,7 +223,11 @@ void unshuffle(const unsigned char* in, size_t n_bytes, size_t element_size, uns
         const unsigned char* b1 = in + n;
         const unsigned char* b2 = in + 2 * n;
         const unsigned char* b3 = in + 3 * n;
-        for (size_t i = 0; i < n; ++i) {
+        size_t i = 0;
+        for (; i + 16 <= n; i += 16) {
+            unshuffle4_block(b0 + i, b1 + i, b2 + i, b3 + i, out + 4 * i);
+        }
+        for (; i < n; ++i) {
             out[4 * i] = b0[i];
             out[4 * i + 1] = b1[i];
             out[4 * i + 2] = b2[i];
