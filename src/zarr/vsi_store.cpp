@@ -336,6 +336,20 @@ void VsiStore::rename(const std::string& from, const std::string& to) {
     forget_cached(m_root);
 }
 
+void VsiStore::copy_in(const std::string& from_path, const std::string& to) {
+    check_key(to, "copy_in");
+    const auto dst = path_of(to);
+    reset_errors();
+    // VSISync copies an object to an object of the same server with one CopyObject request
+    // (GDAL has no VSICopyFile before 3.7); OVERWRITE: whatever is at `to` is replaced.
+    const char* const options[] = {"SYNC_STRATEGY=OVERWRITE", nullptr};
+    if (!VSISync(from_path.c_str(), dst.c_str(), options, nullptr, nullptr, nullptr)) {
+        throw OutputError("cannot copy '" + from_path + "' to '" + dst + "'" + last_cause(),
+                          SERVER_HINT);
+    }
+    forget_cached(m_root);
+}
+
 void VsiStore::erase_dir(const std::string& dir) {
     check_key(dir, "erase_dir");
     remove_tree(dir);
