@@ -91,7 +91,7 @@ class S3PartitionCreate(_PartitionS3):
         self.assert_s3_cube("four", [1, 2, 3])
 
     def test_finalize_killed_then_run_again(self):
-        one = self.s3("one")
+        one = self.s3("one-kill")  # each test its own prefixes: one server per class
         self.gen(one, [1, 2, 3])
         # copying the third object; writing the metadata (before .baims-creating goes)
         for point in ("finalize-link:3", "create-rename:1"):
@@ -105,29 +105,29 @@ class S3PartitionCreate(_PartitionS3):
                 self.assertIn(".baims-part-done.json", self.staged(prefix, 2))  # parts whole
                 p = self.finalize(out, [1, 2, 3])
                 self.assertIn("created cube: 3 appended", p.stderr)
-                self.assert_same_objects(prefix, "one")
+                self.assert_same_objects(prefix, "one-kill")
 
 
 class S3PartitionUpdate(_PartitionS3):
     def test_insert_replace_append_equal_one_process(self):
-        one, out = self.s3("one"), self.s3("four")
+        one, out = self.s3("one-ins"), self.s3("four-ins")
         for cube in (one, out):
             self.gen(cube, [2, 4])
         self.gen(one, [1, "4b", 5])
-        before = object_bytes("four/c.zarr")
+        before = object_bytes("four-ins/c.zarr")
         done = self.partitions(out, [1, "4b", 5])
         for k, (code, err) in done.items():
             self.assertEqual(code, 0, err)
             self.assertIn(f"wrote partition {k}/{N} of an update of the cube (3 slices); run baims "
                           f"gen --finalize once all {N} partitions are done; 4 time steps", err)
-        self.assertEqual(object_bytes("four/c.zarr"), before)  # the cube only read
+        self.assertEqual(object_bytes("four-ins/c.zarr"), before)  # the cube only read
         p = self.finalize(out, [1, "4b", 5])
         self.assertIn("updated cube: 1 appended, 1 inserted, 1 replaced", p.stderr)
-        self.assert_same_objects("four", "one")
-        self.assert_s3_cube("four", [1, 2, "4b", 5])
+        self.assert_same_objects("four-ins", "one-ins")
+        self.assert_s3_cube("four-ins", [1, 2, "4b", 5])
 
     def test_finalize_killed_before_and_after_the_commit_then_run_again(self):
-        one = self.s3("one")
+        one = self.s3("one-kill")  # each test its own prefixes: one server per class
         self.gen(one, [2, 4])
         self.gen(one, [3, 5])
         for point in ("finalize-link:2", "journal-M:1"):
@@ -149,7 +149,7 @@ class S3PartitionUpdate(_PartitionS3):
                     self.assertIn("completing an interrupted update", p.stderr)
                 else:
                     self.assertIn("updated cube: 1 appended, 1 inserted, 0 replaced", p.stderr)
-                self.assert_same_objects(prefix, "one")
+                self.assert_same_objects(prefix, "one-kill")
                 self.assert_s3_cube(prefix, [2, 3, 4, 5])
 
 
