@@ -21,8 +21,13 @@
 #include "baims/core/log.hpp"
 #include "baims/zarr/vsi_store.hpp"
 
+#include <algorithm>
+#include <atomic>
+#include <exception>
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 
 namespace baims::cube {
 namespace {
@@ -93,6 +98,41 @@ private:
     nlohmann::json m_base;
 };
 
+// Copies (from path, to key) on the server, several requests in flight: each copy is a few round
+// trips and moves no data through this process. The first failure is thrown once all stopped.
+void copy_all(zarr::VsiStore& cube,
+              const std::vector<std::pair<std::string, std::string>>& copies) {
+    constexpr size_t IN_FLIGHT = 8;
+    std::atomic<size_t> next{0};
+    std::exception_ptr failed;
+    std::mutex failed_mutex;
+    auto work = [&] {
+        for (size_t i = next++; i < copies.size(); i = next++) {
+            try {
+                fault_point("finalize-link");
+                cube.copy_in(copies[i].first, copies[i].second);
+            } catch (...) {
+                std::lock_guard lock(failed_mutex);
+                if (!failed) {
+                    failed = std::current_exception();
+                }
+                next = copies.size();
+            }
+        }
+    };
+    std::vector<std::thread> threads;
+    for (size_t t = 1; t < std::min(IN_FLIGHT, copies.size()); ++t) {
+        threads.emplace_back(work);
+    }
+    work();
+    for (auto& t : threads) {
+        t.join();
+    }
+    if (failed) {
+        std::rethrow_exception(failed);
+    }
+}
+
 // The partitions' prefixes, their leases (held to the end of the finalize) and markers.
 struct Parts {
     std::string cube;
@@ -140,15 +180,15 @@ Finalized finalize_create(Parts& parts) {
     // Behind .baims-creating: the leftovers of a finalize killed half-way are removed first.
     auto commit = open_object_for_create(parts.cube);
     zarr::VsiStore cube(parts.cube);
+    std::vector<std::pair<std::string, std::string>> copies;
     for (size_t k = 1; k <= parts.n; ++k) {
         for (const auto& key : parts.stores[k - 1]->list_tree("")) {
-            if (key == LOCK_FILE || key == PART_DONE) {
-                continue;
+            if (key != LOCK_FILE && key != PART_DONE) {
+                copies.emplace_back(parts.path_of(k, key), key);
             }
-            fault_point("finalize-link");
-            cube.copy_in(parts.path_of(k, key), key);
         }
     }
+    copy_all(cube, copies);
     commit->publish_new(state); // metadata, then .baims-creating deleted
     commit.reset();
     parts.remove();
@@ -175,18 +215,19 @@ Finalized finalize_update(Parts& parts) {
     }
     // The partitions' staged chunks, copied into the cube's staging area on the server.
     zarr::VsiStore cube(parts.cube);
+    std::vector<std::pair<std::string, std::string>> copies;
     for (size_t k = 1; k <= parts.n; ++k) {
         for (const auto& s : journal_from_json(parts.markers[k - 1].at("journal")).staged) {
             for (const auto& [var, list] : s.write) {
                 for (const auto& pos : list) {
                     const auto key =
                         STAGING_DIR + "/" + std::to_string(s.seq) + "/" + var + "/" + pos;
-                    fault_point("finalize-link");
-                    cube.copy_in(parts.path_of(k, key), key);
+                    copies.emplace_back(parts.path_of(k, key), key);
                 }
             }
         }
     }
+    copy_all(cube, copies);
     auto j = merged_journal(parts.markers);
     count_update(j, out);
     if (j.staged.empty()) {
