@@ -14,7 +14,10 @@
 # baims. The S3 column shows the protocol's request count and s3rver's speed, not a real store's.
 #
 # Binary: the argument, else $BAIMS_BINARY, else build/apps/baims. Environment: REPS, KEEP=1,
-# TMPDIR, THREADS (--threads, default 2).
+# TMPDIR, THREADS (--threads, default 2), REQUESTS=1: the S3 steps run with CPL_CURL_VERBOSE=YES
+# and a second table counts the HTTP requests of each step by method (from curl's request lines;
+# the verbose log holds request headers, so it stays in the work directory, removed at the end;
+# the verbose output makes those steps slower).
 #
 #   nice bench/s3.sh build/apps/baims
 set -euo pipefail
@@ -46,7 +49,7 @@ $PY "$HERE/make_inputs.py" "$WORK/in1" --count 1 --start 2023-06-12 --seed-offse
 $PY "$HERE/make_inputs.py" "$WORK/ins" --count 1 --start 2023-06-01 --seed-offset 9 >/dev/null
 cp "$HERE/gen10.yml" "$WORK/gen10.yml"
 
-declare -A WALL CPU
+declare -A WALL CPU REQ
 # timed KEY CMD...: runs CMD once and records its wall and CPU seconds (of the last round).
 timed() {
     local key=$1
@@ -56,6 +59,11 @@ timed() {
         cat "$WORK/err" >&2
         exit 1
     }
+    if [[ "${REQUESTS:-}" == 1 && $key == s3:* ]]; then
+        REQ[$key]=$(for m in GET HEAD PUT POST DELETE; do
+            printf '%s %s ' "$m" "$(grep -cE "^> $m " "$WORK/err" || true)"
+        done)
+    fi
     read -r wall user sys <"$WORK/time"
     WALL[$key]=$wall
     CPU[$key]=$(printf '%.2f' "$(echo "$user + $sys" | bc)")
@@ -79,8 +87,10 @@ run_case() { # WHERE CUBE COPY
 for rep in $(seq 1 "$REPS"); do
     rm -rf "$WORK/local.zarr" "$WORK/copy.zarr"
     run_case local "$WORK/local.zarr" "$WORK/copy.zarr"
+    if [[ "${REQUESTS:-}" == 1 ]]; then export CPL_CURL_VERBOSE=YES; fi
     run_case s3 "/vsis3/$BAIMS_TEST_S3_BUCKET/bench$rep/cube.zarr" \
         "/vsis3/$BAIMS_TEST_S3_BUCKET/bench$rep/copy.zarr"
+    unset CPL_CURL_VERBOSE
 done
 OBJECTS=$(find "$BAIMS_TEST_S3_DATA/$BAIMS_TEST_S3_BUCKET/bench$REPS/cube.zarr" -name '*._S3rver_object' | wc -l)
 MB=$(du -sm "$WORK/local.zarr" | cut -f1)
@@ -90,6 +100,15 @@ echo "|---|---:|---:|---:|---:|"
 for step in gen10 append1 insert0 prune optimise-in-place optimise-copy; do
     echo "| $step | ${WALL[local:$step]} s | ${CPU[local:$step]} s | ${WALL[s3:$step]} s | ${CPU[s3:$step]} s |"
 done
+if [[ "${REQUESTS:-}" == 1 ]]; then
+    echo
+    echo "| step (s3rver) | GET | HEAD | PUT | POST | DELETE |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    for step in gen10 append1 insert0 prune optimise-in-place optimise-copy; do
+        read -r _ get _ head _ put _ post _ del <<<"${REQ[s3:$step]}"
+        echo "| $step | $get | $head | $put | $post | $del |"
+    done
+fi
 echo
 echo "cube after the steps: $OBJECTS objects on S3, $MB MB on disk; --threads $THREADS"
 echo "load average before: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"

@@ -225,15 +225,8 @@ private:
     std::unique_ptr<CubeStore> m_store;
 };
 
-const std::string PARTS_SUFFIX = ".baims-parts";
-const std::string PART_DONE = ".baims-part-done.json";
-
 sfs::path parts_dir(const sfs::path& cube) {
     return sfs::path(cube) += PARTS_SUFFIX;
-}
-
-std::string part_name(size_t k, size_t n) {
-    return std::to_string(k) + "-of-" + std::to_string(n);
 }
 
 // --partition k/n: chunks of one part of the chunk grid, in <cube>.baims-parts/<k>-of-<n>/, and a
@@ -253,9 +246,7 @@ public:
                               "Check that the cube's parent folder is writable");
         }
         m_store = std::make_unique<CubeStore>(m_root);
-        m_lock =
-            m_store->lock(LOCK_FILE, "partition " + std::to_string(k) + "/" + std::to_string(n) +
-                                         " of cube '" + cube.string() + "'");
+        m_lock = m_store->lock(LOCK_FILE, part_lock_what(cube.string(), k, n));
         // A run of this partition that died or finished before: start it again.
         for (sfs::directory_iterator it(m_root, ec), end; !ec && it != end; it.increment(ec)) {
             if (it->path().filename() != LOCK_FILE) {
@@ -317,46 +308,6 @@ private:
     std::unique_ptr<CubeStore> m_cube; // an update: the cube, only read
     nlohmann::json m_base;
 };
-
-// The state a partition recorded, without the attributes that differ between runs, and without
-// the arrays' shapes: an update plans them with the old length of the time axis and writes them
-// with the new one (the time axis itself is compared).
-nlohmann::json comparable_state(const nlohmann::json& state) {
-    auto j = state;
-    if (j.contains("attrs") && j["attrs"].is_object()) {
-        for (const char* key : {"date_created", "date_modified", "history"}) {
-            j["attrs"].erase(key);
-        }
-    }
-    if (j.contains("vars") && j["vars"].is_object()) {
-        for (auto& v : j["vars"]) {
-            if (v.contains("meta") && v["meta"].is_object()) {
-                v["meta"].erase("shape");
-            }
-        }
-    }
-    return j;
-}
-
-// JSON as it reads back from a file (NaN written as null, numbers re-parsed), for comparing a
-// state with a recorded one.
-nlohmann::json normalized(const nlohmann::json& j) {
-    return nlohmann::json::parse(j.dump());
-}
-
-// A done-marker without its run times, for comparing partitions.
-nlohmann::json comparable_marker(const nlohmann::json& marker) {
-    if (!marker.contains("journal")) {
-        return comparable_state(marker);
-    }
-    auto j = marker;
-    j["journal"]["state"] = comparable_state(j["journal"]["state"]);
-    j["journal"].erase("staged"); // each partition stages its own chunks
-    for (const auto& s : marker["journal"]["staged"]) {
-        j["slices"].push_back({s.at("seq"), s.at("final_index")});
-    }
-    return j;
-}
 
 bool is_cube(const sfs::path& cube) {
     std::error_code ec;
@@ -449,42 +400,21 @@ Finalized finalize_update(const sfs::path& cube, const sfs::path& parts, size_t 
                           "Remove '" + parts.string() + "' and run every partition again");
     }
     // The union of the partitions' staged chunks, linked into the cube's staging area.
-    std::set<long> kept(j.mapping.begin(), j.mapping.end());
+    j = merged_journal(markers);
     std::error_code ec;
     for (size_t k = 1; k <= n; ++k) {
         const auto dir = parts / part_name(k, n);
-        const auto part = k == 1 ? j : journal_from_json(markers[k - 1].at("journal"));
-        for (size_t i = 0; i < part.staged.size(); ++i) {
-            auto& merged = j.staged[i];
-            const auto& s = part.staged[i];
-            if (k > 1) {
-                for (const auto& [var, list] : s.erase) {
-                    auto& to = merged.erase[var];
-                    to.insert(to.end(), list.begin(), list.end());
-                }
-            }
+        for (const auto& s : journal_from_json(markers[k - 1].at("journal")).staged) {
             for (const auto& [var, list] : s.write) {
                 const auto rel = sfs::path(STAGING_DIR) / std::to_string(s.seq) / var;
                 sfs::create_directories(cube / rel, ec);
                 for (const auto& pos : list) {
                     link_file(dir / rel / pos, cube / rel / pos);
                 }
-                if (k > 1) {
-                    auto& to = merged.write[var];
-                    to.insert(to.end(), list.begin(), list.end());
-                }
             }
         }
     }
-    for (const auto& s : j.staged) {
-        if (kept.contains(static_cast<long>(s.final_index))) {
-            ++out.replaced;
-        } else if (j.mapping.empty() || static_cast<long>(s.final_index) > j.mapping.back()) {
-            ++out.appended;
-        } else {
-            ++out.inserted;
-        }
-    }
+    count_update(j, out);
     if (j.staged.empty()) {
         // Nothing to compute (every step made from these inputs before): only the records of
         // what made the steps may be new, as in a run of one process.
@@ -504,10 +434,16 @@ Finalized finalize_update(const sfs::path& cube, const sfs::path& parts, size_t 
 
 std::unique_ptr<CommitProtocol> open_for_partition(const sfs::path& cube, size_t k, size_t n,
                                                    bool update) {
+    if (on_object_storage(cube)) {
+        return open_object_for_partition(cube, k, n, update);
+    }
     return std::make_unique<PartitionWriter>(cube, k, n, update);
 }
 
 Finalized finalize_partitions(const sfs::path& cube) {
+    if (on_object_storage(cube)) {
+        return finalize_object_partitions(cube);
+    }
     const auto parts = parts_dir(cube);
     std::error_code ec;
     // n from the partitions' folders: "<k>-of-<n>"
@@ -531,37 +467,22 @@ Finalized finalize_partitions(const sfs::path& cube) {
                           "Remove '" + parts.string() + "' and run every partition again");
     }
     const size_t n = *counts.begin();
-    std::vector<std::string> missing;
-    std::vector<nlohmann::json> markers;
+    // The partitions' locks, held to the end: a partition run meanwhile is refused (and this
+    // finalize, while a partition runs).
+    std::vector<std::unique_ptr<zarr::StoreLock>> locks;
+    std::vector<std::optional<nlohmann::json>> found;
     for (size_t k = 1; k <= n; ++k) {
-        const auto marker = parts / part_name(k, n) / PART_DONE;
-        if (!sfs::exists(marker, ec)) {
-            missing.push_back(std::to_string(k) + "/" + std::to_string(n));
-            continue;
-        }
-        markers.push_back(nlohmann::json::parse(fs::read_file(marker)));
-    }
-    if (!missing.empty()) {
-        std::string list;
-        for (const auto& m : missing) {
-            list += (list.empty() ? "" : ", ") + m;
-        }
-        throw OutputError("cube '" + cube.string() + "': partition" +
-                              (missing.size() > 1 ? "s " : " ") + list + " not done",
-                          "Run baims gen --partition K/N with the same config and inputs for " +
-                              std::string(missing.size() > 1 ? "those" : "that") +
-                              " partition, then --finalize again");
-    }
-    for (size_t k = 1; k < n; ++k) {
-        if (comparable_marker(markers[k]) != comparable_marker(markers[0])) {
-            throw OutputError("partitions 1/" + std::to_string(n) + " and " +
-                                  std::to_string(k + 1) + "/" + std::to_string(n) + " of cube '" +
-                                  cube.string() +
-                                  "' made different cubes (time steps, inputs or "
-                                  "config differ)",
-                              "Run every partition with the same config and inputs");
+        const auto dir = parts / part_name(k, n);
+        sfs::create_directories(dir, ec);
+        locks.push_back(CubeStore(dir).lock(LOCK_FILE, part_lock_what(cube.string(), k, n)));
+        const auto marker = dir / PART_DONE;
+        if (sfs::exists(marker, ec)) {
+            found.emplace_back(nlohmann::json::parse(fs::read_file(marker)));
+        } else {
+            found.emplace_back();
         }
     }
+    const auto markers = check_markers(cube.string(), n, std::move(found));
     if (markers[0].contains("journal")) {
         return finalize_update(cube, parts, n, markers);
     }

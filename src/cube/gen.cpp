@@ -89,14 +89,6 @@ GenResult generate(const GenRequest& req) {
         check_output_folder(out_path, req.dry_run);
     }
     std::error_code ec;
-    if (req.finalize || req.partitions > 0) {
-        if (object_storage) {
-            throw UsageError("--partition and --finalize need a cube on a file system that every "
-                             "process sees; '" +
-                                 out_path.string() + "' is on object storage",
-                             "Make the cube on a shared file system, or with one process");
-        }
-    }
     if (req.finalize) {
         if (req.dry_run) {
             log::info("dry run: would finalize the partitions of cube '" + out_path.string() + "'");

@@ -1,14 +1,23 @@
 #pragma once
 // gen --partition K/N and --finalize (docs/scale-out.md): N processes each write part of a new
-// cube's chunk grid beside the cube; one finalize publishes it. Implemented with the POSIX
-// journal (commit_posix.cpp): the parts and the new cube are folders on one file system.
+// cube's chunk grid beside the cube; one finalize publishes it. Two implementations:
+//  - a cube on a shared file system: the POSIX journal (commit_posix.cpp); the parts and the new
+//    cube are folders on one file system, the staged chunks are hard-linked into place;
+//  - a cube on object storage (/vsis3/): partition_object.cpp; the parts are objects under the
+//    prefix <cube>.baims-parts/ in the same bucket, copied into place on the server.
+// What both share (names, the comparison of the partitions' done-markers): partition.cpp.
 
 #include "commit.hpp"
 
 #include "baims/cube/cube_state.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace baims::cube {
 
@@ -37,6 +46,44 @@ struct Finalized {
 //    replacements); refused when the cube changed after the partitions read it.
 // Throws OutputError naming the partitions that are not done (the cube untouched), or when they
 // disagree about the cube. A finalize killed at any point is completed by running it again.
+// Both take the lock of every partition (its lock file, or its lease object on object storage)
+// for the whole finalize, so that a partition rerun meanwhile is refused, and a finalize while a
+// partition runs is refused (OutputError, exit 5).
 Finalized finalize_partitions(const std::filesystem::path& cube);
+
+// The object-storage implementations of the two above (partition_object.cpp).
+std::unique_ptr<CommitProtocol> open_object_for_partition(const std::filesystem::path& cube,
+                                                          size_t k, size_t n, bool update);
+Finalized finalize_object_partitions(const std::filesystem::path& cube);
+
+// Shared by both implementations (partition.cpp).
+inline const std::string PARTS_SUFFIX = ".baims-parts"; // <cube>.baims-parts/<k>-of-<n>/
+inline const std::string PART_DONE = ".baims-part-done.json";
+
+// "<k>-of-<n>"
+std::string part_name(size_t k, size_t n);
+
+// "partition k/n of cube '<cube>'": the `what` of a partition's lock.
+std::string part_lock_what(const std::string& cube, size_t k, size_t n);
+
+// The state a partition recorded, without the attributes that differ between runs, and without
+// the arrays' shapes (an update plans them with the old length of the time axis).
+nlohmann::json comparable_state(const nlohmann::json& state);
+
+// JSON as it reads back from a file (NaN written as null, numbers re-parsed).
+nlohmann::json normalized(const nlohmann::json& j);
+
+// The done-markers of partitions 1..n (nullopt: not done) of the cube `cube` whose partitions
+// are at `parts`: throws OutputError naming the partitions not done, or when two partitions made
+// different cubes. Returns the markers.
+std::vector<nlohmann::json> check_markers(const std::string& cube, size_t n,
+                                          std::vector<std::optional<nlohmann::json>> markers);
+
+// The update of the partitions' markers as one journal: the first partition's, with the staged
+// chunks (and chunks to erase) of every partition.
+Journal merged_journal(const std::vector<nlohmann::json>& markers);
+
+// The counts of a finalized update by its journal (appended, inserted, replaced).
+void count_update(const Journal& j, Finalized& out);
 
 } // namespace baims::cube

@@ -114,7 +114,9 @@ private:
 // process, or a server-side copy, may have changed any of them.
 void forget_cached(const std::string& root) {
     const auto bucket_end = root.find('/', std::string_view("/vsis3/").size());
-    VSICurlPartialClearCache(root.substr(0, bucket_end).c_str());
+    const auto bucket = root.substr(0, bucket_end);
+    VSICurlPartialClearCache(bucket.c_str());
+    VSICurlPartialClearCache(("/vsis3_streaming/" + bucket.substr(std::strlen("/vsis3/"))).c_str());
 }
 
 // Sets a GDAL config option for this thread while it lives.
@@ -186,6 +188,37 @@ StoreCapabilities VsiStore::capabilities() const {
 std::optional<std::string> VsiStore::get(const std::string& key) const {
     check_key(key, "get");
     const auto path = path_of(key);
+    // One GET, through GDAL's streaming handler: /vsis3/ would first look the object up (a
+    // ranged GET of its first 16 KB, then a second GET for the rest of a larger object). A
+    // missing object is that GET's 404.
+    const std::string stream = "/vsis3_streaming/" + path.substr(std::strlen("/vsis3/"));
+    forget_cached(m_root);
+    reset_errors();
+    {
+        VsiFile file(VSIFOpenExL(stream.c_str(), "rb", TRUE));
+        if (file.get() != nullptr) {
+            std::string out;
+            constexpr size_t BLOCK = 1 << 20;
+            for (;;) {
+                const size_t at = out.size();
+                out.resize(at + BLOCK);
+                const size_t got = VSIFReadL(out.data() + at, 1, BLOCK, file.get());
+                out.resize(at + got);
+                if (got < BLOCK) {
+                    break;
+                }
+            }
+            if (CPLGetLastErrorType() >= CE_Failure) {
+                throw RemoteError("cannot read '" + path + "'" + last_cause(), SERVER_HINT);
+            }
+            return out;
+        }
+        if (VSIGetLastErrorNo() == VSIE_AWSObjectNotFound) {
+            return std::nullopt;
+        }
+    }
+    // Not a plain 404 (a server that cannot be reached or refuses says nothing through the
+    // streaming handler): the look-up and read of /vsis3/, which tell why.
     const auto found = stat_object(m_root, path);
     if (!found) {
         return std::nullopt;
@@ -332,6 +365,20 @@ void VsiStore::rename(const std::string& from, const std::string& to) {
     reset_errors();
     if (VSIRename(src.c_str(), dst.c_str()) != 0) {
         throw OutputError("cannot copy '" + src + "' to '" + dst + "'" + last_cause(), SERVER_HINT);
+    }
+    forget_cached(m_root);
+}
+
+void VsiStore::copy_in(const std::string& from_path, const std::string& to) {
+    check_key(to, "copy_in");
+    const auto dst = path_of(to);
+    reset_errors();
+    // VSISync copies an object to an object of the same server with one CopyObject request
+    // (GDAL has no VSICopyFile before 3.7); OVERWRITE: whatever is at `to` is replaced.
+    const char* const options[] = {"SYNC_STRATEGY=OVERWRITE", nullptr};
+    if (!VSISync(from_path.c_str(), dst.c_str(), options, nullptr, nullptr, nullptr)) {
+        throw OutputError("cannot copy '" + from_path + "' to '" + dst + "'" + last_cause(),
+                          SERVER_HINT);
     }
     forget_cached(m_root);
 }

@@ -102,6 +102,28 @@ class Partitions(_PartitionCase):
         self.assertEqual(cube_differences(out, one), [])
         self.assertFalse(os.path.exists(out + ".baims-parts"))
 
+    def test_finalize_refused_while_a_partition_holds_its_lock(self):
+        import fcntl
+        out = self.p("out.zarr")
+        done = self.start_partitions(out, range(1, N + 1))
+        self.assertEqual({k: c for k, (c, _) in done.items()}, {1: 0, 2: 0, 3: 0, 4: 0})
+        # partition 2 run again meanwhile (its lock file held, with this process's pid)
+        with open(self.p(f"out.zarr.baims-parts/2-of-{N}/.baims-lock"), "r+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            f.truncate(0)
+            f.write(f"{os.getpid()}\n")
+            f.flush()
+            p = subprocess.run(self.command(out, "--finalize"), capture_output=True, text=True)
+            self.assertEqual(p.returncode, 5, p.stderr)
+            self.assertEqual(p.stderr.strip().splitlines()[-1],
+                             f"baims gen: error: partition 2/{N} of cube '{out}' is locked by "
+                             f"another baims process (pid {os.getpid()}). Wait for it to finish; "
+                             "the lock is released when that process ends")
+            self.assertFalse(os.path.exists(out))
+        p = self.run_ok(self.command(out, "--finalize"))
+        self.assertIn("created cube: 3 appended", p.stderr)
+        self.assertFalse(os.path.exists(out + ".baims-parts"))
+
     def test_bad_partition_and_existing_cube(self):
         out = self.p("out.zarr")
         for bad in ("0/4", "5/4", "2", "a/b", "1/0"):

@@ -198,3 +198,36 @@ TEST_CASE("s3: VsiStore errors when the server cannot be reached", "[zarr][s3]")
     CHECK(put_what.starts_with("cannot write '" + root("unreachable") + "/k'"));
     CHECK(put_what.find("S3RVER") == std::string::npos);
 }
+
+// get() is one plain GET (GDAL's streaming handler): objects larger than one read block of it and
+// of /vsis3/'s 16 KB look-up come back whole; an empty object and a missing one are told apart.
+TEST_CASE("s3: VsiStore get of large, empty and missing objects; copy_in", "[zarr][s3]") {
+    VsiStore store(root("sizes"));
+    std::string big(2'500'000, '\0');
+    for (size_t i = 0; i < big.size(); ++i) {
+        big[i] = static_cast<char>((i * 7919) % 251);
+    }
+    const std::string mid = big.substr(0, 40'000);
+    store.put("v/big", big);
+    store.put("v/mid", mid);
+    write_raw(root("sizes") + "/v/empty", "");
+    CHECK(store.get("v/big") == big);
+    CHECK(store.get("v/mid") == mid);
+    CHECK(store.get("v/empty") == std::string());
+    CHECK_FALSE(store.get("v/missing"));
+    CHECK_FALSE(store.get("v")); // a "folder", not an object
+    // a missing object, then written by another process: no stale "missing" from a cache
+    write_raw(root("sizes") + "/v/missing", "now here");
+    CHECK(store.get("v/missing") == "now here");
+
+    VsiStore other(root("sizes-copy"));
+    other.copy_in(root("sizes") + "/v/mid", "w/mid");
+    other.copy_in(root("sizes") + "/v/big", "w/big");
+    CHECK(other.get("w/mid") == mid);
+    CHECK(other.get("w/big") == big);
+    CHECK(store.get("v/mid") == mid);                     // a copy: the source stays
+    other.copy_in(root("sizes") + "/v/missing", "w/mid"); // overwrites
+    CHECK(other.get("w/mid") == "now here");
+    CHECK_THROWS_AS(other.copy_in(root("sizes") + "/v/nothing", "w/x"), baims::OutputError);
+    CHECK_FALSE(other.exists("w/x"));
+}

@@ -41,6 +41,9 @@ public:
     std::vector<std::string> list(const std::string& dir) const override;
     // Copy on the server, then delete the source. Not atomic: after a crash both may exist.
     void rename(const std::string& from, const std::string& to) override;
+    // Copies the object `from_path` (a /vsis3/ path on the same server, any prefix) to the key
+    // `to` on the server: no bytes pass through this process. Throws OutputError.
+    void copy_in(const std::string& from_path, const std::string& to);
     // Deletes every object under dir/ (batched where the server allows).
     void erase_dir(const std::string& dir) override;
     // Deletes every object under the root.
