@@ -29,6 +29,9 @@
 #                                                  asan on local disk (test_prune_optimise), the
 #                                                  object-store layer under asan in s3:vsi_store
 #                                                  and test_gen_s3 (~1 min of CI)
+#   s3: test_partition_s3 Create/Update (kills)    dev only: ~2-3 min under ASan; the S3
+#                                                  partition code runs on asan in
+#                                                  S3PartitionLease, the commit in test_gen_s3
 #   Catch2 (unit, integration, db, s3:vsi_store)   asan; dev too outside CI (see above)
 #   TSan gen (tests/scripts/tsan_gen.sh)           tsan build
 # Usage: scripts/test.sh [--no-asan] [--no-tsan]
@@ -96,13 +99,14 @@ if [ "$asan" = 1 ]; then
     fi
     # `heavy`: the kill-at-every-metadata-write tests (strace, one gen per kill point, ~2 min each
     # under ASan); they run on the dev build above. Their recovery code also runs here, in the
-    # other crash tests. test_ops_s3: dev only (see the table at the top).
+    # other crash tests. test_ops_s3 and the partition kill classes on S3: dev only (see the table
+    # at the top).
     phase "asan tests (all labels but slow and heavy; conformance runs the ASan/UBSan binary)"
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     tests/scripts/pg_tmp.sh ctest --test-dir build-asan -j2 --output-on-failure -LE 'slow|heavy' \
-        -E '^s3:test_ops_s3[.]'
+        -E '^s3:test_ops_s3[.]|^s3:test_partition_s3[.]S3Partition(Create|Update)$'
     unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
 fi
 
