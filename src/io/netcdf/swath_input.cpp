@@ -13,6 +13,7 @@
 #include "nc_file.hpp"
 
 #include "baims/core/error.hpp"
+#include "baims/core/huge_pages.hpp"
 #include "baims/core/parallel.hpp"
 #include "baims/core/text.hpp"
 #include "baims/io/cf_input.hpp"
@@ -25,6 +26,7 @@
 #include <cstdint>
 #include <cstring>
 #include <fcntl.h>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <set>
@@ -83,6 +85,14 @@ template <typename T> void widen(const unsigned char* src, size_t cols, double* 
     }
 }
 
+template <typename T> void narrow(const unsigned char* src, size_t cols, std::int32_t* dst) {
+    for (size_t i = 0; i < cols; ++i) {
+        T v;
+        std::memcpy(&v, src + i * sizeof(T), sizeof(T));
+        dst[i] = static_cast<std::int32_t>(v);
+    }
+}
+
 bool widen_any(nc_type type, const unsigned char* src, size_t cols, double* dst) {
     switch (type) {
     case NC_BYTE:
@@ -118,14 +128,13 @@ bool widen_any(nc_type type, const unsigned char* src, size_t cols, double* dst)
 // straight from the file (pread, libdeflate), one task per chunk on the run's thread pool when
 // one is installed: as nc_get_var_double gives them, but without HDF5's conversion buffers.
 // False (nothing read) when the layout does not allow it (h5::chunk_layout) and netCDF must read.
-bool read_chunks(const nc::File& f, const nc::Var& v, size_t h, size_t w, double* out) {
+// store(src, cols, index): stored values src[0, cols) of the cells index .. index + cols.
+using StoreRow = std::function<void(const unsigned char* src, size_t cols, size_t index)>;
+
+bool read_chunks(const nc::File& f, const nc::Var& v, size_t h, size_t w, const StoreRow& store) {
     int format = 0;
     if (nc_inq_format(f.id(), &format) != NC_NOERR ||
         (format != NC_FORMAT_NETCDF4 && format != NC_FORMAT_NETCDF4_CLASSIC)) {
-        return false;
-    }
-    double probe = 0;
-    if (!widen_any(v.type, reinterpret_cast<const unsigned char*>(&probe), 0, &probe)) {
         return false;
     }
     const size_t es = nc::type_size(v.type);
@@ -182,7 +191,7 @@ bool read_chunks(const nc::File& f, const nc::Var& v, size_t h, size_t w, double
             const size_t r1 = std::min<size_t>(r0 + L.chunk[0], h);
             const size_t c1 = std::min<size_t>(c0 + L.chunk[1], w);
             for (size_t r = r0; r < r1; ++r) {
-                widen_any(v.type, bytes + (r - r0) * L.chunk[1] * es, c1 - c0, out + r * w + c0);
+                store(bytes + (r - r0) * L.chunk[1] * es, c1 - c0, r * w + c0);
             }
         });
     } catch (...) {
@@ -193,28 +202,92 @@ bool read_chunks(const nc::File& f, const nc::Var& v, size_t h, size_t w, double
     return true;
 }
 
-// A 2-D coordinate of shape (h, w) in double: scale_factor/add_offset applied, _FillValue and
-// values outside valid_min/valid_max -> NaN.
-std::vector<double> read_2d(const nc::File& f, const nc::Var& v, size_t h, size_t w) {
-    std::vector<double> out(h * w);
-    if (!read_chunks(f, v, h, w, out.data())) {
-        f.check(nc_get_var_double(f.id(), v.id, out.data()), "reading '" + v.name + "'");
-    }
+// The decoding attributes of a 2-D coordinate.
+struct Packing {
+    double fill, scale, offset, vmin, vmax;
+};
+
+Packing packing(const nc::File& f, const nc::Var& v) {
     const auto one = [&](const char* name, double fallback) {
         auto values = nc::attr_numbers(f, v.id, name);
         return values && values->size() == 1 ? (*values)[0] : fallback;
     };
-    const double fill = one("_FillValue", std::numeric_limits<double>::quiet_NaN());
-    const double scale = one("scale_factor", 1.0), offset = one("add_offset", 0.0);
     const double inf = std::numeric_limits<double>::infinity();
-    double vmin = one("valid_min", -inf), vmax = one("valid_max", inf);
+    Packing p{one("_FillValue", std::numeric_limits<double>::quiet_NaN()), one("scale_factor", 1.0),
+              one("add_offset", 0.0), one("valid_min", -inf), one("valid_max", inf)};
     if (auto range = nc::attr_numbers(f, v.id, "valid_range"); range && range->size() == 2) {
-        vmin = (*range)[0];
-        vmax = (*range)[1];
+        p.vmin = (*range)[0];
+        p.vmax = (*range)[1];
     }
+    return p;
+}
+
+// Whether stored value x is no position (_FillValue, outside valid_min/valid_max).
+bool masked(double x, const Packing& p) {
+    return x == p.fill || x < p.vmin || x > p.vmax;
+}
+
+// A 2-D coordinate of shape (h, w) in double: scale_factor/add_offset applied, _FillValue and
+// values outside valid_min/valid_max -> NaN.
+std::vector<double> read_2d(const nc::File& f, const nc::Var& v, size_t h, size_t w) {
+    std::vector<double> out;
+    reserve_huge(out, h * w);
+    out.resize(h * w);
+    const bool direct = read_chunks(f, v, h, w, [&](const unsigned char* src, size_t n, size_t i) {
+        widen_any(v.type, src, n, out.data() + i);
+    });
+    if (!direct) {
+        f.check(nc_get_var_double(f.id(), v.id, out.data()), "reading '" + v.name + "'");
+    }
+    const Packing p = packing(f, v);
     for (auto& x : out) {
-        x = (x == fill || x < vmin || x > vmax) ? std::numeric_limits<double>::quiet_NaN()
-                                                : x * scale + offset;
+        x = masked(x, p) ? std::numeric_limits<double>::quiet_NaN() : x * p.scale + p.offset;
+    }
+    return out;
+}
+
+// The stored integers of a 2-D coordinate whose type fits an int32 (byte .. int, ubyte, ushort),
+// masked values as LatLon2D::PACKED_NONE; nullopt for another type, or when a valid value is
+// PACKED_NONE itself.
+std::optional<std::vector<std::int32_t>> read_2d_packed(const nc::File& f, const nc::Var& v,
+                                                        size_t h, size_t w) {
+    if (v.type != NC_BYTE && v.type != NC_UBYTE && v.type != NC_SHORT && v.type != NC_USHORT &&
+        v.type != NC_INT) {
+        return std::nullopt;
+    }
+    std::vector<std::int32_t> out;
+    reserve_huge(out, h * w);
+    out.resize(h * w);
+    const bool direct = read_chunks(f, v, h, w, [&](const unsigned char* src, size_t n, size_t i) {
+        std::int32_t* dst = out.data() + i;
+        switch (v.type) {
+        case NC_BYTE:
+            narrow<std::int8_t>(src, n, dst);
+            break;
+        case NC_UBYTE:
+            narrow<std::uint8_t>(src, n, dst);
+            break;
+        case NC_SHORT:
+            narrow<std::int16_t>(src, n, dst);
+            break;
+        case NC_USHORT:
+            narrow<std::uint16_t>(src, n, dst);
+            break;
+        default:
+            narrow<std::int32_t>(src, n, dst);
+            break;
+        }
+    });
+    if (!direct) {
+        f.check(nc_get_var_int(f.id(), v.id, out.data()), "reading '" + v.name + "'");
+    }
+    const Packing p = packing(f, v);
+    for (auto& x : out) {
+        if (masked(static_cast<double>(x), p)) {
+            x = LatLon2D::PACKED_NONE;
+        } else if (x == LatLon2D::PACKED_NONE) {
+            return std::nullopt;
+        }
     }
     return out;
 }
@@ -295,6 +368,20 @@ LatLon2D read_coords(const Coords& c) {
     LatLon2D g;
     g.height = c.height;
     g.width = c.width;
+    auto lat_packed = read_2d_packed(file, *lat, c.height, c.width);
+    auto lon_packed = lat_packed ? read_2d_packed(file, *lon, c.height, c.width) : std::nullopt;
+    if (lat_packed && lon_packed) {
+        const Packing a = packing(file, *lat), b = packing(file, *lon);
+        g.lat_packed = std::move(*lat_packed);
+        g.lon_packed = std::move(*lon_packed);
+        g.lat_scale = a.scale;
+        g.lat_offset = a.offset;
+        g.lon_scale = b.scale;
+        g.lon_offset = b.offset;
+        return g;
+    }
+    lat_packed.reset();
+    lon_packed.reset();
     g.lat = read_2d(file, *lat, c.height, c.width);
     g.lon = read_2d(file, *lon, c.height, c.width);
     return g;
