@@ -89,7 +89,7 @@ std::vector<InputInfo> scan_inputs(const std::vector<std::string>& paths,
         info.params = params;
         try {
             const auto f = io::open_input(processor, p, params);
-            info.geometry = f->geometry();
+            info.geometry = f->take_geometry();
             info.steps = f->steps();
             info.calendar = f->calendar();
             info.vars = f->variables();

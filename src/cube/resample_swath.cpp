@@ -79,7 +79,7 @@ bool crosses_antimeridian(const io::LatLon2D& src) {
     for (size_t r = 0; r + 1 < H; ++r) {
         for (size_t c = 0; c + 1 < W; ++c) {
             const size_t q = r * W + c;
-            const double a = src.lon[q], b = src.lon[q + 1], d = src.lon[q + W];
+            const double a = src.lon_at(q), b = src.lon_at(q + 1), d = src.lon_at(q + W);
             if (std::abs(a - b) > 180.0 || std::abs(a - d) > 180.0) { // NaN compares false
                 return true;
             }
@@ -97,7 +97,19 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     const bool projected = !out_crs.empty();
     io::LatLon2D xy;
     if (projected) {
-        xy = src_ll;
+        xy.height = src_ll.height;
+        xy.width = src_ll.width;
+        if (src_ll.packed()) {
+            xy.lat.resize(src_ll.lat_packed.size());
+            xy.lon.resize(src_ll.lon_packed.size());
+            for (size_t i = 0; i < xy.lat.size(); ++i) {
+                xy.lat[i] = src_ll.lat_at(i);
+                xy.lon[i] = src_ll.lon_at(i);
+            }
+        } else {
+            xy.lat = src_ll.lat;
+            xy.lon = src_ll.lon;
+        }
         const size_t n = xy.lat.size(), parts = std::max<size_t>(1, std::min<size_t>(16, n / 4096));
         for_each(parts, [&](size_t k) {
             const io::LonLatToCrs to_out(out_crs);
@@ -115,7 +127,7 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
         const size_t rows_per = 256;
         for_each((H + rows_per - 1) / rows_per, [&](size_t b) {
             for (size_t i = b * rows_per * W; i < std::min(H, (b + 1) * rows_per) * W; ++i) {
-                cell[i] = output_cell(out, src.lon[i], src.lat[i], !projected);
+                cell[i] = output_cell(out, src.lon_at(i), src.lat_at(i), !projected);
             }
         });
         set_cell_lists(m, cell);
@@ -144,7 +156,8 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     // Local equirectangular scale of longitude for the nearest distance.
     double lat_sum = 0;
     size_t lat_n = 0;
-    for (double v : src.lat) {
+    for (size_t i = 0; i < H * W; ++i) {
+        const double v = src.lat_at(i);
         if (std::isfinite(v)) {
             lat_sum += v;
             ++lat_n;
@@ -161,13 +174,14 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     // longitude) is walked with its longitudes in [0, 360), where it is continuous.
     std::vector<double> unwrapped;
     if (!projected && crosses_antimeridian(src)) {
-        unwrapped = src.lon;
-        for (double& x : unwrapped) {
-            x = x < 0 ? x + 360.0 : x;
+        unwrapped.resize(H * W);
+        for (size_t i = 0; i < H * W; ++i) {
+            const double x = src.lon_at(i);
+            unwrapped[i] = x < 0 ? x + 360.0 : x;
         }
     }
-    const std::vector<double>& lon = unwrapped.empty() ? src.lon : unwrapped;
-    auto pos = [&](size_t i) { return Pt{lon[i], src.lat[i]}; };
+    auto lon = [&](size_t i) { return unwrapped.empty() ? src.lon_at(i) : unwrapped[i]; };
+    auto pos = [&](size_t i) { return Pt{lon(i), src.lat_at(i)}; };
     // An output longitude moved by a multiple of 360 degrees next to the swath's longitude x0.
     auto near_lon = [projected](double x, double x0) {
         if (projected) {
@@ -267,7 +281,7 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
                     continue;
                 }
                 const auto q = static_cast<size_t>(owner[o]);
-                const Pt p{near_lon(out.x(ocol), lon[q]), py};
+                const Pt p{near_lon(out.x(ocol), lon(q)), py};
                 if (!nearest) {
                     double s = 0, t = 0;
                     locate(q, p, s, t);
@@ -283,8 +297,8 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
                 for (size_t rr = rr0; rr <= rr1; ++rr) {
                     for (size_t k = cc0; k <= cc1; ++k) {
                         const size_t i = rr * W + k;
-                        const double ddx = (lon[i] - p.x) * kx;
-                        const double ddy = src.lat[i] - p.y;
+                        const double ddx = (lon(i) - p.x) * kx;
+                        const double ddy = src.lat_at(i) - p.y;
                         const double dist = ddx * ddx + ddy * ddy;
                         if (dist < best) { // NaN positions never win
                             best = dist;

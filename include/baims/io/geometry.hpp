@@ -14,6 +14,8 @@
 // No PROJ types here: LonLatToCrs keeps them inside its implementation.
 
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <variant>
@@ -41,7 +43,26 @@ struct ProjectedAxes {
 struct LatLon2D {
     size_t height = 0, width = 0;
     std::vector<double> lat, lon; // height * width each, row-major; NaN: no position
+    // Or (lat and lon empty) coordinates stored as integers, e.g. OLCI's int32 with scale 1e-6,
+    // kept as stored: position = packed * scale + offset in double, the same double as decoding
+    // into lat/lon gives, in half the memory; PACKED_NONE: no position. Read through lat_at and
+    // lon_at, which serve both forms.
+    std::vector<std::int32_t> lat_packed, lon_packed;
+    double lat_scale = 1, lat_offset = 0, lon_scale = 1, lon_offset = 0;
+    static constexpr std::int32_t PACKED_NONE = INT32_MIN;
     bool operator==(const LatLon2D&) const = default;
+
+    bool packed() const { return !lat_packed.empty(); }
+    double lat_at(size_t i) const {
+        return lat_packed.empty() ? lat[i] : unpack(lat_packed[i], lat_scale, lat_offset);
+    }
+    double lon_at(size_t i) const {
+        return lon_packed.empty() ? lon[i] : unpack(lon_packed[i], lon_scale, lon_offset);
+    }
+    static double unpack(std::int32_t v, double scale, double offset) {
+        return v == PACKED_NONE ? std::numeric_limits<double>::quiet_NaN()
+                                : static_cast<double>(v) * scale + offset;
+    }
 };
 
 using Geometry = std::variant<LatLonAxes, ProjectedAxes, LatLon2D>;

@@ -61,6 +61,8 @@ public:
 
     virtual const std::filesystem::path& path() const = 0;
     virtual const Geometry& geometry() const = 0;
+    // geometry() moved out (no copy of a large one); geometry() may not be used afterwards.
+    virtual Geometry take_geometry() { return geometry(); }
     // One per time index (size 1 when the input has no time dimension).
     virtual const std::vector<TimeStep>& steps() const = 0;
     virtual grid::time::Calendar calendar() const = 0;

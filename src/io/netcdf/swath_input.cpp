@@ -9,18 +9,28 @@
 // of the NetCDF file or of geo_coordinates.nc; the slice time is the middle of the range.
 
 #include "../input_kinds.hpp"
+#include "h5_chunks.hpp"
 #include "nc_file.hpp"
 
 #include "baims/core/error.hpp"
+#include "baims/core/huge_pages.hpp"
+#include "baims/core/parallel.hpp"
 #include "baims/core/text.hpp"
 #include "baims/io/cf_input.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <fcntl.h>
+#include <functional>
 #include <limits>
+#include <optional>
 #include <set>
+#include <unistd.h>
 
 namespace baims::io {
 namespace {
@@ -48,36 +58,248 @@ int axis_of(const nc::File& f, const nc::Var& v) {
     return 0;
 }
 
-// A 2-D coordinate in double: scale_factor/add_offset applied, _FillValue and values outside
-// valid_min/valid_max -> NaN.
-std::vector<double> read_2d(const nc::File& f, const nc::Var& v, size_t n) {
-    std::vector<double> out(n);
-    f.check(nc_get_var_double(f.id(), v.id, out.data()), "reading '" + v.name + "'");
+// Reads exactly n bytes at offset; false on an error or a short file.
+bool pread_all(int fd, unsigned char* buf, size_t n, uint64_t offset) {
+    while (n > 0) {
+        const ssize_t got = ::pread(fd, buf, n, static_cast<off_t>(offset));
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            return false;
+        }
+        buf += got;
+        n -= static_cast<size_t>(got);
+        offset += static_cast<uint64_t>(got);
+    }
+    return true;
+}
+
+// The stored values of one chunk row [c0, c0 + cols) widened to double, as nc_get_var_double
+// converts them (exact: every netCDF number type but 64-bit integers fits a double).
+template <typename T> void widen(const unsigned char* src, size_t cols, double* dst) {
+    for (size_t i = 0; i < cols; ++i) {
+        T v;
+        std::memcpy(&v, src + i * sizeof(T), sizeof(T));
+        dst[i] = static_cast<double>(v);
+    }
+}
+
+template <typename T> void narrow(const unsigned char* src, size_t cols, std::int32_t* dst) {
+    for (size_t i = 0; i < cols; ++i) {
+        T v;
+        std::memcpy(&v, src + i * sizeof(T), sizeof(T));
+        dst[i] = static_cast<std::int32_t>(v);
+    }
+}
+
+bool widen_any(nc_type type, const unsigned char* src, size_t cols, double* dst) {
+    switch (type) {
+    case NC_BYTE:
+        widen<std::int8_t>(src, cols, dst);
+        return true;
+    case NC_UBYTE:
+        widen<std::uint8_t>(src, cols, dst);
+        return true;
+    case NC_SHORT:
+        widen<std::int16_t>(src, cols, dst);
+        return true;
+    case NC_USHORT:
+        widen<std::uint16_t>(src, cols, dst);
+        return true;
+    case NC_INT:
+        widen<std::int32_t>(src, cols, dst);
+        return true;
+    case NC_UINT:
+        widen<std::uint32_t>(src, cols, dst);
+        return true;
+    case NC_FLOAT:
+        widen<float>(src, cols, dst);
+        return true;
+    case NC_DOUBLE:
+        widen<double>(src, cols, dst);
+        return true;
+    default:
+        return false; // 64-bit integers, char: netCDF converts them
+    }
+}
+
+// The stored values of a 2-D NetCDF-4 variable of shape (h, w) in deflate/shuffle chunks, read
+// straight from the file (pread, libdeflate), one task per chunk on the run's thread pool when
+// one is installed: as nc_get_var_double gives them, but without HDF5's conversion buffers.
+// False (nothing read) when the layout does not allow it (h5::chunk_layout) and netCDF must read.
+// store(src, cols, index): stored values src[0, cols) of the cells index .. index + cols.
+using StoreRow = std::function<void(const unsigned char* src, size_t cols, size_t index)>;
+
+bool read_chunks(const nc::File& f, const nc::Var& v, size_t h, size_t w, const StoreRow& store) {
+    int format = 0;
+    if (nc_inq_format(f.id(), &format) != NC_NOERR ||
+        (format != NC_FORMAT_NETCDF4 && format != NC_FORMAT_NETCDF4_CLASSIC)) {
+        return false;
+    }
+    const size_t es = nc::type_size(v.type);
+    const auto layout = h5::chunk_layout(f.path(), v.name, {h, w}, es, {0, 0}, {h, w});
+    if (!layout) {
+        return false;
+    }
+    const int fd = ::open(f.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    const auto& L = *layout;
+    const size_t chunk_bytes = L.chunk[0] * L.chunk[1] * es;
+    const std::string where = nc::prefix(f.path()) + ": variable '" + v.name + "'";
+    const auto* pool = ThreadPool::current();
+    const int threads = pool ? static_cast<int>(pool->size()) : 1;
+    try {
+        parallel_for(L.chunks.size(), threads, [&](size_t k, size_t) {
+            const h5::Chunk& c = L.chunks[k];
+            thread_local std::vector<unsigned char> raw, inflated, plain;
+            if (c.size > chunk_bytes + chunk_bytes / 64 + 4096) {
+                throw InputError(where + ": a chunk claims " + std::to_string(c.size) +
+                                     " stored bytes for " + std::to_string(chunk_bytes) +
+                                     " bytes of data",
+                                 "the file is probably damaged; fetch it again");
+            }
+            raw.resize(c.size);
+            if (!pread_all(fd, raw.data(), raw.size(), c.addr)) {
+                throw InputError(where + ": a chunk lies past the end of the file",
+                                 "the file is probably truncated; fetch it again");
+            }
+            const unsigned char* bytes = raw.data();
+            size_t nbytes = raw.size();
+            if (L.deflate >= 0 && (c.filter_mask & (1u << L.deflate)) == 0) {
+                inflated.resize(chunk_bytes);
+                if (!h5::inflate_exact(bytes, nbytes, inflated.data(), chunk_bytes)) {
+                    throw InputError(where + ": a compressed chunk is corrupt",
+                                     "the file is probably damaged; fetch it again");
+                }
+                bytes = inflated.data();
+                nbytes = chunk_bytes;
+            }
+            if (nbytes != chunk_bytes) {
+                throw InputError(where + ": a chunk has " + std::to_string(nbytes) +
+                                     " bytes instead of " + std::to_string(chunk_bytes),
+                                 "the file is probably damaged; fetch it again");
+            }
+            if (L.shuffle >= 0 && es > 1 && (c.filter_mask & (1u << L.shuffle)) == 0) {
+                plain.resize(chunk_bytes);
+                h5::unshuffle(bytes, nbytes, es, plain.data());
+                bytes = plain.data();
+            }
+            const size_t r0 = c.offset[0], c0 = c.offset[1];
+            const size_t r1 = std::min<size_t>(r0 + L.chunk[0], h);
+            const size_t c1 = std::min<size_t>(c0 + L.chunk[1], w);
+            for (size_t r = r0; r < r1; ++r) {
+                store(bytes + (r - r0) * L.chunk[1] * es, c1 - c0, r * w + c0);
+            }
+        });
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
+    ::close(fd);
+    return true;
+}
+
+// The decoding attributes of a 2-D coordinate.
+struct Packing {
+    double fill, scale, offset, vmin, vmax;
+};
+
+Packing packing(const nc::File& f, const nc::Var& v) {
     const auto one = [&](const char* name, double fallback) {
         auto values = nc::attr_numbers(f, v.id, name);
         return values && values->size() == 1 ? (*values)[0] : fallback;
     };
-    const double fill = one("_FillValue", std::numeric_limits<double>::quiet_NaN());
-    const double scale = one("scale_factor", 1.0), offset = one("add_offset", 0.0);
     const double inf = std::numeric_limits<double>::infinity();
-    double vmin = one("valid_min", -inf), vmax = one("valid_max", inf);
+    Packing p{one("_FillValue", std::numeric_limits<double>::quiet_NaN()), one("scale_factor", 1.0),
+              one("add_offset", 0.0), one("valid_min", -inf), one("valid_max", inf)};
     if (auto range = nc::attr_numbers(f, v.id, "valid_range"); range && range->size() == 2) {
-        vmin = (*range)[0];
-        vmax = (*range)[1];
+        p.vmin = (*range)[0];
+        p.vmax = (*range)[1];
     }
+    return p;
+}
+
+// Whether stored value x is no position (_FillValue, outside valid_min/valid_max).
+bool masked(double x, const Packing& p) {
+    return x == p.fill || x < p.vmin || x > p.vmax;
+}
+
+// A 2-D coordinate of shape (h, w) in double: scale_factor/add_offset applied, _FillValue and
+// values outside valid_min/valid_max -> NaN.
+std::vector<double> read_2d(const nc::File& f, const nc::Var& v, size_t h, size_t w) {
+    std::vector<double> out;
+    reserve_huge(out, h * w);
+    out.resize(h * w);
+    const bool direct = read_chunks(f, v, h, w, [&](const unsigned char* src, size_t n, size_t i) {
+        widen_any(v.type, src, n, out.data() + i);
+    });
+    if (!direct) {
+        f.check(nc_get_var_double(f.id(), v.id, out.data()), "reading '" + v.name + "'");
+    }
+    const Packing p = packing(f, v);
     for (auto& x : out) {
-        x = (x == fill || x < vmin || x > vmax) ? std::numeric_limits<double>::quiet_NaN()
-                                                : x * scale + offset;
+        x = masked(x, p) ? std::numeric_limits<double>::quiet_NaN() : x * p.scale + p.offset;
+    }
+    return out;
+}
+
+// The stored integers of a 2-D coordinate whose type fits an int32 (byte .. int, ubyte, ushort),
+// masked values as LatLon2D::PACKED_NONE; nullopt for another type, or when a valid value is
+// PACKED_NONE itself.
+std::optional<std::vector<std::int32_t>> read_2d_packed(const nc::File& f, const nc::Var& v,
+                                                        size_t h, size_t w) {
+    if (v.type != NC_BYTE && v.type != NC_UBYTE && v.type != NC_SHORT && v.type != NC_USHORT &&
+        v.type != NC_INT) {
+        return std::nullopt;
+    }
+    std::vector<std::int32_t> out;
+    reserve_huge(out, h * w);
+    out.resize(h * w);
+    const bool direct = read_chunks(f, v, h, w, [&](const unsigned char* src, size_t n, size_t i) {
+        std::int32_t* dst = out.data() + i;
+        switch (v.type) {
+        case NC_BYTE:
+            narrow<std::int8_t>(src, n, dst);
+            break;
+        case NC_UBYTE:
+            narrow<std::uint8_t>(src, n, dst);
+            break;
+        case NC_SHORT:
+            narrow<std::int16_t>(src, n, dst);
+            break;
+        case NC_USHORT:
+            narrow<std::uint16_t>(src, n, dst);
+            break;
+        default:
+            narrow<std::int32_t>(src, n, dst);
+            break;
+        }
+    });
+    if (!direct) {
+        f.check(nc_get_var_int(f.id(), v.id, out.data()), "reading '" + v.name + "'");
+    }
+    const Packing p = packing(f, v);
+    for (auto& x : out) {
+        if (masked(static_cast<double>(x), p)) {
+            x = LatLon2D::PACKED_NONE;
+        } else if (x == LatLon2D::PACKED_NONE) {
+            return std::nullopt;
+        }
     }
     return out;
 }
 
 struct Coords {
-    LatLon2D geometry;
+    fs::path file;
+    size_t height = 0, width = 0;
     std::string lat_name, lon_name, row_dim, col_dim;
 };
 
-// The 2-D lat/lon of `path`. xy: [lon name, lat name] or empty.
+// Where the 2-D lat/lon of `path` are (names and shape; not read here). xy: [lon name, lat name]
+// or empty.
 Coords find_coords(const fs::path& path, const std::vector<std::string>& xy) {
     const auto file = nc::File::open(path);
     const auto dims = nc::dims(file);
@@ -116,25 +338,62 @@ Coords find_coords(const fs::path& path, const std::vector<std::string>& xy) {
                          "input_processor_name: default for 1-D lat/lon grids");
     }
     Coords c;
+    c.file = path;
     c.lat_name = lat->name;
     c.lon_name = lon->name;
     c.row_dim = dims[static_cast<size_t>(lat->dims[0])].name;
     c.col_dim = dims[static_cast<size_t>(lat->dims[1])].name;
-    c.geometry.height = dims[static_cast<size_t>(lat->dims[0])].len;
-    c.geometry.width = dims[static_cast<size_t>(lat->dims[1])].len;
-    const size_t n = c.geometry.height * c.geometry.width;
-    c.geometry.lat = read_2d(file, *lat, n);
-    c.geometry.lon = read_2d(file, *lon, n);
+    c.height = dims[static_cast<size_t>(lat->dims[0])].len;
+    c.width = dims[static_cast<size_t>(lat->dims[1])].len;
     return c;
+}
+
+// The 2-D lat/lon that find_coords found.
+LatLon2D read_coords(const Coords& c) {
+    const auto file = nc::File::open(c.file);
+    const nc::Var* lat = nullptr;
+    const nc::Var* lon = nullptr;
+    const auto vars = nc::vars(file);
+    for (const auto& v : vars) {
+        if (v.name == c.lat_name) {
+            lat = &v;
+        } else if (v.name == c.lon_name) {
+            lon = &v;
+        }
+    }
+    if (!lat || !lon) {
+        throw InputError(nc::prefix(c.file) + ": the 2-D latitude/longitude variables are gone",
+                         "the file changed while it was read; run again");
+    }
+    LatLon2D g;
+    g.height = c.height;
+    g.width = c.width;
+    auto lat_packed = read_2d_packed(file, *lat, c.height, c.width);
+    auto lon_packed = lat_packed ? read_2d_packed(file, *lon, c.height, c.width) : std::nullopt;
+    if (lat_packed && lon_packed) {
+        const Packing a = packing(file, *lat), b = packing(file, *lon);
+        g.lat_packed = std::move(*lat_packed);
+        g.lon_packed = std::move(*lon_packed);
+        g.lat_scale = a.scale;
+        g.lat_offset = a.offset;
+        g.lon_scale = b.scale;
+        g.lon_offset = b.offset;
+        return g;
+    }
+    lat_packed.reset();
+    lon_packed.reset();
+    g.lat = read_2d(file, *lat, c.height, c.width);
+    g.lon = read_2d(file, *lon, c.height, c.width);
+    return g;
 }
 
 class SwathInput final : public Input {
 public:
-    SwathInput(fs::path path, LatLon2D geometry, std::vector<CfInput> files,
-               const std::set<std::string>& skip)
+    SwathInput(fs::path path, Coords coords, std::vector<CfInput> files)
         : m_path(std::move(path))
-        , m_geometry(std::move(geometry))
+        , m_coords(std::move(coords))
         , m_files(std::move(files)) {
+        const std::set<std::string> skip{m_coords.lat_name, m_coords.lon_name};
         for (size_t f = 0; f < m_files.size(); ++f) {
             for (const auto& v : m_files[f].variables()) {
                 if (skip.count(v.name) > 0 || find(v.name)) {
@@ -151,7 +410,19 @@ public:
     }
 
     const fs::path& path() const override { return m_path; }
-    const Geometry& geometry() const override { return m_geometry; }
+    // Read on first use: gen reads the slabs of a swath it has scanned without its lat/lon.
+    const Geometry& geometry() const override {
+        if (!m_geometry) {
+            m_geometry = read_coords(m_coords);
+        }
+        return *m_geometry;
+    }
+    Geometry take_geometry() override {
+        geometry();
+        Geometry g = std::move(*m_geometry);
+        m_geometry.reset();
+        return g;
+    }
     const std::vector<TimeStep>& steps() const override { return m_files.front().steps(); }
     grid::time::Calendar calendar() const override { return m_files.front().calendar(); }
     const std::vector<VarInfo>& variables() const override { return m_vars; }
@@ -199,7 +470,8 @@ private:
     }
 
     fs::path m_path;
-    Geometry m_geometry;
+    Coords m_coords;
+    mutable std::optional<Geometry> m_geometry;
     std::vector<CfInput> m_files; // the first gives the time
     std::vector<VarInfo> m_vars;
     std::vector<size_t> m_file_of;
@@ -226,8 +498,7 @@ std::unique_ptr<Input> open_curvilinear(const fs::path& path, const nlohmann::js
         Coords c = find_coords(path, xy);
         std::vector<CfInput> files;
         files.push_back(CfInput::open_on_dims(path, c.row_dim, c.col_dim, LatLonAxes{}, true));
-        return std::make_unique<SwathInput>(path, std::move(c.geometry), std::move(files),
-                                            std::set<std::string>{c.lat_name, c.lon_name});
+        return std::make_unique<SwathInput>(path, std::move(c), std::move(files));
     }
     // A Sentinel-3 .SEN3 folder.
     const fs::path geo = path / "geo_coordinates.nc";
@@ -256,8 +527,7 @@ std::unique_ptr<Input> open_curvilinear(const fs::path& path, const nlohmann::js
             spdlog::debug("{}: skipped: {}", p.string(), e.what());
         }
     }
-    return std::make_unique<SwathInput>(path, std::move(c.geometry), std::move(files),
-                                        std::set<std::string>{c.lat_name, c.lon_name});
+    return std::make_unique<SwathInput>(path, std::move(c), std::move(files));
 }
 
 } // namespace baims::io

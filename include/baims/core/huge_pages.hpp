@@ -1,0 +1,35 @@
+#pragma once
+// Large buffers on transparent huge pages.
+//
+// A fresh buffer of hundreds of MB is paid for mostly in page faults (one per 4 KiB page when it
+// is first written; expensive in virtual machines). Where the kernel offers transparent huge pages
+// on request (/sys/kernel/mm/transparent_hugepage/enabled = madvise), reserve_huge() asks for
+// them for a vector's storage before anything is written to it: one fault per 2 MiB instead.
+// Nothing changes but the speed; elsewhere it is a plain reserve().
+
+#include <cstddef>
+#include <cstdint>
+#include <sys/mman.h>
+#include <vector>
+
+namespace baims {
+
+// v.reserve(n), and the whole 2 MiB pages inside the new storage advised MADV_HUGEPAGE (only
+// when v had less capacity: storage already written to is left alone).
+template <typename T> void reserve_huge(std::vector<T>& v, size_t n) {
+    if (v.capacity() >= n) {
+        return;
+    }
+    v.reserve(n);
+#ifdef MADV_HUGEPAGE
+    constexpr std::uintptr_t HUGE = std::uintptr_t{1} << 21;
+    const auto begin = reinterpret_cast<std::uintptr_t>(v.data());
+    const std::uintptr_t end = begin + n * sizeof(T);
+    const std::uintptr_t a = (begin + HUGE - 1) & ~(HUGE - 1), b = end & ~(HUGE - 1);
+    if (b > a) {
+        ::madvise(reinterpret_cast<void*>(a), b - a, MADV_HUGEPAGE); // a hint: errors ignored
+    }
+#endif
+}
+
+} // namespace baims
