@@ -5,7 +5,8 @@
 // what reading level 0 and writing levels 1..N-1 cost.
 //
 // Build:  g++ -O2 -std=c++20 -o /tmp/codec_bound bench/codec_bound.cpp -lblosc -pthread
-// Usage:  /tmp/codec_bound [-t THREADS] decode DIR... [encode DIR...]
+// Usage:  /tmp/codec_bound [-t THREADS] [-c CLEVEL] decode DIR... [encode DIR...]
+//         (-c: encode at this clevel instead of the array's own)
 //         (DIR: a Zarr v2 array folder with .zarray, e.g. c.zarr/sst or c.levels/1.zarr/sst)
 #include <blosc.h>
 
@@ -94,13 +95,15 @@ template <class F> static std::pair<double, double> timed(size_t n, int threads,
 }
 
 int main(int argc, char** argv) {
-    int threads = 2;
+    int threads = 2, clevel = -1;
     std::vector<Chunk> dec, enc;
     bool encoding = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "-t" && i + 1 < argc) {
             threads = std::stoi(argv[++i]);
+        } else if (a == "-c" && i + 1 < argc) {
+            clevel = std::stoi(argv[++i]);
         } else if (a == "decode") {
             encoding = false;
         } else if (a == "encode") {
@@ -124,12 +127,18 @@ int main(int argc, char** argv) {
         }
         return std::make_tuple(std::move(out), stored, raw);
     };
+    if (clevel >= 0) {
+        for (auto& c : enc) {
+            c.clevel = clevel;
+        }
+    }
     auto [dbuf, dstored, draw] = decoded(dec);
     auto [ebuf, estored, eraw] = decoded(enc);
     for (size_t i = 0; i < enc.size(); ++i) {
         blosc_decompress_ctx(enc[i].bytes.data(), ebuf[i].data(), ebuf[i].size(), 1);
     }
     std::vector<std::vector<char>> cbuf(enc.size());
+    std::vector<size_t> enc_bytes(enc.size());
     for (size_t i = 0; i < enc.size(); ++i) {
         cbuf[i].resize(ebuf[i].size() + BLOSC_MAX_OVERHEAD);
     }
@@ -143,13 +152,18 @@ int main(int argc, char** argv) {
                 blosc_decompress_ctx(dec[i].bytes.data(), dbuf[i].data(), dbuf[i].size(), 1);
             });
             auto [ew, ec] = timed(enc.size(), t, [&](size_t i) {
-                blosc_compress_ctx(enc[i].clevel, enc[i].shuffle, enc[i].typesize,
+                const int n = blosc_compress_ctx(enc[i].clevel, enc[i].shuffle, enc[i].typesize,
                                    ebuf[i].size(), ebuf[i].data(), cbuf[i].data(),
                                    cbuf[i].size(), enc[i].cname.c_str(), 0, 1);
+                enc_bytes[i] = n > 0 ? static_cast<size_t>(n) : 0;
             });
+            size_t out = 0;
+            for (size_t b : enc_bytes) {
+                out += b;
+            }
             std::printf("threads %d: decode %.3f s wall %.3f s CPU; encode %.3f s wall %.3f s "
-                        "CPU\n",
-                        t, dw, dc, ew, ec);
+                        "CPU (%.1f MB)\n",
+                        t, dw, dc, ew, ec, out / 1e6);
         }
     }
 }

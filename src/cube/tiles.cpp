@@ -24,11 +24,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <limits>
+#include <malloc.h>
 #include <map>
 #include <memory>
 #include <set>
@@ -354,6 +357,24 @@ void give_back(Bytes&& b) {
     }
 }
 
+// Branch-free NaN tests and selects on the bits of a float (GCC does not if-convert floating
+// point compares, so loops with `x == x ? x : 0` stay scalar; these vectorise).
+template <class T> using BitsOf = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+template <class T> inline BitsOf<T> valid_mask(T x) { // all ones unless x is NaN
+    using U = BitsOf<T>;
+    U u;
+    std::memcpy(&u, &x, sizeof(T));
+    const U mag = u & (~U(0) >> 1), inf = std::bit_cast<U>(std::numeric_limits<T>::infinity());
+    return U(0) - U(mag <= inf);
+}
+template <class T> inline T keep_bits(T x, BitsOf<T> m) { // x where m is all ones, else +0
+    BitsOf<T> u;
+    std::memcpy(&u, &x, sizeof(T));
+    u &= m;
+    std::memcpy(&x, &u, sizeof(T));
+    return x;
+}
+
 // Every level's chunks of one variable and outer index (time step) under one output chunk of the
 // deepest level L = n-1 (the "top chunk"), in one pass over its level-0 footprint
 // (tile_h * 2^L rows x tile_w * 2^L columns). The footprint is read in bands of F = 2^L rows:
@@ -548,17 +569,29 @@ private:
         auto cellv = [&](size_t i) { return n ? (n[i] > 0 ? v[i] / n[i] : NaN) : v[i]; };
         const auto typed = [&](auto tag) {
             using T = typename decltype(tag)::type;
-            T fill;
+            using U = BitsOf<T>;
+            U fill;
             std::memcpy(&fill, m_fill_raw.data(), sizeof(T));
             for (size_t j = 0; j < l.ncols; ++j) {
                 const size_t ca = j * l.otw, cb = std::min(l.ow, ca + l.otw);
-                bool any = false;
-                for (size_t i = ca; i < cb; ++i) {
-                    const double res = cellv(i);
-                    const bool ok = !std::isnan(res);
-                    const T out = ok ? static_cast<T>(res) : fill;
+                U any = 0;
+                const auto put = [&](size_t i, double res) {
+                    const U m = U(0) - U(valid_mask(res) & 1);
+                    U out;
+                    const T r = static_cast<T>(res);
+                    std::memcpy(&out, &r, sizeof(T));
+                    out = (out & m) | (fill & ~m);
                     std::memcpy(dst + i * sizeof(T), &out, sizeof(T));
-                    any |= ok;
+                    any |= m & 1;
+                };
+                if (n) { // a mean of no value is 0 / 0, a NaN: the fill value, as in cellv
+                    for (size_t i = ca; i < cb; ++i) {
+                        put(i, v[i] / n[i]);
+                    }
+                } else {
+                    for (size_t i = ca; i < cb; ++i) {
+                        put(i, v[i]);
+                    }
                 }
                 if (any) {
                     l.any[j] = 1;
@@ -717,14 +750,21 @@ private:
                     oc[c] = n;
                 };
                 if (b && miss.empty()) {
-                    for (size_t c = 0; c < full; ++c) { // the hot loop, free of branches
-                        const size_t x = 2 * c;
-                        const double p = a[x], q = a[x + 1], u = b[x], w = b[x + 1];
-                        const bool pk = p == p, qk = q == q, uk = u == u, wk = w == w;
-                        o[c] =
-                            (((pk ? p : 0.0) + (qk ? q : 0.0)) + (uk ? u : 0.0)) + (wk ? w : 0.0);
-                        oc[c] = (((pk ? 1.0 : 0.0) + (qk ? 1.0 : 0.0)) + (uk ? 1.0 : 0.0)) +
-                                (wk ? 1.0 : 0.0);
+                    // the hot loop in two passes the compiler vectorises: the top row's pair,
+                    // then the bottom row's two values added in turn (the order of halve())
+                    for (size_t c = 0; c < full; ++c) {
+                        const T p = a[2 * c], q = a[2 * c + 1];
+                        const auto pm = valid_mask(p), qm = valid_mask(q);
+                        o[c] = static_cast<double>(keep_bits(p, pm)) +
+                               static_cast<double>(keep_bits(q, qm));
+                        oc[c] = static_cast<double>(pm & 1) + static_cast<double>(qm & 1);
+                    }
+                    for (size_t c = 0; c < full; ++c) {
+                        const T u = b[2 * c], w = b[2 * c + 1];
+                        const auto um = valid_mask(u), wm = valid_mask(w);
+                        o[c] = (o[c] + static_cast<double>(keep_bits(u, um))) +
+                               static_cast<double>(keep_bits(w, wm));
+                        oc[c] = (oc[c] + static_cast<double>(um & 1)) + static_cast<double>(wm & 1);
                     }
                 } else {
                     for (size_t c = 0; c < full; ++c) {
@@ -947,11 +987,13 @@ private:
 };
 
 // Chunks of outer indices `ts` of every variable on levels 1..n-1 (outs[k]: level k's store),
-// one pass over level 0, in parallel over the top chunks.
+// one pass over level 0, in parallel over the top chunks. `meta` (the levels' metadata) is one
+// more task of the same parallel run, so that no core waits for the other during it.
 void write_levels_data(const zarr::KvStore& cube, const std::vector<zarr::KvStore*>& outs,
                        const Source& s, int n, size_t th, size_t tw, const std::vector<size_t>& ts,
-                       int threads, TilesResult& r) {
+                       int threads, TilesResult& r, const std::function<void()>& meta) {
     if (n < 2) {
+        meta();
         return;
     }
     struct Task {
@@ -972,9 +1014,21 @@ void write_levels_data(const zarr::KvStore& cube, const std::vector<zarr::KvStor
             }
         }
     }
+    // the largest footprints first: the small ones at the cube's right and bottom edges fill
+    // the end of the run on both cores (tasks are handed out in this order)
+    auto area = [&](const Task& k) {
+        return (std::min(s.H, (k.cy + 1) * th * F) - k.cy * th * F) *
+               (std::min(s.W, (k.cx + 1) * tw * F) - k.cx * tw * F);
+    };
+    std::stable_sort(tasks.begin(), tasks.end(),
+                     [&](const Task& p, const Task& q) { return area(p) > area(q); });
     PyramidTask::Counts counts;
-    parallel_for(tasks.size(), threads, [&](size_t i, size_t) {
-        const auto& task = tasks[i];
+    parallel_for(tasks.size() + 1, threads, [&](size_t i, size_t) {
+        if (i == 0) {
+            meta();
+            return;
+        }
+        const auto& task = tasks[i - 1];
         PyramidTask pt(s, *task.v, n, th, tw);
         pt.run(cube, outs, task.t, task.cy, task.cx, counts);
     });
@@ -1146,6 +1200,12 @@ std::string TilesResult::summary() const {
 }
 
 TilesResult build_tiles(const TilesRequest& req) {
+    // Freed chunk-sized blocks (Blosc's per-call scratch, the store's file buffers) stay in the
+    // heap instead of going back to the kernel and being faulted in again on the next chunk:
+    // fixed thresholds stop glibc from trimming its arenas after every chunk (page faults and
+    // mprotect were a tenth of a run's CPU). Memory stays bounded by the run's peak.
+    ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    ::mallopt(M_TRIM_THRESHOLD, 256 << 20);
     ThreadPool pool(req.threads); // one pool of workers for the run's parallel_for calls
     ThreadPool::Scope pool_scope(pool);
     TilesResult r;
@@ -1340,8 +1400,17 @@ TilesResult build_tiles(const TilesRequest& req) {
         for (int k = 1; k < n; ++k) {
             stores.push_back(std::make_unique<SwapStore>(swap / (std::to_string(k) + ".zarr")));
             outs[static_cast<size_t>(k)] = stores.back().get();
-            write_level_meta(cube, *stores.back(), s, size_t{1} << k, th, tw);
         }
+        // metadata, coordinates and .zmetadata of the levels (consolidated before their chunks
+        // are written: it lists no chunk, and nothing reads the tree before the exchange)
+        const auto meta = [&] {
+            for (int k = 1; k < n; ++k) {
+                auto& lv = *stores[static_cast<size_t>(k - 1)];
+                write_level_meta(cube, lv, s, size_t{1} << k, th, tw);
+                zarr::consolidate(lv);
+                fault_point("tiles-level");
+            }
+        };
         std::vector<size_t> ts;
         if (incremental) {
             ts.assign(all.begin(), all.end());
@@ -1352,11 +1421,7 @@ TilesResult build_tiles(const TilesRequest& req) {
         }
         // the chunks of these steps are not in the tree (not linked, or a new tree): an empty
         // chunk is simply not written
-        write_levels_data(cube, outs, s, n, th, tw, ts, req.threads, r);
-        for (const auto& lv : stores) {
-            zarr::consolidate(*lv);
-            fault_point("tiles-level");
-        }
+        write_levels_data(cube, outs, s, n, th, tw, ts, req.threads, r, meta);
         if (req.link) {
             sfs::path rel = sfs::relative(sfs::absolute(cube_path), sfs::absolute(out));
             tree.put("0.link", rel.string());
