@@ -153,8 +153,8 @@ int main(int argc, char** argv) {
             });
             auto [ew, ec] = timed(enc.size(), t, [&](size_t i) {
                 const int n = blosc_compress_ctx(enc[i].clevel, enc[i].shuffle, enc[i].typesize,
-                                   ebuf[i].size(), ebuf[i].data(), cbuf[i].data(),
-                                   cbuf[i].size(), enc[i].cname.c_str(), 0, 1);
+                                                 ebuf[i].size(), ebuf[i].data(), cbuf[i].data(),
+                                                 cbuf[i].size(), enc[i].cname.c_str(), 0, 1);
                 enc_bytes[i] = n > 0 ? static_cast<size_t>(n) : 0;
             });
             size_t out = 0;
