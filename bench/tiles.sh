@@ -4,7 +4,8 @@
 #   mean     4-level pyramid, --agg-methods mean       (xcube level 1.0.5: 5.1 s)
 #   update   --update (mean) after gen appended one day to the cube (xcube has none)
 #   png      4-level pyramid (mean) and --png: XYZ tiles of 11 time steps, zooms 6-9 (once)
-# Usage: bash bench/tiles.sh [baims]; REPS (default 3), KEEP=1 keeps the work directory.
+# Usage: bash bench/tiles.sh [baims]; REPS (default 3), KEEP=1 keeps the work directory, PNG=0 leaves
+# out the png case (a minute of CPU).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BAIMS=${1:-$HERE/../build/apps/baims}
@@ -49,12 +50,15 @@ for ((i = 0; i < REPS; i++)); do
     timed update tiles "$WORK/c.zarr" -o "$WORK/u.levels" --update
 done
 timed rebuild11 tiles "$WORK/c.zarr" -o "$WORK/r.levels" --num-levels-max 4 --agg-methods mean
-timed png tiles "$WORK/c.zarr" -o "$WORK/p.levels" --num-levels-max 4 --agg-methods mean --png "$WORK/png"
-log "png: $(find "$WORK/png" -name '*.png' | wc -l) tiles, $(du -sm "$WORK/png" | cut -f1) MB"
+if [[ ${PNG:-1} != 0 ]]; then
+    timed png tiles "$WORK/c.zarr" -o "$WORK/p.levels" --num-levels-max 4 --agg-methods mean --png "$WORK/png"
+    log "png: $(find "$WORK/png" -name '*.png' | wc -l) tiles, $(du -sm "$WORK/png" | cut -f1) MB"
+fi
 
 echo "| case | wall s (median of $REPS) | cpu s | max RSS MB | xcube 1.0.5 |"
 echo "|---|---|---|---|---|"
 for c in first mean update rebuild11 png; do
+    [[ -f $WORK/$c.times ]] || continue
     read -r w cpu rss <<<"$(median $c)"
     case $c in first) x="1.9 s" ;; mean) x="5.1 s" ;; *) x="—" ;; esac
     echo "| $c | $w | $cpu | $rss | $x |"

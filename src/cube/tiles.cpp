@@ -24,11 +24,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <limits>
+#include <malloc.h>
 #include <map>
 #include <memory>
 #include <set>
@@ -312,16 +315,34 @@ double reduce_sorted(Op op, std::vector<double>& v) {
     return best;
 }
 
+// An allocator whose resize() leaves new elements uninitialised: the buffers of a task are
+// written in full before they are read, and zero-filling them first (std::vector's resize) was
+// 12 % of a `first` run (memset and the page faults it takes).
+template <class T> struct NoInit : std::allocator<T> {
+    template <class U> struct rebind { using other = NoInit<U>; };
+    NoInit() = default;
+    template <class U> NoInit(const NoInit<U>&) noexcept {}
+    template <class U, class... A> void construct(U* p, A&&... a) {
+        if constexpr (sizeof...(A) == 0) {
+            ::new (static_cast<void*>(p)) U;
+        } else {
+            ::new (static_cast<void*>(p)) U(std::forward<A>(a)...);
+        }
+    }
+};
+using Bytes = std::vector<char, NoInit<char>>;
+using Doubles = std::vector<double, NoInit<double>>;
+
 // Decoded chunk buffers of a worker thread, reused from task to task: no page faults and no
 // zero-filling of a fresh megabyte per chunk (at most the chunks one band holds are kept).
-std::vector<std::vector<char>>& spare_buffers() {
-    static thread_local std::vector<std::vector<char>> spare;
+std::vector<Bytes>& spare_buffers() {
+    static thread_local std::vector<Bytes> spare;
     return spare;
 }
 
-std::vector<char> spare_buffer(size_t bytes) {
+Bytes spare_buffer(size_t bytes) {
     auto& spare = spare_buffers();
-    std::vector<char> b;
+    Bytes b;
     if (!spare.empty()) {
         b = std::move(spare.back());
         spare.pop_back();
@@ -330,10 +351,28 @@ std::vector<char> spare_buffer(size_t bytes) {
     return b;
 }
 
-void give_back(std::vector<char>&& b) {
+void give_back(Bytes&& b) {
     if (b.capacity() > 0 && spare_buffers().size() < 64) {
         spare_buffers().push_back(std::move(b));
     }
+}
+
+// Branch-free NaN tests and selects on the bits of a float (GCC does not if-convert floating
+// point compares, so loops with `x == x ? x : 0` stay scalar; these vectorise).
+template <class T> using BitsOf = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+template <class T> inline BitsOf<T> valid_mask(T x) { // all ones unless x is NaN
+    using U = BitsOf<T>;
+    U u;
+    std::memcpy(&u, &x, sizeof(T));
+    const U mag = u & (~U(0) >> 1), inf = std::bit_cast<U>(std::numeric_limits<T>::infinity());
+    return U(0) - U(mag <= inf);
+}
+template <class T> inline T keep_bits(T x, BitsOf<T> m) { // x where m is all ones, else +0
+    BitsOf<T> u;
+    std::memcpy(&u, &x, sizeof(T));
+    u &= m;
+    std::memcpy(&x, &u, sizeof(T));
+    return x;
 }
 
 // Every level's chunks of one variable and outer index (time step) under one output chunk of the
@@ -414,14 +453,14 @@ public:
         // per level: one row of output chunks (raw), which chunks of it hold a valid cell
         struct Level {
             size_t f, oh, ow, oth, otw, row0, col0, ncols;
-            std::vector<char> row;
+            Bytes row;
             std::vector<char> any;
         };
         // the buffers of a worker thread, reused from task to task (no zero-filling or page
         // faults of fresh megabytes per task)
         static thread_local std::vector<Level> lv;
-        static thread_local std::vector<double> band, cur, nxt, ccnt, ncnt;
-        static thread_local std::vector<char> chunk;
+        static thread_local Doubles band, cur, nxt, ccnt, ncnt;
+        static thread_local Bytes chunk;
         lv.resize(static_cast<size_t>(m_L) + 1);
         for (int k = 1; k <= m_L; ++k) {
             auto& l = lv[static_cast<size_t>(k)];
@@ -437,31 +476,54 @@ public:
             l.row.resize(l.oth * l.ow * isz);
             l.any.assign(l.ncols, 0);
         }
-        band.resize(m_F * fw);
         std::vector<double> vals;
         // first, mean, min and max: level k's cells of a band from level k-1's (2x2 children:
         // first the top-left one, min/max of the valid ones, mean from sums and counts), so each
         // level costs a quarter of the one before; median and mode from the band's values.
         const bool tree = m_op != Op::Median && m_op != Op::Mode;
+        // float cubes (NaN marks an absent chunk): level 1 straight from the decoded chunks, no
+        // band of doubles; the same operations in the same order as halve() on that band, so
+        // the same values to the bit
+        const bool direct = tree && m_type.kind == zarr::DataKind::Float;
+        if (!direct) {
+            band.resize(m_F * fw);
+        }
         for (size_t b0 = R0; b0 < R1; b0 += m_F) {
             const size_t b1 = std::min(R1, b0 + m_F);
-            fill_band(cube, band, b0, b1, C0, C1, in_idx, inner, ch, cw);
             size_t rows = b1 - b0, cols = fw;
-            if (tree) {
-                cur.assign(band.begin(), band.begin() + static_cast<long>(rows * cols));
-                if (m_op == Op::Mean) {
-                    ccnt.resize(cur.size());
-                    for (size_t i = 0; i < cur.size(); ++i) {
-                        const bool ok = !std::isnan(cur[i]);
-                        ccnt[i] = ok ? 1.0 : 0.0;
-                        cur[i] = ok ? cur[i] : 0.0;
+            int k0 = 1; // the first level the loop below derives by halve()
+            if (direct) {
+                load_chunks(cube, b0, b1, C0, C1, in_idx, ch, cw);
+                zarr::visit_dtype(m_type, [&](auto tag) {
+                    using T = typename decltype(tag)::type;
+                    if constexpr (std::is_floating_point_v<T>) {
+                        level1<T>(b0, b1, C0, C1, inner, ch, cw, cur, ccnt);
+                    }
+                });
+                evict(b1, ch);
+                rows = level_size(rows, 2);
+                cols = level_size(cols, 2);
+                k0 = 2;
+            } else {
+                fill_band(cube, band, b0, b1, C0, C1, in_idx, inner, ch, cw);
+                if (tree) {
+                    cur.resize(rows * cols);
+                    std::copy(band.begin(), band.begin() + static_cast<long>(rows * cols),
+                              cur.begin());
+                    if (m_op == Op::Mean) {
+                        ccnt.resize(cur.size());
+                        for (size_t i = 0; i < cur.size(); ++i) {
+                            const bool ok = !std::isnan(cur[i]);
+                            ccnt[i] = ok ? 1.0 : 0.0;
+                            cur[i] = ok ? cur[i] : 0.0;
+                        }
                     }
                 }
             }
             for (int k = 1; k <= m_L; ++k) {
                 auto& l = lv[static_cast<size_t>(k)];
                 const size_t f = l.f;
-                if (tree) {
+                if (tree && k >= k0) {
                     halve(cur, ccnt, rows, cols, nxt, ncnt);
                     std::swap(cur, nxt);
                     std::swap(ccnt, ncnt);
@@ -470,22 +532,21 @@ public:
                 }
                 const size_t lr0 = (b0 - R0) / f;
                 for (size_t lr = lr0; lr < level_size(b1 - R0, f); ++lr) {
-                    const size_t rs = lr * f - (b0 - R0), re = std::min(rs + f, b1 - b0);
                     char* dst = l.row.data() + (lr % l.oth) * l.ow * isz;
-                    for (size_t lc = 0; lc < l.ow; ++lc) {
-                        double res;
-                        if (tree) {
-                            const size_t i = (lr - lr0) * cols + lc;
-                            res = m_op != Op::Mean ? cur[i] : ccnt[i] > 0 ? cur[i] / ccnt[i] : NaN;
-                        } else {
+                    if (tree) {
+                        put_row(&cur[(lr - lr0) * cols],
+                                m_op == Op::Mean ? &ccnt[(lr - lr0) * cols] : nullptr, l, dst);
+                    } else {
+                        const size_t rs = lr * f - (b0 - R0), re = std::min(rs + f, b1 - b0);
+                        for (size_t lc = 0; lc < l.ow; ++lc) {
                             const size_t cs = lc * f, ce = std::min(cs + f, fw);
-                            res = cell(band, fw, rs, re, cs, ce, vals);
-                        }
-                        if (std::isnan(res)) {
-                            copy_item(dst + lc * isz, m_fill_raw.data(), isz);
-                        } else {
-                            double_to_raw(m_type, res, dst + lc * isz);
-                            l.any[lc / l.otw] = 1;
+                            const double res = cell(band, fw, rs, re, cs, ce, vals);
+                            if (std::isnan(res)) {
+                                copy_item(dst + lc * isz, m_fill_raw.data(), isz);
+                            } else {
+                                double_to_raw(m_type, res, dst + lc * isz);
+                                l.any[lc / l.otw] = 1;
+                            }
                         }
                     }
                     if (lr % l.oth == l.oth - 1 || lr == l.oh - 1) {
@@ -500,41 +561,251 @@ public:
     }
 
 private:
-    // Level-0 rows [b0, b1) x columns [c0, c1) into band (NaN for missing values and absent
-    // chunks). A decoded chunk is kept while the next band still needs it.
-    void fill_band(const zarr::KvStore& cube, std::vector<double>& band, size_t b0, size_t b1,
-                   size_t c0, size_t c1, std::vector<size_t> idx, size_t inner, size_t ch,
-                   size_t cw) {
+    // One row of a level's cells (values; for mean sums and counts) into the level's chunk row
+    // in the output dtype: NaN (no valid value) as the fill value; marks the chunks that get a
+    // valid cell.
+    template <class L> void put_row(const double* v, const double* n, L& l, char* dst) const {
+        const size_t isz = m_type.itemsize;
+        auto cellv = [&](size_t i) { return n ? (n[i] > 0 ? v[i] / n[i] : NaN) : v[i]; };
+        const auto typed = [&](auto tag) {
+            using T = typename decltype(tag)::type;
+            using U = BitsOf<T>;
+            U fill;
+            std::memcpy(&fill, m_fill_raw.data(), sizeof(T));
+            for (size_t j = 0; j < l.ncols; ++j) {
+                const size_t ca = j * l.otw, cb = std::min(l.ow, ca + l.otw);
+                U any = 0;
+                const auto put = [&](size_t i, double res) {
+                    const U m = U(0) - U(valid_mask(res) & 1);
+                    U out;
+                    const T r = static_cast<T>(res);
+                    std::memcpy(&out, &r, sizeof(T));
+                    out = (out & m) | (fill & ~m);
+                    std::memcpy(dst + i * sizeof(T), &out, sizeof(T));
+                    any |= m & 1;
+                };
+                if (n) { // a mean of no value is 0 / 0, a NaN: the fill value, as in cellv
+                    for (size_t i = ca; i < cb; ++i) {
+                        put(i, v[i] / n[i]);
+                    }
+                } else {
+                    for (size_t i = ca; i < cb; ++i) {
+                        put(i, v[i]);
+                    }
+                }
+                if (any) {
+                    l.any[j] = 1;
+                }
+            }
+        };
+        if (m_type.kind == zarr::DataKind::Float) {
+            if (isz == 4) {
+                typed(std::type_identity<float>{});
+            } else {
+                typed(std::type_identity<double>{});
+            }
+            return;
+        }
+        for (size_t lc = 0; lc < l.ow; ++lc) {
+            const double res = cellv(lc);
+            if (std::isnan(res)) {
+                copy_item(dst + lc * isz, m_fill_raw.data(), isz);
+            } else {
+                double_to_raw(m_type, res, dst + lc * isz);
+                l.any[lc / l.otw] = 1;
+            }
+        }
+    }
+
+    // Decodes the level-0 chunks of rows [b0, b1) x columns [c0, c1) that are not decoded yet
+    // (an absent chunk is kept as an empty buffer).
+    void load_chunks(const zarr::KvStore& cube, size_t b0, size_t b1, size_t c0, size_t c1,
+                     std::vector<size_t>& idx, size_t ch, size_t cw) {
         const auto& m = m_v.meta;
-        const size_t nd = m.ndim(), isz = m_type.itemsize, fw = c1 - c0;
-        // `first` reads only the top-left cell of each block: even rows (and columns) of a band
-        const size_t step = m_op == Op::First ? 2 : 1;
+        const size_t nd = m.ndim();
         for (size_t by = b0 / ch; by * ch < b1; ++by) {
             for (size_t bx = c0 / cw; bx * cw < c1; ++bx) {
                 auto key = std::make_pair(by, bx);
-                auto it = m_cache.find(key);
-                if (it == m_cache.end()) {
-                    idx[nd - 2] = by;
-                    idx[nd - 1] = bx;
-                    std::vector<char> buf = spare_buffer(m.chunk_bytes());
-                    bool present = false;
-                    try {
-                        present = zarr::read_chunk(cube, m_v.name, m, idx, buf.data());
-                    } catch (const InputError& e) { // "reading chunk <key> of '<var>' in …: …"
-                        if (!e.hint().empty()) {
-                            throw;
-                        }
-                        throw InputError(e.what(),
-                                         "Restore that chunk (or rerun baims gen for "
-                                         "its time step); the pyramid was left as it was");
-                    }
-                    if (!present) {
-                        give_back(std::move(buf));
-                        buf = {}; // absent: fill
-                    }
-                    it = m_cache.emplace(key, std::move(buf)).first;
+                if (m_cache.contains(key)) {
+                    continue;
                 }
-                const auto& data = it->second;
+                idx[nd - 2] = by;
+                idx[nd - 1] = bx;
+                Bytes buf = spare_buffer(m.chunk_bytes());
+                bool present = false;
+                try {
+                    present = zarr::read_chunk(cube, m_v.name, m, idx, buf.data());
+                } catch (const InputError& e) { // "reading chunk <key> of '<var>' in …: …"
+                    if (!e.hint().empty()) {
+                        throw;
+                    }
+                    throw InputError(e.what(), "Restore that chunk (or rerun baims gen for "
+                                               "its time step); the pyramid was left as it was");
+                }
+                if (!present) {
+                    give_back(std::move(buf));
+                    buf = {}; // absent: fill
+                }
+                m_cache.emplace(key, std::move(buf));
+            }
+        }
+    }
+
+    // Chunks that end inside the band ending at b1 are not needed again.
+    void evict(size_t b1, size_t ch) {
+        for (auto it = m_cache.begin(); it != m_cache.end();) {
+            if ((it->first.first + 1) * ch <= b1) {
+                give_back(std::move(it->second));
+                it = m_cache.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+
+    // Level-0 row y, columns [c0, c1), as T: a pointer into the decoded chunk when one chunk
+    // holds it, else assembled in `scratch` (NaN for absent chunks).
+    template <class T>
+    const T* level0_row(size_t y, size_t c0, size_t c1, size_t inner, size_t ch, size_t cw,
+                        std::vector<T, NoInit<T>>& scratch) const {
+        const size_t by = y / ch;
+        const size_t fw = c1 - c0;
+        scratch.resize(fw);
+        for (size_t bx = c0 / cw; bx * cw < c1; ++bx) {
+            const auto& data = m_cache.at({by, bx});
+            const size_t xa = std::max(c0, bx * cw), xb = std::min(c1, (bx + 1) * cw);
+            if (data.empty()) {
+                std::fill_n(&scratch[xa - c0], xb - xa, std::numeric_limits<T>::quiet_NaN());
+                continue;
+            }
+            const char* src =
+                data.data() + (inner + (y - by * ch) * cw + (xa - bx * cw)) * sizeof(T);
+            if (xa == c0 && xb == c1) {
+                return reinterpret_cast<const T*>(src); // decoded chunks are T-aligned
+            }
+            std::memcpy(&scratch[xa - c0], src, (xb - xa) * sizeof(T));
+        }
+        return scratch.data();
+    }
+
+    // Level 1 of level-0 rows [b0, b1) x columns [c0, c1) of a float cube into out (sums and
+    // counts for mean): what halve() makes of the band fill_band() makes, without that band.
+    template <class T>
+    void level1(size_t b0, size_t b1, size_t c0, size_t c1, size_t inner, size_t ch, size_t cw,
+                Doubles& out, Doubles& ocnt) const {
+        static thread_local std::vector<T, NoInit<T>> sa, sb;
+        const size_t fw = c1 - c0, nr = level_size(b1 - b0, 2), nc = level_size(fw, 2);
+        out.resize(nr * nc);
+        if (m_op == Op::Mean) {
+            ocnt.resize(nr * nc);
+        }
+        const auto& miss = m_v.missing;
+        auto val = [&](T x) {
+            double d = static_cast<double>(x);
+            for (double mv : miss) {
+                d = d == mv ? NaN : d;
+            }
+            return d;
+        };
+        const size_t full = fw / 2; // cells with both columns
+        for (size_t r = 0; r < nr; ++r) {
+            const size_t y = b0 + 2 * r;
+            const T* a = level0_row<T>(y, c0, c1, inner, ch, cw, sa);
+            double* o = &out[r * nc];
+            if (m_op == Op::First) {
+                for (size_t c = 0; c < nc; ++c) {
+                    o[c] = val(a[2 * c]);
+                }
+                continue;
+            }
+            const T* b = y + 1 < b1 ? level0_row<T>(y + 1, c0, c1, inner, ch, cw, sb) : nullptr;
+            if (m_op == Op::Mean) {
+                double* oc = &ocnt[r * nc];
+                // as the band: a missing value is a sum of 0 with a count of 0, added in the
+                // order of halve()
+                auto sum_cell = [&](size_t c, bool right, bool below) {
+                    const size_t x = 2 * c;
+                    double d = val(a[x]);
+                    bool ok = !std::isnan(d);
+                    double sum = ok ? d : 0.0, n = ok ? 1.0 : 0.0;
+                    if (right) {
+                        d = val(a[x + 1]);
+                        ok = !std::isnan(d);
+                        sum += ok ? d : 0.0;
+                        n += ok ? 1.0 : 0.0;
+                    }
+                    if (below) {
+                        d = val(b[x]);
+                        ok = !std::isnan(d);
+                        sum += ok ? d : 0.0;
+                        n += ok ? 1.0 : 0.0;
+                        if (right) {
+                            d = val(b[x + 1]);
+                            ok = !std::isnan(d);
+                            sum += ok ? d : 0.0;
+                            n += ok ? 1.0 : 0.0;
+                        }
+                    }
+                    o[c] = sum;
+                    oc[c] = n;
+                };
+                if (b && miss.empty()) {
+                    // the hot loop in two passes the compiler vectorises: the top row's pair,
+                    // then the bottom row's two values added in turn (the order of halve())
+                    for (size_t c = 0; c < full; ++c) {
+                        const T p = a[2 * c], q = a[2 * c + 1];
+                        const auto pm = valid_mask(p), qm = valid_mask(q);
+                        o[c] = static_cast<double>(keep_bits(p, pm)) +
+                               static_cast<double>(keep_bits(q, qm));
+                        oc[c] = static_cast<double>(pm & 1) + static_cast<double>(qm & 1);
+                    }
+                    for (size_t c = 0; c < full; ++c) {
+                        const T u = b[2 * c], w = b[2 * c + 1];
+                        const auto um = valid_mask(u), wm = valid_mask(w);
+                        o[c] = (o[c] + static_cast<double>(keep_bits(u, um))) +
+                               static_cast<double>(keep_bits(w, wm));
+                        oc[c] = (oc[c] + static_cast<double>(um & 1)) + static_cast<double>(wm & 1);
+                    }
+                } else {
+                    for (size_t c = 0; c < full; ++c) {
+                        sum_cell(c, true, b != nullptr);
+                    }
+                }
+                if (full < nc) {
+                    sum_cell(full, false, b != nullptr);
+                }
+                continue;
+            }
+            const bool mn = m_op == Op::Min;
+            auto pick = [mn](double p, double q) { return mn ? std::fmin(p, q) : std::fmax(p, q); };
+            for (size_t c = 0; c < nc; ++c) {
+                const size_t x = 2 * c;
+                double v = val(a[x]);
+                if (x + 1 < fw) {
+                    v = pick(v, val(a[x + 1]));
+                }
+                if (b) {
+                    v = pick(v, val(b[x]));
+                    if (x + 1 < fw) {
+                        v = pick(v, val(b[x + 1]));
+                    }
+                }
+                o[c] = v;
+            }
+        }
+    }
+
+    // Level-0 rows [b0, b1) x columns [c0, c1) into band (NaN for missing values and absent
+    // chunks). A decoded chunk is kept while the next band still needs it.
+    void fill_band(const zarr::KvStore& cube, Doubles& band, size_t b0, size_t b1, size_t c0,
+                   size_t c1, std::vector<size_t> idx, size_t inner, size_t ch, size_t cw) {
+        const size_t isz = m_type.itemsize, fw = c1 - c0;
+        // `first` reads only the top-left cell of each block: even rows (and columns) of a band
+        const size_t step = m_op == Op::First ? 2 : 1;
+        load_chunks(cube, b0, b1, c0, c1, idx, ch, cw);
+        for (size_t by = b0 / ch; by * ch < b1; ++by) {
+            for (size_t bx = c0 / cw; bx * cw < c1; ++bx) {
+                const auto& data = m_cache.at({by, bx});
                 const size_t ya = std::max(b0, by * ch), yb = std::min(b1, (by + 1) * ch);
                 const size_t xa = std::max(c0, bx * cw), xb = std::min(c1, (bx + 1) * cw);
                 if (data.empty()) { // absent: all missing (the chunks tile the band exactly)
@@ -567,21 +838,13 @@ private:
                 });
             }
         }
-        // chunks that end inside this band are not needed again
-        for (auto it = m_cache.begin(); it != m_cache.end();) {
-            if ((it->first.first + 1) * ch <= b1) {
-                give_back(std::move(it->second));
-                it = m_cache.erase(it);
-            } else {
-                ++it;
-            }
-        }
+        evict(b1, ch);
     }
 
     // The 2x2 reduction of a rows x cols grid of cells (values; for mean sums, with counts in
     // cnt) into a ceil(rows/2) x ceil(cols/2) one; children beyond the edge are absent.
-    void halve(const std::vector<double>& in, const std::vector<double>& cnt, size_t rows,
-               size_t cols, std::vector<double>& out, std::vector<double>& ocnt) const {
+    void halve(const Doubles& in, const Doubles& cnt, size_t rows, size_t cols, Doubles& out,
+               Doubles& ocnt) const {
         const size_t nr = level_size(rows, 2), nc = level_size(cols, 2);
         out.resize(nr * nc);
         if (m_op == Op::Mean) {
@@ -641,8 +904,8 @@ private:
     }
 
     // The aggregate of band rows [rs, re) x columns [cs, ce); NaN if no valid value.
-    double cell(const std::vector<double>& band, size_t fw, size_t rs, size_t re, size_t cs,
-                size_t ce, std::vector<double>& vals) const {
+    double cell(const Doubles& band, size_t fw, size_t rs, size_t re, size_t cs, size_t ce,
+                std::vector<double>& vals) const {
         if (m_op == Op::First) {
             return band[rs * fw + cs]; // NaN/fill included (xcube's first)
         }
@@ -682,10 +945,9 @@ private:
 
     // Writes the chunks of one output chunk row of level k (nr valid rows of `row`); chunks
     // without a valid cell are not written.
-    void flush(zarr::KvStore& out, int k, const std::vector<char>& row,
-               const std::vector<char>& any, size_t crow, size_t nr, size_t ow, size_t oth,
-               size_t otw, size_t row0, size_t col0, std::vector<size_t> idx,
-               std::vector<char>& chunk, Counts& counts) const {
+    void flush(zarr::KvStore& out, int k, const Bytes& row, const std::vector<char>& any,
+               size_t crow, size_t nr, size_t ow, size_t oth, size_t otw, size_t row0, size_t col0,
+               std::vector<size_t> idx, Bytes& chunk, Counts& counts) const {
         const auto& om = m_om[static_cast<size_t>(k)];
         const size_t nd = om.ndim(), isz = m_type.itemsize;
         chunk.resize(oth * otw * isz);
@@ -721,15 +983,17 @@ private:
     std::vector<zarr::ArrayMeta> m_om; // per level
     double m_fillv = 0;
     std::vector<char> m_fill_raw;
-    std::map<std::pair<size_t, size_t>, std::vector<char>> m_cache; // empty: absent chunk
+    std::map<std::pair<size_t, size_t>, Bytes> m_cache; // empty: absent chunk
 };
 
 // Chunks of outer indices `ts` of every variable on levels 1..n-1 (outs[k]: level k's store),
-// one pass over level 0, in parallel over the top chunks.
+// one pass over level 0, in parallel over the top chunks. `meta` (the levels' metadata) is one
+// more task of the same parallel run, so that no core waits for the other during it.
 void write_levels_data(const zarr::KvStore& cube, const std::vector<zarr::KvStore*>& outs,
                        const Source& s, int n, size_t th, size_t tw, const std::vector<size_t>& ts,
-                       int threads, TilesResult& r) {
+                       int threads, TilesResult& r, const std::function<void()>& meta) {
     if (n < 2) {
+        meta();
         return;
     }
     struct Task {
@@ -750,9 +1014,21 @@ void write_levels_data(const zarr::KvStore& cube, const std::vector<zarr::KvStor
             }
         }
     }
+    // the largest footprints first: the small ones at the cube's right and bottom edges fill
+    // the end of the run on both cores (tasks are handed out in this order)
+    auto area = [&](const Task& k) {
+        return (std::min(s.H, (k.cy + 1) * th * F) - k.cy * th * F) *
+               (std::min(s.W, (k.cx + 1) * tw * F) - k.cx * tw * F);
+    };
+    std::stable_sort(tasks.begin(), tasks.end(),
+                     [&](const Task& p, const Task& q) { return area(p) > area(q); });
     PyramidTask::Counts counts;
-    parallel_for(tasks.size(), threads, [&](size_t i, size_t) {
-        const auto& task = tasks[i];
+    parallel_for(tasks.size() + 1, threads, [&](size_t i, size_t) {
+        if (i == 0) {
+            meta();
+            return;
+        }
+        const auto& task = tasks[i - 1];
         PyramidTask pt(s, *task.v, n, th, tw);
         pt.run(cube, outs, task.t, task.cy, task.cx, counts);
     });
@@ -924,6 +1200,12 @@ std::string TilesResult::summary() const {
 }
 
 TilesResult build_tiles(const TilesRequest& req) {
+    // Freed chunk-sized blocks (Blosc's per-call scratch, the store's file buffers) stay in the
+    // heap instead of going back to the kernel and being faulted in again on the next chunk:
+    // fixed thresholds stop glibc from trimming its arenas after every chunk (page faults and
+    // mprotect were a tenth of a run's CPU). Memory stays bounded by the run's peak.
+    ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    ::mallopt(M_TRIM_THRESHOLD, 256 << 20);
     ThreadPool pool(req.threads); // one pool of workers for the run's parallel_for calls
     ThreadPool::Scope pool_scope(pool);
     TilesResult r;
@@ -1118,8 +1400,17 @@ TilesResult build_tiles(const TilesRequest& req) {
         for (int k = 1; k < n; ++k) {
             stores.push_back(std::make_unique<SwapStore>(swap / (std::to_string(k) + ".zarr")));
             outs[static_cast<size_t>(k)] = stores.back().get();
-            write_level_meta(cube, *stores.back(), s, size_t{1} << k, th, tw);
         }
+        // metadata, coordinates and .zmetadata of the levels (consolidated before their chunks
+        // are written: it lists no chunk, and nothing reads the tree before the exchange)
+        const auto meta = [&] {
+            for (int k = 1; k < n; ++k) {
+                auto& lv = *stores[static_cast<size_t>(k - 1)];
+                write_level_meta(cube, lv, s, size_t{1} << k, th, tw);
+                zarr::consolidate(lv);
+                fault_point("tiles-level");
+            }
+        };
         std::vector<size_t> ts;
         if (incremental) {
             ts.assign(all.begin(), all.end());
@@ -1130,11 +1421,7 @@ TilesResult build_tiles(const TilesRequest& req) {
         }
         // the chunks of these steps are not in the tree (not linked, or a new tree): an empty
         // chunk is simply not written
-        write_levels_data(cube, outs, s, n, th, tw, ts, req.threads, r);
-        for (const auto& lv : stores) {
-            zarr::consolidate(*lv);
-            fault_point("tiles-level");
-        }
+        write_levels_data(cube, outs, s, n, th, tw, ts, req.threads, r, meta);
         if (req.link) {
             sfs::path rel = sfs::relative(sfs::absolute(cube_path), sfs::absolute(out));
             tree.put("0.link", rel.string());

@@ -1,8 +1,8 @@
 #pragma once
 // baims tiles: the xcube multi-resolution pyramid (CUBE.levels) of a Zarr v2 cube
-// (docs/cli/tiles.md). Every level k >= 1 is aggregated directly from level 0 with 2^k x 2^k blocks
-// (exact for median and mode), all levels in one pass over level 0, in parallel over the tiles of
-// the deepest level.
+// (docs/cli/tiles.md). median and mode aggregate every level k >= 1 directly from level 0 with
+// 2^k x 2^k blocks (exact); first, min, max and mean derive level k from level k-1's 2x2 cells. All
+// levels in one pass over level 0, in parallel over the tiles of the deepest level.
 
 #include "baims/cube/tiles_png.hpp"
 
