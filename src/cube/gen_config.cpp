@@ -128,7 +128,7 @@ bool has_wildcard(const std::string& s) {
     return s.find_first_of("*?") != std::string::npos;
 }
 
-std::vector<OutputVariable> parse_variables(config::Reader& r) {
+std::vector<OutputVariable> parse_variables(config::Reader& r, bool projected) {
     std::vector<OutputVariable> vars;
     auto node = r.raw("output_variables");
     if (!node || node.IsNull()) {
@@ -195,7 +195,7 @@ std::vector<OutputVariable> parse_variables(config::Reader& r) {
         const bool renamed = !v.rename.empty() || name_path != path;
         const std::string out_name = renamed ? v.rename : v.pattern;
         if (renamed || !has_wildcard(v.pattern)) {
-            if (auto problem = output_name_problem(out_name); !problem.empty()) {
+            if (auto problem = output_name_problem(out_name, projected); !problem.empty()) {
                 r.fail(name_path, problem, "Choose another output name");
             }
             const auto here = doc.origin(name_path).str();
@@ -212,7 +212,7 @@ std::vector<OutputVariable> parse_variables(config::Reader& r) {
 
 // processed_variables: a list of `name` or `name: {expression:, valid_pixel_expression:, load:,
 // <attribute>: …}`, or one mapping of such names (xcube accepts both).
-std::vector<ProcessedVariable> parse_processed(config::Reader& r) {
+std::vector<ProcessedVariable> parse_processed(config::Reader& r, bool projected) {
     std::vector<ProcessedVariable> out;
     auto node = r.raw("processed_variables");
     if (!node || node.IsNull()) {
@@ -251,7 +251,7 @@ std::vector<ProcessedVariable> parse_processed(config::Reader& r) {
         }
         const std::string vpath = r.key_path(path) + "." + p.name;
         p.where = doc.origin(vpath + "#key").str() + ": " + vpath;
-        if (auto problem = output_name_problem(p.name); !problem.empty()) {
+        if (auto problem = output_name_problem(p.name, projected); !problem.empty()) {
             throw ConfigError(p.where + ": " + problem, "Choose another name");
         }
         if (props && props.IsMap()) {
@@ -333,9 +333,16 @@ void parse_chunks(config::Reader& w, GenConfig& c) {
 
 } // namespace
 
-std::string output_name_problem(const std::string& name) {
+std::string output_name_problem(const std::string& name, bool projected) {
     if (name.empty()) {
         return "the output variable name is empty";
+    }
+    static const std::set<std::string> projected_coordinates = {"time", "time_bnds", "y",  "y_bnds",
+                                                                "x",    "x_bnds",    "crs"};
+    if (projected && projected_coordinates.count(name)) {
+        return "'" + name +
+               "' is a coordinate of the projected cube (time, time_bnds, y, y_bnds, x, x_bnds, "
+               "crs) and cannot name a data variable";
     }
     if (cube_coordinate_names().count(name)) {
         return "'" + name +
@@ -615,7 +622,7 @@ GenConfig parse_gen_config(const config::Document& doc) {
     } else {
         r.fail("output_size", "is required (or output_resolution)");
     }
-    c.variables = parse_variables(r);
+    c.variables = parse_variables(r, c.crs.has_value());
     c.resampling = parse_resampling(r.one_of("output_resampling", resampling_names(), "nearest"));
     c.output_path = r.optional<std::string>("output_path", "");
     r.one_of("output_writer_name", {"zarr"}, "zarr");
@@ -660,7 +667,7 @@ GenConfig parse_gen_config(const config::Document& doc) {
             r.fail("output_metadata", "expected a mapping of attribute names to values");
         }
     }
-    c.processed = parse_processed(r);
+    c.processed = parse_processed(r, c.crs.has_value());
     r.finish({"output_writer_name"});
 
     c.output_grid(); // validates the grid

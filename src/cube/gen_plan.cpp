@@ -202,7 +202,9 @@ std::vector<OutVar> select_new_vars(const GenConfig& c, const std::vector<InputI
         OutVar o;
         o.input = v.name;
         o.name = spec && !spec->rename.empty() ? spec->rename : v.name;
-        o.resampling = spec && spec->resampling ? *spec->resampling : c.resampling;
+        o.resampling = spec && spec->resampling ? *spec->resampling
+                       : !v.resampling.empty()  ? parse_resampling(v.resampling)
+                                                : c.resampling;
         o.var.attrs = v.attrs;
         if (spec) {
             for (auto it = spec->attrs.begin(); it != spec->attrs.end(); ++it) {
@@ -347,9 +349,13 @@ std::vector<OutVar> cube_vars(const GenConfig& c, const std::vector<InputInfo>& 
                               const CubeState& old, const std::string& cube) {
     std::vector<OutVar> vars;
     std::set<std::string> input_names;
+    std::map<std::string, std::string> kind_resampling; // VarInfo::resampling by input variable
     for (const auto& in : inputs) {
         for (const auto& v : in.vars) {
             input_names.insert(v.name);
+            if (!v.resampling.empty()) {
+                kind_resampling.emplace(v.name, v.resampling);
+            }
         }
     }
     for (const auto& p : c.processed) {
@@ -370,14 +376,19 @@ std::vector<OutVar> cube_vars(const GenConfig& c, const std::vector<InputInfo>& 
         o.name = name;
         o.input = name;
         o.resampling = c.resampling;
+        bool set = false;
         for (const auto& spec : c.variables) {
             std::string out_name = spec.rename.empty() ? spec.pattern : spec.rename;
             if (out_name == name) {
                 o.input = spec.pattern;
                 if (spec.resampling) {
                     o.resampling = *spec.resampling;
+                    set = true;
                 }
             }
+        }
+        if (auto it = kind_resampling.find(o.input); !set && it != kind_resampling.end()) {
+            o.resampling = parse_resampling(it->second);
         }
         o.var = old.vars.at(name);
         o.enc = encoding_of(name, o.var.meta, o.var.attrs);

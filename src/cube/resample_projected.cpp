@@ -1,9 +1,16 @@
 // Resampling a projected source (1-D x/y axes in a CRS): each output pixel centre is mapped into
-// the source x/y through PROJ (one batch transform per output row), then located on the x and y
-// axes with the rules of the separable maps (AxisLocator, as map_axis: nearest over the cell
-// footprints including the outer half pixel; bilinear between the neighbouring centres, clamped in
-// the outer half pixel). Average and mode go the other way: each source cell centre is mapped to
-// lon/lat (inverse PROJ) and onto the output pixel holding it (set_cell_lists).
+// the source x/y through PROJ, then located on the x and y axes with the rules of the separable
+// maps (AxisLocator, as map_axis: nearest over the cell footprints including the outer half
+// pixel; bilinear between the neighbouring centres, clamped in the outer half pixel). The map is
+// computed once per run and geometry (gen's MapCache), in bands on the run's threads; PROJ runs
+// exactly on few points and the rest is interpolated with an error check:
+//   nearest   exact on a lattice of every 16th output row and column and its half-way points,
+//             bilinear in between; the map equals that of projecting every pixel exactly
+//             (map_lattice_band);
+//   bilinear  exact on every output row at every 16th pixel and its midpoints, linear in between
+//             (project_row): its weights move with the interpolation error, so the finer scheme.
+// Average and mode go the other way: each source cell centre is mapped to lon/lat (inverse PROJ)
+// and onto the output pixel holding it (set_cell_lists).
 
 #include "baims/core/error.hpp"
 #include "baims/core/interrupt.hpp"
@@ -16,10 +23,207 @@ namespace baims::cube {
 
 namespace {
 
+// Output pixels are mapped through PROJ exactly on a lattice of every LATTICE-th row and column
+// (and the grid's last row and column), plus at the half-way points between lattice nodes (each
+// lattice cell's centre and edge midpoints); the pixels inside a lattice cell are interpolated
+// bilinearly from its four corners when the interpolation error at its five half-way points is
+// below MAX_ERROR source pixels (nearest only: the map then equals the exact one, see
+// map_lattice_band).
+constexpr size_t LATTICE = 16;
+constexpr double MAX_ERROR = 0.01;
+// Exact transforms are batched by this many points.
+constexpr size_t BATCH = 4096;
+
+// The lattice nodes of an axis of n pixels (n >= 1): 0, L, 2L, …, n - 1.
+std::vector<size_t> lattice(size_t n) {
+    std::vector<size_t> v;
+    for (size_t i = 0; i + 1 < n; i += LATTICE) {
+        v.push_back(i);
+    }
+    v.push_back(n - 1);
+    return v;
+}
+
+// The nodes and the half-way points between them: h[2k] = nodes[k], h[2k+1] their midpoint.
+std::vector<size_t> half_lattice(const std::vector<size_t>& nodes) {
+    std::vector<size_t> h;
+    for (size_t k = 0; k < nodes.size(); ++k) {
+        if (k > 0) {
+            h.push_back((nodes[k - 1] + nodes[k]) / 2);
+        }
+        h.push_back(nodes[k]);
+    }
+    return h;
+}
+
+// Where output pixels land in the source x/y and which source cells they take.
+struct Mapper {
+    const AxisLocator &xa, &ya;
+    double x_step, y_step;
+    std::int64_t src_w;
+    bool nearest;
+    PixelMap& m;
+
+    // Sets output pixel p from its source position (x, y); returns the distance (in source
+    // pixels, the smaller of the two axes) to the nearest edge where the result jumps.
+    double set(size_t p, double x, double y) const {
+        if (nearest) {
+            double ex = 0, ey = 0;
+            const auto sx = xa.nearest(x, ex);
+            const auto sy = ya.nearest(y, ey);
+            m.nearest[p] = sx >= 0 && sy >= 0 ? static_cast<std::int32_t>(sy * src_w + sx) : -1;
+            return std::min(ex / x_step, ey / y_step);
+        }
+        std::int32_t xl, xh, yl, yh;
+        float wx, wy;
+        if (!xa.bilinear(x, xl, xh, wx) || !ya.bilinear(y, yl, yh, wy)) {
+            m.lo[p] = -1;
+            m.step[p] = 4;
+            m.wx[p] = 0.f;
+            m.wy[p] = 0.f;
+        } else {
+            m.lo[p] = static_cast<std::int32_t>(yl * src_w + xl);
+            const int dc = xh - xl, dr = yh - yl;
+            m.step[p] = static_cast<std::uint8_t>((dc + 1) + 3 * (dr + 1));
+            m.wx[p] = wx;
+            m.wy[p] = wy;
+        }
+        return std::min(xa.edge_distance(x, false) / x_step, ya.edge_distance(y, false) / y_step);
+    }
+};
+
+// Output pixels mapped exactly through PROJ, in batches.
+class ExactQueue {
+public:
+    ExactQueue(const io::LonLatToCrs& to_src, const std::vector<double>& lons,
+               const std::vector<double>& lats, const Mapper& mapper)
+        : m_to_src(to_src)
+        , m_lons(lons)
+        , m_lats(lats)
+        , m_mapper(mapper) {}
+    void push(size_t p) {
+        m_p.push_back(p);
+        if (m_p.size() == BATCH) {
+            flush();
+        }
+    }
+    void flush() {
+        const size_t W = m_lons.size();
+        m_x.resize(m_p.size());
+        m_y.resize(m_p.size());
+        for (size_t i = 0; i < m_p.size(); ++i) {
+            m_x[i] = m_lons[m_p[i] % W];
+            m_y[i] = m_lats[m_p[i] / W];
+        }
+        m_to_src.transform(m_x.data(), m_y.data(), m_p.size());
+        for (size_t i = 0; i < m_p.size(); ++i) {
+            m_mapper.set(m_p[i], m_x[i], m_y[i]);
+        }
+        m_p.clear();
+    }
+
+private:
+    const io::LonLatToCrs& m_to_src;
+    const std::vector<double>& m_lons;
+    const std::vector<double>& m_lats;
+    const Mapper& m_mapper;
+    std::vector<size_t> m_p;
+    std::vector<double> m_x, m_y;
+};
+
+// Nearest and bilinear maps of the output rows of lattice cells [i0, i1) (and the last output
+// row when i1 is the last lattice node): the source positions interpolated inside a lattice cell
+// whose half-way points are interpolated within MAX_ERROR, exact (PROJ) elsewhere.
+// An interpolated pixel closer to an edge where the result jumps (AxisLocator::edge_distance)
+// than 4x its cell's largest half-way error (the error of a smooth map's bilinear interpolation
+// is largest near the half-way points and at most the sum of the two axes' errors there) is
+// projected exactly as well, so the map equals that of projecting every pixel: nearest picks
+// the same cell, bilinear the same neighbours with weights within 4x the error.
+void map_lattice_band(const io::LonLatToCrs& to_src, const std::vector<double>& lons,
+                      const std::vector<double>& lats, const std::vector<size_t>& rows,
+                      const std::vector<size_t>& cols, size_t i0, size_t i1, const Mapper& mapper) {
+    const size_t W = lons.size();
+    const size_t H = lats.size();
+    const auto hc = half_lattice(cols);
+    const std::vector<size_t> band_rows(rows.begin() + static_cast<std::ptrdiff_t>(i0),
+                                        rows.begin() + static_cast<std::ptrdiff_t>(i1) + 1);
+    const auto hr = half_lattice(band_rows);
+    const size_t nh = hc.size();
+    // Exact source x/y at the half lattice of the band.
+    std::vector<double> ex(hr.size() * nh), ey(hr.size() * nh);
+    for (size_t a = 0; a < hr.size(); ++a) {
+        for (size_t b = 0; b < nh; ++b) {
+            ex[a * nh + b] = lons[hc[b]];
+            ey[a * nh + b] = lats[hr[a]];
+        }
+    }
+    to_src.transform(ex.data(), ey.data(), ex.size());
+    ExactQueue exact(to_src, lons, lats, mapper);
+    const double xs = mapper.x_step, ys = mapper.y_step;
+    for (size_t i = 0; i + 1 < band_rows.size(); ++i) {
+        check_interrupted();
+        const size_t r0 = band_rows[i], r1 = band_rows[i + 1];
+        const size_t r_end = r1 == H - 1 ? r1 + 1 : r1; // the last row belongs to the last cell
+        for (size_t j = 0; j + 1 < cols.size(); ++j) {
+            const size_t c0 = cols[j], c1 = cols[j + 1];
+            const size_t c_end = c1 == W - 1 ? c1 + 1 : c1;
+            auto at = [&](size_t a, size_t b, const std::vector<double>& e) {
+                return e[(2 * i + a) * nh + 2 * j + b];
+            };
+            // Corners and the interpolation error at the five half-way points.
+            const double x00 = at(0, 0, ex), x01 = at(0, 2, ex), x10 = at(2, 0, ex),
+                         x11 = at(2, 2, ex);
+            const double y00 = at(0, 0, ey), y01 = at(0, 2, ey), y10 = at(2, 0, ey),
+                         y11 = at(2, 2, ey);
+            const double fu =
+                static_cast<double>(hc[2 * j + 1] - c0) / static_cast<double>(c1 - c0);
+            const double fv =
+                static_cast<double>(hr[2 * i + 1] - r0) / static_cast<double>(r1 - r0);
+            auto interp = [](double v00, double v01, double v10, double v11, double u, double v) {
+                return (1 - v) * ((1 - u) * v00 + u * v01) + v * ((1 - u) * v10 + u * v11);
+            };
+            double err = 0;
+            const double uv[5][2] = {{fu, 0}, {fu, 1}, {0, fv}, {1, fv}, {fu, fv}};
+            const size_t ab[5][2] = {{0, 1}, {2, 1}, {1, 0}, {1, 2}, {1, 1}};
+            for (size_t k = 0; k < 5; ++k) {
+                const double ix = interp(x00, x01, x10, x11, uv[k][0], uv[k][1]);
+                const double iy = interp(y00, y01, y10, y11, uv[k][0], uv[k][1]);
+                const double e = std::max(std::abs(ix - at(ab[k][0], ab[k][1], ex)) / xs,
+                                          std::abs(iy - at(ab[k][0], ab[k][1], ey)) / ys);
+                err = std::isnan(e) ? e : std::max(err, e);
+            }
+            if (!(err <= MAX_ERROR)) { // also NaN: a point PROJ cannot map
+                for (size_t r = r0; r < r_end; ++r) {
+                    for (size_t c = c0; c < c_end; ++c) {
+                        exact.push(r * W + c);
+                    }
+                }
+                continue;
+            }
+            const double margin = 4.0 * err + 1e-9;
+            for (size_t r = r0; r < r_end; ++r) {
+                const double v = static_cast<double>(r - r0) / static_cast<double>(r1 - r0);
+                const double lx = x00 + v * (x10 - x00), rx = x01 + v * (x11 - x01);
+                const double ly = y00 + v * (y10 - y00), ry = y01 + v * (y11 - y01);
+                for (size_t c = c0; c < c_end; ++c) {
+                    const double u = static_cast<double>(c - c0) / static_cast<double>(c1 - c0);
+                    const size_t p = r * W + c;
+                    if (mapper.set(p, lx + u * (rx - lx), ly + u * (ry - ly)) < margin) {
+                        exact.push(p);
+                    }
+                }
+            }
+        }
+    }
+    exact.flush();
+}
+
+// Bilinear: exact at every row, interpolated along it (its weights move with the error, so
+// the finer per-row scheme).
 // Segments of an output row whose source positions are interpolated between exact ends.
 constexpr size_t SEGMENT = 16;
 // A segment whose midpoint is interpolated worse than this (source pixels) is projected exactly.
-constexpr double MAX_ERROR = 0.01;
+constexpr double ROW_MAX_ERROR = 0.01;
 
 struct RowScratch {
     std::vector<double> kx, ky, mx, my, err; // knots, midpoints, error per segment
@@ -29,7 +233,7 @@ struct RowScratch {
 
 // The source x/y of every output centre (lons[c], lat) of one row. Exact (PROJ) at every
 // SEGMENT-th pixel, at the row's end and at each segment's midpoint; in between interpolated
-// linearly when the midpoint's interpolation error is below MAX_ERROR source pixels. An
+// linearly when the midpoint's interpolation error is below ROW_MAX_ERROR source pixels. An
 // interpolated point closer to an edge where the result jumps (AxisLocator::edge_distance) than
 // 4x its segment's midpoint error (the largest error of a smooth curve's chord is near the
 // midpoint) is projected exactly as well, so the maps equal those of projecting every point:
@@ -66,7 +270,7 @@ void project_row(const io::LonLatToCrs& to_src, const std::vector<double>& lons,
         const double ix = s.kx[k] + fm * (s.kx[k + 1] - s.kx[k]);
         const double iy = s.ky[k] + fm * (s.ky[k + 1] - s.ky[k]);
         const double e = std::max(std::abs(ix - s.mx[k]) / x_step, std::abs(iy - s.my[k]) / y_step);
-        if (!(e <= MAX_ERROR)) { // also NaN: a point PROJ cannot map
+        if (!(e <= ROW_MAX_ERROR)) { // also NaN: a point PROJ cannot map
             for (size_t c = a; c <= b; ++c) {
                 s.redo.push_back(c);
             }
@@ -141,56 +345,62 @@ PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resa
     const size_t W = m.width, H = m.height, n = W * H;
     const bool nearest = method == Resampling::Nearest;
     if (nearest) {
-        m.nearest.assign(n, -1);
+        m.nearest.resize(n);
     } else {
-        m.lo.assign(n, -1);
-        m.step.assign(n, 4); // (0, 0)
-        m.wx.assign(n, 0.f);
-        m.wy.assign(n, 0.f);
+        m.lo.resize(n);
+        m.step.resize(n);
+        m.wx.resize(n);
+        m.wy.resize(n);
     }
     const auto lons = out.x_centers();
     const auto lats = out.y_centers();
-    const auto src_w = static_cast<std::int64_t>(src.x.size());
     // A one-cell axis has no spacing of its own: its cell is as wide as the grid's other axis.
     const double x_step = src.x.size() > 1   ? std::abs(src.x[1] - src.x[0])
                           : src.y.size() > 1 ? std::abs(src.y[1] - src.y[0])
                                              : 1.0;
     const double y_step = src.y.size() > 1 ? std::abs(src.y[1] - src.y[0]) : x_step;
     const AxisLocator xa(src.x, x_step), ya(src.y, y_step);
-    // Bands of output rows, each with its own PROJ context.
-    const size_t bands = std::min<size_t>(H, 16);
+    const Mapper mapper{xa,      ya, x_step, y_step, static_cast<std::int64_t>(src.x.size()),
+                        nearest, m};
+    if (!nearest) {
+        // Bands of output rows, each with its own PROJ context.
+        const size_t bands = std::min<size_t>(H, 16);
+        for_each(bands, [&](size_t band) {
+            const io::LonLatToCrs to_src =
+                out_crs.empty() ? io::LonLatToCrs(src.crs) : io::LonLatToCrs(src.crs, out_crs);
+            std::vector<double> xs(W), ys(W);
+            RowScratch scratch;
+            for (size_t r = band * H / bands; r < (band + 1) * H / bands; ++r) {
+                if ((r & 15) == 0) {
+                    check_interrupted();
+                }
+                project_row(to_src, lons, lats[r], xa, ya, x_step, y_step, false, xs, ys, scratch);
+                for (size_t c = 0; c < W; ++c) {
+                    mapper.set(r * W + c, xs[c], ys[c]);
+                }
+            }
+        });
+        return m;
+    }
+    const auto rows = lattice(H), cols = lattice(W);
+    // Bands of lattice rows, each with its own PROJ context.
+    const size_t cells = rows.size() - 1;
+    const size_t bands = std::min<size_t>(cells, 16);
+    if (cells == 0 || cols.size() < 2) { // one output row or column: every pixel exact
+        const io::LonLatToCrs to_src =
+            out_crs.empty() ? io::LonLatToCrs(src.crs) : io::LonLatToCrs(src.crs, out_crs);
+        ExactQueue exact(to_src, lons, lats, mapper);
+        for (size_t p = 0; p < n; ++p) {
+            exact.push(p);
+        }
+        exact.flush();
+        return m;
+    }
     for_each(bands, [&](size_t band) {
         const io::LonLatToCrs to_src =
             out_crs.empty() ? io::LonLatToCrs(src.crs) : io::LonLatToCrs(src.crs, out_crs);
-        std::vector<double> xs(W), ys(W);
-        RowScratch scratch;
-        for (size_t r = band * H / bands; r < (band + 1) * H / bands; ++r) {
-            if ((r & 15) == 0) {
-                check_interrupted();
-            }
-            project_row(to_src, lons, lats[r], xa, ya, x_step, y_step, nearest, xs, ys, scratch);
-            const size_t base = r * W;
-            for (size_t c = 0; c < W; ++c) {
-                if (nearest) {
-                    const auto sx = xa.nearest(xs[c]);
-                    const auto sy = sx < 0 ? -1 : ya.nearest(ys[c]);
-                    if (sy >= 0) {
-                        m.nearest[base + c] = static_cast<std::int32_t>(sy * src_w + sx);
-                    }
-                    continue;
-                }
-                std::int32_t xl, xh, yl, yh;
-                float wx, wy;
-                if (!xa.bilinear(xs[c], xl, xh, wx) || !ya.bilinear(ys[c], yl, yh, wy)) {
-                    continue;
-                }
-                m.lo[base + c] = static_cast<std::int32_t>(yl * src_w + xl);
-                const int dc = xh - xl, dr = yh - yl;
-                m.step[base + c] = static_cast<std::uint8_t>((dc + 1) + 3 * (dr + 1));
-                m.wx[base + c] = wx;
-                m.wy[base + c] = wy;
-            }
-        }
+        map_lattice_band(to_src, lons, lats, rows, cols, band * cells / bands,
+                         (band + 1) * cells / bands, mapper);
     });
     return m;
 }

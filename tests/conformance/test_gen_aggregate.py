@@ -229,8 +229,9 @@ class AggregateSwath(_Compare):
 
 
 class AggregateSentinel2(_Compare):
-    def test_scl_mode_at_60m_from_20m(self):
-        """A synthetic SAFE product's SCL (R20m) by mode onto pixels of about 60 m."""
+    def scl_case(self, variables, extra=""):
+        """A synthetic SAFE product's SCL (R20m) onto pixels of about 60 m with the given
+        output_variables line: (got, mode golden, ambiguous mask, counts, nearest golden)."""
         subprocess.run(["/usr/bin/python3", FIXTURES, "safe", self.tmp], check=True,
                        capture_output=True)
         safe = os.path.join(self.tmp, SAFE)
@@ -258,21 +259,43 @@ class AggregateSentinel2(_Compare):
         out = self.p("cube.zarr")
         with open(cfg, "w") as f:
             f.write("input_processor_name: sentinel2-l2a\n"
-                    "input_processor_params: {bands: [SCL], resolution: 20}\n"
+                    "input_processor_params: {bands: [B02, SCL], resolution: 20}\n"
                     f"output_region: [{', '.join(repr(v) for v in region)}]\n"
                     f"output_size: [{size[0]}, {size[1]}]\n"
-                    "output_variables: [{SCL: {resampling: mode}}]\n"
-                    f"output_path: {out}\n")
+                    f"output_variables: {variables}\n"
+                    f"output_path: {out}\n" + extra)
         run(["gen", "-c", cfg, "--fail-fast", os.path.join(safe, "MTD_MSIL2A.xml")], check=0)
         with xr.open_zarr(out) as c:
             got = c["SCL"].values[0]
         near = warp(jp2, self.tmp, "near.tif", src_nodata=0, region=region, size=size)
         want, amb, count = aggregate(scl, lon, lat, region, size, "mode", near)
+        return got, want, amb, count, near
+
+    def test_scl_mode_at_60m_from_20m(self):
+        """SCL by mode (set in output_variables) onto pixels of about 60 m."""
+        got, want, amb, count, near = self.scl_case("[{SCL: {resampling: mode}}]")
         n = self.compare(got, want, amb, exact=True)
         self.assertGreater(n, 200)
         self.assertGreaterEqual(int(np.median(count[count > 0])), 8)
         # mode is not nearest here: some pixels differ from the nearest cell's class
         self.assertGreater(int(np.sum((got != near) & ~np.isnan(near))), 10)
+
+    def test_scl_defaults_to_mode(self):
+        """SCL without a resampling of its own is resampled with mode, whatever
+        output_resampling says (the same values as above)."""
+        got, want, amb, count, near = self.scl_case("[SCL, B02]",
+                                                    "output_resampling: bilinear\n")
+        n = self.compare(got, want, amb, exact=True)
+        self.assertGreater(n, 200)
+        self.assertGreater(int(np.sum((got != near) & ~np.isnan(near))), 10)
+
+    def test_scl_resampling_set_by_the_user_wins(self):
+        """A resampling on the SCL entry overrides the default: nearest equals gdalwarp near."""
+        got, _, _, _, near = self.scl_case("[{SCL: {resampling: nearest}}]",
+                                           "output_resampling: bilinear\n")
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(near))
+        np.testing.assert_array_equal(got[~np.isnan(near)], near[~np.isnan(near)])
+        self.assertGreater(int((~np.isnan(near)).sum()), 200)
 
 
 if __name__ == "__main__":

@@ -139,8 +139,11 @@ class GenSentinel2(_Gen):
     def test_b02_and_scl_equal_gdalwarp(self):
         safe = self.safe()
         # gen's input record takes the CRC-32 of a file: give the product's MTD_MSIL2A.xml.
+        # SCL is resampled with mode unless set: nearest here, to compare with gdalwarp's near
+        # (mode: test_gen_aggregate.AggregateSentinel2).
         r, out = self.gen([os.path.join(safe, "MTD_MSIL2A.xml")],
                           "{bands: [B02, SCL], resolution: 20}",
+                          extra="output_variables: [B02, {SCL: {resampling: nearest}}]\n",
                           processor="sentinel2-l2a", region=S2_REGION, fail_fast=True)
         cube = xr.open_zarr(out)
         self.assertEqual(str(cube.time.values[0])[:23], "2023-06-01T10:05:59.024")

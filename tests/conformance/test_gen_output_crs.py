@@ -25,7 +25,7 @@ import numpy as np
 import xarray as xr
 from osgeo import gdal, osr
 
-from baimstest import DATA, TempDirTest, cube_files, run, snapshot
+from baimstest import DATA, TempDirTest, cube_differences, cube_files, run, snapshot
 from test_gen_geotiff import write_series
 
 gdal.UseExceptions()
@@ -47,14 +47,14 @@ def transform(src, dst, x, y):
     return p[:, 0].reshape(np.shape(x)), p[:, 1].reshape(np.shape(y))
 
 
-def utm_tile_region():
-    """An EPSG:3035 region around the UTM 33N tile of write_series (400000..404000 E,
+def utm_tile_region(crs="EPSG:3035"):
+    """An EPSG:3035 (or `crs`) region around the UTM 33N tile of write_series (400000..404000 E,
     5594000..5600000 N), on whole multiples of 400 m with a margin (pixels outside the tile)."""
     ex = np.r_[np.linspace(400000, 404000, 41), np.full(61, 404000), np.linspace(404000, 400000, 41),
                np.full(61, 400000)]
     ny = np.r_[np.full(41, 5600000), np.linspace(5600000, 5594000, 61), np.full(41, 5594000),
                np.linspace(5594000, 5600000, 61)]
-    x, y = transform("EPSG:32633", "EPSG:3035", ex, ny)
+    x, y = transform("EPSG:32633", crs, ex, ny)
     return [np.floor(x.min() / 400) * 400 - 400, np.floor(y.min() / 400) * 400 - 400,
             np.ceil(x.max() / 400) * 400 + 400, np.ceil(y.max() / 400) * 400 + 400]
 
@@ -67,10 +67,10 @@ def centres(region, res):
     return np.meshgrid(x, y)
 
 
-def warp(src, out, region, method):
+def warp(src, out, region, method, crs="EPSG:3035"):
     w = int(round((region[2] - region[0]) / RES))
     h = int(round((region[3] - region[1]) / RES))
-    gdal.Warp(out, src, dstSRS="EPSG:3035", outputBounds=region, width=w, height=h,
+    gdal.Warp(out, src, dstSRS=crs, outputBounds=region, width=w, height=h,
               resampleAlg=method, dstNodata=np.nan, outputType=gdal.GDT_Float32, errorThreshold=0)
     ds = gdal.Open(out)
     a = ds.GetRasterBand(1).ReadAsArray()
@@ -78,11 +78,11 @@ def warp(src, out, region, method):
     return a
 
 
-def utm_source_position(region):
+def utm_source_position(region, crs="EPSG:3035"):
     """Fractional column/row in the UTM tile (100 m cells from 400000 E, 5600000 N) of every
     output pixel centre."""
     x, y = centres(region, RES)
-    ux, uy = transform("EPSG:3035", "EPSG:32633", x, y)
+    ux, uy = transform(crs, "EPSG:32633", x, y)
     return (ux - 400000) / 100, (5600000 - uy) / 100
 
 
@@ -95,7 +95,7 @@ class _Gen(TempDirTest):
                     f"input_processor_params: {params}\n"
                     f"output_region: [{', '.join(repr(float(v)) for v in region)}]\n"
                     f"output_resolution: {res}\n"
-                    f"output_crs: {crs}\n"
+                    f"output_crs: '{crs}'\n"
                     f"output_path: {self.p('cube.zarr')}\n" + extra)
         return cfg
 
@@ -256,6 +256,74 @@ class GenOutputCrsGeoTiff(_Gen):
             self.assertEqual(r.stderr.strip().splitlines(),
                              [f"baims gen: error: {cfg}:5:13: output_crs: {what}. {hint}"])
             self.assertFalse(os.path.exists(self.p("cube.zarr")))
+
+    def test_coordinate_names_of_the_projected_cube_are_refused(self):
+        paths = write_series(self.tmp)[:1]
+        region = utm_tile_region()
+        for name in ("x", "y", "x_bnds", "y_bnds", "crs"):
+            cfg = self.config("bad.yml", region, extra=f"output_variables: [{{chl: {name}}}]\n")
+            r = run(["gen", "-c", cfg] + paths, check=3)
+            self.assertEqual(r.stderr.strip().splitlines(), [
+                f"baims gen: error: {cfg}:7:26: output_variables[0].chl: '{name}' is a coordinate "
+                "of the projected cube (time, time_bnds, y, y_bnds, x, x_bnds, crs) and cannot "
+                "name a data variable. Choose another output name"])
+            self.assertFalse(os.path.exists(self.p("cube.zarr")))
+
+    def test_crs_without_an_epsg_code(self):
+        """A custom LAEA PROJ string as output_crs: GDAL reads the same CRS back (no authority
+        code), the geotransform is exact, and nearest equals gdalwarp onto the same grid."""
+        crs = "+proj=laea +lat_0=50.5 +lon_0=13.5 +x_0=1000 +y_0=2000 +datum=WGS84 +units=m +no_defs"
+        paths = write_series(self.tmp)[:2]
+        region = utm_tile_region(crs)
+        run(["gen", "-c", self.config("gen.yml", region, crs=crs)] + paths, check=0)
+        out = self.p("cube.zarr")
+        r = gdal.Open(f'ZARR:"{out}":/chl:0')
+        self.assertIsNone(r.GetSpatialRef().GetAuthorityCode(None))
+        self.assertTrue(r.GetSpatialRef().IsSame(
+            srs(crs), ["IGNORE_DATA_AXIS_TO_SRS_AXIS_MAPPING=YES", "CRITERION=EQUIVALENT"]))
+        self.assertEqual(r.GetSpatialRef().ExportToProj4(), crs)
+        w = int(round((region[2] - region[0]) / RES))
+        h = int(round((region[3] - region[1]) / RES))
+        self.assertEqual((r.RasterXSize, r.RasterYSize), (w, h))
+        np.testing.assert_allclose(r.GetGeoTransform(), (region[0], RES, 0, region[3], 0, -RES),
+                                   rtol=0, atol=1e-6)
+        r = None
+        fx, fy = utm_source_position(region, crs)
+        amb = (np.abs(fx - np.round(fx)) < 1e-6) | (np.abs(fy - np.round(fy)) < 1e-6)
+        with xr.open_zarr(out) as cube:
+            gm = cube[cube.chl.attrs["grid_mapping"]].attrs
+            self.assertEqual(gm["grid_mapping_name"], "lambert_azimuthal_equal_area")
+            self.assertEqual(gm["latitude_of_projection_origin"], 50.5)
+            self.assertEqual(gm["longitude_of_projection_origin"], 13.5)
+            for k, p in enumerate(paths):
+                ref = warp(p, self.p(f"ref{k}.tif"), region, "near", crs)
+                got = cube.chl.isel(time=k).values
+                ok = ~amb
+                np.testing.assert_array_equal(got[ok], ref[ok])
+                self.assertGreater(int((~np.isnan(ref)).sum()), 3000)
+
+    def test_partitions_equal_one_process(self):
+        """--partition K/N + --finalize on a projected cube equals one process, file for file."""
+        paths = write_series(self.tmp)[:2]
+        region = utm_tile_region()
+        extra = "output_writer_params: {chunksizes: {y: 16, x: 16}}\n"
+        one = self.p("cube.zarr")
+        run(["gen", "-c", self.config("gen.yml", region, extra=extra)] + paths, check=0)
+        cfg = self.config("parts.yml", region, extra=extra)
+        with open(cfg) as f:
+            text = f.read().replace(one, self.p("parts.zarr"))
+        with open(cfg, "w") as f:
+            f.write(text)
+        for k in (1, 2, 3):
+            run(["--threads", "1", "gen", "-c", cfg, "--partition", f"{k}/3"] + paths, check=0)
+        self.assertFalse(os.path.exists(self.p("parts.zarr")))
+        run(["gen", "-c", cfg, "--finalize"] + paths, check=0)
+        self.assertEqual(cube_files(self.p("parts.zarr")), cube_files(one))
+        self.assertEqual(cube_differences(self.p("parts.zarr"), one), [])
+        with xr.open_zarr(one) as a, xr.open_zarr(self.p("parts.zarr")) as b:
+            self.assertEqual(a.chl.dims, ("time", "y", "x"))
+            self.assertGreater(a.chl.shape[1] * a.chl.shape[2], 16 * 16 * 3)
+            np.testing.assert_array_equal(a.chl.values, b.chl.values)
 
     def test_optimise_and_prune_keep_the_projected_cube(self):
         paths = write_series(self.tmp)[:2]

@@ -87,8 +87,9 @@ inline constexpr size_t MAX_OUTPUT_AXIS = 1000000;
 inline constexpr double MAX_OUTPUT_PIXELS = 1e11;
 
 // Why name cannot be an output variable name ("" when it can): empty, a cube coordinate (time,
-// lat, lon, their bounds, crs), starting with '.', or holding '/', '\' or a control character.
-std::string output_name_problem(const std::string& name);
+// lat, lon, their bounds, crs; on a projected cube, projected = true, also x, y and their
+// bounds), starting with '.', or holding '/', '\' or a control character.
+std::string output_name_problem(const std::string& name, bool projected = false);
 
 // When no cube is at `cube` yet, its parent folder must be writable; a missing parent is created
 // (not on a dry run). Throws OutputError naming the folder.

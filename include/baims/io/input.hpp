@@ -43,6 +43,10 @@ struct VarInfo {
                           // "float","double" (after _Unsigned: a short with _Unsigned "true" is
                           // "ushort")
     bool integer = false; // integer storage without scale_factor/add_offset: a flag/class variable
+    // The input kind's resampling for this variable when the config sets none for it in
+    // output_variables ("mode" for the class variable SCL of Sentinel-2 L2A); empty:
+    // output_resampling.
+    std::string resampling;
     // All attributes except the packing/encoding ones (scale_factor, add_offset, _FillValue,
     // missing_value, _Unsigned, coordinates, grid_mapping, bounds and every "_…" attribute).
     // valid_min/valid_max/valid_range of a packed variable are converted to physical units.

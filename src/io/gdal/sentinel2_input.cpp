@@ -271,6 +271,7 @@ public:
                 b.classes = true;
                 v.nc_type = "ubyte";
                 v.integer = true;
+                v.resampling = "mode"; // classes: never averaged or interpolated by default
                 v.attrs["long_name"] = "Scene classification";
                 v.attrs["flag_values"] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
                 v.attrs["flag_meanings"] =

@@ -247,6 +247,29 @@ TEST_CASE("output_crs: projected CRSs take y/x chunk sizes; others are refused",
     CHECK(!ll.crs.has_value());
 }
 
+// Issue 10: on a projected cube x, y, their bounds and crs are coordinates (as lat/lon are on a
+// lat/lon cube): they cannot name a data variable; on a lat/lon cube x and y can.
+TEST_CASE("output variable names x/y are refused on projected cubes", "[config]") {
+    const std::string P = "output_region: [4000000, 3000000, 4100000, 3050000]\n"
+                          "output_resolution: 1000\noutput_path: c.zarr\noutput_crs: EPSG:3035\n";
+    const std::string list = " is a coordinate of the projected cube (time, time_bnds, y, y_bnds, "
+                             "x, x_bnds, crs) and cannot name a data variable";
+    CHECK(error_of(P + "output_variables: [{sst: x}]\n") ==
+          "gen.yml:5:26: output_variables[0].sst: 'x'" + list);
+    CHECK(error_of(P + "output_variables: [y]\n") ==
+          "gen.yml:5:20: output_variables[0]: 'y'" + list);
+    CHECK(error_of(P + "output_variables: [{sst: {name: y_bnds}}]\n") ==
+          "gen.yml:5:33: output_variables[0].sst.name: 'y_bnds'" + list);
+    CHECK(error_of(P + "output_variables: [{sst: crs}]\n") ==
+          "gen.yml:5:26: output_variables[0].sst: 'crs'" + list);
+    CHECK(error_of(P + "processed_variables: [{x_bnds: {expression: sst + 1}}]\n") ==
+          "gen.yml:5:24: processed_variables[0].x_bnds: 'x_bnds'" + list);
+    auto c = cube::parse_gen_config(
+        Document::from_string(BASE + "output_variables: [{sst: x}, {chl: y}]\n", "gen.yml"));
+    CHECK(c.variables[0].rename == "x");
+    CHECK(c.variables[1].rename == "y");
+}
+
 // Issue 10: processed_variables and valid_pixel_expression are read (xcube's forms) and their
 // syntax is checked at once, with the position in the expression.
 TEST_CASE("expressions in the gen config", "[config]") {

@@ -283,3 +283,120 @@ TEST_CASE("AxisLocator agrees with map_axis point by point", "[cube]") {
     CHECK(u.edge_distance(1.25, true) == 0.25);
     CHECK(u.edge_distance(1.25, false) == 0.25); // nearest centre 1.5
 }
+
+namespace {
+
+// The nearest and bilinear maps of a projected source computed by projecting every output pixel
+// centre through PROJ (no interpolation): what map_projected's lattice must reproduce.
+struct ExactMaps {
+    std::vector<std::int32_t> nearest, lo;
+    std::vector<std::uint8_t> step;
+    std::vector<float> wx, wy;
+};
+
+ExactMaps exact_maps(const baims::io::ProjectedAxes& src, const baims::grid::Grid& out) {
+    const double xs = std::abs(src.x[1] - src.x[0]), ys = std::abs(src.y[1] - src.y[0]);
+    const AxisLocator xa(src.x, xs), ya(src.y, ys);
+    const baims::io::LonLatToCrs to_src(src.crs);
+    const auto lons = out.x_centers(), lats = out.y_centers();
+    const auto w = static_cast<std::int32_t>(src.x.size());
+    ExactMaps e;
+    for (double lat : lats) {
+        std::vector<double> x = lons, y(lons.size(), lat);
+        to_src.transform(x.data(), y.data(), x.size());
+        for (size_t c = 0; c < x.size(); ++c) {
+            const auto sx = xa.nearest(x[c]), sy = ya.nearest(y[c]);
+            e.nearest.push_back(sx >= 0 && sy >= 0 ? sy * w + sx : -1);
+            std::int32_t xl, xh, yl, yh;
+            float wx = 0, wy = 0;
+            if (xa.bilinear(x[c], xl, xh, wx) && ya.bilinear(y[c], yl, yh, wy)) {
+                e.lo.push_back(yl * w + xl);
+                e.step.push_back(static_cast<std::uint8_t>((xh - xl + 1) + 3 * (yh - yl + 1)));
+            } else {
+                e.lo.push_back(-1);
+                e.step.push_back(4);
+                wx = wy = 0;
+            }
+            e.wx.push_back(wx);
+            e.wy.push_back(wy);
+        }
+    }
+    return e;
+}
+
+} // namespace
+
+TEST_CASE("projected maps equal those of projecting every output pixel exactly",
+          "[cube][projected]") {
+    auto serial = [](size_t n, const std::function<void(size_t)>& task) {
+        for (size_t i = 0; i < n; ++i) {
+            task(i);
+        }
+    };
+    struct Case {
+        const char* crs;
+        double step; // metres (degrees for the rotated pole)
+        baims::grid::Box region;
+        size_t w, h;
+    };
+    // Output grids of sizes that are not multiples of the lattice, each reaching beyond the
+    // source; the orthographic one also beyond the projection's horizon (PROJ gives no
+    // position there: those lattice cells are mapped exactly).
+    const Case cases[] = {
+        {"+proj=lcc +lat_1=55 +lat_2=64 +lat_0=59.5 +lon_0=20 +R=6371229 +type=crs",
+         7300.0,
+         {5.0, 50.0, 35.0, 68.0},
+         613,
+         389},
+        {"+proj=stere +lat_0=90 +lat_ts=70 +lon_0=-45 +datum=WGS84 +type=crs",
+         25000.0,
+         {-180.0, 40.0, 180.0, 90.0},
+         721,
+         101},
+        // rotated pole at 40 N 170 W, as the CF reader writes it (x/y in rotated degrees)
+        {"+proj=ob_tran +o_proj=longlat +o_lon_p=0 +o_lat_p=40 +lon_0=10 +R=6371229 +no_defs "
+         "+type=crs",
+         0.11,
+         {-20.0, 30.0, 45.0, 75.0},
+         523,
+         367},
+        {"+proj=ortho +lat_0=60 +lon_0=20 +R=6371229 +type=crs",
+         40000.0,
+         {-180.0, -10.0, 180.0, 90.0},
+         361,
+         101},
+    };
+    for (const auto& k : cases) {
+        INFO(k.crs);
+        baims::io::ProjectedAxes src;
+        src.crs = k.crs;
+        const size_t n = 240;
+        for (size_t i = 0; i < n; ++i) {
+            const double v = (static_cast<double>(i) - (n - 1) / 2.0) * k.step;
+            src.x.push_back(v);
+            src.y.push_back(-v); // descending, as most files store y
+        }
+        const baims::grid::Grid out(k.region, k.w, k.h);
+        const auto e = exact_maps(src, out);
+        const auto mn = map_projected(src, out, Resampling::Nearest, serial);
+        REQUIRE(mn.nearest.size() == e.nearest.size());
+        size_t differ = 0, inside = 0;
+        for (size_t p = 0; p < e.nearest.size(); ++p) {
+            differ += mn.nearest[p] != e.nearest[p];
+            inside += e.nearest[p] >= 0;
+        }
+        CHECK(differ == 0);
+        CHECK(inside > 1000); // the source is really sampled
+        CHECK(inside < e.nearest.size());
+        const auto mb = map_projected(src, out, Resampling::Bilinear, serial);
+        size_t lo_differ = 0;
+        double wmax = 0;
+        for (size_t p = 0; p < e.lo.size(); ++p) {
+            lo_differ += mb.lo[p] != e.lo[p] || mb.step[p] != e.step[p];
+            wmax = std::max({wmax, static_cast<double>(std::abs(mb.wx[p] - e.wx[p])),
+                             static_cast<double>(std::abs(mb.wy[p] - e.wy[p]))});
+        }
+        CHECK(lo_differ == 0);
+        CHECK(wmax <= 0.04); // 4x the largest interpolation error allowed (0.01 source pixels)
+    }
+}
