@@ -573,26 +573,22 @@ PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir
                     const auto meta =
                         zarr::ArrayMeta::from_json(lv.consolidated.at(v.name + "/.zarray"));
                     const size_t Wk = meta.shape[meta.ndim() - 1];
-                    // the RGBA of every cell of the plane (0: transparent); the decoded plane
-                    // is freed before the tiles are made
-                    std::vector<std::uint32_t> rgba_of;
+                    // the plane's values, then in place the RGBA bytes of every cell (0:
+                    // transparent): one buffer of the level's size
+                    std::vector<float> cells = read_plane(*lv.store, meta, v, t);
                     bool any = false;
-                    {
-                        const auto plane = read_plane(*lv.store, meta, v, t);
-                        rgba_of.assign(plane.size(), 0);
-                        for (size_t i = 0; i < plane.size(); ++i) {
-                            const float val = plane[i];
-                            if (std::isnan(val)) {
-                                continue;
-                            }
-                            double f = v.vmax > v.vmin ? (val - v.vmin) / (v.vmax - v.vmin) : 0.5;
+                    for (float& cell : cells) {
+                        std::uint32_t rgba = 0;
+                        if (!std::isnan(cell)) {
+                            double f = v.vmax > v.vmin ? (cell - v.vmin) / (v.vmax - v.vmin) : 0.5;
                             auto ci =
                                 static_cast<size_t>(std::lround(255 * std::clamp(f, 0.0, 1.0)));
                             const std::uint8_t px[4] = {v.table[3 * ci], v.table[3 * ci + 1],
                                                         v.table[3 * ci + 2], 255};
-                            std::memcpy(&rgba_of[i], px, 4);
+                            std::memcpy(&rgba, px, 4);
                             any = true;
                         }
+                        std::memcpy(&cell, &rgba, 4);
                     }
                     const sfs::path zdir = swap / step / std::to_string(g.z);
                     make_dir(zdir);
@@ -606,22 +602,24 @@ PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir
                         const long* rows = g.rows.data() + iy * TILE;
                         const long* cols = g.cols.data() + ix * TILE;
                         auto& buf = bufs[slot];
-                        buf.assign(TILE * TILE, 0);
-                        bool opaque = false;
-                        for (int py = 0; py < TILE && any; ++py) {
-                            if (rows[py] < 0) {
+                        buf.resize(TILE * TILE); // every pixel is written below
+                        std::uint32_t seen = 0;  // the OR of all pixels: 0 = all transparent
+                        for (int py = 0; py < TILE; ++py) {
+                            std::uint32_t* dst = buf.data() + static_cast<size_t>(py) * TILE;
+                            if (rows[py] < 0 || !any) {
+                                std::fill(dst, dst + TILE, 0U);
                                 continue;
                             }
-                            const std::uint32_t* src =
-                                rgba_of.data() + static_cast<size_t>(rows[py]) * Wk;
-                            std::uint32_t* dst = buf.data() + static_cast<size_t>(py) * TILE;
+                            const float* src = cells.data() + static_cast<size_t>(rows[py]) * Wk;
                             for (int px = 0; px < TILE; ++px) {
+                                dst[px] = 0;
                                 if (cols[px] >= 0) {
-                                    dst[px] = src[cols[px]];
-                                    opaque = opaque || dst[px] != 0;
+                                    std::memcpy(&dst[px], src + cols[px], 4);
                                 }
+                                seen |= dst[px];
                             }
                         }
+                        const bool opaque = seen != 0;
                         const auto file = zdir / std::to_string(g.x0 + static_cast<long>(ix)) /
                                           (std::to_string(g.y0 + static_cast<long>(iy)) + ".png");
                         fs::write_file(
