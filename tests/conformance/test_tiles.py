@@ -1034,8 +1034,8 @@ class ViewerChromiumSlow(TempDirTest):
     two time steps the page requests the tiles of that variable and time step and decodes them
     all, none fails; a screenshot taken after the page said so shows the tile's opaque pixels
     drawn, in its colours, different for the two time steps. One browser for all views (DevTools
-    protocol over a pipe, class Chromium): about 5 s. Label `slow`: chromium is not installed by
-    scripts/install-deps.sh."""
+    protocol over a pipe, class Chromium): about 15 s under load. Label `slow`: chromium is not
+    installed by scripts/install-deps.sh."""
 
     def test_page_draws_tiles(self):
         exe = shutil.which("chromium")
