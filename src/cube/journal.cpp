@@ -59,8 +59,8 @@ void make_dir(const sfs::path& dir) {
     }
 }
 
-// Links every file under `from` to the same name under `to` (a tree of folders), except the
-// temporary files of killed atomic writes.
+} // namespace
+
 void link_tree(const sfs::path& from, const sfs::path& to) {
     make_dir(to);
     for (const auto& e : sfs::directory_iterator(from)) {
@@ -75,8 +75,6 @@ void link_tree(const sfs::path& from, const sfs::path& to) {
         }
     }
 }
-
-} // namespace
 
 void exchange(const sfs::path& a, const sfs::path& b) {
     if (::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) != 0) {

@@ -67,6 +67,9 @@ bool needs_exchange(const std::vector<long>& mapping, const std::vector<StagedSl
 // used by tiles for its pyramid). Throw OutputError naming the file system's answer.
 void hard_link(const std::filesystem::path& from, const std::filesystem::path& to);
 void exchange(const std::filesystem::path& a, const std::filesystem::path& b);
+// Links every file under `from` to the same name under `to` (created; a tree of folders), except
+// the temporary files of killed atomic writes (also used by tiles --png for unchanged steps).
+void link_tree(const std::filesystem::path& from, const std::filesystem::path& to);
 
 // Throws OutputError (naming the file system's answer) when the file system of root cannot
 // exchange two folders atomically or make hard links; leaves nothing behind. Called before the

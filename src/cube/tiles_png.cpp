@@ -7,9 +7,12 @@
 
 #include "baims/cube/tiles_png.hpp"
 
+#include "journal.hpp"
 #include "parallel.hpp"
 
 #include "baims/core/error.hpp"
+#include "baims/core/fault.hpp"
+#include "baims/core/fs.hpp"
 #include "baims/core/log.hpp"
 #include "baims/cube/cube_state.hpp"
 #include "baims/grid/time.hpp"
@@ -28,6 +31,7 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <set>
 
 namespace baims::cube {
 namespace {
@@ -86,6 +90,33 @@ struct Level {
     std::unique_ptr<zarr::FileStore> store;
     json consolidated;
 };
+
+// The tiles of a zoom z (level k): tile ranges x0..x1, y0..y1, and the level-k cell row (column)
+// under the centre of each pixel row (column) of them, -1 outside the cube.
+struct Zoom {
+    int z = 0, k = 0;
+    long x0 = 0, x1 = -1, y0 = 0, y1 = -1;
+    std::vector<long> rows, cols;
+};
+
+void make_dir(const sfs::path& dir) {
+    std::error_code ec;
+    sfs::create_directory(dir, ec);
+    if (ec) {
+        throw OutputError("cannot create '" + dir.string() + "': " + ec.message(),
+                          "The folder that holds the --png folder must be writable: tiles builds "
+                          "the new PNG folder beside the old one");
+    }
+}
+
+void remove_tree(const sfs::path& dir) {
+    std::error_code ec;
+    sfs::remove_all(dir, ec);
+    if (ec) {
+        throw OutputError("cannot remove '" + dir.string() + "': " + ec.message(),
+                          "Remove it by hand and rerun");
+    }
+}
 
 // Plane t (outer index) of a 2-D+ variable of a level, decoded to physical values; NaN missing.
 std::vector<float> read_plane(const zarr::KvStore& st, const zarr::ArrayMeta& m, const PngVar& v,
@@ -424,136 +455,219 @@ PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir
             v.vmax = *req.vmax;
         }
     }
-    // tiles
+    // tiles. The new content of DIR is made complete in the sibling folder DIR.baims-swap: hard
+    // links to the tiles of every unchanged step (they keep their inode and mtime), new files for
+    // the rendered steps, index.html and tiles.json; one syncfs, then renameat2(RENAME_EXCHANGE)
+    // swaps the two folders in one step and the old tree is deleted. A reader sees the complete
+    // old or the complete new folder; a swap folder left by a killed run (the unfinished new tree
+    // before the exchange, the old tree after it) is removed by the next run.
+    sfs::path dir = sfs::path(req.dir).lexically_normal();
+    if (!dir.has_filename() && dir.has_parent_path()) {
+        dir = dir.parent_path(); // "png/": the swap folder is "png.baims-swap", beside it
+    }
     std::error_code ec;
-    sfs::create_directories(req.dir, ec);
+    sfs::create_directories(dir, ec);
     if (ec) {
         throw OutputError("cannot create the PNG folder '" + req.dir + "': " + ec.message(),
                           "Check that its parent folder is writable, or choose another --png");
     }
-    zarr::FileStore out(req.dir, false);
+    const sfs::path swap = swap_dir(dir);
+    remove_tree(swap);
+    check_exchange_support(dir);
+    zarr::FileStore old(dir, false);
     json zooms = json::object();
+    std::vector<Zoom> zs;
     for (int z = res.zmin; z <= res.zmax; ++z) {
-        zooms[std::to_string(z)] =
-            json::array({static_cast<long>(std::floor(tile_x(west, z))),
-                         static_cast<long>(std::ceil(tile_x(east, z))) - 1,
-                         static_cast<long>(std::floor(tile_y(north, z))),
-                         static_cast<long>(std::ceil(tile_y(south, z))) - 1});
-    }
-    for (const auto& v : vars) {
-        auto meta_of = [&](int k) {
-            return zarr::ArrayMeta::from_json(
-                levels[static_cast<size_t>(k)].consolidated.at(v.name + "/.zarray"));
-        };
-        // time steps beyond the cube's end (it was shortened)
-        for (const auto& e : out.list(v.name)) {
-            if (!e.empty() && std::all_of(e.begin(), e.end(), ::isdigit) && std::stoul(e) >= nt) {
-                out.erase_dir(v.name + "/" + e);
+        Zoom& g = zs.emplace_back();
+        g.z = z;
+        g.k = std::min(n - 1, res.zmax - z);
+        g.x0 = static_cast<long>(std::floor(tile_x(west, z)));
+        g.x1 = static_cast<long>(std::ceil(tile_x(east, z))) - 1;
+        g.y0 = static_cast<long>(std::floor(tile_y(north, z)));
+        g.y1 = static_cast<long>(std::ceil(tile_y(south, z))) - 1;
+        zooms[std::to_string(z)] = json::array({g.x0, g.x1, g.y0, g.y1});
+        // the level-k cell row (column) under the centre of every pixel row (column) of the
+        // zoom's tiles, -1 outside the cube: the same for every variable and time step
+        if (vars.empty()) {
+            continue;
+        }
+        const auto& meta = levels[static_cast<size_t>(g.k)].consolidated;
+        const auto am = zarr::ArrayMeta::from_json(meta.at(vars.front().name + "/.zarray"));
+        const long Hk = static_cast<long>(am.shape[am.ndim() - 2]);
+        const long Wk = static_cast<long>(am.shape[am.ndim() - 1]);
+        const double scale = std::ldexp(1.0, z);
+        for (long ty = g.y0; ty <= g.y1; ++ty) {
+            for (int py = 0; py < TILE; ++py) {
+                double my = (static_cast<double>(ty) + (py + 0.5) / TILE) / scale;
+                double la = std::atan(std::sinh(PI * (1 - 2 * my))) * 180.0 / PI;
+                double fr = descending ? (north - la) / dy : (la - south) / dy;
+                long r = -1;
+                if (fr >= 0 && fr < static_cast<double>(H)) {
+                    r = static_cast<long>(static_cast<size_t>(fr) >> g.k);
+                }
+                g.rows.push_back(r < Hk ? r : -1);
             }
         }
-        for (size_t t = 0; t < nt; ++t) {
-            // the manifest: what the tiles of this step were made of; equal → nothing to do
-            const std::string dir = v.name + "/" + std::to_string(t);
-            Fnv fp;
-            for (int z = res.zmin; z <= res.zmax; ++z) {
-                const int k = std::min(n - 1, res.zmax - z);
-                add_slice(fp, *levels[static_cast<size_t>(k)].store,
-                          levels[static_cast<size_t>(k)].consolidated, v.name, t);
+        for (long tx = g.x0; tx <= g.x1; ++tx) {
+            for (int px = 0; px < TILE; ++px) {
+                double lo = (static_cast<double>(tx) + (px + 0.5) / TILE) / scale * 360.0 - 180.0;
+                double fc = (lo - west) / dx;
+                long c = -1;
+                if (fc >= 0 && fc < static_cast<double>(W)) {
+                    c = static_cast<long>(static_cast<size_t>(fc) >> g.k);
+                }
+                g.cols.push_back(c < Wk ? c : -1);
             }
-            json manifest = {{"version", 1},
-                             {"fingerprint", fp.hex()},
-                             {"cmap", v.cmap},
-                             {"vmin", v.vmin},
-                             {"vmax", v.vmax},
-                             {"zmin", res.zmin},
-                             {"zmax", res.zmax},
-                             {"num_levels", n},
-                             {"bounds", json::array({west, south, east, north})}};
-            ++res.steps;
-            if (read_manifest(out, dir + "/" + MANIFEST) == manifest) {
-                ++res.unchanged;
+        }
+    }
+    const int threads = std::max(1, req.threads);
+    std::vector<std::vector<std::uint32_t>> bufs(static_cast<size_t>(threads));
+    const std::string empty_png = [] {
+        std::vector<std::uint8_t> none(TILE * TILE * 4, 0);
+        return io::encode_png_rgba(none.data(), TILE, TILE);
+    }();
+    make_dir(swap);
+    try {
+        // files of DIR that are not ours (and folders of variables the cube no longer has) stay
+        std::set<std::string> ours = {"index.html", "tiles.json"};
+        for (const auto& v : vars) {
+            ours.insert(v.name);
+        }
+        for (const auto& e : sfs::directory_iterator(dir)) {
+            const std::string name = e.path().filename().string();
+            if (ours.contains(name) || zarr::FileStore::is_temp_name(name)) {
                 continue;
             }
-            out.erase(dir + "/" + MANIFEST);
-            out.erase_dir(dir);
-            for (int z = res.zmin; z <= res.zmax; ++z) {
-                const int k = std::min(n - 1, res.zmax - z);
-                const auto meta = meta_of(k);
-                const auto plane = read_plane(*levels[static_cast<size_t>(k)].store, meta, v, t);
-                const size_t Wk = meta.shape[meta.ndim() - 1], Hk = meta.shape[meta.ndim() - 2];
-                const long x0 = static_cast<long>(std::floor(tile_x(west, z)));
-                const long x1 = static_cast<long>(std::ceil(tile_x(east, z))) - 1;
-                const long y0 = static_cast<long>(std::floor(tile_y(north, z)));
-                const long y1 = static_cast<long>(std::ceil(tile_y(south, z))) - 1;
-                const size_t ntx = static_cast<size_t>(x1 - x0 + 1);
-                const size_t ntiles = ntx * static_cast<size_t>(y1 - y0 + 1);
-                std::atomic<size_t> written{0};
-                parallel_for(ntiles, req.threads, [&](size_t i, size_t) {
-                    const long tx = x0 + static_cast<long>(i % ntx);
-                    const long ty = y0 + static_cast<long>(i / ntx);
-                    std::vector<std::uint8_t> rgba(TILE * TILE * 4, 0);
-                    const double scale = std::ldexp(1.0, z);
-                    for (int py = 0; py < TILE; ++py) {
-                        double my = (static_cast<double>(ty) + (py + 0.5) / TILE) / scale;
-                        double la = std::atan(std::sinh(PI * (1 - 2 * my))) * 180.0 / PI;
-                        double fr = descending ? (north - la) / dy : (la - south) / dy;
-                        if (fr < 0 || fr >= static_cast<double>(H)) {
-                            continue;
-                        }
-                        size_t r = static_cast<size_t>(fr) >> k;
-                        for (int px = 0; px < TILE; ++px) {
-                            double lo =
-                                (static_cast<double>(tx) + (px + 0.5) / TILE) / scale * 360.0 -
-                                180.0;
-                            double fc = (lo - west) / dx;
-                            if (fc < 0 || fc >= static_cast<double>(W)) {
-                                continue;
-                            }
-                            size_t c = static_cast<size_t>(fc) >> k;
-                            if (r >= Hk || c >= Wk) {
-                                continue;
-                            }
-                            float val = plane[r * Wk + c];
-                            if (std::isnan(val)) {
-                                continue;
-                            }
-                            double f = v.vmax > v.vmin ? (val - v.vmin) / (v.vmax - v.vmin) : 0.5;
+            if (e.is_directory()) {
+                link_tree(e.path(), swap / name);
+            } else {
+                hard_link(e.path(), swap / name);
+            }
+        }
+        for (const auto& v : vars) {
+            make_dir(swap / v.name);
+            for (size_t t = 0; t < nt; ++t) {
+                // the manifest: what the tiles of this step were made of; equal → linked
+                const std::string step = v.name + "/" + std::to_string(t);
+                Fnv fp;
+                for (const auto& g : zs) {
+                    add_slice(fp, *levels[static_cast<size_t>(g.k)].store,
+                              levels[static_cast<size_t>(g.k)].consolidated, v.name, t);
+                }
+                json manifest = {{"version", 1},
+                                 {"fingerprint", fp.hex()},
+                                 {"cmap", v.cmap},
+                                 {"vmin", v.vmin},
+                                 {"vmax", v.vmax},
+                                 {"zmin", res.zmin},
+                                 {"zmax", res.zmax},
+                                 {"num_levels", n},
+                                 {"bounds", json::array({west, south, east, north})}};
+                ++res.steps;
+                if (read_manifest(old, step + "/" + MANIFEST) == manifest) {
+                    ++res.unchanged;
+                    link_tree(dir / step, swap / step);
+                    fault_point("png-step");
+                    continue;
+                }
+                make_dir(swap / step);
+                for (const auto& g : zs) {
+                    const auto& lv = levels[static_cast<size_t>(g.k)];
+                    const auto meta =
+                        zarr::ArrayMeta::from_json(lv.consolidated.at(v.name + "/.zarray"));
+                    const size_t Wk = meta.shape[meta.ndim() - 1];
+                    // the plane's values, then in place the RGBA bytes of every cell (0:
+                    // transparent): one buffer of the level's size
+                    std::vector<float> cells = read_plane(*lv.store, meta, v, t);
+                    bool any = false;
+                    for (float& cell : cells) {
+                        std::uint32_t rgba = 0;
+                        if (!std::isnan(cell)) {
+                            double f = v.vmax > v.vmin ? (cell - v.vmin) / (v.vmax - v.vmin) : 0.5;
                             auto ci =
                                 static_cast<size_t>(std::lround(255 * std::clamp(f, 0.0, 1.0)));
-                            std::uint8_t* p = &rgba[(static_cast<size_t>(py) * TILE + px) * 4];
-                            p[0] = v.table[3 * ci];
-                            p[1] = v.table[3 * ci + 1];
-                            p[2] = v.table[3 * ci + 2];
-                            p[3] = 255;
+                            const std::uint8_t px[4] = {v.table[3 * ci], v.table[3 * ci + 1],
+                                                        v.table[3 * ci + 2], 255};
+                            std::memcpy(&rgba, px, 4);
+                            any = true;
                         }
+                        std::memcpy(&cell, &rgba, 4);
                     }
-                    out.put(v.name + "/" + std::to_string(t) + "/" + std::to_string(z) + "/" +
-                                std::to_string(tx) + "/" + std::to_string(ty) + ".png",
-                            io::encode_png_rgba(rgba.data(), TILE, TILE));
-                    ++written;
-                });
-                res.tiles += written;
+                    const sfs::path zdir = swap / step / std::to_string(g.z);
+                    make_dir(zdir);
+                    for (long tx = g.x0; tx <= g.x1; ++tx) {
+                        make_dir(zdir / std::to_string(tx));
+                    }
+                    const size_t ntx = static_cast<size_t>(g.x1 - g.x0 + 1);
+                    const size_t ntiles = ntx * static_cast<size_t>(g.y1 - g.y0 + 1);
+                    parallel_for(ntiles, threads, [&](size_t i, size_t slot) {
+                        const size_t ix = i % ntx, iy = i / ntx;
+                        const long* rows = g.rows.data() + iy * TILE;
+                        const long* cols = g.cols.data() + ix * TILE;
+                        auto& buf = bufs[slot];
+                        buf.resize(TILE * TILE); // every pixel is written below
+                        std::uint32_t seen = 0;  // the OR of all pixels: 0 = all transparent
+                        for (int py = 0; py < TILE; ++py) {
+                            std::uint32_t* dst = buf.data() + static_cast<size_t>(py) * TILE;
+                            if (rows[py] < 0 || !any) {
+                                std::fill(dst, dst + TILE, 0U);
+                                continue;
+                            }
+                            const float* src = cells.data() + static_cast<size_t>(rows[py]) * Wk;
+                            for (int px = 0; px < TILE; ++px) {
+                                dst[px] = 0;
+                                if (cols[px] >= 0) {
+                                    std::memcpy(&dst[px], src + cols[px], 4);
+                                }
+                                seen |= dst[px];
+                            }
+                        }
+                        const bool opaque = seen != 0;
+                        const auto file = zdir / std::to_string(g.x0 + static_cast<long>(ix)) /
+                                          (std::to_string(g.y0 + static_cast<long>(iy)) + ".png");
+                        fs::write_file(
+                            file, opaque ? io::encode_png_rgba(
+                                               reinterpret_cast<const std::uint8_t*>(buf.data()),
+                                               TILE, TILE)
+                                         : empty_png);
+                        fault_point("png-tile");
+                    });
+                    res.tiles += ntiles;
+                }
+                fs::write_file(swap / step / MANIFEST, manifest.dump(2));
+                fault_point("png-step");
             }
-            out.put(dir + "/" + MANIFEST, manifest.dump(2));
         }
+        // the viewer
+        json meta = {{"zmin", res.zmin},
+                     {"zmax", res.zmax},
+                     {"bounds", json::array({west, south, east, north})},
+                     {"zooms", zooms},
+                     {"times", times},
+                     {"variables", json::array()}};
+        for (const auto& v : vars) {
+            meta["variables"].push_back({{"name", v.name},
+                                         {"long_name", v.attrs.value("long_name", v.name)},
+                                         {"units", v.attrs.value("units", "")},
+                                         {"vmin", v.vmin},
+                                         {"vmax", v.vmax},
+                                         {"range", v.range_from},
+                                         {"cmap", v.cmap},
+                                         {"colours", colours_of(v.table)}});
+        }
+        fs::write_file(swap / "index.html", html_page(meta));
+        fs::write_file(swap / "tiles.json", meta.dump(2));
+        fs::sync_filesystem(swap); // one syncfs makes the whole new tree durable
+    } catch (...) {
+        std::error_code ignored;
+        sfs::remove_all(swap, ignored);
+        throw;
     }
-    // the viewer
-    json meta = {
-        {"zmin", res.zmin}, {"zmax", res.zmax}, {"bounds", json::array({west, south, east, north})},
-        {"zooms", zooms},   {"times", times},   {"variables", json::array()}};
-    for (const auto& v : vars) {
-        meta["variables"].push_back({{"name", v.name},
-                                     {"long_name", v.attrs.value("long_name", v.name)},
-                                     {"units", v.attrs.value("units", "")},
-                                     {"vmin", v.vmin},
-                                     {"vmax", v.vmax},
-                                     {"range", v.range_from},
-                                     {"cmap", v.cmap},
-                                     {"colours", colours_of(v.table)}});
-    }
-    out.put("index.html", html_page(meta));
-    out.put("tiles.json", meta.dump(2));
-    out.sync();
+    fault_point("png-exchange");
+    exchange(swap, dir); // the commit point
+    fs::sync_dir(dir.has_parent_path() ? dir.parent_path() : sfs::path("."));
+    fault_point("png-exchanged");
+    remove_tree(swap); // the old folder
     return res;
 }
 
@@ -589,7 +703,10 @@ body{margin:0;font:14px sans-serif}
 const META = )HTML" +
            data + R"HTML(;
 const q = new URLSearchParams(location.search);
-const S = {v: 0, t: 0, z: META.zmin, cx: 0, cy: 0, loaded: 0, failed: 0, requested: 0};
+const S = {v: 0, t: 0, z: META.zmin, cx: 0, cy: 0, loaded: 0, failed: 0, requested: 0, gen: 0};
+// window.tilesReady: a promise of the status line, resolved when every tile of the last draw is
+// decoded (ready to paint) or failed; body data-tiles="done" then (tests and scripts wait on it).
+window.tilesReady = Promise.resolve('');
 const vsel = document.getElementById('var'), trange = document.getElementById('time');
 META.variables.forEach((v, i) => vsel.add(new Option(v.long_name + (v.units ? ' [' + v.units + ']' : ''), i)));
 trange.max = META.times.length - 1;
@@ -613,21 +730,33 @@ function draw() {
   const map = document.getElementById('map'), w = map.clientWidth, h = map.clientHeight;
   map.textContent = '';
   S.requested = S.loaded = S.failed = 0;
+  const gen = ++S.gen;
+  let ready;
+  window.tilesReady = new Promise(r => { ready = r; });
+  document.body.dataset.tiles = 'loading';
+  const settle = () => {
+    if (gen !== S.gen) return;   // an image of an earlier view
+    status();
+    if (S.loaded + S.failed === S.requested) {
+      document.body.dataset.tiles = 'done';
+      ready(document.getElementById('status').textContent);
+    }
+  };
   const r = META.zooms[S.z], v = META.variables[S.v].name;
   const left = S.cx - w / 2, top = S.cy - h / 2;
   for (let x = Math.max(r[0], Math.floor(left / 256)); x <= Math.min(r[1], Math.floor((left + w) / 256)); x++) {
     for (let y = Math.max(r[2], Math.floor(top / 256)); y <= Math.min(r[3], Math.floor((top + h) / 256)); y++) {
       const img = new Image();
       img.style.left = (x * 256 - left) + 'px'; img.style.top = (y * 256 - top) + 'px';
-      img.onload = () => { S.loaded++; status(); };
-      img.onerror = () => { S.failed++; status(); };
       img.src = v + '/' + S.t + '/' + S.z + '/' + x + '/' + y + '.png';
       map.appendChild(img); S.requested++;
+      img.decode().then(() => { if (gen === S.gen) S.loaded++; },
+                        () => { if (gen === S.gen) S.failed++; }).then(settle);
     }
   }
   document.getElementById('tlabel').textContent = META.times[S.t];
   document.getElementById('zlabel').textContent = 'zoom ' + S.z;
-  legend(); status();
+  legend(); settle();
 }
 function zoom(d) { const z = Math.max(META.zmin, Math.min(META.zmax, S.z + d));
   if (z !== S.z) { const f = 2 ** (z - S.z); S.cx *= f; S.cy *= f; S.z = z; draw(); } }
