@@ -235,7 +235,7 @@ sfs::path parts_dir(const sfs::path& cube) {
 //  - update of the existing cube at <cube> (read, never written nor locked): the staged chunks
 //    under .baims-staging/<seq>/<var>/<y>.<x> as in an update's staging area; the marker is
 //    {"base": the cube's state when the partition read it, "journal": the update (journal.hpp)}.
-class PartitionWriter : public CommitProtocol {
+class PartitionWriter : public PartitionWriterBase {
 public:
     PartitionWriter(const sfs::path& cube, size_t k, size_t n, bool update)
         : m_root(parts_dir(cube) / part_name(k, n)) {
@@ -260,7 +260,7 @@ public:
             if (!base) {
                 throw OutputError("cube '" + cube.string() + "' has no .zgroup");
             }
-            m_base = base->to_json();
+            set_base(*base);
         }
     }
 
@@ -269,33 +269,9 @@ public:
     void put_unpublished(const std::string& key, std::string_view data) override {
         m_store->put_unpublished(key, data);
     }
-    std::string staged_key(size_t seq, const std::string& var,
-                           const std::string& pos) const override {
-        if (!m_cube) {
-            throw InternalError("staged_key on a partition of a new cube");
-        }
-        return STAGING_DIR + "/" + std::to_string(seq) + "/" + var + "/" + pos;
-    }
-    void publish_new(const CubeState& state) override {
-        if (m_cube) {
-            throw InternalError("publish_new on a partition of an update");
-        }
-        mark_done(state.to_json());
-    }
-    void commit_update(std::vector<long> mapping, std::vector<StagedSlice> staged,
-                       CubeState state) override {
-        if (!m_cube) {
-            throw InternalError("commit_update on a partition of a new cube");
-        }
-        Journal j;
-        j.mapping = std::move(mapping);
-        j.staged = std::move(staged);
-        j.state = std::move(state);
-        mark_done({{"base", m_base}, {"journal", journal_to_json(j)}});
-    }
 
 private:
-    void mark_done(const nlohmann::json& marker) {
+    void mark_done(const nlohmann::json& marker) override {
         m_store->sync(); // the chunks are durable before the marker says so
         fault_point("partition-done");
         m_store->put(PART_DONE, marker.dump());
@@ -306,7 +282,6 @@ private:
     std::unique_ptr<zarr::StoreLock> m_lock;
     std::unique_ptr<CubeStore> m_store;
     std::unique_ptr<CubeStore> m_cube; // an update: the cube, only read
-    nlohmann::json m_base;
 };
 
 bool is_cube(const sfs::path& cube) {

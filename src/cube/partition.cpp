@@ -3,11 +3,45 @@
 
 #include "partition.hpp"
 
+#include "journal.hpp"
+
 #include "baims/core/error.hpp"
 
 #include <set>
 
 namespace baims::cube {
+
+std::string PartitionWriterBase::staged_key(size_t seq, const std::string& var,
+                                            const std::string& pos) const {
+    if (!m_update) {
+        throw InternalError("staged_key on a partition of a new cube");
+    }
+    return STAGING_DIR + "/" + std::to_string(seq) + "/" + var + "/" + pos;
+}
+
+void PartitionWriterBase::publish_new(const CubeState& state) {
+    if (m_update) {
+        throw InternalError("publish_new on a partition of an update");
+    }
+    mark_done(state.to_json());
+}
+
+void PartitionWriterBase::commit_update(std::vector<long> mapping, std::vector<StagedSlice> staged,
+                                        CubeState state) {
+    if (!m_update) {
+        throw InternalError("commit_update on a partition of a new cube");
+    }
+    Journal j;
+    j.mapping = std::move(mapping);
+    j.staged = std::move(staged);
+    j.state = std::move(state);
+    mark_done({{"base", m_base}, {"journal", journal_to_json(j)}});
+}
+
+void PartitionWriterBase::set_base(const CubeState& base) {
+    m_update = true;
+    m_base = base.to_json();
+}
 
 std::string part_name(size_t k, size_t n) {
     return std::to_string(k) + "-of-" + std::to_string(n);

@@ -56,6 +56,31 @@ std::unique_ptr<CommitProtocol> open_object_for_partition(const std::filesystem:
                                                           size_t k, size_t n, bool update);
 Finalized finalize_object_partitions(const std::filesystem::path& cube);
 
+// The partition writers of both implementations: what they share is the staging key of an
+// update's chunks and the done-marker, written last, that finalize reads (partition.cpp). A
+// writer implements store(), put_unpublished() and mark_done().
+//  - new cube: publish_new() marks the partition done with the state it computed;
+//  - update (set_base called): commit_update() marks it done with {"base": the cube's state when
+//    the partition read it, "journal": the update (journal.hpp)}.
+class PartitionWriterBase : public CommitProtocol {
+public:
+    std::string staged_key(size_t seq, const std::string& var,
+                           const std::string& pos) const override;
+    void publish_new(const CubeState& state) override;
+    void commit_update(std::vector<long> mapping, std::vector<StagedSlice> staged,
+                       CubeState state) override;
+
+protected:
+    // The partition is an update of the cube whose state it read.
+    void set_base(const CubeState& base);
+    // Writes the done-marker once every chunk of the partition is durable.
+    virtual void mark_done(const nlohmann::json& marker) = 0;
+
+private:
+    bool m_update = false;
+    nlohmann::json m_base;
+};
+
 // Shared by both implementations (partition.cpp).
 inline const std::string PARTS_SUFFIX = ".baims-parts"; // <cube>.baims-parts/<k>-of-<n>/
 inline const std::string PART_DONE = ".baims-part-done.json";

@@ -36,7 +36,7 @@ std::string parts_prefix(const std::string& cube) {
     return cube + PARTS_SUFFIX;
 }
 
-class ObjectPartitionWriter : public CommitProtocol {
+class ObjectPartitionWriter : public PartitionWriterBase {
 public:
     ObjectPartitionWriter(const std::string& cube, size_t k, size_t n, bool update)
         : m_part(parts_prefix(cube) + "/" + part_name(k, n)) {
@@ -49,7 +49,7 @@ public:
             if (!base) {
                 throw OutputError("cube '" + cube + "' has no .zgroup");
             }
-            m_base = base->to_json();
+            set_base(*base);
         }
     }
 
@@ -60,34 +60,10 @@ public:
     void put_unpublished(const std::string& key, std::string_view data) override {
         m_part.put(key, data);
     }
-    std::string staged_key(size_t seq, const std::string& var,
-                           const std::string& pos) const override {
-        if (!m_cube) {
-            throw InternalError("staged_key on a partition of a new cube");
-        }
-        return STAGING_DIR + "/" + std::to_string(seq) + "/" + var + "/" + pos;
-    }
-    void publish_new(const CubeState& state) override {
-        if (m_cube) {
-            throw InternalError("publish_new on a partition of an update");
-        }
-        mark_done(state.to_json());
-    }
-    void commit_update(std::vector<long> mapping, std::vector<StagedSlice> staged,
-                       CubeState state) override {
-        if (!m_cube) {
-            throw InternalError("commit_update on a partition of a new cube");
-        }
-        Journal j;
-        j.mapping = std::move(mapping);
-        j.staged = std::move(staged);
-        j.state = std::move(state);
-        mark_done({{"base", m_base}, {"journal", journal_to_json(j)}});
-    }
 
 private:
     // Written last: every chunk is on the server before the marker (each PUT has completed).
-    void mark_done(const nlohmann::json& marker) {
+    void mark_done(const nlohmann::json& marker) override {
         fault_point("partition-done");
         m_part.put(PART_DONE, marker.dump());
     }
@@ -95,7 +71,6 @@ private:
     zarr::VsiStore m_part;                  // <cube>.baims-parts/<k>-of-<n>
     std::unique_ptr<ObjectLease> m_lease;   // destroyed before m_part
     std::unique_ptr<zarr::VsiStore> m_cube; // an update: the cube, only read
-    nlohmann::json m_base;
 };
 
 // Copies (from path, to key) on the server, several requests in flight: each copy is a few round

@@ -1174,23 +1174,6 @@ private:
     int m_fd;
 };
 
-// Reads exactly n bytes at offset; false on an error or a short file.
-bool pread_all(int fd, unsigned char* buf, size_t n, uint64_t offset) {
-    while (n > 0) {
-        const ssize_t got = ::pread(fd, buf, n, static_cast<off_t>(offset));
-        if (got < 0 && errno == EINTR) {
-            continue;
-        }
-        if (got <= 0) {
-            return false;
-        }
-        buf += got;
-        n -= static_cast<size_t>(got);
-        offset += static_cast<uint64_t>(got);
-    }
-    return true;
-}
-
 } // namespace
 
 void CfInput::read(const std::string& var, size_t step, float* out, const ForEach& for_each) const {
@@ -1234,41 +1217,8 @@ void CfInput::read(const std::string& var, size_t step, float* out, const ForEac
     const std::string where = nc::prefix(m.path()) + ": variable '" + var + "'";
     for_each(L.chunks.size(), [&, fd](size_t k) {
         const h5::Chunk& c = L.chunks[k];
-        thread_local std::vector<unsigned char> raw, inflated, plain;
-        // deflate expands incompressible data by well under 1 %: a larger stored size is damage
-        // (and must not become a huge allocation)
-        if (c.size > chunk_bytes + chunk_bytes / 64 + 4096) {
-            throw InputError(where + ": a chunk claims " + std::to_string(c.size) +
-                                 " stored bytes for " + std::to_string(chunk_bytes) +
-                                 " bytes of data",
-                             "the file is probably damaged; fetch it again");
-        }
-        raw.resize(c.size);
-        if (!pread_all(fd->get(), raw.data(), raw.size(), c.addr)) {
-            throw InputError(where + ": a chunk lies past the end of the file",
-                             "the file is probably truncated; fetch it again");
-        }
-        const unsigned char* bytes = raw.data();
-        size_t nbytes = raw.size();
-        if (L.deflate >= 0 && (c.filter_mask & (1u << L.deflate)) == 0) {
-            inflated.resize(chunk_bytes);
-            if (!h5::inflate_exact(bytes, nbytes, inflated.data(), chunk_bytes)) {
-                throw InputError(where + ": a compressed chunk is corrupt",
-                                 "the file is probably damaged; fetch it again");
-            }
-            bytes = inflated.data();
-            nbytes = chunk_bytes;
-        }
-        if (nbytes != chunk_bytes) {
-            throw InputError(where + ": a chunk has " + std::to_string(nbytes) +
-                                 " bytes instead of " + std::to_string(chunk_bytes),
-                             "the file is probably damaged; fetch it again");
-        }
-        if (L.shuffle >= 0 && es > 1 && (c.filter_mask & (1u << L.shuffle)) == 0) {
-            plain.resize(chunk_bytes);
-            h5::unshuffle(bytes, nbytes, es, plain.data());
-            bytes = plain.data();
-        }
+        thread_local h5::ChunkBuffers buffers;
+        const unsigned char* bytes = h5::decode_chunk(fd->get(), L, c, chunk_bytes, where, buffers);
         // Element offset of the selected plane (time step, size-1 dims) inside the chunk.
         size_t plane = 0, stride = 1;
         for (size_t a = rank; a-- > 0;) {

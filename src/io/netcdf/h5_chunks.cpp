@@ -1,10 +1,14 @@
 #include "h5_chunks.hpp"
 
+#include "baims/core/error.hpp"
+
+#include <cerrno>
 #include <cstring>
 #include <hdf5.h>
 #include <initializer_list>
 #include <libdeflate.h>
 #include <memory>
+#include <unistd.h>
 
 namespace baims::io::h5 {
 namespace {
@@ -246,6 +250,66 @@ void unshuffle(const unsigned char* in, size_t n_bytes, size_t element_size, uns
     if (tail < n_bytes) {
         std::memcpy(out + tail, in + tail, n_bytes - tail);
     }
+}
+
+namespace {
+
+// Reads exactly n bytes at offset; false on an error or a short file.
+bool pread_all(int fd, unsigned char* buf, size_t n, uint64_t offset) {
+    while (n > 0) {
+        const ssize_t got = ::pread(fd, buf, n, static_cast<off_t>(offset));
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            return false;
+        }
+        buf += got;
+        n -= static_cast<size_t>(got);
+        offset += static_cast<uint64_t>(got);
+    }
+    return true;
+}
+
+} // namespace
+
+const unsigned char* decode_chunk(int fd, const ChunkLayout& layout, const Chunk& c,
+                                  size_t chunk_bytes, const std::string& where, ChunkBuffers& buf) {
+    // deflate expands incompressible data by well under 1 %: a larger stored size is damage
+    // (and must not become a huge allocation)
+    if (c.size > chunk_bytes + chunk_bytes / 64 + 4096) {
+        throw InputError(where + ": a chunk claims " + std::to_string(c.size) +
+                             " stored bytes for " + std::to_string(chunk_bytes) + " bytes of data",
+                         "the file is probably damaged; fetch it again");
+    }
+    buf.raw.resize(c.size);
+    if (!pread_all(fd, buf.raw.data(), buf.raw.size(), c.addr)) {
+        throw InputError(where + ": a chunk lies past the end of the file",
+                         "the file is probably truncated; fetch it again");
+    }
+    const unsigned char* bytes = buf.raw.data();
+    size_t nbytes = buf.raw.size();
+    if (layout.deflate >= 0 && (c.filter_mask & (1u << layout.deflate)) == 0) {
+        buf.inflated.resize(chunk_bytes);
+        if (!inflate_exact(bytes, nbytes, buf.inflated.data(), chunk_bytes)) {
+            throw InputError(where + ": a compressed chunk is corrupt",
+                             "the file is probably damaged; fetch it again");
+        }
+        bytes = buf.inflated.data();
+        nbytes = chunk_bytes;
+    }
+    if (nbytes != chunk_bytes) {
+        throw InputError(where + ": a chunk has " + std::to_string(nbytes) + " bytes instead of " +
+                             std::to_string(chunk_bytes),
+                         "the file is probably damaged; fetch it again");
+    }
+    const size_t es = layout.element_size;
+    if (layout.shuffle >= 0 && es > 1 && (c.filter_mask & (1u << layout.shuffle)) == 0) {
+        buf.plain.resize(chunk_bytes);
+        unshuffle(bytes, nbytes, es, buf.plain.data());
+        bytes = buf.plain.data();
+    }
+    return bytes;
 }
 
 } // namespace baims::io::h5

@@ -47,4 +47,15 @@ bool inflate_exact(const unsigned char* in, size_t in_size, unsigned char* out, 
 // HDF5's byte shuffle undone: `in` holds all first bytes, then all second bytes, ...
 void unshuffle(const unsigned char* in, size_t n_bytes, size_t element_size, unsigned char* out);
 
+// One thread's scratch space for decode_chunk (keep it thread_local: it grows to a chunk's size).
+struct ChunkBuffers {
+    std::vector<unsigned char> raw, inflated, plain;
+};
+
+// The stored bytes of chunk `c` of `layout` as the application sees them (read with pread from
+// `fd`, inflated, unshuffled): exactly `chunk_bytes` bytes, pointing into `buf`. A damaged or
+// truncated chunk throws InputError("<where>: ...", "fetch it again"). Thread-safe.
+const unsigned char* decode_chunk(int fd, const ChunkLayout& layout, const Chunk& c,
+                                  size_t chunk_bytes, const std::string& where, ChunkBuffers& buf);
+
 } // namespace baims::io::h5

@@ -58,23 +58,6 @@ int axis_of(const nc::File& f, const nc::Var& v) {
     return 0;
 }
 
-// Reads exactly n bytes at offset; false on an error or a short file.
-bool pread_all(int fd, unsigned char* buf, size_t n, uint64_t offset) {
-    while (n > 0) {
-        const ssize_t got = ::pread(fd, buf, n, static_cast<off_t>(offset));
-        if (got < 0 && errno == EINTR) {
-            continue;
-        }
-        if (got <= 0) {
-            return false;
-        }
-        buf += got;
-        n -= static_cast<size_t>(got);
-        offset += static_cast<uint64_t>(got);
-    }
-    return true;
-}
-
 // The stored values of one chunk row [c0, c0 + cols) widened to double, as nc_get_var_double
 // converts them (exact: every netCDF number type but 64-bit integers fits a double).
 template <typename T> void widen(const unsigned char* src, size_t cols, double* dst) {
@@ -154,39 +137,8 @@ bool read_chunks(const nc::File& f, const nc::Var& v, size_t h, size_t w, const 
     try {
         parallel_for(L.chunks.size(), threads, [&](size_t k, size_t) {
             const h5::Chunk& c = L.chunks[k];
-            thread_local std::vector<unsigned char> raw, inflated, plain;
-            if (c.size > chunk_bytes + chunk_bytes / 64 + 4096) {
-                throw InputError(where + ": a chunk claims " + std::to_string(c.size) +
-                                     " stored bytes for " + std::to_string(chunk_bytes) +
-                                     " bytes of data",
-                                 "the file is probably damaged; fetch it again");
-            }
-            raw.resize(c.size);
-            if (!pread_all(fd, raw.data(), raw.size(), c.addr)) {
-                throw InputError(where + ": a chunk lies past the end of the file",
-                                 "the file is probably truncated; fetch it again");
-            }
-            const unsigned char* bytes = raw.data();
-            size_t nbytes = raw.size();
-            if (L.deflate >= 0 && (c.filter_mask & (1u << L.deflate)) == 0) {
-                inflated.resize(chunk_bytes);
-                if (!h5::inflate_exact(bytes, nbytes, inflated.data(), chunk_bytes)) {
-                    throw InputError(where + ": a compressed chunk is corrupt",
-                                     "the file is probably damaged; fetch it again");
-                }
-                bytes = inflated.data();
-                nbytes = chunk_bytes;
-            }
-            if (nbytes != chunk_bytes) {
-                throw InputError(where + ": a chunk has " + std::to_string(nbytes) +
-                                     " bytes instead of " + std::to_string(chunk_bytes),
-                                 "the file is probably damaged; fetch it again");
-            }
-            if (L.shuffle >= 0 && es > 1 && (c.filter_mask & (1u << L.shuffle)) == 0) {
-                plain.resize(chunk_bytes);
-                h5::unshuffle(bytes, nbytes, es, plain.data());
-                bytes = plain.data();
-            }
+            thread_local h5::ChunkBuffers buffers;
+            const unsigned char* bytes = h5::decode_chunk(fd, L, c, chunk_bytes, where, buffers);
             const size_t r0 = c.offset[0], c0 = c.offset[1];
             const size_t r1 = std::min<size_t>(r0 + L.chunk[0], h);
             const size_t c1 = std::min<size_t>(c0 + L.chunk[1], w);
