@@ -170,8 +170,16 @@ void build_and_exchange(const sfs::path& root, const Journal& j) {
 
 } // namespace
 
+sfs::path folder_path(const sfs::path& folder) {
+    sfs::path p = folder.lexically_normal();
+    if (!p.has_filename() && p.has_parent_path()) {
+        p = p.parent_path();
+    }
+    return p;
+}
+
 sfs::path swap_dir(const sfs::path& root) {
-    return sfs::path(root) += SWAP_SUFFIX;
+    return folder_path(root) += SWAP_SUFFIX;
 }
 
 bool needs_exchange(const std::vector<long>& mapping, const std::vector<StagedSlice>& staged) {

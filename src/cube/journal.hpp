@@ -56,6 +56,10 @@ std::optional<Journal> read_journal(const zarr::KvStore& store);
 
 inline const std::string SWAP_SUFFIX = ".baims-swap";
 
+// A folder named by the user, without a trailing separator ("out.levels/" -> "out.levels"), so
+// that its swap folder and parent are beside it, not inside it.
+std::filesystem::path folder_path(const std::filesystem::path& folder);
+
 // The sibling folder in which an update by exchange builds the new cube.
 std::filesystem::path swap_dir(const std::filesystem::path& root);
 

@@ -1268,7 +1268,9 @@ TilesResult build_tiles(const TilesRequest& req) {
     for (const auto& v : s.vars) {
         nt = std::max(nt, v.nouter);
     }
-    std::string out_dir = req.output.empty() ? default_output(req.cube) : req.output;
+    // "out.levels/": without the slash, so that the swap folder and 0.link's target are right
+    const std::string out_dir =
+        folder_path(req.output.empty() ? default_output(req.cube) : req.output).string();
     if (req.dry_run) {
         r.slices = nt;
         return r;

@@ -461,10 +461,7 @@ PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir
     // swaps the two folders in one step and the old tree is deleted. A reader sees the complete
     // old or the complete new folder; a swap folder left by a killed run (the unfinished new tree
     // before the exchange, the old tree after it) is removed by the next run.
-    sfs::path dir = sfs::path(req.dir).lexically_normal();
-    if (!dir.has_filename() && dir.has_parent_path()) {
-        dir = dir.parent_path(); // "png/": the swap folder is "png.baims-swap", beside it
-    }
+    const sfs::path dir = folder_path(req.dir); // "png/": the swap folder goes beside it
     std::error_code ec;
     sfs::create_directories(dir, ec);
     if (ec) {

@@ -258,6 +258,28 @@ class Update(TempDirTest):
             self.assertEqual(a[k], b[k], k)
 
 
+class TrailingSlash(TempDirTest):
+    def test_output_folder_with_a_trailing_slash(self):
+        # An operator's "-o out.levels/" builds and updates the same pyramid as "-o out.levels":
+        # the swap folder goes beside it (before the fix: inside it, exit 5 with a path of
+        # hundreds of nested ".baims-swap" and no pyramid).
+        cube = self.p("c.zarr")
+        ds = make_cube(cube, nt=3)
+        ref, slash = self.p("ref.levels"), self.p("slash.levels")
+        run(["tiles", cube, "-o", ref], check=0)
+        run(["tiles", cube, "-o", slash + "/"], check=0)
+        run(["tiles", cube, "-o", slash + "/", "--update"], check=0)
+        self.assertFalse(os.path.exists(slash + ".baims-swap"))
+        self.assertEqual(sorted(os.listdir(slash)), sorted(os.listdir(ref)))
+        a, b = snapshot(ref), snapshot(slash)
+        self.assertIn("0.link", a)
+        self.assertEqual(sorted(a), sorted(b))
+        for k in a:
+            if k != ".baims-lock":
+                self.assertEqual(a[k], b[k], k)
+        del ds
+
+
 class UpdateGen(TempDirTest):
     def test_gen_append_and_replace_then_update_equals_rebuild(self):
         lat = np.arange(9.75, 0, -0.5)
