@@ -16,6 +16,7 @@
 # Binary: the argument, else $BAIMS_BINARY, else build/apps/baims. Environment: REPS, KEEP=1,
 # TMPDIR, THREADS (--threads, default 2), REQUESTS=1: the S3 steps run with CPL_CURL_VERBOSE=YES
 # and a second table counts the HTTP requests of each step by method (from curl's request lines;
+# COPY: the PUTs that are server-side copies, with an x-amz-copy-source header;
 # the verbose log holds request headers, so it stays in the work directory, removed at the end;
 # the verbose output makes those steps slower).
 #
@@ -62,7 +63,7 @@ timed() {
     if [[ "${REQUESTS:-}" == 1 && $key == s3:* ]]; then
         REQ[$key]=$(for m in GET HEAD PUT POST DELETE; do
             printf '%s %s ' "$m" "$(grep -cE "^> $m " "$WORK/err" || true)"
-        done)
+        done; printf 'COPY %s' "$(grep -ciE "^x-amz-copy-source:" "$WORK/err" || true)")
     fi
     read -r wall user sys <"$WORK/time"
     WALL[$key]=$wall
@@ -102,11 +103,11 @@ for step in gen10 append1 insert0 prune optimise-in-place optimise-copy; do
 done
 if [[ "${REQUESTS:-}" == 1 ]]; then
     echo
-    echo "| step (s3rver) | GET | HEAD | PUT | POST | DELETE |"
-    echo "|---|---:|---:|---:|---:|---:|"
+    echo "| step (s3rver) | GET | HEAD | PUT | of which COPY | POST | DELETE | wall |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
     for step in gen10 append1 insert0 prune optimise-in-place optimise-copy; do
-        read -r _ get _ head _ put _ post _ del <<<"${REQ[s3:$step]}"
-        echo "| $step | $get | $head | $put | $post | $del |"
+        read -r _ get _ head _ put _ post _ del _ copy <<<"${REQ[s3:$step]}"
+        echo "| $step | $get | $head | $put | $copy | $post | $del | ${WALL[s3:$step]} s |"
     done
 fi
 echo

@@ -23,6 +23,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,16 @@ public:
     // seq is written (with put_unpublished).
     virtual std::string staged_key(size_t seq, const std::string& var,
                                    const std::string& pos) const = 0;
+
+    // Update: called for each slice that replaces no time step of the cube, in time order, before
+    // its chunks are put (not for a slice whose input could not be read). The time index at
+    // which the protocol has the slice's chunks written directly ("<var>/<index>.<y>.<x>", with
+    // put_unpublished; beyond the cube's end, where no reader looks before the commit), or
+    // nullopt: staged (staged_key). commit_update() still gets the slice, with the positions
+    // written. By default every slice is staged.
+    virtual std::optional<size_t> direct_index(size_t /*seq*/, double /*time*/) {
+        return std::nullopt;
+    }
 
     // New cube: writes its metadata and makes the whole cube visible at once.
     virtual void publish_new(const CubeState& state) = 0;

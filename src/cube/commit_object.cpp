@@ -4,10 +4,12 @@
 //   - a new cube is written in place under its final keys: first the marker .baims-creating,
 //     then the chunks, the metadata with .zmetadata, and last the marker is deleted. A run that
 //     finds the marker removes what is there and builds the cube again.
-//   - an update stages its chunks under .baims-staging/, writes .baims-journal.json (the commit
-//     point; the same journal as on a local disk) and applies it with server-side copies and
-//     deletes, recording its progress after every time step that shifts, so that a rerun
-//     completes it: see apply() below. The consolidated metadata is written last.
+//   - an update writes the chunks of slices appended after the cube's end straight to their final
+//     keys (beyond the shape the metadata names: no reader looks there) and stages the others
+//     under .baims-staging/, writes .baims-journal.json (the commit point; the same journal as on
+//     a local disk) and applies it with server-side copies (one CopyObject request each, no
+//     delete of the source), recording its progress after every time step that shifts, so that
+//     a rerun completes it: see apply() below. The consolidated metadata is written last.
 
 #include "commit.hpp"
 #include "cube_store.hpp"
@@ -42,16 +44,20 @@ std::vector<long> shift_order(const std::vector<long>& mapping) {
     return out;
 }
 
-// Copies `from` to `to` on the server and deletes `from`; a `from` that is gone was moved by a
-// run that crashed (the copy's own look-up of `from` tells, without a request of ours first).
-void move(zarr::KvStore& store, const std::string& from, const std::string& to) {
+// Copies `from` to `to` on the server. A `from` that is gone was moved (copied, then deleted) by
+// an earlier version of this protocol whose run was killed: nothing left to do.
+void copy_or_moved(zarr::VsiStore& store, const std::string& from, const std::string& to) {
     try {
-        store.rename(from, to);
+        store.copy(from, to);
     } catch (const OutputError&) {
         if (store.exists(from)) {
             throw;
         }
     }
+}
+
+std::string chunk_key(const std::string& var, size_t t, const std::string& pos) {
+    return var + "/" + std::to_string(t) + "." + pos;
 }
 
 // Before phases S and C change time steps readers see: the metadata of the new state cut to the
@@ -89,25 +95,57 @@ void hide_changing_steps(zarr::KvStore& store, const Journal& j) {
 //  S      the first k time steps of shift_order() have moved, k being the number in the small
 //         object .baims-journal-progress (0 when absent), rewritten after every time step: the
 //         journal itself, with the whole new state, is only written at the commit and at the
-//         start of phases C and M. Moving time step t means, per
-//         variable, copying each of its chunks to mapping[t] and deleting the source (a rename
-//         of the store: copy on the server, then delete). The mapping only shifts up and keeps
-//         the order, so when t moves, the place mapping[t] is free: its time step has moved on
-//         (its sources were deleted before it was recorded as done) or it lies beyond the old
-//         end (cleared before the commit). And t's own chunks are still the old ones: they
-//         become targets only when an earlier time step moves, after t is recorded as done. So
-//         a rerun repeats the interrupted time step: a source that is gone was moved, a source
-//         that is still there (copied, not yet deleted) is copied again.
-//  C      staged chunks are copied into place (and deleted), chunks that are empty in the new
-//         content deleted.
+//         start of phases C and M. Moving time step t means, per variable, copying each of its
+//         chunks to mapping[t] (one CopyObject each; the source is not deleted) and deleting the
+//         chunks that the place mapping[t] still holds where t has none. The mapping only shifts
+//         up and keeps the order, so when t moves, the place mapping[t] is free: its time step
+//         has moved on (its chunks were copied, and the copies left behind are overwritten or
+//         deleted now) or it lies beyond the old end (cleared before the commit). And t's own
+//         chunks are still the old ones: they become targets only when an earlier time step
+//         moves, after t is recorded as done. So a rerun repeats the interrupted time step, and
+//         copying again what was copied changes nothing. (A journal of an earlier version,
+//         whose moves deleted their sources, completes too: a source that is gone was moved.)
+//  C      staged chunks are copied into place, and the chunks the new content must not have are
+//         deleted at the time steps readers saw: a replaced step's chunks that are empty now,
+//         and what a step that moved on left at the place of a new step. Slices appended beyond
+//         the old end were written there directly (nothing to do) or are copied like the
+//         others; their places were cleared before the commit.
 //  M      metadata with .zmetadata (write_cube_metadata), then the journal and the staging
 //         area are deleted.
-void apply(zarr::KvStore& store, Journal j) {
+void apply(zarr::VsiStore& store, Journal j) {
     auto advance = [&](std::string next) {
         j.phase = std::move(next);
         write_journal(store, j);
     };
     const auto order = shift_order(j.mapping);
+    const size_t old_nt = j.mapping.size();
+    // var -> time -> positions present at that time before the update (moving steps only)
+    std::map<std::string, std::map<long, std::vector<std::string>>> had;
+    for (const auto& [var, chunks] : j.moving) {
+        for (const auto& c : chunks) {
+            auto [t, pos] = split_chunk(c);
+            had[var][t].push_back(pos);
+        }
+    }
+    static const std::vector<std::string> none;
+    auto at = [&](const std::string& var, long t) -> const std::vector<std::string>& {
+        auto v = had.find(var);
+        if (v == had.end()) {
+            return none;
+        }
+        auto p = v->second.find(t);
+        return p == v->second.end() ? none : p->second;
+    };
+    // The keys of var at time index `to` among `old` positions that `keep` does not have.
+    auto stale = [](const std::string& var, long to, const std::vector<std::string>& old,
+                    std::vector<std::string> keep, std::vector<std::string>& out) {
+        std::sort(keep.begin(), keep.end());
+        for (const auto& pos : old) {
+            if (!std::binary_search(keep.begin(), keep.end(), pos)) {
+                out.push_back(chunk_key(var, static_cast<size_t>(to), pos));
+            }
+        }
+    };
     if (j.phase == "S" || j.phase == "C") {
         hide_changing_steps(store, j);
     }
@@ -123,52 +161,61 @@ void apply(zarr::KvStore& store, Journal j) {
                                   "means outside damage");
             }
         }
-        // var -> time -> positions present at that time before the update
-        std::map<std::string, std::map<long, std::vector<std::string>>> had;
-        for (const auto& [var, chunks] : j.moving) {
-            for (const auto& c : chunks) {
-                auto [t, pos] = split_chunk(c);
-                had[var][t].push_back(pos);
-            }
-        }
-        static const std::vector<std::string> none;
-        auto at = [&](const std::string& var, long t) -> const std::vector<std::string>& {
-            auto v = had.find(var);
-            if (v == had.end()) {
-                return none;
-            }
-            auto p = v->second.find(t);
-            return p == v->second.end() ? none : p->second;
-        };
         for (size_t k = done; k < order.size(); ++k) {
             const long t = order[k];
             const long to = j.mapping[static_cast<size_t>(t)];
+            std::vector<std::string> gone;
             for (const auto& [var, chunks] : j.moving) {
                 for (const auto& pos : at(var, t)) {
                     fault_point("journal-S");
-                    move(store, var + "/" + std::to_string(t) + "." + pos,
-                         var + "/" + std::to_string(to) + "." + pos);
+                    copy_or_moved(store, chunk_key(var, static_cast<size_t>(t), pos),
+                                  chunk_key(var, static_cast<size_t>(to), pos));
+                }
+                if (to < static_cast<long>(old_nt)) { // the step that was there moved on
+                    stale(var, to, at(var, to), at(var, t), gone);
                 }
             }
+            store.erase_keys(gone);
             store.put(PROGRESS_KEY, std::to_string(k + 1));
         }
         advance("C");
     }
     if (j.phase == "C") {
+        // new time index -> true if an old step lands there (a replaced or moved step)
+        std::vector<bool> kept(j.state.nt(), false);
+        for (const long to : j.mapping) {
+            kept[static_cast<size_t>(to)] = true;
+        }
+        std::vector<std::string> gone;
         for (const auto& s : j.staged) {
             for (const auto& [var, list] : s.write) {
                 for (const auto& pos : list) {
                     fault_point("journal-C");
-                    move(store, STAGING_DIR + "/" + std::to_string(s.seq) + "/" + var + "/" + pos,
-                         var + "/" + std::to_string(s.final_index) + "." + pos);
+                    copy_or_moved(store,
+                                  STAGING_DIR + "/" + std::to_string(s.seq) + "/" + var + "/" + pos,
+                                  chunk_key(var, s.final_index, pos));
                 }
             }
-            for (const auto& [var, list] : s.erase) {
-                for (const auto& pos : list) {
-                    store.erase(var + "/" + std::to_string(s.final_index) + "." + pos);
+            if (s.final_index >= old_nt) {
+                continue; // cleared before the commit
+            }
+            const long f = static_cast<long>(s.final_index);
+            if (!kept[s.final_index]) {
+                // a new step where an old one was (it moved on in phase S): every chunk of the
+                // old one that the new one does not write goes
+                for (const auto& [var, per_t] : had) {
+                    auto w = s.write.find(var);
+                    stale(var, f, at(var, f), w == s.write.end() ? none : w->second, gone);
+                }
+            } else {
+                for (const auto& [var, list] : s.erase) {
+                    for (const auto& pos : list) {
+                        gone.push_back(chunk_key(var, s.final_index, pos));
+                    }
                 }
             }
         }
+        store.erase_keys(gone);
         advance("M");
     }
     if (j.phase == "M") {
@@ -266,26 +313,75 @@ public:
         m_creating = false;
     }
 
+    // A slice after the cube's end goes straight to its final key: beyond the shape that
+    // .zmetadata and every .zarray name, so no reader sees it before phase M, and a run that dies
+    // before the commit leaves chunks there that the next update deletes first (below, and in
+    // commit_update). Once a slice lands before the end (an insert), the later ones are staged:
+    // their final index moves up by the inserted steps, into the places phase S fills.
+    std::optional<size_t> direct_index(size_t seq, double time) override {
+        if (m_creating || m_no_direct) {
+            return std::nullopt;
+        }
+        if (!m_old) {
+            auto old = read_cube(m_store);
+            if (!old) {
+                throw OutputError("cube '" + m_store.describe() + "' has no .zgroup");
+            }
+            m_old = std::move(old);
+        }
+        const size_t old_nt = m_old->nt();
+        if (old_nt > 0 && !(time > m_old->time.back())) {
+            m_no_direct = true;
+            return std::nullopt;
+        }
+        if (!m_listed) {
+            list_and_clear(old_nt, m_old->var_order); // before the first chunk is written
+        }
+        const size_t index = old_nt + m_direct.size();
+        m_direct[seq] = index;
+        return index;
+    }
+
     void commit_update(std::vector<long> mapping, std::vector<StagedSlice> staged,
                        CubeState state) override {
         if (m_creating) {
             throw InternalError("commit_update on a cube being created");
         }
         const size_t old_nt = mapping.size();
+        if (!m_listed) {
+            list_and_clear(old_nt, state.var_order);
+        }
         Journal j;
         j.mapping = std::move(mapping);
-        for (const auto& name : state.var_order) {
-            for (const auto& ck : list_chunks(m_store, name)) {
-                long t = std::stol(ck.substr(0, ck.find('.')));
-                if (t >= static_cast<long>(old_nt)) {
-                    // Beyond the cube's end (a failed run's copies, another tool): no reader
-                    // sees them, and the update's places must be free.
-                    m_store.erase(name + "/" + ck);
-                } else if (j.mapping[static_cast<size_t>(t)] != t) {
+        for (const auto& [name, chunks] : *m_listed) {
+            for (const auto& ck : chunks) {
+                const long t = std::stol(ck.substr(0, ck.find('.')));
+                if (j.mapping[static_cast<size_t>(t)] != t) {
                     j.moving[name].push_back(ck);
                 }
             }
         }
+        std::vector<std::string> misplaced;
+        for (auto& s : staged) {
+            auto d = m_direct.find(s.seq);
+            if (d == m_direct.end()) {
+                continue;
+            }
+            if (d->second != s.final_index) {
+                // Not where it belongs (not expected: direct_index stops at an insert): staged
+                // after all, before the commit, where no reader looks.
+                for (const auto& [var, list] : s.write) {
+                    for (const auto& pos : list) {
+                        m_store.copy(chunk_key(var, d->second, pos), staged_key(s.seq, var, pos));
+                        misplaced.push_back(chunk_key(var, d->second, pos));
+                    }
+                }
+                continue;
+            }
+            s.write.clear(); // in place already
+            s.erase.clear(); // nothing was there (cleared before the first chunk)
+        }
+        m_store.erase_keys(misplaced);
         j.staged = std::move(staged);
         j.state = std::move(state);
         fault_point("before-commit");
@@ -294,9 +390,34 @@ public:
     }
 
 private:
+    // Lists every data variable's chunks once: those beyond the cube's end (a failed run's, or
+    // another tool's: no reader sees them, and the update's places must be free) are deleted,
+    // the others kept for the journal (nothing else changes them while the lease is held).
+    void list_and_clear(size_t old_nt, const std::vector<std::string>& vars) {
+        m_listed.emplace();
+        std::vector<std::string> beyond;
+        for (const auto& name : vars) {
+            auto& mine = (*m_listed)[name];
+            for (const auto& ck : list_chunks(m_store, name)) {
+                const long t = std::stol(ck.substr(0, ck.find('.')));
+                if (t >= static_cast<long>(old_nt)) {
+                    beyond.push_back(name + "/" + ck);
+                } else {
+                    mine.push_back(ck);
+                }
+            }
+        }
+        m_store.erase_keys(beyond);
+    }
+
+private:
     zarr::VsiStore m_store;
     std::unique_ptr<ObjectLease> m_lease; // excludes other writers (not in a dry run)
     bool m_creating = false;
+    std::optional<CubeState> m_old;    // the cube before the update (read for direct_index)
+    bool m_no_direct = false;          // a slice was inserted: the later ones are staged
+    std::map<size_t, size_t> m_direct; // seq -> time index of the slices written in place
+    std::optional<std::map<std::string, std::vector<std::string>>> m_listed; // var -> "t.y.x"
 };
 
 } // namespace

@@ -30,7 +30,9 @@ void StagingSink::put(size_t v, size_t y, size_t x, std::string_view bytes) {
         m_staged.erase[name].push_back(pos);
     } else {
         fault_point("chunk");
-        m_commit.put_unpublished(m_commit.staged_key(m_slice.seq, name, pos), bytes);
+        m_commit.put_unpublished(m_direct ? name + "/" + std::to_string(*m_direct) + "." + pos
+                                          : m_commit.staged_key(m_slice.seq, name, pos),
+                                 bytes);
         m_staged.write[name].push_back(pos);
     }
 }

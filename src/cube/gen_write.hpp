@@ -9,6 +9,7 @@
 #include "baims/zarr/kv_store.hpp"
 
 #include <mutex>
+#include <optional>
 #include <utility>
 
 namespace baims::cube::gen {
@@ -28,7 +29,9 @@ private:
     size_t m_index;
 };
 
-// Update: chunks are staged; for a replaced slice, chunks equal to the cube's are left alone.
+// Update: chunks are staged, or written at their final time index when the protocol has a slice
+// beyond the cube's end written directly (CommitProtocol::direct_index); for a replaced slice,
+// chunks equal to the cube's are left alone.
 class StagingSink : public ChunkSink {
 public:
     StagingSink(CommitProtocol& commit, const std::vector<OutVar>& vars, const Slice& s)
@@ -36,6 +39,9 @@ public:
         , m_vars(vars)
         , m_slice(s) {
         m_staged.seq = s.seq;
+        if (!s.replace) {
+            m_direct = commit.direct_index(s.seq, s.time);
+        }
     }
     void put(size_t v, size_t y, size_t x, std::string_view bytes) override;
     bool changed() const { return !m_staged.write.empty() || !m_staged.erase.empty(); }
@@ -45,6 +51,7 @@ private:
     CommitProtocol& m_commit;
     const std::vector<OutVar>& m_vars;
     const Slice& m_slice;
+    std::optional<size_t> m_direct; // the final time index, if written there directly
     std::mutex m_mutex;
     StagedSlice m_staged;
 };

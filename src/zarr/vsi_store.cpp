@@ -11,6 +11,7 @@
 #include <cpl_vsi_error.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -359,28 +360,47 @@ std::vector<std::string> VsiStore::list_tree(const std::string& dir, size_t limi
 
 void VsiStore::rename(const std::string& from, const std::string& to) {
     check_key(from, "rename");
-    check_key(to, "rename");
-    const auto src = path_of(from);
-    const auto dst = path_of(to);
-    reset_errors();
-    if (VSIRename(src.c_str(), dst.c_str()) != 0) {
-        throw OutputError("cannot copy '" + src + "' to '" + dst + "'" + last_cause(), SERVER_HINT);
-    }
-    forget_cached(m_root);
+    copy_in(path_of(from), to);
+    erase(from);
+}
+
+void VsiStore::copy(const std::string& from, const std::string& to) {
+    check_key(from, "copy");
+    copy_in(path_of(from), to);
 }
 
 void VsiStore::copy_in(const std::string& from_path, const std::string& to) {
     check_key(to, "copy_in");
-    const auto dst = path_of(to);
-    reset_errors();
-    // VSISync copies an object to an object of the same server with one CopyObject request
-    // (GDAL has no VSICopyFile before 3.7); OVERWRITE: whatever is at `to` is replaced.
-    const char* const options[] = {"SYNC_STRATEGY=OVERWRITE", nullptr};
-    if (!VSISync(from_path.c_str(), dst.c_str(), options, nullptr, nullptr, nullptr)) {
-        throw OutputError("cannot copy '" + from_path + "' to '" + dst + "'" + last_cause(),
-                          SERVER_HINT);
+    if (!is_object_storage_path(from_path)) {
+        throw InternalError("VsiStore::copy_in needs a /vsis3/ source, not '" + from_path + "'");
     }
-    forget_cached(m_root);
+    const auto dst = path_of(to);
+    // One CopyObject request: a PUT of no bytes with the header x-amz-copy-source, which GDAL's
+    // write handle sends (and signs) like any x-amz-* option. GDAL's own VSIRename and VSISync
+    // first look up the source and the target (a ranged GET and a listing each) and VSIRename
+    // deletes the source: three to five requests where one is enough. A missing source is the
+    // server's 404 (NoSuchKey), a failed PUT here.
+    std::string source; // "/bucket/key", percent-encoded but for '/'
+    for (const unsigned char ch : from_path.substr(std::strlen("/vsis3"))) {
+        if (std::isalnum(ch) != 0 || std::strchr("/-._~", ch) != nullptr) {
+            source += static_cast<char>(ch);
+        } else {
+            char hex[4];
+            std::snprintf(hex, sizeof hex, "%%%02X", ch);
+            source += hex;
+        }
+    }
+    const std::string header = "x-amz-copy-source=" + source;
+    const char* const options[] = {header.c_str(), nullptr};
+    reset_errors();
+    {
+        VsiFile file(VSIFOpenEx2L(dst.c_str(), "wb", TRUE, options));
+        if (file.get() == nullptr || !file.close()) {
+            throw OutputError("cannot copy '" + from_path + "' to '" + dst + "'" + last_cause(),
+                              SERVER_HINT);
+        }
+    }
+    forget_cached(m_root); // GDAL now believes `to` holds the empty object it wrote
 }
 
 void VsiStore::erase_dir(const std::string& dir) {

@@ -269,8 +269,8 @@ class _KillInsert(_S3Test):
                     if name == "journal-S":  # one of three shifted time steps has moved
                         with open(os.path.join(base, ".baims-journal-progress" + SUFFIX)) as f:
                             self.assertEqual(f.read(), "1")
-                self.assertEqual(any(k.startswith(".baims-staging/") for k in keys),
-                                 name in ("before-commit", "journal-S", "journal-C"))
+                # the staged chunks stay until the metadata is written (copied, never moved)
+                self.assertTrue(any(k.startswith(".baims-staging/") for k in keys))
                 # a reader meanwhile: the old cube before the commit; after it the cube cut
                 # before the first time step the insert changes (day 1 goes to t=0: none left)
                 self.assert_reader_sees(prefix, [] if committed else [2, 4, 5])
@@ -305,6 +305,46 @@ class S3KillAppend(_S3Test):
         p = self.gen(out, [5, 6, "4b"])
         self.assertIn("completing an interrupted update", p.stderr)
         self.assert_s3_cube(prefix, [1, 2, "4b", 5, 6])
+
+
+class S3KillAppendDirect(_S3Test):
+    """An append writes its chunks straight to their final keys beyond the cube's end (no
+    staging, no copy): kill -9 while they are written, before the journal and in phase M; before
+    each rerun a reader sees exactly the old cube, and the next run (the same or another append)
+    deletes what a killed one left beyond the end before it writes there."""
+
+    def direct_keys(self, prefix, t):
+        return [k for k in s3_keys(prefix + "/c.zarr") if k.startswith(f"v/{t}.")]
+
+    def test_kill9_during_direct_append_then_rerun(self):
+        prefix = "direct"
+        out = self.s3(prefix)
+        self.gen(out, [1, 2])
+        # all of day 3 written at t=2, killed before the journal; the next run appends day 5
+        # instead, whose top chunk row is empty: day 3's chunks there must not show through
+        self.gen(out, [3], env={"BAIMS_TEST_KILL_AT": "before-commit:1"}, check=-9)
+        keys = s3_keys(prefix + "/c.zarr")
+        self.assertFalse([k for k in keys if k.startswith(".baims-staging/")])
+        self.assertNotIn(".baims-journal.json", keys)
+        self.assertEqual(len(self.direct_keys(prefix, 2)), 9)  # 3 x 3 chunks, at their keys
+        self.assert_reader_sees(prefix, [1, 2])
+        p = self.gen(out, [5])
+        self.assertIn("1 appended, 0 inserted, 0 replaced", p.stderr)
+        self.assertEqual(len(self.direct_keys(prefix, 2)), 6)  # day 5: the top row is empty
+        self.assert_s3_cube(prefix, [1, 2, 5])
+        # day 6: killed while its chunks are written, then at the start of phase M (journal
+        # written, chunks in place, metadata old), then completed
+        for point in ("chunk:3", "journal-M:1"):
+            self.gen(out, [6], env={"BAIMS_TEST_KILL_AT": point}, check=-9)
+            keys = s3_keys(prefix + "/c.zarr")
+            self.assertFalse([k for k in keys if k.startswith(".baims-staging/")])
+            self.assertEqual(".baims-journal.json" in keys, point == "journal-M:1")
+            self.assertTrue(self.direct_keys(prefix, 3))
+            self.assert_reader_sees(prefix, [1, 2, 5])
+        self.assertEqual(len(self.direct_keys(prefix, 3)), 9)
+        p = self.gen(out, [6])
+        self.assertIn("completing an interrupted update", p.stderr)
+        self.assert_s3_cube(prefix, [1, 2, 5, 6])
 
 
 class S3Errors(_S3Test):

@@ -39,10 +39,14 @@ public:
     void erase(const std::string& key) override;
     bool exists(const std::string& key) const override;
     std::vector<std::string> list(const std::string& dir) const override;
-    // Copy on the server, then delete the source. Not atomic: after a crash both may exist.
+    // Copy on the server, then delete the source (two requests). Not atomic: after a crash both
+    // may exist.
     void rename(const std::string& from, const std::string& to) override;
+    // Copies the object `from` to `to` on the server (one CopyObject request; what was at `to` is
+    // replaced). Throws OutputError, also when `from` does not exist.
+    void copy(const std::string& from, const std::string& to);
     // Copies the object `from_path` (a /vsis3/ path on the same server, any prefix) to the key
-    // `to` on the server: no bytes pass through this process. Throws OutputError.
+    // `to` on the server, as copy(): no bytes pass through this process. Throws OutputError.
     void copy_in(const std::string& from_path, const std::string& to);
     // Deletes every object under dir/ (batched where the server allows).
     void erase_dir(const std::string& dir) override;
