@@ -239,8 +239,8 @@ class _KillInsert(_S3Test):
     then the same command again; one class per half, so that ctest runs them side by side."""
 
     def kill_insert_then_rerun(self, points, copied=None):
-        """copied: (from, to) chunk keys to copy after the kill, as a kill between the copy and
-        the delete of a move leaves them."""
+        """copied: (from, to) chunk keys to copy after the kill, as a kill right after the copy
+        of a move leaves them."""
         for name, n in points:
             with self.subTest(point=f"{name}:{n}", copied=copied):
                 prefix = f"insert-{name}-{n}" + ("-copied" if copied else "")
@@ -285,7 +285,7 @@ class S3KillInsertShift(_KillInsert):
         # shift order: day 5 (6 chunks), day 4 (9), day 2 (6): the 8th move is inside the
         # second time step, after the journal recorded the first as done
         self.kill_insert_then_rerun([("before-commit", 1), ("journal-S", 8)])
-        # the same kill after the 8th move's copy, before its delete: v/1.0.1 -> v/2.0.1
+        # the same kill with the 8th move's copy made (its source stays): v/1.0.1 -> v/2.0.1
         self.kill_insert_then_rerun([("journal-S", 8)], copied=("v/1.0.1", "v/2.0.1"))
 
 

@@ -201,7 +201,7 @@ TEST_CASE("s3: VsiStore errors when the server cannot be reached", "[zarr][s3]")
 
 // get() is one plain GET (GDAL's streaming handler): objects larger than one read block of it and
 // of /vsis3/'s 16 KB look-up come back whole; an empty object and a missing one are told apart.
-TEST_CASE("s3: VsiStore get of large, empty and missing objects; copy_in", "[zarr][s3]") {
+TEST_CASE("s3: VsiStore get of large, empty and missing objects; copy_in, copy", "[zarr][s3]") {
     VsiStore store(root("sizes"));
     std::string big(2'500'000, '\0');
     for (size_t i = 0; i < big.size(); ++i) {
@@ -230,4 +230,10 @@ TEST_CASE("s3: VsiStore get of large, empty and missing objects; copy_in", "[zar
     CHECK(other.get("w/mid") == "now here");
     CHECK_THROWS_AS(other.copy_in(root("sizes") + "/v/nothing", "w/x"), baims::OutputError);
     CHECK_FALSE(other.exists("w/x"));
+    // copy within the store: one CopyObject request, the source stays
+    other.copy("w/big", "w/big-copy");
+    CHECK(other.get("w/big-copy") == big);
+    CHECK(other.get("w/big") == big);
+    CHECK_THROWS_AS(other.copy("w/nothing", "w/y"), baims::OutputError);
+    CHECK_FALSE(other.exists("w/y"));
 }
