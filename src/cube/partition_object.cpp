@@ -9,7 +9,8 @@
 //     the partitions read), then copies the objects on the server: a new cube is created behind
 //     its .baims-creating marker (commit_object.cpp) and published metadata last; an update's
 //     chunks are copied into the cube's staging area and committed through the journal of the
-//     metadata-last protocol. The partitions stay whole until the cube is published or the
+//     metadata-last protocol (a slice appended after the cube's end is copied straight to its
+//     final keys, as gen writes it). The partitions stay whole until the cube is published or the
 //     update committed and applied, so a finalize killed anywhere is completed by running it
 //     again; last, the prefix <cube>.baims-parts/ is deleted.
 
@@ -188,22 +189,38 @@ Finalized finalize_update(Parts& parts) {
                               "' changed after its partitions read it (another gen updated it)",
                           "Delete '" + parts.all->root() + "/' and run every partition again");
     }
-    // The partitions' staged chunks, copied into the cube's staging area on the server.
+    // The partitions' staged chunks, copied on the server: a slice appended after the cube's end
+    // straight to its final keys (the commit protocol clears them first; no reader looks there),
+    // the others into the cube's staging area.
+    auto j = merged_journal(parts.markers);
+    const std::set<long> kept(j.mapping.begin(), j.mapping.end());
+    std::map<size_t, size_t> direct; // seq -> final time index
+    for (const auto& s : j.staged) {
+        if (!kept.contains(static_cast<long>(s.final_index))) {
+            const auto at = commit->direct_index(s.seq, j.state.time.at(s.final_index));
+            if (at && *at == s.final_index) {
+                direct[s.seq] = *at;
+            }
+        }
+    }
     zarr::VsiStore cube(parts.cube);
     std::vector<std::pair<std::string, std::string>> copies;
     for (size_t k = 1; k <= parts.n; ++k) {
         for (const auto& s : journal_from_json(parts.markers[k - 1].at("journal")).staged) {
+            const auto d = direct.find(s.seq);
             for (const auto& [var, list] : s.write) {
                 for (const auto& pos : list) {
                     const auto key =
                         STAGING_DIR + "/" + std::to_string(s.seq) + "/" + var + "/" + pos;
-                    copies.emplace_back(parts.path_of(k, key), key);
+                    copies.emplace_back(parts.path_of(k, key),
+                                        d == direct.end()
+                                            ? key
+                                            : var + "/" + std::to_string(d->second) + "." + pos);
                 }
             }
         }
     }
     copy_all(cube, copies);
-    auto j = merged_journal(parts.markers);
     count_update(j, out);
     if (j.staged.empty()) {
         // Nothing to compute (every step made from these inputs before): only the records of

@@ -153,6 +153,35 @@ class S3PartitionUpdate(_PartitionS3):
                 self.assert_s3_cube(prefix, [2, 3, 4, 5])
 
 
+class S3PartitionAppend(_PartitionS3):
+    def test_append_copied_to_final_keys_killed_then_run_again(self):
+        """An append's chunks go from the partitions straight to their final keys, beyond the
+        cube's end (one copy each, no staging); a finalize killed among them leaves the old cube
+        to readers, and the next one clears them and copies again."""
+        one = self.s3("one-app")
+        self.gen(one, [1, 2])
+        self.gen(one, [3, 5])
+        out = self.s3("app")
+        self.gen(out, [1, 2])
+        before = object_bytes("app/c.zarr")
+        done = self.partitions(out, [3, 5])
+        self.assertEqual({k: c for k, (c, _) in done.items()}, {1: 0, 2: 0, 3: 0, 4: 0})
+        # 15 copies (9 + 6 chunks), 8 in flight: at least 4 done when the 12th starts
+        self.finalize(out, [3, 5], -9, {"BAIMS_TEST_KILL_AT": "finalize-link:12"})
+        keys = s3_keys("app/c.zarr")
+        self.assertFalse([k for k in keys if k.startswith(".baims-staging/")])
+        beyond = [k for k in keys if k.startswith(("v/2.", "v/3."))]
+        self.assertGreaterEqual(len(beyond), 4)
+        after = {k: v for k, v in object_bytes("app/c.zarr").items()
+                 if k not in beyond and k != ".baims-lock"}
+        self.assertEqual(after, before)
+        self.assert_reader_sees("app", [1, 2])
+        p = self.finalize(out, [3, 5])
+        self.assertIn("updated cube: 2 appended, 0 inserted, 0 replaced", p.stderr)
+        self.assert_same_objects("app", "one-app")
+        self.assert_s3_cube("app", [1, 2, 3, 5])
+
+
 class S3PartitionLease(_PartitionS3):
     def test_finalize_and_partition_exclude_each_other(self):
         out = self.s3("held")
