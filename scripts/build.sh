@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Configures and builds baims. Usage: scripts/build.sh [dev|asan|tsan] (default dev).
+# Configures and builds baims. Usage: scripts/build.sh [dev|asan|tsan] [TARGET...] (default dev,
+# every target; scripts/test.sh builds the ASan binary alone first with `asan baims`).
 # These are the developers' and CI's builds: warnings are errors here (BAIMS_WERROR=ON), never in a
 # user's own `cmake -DCMAKE_BUILD_TYPE=...` build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=${1:-dev}
+shift || true
 target=()
 # -g1 (line tables only) is enough for the sanitizers' stack traces and halves the compile time of
 # the test sources (Catch's macros make a lot of full debug info). Developers' own dev builds keep
@@ -31,5 +33,6 @@ if [ "$preset" = dev ] && [ -n "${BAIMS_CATCH_TESTS:-}" ]; then
 elif [ "$preset" = asan ]; then
     flags+=(-DBAIMS_CATCH_TESTS=ON)
 fi
+if [ $# -gt 0 ]; then target=(--target "$@"); fi
 cmake -S . -B "$dir" -G Ninja -DBAIMS_WERROR=ON "${flags[@]}" >/dev/null
 cmake --build "$dir" -j"$(nproc)" "${target[@]}"
