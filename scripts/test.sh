@@ -51,8 +51,9 @@
 # --package (CI, as root): scripts/package-test.sh (the .deb built from the dev build, installed
 # with apt, the demo run with the installed binary, the package removed) in the background at
 # nice 19 once the dev tests have passed, its output (build/package-test.log) printed at the end;
-# it used to run after everything else (~2 min, mostly dpkg and apt waiting). The tests never run
-# the installed /usr/bin/baims (ctest gives them BAIMS_BINARY).
+# it used to run after everything else (~25 s in the last clean-clone run, more on a machine where
+# apt has more to do). The tests never run the installed /usr/bin/baims (ctest gives them
+# BAIMS_BINARY).
 # Usage: scripts/test.sh [--no-asan] [--no-tsan] [--package]
 set -euo pipefail
 cd "$(dirname "$0")/.."
