@@ -14,15 +14,13 @@
 #
 # Overlap on 2 cores (background builds at nice 19, logs in build-asan/build.log,
 # build-asan/build-tests.log, build-tsan/build.log, whose end is printed if they fail):
-#   1. the ASan/UBSan *binary* (scripts/build.sh asan baims) starts with the dev build and goes on
-#      during the dev tests;
+#   1. the ASan/UBSan *binary* (scripts/build.sh asan baims) builds during the dev tests;
 #   2. once it is there, the ASan run of the tests that only need the binary (conformance, s3 gen)
 #      starts, while the rest of the ASan build (the Catch2 executables, ~1/4 of its compile) and
 #      the TSan build compile in the background;
 #   3. then the ASan run of the Catch2 tests, the TSan build finishing behind it.
 # The tests spend part of their time waiting (on baims child processes, PostgreSQL, the S3 server,
-# kill points) and the dev build has single-threaded steps (configure, links); the low-priority
-# builds take only that idle CPU, so the tests run about as fast as alone and most of the builds
+# kill points); the low-priority builds take only that idle CPU, so the tests run about as fast as alone and most of the builds
 # happen in their shadow. Before 2026-12-02 the whole ASan build had to finish before any ASan test
 # started: CI waited ~400 s for it after the dev tests.
 #
@@ -123,16 +121,18 @@ trap 'for p in "${bg_pid[@]}"; do kill -- -"$p" 2>/dev/null || true; done
 phase "format check (test files in ${TMPDIR:-/tmp})"
 git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
 
-if [ "$asan" = 1 ]; then
-    phase "asan binary build started in the background (nice 19, build-asan/build.log)"
-    bg_build asan build-asan/build.log asan baims
-fi
 phase "dev build"
 dev_catch=ON
 if [ -n "${CI:-}" ] && [ "$asan" = 1 ]; then
     dev_catch=OFF
 fi
 BAIMS_CATCH_TESTS=$dev_catch scripts/build.sh dev
+# After the dev build, not beside it: two ninja -j2 of this code at once need the memory of four
+# compilers (the unity source of apps/, gen.cpp under ASan) on what may be a small CI machine.
+if [ "$asan" = 1 ]; then
+    phase "asan binary build started in the background (nice 19, build-asan/build.log)"
+    bg_build asan build-asan/build.log asan baims
+fi
 phase "dev tests"
 tests/scripts/pg_tmp.sh ctest --test-dir build -j2 --output-on-failure -LE slow
 if [ "$package" = 1 ]; then
