@@ -20,8 +20,9 @@
 #      the TSan build compile in the background;
 #   3. then the ASan run of the Catch2 tests, the TSan build finishing behind it.
 # The tests spend part of their time waiting (on baims child processes, PostgreSQL, the S3 server,
-# kill points); the low-priority builds take only that idle CPU, so the tests run about as fast as alone and most of the builds
-# happen in their shadow. Before 2026-12-02 the whole ASan build had to finish before any ASan test
+# kill points); the low-priority builds take only that idle CPU, so the tests run about as fast
+# as alone and most of the builds happen in their shadow. One build at a time (two ninja -j2 at
+# once would need the memory of four compilers on what may be a small CI machine). Before 2026-12-02 the whole ASan build had to finish before any ASan test
 # started: CI waited ~400 s for it after the dev tests.
 #
 # What runs where (dev = -O2 NDEBUG binary, the one packaged; asan = Debug -O1 ASan/UBSan):
@@ -147,8 +148,9 @@ if [ "$asan" = 1 ]; then
     # no scripts/build.sh (its cmake configure step would rewrite files the ctest below reads)
     bg_run asan build-asan/build-tests.log cmake --build build-asan -j"$(nproc)"
     if [ "$tsan" = 1 ]; then
-        phase "tsan build started in the background (nice 19, build-tsan/build.log)"
-        bg_build tsan build-tsan/build.log tsan
+        phase "tsan build started in the background once that one ends (nice 19, build-tsan/build.log)"
+        bg_run tsan build-tsan/build.log bash -c \
+            'while kill -0 "$1" 2>/dev/null; do sleep 2; done; exec scripts/build.sh tsan' _ "${bg_pid[asan]}"
     fi
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp
