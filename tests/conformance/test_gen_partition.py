@@ -6,7 +6,9 @@ updates of an existing cube (PartitionedUpdates): appends, inserts and replaceme
 
 import datetime as dt
 import os
+import shutil
 import subprocess
+import tempfile
 
 import numpy as np
 import xarray as xr
@@ -23,25 +25,35 @@ CHUNKS = (7, 10)                      # a 5x5 chunk grid, ragged at the edges
 N = 4
 
 
+def write_days(folder):
+    """The three daily inputs of the base cube, in `folder`."""
+    paths = []
+    for k in range(3):
+        path = os.path.join(folder, f"d{k}.nc")
+        rng = np.random.default_rng(40 + k)
+        values = rng.normal(loc=k, size=(20, 30))
+        values[: 3 + 2 * k, :] = np.nan          # some chunks all NaN (not written)
+        t = T0 + dt.timedelta(days=k)
+        write_cf(path, LAT, LON, values[None], [t],
+                 bounds=[(t - dt.timedelta(hours=12), t + dt.timedelta(hours=12))])
+        paths.append(path)
+    return paths
+
+
+def gen_command(out, inputs, *extra):
+    """baims gen of `inputs` into `out` with the config `out`.yml."""
+    cfg = out + ".yml"
+    write_config(cfg, REGION, SIZE, out, chunks=CHUNKS)
+    return [BAIMS, "--progress", "never", "--threads", "1", "gen", "-c", cfg, *extra] + inputs
+
+
 class _PartitionCase(TempDirTest):
     def setUp(self):
         super().setUp()
-        self.inputs = []
-        for k in range(3):
-            path = self.p(f"d{k}.nc")
-            rng = np.random.default_rng(40 + k)
-            values = rng.normal(loc=k, size=(20, 30))
-            values[: 3 + 2 * k, :] = np.nan          # some chunks all NaN (not written)
-            t = T0 + dt.timedelta(days=k)
-            write_cf(path, LAT, LON, values[None], [t],
-                     bounds=[(t - dt.timedelta(hours=12), t + dt.timedelta(hours=12))])
-            self.inputs.append(path)
+        self.inputs = write_days(self.tmp)
 
     def command(self, out, *extra):
-        cfg = self.p(os.path.basename(out) + ".yml")
-        write_config(cfg, REGION, SIZE, out, chunks=CHUNKS)
-        return [BAIMS, "--progress", "never", "--threads", "1", "gen", "-c", cfg, *extra] + \
-            self.inputs
+        return gen_command(out, self.inputs, *extra)
 
     def run_ok(self, cmd, env=None):
         p = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -142,34 +154,61 @@ class Partitions(_PartitionCase):
 
 class PartitionedUpdates(_PartitionCase):
     """An existing cube of 3 days updated by 4 partitions + --finalize, against the same update by
-    one process (two cubes made alike: equal file for file, run times aside)."""
+    one process (two cubes alike: equal file for file, run times aside).
 
-    def setUp(self):
-        super().setUp()
-        self.base = list(self.inputs)
-        self.extra = {}
+    The inputs, the 3-day cube and the one-process append of days 3 and 4 (the reference of four
+    of the cases) are made once for the class; each case updates its own copy of the 3-day cube
+    (until 2026-12-02 every case made both cubes again: 2-3 more gens per case, each the same
+    create or append that Partitions and test_gen_update check)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.shared = tempfile.mkdtemp(prefix="baims-test-")
+        cls.days = write_days(cls.shared)
+        cls.extra = {}
         for name, days, seed in (("a3", 3, 50), ("a4", 4, 51), ("early", -1, 52), ("r1", 1, 53)):
-            path = self.p(f"{name}.nc")
+            path = os.path.join(cls.shared, f"{name}.nc")
             values = np.random.default_rng(seed).normal(size=(20, 30))
             values[:5, :] = np.nan
             t = T0 + dt.timedelta(days=days)
             write_cf(path, LAT, LON, values[None], [t],
                      bounds=[(t - dt.timedelta(hours=12), t + dt.timedelta(hours=12))])
-            self.extra[name] = path
+            cls.extra[name] = path
+        cls.base_cube = os.path.join(cls.shared, "base.zarr")
+        cls.appended = os.path.join(cls.shared, "appended.zarr")
+        subprocess.run(gen_command(cls.base_cube, cls.days), check=True, capture_output=True)
+        shutil.copytree(cls.base_cube, cls.appended)
+        subprocess.run(gen_command(cls.appended, cls.days + [cls.extra["a3"], cls.extra["a4"]]),
+                       check=True, capture_output=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.shared, ignore_errors=True)
+        super().tearDownClass()
+
+    def setUp(self):
+        TempDirTest.setUp(self)             # the inputs are the class's
+        self.base = list(self.days)
+        self.inputs = self.base
 
     def cubes(self):
-        one, out = self.p("one.zarr"), self.p("out.zarr")
-        self.inputs = self.base
-        self.run_ok(self.command(one))
-        self.run_ok(self.command(out))
-        self.assertEqual(cube_differences(out, one), [])
-        return one, out
+        """(path of the one-process cube, made by update(); the 3-day cube to update by
+        partitions, a copy of the class's)."""
+        out = self.p("out.zarr")
+        shutil.copytree(self.base_cube, out)
+        return self.p("one.zarr"), out
 
     def update(self, one, out, names, kill=None):
-        """The update by one process on `one`, then the 4 partitions on `out` (partition 3 with
+        """The update by one process on `one` (the class's append of days 3 and 4 copied, else a
+        copy of the 3-day cube updated here), then the 4 partitions on `out` (partition 3 with
         BAIMS_TEST_KILL_AT=kill); returns {k: (exit code, stderr)}."""
         self.inputs = self.base + [self.extra[n] for n in names]
-        self.run_ok(self.command(one))
+        if names == ["a3", "a4"] and self.base == self.days:
+            shutil.copytree(self.appended, one)
+        else:
+            shutil.copytree(self.base_cube, one)
+            self.run_ok(self.command(one))
         env = lambda k: dict(os.environ, **({"BAIMS_TEST_KILL_AT": kill} if k == 3 and kill
                                             else {}))
         return self.start_partitions(out, range(1, N + 1), env)
@@ -229,7 +268,6 @@ class PartitionedUpdates(_PartitionCase):
             with self.subTest(point=point):
                 for path in ("one.zarr", "out.zarr", "out.zarr.baims-parts"):
                     subprocess.run(["rm", "-rf", self.p(path)], check=True)
-                self.inputs = self.base
                 one, out = self.cubes()
                 before = snapshot(out)
                 done = self.update(one, out, ["a3", "a4"])
