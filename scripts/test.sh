@@ -33,7 +33,7 @@
 #     at every metadata write)                       test_gen_update.Update's kill loops and the
 #                                                    s3 kill classes
 #     test_gen_readers.ConcurrentReaders (a Python   the writer's insert-by-exchange path runs on
-#     reader polling 10 inserts)                     asan in test_gen_update; the reader is Python
+#     reader polling 20 inserts)                     asan in test_gen_update; the reader is Python
 #                                                    and what it checks (which states a reader
 #                                                    sees) is file-system ordering, not memory
 #                                                    (~1 min of CI under ASan)
@@ -156,7 +156,7 @@ if [ "$asan" = 1 ]; then
     export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     # `heavy`: dev only (the kill-at-every-metadata-write classes, strace, one gen per kill point,
-    # ~2 min each under ASan; a concurrent reader polling 10 inserts): see the table at the top.
+    # ~2 min each under ASan; a concurrent reader polling 20 inserts): see the table at the top.
     # test_ops_s3 and the partition kill classes on S3: dev only (see the table at the top).
     # The Catch2 tests (labels other than conformance; s3:vsi_store) are not built yet: this run
     # selects by label, so their placeholders are left out.
