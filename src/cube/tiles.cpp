@@ -1101,18 +1101,6 @@ void write_level_meta(const zarr::KvStore& cube, zarr::KvStore& out, const Sourc
     }
 }
 
-json read_json_file(const zarr::KvStore& st, const std::string& key) {
-    auto b = st.get(key);
-    if (!b) {
-        return nullptr;
-    }
-    try {
-        return json::parse(*b);
-    } catch (const json::exception&) {
-        return nullptr;
-    }
-}
-
 std::string known_vars(const Source& s) {
     std::string known;
     for (const auto& v : s.vars) {
@@ -1150,15 +1138,6 @@ public:
     }
 };
 
-void remove_tree(const sfs::path& dir) {
-    std::error_code ec;
-    sfs::remove_all(dir, ec);
-    if (ec) {
-        throw OutputError("cannot remove '" + dir.string() + "': " + ec.message(),
-                          "Remove it by hand and rerun");
-    }
-}
-
 // Hard links every file under from/rel to the same name under to/rel for which keep(relative
 // key, at the top level) is true; temporary files of killed atomic writes are left out.
 template <class Keep>
@@ -1180,7 +1159,7 @@ void link_pyramid(const sfs::path& from, const sfs::path& to, const std::string&
         if (e.is_directory()) {
             link_pyramid(from, to, key, keep);
         } else {
-            hard_link(e.path(), to / key);
+            hard_link(e.path(), to / key, "pyramid");
         }
     }
 }
@@ -1318,6 +1297,8 @@ TilesResult build_tiles(const TilesRequest& req) {
         log::debug("tiles: cube '" + req.cube + "' is read-only here: read without its lock");
     }
     fs::FileLock lock(sfs::path(out_dir) / LOCK_FILE, "pyramid '" + out_dir + "'");
+    // and the --png folder's, before anything is written: a second run into it is refused here
+    const auto png_lock = req.png ? png_folder_lock(req.png->dir) : nullptr;
     zarr::FileStore levels(out_dir, true);
     json zlevels = {{"version", "1.0"},
                     {"num_levels", n},
@@ -1381,7 +1362,7 @@ TilesResult build_tiles(const TilesRequest& req) {
     const sfs::path out(out_dir);
     const sfs::path swap = swap_dir(out);
     remove_tree(swap);
-    check_exchange_support(out);
+    check_exchange_support(out, "pyramid");
     // chunk files of the time steps an --update recomputes, and what a full build replaces
     std::set<std::string> skip;
     if (incremental) {
@@ -1452,22 +1433,19 @@ TilesResult build_tiles(const TilesRequest& req) {
             tree.put(SOURCES_FILE, cube_sources.dump());
         }
         tree.put(".zlevels", zlevels.dump(2));
-        fs::sync_filesystem(swap); // one syncfs makes the whole new tree durable
     } catch (...) {
         std::error_code ignored;
         sfs::remove_all(swap, ignored);
         throw;
     }
-    fault_point("tiles-exchange");
-    exchange(swap, out); // the commit point
-    fs::sync_dir(out.parent_path().empty() ? sfs::path(".") : out.parent_path());
-    fault_point("tiles-exchanged");
-    remove_tree(swap); // the old pyramid
+    // syncfs, exchange (the commit point), removal of the old pyramid
+    commit_exchange(out, "tiles-exchange", "tiles-exchanged", "pyramid");
     r.rebuilt = !incremental;
     r.slices = incremental ? all.size() : nt;
     if (req.png) {
         auto png = *req.png;
         png.threads = req.threads;
+        png.lock_held = true;
         r.png = write_png_tiles(req.cube, out_dir, png);
     }
     return r;
