@@ -25,6 +25,7 @@ struct ThreadPool::Job {
     size_t active = 0;              // tasks running
     std::vector<size_t> free_slots; // slots not in use by a running task
     bool failed = false;
+    bool caller_runs = false; // a worker's nested call: its caller takes tasks too
     std::exception_ptr error;
 };
 
@@ -72,55 +73,77 @@ void ThreadPool::work() {
         if (!job) {
             return; // stopping, nothing left to do
         }
-        const size_t i = job->next++;
-        const size_t slot = job->free_slots.back();
-        job->free_slots.pop_back();
-        ++job->active;
-        if (exhausted(*job)) {
-            m_jobs.erase(std::find(m_jobs.begin(), m_jobs.end(), job));
+        run_task(*job, lock);
+    }
+}
+
+void ThreadPool::run_task(Job& job, std::unique_lock<std::mutex>& lock) {
+    const size_t i = job.next++;
+    const size_t slot = job.free_slots.back();
+    job.free_slots.pop_back();
+    ++job.active;
+    if (exhausted(job)) {
+        m_jobs.erase(std::find(m_jobs.begin(), m_jobs.end(), &job));
+    }
+    lock.unlock();
+    std::exception_ptr error;
+    try {
+        (*job.fn)(i, slot);
+    } catch (...) {
+        error = std::current_exception();
+    }
+    lock.lock();
+    job.free_slots.push_back(slot);
+    --job.active;
+    if (error && !job.failed) {
+        job.failed = true;
+        job.error = error;
+        if (auto it = std::find(m_jobs.begin(), m_jobs.end(), &job); it != m_jobs.end()) {
+            m_jobs.erase(it);
         }
-        lock.unlock();
-        std::exception_ptr error;
-        try {
-            (*job->fn)(i, slot);
-        } catch (...) {
-            error = std::current_exception();
+    }
+    if (exhausted(job)) {
+        if (job.active == 0) {
+            m_done.notify_all();
         }
-        lock.lock();
-        job->free_slots.push_back(slot);
-        --job->active;
-        if (error && !job->failed) {
-            job->failed = true;
-            job->error = error;
-            if (auto it = std::find(m_jobs.begin(), m_jobs.end(), job); it != m_jobs.end()) {
-                m_jobs.erase(it);
-            }
-        }
-        if (exhausted(*job)) {
-            if (job->active == 0) {
-                m_done.notify_all();
-            }
-        } else {
-            m_wake.notify_one(); // the freed slot can take the job's next task
+    } else {
+        m_wake.notify_one(); // the freed slot can take the job's next task
+        if (job.caller_runs) {
+            m_done.notify_all(); // or the nested call's caller
         }
     }
 }
 
 void ThreadPool::run(size_t n, int threads, const ParallelTask& fn) {
     const size_t slots = std::min({static_cast<size_t>(std::max(threads, 1)), size(), n});
-    if (slots <= 1 || t_worker_of == this) {
+    if (slots <= 1) {
         run_inline(n, fn);
         return;
     }
     Job job;
     job.n = n;
     job.fn = &fn;
+    job.caller_runs = t_worker_of == this;
     for (size_t s = slots; s-- > 0;) {
         job.free_slots.push_back(s);
     }
     std::unique_lock lock(m_mutex);
     m_jobs.push_back(&job);
     m_wake.notify_all();
+    if (job.caller_runs) {
+        // A worker's nested call: the worker runs the job's tasks itself (it cannot wait for the
+        // others, which may all be busy), and workers that are idle take some of them.
+        for (;;) {
+            m_done.wait(lock, [&] {
+                return (exhausted(job) && job.active == 0) ||
+                       (!exhausted(job) && !job.free_slots.empty());
+            });
+            if (exhausted(job)) {
+                break;
+            }
+            run_task(job, lock);
+        }
+    }
     m_done.wait(lock, [&] { return exhausted(job) && job.active == 0; });
     lock.unlock();
     if (job.error) {

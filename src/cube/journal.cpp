@@ -39,50 +39,89 @@ public:
 
 } // namespace
 
-void hard_link(const sfs::path& from, const sfs::path& to) {
+void hard_link(const sfs::path& from, const sfs::path& to, const std::string& what) {
     if (::link(from.c_str(), to.c_str()) != 0) {
         const int err = errno;
-        throw OutputError("cannot link '" + from.string() + "' to '" + to.string() +
-                              "': " + std::strerror(err),
-                          "The cube must lie on a file system with hard links (ext4, xfs, btrfs)");
+        throw OutputError(
+            "cannot link '" + from.string() + "' to '" + to.string() + "': " + std::strerror(err),
+            "The " + what + " must lie on a file system with hard links (ext4, xfs, btrfs)");
     }
 }
 
 namespace {
 
-void make_dir(const sfs::path& dir) {
+void make_dir(const sfs::path& dir, const std::string& what = "cube") {
     std::error_code ec;
     sfs::create_directory(dir, ec);
     if (ec) {
         throw OutputError("cannot create '" + dir.string() + "': " + ec.message(),
-                          "Check that the cube's parent folder is writable");
+                          "Check that the " + what + "'s parent folder is writable");
     }
 }
 
 } // namespace
 
-void link_tree(const sfs::path& from, const sfs::path& to) {
-    make_dir(to);
+void link_tree(const sfs::path& from, const sfs::path& to, const std::string& what) {
+    make_dir(to, what);
     for (const auto& e : sfs::directory_iterator(from)) {
         const auto name = e.path().filename();
         if (zarr::FileStore::is_temp_name(name.string())) {
             continue;
         }
         if (e.is_directory()) {
-            link_tree(e.path(), to / name);
+            link_tree(e.path(), to / name, what);
         } else {
-            hard_link(e.path(), to / name);
+            hard_link(e.path(), to / name, what);
         }
     }
 }
 
-void exchange(const sfs::path& a, const sfs::path& b) {
+void exchange(const sfs::path& a, const sfs::path& b, const std::string& what) {
     if (::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) != 0) {
         const int err = errno;
         throw OutputError("cannot exchange '" + a.string() + "' and '" + b.string() +
                               "' (renameat2 RENAME_EXCHANGE): " + std::strerror(err),
-                          "The cube must lie on a local Linux file system that can exchange two "
-                          "folders atomically (ext4, xfs, btrfs, tmpfs)");
+                          "The " + what +
+                              " must lie on a local Linux file system that can exchange two "
+                              "folders atomically (ext4, xfs, btrfs, tmpfs)");
+    }
+}
+
+void remove_tree(const sfs::path& dir) {
+    std::error_code ec;
+    sfs::remove_all(dir, ec);
+    if (ec) {
+        throw OutputError("cannot remove '" + dir.string() + "': " + ec.message(),
+                          "Remove it by hand and rerun");
+    }
+}
+
+void commit_exchange(const sfs::path& dir, const char* before, const char* after,
+                     const std::string& what) {
+    const auto swap = swap_dir(dir);
+    try {
+        fs::sync_filesystem(swap); // one syncfs makes the whole new tree durable
+    } catch (...) {
+        std::error_code ignored;
+        sfs::remove_all(swap, ignored);
+        throw;
+    }
+    fault_point(before);
+    exchange(swap, dir, what); // the commit point
+    fs::sync_dir(dir.has_parent_path() ? dir.parent_path() : sfs::path("."));
+    fault_point(after);
+    remove_tree(swap); // the old tree
+}
+
+nlohmann::json read_json_file(const zarr::KvStore& store, const std::string& key) {
+    auto b = store.get(key);
+    if (!b) {
+        return nullptr;
+    }
+    try {
+        return nlohmann::json::parse(*b);
+    } catch (const nlohmann::json::exception&) {
+        return nullptr;
     }
 }
 
@@ -92,12 +131,7 @@ namespace {
 // is removed first), its journal in phase D; then the exchange.
 void build_and_exchange(const sfs::path& root, const Journal& j) {
     const auto swap = swap_dir(root);
-    std::error_code ec;
-    sfs::remove_all(swap, ec);
-    if (ec) {
-        throw OutputError("cannot remove '" + swap.string() + "': " + ec.message(),
-                          "Remove it by hand and rerun");
-    }
+    remove_tree(swap);
     make_dir(swap);
     const size_t old_nt = j.mapping.size();
     // "var/t.y.x" of the new cube that the staged slices write or leave empty
@@ -192,11 +226,11 @@ bool needs_exchange(const std::vector<long>& mapping, const std::vector<StagedSl
                        [&](const StagedSlice& s) { return s.final_index < mapping.size(); });
 }
 
-void check_exchange_support(const sfs::path& root) {
+void check_exchange_support(const sfs::path& root, const std::string& what) {
     const auto swap = swap_dir(root);
     std::error_code ec;
     sfs::remove_all(swap, ec);
-    make_dir(swap);
+    make_dir(swap, what);
     struct Cleanup {
         sfs::path dir;
         ~Cleanup() {
@@ -204,11 +238,11 @@ void check_exchange_support(const sfs::path& root) {
             sfs::remove_all(dir, e);
         }
     } cleanup{swap};
-    make_dir(swap / "a");
-    make_dir(swap / "b");
-    exchange(swap / "a", swap / "b");
+    make_dir(swap / "a", what);
+    make_dir(swap / "b", what);
+    exchange(swap / "a", swap / "b", what);
     fs::write_file(swap / "a" / "f", "");
-    hard_link(swap / "a" / "f", swap / "b" / "f");
+    hard_link(swap / "a" / "f", swap / "b" / "f", what);
 }
 
 std::vector<std::string> list_chunks(const zarr::KvStore& store, const std::string& var) {

@@ -68,17 +68,34 @@ std::filesystem::path swap_dir(const std::filesystem::path& root);
 bool needs_exchange(const std::vector<long>& mapping, const std::vector<StagedSlice>& staged);
 
 // link(from, to), and renameat2(a, b, RENAME_EXCHANGE): the primitives of the exchange (also
-// used by tiles for its pyramid). Throw OutputError naming the file system's answer.
-void hard_link(const std::filesystem::path& from, const std::filesystem::path& to);
-void exchange(const std::filesystem::path& a, const std::filesystem::path& b);
+// used by tiles for its pyramid and PNG folder). Throw OutputError naming the file system's
+// answer; `what` names the tree in the hint ("The <what> must lie on a file system ...").
+void hard_link(const std::filesystem::path& from, const std::filesystem::path& to,
+               const std::string& what = "cube");
+void exchange(const std::filesystem::path& a, const std::filesystem::path& b,
+              const std::string& what = "cube");
 // Links every file under `from` to the same name under `to` (created; a tree of folders), except
 // the temporary files of killed atomic writes (also used by tiles --png for unchanged steps).
-void link_tree(const std::filesystem::path& from, const std::filesystem::path& to);
+void link_tree(const std::filesystem::path& from, const std::filesystem::path& to,
+               const std::string& what = "cube");
 
 // Throws OutputError (naming the file system's answer) when the file system of root cannot
 // exchange two folders atomically or make hard links; leaves nothing behind. Called before the
-// commit, so a refusal leaves the cube untouched.
-void check_exchange_support(const std::filesystem::path& root);
+// commit, so a refusal leaves the cube (the <what>) untouched.
+void check_exchange_support(const std::filesystem::path& root, const std::string& what = "cube");
+
+// remove_all(dir); OutputError "cannot remove '<dir>': <why>. Remove it by hand and rerun".
+void remove_tree(const std::filesystem::path& dir);
+
+// The commit of a tree built complete in swap_dir(dir) (tiles' pyramid and PNG folder): one
+// syncfs makes the new tree durable (on failure it is removed), fault point `before`, then
+// renameat2(RENAME_EXCHANGE) swaps it with dir in one step (the commit point), the parent folder
+// is synced, fault point `after`, and the old tree, now in swap_dir(dir), is removed.
+void commit_exchange(const std::filesystem::path& dir, const char* before, const char* after,
+                     const std::string& what);
+
+// The JSON document of a small file of a store, or null when it is absent or not JSON.
+nlohmann::json read_json_file(const zarr::KvStore& store, const std::string& key);
 
 // Applies a committed journal from its phase to the end. root is the cube directory.
 void apply_journal(zarr::KvStore& store, const std::filesystem::path& root, Journal journal);

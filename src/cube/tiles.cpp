@@ -391,7 +391,7 @@ template <class T> inline T keep_bits(T x, BitsOf<T> m) { // x where m is all on
 // (512^2 tiles and chunks, float32, 4 levels: 256 KB + 9 MB + 7 MB.)
 class PyramidTask {
 public:
-    PyramidTask(const Source& s, const Var& v, int n, size_t th, size_t tw)
+    PyramidTask(const Source& s, const Var& v, int n, size_t th, size_t tw, int threads)
         : m_s(s)
         , m_v(v)
         , m_L(n - 1)
@@ -399,7 +399,8 @@ public:
         , m_th(th)
         , m_tw(tw)
         , m_type(v.meta.dtype_info())
-        , m_op(op_of(v.method)) {
+        , m_op(op_of(v.method))
+        , m_threads(threads) {
         for (int k = 0; k < n; ++k) {
             m_om.push_back(level_var_meta(v, size_t{1} << k, th, tw));
         }
@@ -460,7 +461,6 @@ public:
         // faults of fresh megabytes per task)
         static thread_local std::vector<Level> lv;
         static thread_local Doubles band, cur, nxt, ccnt, ncnt;
-        static thread_local Bytes chunk;
         lv.resize(static_cast<size_t>(m_L) + 1);
         for (int k = 1; k <= m_L; ++k) {
             auto& l = lv[static_cast<size_t>(k)];
@@ -552,7 +552,7 @@ public:
                     if (lr % l.oth == l.oth - 1 || lr == l.oh - 1) {
                         flush(*outs[static_cast<size_t>(k)], k, l.row, l.any, lr / l.oth,
                               std::min(l.oth, l.oh - (lr / l.oth) * l.oth), l.ow, l.oth, l.otw,
-                              l.row0, l.col0, out_idx, chunk, counts);
+                              l.row0, l.col0, out_idx, counts);
                         std::fill(l.any.begin(), l.any.end(), 0);
                     }
                 }
@@ -623,31 +623,44 @@ private:
                      std::vector<size_t>& idx, size_t ch, size_t cw) {
         const auto& m = m_v.meta;
         const size_t nd = m.ndim();
+        std::vector<std::pair<size_t, size_t>> keys;
         for (size_t by = b0 / ch; by * ch < b1; ++by) {
             for (size_t bx = c0 / cw; bx * cw < c1; ++bx) {
-                auto key = std::make_pair(by, bx);
-                if (m_cache.contains(key)) {
-                    continue;
+                if (!m_cache.contains({by, bx})) {
+                    keys.emplace_back(by, bx);
                 }
-                idx[nd - 2] = by;
-                idx[nd - 1] = bx;
-                Bytes buf = spare_buffer(m.chunk_bytes());
-                bool present = false;
-                try {
-                    present = zarr::read_chunk(cube, m_v.name, m, idx, buf.data());
-                } catch (const InputError& e) { // "reading chunk <key> of '<var>' in …: …"
-                    if (!e.hint().empty()) {
-                        throw;
-                    }
-                    throw InputError(e.what(), "Restore that chunk (or rerun baims gen for "
-                                               "its time step); the pyramid was left as it was");
-                }
-                if (!present) {
-                    give_back(std::move(buf));
-                    buf = {}; // absent: fill
-                }
-                m_cache.emplace(key, std::move(buf));
             }
+        }
+        if (keys.empty()) {
+            return;
+        }
+        // decoded in parallel: a worker without a task of its own (an --update of one day has
+        // few footprints) takes some of them
+        std::vector<Bytes> bufs(keys.size());
+        for (auto& b : bufs) {
+            b = spare_buffer(m.chunk_bytes());
+        }
+        std::vector<char> present(keys.size(), 0);
+        parallel_for(keys.size(), m_threads, [&](size_t i, size_t) {
+            std::vector<size_t> at = idx;
+            at[nd - 2] = keys[i].first;
+            at[nd - 1] = keys[i].second;
+            try {
+                present[i] = zarr::read_chunk(cube, m_v.name, m, at, bufs[i].data()) ? 1 : 0;
+            } catch (const InputError& e) { // "reading chunk <key> of '<var>' in …: …"
+                if (!e.hint().empty()) {
+                    throw;
+                }
+                throw InputError(e.what(), "Restore that chunk (or rerun baims gen for "
+                                           "its time step); the pyramid was left as it was");
+            }
+        });
+        for (size_t i = 0; i < keys.size(); ++i) {
+            if (!present[i]) {
+                give_back(std::move(bufs[i]));
+                bufs[i] = {}; // absent: fill
+            }
+            m_cache.emplace(keys[i], std::move(bufs[i]));
         }
     }
 
@@ -947,14 +960,17 @@ private:
     // without a valid cell are not written.
     void flush(zarr::KvStore& out, int k, const Bytes& row, const std::vector<char>& any,
                size_t crow, size_t nr, size_t ow, size_t oth, size_t otw, size_t row0, size_t col0,
-               std::vector<size_t> idx, Bytes& chunk, Counts& counts) const {
+               const std::vector<size_t>& idx, Counts& counts) const {
         const auto& om = m_om[static_cast<size_t>(k)];
         const size_t nd = om.ndim(), isz = m_type.itemsize;
-        chunk.resize(oth * otw * isz);
-        idx[nd - 2] = row0 + crow;
-        for (size_t j = 0; j < any.size(); ++j) {
-            idx[nd - 1] = col0 + j;
+        // the output chunks of the row, encoded in parallel (one buffer per slot)
+        static thread_local std::vector<Bytes> per_thread;
+        auto& chunks = per_thread; // this thread's, also in the tasks other workers run
+        chunks.resize(static_cast<size_t>(std::max(1, m_threads)));
+        parallel_for(any.size(), m_threads, [&](size_t j, size_t slot) {
             if (any[j] || om.fill_value.is_null()) {
+                Bytes& chunk = chunks[slot];
+                chunk.resize(oth * otw * isz);
                 const size_t ca = j * otw, cb = std::min(ow, ca + otw);
                 if (nr < oth || cb - ca < otw) { // an edge chunk: fill beyond the level's end
                     for (size_t i = 0; i < oth * otw; ++i) {
@@ -965,13 +981,16 @@ private:
                     std::memcpy(chunk.data() + r * otw * isz, row.data() + (r * ow + ca) * isz,
                                 (cb - ca) * isz);
                 }
-                zarr::write_chunk(out, m_v.name, om, idx, chunk.data());
+                std::vector<size_t> at = idx;
+                at[nd - 2] = row0 + crow;
+                at[nd - 1] = col0 + j;
+                zarr::write_chunk(out, m_v.name, om, at, chunk.data());
                 ++counts.written;
             } else {
                 ++counts.empty;
             }
             fault_point("tiles-chunk");
-        }
+        });
     }
 
     const Source& m_s;
@@ -980,6 +999,7 @@ private:
     size_t m_F, m_th, m_tw;
     zarr::DType m_type;
     Op m_op;
+    int m_threads; // decodes and encodes of one band run in parallel (idle workers help)
     std::vector<zarr::ArrayMeta> m_om; // per level
     double m_fillv = 0;
     std::vector<char> m_fill_raw;
@@ -1029,7 +1049,7 @@ void write_levels_data(const zarr::KvStore& cube, const std::vector<zarr::KvStor
             return;
         }
         const auto& task = tasks[i - 1];
-        PyramidTask pt(s, *task.v, n, th, tw);
+        PyramidTask pt(s, *task.v, n, th, tw, threads);
         pt.run(cube, outs, task.t, task.cy, task.cx, counts);
     });
     r.chunks_written += counts.written;
@@ -1081,18 +1101,6 @@ void write_level_meta(const zarr::KvStore& cube, zarr::KvStore& out, const Sourc
     }
 }
 
-json read_json_file(const zarr::KvStore& st, const std::string& key) {
-    auto b = st.get(key);
-    if (!b) {
-        return nullptr;
-    }
-    try {
-        return json::parse(*b);
-    } catch (const json::exception&) {
-        return nullptr;
-    }
-}
-
 std::string known_vars(const Source& s) {
     std::string known;
     for (const auto& v : s.vars) {
@@ -1130,15 +1138,6 @@ public:
     }
 };
 
-void remove_tree(const sfs::path& dir) {
-    std::error_code ec;
-    sfs::remove_all(dir, ec);
-    if (ec) {
-        throw OutputError("cannot remove '" + dir.string() + "': " + ec.message(),
-                          "Remove it by hand and rerun");
-    }
-}
-
 // Hard links every file under from/rel to the same name under to/rel for which keep(relative
 // key, at the top level) is true; temporary files of killed atomic writes are left out.
 template <class Keep>
@@ -1160,7 +1159,7 @@ void link_pyramid(const sfs::path& from, const sfs::path& to, const std::string&
         if (e.is_directory()) {
             link_pyramid(from, to, key, keep);
         } else {
-            hard_link(e.path(), to / key);
+            hard_link(e.path(), to / key, "pyramid");
         }
     }
 }
@@ -1298,6 +1297,8 @@ TilesResult build_tiles(const TilesRequest& req) {
         log::debug("tiles: cube '" + req.cube + "' is read-only here: read without its lock");
     }
     fs::FileLock lock(sfs::path(out_dir) / LOCK_FILE, "pyramid '" + out_dir + "'");
+    // and the --png folder's, before anything is written: a second run into it is refused here
+    const auto png_lock = req.png ? png_folder_lock(req.png->dir) : nullptr;
     zarr::FileStore levels(out_dir, true);
     json zlevels = {{"version", "1.0"},
                     {"num_levels", n},
@@ -1361,7 +1362,7 @@ TilesResult build_tiles(const TilesRequest& req) {
     const sfs::path out(out_dir);
     const sfs::path swap = swap_dir(out);
     remove_tree(swap);
-    check_exchange_support(out);
+    check_exchange_support(out, "pyramid");
     // chunk files of the time steps an --update recomputes, and what a full build replaces
     std::set<std::string> skip;
     if (incremental) {
@@ -1432,22 +1433,19 @@ TilesResult build_tiles(const TilesRequest& req) {
             tree.put(SOURCES_FILE, cube_sources.dump());
         }
         tree.put(".zlevels", zlevels.dump(2));
-        fs::sync_filesystem(swap); // one syncfs makes the whole new tree durable
     } catch (...) {
         std::error_code ignored;
         sfs::remove_all(swap, ignored);
         throw;
     }
-    fault_point("tiles-exchange");
-    exchange(swap, out); // the commit point
-    fs::sync_dir(out.parent_path().empty() ? sfs::path(".") : out.parent_path());
-    fault_point("tiles-exchanged");
-    remove_tree(swap); // the old pyramid
+    // syncfs, exchange (the commit point), removal of the old pyramid
+    commit_exchange(out, "tiles-exchange", "tiles-exchanged", "pyramid");
     r.rebuilt = !incremental;
     r.slices = incremental ? all.size() : nt;
     if (req.png) {
         auto png = *req.png;
         png.threads = req.threads;
+        png.lock_held = true;
         r.png = write_png_tiles(req.cube, out_dir, png);
     }
     return r;

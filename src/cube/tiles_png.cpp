@@ -109,15 +109,6 @@ void make_dir(const sfs::path& dir) {
     }
 }
 
-void remove_tree(const sfs::path& dir) {
-    std::error_code ec;
-    sfs::remove_all(dir, ec);
-    if (ec) {
-        throw OutputError("cannot remove '" + dir.string() + "': " + ec.message(),
-                          "Remove it by hand and rerun");
-    }
-}
-
 // Plane t (outer index) of a 2-D+ variable of a level, decoded to physical values; NaN missing.
 std::vector<float> read_plane(const zarr::KvStore& st, const zarr::ArrayMeta& m, const PngVar& v,
                               size_t t) {
@@ -257,18 +248,6 @@ void add_slice(Fnv& f, const zarr::KvStore& st, const json& consolidated, const 
 
 const char* const MANIFEST = ".baims-png.json";
 
-json read_manifest(const zarr::KvStore& st, const std::string& key) {
-    auto b = st.get(key);
-    if (!b) {
-        return nullptr;
-    }
-    try {
-        return json::parse(*b);
-    } catch (const json::exception&) {
-        return nullptr;
-    }
-}
-
 double tile_x(double lon, int z) {
     return (lon + 180.0) / 360.0 * std::ldexp(1.0, z);
 }
@@ -332,6 +311,11 @@ std::vector<unsigned char> cmap_table(const std::string& name) {
         t[3 * i + 2] = lerp(a.b, b.b);
     }
     return t;
+}
+
+std::unique_ptr<fs::FileLock> png_folder_lock(const std::string& dir) {
+    const sfs::path d = folder_path(dir);
+    return std::make_unique<fs::FileLock>(d / LOCK_FILE, "PNG folder '" + d.string() + "'");
 }
 
 PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir,
@@ -468,9 +452,13 @@ PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir
         throw OutputError("cannot create the PNG folder '" + req.dir + "': " + ec.message(),
                           "Check that its parent folder is writable, or choose another --png");
     }
+    // the folder's writer lock (as the cube's and the pyramid's): a second tiles --png into the
+    // same folder is refused (exit 5) while this one runs; linked into the new tree with the
+    // other files that are not ours, so it stays the same file across the exchange
+    const auto lock = req.lock_held ? nullptr : png_folder_lock(req.dir);
     const sfs::path swap = swap_dir(dir);
     remove_tree(swap);
-    check_exchange_support(dir);
+    check_exchange_support(dir, "PNG folder");
     zarr::FileStore old(dir, false);
     json zooms = json::object();
     std::vector<Zoom> zs;
@@ -536,9 +524,9 @@ PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir
                 continue;
             }
             if (e.is_directory()) {
-                link_tree(e.path(), swap / name);
+                link_tree(e.path(), swap / name, "PNG folder");
             } else {
-                hard_link(e.path(), swap / name);
+                hard_link(e.path(), swap / name, "PNG folder");
             }
         }
         for (const auto& v : vars) {
@@ -561,9 +549,9 @@ PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir
                                  {"num_levels", n},
                                  {"bounds", json::array({west, south, east, north})}};
                 ++res.steps;
-                if (read_manifest(old, step + "/" + MANIFEST) == manifest) {
+                if (read_json_file(old, step + "/" + MANIFEST) == manifest) {
                     ++res.unchanged;
-                    link_tree(dir / step, swap / step);
+                    link_tree(dir / step, swap / step, "PNG folder");
                     fault_point("png-step");
                     continue;
                 }
@@ -654,17 +642,13 @@ PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir
         }
         fs::write_file(swap / "index.html", html_page(meta));
         fs::write_file(swap / "tiles.json", meta.dump(2));
-        fs::sync_filesystem(swap); // one syncfs makes the whole new tree durable
     } catch (...) {
         std::error_code ignored;
         sfs::remove_all(swap, ignored);
         throw;
     }
-    fault_point("png-exchange");
-    exchange(swap, dir); // the commit point
-    fs::sync_dir(dir.has_parent_path() ? dir.parent_path() : sfs::path("."));
-    fault_point("png-exchanged");
-    remove_tree(swap); // the old folder
+    // syncfs, exchange (the commit point), removal of the old folder
+    commit_exchange(dir, "png-exchange", "png-exchanged", "PNG folder");
     return res;
 }
 

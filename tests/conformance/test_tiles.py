@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 
 import numpy as np
@@ -880,6 +881,54 @@ class PngTiles(TempDirTest):
         r = run(["tiles", cube, "--png", png, "--vmin", "5", "--vmax", "1"], check=2)
         self.assertEqual(r.stderr.strip().splitlines()[-1],
                          "baims tiles: error: --vmin 5 is not less than --vmax 1. Swap them")
+
+
+class PngLock(TempDirTest):
+    """--png DIR takes DIR's writer lock (DIR/.baims-lock, linked across the exchange): a second
+    tiles --png into the same folder is refused with exit 5 and one line before anything is
+    written; and a PNG folder that cannot be linked into its new tree is named as such."""
+
+    def test_second_png_run_refused(self):
+        cube, png = self.p("c.zarr"), self.p("png")
+        make_cube(cube)
+        run(["tiles", cube, "-o", self.p("a.levels"), "--png", png], check=0)
+        self.assertTrue(os.path.exists(os.path.join(png, ".baims-lock")))
+        before = snapshot(png)
+        # a run that holds the folder's lock (as a first tiles --png still running would)
+        with open(os.path.join(png, ".baims-lock"), "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            r = run(["tiles", cube, "-o", self.p("b.levels"), "--png", png + "/"], check=5)
+            self.assertEqual(r.stderr.strip().splitlines()[-1],
+                             f"baims tiles: error: PNG folder '{png}' is locked by another baims "
+                             "process. Wait for it to finish; the lock is released when that "
+                             "process ends")
+        self.assertEqual(snapshot(png), before)
+        self.assertFalse(os.path.exists(self.p("b.levels", ".zlevels")))  # refused before the build
+        self.assertFalse(os.path.exists(png + ".baims-swap"))
+        run(["tiles", cube, "-o", self.p("b.levels"), "--png", png], check=0)  # released: it runs
+
+    def test_png_folder_named_in_link_error(self):
+        """DIR a symlink to another file system (/dev/shm): its files cannot be hard-linked into
+        DIR.baims-swap; the hint names the PNG folder (before: "The cube must lie on ...")."""
+        shm = "/dev/shm"
+        if not os.path.isdir(shm) or os.stat(shm).st_dev == os.stat(self.tmp).st_dev:
+            self.skipTest("needs /dev/shm on another file system than the temp folder")
+        cube = self.p("c.zarr")
+        make_cube(cube)
+        target = tempfile.mkdtemp(prefix="baims-test-png-", dir=shm)
+        self.addCleanup(shutil.rmtree, target, True)
+        png = self.p("png")
+        os.symlink(target, png)
+        with open(os.path.join(target, "notes.txt"), "w") as f:
+            f.write("not ours\n")
+        r = run(["tiles", cube, "--png", png], check=5)
+        # the first file linked fails: notes.txt or the lock file (directory order)
+        self.assertIn(r.stderr.strip().splitlines()[-1],
+                      [f"baims tiles: error: cannot link '{png}/{name}' to "
+                       f"'{png}.baims-swap/{name}': Invalid cross-device link. The PNG folder "
+                       "must lie on a file system with hard links (ext4, xfs, btrfs)"
+                       for name in ("notes.txt", ".baims-lock")])
+        self.assertFalse(os.path.exists(png + ".baims-swap"))
 
 
 class PngCrash(TempDirTest):

@@ -33,8 +33,9 @@ public:
     size_t size() const { return m_workers.size(); }
 
     // Runs fn over [0, n) on at most min(threads, size(), n) workers and waits for it; the caller
-    // only waits (a caller that is itself a worker of this pool runs the tasks itself). After a
-    // task throws, no new task starts; the first exception is rethrown.
+    // only waits (a caller that is itself a worker of this pool runs tasks itself, and idle
+    // workers take the others). After a task throws, no new task starts; the first exception is
+    // rethrown.
     void run(size_t n, int threads, const ParallelTask& fn);
 
     // The pool installed for the current run, or nullptr.
@@ -55,6 +56,7 @@ public:
 private:
     struct Job;
     void work();
+    void run_task(Job& job, std::unique_lock<std::mutex>& lock); // the next task of job
     bool exhausted(const Job& job) const;
 
     std::mutex m_mutex;

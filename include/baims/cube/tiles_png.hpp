@@ -2,7 +2,10 @@
 // baims tiles --png: XYZ (web mercator, 256 px) PNG tiles of a pyramid's variables and time steps,
 // with a colour map, and an index.html viewer that works offline (docs/cli/tiles.md).
 
+#include "baims/core/fs.hpp"
+
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +18,7 @@ struct PngRequest {
     std::map<std::string, std::string> cmap_of; // ...but these
     std::optional<double> vmin, vmax;
     int threads = 1;
+    bool lock_held = false; // the caller holds png_folder_lock(dir) (else write_png_tiles takes it)
 };
 
 struct PngResult {
@@ -33,6 +37,10 @@ std::vector<unsigned char> cmap_table(const std::string& name);
 
 // Writes the tiles of every variable of the pyramid `levels_dir` (made by build_tiles from
 // `cube`) and DIR/index.html. Throws UsageError (a cube not on lat/lon), OutputError.
+// The writer lock of a PNG folder (DIR/.baims-lock, created with DIR): OutputError (exit 5) "PNG
+// folder 'DIR' is locked by another baims process" while another tiles --png writes it.
+std::unique_ptr<fs::FileLock> png_folder_lock(const std::string& dir);
+
 PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir,
                           const PngRequest& req);
 

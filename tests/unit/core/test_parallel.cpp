@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -108,6 +109,34 @@ TEST_CASE("parallel_for: a call from inside a task runs on that worker") {
     parallel_for(4, 2,
                  [&](size_t, size_t) { parallel_for(10, 2, [&](size_t, size_t) { ++inner; }); });
     CHECK(inner.load() == 40);
+}
+
+TEST_CASE("parallel_for: an idle worker takes tasks of a call from inside a task") {
+    // Task 0 of the outer call ends at once; task 1 calls parallel_for, whose task 0 waits (at
+    // most 20 s) for its task 1 to start: that one runs on the other, idle worker. (Before, a
+    // nested call ran all its tasks on its caller: task 0 waited in vain.)
+    ThreadPool pool(2);
+    ThreadPool::Scope scope(pool);
+    std::atomic<bool> started{false};
+    std::atomic<long> tid0{0}, tid1{0};
+    parallel_for(2, 2, [&](size_t i, size_t) {
+        if (i == 0) {
+            return;
+        }
+        parallel_for(2, 2, [&](size_t j, size_t) {
+            if (j == 1) {
+                tid1 = kernel_tid();
+                started = true;
+                return;
+            }
+            tid0 = kernel_tid();
+            for (int w = 0; w < 2000 && !started; ++w) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+        });
+    });
+    CHECK(started.load());
+    CHECK(tid0.load() != tid1.load());
 }
 
 TEST_CASE("parallel_for: the first exception is rethrown and the pool stays usable") {
