@@ -287,7 +287,7 @@ GenResult generate(const GenRequest& req) {
     size_t create_index = 0;
     // All netCDF/HDF5 calls stay on this thread (HDF5 is not thread-safe here); the slice that
     // was read last is computed on another thread while the next one is read.
-    Loaded current = load_slice(slices[0], inputs, vars, exprs.get(), ctx.threads);
+    Loaded current = load_slice(slices[0], inputs, vars, exprs.get(), ctx.threads, {}, &maps);
     Loaded spare; // buffers of the slice before, reused for the next read
     for (size_t i = 0; i < slices.size(); ++i) {
         check_interrupted();
@@ -302,7 +302,8 @@ GenResult generate(const GenRequest& req) {
             }
             progress.advance();
             if (i + 1 < slices.size()) {
-                current = load_slice(slices[i + 1], inputs, vars, exprs.get(), ctx.threads);
+                current =
+                    load_slice(slices[i + 1], inputs, vars, exprs.get(), ctx.threads, {}, &maps);
             }
             continue;
         }
@@ -329,8 +330,8 @@ GenResult generate(const GenRequest& req) {
         auto work = std::async(std::launch::async, [&] { compute_slice(ctx, s, current, *sink); });
         Loaded next;
         if (i + 1 < slices.size()) {
-            next =
-                load_slice(slices[i + 1], inputs, vars, exprs.get(), ctx.threads, std::move(spare));
+            next = load_slice(slices[i + 1], inputs, vars, exprs.get(), ctx.threads,
+                              std::move(spare), &maps);
         }
         work.get();
         spare = std::move(current);

@@ -21,6 +21,34 @@ io::ForEach pool_for_each(int threads) {
     };
 }
 
+// The window of source cells that the maps of input number `input` for vars read (all of it
+// without maps, or when a map cannot be made: compute_slice then reports that).
+io::Window read_window(const io::Input& file, const InputInfo& in, size_t input,
+                       const std::vector<OutVar>& vars, bool exprs, MapCache* maps, int threads) {
+    const io::Window all{0, io::rows(in.geometry), 0, io::cols(in.geometry)};
+    if (!maps) {
+        return all;
+    }
+    io::Window w{all.row1, 0, all.col1, 0};
+    try {
+        for (const auto& v : vars) {
+            if (!exprs && !file.find(v.input)) {
+                continue; // not read from this input
+            }
+            const io::Window u = maps->window(in, input, v.resampling, threads);
+            if (!u.empty()) {
+                w = {std::min(w.row0, u.row0), std::max(w.row1, u.row1), std::min(w.col0, u.col0),
+                     std::max(w.col1, u.col1)};
+            }
+        }
+    } catch (const ConfigError&) {
+        return all;
+    } catch (const InputError&) {
+        return all;
+    }
+    return w;
+}
+
 } // namespace
 
 const SourceMap& MapCache::get(const InputInfo& in, size_t input, Resampling m, int threads) {
@@ -39,14 +67,22 @@ const SourceMap& MapCache::get(const InputInfo& in, size_t input, Resampling m, 
     if (!map) {
         map = std::make_shared<const SourceMap>(
             map_source(in.geometry, m_grid, m, pool_for_each(threads), m_out_crs));
-        m_distinct.push_back({&in.geometry, m, map});
+        m_windows[map.get()] =
+            used_window(*map, io::rows(in.geometry), io::cols(in.geometry), pool_for_each(threads));
+        m_distinct.push_back({&in.geometry, m, map, m_windows[map.get()]});
     }
     return *m_maps.emplace(key, std::move(map)).first->second;
 }
 
+io::Window MapCache::window(const InputInfo& in, size_t input, Resampling m, int threads) {
+    const SourceMap& map = get(in, input, m, threads);
+    std::lock_guard lock(m_mutex);
+    return m_windows.at(&map);
+}
+
 Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
                   const std::vector<OutVar>& vars, const Expressions* exprs, int threads,
-                  Loaded recycle) {
+                  Loaded recycle, MapCache* maps) {
     Loaded L = std::move(recycle);
     L.error.clear();
     L.data.resize(vars.size());
@@ -56,13 +92,15 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
             const auto& in = inputs[src.input];
             const auto file = io::open_input(in.processor, in.path, in.params);
             const size_t npix = io::rows(in.geometry) * io::cols(in.geometry);
+            const io::Window window =
+                read_window(*file, in, src.input, vars, exprs != nullptr, maps, threads);
             auto read = [&](const std::string& name, std::vector<float>& buf) {
                 if (!file->find(name)) {
                     buf.clear();
                     return false;
                 }
                 buf.resize(npix);
-                file->read(name, src.step, buf.data(), pool_for_each(threads));
+                file->read_window(name, src.step, buf.data(), pool_for_each(threads), window);
                 return true;
             };
             std::vector<std::vector<float>*> outs;

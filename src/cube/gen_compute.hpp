@@ -27,18 +27,22 @@ public:
     // The map of input number `input` (in) for method m; computed on first use, spread over
     // `threads` threads. Safe to call from several threads.
     const SourceMap& get(const InputInfo& in, size_t input, Resampling m, int threads);
+    // The source cells that map reads (used_window), computed with it.
+    io::Window window(const InputInfo& in, size_t input, Resampling m, int threads);
 
 private:
     struct Entry {
         const io::Geometry* geometry;
         Resampling method;
         std::shared_ptr<const SourceMap> map;
+        io::Window window;
     };
     grid::Grid m_grid;
     std::string m_out_crs;
     std::mutex m_mutex;
     std::map<std::pair<size_t, int>, std::shared_ptr<const SourceMap>> m_maps;
     std::vector<Entry> m_distinct; // one per distinct (geometry, method)
+    std::map<const SourceMap*, io::Window> m_windows;
 };
 
 // The decoded source arrays of one slice: data[var][source] (empty when the input lacks it).
@@ -52,9 +56,12 @@ struct Loaded {
 // thread; decompression runs on the run's thread pool). recycle: a Loaded whose buffers are
 // reused (no reallocation, no zero-fill when sizes match). exprs (may be null): the
 // processed_variables and valid_pixel_expressions, applied to each source as read.
+// maps (may be null): each source is then read only inside the window of source cells that its
+// maps for `vars` use (io::Input::read_window; the maps are computed here when new), the values
+// outside it are left as they were (the expressions are per cell, the resampling reads none).
 Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
                   const std::vector<OutVar>& vars, const Expressions* exprs, int threads,
-                  Loaded recycle = {});
+                  Loaded recycle = {}, MapCache* maps = nullptr);
 
 // Where computed chunks go.
 class ChunkSink {

@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <map>
 #include <numeric>
 #include <type_traits>
+#include <utility>
 
 namespace baims::cube {
 namespace {
@@ -641,6 +643,91 @@ SourceMap map_source(const io::Geometry& g, const grid::Grid& out, Resampling me
         return map_projected(*proj, out, method, for_each);
     }
     return map_swath(std::get<io::LatLon2D>(g), out, method, for_each);
+}
+
+namespace {
+
+// The smallest and largest non-negative value of the vectors, or (1, 0) when none.
+std::pair<std::int64_t, std::int64_t>
+index_range(std::initializer_list<const std::vector<std::int32_t>*> vs) {
+    std::int64_t lo = 1, hi = 0;
+    for (const auto* v : vs) {
+        for (const std::int32_t i : *v) {
+            if (i >= 0) {
+                lo = hi < lo ? i : std::min<std::int64_t>(lo, i);
+                hi = std::max<std::int64_t>(hi, i);
+            }
+        }
+    }
+    return {lo, hi};
+}
+
+// Rows and columns of flat indices (row * w + column) into a window, in bands on threads.
+// grow: cells added on every side (bilinear's neighbours).
+io::Window flat_window(const std::vector<std::int32_t>& flat, size_t h, size_t w, size_t grow,
+                       const io::ForEach& for_each) {
+    const size_t bands = std::max<size_t>(1, std::min<size_t>(16, flat.size() / 65536));
+    std::vector<io::Window> part(bands, io::Window{h, 0, w, 0});
+    for_each(bands, [&](size_t b) {
+        io::Window& p = part[b];
+        const double inv = 1.0 / static_cast<double>(w);
+        for (size_t k = b * flat.size() / bands; k < (b + 1) * flat.size() / bands; ++k) {
+            const std::int32_t i = flat[k];
+            if (i < 0) {
+                continue;
+            }
+            // The row by a multiplication, corrected by one where rounding missed it.
+            auto r = static_cast<size_t>(static_cast<double>(i) * inv);
+            if (r * w > static_cast<size_t>(i)) {
+                --r;
+            } else if ((r + 1) * w <= static_cast<size_t>(i)) {
+                ++r;
+            }
+            const size_t c = static_cast<size_t>(i) - r * w;
+            p.row0 = std::min(p.row0, r);
+            p.row1 = std::max(p.row1, r + 1);
+            p.col0 = std::min(p.col0, c);
+            p.col1 = std::max(p.col1, c + 1);
+        }
+    });
+    io::Window win{h, 0, w, 0};
+    for (const auto& p : part) {
+        win.row0 = std::min(win.row0, p.row0);
+        win.row1 = std::max(win.row1, p.row1);
+        win.col0 = std::min(win.col0, p.col0);
+        win.col1 = std::max(win.col1, p.col1);
+    }
+    if (win.empty()) {
+        return {};
+    }
+    win.row0 = win.row0 > grow ? win.row0 - grow : 0;
+    win.col0 = win.col0 > grow ? win.col0 - grow : 0;
+    win.row1 = std::min(h, win.row1 + grow);
+    win.col1 = std::min(w, win.col1 + grow);
+    return win;
+}
+
+} // namespace
+
+io::Window used_window(const SourceMap& map, size_t src_h, size_t src_w,
+                       const io::ForEach& for_each) {
+    if (const auto* sep = std::get_if<SeparableMap>(&map)) {
+        const auto rows = index_range({&sep->y.nearest, &sep->y.lo, &sep->y.hi, &sep->y.idx});
+        const auto cols = index_range({&sep->x.nearest, &sep->x.lo, &sep->x.hi, &sep->x.idx});
+        if (rows.first > rows.second || cols.first > cols.second) {
+            return {};
+        }
+        return {static_cast<size_t>(rows.first), static_cast<size_t>(rows.second) + 1,
+                static_cast<size_t>(cols.first), static_cast<size_t>(cols.second) + 1};
+    }
+    const auto& m = std::get<PixelMap>(map);
+    if (!m.idx.empty() || !m.off.empty()) {
+        return flat_window(m.idx, src_h, src_w, 0, for_each);
+    }
+    if (!m.lo.empty()) {
+        return flat_window(m.lo, src_h, src_w, 1, for_each);
+    }
+    return flat_window(m.nearest, src_h, src_w, 0, for_each);
 }
 
 void resample_block(const float* src, size_t src_w, const SourceMap& map, Resampling method,

@@ -42,6 +42,11 @@ nlohmann::json Input::identity() const {
     return file_identity(path());
 }
 
+void Input::read_window(const std::string& var, size_t step, float* out, const ForEach& for_each,
+                        const Window& /*window*/) const {
+    read(var, step, out, for_each);
+}
+
 void Input::read(const std::string& var, size_t step, float* out) const {
     read(var, step, out, [](size_t n, const std::function<void(size_t)>& task) {
         for (size_t i = 0; i < n; ++i) {

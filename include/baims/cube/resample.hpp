@@ -147,6 +147,12 @@ using SourceMap = std::variant<SeparableMap, PixelMap>;
 SourceMap map_source(const io::Geometry& g, const grid::Grid& out, Resampling method,
                      const io::ForEach& for_each, const std::string& out_crs = {});
 
+// The source cells `map` reads (the resample_block of any output block reads no others), as a
+// window of the src_h x src_w source array; empty when no output pixel touches the source.
+// for_each may spread the work over threads.
+io::Window used_window(const SourceMap& map, size_t src_h, size_t src_w,
+                       const io::ForEach& for_each);
+
 // The PixelMap of a projected source (resample_projected.cpp); out_crs as for map_source.
 PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resampling method,
                        const io::ForEach& for_each, const std::string& out_crs = {});

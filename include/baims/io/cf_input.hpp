@@ -63,6 +63,10 @@ public:
     // thread that opened the file. Throws InputError naming the file for a corrupt chunk.
     void read(const std::string& var, size_t step, float* out,
               const ForEach& for_each) const override;
+    // The above reading and inflating only the chunks that meet `window` (and decoding only the
+    // window's part of each); the values outside the window are left as they were.
+    void read_window(const std::string& var, size_t step, float* out, const ForEach& for_each,
+                     const Window& window) const override;
 
 private:
     struct Impl;

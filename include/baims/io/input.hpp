@@ -53,6 +53,13 @@ struct VarInfo {
     nlohmann::json attrs = nlohmann::json::object();
 };
 
+// A rectangle of a geometry's array in storage order (geometry.hpp's rows x cols): rows
+// [row0, row1), columns [col0, col1). Empty when row0 == row1 or col0 == col1.
+struct Window {
+    size_t row0 = 0, row1 = 0, col0 = 0, col1 = 0;
+    bool empty() const { return row0 >= row1 || col0 >= col1; }
+};
+
 // Runs `n` independent tasks task(0) .. task(n - 1), possibly concurrently, and returns when all
 // are done (rethrowing the first exception).
 using ForEach = std::function<void(size_t n, const std::function<void(size_t)>& task)>;
@@ -84,6 +91,11 @@ public:
     // read failure, InternalError for a step out of range.
     virtual void read(const std::string& var, size_t step, float* out,
                       const ForEach& for_each) const = 0;
+    // read() that needs to set only the values inside `window`: those equal read()'s, the others
+    // may be left as they were (a resampling map that uses only the window's cells, gen). By
+    // default read(); the CF reader reads and inflates only the chunks that meet the window.
+    virtual void read_window(const std::string& var, size_t step, float* out,
+                             const ForEach& for_each, const Window& window) const;
     // The same values, read on this thread only (by default: the above with a serial for_each).
     virtual void read(const std::string& var, size_t step, float* out) const;
     // The same values in double, so that integers of up to 53 bits are exact: the flag words of

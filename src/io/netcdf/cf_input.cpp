@@ -1177,6 +1177,11 @@ private:
 } // namespace
 
 void CfInput::read(const std::string& var, size_t step, float* out, const ForEach& for_each) const {
+    read_window(var, step, out, for_each, Window{0, m_impl->lat.size(), 0, m_impl->lon.size()});
+}
+
+void CfInput::read_window(const std::string& var, size_t step, float* out, const ForEach& for_each,
+                          const Window& window) const {
     const Impl& m = *m_impl;
     int format = 0;
     if (nc_inq_format(m.file.id(), &format) != NC_NOERR ||
@@ -1215,8 +1220,19 @@ void CfInput::read(const std::string& var, size_t step, float* out, const ForEac
     const size_t chunk_bytes = chunk_elems * es;
     const auto& L = *layout;
     const std::string where = nc::prefix(m.path()) + ": variable '" + var + "'";
-    for_each(L.chunks.size(), [&, fd](size_t k) {
+    // The chunks that meet the window, and each one's rows and columns inside it.
+    const size_t wr0 = window.row0, wr1 = std::min(window.row1, m.lat.size());
+    const size_t wc0 = window.col0, wc1 = std::min(window.col1, nlon);
+    std::vector<size_t> used;
+    for (size_t k = 0; k < L.chunks.size(); ++k) {
         const h5::Chunk& c = L.chunks[k];
+        const size_t r0 = c.offset[lat_axis], c0 = c.offset[lon_axis];
+        if (r0 < wr1 && r0 + L.chunk[lat_axis] > wr0 && c0 < wc1 && c0 + L.chunk[lon_axis] > wc0) {
+            used.push_back(k);
+        }
+    }
+    for_each(used.size(), [&, fd](size_t k) {
+        const h5::Chunk& c = L.chunks[used[k]];
         thread_local h5::ChunkBuffers buffers;
         const unsigned char* bytes = h5::decode_chunk(fd->get(), L, c, chunk_bytes, where, buffers);
         // Element offset of the selected plane (time step, size-1 dims) inside the chunk.
@@ -1228,12 +1244,14 @@ void CfInput::read(const std::string& var, size_t step, float* out, const ForEac
             stride *= L.chunk[a];
         }
         const size_t r0 = c.offset[lat_axis], c0 = c.offset[lon_axis];
-        const size_t r1 = std::min<size_t>(r0 + L.chunk[lat_axis], m.lat.size());
-        const size_t c1 = std::min<size_t>(c0 + L.chunk[lon_axis], nlon);
-        const size_t cols = c1 - c0;
-        for (size_t r = r0; r < r1; ++r) {
-            const unsigned char* src = bytes + (plane + (r - r0) * L.chunk[lon_axis]) * es;
-            float* dst = out + r * nlon + c0;
+        const size_t r1 = std::min<size_t>(r0 + L.chunk[lat_axis], wr1);
+        const size_t c1 = std::min<size_t>(c0 + L.chunk[lon_axis], wc1);
+        const size_t ra = std::max(r0, wr0), ca = std::max(c0, wc0);
+        const size_t cols = c1 - ca;
+        for (size_t r = ra; r < r1; ++r) {
+            const unsigned char* src =
+                bytes + (plane + (r - r0) * L.chunk[lon_axis] + (ca - c0)) * es;
+            float* dst = out + r * nlon + ca;
             if (d.storage == NC_FLOAT) {
                 std::memcpy(dst, src, cols * sizeof(float));
                 decode_any(d.decoded, dst, cols, dst, d);

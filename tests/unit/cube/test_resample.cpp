@@ -400,3 +400,70 @@ TEST_CASE("projected maps equal those of projecting every output pixel exactly",
         CHECK(wmax <= 0.04); // 4x the largest interpolation error allowed (0.01 source pixels)
     }
 }
+
+TEST_CASE("used_window bounds exactly the source cells a map reads", "[cube][projected]") {
+    auto serial = [](size_t n, const std::function<void(size_t)>& task) {
+        for (size_t i = 0; i < n; ++i) {
+            task(i);
+        }
+    };
+    // A 300 x 200 LCC source of 7.3 km whose middle part the output covers.
+    baims::io::ProjectedAxes src;
+    src.crs = "+proj=lcc +lat_1=55 +lat_2=64 +lat_0=59.5 +lon_0=20 +R=6371229 +type=crs";
+    const size_t W = 300, H = 200;
+    for (size_t i = 0; i < W; ++i) {
+        src.x.push_back((static_cast<double>(i) - (W - 1) / 2.0) * 7300.0);
+    }
+    for (size_t i = 0; i < H; ++i) {
+        src.y.push_back(-(static_cast<double>(i) - (H - 1) / 2.0) * 7300.0);
+    }
+    const baims::grid::Grid out({14.0, 56.0, 26.0, 62.0}, 240, 120);
+    // The brute-force window of flat indices, grown by `grow` cells on every side.
+    auto brute = [&](const std::vector<std::int32_t>& flat, size_t grow) {
+        size_t r0 = H, r1 = 0, c0 = W, c1 = 0;
+        for (const auto i : flat) {
+            if (i >= 0) {
+                const auto r = static_cast<size_t>(i) / W, c = static_cast<size_t>(i) % W;
+                r0 = std::min(r0, r);
+                r1 = std::max(r1, r + 1);
+                c0 = std::min(c0, c);
+                c1 = std::max(c1, c + 1);
+            }
+        }
+        return baims::io::Window{r0 - grow, std::min(H, r1 + grow), c0 - grow,
+                                 std::min(W, c1 + grow)};
+    };
+    auto same = [](const baims::io::Window& a, const baims::io::Window& b) {
+        return a.row0 == b.row0 && a.row1 == b.row1 && a.col0 == b.col0 && a.col1 == b.col1;
+    };
+    const SourceMap mn = map_projected(src, out, Resampling::Nearest, serial);
+    const auto wn = used_window(mn, H, W, serial);
+    const auto bn = brute(std::get<PixelMap>(mn).nearest, 0);
+    CHECK(same(wn, bn));
+    // The output lies well inside the source: the window is a real part of it.
+    CHECK(wn.row0 > 20);
+    CHECK(wn.row1 < H - 20);
+    CHECK(wn.col0 > 40);
+    CHECK(wn.col1 < W - 40);
+    const SourceMap mb = map_projected(src, out, Resampling::Bilinear, serial);
+    CHECK(same(used_window(mb, H, W, serial), brute(std::get<PixelMap>(mb).lo, 1)));
+    const SourceMap ma = map_projected(src, out, Resampling::Average, serial);
+    CHECK(same(used_window(ma, H, W, serial), brute(std::get<PixelMap>(ma).idx, 0)));
+
+    // A map that reads nothing: an empty window.
+    const baims::grid::Grid far({-80.0, -40.0, -70.0, -30.0}, 10, 10);
+    CHECK(used_window(map_projected(src, far, Resampling::Nearest, serial), H, W, serial).empty());
+
+    // Separable: rows 10..29 (descending latitudes), columns 5..14 of a 1-degree grid.
+    baims::io::LatLonAxes ll;
+    for (int i = 0; i < 40; ++i) {
+        ll.lat.push_back(69.5 - i);
+    }
+    for (int i = 0; i < 30; ++i) {
+        ll.lon.push_back(-9.5 + i);
+    }
+    const baims::grid::Grid sub({-5.0, 40.0, 5.0, 60.0}, 20, 40);
+    const auto ws = used_window(
+        map_source(baims::io::Geometry{ll}, sub, Resampling::Nearest, serial), 40, 30, serial);
+    CHECK(same(ws, baims::io::Window{10, 30, 5, 15}));
+}
