@@ -118,6 +118,7 @@ bool crosses_antimeridian(const io::LatLon2D& src) {
 // that is not strictly convex the test says true (no pre-test).
 class Hull {
 public:
+    Hull() = default;
     Hull(const Pt& a, const Pt& b, const Pt& c, const Pt& d, double size)
         : m_v{a, b, d, c}
         , m_margin(1e-6 * size) {
@@ -153,7 +154,7 @@ public:
 private:
     std::array<Pt, 4> m_v; // in order around the quad: a, b, d, c
     std::array<Pt, 4> m_e; // m_v[i + 1] - m_v[i]
-    double m_margin, m_sign = 0;
+    double m_margin = 0, m_sign = 0;
 };
 
 // std::floor and std::ceil (up to the sign of a zero), without the library call that the
@@ -310,27 +311,13 @@ struct Walk {
                         const auto row1 =
                             static_cast<size_t>(std::min(static_cast<double>(OH) - 1, r1f));
                         const auto qi = static_cast<std::int32_t>(q);
-                        std::optional<Hull> hull;
-                        // Columns whose centre x(col) = xmin_g + (col + 0.5) dx, moved by `shift`
-                        // degrees, is in [xmin, xmax] (the output grid may meet the swath at the
-                        // longitudes as stored or 360 degrees away).
-                        for (const double shift : {0.0, -360.0, 360.0}) {
-                            if (shift != 0.0 && projected) {
-                                break; // x of the output CRS, not a longitude
-                            }
-                            if (xmax + shift < gx0 || xmin + shift > gx1) {
-                                continue; // no column centre in [xmin, xmax] + shift
-                            }
-                            const double c0f =
-                                shift == 0.0
-                                    ? fast_ceil(std::min(std::min(v0, v1), std::min(v2, v3)))
-                                    : fast_ceil((xmin + shift - ex.xmin) / dx - 0.5);
-                            const double c1f =
-                                shift == 0.0
-                                    ? fast_floor(std::max(std::max(v0, v1), std::max(v2, v3)))
-                                    : fast_floor((xmax + shift - ex.xmin) / dx - 0.5);
+                        Hull hull;
+                        bool have_hull = false;
+                        // The output centres of rows row0..row1 and columns col0..col1, moved by
+                        // `shift` degrees, that the quad holds.
+                        auto rasterise = [&](double shift, double c0f, double c1f) {
                             if (c1f < 0 || c0f > static_cast<double>(OW) - 1 || c0f > c1f) {
-                                continue;
+                                return;
                             }
                             const auto col0 = static_cast<size_t>(std::max(0.0, c0f));
                             const auto col1 =
@@ -343,16 +330,30 @@ struct Walk {
                                         continue;
                                     }
                                     const Pt p{xs[ocol] - shift, ys[orow]};
-                                    if (!hull) {
-                                        hull.emplace(a, bb, cc, d, (xmax - xmin) + (ymax - ymin));
+                                    if (!have_hull) {
+                                        hull = Hull(a, bb, cc, d, (xmax - xmin) + (ymax - ymin));
+                                        have_hull = true;
                                     }
-                                    if (!hull->may_hold(p) || !holds(q, p)) {
+                                    if (!hull.may_hold(p) || !holds(q, p)) {
                                         continue;
                                     }
                                     while (qi < cur && !o.compare_exchange_weak(cur, qi)) {
                                     }
                                 }
                             }
+                        };
+                        // Columns whose centre x(col) = xmin_g + (col + 0.5) dx is in
+                        // [xmin, xmax]: ceil(min v) .. floor(max v); for a swath in longitudes
+                        // also those 360 degrees away (the output grid may meet the swath at the
+                        // longitudes as stored or 360 degrees away).
+                        rasterise(0.0, fast_ceil(std::min(std::min(v0, v1), std::min(v2, v3))),
+                                  fast_floor(std::max(std::max(v0, v1), std::max(v2, v3))));
+                        for (const double shift : {-360.0, 360.0}) {
+                            if (projected || xmax + shift < gx0 || xmin + shift > gx1) {
+                                continue; // no column centre in [xmin, xmax] + shift
+                            }
+                            rasterise(shift, fast_ceil((xmin + shift - ex.xmin) / dx - 0.5),
+                                      fast_floor((xmax + shift - ex.xmin) / dx - 0.5));
                         }
                     }
                 }
