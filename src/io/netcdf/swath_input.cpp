@@ -223,8 +223,8 @@ std::vector<double> read_2d(const nc::File& f, const nc::Var& v, size_t h, size_
 // The stored integers of a 2-D coordinate whose type fits an int32 (byte .. int, ubyte, ushort),
 // masked values as LatLon2D::PACKED_NONE; nullopt for another type, or when a valid value is
 // PACKED_NONE itself.
-std::optional<std::vector<std::int32_t>> read_2d_packed(const nc::File& f, const nc::Var& v,
-                                                        size_t h, size_t w) {
+std::optional<LatLon2D::Packed> read_2d_packed(const nc::File& f, const nc::Var& v, size_t h,
+                                               size_t w) {
     if (v.type != NC_BYTE && v.type != NC_UBYTE && v.type != NC_SHORT && v.type != NC_USHORT &&
         v.type != NC_INT) {
         return std::nullopt;
@@ -242,9 +242,9 @@ std::optional<std::vector<std::int32_t>> read_2d_packed(const nc::File& f, const
         }
         return ok;
     };
-    std::vector<std::int32_t> out;
+    LatLon2D::Packed out;
     reserve_huge(out, h * w);
-    out.resize(h * w);
+    out.resize(h * w); // not zero-filled: every element is written below
     std::atomic<bool> representable{true};
     const bool direct = read_chunks(f, v, h, w, [&](const unsigned char* src, size_t n, size_t i) {
         std::int32_t* dst = out.data() + i;
