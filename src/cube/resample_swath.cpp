@@ -9,7 +9,11 @@
 // beyond the outermost centres is outside). A centre on an edge shared by two quads takes the
 // first quad in swath order. Two passes, each spread over threads by for_each: bands of swath
 // rows find each output pixel's quad (an atomic minimum of the quad index: the result does not
-// depend on the threads), then bands of output rows fill the map from it.
+// depend on the threads), then bands of output rows fill the map from it. Pass 1 is walked in
+// blocks of 64 x 64 quads (the output pixels they meet stay in the cache), takes each quad's
+// bounding box from its cells' positions in output pixel units (computed once per cell), skips
+// the centres outside the quad's convex hull (Hull) and stops Newton's method once it has
+// converged (holds): shortcuts that give the same owners as the full inversion.
 //   nearest   the cell whose centre is nearest to the output centre, searched among the 4x4
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
