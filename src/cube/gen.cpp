@@ -114,6 +114,11 @@ GenResult generate(const GenRequest& req) {
     result.inputs_total = paths.size();
     const grid::Grid g = c.output_grid();
 
+    // One pool of workers for the run: the scan (a swath's 2-D lat/lon are inflated chunk by
+    // chunk on it), then reading the next slice and computing the current one share it (never
+    // more than --threads threads at work).
+    ThreadPool pool(std::max(req.threads, 1));
+    ThreadPool::Scope pool_scope(pool);
     auto inputs = scan_inputs(paths, c.input_processor, c.input_params, req.fail_fast, result);
     auto slices = make_slices(inputs, c.mosaic);
     if (slices.empty()) {
@@ -273,10 +278,6 @@ GenResult generate(const GenRequest& req) {
                      : open_for_create(out_path);
     }
 
-    // One pool of workers for the run: reading the next slice and computing the current one
-    // share it (never more than --threads threads at work).
-    ThreadPool pool(std::max(req.threads, 1));
-    ThreadPool::Scope pool_scope(pool);
     MapCache maps(g, c.crs ? c.crs->proj : std::string());
     ComputeContext ctx{
         g, cy, cx, vars, inputs, maps, std::max(req.threads, 1), req.partition, req.partitions};

@@ -9,7 +9,11 @@
 // beyond the outermost centres is outside). A centre on an edge shared by two quads takes the
 // first quad in swath order. Two passes, each spread over threads by for_each: bands of swath
 // rows find each output pixel's quad (an atomic minimum of the quad index: the result does not
-// depend on the threads), then bands of output rows fill the map from it.
+// depend on the threads), then bands of output rows fill the map from it. Pass 1 is walked in
+// blocks of 64 x 64 quads (the output pixels they meet stay in the cache), takes each quad's
+// bounding box from its cells' positions in output pixel units (computed once per cell), skips
+// the centres outside the quad's convex hull (Hull) and stops Newton's method once it has
+// converged (holds): shortcuts that give the same owners as the full inversion.
 //   nearest   the cell whose centre is nearest to the output centre, searched among the 4x4
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
@@ -25,13 +29,16 @@
 // antimeridian (-180..180 or 0..360) gets it without a smear across the globe.
 
 #include "baims/core/error.hpp"
+#include "baims/core/huge_pages.hpp"
 #include "baims/cube/resample.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include <optional>
 
 namespace baims::cube {
 namespace {
@@ -40,10 +47,18 @@ struct Pt {
     double x, y;
 };
 
+enum class Newton {
+    Fail, // no convergence
+    Root, // converged: (s, t) is the root
+    Near, // (only with quick) the last step was below 1e-9 at a residual below 1e-9 of the quad
+};
+
 // (s, t) with P(s, t) = a + s (b - a) + t (c - a) + s t (a - b - c + d) = p, by Newton's method
-// from the quad's centre. False when it does not converge.
-bool invert_bilinear(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt& p, double& s,
-                     double& t) {
+// from the quad's centre. With quick, it stops early (Near) once a step is below 1e-9: Newton's
+// iterates are then in their quadratic convergence and stay within ~1e-9 of (s, t) however long
+// they run; the iterates up to there are the same as without quick.
+Newton newton(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt& p, double& s, double& t,
+              bool quick) {
     const double ex = b.x - a.x, ey = b.y - a.y; // along s
     const double fx = c.x - a.x, fy = c.y - a.y; // along t
     const double gx = a.x - b.x - c.x + d.x, gy = a.y - b.y - c.y + d.y;
@@ -57,19 +72,29 @@ bool invert_bilinear(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const P
         const double j21 = ey + t * gy, j22 = fy + s * gy;
         const double det = j11 * j22 - j12 * j21;
         if (det == 0 || !std::isfinite(det)) {
-            return false;
+            return Newton::Fail;
         }
         const double ds = (j22 * rx - j12 * ry) / det;
         const double dt = (j11 * ry - j21 * rx) / det;
         s -= ds;
         t -= dt;
         if (std::abs(ds) + std::abs(dt) < 1e-13 && std::abs(rx) + std::abs(ry) < 1e-12 * scale) {
-            return true;
+            return Newton::Root;
+        }
+        if (quick && std::abs(ds) + std::abs(dt) < 1e-9 &&
+            std::abs(rx) + std::abs(ry) < 1e-9 * scale) {
+            return Newton::Near;
         }
     }
     const double rx = a.x + s * ex + t * fx + s * t * gx - p.x;
     const double ry = a.y + s * ey + t * fy + s * t * gy - p.y;
-    return std::abs(rx) + std::abs(ry) < 1e-9 * scale;
+    return std::abs(rx) + std::abs(ry) < 1e-9 * scale ? Newton::Root : Newton::Fail;
+}
+
+// The (s, t) of Newton's method run to its end; false when it does not converge.
+bool invert_bilinear(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt& p, double& s,
+                     double& t) {
+    return newton(a, b, c, d, p, s, t, false) == Newton::Root;
 }
 
 // Whether neighbouring cells are more than 180 degrees of longitude apart: the swath crosses the
@@ -87,6 +112,301 @@ bool crosses_antimeridian(const io::LatLon2D& src) {
     }
     return false;
 }
+
+// Whether output centre p may be inside the quad (a, b, c, d) (corners (r, c), (r, c+1),
+// (r+1, c), (r+1, c+1)): false only when p is outside the quad's convex hull by more than a
+// millionth of the quad's size. Every point that locate() accepts lies in the bilinear image of
+// [-1e-9, 1 + 1e-9]^2 up to a residual of 1e-9 of the quad's edge lengths, i.e. within ~1e-8 of
+// the quad's size of the hull (the image of [0, 1]^2 is a convex combination of the corners), so
+// this test only spares the Newton inversion of centres that it would reject anyway. For a quad
+// that is not strictly convex the test says true (no pre-test).
+class Hull {
+public:
+    Hull() = default;
+    Hull(const Pt& a, const Pt& b, const Pt& c, const Pt& d, double size)
+        : m_v{a, b, d, c}
+        , m_margin(1e-6 * size) {
+        int pos = 0, neg = 0;
+        for (int i = 0; i < 4; ++i) {
+            m_e[i] = Pt{m_v[(i + 1) % 4].x - m_v[i].x, m_v[(i + 1) % 4].y - m_v[i].y};
+        }
+        for (int i = 0; i < 4; ++i) {
+            const Pt& e = m_e[i];
+            const Pt& f = m_e[(i + 1) % 4];
+            const double turn = e.x * f.y - e.y * f.x;
+            pos += turn > 0;
+            neg += turn < 0;
+        }
+        m_sign = pos == 4 ? 1.0 : neg == 4 ? -1.0 : 0.0;
+    }
+    bool may_hold(const Pt& p) const {
+        if (m_sign == 0) {
+            return true;
+        }
+        for (int i = 0; i < 4; ++i) {
+            const Pt& e = m_e[i];
+            const double cross = e.x * (p.y - m_v[i].y) - e.y * (p.x - m_v[i].x);
+            // cross / |e| is p's signed distance from the edge's line; |e|_1 >= |e|_2 makes
+            // the threshold at least the margin.
+            if (m_sign * cross < -m_margin * (std::abs(e.x) + std::abs(e.y))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+private:
+    std::array<Pt, 4> m_v; // in order around the quad: a, b, d, c
+    std::array<Pt, 4> m_e; // m_v[i + 1] - m_v[i]
+    double m_margin = 0, m_sign = 0;
+};
+
+// std::floor and std::ceil (up to the sign of a zero), without the library call that the
+// baseline x86-64 build makes of them.
+double fast_floor(double v) {
+    if (!(std::abs(v) < 1e15)) {
+        return std::floor(v);
+    }
+    const auto f = static_cast<double>(static_cast<std::int64_t>(v));
+    return f > v ? f - 1 : f;
+}
+double fast_ceil(double v) {
+    if (!(std::abs(v) < 1e15)) {
+        return std::ceil(v);
+    }
+    const auto f = static_cast<double>(static_cast<std::int64_t>(v));
+    return f < v ? f + 1 : f;
+}
+
+// The two passes of map_swath over a swath whose positions are lon(i), lat(i) (see the top of
+// this file).
+struct Walk {
+    const io::LatLon2D& src;
+    const grid::Grid& out;
+    bool projected, nearest;
+    const io::ForEach& for_each;
+    std::vector<std::int32_t>& owner;
+    PixelMap& m;
+
+    template <typename Lon, typename Lat> void operator()(Lon lon, Lat lat) const {
+        const size_t H = src.height, W = src.width;
+        const size_t OW = out.width(), OH = out.height();
+        // Local equirectangular scale of longitude for the nearest distance.
+        double lat_sum = 0;
+        size_t lat_n = 0;
+        for (size_t i = 0; nearest && i < H * W; ++i) {
+            const double v = lat(i);
+            if (std::isfinite(v)) {
+                lat_sum += v;
+                ++lat_n;
+            }
+        }
+        const double kx =
+            projected ? 1.0
+            : lat_n   ? std::cos(lat_sum / static_cast<double>(lat_n) * std::numbers::pi / 180.0)
+                      : 1.0;
+        const auto& ex = out.extent();
+        const double dx = out.dx(), dy = out.dy();
+        // The output pixel centres, as out.x(col) and out.y(row) give them.
+        std::vector<double> xs(OW), ys(OH);
+        for (size_t c = 0; c < OW; ++c) {
+            xs[c] = out.x(c);
+        }
+        for (size_t r = 0; r < OH; ++r) {
+            ys[r] = out.y(r);
+        }
+        auto pos = [&](size_t i) { return Pt{lon(i), lat(i)}; };
+        // An output longitude moved by a multiple of 360 degrees next to the swath's longitude
+        // x0.
+        auto near_lon = [this](double x, double x0) {
+            if (projected) {
+                return x; // x of the output CRS, not a longitude
+            }
+            while (x - x0 > 180.0) {
+                x -= 360.0;
+            }
+            while (x0 - x > 180.0) {
+                x += 360.0;
+            }
+            return x;
+        };
+        // (s, t) of output centre p in quad q (its corner (r, c) at flat index q), or false.
+        auto locate = [&](size_t q, const Pt& p, double& s, double& t) {
+            constexpr double EPS = 1e-9;
+            if (!invert_bilinear(pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s, t) ||
+                s < -EPS || s > 1 + EPS || t < -EPS || t > 1 + EPS) {
+                return false;
+            }
+            s = std::clamp(s, 0.0, 1.0);
+            t = std::clamp(t, 0.0, 1.0);
+            return true;
+        };
+        // Whether output centre p is in quad q, as locate() says, mostly with fewer Newton
+        // steps: stopped once converged (Newton::Near), the answer is clear unless s or t is
+        // within 1e-7 of 0 or 1, where locate() decides.
+        auto holds = [&](size_t q, const Pt& p) {
+            double s = 0, t = 0;
+            const Newton n = newton(pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s, t, true);
+            constexpr double EPS = 1e-9, CLEAR = 1e-7;
+            if (n == Newton::Fail) {
+                return false;
+            }
+            if (n == Newton::Root) {
+                return s >= -EPS && s <= 1 + EPS && t >= -EPS && t <= 1 + EPS;
+            }
+            if (s < -CLEAR || s > 1 + CLEAR || t < -CLEAR || t > 1 + CLEAR) {
+                return false;
+            }
+            if (s > CLEAR && s < 1 - CLEAR && t > CLEAR && t < 1 - CLEAR) {
+                return true;
+            }
+            return locate(q, p, s, t);
+        };
+        // Pass 1, in parallel over bands of swath rows: each output pixel's owner, the first
+        // quad in swath order that holds its centre (an atomic minimum, so the result does not
+        // depend on the order the bands run in). A band is walked in blocks of `band` columns
+        // so that the output pixels it meets stay in the cache.
+        const size_t band = 64;
+        const size_t nbands = (H - 1 + band - 1) / band;
+        const double gx0 = ex.xmin - dx, gx1 = ex.xmax + dx; // beyond: no column centre
+        // Each cell's position in output pixel units, u = (ymax_g - y) / dy - 0.5 and
+        // v = (x - xmin_g) / dx - 0.5, computed per block of cells: both are monotone in y and x
+        // (also as rounded), so the rows of a quad's bounding box below are ceil(min u) ..
+        // floor(max u), exactly what ceil((ymax_g - ymax) / dy - 0.5) .. gives, with a quarter
+        // of the divisions.
+        for_each(nbands, [&](size_t b) {
+            const size_t r_beg = b * band, r_end = std::min(H - 1, (b + 1) * band);
+            std::vector<double> us((band + 1) * (band + 1)), vs((band + 1) * (band + 1));
+            for (size_t c0 = 0; c0 + 1 < W; c0 += band) {
+                const size_t c_end = std::min(W - 1, c0 + band), nc = c_end - c0 + 1;
+                for (size_t r = r_beg; r <= r_end; ++r) {
+                    for (size_t c = c0; c <= c_end; ++c) {
+                        const size_t i = r * W + c, k = (r - r_beg) * nc + (c - c0);
+                        us[k] = (ex.ymax - lat(i)) / dy - 0.5;
+                        vs[k] = (lon(i) - ex.xmin) / dx - 0.5;
+                    }
+                }
+                for (size_t r = r_beg; r < r_end; ++r) {
+                    for (size_t c = c0; c < c_end; ++c) {
+                        const size_t q = r * W + c, k = (r - r_beg) * nc + (c - c0);
+                        const double u0 = us[k], u1 = us[k + 1], u2 = us[k + nc],
+                                     u3 = us[k + nc + 1];
+                        const double v0 = vs[k], v1 = vs[k + 1], v2 = vs[k + nc],
+                                     v3 = vs[k + nc + 1];
+                        if (!std::isfinite(u0 + u1 + u2 + u3 + v0 + v1 + v2 + v3)) {
+                            continue; // a corner without position: the quad holds no centre
+                        }
+                        // Rows (north-up) whose centre y(row) = ymax_g - (row + 0.5) dy is in
+                        // [ymin, ymax].
+                        const double r0f = fast_ceil(std::min(std::min(u0, u1), std::min(u2, u3)));
+                        const double r1f = fast_floor(std::max(std::max(u0, u1), std::max(u2, u3)));
+                        if (r1f < 0 || r0f > static_cast<double>(OH) - 1 || r0f > r1f) {
+                            continue;
+                        }
+                        const Pt a = pos(q), bb = pos(q + 1), cc = pos(q + W), d = pos(q + W + 1);
+                        const double ymin = std::min({a.y, bb.y, cc.y, d.y});
+                        const double ymax = std::max({a.y, bb.y, cc.y, d.y});
+                        const double xmin = std::min({a.x, bb.x, cc.x, d.x});
+                        const double xmax = std::max({a.x, bb.x, cc.x, d.x});
+                        if (!projected && xmax - xmin > 180.0) {
+                            continue; // a quad that is no quad
+                        }
+                        const auto row0 = static_cast<size_t>(std::max(0.0, r0f));
+                        const auto row1 =
+                            static_cast<size_t>(std::min(static_cast<double>(OH) - 1, r1f));
+                        const auto qi = static_cast<std::int32_t>(q);
+                        Hull hull;
+                        bool have_hull = false;
+                        // The output centres of rows row0..row1 and columns col0..col1, moved by
+                        // `shift` degrees, that the quad holds.
+                        auto rasterise = [&](double shift, double c0f, double c1f) {
+                            if (c1f < 0 || c0f > static_cast<double>(OW) - 1 || c0f > c1f) {
+                                return;
+                            }
+                            const auto col0 = static_cast<size_t>(std::max(0.0, c0f));
+                            const auto col1 =
+                                static_cast<size_t>(std::min(static_cast<double>(OW) - 1, c1f));
+                            for (size_t orow = row0; orow <= row1; ++orow) {
+                                for (size_t ocol = col0; ocol <= col1; ++ocol) {
+                                    std::atomic_ref<std::int32_t> o(owner[orow * OW + ocol]);
+                                    std::int32_t cur = o.load(std::memory_order_relaxed);
+                                    if (cur <= qi) {
+                                        continue;
+                                    }
+                                    const Pt p{xs[ocol] - shift, ys[orow]};
+                                    if (!have_hull) {
+                                        hull = Hull(a, bb, cc, d, (xmax - xmin) + (ymax - ymin));
+                                        have_hull = true;
+                                    }
+                                    if (!hull.may_hold(p) || !holds(q, p)) {
+                                        continue;
+                                    }
+                                    while (qi < cur && !o.compare_exchange_weak(cur, qi)) {
+                                    }
+                                }
+                            }
+                        };
+                        // Columns whose centre x(col) = xmin_g + (col + 0.5) dx is in
+                        // [xmin, xmax]: ceil(min v) .. floor(max v); for a swath in longitudes
+                        // also those 360 degrees away (the output grid may meet the swath at the
+                        // longitudes as stored or 360 degrees away).
+                        rasterise(0.0, fast_ceil(std::min(std::min(v0, v1), std::min(v2, v3))),
+                                  fast_floor(std::max(std::max(v0, v1), std::max(v2, v3))));
+                        for (const double shift : {-360.0, 360.0}) {
+                            if (projected || xmax + shift < gx0 || xmin + shift > gx1) {
+                                continue; // no column centre in [xmin, xmax] + shift
+                            }
+                            rasterise(shift, fast_ceil((xmin + shift - ex.xmin) / dx - 0.5),
+                                      fast_floor((xmax + shift - ex.xmin) / dx - 0.5));
+                        }
+                    }
+                }
+            }
+        });
+        // Pass 2, in parallel over bands of output rows: the owner quad's nearest cell or
+        // weights.
+        const size_t obands = (OH + band - 1) / band;
+        for_each(obands, [&](size_t b) {
+            for (size_t orow = b * band; orow < std::min(OH, (b + 1) * band); ++orow) {
+                const double py = ys[orow];
+                for (size_t ocol = 0; ocol < OW; ++ocol) {
+                    const size_t o = orow * OW + ocol;
+                    if (owner[o] == std::numeric_limits<std::int32_t>::max()) {
+                        owner[o] = -1;
+                        continue;
+                    }
+                    const auto q = static_cast<size_t>(owner[o]);
+                    const Pt p{near_lon(xs[ocol], lon(q)), py};
+                    if (!nearest) {
+                        double s = 0, t = 0;
+                        locate(q, p, s, t);
+                        m.wx[o] = static_cast<float>(s);
+                        m.wy[o] = static_cast<float>(t);
+                        continue; // lo is the owner quad's corner (r, c)
+                    }
+                    const size_t r = q / W, c = q % W;
+                    double best = std::numeric_limits<double>::infinity();
+                    std::int32_t best_idx = -1;
+                    const size_t rr0 = r > 0 ? r - 1 : 0, rr1 = std::min(H - 1, r + 2);
+                    const size_t cc0 = c > 0 ? c - 1 : 0, cc1 = std::min(W - 1, c + 2);
+                    for (size_t rr = rr0; rr <= rr1; ++rr) {
+                        for (size_t k = cc0; k <= cc1; ++k) {
+                            const size_t i = rr * W + k;
+                            const double ddx = (lon(i) - p.x) * kx;
+                            const double ddy = lat(i) - p.y;
+                            const double dist = ddx * ddx + ddy * ddy;
+                            if (dist < best) { // NaN positions never win
+                                best = dist;
+                                best_idx = static_cast<std::int32_t>(i);
+                            }
+                        }
+                    }
+                    m.nearest[o] = best_idx;
+                }
+            }
+        });
+    }
+};
 
 } // namespace
 
@@ -138,38 +458,24 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     m.width = OW;
     m.height = OH;
     const bool nearest = method == Resampling::Nearest;
-    if (nearest) {
-        m.nearest.assign(OW * OH, -1);
-    } else {
-        m.lo.assign(OW * OH, -1);
+    // The owner array (pass 1) is the map's own index array: written once with "no quad yet",
+    // then once more by pass 2 (no -1 fill before).
+    std::vector<std::int32_t>& owner = nearest ? m.nearest : m.lo;
+    const bool empty = H < 2 || W < 2 || OW == 0 || OH == 0;
+    reserve_huge(owner, OW * OH);
+    owner.assign(OW * OH, empty ? -1 : std::numeric_limits<std::int32_t>::max());
+    if (!nearest) {
         m.step.assign(OW * OH, 8); // +1 column, +1 row
         m.wx.assign(OW * OH, 0.0f);
         m.wy.assign(OW * OH, 0.0f);
     }
-    if (H < 2 || W < 2 || OW == 0 || OH == 0) {
+    if (empty) {
         return m;
     }
     if (H * W > static_cast<size_t>(std::numeric_limits<std::int32_t>::max())) {
         throw InputError("a swath of " + io::describe(io::Geometry{src}) +
                          " cells is too large to resample (at most 2^31 cells)");
     }
-    // Local equirectangular scale of longitude for the nearest distance.
-    double lat_sum = 0;
-    size_t lat_n = 0;
-    for (size_t i = 0; i < H * W; ++i) {
-        const double v = src.lat_at(i);
-        if (std::isfinite(v)) {
-            lat_sum += v;
-            ++lat_n;
-        }
-    }
-    const double kx =
-        projected ? 1.0
-        : lat_n   ? std::cos(lat_sum / static_cast<double>(lat_n) * std::numbers::pi / 180.0)
-                  : 1.0;
-
-    const auto& ex = out.extent();
-    const double dx = out.dx(), dy = out.dy();
     // A swath across the antimeridian (a quad whose corners span more than 180 degrees of
     // longitude) is walked with its longitudes in [0, 360), where it is continuous.
     std::vector<double> unwrapped;
@@ -180,136 +486,23 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
             unwrapped[i] = x < 0 ? x + 360.0 : x;
         }
     }
-    auto lon = [&](size_t i) { return unwrapped.empty() ? src.lon_at(i) : unwrapped[i]; };
-    auto pos = [&](size_t i) { return Pt{lon(i), src.lat_at(i)}; };
-    // An output longitude moved by a multiple of 360 degrees next to the swath's longitude x0.
-    auto near_lon = [projected](double x, double x0) {
-        if (projected) {
-            return x; // x of the output CRS, not a longitude
-        }
-        while (x - x0 > 180.0) {
-            x -= 360.0;
-        }
-        while (x0 - x > 180.0) {
-            x += 360.0;
-        }
-        return x;
-    };
-    // (s, t) of output centre p in quad q (its corner (r, c) at flat index q), or false.
-    auto locate = [&](size_t q, const Pt& p, double& s, double& t) {
-        constexpr double EPS = 1e-9;
-        if (!invert_bilinear(pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s, t) || s < -EPS ||
-            s > 1 + EPS || t < -EPS || t > 1 + EPS) {
-            return false;
-        }
-        s = std::clamp(s, 0.0, 1.0);
-        t = std::clamp(t, 0.0, 1.0);
-        return true;
-    };
-    // Pass 1, in parallel over bands of swath rows: each output pixel's owner, the first quad in
-    // swath order that holds its centre (an atomic minimum, so the result does not depend on the
-    // order the bands run in). Kept in the map's own index array.
-    std::vector<std::int32_t>& owner = nearest ? m.nearest : m.lo;
-    std::fill(owner.begin(), owner.end(), std::numeric_limits<std::int32_t>::max());
-    const size_t band = 64;
-    const size_t nbands = (H - 1 + band - 1) / band;
-    for_each(nbands, [&](size_t b) {
-        const size_t r_end = std::min(H - 1, (b + 1) * band);
-        for (size_t r = b * band; r < r_end; ++r) {
-            for (size_t c = 0; c + 1 < W; ++c) {
-                const size_t q = r * W + c;
-                const Pt a = pos(q), bb = pos(q + 1), cc = pos(q + W), d = pos(q + W + 1);
-                const double xmin = std::min({a.x, bb.x, cc.x, d.x});
-                const double xmax = std::max({a.x, bb.x, cc.x, d.x});
-                const double ymin = std::min({a.y, bb.y, cc.y, d.y});
-                const double ymax = std::max({a.y, bb.y, cc.y, d.y});
-                if (!std::isfinite(xmin + xmax + ymin + ymax) ||
-                    (!projected && xmax - xmin > 180.0)) {
-                    continue; // a corner without position, or a quad that is no quad
-                }
-                // Rows (north-up) whose centre y(row) = ymax_g - (row + 0.5) dy is in
-                // [ymin, ymax].
-                const double r0f = std::ceil((ex.ymax - ymax) / dy - 0.5);
-                const double r1f = std::floor((ex.ymax - ymin) / dy - 0.5);
-                if (r1f < 0 || r0f > static_cast<double>(OH) - 1 || r0f > r1f) {
-                    continue;
-                }
-                const auto row0 = static_cast<size_t>(std::max(0.0, r0f));
-                const auto row1 = static_cast<size_t>(std::min(static_cast<double>(OH) - 1, r1f));
-                const auto qi = static_cast<std::int32_t>(q);
-                // Columns whose centre x(col) = xmin_g + (col + 0.5) dx, moved by `shift`
-                // degrees, is in [xmin, xmax] (the output grid may meet the swath at the
-                // longitudes as stored or 360 degrees away).
-                for (const double shift : {0.0, -360.0, 360.0}) {
-                    if (shift != 0.0 && projected) {
-                        break; // x of the output CRS, not a longitude
-                    }
-                    const double c0f = std::ceil((xmin + shift - ex.xmin) / dx - 0.5);
-                    const double c1f = std::floor((xmax + shift - ex.xmin) / dx - 0.5);
-                    if (c1f < 0 || c0f > static_cast<double>(OW) - 1 || c0f > c1f) {
-                        continue;
-                    }
-                    const auto col0 = static_cast<size_t>(std::max(0.0, c0f));
-                    const auto col1 =
-                        static_cast<size_t>(std::min(static_cast<double>(OW) - 1, c1f));
-                    for (size_t orow = row0; orow <= row1; ++orow) {
-                        for (size_t ocol = col0; ocol <= col1; ++ocol) {
-                            std::atomic_ref<std::int32_t> o(owner[orow * OW + ocol]);
-                            std::int32_t cur = o.load(std::memory_order_relaxed);
-                            double s = 0, t = 0;
-                            if (cur <= qi ||
-                                !locate(q, Pt{out.x(ocol) - shift, out.y(orow)}, s, t)) {
-                                continue;
-                            }
-                            while (qi < cur && !o.compare_exchange_weak(cur, qi)) {
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    });
-    // Pass 2, in parallel over bands of output rows: the owner quad's nearest cell or weights.
-    const size_t obands = (OH + band - 1) / band;
-    for_each(obands, [&](size_t b) {
-        for (size_t orow = b * band; orow < std::min(OH, (b + 1) * band); ++orow) {
-            const double py = out.y(orow);
-            for (size_t ocol = 0; ocol < OW; ++ocol) {
-                const size_t o = orow * OW + ocol;
-                if (owner[o] == std::numeric_limits<std::int32_t>::max()) {
-                    owner[o] = -1;
-                    continue;
-                }
-                const auto q = static_cast<size_t>(owner[o]);
-                const Pt p{near_lon(out.x(ocol), lon(q)), py};
-                if (!nearest) {
-                    double s = 0, t = 0;
-                    locate(q, p, s, t);
-                    m.wx[o] = static_cast<float>(s);
-                    m.wy[o] = static_cast<float>(t);
-                    continue; // lo is the owner quad's corner (r, c)
-                }
-                const size_t r = q / W, c = q % W;
-                double best = std::numeric_limits<double>::infinity();
-                std::int32_t best_idx = -1;
-                const size_t rr0 = r > 0 ? r - 1 : 0, rr1 = std::min(H - 1, r + 2);
-                const size_t cc0 = c > 0 ? c - 1 : 0, cc1 = std::min(W - 1, c + 2);
-                for (size_t rr = rr0; rr <= rr1; ++rr) {
-                    for (size_t k = cc0; k <= cc1; ++k) {
-                        const size_t i = rr * W + k;
-                        const double ddx = (lon(i) - p.x) * kx;
-                        const double ddy = src.lat_at(i) - p.y;
-                        const double dist = ddx * ddx + ddy * ddy;
-                        if (dist < best) { // NaN positions never win
-                            best = dist;
-                            best_idx = static_cast<std::int32_t>(i);
-                        }
-                    }
-                }
-                m.nearest[o] = best_idx;
-            }
-        }
-    });
+    const Walk walk{src, out, projected, nearest, for_each, owner, m};
+    // The walk specialised for how the positions are stored (the same doubles either way).
+    if (!unwrapped.empty()) {
+        const double* ux = unwrapped.data();
+        walk([ux](size_t i) { return ux[i]; }, [&src](size_t i) { return src.lat_at(i); });
+    } else if (src.packed()) {
+        const std::int32_t* px = src.lon_packed.data();
+        const std::int32_t* py = src.lat_packed.data();
+        const double xs = src.lon_scale, xo = src.lon_offset, ys = src.lat_scale,
+                     yo = src.lat_offset;
+        walk([=](size_t i) { return io::LatLon2D::unpack(px[i], xs, xo); },
+             [=](size_t i) { return io::LatLon2D::unpack(py[i], ys, yo); });
+    } else {
+        const double* x = src.lon.data();
+        const double* y = src.lat.data();
+        walk([x](size_t i) { return x[i]; }, [y](size_t i) { return y[i]; });
+    }
     return m;
 }
 

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <sys/mman.h>
 #include <vector>
 
@@ -16,7 +17,7 @@ namespace baims {
 
 // v.reserve(n), and the whole 2 MiB pages inside the new storage advised MADV_HUGEPAGE (only
 // when v had less capacity: storage already written to is left alone).
-template <typename T> void reserve_huge(std::vector<T>& v, size_t n) {
+template <typename T, typename A> void reserve_huge(std::vector<T, A>& v, size_t n) {
     if (v.capacity() >= n) {
         return;
     }
@@ -31,5 +32,20 @@ template <typename T> void reserve_huge(std::vector<T>& v, size_t n) {
     }
 #endif
 }
+
+// An allocator whose resize() leaves new elements of a trivial type uninitialised (value-
+// initialisation only when asked, e.g. resize(n, value)): for big buffers that are written in
+// full right after, so that their fresh pages are first touched by the threads that fill them,
+// not by a zero-fill before.
+template <typename T> struct NoInitAllocator : std::allocator<T> {
+    using value_type = T;
+    template <typename U> struct rebind { using other = NoInitAllocator<U>; };
+    NoInitAllocator() = default;
+    template <typename U> NoInitAllocator(const NoInitAllocator<U>&) noexcept {}
+    template <typename U> void construct(U* p) noexcept { ::new (static_cast<void*>(p)) U; }
+    template <typename U, typename... A> void construct(U* p, A&&... a) {
+        ::new (static_cast<void*>(p)) U(std::forward<A>(a)...);
+    }
+};
 
 } // namespace baims

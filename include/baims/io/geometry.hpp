@@ -13,6 +13,8 @@
 // x[c]; LatLon2D: lat[r * width + c], lon[r * width + c]).
 // No PROJ types here: LonLatToCrs keeps them inside its implementation.
 
+#include "baims/core/huge_pages.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -47,7 +49,9 @@ struct LatLon2D {
     // kept as stored: position = packed * scale + offset in double, the same double as decoding
     // into lat/lon gives, in half the memory; PACKED_NONE: no position. Read through lat_at and
     // lon_at, which serve both forms.
-    std::vector<std::int32_t> lat_packed, lon_packed;
+    // (Not zero-filled on resize: the reader writes every element.)
+    using Packed = std::vector<std::int32_t, NoInitAllocator<std::int32_t>>;
+    Packed lat_packed, lon_packed;
     double lat_scale = 1, lat_offset = 0, lon_scale = 1, lon_offset = 0;
     static constexpr std::int32_t PACKED_NONE = INT32_MIN;
     bool operator==(const LatLon2D&) const = default;

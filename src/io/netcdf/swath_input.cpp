@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
@@ -73,6 +74,27 @@ template <typename T> void narrow(const unsigned char* src, size_t cols, std::in
         T v;
         std::memcpy(&v, src + i * sizeof(T), sizeof(T));
         dst[i] = static_cast<std::int32_t>(v);
+    }
+}
+
+// The stored integers of one chunk row (byte .. int, ubyte, ushort) into dst[0, cols).
+void narrow_any(nc_type type, const unsigned char* src, size_t cols, std::int32_t* dst) {
+    switch (type) {
+    case NC_BYTE:
+        narrow<std::int8_t>(src, cols, dst);
+        break;
+    case NC_UBYTE:
+        narrow<std::uint8_t>(src, cols, dst);
+        break;
+    case NC_SHORT:
+        narrow<std::int16_t>(src, cols, dst);
+        break;
+    case NC_USHORT:
+        narrow<std::uint16_t>(src, cols, dst);
+        break;
+    default:
+        narrow<std::int32_t>(src, cols, dst);
+        break;
     }
 }
 
@@ -201,45 +223,43 @@ std::vector<double> read_2d(const nc::File& f, const nc::Var& v, size_t h, size_
 // The stored integers of a 2-D coordinate whose type fits an int32 (byte .. int, ubyte, ushort),
 // masked values as LatLon2D::PACKED_NONE; nullopt for another type, or when a valid value is
 // PACKED_NONE itself.
-std::optional<std::vector<std::int32_t>> read_2d_packed(const nc::File& f, const nc::Var& v,
-                                                        size_t h, size_t w) {
+std::optional<LatLon2D::Packed> read_2d_packed(const nc::File& f, const nc::Var& v, size_t h,
+                                               size_t w) {
     if (v.type != NC_BYTE && v.type != NC_UBYTE && v.type != NC_SHORT && v.type != NC_USHORT &&
         v.type != NC_INT) {
         return std::nullopt;
     }
-    std::vector<std::int32_t> out;
+    const Packing p = packing(f, v);
+    // Masked values -> PACKED_NONE in dst[0, n); false when a valid value is PACKED_NONE itself.
+    auto mask = [&p](std::int32_t* dst, size_t n) {
+        bool ok = true;
+        for (size_t k = 0; k < n; ++k) {
+            if (masked(static_cast<double>(dst[k]), p)) {
+                dst[k] = LatLon2D::PACKED_NONE;
+            } else if (dst[k] == LatLon2D::PACKED_NONE) {
+                ok = false;
+            }
+        }
+        return ok;
+    };
+    LatLon2D::Packed out;
     reserve_huge(out, h * w);
-    out.resize(h * w);
+    out.resize(h * w); // not zero-filled: every element is written below
+    std::atomic<bool> representable{true};
     const bool direct = read_chunks(f, v, h, w, [&](const unsigned char* src, size_t n, size_t i) {
         std::int32_t* dst = out.data() + i;
-        switch (v.type) {
-        case NC_BYTE:
-            narrow<std::int8_t>(src, n, dst);
-            break;
-        case NC_UBYTE:
-            narrow<std::uint8_t>(src, n, dst);
-            break;
-        case NC_SHORT:
-            narrow<std::int16_t>(src, n, dst);
-            break;
-        case NC_USHORT:
-            narrow<std::uint16_t>(src, n, dst);
-            break;
-        default:
-            narrow<std::int32_t>(src, n, dst);
-            break;
+        // decoded and masked here, in the chunk tasks on the run's threads
+        narrow_any(v.type, src, n, dst);
+        if (!mask(dst, n)) {
+            representable = false;
         }
     });
     if (!direct) {
         f.check(nc_get_var_int(f.id(), v.id, out.data()), "reading '" + v.name + "'");
+        representable = mask(out.data(), out.size());
     }
-    const Packing p = packing(f, v);
-    for (auto& x : out) {
-        if (masked(static_cast<double>(x), p)) {
-            x = LatLon2D::PACKED_NONE;
-        } else if (x == LatLon2D::PACKED_NONE) {
-            return std::nullopt;
-        }
+    if (!representable) {
+        return std::nullopt;
     }
     return out;
 }

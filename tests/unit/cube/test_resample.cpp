@@ -207,6 +207,111 @@ TEST_CASE("swath: quads rasterised onto output centres, nothing outside the foot
     CHECK(a.off.back() == a.idx.size());
 }
 
+// A warped 9x11 swath (rows bent, columns sheared, cells growing to the east, cell (2, 7) pushed
+// out of line; rows 5 to 8 fold back over rows 3 and 4, so some output centres lie in two quads)
+// onto a fine grid: each output pixel's quad (the bilinear map's lo)
+// is the first quad in swath order whose bilinear inverse, solved here in closed form (a
+// quadratic in s), has (s, t) in [0, 1]^2; no quad holds a centre -> none (-1). Centres within
+// 1e-6 of a quad's edge in (s, t) are left out (either answer is right there).
+TEST_CASE("swath: each output centre's quad is the first that holds it (closed-form inverse)",
+          "[cube][swath]") {
+    const size_t H = 9, W = 11;
+    baims::io::LatLon2D g;
+    g.height = H;
+    g.width = W;
+    for (size_t r = 0; r < H; ++r) {
+        for (size_t c = 0; c < W; ++c) {
+            const double x = static_cast<double>(c), y = static_cast<double>(r);
+            const double fold = r >= 5 ? -0.8 * (y - 4.0) : 0.0; // rows 5, 6, ... fold back
+            double lon = 10.0 + 0.1 * x + 0.004 * x * x + 0.03 * y;
+            double lat = 50.0 + 0.1 * (y + 1.6 * fold) + 0.01 * std::sin(x);
+            if (r == 2 && c == 7) {
+                lon += 0.06;
+                lat += 0.05;
+            }
+            g.lon.push_back(lon);
+            g.lat.push_back(lat);
+        }
+    }
+    const baims::grid::Grid out({9.9, 49.8, 11.8, 51.0}, 95, 60);
+    auto serial = [](size_t n, const std::function<void(size_t)>& task) {
+        for (size_t i = 0; i < n; ++i) {
+            task(i);
+        }
+    };
+    const auto m =
+        std::get<PixelMap>(map_source(baims::io::Geometry{g}, out, Resampling::Bilinear, serial));
+    const auto n =
+        std::get<PixelMap>(map_source(baims::io::Geometry{g}, out, Resampling::Nearest, serial));
+    auto cross = [](double ax, double ay, double bx, double by) { return ax * by - ay * bx; };
+    // -1: outside every quad; -2: within 1e-6 of an edge of some quad (not checked). holders:
+    // how many quads hold it.
+    size_t holders = 0;
+    auto reference = [&](double px, double py) -> std::int64_t {
+        holders = 0;
+        std::int64_t first = -1;
+        for (size_t r = 0; r + 1 < H; ++r) {
+            for (size_t c = 0; c + 1 < W; ++c) {
+                const size_t q = r * W + c;
+                const double ax = g.lon[q], ay = g.lat[q];
+                const double ex = g.lon[q + 1] - ax, ey = g.lat[q + 1] - ay;
+                const double fx = g.lon[q + W] - ax, fy = g.lat[q + W] - ay;
+                const double gx = ax - g.lon[q + 1] - g.lon[q + W] + g.lon[q + W + 1];
+                const double gy = ay - g.lat[q + 1] - g.lat[q + W] + g.lat[q + W + 1];
+                const double hx = px - ax, hy = py - ay;
+                // h - s e = t (f + s g)  =>  cross(h - s e, f + s g) = 0
+                const double A = -cross(ex, ey, gx, gy);
+                const double B = cross(hx, hy, gx, gy) - cross(ex, ey, fx, fy);
+                const double C = cross(hx, hy, fx, fy);
+                std::vector<double> roots;
+                if (std::abs(A) < 1e-15) {
+                    roots.push_back(-C / B);
+                } else if (const double D = B * B - 4 * A * C; D >= 0) {
+                    roots.push_back((-B + std::sqrt(D)) / (2 * A));
+                    roots.push_back((-B - std::sqrt(D)) / (2 * A));
+                }
+                for (const double s : roots) {
+                    const double kx = fx + s * gx, ky = fy + s * gy;
+                    const double t =
+                        std::abs(kx) > std::abs(ky) ? (hx - s * ex) / kx : (hy - s * ey) / ky;
+                    const double e =
+                        std::min({std::abs(s), std::abs(1 - s), std::abs(t), std::abs(1 - t)});
+                    if (e < 1e-6) {
+                        return -2;
+                    }
+                    if (s > 0 && s < 1 && t > 0 && t < 1) {
+                        ++holders;
+                        first = first < 0 ? static_cast<std::int64_t>(q) : first;
+                    }
+                }
+            }
+        }
+        return first;
+    };
+    size_t inside = 0, twice = 0, checked = 0;
+    for (size_t row = 0; row < out.height(); ++row) {
+        for (size_t col = 0; col < out.width(); ++col) {
+            const std::int64_t want = reference(out.x(col), out.y(row));
+            if (want == -2) {
+                continue;
+            }
+            ++checked;
+            const size_t o = row * out.width() + col;
+            INFO("output pixel row " << row << " col " << col);
+            CHECK(m.lo[o] == want);
+            CHECK((n.nearest[o] >= 0) == (want >= 0));
+            inside += want >= 0;
+            twice += holders > 1;
+        }
+    }
+    // The case is what it says: most of the grid checked, centres inside and outside, and
+    // centres of the fold that an earlier quad also holds.
+    CHECK(checked > 5600);
+    CHECK(inside > 1000);
+    CHECK(checked - inside > 1000);
+    CHECK(twice > 0);
+}
+
 TEST_CASE("per-pixel average and mode over the listed cells, NaN left out, ties to the smaller",
           "[cube]") {
     PixelMap m;
