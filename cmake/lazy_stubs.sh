@@ -14,6 +14,7 @@
 # (a variable, a vtable, typeinfo) of LIB that our code references is an error here, never a
 # silently wrong binary.
 set -euo pipefail
+export LC_ALL=C # one collation for sort, comm and join
 out=$1
 nm=$2
 IFS='|' read -ra objs <<<"$3"
