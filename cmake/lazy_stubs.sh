@@ -173,5 +173,6 @@ EOF
 } >"$tmp/out.S"
 # rewrite only on a change, so that ninja (restat) does not reassemble and relink for nothing
 if ! cmp -s "$tmp/out.S" "$out"; then
+    mkdir -p "$(dirname "$out")"
     mv "$tmp/out.S" "$out"
 fi
