@@ -23,9 +23,10 @@ if(CMAKE_SYSTEM_NAME STREQUAL "Linux" AND CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_
    AND CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang" AND NOT CMAKE_CROSSCOMPILING)
     set(_baims_lazy_supported ON)
 endif()
-# Default OFF in the sanitizer builds: that the stubs work and save CI minutes there is not measured
-# yet (bench/results/2026-12-02-lazy-gdal.md); -DBAIMS_LAZY_GDAL=ON tries it (without
-# RTLD_DEEPBIND, which ASan refuses: src/core/lazy_load.cpp).
+# Default OFF in the sanitizer builds. In the ASan/UBSan build it cannot work as it is: UBSan's
+# vptr check (-fsanitize=undefined) makes our code reference the typeinfo of GDAL's classes
+# (_ZTI10GDALDriver, _ZTI8OGRPoint, ... 16 data symbols), which no trampoline can stand for, and
+# lazy_stubs.sh refuses them (tried, bench/results/2026-12-02-lazy-gdal.md). TSan: not tried.
 set(_baims_lazy_default ${_baims_lazy_supported})
 if(BAIMS_SANITIZE OR BAIMS_SANITIZE_THREAD)
     set(_baims_lazy_default OFF)
