@@ -27,25 +27,15 @@ void* baims_lazy_resolve(unsigned index);
 namespace {
 std::once_flag g_once;
 
-// RTLD_DEEPBIND: a loaded library looks its symbols up in itself and its own dependencies first.
-// Without it, each of libgdal's ~48 000 symbol relocations (mostly to itself) first walks the ~55
-// libraries baims loaded at start-up: ~90 M instructions, half of what loading GDAL costs
-// (bench/results/2026-12-02-lazy-gdal.md). Safe here: the executable exports no symbols and
-// defines no replacement (malloc, operator new) that GDAL should bind to; every library it shares
-// with GDAL (libstdc++, libc, libcurl, ...) is one copy found the same way. Not with the
-// sanitizers, whose runtime must interpose malloc and the like in every library (ASan refuses
-// RTLD_DEEPBIND).
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr int deep_bind = 0;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr int deep_bind = 0;
-#else
-constexpr int deep_bind = RTLD_DEEPBIND;
-#endif
-#else
-constexpr int deep_bind = RTLD_DEEPBIND;
-#endif
+// No RTLD_DEEPBIND, although it would save ~90 M instructions of every GDAL-using command (each of
+// libgdal's ~48 000 relocations first walks the ~55 libraries loaded at start-up): the PIE
+// executable holds copy relocations of libc's and libstdc++'s data (__libc_single_threaded,
+// std::cerr, std::cout, std::ctype<char>::id, stdout, stderr). libc and libstdc++ bind to those
+// copies; a library loaded with DEEPBIND binds to the originals instead (checked with
+// LD_DEBUG=bindings: libgdal, libproj, libgeos). Its std::cerr would be an unconstructed object,
+// and its __libc_single_threaded would stay 1 after threads start, so the shared_ptr reference
+// counts inlined in GDAL, PROJ and GEOS would stop being atomic
+// (bench/results/2026-12-02-lazy-gdal.md).
 
 // The error line and exit code 69. Called from whichever GDAL or PROJ call came first, possibly on
 // a worker thread, with no way to throw through the trampoline: the process ends here, like an
@@ -71,7 +61,7 @@ void load_all() {
         if (const char* test = std::getenv("BAIMS_TEST_GDAL_SONAME"); lib == 0 && test && *test) {
             soname = test;
         }
-        handles[lib] = dlopen(soname, RTLD_NOW | RTLD_GLOBAL | deep_bind);
+        handles[lib] = dlopen(soname, RTLD_NOW | RTLD_GLOBAL);
         if (!handles[lib]) {
             const char* why = dlerror();
             fail(soname, baims_lazy_packages[lib], why ? why : "unknown error");
