@@ -5,6 +5,7 @@
 
 #include "baims/core/error.hpp"
 #include "baims/core/interrupt.hpp"
+#include "baims/core/lazy_lib.hpp"
 #include "baims/core/log.hpp"
 #include "baims/core/progress.hpp"
 #include "baims/core/text.hpp"
@@ -161,6 +162,7 @@ int main(int argc, char** argv) {
         std::cerr << format_error_line("", "no command given", "Run 'baims --help'") << std::endl;
         return EXIT_USAGE;
     }
+    lazy_lib::set_command(selected->name.c_str());
     auto report = [&](const std::string& what, const std::string& hint) {
         std::string line = format_error_line(selected->name, log::redact(what), hint);
         if (lo.format == log::Format::Json) {

@@ -11,8 +11,8 @@
 # in this mode: give it a distinct name or move it to a library. version.cpp (which includes the
 # per-commit git revision header) stays a separate source, so a new commit recompiles only it.
 option(BAIMS_UNITY_APPS "Compile the baims binary's sources (apps/) as one unity source" ON)
-if(BAIMS_UNITY_APPS AND TARGET baims)
-    set_target_properties(baims PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 0)
-    set_source_files_properties(${PROJECT_SOURCE_DIR}/apps/version.cpp TARGET_DIRECTORY baims
+if(BAIMS_UNITY_APPS AND TARGET baims_app)
+    set_target_properties(baims_app PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 0)
+    set_source_files_properties(${PROJECT_SOURCE_DIR}/apps/version.cpp TARGET_DIRECTORY baims_app
                                 PROPERTIES SKIP_UNITY_BUILD_INCLUSION ON)
 endif()

@@ -38,8 +38,29 @@ set(CPACK_PACKAGE_DESCRIPTION
 per-parcel statistics into PostGIS (catalog, rasterize, extract, ingest-vector).")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
-# the runtime libraries (GDAL, PROJ, netCDF, blosc, libpqxx, yaml-cpp, ...) found by dpkg-shlibdeps
+# the runtime libraries (netCDF, blosc, libpqxx, yaml-cpp, ...) found by dpkg-shlibdeps in the
+# binary's NEEDED list
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# With BAIMS_LAZY_GDAL (cmake/BaimsLazyLoad.cmake) libgdal and libproj are not in NEEDED (baims
+# dlopen()s them by SONAME on first use), so dpkg-shlibdeps cannot see them: the packages that
+# ship the very files the build linked against (dpkg -S at configure time), at least the version
+# built against. CPack adds the shlibdeps result to these.
+if(BAIMS_LAZY_GDAL)
+    set(_baims_lazy_depends "")
+    foreach(_lib GDAL PROJ)
+        if(NOT BAIMS_LAZY_${_lib}_PACKAGE)
+            message(WARNING "BAIMS_LAZY_GDAL: no Debian package owns ${BAIMS_LAZY_${_lib}_PATH}; the "
+                            "package will not depend on ${BAIMS_LAZY_${_lib}_SONAME}")
+            continue()
+        endif()
+        set(_dep ${BAIMS_LAZY_${_lib}_PACKAGE})
+        if(${_lib}_VERSION MATCHES "^[0-9]+\\.[0-9]+\\.[0-9]+")
+            string(APPEND _dep " (>= ${CMAKE_MATCH_0})")
+        endif()
+        list(APPEND _baims_lazy_depends "${_dep}")
+    endforeach()
+    string(JOIN ", " CPACK_DEBIAN_PACKAGE_DEPENDS ${_baims_lazy_depends})
+endif()
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "postgresql-postgis, python3-xarray")
 set(CPACK_STRIP_FILES ON)
 include(CPack)

@@ -1,3 +1,4 @@
+#include "baims/core/lazy_lib.hpp"
 #include "baims/io/gdal.hpp"
 
 #include <blosc.h>
@@ -32,13 +33,19 @@ void CPL_STDCALL capture_handler(CPLErr level, CPLErrorNum, const char* msg) {
         errors->emplace_back(static_cast<int>(level), msg ? msg : "");
     }
 }
-} // namespace
 
-Session::Session() {
+void setup() {
     if (!std::getenv("GDAL_PAM_ENABLED")) {
         CPLSetConfigOption("GDAL_PAM_ENABLED", "NO");
     }
     CPLSetErrorHandler(log_handler);
+}
+} // namespace
+
+// With delay-loaded GDAL (BAIMS_LAZY_GDAL) the set-up waits for GDAL's first use: a command that
+// never calls GDAL does not load it.
+Session::Session() {
+    lazy_lib::when_loaded(setup);
 }
 
 void register_drivers() {
@@ -51,7 +58,9 @@ void register_drivers() {
 }
 
 Session::~Session() {
-    CPLSetErrorHandler(nullptr);
+    if (lazy_lib::loaded()) {
+        CPLSetErrorHandler(nullptr);
+    }
 }
 
 struct ErrorScope::Impl {

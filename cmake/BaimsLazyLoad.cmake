@@ -1,0 +1,138 @@
+# BAIMS_LAZY_GDAL: the baims executable loads libgdal and libproj on the first call of one of their
+# functions, not at process start-up. Loading them (and the ~60 libraries GDAL depends on) is
+# ~150 M instructions, ~0.07 s, of every command's start-up, also of commands that never call GDAL
+# (a NetCDF insert, optimise, prune, tiles without --png); bench/results/2026-12-02-startup.md and
+# 2026-12-02-lazy-gdal.md.
+#
+# How: cmake/lazy_stubs.sh lists the GDAL and PROJ functions our static libraries and the binary's
+# objects call, and writes one trampoline per function (`sym: jmp *slot(%rip)`). Until the first
+# call, every slot points at a lazy entry that saves the argument registers and calls
+# baims_lazy_resolve (src/core/lazy_load.cpp): once per process it dlopen()s the libraries by their
+# SONAME (RTLD_NOW | RTLD_GLOBAL), fills all slots with dlsym, and runs the set-up registered with
+# baims::lazy_lib::when_loaded (GDAL's error handler). The executable links the trampolines instead
+# of the libraries; with --as-needed the linker then leaves libgdal and libproj out of its NEEDED
+# list, which a post-link check asserts. If they cannot be loaded, the command ends with one error
+# line naming the package to install and exit code 69 (docs/exit-codes.md).
+#
+# Supported: x86-64 Linux with GCC or Clang (the trampolines are x86-64 assembly). Elsewhere, and
+# with -DBAIMS_LAZY_GDAL=OFF, baims links GDAL and PROJ normally. The Catch2 test executables always
+# link them normally. The Debian package declares the two library packages itself
+# (cmake/BaimsPackaging.cmake), since dpkg-shlibdeps no longer sees them in NEEDED.
+set(_baims_lazy_supported OFF)
+if(CMAKE_SYSTEM_NAME STREQUAL "Linux" AND CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$"
+   AND CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang" AND NOT CMAKE_CROSSCOMPILING)
+    set(_baims_lazy_supported ON)
+endif()
+# Default OFF in the sanitizer builds. In the ASan/UBSan build it cannot work as it is: UBSan's
+# vptr check (-fsanitize=undefined) makes our code reference the typeinfo of GDAL's classes
+# (_ZTI10GDALDriver, _ZTI8OGRPoint, ... 16 data symbols), which no trampoline can stand for, and
+# lazy_stubs.sh refuses them (tried, bench/results/2026-12-02-lazy-gdal.md). TSan: not tried.
+set(_baims_lazy_default ${_baims_lazy_supported})
+if(BAIMS_SANITIZE OR BAIMS_SANITIZE_THREAD)
+    set(_baims_lazy_default OFF)
+endif()
+option(BAIMS_LAZY_GDAL "Load libgdal and libproj on first use, not at start-up (x86-64 Linux)"
+       ${_baims_lazy_default})
+if(BAIMS_LAZY_GDAL AND NOT _baims_lazy_supported)
+    message(FATAL_ERROR "BAIMS_LAZY_GDAL needs x86-64 Linux with GCC or Clang; configure with "
+                        "-DBAIMS_LAZY_GDAL=OFF")
+endif()
+
+# _baims_lazy_library(<imported target> <prefix>): <prefix>_PATH (the file), <prefix>_SONAME (from
+# its dynamic section) and <prefix>_PACKAGE (the Debian package that ships it, "" if dpkg is
+# unavailable or does not know the file).
+function(_baims_lazy_library target prefix)
+    foreach(prop IMPORTED_LOCATION_NONE IMPORTED_LOCATION_RELEASE IMPORTED_LOCATION_RELWITHDEBINFO
+                 IMPORTED_LOCATION_NOCONFIG IMPORTED_LOCATION)
+        get_target_property(path ${target} ${prop})
+        if(path)
+            break()
+        endif()
+    endforeach()
+    if(NOT path)
+        message(FATAL_ERROR "BAIMS_LAZY_GDAL: no library file for ${target}; configure with "
+                            "-DBAIMS_LAZY_GDAL=OFF")
+    endif()
+    file(REAL_PATH "${path}" path)
+    execute_process(COMMAND ${BAIMS_READELF} -d "${path}" OUTPUT_VARIABLE dyn COMMAND_ERROR_IS_FATAL ANY)
+    if(NOT dyn MATCHES "\\(SONAME\\)[^\n]*\\[([^]\n]+)\\]")
+        message(FATAL_ERROR "BAIMS_LAZY_GDAL: ${path} has no SONAME")
+    endif()
+    set(soname ${CMAKE_MATCH_1})
+    set(package "")
+    find_program(BAIMS_DPKG dpkg)
+    if(BAIMS_DPKG)
+        # usrmerge: dpkg knows /usr/lib/..., the file may have been found as /lib/...
+        string(REGEX REPLACE "^/lib/" "/usr/lib/" usrpath "${path}")
+        execute_process(COMMAND ${BAIMS_DPKG} -S "${usrpath}" OUTPUT_VARIABLE owner
+                        RESULT_VARIABLE rc ERROR_QUIET)
+        if(rc EQUAL 0 AND owner MATCHES "^([a-z0-9][a-z0-9.+-]*)(:[a-z0-9]+)?: ")
+            set(package ${CMAKE_MATCH_1})
+        endif()
+    endif()
+    set(${prefix}_PATH ${path} PARENT_SCOPE)
+    set(${prefix}_SONAME ${soname} PARENT_SCOPE)
+    set(${prefix}_PACKAGE ${package} PARENT_SCOPE)
+endfunction()
+
+if(BAIMS_LAZY_GDAL)
+    enable_language(ASM)
+    find_program(BAIMS_READELF NAMES readelf ${CMAKE_READELF} REQUIRED)
+    find_program(BAIMS_BASH bash REQUIRED)
+    _baims_lazy_library(GDAL::GDAL BAIMS_LAZY_GDAL)
+    _baims_lazy_library(PROJ::proj BAIMS_LAZY_PROJ)
+    message(STATUS "BAIMS_LAZY_GDAL: ${BAIMS_LAZY_GDAL_SONAME} (${BAIMS_LAZY_GDAL_PACKAGE}), "
+                   "${BAIMS_LAZY_PROJ_SONAME} (${BAIMS_LAZY_PROJ_PACKAGE}) loaded on first use")
+    # the C and C++ runtime: a symbol they define is never routed to libgdal (which exports some
+    # libstdc++ template instantiations too)
+    set(BAIMS_LAZY_RUNTIME_LIBS "")
+    foreach(lib libstdc++.so libgcc_s.so.1 libm.so.6 libc.so.6)
+        execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=${lib}
+                        OUTPUT_VARIABLE f OUTPUT_STRIP_TRAILING_WHITESPACE)
+        if(IS_ABSOLUTE "${f}" AND EXISTS "${f}")
+            file(REAL_PATH "${f}" f)
+            list(APPEND BAIMS_LAZY_RUNTIME_LIBS ${f})
+        endif()
+    endforeach()
+endif()
+
+# baims_lazy_load(<executable> OBJECTS <object library> ARCHIVES <static library targets>...):
+# links <executable> with delay-loaded GDAL and PROJ (nothing without BAIMS_LAZY_GDAL).
+function(baims_lazy_load exe)
+    if(NOT BAIMS_LAZY_GDAL)
+        return()
+    endif()
+    cmake_parse_arguments(L "" "OBJECTS" "ARCHIVES" ${ARGN})
+    set(stubs ${PROJECT_BINARY_DIR}/generated/baims_lazy_stubs.S)
+    set(inputs $<TARGET_OBJECTS:${L_OBJECTS}>)
+    foreach(a ${L_ARCHIVES})
+        list(APPEND inputs $<TARGET_FILE:${a}>)
+    endforeach()
+    string(JOIN "|" runtime ${BAIMS_LAZY_RUNTIME_LIBS})
+    set(package_gdal ${BAIMS_LAZY_GDAL_PACKAGE})
+    set(package_proj ${BAIMS_LAZY_PROJ_PACKAGE})
+    if(NOT package_gdal)
+        set(package_gdal "GDAL")
+    endif()
+    if(NOT package_proj)
+        set(package_proj "PROJ")
+    endif()
+    add_custom_command(OUTPUT ${stubs}
+        COMMAND ${BAIMS_BASH} ${PROJECT_SOURCE_DIR}/cmake/lazy_stubs.sh ${stubs} ${CMAKE_NM}
+                "$<JOIN:${inputs},|>" "${runtime}"
+                ${BAIMS_LAZY_GDAL_SONAME} ${package_gdal} ${BAIMS_LAZY_GDAL_PATH}
+                ${BAIMS_LAZY_PROJ_SONAME} ${package_proj} ${BAIMS_LAZY_PROJ_PATH}
+        DEPENDS ${inputs} ${PROJECT_SOURCE_DIR}/cmake/lazy_stubs.sh
+        COMMENT "Generating the delay-load stubs of ${BAIMS_LAZY_GDAL_SONAME} and ${BAIMS_LAZY_PROJ_SONAME}"
+        VERBATIM)
+    target_sources(${exe} PRIVATE ${stubs})
+    target_link_libraries(${exe} PRIVATE ${CMAKE_DL_LIBS})
+    # GDAL and PROJ stay on the link line (the linker checks that every library's own references
+    # resolve), but no reference of ours binds to them, so --as-needed drops them from NEEDED.
+    target_link_options(${exe} PRIVATE "LINKER:--as-needed")
+    add_custom_command(TARGET ${exe} POST_BUILD
+        COMMAND ${CMAKE_COMMAND} -DBIN=$<TARGET_FILE:${exe}> -DREADELF=${BAIMS_READELF}
+                "-DSONAMES=${BAIMS_LAZY_GDAL_SONAME}|${BAIMS_LAZY_PROJ_SONAME}"
+                -P ${PROJECT_SOURCE_DIR}/cmake/BaimsLazyCheck.cmake
+        VERBATIM)
+endfunction()

@@ -1,0 +1,105 @@
+"""BAIMS_LAZY_GDAL: the baims binary has libgdal and libproj not in its NEEDED list and loads them
+(dlopen, src/core/lazy_load.cpp) on the first call of one of their functions.
+  - a NetCDF insert on a lat/lon grid calls neither: it never loads them (LD_DEBUG=libs), and it
+    even succeeds when libgdal's name is made unloadable;
+  - gen with output_crs (GDAL's OSR and PROJ) loads both, each once, and succeeds;
+  - a library that cannot be loaded: one error line naming the package, exit code 69
+    (docs/exit-codes.md). The test hook BAIMS_TEST_GDAL_SONAME replaces libgdal's SONAME with a
+    name no system has (the real library cannot be hidden from the loader on a machine that has it).
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+BAIMS = os.environ["BAIMS_BINARY"]
+DATA = os.path.join(os.environ["BAIMS_SOURCE_DIR"], "tests", "data", "ostia")
+GDAL_SONAME = os.environ["BAIMS_LAZY_GDAL_SONAME"]
+PROJ_SONAME = os.environ["BAIMS_LAZY_PROJ_SONAME"]
+GDAL_PACKAGE = os.environ["BAIMS_LAZY_GDAL_PACKAGE"] or "GDAL"
+OSTIA = [os.path.join(DATA, f"2017060{d}120000-UKMO-L4_GHRSST-SSTfnd-OSTIAanom-GLOB-v02.0-fv02.0.nc")
+         for d in (5, 6)]
+MISSING = "libgdal.so.999"
+
+
+def run(args, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([BAIMS, "--progress", "never"] + args, capture_output=True, text=True, env=e)
+
+
+def loaded(stderr, soname):
+    """How many times the dynamic loader ran the constructors of `soname` (LD_DEBUG=libs)."""
+    return len(re.findall(r"calling init: \S*/" + re.escape(soname) + r"\b", stderr))
+
+
+class LazyGdal(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="baims-lazy-")
+        self.addCleanup(shutil.rmtree, self.dir)
+
+    def config(self, extra=""):
+        path = os.path.join(self.dir, "gen.yml")
+        with open(path, "w") as f:
+            f.write(extra + "output_variables: [analysed_sst]\n"
+                    f"output_path: {os.path.join(self.dir, 'cube.zarr')}\n")
+        return path
+
+    def test_no_gdal_or_proj_in_needed(self):
+        dyn = subprocess.run(["readelf", "-d", BAIMS], capture_output=True, text=True, check=True).stdout
+        needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^]]+)\]", dyn)
+        self.assertIn("libnetcdf.so.19", needed)  # the parse works
+        self.assertNotIn(GDAL_SONAME, needed)
+        self.assertNotIn(PROJ_SONAME, needed)
+
+    def test_netcdf_insert_never_loads_gdal(self):
+        cfg = self.config("output_region: [10.0, 54.0, 12.0, 56.0]\noutput_size: [40, 40]\n")
+        first = run(["gen", "-c", cfg, OSTIA[0]], env={"LD_DEBUG": "libs"})
+        self.assertEqual(first.returncode, 0, first.stderr[-3000:])
+        # the insert of a second time step
+        second = run(["gen", "-c", cfg, OSTIA[1]], env={"LD_DEBUG": "libs"})
+        self.assertEqual(second.returncode, 0, second.stderr[-3000:])
+        for p in (first, second):
+            self.assertEqual(loaded(p.stderr, "libnetcdf.so.19"), 1)
+            self.assertEqual(loaded(p.stderr, GDAL_SONAME), 0)
+            self.assertEqual(loaded(p.stderr, PROJ_SONAME), 0)
+            self.assertNotIn(GDAL_SONAME, p.stderr)
+        # nor does it need it at all: with libgdal unloadable the insert still succeeds
+        shutil.rmtree(os.path.join(self.dir, "cube.zarr"))
+        p = run(["--quiet", "gen", "-c", cfg, OSTIA[0]], env={"BAIMS_TEST_GDAL_SONAME": MISSING})
+        self.assertEqual((p.returncode, p.stderr), (0, ""))
+        p = run(["gen", "-c", cfg, OSTIA[1]], env={"BAIMS_TEST_GDAL_SONAME": MISSING})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("updated cube: 1 appended, 0 inserted, 0 replaced, 0 unchanged; 2 time steps", p.stderr)
+
+    def test_gdal_command_loads_gdal_and_proj_once(self):
+        cfg = self.config("output_region: [4500000.0, 3400000.0, 4700000.0, 3600000.0]\n"
+                          "output_resolution: 20000.0\noutput_crs: EPSG:3035\n")
+        p = run(["gen", "-c", cfg, OSTIA[0]], env={"LD_DEBUG": "libs"})
+        self.assertEqual(p.returncode, 0, p.stderr[-3000:])
+        self.assertEqual(loaded(p.stderr, GDAL_SONAME), 1)
+        self.assertEqual(loaded(p.stderr, PROJ_SONAME), 1)
+        with open(os.path.join(self.dir, "cube.zarr", "crs", ".zattrs")) as f:
+            self.assertTrue(json.load(f)["crs_wkt"].endswith('AUTHORITY["EPSG","3035"]]'))
+        p = run(["--version"])
+        self.assertEqual(p.returncode, 0)
+        self.assertRegex(p.stdout, r"\nGDAL \d+\.\d+\.\d+, PROJ \d+\.\d+\.\d+, ")
+
+    def test_missing_library_is_one_error_line_and_exit_69(self):
+        line = (f"cannot load {MISSING} ({MISSING}: cannot open shared object file: No such file or "
+                f"directory). Install the {GDAL_PACKAGE} package (apt-get install {GDAL_PACKAGE})")
+        cfg = self.config("output_region: [4500000.0, 3400000.0, 4700000.0, 3600000.0]\n"
+                          "output_resolution: 20000.0\noutput_crs: EPSG:3035\n")
+        p = run(["gen", "-c", cfg, OSTIA[0]], env={"BAIMS_TEST_GDAL_SONAME": MISSING})
+        self.assertEqual((p.returncode, p.stderr.splitlines()), (69, ["baims gen: error: " + line]))
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "cube.zarr", ".zmetadata")))
+        p = run(["--version"], env={"BAIMS_TEST_GDAL_SONAME": MISSING})
+        self.assertEqual((p.returncode, p.stderr.splitlines()), (69, ["baims: error: " + line]))
+
+
+if __name__ == "__main__":
+    unittest.main()
