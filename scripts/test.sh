@@ -54,12 +54,14 @@
 # apt has more to do). The tests never run the installed /usr/bin/baims (ctest gives them
 # BAIMS_BINARY).
 # Usage: scripts/test.sh [--no-asan] [--no-tsan] [--package]
+# BAIMS_TEST_PACKAGE=1 in the environment is --package: .ci/run sets it, so CI runs exactly the
+# command the README shows (scripts/test.sh) plus the package test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GDAL_PAM_ENABLED=NO
 asan=1
 tsan=1
-package=0
+package=${BAIMS_TEST_PACKAGE:-0}
 for a in "$@"; do
     case "$a" in
         --no-asan) asan=0 ;;
