@@ -791,8 +791,7 @@ Program Program::compile(std::string_view text, const std::vector<Symbol>& symbo
     return prog;
 }
 
-void Program::eval(const float* const* vars, size_t n, float* out,
-                   const double* const* words) const {
+void Program::eval(const float* const* vars, size_t n, float* out, const Words* words) const {
     const Operand& res = m_operands[m_result];
     if (res.kind == Operand::Const) {
         std::fill(out, out + n, res.value);
@@ -830,8 +829,9 @@ void Program::eval(const float* const* vars, size_t n, float* out,
         ptr[m_result] = out + off;
         for (const auto& in : m_code) {
             if (words && in.op == FLAG && m_operands[in.a].kind == Operand::Var &&
-                words[m_operands[in.a].index]) {
-                ops::flag_exact(in, ptr[in.dst], words[m_operands[in.a].index] + off, m);
+                words[m_operands[in.a].index].word) {
+                const Words& w = words[m_operands[in.a].index];
+                ops::flag_exact(in, ptr[in.dst], w.word + off, w.valid + off, m);
                 continue;
             }
             run(in, ptr[in.dst], ptr[in.a], ptr[in.b], ptr[in.c], m);

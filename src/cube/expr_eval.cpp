@@ -227,19 +227,13 @@ void run(const Program::Instr& in, float* __restrict d, const float* __restrict 
     }
 }
 
-void flag_exact(const Program::Instr& in, float* __restrict d, const double* __restrict words,
-                size_t m) {
+void flag_exact(const Program::Instr& in, float* __restrict d, const uint64_t* __restrict words,
+                const uint8_t* __restrict valid, size_t m) {
     const uint64_t mask = in.mask, value = in.value, width = in.width;
     const bool eq = in.has_value;
     each(d, m, [&](size_t i) {
-        const double x = words[i];
-        if (!(std::abs(x) < 9.2e18) && !(x >= 0 && x < 1.8e19)) {
-            return 0.0f; // NaN (missing) or out of range: no flag set
-        }
-        const uint64_t v =
-            (x < 0 ? static_cast<uint64_t>(static_cast<int64_t>(x)) : static_cast<uint64_t>(x)) &
-            width;
-        return b2f(eq ? (v & mask) == value : (v & mask) != 0);
+        const uint64_t v = words[i] & width;
+        return b2f(valid[i] != 0 && (eq ? (v & mask) == value : (v & mask) != 0));
     });
 }
 

@@ -69,9 +69,9 @@ enum Op : int {
 void run(const Program::Instr& in, float* __restrict d, const float* __restrict a,
          const float* __restrict b, const float* __restrict c, size_t m);
 
-// A FLAG instruction over exact flag words (double: integers of up to 53 bits; NaN: no flag
+// A FLAG instruction over exact flag words (integers modulo 2^64; valid 0: missing, no flag
 // set) instead of its float32 operand.
-void flag_exact(const Program::Instr& in, float* __restrict d, const double* __restrict words,
-                size_t m);
+void flag_exact(const Program::Instr& in, float* __restrict d, const uint64_t* __restrict words,
+                const uint8_t* __restrict valid, size_t m);
 
 } // namespace baims::cube::expr::ops

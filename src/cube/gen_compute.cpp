@@ -109,16 +109,18 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
                 read(vars[v].input, L.data[v][si]);
                 outs.push_back(&L.data[v][si]);
             }
-            auto read_exact = [&](const std::string& name, std::vector<double>& buf) {
+            auto read_words = [&](const std::string& name, std::vector<uint64_t>& words,
+                                  std::vector<uint8_t>& valid) {
                 if (!file->find(name)) {
                     return false;
                 }
-                buf.resize(npix);
-                file->read_exact(name, src.step, buf.data());
+                words.resize(npix);
+                valid.resize(npix);
+                file->read_words(name, src.step, words.data(), valid.data());
                 return true;
             };
             if (exprs) {
-                exprs->apply(in.path, npix, read, read_exact, outs, L.expr_scratch, threads);
+                exprs->apply(in.path, npix, read, read_words, outs, L.expr_scratch, threads);
             }
         }
     } catch (const Error& e) {

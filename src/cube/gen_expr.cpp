@@ -81,7 +81,7 @@ Resolved resolve_entry(const ProcessedVariable& p, const io::VarInfo* input) {
 }
 
 // Flag variables wider than float32's 24 significant bits. An input variable's flag tests use
-// its exact words (Input::read_exact); a processed variable's are float32 values: in a 32- or
+// its exact words (Input::read_words); a processed variable's are float32 values: in a 32- or
 // 64-bit flag variable whose highest flag bit is H, bits below H - 23 are rounded away where bit H
 // is set, which gen says once per such variable whose tested flags have those bits.
 struct WideFlags {
@@ -151,16 +151,19 @@ expr::Program compile(const std::string& text, const std::string& where,
 // Evaluates p over npix pixels on the run's threads (64 Ki pixels per task).
 // words[slot]: null, or the slot's exact values (flag tests use them).
 void eval_parallel(const expr::Program& p, const std::vector<const float*>& slots,
-                   const std::vector<const double*>& words, size_t npix, float* out, int threads) {
+                   const std::vector<expr::Program::Words>& words, size_t npix, float* out,
+                   int threads) {
     constexpr size_t TASK = size_t(1) << 16;
     const size_t tasks = (npix + TASK - 1) / TASK;
     parallel_for(tasks, threads, [&](size_t t, size_t) {
         const size_t off = t * TASK, n = std::min(TASK, npix - off);
         std::vector<const float*> at(slots.size(), nullptr);
-        std::vector<const double*> w(slots.size(), nullptr);
+        std::vector<expr::Program::Words> w(slots.size());
         for (size_t s : p.slots()) {
             at[s] = slots[s] + off;
-            w[s] = words[s] ? words[s] + off : nullptr;
+            if (words[s].word) {
+                w[s] = {words[s].word + off, words[s].valid + off};
+            }
         }
         p.eval(at.data(), n, out + off, w.data());
     });
@@ -335,17 +338,18 @@ std::unique_ptr<Expressions> Expressions::make(const GenConfig& c,
 }
 
 void Expressions::apply(const std::string& input, size_t npix, const Read& read,
-                        const ReadExact& read_exact, std::vector<std::vector<float>*>& data,
+                        const ReadWords& read_words, std::vector<std::vector<float>*>& data,
                         std::vector<std::vector<float>>& scratch, int threads) const {
     const size_t nslots = m_slot_names.size();
     scratch.resize(nslots + m_outputs.size());
     std::vector<const float*> at(nslots, nullptr);
     // Exact flag words of the wide flag variables the expressions test.
-    std::vector<std::vector<double>> word_bufs(nslots);
-    std::vector<const double*> words(nslots, nullptr);
+    std::vector<std::vector<uint64_t>> word_bufs(nslots);
+    std::vector<std::vector<uint8_t>> valid_bufs(nslots);
+    std::vector<expr::Program::Words> words(nslots);
     for (size_t s = 0; s < m_inputs; ++s) {
-        if (m_exact[s] && read_exact(m_slot_names[s], word_bufs[s])) {
-            words[s] = word_bufs[s].data();
+        if (m_exact[s] && read_words(m_slot_names[s], word_bufs[s], valid_bufs[s])) {
+            words[s] = {word_bufs[s].data(), valid_bufs[s].data()};
         }
     }
     // Input variables: from an output variable read as is, else read now.

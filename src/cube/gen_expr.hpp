@@ -47,15 +47,17 @@ public:
     // Reads input variable `name` of the current source into buf (npix values); false when the
     // input does not have it.
     using Read = std::function<bool(const std::string& name, std::vector<float>& buf)>;
-    // The same in double, exact for integers (Input::read_exact): the flag words of input
-    // variables wider than 24 bits whose flags an expression tests.
-    using ReadExact = std::function<bool(const std::string& name, std::vector<double>& buf)>;
+    // The exact integers of input variable `name` and where they are valid (npix each,
+    // io::Input::read_words): the flag words of input variables wider than 24 bits whose flags an
+    // expression tests; false when the input does not have it.
+    using ReadWords = std::function<bool(const std::string& name, std::vector<uint64_t>& words,
+                                         std::vector<uint8_t>& valid)>;
 
     // For one source of a slice with npix pixels: data[v] holds output variable v as read from
     // the input (empty when the input lacks it); computed outputs are written into it and masks
     // applied. scratch holds buffers reused between calls. Throws InputError when a
     // valid_pixel_expression needs a variable the input lacks.
-    void apply(const std::string& input, size_t npix, const Read& read, const ReadExact& read_exact,
+    void apply(const std::string& input, size_t npix, const Read& read, const ReadWords& read_words,
                std::vector<std::vector<float>*>& data, std::vector<std::vector<float>>& scratch,
                int threads) const;
 
@@ -78,7 +80,7 @@ private:
     std::vector<Step> m_steps;
     std::vector<Output> m_outputs; // one per output variable
     std::vector<bool> m_needed;    // per slot
-    std::vector<bool> m_exact;     // per slot: an input variable read with read_exact too
+    std::vector<bool> m_exact;     // per slot: an input variable read with read_words too
     std::vector<std::string> m_read_names;
 };
 

@@ -31,11 +31,24 @@ constexpr Kind KINDS[] = {
 
 } // namespace
 
-void Input::read_exact(const std::string& var, size_t step, double* out) const {
+void words_from_values(const double* values, size_t n, uint64_t* out, uint8_t* valid) {
+    for (size_t i = 0; i < n; ++i) {
+        const double x = values[i];
+        // -2^63 <= x < 2^64 (false for NaN)
+        const bool ok = x >= -9223372036854775808.0 && x < 18446744073709551616.0;
+        out[i] = !ok     ? 0
+                 : x < 0 ? static_cast<uint64_t>(static_cast<int64_t>(x))
+                         : static_cast<uint64_t>(x);
+        valid[i] = ok ? 1 : 0;
+    }
+}
+
+void Input::read_words(const std::string& var, size_t step, uint64_t* out, uint8_t* valid) const {
     const size_t n = rows(geometry()) * cols(geometry());
     std::vector<float> buf(n);
     read(var, step, buf.data());
-    std::copy(buf.begin(), buf.end(), out);
+    const std::vector<double> values(buf.begin(), buf.end());
+    words_from_values(values.data(), n, out, valid);
 }
 
 nlohmann::json Input::identity() const {

@@ -187,3 +187,69 @@ class Expressions(TempDirTest):
         self.assertGreater(int((((w & (1 << 25)) != 0) & low).sum()), 30)
         self.assertGreater(int(top_low.sum()), 30)
         self.assertNotIn("float32 values", p.stderr)
+
+    def test_64bit_flag_words_test_exactly(self):
+        """uint64 and int64 flag variables whose flags use bits 54-63 next to low bits (issue 10):
+        a double keeps 53 significant bits, so (1 << 63) | 1 would read as 1 << 63 and B0 be lost,
+        and a word one bit away from the _FillValue would count as fill. The flag tests read the
+        stored integers; numpy's bitwise operations on the same words are the reference."""
+        rng = np.random.default_rng(11)
+        hi = [1 << k for k in range(54, 64)]
+        fill = (1 << 63) | (1 << 54) | 1
+        pool = np.array([0, 1, 1 << 5, 1 << 10, fill, (1 << 63) | (1 << 54), (1 << 63) | 1,
+                         (1 << 63) | (1 << 5) | 1, (1 << 54) | 1, (1 << 60) | (1 << 10),
+                         (1 << 63) | (1 << 62) | (1 << 10) | (1 << 5), (1 << 62) | 1,
+                         (1 << 63) | (1 << 62) | 1, (1 << 57) | (1 << 56) | (1 << 5)],
+                        dtype=np.uint64)
+        w = pool[rng.integers(0, len(pool), (20, 30))]
+        extra = rng.integers(0, 1 << 10, (20, 30), dtype=np.uint64) << np.uint64(54)
+        w = np.where(rng.random((20, 30)) < 0.3, w | extra, w)  # more bits 54-63 (fill stays)
+        chl = rng.uniform(0.0, 3.0, (1, 20, 30)).astype(np.float32)
+        write_cf(self.p("in.nc"), LAT, LON, chl, [dt.datetime(2017, 4, 14, 10, 30)], name="chl")
+        with netCDF4.Dataset(self.p("in.nc"), "a") as ds:
+            f = ds.createVariable("qf", "u8", ("time", "lat", "lon"), zlib=True,
+                                  fill_value=np.uint64(fill))
+            f.set_auto_maskandscale(False)
+            f.flag_meanings = " ".join(["B0", "B5", "B10"] + [f"B{k}" for k in range(54, 64)])
+            f.flag_masks = np.array([1, 1 << 5, 1 << 10] + hi, dtype=np.uint64)
+            f[0] = w
+            s = ds.createVariable("qs", "i8", ("time", "lat", "lon"), zlib=True)
+            s.set_auto_maskandscale(False)
+            s.flag_meanings = "Top Pair"
+            s.flag_masks = np.array([-(1 << 63), (1 << 62) | 1], dtype=np.int64)
+            s.flag_values = np.array([-(1 << 63), 1], dtype=np.int64)
+            s[0] = w.view(np.int64)
+        p = self.gen("output_region: [0.0, 0.0, 15.0, 10.0]\n"
+                     "output_size: [30, 20]\n"
+                     "processed_variables:\n"
+                     "  - b0: {expression: 'qf.B0'}\n"
+                     "  - b10_not63: {expression: 'qf.B10 and not qf.B63'}\n"
+                     "  - b54_or_b60: {expression: 'qf.B54 or qf.B60'}\n"
+                     "  - pair: {expression: 'qs.Pair'}\n"
+                     "output_variables:\n"
+                     "  - b0\n"
+                     "  - b10_not63\n"
+                     "  - b54_or_b60\n"
+                     "  - pair\n"
+                     "  - chl: {valid_pixel_expression: 'qf.B63 && qf.B5 && qs.Top'}\n")
+        z = zarr.open(self.p("c.zarr"), "r")
+        valid = w != np.uint64(fill)
+
+        def bit(k):
+            return valid & ((w & (np.uint64(1) << np.uint64(k))) != 0)
+
+        np.testing.assert_array_equal(z["b0"][0], bit(0).astype(np.float32))
+        np.testing.assert_array_equal(z["b10_not63"][0], (bit(10) & ~bit(63)).astype(np.float32))
+        np.testing.assert_array_equal(z["b54_or_b60"][0], (bit(54) | bit(60)).astype(np.float32))
+        pair = (w & np.uint64((1 << 62) | 1)) == np.uint64(1)  # qs has no _FillValue
+        np.testing.assert_array_equal(z["pair"][0], pair.astype(np.float32))
+        top = (w & np.uint64(1 << 63)) == np.uint64(1 << 63)
+        keep = bit(63) & bit(5) & top
+        np.testing.assert_array_equal(z["chl"][0], np.where(keep, chl[0], np.nan))
+        # the cases a double gets wrong are there: low bits under bit 63 and near-fill words
+        self.assertGreater(int((bit(0) & bit(63)).sum()), 20)
+        self.assertGreater(int((w == np.uint64((1 << 63) | (1 << 54))).sum()), 20)
+        self.assertGreater(int((~valid).sum()), 20)
+        self.assertGreater(int(keep.sum()), 10)
+        self.assertGreater(int(pair.sum()), 20)
+        self.assertNotIn("float32 values", p.stderr)

@@ -56,12 +56,17 @@ public:
     // Instructions after constant folding (for tests).
     size_t instructions() const { return m_code.size(); }
 
+    // The exact integers of a slot for its flag tests (io::Input::read_words): word[i] modulo
+    // 2^64, valid[i] 0 where the value is missing (no flag set there).
+    struct Words {
+        const uint64_t* word = nullptr;
+        const uint8_t* valid = nullptr;
+    };
     // out[i] for i < n from vars[slot][i] (only the slots in slots() are read; the others may be
     // null). out may not alias an input. Thread-safe (const; scratch is per call).
-    // words (optional): per slot, null or the same values in double; flag tests of a slot with
-    // words use them, so flag words wider than float32's 24 significant bits test exactly.
-    void eval(const float* const* vars, size_t n, float* out,
-              const double* const* words = nullptr) const;
+    // words (optional): per slot, a null word or that slot's exact integers; flag tests of a slot
+    // with words use them, so flag words of up to 64 bits test exactly (float32 keeps 24 bits).
+    void eval(const float* const* vars, size_t n, float* out, const Words* words = nullptr) const;
 
     // Pixels per block of the evaluation loop.
     static constexpr size_t BLOCK = 1024;

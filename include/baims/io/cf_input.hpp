@@ -53,8 +53,10 @@ public:
     // A variable without the time dimension reads the same for every step.
     // Throws InputError for an unknown variable or a read failure, InternalError for a bad step.
     void read(const std::string& var, size_t step, float* out) const override;
-    // Exact in double (integers up to 53 bits): masked like read(), then scale/offset in double.
-    void read_exact(const std::string& var, size_t step, double* out) const override;
+    // Integer variables: the stored integers, masked like read() but compared in the stored type
+    // (exact for 64-bit words); packed and floating-point variables through double.
+    void read_words(const std::string& var, size_t step, uint64_t* out,
+                    uint8_t* valid) const override;
 
     // The same result as read(), but a NetCDF-4 variable stored in deflate/shuffle chunks is read
     // as one task per chunk through `for_each`: the chunk bytes are read with pread() and

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -98,14 +99,21 @@ public:
                              const ForEach& for_each, const Window& window) const;
     // The same values, read on this thread only (by default: the above with a serial for_each).
     virtual void read(const std::string& var, size_t step, float* out) const;
-    // The same values in double, so that integers of up to 53 bits are exact: the flag words of
-    // 32-bit flag variables (float32 keeps 24 significant bits), read for CF flag tests. NaN
-    // where read() gives NaN. By default read() widened (exact for kinds whose values float32
-    // holds); CF NetCDF and curvilinear inputs read their integers exactly.
-    virtual void read_exact(const std::string& var, size_t step, double* out) const;
+    // The stored integers of a variable, exact at every width up to 64 bits: the flag words that
+    // CF flag tests read (float32 keeps 24 significant bits, double 53). out[i] is the value
+    // modulo 2^64 (a negative one in two's complement; after _Unsigned), valid[i] is 0 where
+    // read() gives NaN (fill value, missing_value, outside the valid range) and 1 elsewhere. By
+    // default from read() (exact for kinds whose values float32 holds, words_from_values); CF
+    // NetCDF and curvilinear inputs read their integer variables' stored integers.
+    virtual void read_words(const std::string& var, size_t step, uint64_t* out,
+                            uint8_t* valid) const;
 
     const VarInfo* find(std::string_view name) const;
 };
+
+// Words of decoded values (read_words() of values held in floating point): a whole value is its
+// integer modulo 2^64 (a fraction is truncated); NaN and values outside [-2^63, 2^64) are invalid.
+void words_from_values(const double* values, size_t n, uint64_t* out, uint8_t* valid);
 
 // Opens `path` with the input processor `processor` ("default" is CF NetCDF) and its
 // input_processor_params. Throws InputError naming the file when it cannot be read, ConfigError

@@ -1142,7 +1142,65 @@ void decode_exact_any(nc_type type, const void* in, size_t n, double* out, const
 
 } // namespace
 
-void CfInput::read_exact(const std::string& var, size_t step, double* out) const {
+namespace {
+
+// A number of a JSON attribute value (nc::attr_json) as a word: integers exactly, in two's
+// complement when negative (so a signed attribute of an _Unsigned variable reads as the unsigned
+// value); nullopt for a value that is not a number.
+std::optional<uint64_t> json_word(const nlohmann::json& j) {
+    if (j.is_number_unsigned()) {
+        return j.get<uint64_t>();
+    }
+    if (j.is_number_integer()) {
+        return static_cast<uint64_t>(j.get<int64_t>());
+    }
+    if (j.is_number_float() && std::abs(j.get<double>()) < 9.2e18) {
+        return static_cast<uint64_t>(static_cast<int64_t>(j.get<double>()));
+    }
+    return std::nullopt;
+}
+
+std::vector<uint64_t> attr_words(const nc::File& f, int varid, const char* name) {
+    std::vector<uint64_t> out;
+    if (!nc::has_attr(f, varid, name)) {
+        return out;
+    }
+    const auto j = nc::attr_json(f, varid, name);
+    for (const auto& v : j.is_array() ? j : nlohmann::json::array({j})) {
+        if (auto w = json_word(v)) {
+            out.push_back(*w);
+        }
+    }
+    return out;
+}
+
+// Stored integers of type T as words, masked exactly as decode() masks them (fill values,
+// missing_value, valid range), compared in T so that 64-bit values compare exactly.
+template <typename T>
+void words_of(const void* in, size_t n, uint64_t* out, uint8_t* valid,
+              const std::vector<uint64_t>& fill_words, std::optional<uint64_t> lo,
+              std::optional<uint64_t> hi) {
+    const auto* typed = static_cast<const T*>(in);
+    std::vector<T> fills;
+    for (uint64_t f : fill_words) {
+        fills.push_back(static_cast<T>(f));
+    }
+    const T vmin = lo ? static_cast<T>(*lo) : std::numeric_limits<T>::lowest();
+    const T vmax = hi ? static_cast<T>(*hi) : std::numeric_limits<T>::max();
+    for (size_t i = 0; i < n; ++i) {
+        const T v = typed[i];
+        bool bad = v < vmin || v > vmax;
+        for (T f : fills) {
+            bad = bad || v == f;
+        }
+        out[i] = static_cast<uint64_t>(v); // sign-extended for signed T (the width masks it)
+        valid[i] = bad ? 0 : 1;
+    }
+}
+
+} // namespace
+
+void CfInput::read_words(const std::string& var, size_t step, uint64_t* out, uint8_t* valid) const {
     const Impl& m = *m_impl;
     const Decoder& d = m.decoders[m.index_of(var, step)];
     std::vector<size_t> start, count;
@@ -1151,7 +1209,56 @@ void CfInput::read_exact(const std::string& var, size_t step, double* out) const
     std::vector<unsigned char> buffer(n * nc::type_size(d.storage));
     m.file.check(nc_get_vara(m.file.id(), d.varid, start.data(), count.data(), buffer.data()),
                  "reading '" + var + "' step " + std::to_string(step));
-    decode_exact_any(d.decoded, buffer.data(), n, out, d);
+    const bool packed = nc::has_attr(m.file, d.varid, "scale_factor") ||
+                        nc::has_attr(m.file, d.varid, "add_offset");
+    if (!nc::is_integer_type(d.storage) || d.storage == NC_CHAR || packed) {
+        // Floating-point or packed values: through double, as read_words() does by default.
+        std::vector<double> x(n);
+        decode_exact_any(d.decoded, buffer.data(), n, x.data(), d);
+        words_from_values(x.data(), n, out, valid);
+        return;
+    }
+    // Integers: the fill values and the valid range as read, in the stored type's words.
+    std::vector<uint64_t> fills = attr_words(m.file, d.varid, "_FillValue");
+    if (fills.size() > 1) {
+        fills.resize(1);
+    }
+    for (uint64_t w : attr_words(m.file, d.varid, "missing_value")) {
+        fills.push_back(w);
+    }
+    std::optional<uint64_t> lo, hi;
+    if (auto range = attr_words(m.file, d.varid, "valid_range"); range.size() == 2) {
+        lo = range[0];
+        hi = range[1];
+    } else {
+        if (auto v = attr_words(m.file, d.varid, "valid_min"); v.size() == 1) {
+            lo = v[0];
+        }
+        if (auto v = attr_words(m.file, d.varid, "valid_max"); v.size() == 1) {
+            hi = v[0];
+        }
+    }
+    const void* in = buffer.data();
+    switch (d.decoded) {
+    case NC_BYTE:
+        return words_of<int8_t>(in, n, out, valid, fills, lo, hi);
+    case NC_UBYTE:
+        return words_of<uint8_t>(in, n, out, valid, fills, lo, hi);
+    case NC_SHORT:
+        return words_of<int16_t>(in, n, out, valid, fills, lo, hi);
+    case NC_USHORT:
+        return words_of<uint16_t>(in, n, out, valid, fills, lo, hi);
+    case NC_INT:
+        return words_of<int32_t>(in, n, out, valid, fills, lo, hi);
+    case NC_UINT:
+        return words_of<uint32_t>(in, n, out, valid, fills, lo, hi);
+    case NC_INT64:
+        return words_of<int64_t>(in, n, out, valid, fills, lo, hi);
+    case NC_UINT64:
+        return words_of<uint64_t>(in, n, out, valid, fills, lo, hi);
+    default:
+        throw InternalError("read_words: unsupported type " + nc::type_name(d.decoded));
+    }
 }
 
 namespace {
