@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fcntl.h>
 #include <map>
@@ -227,11 +228,110 @@ std::vector<std::string> keys_under(const zarr::KvStore& store, const sfs::path&
          !ec && it != sfs::recursive_directory_iterator(); it.increment(ec)) {
         if (it->is_regular_file(ec) &&
             !zarr::FileStore::is_temp_name(it->path().filename().string())) {
-            out.push_back(sfs::relative(it->path(), cube).generic_string());
+            out.push_back(it->path().lexically_relative(cube).generic_string());
         }
     }
     std::sort(out.begin(), out.end());
     return out;
+}
+
+// Whether `rel`, a key inside an array's folder ("3.0.1", or "3/0/1" with dimension_separator
+// "/"), names a chunk outside the array's chunk grid: what a killed append leaves beyond the end
+// (docs/object-storage.md). No reader and no prune looks there; optimise does not copy such
+// chunks (-o) and deletes them (--in-place). Keys that are not chunk keys are not outside.
+bool outside_grid(const zarr::ArrayMeta& meta, const std::string& rel) {
+    if (meta.ndim() == 0) {
+        return false;
+    }
+    const char sep = meta.dimension_separator == "/" ? '/' : '.';
+    const auto grid = meta.chunk_grid();
+    size_t d = 0, i = 0;
+    bool outside = false;
+    while (i <= rel.size()) {
+        size_t j = rel.find(sep, i);
+        j = j == std::string::npos ? rel.size() : j;
+        uint64_t v = 0;
+        auto [p, ec] = std::from_chars(rel.data() + i, rel.data() + j, v);
+        if (j == i || ec != std::errc() || p != rel.data() + j || d >= grid.size()) {
+            return false;
+        }
+        outside = outside || v >= grid[d];
+        ++d;
+        i = j + 1;
+    }
+    return d == grid.size() && outside;
+}
+
+const CubeArray* find_array(const std::vector<CubeArray>& arrays, const std::string& name) {
+    for (const auto& a : arrays) {
+        if (a.name == name) {
+            return &a;
+        }
+    }
+    return nullptr;
+}
+
+// keys_under() of the entry `name` of the cube, without the chunks outside the grid of the
+// array of that name, which are added to `outside`.
+std::vector<std::string> keys_inside(const zarr::KvStore& store, const sfs::path& cube,
+                                     const std::string& name, const std::vector<CubeArray>& arrays,
+                                     std::vector<std::string>& outside) {
+    auto keys = keys_under(store, cube, name);
+    const CubeArray* a = find_array(arrays, name);
+    if (!a) {
+        return keys;
+    }
+    std::vector<std::string> in;
+    for (auto& k : keys) {
+        if (k.size() > name.size() && outside_grid(a->meta, k.substr(name.size() + 1))) {
+            outside.push_back(std::move(k));
+        } else {
+            in.push_back(std::move(k));
+        }
+    }
+    return in;
+}
+
+// Copies the folder `name` of a local cube to `to`/name: an array's without its chunks outside the
+// grid (added to `outside`), and without temporary files.
+void copy_entry(const sfs::path& cube, const std::string& name, const sfs::path& to,
+                const std::vector<CubeArray>& arrays, std::vector<std::string>& outside) {
+    const CubeArray* a = find_array(arrays, name);
+    std::error_code ec;
+    if (!a || !sfs::is_directory(cube / name, ec)) {
+        return copy_tree(cube / name, to / name);
+    }
+    const sfs::path from = cube / name;
+    auto fail = [&](const std::error_code& e) {
+        throw OutputError("cannot copy '" + from.string() + "' to '" + (to / name).string() +
+                          "': " + e.message());
+    };
+    if (!sfs::create_directory(to / name, ec) && ec) {
+        fail(ec);
+    }
+    for (auto it = sfs::recursive_directory_iterator(from, ec);
+         !ec && it != sfs::recursive_directory_iterator(); it.increment(ec)) {
+        const std::string rel = it->path().lexically_relative(from).generic_string();
+        std::error_code ec2;
+        if (!it->is_regular_file(ec2) ||
+            zarr::FileStore::is_temp_name(it->path().filename().string())) {
+            continue; // folders are made for the files they hold ("/" separator)
+        }
+        if (outside_grid(a->meta, rel)) {
+            outside.push_back(name + "/" + rel);
+            continue;
+        }
+        const sfs::path dst = to / name / rel;
+        if (rel.find('/') != std::string::npos) {
+            sfs::create_directories(dst.parent_path(), ec2);
+        }
+        if (ec2 || !sfs::copy_file(it->path(), dst, ec2)) {
+            fail(ec2);
+        }
+    }
+    if (ec) {
+        fail(ec);
+    }
 }
 
 // Copies the keys to another store, `threads` at a time.
@@ -336,8 +436,9 @@ void optimise_object_in_place(zarr::VsiStore& store,
 
 // Object storage, to a copy: objects first, metadata last, behind the marker CREATING_KEY.
 void optimise_to_object(const zarr::KvStore& src, const sfs::path& cube, const std::string& out,
+                        const std::vector<CubeArray>& arrays,
                         const std::vector<std::pair<const CubeArray*, zarr::ArrayMeta>>& plan,
-                        int threads) {
+                        int threads, std::vector<std::string>& outside) {
     zarr::VsiStore dst(out);
     ObjectLease lease(dst, "output '" + out + "'", "optimise");
     if (dst.exists(CREATING_KEY)) {
@@ -359,7 +460,7 @@ void optimise_to_object(const zarr::KvStore& src, const sfs::path& cube, const s
             rewritten = rewritten || p.first->name == name;
         }
         if (!rewritten) {
-            for (auto& k : keys_under(src, cube, name)) {
+            for (auto& k : keys_inside(src, cube, name, arrays, outside)) {
                 keys.push_back(std::move(k));
             }
         }
@@ -424,7 +525,13 @@ std::string OptimiseResult::summary() const {
         }
         s += ")";
     }
-    return s + (consolidated ? "; wrote .zmetadata" : "");
+    s += consolidated ? "; wrote .zmetadata" : "";
+    if (!outside.empty()) {
+        s += "; " + std::string(in_place ? "deleted " : "left out ") +
+             std::to_string(outside.size()) + " chunk" + (outside.size() == 1 ? "" : "s") +
+             " beyond the end of their array";
+    }
+    return s;
 }
 
 OptimiseResult optimise(const OptimiseRequest& req) {
@@ -476,6 +583,7 @@ OptimiseResult optimise(const OptimiseRequest& req) {
         }
     }
     OptimiseResult result;
+    result.in_place = req.in_place;
     std::vector<std::pair<const CubeArray*, zarr::ArrayMeta>> plan;
     for (const auto& a : arrays) {
         auto t = target_chunks(a, req.chunks);
@@ -497,7 +605,8 @@ OptimiseResult optimise(const OptimiseRequest& req) {
             }
             return result;
         }
-        optimise_to_object(src, cube, req.output.string(), plan, req.threads);
+        optimise_to_object(src, cube, req.output.string(), arrays, plan, req.threads,
+                           result.outside);
         return result;
     }
     if (!req.in_place) {
@@ -529,9 +638,10 @@ OptimiseResult optimise(const OptimiseRequest& req) {
                 rewritten = rewritten || p.first->name == name;
             }
             if (!rewritten && src_object) {
-                copy_keys(src, dst, keys_under(src, cube, name), req.threads);
+                copy_keys(src, dst, keys_inside(src, cube, name, arrays, result.outside),
+                          req.threads);
             } else if (!rewritten) {
-                copy_tree(cube / name, tmp / name);
+                copy_entry(cube, name, tmp, arrays, result.outside);
             }
         }
         for (const auto& [a, m] : plan) {
@@ -548,9 +658,25 @@ OptimiseResult optimise(const OptimiseRequest& req) {
         return result;
     }
 
-    // In place.
+    // In place. Chunks outside an array's grid (a killed append's, which gen would delete too)
+    // are deleted first: under the cube's lock no writer has them in progress.
+    for (const auto& a : arrays) {
+        keys_inside(src, cube, a.name, arrays, result.outside);
+    }
+    if (!req.dry_run && !result.outside.empty()) {
+        if (auto* vs = dynamic_cast<zarr::VsiStore*>(&src)) {
+            vs->erase_keys(result.outside);
+        } else {
+            for (const auto& k : result.outside) {
+                src.erase(k);
+            }
+        }
+        src.sync();
+        fault_point("optimise.outside_removed");
+    }
     const auto current = zarr::read_consolidated(src);
-    if (plan.empty() && current && *current == zarr::consolidated_metadata(src)) {
+    if (plan.empty() && result.outside.empty() && current &&
+        *current == zarr::consolidated_metadata(src)) {
         return result; // nothing to do
     }
     result.changed = true;

@@ -273,6 +273,82 @@ class OptimiseTests(_Base):
         self.assertTrue(os.path.exists(os.path.join(path, ".zmetadata")))
 
 
+class OutsideChunkTests(_Base):
+    """Chunk files beyond an array's end, as a killed append leaves them on object storage until
+    the next gen (docs/cli/optimise.md): no reader sees them; prune neither reads nor deletes
+    them, optimise -o leaves them out of the copy, optimise --in-place deletes them."""
+
+    def check(self, sep):
+        path = make_xarray_cube(self.tmp, sep)  # sst: shape (3, 12, 10), chunks (1, 4, 5)
+        key = (lambda *i: sep.join(map(str, i)))
+        src = os.path.join(path, "sst", *key(0, 0, 0).split("/"))  # all NaN: prune would take it
+        outside = [f"sst/{key(3, 0, 0)}", f"sst/{key(0, 3, 1)}", f"packed/{key(2, 0, 2)}"]
+        for k in outside:
+            dst = os.path.join(path, *k.split("/"))
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copyfile(src if k.startswith("sst") else
+                            os.path.join(path, "packed", *key(0, 0, 1).split("/")), dst)
+        outside_files = sorted(k.replace("/", os.sep) for k in outside)
+        ref = os.path.join(self.tmp, "ref.zarr")
+        shutil.copytree(path, ref)
+        inside = sorted(set(chunk_files(ref)) - set(outside_files))
+        data = (lambda files: [f for f in files if f.split(os.sep)[0] in ("sst", "packed", "nofill")])
+        self.assertEqual(len(inside), len(chunk_files(ref)) - 3)
+        # prune: the keys inside the grid only (expected_pruned walks the grid with zarr)
+        expected = expected_pruned(path)
+        p = run(["--deterministic", "prune", "--dry-run", path], check=0)
+        self.assertEqual([line.split()[0] for line in p.stdout.splitlines()], expected)
+        p = run(["--deterministic", "prune", path], check=0)
+        n_read = len([f for f in inside if f.split(os.sep)[0] in ("sst", "packed")])
+        self.assertEqual(n_read, 36)  # 3 x 3 x 2 each; nofill (fill_value null) is not read
+        self.assertIn(f"pruned {len(expected)} of 36 chunks", p.stderr)
+        for f in outside_files:
+            self.assertTrue(os.path.exists(os.path.join(path, f)), f)
+        shutil.rmtree(path)
+        shutil.copytree(ref, path)
+        # optimise -o: the copy has every file of the cube but the three outside the grid
+        out = os.path.join(self.tmp, "out.zarr")
+        p = run(["--deterministic", "optimise", path, "-o", out], check=0)
+        self.assertIn("rewrote 3 arrays (lat, lat2d, lon); wrote .zmetadata; left out 3 chunks "
+                      "beyond the end of their array", p.stderr)
+        self.assertEqual(data(chunk_files(out)), data(inside))  # coordinates become one chunk
+        self.assertEqual(chunk_files(path), chunk_files(ref))  # source untouched
+        self.assert_same(ref, out, consolidated=True)
+        if sep == "/":
+            self.assertFalse(os.path.exists(os.path.join(out, "sst", "3")))
+        # optimise --in-place --dry-run lists them and changes nothing; --in-place deletes them
+        p = run(["--deterministic", "optimise", path, "--in-place", "--dry-run"], check=0)
+        self.assertIn("dry run: rewrote 3 arrays (lat, lat2d, lon); wrote .zmetadata; deleted 3 "
+                      "chunks beyond the end of their array", p.stderr)
+        self.assertEqual(chunk_files(path), chunk_files(ref))
+        p = run(["--deterministic", "optimise", path, "--in-place"], check=0)
+        self.assertIn("rewrote 3 arrays (lat, lat2d, lon); wrote .zmetadata; deleted 3 chunks "
+                      "beyond the end of their array", p.stderr)
+        self.assertEqual(data(chunk_files(path)), data(inside))
+        self.assert_same(ref, path, consolidated=True)
+        p = run(["--deterministic", "optimise", path, "--in-place"], check=0)
+        self.assertIn("cube is already optimised (nothing changed)", p.stderr)
+        # with a rechunk too: the rewritten arrays never had them, the others lose them
+        shutil.rmtree(path)
+        shutil.copytree(ref, path)
+        out2 = os.path.join(self.tmp, "out2.zarr")
+        p = run(["--deterministic", "optimise", path, "-o", out2, "--chunks", "lat=12"], check=0)
+        self.assertIn("rewrote 6 arrays (lat, lat2d, lon, nofill, packed, sst); wrote .zmetadata",
+                      p.stderr)
+        for name in ("sst", "packed"):  # new grid (3, 1, 2): every chunk file inside it
+            files = [f.split(os.sep)[1:] for f in chunk_files(out2) if f.split(os.sep)[0] == name]
+            idx = sorted(tuple(int(i) for i in (f[0].split(".") if sep == "." else f))
+                         for f in files)
+            self.assertEqual(idx, sorted(np.ndindex(3, 1, 2)), name)
+        self.assert_same(ref, out2, consolidated=True)
+
+    def test_dot(self):
+        self.check(".")
+
+    def test_slash(self):
+        self.check("/")
+
+
 class OptimiseKillTests(_Base):
     """kill -9 (BAIMS_TEST_KILL_AT) at each step of --in-place: the cube opens with the old or the
     new content (values equal, each array's chunks old or new, any .zmetadata agrees with the

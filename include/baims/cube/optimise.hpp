@@ -24,6 +24,11 @@ struct OptimiseResult {
     std::vector<std::string> rewritten; // arrays rewritten with new chunks
     bool consolidated = false;          // .zmetadata written
     bool changed = false;
+    bool in_place = false;
+    // Chunk keys outside their array's chunk grid ("chl/12.0.0" in an array of 12 time steps: a
+    // killed append's leftovers, which no reader sees): -o leaves them out of the copy, --in-place
+    // deletes them (a dry run only lists them).
+    std::vector<std::string> outside;
     std::string summary() const;
 };
 
