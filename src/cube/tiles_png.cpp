@@ -313,9 +313,33 @@ std::vector<unsigned char> cmap_table(const std::string& name) {
     return t;
 }
 
+sfs::path real_png_folder(const std::string& dir) {
+    sfs::path d = folder_path(dir);
+    std::error_code ec;
+    if (!sfs::is_symlink(d, ec)) {
+        return d;
+    }
+    // Follow the chain of links by hand: a link whose target does not exist yet gets it made.
+    for (int hops = 0; hops < 40 && sfs::is_symlink(d, ec); ++hops) {
+        const sfs::path target = sfs::read_symlink(d, ec);
+        if (ec) {
+            break;
+        }
+        d = target.is_absolute() ? target : d.parent_path() / target;
+    }
+    sfs::create_directories(d, ec);
+    if (ec) {
+        throw OutputError("cannot create the PNG folder '" + d.string() + "' (the target of the " +
+                              "link '" + dir + "'): " + ec.message(),
+                          "Check that its parent folder is writable, or choose another --png");
+    }
+    auto real = sfs::canonical(d, ec);
+    return ec ? d : real;
+}
+
 std::unique_ptr<fs::FileLock> png_folder_lock(const std::string& dir) {
-    const sfs::path d = folder_path(dir);
-    return std::make_unique<fs::FileLock>(d / LOCK_FILE, "PNG folder '" + d.string() + "'");
+    return std::make_unique<fs::FileLock>(real_png_folder(dir) / LOCK_FILE,
+                                          "PNG folder '" + folder_path(dir).string() + "'");
 }
 
 PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir,
@@ -445,7 +469,8 @@ PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir
     // swaps the two folders in one step and the old tree is deleted. A reader sees the complete
     // old or the complete new folder; a swap folder left by a killed run (the unfinished new tree
     // before the exchange, the old tree after it) is removed by the next run.
-    const sfs::path dir = folder_path(req.dir); // "png/": the swap folder goes beside it
+    // "png/": the swap folder goes beside it; a link is followed (real_png_folder)
+    const sfs::path dir = real_png_folder(req.dir);
     std::error_code ec;
     sfs::create_directories(dir, ec);
     if (ec) {
@@ -523,10 +548,10 @@ PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir
             if (ours.contains(name) || zarr::FileStore::is_temp_name(name)) {
                 continue;
             }
-            if (e.is_directory()) {
+            if (e.is_directory() && !e.is_symlink()) {
                 link_tree(e.path(), swap / name, "PNG folder");
             } else {
-                hard_link(e.path(), swap / name, "PNG folder");
+                hard_link(e.path(), swap / name, "PNG folder"); // a symbolic link stays one
             }
         }
         for (const auto& v : vars) {

@@ -4,6 +4,7 @@
 
 #include "baims/core/fs.hpp"
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -40,6 +41,12 @@ std::vector<unsigned char> cmap_table(const std::string& name);
 // The writer lock of a PNG folder (DIR/.baims-lock, created with DIR): OutputError (exit 5) "PNG
 // folder 'DIR' is locked by another baims process" while another tiles --png writes it.
 std::unique_ptr<fs::FileLock> png_folder_lock(const std::string& dir);
+
+// The folder that --png DIR writes: DIR itself, or when DIR is a symbolic link (e.g. into a web
+// server's root) the real path of its target, made when it does not exist. The exchange then
+// replaces the target folder (its swap folder beside the target, on its file system) and the
+// link stays as it was. Throws OutputError when the target cannot be made.
+std::filesystem::path real_png_folder(const std::string& dir);
 
 PngResult write_png_tiles(const std::string& cube, const std::string& levels_dir,
                           const PngRequest& req);
