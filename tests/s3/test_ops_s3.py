@@ -240,6 +240,36 @@ class S3OptimiseInPlace(_OpsTest):
                 self.check(prefix, ref)
 
 
+class S3OutsideChunks(_OpsTest):
+    """A chunk object beyond the end of 'v' (what a killed append leaves until the next gen):
+    prune does not read it, optimise -o (to S3 and to a local folder) leaves it out,
+    optimise --in-place deletes it (docs/cli/optimise.md)."""
+
+    def test_left_out_then_deleted(self):
+        local = self.s3_cube("out")
+        nt = zarr.open(local, "r")["v"].shape[0]
+        stray = f"v/{nt}.0.0"
+        with open(os.path.join(local, "v", "0.0.0"), "rb") as f:
+            data = f.read()  # all NaN: prune would take it if it looked there
+        h = gdal.VSIFOpenL(f"{self.s3('out')}/{stray}", "wb")
+        gdal.VSIFWriteL(data, 1, len(data), h)
+        assert gdal.VSIFCloseL(h) == 0
+        p = run(["--dry-run", "prune", self.s3("out")], check=0)
+        self.assertEqual([line.split()[0] for line in p.stdout.splitlines()],
+                         ["v/0.0.0", "v/2.1.0", "v/2.1.1", "v/2.1.2"])  # not the stray one
+        run(["optimise", self.s3("out"), "-o", self.s3("dst")], check=0)
+        self.assertNotIn(stray, s3_keys("dst/c.zarr"))
+        self.assertIn("v/0.0.0", s3_keys("dst/c.zarr"))
+        p = run(["optimise", self.s3("out"), "-o", self.p("local-copy.zarr")], check=0)
+        self.assertIn("left out 1 chunk beyond the end of their array", p.stderr)
+        self.assertFalse(os.path.exists(self.p("local-copy.zarr", *stray.split("/"))))
+        self.assertIn(stray, s3_keys("out/c.zarr"))  # -o leaves the source as it is
+        p = run(["optimise", self.s3("out"), "--in-place"], check=0)
+        self.assertIn("deleted 1 chunk beyond the end of their array", p.stderr)
+        self.assertNotIn(stray, s3_keys("out/c.zarr"))
+        self.assert_same_values("out", local)
+
+
 class S3Lease(_S3Test):
     def test_second_writer_refused_until_the_holder_ends(self):
         out = self.s3("lease")
