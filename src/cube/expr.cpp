@@ -282,12 +282,18 @@ std::optional<std::vector<uint64_t>> flag_numbers(const nlohmann::json& j) {
             while (!w.empty() && w.back() == ',') {
                 w.pop_back();
             }
+            // signed (two's complement) or, past 2^63 - 1, unsigned: 64-bit masks either way
             long long v = 0;
-            auto [p, ec] = std::from_chars(w.data(), w.data() + w.size(), v);
-            if (ec != std::errc() || p != w.data() + w.size()) {
+            unsigned long long u = 0;
+            const char* end = w.data() + w.size();
+            if (auto [p, ec] = std::from_chars(w.data(), end, v); ec == std::errc() && p == end) {
+                out.push_back(static_cast<uint64_t>(v));
+            } else if (auto [q, ec2] = std::from_chars(w.data(), end, u);
+                       ec2 == std::errc() && q == end) {
+                out.push_back(u);
+            } else {
                 return std::nullopt;
             }
-            out.push_back(static_cast<uint64_t>(v));
         }
     } else if (!one(j)) {
         return std::nullopt;

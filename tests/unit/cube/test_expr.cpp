@@ -257,3 +257,29 @@ TEST_CASE("evaluation over many blocks equals the pixel-wise result", "[expr]") 
     }
     CHECK(bad == 0);
 }
+
+TEST_CASE("flag tests of 64-bit words: masks past 2^63 as text, exact words", "[expr]") {
+    Symbol q{"q"};
+    q.attrs = {{"flag_meanings", "Low High Top Pair"},
+               {"flag_masks", "1, 18014398509481984, 9223372036854775808, -9223372036854775807"},
+               {"flag_values", "1 18014398509481984 9223372036854775808 1"}};
+    q.bits = 64;
+    const uint64_t top = uint64_t(1) << 63, high = uint64_t(1) << 54;
+    // words a double cannot hold: 2^63 + 1, 2^63 + 2^54 + 1; a missing word; 2^54 + 1
+    const std::vector<uint64_t> words = {top | 1, top | high | 1, top | high | 1, high | 1};
+    const std::vector<uint8_t> valid = {1, 1, 0, 1};
+    const std::vector<float> values = {static_cast<float>(top | 1), 0.0f, NaN, 0.0f};
+    auto run = [&](const std::string& text) {
+        auto p = Program::compile(text, {q});
+        const float* vars[] = {values.data()};
+        const Program::Words w[] = {{words.data(), valid.data()}};
+        std::vector<float> out(4, -999.0f);
+        p.eval(vars, 4, out.data(), w);
+        return out;
+    };
+    CHECK(same(run("q.Low"), {1, 1, 0, 1}));
+    CHECK(same(run("q.High"), {0, 1, 0, 1}));
+    CHECK(same(run("q.Top and q.Low"), {1, 1, 0, 0}));
+    // mask 2^63 + 1 (given as a negative number), value 1: bit 0 set and bit 63 clear
+    CHECK(same(run("q.Pair"), {0, 0, 0, 1}));
+}
