@@ -23,7 +23,17 @@ namespace {
 std::atomic<ThreadPool*> g_current{nullptr};
 thread_local const ThreadPool* t_worker_of = nullptr; // the pool whose worker this thread is
 
-#if defined(__linux__)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                         \
+    __has_feature(memory_sanitizer)
+#define BAIMS_SANITIZED_HEAP 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define BAIMS_SANITIZED_HEAP 1
+#endif
+
+#if defined(__linux__) && defined(__GLIBC__) && defined(__LP64__) && !defined(BAIMS_SANITIZED_HEAP)
 std::mutex g_advised_mutex;
 std::vector<std::pair<std::uintptr_t, std::uintptr_t>> g_advised; // heaps already asked for THP
 
@@ -105,7 +115,10 @@ void prefer_huge_pages_for_thread_heap() {
             break;
         }
     }
-    if (begin == 0) {
+    // A glibc arena heap is one 64 MiB reservation aligned to its size (HEAP_MAX_SIZE on 64-bit);
+    // anything else (another allocator, a sanitizer's) is left alone.
+    constexpr std::uintptr_t HEAP_SIZE = std::uintptr_t{64} << 20;
+    if (begin == 0 || begin % HEAP_SIZE != 0 || end - begin != HEAP_SIZE) {
         return;
     }
     // Huge pages only fit where a whole aligned 2 MiB lies inside the mapping, but glibc makes

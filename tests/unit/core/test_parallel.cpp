@@ -169,7 +169,18 @@ TEST_CASE("parallel_for: without an installed pool it still covers every index")
     CHECK(sum.load() == 4950);
 }
 
-#if defined(__linux__)
+// Same condition as in src/core/parallel.cpp: glibc's arenas, not a sanitizer's allocator.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                         \
+    __has_feature(memory_sanitizer)
+#define BAIMS_SANITIZED_HEAP 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define BAIMS_SANITIZED_HEAP 1
+#endif
+
+#if defined(__linux__) && defined(__GLIBC__) && defined(__LP64__) && !defined(BAIMS_SANITIZED_HEAP)
 namespace {
 
 // The /proc/self/smaps entry (header line and fields) of the mapping that holds address a.
