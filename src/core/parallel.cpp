@@ -59,7 +59,25 @@ bool read_maps(std::string& buf) {
 // first touch of a 4 KiB page costs ~10-40 us, so 2 MiB pages cut that kernel time ~10x. The
 // kernel only gives huge pages where asked (THP "madvise" mode); nothing changes where it cannot.
 // The main thread's heap (brk, shared with the executable's neighbourhood) is left alone.
+// True where the kernel counts every read-write private page against a commit limit
+// (vm.overcommit_memory = 2): there, making a whole 64 MiB heap usable at once would charge
+// 64 MiB per worker whether touched or not, so the heap is left as glibc made it.
+bool strict_overcommit() {
+    int fd = ::open("/proc/sys/vm/overcommit_memory", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    char c = 0;
+    const ssize_t n = ::read(fd, &c, 1);
+    ::close(fd);
+    return n == 1 && c == '2';
+}
+
 void prefer_huge_pages_for_thread_heap() {
+    static const bool strict = strict_overcommit();
+    if (strict) {
+        return;
+    }
     std::string maps;
     maps.reserve(65536); // a heap block of this thread: the mapping to find
     const auto p = reinterpret_cast<std::uintptr_t>(maps.data());
