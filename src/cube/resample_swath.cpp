@@ -12,15 +12,19 @@
 // depend on the threads), then bands of output rows fill the map from it. Pass 1 is walked in
 // blocks of 64 x 64 quads (the output pixels they meet stay in the cache), takes each quad's
 // bounding box from its cells' positions in output pixel units (computed once per cell), skips
-// the centres outside the quad's convex hull (Hull) and stops Newton's method once it has
-// converged (holds): shortcuts that give the same owners as the full inversion.
+// the centres outside the quad's convex hull and takes those well inside a strictly convex quad
+// without inverting it (Hull: such a quad is the one-to-one bilinear image of the unit square),
+// and stops Newton's method once it has converged (holds): shortcuts that give the same owners as
+// the full inversion (except that a centre inside a convex quad on which Newton's method fails is
+// now held).
 //   nearest   the cell whose centre is nearest to the output centre, searched among the 4x4
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
 //             swath. Distance: local equirectangular, (dlon * cos(lat0), dlat) with lat0 the
 //             mean latitude of the swath.
-//   bilinear  the quad's four corners with the weights (s, t) of the inverse bilinear map: a
-//             field linear in the swath's row/column indices is reproduced exactly.
+//   bilinear  the quad's four corners with the weights (s, t) of the inverse bilinear map
+//             (closed form, polished by Newton's method: invert_closed): a field linear in the
+//             swath's row/column indices is reproduced exactly.
 //   average, mode  the cells whose centres fall inside the output pixel (output_cell), else
 //             the nearest cell as above (set_cell_lists).
 // A swath that crosses the antimeridian (neighbouring cells more than 180 degrees of longitude
@@ -54,16 +58,16 @@ enum class Newton {
 };
 
 // (s, t) with P(s, t) = a + s (b - a) + t (c - a) + s t (a - b - c + d) = p, by Newton's method
-// from the quad's centre. With quick, it stops early (Near) once a step is below 1e-9: Newton's
-// iterates are then in their quadratic convergence and stay within ~1e-9 of (s, t) however long
-// they run; the iterates up to there are the same as without quick.
+// from (s0, t0) (the quad's centre unless given). With quick, it stops early (Near) once a step is
+// below 1e-9: Newton's iterates are then in their quadratic convergence and stay within ~1e-9 of
+// (s, t) however long they run; the iterates up to there are the same as without quick.
 Newton newton(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt& p, double& s, double& t,
-              bool quick) {
+              bool quick, double s0 = 0.5, double t0 = 0.5) {
     const double ex = b.x - a.x, ey = b.y - a.y; // along s
     const double fx = c.x - a.x, fy = c.y - a.y; // along t
     const double gx = a.x - b.x - c.x + d.x, gy = a.y - b.y - c.y + d.y;
-    s = 0.5;
-    t = 0.5;
+    s = s0;
+    t = t0;
     const double scale = std::abs(ex) + std::abs(ey) + std::abs(fx) + std::abs(fy);
     for (int it = 0; it < 20; ++it) {
         const double rx = a.x + s * ex + t * fx + s * t * gx - p.x;
@@ -97,6 +101,40 @@ bool invert_bilinear(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const P
     return newton(a, b, c, d, p, s, t, false) == Newton::Root;
 }
 
+// (s, t) of p in the quad (a, b, c, d) for a bilinear weight: the closed-form root of the
+// quadratic in t (h - t f) x (e + t g) = 0 (h = p - a, e = b - a, f = c - a, g = a - b - c + d)
+// nearest to [0, 1], polished by Newton's method run to the same end as invert_bilinear (from
+// there it takes one or two steps instead of about five from the centre, and ends at the same root
+// up to the last bits of a double). False when that fails: the caller then runs the inversion from
+// the centre.
+bool invert_closed(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt& p, double& s,
+                   double& t) {
+    const double ex = b.x - a.x, ey = b.y - a.y, fx = c.x - a.x, fy = c.y - a.y;
+    const double gx = a.x - b.x - c.x + d.x, gy = a.y - b.y - c.y + d.y;
+    const double hx = p.x - a.x, hy = p.y - a.y;
+    const double k2 = gx * fy - gy * fx;
+    const double k1 = (hx * gy - hy * gx) + (ex * fy - ey * fx);
+    const double k0 = hx * ey - hy * ex;
+    double t0 = 0;
+    if (std::abs(k2) <= 1e-12 * std::abs(k1)) {
+        t0 = -k0 / k1;
+    } else {
+        const double disc = k1 * k1 - 4 * k0 * k2;
+        if (!(disc >= 0)) {
+            return false;
+        }
+        const double qq = -0.5 * (k1 + std::copysign(std::sqrt(disc), k1));
+        const double r1 = qq / k2, r2 = k0 / qq;
+        t0 = std::abs(r1 - 0.5) <= std::abs(r2 - 0.5) ? r1 : r2;
+    }
+    const double dx = ex + t0 * gx, dy = ey + t0 * gy;
+    const double s0 = std::abs(dx) >= std::abs(dy) ? (hx - t0 * fx) / dx : (hy - t0 * fy) / dy;
+    if (!std::isfinite(s0) || !std::isfinite(t0)) {
+        return false;
+    }
+    return newton(a, b, c, d, p, s, t, false, s0, t0) == Newton::Root;
+}
+
 // Whether neighbouring cells are more than 180 degrees of longitude apart: the swath crosses the
 // antimeridian.
 bool crosses_antimeridian(const io::LatLon2D& src) {
@@ -113,13 +151,14 @@ bool crosses_antimeridian(const io::LatLon2D& src) {
     return false;
 }
 
-// Whether output centre p may be inside the quad (a, b, c, d) (corners (r, c), (r, c+1),
-// (r+1, c), (r+1, c+1)): false only when p is outside the quad's convex hull by more than a
-// millionth of the quad's size. Every point that locate() accepts lies in the bilinear image of
+// Whether output centre p is inside the quad (a, b, c, d) (corners (r, c), (r, c+1),
+// (r+1, c), (r+1, c+1)), as far as its edges tell (test): Outside only when p is outside the
+// quad's convex hull by more than a millionth of the quad's size. Every point that locate() accepts
+// lies in the bilinear image of
 // [-1e-9, 1 + 1e-9]^2 up to a residual of 1e-9 of the quad's edge lengths, i.e. within ~1e-8 of
 // the quad's size of the hull (the image of [0, 1]^2 is a convex combination of the corners), so
-// this test only spares the Newton inversion of centres that it would reject anyway. For a quad
-// that is not strictly convex the test says true (no pre-test).
+// Outside only spares the Newton inversion of centres that it would reject anyway. For a quad
+// that is not strictly convex the test says Maybe (no pre-test).
 class Hull {
 public:
     Hull() = default;
@@ -139,20 +178,29 @@ public:
         }
         m_sign = pos == 4 ? 1.0 : neg == 4 ? -1.0 : 0.0;
     }
-    bool may_hold(const Pt& p) const {
+    // Outside: p is outside the hull by more than the margin (the quad does not hold it).
+    // Inside: p is inside a strictly convex quad by more than the margin from every edge: the
+    // bilinear map of a strictly convex quad takes [0, 1]^2 one-to-one onto the quad (its edges
+    // are the images of the square's sides), so (s, t) is inside [0, 1]^2 by far more than the
+    // 1e-9 of locate() and the quad holds p. Maybe: only the inversion can tell.
+    enum Answer { Outside, Maybe, Inside };
+    Answer test(const Pt& p) const {
         if (m_sign == 0) {
-            return true;
+            return Maybe;
         }
+        bool inside = true;
         for (int i = 0; i < 4; ++i) {
             const Pt& e = m_e[i];
-            const double cross = e.x * (p.y - m_v[i].y) - e.y * (p.x - m_v[i].x);
+            const double cross = m_sign * (e.x * (p.y - m_v[i].y) - e.y * (p.x - m_v[i].x));
             // cross / |e| is p's signed distance from the edge's line; |e|_1 >= |e|_2 makes
             // the threshold at least the margin.
-            if (m_sign * cross < -m_margin * (std::abs(e.x) + std::abs(e.y))) {
-                return false;
+            const double tol = m_margin * (std::abs(e.x) + std::abs(e.y));
+            if (cross < -tol) {
+                return Outside;
             }
+            inside = inside && cross > tol;
         }
-        return true;
+        return inside ? Inside : Maybe;
     }
 
 private:
@@ -338,7 +386,8 @@ struct Walk {
                                         hull = Hull(a, bb, cc, d, (xmax - xmin) + (ymax - ymin));
                                         have_hull = true;
                                     }
-                                    if (!hull.may_hold(p) || !holds(q, p)) {
+                                    const Hull::Answer h = hull.test(p);
+                                    if (h == Hull::Outside || (h == Hull::Maybe && !holds(q, p))) {
                                         continue;
                                     }
                                     while (qi < cur && !o.compare_exchange_weak(cur, qi)) {
@@ -366,6 +415,7 @@ struct Walk {
         // Pass 2, in parallel over bands of output rows: the owner quad's nearest cell or
         // weights.
         const size_t obands = (OH + band - 1) / band;
+        const auto W32 = static_cast<std::uint32_t>(W); // H * W < 2^31 (map_swath)
         for_each(obands, [&](size_t b) {
             for (size_t orow = b * band; orow < std::min(OH, (b + 1) * band); ++orow) {
                 const double py = ys[orow];
@@ -378,15 +428,56 @@ struct Walk {
                     const auto q = static_cast<size_t>(owner[o]);
                     const Pt p{near_lon(xs[ocol], lon(q)), py};
                     if (!nearest) {
+                        // The closed-form start ends where locate() ends (up to the last bits
+                        // of a double, far below a float's); locate() when it does not converge.
                         double s = 0, t = 0;
-                        locate(q, p, s, t);
-                        m.wx[o] = static_cast<float>(s);
-                        m.wy[o] = static_cast<float>(t);
+                        constexpr double EPS = 1e-9;
+                        if (!invert_closed(pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s,
+                                           t) ||
+                            s < -EPS || s > 1 + EPS || t < -EPS || t > 1 + EPS) {
+                            if (!locate(q, p, s, t)) {
+                                // Pass 1 found p inside this convex quad without the inversion
+                                // (Hull::Inside) and Newton's method fails on it: the quad's
+                                // centre rather than a stray iterate.
+                                s = 0.5;
+                                t = 0.5;
+                            }
+                        }
+                        m.wx[o] = static_cast<float>(std::clamp(s, 0.0, 1.0));
+                        m.wy[o] = static_cast<float>(std::clamp(t, 0.0, 1.0));
                         continue; // lo is the owner quad's corner (r, c)
                     }
-                    const size_t r = q / W, c = q % W;
+                    const auto q32 = static_cast<std::uint32_t>(q);
+                    const size_t r = q32 / W32, c = q32 - (q32 / W32) * W32;
                     double best = std::numeric_limits<double>::infinity();
                     std::int32_t best_idx = -1;
+                    if (r >= 1 && r + 2 < H && c >= 1 && c + 2 < W) {
+                        // Inside the swath: the 16 distances first (no branch between them),
+                        // then the first smallest in the order of the loop below.
+                        const size_t base = (r - 1) * W + (c - 1);
+                        std::array<double, 16> dist;
+                        for (size_t j = 0; j < 4; ++j) {
+                            for (size_t k = 0; k < 4; ++k) {
+                                const size_t i = base + j * W + k;
+                                const double ddx = (lon(i) - p.x) * kx;
+                                const double ddy = lat(i) - p.y;
+                                dist[j * 4 + k] = ddx * ddx + ddy * ddy;
+                            }
+                        }
+                        int bn = -1;
+                        for (int n = 0; n < 16; ++n) {
+                            if (dist[n] < best) { // NaN positions never win
+                                best = dist[n];
+                                bn = n;
+                            }
+                        }
+                        m.nearest[o] =
+                            bn < 0
+                                ? -1
+                                : static_cast<std::int32_t>(base + static_cast<size_t>(bn / 4) * W +
+                                                            static_cast<size_t>(bn % 4));
+                        continue;
+                    }
                     const size_t rr0 = r > 0 ? r - 1 : 0, rr1 = std::min(H - 1, r + 2);
                     const size_t cc0 = c > 0 ? c - 1 : 0, cc1 = std::min(W - 1, c + 2);
                     for (size_t rr = rr0; rr <= rr1; ++rr) {
