@@ -101,38 +101,74 @@ bool invert_bilinear(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const P
     return newton(a, b, c, d, p, s, t, false) == Newton::Root;
 }
 
-// (s, t) of p in the quad (a, b, c, d) for a bilinear weight: the closed-form root of the
-// quadratic in t (h - t f) x (e + t g) = 0 (h = p - a, e = b - a, f = c - a, g = a - b - c + d)
-// nearest to [0, 1], polished by Newton's method run to the same end as invert_bilinear (from
-// there it takes one or two steps instead of about five from the centre, and ends at the same root
-// up to the last bits of a double). False when that fails: the caller then runs the inversion from
-// the centre.
-bool invert_closed(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt& p, double& s,
-                   double& t) {
+// Starting points for Newton's method from the closed-form roots of the quadratic in t
+// (h - t f) x (e + t g) = 0 (h = p - a, e = b - a, f = c - a, g = a - b - c + d), the root nearest
+// to t = 0.5 first; the number of them (0 to 2).
+int closed_starts(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt& p,
+                  std::array<Pt, 2>& st) {
     const double ex = b.x - a.x, ey = b.y - a.y, fx = c.x - a.x, fy = c.y - a.y;
     const double gx = a.x - b.x - c.x + d.x, gy = a.y - b.y - c.y + d.y;
     const double hx = p.x - a.x, hy = p.y - a.y;
     const double k2 = gx * fy - gy * fx;
     const double k1 = (hx * gy - hy * gx) + (ex * fy - ey * fx);
     const double k0 = hx * ey - hy * ex;
-    double t0 = 0;
+    std::array<double, 2> ts{};
+    int n = 0;
     if (std::abs(k2) <= 1e-12 * std::abs(k1)) {
-        t0 = -k0 / k1;
+        ts[n++] = -k0 / k1;
     } else {
         const double disc = k1 * k1 - 4 * k0 * k2;
         if (!(disc >= 0)) {
-            return false;
+            return 0;
         }
         const double qq = -0.5 * (k1 + std::copysign(std::sqrt(disc), k1));
         const double r1 = qq / k2, r2 = k0 / qq;
-        t0 = std::abs(r1 - 0.5) <= std::abs(r2 - 0.5) ? r1 : r2;
+        const bool first = std::abs(r1 - 0.5) <= std::abs(r2 - 0.5);
+        ts[n++] = first ? r1 : r2;
+        ts[n++] = first ? r2 : r1;
     }
-    const double dx = ex + t0 * gx, dy = ey + t0 * gy;
-    const double s0 = std::abs(dx) >= std::abs(dy) ? (hx - t0 * fx) / dx : (hy - t0 * fy) / dy;
-    if (!std::isfinite(s0) || !std::isfinite(t0)) {
-        return false;
+    int m = 0;
+    for (int i = 0; i < n; ++i) {
+        const double t0 = ts[i];
+        const double dx = ex + t0 * gx, dy = ey + t0 * gy;
+        const double s0 = std::abs(dx) >= std::abs(dy) ? (hx - t0 * fx) / dx : (hy - t0 * fy) / dy;
+        if (std::isfinite(s0) && std::isfinite(t0)) {
+            st[m++] = Pt{s0, t0};
+        }
     }
-    return newton(a, b, c, d, p, s, t, false, s0, t0) == Newton::Root;
+    return m;
+}
+
+// (s, t) of p in the quad (a, b, c, d) for a bilinear weight: the closed-form root nearest to
+// [0, 1], polished by Newton's method run to the same end as invert_bilinear (from there it takes
+// one or two steps instead of about five from the centre, and ends at the same root up to the
+// last bits of a double). False when that fails: the caller then runs the inversion from the
+// centre.
+bool invert_closed(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt& p, double& s,
+                   double& t) {
+    std::array<Pt, 2> st;
+    return closed_starts(a, b, c, d, p, st) > 0 &&
+           newton(a, b, c, d, p, s, t, false, st[0].x, st[0].y) == Newton::Root;
+}
+
+// (s, t) in [0, 1]^2 (up to 1e-9, then clamped) of p in the quad from either closed-form root,
+// polished as above; false when neither is there. For a quad that is not convex (e.g. folded at a
+// swath's edge) the bilinear map has two roots near the square and Newton's method from the
+// centre may end at the one outside it although p is inside the quad: this finds the other.
+bool invert_either(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt& p, double& s,
+                   double& t) {
+    constexpr double EPS = 1e-9;
+    std::array<Pt, 2> st;
+    const int n = closed_starts(a, b, c, d, p, st);
+    for (int i = 0; i < n; ++i) {
+        if (newton(a, b, c, d, p, s, t, false, st[i].x, st[i].y) == Newton::Root && s >= -EPS &&
+            s <= 1 + EPS && t >= -EPS && t <= 1 + EPS) {
+            s = std::clamp(s, 0.0, 1.0);
+            t = std::clamp(t, 0.0, 1.0);
+            return true;
+        }
+    }
+    return false;
 }
 
 // Whether neighbouring cells are more than 180 degrees of longitude apart: the swath crosses the
@@ -278,12 +314,14 @@ struct Walk {
             }
             return x;
         };
-        // (s, t) of output centre p in quad q (its corner (r, c) at flat index q), or false.
+        // (s, t) of output centre p in quad q (its corner (r, c) at flat index q), or false:
+        // Newton's method from the quad's centre, else either closed-form root (invert_either).
         auto locate = [&](size_t q, const Pt& p, double& s, double& t) {
             constexpr double EPS = 1e-9;
-            if (!invert_bilinear(pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s, t) ||
-                s < -EPS || s > 1 + EPS || t < -EPS || t > 1 + EPS) {
-                return false;
+            const Pt a = pos(q), b = pos(q + 1), c = pos(q + W), d = pos(q + W + 1);
+            if (!invert_bilinear(a, b, c, d, p, s, t) || s < -EPS || s > 1 + EPS || t < -EPS ||
+                t > 1 + EPS) {
+                return invert_either(a, b, c, d, p, s, t);
             }
             s = std::clamp(s, 0.0, 1.0);
             t = std::clamp(t, 0.0, 1.0);
@@ -291,19 +329,19 @@ struct Walk {
         };
         // Whether output centre p is in quad q, as locate() says, mostly with fewer Newton
         // steps: stopped once converged (Newton::Near), the answer is clear unless s or t is
-        // within 1e-7 of 0 or 1, where locate() decides.
+        // within 1e-7 of 0 or 1, where locate() decides; a root outside [0, 1]^2 is followed
+        // by the other closed-form root (invert_either), as in locate().
         auto holds = [&](size_t q, const Pt& p) {
             double s = 0, t = 0;
             const Newton n = newton(pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s, t, true);
             constexpr double EPS = 1e-9, CLEAR = 1e-7;
-            if (n == Newton::Fail) {
-                return false;
+            if (n == Newton::Root && s >= -EPS && s <= 1 + EPS && t >= -EPS && t <= 1 + EPS) {
+                return true;
             }
-            if (n == Newton::Root) {
-                return s >= -EPS && s <= 1 + EPS && t >= -EPS && t <= 1 + EPS;
-            }
-            if (s < -CLEAR || s > 1 + CLEAR || t < -CLEAR || t > 1 + CLEAR) {
-                return false;
+            if (n != Newton::Near || s < -CLEAR || s > 1 + CLEAR || t < -CLEAR || t > 1 + CLEAR) {
+                // Not this root (as locate() finds too): the other one may be inside (a quad
+                // that is not convex).
+                return invert_either(pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s, t);
             }
             if (s > CLEAR && s < 1 - CLEAR && t > CLEAR && t < 1 - CLEAR) {
                 return true;
