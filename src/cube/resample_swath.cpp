@@ -173,18 +173,26 @@ bool invert_either(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt&
 
 // Whether neighbouring cells are more than 180 degrees of longitude apart: the swath crosses the
 // antimeridian.
-bool crosses_antimeridian(const io::LatLon2D& src) {
-    const size_t H = src.height, W = src.width;
-    for (size_t r = 0; r + 1 < H; ++r) {
-        for (size_t c = 0; c + 1 < W; ++c) {
-            const size_t q = r * W + c;
-            const double a = src.lon_at(q), b = src.lon_at(q + 1), d = src.lon_at(q + W);
-            if (std::abs(a - b) > 180.0 || std::abs(a - d) > 180.0) { // NaN compares false
-                return true;
+bool crosses_antimeridian(const io::LatLon2D& src, const io::ForEach& for_each) {
+    const size_t H = src.height, W = src.width, rows_per = 256;
+    std::atomic<bool> crosses{false};
+    // In parallel over bands of rows (a yes/no answer: the same however they run).
+    for_each((H - 1 + rows_per - 1) / rows_per, [&](size_t b) {
+        for (size_t r = b * rows_per; r < std::min(H - 1, (b + 1) * rows_per); ++r) {
+            if (crosses.load(std::memory_order_relaxed)) {
+                return;
+            }
+            for (size_t c = 0; c + 1 < W; ++c) {
+                const size_t q = r * W + c;
+                const double a = src.lon_at(q), bb = src.lon_at(q + 1), d = src.lon_at(q + W);
+                if (std::abs(a - bb) > 180.0 || std::abs(a - d) > 180.0) { // NaN compares false
+                    crosses.store(true, std::memory_order_relaxed);
+                    return;
+                }
             }
         }
-    }
-    return false;
+    });
+    return crosses.load();
 }
 
 // Whether output centre p is inside the quad (a, b, c, d) (corners (r, c), (r, c+1),
@@ -608,7 +616,7 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     // A swath across the antimeridian (a quad whose corners span more than 180 degrees of
     // longitude) is walked with its longitudes in [0, 360), where it is continuous.
     std::vector<double> unwrapped;
-    if (!projected && crosses_antimeridian(src)) {
+    if (!projected && crosses_antimeridian(src, for_each)) {
         unwrapped.resize(H * W);
         for (size_t i = 0; i < H * W; ++i) {
             const double x = src.lon_at(i);
