@@ -283,20 +283,20 @@ struct Walk {
     template <typename Lon, typename Lat> void operator()(Lon lon, Lat lat) const {
         const size_t H = src.height, W = src.width;
         const size_t OW = out.width(), OH = out.height();
-        // Local equirectangular scale of longitude for the nearest distance.
+        // Local equirectangular scale of longitude for the nearest distance, from the mean
+        // latitude: summed in swath order by one task that runs alongside pass 1 (which does
+        // not need it).
         double lat_sum = 0;
         size_t lat_n = 0;
-        for (size_t i = 0; nearest && i < H * W; ++i) {
-            const double v = lat(i);
-            if (std::isfinite(v)) {
-                lat_sum += v;
-                ++lat_n;
+        auto sum_lat = [&] {
+            for (size_t i = 0; i < H * W; ++i) {
+                const double v = lat(i);
+                if (std::isfinite(v)) {
+                    lat_sum += v;
+                    ++lat_n;
+                }
             }
-        }
-        const double kx =
-            projected ? 1.0
-            : lat_n   ? std::cos(lat_sum / static_cast<double>(lat_n) * std::numbers::pi / 180.0)
-                      : 1.0;
+        };
         const auto& ex = out.extent();
         const double dx = out.dx(), dy = out.dy();
         // The output pixel centres, as out.x(col) and out.y(row) give them.
@@ -368,7 +368,13 @@ struct Walk {
         // (also as rounded), so the rows of a quad's bounding box below are ceil(min u) ..
         // floor(max u), exactly what ceil((ymax_g - ymax) / dy - 0.5) .. gives, with a quarter
         // of the divisions.
-        for_each(nbands, [&](size_t b) {
+        const size_t extra = nearest ? 1 : 0; // task 0: sum_lat
+        for_each(nbands + extra, [&](size_t task) {
+            if (task < extra) {
+                sum_lat();
+                return;
+            }
+            const size_t b = task - extra;
             const size_t r_beg = b * band, r_end = std::min(H - 1, (b + 1) * band);
             std::vector<double> us((band + 1) * (band + 1)), vs((band + 1) * (band + 1));
             for (size_t c0 = 0; c0 + 1 < W; c0 += band) {
@@ -458,6 +464,10 @@ struct Walk {
                 }
             }
         });
+        const double kx =
+            projected ? 1.0
+            : lat_n   ? std::cos(lat_sum / static_cast<double>(lat_n) * std::numbers::pi / 180.0)
+                      : 1.0;
         // Pass 2, in parallel over bands of output rows: the owner quad's nearest cell or
         // weights.
         const size_t obands = (OH + band - 1) / band;
@@ -599,9 +609,14 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     // then once more by pass 2 (no -1 fill before).
     std::vector<std::int32_t>& owner = nearest ? m.nearest : m.lo;
     const bool empty = H < 2 || W < 2 || OW == 0 || OH == 0;
-    reserve_huge(owner, OW * OH);
+    // The map's big arrays are first touched by all threads (their fresh pages faulted in in
+    // parallel); the fills below then only write memory.
+    reserve_touched(owner, OW * OH, for_each);
     owner.assign(OW * OH, empty ? -1 : std::numeric_limits<std::int32_t>::max());
     if (!nearest) {
+        reserve_touched(m.step, OW * OH, for_each);
+        reserve_touched(m.wx, OW * OH, for_each);
+        reserve_touched(m.wy, OW * OH, for_each);
         m.step.assign(OW * OH, 8); // +1 column, +1 row
         m.wx.assign(OW * OH, 0.0f);
         m.wy.assign(OW * OH, 0.0f);
