@@ -5,6 +5,7 @@
 #include "parallel.hpp"
 
 #include "baims/core/error.hpp"
+#include "baims/core/huge_pages.hpp"
 #include "baims/core/interrupt.hpp"
 #include "baims/zarr/codec.hpp"
 
@@ -99,6 +100,9 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
                     buf.clear();
                     return false;
                 }
+                // A fresh slab (a swath's is ~80 MB) on huge pages, its pages faulted in by all
+                // threads: the zero-fill by resize then only writes memory.
+                reserve_touched(buf, npix, pool_for_each(threads));
                 buf.resize(npix);
                 file->read_window(name, src.step, buf.data(), pool_for_each(threads), window);
                 return true;

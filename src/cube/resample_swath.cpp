@@ -12,15 +12,19 @@
 // depend on the threads), then bands of output rows fill the map from it. Pass 1 is walked in
 // blocks of 64 x 64 quads (the output pixels they meet stay in the cache), takes each quad's
 // bounding box from its cells' positions in output pixel units (computed once per cell), skips
-// the centres outside the quad's convex hull (Hull) and stops Newton's method once it has
-// converged (holds): shortcuts that give the same owners as the full inversion.
+// the centres outside the quad's convex hull and takes those well inside a strictly convex quad
+// without inverting it (Hull: such a quad is the one-to-one bilinear image of the unit square),
+// and stops Newton's method once it has converged (holds): shortcuts that give the same owners as
+// the full inversion (except that a centre inside a convex quad on which Newton's method fails is
+// now held).
 //   nearest   the cell whose centre is nearest to the output centre, searched among the 4x4
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
 //             swath. Distance: local equirectangular, (dlon * cos(lat0), dlat) with lat0 the
 //             mean latitude of the swath.
-//   bilinear  the quad's four corners with the weights (s, t) of the inverse bilinear map: a
-//             field linear in the swath's row/column indices is reproduced exactly.
+//   bilinear  the quad's four corners with the weights (s, t) of the inverse bilinear map
+//             (closed form, polished by Newton's method: invert_closed): a field linear in the
+//             swath's row/column indices is reproduced exactly.
 //   average, mode  the cells whose centres fall inside the output pixel (output_cell), else
 //             the nearest cell as above (set_cell_lists).
 // A swath that crosses the antimeridian (neighbouring cells more than 180 degrees of longitude
@@ -54,16 +58,16 @@ enum class Newton {
 };
 
 // (s, t) with P(s, t) = a + s (b - a) + t (c - a) + s t (a - b - c + d) = p, by Newton's method
-// from the quad's centre. With quick, it stops early (Near) once a step is below 1e-9: Newton's
-// iterates are then in their quadratic convergence and stay within ~1e-9 of (s, t) however long
-// they run; the iterates up to there are the same as without quick.
+// from (s0, t0) (the quad's centre unless given). With quick, it stops early (Near) once a step is
+// below 1e-9: Newton's iterates are then in their quadratic convergence and stay within ~1e-9 of
+// (s, t) however long they run; the iterates up to there are the same as without quick.
 Newton newton(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt& p, double& s, double& t,
-              bool quick) {
+              bool quick, double s0 = 0.5, double t0 = 0.5) {
     const double ex = b.x - a.x, ey = b.y - a.y; // along s
     const double fx = c.x - a.x, fy = c.y - a.y; // along t
     const double gx = a.x - b.x - c.x + d.x, gy = a.y - b.y - c.y + d.y;
-    s = 0.5;
-    t = 0.5;
+    s = s0;
+    t = t0;
     const double scale = std::abs(ex) + std::abs(ey) + std::abs(fx) + std::abs(fy);
     for (int it = 0; it < 20; ++it) {
         const double rx = a.x + s * ex + t * fx + s * t * gx - p.x;
@@ -97,29 +101,108 @@ bool invert_bilinear(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const P
     return newton(a, b, c, d, p, s, t, false) == Newton::Root;
 }
 
-// Whether neighbouring cells are more than 180 degrees of longitude apart: the swath crosses the
-// antimeridian.
-bool crosses_antimeridian(const io::LatLon2D& src) {
-    const size_t H = src.height, W = src.width;
-    for (size_t r = 0; r + 1 < H; ++r) {
-        for (size_t c = 0; c + 1 < W; ++c) {
-            const size_t q = r * W + c;
-            const double a = src.lon_at(q), b = src.lon_at(q + 1), d = src.lon_at(q + W);
-            if (std::abs(a - b) > 180.0 || std::abs(a - d) > 180.0) { // NaN compares false
-                return true;
-            }
+// Starting points for Newton's method from the closed-form roots of the quadratic in t
+// (h - t f) x (e + t g) = 0 (h = p - a, e = b - a, f = c - a, g = a - b - c + d), the root nearest
+// to t = 0.5 first; the number of them (0 to 2).
+int closed_starts(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt& p,
+                  std::array<Pt, 2>& st) {
+    const double ex = b.x - a.x, ey = b.y - a.y, fx = c.x - a.x, fy = c.y - a.y;
+    const double gx = a.x - b.x - c.x + d.x, gy = a.y - b.y - c.y + d.y;
+    const double hx = p.x - a.x, hy = p.y - a.y;
+    const double k2 = gx * fy - gy * fx;
+    const double k1 = (hx * gy - hy * gx) + (ex * fy - ey * fx);
+    const double k0 = hx * ey - hy * ex;
+    std::array<double, 2> ts{};
+    int n = 0;
+    if (std::abs(k2) <= 1e-12 * std::abs(k1)) {
+        ts[n++] = -k0 / k1;
+    } else {
+        const double disc = k1 * k1 - 4 * k0 * k2;
+        if (!(disc >= 0)) {
+            return 0;
+        }
+        const double qq = -0.5 * (k1 + std::copysign(std::sqrt(disc), k1));
+        const double r1 = qq / k2, r2 = k0 / qq;
+        const bool first = std::abs(r1 - 0.5) <= std::abs(r2 - 0.5);
+        ts[n++] = first ? r1 : r2;
+        ts[n++] = first ? r2 : r1;
+    }
+    int m = 0;
+    for (int i = 0; i < n; ++i) {
+        const double t0 = ts[i];
+        const double dx = ex + t0 * gx, dy = ey + t0 * gy;
+        const double s0 = std::abs(dx) >= std::abs(dy) ? (hx - t0 * fx) / dx : (hy - t0 * fy) / dy;
+        if (std::isfinite(s0) && std::isfinite(t0)) {
+            st[m++] = Pt{s0, t0};
+        }
+    }
+    return m;
+}
+
+// (s, t) of p in the quad (a, b, c, d) for a bilinear weight: the closed-form root nearest to
+// [0, 1], polished by Newton's method run to the same end as invert_bilinear (from there it takes
+// one or two steps instead of about five from the centre, and ends at the same root up to the
+// last bits of a double). False when that fails: the caller then runs the inversion from the
+// centre.
+bool invert_closed(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt& p, double& s,
+                   double& t) {
+    std::array<Pt, 2> st;
+    return closed_starts(a, b, c, d, p, st) > 0 &&
+           newton(a, b, c, d, p, s, t, false, st[0].x, st[0].y) == Newton::Root;
+}
+
+// (s, t) in [0, 1]^2 (up to 1e-9, then clamped) of p in the quad from either closed-form root,
+// polished as above; false when neither is there. For a quad that is not convex (e.g. folded at a
+// swath's edge) the bilinear map has two roots near the square and Newton's method from the
+// centre may end at the one outside it although p is inside the quad: this finds the other.
+bool invert_either(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt& p, double& s,
+                   double& t) {
+    constexpr double EPS = 1e-9;
+    std::array<Pt, 2> st;
+    const int n = closed_starts(a, b, c, d, p, st);
+    for (int i = 0; i < n; ++i) {
+        if (newton(a, b, c, d, p, s, t, false, st[i].x, st[i].y) == Newton::Root && s >= -EPS &&
+            s <= 1 + EPS && t >= -EPS && t <= 1 + EPS) {
+            s = std::clamp(s, 0.0, 1.0);
+            t = std::clamp(t, 0.0, 1.0);
+            return true;
         }
     }
     return false;
 }
 
-// Whether output centre p may be inside the quad (a, b, c, d) (corners (r, c), (r, c+1),
-// (r+1, c), (r+1, c+1)): false only when p is outside the quad's convex hull by more than a
-// millionth of the quad's size. Every point that locate() accepts lies in the bilinear image of
+// Whether neighbouring cells are more than 180 degrees of longitude apart: the swath crosses the
+// antimeridian.
+bool crosses_antimeridian(const io::LatLon2D& src, const io::ForEach& for_each) {
+    const size_t H = src.height, W = src.width, rows_per = 256;
+    std::atomic<bool> crosses{false};
+    // In parallel over bands of rows (a yes/no answer: the same however they run).
+    for_each((H - 1 + rows_per - 1) / rows_per, [&](size_t b) {
+        for (size_t r = b * rows_per; r < std::min(H - 1, (b + 1) * rows_per); ++r) {
+            if (crosses.load(std::memory_order_relaxed)) {
+                return;
+            }
+            for (size_t c = 0; c + 1 < W; ++c) {
+                const size_t q = r * W + c;
+                const double a = src.lon_at(q), bb = src.lon_at(q + 1), d = src.lon_at(q + W);
+                if (std::abs(a - bb) > 180.0 || std::abs(a - d) > 180.0) { // NaN compares false
+                    crosses.store(true, std::memory_order_relaxed);
+                    return;
+                }
+            }
+        }
+    });
+    return crosses.load();
+}
+
+// Whether output centre p is inside the quad (a, b, c, d) (corners (r, c), (r, c+1),
+// (r+1, c), (r+1, c+1)), as far as its edges tell (test): Outside only when p is outside the
+// quad's convex hull by more than a millionth of the quad's size. Every point that locate() accepts
+// lies in the bilinear image of
 // [-1e-9, 1 + 1e-9]^2 up to a residual of 1e-9 of the quad's edge lengths, i.e. within ~1e-8 of
 // the quad's size of the hull (the image of [0, 1]^2 is a convex combination of the corners), so
-// this test only spares the Newton inversion of centres that it would reject anyway. For a quad
-// that is not strictly convex the test says true (no pre-test).
+// Outside only spares the Newton inversion of centres that it would reject anyway. For a quad
+// that is not strictly convex the test says Maybe (no pre-test).
 class Hull {
 public:
     Hull() = default;
@@ -139,20 +222,29 @@ public:
         }
         m_sign = pos == 4 ? 1.0 : neg == 4 ? -1.0 : 0.0;
     }
-    bool may_hold(const Pt& p) const {
+    // Outside: p is outside the hull by more than the margin (the quad does not hold it).
+    // Inside: p is inside a strictly convex quad by more than the margin from every edge: the
+    // bilinear map of a strictly convex quad takes [0, 1]^2 one-to-one onto the quad (its edges
+    // are the images of the square's sides), so (s, t) is inside [0, 1]^2 by far more than the
+    // 1e-9 of locate() and the quad holds p. Maybe: only the inversion can tell.
+    enum Answer { Outside, Maybe, Inside };
+    Answer test(const Pt& p) const {
         if (m_sign == 0) {
-            return true;
+            return Maybe;
         }
+        bool inside = true;
         for (int i = 0; i < 4; ++i) {
             const Pt& e = m_e[i];
-            const double cross = e.x * (p.y - m_v[i].y) - e.y * (p.x - m_v[i].x);
+            const double cross = m_sign * (e.x * (p.y - m_v[i].y) - e.y * (p.x - m_v[i].x));
             // cross / |e| is p's signed distance from the edge's line; |e|_1 >= |e|_2 makes
             // the threshold at least the margin.
-            if (m_sign * cross < -m_margin * (std::abs(e.x) + std::abs(e.y))) {
-                return false;
+            const double tol = m_margin * (std::abs(e.x) + std::abs(e.y));
+            if (cross < -tol) {
+                return Outside;
             }
+            inside = inside && cross > tol;
         }
-        return true;
+        return inside ? Inside : Maybe;
     }
 
 private:
@@ -191,20 +283,20 @@ struct Walk {
     template <typename Lon, typename Lat> void operator()(Lon lon, Lat lat) const {
         const size_t H = src.height, W = src.width;
         const size_t OW = out.width(), OH = out.height();
-        // Local equirectangular scale of longitude for the nearest distance.
+        // Local equirectangular scale of longitude for the nearest distance, from the mean
+        // latitude: summed in swath order by one task that runs alongside pass 1 (which does
+        // not need it).
         double lat_sum = 0;
         size_t lat_n = 0;
-        for (size_t i = 0; nearest && i < H * W; ++i) {
-            const double v = lat(i);
-            if (std::isfinite(v)) {
-                lat_sum += v;
-                ++lat_n;
+        auto sum_lat = [&] {
+            for (size_t i = 0; i < H * W; ++i) {
+                const double v = lat(i);
+                if (std::isfinite(v)) {
+                    lat_sum += v;
+                    ++lat_n;
+                }
             }
-        }
-        const double kx =
-            projected ? 1.0
-            : lat_n   ? std::cos(lat_sum / static_cast<double>(lat_n) * std::numbers::pi / 180.0)
-                      : 1.0;
+        };
         const auto& ex = out.extent();
         const double dx = out.dx(), dy = out.dy();
         // The output pixel centres, as out.x(col) and out.y(row) give them.
@@ -230,12 +322,14 @@ struct Walk {
             }
             return x;
         };
-        // (s, t) of output centre p in quad q (its corner (r, c) at flat index q), or false.
+        // (s, t) of output centre p in quad q (its corner (r, c) at flat index q), or false:
+        // Newton's method from the quad's centre, else either closed-form root (invert_either).
         auto locate = [&](size_t q, const Pt& p, double& s, double& t) {
             constexpr double EPS = 1e-9;
-            if (!invert_bilinear(pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s, t) ||
-                s < -EPS || s > 1 + EPS || t < -EPS || t > 1 + EPS) {
-                return false;
+            const Pt a = pos(q), b = pos(q + 1), c = pos(q + W), d = pos(q + W + 1);
+            if (!invert_bilinear(a, b, c, d, p, s, t) || s < -EPS || s > 1 + EPS || t < -EPS ||
+                t > 1 + EPS) {
+                return invert_either(a, b, c, d, p, s, t);
             }
             s = std::clamp(s, 0.0, 1.0);
             t = std::clamp(t, 0.0, 1.0);
@@ -243,19 +337,19 @@ struct Walk {
         };
         // Whether output centre p is in quad q, as locate() says, mostly with fewer Newton
         // steps: stopped once converged (Newton::Near), the answer is clear unless s or t is
-        // within 1e-7 of 0 or 1, where locate() decides.
+        // within 1e-7 of 0 or 1, where locate() decides; a root outside [0, 1]^2 is followed
+        // by the other closed-form root (invert_either), as in locate().
         auto holds = [&](size_t q, const Pt& p) {
             double s = 0, t = 0;
             const Newton n = newton(pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s, t, true);
             constexpr double EPS = 1e-9, CLEAR = 1e-7;
-            if (n == Newton::Fail) {
-                return false;
+            if (n == Newton::Root && s >= -EPS && s <= 1 + EPS && t >= -EPS && t <= 1 + EPS) {
+                return true;
             }
-            if (n == Newton::Root) {
-                return s >= -EPS && s <= 1 + EPS && t >= -EPS && t <= 1 + EPS;
-            }
-            if (s < -CLEAR || s > 1 + CLEAR || t < -CLEAR || t > 1 + CLEAR) {
-                return false;
+            if (n != Newton::Near || s < -CLEAR || s > 1 + CLEAR || t < -CLEAR || t > 1 + CLEAR) {
+                // Not this root (as locate() finds too): the other one may be inside (a quad
+                // that is not convex).
+                return invert_either(pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s, t);
             }
             if (s > CLEAR && s < 1 - CLEAR && t > CLEAR && t < 1 - CLEAR) {
                 return true;
@@ -274,7 +368,13 @@ struct Walk {
         // (also as rounded), so the rows of a quad's bounding box below are ceil(min u) ..
         // floor(max u), exactly what ceil((ymax_g - ymax) / dy - 0.5) .. gives, with a quarter
         // of the divisions.
-        for_each(nbands, [&](size_t b) {
+        const size_t extra = nearest ? 1 : 0; // task 0: sum_lat
+        for_each(nbands + extra, [&](size_t task) {
+            if (task < extra) {
+                sum_lat();
+                return;
+            }
+            const size_t b = task - extra;
             const size_t r_beg = b * band, r_end = std::min(H - 1, (b + 1) * band);
             std::vector<double> us((band + 1) * (band + 1)), vs((band + 1) * (band + 1));
             for (size_t c0 = 0; c0 + 1 < W; c0 += band) {
@@ -338,7 +438,8 @@ struct Walk {
                                         hull = Hull(a, bb, cc, d, (xmax - xmin) + (ymax - ymin));
                                         have_hull = true;
                                     }
-                                    if (!hull.may_hold(p) || !holds(q, p)) {
+                                    const Hull::Answer h = hull.test(p);
+                                    if (h == Hull::Outside || (h == Hull::Maybe && !holds(q, p))) {
                                         continue;
                                     }
                                     while (qi < cur && !o.compare_exchange_weak(cur, qi)) {
@@ -363,9 +464,14 @@ struct Walk {
                 }
             }
         });
+        const double kx =
+            projected ? 1.0
+            : lat_n   ? std::cos(lat_sum / static_cast<double>(lat_n) * std::numbers::pi / 180.0)
+                      : 1.0;
         // Pass 2, in parallel over bands of output rows: the owner quad's nearest cell or
         // weights.
         const size_t obands = (OH + band - 1) / band;
+        const auto W32 = static_cast<std::uint32_t>(W); // H * W < 2^31 (map_swath)
         for_each(obands, [&](size_t b) {
             for (size_t orow = b * band; orow < std::min(OH, (b + 1) * band); ++orow) {
                 const double py = ys[orow];
@@ -378,15 +484,56 @@ struct Walk {
                     const auto q = static_cast<size_t>(owner[o]);
                     const Pt p{near_lon(xs[ocol], lon(q)), py};
                     if (!nearest) {
+                        // The closed-form start ends where locate() ends (up to the last bits
+                        // of a double, far below a float's); locate() when it does not converge.
                         double s = 0, t = 0;
-                        locate(q, p, s, t);
-                        m.wx[o] = static_cast<float>(s);
-                        m.wy[o] = static_cast<float>(t);
+                        constexpr double EPS = 1e-9;
+                        if (!invert_closed(pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s,
+                                           t) ||
+                            s < -EPS || s > 1 + EPS || t < -EPS || t > 1 + EPS) {
+                            if (!locate(q, p, s, t)) {
+                                // Pass 1 found p inside this convex quad without the inversion
+                                // (Hull::Inside) and Newton's method fails on it: the quad's
+                                // centre rather than a stray iterate.
+                                s = 0.5;
+                                t = 0.5;
+                            }
+                        }
+                        m.wx[o] = static_cast<float>(std::clamp(s, 0.0, 1.0));
+                        m.wy[o] = static_cast<float>(std::clamp(t, 0.0, 1.0));
                         continue; // lo is the owner quad's corner (r, c)
                     }
-                    const size_t r = q / W, c = q % W;
+                    const auto q32 = static_cast<std::uint32_t>(q);
+                    const size_t r = q32 / W32, c = q32 - (q32 / W32) * W32;
                     double best = std::numeric_limits<double>::infinity();
                     std::int32_t best_idx = -1;
+                    if (r >= 1 && r + 2 < H && c >= 1 && c + 2 < W) {
+                        // Inside the swath: the 16 distances first (no branch between them),
+                        // then the first smallest in the order of the loop below.
+                        const size_t base = (r - 1) * W + (c - 1);
+                        std::array<double, 16> dist;
+                        for (size_t j = 0; j < 4; ++j) {
+                            for (size_t k = 0; k < 4; ++k) {
+                                const size_t i = base + j * W + k;
+                                const double ddx = (lon(i) - p.x) * kx;
+                                const double ddy = lat(i) - p.y;
+                                dist[j * 4 + k] = ddx * ddx + ddy * ddy;
+                            }
+                        }
+                        int bn = -1;
+                        for (int n = 0; n < 16; ++n) {
+                            if (dist[n] < best) { // NaN positions never win
+                                best = dist[n];
+                                bn = n;
+                            }
+                        }
+                        m.nearest[o] =
+                            bn < 0
+                                ? -1
+                                : static_cast<std::int32_t>(base + static_cast<size_t>(bn / 4) * W +
+                                                            static_cast<size_t>(bn % 4));
+                        continue;
+                    }
                     const size_t rr0 = r > 0 ? r - 1 : 0, rr1 = std::min(H - 1, r + 2);
                     const size_t cc0 = c > 0 ? c - 1 : 0, cc1 = std::min(W - 1, c + 2);
                     for (size_t rr = rr0; rr <= rr1; ++rr) {
@@ -462,9 +609,14 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     // then once more by pass 2 (no -1 fill before).
     std::vector<std::int32_t>& owner = nearest ? m.nearest : m.lo;
     const bool empty = H < 2 || W < 2 || OW == 0 || OH == 0;
-    reserve_huge(owner, OW * OH);
+    // The map's big arrays are first touched by all threads (their fresh pages faulted in in
+    // parallel); the fills below then only write memory.
+    reserve_touched(owner, OW * OH, for_each);
     owner.assign(OW * OH, empty ? -1 : std::numeric_limits<std::int32_t>::max());
     if (!nearest) {
+        reserve_touched(m.step, OW * OH, for_each);
+        reserve_touched(m.wx, OW * OH, for_each);
+        reserve_touched(m.wy, OW * OH, for_each);
         m.step.assign(OW * OH, 8); // +1 column, +1 row
         m.wx.assign(OW * OH, 0.0f);
         m.wy.assign(OW * OH, 0.0f);
@@ -479,7 +631,7 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     // A swath across the antimeridian (a quad whose corners span more than 180 degrees of
     // longitude) is walked with its longitudes in [0, 360), where it is continuous.
     std::vector<double> unwrapped;
-    if (!projected && crosses_antimeridian(src)) {
+    if (!projected && crosses_antimeridian(src, for_each)) {
         unwrapped.resize(H * W);
         for (size_t i = 0; i < H * W; ++i) {
             const double x = src.lon_at(i);

@@ -33,6 +33,28 @@ template <typename T, typename A> void reserve_huge(std::vector<T, A>& v, size_t
 #endif
 }
 
+// reserve_huge(v, n), then each fresh 4 KiB page of the new storage first touched (one zero
+// byte written) by the tasks of for_each(count, task), in parallel, instead of by the one thread
+// whose resize() or assign() fills v next: on this kind of machine the kernel's fault and clear
+// of a fresh page cost far more than writing it. Only when v had less capacity; the caller then
+// sizes and fills v as before. (The bytes are written into storage the allocator returned and no
+// element lives in yet; v's elements are constructed over them afterwards.)
+template <typename T, typename A, typename ForEach>
+void reserve_touched(std::vector<T, A>& v, size_t n, const ForEach& for_each) {
+    if (v.capacity() >= n) {
+        return;
+    }
+    reserve_huge(v, n);
+    auto* base = reinterpret_cast<unsigned char*>(v.data()) + v.size() * sizeof(T);
+    const size_t bytes = (n - v.size()) * sizeof(T);
+    constexpr size_t BLOCK = size_t{1} << 21, PAGE = 4096;
+    for_each((bytes + BLOCK - 1) / BLOCK, [base, bytes](size_t b) {
+        for (size_t off = b * BLOCK; off < bytes && off < (b + 1) * BLOCK; off += PAGE) {
+            base[off] = 0;
+        }
+    });
+}
+
 // An allocator whose resize() leaves new elements of a trivial type uninitialised (value-
 // initialisation only when asked, e.g. resize(n, value)): for big buffers that are written in
 // full right after, so that their fresh pages are first touched by the threads that fill them,
