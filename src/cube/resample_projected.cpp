@@ -13,6 +13,7 @@
 // and onto the output pixel holding it (set_cell_lists).
 
 #include "baims/core/error.hpp"
+#include "baims/core/huge_pages.hpp"
 #include "baims/core/interrupt.hpp"
 #include "baims/cube/resample.hpp"
 
@@ -393,9 +394,15 @@ PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resa
     m.height = out.height();
     const size_t W = m.width, H = m.height, n = W * H;
     const bool nearest = method == Resampling::Nearest;
+    // Every pixel is written below: the fresh pages are made present at once, not one fault each.
     if (nearest) {
+        reserve_populated(m.nearest, n);
         m.nearest.resize(n);
     } else {
+        reserve_populated(m.lo, n);
+        reserve_populated(m.step, n);
+        reserve_populated(m.wx, n);
+        reserve_populated(m.wy, n);
         m.lo.resize(n);
         m.step.resize(n);
         m.wx.resize(n);
