@@ -366,6 +366,12 @@ namespace {
 inline float bilinear(float v00, float v01, float v10, float v11, float wx, float wy) {
     float v[4] = {v00, v01, v10, v11};
     float w[4] = {(1 - wx) * (1 - wy), wx * (1 - wy), (1 - wx) * wy, wx * wy};
+    if (std::isfinite(v00) && std::isfinite(v01) && std::isfinite(v10) && std::isfinite(v11)) {
+        // No neighbour drops out: the sums below without branches (a weight of 0 adds exactly 0;
+        // the weights are never negative).
+        return (((w[0] * v00 + w[1] * v01) + w[2] * v10) + w[3] * v11) /
+               (((w[0] + w[1]) + w[2]) + w[3]);
+    }
     float sum = 0, wsum = 0;
     for (int q = 0; q < 4; ++q) {
         if (!std::isnan(v[q]) && w[q] > 0) {
@@ -527,9 +533,21 @@ bool AxisLocator::bilinear(double x, std::int32_t& lo, std::int32_t& hi, float& 
     } else if (x >= m_c.back()) {
         lo = hi = m_perm.back();
     } else {
-        auto it = std::upper_bound(m_c.begin(), m_c.end(), x);
-        size_t j = static_cast<size_t>(it - m_c.begin()); // c[j-1] <= x < c[j]
-        j = std::min(std::max<size_t>(j, 1), n - 1);
+        size_t j = 0; // c[j-1] <= x < c[j], 1 <= j <= n-1 (c[0] < x < c[n-1])
+        if (m_inv_step > 0) {
+            // Uniform cells (so centres): an arithmetic guess, then the search's own test.
+            const double g = (x - m_c.front()) * m_inv_step;
+            j = std::clamp<size_t>(static_cast<size_t>(g) + 1, 1, n - 1);
+            while (j > 1 && x < m_c[j - 1]) {
+                --j;
+            }
+            while (j + 1 < n && x >= m_c[j]) {
+                ++j;
+            }
+        } else {
+            auto it = std::upper_bound(m_c.begin(), m_c.end(), x);
+            j = std::min(std::max<size_t>(static_cast<size_t>(it - m_c.begin()), 1), n - 1);
+        }
         lo = m_perm[j - 1];
         hi = m_perm[j];
         w = static_cast<float>((x - m_c[j - 1]) / (m_c[j] - m_c[j - 1]));

@@ -13,11 +13,14 @@
 // and onto the output pixel holding it (set_cell_lists).
 
 #include "baims/core/error.hpp"
+#include "baims/core/huge_pages.hpp"
 #include "baims/core/interrupt.hpp"
 #include "baims/cube/resample.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <mutex>
 
 namespace baims::cube {
 
@@ -303,6 +306,52 @@ void project_row(const io::LonLatToCrs& to_src, const std::vector<double>& lons,
     }
 }
 
+// The PROJ transformations of one map's bands. Building one costs ~10 ms (PROJ's database, a
+// context of its own), more than mapping a band: a band borrows one that no other band is using
+// and gives it back, so a map on T threads builds at most T, not one per band.
+class Transformers {
+public:
+    explicit Transformers(const io::ProjectedAxes& src, const std::string& out_crs)
+        : m_crs(src.crs)
+        , m_from(out_crs) {}
+
+    class Lease {
+    public:
+        Lease(Transformers& pool, std::unique_ptr<io::LonLatToCrs> t)
+            : m_pool(pool)
+            , m_t(std::move(t)) {}
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        ~Lease() {
+            const std::lock_guard lock(m_pool.m_mutex);
+            m_pool.m_free.push_back(std::move(m_t));
+        }
+        const io::LonLatToCrs& operator*() const { return *m_t; }
+
+    private:
+        Transformers& m_pool;
+        std::unique_ptr<io::LonLatToCrs> m_t;
+    };
+
+    Lease take() {
+        {
+            const std::lock_guard lock(m_mutex);
+            if (!m_free.empty()) {
+                auto t = std::move(m_free.back());
+                m_free.pop_back();
+                return {*this, std::move(t)};
+            }
+        }
+        return {*this, m_from.empty() ? std::make_unique<io::LonLatToCrs>(m_crs)
+                                      : std::make_unique<io::LonLatToCrs>(m_crs, m_from)};
+    }
+
+private:
+    std::string m_crs, m_from;
+    std::mutex m_mutex;
+    std::vector<std::unique_ptr<io::LonLatToCrs>> m_free;
+};
+
 } // namespace
 
 PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resampling method,
@@ -312,6 +361,7 @@ PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resa
                              std::to_string(src.x.size()) + " cells is too large to map",
                          "Split the input into parts of fewer than 2^31 cells");
     }
+    Transformers transformers(src, out_crs);
     if (method == Resampling::Average || method == Resampling::Mode) {
         // Every source centre mapped to lon/lat, or to the projected output CRS's x/y (inverse
         // PROJ, in bands of source rows with a context each), and onto the output grid; the
@@ -321,8 +371,8 @@ PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resa
         std::vector<std::uint32_t> cell(SW * SH, NO_CELL);
         const size_t bands = std::min<size_t>(SH, 16);
         for_each(bands, [&](size_t band) {
-            const io::LonLatToCrs to_src =
-                out_crs.empty() ? io::LonLatToCrs(src.crs) : io::LonLatToCrs(src.crs, out_crs);
+            const auto lease = transformers.take();
+            const io::LonLatToCrs& to_src = *lease;
             std::vector<double> xs(SW), ys(SW);
             for (size_t r = band * SH / bands; r < (band + 1) * SH / bands; ++r) {
                 if ((r & 15) == 0) {
@@ -344,9 +394,15 @@ PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resa
     m.height = out.height();
     const size_t W = m.width, H = m.height, n = W * H;
     const bool nearest = method == Resampling::Nearest;
+    // Every pixel is written below: the fresh pages are made present at once, not one fault each.
     if (nearest) {
+        reserve_populated(m.nearest, n);
         m.nearest.resize(n);
     } else {
+        reserve_populated(m.lo, n);
+        reserve_populated(m.step, n);
+        reserve_populated(m.wx, n);
+        reserve_populated(m.wy, n);
         m.lo.resize(n);
         m.step.resize(n);
         m.wx.resize(n);
@@ -366,8 +422,8 @@ PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resa
         // Bands of output rows, each with its own PROJ context.
         const size_t bands = std::min<size_t>(H, 16);
         for_each(bands, [&](size_t band) {
-            const io::LonLatToCrs to_src =
-                out_crs.empty() ? io::LonLatToCrs(src.crs) : io::LonLatToCrs(src.crs, out_crs);
+            const auto lease = transformers.take();
+            const io::LonLatToCrs& to_src = *lease;
             std::vector<double> xs(W), ys(W);
             RowScratch scratch;
             for (size_t r = band * H / bands; r < (band + 1) * H / bands; ++r) {
@@ -387,8 +443,8 @@ PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resa
     const size_t cells = rows.size() - 1;
     const size_t bands = std::min<size_t>(cells, 16);
     if (cells == 0 || cols.size() < 2) { // one output row or column: every pixel exact
-        const io::LonLatToCrs to_src =
-            out_crs.empty() ? io::LonLatToCrs(src.crs) : io::LonLatToCrs(src.crs, out_crs);
+        const auto lease = transformers.take();
+        const io::LonLatToCrs& to_src = *lease;
         ExactQueue exact(to_src, lons, lats, mapper);
         for (size_t p = 0; p < n; ++p) {
             exact.push(p);
@@ -397,8 +453,8 @@ PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resa
         return m;
     }
     for_each(bands, [&](size_t band) {
-        const io::LonLatToCrs to_src =
-            out_crs.empty() ? io::LonLatToCrs(src.crs) : io::LonLatToCrs(src.crs, out_crs);
+        const auto lease = transformers.take();
+        const io::LonLatToCrs& to_src = *lease;
         map_lattice_band(to_src, lons, lats, rows, cols, band * cells / bands,
                          (band + 1) * cells / bands, mapper);
     });

@@ -55,6 +55,27 @@ void reserve_touched(std::vector<T, A>& v, size_t n, const ForEach& for_each) {
     });
 }
 
+// reserve_huge(v, n), and the pages of the new storage made present at once (MADV_POPULATE_WRITE,
+// Linux 5.14): one system call instead of a page fault per 4 KiB page at the first write, about
+// a third less CPU for a buffer of tens of MB in this VM (0.57 -> 0.37 s for 137 MB). For
+// buffers written in full right after. Only when v had less capacity; nothing changes but the
+// speed (an older kernel refuses the advice: the pages fault in as before).
+template <typename T, typename A> void reserve_populated(std::vector<T, A>& v, size_t n) {
+    if (v.capacity() >= n) {
+        return;
+    }
+    reserve_huge(v, n);
+#ifdef MADV_POPULATE_WRITE
+    constexpr std::uintptr_t PAGE = 4096;
+    const auto begin = reinterpret_cast<std::uintptr_t>(v.data());
+    const std::uintptr_t end = begin + n * sizeof(T);
+    const std::uintptr_t a = (begin + PAGE - 1) & ~(PAGE - 1), b = end & ~(PAGE - 1);
+    if (b > a) {
+        ::madvise(reinterpret_cast<void*>(a), b - a, MADV_POPULATE_WRITE); // errors ignored
+    }
+#endif
+}
+
 // An allocator whose resize() leaves new elements of a trivial type uninitialised (value-
 // initialisation only when asked, e.g. resize(n, value)): for big buffers that are written in
 // full right after, so that their fresh pages are first touched by the threads that fill them,

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <limits>
+#include <mutex>
 #include <numeric>
 #include <set>
 #include <type_traits>
@@ -960,11 +961,23 @@ CfInput CfInput::open(const std::filesystem::path& path) {
     impl->find_time();
     impl->find_variables();
     if (impl->projected) {
-        try {
-            LonLatToCrs check(impl->projected->crs); // PROJ accepts the CRS
-        } catch (const Error& e) {
-            e.rethrow_with_context(nc::prefix(path) + ": grid mapping " + impl->projected->name);
+        // PROJ accepts the CRS. Building a transformation costs ~10 ms (PROJ's database), and gen
+        // opens every input twice (scan, read): each distinct CRS is checked once per process.
+        static std::mutex accepted_mutex;
+        static std::set<std::string> accepted;
+        std::unique_lock lock(accepted_mutex);
+        if (!accepted.contains(impl->projected->crs)) {
+            lock.unlock();
+            try {
+                LonLatToCrs check(impl->projected->crs);
+            } catch (const Error& e) {
+                e.rethrow_with_context(nc::prefix(path) + ": grid mapping " +
+                                       impl->projected->name);
+            }
+            lock.lock();
+            accepted.insert(impl->projected->crs);
         }
+        lock.unlock();
         impl->geometry =
             ProjectedAxes{impl->lon, impl->lat, impl->projected->crs, impl->projected->name};
     } else {
