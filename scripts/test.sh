@@ -25,7 +25,9 @@
 # once would need the memory of four compilers on what may be a small CI machine). Before 2026-12-02 the whole ASan build had to finish before any ASan test
 # started: CI waited ~400 s for it after the dev tests.
 #
-# What runs where (dev = -O2 NDEBUG binary, the one packaged; asan = Debug -O1 ASan/UBSan):
+# What runs where (dev = -O2 NDEBUG binary, the one packaged; asan = Debug -O1 ASan/UBSan, which
+# loads GDAL on first use as dev does; UBSan's vptr check is off in the five GDAL-facing sources
+# for that, cmake/BaimsSanitizers.cmake):
 #   format check                                   once
 #   conformance (Python, real binary)              dev and asan
 #   conformance `heavy`:                           dev only:
