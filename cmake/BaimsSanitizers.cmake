@@ -25,17 +25,17 @@ endif()
 # polymorphic object reference the typeinfo of its static type; in these files those are GDAL's
 # classes (_ZTI10OGRPolygon, _ZTI11GDALDataset, ...), data symbols of libgdal that no delay-load
 # trampoline can stand for (lazy_stubs.sh refuses them, so a new source that needs to be listed
-# here fails the build). Loading GDAL and its ~65 libraries at every start was about half of the
-# ~0.5 CPU s that each of the >1000 short ASan baims runs of a CI run costs
-# (bench/results/2026-12-02-ci-time-2.md). What these files lose: the check that a GDAL object
+# here fails the build). Loading GDAL and its ~65 libraries at every start was ~40 % of the
+# ~0.4 CPU s that each of the >1000 short ASan baims runs of a CI run costs (`baims --help`
+# 465 -> 271 CPU ms; bench/results/2026-12-02-ci-time-2.md). What these files lose: the check that a GDAL object
 # has the dynamic type our code casts it to (OGRGeometry -> OGRPolygon after getGeometryType());
 # the rest of UBSan and all of ASan stay on for them, and vptr stays on everywhere else.
 # They skip the precompiled header: GCC uses a PCH only with the -f flags it was built with.
 #
 # In both sanitizer builds the sources that src/cube compiles at -O3 for speed (expr_eval.cpp,
 # tiles.cpp: vectorised loops) are compiled at the build's own level (-O1) like the rest: under
-# ASan/UBSan tiles.cpp took 105 s of the CI build at -O3 (its largest source; GCC instruments
-# every unrolled and vectorised copy of the loops), see bench/results/2026-12-02-ci-time-2.md.
+# ASan/UBSan tiles.cpp is the build's largest source, 51-61 CPU s at -O3, 30 at -O1 (GCC
+# instruments every unrolled and vectorised copy of the loops; bench/results/2026-12-02-ci-time-2.md).
 # The sanitizers check the same source either way; the dev build keeps -O3.
 # Called by the top-level CMakeLists.txt once the modules' directories exist.
 set(BAIMS_SANITIZE_NO_VPTR_SOURCES
