@@ -23,12 +23,12 @@ if(CMAKE_SYSTEM_NAME STREQUAL "Linux" AND CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_
    AND CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang" AND NOT CMAKE_CROSSCOMPILING)
     set(_baims_lazy_supported ON)
 endif()
-# Default OFF in the sanitizer builds. In the ASan/UBSan build it cannot work as it is: UBSan's
-# vptr check (-fsanitize=undefined) makes our code reference the typeinfo of GDAL's classes
-# (_ZTI10GDALDriver, _ZTI8OGRPoint, ... 16 data symbols), which no trampoline can stand for, and
-# lazy_stubs.sh refuses them (tried, bench/results/2026-12-02-lazy-gdal.md). TSan: not tried.
+# Default OFF in the ThreadSanitizer build (not tried). The ASan/UBSan build has it: there UBSan's
+# vptr check made our code reference the typeinfo of GDAL's classes (_ZTI10GDALDriver, ... 16 data
+# symbols), which no trampoline can stand for (bench/results/2026-12-02-lazy-gdal.md); the five
+# GDAL-facing sources are compiled without that one check (cmake/BaimsSanitizers.cmake).
 set(_baims_lazy_default ${_baims_lazy_supported})
-if(BAIMS_SANITIZE OR BAIMS_SANITIZE_THREAD)
+if(BAIMS_SANITIZE_THREAD)
     set(_baims_lazy_default OFF)
 endif()
 option(BAIMS_LAZY_GDAL "Load libgdal and libproj on first use, not at start-up (x86-64 Linux)"

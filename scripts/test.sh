@@ -25,7 +25,9 @@
 # once would need the memory of four compilers on what may be a small CI machine). Before 2026-12-02 the whole ASan build had to finish before any ASan test
 # started: CI waited ~400 s for it after the dev tests.
 #
-# What runs where (dev = -O2 NDEBUG binary, the one packaged; asan = Debug -O1 ASan/UBSan):
+# What runs where (dev = -O2 NDEBUG binary, the one packaged; asan = Debug -O1 ASan/UBSan, which
+# loads GDAL on first use as dev does; UBSan's vptr check is off in the five GDAL-facing sources
+# for that, cmake/BaimsSanitizers.cmake):
 #   format check                                   once
 #   conformance (Python, real binary)              dev and asan
 #   conformance `heavy`:                           dev only:
@@ -37,7 +39,14 @@
 #                                                    and what it checks (which states a reader
 #                                                    sees) is file-system ordering, not memory
 #                                                    (~1 min of CI under ASan)
-#   s3: test_gen_s3 (gen on /vsis3/)               dev and asan
+#   s3: test_gen_s3 (gen on /vsis3/)               dev and asan, except
+#     S3KillInsertShiftMore, S3KillInsertApply     dev only (label heavy): asan kills an update
+#     (kill -9 before the commit, after a move's     on S3 once per journal phase: S in
+#     copy, in phase C and M of an insert)           S3KillInsertShift, C in S3KillAppend, M and
+#                                                    before the commit in S3KillAppendDirect, the
+#                                                    create in S3KillCreate; the local kill loops
+#                                                    (test_gen_update.Update) run on asan (~1.5 min
+#                                                    of CI under ASan)
 #   s3: test_ops_s3 (optimise, prune, lease)       dev only: the same optimise/prune code runs on
 #                                                  asan on local disk (test_prune_optimise), the
 #                                                  object-store layer under asan in s3:vsi_store
@@ -158,7 +167,8 @@ if [ "$asan" = 1 ]; then
     export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     # `heavy`: dev only (the kill-at-every-metadata-write classes, strace, one gen per kill point,
-    # ~2 min each under ASan; a concurrent reader polling 20 inserts): see the table at the top.
+    # ~2 min each under ASan; a concurrent reader polling 20 inserts; the S3 insert kills beyond
+    # one per journal phase): see the table at the top.
     # test_ops_s3 and the partition kill classes on S3: dev only (see the table at the top).
     # The Catch2 tests (labels other than conformance; s3:vsi_store) are not built yet: this run
     # selects by label, so their placeholders are left out.
