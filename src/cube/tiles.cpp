@@ -1125,17 +1125,25 @@ std::string default_output(const std::string& cube) {
 // exchange: a put unlinks the name (a hard link to the old pyramid's file, which must stay as
 // it is) and writes a new file in place, without a temporary file or an fsync: one syncfs before
 // the exchange makes the tree durable, and a killed run's tree is removed by the next run.
+// (unlink_first = false: a store whose keys are known to be free, e.g. the chunks an --update
+// appends beyond the levels' end after unlinking every key of those steps.)
 class SwapStore : public zarr::FileStore {
 public:
-    explicit SwapStore(const sfs::path& root)
-        : zarr::FileStore(root, false) {}
+    explicit SwapStore(const sfs::path& root, bool unlink_first = true)
+        : zarr::FileStore(root, false)
+        , m_unlink(unlink_first) {}
     void put(const std::string& key, std::string_view data) override {
         const sfs::path p = root() / key;
-        ::unlink(p.c_str());
+        if (m_unlink) {
+            ::unlink(p.c_str());
+        }
         std::error_code ec;
         sfs::create_directories(p.parent_path(), ec);
         fs::write_file(p, data);
     }
+
+private:
+    bool m_unlink;
 };
 
 // Hard links every file under from/rel to the same name under to/rel for which keep(relative
@@ -1179,6 +1187,166 @@ void for_each_chunk_key(const Var& v, const zarr::ArrayMeta& om, size_t t, const
             f(zarr::chunk_store_key(v.name, om, idx));
         }
     }
+}
+
+// Keys of the files under root/rel (recursively; temporary files of killed writes left out).
+void list_files(const sfs::path& root, const std::string& rel, std::vector<std::string>& out) {
+    std::error_code ec;
+    for (sfs::directory_iterator it(root / rel, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        const std::string key = rel.empty() ? name : rel + "/" + name;
+        if (zarr::FileStore::is_temp_name(name)) {
+            continue;
+        }
+        std::error_code ec2;
+        if (it->is_directory(ec2)) {
+            list_files(root, key, out);
+        } else {
+            out.push_back(key);
+        }
+    }
+}
+
+// True when the file at p holds exactly `data`.
+bool holds(const sfs::path& p, std::string_view data) {
+    std::error_code ec;
+    const auto size = sfs::file_size(p, ec);
+    return !ec && size == data.size() && fs::read_file(p) == data;
+}
+
+// Stages the files of `files` (key under `prefix` -> bytes) that differ from the pyramid's
+// (<levels>/.baims-staging/<prefix>/<key>, written in place: no reader opens the staging
+// folder) and adds the operations that put them into place, in the order of gen's append
+// (docs/crash-safety.md): the coordinate chunks that change are unlinked first (a chunk of the
+// new length must not be read under the old metadata), then every .zarray/.zattrs/.zgroup that
+// changes, then .zmetadata, then the new coordinate chunks, then the files of the coordinates
+// that the new content does not have (the folders in `coord_dirs`). Files whose bytes are equal
+// are not touched.
+void stage_level(const sfs::path& out, const sfs::path& staging, const std::string& prefix,
+                 const std::map<std::string, std::string>& files,
+                 const std::vector<std::string>& coord_dirs, std::vector<FileOp>& ops) {
+    std::vector<FileOp> pre, metas, zmeta, post, gone;
+    for (const auto& [rel, data] : files) {
+        const std::string key = prefix.empty() ? rel : prefix + "/" + rel;
+        if (holds(out / key, data)) {
+            continue;
+        }
+        const sfs::path p = staging / key;
+        std::error_code ec;
+        sfs::create_directories(p.parent_path(), ec);
+        fs::write_file(p, data);
+        const std::string name = sfs::path(key).filename().string();
+        if (name == ".zmetadata") {
+            zmeta.push_back({FileOp::Move, key});
+        } else if (name[0] == '.' || prefix.empty()) {
+            metas.push_back({FileOp::Move, key});
+        } else {
+            pre.push_back({FileOp::EraseIfStaged, key});
+            post.push_back({FileOp::Move, key});
+        }
+    }
+    for (const auto& dir : coord_dirs) {
+        std::vector<std::string> live;
+        list_files(out, prefix + "/" + dir, live);
+        for (const auto& key : live) {
+            if (!files.contains(key.substr(prefix.size() + 1))) {
+                gone.push_back({FileOp::Erase, key});
+            }
+        }
+    }
+    for (auto* part : {&pre, &metas, &zmeta, &post, &gone}) {
+        ops.insert(ops.end(), part->begin(), part->end());
+    }
+}
+
+// --update when every step it computes lies after the end of every level (a daily append):
+// done in place, at a cost proportional to the appended steps, not to the pyramid.
+//  1. Every chunk key of the appended steps on every level is unlinked (a killed run's files;
+//     an empty chunk is not written), then their chunks are written straight to those keys,
+//     beyond the time length each level's .zarray/.zmetadata names: no reader looks there.
+//  2. Each level's new metadata and coordinates, .zmetadata, .zlevels, 0.link and the sources
+//     are made in memory; those that differ from the pyramid's files are written in
+//     <levels>/.baims-staging/ (no reader opens it).
+//  3. One syncfs; then the journal of file moves (commit_file_ops, journal.hpp) is written and
+//     applied: the commit point. A kill before it leaves the old pyramid (the next run removes
+//     the staging folder and writes the chunks again); after it, the next run completes it.
+// Fault points: tiles-chunk, tiles-level (after each staged level), tiles-journal (before the
+// journal), tiles-move (before each file operation), tiles-moved (before the journal goes).
+void append_in_place(const zarr::KvStore& cube, const sfs::path& cube_path, const Source& s, int n,
+                     size_t th, size_t tw, const std::vector<size_t>& ts, const json& cube_sources,
+                     const json& zlevels, const TilesRequest& req, const sfs::path& out,
+                     TilesResult& r) {
+    const sfs::path staging = out / STAGING_DIR;
+    remove_tree(staging);
+    std::vector<std::unique_ptr<SwapStore>> stores;
+    std::vector<zarr::KvStore*> outs(static_cast<size_t>(n), nullptr);
+    for (int k = 1; k < n; ++k) {
+        const sfs::path dir = out / (std::to_string(k) + ".zarr");
+        for (const auto& v : s.vars) {
+            const auto om = level_var_meta(v, size_t{1} << k, th, tw);
+            for (size_t t : ts) {
+                if (t < v.nouter) {
+                    for_each_chunk_key(v, om, t, [&](const std::string& key) {
+                        if (::unlink((dir / key).c_str()) != 0 && errno != ENOENT) {
+                            const int err = errno;
+                            throw OutputError("cannot remove '" + (dir / key).string() +
+                                                  "': " + std::strerror(err),
+                                              "Check the pyramid's permissions");
+                        }
+                    });
+                }
+            }
+        }
+        stores.push_back(std::make_unique<SwapStore>(dir, false));
+        outs[static_cast<size_t>(k)] = stores.back().get();
+    }
+    // each level's metadata and coordinates made in memory; the files that differ are staged
+    std::vector<FileOp> ops;
+    const auto meta = [&] {
+        for (int k = 1; k < n; ++k) {
+            zarr::MemoryStore lv;
+            write_level_meta(cube, lv, s, size_t{1} << k, th, tw);
+            zarr::consolidate(lv);
+            std::map<std::string, std::string> files;
+            std::set<std::string> dirs;
+            for (const auto& key : lv.keys()) {
+                files[key] = *lv.get(key);
+                const auto slash = key.find('/');
+                if (slash != std::string::npos) {
+                    dirs.insert(key.substr(0, slash));
+                }
+            }
+            for (const auto& v : s.vars) {
+                dirs.erase(v.name); // a data variable's chunks are the data's business
+            }
+            stage_level(out, staging, std::to_string(k) + ".zarr", files,
+                        {dirs.begin(), dirs.end()}, ops);
+            fault_point("tiles-level");
+        }
+    };
+    write_levels_data(cube, outs, s, n, th, tw, ts, req.threads, r, meta);
+    std::map<std::string, std::string> top = {
+        {"0.link", sfs::relative(sfs::absolute(cube_path), sfs::absolute(out)).string()},
+        {".zlevels", zlevels.dump(2)}};
+    if (!cube_sources.is_null()) {
+        top[SOURCES_FILE] = cube_sources.dump();
+    } else if (sfs::exists(out / SOURCES_FILE)) {
+        ops.push_back({FileOp::Erase, SOURCES_FILE});
+    }
+    std::vector<FileOp> top_ops;
+    stage_level(out, staging, "", top, {}, top_ops);
+    // .zlevels last
+    std::stable_partition(top_ops.begin(), top_ops.end(),
+                          [](const FileOp& o) { return o.key != ".zlevels"; });
+    ops.insert(ops.end(), top_ops.begin(), top_ops.end());
+    if (ops.empty()) { // nothing appended, nothing changed
+        remove_tree(staging);
+        return;
+    }
+    // the appended chunks and the staged files are durable before the journal names them
+    fs::sync_filesystem(out);
+    fault_point("tiles-journal");
+    commit_file_ops(out, ops, "tiles-move", "tiles-moved");
 }
 
 } // namespace
@@ -1299,6 +1467,10 @@ TilesResult build_tiles(const TilesRequest& req) {
     fs::FileLock lock(sfs::path(out_dir) / LOCK_FILE, "pyramid '" + out_dir + "'");
     // and the --png folder's, before anything is written: a second run into it is refused here
     const auto png_lock = req.png ? png_folder_lock(req.png->dir) : nullptr;
+    const sfs::path out(out_dir);
+    // an append of a killed run past its commit point is completed first (and the staging
+    // folder of one killed before it removed)
+    complete_file_ops(out, "tiles-move", "tiles-moved");
     zarr::FileStore levels(out_dir, true);
     json zlevels = {{"version", "1.0"},
                     {"num_levels", n},
@@ -1309,6 +1481,7 @@ TilesResult build_tiles(const TilesRequest& req) {
 
     // --update: per level, the time slices to recompute; a full rebuild if not possible.
     std::vector<std::vector<size_t>> todo(n);
+    std::vector<size_t> old_len(n, 0); // per level, its time length before the update
     bool incremental = false;
     if (req.update) {
         json old = read_json_file(levels, ".zlevels");
@@ -1331,6 +1504,7 @@ TilesResult build_tiles(const TilesRequest& req) {
                 break;
             }
             auto ltime = read_numeric_array(lv, tdim);
+            old_len[static_cast<size_t>(k)] = ltime.size();
             if (ltime.size() > ctime.size() ||
                 !std::equal(ltime.begin(), ltime.end(), ctime.begin())) {
                 log::info("tiles --update: the time axis changed other than by appending: "
@@ -1353,15 +1527,44 @@ TilesResult build_tiles(const TilesRequest& req) {
         }
     }
 
-    // The new pyramid is built complete in the sibling folder <levels>.baims-swap (hard links
+    std::set<size_t> all;
+    for (int k = 1; k < n; ++k) {
+        all.insert(todo[static_cast<size_t>(k)].begin(), todo[static_cast<size_t>(k)].end());
+    }
+    // the PNG folder after the pyramid's commit
+    const auto with_png = [&](TilesResult& res) {
+        if (req.png) {
+            auto png = *req.png;
+            png.threads = req.threads;
+            png.lock_held = true;
+            res.png = write_png_tiles(req.cube, out_dir, png);
+        }
+        return res;
+    };
+    // Only steps after every level's end (the daily append): in place, proportional to the day.
+    bool in_place = incremental && req.link && !sfs::exists(out / "0.zarr");
+    for (int k = 1; k < n; ++k) {
+        for (size_t t : todo[static_cast<size_t>(k)]) {
+            in_place = in_place && t >= old_len[static_cast<size_t>(k)];
+        }
+    }
+    const sfs::path swap = swap_dir(out);
+    remove_tree(swap);
+    if (in_place) {
+        append_in_place(cube, cube_path, s, n, th, tw, std::vector<size_t>(all.begin(), all.end()),
+                        cube_sources, zlevels, req, out, r);
+        r.rebuilt = false;
+        r.slices = all.size();
+        return with_png(r);
+    }
+
+    // Otherwise (a first build, a replaced step, another layout, a 0.zarr copy): the new
+    // pyramid is built complete in the sibling folder <levels>.baims-swap (hard links
     // to every file of the old one it keeps, new files for the rest) and exchanged with the old
     // one in one renameat2(RENAME_EXCHANGE): a reader sees the old or the new pyramid, never a
     // mix, and no file of the old pyramid is written. A swap folder left by a killed run is
     // its unfinished new tree (before the exchange) or the old tree (after it): removed either
     // way, the pyramid itself says what is still to do.
-    const sfs::path out(out_dir);
-    const sfs::path swap = swap_dir(out);
-    remove_tree(swap);
     check_exchange_support(out, "pyramid");
     // chunk files of the time steps an --update recomputes, and what a full build replaces
     std::set<std::string> skip;
@@ -1377,15 +1580,11 @@ TilesResult build_tiles(const TilesRequest& req) {
             }
         }
     }
-    std::set<size_t> all;
-    for (int k = 1; k < n; ++k) {
-        all.insert(todo[static_cast<size_t>(k)].begin(), todo[static_cast<size_t>(k)].end());
-    }
     try {
         link_pyramid(out, swap, "", [&](const std::string& rel, bool top) {
-            if (top &&
-                (rel.ends_with(".tmp") || rel == ".zlevels" || rel == SOURCES_FILE ||
-                 rel == "0.link" || rel == "0.zarr" || (!incremental && rel.ends_with(".zarr")))) {
+            if (top && (rel.ends_with(".tmp") || rel == ".zlevels" || rel == SOURCES_FILE ||
+                        rel == STAGING_DIR || rel == JOURNAL_KEY || rel == "0.link" ||
+                        rel == "0.zarr" || (!incremental && rel.ends_with(".zarr")))) {
                 return false;
             }
             return !skip.contains(rel);
@@ -1442,13 +1641,7 @@ TilesResult build_tiles(const TilesRequest& req) {
     commit_exchange(out, "tiles-exchange", "tiles-exchanged", "pyramid");
     r.rebuilt = !incremental;
     r.slices = incremental ? all.size() : nt;
-    if (req.png) {
-        auto png = *req.png;
-        png.threads = req.threads;
-        png.lock_held = true;
-        r.png = write_png_tiles(req.cube, out_dir, png);
-    }
-    return r;
+    return with_png(r);
 }
 
 } // namespace baims::cube
