@@ -516,22 +516,66 @@ public:
         if (!direct) {
             band.resize(m_F * fw);
         }
-        for (size_t b0 = R0; b0 < R1; b0 += m_F) {
-            const size_t b1 = std::min(R1, b0 + m_F);
-            size_t rows = b1 - b0, cols = fw;
-            int k0 = 1; // the first level the loop below derives by halve()
-            if (direct) {
-                load_chunks(cube, b0, b1, C0, C1, in_idx, ch, cw);
+        // Float first/mean/min/max: every level's rows of a band from the decoded chunks, in two
+        // column segments for a wide footprint, which an idle worker shares (an --update of one
+        // day has one wide footprint and one narrow one). A segment starts on a multiple of F
+        // level-0 columns, so no block of any level straddles two segments: every cell is made by
+        // the same operations as without segments (the same bits).
+        auto& levels = lv; // this thread's (a thread_local name in the lambda is the caller's own)
+        const size_t seg =
+            m_threads > 1 && fw >= 2 * m_F * 256 ? level_size(fw, 2 * m_F) * m_F : fw;
+        const size_t nseg = level_size(fw, seg);
+        std::vector<std::vector<char>> seg_any(nseg * (static_cast<size_t>(m_L) + 1));
+        const auto direct_band = [&](size_t b0, size_t b1) {
+            parallel_for(nseg, m_threads, [&](size_t i, size_t) {
+                static thread_local Doubles a, an, b, bn; // the running thread's
+                const size_t c0 = C0 + i * seg, c1 = std::min(C1, c0 + seg);
                 zarr::visit_dtype(m_type, [&](auto tag) {
                     using T = typename decltype(tag)::type;
                     if constexpr (std::is_floating_point_v<T>) {
-                        level1<T>(b0, b1, C0, C1, inner, ch, cw, cur, ccnt);
+                        level1<T>(b0, b1, c0, c1, inner, ch, cw, a, an);
                     }
                 });
+                size_t rows = level_size(b1 - b0, 2), cols = level_size(c1 - c0, 2);
+                for (int k = 1; k <= m_L; ++k) {
+                    if (k >= 2) {
+                        halve(a, an, rows, cols, b, bn);
+                        std::swap(a, b);
+                        std::swap(an, bn);
+                        rows = level_size(rows, 2);
+                        cols = level_size(cols, 2);
+                    }
+                    auto& l = levels[static_cast<size_t>(k)];
+                    auto& any =
+                        seg_any[i * (static_cast<size_t>(m_L) + 1) + static_cast<size_t>(k)];
+                    any.assign(l.ncols, 0);
+                    const size_t off = (c0 - C0) >> k, lr0 = (b0 - R0) / l.f;
+                    for (size_t lr = lr0; lr < level_size(b1 - R0, l.f); ++lr) {
+                        put_row(&a[(lr - lr0) * cols],
+                                m_op == Op::Mean ? &an[(lr - lr0) * cols] : nullptr, l,
+                                l.row.data() + (lr % l.oth) * l.ow * isz, off, off + cols,
+                                any.data());
+                    }
+                }
+            });
+            for (int k = 1; k <= m_L; ++k) {
+                auto& l = levels[static_cast<size_t>(k)];
+                for (size_t i = 0; i < nseg; ++i) {
+                    const auto& any =
+                        seg_any[i * (static_cast<size_t>(m_L) + 1) + static_cast<size_t>(k)];
+                    for (size_t j = 0; j < l.ncols; ++j) {
+                        l.any[j] = static_cast<char>(l.any[j] | any[j]);
+                    }
+                }
+            }
+        };
+        for (size_t b0 = R0; b0 < R1; b0 += m_F) {
+            const size_t b1 = std::min(R1, b0 + m_F);
+            size_t rows = b1 - b0, cols = fw;
+            if (direct) {
+                load_chunks(cube, b0, b1, C0, C1, in_idx, ch, cw);
+                direct_band(b0, b1); // every level's rows of the band are in place
                 evict(b1, ch);
-                rows = level_size(rows, 2);
-                cols = level_size(cols, 2);
-                k0 = 2;
             } else {
                 fill_band(cube, band, b0, b1, C0, C1, in_idx, inner, ch, cw);
                 if (tree) {
@@ -551,7 +595,7 @@ public:
             for (int k = 1; k <= m_L; ++k) {
                 auto& l = lv[static_cast<size_t>(k)];
                 const size_t f = l.f;
-                if (tree && k >= k0) {
+                if (tree && !direct) {
                     halve(cur, ccnt, rows, cols, nxt, ncnt);
                     std::swap(cur, nxt);
                     std::swap(ccnt, ncnt);
@@ -561,9 +605,12 @@ public:
                 const size_t lr0 = (b0 - R0) / f;
                 for (size_t lr = lr0; lr < level_size(b1 - R0, f); ++lr) {
                     char* dst = l.row.data() + (lr % l.oth) * l.ow * isz;
-                    if (tree) {
+                    if (direct) {
+                        // put by direct_band
+                    } else if (tree) {
                         put_row(&cur[(lr - lr0) * cols],
-                                m_op == Op::Mean ? &ccnt[(lr - lr0) * cols] : nullptr, l, dst);
+                                m_op == Op::Mean ? &ccnt[(lr - lr0) * cols] : nullptr, l, dst, 0,
+                                l.ow, l.any.data());
                     } else {
                         const size_t rs = lr * f - (b0 - R0), re = std::min(rs + f, b1 - b0);
                         for (size_t lc = 0; lc < l.ow; ++lc) {
@@ -592,7 +639,10 @@ private:
     // One row of a level's cells (values; for mean sums and counts) into the level's chunk row
     // in the output dtype: NaN (no valid value) as the fill value; marks the chunks that get a
     // valid cell.
-    template <class L> void put_row(const double* v, const double* n, L& l, char* dst) const {
+    // Columns [i0, i1) of the level (v and n hold them from index 0); `any` has a flag per chunk.
+    template <class L>
+    void put_row(const double* v, const double* n, L& l, char* dst, size_t i0, size_t i1,
+                 char* any) const {
         const size_t isz = m_type.itemsize;
         auto cellv = [&](size_t i) { return n ? (n[i] > 0 ? v[i] / n[i] : NaN) : v[i]; };
         const auto typed = [&](auto tag) {
@@ -600,9 +650,9 @@ private:
             using U = BitsOf<T>;
             U fill;
             std::memcpy(&fill, m_fill_raw.data(), sizeof(T));
-            for (size_t j = 0; j < l.ncols; ++j) {
-                const size_t ca = j * l.otw, cb = std::min(l.ow, ca + l.otw);
-                U any = 0;
+            for (size_t j = i0 / l.otw; j * l.otw < i1; ++j) {
+                const size_t ca = std::max(i0, j * l.otw), cb = std::min(i1, (j + 1) * l.otw);
+                U seen = 0;
                 const auto put = [&](size_t i, double res) {
                     const U m = U(0) - U(valid_mask(res) & 1);
                     U out;
@@ -610,19 +660,19 @@ private:
                     std::memcpy(&out, &r, sizeof(T));
                     out = (out & m) | (fill & ~m);
                     std::memcpy(dst + i * sizeof(T), &out, sizeof(T));
-                    any |= m & 1;
+                    seen |= m & 1;
                 };
                 if (n) { // a mean of no value is 0 / 0, a NaN: the fill value, as in cellv
                     for (size_t i = ca; i < cb; ++i) {
-                        put(i, v[i] / n[i]);
+                        put(i, v[i - i0] / n[i - i0]);
                     }
                 } else {
                     for (size_t i = ca; i < cb; ++i) {
-                        put(i, v[i]);
+                        put(i, v[i - i0]);
                     }
                 }
-                if (any) {
-                    l.any[j] = 1;
+                if (seen) {
+                    any[j] = 1;
                 }
             }
         };
@@ -634,13 +684,13 @@ private:
             }
             return;
         }
-        for (size_t lc = 0; lc < l.ow; ++lc) {
-            const double res = cellv(lc);
+        for (size_t lc = i0; lc < i1; ++lc) {
+            const double res = cellv(lc - i0);
             if (std::isnan(res)) {
                 copy_item(dst + lc * isz, m_fill_raw.data(), isz);
             } else {
                 double_to_raw(m_type, res, dst + lc * isz);
-                l.any[lc / l.otw] = 1;
+                any[lc / l.otw] = 1;
             }
         }
     }
