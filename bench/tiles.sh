@@ -2,7 +2,9 @@
 # baims tiles on the 10-slice 4400x2600 gen benchmark cube (512^2 chunks; bench/run.sh's gen10):
 #   first    4-level pyramid, --agg-methods first      (xcube level 1.0.5: 1.9 s)
 #   mean     4-level pyramid, --agg-methods mean       (xcube level 1.0.5: 5.1 s)
-#   update   --update (mean) after gen appended one day to the cube (xcube has none)
+#   update   --update (mean) after gen appended one day to the cube (xcube has none); the
+#            rebuild11 runs (a full mean pyramid of the 11 days) alternate with it (target: update
+#            <= 1/5 of rebuild11)
 #   png      4-level pyramid (mean) and --png: XYZ tiles of 11 time steps, zooms 6-9 (once)
 # Usage: bash bench/tiles.sh [baims]; REPS (default 3), KEEP=1 keeps the work directory, PNG=0 leaves
 # out the png case (a minute of CPU).
@@ -44,12 +46,12 @@ for ((i = 0; i < REPS; i++)); do
     timed mean tiles "$WORK/c.zarr" -o "$WORK/mean.levels" --num-levels-max 4 --agg-methods mean
 done
 "$BAIMS" --quiet gen -c "$WORK/gen.yml" -o "$WORK/c.zarr" "$WORK"/in1/*.nc
-for ((i = 0; i < REPS; i++)); do
-    rm -rf "$WORK/u.levels"
+for ((i = 0; i < REPS; i++)); do # update and rebuild alternate: the same load for both
+    rm -rf "$WORK/u.levels" "$WORK/r.levels"
     cp -r "$WORK/mean.levels" "$WORK/u.levels"
     timed update tiles "$WORK/c.zarr" -o "$WORK/u.levels" --update
+    timed rebuild11 tiles "$WORK/c.zarr" -o "$WORK/r.levels" --num-levels-max 4 --agg-methods mean
 done
-timed rebuild11 tiles "$WORK/c.zarr" -o "$WORK/r.levels" --num-levels-max 4 --agg-methods mean
 if [[ ${PNG:-1} != 0 ]]; then
     timed png tiles "$WORK/c.zarr" -o "$WORK/p.levels" --num-levels-max 4 --agg-methods mean --png "$WORK/png"
     log "png: $(find "$WORK/png" -name '*.png' | wc -l) tiles, $(du -sm "$WORK/png" | cut -f1) MB"
@@ -63,5 +65,8 @@ for c in first mean update rebuild11 png; do
     case $c in first) x="1.9 s" ;; mean) x="5.1 s" ;; *) x="—" ;; esac
     echo "| $c | $w | $cpu | $rss | $x |"
 done
+read -r uw ucpu _ <<<"$(median update)"
+read -r rw rcpu _ <<<"$(median rebuild11)"
 echo
+echo "update / rebuild11: wall $(awk -v a="$uw" -v b="$rw" 'BEGIN {printf "%.3f", a / b}'), cpu $(awk -v a="$ucpu" -v b="$rcpu" 'BEGIN {printf "%.3f", a / b}') (target <= 0.2)"
 echo "threads: $(nproc); load average before: $load0, after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -113,6 +113,105 @@ void commit_exchange(const sfs::path& dir, const char* before, const char* after
     remove_tree(swap); // the old tree
 }
 
+namespace {
+
+const char* op_code(FileOp::Kind k) {
+    return k == FileOp::EraseIfStaged ? "e" : k == FileOp::Move ? "m" : "x";
+}
+
+void unlink_if_there(const sfs::path& p) {
+    if (::unlink(p.c_str()) != 0 && errno != ENOENT) {
+        const int err = errno;
+        throw OutputError("cannot remove '" + p.string() + "': " + std::strerror(err),
+                          "Check the folder's permissions and rerun: the interrupted update is "
+                          "completed first");
+    }
+}
+
+void apply_file_ops(const sfs::path& root, const std::vector<FileOp>& ops, const char* each,
+                    const char* done) {
+    const sfs::path staging = root / STAGING_DIR;
+    std::set<sfs::path> dirs; // folders whose entries changed
+    for (const auto& op : ops) {
+        fault_point(each);
+        const sfs::path to = root / op.key, from = staging / op.key;
+        if (op.kind == FileOp::Erase) {
+            unlink_if_there(to);
+        } else if (::access(from.c_str(), F_OK) == 0) {
+            if (op.kind == FileOp::EraseIfStaged) {
+                unlink_if_there(to);
+            } else {
+                std::error_code ec;
+                sfs::create_directories(to.parent_path(), ec);
+                if (::rename(from.c_str(), to.c_str()) != 0) {
+                    const int err = errno;
+                    throw OutputError("cannot move '" + from.string() + "' to '" + to.string() +
+                                          "': " + std::strerror(err),
+                                      "Check the folder's permissions and rerun: the "
+                                      "interrupted update is completed first");
+                }
+            }
+        } else {
+            continue; // applied before a kill
+        }
+        dirs.insert(to.parent_path());
+    }
+    for (const auto& d : dirs) {
+        fs::sync_dir(d); // the renames are durable before the journal goes
+    }
+    fault_point(done);
+    std::error_code ec;
+    sfs::remove(root / JOURNAL_KEY, ec);
+    sfs::remove_all(staging, ec);
+    fs::sync_dir(root);
+}
+
+} // namespace
+
+void commit_file_ops(const sfs::path& root, const std::vector<FileOp>& ops, const char* each,
+                     const char* done) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& op : ops) {
+        list.push_back({op_code(op.kind), op.key});
+    }
+    fs::atomic_write(root / JOURNAL_KEY,
+                     nlohmann::json{{"phase", "file-ops"}, {"ops", list}}.dump());
+    fs::sync_dir(root); // the commit point
+    apply_file_ops(root, ops, each, done);
+}
+
+bool complete_file_ops(const sfs::path& root, const char* each, const char* done) {
+    const sfs::path path = root / JOURNAL_KEY;
+    std::error_code ec;
+    if (!sfs::exists(path, ec)) {
+        remove_tree(root / STAGING_DIR); // an update that never committed
+        return false;
+    }
+    std::vector<FileOp> ops;
+    try {
+        const auto j = nlohmann::json::parse(fs::read_file(path));
+        if (j.at("phase").get<std::string>() != "file-ops") {
+            throw std::runtime_error("unknown phase '" + j.at("phase").get<std::string>() + "'");
+        }
+        for (const auto& o : j.at("ops")) {
+            const auto code = o.at(0).get<std::string>();
+            const auto kind = code == "e"   ? FileOp::EraseIfStaged
+                              : code == "m" ? FileOp::Move
+                              : code == "x"
+                                  ? FileOp::Erase
+                                  : throw std::runtime_error("unknown operation '" + code + "'");
+            ops.push_back({kind, o.at(1).get<std::string>()});
+        }
+    } catch (const std::exception& e) {
+        throw OutputError("the update journal '" + path.string() + "' is unreadable: " + e.what(),
+                          "Remove the folder and build it again; the journal is written "
+                          "atomically, so this means outside damage");
+    }
+    log::warn("completing an interrupted update of '" + root.string() + "'");
+    apply_file_ops(root, ops, each, done);
+    return true;
+}
+
 nlohmann::json read_json_file(const zarr::KvStore& store, const std::string& key) {
     auto b = store.get(key);
     if (!b) {

@@ -94,6 +94,28 @@ void remove_tree(const std::filesystem::path& dir);
 void commit_exchange(const std::filesystem::path& dir, const char* before, const char* after,
                      const std::string& what);
 
+// A journal of file moves under a folder `root` (tiles --update's append; docs/crash-safety.md,
+// "baims tiles"): the new versions of files are written under root/STAGING_DIR/<key>, then the
+// list of operations below is written as root/JOURNAL_KEY (the commit point; fsynced), then
+// applied in order, then the journal and the staging folder are removed. Each operation is
+// idempotent, so a rerun after kill -9 applies the whole list again and ends in the same files:
+//   EraseIfStaged  unlink root/<key> while its staged replacement is still there (a chunk whose
+//                  size changes must not be read under the old metadata)
+//   Move           rename root/STAGING_DIR/<key> onto root/<key> if the staged file is there
+//   Erase          unlink root/<key> (a file the new content does not have)
+struct FileOp {
+    enum Kind { EraseIfStaged, Move, Erase } kind;
+    std::string key;
+};
+// Writes the journal (fsynced, with its folder), fault point `each` before every operation,
+// applies them, fault point `done`, fsyncs the folders it changed, removes the journal and the
+// staging folder. The staged files must be durable already (one syncfs by the caller).
+void commit_file_ops(const std::filesystem::path& root, const std::vector<FileOp>& ops,
+                     const char* each, const char* done);
+// Completes a journal of file moves that a killed commit_file_ops left in root (true), or does
+// nothing (false); then removes a staging folder no journal names. Call with root's lock held.
+bool complete_file_ops(const std::filesystem::path& root, const char* each, const char* done);
+
 // The JSON document of a small file of a store, or null when it is absent or not JSON.
 nlohmann::json read_json_file(const zarr::KvStore& store, const std::string& key);
 

@@ -35,6 +35,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <sys/mman.h>
 #include <unistd.h>
 
 namespace baims::cube {
@@ -318,10 +319,37 @@ double reduce_sorted(Op op, std::vector<double>& v) {
 // An allocator whose resize() leaves new elements uninitialised: the buffers of a task are
 // written in full before they are read, and zero-filling them first (std::vector's resize) was
 // 12 % of a `first` run (memset and the page faults it takes).
+// Large buffers are also faulted in at allocation with one madvise(MADV_POPULATE_WRITE)
+// instead of one page fault per 4 KB page at first touch: on this project's VMs a page fault's
+// trap costs more than the zeroing of the page (a third of an --update of one day was page
+// faults of its fresh decode and level-row buffers, which the run then fills in full anyway).
+inline void populate(void* p, size_t bytes) {
+#ifdef MADV_POPULATE_WRITE
+    constexpr size_t MIN = size_t{256} << 10;
+    if (bytes < MIN) {
+        return;
+    }
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const uintptr_t a = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
+    const uintptr_t b = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(page - 1);
+    if (b > a) {
+        ::madvise(reinterpret_cast<void*>(a), b - a, MADV_POPULATE_WRITE); // a hint: errors ignored
+    }
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
+
 template <class T> struct NoInit : std::allocator<T> {
     template <class U> struct rebind { using other = NoInit<U>; };
     NoInit() = default;
     template <class U> NoInit(const NoInit<U>&) noexcept {}
+    T* allocate(size_t n) {
+        T* p = std::allocator<T>::allocate(n);
+        populate(p, n * sizeof(T));
+        return p;
+    }
     template <class U, class... A> void construct(U* p, A&&... a) {
         if constexpr (sizeof...(A) == 0) {
             ::new (static_cast<void*>(p)) U;
@@ -488,22 +516,66 @@ public:
         if (!direct) {
             band.resize(m_F * fw);
         }
-        for (size_t b0 = R0; b0 < R1; b0 += m_F) {
-            const size_t b1 = std::min(R1, b0 + m_F);
-            size_t rows = b1 - b0, cols = fw;
-            int k0 = 1; // the first level the loop below derives by halve()
-            if (direct) {
-                load_chunks(cube, b0, b1, C0, C1, in_idx, ch, cw);
+        // Float first/mean/min/max: every level's rows of a band from the decoded chunks, in two
+        // column segments for a wide footprint, which an idle worker shares (an --update of one
+        // day has one wide footprint and one narrow one). A segment starts on a multiple of F
+        // level-0 columns, so no block of any level straddles two segments: every cell is made by
+        // the same operations as without segments (the same bits).
+        auto& levels = lv; // this thread's (a thread_local name in the lambda is the caller's own)
+        const size_t seg =
+            m_threads > 1 && fw >= 2 * m_F * 256 ? level_size(fw, 2 * m_F) * m_F : fw;
+        const size_t nseg = level_size(fw, seg);
+        std::vector<std::vector<char>> seg_any(nseg * (static_cast<size_t>(m_L) + 1));
+        const auto direct_band = [&](size_t b0, size_t b1) {
+            parallel_for(nseg, m_threads, [&](size_t i, size_t) {
+                static thread_local Doubles a, an, b, bn; // the running thread's
+                const size_t c0 = C0 + i * seg, c1 = std::min(C1, c0 + seg);
                 zarr::visit_dtype(m_type, [&](auto tag) {
                     using T = typename decltype(tag)::type;
                     if constexpr (std::is_floating_point_v<T>) {
-                        level1<T>(b0, b1, C0, C1, inner, ch, cw, cur, ccnt);
+                        level1<T>(b0, b1, c0, c1, inner, ch, cw, a, an);
                     }
                 });
+                size_t rows = level_size(b1 - b0, 2), cols = level_size(c1 - c0, 2);
+                for (int k = 1; k <= m_L; ++k) {
+                    if (k >= 2) {
+                        halve(a, an, rows, cols, b, bn);
+                        std::swap(a, b);
+                        std::swap(an, bn);
+                        rows = level_size(rows, 2);
+                        cols = level_size(cols, 2);
+                    }
+                    auto& l = levels[static_cast<size_t>(k)];
+                    auto& any =
+                        seg_any[i * (static_cast<size_t>(m_L) + 1) + static_cast<size_t>(k)];
+                    any.assign(l.ncols, 0);
+                    const size_t off = (c0 - C0) >> k, lr0 = (b0 - R0) / l.f;
+                    for (size_t lr = lr0; lr < level_size(b1 - R0, l.f); ++lr) {
+                        put_row(&a[(lr - lr0) * cols],
+                                m_op == Op::Mean ? &an[(lr - lr0) * cols] : nullptr, l,
+                                l.row.data() + (lr % l.oth) * l.ow * isz, off, off + cols,
+                                any.data());
+                    }
+                }
+            });
+            for (int k = 1; k <= m_L; ++k) {
+                auto& l = levels[static_cast<size_t>(k)];
+                for (size_t i = 0; i < nseg; ++i) {
+                    const auto& any =
+                        seg_any[i * (static_cast<size_t>(m_L) + 1) + static_cast<size_t>(k)];
+                    for (size_t j = 0; j < l.ncols; ++j) {
+                        l.any[j] = static_cast<char>(l.any[j] | any[j]);
+                    }
+                }
+            }
+        };
+        for (size_t b0 = R0; b0 < R1; b0 += m_F) {
+            const size_t b1 = std::min(R1, b0 + m_F);
+            size_t rows = b1 - b0, cols = fw;
+            if (direct) {
+                load_chunks(cube, b0, b1, C0, C1, in_idx, ch, cw);
+                direct_band(b0, b1); // every level's rows of the band are in place
                 evict(b1, ch);
-                rows = level_size(rows, 2);
-                cols = level_size(cols, 2);
-                k0 = 2;
             } else {
                 fill_band(cube, band, b0, b1, C0, C1, in_idx, inner, ch, cw);
                 if (tree) {
@@ -523,7 +595,7 @@ public:
             for (int k = 1; k <= m_L; ++k) {
                 auto& l = lv[static_cast<size_t>(k)];
                 const size_t f = l.f;
-                if (tree && k >= k0) {
+                if (tree && !direct) {
                     halve(cur, ccnt, rows, cols, nxt, ncnt);
                     std::swap(cur, nxt);
                     std::swap(ccnt, ncnt);
@@ -533,9 +605,12 @@ public:
                 const size_t lr0 = (b0 - R0) / f;
                 for (size_t lr = lr0; lr < level_size(b1 - R0, f); ++lr) {
                     char* dst = l.row.data() + (lr % l.oth) * l.ow * isz;
-                    if (tree) {
+                    if (direct) {
+                        // put by direct_band
+                    } else if (tree) {
                         put_row(&cur[(lr - lr0) * cols],
-                                m_op == Op::Mean ? &ccnt[(lr - lr0) * cols] : nullptr, l, dst);
+                                m_op == Op::Mean ? &ccnt[(lr - lr0) * cols] : nullptr, l, dst, 0,
+                                l.ow, l.any.data());
                     } else {
                         const size_t rs = lr * f - (b0 - R0), re = std::min(rs + f, b1 - b0);
                         for (size_t lc = 0; lc < l.ow; ++lc) {
@@ -564,7 +639,10 @@ private:
     // One row of a level's cells (values; for mean sums and counts) into the level's chunk row
     // in the output dtype: NaN (no valid value) as the fill value; marks the chunks that get a
     // valid cell.
-    template <class L> void put_row(const double* v, const double* n, L& l, char* dst) const {
+    // Columns [i0, i1) of the level (v and n hold them from index 0); `any` has a flag per chunk.
+    template <class L>
+    void put_row(const double* v, const double* n, L& l, char* dst, size_t i0, size_t i1,
+                 char* any) const {
         const size_t isz = m_type.itemsize;
         auto cellv = [&](size_t i) { return n ? (n[i] > 0 ? v[i] / n[i] : NaN) : v[i]; };
         const auto typed = [&](auto tag) {
@@ -572,9 +650,9 @@ private:
             using U = BitsOf<T>;
             U fill;
             std::memcpy(&fill, m_fill_raw.data(), sizeof(T));
-            for (size_t j = 0; j < l.ncols; ++j) {
-                const size_t ca = j * l.otw, cb = std::min(l.ow, ca + l.otw);
-                U any = 0;
+            for (size_t j = i0 / l.otw; j * l.otw < i1; ++j) {
+                const size_t ca = std::max(i0, j * l.otw), cb = std::min(i1, (j + 1) * l.otw);
+                U seen = 0;
                 const auto put = [&](size_t i, double res) {
                     const U m = U(0) - U(valid_mask(res) & 1);
                     U out;
@@ -582,19 +660,19 @@ private:
                     std::memcpy(&out, &r, sizeof(T));
                     out = (out & m) | (fill & ~m);
                     std::memcpy(dst + i * sizeof(T), &out, sizeof(T));
-                    any |= m & 1;
+                    seen |= m & 1;
                 };
                 if (n) { // a mean of no value is 0 / 0, a NaN: the fill value, as in cellv
                     for (size_t i = ca; i < cb; ++i) {
-                        put(i, v[i] / n[i]);
+                        put(i, v[i - i0] / n[i - i0]);
                     }
                 } else {
                     for (size_t i = ca; i < cb; ++i) {
-                        put(i, v[i]);
+                        put(i, v[i - i0]);
                     }
                 }
-                if (any) {
-                    l.any[j] = 1;
+                if (seen) {
+                    any[j] = 1;
                 }
             }
         };
@@ -606,13 +684,13 @@ private:
             }
             return;
         }
-        for (size_t lc = 0; lc < l.ow; ++lc) {
-            const double res = cellv(lc);
+        for (size_t lc = i0; lc < i1; ++lc) {
+            const double res = cellv(lc - i0);
             if (std::isnan(res)) {
                 copy_item(dst + lc * isz, m_fill_raw.data(), isz);
             } else {
                 double_to_raw(m_type, res, dst + lc * isz);
-                l.any[lc / l.otw] = 1;
+                any[lc / l.otw] = 1;
             }
         }
     }
@@ -1125,17 +1203,25 @@ std::string default_output(const std::string& cube) {
 // exchange: a put unlinks the name (a hard link to the old pyramid's file, which must stay as
 // it is) and writes a new file in place, without a temporary file or an fsync: one syncfs before
 // the exchange makes the tree durable, and a killed run's tree is removed by the next run.
+// (unlink_first = false: a store whose keys are known to be free, e.g. the chunks an --update
+// appends beyond the levels' end after unlinking every key of those steps.)
 class SwapStore : public zarr::FileStore {
 public:
-    explicit SwapStore(const sfs::path& root)
-        : zarr::FileStore(root, false) {}
+    explicit SwapStore(const sfs::path& root, bool unlink_first = true)
+        : zarr::FileStore(root, false)
+        , m_unlink(unlink_first) {}
     void put(const std::string& key, std::string_view data) override {
         const sfs::path p = root() / key;
-        ::unlink(p.c_str());
+        if (m_unlink) {
+            ::unlink(p.c_str());
+        }
         std::error_code ec;
         sfs::create_directories(p.parent_path(), ec);
         fs::write_file(p, data);
     }
+
+private:
+    bool m_unlink;
 };
 
 // Hard links every file under from/rel to the same name under to/rel for which keep(relative
@@ -1179,6 +1265,166 @@ void for_each_chunk_key(const Var& v, const zarr::ArrayMeta& om, size_t t, const
             f(zarr::chunk_store_key(v.name, om, idx));
         }
     }
+}
+
+// Keys of the files under root/rel (recursively; temporary files of killed writes left out).
+void list_files(const sfs::path& root, const std::string& rel, std::vector<std::string>& out) {
+    std::error_code ec;
+    for (sfs::directory_iterator it(root / rel, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        const std::string key = rel.empty() ? name : rel + "/" + name;
+        if (zarr::FileStore::is_temp_name(name)) {
+            continue;
+        }
+        std::error_code ec2;
+        if (it->is_directory(ec2)) {
+            list_files(root, key, out);
+        } else {
+            out.push_back(key);
+        }
+    }
+}
+
+// True when the file at p holds exactly `data`.
+bool holds(const sfs::path& p, std::string_view data) {
+    std::error_code ec;
+    const auto size = sfs::file_size(p, ec);
+    return !ec && size == data.size() && fs::read_file(p) == data;
+}
+
+// Stages the files of `files` (key under `prefix` -> bytes) that differ from the pyramid's
+// (<levels>/.baims-staging/<prefix>/<key>, written in place: no reader opens the staging
+// folder) and adds the operations that put them into place, in the order of gen's append
+// (docs/crash-safety.md): the coordinate chunks that change are unlinked first (a chunk of the
+// new length must not be read under the old metadata), then every .zarray/.zattrs/.zgroup that
+// changes, then .zmetadata, then the new coordinate chunks, then the files of the coordinates
+// that the new content does not have (the folders in `coord_dirs`). Files whose bytes are equal
+// are not touched.
+void stage_level(const sfs::path& out, const sfs::path& staging, const std::string& prefix,
+                 const std::map<std::string, std::string>& files,
+                 const std::vector<std::string>& coord_dirs, std::vector<FileOp>& ops) {
+    std::vector<FileOp> pre, metas, zmeta, post, gone;
+    for (const auto& [rel, data] : files) {
+        const std::string key = prefix.empty() ? rel : prefix + "/" + rel;
+        if (holds(out / key, data)) {
+            continue;
+        }
+        const sfs::path p = staging / key;
+        std::error_code ec;
+        sfs::create_directories(p.parent_path(), ec);
+        fs::write_file(p, data);
+        const std::string name = sfs::path(key).filename().string();
+        if (name == ".zmetadata") {
+            zmeta.push_back({FileOp::Move, key});
+        } else if (name[0] == '.' || prefix.empty()) {
+            metas.push_back({FileOp::Move, key});
+        } else {
+            pre.push_back({FileOp::EraseIfStaged, key});
+            post.push_back({FileOp::Move, key});
+        }
+    }
+    for (const auto& dir : coord_dirs) {
+        std::vector<std::string> live;
+        list_files(out, prefix + "/" + dir, live);
+        for (const auto& key : live) {
+            if (!files.contains(key.substr(prefix.size() + 1))) {
+                gone.push_back({FileOp::Erase, key});
+            }
+        }
+    }
+    for (auto* part : {&pre, &metas, &zmeta, &post, &gone}) {
+        ops.insert(ops.end(), part->begin(), part->end());
+    }
+}
+
+// --update when every step it computes lies after the end of every level (a daily append):
+// done in place, at a cost proportional to the appended steps, not to the pyramid.
+//  1. Every chunk key of the appended steps on every level is unlinked (a killed run's files;
+//     an empty chunk is not written), then their chunks are written straight to those keys,
+//     beyond the time length each level's .zarray/.zmetadata names: no reader looks there.
+//  2. Each level's new metadata and coordinates, .zmetadata, .zlevels, 0.link and the sources
+//     are made in memory; those that differ from the pyramid's files are written in
+//     <levels>/.baims-staging/ (no reader opens it).
+//  3. One syncfs; then the journal of file moves (commit_file_ops, journal.hpp) is written and
+//     applied: the commit point. A kill before it leaves the old pyramid (the next run removes
+//     the staging folder and writes the chunks again); after it, the next run completes it.
+// Fault points: tiles-chunk, tiles-level (after each staged level), tiles-journal (before the
+// journal), tiles-move (before each file operation), tiles-moved (before the journal goes).
+void append_in_place(const zarr::KvStore& cube, const sfs::path& cube_path, const Source& s, int n,
+                     size_t th, size_t tw, const std::vector<size_t>& ts, const json& cube_sources,
+                     const json& zlevels, const TilesRequest& req, const sfs::path& out,
+                     TilesResult& r) {
+    const sfs::path staging = out / STAGING_DIR;
+    remove_tree(staging);
+    std::vector<std::unique_ptr<SwapStore>> stores;
+    std::vector<zarr::KvStore*> outs(static_cast<size_t>(n), nullptr);
+    for (int k = 1; k < n; ++k) {
+        const sfs::path dir = out / (std::to_string(k) + ".zarr");
+        for (const auto& v : s.vars) {
+            const auto om = level_var_meta(v, size_t{1} << k, th, tw);
+            for (size_t t : ts) {
+                if (t < v.nouter) {
+                    for_each_chunk_key(v, om, t, [&](const std::string& key) {
+                        if (::unlink((dir / key).c_str()) != 0 && errno != ENOENT) {
+                            const int err = errno;
+                            throw OutputError("cannot remove '" + (dir / key).string() +
+                                                  "': " + std::strerror(err),
+                                              "Check the pyramid's permissions");
+                        }
+                    });
+                }
+            }
+        }
+        stores.push_back(std::make_unique<SwapStore>(dir, false));
+        outs[static_cast<size_t>(k)] = stores.back().get();
+    }
+    // each level's metadata and coordinates made in memory; the files that differ are staged
+    std::vector<FileOp> ops;
+    const auto meta = [&] {
+        for (int k = 1; k < n; ++k) {
+            zarr::MemoryStore lv;
+            write_level_meta(cube, lv, s, size_t{1} << k, th, tw);
+            zarr::consolidate(lv);
+            std::map<std::string, std::string> files;
+            std::set<std::string> dirs;
+            for (const auto& key : lv.keys()) {
+                files[key] = *lv.get(key);
+                const auto slash = key.find('/');
+                if (slash != std::string::npos) {
+                    dirs.insert(key.substr(0, slash));
+                }
+            }
+            for (const auto& v : s.vars) {
+                dirs.erase(v.name); // a data variable's chunks are the data's business
+            }
+            stage_level(out, staging, std::to_string(k) + ".zarr", files,
+                        {dirs.begin(), dirs.end()}, ops);
+            fault_point("tiles-level");
+        }
+    };
+    write_levels_data(cube, outs, s, n, th, tw, ts, req.threads, r, meta);
+    std::map<std::string, std::string> top = {
+        {"0.link", sfs::relative(sfs::absolute(cube_path), sfs::absolute(out)).string()},
+        {".zlevels", zlevels.dump(2)}};
+    if (!cube_sources.is_null()) {
+        top[SOURCES_FILE] = cube_sources.dump();
+    } else if (sfs::exists(out / SOURCES_FILE)) {
+        ops.push_back({FileOp::Erase, SOURCES_FILE});
+    }
+    std::vector<FileOp> top_ops;
+    stage_level(out, staging, "", top, {}, top_ops);
+    // .zlevels last
+    std::stable_partition(top_ops.begin(), top_ops.end(),
+                          [](const FileOp& o) { return o.key != ".zlevels"; });
+    ops.insert(ops.end(), top_ops.begin(), top_ops.end());
+    if (ops.empty()) { // nothing appended, nothing changed
+        remove_tree(staging);
+        return;
+    }
+    // the appended chunks and the staged files are durable before the journal names them
+    fs::sync_filesystem(out);
+    fault_point("tiles-journal");
+    commit_file_ops(out, ops, "tiles-move", "tiles-moved");
 }
 
 } // namespace
@@ -1299,6 +1545,10 @@ TilesResult build_tiles(const TilesRequest& req) {
     fs::FileLock lock(sfs::path(out_dir) / LOCK_FILE, "pyramid '" + out_dir + "'");
     // and the --png folder's, before anything is written: a second run into it is refused here
     const auto png_lock = req.png ? png_folder_lock(req.png->dir) : nullptr;
+    const sfs::path out(out_dir);
+    // an append of a killed run past its commit point is completed first (and the staging
+    // folder of one killed before it removed)
+    complete_file_ops(out, "tiles-move", "tiles-moved");
     zarr::FileStore levels(out_dir, true);
     json zlevels = {{"version", "1.0"},
                     {"num_levels", n},
@@ -1309,6 +1559,7 @@ TilesResult build_tiles(const TilesRequest& req) {
 
     // --update: per level, the time slices to recompute; a full rebuild if not possible.
     std::vector<std::vector<size_t>> todo(n);
+    std::vector<size_t> old_len(n, 0); // per level, its time length before the update
     bool incremental = false;
     if (req.update) {
         json old = read_json_file(levels, ".zlevels");
@@ -1331,6 +1582,7 @@ TilesResult build_tiles(const TilesRequest& req) {
                 break;
             }
             auto ltime = read_numeric_array(lv, tdim);
+            old_len[static_cast<size_t>(k)] = ltime.size();
             if (ltime.size() > ctime.size() ||
                 !std::equal(ltime.begin(), ltime.end(), ctime.begin())) {
                 log::info("tiles --update: the time axis changed other than by appending: "
@@ -1353,15 +1605,44 @@ TilesResult build_tiles(const TilesRequest& req) {
         }
     }
 
-    // The new pyramid is built complete in the sibling folder <levels>.baims-swap (hard links
+    std::set<size_t> all;
+    for (int k = 1; k < n; ++k) {
+        all.insert(todo[static_cast<size_t>(k)].begin(), todo[static_cast<size_t>(k)].end());
+    }
+    // the PNG folder after the pyramid's commit
+    const auto with_png = [&](TilesResult& res) {
+        if (req.png) {
+            auto png = *req.png;
+            png.threads = req.threads;
+            png.lock_held = true;
+            res.png = write_png_tiles(req.cube, out_dir, png);
+        }
+        return res;
+    };
+    // Only steps after every level's end (the daily append): in place, proportional to the day.
+    bool in_place = incremental && req.link && !sfs::exists(out / "0.zarr");
+    for (int k = 1; k < n; ++k) {
+        for (size_t t : todo[static_cast<size_t>(k)]) {
+            in_place = in_place && t >= old_len[static_cast<size_t>(k)];
+        }
+    }
+    const sfs::path swap = swap_dir(out);
+    remove_tree(swap);
+    if (in_place) {
+        append_in_place(cube, cube_path, s, n, th, tw, std::vector<size_t>(all.begin(), all.end()),
+                        cube_sources, zlevels, req, out, r);
+        r.rebuilt = false;
+        r.slices = all.size();
+        return with_png(r);
+    }
+
+    // Otherwise (a first build, a replaced step, another layout, a 0.zarr copy): the new
+    // pyramid is built complete in the sibling folder <levels>.baims-swap (hard links
     // to every file of the old one it keeps, new files for the rest) and exchanged with the old
     // one in one renameat2(RENAME_EXCHANGE): a reader sees the old or the new pyramid, never a
     // mix, and no file of the old pyramid is written. A swap folder left by a killed run is
     // its unfinished new tree (before the exchange) or the old tree (after it): removed either
     // way, the pyramid itself says what is still to do.
-    const sfs::path out(out_dir);
-    const sfs::path swap = swap_dir(out);
-    remove_tree(swap);
     check_exchange_support(out, "pyramid");
     // chunk files of the time steps an --update recomputes, and what a full build replaces
     std::set<std::string> skip;
@@ -1377,15 +1658,11 @@ TilesResult build_tiles(const TilesRequest& req) {
             }
         }
     }
-    std::set<size_t> all;
-    for (int k = 1; k < n; ++k) {
-        all.insert(todo[static_cast<size_t>(k)].begin(), todo[static_cast<size_t>(k)].end());
-    }
     try {
         link_pyramid(out, swap, "", [&](const std::string& rel, bool top) {
-            if (top &&
-                (rel.ends_with(".tmp") || rel == ".zlevels" || rel == SOURCES_FILE ||
-                 rel == "0.link" || rel == "0.zarr" || (!incremental && rel.ends_with(".zarr")))) {
+            if (top && (rel.ends_with(".tmp") || rel == ".zlevels" || rel == SOURCES_FILE ||
+                        rel == STAGING_DIR || rel == JOURNAL_KEY || rel == "0.link" ||
+                        rel == "0.zarr" || (!incremental && rel.ends_with(".zarr")))) {
                 return false;
             }
             return !skip.contains(rel);
@@ -1442,13 +1719,7 @@ TilesResult build_tiles(const TilesRequest& req) {
     commit_exchange(out, "tiles-exchange", "tiles-exchanged", "pyramid");
     r.rebuilt = !incremental;
     r.slices = incremental ? all.size() : nt;
-    if (req.png) {
-        auto png = *req.png;
-        png.threads = req.threads;
-        png.lock_held = true;
-        r.png = write_png_tiles(req.cube, out_dir, png);
-    }
-    return r;
+    return with_png(r);
 }
 
 } // namespace baims::cube

@@ -413,6 +413,128 @@ class UpdateCrash(TempDirTest):
                 self.assertFalse(os.path.exists(swap))
 
 
+class AppendCrash(TempDirTest):
+    """tiles --update after gen appended a day goes in place (no new tree: the pyramid's folders
+    keep their inodes; the appended chunks at their final keys, the metadata through a journal of
+    file moves). Killed (kill -9) at each fault point of that path: before the commit point the
+    pyramid reads as the old one (every old file's bytes; only invisible chunks of the new step
+    and the staging folder more); after it each level reads as the old or the new one (the time
+    axis possibly NaT inside a level's switch, as gen's append); the rerun ends file by file in
+    the pyramid a fresh build makes. Also: chunks a killed run left at keys that the step's new
+    content leaves empty are removed."""
+
+    def setUp(self):
+        super().setUp()
+        self.lat = np.arange(9.75, 0, -0.5)
+        self.lon = np.arange(0.25, 15, 0.5)
+
+    def inp(self, k, nan_rows=6):
+        d = np.random.default_rng(k).normal(k, size=(20, 30))
+        d[:nan_rows, :] = np.nan
+        path = self.p(f"in{k}_{nan_rows}.nc")
+        write_cf(path, self.lat, self.lon, d[None],
+                 [dt.datetime(2022, 3, 1, 12) + dt.timedelta(days=k)])
+        return path
+
+    def levels_read(self, lv):
+        with open(os.path.join(lv, ".zlevels")) as f:
+            z = json.load(f)
+        out = {}
+        for k in range(1, z["num_levels"]):
+            with xr.open_zarr(os.path.join(lv, f"{k}.zarr")) as ds:
+                out[k] = (ds.time.values.copy(), ds.v.values.copy())
+        return out
+
+    def fresh(self, cube):
+        fresh = self.p("fresh.levels")
+        shutil.rmtree(fresh, ignore_errors=True)
+        run(["tiles", cube, "-o", fresh], check=0)
+        return snapshot(fresh)
+
+    def test_kill9_at_each_point_then_rerun_equals_fresh_build(self):
+        cube, cfg = self.p("g.zarr"), self.p("cfg.yml")
+        write_config(cfg, [0.0, 0.0, 15.0, 10.0], (30, 20), cube, chunks=(5, 6))
+        run(["gen", "-c", cfg, self.inp(1), self.inp(2), self.inp(3)], check=0)
+        lv, pristine, ref = self.p("g.levels"), self.p("pristine.levels"), self.p("ref.levels")
+        run(["tiles", cube], check=0)
+        shutil.copytree(lv, pristine)
+        old, old_read = snapshot(lv), self.levels_read(lv)
+        run(["gen", "-c", cfg, self.inp(4)], check=0)   # append day 4
+        shutil.copytree(pristine, ref)
+        inodes = {d: os.stat(os.path.join(ref, d)).st_ino for d in (".", "1.zarr", "2.zarr")}
+        r = run(["tiles", cube, "-o", ref, "--update"], check=0)
+        self.assertIn("1 time slices updated", r.stderr)
+        # in place: no new tree was exchanged in
+        self.assertEqual({d: os.stat(os.path.join(ref, d)).st_ino for d in inodes}, inodes)
+        new, new_read = snapshot(ref), self.levels_read(ref)
+        self.assertEqual(new, self.fresh(cube))
+        self.assertEqual(len(new_read[1][0]), 4)
+        # the number of file operations of the journal
+        shutil.rmtree(lv)
+        shutil.copytree(pristine, lv)
+        r = run(["tiles", cube, "--update"], env={"BAIMS_TEST_KILL_AT": "tiles-move:1"})
+        self.assertEqual(r.returncode, -9, r.stderr)
+        with open(os.path.join(lv, ".baims-journal.json")) as f:
+            nops = len(json.load(f)["ops"])
+        self.assertGreater(nops, 8)
+        points = ["tiles-chunk:1", "tiles-chunk:3", "tiles-level:1", "tiles-level:2",
+                  "tiles-journal:1"] + [f"tiles-move:{i}" for i in sorted({1, 2, 3, nops // 2, nops})] + \
+                 ["tiles-moved:1"]
+        for point in points:
+            with self.subTest(point=point):
+                shutil.rmtree(lv)
+                shutil.copytree(pristine, lv)
+                r = run(["tiles", cube, "--update"], env={"BAIMS_TEST_KILL_AT": point})
+                self.assertEqual(r.returncode, -9, r.stderr)
+                now, read = snapshot(lv), self.levels_read(lv)
+                committed = point.startswith("tiles-move") or point.startswith("tiles-moved")
+                if not committed:
+                    # the old pyramid; more only: chunks of step 3 (beyond the end) and staging
+                    for k, b in old.items():
+                        self.assertEqual(now.get(k), b, k)
+                    for k in set(now) - set(old):
+                        parts = k.split("/")
+                        self.assertTrue(parts[0] == ".baims-staging" or
+                                        (len(parts) == 3 and parts[1] == "v" and
+                                         parts[2].startswith("3.")), k)
+                    for k in old_read:
+                        np.testing.assert_array_equal(read[k][0], old_read[k][0])
+                        np.testing.assert_array_equal(read[k][1], old_read[k][1])
+                else:
+                    for k in old_read:   # each level the old or the new one
+                        ref_read = new_read if len(read[k][1]) == 4 else old_read
+                        np.testing.assert_array_equal(read[k][1], ref_read[k][1])
+                        if not np.isnat(read[k][0]).all():
+                            np.testing.assert_array_equal(read[k][0], ref_read[k][0])
+                    if point == "tiles-moved:1":
+                        self.assertEqual(self.levels_read(lv).keys(), new_read.keys())
+                        for k in new_read:
+                            np.testing.assert_array_equal(read[k][0], new_read[k][0])
+                            np.testing.assert_array_equal(read[k][1], new_read[k][1])
+                r = run(["tiles", cube, "--update"], check=0)
+                self.assertEqual(snapshot(lv), new)
+                self.assertFalse(os.path.exists(lv + ".baims-swap"))
+
+    def test_chunks_left_by_a_killed_run_where_the_step_is_now_empty(self):
+        cube, cfg = self.p("g.zarr"), self.p("cfg.yml")
+        write_config(cfg, [0.0, 0.0, 15.0, 10.0], (30, 20), cube, chunks=(5, 6))
+        run(["gen", "-c", cfg, self.inp(1), self.inp(2)], check=0)
+        lv = self.p("g.levels")
+        run(["tiles", cube], check=0)
+        run(["gen", "-c", cfg, self.inp(3)], check=0)
+        r = run(["tiles", cube, "--update"], env={"BAIMS_TEST_KILL_AT": "tiles-journal:1"})
+        self.assertEqual(r.returncode, -9, r.stderr)
+        left = [f for f in os.listdir(os.path.join(lv, "1.zarr", "v")) if f.startswith("2.0.")]
+        self.assertTrue(left)   # level 1's top chunk row of step 2, beyond the end
+        # day 3 replaced by one whose top 16 rows are empty: the top chunk row of level 1 (rows
+        # 0-9 of level 0) has no valid cell now
+        run(["gen", "-c", cfg, self.inp(3, nan_rows=16)], check=0)
+        run(["tiles", cube, "--update"], check=0)
+        self.assertFalse([f for f in os.listdir(os.path.join(lv, "1.zarr", "v"))
+                          if f.startswith("2.0.")])
+        self.assertEqual(snapshot(lv), self.fresh(cube))
+
+
 class BadInput(TempDirTest):
     def test_errors(self):
         cube = self.p("c.zarr")
