@@ -1,5 +1,7 @@
 #include "baims/core/parallel.hpp"
 
+#include "baims/core/huge_pages.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -23,17 +25,7 @@ namespace {
 std::atomic<ThreadPool*> g_current{nullptr};
 thread_local const ThreadPool* t_worker_of = nullptr; // the pool whose worker this thread is
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                         \
-    __has_feature(memory_sanitizer)
-#define BAIMS_SANITIZED_HEAP 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define BAIMS_SANITIZED_HEAP 1
-#endif
-
-#if defined(__linux__) && defined(__GLIBC__) && defined(__LP64__) && !defined(BAIMS_SANITIZED_HEAP)
+#if BAIMS_THREAD_HEAP_HUGE_PAGES
 std::mutex g_advised_mutex;
 std::vector<std::pair<std::uintptr_t, std::uintptr_t>> g_advised; // heaps already asked for THP
 

@@ -13,6 +13,23 @@
 #include <sys/mman.h>
 #include <vector>
 
+// BAIMS_THREAD_HEAP_HUGE_PAGES: 1 where the thread pool asks for huge pages on its workers' malloc
+// heaps (src/core/parallel.cpp): glibc's 64-bit arena heaps on Linux, not a sanitizer's allocator.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                         \
+    __has_feature(memory_sanitizer)
+#define BAIMS_SANITIZED_HEAP 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define BAIMS_SANITIZED_HEAP 1
+#endif
+#if defined(__linux__) && defined(__GLIBC__) && defined(__LP64__) && !defined(BAIMS_SANITIZED_HEAP)
+#define BAIMS_THREAD_HEAP_HUGE_PAGES 1
+#else
+#define BAIMS_THREAD_HEAP_HUGE_PAGES 0
+#endif
+
 namespace baims {
 
 // v.reserve(n), and the whole 2 MiB pages inside the new storage advised MADV_HUGEPAGE (only

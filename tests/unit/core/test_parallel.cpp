@@ -2,6 +2,7 @@
 // exception rethrown, and no more than N distinct threads over many calls, also when two threads
 // call at the same time (gen reads the next slice while it computes the current one).
 
+#include "baims/core/huge_pages.hpp"
 #include "baims/core/parallel.hpp"
 
 #include <catch2/catch.hpp>
@@ -169,18 +170,7 @@ TEST_CASE("parallel_for: without an installed pool it still covers every index")
     CHECK(sum.load() == 4950);
 }
 
-// Same condition as in src/core/parallel.cpp: glibc's arenas, not a sanitizer's allocator.
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                         \
-    __has_feature(memory_sanitizer)
-#define BAIMS_SANITIZED_HEAP 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define BAIMS_SANITIZED_HEAP 1
-#endif
-
-#if defined(__linux__) && defined(__GLIBC__) && defined(__LP64__) && !defined(BAIMS_SANITIZED_HEAP)
+#if BAIMS_THREAD_HEAP_HUGE_PAGES // glibc's arenas, not a sanitizer's allocator
 namespace {
 
 // The /proc/self/smaps entry (header line and fields) of the mapping that holds address a.
