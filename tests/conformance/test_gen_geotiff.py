@@ -12,6 +12,7 @@ import unittest
 
 import numpy as np
 import xarray as xr
+import zarr
 from osgeo import gdal, osr
 
 from baimstest import TempDirTest, run
@@ -119,6 +120,145 @@ class GenGeoTiff(_Gen):
             r.stderr.strip().splitlines()[-1],
             f"baims gen: error: input {paths[0]}: {paths[0]}: the file name does not match "
             "time_pattern '%Y-%m-%d'. Fix input_processor_params.time_pattern or the file name")
+
+
+def write_flag_tiff(path, gtype, bands, nodata=None):
+    """A geographic WGS 84 GeoTIFF on the cube's grid (SIZE pixels of 0.25 deg from 0 E, 10 N:
+    FLAG_REGION, each output pixel centre is a source pixel centre), bands = [(name, words,
+    flag metadata items)], every band of GDAL type gtype with nodata (exact, 64-bit too)."""
+    w, h = SIZE
+    ds = gdal.GetDriverByName("GTiff").Create(path, w, h, len(bands), gtype)
+    ds.SetGeoTransform((0.0, 0.25, 0, 10.0, 0, -0.25))
+    s = osr.SpatialReference()
+    s.ImportFromEPSG(4326)
+    ds.SetProjection(s.ExportToWkt())
+    ds.SetMetadataItem("TIFFTAG_DATETIME", "2023:06:01 10:00:00")
+    for k, (name, words, meta) in enumerate(bands):
+        b = ds.GetRasterBand(k + 1)
+        b.SetDescription(name)
+        b.WriteArray(words)
+        for key, value in meta.items():
+            b.SetMetadataItem(key, value)
+        if nodata is not None:
+            if gtype == gdal.GDT_UInt64:
+                b.SetNoDataValueAsUInt64(nodata)
+            elif gtype == gdal.GDT_Int64:
+                b.SetNoDataValueAsInt64(nodata)
+            else:
+                b.SetNoDataValue(nodata)
+    ds = None
+
+
+FLAG_REGION = [0.0, 0.0, 8.0, 10.0]
+
+
+class GenGeoTiffFlags(_Gen):
+    """CF flag tests over integer GeoTIFF bands (flag_meanings / flag_masks / flag_values band
+    metadata, as gdal_translate writes them from NetCDF) read the stored integers exactly: a
+    float32 keeps 24 significant bits and a double 53, so (1 << 31) | 1 or (1 << 63) | 1 would
+    lose bit 0, and a 64-bit word next to the nodata value would count as nodata. numpy's bitwise
+    operations on the words written are the reference."""
+
+    def run_flags(self, path, extra):
+        r, out = self.gen([path], "{}", region=FLAG_REGION, fail_fast=True, extra=extra)
+        self.assertNotIn("float32 values", r.stderr)
+        return zarr.open(out, "r")
+
+    def test_uint32_flag_band(self):
+        rng = np.random.default_rng(5)
+        pool = np.array([0, 1, 2, 3, (1 << 25) | 1, (1 << 25) | 2, (1 << 31) | 1,
+                         (1 << 31) | (1 << 25) | 3, 1 << 25, (1 << 31) | 2], dtype=np.uint32)
+        h, w = SIZE[1], SIZE[0]
+        q = pool[rng.integers(0, len(pool), (h, w))]
+        chl = rng.integers(1, 1000, (h, w)).astype(np.uint32)
+        write_flag_tiff(self.p("f.tif"), gdal.GDT_UInt32,
+                        [("qf", q, {"flag_meanings": "Low Two High Top",
+                                    "flag_masks": "{1,2,33554432,2147483648}"}),
+                         ("chl", chl, {})])
+        z = self.run_flags(self.p("f.tif"),
+                           "processed_variables:\n"
+                           "  - low: {expression: 'qf.Low'}\n"
+                           "  - high_low: {expression: 'qf.High and qf.Low and not qf.Two'}\n"
+                           "output_variables:\n"
+                           "  - low\n"
+                           "  - high_low\n"
+                           "  - chl: {valid_pixel_expression: 'qf.Top && qf.Low'}\n")
+        low = (q & 1) != 0
+        np.testing.assert_array_equal(z["low"][0], low.astype(np.float32))
+        np.testing.assert_array_equal(
+            z["high_low"][0], (((q & (1 << 25)) != 0) & low & ((q & 2) == 0)).astype(np.float32))
+        top_low = ((q & (1 << 31)) != 0) & low
+        np.testing.assert_array_equal(z["chl"][0],
+                                      np.where(top_low, chl, np.nan).astype(np.float32))
+        # the words that float32 rounds are there, with Low set
+        self.assertGreater(int((((q & (1 << 25)) != 0) & low).sum()), 100)
+        self.assertGreater(int(top_low.sum()), 100)
+
+    def test_uint64_flag_band_with_nodata(self):
+        rng = np.random.default_rng(11)
+        fill = (1 << 63) | (1 << 54) | 1
+        pool = np.array([0, 1, 1 << 5, 1 << 10, fill, (1 << 63) | (1 << 54), (1 << 63) | 1,
+                         (1 << 63) | (1 << 5) | 1, (1 << 54) | 1, (1 << 60) | (1 << 10),
+                         (1 << 63) | (1 << 62) | (1 << 10) | (1 << 5), (1 << 62) | 1],
+                        dtype=np.uint64)
+        h, w = SIZE[1], SIZE[0]
+        q = pool[rng.integers(0, len(pool), (h, w))]
+        chl = rng.integers(1, 1000, (h, w)).astype(np.uint64)
+        masks = [1, 1 << 5, 1 << 10] + [1 << k for k in range(54, 64)]
+        write_flag_tiff(self.p("f.tif"), gdal.GDT_UInt64,
+                        [("qf", q, {"flag_meanings": " ".join(
+                            ["B0", "B5", "B10"] + [f"B{k}" for k in range(54, 64)]),
+                                    "flag_masks": "{" + ",".join(map(str, masks)) + "}"}),
+                         ("chl", chl, {})], nodata=fill)
+        z = self.run_flags(self.p("f.tif"),
+                           "processed_variables:\n"
+                           "  - b0: {expression: 'qf.B0'}\n"
+                           "  - b10_not63: {expression: 'qf.B10 and not qf.B63'}\n"
+                           "  - nodata: {expression: 'isnan(qf)'}\n"
+                           "output_variables:\n"
+                           "  - b0\n"
+                           "  - b10_not63\n"
+                           "  - nodata\n"
+                           "  - chl: {valid_pixel_expression: 'qf.B63 && qf.B0'}\n")
+        valid = q != np.uint64(fill)
+
+        def bit(k):
+            return valid & ((q & (np.uint64(1) << np.uint64(k))) != 0)
+
+        np.testing.assert_array_equal(z["b0"][0], bit(0).astype(np.float32))
+        np.testing.assert_array_equal(z["b10_not63"][0], (bit(10) & ~bit(63)).astype(np.float32))
+        # the values (read()) are NaN at the nodata words only, not at their float neighbours
+        np.testing.assert_array_equal(z["nodata"][0], (~valid).astype(np.float32))
+        keep = bit(63) & bit(0)
+        np.testing.assert_array_equal(z["chl"][0], np.where(keep, chl, np.nan).astype(np.float32))
+        # the cases a double gets wrong: bit 0 under bit 63, words next to the nodata value
+        self.assertGreater(int(keep.sum()), 50)
+        self.assertGreater(int((q == np.uint64((1 << 63) | (1 << 54))).sum()), 50)
+        self.assertGreater(int((~valid).sum()), 50)
+
+    def test_int64_flag_band_negative_masks(self):
+        rng = np.random.default_rng(12)
+        pool = np.array([0, 1, -(1 << 63), -(1 << 63) | 1, (1 << 62) | 1,
+                         -(1 << 63) | (1 << 62) | 1, -1, -2], dtype=np.int64)
+        h, w = SIZE[1], SIZE[0]
+        q = pool[rng.integers(0, len(pool), (h, w))]
+        write_flag_tiff(self.p("f.tif"), gdal.GDT_Int64,
+                        [("qs", q, {"flag_meanings": "Top Pair",
+                                    "flag_masks": f"{{{-(1 << 63)},{(1 << 62) | 1}}}",
+                                    "flag_values": f"{{{-(1 << 63)},1}}"})], nodata=-1)
+        z = self.run_flags(self.p("f.tif"),
+                           "processed_variables:\n"
+                           "  - top: {expression: 'qs.Top'}\n"
+                           "  - pair: {expression: 'qs.Pair'}\n"
+                           "output_variables: [top, pair]\n")
+        valid = q != -1
+        u = q.view(np.uint64)
+        top = valid & ((u & np.uint64(1 << 63)) == np.uint64(1 << 63))
+        pair = valid & ((u & np.uint64((1 << 62) | 1)) == np.uint64(1))
+        np.testing.assert_array_equal(z["top"][0], top.astype(np.float32))
+        np.testing.assert_array_equal(z["pair"][0], pair.astype(np.float32))
+        self.assertGreater(int(pair.sum()), 50)
+        self.assertGreater(int((q == (-(1 << 63) | 1)).sum()), 50)  # Pair lost through a double
 
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration",

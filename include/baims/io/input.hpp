@@ -104,7 +104,7 @@ public:
     // modulo 2^64 (a negative one in two's complement; after _Unsigned), valid[i] is 0 where
     // read() gives NaN (fill value, missing_value, outside the valid range) and 1 elsewhere. By
     // default from read() (exact for kinds whose values float32 holds, words_from_values); CF
-    // NetCDF and curvilinear inputs read their integer variables' stored integers.
+    // NetCDF, curvilinear and GeoTIFF inputs read their integer variables' stored integers.
     virtual void read_words(const std::string& var, size_t step, uint64_t* out,
                             uint8_t* valid) const;
 

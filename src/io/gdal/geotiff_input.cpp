@@ -3,6 +3,9 @@
 //   bands:        [name, ...]  one name per band (else the band description, else band_<n>)
 //   time_pattern: "%Y%m%d"     where the time is in the file name (see parse_name_time); without
 //                 it the TIFF tag TIFFTAG_DATETIME ("YYYY:MM:DD HH:MM:SS") is used.
+// Integer bands are read as their stored integers (read_words exact at every width); the CF flag
+// attributes of a band come from its metadata items flag_meanings, flag_masks, flag_values (as
+// gdal_translate writes them from NetCDF: "{1,2,4}").
 
 #include "../input_kinds.hpp"
 #include "raster.hpp"
@@ -12,6 +15,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -25,7 +29,7 @@ namespace {
 
 namespace tm = grid::time;
 
-constexpr float NaN = std::numeric_limits<float>::quiet_NaN();
+constexpr double NaN = std::numeric_limits<double>::quiet_NaN();
 
 // The time in `name` by `pattern`: strftime-like, searched anywhere in the name. %Y (4 digits),
 // %m %d %H %M %S (2 digits), %j (3 digits, day of the year), %% (a '%'); every other character
@@ -126,9 +130,50 @@ std::optional<double> parse_name_time(const std::string& name, const std::string
                                86400.0);
 }
 
+// A band's metadata item flag_masks / flag_values ("{1,2,4}", "1 2 4" or "1, 2, 4") as a JSON
+// list of exact integers; the text itself when it is not such a list (the expression then says
+// so).
+nlohmann::json flag_numbers(const std::string& text) {
+    nlohmann::json out = nlohmann::json::array();
+    std::string t = text;
+    std::replace_if(
+        t.begin(), t.end(), [](char c) { return c == '{' || c == '}' || c == ','; }, ' ');
+    size_t i = 0;
+    while (i < t.size()) {
+        if (std::isspace(static_cast<unsigned char>(t[i]))) {
+            ++i;
+            continue;
+        }
+        size_t j = i;
+        while (j < t.size() && !std::isspace(static_cast<unsigned char>(t[j]))) {
+            ++j;
+        }
+        const char *first = t.data() + i, *last = t.data() + j;
+        if (*first == '-') {
+            int64_t v = 0;
+            auto r = std::from_chars(first, last, v);
+            if (r.ec != std::errc() || r.ptr != last) {
+                return text;
+            }
+            out.push_back(v);
+        } else {
+            uint64_t v = 0;
+            auto r = std::from_chars(first + (*first == '+' ? 1 : 0), last, v);
+            if (r.ec != std::errc() || r.ptr != last) {
+                return text;
+            }
+            out.push_back(v);
+        }
+        i = j;
+    }
+    return out;
+}
+
 struct BandInfo {
     std::optional<double> nodata;
     double scale = 1.0, offset = 0.0;
+    bool integer = false, is_signed = false; // integer storage (scaled or not)
+    std::optional<uint64_t> nodata_word;     // integer bands: nodata in the stored type
 };
 
 class GeoTiffInput final : public Input {
@@ -187,8 +232,18 @@ public:
                 bi.offset = 0.0;
             }
             v.nc_type = gdal::type_name(GDALGetRasterDataType(band), v.integer);
+            bi.integer = v.integer;
+            bi.is_signed = gdal::is_signed_integer(GDALGetRasterDataType(band));
+            bi.nodata_word = bi.integer ? gdal::nodata_word(band) : std::nullopt;
             if (bi.scale != 1.0 || bi.offset != 0.0) {
                 v.integer = false;
+            }
+            for (const char* key : {"flag_meanings", "flag_masks", "flag_values"}) {
+                const char* item = GDALGetMetadataItem(band, key, nullptr);
+                if (item && *item) {
+                    v.attrs[key] = std::string(key) == "flag_meanings" ? nlohmann::json(item)
+                                                                       : flag_numbers(item);
+                }
             }
             const char* units = GDALGetRasterUnitType(band);
             if (units && *units) {
@@ -251,6 +306,52 @@ public:
 
     void read(const std::string& var, size_t step, float* out,
               const ForEach& /*for_each*/) const override {
+        const size_t i = band_of(var, step);
+        if (m_bands[i].integer) {
+            // Through the stored integers, so that nodata compares exactly (64-bit bands too).
+            read_integers(i);
+            decode_integers(i, [&](size_t k, double x) { out[k] = static_cast<float>(x); });
+            return;
+        }
+        read_floats(i);
+        for (size_t k = 0; k < m_buffer.size(); ++k) {
+            out[k] = static_cast<float>(m_buffer[k]);
+        }
+    }
+
+    // An integer band's stored integers (nodata compared in the stored type), exact at every
+    // width; a scaled or floating-point band's values through double (words_from_values).
+    void read_words(const std::string& var, size_t step, uint64_t* out,
+                    uint8_t* valid) const override {
+        const size_t i = band_of(var, step);
+        const auto& bi = m_bands[i];
+        if (!bi.integer) {
+            read_floats(i);
+        } else if (bi.scale == 1.0 && bi.offset == 0.0) {
+            read_integers(i);
+            std::copy(m_words.begin(), m_words.end(), out);
+            std::copy(m_valid.begin(), m_valid.end(), valid);
+            return;
+        } else {
+            read_integers(i);
+            m_buffer.resize(m_words.size());
+            decode_integers(i, [&](size_t k, double x) { m_buffer[k] = x; });
+        }
+        words_from_values(m_buffer.data(), m_buffer.size(), out, valid);
+    }
+
+private:
+    std::filesystem::path m_path;
+    gdal::Dataset m_ds;
+    Geometry m_geometry;
+    std::vector<TimeStep> m_steps;
+    std::vector<VarInfo> m_vars;
+    std::vector<BandInfo> m_bands;
+    mutable std::vector<double> m_buffer;
+    mutable std::vector<uint64_t> m_words;
+    mutable std::vector<uint8_t> m_valid;
+
+    size_t band_of(const std::string& var, size_t step) const {
         if (step >= m_steps.size()) {
             throw InternalError("GeoTIFF step " + std::to_string(step) + " out of range");
         }
@@ -262,25 +363,41 @@ public:
             throw InputError(m_path.string() + ": no band named '" + var + "'",
                              "Check output_variables and input_processor_params.bands");
         }
+        return i;
+    }
+
+    // Band i (not an integer band) into m_buffer: its values * scale + offset, NaN for nodata.
+    void read_floats(size_t i) const {
         const auto& bi = m_bands[i];
         gdal::read_band(static_cast<GDALDatasetH>(m_ds.get()), static_cast<int>(i + 1), m_path,
                         m_buffer);
-        for (size_t k = 0; k < m_buffer.size(); ++k) {
-            const double v = m_buffer[k];
-            out[k] = (std::isnan(v) || (bi.nodata && v == *bi.nodata))
-                         ? NaN
-                         : static_cast<float>(v * bi.scale + bi.offset);
+        for (double& v : m_buffer) {
+            v = (std::isnan(v) || (bi.nodata && v == *bi.nodata)) ? NaN : v * bi.scale + bi.offset;
         }
     }
 
-private:
-    std::filesystem::path m_path;
-    gdal::Dataset m_ds;
-    Geometry m_geometry;
-    std::vector<TimeStep> m_steps;
-    std::vector<VarInfo> m_vars;
-    std::vector<BandInfo> m_bands;
-    mutable std::vector<double> m_buffer;
+    // Integer band i into m_words, m_valid (0 where the word is the nodata value).
+    void read_integers(size_t i) const {
+        gdal::read_band_words(static_cast<GDALDatasetH>(m_ds.get()), static_cast<int>(i + 1),
+                              m_path, m_words);
+        const auto nodata = m_bands[i].nodata_word;
+        m_valid.resize(m_words.size());
+        for (size_t k = 0; k < m_words.size(); ++k) {
+            m_valid[k] = nodata && m_words[k] == *nodata ? 0 : 1;
+        }
+    }
+
+    // set(k, value) for every word of read_integers(i): the value * scale + offset in double
+    // (NaN for nodata).
+    template <typename Set> void decode_integers(size_t i, Set set) const {
+        const auto& bi = m_bands[i];
+        for (size_t k = 0; k < m_words.size(); ++k) {
+            const uint64_t w = m_words[k];
+            const double x = bi.is_signed ? static_cast<double>(static_cast<int64_t>(w))
+                                          : static_cast<double>(w);
+            set(k, m_valid[k] ? x * bi.scale + bi.offset : NaN);
+        }
+    }
 };
 
 } // namespace

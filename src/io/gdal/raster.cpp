@@ -95,18 +95,85 @@ Geometry geometry_of(const RasterGrid& g) {
     return ProjectedAxes{g.x, g.y, g.crs, g.crs_name};
 }
 
-void read_band(GDALDatasetH ds, int band, const std::filesystem::path& path,
-               std::vector<double>& out) {
+namespace {
+
+// Band `band` whole into `out` as `type` (width * height values).
+void read_band_as(GDALDatasetH ds, int band, const std::filesystem::path& path, void* out,
+                  GDALDataType type) {
     const int w = GDALGetRasterXSize(ds), h = GDALGetRasterYSize(ds);
-    out.resize(static_cast<size_t>(w) * static_cast<size_t>(h));
     ErrorScope errors;
     GDALRasterBandH b = GDALGetRasterBand(ds, band);
-    if (!b ||
-        GDALRasterIO(b, GF_Read, 0, 0, w, h, out.data(), w, h, GDT_Float64, 0, 0) != CE_None) {
+    if (!b || GDALRasterIO(b, GF_Read, 0, 0, w, h, out, w, h, type, 0, 0) != CE_None) {
         throw InputError(path.string() + ": band " + std::to_string(band) + " cannot be read (" +
                              errors.first_error() + ")",
                          "Check that the file is complete");
     }
+}
+
+size_t band_size(GDALDatasetH ds) {
+    return static_cast<size_t>(GDALGetRasterXSize(ds)) *
+           static_cast<size_t>(GDALGetRasterYSize(ds));
+}
+
+} // namespace
+
+void read_band(GDALDatasetH ds, int band, const std::filesystem::path& path,
+               std::vector<double>& out) {
+    out.resize(band_size(ds));
+    read_band_as(ds, band, path, out.data(), GDT_Float64);
+}
+
+void read_band_words(GDALDatasetH ds, int band, const std::filesystem::path& path,
+                     std::vector<uint64_t>& out) {
+    out.resize(band_size(ds));
+    GDALRasterBandH b = GDALGetRasterBand(ds, band);
+    // Int64 words are the same 64 bits as their two's complement uint64.
+    const bool is_signed = b && is_signed_integer(GDALGetRasterDataType(b));
+    read_band_as(ds, band, path, out.data(), is_signed ? GDT_Int64 : GDT_UInt64);
+}
+
+bool is_signed_integer(GDALDataType t) {
+    return t == GDT_Int16 || t == GDT_Int32 || t == GDT_Int64;
+}
+
+std::optional<uint64_t> nodata_word(GDALRasterBandH band) {
+    int has = 0;
+    const GDALDataType t = GDALGetRasterDataType(band);
+    if (t == GDT_UInt64) {
+        const uint64_t v = GDALGetRasterNoDataValueAsUInt64(band, &has);
+        return has ? std::optional<uint64_t>(v) : std::nullopt;
+    }
+    if (t == GDT_Int64) {
+        const int64_t v = GDALGetRasterNoDataValueAsInt64(band, &has);
+        return has ? std::optional<uint64_t>(static_cast<uint64_t>(v)) : std::nullopt;
+    }
+    const double v = GDALGetRasterNoDataValue(band, &has);
+    double lo = 0.0, hi = 0.0;
+    switch (t) {
+    case GDT_Byte:
+        hi = 255.0;
+        break;
+    case GDT_UInt16:
+        hi = 65535.0;
+        break;
+    case GDT_Int16:
+        lo = -32768.0;
+        hi = 32767.0;
+        break;
+    case GDT_UInt32:
+        hi = 4294967295.0;
+        break;
+    case GDT_Int32:
+        lo = -2147483648.0;
+        hi = 2147483647.0;
+        break;
+    default:
+        return std::nullopt;
+    }
+    if (!has || !(v >= lo && v <= hi) || v != std::floor(v)) {
+        return std::nullopt;
+    }
+    return static_cast<uint64_t>(static_cast<int64_t>(v));
 }
 
 std::string type_name(GDALDataType t, bool& integer) {

@@ -7,8 +7,10 @@
 #include <gdal.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +47,19 @@ Geometry geometry_of(const RasterGrid& g);
 // naming `path` on a read failure.
 void read_band(GDALDatasetH ds, int band, const std::filesystem::path& path,
                std::vector<double>& out);
+
+// Reads integer band `band` (1-based) whole as its stored integers, exact at every width:
+// width * height words, signed types sign-extended to 64 bits (two's complement). Throws
+// InputError naming `path` on a read failure.
+void read_band_words(GDALDatasetH ds, int band, const std::filesystem::path& path,
+                     std::vector<uint64_t>& out);
+
+// The nodata value of an integer band as a word of its type (as read_band_words gives them):
+// 64-bit bands exactly; nullopt when the band has none or it is not a value of the type.
+std::optional<uint64_t> nodata_word(GDALRasterBandH band);
+
+// A signed integer type (Int16, Int32, Int64).
+bool is_signed_integer(GDALDataType t);
 
 // netCDF-style type name of a GDAL type ("ubyte", "ushort", "float", ...); integer storage:
 // `integer` set.
