@@ -225,31 +225,37 @@ template <typename T> void decode(const void* in, size_t n, float* out, const De
     }
 }
 
-void decode_any(nc_type type, const void* in, size_t n, float* out, const Decoder& d) {
+// Calls f(T{}) with the C type T that holds a value of the numeric netCDF type `type`; throws
+// InternalError "<what>: unsupported type ..." for another type (char, string).
+template <typename F> void with_c_type(nc_type type, const char* what, F&& f) {
     switch (type) {
     case NC_BYTE:
-        return decode<int8_t>(in, n, out, d);
+        return f(int8_t{});
     case NC_UBYTE:
-        return decode<uint8_t>(in, n, out, d);
+        return f(uint8_t{});
     case NC_SHORT:
-        return decode<int16_t>(in, n, out, d);
+        return f(int16_t{});
     case NC_USHORT:
-        return decode<uint16_t>(in, n, out, d);
+        return f(uint16_t{});
     case NC_INT:
-        return decode<int32_t>(in, n, out, d);
+        return f(int32_t{});
     case NC_UINT:
-        return decode<uint32_t>(in, n, out, d);
+        return f(uint32_t{});
     case NC_INT64:
-        return decode<int64_t>(in, n, out, d);
+        return f(int64_t{});
     case NC_UINT64:
-        return decode<uint64_t>(in, n, out, d);
+        return f(uint64_t{});
     case NC_FLOAT:
-        return decode<float>(in, n, out, d);
+        return f(float{});
     case NC_DOUBLE:
-        return decode<double>(in, n, out, d);
+        return f(double{});
     default:
-        throw InternalError("decode: unsupported type " + nc::type_name(type));
+        throw InternalError(std::string(what) + ": unsupported type " + nc::type_name(type));
     }
+}
+
+void decode_any(nc_type type, const void* in, size_t n, float* out, const Decoder& d) {
+    with_c_type(type, "decode", [&](auto t) { decode<decltype(t)>(in, n, out, d); });
 }
 
 double default_fill(nc_type type) {
@@ -1126,31 +1132,8 @@ template <typename T> void decode_exact(const void* in, size_t n, double* out, c
 }
 
 void decode_exact_any(nc_type type, const void* in, size_t n, double* out, const Decoder& d) {
-    switch (type) {
-    case NC_BYTE:
-        return decode_exact<int8_t>(in, n, out, d);
-    case NC_UBYTE:
-    case NC_CHAR:
-        return decode_exact<uint8_t>(in, n, out, d);
-    case NC_SHORT:
-        return decode_exact<int16_t>(in, n, out, d);
-    case NC_USHORT:
-        return decode_exact<uint16_t>(in, n, out, d);
-    case NC_INT:
-        return decode_exact<int32_t>(in, n, out, d);
-    case NC_UINT:
-        return decode_exact<uint32_t>(in, n, out, d);
-    case NC_INT64:
-        return decode_exact<int64_t>(in, n, out, d);
-    case NC_UINT64:
-        return decode_exact<uint64_t>(in, n, out, d);
-    case NC_FLOAT:
-        return decode_exact<float>(in, n, out, d);
-    case NC_DOUBLE:
-        return decode_exact<double>(in, n, out, d);
-    default:
-        throw InternalError("decode: unsupported type " + nc::type_name(type));
-    }
+    with_c_type(type == NC_CHAR ? NC_UBYTE : type, "decode",
+                [&](auto t) { decode_exact<decltype(t)>(in, n, out, d); });
 }
 
 } // namespace
@@ -1251,27 +1234,14 @@ void CfInput::read_words(const std::string& var, size_t step, uint64_t* out, uin
             hi = v[0];
         }
     }
-    const void* in = buffer.data();
-    switch (d.decoded) {
-    case NC_BYTE:
-        return words_of<int8_t>(in, n, out, valid, fills, lo, hi);
-    case NC_UBYTE:
-        return words_of<uint8_t>(in, n, out, valid, fills, lo, hi);
-    case NC_SHORT:
-        return words_of<int16_t>(in, n, out, valid, fills, lo, hi);
-    case NC_USHORT:
-        return words_of<uint16_t>(in, n, out, valid, fills, lo, hi);
-    case NC_INT:
-        return words_of<int32_t>(in, n, out, valid, fills, lo, hi);
-    case NC_UINT:
-        return words_of<uint32_t>(in, n, out, valid, fills, lo, hi);
-    case NC_INT64:
-        return words_of<int64_t>(in, n, out, valid, fills, lo, hi);
-    case NC_UINT64:
-        return words_of<uint64_t>(in, n, out, valid, fills, lo, hi);
-    default:
-        throw InternalError("read_words: unsupported type " + nc::type_name(d.decoded));
-    }
+    with_c_type(d.decoded, "read_words", [&](auto t) {
+        using T = decltype(t);
+        if constexpr (std::is_integral_v<T>) {
+            words_of<T>(buffer.data(), n, out, valid, fills, lo, hi);
+        } else {
+            throw InternalError("read_words: unsupported type " + nc::type_name(d.decoded));
+        }
+    });
 }
 
 namespace {
