@@ -5,7 +5,7 @@
 #
 # Why not Debian's npm package: on a fresh bookworm it pulls 348 packages (335 of them node-*) of
 # the ~700 install-deps.sh installs, ~1-2 min of dpkg on a fresh CI machine; npm's own tarball
-# bundles its dependencies: one 2.6 MB download, checked against the registry's sha512 below,
+# bundles its dependencies: one 2.7 MB download, checked against the registry's sha512 below,
 # unpacked. It needs only `node` (Debian's nodejs, 18.x on bookworm; this npm asks for
 # ^18.17.0 || >=20.5.0). Measured 2026-12-02: bench/results/2026-12-02-ci-time-3.md.
 set -euo pipefail
