@@ -56,6 +56,19 @@ void wait_backend_gone(db::Connection& c, int pid) {
     FAIL("backend " << pid << " still there after 60 s");
 }
 
+// Freezes baims (SIGSTOP) in the COPY that wait_for_copy saw, so that the fault a test injects
+// next lands mid-COPY on a machine of any speed: the server cannot end the COPY while baims sends
+// nothing. With baims stopped, its input needs only to be long enough for the COPY to be seen
+// (20 000 rows: at least ~0.1 s of COPY at -O2), not to outlast a sleep (300 000 rows before,
+// ~55 s per test under ASan with the rerun). Checks that the COPY is still running.
+void stop_mid_copy(db::Connection& c, Child& child, int backend) {
+    child.kill(SIGSTOP);
+    CHECK(c.exec_params("SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND state = "
+                        "'active' AND query LIKE 'COPY %'",
+                        backend)
+              .int64(0, 0) == 1);
+}
+
 std::string env(const char* name) {
     const char* v = std::getenv(name);
     return v ? v : "";
@@ -213,27 +226,29 @@ TEST_CASE("killing the connection mid-COPY leaves no table and a rerun completes
     auto& c = schema.conn();
     auto dir = temp_dir();
     auto big = dir / "big.gpkg";
-    make_polygon_gpkg(big, 300000);
+    make_polygon_gpkg(big, 20000);
     std::string table = db::QualifiedName{schema.name(), "big"}.quoted();
 
     Child child({baims_binary(), "--progress", "never", "ingest-vector", big.string(),
                  "--collection", table});
     int backend = wait_for_copy(c, child, schema.name());
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stop_mid_copy(c, child, backend);
     c.exec_params("SELECT pg_terminate_backend($1)", backend);
+    wait_backend_gone(c, backend);
+    // baims goes on with its COPY and meets the closed connection at its next write.
+    child.kill(SIGCONT);
     auto r = child.wait();
     INFO(r.err);
     CHECK(r.exit_code == 6);
     CHECK(last_line(r.err).find("baims ingest-vector: error: ") == 0);
     CHECK(last_line(r.err).find("rerun is safe") != std::string::npos);
-    wait_backend_gone(c, backend);
     CHECK_FALSE(exists(c, table));
 
     auto again = ingest({big.string(), "--collection", table});
     INFO(again.err);
     REQUIRE(again.exit_code == 0);
-    CHECK(rows(c, table) == 300000);
-    CHECK(c.exec("SELECT count(DISTINCT name) FROM " + table).int64(0, 0) == 300000);
+    CHECK(rows(c, table) == 20000);
+    CHECK(c.exec("SELECT count(DISTINCT name) FROM " + table).int64(0, 0) == 20000);
 }
 
 TEST_CASE("kill -9 of baims mid-COPY during --mode replace leaves the old table unchanged",
@@ -242,7 +257,7 @@ TEST_CASE("kill -9 of baims mid-COPY during --mode replace leaves the old table 
     auto& c = schema.conn();
     auto dir = temp_dir();
     auto big = dir / "big.gpkg";
-    make_polygon_gpkg(big, 300000);
+    make_polygon_gpkg(big, 20000);
     std::string table = db::QualifiedName{schema.name(), "t"}.quoted();
     REQUIRE(ingest({nc_gpkg(), "--collection", table}).exit_code == 0);
     auto before = c.exec("SELECT md5(string_agg(id || ' ' || ST_AsText(geometry) || \"NAME\", ',' "
@@ -253,7 +268,7 @@ TEST_CASE("kill -9 of baims mid-COPY during --mode replace leaves the old table 
     Child child({baims_binary(), "--progress", "never", "ingest-vector", big.string(),
                  "--collection", table, "--mode", "replace"});
     int backend = wait_for_copy(c, child, schema.name());
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stop_mid_copy(c, child, backend);
     child.kill(SIGKILL);
     auto r = child.wait();
     CHECK(r.exit_code == 128 + SIGKILL);
@@ -268,7 +283,7 @@ TEST_CASE("kill -9 of baims mid-COPY during --mode replace leaves the old table 
     auto again = ingest({big.string(), "--collection", table, "--mode", "replace"});
     INFO(again.err);
     REQUIRE(again.exit_code == 0);
-    CHECK(rows(c, table) == 300000);
+    CHECK(rows(c, table) == 20000);
 }
 
 TEST_CASE("error lines and exit codes", "[db][ingest][errors]") {
