@@ -1217,7 +1217,7 @@ public:
         }
         std::error_code ec;
         sfs::create_directories(p.parent_path(), ec);
-        fs::write_file(p, data);
+        fs::write_file(p, data, true); // written back while the next chunks are computed
     }
 
 private:
@@ -1421,10 +1421,9 @@ void append_in_place(const zarr::KvStore& cube, const sfs::path& cube_path, cons
         remove_tree(staging);
         return;
     }
-    // the appended chunks and the staged files are durable before the journal names them
-    fs::sync_filesystem(out);
-    fault_point("tiles-journal");
-    commit_file_ops(out, ops, "tiles-move", "tiles-moved");
+    // the appended chunks and the staged files become durable with the journal, before it is
+    // moved into place (one syncfs)
+    commit_file_ops(out, ops, "tiles-journal", "tiles-move", "tiles-moved");
 }
 
 } // namespace
