@@ -96,7 +96,7 @@ void commit_exchange(const std::filesystem::path& dir, const char* before, const
 
 // A journal of file moves under a folder `root` (tiles --update's append; docs/crash-safety.md,
 // "baims tiles"): the new versions of files are written under root/STAGING_DIR/<key>, then the
-// list of operations below is written as root/JOURNAL_KEY (the commit point; fsynced), then
+// list of operations below is made durable and moved to root/JOURNAL_KEY (the commit point), then
 // applied in order, then the journal and the staging folder are removed. Each operation is
 // idempotent, so a rerun after kill -9 applies the whole list again and ends in the same files:
 //   EraseIfStaged  unlink root/<key> while its staged replacement is still there (a chunk whose

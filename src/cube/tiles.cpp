@@ -1350,11 +1350,13 @@ void stage_level(const sfs::path& out, const sfs::path& staging, const std::stri
 //  2. Each level's new metadata and coordinates, .zmetadata, .zlevels, 0.link and the sources
 //     are made in memory; those that differ from the pyramid's files are written in
 //     <levels>/.baims-staging/ (no reader opens it).
-//  3. One syncfs; then the journal of file moves (commit_file_ops, journal.hpp) is written and
-//     applied: the commit point. A kill before it leaves the old pyramid (the next run removes
-//     the staging folder and writes the chunks again); after it, the next run completes it.
-// Fault points: tiles-chunk, tiles-level (after each staged level), tiles-journal (before the
-// journal), tiles-move (before each file operation), tiles-moved (before the journal goes).
+//  3. The journal of file moves (commit_file_ops, journal.hpp) is staged, one syncfs makes it
+//     durable with the chunks and staged files, it is moved into place (the commit point) and
+//     applied. A kill before it leaves the old pyramid (the next run removes the staging folder
+//     and writes the chunks again); after it, the next run completes it.
+// Fault points: tiles-chunk, tiles-level (after each staged level), tiles-journal (after the
+// syncfs, before the journal is moved into place), tiles-move (before each file operation),
+// tiles-moved (before the journal goes).
 void append_in_place(const zarr::KvStore& cube, const sfs::path& cube_path, const Source& s, int n,
                      size_t th, size_t tw, const std::vector<size_t>& ts, const json& cube_sources,
                      const json& zlevels, const TilesRequest& req, const sfs::path& out,
