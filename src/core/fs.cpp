@@ -67,7 +67,7 @@ void atomic_write(const std::filesystem::path& path, std::string_view data, bool
     }
 }
 
-void write_file(const std::filesystem::path& path, std::string_view data) {
+void write_file(const std::filesystem::path& path, std::string_view data, bool start_writeback) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         throw OutputError("cannot create '" + path.string() + "': " + errno_text(),
@@ -78,6 +78,9 @@ void write_file(const std::filesystem::path& path, std::string_view data) {
     } catch (...) {
         ::close(fd);
         throw;
+    }
+    if (start_writeback) {
+        ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE); // a hint: errors show at the syncfs
     }
     if (::close(fd) != 0) {
         throw OutputError("cannot write '" + path.string() + "': " + errno_text(),

@@ -156,26 +156,44 @@ void apply_file_ops(const sfs::path& root, const std::vector<FileOp>& ops, const
         }
         dirs.insert(to.parent_path());
     }
-    for (const auto& d : dirs) {
-        fs::sync_dir(d); // the renames are durable before the journal goes
+    if (!dirs.empty()) {
+        // the renames and unlinks are durable before the journal goes: one syncfs rather than an
+        // fsync per changed folder (each of those blocked on its own journal commit)
+        fs::sync_filesystem(root);
     }
     fault_point(done);
+    // Not synced: should the journal's removal be lost, the next run applies it again, which
+    // changes nothing (every staged file was moved, durably; its erases name files the new
+    // content does not have). A later update's commit makes the removal durable first (its
+    // journal's fsync of this folder, or the syncfs before an exchange).
     std::error_code ec;
     sfs::remove(root / JOURNAL_KEY, ec);
     sfs::remove_all(staging, ec);
-    fs::sync_dir(root);
 }
 
 } // namespace
 
-void commit_file_ops(const sfs::path& root, const std::vector<FileOp>& ops, const char* each,
-                     const char* done) {
+void commit_file_ops(const sfs::path& root, const std::vector<FileOp>& ops, const char* before,
+                     const char* each, const char* done) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& op : ops) {
         list.push_back({op_code(op.kind), op.key});
     }
-    fs::atomic_write(root / JOURNAL_KEY,
-                     nlohmann::json{{"phase", "file-ops"}, {"ops", list}}.dump());
+    // The journal is written into the staging folder (no reader, and a run killed before the
+    // commit point has it removed with the folder), made durable by the same syncfs as the staged
+    // files and the caller's new chunks, then renamed into place: no fsync of its own.
+    const sfs::path staging = root / STAGING_DIR, staged_journal = staging / JOURNAL_KEY;
+    std::error_code ec;
+    sfs::create_directories(staging, ec);
+    fs::write_file(staged_journal, nlohmann::json{{"phase", "file-ops"}, {"ops", list}}.dump());
+    fs::sync_filesystem(root);
+    fault_point(before);
+    if (::rename(staged_journal.c_str(), (root / JOURNAL_KEY).c_str()) != 0) {
+        const int err = errno;
+        throw OutputError("cannot move '" + staged_journal.string() + "' to '" +
+                              (root / JOURNAL_KEY).string() + "': " + std::strerror(err),
+                          "Check the folder's permissions and rerun");
+    }
     fs::sync_dir(root); // the commit point
     apply_file_ops(root, ops, each, done);
 }

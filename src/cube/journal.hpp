@@ -96,7 +96,7 @@ void commit_exchange(const std::filesystem::path& dir, const char* before, const
 
 // A journal of file moves under a folder `root` (tiles --update's append; docs/crash-safety.md,
 // "baims tiles"): the new versions of files are written under root/STAGING_DIR/<key>, then the
-// list of operations below is written as root/JOURNAL_KEY (the commit point; fsynced), then
+// list of operations below is made durable and moved to root/JOURNAL_KEY (the commit point), then
 // applied in order, then the journal and the staging folder are removed. Each operation is
 // idempotent, so a rerun after kill -9 applies the whole list again and ends in the same files:
 //   EraseIfStaged  unlink root/<key> while its staged replacement is still there (a chunk whose
@@ -107,11 +107,13 @@ struct FileOp {
     enum Kind { EraseIfStaged, Move, Erase } kind;
     std::string key;
 };
-// Writes the journal (fsynced, with its folder), fault point `each` before every operation,
-// applies them, fault point `done`, fsyncs the folders it changed, removes the journal and the
-// staging folder. The staged files must be durable already (one syncfs by the caller).
+// Writes the journal into root/STAGING_DIR, one syncfs (the journal, the staged files and
+// whatever else the caller wrote become durable together), fault point `before`, renames the
+// journal into root and fsyncs root (the commit point); fault point `each` before every
+// operation, applies them, one syncfs, fault point `done`, removes the journal and the staging
+// folder (not synced: a journal that comes back is applied again without effect).
 void commit_file_ops(const std::filesystem::path& root, const std::vector<FileOp>& ops,
-                     const char* each, const char* done);
+                     const char* before, const char* each, const char* done);
 // Completes a journal of file moves that a killed commit_file_ops left in root (true), or does
 // nothing (false); then removes a staging folder no journal names. Call with root's lock held.
 bool complete_file_ops(const std::filesystem::path& root, const char* each, const char* done);

@@ -1029,6 +1029,40 @@ class PngLock(TempDirTest):
         self.assertFalse(os.path.exists(png + ".baims-swap"))
         run(["tiles", cube, "-o", self.p("b.levels"), "--png", png], check=0)  # released: it runs
 
+    def test_png_folder_cross_device_hint(self):
+        """A file system mounted inside DIR (a tmpfs at DIR/mnt, in a private mount namespace of
+        the baims process made with unshare, so nothing outside the test sees it): its files
+        cannot be hard-linked into DIR.baims-swap, so the run stops with exit 5 and the hint, the
+        swap folder is removed and DIR keeps its files. (The old test of this hint pointed DIR,
+        a symbolic link, to another file system; since the swap folder is made beside the link's
+        target, that run succeeds.) Skipped where unshare cannot make a mount namespace (an
+        unprivileged container without user namespaces)."""
+        unshare = shutil.which("unshare")
+        if unshare is None or subprocess.run([unshare, "-rm", "true"],
+                                             capture_output=True).returncode != 0:
+            self.skipTest("unshare -rm (a user and mount namespace) is not allowed here")
+        cube, png = self.p("c.zarr"), self.p("png")
+        make_cube(cube)
+        os.makedirs(os.path.join(png, "mnt"))
+        with open(os.path.join(png, "notes.txt"), "w") as f:
+            f.write("not ours\n")
+        script = ('mount -t tmpfs baims-test "$1/mnt" && echo mounted > "$1/mnt/notes.txt" && '
+                  'shift && exec "$@"')
+        r = subprocess.run([unshare, "-rm", "sh", "-c", script, "sh", png, BAIMS, "--progress",
+                            "never", "tiles", cube, "-o", self.p("a.levels"), "--png", png],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 5, r.stderr)
+        self.assertEqual(r.stderr.strip().splitlines()[-1],
+                         f"baims tiles: error: cannot link '{png}/mnt/notes.txt' to "
+                         f"'{png}.baims-swap/mnt/notes.txt': Invalid cross-device link. The PNG "
+                         "folder must lie on a file system with hard links (ext4, xfs, btrfs)")
+        self.assertFalse(os.path.lexists(png + ".baims-swap"))
+        # DIR as it was (the tmpfs went with the namespace); the pyramid was made before the PNGs
+        self.assertEqual(sorted(os.listdir(png)), [".baims-lock", "mnt", "notes.txt"])
+        self.assertEqual(open(os.path.join(png, "notes.txt")).read(), "not ours\n")
+        self.assertEqual(os.listdir(os.path.join(png, "mnt")), [])
+        self.assertTrue(os.path.isfile(self.p("a.levels", ".zlevels")))
+
     def test_png_folder_symlink_kept(self):
         """DIR a symbolic link (e.g. into a web server's root), on another file system when one is
         at hand (/dev/shm, or /var/tmp when the tests' temp folder is itself on /dev/shm): the

@@ -14,8 +14,10 @@ void atomic_write(const std::filesystem::path& path, std::string_view data, bool
 // Writes data to path in place (create or truncate, write, close): no temporary file, no rename,
 // no fsync. Only for files that no reader sees before a later commit point (a staging area that
 // a rerun discards): a crash can leave the file partly written. The parent must exist.
-// Throws OutputError.
-void write_file(const std::filesystem::path& path, std::string_view data);
+// start_writeback: the kernel starts writing the data to disk at once (sync_file_range, not
+// waiting), so that a later syncfs finds little left to flush. Throws OutputError.
+void write_file(const std::filesystem::path& path, std::string_view data,
+                bool start_writeback = false);
 
 // Reads a whole file. Throws InputError.
 std::string read_file(const std::filesystem::path& path);
