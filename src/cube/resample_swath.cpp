@@ -39,6 +39,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -289,13 +290,18 @@ struct Walk {
         double lat_sum = 0;
         size_t lat_n = 0;
         auto sum_lat = [&] {
+            // In locals (registers), not through the captured references: the same sum.
+            double sum = 0;
+            size_t n = 0;
             for (size_t i = 0; i < H * W; ++i) {
                 const double v = lat(i);
                 if (std::isfinite(v)) {
-                    lat_sum += v;
-                    ++lat_n;
+                    sum += v;
+                    ++n;
                 }
             }
+            lat_sum = sum;
+            lat_n = n;
         };
         const auto& ex = out.extent();
         const double dx = out.dx(), dy = out.dy();
@@ -376,14 +382,18 @@ struct Walk {
             }
             const size_t b = task - extra;
             const size_t r_beg = b * band, r_end = std::min(H - 1, (b + 1) * band);
-            std::vector<double> us((band + 1) * (band + 1)), vs((band + 1) * (band + 1));
+            const size_t bn = (band + 1) * (band + 1);
+            std::vector<double> us(bn), vs(bn);
+            std::vector<Pt> ps(bn); // the block's positions, decoded once
             for (size_t c0 = 0; c0 + 1 < W; c0 += band) {
                 const size_t c_end = std::min(W - 1, c0 + band), nc = c_end - c0 + 1;
                 for (size_t r = r_beg; r <= r_end; ++r) {
                     for (size_t c = c0; c <= c_end; ++c) {
                         const size_t i = r * W + c, k = (r - r_beg) * nc + (c - c0);
-                        us[k] = (ex.ymax - lat(i)) / dy - 0.5;
-                        vs[k] = (lon(i) - ex.xmin) / dx - 0.5;
+                        const Pt pk = pos(i);
+                        ps[k] = pk;
+                        us[k] = (ex.ymax - pk.y) / dy - 0.5;
+                        vs[k] = (pk.x - ex.xmin) / dx - 0.5;
                     }
                 }
                 for (size_t r = r_beg; r < r_end; ++r) {
@@ -403,7 +413,7 @@ struct Walk {
                         if (r1f < 0 || r0f > static_cast<double>(OH) - 1 || r0f > r1f) {
                             continue;
                         }
-                        const Pt a = pos(q), bb = pos(q + 1), cc = pos(q + W), d = pos(q + W + 1);
+                        const Pt a = ps[k], bb = ps[k + 1], cc = ps[k + nc], d = ps[k + nc + 1];
                         const double ymin = std::min({a.y, bb.y, cc.y, d.y});
                         const double ymax = std::max({a.y, bb.y, cc.y, d.y});
                         const double xmin = std::min({a.x, bb.x, cc.x, d.x});
@@ -555,6 +565,10 @@ struct Walk {
     }
 };
 
+// The bits of quiet_NaN(), which LatLon2D::unpack gives for PACKED_NONE.
+constexpr std::uint64_t NAN_BITS =
+    std::bit_cast<std::uint64_t>(std::numeric_limits<double>::quiet_NaN());
+
 } // namespace
 
 PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling method,
@@ -648,8 +662,15 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
         const std::int32_t* py = src.lat_packed.data();
         const double xs = src.lon_scale, xo = src.lon_offset, ys = src.lat_scale,
                      yo = src.lat_offset;
-        walk([=](size_t i) { return io::LatLon2D::unpack(px[i], xs, xo); },
-             [=](size_t i) { return io::LatLon2D::unpack(py[i], ys, yo); });
+        // LatLon2D::unpack without a branch (the 16 positions of pass 2's nearest search, the
+        // blocks of pass 1): NaN bits chosen by a mask, not by a jump.
+        auto unpack = [](std::int32_t v, double scale, double offset) {
+            const auto bits = std::bit_cast<std::uint64_t>(static_cast<double>(v) * scale + offset);
+            const std::uint64_t none = v == io::LatLon2D::PACKED_NONE ? ~std::uint64_t{0} : 0;
+            return std::bit_cast<double>((bits & ~none) | (NAN_BITS & none));
+        };
+        walk([=](size_t i) { return unpack(px[i], xs, xo); },
+             [=](size_t i) { return unpack(py[i], ys, yo); });
     } else {
         const double* x = src.lon.data();
         const double* y = src.lat.data();
