@@ -172,9 +172,23 @@ bool invert_either(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt&
     return false;
 }
 
+// The bits of quiet_NaN(), which LatLon2D::unpack gives for PACKED_NONE.
+constexpr std::uint64_t NAN_BITS =
+    std::bit_cast<std::uint64_t>(std::numeric_limits<double>::quiet_NaN());
+
+// LatLon2D::unpack without a branch (the 16 positions of pass 2's nearest search, the blocks of
+// pass 1): the same double, NaN bits chosen by a mask, not by a jump.
+double unpack_fast(std::int32_t v, double scale, double offset) {
+    const auto bits = std::bit_cast<std::uint64_t>(static_cast<double>(v) * scale + offset);
+    const std::uint64_t none = v == io::LatLon2D::PACKED_NONE ? ~std::uint64_t{0} : 0;
+    return std::bit_cast<double>((bits & ~none) | (NAN_BITS & none));
+}
+
 // Whether neighbouring cells are more than 180 degrees of longitude apart: the swath crosses the
 // antimeridian.
-bool crosses_antimeridian(const io::LatLon2D& src, const io::ForEach& for_each) {
+// The longitude of cell i is lon(i).
+template <typename Lon>
+bool crosses_antimeridian(const io::LatLon2D& src, Lon lon, const io::ForEach& for_each) {
     const size_t H = src.height, W = src.width, rows_per = 256;
     std::atomic<bool> crosses{false};
     // In parallel over bands of rows (a yes/no answer: the same however they run).
@@ -185,7 +199,7 @@ bool crosses_antimeridian(const io::LatLon2D& src, const io::ForEach& for_each) 
             }
             for (size_t c = 0; c + 1 < W; ++c) {
                 const size_t q = r * W + c;
-                const double a = src.lon_at(q), bb = src.lon_at(q + 1), d = src.lon_at(q + W);
+                const double a = lon(q), bb = lon(q + 1), d = lon(q + W);
                 if (std::abs(a - bb) > 180.0 || std::abs(a - d) > 180.0) { // NaN compares false
                     crosses.store(true, std::memory_order_relaxed);
                     return;
@@ -647,10 +661,6 @@ struct Walk {
     }
 };
 
-// The bits of quiet_NaN(), which LatLon2D::unpack gives for PACKED_NONE.
-constexpr std::uint64_t NAN_BITS =
-    std::bit_cast<std::uint64_t>(std::numeric_limits<double>::quiet_NaN());
-
 } // namespace
 
 PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling method,
@@ -727,7 +737,16 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     // A swath across the antimeridian (a quad whose corners span more than 180 degrees of
     // longitude) is walked with its longitudes in [0, 360), where it is continuous.
     std::vector<double> unwrapped;
-    if (!projected && crosses_antimeridian(src, for_each)) {
+    const bool crosses =
+        !projected &&
+        (src.packed() ? crosses_antimeridian(
+                            src,
+                            [px = src.lon_packed.data(), xs = src.lon_scale,
+                             xo = src.lon_offset](size_t i) { return unpack_fast(px[i], xs, xo); },
+                            for_each)
+                      : crosses_antimeridian(
+                            src, [x = src.lon.data()](size_t i) { return x[i]; }, for_each));
+    if (crosses) {
         unwrapped.resize(H * W);
         for (size_t i = 0; i < H * W; ++i) {
             const double x = src.lon_at(i);
@@ -744,15 +763,8 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
         const std::int32_t* py = src.lat_packed.data();
         const double xs = src.lon_scale, xo = src.lon_offset, ys = src.lat_scale,
                      yo = src.lat_offset;
-        // LatLon2D::unpack without a branch (the 16 positions of pass 2's nearest search, the
-        // blocks of pass 1): NaN bits chosen by a mask, not by a jump.
-        auto unpack = [](std::int32_t v, double scale, double offset) {
-            const auto bits = std::bit_cast<std::uint64_t>(static_cast<double>(v) * scale + offset);
-            const std::uint64_t none = v == io::LatLon2D::PACKED_NONE ? ~std::uint64_t{0} : 0;
-            return std::bit_cast<double>((bits & ~none) | (NAN_BITS & none));
-        };
-        walk([=](size_t i) { return unpack(px[i], xs, xo); },
-             [=](size_t i) { return unpack(py[i], ys, yo); });
+        walk([=](size_t i) { return unpack_fast(px[i], xs, xo); },
+             [=](size_t i) { return unpack_fast(py[i], ys, yo); });
     } else {
         const double* x = src.lon.data();
         const double* y = src.lat.data();
