@@ -16,7 +16,8 @@
 // without inverting it (Hull: such a quad is the one-to-one bilinear image of the unit square),
 // and stops Newton's method once it has converged (holds): shortcuts that give the same owners as
 // the full inversion (except that a centre inside a convex quad on which Newton's method fails is
-// now held).
+// now held). Pass 2 is walked in tiles of 64 x 64 output pixels; for nearest, the positions of the
+// swath cells a tile searches are decoded once per tile.
 //   nearest   the cell whose centre is nearest to the output centre, searched among the 4x4
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
