@@ -16,7 +16,8 @@
 // without inverting it (Hull: such a quad is the one-to-one bilinear image of the unit square),
 // and stops Newton's method once it has converged (holds): shortcuts that give the same owners as
 // the full inversion (except that a centre inside a convex quad on which Newton's method fails is
-// now held).
+// now held). Pass 2 is walked in tiles of 64 x 64 output pixels; for nearest, the positions of the
+// swath cells a tile searches are decoded once per tile.
 //   nearest   the cell whose centre is nearest to the output centre, searched among the 4x4
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
@@ -39,6 +40,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -171,9 +173,23 @@ bool invert_either(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt&
     return false;
 }
 
+// The bits of quiet_NaN(), which LatLon2D::unpack gives for PACKED_NONE.
+constexpr std::uint64_t NAN_BITS =
+    std::bit_cast<std::uint64_t>(std::numeric_limits<double>::quiet_NaN());
+
+// LatLon2D::unpack without a branch (the 16 positions of pass 2's nearest search, the blocks of
+// pass 1): the same double, NaN bits chosen by a mask, not by a jump.
+double unpack_fast(std::int32_t v, double scale, double offset) {
+    const auto bits = std::bit_cast<std::uint64_t>(static_cast<double>(v) * scale + offset);
+    const std::uint64_t none = v == io::LatLon2D::PACKED_NONE ? ~std::uint64_t{0} : 0;
+    return std::bit_cast<double>((bits & ~none) | (NAN_BITS & none));
+}
+
 // Whether neighbouring cells are more than 180 degrees of longitude apart: the swath crosses the
 // antimeridian.
-bool crosses_antimeridian(const io::LatLon2D& src, const io::ForEach& for_each) {
+// The longitude of cell i is lon(i).
+template <typename Lon>
+bool crosses_antimeridian(const io::LatLon2D& src, Lon lon, const io::ForEach& for_each) {
     const size_t H = src.height, W = src.width, rows_per = 256;
     std::atomic<bool> crosses{false};
     // In parallel over bands of rows (a yes/no answer: the same however they run).
@@ -184,7 +200,7 @@ bool crosses_antimeridian(const io::LatLon2D& src, const io::ForEach& for_each) 
             }
             for (size_t c = 0; c + 1 < W; ++c) {
                 const size_t q = r * W + c;
-                const double a = src.lon_at(q), bb = src.lon_at(q + 1), d = src.lon_at(q + W);
+                const double a = lon(q), bb = lon(q + 1), d = lon(q + W);
                 if (std::abs(a - bb) > 180.0 || std::abs(a - d) > 180.0) { // NaN compares false
                     crosses.store(true, std::memory_order_relaxed);
                     return;
@@ -289,13 +305,18 @@ struct Walk {
         double lat_sum = 0;
         size_t lat_n = 0;
         auto sum_lat = [&] {
+            // In locals (registers), not through the captured references: the same sum.
+            double sum = 0;
+            size_t n = 0;
             for (size_t i = 0; i < H * W; ++i) {
                 const double v = lat(i);
                 if (std::isfinite(v)) {
-                    lat_sum += v;
-                    ++lat_n;
+                    sum += v;
+                    ++n;
                 }
             }
+            lat_sum = sum;
+            lat_n = n;
         };
         const auto& ex = out.extent();
         const double dx = out.dx(), dy = out.dy();
@@ -376,16 +397,30 @@ struct Walk {
             }
             const size_t b = task - extra;
             const size_t r_beg = b * band, r_end = std::min(H - 1, (b + 1) * band);
-            std::vector<double> us((band + 1) * (band + 1)), vs((band + 1) * (band + 1));
+            const size_t bn = (band + 1) * (band + 1);
+            std::vector<double> us(bn), vs(bn);
+            std::vector<Pt> ps(bn); // the block's positions, decoded once
             for (size_t c0 = 0; c0 + 1 < W; c0 += band) {
                 const size_t c_end = std::min(W - 1, c0 + band), nc = c_end - c0 + 1;
+                double bx0 = std::numeric_limits<double>::infinity(), bx1 = -bx0;
                 for (size_t r = r_beg; r <= r_end; ++r) {
                     for (size_t c = c0; c <= c_end; ++c) {
                         const size_t i = r * W + c, k = (r - r_beg) * nc + (c - c0);
-                        us[k] = (ex.ymax - lat(i)) / dy - 0.5;
-                        vs[k] = (lon(i) - ex.xmin) / dx - 0.5;
+                        const Pt pk = pos(i);
+                        ps[k] = pk;
+                        us[k] = (ex.ymax - pk.y) / dy - 0.5;
+                        vs[k] = (pk.x - ex.xmin) / dx - 0.5;
+                        if (pk.x < bx0) { // NaN compares false
+                            bx0 = pk.x;
+                        }
+                        if (pk.x > bx1) {
+                            bx1 = pk.x;
+                        }
                     }
                 }
+                // Whether a quad of this block may meet the grid 360 degrees away: only then
+                // may a quad with no column centre at its stored longitudes hold a centre.
+                const bool shifts = !projected && (bx1 - 360.0 >= gx0 || bx0 + 360.0 <= gx1);
                 for (size_t r = r_beg; r < r_end; ++r) {
                     for (size_t c = c0; c < c_end; ++c) {
                         const size_t q = r * W + c, k = (r - r_beg) * nc + (c - c0);
@@ -400,10 +435,21 @@ struct Walk {
                         // [ymin, ymax].
                         const double r0f = fast_ceil(std::min(std::min(u0, u1), std::min(u2, u3)));
                         const double r1f = fast_floor(std::max(std::max(u0, u1), std::max(u2, u3)));
-                        if (r1f < 0 || r0f > static_cast<double>(OH) - 1 || r0f > r1f) {
+                        // Columns whose centre x(col) = xmin_g + (col + 0.5) dx is in
+                        // [xmin, xmax]: ceil(min v) .. floor(max v).
+                        const double c0f = fast_ceil(std::min(std::min(v0, v1), std::min(v2, v3)));
+                        const double c1f = fast_floor(std::max(std::max(v0, v1), std::max(v2, v3)));
+                        // Most quads hold no centre (their box holds no row or no column
+                        // centre, about half each way): one branch on both, not four jumps
+                        // that the branch predictor misses.
+                        const bool rows_in =
+                            (r1f >= 0) & (r0f <= static_cast<double>(OH) - 1) & (r0f <= r1f);
+                        const bool cols_in =
+                            (c1f >= 0) & (c0f <= static_cast<double>(OW) - 1) & (c0f <= c1f);
+                        if (!(rows_in & (cols_in | shifts))) {
                             continue;
                         }
-                        const Pt a = pos(q), bb = pos(q + 1), cc = pos(q + W), d = pos(q + W + 1);
+                        const Pt a = ps[k], bb = ps[k + 1], cc = ps[k + nc], d = ps[k + nc + 1];
                         const double ymin = std::min({a.y, bb.y, cc.y, d.y});
                         const double ymax = std::max({a.y, bb.y, cc.y, d.y});
                         const double xmin = std::min({a.x, bb.x, cc.x, d.x});
@@ -419,13 +465,13 @@ struct Walk {
                         bool have_hull = false;
                         // The output centres of rows row0..row1 and columns col0..col1, moved by
                         // `shift` degrees, that the quad holds.
-                        auto rasterise = [&](double shift, double c0f, double c1f) {
-                            if (c1f < 0 || c0f > static_cast<double>(OW) - 1 || c0f > c1f) {
+                        auto rasterise = [&](double shift, double cb, double ce) {
+                            if (ce < 0 || cb > static_cast<double>(OW) - 1 || cb > ce) {
                                 return;
                             }
-                            const auto col0 = static_cast<size_t>(std::max(0.0, c0f));
+                            const auto col0 = static_cast<size_t>(std::max(0.0, cb));
                             const auto col1 =
-                                static_cast<size_t>(std::min(static_cast<double>(OW) - 1, c1f));
+                                static_cast<size_t>(std::min(static_cast<double>(OW) - 1, ce));
                             for (size_t orow = row0; orow <= row1; ++orow) {
                                 for (size_t ocol = col0; ocol <= col1; ++ocol) {
                                     std::atomic_ref<std::int32_t> o(owner[orow * OW + ocol]);
@@ -447,14 +493,12 @@ struct Walk {
                                 }
                             }
                         };
-                        // Columns whose centre x(col) = xmin_g + (col + 0.5) dx is in
-                        // [xmin, xmax]: ceil(min v) .. floor(max v); for a swath in longitudes
-                        // also those 360 degrees away (the output grid may meet the swath at the
-                        // longitudes as stored or 360 degrees away).
-                        rasterise(0.0, fast_ceil(std::min(std::min(v0, v1), std::min(v2, v3))),
-                                  fast_floor(std::max(std::max(v0, v1), std::max(v2, v3))));
+                        // The columns c0f .. c1f; for a swath in longitudes also those 360
+                        // degrees away (the output grid may meet the swath at the longitudes as
+                        // stored or 360 degrees away).
+                        rasterise(0.0, c0f, c1f);
                         for (const double shift : {-360.0, 360.0}) {
-                            if (projected || xmax + shift < gx0 || xmin + shift > gx1) {
+                            if (!shifts || xmax + shift < gx0 || xmin + shift > gx1) {
                                 continue; // no column centre in [xmin, xmax] + shift
                             }
                             rasterise(shift, fast_ceil((xmin + shift - ex.xmin) / dx - 0.5),
@@ -472,83 +516,146 @@ struct Walk {
         // weights.
         const size_t obands = (OH + band - 1) / band;
         const auto W32 = static_cast<std::uint32_t>(W); // H * W < 2^31 (map_swath)
+        // Each band is walked in tiles of `band` columns: the swath cells that a tile's pixels
+        // look at stay in the cache (along a whole output row they span hundreds of swath rows,
+        // and the next output row would find them evicted).
+        // Nearest: the positions of the swath cells that a tile's pixels search (the box of
+        // their owner quads, one cell more on each side) are decoded once per tile into
+        // wlon/wlat (the same doubles as lon(i), lat(i)) instead of 16 times per pixel; not for
+        // a tile whose box is large (e.g. owners from both ends of a folded swath).
+        const size_t max_window = 64 * band * band;
         for_each(obands, [&](size_t b) {
-            for (size_t orow = b * band; orow < std::min(OH, (b + 1) * band); ++orow) {
-                const double py = ys[orow];
-                for (size_t ocol = 0; ocol < OW; ++ocol) {
-                    const size_t o = orow * OW + ocol;
-                    if (owner[o] == std::numeric_limits<std::int32_t>::max()) {
-                        owner[o] = -1;
-                        continue;
+            std::vector<double> wlon, wlat;
+            const size_t row_end = std::min(OH, (b + 1) * band);
+            for (size_t col_beg = 0; col_beg < OW; col_beg += band) {
+                const size_t col_end = std::min(OW, col_beg + band);
+                size_t wr0 = H, wr1 = 0, wc0 = W, wc1 = 0, ww = 0;
+                bool win = false;
+                if (nearest) {
+                    for (size_t orow = b * band; orow < row_end; ++orow) {
+                        for (size_t ocol = col_beg; ocol < col_end; ++ocol) {
+                            const std::int32_t q = owner[orow * OW + ocol];
+                            if (q == std::numeric_limits<std::int32_t>::max()) {
+                                continue;
+                            }
+                            const auto q32 = static_cast<std::uint32_t>(q);
+                            const size_t r = q32 / W32, c = q32 - (q32 / W32) * W32;
+                            wr0 = std::min(wr0, r);
+                            wr1 = std::max(wr1, r);
+                            wc0 = std::min(wc0, c);
+                            wc1 = std::max(wc1, c);
+                        }
                     }
-                    const auto q = static_cast<size_t>(owner[o]);
-                    const Pt p{near_lon(xs[ocol], lon(q)), py};
-                    if (!nearest) {
-                        // The closed-form start ends where locate() ends (up to the last bits
-                        // of a double, far below a float's); locate() when it does not converge.
-                        double s = 0, t = 0;
-                        constexpr double EPS = 1e-9;
-                        if (!invert_closed(pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s,
-                                           t) ||
-                            s < -EPS || s > 1 + EPS || t < -EPS || t > 1 + EPS) {
-                            if (!locate(q, p, s, t)) {
-                                // Pass 1 found p inside this convex quad without the inversion
-                                // (Hull::Inside) and Newton's method fails on it: the quad's
-                                // centre rather than a stray iterate.
-                                s = 0.5;
-                                t = 0.5;
+                    if (wr0 <= wr1) {
+                        wr0 = wr0 > 0 ? wr0 - 1 : 0;
+                        wc0 = wc0 > 0 ? wc0 - 1 : 0;
+                        wr1 = std::min(H - 1, wr1 + 2);
+                        wc1 = std::min(W - 1, wc1 + 2);
+                        ww = wc1 - wc0 + 1;
+                        const size_t n = (wr1 - wr0 + 1) * ww;
+                        win = n <= max_window;
+                        if (win) {
+                            wlon.resize(n);
+                            wlat.resize(n);
+                            for (size_t rr = wr0; rr <= wr1; ++rr) {
+                                for (size_t k = wc0; k <= wc1; ++k) {
+                                    const size_t w = (rr - wr0) * ww + (k - wc0);
+                                    wlon[w] = lon(rr * W + k);
+                                    wlat[w] = lat(rr * W + k);
+                                }
                             }
                         }
-                        m.wx[o] = static_cast<float>(std::clamp(s, 0.0, 1.0));
-                        m.wy[o] = static_cast<float>(std::clamp(t, 0.0, 1.0));
-                        continue; // lo is the owner quad's corner (r, c)
                     }
-                    const auto q32 = static_cast<std::uint32_t>(q);
-                    const size_t r = q32 / W32, c = q32 - (q32 / W32) * W32;
-                    double best = std::numeric_limits<double>::infinity();
-                    std::int32_t best_idx = -1;
-                    if (r >= 1 && r + 2 < H && c >= 1 && c + 2 < W) {
-                        // Inside the swath: the 16 distances first (no branch between them),
-                        // then the first smallest in the order of the loop below.
-                        const size_t base = (r - 1) * W + (c - 1);
-                        std::array<double, 16> dist;
-                        for (size_t j = 0; j < 4; ++j) {
-                            for (size_t k = 0; k < 4; ++k) {
-                                const size_t i = base + j * W + k;
+                }
+                for (size_t orow = b * band; orow < row_end; ++orow) {
+                    const double py = ys[orow];
+                    for (size_t ocol = col_beg; ocol < col_end; ++ocol) {
+                        const size_t o = orow * OW + ocol;
+                        if (owner[o] == std::numeric_limits<std::int32_t>::max()) {
+                            owner[o] = -1;
+                            continue;
+                        }
+                        const auto q = static_cast<size_t>(owner[o]);
+                        const Pt p{near_lon(xs[ocol], lon(q)), py};
+                        if (!nearest) {
+                            // The closed-form start ends where locate() ends (up to the last bits
+                            // of a double, far below a float's); locate() when it does not
+                            // converge.
+                            double s = 0, t = 0;
+                            constexpr double EPS = 1e-9;
+                            if (!invert_closed(pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s,
+                                               t) ||
+                                s < -EPS || s > 1 + EPS || t < -EPS || t > 1 + EPS) {
+                                if (!locate(q, p, s, t)) {
+                                    // Pass 1 found p inside this convex quad without the inversion
+                                    // (Hull::Inside) and Newton's method fails on it: the quad's
+                                    // centre rather than a stray iterate.
+                                    s = 0.5;
+                                    t = 0.5;
+                                }
+                            }
+                            m.wx[o] = static_cast<float>(std::clamp(s, 0.0, 1.0));
+                            m.wy[o] = static_cast<float>(std::clamp(t, 0.0, 1.0));
+                            continue; // lo is the owner quad's corner (r, c)
+                        }
+                        const auto q32 = static_cast<std::uint32_t>(q);
+                        const size_t r = q32 / W32, c = q32 - (q32 / W32) * W32;
+                        double best = std::numeric_limits<double>::infinity();
+                        std::int32_t best_idx = -1;
+                        if (r >= 1 && r + 2 < H && c >= 1 && c + 2 < W) {
+                            // Inside the swath: the 16 distances first (no branch between them),
+                            // then the first smallest in the order of the loop below.
+                            const size_t base = (r - 1) * W + (c - 1);
+                            std::array<double, 16> dist;
+                            if (win) {
+                                const size_t wb = (r - 1 - wr0) * ww + (c - 1 - wc0);
+                                for (size_t j = 0; j < 4; ++j) {
+                                    for (size_t k = 0; k < 4; ++k) {
+                                        const size_t w = wb + j * ww + k;
+                                        const double ddx = (wlon[w] - p.x) * kx;
+                                        const double ddy = wlat[w] - p.y;
+                                        dist[j * 4 + k] = ddx * ddx + ddy * ddy;
+                                    }
+                                }
+                            } else {
+                                for (size_t j = 0; j < 4; ++j) {
+                                    for (size_t k = 0; k < 4; ++k) {
+                                        const size_t i = base + j * W + k;
+                                        const double ddx = (lon(i) - p.x) * kx;
+                                        const double ddy = lat(i) - p.y;
+                                        dist[j * 4 + k] = ddx * ddx + ddy * ddy;
+                                    }
+                                }
+                            }
+                            int bn = -1;
+                            for (int n = 0; n < 16; ++n) {
+                                if (dist[n] < best) { // NaN positions never win
+                                    best = dist[n];
+                                    bn = n;
+                                }
+                            }
+                            m.nearest[o] = bn < 0 ? -1
+                                                  : static_cast<std::int32_t>(
+                                                        base + static_cast<size_t>(bn / 4) * W +
+                                                        static_cast<size_t>(bn % 4));
+                            continue;
+                        }
+                        const size_t rr0 = r > 0 ? r - 1 : 0, rr1 = std::min(H - 1, r + 2);
+                        const size_t cc0 = c > 0 ? c - 1 : 0, cc1 = std::min(W - 1, c + 2);
+                        for (size_t rr = rr0; rr <= rr1; ++rr) {
+                            for (size_t k = cc0; k <= cc1; ++k) {
+                                const size_t i = rr * W + k;
                                 const double ddx = (lon(i) - p.x) * kx;
                                 const double ddy = lat(i) - p.y;
-                                dist[j * 4 + k] = ddx * ddx + ddy * ddy;
+                                const double dist = ddx * ddx + ddy * ddy;
+                                if (dist < best) { // NaN positions never win
+                                    best = dist;
+                                    best_idx = static_cast<std::int32_t>(i);
+                                }
                             }
                         }
-                        int bn = -1;
-                        for (int n = 0; n < 16; ++n) {
-                            if (dist[n] < best) { // NaN positions never win
-                                best = dist[n];
-                                bn = n;
-                            }
-                        }
-                        m.nearest[o] =
-                            bn < 0
-                                ? -1
-                                : static_cast<std::int32_t>(base + static_cast<size_t>(bn / 4) * W +
-                                                            static_cast<size_t>(bn % 4));
-                        continue;
+                        m.nearest[o] = best_idx;
                     }
-                    const size_t rr0 = r > 0 ? r - 1 : 0, rr1 = std::min(H - 1, r + 2);
-                    const size_t cc0 = c > 0 ? c - 1 : 0, cc1 = std::min(W - 1, c + 2);
-                    for (size_t rr = rr0; rr <= rr1; ++rr) {
-                        for (size_t k = cc0; k <= cc1; ++k) {
-                            const size_t i = rr * W + k;
-                            const double ddx = (lon(i) - p.x) * kx;
-                            const double ddy = lat(i) - p.y;
-                            const double dist = ddx * ddx + ddy * ddy;
-                            if (dist < best) { // NaN positions never win
-                                best = dist;
-                                best_idx = static_cast<std::int32_t>(i);
-                            }
-                        }
-                    }
-                    m.nearest[o] = best_idx;
                 }
             }
         });
@@ -631,7 +738,16 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     // A swath across the antimeridian (a quad whose corners span more than 180 degrees of
     // longitude) is walked with its longitudes in [0, 360), where it is continuous.
     std::vector<double> unwrapped;
-    if (!projected && crosses_antimeridian(src, for_each)) {
+    const bool crosses =
+        !projected &&
+        (src.packed() ? crosses_antimeridian(
+                            src,
+                            [px = src.lon_packed.data(), xs = src.lon_scale,
+                             xo = src.lon_offset](size_t i) { return unpack_fast(px[i], xs, xo); },
+                            for_each)
+                      : crosses_antimeridian(
+                            src, [x = src.lon.data()](size_t i) { return x[i]; }, for_each));
+    if (crosses) {
         unwrapped.resize(H * W);
         for (size_t i = 0; i < H * W; ++i) {
             const double x = src.lon_at(i);
@@ -648,8 +764,8 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
         const std::int32_t* py = src.lat_packed.data();
         const double xs = src.lon_scale, xo = src.lon_offset, ys = src.lat_scale,
                      yo = src.lat_offset;
-        walk([=](size_t i) { return io::LatLon2D::unpack(px[i], xs, xo); },
-             [=](size_t i) { return io::LatLon2D::unpack(py[i], ys, yo); });
+        walk([=](size_t i) { return unpack_fast(px[i], xs, xo); },
+             [=](size_t i) { return unpack_fast(py[i], ys, yo); });
     } else {
         const double* x = src.lon.data();
         const double* y = src.lat.data();
