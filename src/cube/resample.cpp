@@ -372,6 +372,9 @@ inline float bilinear(float v00, float v01, float v10, float v11, float wx, floa
         return (((w[0] * v00 + w[1] * v01) + w[2] * v10) + w[3] * v11) /
                (((w[0] + w[1]) + w[2]) + w[3]);
     }
+    if (std::isnan(v00) && std::isnan(v01) && std::isnan(v10) && std::isnan(v11)) {
+        return NaN; // what the loop below gives, without it: most pixels of a cube over land
+    }
     float sum = 0, wsum = 0;
     for (int q = 0; q < 4; ++q) {
         if (!std::isnan(v[q]) && w[q] > 0) {

@@ -72,9 +72,12 @@ LonLatToCrs::LonLatToCrs(const std::string& crs, const std::string& from)
     proj_log_level(m_impl->ctx, PJ_LOG_NONE);
     PJ* raw = proj_create_crs_to_crs(m_impl->ctx, from.c_str(), crs.c_str(), nullptr);
     if (!raw) {
+        // PROJ may fail without an error number (e.g. to an engineering CRS): its string is
+        // then a null pointer, not text.
         const int err = proj_context_errno(m_impl->ctx);
-        throw InputError("PROJ cannot map longitude/latitude to the CRS '" + crs +
-                             "': " + proj_context_errno_string(m_impl->ctx, err),
+        const char* why = err != 0 ? proj_context_errno_string(m_impl->ctx, err) : nullptr;
+        throw InputError("PROJ cannot map longitude/latitude to the CRS '" + crs + "'" +
+                             (why ? std::string(": ") + why : std::string()),
                          "Check the grid mapping of the input");
     }
     // Longitude first, latitude second; the target's x/y in its natural order.

@@ -307,6 +307,45 @@ class GridMappings(TempDirTest):
         p = run(["gen", "-c", self.p("gen.yml"), unknown, LCC])
         self.assertEqual(p.returncode, 8, p.stderr)
 
+    def test_crs_proj_cannot_map(self):
+        # An engineering (local) CRS in crs_wkt: PROJ parses it but has no transformation from
+        # longitude/latitude to it (proj_create_crs_to_crs fails without an error number; this
+        # crashed with a null string before).
+        wkt = ('ENGCRS["plant floor",EDATUM["plant"],CS[Cartesian,2],'
+               'AXIS["x",east,ORDER[1],LENGTHUNIT["metre",1]],'
+               'AXIS["y",north,ORDER[2],LENGTHUNIT["metre",1]]]')
+        path = self.p("engineering.nc")
+        with netCDF4.Dataset(path, "w") as ds:
+            ds.createDimension("time", None)
+            ds.createDimension("y", 20)
+            ds.createDimension("x", 30)
+            t = ds.createVariable("time", "f8", ("time",))
+            t.units = "days since 2000-01-01"
+            t.standard_name = "time"
+            t[:] = [100.5]
+            y = ds.createVariable("y", "f8", ("y",))
+            y.standard_name = "projection_y_coordinate"
+            y.units = "m"
+            y[:] = np.arange(20) * 1000.0
+            x = ds.createVariable("x", "f8", ("x",))
+            x.standard_name = "projection_x_coordinate"
+            x.units = "m"
+            x[:] = np.arange(30) * 1000.0
+            gm = ds.createVariable("crs", "i4", ())
+            gm.crs_wkt = wkt
+            v = ds.createVariable("tas", "f4", ("time", "y", "x"))
+            v.grid_mapping = "crs"
+            v[0] = np.ones((20, 30), np.float32)
+        p, _ = self.gen([path], [0, 40, 20, 60], [20, 20], check=4)
+        self.assertEqual(p.stderr.strip().splitlines()[-1],
+                         f"baims gen: error: input {path}: cannot read '{path}': grid mapping "
+                         f"crs: PROJ cannot map longitude/latitude to the CRS '{wkt}'. "
+                         "Check the grid mapping of the input")
+        # without --fail-fast: skipped, reported, exit 8 when another input is good
+        p = run(["gen", "-c", self.p("gen.yml"), path, LCC])
+        self.assertEqual(p.returncode, 8, p.stderr)
+        self.assertIn(f"PROJ cannot map longitude/latitude to the CRS '{wkt}'", p.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
