@@ -282,6 +282,21 @@ GenResult generate(const GenRequest& req) {
     ComputeContext ctx{
         g, cy, cx, vars, inputs, maps, std::max(req.threads, 1), req.partition, req.partitions};
 
+    // The last slice that reads each input: after it, its maps may go (MapCache::release).
+    std::vector<size_t> last_use(inputs.size(), 0);
+    for (size_t i = 0; i < slices.size(); ++i) {
+        for (const auto& src : slices[i].sources) {
+            last_use[src.input] = i;
+        }
+    }
+    const auto done_with = [&](size_t i) {
+        for (const auto& src : slices[i].sources) {
+            if (last_use[src.input] == i) {
+                maps.release(src.input);
+            }
+        }
+    };
+
     Progress progress("gen", slices.size(), "slices");
     std::vector<Slice> written;
     std::vector<StagedSlice> staged;
@@ -335,6 +350,7 @@ GenResult generate(const GenRequest& req) {
                               std::move(spare), &maps);
         }
         work.get();
+        done_with(i);
         spare = std::move(current);
         current = std::move(next);
         progress.advance();

@@ -7,10 +7,12 @@
 #include "baims/core/error.hpp"
 #include "baims/core/huge_pages.hpp"
 #include "baims/core/interrupt.hpp"
+#include "baims/core/log.hpp"
 #include "baims/zarr/codec.hpp"
 
 #include <algorithm>
 #include <functional>
+#include <optional>
 
 namespace baims::cube::gen {
 namespace {
@@ -55,24 +57,74 @@ io::Window read_window(const io::Input& file, const InputInfo& in, size_t input,
 const SourceMap& MapCache::get(const InputInfo& in, size_t input, Resampling m, int threads) {
     std::lock_guard lock(m_mutex);
     const auto key = std::make_pair(input, static_cast<int>(m));
-    auto it = m_maps.find(key);
-    if (it != m_maps.end()) {
+    if (auto it = m_maps.find(key); it != m_maps.end()) {
         return *it->second;
     }
-    std::shared_ptr<const SourceMap> map;
-    for (const auto& e : m_distinct) {
-        if (e.method == m && *e.geometry == in.geometry) {
-            map = e.map;
+    if (auto it = m_failed.find(key); it != m_failed.end()) {
+        std::rethrow_exception(it->second);
+    }
+    try {
+        std::shared_ptr<const SourceMap> map;
+        const auto find = [&](const std::string& digest) {
+            for (const auto& e : m_distinct) {
+                if (e.method == m && e.digest == digest) {
+                    map = e.map;
+                }
+            }
+        };
+        auto d = m_digests.find(input);
+        if (d != m_digests.end()) {
+            find(d->second);
         }
+        // A swath's coordinates, read again here when needed and freed on return.
+        std::optional<io::Geometry> read;
+        const io::Geometry* g = &in.geometry;
+        if (!map && io::shape_only(in.geometry)) {
+            read = io::open_input(in.processor, in.path, in.params)->take_geometry();
+            ++m_geometry_reads;
+            if (io::rows(*read) != io::rows(in.geometry) ||
+                io::cols(*read) != io::cols(in.geometry)) {
+                throw InputError("input '" + in.path + "' changed while gen ran: its geometry is " +
+                                     io::describe(*read) + ", was " + io::describe(in.geometry),
+                                 "Run again once the input is complete");
+            }
+            g = &*read;
+        }
+        if (d == m_digests.end()) {
+            d = m_digests.emplace(input, io::digest(*g)).first;
+            find(d->second);
+        }
+        const bool built = !map;
+        if (built) {
+            map = std::make_shared<const SourceMap>(
+                map_source(*g, m_grid, m, pool_for_each(threads), m_out_crs));
+            m_windows[map.get()] =
+                used_window(*map, io::rows(*g), io::cols(*g), pool_for_each(threads));
+            m_distinct.push_back({d->second, m, read.has_value(), map});
+        }
+        // (tests/conformance/test_gen_swath.py reads these lines)
+        log::debug(std::string("resampling map (") + to_string(m) + ") of input '" + in.path +
+                   "': " + (built ? "built" : "shared") + ", digest " + d->second.substr(0, 16) +
+                   (read ? ", its " + io::describe(*read) + " read again and freed" : ""));
+        return *m_maps.emplace(key, std::move(map)).first->second;
+    } catch (const Error&) {
+        m_failed.emplace(key, std::current_exception());
+        throw;
     }
-    if (!map) {
-        map = std::make_shared<const SourceMap>(
-            map_source(in.geometry, m_grid, m, pool_for_each(threads), m_out_crs));
-        m_windows[map.get()] =
-            used_window(*map, io::rows(in.geometry), io::cols(in.geometry), pool_for_each(threads));
-        m_distinct.push_back({&in.geometry, m, map, m_windows[map.get()]});
+}
+
+void MapCache::release(size_t input) {
+    std::lock_guard lock(m_mutex);
+    for (auto it = m_maps.begin(); it != m_maps.end();) {
+        it = it->first.first == input ? m_maps.erase(it) : std::next(it);
     }
-    return *m_maps.emplace(key, std::move(map)).first->second;
+    std::erase_if(m_distinct, [&](const Entry& e) {
+        if (!e.swath || e.map.use_count() > 1) {
+            return false;
+        }
+        m_windows.erase(e.map.get());
+        return true;
+    });
 }
 
 io::Window MapCache::window(const InputInfo& in, size_t input, Resampling m, int threads) {

@@ -7,6 +7,7 @@
 
 #include "baims/grid/grid.hpp"
 
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -16,7 +17,9 @@
 namespace baims::cube::gen {
 
 // Resampling maps (resample.hpp) per (input, method), computed once; inputs on equal geometries
-// share one map.
+// (equal io::digest) share one map. An input scanned with a shape_only geometry (a swath, without
+// its 2-D lat/lon) is opened again to read its coordinates when one of its maps is built; they are
+// freed when that map is done, so at most one swath's coordinates are held at a time.
 class MapCache {
 public:
     // out_crs: the output grid's CRS for PROJ (io::CubeCrs::proj), empty for lat/lon.
@@ -25,24 +28,36 @@ public:
         , m_out_crs(std::move(out_crs)) {}
 
     // The map of input number `input` (in) for method m; computed on first use, spread over
-    // `threads` threads. Safe to call from several threads.
+    // `threads` threads. Safe to call from several threads; the first call for a shape_only
+    // input opens it (netCDF), so gen makes that call on its reading thread (load_slice). A map
+    // that could not be made throws the same error again at every call (without reading again).
     const SourceMap& get(const InputInfo& in, size_t input, Resampling m, int threads);
     // The source cells that map reads (used_window), computed with it.
     io::Window window(const InputInfo& in, size_t input, Resampling m, int threads);
+    // gen is done with input number `input` (no later slice reads it): its maps are dropped,
+    // and so is a map built from a swath's coordinates that no other input holds any more (a
+    // later input on the same coordinates builds it again); the other maps stay for sharing
+    // (they are small or cheap next to a swath's). Bounds the memory of a run over many swaths.
+    void release(size_t input);
+    // How many times an input's geometry was read again for a map (tests).
+    size_t geometry_reads() const { return m_geometry_reads; }
 
 private:
     struct Entry {
-        const io::Geometry* geometry;
+        std::string digest;
         Resampling method;
+        bool swath; // built from coordinates read again (a shape_only geometry)
         std::shared_ptr<const SourceMap> map;
-        io::Window window;
     };
     grid::Grid m_grid;
     std::string m_out_crs;
     std::mutex m_mutex;
     std::map<std::pair<size_t, int>, std::shared_ptr<const SourceMap>> m_maps;
-    std::vector<Entry> m_distinct; // one per distinct (geometry, method)
+    std::map<std::pair<size_t, int>, std::exception_ptr> m_failed;
+    std::map<size_t, std::string> m_digests; // io::digest of each input's geometry
+    std::vector<Entry> m_distinct;           // one per distinct (digest, method)
     std::map<const SourceMap*, io::Window> m_windows;
+    size_t m_geometry_reads = 0;
 };
 
 // The decoded source arrays of one slice: data[var][source] (empty when the input lacks it).

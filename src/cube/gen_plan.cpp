@@ -89,7 +89,9 @@ std::vector<InputInfo> scan_inputs(const std::vector<std::string>& paths,
         info.params = params;
         try {
             const auto f = io::open_input(processor, p, params);
-            info.geometry = f->take_geometry();
+            // Without a swath's 2-D lat/lon (~160 MB for an OLCI scene): MapCache reads them
+            // when it builds the input's map and frees them after.
+            info.geometry = f->geometry_shape();
             info.steps = f->steps();
             info.calendar = f->calendar();
             info.vars = f->variables();

@@ -637,6 +637,10 @@ void set_cell_lists(PixelMap& m, const std::vector<std::uint32_t>& cell) {
 
 SourceMap map_source(const io::Geometry& g, const grid::Grid& out, Resampling method,
                      const io::ForEach& for_each, const std::string& out_crs) {
+    if (io::shape_only(g)) {
+        throw InternalError("map_source: a curvilinear geometry without its coordinates (" +
+                            io::describe(g) + ")");
+    }
     if (!out_crs.empty()) {
         if (const auto* axes = std::get_if<io::LatLonAxes>(&g)) {
             // A lat/lon source is a projected one in WGS 84 longitude/latitude; longitudes

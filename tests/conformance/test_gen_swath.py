@@ -239,6 +239,130 @@ class SwathSen3(TempDirTest):
                          "latitude/longitude)")
 
 
+def write_swath_nc(path, lat, lon, day, variables):
+    """A curvilinear NetCDF file: lat/lon(y, x) as float64, the variables' (array, attrs), one
+    scene of April `day`, 2017 (OLCI's start_date/stop_date)."""
+    h, w = lat.shape
+    with netCDF4.Dataset(path, "w") as ds:
+        ds.createDimension("y", h)
+        ds.createDimension("x", w)
+        ds.start_date = f"{day:02d}-APR-2017 10:27:29.454657"
+        ds.stop_date = f"{day:02d}-APR-2017 10:30:29.454657"
+        for name, a, units in (("lat", lat, "degrees_north"), ("lon", lon, "degrees_east")):
+            v = ds.createVariable(name, "f8", ("y", "x"))
+            v.units = units
+            v[:] = a
+        for name, (a, attrs) in variables.items():
+            v = ds.createVariable(name, a.dtype, ("y", "x"))
+            v.set_auto_maskandscale(False)
+            for k, x in attrs.items():
+                setattr(v, k, x)
+            v[:] = a
+
+
+def scene_time(day):
+    return days(dt.datetime(2017, 4, day, 10, 28, 59, 454657))
+
+
+class SwathMaps(TempDirTest):
+    def test_equal_lat_lon_share_one_map_others_not(self):
+        """Three swath inputs, A and B on the same 2-D lat/lon, C on other ones (shifted by
+        0.03 degrees north). gen reads each swath's lat/lon only when it builds its map (not in
+        the scan) and frees them after; B shares A's map (equal digest), C gets its own: each
+        slice equals the numpy nearest reference on its own lat/lon (C on A's map would not)."""
+        r, c, lat, lon = synthetic_swath()
+        lat_c = np.round((lat + 0.03) * 1e6) / 1e6
+        rng = np.random.default_rng(3)
+        vals, paths = [], []
+        for name, la, day in (("a", lat, 1), ("b", lat, 2), ("c", lat_c, 3)):
+            v = rng.uniform(0.0, 10.0, lat.shape).astype("f4")
+            vals.append((v, la))
+            paths.append(self.p(f"{name}.nc"))
+            write_swath_nc(paths[-1], la, lon, day, {"v": (v, {})})
+        region, size = (9.9513, 54.7517, 11.3513, 55.8517), (70, 55)
+        cfg = self.p("gen.yml")
+        write_config(cfg, region, size, self.p("maps.zarr"), resampling="nearest",
+                     extra="input_processor_name: curvilinear\n")
+        p = run(["--log-level", "debug", "gen", "-c", cfg] + paths, check=0)
+        lines = [ln for ln in p.stderr.splitlines() if "resampling map (nearest) of input" in ln]
+        self.assertEqual(len(lines), 3, p.stderr)
+        for ln, path, how in zip(lines, paths, ("built", "shared", "built")):
+            self.assertIn(f"of input '{path}': {how}, digest ", ln)
+            self.assertTrue(ln.endswith(", its 2-D lat/lon 30x40 read again and freed"), ln)
+        digests = [ln.split("digest ")[1][:16] for ln in lines]
+        self.assertEqual(digests[0], digests[1])
+        self.assertNotEqual(digests[0], digests[2])
+        with xr.open_zarr(self.p("maps.zarr"), decode_times=False) as cube:
+            got = cube["v"].values
+            t = cube["time"].values
+        self.assertEqual(got.shape[0], 3)
+        for k, day in enumerate((1, 2, 3)):
+            self.assertAlmostEqual(t[k], scene_time(day), delta=1e-3 / 86400)
+            v, la = vals[k]
+            exp, ins = nearest_reference(v.astype("f8"), la, lon, region, size)
+            same = (got[k] == exp.astype("f4")) | (np.isnan(got[k]) & np.isnan(exp))
+            self.assertTrue(same.all(), f"slice {k}: {np.count_nonzero(~same)} differ")
+            self.assertGreater(int(ins.sum()), 1000)
+
+
+# The C2RCC flags of OLCI L2 (int32 stored, _Unsigned; Valid_PE is bit 31).
+C2RCC_MEANINGS = ("Rtosa_OOS Rtosa_OOR Rhow_OOR Cloud_risk Iop_OOR Apig_at_max Adet_at_max "
+                  "Agelb_at_max Bpart_at_max Bwit_at_max Apig_at_min Adet_at_min Agelb_at_min "
+                  "Bpart_at_min Bwit_at_min Rhow_OOS Kd489_OOR Kdmin_OOR Kd489_at_max "
+                  "Kdmin_at_max Valid_PE")
+C2RCC_MASKS = np.array([1 << k for k in range(20)] + [-2147483648], dtype=np.int32)
+
+
+class SwathFlags(TempDirTest):
+    def test_valid_pixel_expression_with_flag_tests(self):
+        """valid_pixel_expression and a processed variable with CF flag tests on a curvilinear
+        input: the flag words have bit 31 (Valid_PE) set together with bit 0 (Rtosa_OOS) or
+        bit 15 (Rhow_OOS), which float32 cannot hold (2^31 + 1 rounds to 2^31), so the flag tests
+        must read the stored integers (SwathInput::read_words). The reference masks the swath's
+        own cells with numpy's bit tests, then takes the nearest cell."""
+        r, c, lat, lon = synthetic_swath()
+        rng = np.random.default_rng(7)
+        pool = np.array([0, 1, 1 << 15, 1 << 31, (1 << 31) | 1, (1 << 31) | (1 << 15),
+                         (1 << 31) | (1 << 15) | 1, (1 << 31) | (1 << 3)], dtype=np.uint64)
+        words = pool[rng.integers(0, len(pool), lat.shape)].astype(np.uint32)
+        chl = rng.lognormal(0.0, 1.0, lat.shape).astype("f4")
+        path = self.p("swath.nc")
+        write_swath_nc(path, lat, lon, 14, {
+            "conc_chl": (chl, {}),
+            "c2rcc_flags": (words.view(np.int32), {"flag_meanings": C2RCC_MEANINGS,
+                                                   "flag_masks": C2RCC_MASKS,
+                                                   "_Unsigned": "true"})})
+        region, size = (9.9513, 54.7517, 11.3513, 55.8517), (70, 55)
+        cfg = self.p("gen.yml")
+        write_config(cfg, region, size, self.p("flags.zarr"), resampling="nearest",
+                     extra="input_processor_name: curvilinear\n"
+                           "processed_variables:\n"
+                           "  - oos: {expression: 'c2rcc_flags.Rtosa_OOS'}\n"
+                           "output_variables:\n"
+                           "  - oos\n"
+                           "  - conc_chl: {valid_pixel_expression: "
+                           "'c2rcc_flags.Valid_PE and not c2rcc_flags.Rhow_OOS'}\n")
+        p = run(["gen", "-c", cfg, path], check=0)
+        self.assertNotIn("float32", p.stderr)
+        valid = ((words & (1 << 31)) != 0) & ((words & (1 << 15)) == 0)
+        oos = (words & 1) != 0
+        # the words that float32 would get wrong are there
+        self.assertGreater(int((((words & (1 << 31)) != 0) & oos).sum()), 100)
+        self.assertGreater(int((((words & (1 << 31)) != 0) & ~valid).sum()), 100)
+        with xr.open_zarr(self.p("flags.zarr"), decode_times=False) as cube:
+            got_chl = cube["conc_chl"].values[0]
+            got_oos = cube["oos"].values[0]
+        exp_chl, ins = nearest_reference(np.where(valid, chl, np.nan).astype("f8"), lat, lon,
+                                         region, size)
+        same = (got_chl == exp_chl.astype("f4")) | (np.isnan(got_chl) & np.isnan(exp_chl))
+        self.assertTrue(same.all(), f"{np.count_nonzero(~same)} differ")
+        exp_oos, _ = nearest_reference(oos.astype("f8"), lat, lon, region, size)
+        same = (got_oos == exp_oos.astype("f4")) | (np.isnan(got_oos) & np.isnan(exp_oos))
+        self.assertTrue(same.all(), f"{np.count_nonzero(~same)} differ")
+        self.assertGreater(int(np.nansum(got_oos)), 500)
+        self.assertGreater(int(np.isnan(got_chl[ins]).sum()), 500)
+
+
 class SwathAntimeridian(TempDirTest):
     def test_swath_across_180_on_either_side(self):
         """A sheared swath over 178 E .. 178 W, its longitudes stored in -180..180 as OLCI does.

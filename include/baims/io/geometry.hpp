@@ -73,6 +73,20 @@ using Geometry = std::variant<LatLonAxes, ProjectedAxes, LatLon2D>;
 
 size_t rows(const Geometry& g);
 size_t cols(const Geometry& g);
+// A LatLon2D with its size but without its coordinates (Input::geometry_shape, or after
+// release_coordinates): enough for rows, cols and describe, not for a map.
+bool shape_only(const Geometry& g);
+// Frees a LatLon2D's coordinate arrays (the memory, not only the size), keeping its size; the other
+// kinds are left as they are (their 1-D axes are small).
+void release_coordinates(Geometry& g);
+// What identifies a geometry's cells: 64 hex digits of a 256-bit hash of its kind, size, CRS and
+// coordinate bytes (a LatLon2D's packed integers with their scale and offset, or its doubles).
+// Equal geometries have equal digests; unequal ones different digests except with a chance of
+// about 2^-64 per pair (four 64-bit multiply-rotate lanes; not a cryptographic hash: inputs
+// are the user's own files). gen shares one resampling map between inputs of equal digest, so
+// that it keeps no large geometry (a swath's ~160 MB of lat/lon) once its map is built.
+// Throws InternalError for a shape_only geometry.
+std::string digest(const Geometry& g);
 // For messages: "lat/lon 720x1440", "lambert_conformal_conic x/y 569x619", "2-D lat/lon 40x50".
 std::string describe(const Geometry& g);
 

@@ -75,6 +75,11 @@ public:
     virtual const Geometry& geometry() const = 0;
     // geometry() moved out (no copy of a large one); geometry() may not be used afterwards.
     virtual Geometry take_geometry() { return geometry(); }
+    // geometry() without large coordinate arrays, for a scan that needs only its kind and size: a
+    // curvilinear input gives its LatLon2D's height and width only (shape_only, geometry.hpp),
+    // without reading its 2-D lat/lon; the other kinds a copy of geometry(). gen reads the full
+    // geometry again (take_geometry) when it builds that input's resampling map.
+    virtual Geometry geometry_shape() const { return geometry(); }
     // One per time index (size 1 when the input has no time dimension).
     virtual const std::vector<TimeStep>& steps() const = 0;
     virtual grid::time::Calendar calendar() const = 0;

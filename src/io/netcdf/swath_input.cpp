@@ -395,6 +395,12 @@ public:
         m_geometry.reset();
         return g;
     }
+    Geometry geometry_shape() const override {
+        LatLon2D g;
+        g.height = m_coords.height;
+        g.width = m_coords.width;
+        return g;
+    }
     const std::vector<TimeStep>& steps() const override { return m_files.front().steps(); }
     grid::time::Calendar calendar() const override { return m_files.front().calendar(); }
     const std::vector<VarInfo>& variables() const override { return m_vars; }
