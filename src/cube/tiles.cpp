@@ -530,28 +530,6 @@ public:
             parallel_for(nseg, m_threads, [&](size_t i, size_t) {
                 static thread_local Doubles a, an, b, bn; // the running thread's
                 const size_t c0 = C0 + i * seg, c1 = std::min(C1, c0 + seg);
-                if (m_op == Op::First) {
-                    // level k's cell is the level-0 value at a 2^k stride: its raw bits, no
-                    // doubles (the same bits: float -> double -> float is exact, NaN is fill)
-                    zarr::visit_dtype(m_type, [&](auto tag) {
-                        using T = typename decltype(tag)::type;
-                        if constexpr (std::is_floating_point_v<T>) {
-                            for (int k = 1; k <= m_L; ++k) {
-                                auto& l = levels[static_cast<size_t>(k)];
-                                auto& any = seg_any[i * (static_cast<size_t>(m_L) + 1) +
-                                                    static_cast<size_t>(k)];
-                                any.assign(l.ncols, 0);
-                                const size_t off = (c0 - C0) >> k, lr0 = (b0 - R0) / l.f;
-                                for (size_t lr = lr0; lr < level_size(b1 - R0, l.f); ++lr) {
-                                    pick_row<T>(R0 + lr * l.f, c0, c1, k, inner, ch, cw, l.otw,
-                                                l.row.data() + (lr % l.oth) * l.ow * isz, off,
-                                                any.data());
-                                }
-                            }
-                        }
-                    });
-                    return;
-                }
                 zarr::visit_dtype(m_type, [&](auto tag) {
                     using T = typename decltype(tag)::type;
                     if constexpr (std::is_floating_point_v<T>) {
@@ -799,74 +777,6 @@ private:
             std::memcpy(&scratch[xa - c0], src, (xb - xa) * sizeof(T));
         }
         return scratch.data();
-    }
-
-    // `first` of a float cube: level k's cells of level-0 row y, columns [c0, c1) (the values at
-    // columns c0, c0 + 2^k, ...), into dst from cell off on, as put_row() writes them: the raw
-    // value, or the fill value for NaN, a missing value or an absent chunk; marks in `any` the
-    // output chunks (otw cells wide) that get a valid cell.
-    template <class T>
-    void pick_row(size_t y, size_t c0, size_t c1, int k, size_t inner, size_t ch, size_t cw,
-                  size_t otw, char* dst, size_t off, char* any) const {
-        using U = BitsOf<T>;
-        const size_t s = size_t{1} << k, by = y / ch;
-        U fill;
-        std::memcpy(&fill, m_fill_raw.data(), sizeof(T));
-        const auto& miss = m_v.missing;
-        for (size_t bx = c0 / cw; bx * cw < c1; ++bx) {
-            const size_t xa = std::max(c0, bx * cw), xb = std::min(c1, (bx + 1) * cw);
-            // the cells whose column lies in this chunk
-            const size_t ia = off + level_size(xa - c0, s), ib = off + level_size(xb - c0, s);
-            if (ia >= ib) {
-                continue;
-            }
-            const auto& data = m_cache.at({by, bx});
-            if (data.empty()) { // absent: fill, no valid cell
-                for (size_t i = ia; i < ib; ++i) {
-                    std::memcpy(dst + i * sizeof(T), &fill, sizeof(T));
-                }
-                continue;
-            }
-            // cell i's value: src[(i - ia) * s] (column c0 + (i - off) * s)
-            const char* src =
-                data.data() +
-                (inner + (y - by * ch) * cw + (c0 + (ia - off) * s - bx * cw)) * sizeof(T);
-            for (size_t j = ia / otw; j * otw < ib; ++j) {
-                const size_t ja = std::max(ia, j * otw), jb = std::min(ib, (j + 1) * otw);
-                U seen = 0;
-                if (miss.empty()) {
-                    for (size_t i = ja; i < jb; ++i) {
-                        U u;
-                        std::memcpy(&u, src + (i - ia) * s * sizeof(T), sizeof(T));
-                        T x;
-                        std::memcpy(&x, &u, sizeof(T));
-                        const U m = valid_mask(x);
-                        u = (u & m) | (fill & ~m);
-                        std::memcpy(dst + i * sizeof(T), &u, sizeof(T));
-                        seen |= m & 1;
-                    }
-                } else {
-                    for (size_t i = ja; i < jb; ++i) {
-                        T x;
-                        std::memcpy(&x, src + (i - ia) * s * sizeof(T), sizeof(T));
-                        const double d = static_cast<double>(x);
-                        bool ok = !std::isnan(d);
-                        for (double mv : miss) {
-                            ok = ok && d != mv;
-                        }
-                        if (ok) {
-                            std::memcpy(dst + i * sizeof(T), &x, sizeof(T));
-                            seen = 1;
-                        } else {
-                            std::memcpy(dst + i * sizeof(T), &fill, sizeof(T));
-                        }
-                    }
-                }
-                if (seen) {
-                    any[j] = 1;
-                }
-            }
-        }
     }
 
     // Level 1 of level-0 rows [b0, b1) x columns [c0, c1) of a float cube into out (sums and
