@@ -45,10 +45,11 @@ io::Window read_window(const io::Input& file, const InputInfo& in, size_t input,
             }
         }
     } catch (const ConfigError&) {
-        return all;
-    } catch (const InputError&) {
-        return all;
+        return all; // a map that cannot be made for the output: compute_slice says so
     }
+    // An InputError (a swath whose lat/lon cannot be read when its map is built) goes to
+    // load_slice's caller as this slice's error: the input is skipped (exit 8), or the run stops
+    // with --fail-fast (exit 4), as the scan does with an unreadable input.
     return w;
 }
 

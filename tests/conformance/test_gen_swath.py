@@ -305,6 +305,69 @@ class SwathMaps(TempDirTest):
             self.assertGreater(int(ins.sum()), 1000)
 
 
+def corrupt_lat_chunk(path):
+    """Damages the deflated chunk of `lat` (the first compressed variable the file holds, written
+    by write_swath_nc with zlib on lat/lon): the file still opens and `v` still reads, `lat` does
+    not. Checked here with netCDF4, so that the test cannot pass on an undamaged file."""
+    with open(path, "rb") as f:
+        b = bytearray(f.read())
+    at = next(i for i in range(len(b) - 1) if b[i] == 0x78 and b[i + 1] in (0x01, 0x5E, 0x9C, 0xDA))
+    for k in range(at + 20, at + 60):
+        b[k] ^= 0x5A
+    with open(path, "wb") as f:
+        f.write(b)
+    with netCDF4.Dataset(path) as ds:
+        ds["v"][:]
+        try:
+            ds["lat"][:]
+        except Exception:
+            return
+    raise AssertionError(f"{path}: the lat chunk was not damaged")
+
+
+class SwathUnreadableLatLon(TempDirTest):
+    def test_swath_with_damaged_lat_is_skipped(self):
+        """A swath whose lat/lon are read only when its map is built (after the scan): a damaged
+        lat chunk must skip that input like any unreadable input (exit 8, the other day written
+        and equal to the reference), and stop the run with --fail-fast (exit 4, one line)."""
+        r, c, lat, lon = synthetic_swath()
+        good, bad = self.p("good.nc"), self.p("bad.nc")
+        v = ((r * 3 + c) % 17).astype("f4")
+        for path, day in ((good, 1), (bad, 2)):  # as write_swath_nc, lat/lon deflated
+            h, w = lat.shape
+            with netCDF4.Dataset(path, "w") as ds:
+                ds.createDimension("y", h)
+                ds.createDimension("x", w)
+                ds.start_date = f"{day:02d}-APR-2017 10:27:29.454657"
+                ds.stop_date = f"{day:02d}-APR-2017 10:30:29.454657"
+                for name, a, units in (("lat", lat, "degrees_north"), ("lon", lon, "degrees_east")):
+                    x = ds.createVariable(name, "f8", ("y", "x"), zlib=True)
+                    x.units = units
+                    x[:] = a
+                ds.createVariable("v", "f4", ("y", "x"))[:] = v
+        corrupt_lat_chunk(bad)
+        region, size = (9.9513, 54.7517, 11.3513, 55.8517), (70, 55)
+        cfg = self.p("gen.yml")
+        write_config(cfg, region, size, self.p("c.zarr"), resampling="nearest",
+                     extra="input_processor_name: curvilinear\n")
+        p = run(["gen", "-c", cfg, "--fail-fast", good, bad], check=4)
+        self.assertEqual(p.stderr.strip().splitlines()[-1],
+                         f"baims gen: error: cannot read '{bad}': variable 'lat': a compressed "
+                         "chunk is corrupt. Fix or remove that input and rerun")
+        self.assertFalse(os.path.exists(self.p("c.zarr")))
+        p = run(["gen", "-c", cfg, good, bad], check=8)
+        self.assertIn(f"  {bad}: cannot read '{bad}': variable 'lat': a compressed chunk is "
+                      "corrupt", p.stderr)
+        exp, _ = nearest_reference(v.astype("f8"), lat, lon, region, size)
+        with xr.open_zarr(self.p("c.zarr"), decode_times=False) as cube:
+            got = cube["v"].values
+            t = cube["time"].values
+        self.assertEqual(got.shape[0], 1)
+        self.assertAlmostEqual(t[0], scene_time(1), delta=1e-3 / 86400)
+        same = (got[0] == exp.astype("f4")) | (np.isnan(got[0]) & np.isnan(exp))
+        self.assertTrue(same.all(), f"{np.count_nonzero(~same)} differ")
+
+
 # The C2RCC flags of OLCI L2 (int32 stored, _Unsigned; Valid_PE is bit 31).
 C2RCC_MEANINGS = ("Rtosa_OOS Rtosa_OOR Rhow_OOR Cloud_risk Iop_OOR Apig_at_max Adet_at_max "
                   "Agelb_at_max Bpart_at_max Bwit_at_max Apig_at_min Adet_at_min Agelb_at_min "
