@@ -2,6 +2,7 @@
 netCDF4 (Debian python3-netcdf4), and read cubes back with zarr, xarray and GDAL."""
 
 import datetime as dt
+import importlib
 import os
 import shutil
 import subprocess
@@ -12,6 +13,21 @@ import numpy as np
 import netCDF4
 
 os.environ.setdefault("GDAL_PAM_ENABLED", "NO")
+
+
+class _LazyModule:
+    """A module imported on first attribute access. xarray pulls in pandas and dask: ~1 s of CPU
+    per process, and ctest runs each test class in its own process, so a class that never reads a
+    cube with xarray should not pay for it. Use: `from baimstest import xr`, then `xr.open_zarr`."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attr):
+        return getattr(importlib.import_module(self._name), attr)
+
+
+xr = _LazyModule("xarray")
 
 BAIMS = os.environ.get("BAIMS_BINARY", "baims")
 SOURCE_DIR = os.environ.get("BAIMS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))

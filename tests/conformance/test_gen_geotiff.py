@@ -11,7 +11,7 @@ import subprocess
 import unittest
 
 import numpy as np
-import xarray as xr
+from baimstest import xr  # imported on first use (pandas, dask: ~1 s CPU)
 import zarr
 from osgeo import gdal, osr
 

@@ -23,7 +23,7 @@ import unittest
 import netCDF4
 import numpy as np
 import pyproj
-import xarray as xr
+from baimstest import xr  # imported on first use (pandas, dask: ~1 s CPU)
 
 from baimstest import DATA, TempDirTest, run, write_config
 

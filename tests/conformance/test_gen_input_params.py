@@ -8,7 +8,7 @@ import unittest
 
 import netCDF4
 import numpy as np
-import xarray as xr
+from baimstest import xr  # imported on first use (pandas, dask: ~1 s CPU)
 from osgeo import gdal, osr
 
 from baimstest import TempDirTest, run, write_cf

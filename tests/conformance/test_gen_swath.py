@@ -15,7 +15,7 @@ import unittest
 
 import numpy as np
 import netCDF4
-import xarray as xr
+from baimstest import xr  # imported on first use (pandas, dask: ~1 s CPU)
 
 from baimstest import DATA, TempDirTest, run, write_config, centres, days
 

@@ -9,7 +9,7 @@ import unittest
 import cftime
 import netCDF4
 import numpy as np
-import xarray as xr
+from baimstest import xr  # imported on first use (pandas, dask: ~1 s CPU)
 import zarr
 
 from baimstest import TempDirTest, cube_files, run, snapshot, write_config

@@ -13,7 +13,7 @@ import tempfile
 import unittest
 
 import numpy as np
-import xarray as xr
+from baimstest import xr  # imported on first use (pandas, dask: ~1 s CPU)
 import zarr
 from osgeo import gdal
 

@@ -12,7 +12,7 @@ import tempfile
 import time
 
 import numpy as np
-import xarray as xr
+from baimstest import xr  # imported on first use (pandas, dask: ~1 s CPU)
 from osgeo import gdal
 
 import datetime as dt
