@@ -12,8 +12,8 @@ import tempfile
 import time
 
 import numpy as np
-from baimstest import xr  # imported on first use (pandas, dask: ~1 s CPU)
-from osgeo import gdal
+from baimstest import lazy_module, xr  # imported on first use (xarray: pandas, dask)
+gdal = lazy_module("osgeo.gdal")
 
 import datetime as dt
 
