@@ -7,11 +7,13 @@ import csv
 import os
 
 import numpy as np
-from osgeo import gdal, ogr, osr
+from baimstest import lazy_module  # imported on first use
+gdal = lazy_module("osgeo.gdal", then=lambda g: g.UseExceptions())
+ogr = lazy_module("osgeo.ogr", then=lambda _: gdal.UseExceptions())
+osr = lazy_module("osgeo.osr", then=lambda _: gdal.UseExceptions())
 
 from baimstest import TempDirTest, run
 
-gdal.UseExceptions()
 
 X0, Y0, RES, W, H = 500000.0, 6200000.0, 10.0, 40, 30
 

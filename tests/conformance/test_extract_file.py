@@ -8,11 +8,13 @@ import os
 import unittest
 
 import numpy as np
-from osgeo import gdal, ogr, osr
+from baimstest import lazy_module  # imported on first use
+gdal = lazy_module("osgeo.gdal", then=lambda g: g.UseExceptions())
+ogr = lazy_module("osgeo.ogr", then=lambda _: gdal.UseExceptions())
+osr = lazy_module("osgeo.osr", then=lambda _: gdal.UseExceptions())
 
 from baimstest import DATA, TempDirTest, run
 
-gdal.UseExceptions()
 
 EPSG = 32632
 X0, Y0, RES = 500000.0, 6200000.0, 10.0

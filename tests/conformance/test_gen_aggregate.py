@@ -15,18 +15,18 @@ import shutil
 import subprocess
 import unittest
 
-import netCDF4
 import numpy as np
-import pyproj
-import xarray as xr
-from osgeo import gdal, osr
+from baimstest import lazy_module, xr  # imported on first use (xarray: pandas, dask)
+netCDF4 = lazy_module("netCDF4")
+pyproj = lazy_module("pyproj")
+gdal = lazy_module("osgeo.gdal", then=lambda g: g.UseExceptions())
+osr = lazy_module("osgeo.osr", then=lambda _: gdal.UseExceptions())
 
 from baimstest import DATA, TempDirTest, run, write_config
 from test_gen_geotiff import FIXTURES, GRAN, SAFE, warp
 from test_gen_grid_mapping import reference as projected_reference
 from test_gen_swath import nearest_reference as swath_nearest
 
-gdal.UseExceptions()
 OLCI = os.path.join(DATA, "olci", "O_L2_0001_SNS_2017104102450_v1.0.nc")
 
 

@@ -11,7 +11,8 @@ import time
 import unittest
 
 import numpy as np
-import zarr
+from baimstest import lazy_module  # imported on first use
+zarr = lazy_module("zarr")
 
 from baimstest import BAIMS, TempDirTest, run, write_cf, write_config
 

@@ -17,7 +17,7 @@ import re
 import subprocess
 
 import numpy as np
-import xarray as xr
+from baimstest import xr  # imported on first use (pandas, dask: ~1 s CPU)
 
 from baimstest import (BAIMS, RUN_ATTRS, TempDirTest, comparable, cube_differences, traced_env,
                        write_cf, write_config)

@@ -5,9 +5,10 @@ cube untouched)."""
 import datetime as dt
 import os
 
-import netCDF4
+from baimstest import lazy_module  # imported on first use
+netCDF4 = lazy_module("netCDF4")
+zarr = lazy_module("zarr")
 import numpy as np
-import zarr
 
 from baimstest import TempDirTest, run, snapshot, write_cf
 

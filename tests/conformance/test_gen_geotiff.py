@@ -11,13 +11,13 @@ import subprocess
 import unittest
 
 import numpy as np
-import xarray as xr
-import zarr
-from osgeo import gdal, osr
+from baimstest import lazy_module, xr  # imported on first use (xarray: pandas, dask)
+zarr = lazy_module("zarr")
+gdal = lazy_module("osgeo.gdal", then=lambda g: g.UseExceptions())
+osr = lazy_module("osgeo.osr", then=lambda _: gdal.UseExceptions())
 
 from baimstest import TempDirTest, run
 
-gdal.UseExceptions()
 
 DATES = ["20230601", "20230602", "20230603"]
 REGION = [13.595, 50.482, 13.635, 50.530]  # inside the UTM 33N tile below

@@ -20,10 +20,10 @@ import os
 import shutil
 import unittest
 
-import netCDF4
 import numpy as np
-import pyproj
-import xarray as xr
+from baimstest import lazy_module, xr  # imported on first use (xarray: pandas, dask)
+netCDF4 = lazy_module("netCDF4")
+pyproj = lazy_module("pyproj")
 
 from baimstest import DATA, TempDirTest, run, write_config
 

@@ -6,14 +6,14 @@ import datetime as dt
 import os
 import unittest
 
-import netCDF4
 import numpy as np
-import xarray as xr
-from osgeo import gdal, osr
+from baimstest import lazy_module, xr  # imported on first use (xarray: pandas, dask)
+netCDF4 = lazy_module("netCDF4")
+gdal = lazy_module("osgeo.gdal", then=lambda g: g.UseExceptions())
+osr = lazy_module("osgeo.osr", then=lambda _: gdal.UseExceptions())
 
 from baimstest import TempDirTest, run, write_cf
 
-gdal.UseExceptions()
 
 # A 0.1-degree grid of 20 x 10 pixels; the inputs below sit exactly on it.
 REGION = [10.0, 54.0, 12.0, 55.0]

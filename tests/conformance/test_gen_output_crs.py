@@ -20,15 +20,15 @@ import os
 import shutil
 import unittest
 
-import netCDF4
 import numpy as np
-import xarray as xr
-from osgeo import gdal, osr
+from baimstest import lazy_module, xr  # imported on first use (xarray: pandas, dask)
+netCDF4 = lazy_module("netCDF4")
+gdal = lazy_module("osgeo.gdal", then=lambda g: g.UseExceptions())
+osr = lazy_module("osgeo.osr", then=lambda _: gdal.UseExceptions())
 
 from baimstest import DATA, TempDirTest, cube_differences, cube_files, run, snapshot
 from test_gen_geotiff import write_series
 
-gdal.UseExceptions()
 
 RES = 80.0
 OSTIA = os.path.join(DATA, "ostia", "20170606120000-UKMO-L4_GHRSST-SSTfnd-OSTIAanom-GLOB-v02.0-fv02.0.nc")

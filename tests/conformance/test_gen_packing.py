@@ -6,13 +6,12 @@ import json
 import os
 
 import numpy as np
-import xarray as xr
-import zarr
-from osgeo import gdal
+from baimstest import lazy_module, xr  # imported on first use (xarray: pandas, dask)
+zarr = lazy_module("zarr")
+gdal = lazy_module("osgeo.gdal", then=lambda g: g.UseExceptions())
 
 from baimstest import TempDirTest, nearest_expected, run, snapshot, write_cf, write_config
 
-gdal.UseExceptions()
 
 T0 = dt.datetime(2023, 6, 1, 12)
 LAT = np.arange(9.75, 0, -0.5)        # 20 rows, descending

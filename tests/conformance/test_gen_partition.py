@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 
 import numpy as np
-import xarray as xr
+from baimstest import xr  # imported on first use (pandas, dask: ~1 s CPU)
 
 from baimstest import (BAIMS, TempDirTest, cube_differences, cube_files, snapshot, write_cf,
                        write_config)

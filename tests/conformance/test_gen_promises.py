@@ -11,7 +11,7 @@ import time
 import zlib
 
 import numpy as np
-import xarray as xr
+from baimstest import xr  # imported on first use (pandas, dask: ~1 s CPU)
 
 from baimstest import (BAIMS, TempDirTest, add_var, cube_differences, nearest_expected, run,
                        snapshot, write_cf, write_config)

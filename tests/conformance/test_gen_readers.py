@@ -23,7 +23,7 @@ import sys
 import textwrap
 
 import numpy as np
-import xarray as xr
+from baimstest import xr  # imported on first use (pandas, dask: ~1 s CPU)
 
 from baimstest import BAIMS, TempDirTest, write_cf, write_config
 

@@ -20,9 +20,9 @@ first centres are neighbours across the seam.
 import os
 import unittest
 
-import netCDF4
 import numpy as np
-import xarray as xr
+from baimstest import lazy_module, xr  # imported on first use (xarray: pandas, dask)
+netCDF4 = lazy_module("netCDF4")
 
 from baimstest import DATA, TempDirTest, run, write_cf, write_config
 

@@ -14,8 +14,8 @@ import shutil
 import unittest
 
 import numpy as np
-import netCDF4
-import xarray as xr
+from baimstest import lazy_module, xr  # imported on first use (xarray: pandas, dask)
+netCDF4 = lazy_module("netCDF4")
 
 from baimstest import DATA, TempDirTest, run, write_config, centres, days
 

@@ -7,10 +7,10 @@ import os
 import unittest
 
 import cftime
-import netCDF4
 import numpy as np
-import xarray as xr
-import zarr
+from baimstest import lazy_module, xr  # imported on first use (xarray: pandas, dask)
+netCDF4 = lazy_module("netCDF4")
+zarr = lazy_module("zarr")
 
 from baimstest import TempDirTest, cube_files, run, snapshot, write_config
 

@@ -10,7 +10,7 @@ import subprocess
 import zlib
 
 import numpy as np
-import xarray as xr
+from baimstest import xr  # imported on first use (pandas, dask: ~1 s CPU)
 
 from baimstest import (BAIMS, RUN_ATTRS, TempDirTest, cube_differences, cube_files, run, snapshot,
                        traced_env, write_cf, write_config)

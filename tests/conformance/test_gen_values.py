@@ -8,13 +8,12 @@ import os
 import unittest
 
 import numpy as np
-import xarray as xr
-import zarr
-from osgeo import gdal
+from baimstest import lazy_module, xr  # imported on first use (xarray: pandas, dask)
+zarr = lazy_module("zarr")
+gdal = lazy_module("osgeo.gdal", then=lambda g: g.UseExceptions())
 
 from baimstest import (DATA, TempDirTest, days, nearest_expected, run, write_cf, write_config)
 
-gdal.UseExceptions()
 T0 = dt.datetime(2021, 6, 1, 10, 30)
 
 

@@ -13,13 +13,12 @@ import tempfile
 import unittest
 
 import numpy as np
-import xarray as xr
-import zarr
-from osgeo import gdal
+from baimstest import lazy_module, xr  # imported on first use (xarray: pandas, dask)
+zarr = lazy_module("zarr")
+gdal = lazy_module("osgeo.gdal", then=lambda g: g.UseExceptions())
 
 from baimstest import BAIMS, DATA, SOURCE_DIR, run
 
-gdal.UseExceptions()
 GOLDEN = os.path.join(DATA, "golden", "golden-xcube-1.0.5", "ostia-golden.zarr")
 
 

@@ -12,8 +12,8 @@ import tempfile
 import time
 
 import numpy as np
-import xarray as xr
-from osgeo import gdal
+from baimstest import lazy_module, xr  # imported on first use (xarray: pandas, dask)
+gdal = lazy_module("osgeo.gdal")
 
 import datetime as dt
 
