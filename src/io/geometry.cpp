@@ -78,6 +78,9 @@ namespace {
 class Hash256 {
 public:
     void add(const void* data, size_t n) {
+        if (n == 0) {
+            return; // an empty array's data() may be null, which memcpy must not get
+        }
         const auto* p = static_cast<const unsigned char*>(data);
         m_length += n;
         if (m_pending > 0) {
