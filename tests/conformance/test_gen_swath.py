@@ -239,9 +239,9 @@ class SwathSen3(TempDirTest):
                          "latitude/longitude)")
 
 
-def write_swath_nc(path, lat, lon, day, variables):
-    """A curvilinear NetCDF file: lat/lon(y, x) as float64, the variables' (array, attrs), one
-    scene of April `day`, 2017 (OLCI's start_date/stop_date)."""
+def write_swath_nc(path, lat, lon, day, variables, zlib=False):
+    """A curvilinear NetCDF file: lat/lon(y, x) as float64 (deflated with zlib=True), the
+    variables' (array, attrs), one scene of April `day`, 2017 (OLCI's start_date/stop_date)."""
     h, w = lat.shape
     with netCDF4.Dataset(path, "w") as ds:
         ds.createDimension("y", h)
@@ -249,7 +249,7 @@ def write_swath_nc(path, lat, lon, day, variables):
         ds.start_date = f"{day:02d}-APR-2017 10:27:29.454657"
         ds.stop_date = f"{day:02d}-APR-2017 10:30:29.454657"
         for name, a, units in (("lat", lat, "degrees_north"), ("lon", lon, "degrees_east")):
-            v = ds.createVariable(name, "f8", ("y", "x"))
+            v = ds.createVariable(name, "f8", ("y", "x"), zlib=zlib)
             v.units = units
             v[:] = a
         for name, (a, attrs) in variables.items():
@@ -333,18 +333,8 @@ class SwathUnreadableLatLon(TempDirTest):
         r, c, lat, lon = synthetic_swath()
         good, bad = self.p("good.nc"), self.p("bad.nc")
         v = ((r * 3 + c) % 17).astype("f4")
-        for path, day in ((good, 1), (bad, 2)):  # as write_swath_nc, lat/lon deflated
-            h, w = lat.shape
-            with netCDF4.Dataset(path, "w") as ds:
-                ds.createDimension("y", h)
-                ds.createDimension("x", w)
-                ds.start_date = f"{day:02d}-APR-2017 10:27:29.454657"
-                ds.stop_date = f"{day:02d}-APR-2017 10:30:29.454657"
-                for name, a, units in (("lat", lat, "degrees_north"), ("lon", lon, "degrees_east")):
-                    x = ds.createVariable(name, "f8", ("y", "x"), zlib=True)
-                    x.units = units
-                    x[:] = a
-                ds.createVariable("v", "f4", ("y", "x"))[:] = v
+        for path, day in ((good, 1), (bad, 2)):
+            write_swath_nc(path, lat, lon, day, {"v": (v, {})}, zlib=True)
         corrupt_lat_chunk(bad)
         region, size = (9.9513, 54.7517, 11.3513, 55.8517), (70, 55)
         cfg = self.p("gen.yml")
