@@ -11,6 +11,11 @@
 # checked: the test sources' -O2 warnings and the library code at -O2 with NDEBUG under them (the
 # conformance tests still run the -O2 binary). Developers' runs (no CI) keep them on both builds.
 # Tests labelled `slow` (full-size fixtures) run only with scripts/test-slow.sh.
+# The Python test classes (conformance, s3 gen/ops/partition; one ctest each, ~75 per pass) run
+# through tests/conformance/pyfork.py: a child forked from a server per build directory that has
+# imported numpy, xarray, netCDF4 and zarr once, instead of a new interpreter paying ~1.2-1.8 CPU s
+# of start-up and imports per class (the server ends 60 s after its last class; BAIMS_PYFORK=0
+# runs them as plain `python3 -m unittest` processes).
 #
 # Overlap on 2 cores (background builds at nice 19, logs in build-asan/build.log,
 # build-asan/build-tests.log, build-tsan/build.log, whose end is printed if they fail):

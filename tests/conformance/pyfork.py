@@ -137,6 +137,7 @@ def _child(conn, req, fds):
     sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
     sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=os.isatty(1))
     sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True)
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
     sys.path[0] = req["cwd"]
     sys.argv = ["python3 -m unittest"] + req["argv"]
     conn.sendall(b"S")
@@ -207,12 +208,13 @@ def serve(path):
                     pass
             except ChildProcessError:
                 pass
-        conn.settimeout(None)
+        conn.settimeout(10)   # a client that never sends its request must not stall the others
         try:
             req, fds = _recv_request(conn)
         except (OSError, ValueError):
             conn.close()
             continue
+        conn.settimeout(None)
         pid = os.fork()
         if pid == 0:
             srv.close()
