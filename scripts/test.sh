@@ -133,6 +133,8 @@ elif [ -d /dev/shm ] && [ -w /dev/shm ] &&
     export TMPDIR=$test_tmp
 fi
 trap 'for p in "${bg_pid[@]}"; do kill -- -"$p" 2>/dev/null || true; done
+      /usr/bin/python3 -S tests/conformance/pyfork.py --stop build/tests/pyfork.sock \
+          build-asan/tests/pyfork.sock 2>/dev/null || true
       [ -z "$test_tmp" ] || rm -rf "$test_tmp"' EXIT
 
 phase "format check (test files in ${TMPDIR:-/tmp})"

@@ -17,8 +17,9 @@ is the same as under `python3 -m unittest`: a fresh process image per class (for
 server that has run nothing but the imports), own process group, the client's fds and env.
 If the client dies (ctest's timeout), the child notices the closed socket and kills its process
 group (baims children included). The server exits after $BAIMS_PYFORK_IDLE seconds (default
-60) without a connection. Without BAIMS_PYFORK_SOCK, with BAIMS_PYFORK=0, or when no server can
-be reached, the client execs `python3 -m unittest ARGS` itself, as before.
+60) without a connection, or at `pyfork.py --stop SOCK...` (scripts/test.sh's end). Without
+BAIMS_PYFORK_SOCK, with BAIMS_PYFORK=0, or when no server can be reached, the client execs
+`python3 -m unittest ARGS` itself, as before.
 """
 
 import json
@@ -188,6 +189,8 @@ def serve(path):
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(path)
     srv.listen(64)
+    with open(path + ".pid", "w") as f:
+        f.write(f"{os.getpid()}\n")
     srv.settimeout(idle)
     while True:
         try:
@@ -200,6 +203,7 @@ def serve(path):
                 except OSError:
                     continue
                 os.unlink(path)
+                os.unlink(path + ".pid")
                 srv.close()
             return
         finally:
@@ -227,8 +231,31 @@ def serve(path):
         conn.close()
 
 
+def stop(path):
+    """Ends the server of socket `path` if it runs (scripts/test.sh at its end); a running test
+    child is not touched (own process group)."""
+    try:
+        with open(path + ".pid") as f:
+            pid = int(f.read())
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().split(b"\0")
+    except (OSError, ValueError):
+        return
+    if len(cmd) >= 3 and cmd[-3] == b"--serve" and \
+            os.path.realpath(os.fsdecode(cmd[-2])) == os.path.realpath(path):
+        os.kill(pid, signal.SIGTERM)
+        for p in (path, path + ".pid"):
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                pass
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--serve"]:
         serve(sys.argv[2])
+    elif sys.argv[1:2] == ["--stop"]:
+        for p in sys.argv[2:]:
+            stop(p)
     else:
         client(sys.argv[1:])
