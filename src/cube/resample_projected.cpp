@@ -67,8 +67,10 @@ struct Mapper {
     bool nearest;
     PixelMap& m;
 
-    // Sets output pixel p from its source position (x, y); returns the distance (in source
-    // pixels, the smaller of the two axes) to the nearest edge where the result jumps.
+    // Sets output pixel p from its source position (x, y); nearest: returns the distance (in
+    // source pixels, the smaller of the two axes) to the nearest edge where the result jumps
+    // (map_lattice_band's check); bilinear: returns 0 (its caller, the per-row scheme, checks
+    // the edges itself in project_row).
     double set(size_t p, double x, double y) const {
         if (nearest) {
             double ex = 0, ey = 0;
@@ -91,7 +93,7 @@ struct Mapper {
             m.wx[p] = wx;
             m.wy[p] = wy;
         }
-        return std::min(xa.edge_distance(x, false) / x_step, ya.edge_distance(y, false) / y_step);
+        return 0;
     }
 };
 
