@@ -479,6 +479,15 @@ public:
             }
             inner *= ch * cw;
         }
+        if (m_op == Op::First && m_type.kind == zarr::DataKind::Float) {
+            zarr::visit_dtype(m_type, [&](auto tag) {
+                using T = typename decltype(tag)::type;
+                if constexpr (std::is_floating_point_v<T>) {
+                    first_pass<T>(cube, outs, in_idx, out_idx, inner, R0, R1, C0, C1, counts);
+                }
+            });
+            return;
+        }
         // per level: one row of output chunks (raw), which chunks of it hold a valid cell
         struct Level {
             size_t f, oh, ow, oth, otw, row0, col0, ncols;
@@ -636,6 +645,163 @@ public:
     }
 
 private:
+    // `first` of a float cube: level k's cell (i, j) is the level-0 value at (R0 + i 2^k,
+    // C0 + j 2^k), the top-left cell of its block (what halve() makes of first of first), with
+    // NaN and missing values as the fill value (as put_row()). Each level-0 chunk is decoded
+    // once and every level's values are picked from it right away, while it is in the cache, by
+    // the thread that decoded it (the band-by-band pass read chunks decoded up to 64 bands
+    // before, from memory: 49 % of the time of its own code was those misses,
+    // bench/results/2026-12-02-tiles-first.md); no decoded chunk is kept. Memory per thread: one
+    // decoded chunk, and per level a ring of output chunk rows (one row when the level-0 chunk
+    // rows end on the level's chunk rows, as with tiles of the chunk size).
+    template <class T>
+    void first_pass(const zarr::KvStore& cube, const std::vector<zarr::KvStore*>& outs,
+                    const std::vector<size_t>& in_idx, const std::vector<size_t>& out_idx,
+                    size_t inner, size_t R0, size_t R1, size_t C0, size_t C1, Counts& counts) {
+        using U = BitsOf<T>;
+        const auto& m = m_v.meta;
+        const size_t nd = m.ndim(), L = static_cast<size_t>(m_L);
+        const size_t ch = m.chunks[nd - 2], cw = m.chunks[nd - 1];
+        const size_t fh = R1 - R0, fw = C1 - C0;
+        U fill;
+        std::memcpy(&fill, m_fill_raw.data(), sizeof(T));
+        struct Lv {
+            size_t f = 0, oh = 0, ow = 0, oth = 0, otw = 0, row0 = 0, col0 = 0, ncols = 0;
+            size_t nring = 1, next = 0;         // ring slots; the next output chunk row to write
+            std::vector<std::vector<char>> any; // per ring slot: chunks with a valid cell
+            size_t flag = 0;                    // offset of the level's flags of a level-0 chunk
+        };
+        static thread_local std::vector<Bytes> rings; // per level: the ring of chunk rows
+        auto& ring = rings; // this thread's (a thread_local name in the lambda is the runner's)
+        ring.resize(L + 1);
+        std::vector<Lv> lv(L + 1);
+        size_t nflags = 0; // per level-0 chunk: the `any` flags of its picks, every level's
+        for (size_t k = 1; k <= L; ++k) {
+            auto& l = lv[k];
+            const auto& om = m_om[k];
+            l.f = size_t{1} << k;
+            l.oh = level_size(fh, l.f);
+            l.ow = level_size(fw, l.f);
+            l.oth = om.chunks[nd - 2];
+            l.otw = om.chunks[nd - 1];
+            l.row0 = R0 / l.f / l.oth;
+            l.col0 = C0 / l.f / l.otw;
+            l.ncols = level_size(l.ow, l.otw);
+            // the most output chunk rows the level rows of one level-0 chunk row fall in
+            for (size_t by = R0 / ch; by * ch < R1; ++by) {
+                const size_t lo = level_size(std::max(R0, by * ch) - R0, l.f);
+                const size_t hi = level_size(std::min(R1, (by + 1) * ch) - R0, l.f);
+                if (hi > lo) {
+                    l.nring = std::max(l.nring, (hi - 1) / l.oth - lo / l.oth + 1);
+                }
+            }
+            ring[k].resize(l.nring * l.ncols * l.oth * l.otw * sizeof(T));
+            l.any.assign(l.nring, std::vector<char>(l.ncols, 0));
+            l.flag = nflags;
+            nflags += l.nring * l.ncols;
+        }
+        const auto& miss = m_v.missing;
+        const size_t bx0 = C0 / cw, nbx = level_size(C1, cw) - bx0;
+        std::vector<char> flags;
+        for (size_t by = R0 / ch; by * ch < R1; ++by) {
+            const size_t ya = std::max(R0, by * ch), yb = std::min(R1, (by + 1) * ch);
+            flags.assign(nbx * nflags, 0);
+            // the chunks of the row in parallel: an idle worker takes some (an --update of one
+            // day has few footprints); each writes its own columns of the level rows
+            parallel_for(nbx, m_threads, [&](size_t i, size_t) {
+                static thread_local Bytes buf; // the running thread's decoded chunk
+                buf.resize(m.chunk_bytes());
+                const size_t bx = bx0 + i;
+                const size_t xa = std::max(C0, bx * cw), xb = std::min(C1, (bx + 1) * cw);
+                std::vector<size_t> at = in_idx;
+                at[nd - 2] = by;
+                at[nd - 1] = bx;
+                bool present = false;
+                try {
+                    present = zarr::read_chunk(cube, m_v.name, m, at, buf.data());
+                } catch (const InputError& e) { // as load_chunks()
+                    if (!e.hint().empty()) {
+                        throw;
+                    }
+                    throw InputError(e.what(), "Restore that chunk (or rerun baims gen for "
+                                               "its time step); the pyramid was left as it was");
+                }
+                const char* data = buf.data() + inner * sizeof(T);
+                char* fl = flags.data() + i * nflags;
+                for (size_t k = 1; k <= L; ++k) {
+                    const auto& l = lv[k];
+                    const size_t f = l.f;
+                    const size_t x0 = C0 + level_size(xa - C0, f) * f; // first picked column
+                    if (x0 >= xb) {
+                        continue;
+                    }
+                    const size_t lc0 = (x0 - C0) / f, lc1 = level_size(xb - C0, f);
+                    for (size_t y = R0 + level_size(ya - R0, f) * f; y < yb; y += f) {
+                        const size_t lr = (y - R0) / f, slot = (lr / l.oth) % l.nring;
+                        // the chunk row of the slot, chunk by chunk: the chunks are encoded
+                        // from there without a copy
+                        char* dst = ring[k].data() +
+                                    (slot * l.ncols * l.oth + lr % l.oth) * l.otw * sizeof(T);
+                        const char* src = data + ((y - by * ch) * cw + (x0 - bx * cw)) * sizeof(T);
+                        char* any = fl + l.flag + slot * l.ncols;
+                        for (size_t j = lc0 / l.otw; j * l.otw < lc1; ++j) {
+                            const size_t ca = std::max(lc0, j * l.otw);
+                            const size_t cb = std::min(lc1, (j + 1) * l.otw);
+                            // cell c of the row is at cd + c (chunk j's row lr % oth)
+                            char* cd = dst + (j * l.oth - j) * l.otw * sizeof(T);
+                            if (!present) { // absent: no valid cell
+                                for (size_t c = ca; c < cb; ++c) {
+                                    std::memcpy(cd + c * sizeof(T), &fill, sizeof(T));
+                                }
+                                continue;
+                            }
+                            U seen = 0;
+                            for (size_t c = ca; c < cb; ++c) {
+                                T v;
+                                std::memcpy(&v, src + (c - lc0) * f * sizeof(T), sizeof(T));
+                                U mk = valid_mask(v);
+                                for (double mv : miss) {
+                                    mk &= static_cast<double>(v) == mv ? U(0) : ~U(0);
+                                }
+                                U bits;
+                                std::memcpy(&bits, &v, sizeof(T));
+                                bits = (bits & mk) | (fill & ~mk);
+                                std::memcpy(cd + c * sizeof(T), &bits, sizeof(T));
+                                seen |= mk & 1;
+                            }
+                            if (seen) {
+                                any[j] = 1;
+                            }
+                        }
+                    }
+                }
+            });
+            for (size_t k = 1; k <= L; ++k) {
+                auto& l = lv[k];
+                for (size_t i = 0; i < nbx; ++i) {
+                    const char* fl = flags.data() + i * nflags + l.flag;
+                    for (size_t slot = 0; slot < l.nring; ++slot) {
+                        for (size_t j = 0; j < l.ncols; ++j) {
+                            l.any[slot][j] =
+                                static_cast<char>(l.any[slot][j] | fl[slot * l.ncols + j]);
+                        }
+                    }
+                }
+                // the output chunk rows whose level rows are all in place
+                const size_t done = level_size(yb - R0, l.f);
+                while (l.next * l.oth < l.oh && ((l.next + 1) * l.oth <= done || done == l.oh)) {
+                    const size_t slot = l.next % l.nring;
+                    flush_chunks(*outs[k], static_cast<int>(k),
+                                 ring[k].data() + slot * l.ncols * l.oth * l.otw * sizeof(T),
+                                 l.any[slot], l.next, std::min(l.oth, l.oh - l.next * l.oth), l.ow,
+                                 l.oth, l.otw, l.row0, l.col0, out_idx, counts);
+                    std::fill(l.any[slot].begin(), l.any[slot].end(), 0);
+                    ++l.next;
+                }
+            }
+        }
+    }
+
     // One row of a level's cells (values; for mean sums and counts) into the level's chunk row
     // in the output dtype: NaN (no valid value) as the fill value; marks the chunks that get a
     // valid cell.
@@ -1063,6 +1229,37 @@ private:
                 at[nd - 2] = row0 + crow;
                 at[nd - 1] = col0 + j;
                 zarr::write_chunk(out, m_v.name, om, at, chunk.data());
+                ++counts.written;
+            } else {
+                ++counts.empty;
+            }
+            fault_point("tiles-chunk");
+        });
+    }
+
+    // flush() of a chunk row held chunk by chunk (ncols chunks of oth x otw cells from `row`):
+    // each chunk is encoded where it is, without a copy; an edge chunk's cells beyond the
+    // level's end (rows from nr, columns from ow) are set to the fill value there first.
+    void flush_chunks(zarr::KvStore& out, int k, char* row, const std::vector<char>& any,
+                      size_t crow, size_t nr, size_t ow, size_t oth, size_t otw, size_t row0,
+                      size_t col0, const std::vector<size_t>& idx, Counts& counts) const {
+        const auto& om = m_om[static_cast<size_t>(k)];
+        const size_t nd = om.ndim(), isz = m_type.itemsize;
+        parallel_for(any.size(), m_threads, [&](size_t j, size_t) {
+            if (any[j] || om.fill_value.is_null()) {
+                char* chunk = row + j * oth * otw * isz;
+                const size_t nc = std::min(ow, (j + 1) * otw) - j * otw;
+                if (nr < oth || nc < otw) {
+                    for (size_t r = 0; r < oth; ++r) {
+                        for (size_t c = r < nr ? nc : 0; c < otw; ++c) {
+                            copy_item(chunk + (r * otw + c) * isz, m_fill_raw.data(), isz);
+                        }
+                    }
+                }
+                std::vector<size_t> at = idx;
+                at[nd - 2] = row0 + crow;
+                at[nd - 1] = col0 + j;
+                zarr::write_chunk(out, m_v.name, om, at, chunk);
                 ++counts.written;
             } else {
                 ++counts.empty;

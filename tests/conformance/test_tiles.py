@@ -141,6 +141,50 @@ class Values(TempDirTest):
                 run(["tiles", self.cube, "-o", out, "--agg-methods", f"sst={m},cls={m}"], check=0)
                 self.check_levels(out, m, m)
 
+    def test_first_with_tiles_that_do_not_line_up_with_the_chunks(self):
+        """`first` of a float cube picks every level's values from each decoded level-0 chunk: with
+        tiles of 3 or 7x5 cells, the level rows of one chunk row (8 cube rows) fall in two or
+        three output chunk rows, and a chunk's columns in two output chunks. Values equal numpy's
+        top-left cells, exactly; an output chunk has a file if and only if it holds a valid cell.
+        With a numeric _FillValue (-999 in the chunks where sst is NaN) the missing cells are the
+        fill value on every level."""
+        cube999 = self.p("c999.zarr")
+        ds = self.src.load()
+        for v in ds.variables.values():
+            v.encoding = {}
+        ds.to_zarr(cube999, encoding={"sst": {"chunks": (1, CH, CW), "_FillValue": -999.0},
+                                      "cls": {"chunks": (1, CH, CW), "_FillValue": -1}},
+                   consolidated=True)
+        raw = xr.open_zarr(cube999, mask_and_scale=False).sst.values
+        self.assertEqual(int((raw == -999).sum()), int(np.isnan(ds.sst.values).sum()))
+        sst0 = self.src.sst.values.astype("f8")
+        for cube, fill in ((self.cube, None), (cube999, -999.0)):
+            for tw, th in ((3, 3), (7, 5), (CW, CH)):
+                with self.subTest(cube=os.path.basename(cube), tile=(tw, th)):
+                    out = self.p(f"f{tw}x{th}-{os.path.basename(cube)}.levels")
+                    run(["tiles", cube, "-o", out, "--agg-methods", "first", "--tile-size",
+                         f"{tw},{th}"], check=0)
+                    nlev = json.load(open(os.path.join(out, ".zlevels")))["num_levels"]
+                    self.assertEqual(nlev, 5 if tw == 3 else 4)
+                    for k in range(1, nlev):
+                        lv = os.path.join(out, f"{k}.zarr")
+                        exp = block_reduce(sst0, 2 ** k, "first")
+                        got = xr.open_zarr(lv, mask_and_scale=False).sst.values
+                        self.assertEqual(got.dtype, np.float32)
+                        if fill is None:
+                            np.testing.assert_array_equal(got, exp.astype("f4"), f"level {k}")
+                        else:
+                            np.testing.assert_array_equal(got, np.where(np.isnan(exp), fill, exp)
+                                                          .astype("f4"), f"level {k}")
+                        valid = ~np.isnan(exp)
+                        files = set(zarr_data_files(lv, "sst"))
+                        ch, cw = min(th, exp.shape[1]), min(tw, exp.shape[2])
+                        want = {f"{t}.{cy}.{cx}" for t in range(NT)
+                                for cy in range(-(-exp.shape[1] // ch))
+                                for cx in range(-(-exp.shape[2] // cw))
+                                if valid[t, cy * ch:(cy + 1) * ch, cx * cw:(cx + 1) * cw].any()}
+                        self.assertEqual(files, want, f"level {k}")
+
     def test_auto_and_default_output_name(self):
         run(["tiles", self.cube], check=0)
         self.check_levels(self.p("c.levels"), "mean", "mode")
