@@ -470,16 +470,20 @@ void resample_pixels(const float* src, size_t src_w, const PixelMap& m, Resampli
     }
 }
 
-// A global lat/lon source mapped onto a projected output grid with bilinear: map_projected's
-// AxisLocator clamps a source longitude between the last and the first centre (the seam, e.g.
-// 179.75 and -179.75, or 359.75 and 0.25) to the edge column. When the source's cells cover the
-// whole circle, those pixels (the ones on an edge column with no column step) are mapped again
-// exactly through PROJ and interpolated between the last and the first column like any other
-// pair: lo on the last column, step + 9 (the column step times the source width - 1).
+// A global lat/lon source mapped onto a projected output grid (nearest, bilinear), when its cells
+// cover the whole circle of longitude. map_projected's AxisLocator clamps a source longitude
+// between the last and the first centre (the seam, e.g. 179.75 and -179.75, or 359.75 and 0.25)
+// to the edge column (bilinear), and finds no cell for one on the footprint's very end (PROJ gives
+// 180, not -180, for a point on the antimeridian of a -180..180 source). Those pixels (bilinear:
+// on an edge column with no column step; both: no source cell, next to a pixel on an edge column)
+// are mapped again exactly through PROJ, the longitude taken modulo 360 into the footprint, and
+// bilinear interpolates between the last and the first column like any other pair: lo on the last
+// column, step + 9 (the column step times the source width - 1).
 void bridge_seam(PixelMap& m, const io::ProjectedAxes& src, const grid::Grid& out,
                  const std::string& out_crs) {
-    const size_t SW = src.x.size();
-    if (SW < 2 || m.lo.empty()) {
+    const size_t SW = src.x.size(), W = m.width, H = m.height;
+    const bool nearest = !m.nearest.empty();
+    if (SW < 2 || (!nearest && m.lo.empty())) {
         return;
     }
     const SortedAxis ax(src.x, 1.0);
@@ -488,9 +492,21 @@ void bridge_seam(PixelMap& m, const io::ProjectedAxes& src, const grid::Grid& ou
     }
     const std::int32_t first = ax.perm.front(), last = ax.perm.back();
     const auto sw = static_cast<std::int32_t>(SW);
+    const std::vector<std::int32_t>& idx = nearest ? m.nearest : m.lo;
+    const auto on_edge = [&](size_t k) {
+        return idx[k] >= 0 && (idx[k] % sw == first || idx[k] % sw == last);
+    };
     std::vector<size_t> pix;
-    for (size_t k = 0; k < m.lo.size(); ++k) {
-        if (m.lo[k] >= 0 && m.step[k] % 3 == 1 && (m.lo[k] % sw == first || m.lo[k] % sw == last)) {
+    for (size_t k = 0; k < idx.size(); ++k) {
+        if (idx[k] >= 0) {
+            if (!nearest && m.step[k] % 3 == 1 && on_edge(k)) {
+                pix.push_back(k);
+            }
+            continue;
+        }
+        const size_t r = k / W, c = k % W;
+        if ((c > 0 && on_edge(k - 1)) || (c + 1 < W && on_edge(k + 1)) ||
+            (r > 0 && on_edge(k - W)) || (r + 1 < H && on_edge(k + W))) {
             pix.push_back(k);
         }
     }
@@ -500,23 +516,46 @@ void bridge_seam(PixelMap& m, const io::ProjectedAxes& src, const grid::Grid& ou
     const auto xc = out.x_centers(), yc = out.y_centers();
     std::vector<double> x(pix.size()), y(pix.size());
     for (size_t i = 0; i < pix.size(); ++i) {
-        x[i] = xc[pix[i] % m.width];
-        y[i] = yc[pix[i] / m.width];
+        x[i] = xc[pix[i] % W];
+        y[i] = yc[pix[i] / W];
     }
     io::LonLatToCrs(src.crs, out_crs).transform(x.data(), y.data(), pix.size());
+    const AxisLocator ya(src.y, src.y.size() > 1 ? std::abs(src.y[1] - src.y[0]) : 1.0);
     const double gap = ax.c.front() + 360.0 - ax.c.back();
     const int dc = first > last ? 1 : -1; // first - last = dc * (SW - 1)
     for (size_t i = 0; i < pix.size(); ++i) {
-        double lon = x[i];
+        const size_t k = pix[i];
+        double lon = ax.lo() + std::fmod(x[i] - ax.lo(), 360.0); // NaN stays NaN
+        if (lon < ax.lo()) {
+            lon += 360.0;
+        }
+        if (nearest) {
+            const long cx = ax.cell(lon);
+            const std::int32_t sy = ya.nearest(y[i]);
+            if (cx >= 0 && sy >= 0) {
+                m.nearest[k] = sy * sw + ax.perm[static_cast<size_t>(cx)];
+            }
+            continue;
+        }
         if (!(lon > ax.c.back() || lon < ax.c.front())) {
             continue; // between the first and the last centre (as mapped), or NaN
         }
         if (lon < ax.c.front()) {
             lon += 360.0;
         }
-        const size_t k = pix[i];
-        const int dr = m.step[k] / 3 - 1;
-        m.lo[k] = m.lo[k] / sw * sw + last;
+        std::int32_t row = m.lo[k] / sw;
+        int dr = m.step[k] / 3 - 1;
+        if (m.lo[k] < 0) {
+            std::int32_t yl = 0, yh = 0;
+            float wy = 0.f;
+            if (!ya.bilinear(y[i], yl, yh, wy)) {
+                continue;
+            }
+            row = yl;
+            dr = yh - yl;
+            m.wy[k] = wy;
+        }
+        m.lo[k] = row * sw + last;
         m.step[k] = static_cast<std::uint8_t>(9 + (dc + 1) + 3 * (dr + 1));
         m.wx[k] = static_cast<float>(std::clamp((lon - ax.c.back()) / gap, 0.0, 1.0));
     }
@@ -706,7 +745,7 @@ SourceMap map_source(const io::Geometry& g, const grid::Grid& out, Resampling me
                                      : "EPSG:4326",
                                 "lat/lon"};
             PixelMap m = map_projected(p, out, method, for_each, out_crs);
-            if (method == Resampling::Bilinear) {
+            if (method == Resampling::Nearest || method == Resampling::Bilinear) {
                 bridge_seam(m, p, out, out_crs);
             }
             return m;

@@ -498,7 +498,7 @@ class GenOutputCrsGlobalSeam(_Gen):
             amb = (np.abs(fi - np.round(fi)) < 1e-6) | (np.abs(fj - np.round(fj)) < 1e-6)
             i = np.floor(fi).astype(int) % n if wrap else np.floor(fi).astype(int)
             j = np.clip(np.floor(fj).astype(int), 0, len(self.LAT) - 1)
-            out = ~wrap & ((i < 0) | (i >= n))
+            out = (not wrap) & ((i < 0) | (i >= n))
             ref = src[j, np.clip(i, 0, n - 1)]
             ref[out] = np.nan
             return ref, np.zeros_like(ref), amb
