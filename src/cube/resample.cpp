@@ -460,11 +460,104 @@ void resample_pixels(const float* src, size_t src_w, const PixelMap& m, Resampli
                 continue;
             }
             const std::uint8_t st = m.step[base + i];
-            const std::ptrdiff_t dc = static_cast<std::ptrdiff_t>(st % 3) - 1;
-            const std::ptrdiff_t dr = (static_cast<std::ptrdiff_t>(st / 3) - 1) * w;
+            // st >= 9: the two columns across the seam of a global longitude axis (bridge_seam)
+            const std::ptrdiff_t dc =
+                (static_cast<std::ptrdiff_t>(st % 3) - 1) * (st < 9 ? 1 : w - 1);
+            const std::ptrdiff_t dr = (static_cast<std::ptrdiff_t>(st / 3 % 3) - 1) * w;
             const float* p = src + lo;
             o[i] = bilinear(p[0], p[dc], p[dr], p[dr + dc], m.wx[base + i], m.wy[base + i]);
         }
+    }
+}
+
+// A global lat/lon source mapped onto a projected output grid (nearest, bilinear), when its cells
+// cover the whole circle of longitude. map_projected's AxisLocator clamps a source longitude
+// between the last and the first centre (the seam, e.g. 179.75 and -179.75, or 359.75 and 0.25)
+// to the edge column (bilinear), and finds no cell for one on the footprint's very end (PROJ gives
+// 180, not -180, for a point on the antimeridian of a -180..180 source). Those pixels (bilinear:
+// on an edge column with no column step; both: no source cell, next to a pixel on an edge column)
+// are mapped again exactly through PROJ, the longitude taken modulo 360 into the footprint, and
+// bilinear interpolates between the last and the first column like any other pair: lo on the last
+// column, step + 9 (the column step times the source width - 1).
+void bridge_seam(PixelMap& m, const io::ProjectedAxes& src, const grid::Grid& out,
+                 const std::string& out_crs) {
+    const size_t SW = src.x.size(), W = m.width, H = m.height;
+    const bool nearest = !m.nearest.empty();
+    if (SW < 2 || (!nearest && m.lo.empty())) {
+        return;
+    }
+    const SortedAxis ax(src.x, 1.0);
+    if (!ax.covers_circle()) {
+        return;
+    }
+    const std::int32_t first = ax.perm.front(), last = ax.perm.back();
+    const auto sw = static_cast<std::int32_t>(SW);
+    const std::vector<std::int32_t>& idx = nearest ? m.nearest : m.lo;
+    const auto on_edge = [&](size_t k) {
+        return idx[k] >= 0 && (idx[k] % sw == first || idx[k] % sw == last);
+    };
+    std::vector<size_t> pix;
+    for (size_t k = 0; k < idx.size(); ++k) {
+        if (idx[k] >= 0) {
+            if (!nearest && m.step[k] % 3 == 1 && on_edge(k)) {
+                pix.push_back(k);
+            }
+            continue;
+        }
+        const size_t r = k / W, c = k % W;
+        if ((c > 0 && on_edge(k - 1)) || (c + 1 < W && on_edge(k + 1)) ||
+            (r > 0 && on_edge(k - W)) || (r + 1 < H && on_edge(k + W))) {
+            pix.push_back(k);
+        }
+    }
+    if (pix.empty()) {
+        return;
+    }
+    const auto xc = out.x_centers(), yc = out.y_centers();
+    std::vector<double> x(pix.size()), y(pix.size());
+    for (size_t i = 0; i < pix.size(); ++i) {
+        x[i] = xc[pix[i] % W];
+        y[i] = yc[pix[i] / W];
+    }
+    io::LonLatToCrs(src.crs, out_crs).transform(x.data(), y.data(), pix.size());
+    const AxisLocator ya(src.y, src.y.size() > 1 ? std::abs(src.y[1] - src.y[0]) : 1.0);
+    const double gap = ax.c.front() + 360.0 - ax.c.back();
+    const int dc = first > last ? 1 : -1; // first - last = dc * (SW - 1)
+    for (size_t i = 0; i < pix.size(); ++i) {
+        const size_t k = pix[i];
+        double lon = ax.lo() + std::fmod(x[i] - ax.lo(), 360.0); // NaN stays NaN
+        if (lon < ax.lo()) {
+            lon += 360.0;
+        }
+        if (nearest) {
+            const long cx = ax.cell(lon);
+            const std::int32_t sy = ya.nearest(y[i]);
+            if (cx >= 0 && sy >= 0) {
+                m.nearest[k] = sy * sw + ax.perm[static_cast<size_t>(cx)];
+            }
+            continue;
+        }
+        if (!(lon > ax.c.back() || lon < ax.c.front())) {
+            continue; // between the first and the last centre (as mapped), or NaN
+        }
+        if (lon < ax.c.front()) {
+            lon += 360.0;
+        }
+        std::int32_t row = m.lo[k] / sw;
+        int dr = m.step[k] / 3 - 1;
+        if (m.lo[k] < 0) {
+            std::int32_t yl = 0, yh = 0;
+            float wy = 0.f;
+            if (!ya.bilinear(y[i], yl, yh, wy)) {
+                continue;
+            }
+            row = yl;
+            dr = yh - yl;
+            m.wy[k] = wy;
+        }
+        m.lo[k] = row * sw + last;
+        m.step[k] = static_cast<std::uint8_t>(9 + (dc + 1) + 3 * (dr + 1));
+        m.wx[k] = static_cast<float>(std::clamp((lon - ax.c.back()) / gap, 0.0, 1.0));
     }
 }
 
@@ -651,7 +744,11 @@ SourceMap map_source(const io::Geometry& g, const grid::Grid& out, Resampling me
                                 east ? "+proj=longlat +datum=WGS84 +lon_wrap=180 +no_defs +type=crs"
                                      : "EPSG:4326",
                                 "lat/lon"};
-            return map_projected(p, out, method, for_each, out_crs);
+            PixelMap m = map_projected(p, out, method, for_each, out_crs);
+            if (method == Resampling::Nearest || method == Resampling::Bilinear) {
+                bridge_seam(m, p, out, out_crs);
+            }
+            return m;
         }
         if (const auto* proj = std::get_if<io::ProjectedAxes>(&g)) {
             return map_projected(*proj, out, method, for_each, out_crs);
@@ -750,7 +847,13 @@ io::Window used_window(const SourceMap& map, size_t src_h, size_t src_w,
         return flat_window(m.idx, src_h, src_w, 0, for_each);
     }
     if (!m.lo.empty()) {
-        return flat_window(m.lo, src_h, src_w, 1, for_each);
+        io::Window win = flat_window(m.lo, src_h, src_w, 1, for_each);
+        if (!win.empty() &&
+            std::any_of(m.step.begin(), m.step.end(), [](auto st) { return st >= 9; })) {
+            win.col0 = 0; // bridge_seam: the last and the first column
+            win.col1 = src_w;
+        }
+        return win;
     }
     return flat_window(m.nearest, src_h, src_w, 0, for_each);
 }

@@ -118,6 +118,35 @@ def write_cf(path, lat, lon, values, times, bounds=None, name="v", packed=False,
         v[:] = np.ma.masked_invalid(values)
 
 
+# The uint32 flag words of the wide-flag tests (test_gen_expressions, test_gen_geotiff): bit 25
+# or 31 set together with low bits, which float32 (24 significant bits) would lose.
+WIDE_FLAG_WORDS = np.array([0, 1, 2, 3, (1 << 25) | 1, (1 << 25) | 2, (1 << 31) | 1,
+                            (1 << 31) | (1 << 25) | 3, 1 << 25, (1 << 31) | 2], dtype=np.uint32)
+# Their expressions over a flag variable qf (flag_meanings "Low Two High Top", masks 1, 2, 2^25,
+# 2^31) and a variable chl, as gen config lines.
+WIDE_FLAG_CONFIG = ("processed_variables:\n"
+                    "  - low: {expression: 'qf.Low'}\n"
+                    "  - high_low: {expression: 'qf.High and qf.Low and not qf.Two'}\n"
+                    "output_variables:\n"
+                    "  - low\n"
+                    "  - high_low\n"
+                    "  - chl: {valid_pixel_expression: 'qf.Top && qf.Low'}\n")
+
+
+def check_wide_flags(test, z, q, chl, least):
+    """The cube z (zarr) of WIDE_FLAG_CONFIG against numpy's bitwise operations on the words q
+    (2-D); chl: the input's chl (2-D). The words float32 rounds, with Low set, are at least
+    `least` pixels, and so are those that pass chl's valid_pixel_expression."""
+    low = (q & 1) != 0
+    np.testing.assert_array_equal(z["low"][0], low.astype(np.float32))
+    np.testing.assert_array_equal(
+        z["high_low"][0], (((q & (1 << 25)) != 0) & low & ((q & 2) == 0)).astype(np.float32))
+    top_low = ((q & (1 << 31)) != 0) & low
+    np.testing.assert_array_equal(z["chl"][0], np.where(top_low, chl, np.nan).astype(np.float32))
+    test.assertGreater(int((((q & (1 << 25)) != 0) & low).sum()), least)
+    test.assertGreater(int(top_low.sum()), least)
+
+
 def write_config(path, region, size, out, chunks=None, variables=None, resampling=None, extra=""):
     lines = [f"output_region: [{', '.join(repr(float(x)) for x in region)}]",
              f"output_size: [{size[0]}, {size[1]}]",

@@ -10,7 +10,8 @@ netCDF4 = lazy_module("netCDF4")
 zarr = lazy_module("zarr")
 import numpy as np
 
-from baimstest import TempDirTest, run, snapshot, write_cf
+from baimstest import (WIDE_FLAG_CONFIG, WIDE_FLAG_WORDS, TempDirTest, check_wide_flags, run,
+                       snapshot, write_cf)
 
 LAT = np.arange(9.75, 0, -0.5)  # 20, descending: the output grid below has the same pixels
 LON = np.arange(0.25, 15, 0.5)  # 30
@@ -158,9 +159,7 @@ class Expressions(TempDirTest):
         float32 keeps 24 significant bits, so 2^25 + 1 would read as 2^25 and Low would be lost.
         The flag tests read the words exactly (numpy on the uint32 words is the reference)."""
         rng = np.random.default_rng(5)
-        words = np.array([0, 1, 2, 3, (1 << 25) | 1, (1 << 25) | 2, (1 << 31) | 1,
-                          (1 << 31) | (1 << 25) | 3, (1 << 25), (1 << 31) | 2], dtype=np.uint32)
-        w = words[rng.integers(0, len(words), (20, 30))]
+        w = WIDE_FLAG_WORDS[rng.integers(0, len(WIDE_FLAG_WORDS), (20, 30))]
         chl = rng.uniform(0.0, 3.0, (1, 20, 30)).astype(np.float32)
         write_cf(self.p("in.nc"), LAT, LON, chl, [dt.datetime(2017, 4, 14, 10, 30)], name="chl")
         with netCDF4.Dataset(self.p("in.nc"), "a") as ds:
@@ -169,24 +168,8 @@ class Expressions(TempDirTest):
             f.flag_masks = np.array([1, 2, 1 << 25, 1 << 31], dtype=np.uint32)
             f[0] = w
         p = self.gen("output_region: [0.0, 0.0, 15.0, 10.0]\n"
-                     "output_size: [30, 20]\n"
-                     "processed_variables:\n"
-                     "  - low: {expression: 'qf.Low'}\n"
-                     "  - high_low: {expression: 'qf.High and qf.Low and not qf.Two'}\n"
-                     "output_variables:\n"
-                     "  - low\n"
-                     "  - high_low\n"
-                     "  - chl: {valid_pixel_expression: 'qf.Top && qf.Low'}\n")
-        z = zarr.open(self.p("c.zarr"), "r")
-        low = (w & 1) != 0
-        high_low = ((w & (1 << 25)) != 0) & low & ((w & 2) == 0)
-        np.testing.assert_array_equal(z["low"][0], low.astype(np.float32))
-        np.testing.assert_array_equal(z["high_low"][0], high_low.astype(np.float32))
-        top_low = ((w & (1 << 31)) != 0) & low
-        np.testing.assert_array_equal(z["chl"][0], np.where(top_low, chl[0], np.nan))
-        # the words that float32 rounds are there, and Low is set in them
-        self.assertGreater(int((((w & (1 << 25)) != 0) & low).sum()), 30)
-        self.assertGreater(int(top_low.sum()), 30)
+                     "output_size: [30, 20]\n" + WIDE_FLAG_CONFIG)
+        check_wide_flags(self, zarr.open(self.p("c.zarr"), "r"), w, chl[0], 30)
         self.assertNotIn("float32 values", p.stderr)
 
     def test_64bit_flag_words_test_exactly(self):

@@ -7,6 +7,7 @@ edge are left out; every other pixel must be equal, NaN where GDAL gives no data
 """
 
 import os
+import shutil
 import subprocess
 import unittest
 
@@ -16,7 +17,7 @@ zarr = lazy_module("zarr")
 gdal = lazy_module("osgeo.gdal", then=lambda g: g.UseExceptions())
 osr = lazy_module("osgeo.osr", then=lambda _: gdal.UseExceptions())
 
-from baimstest import TempDirTest, run
+from baimstest import WIDE_FLAG_CONFIG, WIDE_FLAG_WORDS, TempDirTest, check_wide_flags, run
 
 
 DATES = ["20230601", "20230602", "20230603"]
@@ -122,12 +123,13 @@ class GenGeoTiff(_Gen):
             "time_pattern '%Y-%m-%d'. Fix input_processor_params.time_pattern or the file name")
 
 
-def write_flag_tiff(path, gtype, bands, nodata=None):
+def write_flag_tiff(path, gtype, bands, nodata=None, options=()):
     """A geographic WGS 84 GeoTIFF on the cube's grid (SIZE pixels of 0.25 deg from 0 E, 10 N:
     FLAG_REGION, each output pixel centre is a source pixel centre), bands = [(name, words,
-    flag metadata items)], every band of GDAL type gtype with nodata (exact, 64-bit too)."""
+    flag metadata items)], every band of GDAL type gtype with nodata (exact, 64-bit too);
+    options: GDAL creation options."""
     w, h = SIZE
-    ds = gdal.GetDriverByName("GTiff").Create(path, w, h, len(bands), gtype)
+    ds = gdal.GetDriverByName("GTiff").Create(path, w, h, len(bands), gtype, options=list(options))
     ds.SetGeoTransform((0.0, 0.25, 0, 10.0, 0, -0.25))
     s = osr.SpatialReference()
     s.ImportFromEPSG(4326)
@@ -166,33 +168,14 @@ class GenGeoTiffFlags(_Gen):
 
     def test_uint32_flag_band(self):
         rng = np.random.default_rng(5)
-        pool = np.array([0, 1, 2, 3, (1 << 25) | 1, (1 << 25) | 2, (1 << 31) | 1,
-                         (1 << 31) | (1 << 25) | 3, 1 << 25, (1 << 31) | 2], dtype=np.uint32)
         h, w = SIZE[1], SIZE[0]
-        q = pool[rng.integers(0, len(pool), (h, w))]
+        q = WIDE_FLAG_WORDS[rng.integers(0, len(WIDE_FLAG_WORDS), (h, w))]
         chl = rng.integers(1, 1000, (h, w)).astype(np.uint32)
         write_flag_tiff(self.p("f.tif"), gdal.GDT_UInt32,
                         [("qf", q, {"flag_meanings": "Low Two High Top",
                                     "flag_masks": "{1,2,33554432,2147483648}"}),
                          ("chl", chl, {})])
-        z = self.run_flags(self.p("f.tif"),
-                           "processed_variables:\n"
-                           "  - low: {expression: 'qf.Low'}\n"
-                           "  - high_low: {expression: 'qf.High and qf.Low and not qf.Two'}\n"
-                           "output_variables:\n"
-                           "  - low\n"
-                           "  - high_low\n"
-                           "  - chl: {valid_pixel_expression: 'qf.Top && qf.Low'}\n")
-        low = (q & 1) != 0
-        np.testing.assert_array_equal(z["low"][0], low.astype(np.float32))
-        np.testing.assert_array_equal(
-            z["high_low"][0], (((q & (1 << 25)) != 0) & low & ((q & 2) == 0)).astype(np.float32))
-        top_low = ((q & (1 << 31)) != 0) & low
-        np.testing.assert_array_equal(z["chl"][0],
-                                      np.where(top_low, chl, np.nan).astype(np.float32))
-        # the words that float32 rounds are there, with Low set
-        self.assertGreater(int((((q & (1 << 25)) != 0) & low).sum()), 100)
-        self.assertGreater(int(top_low.sum()), 100)
+        check_wide_flags(self, self.run_flags(self.p("f.tif"), WIDE_FLAG_CONFIG), q, chl, 100)
 
     def test_uint64_flag_band_with_nodata(self):
         rng = np.random.default_rng(11)
@@ -268,6 +251,42 @@ GRAN = "GRANULE/L2A_T33UUQ_A032512_20230601T100559/IMG_DATA"
 # The SAFE fixture covers 399960..401160 E, 5598840..5600040 N of UTM 33N
 # (13.5881..13.6053 E, 50.5331..50.5437 N).
 S2_REGION = [13.586, 50.532, 13.607, 50.545]  # the tile and a margin around it
+
+
+class GenGeoTiffSignedByte(_Gen):
+    """A Byte band with PIXELTYPE=SIGNEDBYTE (GDAL 3.6 has no Int8 type: the signed bytes are in
+    the image structure metadata) reads as -128..127, its nodata (-1 or -128) as a signed byte
+    too; numpy's int8 view of the bytes written is the reference (FLAG_REGION: every output pixel
+    is one source pixel)."""
+
+    def test_values_and_nodata_are_signed(self):
+        rng = np.random.default_rng(8)
+        h, w = SIZE[1], SIZE[0]
+        sb = rng.integers(-128, 128, (h, w)).astype(np.int8)
+        sb[:2, :2] = [[-128, -1], [127, 0]]
+        for nodata in (-1, -128):
+            with self.subTest(nodata=nodata):
+                path = self.p(f"sb{-nodata}.tif")
+                write_flag_tiff(path, gdal.GDT_Byte, [("sb", sb.view(np.uint8), {})],
+                                nodata=nodata, options=["PIXELTYPE=SIGNEDBYTE"])
+                ds = gdal.Open(path)  # what GDAL itself reports of the file
+                b = ds.GetRasterBand(1)
+                self.assertEqual(b.GetMetadataItem("PIXELTYPE", "IMAGE_STRUCTURE"), "SIGNEDBYTE")
+                self.assertEqual(b.GetNoDataValue(), nodata)
+                ds = None
+                _, out = self.gen([path], "{}", region=FLAG_REGION, fail_fast=True,
+                                  extra="processed_variables:\n"
+                                        "  - neg: {expression: 'sb < 0'}\n"
+                                        "output_variables: [sb, neg]\n")
+                z = zarr.open(out, "r")
+                exp = np.where(sb == nodata, np.nan, sb.astype(np.float32))
+                np.testing.assert_array_equal(z["sb"][0], exp)
+                # a comparison with a nodata (NaN) pixel is false, as in numpy
+                neg = ((sb < 0) & (sb != nodata)).astype(np.float32)
+                np.testing.assert_array_equal(z["neg"][0], neg)
+                self.assertEqual(int(np.isnan(exp).sum()), int((sb == nodata).sum()))
+                self.assertGreater(int((sb < 0).sum()), 300)
+                shutil.rmtree(out)
 
 
 class GenSentinel2(_Gen):

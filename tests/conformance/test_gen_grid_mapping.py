@@ -315,27 +315,7 @@ class GridMappings(TempDirTest):
                'AXIS["x",east,ORDER[1],LENGTHUNIT["metre",1]],'
                'AXIS["y",north,ORDER[2],LENGTHUNIT["metre",1]]]')
         path = self.p("engineering.nc")
-        with netCDF4.Dataset(path, "w") as ds:
-            ds.createDimension("time", None)
-            ds.createDimension("y", 20)
-            ds.createDimension("x", 30)
-            t = ds.createVariable("time", "f8", ("time",))
-            t.units = "days since 2000-01-01"
-            t.standard_name = "time"
-            t[:] = [100.5]
-            y = ds.createVariable("y", "f8", ("y",))
-            y.standard_name = "projection_y_coordinate"
-            y.units = "m"
-            y[:] = np.arange(20) * 1000.0
-            x = ds.createVariable("x", "f8", ("x",))
-            x.standard_name = "projection_x_coordinate"
-            x.units = "m"
-            x[:] = np.arange(30) * 1000.0
-            gm = ds.createVariable("crs", "i4", ())
-            gm.crs_wkt = wkt
-            v = ds.createVariable("tas", "f4", ("time", "y", "x"))
-            v.grid_mapping = "crs"
-            v[0] = np.ones((20, 30), np.float32)
+        self.projected_file(path, {"crs_wkt": wkt}, np.arange(30) * 1000.0, np.arange(20) * 1000.0)
         p, _ = self.gen([path], [0, 40, 20, 60], [20, 20], check=4)
         self.assertEqual(p.stderr.strip().splitlines()[-1],
                          f"baims gen: error: input {path}: cannot read '{path}': grid mapping "

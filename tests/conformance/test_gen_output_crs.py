@@ -16,6 +16,7 @@ Appending a time step, CRS/grid mismatches and invalid CRS strings are checked w
 one-line errors and exit codes (docs/exit-codes.md).
 """
 
+import datetime as dt
 import os
 import shutil
 import unittest
@@ -25,8 +26,9 @@ from baimstest import lazy_module, xr  # imported on first use (xarray: pandas, 
 netCDF4 = lazy_module("netCDF4")
 gdal = lazy_module("osgeo.gdal", then=lambda g: g.UseExceptions())
 osr = lazy_module("osgeo.osr", then=lambda _: gdal.UseExceptions())
+pyproj = lazy_module("pyproj")
 
-from baimstest import DATA, TempDirTest, cube_differences, cube_files, run, snapshot
+from baimstest import DATA, TempDirTest, cube_differences, cube_files, run, snapshot, write_cf
 from test_gen_geotiff import write_series
 
 
@@ -438,6 +440,126 @@ class GenOutputCrsSwath(_Gen):
         self.assertTrue(np.isnan(got[~ins]).all())
         self.assertGreater(int(np.count_nonzero(~np.isnan(got))), 1000)
         self.assertGreater(int(np.count_nonzero(~ins)), 100)
+
+
+def seam_field(lon, lat):
+    """A smooth field, periodic in longitude, steep across 180 degrees (about 0.5 per 0.5 degree
+    column there): a value clamped to the last or first column instead of interpolated across the
+    seam is off by up to half a column step."""
+    r, p = np.radians(lon), np.radians(lat)
+    return (10 + 5 * np.sin(r) + 20 * np.cos(3 * r) * np.cos(p) + 8 * np.sin(7 * r) * np.cos(p)
+            + 3 * np.sin(2 * p))
+
+
+class GenOutputCrsGlobalSeam(_Gen):
+    """A global regular lat/lon input (0.5 degree cells) onto projected grids that take pixels
+    on both sides of its longitude seam: a north polar stereographic grid (EPSG:3413), LAEAs
+    centred on 180 and on 0 degrees. Bilinear interpolates between the last and the first longitude column
+    like between any other pair when the input covers the whole circle (-180..180 and 0..360
+    conventions), and clamps to the edge column as before when it does not. Reference: pyproj
+    maps the output centres to lon/lat; numpy interpolates on the input with longitude wrapping
+    (regular axes: the column is (lon - lon0) / 0.5 mod 720); latitudes beyond the first/last
+    centre are clamped to it (baims's rule in the outer half pixel)."""
+
+    LAT = np.arange(-89.75, 90, 0.5)
+    GRIDS = {"EPSG:3413": ([-1000000.0, -1000000.0, 1000000.0, 1000000.0], 5000.0),
+             "+proj=laea +lat_0=0 +lon_0=180 +datum=WGS84 +units=m +no_defs":
+                 ([-1990000.0, -2000000.0, 2010000.0, 2000000.0], 20000.0),
+             "+proj=laea +lat_0=0 +lon_0=0 +datum=WGS84 +units=m +no_defs":
+                 ([-1990000.0, -2000000.0, 2010000.0, 2000000.0], 20000.0)}
+
+    def gen(self, lon, crs, method):
+        lat = self.LAT
+        lo, la = np.meshgrid(lon, lat)
+        nc = self.p("global.nc")
+        write_cf(nc, lat, lon, seam_field(lo, la)[None], [dt.datetime(2020, 1, 1)])
+        region, res = self.GRIDS[crs]
+        shutil.rmtree(self.p("cube.zarr"), ignore_errors=True)
+        cfg = self.config("gen.yml", region, crs=crs, processor="default", res=res,
+                          extra=f"output_variables: [v]\noutput_resampling: {method}\n")
+        run(["gen", "-c", cfg, nc], check=0)
+        with xr.open_zarr(self.p("cube.zarr"), decode_times=False) as c:
+            got = c["v"].values[0]
+        src = seam_field(lo, la).astype("f4").astype("f8")
+        x, y = centres(region, res)
+        t = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+        plon, plat = t.transform(x, y)
+        self.assertEqual(got.shape, x.shape)
+        return got, src, plon, plat
+
+    def reference(self, lon, src, plon, plat, method, wrap):
+        n = len(lon)
+        fj = np.clip((plat - self.LAT[0]) / 0.5, 0, len(self.LAT) - 1)
+        fi = (plon - lon[0]) / 0.5
+        if wrap:
+            fi = np.mod(fi, 360 / 0.5)
+        if method == "nearest":
+            fi, fj = fi + 0.5, (plat - self.LAT[0]) / 0.5 + 0.5
+            amb = (np.abs(fi - np.round(fi)) < 1e-6) | (np.abs(fj - np.round(fj)) < 1e-6)
+            i = np.floor(fi).astype(int) % n if wrap else np.floor(fi).astype(int)
+            j = np.clip(np.floor(fj).astype(int), 0, len(self.LAT) - 1)
+            out = (not wrap) & ((i < 0) | (i >= n))
+            ref = src[j, np.clip(i, 0, n - 1)]
+            ref[out] = np.nan
+            return ref, np.zeros_like(ref), amb
+        if not wrap:
+            # the footprint ends half a column beyond the edge centres; clamped inside it
+            out = (fi < -0.5) | (fi >= n - 0.5)
+            fi = np.clip(fi, 0, n - 1)
+        i0 = np.floor(fi).astype(int)
+        wx = fi - i0
+        i0 = np.minimum(i0, n - 1)
+        i1 = (i0 + 1) % n if wrap else np.minimum(i0 + 1, n - 1)
+        j0 = np.floor(fj).astype(int)
+        wy = fj - j0
+        j1 = np.minimum(j0 + 1, len(self.LAT) - 1)
+        v = [src[j0, i0], src[j0, i1], src[j1, i0], src[j1, i1]]
+        ref = ((1 - wy) * ((1 - wx) * v[0] + wx * v[1]) + wy * ((1 - wx) * v[2] + wx * v[3]))
+        spread = np.max(v, axis=0) - np.min(v, axis=0)
+        if not wrap:
+            ref[out] = np.nan
+        return ref, spread, np.zeros(ref.shape, bool)
+
+    def check(self, lon, crs, method, wrap=True):
+        got, src, plon, plat = self.gen(lon, crs, method)
+        ref, spread, amb = self.reference(lon, src, plon, plat, method, wrap)
+        # output pixels whose source longitude lies between the last and the first centre
+        gap = 360 - (lon[-1] - lon[0])
+        seam = np.mod(plon - lon[-1], 360) < gap
+        ok = ~amb
+        np.testing.assert_array_equal(np.isnan(got[ok]), np.isnan(ref[ok]))
+        valid = ok & ~np.isnan(ref)
+        # positions interpolated to 0.01 source pixel (resample_projected.cpp), float32 sums
+        err = np.abs(got[valid] - ref[valid]) - (1e-4 + 0.02 * spread[valid])
+        self.assertTrue((err <= 0).all(), f"{int((err > 0).sum())} pixels off, worst "
+                        f"{float(err.max())} at {np.argwhere(valid)[np.argmax(err)].tolist()}")
+        return got, ref, seam
+
+    def check_global(self, method):
+        for crs in self.GRIDS:
+            for lon in (np.arange(-179.75, 180, 0.5), np.arange(0.25, 360, 0.5)):
+                with self.subTest(crs=crs, lon0=lon[0]):
+                    got, ref, seam = self.check(lon, crs, method)
+                    self.assertFalse(np.isnan(got[seam]).any())
+                    # the seam of -180..180 is at 180, that of 0..360 at 0: a LAEA centred on
+                    # the other meridian has none
+                    far = ("lon_0=180" in crs and lon[0] > 0) or ("lon_0=0 " in crs and lon[0] < 0)
+                    self.assertEqual(int(seam.sum()) > 100, not far, int(seam.sum()))
+
+    def test_bilinear_interpolates_across_the_seam(self):
+        self.check_global("bilinear")
+
+    def test_nearest_takes_the_cell_across_the_seam(self):
+        self.check_global("nearest")
+
+    def test_bilinear_of_an_input_short_of_the_circle_does_not_wrap(self):
+        # -180..179.5: the last column left out; longitudes in [179.5, 180) are outside (NaN),
+        # those in [-180, -179.75) take the first column (clamped)
+        lon = np.arange(-179.75, 179.5, 0.5)
+        got, ref, seam = self.check(lon, "+proj=laea +lat_0=0 +lon_0=180 +datum=WGS84 +units=m "
+                                    "+no_defs", "bilinear", wrap=False)
+        self.assertGreater(int(seam.sum()), 100)
+        self.assertGreater(int(np.isnan(got).sum()), 100)
 
 
 if __name__ == "__main__":

@@ -110,7 +110,9 @@ struct PixelMap {
     // Bilinear: value = (1-wy)*((1-wx)*v00 + wx*v01) + wy*((1-wx)*v10 + wx*v11), with v00 at the
     // flat index lo (-1: outside the source footprint), v01 at lo + dcol, v10 at lo + drow and
     // v11 at lo + drow + dcol. step: dcol = step % 3 - 1 (-1, 0, 1 columns), drow = step / 3 - 1
-    // (-1, 0, 1 rows, each times the source width).
+    // (-1, 0, 1 rows, each times the source width). step >= 9 (a global lat/lon source onto a
+    // projected grid, across its longitude seam): lo is on the last column, dcol = (step % 3 - 1)
+    // times (source width - 1) (to the first column), drow = step / 3 % 3 - 1.
     std::vector<std::int32_t> lo;
     std::vector<std::uint8_t> step;
     std::vector<float> wx, wy;

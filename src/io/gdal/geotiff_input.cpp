@@ -234,6 +234,10 @@ public:
             v.nc_type = gdal::type_name(GDALGetRasterDataType(band), v.integer);
             bi.integer = v.integer;
             bi.is_signed = gdal::is_signed_integer(GDALGetRasterDataType(band));
+            if (gdal::signed_byte(band)) {
+                v.nc_type = "byte";
+                bi.is_signed = true;
+            }
             bi.nodata_word = bi.integer ? gdal::nodata_word(band) : std::nullopt;
             if (bi.scale != 1.0 || bi.offset != 0.0) {
                 v.integer = false;

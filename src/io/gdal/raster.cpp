@@ -121,6 +121,12 @@ void read_band(GDALDatasetH ds, int band, const std::filesystem::path& path,
                std::vector<double>& out) {
     out.resize(band_size(ds));
     read_band_as(ds, band, path, out.data(), GDT_Float64);
+    GDALRasterBandH b = GDALGetRasterBand(ds, band);
+    if (b && signed_byte(b)) {
+        for (double& v : out) {
+            v = v > 127.0 ? v - 256.0 : v; // GDAL gives the stored byte as 0..255
+        }
+    }
 }
 
 void read_band_words(GDALDatasetH ds, int band, const std::filesystem::path& path,
@@ -130,10 +136,24 @@ void read_band_words(GDALDatasetH ds, int band, const std::filesystem::path& pat
     // Int64 words are the same 64 bits as their two's complement uint64.
     const bool is_signed = b && is_signed_integer(GDALGetRasterDataType(b));
     read_band_as(ds, band, path, out.data(), is_signed ? GDT_Int64 : GDT_UInt64);
+    if (b && signed_byte(b)) {
+        for (uint64_t& w : out) { // GDAL gives the stored byte as 0..255: sign-extended here
+            w = static_cast<uint64_t>(
+                static_cast<int64_t>(static_cast<int8_t>(static_cast<uint8_t>(w))));
+        }
+    }
 }
 
 bool is_signed_integer(GDALDataType t) {
     return t == GDT_Int16 || t == GDT_Int32 || t == GDT_Int64;
+}
+
+bool signed_byte(GDALRasterBandH band) {
+    if (GDALGetRasterDataType(band) != GDT_Byte) {
+        return false;
+    }
+    const char* p = GDALGetMetadataItem(band, "PIXELTYPE", "IMAGE_STRUCTURE");
+    return p && std::string(p) == "SIGNEDBYTE";
 }
 
 std::optional<uint64_t> nodata_word(GDALRasterBandH band) {
@@ -151,7 +171,8 @@ std::optional<uint64_t> nodata_word(GDALRasterBandH band) {
     double lo = 0.0, hi = 0.0;
     switch (t) {
     case GDT_Byte:
-        hi = 255.0;
+        lo = signed_byte(band) ? -128.0 : 0.0;
+        hi = signed_byte(band) ? 127.0 : 255.0;
         break;
     case GDT_UInt16:
         hi = 65535.0;

@@ -61,6 +61,11 @@ std::optional<uint64_t> nodata_word(GDALRasterBandH band);
 // A signed integer type (Int16, Int32, Int64).
 bool is_signed_integer(GDALDataType t);
 
+// A Byte band holding signed bytes (-128..127): PIXELTYPE=SIGNEDBYTE in its IMAGE_STRUCTURE
+// metadata (GDAL before 3.7 has no Int8 type). read_band and read_band_words give its values
+// signed, nodata_word its nodata sign-extended.
+bool signed_byte(GDALRasterBandH band);
+
 // netCDF-style type name of a GDAL type ("ubyte", "ushort", "float", ...); integer storage:
 // `integer` set.
 std::string type_name(GDALDataType t, bool& integer);
