@@ -10,17 +10,14 @@
 // first quad in swath order. Two passes, each spread over threads by for_each: bands of swath
 // rows find each output pixel's quad (an atomic minimum of the quad index: the result does not
 // depend on the threads), then bands of output rows fill the map from it. Pass 1 is walked in
-// blocks of 64 x 64 quads (the output pixels they meet stay in the cache). Each cell's position
-// in output pixel units is computed once per block, with the ceil and floor of both (clamped to
-// the grid, as int32); a quad's bounding box holds an output centre when the min of its corners'
-// ceils is at most the max of their floors, both ways: one branch-free integer pass over a row of
-// the block lists the quads that may hold one, and only those are set up (box in doubles, hull).
-// Of those it skips the centres outside the quad's convex hull and takes those well inside a
-// strictly convex quad without inverting it (Hull: such a quad is the one-to-one bilinear image of
-// the unit square), and stops Newton's method once it has converged (holds): shortcuts that give
-// the same owners as the full inversion (except that a centre inside a convex quad on which
-// Newton's method fails is now held). Pass 2 is walked in tiles of 64 x 64 output pixels; for
-// nearest, the positions of the swath cells a tile searches are decoded once per tile.
+// blocks of 64 x 64 quads (the output pixels they meet stay in the cache), takes each quad's
+// bounding box from its cells' positions in output pixel units (computed once per cell), skips
+// the centres outside the quad's convex hull and takes those well inside a strictly convex quad
+// without inverting it (Hull: such a quad is the one-to-one bilinear image of the unit square),
+// and stops Newton's method once it has converged (holds): shortcuts that give the same owners as
+// the full inversion (except that a centre inside a convex quad on which Newton's method fails is
+// now held). Pass 2 is walked in tiles of 64 x 64 output pixels; for nearest, the positions of the
+// swath cells a tile searches are decoded once per tile.
 //   nearest   the cell whose centre is nearest to the output centre, searched among the 4x4
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
@@ -384,7 +381,7 @@ struct Walk {
         // quad in swath order that holds its centre (an atomic minimum, so the result does not
         // depend on the order the bands run in). A band is walked in blocks of `band` columns
         // so that the output pixels it meets stay in the cache.
-        constexpr size_t band = 64;
+        const size_t band = 64;
         const size_t nbands = (H - 1 + band - 1) / band;
         const double gx0 = ex.xmin - dx, gx1 = ex.xmax + dx; // beyond: no column centre
         // Each cell's position in output pixel units, u = (ymax_g - y) / dy - 0.5 and
@@ -403,19 +400,6 @@ struct Walk {
             const size_t bn = (band + 1) * (band + 1);
             std::vector<double> us(bn), vs(bn);
             std::vector<Pt> ps(bn); // the block's positions, decoded once
-            // Per cell: ceil and floor of u and v clamped to [-1, OH] and [-1, OW] (int32), and
-            // whether u and v are finite. For integer bounds clamp and ceil/floor commute, and
-            // so do min/max with a monotone clamp: a quad's ceil(min u) .. floor(max u) clamped
-            // is empty or outside 0..OH-1 exactly when the unclamped one is (see hits below).
-            std::vector<std::int32_t> cu(bn), fu(bn), cv(bn), fv(bn);
-            std::vector<std::uint8_t> fin(bn);
-            // The quads of a row of the block (their column in the block) whose box holds a row
-            // and a column centre (or a row centre, when the block may meet the grid 360 degrees
-            // away) and whose corners are all finite.
-            std::array<std::uint8_t, band> hits;
-            const double uhi = static_cast<double>(OH), vhi = static_cast<double>(OW);
-            const auto OH1 = static_cast<std::int32_t>(OH) - 1;
-            const auto OW1 = static_cast<std::int32_t>(OW) - 1;
             for (size_t c0 = 0; c0 + 1 < W; c0 += band) {
                 const size_t c_end = std::min(W - 1, c0 + band), nc = c_end - c0 + 1;
                 double bx0 = std::numeric_limits<double>::infinity(), bx1 = -bx0;
@@ -424,19 +408,8 @@ struct Walk {
                         const size_t i = r * W + c, k = (r - r_beg) * nc + (c - c0);
                         const Pt pk = pos(i);
                         ps[k] = pk;
-                        const double u = (ex.ymax - pk.y) / dy - 0.5;
-                        const double v = (pk.x - ex.xmin) / dx - 0.5;
-                        us[k] = u;
-                        vs[k] = v;
-                        const bool f = std::isfinite(u) && std::isfinite(v);
-                        fin[k] = f;
-                        // NaN: any value (the quad is skipped by fin).
-                        const double uc = f ? std::clamp(u, -1.0, uhi) : 0.0;
-                        const double vc = f ? std::clamp(v, -1.0, vhi) : 0.0;
-                        cu[k] = static_cast<std::int32_t>(fast_ceil(uc));
-                        fu[k] = static_cast<std::int32_t>(fast_floor(uc));
-                        cv[k] = static_cast<std::int32_t>(fast_ceil(vc));
-                        fv[k] = static_cast<std::int32_t>(fast_floor(vc));
+                        us[k] = (ex.ymax - pk.y) / dy - 0.5;
+                        vs[k] = (pk.x - ex.xmin) / dx - 0.5;
                         if (pk.x < bx0) { // NaN compares false
                             bx0 = pk.x;
                         }
@@ -449,43 +422,8 @@ struct Walk {
                 // may a quad with no column centre at its stored longitudes hold a centre.
                 const bool shifts = !projected && (bx1 - 360.0 >= gx0 || bx0 + 360.0 <= gx1);
                 for (size_t r = r_beg; r < r_end; ++r) {
-                    const size_t k0 = (r - r_beg) * nc;
-                    const size_t nq = c_end - c0;
-                    // Branch-free over the row (most quads hold no centre): integer min/max of
-                    // the quad's two columns of corners (the right column's carried to the next
-                    // quad), and the indices of the quads that may hold one appended to hits.
-                    size_t nh = 0;
-                    auto column = [&](size_t k, std::int32_t& cmin_u, std::int32_t& fmax_u,
-                                      std::int32_t& cmin_v, std::int32_t& fmax_v, std::uint8_t& f) {
-                        cmin_u = std::min(cu[k], cu[k + nc]);
-                        fmax_u = std::max(fu[k], fu[k + nc]);
-                        cmin_v = std::min(cv[k], cv[k + nc]);
-                        fmax_v = std::max(fv[k], fv[k + nc]);
-                        f = fin[k] & fin[k + nc];
-                    };
-                    std::int32_t lcu, lfu, lcv, lfv;
-                    std::uint8_t lf;
-                    column(k0, lcu, lfu, lcv, lfv, lf);
-                    for (size_t j = 0; j < nq; ++j) {
-                        std::int32_t rcu, rfu, rcv, rfv;
-                        std::uint8_t rf;
-                        column(k0 + j + 1, rcu, rfu, rcv, rfv, rf);
-                        const std::int32_t r0 = std::min(lcu, rcu), r1 = std::max(lfu, rfu);
-                        const std::int32_t q0 = std::min(lcv, rcv), q1 = std::max(lfv, rfv);
-                        const bool rows_in = (r1 >= 0) & (r0 <= OH1) & (r0 <= r1);
-                        const bool cols_in = (q1 >= 0) & (q0 <= OW1) & (q0 <= q1);
-                        hits[nh] = static_cast<std::uint8_t>(j);
-                        nh += static_cast<size_t>(rows_in & (cols_in | shifts) & ((lf & rf) != 0));
-                        lcu = rcu;
-                        lfu = rfu;
-                        lcv = rcv;
-                        lfv = rfv;
-                        lf = rf;
-                    }
-                    for (size_t hi = 0; hi < nh; ++hi) {
-                        const size_t j = hits[hi];
-                        const size_t c = c0 + j;
-                        const size_t q = r * W + c, k = k0 + j;
+                    for (size_t c = c0; c < c_end; ++c) {
+                        const size_t q = r * W + c, k = (r - r_beg) * nc + (c - c0);
                         const double u0 = us[k], u1 = us[k + 1], u2 = us[k + nc],
                                      u3 = us[k + nc + 1];
                         const double v0 = vs[k], v1 = vs[k + 1], v2 = vs[k + nc],
@@ -501,6 +439,16 @@ struct Walk {
                         // [xmin, xmax]: ceil(min v) .. floor(max v).
                         const double c0f = fast_ceil(std::min(std::min(v0, v1), std::min(v2, v3)));
                         const double c1f = fast_floor(std::max(std::max(v0, v1), std::max(v2, v3)));
+                        // Most quads hold no centre (their box holds no row or no column
+                        // centre, about half each way): one branch on both, not four jumps
+                        // that the branch predictor misses.
+                        const bool rows_in =
+                            (r1f >= 0) & (r0f <= static_cast<double>(OH) - 1) & (r0f <= r1f);
+                        const bool cols_in =
+                            (c1f >= 0) & (c0f <= static_cast<double>(OW) - 1) & (c0f <= c1f);
+                        if (!(rows_in & (cols_in | shifts))) {
+                            continue;
+                        }
                         const Pt a = ps[k], bb = ps[k + 1], cc = ps[k + nc], d = ps[k + nc + 1];
                         const double ymin = std::min({a.y, bb.y, cc.y, d.y});
                         const double ymax = std::max({a.y, bb.y, cc.y, d.y});
