@@ -214,6 +214,55 @@ TEST_CASE("swath: quads rasterised onto output centres, nothing outside the foot
 // is the first quad in swath order whose bilinear inverse, solved here in closed form (a
 // quadratic in s), has (s, t) in [0, 1]^2; no quad holds a centre -> none (-1). Centres within
 // 1e-6 of a quad's edge in (s, t) are left out (either answer is right there).
+// The first quad in swath order of g whose bilinear inverse, solved in closed form (a quadratic
+// in s), has (s, t) in (0, 1)^2, or -1; -2 when p is within 1e-6 of an edge of some quad in
+// (s, t) (either answer is right there). A quad with a NaN corner holds nothing (its roots are
+// NaN). holders: how many quads hold p.
+static std::int64_t first_holder(const baims::io::LatLon2D& g, double px, double py,
+                                 size_t& holders) {
+    auto cross = [](double ax, double ay, double bx, double by) { return ax * by - ay * bx; };
+    const size_t H = g.height, W = g.width;
+    holders = 0;
+    std::int64_t first = -1;
+    for (size_t r = 0; r + 1 < H; ++r) {
+        for (size_t c = 0; c + 1 < W; ++c) {
+            const size_t q = r * W + c;
+            const double ax = g.lon[q], ay = g.lat[q];
+            const double ex = g.lon[q + 1] - ax, ey = g.lat[q + 1] - ay;
+            const double fx = g.lon[q + W] - ax, fy = g.lat[q + W] - ay;
+            const double gx = ax - g.lon[q + 1] - g.lon[q + W] + g.lon[q + W + 1];
+            const double gy = ay - g.lat[q + 1] - g.lat[q + W] + g.lat[q + W + 1];
+            const double hx = px - ax, hy = py - ay;
+            // h - s e = t (f + s g)  =>  cross(h - s e, f + s g) = 0
+            const double A = -cross(ex, ey, gx, gy);
+            const double B = cross(hx, hy, gx, gy) - cross(ex, ey, fx, fy);
+            const double C = cross(hx, hy, fx, fy);
+            std::vector<double> roots;
+            if (std::abs(A) < 1e-15) {
+                roots.push_back(-C / B);
+            } else if (const double D = B * B - 4 * A * C; D >= 0) {
+                roots.push_back((-B + std::sqrt(D)) / (2 * A));
+                roots.push_back((-B - std::sqrt(D)) / (2 * A));
+            }
+            for (const double s : roots) {
+                const double kx = fx + s * gx, ky = fy + s * gy;
+                const double t =
+                    std::abs(kx) > std::abs(ky) ? (hx - s * ex) / kx : (hy - s * ey) / ky;
+                const double e =
+                    std::min({std::abs(s), std::abs(1 - s), std::abs(t), std::abs(1 - t)});
+                if (e < 1e-6) {
+                    return -2;
+                }
+                if (s > 0 && s < 1 && t > 0 && t < 1) {
+                    ++holders;
+                    first = first < 0 ? static_cast<std::int64_t>(q) : first;
+                }
+            }
+        }
+    }
+    return first;
+}
+
 TEST_CASE("swath: each output centre's quad is the first that holds it (closed-form inverse)",
           "[cube][swath]") {
     const size_t H = 9, W = 11;
@@ -244,51 +293,8 @@ TEST_CASE("swath: each output centre's quad is the first that holds it (closed-f
         std::get<PixelMap>(map_source(baims::io::Geometry{g}, out, Resampling::Bilinear, serial));
     const auto n =
         std::get<PixelMap>(map_source(baims::io::Geometry{g}, out, Resampling::Nearest, serial));
-    auto cross = [](double ax, double ay, double bx, double by) { return ax * by - ay * bx; };
-    // -1: outside every quad; -2: within 1e-6 of an edge of some quad (not checked). holders:
-    // how many quads hold it.
     size_t holders = 0;
-    auto reference = [&](double px, double py) -> std::int64_t {
-        holders = 0;
-        std::int64_t first = -1;
-        for (size_t r = 0; r + 1 < H; ++r) {
-            for (size_t c = 0; c + 1 < W; ++c) {
-                const size_t q = r * W + c;
-                const double ax = g.lon[q], ay = g.lat[q];
-                const double ex = g.lon[q + 1] - ax, ey = g.lat[q + 1] - ay;
-                const double fx = g.lon[q + W] - ax, fy = g.lat[q + W] - ay;
-                const double gx = ax - g.lon[q + 1] - g.lon[q + W] + g.lon[q + W + 1];
-                const double gy = ay - g.lat[q + 1] - g.lat[q + W] + g.lat[q + W + 1];
-                const double hx = px - ax, hy = py - ay;
-                // h - s e = t (f + s g)  =>  cross(h - s e, f + s g) = 0
-                const double A = -cross(ex, ey, gx, gy);
-                const double B = cross(hx, hy, gx, gy) - cross(ex, ey, fx, fy);
-                const double C = cross(hx, hy, fx, fy);
-                std::vector<double> roots;
-                if (std::abs(A) < 1e-15) {
-                    roots.push_back(-C / B);
-                } else if (const double D = B * B - 4 * A * C; D >= 0) {
-                    roots.push_back((-B + std::sqrt(D)) / (2 * A));
-                    roots.push_back((-B - std::sqrt(D)) / (2 * A));
-                }
-                for (const double s : roots) {
-                    const double kx = fx + s * gx, ky = fy + s * gy;
-                    const double t =
-                        std::abs(kx) > std::abs(ky) ? (hx - s * ex) / kx : (hy - s * ey) / ky;
-                    const double e =
-                        std::min({std::abs(s), std::abs(1 - s), std::abs(t), std::abs(1 - t)});
-                    if (e < 1e-6) {
-                        return -2;
-                    }
-                    if (s > 0 && s < 1 && t > 0 && t < 1) {
-                        ++holders;
-                        first = first < 0 ? static_cast<std::int64_t>(q) : first;
-                    }
-                }
-            }
-        }
-        return first;
-    };
+    auto reference = [&](double px, double py) { return first_holder(g, px, py, holders); };
     size_t inside = 0, twice = 0, checked = 0;
     for (size_t row = 0; row < out.height(); ++row) {
         for (size_t col = 0; col < out.width(); ++col) {
@@ -311,6 +317,61 @@ TEST_CASE("swath: each output centre's quad is the first that holds it (closed-f
     CHECK(inside > 1000);
     CHECK(checked - inside > 1000);
     CHECK(twice > 0);
+}
+
+// A swath larger than the output grid on every side (cells far beyond it in both directions),
+// with one cell without position (NaN) and one far outside (1e200 degrees): pass 1's per-cell
+// bounds are clamped to the grid and a quad with a corner without position holds nothing; the
+// owners are those of the closed-form inverse.
+TEST_CASE("swath: owners of a swath beyond the grid with cells without position", "[cube][swath]") {
+    const size_t H = 40, W = 50;
+    baims::io::LatLon2D g;
+    g.height = H;
+    g.width = W;
+    for (size_t r = 0; r < H; ++r) {
+        for (size_t c = 0; c < W; ++c) {
+            const double x = static_cast<double>(c), y = static_cast<double>(r);
+            g.lon.push_back(10.0 + 0.05 * x + 0.012 * y + 0.0003 * x * y);
+            g.lat.push_back(50.0 + 0.04 * y - 0.01 * x + 0.002 * std::sin(x));
+        }
+    }
+    const double NaN = std::numeric_limits<double>::quiet_NaN();
+    g.lat[20 * W + 25] = NaN;
+    g.lon[20 * W + 25] = NaN;
+    g.lon[30 * W + 10] = NaN; // lat kept: still no position
+    g.lat[5 * W + 40] = 1e200;
+    const baims::grid::Grid out({10.6, 49.9, 11.9, 51.1}, 70, 60);
+    auto serial = [](size_t n, const std::function<void(size_t)>& task) {
+        for (size_t i = 0; i < n; ++i) {
+            task(i);
+        }
+    };
+    const auto m =
+        std::get<PixelMap>(map_source(baims::io::Geometry{g}, out, Resampling::Bilinear, serial));
+    size_t holders = 0, checked = 0, inside = 0, near_nan = 0;
+    for (size_t row = 0; row < out.height(); ++row) {
+        for (size_t col = 0; col < out.width(); ++col) {
+            const std::int64_t want = first_holder(g, out.x(col), out.y(row), holders);
+            if (want == -2) {
+                continue;
+            }
+            ++checked;
+            const size_t o = row * out.width() + col;
+            INFO("output pixel row " << row << " col " << col);
+            CHECK(m.lo[o] == want);
+            inside += want >= 0;
+            // Inside the four quads around the NaN cell (20, 25) and no other quad: a hole.
+            const double lon = out.x(col), lat = out.y(row);
+            near_nan += want < 0 && std::abs(lon - (10.0 + 0.05 * 25 + 0.012 * 20 + 0.15)) < 0.05 &&
+                        std::abs(lat - (50.0 + 0.8 - 0.25)) < 0.03;
+        }
+    }
+    // The grid lies inside the swath's footprint but for the holes around the cells without
+    // position: most centres are held, some of the hole's are not.
+    CHECK(checked > 4000);
+    CHECK(inside > 3500);
+    CHECK(checked - inside > 5);
+    CHECK(near_nan > 0);
 }
 
 TEST_CASE("per-pixel average and mode over the listed cells, NaN left out, ties to the smaller",
