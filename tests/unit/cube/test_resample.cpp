@@ -237,14 +237,18 @@ static std::int64_t first_holder(const baims::io::LatLon2D& g, double px, double
             const double A = -cross(ex, ey, gx, gy);
             const double B = cross(hx, hy, gx, gy) - cross(ex, ey, fx, fy);
             const double C = cross(hx, hy, fx, fy);
-            std::vector<double> roots;
+            // (a fixed array, not a vector: this runs for every quad of every output centre,
+            // millions of times, and an allocation each costs seconds under ASan)
+            double roots[2];
+            size_t nroots = 0;
             if (std::abs(A) < 1e-15) {
-                roots.push_back(-C / B);
+                roots[nroots++] = -C / B;
             } else if (const double D = B * B - 4 * A * C; D >= 0) {
-                roots.push_back((-B + std::sqrt(D)) / (2 * A));
-                roots.push_back((-B - std::sqrt(D)) / (2 * A));
+                roots[nroots++] = (-B + std::sqrt(D)) / (2 * A);
+                roots[nroots++] = (-B - std::sqrt(D)) / (2 * A);
             }
-            for (const double s : roots) {
+            for (size_t i = 0; i < nroots; ++i) {
+                const double s = roots[i];
                 const double kx = fx + s * gx, ky = fy + s * gy;
                 const double t =
                     std::abs(kx) > std::abs(ky) ? (hx - s * ex) / kx : (hy - s * ey) / ky;
