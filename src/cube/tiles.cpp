@@ -460,7 +460,7 @@ public:
         const size_t ch = m.chunks[nd - 2], cw = m.chunks[nd - 1];
         const size_t R0 = cy * m_th * m_F, C0 = cx * m_tw * m_F;
         const size_t R1 = std::min(m_s.H, R0 + m_th * m_F), C1 = std::min(m_s.W, C0 + m_tw * m_F);
-        const size_t fh = R1 - R0, fw = C1 - C0;
+        const size_t fw = C1 - C0;
         // outer index → input chunk index and offset of the leading dims; output chunk index
         std::vector<size_t> in_idx(nd), out_idx(nd);
         size_t inner = 0; // element offset of the (y,x) plane inside the input chunk
@@ -489,8 +489,7 @@ public:
             return;
         }
         // per level: one row of output chunks (raw), which chunks of it hold a valid cell
-        struct Level {
-            size_t f, oh, ow, oth, otw, row0, col0, ncols;
+        struct Level : LevelGeom {
             Bytes row;
             std::vector<char> any;
         };
@@ -501,15 +500,7 @@ public:
         lv.resize(static_cast<size_t>(m_L) + 1);
         for (int k = 1; k <= m_L; ++k) {
             auto& l = lv[static_cast<size_t>(k)];
-            const auto& om = m_om[static_cast<size_t>(k)];
-            l.f = size_t{1} << k;
-            l.oh = level_size(fh, l.f);
-            l.ow = level_size(fw, l.f);
-            l.oth = om.chunks[nd - 2];
-            l.otw = om.chunks[nd - 1];
-            l.row0 = R0 / l.f / l.oth;
-            l.col0 = C0 / l.f / l.otw;
-            l.ncols = level_size(l.ow, l.otw);
+            l.LevelGeom::operator=(level_geom(static_cast<size_t>(k), R0, R1, C0, C1));
             l.row.resize(l.oth * l.ow * isz);
             l.any.assign(l.ncols, 0);
         }
@@ -645,6 +636,26 @@ public:
     }
 
 private:
+    // Level k of the footprint rows [R0, R1) x columns [C0, C1): its cell factor, size, chunk
+    // size, first output chunk row and column, and number of output chunk columns.
+    struct LevelGeom {
+        size_t f = 0, oh = 0, ow = 0, oth = 0, otw = 0, row0 = 0, col0 = 0, ncols = 0;
+    };
+    LevelGeom level_geom(size_t k, size_t R0, size_t R1, size_t C0, size_t C1) const {
+        const auto& om = m_om[k];
+        const size_t nd = om.ndim();
+        LevelGeom l;
+        l.f = size_t{1} << k;
+        l.oh = level_size(R1 - R0, l.f);
+        l.ow = level_size(C1 - C0, l.f);
+        l.oth = om.chunks[nd - 2];
+        l.otw = om.chunks[nd - 1];
+        l.row0 = R0 / l.f / l.oth;
+        l.col0 = C0 / l.f / l.otw;
+        l.ncols = level_size(l.ow, l.otw);
+        return l;
+    }
+
     // `first` of a float cube: level k's cell (i, j) is the level-0 value at (R0 + i 2^k,
     // C0 + j 2^k), the top-left cell of its block (what halve() makes of first of first), with
     // NaN and missing values as the fill value (as put_row()). Each level-0 chunk is decoded
@@ -662,11 +673,9 @@ private:
         const auto& m = m_v.meta;
         const size_t nd = m.ndim(), L = static_cast<size_t>(m_L);
         const size_t ch = m.chunks[nd - 2], cw = m.chunks[nd - 1];
-        const size_t fh = R1 - R0, fw = C1 - C0;
         U fill;
         std::memcpy(&fill, m_fill_raw.data(), sizeof(T));
-        struct Lv {
-            size_t f = 0, oh = 0, ow = 0, oth = 0, otw = 0, row0 = 0, col0 = 0, ncols = 0;
+        struct Lv : LevelGeom {
             size_t nring = 1, next = 0;         // ring slots; the next output chunk row to write
             std::vector<std::vector<char>> any; // per ring slot: chunks with a valid cell
             size_t flag = 0;                    // offset of the level's flags of a level-0 chunk
@@ -678,15 +687,7 @@ private:
         size_t nflags = 0; // per level-0 chunk: the `any` flags of its picks, every level's
         for (size_t k = 1; k <= L; ++k) {
             auto& l = lv[k];
-            const auto& om = m_om[k];
-            l.f = size_t{1} << k;
-            l.oh = level_size(fh, l.f);
-            l.ow = level_size(fw, l.f);
-            l.oth = om.chunks[nd - 2];
-            l.otw = om.chunks[nd - 1];
-            l.row0 = R0 / l.f / l.oth;
-            l.col0 = C0 / l.f / l.otw;
-            l.ncols = level_size(l.ow, l.otw);
+            l.LevelGeom::operator=(level_geom(k, R0, R1, C0, C1));
             // the most output chunk rows the level rows of one level-0 chunk row fall in
             for (size_t by = R0 / ch; by * ch < R1; ++by) {
                 const size_t lo = level_size(std::max(R0, by * ch) - R0, l.f);
