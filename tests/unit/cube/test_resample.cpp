@@ -12,6 +12,19 @@
 
 using namespace baims::cube;
 
+// The tests' for_each: the tasks one after another on the calling thread.
+static void serial(size_t n, const std::function<void(size_t)>& task) {
+    for (size_t i = 0; i < n; ++i) {
+        task(i);
+    }
+}
+
+// The per-pixel map of a 2-D lat/lon source onto `out`, built serially.
+static PixelMap swath_map(const baims::io::LatLon2D& g, const baims::grid::Grid& out,
+                          Resampling method) {
+    return std::get<PixelMap>(map_source(baims::io::Geometry{g}, out, method, serial));
+}
+
 TEST_CASE("nearest maps output centres to the source footprint, outer half pixel included",
           "[cube]") {
     // source centres 0.5, 1.5, 2.5 -> footprint [0, 3); output step 0.5 over [-0.5, 3.5)
@@ -168,13 +181,7 @@ TEST_CASE("swath: quads rasterised onto output centres, nothing outside the foot
     }
     // Output pixel centres at lon -1, -0.5, ..., lat 3, 2.5, ... (0.5-degree pixels).
     const baims::grid::Grid out({-1.25, -0.25, 2.25, 3.25}, 7, 7);
-    auto serial = [](size_t n, const std::function<void(size_t)>& task) {
-        for (size_t i = 0; i < n; ++i) {
-            task(i);
-        }
-    };
-    const auto m =
-        std::get<PixelMap>(map_source(baims::io::Geometry{g}, out, Resampling::Nearest, serial));
+    const auto m = swath_map(g, out, Resampling::Nearest);
     auto at = [&](double lon, double lat) {
         const auto col = static_cast<size_t>(std::lround((lon + 1.0) / 0.5));
         const auto row = static_cast<size_t>(std::lround((3.0 - lat) / 0.5));
@@ -194,8 +201,7 @@ TEST_CASE("swath: quads rasterised onto output centres, nothing outside the foot
     CHECK(at(-1.0, 3.0) == -1);
     // Average/mode: each cell centre belongs to the output pixel holding it; a pixel holding
     // none takes the nearest cell; outside the footprint, nothing.
-    const auto a =
-        std::get<PixelMap>(map_source(baims::io::Geometry{g}, out, Resampling::Average, serial));
+    const auto a = swath_map(g, out, Resampling::Average);
     auto list = [&](size_t row, size_t col) {
         const size_t o = row * 7 + col;
         return std::vector<std::int32_t>(a.idx.begin() + a.off[o], a.idx.begin() + a.off[o + 1]);
@@ -288,15 +294,8 @@ TEST_CASE("swath: each output centre's quad is the first that holds it (closed-f
         }
     }
     const baims::grid::Grid out({9.9, 49.8, 11.8, 51.0}, 95, 60);
-    auto serial = [](size_t n, const std::function<void(size_t)>& task) {
-        for (size_t i = 0; i < n; ++i) {
-            task(i);
-        }
-    };
-    const auto m =
-        std::get<PixelMap>(map_source(baims::io::Geometry{g}, out, Resampling::Bilinear, serial));
-    const auto n =
-        std::get<PixelMap>(map_source(baims::io::Geometry{g}, out, Resampling::Nearest, serial));
+    const auto m = swath_map(g, out, Resampling::Bilinear);
+    const auto n = swath_map(g, out, Resampling::Nearest);
     size_t holders = 0;
     auto reference = [&](double px, double py) { return first_holder(g, px, py, holders); };
     size_t inside = 0, twice = 0, checked = 0;
@@ -345,13 +344,7 @@ TEST_CASE("swath: owners of a swath beyond the grid with cells without position"
     g.lon[30 * W + 10] = NaN; // lat kept: still no position
     g.lat[5 * W + 40] = 1e200;
     const baims::grid::Grid out({10.6, 49.9, 11.9, 51.1}, 70, 60);
-    auto serial = [](size_t n, const std::function<void(size_t)>& task) {
-        for (size_t i = 0; i < n; ++i) {
-            task(i);
-        }
-    };
-    const auto m =
-        std::get<PixelMap>(map_source(baims::io::Geometry{g}, out, Resampling::Bilinear, serial));
+    const auto m = swath_map(g, out, Resampling::Bilinear);
     size_t holders = 0, checked = 0, inside = 0, near_nan = 0;
     for (size_t row = 0; row < out.height(); ++row) {
         for (size_t col = 0; col < out.width(); ++col) {
@@ -499,11 +492,6 @@ ExactMaps exact_maps(const baims::io::ProjectedAxes& src, const baims::grid::Gri
 
 TEST_CASE("projected maps equal those of projecting every output pixel exactly",
           "[cube][projected]") {
-    auto serial = [](size_t n, const std::function<void(size_t)>& task) {
-        for (size_t i = 0; i < n; ++i) {
-            task(i);
-        }
-    };
     struct Case {
         const char* crs;
         double step; // metres (degrees for the rotated pole)
@@ -573,11 +561,6 @@ TEST_CASE("projected maps equal those of projecting every output pixel exactly",
 }
 
 TEST_CASE("used_window bounds exactly the source cells a map reads", "[cube][projected]") {
-    auto serial = [](size_t n, const std::function<void(size_t)>& task) {
-        for (size_t i = 0; i < n; ++i) {
-            task(i);
-        }
-    };
     // A 300 x 200 LCC source of 7.3 km whose middle part the output covers.
     baims::io::ProjectedAxes src;
     src.crs = "+proj=lcc +lat_1=55 +lat_2=64 +lat_0=59.5 +lon_0=20 +R=6371229 +type=crs";
@@ -652,15 +635,8 @@ TEST_CASE("swath: every centre inside a folded (non-convex) quad is held", "[cub
     g.lon = {0.0, 1.0, 0.0, 0.3};
     g.lat = {0.0, 0.0, 1.0, 0.3};
     const baims::grid::Grid out({0.0, 0.0, 1.0, 1.0}, 100, 100);
-    auto serial = [](size_t n, const std::function<void(size_t)>& task) {
-        for (size_t i = 0; i < n; ++i) {
-            task(i);
-        }
-    };
-    const auto bl =
-        std::get<PixelMap>(map_source(baims::io::Geometry{g}, out, Resampling::Bilinear, serial));
-    const auto nn =
-        std::get<PixelMap>(map_source(baims::io::Geometry{g}, out, Resampling::Nearest, serial));
+    const auto bl = swath_map(g, out, Resampling::Bilinear);
+    const auto nn = swath_map(g, out, Resampling::Nearest);
     using P = std::array<double, 2>;
     const std::array<P, 4> poly{P{0, 0}, P{1, 0}, P{0.3, 0.3}, P{0, 1}}; // around the dart
     auto seg_dist = [](const P& p, const P& u, const P& v) {
