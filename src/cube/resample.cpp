@@ -470,15 +470,16 @@ void resample_pixels(const float* src, size_t src_w, const PixelMap& m, Resampli
     }
 }
 
-// A global lat/lon source mapped onto a projected output grid (nearest, bilinear), when its cells
-// cover the whole circle of longitude. map_projected's AxisLocator clamps a source longitude
-// between the last and the first centre (the seam, e.g. 179.75 and -179.75, or 359.75 and 0.25)
-// to the edge column (bilinear), and finds no cell for one on the footprint's very end (PROJ gives
-// 180, not -180, for a point on the antimeridian of a -180..180 source). Those pixels (bilinear:
-// on an edge column with no column step; both: no source cell, next to a pixel on an edge column)
-// are mapped again exactly through PROJ, the longitude taken modulo 360 into the footprint, and
-// bilinear interpolates between the last and the first column like any other pair: lo on the last
-// column, step + 9 (the column step times the source width - 1).
+// A global lat/lon source mapped onto a projected output grid (nearest, bilinear, and the nearest
+// map under average/mode), when its cells cover the whole circle of longitude. map_projected's
+// AxisLocator clamps a source longitude between the last and the first centre (the seam, e.g.
+// 179.75 and -179.75, or 359.75 and 0.25) to the edge column (bilinear), and finds no cell for one
+// on the footprint's very end (PROJ gives 180, not -180, for a point on the antimeridian of a
+// -180..180 source). Those pixels (bilinear: on an edge column with no column step; both: no source
+// cell, next to a pixel on an edge column) are mapped again exactly through PROJ, the longitude
+// taken modulo 360 into the footprint, and bilinear interpolates between the last and the first
+// column like any other pair: lo on the last column, step + 9 (the column step times the source
+// width - 1).
 void bridge_seam(PixelMap& m, const io::ProjectedAxes& src, const grid::Grid& out,
                  const std::string& out_crs) {
     const size_t SW = src.x.size(), W = m.width, H = m.height;
@@ -744,9 +745,14 @@ SourceMap map_source(const io::Geometry& g, const grid::Grid& out, Resampling me
                                 east ? "+proj=longlat +datum=WGS84 +lon_wrap=180 +no_defs +type=crs"
                                      : "EPSG:4326",
                                 "lat/lon"};
-            PixelMap m = map_projected(p, out, method, for_each, out_crs);
-            if (method == Resampling::Nearest || method == Resampling::Bilinear) {
-                bridge_seam(m, p, out, out_crs);
+            // Average / mode: their nearest map (the pixels that hold no source centre) bridged
+            // across the seam too, before the source centres are listed.
+            const bool cells = method == Resampling::Average || method == Resampling::Mode;
+            PixelMap m =
+                map_projected(p, out, cells ? Resampling::Nearest : method, for_each, out_crs);
+            bridge_seam(m, p, out, out_crs);
+            if (cells) {
+                set_projected_cells(m, p, out, for_each, out_crs);
             }
             return m;
         }

@@ -356,6 +356,34 @@ private:
 
 } // namespace
 
+void set_projected_cells(PixelMap& m, const io::ProjectedAxes& src, const grid::Grid& out,
+                         const io::ForEach& for_each, const std::string& out_crs) {
+    // Every source centre mapped to lon/lat, or to the projected output CRS's x/y (inverse
+    // PROJ, in bands of source rows with a context each), and onto the output grid; the
+    // nearest map fills the pixels without one.
+    Transformers transformers(src, out_crs);
+    const size_t SW = src.x.size(), SH = src.y.size();
+    std::vector<std::uint32_t> cell(SW * SH, NO_CELL);
+    const size_t bands = std::min<size_t>(SH, 16);
+    for_each(bands, [&](size_t band) {
+        const auto lease = transformers.take();
+        const io::LonLatToCrs& to_src = *lease;
+        std::vector<double> xs(SW), ys(SW);
+        for (size_t r = band * SH / bands; r < (band + 1) * SH / bands; ++r) {
+            if ((r & 15) == 0) {
+                check_interrupted();
+            }
+            std::copy(src.x.begin(), src.x.end(), xs.begin());
+            std::fill(ys.begin(), ys.end(), src.y[r]);
+            to_src.inverse(xs.data(), ys.data(), SW);
+            for (size_t c = 0; c < SW; ++c) {
+                cell[r * SW + c] = output_cell(out, xs[c], ys[c], out_crs.empty());
+            }
+        }
+    });
+    set_cell_lists(m, cell);
+}
+
 PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resampling method,
                        const io::ForEach& for_each, const std::string& out_crs) {
     if (src.x.size() * src.y.size() >= (size_t{1} << 31)) {
@@ -363,34 +391,12 @@ PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resa
                              std::to_string(src.x.size()) + " cells is too large to map",
                          "Split the input into parts of fewer than 2^31 cells");
     }
-    Transformers transformers(src, out_crs);
     if (method == Resampling::Average || method == Resampling::Mode) {
-        // Every source centre mapped to lon/lat, or to the projected output CRS's x/y (inverse
-        // PROJ, in bands of source rows with a context each), and onto the output grid; the
-        // nearest map fills the pixels without one.
         PixelMap m = map_projected(src, out, Resampling::Nearest, for_each, out_crs);
-        const size_t SW = src.x.size(), SH = src.y.size();
-        std::vector<std::uint32_t> cell(SW * SH, NO_CELL);
-        const size_t bands = std::min<size_t>(SH, 16);
-        for_each(bands, [&](size_t band) {
-            const auto lease = transformers.take();
-            const io::LonLatToCrs& to_src = *lease;
-            std::vector<double> xs(SW), ys(SW);
-            for (size_t r = band * SH / bands; r < (band + 1) * SH / bands; ++r) {
-                if ((r & 15) == 0) {
-                    check_interrupted();
-                }
-                std::copy(src.x.begin(), src.x.end(), xs.begin());
-                std::fill(ys.begin(), ys.end(), src.y[r]);
-                to_src.inverse(xs.data(), ys.data(), SW);
-                for (size_t c = 0; c < SW; ++c) {
-                    cell[r * SW + c] = output_cell(out, xs[c], ys[c], out_crs.empty());
-                }
-            }
-        });
-        set_cell_lists(m, cell);
+        set_projected_cells(m, src, out, for_each, out_crs);
         return m;
     }
+    Transformers transformers(src, out_crs);
     PixelMap m;
     m.width = out.width();
     m.height = out.height();

@@ -459,7 +459,9 @@ class GenOutputCrsGlobalSeam(_Gen):
     conventions), and clamps to the edge column as before when it does not. Reference: pyproj
     maps the output centres to lon/lat; numpy interpolates on the input with longitude wrapping
     (regular axes: the column is (lon - lon0) / 0.5 mod 720); latitudes beyond the first/last
-    centre are clamped to it (baims's rule in the outer half pixel)."""
+    centre are clamped to it (baims's rule in the outer half pixel). Average and mode take the
+    source cells inside a pixel (pyproj maps the source centres onto the grid) and the nearest cell,
+    across the seam, in a pixel that holds none."""
 
     LAT = np.arange(-89.75, 90, 0.5)
     GRIDS = {"EPSG:3413": ([-1000000.0, -1000000.0, 1000000.0, 1000000.0], 5000.0),
@@ -551,6 +553,56 @@ class GenOutputCrsGlobalSeam(_Gen):
 
     def test_nearest_takes_the_cell_across_the_seam(self):
         self.check_global("nearest")
+
+    def check_cells(self, method):
+        # Average / mode: the mean (mode: the smallest of the most frequent, here the smallest,
+        # since the field's values differ) of the source cells whose centres fall inside the
+        # output pixel (x in [left, right), y in (bottom, top]); a pixel that holds none takes the
+        # nearest cell, across the seam like nearest does. Pixels with a source centre within
+        # 1e-6 of a pixel edge, or with an ambiguous nearest cell, are left out.
+        for crs in self.GRIDS:
+            for lon in (np.arange(-179.75, 180, 0.5), np.arange(0.25, 360, 0.5)):
+                with self.subTest(crs=crs, lon0=lon[0]):
+                    got, src, plon, plat = self.gen(lon, crs, method)
+                    ref, _, amb = self.reference(lon, src, plon, plat, "nearest", True)
+                    region, res = self.GRIDS[crs]
+                    lo, la = np.meshgrid(lon, self.LAT)
+                    t = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+                    x, y = t.transform(lo.ravel(), la.ravel())
+                    fc = (x - region[0]) / res
+                    fr = (region[3] - y) / res
+                    col = np.floor(fc).astype(int)
+                    row = np.ceil(fr).astype(int) - 1  # y in (bottom, top]
+                    h, w = got.shape
+                    inside = (col >= 0) & (col < w) & (row >= 0) & (row < h) & np.isfinite(x)
+                    edge = (np.abs(fc - np.round(fc)) < 1e-6) | (np.abs(fr - np.round(fr)) < 1e-6)
+                    k = row[inside] * w + col[inside]
+                    vals = src.ravel()[inside]
+                    n = np.bincount(k, minlength=h * w).reshape(h, w)
+                    near = np.zeros(h * w, bool)
+                    near[k[edge[inside]]] = True
+                    if method == "average":
+                        cells = (np.bincount(k, vals, minlength=h * w).reshape(h, w)
+                                 / np.maximum(n, 1))
+                    else:
+                        cells = np.full(h * w, np.inf)
+                        np.minimum.at(cells, k, vals)
+                        cells = cells.reshape(h, w)
+                    want = np.where(n > 0, cells, ref)
+                    ok = ~near.reshape(h, w) & ~((n == 0) & amb)
+                    np.testing.assert_array_equal(np.isnan(got[ok]), np.isnan(want[ok]))
+                    valid = ok & ~np.isnan(want)
+                    np.testing.assert_allclose(got[valid], want[valid], rtol=1e-6, atol=1e-6)
+                    self.assertGreater(int((n > 0).sum()), 100)
+                    gap = 360 - (lon[-1] - lon[0])
+                    seam = np.mod(plon - lon[-1], 360) < gap
+                    self.assertFalse(np.isnan(got[seam]).any(), int(np.isnan(got[seam]).sum()))
+
+    def test_average_fills_pixels_across_the_seam(self):
+        self.check_cells("average")
+
+    def test_mode_fills_pixels_across_the_seam(self):
+        self.check_cells("mode")
 
     def test_bilinear_of_an_input_short_of_the_circle_does_not_wrap(self):
         # -180..179.5: the last column left out; longitudes in [179.5, 180) are outside (NaN),

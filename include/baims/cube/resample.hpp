@@ -159,6 +159,11 @@ io::Window used_window(const SourceMap& map, size_t src_h, size_t src_w,
 PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resampling method,
                        const io::ForEach& for_each, const std::string& out_crs = {});
 
+// Turns the nearest PixelMap m of a projected source into its average/mode map (every source centre
+// mapped onto the output grid, then set_cell_lists; resample_projected.cpp).
+void set_projected_cells(PixelMap& m, const io::ProjectedAxes& src, const grid::Grid& out,
+                         const io::ForEach& for_each, const std::string& out_crs = {});
+
 // The PixelMap of a curvilinear source (resample_swath.cpp); out_crs as for map_source.
 PixelMap map_swath(const io::LatLon2D& src, const grid::Grid& out, Resampling method,
                    const io::ForEach& for_each, const std::string& out_crs = {});
