@@ -512,7 +512,14 @@ public:
         // float cubes (NaN marks an absent chunk): level 1 straight from the decoded chunks, no
         // band of doubles; the same operations in the same order as halve() on that band, so
         // the same values to the bit
-        const bool direct = tree && m_type.kind == zarr::DataKind::Float;
+        // direct_band puts all of a band's level rows before they are flushed, so each level's
+        // rows of a band must lie in one output chunk row: the F / 2^k rows of level k must
+        // divide its tile height (any power-of-two tile); otherwise the band path below, which
+        // flushes row by row, makes the same values.
+        bool direct = tree && m_type.kind == zarr::DataKind::Float;
+        for (int k = 1; direct && k <= m_L; ++k) {
+            direct = lv[static_cast<size_t>(k)].oth % (m_F >> k) == 0;
+        }
         if (!direct) {
             band.resize(m_F * fw);
         }
@@ -1764,6 +1771,10 @@ TilesResult build_tiles(const TilesRequest& req) {
     // --update: per level, the time slices to recompute; a full rebuild if not possible.
     std::vector<std::vector<size_t>> todo(n);
     std::vector<size_t> old_len(n, 0); // per level, its time length before the update
+    // per level, the cube's index of each of the level's old time steps: steps inserted between
+    // them (gen's insert) move the later ones; identity when days were only appended
+    std::vector<std::vector<size_t>> moved_to(n);
+    bool shifted = false;
     bool incremental = false;
     if (req.update) {
         json old = read_json_file(levels, ".zlevels");
@@ -1786,19 +1797,43 @@ TilesResult build_tiles(const TilesRequest& req) {
                 break;
             }
             auto ltime = read_numeric_array(lv, tdim);
-            old_len[static_cast<size_t>(k)] = ltime.size();
-            if (ltime.size() > ctime.size() ||
-                !std::equal(ltime.begin(), ltime.end(), ctime.begin())) {
-                log::info("tiles --update: the time axis changed other than by appending: "
-                          "rebuilding the pyramid");
+            const auto uk = static_cast<size_t>(k);
+            old_len[uk] = ltime.size();
+            // every old step still in the cube, in order (others inserted between them or
+            // appended); the moved steps' chunks are linked under their new index below, which
+            // needs chunks of one step along a (time, y, x) variable
+            auto& to = moved_to[uk];
+            for (size_t j = 0; to.size() < ltime.size() && j < ctime.size(); ++j) {
+                if (ctime[j] == ltime[to.size()]) {
+                    to.push_back(j);
+                }
+            }
+            bool moves = false;
+            for (size_t i = 0; i < to.size(); ++i) {
+                moves = moves || to[i] != i;
+            }
+            const bool movable = std::all_of(s.vars.begin(), s.vars.end(), [&](const Var& v) {
+                return dims_of(v.attrs).size() == 2 ||
+                       (dims_of(v.attrs).size() == 3 && dims_of(v.attrs).front() == tdim);
+            });
+            if (to.size() < ltime.size() || (moves && !movable)) {
+                log::info("tiles --update: the time axis changed other than by appending or "
+                          "inserting steps: rebuilding the pyramid");
                 incremental = false;
                 break;
             }
+            shifted = shifted || moves;
+            std::vector<long> from(ctime.size(), -1); // the old index of each step, -1: new
+            for (size_t i = 0; i < to.size(); ++i) {
+                from[to[i]] = static_cast<long>(i);
+            }
             for (size_t t = 0; t < ctime.size(); ++t) {
-                bool replaced = t < ltime.size() && new_sources.is_array() &&
-                                old_sources.is_array() && t < new_sources.size() &&
-                                (t >= old_sources.size() || new_sources[t] != old_sources[t]);
-                if (t >= ltime.size() || replaced) {
+                const long i = from[t];
+                bool replaced = i >= 0 && new_sources.is_array() && old_sources.is_array() &&
+                                t < new_sources.size() &&
+                                (static_cast<size_t>(i) >= old_sources.size() ||
+                                 new_sources[t] != old_sources[static_cast<size_t>(i)]);
+                if (i < 0 || replaced) {
                     todo[k].push_back(t);
                 }
             }
@@ -1824,7 +1859,7 @@ TilesResult build_tiles(const TilesRequest& req) {
         return res;
     };
     // Only steps after every level's end (the daily append): in place, proportional to the day.
-    bool in_place = incremental && req.link && !sfs::exists(out / "0.zarr");
+    bool in_place = incremental && !shifted && req.link && !sfs::exists(out / "0.zarr");
     for (int k = 1; k < n; ++k) {
         for (size_t t : todo[static_cast<size_t>(k)]) {
             in_place = in_place && t >= old_len[static_cast<size_t>(k)];
@@ -1848,15 +1883,45 @@ TilesResult build_tiles(const TilesRequest& req) {
     // its unfinished new tree (before the exchange) or the old tree (after it): removed either
     // way, the pyramid itself says what is still to do.
     check_exchange_support(out, "pyramid");
-    // chunk files of the time steps an --update recomputes, and what a full build replaces
+    // chunk files of the time steps an --update recomputes, and what a full build replaces;
+    // the chunks of old steps that moved (steps inserted before them) are linked under their new
+    // index (moves: old key -> new key)
     std::set<std::string> skip;
+    std::vector<std::pair<std::string, std::string>> moves;
     if (incremental) {
         for (int k = 1; k < n; ++k) {
+            const auto uk = static_cast<size_t>(k);
+            const std::set<size_t> redo(todo[uk].begin(), todo[uk].end());
+            const std::string lvl = std::to_string(k) + ".zarr/";
             for (const auto& v : s.vars) {
                 auto om = level_var_meta(v, size_t{1} << k, th, tw);
-                for (size_t t : todo[static_cast<size_t>(k)]) {
+                if (om.ndim() == 2) { // no time dimension: recomputed whenever a step is
+                    if (!redo.empty()) {
+                        for_each_chunk_key(v, om, 0,
+                                           [&](const std::string& key) { skip.insert(lvl + key); });
+                    }
+                    continue;
+                }
+                for (size_t t : redo) { // (and stray chunks a killed append left there)
+                    for_each_chunk_key(v, om, t,
+                                       [&](const std::string& key) { skip.insert(lvl + key); });
+                }
+                for (size_t i = 0; i < moved_to[uk].size(); ++i) {
+                    const size_t t = moved_to[uk][i];
+                    if (t == i && !redo.contains(t)) {
+                        continue; // linked as it is
+                    }
+                    std::vector<std::string> old_keys;
+                    for_each_chunk_key(v, om, i, [&](const std::string& key) {
+                        skip.insert(lvl + key);
+                        old_keys.push_back(lvl + key);
+                    });
+                    if (redo.contains(t)) {
+                        continue; // replaced: recomputed
+                    }
+                    size_t c = 0;
                     for_each_chunk_key(v, om, t, [&](const std::string& key) {
-                        skip.insert(std::to_string(k) + ".zarr/" + key);
+                        moves.emplace_back(old_keys[c++], lvl + key);
                     });
                 }
             }
@@ -1871,6 +1936,14 @@ TilesResult build_tiles(const TilesRequest& req) {
             }
             return !skip.contains(rel);
         });
+        for (const auto& [from, to] : moves) {
+            if (sfs::exists(out / from)) { // an empty chunk is not written
+                std::error_code dir_ec;    // hard_link says what failed
+                sfs::create_directories((swap / to).parent_path(), dir_ec);
+                ::unlink((swap / to).c_str()); // a stray chunk beyond the old end linked there
+                hard_link(out / from, swap / to, "pyramid");
+            }
+        }
         fault_point("tiles-linked");
         SwapStore tree(swap);
         if (!req.link) {

@@ -185,6 +185,38 @@ class Values(TempDirTest):
                                 if valid[t, cy * ch:(cy + 1) * ch, cx * cw:(cx + 1) * cw].any()}
                         self.assertEqual(files, want, f"level {k}")
 
+    def test_tree_methods_with_tiles_that_do_not_line_up_with_the_bands(self):
+        """mean, min and max of a float cube with tiles of 3 or 7x5 cells (and the cube's own):
+        a band of level-0 rows gives level 1 more rows than a tile holds, or rows of two output
+        chunk rows (before the fix, level 1 rows of the next chunk row overwrote those of the
+        current one before it was written: wrong values, exit 0). Values equal numpy's
+        reduction of level 0; an output chunk has a file if and only if it holds a valid cell."""
+        sst0 = self.src.sst.values.astype("f8")
+        for method in ("mean", "min", "max"):
+            for tw, th in ((3, 3), (7, 5), (CW, CH)):
+                with self.subTest(method=method, tile=(tw, th)):
+                    out = self.p(f"{method}{tw}x{th}.levels")
+                    run(["tiles", self.cube, "-o", out, "--agg-methods", method, "--tile-size",
+                         f"{tw},{th}"], check=0)
+                    with open(os.path.join(out, ".zlevels")) as f:
+                        nlev = json.load(f)["num_levels"]
+                    self.assertEqual(nlev, 5 if tw == 3 else 4)
+                    for k in range(1, nlev):
+                        lv = os.path.join(out, f"{k}.zarr")
+                        exp = block_reduce(sst0, 2 ** k, method)
+                        got = xr.open_zarr(lv).sst.values
+                        np.testing.assert_array_equal(np.isnan(got), np.isnan(exp), f"level {k}")
+                        np.testing.assert_allclose(got, exp, rtol=1e-6, equal_nan=True,
+                                                   err_msg=f"level {k}")
+                        valid = ~np.isnan(exp)
+                        files = set(zarr_data_files(lv, "sst"))
+                        ch, cw = min(th, exp.shape[1]), min(tw, exp.shape[2])
+                        want = {f"{t}.{cy}.{cx}" for t in range(NT)
+                                for cy in range(-(-exp.shape[1] // ch))
+                                for cx in range(-(-exp.shape[2] // cw))
+                                if valid[t, cy * ch:(cy + 1) * ch, cx * cw:(cx + 1) * cw].any()}
+                        self.assertEqual(files, want, f"level {k}")
+
     def test_auto_and_default_output_name(self):
         run(["tiles", self.cube], check=0)
         self.check_levels(self.p("c.levels"), "mean", "mode")
@@ -367,6 +399,64 @@ class UpdateGen(TempDirTest):
                                    rtol=1e-6, equal_nan=True)
 
 
+    def test_gen_insert_then_update_links_the_moved_days(self):
+        # A day inserted between two (a late input; gen's insert) and one replaced after it: the
+        # update computes those two and links the chunks of the days that moved under their new
+        # index (same inodes), instead of rebuilding; the result equals a fresh build.
+        lat = np.arange(9.75, 0, -0.5)
+        lon = np.arange(0.25, 15, 0.5)
+        t0 = dt.datetime(2022, 3, 1, 12)
+
+        def inp(k, scale=1.0):
+            d = np.random.default_rng(k).normal(k, size=(20, 30)) * scale
+            d[:6, :] = np.nan
+            path = self.p(f"in{k}_{scale}.nc")
+            write_cf(path, lat, lon, d[None], [t0 + dt.timedelta(days=k)])
+            return path
+
+        cube, cfg = self.p("g.zarr"), self.p("cfg.yml")
+        write_config(cfg, [0.0, 0.0, 15.0, 10.0], (30, 20), cube, chunks=(5, 6))
+        run(["gen", "-c", cfg, inp(1), inp(3), inp(4), inp(5)], check=0)
+        lv = self.p("g.levels")
+        run(["tiles", cube], check=0)
+        ino = {rel: os.stat(os.path.join(lv, rel)).st_ino for rel in snapshot(lv)}
+        run(["gen", "-c", cfg, inp(2), inp(5, 3.0)], check=0)   # insert day 2, replace day 5
+        r = run(["tiles", cube, "--update"], check=0)
+        self.assertIn("2 time slices updated", r.stderr)
+        self.assertNotIn("rebuilding", r.stderr)
+        # old steps 0, 1, 2 (days 1, 3, 4) are now 0, 2, 3; day 2 (1) and day 5 (4) are new
+        moved = {"0": "0", "1": "2", "2": "3"}
+        linked = 0
+        for rel in snapshot(lv):
+            parts = rel.split("/")
+            if len(parts) == 3 and parts[1] == "v" and not parts[2].startswith("."):
+                t, rest = parts[2].split(".", 1)
+                old = [o for o, n in moved.items() if n == t]
+                if old:
+                    self.assertEqual(os.stat(os.path.join(lv, rel)).st_ino,
+                                     ino[f"{parts[0]}/v/{old[0]}.{rest}"], rel)
+                    linked += 1
+                else:
+                    self.assertIn(t, ("1", "4"), rel)
+                    self.assertNotIn(os.stat(os.path.join(lv, rel)).st_ino, ino.values(), rel)
+        self.assertGreater(linked, 10)
+        fresh = self.p("fresh.levels")
+        run(["tiles", cube, "-o", fresh], check=0)
+        a, b = snapshot(lv), snapshot(fresh)
+        self.assertEqual(sorted(a), sorted(b))
+        for k in a:
+            if k != "0.link":
+                self.assertEqual(a[k], b[k], k)
+        src = xr.open_zarr(cube)
+        self.assertEqual(src.time.size, 5)
+        for k, f in ((1, 2), (2, 4)):
+            ds = xr.open_zarr(os.path.join(lv, f"{k}.zarr"))
+            np.testing.assert_array_equal(ds.time.values, src.time.values)
+            np.testing.assert_allclose(ds.v.values,
+                                       block_reduce(src.v.values.astype("f8"), f, "mean"),
+                                       rtol=1e-6, equal_nan=True)
+
+
 class Crash(TempDirTest):
     def test_kill9_during_build_then_rerun(self):
         cube = self.p("c.zarr")
@@ -417,6 +507,13 @@ class UpdateCrash(TempDirTest):
             np.testing.assert_array_equal(a[k][1], b[k][1])
 
     def test_kill9_at_each_point_old_or_new_then_rerun(self):
+        self.kill_each_point((1, 2, 3), ((2, 3.0), (4, 1.0)))   # replace day 2, append day 4
+
+    def test_kill9_during_an_update_after_an_insert(self):
+        # day 2 inserted: the chunks of days 3 and 4 are linked under their new index
+        self.kill_each_point((1, 3, 4), ((2, 1.0),))
+
+    def kill_each_point(self, days, changes):
         lat = np.arange(9.75, 0, -0.5)
         lon = np.arange(0.25, 15, 0.5)
         t0 = dt.datetime(2022, 3, 1, 12)
@@ -430,15 +527,16 @@ class UpdateCrash(TempDirTest):
 
         cube, cfg = self.p("g.zarr"), self.p("cfg.yml")
         write_config(cfg, [0.0, 0.0, 15.0, 10.0], (30, 20), cube, chunks=(5, 6))
-        run(["gen", "-c", cfg, inp(1), inp(2), inp(3)], check=0)
+        run(["gen", "-c", cfg] + [inp(k) for k in days], check=0)
         lv, pristine, ref = self.p("g.levels"), self.p("pristine.levels"), self.p("ref.levels")
         swap = lv + ".baims-swap"
         run(["tiles", cube], check=0)
         shutil.copytree(lv, pristine)
         old, old_read = snapshot(lv), self.levels_read(lv)
-        run(["gen", "-c", cfg, inp(2, 3.0), inp(4)], check=0)   # replace day 2, append day 4
+        run(["gen", "-c", cfg] + [inp(k, f) for k, f in changes], check=0)
         shutil.copytree(pristine, ref)
-        run(["tiles", cube, "-o", ref, "--update"], check=0)
+        r = run(["tiles", cube, "-o", ref, "--update"], check=0)
+        self.assertIn(f"{len(changes)} time slices updated", r.stderr)
         new, new_read = snapshot(ref), self.levels_read(ref)
         self.assertNotEqual(old, new)
         self.assertEqual(len(new_read[1][0]), 4)
