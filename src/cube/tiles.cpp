@@ -106,6 +106,31 @@ inline void copy_item(char* dst, const char* src, size_t isz) {
     }
 }
 
+// n items of isz bytes (1, 2, 4 or 8) equal to `item` from dst on (a loop that vectorises).
+inline void fill_items(char* dst, size_t n, const char* item, size_t isz) {
+    const auto fill = [&](auto tag) {
+        using U = decltype(tag);
+        U v;
+        std::memcpy(&v, item, sizeof(U));
+        for (size_t i = 0; i < n; ++i) {
+            std::memcpy(dst + i * sizeof(U), &v, sizeof(U));
+        }
+    };
+    switch (isz) {
+    case 1:
+        std::memset(dst, *item, n);
+        break;
+    case 2:
+        fill(uint16_t{});
+        break;
+    case 4:
+        fill(uint32_t{});
+        break;
+    default:
+        fill(uint64_t{});
+    }
+}
+
 std::vector<std::string> dims_of(const json& attrs) {
     std::vector<std::string> d;
     if (attrs.is_object() && attrs.contains("_ARRAY_DIMENSIONS") &&
@@ -401,6 +426,59 @@ template <class T> inline T keep_bits(T x, BitsOf<T> m) { // x where m is all on
     u &= m;
     std::memcpy(&x, &u, sizeof(T));
     return x;
+}
+
+// `first`'s picks: n values at src, src + S, src + 2S, ... (S items; S = 0: `stride` items) to
+// dst, a NaN as the fill bits; nonzero when one of them was valid. A loop without calls or
+// branches, so that GCC vectorises it (the stride-2 loads as shuffles).
+template <class T, size_t S>
+inline BitsOf<T> pick_valid(const char* src, size_t stride, char* dst, size_t n, BitsOf<T> fill) {
+    using U = BitsOf<T>;
+    const size_t s = (S != 0 ? S : stride) * sizeof(T);
+    U seen = 0;
+    for (size_t c = 0; c < n; ++c) {
+        T v;
+        std::memcpy(&v, src + c * s, sizeof(T));
+        const U mk = valid_mask(v);
+        U bits;
+        std::memcpy(&bits, &v, sizeof(T));
+        bits = (bits & mk) | (fill & ~mk);
+        std::memcpy(dst + c * sizeof(T), &bits, sizeof(T));
+        seen |= mk;
+    }
+    return seen;
+}
+
+// As pick_valid, with the raw values of `miss` as no data too.
+template <class T>
+BitsOf<T> pick_missing(const char* src, size_t stride, char* dst, size_t n, BitsOf<T> fill,
+                       const std::vector<double>& miss) {
+    using U = BitsOf<T>;
+    U seen = 0;
+    for (size_t c = 0; c < n; ++c) {
+        T v;
+        std::memcpy(&v, src + c * stride * sizeof(T), sizeof(T));
+        U mk = valid_mask(v);
+        for (double mv : miss) {
+            mk &= static_cast<double>(v) == mv ? U(0) : ~U(0);
+        }
+        U bits;
+        std::memcpy(&bits, &v, sizeof(T));
+        bits = (bits & mk) | (fill & ~mk);
+        std::memcpy(dst + c * sizeof(T), &bits, sizeof(T));
+        seen |= mk;
+    }
+    return seen;
+}
+
+template <class T>
+BitsOf<T> pick(const char* src, size_t stride, char* dst, size_t n, BitsOf<T> fill,
+               const std::vector<double>& miss) {
+    if (!miss.empty()) {
+        return pick_missing<T>(src, stride, dst, n, fill, miss);
+    }
+    return stride == 2 ? pick_valid<T, 2>(src, 2, dst, n, fill)
+                       : pick_valid<T, 0>(src, stride, dst, n, fill);
 }
 
 // Every level's chunks of one variable and outer index (time step) under one output chunk of the
@@ -709,6 +787,28 @@ private:
             nflags += l.nring * l.ncols;
         }
         const auto& miss = m_v.missing;
+        // Level k's (i, j) is level k-1's (2i, 2j) to the bit (a no-data value became the fill
+        // bits there, and the fill bits stay as they are). Its validity can be read off level
+        // k-1's value as well when the fill value is itself no data (NaN, or one of `miss`):
+        // then level k is picked from level k-1's values (a quarter of a chunk's bytes, in the
+        // cache), else from the decoded chunk.
+        bool cascade = false;
+        {
+            T fv;
+            std::memcpy(&fv, &fill, sizeof(T));
+            cascade = valid_mask(fv) == 0;
+            for (double mv : miss) {
+                cascade = cascade || static_cast<double>(fv) == mv;
+            }
+        }
+        // level k's cell (lr, c) in the ring: chunk c / otw of the slot of row lr
+        const auto cell = [&](size_t k, size_t lr, size_t c) {
+            const auto& l = lv[k];
+            return ring[k].data() +
+                   ((((lr / l.oth) % l.nring * l.ncols + c / l.otw) * l.oth + lr % l.oth) * l.otw +
+                    c % l.otw) *
+                       sizeof(T);
+        };
         const size_t bx0 = C0 / cw, nbx = level_size(C1, cw) - bx0;
         std::vector<char> flags;
         for (size_t by = R0 / ch; by * ch < R1; ++by) {
@@ -743,39 +843,39 @@ private:
                     if (x0 >= xb) {
                         continue;
                     }
+                    // level k from level k-1's picks of this chunk (just made, in the cache)
+                    // rather than from the decoded chunk, when they can be told apart (below)
+                    const bool up = k >= 2 && cascade && present;
                     const size_t lc0 = (x0 - C0) / f, lc1 = level_size(xb - C0, f);
                     for (size_t y = R0 + level_size(ya - R0, f) * f; y < yb; y += f) {
-                        const size_t lr = (y - R0) / f, slot = (lr / l.oth) % l.nring;
-                        // the chunk row of the slot, chunk by chunk: the chunks are encoded
-                        // from there without a copy
-                        char* dst = ring[k].data() +
-                                    (slot * l.ncols * l.oth + lr % l.oth) * l.otw * sizeof(T);
+                        const size_t lr = (y - R0) / f;
                         const char* src = data + ((y - by * ch) * cw + (x0 - bx * cw)) * sizeof(T);
-                        char* any = fl + l.flag + slot * l.ncols;
+                        char* any = fl + l.flag + ((lr / l.oth) % l.nring) * l.ncols;
                         for (size_t j = lc0 / l.otw; j * l.otw < lc1; ++j) {
                             const size_t ca = std::max(lc0, j * l.otw);
                             const size_t cb = std::min(lc1, (j + 1) * l.otw);
-                            // cell c of the row is at cd + c (chunk j's row lr % oth)
-                            char* cd = dst + (j * l.oth - j) * l.otw * sizeof(T);
+                            char* cd = cell(k, lr, ca);
                             if (!present) { // absent: no valid cell
                                 for (size_t c = ca; c < cb; ++c) {
-                                    std::memcpy(cd + c * sizeof(T), &fill, sizeof(T));
+                                    std::memcpy(cd + (c - ca) * sizeof(T), &fill, sizeof(T));
                                 }
                                 continue;
                             }
                             U seen = 0;
-                            for (size_t c = ca; c < cb; ++c) {
-                                T v;
-                                std::memcpy(&v, src + (c - lc0) * f * sizeof(T), sizeof(T));
-                                U mk = valid_mask(v);
-                                for (double mv : miss) {
-                                    mk &= static_cast<double>(v) == mv ? U(0) : ~U(0);
+                            if (!up) {
+                                seen = pick<T>(src + (ca - lc0) * f * sizeof(T), f, cd, cb - ca,
+                                               fill, miss);
+                            } else {
+                                // cell c is level k-1's (2 lr, 2 c): runs of cells whose
+                                // sources lie in one chunk of level k-1
+                                const size_t potw = lv[k - 1].otw;
+                                for (size_t c = ca; c < cb;) {
+                                    const size_t ce =
+                                        std::min(cb, ((2 * c / potw + 1) * potw + 1) / 2);
+                                    seen |= pick<T>(cell(k - 1, 2 * lr, 2 * c), 2,
+                                                    cd + (c - ca) * sizeof(T), ce - c, fill, miss);
+                                    c = ce;
                                 }
-                                U bits;
-                                std::memcpy(&bits, &v, sizeof(T));
-                                bits = (bits & mk) | (fill & ~mk);
-                                std::memcpy(cd + c * sizeof(T), &bits, sizeof(T));
-                                seen |= mk & 1;
                             }
                             if (seen) {
                                 any[j] = 1;
@@ -1257,12 +1357,13 @@ private:
             if (any[j] || om.fill_value.is_null()) {
                 char* chunk = row + j * oth * otw * isz;
                 const size_t nc = std::min(ow, (j + 1) * otw) - j * otw;
-                if (nr < oth || nc < otw) {
-                    for (size_t r = 0; r < oth; ++r) {
-                        for (size_t c = r < nr ? nc : 0; c < otw; ++c) {
-                            copy_item(chunk + (r * otw + c) * isz, m_fill_raw.data(), isz);
-                        }
+                if (nc < otw) {
+                    for (size_t r = 0; r < nr; ++r) {
+                        fill_items(chunk + (r * otw + nc) * isz, otw - nc, m_fill_raw.data(), isz);
                     }
+                }
+                if (nr < oth) {
+                    fill_items(chunk + nr * otw * isz, (oth - nr) * otw, m_fill_raw.data(), isz);
                 }
                 std::vector<size_t> at = idx;
                 at[nd - 2] = row0 + crow;
@@ -1955,7 +2056,10 @@ TilesResult build_tiles(const TilesRequest& req) {
         std::vector<std::unique_ptr<SwapStore>> stores;
         std::vector<zarr::KvStore*> outs(static_cast<size_t>(n), nullptr);
         for (int k = 1; k < n; ++k) {
-            stores.push_back(std::make_unique<SwapStore>(swap / (std::to_string(k) + ".zarr")));
+            // a full build's level folders are new (nothing linked into them): no name to
+            // unlink before a put
+            stores.push_back(
+                std::make_unique<SwapStore>(swap / (std::to_string(k) + ".zarr"), incremental));
             outs[static_cast<size_t>(k)] = stores.back().get();
         }
         // metadata, coordinates and .zmetadata of the levels (consolidated before their chunks
