@@ -450,11 +450,20 @@ inline float bilinear_at(const float* src, const StepTable& t, std::int32_t lo, 
 // or infinite), so a lane whose result is not finite, unless all four of its neighbours are NaN
 // (NaN either way), is computed again by bilinear().
 void bilinear_row(const float* src, const StepTable& t, const std::int32_t* lo,
-                  const std::uint8_t* st, const float* wx, const float* wy, size_t n, float* o) {
+                  const std::uint8_t* st, const float* wx, const float* wy, size_t n, float* o,
+                  size_t next) {
     size_t i = 0;
 #if defined(__SSE2__)
     const __m128 one = _mm_set1_ps(1.0f);
     for (; i + 4 <= n; i += 4) {
+        if (next != 0 && (i & 15) == 0) {
+            _mm_prefetch(reinterpret_cast<const char*>(lo + next + i), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(wx + next + i), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(wy + next + i), _MM_HINT_T0);
+            if ((i & 63) == 0) {
+                _mm_prefetch(reinterpret_cast<const char*>(st + next + i), _MM_HINT_T0);
+            }
+        }
         const __m128i l = _mm_loadu_si128(reinterpret_cast<const __m128i*>(lo + i));
         const int neg = _mm_movemask_ps(_mm_castsi128_ps(l)); // sign bits: lo < 0
         if (neg == 0xf) {
@@ -551,7 +560,7 @@ void resample_pixels(const float* src, size_t src_w, const PixelMap& m, Resampli
             continue;
         }
         bilinear_row(src, steps, m.lo.data() + base, m.step.data() + base, m.wx.data() + base,
-                     m.wy.data() + base, ncols, o);
+                     m.wy.data() + base, ncols, o, r + 1 < nrows ? m.width : 0);
     }
 }
 
