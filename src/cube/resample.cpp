@@ -13,6 +13,10 @@
 #include <type_traits>
 #include <utility>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace baims::cube {
 namespace {
 
@@ -413,11 +417,113 @@ float mode_of(float* v, size_t n) {
     return best;
 }
 
+// The column and row offsets (in floats) of PixelMap::step's values 0..255 for a source of
+// width w: dcol = step % 3 - 1 (times w - 1 from step 9 on: bridge_seam's pairs across the seam
+// of a global longitude axis), drow = (step / 3 % 3 - 1) * w.
+struct StepTable {
+    StepTable() = default;
+    explicit StepTable(size_t src_w) {
+        const auto w = static_cast<std::ptrdiff_t>(src_w);
+        for (int st = 0; st < 256; ++st) {
+            dc[st] = (st % 3 - 1) * (st < 9 ? 1 : w - 1);
+            dr[st] = (st / 3 % 3 - 1) * w;
+        }
+    }
+    std::ptrdiff_t dc[256] = {}, dr[256] = {};
+};
+
+// One output pixel of a bilinear PixelMap.
+inline float bilinear_at(const float* src, const StepTable& t, std::int32_t lo, std::uint8_t st,
+                         float wx, float wy) {
+    if (lo < 0) {
+        return NaN;
+    }
+    const float* p = src + lo;
+    const std::ptrdiff_t dc = t.dc[st], dr = t.dr[st];
+    return bilinear(p[0], p[dc], p[dr], p[dr + dc], wx, wy);
+}
+
+// n output pixels of a bilinear PixelMap (lo, st, wx, wy: its entries for them) into o, the
+// values of bilinear_at. With SSE2, four pixels at a time: bilinear()'s formula without a NaN
+// neighbour, in the same order of the same single-precision operations (so the same bits); its
+// result is finite only when all four neighbours are (a NaN or infinite one makes the sum NaN
+// or infinite), so a lane whose result is not finite, unless all four of its neighbours are NaN
+// (NaN either way), is computed again by bilinear().
+void bilinear_row(const float* src, const StepTable& t, const std::int32_t* lo,
+                  const std::uint8_t* st, const float* wx, const float* wy, size_t n, float* o,
+                  size_t next) {
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128 one = _mm_set1_ps(1.0f);
+    for (; i + 4 <= n; i += 4) {
+        if (next != 0 && (i & 15) == 0) {
+            _mm_prefetch(reinterpret_cast<const char*>(lo + next + i), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(wx + next + i), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(wy + next + i), _MM_HINT_T0);
+            if ((i & 63) == 0) {
+                _mm_prefetch(reinterpret_cast<const char*>(st + next + i), _MM_HINT_T0);
+            }
+        }
+        const __m128i l = _mm_loadu_si128(reinterpret_cast<const __m128i*>(lo + i));
+        const int neg = _mm_movemask_ps(_mm_castsi128_ps(l)); // sign bits: lo < 0
+        if (neg == 0xf) {
+            _mm_storeu_ps(o + i, _mm_set1_ps(NaN));
+            continue;
+        }
+        if (neg != 0) {
+            for (size_t k = i; k < i + 4; ++k) {
+                o[k] = bilinear_at(src, t, lo[k], st[k], wx[k], wy[k]);
+            }
+            continue;
+        }
+        const float* p0 = src + lo[i];
+        const float* p1 = src + lo[i + 1];
+        const float* p2 = src + lo[i + 2];
+        const float* p3 = src + lo[i + 3];
+        const std::ptrdiff_t c0 = t.dc[st[i]], c1 = t.dc[st[i + 1]], c2 = t.dc[st[i + 2]],
+                             c3 = t.dc[st[i + 3]];
+        const std::ptrdiff_t r0 = t.dr[st[i]], r1 = t.dr[st[i + 1]], r2 = t.dr[st[i + 2]],
+                             r3 = t.dr[st[i + 3]];
+        const __m128 v00 = _mm_setr_ps(p0[0], p1[0], p2[0], p3[0]);
+        const __m128 v01 = _mm_setr_ps(p0[c0], p1[c1], p2[c2], p3[c3]);
+        const __m128 v10 = _mm_setr_ps(p0[r0], p1[r1], p2[r2], p3[r3]);
+        const __m128 v11 = _mm_setr_ps(p0[r0 + c0], p1[r1 + c1], p2[r2 + c2], p3[r3 + c3]);
+        const __m128 x = _mm_loadu_ps(wx + i), y = _mm_loadu_ps(wy + i);
+        const __m128 x1 = _mm_sub_ps(one, x), y1 = _mm_sub_ps(one, y);
+        const __m128 w0 = _mm_mul_ps(x1, y1), w1 = _mm_mul_ps(x, y1), w2 = _mm_mul_ps(x1, y),
+                     w3 = _mm_mul_ps(x, y);
+        const __m128 sum = _mm_add_ps(
+            _mm_add_ps(_mm_add_ps(_mm_mul_ps(w0, v00), _mm_mul_ps(w1, v01)), _mm_mul_ps(w2, v10)),
+            _mm_mul_ps(w3, v11));
+        const __m128 wsum = _mm_add_ps(_mm_add_ps(_mm_add_ps(w0, w1), w2), w3);
+        const __m128 r = _mm_div_ps(sum, wsum);
+        _mm_storeu_ps(o + i, r);
+        // r - r is 0 for a finite r, NaN otherwise; cmpunord: NaN
+        const int bad = _mm_movemask_ps(_mm_cmpunord_ps(r, _mm_sub_ps(r, r)));
+        if (bad == 0) {
+            continue;
+        }
+        const __m128 all_nan =
+            _mm_and_ps(_mm_and_ps(_mm_cmpunord_ps(v00, v00), _mm_cmpunord_ps(v01, v01)),
+                       _mm_and_ps(_mm_cmpunord_ps(v10, v10), _mm_cmpunord_ps(v11, v11)));
+        const int redo = bad & ~_mm_movemask_ps(all_nan);
+        for (int k = 0; k < 4; ++k) {
+            if (redo & (1 << k)) {
+                o[i + k] = bilinear_at(src, t, lo[i + k], st[i + k], wx[i + k], wy[i + k]);
+            }
+        }
+    }
+#endif
+    for (; i < n; ++i) {
+        o[i] = bilinear_at(src, t, lo[i], st[i], wx[i], wy[i]);
+    }
+}
+
 void resample_pixels(const float* src, size_t src_w, const PixelMap& m, Resampling method,
                      size_t row0, size_t nrows, size_t col0, size_t ncols, float* out,
                      size_t out_stride) {
-    const auto w = static_cast<std::ptrdiff_t>(src_w);
     std::vector<float> vals; // mode: the values of one output pixel
+    const StepTable steps = method == Resampling::Bilinear ? StepTable(src_w) : StepTable();
     for (size_t r = 0; r < nrows; ++r) {
         float* o = out + r * out_stride;
         const size_t base = (row0 + r) * m.width + col0;
@@ -453,20 +559,8 @@ void resample_pixels(const float* src, size_t src_w, const PixelMap& m, Resampli
             }
             continue;
         }
-        for (size_t i = 0; i < ncols; ++i) {
-            const std::int32_t lo = m.lo[base + i];
-            if (lo < 0) {
-                o[i] = NaN;
-                continue;
-            }
-            const std::uint8_t st = m.step[base + i];
-            // st >= 9: the two columns across the seam of a global longitude axis (bridge_seam)
-            const std::ptrdiff_t dc =
-                (static_cast<std::ptrdiff_t>(st % 3) - 1) * (st < 9 ? 1 : w - 1);
-            const std::ptrdiff_t dr = (static_cast<std::ptrdiff_t>(st / 3 % 3) - 1) * w;
-            const float* p = src + lo;
-            o[i] = bilinear(p[0], p[dc], p[dr], p[dr + dc], m.wx[base + i], m.wy[base + i]);
-        }
+        bilinear_row(src, steps, m.lo.data() + base, m.step.data() + base, m.wx.data() + base,
+                     m.wy.data() + base, ncols, o, r + 1 < nrows ? m.width : 0);
     }
 }
 

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 
 using namespace baims::cube;
@@ -397,6 +399,106 @@ TEST_CASE("per-pixel average and mode over the listed cells, NaN left out, ties 
     resample_block(src.data(), 8, SourceMap{m}, Resampling::Mode, 0, 1, 1, 2, part, 2);
     CHECK(part[0] == 2.0f);
     CHECK(std::isnan(part[1]));
+}
+
+// The per-pixel bilinear formula of PixelMap (resample.hpp), one pixel at a time: the four
+// neighbours' weights; without a NaN or infinite neighbour all four summed in order, else the
+// NaN neighbours and the zero weights left out and the rest renormalised (an exact hit on a
+// valid lo still counts when all weighted neighbours are NaN).
+static float bilinear_reference(const std::vector<float>& src, size_t src_w, const PixelMap& m,
+                                size_t p) {
+    const float NaN = std::numeric_limits<float>::quiet_NaN();
+    const std::int32_t lo = m.lo[p];
+    if (lo < 0) {
+        return NaN;
+    }
+    const auto w = static_cast<std::ptrdiff_t>(src_w);
+    const int st = m.step[p];
+    const std::ptrdiff_t dc = (st % 3 - 1) * (st < 9 ? 1 : w - 1), dr = (st / 3 % 3 - 1) * w;
+    const float v[4] = {src[static_cast<size_t>(lo)], src[static_cast<size_t>(lo + dc)],
+                        src[static_cast<size_t>(lo + dr)], src[static_cast<size_t>(lo + dr + dc)]};
+    const float wx = m.wx[p], wy = m.wy[p];
+    const float k[4] = {(1 - wx) * (1 - wy), wx * (1 - wy), (1 - wx) * wy, wx * wy};
+    if (std::all_of(v, v + 4, [](float x) { return std::isfinite(x); })) {
+        return (((k[0] * v[0] + k[1] * v[1]) + k[2] * v[2]) + k[3] * v[3]) /
+               (((k[0] + k[1]) + k[2]) + k[3]);
+    }
+    float sum = 0, wsum = 0;
+    for (int q = 0; q < 4; ++q) {
+        if (!std::isnan(v[q]) && k[q] > 0) {
+            sum += k[q] * v[q];
+            wsum += k[q];
+        }
+    }
+    if (wsum == 0) {
+        return (k[0] >= 0.999999f && !std::isnan(v[0])) ? v[0] : NaN;
+    }
+    return sum / wsum;
+}
+
+TEST_CASE("per-pixel bilinear gives the formula's bits with NaN, infinite and missing neighbours",
+          "[cube][projected]") {
+    // A 40 x 30 source with runs of NaN (land), single NaN and infinite cells, values of both
+    // signs and zeros; a 37 x 23 map of random positions, runs of lo < 0 (outside the footprint)
+    // and of valid pixels, exact hits (weights 0 and 1), every step incl. the seam's (>= 9).
+    const size_t SW = 40, SH = 30;
+    const float NaN = std::numeric_limits<float>::quiet_NaN();
+    const float inf = std::numeric_limits<float>::infinity();
+    std::uint32_t seed = 12345;
+    auto next = [&seed] {
+        seed = seed * 1664525u + 1013904223u;
+        return seed >> 8;
+    };
+    std::vector<float> src(SW * SH);
+    for (size_t i = 0; i < src.size(); ++i) {
+        const auto r = next() % 100;
+        src[i] = r < 25   ? NaN
+                 : r < 27 ? (r == 25 ? inf : -inf)
+                 : r < 30 ? (r == 28 ? 0.0f : -0.0f)
+                          : static_cast<float>(static_cast<int>(next() % 20001) - 10000) / 37.0f;
+        if ((i / SW) % 7 == 3 && i % SW < 20) {
+            src[i] = NaN; // a run
+        }
+    }
+    PixelMap m;
+    m.width = 37;
+    m.height = 23;
+    const size_t n = m.width * m.height;
+    m.lo.resize(n);
+    m.step.resize(n);
+    m.wx.resize(n);
+    m.wy.resize(n);
+    for (size_t p = 0; p < n; ++p) {
+        const size_t row = 1 + next() % (SH - 2);
+        const bool seam = next() % 10 == 0;
+        const size_t col = seam ? SW - 1 : 1 + next() % (SW - 2);
+        m.lo[p] =
+            ((p / 9) % 5 == 2 || next() % 6 == 0) ? -1 : static_cast<std::int32_t>(row * SW + col);
+        m.step[p] = static_cast<std::uint8_t>(seam ? 9 + next() % 9 : next() % 9);
+        const auto q = next() % 8;
+        m.wx[p] = q == 0 ? 0.0f : q == 1 ? 1.0f : static_cast<float>(next() % 65536) / 65536.0f;
+        m.wy[p] = q == 2 ? 0.0f : q == 3 ? 1.0f : static_cast<float>(next() % 65536) / 65536.0f;
+    }
+    const SourceMap map{m};
+    // the whole map, and blocks at odd columns and widths (vector lanes and tails)
+    for (const auto& [row0, nrows, col0, ncols] : std::vector<std::array<size_t, 4>>{
+             {0, 23, 0, 37}, {3, 7, 1, 5}, {5, 11, 6, 31}, {0, 2, 33, 4}}) {
+        std::vector<float> out(nrows * 40, -7.0f);
+        resample_block(src.data(), SW, map, Resampling::Bilinear, row0, nrows, col0, ncols,
+                       out.data(), 40);
+        size_t mismatches = 0;
+        for (size_t r = 0; r < nrows; ++r) {
+            for (size_t c = 0; c < ncols; ++c) {
+                const float want = bilinear_reference(src, SW, m, (row0 + r) * m.width + col0 + c);
+                const float got = out[r * 40 + c];
+                mismatches += std::memcmp(&want, &got, sizeof want) != 0;
+            }
+            for (size_t c = ncols; c < 40; ++c) {
+                mismatches += out[r * 40 + c] != -7.0f; // nothing written beyond the block
+            }
+        }
+        CHECK(mismatches == 0);
+    }
 }
 
 // The per-pixel maps of projected inputs locate points with AxisLocator; it must give what
