@@ -198,13 +198,15 @@ bool crosses_antimeridian(const io::LatLon2D& src, Lon lon, const io::ForEach& f
             if (crosses.load(std::memory_order_relaxed)) {
                 return;
             }
+            double a = lon(r * W); // cell (r, c); then the previous cell's right neighbour
             for (size_t c = 0; c + 1 < W; ++c) {
                 const size_t q = r * W + c;
-                const double a = lon(q), bb = lon(q + 1), d = lon(q + W);
+                const double bb = lon(q + 1), d = lon(q + W);
                 if (std::abs(a - bb) > 180.0 || std::abs(a - d) > 180.0) { // NaN compares false
                     crosses.store(true, std::memory_order_relaxed);
                     return;
                 }
+                a = bb;
             }
         }
     });
