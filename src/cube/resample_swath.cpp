@@ -198,13 +198,15 @@ bool crosses_antimeridian(const io::LatLon2D& src, Lon lon, const io::ForEach& f
             if (crosses.load(std::memory_order_relaxed)) {
                 return;
             }
+            double a = lon(r * W); // cell (r, c); then the previous cell's right neighbour
             for (size_t c = 0; c + 1 < W; ++c) {
                 const size_t q = r * W + c;
-                const double a = lon(q), bb = lon(q + 1), d = lon(q + W);
+                const double bb = lon(q + 1), d = lon(q + W);
                 if (std::abs(a - bb) > 180.0 || std::abs(a - d) > 180.0) { // NaN compares false
                     crosses.store(true, std::memory_order_relaxed);
                     return;
                 }
+                a = bb;
             }
         }
     });
@@ -221,52 +223,78 @@ bool crosses_antimeridian(const io::LatLon2D& src, Lon lon, const io::ForEach& f
 // that is not strictly convex the test says Maybe (no pre-test).
 class Hull {
 public:
-    Hull() = default;
-    Hull(const Pt& a, const Pt& b, const Pt& c, const Pt& d, double size)
-        : m_v{a, b, d, c}
-        , m_margin(1e-6 * size) {
-        int pos = 0, neg = 0;
+    Hull(const Pt& a, const Pt& b, const Pt& c, const Pt& d, double size) {
+        const std::array<Pt, 4> v{a, b, d, c}; // in order around the quad
+        std::array<Pt, 4> e;                   // v[i + 1] - v[i]
+#pragma GCC unroll 4
         for (int i = 0; i < 4; ++i) {
-            m_e[i] = Pt{m_v[(i + 1) % 4].x - m_v[i].x, m_v[(i + 1) % 4].y - m_v[i].y};
+            e[i] = Pt{v[(i + 1) % 4].x - v[i].x, v[(i + 1) % 4].y - v[i].y};
         }
+        int pos = 0, neg = 0;
+#pragma GCC unroll 4
         for (int i = 0; i < 4; ++i) {
-            const Pt& e = m_e[i];
-            const Pt& f = m_e[(i + 1) % 4];
-            const double turn = e.x * f.y - e.y * f.x;
+            const Pt& f = e[(i + 1) % 4];
+            const double turn = e[i].x * f.y - e[i].y * f.x;
             pos += turn > 0;
             neg += turn < 0;
         }
-        m_sign = pos == 4 ? 1.0 : neg == 4 ? -1.0 : 0.0;
+        const double sign = pos == 4 ? 1.0 : neg == 4 ? -1.0 : 0.0;
+        m_convex = sign != 0;
+        const double margin = 1e-6 * size;
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; ++i) {
+            // The sign taken into the edge: sign * (ex * dy - ey * dx) and (sign ex) dy - (sign
+            // ey) dx are the same double for sign = +-1 (rounding to nearest is symmetric).
+            m_sx[i] = sign * e[i].x;
+            m_sy[i] = sign * e[i].y;
+            m_vx[i] = v[i].x;
+            m_vy[i] = v[i].y;
+            // cross / |e| is p's signed distance from the edge's line; |e|_1 >= |e|_2 makes the
+            // threshold at least the margin.
+            m_tol[i] = margin * (std::abs(e[i].x) + std::abs(e[i].y));
+        }
     }
-    // Outside: p is outside the hull by more than the margin (the quad does not hold it).
-    // Inside: p is inside a strictly convex quad by more than the margin from every edge: the
-    // bilinear map of a strictly convex quad takes [0, 1]^2 one-to-one onto the quad (its edges
-    // are the images of the square's sides), so (s, t) is inside [0, 1]^2 by far more than the
-    // 1e-9 of locate() and the quad holds p. Maybe: only the inversion can tell.
+    bool convex() const {
+        return m_convex;
+    }
+    // The part of each edge's cross product that depends on the output row's y only.
+    using Row = std::array<double, 4>;
+    Row row(double py) const {
+        Row r;
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; ++i) {
+            r[i] = m_sx[i] * (py - m_vy[i]);
+        }
+        return r;
+    }
+    // Outside: p = (px, the row's y) is outside the hull by more than the margin (the quad does
+    // not hold it). Inside: p is inside a strictly convex quad by more than the margin from every
+    // edge: the bilinear map of a strictly convex quad takes [0, 1]^2 one-to-one onto the quad
+    // (its edges are the images of the square's sides), so (s, t) is inside [0, 1]^2 by far more
+    // than the 1e-9 of locate() and the quad holds p. Maybe: only the inversion can tell (always
+    // for a quad that is not strictly convex).
+    // Along an output row each edge's cross product is a monotone function of px (px - vx,
+    // the product with sy and the difference from the row's part are each rounded monotonically),
+    // so the columns of a row that are not Outside are one run: once a column past a column that
+    // is not Outside is Outside, so are all the columns after it.
     enum Answer { Outside, Maybe, Inside };
-    Answer test(const Pt& p) const {
-        if (m_sign == 0) {
+    Answer test(const Row& r, double px) const {
+        if (!m_convex) {
             return Maybe;
         }
-        bool inside = true;
+        bool outside = false, inside = true;
+#pragma GCC unroll 4
         for (int i = 0; i < 4; ++i) {
-            const Pt& e = m_e[i];
-            const double cross = m_sign * (e.x * (p.y - m_v[i].y) - e.y * (p.x - m_v[i].x));
-            // cross / |e| is p's signed distance from the edge's line; |e|_1 >= |e|_2 makes
-            // the threshold at least the margin.
-            const double tol = m_margin * (std::abs(e.x) + std::abs(e.y));
-            if (cross < -tol) {
-                return Outside;
-            }
-            inside = inside && cross > tol;
+            const double cross = r[i] - m_sy[i] * (px - m_vx[i]);
+            outside = outside | (cross < -m_tol[i]); // no jump between the edges
+            inside = inside & (cross > m_tol[i]);
         }
-        return inside ? Inside : Maybe;
+        return outside ? Outside : inside ? Inside : Maybe;
     }
 
 private:
-    std::array<Pt, 4> m_v; // in order around the quad: a, b, d, c
-    std::array<Pt, 4> m_e; // m_v[i + 1] - m_v[i]
-    double m_margin = 0, m_sign = 0;
+    std::array<double, 4> m_sx, m_sy, m_vx, m_vy, m_tol;
+    bool m_convex;
 };
 
 // std::floor and std::ceil (up to the sign of a zero), without the library call that the
@@ -461,48 +489,64 @@ struct Walk {
                         const auto row1 =
                             static_cast<size_t>(std::min(static_cast<double>(OH) - 1, r1f));
                         const auto qi = static_cast<std::int32_t>(q);
-                        Hull hull;
-                        bool have_hull = false;
+                        // The column ranges to scan: c0f .. c1f; for a swath in longitudes also
+                        // those 360 degrees away (the output grid may meet the swath at the
+                        // longitudes as stored or 360 degrees away).
+                        std::array<double, 3> shift_of{0.0, 0.0, 0.0}, cb_of{c0f, 0, 0},
+                            ce_of{c1f, 0, 0};
+                        int nspans = 1;
+                        if (shifts) {
+                            for (const double shift : {-360.0, 360.0}) {
+                                if (xmax + shift < gx0 || xmin + shift > gx1) {
+                                    continue; // no column centre in [xmin, xmax] + shift
+                                }
+                                shift_of[nspans] = shift;
+                                cb_of[nspans] = fast_ceil((xmin + shift - ex.xmin) / dx - 0.5);
+                                ce_of[nspans] = fast_floor((xmax + shift - ex.xmin) / dx - 0.5);
+                                ++nspans;
+                            }
+                        }
+                        const Hull hull(a, bb, cc, d, (xmax - xmin) + (ymax - ymin));
                         // The output centres of rows row0..row1 and columns col0..col1, moved by
-                        // `shift` degrees, that the quad holds.
-                        auto rasterise = [&](double shift, double cb, double ce) {
+                        // `shift` degrees, that the quad holds: scanned row by row, each row's
+                        // part of the edge functions computed once, and a row left at its first
+                        // Outside column after one that is not (Hull::test: the rest are
+                        // Outside too).
+                        for (int sp = 0; sp < nspans; ++sp) {
+                            const double shift = shift_of[sp], cb = cb_of[sp], ce = ce_of[sp];
                             if (ce < 0 || cb > static_cast<double>(OW) - 1 || cb > ce) {
-                                return;
+                                continue;
                             }
                             const auto col0 = static_cast<size_t>(std::max(0.0, cb));
                             const auto col1 =
                                 static_cast<size_t>(std::min(static_cast<double>(OW) - 1, ce));
                             for (size_t orow = row0; orow <= row1; ++orow) {
+                                const double py = ys[orow];
+                                const Hull::Row hr = hull.row(py);
+                                std::int32_t* orow_owner = owner.data() + orow * OW;
+                                bool seen = false; // a column of this row that is not Outside
                                 for (size_t ocol = col0; ocol <= col1; ++ocol) {
-                                    std::atomic_ref<std::int32_t> o(owner[orow * OW + ocol]);
+                                    std::atomic_ref<std::int32_t> o(orow_owner[ocol]);
                                     std::int32_t cur = o.load(std::memory_order_relaxed);
                                     if (cur <= qi) {
                                         continue;
                                     }
-                                    const Pt p{xs[ocol] - shift, ys[orow]};
-                                    if (!have_hull) {
-                                        hull = Hull(a, bb, cc, d, (xmax - xmin) + (ymax - ymin));
-                                        have_hull = true;
+                                    const double px = xs[ocol] - shift;
+                                    const Hull::Answer h = hull.test(hr, px);
+                                    if (h == Hull::Outside) {
+                                        if (seen) {
+                                            break;
+                                        }
+                                        continue;
                                     }
-                                    const Hull::Answer h = hull.test(p);
-                                    if (h == Hull::Outside || (h == Hull::Maybe && !holds(q, p))) {
+                                    seen = true;
+                                    if (h == Hull::Maybe && !holds(q, Pt{px, py})) {
                                         continue;
                                     }
                                     while (qi < cur && !o.compare_exchange_weak(cur, qi)) {
                                     }
                                 }
                             }
-                        };
-                        // The columns c0f .. c1f; for a swath in longitudes also those 360
-                        // degrees away (the output grid may meet the swath at the longitudes as
-                        // stored or 360 degrees away).
-                        rasterise(0.0, c0f, c1f);
-                        for (const double shift : {-360.0, 360.0}) {
-                            if (!shifts || xmax + shift < gx0 || xmin + shift > gx1) {
-                                continue; // no column centre in [xmin, xmax] + shift
-                            }
-                            rasterise(shift, fast_ceil((xmin + shift - ex.xmin) / dx - 0.5),
-                                      fast_floor((xmax + shift - ex.xmin) / dx - 0.5));
                         }
                     }
                 }

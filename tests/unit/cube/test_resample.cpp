@@ -373,6 +373,67 @@ TEST_CASE("swath: owners of a swath beyond the grid with cells without position"
     CHECK(near_nan > 0);
 }
 
+// A regular swath of 0.5-degree cells across the antimeridian (longitudes 178 .. 183.5 stored in
+// [-180, 180)) onto 0.25-degree pixels whose centres lie exactly on the cells' rows and columns:
+// half the output centres are on an edge shared by two quads, a quarter on a corner shared by
+// four, the rest inside one quad, two or three per quad and output row, and the grid's first
+// column (-180) meets the swath 360 degrees away. Each is held once, by the first quad in swath
+// order whose closed rectangle holds it (pass 1 scans the rows of a quad and leaves a row at its
+// first Outside column: the edges and corners are not lost).
+TEST_CASE("swath: centres on shared edges and corners across the antimeridian, first quad owns",
+          "[cube][swath]") {
+    const size_t H = 10, W = 12;
+    baims::io::LatLon2D g;
+    g.height = H;
+    g.width = W;
+    for (size_t r = 0; r < H; ++r) {
+        for (size_t c = 0; c < W; ++c) {
+            const double lon = 178.0 + 0.5 * static_cast<double>(c);
+            g.lon.push_back(lon >= 180.0 ? lon - 360.0 : lon);
+            g.lat.push_back(10.0 - 0.5 * static_cast<double>(r));
+        }
+    }
+    // Centres at -180 + 0.25 col (col 0: -180, i.e. 180) and 11.5 - 0.25 row.
+    const baims::grid::Grid out({-180.125, 4.125, 179.875, 11.625}, 1440, 30);
+    const auto m = swath_map(g, out, Resampling::Bilinear);
+    const auto n = swath_map(g, out, Resampling::Nearest);
+    size_t inside = 0, on_edge = 0, on_corner = 0;
+    for (size_t row = 0; row < out.height(); ++row) {
+        for (size_t col = 0; col < out.width(); ++col) {
+            double x = out.x(col);
+            x = x < 0 ? x + 360.0 : x; // the swath's longitudes unwrapped: 178 .. 183.5
+            const double y = out.y(row);
+            // The first quad (r, c) with x in [178 + 0.5 c, 178 + 0.5 (c + 1)] and y in
+            // [10 - 0.5 (r + 1), 10 - 0.5 r].
+            std::int64_t want = -1;
+            for (size_t r = 0; r + 1 < H && want < 0; ++r) {
+                for (size_t c = 0; c + 1 < W && want < 0; ++c) {
+                    const double x0 = 178.0 + 0.5 * static_cast<double>(c), x1 = x0 + 0.5;
+                    const double y1 = 10.0 - 0.5 * static_cast<double>(r), y0 = y1 - 0.5;
+                    if (x >= x0 && x <= x1 && y >= y0 && y <= y1) {
+                        want = static_cast<std::int64_t>(r * W + c);
+                    }
+                }
+            }
+            const size_t o = row * out.width() + col;
+            INFO("output pixel row " << row << " col " << col << " (" << x << ", " << y << ")");
+            CHECK(m.lo[o] == want);
+            CHECK((n.nearest[o] >= 0) == (want >= 0));
+            if (want >= 0) {
+                ++inside;
+                const bool ex = std::fmod(x, 0.5) == 0, ey = std::fmod(y, 0.5) == 0;
+                on_edge += ex != ey;
+                on_corner += ex && ey;
+            }
+        }
+    }
+    // The footprint 178 .. 183.5 x 5.5 .. 10: 23 x 19 centres, of which 12 x 10 on corners.
+    CHECK(inside == 23 * 19);
+    CHECK(on_corner == 12 * 10);
+    CHECK(on_edge == 11 * 10 + 12 * 9);
+    CHECK(m.lo[14 * 1440] == 3 * 12 + 3); // (180, 8), column 0: held 360 degrees away
+}
+
 TEST_CASE("per-pixel average and mode over the listed cells, NaN left out, ties to the smaller",
           "[cube]") {
     PixelMap m;
