@@ -148,7 +148,7 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
             const size_t npix = io::rows(in.geometry) * io::cols(in.geometry);
             const io::Window window =
                 read_window(*file, in, src.input, vars, exprs != nullptr, maps, threads);
-            auto read = [&](const std::string& name, std::vector<float>& buf) {
+            auto read = [&](const std::string& name, Slab& buf) {
                 if (!file->find(name)) {
                     buf.clear();
                     return false;
@@ -160,7 +160,7 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
                 file->read_window(name, src.step, buf.data(), pool_for_each(threads), window);
                 return true;
             };
-            std::vector<std::vector<float>*> outs;
+            std::vector<Slab*> outs;
             for (size_t v = 0; v < vars.size(); ++v) {
                 L.data[v].resize(s.sources.size());
                 read(vars[v].input, L.data[v][si]);

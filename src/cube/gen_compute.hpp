@@ -62,9 +62,9 @@ private:
 
 // The decoded source arrays of one slice: data[var][source] (empty when the input lacks it).
 struct Loaded {
-    std::vector<std::vector<std::vector<float>>> data;
-    std::string error;                            // non-empty: the slice could not be read
-    std::vector<std::vector<float>> expr_scratch; // buffers of the expressions (gen_expr.hpp)
+    std::vector<std::vector<Slab>> data;
+    std::string error;              // non-empty: the slice could not be read
+    std::vector<Slab> expr_scratch; // buffers of the expressions (gen_expr.hpp)
 };
 
 // Reads the source arrays of slice s (on the calling thread: netCDF/HDF5 calls stay on one

@@ -338,8 +338,8 @@ std::unique_ptr<Expressions> Expressions::make(const GenConfig& c,
 }
 
 void Expressions::apply(const std::string& input, size_t npix, const Read& read,
-                        const ReadWords& read_words, std::vector<std::vector<float>*>& data,
-                        std::vector<std::vector<float>>& scratch, int threads) const {
+                        const ReadWords& read_words, std::vector<Slab*>& data,
+                        std::vector<Slab>& scratch, int threads) const {
     const size_t nslots = m_slot_names.size();
     scratch.resize(nslots + m_outputs.size());
     std::vector<const float*> at(nslots, nullptr);

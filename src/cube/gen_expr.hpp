@@ -46,7 +46,7 @@ public:
 
     // Reads input variable `name` of the current source into buf (npix values); false when the
     // input does not have it.
-    using Read = std::function<bool(const std::string& name, std::vector<float>& buf)>;
+    using Read = std::function<bool(const std::string& name, Slab& buf)>;
     // The exact integers of input variable `name` and where they are valid (npix each,
     // io::Input::read_words): the flag words of input variables wider than 24 bits whose flags an
     // expression tests; false when the input does not have it.
@@ -58,8 +58,7 @@ public:
     // applied. scratch holds buffers reused between calls. Throws InputError when a
     // valid_pixel_expression needs a variable the input lacks.
     void apply(const std::string& input, size_t npix, const Read& read, const ReadWords& read_words,
-               std::vector<std::vector<float>*>& data, std::vector<std::vector<float>>& scratch,
-               int threads) const;
+               std::vector<Slab*>& data, std::vector<Slab>& scratch, int threads) const;
 
 private:
     struct Step {

@@ -6,6 +6,7 @@
 //                protocol (commit.hpp)
 //   gen_attrs    the cube's global attributes
 
+#include "baims/core/huge_pages.hpp"
 #include "baims/cube/cube_state.hpp"
 #include "baims/cube/encoding.hpp"
 #include "baims/cube/resample.hpp"
@@ -24,6 +25,11 @@ namespace baims::cube::gen {
 constexpr float NaNf = std::numeric_limits<float>::quiet_NaN();
 constexpr double NaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double ONE_MS_DAYS = 1.0 / 86400000.0;
+
+// A variable of one source as read (npix values; a swath's is ~80 MB): its storage is a big
+// block (huge_pages.hpp) where it is that big, so that it can take the one just freed (a swath's
+// lat/lon, freed once its map is built) instead of fresh pages the kernel must clear.
+using Slab = std::vector<float, BigBlockAllocator<float>>;
 
 // Equal to 1 ms (or both NaN).
 inline bool same_time(double a, double b) {

@@ -10,7 +10,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <sys/mman.h>
+#include <utility>
 #include <vector>
 
 // BAIMS_THREAD_HEAP_HUGE_PAGES: 1 where the thread pool asks for huge pages on its workers' malloc
@@ -93,11 +95,65 @@ template <typename T, typename A> void reserve_populated(std::vector<T, A>& v, s
 #endif
 }
 
-// An allocator whose resize() leaves new elements of a trivial type uninitialised (value-
+// Big blocks (BIG_BLOCK bytes and more) recycled within the process. glibc serves such sizes by
+// mmap and returns them by munmap, so that every big buffer is fresh memory the kernel must clear
+// and fault in again, even right after one of the same size was freed (a swath's lat/lon freed
+// once its map is built, then its 80 MB slab read). Here a freed big block is kept, and the next
+// big allocation takes it: the part it needs, its pages already present (on huge pages: blocks
+// are 2 MiB-aligned and advised MADV_HUGEPAGE); the rest is unmapped. Memory is bounded: at most
+// one freed block is kept (the larger of two), only until the next big allocation, which takes
+// it or unmaps it when it is too small. Under a sanitizer (its allocator checks the accesses)
+// and outside Linux these are plain operator new/delete.
+inline constexpr size_t BIG_BLOCK = size_t{32} << 20;
+// A block of at least `bytes` bytes (>= BIG_BLOCK); throws std::bad_alloc.
+void* big_block_allocate(size_t bytes);
+// Gives back block p of big_block_allocate(bytes) (the same bytes).
+void big_block_free(void* p, size_t bytes) noexcept;
+// The bytes of the freed block kept (0: none, or not recycled here); for tests.
+size_t big_block_kept() noexcept;
+// Unmaps the freed block kept, if any.
+void big_block_release() noexcept;
+
+// For glibc's malloc (main() calls it first): blocks below BIG_BLOCK from the heaps, not mmap, and
+// a heap's free top returned only beyond 2 x BIG_BLOCK: the thresholds glibc's own dynamic ones
+// move to as blocks are freed, set from the start. Else the per-thread chunk buffers of a run
+// (1 MiB each) are fresh mappings faulted in 4 KiB at a time, while in the threads' heaps they are
+// on huge pages (parallel.cpp). Blocks of BIG_BLOCK and more stay mmaps (big blocks above).
+// Nothing under a sanitizer (its own allocator) or with another C library.
+void tune_malloc() noexcept;
+
+// An allocator whose blocks of BIG_BLOCK bytes and more are big blocks (big_block_allocate), the
+// others std::allocator's: for the big buffers of a run that are freed and allocated again.
+template <typename T> struct BigBlockAllocator {
+    using value_type = T;
+    BigBlockAllocator() = default;
+    template <typename U> BigBlockAllocator(const BigBlockAllocator<U>&) noexcept {}
+    T* allocate(size_t n) {
+        if (n > static_cast<size_t>(-1) / sizeof(T)) {
+            throw std::bad_array_new_length();
+        }
+        if (n * sizeof(T) >= BIG_BLOCK) {
+            return static_cast<T*>(big_block_allocate(n * sizeof(T)));
+        }
+        return std::allocator<T>{}.allocate(n);
+    }
+    void deallocate(T* p, size_t n) noexcept {
+        if (n * sizeof(T) >= BIG_BLOCK) {
+            big_block_free(p, n * sizeof(T));
+        } else {
+            std::allocator<T>{}.deallocate(p, n);
+        }
+    }
+    friend bool operator==(const BigBlockAllocator&, const BigBlockAllocator&) noexcept {
+        return true;
+    }
+};
+
+// A BigBlockAllocator whose resize() leaves new elements of a trivial type uninitialised (value-
 // initialisation only when asked, e.g. resize(n, value)): for big buffers that are written in
 // full right after, so that their fresh pages are first touched by the threads that fill them,
 // not by a zero-fill before.
-template <typename T> struct NoInitAllocator : std::allocator<T> {
+template <typename T> struct NoInitAllocator : BigBlockAllocator<T> {
     using value_type = T;
     template <typename U> struct rebind { using other = NoInitAllocator<U>; };
     NoInitAllocator() = default;

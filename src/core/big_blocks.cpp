@@ -1,0 +1,136 @@
+// Big blocks recycled within the process (baims/core/huge_pages.hpp).
+
+#include "baims/core/huge_pages.hpp"
+
+#include <cstdint>
+#if defined(__GLIBC__) && !defined(BAIMS_SANITIZED_HEAP)
+#include <malloc.h>
+#endif
+#include <mutex>
+#include <new>
+#include <utility>
+
+#if defined(__linux__) && !defined(BAIMS_SANITIZED_HEAP)
+#define BAIMS_BIG_BLOCKS 1
+#else
+#define BAIMS_BIG_BLOCKS 0
+#endif
+
+namespace baims {
+
+#if BAIMS_BIG_BLOCKS
+namespace {
+
+constexpr size_t HUGE_PAGE = size_t{1} << 21;
+
+size_t mapped_length(size_t bytes) {
+    return (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+}
+
+std::mutex g_mutex;
+void* g_kept = nullptr; // the freed block kept, g_kept_length bytes mapped
+size_t g_kept_length = 0;
+
+// A fresh mapping of len bytes (a multiple of 2 MiB) at a 2 MiB boundary, advised for huge pages:
+// every page of it can be huge, none is present yet.
+void* map_fresh(size_t len) {
+    void* p = ::mmap(nullptr, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+    if (p == MAP_FAILED) {
+        throw std::bad_alloc();
+    }
+    const auto a = reinterpret_cast<std::uintptr_t>(p);
+    const std::uintptr_t b = (a + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    if (b > a) {
+        ::munmap(p, b - a);
+    }
+    if (a + len + HUGE_PAGE > b + len) {
+        ::munmap(reinterpret_cast<void*>(b + len), a + len + HUGE_PAGE - (b + len));
+    }
+#ifdef MADV_HUGEPAGE
+    ::madvise(reinterpret_cast<void*>(b), len, MADV_HUGEPAGE); // a hint: errors ignored
+#endif
+    return reinterpret_cast<void*>(b);
+}
+
+} // namespace
+
+void* big_block_allocate(size_t bytes) {
+    const size_t len = mapped_length(bytes);
+    void* kept = nullptr;
+    size_t kept_length = 0;
+    {
+        std::lock_guard lock(g_mutex);
+        std::swap(kept, g_kept);
+        std::swap(kept_length, g_kept_length);
+    }
+    if (kept) {
+        if (kept_length >= len) {
+            if (kept_length > len) {
+                ::munmap(static_cast<unsigned char*>(kept) + len, kept_length - len);
+            }
+            return kept;
+        }
+        ::munmap(kept, kept_length); // too small: not kept for later
+    }
+    return map_fresh(len);
+}
+
+void big_block_free(void* p, size_t bytes) noexcept {
+    size_t len = mapped_length(bytes);
+    {
+        std::lock_guard lock(g_mutex);
+        if (!g_kept || g_kept_length < len) {
+            std::swap(p, g_kept);
+            std::swap(len, g_kept_length);
+        }
+    }
+    if (p) {
+        ::munmap(p, len);
+    }
+}
+
+size_t big_block_kept() noexcept {
+    std::lock_guard lock(g_mutex);
+    return g_kept_length;
+}
+
+void big_block_release() noexcept {
+    void* p = nullptr;
+    size_t len = 0;
+    {
+        std::lock_guard lock(g_mutex);
+        std::swap(p, g_kept);
+        std::swap(len, g_kept_length);
+    }
+    if (p) {
+        ::munmap(p, len);
+    }
+}
+
+#else
+
+void* big_block_allocate(size_t bytes) {
+    return ::operator new(bytes);
+}
+
+void big_block_free(void* p, size_t bytes) noexcept {
+    ::operator delete(p, bytes);
+}
+
+size_t big_block_kept() noexcept {
+    return 0;
+}
+
+void big_block_release() noexcept {}
+
+#endif
+
+void tune_malloc() noexcept {
+#if defined(__GLIBC__) && !defined(BAIMS_SANITIZED_HEAP)
+    ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(BIG_BLOCK));
+    ::mallopt(M_TRIM_THRESHOLD, static_cast<int>(2 * BIG_BLOCK));
+#endif
+}
+
+} // namespace baims
