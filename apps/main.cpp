@@ -4,7 +4,6 @@
 #include "common.hpp"
 
 #include "baims/core/error.hpp"
-#include "baims/core/huge_pages.hpp"
 #include "baims/core/interrupt.hpp"
 #include "baims/core/lazy_lib.hpp"
 #include "baims/core/log.hpp"
@@ -69,7 +68,6 @@ config::Document load_config_files(const std::vector<std::string>& files) {
 
 int main(int argc, char** argv) {
     using namespace baims;
-    tune_malloc(); // before any thread allocates (huge_pages.hpp)
     app::GlobalOptions global;
     CLI::App cli{"baims: Earth-observation data cubes and parcel monitoring", "baims"};
     cli.fallthrough();

@@ -3,9 +3,6 @@
 #include "baims/core/huge_pages.hpp"
 
 #include <cstdint>
-#if defined(__GLIBC__) && !defined(BAIMS_SANITIZED_HEAP)
-#include <malloc.h>
-#endif
 #include <mutex>
 #include <new>
 #include <utility>
@@ -126,11 +123,5 @@ void big_block_release() noexcept {}
 
 #endif
 
-void tune_malloc() noexcept {
-#if defined(__GLIBC__) && !defined(BAIMS_SANITIZED_HEAP)
-    ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(BIG_BLOCK));
-    ::mallopt(M_TRIM_THRESHOLD, static_cast<int>(2 * BIG_BLOCK));
-#endif
-}
 
 } // namespace baims

@@ -114,14 +114,6 @@ size_t big_block_kept() noexcept;
 // Unmaps the freed block kept, if any.
 void big_block_release() noexcept;
 
-// For glibc's malloc (main() calls it first): blocks below BIG_BLOCK from the heaps, not mmap, and
-// a heap's free top returned only beyond 2 x BIG_BLOCK: the thresholds glibc's own dynamic ones
-// move to as blocks are freed, set from the start. Else the per-thread chunk buffers of a run
-// (1 MiB each) are fresh mappings faulted in 4 KiB at a time, while in the threads' heaps they are
-// on huge pages (parallel.cpp). Blocks of BIG_BLOCK and more stay mmaps (big blocks above).
-// Nothing under a sanitizer (its own allocator) or with another C library.
-void tune_malloc() noexcept;
-
 // An allocator whose blocks of BIG_BLOCK bytes and more are big blocks (big_block_allocate), the
 // others std::allocator's: for the big buffers of a run that are freed and allocated again.
 template <typename T> struct BigBlockAllocator {
