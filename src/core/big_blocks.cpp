@@ -123,5 +123,4 @@ void big_block_release() noexcept {}
 
 #endif
 
-
 } // namespace baims
