@@ -45,6 +45,9 @@
 #include <limits>
 #include <numbers>
 #include <optional>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace baims::cube {
 namespace {
@@ -185,11 +188,54 @@ double unpack_fast(std::int32_t v, double scale, double offset) {
     return std::bit_cast<double>((bits & ~none) | (NAN_BITS & none));
 }
 
+// The first n (0..15) with dist[n] the smallest of the 16 distances, NaN and +inf never chosen: -1
+// when none is below +inf. The same n as the loop `if (dist[n] < best) { best = dist[n]; bn = n; }`
+// from best = +inf, without its 16 data-dependent jumps: the minimum (NaN as +inf) first, then the
+// first distance equal to it (a minimum of -0 and +0 compares equal to both, as the loop's strict
+// `<` keeps the first of them).
+int first_smallest(const std::array<double, 16>& dist) {
+#if defined(__SSE2__)
+    const __m128d inf = _mm_set1_pd(std::numeric_limits<double>::infinity());
+    __m128d d[8];
+#pragma GCC unroll 8
+    for (size_t i = 0; i < 8; ++i) {
+        const __m128d v = _mm_loadu_pd(dist.data() + 2 * i);
+        const __m128d ord = _mm_cmpord_pd(v, v); // all ones where not NaN
+        d[i] = _mm_or_pd(_mm_and_pd(ord, v), _mm_andnot_pd(ord, inf));
+    }
+    __m128d m = _mm_min_pd(_mm_min_pd(_mm_min_pd(d[0], d[1]), _mm_min_pd(d[2], d[3])),
+                           _mm_min_pd(_mm_min_pd(d[4], d[5]), _mm_min_pd(d[6], d[7])));
+    m = _mm_min_pd(m, _mm_unpackhi_pd(m, m));
+    if (!(_mm_cvtsd_f64(m) < std::numeric_limits<double>::infinity())) {
+        return -1;
+    }
+    m = _mm_unpacklo_pd(m, m);
+    unsigned mask = 0;
+#pragma GCC unroll 8
+    for (unsigned i = 0; i < 8; ++i) {
+        mask |= static_cast<unsigned>(_mm_movemask_pd(_mm_cmpeq_pd(d[i], m))) << (2 * i);
+    }
+    return std::countr_zero(mask);
+#else
+    double best = std::numeric_limits<double>::infinity();
+    int bn = -1;
+    for (int n = 0; n < 16; ++n) {
+        if (dist[n] < best) { // NaN positions never win
+            best = dist[n];
+            bn = n;
+        }
+    }
+    return bn;
+#endif
+}
+
 // Whether neighbouring cells are more than 180 degrees of longitude apart: the swath crosses the
 // antimeridian.
-// The longitude of cell i is lon(i).
-template <typename Lon>
-bool crosses_antimeridian(const io::LatLon2D& src, Lon lon, const io::ForEach& for_each) {
+// The longitude of cell i is lon(i). clear(r), when given, may say that no cell of row r is that
+// far from its right or lower neighbour (the row is then not looked at further).
+template <typename Lon, typename Clear>
+bool crosses_antimeridian(const io::LatLon2D& src, Lon lon, Clear clear,
+                          const io::ForEach& for_each) {
     const size_t H = src.height, W = src.width, rows_per = 256;
     std::atomic<bool> crosses{false};
     // In parallel over bands of rows (a yes/no answer: the same however they run).
@@ -197,6 +243,9 @@ bool crosses_antimeridian(const io::LatLon2D& src, Lon lon, const io::ForEach& f
         for (size_t r = b * rows_per; r < std::min(H - 1, (b + 1) * rows_per); ++r) {
             if (crosses.load(std::memory_order_relaxed)) {
                 return;
+            }
+            if (clear(r)) {
+                continue;
             }
             double a = lon(r * W); // cell (r, c); then the previous cell's right neighbour
             for (size_t c = 0; c + 1 < W; ++c) {
@@ -314,6 +363,18 @@ double fast_ceil(double v) {
     return f < v ? f + 1 : f;
 }
 
+// fl = fast_floor(v) and ce = fast_ceil(v), one truncation for both.
+void floor_ceil(double v, double& fl, double& ce) {
+    if (!(std::abs(v) < 1e15)) {
+        fl = std::floor(v);
+        ce = std::ceil(v);
+        return;
+    }
+    const auto f = static_cast<double>(static_cast<std::int64_t>(v));
+    fl = f > v ? f - 1 : f;
+    ce = f < v ? f + 1 : f;
+}
+
 // The two passes of map_swath over a swath whose positions are lon(i), lat(i) (see the top of
 // this file).
 struct Walk {
@@ -427,17 +488,29 @@ struct Walk {
             const size_t r_beg = b * band, r_end = std::min(H - 1, (b + 1) * band);
             const size_t bn = (band + 1) * (band + 1);
             std::vector<double> us(bn), vs(bn);
+            // Per cell: fast_ceil and fast_floor of u and v. Both are monotone, so a quad's
+            // ceil(min u) is the min of its corners' ceil(u), and so on: the same doubles as
+            // rounding the quad's min and max (NaN aside: a block with a cell whose u or v is not
+            // below 1e300 in magnitude takes the quad's own min and max, as before).
+            std::vector<double> cus(bn), fus(bn), cvs(bn), fvs(bn);
             std::vector<Pt> ps(bn); // the block's positions, decoded once
+            const double oh1 = static_cast<double>(OH) - 1, ow1 = static_cast<double>(OW) - 1;
             for (size_t c0 = 0; c0 + 1 < W; c0 += band) {
                 const size_t c_end = std::min(W - 1, c0 + band), nc = c_end - c0 + 1;
                 double bx0 = std::numeric_limits<double>::infinity(), bx1 = -bx0;
+                bool odd = false; // a cell with |u| or |v| not below 1e300 (or NaN)
                 for (size_t r = r_beg; r <= r_end; ++r) {
                     for (size_t c = c0; c <= c_end; ++c) {
                         const size_t i = r * W + c, k = (r - r_beg) * nc + (c - c0);
                         const Pt pk = pos(i);
                         ps[k] = pk;
-                        us[k] = (ex.ymax - pk.y) / dy - 0.5;
-                        vs[k] = (pk.x - ex.xmin) / dx - 0.5;
+                        const double u = (ex.ymax - pk.y) / dy - 0.5;
+                        const double v = (pk.x - ex.xmin) / dx - 0.5;
+                        us[k] = u;
+                        vs[k] = v;
+                        odd = odd | !(std::abs(u) < 1e300) | !(std::abs(v) < 1e300);
+                        floor_ceil(u, fus[k], cus[k]);
+                        floor_ceil(v, fvs[k], cvs[k]);
                         if (pk.x < bx0) { // NaN compares false
                             bx0 = pk.x;
                         }
@@ -450,30 +523,47 @@ struct Walk {
                 // may a quad with no column centre at its stored longitudes hold a centre.
                 const bool shifts = !projected && (bx1 - 360.0 >= gx0 || bx0 + 360.0 <= gx1);
                 for (size_t r = r_beg; r < r_end; ++r) {
+                    const size_t k0 = (r - r_beg) * nc;
+                    // The rounded bounds of the left column of corners (rows r, r + 1), carried
+                    // from one quad to the next.
+                    double lcu = std::min(cus[k0], cus[k0 + nc]);
+                    double lfu = std::max(fus[k0], fus[k0 + nc]);
+                    double lcv = std::min(cvs[k0], cvs[k0 + nc]);
+                    double lfv = std::max(fvs[k0], fvs[k0 + nc]);
                     for (size_t c = c0; c < c_end; ++c) {
-                        const size_t q = r * W + c, k = (r - r_beg) * nc + (c - c0);
-                        const double u0 = us[k], u1 = us[k + 1], u2 = us[k + nc],
-                                     u3 = us[k + nc + 1];
-                        const double v0 = vs[k], v1 = vs[k + 1], v2 = vs[k + nc],
-                                     v3 = vs[k + nc + 1];
-                        if (!std::isfinite(u0 + u1 + u2 + u3 + v0 + v1 + v2 + v3)) {
-                            continue; // a corner without position: the quad holds no centre
-                        }
+                        const size_t q = r * W + c, k = k0 + (c - c0);
+                        const double rcu = std::min(cus[k + 1], cus[k + nc + 1]);
+                        const double rfu = std::max(fus[k + 1], fus[k + nc + 1]);
+                        const double rcv = std::min(cvs[k + 1], cvs[k + nc + 1]);
+                        const double rfv = std::max(fvs[k + 1], fvs[k + nc + 1]);
                         // Rows (north-up) whose centre y(row) = ymax_g - (row + 0.5) dy is in
-                        // [ymin, ymax].
-                        const double r0f = fast_ceil(std::min(std::min(u0, u1), std::min(u2, u3)));
-                        const double r1f = fast_floor(std::max(std::max(u0, u1), std::max(u2, u3)));
-                        // Columns whose centre x(col) = xmin_g + (col + 0.5) dx is in
-                        // [xmin, xmax]: ceil(min v) .. floor(max v).
-                        const double c0f = fast_ceil(std::min(std::min(v0, v1), std::min(v2, v3)));
-                        const double c1f = fast_floor(std::max(std::max(v0, v1), std::max(v2, v3)));
+                        // [ymin, ymax]: ceil(min u) .. floor(max u). Columns whose centre
+                        // x(col) = xmin_g + (col + 0.5) dx is in [xmin, xmax]: ceil(min v) ..
+                        // floor(max v).
+                        double r0f = std::min(lcu, rcu), r1f = std::max(lfu, rfu);
+                        double c0f = std::min(lcv, rcv), c1f = std::max(lfv, rfv);
+                        lcu = rcu;
+                        lfu = rfu;
+                        lcv = rcv;
+                        lfv = rfv;
+                        if (odd) {
+                            const double u0 = us[k], u1 = us[k + 1], u2 = us[k + nc],
+                                         u3 = us[k + nc + 1];
+                            const double v0 = vs[k], v1 = vs[k + 1], v2 = vs[k + nc],
+                                         v3 = vs[k + nc + 1];
+                            if (!std::isfinite(u0 + u1 + u2 + u3 + v0 + v1 + v2 + v3)) {
+                                continue; // a corner without position: the quad holds no centre
+                            }
+                            r0f = fast_ceil(std::min(std::min(u0, u1), std::min(u2, u3)));
+                            r1f = fast_floor(std::max(std::max(u0, u1), std::max(u2, u3)));
+                            c0f = fast_ceil(std::min(std::min(v0, v1), std::min(v2, v3)));
+                            c1f = fast_floor(std::max(std::max(v0, v1), std::max(v2, v3)));
+                        }
                         // Most quads hold no centre (their box holds no row or no column
                         // centre, about half each way): one branch on both, not four jumps
                         // that the branch predictor misses.
-                        const bool rows_in =
-                            (r1f >= 0) & (r0f <= static_cast<double>(OH) - 1) & (r0f <= r1f);
-                        const bool cols_in =
-                            (c1f >= 0) & (c0f <= static_cast<double>(OW) - 1) & (c0f <= c1f);
+                        const bool rows_in = (r1f >= 0) & (r0f <= oh1) & (r0f <= r1f);
+                        const bool cols_in = (c1f >= 0) & (c0f <= ow1) & (c0f <= c1f);
                         if (!(rows_in & (cols_in | shifts))) {
                             continue;
                         }
@@ -486,8 +576,7 @@ struct Walk {
                             continue; // a quad that is no quad
                         }
                         const auto row0 = static_cast<size_t>(std::max(0.0, r0f));
-                        const auto row1 =
-                            static_cast<size_t>(std::min(static_cast<double>(OH) - 1, r1f));
+                        const auto row1 = static_cast<size_t>(std::min(oh1, r1f));
                         const auto qi = static_cast<std::int32_t>(q);
                         // The column ranges to scan: c0f .. c1f; for a swath in longitudes also
                         // those 360 degrees away (the output grid may meet the swath at the
@@ -514,12 +603,11 @@ struct Walk {
                         // Outside too).
                         for (int sp = 0; sp < nspans; ++sp) {
                             const double shift = shift_of[sp], cb = cb_of[sp], ce = ce_of[sp];
-                            if (ce < 0 || cb > static_cast<double>(OW) - 1 || cb > ce) {
+                            if (ce < 0 || cb > ow1 || cb > ce) {
                                 continue;
                             }
                             const auto col0 = static_cast<size_t>(std::max(0.0, cb));
-                            const auto col1 =
-                                static_cast<size_t>(std::min(static_cast<double>(OW) - 1, ce));
+                            const auto col1 = static_cast<size_t>(std::min(ow1, ce));
                             for (size_t orow = row0; orow <= row1; ++orow) {
                                 const double py = ys[orow];
                                 const Hull::Row hr = hull.row(py);
@@ -653,6 +741,26 @@ struct Walk {
                             std::array<double, 16> dist;
                             if (win) {
                                 const size_t wb = (r - 1 - wr0) * ww + (c - 1 - wc0);
+#if defined(__SSE2__)
+                                // Two distances at a time: the same operations on the same doubles
+                                // as the loop below.
+                                const __m128d px2 = _mm_set1_pd(p.x), py2 = _mm_set1_pd(p.y),
+                                              kx2 = _mm_set1_pd(kx);
+#pragma GCC unroll 4
+                                for (size_t j = 0; j < 4; ++j) {
+#pragma GCC unroll 2
+                                    for (size_t k = 0; k < 4; k += 2) {
+                                        const size_t w = wb + j * ww + k;
+                                        const __m128d ddx = _mm_mul_pd(
+                                            _mm_sub_pd(_mm_loadu_pd(wlon.data() + w), px2), kx2);
+                                        const __m128d ddy =
+                                            _mm_sub_pd(_mm_loadu_pd(wlat.data() + w), py2);
+                                        _mm_storeu_pd(
+                                            dist.data() + j * 4 + k,
+                                            _mm_add_pd(_mm_mul_pd(ddx, ddx), _mm_mul_pd(ddy, ddy)));
+                                    }
+                                }
+#else
                                 for (size_t j = 0; j < 4; ++j) {
                                     for (size_t k = 0; k < 4; ++k) {
                                         const size_t w = wb + j * ww + k;
@@ -661,6 +769,7 @@ struct Walk {
                                         dist[j * 4 + k] = ddx * ddx + ddy * ddy;
                                     }
                                 }
+#endif
                             } else {
                                 for (size_t j = 0; j < 4; ++j) {
                                     for (size_t k = 0; k < 4; ++k) {
@@ -671,13 +780,7 @@ struct Walk {
                                     }
                                 }
                             }
-                            int bn = -1;
-                            for (int n = 0; n < 16; ++n) {
-                                if (dist[n] < best) { // NaN positions never win
-                                    best = dist[n];
-                                    bn = n;
-                                }
-                            }
+                            const int bn = first_smallest(dist); // NaN positions never win
                             m.nearest[o] = bn < 0 ? -1
                                                   : static_cast<std::int32_t>(
                                                         base + static_cast<size_t>(bn / 4) * W +
@@ -782,15 +885,42 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     // A swath across the antimeridian (a quad whose corners span more than 180 degrees of
     // longitude) is walked with its longitudes in [0, 360), where it is continuous.
     std::vector<double> unwrapped;
-    const bool crosses =
-        !projected &&
-        (src.packed() ? crosses_antimeridian(
-                            src,
-                            [px = src.lon_packed.data(), xs = src.lon_scale,
-                             xo = src.lon_offset](size_t i) { return unpack_fast(px[i], xs, xo); },
-                            for_each)
-                      : crosses_antimeridian(
-                            src, [x = src.lon.data()](size_t i) { return x[i]; }, for_each));
+    bool crosses = false;
+    if (!projected && src.packed()) {
+        // Packed longitudes: a row whose stored integers differ by at most `lim` between every
+        // cell and its right and lower neighbours is clear without decoding them. Decoding
+        // (v * scale + offset, two roundings) is off by at most ~2^-52 (2^32 |scale| + |offset|)
+        // <= 2.3e-4 degrees when that is <= 1e12, so two such cells decode at most
+        // 90 + 4.6e-4 < 180 degrees apart and the exact test would find nothing either. A pair
+        // with PACKED_NONE never crosses (NaN compares false), whatever its integers' difference.
+        // Rows that are not clear are tested on their decoded longitudes as before.
+        const std::int32_t* px = src.lon_packed.data();
+        const double xs = src.lon_scale, xo = src.lon_offset;
+        const double span = std::abs(xs) * 4294967296.0 + std::abs(xo);
+        const std::int64_t lim =
+            std::isfinite(span) && span <= 1e12
+                ? static_cast<std::int64_t>(std::min(90.0 / std::abs(xs), 8589934592.0))
+                : -1;
+        crosses = crosses_antimeridian(
+            src, [=](size_t i) { return unpack_fast(px[i], xs, xo); },
+            [=](size_t r) {
+                if (lim < 0) {
+                    return false;
+                }
+                const std::int32_t* x = px + r * W;
+                bool far = false;
+                for (size_t c = 0; c + 1 < W; ++c) {
+                    const std::int64_t a = x[c], h = x[c + 1], v = x[c + W];
+                    far = far | (std::abs(a - h) > lim) | (std::abs(a - v) > lim);
+                }
+                return !far;
+            },
+            for_each);
+    } else if (!projected) {
+        crosses = crosses_antimeridian(
+            src, [x = src.lon.data()](size_t i) { return x[i]; }, [](size_t) { return false; },
+            for_each);
+    }
     if (crosses) {
         unwrapped.resize(H * W);
         for (size_t i = 0; i < H * W; ++i) {
