@@ -349,6 +349,9 @@ GenResult generate(const GenRequest& req) {
             next = load_slice(slices[i + 1], inputs, vars, exprs.get(), ctx.threads,
                               std::move(spare), &maps);
         }
+        // The record of this slice needs its inputs' CRC-32: read here, while the slice is
+        // computed, instead of after the last one.
+        prefetch_crcs(s, inputs);
         work.get();
         done_with(i);
         spare = std::move(current);

@@ -92,7 +92,7 @@ const SourceMap& MapCache::get(const InputInfo& in, size_t input, Resampling m, 
             g = &*read;
         }
         if (d == m_digests.end()) {
-            d = m_digests.emplace(input, io::digest(*g)).first;
+            d = m_digests.emplace(input, io::digest(*g, pool_for_each(threads))).first;
             find(d->second);
         }
         const bool built = !map;

@@ -43,6 +43,16 @@ const std::string& crc_of(const InputInfo& in) {
 
 } // namespace
 
+void prefetch_crcs(const Slice& s, const std::vector<InputInfo>& inputs) {
+    for (const auto& src : s.sources) {
+        try {
+            crc_of(inputs[src.input]);
+        } catch (const std::exception&) {
+            inputs[src.input].crc.clear(); // read again when needed, which reports the error
+        }
+    }
+}
+
 // The time bounds of slice s equal those of the cube's time step it replaces.
 bool same_bounds(const CubeState& cube, const Slice& s) {
     if (!cube.has_bounds()) {

@@ -64,6 +64,11 @@ bool same_bounds(const CubeState& cube, const Slice& s);
 // cube's.
 std::string recipe_of(const std::vector<OutVar>& vars, const GenConfig& c);
 
+// Reads the CRC-32 (InputInfo::crc) of the inputs of s now, so that slice_record does not have to
+// (gen: while the slice is computed). An input whose CRC cannot be read is left for later: the
+// error comes from slice_record, as without this.
+void prefetch_crcs(const Slice& s, const std::vector<InputInfo>& inputs);
+
 // The .baims-sources.json record of a slice.
 nlohmann::json slice_record(const Slice& s, const std::vector<InputInfo>& inputs,
                             const std::string& recipe);

@@ -6,10 +6,12 @@
 
 #include <proj.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <type_traits>
 
 namespace baims::io {
@@ -155,7 +157,36 @@ private:
 
 } // namespace
 
-std::string digest(const Geometry& g) {
+namespace {
+
+// A large array (a swath's lat/lon) as the digests of its parts of PART bytes (a fixed size: the
+// digest does not depend on how many threads hash them), hashed in parallel by for_each.
+template <class V> void add_parts(Hash256& h, const V& v, const DigestForEach& for_each) {
+    constexpr size_t PART = size_t{8} << 20;
+    const auto* p = reinterpret_cast<const unsigned char*>(v.data());
+    const size_t bytes = v.size() * sizeof(v[0]), parts = (bytes + PART - 1) / PART;
+    std::vector<std::string> hx(parts);
+    auto one = [&](size_t k) {
+        Hash256 part;
+        part.add(p + k * PART, std::min(PART, bytes - k * PART));
+        hx[k] = part.hex();
+    };
+    if (for_each && parts > 1) {
+        for_each(parts, one);
+    } else {
+        for (size_t k = 0; k < parts; ++k) {
+            one(k);
+        }
+    }
+    h.add_value(static_cast<std::uint64_t>(v.size()));
+    for (const auto& x : hx) {
+        h.add_string(x);
+    }
+}
+
+} // namespace
+
+std::string digest(const Geometry& g, const DigestForEach& for_each) {
     if (shape_only(g)) {
         throw InternalError("digest of a curvilinear geometry without its coordinates");
     }
@@ -177,10 +208,10 @@ std::string digest(const Geometry& g) {
         h.add_value(s.lat_offset);
         h.add_value(s.lon_scale);
         h.add_value(s.lon_offset);
-        h.add_array(s.lat);
-        h.add_array(s.lon);
-        h.add_array(s.lat_packed);
-        h.add_array(s.lon_packed);
+        add_parts(h, s.lat, for_each);
+        add_parts(h, s.lon, for_each);
+        add_parts(h, s.lat_packed, for_each);
+        add_parts(h, s.lon_packed, for_each);
     }
     return h.hex();
 }

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -85,8 +86,10 @@ void release_coordinates(Geometry& g);
 // about 2^-64 per pair (four 64-bit multiply-rotate lanes; not a cryptographic hash: inputs
 // are the user's own files). gen shares one resampling map between inputs of equal digest, so
 // that it keeps no large geometry (a swath's ~160 MB of lat/lon) once its map is built.
-// Throws InternalError for a shape_only geometry.
-std::string digest(const Geometry& g);
+// A LatLon2D's arrays are hashed in parts of 8 MiB (in parallel with for_each, if given; the
+// digest is the same either way). Throws InternalError for a shape_only geometry.
+using DigestForEach = std::function<void(size_t n, const std::function<void(size_t)>& task)>;
+std::string digest(const Geometry& g, const DigestForEach& for_each = {});
 // For messages: "lat/lon 720x1440", "lambert_conformal_conic x/y 569x619", "2-D lat/lon 40x50".
 std::string describe(const Geometry& g);
 
