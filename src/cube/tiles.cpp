@@ -1644,8 +1644,8 @@ bool holds(const sfs::path& p, std::string_view data) {
 }
 
 // Stages the files of `files` (key under `prefix` -> bytes) that differ from the pyramid's
-// (<levels>/.baims-staging/<prefix>/<key>, written in place: no reader opens the staging
-// folder) and adds the operations that put them into place, in the order of gen's append
+// (<levels>/.baims-staging/<staged_name(prefix/key)>, written in place: no reader opens the
+// staging folder) and adds the operations that put them into place, in the order of gen's append
 // (docs/crash-safety.md): the coordinate chunks that change are unlinked first (a chunk of the
 // new length must not be read under the old metadata), then every .zarray/.zattrs/.zgroup that
 // changes, then .zmetadata, then the new coordinate chunks, then the files of the coordinates
@@ -1660,9 +1660,9 @@ void stage_level(const sfs::path& out, const sfs::path& staging, const std::stri
         if (holds(out / key, data)) {
             continue;
         }
-        const sfs::path p = staging / key;
+        const sfs::path p = staging / staged_name(key);
         std::error_code ec;
-        sfs::create_directories(p.parent_path(), ec);
+        sfs::create_directories(staging, ec);
         fs::write_file(p, data);
         const std::string name = sfs::path(key).filename().string();
         if (name == ".zmetadata") {
