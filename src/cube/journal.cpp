@@ -134,7 +134,12 @@ void apply_file_ops(const sfs::path& root, const std::vector<FileOp>& ops, const
     std::set<sfs::path> dirs; // folders whose entries changed
     for (const auto& op : ops) {
         fault_point(each);
-        const sfs::path to = root / op.key, from = staging / op.key;
+        const sfs::path to = root / op.key;
+        sfs::path from = staging / staged_name(op.key);
+        if (op.kind != FileOp::Erase && op.key.find('/') != std::string::npos &&
+            ::access(from.c_str(), F_OK) != 0) {
+            from = staging / op.key; // (a journal of an older baims: staged in folders)
+        }
         if (op.kind == FileOp::Erase) {
             unlink_if_there(to);
         } else if (::access(from.c_str(), F_OK) == 0) {
@@ -172,6 +177,21 @@ void apply_file_ops(const sfs::path& root, const std::vector<FileOp>& ops, const
 }
 
 } // namespace
+
+std::string staged_name(const std::string& key) {
+    std::string name;
+    name.reserve(key.size() + 8);
+    for (char c : key) {
+        if (c == '%') {
+            name += "%25";
+        } else if (c == '/') {
+            name += "%2F";
+        } else {
+            name += c;
+        }
+    }
+    return name;
+}
 
 void commit_file_ops(const sfs::path& root, const std::vector<FileOp>& ops, const char* before,
                      const char* each, const char* done) {

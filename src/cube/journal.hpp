@@ -101,12 +101,19 @@ void commit_exchange(const std::filesystem::path& dir, const char* before, const
 // idempotent, so a rerun after kill -9 applies the whole list again and ends in the same files:
 //   EraseIfStaged  unlink root/<key> while its staged replacement is still there (a chunk whose
 //                  size changes must not be read under the old metadata)
-//   Move           rename root/STAGING_DIR/<key> onto root/<key> if the staged file is there
+//   Move           rename root/STAGING_DIR/<staged_name(key)> onto root/<key> if the staged file
+//                  is there
 //   Erase          unlink root/<key> (a file the new content does not have)
 struct FileOp {
     enum Kind { EraseIfStaged, Move, Erase } kind;
     std::string key;
 };
+// The name in root/STAGING_DIR of the staged version of <key>: the key with '%' as "%25" and '/'
+// as "%2F", so that every staged file lies in the one staging folder (a folder per level and
+// array to create and remove was a third of the commit's file operations, each of which waits
+// for the file system's journal on a busy disk). A journal of an older baims, which staged
+// root/STAGING_DIR/<key>, is still applied.
+std::string staged_name(const std::string& key);
 // Writes the journal into root/STAGING_DIR, one syncfs (the journal, the staged files and
 // whatever else the caller wrote become durable together), fault point `before`, renames the
 // journal into root and fsyncs root (the commit point); fault point `each` before every

@@ -590,7 +590,7 @@ public:
         // float cubes (NaN marks an absent chunk): level 1 straight from the decoded chunks, no
         // band of doubles; the same operations in the same order as halve() on that band, so
         // the same values to the bit
-        // direct_band puts all of a band's level rows before they are flushed, so each level's
+        // direct_group puts all of a band's level rows before they are flushed, so each level's
         // rows of a band must lie in one output chunk row: the F / 2^k rows of level k must
         // divide its tile height (any power-of-two tile); otherwise the band path below, which
         // flushes row by row, makes the same values.
@@ -611,35 +611,44 @@ public:
             m_threads > 1 && fw >= 2 * m_F * 256 ? level_size(fw, 2 * m_F) * m_F : fw;
         const size_t nseg = level_size(fw, seg);
         std::vector<std::vector<char>> seg_any(nseg * (static_cast<size_t>(m_L) + 1));
-        const auto direct_band = [&](size_t b0, size_t b1) {
+        // Every level's rows of the bands of level-0 rows [g0, g1) (a group of whole bands), each
+        // segment's bands by one thread: one parallel_for per group rather than per band (a band of
+        // one segment is a few microseconds of work, less than a worker's wake-up).
+        const auto direct_group = [&](size_t g0, size_t g1) {
             parallel_for(nseg, m_threads, [&](size_t i, size_t) {
                 static thread_local Doubles a, an, b, bn; // the running thread's
                 const size_t c0 = C0 + i * seg, c1 = std::min(C1, c0 + seg);
-                zarr::visit_dtype(m_type, [&](auto tag) {
-                    using T = typename decltype(tag)::type;
-                    if constexpr (std::is_floating_point_v<T>) {
-                        level1<T>(b0, b1, c0, c1, inner, ch, cw, a, an);
-                    }
-                });
-                size_t rows = level_size(b1 - b0, 2), cols = level_size(c1 - c0, 2);
                 for (int k = 1; k <= m_L; ++k) {
-                    if (k >= 2) {
-                        halve(a, an, rows, cols, b, bn);
-                        std::swap(a, b);
-                        std::swap(an, bn);
-                        rows = level_size(rows, 2);
-                        cols = level_size(cols, 2);
-                    }
-                    auto& l = levels[static_cast<size_t>(k)];
-                    auto& any =
-                        seg_any[i * (static_cast<size_t>(m_L) + 1) + static_cast<size_t>(k)];
-                    any.assign(l.ncols, 0);
-                    const size_t off = (c0 - C0) >> k, lr0 = (b0 - R0) / l.f;
-                    for (size_t lr = lr0; lr < level_size(b1 - R0, l.f); ++lr) {
-                        put_row(&a[(lr - lr0) * cols],
-                                m_op == Op::Mean ? &an[(lr - lr0) * cols] : nullptr, l,
-                                l.row.data() + (lr % l.oth) * l.ow * isz, off, off + cols,
-                                any.data());
+                    seg_any[i * (static_cast<size_t>(m_L) + 1) + static_cast<size_t>(k)].assign(
+                        levels[static_cast<size_t>(k)].ncols, 0);
+                }
+                for (size_t b0 = g0; b0 < g1; b0 += m_F) {
+                    const size_t b1 = std::min(g1, b0 + m_F);
+                    zarr::visit_dtype(m_type, [&](auto tag) {
+                        using T = typename decltype(tag)::type;
+                        if constexpr (std::is_floating_point_v<T>) {
+                            level1<T>(b0, b1, c0, c1, inner, ch, cw, a, an);
+                        }
+                    });
+                    size_t rows = level_size(b1 - b0, 2), cols = level_size(c1 - c0, 2);
+                    for (int k = 1; k <= m_L; ++k) {
+                        if (k >= 2) {
+                            halve(a, an, rows, cols, b, bn);
+                            std::swap(a, b);
+                            std::swap(an, bn);
+                            rows = level_size(rows, 2);
+                            cols = level_size(cols, 2);
+                        }
+                        auto& l = levels[static_cast<size_t>(k)];
+                        auto& any =
+                            seg_any[i * (static_cast<size_t>(m_L) + 1) + static_cast<size_t>(k)];
+                        const size_t off = (c0 - C0) >> k, lr0 = (b0 - R0) / l.f;
+                        for (size_t lr = lr0; lr < level_size(b1 - R0, l.f); ++lr) {
+                            put_row(&a[(lr - lr0) * cols],
+                                    m_op == Op::Mean ? &an[(lr - lr0) * cols] : nullptr, l,
+                                    l.row.data() + (lr % l.oth) * l.ow * isz, off, off + cols,
+                                    any.data());
+                        }
                     }
                 }
             });
@@ -654,13 +663,36 @@ public:
                 }
             }
         };
+        // true when a level's chunk row is complete after the band ending at b1 (it is flushed)
+        const auto flushes_after = [&](size_t b1) {
+            for (int k = 1; k <= m_L; ++k) {
+                const auto& l = lv[static_cast<size_t>(k)];
+                const size_t last = level_size(b1 - R0, l.f) - 1; // the band's last level row
+                if (last % l.oth == l.oth - 1 || last == l.oh - 1) {
+                    return true;
+                }
+            }
+            return false;
+        };
+        // the direct path: groups of bands that end at a level-0 chunk row's end (the decoded
+        // chunks they need are those of one chunk row, or two where a band straddles) or where
+        // a level's chunk row is flushed; every cell and chunk as band by band
+        size_t group_end = R0;
         for (size_t b0 = R0; b0 < R1; b0 += m_F) {
             const size_t b1 = std::min(R1, b0 + m_F);
             size_t rows = b1 - b0, cols = fw;
             if (direct) {
-                load_chunks(cube, b0, b1, C0, C1, in_idx, ch, cw);
-                direct_band(b0, b1); // every level's rows of the band are in place
-                evict(b1, ch);
+                if (b0 >= group_end) {
+                    size_t g1 = b1;
+                    while (g1 < R1 && g1 % ch != 0 && (g1 - 1) / ch == b0 / ch &&
+                           !flushes_after(g1)) {
+                        g1 = std::min(R1, g1 + m_F);
+                    }
+                    load_chunks(cube, b0, g1, C0, C1, in_idx, ch, cw);
+                    direct_group(b0, g1); // every level's rows of the group are in place
+                    evict(g1, ch);
+                    group_end = g1;
+                }
             } else {
                 fill_band(cube, band, b0, b1, C0, C1, in_idx, inner, ch, cw);
                 if (tree) {
@@ -691,7 +723,7 @@ public:
                 for (size_t lr = lr0; lr < level_size(b1 - R0, f); ++lr) {
                     char* dst = l.row.data() + (lr % l.oth) * l.ow * isz;
                     if (direct) {
-                        // put by direct_band
+                        // put by direct_group
                     } else if (tree) {
                         put_row(&cur[(lr - lr0) * cols],
                                 m_op == Op::Mean ? &ccnt[(lr - lr0) * cols] : nullptr, l, dst, 0,
@@ -928,9 +960,12 @@ private:
                 const size_t ca = std::max(i0, j * l.otw), cb = std::min(i1, (j + 1) * l.otw);
                 U seen = 0;
                 const auto put = [&](size_t i, double res) {
-                    const U m = U(0) - U(valid_mask(res) & 1);
-                    U out;
+                    // the mask from the value in T (NaN stays NaN, and a double beyond T's range
+                    // becomes an infinity, valid as before): masks of one width, which the
+                    // compiler vectorises
                     const T r = static_cast<T>(res);
+                    const U m = valid_mask(r);
+                    U out;
                     std::memcpy(&out, &r, sizeof(T));
                     out = (out & m) | (fill & ~m);
                     std::memcpy(dst + i * sizeof(T), &out, sizeof(T));
@@ -1324,14 +1359,19 @@ private:
                 Bytes& chunk = chunks[slot];
                 chunk.resize(oth * otw * isz);
                 const size_t ca = j * otw, cb = std::min(ow, ca + otw);
-                if (nr < oth || cb - ca < otw) { // an edge chunk: fill beyond the level's end
-                    for (size_t i = 0; i < oth * otw; ++i) {
-                        copy_item(chunk.data() + i * isz, m_fill_raw.data(), isz);
-                    }
-                }
+                // an edge chunk: the fill value beyond the level's end (only there: a loop per
+                // item over the whole chunk was an eighth of an --update's instructions)
                 for (size_t r = 0; r < nr; ++r) {
                     std::memcpy(chunk.data() + r * otw * isz, row.data() + (r * ow + ca) * isz,
                                 (cb - ca) * isz);
+                    if (cb - ca < otw) {
+                        fill_items(chunk.data() + (r * otw + cb - ca) * isz, otw - (cb - ca),
+                                   m_fill_raw.data(), isz);
+                    }
+                }
+                if (nr < oth) {
+                    fill_items(chunk.data() + nr * otw * isz, (oth - nr) * otw, m_fill_raw.data(),
+                               isz);
                 }
                 std::vector<size_t> at = idx;
                 at[nd - 2] = row0 + crow;
@@ -1604,8 +1644,8 @@ bool holds(const sfs::path& p, std::string_view data) {
 }
 
 // Stages the files of `files` (key under `prefix` -> bytes) that differ from the pyramid's
-// (<levels>/.baims-staging/<prefix>/<key>, written in place: no reader opens the staging
-// folder) and adds the operations that put them into place, in the order of gen's append
+// (<levels>/.baims-staging/<staged_name(prefix/key)>, written in place: no reader opens the
+// staging folder) and adds the operations that put them into place, in the order of gen's append
 // (docs/crash-safety.md): the coordinate chunks that change are unlinked first (a chunk of the
 // new length must not be read under the old metadata), then every .zarray/.zattrs/.zgroup that
 // changes, then .zmetadata, then the new coordinate chunks, then the files of the coordinates
@@ -1620,9 +1660,9 @@ void stage_level(const sfs::path& out, const sfs::path& staging, const std::stri
         if (holds(out / key, data)) {
             continue;
         }
-        const sfs::path p = staging / key;
+        const sfs::path p = staging / staged_name(key);
         std::error_code ec;
-        sfs::create_directories(p.parent_path(), ec);
+        sfs::create_directories(staging, ec);
         fs::write_file(p, data);
         const std::string name = sfs::path(key).filename().string();
         if (name == ".zmetadata") {

@@ -657,6 +657,31 @@ class AppendCrash(TempDirTest):
                 self.assertEqual(snapshot(lv), new)
                 self.assertFalse(os.path.exists(lv + ".baims-swap"))
 
+    def test_journal_of_an_older_baims_with_files_staged_in_folders(self):
+        """The staged files lie flat in .baims-staging ('/' as %2F, '%' as %25); a committed
+        journal whose files an older baims staged in folders (.baims-staging/<key>) is completed
+        all the same."""
+        cube, cfg = self.p("g.zarr"), self.p("cfg.yml")
+        write_config(cfg, [0.0, 0.0, 15.0, 10.0], (30, 20), cube, chunks=(5, 6))
+        run(["gen", "-c", cfg, self.inp(1), self.inp(2)], check=0)
+        lv = self.p("g.levels")
+        run(["tiles", cube], check=0)
+        run(["gen", "-c", cfg, self.inp(3)], check=0)
+        r = run(["tiles", cube, "--update"], env={"BAIMS_TEST_KILL_AT": "tiles-move:1"})
+        self.assertEqual(r.returncode, -9, r.stderr)
+        staging = os.path.join(lv, ".baims-staging")
+        names = os.listdir(staging)
+        self.assertTrue(any("%2F" in n for n in names), names)
+        self.assertFalse([n for n in names if os.path.isdir(os.path.join(staging, n))])
+        for n in names:   # as an older baims staged them
+            key = n.replace("%2F", "/").replace("%25", "%")
+            os.makedirs(os.path.dirname(os.path.join(staging, key)), exist_ok=True)
+            os.rename(os.path.join(staging, n), os.path.join(staging, key))
+        run(["tiles", cube, "--update"], check=0)
+        self.assertFalse(os.path.exists(staging))
+        self.assertFalse(os.path.exists(os.path.join(lv, ".baims-journal.json")))
+        self.assertEqual(snapshot(lv), self.fresh(cube))
+
     def test_chunks_left_by_a_killed_run_where_the_step_is_now_empty(self):
         cube, cfg = self.p("g.zarr"), self.p("cfg.yml")
         write_config(cfg, [0.0, 0.0, 15.0, 10.0], (30, 20), cube, chunks=(5, 6))
