@@ -657,18 +657,23 @@ class AppendCrash(TempDirTest):
                 self.assertEqual(snapshot(lv), new)
                 self.assertFalse(os.path.exists(lv + ".baims-swap"))
 
-    def test_journal_of_an_older_baims_with_files_staged_in_folders(self):
-        """The staged files lie flat in .baims-staging ('/' as %2F, '%' as %25); a committed
-        journal whose files an older baims staged in folders (.baims-staging/<key>) is completed
-        all the same."""
+    def killed_update_of_day_3(self, point):
+        """A pyramid of days 1-2, day 3 appended to the cube, `tiles --update` killed at point."""
         cube, cfg = self.p("g.zarr"), self.p("cfg.yml")
         write_config(cfg, [0.0, 0.0, 15.0, 10.0], (30, 20), cube, chunks=(5, 6))
         run(["gen", "-c", cfg, self.inp(1), self.inp(2)], check=0)
         lv = self.p("g.levels")
         run(["tiles", cube], check=0)
         run(["gen", "-c", cfg, self.inp(3)], check=0)
-        r = run(["tiles", cube, "--update"], env={"BAIMS_TEST_KILL_AT": "tiles-move:1"})
+        r = run(["tiles", cube, "--update"], env={"BAIMS_TEST_KILL_AT": point})
         self.assertEqual(r.returncode, -9, r.stderr)
+        return cube, cfg, lv
+
+    def test_journal_of_an_older_baims_with_files_staged_in_folders(self):
+        """The staged files lie flat in .baims-staging ('/' as %2F, '%' as %25); a committed
+        journal whose files an older baims staged in folders (.baims-staging/<key>) is completed
+        all the same."""
+        cube, cfg, lv = self.killed_update_of_day_3("tiles-move:1")
         staging = os.path.join(lv, ".baims-staging")
         names = os.listdir(staging)
         self.assertTrue(any("%2F" in n for n in names), names)
@@ -683,14 +688,7 @@ class AppendCrash(TempDirTest):
         self.assertEqual(snapshot(lv), self.fresh(cube))
 
     def test_chunks_left_by_a_killed_run_where_the_step_is_now_empty(self):
-        cube, cfg = self.p("g.zarr"), self.p("cfg.yml")
-        write_config(cfg, [0.0, 0.0, 15.0, 10.0], (30, 20), cube, chunks=(5, 6))
-        run(["gen", "-c", cfg, self.inp(1), self.inp(2)], check=0)
-        lv = self.p("g.levels")
-        run(["tiles", cube], check=0)
-        run(["gen", "-c", cfg, self.inp(3)], check=0)
-        r = run(["tiles", cube, "--update"], env={"BAIMS_TEST_KILL_AT": "tiles-journal:1"})
-        self.assertEqual(r.returncode, -9, r.stderr)
+        cube, cfg, lv = self.killed_update_of_day_3("tiles-journal:1")
         left = [f for f in os.listdir(os.path.join(lv, "1.zarr", "v")) if f.startswith("2.0.")]
         self.assertTrue(left)   # level 1's top chunk row of step 2, beyond the end
         # day 3 replaced by one whose top 16 rows are empty: the top chunk row of level 1 (rows
