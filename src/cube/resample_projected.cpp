@@ -402,15 +402,13 @@ PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resa
     m.height = out.height();
     const size_t W = m.width, H = m.height, n = W * H;
     const bool nearest = method == Resampling::Nearest;
-    // Every pixel is written below: the fresh pages are made present at once, not one fault each.
+    // Every pixel is written below: the fresh pages are made present at once (by all threads: the
+    // kernel clearing 150 MB of a bilinear map took ~0.2 s on one), not one fault each.
     if (nearest) {
-        reserve_populated(m.nearest, n);
+        reserve_populated(for_each, n, m.nearest);
         m.nearest.resize(n);
     } else {
-        reserve_populated(m.lo, n);
-        reserve_populated(m.step, n);
-        reserve_populated(m.wx, n);
-        reserve_populated(m.wy, n);
+        reserve_populated(for_each, n, m.lo, m.step, m.wx, m.wy);
         m.lo.resize(n);
         m.step.resize(n);
         m.wx.resize(n);
