@@ -26,6 +26,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -93,6 +94,10 @@ public:
 
     // Nearest and edge_distance(x, true) in one search.
     std::int32_t nearest(double x, double& edge_distance) const;
+    // Bilinear and edge_distance(x, false) in one search (the same results; edge_distance is set
+    // also outside the footprint).
+    bool bilinear(double x, std::int32_t& lo, std::int32_t& hi, float& w,
+                  double& edge_distance) const;
 
 private:
     // The sorted cell holding x (x inside the footprint).
@@ -122,6 +127,9 @@ struct PixelMap {
     // source there) has the one cell of the nearest map, or none outside the footprint.
     std::vector<std::uint32_t> off;
     std::vector<std::int32_t> idx;
+    // The window used_window gives for this map, when its builder found it on the way
+    // (map_projected's bilinear maps); whoever changes the entries afterwards resets it.
+    std::optional<io::Window> window;
 };
 
 // The flat index (row * width + column) of the output pixel holding the point (lon, lat), or
