@@ -789,6 +789,52 @@ bool AxisLocator::bilinear(double x, std::int32_t& lo, std::int32_t& hi, float& 
     return true;
 }
 
+void AxisLocator::bilinear(const double* x, size_t n, Hit* hit) const {
+    const size_t nc = m_c.size();
+    const double inv = m_inv_step;
+    if (!(inv > 0) || nc < 2) {
+        for (size_t i = 0; i < n; ++i) {
+            hit[i].inside = bilinear(x[i], hit[i].lo, hit[i].hi, hit[i].w, hit[i].edge_distance);
+        }
+        return;
+    }
+    // The uniform case of bilinear(x, lo, hi, w, edge_distance) above, its axis kept in registers.
+    const double ef = m_e.front(), eb = m_e.back(), c0 = m_c.front(), cn = m_c.back();
+    const double* c = m_c.data();
+    const double* e = m_e.data();
+    const std::int32_t* perm = m_perm.data();
+    for (size_t i = 0; i < n; ++i) {
+        const double xi = x[i];
+        Hit& h = hit[i];
+        double d = std::min(std::abs(xi - ef), std::abs(xi - eb));
+        if (!(xi >= ef) || !(xi < eb)) {
+            h.inside = false;
+            h.edge_distance = d;
+            continue;
+        }
+        if (xi <= c0 || xi >= cn) {
+            h.inside = bilinear(xi, h.lo, h.hi, h.w, h.edge_distance);
+            continue;
+        }
+        // A guess (xi > c0: g > 0), then the search's own test.
+        const double g = std::min((xi - c0) * inv, static_cast<double>(nc));
+        size_t j =
+            std::clamp<size_t>(static_cast<size_t>(static_cast<std::int64_t>(g)) + 1, 1, nc - 1);
+        while (j > 1 && xi < c[j - 1]) {
+            --j;
+        }
+        while (j + 1 < nc && xi >= c[j]) {
+            ++j;
+        }
+        h.lo = perm[j - 1];
+        h.hi = perm[j];
+        h.w = static_cast<float>((xi - c[j - 1]) / (c[j] - c[j - 1]));
+        h.inside = true;
+        const double centre = xi >= e[j] ? c[j] : c[j - 1];
+        h.edge_distance = std::min(d, std::abs(xi - centre));
+    }
+}
+
 double AxisLocator::edge_distance(double x, bool nearest) const {
     if (nearest) {
         double d = 0;

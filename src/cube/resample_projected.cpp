@@ -347,7 +347,7 @@ void map_bilinear_row(const io::LonLatToCrs& to_src, const std::vector<double>& 
                          std::int32_t yl, std::int32_t yh, float wy) {
         mapper.put(p0 + c, inside, xl, xh, wx, yl, yh, wy);
         s.sx[c] = inside ? xl : -1;
-        s.sy[c] = yl;
+        s.sy[c] = inside ? yl : -1;
     };
     // Mapper::set's bilinear branch.
     const auto set = [&](size_t c, double x, double y) {
@@ -357,14 +357,21 @@ void map_bilinear_row(const io::LonLatToCrs& to_src, const std::vector<double>& 
         put(c, inside, xl, xh, wx, yl, yh, wy);
     };
     // The row's final entries into bounds.
+    // The row's final entries into bounds (-1 where none: as unsigned, no smaller minimum).
     const auto add_bounds = [&] {
+        std::uint32_t r0 = 0xffffffffu, c0 = 0xffffffffu;
+        std::int32_t r1 = -1, c1 = -1;
         for (size_t c = 0; c < W; ++c) {
-            if (s.sx[c] >= 0) {
-                bounds.r0 = std::min<std::int64_t>(bounds.r0, s.sy[c]);
-                bounds.r1 = std::max<std::int64_t>(bounds.r1, s.sy[c]);
-                bounds.c0 = std::min<std::int64_t>(bounds.c0, s.sx[c]);
-                bounds.c1 = std::max<std::int64_t>(bounds.c1, s.sx[c]);
-            }
+            r0 = std::min(r0, static_cast<std::uint32_t>(s.sy[c]));
+            c0 = std::min(c0, static_cast<std::uint32_t>(s.sx[c]));
+            r1 = std::max(r1, s.sy[c]);
+            c1 = std::max(c1, s.sx[c]);
+        }
+        if (c1 >= 0) {
+            bounds.r0 = std::min<std::int64_t>(bounds.r0, r0);
+            bounds.r1 = std::max<std::int64_t>(bounds.r1, r1);
+            bounds.c0 = std::min<std::int64_t>(bounds.c0, c0);
+            bounds.c1 = std::max<std::int64_t>(bounds.c1, c1);
         }
     };
     if (W < 2 * SEGMENT) {
@@ -404,20 +411,23 @@ void map_bilinear_row(const io::LonLatToCrs& to_src, const std::vector<double>& 
         }
         const double margin = 4.0 * e + 1e-9;
         const double mx = margin * x_step, my = margin * y_step;
+        const size_t np = b - a + 1;
+        double px[SEGMENT + 1], py[SEGMENT + 1];
+        AxisLocator::Hit hx[SEGMENT + 1], hy[SEGMENT + 1];
         for (size_t c = a; c <= b; ++c) {
             const double f = static_cast<double>(c - a) / static_cast<double>(b - a);
-            const double x = s.kx[k] + f * (s.kx[k + 1] - s.kx[k]);
-            const double y = s.ky[k] + f * (s.ky[k + 1] - s.ky[k]);
-            std::int32_t xl = 0, xh = 0, yl = 0, yh = 0;
-            float wx = 0.f, wy = 0.f;
-            double dx = 0, dy = 0;
-            const bool in_x = xa.bilinear(x, xl, xh, wx, dx);
-            const bool in_y = ya.bilinear(y, yl, yh, wy, dy);
-            if (dx < mx || dy < my) {
-                s.redo.push_back(c);
+            px[c - a] = s.kx[k] + f * (s.kx[k + 1] - s.kx[k]);
+            py[c - a] = s.ky[k] + f * (s.ky[k + 1] - s.ky[k]);
+        }
+        xa.bilinear(px, np, hx);
+        ya.bilinear(py, np, hy);
+        for (size_t i = 0; i < np; ++i) {
+            if (hx[i].edge_distance < mx || hy[i].edge_distance < my) {
+                s.redo.push_back(a + i);
                 continue;
             }
-            put(c, in_x && in_y, xl, xh, wx, yl, yh, wy);
+            put(a + i, hx[i].inside && hy[i].inside, hx[i].lo, hx[i].hi, hx[i].w, hy[i].lo,
+                hy[i].hi, hy[i].w);
         }
     }
     if (s.redo.empty()) {

@@ -98,6 +98,14 @@ public:
     // also outside the footprint).
     bool bilinear(double x, std::int32_t& lo, std::int32_t& hi, float& w,
                   double& edge_distance) const;
+    // That for n points at once: hit[i] for x[i].
+    struct Hit { // lo, hi and w only when inside
+        std::int32_t lo, hi;
+        float w;
+        bool inside;
+        double edge_distance;
+    };
+    void bilinear(const double* x, size_t n, Hit* hit) const;
 
 private:
     // The sorted cell holding x (x inside the footprint).
