@@ -588,7 +588,7 @@ void bridge_seam(PixelMap& m, const io::ProjectedAxes& src, const grid::Grid& ou
     m.window.reset(); // entries change below
     const std::int32_t first = ax.perm.front(), last = ax.perm.back();
     const auto sw = static_cast<std::int32_t>(SW);
-    const std::vector<std::int32_t>& idx = nearest ? m.nearest : m.lo;
+    const MapVector<std::int32_t>& idx = nearest ? m.nearest : m.lo;
     const auto on_edge = [&](size_t k) {
         return idx[k] >= 0 && (idx[k] % sw == first || idx[k] % sw == last);
     };
@@ -976,7 +976,8 @@ index_range(std::initializer_list<const std::vector<std::int32_t>*> vs) {
 
 // Rows and columns of flat indices (row * w + column) into a window, in bands on threads.
 // grow: cells added on every side (bilinear's neighbours).
-io::Window flat_window(const std::vector<std::int32_t>& flat, size_t h, size_t w, size_t grow,
+template <typename V>
+io::Window flat_window(const V& flat, size_t h, size_t w, size_t grow,
                        const io::ForEach& for_each) {
     const size_t bands = std::max<size_t>(1, std::min<size_t>(16, flat.size() / 65536));
     std::vector<io::Window> part(bands, io::Window{h, 0, w, 0});

@@ -736,7 +736,7 @@ TEST_CASE("used_window bounds exactly the source cells a map reads", "[cube][pro
     }
     const baims::grid::Grid out({14.0, 56.0, 26.0, 62.0}, 240, 120);
     // The brute-force window of flat indices, grown by `grow` cells on every side.
-    auto brute = [&](const std::vector<std::int32_t>& flat, size_t grow) {
+    auto brute = [&](const auto& flat, size_t grow) {
         size_t r0 = H, r1 = 0, c0 = W, c1 = 0;
         for (const auto i : flat) {
             if (i >= 0) {
