@@ -585,9 +585,10 @@ void bridge_seam(PixelMap& m, const io::ProjectedAxes& src, const grid::Grid& ou
     if (!ax.covers_circle()) {
         return;
     }
+    m.window.reset(); // entries change below
     const std::int32_t first = ax.perm.front(), last = ax.perm.back();
     const auto sw = static_cast<std::int32_t>(SW);
-    const std::vector<std::int32_t>& idx = nearest ? m.nearest : m.lo;
+    const MapVector<std::int32_t>& idx = nearest ? m.nearest : m.lo;
     const auto on_edge = [&](size_t k) {
         return idx[k] >= 0 && (idx[k] % sw == first || idx[k] % sw == last);
     };
@@ -746,6 +747,94 @@ bool AxisLocator::bilinear(double x, std::int32_t& lo, std::int32_t& hi, float& 
     return true;
 }
 
+bool AxisLocator::bilinear(double x, std::int32_t& lo, std::int32_t& hi, float& w,
+                           double& edge_distance) const {
+    const double ef = m_e.front(), eb = m_e.back();
+    edge_distance = std::min(std::abs(x - ef), std::abs(x - eb));
+    if (!(x >= ef) || !(x < eb)) {
+        return false;
+    }
+    const size_t n = m_c.size();
+    w = 0.f;
+    if (x <= m_c.front() || x >= m_c.back()) {
+        // The outer half pixels: clamped to the edge centre (bilinear above).
+        lo = hi = x <= m_c.front() ? m_perm.front() : m_perm.back();
+        if (x > ef) {
+            edge_distance = std::min(edge_distance, std::abs(x - m_c[cell(x)]));
+        }
+        return true;
+    }
+    size_t j = 0; // c[j-1] <= x < c[j], 1 <= j <= n-1, as in bilinear above
+    if (m_inv_step > 0) {
+        const double g = (x - m_c.front()) * m_inv_step;
+        j = std::clamp<size_t>(static_cast<size_t>(g) + 1, 1, n - 1);
+        while (j > 1 && x < m_c[j - 1]) {
+            --j;
+        }
+        while (j + 1 < n && x >= m_c[j]) {
+            ++j;
+        }
+    } else {
+        auto it = std::upper_bound(m_c.begin(), m_c.end(), x);
+        j = std::min(std::max<size_t>(static_cast<size_t>(it - m_c.begin()), 1), n - 1);
+    }
+    lo = m_perm[j - 1];
+    hi = m_perm[j];
+    w = static_cast<float>((x - m_c[j - 1]) / (m_c[j] - m_c[j - 1]));
+    // cell(x) is j - 1 or j: e[j-1] <= c[j-1] <= x < c[j] <= e[j+1] (edges are rounded midpoints
+    // of the centres around them, or the outer edges beyond the end centres), so the one edge
+    // between them decides.
+    const double centre = x >= m_e[j] ? m_c[j] : m_c[j - 1];
+    edge_distance = std::min(edge_distance, std::abs(x - centre));
+    return true;
+}
+
+void AxisLocator::bilinear(const double* x, size_t n, Hit* hit) const {
+    const size_t nc = m_c.size();
+    const double inv = m_inv_step;
+    if (!(inv > 0) || nc < 2) {
+        for (size_t i = 0; i < n; ++i) {
+            hit[i].inside = bilinear(x[i], hit[i].lo, hit[i].hi, hit[i].w, hit[i].edge_distance);
+        }
+        return;
+    }
+    // The uniform case of bilinear(x, lo, hi, w, edge_distance) above, its axis kept in registers.
+    const double ef = m_e.front(), eb = m_e.back(), c0 = m_c.front(), cn = m_c.back();
+    const double* c = m_c.data();
+    const double* e = m_e.data();
+    const std::int32_t* perm = m_perm.data();
+    for (size_t i = 0; i < n; ++i) {
+        const double xi = x[i];
+        Hit& h = hit[i];
+        double d = std::min(std::abs(xi - ef), std::abs(xi - eb));
+        if (!(xi >= ef) || !(xi < eb)) {
+            h.inside = false;
+            h.edge_distance = d;
+            continue;
+        }
+        if (xi <= c0 || xi >= cn) {
+            h.inside = bilinear(xi, h.lo, h.hi, h.w, h.edge_distance);
+            continue;
+        }
+        // A guess (xi > c0: g > 0), then the search's own test.
+        const double g = std::min((xi - c0) * inv, static_cast<double>(nc));
+        size_t j =
+            std::clamp<size_t>(static_cast<size_t>(static_cast<std::int64_t>(g)) + 1, 1, nc - 1);
+        while (j > 1 && xi < c[j - 1]) {
+            --j;
+        }
+        while (j + 1 < nc && xi >= c[j]) {
+            ++j;
+        }
+        h.lo = perm[j - 1];
+        h.hi = perm[j];
+        h.w = static_cast<float>((xi - c[j - 1]) / (c[j] - c[j - 1]));
+        h.inside = true;
+        const double centre = xi >= e[j] ? c[j] : c[j - 1];
+        h.edge_distance = std::min(d, std::abs(xi - centre));
+    }
+}
+
 double AxisLocator::edge_distance(double x, bool nearest) const {
     if (nearest) {
         double d = 0;
@@ -780,6 +869,7 @@ std::uint32_t output_cell(const grid::Grid& out, double lon, double lat, bool wr
 }
 
 void set_cell_lists(PixelMap& m, const std::vector<std::uint32_t>& cell) {
+    m.window.reset();
     const size_t n = m.width * m.height;
     if (n >= NO_CELL) { // output_cell's indices would wrap
         throw InputError("average/mode onto an output grid of " + std::to_string(n) +
@@ -886,7 +976,8 @@ index_range(std::initializer_list<const std::vector<std::int32_t>*> vs) {
 
 // Rows and columns of flat indices (row * w + column) into a window, in bands on threads.
 // grow: cells added on every side (bilinear's neighbours).
-io::Window flat_window(const std::vector<std::int32_t>& flat, size_t h, size_t w, size_t grow,
+template <typename V>
+io::Window flat_window(const V& flat, size_t h, size_t w, size_t grow,
                        const io::ForEach& for_each) {
     const size_t bands = std::max<size_t>(1, std::min<size_t>(16, flat.size() / 65536));
     std::vector<io::Window> part(bands, io::Window{h, 0, w, 0});
@@ -945,6 +1036,9 @@ io::Window used_window(const SourceMap& map, size_t src_h, size_t src_w,
     const auto& m = std::get<PixelMap>(map);
     if (!m.idx.empty() || !m.off.empty()) {
         return flat_window(m.idx, src_h, src_w, 0, for_each);
+    }
+    if (m.window) {
+        return *m.window;
     }
     if (!m.lo.empty()) {
         io::Window win = flat_window(m.lo, src_h, src_w, 1, for_each);

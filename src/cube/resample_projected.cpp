@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <mutex>
 
@@ -81,7 +82,15 @@ struct Mapper {
         }
         std::int32_t xl, xh, yl, yh;
         float wx, wy;
-        if (!xa.bilinear(x, xl, xh, wx) || !ya.bilinear(y, yl, yh, wy)) {
+        const bool inside = xa.bilinear(x, xl, xh, wx) && ya.bilinear(y, yl, yh, wy);
+        put(p, inside, xl, xh, wx, yl, yh, wy);
+        return 0;
+    }
+
+    // Bilinear: sets output pixel p from the lookups of its source position on the two axes.
+    void put(size_t p, bool inside, std::int32_t xl, std::int32_t xh, float wx, std::int32_t yl,
+             std::int32_t yh, float wy) const {
+        if (!inside) {
             m.lo[p] = -1;
             m.step[p] = 4;
             m.wx[p] = 0.f;
@@ -93,7 +102,6 @@ struct Mapper {
             m.wx[p] = wx;
             m.wy[p] = wy;
         }
-        return 0;
     }
 };
 
@@ -234,6 +242,20 @@ struct RowScratch {
     std::vector<double> kx, ky, mx, my, err; // knots, midpoints, error per segment
     std::vector<size_t> redo;                // pixels projected exactly after all
     std::vector<double> rx, ry;
+    std::vector<std::int32_t> sx, sy; // map_bilinear_row: the source column (-1: none) and row
+};
+
+// The smallest and largest source row and column of a bilinear map's lo entries (as flat_window
+// finds them).
+struct Bounds {
+    std::int64_t r0 = std::numeric_limits<std::int64_t>::max(), r1 = -1;
+    std::int64_t c0 = std::numeric_limits<std::int64_t>::max(), c1 = -1;
+    void add(const Bounds& b) {
+        r0 = std::min(r0, b.r0);
+        r1 = std::max(r1, b.r1);
+        c0 = std::min(c0, b.c0);
+        c1 = std::max(c1, b.c1);
+    }
 };
 
 // The source x/y of every output centre (lons[c], lat) of one row. Exact (PROJ) at every
@@ -306,6 +328,122 @@ void project_row(const io::LonLatToCrs& to_src, const std::vector<double>& lons,
         xs[s.redo[i]] = s.rx[i];
         ys[s.redo[i]] = s.ry[i];
     }
+}
+
+// The bilinear map of output row p0 / W (pixels p0 .. p0 + W): project_row's positions, each
+// set as Mapper::set does, with one lookup per axis for both the map entry and project_row's
+// edge check (AxisLocator::bilinear with edge_distance). Pixels project_row projects exactly are
+// set from the exact positions after all, and a pixel two segments share is set last by the
+// second, so every entry is that of Mapper::set on project_row's final position.
+void map_bilinear_row(const io::LonLatToCrs& to_src, const std::vector<double>& lons, double lat,
+                      const Mapper& mapper, size_t p0, std::vector<double>& xs,
+                      std::vector<double>& ys, RowScratch& s, Bounds& bounds) {
+    const size_t W = lons.size();
+    const AxisLocator &xa = mapper.xa, &ya = mapper.ya;
+    const double x_step = mapper.x_step, y_step = mapper.y_step;
+    s.sx.resize(W);
+    s.sy.resize(W);
+    const auto put = [&](size_t c, bool inside, std::int32_t xl, std::int32_t xh, float wx,
+                         std::int32_t yl, std::int32_t yh, float wy) {
+        mapper.put(p0 + c, inside, xl, xh, wx, yl, yh, wy);
+        s.sx[c] = inside ? xl : -1;
+        s.sy[c] = inside ? yl : -1;
+    };
+    // Mapper::set's bilinear branch.
+    const auto set = [&](size_t c, double x, double y) {
+        std::int32_t xl = 0, xh = 0, yl = 0, yh = 0;
+        float wx = 0.f, wy = 0.f;
+        const bool inside = xa.bilinear(x, xl, xh, wx) && ya.bilinear(y, yl, yh, wy);
+        put(c, inside, xl, xh, wx, yl, yh, wy);
+    };
+    // The row's final entries into bounds.
+    // The row's final entries into bounds (-1 where none: as unsigned, no smaller minimum).
+    const auto add_bounds = [&] {
+        std::uint32_t r0 = 0xffffffffu, c0 = 0xffffffffu;
+        std::int32_t r1 = -1, c1 = -1;
+        for (size_t c = 0; c < W; ++c) {
+            r0 = std::min(r0, static_cast<std::uint32_t>(s.sy[c]));
+            c0 = std::min(c0, static_cast<std::uint32_t>(s.sx[c]));
+            r1 = std::max(r1, s.sy[c]);
+            c1 = std::max(c1, s.sx[c]);
+        }
+        if (c1 >= 0) {
+            bounds.r0 = std::min<std::int64_t>(bounds.r0, r0);
+            bounds.r1 = std::max<std::int64_t>(bounds.r1, r1);
+            bounds.c0 = std::min<std::int64_t>(bounds.c0, c0);
+            bounds.c1 = std::max<std::int64_t>(bounds.c1, c1);
+        }
+    };
+    if (W < 2 * SEGMENT) {
+        project_row(to_src, lons, lat, xa, ya, x_step, y_step, false, xs, ys, s);
+        for (size_t c = 0; c < W; ++c) {
+            set(c, xs[c], ys[c]);
+        }
+        add_bounds();
+        return;
+    }
+    const size_t nseg = (W - 1 + SEGMENT - 1) / SEGMENT;
+    auto end_of = [&](size_t k) { return std::min((k + 1) * SEGMENT, W - 1); };
+    s.kx.resize(nseg + 1);
+    s.ky.assign(nseg + 1, lat);
+    s.mx.resize(nseg);
+    s.my.assign(nseg, lat);
+    for (size_t k = 0; k <= nseg; ++k) {
+        s.kx[k] = lons[std::min(k * SEGMENT, W - 1)];
+    }
+    for (size_t k = 0; k < nseg; ++k) {
+        s.mx[k] = lons[(k * SEGMENT + end_of(k)) / 2];
+    }
+    to_src.transform(s.kx.data(), s.ky.data(), nseg + 1);
+    to_src.transform(s.mx.data(), s.my.data(), nseg);
+    s.redo.clear();
+    for (size_t k = 0; k < nseg; ++k) {
+        const size_t a = k * SEGMENT, b = end_of(k), m = (a + b) / 2;
+        const double fm = static_cast<double>(m - a) / static_cast<double>(b - a);
+        const double ix = s.kx[k] + fm * (s.kx[k + 1] - s.kx[k]);
+        const double iy = s.ky[k] + fm * (s.ky[k + 1] - s.ky[k]);
+        const double e = std::max(std::abs(ix - s.mx[k]) / x_step, std::abs(iy - s.my[k]) / y_step);
+        if (!(e <= ROW_MAX_ERROR)) { // also NaN: a point PROJ cannot map
+            for (size_t c = a; c <= b; ++c) {
+                s.redo.push_back(c);
+            }
+            continue;
+        }
+        const double margin = 4.0 * e + 1e-9;
+        const double mx = margin * x_step, my = margin * y_step;
+        const size_t np = b - a + 1;
+        double px[SEGMENT + 1], py[SEGMENT + 1];
+        AxisLocator::Hit hx[SEGMENT + 1], hy[SEGMENT + 1];
+        for (size_t c = a; c <= b; ++c) {
+            const double f = static_cast<double>(c - a) / static_cast<double>(b - a);
+            px[c - a] = s.kx[k] + f * (s.kx[k + 1] - s.kx[k]);
+            py[c - a] = s.ky[k] + f * (s.ky[k + 1] - s.ky[k]);
+        }
+        xa.bilinear(px, np, hx);
+        ya.bilinear(py, np, hy);
+        for (size_t i = 0; i < np; ++i) {
+            if (hx[i].edge_distance < mx || hy[i].edge_distance < my) {
+                s.redo.push_back(a + i);
+                continue;
+            }
+            put(a + i, hx[i].inside && hy[i].inside, hx[i].lo, hx[i].hi, hx[i].w, hy[i].lo,
+                hy[i].hi, hy[i].w);
+        }
+    }
+    if (s.redo.empty()) {
+        add_bounds();
+        return;
+    }
+    s.rx.resize(s.redo.size());
+    s.ry.assign(s.redo.size(), lat);
+    for (size_t i = 0; i < s.redo.size(); ++i) {
+        s.rx[i] = lons[s.redo[i]];
+    }
+    to_src.transform(s.rx.data(), s.ry.data(), s.redo.size());
+    for (size_t i = 0; i < s.redo.size(); ++i) {
+        set(s.redo[i], s.rx[i], s.ry[i]);
+    }
+    add_bounds();
 }
 
 // The PROJ transformations of one map's bands. Building one costs ~10 ms (PROJ's database, a
@@ -402,15 +540,13 @@ PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resa
     m.height = out.height();
     const size_t W = m.width, H = m.height, n = W * H;
     const bool nearest = method == Resampling::Nearest;
-    // Every pixel is written below: the fresh pages are made present at once, not one fault each.
+    // Every pixel is written below: the fresh pages are made present at once (by all threads: the
+    // kernel clearing 150 MB of a bilinear map took ~0.2 s on one), not one fault each.
     if (nearest) {
-        reserve_populated(m.nearest, n);
+        reserve_populated(for_each, n, m.nearest);
         m.nearest.resize(n);
     } else {
-        reserve_populated(m.lo, n);
-        reserve_populated(m.step, n);
-        reserve_populated(m.wx, n);
-        reserve_populated(m.wy, n);
+        reserve_populated(for_each, n, m.lo, m.step, m.wx, m.wy);
         m.lo.resize(n);
         m.step.resize(n);
         m.wx.resize(n);
@@ -429,6 +565,7 @@ PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resa
     if (!nearest) {
         // Bands of output rows, each with its own PROJ context.
         const size_t bands = std::min<size_t>(H, 16);
+        std::vector<Bounds> band_bounds(bands);
         for_each(bands, [&](size_t band) {
             const auto lease = transformers.take();
             const io::LonLatToCrs& to_src = *lease;
@@ -438,12 +575,25 @@ PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resa
                 if ((r & 15) == 0) {
                     check_interrupted();
                 }
-                project_row(to_src, lons, lats[r], xa, ya, x_step, y_step, false, xs, ys, scratch);
-                for (size_t c = 0; c < W; ++c) {
-                    mapper.set(r * W + c, xs[c], ys[c]);
-                }
+                map_bilinear_row(to_src, lons, lats[r], mapper, r * W, xs, ys, scratch,
+                                 band_bounds[band]);
             }
         });
+        // used_window's window (flat_window of lo, one cell added on every side), found on the
+        // way instead of by a pass over the map.
+        Bounds b;
+        for (const auto& bb : band_bounds) {
+            b.add(bb);
+        }
+        m.window = io::Window{};
+        if (b.r1 >= 0) {
+            const auto sh = static_cast<std::int64_t>(src.y.size());
+            const auto sw = static_cast<std::int64_t>(src.x.size());
+            m.window = io::Window{static_cast<size_t>(std::max<std::int64_t>(b.r0 - 1, 0)),
+                                  static_cast<size_t>(std::min(sh, b.r1 + 2)),
+                                  static_cast<size_t>(std::max<std::int64_t>(b.c0 - 1, 0)),
+                                  static_cast<size_t>(std::min(sw, b.c1 + 2))};
+        }
         return m;
     }
     const auto rows = lattice(H), cols = lattice(W);

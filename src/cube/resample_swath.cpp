@@ -378,7 +378,7 @@ struct Walk {
     const grid::Grid& out;
     bool projected, nearest;
     const io::ForEach& for_each;
-    std::vector<std::int32_t>& owner;
+    MapVector<std::int32_t>& owner;
     PixelMap& m;
 
     template <typename Lon, typename Lat> void operator()(Lon lon, Lat lat) const {
@@ -857,7 +857,7 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     const bool nearest = method == Resampling::Nearest;
     // The owner array (pass 1) is the map's own index array: written once with "no quad yet",
     // then once more by pass 2 (no -1 fill before).
-    std::vector<std::int32_t>& owner = nearest ? m.nearest : m.lo;
+    MapVector<std::int32_t>& owner = nearest ? m.nearest : m.lo;
     const bool empty = H < 2 || W < 2 || OW == 0 || OH == 0;
     // The map's big arrays are first touched by all threads (their fresh pages faulted in in
     // parallel); the fills below then only write memory.

@@ -7,6 +7,7 @@
 // them for a vector's storage before anything is written to it: one fault per 2 MiB instead.
 // Nothing changes but the speed; elsewhere it is a plain reserve().
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -92,6 +93,38 @@ template <typename T, typename A> void reserve_populated(std::vector<T, A>& v, s
     if (b > a) {
         ::madvise(reinterpret_cast<void*>(a), b - a, MADV_POPULATE_WRITE); // errors ignored
     }
+#endif
+}
+
+// reserve_populated for several vectors at once (each reserved to n elements), their pages made
+// present by the tasks of for_each(count, task) in parallel (MADV_POPULATE_WRITE of 4 MiB pieces
+// each): the kernel's clearing of the fresh pages, most of the cost of a map of 150 MB, then runs
+// on all threads instead of on the one that reserves. Only the vectors with less capacity.
+template <typename ForEach, typename... V>
+void reserve_populated(const ForEach& for_each, size_t n, V&... vs) {
+    struct Range {
+        std::uintptr_t a, b;
+    };
+    std::vector<Range> pieces;
+    constexpr std::uintptr_t PAGE = 4096, PIECE = std::uintptr_t{4} << 20;
+    const auto add = [&](auto& v) {
+        if (v.capacity() >= n) {
+            return;
+        }
+        reserve_huge(v, n);
+        const auto begin = reinterpret_cast<std::uintptr_t>(v.data());
+        const std::uintptr_t end = begin + n * sizeof(*v.data());
+        const std::uintptr_t a = (begin + PAGE - 1) & ~(PAGE - 1), b = end & ~(PAGE - 1);
+        for (std::uintptr_t p = a; p < b; p += PIECE) {
+            pieces.push_back({p, std::min(b, p + PIECE)});
+        }
+    };
+    (add(vs), ...);
+#ifdef MADV_POPULATE_WRITE
+    for_each(pieces.size(), [&pieces](size_t i) {
+        ::madvise(reinterpret_cast<void*>(pieces[i].a), pieces[i].b - pieces[i].a,
+                  MADV_POPULATE_WRITE); // errors ignored
+    });
 #endif
 }
 

@@ -20,12 +20,14 @@
 //   average/mode map the source centres into the output CRS (no longitude wrapping there).
 // NaN is "no data" everywhere.
 
+#include "baims/core/huge_pages.hpp"
 #include "baims/grid/grid.hpp"
 #include "baims/io/geometry.hpp"
 #include "baims/io/input.hpp"
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -93,6 +95,18 @@ public:
 
     // Nearest and edge_distance(x, true) in one search.
     std::int32_t nearest(double x, double& edge_distance) const;
+    // Bilinear and edge_distance(x, false) in one search (the same results; edge_distance is set
+    // also outside the footprint).
+    bool bilinear(double x, std::int32_t& lo, std::int32_t& hi, float& w,
+                  double& edge_distance) const;
+    // That for n points at once: hit[i] for x[i].
+    struct Hit { // lo, hi and w only when inside
+        std::int32_t lo, hi;
+        float w;
+        bool inside;
+        double edge_distance;
+    };
+    void bilinear(const double* x, size_t n, Hit* hit) const;
 
 private:
     // The sorted cell holding x (x inside the footprint).
@@ -102,26 +116,33 @@ private:
     double m_inv_step = 0; // > 0: uniform cells, the first guess of cell() is arithmetic
 };
 
+// A PixelMap's per-pixel arrays: resize() leaves new entries unset (NoInitAllocator), for maps
+// whose builder writes every entry (a bilinear map of 150 MB is then not zero-filled first).
+template <typename T> using MapVector = std::vector<T, NoInitAllocator<T>>;
+
 // Non-separable: one source position per output pixel (row-major over the whole output grid).
 struct PixelMap {
     size_t width = 0, height = 0; // of the output grid
     // Nearest: the flat source index (row * source width + column) of each output pixel, or -1.
-    std::vector<std::int32_t> nearest;
+    MapVector<std::int32_t> nearest;
     // Bilinear: value = (1-wy)*((1-wx)*v00 + wx*v01) + wy*((1-wx)*v10 + wx*v11), with v00 at the
     // flat index lo (-1: outside the source footprint), v01 at lo + dcol, v10 at lo + drow and
     // v11 at lo + drow + dcol. step: dcol = step % 3 - 1 (-1, 0, 1 columns), drow = step / 3 - 1
     // (-1, 0, 1 rows, each times the source width). step >= 9 (a global lat/lon source onto a
     // projected grid, across its longitude seam): lo is on the last column, dcol = (step % 3 - 1)
     // times (source width - 1) (to the first column), drow = step / 3 % 3 - 1.
-    std::vector<std::int32_t> lo;
-    std::vector<std::uint8_t> step;
-    std::vector<float> wx, wy;
+    MapVector<std::int32_t> lo;
+    MapVector<std::uint8_t> step;
+    MapVector<float> wx, wy;
     // Average / mode: the flat source indices of output pixel o are idx[off[o] .. off[o+1]), in
     // ascending order: the source cells whose centres fall inside the pixel (x in [left, right),
     // y in (bottom, top]); a pixel that holds no source centre (the output is finer than the
     // source there) has the one cell of the nearest map, or none outside the footprint.
     std::vector<std::uint32_t> off;
     std::vector<std::int32_t> idx;
+    // The window used_window gives for this map, when its builder found it on the way
+    // (map_projected's bilinear maps); whoever changes the entries afterwards resets it.
+    std::optional<io::Window> window;
 };
 
 // The flat index (row * width + column) of the output pixel holding the point (lon, lat), or

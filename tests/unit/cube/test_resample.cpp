@@ -611,6 +611,77 @@ TEST_CASE("AxisLocator agrees with map_axis point by point", "[cube]") {
     CHECK(u.edge_distance(1.25, false) == 0.25); // nearest centre 1.5
 }
 
+// map_projected's bilinear rows look each point up once for the map entry and the edge check:
+// AxisLocator::bilinear with edge_distance, one point or many, must give bilinear() and
+// edge_distance(x, false) bit for bit, also at the edges between centres (the nearest centre
+// changes there), at the footprint's ends, in the outer half pixels and outside.
+TEST_CASE("AxisLocator's combined bilinear lookup equals bilinear and edge_distance",
+          "[cube][projected]") {
+    std::vector<double> lcc(2000);
+    for (size_t i = 0; i < lcc.size(); ++i) {
+        lcc[i] = -1099450.0 + 1100.0 * static_cast<double>(i); // x of a 1.1 km grid, metres
+    }
+    std::vector<double> lcc_down(lcc.rbegin(), lcc.rend());
+    const std::vector<std::vector<double>> axes{{0.5, 1.5, 2.5, 3.5},
+                                                {3.5, 2.5, 1.5, 0.5},
+                                                {0.0, 1.0, 3.0, 7.0},
+                                                {7.0, 3.0, 1.0, 0.0},
+                                                {5.0},
+                                                lcc,
+                                                lcc_down,
+                                                {0.1, 0.2, 0.3}};
+    for (const auto& src : axes) {
+        const AxisLocator loc(src, 2.0);
+        std::vector<double> sorted = src, pts;
+        std::sort(sorted.begin(), sorted.end());
+        const double span = sorted.back() - sorted.front() + 2.0;
+        for (int k = -40; k <= 1040; ++k) {
+            pts.push_back(sorted.front() - 1.0 + span * k / 1000.0);
+        }
+        std::uint64_t state = 7;
+        for (int k = 0; k < 2000; ++k) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            pts.push_back(sorted.front() - 1.0 + span * static_cast<double>(state >> 11) * 0x1p-53);
+        }
+        for (size_t k = 0; k < sorted.size(); ++k) {
+            const double c = sorted[k];
+            const double e = k + 1 < sorted.size() ? 0.5 * (c + sorted[k + 1]) : c + 1.0;
+            for (const double x : {c, e, c - (e - c), e - (e - c) / 2}) {
+                pts.push_back(x);
+                pts.push_back(std::nextafter(x, 1e300));
+                pts.push_back(std::nextafter(x, -1e300));
+            }
+        }
+        pts.push_back(std::nan(""));
+        pts.push_back(1e300);
+        pts.push_back(-1e300);
+        std::vector<AxisLocator::Hit> hits(pts.size());
+        loc.bilinear(pts.data(), pts.size(), hits.data());
+        size_t mismatches = 0;
+        for (size_t k = 0; k < pts.size(); ++k) {
+            std::int32_t l = -1, h = -1, l1 = -1, h1 = -1;
+            float w = 0.f, w1 = 0.f;
+            double d1 = 0;
+            const bool inside = loc.bilinear(pts[k], l, h, w);
+            const double d = loc.edge_distance(pts[k], false);
+            const bool inside1 = loc.bilinear(pts[k], l1, h1, w1, d1);
+            const auto& hit = hits[k];
+            const bool same_d = std::memcmp(&d, &d1, sizeof d) == 0 &&
+                                std::memcmp(&d, &hit.edge_distance, sizeof d) == 0;
+            bool same = inside == inside1 && inside == hit.inside && same_d;
+            if (same && inside) {
+                same = l == l1 && h == h1 && std::memcmp(&w, &w1, sizeof w) == 0 && l == hit.lo &&
+                       h == hit.hi && std::memcmp(&w, &hit.w, sizeof w) == 0;
+            }
+            if (!same) {
+                ++mismatches;
+                UNSCOPED_INFO("axis " << src.front() << ".. point " << pts[k]);
+            }
+        }
+        CHECK(mismatches == 0);
+    }
+}
+
 namespace {
 
 // The nearest and bilinear maps of a projected source computed by projecting every output pixel
@@ -736,7 +807,7 @@ TEST_CASE("used_window bounds exactly the source cells a map reads", "[cube][pro
     }
     const baims::grid::Grid out({14.0, 56.0, 26.0, 62.0}, 240, 120);
     // The brute-force window of flat indices, grown by `grow` cells on every side.
-    auto brute = [&](const std::vector<std::int32_t>& flat, size_t grow) {
+    auto brute = [&](const auto& flat, size_t grow) {
         size_t r0 = H, r1 = 0, c0 = W, c1 = 0;
         for (const auto i : flat) {
             if (i >= 0) {
