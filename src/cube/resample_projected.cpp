@@ -356,7 +356,6 @@ void map_bilinear_row(const io::LonLatToCrs& to_src, const std::vector<double>& 
         const bool inside = xa.bilinear(x, xl, xh, wx) && ya.bilinear(y, yl, yh, wy);
         put(c, inside, xl, xh, wx, yl, yh, wy);
     };
-    // The row's final entries into bounds.
     // The row's final entries into bounds (-1 where none: as unsigned, no smaller minimum).
     const auto add_bounds = [&] {
         std::uint32_t r0 = 0xffffffffu, c0 = 0xffffffffu;
