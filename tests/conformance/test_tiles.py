@@ -1441,13 +1441,13 @@ class Chromium:
             self.proc.wait()
 
 
-class ViewerChromiumSlow(TempDirTest):
+class ViewerChromium(TempDirTest):
     """index.html in Debian's headless chromium from file://, no network: for two variables and
     two time steps the page requests the tiles of that variable and time step and decodes them
     all, none fails; a screenshot taken after the page said so shows the tile's opaque pixels
     drawn, in its colours, different for the two time steps. One browser for all views (DevTools
-    protocol over a pipe, class Chromium): about 15 s under load. Label `slow`: chromium is not
-    installed by scripts/install-deps.sh."""
+    protocol over a pipe, class Chromium): about 15 s under load. Runs in CI: scripts/install-deps.sh
+    installs chromium (its `test` part)."""
 
     def test_page_draws_tiles(self):
         exe = shutil.which("chromium")
