@@ -521,44 +521,64 @@ TEST_CASE("per-pixel bilinear gives the formula's bits with NaN, infinite and mi
             src[i] = NaN; // a run
         }
     }
-    PixelMap m;
-    m.width = 37;
-    m.height = 23;
-    const size_t n = m.width * m.height;
-    m.lo.resize(n);
-    m.step.resize(n);
-    m.wx.resize(n);
-    m.wy.resize(n);
-    for (size_t p = 0; p < n; ++p) {
-        const size_t row = 1 + next() % (SH - 2);
-        const bool seam = next() % 10 == 0;
-        const size_t col = seam ? SW - 1 : 1 + next() % (SW - 2);
-        m.lo[p] =
-            ((p / 9) % 5 == 2 || next() % 6 == 0) ? -1 : static_cast<std::int32_t>(row * SW + col);
-        m.step[p] = static_cast<std::uint8_t>(seam ? 9 + next() % 9 : next() % 9);
-        const auto q = next() % 8;
-        m.wx[p] = q == 0 ? 0.0f : q == 1 ? 1.0f : static_cast<float>(next() % 65536) / 65536.0f;
-        m.wy[p] = q == 2 ? 0.0f : q == 3 ? 1.0f : static_cast<float>(next() % 65536) / 65536.0f;
-    }
-    const SourceMap map{m};
-    // the whole map, and blocks at odd columns and widths (vector lanes and tails)
-    for (const auto& [row0, nrows, col0, ncols] : std::vector<std::array<size_t, 4>>{
-             {0, 23, 0, 37}, {3, 7, 1, 5}, {5, 11, 6, 31}, {0, 2, 33, 4}}) {
-        std::vector<float> out(nrows * 40, -7.0f);
-        resample_block(src.data(), SW, map, Resampling::Bilinear, row0, nrows, col0, ncols,
-                       out.data(), 40);
-        size_t mismatches = 0;
-        for (size_t r = 0; r < nrows; ++r) {
-            for (size_t c = 0; c < ncols; ++c) {
-                const float want = bilinear_reference(src, SW, m, (row0 + r) * m.width + col0 + c);
-                const float got = out[r * 40 + c];
-                mismatches += std::memcmp(&want, &got, sizeof want) != 0;
+    // runs: steps in runs of 1..12 equal ones, mostly 2, 5 and 8 (dc = 1: the paired loads of
+    // four pixels with one step), fewer pixels outside.
+    for (const bool runs : {false, true}) {
+        INFO("runs of equal steps: " << runs);
+        PixelMap m;
+        m.width = 37;
+        m.height = 23;
+        const size_t n = m.width * m.height;
+        m.lo.resize(n);
+        m.step.resize(n);
+        m.wx.resize(n);
+        m.wy.resize(n);
+        std::uint8_t run_step = 0;
+        size_t run_left = 0;
+        for (size_t p = 0; p < n; ++p) {
+            const size_t row = 1 + next() % (SH - 2);
+            bool seam = next() % 10 == 0;
+            if (runs) {
+                if (run_left == 0) {
+                    run_left = 1 + next() % 12;
+                    const auto k = next() % 8;
+                    run_step = static_cast<std::uint8_t>(k < 6    ? 2 + 3 * (k % 3)
+                                                         : k == 6 ? next() % 9
+                                                                  : 9 + next() % 9);
+                }
+                --run_left;
+                seam = run_step >= 9;
             }
-            for (size_t c = ncols; c < 40; ++c) {
-                mismatches += out[r * 40 + c] != -7.0f; // nothing written beyond the block
-            }
+            const size_t col = seam ? SW - 1 : 1 + next() % (SW - 2);
+            const bool outside = runs ? next() % 20 == 0 : ((p / 9) % 5 == 2 || next() % 6 == 0);
+            m.lo[p] = outside ? -1 : static_cast<std::int32_t>(row * SW + col);
+            m.step[p] =
+                runs ? run_step : static_cast<std::uint8_t>(seam ? 9 + next() % 9 : next() % 9);
+            const auto q = next() % 8;
+            m.wx[p] = q == 0 ? 0.0f : q == 1 ? 1.0f : static_cast<float>(next() % 65536) / 65536.0f;
+            m.wy[p] = q == 2 ? 0.0f : q == 3 ? 1.0f : static_cast<float>(next() % 65536) / 65536.0f;
         }
-        CHECK(mismatches == 0);
+        const SourceMap map{m};
+        // the whole map, and blocks at odd columns and widths (vector lanes and tails)
+        for (const auto& [row0, nrows, col0, ncols] : std::vector<std::array<size_t, 4>>{
+                 {0, 23, 0, 37}, {3, 7, 1, 5}, {5, 11, 6, 31}, {0, 2, 33, 4}}) {
+            std::vector<float> out(nrows * 40, -7.0f);
+            resample_block(src.data(), SW, map, Resampling::Bilinear, row0, nrows, col0, ncols,
+                           out.data(), 40);
+            size_t mismatches = 0;
+            for (size_t r = 0; r < nrows; ++r) {
+                for (size_t c = 0; c < ncols; ++c) {
+                    const float want =
+                        bilinear_reference(src, SW, m, (row0 + r) * m.width + col0 + c);
+                    const float got = out[r * 40 + c];
+                    mismatches += std::memcmp(&want, &got, sizeof want) != 0;
+                }
+                for (size_t c = ncols; c < 40; ++c) {
+                    mismatches += out[r * 40 + c] != -7.0f; // nothing written beyond the block
+                }
+            }
+            CHECK(mismatches == 0);
+        }
     }
 }
 
