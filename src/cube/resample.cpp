@@ -854,24 +854,21 @@ void AxisLocator::bilinear(const double* x, size_t n, Hit* hit) const {
     for (size_t i = 0; i < n; ++i) {
         const double xi = x[i];
         Hit& h = hit[i];
-        double d = std::min(std::abs(xi - ef), std::abs(xi - eb));
-        if (!(xi >= ef) || !(xi < eb)) {
-            h.inside = false;
-            h.edge_distance = d;
-            continue;
-        }
-        if (xi <= c0 || xi >= cn) {
+        if (!(xi > c0 && xi < cn)) {
+            // Outside the footprint, in the outer half pixels, NaN: the one-point lookup.
             h.inside = bilinear(xi, h.lo, h.hi, h.w, h.edge_distance);
             continue;
         }
-        // A guess (xi > c0: g > 0), then the search's own test.
-        const double g = std::min((xi - c0) * inv, static_cast<double>(nc));
-        size_t j =
-            std::clamp<size_t>(static_cast<size_t>(static_cast<std::int64_t>(g)) + 1, 1, nc - 1);
-        while (j > 1 && xi < c[j - 1]) {
+        const double d = std::min(std::abs(xi - ef), std::abs(xi - eb));
+        // A guess, then the search's own test. c[0] < xi < c[nc - 1]: g > 0 and about nc at
+        // most (far from the int64 limit), the guess is in [1, nc - 1], and the loops stop there
+        // without testing j's bounds.
+        const double g = (xi - c0) * inv;
+        size_t j = std::min(static_cast<size_t>(static_cast<std::int64_t>(g)) + 1, nc - 1);
+        while (xi < c[j - 1]) {
             --j;
         }
-        while (j + 1 < nc && xi >= c[j]) {
+        while (xi >= c[j]) {
             ++j;
         }
         h.lo = perm[j - 1];
