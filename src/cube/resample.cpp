@@ -460,6 +460,7 @@ void bilinear_row(const float* src, const StepTable& t, const std::int32_t* lo,
 #if defined(__SSE2__)
     const __m128 one = _mm_set1_ps(1.0f);
     const __m128 nan = _mm_set1_ps(NaN);
+    const __m128 quiet = _mm_castsi128_ps(_mm_set1_epi32(0x00400000)); // a NaN's quiet bit
     // The step bytes of the last group and what they gave (runs of equal steps are the rule);
     // at first four steps 0 (dc = -1: not paired).
     std::uint32_t last = 0;
@@ -515,6 +516,23 @@ void bilinear_row(const float* src, const StepTable& t, const std::int32_t* lo,
             v10 = _mm_setr_ps(p0[r0], p1[r1], p2[r2], p3[r3]);
             v11 = _mm_setr_ps(p0[r0 + c0], p1[r1 + c1], p2[r2 + c2], p3[r3 + c3]);
         }
+        // Lanes whose four neighbours are all NaN (land) are NaN: v01's NaN, quieted, the one
+        // the formula below gives there as compiled (its sum starts from w1 * v01, which keeps
+        // v01's NaN through the other NaN terms), set explicitly so that a group of four such
+        // lanes needs no arithmetic. A lane with a valid v00 is not one: one test for most
+        // groups at sea.
+        int all_nan = 0;
+        __m128 nan_lanes = _mm_setzero_ps();
+        if (_mm_movemask_ps(_mm_cmpunord_ps(v00, v00)) != 0) {
+            nan_lanes =
+                _mm_and_ps(_mm_and_ps(_mm_cmpunord_ps(v00, v00), _mm_cmpunord_ps(v01, v01)),
+                           _mm_and_ps(_mm_cmpunord_ps(v10, v10), _mm_cmpunord_ps(v11, v11)));
+            all_nan = _mm_movemask_ps(nan_lanes);
+            if (all_nan == 0xf) {
+                _mm_storeu_ps(o + i, _mm_or_ps(v01, quiet));
+                return;
+            }
+        }
         const __m128 x = _mm_loadu_ps(wx + i), y = _mm_loadu_ps(wy + i);
         const __m128 x1 = _mm_sub_ps(one, x), y1 = _mm_sub_ps(one, y);
         const __m128 w0 = _mm_mul_ps(x1, y1), w1 = _mm_mul_ps(x, y1), w2 = _mm_mul_ps(x1, y),
@@ -523,19 +541,17 @@ void bilinear_row(const float* src, const StepTable& t, const std::int32_t* lo,
             _mm_add_ps(_mm_add_ps(_mm_mul_ps(w0, v00), _mm_mul_ps(w1, v01)), _mm_mul_ps(w2, v10)),
             _mm_mul_ps(w3, v11));
         const __m128 wsum = _mm_add_ps(_mm_add_ps(_mm_add_ps(w0, w1), w2), w3);
-        const __m128 r = _mm_div_ps(sum, wsum);
+        __m128 r = _mm_div_ps(sum, wsum);
+        if (all_nan != 0) {
+            r = _mm_or_ps(_mm_and_ps(nan_lanes, _mm_or_ps(v01, quiet)),
+                          _mm_andnot_ps(nan_lanes, r));
+        }
         _mm_storeu_ps(o + i, r);
         // r - r is 0 for a finite r, NaN otherwise; cmpunord: NaN
         const int bad = _mm_movemask_ps(_mm_cmpunord_ps(r, _mm_sub_ps(r, r)));
-        if (bad == 0) {
-            return;
-        }
-        const __m128 all_nan =
-            _mm_and_ps(_mm_and_ps(_mm_cmpunord_ps(v00, v00), _mm_cmpunord_ps(v01, v01)),
-                       _mm_and_ps(_mm_cmpunord_ps(v10, v10), _mm_cmpunord_ps(v11, v11)));
-        const int redo = bad & ~_mm_movemask_ps(all_nan);
+        const int redo = bad & ~all_nan;
         if (redo == 0) {
-            return; // land: NaN in every lane, as stored
+            return;
         }
         for (int k = 0; k < 4; ++k) {
             if (redo & (1 << k)) {
