@@ -449,45 +449,90 @@ inline float bilinear_at(const float* src, const StepTable& t, std::int32_t lo, 
 // result is finite only when all four neighbours are (a NaN or infinite one makes the sum NaN
 // or infinite), so a lane whose result is not finite, unless all four of its neighbours are NaN
 // (NaN either way), is computed again by bilinear().
+// Four pixels with the same step whose column neighbour is the next cell (dc = 1: inside a
+// source with ascending x, nearly every pixel) load each row's pair of neighbours with one 8-byte
+// load, taken apart by shuffles; others load the four neighbours one by one. Same values either
+// way.
 void bilinear_row(const float* src, const StepTable& t, const std::int32_t* lo,
                   const std::uint8_t* st, const float* wx, const float* wy, size_t n, float* o,
                   size_t next) {
-    size_t i = 0;
+    size_t pos = 0; // pixels done
 #if defined(__SSE2__)
     const __m128 one = _mm_set1_ps(1.0f);
-    for (; i + 4 <= n; i += 4) {
-        if (next != 0 && (i & 15) == 0) {
-            _mm_prefetch(reinterpret_cast<const char*>(lo + next + i), _MM_HINT_T0);
-            _mm_prefetch(reinterpret_cast<const char*>(wx + next + i), _MM_HINT_T0);
-            _mm_prefetch(reinterpret_cast<const char*>(wy + next + i), _MM_HINT_T0);
-            if ((i & 63) == 0) {
-                _mm_prefetch(reinterpret_cast<const char*>(st + next + i), _MM_HINT_T0);
-            }
-        }
+    const __m128 nan = _mm_set1_ps(NaN);
+    const __m128 quiet = _mm_castsi128_ps(_mm_set1_epi32(0x00400000)); // a NaN's quiet bit
+    // The step bytes of the last group and what they gave (runs of equal steps are the rule);
+    // at first four steps 0 (dc = -1: not paired).
+    std::uint32_t last = 0;
+    bool paired = false; // four equal steps with dc = 1
+    std::ptrdiff_t pair_dr = 0;
+    // The four pixels from i.
+    const auto group = [&](size_t i) __attribute__((always_inline)) {
         const __m128i l = _mm_loadu_si128(reinterpret_cast<const __m128i*>(lo + i));
         const int neg = _mm_movemask_ps(_mm_castsi128_ps(l)); // sign bits: lo < 0
         if (neg == 0xf) {
-            _mm_storeu_ps(o + i, _mm_set1_ps(NaN));
-            continue;
+            _mm_storeu_ps(o + i, nan);
+            return;
         }
         if (neg != 0) {
             for (size_t k = i; k < i + 4; ++k) {
                 o[k] = bilinear_at(src, t, lo[k], st[k], wx[k], wy[k]);
             }
-            continue;
+            return;
+        }
+        std::uint32_t s4;
+        std::memcpy(&s4, st + i, sizeof s4);
+        if (s4 != last) {
+            last = s4;
+            const std::uint8_t s0 = st[i];
+            paired = s4 == s0 * 0x01010101u && t.dc[s0] == 1;
+            pair_dr = t.dr[s0];
         }
         const float* p0 = src + lo[i];
         const float* p1 = src + lo[i + 1];
         const float* p2 = src + lo[i + 2];
         const float* p3 = src + lo[i + 3];
-        const std::ptrdiff_t c0 = t.dc[st[i]], c1 = t.dc[st[i + 1]], c2 = t.dc[st[i + 2]],
-                             c3 = t.dc[st[i + 3]];
-        const std::ptrdiff_t r0 = t.dr[st[i]], r1 = t.dr[st[i + 1]], r2 = t.dr[st[i + 2]],
-                             r3 = t.dr[st[i + 3]];
-        const __m128 v00 = _mm_setr_ps(p0[0], p1[0], p2[0], p3[0]);
-        const __m128 v01 = _mm_setr_ps(p0[c0], p1[c1], p2[c2], p3[c3]);
-        const __m128 v10 = _mm_setr_ps(p0[r0], p1[r1], p2[r2], p3[r3]);
-        const __m128 v11 = _mm_setr_ps(p0[r0 + c0], p1[r1 + c1], p2[r2 + c2], p3[r3 + c3]);
+        __m128 v00, v01, v10, v11;
+        if (paired) {
+            const auto pair = [](const float* q) {
+                return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q));
+            };
+            const std::ptrdiff_t dr = pair_dr;
+            const __m128 t01 = _mm_castsi128_ps(_mm_unpacklo_epi64(pair(p0), pair(p1)));
+            const __m128 t23 = _mm_castsi128_ps(_mm_unpacklo_epi64(pair(p2), pair(p3)));
+            const __m128 b01 = _mm_castsi128_ps(_mm_unpacklo_epi64(pair(p0 + dr), pair(p1 + dr)));
+            const __m128 b23 = _mm_castsi128_ps(_mm_unpacklo_epi64(pair(p2 + dr), pair(p3 + dr)));
+            v00 = _mm_shuffle_ps(t01, t23, _MM_SHUFFLE(2, 0, 2, 0));
+            v01 = _mm_shuffle_ps(t01, t23, _MM_SHUFFLE(3, 1, 3, 1));
+            v10 = _mm_shuffle_ps(b01, b23, _MM_SHUFFLE(2, 0, 2, 0));
+            v11 = _mm_shuffle_ps(b01, b23, _MM_SHUFFLE(3, 1, 3, 1));
+        } else {
+            const std::ptrdiff_t c0 = t.dc[st[i]], c1 = t.dc[st[i + 1]], c2 = t.dc[st[i + 2]],
+                                 c3 = t.dc[st[i + 3]];
+            const std::ptrdiff_t r0 = t.dr[st[i]], r1 = t.dr[st[i + 1]], r2 = t.dr[st[i + 2]],
+                                 r3 = t.dr[st[i + 3]];
+            v00 = _mm_setr_ps(p0[0], p1[0], p2[0], p3[0]);
+            v01 = _mm_setr_ps(p0[c0], p1[c1], p2[c2], p3[c3]);
+            v10 = _mm_setr_ps(p0[r0], p1[r1], p2[r2], p3[r3]);
+            v11 = _mm_setr_ps(p0[r0 + c0], p1[r1 + c1], p2[r2 + c2], p3[r3 + c3]);
+        }
+        // Lanes whose four neighbours are all NaN (land) are NaN: v01's NaN, quieted, the one
+        // the formula below gives there as compiled (its sum starts from w1 * v01, which keeps
+        // v01's NaN through the other NaN terms), set explicitly so that a group of four such
+        // lanes needs no arithmetic. A lane with a valid v00 is not one: one test for most
+        // groups at sea.
+        int all_nan = 0;
+        __m128 nan_lanes = _mm_setzero_ps();
+        if (_mm_movemask_ps(_mm_cmpunord_ps(v00, v00)) != 0) {
+            nan_lanes =
+                _mm_and_ps(_mm_and_ps(_mm_cmpunord_ps(v00, v00), _mm_cmpunord_ps(v01, v01)),
+                           _mm_and_ps(_mm_cmpunord_ps(v10, v10), _mm_cmpunord_ps(v11, v11)));
+            all_nan = _mm_movemask_ps(nan_lanes);
+            if (all_nan == 0xf) {
+                _mm_storeu_ps(o + i, _mm_or_ps(v01, quiet));
+                return;
+            }
+        }
         const __m128 x = _mm_loadu_ps(wx + i), y = _mm_loadu_ps(wy + i);
         const __m128 x1 = _mm_sub_ps(one, x), y1 = _mm_sub_ps(one, y);
         const __m128 w0 = _mm_mul_ps(x1, y1), w1 = _mm_mul_ps(x, y1), w2 = _mm_mul_ps(x1, y),
@@ -496,26 +541,45 @@ void bilinear_row(const float* src, const StepTable& t, const std::int32_t* lo,
             _mm_add_ps(_mm_add_ps(_mm_mul_ps(w0, v00), _mm_mul_ps(w1, v01)), _mm_mul_ps(w2, v10)),
             _mm_mul_ps(w3, v11));
         const __m128 wsum = _mm_add_ps(_mm_add_ps(_mm_add_ps(w0, w1), w2), w3);
-        const __m128 r = _mm_div_ps(sum, wsum);
+        __m128 r = _mm_div_ps(sum, wsum);
+        if (all_nan != 0) {
+            r = _mm_or_ps(_mm_and_ps(nan_lanes, _mm_or_ps(v01, quiet)),
+                          _mm_andnot_ps(nan_lanes, r));
+        }
         _mm_storeu_ps(o + i, r);
         // r - r is 0 for a finite r, NaN otherwise; cmpunord: NaN
         const int bad = _mm_movemask_ps(_mm_cmpunord_ps(r, _mm_sub_ps(r, r)));
-        if (bad == 0) {
-            continue;
+        const int redo = bad & ~all_nan;
+        if (redo == 0) {
+            return;
         }
-        const __m128 all_nan =
-            _mm_and_ps(_mm_and_ps(_mm_cmpunord_ps(v00, v00), _mm_cmpunord_ps(v01, v01)),
-                       _mm_and_ps(_mm_cmpunord_ps(v10, v10), _mm_cmpunord_ps(v11, v11)));
-        const int redo = bad & ~_mm_movemask_ps(all_nan);
         for (int k = 0; k < 4; ++k) {
             if (redo & (1 << k)) {
                 o[i + k] = bilinear_at(src, t, lo[i + k], st[i + k], wx[i + k], wy[i + k]);
             }
         }
+    };
+    // Sixteen pixels at a time with the prefetch of the next row's entries for them.
+    for (; pos + 16 <= n; pos += 16) {
+        if (next != 0) {
+            _mm_prefetch(reinterpret_cast<const char*>(lo + next + pos), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(wx + next + pos), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(wy + next + pos), _MM_HINT_T0);
+            if ((pos & 63) == 0) {
+                _mm_prefetch(reinterpret_cast<const char*>(st + next + pos), _MM_HINT_T0);
+            }
+        }
+        group(pos);
+        group(pos + 4);
+        group(pos + 8);
+        group(pos + 12);
+    }
+    for (; pos + 4 <= n; pos += 4) {
+        group(pos);
     }
 #endif
-    for (; i < n; ++i) {
-        o[i] = bilinear_at(src, t, lo[i], st[i], wx[i], wy[i]);
+    for (; pos < n; ++pos) {
+        o[pos] = bilinear_at(src, t, lo[pos], st[pos], wx[pos], wy[pos]);
     }
 }
 
@@ -806,24 +870,21 @@ void AxisLocator::bilinear(const double* x, size_t n, Hit* hit) const {
     for (size_t i = 0; i < n; ++i) {
         const double xi = x[i];
         Hit& h = hit[i];
-        double d = std::min(std::abs(xi - ef), std::abs(xi - eb));
-        if (!(xi >= ef) || !(xi < eb)) {
-            h.inside = false;
-            h.edge_distance = d;
-            continue;
-        }
-        if (xi <= c0 || xi >= cn) {
+        if (!(xi > c0 && xi < cn)) {
+            // Outside the footprint, in the outer half pixels, NaN: the one-point lookup.
             h.inside = bilinear(xi, h.lo, h.hi, h.w, h.edge_distance);
             continue;
         }
-        // A guess (xi > c0: g > 0), then the search's own test.
-        const double g = std::min((xi - c0) * inv, static_cast<double>(nc));
-        size_t j =
-            std::clamp<size_t>(static_cast<size_t>(static_cast<std::int64_t>(g)) + 1, 1, nc - 1);
-        while (j > 1 && xi < c[j - 1]) {
+        const double d = std::min(std::abs(xi - ef), std::abs(xi - eb));
+        // A guess, then the search's own test. c[0] < xi < c[nc - 1]: g > 0 and about nc at
+        // most (far from the int64 limit), the guess is in [1, nc - 1], and the loops stop there
+        // without testing j's bounds.
+        const double g = (xi - c0) * inv;
+        size_t j = std::min(static_cast<size_t>(static_cast<std::int64_t>(g)) + 1, nc - 1);
+        while (xi < c[j - 1]) {
             --j;
         }
-        while (j + 1 < nc && xi >= c[j]) {
+        while (xi >= c[j]) {
             ++j;
         }
         h.lo = perm[j - 1];

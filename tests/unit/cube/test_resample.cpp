@@ -521,44 +521,64 @@ TEST_CASE("per-pixel bilinear gives the formula's bits with NaN, infinite and mi
             src[i] = NaN; // a run
         }
     }
-    PixelMap m;
-    m.width = 37;
-    m.height = 23;
-    const size_t n = m.width * m.height;
-    m.lo.resize(n);
-    m.step.resize(n);
-    m.wx.resize(n);
-    m.wy.resize(n);
-    for (size_t p = 0; p < n; ++p) {
-        const size_t row = 1 + next() % (SH - 2);
-        const bool seam = next() % 10 == 0;
-        const size_t col = seam ? SW - 1 : 1 + next() % (SW - 2);
-        m.lo[p] =
-            ((p / 9) % 5 == 2 || next() % 6 == 0) ? -1 : static_cast<std::int32_t>(row * SW + col);
-        m.step[p] = static_cast<std::uint8_t>(seam ? 9 + next() % 9 : next() % 9);
-        const auto q = next() % 8;
-        m.wx[p] = q == 0 ? 0.0f : q == 1 ? 1.0f : static_cast<float>(next() % 65536) / 65536.0f;
-        m.wy[p] = q == 2 ? 0.0f : q == 3 ? 1.0f : static_cast<float>(next() % 65536) / 65536.0f;
-    }
-    const SourceMap map{m};
-    // the whole map, and blocks at odd columns and widths (vector lanes and tails)
-    for (const auto& [row0, nrows, col0, ncols] : std::vector<std::array<size_t, 4>>{
-             {0, 23, 0, 37}, {3, 7, 1, 5}, {5, 11, 6, 31}, {0, 2, 33, 4}}) {
-        std::vector<float> out(nrows * 40, -7.0f);
-        resample_block(src.data(), SW, map, Resampling::Bilinear, row0, nrows, col0, ncols,
-                       out.data(), 40);
-        size_t mismatches = 0;
-        for (size_t r = 0; r < nrows; ++r) {
-            for (size_t c = 0; c < ncols; ++c) {
-                const float want = bilinear_reference(src, SW, m, (row0 + r) * m.width + col0 + c);
-                const float got = out[r * 40 + c];
-                mismatches += std::memcmp(&want, &got, sizeof want) != 0;
+    // runs: steps in runs of 1..12 equal ones, mostly 2, 5 and 8 (dc = 1: the paired loads of
+    // four pixels with one step), fewer pixels outside.
+    for (const bool runs : {false, true}) {
+        INFO("runs of equal steps: " << runs);
+        PixelMap m;
+        m.width = 37;
+        m.height = 23;
+        const size_t n = m.width * m.height;
+        m.lo.resize(n);
+        m.step.resize(n);
+        m.wx.resize(n);
+        m.wy.resize(n);
+        std::uint8_t run_step = 0;
+        size_t run_left = 0;
+        for (size_t p = 0; p < n; ++p) {
+            const size_t row = 1 + next() % (SH - 2);
+            bool seam = next() % 10 == 0;
+            if (runs) {
+                if (run_left == 0) {
+                    run_left = 1 + next() % 12;
+                    const auto k = next() % 8;
+                    run_step = static_cast<std::uint8_t>(k < 6    ? 2 + 3 * (k % 3)
+                                                         : k == 6 ? next() % 9
+                                                                  : 9 + next() % 9);
+                }
+                --run_left;
+                seam = run_step >= 9;
             }
-            for (size_t c = ncols; c < 40; ++c) {
-                mismatches += out[r * 40 + c] != -7.0f; // nothing written beyond the block
-            }
+            const size_t col = seam ? SW - 1 : 1 + next() % (SW - 2);
+            const bool outside = runs ? next() % 20 == 0 : ((p / 9) % 5 == 2 || next() % 6 == 0);
+            m.lo[p] = outside ? -1 : static_cast<std::int32_t>(row * SW + col);
+            m.step[p] =
+                runs ? run_step : static_cast<std::uint8_t>(seam ? 9 + next() % 9 : next() % 9);
+            const auto q = next() % 8;
+            m.wx[p] = q == 0 ? 0.0f : q == 1 ? 1.0f : static_cast<float>(next() % 65536) / 65536.0f;
+            m.wy[p] = q == 2 ? 0.0f : q == 3 ? 1.0f : static_cast<float>(next() % 65536) / 65536.0f;
         }
-        CHECK(mismatches == 0);
+        const SourceMap map{m};
+        // the whole map, and blocks at odd columns and widths (vector lanes and tails)
+        for (const auto& [row0, nrows, col0, ncols] : std::vector<std::array<size_t, 4>>{
+                 {0, 23, 0, 37}, {3, 7, 1, 5}, {5, 11, 6, 31}, {0, 2, 33, 4}}) {
+            std::vector<float> out(nrows * 40, -7.0f);
+            resample_block(src.data(), SW, map, Resampling::Bilinear, row0, nrows, col0, ncols,
+                           out.data(), 40);
+            size_t mismatches = 0;
+            for (size_t r = 0; r < nrows; ++r) {
+                for (size_t c = 0; c < ncols; ++c) {
+                    const float want =
+                        bilinear_reference(src, SW, m, (row0 + r) * m.width + col0 + c);
+                    const float got = out[r * 40 + c];
+                    mismatches += std::memcmp(&want, &got, sizeof want) != 0;
+                }
+                for (size_t c = ncols; c < 40; ++c) {
+                    mismatches += out[r * 40 + c] != -7.0f; // nothing written beyond the block
+                }
+            }
+            CHECK(mismatches == 0);
+        }
     }
 }
 
@@ -920,4 +940,63 @@ TEST_CASE("swath: every centre inside a folded (non-convex) quad is held", "[cub
     CHECK(held_bl == 2990);
     CHECK(held_nn == 2990);
     CHECK(weights_ok == 2990);
+}
+
+// Where all four neighbours of a pixel are NaN, the vector path gives the NaN of its column
+// neighbour (v01), quieted: the NaN its formula propagates as main's build compiled it, kept
+// whatever the payloads (signalling, negative, with bits set) and whichever way the group of four
+// is computed (all four such lanes, or mixed with valid ones).
+TEST_CASE("per-pixel bilinear keeps the column neighbour's NaN where all four are NaN",
+          "[cube][projected]") {
+    const size_t SW = 16, SH = 6;
+    std::vector<float> src(SW * SH);
+    for (size_t i = 0; i < src.size(); ++i) {
+        // payloads: quiet and signalling, both signs, distinct low bits
+        const std::uint32_t sign = (i % 3 == 0) ? 0x80000000u : 0u;
+        const std::uint32_t quiet = (i % 4 == 1) ? 0u : 0x00400000u;
+        const auto bits = sign | 0x7f800000u | quiet | static_cast<std::uint32_t>(i + 1);
+        std::memcpy(&src[i], &bits, sizeof bits);
+    }
+    // row 4: valid values in its right half (mixed groups)
+    for (size_t c = 8; c < SW; ++c) {
+        src[4 * SW + c] = static_cast<float>(c);
+        src[5 * SW + c] = static_cast<float>(c) + 0.5f;
+    }
+    PixelMap m;
+    m.width = 12;
+    m.height = 4;
+    const size_t n = m.width * m.height;
+    m.lo.resize(n);
+    m.step.resize(n);
+    m.wx.resize(n);
+    m.wy.resize(n);
+    for (size_t p = 0; p < n; ++p) {
+        const size_t r = p / m.width, c = p % m.width;
+        const size_t row = r + 1 + (r == 3 ? 1 : 0), col = c + (r == 3 ? 1 : 0);
+        m.lo[p] = static_cast<std::int32_t>(row * SW + col);
+        m.step[p] = static_cast<std::uint8_t>(r == 3 ? 2 : r % 2 == 0 ? 8 : (c % 5 == 0 ? 2 : 8));
+        m.wx[p] = 0.25f + 0.05f * static_cast<float>(c % 3);
+        m.wy[p] = 0.5f;
+    }
+    std::vector<float> out(n);
+    resample_block(src.data(), SW, SourceMap{m}, Resampling::Bilinear, 0, m.height, 0, m.width,
+                   out.data(), m.width);
+    size_t checked = 0;
+    for (size_t p = 0; p < n; ++p) {
+        const auto lo = static_cast<size_t>(m.lo[p]);
+        const std::ptrdiff_t dr = m.step[p] / 3 % 3 == 0 ? -16 : 16;
+        const float v[4] = {src[lo], src[lo + 1], src[static_cast<size_t>(lo + dr)],
+                            src[static_cast<size_t>(lo + dr + 1)]};
+        if (!std::all_of(v, v + 4, [](float x) { return std::isnan(x); })) {
+            continue;
+        }
+        std::uint32_t want, got;
+        std::memcpy(&want, &v[1], sizeof want);
+        want |= 0x00400000u;
+        std::memcpy(&got, &out[p], sizeof got);
+        INFO("pixel " << p);
+        CHECK(got == want);
+        ++checked;
+    }
+    CHECK(checked > 30);
 }
