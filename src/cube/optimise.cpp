@@ -295,10 +295,11 @@ std::vector<std::string> keys_inside(const zarr::KvStore& store, const sfs::path
 // Copies the folder `name` of a local cube to `to`/name: an array's without its chunks outside the
 // grid (added to `outside`), and without temporary files. The files are listed first (folders made
 // for them on the way), then copied with copy_file_range and no fsync each: the caller's one
-// syncfs before the publishing rename makes them durable, and the kernel is told to start writing
-// each file back at once, so that the syncfs finds less left to flush (strace -T of the gen10 copy:
-// syncfs 41-52 ms -> 26-32 ms). One thread: two copying into the same folders took more CPU
-// (ext4's folder locks) for no shorter wall on this 2-core machine.
+// syncfs before the publishing rename makes them durable. Tried and dropped
+// (bench/results/2026-12-03-fixedcost.md): starting each file's writeback at once
+// (sync_file_range) shortened the syncfs but cost more system CPU in this process and more wall
+// under load; two threads copying into the same folders took more CPU (ext4's folder locks) for no
+// shorter wall on this 2-core machine.
 void copy_entry(const sfs::path& cube, const std::string& name, const sfs::path& to,
                 const std::vector<CubeArray>& arrays, std::vector<std::string>& outside) {
     const CubeArray* a = find_array(arrays, name);
@@ -340,7 +341,7 @@ void copy_entry(const sfs::path& cube, const std::string& name, const sfs::path&
     }
     const sfs::path dst = to / name;
     for (const auto& rel : files) {
-        if (int err = fs::copy_file(from / rel, dst / rel, true)) {
+        if (int err = fs::copy_file(from / rel, dst / rel)) {
             fail(std::error_code(err, std::generic_category()));
         }
     }
