@@ -2,21 +2,24 @@
 # functions, not at process start-up. Loading them (and the ~60 libraries GDAL depends on) is
 # ~150 M instructions, ~0.07 s, of every command's start-up, also of commands that never call GDAL
 # (a NetCDF insert, optimise, prune, tiles without --png); bench/results/2026-12-02-startup.md and
-# 2026-12-02-lazy-gdal.md.
+# 2026-12-02-lazy-gdal.md. Likewise libnetcdf, libhdf5 and libcurl, each on the first call of one
+# of its own functions: commands on Zarr cubes never call them, and with their dependencies they
+# were 17 of the 55 libraries still mapped at start-up (bench/results/2026-12-03-fixedcost.md).
 #
-# How: cmake/lazy_stubs.sh lists the GDAL and PROJ functions our static libraries and the binary's
-# objects call, and writes one trampoline per function (`sym: jmp *slot(%rip)`). Until the first
-# call, every slot points at a lazy entry that saves the argument registers and calls
-# baims_lazy_resolve (src/core/lazy_load.cpp): once per process it dlopen()s the libraries by their
-# SONAME (RTLD_NOW | RTLD_GLOBAL), fills all slots with dlsym, and runs the set-up registered with
-# baims::lazy_lib::when_loaded (GDAL's error handler). The executable links the trampolines instead
-# of the libraries; with --as-needed the linker then leaves libgdal and libproj out of its NEEDED
-# list, which a post-link check asserts. If they cannot be loaded, the command ends with one error
-# line naming the package to install and exit code 69 (docs/exit-codes.md).
+# How: cmake/lazy_stubs.sh lists the functions of those libraries that our static libraries and the
+# binary's objects call, and writes one trampoline per function (`sym: jmp *slot(%rip)`). Until the
+# first call, every slot points at a lazy entry that saves the argument registers and calls
+# baims_lazy_resolve (src/core/lazy_load.cpp): once per process and library it dlopen()s the
+# library by its SONAME (RTLD_NOW | RTLD_GLOBAL) and fills its slots with dlsym; libgdal and libproj
+# are loaded together, and then the set-up registered with baims::lazy_lib::when_loaded runs (GDAL's
+# error handler). The executable links the trampolines instead of the libraries; with --as-needed
+# the linker then leaves them out of its NEEDED list, which a post-link check asserts. If one cannot
+# be loaded, the command ends with one error line naming the package to install and exit code 69
+# (docs/exit-codes.md).
 #
 # Supported: x86-64 Linux with GCC or Clang (the trampolines are x86-64 assembly). Elsewhere, and
-# with -DBAIMS_LAZY_GDAL=OFF, baims links GDAL and PROJ normally. The Catch2 test executables always
-# link them normally. The Debian package declares the two library packages itself
+# with -DBAIMS_LAZY_GDAL=OFF, baims links these libraries normally. The Catch2 test executables
+# always link them normally. The Debian package declares the library packages itself
 # (cmake/BaimsPackaging.cmake), since dpkg-shlibdeps no longer sees them in NEEDED.
 set(_baims_lazy_supported OFF)
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux" AND CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$"
@@ -38,17 +41,20 @@ if(BAIMS_LAZY_GDAL AND NOT _baims_lazy_supported)
                         "-DBAIMS_LAZY_GDAL=OFF")
 endif()
 
-# _baims_lazy_library(<imported target> <prefix>): <prefix>_PATH (the file), <prefix>_SONAME (from
-# its dynamic section) and <prefix>_PACKAGE (the Debian package that ships it, "" if dpkg is
-# unavailable or does not know the file).
+# _baims_lazy_library(<imported target> <prefix> [<file>]): <prefix>_PATH (the file: <file>, or the
+# target's imported location), <prefix>_SONAME (from its dynamic section) and <prefix>_PACKAGE (the
+# Debian package that ships it, "" if dpkg is unavailable or does not know the file).
 function(_baims_lazy_library target prefix)
-    foreach(prop IMPORTED_LOCATION_NONE IMPORTED_LOCATION_RELEASE IMPORTED_LOCATION_RELWITHDEBINFO
-                 IMPORTED_LOCATION_NOCONFIG IMPORTED_LOCATION)
-        get_target_property(path ${target} ${prop})
-        if(path)
-            break()
-        endif()
-    endforeach()
+    set(path "${ARGV2}")
+    if(NOT path)
+        foreach(prop IMPORTED_LOCATION_NONE IMPORTED_LOCATION_RELEASE
+                     IMPORTED_LOCATION_RELWITHDEBINFO IMPORTED_LOCATION_NOCONFIG IMPORTED_LOCATION)
+            get_target_property(path ${target} ${prop})
+            if(path)
+                break()
+            endif()
+        endforeach()
+    endif()
     if(NOT path)
         message(FATAL_ERROR "BAIMS_LAZY_GDAL: no library file for ${target}; configure with "
                             "-DBAIMS_LAZY_GDAL=OFF")
@@ -81,8 +87,18 @@ if(BAIMS_LAZY_GDAL)
     find_program(BAIMS_BASH bash REQUIRED)
     _baims_lazy_library(GDAL::GDAL BAIMS_LAZY_GDAL)
     _baims_lazy_library(PROJ::proj BAIMS_LAZY_PROJ)
+    # NetCDF, HDF5 and libcurl (C APIs, functions only), each loaded on its own first use: tiles,
+    # optimise, prune and the other commands on Zarr cubes never call them, and with their
+    # dependencies (curl-gnutls, xml2, icu, sz, aec, ...) they were 17 of the 55 libraries mapped
+    # at start-up (bench/results/2026-12-03-fixedcost.md).
+    _baims_lazy_library(netCDF::netcdf BAIMS_LAZY_NETCDF)
+    _baims_lazy_library(PkgConfig::HDF5 BAIMS_LAZY_HDF5 "${pkgcfg_lib_HDF5_hdf5}")
+    _baims_lazy_library(CURL::libcurl BAIMS_LAZY_CURL)
+    set(BAIMS_LAZY_OTHERS NETCDF HDF5 CURL)
     message(STATUS "BAIMS_LAZY_GDAL: ${BAIMS_LAZY_GDAL_SONAME} (${BAIMS_LAZY_GDAL_PACKAGE}), "
-                   "${BAIMS_LAZY_PROJ_SONAME} (${BAIMS_LAZY_PROJ_PACKAGE}) loaded on first use")
+                   "${BAIMS_LAZY_PROJ_SONAME} (${BAIMS_LAZY_PROJ_PACKAGE}), "
+                   "${BAIMS_LAZY_NETCDF_SONAME}, ${BAIMS_LAZY_HDF5_SONAME}, "
+                   "${BAIMS_LAZY_CURL_SONAME} loaded on first use")
     # the C and C++ runtime: a symbol they define is never routed to libgdal (which exports some
     # libstdc++ template instantiations too)
     set(BAIMS_LAZY_RUNTIME_LIBS "")
@@ -117,13 +133,24 @@ function(baims_lazy_load exe)
     if(NOT package_proj)
         set(package_proj "PROJ")
     endif()
+    set(others "")
+    set(other_sonames "")
+    foreach(lib ${BAIMS_LAZY_OTHERS})
+        set(package ${BAIMS_LAZY_${lib}_PACKAGE})
+        if(NOT package)
+            set(package ${lib})
+        endif()
+        list(APPEND others ${BAIMS_LAZY_${lib}_SONAME} ${package} ${BAIMS_LAZY_${lib}_PATH})
+        string(APPEND other_sonames "|${BAIMS_LAZY_${lib}_SONAME}")
+    endforeach()
     add_custom_command(OUTPUT ${stubs}
         COMMAND ${BAIMS_BASH} ${PROJECT_SOURCE_DIR}/cmake/lazy_stubs.sh ${stubs} ${CMAKE_NM}
                 "$<JOIN:${inputs},|>" "${runtime}"
                 ${BAIMS_LAZY_GDAL_SONAME} ${package_gdal} ${BAIMS_LAZY_GDAL_PATH}
                 ${BAIMS_LAZY_PROJ_SONAME} ${package_proj} ${BAIMS_LAZY_PROJ_PATH}
+                ${others}
         DEPENDS ${inputs} ${PROJECT_SOURCE_DIR}/cmake/lazy_stubs.sh
-        COMMENT "Generating the delay-load stubs of ${BAIMS_LAZY_GDAL_SONAME} and ${BAIMS_LAZY_PROJ_SONAME}"
+        COMMENT "Generating the delay-load stubs of ${BAIMS_LAZY_GDAL_SONAME}, ${BAIMS_LAZY_PROJ_SONAME}${other_sonames}"
         VERBATIM)
     target_sources(${exe} PRIVATE ${stubs})
     target_link_libraries(${exe} PRIVATE ${CMAKE_DL_LIBS})
@@ -132,7 +159,7 @@ function(baims_lazy_load exe)
     target_link_options(${exe} PRIVATE "LINKER:--as-needed")
     add_custom_command(TARGET ${exe} POST_BUILD
         COMMAND ${CMAKE_COMMAND} -DBIN=$<TARGET_FILE:${exe}> -DREADELF=${BAIMS_READELF}
-                "-DSONAMES=${BAIMS_LAZY_GDAL_SONAME}|${BAIMS_LAZY_PROJ_SONAME}"
+                "-DSONAMES=${BAIMS_LAZY_GDAL_SONAME}|${BAIMS_LAZY_PROJ_SONAME}${other_sonames}"
                 -P ${PROJECT_SOURCE_DIR}/cmake/BaimsLazyCheck.cmake
         VERBATIM)
 endfunction()

@@ -41,13 +41,14 @@ set(CPACK_DEBIAN_PACKAGE_SECTION science)
 # the runtime libraries (netCDF, blosc, libpqxx, yaml-cpp, ...) found by dpkg-shlibdeps in the
 # binary's NEEDED list
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# With BAIMS_LAZY_GDAL (cmake/BaimsLazyLoad.cmake) libgdal and libproj are not in NEEDED (baims
-# dlopen()s them by SONAME on first use), so dpkg-shlibdeps cannot see them: the packages that
+# With BAIMS_LAZY_GDAL (cmake/BaimsLazyLoad.cmake) libgdal, libproj, libnetcdf, libhdf5 and libcurl
+# are not in NEEDED (baims dlopen()s them by SONAME on first use), so dpkg-shlibdeps cannot see
+# them: the packages that
 # ship the very files the build linked against (dpkg -S at configure time), at least the version
 # built against. CPack adds the shlibdeps result to these.
 if(BAIMS_LAZY_GDAL)
     set(_baims_lazy_depends "")
-    foreach(_lib GDAL PROJ)
+    foreach(_lib GDAL PROJ ${BAIMS_LAZY_OTHERS})
         if(NOT BAIMS_LAZY_${_lib}_PACKAGE)
             message(WARNING "BAIMS_LAZY_GDAL: no Debian package owns ${BAIMS_LAZY_${_lib}_PATH}; the "
                             "package will not depend on ${BAIMS_LAZY_${_lib}_SONAME}")

@@ -16,9 +16,9 @@ rm -rf build/package
 deb=$(ls "$PWD"/build/package/baims_*.deb)
 echo "== package: $deb"
 dpkg-deb --field "$deb" Package Version Depends
-# baims dlopen()s libgdal and libproj on first use (BAIMS_LAZY_GDAL): dpkg-shlibdeps cannot see
-# them, the package names them itself (cmake/BaimsPackaging.cmake)
-for lib in libgdal libproj; do
+# baims dlopen()s libgdal, libproj, libnetcdf, libhdf5 and libcurl on first use (BAIMS_LAZY_GDAL):
+# dpkg-shlibdeps cannot see them, the package names them itself (cmake/BaimsPackaging.cmake)
+for lib in libgdal libproj libnetcdf libhdf5- libcurl; do
     dpkg-deb --field "$deb" Depends | grep -q "\b$lib[0-9]" ||
         { echo "package-test.sh: error: the package does not depend on $lib" >&2; exit 1; }
 done

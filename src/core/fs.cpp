@@ -89,6 +89,82 @@ void write_file(const std::filesystem::path& path, std::string_view data, bool s
     }
 }
 
+int copy_file(const std::filesystem::path& from, const std::filesystem::path& to,
+              bool start_writeback) {
+    const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        return errno;
+    }
+    struct stat st {};
+    if (::fstat(in, &st) != 0) {
+        const int err = errno;
+        ::close(in);
+        return err;
+    }
+    const mode_t mode = st.st_mode & 07777;
+    const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (out < 0) {
+        const int err = errno;
+        ::close(in);
+        return err;
+    }
+    int err = 0;
+    auto left = static_cast<size_t>(st.st_size);
+    bool in_kernel = true;
+    while (left > 0 && in_kernel) {
+        const ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, left, 0);
+        if (n > 0) {
+            left -= static_cast<size_t>(n);
+        } else if (n == 0) {
+            break; // the file got shorter: what is there was copied
+        } else if (errno == EINTR) {
+            continue;
+        } else if (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL) {
+            in_kernel = false; // not supported here: read and write what is left
+        } else {
+            err = errno;
+            break;
+        }
+    }
+    if (!in_kernel) {
+        char buf[1 << 16];
+        while (true) {
+            const ssize_t n = ::read(in, buf, sizeof buf);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                err = n < 0 ? errno : 0;
+                break;
+            }
+            for (ssize_t done = 0; done < n;) {
+                const ssize_t w = ::write(out, buf + done, static_cast<size_t>(n - done));
+                if (w < 0 && errno != EINTR) {
+                    err = errno;
+                    break;
+                }
+                done += w > 0 ? w : 0;
+            }
+            if (err) {
+                break;
+            }
+        }
+    }
+    // the exact permission bits, as std::filesystem::copy_file sets them (open's mode is masked
+    // by the umask)
+    if (!err && ::fchmod(out, mode) != 0) {
+        err = errno;
+    }
+    if (!err && start_writeback) {
+        ::sync_file_range(out, 0, 0, SYNC_FILE_RANGE_WRITE); // a hint: errors show at the syncfs
+    }
+    ::close(in);
+    if (::close(out) != 0 && !err) {
+        err = errno;
+    }
+    return err;
+}
+
 std::string read_file(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {

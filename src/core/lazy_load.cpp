@@ -25,7 +25,14 @@ void* baims_lazy_resolve(unsigned index);
 }
 
 namespace {
-std::once_flag g_once;
+// The stubs list libgdal and libproj first (cmake/BaimsLazyLoad.cmake): those two are loaded
+// together, and their loading runs the when_loaded set-up (lazy_lib.hpp). Every later library
+// (libnetcdf, libhdf5, libcurl) is loaded on its own, on the first call of one of its functions:
+// a NetCDF gen does not load GDAL, a tiles run loads none of them.
+constexpr unsigned GDAL_GROUP = 2;
+constexpr unsigned MAX_LIBS = 16;
+std::once_flag g_gdal_once;
+std::once_flag g_once[MAX_LIBS];
 
 // No RTLD_DEEPBIND, although it would save ~90 M instructions of every GDAL-using command (each of
 // libgdal's ~48 000 relocations first walks the ~55 libraries loaded at start-up): the PIE
@@ -52,24 +59,24 @@ std::once_flag g_once;
     std::_Exit(baims::lazy_lib::EXIT_LIBRARY);
 }
 
-void load_all() {
-    std::vector<void*> handles(baims_lazy_lib_count);
-    for (unsigned lib = 0; lib < baims_lazy_lib_count; ++lib) {
-        const char* soname = baims_lazy_sonames[lib];
-        // Test hook (tests/lazy_load): another name for the first library (libgdal), to check the
-        // error line of a missing library on a machine that has it.
-        if (const char* test = std::getenv("BAIMS_TEST_GDAL_SONAME"); lib == 0 && test && *test) {
-            soname = test;
-        }
-        handles[lib] = dlopen(soname, RTLD_NOW | RTLD_GLOBAL);
-        if (!handles[lib]) {
-            const char* why = dlerror();
-            fail(soname, baims_lazy_packages[lib], why ? why : "unknown error");
-        }
+// dlopen()s library `lib` and fills the slots of its functions.
+void load(unsigned lib) {
+    const char* soname = baims_lazy_sonames[lib];
+    // Test hook (tests/lazy_load): another name for the first library (libgdal), to check the
+    // error line of a missing library on a machine that has it.
+    if (const char* test = std::getenv("BAIMS_TEST_GDAL_SONAME"); lib == 0 && test && *test) {
+        soname = test;
+    }
+    void* handle = dlopen(soname, RTLD_NOW | RTLD_GLOBAL);
+    if (!handle) {
+        const char* why = dlerror();
+        fail(soname, baims_lazy_packages[lib], why ? why : "unknown error");
     }
     for (unsigned k = 0; k < baims_lazy_count; ++k) {
-        const unsigned lib = baims_lazy_lib_of[k];
-        void* fn = dlsym(handles[lib], baims_lazy_names[k]);
+        if (baims_lazy_lib_of[k] != lib) {
+            continue;
+        }
+        void* fn = dlsym(handle, baims_lazy_names[k]);
         if (!fn) {
             fail(baims_lazy_sonames[lib], baims_lazy_packages[lib],
                  std::string("it has no function ") + baims_lazy_names[k] +
@@ -77,11 +84,24 @@ void load_all() {
         }
         __atomic_store_n(&baims_lazy_slots[k], fn, __ATOMIC_RELEASE);
     }
+}
+
+void load_gdal() {
+    for (unsigned lib = 0; lib < GDAL_GROUP && lib < baims_lazy_lib_count; ++lib) {
+        load(lib);
+    }
     baims::lazy_lib::detail::notify_loaded();
 }
 } // namespace
 
 void* baims_lazy_resolve(unsigned index) {
-    std::call_once(g_once, load_all);
+    const unsigned lib = baims_lazy_lib_of[index];
+    if (lib < GDAL_GROUP) {
+        std::call_once(g_gdal_once, load_gdal);
+    } else if (lib < MAX_LIBS) {
+        std::call_once(g_once[lib], load, lib);
+    } else {
+        fail(baims_lazy_sonames[lib], baims_lazy_packages[lib], "too many delay-loaded libraries");
+    }
     return __atomic_load_n(&baims_lazy_slots[index], __ATOMIC_ACQUIRE);
 }

@@ -293,7 +293,13 @@ std::vector<std::string> keys_inside(const zarr::KvStore& store, const sfs::path
 }
 
 // Copies the folder `name` of a local cube to `to`/name: an array's without its chunks outside the
-// grid (added to `outside`), and without temporary files.
+// grid (added to `outside`), and without temporary files. The files are listed first (folders made
+// for them on the way), then copied with copy_file_range and no fsync each: the caller's one
+// syncfs before the publishing rename makes them durable. Tried and dropped
+// (bench/results/2026-12-03-fixedcost.md): starting each file's writeback at once
+// (sync_file_range) shortened the syncfs but cost more system CPU in this process and more wall
+// under load; two threads copying into the same folders took more CPU (ext4's folder locks) for no
+// shorter wall on this 2-core machine.
 void copy_entry(const sfs::path& cube, const std::string& name, const sfs::path& to,
                 const std::vector<CubeArray>& arrays, std::vector<std::string>& outside) {
     const CubeArray* a = find_array(arrays, name);
@@ -309,28 +315,35 @@ void copy_entry(const sfs::path& cube, const std::string& name, const sfs::path&
     if (!sfs::create_directory(to / name, ec) && ec) {
         fail(ec);
     }
+    std::vector<std::string> files; // relative to `from`
     for (auto it = sfs::recursive_directory_iterator(from, ec);
          !ec && it != sfs::recursive_directory_iterator(); it.increment(ec)) {
-        const std::string rel = it->path().lexically_relative(from).generic_string();
         std::error_code ec2;
         if (!it->is_regular_file(ec2) ||
             zarr::FileStore::is_temp_name(it->path().filename().string())) {
             continue; // folders are made for the files they hold ("/" separator)
         }
+        std::string rel = it->path().lexically_relative(from).generic_string();
         if (outside_grid(a->meta, rel)) {
             outside.push_back(name + "/" + rel);
             continue;
         }
-        const sfs::path dst = to / name / rel;
         if (rel.find('/') != std::string::npos) {
-            sfs::create_directories(dst.parent_path(), ec2);
+            sfs::create_directories((to / name / rel).parent_path(), ec2);
+            if (ec2) {
+                fail(ec2);
+            }
         }
-        if (ec2 || !sfs::copy_file(it->path(), dst, ec2)) {
-            fail(ec2);
-        }
+        files.push_back(std::move(rel));
     }
     if (ec) {
         fail(ec);
+    }
+    const sfs::path dst = to / name;
+    for (const auto& rel : files) {
+        if (int err = fs::copy_file(from / rel, dst / rel)) {
+            fail(std::error_code(err, std::generic_category()));
+        }
     }
 }
 
@@ -627,7 +640,11 @@ OptimiseResult optimise(const OptimiseRequest& req) {
             throw OutputError("cannot create '" + tmp.string() + "': " + ec.message(),
                               "Check that the output directory is writable");
         }
-        zarr::FileStore dst(tmp, true);
+        // Nothing in the hidden folder is fsynced on its own (a non-durable store, copy_file): one
+        // syncfs after the last file, .zmetadata included, makes the whole copy durable before
+        // the rename publishes it. A kill or crash before the rename leaves only the hidden
+        // folder, which a rerun removes.
+        zarr::FileStore dst(tmp, false);
         for (const auto& name : src.list("")) {
             if (name == ".zmetadata" || name == LOCK_FILE || name == JOURNAL_KEY ||
                 name == STAGING_DIR || name == WORK_DIR) {
@@ -647,8 +664,8 @@ OptimiseResult optimise(const OptimiseRequest& req) {
         for (const auto& [a, m] : plan) {
             rewrite_array(src, *a, dst, a->name, m, req.threads);
         }
-        fs::sync_filesystem(tmp);
         zarr::consolidate(dst);
+        fs::sync_filesystem(tmp);
         fault_point("optimise.before_publish");
         if (::rename(tmp.c_str(), out.c_str()) != 0) {
             throw OutputError("cannot rename '" + tmp.string() + "' to '" + out.string() +

@@ -19,6 +19,13 @@ void atomic_write(const std::filesystem::path& path, std::string_view data, bool
 void write_file(const std::filesystem::path& path, std::string_view data,
                 bool start_writeback = false);
 
+// Copies the file `from` to the new file `to` (which must not exist) with from's permission bits:
+// copy_file_range in the kernel, read/write where the file systems do not support it. No fsync,
+// like write_file; start_writeback as there. Returns 0 or the errno of the failed call (the
+// partly written `to` is left for the caller's clean-up).
+int copy_file(const std::filesystem::path& from, const std::filesystem::path& to,
+              bool start_writeback = false);
+
 // Reads a whole file. Throws InputError.
 std::string read_file(const std::filesystem::path& path);
 

@@ -2,7 +2,9 @@
 // Delay-loading of libgdal and libproj (BAIMS_LAZY_GDAL, cmake/BaimsLazyLoad.cmake): the baims
 // binary loads them on the first call of any of their functions, not at start-up, so commands that
 // never call GDAL do not pay for loading it. Executables that link GDAL normally (the Catch2
-// tests, a build with -DBAIMS_LAZY_GDAL=OFF) see them as always loaded.
+// tests, a build with -DBAIMS_LAZY_GDAL=OFF) see them as always loaded. libnetcdf, libhdf5 and
+// libcurl are delay-loaded too, each on its own (src/core/lazy_load.cpp); nothing here is about
+// them.
 
 namespace baims::lazy_lib {
 

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <dlfcn.h>
 #include <hdf5.h>
 #include <initializer_list>
 #include <libdeflate.h>
@@ -54,6 +55,19 @@ private:
     void* m_data = nullptr;
 };
 
+// H5P_FILE_ACCESS, the class of file access property lists. HDF5's macro reads the global variable
+// H5P_CLS_FILE_ACCESS_ID_g, a data symbol, which the delay-load stubs of libhdf5 cannot stand for
+// (cmake/BaimsLazyLoad.cmake: only functions go through a trampoline): looked up by name once
+// H5open() (a function: it loads libhdf5 if needed) has initialised the library. -1 if not found.
+hid_t file_access_class() {
+    if (H5open() < 0) {
+        return -1;
+    }
+    static const auto* id =
+        static_cast<const hid_t*>(dlsym(RTLD_DEFAULT, "H5P_CLS_FILE_ACCESS_ID_g"));
+    return id ? *id : -1;
+}
+
 struct DecompressorDeleter {
     void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
 };
@@ -69,7 +83,7 @@ std::optional<ChunkLayout> chunk_layout(const std::filesystem::path& path, const
     // netCDF did ("weak" in the netCDF-C releases we know; "semi" tried as well).
     hid_t file_id = -1;
     for (const auto degree : {H5F_CLOSE_WEAK, H5F_CLOSE_SEMI}) {
-        PlistHandle fapl(H5Pcreate(H5P_FILE_ACCESS));
+        PlistHandle fapl(H5Pcreate(file_access_class()));
         if (fapl && H5Pset_fclose_degree(fapl.get(), degree) >= 0) {
             file_id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());
         }
