@@ -652,8 +652,16 @@ struct Walk {
         // wlon/wlat (the same doubles as lon(i), lat(i)) instead of 16 times per pixel; not for
         // a tile whose box is large (e.g. owners from both ends of a folded swath).
         const size_t max_window = 64 * band * band;
+        // The source cells the map reads, per band of output rows (used_window's window of
+        // this map: the rows and columns of the nearest cells, or of the owner quads' corner
+        // (r, c) grown by one cell on every side for bilinear), found on the way.
+        struct Box {
+            size_t r0, r1, c0, c1; // smallest and largest row and column; r0 > r1 when none
+        };
+        std::vector<Box> boxes(obands, Box{H, 0, W, 0});
         for_each(obands, [&](size_t b) {
             std::vector<double> wlon, wlat;
+            size_t br0 = H, br1 = 0, bc0 = W, bc1 = 0; // this band's Box
             const size_t row_end = std::min(OH, (b + 1) * band);
             for (size_t col_beg = 0; col_beg < OW; col_beg += band) {
                 const size_t col_end = std::min(OW, col_beg + band);
@@ -701,6 +709,11 @@ struct Walk {
                         const size_t o = orow * OW + ocol;
                         if (owner[o] == std::numeric_limits<std::int32_t>::max()) {
                             owner[o] = -1;
+                            if (!nearest) {    // the map's other entries, as for a pixel with
+                                m.step[o] = 8; // no quad before (lo = -1)
+                                m.wx[o] = 0.0f;
+                                m.wy[o] = 0.0f;
+                            }
                             continue;
                         }
                         const auto q = static_cast<size_t>(owner[o]);
@@ -724,6 +737,13 @@ struct Walk {
                             }
                             m.wx[o] = static_cast<float>(std::clamp(s, 0.0, 1.0));
                             m.wy[o] = static_cast<float>(std::clamp(t, 0.0, 1.0));
+                            m.step[o] = 8; // +1 column, +1 row
+                            const auto q32 = static_cast<std::uint32_t>(q);
+                            const size_t r = q32 / W32, c = q32 - (q32 / W32) * W32;
+                            br0 = std::min(br0, r);
+                            br1 = std::max(br1, r);
+                            bc0 = std::min(bc0, c);
+                            bc1 = std::max(bc1, c);
                             continue; // lo is the owner quad's corner (r, c)
                         }
                         const auto q32 = static_cast<std::uint32_t>(q);
@@ -777,10 +797,17 @@ struct Walk {
                                 }
                             }
                             const int bn = first_smallest(dist); // NaN positions never win
-                            m.nearest[o] = bn < 0 ? -1
-                                                  : static_cast<std::int32_t>(
-                                                        base + static_cast<size_t>(bn / 4) * W +
-                                                        static_cast<size_t>(bn % 4));
+                            if (bn < 0) {
+                                m.nearest[o] = -1;
+                                continue;
+                            }
+                            const size_t nr = r - 1 + static_cast<size_t>(bn / 4),
+                                         nc = c - 1 + static_cast<size_t>(bn % 4);
+                            m.nearest[o] = static_cast<std::int32_t>(nr * W + nc);
+                            br0 = std::min(br0, nr);
+                            br1 = std::max(br1, nr);
+                            bc0 = std::min(bc0, nc);
+                            bc1 = std::max(bc1, nc);
                             continue;
                         }
                         const size_t rr0 = r > 0 ? r - 1 : 0, rr1 = std::min(H - 1, r + 2);
@@ -798,10 +825,36 @@ struct Walk {
                             }
                         }
                         m.nearest[o] = best_idx;
+                        if (best_idx >= 0) {
+                            const auto i32 = static_cast<std::uint32_t>(best_idx);
+                            const size_t nr = i32 / W32, nc = i32 - (i32 / W32) * W32;
+                            br0 = std::min(br0, nr);
+                            br1 = std::max(br1, nr);
+                            bc0 = std::min(bc0, nc);
+                            bc1 = std::max(bc1, nc);
+                        }
                     }
                 }
             }
+            boxes[b] = Box{br0, br1, bc0, bc1};
         });
+        // used_window's window: flat_window of the nearest cells (rows r0 .. r1 + 1), or of lo
+        // grown by one cell (the bilinear map's steps are all +1 column, +1 row).
+        Box all{H, 0, W, 0};
+        for (const Box& bx : boxes) {
+            all.r0 = std::min(all.r0, bx.r0);
+            all.r1 = std::max(all.r1, bx.r1);
+            all.c0 = std::min(all.c0, bx.c0);
+            all.c1 = std::max(all.c1, bx.c1);
+        }
+        if (all.r0 > all.r1) {
+            m.window = io::Window{};
+        } else {
+            const size_t grow = nearest ? 0 : 1;
+            m.window =
+                io::Window{all.r0 > grow ? all.r0 - grow : 0, std::min(H, all.r1 + 1 + grow),
+                           all.c0 > grow ? all.c0 - grow : 0, std::min(W, all.c1 + 1 + grow)};
+        }
     }
 };
 
@@ -860,18 +913,33 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     MapVector<std::int32_t>& owner = nearest ? m.nearest : m.lo;
     const bool empty = H < 2 || W < 2 || OW == 0 || OH == 0;
     // The map's big arrays are first touched by all threads (their fresh pages faulted in in
-    // parallel); the fills below then only write memory.
-    reserve_touched(owner, OW * OH, for_each);
-    owner.assign(OW * OH, empty ? -1 : std::numeric_limits<std::int32_t>::max());
+    // parallel). The owner array is filled by all threads too; pass 2 writes every entry of
+    // the others (step, wx, wy: not filled before).
+    const size_t n_out = OW * OH;
+    reserve_huge(owner, n_out);
+    owner.resize(n_out); // not initialised (MapVector)
+    {
+        const std::int32_t none = empty ? -1 : std::numeric_limits<std::int32_t>::max();
+        constexpr size_t PART = size_t{1} << 19; // 2 MiB of int32
+        std::int32_t* o = owner.data();
+        for_each((n_out + PART - 1) / PART, [o, n_out, none](size_t k) {
+            std::fill(o + k * PART, o + std::min(n_out, (k + 1) * PART), none);
+        });
+    }
     if (!nearest) {
-        reserve_touched(m.step, OW * OH, for_each);
-        reserve_touched(m.wx, OW * OH, for_each);
-        reserve_touched(m.wy, OW * OH, for_each);
-        m.step.assign(OW * OH, 8); // +1 column, +1 row
-        m.wx.assign(OW * OH, 0.0f);
-        m.wy.assign(OW * OH, 0.0f);
+        reserve_touched(m.step, n_out, for_each);
+        reserve_touched(m.wx, n_out, for_each);
+        reserve_touched(m.wy, n_out, for_each);
+        m.step.resize(n_out);
+        m.wx.resize(n_out);
+        m.wy.resize(n_out);
     }
     if (empty) {
+        if (!nearest) {
+            std::fill(m.step.begin(), m.step.end(), std::uint8_t{8}); // +1 column, +1 row
+            std::fill(m.wx.begin(), m.wx.end(), 0.0f);
+            std::fill(m.wy.begin(), m.wy.end(), 0.0f);
+        }
         return m;
     }
     if (H * W > static_cast<size_t>(std::numeric_limits<std::int32_t>::max())) {

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <utility>
+#include <vector>
 
 using namespace baims::cube;
 
@@ -432,6 +434,55 @@ TEST_CASE("swath: centres on shared edges and corners across the antimeridian, f
     CHECK(on_corner == 12 * 10);
     CHECK(on_edge == 11 * 10 + 12 * 9);
     CHECK(m.lo[14 * 1440] == 3 * 12 + 3); // (180, 8), column 0: held 360 degrees away
+}
+
+// map_swath finds used_window's window on the way (PixelMap::window); it must be the window
+// that used_window computes from the map's entries without it (flat_window), for nearest and
+// bilinear, with cells without position, the swath beyond the grid, a grid that misses it, and
+// a swath across the antimeridian.
+TEST_CASE("swath: the map's window equals the window of its entries", "[cube][swath]") {
+    const size_t H = 40, W = 50;
+    baims::io::LatLon2D g;
+    g.height = H;
+    g.width = W;
+    for (size_t r = 0; r < H; ++r) {
+        for (size_t c = 0; c < W; ++c) {
+            const double x = static_cast<double>(c), y = static_cast<double>(r);
+            g.lon.push_back(10.0 + 0.05 * x + 0.012 * y + 0.0003 * x * y);
+            g.lat.push_back(50.0 + 0.04 * y - 0.01 * x + 0.002 * std::sin(x));
+        }
+    }
+    const double NaN = std::numeric_limits<double>::quiet_NaN();
+    g.lat[20 * W + 25] = NaN;
+    g.lon[20 * W + 25] = NaN;
+    g.lon[0] = NaN;             // a corner of the swath without position
+    baims::io::LatLon2D am = g; // moved across the antimeridian, stored in [-180, 180)
+    for (auto& x : am.lon) {
+        x = x + 169.5 >= 180.0 ? x + 169.5 - 360.0 : x + 169.5;
+    }
+    const std::vector<std::pair<const baims::io::LatLon2D*, baims::grid::Grid>> cases{
+        {&g, baims::grid::Grid({10.6, 49.9, 11.9, 51.1}, 70, 60)},  // inside the swath
+        {&g, baims::grid::Grid({9.0, 48.0, 14.0, 53.0}, 200, 150)}, // all of it and more
+        {&g, baims::grid::Grid({11.5, 50.5, 11.7, 50.7}, 3, 2)},    // a few pixels
+        {&g, baims::grid::Grid({30.0, 10.0, 31.0, 11.0}, 20, 20)},  // none
+        {&am, baims::grid::Grid({-180.0, 49.0, 180.0, 53.0}, 3600, 40)},
+        {&am, baims::grid::Grid({179.0, 49.0, 182.0, 53.0}, 300, 400)},
+    };
+    for (const auto& [geo, out] : cases) {
+        for (const Resampling method : {Resampling::Nearest, Resampling::Bilinear}) {
+            INFO("grid " << out.width() << " x " << out.height() << ", method "
+                         << static_cast<int>(method));
+            PixelMap m = swath_map(*geo, out, method);
+            REQUIRE(m.window.has_value());
+            const auto found = used_window(SourceMap{m}, H, W, serial);
+            m.window.reset();
+            const auto want = used_window(SourceMap{m}, H, W, serial);
+            CHECK(found.row0 == want.row0);
+            CHECK(found.row1 == want.row1);
+            CHECK(found.col0 == want.col0);
+            CHECK(found.col1 == want.col1);
+        }
+    }
 }
 
 TEST_CASE("per-pixel average and mode over the listed cells, NaN left out, ties to the smaller",
