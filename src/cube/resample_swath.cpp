@@ -661,7 +661,9 @@ struct Walk {
         std::vector<Box> boxes(obands, Box{H, 0, W, 0});
         for_each(obands, [&](size_t b) {
             std::vector<double> wlon, wlat;
-            size_t br0 = H, br1 = 0, bc0 = W, bc1 = 0; // this band's Box
+            // The rows and columns of this band's cells (marked per pixel: cheaper than four
+            // running minima and maxima in the pixel loop).
+            std::vector<std::uint8_t> row_seen(H, 0), col_seen(W, 0);
             const size_t row_end = std::min(OH, (b + 1) * band);
             for (size_t col_beg = 0; col_beg < OW; col_beg += band) {
                 const size_t col_end = std::min(OW, col_beg + band);
@@ -740,10 +742,8 @@ struct Walk {
                             m.step[o] = 8; // +1 column, +1 row
                             const auto q32 = static_cast<std::uint32_t>(q);
                             const size_t r = q32 / W32, c = q32 - (q32 / W32) * W32;
-                            br0 = std::min(br0, r);
-                            br1 = std::max(br1, r);
-                            bc0 = std::min(bc0, c);
-                            bc1 = std::max(bc1, c);
+                            row_seen[r] = 1;
+                            col_seen[c] = 1;
                             continue; // lo is the owner quad's corner (r, c)
                         }
                         const auto q32 = static_cast<std::uint32_t>(q);
@@ -804,10 +804,8 @@ struct Walk {
                             const size_t nr = r - 1 + static_cast<size_t>(bn / 4),
                                          nc = c - 1 + static_cast<size_t>(bn % 4);
                             m.nearest[o] = static_cast<std::int32_t>(nr * W + nc);
-                            br0 = std::min(br0, nr);
-                            br1 = std::max(br1, nr);
-                            bc0 = std::min(bc0, nc);
-                            bc1 = std::max(bc1, nc);
+                            row_seen[nr] = 1;
+                            col_seen[nc] = 1;
                             continue;
                         }
                         const size_t rr0 = r > 0 ? r - 1 : 0, rr1 = std::min(H - 1, r + 2);
@@ -828,15 +826,25 @@ struct Walk {
                         if (best_idx >= 0) {
                             const auto i32 = static_cast<std::uint32_t>(best_idx);
                             const size_t nr = i32 / W32, nc = i32 - (i32 / W32) * W32;
-                            br0 = std::min(br0, nr);
-                            br1 = std::max(br1, nr);
-                            bc0 = std::min(bc0, nc);
-                            bc1 = std::max(bc1, nc);
+                            row_seen[nr] = 1;
+                            col_seen[nc] = 1;
                         }
                     }
                 }
             }
-            boxes[b] = Box{br0, br1, bc0, bc1};
+            Box& bx = boxes[b];
+            for (size_t r = 0; r < H; ++r) {
+                if (row_seen[r] != 0) {
+                    bx.r0 = std::min(bx.r0, r);
+                    bx.r1 = r;
+                }
+            }
+            for (size_t c = 0; c < W; ++c) {
+                if (col_seen[c] != 0) {
+                    bx.c0 = std::min(bx.c0, c);
+                    bx.c1 = c;
+                }
+            }
         });
         // used_window's window: flat_window of the nearest cells (rows r0 .. r1 + 1), or of lo
         // grown by one cell (the bilinear map's steps are all +1 column, +1 row).
