@@ -42,6 +42,7 @@
 #include <atomic>
 #include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <numbers>
 #include <optional>
@@ -371,8 +372,19 @@ double fast_ceil(double v) {
     ce = f < v ? f + 1 : f;
 }
 
+// Asks the memory system for the cache lines of p[0 .. n) ahead of their use (a hint: no effect
+// on any value).
+template <typename T> inline void prefetch(const T* p, size_t n) {
+    constexpr std::uintptr_t LINE = 64;
+    const auto a = reinterpret_cast<std::uintptr_t>(p) & ~(LINE - 1);
+    const auto e = reinterpret_cast<std::uintptr_t>(p + n);
+    for (std::uintptr_t x = a; x < e; x += LINE) {
+        __builtin_prefetch(reinterpret_cast<const void*>(x));
+    }
+}
+
 // The two passes of map_swath over a swath whose positions are lon(i), lat(i) (see the top of
-// this file).
+// this file); touch(i, n) prefetches the storage of positions i .. i + n - 1.
 struct Walk {
     const io::LatLon2D& src;
     const grid::Grid& out;
@@ -381,7 +393,8 @@ struct Walk {
     MapVector<std::int32_t>& owner;
     PixelMap& m;
 
-    template <typename Lon, typename Lat> void operator()(Lon lon, Lat lat) const {
+    template <typename Lon, typename Lat, typename Touch>
+    void operator()(Lon lon, Lat lat, Touch touch) const {
         const size_t H = src.height, W = src.width;
         const size_t OW = out.width(), OH = out.height();
         // Local equirectangular scale of longitude for the nearest distance, from the mean
@@ -496,6 +509,9 @@ struct Walk {
                 double bx0 = std::numeric_limits<double>::infinity(), bx1 = -bx0;
                 bool odd = false; // a cell with |u| or |v| not below 1e300 (or NaN)
                 for (size_t r = r_beg; r <= r_end; ++r) {
+                    if (c_end + 1 < W) { // the next block's cells of this row, read a block later
+                        touch(r * W + c_end, std::min(W - 1, c_end + band) - c_end + 1);
+                    }
                     for (size_t c = c0; c <= c_end; ++c) {
                         const size_t i = r * W + c, k = (r - r_beg) * nc + (c - c0);
                         const Pt pk = pos(i);
@@ -665,25 +681,51 @@ struct Walk {
             // running minima and maxima in the pixel loop).
             std::vector<std::uint8_t> row_seen(H, 0), col_seen(W, 0);
             const size_t row_end = std::min(OH, (b + 1) * band);
+            // The rows and columns of the owner quads of the tile of columns cb .. cb + band - 1.
+            auto owner_box = [&](size_t cb) {
+                Box t{H, 0, W, 0};
+                for (size_t orow = b * band; orow < row_end; ++orow) {
+                    for (size_t ocol = cb; ocol < std::min(OW, cb + band); ++ocol) {
+                        const std::int32_t q = owner[orow * OW + ocol];
+                        if (q == std::numeric_limits<std::int32_t>::max()) {
+                            continue;
+                        }
+                        const auto q32 = static_cast<std::uint32_t>(q);
+                        const size_t r = q32 / W32, c = q32 - (q32 / W32) * W32;
+                        t.r0 = std::min(t.r0, r);
+                        t.r1 = std::max(t.r1, r);
+                        t.c0 = std::min(t.c0, c);
+                        t.c1 = std::max(t.c1, c);
+                    }
+                }
+                return t;
+            };
+            // Prefetches the cells a tile with owner box t reads (one more on each side), unless
+            // that box is large.
+            auto touch_box = [&](const Box& t) {
+                if (t.r0 > t.r1) {
+                    return;
+                }
+                const size_t r0 = t.r0 > 0 ? t.r0 - 1 : 0, c0 = t.c0 > 0 ? t.c0 - 1 : 0;
+                const size_t r1 = std::min(H - 1, t.r1 + 2), c1 = std::min(W - 1, t.c1 + 2);
+                if ((r1 - r0 + 1) * (c1 - c0 + 1) > max_window) {
+                    return;
+                }
+                for (size_t rr = r0; rr <= r1; ++rr) {
+                    touch(rr * W + c0, c1 - c0 + 1);
+                }
+            };
+            Box next = owner_box(0);
             for (size_t col_beg = 0; col_beg < OW; col_beg += band) {
                 const size_t col_end = std::min(OW, col_beg + band);
-                size_t wr0 = H, wr1 = 0, wc0 = W, wc1 = 0, ww = 0;
+                const Box cur = next;
+                if (col_end < OW) { // the next tile's cells, read a tile later
+                    next = owner_box(col_end);
+                    touch_box(next);
+                }
+                size_t wr0 = cur.r0, wr1 = cur.r1, wc0 = cur.c0, wc1 = cur.c1, ww = 0;
                 bool win = false;
                 if (nearest) {
-                    for (size_t orow = b * band; orow < row_end; ++orow) {
-                        for (size_t ocol = col_beg; ocol < col_end; ++ocol) {
-                            const std::int32_t q = owner[orow * OW + ocol];
-                            if (q == std::numeric_limits<std::int32_t>::max()) {
-                                continue;
-                            }
-                            const auto q32 = static_cast<std::uint32_t>(q);
-                            const size_t r = q32 / W32, c = q32 - (q32 / W32) * W32;
-                            wr0 = std::min(wr0, r);
-                            wr1 = std::max(wr1, r);
-                            wc0 = std::min(wc0, c);
-                            wc1 = std::max(wc1, c);
-                        }
-                    }
                     if (wr0 <= wr1) {
                         wr0 = wr0 > 0 ? wr0 - 1 : 0;
                         wc0 = wc0 > 0 ? wc0 - 1 : 0;
@@ -1004,18 +1046,34 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     // The walk specialised for how the positions are stored (the same doubles either way).
     if (!unwrapped.empty()) {
         const double* ux = unwrapped.data();
-        walk([ux](size_t i) { return ux[i]; }, [&src](size_t i) { return src.lat_at(i); });
+        walk([ux](size_t i) { return ux[i]; }, [&src](size_t i) { return src.lat_at(i); },
+             [ux, &src](size_t i, size_t n) {
+                 prefetch(ux + i, n);
+                 if (src.packed()) {
+                     prefetch(src.lat_packed.data() + i, n);
+                 } else {
+                     prefetch(src.lat.data() + i, n);
+                 }
+             });
     } else if (src.packed()) {
         const std::int32_t* px = src.lon_packed.data();
         const std::int32_t* py = src.lat_packed.data();
         const double xs = src.lon_scale, xo = src.lon_offset, ys = src.lat_scale,
                      yo = src.lat_offset;
         walk([=](size_t i) { return unpack_fast(px[i], xs, xo); },
-             [=](size_t i) { return unpack_fast(py[i], ys, yo); });
+             [=](size_t i) { return unpack_fast(py[i], ys, yo); },
+             [=](size_t i, size_t n) {
+                 prefetch(px + i, n);
+                 prefetch(py + i, n);
+             });
     } else {
         const double* x = src.lon.data();
         const double* y = src.lat.data();
-        walk([x](size_t i) { return x[i]; }, [y](size_t i) { return y[i]; });
+        walk([x](size_t i) { return x[i]; }, [y](size_t i) { return y[i]; },
+             [x, y](size_t i, size_t n) {
+                 prefetch(x + i, n);
+                 prefetch(y + i, n);
+             });
     }
     return m;
 }
