@@ -187,32 +187,42 @@ inline double unpack_fast(std::int32_t v, double scale, double offset) {
 
 // The first n (0..15) with dist[n] the smallest of the 16 distances, NaN and +inf never chosen: -1
 // when none is below +inf. The same n as the loop `if (dist[n] < best) { best = dist[n]; bn = n; }`
-// from best = +inf, without its 16 data-dependent jumps: the minimum (NaN as +inf) first, then the
-// first distance equal to it (a minimum of -0 and +0 compares equal to both, as the loop's strict
-// `<` keeps the first of them).
-int first_smallest(const std::array<double, 16>& dist) {
+// from best = +inf, without its 16 data-dependent jumps: the minimum of the distances that are not
+// NaN first, then the first distance equal to it (a minimum of -0 and +0 compares equal to both,
+// as the loop's strict `<` keeps the first of them; NaN equals nothing).
+[[gnu::always_inline]] inline int first_smallest(const std::array<double, 16>& dist) {
 #if defined(__SSE2__)
     const __m128d inf = _mm_set1_pd(std::numeric_limits<double>::infinity());
     __m128d d[8];
 #pragma GCC unroll 8
     for (size_t i = 0; i < 8; ++i) {
-        const __m128d v = _mm_loadu_pd(dist.data() + 2 * i);
-        const __m128d ord = _mm_cmpord_pd(v, v); // all ones where not NaN
-        d[i] = _mm_or_pd(_mm_and_pd(ord, v), _mm_andnot_pd(ord, inf));
+        d[i] = _mm_loadu_pd(dist.data() + 2 * i);
     }
-    __m128d m = _mm_min_pd(_mm_min_pd(_mm_min_pd(d[0], d[1]), _mm_min_pd(d[2], d[3])),
-                           _mm_min_pd(_mm_min_pd(d[4], d[5]), _mm_min_pd(d[6], d[7])));
+    // Two running minima from +inf: _mm_min_pd(x, acc) is acc where x is NaN (MINPD returns its
+    // second operand when either is NaN), so neither minimum is ever NaN.
+    __m128d a0 = _mm_min_pd(d[0], inf), a1 = _mm_min_pd(d[1], inf);
+#pragma GCC unroll 3
+    for (size_t i = 2; i < 8; i += 2) {
+        a0 = _mm_min_pd(d[i], a0);
+        a1 = _mm_min_pd(d[i + 1], a1);
+    }
+    __m128d m = _mm_min_pd(a0, a1);
     m = _mm_min_pd(m, _mm_unpackhi_pd(m, m));
     if (!(_mm_cvtsd_f64(m) < std::numeric_limits<double>::infinity())) {
         return -1;
     }
     m = _mm_unpacklo_pd(m, m);
-    unsigned mask = 0;
-#pragma GCC unroll 8
-    for (unsigned i = 0; i < 8; ++i) {
-        mask |= static_cast<unsigned>(_mm_movemask_pd(_mm_cmpeq_pd(d[i], m))) << (2 * i);
+    // The compares' 64-bit lanes (all ones or zero) packed down to two bytes per distance: bits
+    // 2n and 2n + 1 of the mask are distance n's.
+    __m128i e[4];
+#pragma GCC unroll 4
+    for (size_t i = 0; i < 4; ++i) {
+        e[i] = _mm_packs_epi32(_mm_castpd_si128(_mm_cmpeq_pd(d[2 * i], m)),
+                               _mm_castpd_si128(_mm_cmpeq_pd(d[2 * i + 1], m)));
     }
-    return std::countr_zero(mask);
+    const auto lo = static_cast<unsigned>(_mm_movemask_epi8(_mm_packs_epi16(e[0], e[1])));
+    const auto hi = static_cast<unsigned>(_mm_movemask_epi8(_mm_packs_epi16(e[2], e[3])));
+    return std::countr_zero(lo | (hi << 16)) / 2;
 #else
     double best = std::numeric_limits<double>::infinity();
     int bn = -1;
