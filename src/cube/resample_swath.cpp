@@ -544,6 +544,38 @@ struct Walk {
                 // Whether a quad of this block may meet the grid 360 degrees away: only then
                 // may a quad with no column centre at its stored longitudes hold a centre.
                 const bool shifts = !projected && (bx1 - 360.0 >= gx0 || bx0 + 360.0 <= gx1);
+                if (c_end + 1 < W) {
+                    // The owner entries that the next block's quads will test, asked for now:
+                    // the output pixels of the box of its four corner cells (read a block ago),
+                    // one pixel more on every side. A hint only (e.g. for a curved or folded
+                    // block it may miss some).
+                    const size_t n0 = c_end, n1 = std::min(W - 1, c_end + band);
+                    double u0 = std::numeric_limits<double>::infinity(), u1 = -u0, v0 = u0,
+                           v1 = -u0;
+                    for (const size_t i :
+                         {r_beg * W + n0, r_beg * W + n1, r_end * W + n0, r_end * W + n1}) {
+                        const Pt pk = pos(i);
+                        const double u = (ex.ymax - pk.y) / dy - 0.5;
+                        const double v = (pk.x - ex.xmin) / dx - 0.5;
+                        u0 = std::min(u0, u);
+                        u1 = std::max(u1, u);
+                        v0 = std::min(v0, v);
+                        v1 = std::max(v1, v);
+                    }
+                    u0 = std::max(u0 - 1, 0.0);
+                    u1 = std::min(u1 + 1, oh1);
+                    v0 = std::max(v0 - 1, 0.0);
+                    v1 = std::min(v1 + 1, ow1);
+                    // NaN compares false; at most 4 x the pixels of a block of cells as large
+                    // as the pixels.
+                    if (u0 <= u1 && v0 <= v1 && (u1 - u0 + 1) * (v1 - v0 + 1) <= 4.0 * bn) {
+                        const auto c_a = static_cast<size_t>(v0), c_b = static_cast<size_t>(v1);
+                        for (auto orow = static_cast<size_t>(u0); orow <= static_cast<size_t>(u1);
+                             ++orow) {
+                            prefetch(owner.data() + orow * OW + c_a, c_b - c_a + 1);
+                        }
+                    }
+                }
                 for (size_t r = r_beg; r < r_end; ++r) {
                     const size_t k0 = (r - r_beg) * nc;
                     // The rounded bounds of the left column of corners (rows r, r + 1), carried
