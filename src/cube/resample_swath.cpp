@@ -185,6 +185,27 @@ inline double unpack_fast(std::int32_t v, double scale, double offset) {
     return v == io::LatLon2D::PACKED_NONE ? std::numeric_limits<double>::quiet_NaN() : d;
 }
 
+// unpack_fast of p[0 .. n) into out, two at a time (the same doubles: the conversion of an int32
+// is exact, then the same multiplication and addition; PACKED_NONE as NaN).
+void unpack_run(const std::int32_t* p, size_t n, double scale, double offset, double* out) {
+    size_t j = 0;
+#if defined(__SSE2__)
+    const __m128d sc = _mm_set1_pd(scale), of = _mm_set1_pd(offset),
+                  nan = _mm_set1_pd(std::numeric_limits<double>::quiet_NaN());
+    const __m128i none = _mm_set1_epi32(io::LatLon2D::PACKED_NONE);
+    for (; j + 2 <= n; j += 2) {
+        const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + j));
+        const __m128d d = _mm_add_pd(_mm_mul_pd(_mm_cvtepi32_pd(v), sc), of);
+        const __m128i eq = _mm_cmpeq_epi32(v, none);                    // lanes 0 and 1
+        const __m128d m = _mm_castsi128_pd(_mm_unpacklo_epi32(eq, eq)); // as 64-bit masks
+        _mm_storeu_pd(out + j, _mm_or_pd(_mm_and_pd(m, nan), _mm_andnot_pd(m, d)));
+    }
+#endif
+    for (; j < n; ++j) {
+        out[j] = unpack_fast(p[j], scale, offset);
+    }
+}
+
 // The first n (0..15) with dist[n] the smallest of the 16 distances, NaN and +inf never chosen: -1
 // when none is below +inf. The same n as the loop `if (dist[n] < best) { best = dist[n]; bn = n; }`
 // from best = +inf, without its 16 data-dependent jumps: the minimum of the distances that are not
@@ -394,7 +415,8 @@ template <typename T> inline void prefetch(const T* p, size_t n) {
 }
 
 // The two passes of map_swath over a swath whose positions are lon(i), lat(i) (see the top of
-// this file); touch(i, n) prefetches the storage of positions i .. i + n - 1.
+// this file); touch(i, n) prefetches the storage of positions i .. i + n - 1, and run(i, n, x, y)
+// stores lon(i + j) in x[j] and lat(i + j) in y[j] for j < n.
 struct Walk {
     const io::LatLon2D& src;
     const grid::Grid& out;
@@ -403,8 +425,8 @@ struct Walk {
     MapVector<std::int32_t>& owner;
     PixelMap& m;
 
-    template <typename Lon, typename Lat, typename Touch>
-    void operator()(Lon lon, Lat lat, Touch touch) const {
+    template <typename Lon, typename Lat, typename Touch, typename Run>
+    void operator()(Lon lon, Lat lat, Touch touch, Run run) const {
         const size_t H = src.height, W = src.width;
         const size_t OW = out.width(), OH = out.height();
         // Local equirectangular scale of longitude for the nearest distance, from the mean
@@ -780,11 +802,8 @@ struct Walk {
                             wlon.resize(n);
                             wlat.resize(n);
                             for (size_t rr = wr0; rr <= wr1; ++rr) {
-                                for (size_t k = wc0; k <= wc1; ++k) {
-                                    const size_t w = (rr - wr0) * ww + (k - wc0);
-                                    wlon[w] = lon(rr * W + k);
-                                    wlat[w] = lat(rr * W + k);
-                                }
+                                const size_t w = (rr - wr0) * ww;
+                                run(rr * W + wc0, ww, wlon.data() + w, wlat.data() + w);
                             }
                         }
                     }
@@ -1096,6 +1115,12 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
                  } else {
                      prefetch(src.lat.data() + i, n);
                  }
+             },
+             [ux, &src](size_t i, size_t n, double* x, double* y) {
+                 std::copy(ux + i, ux + i + n, x);
+                 for (size_t j = 0; j < n; ++j) {
+                     y[j] = src.lat_at(i + j);
+                 }
              });
     } else if (src.packed()) {
         const std::int32_t* px = src.lon_packed.data();
@@ -1107,6 +1132,10 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
              [=](size_t i, size_t n) {
                  prefetch(px + i, n);
                  prefetch(py + i, n);
+             },
+             [=](size_t i, size_t n, double* x, double* y) {
+                 unpack_run(px + i, n, xs, xo, x);
+                 unpack_run(py + i, n, ys, yo, y);
              });
     } else {
         const double* x = src.lon.data();
@@ -1115,6 +1144,10 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
              [x, y](size_t i, size_t n) {
                  prefetch(x + i, n);
                  prefetch(y + i, n);
+             },
+             [x, y](size_t i, size_t n, double* ox, double* oy) {
+                 std::copy(x + i, x + i + n, ox);
+                 std::copy(y + i, y + i + n, oy);
              });
     }
     return m;
