@@ -534,19 +534,72 @@ struct Walk {
             // rounding the quad's min and max (NaN aside: a block with a cell whose u or v is not
             // below 1e300 in magnitude takes the quad's own min and max, as before).
             std::vector<double> cus(bn), fus(bn), cvs(bn), fvs(bn);
-            std::vector<Pt> ps(bn); // the block's positions, decoded once
+            std::vector<Pt> ps(bn);                         // the block's positions, decoded once
+            std::vector<double> xr(band + 1), yr(band + 1); // one row of them
+#if defined(__SSE2__)
+            const __m128d ymax2 = _mm_set1_pd(ex.ymax), xmin2 = _mm_set1_pd(ex.xmin),
+                          dy2 = _mm_set1_pd(dy), dx2 = _mm_set1_pd(dx), half2 = _mm_set1_pd(0.5),
+                          one2 = _mm_set1_pd(1.0), sign2 = _mm_set1_pd(-0.0),
+                          big2 = _mm_set1_pd(1e300), int2 = _mm_set1_pd(2147483647.0);
+#endif
             const double oh1 = static_cast<double>(OH) - 1, ow1 = static_cast<double>(OW) - 1;
             for (size_t c0 = 0; c0 + 1 < W; c0 += band) {
                 const size_t c_end = std::min(W - 1, c0 + band), nc = c_end - c0 + 1;
                 double bx0 = std::numeric_limits<double>::infinity(), bx1 = -bx0;
                 bool odd = false; // a cell with |u| or |v| not below 1e300 (or NaN)
+#if defined(__SSE2__)
+                __m128d fine2 = _mm_castsi128_pd(_mm_set1_epi32(-1)); // all ones: none odd yet
+                __m128d bx0_2 = _mm_set1_pd(bx0), bx1_2 = _mm_set1_pd(bx1);
+#endif
                 for (size_t r = r_beg; r <= r_end; ++r) {
                     if (c_end + 1 < W) { // the next block's cells of this row, read a block later
                         touch(r * W + c_end, std::min(W - 1, c_end + band) - c_end + 1);
                     }
-                    for (size_t c = c0; c <= c_end; ++c) {
-                        const size_t i = r * W + c, k = (r - r_beg) * nc + (c - c0);
-                        const Pt pk = pos(i);
+                    // The row's positions decoded in one run, then two cells at a time: the same
+                    // IEEE operations on the same doubles in each lane as the loop below.
+                    const size_t k0 = (r - r_beg) * nc;
+                    run(r * W + c0, nc, xr.data(), yr.data());
+                    size_t j = 0;
+#if defined(__SSE2__)
+                    for (; j + 2 <= nc; j += 2) {
+                        const size_t k = k0 + j;
+                        const __m128d x = _mm_loadu_pd(xr.data() + j),
+                                      y = _mm_loadu_pd(yr.data() + j);
+                        _mm_storeu_pd(&ps[k].x, _mm_unpacklo_pd(x, y));
+                        _mm_storeu_pd(&ps[k + 1].x, _mm_unpackhi_pd(x, y));
+                        const __m128d u = _mm_sub_pd(_mm_div_pd(_mm_sub_pd(ymax2, y), dy2), half2);
+                        const __m128d v = _mm_sub_pd(_mm_div_pd(_mm_sub_pd(x, xmin2), dx2), half2);
+                        _mm_storeu_pd(us.data() + k, u);
+                        _mm_storeu_pd(vs.data() + k, v);
+                        const __m128d au = _mm_andnot_pd(sign2, u), av = _mm_andnot_pd(sign2, v);
+                        fine2 = _mm_and_pd(
+                            fine2, _mm_and_pd(_mm_cmplt_pd(au, big2), _mm_cmplt_pd(av, big2)));
+                        bx0_2 = _mm_min_pd(x, bx0_2); // NaN keeps the second operand
+                        bx1_2 = _mm_max_pd(x, bx1_2);
+                        if (_mm_movemask_pd(
+                                _mm_and_pd(_mm_cmplt_pd(au, int2), _mm_cmplt_pd(av, int2))) == 3) {
+                            // floor_ceil, the truncation exact in int32.
+                            const __m128d fu = _mm_cvtepi32_pd(_mm_cvttpd_epi32(u));
+                            const __m128d fv = _mm_cvtepi32_pd(_mm_cvttpd_epi32(v));
+                            _mm_storeu_pd(fus.data() + k,
+                                          _mm_sub_pd(fu, _mm_and_pd(_mm_cmpgt_pd(fu, u), one2)));
+                            _mm_storeu_pd(cus.data() + k,
+                                          _mm_add_pd(fu, _mm_and_pd(_mm_cmplt_pd(fu, u), one2)));
+                            _mm_storeu_pd(fvs.data() + k,
+                                          _mm_sub_pd(fv, _mm_and_pd(_mm_cmpgt_pd(fv, v), one2)));
+                            _mm_storeu_pd(cvs.data() + k,
+                                          _mm_add_pd(fv, _mm_and_pd(_mm_cmplt_pd(fv, v), one2)));
+                        } else {
+                            for (const size_t kk : {k, k + 1}) {
+                                floor_ceil(us[kk], fus[kk], cus[kk]);
+                                floor_ceil(vs[kk], fvs[kk], cvs[kk]);
+                            }
+                        }
+                    }
+#endif
+                    for (; j < nc; ++j) {
+                        const size_t k = k0 + j;
+                        const Pt pk{xr[j], yr[j]};
                         ps[k] = pk;
                         const double u = (ex.ymax - pk.y) / dy - 0.5;
                         const double v = (pk.x - ex.xmin) / dx - 0.5;
@@ -563,6 +616,21 @@ struct Walk {
                         }
                     }
                 }
+#if defined(__SSE2__)
+                odd = odd | (_mm_movemask_pd(fine2) != 3);
+                for (const double x :
+                     {_mm_cvtsd_f64(bx0_2), _mm_cvtsd_f64(_mm_unpackhi_pd(bx0_2, bx0_2))}) {
+                    if (x < bx0) {
+                        bx0 = x;
+                    }
+                }
+                for (const double x :
+                     {_mm_cvtsd_f64(bx1_2), _mm_cvtsd_f64(_mm_unpackhi_pd(bx1_2, bx1_2))}) {
+                    if (x > bx1) {
+                        bx1 = x;
+                    }
+                }
+#endif
                 // Whether a quad of this block may meet the grid 360 degrees away: only then
                 // may a quad with no column centre at its stored longitudes hold a centre.
                 const bool shifts = !projected && (bx1 - 360.0 >= gx0 || bx0 + 360.0 <= gx1);
