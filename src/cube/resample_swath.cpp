@@ -298,6 +298,84 @@ bool crosses_antimeridian(const io::LatLon2D& src, Lon lon, Clear clear,
 // the quad's size of the hull (the image of [0, 1]^2 is a convex combination of the corners), so
 // Outside only spares the Newton inversion of centres that it would reject anyway. For a quad
 // that is not strictly convex the test says Maybe (no pre-test).
+#if defined(__SSE2__)
+// Two edges per SSE2 register (edges 0, 1 and 2, 3): in each lane the same IEEE operations on the
+// same doubles as the scalar class under #else, so the same answers.
+class Hull {
+public:
+    Hull(const Pt& a, const Pt& b, const Pt& c, const Pt& d, double size) {
+        // Vertices in order around the quad: v = a, b, d, c; edge i = v[i + 1] - v[i].
+        const __m128d vx01 = _mm_set_pd(b.x, a.x), vx23 = _mm_set_pd(c.x, d.x);
+        const __m128d vy01 = _mm_set_pd(b.y, a.y), vy23 = _mm_set_pd(c.y, d.y);
+        const __m128d vx12 = _mm_shuffle_pd(vx01, vx23, 1), vx30 = _mm_shuffle_pd(vx23, vx01, 1);
+        const __m128d vy12 = _mm_shuffle_pd(vy01, vy23, 1), vy30 = _mm_shuffle_pd(vy23, vy01, 1);
+        const __m128d ex01 = _mm_sub_pd(vx12, vx01), ex23 = _mm_sub_pd(vx30, vx23);
+        const __m128d ey01 = _mm_sub_pd(vy12, vy01), ey23 = _mm_sub_pd(vy30, vy23);
+        // turn i = e[i].x * e[i + 1].y - e[i].y * e[i + 1].x
+        const __m128d ex12 = _mm_shuffle_pd(ex01, ex23, 1), ex30 = _mm_shuffle_pd(ex23, ex01, 1);
+        const __m128d ey12 = _mm_shuffle_pd(ey01, ey23, 1), ey30 = _mm_shuffle_pd(ey23, ey01, 1);
+        const __m128d t01 = _mm_sub_pd(_mm_mul_pd(ex01, ey12), _mm_mul_pd(ey01, ex12));
+        const __m128d t23 = _mm_sub_pd(_mm_mul_pd(ex23, ey30), _mm_mul_pd(ey23, ex30));
+        const __m128d zero = _mm_setzero_pd();
+        const int pos = _mm_movemask_pd(_mm_cmpgt_pd(t01, zero)) |
+                        (_mm_movemask_pd(_mm_cmpgt_pd(t23, zero)) << 2);
+        const int neg = _mm_movemask_pd(_mm_cmplt_pd(t01, zero)) |
+                        (_mm_movemask_pd(_mm_cmplt_pd(t23, zero)) << 2);
+        const double sign = pos == 15 ? 1.0 : neg == 15 ? -1.0 : 0.0;
+        m_convex = sign != 0;
+        const __m128d sg = _mm_set1_pd(sign), margin = _mm_set1_pd(1e-6 * size);
+        const __m128d abs_mask = _mm_castsi128_pd(_mm_set1_epi64x(0x7fffffffffffffffLL));
+        // The sign taken into the edge: sign * (ex * dy - ey * dx) and (sign ex) dy - (sign ey)
+        // dx are the same double for sign = +-1 (rounding to nearest is symmetric). cross / |e|
+        // is p's signed distance from the edge's line; |e|_1 >= |e|_2 makes the threshold at
+        // least the margin.
+        m_sx[0] = _mm_mul_pd(sg, ex01);
+        m_sx[1] = _mm_mul_pd(sg, ex23);
+        m_sy[0] = _mm_mul_pd(sg, ey01);
+        m_sy[1] = _mm_mul_pd(sg, ey23);
+        m_vx[0] = vx01;
+        m_vx[1] = vx23;
+        m_vy[0] = vy01;
+        m_vy[1] = vy23;
+        m_tol[0] =
+            _mm_mul_pd(margin, _mm_add_pd(_mm_and_pd(ex01, abs_mask), _mm_and_pd(ey01, abs_mask)));
+        m_tol[1] =
+            _mm_mul_pd(margin, _mm_add_pd(_mm_and_pd(ex23, abs_mask), _mm_and_pd(ey23, abs_mask)));
+        const __m128d neg0 = _mm_set1_pd(-0.0);
+        m_ntol[0] = _mm_xor_pd(m_tol[0], neg0); // -tol, exact
+        m_ntol[1] = _mm_xor_pd(m_tol[1], neg0);
+    }
+    bool convex() const { return m_convex; }
+    // The part of each edge's cross product that depends on the output row's y only.
+    struct Row {
+        __m128d r[2];
+    };
+    Row row(double py) const {
+        const __m128d y = _mm_set1_pd(py);
+        return Row{{_mm_mul_pd(m_sx[0], _mm_sub_pd(y, m_vy[0])),
+                    _mm_mul_pd(m_sx[1], _mm_sub_pd(y, m_vy[1]))}};
+    }
+    // As the scalar test under #else (see there).
+    enum Answer { Outside, Maybe, Inside };
+    Answer test(const Row& r, double px) const {
+        if (!m_convex) {
+            return Maybe;
+        }
+        const __m128d x = _mm_set1_pd(px);
+        const __m128d c0 = _mm_sub_pd(r.r[0], _mm_mul_pd(m_sy[0], _mm_sub_pd(x, m_vx[0])));
+        const __m128d c1 = _mm_sub_pd(r.r[1], _mm_mul_pd(m_sy[1], _mm_sub_pd(x, m_vx[1])));
+        const int outside =
+            _mm_movemask_pd(_mm_or_pd(_mm_cmplt_pd(c0, m_ntol[0]), _mm_cmplt_pd(c1, m_ntol[1])));
+        const int inside =
+            _mm_movemask_pd(_mm_and_pd(_mm_cmpgt_pd(c0, m_tol[0]), _mm_cmpgt_pd(c1, m_tol[1])));
+        return outside != 0 ? Outside : inside == 3 ? Inside : Maybe;
+    }
+
+private:
+    __m128d m_sx[2], m_sy[2], m_vx[2], m_vy[2], m_tol[2], m_ntol[2];
+    bool m_convex;
+};
+#else
 class Hull {
 public:
     Hull(const Pt& a, const Pt& b, const Pt& c, const Pt& d, double size) {
@@ -373,6 +451,7 @@ private:
     std::array<double, 4> m_sx, m_sy, m_vx, m_vy, m_tol;
     bool m_convex;
 };
+#endif
 
 // std::floor and std::ceil (up to the sign of a zero), without the library call that the
 // baseline x86-64 build makes of them.
