@@ -598,13 +598,16 @@ struct Walk {
         // (also as rounded), so the rows of a quad's bounding box below are ceil(min u) ..
         // floor(max u), exactly what ceil((ymax_g - ymax) / dy - 0.5) .. gives, with a quarter
         // of the divisions.
-        const size_t extra = nearest ? 1 : 0; // task 0: sum_lat
-        for_each(nbands + extra, [&](size_t task) {
-            if (task < extra) {
-                sum_lat();
-                return;
-            }
-            const size_t b = task - extra;
+        // The output pixels each block of a band looked at (rows r0..r1, columns c0..c1; r0 > r1
+        // or c0 > c1 when none).
+        struct Rect {
+            size_t r0, r1, c0, c1;
+        };
+        std::vector<std::vector<Rect>> looked(nbands);
+        // Band b's quads; plain: a claim is a plain store instead of an atomic minimum (no other
+        // task running at the same time looks at the same pixels, see below).
+        auto walk_band = [&](size_t b, bool plain) {
+            looked[b].clear();
             const size_t r_beg = b * band, r_end = std::min(H - 1, (b + 1) * band);
             const size_t bn = (band + 1) * (band + 1);
             std::vector<double> us(bn), vs(bn);
@@ -623,6 +626,7 @@ struct Walk {
 #endif
             const double oh1 = static_cast<double>(OH) - 1, ow1 = static_cast<double>(OW) - 1;
             for (size_t c0 = 0; c0 + 1 < W; c0 += band) {
+                Rect seen_px{OH, 0, OW, 0};
                 const size_t c_end = std::min(W - 1, c0 + band), nc = c_end - c0 + 1;
                 double bx0 = std::numeric_limits<double>::infinity(), bx1 = -bx0;
                 bool odd = false; // a cell with |u| or |v| not below 1e300 (or NaN)
@@ -800,6 +804,8 @@ struct Walk {
                         }
                         const auto row0 = static_cast<size_t>(std::max(0.0, r0f));
                         const auto row1 = static_cast<size_t>(std::min(oh1, r1f));
+                        seen_px.r0 = std::min(seen_px.r0, row0);
+                        seen_px.r1 = std::max(seen_px.r1, row1);
                         const auto qi = static_cast<std::int32_t>(q);
                         // The column ranges to scan: c0f .. c1f; for a swath in longitudes also
                         // those 360 degrees away (the output grid may meet the swath at the
@@ -831,6 +837,8 @@ struct Walk {
                             }
                             const auto col0 = static_cast<size_t>(std::max(0.0, cb));
                             const auto col1 = static_cast<size_t>(std::min(ow1, ce));
+                            seen_px.c0 = std::min(seen_px.c0, col0);
+                            seen_px.c1 = std::max(seen_px.c1, col1);
                             for (size_t orow = row0; orow <= row1; ++orow) {
                                 const double py = ys[orow];
                                 const Hull::Row hr = hull.row(py);
@@ -854,6 +862,10 @@ struct Walk {
                                     if (h == Hull::Maybe && !holds(q, Pt{px, py})) {
                                         continue;
                                     }
+                                    if (plain) {
+                                        o.store(qi, std::memory_order_relaxed); // qi < cur
+                                        continue;
+                                    }
                                     while (qi < cur && !o.compare_exchange_weak(cur, qi)) {
                                     }
                                 }
@@ -861,8 +873,107 @@ struct Walk {
                         }
                     }
                 }
+                if (seen_px.r0 <= seen_px.r1 && seen_px.c0 <= seen_px.c1) {
+                    looked[b].push_back(seen_px);
+                }
             }
-        });
+        };
+        // Claims without atomic read-modify-writes when the bands can be run in two rounds
+        // (even, then odd) in which no two bands look at the same output pixels: then every
+        // pixel's owner is still the minimum of its claims, whatever the order. That is checked
+        // afterwards on the pixels each band really looked at (an overlap: the owners are reset
+        // and pass 1 runs again with atomic minima); first guessed from the positions of a few
+        // cells of each band (their box in output pixel units, 2 pixels more on every side), so
+        // that a swath whose bands do overlap (e.g. rows along the output's columns) does not
+        // pay for a round in vain.
+        // Whether no two bands of the round (parity) have overlapping rectangles: the rectangles
+        // by their first row, each compared with those that start in its rows.
+        auto round_apart = [&](const std::vector<std::vector<Rect>>& rects, size_t parity) {
+            std::vector<std::pair<Rect, size_t>> all;
+            for (size_t b = parity; b < rects.size(); b += 2) {
+                for (const Rect& x : rects[b]) {
+                    all.emplace_back(x, b);
+                }
+            }
+            std::sort(all.begin(), all.end(),
+                      [](const auto& x, const auto& y) { return x.first.r0 < y.first.r0; });
+            for (size_t i = 0; i < all.size(); ++i) {
+                const Rect& x = all[i].first;
+                for (size_t j = i + 1; j < all.size() && all[j].first.r0 <= x.r1; ++j) {
+                    const Rect& y = all[j].first;
+                    if (all[j].second != all[i].second && x.c0 <= y.c1 && y.c0 <= x.c1) {
+                        return false;
+                    }
+                }
+            }
+            return true;
+        };
+        bool guess = nbands >= 4;
+        if (guess) {
+            std::vector<std::vector<Rect>> est(nbands);
+            for (size_t b = 0; b < nbands; ++b) {
+                for (size_t c0 = 0; c0 + 1 < W; c0 += band) {
+                    const size_t r_beg = b * band, r_end = std::min(H - 1, (b + 1) * band);
+                    const size_t c_end = std::min(W - 1, c0 + band);
+                    double u0 = std::numeric_limits<double>::infinity(), u1 = -u0, v0 = u0,
+                           v1 = -u0;
+                    for (const size_t r : {r_beg, r_end}) {
+                        for (const size_t c : {c0, c_end}) {
+                            const Pt pk = pos(r * W + c);
+                            const double u = (ex.ymax - pk.y) / dy - 0.5;
+                            const double v = (pk.x - ex.xmin) / dx - 0.5;
+                            u0 = std::min(u0, u); // NaN left out
+                            u1 = std::max(u1, u);
+                            v0 = std::min(v0, v);
+                            v1 = std::max(v1, v);
+                        }
+                    }
+                    constexpr double LIM = 1e15;
+                    if (!(u0 <= u1 && v0 <= v1 && std::abs(u0) < LIM && std::abs(u1) < LIM &&
+                          std::abs(v0) < LIM && std::abs(v1) < LIM)) {
+                        continue; // no position at those cells, or far away: no guess
+                    }
+                    // In pixels as signed values shifted to stay above 0 (only compared).
+                    const auto at = [](double x) { return static_cast<size_t>(x + 2e15); };
+                    est[b].push_back(Rect{at(u0 - 2), at(u1 + 2), at(v0 - 2), at(v1 + 2)});
+                }
+            }
+            guess = guess && round_apart(est, 0) && round_apart(est, 1);
+        }
+        const size_t extra = nearest ? 1 : 0; // a task for sum_lat
+        bool claimed = false;
+        if (guess) {
+            for_each((nbands + 1) / 2 + extra, [&](size_t task) {
+                if (task < extra) {
+                    sum_lat();
+                    return;
+                }
+                walk_band(2 * (task - extra), true);
+            });
+            if (round_apart(looked, 0)) {
+                for_each(nbands / 2, [&](size_t task) { walk_band(2 * task + 1, true); });
+                claimed = round_apart(looked, 1);
+            }
+            if (!claimed) { // an overlap: again with atomic minima
+                std::int32_t* o = owner.data();
+                const size_t n_out = OW * OH;
+                constexpr size_t PART = size_t{1} << 19;
+                for_each((n_out + PART - 1) / PART, [o, n_out](size_t k) {
+                    std::fill(o + k * PART, o + std::min(n_out, (k + 1) * PART),
+                              std::numeric_limits<std::int32_t>::max());
+                });
+            }
+        }
+        if (!claimed) {
+            const size_t sum_task = guess ? 0 : extra; // sum_lat ran in the first round
+            for_each(nbands + sum_task, [&](size_t task) {
+                if (task < sum_task) {
+                    sum_lat();
+                    return;
+                }
+                walk_band(task - sum_task, false);
+            });
+        }
         const double kx =
             projected ? 1.0
             : lat_n   ? std::cos(lat_sum / static_cast<double>(lat_n) * std::numbers::pi / 180.0)
