@@ -436,6 +436,57 @@ TEST_CASE("swath: centres on shared edges and corners across the antimeridian, f
     CHECK(m.lo[14 * 1440] == 3 * 12 + 3); // (180, 8), column 0: held 360 degrees away
 }
 
+// A swath of 300 rows (5 bands of 64 rows in pass 1): pass 1 then claims in two rounds of bands
+// (even, odd) with plain stores when their pixels are apart, else with atomic minima; either way
+// each centre's owner is the first quad that holds it. Rows along the output rows, along its
+// columns, and a swath that turns back over itself (rows 150..299 over rows 149..0: the bands
+// overlap).
+TEST_CASE("swath: first holders with bands of pass 1 in two rounds", "[cube][swath]") {
+    const size_t H = 300, W = 30;
+    for (int layout = 0; layout < 3; ++layout) {
+        baims::io::LatLon2D g;
+        g.height = H;
+        g.width = W;
+        for (size_t r = 0; r < H; ++r) {
+            for (size_t c = 0; c < W; ++c) {
+                const double x = static_cast<double>(c);
+                double y = static_cast<double>(r);
+                if (layout == 2 && r >= 150) {
+                    y = 299.0 - y + 0.37; // back over the first half, shifted by a part of a row
+                }
+                const double along = 0.01 * y, across = 0.02 * x + 0.0001 * x * x;
+                if (layout == 1) { // rows along the output's columns
+                    g.lon.push_back(10.0 + along + 0.001 * x);
+                    g.lat.push_back(50.0 + across - 0.002 * y);
+                } else {
+                    g.lon.push_back(10.0 + across + 0.002 * y);
+                    g.lat.push_back(53.0 - along + 0.001 * x);
+                }
+            }
+        }
+        const baims::grid::Grid out({10.05, 50.2, 10.65, 52.8}, 30, 65);
+        const auto m = swath_map(g, out, Resampling::Bilinear);
+        const auto n = swath_map(g, out, Resampling::Nearest);
+        size_t holders = 0, checked = 0, inside = 0;
+        for (size_t row = 0; row < out.height(); ++row) {
+            for (size_t col = 0; col < out.width(); ++col) {
+                const std::int64_t want = first_holder(g, out.x(col), out.y(row), holders);
+                if (want == -2) {
+                    continue;
+                }
+                ++checked;
+                const size_t o = row * out.width() + col;
+                INFO("layout " << layout << ", output pixel row " << row << " col " << col);
+                CHECK(m.lo[o] == want);
+                CHECK((n.nearest[o] >= 0) == (want >= 0));
+                inside += want >= 0;
+            }
+        }
+        CHECK(checked > 1500);
+        CHECK(inside > 200);
+    }
+}
+
 // map_swath finds used_window's window on the way (PixelMap::window); it must be the window
 // that used_window computes from the map's entries without it (flat_window), for nearest and
 // bilinear, with cells without position, the swath beyond the grid, a grid that misses it, and
