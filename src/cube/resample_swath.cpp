@@ -8,8 +8,9 @@
 // footprint gets a value (no gaps between quads) and none outside it does (the outer half cell
 // beyond the outermost centres is outside). A centre on an edge shared by two quads takes the
 // first quad in swath order. Two passes, each spread over threads by for_each: bands of swath
-// rows find each output pixel's quad (an atomic minimum of the quad index: the result does not
-// depend on the threads), then bands of output rows fill the map from it. Pass 1 is walked in
+// rows find each output pixel's quad (an atomic minimum of the quad index, or plain stores in two
+// rounds of bands that look at disjoint pixels: the result does not depend on the threads), then
+// bands of output rows fill the map from it. Pass 1 is walked in
 // blocks of 64 x 64 quads (the output pixels they meet stay in the cache), takes each quad's
 // bounding box from its cells' positions in output pixel units (computed once per cell), skips
 // the centres outside the quad's convex hull and takes those well inside a strictly convex quad

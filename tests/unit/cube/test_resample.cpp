@@ -439,11 +439,13 @@ TEST_CASE("swath: centres on shared edges and corners across the antimeridian, f
 // A swath of 300 rows (5 bands of 64 rows in pass 1): pass 1 then claims in two rounds of bands
 // (even, odd) with plain stores when their pixels are apart, else with atomic minima; either way
 // each centre's owner is the first quad that holds it. Rows along the output rows, along its
-// columns, and a swath that turns back over itself (rows 150..299 over rows 149..0: the bands
-// overlap).
+// columns (both: two rounds), a swath that turns back over itself (rows 150..299 over rows
+// 149..0: the guess sees the overlap, atomic minima), and one row of band 0 moved into band 2's
+// pixels between band 0's corner cells (the guess misses it, the check after the first round
+// finds it: pass 1 runs again with atomic minima).
 TEST_CASE("swath: first holders with bands of pass 1 in two rounds", "[cube][swath]") {
     const size_t H = 300, W = 30;
-    for (int layout = 0; layout < 3; ++layout) {
+    for (int layout = 0; layout < 4; ++layout) {
         baims::io::LatLon2D g;
         g.height = H;
         g.width = W;
@@ -453,6 +455,9 @@ TEST_CASE("swath: first holders with bands of pass 1 in two rounds", "[cube][swa
                 double y = static_cast<double>(r);
                 if (layout == 2 && r >= 150) {
                     y = 299.0 - y + 0.37; // back over the first half, shifted by a part of a row
+                }
+                if (layout == 3 && r == 30) {
+                    y += 130.0; // band 0 reaches into band 2's pixels between its corner cells
                 }
                 const double along = 0.01 * y, across = 0.02 * x + 0.0001 * x * x;
                 if (layout == 1) { // rows along the output's columns
