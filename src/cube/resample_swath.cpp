@@ -8,8 +8,9 @@
 // footprint gets a value (no gaps between quads) and none outside it does (the outer half cell
 // beyond the outermost centres is outside). A centre on an edge shared by two quads takes the
 // first quad in swath order. Two passes, each spread over threads by for_each: bands of swath
-// rows find each output pixel's quad (an atomic minimum of the quad index: the result does not
-// depend on the threads), then bands of output rows fill the map from it. Pass 1 is walked in
+// rows find each output pixel's quad (an atomic minimum of the quad index, or plain stores in two
+// rounds of bands that look at disjoint pixels: the result does not depend on the threads), then
+// bands of output rows fill the map from it. Pass 1 is walked in
 // blocks of 64 x 64 quads (the output pixels they meet stay in the cache), takes each quad's
 // bounding box from its cells' positions in output pixel units (computed once per cell), skips
 // the centres outside the quad's convex hull and takes those well inside a strictly convex quad
@@ -42,6 +43,7 @@
 #include <atomic>
 #include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <numbers>
 #include <optional>
@@ -184,34 +186,65 @@ inline double unpack_fast(std::int32_t v, double scale, double offset) {
     return v == io::LatLon2D::PACKED_NONE ? std::numeric_limits<double>::quiet_NaN() : d;
 }
 
+// unpack_fast of p[0 .. n) into out, two at a time (the same doubles: the conversion of an int32
+// is exact, then the same multiplication and addition; PACKED_NONE as NaN).
+void unpack_run(const std::int32_t* p, size_t n, double scale, double offset, double* out) {
+    size_t j = 0;
+#if defined(__SSE2__)
+    const __m128d sc = _mm_set1_pd(scale), of = _mm_set1_pd(offset),
+                  nan = _mm_set1_pd(std::numeric_limits<double>::quiet_NaN());
+    const __m128i none = _mm_set1_epi32(io::LatLon2D::PACKED_NONE);
+    for (; j + 2 <= n; j += 2) {
+        const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + j));
+        const __m128d d = _mm_add_pd(_mm_mul_pd(_mm_cvtepi32_pd(v), sc), of);
+        const __m128i eq = _mm_cmpeq_epi32(v, none);                    // lanes 0 and 1
+        const __m128d m = _mm_castsi128_pd(_mm_unpacklo_epi32(eq, eq)); // as 64-bit masks
+        _mm_storeu_pd(out + j, _mm_or_pd(_mm_and_pd(m, nan), _mm_andnot_pd(m, d)));
+    }
+#endif
+    for (; j < n; ++j) {
+        out[j] = unpack_fast(p[j], scale, offset);
+    }
+}
+
 // The first n (0..15) with dist[n] the smallest of the 16 distances, NaN and +inf never chosen: -1
 // when none is below +inf. The same n as the loop `if (dist[n] < best) { best = dist[n]; bn = n; }`
-// from best = +inf, without its 16 data-dependent jumps: the minimum (NaN as +inf) first, then the
-// first distance equal to it (a minimum of -0 and +0 compares equal to both, as the loop's strict
-// `<` keeps the first of them).
-int first_smallest(const std::array<double, 16>& dist) {
+// from best = +inf, without its 16 data-dependent jumps: the minimum of the distances that are not
+// NaN first, then the first distance equal to it (a minimum of -0 and +0 compares equal to both,
+// as the loop's strict `<` keeps the first of them; NaN equals nothing).
+[[gnu::always_inline]] inline int first_smallest(const std::array<double, 16>& dist) {
 #if defined(__SSE2__)
     const __m128d inf = _mm_set1_pd(std::numeric_limits<double>::infinity());
     __m128d d[8];
 #pragma GCC unroll 8
     for (size_t i = 0; i < 8; ++i) {
-        const __m128d v = _mm_loadu_pd(dist.data() + 2 * i);
-        const __m128d ord = _mm_cmpord_pd(v, v); // all ones where not NaN
-        d[i] = _mm_or_pd(_mm_and_pd(ord, v), _mm_andnot_pd(ord, inf));
+        d[i] = _mm_loadu_pd(dist.data() + 2 * i);
     }
-    __m128d m = _mm_min_pd(_mm_min_pd(_mm_min_pd(d[0], d[1]), _mm_min_pd(d[2], d[3])),
-                           _mm_min_pd(_mm_min_pd(d[4], d[5]), _mm_min_pd(d[6], d[7])));
+    // Two running minima from +inf: _mm_min_pd(x, acc) is acc where x is NaN (MINPD returns its
+    // second operand when either is NaN), so neither minimum is ever NaN.
+    __m128d a0 = _mm_min_pd(d[0], inf), a1 = _mm_min_pd(d[1], inf);
+#pragma GCC unroll 3
+    for (size_t i = 2; i < 8; i += 2) {
+        a0 = _mm_min_pd(d[i], a0);
+        a1 = _mm_min_pd(d[i + 1], a1);
+    }
+    __m128d m = _mm_min_pd(a0, a1);
     m = _mm_min_pd(m, _mm_unpackhi_pd(m, m));
     if (!(_mm_cvtsd_f64(m) < std::numeric_limits<double>::infinity())) {
         return -1;
     }
     m = _mm_unpacklo_pd(m, m);
-    unsigned mask = 0;
-#pragma GCC unroll 8
-    for (unsigned i = 0; i < 8; ++i) {
-        mask |= static_cast<unsigned>(_mm_movemask_pd(_mm_cmpeq_pd(d[i], m))) << (2 * i);
+    // The compares' 64-bit lanes (all ones or zero) packed down to two bytes per distance: bits
+    // 2n and 2n + 1 of the mask are distance n's.
+    __m128i e[4];
+#pragma GCC unroll 4
+    for (size_t i = 0; i < 4; ++i) {
+        e[i] = _mm_packs_epi32(_mm_castpd_si128(_mm_cmpeq_pd(d[2 * i], m)),
+                               _mm_castpd_si128(_mm_cmpeq_pd(d[2 * i + 1], m)));
     }
-    return std::countr_zero(mask);
+    const auto lo = static_cast<unsigned>(_mm_movemask_epi8(_mm_packs_epi16(e[0], e[1])));
+    const auto hi = static_cast<unsigned>(_mm_movemask_epi8(_mm_packs_epi16(e[2], e[3])));
+    return std::countr_zero(lo | (hi << 16)) / 2;
 #else
     double best = std::numeric_limits<double>::infinity();
     int bn = -1;
@@ -266,6 +299,84 @@ bool crosses_antimeridian(const io::LatLon2D& src, Lon lon, Clear clear,
 // the quad's size of the hull (the image of [0, 1]^2 is a convex combination of the corners), so
 // Outside only spares the Newton inversion of centres that it would reject anyway. For a quad
 // that is not strictly convex the test says Maybe (no pre-test).
+#if defined(__SSE2__)
+// Two edges per SSE2 register (edges 0, 1 and 2, 3): in each lane the same IEEE operations on the
+// same doubles as the scalar class under #else, so the same answers.
+class Hull {
+public:
+    Hull(const Pt& a, const Pt& b, const Pt& c, const Pt& d, double size) {
+        // Vertices in order around the quad: v = a, b, d, c; edge i = v[i + 1] - v[i].
+        const __m128d vx01 = _mm_set_pd(b.x, a.x), vx23 = _mm_set_pd(c.x, d.x);
+        const __m128d vy01 = _mm_set_pd(b.y, a.y), vy23 = _mm_set_pd(c.y, d.y);
+        const __m128d vx12 = _mm_shuffle_pd(vx01, vx23, 1), vx30 = _mm_shuffle_pd(vx23, vx01, 1);
+        const __m128d vy12 = _mm_shuffle_pd(vy01, vy23, 1), vy30 = _mm_shuffle_pd(vy23, vy01, 1);
+        const __m128d ex01 = _mm_sub_pd(vx12, vx01), ex23 = _mm_sub_pd(vx30, vx23);
+        const __m128d ey01 = _mm_sub_pd(vy12, vy01), ey23 = _mm_sub_pd(vy30, vy23);
+        // turn i = e[i].x * e[i + 1].y - e[i].y * e[i + 1].x
+        const __m128d ex12 = _mm_shuffle_pd(ex01, ex23, 1), ex30 = _mm_shuffle_pd(ex23, ex01, 1);
+        const __m128d ey12 = _mm_shuffle_pd(ey01, ey23, 1), ey30 = _mm_shuffle_pd(ey23, ey01, 1);
+        const __m128d t01 = _mm_sub_pd(_mm_mul_pd(ex01, ey12), _mm_mul_pd(ey01, ex12));
+        const __m128d t23 = _mm_sub_pd(_mm_mul_pd(ex23, ey30), _mm_mul_pd(ey23, ex30));
+        const __m128d zero = _mm_setzero_pd();
+        const int pos = _mm_movemask_pd(_mm_cmpgt_pd(t01, zero)) |
+                        (_mm_movemask_pd(_mm_cmpgt_pd(t23, zero)) << 2);
+        const int neg = _mm_movemask_pd(_mm_cmplt_pd(t01, zero)) |
+                        (_mm_movemask_pd(_mm_cmplt_pd(t23, zero)) << 2);
+        const double sign = pos == 15 ? 1.0 : neg == 15 ? -1.0 : 0.0;
+        m_convex = sign != 0;
+        const __m128d sg = _mm_set1_pd(sign), margin = _mm_set1_pd(1e-6 * size);
+        const __m128d abs_mask = _mm_castsi128_pd(_mm_set1_epi64x(0x7fffffffffffffffLL));
+        // The sign taken into the edge: sign * (ex * dy - ey * dx) and (sign ex) dy - (sign ey)
+        // dx are the same double for sign = +-1 (rounding to nearest is symmetric). cross / |e|
+        // is p's signed distance from the edge's line; |e|_1 >= |e|_2 makes the threshold at
+        // least the margin.
+        m_sx[0] = _mm_mul_pd(sg, ex01);
+        m_sx[1] = _mm_mul_pd(sg, ex23);
+        m_sy[0] = _mm_mul_pd(sg, ey01);
+        m_sy[1] = _mm_mul_pd(sg, ey23);
+        m_vx[0] = vx01;
+        m_vx[1] = vx23;
+        m_vy[0] = vy01;
+        m_vy[1] = vy23;
+        m_tol[0] =
+            _mm_mul_pd(margin, _mm_add_pd(_mm_and_pd(ex01, abs_mask), _mm_and_pd(ey01, abs_mask)));
+        m_tol[1] =
+            _mm_mul_pd(margin, _mm_add_pd(_mm_and_pd(ex23, abs_mask), _mm_and_pd(ey23, abs_mask)));
+        const __m128d neg0 = _mm_set1_pd(-0.0);
+        m_ntol[0] = _mm_xor_pd(m_tol[0], neg0); // -tol, exact
+        m_ntol[1] = _mm_xor_pd(m_tol[1], neg0);
+    }
+    bool convex() const { return m_convex; }
+    // The part of each edge's cross product that depends on the output row's y only.
+    struct Row {
+        __m128d r[2];
+    };
+    Row row(double py) const {
+        const __m128d y = _mm_set1_pd(py);
+        return Row{{_mm_mul_pd(m_sx[0], _mm_sub_pd(y, m_vy[0])),
+                    _mm_mul_pd(m_sx[1], _mm_sub_pd(y, m_vy[1]))}};
+    }
+    // As the scalar test under #else (see there).
+    enum Answer { Outside, Maybe, Inside };
+    Answer test(const Row& r, double px) const {
+        if (!m_convex) {
+            return Maybe;
+        }
+        const __m128d x = _mm_set1_pd(px);
+        const __m128d c0 = _mm_sub_pd(r.r[0], _mm_mul_pd(m_sy[0], _mm_sub_pd(x, m_vx[0])));
+        const __m128d c1 = _mm_sub_pd(r.r[1], _mm_mul_pd(m_sy[1], _mm_sub_pd(x, m_vx[1])));
+        const int outside =
+            _mm_movemask_pd(_mm_or_pd(_mm_cmplt_pd(c0, m_ntol[0]), _mm_cmplt_pd(c1, m_ntol[1])));
+        const int inside =
+            _mm_movemask_pd(_mm_and_pd(_mm_cmpgt_pd(c0, m_tol[0]), _mm_cmpgt_pd(c1, m_tol[1])));
+        return outside != 0 ? Outside : inside == 3 ? Inside : Maybe;
+    }
+
+private:
+    __m128d m_sx[2], m_sy[2], m_vx[2], m_vy[2], m_tol[2], m_ntol[2];
+    bool m_convex;
+};
+#else
 class Hull {
 public:
     Hull(const Pt& a, const Pt& b, const Pt& c, const Pt& d, double size) {
@@ -341,6 +452,7 @@ private:
     std::array<double, 4> m_sx, m_sy, m_vx, m_vy, m_tol;
     bool m_convex;
 };
+#endif
 
 // std::floor and std::ceil (up to the sign of a zero), without the library call that the
 // baseline x86-64 build makes of them.
@@ -371,8 +483,20 @@ double fast_ceil(double v) {
     ce = f < v ? f + 1 : f;
 }
 
+// Asks the memory system for the cache lines of p[0 .. n) ahead of their use (a hint: no effect
+// on any value).
+template <typename T> inline void prefetch(const T* p, size_t n) {
+    constexpr std::uintptr_t LINE = 64;
+    const auto a = reinterpret_cast<std::uintptr_t>(p) & ~(LINE - 1);
+    const auto e = reinterpret_cast<std::uintptr_t>(p + n);
+    for (std::uintptr_t x = a; x < e; x += LINE) {
+        __builtin_prefetch(reinterpret_cast<const void*>(x));
+    }
+}
+
 // The two passes of map_swath over a swath whose positions are lon(i), lat(i) (see the top of
-// this file).
+// this file); touch(i, n) prefetches the storage of positions i .. i + n - 1, and run(i, n, x, y)
+// stores lon(i + j) in x[j] and lat(i + j) in y[j] for j < n.
 struct Walk {
     const io::LatLon2D& src;
     const grid::Grid& out;
@@ -381,7 +505,8 @@ struct Walk {
     MapVector<std::int32_t>& owner;
     PixelMap& m;
 
-    template <typename Lon, typename Lat> void operator()(Lon lon, Lat lat) const {
+    template <typename Lon, typename Lat, typename Touch, typename Run>
+    void operator()(Lon lon, Lat lat, Touch touch, Run run) const {
         const size_t H = src.height, W = src.width;
         const size_t OW = out.width(), OH = out.height();
         // Local equirectangular scale of longitude for the nearest distance, from the mean
@@ -474,13 +599,16 @@ struct Walk {
         // (also as rounded), so the rows of a quad's bounding box below are ceil(min u) ..
         // floor(max u), exactly what ceil((ymax_g - ymax) / dy - 0.5) .. gives, with a quarter
         // of the divisions.
-        const size_t extra = nearest ? 1 : 0; // task 0: sum_lat
-        for_each(nbands + extra, [&](size_t task) {
-            if (task < extra) {
-                sum_lat();
-                return;
-            }
-            const size_t b = task - extra;
+        // The output pixels each block of a band looked at (rows r0..r1, columns c0..c1; r0 > r1
+        // or c0 > c1 when none).
+        struct Rect {
+            size_t r0, r1, c0, c1;
+        };
+        std::vector<std::vector<Rect>> looked(nbands);
+        // Band b's quads; plain: a claim is a plain store instead of an atomic minimum (no other
+        // task running at the same time looks at the same pixels, see below).
+        auto walk_band = [&](size_t b, bool plain) {
+            looked[b].clear();
             const size_t r_beg = b * band, r_end = std::min(H - 1, (b + 1) * band);
             const size_t bn = (band + 1) * (band + 1);
             std::vector<double> us(bn), vs(bn);
@@ -489,16 +617,73 @@ struct Walk {
             // rounding the quad's min and max (NaN aside: a block with a cell whose u or v is not
             // below 1e300 in magnitude takes the quad's own min and max, as before).
             std::vector<double> cus(bn), fus(bn), cvs(bn), fvs(bn);
-            std::vector<Pt> ps(bn); // the block's positions, decoded once
+            std::vector<Pt> ps(bn);                         // the block's positions, decoded once
+            std::vector<double> xr(band + 1), yr(band + 1); // one row of them
+#if defined(__SSE2__)
+            const __m128d ymax2 = _mm_set1_pd(ex.ymax), xmin2 = _mm_set1_pd(ex.xmin),
+                          dy2 = _mm_set1_pd(dy), dx2 = _mm_set1_pd(dx), half2 = _mm_set1_pd(0.5),
+                          one2 = _mm_set1_pd(1.0), sign2 = _mm_set1_pd(-0.0),
+                          big2 = _mm_set1_pd(1e300), int2 = _mm_set1_pd(2147483647.0);
+#endif
             const double oh1 = static_cast<double>(OH) - 1, ow1 = static_cast<double>(OW) - 1;
             for (size_t c0 = 0; c0 + 1 < W; c0 += band) {
+                Rect seen_px{OH, 0, OW, 0};
                 const size_t c_end = std::min(W - 1, c0 + band), nc = c_end - c0 + 1;
                 double bx0 = std::numeric_limits<double>::infinity(), bx1 = -bx0;
                 bool odd = false; // a cell with |u| or |v| not below 1e300 (or NaN)
+#if defined(__SSE2__)
+                __m128d fine2 = _mm_castsi128_pd(_mm_set1_epi32(-1)); // all ones: none odd yet
+                __m128d bx0_2 = _mm_set1_pd(bx0), bx1_2 = _mm_set1_pd(bx1);
+#endif
                 for (size_t r = r_beg; r <= r_end; ++r) {
-                    for (size_t c = c0; c <= c_end; ++c) {
-                        const size_t i = r * W + c, k = (r - r_beg) * nc + (c - c0);
-                        const Pt pk = pos(i);
+                    if (c_end + 1 < W) { // the next block's cells of this row, read a block later
+                        touch(r * W + c_end, std::min(W - 1, c_end + band) - c_end + 1);
+                    }
+                    // The row's positions decoded in one run, then two cells at a time: the same
+                    // IEEE operations on the same doubles in each lane as the loop below.
+                    const size_t k0 = (r - r_beg) * nc;
+                    run(r * W + c0, nc, xr.data(), yr.data());
+                    size_t j = 0;
+#if defined(__SSE2__)
+                    for (; j + 2 <= nc; j += 2) {
+                        const size_t k = k0 + j;
+                        const __m128d x = _mm_loadu_pd(xr.data() + j),
+                                      y = _mm_loadu_pd(yr.data() + j);
+                        _mm_storeu_pd(&ps[k].x, _mm_unpacklo_pd(x, y));
+                        _mm_storeu_pd(&ps[k + 1].x, _mm_unpackhi_pd(x, y));
+                        const __m128d u = _mm_sub_pd(_mm_div_pd(_mm_sub_pd(ymax2, y), dy2), half2);
+                        const __m128d v = _mm_sub_pd(_mm_div_pd(_mm_sub_pd(x, xmin2), dx2), half2);
+                        _mm_storeu_pd(us.data() + k, u);
+                        _mm_storeu_pd(vs.data() + k, v);
+                        const __m128d au = _mm_andnot_pd(sign2, u), av = _mm_andnot_pd(sign2, v);
+                        fine2 = _mm_and_pd(
+                            fine2, _mm_and_pd(_mm_cmplt_pd(au, big2), _mm_cmplt_pd(av, big2)));
+                        bx0_2 = _mm_min_pd(x, bx0_2); // NaN keeps the second operand
+                        bx1_2 = _mm_max_pd(x, bx1_2);
+                        if (_mm_movemask_pd(
+                                _mm_and_pd(_mm_cmplt_pd(au, int2), _mm_cmplt_pd(av, int2))) == 3) {
+                            // floor_ceil, the truncation exact in int32.
+                            const __m128d fu = _mm_cvtepi32_pd(_mm_cvttpd_epi32(u));
+                            const __m128d fv = _mm_cvtepi32_pd(_mm_cvttpd_epi32(v));
+                            _mm_storeu_pd(fus.data() + k,
+                                          _mm_sub_pd(fu, _mm_and_pd(_mm_cmpgt_pd(fu, u), one2)));
+                            _mm_storeu_pd(cus.data() + k,
+                                          _mm_add_pd(fu, _mm_and_pd(_mm_cmplt_pd(fu, u), one2)));
+                            _mm_storeu_pd(fvs.data() + k,
+                                          _mm_sub_pd(fv, _mm_and_pd(_mm_cmpgt_pd(fv, v), one2)));
+                            _mm_storeu_pd(cvs.data() + k,
+                                          _mm_add_pd(fv, _mm_and_pd(_mm_cmplt_pd(fv, v), one2)));
+                        } else {
+                            for (const size_t kk : {k, k + 1}) {
+                                floor_ceil(us[kk], fus[kk], cus[kk]);
+                                floor_ceil(vs[kk], fvs[kk], cvs[kk]);
+                            }
+                        }
+                    }
+#endif
+                    for (; j < nc; ++j) {
+                        const size_t k = k0 + j;
+                        const Pt pk{xr[j], yr[j]};
                         ps[k] = pk;
                         const double u = (ex.ymax - pk.y) / dy - 0.5;
                         const double v = (pk.x - ex.xmin) / dx - 0.5;
@@ -515,9 +700,56 @@ struct Walk {
                         }
                     }
                 }
+#if defined(__SSE2__)
+                odd = odd | (_mm_movemask_pd(fine2) != 3);
+                for (const double x :
+                     {_mm_cvtsd_f64(bx0_2), _mm_cvtsd_f64(_mm_unpackhi_pd(bx0_2, bx0_2))}) {
+                    if (x < bx0) {
+                        bx0 = x;
+                    }
+                }
+                for (const double x :
+                     {_mm_cvtsd_f64(bx1_2), _mm_cvtsd_f64(_mm_unpackhi_pd(bx1_2, bx1_2))}) {
+                    if (x > bx1) {
+                        bx1 = x;
+                    }
+                }
+#endif
                 // Whether a quad of this block may meet the grid 360 degrees away: only then
                 // may a quad with no column centre at its stored longitudes hold a centre.
                 const bool shifts = !projected && (bx1 - 360.0 >= gx0 || bx0 + 360.0 <= gx1);
+                if (c_end + 1 < W) {
+                    // The owner entries that the next block's quads will test, asked for now:
+                    // the output pixels of the box of its four corner cells (read a block ago),
+                    // one pixel more on every side. A hint only (e.g. for a curved or folded
+                    // block it may miss some).
+                    const size_t n0 = c_end, n1 = std::min(W - 1, c_end + band);
+                    double u0 = std::numeric_limits<double>::infinity(), u1 = -u0, v0 = u0,
+                           v1 = -u0;
+                    for (const size_t i :
+                         {r_beg * W + n0, r_beg * W + n1, r_end * W + n0, r_end * W + n1}) {
+                        const Pt pk = pos(i);
+                        const double u = (ex.ymax - pk.y) / dy - 0.5;
+                        const double v = (pk.x - ex.xmin) / dx - 0.5;
+                        u0 = std::min(u0, u);
+                        u1 = std::max(u1, u);
+                        v0 = std::min(v0, v);
+                        v1 = std::max(v1, v);
+                    }
+                    u0 = std::max(u0 - 1, 0.0);
+                    u1 = std::min(u1 + 1, oh1);
+                    v0 = std::max(v0 - 1, 0.0);
+                    v1 = std::min(v1 + 1, ow1);
+                    // NaN compares false; at most 4 x the pixels of a block of cells as large
+                    // as the pixels.
+                    if (u0 <= u1 && v0 <= v1 && (u1 - u0 + 1) * (v1 - v0 + 1) <= 4.0 * bn) {
+                        const auto c_a = static_cast<size_t>(v0), c_b = static_cast<size_t>(v1);
+                        for (auto orow = static_cast<size_t>(u0); orow <= static_cast<size_t>(u1);
+                             ++orow) {
+                            prefetch(owner.data() + orow * OW + c_a, c_b - c_a + 1);
+                        }
+                    }
+                }
                 for (size_t r = r_beg; r < r_end; ++r) {
                     const size_t k0 = (r - r_beg) * nc;
                     // The rounded bounds of the left column of corners (rows r, r + 1), carried
@@ -573,6 +805,8 @@ struct Walk {
                         }
                         const auto row0 = static_cast<size_t>(std::max(0.0, r0f));
                         const auto row1 = static_cast<size_t>(std::min(oh1, r1f));
+                        seen_px.r0 = std::min(seen_px.r0, row0);
+                        seen_px.r1 = std::max(seen_px.r1, row1);
                         const auto qi = static_cast<std::int32_t>(q);
                         // The column ranges to scan: c0f .. c1f; for a swath in longitudes also
                         // those 360 degrees away (the output grid may meet the swath at the
@@ -604,6 +838,8 @@ struct Walk {
                             }
                             const auto col0 = static_cast<size_t>(std::max(0.0, cb));
                             const auto col1 = static_cast<size_t>(std::min(ow1, ce));
+                            seen_px.c0 = std::min(seen_px.c0, col0);
+                            seen_px.c1 = std::max(seen_px.c1, col1);
                             for (size_t orow = row0; orow <= row1; ++orow) {
                                 const double py = ys[orow];
                                 const Hull::Row hr = hull.row(py);
@@ -627,6 +863,10 @@ struct Walk {
                                     if (h == Hull::Maybe && !holds(q, Pt{px, py})) {
                                         continue;
                                     }
+                                    if (plain) {
+                                        o.store(qi, std::memory_order_relaxed); // qi < cur
+                                        continue;
+                                    }
                                     while (qi < cur && !o.compare_exchange_weak(cur, qi)) {
                                     }
                                 }
@@ -634,8 +874,107 @@ struct Walk {
                         }
                     }
                 }
+                if (seen_px.r0 <= seen_px.r1 && seen_px.c0 <= seen_px.c1) {
+                    looked[b].push_back(seen_px);
+                }
             }
-        });
+        };
+        // Claims without atomic read-modify-writes when the bands can be run in two rounds
+        // (even, then odd) in which no two bands look at the same output pixels: then every
+        // pixel's owner is still the minimum of its claims, whatever the order. That is checked
+        // afterwards on the pixels each band really looked at (an overlap: the owners are reset
+        // and pass 1 runs again with atomic minima); first guessed from the positions of a few
+        // cells of each band (their box in output pixel units, 2 pixels more on every side), so
+        // that a swath whose bands do overlap (e.g. rows along the output's columns) does not
+        // pay for a round in vain.
+        // Whether no two bands of the round (parity) have overlapping rectangles: the rectangles
+        // by their first row, each compared with those that start in its rows.
+        auto round_apart = [&](const std::vector<std::vector<Rect>>& rects, size_t parity) {
+            std::vector<std::pair<Rect, size_t>> all;
+            for (size_t b = parity; b < rects.size(); b += 2) {
+                for (const Rect& x : rects[b]) {
+                    all.emplace_back(x, b);
+                }
+            }
+            std::sort(all.begin(), all.end(),
+                      [](const auto& x, const auto& y) { return x.first.r0 < y.first.r0; });
+            for (size_t i = 0; i < all.size(); ++i) {
+                const Rect& x = all[i].first;
+                for (size_t j = i + 1; j < all.size() && all[j].first.r0 <= x.r1; ++j) {
+                    const Rect& y = all[j].first;
+                    if (all[j].second != all[i].second && x.c0 <= y.c1 && y.c0 <= x.c1) {
+                        return false;
+                    }
+                }
+            }
+            return true;
+        };
+        bool guess = nbands >= 4;
+        if (guess) {
+            std::vector<std::vector<Rect>> est(nbands);
+            for (size_t b = 0; b < nbands; ++b) {
+                for (size_t c0 = 0; c0 + 1 < W; c0 += band) {
+                    const size_t r_beg = b * band, r_end = std::min(H - 1, (b + 1) * band);
+                    const size_t c_end = std::min(W - 1, c0 + band);
+                    double u0 = std::numeric_limits<double>::infinity(), u1 = -u0, v0 = u0,
+                           v1 = -u0;
+                    for (const size_t r : {r_beg, r_end}) {
+                        for (const size_t c : {c0, c_end}) {
+                            const Pt pk = pos(r * W + c);
+                            const double u = (ex.ymax - pk.y) / dy - 0.5;
+                            const double v = (pk.x - ex.xmin) / dx - 0.5;
+                            u0 = std::min(u0, u); // NaN left out
+                            u1 = std::max(u1, u);
+                            v0 = std::min(v0, v);
+                            v1 = std::max(v1, v);
+                        }
+                    }
+                    constexpr double LIM = 1e15;
+                    if (!(u0 <= u1 && v0 <= v1 && std::abs(u0) < LIM && std::abs(u1) < LIM &&
+                          std::abs(v0) < LIM && std::abs(v1) < LIM)) {
+                        continue; // no position at those cells, or far away: no guess
+                    }
+                    // In pixels as signed values shifted to stay above 0 (only compared).
+                    const auto at = [](double x) { return static_cast<size_t>(x + 2e15); };
+                    est[b].push_back(Rect{at(u0 - 2), at(u1 + 2), at(v0 - 2), at(v1 + 2)});
+                }
+            }
+            guess = guess && round_apart(est, 0) && round_apart(est, 1);
+        }
+        const size_t extra = nearest ? 1 : 0; // a task for sum_lat
+        bool claimed = false;
+        if (guess) {
+            for_each((nbands + 1) / 2 + extra, [&](size_t task) {
+                if (task < extra) {
+                    sum_lat();
+                    return;
+                }
+                walk_band(2 * (task - extra), true);
+            });
+            if (round_apart(looked, 0)) {
+                for_each(nbands / 2, [&](size_t task) { walk_band(2 * task + 1, true); });
+                claimed = round_apart(looked, 1);
+            }
+            if (!claimed) { // an overlap: again with atomic minima
+                std::int32_t* o = owner.data();
+                const size_t n_out = OW * OH;
+                constexpr size_t PART = size_t{1} << 19;
+                for_each((n_out + PART - 1) / PART, [o, n_out](size_t k) {
+                    std::fill(o + k * PART, o + std::min(n_out, (k + 1) * PART),
+                              std::numeric_limits<std::int32_t>::max());
+                });
+            }
+        }
+        if (!claimed) {
+            const size_t sum_task = guess ? 0 : extra; // sum_lat ran in the first round
+            for_each(nbands + sum_task, [&](size_t task) {
+                if (task < sum_task) {
+                    sum_lat();
+                    return;
+                }
+                walk_band(task - sum_task, false);
+            });
+        }
         const double kx =
             projected ? 1.0
             : lat_n   ? std::cos(lat_sum / static_cast<double>(lat_n) * std::numbers::pi / 180.0)
@@ -652,28 +991,64 @@ struct Walk {
         // wlon/wlat (the same doubles as lon(i), lat(i)) instead of 16 times per pixel; not for
         // a tile whose box is large (e.g. owners from both ends of a folded swath).
         const size_t max_window = 64 * band * band;
+        // The source cells the map reads, per band of output rows (used_window's window of
+        // this map: the rows and columns of the nearest cells, or of the owner quads' corner
+        // (r, c) grown by one cell on every side for bilinear), found on the way.
+        struct Box {
+            size_t r0, r1, c0, c1; // smallest and largest row and column; r0 > r1 when none
+        };
+        std::vector<Box> boxes(obands, Box{H, 0, W, 0});
         for_each(obands, [&](size_t b) {
             std::vector<double> wlon, wlat;
+            // The rows and columns of this band's cells (marked per pixel: cheaper than four
+            // running minima and maxima in the pixel loop).
+            std::vector<std::uint8_t> row_seen(H, 0), col_seen(W, 0);
             const size_t row_end = std::min(OH, (b + 1) * band);
+            // The rows and columns of the owner quads of the tile of columns cb .. cb + band - 1.
+            auto owner_box = [&](size_t cb) {
+                Box t{H, 0, W, 0};
+                for (size_t orow = b * band; orow < row_end; ++orow) {
+                    for (size_t ocol = cb; ocol < std::min(OW, cb + band); ++ocol) {
+                        const std::int32_t q = owner[orow * OW + ocol];
+                        if (q == std::numeric_limits<std::int32_t>::max()) {
+                            continue;
+                        }
+                        const auto q32 = static_cast<std::uint32_t>(q);
+                        const size_t r = q32 / W32, c = q32 - (q32 / W32) * W32;
+                        t.r0 = std::min(t.r0, r);
+                        t.r1 = std::max(t.r1, r);
+                        t.c0 = std::min(t.c0, c);
+                        t.c1 = std::max(t.c1, c);
+                    }
+                }
+                return t;
+            };
+            // Prefetches the cells a tile with owner box t reads (one more on each side), unless
+            // that box is large.
+            auto touch_box = [&](const Box& t) {
+                if (t.r0 > t.r1) {
+                    return;
+                }
+                const size_t r0 = t.r0 > 0 ? t.r0 - 1 : 0, c0 = t.c0 > 0 ? t.c0 - 1 : 0;
+                const size_t r1 = std::min(H - 1, t.r1 + 2), c1 = std::min(W - 1, t.c1 + 2);
+                if ((r1 - r0 + 1) * (c1 - c0 + 1) > max_window) {
+                    return;
+                }
+                for (size_t rr = r0; rr <= r1; ++rr) {
+                    touch(rr * W + c0, c1 - c0 + 1);
+                }
+            };
+            Box next = owner_box(0);
             for (size_t col_beg = 0; col_beg < OW; col_beg += band) {
                 const size_t col_end = std::min(OW, col_beg + band);
-                size_t wr0 = H, wr1 = 0, wc0 = W, wc1 = 0, ww = 0;
+                const Box cur = next;
+                if (col_end < OW) { // the next tile's cells, read a tile later
+                    next = owner_box(col_end);
+                    touch_box(next);
+                }
+                size_t wr0 = cur.r0, wr1 = cur.r1, wc0 = cur.c0, wc1 = cur.c1, ww = 0;
                 bool win = false;
                 if (nearest) {
-                    for (size_t orow = b * band; orow < row_end; ++orow) {
-                        for (size_t ocol = col_beg; ocol < col_end; ++ocol) {
-                            const std::int32_t q = owner[orow * OW + ocol];
-                            if (q == std::numeric_limits<std::int32_t>::max()) {
-                                continue;
-                            }
-                            const auto q32 = static_cast<std::uint32_t>(q);
-                            const size_t r = q32 / W32, c = q32 - (q32 / W32) * W32;
-                            wr0 = std::min(wr0, r);
-                            wr1 = std::max(wr1, r);
-                            wc0 = std::min(wc0, c);
-                            wc1 = std::max(wc1, c);
-                        }
-                    }
                     if (wr0 <= wr1) {
                         wr0 = wr0 > 0 ? wr0 - 1 : 0;
                         wc0 = wc0 > 0 ? wc0 - 1 : 0;
@@ -686,11 +1061,8 @@ struct Walk {
                             wlon.resize(n);
                             wlat.resize(n);
                             for (size_t rr = wr0; rr <= wr1; ++rr) {
-                                for (size_t k = wc0; k <= wc1; ++k) {
-                                    const size_t w = (rr - wr0) * ww + (k - wc0);
-                                    wlon[w] = lon(rr * W + k);
-                                    wlat[w] = lat(rr * W + k);
-                                }
+                                const size_t w = (rr - wr0) * ww;
+                                run(rr * W + wc0, ww, wlon.data() + w, wlat.data() + w);
                             }
                         }
                     }
@@ -701,6 +1073,11 @@ struct Walk {
                         const size_t o = orow * OW + ocol;
                         if (owner[o] == std::numeric_limits<std::int32_t>::max()) {
                             owner[o] = -1;
+                            if (!nearest) {    // the map's other entries, as for a pixel with
+                                m.step[o] = 8; // no quad before (lo = -1)
+                                m.wx[o] = 0.0f;
+                                m.wy[o] = 0.0f;
+                            }
                             continue;
                         }
                         const auto q = static_cast<size_t>(owner[o]);
@@ -724,6 +1101,11 @@ struct Walk {
                             }
                             m.wx[o] = static_cast<float>(std::clamp(s, 0.0, 1.0));
                             m.wy[o] = static_cast<float>(std::clamp(t, 0.0, 1.0));
+                            m.step[o] = 8; // +1 column, +1 row
+                            const auto q32 = static_cast<std::uint32_t>(q);
+                            const size_t r = q32 / W32, c = q32 - (q32 / W32) * W32;
+                            row_seen[r] = 1;
+                            col_seen[c] = 1;
                             continue; // lo is the owner quad's corner (r, c)
                         }
                         const auto q32 = static_cast<std::uint32_t>(q);
@@ -777,10 +1159,15 @@ struct Walk {
                                 }
                             }
                             const int bn = first_smallest(dist); // NaN positions never win
-                            m.nearest[o] = bn < 0 ? -1
-                                                  : static_cast<std::int32_t>(
-                                                        base + static_cast<size_t>(bn / 4) * W +
-                                                        static_cast<size_t>(bn % 4));
+                            if (bn < 0) {
+                                m.nearest[o] = -1;
+                                continue;
+                            }
+                            const size_t nr = r - 1 + static_cast<size_t>(bn / 4),
+                                         nc = c - 1 + static_cast<size_t>(bn % 4);
+                            m.nearest[o] = static_cast<std::int32_t>(nr * W + nc);
+                            row_seen[nr] = 1;
+                            col_seen[nc] = 1;
                             continue;
                         }
                         const size_t rr0 = r > 0 ? r - 1 : 0, rr1 = std::min(H - 1, r + 2);
@@ -798,10 +1185,46 @@ struct Walk {
                             }
                         }
                         m.nearest[o] = best_idx;
+                        if (best_idx >= 0) {
+                            const auto i32 = static_cast<std::uint32_t>(best_idx);
+                            const size_t nr = i32 / W32, nc = i32 - (i32 / W32) * W32;
+                            row_seen[nr] = 1;
+                            col_seen[nc] = 1;
+                        }
                     }
                 }
             }
+            Box& bx = boxes[b];
+            for (size_t r = 0; r < H; ++r) {
+                if (row_seen[r] != 0) {
+                    bx.r0 = std::min(bx.r0, r);
+                    bx.r1 = r;
+                }
+            }
+            for (size_t c = 0; c < W; ++c) {
+                if (col_seen[c] != 0) {
+                    bx.c0 = std::min(bx.c0, c);
+                    bx.c1 = c;
+                }
+            }
         });
+        // used_window's window: flat_window of the nearest cells (rows r0 .. r1 + 1), or of lo
+        // grown by one cell (the bilinear map's steps are all +1 column, +1 row).
+        Box all{H, 0, W, 0};
+        for (const Box& bx : boxes) {
+            all.r0 = std::min(all.r0, bx.r0);
+            all.r1 = std::max(all.r1, bx.r1);
+            all.c0 = std::min(all.c0, bx.c0);
+            all.c1 = std::max(all.c1, bx.c1);
+        }
+        if (all.r0 > all.r1) {
+            m.window = io::Window{};
+        } else {
+            const size_t grow = nearest ? 0 : 1;
+            m.window =
+                io::Window{all.r0 > grow ? all.r0 - grow : 0, std::min(H, all.r1 + 1 + grow),
+                           all.c0 > grow ? all.c0 - grow : 0, std::min(W, all.c1 + 1 + grow)};
+        }
     }
 };
 
@@ -860,18 +1283,33 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     MapVector<std::int32_t>& owner = nearest ? m.nearest : m.lo;
     const bool empty = H < 2 || W < 2 || OW == 0 || OH == 0;
     // The map's big arrays are first touched by all threads (their fresh pages faulted in in
-    // parallel); the fills below then only write memory.
-    reserve_touched(owner, OW * OH, for_each);
-    owner.assign(OW * OH, empty ? -1 : std::numeric_limits<std::int32_t>::max());
+    // parallel). The owner array is filled by all threads too; pass 2 writes every entry of
+    // the others (step, wx, wy: not filled before).
+    const size_t n_out = OW * OH;
+    reserve_huge(owner, n_out);
+    owner.resize(n_out); // not initialised (MapVector)
+    {
+        const std::int32_t none = empty ? -1 : std::numeric_limits<std::int32_t>::max();
+        constexpr size_t PART = size_t{1} << 19; // 2 MiB of int32
+        std::int32_t* o = owner.data();
+        for_each((n_out + PART - 1) / PART, [o, n_out, none](size_t k) {
+            std::fill(o + k * PART, o + std::min(n_out, (k + 1) * PART), none);
+        });
+    }
     if (!nearest) {
-        reserve_touched(m.step, OW * OH, for_each);
-        reserve_touched(m.wx, OW * OH, for_each);
-        reserve_touched(m.wy, OW * OH, for_each);
-        m.step.assign(OW * OH, 8); // +1 column, +1 row
-        m.wx.assign(OW * OH, 0.0f);
-        m.wy.assign(OW * OH, 0.0f);
+        reserve_touched(m.step, n_out, for_each);
+        reserve_touched(m.wx, n_out, for_each);
+        reserve_touched(m.wy, n_out, for_each);
+        m.step.resize(n_out);
+        m.wx.resize(n_out);
+        m.wy.resize(n_out);
     }
     if (empty) {
+        if (!nearest) {
+            std::fill(m.step.begin(), m.step.end(), std::uint8_t{8}); // +1 column, +1 row
+            std::fill(m.wx.begin(), m.wx.end(), 0.0f);
+            std::fill(m.wy.begin(), m.wy.end(), 0.0f);
+        }
         return m;
     }
     if (H * W > static_cast<size_t>(std::numeric_limits<std::int32_t>::max())) {
@@ -928,18 +1366,48 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     // The walk specialised for how the positions are stored (the same doubles either way).
     if (!unwrapped.empty()) {
         const double* ux = unwrapped.data();
-        walk([ux](size_t i) { return ux[i]; }, [&src](size_t i) { return src.lat_at(i); });
+        walk([ux](size_t i) { return ux[i]; }, [&src](size_t i) { return src.lat_at(i); },
+             [ux, &src](size_t i, size_t n) {
+                 prefetch(ux + i, n);
+                 if (src.packed()) {
+                     prefetch(src.lat_packed.data() + i, n);
+                 } else {
+                     prefetch(src.lat.data() + i, n);
+                 }
+             },
+             [ux, &src](size_t i, size_t n, double* x, double* y) {
+                 std::copy(ux + i, ux + i + n, x);
+                 for (size_t j = 0; j < n; ++j) {
+                     y[j] = src.lat_at(i + j);
+                 }
+             });
     } else if (src.packed()) {
         const std::int32_t* px = src.lon_packed.data();
         const std::int32_t* py = src.lat_packed.data();
         const double xs = src.lon_scale, xo = src.lon_offset, ys = src.lat_scale,
                      yo = src.lat_offset;
         walk([=](size_t i) { return unpack_fast(px[i], xs, xo); },
-             [=](size_t i) { return unpack_fast(py[i], ys, yo); });
+             [=](size_t i) { return unpack_fast(py[i], ys, yo); },
+             [=](size_t i, size_t n) {
+                 prefetch(px + i, n);
+                 prefetch(py + i, n);
+             },
+             [=](size_t i, size_t n, double* x, double* y) {
+                 unpack_run(px + i, n, xs, xo, x);
+                 unpack_run(py + i, n, ys, yo, y);
+             });
     } else {
         const double* x = src.lon.data();
         const double* y = src.lat.data();
-        walk([x](size_t i) { return x[i]; }, [y](size_t i) { return y[i]; });
+        walk([x](size_t i) { return x[i]; }, [y](size_t i) { return y[i]; },
+             [x, y](size_t i, size_t n) {
+                 prefetch(x + i, n);
+                 prefetch(y + i, n);
+             },
+             [x, y](size_t i, size_t n, double* ox, double* oy) {
+                 std::copy(x + i, x + i + n, ox);
+                 std::copy(y + i, y + i + n, oy);
+             });
     }
     return m;
 }

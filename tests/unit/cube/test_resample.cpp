@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <utility>
+#include <vector>
 
 using namespace baims::cube;
 
@@ -432,6 +434,111 @@ TEST_CASE("swath: centres on shared edges and corners across the antimeridian, f
     CHECK(on_corner == 12 * 10);
     CHECK(on_edge == 11 * 10 + 12 * 9);
     CHECK(m.lo[14 * 1440] == 3 * 12 + 3); // (180, 8), column 0: held 360 degrees away
+}
+
+// A swath of 300 rows (5 bands of 64 rows in pass 1): pass 1 then claims in two rounds of bands
+// (even, odd) with plain stores when their pixels are apart, else with atomic minima; either way
+// each centre's owner is the first quad that holds it. Rows along the output rows, along its
+// columns (both: two rounds), a swath that turns back over itself (rows 150..299 over rows
+// 149..0: the guess sees the overlap, atomic minima), and one row of band 0 moved into band 2's
+// pixels between band 0's corner cells (the guess misses it, the check after the first round
+// finds it: pass 1 runs again with atomic minima).
+TEST_CASE("swath: first holders with bands of pass 1 in two rounds", "[cube][swath]") {
+    const size_t H = 300, W = 30;
+    for (int layout = 0; layout < 4; ++layout) {
+        baims::io::LatLon2D g;
+        g.height = H;
+        g.width = W;
+        for (size_t r = 0; r < H; ++r) {
+            for (size_t c = 0; c < W; ++c) {
+                const double x = static_cast<double>(c);
+                double y = static_cast<double>(r);
+                if (layout == 2 && r >= 150) {
+                    y = 299.0 - y + 0.37; // back over the first half, shifted by a part of a row
+                }
+                if (layout == 3 && r == 30) {
+                    y += 130.0; // band 0 reaches into band 2's pixels between its corner cells
+                }
+                const double along = 0.01 * y, across = 0.02 * x + 0.0001 * x * x;
+                if (layout == 1) { // rows along the output's columns
+                    g.lon.push_back(10.0 + along + 0.001 * x);
+                    g.lat.push_back(50.0 + across - 0.002 * y);
+                } else {
+                    g.lon.push_back(10.0 + across + 0.002 * y);
+                    g.lat.push_back(53.0 - along + 0.001 * x);
+                }
+            }
+        }
+        const baims::grid::Grid out({10.05, 50.2, 10.65, 52.8}, 30, 65);
+        const auto m = swath_map(g, out, Resampling::Bilinear);
+        const auto n = swath_map(g, out, Resampling::Nearest);
+        size_t holders = 0, checked = 0, inside = 0;
+        for (size_t row = 0; row < out.height(); ++row) {
+            for (size_t col = 0; col < out.width(); ++col) {
+                const std::int64_t want = first_holder(g, out.x(col), out.y(row), holders);
+                if (want == -2) {
+                    continue;
+                }
+                ++checked;
+                const size_t o = row * out.width() + col;
+                INFO("layout " << layout << ", output pixel row " << row << " col " << col);
+                CHECK(m.lo[o] == want);
+                CHECK((n.nearest[o] >= 0) == (want >= 0));
+                inside += want >= 0;
+            }
+        }
+        CHECK(checked > 1500);
+        CHECK(inside > 200);
+    }
+}
+
+// map_swath finds used_window's window on the way (PixelMap::window); it must be the window
+// that used_window computes from the map's entries without it (flat_window), for nearest and
+// bilinear, with cells without position, the swath beyond the grid, a grid that misses it, and
+// a swath across the antimeridian.
+TEST_CASE("swath: the map's window equals the window of its entries", "[cube][swath]") {
+    const size_t H = 40, W = 50;
+    baims::io::LatLon2D g;
+    g.height = H;
+    g.width = W;
+    for (size_t r = 0; r < H; ++r) {
+        for (size_t c = 0; c < W; ++c) {
+            const double x = static_cast<double>(c), y = static_cast<double>(r);
+            g.lon.push_back(10.0 + 0.05 * x + 0.012 * y + 0.0003 * x * y);
+            g.lat.push_back(50.0 + 0.04 * y - 0.01 * x + 0.002 * std::sin(x));
+        }
+    }
+    const double NaN = std::numeric_limits<double>::quiet_NaN();
+    g.lat[20 * W + 25] = NaN;
+    g.lon[20 * W + 25] = NaN;
+    g.lon[0] = NaN;             // a corner of the swath without position
+    baims::io::LatLon2D am = g; // moved across the antimeridian, stored in [-180, 180)
+    for (auto& x : am.lon) {
+        x = x + 169.5 >= 180.0 ? x + 169.5 - 360.0 : x + 169.5;
+    }
+    const std::vector<std::pair<const baims::io::LatLon2D*, baims::grid::Grid>> cases{
+        {&g, baims::grid::Grid({10.6, 49.9, 11.9, 51.1}, 70, 60)},  // inside the swath
+        {&g, baims::grid::Grid({9.0, 48.0, 14.0, 53.0}, 200, 150)}, // all of it and more
+        {&g, baims::grid::Grid({11.5, 50.5, 11.7, 50.7}, 3, 2)},    // a few pixels
+        {&g, baims::grid::Grid({30.0, 10.0, 31.0, 11.0}, 20, 20)},  // none
+        {&am, baims::grid::Grid({-180.0, 49.0, 180.0, 53.0}, 3600, 40)},
+        {&am, baims::grid::Grid({179.0, 49.0, 182.0, 53.0}, 300, 400)},
+    };
+    for (const auto& [geo, out] : cases) {
+        for (const Resampling method : {Resampling::Nearest, Resampling::Bilinear}) {
+            INFO("grid " << out.width() << " x " << out.height() << ", method "
+                         << static_cast<int>(method));
+            PixelMap m = swath_map(*geo, out, method);
+            REQUIRE(m.window.has_value());
+            const auto found = used_window(SourceMap{m}, H, W, serial);
+            m.window.reset();
+            const auto want = used_window(SourceMap{m}, H, W, serial);
+            CHECK(found.row0 == want.row0);
+            CHECK(found.row1 == want.row1);
+            CHECK(found.col0 == want.col0);
+            CHECK(found.col1 == want.col1);
+        }
+    }
 }
 
 TEST_CASE("per-pixel average and mode over the listed cells, NaN left out, ties to the smaller",
