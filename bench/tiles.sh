@@ -7,7 +7,8 @@
 #            <= 1/5 of rebuild11)
 #   png      4-level pyramid (mean) and --png: XYZ tiles of 11 time steps, zooms 6-9 (once)
 # Usage: bash bench/tiles.sh [baims]; REPS (default 3), KEEP=1 keeps the work directory, PNG=0 leaves
-# out the png case (a minute of CPU).
+# out the png case (a minute of CPU). DAYS=N (default 10) builds the cube of N days instead (the
+# rebuild is then of N+1 days; the row keeps its name rebuild11): how update and rebuild scale.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BAIMS=${1:-$HERE/../build/apps/baims}
@@ -18,8 +19,9 @@ WORK=$(mktemp -d /tmp/baims-bench-tiles.XXXXXX)
 log() { echo "# $*" >&2; }
 
 mkdir -p "$WORK/in10" "$WORK/in1"
-$PY "$HERE/make_inputs.py" "$WORK/in10" --count 10 --start 2023-06-02 >/dev/null
-$PY "$HERE/make_inputs.py" "$WORK/in1" --count 1 --start 2023-06-12 >/dev/null
+DAYS=${DAYS:-10}
+$PY "$HERE/make_inputs.py" "$WORK/in10" --count "$DAYS" --start 2023-06-02 >/dev/null
+$PY "$HERE/make_inputs.py" "$WORK/in1" --count 1 --start "$(date -u -d "2023-06-02 + $DAYS days" +%F)" >/dev/null
 cp "$HERE/gen10.yml" "$WORK/gen.yml"
 "$BAIMS" --quiet gen -c "$WORK/gen.yml" -o "$WORK/c.zarr" "$WORK"/in10/*.nc
 
@@ -69,4 +71,4 @@ read -r uw ucpu _ <<<"$(median update)"
 read -r rw rcpu _ <<<"$(median rebuild11)"
 echo
 echo "update / rebuild11: wall $(awk -v a="$uw" -v b="$rw" 'BEGIN {printf "%.3f", a / b}'), cpu $(awk -v a="$ucpu" -v b="$rcpu" 'BEGIN {printf "%.3f", a / b}') (target <= 0.2)"
-echo "threads: $(nproc); load average before: $load0, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "days: $DAYS + 1; threads: $(nproc); load average before: $load0, after: $(cut -d' ' -f1-3 /proc/loadavg)"
