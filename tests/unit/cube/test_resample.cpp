@@ -326,12 +326,11 @@ TEST_CASE("swath: each output centre's quad is the first that holds it (closed-f
     CHECK(twice > 0);
 }
 
-// A swath larger than the output grid on every side (cells far beyond it in both directions),
-// with one cell without position (NaN) and one far outside (1e200 degrees): pass 1's per-cell
-// bounds are clamped to the grid and a quad with a corner without position holds nothing; the
-// owners are those of the closed-form inverse.
-TEST_CASE("swath: owners of a swath beyond the grid with cells without position", "[cube][swath]") {
-    const size_t H = 40, W = 50;
+namespace {
+
+// A warped 40x50 swath (rotated, sheared, a little wavy) over about 10-12.5 E, 49.5-51.6 N, with
+// the cell at row 20, column 25 without position (both coordinates NaN).
+baims::io::LatLon2D warped_swath(size_t H, size_t W) {
     baims::io::LatLon2D g;
     g.height = H;
     g.width = W;
@@ -345,6 +344,19 @@ TEST_CASE("swath: owners of a swath beyond the grid with cells without position"
     const double NaN = std::numeric_limits<double>::quiet_NaN();
     g.lat[20 * W + 25] = NaN;
     g.lon[20 * W + 25] = NaN;
+    return g;
+}
+
+} // namespace
+
+// A swath larger than the output grid on every side (cells far beyond it in both directions),
+// with one cell without position (NaN) and one far outside (1e200 degrees): pass 1's per-cell
+// bounds are clamped to the grid and a quad with a corner without position holds nothing; the
+// owners are those of the closed-form inverse.
+TEST_CASE("swath: owners of a swath beyond the grid with cells without position", "[cube][swath]") {
+    const size_t H = 40, W = 50;
+    baims::io::LatLon2D g = warped_swath(H, W);
+    const double NaN = std::numeric_limits<double>::quiet_NaN();
     g.lon[30 * W + 10] = NaN; // lat kept: still no position
     g.lat[5 * W + 40] = 1e200;
     const baims::grid::Grid out({10.6, 49.9, 11.9, 51.1}, 70, 60);
@@ -498,19 +510,8 @@ TEST_CASE("swath: first holders with bands of pass 1 in two rounds", "[cube][swa
 // a swath across the antimeridian.
 TEST_CASE("swath: the map's window equals the window of its entries", "[cube][swath]") {
     const size_t H = 40, W = 50;
-    baims::io::LatLon2D g;
-    g.height = H;
-    g.width = W;
-    for (size_t r = 0; r < H; ++r) {
-        for (size_t c = 0; c < W; ++c) {
-            const double x = static_cast<double>(c), y = static_cast<double>(r);
-            g.lon.push_back(10.0 + 0.05 * x + 0.012 * y + 0.0003 * x * y);
-            g.lat.push_back(50.0 + 0.04 * y - 0.01 * x + 0.002 * std::sin(x));
-        }
-    }
+    baims::io::LatLon2D g = warped_swath(H, W);
     const double NaN = std::numeric_limits<double>::quiet_NaN();
-    g.lat[20 * W + 25] = NaN;
-    g.lon[20 * W + 25] = NaN;
     g.lon[0] = NaN;             // a corner of the swath without position
     baims::io::LatLon2D am = g; // moved across the antimeridian, stored in [-180, 180)
     for (auto& x : am.lon) {
