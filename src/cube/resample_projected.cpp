@@ -298,43 +298,62 @@ void approx_range(const io::LonLatToCrs& to_src, const std::vector<double>& lons
     const size_t N = nodes.size();
     if (N < 4) {
         for (size_t c = a; c <= b; ++c) {
-            r.queue.push_back(c);
+            if (!r.exact[c]) {
+                r.queue.push_back(c);
+            }
         }
         return;
     }
-    // Exact at the nodes, then at the midpoints of the intervals inside [a, b].
-    std::vector<double> px(N + last - first), py(N + last - first, lat);
-    for (size_t k = 0; k < N; ++k) {
-        px[k] = lons[nodes[k]];
-    }
+    // Exact at the nodes and at the midpoints of the intervals inside [a, b]: PROJ's positions
+    // of those not known yet (a split interval's ends and midpoint, its neighbours' midpoints),
+    // all kept in r as exact.
+    std::vector<size_t> pts(nodes);
     for (size_t k = first; k < last; ++k) {
-        px[N + k - first] = lons[(nodes[k] + nodes[k + 1]) / 2];
+        pts.push_back((nodes[k] + nodes[k + 1]) / 2);
     }
+    std::vector<size_t> todo;
+    std::vector<double> px, py;
+    for (const size_t c : pts) {
+        if (!r.exact[c]) {
+            todo.push_back(c);
+            px.push_back(lons[c]);
+        }
+    }
+    py.assign(px.size(), lat);
     to_src.transform(px.data(), py.data(), px.size());
+    for (size_t i = 0; i < todo.size(); ++i) {
+        r.x[todo[i]] = px[i];
+        r.y[todo[i]] = py[i];
+        r.exact[todo[i]] = 1;
+    }
     for (size_t k = first; k < last; ++k) {
         const size_t c0 = nodes[k], c1 = nodes[k + 1], m = (c0 + c1) / 2;
-        const double mx = px[N + k - first], my = py[N + k - first];
+        const double mx = r.x[m], my = r.y[m];
         const size_t k0 = std::min(k > 0 ? k - 1 : 0, N - 4);
-        double u[4];
+        double u[4], vx[4], vy[4];
         bool finite = std::isfinite(mx) && std::isfinite(my);
         for (size_t q = 0; q < 4; ++q) {
-            u[q] = static_cast<double>(nodes[k0 + q]) - static_cast<double>(c0);
-            finite = finite && std::isfinite(px[k0 + q]) && std::isfinite(py[k0 + q]);
+            const size_t c = nodes[k0 + q];
+            u[q] = static_cast<double>(c) - static_cast<double>(c0);
+            vx[q] = r.x[c];
+            vy[q] = r.y[c];
+            finite = finite && std::isfinite(vx[q]) && std::isfinite(vy[q]);
         }
         bool ok = false;
         if (finite) {
-            const Cubic fx(u, &px[k0]), fy(u, &py[k0]);
+            const Cubic fx(u, vx), fy(u, vy);
             const double um = static_cast<double>(m - c0);
             const double err =
                 std::max(std::abs(fx(um) - mx) / x_step, std::abs(fy(um) - my) / y_step);
-            // The largest error of a cubic on an interval is near its midpoint (on the outer
-            // intervals of its four nodes up to ~1.1x, on uneven ones up to ~1.8x the midpoint's):
-            // half the tolerance there.
+            // The error of a cubic through four nodes is f''''/24 times the product of the
+            // distances to the nodes, whose largest value on the interval is at most 1.07x its
+            // value at the midpoint for every stencil used here (middle, outer, a short last
+            // interval): half the tolerance there leaves room for f'''' changing along it.
             ok = 2.0 * err <= tol;
             if (ok) {
                 // Stepped by forward differences (three additions per pixel instead of the
                 // Newton form's nine operations; the rounding this adds is ~1e-9 source pixels
-                // over an interval of 64).
+                // over an interval of 64); pixels already exact keep PROJ's position.
                 double x = fx(0), dx1 = fx(1) - x, dx2 = fx(2) - 2 * fx(1) + x;
                 double y = fy(0), dy1 = fy(1) - y, dy2 = fy(2) - 2 * fy(1) + y;
                 const double dx3 = 6 * fx.c3, dy3 = 6 * fy.c3;
@@ -345,33 +364,24 @@ void approx_range(const io::LonLatToCrs& to_src, const std::vector<double>& lons
                     y += dy1;
                     dy1 += dy2;
                     dy2 += dy3;
-                    r.x[c] = x;
-                    r.y[c] = y;
+                    if (!r.exact[c]) { // the midpoint, a split parent's nodes
+                        r.x[c] = x;
+                        r.y[c] = y;
+                    }
                 }
             }
         }
         if (!ok) {
             const size_t len = c1 - c0;
             if (len >= 2 * MIN_SPAN) {
-                approx_range(to_src, lons, lat, x_step, y_step, tol, c0, c1, (len + 1) / 2, r);
+                approx_range(to_src, lons, lat, x_step, y_step, tol, c0, c1, len / 2, r);
             } else {
                 for (size_t c = c0 + 1; c < c1; ++c) {
-                    r.queue.push_back(c);
+                    if (!r.exact[c]) {
+                        r.queue.push_back(c);
+                    }
                 }
             }
-        }
-        // The exact ends and midpoint (also where the recursion computed them again: the same
-        // transform of the same point).
-        r.x[c0] = px[k];
-        r.y[c0] = py[k];
-        r.exact[c0] = 1;
-        r.x[c1] = px[k + 1];
-        r.y[c1] = py[k + 1];
-        r.exact[c1] = 1;
-        if (ok) {
-            r.x[m] = mx;
-            r.y[m] = my;
-            r.exact[m] = 1;
         }
     }
 }
