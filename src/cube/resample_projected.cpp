@@ -7,8 +7,10 @@
 //   nearest   exact on a lattice of every 16th output row and column and its half-way points,
 //             bilinear in between; the map equals that of projecting every pixel exactly
 //             (map_lattice_band);
-//   bilinear  exact on every output row at every 16th pixel and its midpoints, linear in between
-//             (project_row): its weights move with the interpolation error, so the finer scheme.
+//   bilinear  each output row along its length: exact at every 128th pixel and the midpoints,
+//             cubic in between within ROW_TOL (1e-6) source pixels of the exact positions
+//             (project_row_positions); the neighbours are those of the exact positions
+//             (map_bilinear_row).
 // Average and mode go the other way: each source cell centre is mapped to lon/lat (inverse PROJ)
 // and onto the output pixel holding it (set_cell_lists).
 
@@ -70,8 +72,8 @@ struct Mapper {
 
     // Sets output pixel p from its source position (x, y); nearest: returns the distance (in
     // source pixels, the smaller of the two axes) to the nearest edge where the result jumps
-    // (map_lattice_band's check); bilinear: returns 0 (its caller, the per-row scheme, checks
-    // the edges itself in project_row).
+    // (map_lattice_band's check); bilinear: returns 0 (map_bilinear_row checks the edges
+    // itself).
     double set(size_t p, double x, double y) const {
         if (nearest) {
             double ex = 0, ey = 0;
@@ -231,19 +233,11 @@ void map_lattice_band(const io::LonLatToCrs& to_src, const std::vector<double>& 
     exact.flush();
 }
 
-// Bilinear: exact at every row, interpolated along it (its weights move with the error, so
-// the finer per-row scheme).
-// Segments of an output row whose source positions are interpolated between exact ends.
-constexpr size_t SEGMENT = 16;
-// A segment whose midpoint is interpolated worse than this (source pixels) is projected exactly.
-constexpr double ROW_MAX_ERROR = 0.01;
-
-struct RowScratch {
-    std::vector<double> kx, ky, mx, my, err; // knots, midpoints, error per segment
-    std::vector<size_t> redo;                // pixels projected exactly after all
-    std::vector<double> rx, ry;
-    std::vector<std::int32_t> sx, sy; // map_bilinear_row: the source column (-1: none) and row
-};
+// Bilinear: every output row mapped along its length (project_row_positions), then looked up.
+// Nodes of the rows' cubics: every ROW_SPAN-th pixel; a failing interval is split in halves down
+// to intervals shorter than 2 * MIN_SPAN, which are projected exactly.
+constexpr size_t ROW_SPAN = 64;
+constexpr size_t MIN_SPAN = 8;
 
 // The smallest and largest source row and column of a bilinear map's lo entries (as flat_window
 // finds them).
@@ -258,86 +252,193 @@ struct Bounds {
     }
 };
 
-// The source x/y of every output centre (lons[c], lat) of one row. Exact (PROJ) at every
-// SEGMENT-th pixel, at the row's end and at each segment's midpoint; in between interpolated
-// linearly when the midpoint's interpolation error is below ROW_MAX_ERROR source pixels. An
-// interpolated point closer to an edge where the result jumps (AxisLocator::edge_distance) than
-// 4x its segment's midpoint error (the largest error of a smooth curve's chord is near the
-// midpoint) is projected exactly as well, so the maps equal those of projecting every point:
-// nearest picks the same cell, bilinear the same neighbours with weights within 4x the error.
-void project_row(const io::LonLatToCrs& to_src, const std::vector<double>& lons, double lat,
-                 const AxisLocator& xa, const AxisLocator& ya, double x_step, double y_step,
-                 bool nearest, std::vector<double>& xs, std::vector<double>& ys, RowScratch& s) {
+// The cubic through four points (u[k], v[k]) in Newton's form, evaluated at u.
+struct Cubic {
+    double u0, u1, u2, c0, c1, c2, c3;
+    Cubic(const double* u, const double* v)
+        : u0(u[0])
+        , u1(u[1])
+        , u2(u[2])
+        , c0(v[0]) {
+        const double d01 = (v[1] - v[0]) / (u[1] - u[0]);
+        const double d12 = (v[2] - v[1]) / (u[2] - u[1]);
+        const double d23 = (v[3] - v[2]) / (u[3] - u[2]);
+        const double d012 = (d12 - d01) / (u[2] - u[0]);
+        const double d123 = (d23 - d12) / (u[3] - u[1]);
+        c1 = d01;
+        c2 = d012;
+        c3 = (d123 - d012) / (u[3] - u[0]);
+    }
+    double operator()(double u) const {
+        return c0 + (u - u0) * (c1 + (u - u1) * (c2 + (u - u2) * c3));
+    }
+};
+
+// Pixels [a, b] of the row with nodes every s pixels (a, a + s, ..., b), see
+// project_row_positions.
+void approx_range(const io::LonLatToCrs& to_src, const std::vector<double>& lons, double lat,
+                  double x_step, double y_step, double tol, size_t a, size_t b, size_t s,
+                  RowPositions& r) {
     const size_t W = lons.size();
-    const size_t nseg = (W - 1 + SEGMENT - 1) / SEGMENT; // segments [k*S, min((k+1)*S, W-1)]
-    if (W < 2 * SEGMENT) {
-        std::copy(lons.begin(), lons.end(), xs.begin());
-        std::fill(ys.begin(), ys.end(), lat);
-        to_src.transform(xs.data(), ys.data(), W);
-        return;
+    // The nodes: one more on each side of [a, b] where the row has it, so that each interval's
+    // cubic takes its nodes around it.
+    std::vector<size_t> nodes;
+    if (a >= s) {
+        nodes.push_back(a - s);
     }
-    auto end_of = [&](size_t k) { return std::min((k + 1) * SEGMENT, W - 1); };
-    s.kx.resize(nseg + 1);
-    s.ky.assign(nseg + 1, lat);
-    s.mx.resize(nseg);
-    s.my.assign(nseg, lat);
-    for (size_t k = 0; k <= nseg; ++k) {
-        s.kx[k] = lons[std::min(k * SEGMENT, W - 1)];
+    const size_t first = nodes.size();
+    for (size_t c = a; c < b; c += s) {
+        nodes.push_back(c);
     }
-    for (size_t k = 0; k < nseg; ++k) {
-        s.mx[k] = lons[(k * SEGMENT + end_of(k)) / 2];
+    nodes.push_back(b);
+    const size_t last = nodes.size() - 1; // the node b
+    if (b + s <= W - 1) {
+        nodes.push_back(b + s);
     }
-    to_src.transform(s.kx.data(), s.ky.data(), nseg + 1);
-    to_src.transform(s.mx.data(), s.my.data(), nseg);
-    s.err.assign(nseg, 0.0);
-    s.redo.clear();
-    for (size_t k = 0; k < nseg; ++k) {
-        const size_t a = k * SEGMENT, b = end_of(k), m = (a + b) / 2;
-        const double fm = static_cast<double>(m - a) / static_cast<double>(b - a);
-        const double ix = s.kx[k] + fm * (s.kx[k + 1] - s.kx[k]);
-        const double iy = s.ky[k] + fm * (s.ky[k + 1] - s.ky[k]);
-        const double e = std::max(std::abs(ix - s.mx[k]) / x_step, std::abs(iy - s.my[k]) / y_step);
-        if (!(e <= ROW_MAX_ERROR)) { // also NaN: a point PROJ cannot map
-            for (size_t c = a; c <= b; ++c) {
-                s.redo.push_back(c);
-            }
-            continue;
-        }
-        s.err[k] = e;
+    const size_t N = nodes.size();
+    if (N < 4) {
         for (size_t c = a; c <= b; ++c) {
-            const double f = static_cast<double>(c - a) / static_cast<double>(b - a);
-            xs[c] = s.kx[k] + f * (s.kx[k + 1] - s.kx[k]);
-            ys[c] = s.ky[k] + f * (s.ky[k + 1] - s.ky[k]);
-            const double margin = 4.0 * e + 1e-9;
-            if (xa.edge_distance(xs[c], nearest) < margin * x_step ||
-                ya.edge_distance(ys[c], nearest) < margin * y_step) {
-                s.redo.push_back(c);
+            if (!r.exact[c]) {
+                r.queue.push_back(c);
             }
         }
-    }
-    if (s.redo.empty()) {
         return;
     }
-    s.rx.resize(s.redo.size());
-    s.ry.assign(s.redo.size(), lat);
-    for (size_t i = 0; i < s.redo.size(); ++i) {
-        s.rx[i] = lons[s.redo[i]];
+    // Exact at the nodes and at the midpoints of the intervals inside [a, b]: PROJ's positions
+    // of those not known yet (a split interval's ends and midpoint, its neighbours' midpoints),
+    // all kept in r as exact.
+    std::vector<size_t> pts(nodes);
+    for (size_t k = first; k < last; ++k) {
+        pts.push_back((nodes[k] + nodes[k + 1]) / 2);
     }
-    to_src.transform(s.rx.data(), s.ry.data(), s.redo.size());
-    for (size_t i = 0; i < s.redo.size(); ++i) {
-        xs[s.redo[i]] = s.rx[i];
-        ys[s.redo[i]] = s.ry[i];
+    std::vector<size_t> todo;
+    std::vector<double> px, py;
+    for (const size_t c : pts) {
+        if (!r.exact[c]) {
+            todo.push_back(c);
+            px.push_back(lons[c]);
+        }
+    }
+    py.assign(px.size(), lat);
+    to_src.transform(px.data(), py.data(), px.size());
+    for (size_t i = 0; i < todo.size(); ++i) {
+        r.x[todo[i]] = px[i];
+        r.y[todo[i]] = py[i];
+        r.exact[todo[i]] = 1;
+    }
+    for (size_t k = first; k < last; ++k) {
+        const size_t c0 = nodes[k], c1 = nodes[k + 1], m = (c0 + c1) / 2;
+        const double mx = r.x[m], my = r.y[m];
+        const size_t k0 = std::min(k > 0 ? k - 1 : 0, N - 4);
+        double u[4], vx[4], vy[4];
+        bool finite = std::isfinite(mx) && std::isfinite(my);
+        for (size_t q = 0; q < 4; ++q) {
+            const size_t c = nodes[k0 + q];
+            u[q] = static_cast<double>(c) - static_cast<double>(c0);
+            vx[q] = r.x[c];
+            vy[q] = r.y[c];
+            finite = finite && std::isfinite(vx[q]) && std::isfinite(vy[q]);
+        }
+        bool ok = false;
+        if (finite) {
+            const Cubic fx(u, vx), fy(u, vy);
+            const double um = static_cast<double>(m - c0);
+            const double err =
+                std::max(std::abs(fx(um) - mx) / x_step, std::abs(fy(um) - my) / y_step);
+            // The error of a cubic through four nodes is f''''/24 times the product of the
+            // distances to the nodes, whose largest value on the interval is at most 1.07x its
+            // value at the midpoint for every stencil used here (middle, outer, a short last
+            // interval): half the tolerance there leaves room for f'''' changing along it.
+            ok = 2.0 * err <= tol;
+            if (ok) {
+                // Stepped by forward differences (three additions per pixel instead of the
+                // Newton form's nine operations; the rounding this adds is ~1e-9 source pixels
+                // over an interval of 64); pixels already exact keep PROJ's position.
+                double x = fx(0), dx1 = fx(1) - x, dx2 = fx(2) - 2 * fx(1) + x;
+                double y = fy(0), dy1 = fy(1) - y, dy2 = fy(2) - 2 * fy(1) + y;
+                const double dx3 = 6 * fx.c3, dy3 = 6 * fy.c3;
+                for (size_t c = c0 + 1; c < c1; ++c) {
+                    x += dx1;
+                    dx1 += dx2;
+                    dx2 += dx3;
+                    y += dy1;
+                    dy1 += dy2;
+                    dy2 += dy3;
+                    if (!r.exact[c]) { // the midpoint, a split parent's nodes
+                        r.x[c] = x;
+                        r.y[c] = y;
+                    }
+                }
+            }
+        }
+        if (!ok) {
+            const size_t len = c1 - c0;
+            if (len >= 2 * MIN_SPAN) {
+                approx_range(to_src, lons, lat, x_step, y_step, tol, c0, c1, len / 2, r);
+            } else {
+                for (size_t c = c0 + 1; c < c1; ++c) {
+                    if (!r.exact[c]) {
+                        r.queue.push_back(c);
+                    }
+                }
+            }
+        }
     }
 }
 
-// The bilinear map of output row p0 / W (pixels p0 .. p0 + W): project_row's positions, each
-// set as Mapper::set does, with one lookup per axis for both the map entry and project_row's
-// edge check (AxisLocator::bilinear with edge_distance). Pixels project_row projects exactly are
-// set from the exact positions after all, and a pixel two segments share is set last by the
-// second, so every entry is that of Mapper::set on project_row's final position.
+} // namespace
+
+void project_row_positions(const io::LonLatToCrs& to_src, const std::vector<double>& lons,
+                           double lat, double x_step, double y_step, double tol, RowPositions& r) {
+    const size_t W = lons.size();
+    r.x.resize(W);
+    r.y.resize(W);
+    r.exact.assign(W, 0);
+    r.queue.clear();
+    const size_t s = std::min(ROW_SPAN, W > 0 ? (W - 1) / 3 : 0);
+    if (tol > 0 && s >= MIN_SPAN) {
+        approx_range(to_src, lons, lat, x_step, y_step, tol, 0, W - 1, s, r);
+    } else {
+        for (size_t c = 0; c < W; ++c) {
+            r.queue.push_back(c);
+        }
+    }
+    if (r.queue.empty()) {
+        return;
+    }
+    std::vector<double>& qx = r.qx;
+    std::vector<double>& qy = r.qy;
+    qx.resize(r.queue.size());
+    qy.assign(r.queue.size(), lat);
+    for (size_t i = 0; i < r.queue.size(); ++i) {
+        qx[i] = lons[r.queue[i]];
+    }
+    to_src.transform(qx.data(), qy.data(), qx.size());
+    for (size_t i = 0; i < r.queue.size(); ++i) {
+        r.x[r.queue[i]] = qx[i];
+        r.y[r.queue[i]] = qy[i];
+        r.exact[r.queue[i]] = 1;
+    }
+}
+
+namespace {
+
+struct RowScratch {
+    RowPositions pos;
+    std::vector<AxisLocator::Hit> hx, hy;
+    std::vector<size_t> redo; // pixels projected exactly after all
+    std::vector<double> rx, ry;
+    std::vector<std::int32_t> sx, sy; // the source column (-1: none) and row of each entry
+};
+
+// The bilinear map of output row p0 / W (pixels p0 .. p0 + W): the positions of
+// project_row_positions, each looked up once on each axis (AxisLocator::bilinear with
+// edge_distance) for the map entry and an edge check: an interpolated position closer than
+// 2 * ROW_TOL source pixels to an edge where the result jumps (a footprint end or a centre: a
+// weight crosses 0 and a NaN neighbour drops in or out) is projected exactly after all, so every
+// entry has the neighbours of the exact position and weights within ROW_TOL of its weights.
 void map_bilinear_row(const io::LonLatToCrs& to_src, const std::vector<double>& lons, double lat,
-                      const Mapper& mapper, size_t p0, std::vector<double>& xs,
-                      std::vector<double>& ys, RowScratch& s, Bounds& bounds) {
+                      const Mapper& mapper, size_t p0, RowScratch& s, Bounds& bounds) {
     const size_t W = lons.size();
     const AxisLocator &xa = mapper.xa, &ya = mapper.ya;
     const double x_step = mapper.x_step, y_step = mapper.y_step;
@@ -349,100 +450,51 @@ void map_bilinear_row(const io::LonLatToCrs& to_src, const std::vector<double>& 
         s.sx[c] = inside ? xl : -1;
         s.sy[c] = inside ? yl : -1;
     };
-    // Mapper::set's bilinear branch.
-    const auto set = [&](size_t c, double x, double y) {
-        std::int32_t xl = 0, xh = 0, yl = 0, yh = 0;
-        float wx = 0.f, wy = 0.f;
-        const bool inside = xa.bilinear(x, xl, xh, wx) && ya.bilinear(y, yl, yh, wy);
-        put(c, inside, xl, xh, wx, yl, yh, wy);
-    };
-    // The row's final entries into bounds (-1 where none: as unsigned, no smaller minimum).
-    const auto add_bounds = [&] {
-        std::uint32_t r0 = 0xffffffffu, c0 = 0xffffffffu;
-        std::int32_t r1 = -1, c1 = -1;
-        for (size_t c = 0; c < W; ++c) {
-            r0 = std::min(r0, static_cast<std::uint32_t>(s.sy[c]));
-            c0 = std::min(c0, static_cast<std::uint32_t>(s.sx[c]));
-            r1 = std::max(r1, s.sy[c]);
-            c1 = std::max(c1, s.sx[c]);
-        }
-        if (c1 >= 0) {
-            bounds.r0 = std::min<std::int64_t>(bounds.r0, r0);
-            bounds.r1 = std::max<std::int64_t>(bounds.r1, r1);
-            bounds.c0 = std::min<std::int64_t>(bounds.c0, c0);
-            bounds.c1 = std::max<std::int64_t>(bounds.c1, c1);
-        }
-    };
-    if (W < 2 * SEGMENT) {
-        project_row(to_src, lons, lat, xa, ya, x_step, y_step, false, xs, ys, s);
-        for (size_t c = 0; c < W; ++c) {
-            set(c, xs[c], ys[c]);
-        }
-        add_bounds();
-        return;
-    }
-    const size_t nseg = (W - 1 + SEGMENT - 1) / SEGMENT;
-    auto end_of = [&](size_t k) { return std::min((k + 1) * SEGMENT, W - 1); };
-    s.kx.resize(nseg + 1);
-    s.ky.assign(nseg + 1, lat);
-    s.mx.resize(nseg);
-    s.my.assign(nseg, lat);
-    for (size_t k = 0; k <= nseg; ++k) {
-        s.kx[k] = lons[std::min(k * SEGMENT, W - 1)];
-    }
-    for (size_t k = 0; k < nseg; ++k) {
-        s.mx[k] = lons[(k * SEGMENT + end_of(k)) / 2];
-    }
-    to_src.transform(s.kx.data(), s.ky.data(), nseg + 1);
-    to_src.transform(s.mx.data(), s.my.data(), nseg);
+    project_row_positions(to_src, lons, lat, x_step, y_step, ROW_TOL, s.pos);
+    s.hx.resize(W);
+    s.hy.resize(W);
+    xa.bilinear(s.pos.x.data(), W, s.hx.data());
+    ya.bilinear(s.pos.y.data(), W, s.hy.data());
+    const double mx = 2.0 * ROW_TOL * x_step, my = 2.0 * ROW_TOL * y_step;
     s.redo.clear();
-    for (size_t k = 0; k < nseg; ++k) {
-        const size_t a = k * SEGMENT, b = end_of(k), m = (a + b) / 2;
-        const double fm = static_cast<double>(m - a) / static_cast<double>(b - a);
-        const double ix = s.kx[k] + fm * (s.kx[k + 1] - s.kx[k]);
-        const double iy = s.ky[k] + fm * (s.ky[k + 1] - s.ky[k]);
-        const double e = std::max(std::abs(ix - s.mx[k]) / x_step, std::abs(iy - s.my[k]) / y_step);
-        if (!(e <= ROW_MAX_ERROR)) { // also NaN: a point PROJ cannot map
-            for (size_t c = a; c <= b; ++c) {
-                s.redo.push_back(c);
-            }
+    for (size_t c = 0; c < W; ++c) {
+        const auto &hx = s.hx[c], &hy = s.hy[c];
+        if (!s.pos.exact[c] && (hx.edge_distance < mx || hy.edge_distance < my)) {
+            s.redo.push_back(c);
             continue;
         }
-        const double margin = 4.0 * e + 1e-9;
-        const double mx = margin * x_step, my = margin * y_step;
-        const size_t np = b - a + 1;
-        double px[SEGMENT + 1], py[SEGMENT + 1];
-        AxisLocator::Hit hx[SEGMENT + 1], hy[SEGMENT + 1];
-        for (size_t c = a; c <= b; ++c) {
-            const double f = static_cast<double>(c - a) / static_cast<double>(b - a);
-            px[c - a] = s.kx[k] + f * (s.kx[k + 1] - s.kx[k]);
-            py[c - a] = s.ky[k] + f * (s.ky[k + 1] - s.ky[k]);
+        put(c, hx.inside && hy.inside, hx.lo, hx.hi, hx.w, hy.lo, hy.hi, hy.w);
+    }
+    if (!s.redo.empty()) {
+        s.rx.resize(s.redo.size());
+        s.ry.assign(s.redo.size(), lat);
+        for (size_t i = 0; i < s.redo.size(); ++i) {
+            s.rx[i] = lons[s.redo[i]];
         }
-        xa.bilinear(px, np, hx);
-        ya.bilinear(py, np, hy);
-        for (size_t i = 0; i < np; ++i) {
-            if (hx[i].edge_distance < mx || hy[i].edge_distance < my) {
-                s.redo.push_back(a + i);
-                continue;
-            }
-            put(a + i, hx[i].inside && hy[i].inside, hx[i].lo, hx[i].hi, hx[i].w, hy[i].lo,
-                hy[i].hi, hy[i].w);
+        to_src.transform(s.rx.data(), s.ry.data(), s.redo.size());
+        for (size_t i = 0; i < s.redo.size(); ++i) {
+            std::int32_t xl = 0, xh = 0, yl = 0, yh = 0;
+            float wx = 0.f, wy = 0.f;
+            const bool inside =
+                xa.bilinear(s.rx[i], xl, xh, wx) && ya.bilinear(s.ry[i], yl, yh, wy);
+            put(s.redo[i], inside, xl, xh, wx, yl, yh, wy);
         }
     }
-    if (s.redo.empty()) {
-        add_bounds();
-        return;
+    // The row's final entries into bounds (-1 where none: as unsigned, no smaller minimum).
+    std::uint32_t r0 = 0xffffffffu, c0 = 0xffffffffu;
+    std::int32_t r1 = -1, c1 = -1;
+    for (size_t c = 0; c < W; ++c) {
+        r0 = std::min(r0, static_cast<std::uint32_t>(s.sy[c]));
+        c0 = std::min(c0, static_cast<std::uint32_t>(s.sx[c]));
+        r1 = std::max(r1, s.sy[c]);
+        c1 = std::max(c1, s.sx[c]);
     }
-    s.rx.resize(s.redo.size());
-    s.ry.assign(s.redo.size(), lat);
-    for (size_t i = 0; i < s.redo.size(); ++i) {
-        s.rx[i] = lons[s.redo[i]];
+    if (c1 >= 0) {
+        bounds.r0 = std::min<std::int64_t>(bounds.r0, r0);
+        bounds.r1 = std::max<std::int64_t>(bounds.r1, r1);
+        bounds.c0 = std::min<std::int64_t>(bounds.c0, c0);
+        bounds.c1 = std::max<std::int64_t>(bounds.c1, c1);
     }
-    to_src.transform(s.rx.data(), s.ry.data(), s.redo.size());
-    for (size_t i = 0; i < s.redo.size(); ++i) {
-        set(s.redo[i], s.rx[i], s.ry[i]);
-    }
-    add_bounds();
 }
 
 // The PROJ transformations of one map's bands. Building one costs ~10 ms (PROJ's database, a
@@ -568,14 +620,12 @@ PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resa
         for_each(bands, [&](size_t band) {
             const auto lease = transformers.take();
             const io::LonLatToCrs& to_src = *lease;
-            std::vector<double> xs(W), ys(W);
             RowScratch scratch;
             for (size_t r = band * H / bands; r < (band + 1) * H / bands; ++r) {
                 if ((r & 15) == 0) {
                     check_interrupted();
                 }
-                map_bilinear_row(to_src, lons, lats[r], mapper, r * W, xs, ys, scratch,
-                                 band_bounds[band]);
+                map_bilinear_row(to_src, lons, lats[r], mapper, r * W, scratch, band_bounds[band]);
             }
         });
         // used_window's window (flat_window of lo, one cell added on every side), found on the

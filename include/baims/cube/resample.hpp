@@ -180,6 +180,26 @@ io::Window used_window(const SourceMap& map, size_t src_h, size_t src_w,
 PixelMap map_projected(const io::ProjectedAxes& src, const grid::Grid& out, Resampling method,
                        const io::ForEach& for_each, const std::string& out_crs = {});
 
+// The source x/y of the output pixel centres (lons[c], lat) of one row (a projected source's
+// bilinear map, resample_projected.cpp), with few exact transforms: exact at nodes every 64th
+// pixel and at the midpoints between them; in between, each interval takes the cubic through
+// the four nearest nodes when it is within tol/2 source pixels (x / x_step, y / y_step) of the
+// exact midpoint, else it is split in halves (nodes every 32nd pixel, ...) down to intervals
+// under 16 pixels, which are projected exactly, as are intervals touching a point PROJ cannot map
+// (NaN). The largest error of such a cubic on an interval is near its midpoint, so every
+// position is within ~tol of the exact one (measured: tests/unit/cube/test_resample.cpp).
+// tol <= 0: every pixel exact.
+struct RowPositions {
+    std::vector<double> x, y;        // per pixel of the row
+    std::vector<std::uint8_t> exact; // 1 where x, y are PROJ's own
+    std::vector<size_t> queue;       // scratch
+    std::vector<double> qx, qy;      // scratch
+};
+// The tolerance of map_projected's bilinear rows (source pixels).
+inline constexpr double ROW_TOL = 1e-6;
+void project_row_positions(const io::LonLatToCrs& to_src, const std::vector<double>& lons,
+                           double lat, double x_step, double y_step, double tol, RowPositions& r);
+
 // Turns the nearest PixelMap m of a projected source into its average/mode map (every source centre
 // mapped onto the output grid, then set_cell_lists; resample_projected.cpp).
 void set_projected_cells(PixelMap& m, const io::ProjectedAxes& src, const grid::Grid& out,

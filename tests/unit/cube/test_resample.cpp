@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -918,8 +919,128 @@ TEST_CASE("projected maps equal those of projecting every output pixel exactly",
                              static_cast<double>(std::abs(mb.wy[p] - e.wy[p]))});
         }
         CHECK(lo_differ == 0);
-        CHECK(wmax <= 0.04); // 4x the largest interpolation error allowed (0.01 source pixels)
+        // the rows' positions are within ROW_TOL source pixels; the float weights' rounding
+        CHECK(wmax <= ROW_TOL + 1e-7);
     }
+}
+
+// project_row_positions (the bilinear maps' rows) against projecting every pixel: within ROW_TOL
+// source pixels on both axes everywhere, NaN exactly where PROJ gives no position, and far fewer
+// exact transforms where the projection is smooth.
+TEST_CASE("projected rows' positions are within ROW_TOL of the exact ones", "[cube][projected]") {
+    struct Case {
+        const char* name;
+        const char* crs;
+        double step; // source cell (metres; degrees for the rotated pole)
+        baims::grid::Box region;
+        size_t w, h, row_step; // output grid; every row_step-th row tested
+        double max_exact;      // largest share of pixels projected exactly
+    };
+    const Case cases[] = {
+        // bench/projected.sh: 1.1 km LCC cells, the gen10 grid of 4400x2600
+        {"LCC bench",
+         "+proj=lcc +lat_0=59.5 +lon_0=20 +lat_1=55 +lat_2=64 +x_0=0 +y_0=0 +ellps=WGS84 "
+         "+type=crs",
+         1100.0,
+         {9.0, 53.0, 31.0, 66.0},
+         4400,
+         2600,
+         13,
+         0.04},
+        // lcc_km.nc (as the CF reader builds it), test_gen_grid_mapping's output grid
+        {"LCC lcc_km",
+         "+proj=lcc +lat_0=42.5 +lon_0=-100 +lat_1=25 +lat_2=60 +x_0=0 +y_0=0 +a=6378137 "
+         "+rf=298.25722356300003 +no_defs +type=crs",
+         1000.0,
+         {-111.0, 34.5, -101.0, 42.5},
+         300,
+         240,
+         1,
+         0.15},
+        // the whole northern hemisphere down to 40 N: the pole in the rows' middle
+        {"polar stereographic",
+         "+proj=stere +lat_0=90 +lat_ts=70 +lon_0=-45 +datum=WGS84 +type=crs",
+         25000.0,
+         {-180.0, 40.0, 180.0, 90.0},
+         1441,
+         201,
+         1,
+         1.0},
+        // 0.11 degree rotated-pole cells (EURO-CORDEX-like)
+        {"rotated pole",
+         "+proj=ob_tran +o_proj=longlat +o_lon_p=0 +o_lat_p=40 +lon_0=10 +R=6371229 +no_defs "
+         "+type=crs",
+         0.11,
+         {-20.0, 30.0, 45.0, 75.0},
+         1300,
+         367,
+         1,
+         1.0},
+        // UTM 33 N, 5 km cells, far out of its zone
+        {"transverse mercator",
+         "+proj=tmerc +lat_0=0 +lon_0=15 +k=0.9996 +x_0=500000 +datum=WGS84 +type=crs",
+         5000.0,
+         {-30.0, 30.0, 60.0, 72.0},
+         1800,
+         421,
+         1,
+         1.0},
+        // beyond the horizon PROJ gives no position (NaN)
+        {"orthographic",
+         "+proj=ortho +lat_0=60 +lon_0=20 +R=6371229 +type=crs",
+         40000.0,
+         {-180.0, -10.0, 180.0, 90.0},
+         1441,
+         201,
+         1,
+         1.0},
+    };
+    for (const auto& k : cases) {
+        INFO(k.name);
+        const baims::grid::Grid out(k.region, k.w, k.h);
+        const auto lons = out.x_centers(), lats = out.y_centers();
+        const baims::io::LonLatToCrs to_src(k.crs);
+        RowPositions r;
+        double dmax = 0;
+        size_t nan_differ = 0, nan = 0, exact = 0, all = 0;
+        for (size_t row = 0; row < k.h; row += k.row_step) {
+            std::vector<double> x = lons, y(lons.size(), lats[row]);
+            to_src.transform(x.data(), y.data(), x.size());
+            project_row_positions(to_src, lons, lats[row], k.step, k.step, ROW_TOL, r);
+            REQUIRE(r.x.size() == k.w);
+            for (size_t c = 0; c < k.w; ++c) {
+                const bool na = std::isnan(x[c]);
+                nan += na;
+                nan_differ += na != std::isnan(r.x[c]) || na != std::isnan(r.y[c]);
+                if (!na) {
+                    dmax = std::max(
+                        {dmax, std::abs(r.x[c] - x[c]) / k.step, std::abs(r.y[c] - y[c]) / k.step});
+                }
+                if (r.exact[c]) {
+                    exact += 1;
+                    // exact means PROJ's own position (NaN where it has none)
+                    nan_differ += !(r.x[c] == x[c] && r.y[c] == y[c]) && !na;
+                }
+            }
+            all += k.w;
+        }
+        INFO("max error " << dmax << " source pixels; exact " << exact << " of " << all << "; NaN "
+                          << nan);
+        CHECK(nan_differ == 0);
+        CHECK(dmax <= ROW_TOL);
+        CHECK(static_cast<double>(exact) <= k.max_exact * static_cast<double>(all));
+        if (std::string(k.name) == "orthographic") {
+            CHECK(nan > all / 10); // the horizon is inside the rows
+        }
+        WARN(k.name << ": max error " << dmax << " source pixels, exact " << exact << " of " << all
+                    << ", NaN " << nan);
+    }
+    // tol 0: every pixel exact
+    const baims::io::LonLatToCrs to_src(cases[0].crs);
+    const baims::grid::Grid out(cases[0].region, 200, 10);
+    RowPositions r;
+    project_row_positions(to_src, out.x_centers(), 60.0, 1100.0, 1100.0, 0.0, r);
+    CHECK(std::count(r.exact.begin(), r.exact.end(), 1) == 200);
 }
 
 TEST_CASE("used_window bounds exactly the source cells a map reads", "[cube][projected]") {
