@@ -1,5 +1,7 @@
 #include "journal.hpp"
 
+#include "parallel.hpp"
+
 #include "baims/core/error.hpp"
 #include "baims/core/fault.hpp"
 #include "baims/core/fs.hpp"
@@ -128,6 +130,50 @@ void unlink_if_there(const sfs::path& p) {
     }
 }
 
+// The name in the staging folder of the second link to the file at <key> that an operation
+// replaces or removes (link_replaced): never a staged_name(), whose '%' is always "%25" or "%2F".
+std::string old_name(const std::string& key) {
+    return "%old%" + staged_name(key);
+}
+
+// Gives every file that the operations will replace or remove a second name in the staging
+// folder (a hard link; errors ignored: a key with no file yet, or a link that fails, only costs
+// the time below). The renames and unlinks of the commit then drop one of two links, and the
+// inode is freed later, when the staging folder is emptied (remove_staging, in parallel): on this
+// project's machines (ext4 without a journal, mounted with `discard`) freeing a file's blocks
+// waits for a discard request to the disk, 0.3 ms each when idle and up to 4 ms when others
+// write, one after the other in the commit before. The links change nothing readers see (no
+// file's bytes, no name in the pyramid), and need not be durable.
+void link_replaced(const sfs::path& root, const std::vector<FileOp>& ops) {
+    const sfs::path staging = root / STAGING_DIR;
+    std::set<std::string> done;
+    for (const auto& op : ops) {
+        if (done.insert(op.key).second) {
+            ::link((root / op.key).c_str(), (staging / old_name(op.key)).c_str());
+        }
+    }
+}
+
+// Removes the staging folder: its files on the run's thread pool (parallel.hpp; each unlink that
+// frees a file's blocks waits for the disk's discard, link_replaced: in parallel those waits
+// overlap; measured under load, 24 files: 49-89 ms one by one, 6-46 ms, median 11, on the two
+// workers), then what is left (folders of an older baims' staging) and the folder itself.
+void remove_staging(const sfs::path& staging) {
+    std::vector<std::string> files;
+    std::error_code ec;
+    for (sfs::directory_iterator it(staging, ec), end; !ec && it != end; it.increment(ec)) {
+        std::error_code ec2;
+        if (!it->is_directory(ec2)) {
+            files.push_back(it->path().string());
+        }
+    }
+    constexpr int MAX_THREADS = 8; // (without an installed pool, threads started for the call)
+    parallel_for(files.size(), MAX_THREADS, [&](size_t i, size_t) {
+        ::unlink(files[i].c_str()); // errors: remove_tree below reports them
+    });
+    remove_tree(staging);
+}
+
 void apply_file_ops(const sfs::path& root, const std::vector<FileOp>& ops, const char* each,
                     const char* done) {
     const sfs::path staging = root / STAGING_DIR;
@@ -171,9 +217,16 @@ void apply_file_ops(const sfs::path& root, const std::vector<FileOp>& ops, const
     // changes nothing (every staged file was moved, durably; its erases name files the new
     // content does not have). A later update's commit makes the removal durable first (its
     // journal's fsync of this folder, or the syncfs before an exchange).
+    // The journal is moved into the staging folder rather than unlinked here (an unlink would
+    // free its blocks, one discard wait), and the folder is removed with it.
     std::error_code ec;
-    sfs::remove(root / JOURNAL_KEY, ec);
-    sfs::remove_all(staging, ec);
+    if (::rename((root / JOURNAL_KEY).c_str(), (staging / JOURNAL_KEY).c_str()) != 0) {
+        sfs::remove(root / JOURNAL_KEY, ec);
+    }
+    try {
+        remove_staging(staging);
+    } catch (const Error&) { // as before: a staging folder left is removed by the next run
+    }
 }
 
 } // namespace
@@ -205,6 +258,7 @@ void commit_file_ops(const sfs::path& root, const std::vector<FileOp>& ops, cons
     const sfs::path staging = root / STAGING_DIR, staged_journal = staging / JOURNAL_KEY;
     std::error_code ec;
     sfs::create_directories(staging, ec);
+    link_replaced(root, ops);
     fs::write_file(staged_journal, nlohmann::json{{"phase", "file-ops"}, {"ops", list}}.dump());
     fs::sync_filesystem(root);
     fault_point(before);
@@ -222,7 +276,7 @@ bool complete_file_ops(const sfs::path& root, const char* each, const char* done
     const sfs::path path = root / JOURNAL_KEY;
     std::error_code ec;
     if (!sfs::exists(path, ec)) {
-        remove_tree(root / STAGING_DIR); // an update that never committed
+        remove_staging(root / STAGING_DIR); // an update that never committed
         return false;
     }
     std::vector<FileOp> ops;

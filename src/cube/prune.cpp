@@ -102,7 +102,12 @@ std::vector<CubeArray> read_cube_arrays(const sfs::path& cube) {
                          "Give the path of a Zarr v2 group");
     }
     const auto owned = open_cube_store(cube);
-    const zarr::KvStore& store = *owned;
+    return read_cube_arrays(*owned, cube);
+}
+
+std::vector<CubeArray> read_cube_arrays(const zarr::KvStore& store, const sfs::path& cube) {
+    const bool object_storage = zarr::is_object_storage_path(cube.string());
+    std::error_code ec;
     std::vector<CubeArray> out;
     for (const auto& name : store.list("")) {
         // On object storage a "folder" is only a key prefix: an entry that holds no .zarray and

@@ -34,6 +34,7 @@
 #include <malloc.h>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -141,6 +142,63 @@ std::vector<std::string> dims_of(const json& attrs) {
     }
     return d;
 }
+
+// The cube's small files as read once: the reads of its metadata and coordinates (read_source,
+// the array check, the time axis, each level's copy of the other arrays) go through this store,
+// which asks the cube only for what no earlier read asked (the cube's writer lock is held, so
+// nothing changes them meanwhile). Read-only; safe for concurrent use.
+class ReadOnce : public zarr::KvStore {
+public:
+    explicit ReadOnce(const zarr::KvStore& inner)
+        : m_inner(inner) {}
+    std::optional<std::string> get(const std::string& key) const override {
+        {
+            std::lock_guard<std::mutex> l(m_mutex);
+            if (auto it = m_got.find(key); it != m_got.end()) {
+                return it->second;
+            }
+        }
+        auto v = m_inner.get(key);
+        std::lock_guard<std::mutex> l(m_mutex);
+        m_got.emplace(key, v);
+        return v;
+    }
+    bool exists(const std::string& key) const override {
+        {
+            std::lock_guard<std::mutex> l(m_mutex);
+            if (auto it = m_got.find(key); it != m_got.end()) {
+                return it->second.has_value();
+            }
+        }
+        return m_inner.exists(key);
+    }
+    std::vector<std::string> list(const std::string& dir) const override {
+        {
+            std::lock_guard<std::mutex> l(m_mutex);
+            if (auto it = m_listed.find(dir); it != m_listed.end()) {
+                return it->second;
+            }
+        }
+        auto v = m_inner.list(dir);
+        std::lock_guard<std::mutex> l(m_mutex);
+        m_listed.emplace(dir, v);
+        return v;
+    }
+    void put(const std::string&, std::string_view) override { read_only(); }
+    void erase(const std::string&) override { read_only(); }
+    void rename(const std::string&, const std::string&) override { read_only(); }
+    void erase_dir(const std::string&) override { read_only(); }
+    std::string describe() const override { return m_inner.describe(); }
+
+private:
+    [[noreturn]] static void read_only() {
+        throw InternalError("tiles: the cube is read through a read-only store");
+    }
+    const zarr::KvStore& m_inner;
+    mutable std::mutex m_mutex;
+    mutable std::map<std::string, std::optional<std::string>> m_got;
+    mutable std::map<std::string, std::vector<std::string>> m_listed;
+};
 
 Source read_source(const zarr::KvStore& store, const std::string& path) {
     if (!store.exists(".zgroup")) {
@@ -610,14 +668,30 @@ public:
         const size_t seg =
             m_threads > 1 && fw >= 2 * m_F * 256 ? level_size(fw, 2 * m_F) * m_F : fw;
         const size_t nseg = level_size(fw, seg);
-        std::vector<std::vector<char>> seg_any(nseg * (static_cast<size_t>(m_L) + 1));
+        // Chunk by chunk (a group of bands that covers the footprint's part of one level-0 chunk
+        // row, and chunks whose width is a multiple of F): one segment per level-0 chunk column
+        // (each starts on a multiple of F columns, as above), whose thread decodes that chunk
+        // into a buffer of its own and makes the segment's cells from it right away. Each chunk
+        // is decoded once as before, but a thread holds one decoded chunk instead of the task
+        // holding the whole chunk row (8 MB for 512^2 float chunks and 4096 columns): fresh
+        // memory that a short run (an --update of one day) pays for in page faults.
+        const bool chunkwise = cw % m_F == 0;
+        const size_t bx0 = C0 / cw, ncseg = level_size(C1, cw) - bx0;
+        std::vector<std::vector<char>> seg_any(std::max(nseg, chunkwise ? ncseg : 0) *
+                                               (static_cast<size_t>(m_L) + 1));
         // Every level's rows of the bands of level-0 rows [g0, g1) (a group of whole bands), each
         // segment's bands by one thread: one parallel_for per group rather than per band (a band of
-        // one segment is a few microseconds of work, less than a worker's wake-up).
-        const auto direct_group = [&](size_t g0, size_t g1) {
-            parallel_for(nseg, m_threads, [&](size_t i, size_t) {
+        // one segment is a few microseconds of work, less than a worker's wake-up). by_chunk: the
+        // segments are the chunk columns, each decoding its chunk of chunk row g0 / ch.
+        const auto direct_group = [&](size_t g0, size_t g1, bool by_chunk) {
+            parallel_for(by_chunk ? ncseg : nseg, m_threads, [&](size_t i, size_t) {
                 static thread_local Doubles a, an, b, bn; // the running thread's
-                const size_t c0 = C0 + i * seg, c1 = std::min(C1, c0 + seg);
+                const size_t c0 = by_chunk ? std::max(C0, (bx0 + i) * cw) : C0 + i * seg;
+                const size_t c1 = std::min(C1, by_chunk ? (bx0 + i + 1) * cw : c0 + seg);
+                DecodedChunk chunk(by_chunk);
+                if (by_chunk) {
+                    decode_own(cube, in_idx, g0 / ch, bx0 + i);
+                }
                 for (int k = 1; k <= m_L; ++k) {
                     seg_any[i * (static_cast<size_t>(m_L) + 1) + static_cast<size_t>(k)].assign(
                         levels[static_cast<size_t>(k)].ncols, 0);
@@ -654,7 +728,7 @@ public:
             });
             for (int k = 1; k <= m_L; ++k) {
                 auto& l = levels[static_cast<size_t>(k)];
-                for (size_t i = 0; i < nseg; ++i) {
+                for (size_t i = 0; i < (by_chunk ? ncseg : nseg); ++i) {
                     const auto& any =
                         seg_any[i * (static_cast<size_t>(m_L) + 1) + static_cast<size_t>(k)];
                     for (size_t j = 0; j < l.ncols; ++j) {
@@ -688,9 +762,14 @@ public:
                            !flushes_after(g1)) {
                         g1 = std::min(R1, g1 + m_F);
                     }
-                    load_chunks(cube, b0, g1, C0, C1, in_idx, ch, cw);
-                    direct_group(b0, g1); // every level's rows of the group are in place
-                    evict(g1, ch);
+                    if (chunkwise && b0 / ch == (g1 - 1) / ch && (b0 == R0 || b0 % ch == 0) &&
+                        (g1 == R1 || g1 % ch == 0)) {
+                        direct_group(b0, g1, true); // every level's rows of the group are in place
+                    } else {
+                        load_chunks(cube, b0, g1, C0, C1, in_idx, ch, cw);
+                        direct_group(b0, g1, false);
+                        evict(g1, ch);
+                    }
                     group_end = g1;
                 }
             } else {
@@ -1051,6 +1130,51 @@ private:
         }
     }
 
+    // The level-0 chunk a thread decoded for a chunk-wise segment of the direct path (run()):
+    // level0_row() reads it instead of the task's cache while `active`.
+    struct OwnChunk {
+        Bytes data;
+        bool present = false, active = false;
+    };
+    static OwnChunk& own_chunk() {
+        static thread_local OwnChunk c;
+        return c;
+    }
+    // Marks the thread's own chunk in use for a segment's lifetime (when `on`).
+    struct DecodedChunk {
+        explicit DecodedChunk(bool on)
+            : m_on(on) {}
+        ~DecodedChunk() {
+            if (m_on) {
+                own_chunk().active = false;
+            }
+        }
+        DecodedChunk(const DecodedChunk&) = delete;
+        DecodedChunk& operator=(const DecodedChunk&) = delete;
+        bool m_on;
+    };
+    // Decodes chunk (by, bx) of the outer index in idx into the thread's own chunk.
+    void decode_own(const zarr::KvStore& cube, const std::vector<size_t>& idx, size_t by,
+                    size_t bx) const {
+        const auto& m = m_v.meta;
+        const size_t nd = m.ndim();
+        auto& own = own_chunk();
+        own.data.resize(m.chunk_bytes()); // read_chunk fills every byte of a present chunk
+        std::vector<size_t> at = idx;
+        at[nd - 2] = by;
+        at[nd - 1] = bx;
+        try {
+            own.present = zarr::read_chunk(cube, m_v.name, m, at, own.data.data());
+        } catch (const InputError& e) { // as load_chunks()
+            if (!e.hint().empty()) {
+                throw;
+            }
+            throw InputError(e.what(), "Restore that chunk (or rerun baims gen for "
+                                       "its time step); the pyramid was left as it was");
+        }
+        own.active = true;
+    }
+
     // Chunks that end inside the band ending at b1 are not needed again.
     void evict(size_t b1, size_t ch) {
         for (auto it = m_cache.begin(); it != m_cache.end();) {
@@ -1072,9 +1196,11 @@ private:
         const size_t fw = c1 - c0;
         scratch.resize(fw);
         for (size_t bx = c0 / cw; bx * cw < c1; ++bx) {
-            const auto& data = m_cache.at({by, bx});
+            const auto& own = own_chunk();
+            const Bytes& data = own.active ? own.data : m_cache.at({by, bx});
+            const bool present = own.active ? own.present : !data.empty();
             const size_t xa = std::max(c0, bx * cw), xb = std::min(c1, (bx + 1) * cw);
-            if (data.empty()) {
+            if (!present) {
                 std::fill_n(&scratch[xa - c0], xb - xa, std::numeric_limits<T>::quiet_NaN());
                 continue;
             }
@@ -1703,10 +1829,10 @@ void stage_level(const sfs::path& out, const sfs::path& staging, const std::stri
 // Fault points: tiles-chunk, tiles-level (after each staged level), tiles-journal (after the
 // syncfs, before the journal is moved into place), tiles-move (before each file operation),
 // tiles-moved (before the journal goes).
-void append_in_place(const zarr::KvStore& cube, const sfs::path& cube_path, const Source& s, int n,
-                     size_t th, size_t tw, const std::vector<size_t>& ts, const json& cube_sources,
-                     const json& zlevels, const TilesRequest& req, const sfs::path& out,
-                     TilesResult& r) {
+void append_in_place(const zarr::KvStore& cube, const zarr::KvStore& meta_store,
+                     const sfs::path& cube_path, const Source& s, int n, size_t th, size_t tw,
+                     const std::vector<size_t>& ts, const json& cube_sources, const json& zlevels,
+                     const TilesRequest& req, const sfs::path& out, TilesResult& r) {
     const sfs::path staging = out / STAGING_DIR;
     remove_tree(staging);
     std::vector<std::unique_ptr<SwapStore>> stores;
@@ -1736,7 +1862,7 @@ void append_in_place(const zarr::KvStore& cube, const sfs::path& cube_path, cons
     const auto meta = [&] {
         for (int k = 1; k < n; ++k) {
             zarr::MemoryStore lv;
-            write_level_meta(cube, lv, s, size_t{1} << k, th, tw);
+            write_level_meta(meta_store, lv, s, size_t{1} << k, th, tw);
             zarr::consolidate(lv);
             std::map<std::string, std::string> files;
             std::set<std::string> dirs;
@@ -1812,8 +1938,9 @@ TilesResult build_tiles(const TilesRequest& req) {
                          "Give the path of a Zarr v2 cube, e.g. made by baims gen");
     }
     zarr::FileStore cube(cube_path, false);
-    Source s = read_source(cube, req.cube);
-    read_cube_arrays(cube_path); // every array folder has its .zarray (prune's check)
+    const ReadOnce cube_meta(cube); // metadata and coordinates (the data chunks: `cube`)
+    Source s = read_source(cube_meta, req.cube);
+    read_cube_arrays(cube_meta, cube_path);
     for (const auto& [name, method] : req.agg) {
         check_agg_method(method);
         if (std::none_of(s.vars.begin(), s.vars.end(),
@@ -1907,7 +2034,7 @@ TilesResult build_tiles(const TilesRequest& req) {
                     {"tile_size", json::array({tw, th})},
                     {"use_saved_levels", false},
                     {"agg_methods", agg_json}};
-    json cube_sources = read_json_file(cube, SOURCES_FILE);
+    json cube_sources = read_json_file(cube_meta, SOURCES_FILE);
 
     // --update: per level, the time slices to recompute; a full rebuild if not possible.
     std::vector<std::vector<size_t>> todo(n);
@@ -1929,8 +2056,9 @@ TilesResult build_tiles(const TilesRequest& req) {
         json old_sources = steps(read_json_file(levels, SOURCES_FILE));
         json new_sources = steps(cube_sources);
         std::string tdim = dims_of(s.vars.front().attrs).front();
-        std::vector<double> ctime =
-            cube.exists(tdim + "/.zarray") ? read_numeric_array(cube, tdim) : std::vector<double>{};
+        std::vector<double> ctime = cube_meta.exists(tdim + "/.zarray")
+                                        ? read_numeric_array(cube_meta, tdim)
+                                        : std::vector<double>{};
         for (int k = 1; incremental && k < n; ++k) {
             zarr::FileStore lv(sfs::path(out_dir) / (std::to_string(k) + ".zarr"), false);
             if (!lv.exists(tdim + "/.zarray") || ctime.empty()) {
@@ -2009,8 +2137,9 @@ TilesResult build_tiles(const TilesRequest& req) {
     const sfs::path swap = swap_dir(out);
     remove_tree(swap);
     if (in_place) {
-        append_in_place(cube, cube_path, s, n, th, tw, std::vector<size_t>(all.begin(), all.end()),
-                        cube_sources, zlevels, req, out, r);
+        append_in_place(cube, cube_meta, cube_path, s, n, th, tw,
+                        std::vector<size_t>(all.begin(), all.end()), cube_sources, zlevels, req,
+                        out, r);
         r.rebuilt = false;
         r.slices = all.size();
         return with_png(r);
@@ -2107,7 +2236,7 @@ TilesResult build_tiles(const TilesRequest& req) {
         const auto meta = [&] {
             for (int k = 1; k < n; ++k) {
                 auto& lv = *stores[static_cast<size_t>(k - 1)];
-                write_level_meta(cube, lv, s, size_t{1} << k, th, tw);
+                write_level_meta(cube_meta, lv, s, size_t{1} << k, th, tw);
                 zarr::consolidate(lv);
                 fault_point("tiles-level");
             }

@@ -4,6 +4,7 @@
 // cube holds and which of them are data variables.
 
 #include "baims/zarr/array_meta.hpp"
+#include "baims/zarr/kv_store.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -27,6 +28,10 @@ struct CubeArray {
 // path does not exist, is not a Zarr group (no .zgroup), or holds a folder with chunk files but
 // no .zarray. Hidden entries (".baims-*") and sub-groups are skipped.
 std::vector<CubeArray> read_cube_arrays(const std::filesystem::path& cube);
+// The same, read through `store` (the cube at `cube`, which must be a Zarr group: not checked
+// again), e.g. a store that keeps what an earlier reader of the metadata read.
+std::vector<CubeArray> read_cube_arrays(const zarr::KvStore& store,
+                                        const std::filesystem::path& cube);
 
 // Marks the data variables. An array is a coordinate (never pruned, unchunked by optimise) if
 //  - it is named in any "coordinates" attribute (of the group or of any array), or in any
