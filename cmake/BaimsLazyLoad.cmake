@@ -12,7 +12,8 @@
 # and vtables (exceptions, classes), data that no trampoline can stand for, so the baims
 # executable links it statically (Debian's libpqxx.a, from libpqxx-dev, is position-independent)
 # and libpqxx.a's own libpq calls (71 PQ*/lo_* functions) go through the trampolines like ours.
-# Without libpqxx.a, libpqxx and libpq stay shared libraries loaded at start-up (a CMake warning).
+# Without libpqxx.a (a CMake warning), or with -DBAIMS_PQXX_STATIC=OFF, libpqxx and libpq stay
+# shared libraries loaded at start-up.
 #
 # How: cmake/lazy_stubs.sh lists the functions of those libraries that our static libraries and the
 # binary's objects call, and writes one trampoline per function (`sym: jmp *slot(%rip)`). Until the
@@ -90,6 +91,8 @@ function(_baims_lazy_library target prefix)
     set(${prefix}_PACKAGE ${package} PARENT_SCOPE)
 endfunction()
 
+# libpqxx.a when baims links it (below), else empty
+set(BAIMS_PQXX_ARCHIVE "")
 if(BAIMS_LAZY_GDAL)
     enable_language(ASM)
     find_program(BAIMS_READELF NAMES readelf ${CMAKE_READELF} REQUIRED)
@@ -106,7 +109,18 @@ if(BAIMS_LAZY_GDAL)
     set(BAIMS_LAZY_OTHERS NETCDF HDF5 CURL)
     # libpq, under a static libpqxx (see the header): only with libpqxx.a, since libpqxx-6.4.so
     # would bring libpq at start-up anyway.
-    find_library(BAIMS_PQXX_ARCHIVE NAMES libpqxx.a HINTS ${PQXX_LIBRARY_DIRS})
+    option(BAIMS_PQXX_STATIC
+           "With BAIMS_LAZY_GDAL: link libpqxx.a into baims, load libpq on first use" ON)
+    if(BAIMS_PQXX_STATIC)
+        find_library(BAIMS_PQXX_STATIC_LIBRARY NAMES libpqxx.a HINTS ${PQXX_LIBRARY_DIRS})
+        if(BAIMS_PQXX_STATIC_LIBRARY)
+            set(BAIMS_PQXX_ARCHIVE ${BAIMS_PQXX_STATIC_LIBRARY})
+        else()
+            message(WARNING "BAIMS_LAZY_GDAL: no libpqxx.a (package libpqxx-dev); baims links "
+                            "libpqxx and libpq as shared libraries, loaded at every start-up (~25 "
+                            "more libraries, ~12 ms)")
+        endif()
+    endif()
     if(BAIMS_PQXX_ARCHIVE)
         _baims_lazy_library(PostgreSQL::PostgreSQL BAIMS_LAZY_PQ)
         set(BAIMS_LAZY_PQ_VERSION ${PostgreSQL_VERSION_STRING})
@@ -114,10 +128,6 @@ if(BAIMS_LAZY_GDAL)
         # the libpqxx that must not be in NEEDED either (the post-link check)
         list(GET PQXX_LINK_LIBRARIES 0 _pqxx_so)
         _baims_lazy_library(PkgConfig::PQXX BAIMS_PQXX_SHARED "${_pqxx_so}")
-    else()
-        message(WARNING "BAIMS_LAZY_GDAL: no libpqxx.a (package libpqxx-dev); baims links "
-                        "libpqxx and libpq as shared libraries, loaded at every start-up (~25 "
-                        "more libraries, ~12 ms)")
     endif()
     set(_baims_lazy_names "")
     foreach(lib ${BAIMS_LAZY_OTHERS})
@@ -151,8 +161,10 @@ if(BAIMS_PQXX_ARCHIVE)
     set(_static "$<BOOL:$<TARGET_PROPERTY:BAIMS_STATIC_PQXX>>")
     target_include_directories(baims_pqxx INTERFACE ${PQXX_INCLUDE_DIRS})
     target_compile_options(baims_pqxx INTERFACE ${PQXX_CFLAGS_OTHER})
-    target_link_libraries(baims_pqxx INTERFACE "$<$<NOT:${_static}>:PkgConfig::PQXX>"
-                          "$<${_static}:${BAIMS_PQXX_ARCHIVE}>" "$<${_static}:PostgreSQL::PostgreSQL>")
+    target_link_libraries(baims_pqxx INTERFACE
+                          "$<$<NOT:${_static}>:PkgConfig::PQXX>"
+                          "$<${_static}:${BAIMS_PQXX_ARCHIVE}>"
+                          "$<${_static}:PostgreSQL::PostgreSQL>")
 else()
     target_link_libraries(baims_pqxx INTERFACE PkgConfig::PQXX)
 endif()

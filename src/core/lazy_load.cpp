@@ -72,7 +72,8 @@ void load(unsigned lib) {
     std::string replaced;
     if (const char* test = std::getenv("BAIMS_TEST_LAZY_SONAME"); test && *test) {
         std::string_view spec(test);
-        if (auto eq = spec.find('='); eq != std::string_view::npos && spec.substr(0, eq) == soname) {
+        if (auto eq = spec.find('=');
+            eq != std::string_view::npos && spec.substr(0, eq) == soname) {
             replaced = spec.substr(eq + 1);
             soname = replaced.c_str();
         }
