@@ -77,7 +77,8 @@ class LazyGdal(unittest.TestCase):
         cfg = self.config("output_region: [10.0, 54.0, 12.0, 56.0]\noutput_size: [40, 40]\n")
         p = run(["--quiet", "gen", "-c", cfg, OSTIA[0]], env={"LD_DEBUG": "libs"})
         self.assertEqual(p.returncode, 0, p.stderr[-3000:])
-        self.assertEqual(self.pq_loaded(p.stderr), (0, 0))
+        if PQ_SONAME:  # else libpq and libpqxx are in NEEDED
+            self.assertEqual(self.pq_loaded(p.stderr), (0, 0))
         cube = os.path.join(self.dir, "cube.zarr")
         for args in (["tiles", cube, "-o", os.path.join(self.dir, "t.levels")],
                      ["optimise", cube, "-o", os.path.join(self.dir, "o.zarr")],
@@ -86,7 +87,8 @@ class LazyGdal(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stderr[-3000:])
             for soname in [GDAL_SONAME, PROJ_SONAME] + OTHER_SONAMES:
                 self.assertEqual(loaded(p.stderr, soname), 0, (args[0], soname))
-            self.assertEqual(self.pq_loaded(p.stderr), (0, 0), args[0])
+            if PQ_SONAME:
+                self.assertEqual(self.pq_loaded(p.stderr), (0, 0), args[0])
 
     def pq_loaded(self, stderr):
         """How many times libpq and libpqxx (any version) were loaded."""
