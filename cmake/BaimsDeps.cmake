@@ -11,6 +11,9 @@ find_package(CURL REQUIRED)
 find_package(Threads REQUIRED)
 pkg_check_modules(BLOSC REQUIRED IMPORTED_TARGET blosc)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
+# libpqxx's pkg-config file does not list libpq, which we call directly (PQconninfoParse, ...).
+# Found here, not in src/db: cmake/BaimsLazyLoad.cmake delay-loads it.
+find_package(PostgreSQL REQUIRED)
 # Direct chunk reads of NetCDF-4 inputs (src/io/netcdf/h5_chunks.cpp): HDF5's chunk index, and
 # libdeflate, which inflates zlib streams 2-3x faster than zlib itself.
 pkg_check_modules(HDF5 REQUIRED IMPORTED_TARGET hdf5)

@@ -5,6 +5,15 @@
 # 2026-12-02-lazy-gdal.md. Likewise libnetcdf, libhdf5 and libcurl, each on the first call of one
 # of its own functions: commands on Zarr cubes never call them, and with their dependencies they
 # were 17 of the 55 libraries still mapped at start-up (bench/results/2026-12-03-fixedcost.md).
+# Likewise libpq, loaded by the database commands (catalog, ingest-vector, rasterize, extract) and
+# --version only: with its dependencies (ssl, crypto, gssapi, krb5, ldap, sasl, gnutls, ...) and
+# libpqxx it was 23 of the 37 libraries mapped at start-up, ~12 ms of every command
+# (bench/results/2026-12-03-pqlazy.md). libpqxx itself is C++: our code references its typeinfo
+# and vtables (exceptions, classes), data that no trampoline can stand for, so the baims
+# executable links it statically (Debian's libpqxx.a, from libpqxx-dev, is position-independent)
+# and libpqxx.a's own libpq calls (71 PQ*/lo_* functions) go through the trampolines like ours.
+# Without libpqxx.a (a CMake warning), or with -DBAIMS_PQXX_STATIC=OFF, libpqxx and libpq stay
+# shared libraries loaded at start-up.
 #
 # How: cmake/lazy_stubs.sh lists the functions of those libraries that our static libraries and the
 # binary's objects call, and writes one trampoline per function (`sym: jmp *slot(%rip)`). Until the
@@ -19,8 +28,9 @@
 #
 # Supported: x86-64 Linux with GCC or Clang (the trampolines are x86-64 assembly). Elsewhere, and
 # with -DBAIMS_LAZY_GDAL=OFF, baims links these libraries normally. The Catch2 test executables
-# always link them normally. The Debian package declares the library packages itself
-# (cmake/BaimsPackaging.cmake), since dpkg-shlibdeps no longer sees them in NEEDED.
+# always link them normally, and the shared libpqxx (baims_pqxx below). The Debian package declares
+# the library packages itself (cmake/BaimsPackaging.cmake), since dpkg-shlibdeps no longer sees
+# them in NEEDED; it no longer depends on libpqxx-6.4.
 set(_baims_lazy_supported OFF)
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux" AND CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$"
    AND CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang" AND NOT CMAKE_CROSSCOMPILING)
@@ -81,6 +91,8 @@ function(_baims_lazy_library target prefix)
     set(${prefix}_PACKAGE ${package} PARENT_SCOPE)
 endfunction()
 
+# libpqxx.a when baims links it (below), else empty
+set(BAIMS_PQXX_ARCHIVE "")
 if(BAIMS_LAZY_GDAL)
     enable_language(ASM)
     find_program(BAIMS_READELF NAMES readelf ${CMAKE_READELF} REQUIRED)
@@ -95,10 +107,39 @@ if(BAIMS_LAZY_GDAL)
     _baims_lazy_library(PkgConfig::HDF5 BAIMS_LAZY_HDF5 "${pkgcfg_lib_HDF5_hdf5}")
     _baims_lazy_library(CURL::libcurl BAIMS_LAZY_CURL)
     set(BAIMS_LAZY_OTHERS NETCDF HDF5 CURL)
+    # libpq, under a static libpqxx (see the header): only with libpqxx.a, since libpqxx-6.4.so
+    # would bring libpq at start-up anyway.
+    option(BAIMS_PQXX_STATIC
+           "With BAIMS_LAZY_GDAL: link libpqxx.a into baims, load libpq on first use" ON)
+    if(BAIMS_PQXX_STATIC)
+        find_library(BAIMS_PQXX_STATIC_LIBRARY NAMES libpqxx.a HINTS ${PQXX_LIBRARY_DIRS})
+        if(BAIMS_PQXX_STATIC_LIBRARY)
+            set(BAIMS_PQXX_ARCHIVE ${BAIMS_PQXX_STATIC_LIBRARY})
+        else()
+            message(WARNING "BAIMS_LAZY_GDAL: no libpqxx.a (package libpqxx-dev); baims links "
+                            "libpqxx and libpq as shared libraries, loaded at every start-up (~25 "
+                            "more libraries, ~12 ms)")
+        endif()
+    endif()
+    if(BAIMS_PQXX_ARCHIVE)
+        _baims_lazy_library(PostgreSQL::PostgreSQL BAIMS_LAZY_PQ)
+        set(BAIMS_LAZY_PQ_VERSION ${PostgreSQL_VERSION_STRING})
+        list(APPEND BAIMS_LAZY_OTHERS PQ)
+        # the libpqxx that must not be in NEEDED either (the post-link check)
+        list(GET PQXX_LINK_LIBRARIES 0 _pqxx_so)
+        _baims_lazy_library(PkgConfig::PQXX BAIMS_PQXX_SHARED "${_pqxx_so}")
+    endif()
+    set(_baims_lazy_names "")
+    foreach(lib ${BAIMS_LAZY_OTHERS})
+        list(APPEND _baims_lazy_names ${BAIMS_LAZY_${lib}_SONAME})
+    endforeach()
+    string(JOIN ", " _baims_lazy_names ${_baims_lazy_names})
     message(STATUS "BAIMS_LAZY_GDAL: ${BAIMS_LAZY_GDAL_SONAME} (${BAIMS_LAZY_GDAL_PACKAGE}), "
                    "${BAIMS_LAZY_PROJ_SONAME} (${BAIMS_LAZY_PROJ_PACKAGE}), "
-                   "${BAIMS_LAZY_NETCDF_SONAME}, ${BAIMS_LAZY_HDF5_SONAME}, "
-                   "${BAIMS_LAZY_CURL_SONAME} loaded on first use")
+                   "${_baims_lazy_names} loaded on first use")
+    if(BAIMS_PQXX_ARCHIVE)
+        message(STATUS "BAIMS_LAZY_GDAL: baims links ${BAIMS_PQXX_ARCHIVE} statically")
+    endif()
     # the C and C++ runtime: a symbol they define is never routed to libgdal (which exports some
     # libstdc++ template instantiations too)
     set(BAIMS_LAZY_RUNTIME_LIBS "")
@@ -110,6 +151,22 @@ if(BAIMS_LAZY_GDAL)
             list(APPEND BAIMS_LAZY_RUNTIME_LIBS ${f})
         endif()
     endforeach()
+endif()
+
+# baims_pqxx: what the modules link for libpqxx. The executable that baims_lazy_load() sets up (it
+# sets BAIMS_STATIC_PQXX on it) gets libpqxx.a and libpq; every other one (the Catch2 tests) gets
+# the shared libpqxx, as without BAIMS_LAZY_GDAL.
+add_library(baims_pqxx INTERFACE)
+if(BAIMS_PQXX_ARCHIVE)
+    set(_static "$<BOOL:$<TARGET_PROPERTY:BAIMS_STATIC_PQXX>>")
+    target_include_directories(baims_pqxx INTERFACE ${PQXX_INCLUDE_DIRS})
+    target_compile_options(baims_pqxx INTERFACE ${PQXX_CFLAGS_OTHER})
+    target_link_libraries(baims_pqxx INTERFACE
+                          "$<$<NOT:${_static}>:PkgConfig::PQXX>"
+                          "$<${_static}:${BAIMS_PQXX_ARCHIVE}>"
+                          "$<${_static}:PostgreSQL::PostgreSQL>")
+else()
+    target_link_libraries(baims_pqxx INTERFACE PkgConfig::PQXX)
 endif()
 
 # baims_lazy_load(<executable> OBJECTS <object library> ARCHIVES <static library targets>...):
@@ -124,6 +181,12 @@ function(baims_lazy_load exe)
     foreach(a ${L_ARCHIVES})
         list(APPEND inputs $<TARGET_FILE:${a}>)
     endforeach()
+    set(check_sonames "")
+    if(BAIMS_PQXX_ARCHIVE)
+        set_target_properties(${exe} PROPERTIES BAIMS_STATIC_PQXX ON)
+        list(APPEND inputs ${BAIMS_PQXX_ARCHIVE})
+        set(check_sonames "|${BAIMS_PQXX_SHARED_SONAME}")
+    endif()
     string(JOIN "|" runtime ${BAIMS_LAZY_RUNTIME_LIBS})
     set(package_gdal ${BAIMS_LAZY_GDAL_PACKAGE})
     set(package_proj ${BAIMS_LAZY_PROJ_PACKAGE})
@@ -159,7 +222,7 @@ function(baims_lazy_load exe)
     target_link_options(${exe} PRIVATE "LINKER:--as-needed")
     add_custom_command(TARGET ${exe} POST_BUILD
         COMMAND ${CMAKE_COMMAND} -DBIN=$<TARGET_FILE:${exe}> -DREADELF=${BAIMS_READELF}
-                "-DSONAMES=${BAIMS_LAZY_GDAL_SONAME}|${BAIMS_LAZY_PROJ_SONAME}${other_sonames}"
+                "-DSONAMES=${BAIMS_LAZY_GDAL_SONAME}|${BAIMS_LAZY_PROJ_SONAME}${other_sonames}${check_sonames}"
                 -P ${PROJECT_SOURCE_DIR}/cmake/BaimsLazyCheck.cmake
         VERBATIM)
 endfunction()

@@ -38,14 +38,14 @@ set(CPACK_PACKAGE_DESCRIPTION
 per-parcel statistics into PostGIS (catalog, rasterize, extract, ingest-vector).")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
-# the runtime libraries (netCDF, blosc, libpqxx, yaml-cpp, ...) found by dpkg-shlibdeps in the
-# binary's NEEDED list
+# the runtime libraries (blosc, yaml-cpp, spdlog, ...) found by dpkg-shlibdeps in the binary's
+# NEEDED list
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# With BAIMS_LAZY_GDAL (cmake/BaimsLazyLoad.cmake) libgdal, libproj, libnetcdf, libhdf5 and libcurl
-# are not in NEEDED (baims dlopen()s them by SONAME on first use), so dpkg-shlibdeps cannot see
-# them: the packages that
-# ship the very files the build linked against (dpkg -S at configure time), at least the version
-# built against. CPack adds the shlibdeps result to these.
+# With BAIMS_LAZY_GDAL (cmake/BaimsLazyLoad.cmake) libgdal, libproj, libnetcdf, libhdf5, libcurl and
+# libpq are not in NEEDED (baims dlopen()s them by SONAME on first use), so dpkg-shlibdeps cannot
+# see them: the packages that ship the very files the build linked against (dpkg -S at configure
+# time), at least the version built against. CPack adds the shlibdeps result to these. libpqxx is
+# linked statically then (libpqxx.a): no libpqxx-6.4 dependency.
 if(BAIMS_LAZY_GDAL)
     set(_baims_lazy_depends "")
     foreach(_lib GDAL PROJ ${BAIMS_LAZY_OTHERS})
@@ -55,7 +55,11 @@ if(BAIMS_LAZY_GDAL)
             continue()
         endif()
         set(_dep ${BAIMS_LAZY_${_lib}_PACKAGE})
-        if(${_lib}_VERSION MATCHES "^[0-9]+\\.[0-9]+\\.[0-9]+")
+        set(_version "${${_lib}_VERSION}")
+        if(DEFINED BAIMS_LAZY_${_lib}_VERSION)
+            set(_version "${BAIMS_LAZY_${_lib}_VERSION}")
+        endif()
+        if(_version MATCHES "^[0-9]+(\\.[0-9]+)+")
             string(APPEND _dep " (>= ${CMAKE_MATCH_0})")
         endif()
         list(APPEND _baims_lazy_depends "${_dep}")

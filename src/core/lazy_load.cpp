@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 // The tables of the generated stubs: symbol k is names[k], exported by library lib_of[k], and its
@@ -62,10 +63,20 @@ std::once_flag g_once[MAX_LIBS];
 // dlopen()s library `lib` and fills the slots of its functions.
 void load(unsigned lib) {
     const char* soname = baims_lazy_sonames[lib];
-    // Test hook (tests/lazy_load): another name for the first library (libgdal), to check the
-    // error line of a missing library on a machine that has it.
+    // Test hooks (tests/lazy_load): another name for a library, to check the error line of a
+    // missing library on a machine that has it: BAIMS_TEST_GDAL_SONAME=<name> for the first one
+    // (libgdal), BAIMS_TEST_LAZY_SONAME=<soname>=<name> for any.
     if (const char* test = std::getenv("BAIMS_TEST_GDAL_SONAME"); lib == 0 && test && *test) {
         soname = test;
+    }
+    std::string replaced;
+    if (const char* test = std::getenv("BAIMS_TEST_LAZY_SONAME"); test && *test) {
+        std::string_view spec(test);
+        if (auto eq = spec.find('=');
+            eq != std::string_view::npos && spec.substr(0, eq) == soname) {
+            replaced = spec.substr(eq + 1);
+            soname = replaced.c_str();
+        }
     }
     void* handle = dlopen(soname, RTLD_NOW | RTLD_GLOBAL);
     if (!handle) {

@@ -61,9 +61,11 @@ class _PartitionCase(TempDirTest):
         return p
 
     def start_partitions(self, out, ks, env=None):
-        procs = {k: subprocess.Popen(self.command(out, "--partition", f"{k}/{N}"),
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env=env(k) if env else None) for k in ks}
+        # every command first: self.command() rewrites the config file, which a partition started
+        # before would read while it is being rewritten (empty)
+        cmds = {k: self.command(out, "--partition", f"{k}/{N}") for k in ks}
+        procs = {k: subprocess.Popen(cmds[k], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=env(k) if env else None) for k in ks}
         return {k: (p.wait(timeout=300), p.communicate()[1]) for k, p in procs.items()}
 
     def chunks_of(self, folder):

@@ -8,6 +8,9 @@
     name no system has (the real library cannot be hidden from the loader on a machine that has it).
 libnetcdf, libhdf5 and libcurl are delay-loaded too, each on its own first use: not in NEEDED, loaded
 by a NetCDF insert, and a tiles run or an optimise of a Zarr cube loads none of the five.
+libpq likewise, under a libpqxx linked into the binary (libpqxx.a): neither is in NEEDED, gen, tiles,
+optimise and prune load neither, a database command loads libpq (and never libpqxx's shared
+library), and a libpq that cannot be loaded is exit code 69 (hook BAIMS_TEST_LAZY_SONAME).
 """
 
 import json
@@ -27,6 +30,11 @@ OTHER_SONAMES = [s for s in os.environ.get("BAIMS_LAZY_OTHER_SONAMES", "").split
 OSTIA = [os.path.join(DATA, f"2017060{d}120000-UKMO-L4_GHRSST-SSTfnd-OSTIAanom-GLOB-v02.0-fv02.0.nc")
          for d in (5, 6)]
 MISSING = "libgdal.so.999"
+PQ_SONAME = os.environ.get("BAIMS_LAZY_PQ_SONAME", "")
+PQ_PACKAGE = os.environ.get("BAIMS_LAZY_PQ_PACKAGE", "") or "PQ"
+PQXX_SONAME = os.environ.get("BAIMS_PQXX_SONAME", "")
+# a server that cannot exist: the command loads libpq, fails to connect and ends with exit code 6
+NO_SERVER = "host=/nonexistent-baims-socket-dir port=5"
 
 
 def run(args, env=None):
@@ -56,14 +64,21 @@ class LazyGdal(unittest.TestCase):
         dyn = subprocess.run(["readelf", "-d", BAIMS], capture_output=True, text=True, check=True).stdout
         needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^]]+)\]", dyn)
         self.assertIn("libc.so.6", needed)  # the parse works
-        self.assertEqual(len(OTHER_SONAMES), 3)
+        self.assertEqual(len(OTHER_SONAMES), 4 if PQ_SONAME else 3)
         for soname in [GDAL_SONAME, PROJ_SONAME] + OTHER_SONAMES:
             self.assertNotIn(soname, needed)
+        if PQ_SONAME:
+            self.assertIn(PQ_SONAME, OTHER_SONAMES)
+            self.assertTrue(PQXX_SONAME.startswith("libpqxx"), PQXX_SONAME)
+            self.assertNotIn(PQXX_SONAME, needed)
+            self.assertFalse([n for n in needed if n.startswith(("libpq.", "libpqxx"))], needed)
 
     def test_zarr_commands_load_no_delay_loaded_library(self):
         cfg = self.config("output_region: [10.0, 54.0, 12.0, 56.0]\noutput_size: [40, 40]\n")
-        p = run(["--quiet", "gen", "-c", cfg, OSTIA[0]])
-        self.assertEqual(p.returncode, 0, p.stderr)
+        p = run(["--quiet", "gen", "-c", cfg, OSTIA[0]], env={"LD_DEBUG": "libs"})
+        self.assertEqual(p.returncode, 0, p.stderr[-3000:])
+        if PQ_SONAME:  # else libpq and libpqxx are in NEEDED
+            self.assertEqual(self.pq_loaded(p.stderr), (0, 0))
         cube = os.path.join(self.dir, "cube.zarr")
         for args in (["tiles", cube, "-o", os.path.join(self.dir, "t.levels")],
                      ["optimise", cube, "-o", os.path.join(self.dir, "o.zarr")],
@@ -72,6 +87,42 @@ class LazyGdal(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stderr[-3000:])
             for soname in [GDAL_SONAME, PROJ_SONAME] + OTHER_SONAMES:
                 self.assertEqual(loaded(p.stderr, soname), 0, (args[0], soname))
+            if PQ_SONAME:
+                self.assertEqual(self.pq_loaded(p.stderr), (0, 0), args[0])
+
+    def pq_loaded(self, stderr):
+        """How many times libpq and libpqxx (any version) were loaded."""
+        return (len(re.findall(r"calling init: \S*/libpq\.so", stderr)),
+                len(re.findall(r"calling init: \S*/libpqxx", stderr)))
+
+    def test_database_command_loads_libpq_only(self):
+        if not PQ_SONAME:
+            self.skipTest("libpqxx is linked as a shared library (no libpqxx.a)")
+        p = run(["catalog", "--db", NO_SERVER, "aoi", "2020-01-01", "2020-01-02", "s2", "S2MSI2A"],
+                env={"LD_DEBUG": "libs"})
+        self.assertEqual(p.returncode, 6, p.stderr[-3000:])
+        self.assertEqual(loaded(p.stderr, PQ_SONAME), 1)
+        self.assertEqual(self.pq_loaded(p.stderr), (1, 0))
+        self.assertIn("baims catalog: error: cannot connect to /nonexistent-baims-socket-dir:5/", p.stderr)
+        p = run(["--version"])
+        self.assertEqual(p.returncode, 0)
+        self.assertRegex(p.stdout, r", libpq \d+\.\d+, libpqxx \d+\.\d+\.\d+")
+
+    def test_missing_libpq_is_one_error_line_and_exit_69(self):
+        if not PQ_SONAME:
+            self.skipTest("libpqxx is linked as a shared library (no libpqxx.a)")
+        missing = "libpq.so.999"
+        env = {"BAIMS_TEST_LAZY_SONAME": f"{PQ_SONAME}={missing}"}
+        line = (f"cannot load {missing} ({missing}: cannot open shared object file: No such file or "
+                f"directory). Install the {PQ_PACKAGE} package (apt-get install {PQ_PACKAGE})")
+        p = run(["catalog", "--db", NO_SERVER, "aoi", "2020-01-01", "2020-01-02", "s2", "S2MSI2A"], env=env)
+        self.assertEqual((p.returncode, p.stderr.splitlines()), (69, ["baims catalog: error: " + line]))
+        # a command without a database does not need libpq at all
+        cfg = self.config("output_region: [10.0, 54.0, 12.0, 56.0]\noutput_size: [40, 40]\n")
+        p = run(["--quiet", "gen", "-c", cfg, OSTIA[0]], env=env)
+        self.assertEqual((p.returncode, p.stderr), (0, ""))
+        p = run(["prune", os.path.join(self.dir, "cube.zarr")], env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
 
     def test_netcdf_insert_never_loads_gdal(self):
         cfg = self.config("output_region: [10.0, 54.0, 12.0, 56.0]\noutput_size: [40, 40]\n")

@@ -31,9 +31,11 @@ class _PartitionS3(_S3Test):
     def partitions(self, out, keys, ks=range(1, N + 1), kill=None):
         """Partitions ks of N started together (partition k killed at kill[k]); {k: (code, err)}."""
         kill = kill or {}
+        # every command first: self.command() rewrites the config file, which a partition started
+        # before would read while it is being rewritten (empty)
+        cmds = {k: self.command(out, keys, "--partition", f"{k}/{N}") for k in ks}
         procs = {k: subprocess.Popen(
-            self.command(out, keys, "--partition", f"{k}/{N}"), stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
+            cmds[k], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=dict(os.environ, **({"BAIMS_TEST_KILL_AT": kill[k]} if k in kill else {})))
             for k in ks}
         return {k: (p.wait(timeout=120), p.communicate()[1]) for k, p in procs.items()}
