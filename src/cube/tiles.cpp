@@ -152,16 +152,7 @@ public:
     explicit ReadOnce(const zarr::KvStore& inner)
         : m_inner(inner) {}
     std::optional<std::string> get(const std::string& key) const override {
-        {
-            std::lock_guard<std::mutex> l(m_mutex);
-            if (auto it = m_got.find(key); it != m_got.end()) {
-                return it->second;
-            }
-        }
-        auto v = m_inner.get(key);
-        std::lock_guard<std::mutex> l(m_mutex);
-        m_got.emplace(key, v);
-        return v;
+        return once(m_got, key, [&] { return m_inner.get(key); });
     }
     bool exists(const std::string& key) const override {
         {
@@ -173,16 +164,7 @@ public:
         return m_inner.exists(key);
     }
     std::vector<std::string> list(const std::string& dir) const override {
-        {
-            std::lock_guard<std::mutex> l(m_mutex);
-            if (auto it = m_listed.find(dir); it != m_listed.end()) {
-                return it->second;
-            }
-        }
-        auto v = m_inner.list(dir);
-        std::lock_guard<std::mutex> l(m_mutex);
-        m_listed.emplace(dir, v);
-        return v;
+        return once(m_listed, dir, [&] { return m_inner.list(dir); });
     }
     void put(const std::string&, std::string_view) override { read_only(); }
     void erase(const std::string&) override { read_only(); }
@@ -193,6 +175,20 @@ public:
 private:
     [[noreturn]] static void read_only() {
         throw InternalError("tiles: the cube is read through a read-only store");
+    }
+    // memo[key], from ask() the first time (not under the lock: two first asks may both ask)
+    template <class Map, class Ask>
+    typename Map::mapped_type once(Map& memo, const std::string& key, Ask ask) const {
+        {
+            std::lock_guard<std::mutex> l(m_mutex);
+            if (auto it = memo.find(key); it != memo.end()) {
+                return it->second;
+            }
+        }
+        auto v = ask();
+        std::lock_guard<std::mutex> l(m_mutex);
+        memo.emplace(key, v);
+        return v;
     }
     const zarr::KvStore& m_inner;
     mutable std::mutex m_mutex;
