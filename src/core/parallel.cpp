@@ -138,6 +138,15 @@ void prefer_huge_pages_for_thread_heap() {
     // memory stays bounded; only touched pages count.
     if (::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE) == 0) {
         ::mprotect(reinterpret_cast<void*>(begin), end - begin, PROT_READ | PROT_WRITE);
+        // PROTOTYPE (wip/updday), BAIMS_COLLAPSE=1: the heap's first 2 MiB already has 4 KiB pages
+        // (the heap's header, the thread's first small blocks), so no huge page can come there on a
+        // fault: the buffers placed there (~2 MiB per worker) took ~500 4 KiB faults each. Collapse
+        // it into one huge page now (synchronous; a hint: errors ignored, e.g. before Linux 6.1).
+        static const bool collapse = std::getenv("BAIMS_COLLAPSE") != nullptr;
+        if (collapse) {
+            ::madvise(reinterpret_cast<void*>(begin), std::uintptr_t{1} << 21,
+                      25 /*MADV_COLLAPSE*/);
+        }
     }
     std::lock_guard lock(g_advised_mutex);
     g_advised.emplace_back(begin, end);
