@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -142,6 +143,19 @@ void prefer_huge_pages_for_thread_heap() {
         // (the heap's header, the thread's first small blocks), so no huge page can come there on a
         // fault: the buffers placed there (~2 MiB per worker) took ~500 4 KiB faults each. Collapse
         // it into one huge page now (synchronous; a hint: errors ignored, e.g. before Linux 6.1).
+        // PROTOTYPE (wip/updday), BAIMS_FILLER=1: instead, one untouched block that fills the
+        // rest of the first 2 MiB (behind the thread's first small blocks, which end about where
+        // `maps` does), held for the thread's life: the big buffers then start at the second
+        // 2 MiB and get huge pages; the filler's pages are never touched (no fault, no RSS).
+        static const bool filler = std::getenv("BAIMS_FILLER") != nullptr;
+        if (filler) {
+            const std::uintptr_t top = p + maps.capacity() + (std::uintptr_t{16} << 10);
+            const std::uintptr_t edge = begin + (std::uintptr_t{1} << 21);
+            if (top < edge) {
+                static thread_local std::unique_ptr<void, void (*)(void*)> hold(nullptr, std::free);
+                hold.reset(std::malloc(edge - top));
+            }
+        }
         static const bool collapse = std::getenv("BAIMS_COLLAPSE") != nullptr;
         if (collapse) {
             ::madvise(reinterpret_cast<void*>(begin), std::uintptr_t{1} << 21,
