@@ -15,7 +15,6 @@
 #include "baims/core/error.hpp"
 #include "baims/core/fault.hpp"
 #include "baims/core/fs.hpp"
-#include "baims/core/huge_pages.hpp"
 #include "baims/core/log.hpp"
 #include "baims/cube/cube_state.hpp"
 #include "baims/cube/prune.hpp"
@@ -28,10 +27,7 @@
 #include <bit>
 #include <cerrno>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -41,8 +37,6 @@
 #include <mutex>
 #include <set>
 #include <sys/mman.h>
-#include <sys/resource.h>
-#include <thread>
 #include <unistd.h>
 
 namespace baims::cube {
@@ -158,16 +152,7 @@ public:
     explicit ReadOnce(const zarr::KvStore& inner)
         : m_inner(inner) {}
     std::optional<std::string> get(const std::string& key) const override {
-        {
-            std::lock_guard<std::mutex> l(m_mutex);
-            if (auto it = m_got.find(key); it != m_got.end()) {
-                return it->second;
-            }
-        }
-        auto v = m_inner.get(key);
-        std::lock_guard<std::mutex> l(m_mutex);
-        m_got.emplace(key, v);
-        return v;
+        return once(m_got, key, [&] { return m_inner.get(key); });
     }
     bool exists(const std::string& key) const override {
         {
@@ -179,16 +164,7 @@ public:
         return m_inner.exists(key);
     }
     std::vector<std::string> list(const std::string& dir) const override {
-        {
-            std::lock_guard<std::mutex> l(m_mutex);
-            if (auto it = m_listed.find(dir); it != m_listed.end()) {
-                return it->second;
-            }
-        }
-        auto v = m_inner.list(dir);
-        std::lock_guard<std::mutex> l(m_mutex);
-        m_listed.emplace(dir, v);
-        return v;
+        return once(m_listed, dir, [&] { return m_inner.list(dir); });
     }
     void put(const std::string&, std::string_view) override { read_only(); }
     void erase(const std::string&) override { read_only(); }
@@ -199,6 +175,20 @@ public:
 private:
     [[noreturn]] static void read_only() {
         throw InternalError("tiles: the cube is read through a read-only store");
+    }
+    // memo[key], from ask() the first time (not under the lock: two first asks may both ask)
+    template <class Map, class Ask>
+    typename Map::mapped_type once(Map& memo, const std::string& key, Ask ask) const {
+        {
+            std::lock_guard<std::mutex> l(m_mutex);
+            if (auto it = memo.find(key); it != memo.end()) {
+                return it->second;
+            }
+        }
+        auto v = ask();
+        std::lock_guard<std::mutex> l(m_mutex);
+        memo.emplace(key, v);
+        return v;
     }
     const zarr::KvStore& m_inner;
     mutable std::mutex m_mutex;
@@ -430,35 +420,14 @@ inline void populate(void* p, size_t bytes) {
 #endif
 }
 
-// PROTOTYPE (wip/updday): BAIMS_BIGBUF puts buffers of 256 KiB and more on fresh 2 MiB-aligned
-// mappings advised for huge pages (big_block_allocate) instead of the thread's heap, whose first
-// 2 MiB holds 4 KiB pages (each worker's first buffers took ~500 4 KiB faults there).
-inline bool big_buffers() {
-    static const bool on = std::getenv("BAIMS_BIGBUF") != nullptr;
-    return on;
-}
-constexpr size_t BIG_BUFFER = size_t{256} << 10;
-
 template <class T> struct NoInit : std::allocator<T> {
     template <class U> struct rebind { using other = NoInit<U>; };
     NoInit() = default;
     template <class U> NoInit(const NoInit<U>&) noexcept {}
     T* allocate(size_t n) {
-        if (big_buffers() && n * sizeof(T) >= BIG_BUFFER) {
-            T* p = static_cast<T*>(big_block_allocate(n * sizeof(T)));
-            populate(p, n * sizeof(T));
-            return p;
-        }
         T* p = std::allocator<T>::allocate(n);
         populate(p, n * sizeof(T));
         return p;
-    }
-    void deallocate(T* p, size_t n) noexcept {
-        if (big_buffers() && n * sizeof(T) >= BIG_BUFFER) {
-            big_block_free(p, n * sizeof(T));
-        } else {
-            std::allocator<T>::deallocate(p, n);
-        }
     }
     template <class U, class... A> void construct(U* p, A&&... a) {
         if constexpr (sizeof...(A) == 0) {
@@ -1620,103 +1589,15 @@ void write_levels_data(const zarr::KvStore& cube, const std::vector<zarr::KvStor
     std::stable_sort(tasks.begin(), tasks.end(),
                      [&](const Task& p, const Task& q) { return area(p) > area(q); });
     PyramidTask::Counts counts;
-    // PROBE (investigation only, wip/updday): BAIMS_DAYPROBE prints the data phase's wall,
-    // process CPU and faults, the meta task's thread CPU and each task's wall and thread CPU
-    static const bool probe = std::getenv("BAIMS_DAYPROBE") != nullptr;
-    const auto now = [](clockid_t c) {
-        timespec t{};
-        clock_gettime(c, &t);
-        return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) * 1e-6;
-    };
-    const auto ru = [] {
-        rusage u{};
-        getrusage(RUSAGE_SELF, &u);
-        return u;
-    };
-    const auto ms = [](const timeval& t) {
-        return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_usec) * 1e-3;
-    };
-    // every thread's run time (ns, /proc/self/task/*/schedstat) at the start and the end
-    const auto sched = [] {
-        std::map<std::string, double> m;
-        std::error_code ec;
-        for (const auto& e : sfs::directory_iterator("/proc/self/task", ec)) {
-            if (FILE* f = std::fopen((e.path() / "schedstat").c_str(), "r")) {
-                unsigned long long ns = 0;
-                if (std::fscanf(f, "%llu", &ns) == 1) {
-                    m[e.path().filename().string()] = static_cast<double>(ns) * 1e-6;
-                }
-                std::fclose(f);
-            }
-        }
-        return m;
-    };
-    const auto s0 = probe ? sched() : std::map<std::string, double>{};
-    const double w0 = now(CLOCK_MONOTONIC);
-    const rusage u0 = ru();
-    std::atomic<long> meta_us{0};
-    std::vector<std::pair<double, double>> tstat(tasks.size() + 1);
-    const auto body = [&](size_t i, size_t) {
-        const double a0 = now(CLOCK_MONOTONIC), c0 = now(CLOCK_THREAD_CPUTIME_ID);
+    parallel_for(tasks.size() + 1, threads, [&](size_t i, size_t) {
         if (i == 0) {
             meta();
-            tstat[0] = {now(CLOCK_MONOTONIC) - a0, now(CLOCK_THREAD_CPUTIME_ID) - c0};
             return;
         }
         const auto& task = tasks[i - 1];
         PyramidTask pt(s, *task.v, n, th, tw, threads);
         pt.run(cube, outs, task.t, task.cy, task.cx, counts);
-        tstat[i] = {now(CLOCK_MONOTONIC) - a0, now(CLOCK_THREAD_CPUTIME_ID) - c0};
-    };
-    // PROTOTYPE (wip/updday): BAIMS_META_MAIN runs the metadata task on the calling thread
-    // (which otherwise only waits) while a helper thread hands the data tasks to the workers
-    static const bool meta_main = std::getenv("BAIMS_META_MAIN") != nullptr;
-    if (meta_main && threads > 1) {
-        std::exception_ptr err;
-        std::thread data([&] {
-            try {
-                parallel_for(tasks.size(), threads,
-                             [&](size_t i, size_t slot) { body(i + 1, slot); });
-            } catch (...) {
-                err = std::current_exception();
-            }
-        });
-        std::exception_ptr merr;
-        try {
-            body(0, 0);
-        } catch (...) {
-            merr = std::current_exception();
-        }
-        data.join();
-        if (err) {
-            std::rethrow_exception(err);
-        }
-        if (merr) {
-            std::rethrow_exception(merr);
-        }
-    } else {
-        parallel_for(tasks.size() + 1, threads, body);
-    }
-    if (probe) {
-        const rusage u1 = ru();
-        std::fprintf(stderr,
-                     "DAYPROBE data wall %.2f user %.2f sys %.2f minflt %ld nvcsw %ld nivcsw %ld "
-                     "tasks %zu\n",
-                     now(CLOCK_MONOTONIC) - w0, ms(u1.ru_utime) - ms(u0.ru_utime),
-                     ms(u1.ru_stime) - ms(u0.ru_stime), u1.ru_minflt - u0.ru_minflt,
-                     u1.ru_nvcsw - u0.ru_nvcsw, u1.ru_nivcsw - u0.ru_nivcsw, tasks.size());
-        const auto s1 = sched();
-        std::fprintf(stderr, "DAYPROBE threads");
-        for (const auto& [tid, v] : s1) {
-            const auto it = s0.find(tid);
-            std::fprintf(stderr, " %.2f", v - (it == s0.end() ? 0.0 : it->second));
-        }
-        std::fprintf(stderr, "\n");
-        for (size_t i = 0; i < tstat.size(); ++i) {
-            std::fprintf(stderr, "DAYPROBE task %zu wall %.2f thread-cpu %.2f\n", i, tstat[i].first,
-                         tstat[i].second);
-        }
-    }
+    });
     r.chunks_written += counts.written;
     r.chunks_empty += counts.empty;
 }
