@@ -360,10 +360,11 @@ const unsigned char* decode_chunk(int fd, const ChunkLayout& layout, const Chunk
                              " stored bytes for " + std::to_string(chunk_bytes) + " bytes of data",
                          "the file is probably damaged; fetch it again");
     }
-    // inflated | plain | raw in one region (each part at a multiple of 64 bytes)
+    // inflated | plain | raw in one region (each part at a multiple of 64 bytes), sized for the
+    // largest stored size accepted above: the same region for every chunk of the variable
     const auto round64 = [](size_t n) { return (n + 63) & ~size_t{63}; };
     const size_t at_plain = round64(chunk_bytes), at_raw = 2 * at_plain;
-    unsigned char* const space = buf.space(at_raw + static_cast<size_t>(c.size));
+    unsigned char* const space = buf.space(at_raw + chunk_bytes + chunk_bytes / 64 + 4096);
     unsigned char* const raw = space + at_raw;
     const auto stored = static_cast<size_t>(c.size);
     if (!pread_all(fd, raw, stored, c.addr)) {
