@@ -1323,8 +1323,8 @@ void CfInput::read_window(const std::string& var, size_t step, float* out, const
     }
     for_each(used.size(), [&, fd](size_t k) {
         const h5::Chunk& c = L.chunks[used[k]];
-        thread_local h5::ChunkBuffers buffers;
-        const unsigned char* bytes = h5::decode_chunk(fd->get(), L, c, chunk_bytes, where, buffers);
+        const unsigned char* bytes =
+            h5::decode_chunk(fd->get(), L, c, chunk_bytes, where, h5::thread_chunk_buffers());
         // Element offset of the selected plane (time step, size-1 dims) inside the chunk.
         size_t plane = 0, stride = 1;
         for (size_t a = rank; a-- > 0;) {

@@ -1,6 +1,7 @@
 #include "h5_chunks.hpp"
 
 #include "baims/core/error.hpp"
+#include "baims/core/huge_pages.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -9,6 +10,8 @@
 #include <initializer_list>
 #include <libdeflate.h>
 #include <memory>
+#include <new>
+#include <sys/mman.h>
 #include <unistd.h>
 
 namespace baims::io::h5 {
@@ -287,6 +290,67 @@ bool pread_all(int fd, unsigned char* buf, size_t n, uint64_t offset) {
 
 } // namespace
 
+#if defined(__linux__) && !defined(BAIMS_SANITIZED_HEAP)
+namespace {
+constexpr size_t HUGE_PAGE = size_t{1} << 21;
+} // namespace
+
+ChunkBuffers::~ChunkBuffers() {
+    if (m_data) {
+        ::munmap(m_data, m_size);
+    }
+}
+
+unsigned char* ChunkBuffers::space(size_t bytes) {
+    if (bytes <= m_size) {
+        return m_data;
+    }
+    // A fresh mapping of whole 2 MiB pages at a 2 MiB boundary, advised for huge pages.
+    const size_t len = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    void* p = ::mmap(nullptr, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+    if (p == MAP_FAILED) {
+        throw std::bad_alloc();
+    }
+    const auto a = reinterpret_cast<std::uintptr_t>(p);
+    const std::uintptr_t b = (a + HUGE_PAGE - 1) & ~std::uintptr_t{HUGE_PAGE - 1};
+    if (b > a) {
+        ::munmap(p, b - a);
+    }
+    if (a + len + HUGE_PAGE > b + len) {
+        ::munmap(reinterpret_cast<void*>(b + len), a + len + HUGE_PAGE - (b + len));
+    }
+#ifdef MADV_HUGEPAGE
+    ::madvise(reinterpret_cast<void*>(b), len, MADV_HUGEPAGE); // a hint: errors ignored
+#endif
+    if (m_data) {
+        ::munmap(m_data, m_size);
+    }
+    m_data = reinterpret_cast<unsigned char*>(b);
+    m_size = len;
+    return m_data;
+}
+#else
+ChunkBuffers::~ChunkBuffers() {
+    delete[] m_data;
+}
+
+unsigned char* ChunkBuffers::space(size_t bytes) {
+    if (bytes > m_size) {
+        auto* p = new unsigned char[bytes];
+        delete[] m_data;
+        m_data = p;
+        m_size = bytes;
+    }
+    return m_data;
+}
+#endif
+
+ChunkBuffers& thread_chunk_buffers() {
+    thread_local ChunkBuffers buffers;
+    return buffers;
+}
+
 const unsigned char* decode_chunk(int fd, const ChunkLayout& layout, const Chunk& c,
                                   size_t chunk_bytes, const std::string& where, ChunkBuffers& buf) {
     // deflate expands incompressible data by well under 1 %: a larger stored size is damage
@@ -296,20 +360,25 @@ const unsigned char* decode_chunk(int fd, const ChunkLayout& layout, const Chunk
                              " stored bytes for " + std::to_string(chunk_bytes) + " bytes of data",
                          "the file is probably damaged; fetch it again");
     }
-    buf.raw.resize(c.size);
-    if (!pread_all(fd, buf.raw.data(), buf.raw.size(), c.addr)) {
+    // inflated | plain | raw in one region (each part at a multiple of 64 bytes), sized for the
+    // largest stored size accepted above: the same region for every chunk of the variable
+    const auto round64 = [](size_t n) { return (n + 63) & ~size_t{63}; };
+    const size_t at_plain = round64(chunk_bytes), at_raw = 2 * at_plain;
+    unsigned char* const space = buf.space(at_raw + chunk_bytes + chunk_bytes / 64 + 4096);
+    unsigned char* const raw = space + at_raw;
+    const auto stored = static_cast<size_t>(c.size);
+    if (!pread_all(fd, raw, stored, c.addr)) {
         throw InputError(where + ": a chunk lies past the end of the file",
                          "the file is probably truncated; fetch it again");
     }
-    const unsigned char* bytes = buf.raw.data();
-    size_t nbytes = buf.raw.size();
+    const unsigned char* bytes = raw;
+    size_t nbytes = stored;
     if (layout.deflate >= 0 && (c.filter_mask & (1u << layout.deflate)) == 0) {
-        buf.inflated.resize(chunk_bytes);
-        if (!inflate_exact(bytes, nbytes, buf.inflated.data(), chunk_bytes)) {
+        if (!inflate_exact(bytes, nbytes, space, chunk_bytes)) {
             throw InputError(where + ": a compressed chunk is corrupt",
                              "the file is probably damaged; fetch it again");
         }
-        bytes = buf.inflated.data();
+        bytes = space;
         nbytes = chunk_bytes;
     }
     if (nbytes != chunk_bytes) {
@@ -319,9 +388,9 @@ const unsigned char* decode_chunk(int fd, const ChunkLayout& layout, const Chunk
     }
     const size_t es = layout.element_size;
     if (layout.shuffle >= 0 && es > 1 && (c.filter_mask & (1u << layout.shuffle)) == 0) {
-        buf.plain.resize(chunk_bytes);
-        unshuffle(bytes, nbytes, es, buf.plain.data());
-        bytes = buf.plain.data();
+        // (bytes is the inflated part or raw: never the plain part)
+        unshuffle(bytes, nbytes, es, space + at_plain);
+        bytes = space + at_plain;
     }
     return bytes;
 }

@@ -159,8 +159,8 @@ bool read_chunks(const nc::File& f, const nc::Var& v, size_t h, size_t w, const 
     try {
         parallel_for(L.chunks.size(), threads, [&](size_t k, size_t) {
             const h5::Chunk& c = L.chunks[k];
-            thread_local h5::ChunkBuffers buffers;
-            const unsigned char* bytes = h5::decode_chunk(fd, L, c, chunk_bytes, where, buffers);
+            const unsigned char* bytes =
+                h5::decode_chunk(fd, L, c, chunk_bytes, where, h5::thread_chunk_buffers());
             const size_t r0 = c.offset[0], c0 = c.offset[1];
             const size_t r1 = std::min<size_t>(r0 + L.chunk[0], h);
             const size_t c1 = std::min<size_t>(c0 + L.chunk[1], w);
