@@ -163,6 +163,108 @@ TEST_CASE("parallel_for: the first exception is rethrown and the pool stays usab
     CHECK(after.load() == 50);
 }
 
+TEST_CASE("parallel_for_beside: the caller runs beside() while the workers take the tasks") {
+    ThreadPool pool(2);
+    ThreadPool::Scope scope(pool);
+    const long caller = kernel_tid();
+    // beside() waits (at most 20 s) until both tasks have started: they run on the workers
+    // meanwhile, not after it on the caller.
+    std::atomic<int> started{0};
+    std::atomic<long> beside_tid{0};
+    std::atomic<bool> task_on_caller{false};
+    baims::parallel_for_beside(
+        2, 2,
+        [&](size_t, size_t) {
+            task_on_caller = task_on_caller || kernel_tid() == caller;
+            ++started;
+        },
+        [&] {
+            beside_tid = kernel_tid();
+            for (int w = 0; w < 2000 && started.load() < 2; ++w) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+        });
+    CHECK(beside_tid.load() == caller);
+    CHECK(started.load() == 2);
+    CHECK_FALSE(task_on_caller.load());
+    // one task: on a worker too
+    std::atomic<long> one{0};
+    baims::parallel_for_beside(
+        1, 2, [&](size_t, size_t) { one = kernel_tid(); },
+        [&] {
+            for (int w = 0; w < 2000 && one.load() == 0; ++w) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+        });
+    CHECK(one.load() != 0);
+    CHECK(one.load() != caller);
+}
+
+TEST_CASE("parallel_for_beside: a parallel_for inside beside() runs while the workers are busy") {
+    // Both workers run a task that waits for beside()'s own parallel_for to end: its tasks
+    // must run on the caller (before, a call from a thread that is not a worker only waited).
+    ThreadPool pool(2);
+    ThreadPool::Scope scope(pool);
+    std::atomic<bool> inner_done{false};
+    std::atomic<int> inner{0};
+    std::atomic<int> waited_in_vain{0};
+    baims::parallel_for_beside(
+        2, 2,
+        [&](size_t, size_t) {
+            int w = 0;
+            for (; w < 2000 && !inner_done; ++w) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+            waited_in_vain += inner_done ? 0 : 1;
+        },
+        [&] {
+            parallel_for(10, 2, [&](size_t, size_t) { ++inner; });
+            inner_done = true;
+        });
+    CHECK(inner.load() == 10);
+    CHECK(waited_in_vain.load() == 0);
+}
+
+TEST_CASE("parallel_for_beside: exceptions of beside() and of the tasks") {
+    ThreadPool pool(2);
+    ThreadPool::Scope scope(pool);
+    // beside() fails: no task starts after it, the running ones end, its exception is rethrown
+    std::atomic<int> ran{0};
+    CHECK_THROWS_WITH(baims::parallel_for_beside(
+                          1000, 2,
+                          [&](size_t, size_t) {
+                              ++ran;
+                              std::this_thread::sleep_for(std::chrono::microseconds(100));
+                          },
+                          [&] { throw std::runtime_error("beside failed"); }),
+                      "beside failed");
+    CHECK(ran.load() < 1000);
+    // a task fails: beside() still runs to its end, the task's exception is rethrown
+    std::atomic<bool> beside_ended{false};
+    CHECK_THROWS_WITH(baims::parallel_for_beside(
+                          4, 2,
+                          [&](size_t i, size_t) {
+                              if (i == 0) {
+                                  throw std::runtime_error("task 0 failed");
+                              }
+                          },
+                          [&] {
+                              std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                              beside_ended = true;
+                          }),
+                      "task 0 failed");
+    CHECK(beside_ended.load());
+    // without a pool (or with one thread): beside() first, then the tasks on the caller
+    std::vector<int> order;
+    baims::parallel_for_beside(
+        3, 1, [&](size_t i, size_t) { order.push_back(static_cast<int>(i)); },
+        [&] { order.push_back(-1); });
+    CHECK(order == std::vector<int>{-1, 0, 1, 2});
+    std::atomic<int> after{0};
+    parallel_for(50, 2, [&](size_t, size_t) { ++after; });
+    CHECK(after.load() == 50);
+}
+
 TEST_CASE("parallel_for: without an installed pool it still covers every index") {
     REQUIRE(ThreadPool::current() == nullptr);
     std::atomic<int> sum{0};
