@@ -620,6 +620,10 @@ public:
             });
             return;
         }
+        if (flat_fits(R0, R1, C0, C1, ch, cw)) {
+            flat_pass(cube, outs, in_idx, out_idx, inner, R0, R1, C0, C1, counts);
+            return;
+        }
         // per level: one row of output chunks (raw), which chunks of it hold a valid cell
         struct Level : LevelGeom {
             Bytes row;
@@ -1015,6 +1019,204 @@ private:
                 }
             }
         }
+    }
+
+    // True when the footprint can be made level-0 chunk by level-0 chunk (flat_pass): a float
+    // cube and first/mean/min/max (the direct path), F divides the chunk's height and width (no
+    // block of any level straddles two level-0 chunks) and every level's output chunk covers
+    // whole level-0 chunks (each level-0 chunk adds to one output chunk per level).
+    bool flat_fits(size_t R0, size_t R1, size_t C0, size_t C1, size_t ch, size_t cw) const {
+        if (m_type.kind != zarr::DataKind::Float || m_op == Op::Median || m_op == Op::Mode ||
+            ch % m_F != 0 || cw % m_F != 0) {
+            return false;
+        }
+        for (int k = 1; k <= m_L; ++k) {
+            const auto l = level_geom(static_cast<size_t>(k), R0, R1, C0, C1);
+            if ((l.oth << k) % ch != 0 || (l.otw << k) % cw != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // Output chunk buffers of flat_pass, reused from footprint to footprint by every thread (a
+    // rebuild's later days find warm memory, as the level rows of the other paths).
+    static std::mutex& spare_out_mutex() {
+        static std::mutex m;
+        return m;
+    }
+    static std::vector<Bytes>& spare_out() {
+        static std::vector<Bytes> v;
+        return v;
+    }
+    static Bytes take_out(size_t bytes) {
+        Bytes b;
+        {
+            std::lock_guard lock(spare_out_mutex());
+            if (!spare_out().empty()) {
+                b = std::move(spare_out().back());
+                spare_out().pop_back();
+            }
+        }
+        b.resize(bytes); // every cell is written (by a level-0 chunk, or as the edge's fill)
+        return b;
+    }
+    static void give_out(Bytes&& b) {
+        std::lock_guard lock(spare_out_mutex());
+        if (b.capacity() > 0 && spare_out().size() < 32) {
+            spare_out().push_back(std::move(b));
+        }
+    }
+
+    // The direct path (first/mean/min/max of a float cube) as one parallel_for over the
+    // footprint's level-0 chunks: a unit decodes its chunk and makes its cells of every level
+    // (band by band, the same operations in the same order as direct_group(), so the same bits)
+    // into the output chunks it falls in; each output chunk counts the units it still waits
+    // for, and the thread that ends its last one writes it. No barrier per chunk row, no level
+    // rows across the footprint: an idle worker (an --update has one wide and one narrow
+    // footprint per day) takes units of a busy one's footprint one at a time. Memory: the
+    // output chunks that have started and are not written yet (units are handed out by chunk
+    // row: about one output chunk row per level, as the level rows of the other paths) and per
+    // thread one decoded chunk.
+    void flat_pass(const zarr::KvStore& cube, const std::vector<zarr::KvStore*>& outs,
+                   const std::vector<size_t>& in_idx, const std::vector<size_t>& out_idx,
+                   size_t inner, size_t R0, size_t R1, size_t C0, size_t C1, Counts& counts) {
+        const auto& m = m_v.meta;
+        const size_t nd = m.ndim(), isz = m_type.itemsize, L = static_cast<size_t>(m_L);
+        const size_t ch = m.chunks[nd - 2], cw = m.chunks[nd - 1];
+        const size_t by0 = R0 / ch, nby = level_size(R1, ch) - by0;
+        const size_t bx0 = C0 / cw, nbx = level_size(C1, cw) - bx0;
+        struct Out {
+            std::atomic<size_t> left{0}; // units not done yet
+            std::atomic<bool> any{false};
+            std::atomic<bool> ready{false}; // buf allocated
+            Bytes buf;
+        };
+        struct Lv : LevelGeom {
+            size_t nrows = 0;
+            std::unique_ptr<Out[]> out; // nrows x ncols
+        };
+        std::vector<Lv> lv(L + 1);
+        for (size_t k = 1; k <= L; ++k) {
+            auto& l = lv[k];
+            l.LevelGeom::operator=(level_geom(k, R0, R1, C0, C1));
+            l.nrows = level_size(l.oh, l.oth);
+            l.out = std::make_unique<Out[]>(l.nrows * l.ncols);
+        }
+        // the output chunk of level k that level-0 chunk (by, bx) (absolute) falls in
+        const auto out_of = [&](size_t k, size_t by, size_t bx) -> Out& {
+            auto& l = lv[k];
+            const size_t r = ((std::max(R0, by * ch) - R0) >> k) / l.oth;
+            const size_t j = ((std::max(C0, bx * cw) - C0) >> k) / l.otw;
+            return l.out[r * l.ncols + j];
+        };
+        for (size_t by = by0; by < by0 + nby; ++by) {
+            for (size_t bx = bx0; bx < bx0 + nbx; ++bx) {
+                for (size_t k = 1; k <= L; ++k) {
+                    out_of(k, by, bx).left.fetch_add(1, std::memory_order_relaxed);
+                }
+            }
+        }
+        std::mutex alloc; // first use of an output chunk's buffer
+        // the buffers of chunks not written (a unit failed) go back too
+        struct GiveBack {
+            std::vector<Lv>& lv;
+            ~GiveBack() {
+                for (auto& l : lv) {
+                    for (size_t i = 0; l.out && i < l.nrows * l.ncols; ++i) {
+                        give_out(std::move(l.out[i].buf));
+                    }
+                }
+            }
+        } give_back_all{lv};
+        parallel_for(nby * nbx, m_threads, [&](size_t u, size_t) {
+            static thread_local Doubles a, an, b, bn; // the running thread's
+            const size_t by = by0 + u / nbx, bx = bx0 + u % nbx;
+            const size_t ya = std::max(R0, by * ch), yb = std::min(R1, (by + 1) * ch);
+            const size_t xa = std::max(C0, bx * cw), xb = std::min(C1, (bx + 1) * cw);
+            DecodedChunk chunk(true);
+            decode_own(cube, in_idx, by, bx);
+            Out* o[8 * sizeof(size_t)] = {};
+            bool seen[8 * sizeof(size_t)] = {};
+            for (size_t k = 1; k <= L; ++k) {
+                o[k] = &out_of(k, by, bx);
+                if (!o[k]->ready.load(std::memory_order_acquire)) {
+                    std::lock_guard lock(alloc);
+                    if (!o[k]->ready.load(std::memory_order_relaxed)) {
+                        o[k]->buf = take_out(lv[k].oth * lv[k].otw * isz);
+                        o[k]->ready.store(true, std::memory_order_release);
+                    }
+                }
+            }
+            for (size_t b0 = ya; b0 < yb; b0 += m_F) {
+                const size_t b1 = std::min(yb, b0 + m_F);
+                zarr::visit_dtype(m_type, [&](auto tag) {
+                    using T = typename decltype(tag)::type;
+                    if constexpr (std::is_floating_point_v<T>) {
+                        level1<T>(b0, b1, xa, xb, inner, ch, cw, a, an);
+                    }
+                });
+                size_t rows = level_size(b1 - b0, 2), cols = level_size(xb - xa, 2);
+                for (size_t k = 1; k <= L; ++k) {
+                    if (k >= 2) {
+                        halve(a, an, rows, cols, b, bn);
+                        std::swap(a, b);
+                        std::swap(an, bn);
+                        rows = level_size(rows, 2);
+                        cols = level_size(cols, 2);
+                    }
+                    const auto& l = lv[k];
+                    // the unit's columns in its output chunk, and its level rows of the band
+                    const size_t off = ((xa - C0) >> k) % l.otw, lr0 = (b0 - R0) / l.f;
+                    char any = 0;
+                    for (size_t lr = lr0; lr < level_size(b1 - R0, l.f); ++lr) {
+                        put_row(&a[(lr - lr0) * cols],
+                                m_op == Op::Mean ? &an[(lr - lr0) * cols] : nullptr, l,
+                                o[k]->buf.data() + (lr % l.oth) * l.otw * isz, off, off + cols,
+                                &any);
+                    }
+                    seen[k] = seen[k] || any != 0;
+                }
+            }
+            for (size_t k = 1; k <= L; ++k) {
+                if (seen[k]) {
+                    o[k]->any.store(true, std::memory_order_relaxed);
+                }
+                if (o[k]->left.fetch_sub(1, std::memory_order_acq_rel) != 1) {
+                    continue;
+                }
+                // the chunk's last unit: cells beyond the level's end as the fill value, then
+                // the chunk is written (as flush_chunks())
+                const auto& l = lv[k];
+                const size_t i = static_cast<size_t>(o[k] - l.out.get());
+                const size_t r = i / l.ncols, j = i % l.ncols;
+                const size_t nr = std::min(l.oth, l.oh - r * l.oth);
+                const size_t nc = std::min(l.ow, (j + 1) * l.otw) - j * l.otw;
+                char* data = o[k]->buf.data();
+                if (nc < l.otw) {
+                    for (size_t y = 0; y < nr; ++y) {
+                        fill_items(data + (y * l.otw + nc) * isz, l.otw - nc, m_fill_raw.data(),
+                                   isz);
+                    }
+                }
+                if (nr < l.oth) {
+                    fill_items(data + nr * l.otw * isz, (l.oth - nr) * l.otw, m_fill_raw.data(),
+                               isz);
+                }
+                const auto& om = m_om[k];
+                if (o[k]->any.load(std::memory_order_relaxed) || om.fill_value.is_null()) {
+                    std::vector<size_t> at = out_idx;
+                    at[nd - 2] = l.row0 + r;
+                    at[nd - 1] = l.col0 + j;
+                    zarr::write_chunk(*outs[k], m_v.name, om, at, data);
+                    ++counts.written;
+                } else {
+                    ++counts.empty;
+                }
+                give_out(std::move(o[k]->buf));
+                fault_point("tiles-chunk");
+            }
+        });
     }
 
     // One row of a level's cells (values; for mean sums and counts) into the level's chunk row
