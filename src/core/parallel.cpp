@@ -271,22 +271,8 @@ void ThreadPool::run_task(Job& job, std::unique_lock<std::mutex>& lock) {
 }
 
 void ThreadPool::run(size_t n, int threads, const ParallelTask& fn) {
-    run_job(n, threads, fn, nullptr);
-}
-
-void ThreadPool::run_beside(size_t n, int threads, const ParallelTask& fn,
-                            const std::function<void()>& beside) {
-    run_job(n, threads, fn, &beside);
-}
-
-void ThreadPool::run_job(size_t n, int threads, const ParallelTask& fn,
-                         const std::function<void()>* beside) {
     const size_t slots = std::min({static_cast<size_t>(std::max(threads, 1)), size(), n});
-    // (with beside(), a single task still goes to a worker while the caller runs beside())
-    if (slots == 0 || (slots == 1 && !beside)) {
-        if (beside) {
-            (*beside)();
-        }
+    if (slots <= 1) {
         run_inline(n, fn);
         return;
     }
@@ -300,28 +286,6 @@ void ThreadPool::run_job(size_t n, int threads, const ParallelTask& fn,
     std::unique_lock lock(m_mutex);
     m_jobs.push_back(&job);
     m_wake.notify_all();
-    if (beside) {
-        lock.unlock();
-        std::exception_ptr error;
-        // beside()'s own parallel_for calls: the caller takes their tasks as a worker would (the
-        // workers may all be busy with this job's long tasks)
-        const ThreadPool* const was = t_worker_of;
-        t_worker_of = this;
-        try {
-            (*beside)();
-        } catch (...) {
-            error = std::current_exception();
-        }
-        t_worker_of = was;
-        lock.lock();
-        if (error && !job.failed) { // as a task's: no new task starts
-            job.failed = true;
-            job.error = error;
-            if (auto it = std::find(m_jobs.begin(), m_jobs.end(), &job); it != m_jobs.end()) {
-                m_jobs.erase(it);
-            }
-        }
-    }
     if (job.caller_runs) {
         // A worker's nested call: the worker runs the job's tasks itself (it cannot wait for the
         // others, which may all be busy), and workers that are idle take some of them.
@@ -365,17 +329,6 @@ void parallel_for(size_t n, int threads, const ParallelTask& fn) {
     }
     ThreadPool local(static_cast<int>(std::min<size_t>(static_cast<size_t>(threads), n)));
     local.run(n, threads, fn);
-}
-
-void parallel_for_beside(size_t n, int threads, const ParallelTask& fn,
-                         const std::function<void()>& beside) {
-    auto* pool = ThreadPool::current();
-    if (threads <= 1 || n == 0 || !pool) {
-        beside();
-        parallel_for(n, threads, fn);
-        return;
-    }
-    pool->run_beside(n, threads, fn, beside);
 }
 
 } // namespace baims

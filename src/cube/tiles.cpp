@@ -1553,8 +1553,8 @@ private:
 };
 
 // Chunks of outer indices `ts` of every variable on levels 1..n-1 (outs[k]: level k's store),
-// one pass over level 0, in parallel over the top chunks. `meta` (the levels' metadata) runs on
-// the caller while the workers do the chunks.
+// one pass over level 0, in parallel over the top chunks. `meta` (the levels' metadata) is one
+// more task of the same parallel run, so that no core waits for the other during it.
 void write_levels_data(const zarr::KvStore& cube, const std::vector<zarr::KvStore*>& outs,
                        const Source& s, int n, size_t th, size_t tw, const std::vector<size_t>& ts,
                        int threads, TilesResult& r, const std::function<void()>& meta) {
@@ -1589,17 +1589,15 @@ void write_levels_data(const zarr::KvStore& cube, const std::vector<zarr::KvStor
     std::stable_sort(tasks.begin(), tasks.end(),
                      [&](const Task& p, const Task& q) { return area(p) > area(q); });
     PyramidTask::Counts counts;
-    // the workers take the footprints; the caller, which would only wait, stages the metadata
-    // meanwhile (mostly file writes: on a worker, the waits for them kept that core from the
-    // data of an --update's one day)
-    parallel_for_beside(
-        tasks.size(), threads,
-        [&](size_t i, size_t) {
-            const auto& task = tasks[i];
-            PyramidTask pt(s, *task.v, n, th, tw, threads);
-            pt.run(cube, outs, task.t, task.cy, task.cx, counts);
-        },
-        meta);
+    parallel_for(tasks.size() + 1, threads, [&](size_t i, size_t) {
+        if (i == 0) {
+            meta();
+            return;
+        }
+        const auto& task = tasks[i - 1];
+        PyramidTask pt(s, *task.v, n, th, tw, threads);
+        pt.run(cube, outs, task.t, task.cy, task.cx, counts);
+    });
     r.chunks_written += counts.written;
     r.chunks_empty += counts.empty;
 }

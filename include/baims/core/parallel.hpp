@@ -38,15 +38,6 @@ public:
     // rethrown.
     void run(size_t n, int threads, const ParallelTask& fn);
 
-    // As run(), but the caller runs beside() meanwhile instead of only waiting (light work, such
-    // as writing files, that would otherwise take a worker from the tasks), then waits for the
-    // tasks. Calls to parallel_for made inside beside() run their tasks on the caller too (idle
-    // workers help). An exception of beside() counts as a task's: no new task starts, the first
-    // exception of either is rethrown after the running tasks end. Without workers (or tasks),
-    // beside() runs first, then the tasks on the caller.
-    void run_beside(size_t n, int threads, const ParallelTask& fn,
-                    const std::function<void()>& beside);
-
     // The pool installed for the current run, or nullptr.
     static ThreadPool* current();
 
@@ -65,8 +56,6 @@ public:
 private:
     struct Job;
     void work();
-    void run_job(size_t n, int threads, const ParallelTask& fn,
-                 const std::function<void()>* beside);
     void run_task(Job& job, std::unique_lock<std::mutex>& lock); // the next task of job
     bool exhausted(const Job& job) const;
 
@@ -82,10 +71,5 @@ private:
 // workers, or on threads started for this call when no pool is installed; threads <= 1 or n <= 1
 // runs on the caller with slot 0. The first exception is rethrown.
 void parallel_for(size_t n, int threads, const ParallelTask& fn);
-
-// parallel_for(n, threads, fn) while the caller runs beside() (ThreadPool::run_beside); without
-// an installed pool, or with threads <= 1, beside() first and then the tasks on the caller.
-void parallel_for_beside(size_t n, int threads, const ParallelTask& fn,
-                         const std::function<void()>& beside);
 
 } // namespace baims
