@@ -98,6 +98,35 @@ void remove_tree(const sfs::path& dir) {
     }
 }
 
+namespace {
+
+// Unlinks the files on the run's thread pool (parallel.hpp): on this project's machines (ext4
+// without a journal, mounted with `discard`) each unlink that frees a file's blocks waits for the
+// disk's discard, 0.3 ms when idle and up to 4 ms when others write; in parallel the waits
+// overlap. Errors are left to the remove_tree() that follows.
+void unlink_in_parallel(const std::vector<std::string>& files) {
+    constexpr int MAX_THREADS = 8; // (without an installed pool, threads started for the call)
+    parallel_for(files.size(), MAX_THREADS, [&](size_t i, size_t) {
+        ::unlink(files[i].c_str()); // errors: remove_tree reports them
+    });
+}
+
+// remove_tree(dir), the files of the whole tree first in parallel (unlink_in_parallel).
+void remove_tree_parallel(const sfs::path& dir) {
+    std::vector<std::string> files;
+    std::error_code ec;
+    for (sfs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        std::error_code ec2;
+        if (!it->is_directory(ec2)) {
+            files.push_back(it->path().string());
+        }
+    }
+    unlink_in_parallel(files);
+    remove_tree(dir);
+}
+
+} // namespace
+
 void commit_exchange(const sfs::path& dir, const char* before, const char* after,
                      const std::string& what) {
     const auto swap = swap_dir(dir);
@@ -112,7 +141,7 @@ void commit_exchange(const sfs::path& dir, const char* before, const char* after
     exchange(swap, dir, what); // the commit point
     fs::sync_dir(dir.has_parent_path() ? dir.parent_path() : sfs::path("."));
     fault_point(after);
-    remove_tree(swap); // the old tree
+    remove_tree_parallel(swap); // the old tree (its files on the run's workers)
 }
 
 namespace {
@@ -167,10 +196,7 @@ void remove_staging(const sfs::path& staging) {
             files.push_back(it->path().string());
         }
     }
-    constexpr int MAX_THREADS = 8; // (without an installed pool, threads started for the call)
-    parallel_for(files.size(), MAX_THREADS, [&](size_t i, size_t) {
-        ::unlink(files[i].c_str()); // errors: remove_tree below reports them
-    });
+    unlink_in_parallel(files);
     remove_tree(staging);
 }
 
