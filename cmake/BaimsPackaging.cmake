@@ -38,8 +38,9 @@ set(CPACK_PACKAGE_DESCRIPTION
 per-parcel statistics into PostGIS (catalog, rasterize, extract, ingest-vector).")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
-# the runtime libraries (blosc, yaml-cpp, spdlog, ...) found by dpkg-shlibdeps in the binary's
-# NEEDED list
+# the runtime libraries (spdlog, fmt, snappy, libstdc++, ...) found by dpkg-shlibdeps in the
+# binary's NEEDED list; yaml-cpp, blosc, lz4, zstd, zlib and libdeflate are linked statically
+# (BAIMS_STATIC_DEPS, cmake/BaimsStaticDeps.cmake), so the package no longer depends on them
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # With BAIMS_LAZY_GDAL (cmake/BaimsLazyLoad.cmake) libgdal, libproj, libnetcdf, libhdf5, libcurl and
 # libpq are not in NEEDED (baims dlopen()s them by SONAME on first use), so dpkg-shlibdeps cannot
