@@ -4,9 +4,10 @@
 # libraries: each shared library costs every command's start-up its mapping, relocations and
 # constructors, and these 7 were half of the 14 libraries still loaded at start-up once GDAL & co.
 # (cmake/BaimsLazyLoad.cmake) were delay-loaded (bench/results/2026-12-03-startup.md).
-# Debian ships no libsnappy.a: libblosc.a's snappy calls go to the shared libsnappy (a NEEDED
-# library; dpkg-shlibdeps makes the package depend on libsnappy1v5). spdlog and fmt have no static
-# archive either and stay shared.
+# Debian ships no libsnappy.a: libblosc.a's three snappy calls go to the shared libsnappy, which
+# baims delay-loads like libpq (cmake/BaimsLazyLoad.cmake; only a snappy-compressed array calls
+# it), and the Catch2 tests link normally. spdlog and fmt have no static archive either and stay
+# shared.
 #
 # The modules link the targets below instead of the packages' own: baims_yaml_cpp, baims_blosc,
 # baims_deflate. Each falls back to the shared library, with a warning, when one of its archives is
@@ -48,6 +49,8 @@ if(BAIMS_STATIC_DEPS)
     _baims_static_archives(_deflate deflate)
 endif()
 set(BAIMS_STATIC_ARCHIVES "")
+# libblosc.a linked: its snappy calls can be delay-loaded (cmake/BaimsLazyLoad.cmake)
+set(BAIMS_STATIC_BLOSC OFF)
 if(_yaml)
     get_target_property(_inc yaml-cpp INTERFACE_INCLUDE_DIRECTORIES)
     target_include_directories(baims_yaml_cpp INTERFACE ${_inc})
@@ -62,6 +65,7 @@ if(_blosc)
     target_include_directories(baims_blosc INTERFACE ${BLOSC_INCLUDE_DIRS})
     target_link_libraries(baims_blosc INTERFACE ${_blosc} ${BAIMS_SNAPPY_LIBRARY} Threads::Threads)
     list(APPEND BAIMS_STATIC_ARCHIVES ${_blosc})
+    set(BAIMS_STATIC_BLOSC ON)
 else()
     target_link_libraries(baims_blosc INTERFACE PkgConfig::BLOSC)
 endif()
