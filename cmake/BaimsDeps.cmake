@@ -21,3 +21,6 @@ pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)
 if(BUILD_TESTING)
     find_package(Catch2 CONFIG REQUIRED)
 endif()
+# yaml-cpp, blosc and libdeflate from their static archives (BAIMS_STATIC_DEPS): the modules link
+# baims_yaml_cpp, baims_blosc and baims_deflate
+include(BaimsStaticDeps)

@@ -5,6 +5,8 @@
 # 2026-12-02-lazy-gdal.md. Likewise libnetcdf, libhdf5 and libcurl, each on the first call of one
 # of its own functions: commands on Zarr cubes never call them, and with their dependencies they
 # were 17 of the 55 libraries still mapped at start-up (bench/results/2026-12-03-fixedcost.md).
+# Likewise libsnappy, which only libblosc.a calls (for snappy-compressed arrays), when blosc is
+# linked statically (cmake/BaimsStaticDeps.cmake).
 # Likewise libpq, loaded by the database commands (catalog, ingest-vector, rasterize, extract) and
 # --version only: with its dependencies (ssl, crypto, gssapi, krb5, ldap, sasl, gnutls, ...) and
 # libpqxx it was 23 of the 37 libraries mapped at start-up, ~12 ms of every command
@@ -129,6 +131,17 @@ if(BAIMS_LAZY_GDAL)
         list(GET PQXX_LINK_LIBRARIES 0 _pqxx_so)
         _baims_lazy_library(PkgConfig::PQXX BAIMS_PQXX_SHARED "${_pqxx_so}")
     endif()
+    # libsnappy, under a static libblosc (cmake/BaimsStaticDeps.cmake): libblosc.a calls 3 of its
+    # functions, only for an array compressed with Blosc's snappy, so it is not loaded at start-up;
+    # the stub generator reads the static archives' undefined symbols too (baims_lazy_load).
+    if(BAIMS_STATIC_BLOSC)
+        _baims_lazy_library(baims_blosc BAIMS_LAZY_SNAPPY "${BAIMS_SNAPPY_LIBRARY}")
+        list(APPEND BAIMS_LAZY_OTHERS SNAPPY)
+        # the package's minimum version (cmake/BaimsPackaging.cmake): the file built against
+        if(BAIMS_LAZY_SNAPPY_PATH MATCHES "\\.so\\.([0-9]+(\\.[0-9]+)+)$")
+            set(BAIMS_LAZY_SNAPPY_VERSION ${CMAKE_MATCH_1})
+        endif()
+    endif()
     set(_baims_lazy_names "")
     foreach(lib ${BAIMS_LAZY_OTHERS})
         list(APPEND _baims_lazy_names ${BAIMS_LAZY_${lib}_SONAME})
@@ -182,6 +195,9 @@ function(baims_lazy_load exe)
         list(APPEND inputs $<TARGET_FILE:${a}>)
     endforeach()
     set(check_sonames "")
+    # the static archives (cmake/BaimsStaticDeps.cmake): libblosc.a's snappy calls are stubbed, and
+    # what the archives define is ours, never routed to a delay-loaded library
+    list(APPEND inputs ${BAIMS_STATIC_ARCHIVES})
     if(BAIMS_PQXX_ARCHIVE)
         set_target_properties(${exe} PROPERTIES BAIMS_STATIC_PQXX ON)
         list(APPEND inputs ${BAIMS_PQXX_ARCHIVE})

@@ -38,14 +38,16 @@ set(CPACK_PACKAGE_DESCRIPTION
 per-parcel statistics into PostGIS (catalog, rasterize, extract, ingest-vector).")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
-# the runtime libraries (blosc, yaml-cpp, spdlog, ...) found by dpkg-shlibdeps in the binary's
-# NEEDED list
+# the runtime libraries (spdlog, fmt, libstdc++, ...) found by dpkg-shlibdeps in the binary's
+# NEEDED list; with BAIMS_STATIC_DEPS (cmake/BaimsStaticDeps.cmake) yaml-cpp, blosc, lz4, zstd,
+# zlib and libdeflate are linked statically, so the package does not depend on them
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# With BAIMS_LAZY_GDAL (cmake/BaimsLazyLoad.cmake) libgdal, libproj, libnetcdf, libhdf5, libcurl and
-# libpq are not in NEEDED (baims dlopen()s them by SONAME on first use), so dpkg-shlibdeps cannot
-# see them: the packages that ship the very files the build linked against (dpkg -S at configure
-# time), at least the version built against. CPack adds the shlibdeps result to these. libpqxx is
-# linked statically then (libpqxx.a): no libpqxx-6.4 dependency.
+# With BAIMS_LAZY_GDAL (cmake/BaimsLazyLoad.cmake) libgdal, libproj, libnetcdf, libhdf5, libcurl,
+# libpq and (under a static blosc) libsnappy are not in NEEDED (baims dlopen()s them by SONAME on
+# first use), so dpkg-shlibdeps cannot see them: the packages that ship the very files the build
+# linked against (dpkg -S at configure time), at least the version built against. CPack adds the
+# shlibdeps result to these. libpqxx is linked statically then (libpqxx.a): no libpqxx-6.4
+# dependency.
 if(BAIMS_LAZY_GDAL)
     set(_baims_lazy_depends "")
     foreach(_lib GDAL PROJ ${BAIMS_LAZY_OTHERS})

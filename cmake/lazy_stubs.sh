@@ -4,7 +4,8 @@
 # src/core/lazy_load.cpp resolves them with on the first call.
 #
 # Usage: lazy_stubs.sh OUT.S NM 'OBJ|OBJ|...' 'RUNTIME_LIB|...' SONAME PACKAGE LIB [SONAME PACKAGE LIB]...
-#   OBJ          our static libraries and the binary's own objects: the symbols they leave undefined
+#   OBJ          our static libraries, the static archives baims links (cmake/BaimsStaticDeps.cmake)
+#                and the binary's own objects: the symbols they leave undefined
 #   RUNTIME_LIB  the C/C++ runtime libraries: libgdal also exports some libstdc++ template
 #                instantiations; a symbol the runtime defines is never routed to libgdal
 #   LIB          the shared library to delay-load, by its SONAME; PACKAGE names it in the error line
@@ -24,8 +25,11 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # nm -P lines: "name type [value size]"; archives add "archive[member]:" lines (no type field).
-"$nm" -P --undefined-only "${objs[@]}" | awk 'NF >= 2 && $2 == "U" { print $1 }' | sort -u >"$tmp/undef"
-"$nm" -P --defined-only "${objs[@]}" | awk 'NF >= 2 && $2 != "U" { print $1 }' | sort -u >"$tmp/ours"
+# (an archive member without symbols, as libdeflate.a's cpu_features.o, is no news: nm's note on it
+# is dropped)
+objnm() { "$nm" -P "$@" "${objs[@]}" 2> >(grep -v ': no symbols$' >&2); }
+objnm --undefined-only | awk 'NF >= 2 && $2 == "U" { print $1 }' | sort -u >"$tmp/undef"
+objnm --defined-only | awk 'NF >= 2 && $2 != "U" { print $1 }' | sort -u >"$tmp/ours"
 : >"$tmp/runtime"
 for r in "${runtime[@]}"; do
     "$nm" -D -P --defined-only "$r" | awk '{ sub(/@.*/, "", $1); print $1 }' >>"$tmp/runtime"

@@ -27,9 +27,12 @@ apt_opts=()
 if [ -n "${CI:-}" ]; then
     apt_opts=(-o Dpkg::Options::=--force-unsafe-io)
 fi
+# liblz4-dev, libzstd-dev, zlib1g-dev: the static archives baims links with libblosc.a
+# (cmake/BaimsStaticDeps.cmake); libgdal-dev brings them too
 build_pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates
     libgdal-dev libproj-dev libnetcdf-dev libhdf5-dev libdeflate-dev libblosc-dev
-    nlohmann-json3-dev libyaml-cpp-dev libpqxx-dev libcli11-dev libspdlog-dev catch2
+    liblz4-dev libzstd-dev zlib1g-dev nlohmann-json3-dev libyaml-cpp-dev libpqxx-dev libcli11-dev
+    libspdlog-dev catch2
     libcurl4-openssl-dev clang-format)
 test_pkgs=(gdal-bin netcdf-bin hdf5-tools curl time locales strace
     postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts

@@ -11,6 +11,8 @@ by a NetCDF insert, and a tiles run or an optimise of a Zarr cube loads none of 
 libpq likewise, under a libpqxx linked into the binary (libpqxx.a): neither is in NEEDED, gen, tiles,
 optimise and prune load neither, a database command loads libpq (and never libpqxx's shared
 library), and a libpq that cannot be loaded is exit code 69 (hook BAIMS_TEST_LAZY_SONAME).
+libsnappy likewise, under a libblosc linked into the binary (libblosc.a): not in NEEDED, loaded by
+a command that reads a snappy-compressed array, and exit code 69 when it cannot be loaded.
 """
 
 import json
@@ -33,6 +35,8 @@ MISSING = "libgdal.so.999"
 PQ_SONAME = os.environ.get("BAIMS_LAZY_PQ_SONAME", "")
 PQ_PACKAGE = os.environ.get("BAIMS_LAZY_PQ_PACKAGE", "") or "PQ"
 PQXX_SONAME = os.environ.get("BAIMS_PQXX_SONAME", "")
+SNAPPY_SONAME = os.environ.get("BAIMS_LAZY_SNAPPY_SONAME", "")
+SNAPPY_PACKAGE = os.environ.get("BAIMS_LAZY_SNAPPY_PACKAGE", "") or "SNAPPY"
 # a server that cannot exist: the command loads libpq, fails to connect and ends with exit code 6
 NO_SERVER = "host=/nonexistent-baims-socket-dir port=5"
 
@@ -64,7 +68,9 @@ class LazyGdal(unittest.TestCase):
         dyn = subprocess.run(["readelf", "-d", BAIMS], capture_output=True, text=True, check=True).stdout
         needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^]]+)\]", dyn)
         self.assertIn("libc.so.6", needed)  # the parse works
-        self.assertEqual(len(OTHER_SONAMES), 4 if PQ_SONAME else 3)
+        self.assertEqual(len(OTHER_SONAMES), 3 + bool(PQ_SONAME) + bool(SNAPPY_SONAME))
+        self.assertFalse([n for n in needed if n.startswith(("libblosc", "libyaml-cpp", "libdeflate",
+                                                             "libz.", "libzstd", "liblz4"))], needed)
         for soname in [GDAL_SONAME, PROJ_SONAME] + OTHER_SONAMES:
             self.assertNotIn(soname, needed)
         if PQ_SONAME:
@@ -89,6 +95,31 @@ class LazyGdal(unittest.TestCase):
                 self.assertEqual(loaded(p.stderr, soname), 0, (args[0], soname))
             if PQ_SONAME:
                 self.assertEqual(self.pq_loaded(p.stderr), (0, 0), args[0])
+
+    def snappy_cube(self):
+        """A small cube whose array is compressed with Blosc's snappy (zarr-python)."""
+        cube = os.path.join(self.dir, "snappy.zarr")
+        code = ("import sys, numpy as np, zarr, numcodecs\n"
+                "g = zarr.open_group(sys.argv[1], mode='w')\n"
+                "a = g.create_dataset('v', shape=(2, 64, 64), chunks=(1, 32, 32), dtype='f4',\n"
+                "    compressor=numcodecs.Blosc(cname='snappy', clevel=5, shuffle=1))\n"
+                "a[:] = np.arange(2 * 64 * 64, dtype='f4').reshape(2, 64, 64)\n"
+                "a.attrs['_ARRAY_DIMENSIONS'] = ['time', 'lat', 'lon']\n")
+        subprocess.run(["/usr/bin/python3", "-c", code, cube], check=True)
+        return cube
+
+    def test_snappy_array_loads_libsnappy_once(self):
+        if not SNAPPY_SONAME:
+            self.skipTest("libblosc is linked as a shared library (no libblosc.a)")
+        cube = self.snappy_cube()
+        p = run(["prune", cube], env={"LD_DEBUG": "libs"})
+        self.assertEqual(p.returncode, 0, p.stderr[-3000:])
+        self.assertEqual(loaded(p.stderr, SNAPPY_SONAME), 1)
+        missing = "libsnappy.so.999"
+        p = run(["prune", cube], env={"BAIMS_TEST_LAZY_SONAME": f"{SNAPPY_SONAME}={missing}"})
+        line = (f"cannot load {missing} ({missing}: cannot open shared object file: No such file or "
+                f"directory). Install the {SNAPPY_PACKAGE} package (apt-get install {SNAPPY_PACKAGE})")
+        self.assertEqual((p.returncode, p.stderr.splitlines()), (69, ["baims prune: error: " + line]))
 
     def pq_loaded(self, stderr):
         """How many times libpq and libpqxx (any version) were loaded."""
