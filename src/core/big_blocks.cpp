@@ -28,9 +28,10 @@ std::mutex g_mutex;
 void* g_kept = nullptr; // the freed block kept, g_kept_length bytes mapped
 size_t g_kept_length = 0;
 
-// A fresh mapping of len bytes (a multiple of 2 MiB) at a 2 MiB boundary, advised for huge pages:
-// every page of it can be huge, none is present yet.
-void* map_fresh(size_t len) {
+} // namespace
+
+void* huge_mapping_allocate(size_t bytes, size_t& mapped) {
+    const size_t len = mapped_length(bytes);
     void* p = ::mmap(nullptr, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                      -1, 0);
     if (p == MAP_FAILED) {
@@ -47,10 +48,15 @@ void* map_fresh(size_t len) {
 #ifdef MADV_HUGEPAGE
     ::madvise(reinterpret_cast<void*>(b), len, MADV_HUGEPAGE); // a hint: errors ignored
 #endif
+    mapped = len;
     return reinterpret_cast<void*>(b);
 }
 
-} // namespace
+void huge_mapping_free(void* p, size_t mapped) noexcept {
+    if (p) {
+        ::munmap(p, mapped);
+    }
+}
 
 void* big_block_allocate(size_t bytes) {
     const size_t len = mapped_length(bytes);
@@ -70,7 +76,8 @@ void* big_block_allocate(size_t bytes) {
         }
         ::munmap(kept, kept_length); // too small: not kept for later
     }
-    return map_fresh(len);
+    size_t mapped = 0;
+    return huge_mapping_allocate(len, mapped);
 }
 
 void big_block_free(void* p, size_t bytes) noexcept {
@@ -106,6 +113,15 @@ void big_block_release() noexcept {
 }
 
 #else
+
+void* huge_mapping_allocate(size_t bytes, size_t& mapped) {
+    mapped = bytes;
+    return ::operator new(bytes);
+}
+
+void huge_mapping_free(void* p, size_t mapped) noexcept {
+    ::operator delete(p, mapped);
+}
 
 void* big_block_allocate(size_t bytes) {
     return ::operator new(bytes);

@@ -100,18 +100,10 @@ void remove_tree(const sfs::path& dir) {
 
 namespace {
 
-// Unlinks the files on the run's thread pool (parallel.hpp): on this project's machines (ext4
-// without a journal, mounted with `discard`) each unlink that frees a file's blocks waits for the
-// disk's discard, 0.3 ms when idle and up to 4 ms when others write; in parallel the waits
-// overlap. Errors are left to the remove_tree() that follows.
-void unlink_in_parallel(const std::vector<std::string>& files) {
-    constexpr int MAX_THREADS = 8; // (without an installed pool, threads started for the call)
-    parallel_for(files.size(), MAX_THREADS, [&](size_t i, size_t) {
-        ::unlink(files[i].c_str()); // errors: remove_tree reports them
-    });
-}
-
-// remove_tree(dir), the files of the whole tree first in parallel (unlink_in_parallel).
+// remove_tree(dir), the files of the whole tree first unlinked on the run's thread pool
+// (parallel.hpp): on this project's machines (ext4 without a journal, mounted with `discard`) each
+// unlink that frees a file's blocks waits for the disk's discard, 0.3 ms when idle and up to 4 ms
+// when others write; in parallel the waits overlap. Errors are left to remove_tree().
 void remove_tree_parallel(const sfs::path& dir) {
     std::vector<std::string> files;
     std::error_code ec;
@@ -121,7 +113,10 @@ void remove_tree_parallel(const sfs::path& dir) {
             files.push_back(it->path().string());
         }
     }
-    unlink_in_parallel(files);
+    constexpr int MAX_THREADS = 8; // (without an installed pool, threads started for the call)
+    parallel_for(files.size(), MAX_THREADS, [&](size_t i, size_t) {
+        ::unlink(files[i].c_str()); // errors: remove_tree reports them
+    });
     remove_tree(dir);
 }
 
@@ -183,21 +178,12 @@ void link_replaced(const sfs::path& root, const std::vector<FileOp>& ops) {
     }
 }
 
-// Removes the staging folder: its files on the run's thread pool (parallel.hpp; each unlink that
-// frees a file's blocks waits for the disk's discard, link_replaced: in parallel those waits
-// overlap; measured under load, 24 files: 49-89 ms one by one, 6-46 ms, median 11, on the two
-// workers), then what is left (folders of an older baims' staging) and the folder itself.
+// Removes the staging folder: its files on the run's thread pool (remove_tree_parallel; each
+// unlink that frees a file's blocks waits for the disk's discard, link_replaced: in parallel those
+// waits overlap; measured under load, 24 files: 49-89 ms one by one, 6-46 ms, median 11, on the
+// two workers), then the folder itself.
 void remove_staging(const sfs::path& staging) {
-    std::vector<std::string> files;
-    std::error_code ec;
-    for (sfs::directory_iterator it(staging, ec), end; !ec && it != end; it.increment(ec)) {
-        std::error_code ec2;
-        if (!it->is_directory(ec2)) {
-            files.push_back(it->path().string());
-        }
-    }
-    unlink_in_parallel(files);
-    remove_tree(staging);
+    remove_tree_parallel(staging);
 }
 
 void apply_file_ops(const sfs::path& root, const std::vector<FileOp>& ops, const char* each,

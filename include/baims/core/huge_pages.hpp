@@ -147,6 +147,13 @@ size_t big_block_kept() noexcept;
 // Unmaps the freed block kept, if any.
 void big_block_release() noexcept;
 
+// A fresh mapping of at least `bytes` bytes at a 2 MiB boundary, advised for huge pages, none of
+// its pages present yet; `mapped` = the bytes mapped (a multiple of 2 MiB), to give back with
+// huge_mapping_free(p, mapped). Throws std::bad_alloc. Under a sanitizer and outside Linux: plain
+// operator new (mapped = bytes). For scratch space a thread keeps (big_block_allocate recycles).
+void* huge_mapping_allocate(size_t bytes, size_t& mapped);
+void huge_mapping_free(void* p, size_t mapped) noexcept;
+
 // An allocator whose blocks of BIG_BLOCK bytes and more are big blocks (big_block_allocate), the
 // others std::allocator's: for the big buffers of a run that are freed and allocated again.
 template <typename T> struct BigBlockAllocator {

@@ -11,7 +11,6 @@
 #include <libdeflate.h>
 #include <memory>
 #include <new>
-#include <sys/mman.h>
 #include <unistd.h>
 
 namespace baims::io::h5 {
@@ -290,61 +289,21 @@ bool pread_all(int fd, unsigned char* buf, size_t n, uint64_t offset) {
 
 } // namespace
 
-#if defined(__linux__) && !defined(BAIMS_SANITIZED_HEAP)
-namespace {
-constexpr size_t HUGE_PAGE = size_t{1} << 21;
-} // namespace
-
 ChunkBuffers::~ChunkBuffers() {
-    if (m_data) {
-        ::munmap(m_data, m_size);
-    }
-}
-
-unsigned char* ChunkBuffers::space(size_t bytes) {
-    if (bytes <= m_size) {
-        return m_data;
-    }
-    // A fresh mapping of whole 2 MiB pages at a 2 MiB boundary, advised for huge pages.
-    const size_t len = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-    void* p = ::mmap(nullptr, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
-    if (p == MAP_FAILED) {
-        throw std::bad_alloc();
-    }
-    const auto a = reinterpret_cast<std::uintptr_t>(p);
-    const std::uintptr_t b = (a + HUGE_PAGE - 1) & ~std::uintptr_t{HUGE_PAGE - 1};
-    if (b > a) {
-        ::munmap(p, b - a);
-    }
-    if (a + len + HUGE_PAGE > b + len) {
-        ::munmap(reinterpret_cast<void*>(b + len), a + len + HUGE_PAGE - (b + len));
-    }
-#ifdef MADV_HUGEPAGE
-    ::madvise(reinterpret_cast<void*>(b), len, MADV_HUGEPAGE); // a hint: errors ignored
-#endif
-    if (m_data) {
-        ::munmap(m_data, m_size);
-    }
-    m_data = reinterpret_cast<unsigned char*>(b);
-    m_size = len;
-    return m_data;
-}
-#else
-ChunkBuffers::~ChunkBuffers() {
-    delete[] m_data;
+    huge_mapping_free(m_data, m_size);
 }
 
 unsigned char* ChunkBuffers::space(size_t bytes) {
     if (bytes > m_size) {
-        auto* p = new unsigned char[bytes];
-        delete[] m_data;
+        // a fresh region on 2 MiB pages (baims/core/huge_pages.hpp), then the old one given back
+        size_t mapped = 0;
+        auto* p = static_cast<unsigned char*>(huge_mapping_allocate(bytes, mapped));
+        huge_mapping_free(m_data, m_size);
         m_data = p;
-        m_size = bytes;
+        m_size = mapped;
     }
     return m_data;
 }
-#endif
 
 ChunkBuffers& thread_chunk_buffers() {
     thread_local ChunkBuffers buffers;
