@@ -234,30 +234,9 @@ void apply_file_ops(const sfs::path& root, const std::vector<FileOp>& ops, const
         dirs.insert(to.parent_path());
     }
     if (!dirs.empty()) {
-        // The renames and unlinks are durable before the journal goes: one syncfs rather than an
-        // fsync per changed folder (each of those blocked on its own journal commit). Meanwhile
-        // the other workers drop the second names that link_replaced gave the files replaced or
-        // removed above, which frees them (a discard wait each): those names are in no state that
-        // a reader or a rerun needs (the journal names only the pyramid's keys and the staged
-        // names, and the links need not be durable), so they can go at any time after their
-        // operation ran (before it, the free would only move into the rename); overlapping the
-        // discard waits with the syncfs's writeback takes them off the commit's path. Task 0 (the
-        // syncfs) is the first one handed out; a failed syncfs is rethrown as before.
-        std::vector<std::string> olds;
-        std::set<std::string> seen;
-        for (const auto& op : ops) {
-            if (seen.insert(op.key).second) {
-                olds.push_back((staging / old_name(op.key)).string());
-            }
-        }
-        constexpr int MAX_THREADS = 8; // as unlink_in_parallel
-        parallel_for(olds.size() + 1, MAX_THREADS, [&](size_t i, size_t) {
-            if (i == 0) {
-                fs::sync_filesystem(root);
-            } else {
-                ::unlink(olds[i - 1].c_str()); // errors: remove_staging reports what is left
-            }
-        });
+        // the renames and unlinks are durable before the journal goes: one syncfs rather than an
+        // fsync per changed folder (each of those blocked on its own journal commit)
+        fs::sync_filesystem(root);
     }
     fault_point(done);
     // Not synced: should the journal's removal be lost, the next run applies it again, which
