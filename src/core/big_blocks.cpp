@@ -3,6 +3,9 @@
 #include "baims/core/huge_pages.hpp"
 
 #include <cstdint>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <mutex>
 #include <new>
 #include <utility>
@@ -14,6 +17,13 @@
 #endif
 
 namespace baims {
+
+void keep_freed_blocks_in_heap() noexcept {
+#if defined(__GLIBC__)
+    ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(BIG_BLOCK));
+    ::mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
+}
 
 #if BAIMS_BIG_BLOCKS
 namespace {
@@ -76,7 +86,7 @@ void* big_block_allocate(size_t bytes) {
         }
         ::munmap(kept, kept_length); // too small: not kept for later
     }
-    size_t mapped = 0;
+    size_t mapped = 0; // == len (whole 2 MiB pages already)
     return huge_mapping_allocate(len, mapped);
 }
 

@@ -150,7 +150,8 @@ void prefer_huge_pages_for_thread_heap() {
     // in; the buffers then start on the second 2 MiB. It stays with the arena (a later thread
     // that reuses the arena returns above), reachable from g_fillers. (Where the mmap threshold
     // is below its size, glibc's default 128 KiB, malloc maps it apart instead: untouched address
-    // space, no effect; `tiles` raises the threshold before its pool starts.)
+    // space, no effect; `tiles` and `gen` raise it before their pools start:
+    // keep_freed_blocks_in_heap.)
     constexpr std::uintptr_t HUGE_PAGE = std::uintptr_t{1} << 21;
     const std::uintptr_t top = p + maps.capacity() + (std::uintptr_t{16} << 10);
     void* filler =

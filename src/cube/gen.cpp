@@ -18,6 +18,7 @@
 
 #include "baims/core/error.hpp"
 #include "baims/core/features.hpp"
+#include "baims/core/huge_pages.hpp"
 #include "baims/core/interrupt.hpp"
 #include "baims/core/log.hpp"
 #include "baims/core/progress.hpp"
@@ -26,7 +27,6 @@
 
 #include <algorithm>
 #include <future>
-#include <malloc.h>
 
 namespace baims::cube {
 
@@ -74,14 +74,8 @@ std::string GenResult::summary() const {
 }
 
 GenResult generate(const GenRequest& req) {
-    // As in build_tiles: freed blocks between 128 KiB and 32 MiB (HDF5's metadata cache of each
-    // nc_open, Blosc's and the readers' scratch, a swath map's per-band lists) stay in the heap
-    // instead of being unmapped or trimmed and faulted in again (~11-13 us per 4 KiB page on this
-    // project's VMs): a swath gen took ~3800 page faults, ~1900 with these thresholds. Blocks of
-    // 32 MiB and more are big blocks (baims/core/huge_pages.hpp). Memory stays bounded by the
-    // run's peak.
-    ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    ::mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    // freed blocks stay in the heap: a swath gen took ~3800 page faults, ~1900 with this
+    keep_freed_blocks_in_heap();
     const auto& c = req.config;
     GenResult result;
     if (c.output_path.empty()) {

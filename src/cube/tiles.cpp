@@ -15,6 +15,7 @@
 #include "baims/core/error.hpp"
 #include "baims/core/fault.hpp"
 #include "baims/core/fs.hpp"
+#include "baims/core/huge_pages.hpp"
 #include "baims/core/log.hpp"
 #include "baims/cube/cube_state.hpp"
 #include "baims/cube/prune.hpp"
@@ -31,7 +32,6 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
-#include <malloc.h>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -1919,12 +1919,9 @@ std::string TilesResult::summary() const {
 }
 
 TilesResult build_tiles(const TilesRequest& req) {
-    // Freed chunk-sized blocks (Blosc's per-call scratch, the store's file buffers) stay in the
-    // heap instead of going back to the kernel and being faulted in again on the next chunk:
-    // fixed thresholds stop glibc from trimming its arenas after every chunk (page faults and
-    // mprotect were a tenth of a run's CPU). Memory stays bounded by the run's peak.
-    ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    ::mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    // freed chunk-sized blocks stay in the heap (page faults and mprotect of glibc's trimming
+    // after every chunk were a tenth of a run's CPU)
+    keep_freed_blocks_in_heap();
     ThreadPool pool(req.threads); // one pool of workers for the run's parallel_for calls
     ThreadPool::Scope pool_scope(pool);
     TilesResult r;

@@ -147,6 +147,15 @@ size_t big_block_kept() noexcept;
 // Unmaps the freed block kept, if any.
 void big_block_release() noexcept;
 
+// Fixed malloc thresholds for a run that allocates and frees chunk-sized blocks (glibc): blocks
+// below BIG_BLOCK come from the heap (not mmap), and the heap is not trimmed below 256 MiB of free
+// space, so freed blocks (Blosc's and the readers' scratch, HDF5's metadata cache of each open,
+// the store's file buffers) are taken again instead of going back to the kernel and being faulted
+// in again (~11-13 us per 4 KiB page on this project's VMs). Memory stays bounded by the run's
+// peak; blocks of BIG_BLOCK and more are big blocks. Call it before the run's thread pool starts
+// (parallel.cpp's heap filler relies on it). Elsewhere a no-op.
+void keep_freed_blocks_in_heap() noexcept;
+
 // A fresh mapping of at least `bytes` bytes at a 2 MiB boundary, advised for huge pages, none of
 // its pages present yet; `mapped` = the bytes mapped (a multiple of 2 MiB), to give back with
 // huge_mapping_free(p, mapped). Throws std::bad_alloc. Under a sanitizer and outside Linux: plain

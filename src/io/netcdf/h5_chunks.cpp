@@ -10,7 +10,6 @@
 #include <initializer_list>
 #include <libdeflate.h>
 #include <memory>
-#include <new>
 #include <unistd.h>
 
 namespace baims::io::h5 {
@@ -287,6 +286,12 @@ bool pread_all(int fd, unsigned char* buf, size_t n, uint64_t offset) {
     return true;
 }
 
+// The largest stored size accepted for a chunk of chunk_bytes: deflate expands incompressible data
+// by well under 1 %, so a larger stored size is damage (and must not become a huge allocation).
+size_t max_stored_size(size_t chunk_bytes) {
+    return chunk_bytes + chunk_bytes / 64 + 4096;
+}
+
 } // namespace
 
 ChunkBuffers::~ChunkBuffers() {
@@ -312,9 +317,7 @@ ChunkBuffers& thread_chunk_buffers() {
 
 const unsigned char* decode_chunk(int fd, const ChunkLayout& layout, const Chunk& c,
                                   size_t chunk_bytes, const std::string& where, ChunkBuffers& buf) {
-    // deflate expands incompressible data by well under 1 %: a larger stored size is damage
-    // (and must not become a huge allocation)
-    if (c.size > chunk_bytes + chunk_bytes / 64 + 4096) {
+    if (c.size > max_stored_size(chunk_bytes)) {
         throw InputError(where + ": a chunk claims " + std::to_string(c.size) +
                              " stored bytes for " + std::to_string(chunk_bytes) + " bytes of data",
                          "the file is probably damaged; fetch it again");
@@ -323,7 +326,7 @@ const unsigned char* decode_chunk(int fd, const ChunkLayout& layout, const Chunk
     // largest stored size accepted above: the same region for every chunk of the variable
     const auto round64 = [](size_t n) { return (n + 63) & ~size_t{63}; };
     const size_t at_plain = round64(chunk_bytes), at_raw = 2 * at_plain;
-    unsigned char* const space = buf.space(at_raw + chunk_bytes + chunk_bytes / 64 + 4096);
+    unsigned char* const space = buf.space(at_raw + max_stored_size(chunk_bytes));
     unsigned char* const raw = space + at_raw;
     const auto stored = static_cast<size_t>(c.size);
     if (!pread_all(fd, raw, stored, c.addr)) {
