@@ -63,7 +63,7 @@ node "$HERE/s3rver_run.js" "$MOD" "$DIR/data" bucket $$ >"$DIR/port" 2>"$DIR/log
 SERVER=$!
 PORT=
 for _ in $(seq 1 300); do
-    if read -r word PORT <"$DIR/port" 2>/dev/null && [[ "$word" == port && -n "$PORT" ]]; then
+    if read -r word PORT 2>/dev/null <"$DIR/port" && [[ "$word" == port && -n "$PORT" ]]; then
         break
     fi
     PORT=
