@@ -7,6 +7,51 @@
 const path = require('path');
 const [moduleDir, dataDir, bucket, watchPid] = process.argv.slice(2);
 const S3rver = require(path.join(moduleDir, 'node_modules', 's3rver'));
+
+// s3rver 3.7.1 answers a PUT before the object's file is written (putObject resolves when the
+// body has been handed to the write stream, not when the stream has finished), and it writes the
+// file in place: a GET right after a PUT, or during one, can see an empty or partial object. S3
+// is read-after-write consistent and replaces an object atomically, and baims relies on that
+// (it reads back .zgroup right after writing it). So objects are written here to a temporary file
+// beside the object's, which is renamed into place once it is complete; the PUT is answered after.
+const crypto = require('crypto');
+const fs = require('fs');
+const { pipeline } = require('stream/promises');
+const { Transform } = require('stream');
+const FilesystemStore = require(path.join(moduleDir, 'node_modules', 's3rver', 'lib', 'stores',
+                                          'filesystem'));
+let tmpCount = 0;
+FilesystemStore.prototype.putObject = async function putObject(object) {
+    const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+    await fs.promises.mkdir(path.dirname(objectPath), { recursive: true });
+    const tmp = objectPath + '.baims-put-' + process.pid + '-' + (tmpCount++);
+    const md5 = crypto.createHash('md5');
+    let size = 0;
+    try {
+        if (Buffer.isBuffer(object.content)) {
+            await fs.promises.writeFile(tmp, object.content);
+            md5.update(object.content);
+            size = object.content.length;
+        } else {
+            const count = new Transform({
+                transform(chunk, encoding, done) {
+                    md5.update(chunk, encoding);
+                    size += chunk.length;
+                    done(null, chunk);
+                },
+            });
+            await pipeline(object.content, count, fs.createWriteStream(tmp));
+        }
+        await fs.promises.rename(tmp, objectPath);
+    } catch (err) {
+        await fs.promises.rm(tmp, { force: true });
+        throw err;
+    }
+    const digest = md5.digest('hex');
+    await this.putMetadata(object.bucket, object.key, object.metadata, digest);
+    return { size, md5: digest };
+};
+
 const server = new S3rver({
     address: '127.0.0.1',
     port: 0,
