@@ -20,7 +20,7 @@
 # libhdf5 and the others that baims loads later (or a Catch2 test links) bring their own shared
 # zlib, zstd, lz4, blosc and libdeflate and must keep binding to those, never to our copies.
 option(BAIMS_STATIC_DEPS
-       "Link yaml-cpp, blosc (lz4, zstd, zlib) and libdeflate from their static archives, spdlog and fmt header-only"
+       "Link yaml-cpp, blosc (lz4, zstd, zlib), libdeflate statically; spdlog and fmt header-only"
        ON)
 
 # _baims_static_archives(<var> <name>...): <var> = the full paths of lib<name>.a, or "" if one is
