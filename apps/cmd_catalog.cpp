@@ -89,10 +89,14 @@ void print_config(const catalog::CatalogRequest& r, const CatalogOptions& o,
 
 } // namespace
 
-void register_catalog(CLI::App& app, Registry& registry) {
+void register_catalog(CLI::App& app, Registry& registry, const std::optional<std::string>& word) {
     auto opts = std::make_shared<CatalogOptions>();
     auto* cmd = app.add_subcommand("catalog", "Import the Sentinel catalogue (CDSE OpenSearch) for "
                                               "an AOI into dias_catalogue");
+    if (!builds(*cmd, word)) {
+        registry.push_back({"catalog", cmd, {}});
+        return;
+    }
     cmd->add_option("AOI", opts->aoi, "Name of the area of interest in the aois table")->required();
     cmd->add_option("START", opts->start, "First day, YYYY-MM-DD (inclusive)")->required();
     cmd->add_option("END", opts->end, "End day, YYYY-MM-DD (exclusive, as JRC's cdse.py)")

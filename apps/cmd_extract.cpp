@@ -133,11 +133,15 @@ int run_file_mode(const ExtractOptions& o, const GlobalOptions& g) {
 
 } // namespace
 
-void register_extract(CLI::App& app, Registry& registry) {
+void register_extract(CLI::App& app, Registry& registry, const std::optional<std::string>& word) {
     auto o = std::make_shared<ExtractOptions>();
     auto* cmd = app.add_subcommand(
         "extract", "Per-parcel, per-band statistics (count, mean, std, min, max, p25, p50, p75) "
                    "and class histograms of rasters");
+    if (!builds(*cmd, word)) {
+        registry.push_back({"extract", cmd, {}});
+        return;
+    }
     cmd->add_option("--raster", o->rasters,
                     "File mode: raster(s) to extract from (any GDAL raster, e.g. "
                     "NETCDF:\"f.nc\":var)")

@@ -118,9 +118,13 @@ int run_gen(const GenOptions& o, const GlobalOptions& g, const std::string& comm
 
 } // namespace
 
-void register_gen(CLI::App& app, Registry& registry) {
+void register_gen(CLI::App& app, Registry& registry, const std::optional<std::string>& word) {
     auto opts = std::make_shared<GenOptions>();
     auto* sub = app.add_subcommand("gen", "Build or extend a Zarr data cube from CF NetCDF inputs");
+    if (!builds(*sub, word)) {
+        registry.push_back({"gen", sub, {}});
+        return;
+    }
     sub->add_option("-c,--config", opts->configs,
                     "Config file (YAML, xcube gen keys); several are deep-merged left to right")
         ->required()

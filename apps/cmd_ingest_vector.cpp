@@ -97,11 +97,16 @@ void print_config(const vector::IngestVectorRequest& r, const db::ConnectionSett
 
 } // namespace
 
-void register_ingest_vector(CLI::App& app, Registry& registry) {
+void register_ingest_vector(CLI::App& app, Registry& registry,
+                            const std::optional<std::string>& word) {
     auto opts = std::make_shared<IngestVectorOptions>();
     auto* cmd = app.add_subcommand("ingest-vector",
                                    "Load a vector data set (any OGR source) into a PostGIS "
                                    "collection table");
+    if (!builds(*cmd, word)) {
+        registry.push_back({"ingest-vector", cmd, {}});
+        return;
+    }
     cmd->add_option("SRC", opts->source,
                     "Input data set: Shapefile, GeoPackage, GeoJSON, FlatGeobuf, /vsizip/…")
         ->required();

@@ -20,11 +20,15 @@ struct OptimiseOptions {
 };
 } // namespace
 
-void register_optimise(CLI::App& app, Registry& registry) {
+void register_optimise(CLI::App& app, Registry& registry, const std::optional<std::string>& word) {
     auto o = std::make_shared<OptimiseOptions>();
     auto* sub = app.add_subcommand(
         "optimise", "Consolidate metadata, unchunk coordinates, optionally rechunk a Zarr cube");
     sub->alias("optimize");
+    if (!builds(*sub, word)) {
+        registry.push_back({"optimise", sub, {}});
+        return;
+    }
     sub->add_option("cube", o->cube, "The Zarr cube")->required();
     sub->add_option("-o,--output", o->output, "Write the optimised cube here (must not exist)");
     sub->add_flag("--in-place", o->in_place, "Rewrite the cube itself, crash-safely");

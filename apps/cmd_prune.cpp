@@ -11,10 +11,14 @@
 
 namespace baims::app {
 
-void register_prune(CLI::App& app, Registry& registry) {
+void register_prune(CLI::App& app, Registry& registry, const std::optional<std::string>& word) {
     auto cube = std::make_shared<std::string>();
     auto* sub = app.add_subcommand(
         "prune", "Delete chunk files of data variables whose values are all missing");
+    if (!builds(*sub, word)) {
+        registry.push_back({"prune", sub, {}});
+        return;
+    }
     sub->add_option("cube", *cube, "The Zarr cube")->required();
     registry.push_back({"prune", sub, [cube](const GlobalOptions& g) {
                             cube::PruneRequest req;

@@ -72,11 +72,15 @@ void print_config(const parcels::RasterizeRequest& r, const db::ConnectionSettin
 
 } // namespace
 
-void register_rasterize(CLI::App& app, Registry& registry) {
+void register_rasterize(CLI::App& app, Registry& registry, const std::optional<std::string>& word) {
     auto opts = std::make_shared<RasterizeOptions>();
     auto* cmd =
         app.add_subcommand("rasterize", "Parcel masks on the Sentinel-2 grid of each UTM zone and "
                                         "resolution, into <parcel_table>_<EPSG>_<res>_rast tables");
+    if (!builds(*cmd, word)) {
+        registry.push_back({"rasterize", cmd, {}});
+        return;
+    }
     cmd->add_option("AOI", opts->aoi,
                     "Area of interest (aois table); its catalogue entries give the UTM zones "
                     "when --epsg is not given (required, here or as aoi: in the -c file)");

@@ -101,9 +101,13 @@ int run_tiles(const TilesOptions& o, const GlobalOptions& g) {
 
 } // namespace
 
-void register_tiles(CLI::App& app, Registry& registry) {
+void register_tiles(CLI::App& app, Registry& registry, const std::optional<std::string>& word) {
     auto opts = std::make_shared<TilesOptions>();
     auto* sub = app.add_subcommand("tiles", "Build the xcube multi-resolution pyramid (.levels)");
+    if (!builds(*sub, word)) {
+        registry.push_back({"tiles", sub, {}});
+        return;
+    }
     sub->add_option("cube", opts->cube, "The cube (level 0)")->required();
     sub->add_option("-o,--output", opts->output,
                     "Pyramid directory (default: <cube without .zarr>.levels beside the cube)");

@@ -28,35 +28,44 @@ int thread_count(const GlobalOptions& g) {
     return n ? static_cast<int>(n) : 1;
 }
 
-std::optional<std::string> unknown_command(int argc, char** argv, const Registry& registry) {
+std::optional<std::string> command_word(int argc, char** argv) {
     // Global options that take a value as the next word.
     static const std::set<std::string> with_value = {"--log-level", "--log-format", "--progress",
                                                      "--threads"};
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
-        if (arg == "--") {
-            return std::nullopt;
+        if (arg == "--" || !arg.starts_with("-")) {
+            return arg;
         }
-        if (arg.starts_with("-")) {
-            if (with_value.count(arg)) {
-                ++i;
-            }
-            continue;
+        if (with_value.count(arg)) {
+            ++i;
         }
-        std::vector<std::string> names;
-        for (const auto& c : registry) {
-            if (c.name == arg) {
-                return std::nullopt;
-            }
-            names.push_back(c.name);
-        }
-        std::string msg = "unknown command '" + arg + "'";
-        if (auto guess = text::did_you_mean(arg, names); !guess.empty()) {
-            msg += " (did you mean '" + guess + "'?)";
-        }
-        return msg;
     }
     return std::nullopt;
+}
+
+std::optional<std::string> unknown_command(int argc, char** argv, const Registry& registry) {
+    const auto arg = command_word(argc, argv);
+    if (!arg || *arg == "--") {
+        return std::nullopt;
+    }
+    std::vector<std::string> names;
+    for (const auto& c : registry) {
+        if (c.name == *arg) {
+            return std::nullopt;
+        }
+        names.push_back(c.name);
+    }
+    std::string msg = "unknown command '" + *arg + "'";
+    if (auto guess = text::did_you_mean(*arg, names); !guess.empty()) {
+        msg += " (did you mean '" + guess + "'?)";
+    }
+    return msg;
+}
+
+bool builds(const CLI::App& sub, const std::optional<std::string>& word) {
+    // after a "--" CLI11 still takes a command's name as the command: any may be parsed
+    return word && (*word == "--" || sub.check_name(*word));
 }
 
 config::Document load_config_files(const std::vector<std::string>& files) {
@@ -96,15 +105,16 @@ int main(int argc, char** argv) {
                  "No timestamps in logs (for reproducible output in tests)");
 
     app::Registry registry;
-    // The commands, in one explicit list.
-    app::register_gen(cli, registry);
-    app::register_optimise(cli, registry);
-    app::register_prune(cli, registry);
-    app::register_tiles(cli, registry);
-    app::register_ingest_vector(cli, registry);
-    app::register_catalog(cli, registry);
-    app::register_rasterize(cli, registry);
-    app::register_extract(cli, registry);
+    // The commands, in one explicit list; only the one this command line names gets its options.
+    const auto word = app::command_word(argc, argv);
+    app::register_gen(cli, registry, word);
+    app::register_optimise(cli, registry, word);
+    app::register_prune(cli, registry, word);
+    app::register_tiles(cli, registry, word);
+    app::register_ingest_vector(cli, registry, word);
+    app::register_catalog(cli, registry, word);
+    app::register_rasterize(cli, registry, word);
+    app::register_extract(cli, registry, word);
 
     // The first word that is not a global option must be a command: a typo gets a suggestion.
     if (auto unknown = app::unknown_command(argc, argv, registry)) {

@@ -38,9 +38,10 @@ set(CPACK_PACKAGE_DESCRIPTION
 per-parcel statistics into PostGIS (catalog, rasterize, extract, ingest-vector).")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
-# the runtime libraries (spdlog, fmt, libstdc++, ...) found by dpkg-shlibdeps in the binary's
+# the runtime libraries (libstdc++, libgcc_s, libc, ...) found by dpkg-shlibdeps in the binary's
 # NEEDED list; with BAIMS_STATIC_DEPS (cmake/BaimsStaticDeps.cmake) yaml-cpp, blosc, lz4, zstd,
-# zlib and libdeflate are linked statically, so the package does not depend on them
+# zlib and libdeflate are linked statically and spdlog and fmt compiled in, so the package does
+# not depend on them
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # With BAIMS_LAZY_GDAL (cmake/BaimsLazyLoad.cmake) libgdal, libproj, libnetcdf, libhdf5, libcurl,
 # libpq and (under a static blosc) libsnappy are not in NEEDED (baims dlopen()s them by SONAME on

@@ -6,18 +6,22 @@
 # (cmake/BaimsLazyLoad.cmake) were delay-loaded (bench/results/2026-12-03-startup.md).
 # Debian ships no libsnappy.a: libblosc.a's three snappy calls go to the shared libsnappy, which
 # baims delay-loads like libpq (cmake/BaimsLazyLoad.cmake; only a snappy-compressed array calls
-# it), and the Catch2 tests link normally. spdlog and fmt have no static archive either and stay
-# shared.
+# it), and the Catch2 tests link normally. spdlog and fmt have no static archive: they are compiled
+# into the few sources that log through them (src/core/log.cpp, progress.cpp, src/io's GDAL
+# session and NetCDF readers) in their header-only form instead, through baims_spdlog. libspdlog
+# was more than a third of the symbol relocations the loader did at every start-up
+# (bench/results/2026-12-03-updstart.md).
 #
 # The modules link the targets below instead of the packages' own: baims_yaml_cpp, baims_blosc,
-# baims_deflate. Each falls back to the shared library, with a warning, when one of its archives is
-# missing, and all do with -DBAIMS_STATIC_DEPS=OFF.
+# baims_deflate, baims_spdlog. Each of the first three falls back to the shared library, with a
+# warning, when one of its archives is missing, and all four do with -DBAIMS_STATIC_DEPS=OFF.
 #
 # Symbols of these archives are not exported from the executables (--exclude-libs): libgdal,
 # libhdf5 and the others that baims loads later (or a Catch2 test links) bring their own shared
 # zlib, zstd, lz4, blosc and libdeflate and must keep binding to those, never to our copies.
 option(BAIMS_STATIC_DEPS
-       "Link yaml-cpp, blosc (lz4, zstd, zlib) and libdeflate from their static archives" ON)
+       "Link yaml-cpp, blosc (lz4, zstd, zlib), libdeflate statically; spdlog and fmt header-only"
+       ON)
 
 # _baims_static_archives(<var> <name>...): <var> = the full paths of lib<name>.a, or "" if one is
 # missing (a warning names it)
@@ -35,6 +39,19 @@ function(_baims_static_archives var)
     endforeach()
     set(${var} ${found} PARENT_SCOPE)
 endfunction()
+
+# spdlog with fmt, both header-only (SPDLOG_COMPILED_LIB undefined; FMT_HEADER_ONLY); Debian's
+# spdlog is built against the external fmt (SPDLOG_FMT_EXTERNAL), which the headers expect too.
+add_library(baims_spdlog INTERFACE)
+if(BAIMS_STATIC_DEPS)
+    get_target_property(_inc spdlog::spdlog_header_only INTERFACE_INCLUDE_DIRECTORIES)
+    target_include_directories(baims_spdlog INTERFACE ${_inc})
+    target_compile_definitions(baims_spdlog INTERFACE SPDLOG_FMT_EXTERNAL)
+    target_link_libraries(baims_spdlog INTERFACE fmt::fmt-header-only Threads::Threads)
+    message(STATUS "BAIMS_STATIC_DEPS: spdlog and fmt compiled in (header-only)")
+else()
+    target_link_libraries(baims_spdlog INTERFACE spdlog::spdlog)
+endif()
 
 add_library(baims_yaml_cpp INTERFACE)
 add_library(baims_blosc INTERFACE)

@@ -165,6 +165,44 @@ std::vector<double> read_numeric_array(const zarr::KvStore& store, const std::st
     auto grid = meta->chunk_grid();
     size_t g0 = grid.empty() ? 1 : grid[0];
     size_t g1 = grid.size() > 1 ? grid[1] : 1;
+    // the element type, told once (not per element: the coordinates of a large grid are tens of
+    // thousands of values, read at every tiles --update)
+    const auto& dt = meta->dtype;
+    const int kind = dt == "<f8"   ? 0
+                     : dt == "<f4" ? 1
+                     : dt == "<i8" ? 2
+                     : dt == "<i4" ? 3
+                     : dt == "<i2" ? 4
+                                   : -1;
+    auto value = [kind](const char* p) {
+        switch (kind) {
+        case 0: {
+            double v;
+            std::memcpy(&v, p, 8);
+            return v;
+        }
+        case 1: {
+            float f;
+            std::memcpy(&f, p, 4);
+            return static_cast<double>(f);
+        }
+        case 2: {
+            std::int64_t x;
+            std::memcpy(&x, p, 8);
+            return static_cast<double>(x);
+        }
+        case 3: {
+            std::int32_t x;
+            std::memcpy(&x, p, 4);
+            return static_cast<double>(x);
+        }
+        default: {
+            std::int16_t x;
+            std::memcpy(&x, p, 2);
+            return static_cast<double>(x);
+        }
+        }
+    };
     for (size_t a = 0; a < g0; ++a) {
         for (size_t b = 0; b < g1; ++b) {
             std::vector<size_t> idx;
@@ -183,32 +221,10 @@ std::vector<double> read_numeric_array(const zarr::KvStore& store, const std::st
                     if (r >= shape[0] || c >= shape[1]) {
                         continue;
                     }
-                    size_t k = i * chunks[1] + j;
-                    const char* p = buf.data() + k * isz;
-                    double v;
-                    const auto& dt = meta->dtype;
-                    if (dt == "<f8") {
-                        std::memcpy(&v, p, 8);
-                    } else if (dt == "<f4") {
-                        float f;
-                        std::memcpy(&f, p, 4);
-                        v = f;
-                    } else if (dt == "<i8") {
-                        std::int64_t x;
-                        std::memcpy(&x, p, 8);
-                        v = static_cast<double>(x);
-                    } else if (dt == "<i4") {
-                        std::int32_t x;
-                        std::memcpy(&x, p, 4);
-                        v = x;
-                    } else if (dt == "<i2") {
-                        std::int16_t x;
-                        std::memcpy(&x, p, 2);
-                        v = x;
-                    } else {
+                    if (kind < 0) {
                         throw InputError("array '" + name + "' has unsupported dtype " + dt);
                     }
-                    out[r * shape[1] + c] = v;
+                    out[r * shape[1] + c] = value(buf.data() + (i * chunks[1] + j) * isz);
                 }
             }
         }

@@ -154,14 +154,15 @@ public:
     std::optional<std::string> get(const std::string& key) const override {
         return once(m_got, key, [&] { return m_inner.get(key); });
     }
+    // The keys asked are metadata files, read next when they exist (an array's .zarray) or absent
+    // (an array's .zgroup): one open (and the read) instead of a stat first. A file that exists
+    // but cannot be read is asked of the cube as before (get would throw).
     bool exists(const std::string& key) const override {
-        {
-            std::lock_guard<std::mutex> l(m_mutex);
-            if (auto it = m_got.find(key); it != m_got.end()) {
-                return it->second.has_value();
-            }
+        try {
+            return get(key).has_value();
+        } catch (const Error&) {
+            return m_inner.exists(key);
         }
-        return m_inner.exists(key);
     }
     std::vector<std::string> list(const std::string& dir) const override {
         return once(m_listed, dir, [&] { return m_inner.list(dir); });

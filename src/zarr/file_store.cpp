@@ -113,15 +113,19 @@ std::optional<std::string> FileStore::get(const std::string& key) const {
         return std::nullopt;
     }
     // One spare byte, so that reaching EOF needs no reallocation; a file that grows meanwhile
-    // (not one of ours: puts replace files by rename) is still read to its end.
+    // (not one of ours: puts replace files by rename) is still read to its end. A read that
+    // stops short of the spare byte exactly at the size fstat gave has reached the end: the
+    // second read() that would return 0 is skipped (one read per file, as a rule).
+    const size_t size = static_cast<size_t>(st.st_size);
     std::string out;
-    out.resize(static_cast<size_t>(st.st_size) + 1);
+    out.resize(size + 1);
     size_t got = 0;
     while (true) {
         if (got == out.size()) {
             out.resize(out.size() * 2);
         }
-        ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+        const size_t asked = out.size() - got;
+        ssize_t n = ::read(fd, out.data() + got, asked);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -132,6 +136,9 @@ std::optional<std::string> FileStore::get(const std::string& key) const {
             break;
         }
         got += static_cast<size_t>(n);
+        if (got == size && static_cast<size_t>(n) < asked) {
+            break;
+        }
     }
     out.resize(got);
     return out;

@@ -70,7 +70,8 @@ class LazyGdal(unittest.TestCase):
         self.assertIn("libc.so.6", needed)  # the parse works
         self.assertEqual(len(OTHER_SONAMES), 3 + bool(PQ_SONAME) + bool(SNAPPY_SONAME))
         self.assertFalse([n for n in needed if n.startswith(("libblosc", "libyaml-cpp", "libdeflate",
-                                                             "libz.", "libzstd", "liblz4"))], needed)
+                                                             "libz.", "libzstd", "liblz4",
+                                                             "libspdlog", "libfmt"))], needed)
         for soname in [GDAL_SONAME, PROJ_SONAME] + OTHER_SONAMES:
             self.assertNotIn(soname, needed)
         if PQ_SONAME:
