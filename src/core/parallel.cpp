@@ -162,8 +162,31 @@ void prefer_huge_pages_for_thread_heap() {
         g_fillers.push_back(filler);
     }
 }
+
+// Fills this thread's malloc cache (glibc's tcache: up to 7 free chunks per small size, which
+// stay "in use" for the heap) for the smallest sizes. Blosc takes its scratch block of each
+// (de)compression with posix_memalign, which asks for 64 bytes more than it keeps and frees the
+// lead and tail pieces; while the cache for their sizes has room, those pieces stay in it on
+// either side of the scratch block once it is freed, so that the next call's larger request does
+// not fit there and takes fresh memory above: a worker's heap crept up by ~1 MB per call for its
+// first ~7 calls (an --update of one day: 6-8 MB more memory touched, 3 of its 10 huge pages).
+// With the cache full, the pieces go to the heap's free lists and merge back with the block.
+void fill_small_block_cache() {
+    // glibc's tcache_count per size; chunks of 32, 48, ... 144 bytes
+    constexpr size_t PER_SIZE = 7, SIZES = 8;
+    void* blocks[PER_SIZE * SIZES] = {};
+    for (size_t i = 0; i < SIZES; ++i) {
+        for (size_t j = 0; j < PER_SIZE; ++j) {
+            blocks[i * PER_SIZE + j] = std::malloc(16 * i + 24);
+        }
+    }
+    for (void* b : blocks) {
+        std::free(b);
+    }
+}
 #else
 void prefer_huge_pages_for_thread_heap() {}
+void fill_small_block_cache() {}
 #endif
 
 void run_inline(size_t n, const ParallelTask& fn) {
@@ -213,6 +236,7 @@ bool ThreadPool::exhausted(const Job& job) const {
 void ThreadPool::work() {
     t_worker_of = this;
     prefer_huge_pages_for_thread_heap();
+    fill_small_block_cache();
     std::unique_lock lock(m_mutex);
     for (;;) {
         // The job with tasks and a free slot that has the fewest tasks running: calls made at the

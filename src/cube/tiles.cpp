@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <cassert>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -1473,13 +1474,15 @@ private:
                const std::vector<size_t>& idx, Counts& counts) const {
         const auto& om = m_om[static_cast<size_t>(k)];
         const size_t nd = om.ndim(), isz = m_type.itemsize;
-        // the output chunks of the row, encoded in parallel (one buffer per slot)
-        static thread_local std::vector<Bytes> per_thread;
-        auto& chunks = per_thread; // this thread's, also in the tasks other workers run
-        chunks.resize(static_cast<size_t>(std::max(1, m_threads)));
-        parallel_for(any.size(), m_threads, [&](size_t j, size_t slot) {
+        // the output chunks of the row, encoded in parallel, each assembled in the buffer of
+        // the thread that runs its task: the buffer that thread decodes level-0 chunks into
+        // (own_chunk(), never in use here: a thread that holds a decoded chunk runs no other
+        // task meanwhile), so that a worker keeps one chunk-sized buffer, not two (fresh memory
+        // is most of what a short run like an --update of one day pays for its buffers)
+        parallel_for(any.size(), m_threads, [&](size_t j, size_t) {
             if (any[j] || om.fill_value.is_null()) {
-                Bytes& chunk = chunks[slot];
+                assert(!own_chunk().active);
+                Bytes& chunk = own_chunk().data;
                 chunk.resize(oth * otw * isz);
                 const size_t ca = j * otw, cb = std::min(ow, ca + otw);
                 // an edge chunk: the fill value beyond the level's end (only there: a loop per
