@@ -1141,13 +1141,47 @@ struct Walk {
                 }
             });
         }
-        const double inv_w = 1.0 / static_cast<double>(W);
         for_each(obands, [&](size_t b) {
+            const size_t row_end = std::min(OH, (b + 1) * band);
+            if (done) {
+                // Key q * 16 + n -> cell (r - 1 + n / 4, c - 1 + n % 4) of quad q = (r, c), and
+                // the band's box of cells. The row of a cell is found by division only when it
+                // is not the row of the previous cell (along an output row the nearest cells
+                // mostly stay in one swath row).
+                std::int32_t* o = owner.data();
+                size_t r0 = H, r1 = 0, c0 = W, c1 = 0;
+                std::uint32_t base = 0, row = 0; // base = row * W, once any
+                bool any = false;
+                for (size_t i = b * band * OW; i < row_end * OW; ++i) {
+                    const auto key = static_cast<std::uint32_t>(o[i]);
+                    if (key ==
+                        static_cast<std::uint32_t>(std::numeric_limits<std::int32_t>::max())) {
+                        o[i] = -1;
+                        continue;
+                    }
+                    // >= 0: the cell exists (no wrap in the unsigned sum)
+                    const std::uint32_t cell =
+                        (key >> 4) + ((key >> 2) & 3) * W32 + (key & 3) - W32 - 1;
+                    o[i] = static_cast<std::int32_t>(cell);
+                    std::uint32_t col = cell - base;
+                    if (col >= W32 || !any) {
+                        row = cell / W32;
+                        base = row * W32;
+                        col = cell - base;
+                        any = true;
+                        r0 = std::min<size_t>(r0, row);
+                        r1 = std::max<size_t>(r1, row);
+                    }
+                    c0 = std::min<size_t>(c0, col);
+                    c1 = std::max<size_t>(c1, col);
+                }
+                boxes[b] = Box{r0, r1, c0, c1};
+                return;
+            }
             std::vector<double> wlon, wlat;
             // The rows and columns of this band's cells (marked per pixel: cheaper than four
             // running minima and maxima in the pixel loop).
             std::vector<std::uint8_t> row_seen(H, 0), col_seen(W, 0);
-            const size_t row_end = std::min(OH, (b + 1) * band);
             auto mark_box = [&] {
                 Box& bx = boxes[b];
                 for (size_t r = 0; r < H; ++r) {
@@ -1163,30 +1197,6 @@ struct Walk {
                     }
                 }
             };
-            if (done) {
-                // Key q * 16 + n -> cell (r - 1 + n / 4, c - 1 + n % 4) of quad q = (r, c).
-                std::int32_t* o = owner.data();
-                const auto w = static_cast<std::int64_t>(W);
-                for (size_t i = b * band * OW; i < row_end * OW; ++i) {
-                    const std::int32_t key = o[i];
-                    if (key == std::numeric_limits<std::int32_t>::max()) {
-                        o[i] = -1;
-                        continue;
-                    }
-                    const std::int64_t cell = static_cast<std::int64_t>(key / 16) +
-                                              ((key / 4) % 4 - 1) * w + (key % 4 - 1);
-                    o[i] = static_cast<std::int32_t>(cell);
-                    // cell / W: the quotient of the double (exact to within one for a
-                    // cell < 2^31), corrected.
-                    auto nr = static_cast<std::int64_t>(static_cast<double>(cell) * inv_w);
-                    nr -= nr * w > cell ? 1 : 0;
-                    nr += (nr + 1) * w <= cell ? 1 : 0;
-                    row_seen[static_cast<size_t>(nr)] = 1;
-                    col_seen[static_cast<size_t>(cell - nr * w)] = 1;
-                }
-                mark_box();
-                return;
-            }
             // The rows and columns of the owner quads of the tile of columns cb .. cb + band - 1.
             auto owner_box = [&](size_t cb) {
                 Box t{H, 0, W, 0};
