@@ -543,6 +543,19 @@ TEST_CASE("swath: nearest is the first nearest of the 4x4 cells around the owner
             folded.lat.push_back(50.0 + 0.08 * (y + back) + 0.003 * x * x);
         }
     }
+    // Rows 1e160 degrees apart (a position no real swath has): most squared distances overflow to
+    // +inf, so pass 1 finds no nearest cell for most claims and the map is built by pass 2 from
+    // the claims' quads; the output rows 1, 4, 7, 10 lie on (or within rounding of) the cells'
+    // rows and find theirs.
+    baims::io::LatLon2D huge;
+    huge.height = 4;
+    huge.width = 5;
+    for (size_t r = 0; r < huge.height; ++r) {
+        for (size_t c = 0; c < huge.width; ++c) {
+            huge.lon.push_back(10.0 + static_cast<double>(c));
+            huge.lat.push_back(1e160 * static_cast<double>(r));
+        }
+    }
     struct Case {
         const baims::io::LatLon2D* g;
         baims::grid::Grid out;
@@ -554,21 +567,26 @@ TEST_CASE("swath: nearest is the first nearest of the 4x4 cells around the owner
         {&warped, baims::grid::Grid({10.6, 49.9, 11.9, 51.1}, 70, 60), false, 3000},
         {&anti, baims::grid::Grid({-180.125, 4.125, 179.875, 11.625}, 1440, 30), true, 400},
         {&folded, baims::grid::Grid({9.9, 49.8, 12.2, 51.4}, 230, 160), false, 10000},
+        {&huge, baims::grid::Grid({9.5, -0.5e160, 14.5, 3.5e160}, 10, 12), false, 20},
     };
     for (const Case& k : cases) {
         const auto bil = swath_map(*k.g, k.out, Resampling::Bilinear);
         const auto near = swath_map(*k.g, k.out, Resampling::Nearest);
         const auto want = nearest_of_owners(*k.g, k.out, bil, k.unwrap);
         REQUIRE(near.nearest.size() == want.size());
-        size_t inside = 0, differ = 0;
+        size_t inside = 0, differ = 0, owned = 0;
         for (size_t o = 0; o < want.size(); ++o) {
             inside += want[o] >= 0;
+            owned += bil.lo[o] >= 0;
             differ += near.nearest[o] != want[o];
         }
         INFO("swath " << k.g->height << "x" << k.g->width << " onto " << k.out.width() << "x"
                       << k.out.height());
         CHECK(differ == 0);
         CHECK(inside >= k.min_inside);
+        if (k.g == &huge) {
+            CHECK(owned > inside); // owned pixels without a nearest cell: pass 2 ran
+        }
     }
 }
 
