@@ -50,6 +50,7 @@
 #include <limits>
 #include <numbers>
 #include <optional>
+#include <type_traits>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -661,7 +662,10 @@ struct Walk {
         };
         // Band b's quads; plain: a claim is a plain store instead of an atomic minimum (no other
         // task running at the same time looks at the same pixels, see below).
-        auto walk_band = [&](size_t b, bool plain) {
+        // Keyed as a compile-time constant (keyed_c: std::bool_constant): the code of the
+        // claims without keys is as it was without them (one instantiation each).
+        auto walk_band_as = [&](size_t b, bool plain, auto keyed_c) {
+            constexpr bool KEYED = decltype(keyed_c)::value;
             looked[b].clear();
             const size_t r_beg = b * band, r_end = std::min(H - 1, (b + 1) * band);
             const size_t bn = (band + 1) * (band + 1);
@@ -677,7 +681,7 @@ struct Walk {
             // around each quad), rows wr0.., columns wc0..wc0 + ww - 1.
             std::vector<double> wlon, wlat;
             size_t wr0 = 0, wc0 = 0, ww = 0;
-            if (keyed) {
+            if constexpr (KEYED) {
                 wlon.resize((band + 3) * (band + 3));
                 wlat.resize((band + 3) * (band + 3));
             }
@@ -725,7 +729,7 @@ struct Walk {
                 __m128d bx0_2 = _mm_set1_pd(bx0), bx1_2 = _mm_set1_pd(bx1);
 #endif
                 const size_t wr1 = std::min(H - 1, r_end + 1);
-                if (keyed) {
+                if constexpr (KEYED) {
                     wr0 = r_beg > 0 ? r_beg - 1 : 0;
                     wc0 = c0 > 0 ? c0 - 1 : 0;
                     ww = std::min(W - 1, c_end + 1) - wc0 + 1;
@@ -736,7 +740,7 @@ struct Walk {
                 for (size_t r = r_beg; r <= r_end; ++r) {
                     if (c_end + 1 < W) { // the next block's cells of this row, read a block later
                         touch(r * W + c_end,
-                              std::min(W - 1, c_end + band + (keyed ? 1 : 0)) - c_end + 1);
+                              std::min(W - 1, c_end + band + (KEYED ? 1 : 0)) - c_end + 1);
                     }
                     // The row's positions decoded in one run (keyed: into the block's window),
                     // then two cells at a time: the same IEEE operations on the same doubles in
@@ -744,7 +748,7 @@ struct Walk {
                     const size_t k0 = (r - r_beg) * nc;
                     const double* xp = xr.data();
                     const double* yp = yr.data();
-                    if (keyed) {
+                    if constexpr (KEYED) {
                         const size_t w = (r - wr0) * ww;
                         run(r * W + wc0, ww, wlon.data() + w, wlat.data() + w);
                         xp = wlon.data() + w + (c0 - wc0);
@@ -922,7 +926,7 @@ struct Walk {
                         const auto qi = static_cast<std::int32_t>(q);
                         // A pixel whose stored owner (or key) is at most `beat` has a quad up to
                         // q already.
-                        const std::int32_t beat = keyed ? qi * 16 + 15 : qi;
+                        const std::int32_t beat = KEYED ? qi * 16 + 15 : qi;
                         // The column ranges to scan: c0f .. c1f; for a swath in longitudes also
                         // those 360 degrees away (the output grid may meet the swath at the
                         // longitudes as stored or 360 degrees away).
@@ -979,7 +983,7 @@ struct Walk {
                                         continue;
                                     }
                                     std::int32_t key = qi;
-                                    if (keyed) {
+                                    if constexpr (KEYED) {
                                         // The output centre as pass 2 takes it (near the quad's
                                         // corner (r, c)).
                                         const int n =
@@ -1003,6 +1007,13 @@ struct Walk {
                 if (seen_px.r0 <= seen_px.r1 && seen_px.c0 <= seen_px.c1) {
                     looked[b].push_back(seen_px);
                 }
+            }
+        };
+        auto walk_band = [&](size_t b, bool plain) {
+            if (keyed) {
+                walk_band_as(b, plain, std::true_type{});
+            } else {
+                walk_band_as(b, plain, std::false_type{});
             }
         };
         // Claims without atomic read-modify-writes when the bands can be run in two rounds
