@@ -18,7 +18,10 @@
 // and stops Newton's method once it has converged (holds): shortcuts that give the same owners as
 // the full inversion (except that a centre inside a convex quad on which Newton's method fails is
 // now held). Pass 2 is walked in tiles of 64 x 64 output pixels; for nearest, the positions of the
-// swath cells a tile searches are decoded once per tile.
+// swath cells a tile searches are decoded once per tile. Nearest on a swath of at most 2^27 cells
+// searches in pass 1 instead (keyed): a claim that can win stores q * 16 + n, n the claiming
+// quad's nearest cell among its 4x4 (the block's positions are decoded with a one-cell halo), so
+// the minimum is still the first quad, with its search; the keys then become cell indices.
 //   nearest   the cell whose centre is nearest to the output centre, searched among the 4x4
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
@@ -47,6 +50,7 @@
 #include <limits>
 #include <numbers>
 #include <optional>
+#include <type_traits>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -255,6 +259,36 @@ void unpack_run(const std::int32_t* p, size_t n, double scale, double offset, do
         }
     }
     return bn;
+#endif
+}
+
+// The squared local distances (dlon * kx, dlat) from p of the 4x4 cells whose positions are
+// x[j * stride + k], y[j * stride + k] (j, k < 4), into dist[j * 4 + k].
+[[gnu::always_inline]] inline void dist16(const double* x, const double* y, size_t stride,
+                                          const Pt& p, double kx, std::array<double, 16>& dist) {
+#if defined(__SSE2__)
+    // Two distances at a time: the same operations on the same doubles as the loop below.
+    const __m128d px2 = _mm_set1_pd(p.x), py2 = _mm_set1_pd(p.y), kx2 = _mm_set1_pd(kx);
+#pragma GCC unroll 4
+    for (size_t j = 0; j < 4; ++j) {
+#pragma GCC unroll 2
+        for (size_t k = 0; k < 4; k += 2) {
+            const size_t w = j * stride + k;
+            const __m128d ddx = _mm_mul_pd(_mm_sub_pd(_mm_loadu_pd(x + w), px2), kx2);
+            const __m128d ddy = _mm_sub_pd(_mm_loadu_pd(y + w), py2);
+            _mm_storeu_pd(dist.data() + j * 4 + k,
+                          _mm_add_pd(_mm_mul_pd(ddx, ddx), _mm_mul_pd(ddy, ddy)));
+        }
+    }
+#else
+    for (size_t j = 0; j < 4; ++j) {
+        for (size_t k = 0; k < 4; ++k) {
+            const size_t w = j * stride + k;
+            const double ddx = (x[w] - p.x) * kx;
+            const double ddy = y[w] - p.y;
+            dist[j * 4 + k] = ddx * ddx + ddy * ddy;
+        }
+    }
 #endif
 }
 
@@ -501,6 +535,11 @@ struct Walk {
     const io::LatLon2D& src;
     const grid::Grid& out;
     bool projected, nearest;
+    // Nearest with keys (see keyed below), and then the sum and number of the finite latitudes
+    // in swath order (sum_lat's, found by map_swath beside the owner fill; not when projected).
+    bool keyed;
+    double lat_sum_given;
+    size_t lat_n_given;
     const io::ForEach& for_each;
     MapVector<std::int32_t>& owner;
     PixelMap& m;
@@ -605,9 +644,28 @@ struct Walk {
             size_t r0, r1, c0, c1;
         };
         std::vector<std::vector<Rect>> looked(nbands);
+        // Keyed (nearest): a claim of quad q stores q * 16 + n, n (0..15) its nearest cell among
+        // the 4x4 cells around it (rows r-1..r+2, columns c-1..c+2: cell (r - 1 + n / 4,
+        // c - 1 + n % 4)), searched when the claim is made, as pass 2 would search it (the same
+        // doubles, distances and order). The minimum of the keys is the key of the minimum quad,
+        // so the owners are those of the plain quad indices and pass 2 is not needed. Only when
+        // every key fits in an int32 (a swath of at most 2^27 cells: map_swath).
+        //
+        // Whether a keyed claim found no cell with a distance below +inf (positions far beyond
+        // any real swath): then the keys are taken back to quads and pass 2 runs.
+        std::atomic<bool> no_nearest{false};
+        double kx = 1.0; // the local scale of longitude (sum_lat), before pass 1 when keyed
+        auto set_kx = [&] {
+            kx = projected ? 1.0
+                 : lat_n ? std::cos(lat_sum / static_cast<double>(lat_n) * std::numbers::pi / 180.0)
+                         : 1.0;
+        };
         // Band b's quads; plain: a claim is a plain store instead of an atomic minimum (no other
         // task running at the same time looks at the same pixels, see below).
-        auto walk_band = [&](size_t b, bool plain) {
+        // Keyed as a compile-time constant (keyed_c: std::bool_constant): the code of the
+        // claims without keys is as it was without them (one instantiation each).
+        auto walk_band_as = [&](size_t b, bool plain, auto keyed_c) {
+            constexpr bool KEYED = decltype(keyed_c)::value;
             looked[b].clear();
             const size_t r_beg = b * band, r_end = std::min(H - 1, (b + 1) * band);
             const size_t bn = (band + 1) * (band + 1);
@@ -619,6 +677,41 @@ struct Walk {
             std::vector<double> cus(bn), fus(bn), cvs(bn), fvs(bn);
             std::vector<Pt> ps(bn);                         // the block's positions, decoded once
             std::vector<double> xr(band + 1), yr(band + 1); // one row of them
+            // Keyed: the block's positions with one cell more on every side (the 4x4 cells
+            // around each quad), rows wr0.., columns wc0..wc0 + ww - 1.
+            std::vector<double> wlon, wlat;
+            size_t wr0 = 0, wc0 = 0, ww = 0;
+            if constexpr (KEYED) {
+                wlon.resize((band + 3) * (band + 3));
+                wlat.resize((band + 3) * (band + 3));
+            }
+            // n of the nearest cell to p among the 4x4 around quad (r, c) (see keyed), as pass
+            // 2 finds it; -1 when none has a distance below +inf.
+            auto nearest_n = [&](size_t r, size_t c, const Pt& p) {
+                if (r >= 1 && r + 2 < H && c >= 1 && c + 2 < W) {
+                    const size_t wb = (r - 1 - wr0) * ww + (c - 1 - wc0);
+                    std::array<double, 16> dist;
+                    dist16(wlon.data() + wb, wlat.data() + wb, ww, p, kx, dist);
+                    return first_smallest(dist);
+                }
+                double best = std::numeric_limits<double>::infinity();
+                int best_n = -1;
+                const size_t rr0 = r > 0 ? r - 1 : 0, rr1 = std::min(H - 1, r + 2);
+                const size_t cc0 = c > 0 ? c - 1 : 0, cc1 = std::min(W - 1, c + 2);
+                for (size_t rr = rr0; rr <= rr1; ++rr) {
+                    for (size_t k = cc0; k <= cc1; ++k) {
+                        const size_t w = (rr - wr0) * ww + (k - wc0);
+                        const double ddx = (wlon[w] - p.x) * kx;
+                        const double ddy = wlat[w] - p.y;
+                        const double dist = ddx * ddx + ddy * ddy;
+                        if (dist < best) { // NaN positions never win
+                            best = dist;
+                            best_n = static_cast<int>((rr + 1 - r) * 4 + (k + 1 - c));
+                        }
+                    }
+                }
+                return best_n;
+            };
 #if defined(__SSE2__)
             const __m128d ymax2 = _mm_set1_pd(ex.ymax), xmin2 = _mm_set1_pd(ex.xmin),
                           dy2 = _mm_set1_pd(dy), dx2 = _mm_set1_pd(dx), half2 = _mm_set1_pd(0.5),
@@ -635,20 +728,43 @@ struct Walk {
                 __m128d fine2 = _mm_castsi128_pd(_mm_set1_epi32(-1)); // all ones: none odd yet
                 __m128d bx0_2 = _mm_set1_pd(bx0), bx1_2 = _mm_set1_pd(bx1);
 #endif
+                const size_t wr1 = std::min(H - 1, r_end + 1);
+                if constexpr (KEYED) {
+                    wr0 = r_beg > 0 ? r_beg - 1 : 0;
+                    wc0 = c0 > 0 ? c0 - 1 : 0;
+                    ww = std::min(W - 1, c_end + 1) - wc0 + 1;
+                    if (wr0 < r_beg) {
+                        run(wr0 * W + wc0, ww, wlon.data(), wlat.data());
+                    }
+                }
                 for (size_t r = r_beg; r <= r_end; ++r) {
                     if (c_end + 1 < W) { // the next block's cells of this row, read a block later
-                        touch(r * W + c_end, std::min(W - 1, c_end + band) - c_end + 1);
+                        touch(r * W + c_end,
+                              std::min(W - 1, c_end + band + (KEYED ? 1 : 0)) - c_end + 1);
                     }
-                    // The row's positions decoded in one run, then two cells at a time: the same
-                    // IEEE operations on the same doubles in each lane as the loop below.
+                    // The row's positions decoded in one run (keyed: into the block's window),
+                    // then two cells at a time: the same IEEE operations on the same doubles in
+                    // each lane as the loop below.
                     const size_t k0 = (r - r_beg) * nc;
-                    run(r * W + c0, nc, xr.data(), yr.data());
+                    const double* xp = xr.data();
+                    const double* yp = yr.data();
+                    if constexpr (KEYED) {
+                        const size_t w = (r - wr0) * ww;
+                        run(r * W + wc0, ww, wlon.data() + w, wlat.data() + w);
+                        xp = wlon.data() + w + (c0 - wc0);
+                        yp = wlat.data() + w + (c0 - wc0);
+                        if (r == r_end && wr1 > r_end) {
+                            const size_t w1 = (wr1 - wr0) * ww;
+                            run(wr1 * W + wc0, ww, wlon.data() + w1, wlat.data() + w1);
+                        }
+                    } else {
+                        run(r * W + c0, nc, xr.data(), yr.data());
+                    }
                     size_t j = 0;
 #if defined(__SSE2__)
                     for (; j + 2 <= nc; j += 2) {
                         const size_t k = k0 + j;
-                        const __m128d x = _mm_loadu_pd(xr.data() + j),
-                                      y = _mm_loadu_pd(yr.data() + j);
+                        const __m128d x = _mm_loadu_pd(xp + j), y = _mm_loadu_pd(yp + j);
                         _mm_storeu_pd(&ps[k].x, _mm_unpacklo_pd(x, y));
                         _mm_storeu_pd(&ps[k + 1].x, _mm_unpackhi_pd(x, y));
                         const __m128d u = _mm_sub_pd(_mm_div_pd(_mm_sub_pd(ymax2, y), dy2), half2);
@@ -683,7 +799,7 @@ struct Walk {
 #endif
                     for (; j < nc; ++j) {
                         const size_t k = k0 + j;
-                        const Pt pk{xr[j], yr[j]};
+                        const Pt pk{xp[j], yp[j]};
                         ps[k] = pk;
                         const double u = (ex.ymax - pk.y) / dy - 0.5;
                         const double v = (pk.x - ex.xmin) / dx - 0.5;
@@ -808,6 +924,9 @@ struct Walk {
                         seen_px.r0 = std::min(seen_px.r0, row0);
                         seen_px.r1 = std::max(seen_px.r1, row1);
                         const auto qi = static_cast<std::int32_t>(q);
+                        // A pixel whose stored owner (or key) is at most `beat` has a quad up to
+                        // q already.
+                        const std::int32_t beat = KEYED ? qi * 16 + 15 : qi;
                         // The column ranges to scan: c0f .. c1f; for a swath in longitudes also
                         // those 360 degrees away (the output grid may meet the swath at the
                         // longitudes as stored or 360 degrees away).
@@ -848,7 +967,7 @@ struct Walk {
                                 for (size_t ocol = col0; ocol <= col1; ++ocol) {
                                     std::atomic_ref<std::int32_t> o(orow_owner[ocol]);
                                     std::int32_t cur = o.load(std::memory_order_relaxed);
-                                    if (cur <= qi) {
+                                    if (cur <= beat) {
                                         continue;
                                     }
                                     const double px = xs[ocol] - shift;
@@ -863,11 +982,22 @@ struct Walk {
                                     if (h == Hull::Maybe && !holds(q, Pt{px, py})) {
                                         continue;
                                     }
+                                    std::int32_t key = qi;
+                                    if constexpr (KEYED) {
+                                        // The output centre as pass 2 takes it (near the quad's
+                                        // corner (r, c)).
+                                        const int n =
+                                            nearest_n(r, c, Pt{near_lon(xs[ocol], a.x), py});
+                                        if (n < 0) {
+                                            no_nearest.store(true, std::memory_order_relaxed);
+                                        }
+                                        key = qi * 16 + std::max(n, 0);
+                                    }
                                     if (plain) {
-                                        o.store(qi, std::memory_order_relaxed); // qi < cur
+                                        o.store(key, std::memory_order_relaxed); // key < cur
                                         continue;
                                     }
-                                    while (qi < cur && !o.compare_exchange_weak(cur, qi)) {
+                                    while (key < cur && !o.compare_exchange_weak(cur, key)) {
                                     }
                                 }
                             }
@@ -877,6 +1007,13 @@ struct Walk {
                 if (seen_px.r0 <= seen_px.r1 && seen_px.c0 <= seen_px.c1) {
                     looked[b].push_back(seen_px);
                 }
+            }
+        };
+        auto walk_band = [&](size_t b, bool plain) {
+            if (keyed) {
+                walk_band_as(b, plain, std::true_type{});
+            } else {
+                walk_band_as(b, plain, std::false_type{});
             }
         };
         // Claims without atomic read-modify-writes when the bands can be run in two rounds
@@ -941,7 +1078,12 @@ struct Walk {
             }
             guess = guess && round_apart(est, 0) && round_apart(est, 1);
         }
-        const size_t extra = nearest ? 1 : 0; // a task for sum_lat
+        if (keyed) { // kx is needed in pass 1
+            lat_sum = lat_sum_given;
+            lat_n = lat_n_given;
+            set_kx();
+        }
+        const size_t extra = nearest && !keyed ? 1 : 0; // a task for sum_lat
         bool claimed = false;
         if (guess) {
             for_each((nbands + 1) / 2 + extra, [&](size_t task) {
@@ -975,10 +1117,9 @@ struct Walk {
                 walk_band(task - sum_task, false);
             });
         }
-        const double kx =
-            projected ? 1.0
-            : lat_n   ? std::cos(lat_sum / static_cast<double>(lat_n) * std::numbers::pi / 180.0)
-                      : 1.0;
+        if (!keyed) {
+            set_kx();
+        }
         // Pass 2, in parallel over bands of output rows: the owner quad's nearest cell or
         // weights.
         const size_t obands = (OH + band - 1) / band;
@@ -998,12 +1139,75 @@ struct Walk {
             size_t r0, r1, c0, c1; // smallest and largest row and column; r0 > r1 when none
         };
         std::vector<Box> boxes(obands, Box{H, 0, W, 0});
+        // Keyed: the map follows from the keys (done), unless a claim found no nearest cell;
+        // then the keys go back to their quads and pass 2 searches as without keys.
+        const bool done = keyed && !no_nearest.load();
+        if (keyed && !done) {
+            std::int32_t* o = owner.data();
+            const size_t n_out = OW * OH;
+            constexpr size_t PART = size_t{1} << 19;
+            for_each((n_out + PART - 1) / PART, [o, n_out](size_t k) {
+                for (size_t i = k * PART; i < std::min(n_out, (k + 1) * PART); ++i) {
+                    o[i] = o[i] == std::numeric_limits<std::int32_t>::max() ? o[i] : o[i] / 16;
+                }
+            });
+        }
         for_each(obands, [&](size_t b) {
+            const size_t row_end = std::min(OH, (b + 1) * band);
+            if (done) {
+                // Key q * 16 + n -> cell (r - 1 + n / 4, c - 1 + n % 4) of quad q = (r, c), and
+                // the band's box of cells. The row of a cell is found by division only when it
+                // is not the row of the previous cell (along an output row the nearest cells
+                // mostly stay in one swath row).
+                std::int32_t* o = owner.data();
+                size_t r0 = H, r1 = 0, c0 = W, c1 = 0;
+                std::uint32_t base = 0, row = 0; // base = row * W, once any
+                bool any = false;
+                for (size_t i = b * band * OW; i < row_end * OW; ++i) {
+                    const auto key = static_cast<std::uint32_t>(o[i]);
+                    if (key ==
+                        static_cast<std::uint32_t>(std::numeric_limits<std::int32_t>::max())) {
+                        o[i] = -1;
+                        continue;
+                    }
+                    // >= 0: the cell exists (no wrap in the unsigned sum)
+                    const std::uint32_t cell =
+                        (key >> 4) + ((key >> 2) & 3) * W32 + (key & 3) - W32 - 1;
+                    o[i] = static_cast<std::int32_t>(cell);
+                    std::uint32_t col = cell - base;
+                    if (col >= W32 || !any) {
+                        row = cell / W32;
+                        base = row * W32;
+                        col = cell - base;
+                        any = true;
+                        r0 = std::min<size_t>(r0, row);
+                        r1 = std::max<size_t>(r1, row);
+                    }
+                    c0 = std::min<size_t>(c0, col);
+                    c1 = std::max<size_t>(c1, col);
+                }
+                boxes[b] = Box{r0, r1, c0, c1};
+                return;
+            }
             std::vector<double> wlon, wlat;
             // The rows and columns of this band's cells (marked per pixel: cheaper than four
             // running minima and maxima in the pixel loop).
             std::vector<std::uint8_t> row_seen(H, 0), col_seen(W, 0);
-            const size_t row_end = std::min(OH, (b + 1) * band);
+            auto mark_box = [&] {
+                Box& bx = boxes[b];
+                for (size_t r = 0; r < H; ++r) {
+                    if (row_seen[r] != 0) {
+                        bx.r0 = std::min(bx.r0, r);
+                        bx.r1 = r;
+                    }
+                }
+                for (size_t c = 0; c < W; ++c) {
+                    if (col_seen[c] != 0) {
+                        bx.c0 = std::min(bx.c0, c);
+                        bx.c1 = c;
+                    }
+                }
+            };
             // The rows and columns of the owner quads of the tile of columns cb .. cb + band - 1.
             auto owner_box = [&](size_t cb) {
                 Box t{H, 0, W, 0};
@@ -1119,35 +1323,7 @@ struct Walk {
                             std::array<double, 16> dist;
                             if (win) {
                                 const size_t wb = (r - 1 - wr0) * ww + (c - 1 - wc0);
-#if defined(__SSE2__)
-                                // Two distances at a time: the same operations on the same doubles
-                                // as the loop below.
-                                const __m128d px2 = _mm_set1_pd(p.x), py2 = _mm_set1_pd(p.y),
-                                              kx2 = _mm_set1_pd(kx);
-#pragma GCC unroll 4
-                                for (size_t j = 0; j < 4; ++j) {
-#pragma GCC unroll 2
-                                    for (size_t k = 0; k < 4; k += 2) {
-                                        const size_t w = wb + j * ww + k;
-                                        const __m128d ddx = _mm_mul_pd(
-                                            _mm_sub_pd(_mm_loadu_pd(wlon.data() + w), px2), kx2);
-                                        const __m128d ddy =
-                                            _mm_sub_pd(_mm_loadu_pd(wlat.data() + w), py2);
-                                        _mm_storeu_pd(
-                                            dist.data() + j * 4 + k,
-                                            _mm_add_pd(_mm_mul_pd(ddx, ddx), _mm_mul_pd(ddy, ddy)));
-                                    }
-                                }
-#else
-                                for (size_t j = 0; j < 4; ++j) {
-                                    for (size_t k = 0; k < 4; ++k) {
-                                        const size_t w = wb + j * ww + k;
-                                        const double ddx = (wlon[w] - p.x) * kx;
-                                        const double ddy = wlat[w] - p.y;
-                                        dist[j * 4 + k] = ddx * ddx + ddy * ddy;
-                                    }
-                                }
-#endif
+                                dist16(wlon.data() + wb, wlat.data() + wb, ww, p, kx, dist);
                             } else {
                                 for (size_t j = 0; j < 4; ++j) {
                                     for (size_t k = 0; k < 4; ++k) {
@@ -1194,19 +1370,7 @@ struct Walk {
                     }
                 }
             }
-            Box& bx = boxes[b];
-            for (size_t r = 0; r < H; ++r) {
-                if (row_seen[r] != 0) {
-                    bx.r0 = std::min(bx.r0, r);
-                    bx.r1 = r;
-                }
-            }
-            for (size_t c = 0; c < W; ++c) {
-                if (col_seen[c] != 0) {
-                    bx.c0 = std::min(bx.c0, c);
-                    bx.c1 = c;
-                }
-            }
+            mark_box();
         });
         // used_window's window: flat_window of the nearest cells (rows r0 .. r1 + 1), or of lo
         // grown by one cell (the bilinear map's steps are all +1 column, +1 row).
@@ -1288,11 +1452,45 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     const size_t n_out = OW * OH;
     reserve_huge(owner, n_out);
     owner.resize(n_out); // not initialised (MapVector)
+    // Nearest with keys in pass 1 (Walk::keyed) when q * 16 + 15 fits in an int32 for every quad.
+    const bool keyed = nearest && !empty &&
+                       H * W <= static_cast<size_t>(std::numeric_limits<std::int32_t>::max() / 16);
+    // Keyed needs the mean latitude before pass 1: summed in swath order (as Walk's sum_lat) by
+    // one task beside the owner fill (not for a projected output: no longitude scale there).
+    const bool sum_first = keyed && !projected;
+    double lat_sum = 0;
+    size_t lat_n = 0;
     {
         const std::int32_t none = empty ? -1 : std::numeric_limits<std::int32_t>::max();
         constexpr size_t PART = size_t{1} << 19; // 2 MiB of int32
         std::int32_t* o = owner.data();
-        for_each((n_out + PART - 1) / PART, [o, n_out, none](size_t k) {
+        const size_t first = sum_first ? 1 : 0;
+        for_each((n_out + PART - 1) / PART + first, [&, o, n_out, none](size_t k) {
+            if (k < first) {
+                double sum = 0; // in locals, as sum_lat
+                size_t n = 0;
+                auto add = [&](double v) {
+                    if (std::isfinite(v)) {
+                        sum += v;
+                        ++n;
+                    }
+                };
+                if (src.packed()) {
+                    const std::int32_t* py = src.lat_packed.data();
+                    const double ys = src.lat_scale, yo = src.lat_offset;
+                    for (size_t i = 0; i < H * W; ++i) {
+                        add(unpack_fast(py[i], ys, yo));
+                    }
+                } else {
+                    for (size_t i = 0; i < H * W; ++i) {
+                        add(src.lat[i]);
+                    }
+                }
+                lat_sum = sum;
+                lat_n = n;
+                return;
+            }
+            k -= first;
             std::fill(o + k * PART, o + std::min(n_out, (k + 1) * PART), none);
         });
     }
@@ -1362,7 +1560,7 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
             unwrapped[i] = x < 0 ? x + 360.0 : x;
         }
     }
-    const Walk walk{src, out, projected, nearest, for_each, owner, m};
+    const Walk walk{src, out, projected, nearest, keyed, lat_sum, lat_n, for_each, owner, m};
     // The walk specialised for how the positions are stored (the same doubles either way).
     if (!unwrapped.empty()) {
         const double* ux = unwrapped.data();

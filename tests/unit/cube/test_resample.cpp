@@ -456,6 +456,140 @@ TEST_CASE("swath: centres on shared edges and corners across the antimeridian, f
 // 149..0: the guess sees the overlap, atomic minima), and one row of band 0 moved into band 2's
 // pixels between band 0's corner cells (the guess misses it, the check after the first round
 // finds it: pass 1 runs again with atomic minima).
+namespace {
+
+// The nearest map that the top of resample_swath.cpp describes, from the owner quads of the
+// bilinear map bil (the same owners): for each owned pixel the first cell, in row-major order,
+// of the 4x4 cells around its quad (r, c) (clamped to the swath) whose local equirectangular
+// distance ((dlon cos(lat0), dlat), lat0 the mean of the finite latitudes summed in swath order)
+// is the smallest; unwrap: longitudes below 0 taken + 360 (a swath across the antimeridian), and
+// the output centre moved by 360 degrees next to the quad's corner (r, c).
+std::vector<std::int32_t> nearest_of_owners(const baims::io::LatLon2D& g,
+                                            const baims::grid::Grid& out, const PixelMap& bil,
+                                            bool unwrap) {
+    const size_t H = g.height, W = g.width;
+    double sum = 0;
+    size_t n = 0;
+    for (const double v : g.lat) {
+        if (std::isfinite(v)) {
+            sum += v;
+            ++n;
+        }
+    }
+    const double kx = std::cos(sum / static_cast<double>(n) * M_PI / 180.0);
+    auto lon = [&](size_t i) { return unwrap && g.lon[i] < 0 ? g.lon[i] + 360.0 : g.lon[i]; };
+    std::vector<std::int32_t> want(bil.lo.size(), -1);
+    for (size_t row = 0; row < out.height(); ++row) {
+        for (size_t col = 0; col < out.width(); ++col) {
+            const size_t o = row * out.width() + col;
+            if (bil.lo[o] < 0) {
+                continue;
+            }
+            const auto q = static_cast<size_t>(bil.lo[o]);
+            const size_t r = q / W, c = q % W;
+            double px = out.x(col);
+            while (px - lon(q) > 180.0) {
+                px -= 360.0;
+            }
+            while (lon(q) - px > 180.0) {
+                px += 360.0;
+            }
+            const double py = out.y(row);
+            double best = std::numeric_limits<double>::infinity();
+            for (size_t rr = r > 0 ? r - 1 : 0; rr <= std::min(H - 1, r + 2); ++rr) {
+                for (size_t k = c > 0 ? c - 1 : 0; k <= std::min(W - 1, c + 2); ++k) {
+                    const double ddx = (lon(rr * W + k) - px) * kx;
+                    const double ddy = g.lat[rr * W + k] - py;
+                    const double d = ddx * ddx + ddy * ddy;
+                    if (d < best) {
+                        best = d;
+                        want[o] = static_cast<std::int32_t>(rr * W + k);
+                    }
+                }
+            }
+        }
+    }
+    return want;
+}
+
+} // namespace
+
+// The nearest cell is searched when pass 1 claims a pixel (key q * 16 + n): it must be the one
+// the description gives, with ties (centres equidistant from cells across the antimeridian),
+// quads at the swath's edges (a clamped 4x4 window), cells without position and a folded swath.
+TEST_CASE("swath: nearest is the first nearest of the 4x4 cells around the owner quad",
+          "[cube][swath]") {
+    const double NaN = std::numeric_limits<double>::quiet_NaN();
+    baims::io::LatLon2D warped = warped_swath(40, 50);
+    warped.lon[30 * 50 + 10] = NaN;
+    warped.lat[0 * 50 + 7] = NaN; // an edge cell without position
+    baims::io::LatLon2D anti, folded;
+    anti.height = 10;
+    anti.width = 12;
+    for (size_t r = 0; r < anti.height; ++r) {
+        for (size_t c = 0; c < anti.width; ++c) {
+            const double lon = 178.0 + 0.5 * static_cast<double>(c);
+            anti.lon.push_back(lon >= 180.0 ? lon - 360.0 : lon);
+            anti.lat.push_back(10.0 - 0.5 * static_cast<double>(r));
+        }
+    }
+    folded.height = 30;
+    folded.width = 20;
+    for (size_t r = 0; r < folded.height; ++r) {
+        for (size_t c = 0; c < folded.width; ++c) {
+            const double x = static_cast<double>(c), y = static_cast<double>(r);
+            const double back = r >= 15 ? -1.3 * (y - 14.0) : 0.0; // rows 15.. fold back
+            folded.lon.push_back(10.0 + 0.1 * x + 0.01 * y);
+            folded.lat.push_back(50.0 + 0.08 * (y + back) + 0.003 * x * x);
+        }
+    }
+    // Rows 1e160 degrees apart (a position no real swath has): most squared distances overflow to
+    // +inf, so pass 1 finds no nearest cell for most claims and the map is built by pass 2 from
+    // the claims' quads; the output rows 1, 4, 7, 10 lie on (or within rounding of) the cells'
+    // rows and find theirs.
+    baims::io::LatLon2D huge;
+    huge.height = 4;
+    huge.width = 5;
+    for (size_t r = 0; r < huge.height; ++r) {
+        for (size_t c = 0; c < huge.width; ++c) {
+            huge.lon.push_back(10.0 + static_cast<double>(c));
+            huge.lat.push_back(1e160 * static_cast<double>(r));
+        }
+    }
+    struct Case {
+        const baims::io::LatLon2D* g;
+        baims::grid::Grid out;
+        bool unwrap;
+        size_t min_inside;
+    };
+    const std::vector<Case> cases{
+        {&warped, baims::grid::Grid({9.8, 49.3, 13.2, 52.0}, 300, 200), false, 20000},
+        {&warped, baims::grid::Grid({10.6, 49.9, 11.9, 51.1}, 70, 60), false, 3000},
+        {&anti, baims::grid::Grid({-180.125, 4.125, 179.875, 11.625}, 1440, 30), true, 400},
+        {&folded, baims::grid::Grid({9.9, 49.8, 12.2, 51.4}, 230, 160), false, 10000},
+        {&huge, baims::grid::Grid({9.5, -0.5e160, 14.5, 3.5e160}, 10, 12), false, 20},
+    };
+    for (const Case& k : cases) {
+        const auto bil = swath_map(*k.g, k.out, Resampling::Bilinear);
+        const auto near = swath_map(*k.g, k.out, Resampling::Nearest);
+        const auto want = nearest_of_owners(*k.g, k.out, bil, k.unwrap);
+        REQUIRE(near.nearest.size() == want.size());
+        size_t inside = 0, differ = 0, owned = 0;
+        for (size_t o = 0; o < want.size(); ++o) {
+            inside += want[o] >= 0;
+            owned += bil.lo[o] >= 0;
+            differ += near.nearest[o] != want[o];
+        }
+        INFO("swath " << k.g->height << "x" << k.g->width << " onto " << k.out.width() << "x"
+                      << k.out.height());
+        CHECK(differ == 0);
+        CHECK(inside >= k.min_inside);
+        if (k.g == &huge) {
+            CHECK(owned > inside); // owned pixels without a nearest cell: pass 2 ran
+        }
+    }
+}
+
 TEST_CASE("swath: first holders with bands of pass 1 in two rounds", "[cube][swath]") {
     const size_t H = 300, W = 30;
     for (int layout = 0; layout < 4; ++layout) {
