@@ -22,6 +22,9 @@
 // searches in pass 1 instead (keyed): a claim that can win stores q * 16 + n, n the claiming
 // quad's nearest cell among its 4x4 (the block's positions are decoded with a one-cell halo), so
 // the minimum is still the first quad, with its search; the keys then become cell indices.
+// Bilinear with plain claims (the two rounds of bands) stores a winning claim's weights in pass 1
+// as well (weights(): the same function and doubles as pass 2; a later, lower quad overwrites
+// them), so pass 2 runs for bilinear only when the claims were atomic minima.
 //   nearest   the cell whose centre is nearest to the output centre, searched among the 4x4
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
@@ -626,6 +629,26 @@ struct Walk {
             }
             return locate(q, p, s, t);
         };
+        // The bilinear weights (s, t) of output centre p in quad q with corners a, b, c, d (the
+        // doubles of pos(q), pos(q + 1), pos(q + W), pos(q + W + 1)): the closed-form start ends
+        // where locate() ends (up to the last bits of a double, far below a float's); locate()
+        // when it does not converge. Clamped to [0, 1].
+        auto weights = [&](size_t q, const Pt& a, const Pt& b, const Pt& c, const Pt& d,
+                           const Pt& p, double& s, double& t) {
+            constexpr double EPS = 1e-9;
+            if (!invert_closed(a, b, c, d, p, s, t) || s < -EPS || s > 1 + EPS || t < -EPS ||
+                t > 1 + EPS) {
+                if (!locate(q, p, s, t)) {
+                    // Pass 1 found p inside this convex quad without the inversion
+                    // (Hull::Inside) and Newton's method fails on it: the quad's centre rather
+                    // than a stray iterate.
+                    s = 0.5;
+                    t = 0.5;
+                }
+            }
+            s = std::clamp(s, 0.0, 1.0);
+            t = std::clamp(t, 0.0, 1.0);
+        };
         // Pass 1, in parallel over bands of swath rows: each output pixel's owner, the first
         // quad in swath order that holds its centre (an atomic minimum, so the result does not
         // depend on the order the bands run in). A band is walked in blocks of `band` columns
@@ -664,8 +687,13 @@ struct Walk {
         // task running at the same time looks at the same pixels, see below).
         // Keyed as a compile-time constant (keyed_c: std::bool_constant): the code of the
         // claims without keys is as it was without them (one instantiation each).
-        auto walk_band_as = [&](size_t b, bool plain, auto keyed_c) {
+        // Weighted as a compile-time constant too (bilinear with plain claims): a claim that
+        // wins also stores the pixel's weights (wx, wy), as pass 2 would find them for that quad
+        // and output centre; a later claim of a lower quad overwrites them. So the map's
+        // entries are those of the final owner and pass 2 is not needed.
+        auto walk_band_as = [&](size_t b, bool plain, auto keyed_c, auto weighted_c) {
             constexpr bool KEYED = decltype(keyed_c)::value;
+            constexpr bool WEIGHTED = decltype(weighted_c)::value;
             looked[b].clear();
             const size_t r_beg = b * band, r_end = std::min(H - 1, (b + 1) * band);
             const size_t bn = (band + 1) * (band + 1);
@@ -982,6 +1010,16 @@ struct Walk {
                                     if (h == Hull::Maybe && !holds(q, Pt{px, py})) {
                                         continue;
                                     }
+                                    if constexpr (WEIGHTED) {
+                                        // plain: no other task looks at this pixel now
+                                        o.store(qi, std::memory_order_relaxed);
+                                        double s = 0, t = 0;
+                                        weights(q, a, bb, cc, d, Pt{near_lon(xs[ocol], a.x), py}, s,
+                                                t);
+                                        m.wx[orow * OW + ocol] = static_cast<float>(s);
+                                        m.wy[orow * OW + ocol] = static_cast<float>(t);
+                                        continue;
+                                    }
                                     std::int32_t key = qi;
                                     if constexpr (KEYED) {
                                         // The output centre as pass 2 takes it (near the quad's
@@ -1011,9 +1049,11 @@ struct Walk {
         };
         auto walk_band = [&](size_t b, bool plain) {
             if (keyed) {
-                walk_band_as(b, plain, std::true_type{});
+                walk_band_as(b, plain, std::true_type{}, std::false_type{});
+            } else if (plain && !nearest) {
+                walk_band_as(b, plain, std::false_type{}, std::true_type{});
             } else {
-                walk_band_as(b, plain, std::false_type{});
+                walk_band_as(b, plain, std::false_type{}, std::false_type{});
             }
         };
         // Claims without atomic read-modify-writes when the bands can be run in two rounds
@@ -1141,7 +1181,9 @@ struct Walk {
         std::vector<Box> boxes(obands, Box{H, 0, W, 0});
         // Keyed: the map follows from the keys (done), unless a claim found no nearest cell;
         // then the keys go back to their quads and pass 2 searches as without keys.
-        const bool done = keyed && !no_nearest.load();
+        // Bilinear with plain claims: the weights are there (walk_band_as's WEIGHTED); only the
+        // pixels without a quad and the boxes are left.
+        const bool done = (keyed && !no_nearest.load()) || (!nearest && claimed);
         if (keyed && !done) {
             std::int32_t* o = owner.data();
             const size_t n_out = OW * OH;
@@ -1154,12 +1196,18 @@ struct Walk {
         }
         for_each(obands, [&](size_t b) {
             const size_t row_end = std::min(OH, (b + 1) * band);
-            if (done) {
-                // Key q * 16 + n -> cell (r - 1 + n / 4, c - 1 + n % 4) of quad q = (r, c), and
-                // the band's box of cells. The row of a cell is found by division only when it
-                // is not the row of the previous cell (along an output row the nearest cells
-                // mostly stay in one swath row).
+            // Keyed nearest: key q * 16 + n -> cell (r - 1 + n / 4, c - 1 + n % 4) of quad
+            // q = (r, c); bilinear: the owner quad is lo, its weights are stored, the step is
+            // +1 column, +1 row. And the band's box of cells (quads' corners (r, c) for
+            // bilinear). The row of a cell is found by division only when it is not the row of
+            // the previous cell (along an output row the cells mostly stay in one swath row).
+            auto finish = [&](auto bil_c) {
+                constexpr bool BIL = decltype(bil_c)::value;
                 std::int32_t* o = owner.data();
+                if constexpr (BIL) {
+                    std::fill(m.step.data() + b * band * OW, m.step.data() + row_end * OW,
+                              std::uint8_t{8});
+                }
                 size_t r0 = H, r1 = 0, c0 = W, c1 = 0;
                 std::uint32_t base = 0, row = 0; // base = row * W, once any
                 bool any = false;
@@ -1168,11 +1216,15 @@ struct Walk {
                     if (key ==
                         static_cast<std::uint32_t>(std::numeric_limits<std::int32_t>::max())) {
                         o[i] = -1;
+                        if constexpr (BIL) { // as pass 2 below
+                            m.wx[i] = 0.0f;
+                            m.wy[i] = 0.0f;
+                        }
                         continue;
                     }
                     // >= 0: the cell exists (no wrap in the unsigned sum)
                     const std::uint32_t cell =
-                        (key >> 4) + ((key >> 2) & 3) * W32 + (key & 3) - W32 - 1;
+                        BIL ? key : (key >> 4) + ((key >> 2) & 3) * W32 + (key & 3) - W32 - 1;
                     o[i] = static_cast<std::int32_t>(cell);
                     std::uint32_t col = cell - base;
                     if (col >= W32 || !any) {
@@ -1187,6 +1239,13 @@ struct Walk {
                     c1 = std::max<size_t>(c1, col);
                 }
                 boxes[b] = Box{r0, r1, c0, c1};
+            };
+            if (done) {
+                if (nearest) {
+                    finish(std::false_type{});
+                } else {
+                    finish(std::true_type{});
+                }
                 return;
             }
             std::vector<double> wlon, wlat;
@@ -1287,24 +1346,10 @@ struct Walk {
                         const auto q = static_cast<size_t>(owner[o]);
                         const Pt p{near_lon(xs[ocol], lon(q)), py};
                         if (!nearest) {
-                            // The closed-form start ends where locate() ends (up to the last bits
-                            // of a double, far below a float's); locate() when it does not
-                            // converge.
                             double s = 0, t = 0;
-                            constexpr double EPS = 1e-9;
-                            if (!invert_closed(pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s,
-                                               t) ||
-                                s < -EPS || s > 1 + EPS || t < -EPS || t > 1 + EPS) {
-                                if (!locate(q, p, s, t)) {
-                                    // Pass 1 found p inside this convex quad without the inversion
-                                    // (Hull::Inside) and Newton's method fails on it: the quad's
-                                    // centre rather than a stray iterate.
-                                    s = 0.5;
-                                    t = 0.5;
-                                }
-                            }
-                            m.wx[o] = static_cast<float>(std::clamp(s, 0.0, 1.0));
-                            m.wy[o] = static_cast<float>(std::clamp(t, 0.0, 1.0));
+                            weights(q, pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s, t);
+                            m.wx[o] = static_cast<float>(s);
+                            m.wy[o] = static_cast<float>(t);
                             m.step[o] = 8; // +1 column, +1 row
                             const auto q32 = static_cast<std::uint32_t>(q);
                             const size_t r = q32 / W32, c = q32 - (q32 / W32) * W32;

@@ -639,6 +639,81 @@ TEST_CASE("swath: first holders with bands of pass 1 in two rounds", "[cube][swa
     }
 }
 
+// A swath of 300 rows whose bands are apart (pass 1 claims in two rounds with plain stores and
+// then stores each winning claim's bilinear weights itself, no pass 2): the weights must put the
+// output centre where the owner quad's bilinear map does, the pixels without a quad must have
+// zero weights, every step is +1 column, +1 row, and the map's window is that of its entries.
+// Across the antimeridian (longitudes stored in [-180, 180), output grids on either side) and
+// with cells without position (one inside, one on the swath's edge).
+TEST_CASE("swath: bilinear weights stored by plain claims in pass 1", "[cube][swath]") {
+    const size_t H = 300, W = 30;
+    const double NaN = std::numeric_limits<double>::quiet_NaN();
+    baims::io::LatLon2D g;
+    g.height = H;
+    g.width = W;
+    for (size_t r = 0; r < H; ++r) {
+        for (size_t c = 0; c < W; ++c) {
+            const double x = static_cast<double>(c), y = static_cast<double>(r);
+            const double lon = 179.75 + 0.02 * x + 0.0001 * x * x + 0.002 * y;
+            g.lon.push_back(lon >= 180.0 ? lon - 360.0 : lon);
+            g.lat.push_back(53.0 - 0.01 * y + 0.001 * x + 0.00002 * y * x);
+        }
+    }
+    g.lon[100 * W + 12] = NaN;
+    g.lat[200 * W + 0] = NaN;
+    auto lon = [&](size_t i) { return g.lon[i] < 0 ? g.lon[i] + 360.0 : g.lon[i]; };
+    const std::vector<baims::grid::Grid> grids{
+        baims::grid::Grid({179.8, 50.2, 181.0, 52.8}, 60, 65),
+        baims::grid::Grid({-180.0, 50.0, 180.0, 53.0}, 7200, 60),
+    };
+    for (const auto& out : grids) {
+        INFO("grid " << out.width() << " x " << out.height());
+        PixelMap m = swath_map(g, out, Resampling::Bilinear);
+        size_t owned = 0, far = 0, bad = 0;
+        for (size_t row = 0; row < out.height(); ++row) {
+            for (size_t col = 0; col < out.width(); ++col) {
+                const size_t o = row * out.width() + col;
+                bad += m.step[o] != 8;
+                if (m.lo[o] < 0) {
+                    bad += m.wx[o] != 0.0f || m.wy[o] != 0.0f;
+                    continue;
+                }
+                ++owned;
+                const auto q = static_cast<size_t>(m.lo[o]);
+                const double s = m.wx[o], t = m.wy[o];
+                bad += !(s >= 0 && s <= 1 && t >= 0 && t <= 1);
+                double px = out.x(col);
+                while (px - lon(q) > 180.0) {
+                    px -= 360.0;
+                }
+                while (lon(q) - px > 180.0) {
+                    px += 360.0;
+                }
+                const size_t i[4] = {q, q + 1, q + W, q + W + 1};
+                const double w[4] = {(1 - s) * (1 - t), s * (1 - t), (1 - s) * t, s * t};
+                double x = 0, y = 0;
+                for (int k = 0; k < 4; ++k) {
+                    x += w[k] * lon(i[k]);
+                    y += w[k] * g.lat[i[k]];
+                }
+                // float weights: within ~1e-7 of the quad's size (~0.02 degrees)
+                far += std::abs(x - px) + std::abs(y - out.y(row)) > 1e-7;
+            }
+        }
+        CHECK(bad == 0);
+        CHECK(far == 0);
+        CHECK(owned > 700);
+        REQUIRE(m.window.has_value());
+        const auto found = used_window(SourceMap{m}, H, W, serial);
+        m.window.reset();
+        const auto want = used_window(SourceMap{m}, H, W, serial);
+        CHECK(found.row0 == want.row0);
+        CHECK(found.row1 == want.row1);
+        CHECK(found.col0 == want.col0);
+        CHECK(found.col1 == want.col1);
+    }
+}
+
 // map_swath finds used_window's window on the way (PixelMap::window); it must be the window
 // that used_window computes from the map's entries without it (flat_window), for nearest and
 // bilinear, with cells without position, the swath beyond the grid, a grid that misses it, and
