@@ -30,6 +30,19 @@ static PixelMap swath_map(const baims::io::LatLon2D& g, const baims::grid::Grid&
     return std::get<PixelMap>(map_source(baims::io::Geometry{g}, out, method, serial));
 }
 
+// The window map_swath finds on the way (PixelMap::window) must be the one used_window finds
+// from the map's entries without it; m loses its window.
+static void check_window(PixelMap& m, size_t H, size_t W) {
+    REQUIRE(m.window.has_value());
+    const auto found = used_window(SourceMap{m}, H, W, serial);
+    m.window.reset();
+    const auto want = used_window(SourceMap{m}, H, W, serial);
+    CHECK(found.row0 == want.row0);
+    CHECK(found.row1 == want.row1);
+    CHECK(found.col0 == want.col0);
+    CHECK(found.col1 == want.col1);
+}
+
 TEST_CASE("nearest maps output centres to the source footprint, outer half pixel included",
           "[cube]") {
     // source centres 0.5, 1.5, 2.5 -> footprint [0, 3); output step 0.5 over [-0.5, 3.5)
@@ -703,14 +716,7 @@ TEST_CASE("swath: bilinear weights stored by plain claims in pass 1", "[cube][sw
         CHECK(bad == 0);
         CHECK(far == 0);
         CHECK(owned > 700);
-        REQUIRE(m.window.has_value());
-        const auto found = used_window(SourceMap{m}, H, W, serial);
-        m.window.reset();
-        const auto want = used_window(SourceMap{m}, H, W, serial);
-        CHECK(found.row0 == want.row0);
-        CHECK(found.row1 == want.row1);
-        CHECK(found.col0 == want.col0);
-        CHECK(found.col1 == want.col1);
+        check_window(m, H, W);
     }
 }
 
@@ -740,14 +746,7 @@ TEST_CASE("swath: the map's window equals the window of its entries", "[cube][sw
             INFO("grid " << out.width() << " x " << out.height() << ", method "
                          << static_cast<int>(method));
             PixelMap m = swath_map(*geo, out, method);
-            REQUIRE(m.window.has_value());
-            const auto found = used_window(SourceMap{m}, H, W, serial);
-            m.window.reset();
-            const auto want = used_window(SourceMap{m}, H, W, serial);
-            CHECK(found.row0 == want.row0);
-            CHECK(found.row1 == want.row1);
-            CHECK(found.col0 == want.col0);
-            CHECK(found.col1 == want.col1);
+            check_window(m, H, W);
         }
     }
 }
