@@ -265,6 +265,33 @@ void unpack_run(const std::int32_t* p, size_t n, double scale, double offset, do
 #endif
 }
 
+// The sum and number of the finite latitudes of src, in swath order (for nearest's mean
+// latitude: the local scale of longitude); the same doubles as LatLon2D::lat_at.
+void latitude_sum(const io::LatLon2D& src, double& lat_sum, size_t& lat_n) {
+    double sum = 0; // in locals (registers), not through the references
+    size_t n = 0;
+    auto add = [&](double v) {
+        if (std::isfinite(v)) {
+            sum += v;
+            ++n;
+        }
+    };
+    const size_t cells = src.height * src.width;
+    if (src.packed()) {
+        const std::int32_t* py = src.lat_packed.data();
+        const double ys = src.lat_scale, yo = src.lat_offset;
+        for (size_t i = 0; i < cells; ++i) {
+            add(unpack_fast(py[i], ys, yo));
+        }
+    } else {
+        for (size_t i = 0; i < cells; ++i) {
+            add(src.lat[i]);
+        }
+    }
+    lat_sum = sum;
+    lat_n = n;
+}
+
 // The squared local distances (dlon * kx, dlat) from p of the 4x4 cells whose positions are
 // x[j * stride + k], y[j * stride + k] (j, k < 4), into dist[j * 4 + k].
 [[gnu::always_inline]] inline void dist16(const double* x, const double* y, size_t stride,
@@ -556,20 +583,7 @@ struct Walk {
         // not need it).
         double lat_sum = 0;
         size_t lat_n = 0;
-        auto sum_lat = [&] {
-            // In locals (registers), not through the captured references: the same sum.
-            double sum = 0;
-            size_t n = 0;
-            for (size_t i = 0; i < H * W; ++i) {
-                const double v = lat(i);
-                if (std::isfinite(v)) {
-                    sum += v;
-                    ++n;
-                }
-            }
-            lat_sum = sum;
-            lat_n = n;
-        };
+        auto sum_lat = [&] { latitude_sum(src, lat_sum, lat_n); };
         const auto& ex = out.extent();
         const double dx = out.dx(), dy = out.dy();
         // The output pixel centres, as out.x(col) and out.y(row) give them.
@@ -1512,27 +1526,7 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
         const size_t first = sum_first ? 1 : 0;
         for_each((n_out + PART - 1) / PART + first, [&, o, n_out, none](size_t k) {
             if (k < first) {
-                double sum = 0; // in locals, as sum_lat
-                size_t n = 0;
-                auto add = [&](double v) {
-                    if (std::isfinite(v)) {
-                        sum += v;
-                        ++n;
-                    }
-                };
-                if (src.packed()) {
-                    const std::int32_t* py = src.lat_packed.data();
-                    const double ys = src.lat_scale, yo = src.lat_offset;
-                    for (size_t i = 0; i < H * W; ++i) {
-                        add(unpack_fast(py[i], ys, yo));
-                    }
-                } else {
-                    for (size_t i = 0; i < H * W; ++i) {
-                        add(src.lat[i]);
-                    }
-                }
-                lat_sum = sum;
-                lat_n = n;
+                latitude_sum(src, lat_sum, lat_n);
                 return;
             }
             k -= first;
