@@ -2,6 +2,7 @@
 
 #include "baims/core/huge_pages.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #if defined(__GLIBC__)
@@ -35,6 +36,10 @@ void* volatile g_main_heap_filler = nullptr;
 } // namespace
 
 void prefer_huge_pages_for_main_heap() noexcept {
+    static std::atomic<bool> done{false};
+    if (done.exchange(true)) {
+        return; // once per process (a second run of a command in one process, e.g. the tests)
+    }
     constexpr std::uintptr_t HUGE = std::uintptr_t{1} << 21;
     // A block of two huge pages comes from the top of the heap, which grows to hold it (below the
     // mmap threshold of keep_freed_blocks_in_heap); once freed, it is the top again.
@@ -45,8 +50,10 @@ void prefer_huge_pages_for_main_heap() noexcept {
     const auto a = reinterpret_cast<std::uintptr_t>(probe);
     std::free(probe);
     const std::uintptr_t boundary = (a + HUGE - 1) & ~(HUGE - 1);
-    const std::uintptr_t end = reinterpret_cast<std::uintptr_t>(::sbrk(0)) & ~(HUGE - 1);
-    if (end < boundary + HUGE ||
+    const auto brk_end = reinterpret_cast<std::uintptr_t>(::sbrk(0));
+    const std::uintptr_t end = brk_end & ~(HUGE - 1);
+    // (a block above the brk heap's end is from another arena: a thread's, or mmap)
+    if (a + 2 * HUGE > brk_end || end < boundary + HUGE ||
         ::madvise(reinterpret_cast<void*>(boundary), end - boundary, MADV_HUGEPAGE) != 0) {
         return; // not the brk heap's top, or no huge pages to ask for
     }
