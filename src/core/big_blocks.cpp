@@ -2,12 +2,15 @@
 
 #include "baims/core/huge_pages.hpp"
 
+#include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 #include <mutex>
 #include <new>
+#include <unistd.h>
 #include <utility>
 
 #if defined(__linux__) && !defined(BAIMS_SANITIZED_HEAP)
@@ -24,6 +27,46 @@ void keep_freed_blocks_in_heap() noexcept {
     ::mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
 }
+
+#if BAIMS_BIG_BLOCKS && defined(__GLIBC__) && defined(MADV_HUGEPAGE)
+namespace {
+// The filler of prefer_huge_pages_for_main_heap (volatile: a block that is never used would
+// otherwise be left out by the compiler, malloc and all).
+void* volatile g_main_heap_filler = nullptr;
+} // namespace
+
+void prefer_huge_pages_for_main_heap() noexcept {
+    static std::atomic<bool> done{false};
+    if (done.exchange(true)) {
+        return; // once per process (a second run of a command in one process, e.g. the tests)
+    }
+    constexpr std::uintptr_t HUGE = std::uintptr_t{1} << 21;
+    // A block of two huge pages comes from the top of the heap, which grows to hold it (below the
+    // mmap threshold of keep_freed_blocks_in_heap); once freed, it is the top again.
+    void* probe = std::malloc(2 * HUGE);
+    if (!probe) {
+        return;
+    }
+    const auto a = reinterpret_cast<std::uintptr_t>(probe);
+    std::free(probe);
+    const std::uintptr_t boundary = (a + HUGE - 1) & ~(HUGE - 1);
+    const auto brk_end = reinterpret_cast<std::uintptr_t>(::sbrk(0));
+    const std::uintptr_t end = brk_end & ~(HUGE - 1);
+    // (a block above the brk heap's end is from another arena: a thread's, or mmap)
+    if (a + 2 * HUGE > brk_end || end < boundary + HUGE ||
+        ::madvise(reinterpret_cast<void*>(boundary), end - boundary, MADV_HUGEPAGE) != 0) {
+        return; // not the brk heap's top, or no huge pages to ask for
+    }
+    // glibc's chunk of a block at `a` starts 16 bytes before it and holds 8 bytes more than
+    // asked: this filler's chunk ends right at the boundary, where the top (the next blocks)
+    // starts. Never touched (malloc writes only the chunk headers) and never freed.
+    if (boundary > a) {
+        g_main_heap_filler = std::malloc(boundary - a + 8);
+    }
+}
+#else
+void prefer_huge_pages_for_main_heap() noexcept {}
+#endif
 
 #if BAIMS_BIG_BLOCKS
 namespace {

@@ -1622,33 +1622,63 @@ json level_attrs(const Source& s, size_t f) {
     return a;
 }
 
-// Metadata and coordinates of a level (not the data chunks); consolidated last.
+// Metadata and coordinates of a level (not the data chunks); consolidated last. With `written`,
+// the metadata documents of the level are also added to it under their keys (the copied arrays'
+// as the cube's read of them parsed them: the same bytes), for zarr::consolidate(out, *written)
+// where `out` was empty before (consolidated_from_hand).
 void write_level_meta(const zarr::KvStore& cube, zarr::KvStore& out, const Source& s, size_t f,
-                      size_t th, size_t tw) {
-    zarr::write_group(out, level_attrs(s, f));
+                      size_t th, size_t tw, json* written = nullptr) {
+    zarr::write_group(out, level_attrs(s, f), written);
     auto yc = agg_centres(s.y, f), xc = agg_centres(s.x, f);
     auto yb = agg_bounds(s.y, s.ybnd, f), xb = agg_bounds(s.x, s.xbnd, f);
     for (const auto& [dim, c, b] : {std::tuple{s.ydim, &yc, &yb}, std::tuple{s.xdim, &xc, &xb}}) {
         json ca = s.consolidated.value(dim + "/.zattrs", json::object());
         ca["bounds"] = dim + "_bnds";
         auto cm = coord_meta(c->size(), false);
-        zarr::write_array_meta(out, dim, cm, ca);
+        zarr::write_array_meta(out, dim, cm, ca, written);
         zarr::write_whole(out, dim, cm, c->data());
         json ba = s.consolidated.value(dim + "_bnds/.zattrs", json::object());
         ba["_ARRAY_DIMENSIONS"] = json::array({dim, s.consolidated.contains(dim + "_bnds/.zattrs")
                                                         ? dims_of(ba).back()
                                                         : std::string("bnds")});
         auto bm = coord_meta(c->size(), true);
-        zarr::write_array_meta(out, dim + "_bnds", bm, ba);
+        zarr::write_array_meta(out, dim + "_bnds", bm, ba, written);
         zarr::write_whole(out, dim + "_bnds", bm, b->data());
     }
     for (const auto& o : s.others) {
         out.erase_dir(o);
         copy_tree(cube, out, o);
+        if (written) {
+            for (const std::string& key : {o + "/.zarray", o + "/.zattrs"}) {
+                if (auto it = s.consolidated.find(key); it != s.consolidated.end()) {
+                    (*written)[key] = *it;
+                }
+            }
+        }
     }
     for (const auto& v : s.vars) {
-        zarr::write_array_meta(out, v.name, level_var_meta(v, f, th, tw), v.attrs);
+        zarr::write_array_meta(out, v.name, level_var_meta(v, f, th, tw), v.attrs, written);
     }
+}
+
+// True when the documents write_level_meta collects in `written` are exactly what
+// zarr::consolidated_metadata() would read back from a store that held only the level's files:
+// every array the level has is a top-level one (the consolidation of a store lists the arrays of
+// its root and of sub-groups with a .zgroup; an array copied from a cube's sub-group, without the
+// sub-group's .zgroup, is not in it) and a name it would not skip.
+bool consolidated_from_hand(const Source& s) {
+    auto top_level = [](const std::string& name) {
+        return zarr::is_valid_key(name) && name.find('/') == std::string::npos && name[0] != '.';
+    };
+    bool ok = top_level(s.ydim) && top_level(s.xdim) && top_level(s.ydim + "_bnds") &&
+              top_level(s.xdim + "_bnds");
+    for (const auto& o : s.others) {
+        ok = ok && top_level(o);
+    }
+    for (const auto& v : s.vars) {
+        ok = ok && top_level(v.name);
+    }
+    return ok;
 }
 
 std::string known_vars(const Source& s) {
@@ -1859,11 +1889,20 @@ void append_in_place(const zarr::KvStore& cube, const zarr::KvStore& meta_store,
     }
     // each level's metadata and coordinates made in memory; the files that differ are staged
     std::vector<FileOp> ops;
+    const bool by_hand = consolidated_from_hand(s);
     const auto meta = [&] {
         for (int k = 1; k < n; ++k) {
             zarr::MemoryStore lv;
-            write_level_meta(meta_store, lv, s, size_t{1} << k, th, tw);
-            zarr::consolidate(lv);
+            // .zmetadata from the documents in hand (the same bytes as reading back and parsing
+            // the files just written: a third of this task's instructions)
+            json written = json::object();
+            write_level_meta(meta_store, lv, s, size_t{1} << k, th, tw,
+                             by_hand ? &written : nullptr);
+            if (by_hand) {
+                zarr::consolidate(lv, std::move(written));
+            } else {
+                zarr::consolidate(lv);
+            }
             std::map<std::string, std::string> files;
             std::set<std::string> dirs;
             for (const auto& key : lv.keys()) {
@@ -1926,6 +1965,7 @@ TilesResult build_tiles(const TilesRequest& req) {
     // freed chunk-sized blocks stay in the heap (page faults and mprotect of glibc's trimming
     // after every chunk were a tenth of a run's CPU)
     keep_freed_blocks_in_heap();
+    prefer_huge_pages_for_main_heap();
     ThreadPool pool(req.threads); // one pool of workers for the run's parallel_for calls
     ThreadPool::Scope pool_scope(pool);
     TilesResult r;

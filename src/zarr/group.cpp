@@ -64,10 +64,15 @@ void collect(const KvStore& store, const std::string& prefix, nlohmann::json& ou
 
 } // namespace
 
-void write_group(KvStore& store, const nlohmann::json& attrs) {
+void write_group(KvStore& store, const nlohmann::json& attrs, nlohmann::json* written) {
     const auto& a = checked_attrs(attrs, "the root group");
-    store.put(".zgroup", dump_json(nlohmann::json{{"zarr_format", 2}}));
+    const nlohmann::json group{{"zarr_format", 2}};
+    store.put(".zgroup", dump_json(group));
     store.put(".zattrs", dump_json(a));
+    if (written) {
+        (*written)[".zgroup"] = group;
+        (*written)[".zattrs"] = a;
+    }
 }
 
 void write_attrs(KvStore& store, const std::string& name_or_empty, const nlohmann::json& attrs) {
@@ -76,13 +81,18 @@ void write_attrs(KvStore& store, const std::string& name_or_empty, const nlohman
 }
 
 void write_array_meta(KvStore& store, const std::string& name, const ArrayMeta& meta,
-                      const nlohmann::json& attrs) {
+                      const nlohmann::json& attrs, nlohmann::json* written) {
     if (name.empty()) {
         throw InternalError("write_array_meta needs an array name");
     }
-    const std::string zarray = dump_json(meta.to_json());
+    nlohmann::json zarray = meta.to_json();
+    const std::string text = dump_json(zarray);
     write_attrs(store, name, attrs);
-    store.put(name + "/.zarray", zarray);
+    store.put(name + "/.zarray", text);
+    if (written) {
+        (*written)[name + "/.zattrs"] = checked_attrs(attrs, name);
+        (*written)[name + "/.zarray"] = std::move(zarray);
+    }
 }
 
 std::optional<ArrayMeta> read_array_meta(const KvStore& store, const std::string& name) {
@@ -119,11 +129,24 @@ nlohmann::json consolidated_metadata(const KvStore& store) {
     return nlohmann::json{{"metadata", std::move(metadata)}, {"zarr_consolidated_format", 1}};
 }
 
-void consolidate(KvStore& store) {
-    const std::string text = dump_json(consolidated_metadata(store));
+namespace {
+
+void write_consolidated(KvStore& store, const nlohmann::json& document) {
+    const std::string text = dump_json(document);
     store.sync();
     store.put(".zmetadata", text);
     store.sync();
+}
+
+} // namespace
+
+void consolidate(KvStore& store) {
+    write_consolidated(store, consolidated_metadata(store));
+}
+
+void consolidate(KvStore& store, nlohmann::json metadata) {
+    write_consolidated(
+        store, nlohmann::json{{"metadata", std::move(metadata)}, {"zarr_consolidated_format", 1}});
 }
 
 std::optional<nlohmann::json> read_consolidated(const KvStore& store) {

@@ -5,6 +5,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+#include <limits>
+
 using namespace baims::zarr;
 
 namespace {
@@ -177,6 +180,53 @@ TEST_CASE("zarr: consolidate writes what zarr.consolidate_metadata writes", "[za
 
     MemoryStore empty;
     CHECK_FALSE(read_consolidated(empty));
+}
+
+TEST_CASE("zarr: consolidate from the documents written gives the bytes of reading them back",
+          "[zarr][group]") {
+    // Values whose text form is not the obvious one: NaN and infinities (bare tokens), floats
+    // with Python's repr (1e-05, 1e+16, -0.0, 0.1), integers beside floats, escaped and invalid
+    // UTF-8, nested arrays and objects, an empty object, attrs given as null.
+    const nlohmann::json odd = {
+        {"nan", std::numeric_limits<double>::quiet_NaN()},
+        {"inf",
+         {std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()}},
+        {"floats", {1e-05, 1e16, -0.0, 0.1, 2.0, 123456789.125}},
+        {"ints", {0, -7, std::uint64_t{18446744073709551615u}}},
+        {"text", "\xc2\xb0"
+                 "C \"q\" \\ \n\t \x7f \xff \xf0\x9f\x8c\x8a"},
+        {"nested", {{"a", nlohmann::json::array()}, {"b", nlohmann::json::object()}}},
+        {"bool", true},
+        {"null", nullptr}};
+    MemoryStore by_hand, read_back;
+    for (KvStore* store : {static_cast<KvStore*>(&by_hand), static_cast<KvStore*>(&read_back)}) {
+        nlohmann::json written = nlohmann::json::object();
+        nlohmann::json* w = store == &by_hand ? &written : nullptr;
+        write_group(*store, odd, w);
+        write_array_meta(*store, "sst", meta({2, 4, 6}, {1, 2, 2}, "<f4"), odd, w);
+        auto m = meta({3}, {3}, "<f8");
+        m.fill_value = "NaN";
+        write_array_meta(*store, "lat", m, nullptr, w);
+        auto mi = meta({1}, {1}, "<i2");
+        mi.fill_value = -1;
+        write_array_meta(*store, "a_b", mi, {{"_ARRAY_DIMENSIONS", {"x"}}}, w);
+        if (w) {
+            CHECK(written.size() == 2 + 3 * 2);
+            CHECK(written["lat/.zattrs"] == nlohmann::json::object());
+            consolidate(*store, std::move(written));
+        } else {
+            consolidate(*store);
+        }
+    }
+    const auto a = by_hand.get(".zmetadata");
+    const auto b = read_back.get(".zmetadata");
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(*a == *b);
+    CHECK(a->find("\"nan\": NaN") != std::string::npos);
+    CHECK(a->find("-Infinity") != std::string::npos);
+    CHECK(a->find("1e-05") != std::string::npos);
+    CHECK(by_hand.keys() == read_back.keys());
 }
 
 TEST_CASE("zarr: consolidate reproduces xcube's .zmetadata from its files", "[zarr][group]") {
