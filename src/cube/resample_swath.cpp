@@ -24,7 +24,9 @@
 // the minimum is still the first quad, with its search; the keys then become cell indices.
 // Bilinear with plain claims (the two rounds of bands) stores a winning claim's weights in pass 1
 // as well (weights(): the same function and doubles as pass 2; a later, lower quad overwrites
-// them), so pass 2 runs for bilinear only when the claims were atomic minima.
+// them; computed after each row of a block's quads, in the order of the claims, so that the
+// pixels' independent computations overlap), so pass 2 runs for bilinear only when the claims
+// were atomic minima.
 //   nearest   the cell whose centre is nearest to the output centre, searched among the 4x4
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
@@ -717,7 +719,17 @@ struct Walk {
             // rounding the quad's min and max (NaN aside: a block with a cell whose u or v is not
             // below 1e300 in magnitude takes the quad's own min and max, as before).
             std::vector<double> cus(bn), fus(bn), cvs(bn), fvs(bn);
-            std::vector<Pt> ps(bn);                         // the block's positions, decoded once
+            std::vector<Pt> ps(bn); // the block's positions, decoded once
+            // Weighted: the winning claims of the current row of quads (output pixel, quad, its
+            // corner (r, c) in ps, the output centre as pass 2 takes it).
+            struct Claim {
+                size_t o, q, k;
+                Pt p;
+            };
+            std::vector<Claim> claimed;
+            if constexpr (WEIGHTED) {
+                claimed.reserve(4 * (band + 1));
+            }
             std::vector<double> xr(band + 1), yr(band + 1); // one row of them
             // Keyed: the block's positions with one cell more on every side (the 4x4 cells
             // around each quad), rows wr0.., columns wc0..wc0 + ww - 1.
@@ -1025,13 +1037,11 @@ struct Walk {
                                         continue;
                                     }
                                     if constexpr (WEIGHTED) {
-                                        // plain: no other task looks at this pixel now
+                                        // plain: no other task looks at this pixel now; its
+                                        // weights at the end of the row of quads (claimed)
                                         o.store(qi, std::memory_order_relaxed);
-                                        double s = 0, t = 0;
-                                        weights(q, a, bb, cc, d, Pt{near_lon(xs[ocol], a.x), py}, s,
-                                                t);
-                                        m.wx[orow * OW + ocol] = static_cast<float>(s);
-                                        m.wy[orow * OW + ocol] = static_cast<float>(t);
+                                        claimed.push_back(Claim{orow * OW + ocol, q, k,
+                                                                Pt{near_lon(xs[ocol], a.x), py}});
                                         continue;
                                     }
                                     std::int32_t key = qi;
@@ -1054,6 +1064,21 @@ struct Walk {
                                 }
                             }
                         }
+                    }
+                    if constexpr (WEIGHTED) {
+                        // The weights of the row's winning claims, in the order they were made
+                        // (a later claim of a pixel overwrites an earlier one's, as when stored
+                        // at once): the same function on the same doubles. Apart from the
+                        // claims' branches the computations of consecutive pixels (a chain of a
+                        // square root and divisions each) are independent and overlap.
+                        for (const Claim& w : claimed) {
+                            double s = 0, t = 0;
+                            weights(w.q, ps[w.k], ps[w.k + 1], ps[w.k + nc], ps[w.k + nc + 1], w.p,
+                                    s, t);
+                            m.wx[w.o] = static_cast<float>(s);
+                            m.wy[w.o] = static_cast<float>(t);
+                        }
+                        claimed.clear();
                     }
                 }
                 if (seen_px.r0 <= seen_px.r1 && seen_px.c0 <= seen_px.c1) {

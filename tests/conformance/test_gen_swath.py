@@ -461,5 +461,65 @@ class SwathAntimeridian(TempDirTest):
         self.assertTrue(set(cols) <= {0, 1, 2, 358, 359} and {0, 359} <= set(cols), cols)
 
 
+class SwathPackedMasks(TempDirTest):
+    def test_int_lat_lon_masked_by_fill_and_valid_range(self):
+        """int32 lat/lon (scale 1e-6, deflated chunks: the direct chunk reader) whose _FillValue,
+        valid_min and valid_max (not integers, so their rounding matters) mark a few cells as
+        having no position, in rows of 41 cells (not a multiple of 4). The cube equals the one of
+        the same swath in float64 with NaN at exactly those cells, in nearest and bilinear, and
+        differs from the one without them (the masks change the result)."""
+        r, c, lat, lon = synthetic_swath(30, 41)
+        ilat, ilon = np.round(lat * 1e6).astype("i4"), np.round(lon * 1e6).astype("i4")
+        vmin, vmax = 54_000_000.5, 56_999_999.5
+        ilat[3, 4] = 57_000_000          # above valid_max (floor: 56 999 999 is the last valid)
+        ilat[10, 40] = 54_000_000        # below valid_min (ceil: 54 000 001 is the first valid)
+        ilon[7, 8] = -999                # the fill value
+        ilon[20, 0] = -999
+        masked = np.zeros(lat.shape, bool)
+        for rc in ((3, 4), (10, 40), (7, 8), (20, 0)):
+            masked[rc] = True
+        values = (r * 100 + c).astype("f4")
+        packed = self.p("packed.nc")
+        with netCDF4.Dataset(packed, "w") as ds:
+            ds.createDimension("y", lat.shape[0])
+            ds.createDimension("x", lat.shape[1])
+            ds.start_date = "14-APR-2017 10:27:29.454657"
+            ds.stop_date = "14-APR-2017 10:30:29.454657"
+            for name, a, units, fill in (("lat", ilat, "degrees_north", None),
+                                         ("lon", ilon, "degrees_east", -999)):
+                v = ds.createVariable(name, "i4", ("y", "x"), zlib=True, chunksizes=(16, 24),
+                                      fill_value=fill)
+                v.set_auto_maskandscale(False)
+                v.units = units
+                v.scale_factor = 1e-6
+                if name == "lat":
+                    v.valid_min = vmin
+                    v.valid_max = vmax
+                v[:] = a
+            ds.createVariable("v", "f4", ("y", "x"))[:] = values
+        # the doubles baims decodes: stored integer * 1e-6 (+ 0)
+        dlat, dlon = ilat.astype("f8") * 1e-6, ilon.astype("f8") * 1e-6
+        plain = self.p("plain.nc")
+        write_swath_nc(plain, np.where(masked, np.nan, dlat), np.where(masked, np.nan, dlon), 14,
+                       {"v": (values, {})})
+        unmasked = self.p("unmasked.nc")
+        write_swath_nc(unmasked, dlat, dlon, 14, {"v": (values, {})})
+        region, size = (9.9513, 54.7517, 11.3513, 55.8517), (70, 55)
+        for method in ("nearest", "bilinear"):
+            got = {}
+            for name, path in (("packed", packed), ("plain", plain), ("unmasked", unmasked)):
+                shutil.rmtree(self.p(f"{method}.zarr"), ignore_errors=True)
+                out = gen(self, path, region, size, method)
+                with xr.open_zarr(out, decode_times=False) as cube:
+                    got[name] = cube["v"].values[0]
+            with self.subTest(method=method):
+                a, b = got["packed"], got["plain"]
+                self.assertGreater(int(np.count_nonzero(~np.isnan(a))), 1000)
+                same = (a == b) | (np.isnan(a) & np.isnan(b))
+                self.assertTrue(same.all(), f"{np.count_nonzero(~same)} differ")
+                u = got["unmasked"]
+                self.assertFalse(((a == u) | (np.isnan(a) & np.isnan(u))).all())
+
+
 if __name__ == "__main__":
     unittest.main()

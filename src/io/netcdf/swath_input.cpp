@@ -32,6 +32,9 @@
 #include <optional>
 #include <set>
 #include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace baims::io {
 namespace {
@@ -201,6 +204,66 @@ bool masked(double x, const Packing& p) {
     return x == p.fill || x < p.vmin || x > p.vmax;
 }
 
+// masked() of an int32 as integer compares (the conversion of an int32 to double is exact, so
+// x < vmin is x < ceil(vmin), x > vmax is x > floor(vmax), and x == fill only for an integral fill
+// in range; a NaN bound or fill compares false): the same answer for every int32, without the
+// conversions and the data-dependent jumps, so that the chunk tasks mask four values at a time.
+class IntMask {
+public:
+    explicit IntMask(const Packing& p) {
+        constexpr double MIN = std::numeric_limits<std::int32_t>::min();
+        constexpr double MAX = std::numeric_limits<std::int32_t>::max();
+        // below: x < lo masked (lo = MIN: none); above: x > hi masked (hi = MAX: none)
+        if (p.vmin > MAX || p.vmax < MIN) {
+            m_all = true; // every int32 is outside [vmin, vmax]
+            return;
+        }
+        // (vmin in (MIN, MAX] and vmax in [MIN, MAX) here: their ceil and floor fit an int32)
+        m_lo = !(p.vmin > MIN) ? INT32_MIN : static_cast<std::int32_t>(std::ceil(p.vmin));
+        m_hi = !(p.vmax < MAX) ? INT32_MAX : static_cast<std::int32_t>(std::floor(p.vmax));
+        m_has_fill = p.fill >= MIN && p.fill <= MAX && p.fill == std::floor(p.fill);
+        m_fill = m_has_fill ? static_cast<std::int32_t>(p.fill) : 0;
+    }
+    // dst[k] = the int32 x at from + 4 k (native byte order; from may be dst), masked:
+    // `masked(x) ? dst[k] = PACKED_NONE : x == PACKED_NONE ? ok = false` for k < n; ok returned.
+    bool apply(const unsigned char* from, std::int32_t* dst, size_t n) const {
+        if (m_all) {
+            std::fill(dst, dst + n, LatLon2D::PACKED_NONE);
+            return true;
+        }
+        size_t k = 0;
+        int bad = 0; // a valid value equal to PACKED_NONE
+#if defined(__SSE2__)
+        const __m128i lo = _mm_set1_epi32(m_lo), hi = _mm_set1_epi32(m_hi);
+        const __m128i fill = _mm_set1_epi32(m_fill), use_fill = _mm_set1_epi32(m_has_fill ? -1 : 0),
+                      none = _mm_set1_epi32(LatLon2D::PACKED_NONE);
+        __m128i bad4 = _mm_setzero_si128();
+        for (; k + 4 <= n; k += 4) {
+            const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from + 4 * k));
+            const __m128i m =
+                _mm_or_si128(_mm_or_si128(_mm_cmplt_epi32(x, lo), _mm_cmpgt_epi32(x, hi)),
+                             _mm_and_si128(use_fill, _mm_cmpeq_epi32(x, fill)));
+            bad4 = _mm_or_si128(bad4, _mm_andnot_si128(m, _mm_cmpeq_epi32(x, none)));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + k),
+                             _mm_or_si128(_mm_and_si128(m, none), _mm_andnot_si128(m, x)));
+        }
+        bad = _mm_movemask_epi8(bad4);
+#endif
+        for (; k < n; ++k) {
+            std::int32_t x;
+            std::memcpy(&x, from + 4 * k, sizeof x);
+            const bool m = x < m_lo || x > m_hi || (m_has_fill && x == m_fill);
+            bad |= !m && x == LatLon2D::PACKED_NONE;
+            dst[k] = m ? LatLon2D::PACKED_NONE : x;
+        }
+        return bad == 0;
+    }
+
+private:
+    bool m_all = false, m_has_fill = false;
+    std::int32_t m_lo = INT32_MIN, m_hi = INT32_MAX, m_fill = 0;
+};
+
 // A 2-D coordinate of shape (h, w) in double: scale_factor/add_offset applied, _FillValue and
 // values outside valid_min/valid_max -> NaN.
 std::vector<double> read_2d(const nc::File& f, const nc::Var& v, size_t h, size_t w) {
@@ -229,18 +292,10 @@ std::optional<LatLon2D::Packed> read_2d_packed(const nc::File& f, const nc::Var&
         v.type != NC_INT) {
         return std::nullopt;
     }
-    const Packing p = packing(f, v);
+    const IntMask im(packing(f, v));
     // Masked values -> PACKED_NONE in dst[0, n); false when a valid value is PACKED_NONE itself.
-    auto mask = [&p](std::int32_t* dst, size_t n) {
-        bool ok = true;
-        for (size_t k = 0; k < n; ++k) {
-            if (masked(static_cast<double>(dst[k]), p)) {
-                dst[k] = LatLon2D::PACKED_NONE;
-            } else if (dst[k] == LatLon2D::PACKED_NONE) {
-                ok = false;
-            }
-        }
-        return ok;
+    auto mask = [&im](std::int32_t* dst, size_t n) {
+        return im.apply(reinterpret_cast<const unsigned char*>(dst), dst, n);
     };
     LatLon2D::Packed out;
     reserve_huge(out, h * w);
@@ -248,9 +303,16 @@ std::optional<LatLon2D::Packed> read_2d_packed(const nc::File& f, const nc::Var&
     std::atomic<bool> representable{true};
     const bool direct = read_chunks(f, v, h, w, [&](const unsigned char* src, size_t n, size_t i) {
         std::int32_t* dst = out.data() + i;
-        // decoded and masked here, in the chunk tasks on the run's threads
-        narrow_any(v.type, src, n, dst);
-        if (!mask(dst, n)) {
+        // decoded and masked here, in the chunk tasks on the run's threads (an int32 straight
+        // from the chunk's bytes: one pass over the row)
+        bool ok = true;
+        if (v.type == NC_INT) {
+            ok = im.apply(src, dst, n);
+        } else {
+            narrow_any(v.type, src, n, dst);
+            ok = mask(dst, n);
+        }
+        if (!ok) {
             representable = false;
         }
     });
