@@ -54,7 +54,7 @@ std::string baims_binary() {
 }
 
 std::string nc_gpkg() {
-    return std::string(BAIMS_SOURCE_DIR) + "/tests/data/sf/nc.gpkg";
+    return std::string(BAIMS_SOURCE_DIR "/tests/data/sf/nc.gpkg");
 }
 
 RunResult ingest(std::vector<std::string> args) {

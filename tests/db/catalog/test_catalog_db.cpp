@@ -41,7 +41,7 @@ using namespace baims::test;
 
 namespace {
 
-const std::string DATA = std::string(BAIMS_SOURCE_DIR) + "/tests/data/cdse/";
+const std::string DATA = std::string(BAIMS_SOURCE_DIR "/tests/data/cdse/");
 const std::string L1C = DATA + "opensearch_s2_l1c_pretty_2020-11.json";
 const std::string SVALBARD = DATA + "opensearch_s2_l2a_2023-04-19_svalbard.json";
 const std::string N0500 = DATA + "opensearch_s2_l2a_2018-08-20_with_N0500.json";
@@ -74,7 +74,7 @@ public:
     FakeCdse(const TempDir& dir, std::vector<std::string> args)
         : m_log(dir.path() / ("fake_" + std::to_string(counter()++) + ".log")) {
         std::vector<std::string> argv{"/usr/bin/python3",
-                                      std::string(BAIMS_SOURCE_DIR) + "/tests/scripts/fake_cdse.py",
+                                      std::string(BAIMS_SOURCE_DIR "/tests/scripts/fake_cdse.py"),
                                       "--log",
                                       m_log.string(),
                                       "--timeout",

@@ -29,7 +29,7 @@ struct S1Env : ExtractEnv {
         : ExtractEnv("extract s1") {
         auto r =
             run({"/usr/bin/python3",
-                 std::string(BAIMS_SOURCE_DIR) + "/tests/db/extract/s1_products.py", dir.string()});
+                 std::string(BAIMS_SOURCE_DIR "/tests/db/extract/s1_products.py"), dir.string()});
         INFO(r.err);
         REQUIRE(r.exit_code == 0);
         golden = nlohmann::json::parse(r.out);

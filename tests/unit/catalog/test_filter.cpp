@@ -21,7 +21,7 @@ using namespace baims::catalog;
 namespace {
 
 std::vector<SceneRecord> records_of(const std::string& name, const std::string& card) {
-    std::ifstream in(std::string(BAIMS_SOURCE_DIR) + "/tests/data/cdse/" + name, std::ios::binary);
+    std::ifstream in(std::string(BAIMS_SOURCE_DIR "/tests/data/cdse/") + name, std::ios::binary);
     REQUIRE(in.good());
     std::ostringstream ss;
     ss << in.rdbuf();

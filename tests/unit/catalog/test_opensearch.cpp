@@ -27,7 +27,7 @@ using namespace baims::catalog;
 namespace {
 
 std::string read_data(const std::string& name) {
-    std::ifstream in(std::string(BAIMS_SOURCE_DIR) + "/tests/data/cdse/" + name, std::ios::binary);
+    std::ifstream in(std::string(BAIMS_SOURCE_DIR "/tests/data/cdse/") + name, std::ios::binary);
     REQUIRE(in.good());
     std::ostringstream ss;
     ss << in.rdbuf();
