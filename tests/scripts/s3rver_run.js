@@ -52,6 +52,46 @@ FilesystemStore.prototype.putObject = async function putObject(object) {
     return { size, md5: digest };
 };
 
+// CopyObject (baims' S3 store moves and publishes objects with it) has the same two faults in
+// s3rver 3.7.1: the destination file is copied in place (a GET during the copy sees part of it),
+// and with replacement metadata the destination keeps the MD5 file of whatever object it held
+// before (a wrong ETag). Here the object is copied to a temporary file that is renamed into place,
+// and its MD5 goes with it.
+FilesystemStore.prototype.copyObject = async function copyObject(srcBucket, srcKey, destBucket,
+                                                                 destKey, replacementMetadata) {
+    const src = this.getResourcePath(srcBucket, srcKey, 'object');
+    const dest = this.getResourcePath(destBucket, destKey, 'object');
+    const srcMeta = await this.getMetadata(srcBucket, srcKey); // throws ENOENT as s3rver's does
+    const digest = srcMeta.etag ? JSON.parse(srcMeta.etag) : undefined;
+    if (src !== dest) {
+        await fs.promises.mkdir(path.dirname(dest), { recursive: true });
+        const tmp = dest + '.baims-copy-' + process.pid + '-' + (tmpCount++);
+        try {
+            await fs.promises.copyFile(src, tmp);
+            await fs.promises.rename(tmp, dest);
+        } catch (err) {
+            await fs.promises.rm(tmp, { force: true });
+            throw err;
+        }
+    }
+    if (replacementMetadata) {
+        await this.putMetadata(destBucket, destKey, replacementMetadata, digest);
+    } else if (src !== dest) {
+        const stored = await fs.promises.readFile(
+            this.getResourcePath(srcBucket, srcKey, 'metadata.json')).catch((err) => {
+            if (err.code === 'ENOENT') return undefined;
+            throw err;
+        });
+        const md5Path = this.getResourcePath(destBucket, destKey, 'object.md5');
+        if (digest) await fs.promises.writeFile(md5Path, digest);
+        else await fs.promises.rm(md5Path, { force: true });
+        const metaPath = this.getResourcePath(destBucket, destKey, 'metadata.json');
+        if (stored) await fs.promises.writeFile(metaPath, stored);
+        else await fs.promises.rm(metaPath, { force: true });
+    }
+    return this.getMetadata(destBucket, destKey);
+};
+
 const server = new S3rver({
     address: '127.0.0.1',
     port: 0,
