@@ -1066,6 +1066,55 @@ struct Walk {
                         // A pixel whose stored owner (or key) is at most `beat` has a quad up to
                         // q already.
                         const std::int32_t beat = KEYED ? qi * 16 + 15 : qi;
+                        // The claim of output centre (orow, ocol), y py, that quad q holds; cur
+                        // is the owner (or key) read before, above beat.
+                        auto claim = [&](std::atomic_ref<std::int32_t>& o, std::int32_t cur,
+                                         size_t orow, size_t ocol, double py) {
+                            if constexpr (WEIGHTED) {
+                                // plain: no other task looks at this pixel now; its weights at
+                                // the end of the row of quads (claimed)
+                                o.store(qi, std::memory_order_relaxed);
+                                claimed.push_back(
+                                    Claim{orow * OW + ocol, q, k, Pt{near_lon(xs[ocol], a.x), py}});
+                                return;
+                            }
+                            std::int32_t key = qi;
+                            if constexpr (KEYED) {
+                                // The output centre as pass 2 takes it (near the quad's corner
+                                // (r, c)).
+                                const int n = nearest_n(r, c, Pt{near_lon(xs[ocol], a.x), py});
+                                if (n < 0) {
+                                    no_nearest.store(true, std::memory_order_relaxed);
+                                }
+                                key = qi * 16 + std::max(n, 0);
+                            }
+                            if (plain) {
+                                o.store(key, std::memory_order_relaxed); // key < cur
+                                return;
+                            }
+                            while (key < cur && !o.compare_exchange_weak(cur, key)) {
+                            }
+                        };
+                        if (!shifts && row0 == row1 && c0f == c1f) {
+                            // A box of one output centre (most quads that hold one): the scan
+                            // below without its loops. c0f is in [0, ow1] (cols_in).
+                            const auto ocol = static_cast<size_t>(c0f);
+                            seen_px.c0 = std::min(seen_px.c0, ocol);
+                            seen_px.c1 = std::max(seen_px.c1, ocol);
+                            std::atomic_ref<std::int32_t> o(owner[row0 * OW + ocol]);
+                            const std::int32_t cur = o.load(std::memory_order_relaxed);
+                            if (cur <= beat) {
+                                continue;
+                            }
+                            const Hull hull(a, bb, cc, d, (xmax - xmin) + (ymax - ymin));
+                            const double py = ys[row0], px = xs[ocol];
+                            const Hull::Answer h = hull.test(hull.row(py), px);
+                            if (h == Hull::Outside || (h == Hull::Maybe && !holds(q, Pt{px, py}))) {
+                                continue;
+                            }
+                            claim(o, cur, row0, ocol, py);
+                            continue;
+                        }
                         // Built at the first centre in the box that no quad up to q holds yet
                         // (often none: those of the box were claimed by the quads before).
                         std::optional<Hull> hull;
@@ -1127,31 +1176,7 @@ struct Walk {
                                     if (h == Hull::Maybe && !holds(q, Pt{px, py})) {
                                         continue;
                                     }
-                                    if constexpr (WEIGHTED) {
-                                        // plain: no other task looks at this pixel now; its
-                                        // weights at the end of the row of quads (claimed)
-                                        o.store(qi, std::memory_order_relaxed);
-                                        claimed.push_back(Claim{orow * OW + ocol, q, k,
-                                                                Pt{near_lon(xs[ocol], a.x), py}});
-                                        continue;
-                                    }
-                                    std::int32_t key = qi;
-                                    if constexpr (KEYED) {
-                                        // The output centre as pass 2 takes it (near the quad's
-                                        // corner (r, c)).
-                                        const int n =
-                                            nearest_n(r, c, Pt{near_lon(xs[ocol], a.x), py});
-                                        if (n < 0) {
-                                            no_nearest.store(true, std::memory_order_relaxed);
-                                        }
-                                        key = qi * 16 + std::max(n, 0);
-                                    }
-                                    if (plain) {
-                                        o.store(key, std::memory_order_relaxed); // key < cur
-                                        continue;
-                                    }
-                                    while (key < cur && !o.compare_exchange_weak(cur, key)) {
-                                    }
+                                    claim(o, cur, orow, ocol, py);
                                 }
                             }
                         }
