@@ -12,21 +12,22 @@
 // rounds of bands that look at disjoint pixels: the result does not depend on the threads), then
 // bands of output rows fill the map from it. Pass 1 is walked in
 // blocks of 64 x 64 quads (the output pixels they meet stay in the cache), takes each quad's
-// bounding box from its cells' positions in output pixel units (computed once per cell), skips
-// the centres outside the quad's convex hull and takes those well inside a strictly convex quad
-// without inverting it (Hull: such a quad is the one-to-one bilinear image of the unit square),
-// and stops Newton's method once it has converged (holds): shortcuts that give the same owners as
-// the full inversion (except that a centre inside a convex quad on which Newton's method fails is
-// now held). Pass 2 is walked in tiles of 64 x 64 output pixels; for nearest, the positions of the
-// swath cells a tile searches are decoded once per tile. Nearest on a swath of at most 2^27 cells
-// searches in pass 1 instead (keyed): a claim that can win stores q * 16 + n, n the claiming
-// quad's nearest cell among its 4x4 (the block's positions are decoded with a one-cell halo), so
-// the minimum is still the first quad, with its search; the keys then become cell indices.
-// Bilinear with plain claims (the two rounds of bands) stores a winning claim's weights in pass 1
-// as well (weights(): the same function and doubles as pass 2; a later, lower quad overwrites
-// them; computed after each row of a block's quads, in the order of the claims, so that the
-// pixels' independent computations overlap), so pass 2 runs for bilinear only when the claims
-// were atomic minima.
+// bounding box from its cells' positions in output pixel units (computed once per cell; the
+// quads of a row whose box holds no output centre, 44 % in bench/swath.sh, are sorted out first by
+// a straight loop, and a box of one centre is tested without the scan's loops), skips the centres
+// outside the quad's convex hull and takes those well inside a strictly convex quad without
+// inverting it (Hull: such a quad is the one-to-one bilinear image of the unit square), and stops
+// Newton's method once it has converged (holds): shortcuts that give the same owners as the full
+// inversion (except that a centre inside a convex quad on which Newton's method fails is now held).
+// Pass 2 is walked in tiles of 64 x 64 output pixels; for nearest, the positions of the swath cells
+// a tile searches are decoded once per tile. Nearest on a swath of at most 2^27 cells searches in
+// pass 1 instead (keyed): a claim that can win stores q * 16 + n, n the claiming quad's nearest
+// cell among its 4x4 (the block's positions are decoded with a one-cell halo), so the minimum is
+// still the first quad, with its search; the keys then become cell indices. Bilinear with plain
+// claims (the two rounds of bands) stores a winning claim's weights in pass 1 as well (weights():
+// the same function and doubles as pass 2; a later, lower quad overwrites them; computed after each
+// row of a block's quads, in the order of the claims, so that the pixels' independent computations
+// overlap), so pass 2 runs for bilinear only when the claims were atomic minima.
 //   nearest   the cell whose centre is nearest to the output centre, searched among the 4x4
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
@@ -731,6 +732,76 @@ struct Walk {
                 claimed.reserve(4 * (band + 1));
             }
             std::vector<double> xr(band + 1), yr(band + 1); // one row of them
+            // One row of quads: the candidates and their rounded bounds (quad_boxes).
+            std::vector<std::uint32_t> cand(band);
+            std::vector<double> qb(4 * band);
+            // The rounded bounds of the nq quads of the row whose corners start at k0 in the
+            // block's cells (rows of nc), into qb, and the quads whose box may hold an output
+            // centre (rows_in & (cols_in | shifts), as the walk tested them one by one) into
+            // cand[0 .. ncand). Only for a block without odd cells: no NaN, so the minimum and
+            // maximum of the four corners are the same doubles in any order.
+            auto quad_boxes = [&](size_t k0, size_t nc, size_t nq, bool shifts, double oh1,
+                                  double ow1, size_t& ncand) {
+                const double* cu = cus.data() + k0;
+                const double* fu = fus.data() + k0;
+                const double* cv = cvs.data() + k0;
+                const double* fv = fvs.data() + k0;
+                size_t n_in = 0, j = 0;
+#if defined(__SSE2__)
+                const __m128d zero = _mm_setzero_pd(), oh = _mm_set1_pd(oh1), ow = _mm_set1_pd(ow1);
+                const __m128d sh = _mm_castsi128_pd(_mm_set1_epi32(shifts ? -1 : 0));
+                for (; j + 2 <= nq; j += 2) {
+                    // Quads j and j + 1: corners j, j + 1 (row r) and nc + j, nc + j + 1 (r + 1).
+                    const __m128d r0 = _mm_min_pd(
+                        _mm_min_pd(_mm_loadu_pd(cu + j), _mm_loadu_pd(cu + nc + j)),
+                        _mm_min_pd(_mm_loadu_pd(cu + j + 1), _mm_loadu_pd(cu + nc + j + 1)));
+                    const __m128d r1 = _mm_max_pd(
+                        _mm_max_pd(_mm_loadu_pd(fu + j), _mm_loadu_pd(fu + nc + j)),
+                        _mm_max_pd(_mm_loadu_pd(fu + j + 1), _mm_loadu_pd(fu + nc + j + 1)));
+                    const __m128d cl = _mm_min_pd(
+                        _mm_min_pd(_mm_loadu_pd(cv + j), _mm_loadu_pd(cv + nc + j)),
+                        _mm_min_pd(_mm_loadu_pd(cv + j + 1), _mm_loadu_pd(cv + nc + j + 1)));
+                    const __m128d ch = _mm_max_pd(
+                        _mm_max_pd(_mm_loadu_pd(fv + j), _mm_loadu_pd(fv + nc + j)),
+                        _mm_max_pd(_mm_loadu_pd(fv + j + 1), _mm_loadu_pd(fv + nc + j + 1)));
+                    const __m128d rows_in =
+                        _mm_and_pd(_mm_and_pd(_mm_cmpge_pd(r1, zero), _mm_cmple_pd(r0, oh)),
+                                   _mm_cmple_pd(r0, r1));
+                    const __m128d cols_in =
+                        _mm_and_pd(_mm_and_pd(_mm_cmpge_pd(ch, zero), _mm_cmple_pd(cl, ow)),
+                                   _mm_cmple_pd(cl, ch));
+                    const int in = _mm_movemask_pd(_mm_and_pd(rows_in, _mm_or_pd(cols_in, sh)));
+                    double* dst = qb.data() + 4 * j;
+                    _mm_storeu_pd(dst, _mm_unpacklo_pd(r0, r1));
+                    _mm_storeu_pd(dst + 2, _mm_unpacklo_pd(cl, ch));
+                    _mm_storeu_pd(dst + 4, _mm_unpackhi_pd(r0, r1));
+                    _mm_storeu_pd(dst + 6, _mm_unpackhi_pd(cl, ch));
+                    cand[n_in] = static_cast<std::uint32_t>(j);
+                    n_in += static_cast<size_t>(in & 1);
+                    cand[n_in] = static_cast<std::uint32_t>(j + 1);
+                    n_in += static_cast<size_t>(in >> 1);
+                }
+#endif
+                for (; j < nq; ++j) {
+                    const double r0 =
+                        std::min(std::min(cu[j], cu[nc + j]), std::min(cu[j + 1], cu[nc + j + 1]));
+                    const double r1 =
+                        std::max(std::max(fu[j], fu[nc + j]), std::max(fu[j + 1], fu[nc + j + 1]));
+                    const double cl =
+                        std::min(std::min(cv[j], cv[nc + j]), std::min(cv[j + 1], cv[nc + j + 1]));
+                    const double ch =
+                        std::max(std::max(fv[j], fv[nc + j]), std::max(fv[j + 1], fv[nc + j + 1]));
+                    const bool rows_in = (r1 >= 0) & (r0 <= oh1) & (r0 <= r1);
+                    const bool cols_in = (ch >= 0) & (cl <= ow1) & (cl <= ch);
+                    qb[4 * j] = r0;
+                    qb[4 * j + 1] = r1;
+                    qb[4 * j + 2] = cl;
+                    qb[4 * j + 3] = ch;
+                    cand[n_in] = static_cast<std::uint32_t>(j);
+                    n_in += static_cast<size_t>(rows_in & (cols_in | shifts));
+                }
+                ncand = n_in;
+            };
             // Keyed: the block's positions with one cell more on every side (the 4x4 cells
             // around each quad), rows wr0.., columns wc0..wc0 + ww - 1.
             std::vector<double> wlon, wlat;
@@ -921,29 +992,32 @@ struct Walk {
                     }
                 }
                 for (size_t r = r_beg; r < r_end; ++r) {
-                    const size_t k0 = (r - r_beg) * nc;
-                    // The rounded bounds of the left column of corners (rows r, r + 1), carried
-                    // from one quad to the next.
-                    double lcu = std::min(cus[k0], cus[k0 + nc]);
-                    double lfu = std::max(fus[k0], fus[k0 + nc]);
-                    double lcv = std::min(cvs[k0], cvs[k0 + nc]);
-                    double lfv = std::max(fvs[k0], fvs[k0 + nc]);
-                    for (size_t c = c0; c < c_end; ++c) {
-                        const size_t q = r * W + c, k = k0 + (c - c0);
-                        const double rcu = std::min(cus[k + 1], cus[k + nc + 1]);
-                        const double rfu = std::max(fus[k + 1], fus[k + nc + 1]);
-                        const double rcv = std::min(cvs[k + 1], cvs[k + nc + 1]);
-                        const double rfv = std::max(fvs[k + 1], fvs[k + nc + 1]);
+                    const size_t k0 = (r - r_beg) * nc, nq = c_end - c0;
+                    // The quads of the row whose bounding box may hold an output centre
+                    // (candidates, in column order) and, in a block without odd cells, their
+                    // rounded bounds (qb: ceil(min u), floor(max u), ceil(min v), floor(max v)
+                    // of quad j at 4 j .. 4 j + 3). About 40 % of the quads hold no centre (the
+                    // swath's cells are smaller than the output pixels): they are sorted out here
+                    // without a jump per quad, which the branch predictor would often miss.
+                    size_t ncand = 0;
+                    if (odd) {
+                        for (size_t j = 0; j < nq; ++j) {
+                            cand[j] = static_cast<std::uint32_t>(j);
+                        }
+                        ncand = nq;
+                    } else {
+                        quad_boxes(k0, nc, nq, shifts, oh1, ow1, ncand);
+                    }
+                    for (size_t ci = 0; ci < ncand; ++ci) {
+                        const size_t j = cand[ci], c = c0 + j;
+                        const size_t q = r * W + c, k = k0 + j;
                         // Rows (north-up) whose centre y(row) = ymax_g - (row + 0.5) dy is in
                         // [ymin, ymax]: ceil(min u) .. floor(max u). Columns whose centre
                         // x(col) = xmin_g + (col + 0.5) dx is in [xmin, xmax]: ceil(min v) ..
-                        // floor(max v).
-                        double r0f = std::min(lcu, rcu), r1f = std::max(lfu, rfu);
-                        double c0f = std::min(lcv, rcv), c1f = std::max(lfv, rfv);
-                        lcu = rcu;
-                        lfu = rfu;
-                        lcv = rcv;
-                        lfv = rfv;
+                        // floor(max v). Each is the min or max of the corners' rounded u or v
+                        // (cus, fus, cvs, fvs), except in a block with an odd cell.
+                        double r0f = qb[4 * j], r1f = qb[4 * j + 1];
+                        double c0f = qb[4 * j + 2], c1f = qb[4 * j + 3];
                         if (odd) {
                             const double u0 = us[k], u1 = us[k + 1], u2 = us[k + nc],
                                          u3 = us[k + nc + 1];
@@ -956,20 +1030,32 @@ struct Walk {
                             r1f = fast_floor(std::max(std::max(u0, u1), std::max(u2, u3)));
                             c0f = fast_ceil(std::min(std::min(v0, v1), std::min(v2, v3)));
                             c1f = fast_floor(std::max(std::max(v0, v1), std::max(v2, v3)));
-                        }
-                        // Most quads hold no centre (their box holds no row or no column
-                        // centre, about half each way): one branch on both, not four jumps
-                        // that the branch predictor misses.
-                        const bool rows_in = (r1f >= 0) & (r0f <= oh1) & (r0f <= r1f);
-                        const bool cols_in = (c1f >= 0) & (c0f <= ow1) & (c0f <= c1f);
-                        if (!(rows_in & (cols_in | shifts))) {
-                            continue;
+                            const bool rows_in = (r1f >= 0) & (r0f <= oh1) & (r0f <= r1f);
+                            const bool cols_in = (c1f >= 0) & (c0f <= ow1) & (c0f <= c1f);
+                            if (!(rows_in & (cols_in | shifts))) {
+                                continue;
+                            }
                         }
                         const Pt a = ps[k], bb = ps[k + 1], cc = ps[k + nc], d = ps[k + nc + 1];
+                        // The corners' bounds. No corner is NaN here (a block without odd cells,
+                        // or the test above), so they are the same doubles in any order (up to
+                        // the sign of a zero bound, which changes no result below).
+#if defined(__SSE2__)
+                        const __m128d pa = _mm_loadu_pd(&ps[k].x), pb = _mm_loadu_pd(&ps[k + 1].x);
+                        const __m128d pc = _mm_loadu_pd(&ps[k + nc].x),
+                                      pd = _mm_loadu_pd(&ps[k + nc + 1].x);
+                        const __m128d lo = _mm_min_pd(_mm_min_pd(pa, pb), _mm_min_pd(pc, pd));
+                        const __m128d hi = _mm_max_pd(_mm_max_pd(pa, pb), _mm_max_pd(pc, pd));
+                        const double xmin = _mm_cvtsd_f64(lo),
+                                     ymin = _mm_cvtsd_f64(_mm_unpackhi_pd(lo, lo));
+                        const double xmax = _mm_cvtsd_f64(hi),
+                                     ymax = _mm_cvtsd_f64(_mm_unpackhi_pd(hi, hi));
+#else
                         const double ymin = std::min({a.y, bb.y, cc.y, d.y});
                         const double ymax = std::max({a.y, bb.y, cc.y, d.y});
                         const double xmin = std::min({a.x, bb.x, cc.x, d.x});
                         const double xmax = std::max({a.x, bb.x, cc.x, d.x});
+#endif
                         if (!projected && xmax - xmin > 180.0) {
                             continue; // a quad that is no quad
                         }
@@ -981,31 +1067,77 @@ struct Walk {
                         // A pixel whose stored owner (or key) is at most `beat` has a quad up to
                         // q already.
                         const std::int32_t beat = KEYED ? qi * 16 + 15 : qi;
-                        // The column ranges to scan: c0f .. c1f; for a swath in longitudes also
-                        // those 360 degrees away (the output grid may meet the swath at the
-                        // longitudes as stored or 360 degrees away).
-                        std::array<double, 3> shift_of{0.0, 0.0, 0.0}, cb_of{c0f, 0, 0},
-                            ce_of{c1f, 0, 0};
-                        int nspans = 1;
-                        if (shifts) {
-                            for (const double shift : {-360.0, 360.0}) {
-                                if (xmax + shift < gx0 || xmin + shift > gx1) {
-                                    continue; // no column centre in [xmin, xmax] + shift
-                                }
-                                shift_of[nspans] = shift;
-                                cb_of[nspans] = fast_ceil((xmin + shift - ex.xmin) / dx - 0.5);
-                                ce_of[nspans] = fast_floor((xmax + shift - ex.xmin) / dx - 0.5);
-                                ++nspans;
+                        // The claim of output centre (orow, ocol), y py, that quad q holds; cur
+                        // is the owner (or key) read before, above beat.
+                        auto claim = [&](std::atomic_ref<std::int32_t>& o, std::int32_t cur,
+                                         size_t orow, size_t ocol, double py) {
+                            if constexpr (WEIGHTED) {
+                                // plain: no other task looks at this pixel now; its weights at
+                                // the end of the row of quads (claimed)
+                                o.store(qi, std::memory_order_relaxed);
+                                claimed.push_back(
+                                    Claim{orow * OW + ocol, q, k, Pt{near_lon(xs[ocol], a.x), py}});
+                                return;
                             }
+                            std::int32_t key = qi;
+                            if constexpr (KEYED) {
+                                // The output centre as pass 2 takes it (near the quad's corner
+                                // (r, c)).
+                                const int n = nearest_n(r, c, Pt{near_lon(xs[ocol], a.x), py});
+                                if (n < 0) {
+                                    no_nearest.store(true, std::memory_order_relaxed);
+                                }
+                                key = qi * 16 + std::max(n, 0);
+                            }
+                            if (plain) {
+                                o.store(key, std::memory_order_relaxed); // key < cur
+                                return;
+                            }
+                            while (key < cur && !o.compare_exchange_weak(cur, key)) {
+                            }
+                        };
+                        if (!shifts && row0 == row1 && c0f == c1f) {
+                            // A box of one output centre (most quads that hold one): the scan
+                            // below without its loops. c0f is in [0, ow1] (cols_in).
+                            const auto ocol = static_cast<size_t>(c0f);
+                            seen_px.c0 = std::min(seen_px.c0, ocol);
+                            seen_px.c1 = std::max(seen_px.c1, ocol);
+                            std::atomic_ref<std::int32_t> o(owner[row0 * OW + ocol]);
+                            const std::int32_t cur = o.load(std::memory_order_relaxed);
+                            if (cur <= beat) {
+                                continue;
+                            }
+                            const Hull hull(a, bb, cc, d, (xmax - xmin) + (ymax - ymin));
+                            const double py = ys[row0], px = xs[ocol];
+                            const Hull::Answer h = hull.test(hull.row(py), px);
+                            if (h == Hull::Outside || (h == Hull::Maybe && !holds(q, Pt{px, py}))) {
+                                continue;
+                            }
+                            claim(o, cur, row0, ocol, py);
+                            continue;
                         }
-                        const Hull hull(a, bb, cc, d, (xmax - xmin) + (ymax - ymin));
+                        // Built at the first centre in the box that no quad up to q holds yet
+                        // (often none: those of the box were claimed by the quads before).
+                        std::optional<Hull> hull;
                         // The output centres of rows row0..row1 and columns col0..col1, moved by
                         // `shift` degrees, that the quad holds: scanned row by row, each row's
                         // part of the edge functions computed once, and a row left at its first
                         // Outside column after one that is not (Hull::test: the rest are
                         // Outside too).
-                        for (int sp = 0; sp < nspans; ++sp) {
-                            const double shift = shift_of[sp], cb = cb_of[sp], ce = ce_of[sp];
+                        // The column ranges to scan (span sp): c0f .. c1f; for a swath in
+                        // longitudes also those 360 degrees away, first -360 then +360 (the
+                        // output grid may meet the swath at the longitudes as stored or 360
+                        // degrees away).
+                        for (int sp = 0; sp < (shifts ? 3 : 1); ++sp) {
+                            double shift = 0, cb = c0f, ce = c1f;
+                            if (sp > 0) {
+                                shift = sp == 1 ? -360.0 : 360.0;
+                                if (xmax + shift < gx0 || xmin + shift > gx1) {
+                                    continue; // no column centre in [xmin, xmax] + shift
+                                }
+                                cb = fast_ceil((xmin + shift - ex.xmin) / dx - 0.5);
+                                ce = fast_floor((xmax + shift - ex.xmin) / dx - 0.5);
+                            }
                             if (ce < 0 || cb > ow1 || cb > ce) {
                                 continue;
                             }
@@ -1015,7 +1147,8 @@ struct Walk {
                             seen_px.c1 = std::max(seen_px.c1, col1);
                             for (size_t orow = row0; orow <= row1; ++orow) {
                                 const double py = ys[orow];
-                                const Hull::Row hr = hull.row(py);
+                                Hull::Row hr{}; // hull->row(py), once the row needs it
+                                bool have_row = false;
                                 std::int32_t* orow_owner = owner.data() + orow * OW;
                                 bool seen = false; // a column of this row that is not Outside
                                 for (size_t ocol = col0; ocol <= col1; ++ocol) {
@@ -1024,8 +1157,16 @@ struct Walk {
                                     if (cur <= beat) {
                                         continue;
                                     }
+                                    if (!have_row) {
+                                        if (!hull) {
+                                            hull.emplace(a, bb, cc, d,
+                                                         (xmax - xmin) + (ymax - ymin));
+                                        }
+                                        hr = hull->row(py);
+                                        have_row = true;
+                                    }
                                     const double px = xs[ocol] - shift;
-                                    const Hull::Answer h = hull.test(hr, px);
+                                    const Hull::Answer h = hull->test(hr, px);
                                     if (h == Hull::Outside) {
                                         if (seen) {
                                             break;
@@ -1036,31 +1177,7 @@ struct Walk {
                                     if (h == Hull::Maybe && !holds(q, Pt{px, py})) {
                                         continue;
                                     }
-                                    if constexpr (WEIGHTED) {
-                                        // plain: no other task looks at this pixel now; its
-                                        // weights at the end of the row of quads (claimed)
-                                        o.store(qi, std::memory_order_relaxed);
-                                        claimed.push_back(Claim{orow * OW + ocol, q, k,
-                                                                Pt{near_lon(xs[ocol], a.x), py}});
-                                        continue;
-                                    }
-                                    std::int32_t key = qi;
-                                    if constexpr (KEYED) {
-                                        // The output centre as pass 2 takes it (near the quad's
-                                        // corner (r, c)).
-                                        const int n =
-                                            nearest_n(r, c, Pt{near_lon(xs[ocol], a.x), py});
-                                        if (n < 0) {
-                                            no_nearest.store(true, std::memory_order_relaxed);
-                                        }
-                                        key = qi * 16 + std::max(n, 0);
-                                    }
-                                    if (plain) {
-                                        o.store(key, std::memory_order_relaxed); // key < cur
-                                        continue;
-                                    }
-                                    while (key < cur && !o.compare_exchange_weak(cur, key)) {
-                                    }
+                                    claim(o, cur, orow, ocol, py);
                                 }
                             }
                         }
