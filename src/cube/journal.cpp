@@ -258,20 +258,26 @@ std::string staged_name(const std::string& key) {
     return name;
 }
 
-void commit_file_ops(const sfs::path& root, const std::vector<FileOp>& ops, const char* before,
-                     const char* each, const char* done) {
+void stage_file_ops(const sfs::path& root, const std::vector<FileOp>& ops) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& op : ops) {
         list.push_back({op_code(op.kind), op.key});
     }
     // The journal is written into the staging folder (no reader, and a run killed before the
     // commit point has it removed with the folder), made durable by the same syncfs as the staged
-    // files and the caller's new chunks, then renamed into place: no fsync of its own.
-    const sfs::path staging = root / STAGING_DIR, staged_journal = staging / JOURNAL_KEY;
+    // files and the caller's new chunks (commit_staged_file_ops), then renamed into place: no
+    // fsync of its own. Its writeback starts at once, as the staged files' (stage_level).
+    const sfs::path staging = root / STAGING_DIR;
     std::error_code ec;
     sfs::create_directories(staging, ec);
     link_replaced(root, ops);
-    fs::write_file(staged_journal, nlohmann::json{{"phase", "file-ops"}, {"ops", list}}.dump());
+    fs::write_file(staging / JOURNAL_KEY,
+                   nlohmann::json{{"phase", "file-ops"}, {"ops", list}}.dump(), true);
+}
+
+void commit_staged_file_ops(const sfs::path& root, const std::vector<FileOp>& ops,
+                            const char* before, const char* each, const char* done) {
+    const sfs::path staged_journal = root / STAGING_DIR / JOURNAL_KEY;
     fs::sync_filesystem(root);
     fault_point(before);
     if (::rename(staged_journal.c_str(), (root / JOURNAL_KEY).c_str()) != 0) {
@@ -282,6 +288,12 @@ void commit_file_ops(const sfs::path& root, const std::vector<FileOp>& ops, cons
     }
     fs::sync_dir(root); // the commit point
     apply_file_ops(root, ops, each, done);
+}
+
+void commit_file_ops(const sfs::path& root, const std::vector<FileOp>& ops, const char* before,
+                     const char* each, const char* done) {
+    stage_file_ops(root, ops);
+    commit_staged_file_ops(root, ops, before, each, done);
 }
 
 bool complete_file_ops(const sfs::path& root, const char* each, const char* done) {

@@ -121,6 +121,13 @@ std::string staged_name(const std::string& key);
 // folder (not synced: a journal that comes back is applied again without effect).
 void commit_file_ops(const std::filesystem::path& root, const std::vector<FileOp>& ops,
                      const char* before, const char* each, const char* done);
+// commit_file_ops in two steps: stage_file_ops writes the journal into root/STAGING_DIR (nothing
+// durable, nothing a reader sees: a run killed after it has the folder removed by the next one),
+// so that a caller can do it while other threads still write the files the journal names;
+// commit_staged_file_ops is the rest (from the syncfs on), once every staged file is written.
+void stage_file_ops(const std::filesystem::path& root, const std::vector<FileOp>& ops);
+void commit_staged_file_ops(const std::filesystem::path& root, const std::vector<FileOp>& ops,
+                            const char* before, const char* each, const char* done);
 // Completes a journal of file moves that a killed commit_file_ops left in root (true), or does
 // nothing (false); then removes a staging folder no journal names. Call with root's lock held.
 bool complete_file_ops(const std::filesystem::path& root, const char* each, const char* done);
