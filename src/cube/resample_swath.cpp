@@ -749,21 +749,22 @@ struct Walk {
                 size_t n_in = 0, j = 0;
 #if defined(__SSE2__)
                 const __m128d zero = _mm_setzero_pd(), oh = _mm_set1_pd(oh1), ow = _mm_set1_pd(ow1);
+                // The minimum (maximum) of the four corners of quads i and i + 1 in a.
+                const auto quad_min = [nc](const double* a, size_t i) {
+                    return _mm_min_pd(
+                        _mm_min_pd(_mm_loadu_pd(a + i), _mm_loadu_pd(a + nc + i)),
+                        _mm_min_pd(_mm_loadu_pd(a + i + 1), _mm_loadu_pd(a + nc + i + 1)));
+                };
+                const auto quad_max = [nc](const double* a, size_t i) {
+                    return _mm_max_pd(
+                        _mm_max_pd(_mm_loadu_pd(a + i), _mm_loadu_pd(a + nc + i)),
+                        _mm_max_pd(_mm_loadu_pd(a + i + 1), _mm_loadu_pd(a + nc + i + 1)));
+                };
                 const __m128d sh = _mm_castsi128_pd(_mm_set1_epi32(shifts ? -1 : 0));
                 for (; j + 2 <= nq; j += 2) {
                     // Quads j and j + 1: corners j, j + 1 (row r) and nc + j, nc + j + 1 (r + 1).
-                    const __m128d r0 = _mm_min_pd(
-                        _mm_min_pd(_mm_loadu_pd(cu + j), _mm_loadu_pd(cu + nc + j)),
-                        _mm_min_pd(_mm_loadu_pd(cu + j + 1), _mm_loadu_pd(cu + nc + j + 1)));
-                    const __m128d r1 = _mm_max_pd(
-                        _mm_max_pd(_mm_loadu_pd(fu + j), _mm_loadu_pd(fu + nc + j)),
-                        _mm_max_pd(_mm_loadu_pd(fu + j + 1), _mm_loadu_pd(fu + nc + j + 1)));
-                    const __m128d cl = _mm_min_pd(
-                        _mm_min_pd(_mm_loadu_pd(cv + j), _mm_loadu_pd(cv + nc + j)),
-                        _mm_min_pd(_mm_loadu_pd(cv + j + 1), _mm_loadu_pd(cv + nc + j + 1)));
-                    const __m128d ch = _mm_max_pd(
-                        _mm_max_pd(_mm_loadu_pd(fv + j), _mm_loadu_pd(fv + nc + j)),
-                        _mm_max_pd(_mm_loadu_pd(fv + j + 1), _mm_loadu_pd(fv + nc + j + 1)));
+                    const __m128d r0 = quad_min(cu, j), r1 = quad_max(fu, j);
+                    const __m128d cl = quad_min(cv, j), ch = quad_max(fv, j);
                     const __m128d rows_in =
                         _mm_and_pd(_mm_and_pd(_mm_cmpge_pd(r1, zero), _mm_cmple_pd(r0, oh)),
                                    _mm_cmple_pd(r0, r1));
