@@ -53,12 +53,21 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <numbers>
 #include <optional>
+#include <string_view>
 #include <type_traits>
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+// The AVX2 kernel of the bilinear weights (weights4), chosen at run time.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define BAIMS_SWATH_AVX2 1
+#include <immintrin.h>
+#else
+#define BAIMS_SWATH_AVX2 0
 #endif
 
 namespace baims::cube {
@@ -186,6 +195,344 @@ bool invert_either(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt&
         }
     }
     return false;
+}
+
+// (s, t) in [0, 1]^2 (clamped) of p in the quad (a, b, c, d): Newton's method from the quad's
+// centre, else either closed-form root (invert_either); false when neither is inside.
+bool locate_in(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt& p, double& s,
+               double& t) {
+    constexpr double EPS = 1e-9;
+    if (!invert_bilinear(a, b, c, d, p, s, t) || s < -EPS || s > 1 + EPS || t < -EPS ||
+        t > 1 + EPS) {
+        return invert_either(a, b, c, d, p, s, t);
+    }
+    s = std::clamp(s, 0.0, 1.0);
+    t = std::clamp(t, 0.0, 1.0);
+    return true;
+}
+
+// The bilinear weights (s, t) of output centre p in the quad with corners a, b, c, d (as pass 2
+// takes them: the quad's corners (r, c), (r, c + 1), (r + 1, c), (r + 1, c + 1)): the closed-form
+// start ends where locate_in() ends (up to the last bits of a double, far below a float's);
+// locate_in() when it does not converge. Clamped to [0, 1].
+void bilinear_weights(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt& p, double& s,
+                      double& t) {
+    constexpr double EPS = 1e-9;
+    if (!invert_closed(a, b, c, d, p, s, t) || s < -EPS || s > 1 + EPS || t < -EPS || t > 1 + EPS) {
+        if (!locate_in(a, b, c, d, p, s, t)) {
+            // Pass 1 found p inside this convex quad without the inversion (Hull::Inside) and
+            // Newton's method fails on it: the quad's centre rather than a stray iterate.
+            s = 0.5;
+            t = 0.5;
+        }
+    }
+    s = std::clamp(s, 0.0, 1.0);
+    t = std::clamp(t, 0.0, 1.0);
+}
+
+// One bilinear weight to compute: the quad's corners and the output centre.
+struct WeightIn {
+    const Pt *a, *b, *c, *d, *p;
+};
+
+#if BAIMS_SWATH_AVX2
+// Four claims' bilinear_weights() at a time with AVX2 (chosen at run time: the build targets
+// baseline x86-64). The chain of a square root and four or more divisions per pixel is most of
+// bilinear's pass 1; 4 lanes per instruction instead of 1. In each lane the same IEEE operations
+// on the same doubles, in the same order, as closed_starts()'s first start and newton() (no FMA:
+// the attribute enables AVX2 alone, and this file is compiled with -ffp-contract=off), so the
+// same (s, t). Only the common case is done here: the first closed-form start finite, Newton's
+// method converged (Root) and the root inside [0, 1]^2 (up to 1e-9). The lanes of the other
+// cases (the second start, locate_in(), Fail after 20 steps) are not set: their bit is 0 in the
+// answer and the caller runs bilinear_weights() on them, which gives the whole answer.
+#define BAIMS_AVX2 [[gnu::target("avx2"), gnu::always_inline]] inline
+BAIMS_AVX2 __m256d v_abs(__m256d v) {
+    return _mm256_andnot_pd(_mm256_set1_pd(-0.0), v);
+}
+BAIMS_AVX2 __m256d v_cmp_le(__m256d x, __m256d y) {
+    return _mm256_cmp_pd(x, y, _CMP_LE_OQ); // false when either is NaN, as x <= y
+}
+BAIMS_AVX2 __m256d v_cmp_lt(__m256d x, __m256d y) {
+    return _mm256_cmp_pd(x, y, _CMP_LT_OQ);
+}
+// p0..p3 as four lanes of x and of y.
+BAIMS_AVX2 void load4(const Pt* p0, const Pt* p1, const Pt* p2, const Pt* p3, __m256d& x,
+                      __m256d& y) {
+    const __m256d l02 =
+        _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(&p0->x)), _mm_loadu_pd(&p2->x), 1);
+    const __m256d l13 =
+        _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(&p1->x)), _mm_loadu_pd(&p3->x), 1);
+    x = _mm256_unpacklo_pd(l02, l13); // x0 x1 x2 x3
+    y = _mm256_unpackhi_pd(l02, l13);
+}
+#undef BAIMS_AVX2
+
+// A quad and a point in each of four lanes, with newton()'s differences of the corners.
+struct Quad4 {
+    __m256d ax, ay, px, py, ex, ey, fx, fy, gx, gy;
+};
+[[gnu::target("avx2")]] inline Quad4 load_quad4(const WeightIn* in) {
+    Quad4 q;
+    __m256d bx, by, cx, cy, dx, dy;
+    load4(in[0].a, in[1].a, in[2].a, in[3].a, q.ax, q.ay);
+    load4(in[0].b, in[1].b, in[2].b, in[3].b, bx, by);
+    load4(in[0].c, in[1].c, in[2].c, in[3].c, cx, cy);
+    load4(in[0].d, in[1].d, in[2].d, in[3].d, dx, dy);
+    load4(in[0].p, in[1].p, in[2].p, in[3].p, q.px, q.py);
+    q.ex = _mm256_sub_pd(bx, q.ax);
+    q.ey = _mm256_sub_pd(by, q.ay);
+    q.fx = _mm256_sub_pd(cx, q.ax);
+    q.fy = _mm256_sub_pd(cy, q.ay);
+    q.gx = _mm256_add_pd(_mm256_sub_pd(_mm256_sub_pd(q.ax, bx), cx), dx);
+    q.gy = _mm256_add_pd(_mm256_sub_pd(_mm256_sub_pd(q.ay, by), cy), dy);
+    return q;
+}
+
+// newton()'s residual at (s, t): rx or ry.
+[[gnu::target("avx2"), gnu::always_inline]] inline __m256d
+residual(__m256d a, __m256d e, __m256d f, __m256d g, __m256d p, __m256d s, __m256d t) {
+    return _mm256_sub_pd(
+        _mm256_add_pd(_mm256_add_pd(_mm256_add_pd(a, _mm256_mul_pd(s, e)), _mm256_mul_pd(t, f)),
+                      _mm256_mul_pd(_mm256_mul_pd(s, t), g)),
+        p);
+}
+
+// newton()'s steps it0 .. it1 - 1 (not quick) on the lanes of `active` (the others keep s, t):
+// the lanes that end at a Root (root) and those still running after step it1 - 1 (active); a
+// lane whose determinant is 0 or not finite stops (Fail). With it1 = 20, newton()'s test after
+// its last step too.
+[[gnu::target("avx2")]] inline void newton4(const Quad4& q, __m256d& s, __m256d& t, __m256d& active,
+                                            __m256d& root, int it0, int it1) {
+    const __m256d zero = _mm256_setzero_pd();
+    const __m256d inf = _mm256_set1_pd(std::numeric_limits<double>::infinity());
+    const __m256d scale = _mm256_add_pd(
+        _mm256_add_pd(_mm256_add_pd(v_abs(q.ex), v_abs(q.ey)), v_abs(q.fx)), v_abs(q.fy));
+    const __m256d res_tol = _mm256_mul_pd(_mm256_set1_pd(1e-12), scale);
+    const __m256d step_tol = _mm256_set1_pd(1e-13);
+    for (int it = it0; it < it1 && _mm256_movemask_pd(active) != 0; ++it) {
+        const __m256d rx = residual(q.ax, q.ex, q.fx, q.gx, q.px, s, t);
+        const __m256d ry = residual(q.ay, q.ey, q.fy, q.gy, q.py, s, t);
+        const __m256d j11 = _mm256_add_pd(q.ex, _mm256_mul_pd(t, q.gx));
+        const __m256d j12 = _mm256_add_pd(q.fx, _mm256_mul_pd(s, q.gx));
+        const __m256d j21 = _mm256_add_pd(q.ey, _mm256_mul_pd(t, q.gy));
+        const __m256d j22 = _mm256_add_pd(q.fy, _mm256_mul_pd(s, q.gy));
+        const __m256d det = _mm256_sub_pd(_mm256_mul_pd(j11, j22), _mm256_mul_pd(j12, j21));
+        const __m256d fail = _mm256_or_pd(_mm256_cmp_pd(det, zero, _CMP_EQ_OQ),
+                                          _mm256_cmp_pd(v_abs(det), inf, _CMP_NLT_UQ));
+        active = _mm256_andnot_pd(fail, active);
+        const __m256d ds =
+            _mm256_div_pd(_mm256_sub_pd(_mm256_mul_pd(j22, rx), _mm256_mul_pd(j12, ry)), det);
+        const __m256d dt =
+            _mm256_div_pd(_mm256_sub_pd(_mm256_mul_pd(j11, ry), _mm256_mul_pd(j21, rx)), det);
+        s = _mm256_blendv_pd(s, _mm256_sub_pd(s, ds), active);
+        t = _mm256_blendv_pd(t, _mm256_sub_pd(t, dt), active);
+        const __m256d conv = _mm256_and_pd(v_cmp_lt(_mm256_add_pd(v_abs(ds), v_abs(dt)), step_tol),
+                                           v_cmp_lt(_mm256_add_pd(v_abs(rx), v_abs(ry)), res_tol));
+        const __m256d done = _mm256_and_pd(active, conv);
+        root = _mm256_or_pd(root, done);
+        active = _mm256_andnot_pd(done, active);
+    }
+    if (it1 == 20 && _mm256_movemask_pd(active) != 0) {
+        // 20 steps without convergence: a root when the residual is below 1e-9 of the quad.
+        const __m256d rx = residual(q.ax, q.ex, q.fx, q.gx, q.px, s, t);
+        const __m256d ry = residual(q.ay, q.ey, q.fy, q.gy, q.py, s, t);
+        const __m256d near = v_cmp_lt(_mm256_add_pd(v_abs(rx), v_abs(ry)),
+                                      _mm256_mul_pd(_mm256_set1_pd(1e-9), scale));
+        root = _mm256_or_pd(root, _mm256_and_pd(active, near));
+        active = zero;
+    }
+}
+
+// bilinear_weights()'s range test of the root lanes (NaN fails it: such a lane goes to the
+// caller) and std::clamp(v, 0, 1) (v < 0 ? 0 : 1 < v ? 1 : v) of s and t, into s_out, t_out:
+// the lanes that are done.
+[[gnu::target("avx2")]] inline __m256d finish4(__m256d s, __m256d t, __m256d root, double* s_out,
+                                               double* t_out) {
+    const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
+    const __m256d lo = _mm256_set1_pd(-1e-9), hi = _mm256_set1_pd(1 + 1e-9);
+    const __m256d in_s = _mm256_and_pd(v_cmp_le(lo, s), v_cmp_le(s, hi));
+    const __m256d in_t = _mm256_and_pd(v_cmp_le(lo, t), v_cmp_le(t, hi));
+    s = _mm256_blendv_pd(s, zero, v_cmp_lt(s, zero));
+    s = _mm256_blendv_pd(s, one, v_cmp_lt(one, s));
+    t = _mm256_blendv_pd(t, zero, v_cmp_lt(t, zero));
+    t = _mm256_blendv_pd(t, one, v_cmp_lt(one, t));
+    _mm256_storeu_pd(s_out, s);
+    _mm256_storeu_pd(t_out, t);
+    return _mm256_and_pd(root, _mm256_and_pd(in_s, in_t));
+}
+
+// Newton's steps of weights4 before a lane is put aside (NEWTON_LATER): from the closed-form
+// start nearly every lane converges within 3; a lane that does not usually runs all 20 steps
+// (its residual stays at the rounding level of the coordinates), and one such lane would hold
+// its group's three others for 17 more steps.
+constexpr int NEWTON_FIRST = 3;
+
+// The weights of in[0..3] into s_out[l], t_out[l] for the lanes l whose bit is set in the
+// answer's low 4 bits. Bits 4..7: the lanes still in Newton's method after NEWTON_FIRST steps,
+// their s, t (not clamped) in s_out, t_out, to go on with weights4_later.
+[[gnu::target("avx2")]] unsigned weights4(const WeightIn* in, double* s_out, double* t_out) {
+    const Quad4 q = load_quad4(in);
+    const __m256d zero = _mm256_setzero_pd();
+    const __m256d sign = _mm256_set1_pd(-0.0);
+    const __m256d inf = _mm256_set1_pd(std::numeric_limits<double>::infinity());
+    // closed_starts(), its first start
+    const __m256d hx = _mm256_sub_pd(q.px, q.ax), hy = _mm256_sub_pd(q.py, q.ay);
+    const __m256d k2 = _mm256_sub_pd(_mm256_mul_pd(q.gx, q.fy), _mm256_mul_pd(q.gy, q.fx));
+    const __m256d k1 =
+        _mm256_add_pd(_mm256_sub_pd(_mm256_mul_pd(hx, q.gy), _mm256_mul_pd(hy, q.gx)),
+                      _mm256_sub_pd(_mm256_mul_pd(q.ex, q.fy), _mm256_mul_pd(q.ey, q.fx)));
+    const __m256d k0 = _mm256_sub_pd(_mm256_mul_pd(hx, q.ey), _mm256_mul_pd(hy, q.ex));
+    const __m256d lin = v_cmp_le(v_abs(k2), _mm256_mul_pd(_mm256_set1_pd(1e-12), v_abs(k1)));
+    const int lin_m = _mm256_movemask_pd(lin);
+    __m256d ok = _mm256_castsi256_pd(_mm256_set1_epi64x(-1)); // lanes still on the common path
+    __m256d t0 = zero;
+    if (lin_m != 15) {
+        // The quadratic's root nearest to t = 0.5 (a lane with disc NaN or below 0 has none).
+        const __m256d disc = _mm256_sub_pd(
+            _mm256_mul_pd(k1, k1), _mm256_mul_pd(_mm256_mul_pd(_mm256_set1_pd(4.0), k0), k2));
+        ok = _mm256_and_pd(ok, _mm256_or_pd(lin, _mm256_cmp_pd(disc, zero, _CMP_GE_OQ)));
+        const __m256d root = _mm256_sqrt_pd(disc);
+        const __m256d signed_root =
+            _mm256_or_pd(_mm256_andnot_pd(sign, root), _mm256_and_pd(sign, k1)); // copysign
+        const __m256d qq = _mm256_mul_pd(_mm256_set1_pd(-0.5), _mm256_add_pd(k1, signed_root));
+        const __m256d r1 = _mm256_div_pd(qq, k2), r2 = _mm256_div_pd(k0, qq);
+        const __m256d half = _mm256_set1_pd(0.5);
+        const __m256d first =
+            v_cmp_le(v_abs(_mm256_sub_pd(r1, half)), v_abs(_mm256_sub_pd(r2, half)));
+        t0 = _mm256_blendv_pd(r2, r1, first);
+    }
+    if (lin_m != 0) {
+        const __m256d tl = _mm256_div_pd(_mm256_xor_pd(k0, sign), k1); // -k0 / k1
+        t0 = _mm256_blendv_pd(t0, tl, lin);
+    }
+    const __m256d ddx = _mm256_add_pd(q.ex, _mm256_mul_pd(t0, q.gx));
+    const __m256d ddy = _mm256_add_pd(q.ey, _mm256_mul_pd(t0, q.gy));
+    const __m256d along_x = _mm256_cmp_pd(v_abs(ddx), v_abs(ddy), _CMP_GE_OQ);
+    const __m256d num = _mm256_blendv_pd(_mm256_sub_pd(hy, _mm256_mul_pd(t0, q.fy)),
+                                         _mm256_sub_pd(hx, _mm256_mul_pd(t0, q.fx)), along_x);
+    const __m256d s0 = _mm256_div_pd(num, _mm256_blendv_pd(ddy, ddx, along_x));
+    ok = _mm256_and_pd(ok, _mm256_and_pd(v_cmp_lt(v_abs(s0), inf), v_cmp_lt(v_abs(t0), inf)));
+    // newton() from (s0, t0), its first steps
+    __m256d s = s0, t = t0, active = ok, root = zero;
+    newton4(q, s, t, active, root, 0, NEWTON_FIRST);
+    const __m256d done = finish4(s, t, root, s_out, t_out);
+    // the lanes still running: their s, t as they are
+    _mm256_maskstore_pd(s_out, _mm256_castpd_si256(active), s);
+    _mm256_maskstore_pd(t_out, _mm256_castpd_si256(active), t);
+    return static_cast<unsigned>(_mm256_movemask_pd(done) | (_mm256_movemask_pd(active) << 4));
+}
+
+// The lanes weights4 put aside, four at a time (from different groups: all after the same
+// NEWTON_FIRST steps), from their s, t in s_io, t_io: the rest of newton() and the end of
+// bilinear_weights(), into s_io, t_io; the lanes that are done, as weights4's low bits.
+[[gnu::target("avx2")]] unsigned weights4_later(const WeightIn* in, double* s_io, double* t_io) {
+    const Quad4 q = load_quad4(in);
+    __m256d s = _mm256_loadu_pd(s_io), t = _mm256_loadu_pd(t_io);
+    __m256d active = _mm256_castsi256_pd(_mm256_set1_epi64x(-1)), root = _mm256_setzero_pd();
+    newton4(q, s, t, active, root, NEWTON_FIRST, 20);
+    return static_cast<unsigned>(_mm256_movemask_pd(finish4(s, t, root, s_io, t_io)));
+}
+#endif
+
+// Whether the CPU has AVX2 (for weights4).
+bool cpu_has_avx2() {
+#if BAIMS_SWATH_AVX2
+    static const bool has = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") != 0;
+    }();
+    return has;
+#else
+    return false;
+#endif
+}
+
+// Whether the weights of pass 1 use weights4(): the CPU has AVX2, unless the environment sets
+// BAIMS_SWATH_AVX2=0 (the fallback on such a CPU: the tests run both).
+bool avx2_weights() {
+    static const bool on = [] {
+        const char* v = std::getenv("BAIMS_SWATH_AVX2");
+        return cpu_has_avx2() && !(v != nullptr && std::string_view(v) == "0");
+    }();
+    return on;
+}
+
+// weigh_all's scratch (kept by the caller from one call to the next).
+struct WeighScratch {
+    std::vector<double> s, t;  // every input's weights
+    std::vector<size_t> later; // the inputs weights4 put aside
+};
+
+// bilinear_weights() of in(0) .. in(n - 1) (WeightIn), handed to store(i, s, t) in that order;
+// with avx2, four at a time by weights4() (the last group padded with copies of the last input),
+// then the lanes it put aside four at a time by weights4_later(), the rest by
+// bilinear_weights(). Returns how many of them the AVX2 kernels answered.
+template <typename In, typename Store>
+size_t weigh_all(size_t n, bool avx2, In in, Store store, WeighScratch& sc) {
+#if BAIMS_SWATH_AVX2
+    if (avx2 && n > 0) {
+        const size_t n4 = (n + 3) / 4 * 4;
+        sc.s.resize(n4);
+        sc.t.resize(n4);
+        sc.later.clear();
+        size_t answered = 0;
+        auto scalar = [&](size_t k) {
+            const WeightIn w = in(k);
+            bilinear_weights(*w.a, *w.b, *w.c, *w.d, *w.p, sc.s[k], sc.t[k]);
+        };
+        for (size_t i = 0; i < n; i += 4) {
+            std::array<WeightIn, 4> w;
+            for (size_t l = 0; l < 4; ++l) {
+                w[l] = in(std::min(i + l, n - 1));
+            }
+            const unsigned r = weights4(w.data(), sc.s.data() + i, sc.t.data() + i);
+            for (size_t l = 0; l < 4 && i + l < n; ++l) {
+                if (((r >> l) & 1U) != 0) {
+                    ++answered;
+                } else if (((r >> (4 + l)) & 1U) != 0) {
+                    sc.later.push_back(i + l);
+                } else {
+                    scalar(i + l);
+                }
+            }
+        }
+        const size_t nl = sc.later.size();
+        for (size_t j = 0; j < nl; j += 4) {
+            std::array<WeightIn, 4> w;
+            std::array<double, 4> s, t;
+            for (size_t l = 0; l < 4; ++l) {
+                const size_t k = sc.later[std::min(j + l, nl - 1)];
+                w[l] = in(k);
+                s[l] = sc.s[k];
+                t[l] = sc.t[k];
+            }
+            const unsigned r = weights4_later(w.data(), s.data(), t.data());
+            for (size_t l = 0; l < 4 && j + l < nl; ++l) {
+                const size_t k = sc.later[j + l];
+                if (((r >> l) & 1U) != 0) {
+                    sc.s[k] = s[l];
+                    sc.t[k] = t[l];
+                    ++answered;
+                } else {
+                    scalar(k);
+                }
+            }
+        }
+        for (size_t i = 0; i < n; ++i) {
+            store(i, sc.s[i], sc.t[i]);
+        }
+        return answered;
+    }
+#endif
+    (void)avx2;
+    (void)sc;
+    for (size_t i = 0; i < n; ++i) {
+        const WeightIn w = in(i);
+        double s = 0, t = 0;
+        bilinear_weights(*w.a, *w.b, *w.c, *w.d, *w.p, s, t);
+        store(i, s, t);
+    }
+    return 0;
 }
 
 // LatLon2D::unpack, the same double. (A NaN chosen by a mask instead of the jump was ~7 more
@@ -615,15 +962,7 @@ struct Walk {
         // (s, t) of output centre p in quad q (its corner (r, c) at flat index q), or false:
         // Newton's method from the quad's centre, else either closed-form root (invert_either).
         auto locate = [&](size_t q, const Pt& p, double& s, double& t) {
-            constexpr double EPS = 1e-9;
-            const Pt a = pos(q), b = pos(q + 1), c = pos(q + W), d = pos(q + W + 1);
-            if (!invert_bilinear(a, b, c, d, p, s, t) || s < -EPS || s > 1 + EPS || t < -EPS ||
-                t > 1 + EPS) {
-                return invert_either(a, b, c, d, p, s, t);
-            }
-            s = std::clamp(s, 0.0, 1.0);
-            t = std::clamp(t, 0.0, 1.0);
-            return true;
+            return locate_in(pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s, t);
         };
         // Whether output centre p is in quad q, as locate() says, mostly with fewer Newton
         // steps: stopped once converged (Newton::Near), the answer is clear unless s or t is
@@ -645,26 +984,6 @@ struct Walk {
                 return true;
             }
             return locate(q, p, s, t);
-        };
-        // The bilinear weights (s, t) of output centre p in quad q with corners a, b, c, d (the
-        // doubles of pos(q), pos(q + 1), pos(q + W), pos(q + W + 1)): the closed-form start ends
-        // where locate() ends (up to the last bits of a double, far below a float's); locate()
-        // when it does not converge. Clamped to [0, 1].
-        auto weights = [&](size_t q, const Pt& a, const Pt& b, const Pt& c, const Pt& d,
-                           const Pt& p, double& s, double& t) {
-            constexpr double EPS = 1e-9;
-            if (!invert_closed(a, b, c, d, p, s, t) || s < -EPS || s > 1 + EPS || t < -EPS ||
-                t > 1 + EPS) {
-                if (!locate(q, p, s, t)) {
-                    // Pass 1 found p inside this convex quad without the inversion
-                    // (Hull::Inside) and Newton's method fails on it: the quad's centre rather
-                    // than a stray iterate.
-                    s = 0.5;
-                    t = 0.5;
-                }
-            }
-            s = std::clamp(s, 0.0, 1.0);
-            t = std::clamp(t, 0.0, 1.0);
         };
         // Pass 1, in parallel over bands of swath rows: each output pixel's owner, the first
         // quad in swath order that holds its centre (an atomic minimum, so the result does not
@@ -721,16 +1040,18 @@ struct Walk {
             // below 1e300 in magnitude takes the quad's own min and max, as before).
             std::vector<double> cus(bn), fus(bn), cvs(bn), fvs(bn);
             std::vector<Pt> ps(bn); // the block's positions, decoded once
-            // Weighted: the winning claims of the current row of quads (output pixel, quad, its
+            // Weighted: the winning claims of the current row of quads (output pixel, its quad's
             // corner (r, c) in ps, the output centre as pass 2 takes it).
             struct Claim {
-                size_t o, q, k;
+                size_t o, k;
                 Pt p;
             };
             std::vector<Claim> claimed;
             if constexpr (WEIGHTED) {
                 claimed.reserve(4 * (band + 1));
             }
+            const bool avx2 = WEIGHTED && avx2_weights();
+            WeighScratch weigh_scratch;
             std::vector<double> xr(band + 1), yr(band + 1); // one row of them
             // One row of quads: the candidates and their rounded bounds (quad_boxes).
             std::vector<std::uint32_t> cand(band);
@@ -1077,7 +1398,7 @@ struct Walk {
                                 // the end of the row of quads (claimed)
                                 o.store(qi, std::memory_order_relaxed);
                                 claimed.push_back(
-                                    Claim{orow * OW + ocol, q, k, Pt{near_lon(xs[ocol], a.x), py}});
+                                    Claim{orow * OW + ocol, k, Pt{near_lon(xs[ocol], a.x), py}});
                                 return;
                             }
                             std::int32_t key = qi;
@@ -1189,13 +1510,18 @@ struct Walk {
                         // at once): the same function on the same doubles. Apart from the
                         // claims' branches the computations of consecutive pixels (a chain of a
                         // square root and divisions each) are independent and overlap.
-                        for (const Claim& w : claimed) {
-                            double s = 0, t = 0;
-                            weights(w.q, ps[w.k], ps[w.k + 1], ps[w.k + nc], ps[w.k + nc + 1], w.p,
-                                    s, t);
-                            m.wx[w.o] = static_cast<float>(s);
-                            m.wy[w.o] = static_cast<float>(t);
-                        }
+                        weigh_all(
+                            claimed.size(), avx2,
+                            [&](size_t i) {
+                                const Claim& w = claimed[i];
+                                return WeightIn{&ps[w.k], &ps[w.k + 1], &ps[w.k + nc],
+                                                &ps[w.k + nc + 1], &w.p};
+                            },
+                            [&](size_t i, double s, double t) {
+                                m.wx[claimed[i].o] = static_cast<float>(s);
+                                m.wy[claimed[i].o] = static_cast<float>(t);
+                            },
+                            weigh_scratch);
                         claimed.clear();
                     }
                 }
@@ -1504,7 +1830,8 @@ struct Walk {
                         const Pt p{near_lon(xs[ocol], lon(q)), py};
                         if (!nearest) {
                             double s = 0, t = 0;
-                            weights(q, pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s, t);
+                            bilinear_weights(pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s,
+                                             t);
                             m.wx[o] = static_cast<float>(s);
                             m.wy[o] = static_cast<float>(t);
                             m.step[o] = 8; // +1 column, +1 row
@@ -1595,6 +1922,29 @@ struct Walk {
 };
 
 } // namespace
+
+size_t detail::swath_weights(const double* corners, const double* p, size_t n, bool avx2, double* s,
+                             double* t) {
+    std::vector<Pt> pts(5 * n);
+    for (size_t i = 0; i < n; ++i) {
+        for (size_t k = 0; k < 4; ++k) {
+            pts[5 * i + k] = Pt{corners[8 * i + 2 * k], corners[8 * i + 2 * k + 1]};
+        }
+        pts[5 * i + 4] = Pt{p[2 * i], p[2 * i + 1]};
+    }
+    WeighScratch scratch;
+    return weigh_all(
+        n, avx2 && cpu_has_avx2(),
+        [&](size_t i) {
+            const Pt* q = pts.data() + 5 * i;
+            return WeightIn{q, q + 1, q + 2, q + 3, q + 4};
+        },
+        [&](size_t i, double si, double ti) {
+            s[i] = si;
+            t[i] = ti;
+        },
+        scratch);
+}
 
 PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling method,
                    const io::ForEach& for_each, const std::string& out_crs) {

@@ -1437,3 +1437,130 @@ TEST_CASE("per-pixel bilinear keeps the column neighbour's NaN where all four ar
     }
     CHECK(checked > 30);
 }
+
+// Pass 1's bilinear weights four at a time with AVX2 (when the CPU has it) against the scalar
+// code on the same inputs: every (s, t) must be the same double (the bits), in the common case
+// (a point inside a convex quad: the kernel's own answer) and in the cases the kernel leaves to
+// the scalar code or must get right itself: points on corners and edges (0 and 1 exactly),
+// just inside and just outside the 1e-9 margin, parallelograms (the linear closed form),
+// degenerate quads (Newton's method fails), folded quads, NaN and huge corners, NaN points,
+// symmetric quads (ties of the two roots' distances from 0.5), and counts that are not a
+// multiple of 4 (the last group padded).
+TEST_CASE("swath: AVX2 bilinear weights equal the scalar code's", "[cube][swath]") {
+    const double NaN = std::numeric_limits<double>::quiet_NaN();
+    std::vector<double> corners, points;
+    auto quad = [&](std::array<double, 8> c, double px, double py) {
+        corners.insert(corners.end(), c.begin(), c.end());
+        points.push_back(px);
+        points.push_back(py);
+    };
+    std::uint64_t seed = 12345;
+    auto rnd = [&seed] { // [0, 1)
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        return static_cast<double>(seed >> 11) * 0x1.0p-53;
+    };
+    // Common case: slightly warped quads of ~0.003 degrees near (20, 60), points inside.
+    for (int i = 0; i < 4000; ++i) {
+        const double x0 = 20 + rnd(), y0 = 60 + rnd(), h = 0.003;
+        std::array<double, 8> c{x0,
+                                y0,
+                                x0 + h * (1 + 0.2 * rnd()),
+                                y0 + h * 0.1 * rnd(),
+                                x0 + h * 0.1 * rnd(),
+                                y0 - h * (1 + 0.2 * rnd()),
+                                x0 + h * (1 + 0.2 * rnd()),
+                                y0 - h * (1 + 0.2 * rnd())};
+        const double s = rnd(), t = rnd();
+        const double px =
+            (1 - s) * (1 - t) * c[0] + s * (1 - t) * c[2] + (1 - s) * t * c[4] + s * t * c[6];
+        const double py =
+            (1 - s) * (1 - t) * c[1] + s * (1 - t) * c[3] + (1 - s) * t * c[5] + s * t * c[7];
+        quad(c, px, py);
+    }
+    const size_t common = points.size() / 2;
+    const std::array<double, 8> sq{0, 1, 1, 1, 0, 0, 1, 0};      // unit square, y down
+    const std::array<double, 8> par{0, 0, 2, 0.5, 1, 1, 3, 1.5}; // parallelogram
+    const std::array<double, 8> warped{0, 0, 1.1, 0.1, -0.1, 1, 1.2, 1.3};
+    // Corners and edges, exactly and by 1e-9 +- a little either side.
+    for (const auto& c : {sq, par, warped}) {
+        for (const double s :
+             {0.0, -0.0, 1.0, 0.5, 1e-10, -1e-10, -2e-9, 1 + 1e-10, 1 + 2e-9, -0.3, 1.4}) {
+            for (const double t : {0.0, 1.0, 0.25, -1e-10, -2e-9, 1 + 2e-9, 2.0}) {
+                const double px = (1 - s) * (1 - t) * c[0] + s * (1 - t) * c[2] +
+                                  (1 - s) * t * c[4] + s * t * c[6];
+                const double py = (1 - s) * (1 - t) * c[1] + s * (1 - t) * c[3] +
+                                  (1 - s) * t * c[5] + s * t * c[7];
+                quad(c, px, py);
+            }
+        }
+        for (int k = 0; k < 4; ++k) {
+            quad(c, c[2 * k], c[2 * k + 1]); // the corners themselves
+        }
+    }
+    // Degenerate: a point, a segment, a triangle (two corners equal).
+    quad({1, 1, 1, 1, 1, 1, 1, 1}, 1, 1);
+    quad({0, 0, 1, 1, 2, 2, 3, 3}, 1.5, 1.5);
+    quad({0, 0, 1, 0, 0, 1, 0, 1}, 0.2, 0.2);
+    // Folded (bow-tie) quads: the two roots, one of them inside.
+    quad({0, 0, 1, 0, 1, 1, 0, 1}, 0.5, 0.25);
+    quad({0, 0, 1, 0, 1, 1, 0, 1}, 0.5, 0.5);
+    quad({0, 0, 2, 0, 0, 1, 0.5, 0.2}, 0.3, 0.1);
+    // Symmetric quad (trapezoid): the two roots' distances from 0.5 may tie.
+    quad({0, 0, 1, 0, -1, 1, 2, 1}, 0.5, 0.5);
+    quad({0, 0, 1, 0, -1, 1, 2, 1}, 0.5, 0.0);
+    // NaN and huge corners, NaN and infinite points.
+    quad({NaN, 0, 1, 0, 0, 1, 1, 1}, 0.5, 0.5);
+    quad({0, 0, 1, NaN, 0, 1, 1, 1}, 0.5, 0.5);
+    quad({0, 0, 1e300, 0, 0, 1e300, 1e300, 1e300}, 1e299, 1e299);
+    quad({0, 0, 1e-300, 0, 0, 1e-300, 1e-300, 1e-300}, 5e-301, 5e-301);
+    quad(sq, NaN, 0.5);
+    quad(sq, 0.5, std::numeric_limits<double>::infinity());
+    quad({-0.0, -0.0, 1, -0.0, -0.0, 1, 1, 1}, -0.0, -0.0);
+    const size_t n_all = points.size() / 2;
+    // Every count 1..9 (padded groups) and the whole set.
+    for (const size_t n :
+         {size_t{1}, size_t{2}, size_t{3}, size_t{5}, size_t{7}, size_t{9}, common, n_all}) {
+        for (const size_t from : {size_t{0}, common - 1}) {
+            if (from + n > n_all) {
+                continue;
+            }
+            INFO("n " << n << " from " << from);
+            std::vector<double> s0(n), t0(n), s1(n), t1(n);
+            CHECK(detail::swath_weights(corners.data() + 8 * from, points.data() + 2 * from, n,
+                                        false, s0.data(), t0.data()) == 0);
+            const size_t answered = detail::swath_weights(
+                corners.data() + 8 * from, points.data() + 2 * from, n, true, s1.data(), t1.data());
+            size_t differ = 0;
+            for (size_t i = 0; i < n; ++i) {
+                differ += std::memcmp(&s0[i], &s1[i], sizeof(double)) != 0 ||
+                          std::memcmp(&t0[i], &t1[i], sizeof(double)) != 0;
+            }
+            CHECK(differ == 0);
+            if (__builtin_cpu_supports("avx2")) {
+                // The kernel answers the common case itself (not all by the fallback).
+                if (from == 0 && n == common) {
+                    CHECK(answered > common * 9 / 10);
+                }
+                if (from == common - 1 && n == n_all - from) {
+                    CHECK(answered < n); // the odd cases are left to the scalar code
+                }
+            } else {
+                CHECK(answered == 0);
+            }
+        }
+    }
+    // The scalar weights of the common case put the point back where it was (the kernel's are
+    // the same doubles, checked above).
+    std::vector<double> s(common), t(common);
+    detail::swath_weights(corners.data(), points.data(), common, true, s.data(), t.data());
+    size_t far = 0;
+    for (size_t i = 0; i < common; ++i) {
+        const double* c = corners.data() + 8 * i;
+        const double px = (1 - s[i]) * (1 - t[i]) * c[0] + s[i] * (1 - t[i]) * c[2] +
+                          (1 - s[i]) * t[i] * c[4] + s[i] * t[i] * c[6];
+        const double py = (1 - s[i]) * (1 - t[i]) * c[1] + s[i] * (1 - t[i]) * c[3] +
+                          (1 - s[i]) * t[i] * c[5] + s[i] * t[i] * c[7];
+        far += std::abs(px - points[2 * i]) + std::abs(py - points[2 * i + 1]) > 1e-12;
+    }
+    CHECK(far == 0);
+}
