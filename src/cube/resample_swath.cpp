@@ -63,7 +63,7 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-// The AVX2 kernel of the bilinear weights (weights4), chosen at run time.
+// The AVX2 kernels of pass 1 (weights4, quad_boxes4), chosen at run time.
 #if defined(__x86_64__) && defined(__GNUC__)
 #define BAIMS_SWATH_AVX2 1
 #include <immintrin.h>
@@ -269,6 +269,56 @@ BAIMS_AVX2 void load4(const Pt* p0, const Pt* p1, const Pt* p2, const Pt* p3, __
 }
 #undef BAIMS_AVX2
 
+// Pass 1's pre-scan of a row of quads (Walk's quad_boxes) four quads at a time with AVX2, for
+// quads j0 + 4 i while they fit in nq: the rounded bounds of quad j into qb[4 j .. 4 j + 3] and
+// the quads whose box may hold an output centre appended to cand from n_in; the new n_in, and
+// in j0 the first quad not done. The same min, max and compares per quad as the SSE2 loop.
+[[gnu::target("avx2")]] size_t quad_boxes4(const double* cu, const double* fu, const double* cv,
+                                           const double* fv, size_t nc, size_t nq, bool shifts,
+                                           double oh1, double ow1, double* qb, std::uint32_t* cand,
+                                           size_t n_in, size_t& j0) {
+    const __m256d zero = _mm256_setzero_pd(), oh = _mm256_set1_pd(oh1), ow = _mm256_set1_pd(ow1);
+    const __m256d sh = _mm256_castsi256_pd(_mm256_set1_epi64x(shifts ? -1 : 0));
+    size_t j = j0;
+    for (; j + 4 <= nq; j += 4) {
+        // Quads j .. j + 3: corners j + l, j + l + 1 (row r) and nc + j + l, nc + j + l + 1.
+        const __m256d r0 = _mm256_min_pd(
+            _mm256_min_pd(_mm256_loadu_pd(cu + j), _mm256_loadu_pd(cu + nc + j)),
+            _mm256_min_pd(_mm256_loadu_pd(cu + j + 1), _mm256_loadu_pd(cu + nc + j + 1)));
+        const __m256d r1 = _mm256_max_pd(
+            _mm256_max_pd(_mm256_loadu_pd(fu + j), _mm256_loadu_pd(fu + nc + j)),
+            _mm256_max_pd(_mm256_loadu_pd(fu + j + 1), _mm256_loadu_pd(fu + nc + j + 1)));
+        const __m256d cl = _mm256_min_pd(
+            _mm256_min_pd(_mm256_loadu_pd(cv + j), _mm256_loadu_pd(cv + nc + j)),
+            _mm256_min_pd(_mm256_loadu_pd(cv + j + 1), _mm256_loadu_pd(cv + nc + j + 1)));
+        const __m256d ch = _mm256_max_pd(
+            _mm256_max_pd(_mm256_loadu_pd(fv + j), _mm256_loadu_pd(fv + nc + j)),
+            _mm256_max_pd(_mm256_loadu_pd(fv + j + 1), _mm256_loadu_pd(fv + nc + j + 1)));
+        const __m256d rows_in = _mm256_and_pd(
+            _mm256_and_pd(_mm256_cmp_pd(r1, zero, _CMP_GE_OQ), _mm256_cmp_pd(r0, oh, _CMP_LE_OQ)),
+            _mm256_cmp_pd(r0, r1, _CMP_LE_OQ));
+        const __m256d cols_in = _mm256_and_pd(
+            _mm256_and_pd(_mm256_cmp_pd(ch, zero, _CMP_GE_OQ), _mm256_cmp_pd(cl, ow, _CMP_LE_OQ)),
+            _mm256_cmp_pd(cl, ch, _CMP_LE_OQ));
+        const auto in = static_cast<unsigned>(
+            _mm256_movemask_pd(_mm256_and_pd(rows_in, _mm256_or_pd(cols_in, sh))));
+        // (r0, r1, cl, ch) of each quad: a 4x4 transpose
+        const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+        const __m256d t2 = _mm256_unpacklo_pd(cl, ch), t3 = _mm256_unpackhi_pd(cl, ch);
+        double* dst = qb + 4 * j;
+        _mm256_storeu_pd(dst, _mm256_permute2f128_pd(t0, t2, 0x20));
+        _mm256_storeu_pd(dst + 4, _mm256_permute2f128_pd(t1, t3, 0x20));
+        _mm256_storeu_pd(dst + 8, _mm256_permute2f128_pd(t0, t2, 0x31));
+        _mm256_storeu_pd(dst + 12, _mm256_permute2f128_pd(t1, t3, 0x31));
+        for (unsigned l = 0; l < 4; ++l) {
+            cand[n_in] = static_cast<std::uint32_t>(j + l);
+            n_in += (in >> l) & 1U;
+        }
+    }
+    j0 = j;
+    return n_in;
+}
+
 // A quad and a point in each of four lanes, with newton()'s differences of the corners.
 struct Quad4 {
     __m256d ax, ay, px, py, ex, ey, fx, fy, gx, gy;
@@ -436,7 +486,77 @@ constexpr int NEWTON_FIRST = 3;
 }
 #endif
 
-// Whether the CPU has AVX2 (for weights4).
+// Pass 1's pre-scan of a row of nq quads (Walk): their rounded bounds into qb (ceil(min u),
+// floor(max u), ceil(min v), floor(max v) of quad j at 4 j .. 4 j + 3) and the quads whose box
+// may hold an output centre (rows_in & (cols_in | shifts), as the walk tested them one by one)
+// into cand[0 .. the answer), in column order; the corners' per-cell rounded u and v of the row
+// are cu, fu, cv, fv [0 .. nq] (the next row's nc further on). Only for a block without odd
+// cells: no NaN, so the minimum and maximum of the four corners are the same doubles in any
+// order. Four quads at a time with AVX2 when avx2 (quad_boxes4), then two with SSE2, then one.
+size_t quad_boxes(const double* cu, const double* fu, const double* cv, const double* fv, size_t nc,
+                  size_t nq, bool shifts, double oh1, double ow1, bool avx2, double* qb,
+                  std::uint32_t* cand) {
+    size_t n_in = 0, j = 0;
+#if BAIMS_SWATH_AVX2
+    if (avx2) {
+        n_in = quad_boxes4(cu, fu, cv, fv, nc, nq, shifts, oh1, ow1, qb, cand, n_in, j);
+    }
+#endif
+#if defined(__SSE2__)
+    const __m128d zero = _mm_setzero_pd(), oh = _mm_set1_pd(oh1), ow = _mm_set1_pd(ow1);
+    // The minimum (maximum) of the four corners of quads i and i + 1 in a.
+    const auto quad_min = [nc](const double* a, size_t i) {
+        return _mm_min_pd(_mm_min_pd(_mm_loadu_pd(a + i), _mm_loadu_pd(a + nc + i)),
+                          _mm_min_pd(_mm_loadu_pd(a + i + 1), _mm_loadu_pd(a + nc + i + 1)));
+    };
+    const auto quad_max = [nc](const double* a, size_t i) {
+        return _mm_max_pd(_mm_max_pd(_mm_loadu_pd(a + i), _mm_loadu_pd(a + nc + i)),
+                          _mm_max_pd(_mm_loadu_pd(a + i + 1), _mm_loadu_pd(a + nc + i + 1)));
+    };
+    const __m128d sh = _mm_castsi128_pd(_mm_set1_epi32(shifts ? -1 : 0));
+    for (; j + 2 <= nq; j += 2) {
+        // Quads j and j + 1: corners j, j + 1 (row r) and nc + j, nc + j + 1 (r + 1).
+        const __m128d r0 = quad_min(cu, j), r1 = quad_max(fu, j);
+        const __m128d cl = quad_min(cv, j), ch = quad_max(fv, j);
+        const __m128d rows_in = _mm_and_pd(_mm_and_pd(_mm_cmpge_pd(r1, zero), _mm_cmple_pd(r0, oh)),
+                                           _mm_cmple_pd(r0, r1));
+        const __m128d cols_in = _mm_and_pd(_mm_and_pd(_mm_cmpge_pd(ch, zero), _mm_cmple_pd(cl, ow)),
+                                           _mm_cmple_pd(cl, ch));
+        const int in = _mm_movemask_pd(_mm_and_pd(rows_in, _mm_or_pd(cols_in, sh)));
+        double* dst = qb + 4 * j;
+        _mm_storeu_pd(dst, _mm_unpacklo_pd(r0, r1));
+        _mm_storeu_pd(dst + 2, _mm_unpacklo_pd(cl, ch));
+        _mm_storeu_pd(dst + 4, _mm_unpackhi_pd(r0, r1));
+        _mm_storeu_pd(dst + 6, _mm_unpackhi_pd(cl, ch));
+        cand[n_in] = static_cast<std::uint32_t>(j);
+        n_in += static_cast<size_t>(in & 1);
+        cand[n_in] = static_cast<std::uint32_t>(j + 1);
+        n_in += static_cast<size_t>(in >> 1);
+    }
+#endif
+    for (; j < nq; ++j) {
+        const double r0 =
+            std::min(std::min(cu[j], cu[nc + j]), std::min(cu[j + 1], cu[nc + j + 1]));
+        const double r1 =
+            std::max(std::max(fu[j], fu[nc + j]), std::max(fu[j + 1], fu[nc + j + 1]));
+        const double cl =
+            std::min(std::min(cv[j], cv[nc + j]), std::min(cv[j + 1], cv[nc + j + 1]));
+        const double ch =
+            std::max(std::max(fv[j], fv[nc + j]), std::max(fv[j + 1], fv[nc + j + 1]));
+        const bool rows_in = (r1 >= 0) & (r0 <= oh1) & (r0 <= r1);
+        const bool cols_in = (ch >= 0) & (cl <= ow1) & (cl <= ch);
+        qb[4 * j] = r0;
+        qb[4 * j + 1] = r1;
+        qb[4 * j + 2] = cl;
+        qb[4 * j + 3] = ch;
+        cand[n_in] = static_cast<std::uint32_t>(j);
+        n_in += static_cast<size_t>(rows_in & (cols_in | shifts));
+    }
+    (void)avx2;
+    return n_in;
+}
+
+// Whether the CPU has AVX2 (for weights4 and quad_boxes4).
 bool cpu_has_avx2() {
 #if BAIMS_SWATH_AVX2
     static const bool has = [] {
@@ -449,9 +569,9 @@ bool cpu_has_avx2() {
 #endif
 }
 
-// Whether the weights of pass 1 use weights4(): the CPU has AVX2, unless the environment sets
+// Whether pass 1 uses weights4() and quad_boxes4(): the CPU has AVX2, unless the environment sets
 // BAIMS_SWATH_AVX2=0 (the fallback on such a CPU: the tests run both).
-bool avx2_weights() {
+bool use_avx2() {
     static const bool on = [] {
         const char* v = std::getenv("BAIMS_SWATH_AVX2");
         return cpu_has_avx2() && !(v != nullptr && std::string_view(v) == "0");
@@ -1052,80 +1172,13 @@ struct Walk {
             if constexpr (WEIGHTED) {
                 claimed.reserve(4 * (band + 1));
             }
-            const bool avx2 = WEIGHTED && avx2_weights();
+            const bool avx2 = WEIGHTED && use_avx2();
+            const bool avx2_scan = use_avx2();
             WeighScratch weigh_scratch;
             std::vector<double> xr(band + 1), yr(band + 1); // one row of them
             // One row of quads: the candidates and their rounded bounds (quad_boxes).
             std::vector<std::uint32_t> cand(band);
             std::vector<double> qb(4 * band);
-            // The rounded bounds of the nq quads of the row whose corners start at k0 in the
-            // block's cells (rows of nc), into qb, and the quads whose box may hold an output
-            // centre (rows_in & (cols_in | shifts), as the walk tested them one by one) into
-            // cand[0 .. ncand). Only for a block without odd cells: no NaN, so the minimum and
-            // maximum of the four corners are the same doubles in any order.
-            auto quad_boxes = [&](size_t k0, size_t nc, size_t nq, bool shifts, double oh1,
-                                  double ow1, size_t& ncand) {
-                const double* cu = cus.data() + k0;
-                const double* fu = fus.data() + k0;
-                const double* cv = cvs.data() + k0;
-                const double* fv = fvs.data() + k0;
-                size_t n_in = 0, j = 0;
-#if defined(__SSE2__)
-                const __m128d zero = _mm_setzero_pd(), oh = _mm_set1_pd(oh1), ow = _mm_set1_pd(ow1);
-                // The minimum (maximum) of the four corners of quads i and i + 1 in a.
-                const auto quad_min = [nc](const double* a, size_t i) {
-                    return _mm_min_pd(
-                        _mm_min_pd(_mm_loadu_pd(a + i), _mm_loadu_pd(a + nc + i)),
-                        _mm_min_pd(_mm_loadu_pd(a + i + 1), _mm_loadu_pd(a + nc + i + 1)));
-                };
-                const auto quad_max = [nc](const double* a, size_t i) {
-                    return _mm_max_pd(
-                        _mm_max_pd(_mm_loadu_pd(a + i), _mm_loadu_pd(a + nc + i)),
-                        _mm_max_pd(_mm_loadu_pd(a + i + 1), _mm_loadu_pd(a + nc + i + 1)));
-                };
-                const __m128d sh = _mm_castsi128_pd(_mm_set1_epi32(shifts ? -1 : 0));
-                for (; j + 2 <= nq; j += 2) {
-                    // Quads j and j + 1: corners j, j + 1 (row r) and nc + j, nc + j + 1 (r + 1).
-                    const __m128d r0 = quad_min(cu, j), r1 = quad_max(fu, j);
-                    const __m128d cl = quad_min(cv, j), ch = quad_max(fv, j);
-                    const __m128d rows_in =
-                        _mm_and_pd(_mm_and_pd(_mm_cmpge_pd(r1, zero), _mm_cmple_pd(r0, oh)),
-                                   _mm_cmple_pd(r0, r1));
-                    const __m128d cols_in =
-                        _mm_and_pd(_mm_and_pd(_mm_cmpge_pd(ch, zero), _mm_cmple_pd(cl, ow)),
-                                   _mm_cmple_pd(cl, ch));
-                    const int in = _mm_movemask_pd(_mm_and_pd(rows_in, _mm_or_pd(cols_in, sh)));
-                    double* dst = qb.data() + 4 * j;
-                    _mm_storeu_pd(dst, _mm_unpacklo_pd(r0, r1));
-                    _mm_storeu_pd(dst + 2, _mm_unpacklo_pd(cl, ch));
-                    _mm_storeu_pd(dst + 4, _mm_unpackhi_pd(r0, r1));
-                    _mm_storeu_pd(dst + 6, _mm_unpackhi_pd(cl, ch));
-                    cand[n_in] = static_cast<std::uint32_t>(j);
-                    n_in += static_cast<size_t>(in & 1);
-                    cand[n_in] = static_cast<std::uint32_t>(j + 1);
-                    n_in += static_cast<size_t>(in >> 1);
-                }
-#endif
-                for (; j < nq; ++j) {
-                    const double r0 =
-                        std::min(std::min(cu[j], cu[nc + j]), std::min(cu[j + 1], cu[nc + j + 1]));
-                    const double r1 =
-                        std::max(std::max(fu[j], fu[nc + j]), std::max(fu[j + 1], fu[nc + j + 1]));
-                    const double cl =
-                        std::min(std::min(cv[j], cv[nc + j]), std::min(cv[j + 1], cv[nc + j + 1]));
-                    const double ch =
-                        std::max(std::max(fv[j], fv[nc + j]), std::max(fv[j + 1], fv[nc + j + 1]));
-                    const bool rows_in = (r1 >= 0) & (r0 <= oh1) & (r0 <= r1);
-                    const bool cols_in = (ch >= 0) & (cl <= ow1) & (cl <= ch);
-                    qb[4 * j] = r0;
-                    qb[4 * j + 1] = r1;
-                    qb[4 * j + 2] = cl;
-                    qb[4 * j + 3] = ch;
-                    cand[n_in] = static_cast<std::uint32_t>(j);
-                    n_in += static_cast<size_t>(rows_in & (cols_in | shifts));
-                }
-                ncand = n_in;
-            };
             // Keyed: the block's positions with one cell more on every side (the 4x4 cells
             // around each quad), rows wr0.., columns wc0..wc0 + ww - 1.
             std::vector<double> wlon, wlat;
@@ -1330,7 +1383,9 @@ struct Walk {
                         }
                         ncand = nq;
                     } else {
-                        quad_boxes(k0, nc, nq, shifts, oh1, ow1, ncand);
+                        ncand = quad_boxes(cus.data() + k0, fus.data() + k0, cvs.data() + k0,
+                                           fvs.data() + k0, nc, nq, shifts, oh1, ow1, avx2_scan,
+                                           qb.data(), cand.data());
                     }
                     for (size_t ci = 0; ci < ncand; ++ci) {
                         const size_t j = cand[ci], c = c0 + j;
@@ -1924,6 +1979,12 @@ struct Walk {
 };
 
 } // namespace
+
+size_t detail::swath_quad_boxes(const double* cu, const double* fu, const double* cv,
+                                const double* fv, size_t nc, size_t nq, bool shifts, double oh1,
+                                double ow1, bool avx2, double* qb, std::uint32_t* cand) {
+    return quad_boxes(cu, fu, cv, fv, nc, nq, shifts, oh1, ow1, avx2 && cpu_has_avx2(), qb, cand);
+}
 
 size_t detail::swath_weights(const double* corners, const double* p, size_t n, bool avx2, double* s,
                              double* t) {

@@ -218,6 +218,12 @@ namespace detail {
 // says), else with the scalar code. Returns how many of the n the AVX2 kernel answered.
 size_t swath_weights(const double* corners, const double* p, size_t n, bool avx2, double* s,
                      double* t);
+// Test hook of resample_swath.cpp: pass 1's pre-scan of a row of nq quads (quad_boxes), with
+// AVX2 when avx2 is true and the CPU has it, else with SSE2 and scalar code: the quads' rounded
+// bounds into qb[4 nq], the candidates into cand (nq entries); returns their number.
+size_t swath_quad_boxes(const double* cu, const double* fu, const double* cv, const double* fv,
+                        size_t nc, size_t nq, bool shifts, double oh1, double ow1, bool avx2,
+                        double* qb, std::uint32_t* cand);
 } // namespace detail
 
 // resample_block over any SourceMap; src is a slab of src_w columns (io::cols of the geometry).

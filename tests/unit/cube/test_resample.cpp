@@ -1564,3 +1564,85 @@ TEST_CASE("swath: AVX2 bilinear weights equal the scalar code's", "[cube][swath]
     }
     CHECK(far == 0);
 }
+
+// Pass 1's pre-scan of a row of quads four at a time with AVX2 (when the CPU has it) against the
+// SSE2 and scalar code on the same rounded bounds: the same bounds (bits) and candidates, for
+// rows of every length 1..70 (the AVX2 loop's tails), with and without 360-degree shifts,
+// with bounds on the grid's edges (0, oh1, ow1), just beyond them, empty boxes (ceil > floor),
+// and signed zeros.
+TEST_CASE("swath: AVX2 pre-scan of a row of quads equals the SSE2 and scalar code's",
+          "[cube][swath]") {
+    std::uint64_t seed = 987;
+    auto pick = [&seed](std::initializer_list<double> v) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        return *(v.begin() + static_cast<size_t>((seed >> 33) % v.size()));
+    };
+    const double oh1 = 9, ow1 = 12;
+    size_t total_cand = 0, total_quads = 0;
+    for (size_t nq = 1; nq <= 70; ++nq) {
+        const size_t nc = nq + 1;
+        for (const bool shifts : {false, true}) {
+            for (int rep = 0; rep < 20; ++rep) {
+                // Per cell ceil(u), floor(u), ceil(v), floor(v) (two rows of nc cells). Even
+                // reps: spread values, floor at or one below ceil (most boxes hold a centre);
+                // odd reps: cells close together as in a swath finer than the grid (floor one
+                // below ceil: a box without a centre unless its corners differ), near the edges.
+                std::vector<double> cu(2 * nc), fu(2 * nc), cv(2 * nc), fv(2 * nc);
+                const double bu = pick({-1, 0, 5, 9, 10}), bv = pick({-1, 0, 6, 12, 13});
+                for (size_t k = 0; k < 2 * nc; ++k) {
+                    if (rep % 2 == 0) {
+                        const double u = pick({-2, -1, -0.0, 0, 1, 4, 8, 9, 10, 11});
+                        const double v = pick({-3, -1, 0, -0.0, 2, 11, 12, 13, 20});
+                        cu[k] = u;
+                        fu[k] = u - pick({0, 1});
+                        cv[k] = v;
+                        fv[k] = v - pick({0, 1});
+                    } else {
+                        cu[k] = bu + pick({0, 0, 0, 1});
+                        fu[k] = cu[k] - 1;
+                        cv[k] = bv + pick({0, 0, 0, 1});
+                        fv[k] = cv[k] - 1;
+                    }
+                }
+                std::vector<double> qb0(4 * nq), qb1(4 * nq);
+                std::vector<std::uint32_t> c0(nq), c1(nq);
+                const size_t n0 =
+                    detail::swath_quad_boxes(cu.data(), fu.data(), cv.data(), fv.data(), nc, nq,
+                                             shifts, oh1, ow1, false, qb0.data(), c0.data());
+                const size_t n1 =
+                    detail::swath_quad_boxes(cu.data(), fu.data(), cv.data(), fv.data(), nc, nq,
+                                             shifts, oh1, ow1, true, qb1.data(), c1.data());
+                INFO("nq " << nq << " shifts " << shifts << " rep " << rep);
+                REQUIRE(n0 == n1);
+                CHECK(std::memcmp(qb0.data(), qb1.data(), qb0.size() * sizeof(double)) == 0);
+                CHECK(std::equal(c0.begin(), c0.begin() + static_cast<std::ptrdiff_t>(n0),
+                                 c1.begin()));
+                // The candidates against the box test written out (scalar, per quad).
+                size_t expect = 0;
+                for (size_t j = 0; j < nq; ++j) {
+                    const double r0 = std::min({cu[j], cu[j + 1], cu[nc + j], cu[nc + j + 1]});
+                    const double r1 = std::max({fu[j], fu[j + 1], fu[nc + j], fu[nc + j + 1]});
+                    const double cl = std::min({cv[j], cv[j + 1], cv[nc + j], cv[nc + j + 1]});
+                    const double ch = std::max({fv[j], fv[j + 1], fv[nc + j], fv[nc + j + 1]});
+                    const bool in = r1 >= 0 && r0 <= oh1 && r0 <= r1 &&
+                                    ((ch >= 0 && cl <= ow1 && cl <= ch) || shifts);
+                    if (in) {
+                        CHECK(expect < n0);
+                        if (expect < n0) {
+                            CHECK(c0[expect] == j);
+                        }
+                        ++expect;
+                    }
+                    CHECK(qb0[4 * j] == r0);
+                    CHECK(qb0[4 * j + 3] == ch);
+                }
+                CHECK(expect == n0);
+                total_cand += n0;
+                total_quads += nq;
+            }
+        }
+    }
+    // Both kinds of quads occur.
+    CHECK(total_cand > total_quads / 10);
+    CHECK(total_cand < total_quads * 9 / 10);
+}
