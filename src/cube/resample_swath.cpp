@@ -419,10 +419,10 @@ residual(__m256d a, __m256d e, __m256d f, __m256d g, __m256d p, __m256d s, __m25
 // lanes, in 16 % of the groups of four), and would hold its group's three others for 17 more.
 constexpr int NEWTON_FIRST = 3;
 
-// The weights of in[0..3] into s_out[l], t_out[l] for the lanes l whose bit is set in the
-// answer's low 4 bits. Bits 4..7: the lanes still in Newton's method after NEWTON_FIRST steps,
-// their s, t (not clamped) in s_out, t_out, to go on with weights4_later.
-[[gnu::target("avx2")]] unsigned weights4(const WeightIn* in, double* s_out, double* t_out) {
+// closed_starts()'s first start (s0, t0) of in[0..3] into s_out, t_out; the lanes that have one
+// (finite) in the answer's bits. (A row's starts are all found before its Newton steps: neither
+// loop's chains of divisions then waits for the other's branches, so the groups overlap.)
+[[gnu::target("avx2")]] unsigned starts4(const WeightIn* in, double* s_out, double* t_out) {
     const Quad4 q = load_quad4(in);
     const __m256d zero = _mm256_setzero_pd();
     const __m256d sign = _mm256_set1_pd(-0.0);
@@ -464,13 +464,33 @@ constexpr int NEWTON_FIRST = 3;
                                          _mm256_sub_pd(hx, _mm256_mul_pd(t0, q.fx)), along_x);
     const __m256d s0 = _mm256_div_pd(num, _mm256_blendv_pd(ddy, ddx, along_x));
     ok = _mm256_and_pd(ok, _mm256_and_pd(v_cmp_lt(v_abs(s0), inf), v_cmp_lt(v_abs(t0), inf)));
+    _mm256_storeu_pd(s_out, s0);
+    _mm256_storeu_pd(t_out, t0);
+    return static_cast<unsigned>(_mm256_movemask_pd(ok));
+}
+
+// Lanes as a mask from the bits of `bits` (bit l: lane l).
+[[gnu::target("avx2")]] inline __m256d lanes(unsigned bits) {
+    const __m256i bit = _mm256_set_epi64x(8, 4, 2, 1);
+    return _mm256_castsi256_pd(_mm256_cmpeq_epi64(
+        _mm256_and_si256(_mm256_set1_epi64x(static_cast<long long>(bits)), bit), bit));
+}
+
+// The weights of in[0..3] from starts4's starts in s_io, t_io (the lanes of `ok`) into s_io[l],
+// t_io[l] for the lanes l whose bit is set in the answer's low 4 bits. Bits 4..7: the lanes still
+// in Newton's method after NEWTON_FIRST steps, their s, t (not clamped) in s_io, t_io, to go on
+// with weights4_later.
+[[gnu::target("avx2")]] unsigned weights4(const WeightIn* in, double* s_io, double* t_io,
+                                          unsigned ok) {
+    const Quad4 q = load_quad4(in);
     // newton() from (s0, t0), its first steps
-    __m256d s = s0, t = t0, active = ok, root = zero;
+    __m256d s = _mm256_loadu_pd(s_io), t = _mm256_loadu_pd(t_io);
+    __m256d active = lanes(ok), root = _mm256_setzero_pd();
     newton4(q, s, t, active, root, 0, NEWTON_FIRST);
-    const __m256d done = finish4(s, t, root, s_out, t_out);
+    const __m256d done = finish4(s, t, root, s_io, t_io);
     // the lanes still running: their s, t as they are
-    _mm256_maskstore_pd(s_out, _mm256_castpd_si256(active), s);
-    _mm256_maskstore_pd(t_out, _mm256_castpd_si256(active), t);
+    _mm256_maskstore_pd(s_io, _mm256_castpd_si256(active), s);
+    _mm256_maskstore_pd(t_io, _mm256_castpd_si256(active), t);
     return static_cast<unsigned>(_mm256_movemask_pd(done) | (_mm256_movemask_pd(active) << 4));
 }
 
@@ -581,14 +601,15 @@ bool use_avx2() {
 
 // weigh_all's scratch (kept by the caller from one call to the next).
 struct WeighScratch {
-    std::vector<double> s, t;  // every input's weights
-    std::vector<size_t> later; // the inputs weights4 put aside
+    std::vector<double> s, t;      // every input's weights
+    std::vector<unsigned char> ok; // per group of four: the lanes with a closed-form start
+    std::vector<size_t> later;     // the inputs weights4 put aside
 };
 
 // bilinear_weights() of in(0) .. in(n - 1) (WeightIn), handed to store(i, s, t) in that order;
-// with avx2, four at a time by weights4() (the last group padded with copies of the last input),
-// then the lanes it put aside four at a time by weights4_later(), the rest by
-// bilinear_weights(). Returns how many of them the AVX2 kernels answered.
+// with avx2, four at a time by starts4() then weights4() (the last group padded with copies of
+// the last input), then the lanes weights4() put aside four at a time by weights4_later(), the
+// rest by bilinear_weights(). Returns how many of them the AVX2 kernels answered.
 template <typename In, typename Store>
 size_t weigh_all(size_t n, bool avx2, In in, Store store, WeighScratch& sc) {
 #if BAIMS_SWATH_AVX2
@@ -602,12 +623,21 @@ size_t weigh_all(size_t n, bool avx2, In in, Store store, WeighScratch& sc) {
             const WeightIn w = in(k);
             bilinear_weights(*w.a, *w.b, *w.c, *w.d, *w.p, sc.s[k], sc.t[k]);
         };
-        for (size_t i = 0; i < n; i += 4) {
+        sc.ok.resize(n4 / 4);
+        auto group = [&](size_t i) {
             std::array<WeightIn, 4> w;
             for (size_t l = 0; l < 4; ++l) {
                 w[l] = in(std::min(i + l, n - 1));
             }
-            const unsigned r = weights4(w.data(), sc.s.data() + i, sc.t.data() + i);
+            return w;
+        };
+        for (size_t i = 0; i < n; i += 4) {
+            sc.ok[i / 4] = static_cast<unsigned char>(
+                starts4(group(i).data(), sc.s.data() + i, sc.t.data() + i));
+        }
+        for (size_t i = 0; i < n; i += 4) {
+            const unsigned r =
+                weights4(group(i).data(), sc.s.data() + i, sc.t.data() + i, sc.ok[i / 4]);
             for (size_t l = 0; l < 4 && i + l < n; ++l) {
                 if (((r >> l) & 1U) != 0) {
                     ++answered;
