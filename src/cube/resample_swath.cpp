@@ -14,21 +14,22 @@
 // blocks of 64 x 64 quads (the output pixels they meet stay in the cache), takes each quad's
 // bounding box from its cells' positions in output pixel units (computed once per cell; the
 // quads of a row whose box holds no output centre, 44 % in bench/swath.sh, are sorted out first by
-// a straight loop, and a box of one centre is tested without the scan's loops), skips the centres
-// outside the quad's convex hull and takes those well inside a strictly convex quad without
-// inverting it (Hull: such a quad is the one-to-one bilinear image of the unit square), and stops
-// Newton's method once it has converged (holds): shortcuts that give the same owners as the full
-// inversion (except that a centre inside a convex quad on which Newton's method fails is now held).
-// Pass 2 is walked in tiles of 64 x 64 output pixels; for nearest, the positions of the swath cells
-// a tile searches are decoded once per tile. Nearest on a swath of at most 2^27 cells searches in
-// pass 1 instead (keyed): a claim that can win stores q * 16 + n, n the claiming quad's nearest
-// cell among its 4x4 (the block's positions are decoded with a one-cell halo), so the minimum is
-// still the first quad, with its search; the keys then become cell indices. Bilinear with plain
-// claims (the two rounds of bands) stores a winning claim's weights in pass 1 as well (weights():
-// the same function and doubles as pass 2; a later, lower quad overwrites them; computed after each
-// row of a block's quads, in the order of the claims, so that the pixels' independent computations
-// overlap; four at a time with AVX2 when the CPU has it, the same doubles: weights4), so pass 2
-// runs for bilinear only when the claims were atomic minima.
+// a straight loop, four quads at a time with AVX2 when the CPU has it, and a box of one centre is
+// tested without the scan's loops), skips the centres outside the quad's convex hull and takes
+// those well inside a strictly convex quad without inverting it (Hull: such a quad is the
+// one-to-one bilinear image of the unit square), and stops Newton's method once it has converged
+// (holds): shortcuts that give the same owners as the full inversion (except that a centre inside a
+// convex quad on which Newton's method fails is now held). Pass 2 is walked in tiles of 64 x 64
+// output pixels; for nearest, the positions of the swath cells a tile searches are decoded once per
+// tile. Nearest on a swath of at most 2^27 cells searches in pass 1 instead (keyed): a claim that
+// can win stores q * 16 + n, n the claiming quad's nearest cell among its 4x4 (the block's
+// positions are decoded with a one-cell halo), so the minimum is still the first quad, with its
+// search; the keys then become cell indices. Bilinear with plain claims (the two rounds of bands)
+// stores a winning claim's weights in pass 1 as well (bilinear_weights(): the same function and
+// doubles as pass 2; a later, lower quad overwrites them; computed after each row of a block's
+// quads, in the order of the claims, so that the pixels' independent computations overlap; four at
+// a time with AVX2 when the CPU has it, the same doubles: weights4), so pass 2 runs for bilinear
+// only when the claims were atomic minima.
 //   nearest   the cell whose centre is nearest to the output centre, searched among the 4x4
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
