@@ -14,20 +14,22 @@
 // blocks of 64 x 64 quads (the output pixels they meet stay in the cache), takes each quad's
 // bounding box from its cells' positions in output pixel units (computed once per cell; the
 // quads of a row whose box holds no output centre, 44 % in bench/swath.sh, are sorted out first by
-// a straight loop, and a box of one centre is tested without the scan's loops), skips the centres
-// outside the quad's convex hull and takes those well inside a strictly convex quad without
-// inverting it (Hull: such a quad is the one-to-one bilinear image of the unit square), and stops
-// Newton's method once it has converged (holds): shortcuts that give the same owners as the full
-// inversion (except that a centre inside a convex quad on which Newton's method fails is now held).
-// Pass 2 is walked in tiles of 64 x 64 output pixels; for nearest, the positions of the swath cells
-// a tile searches are decoded once per tile. Nearest on a swath of at most 2^27 cells searches in
-// pass 1 instead (keyed): a claim that can win stores q * 16 + n, n the claiming quad's nearest
-// cell among its 4x4 (the block's positions are decoded with a one-cell halo), so the minimum is
-// still the first quad, with its search; the keys then become cell indices. Bilinear with plain
-// claims (the two rounds of bands) stores a winning claim's weights in pass 1 as well (weights():
-// the same function and doubles as pass 2; a later, lower quad overwrites them; computed after each
-// row of a block's quads, in the order of the claims, so that the pixels' independent computations
-// overlap), so pass 2 runs for bilinear only when the claims were atomic minima.
+// a straight loop, four quads at a time with AVX2 when the CPU has it, and a box of one centre is
+// tested without the scan's loops), skips the centres outside the quad's convex hull and takes
+// those well inside a strictly convex quad without inverting it (Hull: such a quad is the
+// one-to-one bilinear image of the unit square), and stops Newton's method once it has converged
+// (holds): shortcuts that give the same owners as the full inversion (except that a centre inside a
+// convex quad on which Newton's method fails is now held). Pass 2 is walked in tiles of 64 x 64
+// output pixels; for nearest, the positions of the swath cells a tile searches are decoded once per
+// tile. Nearest on a swath of at most 2^27 cells searches in pass 1 instead (keyed): a claim that
+// can win stores q * 16 + n, n the claiming quad's nearest cell among its 4x4 (the block's
+// positions are decoded with a one-cell halo), so the minimum is still the first quad, with its
+// search; the keys then become cell indices. Bilinear with plain claims (the two rounds of bands)
+// stores a winning claim's weights in pass 1 as well (bilinear_weights(): the same function and
+// doubles as pass 2; a later, lower quad overwrites them; computed after each row of a block's
+// quads, in the order of the claims, so that the pixels' independent computations overlap; four at
+// a time with AVX2 when the CPU has it, the same doubles: weights4), so pass 2 runs for bilinear
+// only when the claims were atomic minima.
 //   nearest   the cell whose centre is nearest to the output centre, searched among the 4x4
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
@@ -53,12 +55,21 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <numbers>
 #include <optional>
+#include <string_view>
 #include <type_traits>
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+// The AVX2 kernels of pass 1 (weights4, quad_boxes4), chosen at run time.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define BAIMS_SWATH_AVX2 1
+#include <immintrin.h>
+#else
+#define BAIMS_SWATH_AVX2 0
 #endif
 
 namespace baims::cube {
@@ -186,6 +197,495 @@ bool invert_either(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt&
         }
     }
     return false;
+}
+
+// (s, t) in [0, 1]^2 (clamped) of p in the quad (a, b, c, d): Newton's method from the quad's
+// centre, else either closed-form root (invert_either); false when neither is inside.
+bool locate_in(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt& p, double& s,
+               double& t) {
+    constexpr double EPS = 1e-9;
+    if (!invert_bilinear(a, b, c, d, p, s, t) || s < -EPS || s > 1 + EPS || t < -EPS ||
+        t > 1 + EPS) {
+        return invert_either(a, b, c, d, p, s, t);
+    }
+    s = std::clamp(s, 0.0, 1.0);
+    t = std::clamp(t, 0.0, 1.0);
+    return true;
+}
+
+// The bilinear weights (s, t) of output centre p in the quad with corners a, b, c, d (as pass 2
+// takes them: the quad's corners (r, c), (r, c + 1), (r + 1, c), (r + 1, c + 1)): the closed-form
+// start ends where locate_in() ends (up to the last bits of a double, far below a float's);
+// locate_in() when it does not converge. Clamped to [0, 1].
+void bilinear_weights(const Pt& a, const Pt& b, const Pt& c, const Pt& d, const Pt& p, double& s,
+                      double& t) {
+    constexpr double EPS = 1e-9;
+    if (!invert_closed(a, b, c, d, p, s, t) || s < -EPS || s > 1 + EPS || t < -EPS || t > 1 + EPS) {
+        if (!locate_in(a, b, c, d, p, s, t)) {
+            // Pass 1 found p inside this convex quad without the inversion (Hull::Inside) and
+            // Newton's method fails on it: the quad's centre rather than a stray iterate.
+            s = 0.5;
+            t = 0.5;
+        }
+    }
+    s = std::clamp(s, 0.0, 1.0);
+    t = std::clamp(t, 0.0, 1.0);
+}
+
+// One bilinear weight to compute: the quad's corners and the output centre.
+struct WeightIn {
+    const Pt *a, *b, *c, *d, *p;
+};
+
+#if BAIMS_SWATH_AVX2
+// Four claims' bilinear_weights() at a time with AVX2 (chosen at run time: the build targets
+// baseline x86-64). The chain of a square root and four or more divisions per pixel is most of
+// bilinear's pass 1; 4 lanes per instruction instead of 1. In each lane the same IEEE operations
+// on the same doubles, in the same order, as closed_starts()'s first start and newton() (no FMA:
+// the attribute enables AVX2 alone, and this file is compiled with -ffp-contract=off), so the
+// same (s, t) (lanes are independent: a lane that is done or failed keeps its values while the
+// others go on). Only the common case is done here: the first closed-form start finite, Newton's
+// method ending at a Root and the root inside [0, 1]^2 (up to 1e-9); 95 % of bench/swath.sh's
+// claims. The lanes of the other cases (the second start, locate_in(), Fail) are left to the
+// caller, which runs bilinear_weights() on them: the whole scalar answer.
+#define BAIMS_AVX2 [[gnu::target("avx2"), gnu::always_inline]] inline
+BAIMS_AVX2 __m256d v_abs(__m256d v) {
+    return _mm256_andnot_pd(_mm256_set1_pd(-0.0), v);
+}
+BAIMS_AVX2 __m256d v_cmp_le(__m256d x, __m256d y) {
+    return _mm256_cmp_pd(x, y, _CMP_LE_OQ); // false when either is NaN, as x <= y
+}
+BAIMS_AVX2 __m256d v_cmp_lt(__m256d x, __m256d y) {
+    return _mm256_cmp_pd(x, y, _CMP_LT_OQ);
+}
+// p0..p3 as four lanes of x and of y.
+BAIMS_AVX2 void load4(const Pt* p0, const Pt* p1, const Pt* p2, const Pt* p3, __m256d& x,
+                      __m256d& y) {
+    const __m256d l02 =
+        _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(&p0->x)), _mm_loadu_pd(&p2->x), 1);
+    const __m256d l13 =
+        _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(&p1->x)), _mm_loadu_pd(&p3->x), 1);
+    x = _mm256_unpacklo_pd(l02, l13); // x0 x1 x2 x3
+    y = _mm256_unpackhi_pd(l02, l13);
+}
+#undef BAIMS_AVX2
+
+// Pass 1's pre-scan of a row of quads (Walk's quad_boxes) four quads at a time with AVX2, for
+// quads j0 + 4 i while they fit in nq: the rounded bounds of quad j into qb[4 j .. 4 j + 3] and
+// the quads whose box may hold an output centre appended to cand from n_in; the new n_in, and
+// in j0 the first quad not done. The same min, max and compares per quad as the SSE2 loop.
+[[gnu::target("avx2")]] size_t quad_boxes4(const double* cu, const double* fu, const double* cv,
+                                           const double* fv, size_t nc, size_t nq, bool shifts,
+                                           double oh1, double ow1, double* qb, std::uint32_t* cand,
+                                           size_t n_in, size_t& j0) {
+    const __m256d zero = _mm256_setzero_pd(), oh = _mm256_set1_pd(oh1), ow = _mm256_set1_pd(ow1);
+    const __m256d sh = _mm256_castsi256_pd(_mm256_set1_epi64x(shifts ? -1 : 0));
+    size_t j = j0;
+    for (; j + 4 <= nq; j += 4) {
+        // Quads j .. j + 3: corners j + l, j + l + 1 (row r) and nc + j + l, nc + j + l + 1.
+        const __m256d r0 = _mm256_min_pd(
+            _mm256_min_pd(_mm256_loadu_pd(cu + j), _mm256_loadu_pd(cu + nc + j)),
+            _mm256_min_pd(_mm256_loadu_pd(cu + j + 1), _mm256_loadu_pd(cu + nc + j + 1)));
+        const __m256d r1 = _mm256_max_pd(
+            _mm256_max_pd(_mm256_loadu_pd(fu + j), _mm256_loadu_pd(fu + nc + j)),
+            _mm256_max_pd(_mm256_loadu_pd(fu + j + 1), _mm256_loadu_pd(fu + nc + j + 1)));
+        const __m256d cl = _mm256_min_pd(
+            _mm256_min_pd(_mm256_loadu_pd(cv + j), _mm256_loadu_pd(cv + nc + j)),
+            _mm256_min_pd(_mm256_loadu_pd(cv + j + 1), _mm256_loadu_pd(cv + nc + j + 1)));
+        const __m256d ch = _mm256_max_pd(
+            _mm256_max_pd(_mm256_loadu_pd(fv + j), _mm256_loadu_pd(fv + nc + j)),
+            _mm256_max_pd(_mm256_loadu_pd(fv + j + 1), _mm256_loadu_pd(fv + nc + j + 1)));
+        const __m256d rows_in = _mm256_and_pd(
+            _mm256_and_pd(_mm256_cmp_pd(r1, zero, _CMP_GE_OQ), _mm256_cmp_pd(r0, oh, _CMP_LE_OQ)),
+            _mm256_cmp_pd(r0, r1, _CMP_LE_OQ));
+        const __m256d cols_in = _mm256_and_pd(
+            _mm256_and_pd(_mm256_cmp_pd(ch, zero, _CMP_GE_OQ), _mm256_cmp_pd(cl, ow, _CMP_LE_OQ)),
+            _mm256_cmp_pd(cl, ch, _CMP_LE_OQ));
+        const auto in = static_cast<unsigned>(
+            _mm256_movemask_pd(_mm256_and_pd(rows_in, _mm256_or_pd(cols_in, sh))));
+        // (r0, r1, cl, ch) of each quad: a 4x4 transpose
+        const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+        const __m256d t2 = _mm256_unpacklo_pd(cl, ch), t3 = _mm256_unpackhi_pd(cl, ch);
+        double* dst = qb + 4 * j;
+        _mm256_storeu_pd(dst, _mm256_permute2f128_pd(t0, t2, 0x20));
+        _mm256_storeu_pd(dst + 4, _mm256_permute2f128_pd(t1, t3, 0x20));
+        _mm256_storeu_pd(dst + 8, _mm256_permute2f128_pd(t0, t2, 0x31));
+        _mm256_storeu_pd(dst + 12, _mm256_permute2f128_pd(t1, t3, 0x31));
+        for (unsigned l = 0; l < 4; ++l) {
+            cand[n_in] = static_cast<std::uint32_t>(j + l);
+            n_in += (in >> l) & 1U;
+        }
+    }
+    j0 = j;
+    return n_in;
+}
+
+// A quad and a point in each of four lanes, with newton()'s differences of the corners.
+struct Quad4 {
+    __m256d ax, ay, px, py, ex, ey, fx, fy, gx, gy;
+};
+[[gnu::target("avx2")]] inline Quad4 load_quad4(const WeightIn* in) {
+    Quad4 q;
+    __m256d bx, by, cx, cy, dx, dy;
+    load4(in[0].a, in[1].a, in[2].a, in[3].a, q.ax, q.ay);
+    load4(in[0].b, in[1].b, in[2].b, in[3].b, bx, by);
+    load4(in[0].c, in[1].c, in[2].c, in[3].c, cx, cy);
+    load4(in[0].d, in[1].d, in[2].d, in[3].d, dx, dy);
+    load4(in[0].p, in[1].p, in[2].p, in[3].p, q.px, q.py);
+    q.ex = _mm256_sub_pd(bx, q.ax);
+    q.ey = _mm256_sub_pd(by, q.ay);
+    q.fx = _mm256_sub_pd(cx, q.ax);
+    q.fy = _mm256_sub_pd(cy, q.ay);
+    q.gx = _mm256_add_pd(_mm256_sub_pd(_mm256_sub_pd(q.ax, bx), cx), dx);
+    q.gy = _mm256_add_pd(_mm256_sub_pd(_mm256_sub_pd(q.ay, by), cy), dy);
+    return q;
+}
+
+// newton()'s residual at (s, t): rx or ry.
+[[gnu::target("avx2"), gnu::always_inline]] inline __m256d
+residual(__m256d a, __m256d e, __m256d f, __m256d g, __m256d p, __m256d s, __m256d t) {
+    return _mm256_sub_pd(
+        _mm256_add_pd(_mm256_add_pd(_mm256_add_pd(a, _mm256_mul_pd(s, e)), _mm256_mul_pd(t, f)),
+                      _mm256_mul_pd(_mm256_mul_pd(s, t), g)),
+        p);
+}
+
+// newton()'s steps it0 .. it1 - 1 (not quick) on the lanes of `active` (the others keep s, t):
+// the lanes that end at a Root (root) and those still running after step it1 - 1 (active); a
+// lane whose determinant is 0 or not finite stops (Fail). With it1 = 20, newton()'s test after
+// its last step too.
+[[gnu::target("avx2")]] inline void newton4(const Quad4& q, __m256d& s, __m256d& t, __m256d& active,
+                                            __m256d& root, int it0, int it1) {
+    const __m256d zero = _mm256_setzero_pd();
+    const __m256d inf = _mm256_set1_pd(std::numeric_limits<double>::infinity());
+    const __m256d scale = _mm256_add_pd(
+        _mm256_add_pd(_mm256_add_pd(v_abs(q.ex), v_abs(q.ey)), v_abs(q.fx)), v_abs(q.fy));
+    const __m256d res_tol = _mm256_mul_pd(_mm256_set1_pd(1e-12), scale);
+    const __m256d step_tol = _mm256_set1_pd(1e-13);
+    for (int it = it0; it < it1 && _mm256_movemask_pd(active) != 0; ++it) {
+        const __m256d rx = residual(q.ax, q.ex, q.fx, q.gx, q.px, s, t);
+        const __m256d ry = residual(q.ay, q.ey, q.fy, q.gy, q.py, s, t);
+        const __m256d j11 = _mm256_add_pd(q.ex, _mm256_mul_pd(t, q.gx));
+        const __m256d j12 = _mm256_add_pd(q.fx, _mm256_mul_pd(s, q.gx));
+        const __m256d j21 = _mm256_add_pd(q.ey, _mm256_mul_pd(t, q.gy));
+        const __m256d j22 = _mm256_add_pd(q.fy, _mm256_mul_pd(s, q.gy));
+        const __m256d det = _mm256_sub_pd(_mm256_mul_pd(j11, j22), _mm256_mul_pd(j12, j21));
+        const __m256d fail = _mm256_or_pd(_mm256_cmp_pd(det, zero, _CMP_EQ_OQ),
+                                          _mm256_cmp_pd(v_abs(det), inf, _CMP_NLT_UQ));
+        active = _mm256_andnot_pd(fail, active);
+        const __m256d ds =
+            _mm256_div_pd(_mm256_sub_pd(_mm256_mul_pd(j22, rx), _mm256_mul_pd(j12, ry)), det);
+        const __m256d dt =
+            _mm256_div_pd(_mm256_sub_pd(_mm256_mul_pd(j11, ry), _mm256_mul_pd(j21, rx)), det);
+        s = _mm256_blendv_pd(s, _mm256_sub_pd(s, ds), active);
+        t = _mm256_blendv_pd(t, _mm256_sub_pd(t, dt), active);
+        const __m256d conv = _mm256_and_pd(v_cmp_lt(_mm256_add_pd(v_abs(ds), v_abs(dt)), step_tol),
+                                           v_cmp_lt(_mm256_add_pd(v_abs(rx), v_abs(ry)), res_tol));
+        const __m256d done = _mm256_and_pd(active, conv);
+        root = _mm256_or_pd(root, done);
+        active = _mm256_andnot_pd(done, active);
+    }
+    if (it1 == 20 && _mm256_movemask_pd(active) != 0) {
+        // 20 steps without convergence: a root when the residual is below 1e-9 of the quad.
+        const __m256d rx = residual(q.ax, q.ex, q.fx, q.gx, q.px, s, t);
+        const __m256d ry = residual(q.ay, q.ey, q.fy, q.gy, q.py, s, t);
+        const __m256d near = v_cmp_lt(_mm256_add_pd(v_abs(rx), v_abs(ry)),
+                                      _mm256_mul_pd(_mm256_set1_pd(1e-9), scale));
+        root = _mm256_or_pd(root, _mm256_and_pd(active, near));
+        active = zero;
+    }
+}
+
+// bilinear_weights()'s range test of the root lanes (NaN fails it: such a lane goes to the
+// caller) and std::clamp(v, 0, 1) (v < 0 ? 0 : 1 < v ? 1 : v) of s and t, into s_out, t_out:
+// the lanes that are done.
+[[gnu::target("avx2")]] inline __m256d finish4(__m256d s, __m256d t, __m256d root, double* s_out,
+                                               double* t_out) {
+    const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
+    const __m256d lo = _mm256_set1_pd(-1e-9), hi = _mm256_set1_pd(1 + 1e-9);
+    const __m256d in_s = _mm256_and_pd(v_cmp_le(lo, s), v_cmp_le(s, hi));
+    const __m256d in_t = _mm256_and_pd(v_cmp_le(lo, t), v_cmp_le(t, hi));
+    s = _mm256_blendv_pd(s, zero, v_cmp_lt(s, zero));
+    s = _mm256_blendv_pd(s, one, v_cmp_lt(one, s));
+    t = _mm256_blendv_pd(t, zero, v_cmp_lt(t, zero));
+    t = _mm256_blendv_pd(t, one, v_cmp_lt(one, t));
+    _mm256_storeu_pd(s_out, s);
+    _mm256_storeu_pd(t_out, t);
+    return _mm256_and_pd(root, _mm256_and_pd(in_s, in_t));
+}
+
+// Newton's steps of weights4 before a lane is put aside (for weights4_later): from the
+// closed-form start nearly every lane converges within 3 steps; one that does not usually runs
+// all 20 (its residual stays at the rounding level of the coordinates: ~5 % of bench/swath.sh's
+// lanes, in 16 % of the groups of four), and would hold its group's three others for 17 more.
+constexpr int NEWTON_FIRST = 3;
+
+// closed_starts()'s first start (s0, t0) of in[0..3] into s_out, t_out; the lanes that have one
+// (finite) in the answer's bits. (A row's starts are all found before its Newton steps: neither
+// loop's chains of divisions then waits for the other's branches, so the groups overlap.)
+[[gnu::target("avx2")]] unsigned starts4(const WeightIn* in, double* s_out, double* t_out) {
+    const Quad4 q = load_quad4(in);
+    const __m256d zero = _mm256_setzero_pd();
+    const __m256d sign = _mm256_set1_pd(-0.0);
+    const __m256d inf = _mm256_set1_pd(std::numeric_limits<double>::infinity());
+    // closed_starts(), its first start
+    const __m256d hx = _mm256_sub_pd(q.px, q.ax), hy = _mm256_sub_pd(q.py, q.ay);
+    const __m256d k2 = _mm256_sub_pd(_mm256_mul_pd(q.gx, q.fy), _mm256_mul_pd(q.gy, q.fx));
+    const __m256d k1 =
+        _mm256_add_pd(_mm256_sub_pd(_mm256_mul_pd(hx, q.gy), _mm256_mul_pd(hy, q.gx)),
+                      _mm256_sub_pd(_mm256_mul_pd(q.ex, q.fy), _mm256_mul_pd(q.ey, q.fx)));
+    const __m256d k0 = _mm256_sub_pd(_mm256_mul_pd(hx, q.ey), _mm256_mul_pd(hy, q.ex));
+    const __m256d lin = v_cmp_le(v_abs(k2), _mm256_mul_pd(_mm256_set1_pd(1e-12), v_abs(k1)));
+    const int lin_m = _mm256_movemask_pd(lin);
+    __m256d ok = _mm256_castsi256_pd(_mm256_set1_epi64x(-1)); // lanes still on the common path
+    __m256d t0 = zero;
+    if (lin_m != 15) {
+        // The quadratic's root nearest to t = 0.5 (a lane with disc NaN or below 0 has none).
+        const __m256d disc = _mm256_sub_pd(
+            _mm256_mul_pd(k1, k1), _mm256_mul_pd(_mm256_mul_pd(_mm256_set1_pd(4.0), k0), k2));
+        ok = _mm256_and_pd(ok, _mm256_or_pd(lin, _mm256_cmp_pd(disc, zero, _CMP_GE_OQ)));
+        const __m256d root = _mm256_sqrt_pd(disc);
+        const __m256d signed_root =
+            _mm256_or_pd(_mm256_andnot_pd(sign, root), _mm256_and_pd(sign, k1)); // copysign
+        const __m256d qq = _mm256_mul_pd(_mm256_set1_pd(-0.5), _mm256_add_pd(k1, signed_root));
+        const __m256d r1 = _mm256_div_pd(qq, k2), r2 = _mm256_div_pd(k0, qq);
+        const __m256d half = _mm256_set1_pd(0.5);
+        const __m256d first =
+            v_cmp_le(v_abs(_mm256_sub_pd(r1, half)), v_abs(_mm256_sub_pd(r2, half)));
+        t0 = _mm256_blendv_pd(r2, r1, first);
+    }
+    if (lin_m != 0) {
+        const __m256d tl = _mm256_div_pd(_mm256_xor_pd(k0, sign), k1); // -k0 / k1
+        t0 = _mm256_blendv_pd(t0, tl, lin);
+    }
+    const __m256d ddx = _mm256_add_pd(q.ex, _mm256_mul_pd(t0, q.gx));
+    const __m256d ddy = _mm256_add_pd(q.ey, _mm256_mul_pd(t0, q.gy));
+    const __m256d along_x = _mm256_cmp_pd(v_abs(ddx), v_abs(ddy), _CMP_GE_OQ);
+    const __m256d num = _mm256_blendv_pd(_mm256_sub_pd(hy, _mm256_mul_pd(t0, q.fy)),
+                                         _mm256_sub_pd(hx, _mm256_mul_pd(t0, q.fx)), along_x);
+    const __m256d s0 = _mm256_div_pd(num, _mm256_blendv_pd(ddy, ddx, along_x));
+    ok = _mm256_and_pd(ok, _mm256_and_pd(v_cmp_lt(v_abs(s0), inf), v_cmp_lt(v_abs(t0), inf)));
+    _mm256_storeu_pd(s_out, s0);
+    _mm256_storeu_pd(t_out, t0);
+    return static_cast<unsigned>(_mm256_movemask_pd(ok));
+}
+
+// Lanes as a mask from the bits of `bits` (bit l: lane l).
+[[gnu::target("avx2")]] inline __m256d lanes(unsigned bits) {
+    const __m256i bit = _mm256_set_epi64x(8, 4, 2, 1);
+    return _mm256_castsi256_pd(_mm256_cmpeq_epi64(
+        _mm256_and_si256(_mm256_set1_epi64x(static_cast<long long>(bits)), bit), bit));
+}
+
+// The weights of in[0..3] from starts4's starts in s_io, t_io (the lanes of `ok`) into s_io[l],
+// t_io[l] for the lanes l whose bit is set in the answer's low 4 bits. Bits 4..7: the lanes still
+// in Newton's method after NEWTON_FIRST steps, their s, t (not clamped) in s_io, t_io, to go on
+// with weights4_later.
+[[gnu::target("avx2")]] unsigned weights4(const WeightIn* in, double* s_io, double* t_io,
+                                          unsigned ok) {
+    const Quad4 q = load_quad4(in);
+    // newton() from (s0, t0), its first steps
+    __m256d s = _mm256_loadu_pd(s_io), t = _mm256_loadu_pd(t_io);
+    __m256d active = lanes(ok), root = _mm256_setzero_pd();
+    newton4(q, s, t, active, root, 0, NEWTON_FIRST);
+    const __m256d done = finish4(s, t, root, s_io, t_io);
+    // the lanes still running: their s, t as they are
+    _mm256_maskstore_pd(s_io, _mm256_castpd_si256(active), s);
+    _mm256_maskstore_pd(t_io, _mm256_castpd_si256(active), t);
+    return static_cast<unsigned>(_mm256_movemask_pd(done) | (_mm256_movemask_pd(active) << 4));
+}
+
+// The lanes weights4 put aside, four at a time (from different groups: all after the same
+// NEWTON_FIRST steps), from their s, t in s_io, t_io: the rest of newton() and the end of
+// bilinear_weights(), into s_io, t_io; the lanes that are done, as weights4's low bits.
+[[gnu::target("avx2")]] unsigned weights4_later(const WeightIn* in, double* s_io, double* t_io) {
+    const Quad4 q = load_quad4(in);
+    __m256d s = _mm256_loadu_pd(s_io), t = _mm256_loadu_pd(t_io);
+    __m256d active = _mm256_castsi256_pd(_mm256_set1_epi64x(-1)), root = _mm256_setzero_pd();
+    newton4(q, s, t, active, root, NEWTON_FIRST, 20);
+    return static_cast<unsigned>(_mm256_movemask_pd(finish4(s, t, root, s_io, t_io)));
+}
+#endif
+
+// Pass 1's pre-scan of a row of nq quads (Walk): their rounded bounds into qb (ceil(min u),
+// floor(max u), ceil(min v), floor(max v) of quad j at 4 j .. 4 j + 3) and the quads whose box
+// may hold an output centre (rows_in & (cols_in | shifts), as the walk tested them one by one)
+// into cand[0 .. the answer), in column order; the corners' per-cell rounded u and v of the row
+// are cu, fu, cv, fv [0 .. nq] (the next row's nc further on). Only for a block without odd
+// cells: no NaN, so the minimum and maximum of the four corners are the same doubles in any
+// order. Four quads at a time with AVX2 when avx2 (quad_boxes4), then two with SSE2, then one.
+size_t quad_boxes(const double* cu, const double* fu, const double* cv, const double* fv, size_t nc,
+                  size_t nq, bool shifts, double oh1, double ow1, bool avx2, double* qb,
+                  std::uint32_t* cand) {
+    size_t n_in = 0, j = 0;
+#if BAIMS_SWATH_AVX2
+    if (avx2) {
+        n_in = quad_boxes4(cu, fu, cv, fv, nc, nq, shifts, oh1, ow1, qb, cand, n_in, j);
+    }
+#endif
+#if defined(__SSE2__)
+    const __m128d zero = _mm_setzero_pd(), oh = _mm_set1_pd(oh1), ow = _mm_set1_pd(ow1);
+    // The minimum (maximum) of the four corners of quads i and i + 1 in a.
+    const auto quad_min = [nc](const double* a, size_t i) {
+        return _mm_min_pd(_mm_min_pd(_mm_loadu_pd(a + i), _mm_loadu_pd(a + nc + i)),
+                          _mm_min_pd(_mm_loadu_pd(a + i + 1), _mm_loadu_pd(a + nc + i + 1)));
+    };
+    const auto quad_max = [nc](const double* a, size_t i) {
+        return _mm_max_pd(_mm_max_pd(_mm_loadu_pd(a + i), _mm_loadu_pd(a + nc + i)),
+                          _mm_max_pd(_mm_loadu_pd(a + i + 1), _mm_loadu_pd(a + nc + i + 1)));
+    };
+    const __m128d sh = _mm_castsi128_pd(_mm_set1_epi32(shifts ? -1 : 0));
+    for (; j + 2 <= nq; j += 2) {
+        // Quads j and j + 1: corners j, j + 1 (row r) and nc + j, nc + j + 1 (r + 1).
+        const __m128d r0 = quad_min(cu, j), r1 = quad_max(fu, j);
+        const __m128d cl = quad_min(cv, j), ch = quad_max(fv, j);
+        const __m128d rows_in = _mm_and_pd(_mm_and_pd(_mm_cmpge_pd(r1, zero), _mm_cmple_pd(r0, oh)),
+                                           _mm_cmple_pd(r0, r1));
+        const __m128d cols_in = _mm_and_pd(_mm_and_pd(_mm_cmpge_pd(ch, zero), _mm_cmple_pd(cl, ow)),
+                                           _mm_cmple_pd(cl, ch));
+        const int in = _mm_movemask_pd(_mm_and_pd(rows_in, _mm_or_pd(cols_in, sh)));
+        double* dst = qb + 4 * j;
+        _mm_storeu_pd(dst, _mm_unpacklo_pd(r0, r1));
+        _mm_storeu_pd(dst + 2, _mm_unpacklo_pd(cl, ch));
+        _mm_storeu_pd(dst + 4, _mm_unpackhi_pd(r0, r1));
+        _mm_storeu_pd(dst + 6, _mm_unpackhi_pd(cl, ch));
+        cand[n_in] = static_cast<std::uint32_t>(j);
+        n_in += static_cast<size_t>(in & 1);
+        cand[n_in] = static_cast<std::uint32_t>(j + 1);
+        n_in += static_cast<size_t>(in >> 1);
+    }
+#endif
+    for (; j < nq; ++j) {
+        const double r0 =
+            std::min(std::min(cu[j], cu[nc + j]), std::min(cu[j + 1], cu[nc + j + 1]));
+        const double r1 =
+            std::max(std::max(fu[j], fu[nc + j]), std::max(fu[j + 1], fu[nc + j + 1]));
+        const double cl =
+            std::min(std::min(cv[j], cv[nc + j]), std::min(cv[j + 1], cv[nc + j + 1]));
+        const double ch =
+            std::max(std::max(fv[j], fv[nc + j]), std::max(fv[j + 1], fv[nc + j + 1]));
+        const bool rows_in = (r1 >= 0) & (r0 <= oh1) & (r0 <= r1);
+        const bool cols_in = (ch >= 0) & (cl <= ow1) & (cl <= ch);
+        qb[4 * j] = r0;
+        qb[4 * j + 1] = r1;
+        qb[4 * j + 2] = cl;
+        qb[4 * j + 3] = ch;
+        cand[n_in] = static_cast<std::uint32_t>(j);
+        n_in += static_cast<size_t>(rows_in & (cols_in | shifts));
+    }
+    (void)avx2;
+    return n_in;
+}
+
+// Whether the CPU has AVX2 (for weights4 and quad_boxes4).
+bool cpu_has_avx2() {
+#if BAIMS_SWATH_AVX2
+    static const bool has = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") != 0;
+    }();
+    return has;
+#else
+    return false;
+#endif
+}
+
+// Whether pass 1 uses weights4() and quad_boxes4(): the CPU has AVX2, unless the environment sets
+// BAIMS_SWATH_AVX2=0 (the fallback on such a CPU: the tests run both).
+bool use_avx2() {
+    static const bool on = [] {
+        const char* v = std::getenv("BAIMS_SWATH_AVX2");
+        return cpu_has_avx2() && !(v != nullptr && std::string_view(v) == "0");
+    }();
+    return on;
+}
+
+// weigh_all's scratch (kept by the caller from one call to the next).
+struct WeighScratch {
+    std::vector<double> s, t;      // every input's weights
+    std::vector<unsigned char> ok; // per group of four: the lanes with a closed-form start
+    std::vector<size_t> later;     // the inputs weights4 put aside
+};
+
+// bilinear_weights() of in(0) .. in(n - 1) (WeightIn), handed to store(i, s, t) in that order;
+// with avx2, four at a time by starts4() then weights4() (the last group padded with copies of
+// the last input), then the lanes weights4() put aside four at a time by weights4_later(), the
+// rest by bilinear_weights(). Returns how many of them the AVX2 kernels answered.
+template <typename In, typename Store>
+size_t weigh_all(size_t n, bool avx2, In in, Store store, WeighScratch& sc) {
+#if BAIMS_SWATH_AVX2
+    if (avx2 && n > 0) {
+        const size_t n4 = (n + 3) / 4 * 4;
+        sc.s.resize(n4);
+        sc.t.resize(n4);
+        sc.later.clear();
+        size_t answered = 0;
+        auto scalar = [&](size_t k) {
+            const WeightIn w = in(k);
+            bilinear_weights(*w.a, *w.b, *w.c, *w.d, *w.p, sc.s[k], sc.t[k]);
+        };
+        sc.ok.resize(n4 / 4);
+        auto group = [&](size_t i) {
+            std::array<WeightIn, 4> w;
+            for (size_t l = 0; l < 4; ++l) {
+                w[l] = in(std::min(i + l, n - 1));
+            }
+            return w;
+        };
+        for (size_t i = 0; i < n; i += 4) {
+            sc.ok[i / 4] = static_cast<unsigned char>(
+                starts4(group(i).data(), sc.s.data() + i, sc.t.data() + i));
+        }
+        for (size_t i = 0; i < n; i += 4) {
+            const unsigned r =
+                weights4(group(i).data(), sc.s.data() + i, sc.t.data() + i, sc.ok[i / 4]);
+            for (size_t l = 0; l < 4 && i + l < n; ++l) {
+                if (((r >> l) & 1U) != 0) {
+                    ++answered;
+                } else if (((r >> (4 + l)) & 1U) != 0) {
+                    sc.later.push_back(i + l);
+                } else {
+                    scalar(i + l);
+                }
+            }
+        }
+        const size_t nl = sc.later.size();
+        for (size_t j = 0; j < nl; j += 4) {
+            std::array<WeightIn, 4> w;
+            std::array<double, 4> s, t;
+            for (size_t l = 0; l < 4; ++l) {
+                const size_t k = sc.later[std::min(j + l, nl - 1)];
+                w[l] = in(k);
+                s[l] = sc.s[k];
+                t[l] = sc.t[k];
+            }
+            const unsigned r = weights4_later(w.data(), s.data(), t.data());
+            for (size_t l = 0; l < 4 && j + l < nl; ++l) {
+                const size_t k = sc.later[j + l];
+                if (((r >> l) & 1U) != 0) {
+                    sc.s[k] = s[l];
+                    sc.t[k] = t[l];
+                    ++answered;
+                } else {
+                    scalar(k);
+                }
+            }
+        }
+        for (size_t i = 0; i < n; ++i) {
+            store(i, sc.s[i], sc.t[i]);
+        }
+        return answered;
+    }
+#endif
+    (void)avx2;
+    (void)sc;
+    for (size_t i = 0; i < n; ++i) {
+        const WeightIn w = in(i);
+        double s = 0, t = 0;
+        bilinear_weights(*w.a, *w.b, *w.c, *w.d, *w.p, s, t);
+        store(i, s, t);
+    }
+    return 0;
 }
 
 // LatLon2D::unpack, the same double. (A NaN chosen by a mask instead of the jump was ~7 more
@@ -615,15 +1115,7 @@ struct Walk {
         // (s, t) of output centre p in quad q (its corner (r, c) at flat index q), or false:
         // Newton's method from the quad's centre, else either closed-form root (invert_either).
         auto locate = [&](size_t q, const Pt& p, double& s, double& t) {
-            constexpr double EPS = 1e-9;
-            const Pt a = pos(q), b = pos(q + 1), c = pos(q + W), d = pos(q + W + 1);
-            if (!invert_bilinear(a, b, c, d, p, s, t) || s < -EPS || s > 1 + EPS || t < -EPS ||
-                t > 1 + EPS) {
-                return invert_either(a, b, c, d, p, s, t);
-            }
-            s = std::clamp(s, 0.0, 1.0);
-            t = std::clamp(t, 0.0, 1.0);
-            return true;
+            return locate_in(pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s, t);
         };
         // Whether output centre p is in quad q, as locate() says, mostly with fewer Newton
         // steps: stopped once converged (Newton::Near), the answer is clear unless s or t is
@@ -645,26 +1137,6 @@ struct Walk {
                 return true;
             }
             return locate(q, p, s, t);
-        };
-        // The bilinear weights (s, t) of output centre p in quad q with corners a, b, c, d (the
-        // doubles of pos(q), pos(q + 1), pos(q + W), pos(q + W + 1)): the closed-form start ends
-        // where locate() ends (up to the last bits of a double, far below a float's); locate()
-        // when it does not converge. Clamped to [0, 1].
-        auto weights = [&](size_t q, const Pt& a, const Pt& b, const Pt& c, const Pt& d,
-                           const Pt& p, double& s, double& t) {
-            constexpr double EPS = 1e-9;
-            if (!invert_closed(a, b, c, d, p, s, t) || s < -EPS || s > 1 + EPS || t < -EPS ||
-                t > 1 + EPS) {
-                if (!locate(q, p, s, t)) {
-                    // Pass 1 found p inside this convex quad without the inversion
-                    // (Hull::Inside) and Newton's method fails on it: the quad's centre rather
-                    // than a stray iterate.
-                    s = 0.5;
-                    t = 0.5;
-                }
-            }
-            s = std::clamp(s, 0.0, 1.0);
-            t = std::clamp(t, 0.0, 1.0);
         };
         // Pass 1, in parallel over bands of swath rows: each output pixel's owner, the first
         // quad in swath order that holds its centre (an atomic minimum, so the result does not
@@ -721,88 +1193,23 @@ struct Walk {
             // below 1e300 in magnitude takes the quad's own min and max, as before).
             std::vector<double> cus(bn), fus(bn), cvs(bn), fvs(bn);
             std::vector<Pt> ps(bn); // the block's positions, decoded once
-            // Weighted: the winning claims of the current row of quads (output pixel, quad, its
+            // Weighted: the winning claims of the current row of quads (output pixel, its quad's
             // corner (r, c) in ps, the output centre as pass 2 takes it).
             struct Claim {
-                size_t o, q, k;
+                size_t o, k;
                 Pt p;
             };
             std::vector<Claim> claimed;
             if constexpr (WEIGHTED) {
                 claimed.reserve(4 * (band + 1));
             }
+            const bool avx2 = WEIGHTED && use_avx2();
+            const bool avx2_scan = use_avx2();
+            WeighScratch weigh_scratch;
             std::vector<double> xr(band + 1), yr(band + 1); // one row of them
             // One row of quads: the candidates and their rounded bounds (quad_boxes).
             std::vector<std::uint32_t> cand(band);
             std::vector<double> qb(4 * band);
-            // The rounded bounds of the nq quads of the row whose corners start at k0 in the
-            // block's cells (rows of nc), into qb, and the quads whose box may hold an output
-            // centre (rows_in & (cols_in | shifts), as the walk tested them one by one) into
-            // cand[0 .. ncand). Only for a block without odd cells: no NaN, so the minimum and
-            // maximum of the four corners are the same doubles in any order.
-            auto quad_boxes = [&](size_t k0, size_t nc, size_t nq, bool shifts, double oh1,
-                                  double ow1, size_t& ncand) {
-                const double* cu = cus.data() + k0;
-                const double* fu = fus.data() + k0;
-                const double* cv = cvs.data() + k0;
-                const double* fv = fvs.data() + k0;
-                size_t n_in = 0, j = 0;
-#if defined(__SSE2__)
-                const __m128d zero = _mm_setzero_pd(), oh = _mm_set1_pd(oh1), ow = _mm_set1_pd(ow1);
-                // The minimum (maximum) of the four corners of quads i and i + 1 in a.
-                const auto quad_min = [nc](const double* a, size_t i) {
-                    return _mm_min_pd(
-                        _mm_min_pd(_mm_loadu_pd(a + i), _mm_loadu_pd(a + nc + i)),
-                        _mm_min_pd(_mm_loadu_pd(a + i + 1), _mm_loadu_pd(a + nc + i + 1)));
-                };
-                const auto quad_max = [nc](const double* a, size_t i) {
-                    return _mm_max_pd(
-                        _mm_max_pd(_mm_loadu_pd(a + i), _mm_loadu_pd(a + nc + i)),
-                        _mm_max_pd(_mm_loadu_pd(a + i + 1), _mm_loadu_pd(a + nc + i + 1)));
-                };
-                const __m128d sh = _mm_castsi128_pd(_mm_set1_epi32(shifts ? -1 : 0));
-                for (; j + 2 <= nq; j += 2) {
-                    // Quads j and j + 1: corners j, j + 1 (row r) and nc + j, nc + j + 1 (r + 1).
-                    const __m128d r0 = quad_min(cu, j), r1 = quad_max(fu, j);
-                    const __m128d cl = quad_min(cv, j), ch = quad_max(fv, j);
-                    const __m128d rows_in =
-                        _mm_and_pd(_mm_and_pd(_mm_cmpge_pd(r1, zero), _mm_cmple_pd(r0, oh)),
-                                   _mm_cmple_pd(r0, r1));
-                    const __m128d cols_in =
-                        _mm_and_pd(_mm_and_pd(_mm_cmpge_pd(ch, zero), _mm_cmple_pd(cl, ow)),
-                                   _mm_cmple_pd(cl, ch));
-                    const int in = _mm_movemask_pd(_mm_and_pd(rows_in, _mm_or_pd(cols_in, sh)));
-                    double* dst = qb.data() + 4 * j;
-                    _mm_storeu_pd(dst, _mm_unpacklo_pd(r0, r1));
-                    _mm_storeu_pd(dst + 2, _mm_unpacklo_pd(cl, ch));
-                    _mm_storeu_pd(dst + 4, _mm_unpackhi_pd(r0, r1));
-                    _mm_storeu_pd(dst + 6, _mm_unpackhi_pd(cl, ch));
-                    cand[n_in] = static_cast<std::uint32_t>(j);
-                    n_in += static_cast<size_t>(in & 1);
-                    cand[n_in] = static_cast<std::uint32_t>(j + 1);
-                    n_in += static_cast<size_t>(in >> 1);
-                }
-#endif
-                for (; j < nq; ++j) {
-                    const double r0 =
-                        std::min(std::min(cu[j], cu[nc + j]), std::min(cu[j + 1], cu[nc + j + 1]));
-                    const double r1 =
-                        std::max(std::max(fu[j], fu[nc + j]), std::max(fu[j + 1], fu[nc + j + 1]));
-                    const double cl =
-                        std::min(std::min(cv[j], cv[nc + j]), std::min(cv[j + 1], cv[nc + j + 1]));
-                    const double ch =
-                        std::max(std::max(fv[j], fv[nc + j]), std::max(fv[j + 1], fv[nc + j + 1]));
-                    const bool rows_in = (r1 >= 0) & (r0 <= oh1) & (r0 <= r1);
-                    const bool cols_in = (ch >= 0) & (cl <= ow1) & (cl <= ch);
-                    qb[4 * j] = r0;
-                    qb[4 * j + 1] = r1;
-                    qb[4 * j + 2] = cl;
-                    qb[4 * j + 3] = ch;
-                    cand[n_in] = static_cast<std::uint32_t>(j);
-                    n_in += static_cast<size_t>(rows_in & (cols_in | shifts));
-                }
-                ncand = n_in;
-            };
             // Keyed: the block's positions with one cell more on every side (the 4x4 cells
             // around each quad), rows wr0.., columns wc0..wc0 + ww - 1.
             std::vector<double> wlon, wlat;
@@ -1007,7 +1414,9 @@ struct Walk {
                         }
                         ncand = nq;
                     } else {
-                        quad_boxes(k0, nc, nq, shifts, oh1, ow1, ncand);
+                        ncand = quad_boxes(cus.data() + k0, fus.data() + k0, cvs.data() + k0,
+                                           fvs.data() + k0, nc, nq, shifts, oh1, ow1, avx2_scan,
+                                           qb.data(), cand.data());
                     }
                     for (size_t ci = 0; ci < ncand; ++ci) {
                         const size_t j = cand[ci], c = c0 + j;
@@ -1077,7 +1486,7 @@ struct Walk {
                                 // the end of the row of quads (claimed)
                                 o.store(qi, std::memory_order_relaxed);
                                 claimed.push_back(
-                                    Claim{orow * OW + ocol, q, k, Pt{near_lon(xs[ocol], a.x), py}});
+                                    Claim{orow * OW + ocol, k, Pt{near_lon(xs[ocol], a.x), py}});
                                 return;
                             }
                             std::int32_t key = qi;
@@ -1189,13 +1598,18 @@ struct Walk {
                         // at once): the same function on the same doubles. Apart from the
                         // claims' branches the computations of consecutive pixels (a chain of a
                         // square root and divisions each) are independent and overlap.
-                        for (const Claim& w : claimed) {
-                            double s = 0, t = 0;
-                            weights(w.q, ps[w.k], ps[w.k + 1], ps[w.k + nc], ps[w.k + nc + 1], w.p,
-                                    s, t);
-                            m.wx[w.o] = static_cast<float>(s);
-                            m.wy[w.o] = static_cast<float>(t);
-                        }
+                        weigh_all(
+                            claimed.size(), avx2,
+                            [&](size_t i) {
+                                const Claim& w = claimed[i];
+                                return WeightIn{&ps[w.k], &ps[w.k + 1], &ps[w.k + nc],
+                                                &ps[w.k + nc + 1], &w.p};
+                            },
+                            [&](size_t i, double s, double t) {
+                                m.wx[claimed[i].o] = static_cast<float>(s);
+                                m.wy[claimed[i].o] = static_cast<float>(t);
+                            },
+                            weigh_scratch);
                         claimed.clear();
                     }
                 }
@@ -1504,7 +1918,8 @@ struct Walk {
                         const Pt p{near_lon(xs[ocol], lon(q)), py};
                         if (!nearest) {
                             double s = 0, t = 0;
-                            weights(q, pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s, t);
+                            bilinear_weights(pos(q), pos(q + 1), pos(q + W), pos(q + W + 1), p, s,
+                                             t);
                             m.wx[o] = static_cast<float>(s);
                             m.wy[o] = static_cast<float>(t);
                             m.step[o] = 8; // +1 column, +1 row
@@ -1595,6 +2010,35 @@ struct Walk {
 };
 
 } // namespace
+
+size_t detail::swath_quad_boxes(const double* cu, const double* fu, const double* cv,
+                                const double* fv, size_t nc, size_t nq, bool shifts, double oh1,
+                                double ow1, bool avx2, double* qb, std::uint32_t* cand) {
+    return quad_boxes(cu, fu, cv, fv, nc, nq, shifts, oh1, ow1, avx2 && cpu_has_avx2(), qb, cand);
+}
+
+size_t detail::swath_weights(const double* corners, const double* p, size_t n, bool avx2, double* s,
+                             double* t) {
+    std::vector<Pt> pts(5 * n);
+    for (size_t i = 0; i < n; ++i) {
+        for (size_t k = 0; k < 4; ++k) {
+            pts[5 * i + k] = Pt{corners[8 * i + 2 * k], corners[8 * i + 2 * k + 1]};
+        }
+        pts[5 * i + 4] = Pt{p[2 * i], p[2 * i + 1]};
+    }
+    WeighScratch scratch;
+    return weigh_all(
+        n, avx2 && cpu_has_avx2(),
+        [&](size_t i) {
+            const Pt* q = pts.data() + 5 * i;
+            return WeightIn{q, q + 1, q + 2, q + 3, q + 4};
+        },
+        [&](size_t i, double si, double ti) {
+            s[i] = si;
+            t[i] = ti;
+        },
+        scratch);
+}
 
 PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling method,
                    const io::ForEach& for_each, const std::string& out_crs) {

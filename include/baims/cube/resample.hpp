@@ -209,6 +209,23 @@ void set_projected_cells(PixelMap& m, const io::ProjectedAxes& src, const grid::
 PixelMap map_swath(const io::LatLon2D& src, const grid::Grid& out, Resampling method,
                    const io::ForEach& for_each, const std::string& out_crs = {});
 
+namespace detail {
+// Test hook of resample_swath.cpp: the bilinear weights (s, t), clamped to [0, 1], of points
+// p[2 i], p[2 i + 1] in the quads whose corners (a, b, c, d: the swath cells (r, c), (r, c + 1),
+// (r + 1, c), (r + 1, c + 1)) are corners[8 i .. 8 i + 7] as x, y pairs, for i < n, as pass 1
+// computes them after each row of quads: with the AVX2 kernel (four at a time; the scalar code
+// for the lanes it leaves) when avx2 is true and the CPU has AVX2 (whatever BAIMS_SWATH_AVX2
+// says), else with the scalar code. Returns how many of the n the AVX2 kernel answered.
+size_t swath_weights(const double* corners, const double* p, size_t n, bool avx2, double* s,
+                     double* t);
+// Test hook of resample_swath.cpp: pass 1's pre-scan of a row of nq quads (quad_boxes), with
+// AVX2 when avx2 is true and the CPU has it, else with SSE2 and scalar code: the quads' rounded
+// bounds into qb[4 nq], the candidates into cand (nq entries); returns their number.
+size_t swath_quad_boxes(const double* cu, const double* fu, const double* cv, const double* fv,
+                        size_t nc, size_t nq, bool shifts, double oh1, double ow1, bool avx2,
+                        double* qb, std::uint32_t* cand);
+} // namespace detail
+
 // resample_block over any SourceMap; src is a slab of src_w columns (io::cols of the geometry).
 void resample_block(const float* src, size_t src_w, const SourceMap& map, Resampling method,
                     size_t row0, size_t nrows, size_t col0, size_t ncols, float* out,

@@ -1437,3 +1437,212 @@ TEST_CASE("per-pixel bilinear keeps the column neighbour's NaN where all four ar
     }
     CHECK(checked > 30);
 }
+
+// Pass 1's bilinear weights four at a time with AVX2 (when the CPU has it) against the scalar
+// code on the same inputs: every (s, t) must be the same double (the bits), in the common case
+// (a point inside a convex quad: the kernel's own answer) and in the cases the kernel leaves to
+// the scalar code or must get right itself: points on corners and edges (0 and 1 exactly),
+// just inside and just outside the 1e-9 margin, parallelograms (the linear closed form),
+// degenerate quads (Newton's method fails), folded quads, NaN and huge corners, NaN points,
+// symmetric quads (ties of the two roots' distances from 0.5), and counts that are not a
+// multiple of 4 (the last group padded).
+TEST_CASE("swath: AVX2 bilinear weights equal the scalar code's", "[cube][swath]") {
+    const double NaN = std::numeric_limits<double>::quiet_NaN();
+    std::vector<double> corners, points;
+    auto quad = [&](std::array<double, 8> c, double px, double py) {
+        corners.insert(corners.end(), c.begin(), c.end());
+        points.push_back(px);
+        points.push_back(py);
+    };
+    std::uint64_t seed = 12345;
+    auto rnd = [&seed] { // [0, 1)
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        return static_cast<double>(seed >> 11) * 0x1.0p-53;
+    };
+    // Common case: slightly warped quads of ~0.003 degrees near (20, 60), points inside.
+    for (int i = 0; i < 4000; ++i) {
+        const double x0 = 20 + rnd(), y0 = 60 + rnd(), h = 0.003;
+        std::array<double, 8> c{x0,
+                                y0,
+                                x0 + h * (1 + 0.2 * rnd()),
+                                y0 + h * 0.1 * rnd(),
+                                x0 + h * 0.1 * rnd(),
+                                y0 - h * (1 + 0.2 * rnd()),
+                                x0 + h * (1 + 0.2 * rnd()),
+                                y0 - h * (1 + 0.2 * rnd())};
+        const double s = rnd(), t = rnd();
+        const double px =
+            (1 - s) * (1 - t) * c[0] + s * (1 - t) * c[2] + (1 - s) * t * c[4] + s * t * c[6];
+        const double py =
+            (1 - s) * (1 - t) * c[1] + s * (1 - t) * c[3] + (1 - s) * t * c[5] + s * t * c[7];
+        quad(c, px, py);
+    }
+    const size_t common = points.size() / 2;
+    const std::array<double, 8> sq{0, 1, 1, 1, 0, 0, 1, 0};      // unit square, y down
+    const std::array<double, 8> par{0, 0, 2, 0.5, 1, 1, 3, 1.5}; // parallelogram
+    const std::array<double, 8> warped{0, 0, 1.1, 0.1, -0.1, 1, 1.2, 1.3};
+    // Corners and edges, exactly and by 1e-9 +- a little either side.
+    for (const auto& c : {sq, par, warped}) {
+        for (const double s :
+             {0.0, -0.0, 1.0, 0.5, 1e-10, -1e-10, -2e-9, 1 + 1e-10, 1 + 2e-9, -0.3, 1.4}) {
+            for (const double t : {0.0, 1.0, 0.25, -1e-10, -2e-9, 1 + 2e-9, 2.0}) {
+                const double px = (1 - s) * (1 - t) * c[0] + s * (1 - t) * c[2] +
+                                  (1 - s) * t * c[4] + s * t * c[6];
+                const double py = (1 - s) * (1 - t) * c[1] + s * (1 - t) * c[3] +
+                                  (1 - s) * t * c[5] + s * t * c[7];
+                quad(c, px, py);
+            }
+        }
+        for (int k = 0; k < 4; ++k) {
+            quad(c, c[2 * k], c[2 * k + 1]); // the corners themselves
+        }
+    }
+    // Degenerate: a point, a segment, a triangle (two corners equal).
+    quad({1, 1, 1, 1, 1, 1, 1, 1}, 1, 1);
+    quad({0, 0, 1, 1, 2, 2, 3, 3}, 1.5, 1.5);
+    quad({0, 0, 1, 0, 0, 1, 0, 1}, 0.2, 0.2);
+    // Folded (bow-tie) quads: the two roots, one of them inside.
+    quad({0, 0, 1, 0, 1, 1, 0, 1}, 0.5, 0.25);
+    quad({0, 0, 1, 0, 1, 1, 0, 1}, 0.5, 0.5);
+    quad({0, 0, 2, 0, 0, 1, 0.5, 0.2}, 0.3, 0.1);
+    // Symmetric quad (trapezoid): the two roots' distances from 0.5 may tie.
+    quad({0, 0, 1, 0, -1, 1, 2, 1}, 0.5, 0.5);
+    quad({0, 0, 1, 0, -1, 1, 2, 1}, 0.5, 0.0);
+    // NaN and huge corners, NaN and infinite points.
+    quad({NaN, 0, 1, 0, 0, 1, 1, 1}, 0.5, 0.5);
+    quad({0, 0, 1, NaN, 0, 1, 1, 1}, 0.5, 0.5);
+    quad({0, 0, 1e300, 0, 0, 1e300, 1e300, 1e300}, 1e299, 1e299);
+    quad({0, 0, 1e-300, 0, 0, 1e-300, 1e-300, 1e-300}, 5e-301, 5e-301);
+    quad(sq, NaN, 0.5);
+    quad(sq, 0.5, std::numeric_limits<double>::infinity());
+    quad({-0.0, -0.0, 1, -0.0, -0.0, 1, 1, 1}, -0.0, -0.0);
+    const size_t n_all = points.size() / 2;
+    // Every count 1..9 (padded groups) and the whole set.
+    for (const size_t n :
+         {size_t{1}, size_t{2}, size_t{3}, size_t{5}, size_t{7}, size_t{9}, common, n_all}) {
+        for (const size_t from : {size_t{0}, common - 1}) {
+            if (from + n > n_all) {
+                continue;
+            }
+            INFO("n " << n << " from " << from);
+            std::vector<double> s0(n), t0(n), s1(n), t1(n);
+            CHECK(detail::swath_weights(corners.data() + 8 * from, points.data() + 2 * from, n,
+                                        false, s0.data(), t0.data()) == 0);
+            const size_t answered = detail::swath_weights(
+                corners.data() + 8 * from, points.data() + 2 * from, n, true, s1.data(), t1.data());
+            size_t differ = 0;
+            for (size_t i = 0; i < n; ++i) {
+                differ += std::memcmp(&s0[i], &s1[i], sizeof(double)) != 0 ||
+                          std::memcmp(&t0[i], &t1[i], sizeof(double)) != 0;
+            }
+            CHECK(differ == 0);
+            if (__builtin_cpu_supports("avx2")) {
+                // The kernel answers the common case itself (not all by the fallback).
+                if (from == 0 && n == common) {
+                    CHECK(answered > common * 9 / 10);
+                }
+                if (from == common - 1 && n == n_all - from) {
+                    CHECK(answered < n); // the odd cases are left to the scalar code
+                }
+            } else {
+                CHECK(answered == 0);
+            }
+        }
+    }
+    // The scalar weights of the common case put the point back where it was (the kernel's are
+    // the same doubles, checked above).
+    std::vector<double> s(common), t(common);
+    detail::swath_weights(corners.data(), points.data(), common, true, s.data(), t.data());
+    size_t far = 0;
+    for (size_t i = 0; i < common; ++i) {
+        const double* c = corners.data() + 8 * i;
+        const double px = (1 - s[i]) * (1 - t[i]) * c[0] + s[i] * (1 - t[i]) * c[2] +
+                          (1 - s[i]) * t[i] * c[4] + s[i] * t[i] * c[6];
+        const double py = (1 - s[i]) * (1 - t[i]) * c[1] + s[i] * (1 - t[i]) * c[3] +
+                          (1 - s[i]) * t[i] * c[5] + s[i] * t[i] * c[7];
+        far += std::abs(px - points[2 * i]) + std::abs(py - points[2 * i + 1]) > 1e-12;
+    }
+    CHECK(far == 0);
+}
+
+// Pass 1's pre-scan of a row of quads four at a time with AVX2 (when the CPU has it) against the
+// SSE2 and scalar code on the same rounded bounds: the same bounds (bits) and candidates, for
+// rows of every length 1..70 (the AVX2 loop's tails), with and without 360-degree shifts,
+// with bounds on the grid's edges (0, oh1, ow1), just beyond them, empty boxes (ceil > floor),
+// and signed zeros.
+TEST_CASE("swath: AVX2 pre-scan of a row of quads equals the SSE2 and scalar code's",
+          "[cube][swath]") {
+    std::uint64_t seed = 987;
+    auto pick = [&seed](std::initializer_list<double> v) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        return *(v.begin() + static_cast<size_t>((seed >> 33) % v.size()));
+    };
+    const double oh1 = 9, ow1 = 12;
+    size_t total_cand = 0, total_quads = 0;
+    for (size_t nq = 1; nq <= 70; ++nq) {
+        const size_t nc = nq + 1;
+        for (const bool shifts : {false, true}) {
+            for (int rep = 0; rep < 20; ++rep) {
+                // Per cell ceil(u), floor(u), ceil(v), floor(v) (two rows of nc cells). Even
+                // reps: spread values, floor at or one below ceil (most boxes hold a centre);
+                // odd reps: cells close together as in a swath finer than the grid (floor one
+                // below ceil: a box without a centre unless its corners differ), near the edges.
+                std::vector<double> cu(2 * nc), fu(2 * nc), cv(2 * nc), fv(2 * nc);
+                const double bu = pick({-1, 0, 5, 9, 10}), bv = pick({-1, 0, 6, 12, 13});
+                for (size_t k = 0; k < 2 * nc; ++k) {
+                    if (rep % 2 == 0) {
+                        const double u = pick({-2, -1, -0.0, 0, 1, 4, 8, 9, 10, 11});
+                        const double v = pick({-3, -1, 0, -0.0, 2, 11, 12, 13, 20});
+                        cu[k] = u;
+                        fu[k] = u - pick({0, 1});
+                        cv[k] = v;
+                        fv[k] = v - pick({0, 1});
+                    } else {
+                        cu[k] = bu + pick({0, 0, 0, 1});
+                        fu[k] = cu[k] - 1;
+                        cv[k] = bv + pick({0, 0, 0, 1});
+                        fv[k] = cv[k] - 1;
+                    }
+                }
+                std::vector<double> qb0(4 * nq), qb1(4 * nq);
+                std::vector<std::uint32_t> c0(nq), c1(nq);
+                const size_t n0 =
+                    detail::swath_quad_boxes(cu.data(), fu.data(), cv.data(), fv.data(), nc, nq,
+                                             shifts, oh1, ow1, false, qb0.data(), c0.data());
+                const size_t n1 =
+                    detail::swath_quad_boxes(cu.data(), fu.data(), cv.data(), fv.data(), nc, nq,
+                                             shifts, oh1, ow1, true, qb1.data(), c1.data());
+                INFO("nq " << nq << " shifts " << shifts << " rep " << rep);
+                REQUIRE(n0 == n1);
+                CHECK(std::memcmp(qb0.data(), qb1.data(), qb0.size() * sizeof(double)) == 0);
+                CHECK(std::equal(c0.begin(), c0.begin() + static_cast<std::ptrdiff_t>(n0),
+                                 c1.begin()));
+                // The candidates against the box test written out (scalar, per quad).
+                size_t expect = 0;
+                for (size_t j = 0; j < nq; ++j) {
+                    const double r0 = std::min({cu[j], cu[j + 1], cu[nc + j], cu[nc + j + 1]});
+                    const double r1 = std::max({fu[j], fu[j + 1], fu[nc + j], fu[nc + j + 1]});
+                    const double cl = std::min({cv[j], cv[j + 1], cv[nc + j], cv[nc + j + 1]});
+                    const double ch = std::max({fv[j], fv[j + 1], fv[nc + j], fv[nc + j + 1]});
+                    const bool in = r1 >= 0 && r0 <= oh1 && r0 <= r1 &&
+                                    ((ch >= 0 && cl <= ow1 && cl <= ch) || shifts);
+                    if (in) {
+                        CHECK(expect < n0);
+                        if (expect < n0) {
+                            CHECK(c0[expect] == j);
+                        }
+                        ++expect;
+                    }
+                    CHECK(qb0[4 * j] == r0);
+                    CHECK(qb0[4 * j + 3] == ch);
+                }
+                CHECK(expect == n0);
+                total_cand += n0;
+                total_quads += nq;
+            }
+        }
+    }
+    // Both kinds of quads occur.
+    CHECK(total_cand > total_quads / 10);
+    CHECK(total_cand < total_quads * 9 / 10);
+}
