@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -223,34 +222,11 @@ ThreadPool::~ThreadPool() {
     {
         std::lock_guard lock(m_mutex);
         m_stop = true;
-        m_events.fetch_add(1, std::memory_order_release);
     }
     m_wake.notify_all();
     for (auto& t : m_workers) {
         t.join();
     }
-}
-
-// A thread that runs out of tasks polls for the next event (a new job, a finished task) for a
-// short while before it sleeps on a condition variable. Within one run the pool's threads go
-// idle many times for a few microseconds to a millisecond: between the nested loops of one big
-// task (an --update of one day), or waiting for the other thread's last task of a loop. Waking a
-// sleeping thread takes ~0.1-1 ms on this project's VMs (the other virtual CPU has halted and the
-// host must run it again), longer than most of those gaps; a poll reads one atomic counter.
-void ThreadPool::spin(std::unique_lock<std::mutex>& lock) {
-    constexpr auto SPIN = std::chrono::microseconds(200);
-    const unsigned seen = m_events.load(std::memory_order_relaxed); // read under the lock
-    lock.unlock();
-    const auto until = std::chrono::steady_clock::now() + SPIN;
-    for (unsigned i = 1; m_events.load(std::memory_order_acquire) == seen; ++i) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
-        if (i % 64 == 0 && std::chrono::steady_clock::now() >= until) {
-            break;
-        }
-    }
-    lock.lock();
 }
 
 bool ThreadPool::exhausted(const Job& job) const {
@@ -266,7 +242,7 @@ void ThreadPool::work() {
         // The job with tasks and a free slot that has the fewest tasks running: calls made at the
         // same time share the workers instead of the later one waiting for the earlier one.
         Job* job = nullptr;
-        const auto ready = [&] {
+        m_wake.wait(lock, [&] {
             job = nullptr;
             for (auto* j : m_jobs) {
                 if (!exhausted(*j) && !j->free_slots.empty() && (!job || j->active < job->active)) {
@@ -274,11 +250,7 @@ void ThreadPool::work() {
                 }
             }
             return job || m_stop;
-        };
-        if (!ready()) {
-            spin(lock);
-            m_wake.wait(lock, ready);
-        }
+        });
         if (!job) {
             return; // stopping, nothing left to do
         }
@@ -302,7 +274,6 @@ void ThreadPool::run_task(Job& job, std::unique_lock<std::mutex>& lock) {
         error = std::current_exception();
     }
     lock.lock();
-    m_events.fetch_add(1, std::memory_order_release);
     job.free_slots.push_back(slot);
     --job.active;
     if (error && !job.failed) {
@@ -339,20 +310,15 @@ void ThreadPool::run(size_t n, int threads, const ParallelTask& fn) {
     }
     std::unique_lock lock(m_mutex);
     m_jobs.push_back(&job);
-    m_events.fetch_add(1, std::memory_order_release);
     m_wake.notify_all();
     if (job.caller_runs) {
         // A worker's nested call: the worker runs the job's tasks itself (it cannot wait for the
         // others, which may all be busy), and workers that are idle take some of them.
-        const auto ready = [&] {
-            return (exhausted(job) && job.active == 0) ||
-                   (!exhausted(job) && !job.free_slots.empty());
-        };
         for (;;) {
-            if (!ready()) {
-                spin(lock);
-                m_done.wait(lock, ready);
-            }
+            m_done.wait(lock, [&] {
+                return (exhausted(job) && job.active == 0) ||
+                       (!exhausted(job) && !job.free_slots.empty());
+            });
             if (exhausted(job)) {
                 break;
             }

@@ -7,7 +7,6 @@
 // current one is computed) share the workers, so a run never has more than --threads threads
 // working on tasks. Without an installed pool, parallel_for starts threads for the call only.
 
-#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -59,15 +58,12 @@ private:
     void work();
     void run_task(Job& job, std::unique_lock<std::mutex>& lock); // the next task of job
     bool exhausted(const Job& job) const;
-    void spin(std::unique_lock<std::mutex>& lock); // polls m_events for a while, lock released
 
     std::mutex m_mutex;
     std::condition_variable m_wake; // workers: a job has a task and a free slot
     std::condition_variable m_done; // callers: a job finished
     std::deque<Job*> m_jobs;        // jobs with tasks left, in order of arrival
     bool m_stop = false;
-    std::atomic<unsigned> m_events{
-        0}; // changed (under m_mutex) by each new job, finished task, stop
     std::vector<std::thread> m_workers;
 };
 
