@@ -270,6 +270,17 @@ BAIMS_AVX2 void load4(const Pt* p0, const Pt* p1, const Pt* p2, const Pt* p3, __
 }
 #undef BAIMS_AVX2
 
+// The minimum (maximum) of the four corners of quads j .. j + 3 of a row, a = the row's values at
+// j: corners a[l], a[l + 1] (row r) and a[nc + l], a[nc + l + 1] (row r + 1), l = 0 .. 3.
+[[gnu::target("avx2"), gnu::always_inline]] inline __m256d quad_min4(const double* a, size_t nc) {
+    return _mm256_min_pd(_mm256_min_pd(_mm256_loadu_pd(a), _mm256_loadu_pd(a + nc)),
+                         _mm256_min_pd(_mm256_loadu_pd(a + 1), _mm256_loadu_pd(a + nc + 1)));
+}
+[[gnu::target("avx2"), gnu::always_inline]] inline __m256d quad_max4(const double* a, size_t nc) {
+    return _mm256_max_pd(_mm256_max_pd(_mm256_loadu_pd(a), _mm256_loadu_pd(a + nc)),
+                         _mm256_max_pd(_mm256_loadu_pd(a + 1), _mm256_loadu_pd(a + nc + 1)));
+}
+
 // Pass 1's pre-scan of a row of quads (Walk's quad_boxes) four quads at a time with AVX2, for
 // quads j0 + 4 i while they fit in nq: the rounded bounds of quad j into qb[4 j .. 4 j + 3] and
 // the quads whose box may hold an output centre appended to cand from n_in; the new n_in, and
@@ -283,18 +294,8 @@ BAIMS_AVX2 void load4(const Pt* p0, const Pt* p1, const Pt* p2, const Pt* p3, __
     size_t j = j0;
     for (; j + 4 <= nq; j += 4) {
         // Quads j .. j + 3: corners j + l, j + l + 1 (row r) and nc + j + l, nc + j + l + 1.
-        const __m256d r0 = _mm256_min_pd(
-            _mm256_min_pd(_mm256_loadu_pd(cu + j), _mm256_loadu_pd(cu + nc + j)),
-            _mm256_min_pd(_mm256_loadu_pd(cu + j + 1), _mm256_loadu_pd(cu + nc + j + 1)));
-        const __m256d r1 = _mm256_max_pd(
-            _mm256_max_pd(_mm256_loadu_pd(fu + j), _mm256_loadu_pd(fu + nc + j)),
-            _mm256_max_pd(_mm256_loadu_pd(fu + j + 1), _mm256_loadu_pd(fu + nc + j + 1)));
-        const __m256d cl = _mm256_min_pd(
-            _mm256_min_pd(_mm256_loadu_pd(cv + j), _mm256_loadu_pd(cv + nc + j)),
-            _mm256_min_pd(_mm256_loadu_pd(cv + j + 1), _mm256_loadu_pd(cv + nc + j + 1)));
-        const __m256d ch = _mm256_max_pd(
-            _mm256_max_pd(_mm256_loadu_pd(fv + j), _mm256_loadu_pd(fv + nc + j)),
-            _mm256_max_pd(_mm256_loadu_pd(fv + j + 1), _mm256_loadu_pd(fv + nc + j + 1)));
+        const __m256d r0 = quad_min4(cu + j, nc), r1 = quad_max4(fu + j, nc);
+        const __m256d cl = quad_min4(cv + j, nc), ch = quad_max4(fv + j, nc);
         const __m256d rows_in = _mm256_and_pd(
             _mm256_and_pd(_mm256_cmp_pd(r1, zero, _CMP_GE_OQ), _mm256_cmp_pd(r0, oh, _CMP_LE_OQ)),
             _mm256_cmp_pd(r0, r1, _CMP_LE_OQ));
