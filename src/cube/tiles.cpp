@@ -1870,13 +1870,14 @@ bool holds(const sfs::path& p, std::string_view data) {
     if (ec || size != data.size()) {
         return false;
     }
+    // a regular file reads short only at its end: once data.size() bytes of the data.size() + 1
+    // asked for are in, the file ends there (a longer file fills the one byte more). The buffer
+    // is made before the file is opened: nothing between open and close can throw.
+    std::string buf(data.size() + 1, '\0');
     const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return fs::read_file(p) == data; // says why it cannot be read
     }
-    // a regular file reads short only at its end: once data.size() bytes of the data.size() + 1
-    // asked for are in, the file ends there (a longer file fills the one byte more)
-    std::string buf(data.size() + 1, '\0');
     size_t got = 0;
     ssize_t n = 0;
     while (
