@@ -64,6 +64,7 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#include <vector>
 // The AVX2 kernels of pass 1 (weights4, quad_boxes4), chosen at run time.
 #if defined(__x86_64__) && defined(__GNUC__)
 #define BAIMS_SWATH_AVX2 1
@@ -71,8 +72,28 @@
 #else
 #define BAIMS_SWATH_AVX2 0
 #endif
+// The whole walk (both passes) compiled a second time for AVX2 by resample_swath_avx2.cpp, which
+// includes this file with BAIMS_SWATH_AVX2_COPY defined and every function of it targeted at
+// AVX2 (VEX code; the same IEEE operations: no FMA, no contraction); map_swath runs that copy when
+// use_avx2() says so. Only GCC on x86-64 (the copy uses GCC's target pragma).
+#if BAIMS_SWATH_AVX2 && !defined(__clang__)
+#define BAIMS_SWATH_WALK_AVX2 1
+#else
+#define BAIMS_SWATH_WALK_AVX2 0
+#endif
+#if !defined(BAIMS_SWATH_AVX2_COPY)
+#define BAIMS_SWATH_AVX2_COPY 0
+#endif
 
 namespace baims::cube {
+#if BAIMS_SWATH_WALK_AVX2
+namespace swath_avx2 {
+// Walk (below) of the AVX2 copy: the same arguments as walk_swath.
+void walk_swath(const io::LatLon2D& src, const grid::Grid& out, bool projected, bool nearest,
+                bool keyed, double lat_sum, size_t lat_n, const io::ForEach& for_each,
+                MapVector<std::int32_t>& owner, PixelMap& m, const std::vector<double>& unwrapped);
+} // namespace swath_avx2
+#endif
 namespace {
 
 struct Pt {
@@ -2010,8 +2031,70 @@ struct Walk {
     }
 };
 
+// Both passes (Walk) over src (longitudes from unwrapped when it is not empty), specialised for
+// how the positions are stored (the same doubles either way).
+void walk_swath(const io::LatLon2D& src, const grid::Grid& out, bool projected, bool nearest,
+                bool keyed, double lat_sum, size_t lat_n, const io::ForEach& for_each,
+                MapVector<std::int32_t>& owner, PixelMap& m, const std::vector<double>& unwrapped) {
+    const Walk walk{src, out, projected, nearest, keyed, lat_sum, lat_n, for_each, owner, m};
+    if (!unwrapped.empty()) {
+        const double* ux = unwrapped.data();
+        walk([ux](size_t i) { return ux[i]; }, [&src](size_t i) { return src.lat_at(i); },
+             [ux, &src](size_t i, size_t n) {
+                 prefetch(ux + i, n);
+                 if (src.packed()) {
+                     prefetch(src.lat_packed.data() + i, n);
+                 } else {
+                     prefetch(src.lat.data() + i, n);
+                 }
+             },
+             [ux, &src](size_t i, size_t n, double* x, double* y) {
+                 std::copy(ux + i, ux + i + n, x);
+                 for (size_t j = 0; j < n; ++j) {
+                     y[j] = src.lat_at(i + j);
+                 }
+             });
+    } else if (src.packed()) {
+        const std::int32_t* px = src.lon_packed.data();
+        const std::int32_t* py = src.lat_packed.data();
+        const double xs = src.lon_scale, xo = src.lon_offset, ys = src.lat_scale,
+                     yo = src.lat_offset;
+        walk([=](size_t i) { return unpack_fast(px[i], xs, xo); },
+             [=](size_t i) { return unpack_fast(py[i], ys, yo); },
+             [=](size_t i, size_t n) {
+                 prefetch(px + i, n);
+                 prefetch(py + i, n);
+             },
+             [=](size_t i, size_t n, double* x, double* y) {
+                 unpack_run(px + i, n, xs, xo, x);
+                 unpack_run(py + i, n, ys, yo, y);
+             });
+    } else {
+        const double* x = src.lon.data();
+        const double* y = src.lat.data();
+        walk([x](size_t i) { return x[i]; }, [y](size_t i) { return y[i]; },
+             [x, y](size_t i, size_t n) {
+                 prefetch(x + i, n);
+                 prefetch(y + i, n);
+             },
+             [x, y](size_t i, size_t n, double* ox, double* oy) {
+                 std::copy(x + i, x + i + n, ox);
+                 std::copy(y + i, y + i + n, oy);
+             });
+    }
+}
+
 } // namespace
 
+#if BAIMS_SWATH_AVX2_COPY
+void swath_avx2::walk_swath(const io::LatLon2D& src, const grid::Grid& out, bool projected,
+                            bool nearest, bool keyed, double lat_sum, size_t lat_n,
+                            const io::ForEach& for_each, MapVector<std::int32_t>& owner,
+                            PixelMap& m, const std::vector<double>& unwrapped) {
+    baims::cube::walk_swath(src, out, projected, nearest, keyed, lat_sum, lat_n, for_each, owner, m,
+                            unwrapped);
+}
+#else
 size_t detail::swath_quad_boxes(const double* cu, const double* fu, const double* cv,
                                 const double* fv, size_t nc, size_t nq, bool shifts, double oh1,
                                 double ow1, bool avx2, double* qb, std::uint32_t* cand) {
@@ -2187,54 +2270,16 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
             unwrapped[i] = x < 0 ? x + 360.0 : x;
         }
     }
-    const Walk walk{src, out, projected, nearest, keyed, lat_sum, lat_n, for_each, owner, m};
-    // The walk specialised for how the positions are stored (the same doubles either way).
-    if (!unwrapped.empty()) {
-        const double* ux = unwrapped.data();
-        walk([ux](size_t i) { return ux[i]; }, [&src](size_t i) { return src.lat_at(i); },
-             [ux, &src](size_t i, size_t n) {
-                 prefetch(ux + i, n);
-                 if (src.packed()) {
-                     prefetch(src.lat_packed.data() + i, n);
-                 } else {
-                     prefetch(src.lat.data() + i, n);
-                 }
-             },
-             [ux, &src](size_t i, size_t n, double* x, double* y) {
-                 std::copy(ux + i, ux + i + n, x);
-                 for (size_t j = 0; j < n; ++j) {
-                     y[j] = src.lat_at(i + j);
-                 }
-             });
-    } else if (src.packed()) {
-        const std::int32_t* px = src.lon_packed.data();
-        const std::int32_t* py = src.lat_packed.data();
-        const double xs = src.lon_scale, xo = src.lon_offset, ys = src.lat_scale,
-                     yo = src.lat_offset;
-        walk([=](size_t i) { return unpack_fast(px[i], xs, xo); },
-             [=](size_t i) { return unpack_fast(py[i], ys, yo); },
-             [=](size_t i, size_t n) {
-                 prefetch(px + i, n);
-                 prefetch(py + i, n);
-             },
-             [=](size_t i, size_t n, double* x, double* y) {
-                 unpack_run(px + i, n, xs, xo, x);
-                 unpack_run(py + i, n, ys, yo, y);
-             });
-    } else {
-        const double* x = src.lon.data();
-        const double* y = src.lat.data();
-        walk([x](size_t i) { return x[i]; }, [y](size_t i) { return y[i]; },
-             [x, y](size_t i, size_t n) {
-                 prefetch(x + i, n);
-                 prefetch(y + i, n);
-             },
-             [x, y](size_t i, size_t n, double* ox, double* oy) {
-                 std::copy(x + i, x + i + n, ox);
-                 std::copy(y + i, y + i + n, oy);
-             });
+#if BAIMS_SWATH_WALK_AVX2
+    if (use_avx2()) {
+        swath_avx2::walk_swath(src, out, projected, nearest, keyed, lat_sum, lat_n, for_each, owner,
+                               m, unwrapped);
+        return m;
     }
+#endif
+    walk_swath(src, out, projected, nearest, keyed, lat_sum, lat_n, for_each, owner, m, unwrapped);
     return m;
 }
+#endif
 
 } // namespace baims::cube
