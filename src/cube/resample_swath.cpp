@@ -722,6 +722,19 @@ inline double unpack_fast(std::int32_t v, double scale, double offset) {
 // is exact, then the same multiplication and addition; PACKED_NONE as NaN).
 void unpack_run(const std::int32_t* p, size_t n, double scale, double offset, double* out) {
     size_t j = 0;
+#if BAIMS_SWATH_AVX2_COPY
+    // Four at a time in the AVX2 copy: the same operations per lane.
+    const __m256d sc4 = _mm256_set1_pd(scale), of4 = _mm256_set1_pd(offset),
+                  nan4 = _mm256_set1_pd(std::numeric_limits<double>::quiet_NaN());
+    const __m128i none4 = _mm_set1_epi32(io::LatLon2D::PACKED_NONE);
+    for (; j + 4 <= n; j += 4) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + j));
+        const __m256d d = _mm256_add_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(v), sc4), of4);
+        // The 32-bit compare's lanes widened to 64-bit masks (sign extension of all ones or 0).
+        const __m256d m = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm_cmpeq_epi32(v, none4)));
+        _mm256_storeu_pd(out + j, _mm256_blendv_pd(d, nan4, m));
+    }
+#endif
 #if defined(__SSE2__)
     const __m128d sc = _mm_set1_pd(scale), of = _mm_set1_pd(offset),
                   nan = _mm_set1_pd(std::numeric_limits<double>::quiet_NaN());
@@ -745,7 +758,35 @@ void unpack_run(const std::int32_t* p, size_t n, double scale, double offset, do
 // NaN first, then the first distance equal to it (a minimum of -0 and +0 compares equal to both,
 // as the loop's strict `<` keeps the first of them; NaN equals nothing).
 [[gnu::always_inline]] inline int first_smallest(const std::array<double, 16>& dist) {
-#if defined(__SSE2__)
+#if BAIMS_SWATH_AVX2_COPY
+    // The AVX2 copy: four distances per register, the same steps as the SSE2 code below.
+    const __m256d inf = _mm256_set1_pd(std::numeric_limits<double>::infinity());
+    __m256d d[4];
+#pragma GCC unroll 4
+    for (size_t i = 0; i < 4; ++i) {
+        d[i] = _mm256_loadu_pd(dist.data() + 4 * i);
+    }
+    // Two running minima from +inf; VMINPD, as MINPD, returns its second operand when either is
+    // NaN, so neither is ever NaN.
+    const __m256d a0 = _mm256_min_pd(d[2], _mm256_min_pd(d[0], inf));
+    const __m256d a1 = _mm256_min_pd(d[3], _mm256_min_pd(d[1], inf));
+    __m256d m = _mm256_min_pd(a0, a1);
+    // Every lane the minimum of the four (the halves swapped, then the pairs): a -0 and a +0 may
+    // end in different lanes, which compare equal to both as below.
+    m = _mm256_min_pd(m, _mm256_permute2f128_pd(m, m, 1));
+    m = _mm256_min_pd(m, _mm256_permute_pd(m, 5));
+    if (!(_mm256_cvtsd_f64(m) < std::numeric_limits<double>::infinity())) {
+        return -1;
+    }
+    // Bit n of the mask: distance n equals the minimum (NaN equals nothing).
+    unsigned eq = 0;
+#pragma GCC unroll 4
+    for (size_t i = 0; i < 4; ++i) {
+        eq |= static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(d[i], m, _CMP_EQ_OQ)))
+              << (4 * i);
+    }
+    return std::countr_zero(eq);
+#elif defined(__SSE2__)
     const __m128d inf = _mm_set1_pd(std::numeric_limits<double>::infinity());
     __m128d d[8];
 #pragma GCC unroll 8
@@ -821,7 +862,17 @@ void latitude_sum(const io::LatLon2D& src, double& lat_sum, size_t& lat_n) {
 // x[j * stride + k], y[j * stride + k] (j, k < 4), into dist[j * 4 + k].
 [[gnu::always_inline]] inline void dist16(const double* x, const double* y, size_t stride,
                                           const Pt& p, double kx, std::array<double, 16>& dist) {
-#if defined(__SSE2__)
+#if BAIMS_SWATH_AVX2_COPY
+    // The AVX2 copy: a row of four at a time, the same operations per lane.
+    const __m256d px4 = _mm256_set1_pd(p.x), py4 = _mm256_set1_pd(p.y), kx4 = _mm256_set1_pd(kx);
+#pragma GCC unroll 4
+    for (size_t j = 0; j < 4; ++j) {
+        const __m256d ddx = _mm256_mul_pd(_mm256_sub_pd(_mm256_loadu_pd(x + j * stride), px4), kx4);
+        const __m256d ddy = _mm256_sub_pd(_mm256_loadu_pd(y + j * stride), py4);
+        _mm256_storeu_pd(dist.data() + j * 4,
+                         _mm256_add_pd(_mm256_mul_pd(ddx, ddx), _mm256_mul_pd(ddy, ddy)));
+    }
+#elif defined(__SSE2__)
     // Two distances at a time: the same operations on the same doubles as the loop below.
     const __m128d px2 = _mm_set1_pd(p.x), py2 = _mm_set1_pd(p.y), kx2 = _mm_set1_pd(kx);
 #pragma GCC unroll 4
@@ -888,7 +939,66 @@ bool crosses_antimeridian(const io::LatLon2D& src, Lon lon, Clear clear,
 // the quad's size of the hull (the image of [0, 1]^2 is a convex combination of the corners), so
 // Outside only spares the Newton inversion of centres that it would reject anyway. For a quad
 // that is not strictly convex the test says Maybe (no pre-test).
-#if defined(__SSE2__)
+#if BAIMS_SWATH_AVX2_COPY
+// The AVX2 copy: the four edges in one register (lane i edge i), in each lane the same IEEE
+// operations on the same doubles as the scalar class under #else, so the same answers.
+class Hull {
+public:
+    Hull(const Pt& a, const Pt& b, const Pt& c, const Pt& d, double size) {
+        // Vertices in order around the quad: v = a, b, d, c; edge i = v[i + 1] - v[i].
+        const __m256d ad = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(&a.x)),
+                                                _mm_loadu_pd(&d.x), 1); // a.x a.y d.x d.y
+        const __m256d bc = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(&b.x)),
+                                                _mm_loadu_pd(&c.x), 1); // b.x b.y c.x c.y
+        const __m256d vx = _mm256_unpacklo_pd(ad, bc), vy = _mm256_unpackhi_pd(ad, bc);
+        constexpr int NEXT = 0x39; // lanes 1, 2, 3, 0: lane i takes lane i + 1 (mod 4)
+        const __m256d ex = _mm256_sub_pd(_mm256_permute4x64_pd(vx, NEXT), vx);
+        const __m256d ey = _mm256_sub_pd(_mm256_permute4x64_pd(vy, NEXT), vy);
+        // turn i = e[i].x * e[i + 1].y - e[i].y * e[i + 1].x
+        const __m256d turn = _mm256_sub_pd(_mm256_mul_pd(ex, _mm256_permute4x64_pd(ey, NEXT)),
+                                           _mm256_mul_pd(ey, _mm256_permute4x64_pd(ex, NEXT)));
+        const __m256d zero = _mm256_setzero_pd();
+        const int pos = _mm256_movemask_pd(_mm256_cmp_pd(turn, zero, _CMP_GT_OS));
+        const int neg = _mm256_movemask_pd(_mm256_cmp_pd(turn, zero, _CMP_LT_OS));
+        const double sign = pos == 15 ? 1.0 : neg == 15 ? -1.0 : 0.0;
+        m_convex = sign != 0;
+        const __m256d sg = _mm256_set1_pd(sign), margin = _mm256_set1_pd(1e-6 * size);
+        const __m256d abs_mask = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL));
+        // As in the SSE2 class below (the sign taken into the edge, the threshold).
+        m_sx = _mm256_mul_pd(sg, ex);
+        m_sy = _mm256_mul_pd(sg, ey);
+        m_vx = vx;
+        m_vy = vy;
+        m_tol = _mm256_mul_pd(
+            margin, _mm256_add_pd(_mm256_and_pd(ex, abs_mask), _mm256_and_pd(ey, abs_mask)));
+        m_ntol = _mm256_xor_pd(m_tol, _mm256_set1_pd(-0.0)); // -tol, exact
+    }
+    bool convex() const { return m_convex; }
+    // The part of each edge's cross product that depends on the output row's y only.
+    struct Row {
+        __m256d r;
+    };
+    Row row(double py) const {
+        return Row{_mm256_mul_pd(m_sx, _mm256_sub_pd(_mm256_set1_pd(py), m_vy))};
+    }
+    // As the scalar test under #else (see there).
+    enum Answer { Outside, Maybe, Inside };
+    Answer test(const Row& r, double px) const {
+        if (!m_convex) {
+            return Maybe;
+        }
+        const __m256d c =
+            _mm256_sub_pd(r.r, _mm256_mul_pd(m_sy, _mm256_sub_pd(_mm256_set1_pd(px), m_vx)));
+        const int outside = _mm256_movemask_pd(_mm256_cmp_pd(c, m_ntol, _CMP_LT_OS));
+        const int inside = _mm256_movemask_pd(_mm256_cmp_pd(c, m_tol, _CMP_GT_OS));
+        return outside != 0 ? Outside : inside == 15 ? Inside : Maybe;
+    }
+
+private:
+    __m256d m_sx, m_sy, m_vx, m_vy, m_tol, m_ntol;
+    bool m_convex;
+};
+#elif defined(__SSE2__)
 // Two edges per SSE2 register (edges 0, 1 and 2, 3): in each lane the same IEEE operations on the
 // same doubles as the scalar class under #else, so the same answers.
 class Hull {
