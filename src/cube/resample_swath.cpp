@@ -92,6 +92,10 @@ namespace swath_avx2 {
 void walk_swath(const io::LatLon2D& src, const grid::Grid& out, bool projected, bool nearest,
                 bool keyed, double lat_sum, size_t lat_n, const io::ForEach& for_each,
                 MapVector<std::int32_t>& owner, PixelMap& m, const std::vector<double>& unwrapped);
+// The per-claim kernels of the AVX2 copy (the test hooks detail::swath_nearest16 .. below).
+int nearest16(const double* x, const double* y, size_t stride, double px, double py, double kx);
+int hull(const double* corners, double size, double px, double py);
+void unpack(const std::int32_t* p, size_t n, double scale, double offset, double* out);
 } // namespace swath_avx2
 #endif
 namespace {
@@ -2194,9 +2198,32 @@ void walk_swath(const io::LatLon2D& src, const grid::Grid& out, bool projected, 
     }
 }
 
+// The per-claim kernels for the test hooks (each copy its own).
+int kernel_nearest16(const double* x, const double* y, size_t stride, double px, double py,
+                     double kx) {
+    std::array<double, 16> dist;
+    dist16(x, y, stride, Pt{px, py}, kx, dist);
+    return first_smallest(dist);
+}
+int kernel_hull(const double* corners, double size, double px, double py) {
+    const Hull h(Pt{corners[0], corners[1]}, Pt{corners[2], corners[3]}, Pt{corners[4], corners[5]},
+                 Pt{corners[6], corners[7]}, size);
+    return static_cast<int>(h.test(h.row(py), px));
+}
+
 } // namespace
 
 #if BAIMS_SWATH_AVX2_COPY
+int swath_avx2::nearest16(const double* x, const double* y, size_t stride, double px, double py,
+                          double kx) {
+    return kernel_nearest16(x, y, stride, px, py, kx);
+}
+int swath_avx2::hull(const double* corners, double size, double px, double py) {
+    return kernel_hull(corners, size, px, py);
+}
+void swath_avx2::unpack(const std::int32_t* p, size_t n, double scale, double offset, double* out) {
+    unpack_run(p, n, scale, offset, out);
+}
 void swath_avx2::walk_swath(const io::LatLon2D& src, const grid::Grid& out, bool projected,
                             bool nearest, bool keyed, double lat_sum, size_t lat_n,
                             const io::ForEach& for_each, MapVector<std::int32_t>& owner,
@@ -2205,6 +2232,43 @@ void swath_avx2::walk_swath(const io::LatLon2D& src, const grid::Grid& out, bool
                             unwrapped);
 }
 #else
+bool detail::swath_avx2_copy() {
+    return BAIMS_SWATH_WALK_AVX2 && cpu_has_avx2();
+}
+
+int detail::swath_nearest16(const double* x, const double* y, size_t stride, double px, double py,
+                            double kx, bool avx2) {
+#if BAIMS_SWATH_WALK_AVX2
+    if (avx2 && cpu_has_avx2()) {
+        return swath_avx2::nearest16(x, y, stride, px, py, kx);
+    }
+#endif
+    (void)avx2;
+    return kernel_nearest16(x, y, stride, px, py, kx);
+}
+
+int detail::swath_hull(const double* corners, double size, double px, double py, bool avx2) {
+#if BAIMS_SWATH_WALK_AVX2
+    if (avx2 && cpu_has_avx2()) {
+        return swath_avx2::hull(corners, size, px, py);
+    }
+#endif
+    (void)avx2;
+    return kernel_hull(corners, size, px, py);
+}
+
+void detail::swath_unpack(const std::int32_t* p, size_t n, double scale, double offset, bool avx2,
+                          double* out) {
+#if BAIMS_SWATH_WALK_AVX2
+    if (avx2 && cpu_has_avx2()) {
+        swath_avx2::unpack(p, n, scale, offset, out);
+        return;
+    }
+#endif
+    (void)avx2;
+    unpack_run(p, n, scale, offset, out);
+}
+
 size_t detail::swath_quad_boxes(const double* cu, const double* fu, const double* cv,
                                 const double* fv, size_t nc, size_t nq, bool shifts, double oh1,
                                 double ow1, bool avx2, double* qb, std::uint32_t* cand) {
