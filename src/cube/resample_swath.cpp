@@ -58,7 +58,6 @@
 #include <cstdlib>
 #include <limits>
 #include <numbers>
-#include <optional>
 #include <string_view>
 #include <type_traits>
 #if defined(__SSE2__)
@@ -948,6 +947,7 @@ bool crosses_antimeridian(const io::LatLon2D& src, Lon lon, Clear clear,
 // operations on the same doubles as the scalar class under #else, so the same answers.
 class Hull {
 public:
+    Hull() = default; // unset (the walk builds it when a quad needs it)
     Hull(const Pt& a, const Pt& b, const Pt& c, const Pt& d, double size) {
         // Vertices in order around the quad: v = a, b, d, c; edge i = v[i + 1] - v[i].
         const __m256d ad = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(&a.x)),
@@ -1007,6 +1007,7 @@ private:
 // same doubles as the scalar class under #else, so the same answers.
 class Hull {
 public:
+    Hull() = default; // unset (the walk builds it when a quad needs it)
     Hull(const Pt& a, const Pt& b, const Pt& c, const Pt& d, double size) {
         // Vertices in order around the quad: v = a, b, d, c; edge i = v[i + 1] - v[i].
         const __m128d vx01 = _mm_set_pd(b.x, a.x), vx23 = _mm_set_pd(c.x, d.x);
@@ -1082,6 +1083,7 @@ private:
 #else
 class Hull {
 public:
+    Hull() = default; // unset (the walk builds it when a quad needs it)
     Hull(const Pt& a, const Pt& b, const Pt& c, const Pt& d, double size) {
         const std::array<Pt, 4> v{a, b, d, c}; // in order around the quad
         std::array<Pt, 4> e;                   // v[i + 1] - v[i]
@@ -1664,7 +1666,10 @@ struct Walk {
                         }
                         // Built at the first centre in the box that no quad up to q holds yet
                         // (often none: those of the box were claimed by the quads before).
-                        std::optional<Hull> hull;
+                        // (Not a std::optional: GCC zeroes all of its storage, ~200 bytes with
+                        // a rep stos, at every quad.)
+                        Hull hull;
+                        bool have_hull = false;
                         // The output centres of rows row0..row1 and columns col0..col1, moved by
                         // `shift` degrees, that the quad holds: scanned row by row, each row's
                         // part of the edge functions computed once, and a row left at its first
@@ -1693,7 +1698,7 @@ struct Walk {
                             seen_px.c1 = std::max(seen_px.c1, col1);
                             for (size_t orow = row0; orow <= row1; ++orow) {
                                 const double py = ys[orow];
-                                Hull::Row hr{}; // hull->row(py), once the row needs it
+                                Hull::Row hr{}; // hull.row(py), once the row needs it
                                 bool have_row = false;
                                 std::int32_t* orow_owner = owner.data() + orow * OW;
                                 bool seen = false; // a column of this row that is not Outside
@@ -1704,15 +1709,16 @@ struct Walk {
                                         continue;
                                     }
                                     if (!have_row) {
-                                        if (!hull) {
-                                            hull.emplace(a, bb, cc, d,
-                                                         (xmax - xmin) + (ymax - ymin));
+                                        if (!have_hull) {
+                                            hull =
+                                                Hull(a, bb, cc, d, (xmax - xmin) + (ymax - ymin));
+                                            have_hull = true;
                                         }
-                                        hr = hull->row(py);
+                                        hr = hull.row(py);
                                         have_row = true;
                                     }
                                     const double px = xs[ocol] - shift;
-                                    const Hull::Answer h = hull->test(hr, px);
+                                    const Hull::Answer h = hull.test(hr, px);
                                     if (h == Hull::Outside) {
                                         if (seen) {
                                             break;

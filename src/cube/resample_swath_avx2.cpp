@@ -26,7 +26,6 @@
 #include <immintrin.h>
 #include <limits>
 #include <numbers>
-#include <optional>
 #include <string_view>
 #include <type_traits>
 #include <vector>
