@@ -1759,7 +1759,7 @@ TEST_CASE("swath: the walk's AVX2 kernels equal the baseline's", "[cube][swath]"
                 p[i] =
                     static_cast<std::int32_t>(pick({0, 1, -1, 53123456, -179999999, 2147483647}));
                 if (pick({0, 0, 1}) == 1) {
-                    p[i] = io::LatLon2D::PACKED_NONE;
+                    p[i] = baims::io::LatLon2D::PACKED_NONE;
                 }
             }
             for (const bool avx2 : {false, true}) {
@@ -1767,7 +1767,7 @@ TEST_CASE("swath: the walk's AVX2 kernels equal the baseline's", "[cube][swath]"
                 detail::swath_unpack(p.data(), n, 1e-6, 0.5, avx2, out.data());
                 INFO("n " << n << " avx2 " << avx2);
                 for (size_t i = 0; i < n; ++i) {
-                    if (p[i] == io::LatLon2D::PACKED_NONE) {
+                    if (p[i] == baims::io::LatLon2D::PACKED_NONE) {
                         CHECK(std::isnan(out[i]));
                     } else {
                         const double expect = static_cast<double>(p[i]) * 1e-6 + 0.5;
