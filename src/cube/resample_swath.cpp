@@ -29,7 +29,10 @@
 // doubles as pass 2; a later, lower quad overwrites them; computed after each row of a block's
 // quads, in the order of the claims, so that the pixels' independent computations overlap; four at
 // a time with AVX2 when the CPU has it, the same doubles: weights4), so pass 2 runs for bilinear
-// only when the claims were atomic minima.
+// only when the claims were atomic minima. On a CPU with AVX2 (chosen at run time: use_avx2();
+// GCC on x86-64) both passes run a second copy of this file compiled for AVX2
+// (resample_swath_avx2.cpp: VEX code) whose per-claim kernels (Hull, dist16, first_smallest,
+// unpack_run) are four lanes wide: the same IEEE operations per lane, so the same map.
 //   nearest   the cell whose centre is nearest to the output centre, searched among the 4x4
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
@@ -615,8 +618,9 @@ bool cpu_has_avx2() {
 #endif
 }
 
-// Whether pass 1 uses weights4() and quad_boxes4(): the CPU has AVX2, unless the environment sets
-// BAIMS_SWATH_AVX2=0 (the fallback on such a CPU: the tests run both).
+// Whether the walk runs its AVX2 copy (map_swath) and pass 1 uses weights4() and quad_boxes4():
+// the CPU has AVX2, unless the environment sets BAIMS_SWATH_AVX2=0 (the fallback on such a CPU:
+// the tests run both).
 bool use_avx2() {
     static const bool on = [] {
         const char* v = std::getenv("BAIMS_SWATH_AVX2");
