@@ -29,7 +29,10 @@
 // doubles as pass 2; a later, lower quad overwrites them; computed after each row of a block's
 // quads, in the order of the claims, so that the pixels' independent computations overlap; four at
 // a time with AVX2 when the CPU has it, the same doubles: weights4), so pass 2 runs for bilinear
-// only when the claims were atomic minima.
+// only when the claims were atomic minima. On a CPU with AVX2 (chosen at run time: use_avx2();
+// GCC on x86-64) both passes run a second copy of this file compiled for AVX2
+// (resample_swath_avx2.cpp: VEX code) whose per-claim kernels (Hull, dist16, first_smallest,
+// unpack_run) are four lanes wide: the same IEEE operations per lane, so the same map.
 //   nearest   the cell whose centre is nearest to the output centre, searched among the 4x4
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
@@ -58,12 +61,12 @@
 #include <cstdlib>
 #include <limits>
 #include <numbers>
-#include <optional>
 #include <string_view>
 #include <type_traits>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#include <vector>
 // The AVX2 kernels of pass 1 (weights4, quad_boxes4), chosen at run time.
 #if defined(__x86_64__) && defined(__GNUC__)
 #define BAIMS_SWATH_AVX2 1
@@ -71,8 +74,32 @@
 #else
 #define BAIMS_SWATH_AVX2 0
 #endif
+// The whole walk (both passes) compiled a second time for AVX2 by resample_swath_avx2.cpp, which
+// includes this file with BAIMS_SWATH_AVX2_COPY defined and every function of it targeted at
+// AVX2 (VEX code; the same IEEE operations: no FMA, no contraction); map_swath runs that copy when
+// use_avx2() says so. Only GCC on x86-64 (the copy uses GCC's target pragma).
+#if BAIMS_SWATH_AVX2 && !defined(__clang__)
+#define BAIMS_SWATH_WALK_AVX2 1
+#else
+#define BAIMS_SWATH_WALK_AVX2 0
+#endif
+#if !defined(BAIMS_SWATH_AVX2_COPY)
+#define BAIMS_SWATH_AVX2_COPY 0
+#endif
 
 namespace baims::cube {
+#if BAIMS_SWATH_WALK_AVX2
+namespace swath_avx2 {
+// Walk (below) of the AVX2 copy: the same arguments as walk_swath.
+void walk_swath(const io::LatLon2D& src, const grid::Grid& out, bool projected, bool nearest,
+                bool keyed, double lat_sum, size_t lat_n, const io::ForEach& for_each,
+                MapVector<std::int32_t>& owner, PixelMap& m, const std::vector<double>& unwrapped);
+// The per-claim kernels of the AVX2 copy (the test hooks detail::swath_nearest16 .. below).
+int nearest16(const double* x, const double* y, size_t stride, double px, double py, double kx);
+int hull(const double* corners, double size, double px, double py);
+void unpack(const std::int32_t* p, size_t n, double scale, double offset, double* out);
+} // namespace swath_avx2
+#endif
 namespace {
 
 struct Pt {
@@ -591,8 +618,9 @@ bool cpu_has_avx2() {
 #endif
 }
 
-// Whether pass 1 uses weights4() and quad_boxes4(): the CPU has AVX2, unless the environment sets
-// BAIMS_SWATH_AVX2=0 (the fallback on such a CPU: the tests run both).
+// Whether the walk runs its AVX2 copy (map_swath) and pass 1 uses weights4() and quad_boxes4():
+// the CPU has AVX2, unless the environment sets BAIMS_SWATH_AVX2=0 (the fallback on such a CPU:
+// the tests run both).
 bool use_avx2() {
     static const bool on = [] {
         const char* v = std::getenv("BAIMS_SWATH_AVX2");
@@ -701,6 +729,19 @@ inline double unpack_fast(std::int32_t v, double scale, double offset) {
 // is exact, then the same multiplication and addition; PACKED_NONE as NaN).
 void unpack_run(const std::int32_t* p, size_t n, double scale, double offset, double* out) {
     size_t j = 0;
+#if BAIMS_SWATH_AVX2_COPY
+    // Four at a time in the AVX2 copy: the same operations per lane.
+    const __m256d sc4 = _mm256_set1_pd(scale), of4 = _mm256_set1_pd(offset),
+                  nan4 = _mm256_set1_pd(std::numeric_limits<double>::quiet_NaN());
+    const __m128i none4 = _mm_set1_epi32(io::LatLon2D::PACKED_NONE);
+    for (; j + 4 <= n; j += 4) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + j));
+        const __m256d d = _mm256_add_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(v), sc4), of4);
+        // The 32-bit compare's lanes widened to 64-bit masks (sign extension of all ones or 0).
+        const __m256d m = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm_cmpeq_epi32(v, none4)));
+        _mm256_storeu_pd(out + j, _mm256_blendv_pd(d, nan4, m));
+    }
+#endif
 #if defined(__SSE2__)
     const __m128d sc = _mm_set1_pd(scale), of = _mm_set1_pd(offset),
                   nan = _mm_set1_pd(std::numeric_limits<double>::quiet_NaN());
@@ -724,7 +765,35 @@ void unpack_run(const std::int32_t* p, size_t n, double scale, double offset, do
 // NaN first, then the first distance equal to it (a minimum of -0 and +0 compares equal to both,
 // as the loop's strict `<` keeps the first of them; NaN equals nothing).
 [[gnu::always_inline]] inline int first_smallest(const std::array<double, 16>& dist) {
-#if defined(__SSE2__)
+#if BAIMS_SWATH_AVX2_COPY
+    // The AVX2 copy: four distances per register, the same steps as the SSE2 code below.
+    const __m256d inf = _mm256_set1_pd(std::numeric_limits<double>::infinity());
+    __m256d d[4];
+#pragma GCC unroll 4
+    for (size_t i = 0; i < 4; ++i) {
+        d[i] = _mm256_loadu_pd(dist.data() + 4 * i);
+    }
+    // Two running minima from +inf; VMINPD, as MINPD, returns its second operand when either is
+    // NaN, so neither is ever NaN.
+    const __m256d a0 = _mm256_min_pd(d[2], _mm256_min_pd(d[0], inf));
+    const __m256d a1 = _mm256_min_pd(d[3], _mm256_min_pd(d[1], inf));
+    __m256d m = _mm256_min_pd(a0, a1);
+    // Every lane the minimum of the four (the halves swapped, then the pairs): a -0 and a +0 may
+    // end in different lanes, which compare equal to both as below.
+    m = _mm256_min_pd(m, _mm256_permute2f128_pd(m, m, 1));
+    m = _mm256_min_pd(m, _mm256_permute_pd(m, 5));
+    if (!(_mm256_cvtsd_f64(m) < std::numeric_limits<double>::infinity())) {
+        return -1;
+    }
+    // Bit n of the mask: distance n equals the minimum (NaN equals nothing).
+    unsigned eq = 0;
+#pragma GCC unroll 4
+    for (size_t i = 0; i < 4; ++i) {
+        eq |= static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(d[i], m, _CMP_EQ_OQ)))
+              << (4 * i);
+    }
+    return std::countr_zero(eq);
+#elif defined(__SSE2__)
     const __m128d inf = _mm_set1_pd(std::numeric_limits<double>::infinity());
     __m128d d[8];
 #pragma GCC unroll 8
@@ -800,7 +869,17 @@ void latitude_sum(const io::LatLon2D& src, double& lat_sum, size_t& lat_n) {
 // x[j * stride + k], y[j * stride + k] (j, k < 4), into dist[j * 4 + k].
 [[gnu::always_inline]] inline void dist16(const double* x, const double* y, size_t stride,
                                           const Pt& p, double kx, std::array<double, 16>& dist) {
-#if defined(__SSE2__)
+#if BAIMS_SWATH_AVX2_COPY
+    // The AVX2 copy: a row of four at a time, the same operations per lane.
+    const __m256d px4 = _mm256_set1_pd(p.x), py4 = _mm256_set1_pd(p.y), kx4 = _mm256_set1_pd(kx);
+#pragma GCC unroll 4
+    for (size_t j = 0; j < 4; ++j) {
+        const __m256d ddx = _mm256_mul_pd(_mm256_sub_pd(_mm256_loadu_pd(x + j * stride), px4), kx4);
+        const __m256d ddy = _mm256_sub_pd(_mm256_loadu_pd(y + j * stride), py4);
+        _mm256_storeu_pd(dist.data() + j * 4,
+                         _mm256_add_pd(_mm256_mul_pd(ddx, ddx), _mm256_mul_pd(ddy, ddy)));
+    }
+#elif defined(__SSE2__)
     // Two distances at a time: the same operations on the same doubles as the loop below.
     const __m128d px2 = _mm_set1_pd(p.x), py2 = _mm_set1_pd(p.y), kx2 = _mm_set1_pd(kx);
 #pragma GCC unroll 4
@@ -867,11 +946,72 @@ bool crosses_antimeridian(const io::LatLon2D& src, Lon lon, Clear clear,
 // the quad's size of the hull (the image of [0, 1]^2 is a convex combination of the corners), so
 // Outside only spares the Newton inversion of centres that it would reject anyway. For a quad
 // that is not strictly convex the test says Maybe (no pre-test).
-#if defined(__SSE2__)
+#if BAIMS_SWATH_AVX2_COPY
+// The AVX2 copy: the four edges in one register (lane i edge i), in each lane the same IEEE
+// operations on the same doubles as the scalar class under #else, so the same answers.
+class Hull {
+public:
+    Hull() = default; // unset (the walk builds it when a quad needs it)
+    Hull(const Pt& a, const Pt& b, const Pt& c, const Pt& d, double size) {
+        // Vertices in order around the quad: v = a, b, d, c; edge i = v[i + 1] - v[i].
+        const __m256d ad = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(&a.x)),
+                                                _mm_loadu_pd(&d.x), 1); // a.x a.y d.x d.y
+        const __m256d bc = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(&b.x)),
+                                                _mm_loadu_pd(&c.x), 1); // b.x b.y c.x c.y
+        const __m256d vx = _mm256_unpacklo_pd(ad, bc), vy = _mm256_unpackhi_pd(ad, bc);
+        constexpr int NEXT = 0x39; // lanes 1, 2, 3, 0: lane i takes lane i + 1 (mod 4)
+        const __m256d ex = _mm256_sub_pd(_mm256_permute4x64_pd(vx, NEXT), vx);
+        const __m256d ey = _mm256_sub_pd(_mm256_permute4x64_pd(vy, NEXT), vy);
+        // turn i = e[i].x * e[i + 1].y - e[i].y * e[i + 1].x
+        const __m256d turn = _mm256_sub_pd(_mm256_mul_pd(ex, _mm256_permute4x64_pd(ey, NEXT)),
+                                           _mm256_mul_pd(ey, _mm256_permute4x64_pd(ex, NEXT)));
+        const __m256d zero = _mm256_setzero_pd();
+        const int pos = _mm256_movemask_pd(_mm256_cmp_pd(turn, zero, _CMP_GT_OS));
+        const int neg = _mm256_movemask_pd(_mm256_cmp_pd(turn, zero, _CMP_LT_OS));
+        const double sign = pos == 15 ? 1.0 : neg == 15 ? -1.0 : 0.0;
+        m_convex = sign != 0;
+        const __m256d sg = _mm256_set1_pd(sign), margin = _mm256_set1_pd(1e-6 * size);
+        const __m256d abs_mask = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL));
+        // As in the SSE2 class below (the sign taken into the edge, the threshold).
+        m_sx = _mm256_mul_pd(sg, ex);
+        m_sy = _mm256_mul_pd(sg, ey);
+        m_vx = vx;
+        m_vy = vy;
+        m_tol = _mm256_mul_pd(
+            margin, _mm256_add_pd(_mm256_and_pd(ex, abs_mask), _mm256_and_pd(ey, abs_mask)));
+        m_ntol = _mm256_xor_pd(m_tol, _mm256_set1_pd(-0.0)); // -tol, exact
+    }
+    bool convex() const { return m_convex; }
+    // The part of each edge's cross product that depends on the output row's y only.
+    struct Row {
+        __m256d r;
+    };
+    Row row(double py) const {
+        return Row{_mm256_mul_pd(m_sx, _mm256_sub_pd(_mm256_set1_pd(py), m_vy))};
+    }
+    // As the scalar test under #else (see there).
+    enum Answer { Outside, Maybe, Inside };
+    Answer test(const Row& r, double px) const {
+        if (!m_convex) {
+            return Maybe;
+        }
+        const __m256d c =
+            _mm256_sub_pd(r.r, _mm256_mul_pd(m_sy, _mm256_sub_pd(_mm256_set1_pd(px), m_vx)));
+        const int outside = _mm256_movemask_pd(_mm256_cmp_pd(c, m_ntol, _CMP_LT_OS));
+        const int inside = _mm256_movemask_pd(_mm256_cmp_pd(c, m_tol, _CMP_GT_OS));
+        return outside != 0 ? Outside : inside == 15 ? Inside : Maybe;
+    }
+
+private:
+    __m256d m_sx, m_sy, m_vx, m_vy, m_tol, m_ntol;
+    bool m_convex;
+};
+#elif defined(__SSE2__)
 // Two edges per SSE2 register (edges 0, 1 and 2, 3): in each lane the same IEEE operations on the
 // same doubles as the scalar class under #else, so the same answers.
 class Hull {
 public:
+    Hull() = default; // unset (the walk builds it when a quad needs it)
     Hull(const Pt& a, const Pt& b, const Pt& c, const Pt& d, double size) {
         // Vertices in order around the quad: v = a, b, d, c; edge i = v[i + 1] - v[i].
         const __m128d vx01 = _mm_set_pd(b.x, a.x), vx23 = _mm_set_pd(c.x, d.x);
@@ -947,6 +1087,7 @@ private:
 #else
 class Hull {
 public:
+    Hull() = default; // unset (the walk builds it when a quad needs it)
     Hull(const Pt& a, const Pt& b, const Pt& c, const Pt& d, double size) {
         const std::array<Pt, 4> v{a, b, d, c}; // in order around the quad
         std::array<Pt, 4> e;                   // v[i + 1] - v[i]
@@ -1529,7 +1670,10 @@ struct Walk {
                         }
                         // Built at the first centre in the box that no quad up to q holds yet
                         // (often none: those of the box were claimed by the quads before).
-                        std::optional<Hull> hull;
+                        // (Not a std::optional: GCC zeroes all of its storage, ~200 bytes with
+                        // a rep stos, at every quad.)
+                        Hull hull;
+                        bool have_hull = false;
                         // The output centres of rows row0..row1 and columns col0..col1, moved by
                         // `shift` degrees, that the quad holds: scanned row by row, each row's
                         // part of the edge functions computed once, and a row left at its first
@@ -1558,7 +1702,7 @@ struct Walk {
                             seen_px.c1 = std::max(seen_px.c1, col1);
                             for (size_t orow = row0; orow <= row1; ++orow) {
                                 const double py = ys[orow];
-                                Hull::Row hr{}; // hull->row(py), once the row needs it
+                                Hull::Row hr{}; // hull.row(py), once the row needs it
                                 bool have_row = false;
                                 std::int32_t* orow_owner = owner.data() + orow * OW;
                                 bool seen = false; // a column of this row that is not Outside
@@ -1569,15 +1713,16 @@ struct Walk {
                                         continue;
                                     }
                                     if (!have_row) {
-                                        if (!hull) {
-                                            hull.emplace(a, bb, cc, d,
-                                                         (xmax - xmin) + (ymax - ymin));
+                                        if (!have_hull) {
+                                            hull =
+                                                Hull(a, bb, cc, d, (xmax - xmin) + (ymax - ymin));
+                                            have_hull = true;
                                         }
-                                        hr = hull->row(py);
+                                        hr = hull.row(py);
                                         have_row = true;
                                     }
                                     const double px = xs[ocol] - shift;
-                                    const Hull::Answer h = hull->test(hr, px);
+                                    const Hull::Answer h = hull.test(hr, px);
                                     if (h == Hull::Outside) {
                                         if (seen) {
                                             break;
@@ -2010,7 +2155,129 @@ struct Walk {
     }
 };
 
+// Both passes (Walk) over src (longitudes from unwrapped when it is not empty), specialised for
+// how the positions are stored (the same doubles either way).
+void walk_swath(const io::LatLon2D& src, const grid::Grid& out, bool projected, bool nearest,
+                bool keyed, double lat_sum, size_t lat_n, const io::ForEach& for_each,
+                MapVector<std::int32_t>& owner, PixelMap& m, const std::vector<double>& unwrapped) {
+    const Walk walk{src, out, projected, nearest, keyed, lat_sum, lat_n, for_each, owner, m};
+    if (!unwrapped.empty()) {
+        const double* ux = unwrapped.data();
+        walk([ux](size_t i) { return ux[i]; }, [&src](size_t i) { return src.lat_at(i); },
+             [ux, &src](size_t i, size_t n) {
+                 prefetch(ux + i, n);
+                 if (src.packed()) {
+                     prefetch(src.lat_packed.data() + i, n);
+                 } else {
+                     prefetch(src.lat.data() + i, n);
+                 }
+             },
+             [ux, &src](size_t i, size_t n, double* x, double* y) {
+                 std::copy(ux + i, ux + i + n, x);
+                 for (size_t j = 0; j < n; ++j) {
+                     y[j] = src.lat_at(i + j);
+                 }
+             });
+    } else if (src.packed()) {
+        const std::int32_t* px = src.lon_packed.data();
+        const std::int32_t* py = src.lat_packed.data();
+        const double xs = src.lon_scale, xo = src.lon_offset, ys = src.lat_scale,
+                     yo = src.lat_offset;
+        walk([=](size_t i) { return unpack_fast(px[i], xs, xo); },
+             [=](size_t i) { return unpack_fast(py[i], ys, yo); },
+             [=](size_t i, size_t n) {
+                 prefetch(px + i, n);
+                 prefetch(py + i, n);
+             },
+             [=](size_t i, size_t n, double* x, double* y) {
+                 unpack_run(px + i, n, xs, xo, x);
+                 unpack_run(py + i, n, ys, yo, y);
+             });
+    } else {
+        const double* x = src.lon.data();
+        const double* y = src.lat.data();
+        walk([x](size_t i) { return x[i]; }, [y](size_t i) { return y[i]; },
+             [x, y](size_t i, size_t n) {
+                 prefetch(x + i, n);
+                 prefetch(y + i, n);
+             },
+             [x, y](size_t i, size_t n, double* ox, double* oy) {
+                 std::copy(x + i, x + i + n, ox);
+                 std::copy(y + i, y + i + n, oy);
+             });
+    }
+}
+
+// The per-claim kernels for the test hooks (each copy its own).
+int kernel_nearest16(const double* x, const double* y, size_t stride, double px, double py,
+                     double kx) {
+    std::array<double, 16> dist;
+    dist16(x, y, stride, Pt{px, py}, kx, dist);
+    return first_smallest(dist);
+}
+int kernel_hull(const double* corners, double size, double px, double py) {
+    const Hull h(Pt{corners[0], corners[1]}, Pt{corners[2], corners[3]}, Pt{corners[4], corners[5]},
+                 Pt{corners[6], corners[7]}, size);
+    return static_cast<int>(h.test(h.row(py), px));
+}
+
 } // namespace
+
+#if BAIMS_SWATH_AVX2_COPY
+int swath_avx2::nearest16(const double* x, const double* y, size_t stride, double px, double py,
+                          double kx) {
+    return kernel_nearest16(x, y, stride, px, py, kx);
+}
+int swath_avx2::hull(const double* corners, double size, double px, double py) {
+    return kernel_hull(corners, size, px, py);
+}
+void swath_avx2::unpack(const std::int32_t* p, size_t n, double scale, double offset, double* out) {
+    unpack_run(p, n, scale, offset, out);
+}
+void swath_avx2::walk_swath(const io::LatLon2D& src, const grid::Grid& out, bool projected,
+                            bool nearest, bool keyed, double lat_sum, size_t lat_n,
+                            const io::ForEach& for_each, MapVector<std::int32_t>& owner,
+                            PixelMap& m, const std::vector<double>& unwrapped) {
+    baims::cube::walk_swath(src, out, projected, nearest, keyed, lat_sum, lat_n, for_each, owner, m,
+                            unwrapped);
+}
+#else
+bool detail::swath_avx2_copy() {
+    return BAIMS_SWATH_WALK_AVX2 && cpu_has_avx2();
+}
+
+int detail::swath_nearest16(const double* x, const double* y, size_t stride, double px, double py,
+                            double kx, bool avx2) {
+#if BAIMS_SWATH_WALK_AVX2
+    if (avx2 && cpu_has_avx2()) {
+        return swath_avx2::nearest16(x, y, stride, px, py, kx);
+    }
+#endif
+    (void)avx2;
+    return kernel_nearest16(x, y, stride, px, py, kx);
+}
+
+int detail::swath_hull(const double* corners, double size, double px, double py, bool avx2) {
+#if BAIMS_SWATH_WALK_AVX2
+    if (avx2 && cpu_has_avx2()) {
+        return swath_avx2::hull(corners, size, px, py);
+    }
+#endif
+    (void)avx2;
+    return kernel_hull(corners, size, px, py);
+}
+
+void detail::swath_unpack(const std::int32_t* p, size_t n, double scale, double offset, bool avx2,
+                          double* out) {
+#if BAIMS_SWATH_WALK_AVX2
+    if (avx2 && cpu_has_avx2()) {
+        swath_avx2::unpack(p, n, scale, offset, out);
+        return;
+    }
+#endif
+    (void)avx2;
+    unpack_run(p, n, scale, offset, out);
+}
 
 size_t detail::swath_quad_boxes(const double* cu, const double* fu, const double* cv,
                                 const double* fv, size_t nc, size_t nq, bool shifts, double oh1,
@@ -2187,54 +2454,16 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
             unwrapped[i] = x < 0 ? x + 360.0 : x;
         }
     }
-    const Walk walk{src, out, projected, nearest, keyed, lat_sum, lat_n, for_each, owner, m};
-    // The walk specialised for how the positions are stored (the same doubles either way).
-    if (!unwrapped.empty()) {
-        const double* ux = unwrapped.data();
-        walk([ux](size_t i) { return ux[i]; }, [&src](size_t i) { return src.lat_at(i); },
-             [ux, &src](size_t i, size_t n) {
-                 prefetch(ux + i, n);
-                 if (src.packed()) {
-                     prefetch(src.lat_packed.data() + i, n);
-                 } else {
-                     prefetch(src.lat.data() + i, n);
-                 }
-             },
-             [ux, &src](size_t i, size_t n, double* x, double* y) {
-                 std::copy(ux + i, ux + i + n, x);
-                 for (size_t j = 0; j < n; ++j) {
-                     y[j] = src.lat_at(i + j);
-                 }
-             });
-    } else if (src.packed()) {
-        const std::int32_t* px = src.lon_packed.data();
-        const std::int32_t* py = src.lat_packed.data();
-        const double xs = src.lon_scale, xo = src.lon_offset, ys = src.lat_scale,
-                     yo = src.lat_offset;
-        walk([=](size_t i) { return unpack_fast(px[i], xs, xo); },
-             [=](size_t i) { return unpack_fast(py[i], ys, yo); },
-             [=](size_t i, size_t n) {
-                 prefetch(px + i, n);
-                 prefetch(py + i, n);
-             },
-             [=](size_t i, size_t n, double* x, double* y) {
-                 unpack_run(px + i, n, xs, xo, x);
-                 unpack_run(py + i, n, ys, yo, y);
-             });
-    } else {
-        const double* x = src.lon.data();
-        const double* y = src.lat.data();
-        walk([x](size_t i) { return x[i]; }, [y](size_t i) { return y[i]; },
-             [x, y](size_t i, size_t n) {
-                 prefetch(x + i, n);
-                 prefetch(y + i, n);
-             },
-             [x, y](size_t i, size_t n, double* ox, double* oy) {
-                 std::copy(x + i, x + i + n, ox);
-                 std::copy(y + i, y + i + n, oy);
-             });
+#if BAIMS_SWATH_WALK_AVX2
+    if (use_avx2()) {
+        swath_avx2::walk_swath(src, out, projected, nearest, keyed, lat_sum, lat_n, for_each, owner,
+                               m, unwrapped);
+        return m;
     }
+#endif
+    walk_swath(src, out, projected, nearest, keyed, lat_sum, lat_n, for_each, owner, m, unwrapped);
     return m;
 }
+#endif
 
 } // namespace baims::cube

@@ -224,6 +224,23 @@ size_t swath_weights(const double* corners, const double* p, size_t n, bool avx2
 size_t swath_quad_boxes(const double* cu, const double* fu, const double* cv, const double* fv,
                         size_t nc, size_t nq, bool shifts, double oh1, double ow1, bool avx2,
                         double* qb, std::uint32_t* cand);
+// Test hooks of resample_swath.cpp's per-claim kernels, from the AVX2 copy of the walk
+// (resample_swath_avx2.cpp) when avx2 is true and that copy exists and the CPU has AVX2, else
+// from the baseline copy (SSE2): the two must give the same answers.
+// The keyed nearest search: n (0..15) of the first of the 4x4 cells x[j * stride + k],
+// y[j * stride + k] (n = j * 4 + k) nearest to (px, py) with longitude scale kx; -1 when none
+// has a distance below +inf.
+int swath_nearest16(const double* x, const double* y, size_t stride, double px, double py,
+                    double kx, bool avx2);
+// The convex-hull pre-test of point (px, py) against the quad with corners a, b, c, d
+// (corners[0 .. 8) as x, y pairs) of the given size: 0 outside, 1 maybe, 2 inside.
+int swath_hull(const double* corners, double size, double px, double py, bool avx2);
+// The decoding of n packed positions (v * scale + offset, PACKED_NONE as NaN) into out.
+void swath_unpack(const std::int32_t* p, size_t n, double scale, double offset, bool avx2,
+                  double* out);
+// Whether the AVX2 copy of the walk is built in and the CPU has AVX2 (the hooks above compare
+// something only then).
+bool swath_avx2_copy();
 } // namespace detail
 
 // resample_block over any SourceMap; src is a slab of src_w columns (io::cols of the geometry).

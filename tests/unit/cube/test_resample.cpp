@@ -1646,3 +1646,136 @@ TEST_CASE("swath: AVX2 pre-scan of a row of quads equals the SSE2 and scalar cod
     CHECK(total_cand > total_quads / 10);
     CHECK(total_cand < total_quads * 9 / 10);
 }
+
+// The per-claim kernels of the walk's AVX2 copy (resample_swath_avx2.cpp: dist16 and
+// first_smallest four-wide, Hull with its four edges in one register, unpack_run four at a time)
+// against the baseline copy's SSE2 code and against the answers written out here: the same n,
+// the same hull answers, the same doubles.
+TEST_CASE("swath: the walk's AVX2 kernels equal the baseline's", "[cube][swath]") {
+    const double NaN = std::numeric_limits<double>::quiet_NaN();
+    const double inf = std::numeric_limits<double>::infinity();
+    std::uint64_t seed = 4242;
+    auto pick = [&seed](std::initializer_list<double> v) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        return *(v.begin() + static_cast<size_t>((seed >> 33) % v.size()));
+    };
+    const bool copy = detail::swath_avx2_copy();
+    SECTION("nearest of 4x4 cells: the first smallest distance, NaN never, -1 when none") {
+        const size_t stride = 6; // the window is wider than the 4 columns
+        size_t found = 0, none = 0, ties = 0;
+        for (int rep = 0; rep < 4000; ++rep) {
+            std::vector<double> x(4 * stride, 99.0), y(4 * stride, 99.0);
+            // Few distinct values: ties between cells, signed zeros, NaN and far cells.
+            for (size_t j = 0; j < 4; ++j) {
+                for (size_t k = 0; k < 4; ++k) {
+                    x[j * stride + k] = pick({0.0, -0.0, 1.0, 2.0, -1.0, NaN, 1e300, 0.5});
+                    y[j * stride + k] = pick({0.0, -0.0, 1.0, -1.0, NaN, 1e300, 0.25});
+                }
+            }
+            if (rep % 97 == 0) { // every cell NaN or far: none
+                for (double& v : x) {
+                    v = pick({NaN, 1e300});
+                }
+            }
+            const double px = pick({0.0, -0.0, 0.5, 1.0}), py = pick({0.0, 0.25, -0.0});
+            const double kx = pick({1.0, 0.5, 0.7});
+            // The loop the kernels stand for.
+            double best = inf;
+            int expect = -1, at_best = 0;
+            for (int n = 0; n < 16; ++n) {
+                const size_t w = static_cast<size_t>(n / 4) * stride + static_cast<size_t>(n % 4);
+                const double ddx = (x[w] - px) * kx, ddy = y[w] - py;
+                const double d = ddx * ddx + ddy * ddy;
+                if (d < best) {
+                    best = d;
+                    expect = n;
+                }
+            }
+            for (int n = 0; n < 16; ++n) {
+                const size_t w = static_cast<size_t>(n / 4) * stride + static_cast<size_t>(n % 4);
+                const double ddx = (x[w] - px) * kx, ddy = y[w] - py;
+                at_best += ddx * ddx + ddy * ddy == best;
+            }
+            INFO("rep " << rep);
+            const int base = detail::swath_nearest16(x.data(), y.data(), stride, px, py, kx, false);
+            CHECK(base == expect);
+            if (copy) {
+                CHECK(detail::swath_nearest16(x.data(), y.data(), stride, px, py, kx, true) ==
+                      expect);
+            }
+            found += expect >= 0;
+            none += expect < 0;
+            ties += expect >= 0 && at_best > 1;
+        }
+        // The cases above occur: found, none, and ties (the first of them must be chosen).
+        CHECK(found > 3000);
+        CHECK(none > 20);
+        CHECK(ties > 500);
+    }
+    SECTION("hull pre-test of the quad's corners") {
+        // The unit square (corners a, b, c, d = (r, c), (r, c+1), (r+1, c), (r+1, c+1)).
+        const std::vector<double> sq{0, 0, 1, 0, 0, 1, 1, 1};
+        for (const bool avx2 : {false, true}) {
+            CHECK(detail::swath_hull(sq.data(), 2, 0.5, 0.5, avx2) == 2);  // inside
+            CHECK(detail::swath_hull(sq.data(), 2, 1.5, 0.5, avx2) == 0);  // outside
+            CHECK(detail::swath_hull(sq.data(), 2, 0.5, -0.5, avx2) == 0); // outside
+            CHECK(detail::swath_hull(sq.data(), 2, 1.0, 0.5, avx2) == 1);  // on an edge
+            // Within the margin (1e-6 of the size) outside an edge: maybe.
+            CHECK(detail::swath_hull(sq.data(), 2, 0.5, 1 + 1e-7, avx2) == 1);
+            // A bow-tie (not convex): always maybe.
+            const std::vector<double> bow{0, 0, 1, 0, 1, 1, 0, 1};
+            CHECK(detail::swath_hull(bow.data(), 2, 5, 5, avx2) == 1);
+        }
+        std::array<size_t, 3> answers{};
+        for (int rep = 0; rep < 20000; ++rep) {
+            // Quads of a few corner values (convex either way round, folded, degenerate, NaN)
+            // and points on, near and across their edges.
+            std::vector<double> c(8);
+            for (double& v : c) {
+                v = pick({0.0, 1.0, 2.0, 3.0, 0.5, -1.0, 1e-7});
+            }
+            if (rep % 211 == 0) {
+                c[static_cast<size_t>(rep) % 8] = NaN;
+            }
+            const double size = pick({1.0, 4.0, 0.0});
+            const double px = pick({0.0, 0.5, 1.0, 1.5, 2.0, 1 + 1e-7, -1e-7, 1e-6});
+            const double py = pick({0.0, 0.5, 1.0, 1.5, 2.0, 1 - 1e-7, 2 + 1e-9});
+            INFO("rep " << rep);
+            const int base = detail::swath_hull(c.data(), size, px, py, false);
+            REQUIRE((base >= 0 && base <= 2));
+            ++answers[static_cast<size_t>(base)];
+            if (copy) {
+                CHECK(detail::swath_hull(c.data(), size, px, py, true) == base);
+            }
+        }
+        CHECK(answers[0] > 1000); // each answer occurs
+        CHECK(answers[1] > 1000);
+        CHECK(answers[2] > 100);
+    }
+    SECTION("decoding packed positions") {
+        for (size_t n = 0; n <= 13; ++n) {
+            std::vector<std::int32_t> p(n);
+            for (size_t i = 0; i < n; ++i) {
+                p[i] =
+                    static_cast<std::int32_t>(pick({0, 1, -1, 53123456, -179999999, 2147483647}));
+                if (pick({0, 0, 1}) == 1) {
+                    p[i] = baims::io::LatLon2D::PACKED_NONE;
+                }
+            }
+            for (const bool avx2 : {false, true}) {
+                std::vector<double> out(n + 1, -7.0);
+                detail::swath_unpack(p.data(), n, 1e-6, 0.5, avx2, out.data());
+                INFO("n " << n << " avx2 " << avx2);
+                for (size_t i = 0; i < n; ++i) {
+                    if (p[i] == baims::io::LatLon2D::PACKED_NONE) {
+                        CHECK(std::isnan(out[i]));
+                    } else {
+                        const double expect = static_cast<double>(p[i]) * 1e-6 + 0.5;
+                        CHECK(std::memcmp(&out[i], &expect, sizeof(double)) == 0);
+                    }
+                }
+                CHECK(out[n] == -7.0); // nothing written beyond n
+            }
+        }
+    }
+}
