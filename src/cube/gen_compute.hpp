@@ -60,8 +60,8 @@ private:
     std::map<std::pair<size_t, int>, std::exception_ptr> m_failed;
     // io::digest of each input's geometry; empty when not computed (a lone input: m_lone)
     std::map<size_t, std::string> m_digests;
-    std::vector<bool> m_lone; // per input: no other input of the same kind and shape
-    std::vector<Entry> m_distinct;           // one per distinct (digest, method)
+    std::vector<bool> m_lone;      // per input: no other input of the same kind and shape
+    std::vector<Entry> m_distinct; // one per distinct (digest, method)
     std::map<const SourceMap*, io::Window> m_windows;
     size_t m_geometry_reads = 0;
 };

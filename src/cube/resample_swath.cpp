@@ -34,7 +34,10 @@
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
 //             swath. Distance: local equirectangular, (dlon * cos(lat0), dlat) with lat0 the
-//             mean latitude of the swath.
+//             mean latitude of the swath: for packed latitudes the exact mean of the stored
+//             integers (their exact sum, found by the reader while it decodes them) decoded once,
+//             for latitudes in double the sum of the finite ones in swath order over their number
+//             (latitude_sum).
 //   bilinear  the quad's four corners with the weights (s, t) of the inverse bilinear map
 //             (closed form, polished by Newton's method: invert_closed): a field linear in the
 //             swath's row/column indices is reproduced exactly.
@@ -2126,8 +2129,9 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     // Nearest with keys in pass 1 (Walk::keyed) when q * 16 + 15 fits in an int32 for every quad.
     const bool keyed = nearest && !empty &&
                        H * W <= static_cast<size_t>(std::numeric_limits<std::int32_t>::max() / 16);
-    // Keyed needs the mean latitude before pass 1: summed in swath order (as Walk's sum_lat) by
-    // one task beside the owner fill (not for a projected output: no longitude scale there).
+    // Keyed needs the mean latitude before pass 1 (latitude_sum, as Walk's sum_lat): found by one
+    // task beside the owner fill (not for a projected output: no longitude scale there); for
+    // packed latitudes the reader's sum, else a pass over the latitudes.
     const bool sum_first = keyed && !projected;
     double lat_sum = 0;
     size_t lat_n = 0;
@@ -2176,7 +2180,9 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
         // <= 2.3e-4 degrees when that is <= 1e12, so two such cells decode at most
         // 90 + 4.6e-4 < 180 degrees apart and the exact test would find nothing either. A pair
         // with PACKED_NONE never crosses (NaN compares false), whatever its integers' difference.
-        // Rows that are not clear are tested on their decoded longitudes as before.
+        // Rows that are not clear are tested on their decoded longitudes as before. The reader
+        // finds each row's largest difference while it decodes the chunks (lon_row_jump); without
+        // it the rows' integers are looked at here.
         const std::int32_t* px = src.lon_packed.data();
         const double xs = src.lon_scale, xo = src.lon_offset;
         const double span = std::abs(xs) * 4294967296.0 + std::abs(xo);

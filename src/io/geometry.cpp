@@ -89,7 +89,8 @@ void add_packed_sum(const std::int32_t* x, size_t n, std::int64_t& sum, size_t& 
         const __m128i is_none = _mm_cmpeq_epi32(v, nv);
         const __m128i k = _mm_andnot_si128(is_none, v);
         const __m128i sign = _mm_cmpgt_epi32(zero, k);
-        s2 = _mm_add_epi64(s2, _mm_add_epi64(_mm_unpacklo_epi32(k, sign), _mm_unpackhi_epi32(k, sign)));
+        s2 = _mm_add_epi64(s2,
+                           _mm_add_epi64(_mm_unpacklo_epi32(k, sign), _mm_unpackhi_epi32(k, sign)));
         none4 = _mm_sub_epi32(none4, is_none);
     }
     alignas(16) std::int64_t sl[2];

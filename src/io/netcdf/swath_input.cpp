@@ -7,6 +7,9 @@
 // Times, variables and decoding are the CF reader's (CfInput::open_on_dims): the time comes from
 // the time coordinate or the coverage attributes (start_date/stop_date, start_time/stop_time, ...)
 // of the NetCDF file or of geo_coordinates.nc; the slice time is the middle of the range.
+// Packed (integer) lat/lon are decoded chunk by chunk in parallel; while each chunk row is still
+// in the cache, the reader also sums the latitudes and finds each row's largest longitude jump,
+// which map_swath needs before its pass 1 (LatLon2D::lat_packed_sum, lon_row_jump).
 
 #include "../input_kinds.hpp"
 #include "h5_chunks.hpp"

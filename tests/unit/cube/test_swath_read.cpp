@@ -51,8 +51,8 @@ void write_swath(const std::filesystem::path& path, const std::vector<std::int32
     ok(nc_put_att_text(id, NC_GLOBAL, "stop_date", stop.size(), stop.c_str()));
     const size_t chunk[2] = {4, 5};
     const double scale = 1e-6;
-    for (auto [name, units, var] : {std::tuple{"lat", "degrees_north", &vlat},
-                                    std::tuple{"lon", "degrees_east", &vlon}}) {
+    for (auto [name, units, var] :
+         {std::tuple{"lat", "degrees_north", &vlat}, std::tuple{"lon", "degrees_east", &vlon}}) {
         ok(nc_def_var(id, name, packed ? NC_INT : NC_DOUBLE, 2, dims, var));
         ok(nc_def_var_chunking(id, *var, NC_CHUNKED, chunk));
         ok(nc_def_var_deflate(id, *var, 1, 1, 1));
@@ -136,8 +136,8 @@ size_t east_of_180(const cube::PixelMap& m, const grid::Grid& out) {
 
 void check_case(const std::vector<std::int32_t>& lat, const std::vector<std::int32_t>& lon,
                 size_t far_rows) {
-    const auto dir = std::filesystem::temp_directory_path() /
-                     ("baims-swath-read-" + std::to_string(::getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("baims-swath-read-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     write_swath(dir / "packed.nc", lat, lon, true);
     write_swath(dir / "double.nc", lat, lon, false);
