@@ -39,7 +39,7 @@ constexpr size_t H = 10, W = 13;
 constexpr std::int32_t FILL = -999999999;
 
 // A swath file: lat/lon(y, x) stored as int32 * 1e-6 (packed) or as the doubles they decode to,
-// in chunks of 4 x 5, deflated; FILL is lat's _FillValue. One float variable v.
+// in chunks of 4 x 5, deflated; FILL is lat's and lon's _FillValue. One float variable v.
 void write_swath(const std::filesystem::path& path, const std::vector<std::int32_t>& lat,
                  const std::vector<std::int32_t>& lon, bool packed) {
     int id = 0, dims[2], vlat = 0, vlon = 0, vv = 0;
@@ -59,9 +59,7 @@ void write_swath(const std::filesystem::path& path, const std::vector<std::int32
         ok(nc_put_att_text(id, *var, "units", std::string(units).size(), units));
         if (packed) {
             ok(nc_put_att_double(id, *var, "scale_factor", NC_DOUBLE, 1, &scale));
-            if (var == &vlat) {
-                ok(nc_put_att_int(id, *var, "_FillValue", NC_INT, 1, &FILL));
-            }
+            ok(nc_put_att_int(id, *var, "_FillValue", NC_INT, 1, &FILL));
         }
     }
     ok(nc_def_var(id, "v", NC_FLOAT, 2, dims, &vv));
@@ -70,11 +68,11 @@ void write_swath(const std::filesystem::path& path, const std::vector<std::int32
         ok(nc_put_var_int(id, vlat, lat.data()));
         ok(nc_put_var_int(id, vlon, lon.data()));
     } else {
-        // NaN where lat is FILL (a cell without position, as the packed file's)
+        // NaN where lat or lon is FILL (no position, as the packed file's)
         std::vector<double> a(H * W), b(H * W);
         for (size_t i = 0; i < H * W; ++i) {
             a[i] = lat[i] == FILL ? std::nan("") : static_cast<double>(lat[i]) * scale;
-            b[i] = static_cast<double>(lon[i]) * scale;
+            b[i] = lon[i] == FILL ? std::nan("") : static_cast<double>(lon[i]) * scale;
         }
         ok(nc_put_var_double(id, vlat, a.data()));
         ok(nc_put_var_double(id, vlon, b.data()));
@@ -123,19 +121,21 @@ cube::PixelMap map(const io::LatLon2D& g, const grid::Grid& out, cube::Resamplin
     return cube::map_swath(g, out, m, serial);
 }
 
-// The output pixels (of `out`, 0..360 degrees) east of 180 that the nearest map gives a cell.
-size_t east_of_180(const cube::PixelMap& m, const grid::Grid& out) {
+// The output pixels east of `x0` that the nearest map gives a cell.
+size_t east_of(const cube::PixelMap& m, const grid::Grid& out, double x0) {
     size_t n = 0;
     for (size_t row = 0; row < out.height(); ++row) {
         for (size_t col = 0; col < out.width(); ++col) {
-            n += out.x(col) > 180.05 && m.nearest[row * out.width() + col] >= 0;
+            n += out.x(col) > x0 && m.nearest[row * out.width() + col] >= 0;
         }
     }
     return n;
 }
 
+// far_rows: the rows whose largest jump is above 180 degrees; the nearest map on `out` must give
+// more than 100 pixels east of x0 a cell.
 void check_case(const std::vector<std::int32_t>& lat, const std::vector<std::int32_t>& lon,
-                size_t far_rows) {
+                size_t far_rows, const grid::Grid& out, double x0) {
     const auto dir =
         std::filesystem::temp_directory_path() / ("baims-swath-read-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
@@ -155,7 +155,7 @@ void check_case(const std::vector<std::int32_t>& lat, const std::vector<std::int
     }
     CHECK(far == far_rows);
     std::int64_t sum = 0;
-    size_t count = 0;
+    size_t count = 0; // (FILL is lat's only masked value here)
     for (const auto x : g.lat_packed) {
         if (x != io::LatLon2D::PACKED_NONE) {
             sum += x;
@@ -170,18 +170,17 @@ void check_case(const std::vector<std::int32_t>& lat, const std::vector<std::int
     CHECK(d.lon_row_jump.empty());
 
     // map_swath with the reader's fields, without them (it looks at the arrays) and on the
-    // doubles (not packed): the same maps, the swath unwrapped across the antimeridian in each.
+    // doubles (not packed): the same maps (unwrapped across the antimeridian, or not, alike).
     auto plain = g;
     plain.lon_row_jump.clear();
     plain.lat_summed = false;
-    const grid::Grid out({178.5, 7.0, 181.5, 10.5}, 120, 70);
     for (const auto m : {cube::Resampling::Nearest, cube::Resampling::Bilinear}) {
         const auto a = map(g, out, m), b = map(plain, out, m), c = map(d, out, m);
         same_map(a, b);
         same_map(a, c);
     }
     const auto n = map(g, out, cube::Resampling::Nearest);
-    CHECK(east_of_180(n, out) > 100);
+    CHECK(east_of(n, out, x0) > 100);
 }
 
 std::int32_t wrap(double lon) { // degrees in [-180, 180) as stored (1e-6)
@@ -201,7 +200,8 @@ TEST_CASE("swath reader: antimeridian jumps across a chunk column boundary", "[c
         }
     }
     lat[2 * W + 2] = FILL;
-    check_case(lat, lon, H);
+    // output longitudes 178.5 .. 181.5: the part east of 180 only when the swath is unwrapped
+    check_case(lat, lon, H, grid::Grid({178.5, 7.0, 181.5, 10.5}, 120, 70), 180.05);
 }
 
 TEST_CASE("swath reader: antimeridian jumps across a chunk row boundary", "[cube][swath]") {
@@ -215,5 +215,23 @@ TEST_CASE("swath reader: antimeridian jumps across a chunk row boundary", "[cube
         }
     }
     lat[7 * W + 11] = FILL;
-    check_case(lat, lon, 1);
+    check_case(lat, lon, 1, grid::Grid({178.5, 7.0, 181.5, 10.5}, 120, 70), 180.05);
+}
+
+TEST_CASE("swath reader: far jumps without a crossing (a longitude without position)",
+          "[cube][swath]") {
+    // longitude -11.5 + 0.25 c, one cell (row 5, column 6) FILL: as integers (PACKED_NONE) its
+    // pairs with the cells around it are far, so rows 4 and 5 are not clear and go to the exact
+    // test on the decoded longitudes, where a pair without position does not cross (NaN compares
+    // false); the maps equal those without the reader's fields and those on the doubles.
+    std::vector<std::int32_t> lat, lon;
+    for (size_t r = 0; r < H; ++r) {
+        for (size_t c = 0; c < W; ++c) {
+            lat.push_back(static_cast<std::int32_t>(10'000'000 - 250'000 * r + 1'000 * c));
+            lon.push_back(wrap(-11.5 + 0.25 * static_cast<double>(c) + 0.01 * r));
+        }
+    }
+    lat[2 * W + 2] = FILL;
+    lon[5 * W + 6] = FILL;
+    check_case(lat, lon, 2, grid::Grid({-12.0, 7.0, -7.0, 10.5}, 200, 70), -12.0);
 }
