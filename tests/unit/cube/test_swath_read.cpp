@@ -41,7 +41,7 @@ constexpr std::int32_t FILL = -999999999;
 // A swath file: lat/lon(y, x) stored as int32 * 1e-6 (packed) or as the doubles they decode to,
 // in chunks of 4 x 5, deflated; FILL is lat's and lon's _FillValue. One float variable v.
 void write_swath(const std::filesystem::path& path, const std::vector<std::int32_t>& lat,
-                 const std::vector<std::int32_t>& lon, bool packed) {
+                 const std::vector<std::int32_t>& lon, bool packed, double scale) {
     int id = 0, dims[2], vlat = 0, vlon = 0, vv = 0;
     ok(nc_create(path.c_str(), NC_NETCDF4 | NC_CLOBBER, &id));
     ok(nc_def_dim(id, "y", H, &dims[0]));
@@ -50,7 +50,6 @@ void write_swath(const std::filesystem::path& path, const std::vector<std::int32
     ok(nc_put_att_text(id, NC_GLOBAL, "start_date", start.size(), start.c_str()));
     ok(nc_put_att_text(id, NC_GLOBAL, "stop_date", stop.size(), stop.c_str()));
     const size_t chunk[2] = {4, 5};
-    const double scale = 1e-6;
     for (auto [name, units, var] :
          {std::tuple{"lat", "degrees_north", &vlat}, std::tuple{"lon", "degrees_east", &vlon}}) {
         ok(nc_def_var(id, name, packed ? NC_INT : NC_DOUBLE, 2, dims, var));
@@ -135,12 +134,12 @@ size_t east_of(const cube::PixelMap& m, const grid::Grid& out, double x0) {
 // far_rows: the rows whose largest jump is above 180 degrees; the nearest map on `out` must give
 // more than 100 pixels east of x0 a cell.
 void check_case(const std::vector<std::int32_t>& lat, const std::vector<std::int32_t>& lon,
-                size_t far_rows, const grid::Grid& out, double x0) {
+                size_t far_rows, const grid::Grid& out, double x0, double scale = 1e-6) {
     const auto dir =
         std::filesystem::temp_directory_path() / ("baims-swath-read-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
-    write_swath(dir / "packed.nc", lat, lon, true);
-    write_swath(dir / "double.nc", lat, lon, false);
+    write_swath(dir / "packed.nc", lat, lon, true, scale);
+    write_swath(dir / "double.nc", lat, lon, false, scale);
     const auto g = read_swath(dir / "packed.nc");
     const auto d = read_swath(dir / "double.nc");
     std::filesystem::remove_all(dir);
@@ -151,7 +150,7 @@ void check_case(const std::vector<std::int32_t>& lat, const std::vector<std::int
     CHECK(g.lon_row_jump == want_jumps(g));
     size_t far = 0;
     for (const auto j : g.lon_row_jump) {
-        far += j > 180'000'000u;
+        far += j > 180.0 / scale;
     }
     CHECK(far == far_rows);
     std::int64_t sum = 0;
@@ -183,8 +182,8 @@ void check_case(const std::vector<std::int32_t>& lat, const std::vector<std::int
     CHECK(east_of(n, out, x0) > 100);
 }
 
-std::int32_t wrap(double lon) { // degrees in [-180, 180) as stored (1e-6)
-    return static_cast<std::int32_t>(std::lround((lon >= 180.0 ? lon - 360.0 : lon) * 1e6));
+std::int32_t wrap(double lon, double scale = 1e-6) { // degrees in [-180, 180) as stored
+    return static_cast<std::int32_t>(std::lround((lon >= 180.0 ? lon - 360.0 : lon) / scale));
 }
 
 } // namespace
@@ -234,4 +233,20 @@ TEST_CASE("swath reader: far jumps without a crossing (a longitude without posit
     lat[2 * W + 2] = FILL;
     lon[5 * W + 6] = FILL;
     check_case(lat, lon, 2, grid::Grid({-12.0, 7.0, -7.0, 10.5}, 200, 70), -12.0);
+}
+
+TEST_CASE("swath reader: antimeridian jumps above 2^31 inside a chunk (scale 1e-7)",
+          "[cube][swath]") {
+    // longitude 179.4 + 0.25 c in units of 1e-7 degrees: 179.9 (1 799 000 000) at column 2,
+    // 180.15 (-1 798 500 000) at 3, inside the first chunk column (the four-lane loop's pairs):
+    // the difference, 3 597 500 000, is above 2^31 (an unsigned one, not a negative int32)
+    std::vector<std::int32_t> lat, lon;
+    for (size_t r = 0; r < H; ++r) {
+        for (size_t c = 0; c < W; ++c) {
+            lat.push_back(static_cast<std::int32_t>(100'000'000 - 2'500'000 * r + 10'000 * c));
+            lon.push_back(wrap(179.4 + 0.25 * static_cast<double>(c) + 0.01 * r, 1e-7));
+        }
+    }
+    lat[2 * W + 2] = FILL;
+    check_case(lat, lon, H, grid::Grid({178.5, 7.0, 181.5, 10.5}, 120, 70), 180.05, 1e-7);
 }
