@@ -282,6 +282,7 @@ GenResult generate(const GenRequest& req) {
     }
 
     MapCache maps(g, c.crs ? c.crs->proj : std::string());
+    maps.set_inputs(inputs);
     ComputeContext ctx{
         g, cy, cx, vars, inputs, maps, std::max(req.threads, 1), req.partition, req.partitions};
 

@@ -11,6 +11,7 @@
 #include "baims/zarr/codec.hpp"
 
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <optional>
 
@@ -67,6 +68,9 @@ const SourceMap& MapCache::get(const InputInfo& in, size_t input, Resampling m, 
     try {
         std::shared_ptr<const SourceMap> map;
         const auto find = [&](const std::string& digest) {
+            if (digest.empty()) {
+                return; // a lone input's: no map to share
+            }
             for (const auto& e : m_distinct) {
                 if (e.method == m && e.digest == digest) {
                     map = e.map;
@@ -92,7 +96,10 @@ const SourceMap& MapCache::get(const InputInfo& in, size_t input, Resampling m, 
             g = &*read;
         }
         if (d == m_digests.end()) {
-            d = m_digests.emplace(input, io::digest(*g, pool_for_each(threads))).first;
+            const bool lone = input < m_lone.size() && m_lone[input];
+            d = m_digests
+                    .emplace(input, lone ? std::string() : io::digest(*g, pool_for_each(threads)))
+                    .first;
             find(d->second);
         }
         const bool built = !map;
@@ -105,12 +112,30 @@ const SourceMap& MapCache::get(const InputInfo& in, size_t input, Resampling m, 
         }
         // (tests/conformance/test_gen_swath.py reads these lines)
         log::debug(std::string("resampling map (") + to_string(m) + ") of input '" + in.path +
-                   "': " + (built ? "built" : "shared") + ", digest " + d->second.substr(0, 16) +
+                   "': " + (built ? "built" : "shared") +
+                   (d->second.empty() ? ", no digest (no other input of its kind and shape)"
+                                      : ", digest " + d->second.substr(0, 16)) +
                    (read ? ", its " + io::describe(*read) + " read again and freed" : ""));
         return *m_maps.emplace(key, std::move(map)).first->second;
     } catch (const Error&) {
         m_failed.emplace(key, std::current_exception());
         throw;
+    }
+}
+
+void MapCache::set_inputs(const std::vector<InputInfo>& inputs) {
+    std::lock_guard lock(m_mutex);
+    // (kind, rows, columns) -> how many inputs have it
+    std::map<std::array<size_t, 3>, size_t> n;
+    const auto shape = [](const io::Geometry& g) {
+        return std::array<size_t, 3>{g.index(), io::rows(g), io::cols(g)};
+    };
+    for (const auto& in : inputs) {
+        ++n[shape(in.geometry)];
+    }
+    m_lone.assign(inputs.size(), false);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        m_lone[i] = n[shape(inputs[i].geometry)] == 1;
     }
 }
 

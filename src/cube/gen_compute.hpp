@@ -41,6 +41,10 @@ public:
     void release(size_t input);
     // How many times an input's geometry was read again for a map (tests).
     size_t geometry_reads() const { return m_geometry_reads; }
+    // The run's inputs (gen, after the scan): an input whose kind of geometry and shape (rows,
+    // columns) no other input has cannot share a map, so its io::digest (a pass over a swath's
+    // ~160 MB of lat/lon) is not computed. Without this call every input's digest is.
+    void set_inputs(const std::vector<InputInfo>& inputs);
 
 private:
     struct Entry {
@@ -54,8 +58,10 @@ private:
     std::mutex m_mutex;
     std::map<std::pair<size_t, int>, std::shared_ptr<const SourceMap>> m_maps;
     std::map<std::pair<size_t, int>, std::exception_ptr> m_failed;
-    std::map<size_t, std::string> m_digests; // io::digest of each input's geometry
-    std::vector<Entry> m_distinct;           // one per distinct (digest, method)
+    // io::digest of each input's geometry; empty when not computed (a lone input: m_lone)
+    std::map<size_t, std::string> m_digests;
+    std::vector<bool> m_lone;      // per input: no other input of the same kind and shape
+    std::vector<Entry> m_distinct; // one per distinct (digest, method)
     std::map<const SourceMap*, io::Window> m_windows;
     size_t m_geometry_reads = 0;
 };

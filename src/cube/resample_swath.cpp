@@ -37,7 +37,10 @@
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
 //             swath. Distance: local equirectangular, (dlon * cos(lat0), dlat) with lat0 the
-//             mean latitude of the swath.
+//             mean latitude of the swath: for packed latitudes the exact mean of the stored
+//             integers (their exact sum, found by the reader while it decodes them) decoded once,
+//             for latitudes in double the sum of the finite ones in swath order over their number
+//             (latitude_sum).
 //   bilinear  the quad's four corners with the weights (s, t) of the inverse bilinear map
 //             (closed form, polished by Newton's method: invert_closed): a field linear in the
 //             swath's row/column indices is reproduced exactly.
@@ -838,27 +841,51 @@ void unpack_run(const std::int32_t* p, size_t n, double scale, double offset, do
 #endif
 }
 
-// The sum and number of the finite latitudes of src, in swath order (for nearest's mean
-// latitude: the local scale of longitude); the same doubles as LatLon2D::lat_at.
+// For nearest's mean latitude (the local scale of longitude kx = cos(lat_sum / lat_n)):
+// - packed latitudes: lat_sum is the mean itself and lat_n 1 (0 when no latitude is stored, or the
+//   mean does not decode to a finite value): the exact mean of the stored integers other than
+//   PACKED_NONE (their exact int64 sum, LatLon2D::lat_packed_sum when the reader found it while
+//   decoding, over their number), rounded to a double, then decoded once (mean * scale + offset).
+//   It differs from the mean of the decoded latitudes summed in order by that sum's rounding
+//   (~1e-9 relative), and does not depend on the order of the cells (the reader sums its chunks in
+//   parallel).
+// - latitudes in double: the sum and number of the finite ones, in swath order.
 void latitude_sum(const io::LatLon2D& src, double& lat_sum, size_t& lat_n) {
+    if (src.packed()) {
+        std::int64_t s = 0;
+        size_t n = 0;
+        if (src.lat_summed) {
+            s = src.lat_packed_sum;
+            n = src.lat_packed_count;
+        } else {
+            io::add_packed_sum(src.lat_packed.data(), src.height * src.width, s, n);
+        }
+        lat_sum = 0;
+        lat_n = 0;
+        if (n == 0) {
+            return;
+        }
+        // s / n = q + rem / n exactly (|q| < 2^31 is exact in a double; one rounding each for the
+        // fraction and the sum)
+        const auto nn = static_cast<std::int64_t>(n);
+        const std::int64_t q = s / nn, rem = s % nn;
+        const double mean =
+            static_cast<double>(q) + static_cast<double>(rem) / static_cast<double>(nn);
+        const double decoded = mean * src.lat_scale + src.lat_offset;
+        if (std::isfinite(decoded)) {
+            lat_sum = decoded;
+            lat_n = 1;
+        }
+        return;
+    }
     double sum = 0; // in locals (registers), not through the references
     size_t n = 0;
-    auto add = [&](double v) {
+    const size_t cells = src.height * src.width;
+    for (size_t i = 0; i < cells; ++i) {
+        const double v = src.lat[i];
         if (std::isfinite(v)) {
             sum += v;
             ++n;
-        }
-    };
-    const size_t cells = src.height * src.width;
-    if (src.packed()) {
-        const std::int32_t* py = src.lat_packed.data();
-        const double ys = src.lat_scale, yo = src.lat_offset;
-        for (size_t i = 0; i < cells; ++i) {
-            add(unpack_fast(py[i], ys, yo));
-        }
-    } else {
-        for (size_t i = 0; i < cells; ++i) {
-            add(src.lat[i]);
         }
     }
     lat_sum = sum;
@@ -2369,8 +2396,9 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     // Nearest with keys in pass 1 (Walk::keyed) when q * 16 + 15 fits in an int32 for every quad.
     const bool keyed = nearest && !empty &&
                        H * W <= static_cast<size_t>(std::numeric_limits<std::int32_t>::max() / 16);
-    // Keyed needs the mean latitude before pass 1: summed in swath order (as Walk's sum_lat) by
-    // one task beside the owner fill (not for a projected output: no longitude scale there).
+    // Keyed needs the mean latitude before pass 1 (latitude_sum, as Walk's sum_lat): found by one
+    // task beside the owner fill (not for a projected output: no longitude scale there); for
+    // packed latitudes the reader's sum, else a pass over the latitudes.
     const bool sum_first = keyed && !projected;
     double lat_sum = 0;
     size_t lat_n = 0;
@@ -2419,7 +2447,9 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
         // <= 2.3e-4 degrees when that is <= 1e12, so two such cells decode at most
         // 90 + 4.6e-4 < 180 degrees apart and the exact test would find nothing either. A pair
         // with PACKED_NONE never crosses (NaN compares false), whatever its integers' difference.
-        // Rows that are not clear are tested on their decoded longitudes as before.
+        // Rows that are not clear are tested on their decoded longitudes as before. The reader
+        // finds each row's largest difference while it decodes the chunks (lon_row_jump); without
+        // it the rows' integers are looked at here.
         const std::int32_t* px = src.lon_packed.data();
         const double xs = src.lon_scale, xo = src.lon_offset;
         const double span = std::abs(xs) * 4294967296.0 + std::abs(xo);
@@ -2429,9 +2459,14 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
                 : -1;
         crosses = crosses_antimeridian(
             src, [=](size_t i) { return unpack_fast(px[i], xs, xo); },
-            [=](size_t r) {
+            [=, &src](size_t r) {
                 if (lim < 0) {
                     return false;
+                }
+                if (!src.lon_row_jump.empty()) {
+                    // the reader's largest jump of the row (the same pairs and the lower
+                    // neighbour of the last column: a row it does not clear is tested below)
+                    return static_cast<std::int64_t>(src.lon_row_jump[r]) <= lim;
                 }
                 const std::int32_t* x = px + r * W;
                 bool far = false;

@@ -305,6 +305,42 @@ class SwathMaps(TempDirTest):
             self.assertGreater(int(ins.sum()), 1000)
 
 
+    def test_lone_shapes_skip_the_digest(self):
+        """A and B on equal lat/lon of one shape, C alone on its shape (one column fewer): A and
+        B's digests are computed (B shares A's map), C's is not (no other input could share its
+        map: the log says so instead of a digest); C's slice still equals the numpy nearest
+        reference on its own lat/lon."""
+        r, c, lat, lon = synthetic_swath()
+        rng = np.random.default_rng(5)
+        vals, paths = [], []
+        for name, la, lo, day in (("a", lat, lon, 1), ("b", lat, lon, 2),
+                                  ("c", lat[:, :-1], lon[:, :-1], 3)):
+            v = rng.uniform(0.0, 10.0, la.shape).astype("f4")
+            vals.append((v, la, lo))
+            paths.append(self.p(f"{name}.nc"))
+            write_swath_nc(paths[-1], la, lo, day, {"v": (v, {})})
+        region, size = (9.9513, 54.7517, 11.3513, 55.8517), (70, 55)
+        cfg = self.p("gen.yml")
+        write_config(cfg, region, size, self.p("lone.zarr"), resampling="nearest",
+                     extra="input_processor_name: curvilinear\n")
+        p = run(["--log-level", "debug", "gen", "-c", cfg] + paths, check=0)
+        lines = [ln for ln in p.stderr.splitlines() if "resampling map (nearest) of input" in ln]
+        self.assertEqual(len(lines), 3, p.stderr)
+        self.assertIn(f"of input '{paths[0]}': built, digest ", lines[0])
+        self.assertIn(f"of input '{paths[1]}': shared, digest ", lines[1])
+        self.assertIn(f"of input '{paths[2]}': built, no digest (no other input of its kind and "
+                      "shape), its 2-D lat/lon 30x39 read again and freed", lines[2])
+        with xr.open_zarr(self.p("lone.zarr"), decode_times=False) as cube:
+            got = cube["v"].values
+        self.assertEqual(got.shape[0], 3)
+        for k in range(3):
+            v, la, lo = vals[k]
+            exp, ins = nearest_reference(v.astype("f8"), la, lo, region, size)
+            same = (got[k] == exp.astype("f4")) | (np.isnan(got[k]) & np.isnan(exp))
+            self.assertTrue(same.all(), f"slice {k}: {np.count_nonzero(~same)} differ")
+            self.assertGreater(int(ins.sum()), 1000)
+
+
 def corrupt_lat_chunk(path):
     """Damages the deflated chunk of `lat` (the first compressed variable the file holds, written
     by write_swath_nc with zlib on lat/lon): the file still opens and `v` still reads, `lat` does

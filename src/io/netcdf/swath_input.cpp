@@ -7,6 +7,9 @@
 // Times, variables and decoding are the CF reader's (CfInput::open_on_dims): the time comes from
 // the time coordinate or the coverage attributes (start_date/stop_date, start_time/stop_time, ...)
 // of the NetCDF file or of geo_coordinates.nc; the slice time is the middle of the range.
+// Packed (integer) lat/lon are decoded chunk by chunk in parallel; while each chunk row is still
+// in the cache, the reader also sums the latitudes and finds each row's largest longitude jump,
+// which map_swath needs before its pass 1 (LatLon2D::lat_packed_sum, lon_row_jump).
 
 #include "../input_kinds.hpp"
 #include "h5_chunks.hpp"
@@ -21,6 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cmath>
@@ -136,10 +140,14 @@ bool widen_any(nc_type type, const unsigned char* src, size_t cols, double* dst)
 // straight from the file (pread, libdeflate), one task per chunk on the run's thread pool when
 // one is installed: as nc_get_var_double gives them, but without HDF5's conversion buffers.
 // False (nothing read) when the layout does not allow it (h5::chunk_layout) and netCDF must read.
-// store(src, cols, index): stored values src[0, cols) of the cells index .. index + cols.
-using StoreRow = std::function<void(const unsigned char* src, size_t cols, size_t index)>;
+// store(src, cols, index, top): stored values src[0, cols) of the cells index .. index + cols;
+// top: the first row of its chunk (the task calls store for its chunk's rows in order, so the row
+// above one that is not top is already stored, by the same task). chunk (if given): the chunk
+// shape (rows, columns).
+using StoreRow = std::function<void(const unsigned char* src, size_t cols, size_t index, bool top)>;
 
-bool read_chunks(const nc::File& f, const nc::Var& v, size_t h, size_t w, const StoreRow& store) {
+bool read_chunks(const nc::File& f, const nc::Var& v, size_t h, size_t w, const StoreRow& store,
+                 std::array<size_t, 2>* chunk = nullptr) {
     int format = 0;
     if (nc_inq_format(f.id(), &format) != NC_NOERR ||
         (format != NC_FORMAT_NETCDF4 && format != NC_FORMAT_NETCDF4_CLASSIC)) {
@@ -168,7 +176,7 @@ bool read_chunks(const nc::File& f, const nc::Var& v, size_t h, size_t w, const 
             const size_t r1 = std::min<size_t>(r0 + L.chunk[0], h);
             const size_t c1 = std::min<size_t>(c0 + L.chunk[1], w);
             for (size_t r = r0; r < r1; ++r) {
-                store(bytes + (r - r0) * L.chunk[1] * es, c1 - c0, r * w + c0);
+                store(bytes + (r - r0) * L.chunk[1] * es, c1 - c0, r * w + c0, r == r0);
             }
         });
     } catch (...) {
@@ -176,6 +184,9 @@ bool read_chunks(const nc::File& f, const nc::Var& v, size_t h, size_t w, const 
         throw;
     }
     ::close(fd);
+    if (chunk) {
+        *chunk = {L.chunk[0], L.chunk[1]};
+    }
     return true;
 }
 
@@ -270,9 +281,10 @@ std::vector<double> read_2d(const nc::File& f, const nc::Var& v, size_t h, size_
     std::vector<double> out;
     reserve_huge(out, h * w);
     out.resize(h * w);
-    const bool direct = read_chunks(f, v, h, w, [&](const unsigned char* src, size_t n, size_t i) {
-        widen_any(v.type, src, n, out.data() + i);
-    });
+    const bool direct =
+        read_chunks(f, v, h, w, [&](const unsigned char* src, size_t n, size_t i, bool) {
+            widen_any(v.type, src, n, out.data() + i);
+        });
     if (!direct) {
         f.check(nc_get_var_double(f.id(), v.id, out.data()), "reading '" + v.name + "'");
     }
@@ -283,11 +295,90 @@ std::vector<double> read_2d(const nc::File& f, const nc::Var& v, size_t h, size_
     return out;
 }
 
+// |a - b| of two int32: the uint32 it fits in.
+inline std::uint32_t abs_diff(std::int32_t a, std::int32_t b) {
+    const auto ua = static_cast<std::uint32_t>(a), ub = static_cast<std::uint32_t>(b);
+    return a > b ? ua - ub : ub - ua;
+}
+
+#if defined(__SSE2__)
+// abs_diff of four lanes, xor 2^31 so that signed compares order them as unsigned ones.
+inline __m128i abs_diff4_biased(__m128i a, __m128i b) {
+    const __m128i lt = _mm_cmpgt_epi32(b, a), d = _mm_sub_epi32(a, b);
+    // -d where b > a ((d ^ -1) - -1), else d: the difference modulo 2^32, which is |a - b|
+    const __m128i u = _mm_sub_epi32(_mm_xor_si128(d, lt), lt);
+    return _mm_xor_si128(u, _mm_set1_epi32(INT32_MIN));
+}
+inline __m128i max4(__m128i a, __m128i b) { // signed (SSE2 has no pmaxsd)
+    const __m128i gt = _mm_cmpgt_epi32(a, b);
+    return _mm_or_si128(_mm_and_si128(gt, a), _mm_andnot_si128(gt, b));
+}
+inline std::uint32_t max_biased(__m128i m) {
+    alignas(16) std::int32_t l[4];
+    _mm_store_si128(reinterpret_cast<__m128i*>(l), m);
+    std::uint32_t r = 0;
+    for (const std::int32_t x : l) {
+        r = std::max(r, static_cast<std::uint32_t>(x) ^ 0x80000000u);
+    }
+    return r;
+}
+#endif
+
+// The largest abs_diff(x[c], x[c + 1]) for c + 1 < n (0 for n < 2).
+std::uint32_t jump_right(const std::int32_t* x, size_t n) {
+    std::uint32_t m = 0;
+    size_t c = 0;
+#if defined(__SSE2__)
+    __m128i m4 = _mm_set1_epi32(INT32_MIN); // 0, biased
+    for (; c + 5 <= n; c += 4) {
+        const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + c));
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + c + 1));
+        m4 = max4(m4, abs_diff4_biased(a, b));
+    }
+    m = max_biased(m4);
+#endif
+    for (; c + 1 < n; ++c) {
+        m = std::max(m, abs_diff(x[c], x[c + 1]));
+    }
+    return m;
+}
+
+// The largest abs_diff(x[c], y[c]) for c < n.
+std::uint32_t jump_down(const std::int32_t* x, const std::int32_t* y, size_t n) {
+    std::uint32_t m = 0;
+    size_t c = 0;
+#if defined(__SSE2__)
+    __m128i m4 = _mm_set1_epi32(INT32_MIN);
+    for (; c + 4 <= n; c += 4) {
+        const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + c));
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(y + c));
+        m4 = max4(m4, abs_diff4_biased(a, b));
+    }
+    m = max_biased(m4);
+#endif
+    for (; c < n; ++c) {
+        m = std::max(m, abs_diff(x[c], y[c]));
+    }
+    return m;
+}
+
+// What read_2d_packed finds besides the integers (LatLon2D's derived fields; only when the chunks
+// were read directly: done is false otherwise).
+struct Derived {
+    enum What { NOTHING, SUM, JUMPS } what = NOTHING;
+    bool done = false;
+    std::int64_t sum = 0;
+    size_t count = 0;
+    std::vector<std::uint32_t> jump;
+};
+
 // The stored integers of a 2-D coordinate whose type fits an int32 (byte .. int, ubyte, ushort),
 // masked values as LatLon2D::PACKED_NONE; nullopt for another type, or when a valid value is
-// PACKED_NONE itself.
+// PACKED_NONE itself. With derived (its `what`), also the sum of the valid integers (latitude:
+// LatLon2D::lat_packed_sum) or each row's largest jump (longitude: LatLon2D::lon_row_jump), from
+// each chunk row just decoded (in the cache, in the chunk tasks); the pairs across chunks after.
 std::optional<LatLon2D::Packed> read_2d_packed(const nc::File& f, const nc::Var& v, size_t h,
-                                               size_t w) {
+                                               size_t w, Derived* derived = nullptr) {
     if (v.type != NC_BYTE && v.type != NC_UBYTE && v.type != NC_SHORT && v.type != NC_USHORT &&
         v.type != NC_INT) {
         return std::nullopt;
@@ -301,27 +392,88 @@ std::optional<LatLon2D::Packed> read_2d_packed(const nc::File& f, const nc::Var&
     reserve_huge(out, h * w);
     out.resize(h * w); // not zero-filled: every element is written below
     std::atomic<bool> representable{true};
-    const bool direct = read_chunks(f, v, h, w, [&](const unsigned char* src, size_t n, size_t i) {
-        std::int32_t* dst = out.data() + i;
-        // decoded and masked here, in the chunk tasks on the run's threads (an int32 straight
-        // from the chunk's bytes: one pass over the row)
-        bool ok = true;
-        if (v.type == NC_INT) {
-            ok = im.apply(src, dst, n);
-        } else {
-            narrow_any(v.type, src, n, dst);
-            ok = mask(dst, n);
+    const Derived::What what = derived ? derived->what : Derived::NOTHING;
+    // Per row (several chunk tasks add to a row, in any order: integer sums and maxima, the same
+    // result however they run; a row's atomics are met by ~w / chunk width tasks, rarely at once)
+    std::vector<std::atomic<std::int64_t>> row_sum(what == Derived::SUM ? h : 0);
+    std::vector<std::atomic<size_t>> row_count(what == Derived::SUM ? h : 0);
+    std::vector<std::atomic<std::uint32_t>> row_jump(what == Derived::JUMPS ? h : 0);
+    const auto raise = [](std::atomic<std::uint32_t>& a, std::uint32_t x) {
+        std::uint32_t old = a.load(std::memory_order_relaxed);
+        while (x > old && !a.compare_exchange_weak(old, x, std::memory_order_relaxed)) {
         }
-        if (!ok) {
-            representable = false;
-        }
-    });
+    };
+    std::array<size_t, 2> chunk{};
+    const bool direct = read_chunks(
+        f, v, h, w,
+        [&](const unsigned char* src, size_t n, size_t i, bool top) {
+            std::int32_t* dst = out.data() + i;
+            // decoded and masked here, in the chunk tasks on the run's threads (an int32 straight
+            // from the chunk's bytes: one pass over the row)
+            bool ok = true;
+            if (v.type == NC_INT) {
+                ok = im.apply(src, dst, n);
+            } else {
+                narrow_any(v.type, src, n, dst);
+                ok = mask(dst, n);
+            }
+            if (!ok) {
+                representable = false;
+            }
+            const size_t r = i / w;
+            if (what == Derived::SUM) {
+                std::int64_t s = 0;
+                size_t k = 0;
+                add_packed_sum(dst, n, s, k);
+                row_sum[r].fetch_add(s, std::memory_order_relaxed);
+                row_count[r].fetch_add(k, std::memory_order_relaxed);
+            } else if (what == Derived::JUMPS) {
+                // this row's pairs along it, and the pairs of the row above (this chunk's, still
+                // in the cache) with this one
+                raise(row_jump[r], jump_right(dst, n));
+                if (!top) {
+                    raise(row_jump[r - 1], jump_down(dst - w, dst, n));
+                }
+            }
+        },
+        what == Derived::JUMPS ? &chunk : nullptr);
     if (!direct) {
         f.check(nc_get_var_int(f.id(), v.id, out.data()), "reading '" + v.name + "'");
         representable = mask(out.data(), out.size());
     }
     if (!representable) {
         return std::nullopt;
+    }
+    if (direct && what == Derived::SUM) {
+        for (size_t r = 0; r < h; ++r) {
+            derived->sum += row_sum[r].load();
+            derived->count += row_count[r].load();
+        }
+        derived->done = true;
+    } else if (direct && what == Derived::JUMPS) {
+        // The pairs that straddle two chunks: a cell in a chunk's last column and its right
+        // neighbour, a cell in a chunk's last row and the one below it (bands of rows in
+        // parallel; each band's rows are its own).
+        const size_t ch = std::max<size_t>(chunk[0], 1), cw = std::max<size_t>(chunk[1], 1);
+        derived->jump.resize(h);
+        const std::int32_t* x = out.data();
+        const size_t rows_per = 256;
+        const auto* pool = ThreadPool::current();
+        parallel_for((h + rows_per - 1) / rows_per, pool ? static_cast<int>(pool->size()) : 1,
+                     [&](size_t b, size_t) {
+                         for (size_t r = b * rows_per; r < std::min(h, (b + 1) * rows_per); ++r) {
+                             std::uint32_t m = row_jump[r].load(std::memory_order_relaxed);
+                             const std::int32_t* row = x + r * w;
+                             for (size_t c = cw; c < w; c += cw) {
+                                 m = std::max(m, abs_diff(row[c - 1], row[c]));
+                             }
+                             if ((r + 1) % ch == 0 && r + 1 < h) {
+                                 m = std::max(m, jump_down(row, row + w, w));
+                             }
+                             derived->jump[r] = m;
+                         }
+                     });
+        derived->done = true;
     }
     return out;
 }
@@ -402,10 +554,22 @@ LatLon2D read_coords(const Coords& c) {
     LatLon2D g;
     g.height = c.height;
     g.width = c.width;
-    auto lat_packed = read_2d_packed(file, *lat, c.height, c.width);
-    auto lon_packed = lat_packed ? read_2d_packed(file, *lon, c.height, c.width) : std::nullopt;
+    Derived lat_d, lon_d;
+    lat_d.what = Derived::SUM;
+    lon_d.what = Derived::JUMPS;
+    auto lat_packed = read_2d_packed(file, *lat, c.height, c.width, &lat_d);
+    auto lon_packed =
+        lat_packed ? read_2d_packed(file, *lon, c.height, c.width, &lon_d) : std::nullopt;
     if (lat_packed && lon_packed) {
         const Packing a = packing(file, *lat), b = packing(file, *lon);
+        if (lat_d.done) {
+            g.lat_summed = true;
+            g.lat_packed_sum = lat_d.sum;
+            g.lat_packed_count = lat_d.count;
+        }
+        if (lon_d.done) {
+            g.lon_row_jump = std::move(lon_d.jump);
+        }
         g.lat_packed = std::move(*lat_packed);
         g.lon_packed = std::move(*lon_packed);
         g.lat_scale = a.scale;
