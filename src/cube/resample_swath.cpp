@@ -51,6 +51,9 @@
 // output grid at its longitudes or 360 degrees away, so an output grid on either side of the
 // antimeridian (-180..180 or 0..360) gets it without a smear across the globe.
 
+// resample_swath_avx2.cpp includes each of these headers itself before its AVX2 target pragma
+// (so that their inline code stays baseline code, see there): a header added here must be added
+// there too.
 #include "baims/core/error.hpp"
 #include "baims/core/huge_pages.hpp"
 #include "baims/cube/resample.hpp"
