@@ -1358,7 +1358,6 @@ struct Walk {
             looked[b].clear();
             const size_t r_beg = b * band, r_end = std::min(H - 1, (b + 1) * band);
             const size_t bn = (band + 1) * (band + 1);
-            std::vector<double> us(bn), vs(bn);
             // Per cell: fast_ceil and fast_floor of u and v. Both are monotone, so a quad's
             // ceil(min u) is the min of its corners' ceil(u), and so on: the same doubles as
             // rounding the quad's min and max (NaN aside: a block with a cell whose u or v is not
@@ -1474,8 +1473,6 @@ struct Walk {
                         _mm_storeu_pd(&ps[k + 1].x, _mm_unpackhi_pd(x, y));
                         const __m128d u = _mm_sub_pd(_mm_div_pd(_mm_sub_pd(ymax2, y), dy2), half2);
                         const __m128d v = _mm_sub_pd(_mm_div_pd(_mm_sub_pd(x, xmin2), dx2), half2);
-                        _mm_storeu_pd(us.data() + k, u);
-                        _mm_storeu_pd(vs.data() + k, v);
                         const __m128d au = _mm_andnot_pd(sign2, u), av = _mm_andnot_pd(sign2, v);
                         fine2 = _mm_and_pd(
                             fine2, _mm_and_pd(_mm_cmplt_pd(au, big2), _mm_cmplt_pd(av, big2)));
@@ -1495,10 +1492,12 @@ struct Walk {
                             _mm_storeu_pd(cvs.data() + k,
                                           _mm_add_pd(fv, _mm_and_pd(_mm_cmplt_pd(fv, v), one2)));
                         } else {
-                            for (const size_t kk : {k, k + 1}) {
-                                floor_ceil(us[kk], fus[kk], cus[kk]);
-                                floor_ceil(vs[kk], fvs[kk], cvs[kk]);
-                            }
+                            floor_ceil(_mm_cvtsd_f64(u), fus[k], cus[k]);
+                            floor_ceil(_mm_cvtsd_f64(_mm_unpackhi_pd(u, u)), fus[k + 1],
+                                       cus[k + 1]);
+                            floor_ceil(_mm_cvtsd_f64(v), fvs[k], cvs[k]);
+                            floor_ceil(_mm_cvtsd_f64(_mm_unpackhi_pd(v, v)), fvs[k + 1],
+                                       cvs[k + 1]);
                         }
                     }
 #endif
@@ -1508,8 +1507,6 @@ struct Walk {
                         ps[k] = pk;
                         const double u = (ex.ymax - pk.y) / dy - 0.5;
                         const double v = (pk.x - ex.xmin) / dx - 0.5;
-                        us[k] = u;
-                        vs[k] = v;
                         odd = odd | !(std::abs(u) < 1e300) | !(std::abs(v) < 1e300);
                         floor_ceil(u, fus[k], cus[k]);
                         floor_ceil(v, fvs[k], cvs[k]);
@@ -1601,10 +1598,18 @@ struct Walk {
                         double r0f = qb[4 * j], r1f = qb[4 * j + 1];
                         double c0f = qb[4 * j + 2], c1f = qb[4 * j + 3];
                         if (odd) {
-                            const double u0 = us[k], u1 = us[k + 1], u2 = us[k + nc],
-                                         u3 = us[k + nc + 1];
-                            const double v0 = vs[k], v1 = vs[k + 1], v2 = vs[k + nc],
-                                         v3 = vs[k + nc + 1];
+                            // u and v are not kept per cell (only odd blocks need them): the
+                            // same expression as the set-up on the same doubles of ps.
+                            const auto u_of = [&](size_t kk) {
+                                return (ex.ymax - ps[kk].y) / dy - 0.5;
+                            };
+                            const auto v_of = [&](size_t kk) {
+                                return (ps[kk].x - ex.xmin) / dx - 0.5;
+                            };
+                            const double u0 = u_of(k), u1 = u_of(k + 1), u2 = u_of(k + nc),
+                                         u3 = u_of(k + nc + 1);
+                            const double v0 = v_of(k), v1 = v_of(k + 1), v2 = v_of(k + nc),
+                                         v3 = v_of(k + nc + 1);
                             if (!std::isfinite(u0 + u1 + u2 + u3 + v0 + v1 + v2 + v3)) {
                                 continue; // a corner without position: the quad holds no centre
                             }
