@@ -32,7 +32,8 @@
 // only when the claims were atomic minima. On a CPU with AVX2 (chosen at run time: use_avx2();
 // GCC on x86-64) both passes run a second copy of this file compiled for AVX2
 // (resample_swath_avx2.cpp: VEX code) whose per-claim kernels (Hull, dist16, first_smallest,
-// unpack_run) are four lanes wide: the same IEEE operations per lane, so the same map.
+// unpack_run) and per-cell set-up (cell_row) are four lanes wide: the same IEEE operations per
+// lane, so the same map.
 //   nearest   the cell whose centre is nearest to the output centre, searched among the 4x4
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
