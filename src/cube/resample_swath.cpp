@@ -32,7 +32,8 @@
 // only when the claims were atomic minima. On a CPU with AVX2 (chosen at run time: use_avx2();
 // GCC on x86-64) both passes run a second copy of this file compiled for AVX2
 // (resample_swath_avx2.cpp: VEX code) whose per-claim kernels (Hull, dist16, first_smallest,
-// unpack_run) are four lanes wide: the same IEEE operations per lane, so the same map.
+// unpack_run) and per-cell set-up (cell_row) are four lanes wide: the same IEEE operations per
+// lane, so the same map.
 //   nearest   the cell whose centre is nearest to the output centre, searched among the 4x4
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
@@ -104,6 +105,9 @@ void walk_swath(const io::LatLon2D& src, const grid::Grid& out, bool projected, 
 int nearest16(const double* x, const double* y, size_t stride, double px, double py, double kx);
 int hull(const double* corners, double size, double px, double py);
 void unpack(const std::int32_t* p, size_t n, double scale, double offset, double* out);
+void cell_row(const double* x, const double* y, size_t nc, double ymax, double xmin, double dy,
+              double dx, double* ps, double* fu, double* cu, double* fv, double* cv, bool& odd,
+              double& bx0, double& bx1);
 } // namespace swath_avx2
 #endif
 namespace {
@@ -314,10 +318,34 @@ BAIMS_AVX2 void load4(const Pt* p0, const Pt* p1, const Pt* p2, const Pt* p3, __
                          _mm256_max_pd(_mm256_loadu_pd(a + 1), _mm256_loadu_pd(a + nc + 1)));
 }
 
+// For each 4-bit mask m, the lanes l (0..3) whose bit is set in m, in order, then zeros; and
+// their number: the candidates of four quads appended with one store (quad_boxes4).
+struct LaneList {
+    std::array<std::array<std::uint32_t, 4>, 16> lanes;
+    std::array<std::uint8_t, 16> count;
+};
+constexpr LaneList make_lane_list() {
+    LaneList t{};
+    for (unsigned m = 0; m < 16; ++m) {
+        unsigned n = 0;
+        for (unsigned l = 0; l < 4; ++l) {
+            if ((m >> l) & 1U) {
+                t.lanes[m][n++] = l;
+            }
+        }
+        t.count[m] = static_cast<std::uint8_t>(n);
+    }
+    return t;
+}
+alignas(16) constexpr LaneList LANE_LIST = make_lane_list();
+
 // Pass 1's pre-scan of a row of quads (Walk's quad_boxes) four quads at a time with AVX2, for
 // quads j0 + 4 i while they fit in nq: the rounded bounds of quad j into qb[4 j .. 4 j + 3] and
 // the quads whose box may hold an output centre appended to cand from n_in; the new n_in, and
-// in j0 the first quad not done. The same min, max and compares per quad as the SSE2 loop.
+// in j0 the first quad not done. The same min, max and compares per quad as the SSE2 loop. The
+// candidates of four quads are stored as four entries at cand[n_in] (j + the lanes of the mask,
+// LANE_LIST), of which the first as many as hold a centre count: the entries beyond are written
+// over by the next step (cand has room: n_in + 3 <= j + 3 < nq).
 [[gnu::target("avx2")]] size_t quad_boxes4(const double* cu, const double* fu, const double* cv,
                                            const double* fv, size_t nc, size_t nq, bool shifts,
                                            double oh1, double ow1, double* qb, std::uint32_t* cand,
@@ -345,10 +373,11 @@ BAIMS_AVX2 void load4(const Pt* p0, const Pt* p1, const Pt* p2, const Pt* p3, __
         _mm256_storeu_pd(dst + 4, _mm256_permute2f128_pd(t1, t3, 0x20));
         _mm256_storeu_pd(dst + 8, _mm256_permute2f128_pd(t0, t2, 0x31));
         _mm256_storeu_pd(dst + 12, _mm256_permute2f128_pd(t1, t3, 0x31));
-        for (unsigned l = 0; l < 4; ++l) {
-            cand[n_in] = static_cast<std::uint32_t>(j + l);
-            n_in += (in >> l) & 1U;
-        }
+        const __m128i lanes =
+            _mm_load_si128(reinterpret_cast<const __m128i*>(LANE_LIST.lanes[in].data()));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(cand + n_in),
+                         _mm_add_epi32(lanes, _mm_set1_epi32(static_cast<int>(j))));
+        n_in += LANE_LIST.count[in];
     }
     j0 = j;
     return n_in;
@@ -1233,6 +1262,152 @@ template <typename T> inline void prefetch(const T* p, size_t n) {
     }
 }
 
+// The output grid's frame for pass 1's per-cell set-up (cell_row): the extent's ymax and xmin,
+// the pixel size dy, dx.
+struct CellFrame {
+    double ymax, xmin, dy, dx;
+};
+
+// Pass 1's per-cell set-up of one row of a block (Walk): the positions x[j], y[j] (j < nc) into
+// ps[j]; each cell's position in output pixel units, u = (ymax - y) / dy - 0.5 and
+// v = (x - xmin) / dx - 0.5, rounded down and up (floor_ceil) into fu, cu, fv, cv; odd set when
+// some |u| or |v| is not below 1e300 (or is NaN); bx0 and bx1 lowered and raised to the least and
+// greatest x (NaN never). Four cells at a time in the AVX2 copy, then two with SSE2, then one: the
+// same IEEE operations on the same doubles in each lane, so the same doubles. The rounding is one
+// truncation to int32 and back (exact) when every |u| and |v| of the step is below 2^31 - 1, else
+// floor_ceil's own path (whose truncation to int64 gives the same doubles where both apply).
+[[gnu::always_inline]] inline void cell_row(const double* x, const double* y, size_t nc,
+                                            const CellFrame& f, Pt* ps, double* fu, double* cu,
+                                            double* fv, double* cv, bool& odd, double& bx0,
+                                            double& bx1) {
+    size_t j = 0;
+#if BAIMS_SWATH_AVX2_COPY
+    if (nc >= 4) {
+        const __m256d ymax4 = _mm256_set1_pd(f.ymax), xmin4 = _mm256_set1_pd(f.xmin),
+                      dy4 = _mm256_set1_pd(f.dy), dx4 = _mm256_set1_pd(f.dx),
+                      half4 = _mm256_set1_pd(0.5), one4 = _mm256_set1_pd(1.0),
+                      sign4 = _mm256_set1_pd(-0.0), big4 = _mm256_set1_pd(1e300),
+                      int4 = _mm256_set1_pd(2147483647.0);
+        __m256d fine4 = _mm256_castsi256_pd(_mm256_set1_epi32(-1)); // all ones: none odd yet
+        __m256d lo4 = _mm256_set1_pd(std::numeric_limits<double>::infinity());
+        __m256d hi4 = _mm256_set1_pd(-std::numeric_limits<double>::infinity());
+        for (; j + 4 <= nc; j += 4) {
+            const __m256d xv = _mm256_loadu_pd(x + j), yv = _mm256_loadu_pd(y + j);
+            // x0 y0 x2 y2 and x1 y1 x3 y3, then their 128-bit halves in order: four Pt.
+            const __m256d p02 = _mm256_unpacklo_pd(xv, yv), p13 = _mm256_unpackhi_pd(xv, yv);
+            _mm256_storeu_pd(&ps[j].x, _mm256_permute2f128_pd(p02, p13, 0x20));
+            _mm256_storeu_pd(&ps[j + 2].x, _mm256_permute2f128_pd(p02, p13, 0x31));
+            const __m256d u = _mm256_sub_pd(_mm256_div_pd(_mm256_sub_pd(ymax4, yv), dy4), half4);
+            const __m256d v = _mm256_sub_pd(_mm256_div_pd(_mm256_sub_pd(xv, xmin4), dx4), half4);
+            const __m256d au = _mm256_andnot_pd(sign4, u), av = _mm256_andnot_pd(sign4, v);
+            fine4 = _mm256_and_pd(fine4, _mm256_and_pd(_mm256_cmp_pd(au, big4, _CMP_LT_OS),
+                                                       _mm256_cmp_pd(av, big4, _CMP_LT_OS)));
+            lo4 = _mm256_min_pd(xv, lo4); // NaN keeps the second operand
+            hi4 = _mm256_max_pd(xv, hi4);
+            if (_mm256_movemask_pd(_mm256_and_pd(_mm256_cmp_pd(au, int4, _CMP_LT_OS),
+                                                 _mm256_cmp_pd(av, int4, _CMP_LT_OS))) == 0xF) {
+                const __m256d tu = _mm256_cvtepi32_pd(_mm256_cvttpd_epi32(u));
+                const __m256d tv = _mm256_cvtepi32_pd(_mm256_cvttpd_epi32(v));
+                _mm256_storeu_pd(
+                    fu + j,
+                    _mm256_sub_pd(tu, _mm256_and_pd(_mm256_cmp_pd(tu, u, _CMP_GT_OS), one4)));
+                _mm256_storeu_pd(
+                    cu + j,
+                    _mm256_add_pd(tu, _mm256_and_pd(_mm256_cmp_pd(tu, u, _CMP_LT_OS), one4)));
+                _mm256_storeu_pd(
+                    fv + j,
+                    _mm256_sub_pd(tv, _mm256_and_pd(_mm256_cmp_pd(tv, v, _CMP_GT_OS), one4)));
+                _mm256_storeu_pd(
+                    cv + j,
+                    _mm256_add_pd(tv, _mm256_and_pd(_mm256_cmp_pd(tv, v, _CMP_LT_OS), one4)));
+            } else {
+                alignas(32) double us[4], vs[4];
+                _mm256_store_pd(us, u);
+                _mm256_store_pd(vs, v);
+                for (size_t l = 0; l < 4; ++l) {
+                    floor_ceil(us[l], fu[j + l], cu[j + l]);
+                    floor_ceil(vs[l], fv[j + l], cv[j + l]);
+                }
+            }
+        }
+        odd = odd | (_mm256_movemask_pd(fine4) != 0xF);
+        alignas(32) double lo[4], hi[4];
+        _mm256_store_pd(lo, lo4);
+        _mm256_store_pd(hi, hi4);
+        for (size_t l = 0; l < 4; ++l) {
+            if (lo[l] < bx0) {
+                bx0 = lo[l];
+            }
+            if (hi[l] > bx1) {
+                bx1 = hi[l];
+            }
+        }
+    }
+#endif
+#if defined(__SSE2__)
+    if (j + 2 <= nc) {
+        const __m128d ymax2 = _mm_set1_pd(f.ymax), xmin2 = _mm_set1_pd(f.xmin),
+                      dy2 = _mm_set1_pd(f.dy), dx2 = _mm_set1_pd(f.dx), half2 = _mm_set1_pd(0.5),
+                      one2 = _mm_set1_pd(1.0), sign2 = _mm_set1_pd(-0.0), big2 = _mm_set1_pd(1e300),
+                      int2 = _mm_set1_pd(2147483647.0);
+        __m128d fine2 = _mm_castsi128_pd(_mm_set1_epi32(-1)); // all ones: none odd yet
+        __m128d lo2 = _mm_set1_pd(std::numeric_limits<double>::infinity());
+        __m128d hi2 = _mm_set1_pd(-std::numeric_limits<double>::infinity());
+        for (; j + 2 <= nc; j += 2) {
+            const __m128d xv = _mm_loadu_pd(x + j), yv = _mm_loadu_pd(y + j);
+            _mm_storeu_pd(&ps[j].x, _mm_unpacklo_pd(xv, yv));
+            _mm_storeu_pd(&ps[j + 1].x, _mm_unpackhi_pd(xv, yv));
+            const __m128d u = _mm_sub_pd(_mm_div_pd(_mm_sub_pd(ymax2, yv), dy2), half2);
+            const __m128d v = _mm_sub_pd(_mm_div_pd(_mm_sub_pd(xv, xmin2), dx2), half2);
+            const __m128d au = _mm_andnot_pd(sign2, u), av = _mm_andnot_pd(sign2, v);
+            fine2 = _mm_and_pd(fine2, _mm_and_pd(_mm_cmplt_pd(au, big2), _mm_cmplt_pd(av, big2)));
+            lo2 = _mm_min_pd(xv, lo2); // NaN keeps the second operand
+            hi2 = _mm_max_pd(xv, hi2);
+            if (_mm_movemask_pd(_mm_and_pd(_mm_cmplt_pd(au, int2), _mm_cmplt_pd(av, int2))) == 3) {
+                // floor_ceil, the truncation exact in int32.
+                const __m128d tu = _mm_cvtepi32_pd(_mm_cvttpd_epi32(u));
+                const __m128d tv = _mm_cvtepi32_pd(_mm_cvttpd_epi32(v));
+                _mm_storeu_pd(fu + j, _mm_sub_pd(tu, _mm_and_pd(_mm_cmpgt_pd(tu, u), one2)));
+                _mm_storeu_pd(cu + j, _mm_add_pd(tu, _mm_and_pd(_mm_cmplt_pd(tu, u), one2)));
+                _mm_storeu_pd(fv + j, _mm_sub_pd(tv, _mm_and_pd(_mm_cmpgt_pd(tv, v), one2)));
+                _mm_storeu_pd(cv + j, _mm_add_pd(tv, _mm_and_pd(_mm_cmplt_pd(tv, v), one2)));
+            } else {
+                floor_ceil(_mm_cvtsd_f64(u), fu[j], cu[j]);
+                floor_ceil(_mm_cvtsd_f64(_mm_unpackhi_pd(u, u)), fu[j + 1], cu[j + 1]);
+                floor_ceil(_mm_cvtsd_f64(v), fv[j], cv[j]);
+                floor_ceil(_mm_cvtsd_f64(_mm_unpackhi_pd(v, v)), fv[j + 1], cv[j + 1]);
+            }
+        }
+        odd = odd | (_mm_movemask_pd(fine2) != 3);
+        for (const double l : {_mm_cvtsd_f64(lo2), _mm_cvtsd_f64(_mm_unpackhi_pd(lo2, lo2))}) {
+            if (l < bx0) {
+                bx0 = l;
+            }
+        }
+        for (const double h : {_mm_cvtsd_f64(hi2), _mm_cvtsd_f64(_mm_unpackhi_pd(hi2, hi2))}) {
+            if (h > bx1) {
+                bx1 = h;
+            }
+        }
+    }
+#endif
+    for (; j < nc; ++j) {
+        const Pt pk{x[j], y[j]};
+        ps[j] = pk;
+        const double u = (f.ymax - pk.y) / f.dy - 0.5;
+        const double v = (pk.x - f.xmin) / f.dx - 0.5;
+        odd = odd | !(std::abs(u) < 1e300) | !(std::abs(v) < 1e300);
+        floor_ceil(u, fu[j], cu[j]);
+        floor_ceil(v, fv[j], cv[j]);
+        if (pk.x < bx0) { // NaN compares false
+            bx0 = pk.x;
+        }
+        if (pk.x > bx1) {
+            bx1 = pk.x;
+        }
+    }
+}
+
 // The two passes of map_swath over a swath whose positions are lon(i), lat(i) (see the top of
 // this file); touch(i, n) prefetches the storage of positions i .. i + n - 1, and run(i, n, x, y)
 // stores lon(i + j) in x[j] and lat(i + j) in y[j] for j < n.
@@ -1416,22 +1591,13 @@ struct Walk {
                 }
                 return best_n;
             };
-#if defined(__SSE2__)
-            const __m128d ymax2 = _mm_set1_pd(ex.ymax), xmin2 = _mm_set1_pd(ex.xmin),
-                          dy2 = _mm_set1_pd(dy), dx2 = _mm_set1_pd(dx), half2 = _mm_set1_pd(0.5),
-                          one2 = _mm_set1_pd(1.0), sign2 = _mm_set1_pd(-0.0),
-                          big2 = _mm_set1_pd(1e300), int2 = _mm_set1_pd(2147483647.0);
-#endif
+            const CellFrame frame{ex.ymax, ex.xmin, dy, dx};
             const double oh1 = static_cast<double>(OH) - 1, ow1 = static_cast<double>(OW) - 1;
             for (size_t c0 = 0; c0 + 1 < W; c0 += band) {
                 Rect seen_px{OH, 0, OW, 0};
                 const size_t c_end = std::min(W - 1, c0 + band), nc = c_end - c0 + 1;
                 double bx0 = std::numeric_limits<double>::infinity(), bx1 = -bx0;
                 bool odd = false; // a cell with |u| or |v| not below 1e300 (or NaN)
-#if defined(__SSE2__)
-                __m128d fine2 = _mm_castsi128_pd(_mm_set1_epi32(-1)); // all ones: none odd yet
-                __m128d bx0_2 = _mm_set1_pd(bx0), bx1_2 = _mm_set1_pd(bx1);
-#endif
                 const size_t wr1 = std::min(H - 1, r_end + 1);
                 if constexpr (KEYED) {
                     wr0 = r_beg > 0 ? r_beg - 1 : 0;
@@ -1447,8 +1613,7 @@ struct Walk {
                               std::min(W - 1, c_end + band + (KEYED ? 1 : 0)) - c_end + 1);
                     }
                     // The row's positions decoded in one run (keyed: into the block's window),
-                    // then two cells at a time: the same IEEE operations on the same doubles in
-                    // each lane as the loop below.
+                    // then set up (cell_row).
                     const size_t k0 = (r - r_beg) * nc;
                     const double* xp = xr.data();
                     const double* yp = yr.data();
@@ -1464,75 +1629,9 @@ struct Walk {
                     } else {
                         run(r * W + c0, nc, xr.data(), yr.data());
                     }
-                    size_t j = 0;
-#if defined(__SSE2__)
-                    for (; j + 2 <= nc; j += 2) {
-                        const size_t k = k0 + j;
-                        const __m128d x = _mm_loadu_pd(xp + j), y = _mm_loadu_pd(yp + j);
-                        _mm_storeu_pd(&ps[k].x, _mm_unpacklo_pd(x, y));
-                        _mm_storeu_pd(&ps[k + 1].x, _mm_unpackhi_pd(x, y));
-                        const __m128d u = _mm_sub_pd(_mm_div_pd(_mm_sub_pd(ymax2, y), dy2), half2);
-                        const __m128d v = _mm_sub_pd(_mm_div_pd(_mm_sub_pd(x, xmin2), dx2), half2);
-                        const __m128d au = _mm_andnot_pd(sign2, u), av = _mm_andnot_pd(sign2, v);
-                        fine2 = _mm_and_pd(
-                            fine2, _mm_and_pd(_mm_cmplt_pd(au, big2), _mm_cmplt_pd(av, big2)));
-                        bx0_2 = _mm_min_pd(x, bx0_2); // NaN keeps the second operand
-                        bx1_2 = _mm_max_pd(x, bx1_2);
-                        if (_mm_movemask_pd(
-                                _mm_and_pd(_mm_cmplt_pd(au, int2), _mm_cmplt_pd(av, int2))) == 3) {
-                            // floor_ceil, the truncation exact in int32.
-                            const __m128d fu = _mm_cvtepi32_pd(_mm_cvttpd_epi32(u));
-                            const __m128d fv = _mm_cvtepi32_pd(_mm_cvttpd_epi32(v));
-                            _mm_storeu_pd(fus.data() + k,
-                                          _mm_sub_pd(fu, _mm_and_pd(_mm_cmpgt_pd(fu, u), one2)));
-                            _mm_storeu_pd(cus.data() + k,
-                                          _mm_add_pd(fu, _mm_and_pd(_mm_cmplt_pd(fu, u), one2)));
-                            _mm_storeu_pd(fvs.data() + k,
-                                          _mm_sub_pd(fv, _mm_and_pd(_mm_cmpgt_pd(fv, v), one2)));
-                            _mm_storeu_pd(cvs.data() + k,
-                                          _mm_add_pd(fv, _mm_and_pd(_mm_cmplt_pd(fv, v), one2)));
-                        } else {
-                            floor_ceil(_mm_cvtsd_f64(u), fus[k], cus[k]);
-                            floor_ceil(_mm_cvtsd_f64(_mm_unpackhi_pd(u, u)), fus[k + 1],
-                                       cus[k + 1]);
-                            floor_ceil(_mm_cvtsd_f64(v), fvs[k], cvs[k]);
-                            floor_ceil(_mm_cvtsd_f64(_mm_unpackhi_pd(v, v)), fvs[k + 1],
-                                       cvs[k + 1]);
-                        }
-                    }
-#endif
-                    for (; j < nc; ++j) {
-                        const size_t k = k0 + j;
-                        const Pt pk{xp[j], yp[j]};
-                        ps[k] = pk;
-                        const double u = (ex.ymax - pk.y) / dy - 0.5;
-                        const double v = (pk.x - ex.xmin) / dx - 0.5;
-                        odd = odd | !(std::abs(u) < 1e300) | !(std::abs(v) < 1e300);
-                        floor_ceil(u, fus[k], cus[k]);
-                        floor_ceil(v, fvs[k], cvs[k]);
-                        if (pk.x < bx0) { // NaN compares false
-                            bx0 = pk.x;
-                        }
-                        if (pk.x > bx1) {
-                            bx1 = pk.x;
-                        }
-                    }
+                    cell_row(xp, yp, nc, frame, ps.data() + k0, fus.data() + k0, cus.data() + k0,
+                             fvs.data() + k0, cvs.data() + k0, odd, bx0, bx1);
                 }
-#if defined(__SSE2__)
-                odd = odd | (_mm_movemask_pd(fine2) != 3);
-                for (const double x :
-                     {_mm_cvtsd_f64(bx0_2), _mm_cvtsd_f64(_mm_unpackhi_pd(bx0_2, bx0_2))}) {
-                    if (x < bx0) {
-                        bx0 = x;
-                    }
-                }
-                for (const double x :
-                     {_mm_cvtsd_f64(bx1_2), _mm_cvtsd_f64(_mm_unpackhi_pd(bx1_2, bx1_2))}) {
-                    if (x > bx1) {
-                        bx1 = x;
-                    }
-                }
-#endif
                 // Whether a quad of this block may meet the grid 360 degrees away: only then
                 // may a quad with no column centre at its stored longitudes hold a centre.
                 const bool shifts = !projected && (bx1 - 360.0 >= gx0 || bx0 + 360.0 <= gx1);
@@ -2255,6 +2354,16 @@ int kernel_hull(const double* corners, double size, double px, double py) {
                  Pt{corners[6], corners[7]}, size);
     return static_cast<int>(h.test(h.row(py), px));
 }
+void kernel_cell_row(const double* x, const double* y, size_t nc, double ymax, double xmin,
+                     double dy, double dx, double* ps, double* fu, double* cu, double* fv,
+                     double* cv, bool& odd, double& bx0, double& bx1) {
+    std::vector<Pt> pts(nc);
+    cell_row(x, y, nc, CellFrame{ymax, xmin, dy, dx}, pts.data(), fu, cu, fv, cv, odd, bx0, bx1);
+    for (size_t j = 0; j < nc; ++j) {
+        ps[2 * j] = pts[j].x;
+        ps[2 * j + 1] = pts[j].y;
+    }
+}
 
 } // namespace
 
@@ -2268,6 +2377,11 @@ int swath_avx2::hull(const double* corners, double size, double px, double py) {
 }
 void swath_avx2::unpack(const std::int32_t* p, size_t n, double scale, double offset, double* out) {
     unpack_run(p, n, scale, offset, out);
+}
+void swath_avx2::cell_row(const double* x, const double* y, size_t nc, double ymax, double xmin,
+                          double dy, double dx, double* ps, double* fu, double* cu, double* fv,
+                          double* cv, bool& odd, double& bx0, double& bx1) {
+    kernel_cell_row(x, y, nc, ymax, xmin, dy, dx, ps, fu, cu, fv, cv, odd, bx0, bx1);
 }
 void swath_avx2::walk_swath(const io::LatLon2D& src, const grid::Grid& out, bool projected,
                             bool nearest, bool keyed, double lat_sum, size_t lat_n,
@@ -2312,6 +2426,19 @@ void detail::swath_unpack(const std::int32_t* p, size_t n, double scale, double 
 #endif
     (void)avx2;
     unpack_run(p, n, scale, offset, out);
+}
+
+void detail::swath_cell_row(const double* x, const double* y, size_t nc, double ymax, double xmin,
+                            double dy, double dx, bool avx2, double* ps, double* fu, double* cu,
+                            double* fv, double* cv, bool& odd, double& bx0, double& bx1) {
+#if BAIMS_SWATH_WALK_AVX2
+    if (avx2 && cpu_has_avx2()) {
+        swath_avx2::cell_row(x, y, nc, ymax, xmin, dy, dx, ps, fu, cu, fv, cv, odd, bx0, bx1);
+        return;
+    }
+#endif
+    (void)avx2;
+    kernel_cell_row(x, y, nc, ymax, xmin, dy, dx, ps, fu, cu, fv, cv, odd, bx0, bx1);
 }
 
 size_t detail::swath_quad_boxes(const double* cu, const double* fu, const double* cv,

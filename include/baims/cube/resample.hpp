@@ -238,6 +238,14 @@ int swath_hull(const double* corners, double size, double px, double py, bool av
 // The decoding of n packed positions (v * scale + offset, PACKED_NONE as NaN) into out.
 void swath_unpack(const std::int32_t* p, size_t n, double scale, double offset, bool avx2,
                   double* out);
+// Pass 1's per-cell set-up of one row of nc cells at (x[j], y[j]) for the output extent's ymax,
+// xmin and pixel size dy, dx: u = (ymax - y) / dy - 0.5, v = (x - xmin) / dx - 0.5 of each cell
+// rounded down and up into fu, cu, fv, cv; the positions as x, y pairs into ps[2 nc]; odd set when
+// some |u| or |v| is not below 1e300 (or NaN), bx0 and bx1 lowered and raised to the least and
+// greatest x (NaN aside).
+void swath_cell_row(const double* x, const double* y, size_t nc, double ymax, double xmin,
+                    double dy, double dx, bool avx2, double* ps, double* fu, double* cu, double* fv,
+                    double* cv, bool& odd, double& bx0, double& bx1);
 // Whether the AVX2 copy of the walk is built in and the CPU has AVX2 (the hooks above compare
 // something only then).
 bool swath_avx2_copy();

@@ -1778,4 +1778,103 @@ TEST_CASE("swath: the walk's AVX2 kernels equal the baseline's", "[cube][swath]"
             }
         }
     }
+    SECTION("per-cell set-up of a row: positions, rounded u and v, odd, x bounds") {
+        // Output extent ymax 10, xmin -4, pixels 0.5 x 0.25: u = (10 - y) / 0.5 - 0.5,
+        // v = (x + 4) / 0.25 - 0.5. Positions on centres (u, v whole numbers), between them,
+        // around u = 0 (a ceiling of -0 or +0), around 2^31 (the truncation to int32 no longer
+        // exact: floor_ceil's own path), beyond 1e15 (std::floor), beyond 1e300, inf and NaN
+        // (odd), signed zeros in x (the bounds).
+        const double ymax = 10, xmin = -4, dy = 0.5, dx = 0.25;
+        const double y_big = ymax - (2147483647.0 + 0.5) * dy; // u = 2^31 - 1
+        size_t odd_rows = 0, fine_rows = 0, far_cells = 0, cells = 0;
+        for (size_t nc = 1; nc <= 70; ++nc) {
+            for (int rep = 0; rep < 12; ++rep) {
+                std::vector<double> x(nc), y(nc);
+                for (size_t j = 0; j < nc; ++j) {
+                    // Most rows of ordinary cells; some with a far (rep 3, 7) or odd (rep 5,
+                    // 11) cell among them.
+                    x[j] = pick({-4.0, -3.875, -3.9, 0.0, -0.0, 1.3, 2.125, 7.0, -5.5});
+                    y[j] = pick({9.75, 9.8, 10.0, 9.5, 3.3, 0.0, -2.25, 12.0});
+                    if (rep % 4 == 3 && pick({0, 0, 0, 1}) == 1) {
+                        y[j] = pick({y_big, y_big - 1, y_big + 1, -y_big, -1e16, 3e15});
+                        x[j] = pick({x[j], 1e9, -1e9 + 0.1});
+                    }
+                    if (rep % 6 == 5 && pick({0, 0, 0, 0, 1}) == 1) {
+                        x[j] = pick({NaN, inf, -inf, 1e301, x[j]});
+                        y[j] = pick({NaN, y[j], -1e305});
+                    }
+                }
+                bool odd_expect = false;
+                double lo_expect = 1.5, hi_expect = -2.5; // the bounds given, lowered and raised
+                for (size_t j = 0; j < nc; ++j) {
+                    const double u = (ymax - y[j]) / dy - 0.5, v = (x[j] - xmin) / dx - 0.5;
+                    odd_expect = odd_expect || !(std::abs(u) < 1e300) || !(std::abs(v) < 1e300);
+                    far_cells += std::abs(u) >= 2147483647.0 && std::abs(u) < 1e300;
+                    if (x[j] < lo_expect) {
+                        lo_expect = x[j];
+                    }
+                    if (x[j] > hi_expect) {
+                        hi_expect = x[j];
+                    }
+                }
+                odd_rows += odd_expect;
+                fine_rows += !odd_expect;
+                cells += nc;
+                std::array<std::vector<double>, 2> ps, fu, cu, fv, cv;
+                std::array<bool, 2> odd{};
+                std::array<double, 2> lo{}, hi{};
+                for (size_t a = 0; a < 2; ++a) {
+                    const bool avx2 = a == 1;
+                    // One element more than the row: nothing may be written there.
+                    ps[a].assign(2 * nc + 1, -7.0);
+                    fu[a].assign(nc + 1, -7.0);
+                    cu[a].assign(nc + 1, -7.0);
+                    fv[a].assign(nc + 1, -7.0);
+                    cv[a].assign(nc + 1, -7.0);
+                    odd[a] = false;
+                    lo[a] = 1.5;
+                    hi[a] = -2.5;
+                    detail::swath_cell_row(x.data(), y.data(), nc, ymax, xmin, dy, dx, avx2,
+                                           ps[a].data(), fu[a].data(), cu[a].data(), fv[a].data(),
+                                           cv[a].data(), odd[a], lo[a], hi[a]);
+                    INFO("nc " << nc << " rep " << rep << " avx2 " << avx2);
+                    CHECK(odd[a] == odd_expect);
+                    CHECK(lo[a] == lo_expect);
+                    CHECK(hi[a] == hi_expect);
+                    for (size_t j = 0; j < nc; ++j) {
+                        INFO("j " << j << " x " << x[j] << " y " << y[j]);
+                        CHECK(std::memcmp(&ps[a][2 * j], &x[j], sizeof(double)) == 0);
+                        CHECK(std::memcmp(&ps[a][2 * j + 1], &y[j], sizeof(double)) == 0);
+                        const double u = (ymax - y[j]) / dy - 0.5, v = (x[j] - xmin) / dx - 0.5;
+                        // std::floor and std::ceil up to the sign of a zero (NaN for NaN).
+                        const auto same = [](double got, double want) {
+                            return got == want || (std::isnan(got) && std::isnan(want));
+                        };
+                        CHECK(same(fu[a][j], std::floor(u)));
+                        CHECK(same(cu[a][j], std::ceil(u)));
+                        CHECK(same(fv[a][j], std::floor(v)));
+                        CHECK(same(cv[a][j], std::ceil(v)));
+                    }
+                    CHECK(ps[a][2 * nc] == -7.0);
+                    CHECK(fu[a][nc] == -7.0);
+                    CHECK(cu[a][nc] == -7.0);
+                    CHECK(fv[a][nc] == -7.0);
+                    CHECK(cv[a][nc] == -7.0);
+                }
+                if (copy) {
+                    // The AVX2 copy gives the same doubles, bit for bit (signed zeros too).
+                    INFO("nc " << nc << " rep " << rep);
+                    CHECK(std::memcmp(fu[0].data(), fu[1].data(), nc * sizeof(double)) == 0);
+                    CHECK(std::memcmp(cu[0].data(), cu[1].data(), nc * sizeof(double)) == 0);
+                    CHECK(std::memcmp(fv[0].data(), fv[1].data(), nc * sizeof(double)) == 0);
+                    CHECK(std::memcmp(cv[0].data(), cv[1].data(), nc * sizeof(double)) == 0);
+                }
+            }
+        }
+        // The cases above occur: rows with and without an odd cell, cells beyond int32.
+        CHECK(odd_rows > 50);
+        CHECK(fine_rows > 500);
+        CHECK(far_cells > 200);
+        CHECK(cells > 20000);
+    }
 }
