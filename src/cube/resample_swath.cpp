@@ -36,11 +36,11 @@
 //   nearest   the cell whose centre is nearest to the output centre, searched among the 4x4
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
-//             swath. Distance: local equirectangular, (dlon * cos(lat0), dlat) with lat0 the
-//             mean latitude of the swath: for packed latitudes the exact mean of the stored
-//             integers (their exact sum, found by the reader while it decodes them) decoded once,
-//             for latitudes in double the sum of the finite ones in swath order over their number
-//             (latitude_sum).
+//             swath. Distance: local equirectangular, (dlon * kx, dlat) with kx = cos(lat0),
+//             lat0 the latitude of the output pixel's row centre (out.y(row), one kx per output
+//             row: the true local scale there; kx = 1 for a projected output grid, whose x and y
+//             are the CRS's). It does not depend on the swath's latitudes, so pass 1's keyed
+//             claims need nothing of the whole swath before they start.
 //   bilinear  the quad's four corners with the weights (s, t) of the inverse bilinear map
 //             (closed form, polished by Newton's method: invert_closed): a field linear in the
 //             swath's row/column indices is reproduced exactly.
@@ -98,8 +98,8 @@ namespace baims::cube {
 namespace swath_avx2 {
 // Walk (below) of the AVX2 copy: the same arguments as walk_swath.
 void walk_swath(const io::LatLon2D& src, const grid::Grid& out, bool projected, bool nearest,
-                bool keyed, double lat_sum, size_t lat_n, const io::ForEach& for_each,
-                MapVector<std::int32_t>& owner, PixelMap& m, const std::vector<double>& unwrapped);
+                bool keyed, const io::ForEach& for_each, MapVector<std::int32_t>& owner,
+                PixelMap& m, const std::vector<double>& unwrapped);
 // The per-claim kernels of the AVX2 copy (the test hooks detail::swath_nearest16 .. below).
 int nearest16(const double* x, const double* y, size_t stride, double px, double py, double kx);
 int hull(const double* corners, double size, double px, double py);
@@ -844,57 +844,6 @@ void unpack_run(const std::int32_t* p, size_t n, double scale, double offset, do
 #endif
 }
 
-// For nearest's mean latitude (the local scale of longitude kx = cos(lat_sum / lat_n)):
-// - packed latitudes: lat_sum is the mean itself and lat_n 1 (0 when no latitude is stored, or the
-//   mean does not decode to a finite value): the exact mean of the stored integers other than
-//   PACKED_NONE (their exact int64 sum, LatLon2D::lat_packed_sum when the reader found it while
-//   decoding, over their number), rounded to a double, then decoded once (mean * scale + offset).
-//   It differs from the mean of the decoded latitudes summed in order by that sum's rounding
-//   (~1e-9 relative), and does not depend on the order of the cells (the reader sums its chunks in
-//   parallel).
-// - latitudes in double: the sum and number of the finite ones, in swath order.
-void latitude_sum(const io::LatLon2D& src, double& lat_sum, size_t& lat_n) {
-    if (src.packed()) {
-        std::int64_t s = 0;
-        size_t n = 0;
-        if (src.lat_summed) {
-            s = src.lat_packed_sum;
-            n = src.lat_packed_count;
-        } else {
-            io::add_packed_sum(src.lat_packed.data(), src.height * src.width, s, n);
-        }
-        lat_sum = 0;
-        lat_n = 0;
-        if (n == 0) {
-            return;
-        }
-        // s / n = q + rem / n exactly (|q| < 2^31 is exact in a double; one rounding each for the
-        // fraction and the sum)
-        const auto nn = static_cast<std::int64_t>(n);
-        const std::int64_t q = s / nn, rem = s % nn;
-        const double mean =
-            static_cast<double>(q) + static_cast<double>(rem) / static_cast<double>(nn);
-        const double decoded = mean * src.lat_scale + src.lat_offset;
-        if (std::isfinite(decoded)) {
-            lat_sum = decoded;
-            lat_n = 1;
-        }
-        return;
-    }
-    double sum = 0; // in locals (registers), not through the references
-    size_t n = 0;
-    const size_t cells = src.height * src.width;
-    for (size_t i = 0; i < cells; ++i) {
-        const double v = src.lat[i];
-        if (std::isfinite(v)) {
-            sum += v;
-            ++n;
-        }
-    }
-    lat_sum = sum;
-    lat_n = n;
-}
-
 // The squared local distances (dlon * kx, dlat) from p of the 4x4 cells whose positions are
 // x[j * stride + k], y[j * stride + k] (j, k < 4), into dist[j * 4 + k].
 [[gnu::always_inline]] inline void dist16(const double* x, const double* y, size_t stride,
@@ -1240,11 +1189,7 @@ struct Walk {
     const io::LatLon2D& src;
     const grid::Grid& out;
     bool projected, nearest;
-    // Nearest with keys (see keyed below), and then the sum and number of the finite latitudes
-    // in swath order (sum_lat's, found by map_swath beside the owner fill; not when projected).
-    bool keyed;
-    double lat_sum_given;
-    size_t lat_n_given;
+    bool keyed; // nearest with keys (see keyed below)
     const io::ForEach& for_each;
     MapVector<std::int32_t>& owner;
     PixelMap& m;
@@ -1253,12 +1198,6 @@ struct Walk {
     void operator()(Lon lon, Lat lat, Touch touch, Run run) const {
         const size_t H = src.height, W = src.width;
         const size_t OW = out.width(), OH = out.height();
-        // Local equirectangular scale of longitude for the nearest distance, from the mean
-        // latitude: summed in swath order by one task that runs alongside pass 1 (which does
-        // not need it).
-        double lat_sum = 0;
-        size_t lat_n = 0;
-        auto sum_lat = [&] { latitude_sum(src, lat_sum, lat_n); };
         const auto& ex = out.extent();
         const double dx = out.dx(), dy = out.dy();
         // The output pixel centres, as out.x(col) and out.y(row) give them.
@@ -1268,6 +1207,16 @@ struct Walk {
         }
         for (size_t r = 0; r < OH; ++r) {
             ys[r] = out.y(r);
+        }
+        // Nearest's local equirectangular scale of longitude for the pixels of output row r:
+        // kxs[r] = cos(ys[r]) for a lon/lat output grid (the true scale at the output centre's
+        // latitude), 1 for a projected one. Per output row, so known before pass 1 (keyed claims)
+        // without a look at the swath's latitudes.
+        std::vector<double> kxs(nearest ? OH : 0, 1.0);
+        if (nearest && !projected) {
+            for (size_t r = 0; r < OH; ++r) {
+                kxs[r] = std::cos(ys[r] * std::numbers::pi / 180.0);
+            }
         }
         auto pos = [&](size_t i) { return Pt{lon(i), lat(i)}; };
         // An output longitude moved by a multiple of 360 degrees next to the swath's longitude
@@ -1338,12 +1287,6 @@ struct Walk {
         // Whether a keyed claim found no cell with a distance below +inf (positions far beyond
         // any real swath): then the keys are taken back to quads and pass 2 runs.
         std::atomic<bool> no_nearest{false};
-        double kx = 1.0; // the local scale of longitude (sum_lat), before pass 1 when keyed
-        auto set_kx = [&] {
-            kx = projected ? 1.0
-                 : lat_n ? std::cos(lat_sum / static_cast<double>(lat_n) * std::numbers::pi / 180.0)
-                         : 1.0;
-        };
         // Band b's quads; plain: a claim is a plain store instead of an atomic minimum (no other
         // task running at the same time looks at the same pixels, see below).
         // Keyed as a compile-time constant (keyed_c: std::bool_constant): the code of the
@@ -1389,9 +1332,9 @@ struct Walk {
                 wlon.resize((band + 3) * (band + 3));
                 wlat.resize((band + 3) * (band + 3));
             }
-            // n of the nearest cell to p among the 4x4 around quad (r, c) (see keyed), as pass
-            // 2 finds it; -1 when none has a distance below +inf.
-            auto nearest_n = [&](size_t r, size_t c, const Pt& p) {
+            // n of the nearest cell to p (with longitude scale kx) among the 4x4 around quad
+            // (r, c) (see keyed), as pass 2 finds it; -1 when none has a distance below +inf.
+            auto nearest_n = [&](size_t r, size_t c, const Pt& p, double kx) {
                 if (r >= 1 && r + 2 < H && c >= 1 && c + 2 < W) {
                     const size_t wb = (r - 1 - wr0) * ww + (c - 1 - wc0);
                     std::array<double, 16> dist;
@@ -1670,7 +1613,8 @@ struct Walk {
                             if constexpr (KEYED) {
                                 // The output centre as pass 2 takes it (near the quad's corner
                                 // (r, c)).
-                                const int n = nearest_n(r, c, Pt{near_lon(xs[ocol], a.x), py});
+                                const int n =
+                                    nearest_n(r, c, Pt{near_lon(xs[ocol], a.x), py}, kxs[orow]);
                                 if (n < 0) {
                                     no_nearest.store(true, std::memory_order_relaxed);
                                 }
@@ -1870,21 +1814,9 @@ struct Walk {
             }
             guess = guess && round_apart(est, 0) && round_apart(est, 1);
         }
-        if (keyed) { // kx is needed in pass 1
-            lat_sum = lat_sum_given;
-            lat_n = lat_n_given;
-            set_kx();
-        }
-        const size_t extra = nearest && !keyed ? 1 : 0; // a task for sum_lat
         bool claimed = false;
         if (guess) {
-            for_each((nbands + 1) / 2 + extra, [&](size_t task) {
-                if (task < extra) {
-                    sum_lat();
-                    return;
-                }
-                walk_band(2 * (task - extra), true);
-            });
+            for_each((nbands + 1) / 2, [&](size_t task) { walk_band(2 * task, true); });
             if (round_apart(looked, 0)) {
                 for_each(nbands / 2, [&](size_t task) { walk_band(2 * task + 1, true); });
                 claimed = round_apart(looked, 1);
@@ -1900,17 +1832,7 @@ struct Walk {
             }
         }
         if (!claimed) {
-            const size_t sum_task = guess ? 0 : extra; // sum_lat ran in the first round
-            for_each(nbands + sum_task, [&](size_t task) {
-                if (task < sum_task) {
-                    sum_lat();
-                    return;
-                }
-                walk_band(task - sum_task, false);
-            });
-        }
-        if (!keyed) {
-            set_kx();
+            for_each(nbands, [&](size_t task) { walk_band(task, false); });
         }
         // Pass 2, in parallel over bands of output rows: the owner quad's nearest cell or
         // weights.
@@ -2084,6 +2006,7 @@ struct Walk {
                 }
                 for (size_t orow = b * band; orow < row_end; ++orow) {
                     const double py = ys[orow];
+                    const double kx = nearest ? kxs[orow] : 1.0;
                     for (size_t ocol = col_beg; ocol < col_end; ++ocol) {
                         const size_t o = orow * OW + ocol;
                         if (owner[o] == std::numeric_limits<std::int32_t>::max()) {
@@ -2193,9 +2116,9 @@ struct Walk {
 // Both passes (Walk) over src (longitudes from unwrapped when it is not empty), specialised for
 // how the positions are stored (the same doubles either way).
 void walk_swath(const io::LatLon2D& src, const grid::Grid& out, bool projected, bool nearest,
-                bool keyed, double lat_sum, size_t lat_n, const io::ForEach& for_each,
-                MapVector<std::int32_t>& owner, PixelMap& m, const std::vector<double>& unwrapped) {
-    const Walk walk{src, out, projected, nearest, keyed, lat_sum, lat_n, for_each, owner, m};
+                bool keyed, const io::ForEach& for_each, MapVector<std::int32_t>& owner,
+                PixelMap& m, const std::vector<double>& unwrapped) {
+    const Walk walk{src, out, projected, nearest, keyed, for_each, owner, m};
     if (!unwrapped.empty()) {
         const double* ux = unwrapped.data();
         walk([ux](size_t i) { return ux[i]; }, [&src](size_t i) { return src.lat_at(i); },
@@ -2270,11 +2193,10 @@ void swath_avx2::unpack(const std::int32_t* p, size_t n, double scale, double of
     unpack_run(p, n, scale, offset, out);
 }
 void swath_avx2::walk_swath(const io::LatLon2D& src, const grid::Grid& out, bool projected,
-                            bool nearest, bool keyed, double lat_sum, size_t lat_n,
-                            const io::ForEach& for_each, MapVector<std::int32_t>& owner,
-                            PixelMap& m, const std::vector<double>& unwrapped) {
-    baims::cube::walk_swath(src, out, projected, nearest, keyed, lat_sum, lat_n, for_each, owner, m,
-                            unwrapped);
+                            bool nearest, bool keyed, const io::ForEach& for_each,
+                            MapVector<std::int32_t>& owner, PixelMap& m,
+                            const std::vector<double>& unwrapped) {
+    baims::cube::walk_swath(src, out, projected, nearest, keyed, for_each, owner, m, unwrapped);
 }
 #else
 bool detail::swath_avx2_copy() {
@@ -2404,23 +2326,11 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     // Nearest with keys in pass 1 (Walk::keyed) when q * 16 + 15 fits in an int32 for every quad.
     const bool keyed = nearest && !empty &&
                        H * W <= static_cast<size_t>(std::numeric_limits<std::int32_t>::max() / 16);
-    // Keyed needs the mean latitude before pass 1 (latitude_sum, as Walk's sum_lat): found by one
-    // task beside the owner fill (not for a projected output: no longitude scale there); for
-    // packed latitudes the reader's sum, else a pass over the latitudes.
-    const bool sum_first = keyed && !projected;
-    double lat_sum = 0;
-    size_t lat_n = 0;
     {
         const std::int32_t none = empty ? -1 : std::numeric_limits<std::int32_t>::max();
         constexpr size_t PART = size_t{1} << 19; // 2 MiB of int32
         std::int32_t* o = owner.data();
-        const size_t first = sum_first ? 1 : 0;
-        for_each((n_out + PART - 1) / PART + first, [&, o, n_out, none](size_t k) {
-            if (k < first) {
-                latitude_sum(src, lat_sum, lat_n);
-                return;
-            }
-            k -= first;
+        for_each((n_out + PART - 1) / PART, [o, n_out, none](size_t k) {
             std::fill(o + k * PART, o + std::min(n_out, (k + 1) * PART), none);
         });
     }
@@ -2499,12 +2409,11 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     }
 #if BAIMS_SWATH_WALK_AVX2
     if (use_avx2()) {
-        swath_avx2::walk_swath(src, out, projected, nearest, keyed, lat_sum, lat_n, for_each, owner,
-                               m, unwrapped);
+        swath_avx2::walk_swath(src, out, projected, nearest, keyed, for_each, owner, m, unwrapped);
         return m;
     }
 #endif
-    walk_swath(src, out, projected, nearest, keyed, lat_sum, lat_n, for_each, owner, m, unwrapped);
+    walk_swath(src, out, projected, nearest, keyed, for_each, owner, m, unwrapped);
     return m;
 }
 #endif

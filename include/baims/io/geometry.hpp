@@ -59,17 +59,12 @@ struct LatLon2D {
     // (swath_input.cpp) while each decoded chunk is still in the cache, so that map_swath does
     // not pass over the ~160 MB of integers once more for them. Derived from lat_packed and
     // lon_packed, and valid only for them: whoever changes those arrays clears these (or
-    // sets them anew). Not set (empty, lat_summed false): map_swath looks at the arrays itself.
+    // sets them anew). Not set (empty): map_swath looks at the arrays itself.
     //   lon_row_jump[r]: the largest |difference| of the stored longitudes (PACKED_NONE taken as
     //                    the integer it is) between a cell of row r and its right neighbour or,
     //                    for r + 1 < height, the cell below it. Rows whose jump is small cannot
     //                    hold a pair across the antimeridian (map_swath).
-    //   lat_packed_sum, lat_packed_count (when lat_summed): the exact sum of the stored
-    //                    latitudes other than PACKED_NONE, and their number.
     std::vector<std::uint32_t> lon_row_jump;
-    bool lat_summed = false;
-    std::int64_t lat_packed_sum = 0;
-    std::size_t lat_packed_count = 0;
     // (The derived fields are compared too: a LatLon2D read by the reader differs from the same
     // coordinates set by hand. Nothing compares such pairs; io::digest looks at the coordinates.)
     bool operator==(const LatLon2D&) const = default;
@@ -89,9 +84,6 @@ struct LatLon2D {
 
 using Geometry = std::variant<LatLonAxes, ProjectedAxes, LatLon2D>;
 
-// Adds to sum the values of x[0, n) other than LatLon2D::PACKED_NONE and to count their number
-// (exact: an int64 holds the sum of 2^32 int32s).
-void add_packed_sum(const std::int32_t* x, size_t n, std::int64_t& sum, size_t& count);
 
 size_t rows(const Geometry& g);
 size_t cols(const Geometry& g);

@@ -8,8 +8,8 @@
 // the time coordinate or the coverage attributes (start_date/stop_date, start_time/stop_time, ...)
 // of the NetCDF file or of geo_coordinates.nc; the slice time is the middle of the range.
 // Packed (integer) lat/lon are decoded chunk by chunk in parallel; while each chunk row is still
-// in the cache, the reader also sums the latitudes and finds each row's largest longitude jump,
-// which map_swath needs before its pass 1 (LatLon2D::lat_packed_sum, lon_row_jump).
+// in the cache, the reader also finds each row's largest longitude jump, which map_swath needs
+// before its pass 1 (LatLon2D::lon_row_jump).
 
 #include "../input_kinds.hpp"
 #include "h5_chunks.hpp"
@@ -362,21 +362,18 @@ std::uint32_t jump_down(const std::int32_t* x, const std::int32_t* y, size_t n) 
     return m;
 }
 
-// What read_2d_packed finds besides the integers (LatLon2D's derived fields; only when the chunks
-// were read directly: done is false otherwise).
+// What read_2d_packed finds besides the integers (LatLon2D's derived field lon_row_jump; only
+// when the chunks were read directly: done is false otherwise).
 struct Derived {
-    enum What { NOTHING, SUM, JUMPS } what = NOTHING;
     bool done = false;
-    std::int64_t sum = 0;
-    size_t count = 0;
     std::vector<std::uint32_t> jump;
 };
 
 // The stored integers of a 2-D coordinate whose type fits an int32 (byte .. int, ubyte, ushort),
 // masked values as LatLon2D::PACKED_NONE; nullopt for another type, or when a valid value is
-// PACKED_NONE itself. With derived (its `what`), also the sum of the valid integers (latitude:
-// LatLon2D::lat_packed_sum) or each row's largest jump (longitude: LatLon2D::lon_row_jump), from
-// each chunk row just decoded (in the cache, in the chunk tasks); the pairs across chunks after.
+// PACKED_NONE itself. With derived, also each row's largest jump (longitude:
+// LatLon2D::lon_row_jump), from each chunk row just decoded (in the cache, in the chunk tasks);
+// the pairs across chunks after.
 std::optional<LatLon2D::Packed> read_2d_packed(const nc::File& f, const nc::Var& v, size_t h,
                                                size_t w, Derived* derived = nullptr) {
     if (v.type != NC_BYTE && v.type != NC_UBYTE && v.type != NC_SHORT && v.type != NC_USHORT &&
@@ -392,12 +389,10 @@ std::optional<LatLon2D::Packed> read_2d_packed(const nc::File& f, const nc::Var&
     reserve_huge(out, h * w);
     out.resize(h * w); // not zero-filled: every element is written below
     std::atomic<bool> representable{true};
-    const Derived::What what = derived ? derived->what : Derived::NOTHING;
-    // Per row (several chunk tasks add to a row, in any order: integer sums and maxima, the same
-    // result however they run; a row's atomics are met by ~w / chunk width tasks, rarely at once)
-    std::vector<std::atomic<std::int64_t>> row_sum(what == Derived::SUM ? h : 0);
-    std::vector<std::atomic<size_t>> row_count(what == Derived::SUM ? h : 0);
-    std::vector<std::atomic<std::uint32_t>> row_jump(what == Derived::JUMPS ? h : 0);
+    const bool jumps = derived != nullptr;
+    // Per row (several chunk tasks raise a row's maximum, in any order: the same result however
+    // they run; a row's atomic is met by ~w / chunk width tasks, rarely at once)
+    std::vector<std::atomic<std::uint32_t>> row_jump(jumps ? h : 0);
     const auto raise = [](std::atomic<std::uint32_t>& a, std::uint32_t x) {
         std::uint32_t old = a.load(std::memory_order_relaxed);
         while (x > old && !a.compare_exchange_weak(old, x, std::memory_order_relaxed)) {
@@ -421,13 +416,7 @@ std::optional<LatLon2D::Packed> read_2d_packed(const nc::File& f, const nc::Var&
                 representable = false;
             }
             const size_t r = i / w;
-            if (what == Derived::SUM) {
-                std::int64_t s = 0;
-                size_t k = 0;
-                add_packed_sum(dst, n, s, k);
-                row_sum[r].fetch_add(s, std::memory_order_relaxed);
-                row_count[r].fetch_add(k, std::memory_order_relaxed);
-            } else if (what == Derived::JUMPS) {
+            if (jumps) {
                 // this row's pairs along it, and the pairs of the row above (this chunk's, still
                 // in the cache) with this one
                 raise(row_jump[r], jump_right(dst, n));
@@ -436,7 +425,7 @@ std::optional<LatLon2D::Packed> read_2d_packed(const nc::File& f, const nc::Var&
                 }
             }
         },
-        what == Derived::JUMPS ? &chunk : nullptr);
+        jumps ? &chunk : nullptr);
     if (!direct) {
         f.check(nc_get_var_int(f.id(), v.id, out.data()), "reading '" + v.name + "'");
         representable = mask(out.data(), out.size());
@@ -444,13 +433,7 @@ std::optional<LatLon2D::Packed> read_2d_packed(const nc::File& f, const nc::Var&
     if (!representable) {
         return std::nullopt;
     }
-    if (direct && what == Derived::SUM) {
-        for (size_t r = 0; r < h; ++r) {
-            derived->sum += row_sum[r].load();
-            derived->count += row_count[r].load();
-        }
-        derived->done = true;
-    } else if (direct && what == Derived::JUMPS) {
+    if (direct && jumps) {
         // The pairs that straddle two chunks: a cell in a chunk's last column and its right
         // neighbour, a cell in a chunk's last row and the one below it (bands of rows in
         // parallel; each band's rows are its own).
@@ -554,19 +537,12 @@ LatLon2D read_coords(const Coords& c) {
     LatLon2D g;
     g.height = c.height;
     g.width = c.width;
-    Derived lat_d, lon_d;
-    lat_d.what = Derived::SUM;
-    lon_d.what = Derived::JUMPS;
-    auto lat_packed = read_2d_packed(file, *lat, c.height, c.width, &lat_d);
+    Derived lon_d;
+    auto lat_packed = read_2d_packed(file, *lat, c.height, c.width);
     auto lon_packed =
         lat_packed ? read_2d_packed(file, *lon, c.height, c.width, &lon_d) : std::nullopt;
     if (lat_packed && lon_packed) {
         const Packing a = packing(file, *lat), b = packing(file, *lon);
-        if (lat_d.done) {
-            g.lat_summed = true;
-            g.lat_packed_sum = lat_d.sum;
-            g.lat_packed_count = lat_d.count;
-        }
         if (lon_d.done) {
             g.lon_row_jump = std::move(lon_d.jump);
         }

@@ -1,4 +1,4 @@
-// The curvilinear reader's derived fields (io::LatLon2D::lon_row_jump, lat_packed_sum), found while
+// The curvilinear reader's derived field (io::LatLon2D::lon_row_jump), found while
 // the chunks are decoded, and map_swath with and without them: swaths written here as NetCDF-4
 // with int32 lat/lon in deflated chunks of 4 x 5 cells (the reader's direct path), one that
 // crosses the antimeridian between two chunk columns and one between two chunk rows.
@@ -153,18 +153,6 @@ void check_case(const std::vector<std::int32_t>& lat, const std::vector<std::int
         far += j > 180.0 / scale;
     }
     CHECK(far == far_rows);
-    std::int64_t sum = 0;
-    size_t count = 0; // (FILL is lat's only masked value here)
-    for (const auto x : g.lat_packed) {
-        if (x != io::LatLon2D::PACKED_NONE) {
-            sum += x;
-            ++count;
-        }
-    }
-    CHECK(g.lat_summed);
-    CHECK(count == H * W - 1); // the FILL cell
-    CHECK(g.lat_packed_count == count);
-    CHECK(g.lat_packed_sum == sum);
     REQUIRE_FALSE(d.packed());
     CHECK(d.lon_row_jump.empty());
 
@@ -172,7 +160,6 @@ void check_case(const std::vector<std::int32_t>& lat, const std::vector<std::int
     // doubles (not packed): the same maps (unwrapped across the antimeridian, or not, alike).
     auto plain = g;
     plain.lon_row_jump.clear();
-    plain.lat_summed = false;
     for (const auto m : {cube::Resampling::Nearest, cube::Resampling::Bilinear}) {
         const auto a = map(g, out, m), b = map(plain, out, m), c = map(d, out, m);
         same_map(a, b);
