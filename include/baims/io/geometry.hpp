@@ -84,6 +84,25 @@ struct LatLon2D {
 
 using Geometry = std::variant<LatLonAxes, ProjectedAxes, LatLon2D>;
 
+// A swath's packed lat/lon (LatLon2D's lat_packed/lon_packed encoding) read a block of rows at a
+// time, in order, so that a map can be built without the whole arrays in memory
+// (cube::map_swath_rows). Block k is rows [k * block_rows, min(height, (k + 1) * block_rows)).
+class SwathRows {
+public:
+    virtual ~SwathRows() = default;
+    size_t height = 0, width = 0;
+    size_t block_rows = 0; // > 0: the file's chunk height (each chunk inflated once), or ~512
+    double lat_scale = 1, lat_offset = 0, lon_scale = 1, lon_offset = 0;
+    // Block k's stored integers into lat and lon (rows * width each, masked values as
+    // LatLon2D::PACKED_NONE: the integers LatLon2D::lat_packed/lon_packed would hold), and the
+    // largest |difference| of two stored longitudes (PACKED_NONE taken as the integer it is)
+    // among horizontal neighbours in the block and vertical neighbours in the block or across
+    // its top edge (the block above's last row: blocks are read in order, 0, 1, ...) into jump.
+    // False when the coordinates cannot be held packed (a valid value equals PACKED_NONE): the
+    // caller then reads the whole geometry.
+    virtual bool read(size_t k, std::int32_t* lat, std::int32_t* lon, std::uint32_t& jump) = 0;
+};
+
 
 size_t rows(const Geometry& g);
 size_t cols(const Geometry& g);

@@ -561,6 +561,198 @@ LatLon2D read_coords(const Coords& c) {
     return g;
 }
 
+// io::SwathRows of a curvilinear file's integer lat/lon: the same integers as read_coords's
+// lat_packed/lon_packed (the same IntMask and narrowing), a block of rows at a time. Blocks are the
+// chunk rows when both coordinates are chunked alike and read_chunks' direct path applies (each
+// chunk inflated once, its chunks one task each on the run's threads), else 512 rows through
+// netCDF (nc_get_vara_int).
+class NcSwathRows final : public SwathRows {
+public:
+    // nullptr when the coordinates are not integers that fit an int32, or are chunked
+    // differently.
+    static std::unique_ptr<NcSwathRows> open(const Coords& c) {
+        auto file = nc::File::open(c.file);
+        std::optional<nc::Var> lat, lon;
+        for (const auto& v : nc::vars(file)) {
+            if (v.name == c.lat_name) {
+                lat = v;
+            } else if (v.name == c.lon_name) {
+                lon = v;
+            }
+        }
+        const auto fits = [](const nc::Var& v) {
+            return v.type == NC_BYTE || v.type == NC_UBYTE || v.type == NC_SHORT ||
+                   v.type == NC_USHORT || v.type == NC_INT;
+        };
+        if (!lat || !lon || !fits(*lat) || !fits(*lon) || c.height == 0 || c.width == 0) {
+            return nullptr;
+        }
+        std::unique_ptr<NcSwathRows> r(new NcSwathRows(std::move(file), *lat, *lon, c));
+        return r->block_rows > 0 ? std::move(r) : nullptr;
+    }
+    ~NcSwathRows() override {
+        if (m_fd >= 0) {
+            ::close(m_fd);
+        }
+    }
+    NcSwathRows(const NcSwathRows&) = delete;
+    NcSwathRows& operator=(const NcSwathRows&) = delete;
+
+    bool read(size_t k, std::int32_t* lat, std::int32_t* lon, std::uint32_t& jump) override {
+        const size_t W = width, r0 = k * block_rows;
+        if (r0 >= height) {
+            throw InternalError("NcSwathRows::read: block " + std::to_string(k) + " of " +
+                                std::to_string(height) + " rows");
+        }
+        const size_t n = std::min(height, r0 + block_rows) - r0;
+        std::atomic<bool> ok{true};
+        std::atomic<std::uint32_t> jmax{0};
+        const auto raise = [&jmax](std::uint32_t x) {
+            std::uint32_t old = jmax.load(std::memory_order_relaxed);
+            while (x > old && !jmax.compare_exchange_weak(old, x, std::memory_order_relaxed)) {
+            }
+        };
+        if (m_direct) {
+            // One task per chunk of either coordinate in this block's chunk row.
+            const auto& lat_chunks = m_blocks[0][k];
+            const auto& lon_chunks = m_blocks[1][k];
+            const size_t tasks = lat_chunks.size() + lon_chunks.size();
+            const auto* pool = ThreadPool::current();
+            parallel_for(tasks, pool ? static_cast<int>(pool->size()) : 1, [&](size_t t, size_t) {
+                const bool is_lon = t >= lat_chunks.size();
+                const size_t v = is_lon ? 1 : 0;
+                const h5::ChunkLayout& L = *m_layout[v];
+                const h5::Chunk& c = L.chunks[is_lon ? lon_chunks[t - lat_chunks.size()]
+                                                     : lat_chunks[t]];
+                const size_t es = L.element_size;
+                const unsigned char* bytes = h5::decode_chunk(
+                    m_fd, L, c, L.chunk[0] * L.chunk[1] * es, m_where[v],
+                    h5::thread_chunk_buffers());
+                const size_t cr0 = c.offset[0], c0 = c.offset[1];
+                const size_t cr1 = std::min<size_t>(cr0 + L.chunk[0], height);
+                const size_t c1 = std::min<size_t>(c0 + L.chunk[1], W);
+                std::int32_t* out = is_lon ? lon : lat;
+                for (size_t r = cr0; r < cr1; ++r) {
+                    std::int32_t* dst = out + (r - r0) * W + c0;
+                    if (!store(v, bytes + (r - cr0) * L.chunk[1] * es, dst, c1 - c0)) {
+                        ok = false;
+                    }
+                    if (is_lon) {
+                        // this row's pairs along it, and (below the chunk's first row, stored by
+                        // this task before) those with the row above
+                        raise(jump_right(dst, c1 - c0));
+                        if (r > cr0) {
+                            raise(jump_down(dst - W, dst, c1 - c0));
+                        }
+                    }
+                }
+            });
+            // The pairs across chunk columns (the last column of a chunk and the next one's
+            // first).
+            const size_t cw = m_layout[1]->chunk[1];
+            std::uint32_t j = jmax.load();
+            for (size_t r = 0; r < n; ++r) {
+                const std::int32_t* row = lon + r * W;
+                for (size_t c = cw; c < W; c += cw) {
+                    j = std::max(j, abs_diff(row[c - 1], row[c]));
+                }
+            }
+            jmax = j;
+        } else {
+            const size_t start[2] = {r0, 0}, count[2] = {n, W};
+            for (size_t v = 0; v < 2; ++v) {
+                std::int32_t* out = v == 0 ? lat : lon;
+                m_file.check(nc_get_vara_int(m_file.id(), m_var[v].id, start, count, out),
+                             "reading '" + m_var[v].name + "'");
+                if (!m_mask[v].apply(reinterpret_cast<const unsigned char*>(out), out, n * W)) {
+                    ok = false;
+                }
+            }
+            std::uint32_t j = 0;
+            for (size_t r = 0; r < n; ++r) {
+                j = std::max(j, jump_right(lon + r * W, W));
+                if (r > 0) {
+                    j = std::max(j, jump_down(lon + (r - 1) * W, lon + r * W, W));
+                }
+            }
+            jmax = j;
+        }
+        // The block above's last row with this block's first.
+        std::uint32_t j = jmax.load();
+        if (k > 0) {
+            j = std::max(j, jump_down(m_last.data(), lon, W));
+        }
+        std::copy(lon + (n - 1) * W, lon + n * W, m_last.begin());
+        jump = j;
+        return ok.load();
+    }
+
+private:
+    NcSwathRows(nc::File file, const nc::Var& lat, const nc::Var& lon, const Coords& c)
+        : m_file(std::move(file))
+        , m_var{lat, lon}
+        , m_mask{IntMask(packing(m_file, lat)), IntMask(packing(m_file, lon))} {
+        height = c.height;
+        width = c.width;
+        const Packing a = packing(m_file, lat), b = packing(m_file, lon);
+        lat_scale = a.scale;
+        lat_offset = a.offset;
+        lon_scale = b.scale;
+        lon_offset = b.offset;
+        m_last.resize(width);
+        int format = 0;
+        const bool nc4 =
+            nc_inq_format(m_file.id(), &format) == NC_NOERR &&
+            (format == NC_FORMAT_NETCDF4 || format == NC_FORMAT_NETCDF4_CLASSIC);
+        for (size_t v = 0; nc4 && v < 2; ++v) {
+            m_layout[v] = h5::chunk_layout(m_file.path(), m_var[v].name, {height, width},
+                                           nc::type_size(m_var[v].type), {0, 0},
+                                           {height, width});
+            m_where[v] = nc::prefix(m_file.path()) + ": variable '" + m_var[v].name + "'";
+        }
+        if (m_layout[0] && m_layout[1]) {
+            if (m_layout[0]->chunk[0] != m_layout[1]->chunk[0] || m_layout[0]->chunk[0] == 0) {
+                return; // block_rows 0: chunked differently (no reader)
+            }
+            m_fd = ::open(m_file.path().c_str(), O_RDONLY | O_CLOEXEC);
+            if (m_fd < 0) {
+                return;
+            }
+            m_direct = true;
+            block_rows = m_layout[0]->chunk[0];
+            const size_t blocks = (height + block_rows - 1) / block_rows;
+            for (size_t v = 0; v < 2; ++v) {
+                m_blocks[v].resize(blocks);
+                const auto& chunks = m_layout[v]->chunks;
+                for (size_t i = 0; i < chunks.size(); ++i) {
+                    m_blocks[v][chunks[i].offset[0] / block_rows].push_back(i);
+                }
+            }
+            return;
+        }
+        block_rows = 512;
+    }
+    // The stored values src[0, n) of coordinate v as masked int32 into dst; false when a valid
+    // value is PACKED_NONE (as read_2d_packed).
+    bool store(size_t v, const unsigned char* src, std::int32_t* dst, size_t n) const {
+        if (m_var[v].type == NC_INT) {
+            return m_mask[v].apply(src, dst, n);
+        }
+        narrow_any(m_var[v].type, src, n, dst);
+        return m_mask[v].apply(reinterpret_cast<const unsigned char*>(dst), dst, n);
+    }
+
+    nc::File m_file;
+    std::array<nc::Var, 2> m_var;  // lat, lon
+    std::array<IntMask, 2> m_mask; // lat, lon
+    std::array<std::optional<h5::ChunkLayout>, 2> m_layout;
+    std::array<std::string, 2> m_where;
+    std::array<std::vector<std::vector<size_t>>, 2> m_blocks; // chunk indices per block
+    bool m_direct = false;
+    int m_fd = -1;
+    std::vector<std::int32_t> m_last; // the last block's last row of longitudes
+};
+
 class SwathInput final : public Input {
 public:
     SwathInput(fs::path path, Coords coords, std::vector<CfInput> files)
@@ -596,6 +788,9 @@ public:
         Geometry g = std::move(*m_geometry);
         m_geometry.reset();
         return g;
+    }
+    std::unique_ptr<SwathRows> swath_rows() const override {
+        return NcSwathRows::open(m_coords);
     }
     Geometry geometry_shape() const override {
         LatLon2D g;
