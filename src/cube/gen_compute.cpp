@@ -97,7 +97,8 @@ const SourceMap& MapCache::get(const InputInfo& in, size_t input, Resampling m, 
                 if (const auto rows = file->swath_rows()) {
                     if (rows->height != io::rows(in.geometry) ||
                         rows->width != io::cols(in.geometry)) {
-                        throw InputError("input '" + in.path + "' changed while gen ran: its "
+                        throw InputError("input '" + in.path +
+                                             "' changed while gen ran: its "
                                              "geometry is 2-D lat/lon " +
                                              std::to_string(rows->height) + "x" +
                                              std::to_string(rows->width) + ", was " +

@@ -1796,31 +1796,30 @@ struct Walk {
         };
         // The guessed rectangles of band b (its corner cells' box).
         auto estimate = [&](size_t b, std::vector<Rect>& est_b) {
-                for (size_t c0 = 0; c0 + 1 < W; c0 += band) {
-                    const size_t r_beg = b * band, r_end = std::min(H - 1, (b + 1) * band);
-                    const size_t c_end = std::min(W - 1, c0 + band);
-                    double u0 = std::numeric_limits<double>::infinity(), u1 = -u0, v0 = u0,
-                           v1 = -u0;
-                    for (const size_t r : {r_beg, r_end}) {
-                        for (const size_t c : {c0, c_end}) {
-                            const Pt pk = pos(r * W + c);
-                            const double u = (ex.ymax - pk.y) / dy - 0.5;
-                            const double v = (pk.x - ex.xmin) / dx - 0.5;
-                            u0 = std::min(u0, u); // NaN left out
-                            u1 = std::max(u1, u);
-                            v0 = std::min(v0, v);
-                            v1 = std::max(v1, v);
-                        }
+            for (size_t c0 = 0; c0 + 1 < W; c0 += band) {
+                const size_t r_beg = b * band, r_end = std::min(H - 1, (b + 1) * band);
+                const size_t c_end = std::min(W - 1, c0 + band);
+                double u0 = std::numeric_limits<double>::infinity(), u1 = -u0, v0 = u0, v1 = -u0;
+                for (const size_t r : {r_beg, r_end}) {
+                    for (const size_t c : {c0, c_end}) {
+                        const Pt pk = pos(r * W + c);
+                        const double u = (ex.ymax - pk.y) / dy - 0.5;
+                        const double v = (pk.x - ex.xmin) / dx - 0.5;
+                        u0 = std::min(u0, u); // NaN left out
+                        u1 = std::max(u1, u);
+                        v0 = std::min(v0, v);
+                        v1 = std::max(v1, v);
                     }
-                    constexpr double LIM = 1e15;
-                    if (!(u0 <= u1 && v0 <= v1 && std::abs(u0) < LIM && std::abs(u1) < LIM &&
-                          std::abs(v0) < LIM && std::abs(v1) < LIM)) {
-                        continue; // no position at those cells, or far away: no guess
-                    }
-                    // In pixels as signed values shifted to stay above 0 (only compared).
-                    const auto at = [](double x) { return static_cast<size_t>(x + 2e15); };
-                    est_b.push_back(Rect{at(u0 - 2), at(u1 + 2), at(v0 - 2), at(v1 + 2)});
                 }
+                constexpr double LIM = 1e15;
+                if (!(u0 <= u1 && v0 <= v1 && std::abs(u0) < LIM && std::abs(u1) < LIM &&
+                      std::abs(v0) < LIM && std::abs(v1) < LIM)) {
+                    continue; // no position at those cells, or far away: no guess
+                }
+                // In pixels as signed values shifted to stay above 0 (only compared).
+                const auto at = [](double x) { return static_cast<size_t>(x + 2e15); };
+                est_b.push_back(Rect{at(u0 - 2), at(u1 + 2), at(v0 - 2), at(v1 + 2)});
+            }
         };
         bool claimed = false;
         if constexpr (BANDED) {

@@ -103,7 +103,6 @@ public:
     virtual bool read(size_t k, std::int32_t* lat, std::int32_t* lon, std::uint32_t& jump) = 0;
 };
 
-
 size_t rows(const Geometry& g);
 size_t cols(const Geometry& g);
 // A LatLon2D with its size but without its coordinates (Input::geometry_shape, or after

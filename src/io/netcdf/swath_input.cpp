@@ -622,12 +622,12 @@ public:
                 const bool is_lon = t >= lat_chunks.size();
                 const size_t v = is_lon ? 1 : 0;
                 const h5::ChunkLayout& L = *m_layout[v];
-                const h5::Chunk& c = L.chunks[is_lon ? lon_chunks[t - lat_chunks.size()]
-                                                     : lat_chunks[t]];
+                const h5::Chunk& c =
+                    L.chunks[is_lon ? lon_chunks[t - lat_chunks.size()] : lat_chunks[t]];
                 const size_t es = L.element_size;
-                const unsigned char* bytes = h5::decode_chunk(
-                    m_fd, L, c, L.chunk[0] * L.chunk[1] * es, m_where[v],
-                    h5::thread_chunk_buffers());
+                const unsigned char* bytes =
+                    h5::decode_chunk(m_fd, L, c, L.chunk[0] * L.chunk[1] * es, m_where[v],
+                                     h5::thread_chunk_buffers());
                 const size_t cr0 = c.offset[0], c0 = c.offset[1];
                 const size_t cr1 = std::min<size_t>(cr0 + L.chunk[0], height);
                 const size_t c1 = std::min<size_t>(c0 + L.chunk[1], W);
@@ -701,13 +701,11 @@ private:
         lon_offset = b.offset;
         m_last.resize(width);
         int format = 0;
-        const bool nc4 =
-            nc_inq_format(m_file.id(), &format) == NC_NOERR &&
-            (format == NC_FORMAT_NETCDF4 || format == NC_FORMAT_NETCDF4_CLASSIC);
+        const bool nc4 = nc_inq_format(m_file.id(), &format) == NC_NOERR &&
+                         (format == NC_FORMAT_NETCDF4 || format == NC_FORMAT_NETCDF4_CLASSIC);
         for (size_t v = 0; nc4 && v < 2; ++v) {
             m_layout[v] = h5::chunk_layout(m_file.path(), m_var[v].name, {height, width},
-                                           nc::type_size(m_var[v].type), {0, 0},
-                                           {height, width});
+                                           nc::type_size(m_var[v].type), {0, 0}, {height, width});
             m_where[v] = nc::prefix(m_file.path()) + ": variable '" + m_var[v].name + "'";
         }
         if (m_layout[0] && m_layout[1]) {
@@ -789,9 +787,7 @@ public:
         m_geometry.reset();
         return g;
     }
-    std::unique_ptr<SwathRows> swath_rows() const override {
-        return NcSwathRows::open(m_coords);
-    }
+    std::unique_ptr<SwathRows> swath_rows() const override { return NcSwathRows::open(m_coords); }
     Geometry geometry_shape() const override {
         LatLon2D g;
         g.height = m_coords.height;

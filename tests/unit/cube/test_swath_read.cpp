@@ -323,8 +323,8 @@ size_t mapped(const cube::PixelMap& m) {
 } // namespace
 
 TEST_CASE("swath rows: the banded map equals the whole-array map", "[cube][swath]") {
-    const auto dir = std::filesystem::temp_directory_path() /
-                     ("baims-swath-rows-" + std::to_string(::getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("baims-swath-rows-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     const size_t h = 300, w = 90;
     std::vector<std::int32_t> lat, lon;
@@ -334,10 +334,9 @@ TEST_CASE("swath rows: the banded map equals the whole-array map", "[cube][swath
     // chunk rows of 37 (not a divisor of the walk's 64-row bands: bands across blocks, one band
     // per group), 256 (several bands per group: two plain rounds), contiguous (blocks of 512
     // rows read through netCDF: one group)
-    for (const auto& [chunk, want_rows] :
-         {std::pair{std::array<size_t, 2>{37, 40}, size_t{37}},
-          std::pair{std::array<size_t, 2>{256, 90}, size_t{256}},
-          std::pair{std::array<size_t, 2>{0, 0}, size_t{512}}}) {
+    for (const auto& [chunk, want_rows] : {std::pair{std::array<size_t, 2>{37, 40}, size_t{37}},
+                                           std::pair{std::array<size_t, 2>{256, 90}, size_t{256}},
+                                           std::pair{std::array<size_t, 2>{0, 0}, size_t{512}}}) {
         const auto path = dir / ("s" + std::to_string(chunk[0]) + ".nc");
         write_swath(path, lat, lon, true, 1e-6, h, w, chunk);
         const auto g = read_swath(path);
@@ -363,8 +362,8 @@ TEST_CASE("swath rows: the banded map equals the whole-array map", "[cube][swath
             CHECK_FALSE(cube::map_swath_rows(*rows, out, m, serial));
         }
         const auto rows = in->swath_rows();
-        CHECK_FALSE(cube::map_swath_rows(*rows, out, cube::Resampling::Nearest, serial,
-                                         "EPSG:3035"));
+        CHECK_FALSE(
+            cube::map_swath_rows(*rows, out, cube::Resampling::Nearest, serial, "EPSG:3035"));
         write_swath(dir / "double.nc", lat, lon, false, 1e-6, h, w, {37, 40});
         CHECK_FALSE(io::open_input("curvilinear", dir / "double.nc")->swath_rows());
     }
