@@ -2254,7 +2254,7 @@ bool walk_swath_rows(io::SwathRows& rows, const grid::Grid& out, bool nearest,
         std::isfinite(span) && span <= 1e12
             ? static_cast<std::int64_t>(std::min(90.0 / std::abs(xs), 8589934592.0))
             : -1;
-    std::vector<std::int32_t> xb, yb; // rows lo .. hi - 1, lon and lat
+    io::LatLon2D::Packed xb, yb; // rows lo .. hi - 1, lon and lat (the reader writes them all)
     size_t lo = 0, hi = 0, next = 0;
     struct View {
         const std::int32_t *x, *y;
