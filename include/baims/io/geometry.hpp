@@ -84,7 +84,6 @@ struct LatLon2D {
 
 using Geometry = std::variant<LatLonAxes, ProjectedAxes, LatLon2D>;
 
-
 size_t rows(const Geometry& g);
 size_t cols(const Geometry& g);
 // A LatLon2D with its size but without its coordinates (Input::geometry_shape, or after
