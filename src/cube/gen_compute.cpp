@@ -81,11 +81,37 @@ const SourceMap& MapCache::get(const InputInfo& in, size_t input, Resampling m, 
         if (d != m_digests.end()) {
             find(d->second);
         }
-        // A swath's coordinates, read again here when needed and freed on return.
+        // A swath's coordinates, read again here when needed and freed on return. A lone
+        // swath's nearest or bilinear map is built from its packed lat/lon read a block of rows
+        // at a time when that applies (map_swath_rows: the ~160 MB of the whole arrays are never
+        // in memory), else from the whole geometry.
         std::optional<io::Geometry> read;
+        std::optional<PixelMap> banded;
+        size_t banded_rows = 0;
         const io::Geometry* g = &in.geometry;
+        const bool lone = input < m_lone.size() && m_lone[input];
+        std::unique_ptr<io::Input> file;
         if (!map && io::shape_only(in.geometry)) {
-            read = io::open_input(in.processor, in.path, in.params)->take_geometry();
+            file = io::open_input(in.processor, in.path, in.params);
+            if (lone && (m == Resampling::Nearest || m == Resampling::Bilinear)) {
+                if (const auto rows = file->swath_rows()) {
+                    if (rows->height != io::rows(in.geometry) ||
+                        rows->width != io::cols(in.geometry)) {
+                        throw InputError("input '" + in.path +
+                                             "' changed while gen ran: its "
+                                             "geometry is 2-D lat/lon " +
+                                             std::to_string(rows->height) + "x" +
+                                             std::to_string(rows->width) + ", was " +
+                                             io::describe(in.geometry),
+                                         "Run again once the input is complete");
+                    }
+                    banded = map_swath_rows(*rows, m_grid, m, pool_for_each(threads), m_out_crs);
+                    banded_rows = rows->block_rows;
+                }
+            }
+        }
+        if (!map && !banded && io::shape_only(in.geometry)) {
+            read = file->take_geometry();
             ++m_geometry_reads;
             if (io::rows(*read) != io::rows(in.geometry) ||
                 io::cols(*read) != io::cols(in.geometry)) {
@@ -96,7 +122,6 @@ const SourceMap& MapCache::get(const InputInfo& in, size_t input, Resampling m, 
             g = &*read;
         }
         if (d == m_digests.end()) {
-            const bool lone = input < m_lone.size() && m_lone[input];
             d = m_digests
                     .emplace(input, lone ? std::string() : io::digest(*g, pool_for_each(threads)))
                     .first;
@@ -105,17 +130,21 @@ const SourceMap& MapCache::get(const InputInfo& in, size_t input, Resampling m, 
         const bool built = !map;
         if (built) {
             map = std::make_shared<const SourceMap>(
-                map_source(*g, m_grid, m, pool_for_each(threads), m_out_crs));
+                banded ? SourceMap(std::move(*banded))
+                       : map_source(*g, m_grid, m, pool_for_each(threads), m_out_crs));
             m_windows[map.get()] =
                 used_window(*map, io::rows(*g), io::cols(*g), pool_for_each(threads));
-            m_distinct.push_back({d->second, m, read.has_value(), map});
+            m_distinct.push_back({d->second, m, read.has_value() || banded.has_value(), map});
         }
         // (tests/conformance/test_gen_swath.py reads these lines)
         log::debug(std::string("resampling map (") + to_string(m) + ") of input '" + in.path +
                    "': " + (built ? "built" : "shared") +
                    (d->second.empty() ? ", no digest (no other input of its kind and shape)"
                                       : ", digest " + d->second.substr(0, 16)) +
-                   (read ? ", its " + io::describe(*read) + " read again and freed" : ""));
+                   (read ? ", its " + io::describe(*read) + " read again and freed" : "") +
+                   (banded ? ", its " + io::describe(in.geometry) + " read again in blocks of " +
+                                 std::to_string(banded_rows) + " rows"
+                           : ""));
         return *m_maps.emplace(key, std::move(map)).first->second;
     } catch (const Error&) {
         m_failed.emplace(key, std::current_exception());

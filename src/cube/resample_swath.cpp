@@ -37,11 +37,11 @@
 //   nearest   the cell whose centre is nearest to the output centre, searched among the 4x4
 //             cells around the quad (rows r-1..r+2, columns c-1..c+2): for any swath whose
 //             cells are not extremely sheared this is the nearest cell centre of the whole
-//             swath. Distance: local equirectangular, (dlon * cos(lat0), dlat) with lat0 the
-//             mean latitude of the swath: for packed latitudes the exact mean of the stored
-//             integers (their exact sum, found by the reader while it decodes them) decoded once,
-//             for latitudes in double the sum of the finite ones in swath order over their number
-//             (latitude_sum).
+//             swath. Distance: local equirectangular, (dlon * kx, dlat) with kx = cos(lat0),
+//             lat0 the latitude of the output pixel's row centre (out.y(row), one kx per output
+//             row: the true local scale there; kx = 1 for a projected output grid, whose x and y
+//             are the CRS's). It does not depend on the swath's latitudes, so pass 1's keyed
+//             claims need nothing of the whole swath before they start.
 //   bilinear  the quad's four corners with the weights (s, t) of the inverse bilinear map
 //             (closed form, polished by Newton's method: invert_closed): a field linear in the
 //             swath's row/column indices is reproduced exactly.
@@ -99,8 +99,11 @@ namespace baims::cube {
 namespace swath_avx2 {
 // Walk (below) of the AVX2 copy: the same arguments as walk_swath.
 void walk_swath(const io::LatLon2D& src, const grid::Grid& out, bool projected, bool nearest,
-                bool keyed, double lat_sum, size_t lat_n, const io::ForEach& for_each,
-                MapVector<std::int32_t>& owner, PixelMap& m, const std::vector<double>& unwrapped);
+                bool keyed, const io::ForEach& for_each, MapVector<std::int32_t>& owner,
+                PixelMap& m, const std::vector<double>& unwrapped);
+// walk_swath_rows (below) of the AVX2 copy.
+bool walk_swath_rows(io::SwathRows& rows, const grid::Grid& out, bool nearest,
+                     const io::ForEach& for_each, MapVector<std::int32_t>& owner, PixelMap& m);
 // The per-claim kernels of the AVX2 copy (the test hooks detail::swath_nearest16 .. below).
 int nearest16(const double* x, const double* y, size_t stride, double px, double py, double kx);
 int hull(const double* corners, double size, double px, double py);
@@ -873,57 +876,6 @@ void unpack_run(const std::int32_t* p, size_t n, double scale, double offset, do
 #endif
 }
 
-// For nearest's mean latitude (the local scale of longitude kx = cos(lat_sum / lat_n)):
-// - packed latitudes: lat_sum is the mean itself and lat_n 1 (0 when no latitude is stored, or the
-//   mean does not decode to a finite value): the exact mean of the stored integers other than
-//   PACKED_NONE (their exact int64 sum, LatLon2D::lat_packed_sum when the reader found it while
-//   decoding, over their number), rounded to a double, then decoded once (mean * scale + offset).
-//   It differs from the mean of the decoded latitudes summed in order by that sum's rounding
-//   (~1e-9 relative), and does not depend on the order of the cells (the reader sums its chunks in
-//   parallel).
-// - latitudes in double: the sum and number of the finite ones, in swath order.
-void latitude_sum(const io::LatLon2D& src, double& lat_sum, size_t& lat_n) {
-    if (src.packed()) {
-        std::int64_t s = 0;
-        size_t n = 0;
-        if (src.lat_summed) {
-            s = src.lat_packed_sum;
-            n = src.lat_packed_count;
-        } else {
-            io::add_packed_sum(src.lat_packed.data(), src.height * src.width, s, n);
-        }
-        lat_sum = 0;
-        lat_n = 0;
-        if (n == 0) {
-            return;
-        }
-        // s / n = q + rem / n exactly (|q| < 2^31 is exact in a double; one rounding each for the
-        // fraction and the sum)
-        const auto nn = static_cast<std::int64_t>(n);
-        const std::int64_t q = s / nn, rem = s % nn;
-        const double mean =
-            static_cast<double>(q) + static_cast<double>(rem) / static_cast<double>(nn);
-        const double decoded = mean * src.lat_scale + src.lat_offset;
-        if (std::isfinite(decoded)) {
-            lat_sum = decoded;
-            lat_n = 1;
-        }
-        return;
-    }
-    double sum = 0; // in locals (registers), not through the references
-    size_t n = 0;
-    const size_t cells = src.height * src.width;
-    for (size_t i = 0; i < cells; ++i) {
-        const double v = src.lat[i];
-        if (std::isfinite(v)) {
-            sum += v;
-            ++n;
-        }
-    }
-    lat_sum = sum;
-    lat_n = n;
-}
-
 // The squared local distances (dlon * kx, dlat) from p of the 4x4 cells whose positions are
 // x[j * stride + k], y[j * stride + k] (j, k < 4), into dist[j * 4 + k].
 [[gnu::always_inline]] inline void dist16(const double* x, const double* y, size_t stride,
@@ -1415,25 +1367,21 @@ struct Walk {
     const io::LatLon2D& src;
     const grid::Grid& out;
     bool projected, nearest;
-    // Nearest with keys (see keyed below), and then the sum and number of the finite latitudes
-    // in swath order (sum_lat's, found by map_swath beside the owner fill; not when projected).
-    bool keyed;
-    double lat_sum_given;
-    size_t lat_n_given;
+    bool keyed; // nearest with keys (see keyed below)
     const io::ForEach& for_each;
     MapVector<std::int32_t>& owner;
     PixelMap& m;
 
-    template <typename Lon, typename Lat, typename Touch, typename Run>
-    void operator()(Lon lon, Lat lat, Touch touch, Run run) const {
+    // more (the banded path, map_swath_rows): more(keep, hi) drops the positions of the rows
+    // above `keep` and reads the next block of rows (then those of rows keep .. hi - 1 are there);
+    // false: the banded path does not apply (then neither is this map finished: false returned).
+    // Without it (nullptr) lon, lat, touch and run give every cell; true returned.
+    template <typename Lon, typename Lat, typename Touch, typename Run,
+              typename More = std::nullptr_t>
+    bool operator()(Lon lon, Lat lat, Touch touch, Run run, More more = nullptr) const {
+        constexpr bool BANDED = !std::is_same_v<More, std::nullptr_t>;
         const size_t H = src.height, W = src.width;
         const size_t OW = out.width(), OH = out.height();
-        // Local equirectangular scale of longitude for the nearest distance, from the mean
-        // latitude: summed in swath order by one task that runs alongside pass 1 (which does
-        // not need it).
-        double lat_sum = 0;
-        size_t lat_n = 0;
-        auto sum_lat = [&] { latitude_sum(src, lat_sum, lat_n); };
         const auto& ex = out.extent();
         const double dx = out.dx(), dy = out.dy();
         // The output pixel centres, as out.x(col) and out.y(row) give them.
@@ -1443,6 +1391,16 @@ struct Walk {
         }
         for (size_t r = 0; r < OH; ++r) {
             ys[r] = out.y(r);
+        }
+        // Nearest's local equirectangular scale of longitude for the pixels of output row r:
+        // kxs[r] = cos(ys[r]) for a lon/lat output grid (the true scale at the output centre's
+        // latitude), 1 for a projected one. Per output row, so known before pass 1 (keyed claims)
+        // without a look at the swath's latitudes.
+        std::vector<double> kxs(nearest ? OH : 0, 1.0);
+        if (nearest && !projected) {
+            for (size_t r = 0; r < OH; ++r) {
+                kxs[r] = std::cos(ys[r] * std::numbers::pi / 180.0);
+            }
         }
         auto pos = [&](size_t i) { return Pt{lon(i), lat(i)}; };
         // An output longitude moved by a multiple of 360 degrees next to the swath's longitude
@@ -1513,12 +1471,6 @@ struct Walk {
         // Whether a keyed claim found no cell with a distance below +inf (positions far beyond
         // any real swath): then the keys are taken back to quads and pass 2 runs.
         std::atomic<bool> no_nearest{false};
-        double kx = 1.0; // the local scale of longitude (sum_lat), before pass 1 when keyed
-        auto set_kx = [&] {
-            kx = projected ? 1.0
-                 : lat_n ? std::cos(lat_sum / static_cast<double>(lat_n) * std::numbers::pi / 180.0)
-                         : 1.0;
-        };
         // Band b's quads; plain: a claim is a plain store instead of an atomic minimum (no other
         // task running at the same time looks at the same pixels, see below).
         // Keyed as a compile-time constant (keyed_c: std::bool_constant): the code of the
@@ -1564,9 +1516,9 @@ struct Walk {
                 wlon.resize((band + 3) * (band + 3));
                 wlat.resize((band + 3) * (band + 3));
             }
-            // n of the nearest cell to p among the 4x4 around quad (r, c) (see keyed), as pass
-            // 2 finds it; -1 when none has a distance below +inf.
-            auto nearest_n = [&](size_t r, size_t c, const Pt& p) {
+            // n of the nearest cell to p (with longitude scale kx) among the 4x4 around quad
+            // (r, c) (see keyed), as pass 2 finds it; -1 when none has a distance below +inf.
+            auto nearest_n = [&](size_t r, size_t c, const Pt& p, double kx) {
                 if (r >= 1 && r + 2 < H && c >= 1 && c + 2 < W) {
                     const size_t wb = (r - 1 - wr0) * ww + (c - 1 - wc0);
                     std::array<double, 16> dist;
@@ -1769,7 +1721,8 @@ struct Walk {
                             if constexpr (KEYED) {
                                 // The output centre as pass 2 takes it (near the quad's corner
                                 // (r, c)).
-                                const int n = nearest_n(r, c, Pt{near_lon(xs[ocol], a.x), py});
+                                const int n =
+                                    nearest_n(r, c, Pt{near_lon(xs[ocol], a.x), py}, kxs[orow]);
                                 if (n < 0) {
                                     no_nearest.store(true, std::memory_order_relaxed);
                                 }
@@ -1917,9 +1870,12 @@ struct Walk {
         // pay for a round in vain.
         // Whether no two bands of the round (parity) have overlapping rectangles: the rectangles
         // by their first row, each compared with those that start in its rows.
-        auto round_apart = [&](const std::vector<std::vector<Rect>>& rects, size_t parity) {
+        // (Bands b0 .. b1 - 1 only, when given.)
+        auto round_apart = [&](const std::vector<std::vector<Rect>>& rects, size_t parity,
+                               size_t b0 = 0, size_t b1 = std::numeric_limits<size_t>::max()) {
             std::vector<std::pair<Rect, size_t>> all;
-            for (size_t b = parity; b < rects.size(); b += 2) {
+            for (size_t b = b0 + (b0 % 2 != parity ? 1 : 0); b < std::min(b1, rects.size());
+                 b += 2) {
                 for (const Rect& x : rects[b]) {
                     all.emplace_back(x, b);
                 }
@@ -1937,53 +1893,95 @@ struct Walk {
             }
             return true;
         };
-        bool guess = nbands >= 4;
+        // The guessed rectangles of band b (its corner cells' box).
+        auto estimate = [&](size_t b, std::vector<Rect>& est_b) {
+            for (size_t c0 = 0; c0 + 1 < W; c0 += band) {
+                const size_t r_beg = b * band, r_end = std::min(H - 1, (b + 1) * band);
+                const size_t c_end = std::min(W - 1, c0 + band);
+                double u0 = std::numeric_limits<double>::infinity(), u1 = -u0, v0 = u0, v1 = -u0;
+                for (const size_t r : {r_beg, r_end}) {
+                    for (const size_t c : {c0, c_end}) {
+                        const Pt pk = pos(r * W + c);
+                        const double u = (ex.ymax - pk.y) / dy - 0.5;
+                        const double v = (pk.x - ex.xmin) / dx - 0.5;
+                        u0 = std::min(u0, u); // NaN left out
+                        u1 = std::max(u1, u);
+                        v0 = std::min(v0, v);
+                        v1 = std::max(v1, v);
+                    }
+                }
+                constexpr double LIM = 1e15;
+                if (!(u0 <= u1 && v0 <= v1 && std::abs(u0) < LIM && std::abs(u1) < LIM &&
+                      std::abs(v0) < LIM && std::abs(v1) < LIM)) {
+                    continue; // no position at those cells, or far away: no guess
+                }
+                // In pixels as signed values shifted to stay above 0 (only compared).
+                const auto at = [](double x) { return static_cast<size_t>(x + 2e15); };
+                est_b.push_back(Rect{at(u0 - 2), at(u1 + 2), at(v0 - 2), at(v1 + 2)});
+            }
+        };
+        bool claimed = false;
+        if constexpr (BANDED) {
+            // The bands that the rows read so far complete, one group after another: each group
+            // as the whole swath below (two plain rounds when its bands are apart, else atomic
+            // minima over what the rounds stored: the minimum of all claims either way, as
+            // the minimum is the same however often a claim is made). A later group's quads
+            // come later in swath order, so groups one after another need no atomics between
+            // them. Bilinear whose claims were not all plain needs pass 2 and its positions:
+            // not banded (false), nor a keyed claim that found no nearest cell.
+            std::vector<std::vector<Rect>> est(nbands);
+            size_t g0 = 0;
+            while (g0 < nbands) {
+                size_t hi = 0;
+                if (!more(g0 * band > 0 ? g0 * band - 1 : 0, hi)) {
+                    return false;
+                }
+                // band b reads the cells of rows b * band - 1 .. (b + 1) * band + 1 (keyed's
+                // halo)
+                size_t g1 = g0;
+                while (g1 < nbands && std::min(H - 1, (g1 + 1) * band + 1) < hi) {
+                    ++g1;
+                }
+                bool plain = false;
+                for (size_t b = g0; b < g1; ++b) {
+                    estimate(b, est[b]);
+                }
+                if (g1 > g0 && round_apart(est, 0, g0, g1) && round_apart(est, 1, g0, g1)) {
+                    const size_t e0 = g0 + g0 % 2, d0 = g0 + 1 - g0 % 2; // first even, odd
+                    if (e0 < g1) {
+                        for_each((g1 - e0 + 1) / 2, [&](size_t t) { walk_band(e0 + 2 * t, true); });
+                    }
+                    if (round_apart(looked, 0, g0, g1)) {
+                        if (d0 < g1) {
+                            for_each((g1 - d0 + 1) / 2,
+                                     [&](size_t t) { walk_band(d0 + 2 * t, true); });
+                        }
+                        plain = round_apart(looked, 1, g0, g1);
+                    }
+                }
+                if (g1 > g0 && !plain) {
+                    if (!nearest) {
+                        return false;
+                    }
+                    for_each(g1 - g0, [&](size_t t) { walk_band(g0 + t, false); });
+                }
+                g0 = g1;
+            }
+            if (nearest && (!keyed || no_nearest.load())) {
+                return false;
+            }
+            claimed = true;
+        }
+        bool guess = !BANDED && nbands >= 4;
         if (guess) {
             std::vector<std::vector<Rect>> est(nbands);
             for (size_t b = 0; b < nbands; ++b) {
-                for (size_t c0 = 0; c0 + 1 < W; c0 += band) {
-                    const size_t r_beg = b * band, r_end = std::min(H - 1, (b + 1) * band);
-                    const size_t c_end = std::min(W - 1, c0 + band);
-                    double u0 = std::numeric_limits<double>::infinity(), u1 = -u0, v0 = u0,
-                           v1 = -u0;
-                    for (const size_t r : {r_beg, r_end}) {
-                        for (const size_t c : {c0, c_end}) {
-                            const Pt pk = pos(r * W + c);
-                            const double u = (ex.ymax - pk.y) / dy - 0.5;
-                            const double v = (pk.x - ex.xmin) / dx - 0.5;
-                            u0 = std::min(u0, u); // NaN left out
-                            u1 = std::max(u1, u);
-                            v0 = std::min(v0, v);
-                            v1 = std::max(v1, v);
-                        }
-                    }
-                    constexpr double LIM = 1e15;
-                    if (!(u0 <= u1 && v0 <= v1 && std::abs(u0) < LIM && std::abs(u1) < LIM &&
-                          std::abs(v0) < LIM && std::abs(v1) < LIM)) {
-                        continue; // no position at those cells, or far away: no guess
-                    }
-                    // In pixels as signed values shifted to stay above 0 (only compared).
-                    const auto at = [](double x) { return static_cast<size_t>(x + 2e15); };
-                    est[b].push_back(Rect{at(u0 - 2), at(u1 + 2), at(v0 - 2), at(v1 + 2)});
-                }
+                estimate(b, est[b]);
             }
-            guess = guess && round_apart(est, 0) && round_apart(est, 1);
+            guess = round_apart(est, 0) && round_apart(est, 1);
         }
-        if (keyed) { // kx is needed in pass 1
-            lat_sum = lat_sum_given;
-            lat_n = lat_n_given;
-            set_kx();
-        }
-        const size_t extra = nearest && !keyed ? 1 : 0; // a task for sum_lat
-        bool claimed = false;
         if (guess) {
-            for_each((nbands + 1) / 2 + extra, [&](size_t task) {
-                if (task < extra) {
-                    sum_lat();
-                    return;
-                }
-                walk_band(2 * (task - extra), true);
-            });
+            for_each((nbands + 1) / 2, [&](size_t task) { walk_band(2 * task, true); });
             if (round_apart(looked, 0)) {
                 for_each(nbands / 2, [&](size_t task) { walk_band(2 * task + 1, true); });
                 claimed = round_apart(looked, 1);
@@ -1998,18 +1996,8 @@ struct Walk {
                 });
             }
         }
-        if (!claimed) {
-            const size_t sum_task = guess ? 0 : extra; // sum_lat ran in the first round
-            for_each(nbands + sum_task, [&](size_t task) {
-                if (task < sum_task) {
-                    sum_lat();
-                    return;
-                }
-                walk_band(task - sum_task, false);
-            });
-        }
-        if (!keyed) {
-            set_kx();
+        if (!claimed && !BANDED) {
+            for_each(nbands, [&](size_t task) { walk_band(task, false); });
         }
         // Pass 2, in parallel over bands of output rows: the owner quad's nearest cell or
         // weights.
@@ -2183,6 +2171,7 @@ struct Walk {
                 }
                 for (size_t orow = b * band; orow < row_end; ++orow) {
                     const double py = ys[orow];
+                    const double kx = nearest ? kxs[orow] : 1.0;
                     for (size_t ocol = col_beg; ocol < col_end; ++ocol) {
                         const size_t o = orow * OW + ocol;
                         if (owner[o] == std::numeric_limits<std::int32_t>::max()) {
@@ -2286,15 +2275,16 @@ struct Walk {
                 io::Window{all.r0 > grow ? all.r0 - grow : 0, std::min(H, all.r1 + 1 + grow),
                            all.c0 > grow ? all.c0 - grow : 0, std::min(W, all.c1 + 1 + grow)};
         }
+        return true;
     }
 };
 
 // Both passes (Walk) over src (longitudes from unwrapped when it is not empty), specialised for
 // how the positions are stored (the same doubles either way).
 void walk_swath(const io::LatLon2D& src, const grid::Grid& out, bool projected, bool nearest,
-                bool keyed, double lat_sum, size_t lat_n, const io::ForEach& for_each,
-                MapVector<std::int32_t>& owner, PixelMap& m, const std::vector<double>& unwrapped) {
-    const Walk walk{src, out, projected, nearest, keyed, lat_sum, lat_n, for_each, owner, m};
+                bool keyed, const io::ForEach& for_each, MapVector<std::int32_t>& owner,
+                PixelMap& m, const std::vector<double>& unwrapped) {
+    const Walk walk{src, out, projected, nearest, keyed, for_each, owner, m};
     if (!unwrapped.empty()) {
         const double* ux = unwrapped.data();
         walk([ux](size_t i) { return ux[i]; }, [&src](size_t i) { return src.lat_at(i); },
@@ -2342,6 +2332,89 @@ void walk_swath(const io::LatLon2D& src, const grid::Grid& out, bool projected, 
     }
 }
 
+// Both passes (Walk) over a swath whose packed positions are read a block of rows at a time
+// (map_swath_rows): the rows of the bands being walked and one more above and two below them in
+// one buffer, the rows above the next band dropped before each block is read. False when the
+// banded path does not apply (see Walk: more), or the rows hold a pair of neighbours more than
+// 180 degrees of longitude apart (the whole path walks such a swath unwrapped) or cannot be held
+// packed: the map is then not finished.
+bool walk_swath_rows(io::SwathRows& rows, const grid::Grid& out, bool nearest,
+                     const io::ForEach& for_each, MapVector<std::int32_t>& owner, PixelMap& m) {
+    const size_t H = rows.height, W = rows.width, R = rows.block_rows;
+    io::LatLon2D shape; // Walk looks at the size only
+    shape.height = H;
+    shape.width = W;
+    const double xs = rows.lon_scale, xo = rows.lon_offset, ys = rows.lat_scale,
+                 yo = rows.lat_offset;
+    // As map_swath: a block whose largest jump of stored longitudes is at most lim holds no pair
+    // across the antimeridian; one with a larger jump is tested on its decoded longitudes.
+    const double span = std::abs(xs) * 4294967296.0 + std::abs(xo);
+    const std::int64_t lim =
+        std::isfinite(span) && span <= 1e12
+            ? static_cast<std::int64_t>(std::min(90.0 / std::abs(xs), 8589934592.0))
+            : -1;
+    io::LatLon2D::Packed xb, yb; // rows lo .. hi - 1, lon and lat (the reader writes them all)
+    size_t lo = 0, hi = 0, next = 0;
+    struct View {
+        const std::int32_t *x, *y;
+        size_t base; // lo * W: cell i at x[i - base]
+    } v{nullptr, nullptr, 0};
+    auto more = [&](size_t keep, size_t& now_hi) {
+        if (next * R >= H) {
+            return false; // (not reached: every band fits once all rows are read)
+        }
+        if (keep > lo) {
+            const size_t d = (keep - lo) * W, n = (hi - lo) * W;
+            std::copy(xb.begin() + static_cast<std::ptrdiff_t>(d),
+                      xb.begin() + static_cast<std::ptrdiff_t>(n), xb.begin());
+            std::copy(yb.begin() + static_cast<std::ptrdiff_t>(d),
+                      yb.begin() + static_cast<std::ptrdiff_t>(n), yb.begin());
+            lo = keep;
+        }
+        const size_t r0 = next * R, r1 = std::min(H, r0 + R), at = (hi - lo) * W;
+        xb.resize(at + (r1 - r0) * W);
+        yb.resize(at + (r1 - r0) * W);
+        std::uint32_t jump = 0;
+        if (!rows.read(next, yb.data() + at, xb.data() + at, jump)) {
+            return false;
+        }
+        ++next;
+        hi = r1;
+        v = View{xb.data(), yb.data(), lo * W};
+        if (lim < 0 || static_cast<std::int64_t>(jump) > lim) {
+            // crosses_antimeridian's test on the new rows' pairs (and those of the row above)
+            auto x = [&](size_t r, size_t c) { return unpack_fast(xb[(r - lo) * W + c], xs, xo); };
+            for (size_t r = r0 > lo ? r0 - 1 : r0; r < hi; ++r) {
+                for (size_t c = 0; c < W; ++c) {
+                    const double a = x(r, c);
+                    if ((c + 1 < W && std::abs(a - x(r, c + 1)) > 180.0) ||
+                        (r + 1 < hi && std::abs(a - x(r + 1, c)) > 180.0)) {
+                        return false;
+                    }
+                }
+            }
+        }
+        now_hi = hi;
+        return true;
+    };
+    // A block and the rows kept above it (at most a band and 3), on huge pages where the kernel
+    // gives them (a few faults instead of ~5600 for the bench swath's 23 MB).
+    reserve_huge(xb, (R + 70) * W);
+    reserve_huge(yb, (R + 70) * W);
+    const Walk walk{shape, out, false, nearest, nearest, for_each, owner, m};
+    return walk([&v, xs, xo](size_t i) { return unpack_fast(v.x[i - v.base], xs, xo); },
+                [&v, ys, yo](size_t i) { return unpack_fast(v.y[i - v.base], ys, yo); },
+                [&v](size_t i, size_t n) {
+                    prefetch(v.x + (i - v.base), n);
+                    prefetch(v.y + (i - v.base), n);
+                },
+                [&v, xs, xo, ys, yo](size_t i, size_t n, double* x, double* y) {
+                    unpack_run(v.x + (i - v.base), n, xs, xo, x);
+                    unpack_run(v.y + (i - v.base), n, ys, yo, y);
+                },
+                more);
+}
+
 // The per-claim kernels for the test hooks (each copy its own).
 int kernel_nearest16(const double* x, const double* y, size_t stride, double px, double py,
                      double kx) {
@@ -2384,11 +2457,15 @@ void swath_avx2::cell_row(const double* x, const double* y, size_t nc, double ym
     kernel_cell_row(x, y, nc, ymax, xmin, dy, dx, ps, fu, cu, fv, cv, odd, bx0, bx1);
 }
 void swath_avx2::walk_swath(const io::LatLon2D& src, const grid::Grid& out, bool projected,
-                            bool nearest, bool keyed, double lat_sum, size_t lat_n,
-                            const io::ForEach& for_each, MapVector<std::int32_t>& owner,
-                            PixelMap& m, const std::vector<double>& unwrapped) {
-    baims::cube::walk_swath(src, out, projected, nearest, keyed, lat_sum, lat_n, for_each, owner, m,
-                            unwrapped);
+                            bool nearest, bool keyed, const io::ForEach& for_each,
+                            MapVector<std::int32_t>& owner, PixelMap& m,
+                            const std::vector<double>& unwrapped) {
+    baims::cube::walk_swath(src, out, projected, nearest, keyed, for_each, owner, m, unwrapped);
+}
+bool swath_avx2::walk_swath_rows(io::SwathRows& rows, const grid::Grid& out, bool nearest,
+                                 const io::ForEach& for_each, MapVector<std::int32_t>& owner,
+                                 PixelMap& m) {
+    return baims::cube::walk_swath_rows(rows, out, nearest, for_each, owner, m);
 }
 #else
 bool detail::swath_avx2_copy() {
@@ -2470,6 +2547,47 @@ size_t detail::swath_weights(const double* corners, const double* p, size_t n, b
         scratch);
 }
 
+namespace {
+
+// Whether every key q * 16 + 15 of an H x W swath's quads fits in an int32 (Walk::keyed).
+bool keyable(size_t H, size_t W) {
+    return H * W <= static_cast<size_t>(std::numeric_limits<std::int32_t>::max() / 16);
+}
+
+// m sized for the output grid with its pass 1 owner array, the map's own index array (nearest:
+// m.nearest, else m.lo), filled with "no quad yet" (-1 when empty: no walk), which it returns;
+// for bilinear also step, wx and wy (not filled: pass 2 writes every entry).
+MapVector<std::int32_t>& start_map(PixelMap& m, const grid::Grid& out, bool nearest, bool empty,
+                                   const io::ForEach& for_each) {
+    const size_t OW = out.width(), OH = out.height();
+    m.width = OW;
+    m.height = OH;
+    // Written once with "no quad yet", then once more by pass 2 (no -1 fill before).
+    MapVector<std::int32_t>& owner = nearest ? m.nearest : m.lo;
+    // The map's big arrays are first touched by all threads (their fresh pages faulted in in
+    // parallel). The owner array is filled by all threads too.
+    const size_t n_out = OW * OH;
+    reserve_huge(owner, n_out);
+    owner.resize(n_out); // not initialised (MapVector)
+    const std::int32_t none = empty ? -1 : std::numeric_limits<std::int32_t>::max();
+    constexpr size_t PART = size_t{1} << 19; // 2 MiB of int32
+    std::int32_t* o = owner.data();
+    for_each((n_out + PART - 1) / PART, [o, n_out, none](size_t k) {
+        std::fill(o + k * PART, o + std::min(n_out, (k + 1) * PART), none);
+    });
+    if (!nearest) {
+        reserve_touched(m.step, n_out, for_each);
+        reserve_touched(m.wx, n_out, for_each);
+        reserve_touched(m.wy, n_out, for_each);
+        m.step.resize(n_out);
+        m.wx.resize(n_out);
+        m.wy.resize(n_out);
+    }
+    return owner;
+}
+
+} // namespace
+
 PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling method,
                    const io::ForEach& for_each, const std::string& out_crs) {
     // A projected output grid: the swath positions are projected into the output CRS once and
@@ -2515,50 +2633,11 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     }
     const size_t OW = out.width(), OH = out.height();
     PixelMap m;
-    m.width = OW;
-    m.height = OH;
     const bool nearest = method == Resampling::Nearest;
-    // The owner array (pass 1) is the map's own index array: written once with "no quad yet",
-    // then once more by pass 2 (no -1 fill before).
-    MapVector<std::int32_t>& owner = nearest ? m.nearest : m.lo;
     const bool empty = H < 2 || W < 2 || OW == 0 || OH == 0;
-    // The map's big arrays are first touched by all threads (their fresh pages faulted in in
-    // parallel). The owner array is filled by all threads too; pass 2 writes every entry of
-    // the others (step, wx, wy: not filled before).
-    const size_t n_out = OW * OH;
-    reserve_huge(owner, n_out);
-    owner.resize(n_out); // not initialised (MapVector)
+    MapVector<std::int32_t>& owner = start_map(m, out, nearest, empty, for_each);
     // Nearest with keys in pass 1 (Walk::keyed) when q * 16 + 15 fits in an int32 for every quad.
-    const bool keyed = nearest && !empty &&
-                       H * W <= static_cast<size_t>(std::numeric_limits<std::int32_t>::max() / 16);
-    // Keyed needs the mean latitude before pass 1 (latitude_sum, as Walk's sum_lat): found by one
-    // task beside the owner fill (not for a projected output: no longitude scale there); for
-    // packed latitudes the reader's sum, else a pass over the latitudes.
-    const bool sum_first = keyed && !projected;
-    double lat_sum = 0;
-    size_t lat_n = 0;
-    {
-        const std::int32_t none = empty ? -1 : std::numeric_limits<std::int32_t>::max();
-        constexpr size_t PART = size_t{1} << 19; // 2 MiB of int32
-        std::int32_t* o = owner.data();
-        const size_t first = sum_first ? 1 : 0;
-        for_each((n_out + PART - 1) / PART + first, [&, o, n_out, none](size_t k) {
-            if (k < first) {
-                latitude_sum(src, lat_sum, lat_n);
-                return;
-            }
-            k -= first;
-            std::fill(o + k * PART, o + std::min(n_out, (k + 1) * PART), none);
-        });
-    }
-    if (!nearest) {
-        reserve_touched(m.step, n_out, for_each);
-        reserve_touched(m.wx, n_out, for_each);
-        reserve_touched(m.wy, n_out, for_each);
-        m.step.resize(n_out);
-        m.wx.resize(n_out);
-        m.wy.resize(n_out);
-    }
+    const bool keyed = nearest && !empty && keyable(H, W);
     if (empty) {
         if (!nearest) {
             std::fill(m.step.begin(), m.step.end(), std::uint8_t{8}); // +1 column, +1 row
@@ -2626,12 +2705,41 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
     }
 #if BAIMS_SWATH_WALK_AVX2
     if (use_avx2()) {
-        swath_avx2::walk_swath(src, out, projected, nearest, keyed, lat_sum, lat_n, for_each, owner,
-                               m, unwrapped);
+        swath_avx2::walk_swath(src, out, projected, nearest, keyed, for_each, owner, m, unwrapped);
         return m;
     }
 #endif
-    walk_swath(src, out, projected, nearest, keyed, lat_sum, lat_n, for_each, owner, m, unwrapped);
+    walk_swath(src, out, projected, nearest, keyed, for_each, owner, m, unwrapped);
+    return m;
+}
+
+std::optional<PixelMap> map_swath_rows(io::SwathRows& rows, const grid::Grid& out,
+                                       Resampling method, const io::ForEach& for_each,
+                                       const std::string& out_crs) {
+    const size_t H = rows.height, W = rows.width;
+    const bool nearest = method == Resampling::Nearest;
+    // Not banded: a projected output (the positions are projected first), average and mode
+    // (their cell lists), an empty map, nearest without keys (pass 2 needs the positions).
+    if (!out_crs.empty() || (!nearest && method != Resampling::Bilinear) || H < 2 || W < 2 ||
+        out.width() == 0 || out.height() == 0 || rows.block_rows == 0 ||
+        (nearest && !keyable(H, W)) ||
+        H * W > static_cast<size_t>(std::numeric_limits<std::int32_t>::max())) {
+        return std::nullopt;
+    }
+    PixelMap m;
+    MapVector<std::int32_t>& owner = start_map(m, out, nearest, false, for_each);
+    bool done = false;
+#if BAIMS_SWATH_WALK_AVX2
+    if (use_avx2()) {
+        done = swath_avx2::walk_swath_rows(rows, out, nearest, for_each, owner, m);
+    } else
+#endif
+    {
+        done = walk_swath_rows(rows, out, nearest, for_each, owner, m);
+    }
+    if (!done) {
+        return std::nullopt;
+    }
     return m;
 }
 #endif

@@ -4,9 +4,6 @@
 
 #include "baims/core/error.hpp"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 #include <proj.h>
 
 #include <algorithm>
@@ -73,43 +70,7 @@ void release_coordinates(Geometry& g) {
         LatLon2D::Packed().swap(s->lat_packed);
         LatLon2D::Packed().swap(s->lon_packed);
         std::vector<std::uint32_t>().swap(s->lon_row_jump);
-        s->lat_summed = false;
     }
-}
-
-// Four values at a time: the PACKED_NONE lanes zeroed and counted, the others widened to int64.
-void add_packed_sum(const std::int32_t* x, size_t n, std::int64_t& sum, size_t& count) {
-    std::int64_t s = 0;
-    size_t none = 0, c = 0;
-#if defined(__SSE2__)
-    const __m128i nv = _mm_set1_epi32(LatLon2D::PACKED_NONE), zero = _mm_setzero_si128();
-    __m128i s2 = zero, none4 = zero; // two int64 sums; four counts of PACKED_NONE (negated)
-    for (; c + 4 <= n; c += 4) {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + c));
-        const __m128i is_none = _mm_cmpeq_epi32(v, nv);
-        const __m128i k = _mm_andnot_si128(is_none, v);
-        const __m128i sign = _mm_cmpgt_epi32(zero, k);
-        s2 = _mm_add_epi64(s2,
-                           _mm_add_epi64(_mm_unpacklo_epi32(k, sign), _mm_unpackhi_epi32(k, sign)));
-        none4 = _mm_sub_epi32(none4, is_none);
-    }
-    alignas(16) std::int64_t sl[2];
-    alignas(16) std::int32_t nl[4];
-    _mm_store_si128(reinterpret_cast<__m128i*>(sl), s2);
-    _mm_store_si128(reinterpret_cast<__m128i*>(nl), none4);
-    s = sl[0] + sl[1];
-    none = static_cast<size_t>(nl[0]) + static_cast<size_t>(nl[1]) + static_cast<size_t>(nl[2]) +
-           static_cast<size_t>(nl[3]);
-#endif
-    for (; c < n; ++c) {
-        if (x[c] == LatLon2D::PACKED_NONE) {
-            ++none;
-        } else {
-            s += x[c];
-        }
-    }
-    sum += s;
-    count += n - none;
 }
 
 namespace {

@@ -4,9 +4,9 @@ checked against an independent numpy computation on the swath's own cell centres
 The rule both sides implement: an output pixel gets a value only when its centre lies inside the
 swath footprint, the polygon through the outermost cell centres (the union of the swath quads);
 there, nearest takes the cell whose centre is nearest in local equirectangular distance
-(dlon * cos(lat0), dlat), lat0 = mean latitude of the swath. The reference finds the footprint
-with a ray-casting point-in-polygon test and the nearest cell by brute force over all cells
-(baims: rasterised quads and a search among the 4x4 cells around the quad)."""
+(dlon * cos(lat0), dlat), lat0 = the latitude of the output pixel's centre. The reference finds
+the footprint with a ray-casting point-in-polygon test and the nearest cell by brute force over
+all cells (baims: rasterised quads and a search among the 4x4 cells around the quad)."""
 
 import datetime as dt
 import os
@@ -49,11 +49,11 @@ def nearest_reference(values, lat, lon, region, size):
     ox = centres(region[0], region[2], w)
     oy = centres(region[1], region[3], h)[::-1]
     X, Y = np.meshgrid(ox, oy)
-    k = np.cos(np.deg2rad(lat.mean()))
     ins = inside(boundary(lat, lon), X, Y)
     out = np.full((h, w), np.nan)
     fl_lat, fl_lon, fl_v = lat.ravel(), lon.ravel(), values.ravel()
     for (r, c) in np.argwhere(ins):
+        k = np.cos(np.deg2rad(Y[r, c]))  # the local scale at the output centre
         d = ((fl_lon - X[r, c]) * k) ** 2 + (fl_lat - Y[r, c]) ** 2
         out[r, c] = fl_v[np.argmin(d)]
     return out, ins

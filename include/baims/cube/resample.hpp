@@ -209,6 +209,19 @@ void set_projected_cells(PixelMap& m, const io::ProjectedAxes& src, const grid::
 PixelMap map_swath(const io::LatLon2D& src, const grid::Grid& out, Resampling method,
                    const io::ForEach& for_each, const std::string& out_crs = {});
 
+// map_swath of the swath whose packed lat/lon `rows` reads (a block of rows at a time, from its
+// first block: a new reader each call), without the whole arrays in memory: the same map as
+// map_swath of the whole LatLon2D. nullopt when this path does not apply and map_swath must
+// build the map from the whole geometry: a projected output, average or mode, an empty map, a
+// swath across the antimeridian (neighbours more than 180 degrees of longitude apart: taken
+// conservatively, its stored longitudes differing by more than ~90 degrees is enough), pass 1
+// claims that need pass 2 (bilinear when two bands of a round looked at the same pixels, nearest
+// when a claim found no nearest cell or the swath is too large for keys), or coordinates the
+// reader cannot give packed.
+std::optional<PixelMap> map_swath_rows(io::SwathRows& rows, const grid::Grid& out,
+                                       Resampling method, const io::ForEach& for_each,
+                                       const std::string& out_crs = {});
+
 namespace detail {
 // Test hook of resample_swath.cpp: the bilinear weights (s, t), clamped to [0, 1], of points
 // p[2 i], p[2 i + 1] in the quads whose corners (a, b, c, d: the swath cells (r, c), (r, c + 1),

@@ -59,17 +59,12 @@ struct LatLon2D {
     // (swath_input.cpp) while each decoded chunk is still in the cache, so that map_swath does
     // not pass over the ~160 MB of integers once more for them. Derived from lat_packed and
     // lon_packed, and valid only for them: whoever changes those arrays clears these (or
-    // sets them anew). Not set (empty, lat_summed false): map_swath looks at the arrays itself.
+    // sets them anew). Not set (empty): map_swath looks at the arrays itself.
     //   lon_row_jump[r]: the largest |difference| of the stored longitudes (PACKED_NONE taken as
     //                    the integer it is) between a cell of row r and its right neighbour or,
     //                    for r + 1 < height, the cell below it. Rows whose jump is small cannot
     //                    hold a pair across the antimeridian (map_swath).
-    //   lat_packed_sum, lat_packed_count (when lat_summed): the exact sum of the stored
-    //                    latitudes other than PACKED_NONE, and their number.
     std::vector<std::uint32_t> lon_row_jump;
-    bool lat_summed = false;
-    std::int64_t lat_packed_sum = 0;
-    std::size_t lat_packed_count = 0;
     // (The derived fields are compared too: a LatLon2D read by the reader differs from the same
     // coordinates set by hand. Nothing compares such pairs; io::digest looks at the coordinates.)
     bool operator==(const LatLon2D&) const = default;
@@ -89,9 +84,24 @@ struct LatLon2D {
 
 using Geometry = std::variant<LatLonAxes, ProjectedAxes, LatLon2D>;
 
-// Adds to sum the values of x[0, n) other than LatLon2D::PACKED_NONE and to count their number
-// (exact: an int64 holds the sum of 2^32 int32s).
-void add_packed_sum(const std::int32_t* x, size_t n, std::int64_t& sum, size_t& count);
+// A swath's packed lat/lon (LatLon2D's lat_packed/lon_packed encoding) read a block of rows at a
+// time, in order, so that a map can be built without the whole arrays in memory
+// (cube::map_swath_rows). Block k is rows [k * block_rows, min(height, (k + 1) * block_rows)).
+class SwathRows {
+public:
+    virtual ~SwathRows() = default;
+    size_t height = 0, width = 0;
+    size_t block_rows = 0; // > 0: the file's chunk height (each chunk inflated once), or ~512
+    double lat_scale = 1, lat_offset = 0, lon_scale = 1, lon_offset = 0;
+    // Block k's stored integers into lat and lon (rows * width each, masked values as
+    // LatLon2D::PACKED_NONE: the integers LatLon2D::lat_packed/lon_packed would hold), and the
+    // largest |difference| of two stored longitudes (PACKED_NONE taken as the integer it is)
+    // among horizontal neighbours in the block and vertical neighbours in the block or across
+    // its top edge (the block above's last row: blocks are read in order, 0, 1, ...) into jump.
+    // False when the coordinates cannot be held packed (a valid value equals PACKED_NONE): the
+    // caller then reads the whole geometry.
+    virtual bool read(size_t k, std::int32_t* lat, std::int32_t* lon, std::uint32_t& jump) = 0;
+};
 
 size_t rows(const Geometry& g);
 size_t cols(const Geometry& g);

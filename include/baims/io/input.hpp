@@ -80,6 +80,10 @@ public:
     // without reading its 2-D lat/lon; the other kinds a copy of geometry(). gen reads the full
     // geometry again (take_geometry) when it builds that input's resampling map.
     virtual Geometry geometry_shape() const { return geometry(); }
+    // A curvilinear input whose lat/lon are stored as integers: a reader of their rows in blocks
+    // (geometry.hpp), for a map built without the whole arrays; nullptr otherwise (and by
+    // default).
+    virtual std::unique_ptr<SwathRows> swath_rows() const { return nullptr; }
     // One per time index (size 1 when the input has no time dimension).
     virtual const std::vector<TimeStep>& steps() const = 0;
     virtual grid::time::Calendar calendar() const = 0;

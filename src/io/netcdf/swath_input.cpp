@@ -8,8 +8,8 @@
 // the time coordinate or the coverage attributes (start_date/stop_date, start_time/stop_time, ...)
 // of the NetCDF file or of geo_coordinates.nc; the slice time is the middle of the range.
 // Packed (integer) lat/lon are decoded chunk by chunk in parallel; while each chunk row is still
-// in the cache, the reader also sums the latitudes and finds each row's largest longitude jump,
-// which map_swath needs before its pass 1 (LatLon2D::lat_packed_sum, lon_row_jump).
+// in the cache, the reader also finds each row's largest longitude jump, which map_swath needs
+// before its pass 1 (LatLon2D::lon_row_jump).
 
 #include "../input_kinds.hpp"
 #include "h5_chunks.hpp"
@@ -362,21 +362,18 @@ std::uint32_t jump_down(const std::int32_t* x, const std::int32_t* y, size_t n) 
     return m;
 }
 
-// What read_2d_packed finds besides the integers (LatLon2D's derived fields; only when the chunks
-// were read directly: done is false otherwise).
+// What read_2d_packed finds besides the integers (LatLon2D's derived field lon_row_jump; only
+// when the chunks were read directly: done is false otherwise).
 struct Derived {
-    enum What { NOTHING, SUM, JUMPS } what = NOTHING;
     bool done = false;
-    std::int64_t sum = 0;
-    size_t count = 0;
     std::vector<std::uint32_t> jump;
 };
 
 // The stored integers of a 2-D coordinate whose type fits an int32 (byte .. int, ubyte, ushort),
 // masked values as LatLon2D::PACKED_NONE; nullopt for another type, or when a valid value is
-// PACKED_NONE itself. With derived (its `what`), also the sum of the valid integers (latitude:
-// LatLon2D::lat_packed_sum) or each row's largest jump (longitude: LatLon2D::lon_row_jump), from
-// each chunk row just decoded (in the cache, in the chunk tasks); the pairs across chunks after.
+// PACKED_NONE itself. With derived, also each row's largest jump (longitude:
+// LatLon2D::lon_row_jump), from each chunk row just decoded (in the cache, in the chunk tasks);
+// the pairs across chunks after.
 std::optional<LatLon2D::Packed> read_2d_packed(const nc::File& f, const nc::Var& v, size_t h,
                                                size_t w, Derived* derived = nullptr) {
     if (v.type != NC_BYTE && v.type != NC_UBYTE && v.type != NC_SHORT && v.type != NC_USHORT &&
@@ -392,12 +389,10 @@ std::optional<LatLon2D::Packed> read_2d_packed(const nc::File& f, const nc::Var&
     reserve_huge(out, h * w);
     out.resize(h * w); // not zero-filled: every element is written below
     std::atomic<bool> representable{true};
-    const Derived::What what = derived ? derived->what : Derived::NOTHING;
-    // Per row (several chunk tasks add to a row, in any order: integer sums and maxima, the same
-    // result however they run; a row's atomics are met by ~w / chunk width tasks, rarely at once)
-    std::vector<std::atomic<std::int64_t>> row_sum(what == Derived::SUM ? h : 0);
-    std::vector<std::atomic<size_t>> row_count(what == Derived::SUM ? h : 0);
-    std::vector<std::atomic<std::uint32_t>> row_jump(what == Derived::JUMPS ? h : 0);
+    const bool jumps = derived != nullptr;
+    // Per row (several chunk tasks raise a row's maximum, in any order: the same result however
+    // they run; a row's atomic is met by ~w / chunk width tasks, rarely at once)
+    std::vector<std::atomic<std::uint32_t>> row_jump(jumps ? h : 0);
     const auto raise = [](std::atomic<std::uint32_t>& a, std::uint32_t x) {
         std::uint32_t old = a.load(std::memory_order_relaxed);
         while (x > old && !a.compare_exchange_weak(old, x, std::memory_order_relaxed)) {
@@ -421,13 +416,7 @@ std::optional<LatLon2D::Packed> read_2d_packed(const nc::File& f, const nc::Var&
                 representable = false;
             }
             const size_t r = i / w;
-            if (what == Derived::SUM) {
-                std::int64_t s = 0;
-                size_t k = 0;
-                add_packed_sum(dst, n, s, k);
-                row_sum[r].fetch_add(s, std::memory_order_relaxed);
-                row_count[r].fetch_add(k, std::memory_order_relaxed);
-            } else if (what == Derived::JUMPS) {
+            if (jumps) {
                 // this row's pairs along it, and the pairs of the row above (this chunk's, still
                 // in the cache) with this one
                 raise(row_jump[r], jump_right(dst, n));
@@ -436,7 +425,7 @@ std::optional<LatLon2D::Packed> read_2d_packed(const nc::File& f, const nc::Var&
                 }
             }
         },
-        what == Derived::JUMPS ? &chunk : nullptr);
+        jumps ? &chunk : nullptr);
     if (!direct) {
         f.check(nc_get_var_int(f.id(), v.id, out.data()), "reading '" + v.name + "'");
         representable = mask(out.data(), out.size());
@@ -444,13 +433,7 @@ std::optional<LatLon2D::Packed> read_2d_packed(const nc::File& f, const nc::Var&
     if (!representable) {
         return std::nullopt;
     }
-    if (direct && what == Derived::SUM) {
-        for (size_t r = 0; r < h; ++r) {
-            derived->sum += row_sum[r].load();
-            derived->count += row_count[r].load();
-        }
-        derived->done = true;
-    } else if (direct && what == Derived::JUMPS) {
+    if (direct && jumps) {
         // The pairs that straddle two chunks: a cell in a chunk's last column and its right
         // neighbour, a cell in a chunk's last row and the one below it (bands of rows in
         // parallel; each band's rows are its own).
@@ -554,19 +537,12 @@ LatLon2D read_coords(const Coords& c) {
     LatLon2D g;
     g.height = c.height;
     g.width = c.width;
-    Derived lat_d, lon_d;
-    lat_d.what = Derived::SUM;
-    lon_d.what = Derived::JUMPS;
-    auto lat_packed = read_2d_packed(file, *lat, c.height, c.width, &lat_d);
+    Derived lon_d;
+    auto lat_packed = read_2d_packed(file, *lat, c.height, c.width);
     auto lon_packed =
         lat_packed ? read_2d_packed(file, *lon, c.height, c.width, &lon_d) : std::nullopt;
     if (lat_packed && lon_packed) {
         const Packing a = packing(file, *lat), b = packing(file, *lon);
-        if (lat_d.done) {
-            g.lat_summed = true;
-            g.lat_packed_sum = lat_d.sum;
-            g.lat_packed_count = lat_d.count;
-        }
         if (lon_d.done) {
             g.lon_row_jump = std::move(lon_d.jump);
         }
@@ -584,6 +560,196 @@ LatLon2D read_coords(const Coords& c) {
     g.lon = read_2d(file, *lon, c.height, c.width);
     return g;
 }
+
+// io::SwathRows of a curvilinear file's integer lat/lon: the same integers as read_coords's
+// lat_packed/lon_packed (the same IntMask and narrowing), a block of rows at a time. Blocks are the
+// chunk rows when both coordinates are chunked alike and read_chunks' direct path applies (each
+// chunk inflated once, its chunks one task each on the run's threads), else 512 rows through
+// netCDF (nc_get_vara_int).
+class NcSwathRows final : public SwathRows {
+public:
+    // nullptr when the coordinates are not integers that fit an int32, or are chunked
+    // differently.
+    static std::unique_ptr<NcSwathRows> open(const Coords& c) {
+        auto file = nc::File::open(c.file);
+        std::optional<nc::Var> lat, lon;
+        for (const auto& v : nc::vars(file)) {
+            if (v.name == c.lat_name) {
+                lat = v;
+            } else if (v.name == c.lon_name) {
+                lon = v;
+            }
+        }
+        const auto fits = [](const nc::Var& v) {
+            return v.type == NC_BYTE || v.type == NC_UBYTE || v.type == NC_SHORT ||
+                   v.type == NC_USHORT || v.type == NC_INT;
+        };
+        if (!lat || !lon || !fits(*lat) || !fits(*lon) || c.height == 0 || c.width == 0) {
+            return nullptr;
+        }
+        std::unique_ptr<NcSwathRows> r(new NcSwathRows(std::move(file), *lat, *lon, c));
+        return r->block_rows > 0 ? std::move(r) : nullptr;
+    }
+    ~NcSwathRows() override {
+        if (m_fd >= 0) {
+            ::close(m_fd);
+        }
+    }
+    NcSwathRows(const NcSwathRows&) = delete;
+    NcSwathRows& operator=(const NcSwathRows&) = delete;
+
+    bool read(size_t k, std::int32_t* lat, std::int32_t* lon, std::uint32_t& jump) override {
+        const size_t W = width, r0 = k * block_rows;
+        if (r0 >= height) {
+            throw InternalError("NcSwathRows::read: block " + std::to_string(k) + " of " +
+                                std::to_string(height) + " rows");
+        }
+        const size_t n = std::min(height, r0 + block_rows) - r0;
+        std::atomic<bool> ok{true};
+        std::atomic<std::uint32_t> jmax{0};
+        const auto raise = [&jmax](std::uint32_t x) {
+            std::uint32_t old = jmax.load(std::memory_order_relaxed);
+            while (x > old && !jmax.compare_exchange_weak(old, x, std::memory_order_relaxed)) {
+            }
+        };
+        if (m_direct) {
+            // One task per chunk of either coordinate in this block's chunk row.
+            const auto& lat_chunks = m_blocks[0][k];
+            const auto& lon_chunks = m_blocks[1][k];
+            const size_t tasks = lat_chunks.size() + lon_chunks.size();
+            const auto* pool = ThreadPool::current();
+            parallel_for(tasks, pool ? static_cast<int>(pool->size()) : 1, [&](size_t t, size_t) {
+                const bool is_lon = t >= lat_chunks.size();
+                const size_t v = is_lon ? 1 : 0;
+                const h5::ChunkLayout& L = *m_layout[v];
+                const h5::Chunk& c =
+                    L.chunks[is_lon ? lon_chunks[t - lat_chunks.size()] : lat_chunks[t]];
+                const size_t es = L.element_size;
+                const unsigned char* bytes =
+                    h5::decode_chunk(m_fd, L, c, L.chunk[0] * L.chunk[1] * es, m_where[v],
+                                     h5::thread_chunk_buffers());
+                const size_t cr0 = c.offset[0], c0 = c.offset[1];
+                const size_t cr1 = std::min<size_t>(cr0 + L.chunk[0], height);
+                const size_t c1 = std::min<size_t>(c0 + L.chunk[1], W);
+                std::int32_t* out = is_lon ? lon : lat;
+                for (size_t r = cr0; r < cr1; ++r) {
+                    std::int32_t* dst = out + (r - r0) * W + c0;
+                    if (!store(v, bytes + (r - cr0) * L.chunk[1] * es, dst, c1 - c0)) {
+                        ok = false;
+                    }
+                    if (is_lon) {
+                        // this row's pairs along it, and (below the chunk's first row, stored by
+                        // this task before) those with the row above
+                        raise(jump_right(dst, c1 - c0));
+                        if (r > cr0) {
+                            raise(jump_down(dst - W, dst, c1 - c0));
+                        }
+                    }
+                }
+            });
+            // The pairs across chunk columns (the last column of a chunk and the next one's
+            // first).
+            const size_t cw = m_layout[1]->chunk[1];
+            std::uint32_t j = jmax.load();
+            for (size_t r = 0; r < n; ++r) {
+                const std::int32_t* row = lon + r * W;
+                for (size_t c = cw; c < W; c += cw) {
+                    j = std::max(j, abs_diff(row[c - 1], row[c]));
+                }
+            }
+            jmax = j;
+        } else {
+            const size_t start[2] = {r0, 0}, count[2] = {n, W};
+            for (size_t v = 0; v < 2; ++v) {
+                std::int32_t* out = v == 0 ? lat : lon;
+                m_file.check(nc_get_vara_int(m_file.id(), m_var[v].id, start, count, out),
+                             "reading '" + m_var[v].name + "'");
+                if (!m_mask[v].apply(reinterpret_cast<const unsigned char*>(out), out, n * W)) {
+                    ok = false;
+                }
+            }
+            std::uint32_t j = 0;
+            for (size_t r = 0; r < n; ++r) {
+                j = std::max(j, jump_right(lon + r * W, W));
+                if (r > 0) {
+                    j = std::max(j, jump_down(lon + (r - 1) * W, lon + r * W, W));
+                }
+            }
+            jmax = j;
+        }
+        // The block above's last row with this block's first.
+        std::uint32_t j = jmax.load();
+        if (k > 0) {
+            j = std::max(j, jump_down(m_last.data(), lon, W));
+        }
+        std::copy(lon + (n - 1) * W, lon + n * W, m_last.begin());
+        jump = j;
+        return ok.load();
+    }
+
+private:
+    NcSwathRows(nc::File file, const nc::Var& lat, const nc::Var& lon, const Coords& c)
+        : m_file(std::move(file))
+        , m_var{lat, lon}
+        , m_mask{IntMask(packing(m_file, lat)), IntMask(packing(m_file, lon))} {
+        height = c.height;
+        width = c.width;
+        const Packing a = packing(m_file, lat), b = packing(m_file, lon);
+        lat_scale = a.scale;
+        lat_offset = a.offset;
+        lon_scale = b.scale;
+        lon_offset = b.offset;
+        m_last.resize(width);
+        int format = 0;
+        const bool nc4 = nc_inq_format(m_file.id(), &format) == NC_NOERR &&
+                         (format == NC_FORMAT_NETCDF4 || format == NC_FORMAT_NETCDF4_CLASSIC);
+        for (size_t v = 0; nc4 && v < 2; ++v) {
+            m_layout[v] = h5::chunk_layout(m_file.path(), m_var[v].name, {height, width},
+                                           nc::type_size(m_var[v].type), {0, 0}, {height, width});
+            m_where[v] = nc::prefix(m_file.path()) + ": variable '" + m_var[v].name + "'";
+        }
+        if (m_layout[0] && m_layout[1]) {
+            if (m_layout[0]->chunk[0] != m_layout[1]->chunk[0] || m_layout[0]->chunk[0] == 0) {
+                return; // block_rows 0: chunked differently (no reader)
+            }
+            m_fd = ::open(m_file.path().c_str(), O_RDONLY | O_CLOEXEC);
+            if (m_fd < 0) {
+                return;
+            }
+            m_direct = true;
+            block_rows = m_layout[0]->chunk[0];
+            const size_t blocks = (height + block_rows - 1) / block_rows;
+            for (size_t v = 0; v < 2; ++v) {
+                m_blocks[v].resize(blocks);
+                const auto& chunks = m_layout[v]->chunks;
+                for (size_t i = 0; i < chunks.size(); ++i) {
+                    m_blocks[v][chunks[i].offset[0] / block_rows].push_back(i);
+                }
+            }
+            return;
+        }
+        block_rows = 512;
+    }
+    // The stored values src[0, n) of coordinate v as masked int32 into dst; false when a valid
+    // value is PACKED_NONE (as read_2d_packed).
+    bool store(size_t v, const unsigned char* src, std::int32_t* dst, size_t n) const {
+        if (m_var[v].type == NC_INT) {
+            return m_mask[v].apply(src, dst, n);
+        }
+        narrow_any(m_var[v].type, src, n, dst);
+        return m_mask[v].apply(reinterpret_cast<const unsigned char*>(dst), dst, n);
+    }
+
+    nc::File m_file;
+    std::array<nc::Var, 2> m_var;  // lat, lon
+    std::array<IntMask, 2> m_mask; // lat, lon
+    std::array<std::optional<h5::ChunkLayout>, 2> m_layout;
+    std::array<std::string, 2> m_where;
+    std::array<std::vector<std::vector<size_t>>, 2> m_blocks; // chunk indices per block
+    bool m_direct = false;
+    int m_fd = -1;
+    std::vector<std::int32_t> m_last; // the last block's last row of longitudes
+};
 
 class SwathInput final : public Input {
 public:
@@ -621,6 +787,7 @@ public:
         m_geometry.reset();
         return g;
     }
+    std::unique_ptr<SwathRows> swath_rows() const override { return NcSwathRows::open(m_coords); }
     Geometry geometry_shape() const override {
         LatLon2D g;
         g.height = m_coords.height;

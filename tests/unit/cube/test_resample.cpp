@@ -184,8 +184,8 @@ TEST_CASE("average and nearest take both sides of the seam of a global source", 
 }
 
 // A 2x3 swath rotated by 45 degrees: cell (r, c) at lon = c - r, lat = c + r, so each quad is a
-// square of diagonal 2 (quad 0: |lon| + |lat - 1| <= 1). lat0 = 1.5, so dlon is scaled by
-// cos(1.5 deg) = 0.99966.
+// square of diagonal 2 (quad 0: |lon| + |lat - 1| <= 1). dlon is scaled by the cosine of the
+// output row's latitude (cos(1 deg) = 0.99985 at lat 1).
 TEST_CASE("swath: quads rasterised onto output centres, nothing outside the footprint",
           "[cube][swath]") {
     baims::io::LatLon2D g;
@@ -209,7 +209,7 @@ TEST_CASE("swath: quads rasterised onto output centres, nothing outside the foot
     // nearest centre (0,0)->dist^2 1.25*cos..., (1,1) at (1,1): dlon 0.5, dlat 0 -> cell 1.
     CHECK(at(0.5, 1.0) == 1);
     // (0, 1): the centre of quad 0, equidistant in lat; in lon all four are at |dlon| <= 1:
-    // (0,0) and (0,2) are 1 away in lat; (1,1) and (-1,1) are 1 away in lon, scaled by cos(lat0)
+    // (0,0) and (0,2) are 1 away in lat; (1,1) and (-1,1) are 1 away in lon, scaled by cos(1 deg)
     // < 1 -> the first of those in swath order, cell 1 (row 0, col 1).
     CHECK(at(0.0, 1.0) == 1);
     // (-0.5, 2.0) is outside (beyond the edge from (-1,1) to (0,2)); (2, 2) is the far corner
@@ -474,22 +474,13 @@ namespace {
 // The nearest map that the top of resample_swath.cpp describes, from the owner quads of the
 // bilinear map bil (the same owners): for each owned pixel the first cell, in row-major order,
 // of the 4x4 cells around its quad (r, c) (clamped to the swath) whose local equirectangular
-// distance ((dlon cos(lat0), dlat), lat0 the mean of the finite latitudes summed in swath order)
+// distance ((dlon cos(lat0), dlat), lat0 the latitude of the output pixel's centre, out.y(row))
 // is the smallest; unwrap: longitudes below 0 taken + 360 (a swath across the antimeridian), and
 // the output centre moved by 360 degrees next to the quad's corner (r, c).
 std::vector<std::int32_t> nearest_of_owners(const baims::io::LatLon2D& g,
                                             const baims::grid::Grid& out, const PixelMap& bil,
                                             bool unwrap) {
     const size_t H = g.height, W = g.width;
-    double sum = 0;
-    size_t n = 0;
-    for (const double v : g.lat) {
-        if (std::isfinite(v)) {
-            sum += v;
-            ++n;
-        }
-    }
-    const double kx = std::cos(sum / static_cast<double>(n) * M_PI / 180.0);
     auto lon = [&](size_t i) { return unwrap && g.lon[i] < 0 ? g.lon[i] + 360.0 : g.lon[i]; };
     std::vector<std::int32_t> want(bil.lo.size(), -1);
     for (size_t row = 0; row < out.height(); ++row) {
@@ -508,6 +499,7 @@ std::vector<std::int32_t> nearest_of_owners(const baims::io::LatLon2D& g,
                 px += 360.0;
             }
             const double py = out.y(row);
+            const double kx = std::cos(py * M_PI / 180.0);
             double best = std::numeric_limits<double>::infinity();
             for (size_t rr = r > 0 ? r - 1 : 0; rr <= std::min(H - 1, r + 2); ++rr) {
                 for (size_t k = c > 0 ? c - 1 : 0; k <= std::min(W - 1, c + 2); ++k) {

@@ -1,4 +1,4 @@
-// The curvilinear reader's derived fields (io::LatLon2D::lon_row_jump, lat_packed_sum), found while
+// The curvilinear reader's derived field (io::LatLon2D::lon_row_jump), found while
 // the chunks are decoded, and map_swath with and without them: swaths written here as NetCDF-4
 // with int32 lat/lon in deflated chunks of 4 x 5 cells (the reader's direct path), one that
 // crosses the antimeridian between two chunk columns and one between two chunk rows.
@@ -9,14 +9,19 @@
 #include <catch2/catch.hpp>
 #include <netcdf.h>
 
+#include <array>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 using namespace baims;
@@ -38,23 +43,28 @@ void ok(int status) {
 constexpr size_t H = 10, W = 13;
 constexpr std::int32_t FILL = -999999999;
 
-// A swath file: lat/lon(y, x) stored as int32 * 1e-6 (packed) or as the doubles they decode to,
-// in chunks of 4 x 5, deflated; FILL is lat's and lon's _FillValue. One float variable v.
+// A swath file of h x w cells: lat/lon(y, x) stored as int32 * 1e-6 (packed) or as the doubles
+// they decode to, in chunks of 4 x 5 (or `chunk`; {0, 0}: contiguous), deflated; FILL is lat's
+// and lon's _FillValue. One float variable v.
 void write_swath(const std::filesystem::path& path, const std::vector<std::int32_t>& lat,
-                 const std::vector<std::int32_t>& lon, bool packed, double scale) {
+                 const std::vector<std::int32_t>& lon, bool packed, double scale, size_t h = H,
+                 size_t w = W, std::array<size_t, 2> chunk = {4, 5}) {
     int id = 0, dims[2], vlat = 0, vlon = 0, vv = 0;
     ok(nc_create(path.c_str(), NC_NETCDF4 | NC_CLOBBER, &id));
-    ok(nc_def_dim(id, "y", H, &dims[0]));
-    ok(nc_def_dim(id, "x", W, &dims[1]));
+    ok(nc_def_dim(id, "y", h, &dims[0]));
+    ok(nc_def_dim(id, "x", w, &dims[1]));
     const std::string start = "01-APR-2017 10:27:29.454657", stop = "01-APR-2017 10:30:29.454657";
     ok(nc_put_att_text(id, NC_GLOBAL, "start_date", start.size(), start.c_str()));
     ok(nc_put_att_text(id, NC_GLOBAL, "stop_date", stop.size(), stop.c_str()));
-    const size_t chunk[2] = {4, 5};
     for (auto [name, units, var] :
          {std::tuple{"lat", "degrees_north", &vlat}, std::tuple{"lon", "degrees_east", &vlon}}) {
         ok(nc_def_var(id, name, packed ? NC_INT : NC_DOUBLE, 2, dims, var));
-        ok(nc_def_var_chunking(id, *var, NC_CHUNKED, chunk));
-        ok(nc_def_var_deflate(id, *var, 1, 1, 1));
+        if (chunk[0] > 0) {
+            ok(nc_def_var_chunking(id, *var, NC_CHUNKED, chunk.data()));
+            ok(nc_def_var_deflate(id, *var, 1, 1, 1));
+        } else {
+            ok(nc_def_var_chunking(id, *var, NC_CONTIGUOUS, nullptr));
+        }
         ok(nc_put_att_text(id, *var, "units", std::string(units).size(), units));
         if (packed) {
             ok(nc_put_att_double(id, *var, "scale_factor", NC_DOUBLE, 1, &scale));
@@ -68,15 +78,15 @@ void write_swath(const std::filesystem::path& path, const std::vector<std::int32
         ok(nc_put_var_int(id, vlon, lon.data()));
     } else {
         // NaN where lat or lon is FILL (no position, as the packed file's)
-        std::vector<double> a(H * W), b(H * W);
-        for (size_t i = 0; i < H * W; ++i) {
+        std::vector<double> a(h * w), b(h * w);
+        for (size_t i = 0; i < h * w; ++i) {
             a[i] = lat[i] == FILL ? std::nan("") : static_cast<double>(lat[i]) * scale;
             b[i] = lon[i] == FILL ? std::nan("") : static_cast<double>(lon[i]) * scale;
         }
         ok(nc_put_var_double(id, vlat, a.data()));
         ok(nc_put_var_double(id, vlon, b.data()));
     }
-    std::vector<float> v(H * W, 1.0f);
+    std::vector<float> v(h * w, 1.0f);
     ok(nc_put_var_float(id, vv, v.data()));
     ok(nc_close(id));
 }
@@ -153,18 +163,6 @@ void check_case(const std::vector<std::int32_t>& lat, const std::vector<std::int
         far += j > 180.0 / scale;
     }
     CHECK(far == far_rows);
-    std::int64_t sum = 0;
-    size_t count = 0; // (FILL is lat's only masked value here)
-    for (const auto x : g.lat_packed) {
-        if (x != io::LatLon2D::PACKED_NONE) {
-            sum += x;
-            ++count;
-        }
-    }
-    CHECK(g.lat_summed);
-    CHECK(count == H * W - 1); // the FILL cell
-    CHECK(g.lat_packed_count == count);
-    CHECK(g.lat_packed_sum == sum);
     REQUIRE_FALSE(d.packed());
     CHECK(d.lon_row_jump.empty());
 
@@ -172,7 +170,6 @@ void check_case(const std::vector<std::int32_t>& lat, const std::vector<std::int
     // doubles (not packed): the same maps (unwrapped across the antimeridian, or not, alike).
     auto plain = g;
     plain.lon_row_jump.clear();
-    plain.lat_summed = false;
     for (const auto m : {cube::Resampling::Nearest, cube::Resampling::Bilinear}) {
         const auto a = map(g, out, m), b = map(plain, out, m), c = map(d, out, m);
         same_map(a, b);
@@ -249,4 +246,164 @@ TEST_CASE("swath reader: antimeridian jumps above 2^31 inside a chunk (scale 1e-
     }
     lat[2 * W + 2] = FILL;
     check_case(lat, lon, H, grid::Grid({178.5, 7.0, 181.5, 10.5}, 120, 70), 180.05, 1e-7);
+}
+
+namespace {
+
+// for_each on two threads (tasks taken in turn from a shared counter): the plain rounds of the
+// banded walk really run side by side.
+void two_threads(size_t n, const std::function<void(size_t)>& task) {
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+        for (size_t i = next++; i < n; i = next++) {
+            task(i);
+        }
+    };
+    std::thread t(work);
+    work();
+    t.join();
+}
+
+// A swath of h x w cells over ~[10, 16] x [54, 60] degrees, rotated and warped; fold > 0: from
+// row `fold` on the rows run back south three times as fast (over the rows before them). Some
+// cells without position (FILL).
+void bent_swath(size_t h, size_t w, size_t fold, std::vector<std::int32_t>& lat,
+                std::vector<std::int32_t>& lon) {
+    lat.clear();
+    lon.clear();
+    for (size_t r = 0; r < h; ++r) {
+        for (size_t c = 0; c < w; ++c) {
+            double y = static_cast<double>(r);
+            if (fold > 0 && r >= fold) {
+                y = static_cast<double>(fold) - 3.0 * static_cast<double>(r - fold);
+            }
+            const double x = static_cast<double>(c);
+            const double la = 54.0 + 0.02 * y + 0.004 * x + 1e-5 * x * x;
+            const double lo = 10.0 + 0.06 * x - 0.01 * y + 2e-5 * y * y;
+            lat.push_back(static_cast<std::int32_t>(std::lround(la * 1e6)));
+            lon.push_back(static_cast<std::int32_t>(std::lround(lo * 1e6)));
+        }
+    }
+    lat[37 * w + 5] = FILL;
+    lon[130 * w + 60] = FILL;
+}
+
+// The banded map (map_swath_rows through the reader's swath_rows) of the swath file `path`, or
+// nullopt; and the whole-array map.
+std::optional<cube::PixelMap> banded_map(const std::filesystem::path& path, const grid::Grid& out,
+                                         cube::Resampling m, size_t* block_rows = nullptr) {
+    const auto in = io::open_input("curvilinear", path);
+    const auto rows = in->swath_rows();
+    REQUIRE(rows);
+    if (block_rows) {
+        *block_rows = rows->block_rows;
+    }
+    return cube::map_swath_rows(*rows, out, m, two_threads);
+}
+
+void same_window(const cube::PixelMap& a, const cube::PixelMap& b) {
+    REQUIRE(a.window.has_value() == b.window.has_value());
+    if (a.window) {
+        CHECK(a.window->row0 == b.window->row0);
+        CHECK(a.window->row1 == b.window->row1);
+        CHECK(a.window->col0 == b.window->col0);
+        CHECK(a.window->col1 == b.window->col1);
+    }
+}
+
+// How many output pixels a map gives a cell (nearest) or a quad (bilinear).
+size_t mapped(const cube::PixelMap& m) {
+    size_t n = 0;
+    for (const auto i : m.nearest.empty() ? m.lo : m.nearest) {
+        n += i >= 0;
+    }
+    return n;
+}
+
+} // namespace
+
+TEST_CASE("swath rows: the banded map equals the whole-array map", "[cube][swath]") {
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("baims-swath-rows-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const size_t h = 300, w = 90;
+    std::vector<std::int32_t> lat, lon;
+    bent_swath(h, w, 0, lat, lon);
+    // ~2-3 output pixels per swath cell: claims of neighbouring quads (and bands) meet
+    const grid::Grid out({9.5, 53.8, 16.5, 60.5}, 700, 670);
+    // chunk rows of 37 (not a divisor of the walk's 64-row bands: bands across blocks, one band
+    // per group), 256 (several bands per group: two plain rounds), contiguous (blocks of 512
+    // rows read through netCDF: one group)
+    for (const auto& [chunk, want_rows] : {std::pair{std::array<size_t, 2>{37, 40}, size_t{37}},
+                                           std::pair{std::array<size_t, 2>{256, 90}, size_t{256}},
+                                           std::pair{std::array<size_t, 2>{0, 0}, size_t{512}}}) {
+        const auto path = dir / ("s" + std::to_string(chunk[0]) + ".nc");
+        write_swath(path, lat, lon, true, 1e-6, h, w, chunk);
+        const auto g = read_swath(path);
+        REQUIRE(g.packed());
+        for (const auto m : {cube::Resampling::Nearest, cube::Resampling::Bilinear}) {
+            size_t block_rows = 0;
+            const auto b = banded_map(path, out, m, &block_rows);
+            CHECK(block_rows == want_rows);
+            REQUIRE(b);
+            const auto a = map(g, out, m);
+            same_map(*b, a);
+            same_window(*b, a);
+            CHECK(mapped(a) > 200000);
+        }
+    }
+    // Not banded: average and mode, a projected output, coordinates in double.
+    {
+        const auto path = dir / "s37.nc";
+        const auto in = io::open_input("curvilinear", path);
+        for (const auto m : {cube::Resampling::Average, cube::Resampling::Mode}) {
+            const auto rows = in->swath_rows();
+            REQUIRE(rows);
+            CHECK_FALSE(cube::map_swath_rows(*rows, out, m, serial));
+        }
+        const auto rows = in->swath_rows();
+        CHECK_FALSE(
+            cube::map_swath_rows(*rows, out, cube::Resampling::Nearest, serial, "EPSG:3035"));
+        write_swath(dir / "double.nc", lat, lon, false, 1e-6, h, w, {37, 40});
+        CHECK_FALSE(io::open_input("curvilinear", dir / "double.nc")->swath_rows());
+    }
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("swath rows: overlapping bands and the antimeridian", "[cube][swath]") {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("baims-swath-rows2-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const size_t h = 300, w = 90;
+    const grid::Grid out({9.5, 50.0, 16.5, 60.5}, 700, 1050);
+    std::vector<std::int32_t> lat, lon;
+    // Folded at row 150: band 2 (rows 128..191) runs back over bands 0 and 1 within one block of
+    // 256 rows, so the bands of a round meet the same pixels: nearest claims them again with
+    // atomic minima (the banded map is still the whole-array map); bilinear's weights would need
+    // pass 2 and its positions: not banded.
+    bent_swath(h, w, 150, lat, lon);
+    const auto path = dir / "fold.nc";
+    write_swath(path, lat, lon, true, 1e-6, h, w, {256, 90});
+    const auto g = read_swath(path);
+    const auto b = banded_map(path, out, cube::Resampling::Nearest);
+    REQUIRE(b);
+    const auto a = map(g, out, cube::Resampling::Nearest);
+    same_map(*b, a);
+    same_window(*b, a);
+    CHECK(mapped(a) > 200000);
+    CHECK_FALSE(banded_map(path, out, cube::Resampling::Bilinear));
+    // The same swath moved to 179.5 .. 186 degrees east, stored in [-180, 180): rows across the
+    // antimeridian (the whole-array path walks it unwrapped): not banded.
+    bent_swath(h, w, 0, lat, lon);
+    for (auto& x : lon) {
+        if (x != FILL) {
+            x = wrap(static_cast<double>(x) * 1e-6 + 169.5);
+        }
+    }
+    const auto anti = dir / "anti.nc";
+    write_swath(anti, lat, lon, true, 1e-6, h, w, {37, 40});
+    for (const auto m : {cube::Resampling::Nearest, cube::Resampling::Bilinear}) {
+        CHECK_FALSE(banded_map(anti, out, m));
+    }
+    std::filesystem::remove_all(dir);
 }
