@@ -106,9 +106,9 @@ void run(const Program::Instr& in, float* __restrict d, const float* __restrict 
     case NE:
         return each(d, m, [&](size_t i) { return b2f(a[i] != b[i]); });
     case AND:
-        return each(d, m, [&](size_t i) { return b2f(truth(a[i]) & truth(b[i])); });
+        return each(d, m, [&](size_t i) { return b2f(truth(a[i]) && truth(b[i])); });
     case OR:
-        return each(d, m, [&](size_t i) { return b2f(truth(a[i]) | truth(b[i])); });
+        return each(d, m, [&](size_t i) { return b2f(truth(a[i]) || truth(b[i])); });
     case XOR:
         return each(d, m, [&](size_t i) { return b2f(truth(a[i]) != truth(b[i])); });
     case NOT:

@@ -423,7 +423,10 @@ std::vector<OutVar> cube_vars(const GenConfig& c, const std::vector<InputInfo>& 
 }
 
 void check_packing_names(const GenConfig& c, const std::vector<OutVar>& vars) {
-    for (const auto& [name, p] : c.packing) {
+    for (const auto& entry : c.packing) {
+        // (not a structured binding: Clang before 16 cannot capture one in the lambda)
+        const std::string& name = entry.first;
+        const auto& p = entry.second;
         if (std::none_of(vars.begin(), vars.end(),
                          [&](const OutVar& o) { return o.name == name; })) {
             std::vector<std::string> names;

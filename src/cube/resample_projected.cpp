@@ -82,8 +82,8 @@ struct Mapper {
             m.nearest[p] = sx >= 0 && sy >= 0 ? static_cast<std::int32_t>(sy * src_w + sx) : -1;
             return std::min(ex / x_step, ey / y_step);
         }
-        std::int32_t xl, xh, yl, yh;
-        float wx, wy;
+        std::int32_t xl = 0, xh = 0, yl = 0, yh = 0; // (set by the lookups when inside)
+        float wx = 0.f, wy = 0.f;
         const bool inside = xa.bilinear(x, xl, xh, wx) && ya.bilinear(y, yl, yh, wy);
         put(p, inside, xl, xh, wx, yl, yh, wy);
         return 0;

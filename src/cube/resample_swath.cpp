@@ -1348,7 +1348,7 @@ struct CellFrame {
         ps[j] = pk;
         const double u = (f.ymax - pk.y) / f.dy - 0.5;
         const double v = (pk.x - f.xmin) / f.dx - 0.5;
-        odd = odd | !(std::abs(u) < 1e300) | !(std::abs(v) < 1e300);
+        odd |= !(std::abs(u) < 1e300 && std::abs(v) < 1e300);
         floor_ceil(u, fu[j], cu[j]);
         floor_ceil(v, fv[j], cv[j]);
         if (pk.x < bx0) { // NaN compares false
@@ -2683,12 +2683,13 @@ PixelMap map_swath(const io::LatLon2D& src_ll, const grid::Grid& out, Resampling
                     return static_cast<std::int64_t>(src.lon_row_jump[r]) <= lim;
                 }
                 const std::int32_t* x = px + r * W;
-                bool far = false;
+                int far = 0; // (ints: no branch per pair)
                 for (size_t c = 0; c + 1 < W; ++c) {
                     const std::int64_t a = x[c], h = x[c + 1], v = x[c + W];
-                    far = far | (std::abs(a - h) > lim) | (std::abs(a - v) > lim);
+                    far |= static_cast<int>(std::abs(a - h) > lim) |
+                           static_cast<int>(std::abs(a - v) > lim);
                 }
-                return !far;
+                return far == 0;
             },
             for_each);
     } else if (!projected) {

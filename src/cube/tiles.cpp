@@ -2085,8 +2085,10 @@ TilesResult build_tiles(const TilesRequest& req) {
     const ReadOnce cube_meta(cube); // metadata and coordinates (the data chunks: `cube`)
     Source s = read_source(cube_meta, req.cube);
     read_cube_arrays(cube_meta, cube_path);
-    for (const auto& [name, method] : req.agg) {
-        check_agg_method(method);
+    // (not structured bindings below: Clang before 16 cannot capture one in a lambda)
+    for (const auto& entry : req.agg) {
+        const std::string& name = entry.first;
+        check_agg_method(entry.second);
         if (std::none_of(s.vars.begin(), s.vars.end(),
                          [&](const Var& v) { return v.name == name; })) {
             throw UsageError("--agg-methods names unknown variable '" + name + "' of '" + req.cube +
@@ -2102,8 +2104,9 @@ TilesResult build_tiles(const TilesRequest& req) {
                              "Build the PNG tiles from a geographic (lat/lon) cube");
         }
         check_cmap(req.png->cmap);
-        for (const auto& [name, cmap] : req.png->cmap_of) {
-            check_cmap(cmap);
+        for (const auto& entry : req.png->cmap_of) {
+            const std::string& name = entry.first;
+            check_cmap(entry.second);
             if (std::none_of(s.vars.begin(), s.vars.end(),
                              [&](const Var& v) { return v.name == name; })) {
                 throw UsageError("--cmap names unknown variable '" + name + "' of '" + req.cube +
