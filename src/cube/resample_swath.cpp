@@ -2398,9 +2398,15 @@ bool walk_swath_rows(io::SwathRows& rows, const grid::Grid& out, bool nearest,
         return true;
     };
     // A block and the rows kept above it (at most a band and 3), on huge pages where the kernel
-    // gives them (a few faults instead of ~5600 for the bench swath's 23 MB).
-    reserve_huge(xb, (R + 70) * W);
-    reserve_huge(yb, (R + 70) * W);
+    // gives them (a few faults instead of ~5600 for the bench swath's 23 MB). Each is a big block
+    // (BIG_BLOCK bytes of address space at least, only the rows used ever touched): freed on
+    // return, it goes back to the kernel (big_block_free), where the slab that the input's
+    // variable is read into next takes its pages again. A smaller block would stay in the heap
+    // (keep_freed_blocks_in_heap) beside that slab: 23 MB more peak memory for the bench swath,
+    // and as many more fresh pages for the slab.
+    const size_t cap = std::max((R + 70) * W, BIG_BLOCK / sizeof(std::int32_t));
+    reserve_huge(xb, cap);
+    reserve_huge(yb, cap);
     const Walk walk{shape, out, false, nearest, nearest, for_each, owner, m};
     return walk([&v, xs, xo](size_t i) { return unpack_fast(v.x[i - v.base], xs, xo); },
                 [&v, ys, yo](size_t i) { return unpack_fast(v.y[i - v.base], ys, yo); },
