@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <netcdf.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cmath>
@@ -404,6 +405,80 @@ TEST_CASE("swath rows: overlapping bands and the antimeridian", "[cube][swath]")
     write_swath(anti, lat, lon, true, 1e-6, h, w, {37, 40});
     for (const auto m : {cube::Resampling::Nearest, cube::Resampling::Bilinear}) {
         CHECK_FALSE(banded_map(anti, out, m));
+    }
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("swath rows: each block's integers and longitude jump", "[cube][swath]") {
+    // The reader's blocks against the whole-array reader's integers, and each block's jump
+    // against a scan of those integers: the largest |difference| of horizontal neighbours in the
+    // block and of vertical neighbours in it or across its top edge. The longitudes of columns
+    // 40.. are moved by X (pairs across a chunk column boundary only: the reader's pass after
+    // the chunk tasks) and those of rows 37.. by Y (pairs across the first block boundary of
+    // the 37-row chunking only: the row kept from the block before).
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("baims-swath-rows3-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const size_t w = 90;
+    constexpr std::int32_t X = 3000000, Y = 5000000;
+    for (const auto& [chunk, h] : {std::pair{std::array<size_t, 2>{37, 40}, size_t{300}},
+                                   std::pair{std::array<size_t, 2>{256, 90}, size_t{300}},
+                                   std::pair{std::array<size_t, 2>{0, 0}, size_t{600}}}) {
+        std::vector<std::int32_t> lat, lon;
+        bent_swath(h, w, 0, lat, lon);
+        for (size_t r = 0; r < h; ++r) {
+            for (size_t c = 0; c < w; ++c) {
+                if (lon[r * w + c] != FILL) {
+                    lon[r * w + c] += (c >= 40 ? X : 0) + (r >= 37 ? Y : 0);
+                }
+            }
+        }
+        const auto path = dir / ("j" + std::to_string(chunk[0]) + ".nc");
+        write_swath(path, lat, lon, true, 1e-6, h, w, chunk);
+        const auto g = read_swath(path);
+        REQUIRE(g.packed());
+        const auto in = io::open_input("curvilinear", path);
+        const auto rows = in->swath_rows();
+        REQUIRE(rows);
+        const size_t R = rows->block_rows;
+        CHECK(R == (chunk[0] > 0 ? chunk[0] : 512));
+        const auto d = [](std::int32_t a, std::int32_t b) {
+            return static_cast<std::uint32_t>(
+                std::llabs(static_cast<std::int64_t>(a) - static_cast<std::int64_t>(b)));
+        };
+        std::vector<std::uint32_t> got, want;
+        for (size_t k = 0; k * R < h; ++k) {
+            const size_t r0 = k * R, r1 = std::min(h, r0 + R);
+            std::vector<std::int32_t> bl((r1 - r0) * w), bx((r1 - r0) * w);
+            std::uint32_t jump = 0;
+            REQUIRE(rows->read(k, bl.data(), bx.data(), jump));
+            CHECK(std::equal(bl.begin(), bl.end(), g.lat_packed.begin() + r0 * w));
+            CHECK(std::equal(bx.begin(), bx.end(), g.lon_packed.begin() + r0 * w));
+            std::uint32_t j = 0;
+            for (size_t r = r0; r < r1; ++r) {
+                for (size_t c = 0; c < w; ++c) {
+                    const std::int32_t x = g.lon_packed[r * w + c];
+                    if (c + 1 < w) {
+                        j = std::max(j, d(x, g.lon_packed[r * w + c + 1]));
+                    }
+                    if (r > 0 && (r > r0 || k > 0)) {
+                        j = std::max(j, d(x, g.lon_packed[(r - 1) * w + c]));
+                    }
+                }
+            }
+            got.push_back(jump);
+            want.push_back(j);
+        }
+        CHECK(got == want);
+        if (chunk[0] == 37) {
+            // the moves are what blocks 0 and 1 show (the FILL cell of row 130 is further down;
+            // the rows' own slope takes ~1e4 off Y)
+            REQUIRE(want.size() > 2);
+            CHECK(want[0] > static_cast<std::uint32_t>(X));
+            CHECK(want[0] < static_cast<std::uint32_t>(X + 200000));
+            CHECK(want[1] > static_cast<std::uint32_t>(Y - 20000));
+            CHECK(want[1] < static_cast<std::uint32_t>(Y + 200000));
+        }
     }
     std::filesystem::remove_all(dir);
 }
