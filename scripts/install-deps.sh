@@ -3,7 +3,8 @@
 # Usage: scripts/install-deps.sh [all|build|test] (default all). `build` is what the build needs
 # (compilers, cmake, the -dev packages, clang-format for the format check); `test` the rest, which
 # only the tests need (PostgreSQL/PostGIS, Python with numpy/zarr/xarray, the GDAL/netCDF tools,
-# Node.js and npm, strace, the German locale, chromium for the tiles viewer test). CI (.ci/run)
+# Node.js and npm, strace, the German locale, chromium for the tiles viewer test, Clang 14 for
+# scripts/clang-check.sh). CI (.ci/run)
 # installs `test` in the background while the dev build compiles: on a fresh machine it was 91 of
 # ~350 packages before chromium (+113 packages, 137 MB, 2026-12-03), dpkg working on one
 # core beside the build's two (bench/results/2026-12-02-ci-time-3.md).
@@ -37,7 +38,8 @@ build_pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates
 test_pkgs=(gdal-bin netcdf-bin hdf5-tools curl time locales strace
     postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts
     python3 python3-numpy python3-zarr python3-xarray python3-netcdf4 python3-gdal
-    python3-dask python3-cftime python3-pyproj chromium)
+    python3-dask python3-cftime python3-pyproj chromium
+    clang-14)
 # nodejs for the S3 tests (see npm below), unless a node is there already (NodeSource's, nvm's).
 if ! command -v node >/dev/null; then
     test_pkgs+=(nodejs)

@@ -63,6 +63,8 @@
 #                                                  partition code runs on asan in
 #                                                  S3PartitionLease, the commit in test_gen_s3
 #   Catch2 (unit, integration, db, s3:vsi_store)   asan; dev too outside CI (see above)
+#   clang check (scripts/clang-check.sh: src/ and   once, in the background during the asan
+#     apps/ through Clang -fsyntax-only -Werror)     Catch2 tests (or after the dev tests)
 #   TSan gen (tests/scripts/tsan_gen.sh)           tsan build, with --tsan only (test-slow.sh)
 # --package (CI, as root): scripts/package-test.sh (the .deb built from the dev build, installed
 # with apt, the demo run with the installed binary, the package removed) in the background at
@@ -188,10 +190,19 @@ if [ "$asan" = 1 ]; then
         -E '^s3:vsi_store$|^s3:test_ops_s3[.]|^s3:test_partition_s3[.]S3Partition(Create|Update|Append)$'
     phase "asan build of the Catch2 tests: waiting for it to finish"
     bg_wait asan
+    # Clang's syntax and warnings over src/ and apps/ (~2 CPU min), beside the Catch2 tests, which
+    # wait on PostgreSQL and their child processes part of the time.
+    phase "clang check started in the background (nice 19, build/clang-check.log)"
+    bg_run clang build/clang-check.log scripts/clang-check.sh
     phase "asan tests 2/2: the Catch2 tests (unit, integration, db, s3:vsi_store)"
     tests/scripts/pg_tmp.sh ctest --test-dir build-asan -j2 --output-on-failure \
         -LE 'slow|heavy|conformance' -E '^s3:test_'
     unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
+    phase "clang check: waiting for it to finish"
+    bg_wait clang
+else
+    phase "clang check"
+    scripts/clang-check.sh
 fi
 
 if [ "$tsan" = 1 ]; then
