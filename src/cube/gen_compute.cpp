@@ -81,32 +81,83 @@ const SourceMap& MapCache::get(const InputInfo& in, size_t input, Resampling m, 
         if (d != m_digests.end()) {
             find(d->second);
         }
-        // A swath's coordinates, read again here when needed and freed on return. A lone
-        // swath's nearest or bilinear map is built from its packed lat/lon read a block of rows
-        // at a time when that applies (map_swath_rows: the ~160 MB of the whole arrays are never
-        // in memory), else from the whole geometry.
+        // A swath's coordinates, read again here when needed and freed on return. Its nearest
+        // or bilinear map is built from its packed lat/lon read a block of rows at a time when
+        // that applies (map_swath_rows: the ~160 MB of the whole arrays are never in memory),
+        // else from the whole geometry. A swath that another input of its shape may share a map
+        // with also needs its digest: computed from the blocks as the map is built (DigestingRows)
+        // when no earlier swath of its shape has its head_key, else in a read of its own first
+        // (equal digests then share the map without building it).
         std::optional<io::Geometry> read;
         std::optional<PixelMap> banded;
-        size_t banded_rows = 0;
+        size_t banded_rows = 0, digest_rows = 0;
         const io::Geometry* g = &in.geometry;
         const bool lone = input < m_lone.size() && m_lone[input];
+        const bool bandable = m == Resampling::Nearest || m == Resampling::Bilinear;
         std::unique_ptr<io::Input> file;
+        // A new reader of the swath's packed lat/lon; null when the file cannot give them so.
+        const auto open_rows = [&]() -> std::unique_ptr<io::SwathRows> {
+            auto rows = file->swath_rows();
+            if (rows &&
+                (rows->height != io::rows(in.geometry) || rows->width != io::cols(in.geometry))) {
+                throw InputError(
+                    "input '" + in.path + "' changed while gen ran: its geometry is 2-D lat/lon " +
+                        std::to_string(rows->height) + "x" + std::to_string(rows->width) +
+                        ", was " + io::describe(in.geometry),
+                    "Run again once the input is complete");
+            }
+            return rows;
+        };
+        const auto build_banded = [&](io::SwathRows& rows) {
+            banded = map_swath_rows(rows, m_grid, m, pool_for_each(threads), m_out_crs);
+            banded_rows = rows.block_rows;
+        };
+        const auto set_digest = [&](std::string digest) {
+            d = m_digests.emplace(input, std::move(digest)).first;
+            find(d->second);
+        };
         if (!map && io::shape_only(in.geometry)) {
             file = io::open_input(in.processor, in.path, in.params);
-            if (lone && (m == Resampling::Nearest || m == Resampling::Bilinear)) {
-                if (const auto rows = file->swath_rows()) {
-                    if (rows->height != io::rows(in.geometry) ||
-                        rows->width != io::cols(in.geometry)) {
-                        throw InputError("input '" + in.path +
-                                             "' changed while gen ran: its "
-                                             "geometry is 2-D lat/lon " +
-                                             std::to_string(rows->height) + "x" +
-                                             std::to_string(rows->width) + ", was " +
-                                             io::describe(in.geometry),
-                                         "Run again once the input is complete");
+            if (lone) {
+                if (bandable) {
+                    if (const auto rows = open_rows()) {
+                        build_banded(*rows);
                     }
-                    banded = map_swath_rows(*rows, m_grid, m, pool_for_each(threads), m_out_crs);
-                    banded_rows = rows->block_rows;
+                }
+            } else if (d == m_digests.end()) {
+                std::string head;
+                if (const auto rows = open_rows()) {
+                    head = io::head_key(*rows);
+                }
+                if (!head.empty()) {
+                    m_heads[input] = head;
+                    if (!may_share(input, head)) {
+                        if (bandable) {
+                            const auto rows = open_rows();
+                            io::DigestingRows digesting(*rows);
+                            build_banded(digesting);
+                            std::string digest = digesting.digest();
+                            if (banded && !digest.empty()) {
+                                set_digest(std::move(digest));
+                            }
+                        }
+                    } else {
+                        const auto rows = open_rows();
+                        std::string digest = io::digest(*rows);
+                        if (!digest.empty()) {
+                            digest_rows = rows->block_rows;
+                            set_digest(std::move(digest));
+                        }
+                    }
+                }
+                if (!map && !banded && bandable && d != m_digests.end()) {
+                    if (const auto rows = open_rows()) {
+                        build_banded(*rows);
+                    }
+                }
+            } else if (bandable) {
+                if (const auto rows = open_rows()) {
+                    build_banded(*rows);
                 }
             }
         }
@@ -122,10 +173,20 @@ const SourceMap& MapCache::get(const InputInfo& in, size_t input, Resampling m, 
             g = &*read;
         }
         if (d == m_digests.end()) {
-            d = m_digests
-                    .emplace(input, lone ? std::string() : io::digest(*g, pool_for_each(threads)))
-                    .first;
-            find(d->second);
+            if (lone) {
+                set_digest(std::string());
+            } else if (!io::shape_only(*g)) {
+                set_digest(io::digest(*g, pool_for_each(threads)));
+            } else {
+                // a banded map whose blocks did not all reach the digest (not expected)
+                const auto rows = open_rows();
+                std::string digest = rows ? io::digest(*rows) : std::string();
+                if (digest.empty()) {
+                    throw InternalError("no digest of input '" + in.path + "'");
+                }
+                digest_rows = rows->block_rows;
+                set_digest(std::move(digest));
+            }
         }
         const bool built = !map;
         if (built) {
@@ -142,6 +203,9 @@ const SourceMap& MapCache::get(const InputInfo& in, size_t input, Resampling m, 
                    (d->second.empty() ? ", no digest (no other input of its kind and shape)"
                                       : ", digest " + d->second.substr(0, 16)) +
                    (read ? ", its " + io::describe(*read) + " read again and freed" : "") +
+                   (digest_rows ? ", its " + io::describe(in.geometry) + " read in blocks of " +
+                                      std::to_string(digest_rows) + " rows for its digest"
+                                : "") +
                    (banded ? ", its " + io::describe(in.geometry) + " read again in blocks of " +
                                  std::to_string(banded_rows) + " rows"
                            : ""));
@@ -163,9 +227,25 @@ void MapCache::set_inputs(const std::vector<InputInfo>& inputs) {
         ++n[shape(in.geometry)];
     }
     m_lone.assign(inputs.size(), false);
+    m_shapes.clear();
     for (size_t i = 0; i < inputs.size(); ++i) {
         m_lone[i] = n[shape(inputs[i].geometry)] == 1;
+        m_shapes.push_back(shape(inputs[i].geometry));
     }
+}
+
+bool MapCache::may_share(size_t input, const std::string& head) const {
+    for (const auto& [j, digest] : m_digests) {
+        if (j == input || digest.empty() ||
+            (input < m_shapes.size() && j < m_shapes.size() && m_shapes[j] != m_shapes[input])) {
+            continue;
+        }
+        const auto h = m_heads.find(j);
+        if (h == m_heads.end() || h->second == head) {
+            return true; // its head unknown (its coordinates read whole), or equal
+        }
+    }
+    return false;
 }
 
 void MapCache::release(size_t input) {

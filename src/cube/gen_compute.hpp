@@ -7,6 +7,7 @@
 
 #include "baims/grid/grid.hpp"
 
+#include <array>
 #include <exception>
 #include <map>
 #include <memory>
@@ -47,6 +48,10 @@ public:
     void set_inputs(const std::vector<InputInfo>& inputs);
 
 private:
+    // Whether an input of known digest and of the shape of number `input` may have coordinates
+    // equal to its (an io::head_key equal to `head`, or not known).
+    bool may_share(size_t input, const std::string& head) const;
+
     struct Entry {
         std::string digest;
         Resampling method;
@@ -60,7 +65,10 @@ private:
     std::map<std::pair<size_t, int>, std::exception_ptr> m_failed;
     // io::digest of each input's geometry; empty when not computed (a lone input: m_lone)
     std::map<size_t, std::string> m_digests;
-    std::vector<bool> m_lone;      // per input: no other input of the same kind and shape
+    std::vector<bool> m_lone; // per input: no other input of the same kind and shape
+    std::vector<std::array<size_t, 3>> m_shapes; // per input: kind, rows, columns (set_inputs)
+    // io::head_key of the swaths read as blocks of packed rows (not lone ones)
+    std::map<size_t, std::string> m_heads;
     std::vector<Entry> m_distinct; // one per distinct (digest, method)
     std::map<const SourceMap*, io::Window> m_windows;
     size_t m_geometry_reads = 0;

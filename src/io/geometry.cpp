@@ -160,10 +160,12 @@ private:
 
 namespace {
 
+constexpr size_t PART = size_t{8} << 20;
+
 // A large array (a swath's lat/lon) as the digests of its parts of PART bytes (a fixed size: the
 // digest does not depend on how many threads hash them), hashed in parallel by for_each.
+
 template <class V> void add_parts(Hash256& h, const V& v, const DigestForEach& for_each) {
-    constexpr size_t PART = size_t{8} << 20;
     const auto* p = reinterpret_cast<const unsigned char*>(v.data());
     const size_t bytes = v.size() * sizeof(v[0]), parts = (bytes + PART - 1) / PART;
     std::vector<std::string> hx(parts);
@@ -214,6 +216,189 @@ std::string digest(const Geometry& g, const DigestForEach& for_each) {
         add_parts(h, s.lat_packed, for_each);
         add_parts(h, s.lon_packed, for_each);
     }
+    return h.hex();
+}
+
+namespace {
+
+// One packed coordinate of a SwathDigest: the digests of its full parts of PART bytes, and the
+// part being hashed.
+struct PartsStream {
+    std::vector<std::string> hexes;
+    Hash256 part;
+    size_t part_bytes = 0;
+    std::uint64_t elements = 0;
+
+    void add(const std::int32_t* v, size_t n) {
+        elements += n;
+        const auto* p = reinterpret_cast<const unsigned char*>(v);
+        size_t bytes = n * sizeof(std::int32_t);
+        while (bytes > 0) {
+            const size_t k = std::min(bytes, PART - part_bytes);
+            part.add(p, k);
+            part_bytes += k;
+            p += k;
+            bytes -= k;
+            if (part_bytes == PART) {
+                hexes.push_back(part.hex());
+                part = Hash256();
+                part_bytes = 0;
+            }
+        }
+    }
+    // As add_parts of the whole array.
+    void finish(Hash256& h) const {
+        h.add_value(elements);
+        for (const auto& x : hexes) {
+            h.add_string(x);
+        }
+        if (part_bytes > 0) {
+            Hash256 last = part;
+            h.add_string(last.hex());
+        }
+    }
+};
+
+} // namespace
+
+struct SwathDigest::Impl {
+    size_t height, width;
+    double lat_scale, lat_offset, lon_scale, lon_offset;
+    size_t rows_added = 0;
+    PartsStream lat, lon;
+};
+
+SwathDigest::SwathDigest(const SwathRows& rows)
+    : m_impl(std::make_unique<Impl>(Impl{rows.height,
+                                         rows.width,
+                                         rows.lat_scale,
+                                         rows.lat_offset,
+                                         rows.lon_scale,
+                                         rows.lon_offset,
+                                         0,
+                                         {},
+                                         {}})) {}
+
+SwathDigest::~SwathDigest() = default;
+
+void SwathDigest::add(const std::int32_t* lat, const std::int32_t* lon, size_t n) {
+    Impl& d = *m_impl;
+    if (d.rows_added + n > d.height) {
+        throw InternalError("SwathDigest::add: " + std::to_string(d.rows_added + n) + " rows of " +
+                            std::to_string(d.height));
+    }
+    d.lat.add(lat, n * d.width);
+    d.lon.add(lon, n * d.width);
+    d.rows_added += n;
+}
+
+bool SwathDigest::complete() const {
+    return m_impl->rows_added == m_impl->height;
+}
+
+std::string SwathDigest::hex() const {
+    if (!complete()) {
+        throw InternalError("SwathDigest::hex before every row was added");
+    }
+    const Impl& d = *m_impl;
+    // As digest() of the LatLon2D (no double arrays, the packed ones).
+    Hash256 h;
+    h.add_value(static_cast<std::uint64_t>(Geometry(LatLon2D{}).index()));
+    h.add_value(static_cast<std::uint64_t>(d.height));
+    h.add_value(static_cast<std::uint64_t>(d.width));
+    h.add_value(d.lat_scale);
+    h.add_value(d.lat_offset);
+    h.add_value(d.lon_scale);
+    h.add_value(d.lon_offset);
+    h.add_value(std::uint64_t{0}); // lat (doubles): none
+    h.add_value(std::uint64_t{0}); // lon (doubles): none
+    d.lat.finish(h);
+    d.lon.finish(h);
+    return h.hex();
+}
+
+DigestingRows::DigestingRows(SwathRows& inner)
+    : m_inner(inner)
+    , m_digest(inner) {
+    height = inner.height;
+    width = inner.width;
+    block_rows = inner.block_rows;
+    lat_scale = inner.lat_scale;
+    lat_offset = inner.lat_offset;
+    lon_scale = inner.lon_scale;
+    lon_offset = inner.lon_offset;
+}
+
+bool DigestingRows::read(size_t k, std::int32_t* lat, std::int32_t* lon, std::uint32_t& jump) {
+    const bool ok = m_inner.read(k, lat, lon, jump);
+    if (!ok || k != m_next) {
+        m_ok = false;
+    } else if (m_ok) {
+        m_digest.add(lat, lon, std::min(height, (k + 1) * block_rows) - k * block_rows);
+        ++m_next;
+    }
+    return ok;
+}
+
+std::string DigestingRows::digest() const {
+    return m_ok && m_digest.complete() ? m_digest.hex() : std::string();
+}
+
+namespace {
+
+// Reads rows' blocks in order from the first; each block's rows go to take(lat, lon, first row,
+// rows) until it returns false or the swath ends. False when a block cannot be held packed.
+template <class Take> bool read_blocks(SwathRows& rows, Take&& take) {
+    const size_t W = rows.width, B = rows.block_rows;
+    if (B == 0) {
+        throw InternalError("a SwathRows without blocks");
+    }
+    std::vector<std::int32_t> lat(std::min(B, rows.height) * W), lon(lat.size());
+    for (size_t k = 0; k * B < rows.height; ++k) {
+        std::uint32_t jump = 0;
+        if (!rows.read(k, lat.data(), lon.data(), jump)) {
+            return false;
+        }
+        if (!take(lat.data(), lon.data(), k * B, std::min(rows.height, (k + 1) * B) - k * B)) {
+            break;
+        }
+    }
+    return true;
+}
+
+} // namespace
+
+std::string digest(SwathRows& rows) {
+    SwathDigest d(rows);
+    const bool ok =
+        read_blocks(rows, [&](const std::int32_t* lat, const std::int32_t* lon, size_t, size_t n) {
+            d.add(lat, lon, n);
+            return true;
+        });
+    return ok ? d.hex() : std::string();
+}
+
+std::string head_key(SwathRows& rows) {
+    constexpr size_t HEAD = 8;
+    const size_t W = rows.width, head = std::min(HEAD, rows.height);
+    Hash256 h, lon_rows;
+    h.add_value(static_cast<std::uint64_t>(rows.height));
+    h.add_value(static_cast<std::uint64_t>(W));
+    h.add_value(rows.lat_scale);
+    h.add_value(rows.lat_offset);
+    h.add_value(rows.lon_scale);
+    h.add_value(rows.lon_offset);
+    const bool ok = read_blocks(
+        rows, [&](const std::int32_t* lat, const std::int32_t* lon, size_t r0, size_t n) {
+            const size_t take = std::min(n, head - r0);
+            h.add(lat, take * W * sizeof(std::int32_t));
+            lon_rows.add(lon, take * W * sizeof(std::int32_t));
+            return r0 + take < head;
+        });
+    if (!ok) {
+        return {};
+    }
+    h.add_string(lon_rows.hex());
     return h.hex();
 }
 

@@ -341,6 +341,70 @@ class SwathMaps(TempDirTest):
             self.assertGreater(int(ins.sum()), 1000)
 
 
+    def test_packed_swaths_digest_as_their_maps_are_built(self):
+        """Four swaths of one shape with int32 lat/lon in deflated chunks of 8 rows (read a
+        block of rows at a time, never whole): A; B on A's lat/lon; C shifted 0.03 degrees
+        north; D equal to A in its first 8 rows, one row further down moved. A's digest is
+        computed from the blocks its map is built from; B, whose first rows match A's, is
+        read once for its digest and shares A's map; C's first rows match no earlier swath's:
+        its map and digest come from one read; D's first rows match A's, its digest does not:
+        read for its digest, then for its map. Each slice equals the numpy nearest reference
+        on its own lat/lon."""
+        r, c, lat, lon = synthetic_swath()
+        lat_c = np.round((lat + 0.03) * 1e6) / 1e6
+        lat_d = lat.copy()
+        lat_d[20] += 0.004
+        rng = np.random.default_rng(7)
+        vals, paths = [], []
+        ilon = np.round(lon * 1e6).astype("i4")
+        for name, la, day in (("a", lat, 1), ("b", lat, 2), ("c", lat_c, 3), ("d", lat_d, 4)):
+            v = rng.uniform(0.0, 10.0, lat.shape).astype("f4")
+            ilat = np.round(la * 1e6).astype("i4")
+            vals.append((v, ilat))
+            paths.append(self.p(f"{name}.nc"))
+            with netCDF4.Dataset(paths[-1], "w") as ds:
+                ds.createDimension("y", lat.shape[0])
+                ds.createDimension("x", lat.shape[1])
+                t0 = f"{day:02d}-APR-2017 10:27:29.454657"
+                ds.start_date, ds.stop_date = t0, t0.replace("10:27", "10:30")
+                for vn, a, units in (("lat", ilat, "degrees_north"),
+                                     ("lon", ilon, "degrees_east")):
+                    x = ds.createVariable(vn, "i4", ("y", "x"), zlib=True, chunksizes=(8, 16))
+                    x.set_auto_maskandscale(False)
+                    x.units = units
+                    x.scale_factor = 1e-6
+                    x[:] = a
+                ds.createVariable("v", "f4", ("y", "x"))[:] = v
+        region, size = (9.9513, 54.7517, 11.3513, 55.8517), (70, 55)
+        cfg = self.p("gen.yml")
+        write_config(cfg, region, size, self.p("packed.zarr"), resampling="nearest",
+                     extra="input_processor_name: curvilinear\n")
+        p = run(["--log-level", "debug", "gen", "-c", cfg] + paths, check=0)
+        lines = [ln for ln in p.stderr.splitlines() if "resampling map (nearest) of input" in ln]
+        self.assertEqual(len(lines), 4, p.stderr)
+        whole = "2-D lat/lon 30x40"
+        digest_read = f", its {whole} read in blocks of 8 rows for its digest"
+        map_read = f", its {whole} read again in blocks of 8 rows"
+        for ln, path, how, tail in zip(lines, paths, ("built", "shared", "built", "built"),
+                                       (map_read, digest_read, map_read, digest_read + map_read)):
+            self.assertIn(f"of input '{path}': {how}, digest ", ln)
+            self.assertTrue(ln.endswith(tail), ln)
+        digests = [ln.split("digest ")[1][:16] for ln in lines]
+        self.assertEqual(digests[0], digests[1])
+        self.assertEqual(len(set(digests)), 3, digests)
+        with xr.open_zarr(self.p("packed.zarr"), decode_times=False) as cube:
+            got = cube["v"].values
+        self.assertEqual(got.shape[0], 4)
+        for k in range(4):
+            v, ilat = vals[k]
+            # the doubles baims decodes: stored integer * 1e-6
+            exp, ins = nearest_reference(v.astype("f8"), ilat.astype("f8") * 1e-6,
+                                         ilon.astype("f8") * 1e-6, region, size)
+            same = (got[k] == exp.astype("f4")) | (np.isnan(got[k]) & np.isnan(exp))
+            self.assertTrue(same.all(), f"slice {k}: {np.count_nonzero(~same)} differ")
+            self.assertGreater(int(ins.sum()), 1000)
+
+
 def corrupt_lat_chunk(path):
     """Damages the deflated chunk of `lat` (the first compressed variable the file holds, written
     by write_swath_nc with zlib on lat/lon): the file still opens and `v` still reads, `lat` does

@@ -103,6 +103,54 @@ public:
     virtual bool read(size_t k, std::int32_t* lat, std::int32_t* lon, std::uint32_t& jump) = 0;
 };
 
+// io::digest of a swath whose packed lat/lon are fed a block of rows at a time, in order (a
+// SwathRows' blocks): hex() equals io::digest of the LatLon2D whose lat_packed/lon_packed hold the
+// same integers with the same scales and offsets, without the whole arrays in memory.
+class SwathDigest {
+public:
+    explicit SwathDigest(const SwathRows& rows);
+    ~SwathDigest();
+    SwathDigest(const SwathDigest&) = delete;
+    SwathDigest& operator=(const SwathDigest&) = delete;
+    // The next n rows (n * width integers of each coordinate).
+    void add(const std::int32_t* lat, const std::int32_t* lon, size_t n);
+    // True once every row has been added.
+    bool complete() const;
+    // The digest; throws InternalError before complete().
+    std::string hex() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+// A SwathRows that passes on the blocks of another (its fields copied from it) and feeds each
+// block it reads, in order, to a SwathDigest: cube::map_swath_rows through it gives the map and
+// the swath's digest in one read.
+class DigestingRows final : public SwathRows {
+public:
+    explicit DigestingRows(SwathRows& inner);
+    bool read(size_t k, std::int32_t* lat, std::int32_t* lon, std::uint32_t& jump) override;
+    // io::digest of the swath; empty unless every block was read, in order, and given packed.
+    std::string digest() const;
+
+private:
+    SwathRows& m_inner;
+    SwathDigest m_digest;
+    size_t m_next = 0; // the block expected next
+    bool m_ok = true;
+};
+
+// io::digest of the swath a new SwathRows reads (all of its blocks); empty when a block cannot be
+// held packed (SwathRows::read false).
+std::string digest(SwathRows& rows);
+// A key of a swath's size, scales, offsets and first rows (at most 8), read from a new SwathRows
+// (its first block or blocks): swaths of different keys have different io::digests, so gen
+// computes a swath's whole digest before building its map only when another swath of its shape
+// has its key (SwathDigest gives the digest of the others as their maps are built). Empty when
+// a block cannot be held packed.
+std::string head_key(SwathRows& rows);
+
 size_t rows(const Geometry& g);
 size_t cols(const Geometry& g);
 // A LatLon2D with its size but without its coordinates (Input::geometry_shape, or after

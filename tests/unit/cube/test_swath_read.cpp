@@ -482,3 +482,101 @@ TEST_CASE("swath rows: each block's integers and longitude jump", "[cube][swath]
     }
     std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("swath rows: the digest read a block at a time equals the whole-array digest",
+          "[cube][swath]") {
+    // io::digest of the reader's blocks (SwathDigest through io::digest(SwathRows&) and through
+    // DigestingRows under map_swath_rows) against io::digest of the whole LatLon2D; swaths of
+    // 1100 x 1920 cells: 8.4 MB per coordinate, so two parts of 8 MiB each, the first part
+    // ending inside a block whatever the chunking.
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("baims-swath-digest-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const size_t h = 1100, w = 1920;
+    std::vector<std::int32_t> lat(h * w), lon(h * w);
+    for (size_t r = 0; r < h; ++r) {
+        for (size_t c = 0; c < w; ++c) {
+            lat[r * w + c] = static_cast<std::int32_t>(54000000 + 500 * r + 10 * c + (r * c) % 7);
+            lon[r * w + c] = static_cast<std::int32_t>(10000000 + 300 * c - 100 * r + (r + c) % 5);
+        }
+    }
+    lat[3 * w + 17] = FILL;
+    lon[900 * w + 1000] = FILL;
+    const auto whole = [](const std::filesystem::path& p) {
+        return io::digest(io::Geometry(read_swath(p)));
+    };
+    const auto streamed = [](const std::filesystem::path& p) {
+        const auto in = io::open_input("curvilinear", p);
+        const auto rows = in->swath_rows();
+        REQUIRE(rows);
+        return io::digest(*rows);
+    };
+    const auto head = [](const std::filesystem::path& p) {
+        const auto in = io::open_input("curvilinear", p);
+        const auto rows = in->swath_rows();
+        REQUIRE(rows);
+        return io::head_key(*rows);
+    };
+    std::string first, first_head;
+    for (const auto& chunk : {std::array<size_t, 2>{37, 500}, std::array<size_t, 2>{256, 1920},
+                              std::array<size_t, 2>{0, 0}}) {
+        const auto path = dir / ("d" + std::to_string(chunk[0]) + ".nc");
+        write_swath(path, lat, lon, true, 1e-6, h, w, chunk);
+        const std::string a = whole(path), b = streamed(path), k = head(path);
+        CHECK(a.size() == 64);
+        CHECK(b == a);
+        CHECK(k.size() == 64);
+        // the digest and the head key are of the values, not of how the file stores them
+        if (first.empty()) {
+            first = a;
+            first_head = k;
+        }
+        CHECK(a == first);
+        CHECK(k == first_head);
+    }
+    // A change below the first 8 rows: the head key stays, the digest changes (both ways); in
+    // row 3 or in the longitudes' scale: the head key changes.
+    {
+        auto lat2 = lat;
+        lat2[1000 * w + 3] += 1;
+        const auto path = dir / "row1000.nc";
+        write_swath(path, lat2, lon, true, 1e-6, h, w, {37, 500});
+        CHECK(head(path) == first_head);
+        CHECK(streamed(path) == whole(path));
+        CHECK(streamed(path) != first);
+        auto lon3 = lon;
+        lon3[3 * w + 1919] -= 1;
+        write_swath(dir / "row3.nc", lat, lon3, true, 1e-6, h, w, {37, 500});
+        CHECK(head(dir / "row3.nc") != first_head);
+        write_swath(dir / "scale.nc", lat, lon, true, 1e-7, h, w, {37, 500});
+        CHECK(head(dir / "scale.nc") != first_head);
+        CHECK(streamed(dir / "scale.nc") == whole(dir / "scale.nc"));
+    }
+    // Through DigestingRows under the banded map (a smaller swath): the same map and the whole
+    // digest; blocks read out of order give no digest.
+    {
+        std::vector<std::int32_t> blat, blon;
+        bent_swath(300, 90, 0, blat, blon);
+        const auto path = dir / "bent.nc";
+        write_swath(path, blat, blon, true, 1e-6, 300, 90, {37, 40});
+        const grid::Grid out({9.5, 53.8, 16.5, 60.5}, 700, 670);
+        const auto in = io::open_input("curvilinear", path);
+        const auto rows = in->swath_rows();
+        REQUIRE(rows);
+        io::DigestingRows digesting(*rows);
+        CHECK(digesting.block_rows == 37);
+        const auto m = cube::map_swath_rows(digesting, out, cube::Resampling::Nearest, serial);
+        REQUIRE(m);
+        same_map(*m, map(read_swath(path), out, cube::Resampling::Nearest));
+        CHECK(digesting.digest() == whole(path));
+        const auto rows2 = in->swath_rows();
+        io::DigestingRows skipping(*rows2);
+        std::vector<std::int32_t> a(37 * 90), b(37 * 90);
+        std::uint32_t jump = 0;
+        for (size_t k = 0; k * 37 < 300; k += k == 2 ? 2 : 1) {
+            REQUIRE(skipping.read(k, a.data(), b.data(), jump));
+        }
+        CHECK(skipping.digest().empty());
+    }
+    std::filesystem::remove_all(dir);
+}
