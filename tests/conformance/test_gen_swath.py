@@ -260,6 +260,23 @@ def write_swath_nc(path, lat, lon, day, variables, zlib=False):
             v[:] = a
 
 
+def write_packed_swath_nc(path, ilat, ilon, day, v):
+    """A curvilinear NetCDF file with int32 lat/lon (scale 1e-6) in deflated chunks of 8 x 16
+    (read by baims a chunk row at a time) and a float32 variable v."""
+    with netCDF4.Dataset(path, "w") as ds:
+        ds.createDimension("y", ilat.shape[0])
+        ds.createDimension("x", ilat.shape[1])
+        t0 = f"{day:02d}-APR-2017 10:27:29.454657"
+        ds.start_date, ds.stop_date = t0, t0.replace("10:27", "10:30")
+        for name, a, units in (("lat", ilat, "degrees_north"), ("lon", ilon, "degrees_east")):
+            x = ds.createVariable(name, "i4", ("y", "x"), zlib=True, chunksizes=(8, 16))
+            x.set_auto_maskandscale(False)
+            x.units = units
+            x.scale_factor = 1e-6
+            x[:] = a
+        ds.createVariable("v", "f4", ("y", "x"))[:] = v
+
+
 def scene_time(day):
     return days(dt.datetime(2017, 4, day, 10, 28, 59, 454657))
 
@@ -362,19 +379,7 @@ class SwathMaps(TempDirTest):
             ilat = np.round(la * 1e6).astype("i4")
             vals.append((v, ilat))
             paths.append(self.p(f"{name}.nc"))
-            with netCDF4.Dataset(paths[-1], "w") as ds:
-                ds.createDimension("y", lat.shape[0])
-                ds.createDimension("x", lat.shape[1])
-                t0 = f"{day:02d}-APR-2017 10:27:29.454657"
-                ds.start_date, ds.stop_date = t0, t0.replace("10:27", "10:30")
-                for vn, a, units in (("lat", ilat, "degrees_north"),
-                                     ("lon", ilon, "degrees_east")):
-                    x = ds.createVariable(vn, "i4", ("y", "x"), zlib=True, chunksizes=(8, 16))
-                    x.set_auto_maskandscale(False)
-                    x.units = units
-                    x.scale_factor = 1e-6
-                    x[:] = a
-                ds.createVariable("v", "f4", ("y", "x"))[:] = v
+            write_packed_swath_nc(paths[-1], ilat, ilon, day, v)
         region, size = (9.9513, 54.7517, 11.3513, 55.8517), (70, 55)
         cfg = self.p("gen.yml")
         write_config(cfg, region, size, self.p("packed.zarr"), resampling="nearest",
@@ -430,11 +435,25 @@ class SwathUnreadableLatLon(TempDirTest):
         """A swath whose lat/lon are read only when its map is built (after the scan): a damaged
         lat chunk must skip that input like any unreadable input (exit 8, the other day written
         and equal to the reference), and stop the run with --fail-fast (exit 4, one line)."""
+        self.check_damaged_lat(packed=False)
+
+    def test_packed_swath_with_damaged_lat_is_skipped(self):
+        """The same with int32 lat/lon read a chunk row at a time: the damaged chunk is in the
+        first rows, which the second swath of the shape reads first (for its head key)."""
+        self.check_damaged_lat(packed=True)
+
+    def check_damaged_lat(self, packed):
         r, c, lat, lon = synthetic_swath()
+        if packed:
+            ilat, ilon = np.round(lat * 1e6).astype("i4"), np.round(lon * 1e6).astype("i4")
+            lat, lon = ilat.astype("f8") * 1e-6, ilon.astype("f8") * 1e-6
         good, bad = self.p("good.nc"), self.p("bad.nc")
         v = ((r * 3 + c) % 17).astype("f4")
         for path, day in ((good, 1), (bad, 2)):
-            write_swath_nc(path, lat, lon, day, {"v": (v, {})}, zlib=True)
+            if packed:
+                write_packed_swath_nc(path, ilat, ilon, day, v)
+            else:
+                write_swath_nc(path, lat, lon, day, {"v": (v, {})}, zlib=True)
         corrupt_lat_chunk(bad)
         region, size = (9.9513, 54.7517, 11.3513, 55.8517), (70, 55)
         cfg = self.p("gen.yml")
