@@ -118,44 +118,33 @@ const SourceMap& MapCache::get(const InputInfo& in, size_t input, Resampling m, 
         };
         if (!map && io::shape_only(in.geometry)) {
             file = io::open_input(in.processor, in.path, in.params);
-            if (lone) {
-                if (bandable) {
-                    if (const auto rows = open_rows()) {
-                        build_banded(*rows);
-                    }
-                }
-            } else if (d == m_digests.end()) {
+            if (!lone && d == m_digests.end()) {
                 std::string head;
                 if (const auto rows = open_rows()) {
                     head = io::head_key(*rows);
                 }
                 if (!head.empty()) {
                     m_heads[input] = head;
-                    if (!may_share(input, head)) {
-                        if (bandable) {
-                            const auto rows = open_rows();
-                            io::DigestingRows digesting(*rows);
-                            build_banded(digesting);
-                            std::string digest = digesting.digest();
-                            if (banded && !digest.empty()) {
-                                set_digest(std::move(digest));
-                            }
-                        }
-                    } else {
+                    if (may_share(input, head)) {
                         const auto rows = open_rows();
                         std::string digest = io::digest(*rows);
                         if (!digest.empty()) {
                             digest_rows = rows->block_rows;
-                            set_digest(std::move(digest));
+                            set_digest(std::move(digest)); // may find the map to share
+                        }
+                    } else if (bandable) {
+                        const auto rows = open_rows();
+                        io::DigestingRows digesting(*rows);
+                        build_banded(digesting);
+                        if (banded) {
+                            set_digest(digesting.digest());
                         }
                     }
                 }
-                if (!map && !banded && bandable && d != m_digests.end()) {
-                    if (const auto rows = open_rows()) {
-                        build_banded(*rows);
-                    }
-                }
-            } else if (bandable) {
+            }
+            // Not built above and not shared: banded where it applies (a swath of unknown
+            // digest that needs one is read whole below, and takes its digest from that).
+            if (!map && !banded && bandable && (lone || d != m_digests.end())) {
                 if (const auto rows = open_rows()) {
                     build_banded(*rows);
                 }
@@ -175,18 +164,13 @@ const SourceMap& MapCache::get(const InputInfo& in, size_t input, Resampling m, 
         if (d == m_digests.end()) {
             if (lone) {
                 set_digest(std::string());
-            } else if (!io::shape_only(*g)) {
-                set_digest(io::digest(*g, pool_for_each(threads)));
             } else {
-                // a banded map whose blocks did not all reach the digest (not expected)
-                const auto rows = open_rows();
-                std::string digest = rows ? io::digest(*rows) : std::string();
-                if (digest.empty()) {
-                    throw InternalError("no digest of input '" + in.path + "'");
-                }
-                digest_rows = rows->block_rows;
-                set_digest(std::move(digest));
+                set_digest(io::digest(*g, pool_for_each(threads)));
             }
+        }
+        if (!lone && d->second.empty()) {
+            // (a banded map comes with its digest: map_swath_rows reads every block in order)
+            throw InternalError("no digest of swath input '" + in.path + "'");
         }
         const bool built = !map;
         if (built) {
