@@ -1,4 +1,5 @@
-// baims gen: build or extend a Zarr cube from CF NetCDF inputs (docs/cli/gen.md).
+// baims gen: build or extend a Zarr cube from NetCDF (regular, projected, swath), GeoTIFF or
+// Sentinel-2 SAFE inputs (docs/cli/gen.md).
 
 #include "common.hpp"
 
@@ -120,7 +121,9 @@ int run_gen(const GenOptions& o, const GlobalOptions& g, const std::string& comm
 
 void register_gen(CLI::App& app, Registry& registry, const std::optional<std::string>& word) {
     auto opts = std::make_shared<GenOptions>();
-    auto* sub = app.add_subcommand("gen", "Build or extend a Zarr data cube from CF NetCDF inputs");
+    auto* sub =
+        app.add_subcommand("gen", "Build or extend a Zarr data cube from NetCDF (regular, "
+                                  "projected or swath), GeoTIFF or Sentinel-2 L2A SAFE inputs");
     if (!builds(*sub, word)) {
         registry.push_back({"gen", sub, {}});
         return;

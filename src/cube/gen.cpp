@@ -44,6 +44,15 @@ std::string crs_label(const std::optional<io::CubeCrs>& crs) {
                              : "EPSG:" + crs->epsg + " (" + crs->name + ")";
 }
 
+// "metres of EPSG:3035 (ETRS89-extended / LAEA Europe)": what a projected cube's x/y are in.
+std::string crs_units_text(const io::CubeCrs& crs) {
+    const std::string u = crs.units == "m"    ? "metres"
+                          : crs.units == "km" ? "kilometres"
+                          : crs.units == "ft" ? "feet"
+                                              : crs.units;
+    return u + " of " + crs_label(crs);
+}
+
 } // namespace
 
 int GenResult::exit_code() const {
@@ -281,7 +290,8 @@ GenResult generate(const GenRequest& req) {
                      : open_for_create(out_path);
     }
 
-    MapCache maps(g, c.crs ? c.crs->proj : std::string());
+    MapCache maps(g, c.crs ? c.crs->proj : std::string(),
+                  c.crs ? crs_units_text(*c.crs) : std::string());
     maps.set_inputs(inputs);
     ComputeContext ctx{
         g, cy, cx, vars, inputs, maps, std::max(req.threads, 1), req.partition, req.partitions};

@@ -34,12 +34,14 @@ io::Window read_window(const io::Input& file, const InputInfo& in, size_t input,
         return all;
     }
     io::Window w{all.row1, 0, all.col1, 0};
+    bool mapped = false;
     try {
         for (const auto& v : vars) {
             if (!exprs && !file.find(v.input)) {
                 continue; // not read from this input
             }
             const io::Window u = maps->window(in, input, v.resampling, threads);
+            mapped = true;
             if (!u.empty()) {
                 w = {std::min(w.row0, u.row0), std::max(w.row1, u.row1), std::min(w.col0, u.col0),
                      std::max(w.col1, u.col1)};
@@ -47,6 +49,9 @@ io::Window read_window(const io::Input& file, const InputInfo& in, size_t input,
         }
     } catch (const ConfigError&) {
         return all; // a map that cannot be made for the output: compute_slice says so
+    }
+    if (mapped && w.empty()) {
+        maps->no_cell_in_region(input, in.path);
     }
     // An InputError (a swath whose lat/lon cannot be read when its map is built) goes to
     // load_slice's caller as this slice's error: the input is skipped (exit 8), or the run stops
@@ -244,6 +249,25 @@ void MapCache::release(size_t input) {
         m_windows.erase(e.map.get());
         return true;
     });
+}
+
+void MapCache::no_cell_in_region(size_t input, const std::string& path) {
+    std::lock_guard lock(m_mutex);
+    if (!m_outside.insert(input).second) {
+        return;
+    }
+    const grid::Box& b = m_grid.extent();
+    const auto num = [](double x) {
+        std::string t = std::to_string(x);
+        t.erase(t.find_last_not_of('0') + 1);
+        return t.back() == '.' ? t.substr(0, t.size() - 1) : t;
+    };
+    log::warn("input '" + path + "' has no cell in the output region [" + num(b.xmin) + ", " +
+              num(b.ymin) + ", " + num(b.xmax) + ", " + num(b.ymax) + "], in " +
+              (m_units.empty() ? "degrees of longitude and latitude" : m_units) +
+              ": its slices are empty. If that is not meant, check that output_region " +
+              (m_units.empty() ? "" : "is given in the units of output_crs and ") +
+              "covers the input");
 }
 
 io::Window MapCache::window(const InputInfo& in, size_t input, Resampling m, int threads) {

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string_view>
 #include <utility>
 
@@ -24,9 +25,12 @@ namespace baims::cube::gen {
 class MapCache {
 public:
     // out_crs: the output grid's CRS for PROJ (io::CubeCrs::proj), empty for lat/lon.
-    explicit MapCache(const grid::Grid& g, std::string out_crs = {})
+    // units: what the grid's coordinates are in, for messages ("metres of EPSG:3035"; empty:
+    // degrees of longitude and latitude).
+    explicit MapCache(const grid::Grid& g, std::string out_crs = {}, std::string units = {})
         : m_grid(g)
-        , m_out_crs(std::move(out_crs)) {}
+        , m_out_crs(std::move(out_crs))
+        , m_units(std::move(units)) {}
 
     // The map of input number `input` (in) for method m; computed on first use, spread over
     // `threads` threads. Safe to call from several threads; the first call for a shape_only
@@ -40,6 +44,10 @@ public:
     // later input on the same coordinates builds it again); the other maps stay for sharing
     // (they are small or cheap next to a swath's). Bounds the memory of a run over many swaths.
     void release(size_t input);
+    // Input number `input` (path) has no cell that its maps use: a warning, once per input,
+    // that its slices are empty, naming the output region and its units (an output_region given
+    // in degrees for a projected output_crs gives such a cube).
+    void no_cell_in_region(size_t input, const std::string& path);
     // How many times an input's geometry was read again for a map (tests).
     size_t geometry_reads() const { return m_geometry_reads; }
     // The run's inputs (gen, after the scan): an input whose kind of geometry and shape (rows,
@@ -60,7 +68,9 @@ private:
     };
     grid::Grid m_grid;
     std::string m_out_crs;
+    std::string m_units;
     std::mutex m_mutex;
+    std::set<size_t> m_outside; // inputs warned about by no_cell_in_region
     std::map<std::pair<size_t, int>, std::shared_ptr<const SourceMap>> m_maps;
     std::map<std::pair<size_t, int>, std::exception_ptr> m_failed;
     // io::digest of each input's geometry; empty when not computed (a lone input: m_lone)

@@ -410,6 +410,47 @@ class SwathMaps(TempDirTest):
             self.assertGreater(int(ins.sum()), 1000)
 
 
+    def test_input_outside_the_region_is_named(self):
+        """An input with no cell in the output region gives an empty slice, exit 0 and one
+        warning that names it, the region and the region's units; an input that overlaps the
+        region gives none. The operator's mistake it is for: an output_region in degrees for a
+        projected output_crs (metres), where every slice is empty."""
+        r, c, lat, lon = synthetic_swath()
+        v = ((r * 3 + c) % 17).astype("f4")
+        inside, far = self.p("inside.nc"), self.p("far.nc")
+        write_swath_nc(inside, lat, lon, 1, {"v": (v, {})})
+        write_swath_nc(far, lat, lon + 20.0, 2, {"v": (v, {})})
+        region, size = (9.9513, 54.7517, 11.3513, 55.8517), (70, 55)
+        text = "[9.9513, 54.7517, 11.3513, 55.8517]"
+        cfg = self.p("gen.yml")
+        write_config(cfg, region, size, self.p("out.zarr"), resampling="nearest",
+                     extra="input_processor_name: curvilinear\n")
+        p = run(["gen", "-c", cfg, inside, far], check=0)
+        warn = [ln for ln in p.stderr.splitlines() if "no cell in the output region" in ln]
+        self.assertEqual(len(warn), 1, p.stderr)
+        self.assertTrue(warn[0].endswith(
+            f"warning: input '{far}' has no cell in the output region {text}, in degrees of "
+            "longitude and latitude: its slices are empty. If that is not meant, check that "
+            "output_region covers the input"), warn[0])
+        with xr.open_zarr(self.p("out.zarr"), decode_times=False) as cube:
+            got = cube["v"].values
+        self.assertEqual(got.shape[0], 2)
+        self.assertGreater(int(np.count_nonzero(~np.isnan(got[0]))), 1000)
+        self.assertTrue(np.isnan(got[1]).all())
+        # the same numbers as metres of EPSG:3035: the overlapping input has no cell there
+        cfg = self.p("laea.yml")
+        write_config(cfg, region, size, self.p("laea.zarr"), resampling="nearest",
+                     extra="input_processor_name: curvilinear\noutput_crs: EPSG:3035\n")
+        p = run(["gen", "-c", cfg, inside], check=0)
+        warn = [ln for ln in p.stderr.splitlines() if "no cell in the output region" in ln]
+        self.assertEqual(len(warn), 1, p.stderr)
+        self.assertTrue(warn[0].endswith(
+            f"warning: input '{inside}' has no cell in the output region {text}, in metres of "
+            "EPSG:3035 (ETRS89-extended / LAEA Europe): its slices are empty. If that is not "
+            "meant, check that output_region is given in the units of output_crs and covers "
+            "the input"), warn[0])
+
+
 def corrupt_lat_chunk(path):
     """Damages the deflated chunk of `lat` (the first compressed variable the file holds, written
     by write_swath_nc with zlib on lat/lon): the file still opens and `v` still reads, `lat` does
