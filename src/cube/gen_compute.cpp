@@ -91,8 +91,9 @@ const SourceMap& MapCache::get(const InputInfo& in, size_t input, Resampling m, 
         // that applies (map_swath_rows: the ~160 MB of the whole arrays are never in memory),
         // else from the whole geometry. A swath that another input of its shape may share a map
         // with also needs its digest: computed from the blocks as the map is built (DigestingRows)
-        // when no earlier swath of its shape has its head_key, else in a read of its own first
-        // (equal digests then share the map without building it).
+        // when no earlier swath of its shape has its head key (io::HeadRows: the first block, read
+        // once for the key and the map), else in a read of its own first (equal digests then
+        // share the map without building it).
         std::optional<io::Geometry> read;
         std::optional<PixelMap> banded;
         size_t banded_rows = 0, digest_rows = 0;
@@ -124,22 +125,21 @@ const SourceMap& MapCache::get(const InputInfo& in, size_t input, Resampling m, 
         if (!map && io::shape_only(in.geometry)) {
             file = io::open_input(in.processor, in.path, in.params);
             if (!lone && d == m_digests.end()) {
-                std::string head;
-                if (const auto rows = open_rows()) {
-                    head = io::head_key(*rows);
+                const auto rows = open_rows();
+                std::optional<io::HeadRows> headed;
+                if (rows) {
+                    headed.emplace(*rows); // its first block, read once for the key and the map
                 }
-                if (!head.empty()) {
-                    m_heads[input] = head;
-                    if (may_share(input, head)) {
-                        const auto rows = open_rows();
-                        std::string digest = io::digest(*rows);
+                if (headed && !headed->key().empty()) {
+                    m_heads[input] = headed->key();
+                    if (may_share(input, headed->key())) {
+                        std::string digest = io::digest(*headed);
                         if (!digest.empty()) {
-                            digest_rows = rows->block_rows;
+                            digest_rows = headed->block_rows;
                             set_digest(std::move(digest)); // may find the map to share
                         }
                     } else if (bandable) {
-                        const auto rows = open_rows();
-                        io::DigestingRows digesting(*rows);
+                        io::DigestingRows digesting(*headed);
                         build_banded(digesting);
                         if (banded) {
                             set_digest(digesting.digest());

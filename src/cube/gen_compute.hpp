@@ -57,7 +57,7 @@ public:
 
 private:
     // Whether an input of known digest and of the shape of number `input` may have coordinates
-    // equal to its (an io::head_key equal to `head`, or not known).
+    // equal to its (an io::HeadRows key equal to `head`, or not known).
     bool may_share(size_t input, const std::string& head) const;
 
     struct Entry {
@@ -77,7 +77,7 @@ private:
     std::map<size_t, std::string> m_digests;
     std::vector<bool> m_lone; // per input: no other input of the same kind and shape
     std::vector<std::array<size_t, 3>> m_shapes; // per input: kind, rows, columns (set_inputs)
-    // io::head_key of the swaths read as blocks of packed rows (not lone ones)
+    // io::HeadRows::key of the swaths read as blocks of packed rows (not lone ones)
     std::map<size_t, std::string> m_heads;
     std::vector<Entry> m_distinct; // one per distinct (digest, method)
     std::map<const SourceMap*, io::Window> m_windows;

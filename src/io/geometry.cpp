@@ -3,6 +3,7 @@
 #include "baims/io/geometry.hpp"
 
 #include "baims/core/error.hpp"
+#include "baims/core/parallel.hpp"
 
 #include <proj.h>
 
@@ -287,8 +288,15 @@ void SwathDigest::add(const std::int32_t* lat, const std::int32_t* lon, size_t n
         throw InternalError("SwathDigest::add: " + std::to_string(d.rows_added + n) + " rows of " +
                             std::to_string(d.height));
     }
-    d.lat.add(lat, n * d.width);
-    d.lon.add(lon, n * d.width);
+    // lat and lon side by side (on the run's threads: the caller waits for this block)
+    const auto* pool = ThreadPool::current();
+    parallel_for(2, pool ? static_cast<int>(pool->size()) : 1, [&](size_t k, size_t) {
+        if (k == 0) {
+            d.lat.add(lat, n * d.width);
+        } else {
+            d.lon.add(lon, n * d.width);
+        }
+    });
     d.rows_added += n;
 }
 
@@ -344,62 +352,83 @@ std::string DigestingRows::digest() const {
     return m_ok && m_digest.complete() ? m_digest.hex() : std::string();
 }
 
-namespace {
-
-// Reads rows' blocks in order from the first; each block's rows go to take(lat, lon, first row,
-// rows) until it returns false or the swath ends. False when a block cannot be held packed.
-template <class Take> bool read_blocks(SwathRows& rows, Take&& take) {
+std::string digest(SwathRows& rows) {
     const size_t W = rows.width, B = rows.block_rows;
     if (B == 0) {
         throw InternalError("a SwathRows without blocks");
     }
+    SwathDigest d(rows);
     std::vector<std::int32_t> lat(std::min(B, rows.height) * W), lon(lat.size());
     for (size_t k = 0; k * B < rows.height; ++k) {
         std::uint32_t jump = 0;
         if (!rows.read(k, lat.data(), lon.data(), jump)) {
-            return false;
+            return {};
         }
-        if (!take(lat.data(), lon.data(), k * B, std::min(rows.height, (k + 1) * B) - k * B)) {
-            break;
-        }
+        d.add(lat.data(), lon.data(), std::min(rows.height, (k + 1) * B) - k * B);
     }
-    return true;
+    return d.hex();
 }
 
-} // namespace
-
-std::string digest(SwathRows& rows) {
-    SwathDigest d(rows);
-    const bool ok =
-        read_blocks(rows, [&](const std::int32_t* lat, const std::int32_t* lon, size_t, size_t n) {
-            d.add(lat, lon, n);
-            return true;
-        });
-    return ok ? d.hex() : std::string();
-}
-
-std::string head_key(SwathRows& rows) {
+HeadRows::HeadRows(SwathRows& inner)
+    : m_inner(inner) {
+    height = inner.height;
+    width = inner.width;
+    block_rows = inner.block_rows;
+    lat_scale = inner.lat_scale;
+    lat_offset = inner.lat_offset;
+    lon_scale = inner.lon_scale;
+    lon_offset = inner.lon_offset;
+    if (block_rows == 0) {
+        throw InternalError("a SwathRows without blocks");
+    }
     constexpr size_t HEAD = 8;
-    const size_t W = rows.width, head = std::min(HEAD, rows.height);
+    const size_t W = width, head = std::min(HEAD, height);
     Hash256 h, lon_rows;
-    h.add_value(static_cast<std::uint64_t>(rows.height));
+    h.add_value(static_cast<std::uint64_t>(height));
     h.add_value(static_cast<std::uint64_t>(W));
-    h.add_value(rows.lat_scale);
-    h.add_value(rows.lat_offset);
-    h.add_value(rows.lon_scale);
-    h.add_value(rows.lon_offset);
-    const bool ok = read_blocks(
-        rows, [&](const std::int32_t* lat, const std::int32_t* lon, size_t r0, size_t n) {
-            const size_t take = std::min(n, head - r0);
-            h.add(lat, take * W * sizeof(std::int32_t));
-            lon_rows.add(lon, take * W * sizeof(std::int32_t));
-            return r0 + take < head;
-        });
-    if (!ok) {
-        return {};
+    h.add_value(lat_scale);
+    h.add_value(lat_offset);
+    h.add_value(lon_scale);
+    h.add_value(lon_offset);
+    for (size_t k = 0; k * block_rows < head; ++k) {
+        const size_t r0 = k * block_rows, n = std::min(height, r0 + block_rows) - r0;
+        Block& b = m_blocks.emplace_back();
+        b.lat.resize(n * W);
+        b.lon.resize(n * W);
+        if (!m_inner.read(k, b.lat.data(), b.lon.data(), b.jump)) {
+            m_blocks.clear(); // no key; read() then fails on block 0 as the inner reader did
+            return;
+        }
+        const size_t take = std::min(n, head - r0);
+        h.add(b.lat.data(), take * W * sizeof(std::int32_t));
+        lon_rows.add(b.lon.data(), take * W * sizeof(std::int32_t));
     }
     h.add_string(lon_rows.hex());
-    return h.hex();
+    m_key = h.hex();
+}
+
+bool HeadRows::read(size_t k, std::int32_t* lat, std::int32_t* lon, std::uint32_t& jump) {
+    if (m_key.empty()) {
+        return false;
+    }
+    if (k < m_blocks.size()) {
+        if (k != m_given) {
+            throw InternalError("HeadRows::read: block " + std::to_string(k) + " out of order");
+        }
+        Block& b = m_blocks[k];
+        std::copy(b.lat.begin(), b.lat.end(), lat);
+        std::copy(b.lon.begin(), b.lon.end(), lon);
+        jump = b.jump;
+        std::vector<std::int32_t>().swap(b.lat);
+        std::vector<std::int32_t>().swap(b.lon);
+        ++m_given;
+        return true;
+    }
+    if (m_given < m_blocks.size()) {
+        throw InternalError("HeadRows::read: block " + std::to_string(k) + " before block " +
+                            std::to_string(m_given));
+    }
+    return m_inner.read(k, lat, lon, jump);
 }
 
 struct LonLatToCrs::Impl {

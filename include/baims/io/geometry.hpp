@@ -144,12 +144,30 @@ private:
 // io::digest of the swath a new SwathRows reads (all of its blocks); empty when a block cannot be
 // held packed (SwathRows::read false).
 std::string digest(SwathRows& rows);
-// A key of a swath's size, scales, offsets and first rows (at most 8), read from a new SwathRows
-// (its first block or blocks): swaths of different keys have different io::digests, so gen
-// computes a swath's whole digest before building its map only when another swath of its shape
-// has its key (SwathDigest gives the digest of the others as their maps are built). Empty when
-// a block cannot be held packed.
-std::string head_key(SwathRows& rows);
+
+// A SwathRows that reads the first block or blocks of another (a new one) at once, for key(), and
+// gives them back when they are read (then frees them), the later blocks from the other: a key
+// that costs no second read of those blocks.
+class HeadRows final : public SwathRows {
+public:
+    explicit HeadRows(SwathRows& inner);
+    // A key of the swath's size, scales, offsets and first rows (at most 8): swaths of different
+    // keys have different io::digests, so gen computes a swath's whole digest before building
+    // its map only when another swath of its shape has its key (DigestingRows gives the digest
+    // of the others as their maps are built). Empty when a first block cannot be held packed.
+    const std::string& key() const { return m_key; }
+    bool read(size_t k, std::int32_t* lat, std::int32_t* lon, std::uint32_t& jump) override;
+
+private:
+    struct Block {
+        std::vector<std::int32_t> lat, lon;
+        std::uint32_t jump = 0;
+    };
+    SwathRows& m_inner;
+    std::vector<Block> m_blocks; // blocks 0, 1, ... read for the key, until given back
+    size_t m_given = 0;          // how many of them were given back
+    std::string m_key;
+};
 
 size_t rows(const Geometry& g);
 size_t cols(const Geometry& g);

@@ -515,16 +515,26 @@ TEST_CASE("swath rows: the digest read a block at a time equals the whole-array 
         const auto in = io::open_input("curvilinear", p);
         const auto rows = in->swath_rows();
         REQUIRE(rows);
-        return io::head_key(*rows);
+        return io::HeadRows(*rows).key();
+    };
+    // the digest of the blocks given back by HeadRows (the first ones kept from its key's read)
+    const auto headed_digest = [](const std::filesystem::path& p) {
+        const auto in = io::open_input("curvilinear", p);
+        const auto rows = in->swath_rows();
+        REQUIRE(rows);
+        io::HeadRows headed(*rows);
+        return io::digest(headed);
     };
     std::string first, first_head;
+    // (chunk rows of 5: the key's 8 rows span two blocks)
     for (const auto& chunk : {std::array<size_t, 2>{37, 500}, std::array<size_t, 2>{256, 1920},
-                              std::array<size_t, 2>{0, 0}}) {
+                              std::array<size_t, 2>{5, 1920}, std::array<size_t, 2>{0, 0}}) {
         const auto path = dir / ("d" + std::to_string(chunk[0]) + ".nc");
         write_swath(path, lat, lon, true, 1e-6, h, w, chunk);
         const std::string a = whole(path), b = streamed(path), k = head(path);
         CHECK(a.size() == 64);
         CHECK(b == a);
+        CHECK(headed_digest(path) == a);
         CHECK(k.size() == 64);
         // the digest and the head key are of the values, not of how the file stores them
         if (first.empty()) {
@@ -552,8 +562,8 @@ TEST_CASE("swath rows: the digest read a block at a time equals the whole-array 
         CHECK(head(dir / "scale.nc") != first_head);
         CHECK(streamed(dir / "scale.nc") == whole(dir / "scale.nc"));
     }
-    // Through DigestingRows under the banded map (a smaller swath): the same map and the whole
-    // digest; blocks read out of order give no digest.
+    // Through HeadRows and DigestingRows under the banded map (a smaller swath): the same map
+    // and the whole digest; blocks read out of order give no digest.
     {
         std::vector<std::int32_t> blat, blon;
         bent_swath(300, 90, 0, blat, blon);
@@ -563,7 +573,8 @@ TEST_CASE("swath rows: the digest read a block at a time equals the whole-array 
         const auto in = io::open_input("curvilinear", path);
         const auto rows = in->swath_rows();
         REQUIRE(rows);
-        io::DigestingRows digesting(*rows);
+        io::HeadRows headed(*rows);
+        io::DigestingRows digesting(headed);
         CHECK(digesting.block_rows == 37);
         const auto m = cube::map_swath_rows(digesting, out, cube::Resampling::Nearest, serial);
         REQUIRE(m);
