@@ -3,10 +3,11 @@
 # (issue 10: memory bounded whatever the number of inputs). bench/make_swath.py writes one
 # OLCI-like swath (ROWS x COLS, default 4091 x 4865); its copies differ in the add_offset of their
 # packed longitudes (+0.05 degrees each: every input has its own lat/lon and its own map) and in
-# their day (one slice each). For each N in NS (default "1 3 6") gen rectifies the first N inputs
+# their day (one slice each); with SAME=1 only in their day (all on one lat/lon: one map, shared
+# through the digest). For each N in NS (default "1 3 6") gen rectifies the first N inputs
 # with nearest onto the 4400x2600 grid of bench/swath.sh; REPS runs (default 3) per binary and N,
 # the binaries interleaved run by run (a shared machine). The table shows the median wall time
-# and the largest peak RSS (/usr/bin/time -v). Environment: REPS, NS, ROWS/COLS, TMPDIR, KEEP=1.
+# and the largest peak RSS (/usr/bin/time -v). Environment: REPS, NS, ROWS/COLS, SAME, TMPDIR, KEEP=1.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPS=${REPS:-3}
@@ -24,11 +25,12 @@ log "generating $MAXN swaths in $WORK"
 $PY "$HERE/make_swath.py" "$WORK/s0.nc" "${ROWS:-4091}" "${COLS:-4865}" >/dev/null
 for k in $(seq 1 $((MAXN - 1))); do
     cp "$WORK/s0.nc" "$WORK/s$k.nc"
-    $PY - "$WORK/s$k.nc" "$k" <<'PYEOF'
+    $PY - "$WORK/s$k.nc" "$k" "${SAME:-0}" <<'PYEOF'
 import sys, netCDF4
 k = int(sys.argv[2])
 with netCDF4.Dataset(sys.argv[1], "a") as ds:
-    ds["lon"].add_offset = 0.05 * k
+    if sys.argv[3] != "1":
+        ds["lon"].add_offset = 0.05 * k
     ds.start_date = f"{14 + k}-APR-2017 10:27:29.454657"
     ds.stop_date = f"{14 + k}-APR-2017 10:30:29.454657"
 PYEOF
@@ -64,7 +66,7 @@ for n in $NS; do
     done
 done
 
-echo "swath ${ROWS:-4091}x${COLS:-4865} -> 4400x2600 nearest, $REPS runs each"
+echo "swath ${ROWS:-4091}x${COLS:-4865} -> 4400x2600 nearest, $REPS runs each$([[ "${SAME:-0}" == 1 ]] && echo ", all inputs on one lat/lon (SAME=1)")"
 echo
 echo "| binary | inputs | wall s (median) | peak RSS MB (max) |"
 echo "|---|---|---|---|"
