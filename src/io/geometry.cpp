@@ -328,13 +328,7 @@ std::string SwathDigest::hex() const {
 DigestingRows::DigestingRows(SwathRows& inner)
     : m_inner(inner)
     , m_digest(inner) {
-    height = inner.height;
-    width = inner.width;
-    block_rows = inner.block_rows;
-    lat_scale = inner.lat_scale;
-    lat_offset = inner.lat_offset;
-    lon_scale = inner.lon_scale;
-    lon_offset = inner.lon_offset;
+    layout_of(inner);
 }
 
 bool DigestingRows::read(size_t k, std::int32_t* lat, std::int32_t* lon, std::uint32_t& jump) {
@@ -371,13 +365,7 @@ std::string digest(SwathRows& rows) {
 
 HeadRows::HeadRows(SwathRows& inner)
     : m_inner(inner) {
-    height = inner.height;
-    width = inner.width;
-    block_rows = inner.block_rows;
-    lat_scale = inner.lat_scale;
-    lat_offset = inner.lat_offset;
-    lon_scale = inner.lon_scale;
-    lon_offset = inner.lon_offset;
+    layout_of(inner);
     if (block_rows == 0) {
         throw InternalError("a SwathRows without blocks");
     }

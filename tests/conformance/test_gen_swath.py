@@ -277,6 +277,15 @@ def write_packed_swath_nc(path, ilat, ilon, day, v):
         ds.createVariable("v", "f4", ("y", "x"))[:] = v
 
 
+def check_nearest_slice(test, got, values, lat, lon, region, size, k):
+    """Slice k of a cube (got) equals the numpy nearest reference of values on lat/lon, and the
+    swath covers more than 1000 of its pixels."""
+    exp, ins = nearest_reference(values.astype("f8"), lat, lon, region, size)
+    same = (got == exp.astype("f4")) | (np.isnan(got) & np.isnan(exp))
+    test.assertTrue(same.all(), f"slice {k}: {np.count_nonzero(~same)} differ")
+    test.assertGreater(int(ins.sum()), 1000)
+
+
 def scene_time(day):
     return days(dt.datetime(2017, 4, day, 10, 28, 59, 454657))
 
@@ -316,10 +325,7 @@ class SwathMaps(TempDirTest):
         for k, day in enumerate((1, 2, 3)):
             self.assertAlmostEqual(t[k], scene_time(day), delta=1e-3 / 86400)
             v, la = vals[k]
-            exp, ins = nearest_reference(v.astype("f8"), la, lon, region, size)
-            same = (got[k] == exp.astype("f4")) | (np.isnan(got[k]) & np.isnan(exp))
-            self.assertTrue(same.all(), f"slice {k}: {np.count_nonzero(~same)} differ")
-            self.assertGreater(int(ins.sum()), 1000)
+            check_nearest_slice(self, got[k], v, la, lon, region, size, k)
 
 
     def test_lone_shapes_skip_the_digest(self):
@@ -352,10 +358,7 @@ class SwathMaps(TempDirTest):
         self.assertEqual(got.shape[0], 3)
         for k in range(3):
             v, la, lo = vals[k]
-            exp, ins = nearest_reference(v.astype("f8"), la, lo, region, size)
-            same = (got[k] == exp.astype("f4")) | (np.isnan(got[k]) & np.isnan(exp))
-            self.assertTrue(same.all(), f"slice {k}: {np.count_nonzero(~same)} differ")
-            self.assertGreater(int(ins.sum()), 1000)
+            check_nearest_slice(self, got[k], v, la, lo, region, size, k)
 
 
     def test_packed_swaths_digest_as_their_maps_are_built(self):
@@ -403,11 +406,8 @@ class SwathMaps(TempDirTest):
         for k in range(4):
             v, ilat = vals[k]
             # the doubles baims decodes: stored integer * 1e-6
-            exp, ins = nearest_reference(v.astype("f8"), ilat.astype("f8") * 1e-6,
-                                         ilon.astype("f8") * 1e-6, region, size)
-            same = (got[k] == exp.astype("f4")) | (np.isnan(got[k]) & np.isnan(exp))
-            self.assertTrue(same.all(), f"slice {k}: {np.count_nonzero(~same)} differ")
-            self.assertGreater(int(ins.sum()), 1000)
+            check_nearest_slice(self, got[k], v, ilat.astype("f8") * 1e-6,
+                                ilon.astype("f8") * 1e-6, region, size, k)
 
 
     def test_input_outside_the_region_is_named(self):

@@ -101,6 +101,18 @@ public:
     // False when the coordinates cannot be held packed (a valid value equals PACKED_NONE): the
     // caller then reads the whole geometry.
     virtual bool read(size_t k, std::int32_t* lat, std::int32_t* lon, std::uint32_t& jump) = 0;
+
+protected:
+    // The size, block height, scales and offsets of o (for a reader that passes o's blocks on).
+    void layout_of(const SwathRows& o) {
+        height = o.height;
+        width = o.width;
+        block_rows = o.block_rows;
+        lat_scale = o.lat_scale;
+        lat_offset = o.lat_offset;
+        lon_scale = o.lon_scale;
+        lon_offset = o.lon_offset;
+    }
 };
 
 // io::digest of a swath whose packed lat/lon are fed a block of rows at a time, in order (a
