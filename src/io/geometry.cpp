@@ -165,7 +165,6 @@ constexpr size_t PART = size_t{8} << 20;
 
 // A large array (a swath's lat/lon) as the digests of its parts of PART bytes (a fixed size: the
 // digest does not depend on how many threads hash them), hashed in parallel by for_each.
-
 template <class V> void add_parts(Hash256& h, const V& v, const DigestForEach& for_each) {
     const auto* p = reinterpret_cast<const unsigned char*>(v.data());
     const size_t bytes = v.size() * sizeof(v[0]), parts = (bytes + PART - 1) / PART;
