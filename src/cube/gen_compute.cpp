@@ -8,6 +8,8 @@
 #include "baims/core/huge_pages.hpp"
 #include "baims/core/interrupt.hpp"
 #include "baims/core/log.hpp"
+#include "baims/core/text.hpp"
+#include "baims/grid/time.hpp"
 #include "baims/zarr/codec.hpp"
 
 #include <algorithm>
@@ -26,10 +28,13 @@ io::ForEach pool_for_each(int threads) {
 }
 
 // The window of source cells that the maps of input number `input` for vars read (all of it
-// without maps, or when a map cannot be made: compute_slice then reports that).
+// without maps, or when a map cannot be made: compute_slice then reports that). outside: set
+// when the input has maps for vars and they use no cell (none in the output region).
 io::Window read_window(const io::Input& file, const InputInfo& in, size_t input,
-                       const std::vector<OutVar>& vars, bool exprs, MapCache* maps, int threads) {
+                       const std::vector<OutVar>& vars, bool exprs, MapCache* maps, int threads,
+                       bool& outside) {
     const io::Window all{0, io::rows(in.geometry), 0, io::cols(in.geometry)};
+    outside = false;
     if (!maps) {
         return all;
     }
@@ -50,9 +55,7 @@ io::Window read_window(const io::Input& file, const InputInfo& in, size_t input,
     } catch (const ConfigError&) {
         return all; // a map that cannot be made for the output: compute_slice says so
     }
-    if (mapped && w.empty()) {
-        maps->no_cell_in_region(input, in.path);
-    }
+    outside = mapped && w.empty();
     // An InputError (a swath whose lat/lon cannot be read when its map is built) goes to
     // load_slice's caller as this slice's error: the input is skipped (exit 8), or the run stops
     // with --fail-fast (exit 4), as the scan does with an unreadable input.
@@ -283,13 +286,18 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
     L.error.clear();
     L.data.resize(vars.size());
     try {
+        std::vector<size_t> outside; // the sources with no cell in the output region
         for (size_t si = 0; si < s.sources.size(); ++si) {
             const auto& src = s.sources[si];
             const auto& in = inputs[src.input];
             const auto file = io::open_input(in.processor, in.path, in.params);
             const size_t npix = io::rows(in.geometry) * io::cols(in.geometry);
+            bool out = false;
             const io::Window window =
-                read_window(*file, in, src.input, vars, exprs != nullptr, maps, threads);
+                read_window(*file, in, src.input, vars, exprs != nullptr, maps, threads, out);
+            if (out) {
+                outside.push_back(si);
+            }
             auto read = [&](const std::string& name, Slab& buf) {
                 if (!file->find(name)) {
                     buf.clear();
@@ -321,6 +329,23 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
             if (exprs) {
                 exprs->apply(in.path, npix, read, read_words, outs, L.expr_scratch, threads);
             }
+        }
+        if (s.replace && !outside.empty() && outside.size() == s.sources.size()) {
+            // They would replace the cube's data of this time step with nothing: an operator's
+            // mistake (the wrong file, or region) must not empty a time step. The slice is
+            // skipped like an unreadable input (exit 8; --fail-fast: exit 4).
+            std::vector<std::string> paths;
+            for (const size_t si : outside) {
+                paths.push_back("'" + inputs[s.sources[si].input].path + "'");
+            }
+            throw InputError((paths.size() == 1 ? "input " : "inputs ") + text::join(paths, ", ") +
+                             (paths.size() == 1 ? " has" : " have") +
+                             " no cell in the output region: the cube's time step " +
+                             grid::time::format_iso(s.time, inputs[s.sources[0].input].calendar) +
+                             " is kept, not replaced by an empty one");
+        }
+        for (const size_t si : outside) {
+            maps->no_cell_in_region(s.sources[si].input, inputs[s.sources[si].input].path);
         }
     } catch (const Error& e) {
         L.error = e.what();

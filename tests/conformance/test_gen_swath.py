@@ -451,6 +451,46 @@ class SwathMaps(TempDirTest):
             "the input"), warn[0])
 
 
+    def test_input_outside_the_region_does_not_empty_a_time_step(self):
+        """A rerun for a time step of the cube with an input that has no cell in the output
+        region (the wrong file) would replace that step's data with nothing: the input is
+        skipped like an unreadable one (exit 8; --fail-fast: exit 4, one line) and every file of
+        the cube but its lock record stays byte for byte."""
+        r, c, lat, lon = synthetic_swath()
+        v = ((r * 3 + c) % 17).astype("f4")
+        good, wrong = self.p("good.nc"), self.p("wrong.nc")
+        write_swath_nc(good, lat, lon, 1, {"v": (v, {})})
+        write_swath_nc(wrong, lat, lon + 20.0, 1, {"v": (v, {})})
+        region, size = (9.9513, 54.7517, 11.3513, 55.8517), (70, 55)
+        cfg, cube = self.p("gen.yml"), self.p("keep.zarr")
+        write_config(cfg, region, size, cube, resampling="nearest",
+                     extra="input_processor_name: curvilinear\n")
+        run(["gen", "-c", cfg, good], check=0)
+
+        def files():
+            out = {}
+            for root, _, names in os.walk(cube):
+                for n in names:
+                    if n != ".baims-lock":
+                        with open(os.path.join(root, n), "rb") as f:
+                            out[os.path.relpath(os.path.join(root, n), cube)] = f.read()
+            return out
+
+        before = files()
+        self.assertGreater(len(before), 5)
+        why = (f"input '{wrong}' has no cell in the output region: the cube's time step "
+               "2017-04-01T10:28:59.455Z is kept, not replaced by an empty one")
+        p = run(["gen", "-c", cfg, wrong], check=8)
+        self.assertIn(f"error: skipping input: {why}", p.stderr)
+        self.assertEqual(files(), before)
+        p = run(["gen", "-c", cfg, "--fail-fast", wrong], check=4)
+        self.assertEqual(p.stderr.strip().splitlines()[-1],
+                         f"baims gen: error: {why}. Fix or remove that input and rerun")
+        self.assertEqual(files(), before)
+        with xr.open_zarr(cube, decode_times=False) as c:
+            check_nearest_slice(self, c["v"].values[0], v, lat, lon, region, size, 0)
+
+
 def corrupt_lat_chunk(path):
     """Damages the deflated chunk of `lat` (the first compressed variable the file holds, written
     by write_swath_nc with zlib on lat/lon): the file still opens and `v` still reads, `lat` does
