@@ -286,6 +286,14 @@ def check_nearest_slice(test, got, values, lat, lon, region, size, k):
     test.assertGreater(int(ins.sum()), 1000)
 
 
+def nearest_map_lines(test, cfg, paths):
+    """Runs gen (debug log) on paths: its "resampling map (nearest)" lines, one per input."""
+    p = run(["--log-level", "debug", "gen", "-c", cfg] + paths, check=0)
+    lines = [ln for ln in p.stderr.splitlines() if "resampling map (nearest) of input" in ln]
+    test.assertEqual(len(lines), len(paths), p.stderr)
+    return lines
+
+
 def scene_time(day):
     return days(dt.datetime(2017, 4, day, 10, 28, 59, 454657))
 
@@ -309,9 +317,7 @@ class SwathMaps(TempDirTest):
         cfg = self.p("gen.yml")
         write_config(cfg, region, size, self.p("maps.zarr"), resampling="nearest",
                      extra="input_processor_name: curvilinear\n")
-        p = run(["--log-level", "debug", "gen", "-c", cfg] + paths, check=0)
-        lines = [ln for ln in p.stderr.splitlines() if "resampling map (nearest) of input" in ln]
-        self.assertEqual(len(lines), 3, p.stderr)
+        lines = nearest_map_lines(self, cfg, paths)
         for ln, path, how in zip(lines, paths, ("built", "shared", "built")):
             self.assertIn(f"of input '{path}': {how}, digest ", ln)
             self.assertTrue(ln.endswith(", its 2-D lat/lon 30x40 read again and freed"), ln)
@@ -346,9 +352,7 @@ class SwathMaps(TempDirTest):
         cfg = self.p("gen.yml")
         write_config(cfg, region, size, self.p("lone.zarr"), resampling="nearest",
                      extra="input_processor_name: curvilinear\n")
-        p = run(["--log-level", "debug", "gen", "-c", cfg] + paths, check=0)
-        lines = [ln for ln in p.stderr.splitlines() if "resampling map (nearest) of input" in ln]
-        self.assertEqual(len(lines), 3, p.stderr)
+        lines = nearest_map_lines(self, cfg, paths)
         self.assertIn(f"of input '{paths[0]}': built, digest ", lines[0])
         self.assertIn(f"of input '{paths[1]}': shared, digest ", lines[1])
         self.assertIn(f"of input '{paths[2]}': built, no digest (no other input of its kind and "
@@ -387,9 +391,7 @@ class SwathMaps(TempDirTest):
         cfg = self.p("gen.yml")
         write_config(cfg, region, size, self.p("packed.zarr"), resampling="nearest",
                      extra="input_processor_name: curvilinear\n")
-        p = run(["--log-level", "debug", "gen", "-c", cfg] + paths, check=0)
-        lines = [ln for ln in p.stderr.splitlines() if "resampling map (nearest) of input" in ln]
-        self.assertEqual(len(lines), 4, p.stderr)
+        lines = nearest_map_lines(self, cfg, paths)
         whole = "2-D lat/lon 30x40"
         digest_read = f", its {whole} read in blocks of 8 rows for its digest"
         map_read = f", its {whole} read again in blocks of 8 rows"
