@@ -53,6 +53,34 @@ std::string crs_units_text(const io::CubeCrs& crs) {
     return u + " of " + crs_label(crs);
 }
 
+// --dry-run: the warning a run gives for an input with no cell in the output region
+// (MapCache::no_cell_in_region), from its maps alone. Swaths are left out: their maps need their
+// lat/lon read and walked, which is the run's work.
+void warn_inputs_outside(const std::vector<gen::InputInfo>& inputs,
+                         const std::vector<gen::OutVar>& vars, const grid::Grid& g,
+                         const GenConfig& c, int threads) {
+    gen::MapCache probe(g, c.crs ? c.crs->proj : std::string(),
+                        c.crs ? crs_units_text(*c.crs) : std::string());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        const auto& in = inputs[i];
+        if (in.failed || io::shape_only(in.geometry)) {
+            continue;
+        }
+        bool mapped = false, used = false;
+        for (const auto& v : vars) {
+            try {
+                used = used || !probe.window(in, i, v.resampling, std::max(threads, 1)).empty();
+                mapped = true;
+            } catch (const ConfigError&) {
+                // a map that cannot be made: the run says so
+            }
+        }
+        if (mapped && !used) {
+            probe.no_cell_in_region(i, in.path);
+        }
+    }
+}
+
 } // namespace
 
 int GenResult::exit_code() const {
@@ -263,6 +291,7 @@ GenResult generate(const GenRequest& req) {
         slices = std::move(u.todo);
     }
     if (req.dry_run) {
+        warn_inputs_outside(inputs, vars, g, c, req.threads);
         size_t rep = 0;
         for (const auto& s : slices) {
             rep += s.replace ? 1 : 0;

@@ -554,6 +554,20 @@ class BadInput(TempDirTest):
         ds = xr.open_zarr(self.p("c.zarr"))
         self.assertEqual(ds.time.size, 2)
 
+    def test_dry_run_names_an_input_outside_the_region(self):
+        """--dry-run gives the run's warning for a (regular) input with no cell in the output
+        region, and none for the inputs that overlap it; nothing is written, exit 0."""
+        far = self.p("far.nc")
+        write_cf(far, LAT, LON + 40.0, field(0)[None], [T0 + dt.timedelta(days=5)])
+        p = run(["--dry-run", "gen", "-c", self.cfg, self.good[0], far], check=0)
+        warn = [ln for ln in p.stderr.splitlines() if "no cell in the output region" in ln]
+        self.assertEqual(len(warn), 1, p.stderr)
+        self.assertTrue(warn[0].endswith(
+            f"warning: input '{far}' has no cell in the output region [0, 0, 15, 10], in degrees "
+            "of longitude and latitude: its slices are empty. If that is not meant, check that "
+            "output_region covers the input"), warn[0])
+        self.assertFalse(os.path.exists(self.p("c.zarr")))
+
     def test_fail_fast_stops_and_writes_nothing(self):
         p = run(["gen", "-c", self.cfg, "--fail-fast", self.good[0], self.text, self.good[1]], check=4)
         self.assertTrue(p.stderr.strip().splitlines()[-1].startswith(f"baims gen: error: input {self.text}: "), p.stderr)
