@@ -76,7 +76,7 @@ void warn_inputs_outside(const std::vector<gen::InputInfo>& inputs,
             }
         }
         if (mapped && !used) {
-            probe.no_cell_in_region(i, in.path);
+            probe.no_cell_in_region(in, i);
         }
     }
 }

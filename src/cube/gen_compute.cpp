@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <functional>
 #include <optional>
 
@@ -254,19 +255,44 @@ void MapCache::release(size_t input) {
     });
 }
 
-void MapCache::no_cell_in_region(size_t input, const std::string& path) {
+namespace {
+
+// A number for messages: up to 10 significant digits, no trailing zeros ("9.9513", "4321000").
+std::string num(double x) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.10g", x);
+    return buf;
+}
+
+// "lo..hi" of the values of an axis (either order).
+std::string span(const std::vector<double>& v) {
+    const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+    return num(*lo) + ".." + num(*hi);
+}
+
+// Where an input's cell centres lie, for messages: " (cells at longitude a..b, latitude c..d)";
+// empty for a swath (its lat/lon are not kept).
+std::string cells_text(const io::Geometry& g) {
+    if (const auto* a = std::get_if<io::LatLonAxes>(&g); a && !a->lat.empty() && !a->lon.empty()) {
+        return " (cells at longitude " + span(a->lon) + ", latitude " + span(a->lat) + ")";
+    }
+    if (const auto* p = std::get_if<io::ProjectedAxes>(&g); p && !p->x.empty() && !p->y.empty()) {
+        return " (cells at x " + span(p->x) + ", y " + span(p->y) + " of its " + p->name + " grid)";
+    }
+    return {};
+}
+
+} // namespace
+
+void MapCache::no_cell_in_region(const InputInfo& in, size_t input) {
     std::lock_guard lock(m_mutex);
     if (!m_outside.insert(input).second) {
         return;
     }
     const grid::Box& b = m_grid.extent();
-    const auto num = [](double x) {
-        std::string t = std::to_string(x);
-        t.erase(t.find_last_not_of('0') + 1);
-        return t.back() == '.' ? t.substr(0, t.size() - 1) : t;
-    };
-    log::warn("input '" + path + "' has no cell in the output region [" + num(b.xmin) + ", " +
-              num(b.ymin) + ", " + num(b.xmax) + ", " + num(b.ymax) + "], in " +
+    log::warn("input '" + in.path + "'" + cells_text(in.geometry) +
+              " has no cell in the output region [" + num(b.xmin) + ", " + num(b.ymin) + ", " +
+              num(b.xmax) + ", " + num(b.ymax) + "], in " +
               (m_units.empty() ? "degrees of longitude and latitude" : m_units) +
               ": its slices are empty. If that is not meant, check that output_region " +
               (m_units.empty() ? "" : "is given in the units of output_crs and ") +
@@ -345,7 +371,7 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
                              " is kept, not replaced by an empty one");
         }
         for (const size_t si : outside) {
-            maps->no_cell_in_region(s.sources[si].input, inputs[s.sources[si].input].path);
+            maps->no_cell_in_region(inputs[s.sources[si].input], s.sources[si].input);
         }
     } catch (const Error& e) {
         L.error = e.what();

@@ -44,10 +44,11 @@ public:
     // later input on the same coordinates builds it again); the other maps stay for sharing
     // (they are small or cheap next to a swath's). Bounds the memory of a run over many swaths.
     void release(size_t input);
-    // Input number `input` (path) has no cell that its maps use: a warning, once per input,
-    // that its slices are empty, naming the output region and its units (an output_region given
-    // in degrees for a projected output_crs gives such a cube).
-    void no_cell_in_region(size_t input, const std::string& path);
+    // Input number `input` (in) has no cell that its maps use: a warning, once per input, that
+    // its slices are empty, naming the output region and its units, and where the input's cells
+    // lie (not for a swath) (an output_region given in degrees for a projected output_crs gives
+    // such a cube).
+    void no_cell_in_region(const InputInfo& in, size_t input);
     // How many times an input's geometry was read again for a map (tests).
     size_t geometry_reads() const { return m_geometry_reads; }
     // The run's inputs (gen, after the scan): an input whose kind of geometry and shape (rows,

@@ -563,9 +563,10 @@ class BadInput(TempDirTest):
         warn = [ln for ln in p.stderr.splitlines() if "no cell in the output region" in ln]
         self.assertEqual(len(warn), 1, p.stderr)
         self.assertTrue(warn[0].endswith(
-            f"warning: input '{far}' has no cell in the output region [0, 0, 15, 10], in degrees "
-            "of longitude and latitude: its slices are empty. If that is not meant, check that "
-            "output_region covers the input"), warn[0])
+            f"warning: input '{far}' (cells at longitude 40.25..54.75, latitude 0.25..9.75) has "
+            "no cell in the output region [0, 0, 15, 10], in degrees of longitude and latitude: "
+            "its slices are empty. If that is not meant, check that output_region covers the "
+            "input"), warn[0])
         self.assertFalse(os.path.exists(self.p("c.zarr")))
 
     def test_fail_fast_stops_and_writes_nothing(self):
