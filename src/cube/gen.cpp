@@ -44,6 +44,13 @@ std::string crs_label(const std::optional<io::CubeCrs>& crs) {
                              : "EPSG:" + crs->epsg + " (" + crs->name + ")";
 }
 
+// Whether slice s reads a swath (an input scanned without its 2-D lat/lon).
+bool reads_swath(const gen::Slice& s, const std::vector<gen::InputInfo>& inputs) {
+    return std::any_of(s.sources.begin(), s.sources.end(), [&](const gen::Source& src) {
+        return io::shape_only(inputs[src.input].geometry);
+    });
+}
+
 // "metres of EPSG:3035 (ETRS89-extended / LAEA Europe)": what a projected cube's x/y are in.
 std::string crs_units_text(const io::CubeCrs& crs) {
     const std::string u = crs.units == "m"    ? "metres"
@@ -345,7 +352,8 @@ GenResult generate(const GenRequest& req) {
     std::vector<StagedSlice> staged;
     size_t create_index = 0;
     // All netCDF/HDF5 calls stay on this thread (HDF5 is not thread-safe here); the slice that
-    // was read last is computed on another thread while the next one is read.
+    // was read last is computed on another thread while the next one is read (unless that one
+    // reads a swath: below).
     Loaded current = load_slice(slices[0], inputs, vars, exprs.get(), ctx.threads, {}, &maps);
     Loaded spare; // buffers of the slice before, reused for the next read
     for (size_t i = 0; i < slices.size(); ++i) {
@@ -389,8 +397,23 @@ GenResult generate(const GenRequest& req) {
         auto work = std::async(std::launch::async, [&] { compute_slice(ctx, s, current, *sink); });
         Loaded next;
         if (i + 1 < slices.size()) {
-            next = load_slice(slices[i + 1], inputs, vars, exprs.get(), ctx.threads,
-                              std::move(spare), &maps);
+            if (reads_swath(slices[i + 1], inputs)) {
+                // Not read ahead: a swath's map is built as it is read (a walk on every thread),
+                // so that reading it beside this slice's compute only makes the two share the
+                // cores, and its slab (~80 MB) and map would be held beside this slice's. Read
+                // once this slice is done, it takes this slice's buffers (their pages present).
+                // (This slice's maps stay until it is read: a later input on the same lat/lon
+                // shares them.) bench/swath_inputs.sh, 6 inputs (REPS=3): 3.34 -> 3.30 s,
+                // 326 -> 249 MB; with SAME=1 2.13 -> 1.97 s, 279 -> 197 MB. The regular gen10
+                // case keeps its overlap (without it: 0.29 -> 0.33 s).
+                work.wait();
+                spare = {};
+                next = load_slice(slices[i + 1], inputs, vars, exprs.get(), ctx.threads,
+                                  std::move(current), &maps);
+            } else {
+                next = load_slice(slices[i + 1], inputs, vars, exprs.get(), ctx.threads,
+                                  std::move(spare), &maps);
+            }
         }
         // The record of this slice needs its inputs' CRC-32: read here, while the slice is
         // computed, instead of after the last one.
