@@ -60,14 +60,19 @@ std::string crs_units_text(const io::CubeCrs& crs) {
     return u + " of " + crs_label(crs);
 }
 
+// The run's resampling maps onto grid g in the output CRS of c (messages name its units).
+gen::MapCache map_cache(const grid::Grid& g, const GenConfig& c) {
+    return gen::MapCache(g, c.crs ? c.crs->proj : std::string(),
+                         c.crs ? crs_units_text(*c.crs) : std::string());
+}
+
 // --dry-run: the warning a run gives for an input with no cell in the output region
 // (MapCache::no_cell_in_region), from its maps alone. Swaths are left out: their maps need their
 // lat/lon read and walked, which is the run's work.
 void warn_inputs_outside(const std::vector<gen::InputInfo>& inputs,
                          const std::vector<gen::OutVar>& vars, const grid::Grid& g,
                          const GenConfig& c, int threads) {
-    gen::MapCache probe(g, c.crs ? c.crs->proj : std::string(),
-                        c.crs ? crs_units_text(*c.crs) : std::string());
+    gen::MapCache probe = map_cache(g, c);
     for (size_t i = 0; i < inputs.size(); ++i) {
         const auto& in = inputs[i];
         if (in.failed || io::shape_only(in.geometry)) {
@@ -326,8 +331,7 @@ GenResult generate(const GenRequest& req) {
                      : open_for_create(out_path);
     }
 
-    MapCache maps(g, c.crs ? c.crs->proj : std::string(),
-                  c.crs ? crs_units_text(*c.crs) : std::string());
+    MapCache maps = map_cache(g, c);
     maps.set_inputs(inputs);
     ComputeContext ctx{
         g, cy, cx, vars, inputs, maps, std::max(req.threads, 1), req.partition, req.partitions};
