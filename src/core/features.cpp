@@ -13,8 +13,6 @@ const std::vector<FeatureInfo>& unavailable_features() {
         {Feature::TimeChunks, "extending a cube whose time chunks are not 1",
          "Write the cube again with time chunks of 1 (for example with xarray) or write to "
          "another output_path"},
-        {Feature::KeepInputAttrs, "keep_input_attrs",
-         "Remove it; set the global attributes you need in output_metadata"},
         {Feature::VirtualOutput, "GDAL virtual paths other than /vsis3/ as output_path",
          "Write to a local path and copy the cube"},
     };

@@ -171,7 +171,8 @@ GenResult generate(const GenRequest& req) {
     // more than --threads threads at work).
     ThreadPool pool(std::max(req.threads, 1));
     ThreadPool::Scope pool_scope(pool);
-    auto inputs = scan_inputs(paths, c.input_processor, c.input_params, req.fail_fast, result);
+    auto inputs = scan_inputs(paths, c.input_processor, c.input_params, req.fail_fast,
+                              c.keep_input_attrs, result);
     auto slices = make_slices(inputs, c.mosaic);
     if (slices.empty()) {
         throw InputError("none of the " + std::to_string(paths.size()) + " inputs could be read",
@@ -267,6 +268,7 @@ GenResult generate(const GenRequest& req) {
         for (auto& [t, rec] : records) {
             st.sources[t] = std::move(rec);
         }
+        set_input_attrs(st);
         std::vector<long> identity(old_nt);
         for (size_t t = 0; t < old_nt; ++t) {
             identity[t] = static_cast<long>(t);

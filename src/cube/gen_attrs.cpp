@@ -68,6 +68,42 @@ void set_projected_extent_attrs(const CubeState& st, nlohmann::json& a) {
 
 } // namespace
 
+bool set_input_attrs(CubeState& st) {
+    nlohmann::json all = nlohmann::json::object();
+    for (size_t t = 0; t < st.nt() && t < st.sources.size(); ++t) {
+        const auto& r = st.sources[t];
+        if (!r.is_object() || !r.contains("inputs") || !r["inputs"].is_array()) {
+            continue;
+        }
+        nlohmann::json step = nlohmann::json::object();
+        for (const auto& in : r["inputs"]) {
+            if (in.is_object() && in.contains("attrs")) {
+                step[in.value("name", std::string("?"))] = in["attrs"];
+            }
+        }
+        if (!step.empty()) {
+            all[grid::time::format_iso(st.time[t], st.calendar)] = std::move(step);
+        }
+    }
+    auto& a = st.attrs;
+    if (!a.is_object()) {
+        a = nlohmann::json::object();
+    }
+    const auto it = a.find(INPUT_ATTRS);
+    if (all.empty()) {
+        if (it == a.end()) {
+            return false;
+        }
+        a.erase(it);
+        return true;
+    }
+    if (it != a.end() && *it == all) {
+        return false;
+    }
+    a[INPUT_ATTRS] = std::move(all);
+    return true;
+}
+
 void set_global_attrs(CubeState& st, const GenConfig& c, const std::string& command_line) {
     auto& a = st.attrs;
     if (!a.is_object()) {
@@ -164,6 +200,7 @@ void set_global_attrs(CubeState& st, const GenConfig& c, const std::string& comm
                       " to " + names.back() + "; the inputs of each time step are listed in " +
                       SOURCES_FILE;
     }
+    set_input_attrs(st);
     const std::string bnds = st.crs ? "crs y_bnds x_bnds" : "crs lat_bnds lon_bnds";
     a["coordinates"] = st.has_bounds() ? bnds + " time_bnds" : bnds;
 }

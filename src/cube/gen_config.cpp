@@ -2,7 +2,6 @@
 
 #include "baims/config/reader.hpp"
 #include "baims/core/error.hpp"
-#include "baims/core/features.hpp"
 #include "baims/core/log.hpp"
 #include "baims/core/text.hpp"
 #include "baims/cube/expr.hpp"
@@ -660,8 +659,26 @@ GenConfig parse_gen_config(const config::Document& doc) {
         if (md && md.IsMap()) {
             flatten(doc, md, "output_metadata", "", c.metadata);
             if (c.metadata.contains("keep_input_attrs")) {
-                r.fail("output_metadata", not_available(Feature::KeepInputAttrs),
-                       instead(Feature::KeepInputAttrs));
+                const auto& k = c.metadata["keep_input_attrs"];
+                const std::string v = k.is_string() ? text::to_lower(k.get<std::string>()) : "";
+                if (v == "true" || v == "yes" || v == "on") {
+                    c.keep_input_attrs = true;
+                } else if (v != "false" && v != "no" && v != "off") {
+                    const std::string where = "output_metadata.keep_input_attrs";
+                    throw ConfigError(doc.origin(where).str() + ": " + where +
+                                          ": expected true or false, got " +
+                                          (k.is_string() ? "'" + k.get<std::string>() + "'"
+                                                         : k.dump()),
+                                      "Write keep_input_attrs: true to keep the inputs' global "
+                                      "attributes per time step, or remove it");
+                }
+                c.metadata.erase("keep_input_attrs");
+            }
+            if (c.metadata.contains(INPUT_ATTRS)) {
+                r.fail("output_metadata",
+                       std::string(INPUT_ATTRS) +
+                           ": this global attribute is written by baims (the inputs' own "
+                           "attributes, with keep_input_attrs: true); give it another name");
             }
         } else if (md && !md.IsNull()) {
             r.fail("output_metadata", "expected a mapping of attribute names to values");
@@ -781,6 +798,9 @@ std::string GenConfig::to_yaml() const {
     }
     e << YAML::EndMap;
     e << YAML::Key << "output_metadata" << YAML::Value << YAML::BeginMap;
+    if (keep_input_attrs) {
+        e << YAML::Key << "keep_input_attrs" << YAML::Value << true;
+    }
     for (auto it = metadata.begin(); it != metadata.end(); ++it) {
         e << YAML::Key << it.key() << YAML::Value
           << (it.value().is_string() ? it.value().get<std::string>() : it.value().dump());

@@ -90,7 +90,7 @@ std::filesystem::path output_dir(const std::string& configured) {
 
 std::vector<InputInfo> scan_inputs(const std::vector<std::string>& paths,
                                    const std::string& processor, const nlohmann::json& params,
-                                   bool fail_fast, GenResult& result) {
+                                   bool fail_fast, bool keep_attrs, GenResult& result) {
     std::vector<InputInfo> out;
     for (const auto& p : paths) {
         InputInfo info;
@@ -106,6 +106,9 @@ std::vector<InputInfo> scan_inputs(const std::vector<std::string>& paths,
             info.calendar = f->calendar();
             info.vars = f->variables();
             info.identity = f->identity();
+            if (keep_attrs) {
+                info.attrs = f->global_attrs();
+            }
         } catch (const ConfigError& e) {
             // A bad input_processor_params value is the config's fault, the same for every
             // input: stop with the config exit code rather than skip each input.
@@ -305,9 +308,23 @@ nlohmann::json slice_record(const Slice& s, const std::vector<InputInfo>& inputs
         auto fp = in.identity;
         fp["crc32"] = crc_of(in);
         fp["step"] = src.step;
+        if (in.attrs.is_object()) {
+            fp["attrs"] = in.attrs;
+        }
         list.push_back(std::move(fp));
     }
     return {{"recipe", recipe}, {"inputs", std::move(list)}};
+}
+
+nlohmann::json with_input_attrs(nlohmann::json rec, const Slice& s,
+                                const std::vector<InputInfo>& inputs) {
+    auto& list = rec["inputs"];
+    for (size_t i = 0; i < s.sources.size() && i < list.size(); ++i) {
+        if (const auto& attrs = inputs[s.sources[i].input].attrs; attrs.is_object()) {
+            list[i]["attrs"] = attrs;
+        }
+    }
+    return rec;
 }
 
 bool record_matches(const nlohmann::json& rec, const Slice& s, const std::vector<InputInfo>& inputs,
@@ -479,6 +496,11 @@ Unchanged split_unchanged(std::vector<Slice> slices, const CubeState& old,
             ++u.count;
             if (refresh) {
                 u.refreshed.emplace_back(s.old_index, slice_record(s, inputs, recipe));
+            } else if (auto rec = with_input_attrs(old.sources[s.old_index], s, inputs);
+                       rec != old.sources[s.old_index]) {
+                // keep_input_attrs on a step made without it (or the input's attributes
+                // changed in place): the record takes them, the data is not recomputed.
+                u.refreshed.emplace_back(s.old_index, std::move(rec));
             }
         } else {
             u.todo.push_back(std::move(s));

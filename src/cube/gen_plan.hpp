@@ -23,10 +23,10 @@ std::filesystem::path output_dir(const std::string& configured);
 
 // Opens every input's header with the input processor `processor` and its params
 // (io::open_input); bad ones are reported (result.failed) and kept with failed = true, or fail
-// fast.
+// fast. With keep_attrs, each input's global attributes are read too (InputInfo::attrs).
 std::vector<InputInfo> scan_inputs(const std::vector<std::string>& paths,
                                    const std::string& processor, const nlohmann::json& params,
-                                   bool fail_fast, GenResult& result);
+                                   bool fail_fast, bool keep_attrs, GenResult& result);
 
 // All slices of a cube share one calendar (SPEC §2): that of the good inputs and of the cube.
 grid::time::Calendar common_calendar(const std::vector<InputInfo>& inputs,
@@ -72,6 +72,11 @@ void prefetch_crcs(const Slice& s, const std::vector<InputInfo>& inputs);
 // The .baims-sources.json record of a slice.
 nlohmann::json slice_record(const Slice& s, const std::vector<InputInfo>& inputs,
                             const std::string& recipe);
+
+// rec with each source's global attributes (InputInfo::attrs, when read: keep_input_attrs) set;
+// the attributes of sources whose input has none read stay as they were.
+nlohmann::json with_input_attrs(nlohmann::json rec, const Slice& s,
+                                const std::vector<InputInfo>& inputs);
 
 // Whether the record rec of a time step vouches for slice s: same recipe, and per source the
 // same name, size and step, and the same mtime, or else the same CRC-32 (a touched or copied

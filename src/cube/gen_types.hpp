@@ -52,6 +52,9 @@ struct InputInfo {
     grid::time::Calendar calendar = grid::time::Calendar::Gregorian;
     std::vector<io::VarInfo> vars;
     nlohmann::json identity; // io::Input::identity: name, size, mtime
+    // io::Input::global_attrs, read only with keep_input_attrs (null otherwise): recorded with
+    // the time steps the input makes (slice_record) and shown in the global attribute input_attrs.
+    nlohmann::json attrs;
     mutable std::string crc; // io::file_crc32, computed when first needed
     bool failed = false;
 };

@@ -2,7 +2,10 @@
 
 #include "gen_write.hpp"
 
+#include "gen_attrs.hpp"
+
 #include "baims/core/fault.hpp"
+#include "baims/zarr/group.hpp"
 
 namespace baims::cube::gen {
 
@@ -39,16 +42,19 @@ void StagingSink::put(size_t v, size_t y, size_t x, std::string_view bytes) {
 
 void write_refreshed_records(zarr::KvStore& store, const CubeState& old,
                              std::vector<std::pair<size_t, nlohmann::json>> refreshed) {
-    if (refreshed.empty()) {
-        return;
+    CubeState st = old;
+    if (!refreshed.empty()) {
+        st.sources.resize(old.nt());
+        for (auto& [t, rec] : refreshed) {
+            st.sources[t] = std::move(rec);
+        }
+        write_sources(store, st.sources);
+        store.sync();
     }
-    auto sources = old.sources;
-    sources.resize(old.nt());
-    for (auto& [t, rec] : refreshed) {
-        sources[t] = std::move(rec);
+    if (set_input_attrs(st)) {
+        zarr::write_attrs(store, "", st.attrs);
+        zarr::consolidate(store); // synced before and after
     }
-    write_sources(store, sources);
-    store.sync();
 }
 
 } // namespace baims::cube::gen

@@ -56,9 +56,11 @@ private:
     StagedSlice m_staged;
 };
 
-// When nothing else changes but the record of what made some steps (new mtimes, or steps made
-// elsewhere recomputed to the same bytes): .baims-sources.json alone is replaced (atomically);
-// the Zarr content is untouched.
+// When nothing else changes but the record of what made some steps (new mtimes, steps made
+// elsewhere recomputed to the same bytes, input attributes taken with keep_input_attrs):
+// .baims-sources.json alone is replaced (atomically); the Zarr content is untouched but for the
+// global attribute input_attrs, rewritten (with .zmetadata) after the records when it does not
+// show them (also when a run was cut off between the two).
 void write_refreshed_records(zarr::KvStore& store, const CubeState& old,
                              std::vector<std::pair<size_t, nlohmann::json>> refreshed);
 

@@ -11,7 +11,6 @@ namespace baims {
 enum class Feature {
     Rechunk,    // other chunks for an existing cube (the planned `baims optimise`)
     TimeChunks, // extending a cube whose time chunks are not 1
-    KeepInputAttrs,
     VirtualOutput, // /vsi… output paths
 };
 

@@ -76,11 +76,18 @@ struct GenConfig {
     zarr::Compressor compressor;
     std::map<std::string, Packing> packing;             // output variable name -> packing
     nlohmann::json metadata = nlohmann::json::object(); // flattened output_metadata
+    // output_metadata.keep_input_attrs: each input's global attributes are recorded with the
+    // time steps it makes and shown in the cube's global attribute input_attrs.
+    bool keep_input_attrs = false;
 
     grid::Grid output_grid() const;
     // The effective configuration as YAML (for --print-config).
     std::string to_yaml() const;
 };
+
+// The cube's global attribute that holds the inputs' own global attributes (keep_input_attrs):
+// {time of the step (ISO 8601): {input file name: {attribute: value}}}.
+inline constexpr const char* INPUT_ATTRS = "input_attrs";
 
 // The largest grid gen accepts: pixels along each axis, and pixels per time step.
 inline constexpr size_t MAX_OUTPUT_AXIS = 1000000;

@@ -13,6 +13,9 @@
 #include "baims/core/error.hpp"
 #include "baims/grid/time.hpp"
 
+#include <cpl_conv.h>
+#include <cpl_string.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -184,6 +187,15 @@ public:
         auto* ds = static_cast<GDALDatasetH>(m_ds.get());
         const auto grid = gdal::raster_grid(ds, path);
         m_geometry = gdal::geometry_of(grid);
+        // The dataset's metadata (TIFF tags, GDAL_METADATA items) as its global attributes.
+        for (char** item = GDALGetMetadata(ds, nullptr); item && *item; ++item) {
+            char* key = nullptr;
+            const char* value = CPLParseNameValue(*item, &key);
+            if (key && value) {
+                m_attrs[key] = value;
+            }
+            CPLFree(key);
+        }
 
         const int nbands = GDALGetRasterCount(ds);
         std::vector<std::string> names;
@@ -306,7 +318,7 @@ public:
     const std::vector<TimeStep>& steps() const override { return m_steps; }
     grid::time::Calendar calendar() const override { return grid::time::Calendar::Gregorian; }
     const std::vector<VarInfo>& variables() const override { return m_vars; }
-    nlohmann::json global_attrs() const override { return nlohmann::json::object(); }
+    nlohmann::json global_attrs() const override { return m_attrs; }
 
     void read(const std::string& var, size_t step, float* out,
               const ForEach& /*for_each*/) const override {
@@ -350,6 +362,7 @@ private:
     Geometry m_geometry;
     std::vector<TimeStep> m_steps;
     std::vector<VarInfo> m_vars;
+    nlohmann::json m_attrs = nlohmann::json::object();
     std::vector<BandInfo> m_bands;
     mutable std::vector<double> m_buffer;
     mutable std::vector<uint64_t> m_words;
