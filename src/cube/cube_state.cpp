@@ -475,6 +475,25 @@ void write_sources(zarr::KvStore& store, const std::vector<nlohmann::json>& sour
     store.put(SOURCES_FILE, j.dump(1) + "\n");
 }
 
+void write_records_update(zarr::KvStore& store, const CubeState& cur, const CubeState& next) {
+    if (cur.sources != next.sources) {
+        write_sources(store, next.sources);
+        store.sync();
+    }
+    bool consolidate = false;
+    if (cur.attrs != next.attrs) {
+        zarr::write_attrs(store, "", next.attrs);
+        consolidate = true;
+    } else if (const auto c = zarr::read_consolidated(store)) {
+        // (cut off between .zattrs and .zmetadata before)
+        const auto& m = c->at("metadata");
+        consolidate = !m.contains(".zattrs") || m.at(".zattrs") != next.attrs;
+    }
+    if (consolidate) {
+        zarr::consolidate(store); // synced before and after
+    }
+}
+
 nlohmann::json CubeState::to_json() const {
     nlohmann::json j;
     const auto& e = grid.extent();

@@ -5,7 +5,6 @@
 #include "gen_attrs.hpp"
 
 #include "baims/core/fault.hpp"
-#include "baims/zarr/group.hpp"
 
 namespace baims::cube::gen {
 
@@ -42,19 +41,15 @@ void StagingSink::put(size_t v, size_t y, size_t x, std::string_view bytes) {
 
 void write_refreshed_records(zarr::KvStore& store, const CubeState& old,
                              std::vector<std::pair<size_t, nlohmann::json>> refreshed) {
-    CubeState st = old;
+    CubeState next = old;
     if (!refreshed.empty()) {
-        st.sources.resize(old.nt());
+        next.sources.resize(old.nt());
         for (auto& [t, rec] : refreshed) {
-            st.sources[t] = std::move(rec);
+            next.sources[t] = std::move(rec);
         }
-        write_sources(store, st.sources);
-        store.sync();
     }
-    if (set_input_attrs(st)) {
-        zarr::write_attrs(store, "", st.attrs);
-        zarr::consolidate(store); // synced before and after
-    }
+    set_input_attrs(next);
+    write_records_update(store, old, next);
 }
 
 } // namespace baims::cube::gen

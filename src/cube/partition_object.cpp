@@ -226,9 +226,7 @@ Finalized finalize_update(Parts& parts) {
         // Nothing to compute (every step made from these inputs before): only the records of
         // what made the steps may be new, as in a run of one process.
         out.up_to_date = true;
-        if (cur->sources != j.state.sources) {
-            write_sources(commit->store(), j.state.sources);
-        }
+        write_records_update(commit->store(), *cur, j.state);
     } else {
         commit->commit_update(std::move(j.mapping), std::move(j.staged), std::move(j.state));
     }

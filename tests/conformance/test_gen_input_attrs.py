@@ -185,6 +185,33 @@ class KeepInputAttrs(TempDirTest):
         self.assertIn("up to date", p.stderr)
         self.assertEqual(self.input_attrs(out), want)
         self.assertEqual(chunk_files(out), chunks)
+        # cut off between .zattrs and .zmetadata: the consolidated copy is brought in line too
+        path = os.path.join(out, ".zmetadata")
+        with open(path) as f:
+            j = json.load(f)
+        j["metadata"][".zattrs"].pop("input_attrs")
+        with open(path, "w") as f:
+            json.dump(j, f)
+        self.gen(out, [1, 2], keep=False)
+        self.assertEqual(self.input_attrs(out), want)  # (also compares .zmetadata)
+
+    def test_partitions_take_them_like_one_process(self):
+        # gen --partition K/N then --finalize, for a new cube and for a cube made without them
+        # whose steps are all made already (the update that computes nothing)
+        for made_before in (False, True):
+            out = self.p(f"p{made_before}.zarr")
+            if made_before:
+                self.gen(out, [1, 2], keep=False)
+            chunks = chunk_files(out)
+            for k in (1, 2):
+                cfg = self.p("cfg.yml")
+                write_config(cfg, REGION, SIZE, out, chunks=(7, 10), extra=KEEP)
+                run(["gen", "-c", cfg, "--partition", f"{k}/2", self.inputs[1], self.inputs[2]],
+                    check=0)
+            run(["gen", "-c", cfg, "--finalize"], check=0)
+            self.assertEqual(self.input_attrs(out), self.expected({1: 1, 2: 2}))
+            if made_before:
+                self.assertEqual(chunk_files(out), chunks)
 
     def test_config_mistakes(self):
         out = self.p("c.zarr")

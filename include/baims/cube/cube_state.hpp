@@ -69,6 +69,13 @@ void write_cube_metadata(zarr::KvStore& store, const CubeState& state);
 // Replaces .baims-sources.json (atomically) with one record per time step.
 void write_sources(zarr::KvStore& store, const std::vector<nlohmann::json>& sources);
 
+// The update that changes no data, only the records of what made the steps (new mtimes, input
+// attributes taken later): .baims-sources.json when `next`'s records differ from `cur`'s, then
+// the root attributes (with .zmetadata) when they differ (input_attrs, derived from the records).
+// Each file is replaced atomically, records first: a run cut off between the two leaves
+// attributes that the next such update brings in line.
+void write_records_update(zarr::KvStore& store, const CubeState& cur, const CubeState& next);
+
 // Reads a small numeric array (any chunking, dtype f4/f8/i2/i4/i8) into doubles, C order.
 std::vector<double> read_numeric_array(const zarr::KvStore& store, const std::string& name);
 
