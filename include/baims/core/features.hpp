@@ -9,8 +9,8 @@
 namespace baims {
 
 enum class Feature {
-    Rechunk,    // other chunks for an existing cube (the planned `baims optimise`)
-    TimeChunks, // extending a cube whose time chunks are not 1
+    Rechunk,       // other chunks for an existing cube (the planned `baims optimise`)
+    TimeChunks,    // extending a cube whose time chunks are not 1
     VirtualOutput, // /vsi… output paths
 };
 
