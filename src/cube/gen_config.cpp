@@ -665,12 +665,11 @@ GenConfig parse_gen_config(const config::Document& doc) {
                     c.keep_input_attrs = true;
                 } else if (v != "false" && v != "no" && v != "off") {
                     const std::string where = "output_metadata.keep_input_attrs";
-                    throw ConfigError(doc.origin(where).str() + ": " + where +
-                                          ": expected true or false, got " +
-                                          (k.is_string() ? "'" + k.get<std::string>() + "'"
-                                                         : k.dump()),
-                                      "Write keep_input_attrs: true to keep the inputs' global "
-                                      "attributes per time step, or remove it");
+                    throw ConfigError(
+                        doc.origin(where).str() + ": " + where + ": expected true or false, got " +
+                            (k.is_string() ? "'" + k.get<std::string>() + "'" : k.dump()),
+                        "Write keep_input_attrs: true to keep the inputs' global "
+                        "attributes per time step, or remove it");
                 }
                 c.metadata.erase("keep_input_attrs");
             }
