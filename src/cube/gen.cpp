@@ -408,11 +408,13 @@ GenResult generate(const GenRequest& req) {
                 // so that reading it beside this slice's compute only makes the two share the
                 // cores, and its slab (~80 MB) and map would be held beside this slice's. Read
                 // once this slice is done, it takes this slice's buffers (their pages present).
-                // (This slice's maps stay until it is read: a later input on the same lat/lon
-                // shares them.) bench/swath_inputs.sh, 6 inputs (REPS=3): 3.34 -> 3.30 s,
-                // 326 -> 249 MB; with SAME=1 2.13 -> 1.97 s, 279 -> 197 MB. The regular gen10
-                // case keeps its overlap (without it: 0.29 -> 0.33 s).
+                // bench/swath_inputs.sh, 6 inputs (REPS=3): 3.34 -> 3.30 s, 326 -> 249 MB; with
+                // SAME=1 2.13 -> 1.97 s, 279 -> 197 MB. The regular gen10 case keeps its overlap
+                // (without it: 0.29 -> 0.33 s). This slice's inputs are released first: a map of
+                // theirs that the next input does not share goes before that input's is built
+                // (MapCache::release), one it shares stays.
                 work.wait();
+                done_with(i);
                 spare = {};
                 next = load_slice(slices[i + 1], inputs, vars, exprs.get(), ctx.threads,
                                   std::move(current), &maps);

@@ -39,10 +39,11 @@ public:
     const SourceMap& get(const InputInfo& in, size_t input, Resampling m, int threads);
     // The source cells that map reads (used_window), computed with it.
     io::Window window(const InputInfo& in, size_t input, Resampling m, int threads);
-    // gen is done with input number `input` (no later slice reads it): its maps are dropped,
-    // and so is a map built from a swath's coordinates that no other input holds any more (a
-    // later input on the same coordinates builds it again); the other maps stay for sharing
-    // (they are small or cheap next to a swath's). Bounds the memory of a run over many swaths.
+    // gen is done with input number `input` (no later slice reads it): it holds its maps no
+    // more. A map built from a swath's coordinates that no input holds is kept for a later input
+    // on the same coordinates until get() builds a map that shares none (then it goes first);
+    // the other maps stay for sharing (they are small or cheap next to a swath's). Bounds the
+    // memory of a run over many swaths to the maps in use and one more.
     void release(size_t input);
     // Input number `input` (in) has no cell that its maps use: a warning, once per input, that
     // its slices are empty, naming the output region and its units, and where the input's cells

@@ -289,6 +289,7 @@ def check_nearest_slice(test, got, values, lat, lon, region, size, k):
 def nearest_map_lines(test, cfg, paths):
     """Runs gen (debug log) on paths: its "resampling map (nearest)" lines, one per input."""
     p = run(["--log-level", "debug", "gen", "-c", cfg] + paths, check=0)
+    test.gen_log = p.stderr
     lines = [ln for ln in p.stderr.splitlines() if "resampling map (nearest) of input" in ln]
     test.assertEqual(len(lines), len(paths), p.stderr)
     return lines
@@ -402,6 +403,20 @@ class SwathMaps(TempDirTest):
         digests = [ln.split("digest ")[1][:16] for ln in lines]
         self.assertEqual(digests[0], digests[1])
         self.assertEqual(len(set(digests)), 3, digests)
+        # A's map (also B's) stays while B reads, goes before C's is built (no input holds it
+        # and C shares it not), not before; C's goes before D's is built (D's digest is C's
+        # neither). At most one map beyond those in use.
+        events = [ln.split(" debug: ")[-1] for ln in self.gen_log.splitlines()
+                  if "resampling map (nearest)" in ln]
+        dropped = lambda k, by: (f"resampling map (nearest) with digest {digests[k]} dropped "
+                                 f"before the map of input '{paths[by]}' is built: no input holds it")
+        self.assertEqual([e if "dropped" in e else e.split(":")[0] for e in events],
+                         [f"resampling map (nearest) of input '{paths[0]}'",
+                          f"resampling map (nearest) of input '{paths[1]}'",
+                          dropped(0, 2),
+                          f"resampling map (nearest) of input '{paths[2]}'",
+                          dropped(2, 3),
+                          f"resampling map (nearest) of input '{paths[3]}'"])
         with xr.open_zarr(self.p("packed.zarr"), decode_times=False) as cube:
             got = cube["v"].values
         self.assertEqual(got.shape[0], 4)
