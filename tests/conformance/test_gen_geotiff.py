@@ -6,6 +6,7 @@ pixel but not to the last bit, so output pixels whose centre falls within 1e-6 o
 edge are left out; every other pixel must be equal, NaN where GDAL gives no data.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -317,6 +318,22 @@ class GenSentinel2(_Gen):
         self.assertGreater(int(np.isnan(want).sum()), 0)
         self.assertGreater(int((~np.isnan(want)).sum()), 700)  # 794 of 1280 inside the tile
         cube.close()
+
+    def test_product_attributes_kept_with_keep_input_attrs(self):
+        safe = self.safe()
+        mtd = os.path.join(safe, "MTD_MSIL2A.xml")
+        import xml.etree.ElementTree as ET
+        info = ET.parse(mtd).getroot().find(".//Product_Info")
+        want = {"product_uri": info.findtext("PRODUCT_URI"),
+                "processing_baseline": info.findtext("PROCESSING_BASELINE")}
+        self.assertTrue(all(want.values()), want)
+        r, out = self.gen([mtd], "{bands: [B02], resolution: 60}",
+                          extra="output_metadata: {keep_input_attrs: true}\n",
+                          processor="sentinel2-l2a", region=S2_REGION, fail_fast=True)
+        with open(os.path.join(out, ".zattrs")) as f:
+            kept = json.load(f)["input_attrs"]
+        # (the input is named by its product folder, as in .baims-sources.json)
+        self.assertEqual(kept, {"2023-06-01T10:05:59.024Z": {SAFE: want}})
 
     def test_safe_without_metadata_is_one_line(self):
         safe = self.safe()
