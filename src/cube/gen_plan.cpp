@@ -495,7 +495,16 @@ Unchanged split_unchanged(std::vector<Slice> slices, const CubeState& old,
         if (same) {
             ++u.count;
             if (refresh) {
-                u.refreshed.emplace_back(s.old_index, slice_record(s, inputs, recipe));
+                // New mtimes; attributes kept before stay when not read this time (the step is
+                // not made again).
+                auto rec = slice_record(s, inputs, recipe);
+                const auto& was = old.sources[s.old_index]["inputs"];
+                for (size_t i = 0; i < rec["inputs"].size() && i < was.size(); ++i) {
+                    if (!rec["inputs"][i].contains("attrs") && was[i].contains("attrs")) {
+                        rec["inputs"][i]["attrs"] = was[i]["attrs"];
+                    }
+                }
+                u.refreshed.emplace_back(s.old_index, std::move(rec));
             } else if (auto rec = with_input_attrs(old.sources[s.old_index], s, inputs);
                        rec != old.sources[s.old_index]) {
                 // keep_input_attrs on a step made without it (or the input's attributes

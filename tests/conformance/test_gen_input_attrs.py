@@ -139,6 +139,15 @@ class KeepInputAttrs(TempDirTest):
         self.assertEqual(snapshot(out), before)
         self.gen(out, [1, 2], keep=False)
         self.assertEqual(snapshot(out), before)
+        # a touched input (new mtime, same bytes): its record takes the mtime, keeps the attributes
+        os.utime(self.inputs[1], (1.7e9, 1.7e9))
+        p = self.gen(out, [1, 2], keep=False)
+        self.assertIn("up to date", p.stderr)
+        self.assertEqual(chunk_files(out), chunks)
+        self.assertEqual(self.input_attrs(out), self.expected({1: 1, 2: 2}))
+        with open(os.path.join(out, ".baims-sources.json")) as f:
+            self.assertEqual(json.load(f)["steps"][0]["inputs"][0]["mtime"],
+                             "2023-11-14T22:13:20.000000000Z")
 
     def test_each_step_keeps_its_own_through_insert_replace_and_append(self):
         out = self.p("c.zarr")
