@@ -2,7 +2,8 @@
 input's own global attributes are kept per time step, in the cube's global attribute input_attrs
 ({time of the step: {input file name: {attribute: value}}}) and in .baims-sources.json. The
 expected attributes are read from the input files with netCDF4 and GDAL, the cube's with zarr,
-xarray and GDAL's Zarr driver."""
+xarray and GDAL's Zarr driver. KeepInputAttrsKills kills gen at each write of the update that
+only adds them to a cube (docs/crash-safety.md "Records only")."""
 
 import datetime as dt
 import json
@@ -16,7 +17,9 @@ zarr = lazy_module("zarr")
 gdal = lazy_module("osgeo.gdal", then=lambda g: g.UseExceptions())
 osr = lazy_module("osgeo.osr", then=lambda _: gdal.UseExceptions())
 
-from baimstest import TempDirTest, run, snapshot, write_cf, write_config
+from baimstest import (BAIMS, TempDirTest, cube_differences, run, snapshot, traced_env, write_cf,
+                       write_config)
+from test_gen_crash import SYSCALLS, calls
 
 T0 = dt.datetime(2022, 3, 1, 11, 0)
 LAT = np.arange(9.75, 0, -0.5)   # 20 rows, descending
@@ -53,7 +56,9 @@ def chunk_files(out):
     return {k: b for k, b in snapshot(out).items() if k.startswith("v/") and "/." not in k}
 
 
-class KeepInputAttrs(TempDirTest):
+class _Attrs(TempDirTest):
+    """Three daily inputs with global attributes of each kind, and helpers; no tests."""
+
     def setUp(self):
         super().setUp()
         self.inputs = {}
@@ -90,6 +95,8 @@ class KeepInputAttrs(TempDirTest):
         self.assertEqual(attrs, consolidated)
         return attrs.get("input_attrs")
 
+
+class KeepInputAttrs(_Attrs):
     def test_kept_per_time_step_and_read_by_three_readers(self):
         out = self.p("c.zarr")
         self.gen(out, [1, 2, 3])
@@ -264,3 +271,54 @@ class KeepInputAttrs(TempDirTest):
         run(["gen", "-c", cfg, path], check=0)
         self.assertEqual(self.input_attrs(out),
                          {"2023-06-01T00:00:00Z": {"chl_20230601.tif": want}})
+
+
+class KeepInputAttrsKills(_Attrs):
+    """kill -9 (strace -e inject) just before each file the records-only update publishes
+    (.baims-sources.json, .zattrs, .zmetadata): keep_input_attrs asked for on a cube whose steps
+    were all made before without it."""
+
+    def test_kill_at_every_write_of_the_records_only_update(self):
+        strace = shutil.which("strace")
+        self.assertIsNotNone(strace, "strace is needed (scripts/install-deps.sh installs it)")
+        base, done = self.p("base.zarr"), self.p("done.zarr")
+        self.gen(base, [1, 2], keep=False)
+        shutil.copytree(base, done)
+        self.gen(done, [1, 2])
+        self.assertEqual(self.input_attrs(done), self.expected({1: 1, 2: 2}))
+        values = xr.open_zarr(base).v.values
+
+        def command(out):
+            cfg = self.p("kill.yml")
+            write_config(cfg, REGION, SIZE, out, chunks=(7, 10), extra=KEEP)
+            return ["--progress", "never", "--threads", "1", "gen", "-c", cfg,
+                    self.inputs[1], self.inputs[2]]
+
+        probe, log = self.p("probe.zarr"), self.p("trace.log")
+        shutil.copytree(base, probe)
+        subprocess.run([strace, "-f", "-qq", "-o", log, "-e", f"trace={SYSCALLS}", BAIMS] +
+                       command(probe), check=True, capture_output=True, env=traced_env())
+        trace = calls(log, probe)
+        files = (".baims-sources.json", ".zattrs", ".zmetadata")
+        points = [i + 1 for i, (call, rel, _) in enumerate(trace)
+                  if call.startswith("rename") and rel in files]
+        self.assertEqual([trace[n - 1][1] for n in points], list(files))
+        for n in points:
+            out = self.p(f"k{n}.zarr")
+            shutil.copytree(base, out)
+            name = trace[n - 1][0]
+            k = sum(1 for c in trace[:n] if c[0] == name)
+            p = subprocess.run([strace, "-f", "-qq", "-o", log, "-e", f"trace={SYSCALLS}",
+                                "-e", f"inject={name}:signal=KILL:when={k}", BAIMS] + command(out),
+                               capture_output=True, text=True, env=traced_env())
+            with self.subTest(kill=trace[n - 1][1]):
+                self.assertEqual(p.returncode, -9, p.stderr)
+                # a reader sees the data as it was, and no attribute or the complete one
+                ds = xr.open_zarr(out)
+                np.testing.assert_array_equal(ds.v.values, values)
+                self.assertIn(ds.attrs.get("input_attrs"), (None, self.expected({1: 1, 2: 2})))
+                # once the records are written, a rerun even without the option completes it
+                records_written = n > points[0]
+                self.gen(out, [1, 2], keep=not records_written)
+                self.assertEqual(cube_differences(out, done), [])
+            shutil.rmtree(out)
