@@ -11,7 +11,10 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdint>
 #include <cstring>
+#include <limits>
+#include <map>
 #include <set>
 
 namespace baims::cube::gen {
@@ -169,6 +172,43 @@ void eval_parallel(const expr::Program& p, const std::vector<const float*>& slot
     });
 }
 
+// Evaluates the mask p over npix pixels on the run's threads (as eval_parallel) and, per pixel,
+// either stores whether it holds (keep: p != 0; NaN counts as true, as in every mask here) or,
+// with values, sets the pixels where it does not to NaN. The values are read by p before they
+// are changed, block by block (p may read them: a mask of the variable itself). No float mask of
+// npix values is made (80 MB for an OLCI swath).
+void eval_mask_parallel(const expr::Program& p, const std::vector<const float*>& slots,
+                        const std::vector<expr::Program::Words>& words, size_t npix,
+                        std::uint8_t* keep, float* values, int threads) {
+    constexpr size_t TASK = size_t(1) << 16;
+    const size_t tasks = (npix + TASK - 1) / TASK;
+    parallel_for(tasks, threads, [&](size_t t, size_t) {
+        const size_t off = t * TASK, n = std::min(TASK, npix - off);
+        thread_local std::vector<float> mask;
+        mask.resize(TASK);
+        std::vector<const float*> at(slots.size(), nullptr);
+        std::vector<expr::Program::Words> w(slots.size());
+        for (size_t s : p.slots()) {
+            at[s] = slots[s] + off;
+            if (words[s].word) {
+                w[s] = {words[s].word + off, words[s].valid + off};
+            }
+        }
+        p.eval(at.data(), n, mask.data(), w.data());
+        if (keep) {
+            for (size_t i = 0; i < n; ++i) {
+                keep[off + i] = mask[i] != 0.0f;
+            }
+        } else {
+            for (size_t i = 0; i < n; ++i) {
+                if (!(mask[i] != 0.0f)) {
+                    values[off + i] = std::numeric_limits<float>::quiet_NaN();
+                }
+            }
+        }
+    });
+}
+
 } // namespace
 
 std::vector<io::VarInfo> processed_var_infos(const GenConfig& c,
@@ -281,13 +321,17 @@ std::unique_ptr<Expressions> Expressions::make(const GenConfig& c,
             out.slot = k;
         }
         for (const auto& spec : c.variables) {
-            const bool match = spec.rename.empty() ? text::glob_match(spec.pattern, o.input)
-                                                   : spec.rename == o.name;
+            // (an entry without a new name makes an output of the input's name: 'chl' and
+            // 'chl: {name: chl_big}' are two outputs, each with its own entry)
+            const bool match = spec.rename.empty()
+                                   ? o.name == o.input && text::glob_match(spec.pattern, o.input)
+                                   : spec.rename == o.name;
             if (!match) {
                 continue;
             }
             if (!spec.valid_pixel_expression.empty()) {
                 out.valid = compile(spec.valid_pixel_expression, spec.valid_where, symbols, wide);
+                out.valid_text = spec.valid_pixel_expression;
                 out.what = spec.valid_where;
                 any = true;
             }
@@ -375,13 +419,8 @@ void Expressions::apply(const std::string& input, size_t npix, const Read& read,
         }
         return std::nullopt;
     };
-    std::vector<float> mask;
     auto apply_mask = [&](const expr::Program& p, float* values) {
-        mask.resize(npix);
-        eval_parallel(p, at, words, npix, mask.data(), threads);
-        for (size_t i = 0; i < npix; ++i) {
-            values[i] = mask[i] != 0.0f ? values[i] : std::numeric_limits<float>::quiet_NaN();
-        }
+        eval_mask_parallel(p, at, words, npix, nullptr, values, threads);
     };
     for (const auto& st : m_steps) {
         if (!m_needed[st.slot]) {
@@ -412,7 +451,11 @@ void Expressions::apply(const std::string& input, size_t npix, const Read& read,
         }
     }
     // Output masks first (they may read output variables that are masked too), then the values.
-    std::vector<std::vector<float>> masks(m_outputs.size());
+    // One byte a pixel, one mask per distinct expression: the outputs of an OLCI config that all
+    // test c2rcc_flags.Valid_PE share one (bench/swath_vars.sh).
+    std::vector<std::vector<std::uint8_t>> masks;
+    std::vector<size_t> mask_of(m_outputs.size(), SIZE_MAX);
+    std::map<std::string, size_t> mask_by_text;
     for (size_t v = 0; v < m_outputs.size(); ++v) {
         const auto& o = m_outputs[v];
         const bool present = o.slot ? at[*o.slot] != nullptr : !data[v]->empty();
@@ -424,8 +467,12 @@ void Expressions::apply(const std::string& input, size_t npix, const Read& read,
                                  "valid_pixel_expression of " + o.what + " needs",
                              "Give inputs that have it, or change the expression");
         }
-        masks[v].resize(npix);
-        eval_parallel(*o.valid, at, words, npix, masks[v].data(), threads);
+        const auto [it, fresh] = mask_by_text.emplace(o.valid_text, masks.size());
+        if (fresh) {
+            masks.emplace_back(npix);
+            eval_mask_parallel(*o.valid, at, words, npix, masks.back().data(), nullptr, threads);
+        }
+        mask_of[v] = it->second;
     }
     for (size_t v = 0; v < m_outputs.size(); ++v) {
         const auto& o = m_outputs[v];
@@ -440,11 +487,19 @@ void Expressions::apply(const std::string& input, size_t npix, const Read& read,
     }
     for (size_t v = 0; v < m_outputs.size(); ++v) {
         auto& out = *data[v];
-        if (!masks[v].empty() && !out.empty()) {
-            for (size_t i = 0; i < npix; ++i) {
-                out[i] = masks[v][i] != 0.0f ? out[i] : std::numeric_limits<float>::quiet_NaN();
-            }
+        if (mask_of[v] == SIZE_MAX || out.empty()) {
+            continue;
         }
+        const std::uint8_t* keep = masks[mask_of[v]].data();
+        constexpr size_t TASK = size_t(1) << 16;
+        parallel_for((npix + TASK - 1) / TASK, threads, [&](size_t t, size_t) {
+            const size_t end = std::min(npix, (t + 1) * TASK);
+            for (size_t i = t * TASK; i < end; ++i) {
+                if (!keep[i]) {
+                    out[i] = std::numeric_limits<float>::quiet_NaN();
+                }
+            }
+        });
     }
 }
 

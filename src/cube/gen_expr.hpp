@@ -71,6 +71,7 @@ private:
     struct Output {
         std::optional<size_t> slot; // computed output: its slot
         std::optional<expr::Program> valid;
+        std::string valid_text; // its valid_pixel_expression (outputs that share one share a mask)
         std::string what;
         std::string input; // OutVar::input
     };

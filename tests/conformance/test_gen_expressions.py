@@ -63,6 +63,25 @@ class Expressions(TempDirTest):
             f.write(body)
         return run(["gen", "-c", cfg, "-o", self.p(out), self.p("in.nc")], check=check)
 
+    def test_shared_masks_and_a_mask_of_a_masked_output(self):
+        # chl and tsm share one valid_pixel_expression (one mask, as OLCI configs do); chl_big,
+        # chl again, is masked by 'chl > 1', which reads chl's values before chl's own mask
+        # takes them (masks first, then values).
+        chl, tsm, flags = make_input(self.p("in.nc"))
+        self.gen("output_region: [0.0, 0.0, 15.0, 10.0]\noutput_size: [30, 20]\n"
+                 "output_variables:\n"
+                 "  - chl: {valid_pixel_expression: c2rcc_flags.Valid_PE}\n"
+                 "  - tsm: {valid_pixel_expression: c2rcc_flags.Valid_PE}\n"
+                 "  - chl: {name: chl_big, valid_pixel_expression: 'chl > 1'}\n")
+        z = zarr.open(self.p("c.zarr"), "r")
+        valid_pe = (flags & 0x80000000) != 0
+        np.testing.assert_array_equal(z["chl"][0], np.where(valid_pe, chl, np.nan))
+        np.testing.assert_array_equal(z["tsm"][0], np.where(valid_pe, tsm, np.nan))
+        with np.errstate(invalid="ignore"):
+            big = chl > 1
+        np.testing.assert_array_equal(z["chl_big"][0], np.where(big, chl, np.nan))
+        self.assertGreater(int((big & ~valid_pe).sum()), 10)  # where the order matters
+
     def test_values_against_numpy(self):
         chl, tsm, flags = make_input(self.p("in.nc"))
         self.gen(CONFIG)
