@@ -740,7 +740,7 @@ Program Program::compile(std::string_view text, const std::vector<Symbol>& symbo
     const auto& nodes = p.nodes;
     Program prog;
     prog.m_boolean = nodes[static_cast<size_t>(root)].boolean;
-    std::vector<size_t> slots;
+    std::vector<size_t> slots, value_slots;
     // Code generation with constant folding: returns the operand index of node k.
     auto gen = [&](auto&& self, int k) -> uint32_t {
         const Node& n = nodes[static_cast<size_t>(k)];
@@ -761,6 +761,12 @@ Program Program::compile(std::string_view text, const std::vector<Symbol>& symbo
             }
             if (n.op == FLAG) {
                 prog.m_flags.emplace_back(nodes[static_cast<size_t>(n.kids[0])].slot, n.mask);
+            } else {
+                for (int kid : n.kids) {
+                    if (const Node& c = nodes[static_cast<size_t>(kid)]; c.kind == Node::Var) {
+                        value_slots.push_back(c.slot);
+                    }
+                }
             }
             Instr in;
             in.op = n.op;
@@ -791,9 +797,15 @@ Program Program::compile(std::string_view text, const std::vector<Symbol>& symbo
         return static_cast<uint32_t>(prog.m_operands.size() - 1);
     };
     prog.m_result = gen(gen, root);
-    std::sort(slots.begin(), slots.end());
-    slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+    if (nodes[static_cast<size_t>(root)].kind == Node::Var) {
+        value_slots.push_back(nodes[static_cast<size_t>(root)].slot);
+    }
+    for (auto* v : {&slots, &value_slots}) {
+        std::sort(v->begin(), v->end());
+        v->erase(std::unique(v->begin(), v->end()), v->end());
+    }
     prog.m_slots = std::move(slots);
+    prog.m_value_slots = std::move(value_slots);
     return prog;
 }
 
@@ -830,7 +842,8 @@ void Program::eval(const float* const* vars, size_t n, float* out, const Words* 
     for (size_t off = 0; off < n; off += BLOCK) {
         const size_t m = std::min(BLOCK, n - off);
         for (const auto& [k, slot] : var_ops) {
-            ptr[k] = const_cast<float*>(vars[slot] + off);
+            // (null: a slot read only through its exact words, see reads_values)
+            ptr[k] = vars[slot] ? const_cast<float*>(vars[slot] + off) : nullptr;
         }
         ptr[m_result] = out + off;
         for (const auto& in : m_code) {

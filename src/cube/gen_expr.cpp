@@ -163,7 +163,7 @@ void eval_parallel(const expr::Program& p, const std::vector<const float*>& slot
         std::vector<const float*> at(slots.size(), nullptr);
         std::vector<expr::Program::Words> w(slots.size());
         for (size_t s : p.slots()) {
-            at[s] = slots[s] + off;
+            at[s] = slots[s] ? slots[s] + off : nullptr; // (null: only its words are read)
             if (words[s].word) {
                 w[s] = {words[s].word + off, words[s].valid + off};
             }
@@ -189,7 +189,7 @@ void eval_mask_parallel(const expr::Program& p, const std::vector<const float*>&
         std::vector<const float*> at(slots.size(), nullptr);
         std::vector<expr::Program::Words> w(slots.size());
         for (size_t s : p.slots()) {
-            at[s] = slots[s] + off;
+            at[s] = slots[s] ? slots[s] + off : nullptr; // (null: only its words are read)
             if (words[s].word) {
                 w[s] = {words[s].word + off, words[s].valid + off};
             }
@@ -378,6 +378,29 @@ std::unique_ptr<Expressions> Expressions::make(const GenConfig& c,
     for (size_t s : wide.exact) {
         ex->m_exact[s] = ex->m_needed[s];
     }
+    // A wide flag variable that is only flag-tested (c2rcc_flags.Valid_PE) is read as exact
+    // words alone: its float32 values (80 MB for an OLCI swath, and a second inflate of its
+    // chunks) are not needed.
+    std::vector<bool> values_read(symbols.size(), false);
+    const auto note = [&](const std::optional<expr::Program>& p) {
+        for (size_t s = 0; p && s < values_read.size(); ++s) {
+            values_read[s] = values_read[s] || p->reads_values(s);
+        }
+    };
+    for (const auto& o : ex->m_outputs) {
+        note(o.valid);
+    }
+    for (const auto& st : ex->m_steps) {
+        note(st.expression);
+        note(st.valid);
+        if (st.copy_from) {
+            values_read[*st.copy_from] = true;
+        }
+    }
+    ex->m_values.assign(symbols.size(), false);
+    for (size_t s = 0; s < symbols.size(); ++s) {
+        ex->m_values[s] = ex->m_needed[s] && (!ex->m_exact[s] || values_read[s]);
+    }
     return ex;
 }
 
@@ -407,13 +430,13 @@ void Expressions::apply(const std::string& input, size_t npix, const Read& read,
                 at[s] = data[v]->data(); // not changed before the last loop below
             }
         }
-        if (!at[s] && read(m_slot_names[s], scratch[s])) {
+        if (!at[s] && m_values[s] && read(m_slot_names[s], scratch[s])) {
             at[s] = scratch[s].data();
         }
     }
     auto missing = [&](const expr::Program& p) -> std::optional<std::string> {
         for (size_t s : p.slots()) {
-            if (!at[s]) {
+            if (!at[s] && !words[s].word) {
                 return m_slot_names[s];
             }
         }

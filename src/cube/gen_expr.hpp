@@ -81,6 +81,8 @@ private:
     std::vector<Output> m_outputs; // one per output variable
     std::vector<bool> m_needed;    // per slot
     std::vector<bool> m_exact;     // per slot: an input variable read with read_words too
+    // per slot: its values are read (needed, and not only by flag tests that take exact words)
+    std::vector<bool> m_values;
     std::vector<std::string> m_read_names;
 };
 

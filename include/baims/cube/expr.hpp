@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -53,6 +54,11 @@ public:
     bool boolean() const { return m_boolean; }
     // The flag tests: (slot, mask) of each `name.Flag`.
     const std::vector<std::pair<size_t, uint64_t>>& flag_tests() const { return m_flags; }
+    // Whether the program reads the values of `slot` other than through flag tests (which can
+    // take the slot's exact words instead: eval then needs no values of a slot only so read).
+    bool reads_values(size_t slot) const {
+        return std::binary_search(m_value_slots.begin(), m_value_slots.end(), slot);
+    }
     // Instructions after constant folding (for tests).
     size_t instructions() const { return m_code.size(); }
 
@@ -90,6 +96,7 @@ private:
     uint32_t m_result = 0;           // operand holding the result
     size_t m_registers = 0;
     std::vector<size_t> m_slots;
+    std::vector<size_t> m_value_slots; // ascending: reads_values
     std::vector<std::pair<size_t, uint64_t>> m_flags;
     bool m_boolean = false;
 };

@@ -283,3 +283,26 @@ TEST_CASE("flag tests of 64-bit words: masks past 2^63 as text, exact words", "[
     // mask 2^63 + 1 (given as a negative number), value 1: bit 0 set and bit 63 clear
     CHECK(same(run("q.Pair"), {0, 0, 0, 1}));
 }
+
+TEST_CASE("reads_values: a slot only flag-tested is evaluated from its words alone", "[expr]") {
+    Symbol q{"q"}, a{"a"};
+    q.attrs = {{"flag_meanings", "Low Top"}, {"flag_masks", "1, 2147483648"}};
+    q.bits = 32;
+    const std::vector<Symbol> syms = {q, a};
+    const auto only_flags = Program::compile("q.Top and not q.Low and a > 1", syms);
+    CHECK_FALSE(only_flags.reads_values(0));
+    CHECK(only_flags.reads_values(1));
+    CHECK(Program::compile("q.Top and q > 0", syms).reads_values(0));
+    CHECK(Program::compile("q", syms).reads_values(0));
+    CHECK(Program::compile("where(q.Low, q, a)", syms).reads_values(0));
+    CHECK_FALSE(Program::compile("a", syms).reads_values(0));
+    // evaluated with no values of q at all (a null pointer), only its words
+    const std::vector<uint64_t> words = {2147483648u, 2147483649u, 0, 2147483648u};
+    const std::vector<uint8_t> valid = {1, 1, 1, 0};
+    const std::vector<float> av = {2, 2, 2, 2};
+    const float* vars[] = {nullptr, av.data()};
+    const Program::Words w[] = {{words.data(), valid.data()}, {}};
+    std::vector<float> out(4, -999.0f);
+    only_flags.eval(vars, 4, out.data(), w);
+    CHECK(same(out, {1, 0, 0, 0}));
+}
