@@ -362,7 +362,8 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
                 }
                 words.resize(npix);
                 valid.resize(npix);
-                file->read_words(name, src.step, words.data(), valid.data());
+                file->read_words(name, src.step, words.data(), valid.data(),
+                                 pool_for_each(threads));
                 return true;
             };
             if (exprs) {

@@ -7,6 +7,7 @@
 #include "baims/io/input.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,9 +55,10 @@ public:
     // Throws InputError for an unknown variable or a read failure, InternalError for a bad step.
     void read(const std::string& var, size_t step, float* out) const override;
     // Integer variables: the stored integers, masked like read() but compared in the stored type
-    // (exact for 64-bit words); packed and floating-point variables through double.
-    void read_words(const std::string& var, size_t step, uint64_t* out,
-                    uint8_t* valid) const override;
+    // (exact for 64-bit words), chunk by chunk through for_each as read() does; packed and
+    // floating-point variables through double.
+    void read_words(const std::string& var, size_t step, uint64_t* out, uint8_t* valid,
+                    const ForEach& for_each) const override;
 
     // The same result as read(), but a NetCDF-4 variable stored in deflate/shuffle chunks is read
     // as one task per chunk through `for_each`: the chunk bytes are read with pread() and
@@ -71,6 +73,14 @@ public:
                      const Window& window) const override;
 
 private:
+    // The direct chunk reading of read_window(): fn(src, row, col0, cols) for each row part of
+    // each chunk that meets `window`, src its stored bytes (inflated, unshuffled), through
+    // for_each. False (nothing read) when the variable's layout does not allow it.
+    using ChunkRow =
+        std::function<void(const unsigned char* src, size_t row, size_t col0, size_t cols)>;
+    bool chunk_rows(const std::string& var, size_t step, const ForEach& for_each,
+                    const Window& window, const ChunkRow& fn) const;
+
     struct Impl;
     explicit CfInput(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> m_impl;

@@ -114,8 +114,9 @@ public:
     // read() gives NaN (fill value, missing_value, outside the valid range) and 1 elsewhere. By
     // default from read() (exact for kinds whose values float32 holds, words_from_values); CF
     // NetCDF, curvilinear and GeoTIFF inputs read their integer variables' stored integers.
-    virtual void read_words(const std::string& var, size_t step, uint64_t* out,
-                            uint8_t* valid) const;
+    // for_each as for read().
+    virtual void read_words(const std::string& var, size_t step, uint64_t* out, uint8_t* valid,
+                            const ForEach& for_each) const;
 
     const VarInfo* find(std::string_view name) const;
 };

@@ -337,8 +337,8 @@ public:
 
     // An integer band's stored integers (nodata compared in the stored type), exact at every
     // width; a scaled or floating-point band's values through double (words_from_values).
-    void read_words(const std::string& var, size_t step, uint64_t* out,
-                    uint8_t* valid) const override {
+    void read_words(const std::string& var, size_t step, uint64_t* out, uint8_t* valid,
+                    const ForEach& /*for_each*/) const override {
         const size_t i = band_of(var, step);
         const auto& bi = m_bands[i];
         if (!bi.integer) {

@@ -1196,19 +1196,25 @@ void words_of(const void* in, size_t n, uint64_t* out, uint8_t* valid,
 
 } // namespace
 
-void CfInput::read_words(const std::string& var, size_t step, uint64_t* out, uint8_t* valid) const {
+void CfInput::read_words(const std::string& var, size_t step, uint64_t* out, uint8_t* valid,
+                         const ForEach& for_each) const {
     const Impl& m = *m_impl;
     const Decoder& d = m.decoders[m.index_of(var, step)];
     std::vector<size_t> start, count;
     m.selection(d, step, start, count);
     const size_t n = m.lat.size() * m.lon.size();
-    std::vector<unsigned char> buffer(n * nc::type_size(d.storage));
-    m.file.check(nc_get_vara(m.file.id(), d.varid, start.data(), count.data(), buffer.data()),
-                 "reading '" + var + "' step " + std::to_string(step));
     const bool packed = nc::has_attr(m.file, d.varid, "scale_factor") ||
                         nc::has_attr(m.file, d.varid, "add_offset");
-    if (!nc::is_integer_type(d.storage) || d.storage == NC_CHAR || packed) {
+    const bool integers = nc::is_integer_type(d.storage) && d.storage != NC_CHAR && !packed;
+    std::vector<unsigned char> buffer;
+    const auto read_all = [&] {
+        buffer.resize(n * nc::type_size(d.storage));
+        m.file.check(nc_get_vara(m.file.id(), d.varid, start.data(), count.data(), buffer.data()),
+                     "reading '" + var + "' step " + std::to_string(step));
+    };
+    if (!integers) {
         // Floating-point or packed values: through double, as read_words() does by default.
+        read_all();
         std::vector<double> x(n);
         decode_exact_any(d.decoded, buffer.data(), n, x.data(), d);
         words_from_values(x.data(), n, out, valid);
@@ -1234,14 +1240,28 @@ void CfInput::read_words(const std::string& var, size_t step, uint64_t* out, uin
             hi = v[0];
         }
     }
-    with_c_type(d.decoded, "read_words", [&](auto t) {
-        using T = decltype(t);
-        if constexpr (std::is_integral_v<T>) {
-            words_of<T>(buffer.data(), n, out, valid, fills, lo, hi);
-        } else {
-            throw InternalError("read_words: unsupported type " + nc::type_name(d.decoded));
-        }
-    });
+    const auto words = [&](const void* src, size_t count_, uint64_t* o, uint8_t* v) {
+        with_c_type(d.decoded, "read_words", [&](auto t) {
+            using T = decltype(t);
+            if constexpr (std::is_integral_v<T>) {
+                words_of<T>(src, count_, o, v, fills, lo, hi);
+            } else {
+                throw InternalError("read_words: unsupported type " + nc::type_name(d.decoded));
+            }
+        });
+    };
+    // Chunk by chunk on for_each's threads when the layout allows (as read_window: an OLCI flag
+    // variable, 80 MB, is inflated by libdeflate on every thread instead of netCDF on one, and
+    // no copy of it in its stored type is held), else through netCDF.
+    const size_t nlon = m.lon.size();
+    if (chunk_rows(var, step, for_each, Window{0, m.lat.size(), 0, nlon},
+                   [&](const unsigned char* src, size_t r, size_t ca, size_t cols) {
+                       words(src, cols, out + r * nlon + ca, valid + r * nlon + ca);
+                   })) {
+        return;
+    }
+    read_all();
+    words(buffer.data(), n, out, valid);
 }
 
 namespace {
@@ -1273,10 +1293,32 @@ void CfInput::read(const std::string& var, size_t step, float* out, const ForEac
 void CfInput::read_window(const std::string& var, size_t step, float* out, const ForEach& for_each,
                           const Window& window) const {
     const Impl& m = *m_impl;
+    const Decoder& d = m.decoders[m.index_of(var, step)];
+    // Decode tables (8/16-bit data) are built here, once, before other threads use them.
+    decode_any(d.decoded, nullptr, 0, nullptr, d);
+    const size_t nlon = m.lon.size();
+    const bool direct = chunk_rows(var, step, for_each, window,
+                                   [&](const unsigned char* src, size_t r, size_t ca, size_t cols) {
+                                       float* dst = out + r * nlon + ca;
+                                       if (d.storage == NC_FLOAT) {
+                                           std::memcpy(dst, src, cols * sizeof(float));
+                                           decode_any(d.decoded, dst, cols, dst, d);
+                                       } else {
+                                           decode_any(d.decoded, src, cols, dst, d);
+                                       }
+                                   });
+    if (!direct) {
+        read(var, step, out);
+    }
+}
+
+bool CfInput::chunk_rows(const std::string& var, size_t step, const ForEach& for_each,
+                         const Window& window, const ChunkRow& fn) const {
+    const Impl& m = *m_impl;
     int format = 0;
     if (nc_inq_format(m.file.id(), &format) != NC_NOERR ||
         (format != NC_FORMAT_NETCDF4 && format != NC_FORMAT_NETCDF4_CLASSIC)) {
-        return read(var, step, out);
+        return false;
     }
     const size_t index = m.index_of(var, step);
     const Decoder& d = m.decoders[index];
@@ -1291,15 +1333,12 @@ void CfInput::read_window(const std::string& var, size_t step, float* out, const
     const size_t es = nc::type_size(d.storage);
     auto layout = h5::chunk_layout(m.path(), var, shape, es, start64, count64);
     if (!layout) {
-        return read(var, step, out);
+        return false;
     }
     auto fd = std::make_shared<ReadFd>(m.path());
     if (fd->get() < 0) {
-        return read(var, step, out);
+        return false;
     }
-    // Decode tables (8/16-bit data) are built here, once, before other threads use them.
-    decode_any(d.decoded, nullptr, 0, nullptr, d);
-
     const size_t rank = shape.size();
     const size_t lat_axis = rank - 2, lon_axis = rank - 1;
     const size_t nlon = m.lon.size();
@@ -1339,17 +1378,10 @@ void CfInput::read_window(const std::string& var, size_t step, float* out, const
         const size_t ra = std::max(r0, wr0), ca = std::max(c0, wc0);
         const size_t cols = c1 - ca;
         for (size_t r = ra; r < r1; ++r) {
-            const unsigned char* src =
-                bytes + (plane + (r - r0) * L.chunk[lon_axis] + (ca - c0)) * es;
-            float* dst = out + r * nlon + ca;
-            if (d.storage == NC_FLOAT) {
-                std::memcpy(dst, src, cols * sizeof(float));
-                decode_any(d.decoded, dst, cols, dst, d);
-            } else {
-                decode_any(d.decoded, src, cols, dst, d);
-            }
+            fn(bytes + (plane + (r - r0) * L.chunk[lon_axis] + (ca - c0)) * es, r, ca, cols);
         }
     });
+    return true;
 }
 
 nlohmann::json CfInput::global_attrs() const {
