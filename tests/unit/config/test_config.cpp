@@ -209,7 +209,7 @@ TEST_CASE("a grid too large is refused before anything is allocated", "[config]"
 // to something this version does not have (optimise and prune exist now: hints may name them).
 TEST_CASE("not-available messages come from one table with working hints", "[config]") {
     const auto& table = unavailable_features();
-    CHECK(table.size() == 4);
+    CHECK(table.size() == 3);
     for (const auto& f : table) {
         INFO(f.what);
         CHECK(not_available(f.feature) == f.what + " is not available in this version");
