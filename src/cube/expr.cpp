@@ -848,9 +848,13 @@ void Program::eval(const float* const* vars, size_t n, float* out, const Words* 
         ptr[m_result] = out + off;
         for (const auto& in : m_code) {
             if (words && in.op == FLAG && m_operands[in.a].kind == Operand::Var &&
-                words[m_operands[in.a].index].word) {
+                words[m_operands[in.a].index].any()) {
                 const Words& w = words[m_operands[in.a].index];
-                ops::flag_exact(in, ptr[in.dst], w.word + off, w.valid + off, m);
+                if (w.word32) {
+                    ops::flag_exact(in, ptr[in.dst], w.word32 + off, w.valid + off, m);
+                } else {
+                    ops::flag_exact(in, ptr[in.dst], w.word + off, w.valid + off, m);
+                }
                 continue;
             }
             run(in, ptr[in.dst], ptr[in.a], ptr[in.b], ptr[in.c], m);

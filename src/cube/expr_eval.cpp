@@ -235,14 +235,27 @@ void run(const Program::Instr& in, float* __restrict d, const float* __restrict 
     }
 }
 
-void flag_exact(const Program::Instr& in, float* __restrict d, const uint64_t* __restrict words,
+namespace {
+template <typename W>
+void flag_words(const Program::Instr& in, float* __restrict d, const W* __restrict words,
                 const uint8_t* __restrict valid, size_t m) {
     const uint64_t mask = in.mask, value = in.value, width = in.width;
     const bool eq = in.has_value;
     each(d, m, [&](size_t i) {
-        const uint64_t v = words[i] & width;
+        const uint64_t v = static_cast<uint64_t>(words[i]) & width;
         return b2f(valid[i] != 0 && (eq ? (v & mask) == value : (v & mask) != 0));
     });
+}
+} // namespace
+
+void flag_exact(const Program::Instr& in, float* __restrict d, const uint64_t* __restrict words,
+                const uint8_t* __restrict valid, size_t m) {
+    flag_words(in, d, words, valid, m);
+}
+
+void flag_exact(const Program::Instr& in, float* __restrict d, const uint32_t* __restrict words,
+                const uint8_t* __restrict valid, size_t m) {
+    flag_words(in, d, words, valid, m);
 }
 
 } // namespace baims::cube::expr::ops

@@ -69,9 +69,11 @@ enum Op : int {
 void run(const Program::Instr& in, float* __restrict d, const float* __restrict a,
          const float* __restrict b, const float* __restrict c, size_t m);
 
-// A FLAG instruction over exact flag words (integers modulo 2^64; valid 0: missing, no flag
-// set) instead of its float32 operand.
+// A FLAG instruction over exact flag words (integers modulo 2^64, or 32-bit words of a variable
+// of at most 32 bits; valid 0: missing, no flag set) instead of its float32 operand.
 void flag_exact(const Program::Instr& in, float* __restrict d, const uint64_t* __restrict words,
+                const uint8_t* __restrict valid, size_t m);
+void flag_exact(const Program::Instr& in, float* __restrict d, const uint32_t* __restrict words,
                 const uint8_t* __restrict valid, size_t m);
 
 } // namespace baims::cube::expr::ops

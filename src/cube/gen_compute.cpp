@@ -355,15 +355,16 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
                 read(vars[v].input, L.data[v][si]);
                 outs.push_back(&L.data[v][si]);
             }
-            auto read_words = [&](const std::string& name, std::vector<uint64_t>& words,
-                                  std::vector<uint8_t>& valid) {
+            auto read_words = [&](const std::string& name, io::FlagWords& words) {
                 if (!file->find(name)) {
                     return false;
                 }
-                words.resize(npix);
-                valid.resize(npix);
-                file->read_words(name, src.step, words.data(), valid.data(),
-                                 pool_for_each(threads));
+                file->read_words(name, src.step, words, pool_for_each(threads));
+                if (words.valid.size() != npix ||
+                    (words.w32.size() != npix && words.w64.size() != npix)) {
+                    throw InternalError("input '" + in.path + "': the flag words of '" + name +
+                                        "' are not one per cell");
+                }
                 return true;
             };
             if (exprs) {

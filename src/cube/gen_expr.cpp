@@ -164,9 +164,7 @@ void eval_parallel(const expr::Program& p, const std::vector<const float*>& slot
         std::vector<expr::Program::Words> w(slots.size());
         for (size_t s : p.slots()) {
             at[s] = slots[s] ? slots[s] + off : nullptr; // (null: only its words are read)
-            if (words[s].word) {
-                w[s] = {words[s].word + off, words[s].valid + off};
-            }
+            w[s] = words[s].at(off);
         }
         p.eval(at.data(), n, out + off, w.data());
     });
@@ -190,9 +188,7 @@ void eval_mask_parallel(const expr::Program& p, const std::vector<const float*>&
         std::vector<expr::Program::Words> w(slots.size());
         for (size_t s : p.slots()) {
             at[s] = slots[s] ? slots[s] + off : nullptr; // (null: only its words are read)
-            if (words[s].word) {
-                w[s] = {words[s].word + off, words[s].valid + off};
-            }
+            w[s] = words[s].at(off);
         }
         p.eval(at.data(), n, mask.data(), w.data());
         if (keep) {
@@ -411,12 +407,13 @@ void Expressions::apply(const std::string& input, size_t npix, const Read& read,
     scratch.resize(nslots + m_outputs.size());
     std::vector<const float*> at(nslots, nullptr);
     // Exact flag words of the wide flag variables the expressions test.
-    std::vector<std::vector<uint64_t>> word_bufs(nslots);
-    std::vector<std::vector<uint8_t>> valid_bufs(nslots);
+    std::vector<io::FlagWords> word_bufs(nslots);
     std::vector<expr::Program::Words> words(nslots);
     for (size_t s = 0; s < m_inputs; ++s) {
-        if (m_exact[s] && read_words(m_slot_names[s], word_bufs[s], valid_bufs[s])) {
-            words[s] = {word_bufs[s].data(), valid_bufs[s].data()};
+        if (m_exact[s] && read_words(m_slot_names[s], word_bufs[s])) {
+            const auto& b = word_bufs[s];
+            words[s] = {b.w64.empty() ? nullptr : b.w64.data(), b.valid.data(),
+                        b.w32.empty() ? nullptr : b.w32.data()};
         }
     }
     // Input variables: from an output variable read as is, else read now.
@@ -436,7 +433,7 @@ void Expressions::apply(const std::string& input, size_t npix, const Read& read,
     }
     auto missing = [&](const expr::Program& p) -> std::optional<std::string> {
         for (size_t s : p.slots()) {
-            if (!at[s] && !words[s].word) {
+            if (!at[s] && !words[s].any()) {
                 return m_slot_names[s];
             }
         }

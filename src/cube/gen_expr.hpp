@@ -50,8 +50,7 @@ public:
     // The exact integers of input variable `name` and where they are valid (npix each,
     // io::Input::read_words): the flag words of input variables wider than 24 bits whose flags an
     // expression tests; false when the input does not have it.
-    using ReadWords = std::function<bool(const std::string& name, std::vector<uint64_t>& words,
-                                         std::vector<uint8_t>& valid)>;
+    using ReadWords = std::function<bool(const std::string& name, io::FlagWords& words)>;
 
     // For one source of a slice with npix pixels: data[v] holds output variable v as read from
     // the input (empty when the input lacks it); computed outputs are written into it and masks

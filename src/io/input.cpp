@@ -43,13 +43,16 @@ void words_from_values(const double* values, size_t n, uint64_t* out, uint8_t* v
     }
 }
 
-void Input::read_words(const std::string& var, size_t step, uint64_t* out, uint8_t* valid,
+void Input::read_words(const std::string& var, size_t step, FlagWords& out,
                        const ForEach& for_each) const {
     const size_t n = rows(geometry()) * cols(geometry());
     std::vector<float> buf(n);
     read(var, step, buf.data(), for_each);
     const std::vector<double> values(buf.begin(), buf.end());
-    words_from_values(values.data(), n, out, valid);
+    out.w32.clear();
+    out.w64.resize(n);
+    out.valid.resize(n);
+    words_from_values(values.data(), n, out.w64.data(), out.valid.data());
 }
 
 nlohmann::json Input::identity() const {

@@ -63,10 +63,18 @@ public:
     size_t instructions() const { return m_code.size(); }
 
     // The exact integers of a slot for its flag tests (io::Input::read_words): word[i] modulo
-    // 2^64, valid[i] 0 where the value is missing (no flag set there).
+    // 2^64 (or word32[i]: a slot of at most 32 bits; word null), valid[i] 0 where the value is
+    // missing (no flag set there).
     struct Words {
         const uint64_t* word = nullptr;
         const uint8_t* valid = nullptr;
+        const uint32_t* word32 = nullptr;
+        bool any() const { return word || word32; }
+        // from pixel `off` on
+        Words at(size_t off) const {
+            return {word ? word + off : nullptr, valid ? valid + off : nullptr,
+                    word32 ? word32 + off : nullptr};
+        }
     };
     // out[i] for i < n from vars[slot][i] (only the slots in slots() are read; the others may be
     // null). out may not alias an input. Thread-safe (const; scratch is per call).

@@ -55,9 +55,9 @@ public:
     // Throws InputError for an unknown variable or a read failure, InternalError for a bad step.
     void read(const std::string& var, size_t step, float* out) const override;
     // Integer variables: the stored integers, masked like read() but compared in the stored type
-    // (exact for 64-bit words), chunk by chunk through for_each as read() does; packed and
-    // floating-point variables through double.
-    void read_words(const std::string& var, size_t step, uint64_t* out, uint8_t* valid,
+    // (exact for 64-bit words; in out.w32 for types of up to 32 bits), chunk by chunk through
+    // for_each as read() does; packed and floating-point variables through double (out.w64).
+    void read_words(const std::string& var, size_t step, FlagWords& out,
                     const ForEach& for_each) const override;
 
     // The same result as read(), but a NetCDF-4 variable stored in deflate/shuffle chunks is read

@@ -61,6 +61,15 @@ struct Window {
     bool empty() const { return row0 >= row1 || col0 >= col1; }
 };
 
+// The exact flag words of a variable (Input::read_words), one per pixel: in w32 when its stored
+// integers fit in 32 bits (integer types of up to 32 bits), else in w64 (the other stays empty);
+// valid[i] 0 where the value is missing.
+struct FlagWords {
+    std::vector<uint32_t> w32;
+    std::vector<uint64_t> w64;
+    std::vector<uint8_t> valid;
+};
+
 // Runs `n` independent tasks task(0) .. task(n - 1), possibly concurrently, and returns when all
 // are done (rethrowing the first exception).
 using ForEach = std::function<void(size_t n, const std::function<void(size_t)>& task)>;
@@ -114,8 +123,8 @@ public:
     // read() gives NaN (fill value, missing_value, outside the valid range) and 1 elsewhere. By
     // default from read() (exact for kinds whose values float32 holds, words_from_values); CF
     // NetCDF, curvilinear and GeoTIFF inputs read their integer variables' stored integers.
-    // for_each as for read().
-    virtual void read_words(const std::string& var, size_t step, uint64_t* out, uint8_t* valid,
+    // for_each as for read(). The words go to out.w64, or out.w32 where they fit (FlagWords).
+    virtual void read_words(const std::string& var, size_t step, FlagWords& out,
                             const ForEach& for_each) const;
 
     const VarInfo* find(std::string_view name) const;

@@ -337,23 +337,26 @@ public:
 
     // An integer band's stored integers (nodata compared in the stored type), exact at every
     // width; a scaled or floating-point band's values through double (words_from_values).
-    void read_words(const std::string& var, size_t step, uint64_t* out, uint8_t* valid,
+    void read_words(const std::string& var, size_t step, FlagWords& out,
                     const ForEach& /*for_each*/) const override {
         const size_t i = band_of(var, step);
         const auto& bi = m_bands[i];
+        out.w32.clear();
         if (!bi.integer) {
             read_floats(i);
         } else if (bi.scale == 1.0 && bi.offset == 0.0) {
             read_integers(i);
-            std::copy(m_words.begin(), m_words.end(), out);
-            std::copy(m_valid.begin(), m_valid.end(), valid);
+            out.w64.assign(m_words.begin(), m_words.end());
+            out.valid.assign(m_valid.begin(), m_valid.end());
             return;
         } else {
             read_integers(i);
             m_buffer.resize(m_words.size());
             decode_integers(i, [&](size_t k, double x) { m_buffer[k] = x; });
         }
-        words_from_values(m_buffer.data(), m_buffer.size(), out, valid);
+        out.w64.resize(m_buffer.size());
+        out.valid.resize(m_buffer.size());
+        words_from_values(m_buffer.data(), m_buffer.size(), out.w64.data(), out.valid.data());
     }
 
 private:

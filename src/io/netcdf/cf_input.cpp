@@ -1172,8 +1172,8 @@ std::vector<uint64_t> attr_words(const nc::File& f, int varid, const char* name)
 
 // Stored integers of type T as words, masked exactly as decode() masks them (fill values,
 // missing_value, valid range), compared in T so that 64-bit values compare exactly.
-template <typename T>
-void words_of(const void* in, size_t n, uint64_t* out, uint8_t* valid,
+template <typename T, typename W>
+void words_of(const void* in, size_t n, W* out, uint8_t* valid,
               const std::vector<uint64_t>& fill_words, std::optional<uint64_t> lo,
               std::optional<uint64_t> hi) {
     const auto* typed = static_cast<const T*>(in);
@@ -1189,14 +1189,15 @@ void words_of(const void* in, size_t n, uint64_t* out, uint8_t* valid,
         for (T f : fills) {
             bad = bad || v == f;
         }
-        out[i] = static_cast<uint64_t>(v); // sign-extended for signed T (the width masks it)
+        // sign-extended for signed T (the width masks it); W is 32 bits only for T of up to 32
+        out[i] = static_cast<W>(static_cast<uint64_t>(v));
         valid[i] = bad ? 0 : 1;
     }
 }
 
 } // namespace
 
-void CfInput::read_words(const std::string& var, size_t step, uint64_t* out, uint8_t* valid,
+void CfInput::read_words(const std::string& var, size_t step, FlagWords& fw,
                          const ForEach& for_each) const {
     const Impl& m = *m_impl;
     const Decoder& d = m.decoders[m.index_of(var, step)];
@@ -1212,14 +1213,27 @@ void CfInput::read_words(const std::string& var, size_t step, uint64_t* out, uin
         m.file.check(nc_get_vara(m.file.id(), d.varid, start.data(), count.data(), buffer.data()),
                      "reading '" + var + "' step " + std::to_string(step));
     };
+    fw.valid.resize(n);
     if (!integers) {
         // Floating-point or packed values: through double, as read_words() does by default.
         read_all();
         std::vector<double> x(n);
         decode_exact_any(d.decoded, buffer.data(), n, x.data(), d);
-        words_from_values(x.data(), n, out, valid);
+        fw.w32.clear();
+        fw.w64.resize(n);
+        words_from_values(x.data(), n, fw.w64.data(), fw.valid.data());
         return;
     }
+    // Integers of up to 32 bits (an OLCI flag variable) in 32-bit words: half the memory.
+    const bool narrow = nc::type_size(d.storage) <= 4;
+    if (narrow) {
+        fw.w64.clear();
+        fw.w32.resize(n);
+    } else {
+        fw.w32.clear();
+        fw.w64.resize(n);
+    }
+    uint8_t* valid = fw.valid.data();
     // Integers: the fill values and the valid range as read, in the stored type's words.
     std::vector<uint64_t> fills = attr_words(m.file, d.varid, "_FillValue");
     if (fills.size() > 1) {
@@ -1240,11 +1254,16 @@ void CfInput::read_words(const std::string& var, size_t step, uint64_t* out, uin
             hi = v[0];
         }
     }
-    const auto words = [&](const void* src, size_t count_, uint64_t* o, uint8_t* v) {
+    // (the words of `count_` values into the words and validity from pixel `at` on)
+    const auto words = [&](const void* src, size_t count_, size_t at) {
         with_c_type(d.decoded, "read_words", [&](auto t) {
             using T = decltype(t);
             if constexpr (std::is_integral_v<T>) {
-                words_of<T>(src, count_, o, v, fills, lo, hi);
+                if (narrow) {
+                    words_of<T>(src, count_, fw.w32.data() + at, valid + at, fills, lo, hi);
+                } else {
+                    words_of<T>(src, count_, fw.w64.data() + at, valid + at, fills, lo, hi);
+                }
             } else {
                 throw InternalError("read_words: unsupported type " + nc::type_name(d.decoded));
             }
@@ -1256,12 +1275,12 @@ void CfInput::read_words(const std::string& var, size_t step, uint64_t* out, uin
     const size_t nlon = m.lon.size();
     if (chunk_rows(var, step, for_each, Window{0, m.lat.size(), 0, nlon},
                    [&](const unsigned char* src, size_t r, size_t ca, size_t cols) {
-                       words(src, cols, out + r * nlon + ca, valid + r * nlon + ca);
+                       words(src, cols, r * nlon + ca);
                    })) {
         return;
     }
     read_all();
-    words(buffer.data(), n, out, valid);
+    words(buffer.data(), n, 0);
 }
 
 namespace {

@@ -819,10 +819,10 @@ public:
         // A file without time reads the same for every step.
         f.read(var, std::min(step, f.steps().size() - 1), out, for_each);
     }
-    void read_words(const std::string& var, size_t step, uint64_t* out, uint8_t* valid,
+    void read_words(const std::string& var, size_t step, FlagWords& out,
                     const ForEach& for_each) const override {
         const auto& f = file_of(var);
-        f.read_words(var, std::min(step, f.steps().size() - 1), out, valid, for_each);
+        f.read_words(var, std::min(step, f.steps().size() - 1), out, for_each);
     }
     using Input::read;
 
