@@ -305,4 +305,10 @@ TEST_CASE("reads_values: a slot only flag-tested is evaluated from its words alo
     std::vector<float> out(4, -999.0f);
     only_flags.eval(vars, 4, out.data(), w);
     CHECK(same(out, {1, 0, 0, 0}));
+    // the same words held as 32 bits (io::FlagWords::w32 of a variable of up to 32 bits)
+    const std::vector<uint32_t> words32(words.begin(), words.end());
+    const Program::Words w32[] = {{nullptr, valid.data(), words32.data()}, {}};
+    std::fill(out.begin(), out.end(), -999.0f);
+    only_flags.eval(vars, 4, out.data(), w32);
+    CHECK(same(out, {1, 0, 0, 0}));
 }
