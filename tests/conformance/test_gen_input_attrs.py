@@ -121,6 +121,28 @@ class KeepInputAttrs(_Attrs):
         self.assertEqual([s["inputs"][0]["attrs"] for s in steps],
                          [nc_attrs(self.inputs[k]) for k in (1, 2, 3)])
 
+    def test_latin1_text_and_nan_attributes(self):
+        # Text that is not UTF-8 (older tools write Latin-1: b"\xb0C") is taken as Latin-1, a
+        # NaN attribute is kept as null; a rerun then finds the records as it would write them
+        # and writes nothing.
+        path = self.inputs[1]
+        with netCDF4.Dataset(path, "a") as ds:
+            ds.setncattr("comment", b"Temperatur in \xb0C")
+            ds.setncattr("fill_hint", np.float32(np.nan))
+        out = self.p("c.zarr")
+        self.gen(out, [1])
+        kept = self.input_attrs(out)[iso(1)]["in1.nc"]
+        self.assertEqual(kept["comment"], "Temperatur in \u00b0C")
+        self.assertIsNone(kept["fill_hint"])
+        self.assertEqual(xr.open_zarr(out).attrs["input_attrs"][iso(1)]["in1.nc"]["comment"],
+                         "Temperatur in \u00b0C")
+        records = os.path.join(out, ".baims-sources.json")
+        before, mtime = snapshot(out), os.stat(records).st_mtime_ns
+        p = self.gen(out, [1])
+        self.assertIn("up to date", p.stderr)
+        self.assertEqual(snapshot(out), before)
+        self.assertEqual(os.stat(records).st_mtime_ns, mtime)
+
     def test_without_the_option_none_are_kept(self):
         out = self.p("c.zarr")
         self.gen(out, [1, 2], keep=False)
