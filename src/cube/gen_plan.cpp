@@ -22,46 +22,12 @@ namespace {
 
 namespace sfs = std::filesystem;
 
-// Text as valid UTF-8: a byte that does not start a valid UTF-8 sequence is taken as the Latin-1
-// character of its value (as zarr::dump_json does; NetCDF files from older tools hold Latin-1
-// text such as "\xb0C").
-std::string valid_utf8(const std::string& s) {
-    std::string out;
-    out.reserve(s.size());
-    for (size_t i = 0; i < s.size();) {
-        const auto b = static_cast<unsigned char>(s[i]);
-        size_t len = b < 0x80             ? 1
-                     : (b & 0xE0) == 0xC0 ? 2
-                     : (b & 0xF0) == 0xE0 ? 3
-                     : (b & 0xF8) == 0xF0 ? 4
-                                          : 0;
-        uint32_t cp = len == 1 ? b : len == 2 ? (b & 0x1Fu) : len == 3 ? (b & 0x0Fu) : (b & 0x07u);
-        bool ok = len > 0 && i + len <= s.size();
-        for (size_t k = 1; ok && k < len; ++k) {
-            const auto c = static_cast<unsigned char>(s[i + k]);
-            ok = (c & 0xC0) == 0x80;
-            cp = (cp << 6) | (c & 0x3Fu);
-        }
-        static constexpr uint32_t MIN[] = {0, 0, 0x80, 0x800, 0x10000};
-        ok = ok && cp >= MIN[len] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
-        if (ok) {
-            out.append(s, i, len);
-            i += len;
-        } else { // U+0080..U+00FF in two bytes
-            out += static_cast<char>(0xC0 | (b >> 6));
-            out += static_cast<char>(0x80 | (b & 0x3F));
-            ++i;
-        }
-    }
-    return out;
-}
-
 // An input's global attributes as the records keep them: text as valid UTF-8, NaN and infinite
 // numbers as null (what JSON can hold: the record read back equals the one written, so a rerun
 // finds nothing new).
 nlohmann::json plain_attrs(const nlohmann::json& j) {
     if (j.is_string()) {
-        return valid_utf8(j.get<std::string>());
+        return text::valid_utf8(j.get<std::string>());
     }
     if (j.is_number_float() && !std::isfinite(j.get<double>())) {
         return nullptr;
@@ -72,7 +38,7 @@ nlohmann::json plain_attrs(const nlohmann::json& j) {
             if (j.is_array()) {
                 out.push_back(plain_attrs(*it));
             } else {
-                out[valid_utf8(it.key())] = plain_attrs(*it);
+                out[text::valid_utf8(it.key())] = plain_attrs(*it);
             }
         }
         return out;

@@ -1,6 +1,7 @@
 #include "baims/io/fingerprint.hpp"
 
 #include "baims/core/error.hpp"
+#include "baims/core/text.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -34,7 +35,8 @@ nlohmann::json file_identity(const std::filesystem::path& path) {
     std::snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                   static_cast<long>(st.st_mtim.tv_nsec));
-    return {{"name", path.filename().string()},
+    // (the name as valid UTF-8: it goes into JSON records and is compared with them)
+    return {{"name", text::valid_utf8(path.filename().string())},
             {"size", static_cast<unsigned long long>(st.st_size)},
             {"mtime", when}};
 }

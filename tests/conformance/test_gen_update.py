@@ -91,6 +91,22 @@ class Update(_Inputs):
         self.assertEqual(ds.time.size, 6)
         self.assertEqual(len(ds.attrs["history"].splitlines()), 5)
 
+    def test_file_name_not_utf8(self):
+        # A file name in Latin-1 bytes (b"t\xe4gl.nc"): recorded as its characters ("t\u00e4gl.nc"),
+        # the cube made (it used to stop with exit 70, an internal error), a rerun up to date.
+        name = os.fsdecode(b"t\xe4gl.nc")
+        shutil.copy(self.inputs[1], self.p(name))
+        self.inputs["latin1"] = self.p(name)
+        out = self.p("u.zarr")
+        self.gen(out, ["latin1"])
+        with open(os.path.join(out, ".baims-sources.json"), encoding="utf-8") as f:
+            self.assertEqual(json.load(f)["steps"][0]["inputs"][0]["name"], "t\u00e4gl.nc")
+        self.assertEqual(xr.open_zarr(out).attrs["source"], "t\u00e4gl.nc")
+        before = snapshot(out)
+        p = self.gen(out, ["latin1"])
+        self.assertIn("up to date", p.stderr)
+        self.assertEqual(before, snapshot(out))
+
     def test_rerun_changes_nothing(self):
         out = self.p("u.zarr")
         self.gen(out, [1, 2, 3])

@@ -19,6 +19,10 @@ std::string trim(std::string_view s);
 bool starts_with(std::string_view s, std::string_view prefix);
 bool ends_with(std::string_view s, std::string_view suffix);
 std::string to_lower(std::string_view s);
+// s as valid UTF-8: a byte that does not start a valid UTF-8 sequence is taken as the Latin-1
+// character of its value (as zarr::dump_json does: NetCDF files and file names from older tools
+// hold Latin-1 text such as "\xb0C"). Valid UTF-8 comes back unchanged.
+std::string valid_utf8(std::string_view s);
 
 // s quoted for a POSIX shell when it needs it: 'it''s' style single quotes, or s unchanged when it
 // holds only letters, digits and ,./:=@%+_-

@@ -810,7 +810,9 @@ public:
             size += id.at("size").get<unsigned long long>();
             mtime = std::max(mtime, id.at("mtime").get<std::string>());
         }
-        return {{"name", m_path.filename().string()}, {"size", size}, {"mtime", mtime}};
+        return {{"name", text::valid_utf8(m_path.filename().string())},
+                {"size", size},
+                {"mtime", mtime}};
     }
 
     void read(const std::string& var, size_t step, float* out,

@@ -3,6 +3,7 @@
 #include "baims/config/document.hpp"
 #include "baims/config/reader.hpp"
 #include "baims/core/features.hpp"
+#include "baims/core/text.hpp"
 #include "baims/cube/gen_config.hpp"
 
 #include <catch2/catch.hpp>
@@ -315,4 +316,20 @@ TEST_CASE("expressions in the gen config", "[config]") {
           "gen.yml:4:40: processed_variables[0].x.expression: expected an expression (a text)");
     CHECK(error_of(BASE + "processed_variables: 5\n") ==
           "gen.yml:4:22: processed_variables: expected a list of 'name: {expression: ...}'");
+}
+
+// keep_input_attrs and file names: text from inputs goes into JSON records; a byte that is not
+// UTF-8 is taken as Latin-1 (as zarr::dump_json writes it), valid UTF-8 stays as it is.
+TEST_CASE("valid_utf8: Latin-1 bytes become their characters, UTF-8 is kept", "[config]") {
+    CHECK(text::valid_utf8("plain") == "plain");
+    CHECK(text::valid_utf8("\xb0"
+                           "C") == "\xc2\xb0"
+                                   "C");
+    CHECK(text::valid_utf8("t\xe4gl.nc") == "t\xc3\xa4gl.nc");
+    CHECK(text::valid_utf8("\xc2\xb0 \xe2\x82\xac \xf0\x9f\x8c\x8a") ==
+          "\xc2\xb0 \xe2\x82\xac \xf0\x9f\x8c\x8a");
+    // a cut sequence, an overlong form, a surrogate: each byte as Latin-1
+    CHECK(text::valid_utf8("\xe2\x82") == "\xc3\xa2\xc2\x82");
+    CHECK(text::valid_utf8("\xc0\xaf") == "\xc3\x80\xc2\xaf");
+    CHECK(text::valid_utf8("\xed\xa0\x80") == "\xc3\xad\xc2\xa0\xc2\x80");
 }
