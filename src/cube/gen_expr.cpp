@@ -151,11 +151,13 @@ expr::Program compile(const std::string& text, const std::string& where,
     }
 }
 
-// Evaluates p over npix pixels on the run's threads (64 Ki pixels per task).
+// Evaluates p over npix pixels on the run's threads, in tasks of 64 Ki pixels: task pixels
+// [off, off + n) into block(off) (n floats), then done(off, n, that block).
 // words[slot]: null, or the slot's exact values (flag tests use them).
-void eval_parallel(const expr::Program& p, const std::vector<const float*>& slots,
-                   const std::vector<expr::Program::Words>& words, size_t npix, float* out,
-                   int threads) {
+template <typename Block, typename Done>
+void eval_blocks(const expr::Program& p, const std::vector<const float*>& slots,
+                 const std::vector<expr::Program::Words>& words, size_t npix, int threads,
+                 Block block, Done done) {
     constexpr size_t TASK = size_t(1) << 16;
     const size_t tasks = (npix + TASK - 1) / TASK;
     parallel_for(tasks, threads, [&](size_t t, size_t) {
@@ -166,43 +168,45 @@ void eval_parallel(const expr::Program& p, const std::vector<const float*>& slot
             at[s] = slots[s] ? slots[s] + off : nullptr; // (null: only its words are read)
             w[s] = words[s].at(off);
         }
-        p.eval(at.data(), n, out + off, w.data());
+        float* out = block(off, TASK);
+        p.eval(at.data(), n, out, w.data());
+        done(off, n, out);
     });
 }
 
-// Evaluates the mask p over npix pixels on the run's threads (as eval_parallel) and, per pixel,
-// either stores whether it holds (keep: p != 0; NaN counts as true, as in every mask here) or,
-// with values, sets the pixels where it does not to NaN. The values are read by p before they
-// are changed, block by block (p may read them: a mask of the variable itself). No float mask of
-// npix values is made (80 MB for an OLCI swath).
+// p's values over npix pixels into out.
+void eval_parallel(const expr::Program& p, const std::vector<const float*>& slots,
+                   const std::vector<expr::Program::Words>& words, size_t npix, float* out,
+                   int threads) {
+    eval_blocks(
+        p, slots, words, npix, threads, [&](size_t off, size_t) { return out + off; },
+        [](size_t, size_t, const float*) {});
+}
+
+// Evaluates the mask p over npix pixels and, per pixel, either stores whether it holds (keep:
+// p != 0; NaN counts as true, as in every mask here) or, with values, sets the pixels where it
+// does not to NaN. The values are read by p before they are changed, block by block (p may read
+// them: a mask of the variable itself). No float mask of npix values is made (80 MB for an OLCI
+// swath).
 void eval_mask_parallel(const expr::Program& p, const std::vector<const float*>& slots,
                         const std::vector<expr::Program::Words>& words, size_t npix,
                         std::uint8_t* keep, float* values, int threads) {
-    constexpr size_t TASK = size_t(1) << 16;
-    const size_t tasks = (npix + TASK - 1) / TASK;
-    parallel_for(tasks, threads, [&](size_t t, size_t) {
-        const size_t off = t * TASK, n = std::min(TASK, npix - off);
-        thread_local std::vector<float> mask;
-        mask.resize(TASK);
-        std::vector<const float*> at(slots.size(), nullptr);
-        std::vector<expr::Program::Words> w(slots.size());
-        for (size_t s : p.slots()) {
-            at[s] = slots[s] ? slots[s] + off : nullptr; // (null: only its words are read)
-            w[s] = words[s].at(off);
-        }
-        p.eval(at.data(), n, mask.data(), w.data());
-        if (keep) {
+    eval_blocks(
+        p, slots, words, npix, threads,
+        [](size_t, size_t size) {
+            thread_local std::vector<float> mask;
+            mask.resize(size);
+            return mask.data();
+        },
+        [&](size_t off, size_t n, const float* mask) {
             for (size_t i = 0; i < n; ++i) {
-                keep[off + i] = mask[i] != 0.0f;
-            }
-        } else {
-            for (size_t i = 0; i < n; ++i) {
-                if (!(mask[i] != 0.0f)) {
+                if (keep) {
+                    keep[off + i] = mask[i] != 0.0f;
+                } else if (!(mask[i] != 0.0f)) {
                     values[off + i] = std::numeric_limits<float>::quiet_NaN();
                 }
             }
-        }
-    });
+        });
 }
 
 } // namespace

@@ -530,6 +530,10 @@ Unchanged split_unchanged(std::vector<Slice> slices, const CubeState& old,
                     }
                 }
                 u.refreshed.emplace_back(s.old_index, std::move(rec));
+            } else if (std::none_of(s.sources.begin(), s.sources.end(), [&](const Source& src) {
+                           return inputs[src.input].attrs.is_object();
+                       })) {
+                // no attributes read (keep_input_attrs off): nothing to take
             } else if (auto rec = with_input_attrs(old.sources[s.old_index], s, inputs);
                        rec != old.sources[s.old_index]) {
                 // keep_input_attrs on a step made without it (or the input's attributes
