@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <future>
+#include <set>
 
 namespace baims::cube {
 
@@ -66,13 +67,46 @@ gen::MapCache map_cache(const grid::Grid& g, const GenConfig& c) {
                          c.crs ? crs_units_text(*c.crs) : std::string());
 }
 
+// The error of a run whose slices to write all have no cell in the output region (the paths of
+// their inputs): writing them would give a cube, or time steps, with no data (an output_region in
+// degrees for a projected output_crs, the wrong files): exit 4, nothing written.
+[[noreturn]] void all_outside(const std::vector<std::string>& paths, const gen::MapCache& maps) {
+    const std::string where = " in the output region " + maps.region_text();
+    std::string check = maps.check_region_text();
+    check[0] = 'C';
+    throw InputError((paths.size() == 1
+                          ? "input '" + paths[0] + "' has no cell" + where
+                          : "none of the " + std::to_string(paths.size()) +
+                                " inputs to write has a cell" + where + " (each is named above)") +
+                         ": nothing was written",
+                     check + (paths.size() == 1 ? "" : "s"));
+}
+
+// The paths of the inputs of slices (each once, in order of first use).
+std::vector<std::string> slice_paths(const std::vector<gen::Slice>& slices,
+                                     const std::vector<gen::InputInfo>& inputs) {
+    std::vector<std::string> paths;
+    std::set<size_t> seen;
+    for (const auto& s : slices) {
+        for (const auto& src : s.sources) {
+            if (seen.insert(src.input).second) {
+                paths.push_back(inputs[src.input].path);
+            }
+        }
+    }
+    return paths;
+}
+
 // --dry-run: the warning a run gives for an input with no cell in the output region
-// (MapCache::no_cell_in_region), from its maps alone. Swaths are left out: their maps need their
-// lat/lon read and walked, which is the run's work.
+// (MapCache::no_cell_in_region), from its maps alone, and the run's error when every input of
+// the slices to write has none (all_outside). Swaths are left out: their maps need their lat/lon
+// read and walked, which is the run's work.
 void warn_inputs_outside(const std::vector<gen::InputInfo>& inputs,
+                         const std::vector<gen::Slice>& slices,
                          const std::vector<gen::OutVar>& vars, const grid::Grid& g,
                          const GenConfig& c, int threads) {
     gen::MapCache probe = map_cache(g, c);
+    std::set<size_t> outside;
     for (size_t i = 0; i < inputs.size(); ++i) {
         const auto& in = inputs[i];
         if (in.failed || io::shape_only(in.geometry)) {
@@ -89,7 +123,15 @@ void warn_inputs_outside(const std::vector<gen::InputInfo>& inputs,
         }
         if (mapped && !used) {
             probe.no_cell_in_region(in, i);
+            outside.insert(i);
         }
+    }
+    const bool all = !slices.empty() && std::all_of(slices.begin(), slices.end(), [&](auto& s) {
+        return std::all_of(s.sources.begin(), s.sources.end(),
+                           [&](auto& src) { return outside.count(src.input) > 0; });
+    });
+    if (all) {
+        all_outside(slice_paths(slices, inputs), probe);
     }
 }
 
@@ -305,7 +347,7 @@ GenResult generate(const GenRequest& req) {
         slices = std::move(u.todo);
     }
     if (req.dry_run) {
-        warn_inputs_outside(inputs, vars, g, c, req.threads);
+        warn_inputs_outside(inputs, slices, vars, g, c, req.threads);
         size_t rep = 0;
         for (const auto& s : slices) {
             rep += s.replace ? 1 : 0;
@@ -355,6 +397,7 @@ GenResult generate(const GenRequest& req) {
 
     Progress progress("gen", slices.size(), "slices");
     std::vector<Slice> written;
+    size_t written_outside = 0; // of them, slices with no cell in the output region
     std::vector<StagedSlice> staged;
     size_t create_index = 0;
     // All netCDF/HDF5 calls stay on this thread (HDF5 is not thread-safe here); the slice that
@@ -400,6 +443,7 @@ GenResult generate(const GenRequest& req) {
                 }
             }
         }
+        const bool outside = current.outside;
         auto work = std::async(std::launch::async, [&] { compute_slice(ctx, s, current, *sink); });
         Loaded next;
         if (i + 1 < slices.size()) {
@@ -448,8 +492,14 @@ GenResult generate(const GenRequest& req) {
             staged.push_back(staging->take());
         }
         written.push_back(s);
+        written_outside += outside ? 1 : 0;
     }
     progress.finish();
+    if (!written.empty() && written_outside == written.size()) {
+        // Only empty slices to write: a new cube, or new time steps, with no data (the update's
+        // staged chunks are dropped with the commit protocol, the cube stays as it was).
+        all_outside(slice_paths(written, inputs), maps);
+    }
 
     if (!old) {
         if (written.empty()) {

@@ -297,19 +297,25 @@ std::string cells_text(const io::Geometry& g) {
 
 } // namespace
 
+std::string MapCache::region_text() const {
+    const grid::Box& b = m_grid.extent();
+    return "[" + num(b.xmin) + ", " + num(b.ymin) + ", " + num(b.xmax) + ", " + num(b.ymax) +
+           "], in " + (m_units.empty() ? "degrees of longitude and latitude" : m_units);
+}
+
+std::string MapCache::check_region_text() const {
+    return std::string("check that output_region ") +
+           (m_units.empty() ? "" : "is given in the units of output_crs and ") + "covers the input";
+}
+
 void MapCache::no_cell_in_region(const InputInfo& in, size_t input) {
     std::lock_guard lock(m_mutex);
     if (!m_outside.insert(input).second) {
         return;
     }
-    const grid::Box& b = m_grid.extent();
     log::warn("input '" + in.path + "'" + cells_text(in.geometry) +
-              " has no cell in the output region [" + num(b.xmin) + ", " + num(b.ymin) + ", " +
-              num(b.xmax) + ", " + num(b.ymax) + "], in " +
-              (m_units.empty() ? "degrees of longitude and latitude" : m_units) +
-              ": its slices are empty. If that is not meant, check that output_region " +
-              (m_units.empty() ? "" : "is given in the units of output_crs and ") +
-              "covers the input");
+              " has no cell in the output region " + region_text() +
+              ": its slices are empty. If that is not meant, " + check_region_text());
 }
 
 io::Window MapCache::window(const InputInfo& in, size_t input, Resampling m, int threads) {
@@ -323,6 +329,7 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
                   Loaded recycle, MapCache* maps) {
     Loaded L = std::move(recycle);
     L.error.clear();
+    L.outside = false;
     L.data.resize(vars.size());
     try {
         std::vector<size_t> outside; // the sources with no cell in the output region
@@ -388,6 +395,7 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
         for (const size_t si : outside) {
             maps->no_cell_in_region(inputs[s.sources[si].input], s.sources[si].input);
         }
+        L.outside = !outside.empty() && outside.size() == s.sources.size();
     } catch (const Error& e) {
         L.error = e.what();
     }

@@ -50,6 +50,12 @@ public:
     // lie (not for a swath) (an output_region given in degrees for a projected output_crs gives
     // such a cube).
     void no_cell_in_region(const InputInfo& in, size_t input);
+    // The output region and its units, for messages: "[0, 50, 5, 55], in metres of EPSG:3035
+    // (…)" ("degrees of longitude and latitude" without an output_crs).
+    std::string region_text() const;
+    // What to check when an input has no cell in it: "check that output_region [is given in
+    // the units of output_crs and ]covers the input".
+    std::string check_region_text() const;
     // How many times an input's geometry was read again for a map (tests).
     size_t geometry_reads() const { return m_geometry_reads; }
     // The run's inputs (gen, after the scan): an input whose kind of geometry and shape (rows,
@@ -90,6 +96,7 @@ private:
 struct Loaded {
     std::vector<std::vector<Slab>> data;
     std::string error;              // non-empty: the slice could not be read
+    bool outside = false;           // no source of the slice has a cell in the output region
     std::vector<Slab> expr_scratch; // buffers of the expressions (gen_expr.hpp)
 };
 

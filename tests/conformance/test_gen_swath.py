@@ -17,7 +17,7 @@ import numpy as np
 from baimstest import lazy_module, xr  # imported on first use (xarray: pandas, dask)
 netCDF4 = lazy_module("netCDF4")
 
-from baimstest import DATA, TempDirTest, run, write_config, centres, days
+from baimstest import DATA, TempDirTest, run, write_config, centres, days, snapshot
 
 OLCI = os.path.join(DATA, "olci", "O_L2_0001_SNS_2017104102450_v1.0.nc")
 
@@ -428,10 +428,11 @@ class SwathMaps(TempDirTest):
 
 
     def test_input_outside_the_region_is_named(self):
-        """An input with no cell in the output region gives an empty slice, exit 0 and one
-        warning that names it, the region and the region's units; an input that overlaps the
-        region gives none. The operator's mistake it is for: an output_region in degrees for a
-        projected output_crs (metres), where every slice is empty."""
+        """An input with no cell in the output region beside one inside it gives an empty
+        slice, exit 0 and one warning that names it, the region and the region's units; an input
+        that overlaps the region gives none. The operator's mistake it is for: an output_region
+        in degrees for a projected output_crs (metres), where every slice is empty: that run is
+        refused (exit 4, the warning, one error line, no cube)."""
         r, c, lat, lon = synthetic_swath()
         v = ((r * 3 + c) % 17).astype("f4")
         inside, far = self.p("inside.nc"), self.p("far.nc")
@@ -454,18 +455,77 @@ class SwathMaps(TempDirTest):
         self.assertEqual(got.shape[0], 2)
         self.assertGreater(int(np.count_nonzero(~np.isnan(got[0]))), 1000)
         self.assertTrue(np.isnan(got[1]).all())
-        # the same numbers as metres of EPSG:3035: the overlapping input has no cell there
+        # the same numbers as metres of EPSG:3035: the overlapping input has no cell there, so
+        # the cube would have no data at all: refused (exit 4), nothing written
         cfg = self.p("laea.yml")
         write_config(cfg, region, size, self.p("laea.zarr"), resampling="nearest",
                      extra="input_processor_name: curvilinear\noutput_crs: EPSG:3035\n")
-        p = run(["gen", "-c", cfg, inside], check=0)
+        p = run(["gen", "-c", cfg, inside], check=4)
         warn = [ln for ln in p.stderr.splitlines() if "no cell in the output region" in ln]
-        self.assertEqual(len(warn), 1, p.stderr)
+        self.assertEqual(len(warn), 2, p.stderr)
+        laea = f"{text}, in metres of EPSG:3035 (ETRS89-extended / LAEA Europe)"
         self.assertTrue(warn[0].endswith(
-            f"warning: input '{inside}' has no cell in the output region {text}, in metres of "
-            "EPSG:3035 (ETRS89-extended / LAEA Europe): its slices are empty. If that is not "
-            "meant, check that output_region is given in the units of output_crs and covers "
-            "the input"), warn[0])
+            f"warning: input '{inside}' has no cell in the output region {laea}: its slices are "
+            "empty. If that is not meant, check that output_region is given in the units of "
+            "output_crs and covers the input"), warn[0])
+        self.assertEqual(p.stderr.strip().splitlines()[-1],
+                         f"baims gen: error: input '{inside}' has no cell in the output region "
+                         f"{laea}: nothing was written. Check that output_region is given in the "
+                         "units of output_crs and covers the input")
+        self.assertFalse(os.path.exists(self.p("laea.zarr")))
+
+    def test_only_inputs_outside_the_region_are_refused(self):
+        """A run whose every slice to write has no cell in the output region would make a cube,
+        or time steps, without any data (the wrong files, or an output_region in the wrong
+        units), and end with exit 0: it is refused with exit 4 and one line, and nothing is
+        written: no new cube; an existing cube stays byte for byte. An input outside the region
+        beside one inside it still gives its empty slice (test above)."""
+        r, c, lat, lon = synthetic_swath()
+        v = ((r * 3 + c) % 17).astype("f4")
+        good, far1, far2 = self.p("good.nc"), self.p("far1.nc"), self.p("far2.nc")
+        write_swath_nc(good, lat, lon, 1, {"v": (v, {})})
+        write_swath_nc(far1, lat, lon + 20.0, 2, {"v": (v, {})})
+        write_swath_nc(far2, lat + 9.0, lon, 3, {"v": (v, {})})
+        region, size = (9.9513, 54.7517, 11.3513, 55.8517), (70, 55)
+        where = ("[9.9513, 54.7517, 11.3513, 55.8517], in degrees of longitude and latitude")
+        cfg, cube = self.p("gen.yml"), self.p("c.zarr")
+        write_config(cfg, region, size, cube, resampling="nearest",
+                     extra="input_processor_name: curvilinear\n")
+        two = (f"baims gen: error: none of the 2 inputs to write has a cell in the output region "
+               f"{where} (each is named above): nothing was written. Check that output_region "
+               "covers the inputs")
+        p = run(["gen", "-c", cfg, far1, far2], check=4)
+        self.assertEqual(p.stderr.strip().splitlines()[-1], two)
+        warned = [ln.split("warning: input '")[1].split("'")[0] for ln in p.stderr.splitlines()
+                  if "has no cell in the output region" in ln]
+        self.assertEqual(warned, [far1, far2], p.stderr)
+        self.assertFalse(os.path.exists(cube))
+        self.assertEqual(os.listdir(self.tmp).count("c.zarr.baims-new"), 0)
+        # an existing cube: appending, or inserting, only such inputs changes nothing
+        run(["gen", "-c", cfg, good], check=0)
+        before = snapshot(cube)
+        p = run(["gen", "-c", cfg, far1, far2], check=4)
+        self.assertEqual(p.stderr.strip().splitlines()[-1], two)
+        self.assertEqual(snapshot(cube), before)
+        p = run(["gen", "-c", cfg, far1], check=4)
+        self.assertEqual(p.stderr.strip().splitlines()[-1],
+                         f"baims gen: error: input '{far1}' has no cell in the output region "
+                         f"{where}: nothing was written. Check that output_region covers the "
+                         "input")
+        self.assertEqual(snapshot(cube), before)
+        # with one input inside the region, the outside ones give their empty steps (exit 0);
+        # on the cube above, good.nc is up to date: far1 and far2 alone are to write (refused)
+        p = run(["gen", "-c", cfg, good, far1, far2], check=4)
+        self.assertEqual(p.stderr.strip().splitlines()[-1], two)
+        self.assertEqual(snapshot(cube), before)
+        write_config(cfg, region, size, self.p("new.zarr"), resampling="nearest",
+                     extra="input_processor_name: curvilinear\n")
+        run(["gen", "-c", cfg, good, far1, far2], check=0)
+        with xr.open_zarr(self.p("new.zarr"), decode_times=False) as c:
+            got = c["v"].values
+        self.assertEqual(got.shape[0], 3)
+        check_nearest_slice(self, got[0], v, lat, lon, region, size, 0)
+        self.assertTrue(np.isnan(got[1:]).all())
 
 
     def test_input_outside_the_region_does_not_empty_a_time_step(self):

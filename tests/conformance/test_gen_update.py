@@ -585,6 +585,25 @@ class BadInput(TempDirTest):
             "input"), warn[0])
         self.assertFalse(os.path.exists(self.p("c.zarr")))
 
+    def test_only_inputs_outside_the_region_are_refused(self):
+        """Inputs on 1-D lat/lon that all lie outside the output region would make a cube with
+        no data: the run and its --dry-run end with exit 4 and the same line, and no cube is
+        made."""
+        far = self.p("far.nc")
+        write_cf(far, LAT, LON + 40.0, field(0)[None], [T0 + dt.timedelta(days=5)])
+        line = (f"baims gen: error: input '{far}' has no cell in the output region [0, 0, 15, 10], "
+                "in degrees of longitude and latitude: nothing was written. Check that "
+                "output_region covers the input")
+        for dry in ([], ["--dry-run"]):
+            p = run(dry + ["gen", "-c", self.cfg, far], check=4)
+            self.assertEqual(p.stderr.strip().splitlines()[-1], line)
+            warn = [ln for ln in p.stderr.splitlines() if "warning: input" in ln]
+            self.assertEqual(len(warn), 1, p.stderr)
+            self.assertIn("(cells at longitude 40.25..54.75, latitude 0.25..9.75) has no cell",
+                          warn[0])
+            self.assertFalse(os.path.exists(self.p("c.zarr")))
+            self.assertFalse(os.path.exists(self.p("c.zarr.baims-new")))
+
     def test_fail_fast_stops_and_writes_nothing(self):
         p = run(["gen", "-c", self.cfg, "--fail-fast", self.good[0], self.text, self.good[1]], check=4)
         self.assertTrue(p.stderr.strip().splitlines()[-1].startswith(f"baims gen: error: input {self.text}: "), p.stderr)
