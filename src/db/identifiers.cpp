@@ -1,6 +1,7 @@
 #include "baims/db/identifiers.hpp"
 
 #include "baims/core/error.hpp"
+#include "baims/core/text.hpp"
 
 #include <algorithm>
 #include <vector>
@@ -18,6 +19,10 @@ std::string quote_ident(std::string_view name) {
         throw ConfigError("identifier '" + std::string(name) + "' is longer than 63 bytes",
                           "PostgreSQL would truncate it; choose a shorter name");
     }
+    if (text::valid_utf8(name) != name) {
+        throw ConfigError("identifier '" + text::valid_utf8(name) + "' is not UTF-8 text",
+                          "Write the name in UTF-8 (the database's encoding)");
+    }
     std::string out;
     out.reserve(name.size() + 2);
     out += '"';
@@ -33,7 +38,7 @@ std::string quote_ident(std::string_view name) {
 
 QualifiedName QualifiedName::parse(std::string_view text, std::string_view what) {
     auto fail = [&](const std::string& why) -> ConfigError {
-        return ConfigError(std::string(what) + " '" + std::string(text) + "': " + why,
+        return ConfigError(std::string(what) + " '" + text::valid_utf8(text) + "': " + why,
                            "Write schema.table, quoting parts with \"...\" (\"\" for a quote)");
     };
     std::vector<std::string> parts;
@@ -79,6 +84,9 @@ QualifiedName QualifiedName::parse(std::string_view text, std::string_view what)
         }
         if (part.size() > MAX_IDENTIFIER_BYTES) {
             throw fail("a part is longer than 63 bytes");
+        }
+        if (text::valid_utf8(part) != part) {
+            throw fail("not UTF-8 text (the database's encoding)");
         }
         parts.push_back(std::move(part));
         if (i == text.size()) {

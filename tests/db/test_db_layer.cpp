@@ -37,6 +37,20 @@ TEST_CASE("QualifiedName parses and quotes like PostgreSQL", "[db][identifiers]"
     CHECK_THROWS_AS(db::QualifiedName::parse(""), ConfigError);
     CHECK(db::quote_ident("ndvi-mean") == "\"ndvi-mean\"");
     CHECK_THROWS_AS(db::quote_ident(std::string(64, 'x')), ConfigError);
+    // a Latin-1 byte (a shell in a Latin-1 locale): refused with the name shown as its
+    // characters, before the server says "invalid byte sequence for encoding UTF8"
+    CHECK_THROWS_WITH(db::QualifiedName::parse("public.b\xe4"
+                                               "d",
+                                               "--collection"),
+                      "--collection 'public.b\xc3\xa4"
+                      "d': not UTF-8 text (the database's encoding)");
+    CHECK_THROWS_WITH(db::quote_ident("b\xe4"
+                                      "d"),
+                      "identifier 'b\xc3\xa4"
+                      "d' is not UTF-8 text");
+    CHECK(db::quote_ident("b\xc3\xa4"
+                          "d") == "\"b\xc3\xa4"
+                                  "d\"");
     CHECK(db::derived_name(std::string(70, 'a'), "_pkey").size() == 63);
     // Never cut inside a UTF-8 character: 31 two-byte characters + "é" at the limit.
     std::string u;
