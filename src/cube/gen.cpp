@@ -410,9 +410,12 @@ GenResult generate(const GenRequest& req) {
         auto& s = slices[i];
         if (!current.error.empty()) {
             if (req.fail_fast) {
-                throw InputError(current.error, "Fix or remove that input and rerun");
+                throw InputError(current.error, current.hint.empty()
+                                                    ? "Fix or remove that input and rerun"
+                                                    : current.hint);
             }
-            log::error("skipping input: " + current.error);
+            log::error("skipping input: " + current.error +
+                       (current.hint.empty() ? "" : ". " + current.hint));
             for (const auto& src : s.sources) {
                 result.failed.push_back(inputs[src.input].path + ": " + current.error);
             }

@@ -329,6 +329,7 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
                   Loaded recycle, MapCache* maps) {
     Loaded L = std::move(recycle);
     L.error.clear();
+    L.hint.clear();
     L.outside = false;
     L.data.resize(vars.size());
     try {
@@ -398,6 +399,7 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
         L.outside = !outside.empty() && outside.size() == s.sources.size();
     } catch (const Error& e) {
         L.error = e.what();
+        L.hint = e.hint();
     }
     return L;
 }

@@ -96,6 +96,7 @@ private:
 struct Loaded {
     std::vector<std::vector<Slab>> data;
     std::string error;              // non-empty: the slice could not be read
+    std::string hint;               // what to do about it (may be empty)
     bool outside = false;           // no source of the slice has a cell in the output region
     std::vector<Slab> expr_scratch; // buffers of the expressions (gen_expr.hpp)
 };

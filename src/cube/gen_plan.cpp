@@ -142,7 +142,9 @@ std::vector<InputInfo> scan_inputs(const std::vector<std::string>& paths,
             if (fail_fast) {
                 e.rethrow_with_context("input " + p);
             }
-            log::error(std::string("skipping input: ") + e.what());
+            // with the hint: what to do about this input (e.g. the input processor to use)
+            log::error(std::string("skipping input: ") + e.what() +
+                       (e.hint().empty() ? "" : ". " + e.hint()));
             result.failed.push_back(p + ": " + e.what());
             info.failed = true;
         }

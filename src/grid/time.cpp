@@ -517,7 +517,7 @@ CfTimeUnits parse_cf_units(std::string_view units, std::string_view calendar) {
     const auto cal = parse_calendar(calendar);
     if (!cal) {
         throw InputError("unsupported calendar '" + std::string(calendar) + "'",
-                         "supported calendars: " + calendar_names());
+                         "Supported calendars: " + calendar_names());
     }
     const std::string cal_name = text::to_lower(text::trim(calendar));
     const bool mixed = cal_name.empty() || cal_name == "standard" || cal_name == "gregorian";

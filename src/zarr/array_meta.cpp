@@ -238,7 +238,7 @@ ArrayMeta ArrayMeta::from_json(const nlohmann::json& j) {
     if (auto f = j.find("filters");
         f != j.end() && !f->is_null() && !(f->is_array() && f->empty())) {
         throw InputError(".zarray: filters " + f->dump() + " are not supported",
-                         "rewrite the array without filters");
+                         "Rewrite the array without filters");
     }
     if (auto s = j.find("dimension_separator"); s != j.end()) {
         if (!s->is_string()) {

@@ -25,7 +25,7 @@ void validate(const Compressor& c) {
     }
     if (!known || blosc_compname_to_compcode(c.cname.c_str()) < 0) {
         throw InputError("unsupported Blosc compressor '" + c.cname + "'",
-                         "use one of blosclz, lz4, lz4hc, zlib, zstd");
+                         "Use one of blosclz, lz4, lz4hc, zlib, zstd");
     }
     if (c.clevel < 0 || c.clevel > 9) {
         throw InputError("Blosc clevel must be 0..9, got " + std::to_string(c.clevel));
@@ -105,7 +105,7 @@ std::string_view encode_into(const Compressor& c, const void* data, size_t nbyte
     if (nbytes > static_cast<size_t>(BLOSC_MAX_BUFFERSIZE)) {
         throw OutputError("chunk of " + std::to_string(nbytes) +
                               " bytes is too large for Blosc (at most 2 GiB)",
-                          "choose smaller chunks");
+                          "Choose smaller chunks");
     }
     int shuffle = c.shuffle;
     if (shuffle == -1) {

@@ -600,6 +600,24 @@ class SwathUnreadableLatLon(TempDirTest):
         first rows, which the second swath of the shape reads first (for its head key)."""
         self.check_damaged_lat(packed=True)
 
+    def test_swath_read_with_the_default_processor_says_what_to_set(self):
+        """A swath given to a config without input_processor_name: skipped (exit 4: the only
+        input), and its line says which processor to set, as --fail-fast's error line does."""
+        r, c, lat, lon = synthetic_swath()
+        path = self.p("swath.nc")
+        write_swath_nc(path, lat, lon, 1, {"v": (((r + c) % 5).astype("f4"), {})})
+        cfg = self.p("gen.yml")
+        write_config(cfg, (9.9513, 54.7517, 11.3513, 55.8517), (70, 55), self.p("c.zarr"))
+        why = (f"cannot read '{path}': has 2-D lat(y,x): the default input processor reads 1-D "
+               "lat/lon or projected x/y grids. Set input_processor_name: curvilinear to read "
+               "2-D lat/lon swaths")
+        p = run(["gen", "-c", cfg, path], check=4)
+        self.assertIn(f"error: skipping input: {why}\n", p.stderr)
+        p = run(["gen", "-c", cfg, "--fail-fast", path], check=4)
+        self.assertEqual(p.stderr.strip().splitlines()[-1],
+                         f"baims gen: error: input {path}: {why}")
+        self.assertFalse(os.path.exists(self.p("c.zarr")))
+
     def check_damaged_lat(self, packed):
         r, c, lat, lon = synthetic_swath()
         if packed:
@@ -620,9 +638,12 @@ class SwathUnreadableLatLon(TempDirTest):
         p = run(["gen", "-c", cfg, "--fail-fast", good, bad], check=4)
         self.assertEqual(p.stderr.strip().splitlines()[-1],
                          f"baims gen: error: cannot read '{bad}': variable 'lat': a compressed "
-                         "chunk is corrupt. Fix or remove that input and rerun")
+                         "chunk is corrupt. The file is probably damaged; fetch it again")
         self.assertFalse(os.path.exists(self.p("c.zarr")))
         p = run(["gen", "-c", cfg, good, bad], check=8)
+        # the skipped input's line says what to do as well
+        self.assertIn(f"error: skipping input: cannot read '{bad}': variable 'lat': a compressed "
+                      "chunk is corrupt. The file is probably damaged; fetch it again\n", p.stderr)
         self.assertIn(f"  {bad}: cannot read '{bad}': variable 'lat': a compressed chunk is "
                       "corrupt", p.stderr)
         exp, _ = nearest_reference(v.astype("f8"), lat, lon, region, size)

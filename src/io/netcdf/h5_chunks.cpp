@@ -320,7 +320,7 @@ const unsigned char* decode_chunk(int fd, const ChunkLayout& layout, const Chunk
     if (c.size > max_stored_size(chunk_bytes)) {
         throw InputError(where + ": a chunk claims " + std::to_string(c.size) +
                              " stored bytes for " + std::to_string(chunk_bytes) + " bytes of data",
-                         "the file is probably damaged; fetch it again");
+                         "The file is probably damaged; fetch it again");
     }
     // inflated | plain | raw in one region (each part at a multiple of 64 bytes), sized for the
     // largest stored size accepted above: the same region for every chunk of the variable
@@ -331,14 +331,14 @@ const unsigned char* decode_chunk(int fd, const ChunkLayout& layout, const Chunk
     const auto stored = static_cast<size_t>(c.size);
     if (!pread_all(fd, raw, stored, c.addr)) {
         throw InputError(where + ": a chunk lies past the end of the file",
-                         "the file is probably truncated; fetch it again");
+                         "The file is probably truncated; fetch it again");
     }
     const unsigned char* bytes = raw;
     size_t nbytes = stored;
     if (layout.deflate >= 0 && (c.filter_mask & (1u << layout.deflate)) == 0) {
         if (!inflate_exact(bytes, nbytes, space, chunk_bytes)) {
             throw InputError(where + ": a compressed chunk is corrupt",
-                             "the file is probably damaged; fetch it again");
+                             "The file is probably damaged; fetch it again");
         }
         bytes = space;
         nbytes = chunk_bytes;
@@ -346,7 +346,7 @@ const unsigned char* decode_chunk(int fd, const ChunkLayout& layout, const Chunk
     if (nbytes != chunk_bytes) {
         throw InputError(where + ": a chunk has " + std::to_string(nbytes) + " bytes instead of " +
                              std::to_string(chunk_bytes),
-                         "the file is probably damaged; fetch it again");
+                         "The file is probably damaged; fetch it again");
     }
     const size_t es = layout.element_size;
     if (layout.shuffle >= 0 && es > 1 && (c.filter_mask & (1u << layout.shuffle)) == 0) {

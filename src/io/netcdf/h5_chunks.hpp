@@ -72,7 +72,7 @@ ChunkBuffers& thread_chunk_buffers();
 
 // The stored bytes of chunk `c` of `layout` as the application sees them (read with pread from
 // `fd`, inflated, unshuffled): exactly `chunk_bytes` bytes, pointing into `buf`. A damaged or
-// truncated chunk throws InputError("<where>: ...", "fetch it again"). Thread-safe.
+// truncated chunk throws InputError("<where>: ...", "... fetch it again"). Thread-safe.
 const unsigned char* decode_chunk(int fd, const ChunkLayout& layout, const Chunk& c,
                                   size_t chunk_bytes, const std::string& where, ChunkBuffers& buf);
 

@@ -13,18 +13,18 @@ namespace {
 std::string hint_for(int status) {
     switch (status) {
     case NC_ENOTNC:
-        return "is it a NetCDF-3 or NetCDF-4 file? An interrupted download leaves a file that "
+        return "Is it a NetCDF-3 or NetCDF-4 file? An interrupted download leaves a file that "
                "looks like this";
     case NC_EHDFERR:
     case NC_EINVAL: // a header cut short
     case NC_EINVALCOORDS:
     case NC_EEDGE:
     case NC_EBADDIM:
-        return "the file is probably truncated or corrupt; fetch it again";
+        return "The file is probably truncated or corrupt; fetch it again";
     case NC_ENOMEM:
-        return "not enough memory";
+        return "Not enough memory";
     default:
-        return "check that the file is a complete, readable NetCDF file";
+        return "Check that the file is a complete, readable NetCDF file";
     }
 }
 
@@ -67,11 +67,11 @@ File::File(int id, std::filesystem::path path)
 File File::open(const std::filesystem::path& path) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) {
-        throw InputError(prefix(path) + ": no such file", "check the input path");
+        throw InputError(prefix(path) + ": no such file", "Check the input path");
     }
     if (std::filesystem::is_directory(path, ec)) {
         throw InputError(prefix(path) + ": is a directory, not a NetCDF file",
-                         "give the path of a .nc file");
+                         "Give the path of a .nc file");
     }
     int id = -1;
     const int status = nc_open(path.c_str(), NC_NOWRITE, &id);
@@ -434,7 +434,7 @@ void check_classic_size(const File& f) {
     if (!ec && actual < needed) {
         throw InputError(prefix(f.path()) + ": truncated file: " + std::to_string(actual) +
                              " bytes, but its header describes at least " + std::to_string(needed),
-                         "the download or copy was probably interrupted; fetch the file again");
+                         "The download or copy was probably interrupted; fetch the file again");
     }
 }
 

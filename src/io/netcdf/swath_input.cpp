@@ -532,7 +532,7 @@ LatLon2D read_coords(const Coords& c) {
     }
     if (!lat || !lon) {
         throw InputError(nc::prefix(c.file) + ": the 2-D latitude/longitude variables are gone",
-                         "the file changed while it was read; run again");
+                         "The file changed while it was read; run again");
     }
     LatLon2D g;
     g.height = c.height;
@@ -769,7 +769,7 @@ public:
         }
         if (m_vars.empty()) {
             throw InputError(nc::prefix(m_path) + ": no data variable on the 2-D lat/lon grid",
-                             "data variables need the dimensions of lat/lon");
+                             "Data variables need the dimensions of lat/lon");
         }
     }
 
@@ -840,7 +840,7 @@ private:
             names.push_back(v.name);
         }
         throw InputError(nc::prefix(m_path) + ": no data variable '" + var + "'",
-                         "variables on the 2-D lat/lon grid: " + text::join(names, ", "));
+                         "Variables on the 2-D lat/lon grid: " + text::join(names, ", "));
     }
 
     fs::path m_path;
