@@ -377,6 +377,10 @@ GenResult generate(const GenRequest& req) {
 
     MapCache maps = map_cache(g, c);
     maps.set_inputs(inputs);
+    // A swath's values are then read as the cells its nearest map uses (one map for all of them).
+    maps.compact_swath_maps(std::all_of(vars.begin(), vars.end(), [](const OutVar& v) {
+        return v.resampling == Resampling::Nearest;
+    }));
     ComputeContext ctx{
         g, cy, cx, vars, inputs, maps, std::max(req.threads, 1), req.partition, req.partitions};
 

@@ -203,9 +203,14 @@ const SourceMap& MapCache::get(const InputInfo& in, size_t input, Resampling m, 
         const bool built = !map;
         if (built) {
             drop_unheld();
-            map = std::make_shared<const SourceMap>(
-                banded ? SourceMap(std::move(*banded))
-                       : map_source(*g, m_grid, m, pool_for_each(threads), m_out_crs));
+            SourceMap made = banded ? SourceMap(std::move(*banded))
+                                    : map_source(*g, m_grid, m, pool_for_each(threads), m_out_crs);
+            if (m_compact && m == Resampling::Nearest && io::shape_only(in.geometry)) {
+                if (auto* pm = std::get_if<PixelMap>(&made)) {
+                    compact_nearest(*pm, io::rows(*g), io::cols(*g), pool_for_each(threads));
+                }
+            }
+            map = std::make_shared<const SourceMap>(std::move(made));
             m_windows[map.get()] =
                 used_window(*map, io::rows(*g), io::cols(*g), pool_for_each(threads));
             m_distinct.push_back({d->second, m, read.has_value() || banded.has_value(), map});
@@ -318,6 +323,14 @@ void MapCache::no_cell_in_region(const InputInfo& in, size_t input) {
               ": its slices are empty. If that is not meant, " + check_region_text());
 }
 
+const io::CellSet* MapCache::cells(const InputInfo& in, size_t input, int threads) {
+    if (!m_compact || !io::shape_only(in.geometry)) {
+        return nullptr;
+    }
+    const auto* pm = std::get_if<PixelMap>(&get(in, input, Resampling::Nearest, threads));
+    return pm ? pm->cells.get() : nullptr;
+}
+
 io::Window MapCache::window(const InputInfo& in, size_t input, Resampling m, int threads) {
     const SourceMap& map = get(in, input, m, threads);
     std::lock_guard lock(m_mutex);
@@ -338,13 +351,22 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
             const auto& src = s.sources[si];
             const auto& in = inputs[src.input];
             const auto file = io::open_input(in.processor, in.path, in.params);
-            const size_t npix = io::rows(in.geometry) * io::cols(in.geometry);
             bool out = false;
             const io::Window window =
                 read_window(*file, in, src.input, vars, exprs != nullptr, maps, threads, out);
             if (out) {
                 outside.push_back(si);
             }
+            // A swath whose values are read as the cells of its compact nearest map: every value
+            // of this source (variables, the expressions' inputs and flag words) is one per cell
+            // of the set, in flat order, which is what the map's entries and the expressions (per
+            // cell) take.
+            const io::CellSet* cells = maps ? maps->cells(in, src.input, threads) : nullptr;
+            if (cells && cells->count == 0) {
+                cells = nullptr; // no cell in the region: read as before (nothing is used)
+            }
+            const size_t npix =
+                cells ? cells->count : io::rows(in.geometry) * io::cols(in.geometry);
             auto read = [&](const std::string& name, Slab& buf) {
                 if (!file->find(name)) {
                     buf.clear();
@@ -354,7 +376,11 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
                 // threads: the zero-fill by resize then only writes memory.
                 reserve_touched(buf, npix, pool_for_each(threads));
                 buf.resize(npix);
-                file->read_window(name, src.step, buf.data(), pool_for_each(threads), window);
+                if (cells) {
+                    file->read_cells(name, src.step, buf.data(), pool_for_each(threads), *cells);
+                } else {
+                    file->read_window(name, src.step, buf.data(), pool_for_each(threads), window);
+                }
                 return true;
             };
             std::vector<Slab*> outs;
@@ -367,7 +393,11 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
                 if (!file->find(name)) {
                     return false;
                 }
-                file->read_words(name, src.step, words, pool_for_each(threads));
+                if (cells) {
+                    file->read_words_cells(name, src.step, words, pool_for_each(threads), *cells);
+                } else {
+                    file->read_words(name, src.step, words, pool_for_each(threads));
+                }
                 if (words.valid.size() != npix ||
                     (words.w32.size() != npix && words.w64.size() != npix)) {
                     throw InternalError("input '" + in.path + "': the flag words of '" + name +

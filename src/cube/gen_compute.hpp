@@ -39,6 +39,13 @@ public:
     const SourceMap& get(const InputInfo& in, size_t input, Resampling m, int threads);
     // The source cells that map reads (used_window), computed with it.
     io::Window window(const InputInfo& in, size_t input, Resampling m, int threads);
+    // Swaths' nearest maps built from now on are compact (compact_nearest): gen asks for it when
+    // every output variable is resampled with nearest, so that all of a swath's values are read
+    // as the cells of that one map (load_slice). Off by default.
+    void compact_swath_maps(bool on) { m_compact = on; }
+    // The cells that input number `input`'s values are read as (its compact nearest map's), or
+    // null: the whole array (not a swath, or compact_swath_maps off). Builds the map when new.
+    const io::CellSet* cells(const InputInfo& in, size_t input, int threads);
     // gen is done with input number `input` (no later slice reads it): it holds its maps no
     // more. A map built from a swath's coordinates that no input holds is kept for a later input
     // on the same coordinates until get() builds a map that shares none (then it goes first);
@@ -78,6 +85,7 @@ private:
     std::string m_out_crs;
     std::string m_units;
     std::mutex m_mutex;
+    bool m_compact = false;     // compact_swath_maps
     std::set<size_t> m_outside; // inputs warned about by no_cell_in_region
     std::map<std::pair<size_t, int>, std::shared_ptr<const SourceMap>> m_maps;
     std::map<std::pair<size_t, int>, std::exception_ptr> m_failed;

@@ -55,6 +55,30 @@ void Input::read_words(const std::string& var, size_t step, FlagWords& out,
     words_from_values(values.data(), n, out.w64.data(), out.valid.data());
 }
 
+void Input::read_cells(const std::string& var, size_t step, float* out, const ForEach& for_each,
+                       const CellSet& cells) const {
+    std::vector<float> all(rows(geometry()) * cols(geometry()));
+    read(var, step, all.data(), for_each);
+    cells.for_each_in(0, all.size(), [&](size_t i, size_t k) { out[k] = all[i]; });
+}
+
+void Input::read_words_cells(const std::string& var, size_t step, FlagWords& out,
+                             const ForEach& for_each, const CellSet& cells) const {
+    FlagWords all;
+    read_words(var, step, all, for_each);
+    out.w32.resize(all.w32.empty() ? 0 : cells.count);
+    out.w64.resize(all.w64.empty() ? 0 : cells.count);
+    out.valid.resize(cells.count);
+    cells.for_each_in(0, all.valid.size(), [&](size_t i, size_t k) {
+        if (!all.w32.empty()) {
+            out.w32[k] = all.w32[i];
+        } else {
+            out.w64[k] = all.w64[i];
+        }
+        out.valid[k] = all.valid[i];
+    });
+}
+
 nlohmann::json Input::identity() const {
     return file_identity(path());
 }

@@ -27,6 +27,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -143,7 +144,17 @@ struct PixelMap {
     // The window used_window gives for this map, when its builder found it on the way
     // (map_projected's bilinear maps); whoever changes the entries afterwards resets it.
     std::optional<io::Window> window;
+    // Set by compact_nearest: `nearest` then holds positions among these source cells (the
+    // cells the map reads), and the source values it resamples are those cells' only, in flat
+    // order (io::Input::read_cells), not the whole source array.
+    std::shared_ptr<const io::CellSet> cells;
 };
+
+// Turns the nearest map m of a src_h x src_w source into one over the cells it reads (m.cells,
+// m.window set): a swath's nearest map reads 8.9 of 19.9 M cells in bench/swath.sh, so that each
+// variable's source values take 36 MB instead of 80. A map without nearest entries is left as it
+// is.
+void compact_nearest(PixelMap& m, size_t src_h, size_t src_w, const io::ForEach& for_each);
 
 // The flat index (row * width + column) of the output pixel holding the point (lon, lat), or
 // NO_CELL: x in [left, right) of the pixel, y in (bottom, top]; longitudes are tried as given and

@@ -71,8 +71,19 @@ public:
     // window's part of each); the values outside the window are left as they were.
     void read_window(const std::string& var, size_t step, float* out, const ForEach& for_each,
                      const Window& window) const override;
+    // The direct chunk reading of read_window() over the whole array, each row part of a chunk
+    // decoded in a buffer of its thread and the cells of `cells` picked from it.
+    void read_cells(const std::string& var, size_t step, float* out, const ForEach& for_each,
+                    const CellSet& cells) const override;
+    // read_words() of the cells of `cells`, picked from each chunk in the same way (floating-point
+    // and packed variables: from the whole array).
+    void read_words_cells(const std::string& var, size_t step, FlagWords& out,
+                          const ForEach& for_each, const CellSet& cells) const override;
 
 private:
+    // read_words() (cells null) and read_words_cells().
+    void read_words_of(const std::string& var, size_t step, FlagWords& out, const ForEach& for_each,
+                       const CellSet* cells) const;
     // The direct chunk reading of read_window(): fn(src, row, col0, cols) for each row part of
     // each chunk that meets `window`, src its stored bytes (inflated, unshuffled), through
     // for_each. False (nothing read) when the variable's layout does not allow it.

@@ -61,6 +61,42 @@ struct Window {
     bool empty() const { return row0 >= row1 || col0 >= col1; }
 };
 
+// A set of cells of a geometry's array (flat indices row * cols + column, below `size`): the cells
+// a resampling map reads (gen reads only those of a swath: Input::read_cells). bits holds bit i
+// for cell i; base[w] is the number of cells in the words before word w (size / 64 + 1 entries),
+// so that a cell's position among the set's, in flat order, is rank(i).
+struct CellSet {
+    size_t size = 0;  // the cells of the array
+    size_t count = 0; // the cells in the set
+    std::vector<uint64_t> bits;
+    std::vector<uint32_t> base;
+    bool has(size_t i) const { return (bits[i >> 6] >> (i & 63)) & 1u; }
+    // The position of cell i among the set's cells (in flat order) when has(i).
+    size_t rank(size_t i) const {
+        const uint64_t below = bits[i >> 6] & ((uint64_t{1} << (i & 63)) - 1);
+        return base[i >> 6] + static_cast<size_t>(__builtin_popcountll(below));
+    }
+    // fn(i, k) for each cell i of the set in [first, last), k = rank(i), in order.
+    template <typename Fn> void for_each_in(size_t first, size_t last, Fn&& fn) const {
+        size_t w = first >> 6;
+        size_t k = first < last ? rank(first) : 0;
+        for (; (w << 6) < last; ++w) {
+            uint64_t word = bits[w];
+            if ((w << 6) < first) {
+                word &= ~uint64_t{0} << (first & 63);
+            }
+            if (last < (w << 6) + 64) {
+                word &= (uint64_t{1} << (last & 63)) - 1;
+            }
+            while (word) {
+                const size_t i = (w << 6) + static_cast<size_t>(__builtin_ctzll(word));
+                fn(i, k++);
+                word &= word - 1;
+            }
+        }
+    }
+};
+
 // The exact flag words of a variable (Input::read_words), one per pixel: in w32 when its stored
 // integers fit in 32 bits (integer types of up to 32 bits), else in w64 (the other stays empty);
 // valid[i] 0 where the value is missing.
@@ -126,6 +162,14 @@ public:
     // for_each as for read(). The words go to out.w64, or out.w32 where they fit (FlagWords).
     virtual void read_words(const std::string& var, size_t step, FlagWords& out,
                             const ForEach& for_each) const;
+    // read() and read_words() of the cells of `cells` only: out[k] (out.w32/w64/valid[k]) is the
+    // value of the k-th cell of the set (cells.count values). By default the whole array is read
+    // and its cells picked; the CF reader (and so a swath's NetCDF) picks them from each chunk
+    // as it is inflated, so that the whole array is never in memory.
+    virtual void read_cells(const std::string& var, size_t step, float* out,
+                            const ForEach& for_each, const CellSet& cells) const;
+    virtual void read_words_cells(const std::string& var, size_t step, FlagWords& out,
+                                  const ForEach& for_each, const CellSet& cells) const;
 
     const VarInfo* find(std::string_view name) const;
 };

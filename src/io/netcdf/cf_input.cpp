@@ -1199,6 +1199,16 @@ void words_of(const void* in, size_t n, W* out, uint8_t* valid,
 
 void CfInput::read_words(const std::string& var, size_t step, FlagWords& fw,
                          const ForEach& for_each) const {
+    read_words_of(var, step, fw, for_each, nullptr);
+}
+
+void CfInput::read_words_cells(const std::string& var, size_t step, FlagWords& fw,
+                               const ForEach& for_each, const CellSet& cells) const {
+    read_words_of(var, step, fw, for_each, &cells);
+}
+
+void CfInput::read_words_of(const std::string& var, size_t step, FlagWords& fw,
+                            const ForEach& for_each, const CellSet* cells) const {
     const Impl& m = *m_impl;
     const Decoder& d = m.decoders[m.index_of(var, step)];
     std::vector<size_t> start, count;
@@ -1207,15 +1217,20 @@ void CfInput::read_words(const std::string& var, size_t step, FlagWords& fw,
     const bool packed = nc::has_attr(m.file, d.varid, "scale_factor") ||
                         nc::has_attr(m.file, d.varid, "add_offset");
     const bool integers = nc::is_integer_type(d.storage) && d.storage != NC_CHAR && !packed;
+    if (cells && !integers) {
+        Input::read_words_cells(var, step, fw, for_each, *cells); // the whole array, picked
+        return;
+    }
+    const size_t n_out = cells ? cells->count : n;
     std::vector<unsigned char> buffer;
     const auto read_all = [&] {
         buffer.resize(n * nc::type_size(d.storage));
         m.file.check(nc_get_vara(m.file.id(), d.varid, start.data(), count.data(), buffer.data()),
                      "reading '" + var + "' step " + std::to_string(step));
     };
-    fw.valid.resize(n);
     if (!integers) {
         // Floating-point or packed values: through double, as read_words() does by default.
+        fw.valid.resize(n);
         read_all();
         std::vector<double> x(n);
         decode_exact_any(d.decoded, buffer.data(), n, x.data(), d);
@@ -1226,12 +1241,13 @@ void CfInput::read_words(const std::string& var, size_t step, FlagWords& fw,
     }
     // Integers of up to 32 bits (an OLCI flag variable) in 32-bit words: half the memory.
     const bool narrow = nc::type_size(d.storage) <= 4;
+    fw.valid.resize(n_out);
     if (narrow) {
         fw.w64.clear();
-        fw.w32.resize(n);
+        fw.w32.resize(n_out);
     } else {
         fw.w32.clear();
-        fw.w64.resize(n);
+        fw.w64.resize(n_out);
     }
     uint8_t* valid = fw.valid.data();
     // Integers: the fill values and the valid range as read, in the stored type's words.
@@ -1275,8 +1291,45 @@ void CfInput::read_words(const std::string& var, size_t step, FlagWords& fw,
     const size_t nlon = m.lon.size();
     if (chunk_rows(var, step, for_each, Window{0, m.lat.size(), 0, nlon},
                    [&](const unsigned char* src, size_t r, size_t ca, size_t cols) {
-                       words(src, cols, r * nlon + ca);
+                       if (!cells) {
+                           words(src, cols, r * nlon + ca);
+                           return;
+                       }
+                       // the row part's words in buffers of the thread (in the cache), the
+                       // cells of the set picked from there
+                       thread_local FlagWords part;
+                       part.valid.resize(cols);
+                       if (narrow) {
+                           part.w32.resize(cols);
+                       } else {
+                           part.w64.resize(cols);
+                       }
+                       with_c_type(d.decoded, "read_words", [&](auto t) {
+                           using T = decltype(t);
+                           if constexpr (std::is_integral_v<T>) {
+                               if (narrow) {
+                                   words_of<T>(src, cols, part.w32.data(), part.valid.data(), fills,
+                                               lo, hi);
+                               } else {
+                                   words_of<T>(src, cols, part.w64.data(), part.valid.data(), fills,
+                                               lo, hi);
+                               }
+                           }
+                       });
+                       const size_t first = r * nlon + ca;
+                       cells->for_each_in(first, first + cols, [&](size_t i, size_t k) {
+                           if (narrow) {
+                               fw.w32[k] = part.w32[i - first];
+                           } else {
+                               fw.w64[k] = part.w64[i - first];
+                           }
+                           valid[k] = part.valid[i - first];
+                       });
                    })) {
+        return;
+    }
+    if (cells) {
+        Input::read_words_cells(var, step, fw, for_each, *cells); // through netCDF, picked
         return;
     }
     read_all();
@@ -1328,6 +1381,34 @@ void CfInput::read_window(const std::string& var, size_t step, float* out, const
                                    });
     if (!direct) {
         read(var, step, out);
+    }
+}
+
+void CfInput::read_cells(const std::string& var, size_t step, float* out, const ForEach& for_each,
+                         const CellSet& cells) const {
+    const Impl& m = *m_impl;
+    const Decoder& d = m.decoders[m.index_of(var, step)];
+    decode_any(d.decoded, nullptr, 0, nullptr, d); // the decode tables, before other threads
+    const size_t nlon = m.lon.size();
+    const bool direct =
+        chunk_rows(var, step, for_each, Window{0, m.lat.size(), 0, nlon},
+                   [&](const unsigned char* src, size_t r, size_t ca, size_t cols) {
+                       // the row part decoded in the thread's buffer (in the cache), its cells
+                       // of the set picked from there
+                       thread_local std::vector<float> row;
+                       row.resize(cols);
+                       if (d.storage == NC_FLOAT) {
+                           std::memcpy(row.data(), src, cols * sizeof(float));
+                           decode_any(d.decoded, row.data(), cols, row.data(), d);
+                       } else {
+                           decode_any(d.decoded, src, cols, row.data(), d);
+                       }
+                       const size_t first = r * nlon + ca;
+                       cells.for_each_in(first, first + cols,
+                                         [&](size_t i, size_t k) { out[k] = row[i - first]; });
+                   });
+    if (!direct) {
+        Input::read_cells(var, step, out, for_each, cells);
     }
 }
 

@@ -826,6 +826,16 @@ public:
         const auto& f = file_of(var);
         f.read_words(var, std::min(step, f.steps().size() - 1), out, for_each);
     }
+    void read_cells(const std::string& var, size_t step, float* out, const ForEach& for_each,
+                    const CellSet& cells) const override {
+        const auto& f = file_of(var);
+        f.read_cells(var, std::min(step, f.steps().size() - 1), out, for_each, cells);
+    }
+    void read_words_cells(const std::string& var, size_t step, FlagWords& out,
+                          const ForEach& for_each, const CellSet& cells) const override {
+        const auto& f = file_of(var);
+        f.read_words_cells(var, std::min(step, f.steps().size() - 1), out, for_each, cells);
+    }
     using Input::read;
 
 private:
