@@ -57,7 +57,7 @@ void Input::read_words(const std::string& var, size_t step, FlagWords& out,
 
 void Input::read_cells(const std::string& var, size_t step, float* out, const ForEach& for_each,
                        const CellSet& cells) const {
-    std::vector<float> all(rows(geometry()) * cols(geometry()));
+    std::vector<float> all(cells.size); // (a swath's CF files have no geometry of their own)
     read(var, step, all.data(), for_each);
     cells.for_each_in(0, all.size(), [&](size_t i, size_t k) { out[k] = all[i]; });
 }
@@ -66,6 +66,10 @@ void Input::read_words_cells(const std::string& var, size_t step, FlagWords& out
                              const ForEach& for_each, const CellSet& cells) const {
     FlagWords all;
     read_words(var, step, all, for_each);
+    if (all.valid.size() != cells.size) {
+        throw InternalError("read_words_cells: " + std::to_string(all.valid.size()) +
+                            " words for a set of " + std::to_string(cells.size) + " cells");
+    }
     out.w32.resize(all.w32.empty() ? 0 : cells.count);
     out.w64.resize(all.w64.empty() ? 0 : cells.count);
     out.valid.resize(cells.count);

@@ -68,6 +68,31 @@ def gen(test, inp, region, size, method, extra="input_processor_name: curvilinea
 
 
 class SwathOlci(TempDirTest):
+    def test_nearest_beside_a_bilinear_variable(self):
+        """With every variable nearest, a swath's values are read as the cells its nearest map
+        uses (compact maps); with a bilinear one beside it they are read whole: the nearest
+        variable is the same, bit for bit, and equals the nearest reference."""
+        with netCDF4.Dataset(OLCI) as ds:
+            lat, lon = ds["lat"][:].filled(np.nan), ds["lon"][:].filled(np.nan)
+            conc = ds["conc_chl"][:].filled(np.nan).astype("f8")
+        region, size = (1.10, 52.30, 1.70, 52.67), (120, 74)
+        both = gen(self, OLCI, region, size, "nearest",
+                   extra="input_processor_name: curvilinear\n"
+                         "output_variables: [conc_chl, {rtoa_8: {resampling: bilinear}}]\n")
+        alone = self.p("alone.zarr")
+        cfg = self.p("alone.yml")
+        write_config(cfg, region, size, alone, resampling="nearest",
+                     extra="input_processor_name: curvilinear\noutput_variables: [conc_chl]\n")
+        run(["gen", "-c", cfg, OLCI], check=0)
+        with xr.open_zarr(both, decode_times=False) as a, \
+                xr.open_zarr(alone, decode_times=False) as b:
+            got_both, got_alone = a["conc_chl"].values[0], b["conc_chl"].values[0]
+            self.assertGreater(int(np.count_nonzero(~np.isnan(a["rtoa_8"].values[0]))), 4000)
+        self.assertEqual(got_both.tobytes(), got_alone.tobytes())
+        exp, _ = nearest_reference(conc, lat, lon, region, size)
+        same = (got_alone == exp.astype("f4")) | (np.isnan(got_alone) & np.isnan(exp))
+        self.assertTrue(same.all(), f"{np.count_nonzero(~same)} pixels differ")
+
     def test_nearest_equals_nearest_cell_inside_footprint(self):
         with netCDF4.Dataset(OLCI) as ds:
             lat, lon = ds["lat"][:].filled(np.nan), ds["lon"][:].filled(np.nan)

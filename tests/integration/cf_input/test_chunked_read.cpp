@@ -198,6 +198,63 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
+// The cells i of an n-cell array with keep(i), as gen's compact maps hold them.
+template <typename Keep> baims::io::CellSet cells_where(size_t n, Keep keep) {
+    baims::io::CellSet c;
+    c.size = n;
+    c.bits.assign(n / 64 + 1, 0);
+    for (size_t i = 0; i < n; ++i) {
+        if (keep(i)) {
+            c.bits[i >> 6] |= uint64_t{1} << (i & 63);
+        }
+    }
+    c.base.resize(c.bits.size());
+    for (size_t w = 0; w < c.bits.size(); ++w) {
+        c.base[w] = static_cast<uint32_t>(c.count);
+        c.count += static_cast<size_t>(__builtin_popcountll(c.bits[w]));
+    }
+    return c;
+}
+
+// read_cells and read_words_cells of a set of cells (every third cell, all of row 5, none of
+// row 6, the last cell) give the plain read's values and read_words' words of those cells, in
+// flat order, on the fast path and on its fallbacks alike.
+void check_cells(const CfInput& in, size_t s, const std::vector<float>& plain,
+                 baims::io::ForEach each) {
+    const size_t n = NLAT * NLON;
+    const auto cells = cells_where(n, [](size_t i) {
+        const size_t r = i / NLON;
+        return r != 6 && (i % 3 == 0 || r == 5 || i == n - 1);
+    });
+    REQUIRE(cells.count > n / 3);
+    std::vector<float> got(cells.count, -3.0f), want;
+    in.read_cells("v", s, got.data(), each, cells);
+    for (size_t i = 0; i < n; ++i) {
+        if (cells.has(i)) {
+            CHECK(cells.rank(i) == want.size());
+            want.push_back(plain[i]);
+        }
+    }
+    CHECK(same_bits(got, want));
+    baims::io::FlagWords all, some;
+    in.read_words("v", s, all, each);
+    in.read_words_cells("v", s, some, each, cells);
+    REQUIRE(some.valid.size() == cells.count);
+    CHECK(some.w32.size() == (all.w32.empty() ? 0 : cells.count));
+    CHECK(some.w64.size() == (all.w64.empty() ? 0 : cells.count));
+    size_t differ = 0, k = 0;
+    for (size_t i = 0; i < n; ++i) {
+        if (!cells.has(i)) {
+            continue;
+        }
+        differ += some.valid[k] != all.valid[i] ? 1 : 0;
+        differ += !all.w32.empty() && some.w32[k] != all.w32[i] ? 1 : 0;
+        differ += !all.w64.empty() && some.w64[k] != all.w64[i] ? 1 : 0;
+        ++k;
+    }
+    CHECK(differ == 0);
+}
+
 // Reads every written step both ways; returns the number of tasks the fast path ran.
 size_t check_file(const fs::path& path, const Layout& L) {
     auto in = CfInput::open(path);
@@ -208,6 +265,8 @@ size_t check_file(const fs::path& path, const Layout& L) {
         in.read("v", s, fast.data(), counter.fn());
         INFO("step " << s);
         REQUIRE(same_bits(plain, fast));
+        CountingForEach cells_counter;
+        check_cells(in, s, plain, cells_counter.fn());
         size_t mismatches = 0, nans = 0, want_nans = 0;
         for (size_t r = 0; r < NLAT; ++r) {
             for (size_t c = 0; c < NLON; ++c) {

@@ -1870,3 +1870,71 @@ TEST_CASE("swath: the walk's AVX2 kernels equal the baseline's", "[cube][swath]"
         CHECK(cells > 20000);
     }
 }
+
+TEST_CASE("compact_nearest: the map reads the cells it uses, in flat order, and resamples the "
+          "same values from them",
+          "[cube][swath]") {
+    // A 6 x 11 source (66 cells) and an output of 5 x 7 pixels: cells taken by several pixels
+    // (12), pixels outside the footprint (-1), the first and the last cell, a word boundary (64).
+    const size_t SH = 6, SW = 11, OH = 5, OW = 7;
+    PixelMap m;
+    m.width = OW;
+    m.height = OH;
+    const std::vector<std::int32_t> full = {12, 12, -1, 0,  65, 64, 63, //
+                                            3,  4,  5,  -1, -1, 12, 40, //
+                                            40, 41, 42, 43, 44, 45, 46, //
+                                            -1, -1, -1, -1, -1, -1, -1, //
+                                            7,  7,  7,  30, 31, 63, 64};
+    m.nearest.assign(full.begin(), full.end());
+    std::vector<float> src(SH * SW);
+    for (size_t i = 0; i < src.size(); ++i) {
+        src[i] = static_cast<float>(i) * 0.5f - 3.0f;
+    }
+    src[41] = std::numeric_limits<float>::quiet_NaN();
+    std::vector<float> want(OH * OW, -7.0f);
+    resample_block(src.data(), SW, SourceMap{m}, Resampling::Nearest, 0, OH, 0, OW, want.data(),
+                   OW);
+    const auto window = used_window(SourceMap{m}, SH, SW, serial);
+
+    compact_nearest(m, SH, SW, serial);
+    REQUIRE(m.cells);
+    // the distinct cells, ascending: 0 3 4 5 7 12 30 31 40 .. 46 63 64 65
+    const std::vector<std::int32_t> used = {0,  3,  4,  5,  7,  12, 30, 31, 40,
+                                            41, 42, 43, 44, 45, 46, 63, 64, 65};
+    CHECK(m.cells->size == SH * SW);
+    REQUIRE(m.cells->count == used.size());
+    for (size_t i = 0; i < SH * SW; ++i) {
+        const auto it = std::find(used.begin(), used.end(), static_cast<std::int32_t>(i));
+        CHECK(m.cells->has(i) == (it != used.end()));
+    }
+    for (size_t k = 0; k < full.size(); ++k) {
+        const std::int32_t want_k =
+            full[k] < 0 ? -1
+                        : static_cast<std::int32_t>(std::find(used.begin(), used.end(), full[k]) -
+                                                    used.begin());
+        CHECK(m.nearest[k] == want_k);
+    }
+    // the window of the cells in use, as before
+    REQUIRE(m.window.has_value());
+    CHECK(m.window->row0 == window.row0);
+    CHECK(m.window->row1 == window.row1);
+    CHECK(m.window->col0 == window.col0);
+    CHECK(m.window->col1 == window.col1);
+    // the values of those cells only (what read_cells gives), resampled: the same bits
+    std::vector<float> compact;
+    m.cells->for_each_in(0, SH * SW, [&](size_t i, size_t k) {
+        CHECK(k == compact.size());
+        compact.push_back(src[i]);
+    });
+    REQUIRE(compact.size() == used.size());
+    std::vector<float> got(OH * OW, -8.0f);
+    resample_block(compact.data(), SW, SourceMap{m}, Resampling::Nearest, 0, OH, 0, OW, got.data(),
+                   OW);
+    CHECK(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0);
+    // for_each_in over a part of the cells: ranks continue from the part's first cell
+    std::vector<std::pair<size_t, size_t>> part;
+    m.cells->for_each_in(5, 44, [&](size_t i, size_t k) { part.emplace_back(i, k); });
+    REQUIRE(part.size() == 9); // 5 7 12 30 31 40 41 42 43
+    CHECK(part.front() == std::make_pair(size_t{5}, size_t{3}));
+    CHECK(part.back() == std::make_pair(size_t{43}, size_t{11}));
+}
