@@ -327,8 +327,12 @@ const io::CellSet* MapCache::cells(const InputInfo& in, size_t input, int thread
     if (!m_compact || !io::shape_only(in.geometry)) {
         return nullptr;
     }
-    const auto* pm = std::get_if<PixelMap>(&get(in, input, Resampling::Nearest, threads));
-    return pm ? pm->cells.get() : nullptr;
+    try {
+        const auto* pm = std::get_if<PixelMap>(&get(in, input, Resampling::Nearest, threads));
+        return pm ? pm->cells.get() : nullptr;
+    } catch (const ConfigError&) {
+        return nullptr; // a map that cannot be made for the output: compute_slice says so
+    }
 }
 
 io::Window MapCache::window(const InputInfo& in, size_t input, Resampling m, int threads) {
