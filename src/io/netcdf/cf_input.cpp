@@ -1362,6 +1362,18 @@ void CfInput::read(const std::string& var, size_t step, float* out, const ForEac
     read_window(var, step, out, for_each, Window{0, m_impl->lat.size(), 0, m_impl->lon.size()});
 }
 
+namespace {
+// A row part of a chunk (stored bytes, inflated and unshuffled) decoded into dst (cols floats).
+void decode_row(const Decoder& d, const unsigned char* src, size_t cols, float* dst) {
+    if (d.storage == NC_FLOAT) {
+        std::memcpy(dst, src, cols * sizeof(float));
+        decode_any(d.decoded, dst, cols, dst, d);
+    } else {
+        decode_any(d.decoded, src, cols, dst, d);
+    }
+}
+} // namespace
+
 void CfInput::read_window(const std::string& var, size_t step, float* out, const ForEach& for_each,
                           const Window& window) const {
     const Impl& m = *m_impl;
@@ -1371,13 +1383,7 @@ void CfInput::read_window(const std::string& var, size_t step, float* out, const
     const size_t nlon = m.lon.size();
     const bool direct = chunk_rows(var, step, for_each, window,
                                    [&](const unsigned char* src, size_t r, size_t ca, size_t cols) {
-                                       float* dst = out + r * nlon + ca;
-                                       if (d.storage == NC_FLOAT) {
-                                           std::memcpy(dst, src, cols * sizeof(float));
-                                           decode_any(d.decoded, dst, cols, dst, d);
-                                       } else {
-                                           decode_any(d.decoded, src, cols, dst, d);
-                                       }
+                                       decode_row(d, src, cols, out + r * nlon + ca);
                                    });
     if (!direct) {
         read(var, step, out);
@@ -1397,12 +1403,7 @@ void CfInput::read_cells(const std::string& var, size_t step, float* out, const 
                        // of the set picked from there
                        thread_local std::vector<float> row;
                        row.resize(cols);
-                       if (d.storage == NC_FLOAT) {
-                           std::memcpy(row.data(), src, cols * sizeof(float));
-                           decode_any(d.decoded, row.data(), cols, row.data(), d);
-                       } else {
-                           decode_any(d.decoded, src, cols, row.data(), d);
-                       }
+                       decode_row(d, src, cols, row.data());
                        const size_t first = r * nlon + ca;
                        cells.for_each_in(first, first + cols,
                                          [&](size_t i, size_t k) { out[k] = row[i - first]; });

@@ -1937,4 +1937,15 @@ TEST_CASE("compact_nearest: the map reads the cells it uses, in flat order, and 
     REQUIRE(part.size() == 9); // 5 7 12 30 31 40 41 42 43
     CHECK(part.front() == std::make_pair(size_t{5}, size_t{3}));
     CHECK(part.back() == std::make_pair(size_t{43}, size_t{11}));
+    // empty ranges, a range inside one word, one ending at a word boundary, one across it
+    const auto list = [&](size_t a, size_t b) {
+        std::vector<std::pair<size_t, size_t>> l;
+        m.cells->for_each_in(a, b, [&](size_t i, size_t k) { l.emplace_back(i, k); });
+        return l;
+    };
+    CHECK(list(12, 12).empty());
+    CHECK(list(8, 12).empty());
+    CHECK(list(12, 13) == std::vector<std::pair<size_t, size_t>>{{12, 5}});
+    CHECK(list(46, 64) == std::vector<std::pair<size_t, size_t>>{{46, 14}, {63, 15}});
+    CHECK(list(63, 66) == std::vector<std::pair<size_t, size_t>>{{63, 15}, {64, 16}, {65, 17}});
 }
