@@ -67,34 +67,39 @@ gen::MapCache map_cache(const grid::Grid& g, const GenConfig& c) {
                          c.crs ? crs_units_text(*c.crs) : std::string());
 }
 
-// The error of a run whose slices to write all have no cell in the output region (the paths of
-// their inputs): writing them would give a cube, or time steps, with no data (an output_region in
-// degrees for a projected output_crs, the wrong files): exit 4, nothing written.
-[[noreturn]] void all_outside(const std::vector<std::string>& paths, const gen::MapCache& maps) {
-    const std::string where = " in the output region " + maps.region_text();
-    std::string check = maps.check_region_text();
-    check[0] = 'C';
-    throw InputError((paths.size() == 1
-                          ? "input '" + paths[0] + "' has no cell" + where
-                          : "none of the " + std::to_string(paths.size()) +
-                                " inputs to write has a cell" + where + " (each is named above)") +
-                         ": nothing was written",
-                     check + (paths.size() == 1 ? "" : "s"));
-}
-
-// The paths of the inputs of slices (each once, in order of first use).
-std::vector<std::string> slice_paths(const std::vector<gen::Slice>& slices,
-                                     const std::vector<gen::InputInfo>& inputs) {
-    std::vector<std::string> paths;
+// The inputs of slices (each once, in order of first use).
+std::vector<const gen::InputInfo*> slice_inputs(const std::vector<gen::Slice>& slices,
+                                                const std::vector<gen::InputInfo>& inputs) {
+    std::vector<const gen::InputInfo*> out;
     std::set<size_t> seen;
     for (const auto& s : slices) {
         for (const auto& src : s.sources) {
             if (seen.insert(src.input).second) {
-                paths.push_back(inputs[src.input].path);
+                out.push_back(&inputs[src.input]);
             }
         }
     }
-    return paths;
+    return out;
+}
+
+// The error of a run whose slices to write all have no cell in the output region: writing them
+// would give a cube, or time steps, with no data (an output_region in degrees for a projected
+// output_crs, the wrong files): exit 4, nothing written. One input is named with where its cells
+// lie (MapCache::where_text), several are named in the warnings above.
+[[noreturn]] void all_outside(const std::vector<gen::Slice>& slices,
+                              const std::vector<gen::InputInfo>& inputs,
+                              const gen::MapCache& maps) {
+    const auto in = slice_inputs(slices, inputs);
+    const std::string where = " in the output region " + maps.region_text();
+    std::string check = maps.check_region_text();
+    check[0] = 'C';
+    throw InputError(
+        (in.size() == 1
+             ? "input '" + in[0]->path + "'" + maps.where_text(*in[0]) + " has no cell" + where
+             : "none of the " + std::to_string(in.size()) + " inputs to write has a cell" + where +
+                   " (each is named above)") +
+            ": nothing was written",
+        check + (in.size() == 1 ? "" : "s"));
 }
 
 // --dry-run: the warning a run gives for an input with no cell in the output region
@@ -131,7 +136,7 @@ void warn_inputs_outside(const std::vector<gen::InputInfo>& inputs,
                            [&](auto& src) { return outside.count(src.input) > 0; });
     });
     if (all) {
-        all_outside(slice_paths(slices, inputs), probe);
+        all_outside(slices, inputs, probe);
     }
 }
 
@@ -505,7 +510,7 @@ GenResult generate(const GenRequest& req) {
     if (!written.empty() && written_outside == written.size()) {
         // Only empty slices to write: a new cube, or new time steps, with no data (the update's
         // staged chunks are dropped with the commit protocol, the cube stays as it was).
-        all_outside(slice_paths(written, inputs), maps);
+        all_outside(written, inputs, maps);
     }
 
     if (!old) {

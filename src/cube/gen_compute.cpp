@@ -14,8 +14,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <optional>
 
 namespace baims::cube::gen {
@@ -300,7 +302,64 @@ std::string cells_text(const io::Geometry& g) {
     return {};
 }
 
+// " (a swath at longitude a..b, latitude c..d)": the range of a swath's valid positions, from
+// its coordinates read again (a block of rows at a time when they are packed integers); empty
+// when they cannot be read. For the message of a run refused for having nothing in the output
+// region, where the cost of a read does not matter.
+std::string swath_text(const InputInfo& in) {
+    double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
+    const auto take = [&](double lon, double lat) {
+        if (std::isfinite(lon) && std::isfinite(lat)) {
+            x0 = std::min(x0, lon);
+            x1 = std::max(x1, lon);
+            y0 = std::min(y0, lat);
+            y1 = std::max(y1, lat);
+        }
+    };
+    try {
+        const auto file = io::open_input(in.processor, in.path, in.params);
+        bool done = false;
+        if (const auto rows = file->swath_rows()) {
+            std::vector<std::int32_t> la, lo;
+            done = true;
+            for (size_t k = 0; done && k * rows->block_rows < rows->height; ++k) {
+                const size_t n =
+                    std::min(rows->block_rows, rows->height - k * rows->block_rows) * rows->width;
+                la.resize(n);
+                lo.resize(n);
+                std::uint32_t jump = 0;
+                done = rows->read(k, la.data(), lo.data(), jump);
+                for (size_t i = 0; done && i < n; ++i) {
+                    take(io::LatLon2D::unpack(lo[i], rows->lon_scale, rows->lon_offset),
+                         io::LatLon2D::unpack(la[i], rows->lat_scale, rows->lat_offset));
+                }
+            }
+        }
+        if (!done) {
+            const io::Geometry g = file->take_geometry();
+            if (const auto* s = std::get_if<io::LatLon2D>(&g)) {
+                for (size_t i = 0; i < s->height * s->width; ++i) {
+                    take(s->lon_at(i), s->lat_at(i));
+                }
+            }
+        }
+    } catch (const Error&) {
+        return {};
+    }
+    if (x0 > x1) {
+        return {};
+    }
+    char buf[160];
+    std::snprintf(buf, sizeof buf, " (a swath at longitude %.2f..%.2f, latitude %.2f..%.2f)", x0,
+                  x1, y0, y1);
+    return buf;
+}
+
 } // namespace
+
+std::string MapCache::where_text(const InputInfo& in) const {
+    return io::shape_only(in.geometry) ? swath_text(in) : cells_text(in.geometry);
+}
 
 std::string MapCache::region_text() const {
     const grid::Box& b = m_grid.extent();

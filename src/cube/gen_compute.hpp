@@ -60,6 +60,11 @@ public:
     // The output region and its units, for messages: "[0, 50, 5, 55], in metres of EPSG:3035
     // (…)" ("degrees of longitude and latitude" without an output_crs).
     std::string region_text() const;
+    // Where an input's cells lie, for messages: " (cells at longitude a..b, latitude c..d)" or
+    // " (cells at x a..b, y c..d of its <name> grid)" from its axes; for a swath " (a swath at
+    // longitude a..b, latitude c..d)" from its 2-D lat/lon read again (a pass over them: for an
+    // error's message only).
+    std::string where_text(const InputInfo& in) const;
     // What to check when an input has no cell in it: "check that output_region [is given in
     // the units of output_crs and ]covers the input".
     std::string check_region_text() const;

@@ -285,6 +285,15 @@ def write_swath_nc(path, lat, lon, day, variables, zlib=False):
             v[:] = a
 
 
+def swath_where(path):
+    """' (a swath at longitude a..b, latitude c..d)': the range of the positions stored in path,
+    as gen names a swath outside its region (two decimals)."""
+    with netCDF4.Dataset(path) as ds:
+        lat, lon = ds["lat"][:].astype("f8"), ds["lon"][:].astype("f8")
+    return (f" (a swath at longitude {lon.min():.2f}..{lon.max():.2f}, "
+            f"latitude {lat.min():.2f}..{lat.max():.2f})")
+
+
 def write_packed_swath_nc(path, ilat, ilon, day, v):
     """A curvilinear NetCDF file with int32 lat/lon (scale 1e-6) in deflated chunks of 8 x 16
     (read by baims a chunk row at a time) and a float32 variable v."""
@@ -494,7 +503,8 @@ class SwathMaps(TempDirTest):
             "empty. If that is not meant, check that output_region is given in the units of "
             "output_crs and covers the input"), warn[0])
         self.assertEqual(p.stderr.strip().splitlines()[-1],
-                         f"baims gen: error: input '{inside}' has no cell in the output region "
+                         f"baims gen: error: input '{inside}'{swath_where(inside)} has no cell "
+                         "in the output region "
                          f"{laea}: nothing was written. Check that output_region is given in the "
                          "units of output_crs and covers the input")
         self.assertFalse(os.path.exists(self.p("laea.zarr")))
@@ -534,9 +544,21 @@ class SwathMaps(TempDirTest):
         self.assertEqual(snapshot(cube), before)
         p = run(["gen", "-c", cfg, far1], check=4)
         self.assertEqual(p.stderr.strip().splitlines()[-1],
-                         f"baims gen: error: input '{far1}' has no cell in the output region "
+                         f"baims gen: error: input '{far1}'{swath_where(far1)} has no cell in "
+                         "the output region "
                          f"{where}: nothing was written. Check that output_region covers the "
                          "input")
+        self.assertEqual(snapshot(cube), before)
+        # a swath with int32 lat/lon (read a chunk row at a time) is named with its range too
+        packed = self.p("packed.nc")
+        ilat, ilon = np.round(lat * 1e6).astype("i4"), np.round((lon + 20.0) * 1e6).astype("i4")
+        write_packed_swath_nc(packed, ilat, ilon, 4, v)
+        p = run(["gen", "-c", cfg, packed], check=4)
+        self.assertEqual(p.stderr.strip().splitlines()[-1],
+                         f"baims gen: error: input '{packed}'{swath_where(packed)} has no cell "
+                         f"in the output region {where}: nothing was written. Check that "
+                         "output_region covers the input")
+        self.assertIn("(a swath at longitude 30.", swath_where(packed))
         self.assertEqual(snapshot(cube), before)
         # with one input inside the region, the outside ones give their empty steps (exit 0);
         # on the cube above, good.nc is up to date: far1 and far2 alone are to write (refused)

@@ -591,9 +591,10 @@ class BadInput(TempDirTest):
         made."""
         far = self.p("far.nc")
         write_cf(far, LAT, LON + 40.0, field(0)[None], [T0 + dt.timedelta(days=5)])
-        line = (f"baims gen: error: input '{far}' has no cell in the output region [0, 0, 15, 10], "
-                "in degrees of longitude and latitude: nothing was written. Check that "
-                "output_region covers the input")
+        line = (f"baims gen: error: input '{far}' (cells at longitude 40.25..54.75, latitude "
+                "0.25..9.75) has no cell in the output region [0, 0, 15, 10], in degrees of "
+                "longitude and latitude: nothing was written. Check that output_region covers "
+                "the input")
         for dry in ([], ["--dry-run"]):
             p = run(dry + ["gen", "-c", self.cfg, far], check=4)
             self.assertEqual(p.stderr.strip().splitlines()[-1], line)
