@@ -92,6 +92,9 @@ void rethrow_current(const std::string& where, const std::string& context, bool 
             hint = "Create the tables with --create-tables, or check the table names";
         } else if (state == "42501") {
             hint = "The database user lacks a privilege for this";
+        } else if (state == "22021") {
+            hint = "The data hold text that is not UTF-8 (the database's encoding); give it in "
+                   "UTF-8";
         } else if (state.rfind("08", 0) == 0 || state == "57P01") {
             hint = "Nothing of the unfinished transaction was kept; rerun is safe";
         }
@@ -236,10 +239,18 @@ Result convert(const pqxx::result& r) {
     return Result(std::move(names), std::move(cells), r.size(), r.affected_rows());
 }
 
+// The parameters' text; a value that is not UTF-8 (a name typed in a Latin-1 terminal, e.g. --aoi)
+// is refused here with the value shown as its characters, not sent for the server's "invalid
+// byte sequence for encoding UTF8".
 std::vector<std::optional<std::string>> to_values(const std::vector<Param>& params) {
     std::vector<std::optional<std::string>> values;
     values.reserve(params.size());
     for (const auto& p : params) {
+        if (p.value() && text::valid_utf8(*p.value()) != *p.value()) {
+            throw ConfigError("the value '" + text::valid_utf8(*p.value()) +
+                                  "' is not UTF-8 text (the database's encoding)",
+                              "Give names and values in UTF-8");
+        }
         values.push_back(p.value());
     }
     return values;

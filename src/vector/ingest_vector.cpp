@@ -200,6 +200,11 @@ IngestSummary ingest_vector(const IngestVectorRequest& request,
     // Everything about the input is checked before the database is touched.
     LayerReader reader(reader_options);
     const Schema& schema = reader.schema();
+    if (text::valid_utf8(request.aoi) != request.aoi) {
+        throw UsageError("--aoi '" + text::valid_utf8(request.aoi) +
+                             "': not UTF-8 text (the database's encoding)",
+                         "Give the AOI name in UTF-8");
+    }
     if (!request.aoi.empty() && schema.srid <= 0) {
         throw UsageError("--aoi needs a CRS to compute the EPSG:4326 extent, and layer '" +
                              schema.layer + "' has none",

@@ -143,6 +143,21 @@ TEST_CASE("exec_params keeps hostile values as values, SQL errors carry the SQLS
         CHECK(std::string(e.what()) ==
               "relation \"no_such_table_here\" does not exist (SQLSTATE 42P01)");
     }
+    // A value that is not UTF-8 (a Latin-1 --aoi name) is refused before the server sees it,
+    // shown as its characters; the server's own refusal (SQL text here) carries a hint.
+    CHECK_THROWS_WITH(conn.exec_params("SELECT $1::text", std::string("T\xe4"
+                                                                      "gl")),
+                      "the value 'T\xc3\xa4"
+                      "gl' is not UTF-8 text (the database's encoding)");
+    try {
+        conn.exec("SELECT 'T\xe4"
+                  "gl'::text");
+        FAIL("no error");
+    } catch (const DatabaseError& e) {
+        CHECK(e.sqlstate() == "22021");
+        CHECK(e.hint() == "The data hold text that is not UTF-8 (the database's encoding); give "
+                          "it in UTF-8");
+    }
 }
 
 TEST_CASE("a Transaction rolls back unless committed", "[db][connection]") {

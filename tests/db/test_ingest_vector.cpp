@@ -402,3 +402,17 @@ TEST_CASE("dry run checks everything and writes nothing", "[db][ingest]") {
     CHECK(r.exit_code == 0);
     CHECK_FALSE(exists(c, table));
 }
+
+TEST_CASE("an --aoi name that is not UTF-8 is refused before the database is touched",
+          "[db][ingest]") {
+    TempSchema schema("latin1");
+    auto& c = schema.conn();
+    std::string table = db::QualifiedName{schema.name(), "nc"}.quoted();
+    // "Tägl" typed in a Latin-1 terminal; it reached the server as "invalid byte sequence for
+    // encoding UTF8" (exit 6).
+    auto r = ingest({nc_gpkg(), "--collection", table, "--aoi", std::string("T\xe4") + "gl"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err == "baims ingest-vector: error: --aoi 'T\xc3\xa4"
+                   "gl': not UTF-8 text (the database's encoding). Give the AOI name in UTF-8\n");
+    CHECK_FALSE(exists(c, table));
+}
