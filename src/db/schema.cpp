@@ -96,6 +96,14 @@ bool create_aoi_table_if_missing(Transaction& tx, const QualifiedName& aoi_table
     if (table_exists(tx, aoi_table)) {
         return false;
     }
+    // Two processes making the table at once (two first ingest-vector --aoi runs) would both
+    // run CREATE TABLE: one failed with "duplicate key value violates unique constraint
+    // pg_type_typname_nsp_index" (seen in CI with two tests at once). create_tables' lock, then
+    // a second look (READ COMMITTED: the other's table, once committed, is seen).
+    tx.exec("SELECT pg_advisory_xact_lock(hashtext('baims.create_tables'))");
+    if (table_exists(tx, aoi_table)) {
+        return false;
+    }
     TableNames n;
     n.aoi = aoi_table;
     tx.exec(all_ddl(n).front().statements.front());

@@ -7,11 +7,13 @@
 #include "baims/db/identifiers.hpp"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
@@ -415,4 +417,33 @@ TEST_CASE("an --aoi name that is not UTF-8 is refused before the database is tou
     CHECK(r.err == "baims ingest-vector: error: --aoi 'T\xc3\xa4"
                    "gl': not UTF-8 text (the database's encoding). Give the AOI name in UTF-8\n");
     CHECK_FALSE(exists(c, table));
+}
+
+TEST_CASE("four first ingest-vector --aoi runs at once all make their aoi row", "[db][ingest]") {
+    // The aoi table does not exist yet: each run creates it inside its own transaction. Without
+    // a lock, two of them ran CREATE TABLE at once and one failed with "duplicate key value
+    // violates unique constraint pg_type_typname_nsp_index" (exit 6; seen in CI when two tests
+    // made public.aois at the same moment).
+    TempSchema schema("aoirace");
+    auto& c = schema.conn();
+    const std::string aois = schema.table("aois");
+    const auto dir = temp_dir();
+    const auto cfg = dir / "db_config.json";
+    std::ofstream(cfg) << nlohmann::json{{"database",
+                                          {{"connection", nlohmann::json::object()},
+                                           {"tables", {{"aoi_table", aois}}}}}}
+                              .dump();
+    std::vector<std::unique_ptr<Child>> runs;
+    for (int i = 0; i < 4; ++i) {
+        runs.push_back(std::make_unique<Child>(std::vector<std::string>{
+            baims_binary(), "--progress", "never", "ingest-vector", nc_gpkg(), "--collection",
+            schema.table("nc" + std::to_string(i)), "--aoi", "aoi" + std::to_string(i),
+            "--db-config", cfg.string()}));
+    }
+    for (auto& r : runs) {
+        const auto res = r->wait();
+        INFO(res.err);
+        CHECK(res.exit_code == 0);
+    }
+    CHECK(rows(c, aois) == 4);
 }
