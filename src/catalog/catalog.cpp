@@ -142,7 +142,7 @@ void validate(const CatalogRequest& r) {
     if (r.aoi.empty()) {
         throw UsageError("AOI is empty");
     }
-    if (text::valid_utf8(r.aoi) != r.aoi) {
+    if (!text::is_utf8(r.aoi)) {
         throw UsageError("AOI '" + text::valid_utf8(r.aoi) +
                              "' is not UTF-8 text (the database's encoding)",
                          "Give the AOI name in UTF-8");

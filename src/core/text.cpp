@@ -79,35 +79,55 @@ bool ends_with(std::string_view s, std::string_view suffix) {
     return s.ends_with(suffix);
 }
 
+namespace {
+// The length of the valid UTF-8 sequence at s[i] (no overlong form, no surrogate, at most
+// U+10FFFF), or 0.
+size_t utf8_sequence(std::string_view s, size_t i) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    const size_t len = b < 0x80             ? 1
+                       : (b & 0xE0) == 0xC0 ? 2
+                       : (b & 0xF0) == 0xE0 ? 3
+                       : (b & 0xF8) == 0xF0 ? 4
+                                            : 0;
+    uint32_t cp = len == 1 ? b : len == 2 ? (b & 0x1Fu) : len == 3 ? (b & 0x0Fu) : (b & 0x07u);
+    bool ok = len > 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) {
+        const auto c = static_cast<unsigned char>(s[i + k]);
+        ok = (c & 0xC0) == 0x80;
+        cp = (cp << 6) | (c & 0x3Fu);
+    }
+    static constexpr uint32_t MIN[] = {0, 0, 0x80, 0x800, 0x10000};
+    ok = ok && cp >= MIN[len] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
+    return ok ? len : 0;
+}
+} // namespace
+
 std::string valid_utf8(std::string_view s) {
     std::string out;
     out.reserve(s.size());
     for (size_t i = 0; i < s.size();) {
-        const auto b = static_cast<unsigned char>(s[i]);
-        size_t len = b < 0x80             ? 1
-                     : (b & 0xE0) == 0xC0 ? 2
-                     : (b & 0xF0) == 0xE0 ? 3
-                     : (b & 0xF8) == 0xF0 ? 4
-                                          : 0;
-        uint32_t cp = len == 1 ? b : len == 2 ? (b & 0x1Fu) : len == 3 ? (b & 0x0Fu) : (b & 0x07u);
-        bool ok = len > 0 && i + len <= s.size();
-        for (size_t k = 1; ok && k < len; ++k) {
-            const auto c = static_cast<unsigned char>(s[i + k]);
-            ok = (c & 0xC0) == 0x80;
-            cp = (cp << 6) | (c & 0x3Fu);
-        }
-        static constexpr uint32_t MIN[] = {0, 0, 0x80, 0x800, 0x10000};
-        ok = ok && cp >= MIN[len] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
-        if (ok) {
+        if (const size_t len = utf8_sequence(s, i)) {
             out.append(s.substr(i, len));
             i += len;
         } else { // U+0080..U+00FF in two bytes
+            const auto b = static_cast<unsigned char>(s[i]);
             out += static_cast<char>(0xC0 | (b >> 6));
             out += static_cast<char>(0x80 | (b & 0x3F));
             ++i;
         }
     }
     return out;
+}
+
+bool is_utf8(std::string_view s) {
+    for (size_t i = 0; i < s.size();) {
+        const size_t len = utf8_sequence(s, i);
+        if (len == 0) {
+            return false;
+        }
+        i += len;
+    }
+    return true;
 }
 
 std::string to_lower(std::string_view s) {

@@ -246,7 +246,7 @@ std::vector<std::optional<std::string>> to_values(const std::vector<Param>& para
     std::vector<std::optional<std::string>> values;
     values.reserve(params.size());
     for (const auto& p : params) {
-        if (p.value() && text::valid_utf8(*p.value()) != *p.value()) {
+        if (p.value() && !text::is_utf8(*p.value())) {
             throw ConfigError("the value '" + text::valid_utf8(*p.value()) +
                                   "' is not UTF-8 text (the database's encoding)",
                               "Give names and values in UTF-8");

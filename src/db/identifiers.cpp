@@ -19,7 +19,7 @@ std::string quote_ident(std::string_view name) {
         throw ConfigError("identifier '" + std::string(name) + "' is longer than 63 bytes",
                           "PostgreSQL would truncate it; choose a shorter name");
     }
-    if (text::valid_utf8(name) != name) {
+    if (!text::is_utf8(name)) {
         throw ConfigError("identifier '" + text::valid_utf8(name) + "' is not UTF-8 text",
                           "Write the name in UTF-8 (the database's encoding)");
     }
@@ -85,7 +85,7 @@ QualifiedName QualifiedName::parse(std::string_view text, std::string_view what)
         if (part.size() > MAX_IDENTIFIER_BYTES) {
             throw fail("a part is longer than 63 bytes");
         }
-        if (text::valid_utf8(part) != part) {
+        if (!text::is_utf8(part)) {
             throw fail("not UTF-8 text (the database's encoding)");
         }
         parts.push_back(std::move(part));

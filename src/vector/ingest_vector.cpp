@@ -200,7 +200,7 @@ IngestSummary ingest_vector(const IngestVectorRequest& request,
     // Everything about the input is checked before the database is touched.
     LayerReader reader(reader_options);
     const Schema& schema = reader.schema();
-    if (text::valid_utf8(request.aoi) != request.aoi) {
+    if (!text::is_utf8(request.aoi)) {
         throw UsageError("--aoi '" + text::valid_utf8(request.aoi) +
                              "': not UTF-8 text (the database's encoding)",
                          "Give the AOI name in UTF-8");

@@ -23,6 +23,8 @@ std::string to_lower(std::string_view s);
 // character of its value (as zarr::dump_json does: NetCDF files and file names from older tools
 // hold Latin-1 text such as "\xb0C"). Valid UTF-8 comes back unchanged.
 std::string valid_utf8(std::string_view s);
+// Whether s is valid UTF-8 (valid_utf8(s) == s), without a copy.
+bool is_utf8(std::string_view s);
 
 // s quoted for a POSIX shell when it needs it: 'it''s' style single quotes, or s unchanged when it
 // holds only letters, digits and ,./:=@%+_-

@@ -332,4 +332,13 @@ TEST_CASE("valid_utf8: Latin-1 bytes become their characters, UTF-8 is kept", "[
     CHECK(text::valid_utf8("\xe2\x82") == "\xc3\xa2\xc2\x82");
     CHECK(text::valid_utf8("\xc0\xaf") == "\xc3\x80\xc2\xaf");
     CHECK(text::valid_utf8("\xed\xa0\x80") == "\xc3\xad\xc2\xa0\xc2\x80");
+    // is_utf8: exactly the texts valid_utf8 keeps
+    for (const char* t :
+         {"plain", "\xc2\xb0 \xe2\x82\xac \xf0\x9f\x8c\x8a", "", "\xb0", "t\xe4gl.nc", "\xe2\x82",
+          "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80"}) {
+        INFO(t);
+        CHECK(text::is_utf8(t) == (text::valid_utf8(t) == t));
+    }
+    CHECK(text::is_utf8("\xc2\xb0 \xe2\x82\xac"));
+    CHECK_FALSE(text::is_utf8("t\xe4gl.nc"));
 }
