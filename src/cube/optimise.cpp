@@ -701,27 +701,50 @@ OptimiseResult optimise(const OptimiseRequest& req) {
     if (req.dry_run) {
         return result;
     }
-    if (!plan.empty() && current) {
-        // The old .zmetadata would describe old chunks once an array is switched: readers fall
-        // back to the per-array metadata until the new one is written.
-        src.erase(".zmetadata");
-        src.sync();
-        fault_point("optimise.zmetadata_removed");
-    }
+    // The old .zmetadata would describe old chunks once an array is switched: readers fall back
+    // to the per-array metadata until the new one is written. It is removed just before the
+    // first switch, so a run that fails before (no space for the staged copy) keeps it.
+    bool zmetadata_removed = false;
+    const auto remove_zmetadata = [&] {
+        if (!plan.empty() && current && !zmetadata_removed) {
+            src.erase(".zmetadata");
+            src.sync();
+            zmetadata_removed = true;
+            fault_point("optimise.zmetadata_removed");
+        }
+    };
     if (src_object) {
+        remove_zmetadata();
         optimise_object_in_place(dynamic_cast<zarr::VsiStore&>(src), plan, req.threads);
         return result;
     }
-    for (const auto& [a, m] : plan) {
-        const std::string staged = WORK_DIR + "/" + a->name;
-        rewrite_array(src, *a, src, staged, m, req.threads);
-        fs::sync_filesystem(cube);
-        fault_point("optimise.staged");
-        exchange_dirs(cube / WORK_DIR / a->name, cube / a->name);
-        fault_point("optimise.exchanged");
-        src.erase_dir(staged);
-        std::error_code ec2;
-        sfs::remove_all(cube / staged, ec2);
+    try {
+        for (const auto& [a, m] : plan) {
+            const std::string staged = WORK_DIR + "/" + a->name;
+            rewrite_array(src, *a, src, staged, m, req.threads);
+            fs::sync_filesystem(cube);
+            fault_point("optimise.staged");
+            remove_zmetadata();
+            exchange_dirs(cube / WORK_DIR / a->name, cube / a->name);
+            fault_point("optimise.exchanged");
+            src.erase_dir(staged);
+            std::error_code ec2;
+            sfs::remove_all(cube / staged, ec2);
+        }
+    } catch (...) {
+        // A failed run (a full disk, a damaged chunk) gives the staged copy's space back and,
+        // when arrays were already switched, describes the cube as it now is (each array whole,
+        // with its old or its new chunks): readers that need .zmetadata still open it. Both at
+        // best; a rerun completes the job either way.
+        std::error_code ec4;
+        sfs::remove_all(cube / WORK_DIR, ec4);
+        if (zmetadata_removed) {
+            try {
+                zarr::consolidate(src);
+            } catch (...) {
+            }
+        }
+        throw;
     }
     std::error_code ec3;
     sfs::remove_all(cube / WORK_DIR, ec3);

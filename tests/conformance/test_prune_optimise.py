@@ -410,6 +410,94 @@ class OptimiseKillTests(_Base):
         self.assert_same(src, out, consolidated=True)
 
 
+class OptimiseFailTests(_Base):
+    """An --in-place optimise that fails (a full disk, a damaged chunk) leaves the cube as readers
+    need it: before the first array is switched, the cube is untouched, its .zmetadata included
+    (it was removed before anything was staged, and xcube Server or xr.open_zarr(consolidated=True)
+    then could not open the cube); after a switch, .zmetadata describes the cube as it is. The
+    staged copy is removed (its space given back) and a rerun completes the job."""
+
+    CHUNKS = "time=3,lat=6,lon=10"
+
+    def files(self, path):
+        out = {}
+        for d, _, names in os.walk(path):
+            for n in names:
+                if n != ".baims-lock":
+                    f = os.path.join(d, n)
+                    out[os.path.relpath(f, path)] = open(f, "rb").read()
+        return out
+
+    def finish(self, path, ref):
+        run(["optimise", path, "--in-place", "--chunks", self.CHUNKS], check=0)
+        self.assert_same(ref, path, consolidated=True)
+        self.assertEqual(zarr.open_group(path, mode="r")["sst"].chunks, (3, 6, 10))
+
+    def test_failure_before_the_first_switch_keeps_the_cube(self):
+        ref = make_xarray_cube(self.tmp, ".")
+        before = self.files(ref)
+        src = os.path.join(self.tmp, "k.zarr")
+        for point in ("optimise.chunk:1", "optimise.staged:1"):
+            with self.subTest(point=point):
+                shutil.rmtree(src, True)
+                shutil.copytree(ref, src)
+                p = run(["--threads", "1", "optimise", src, "--in-place", "--chunks", self.CHUNKS],
+                        env={"BAIMS_TEST_FAIL_AT": point}, check=70)
+                self.assertIn(f"test fault at {point.split(':')[0]}", p.stderr)
+                self.assertEqual(self.files(src), before)  # .zmetadata too, byte for byte
+                self.assertFalse(os.path.exists(os.path.join(src, ".baims-optimise")))
+                self.assert_same(ref, src, consolidated=True)
+        self.finish(src, ref)
+
+    def test_failure_after_a_switch_describes_the_cube(self):
+        src = make_xarray_cube(self.tmp, ".")
+        ref = os.path.join(self.tmp, "ref.zarr")
+        shutil.copytree(src, ref)
+        old = {n: a.chunks for n, a in zarr.open_group(ref, mode="r").arrays()}
+        p = run(["--threads", "1", "optimise", src, "--in-place", "--chunks", self.CHUNKS],
+                env={"BAIMS_TEST_FAIL_AT": "optimise.staged:2"}, check=70)
+        self.assertIn("test fault at optimise.staged", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(src, ".baims-optimise")))
+        g = zarr.open_group(src, mode="r")
+        switched = sorted(n for n, a in g.arrays() if a.chunks != old[n])
+        self.assertEqual(len(switched), 1, switched)  # the first array only
+        meta = json.load(open(os.path.join(src, ".zmetadata")))["metadata"]
+        for name, a in g.arrays():
+            self.assertEqual(tuple(meta[f"{name}/.zarray"]["chunks"]), a.chunks, name)
+        self.assert_same(ref, src, consolidated=True)
+        self.finish(src, ref)
+
+    def test_disk_full(self):
+        """A tmpfs too small for the staged copy (in a private mount namespace of the test's shell,
+        made with unshare: nothing outside sees it): exit 5 with the system's reason, the cube
+        byte for byte as it was, no staged copy. Skipped where unshare cannot make a mount
+        namespace."""
+        unshare = shutil.which("unshare")
+        if unshare is None or subprocess.run([unshare, "-rm", "true"],
+                                             capture_output=True).returncode != 0:
+            self.skipTest("unshare -rm (a user and mount namespace) is not allowed here")
+        src = make_xarray_cube(self.tmp, ".")
+        mnt, after = os.path.join(self.tmp, "mnt"), os.path.join(self.tmp, "after.zarr")
+        os.makedirs(mnt)
+        # The cube is copied onto the tmpfs, the rest of it is filled but for 2 KiB, optimise
+        # runs, and the cube is copied back out for the checks (the tmpfs goes with the
+        # namespace).
+        script = ('mount -t tmpfs -o size=512k baims-test "$1" && cp -a "$2" "$1/c.zarr" && '
+                  'avail=$(df --output=avail -B1 "$1" | tail -1) && '
+                  'head -c $((avail - 2048)) /dev/zero > "$1/filler"; '
+                  '"$4" --progress never optimise "$1/c.zarr" --in-place --chunks "$5"; rc=$?; '
+                  'cp -a "$1/c.zarr" "$3" && exit $rc')
+        r = subprocess.run([unshare, "-rm", "sh", "-c", script, "sh", mnt, src, after, BAIMS,
+                            self.CHUNKS], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 5, r.stderr)
+        last = r.stderr.strip().splitlines()[-1]
+        self.assertTrue(last.startswith("baims optimise: error: "), last)
+        self.assertTrue(last.endswith(": No space left on device. Check free space and permissions"),
+                        last)
+        self.assertEqual(self.files(after), self.files(src))
+        self.assertFalse(os.path.exists(os.path.join(after, ".baims-optimise")))
+
+
 class BadInputTests(_Base):
     def err(self, args, code):
         p = run(args, check=code)
