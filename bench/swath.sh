@@ -12,6 +12,12 @@
 # and its reference alternating (the same load for both); the table shows the median wall and CPU
 # time, the largest peak RSS (/usr/bin/time -v) and the ratios to the reference. Environment: REPS,
 # KEEP=1, TMPDIR, ROWS/COLS (a smaller swath for a quick look).
+#
+# Below the table, the floor of the ratio (bench/lower_bound.cpp read-direct, on one core, the
+# same files): a swath run must inflate its lat, lon and variable (three arrays of the swath's
+# size) where the reference inflates one. The swath's inflate time spread over every core without
+# loss, divided by the reference run's median wall time, is the ratio that reading alone costs,
+# before the swath is rectified or anything is written.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPS=${REPS:-3}
@@ -23,6 +29,10 @@ if [[ "${KEEP:-}" == 1 ]]; then echo "work directory $WORK (kept)" >&2; else tra
 log() { echo "bench/swath.sh: $*" >&2; }
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
+LB=$WORK/lower_bound
+# shellcheck disable=SC2046
+g++ -O2 -std=c++20 "$HERE/lower_bound.cpp" -o "$LB" $(pkg-config --cflags --libs hdf5 libdeflate) \
+    -lnetcdf -lblosc
 log "generating the swath in $WORK"
 $PY "$HERE/make_swath.py" "$WORK/swath.nc" "${ROWS:-4091}" "${COLS:-4865}" --regular "$WORK/regular.nc" >/dev/null
 for m in nearest bilinear reg-nearest reg-bilinear; do
@@ -68,5 +78,16 @@ for m in nearest bilinear; do
         echo "| ${m} | $([[ $c == reg-* ]] && echo regular || echo swath) | $(med "$c" 1) | $(med "$c" 2) | $rss | $(valid "$WORK/$c.zarr") | $ratio |"
     done
 done
+echo
+# The floor: inflate alone (one core, libdeflate, as gen reads), from the same files.
+lb() { REPS=$REPS "$LB" read-direct "$1" "$2" | cut -d' ' -f2; }
+read -r LAT LON VAR REG < <(echo "$(lb lat "$WORK/swath.nc") $(lb lon "$WORK/swath.nc")" \
+    "$(lb conc_chl "$WORK/swath.nc") $(lb conc_chl "$WORK/regular.nc")")
+awk -v lat="$LAT" -v lon="$LON" -v var="$VAR" -v reg="$REG" -v cores="$(nproc)" \
+    -v regn="$(med reg-nearest 1)" -v regb="$(med reg-bilinear 1)" 'BEGIN {
+    sw = lat + lon + var
+    printf "Inflate alone, one core (bench/lower_bound.cpp read-direct): swath lat %.3f + lon %.3f + conc_chl %.3f = %.3f CPU s; regular conc_chl %.3f CPU s (%.2fx).\n", lat, lon, var, sw, reg, sw / reg
+    printf "Floor of the wall ratio from reading alone (the swath inflate on %d cores without loss / the regular run): nearest %.2fx, bilinear %.2fx.\n", cores, sw / cores / regn, sw / cores / regb
+}'
 echo
 echo "load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
