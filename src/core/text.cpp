@@ -72,6 +72,30 @@ std::string trim(std::string_view s) {
     return std::string(s.substr(b, e - b));
 }
 
+std::string one_line(std::string_view s, size_t max) {
+    std::string t(s);
+    for (char& c : t) {
+        if (c == '\n' || c == '\r' || c == '\t') {
+            c = ' ';
+        }
+    }
+    if (t.size() <= max || max < 16) {
+        return t;
+    }
+    // A cut must not fall inside a UTF-8 sequence: move it off continuation bytes.
+    const auto continuation = [&](size_t i) {
+        return i < t.size() && (static_cast<unsigned char>(t[i]) & 0xC0) == 0x80;
+    };
+    size_t head = max / 2, tail = t.size() - (max - head - 5);
+    while (head > 0 && continuation(head)) {
+        --head;
+    }
+    while (continuation(tail)) {
+        ++tail;
+    }
+    return t.substr(0, head) + " \xe2\x80\xa6 " + t.substr(tail);
+}
+
 bool starts_with(std::string_view s, std::string_view prefix) {
     return s.starts_with(prefix);
 }

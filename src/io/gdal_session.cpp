@@ -1,4 +1,5 @@
 #include "baims/core/lazy_lib.hpp"
+#include "baims/core/text.hpp"
 #include "baims/io/gdal.hpp"
 
 #include <blosc.h>
@@ -85,22 +86,24 @@ bool ErrorScope::failed() const {
     return false;
 }
 
+// Messages go into one error line: a driver's message that quotes a whole SQL script (GDAL's
+// GPKG driver on a full disk: ~5000 characters) keeps its start and its cause.
 std::string ErrorScope::last_error() const {
     for (auto it = m_impl->errors.rbegin(); it != m_impl->errors.rend(); ++it) {
         if (it->first >= CE_Failure) {
-            return it->second;
+            return text::one_line(it->second);
         }
     }
-    return m_impl->errors.empty() ? std::string() : m_impl->errors.back().second;
+    return m_impl->errors.empty() ? std::string() : text::one_line(m_impl->errors.back().second);
 }
 
 std::string ErrorScope::first_error() const {
     for (const auto& e : m_impl->errors) {
         if (e.first >= CE_Failure) {
-            return e.second;
+            return text::one_line(e.second);
         }
     }
-    return m_impl->errors.empty() ? std::string() : m_impl->errors.front().second;
+    return m_impl->errors.empty() ? std::string() : text::one_line(m_impl->errors.front().second);
 }
 
 std::string library_versions() {

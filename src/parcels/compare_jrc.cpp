@@ -197,6 +197,16 @@ CompareJrcSummary compare_jrc(const CompareJrcRequest& request,
     const std::string tmp = request.output.empty()
                                 ? std::string()
                                 : request.output + ".tmp" + std::to_string(::getpid());
+    // A failed run (a full disk, an error half-way) leaves no temporary file beside the output.
+    struct RemoveTemp {
+        std::string path;
+        ~RemoveTemp() {
+            if (!path.empty()) {
+                std::error_code ec;
+                std::filesystem::remove(path, ec);
+            }
+        }
+    } remove_temp{tmp};
     std::ofstream csv;
     if (!tmp.empty()) {
         csv.open(tmp);
@@ -272,9 +282,17 @@ CompareJrcSummary compare_jrc(const CompareJrcRequest& request,
     if (csv.is_open()) {
         csv.close();
         if (!csv) {
-            throw OutputError("cannot write " + request.output, "Is the disk full?");
+            throw OutputError("cannot write '" + request.output + "'",
+                              "Check the free space and that its folder is writable");
         }
-        std::filesystem::rename(tmp, request.output);
+        std::error_code ec;
+        std::filesystem::rename(tmp, request.output, ec);
+        if (ec) {
+            throw OutputError("cannot rename the finished output to '" + request.output +
+                                  "': " + ec.message(),
+                              "Check that the target is not a folder and is writable");
+        }
+        remove_temp.path.clear();
     } else {
         const auto table = db::QualifiedName::parse(request.table, "--compare-table");
         db::Transaction tx(conn, "compare");

@@ -14,9 +14,12 @@
 #include <ogrsf_frmts.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <memory>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 namespace baims::parcels {
@@ -200,6 +203,24 @@ struct OutputRow {
     std::string hist;
 };
 
+// Why writing the output failed: the driver's first failure (the cause: GPKG on a full disk
+// fails to make its tables, then says "no such table" at each write), else (OGR's CSV writer
+// says nothing when a write falls short) the system's reason, else what the folder's file system
+// shows.
+std::string write_reason(const io::gdal::ErrorScope& errors, int err, const fs::path& dir) {
+    if (!errors.first_error().empty()) {
+        return errors.first_error();
+    }
+    if (err == ENOSPC || err == EDQUOT || err == EIO || err == EFBIG) {
+        return std::strerror(err);
+    }
+    struct statvfs st {};
+    if (::statvfs(dir.empty() ? "." : dir.c_str(), &st) == 0 && st.f_bavail == 0) {
+        return std::strerror(ENOSPC);
+    }
+    return "the output driver gave no reason";
+}
+
 void write_rows(const FileExtractRequest& r, const ParcelSet& set,
                 const std::vector<OutputRow>& rows) {
     const std::string driver_name = driver_for(r);
@@ -218,6 +239,18 @@ void write_rows(const FileExtractRequest& r, const ParcelSet& set,
         std::error_code ec;
         fs::remove_all(temp, ec);
     }
+    // A failed run leaves no temporary file (on a full disk it would hold the space a rerun
+    // needs): removed once the dataset is closed, unless it was renamed into place.
+    struct RemoveTemp {
+        fs::path path;
+        bool armed = false;
+        ~RemoveTemp() {
+            if (armed) {
+                std::error_code ec;
+                fs::remove_all(path, ec);
+            }
+        }
+    } remove_temp{temp, is_file};
     const std::string layer_name = target.stem().string().empty() ? "sigs" : target.stem().string();
     {
         io::gdal::ErrorScope errors;
@@ -282,21 +315,28 @@ void write_rows(const FileExtractRequest& r, const ParcelSet& set,
                     f.SetField(i++, static_cast<double>(static_cast<float>(v))); // stored as real
                 }
             }
+            errno = 0;
             if (layer->CreateFeature(&f) != OGRERR_NONE) {
-                throw OutputError("cannot write to '" + r.output + "': " + errors.last_error(),
+                const int err = errno;
+                throw OutputError("cannot write to '" + r.output +
+                                      "': " + write_reason(errors, err, target.parent_path()),
                                   "Check the free space and the output format");
             }
         }
+        errno = 0;
         if (transaction && ds->CommitTransaction() != OGRERR_NONE) {
-            throw OutputError("cannot write to '" + r.output + "': " + errors.last_error(),
+            const int err = errno;
+            throw OutputError("cannot write to '" + r.output +
+                                  "': " + write_reason(errors, err, target.parent_path()),
                               "Check the free space and the output format");
         }
         GDALDataset* raw = ds.release();
-        GDALClose(raw);
+        errno = 0;
+        GDALClose(raw); // void in GDAL 3.6: a failed flush shows as an error in `errors`
+        const int err = errno;
         if (errors.failed()) {
-            std::error_code ec;
-            fs::remove_all(temp, ec);
-            throw OutputError("cannot write '" + r.output + "': " + errors.last_error(),
+            throw OutputError("cannot write '" + r.output +
+                                  "': " + write_reason(errors, err, target.parent_path()),
                               "Check the free space and the output format");
         }
     }
@@ -304,11 +344,11 @@ void write_rows(const FileExtractRequest& r, const ParcelSet& set,
         std::error_code ec;
         fs::rename(temp, target, ec);
         if (ec) {
-            fs::remove_all(temp, ec);
             throw OutputError("cannot rename the finished output to '" + r.output +
                                   "': " + ec.message(),
                               "Check that the target is not a folder and is writable");
         }
+        remove_temp.armed = false;
     }
 }
 

@@ -5,6 +5,8 @@ mean, std and the numpy-linear quantiles as stored reals (float32)."""
 import csv
 import json
 import os
+import shutil
+import subprocess
 import unittest
 
 import numpy as np
@@ -13,7 +15,7 @@ gdal = lazy_module("osgeo.gdal", then=lambda g: g.UseExceptions())
 ogr = lazy_module("osgeo.ogr", then=lambda _: gdal.UseExceptions())
 osr = lazy_module("osgeo.osr", then=lambda _: gdal.UseExceptions())
 
-from baimstest import DATA, TempDirTest, run
+from baimstest import BAIMS, DATA, TempDirTest, run
 
 
 EPSG = 32632
@@ -250,6 +252,50 @@ class ExtractGeoTiffAndJp2(_Compare):
                          f"baims extract: error: raster '{rot}' has a rotated geotransform. "
                          "Warp it to a north-up grid first (gdalwarp)")
         self.assertFalse(any(n.endswith(".csv") for n in os.listdir(self.tmp)), os.listdir(self.tmp))
+
+
+    def test_full_disk_keeps_the_old_output_and_leaves_nothing(self):
+        """The output folder on a full file system (a tmpfs in a private mount namespace made with
+        unshare, filled to the last byte): exit 5, one line with the cause (OGR's CSV writer gives
+        none: the system's is shown; GDAL's GPKG message quotes a whole SQL script: cut to one
+        short line), the previous output byte for byte, no temporary file left (before: a
+        '.sigs.csv.tmpPID.csv' that held the space a rerun needs, and the line 'cannot write to
+        ...: .'). Skipped where unshare cannot make a mount namespace."""
+        unshare = shutil.which("unshare")
+        if unshare is None or subprocess.run([unshare, "-rm", "true"],
+                                             capture_output=True).returncode != 0:
+            self.skipTest("unshare -rm (a user and mount namespace) is not allowed here")
+        old = self.p("old.csv")
+        run(["extract", "--raster", self.tif, "--parcels", self.gpkg, "--id-field", "code",
+             "-o", old], check=0)
+        mnt = self.p("mnt")
+        os.makedirs(mnt)
+        script = ('mount -t tmpfs -o size=256k baims-test "$1" && cp "$2" "$1/sigs.csv" && '
+                  'cp "$2" "$1/sigs.gpkg" && { head -c 1000000 /dev/zero > "$1/filler"; true; } && '
+                  'shift 2 && for o in sigs.csv sigs.gpkg; do '
+                  '"$@" -o "$M/$o" 2>> "$M.err"; echo $? >> "$M.rc"; done; '
+                  'ls -a "$M" > "$M.ls"; cp "$M/sigs.csv" "$M.csv"')
+        r = subprocess.run([unshare, "-rm", "sh", "-c", script, "sh", mnt, old, BAIMS, "--progress",
+                            "never", "extract", "--raster", self.tif, "--parcels", self.gpkg,
+                            "--id-field", "code"], capture_output=True, text=True,
+                           env=dict(os.environ, M=mnt))
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+        def read(path, mode="r"):
+            with open(path, mode) as f:
+                return f.read()
+
+        self.assertEqual(read(mnt + ".rc").split(), ["5", "5"])
+        lines = [l for l in read(mnt + ".err").splitlines() if "error:" in l]
+        self.assertEqual(lines[0], f"baims extract: error: cannot write to '{mnt}/sigs.csv': No "
+                         "space left on device. Check the free space and the output format")
+        self.assertTrue(lines[1].startswith(f"baims extract: error: cannot "), lines[1])
+        self.assertIn("database or disk is full", lines[1])
+        self.assertLess(len(lines[1]), 400, lines[1])
+        self.assertEqual(len(lines), 2, lines)
+        self.assertEqual(read(mnt + ".ls").split(),
+                         [".", "..", "filler", "sigs.csv", "sigs.gpkg"])
+        self.assertEqual(read(mnt + ".csv", "rb"), read(old, "rb"))
 
 
 class ExtractHist(_Compare):

@@ -30,6 +30,11 @@ bool is_utf8(std::string_view s);
 // holds only letters, digits and ,./:=@%+_-
 std::string shell_quote(std::string_view s);
 
+// s on one line of at most about `max` bytes, for an error line: line breaks and tabs become
+// spaces and, when it is longer, its middle is cut out as " … " (a library's message that quotes
+// a whole SQL script keeps its start and its cause at the end). Never cuts a UTF-8 sequence.
+std::string one_line(std::string_view s, size_t max = 240);
+
 // Glob match with *, ? (no path semantics).
 bool glob_match(std::string_view pattern, std::string_view s);
 

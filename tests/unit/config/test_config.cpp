@@ -342,3 +342,25 @@ TEST_CASE("valid_utf8: Latin-1 bytes become their characters, UTF-8 is kept", "[
     CHECK(text::is_utf8("\xc2\xb0 \xe2\x82\xac"));
     CHECK_FALSE(text::is_utf8("t\xe4gl.nc"));
 }
+
+TEST_CASE("text::one_line keeps a message's start and end on one short line") {
+    CHECK(text::one_line("short\nmessage\tok") == "short message ok");
+    const std::string sql = "sqlite3_exec(CREATE TABLE gpkg_spatial_ref_sys (" +
+                            std::string(4000, 'x') + ")) failed: database or disk is full";
+    const std::string l = text::one_line(sql, 100);
+    CHECK(l.size() == 100);
+    CHECK(l.substr(0, 50) == sql.substr(0, 50));
+    CHECK(l.ends_with("xxx)) failed: database or disk is full"));
+    CHECK(l.find(" \xe2\x80\xa6 ") == 50);
+    // exactly at the limit: unchanged
+    CHECK(text::one_line(std::string(100, 'a'), 100) == std::string(100, 'a'));
+    // a cut never splits a UTF-8 sequence (degree signs: 2 bytes each)
+    std::string deg;
+    for (int i = 0; i < 200; ++i) {
+        deg += "\xc2\xb0";
+    }
+    const std::string d = text::one_line(deg, 101);
+    CHECK(text::is_utf8(d));
+    CHECK(d.size() <= 101);
+    CHECK(d.find(" \xe2\x80\xa6 ") != std::string::npos);
+}
