@@ -15,6 +15,7 @@
 #include "baims/core/interrupt.hpp"
 #include "baims/core/log.hpp"
 #include "baims/core/progress.hpp"
+#include "baims/core/text.hpp"
 #include "baims/db/connection.hpp"
 #include "baims/db/copy_writer.hpp"
 #include "baims/db/schema.hpp"
@@ -245,6 +246,52 @@ std::string queue_condition(const db::TableNames& t, const QueueFilter& f) {
            " = $3)))"
            " AND (NULLIF($4::text, '') IS NULL OR d.obstime >= NULLIF($4::text, '')::timestamp)"
            " AND (NULLIF($5::text, '') IS NULL OR d.obstime < NULLIF($5::text, '')::timestamp)";
+}
+
+// The statuses baims (and the JRC extractor before it) give catalogue rows: SPEC 6.3.
+const std::vector<std::string>& known_statuses() {
+    static const std::vector<std::string> s = {
+        "ingested",  "inprogress", "extracted",  "No parcels", "No in db",
+        "No out db", "No extent",  "Rio error",  "Parcel SQL", "!S3 subdir",
+        "!S3 .jp2",  "!S3 VV.img", "!S3 VH.img", "!S3 .tif"};
+    return s;
+}
+
+// --rerun-status names statuses to re-queue: one that baims never sets and no image of the card
+// has is an operator's typo ('Rio eror'), which would re-queue nothing with exit 0. Refused
+// (exit 2) before anything is changed, with the status meant. A status of the catalogue that
+// baims does not set (another tool's) is taken as it is.
+void check_rerun_statuses(db::Connection& conn, const db::TableNames& t,
+                          const DbExtractRequest& request) {
+    if (conn.exec_params("SELECT to_regclass($1) IS NULL", t.catalog.quoted()).text(0, 0) == "t") {
+        return; // no catalogue yet (a dry run that would create it): nothing to re-queue
+    }
+    std::vector<std::string> present;
+    auto res = conn.exec_params("SELECT DISTINCT status FROM " + t.catalog.quoted() +
+                                    " WHERE card = $1 AND status IS NOT NULL ORDER BY 1",
+                                request.card);
+    for (std::size_t i = 0; i < res.size(); ++i) {
+        present.push_back(res.text(i, 0));
+    }
+    const auto& known = known_statuses();
+    for (const auto& st : request.rerun_status) {
+        if (std::find(known.begin(), known.end(), st) != known.end() ||
+            std::find(present.begin(), present.end(), st) != present.end()) {
+            continue;
+        }
+        std::vector<std::string> candidates = known;
+        candidates.insert(candidates.end(), present.begin(), present.end());
+        const std::string guess = text::did_you_mean(st, candidates);
+        std::vector<std::string> quoted;
+        for (const auto& p : present) {
+            quoted.push_back("'" + p + "'");
+        }
+        throw UsageError("--rerun-status '" + st + "': no image of card " + request.card +
+                             " has this status, and baims sets no such status",
+                         (guess.empty() ? std::string() : "Did you mean '" + guess + "'? ") +
+                             "The statuses in " + t.catalog.display() + ": " +
+                             (quoted.empty() ? "none" : text::join(quoted, ", ")));
+    }
 }
 
 QueueFilter queue_filter(db::Connection& conn, const db::ConnectionSettings& settings) {
@@ -956,6 +1003,9 @@ DbExtractSummary extract_db(const DbExtractRequest& request,
             log::info("dry run: missing tables would be created; nothing written");
         } else if (request.create_tables) {
             db::create_tables(conn, settings.tables);
+        }
+        if (!request.rerun_status.empty()) {
+            check_rerun_statuses(conn, settings.tables, request);
         }
         if (!request.rerun_status.empty() && !request.dry_run) {
             // Re-queue once, at the start (an image done in this run is not taken again). An

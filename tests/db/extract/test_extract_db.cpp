@@ -492,6 +492,34 @@ TEST_CASE("extract: only images of the configured AOI and date range are claimed
                   .int64(0, 0) == 4);
         CHECK(e.count(e.names.extraction) == 3);
     }
+
+    SECTION("--rerun-status with a typo is refused before anything changes") {
+        // Before: 'Rio eror' re-queued nothing and the run ended with exit 0.
+        e.schema.conn().exec("UPDATE " + e.names.catalog.quoted() +
+                             " SET status = 'Rio error' WHERE status = 'ingested'");
+        const std::string want =
+            "baims extract: error: --rerun-status 'Rio eror': no image of card s2 has this "
+            "status, and baims sets no such status. Did you mean 'Rio error'? The statuses in " +
+            e.names.catalog.quoted() + ": 'Rio error', 'extracted'";
+        for (const bool dry : {false, true}) {
+            INFO("dry run " << dry);
+            auto bad = dry ? e.extract({"--rerun-status", "extracted,Rio eror", "--dry-run"})
+                           : e.extract({"--rerun-status", "extracted,Rio eror"});
+            CHECK(bad.exit_code == 2);
+            CHECK(bad.err.find(want) != std::string::npos);
+            CHECK(e.status_of(REF) == "extracted"); // not re-queued either
+            CHECK(e.schema.conn()
+                      .exec("SELECT count(*) FROM " + e.names.catalog.quoted() +
+                            " WHERE status = 'Rio error'")
+                      .int64(0, 0) == 4);
+        }
+        // A status baims sets that no image has (nothing to do), and one another tool set: taken.
+        e.schema.conn().exec("UPDATE " + e.names.catalog.quoted() +
+                             " SET status = 'legacy check' WHERE status = 'Rio error'");
+        auto ok = e.extract({"--rerun-status", "No extent,legacy check", "--dry-run"});
+        INFO(ok.err);
+        CHECK(ok.exit_code == 0);
+    }
 }
 
 TEST_CASE("extract: an image of the AOI with no parcel in its extent gets 'No parcels'",
