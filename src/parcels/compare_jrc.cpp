@@ -177,6 +177,8 @@ CompareJrcSummary compare_jrc(const CompareJrcRequest& request,
         throw UsageError("--compare jrc needs an output",
                          "Give -o FILE.csv or --compare-table SCHEMA.TABLE");
     }
+    files::check_s2_bands(request.bands_10, 10, "bands of the 10 m pass");
+    files::check_s2_bands(request.bands_20, 20, "--bands-20");
     const auto& t = settings.tables;
     if (t.parcel.empty()) {
         throw ConfigError("no parcel_table configured",

@@ -168,8 +168,10 @@ std::vector<PassPlan> plans(const DbExtractRequest& r) {
         } else if (p == "scl") {
             out.push_back({p, 20, {"SCL"}, true});
         } else if (p == "10") {
+            files::check_s2_bands(r.bands_10, 10, "bands of the 10 m pass");
             out.push_back({p, 10, r.bands_10, false});
         } else if (p == "20") {
+            files::check_s2_bands(r.bands_20, 20, "--bands-20");
             out.push_back({p, 20, r.bands_20, false});
         } else {
             throw UsageError("--passes: unknown pass '" + p + "'",
@@ -257,14 +259,20 @@ const std::vector<std::string>& known_statuses() {
     return s;
 }
 
+// Whether the catalogue table exists (not yet in a dry run that would create the tables).
+bool catalog_exists(db::Connection& conn, const db::TableNames& t) {
+    return conn.exec_params("SELECT to_regclass($1) IS NOT NULL", t.catalog.quoted()).text(0, 0) ==
+           "t";
+}
+
 // --rerun-status names statuses to re-queue: one that baims never sets and no image of the card
 // has is an operator's typo ('Rio eror'), which would re-queue nothing with exit 0. Refused
 // (exit 2) before anything is changed, with the status meant. A status of the catalogue that
 // baims does not set (another tool's) is taken as it is.
 void check_rerun_statuses(db::Connection& conn, const db::TableNames& t,
                           const DbExtractRequest& request) {
-    if (conn.exec_params("SELECT to_regclass($1) IS NULL", t.catalog.quoted()).text(0, 0) == "t") {
-        return; // no catalogue yet (a dry run that would create it): nothing to re-queue
+    if (!catalog_exists(conn, t)) {
+        return; // a dry run that would create the tables: nothing to re-queue
     }
     std::vector<std::string> present;
     auto res = conn.exec_params("SELECT DISTINCT status FROM " + t.catalog.quoted() +
@@ -291,6 +299,46 @@ void check_rerun_statuses(db::Connection& conn, const db::TableNames& t,
                          (guess.empty() ? std::string() : "Did you mean '" + guess + "'? ") +
                              "The statuses in " + t.catalog.display() + ": " +
                              (quoted.empty() ? "none" : text::join(quoted, ", ")));
+    }
+}
+
+// --obsid names one image (a rerun by hand): an id the catalogue does not have for the card is
+// refused (exit 4) instead of a run that extracts nothing with exit 0; an image that this run
+// will not claim (its status, the AOI or dates of the db_config) is named with what to do.
+void check_obsid(db::Connection& conn, const db::TableNames& t, const DbExtractRequest& request,
+                 const QueueFilter& f) {
+    if (!catalog_exists(conn, t)) {
+        return;
+    }
+    auto res = conn.exec_params("SELECT d.status, (d.card = $1" + queue_condition(t, f) +
+                                    ") AS queued FROM " + t.catalog.quoted() + " d WHERE d.id = $2",
+                                request.card, request.obsid, f.aoi, f.start, f.end);
+    if (res.size() == 0 || res.text(0, 1) != "t") {
+        const bool other = res.size() > 0;
+        if (!other) {
+            throw InputError("--obsid " + std::to_string(request.obsid) +
+                                 ": no image has this id in " + t.catalog.display(),
+                             "Check the id (the catalogue's column id)");
+        }
+        auto card = conn.exec_params("SELECT card FROM " + t.catalog.quoted() + " WHERE id = $1",
+                                     request.obsid);
+        if (card.text(0, 0) != request.card) {
+            throw InputError("--obsid " + std::to_string(request.obsid) +
+                                 ": the image is of card '" + card.text(0, 0) + "', not '" +
+                                 request.card + "'",
+                             "Give --card " + card.text(0, 0));
+        }
+        log::warn("extract: image " + std::to_string(request.obsid) +
+                  " lies outside the AOI or the dates of the db_config (args name, startdate, "
+                  "enddate): it is not claimed");
+        return;
+    }
+    const std::string status = res.text(0, 0);
+    const bool requeued = std::find(request.rerun_status.begin(), request.rerun_status.end(),
+                                    status) != request.rerun_status.end();
+    if (status != "ingested" && status != "inprogress" && !requeued) {
+        log::warn("extract: image " + std::to_string(request.obsid) + " has status '" + status +
+                  "': it is not claimed. Add --rerun-status '" + status + "' to redo it");
     }
 }
 
@@ -1006,6 +1054,9 @@ DbExtractSummary extract_db(const DbExtractRequest& request,
         }
         if (!request.rerun_status.empty()) {
             check_rerun_statuses(conn, settings.tables, request);
+        }
+        if (request.obsid != 0) {
+            check_obsid(conn, settings.tables, request, s.filter);
         }
         if (!request.rerun_status.empty() && !request.dry_run) {
             // Re-queue once, at the start (an image done in this run is not taken again). An

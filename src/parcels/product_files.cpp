@@ -2,6 +2,9 @@
 
 #include "product_files.hpp"
 
+#include "baims/core/error.hpp"
+#include "baims/core/text.hpp"
+
 #include <cpl_string.h>
 #include <cpl_vsi.h>
 
@@ -110,6 +113,33 @@ std::string s2_band_file(const std::string& safe, int res, const std::string& ba
         }
     }
     throw Missing{"!S3 .jp2", "no *" + suffix + " in " + dir};
+}
+
+void check_s2_bands(const std::vector<std::string>& bands, int res, const std::string& option) {
+    // The single-band images of IMG_DATA/R10m and R20m (SENTINEL2-SAFE.md; TCI is a colour
+    // picture, not a measurement).
+    static const std::vector<std::string> r10 = {"AOT", "B02", "B03", "B04", "B08", "WVP"};
+    static const std::vector<std::string> r20 = {"AOT", "B01", "B02", "B03", "B04", "B05", "B06",
+                                                 "B07", "B8A", "B11", "B12", "SCL", "WVP"};
+    const auto& known = res == 10 ? r10 : r20;
+    for (const auto& b : bands) {
+        if (std::find(known.begin(), known.end(), b) != known.end()) {
+            continue;
+        }
+        const auto& other = res == 10 ? r20 : r10;
+        if (std::find(other.begin(), other.end(), b) != other.end()) {
+            throw UsageError(option + ": '" + b +
+                                 "' is not a band of a Sentinel-2 L2A product at " +
+                                 std::to_string(res) + " m",
+                             "It is a " + std::to_string(res == 10 ? 20 : 10) + " m band. The " +
+                                 std::to_string(res) + " m bands: " + text::join(known, ", "));
+        }
+        const std::string guess = text::did_you_mean(b, known);
+        throw UsageError(option + ": '" + b + "' is not a band of a Sentinel-2 L2A product at " +
+                             std::to_string(res) + " m",
+                         (guess.empty() ? std::string() : "Did you mean '" + guess + "'? ") +
+                             "The " + std::to_string(res) + " m bands: " + text::join(known, ", "));
+    }
 }
 
 std::string bs_band_file(const std::string& dir, const std::string& pol) {

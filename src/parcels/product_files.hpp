@@ -11,6 +11,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace baims::parcels::files {
 
@@ -34,6 +35,12 @@ std::string product_dir(const Image& image, const std::string& card, const std::
 
 // The JP2 of `band` at `res` m in an L2A .SAFE folder. Throws Missing ("!S3 subdir", "!S3 .jp2").
 std::string s2_band_file(const std::string& safe, int res, const std::string& band);
+
+// Bands given for a Sentinel-2 L2A pass at `res` m (10 or 20: the R10m or R20m folder) that an
+// L2A product has there; one it has not (a typo, 'B8a', or B08 at 20 m) is a UsageError naming
+// the option and the band meant, before any image is claimed: every image would otherwise fail
+// with '!S3 .jp2' and need a --rerun-status.
+void check_s2_bands(const std::vector<std::string>& bands, int res, const std::string& option);
 
 // The Gamma0_<pol>.img (pol VV or VH) of a CARD-BS product folder. Throws Missing
 // ("!S3 VV.img", "!S3 VH.img").

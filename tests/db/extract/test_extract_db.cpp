@@ -543,6 +543,59 @@ TEST_CASE("extract: an image of the AOI with no parcel in its extent gets 'No pa
     CHECK(e.count(e.names.hists) == 0);
 }
 
+TEST_CASE("extract: a band the 20 m folder does not have is refused before any claim",
+          "[db][extract]") {
+    // Before: every claimed image failed with '!S3 .jp2' (and needed --rerun-status).
+    require_server();
+    Env e;
+    write_product(e.eodata);
+    e.add_image(REF);
+    auto r = e.extract({"--passes", "scl,10,20", "--bands-20", "B05,B8a"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("baims extract: error: --bands-20: 'B8a' is not a band of a Sentinel-2 L2A "
+                     "product at 20 m. Did you mean 'B8A'? The 20 m bands: AOT, B01, B02, B03, "
+                     "B04, B05, B06, B07, B8A, B11, B12, SCL, WVP") != std::string::npos);
+    r = e.extract({"--passes", "20", "--bands-20", "B08"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("--bands-20: 'B08' is not a band of a Sentinel-2 L2A product at 20 m. It is "
+                     "a 10 m band.") != std::string::npos);
+    CHECK(e.status_of(REF) == "ingested");
+    CHECK(e.count(e.names.extraction) == 0);
+}
+
+TEST_CASE("extract: --obsid of an image the run will not take says so", "[db][extract]") {
+    // Before: an id typed wrong, or an image already extracted, gave '0 images extracted', exit 0.
+    require_server();
+    Env e;
+    write_product(e.eodata);
+    e.add_image(REF);
+    const auto id = e.id_of(REF);
+    const std::string wrong = std::to_string(id + 1000);
+    auto r = e.extract({"--obsid", wrong});
+    CHECK(r.exit_code == 4);
+    CHECK(r.err.find("baims extract: error: --obsid " + wrong + ": no image has this id in " +
+                     e.names.catalog.quoted() + ". Check the id") != std::string::npos);
+    r = e.ExtractEnv::extract({"--obsid", std::to_string(id), "--card", "bs"});
+    INFO(r.err);
+    CHECK(r.exit_code == 4);
+    CHECK(r.err.find("--obsid " + std::to_string(id) +
+                     ": the image is of card 's2', not 'bs'. Give --card s2") != std::string::npos);
+    CHECK(e.status_of(REF) == "ingested");
+    r = e.extract({"--obsid", std::to_string(id)});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(e.status_of(REF) == "extracted");
+    r = e.extract({"--obsid", std::to_string(id)});
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.find("warning: extract: image " + std::to_string(id) +
+                     " has status 'extracted': it is not claimed. Add --rerun-status 'extracted' "
+                     "to redo it") != std::string::npos);
+    r = e.extract({"--obsid", std::to_string(id), "--rerun-status", "extracted"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.find("it is not claimed") == std::string::npos);
+    CHECK(r.err.find("1 images re-queued") != std::string::npos);
+}
+
 TEST_CASE("extract: a missing AOI is refused with a clear error", "[db][extract]") {
     require_server();
     Env e;
