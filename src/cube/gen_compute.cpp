@@ -400,6 +400,49 @@ io::Window MapCache::window(const InputInfo& in, size_t input, Resampling m, int
     return m_windows.at(&map);
 }
 
+namespace {
+// An output variable that a source of the slice does not have (and no expression makes) leaves
+// that input's cells of this time step empty: said per input and time step, unless no input has
+// it at all (cube_vars says that once) or the slice replaces a time step of the cube that no
+// source of it has the variable for (the cube's data of that step is kept: gen says so). Before,
+// a product whose new version renamed a variable gave time steps without it, with exit 0 and no
+// message.
+void warn_missing_vars(const Slice& s, const std::vector<InputInfo>& inputs,
+                       const std::vector<OutVar>& vars,
+                       const std::vector<std::vector<Slab>>& data) {
+    for (size_t si = 0; si < s.sources.size(); ++si) {
+        std::vector<std::string> missing;
+        for (size_t v = 0; v < vars.size(); ++v) {
+            if (!data[v][si].empty()) {
+                continue;
+            }
+            const auto& d = data[v];
+            const bool kept = s.replace && std::all_of(d.begin(), d.end(),
+                                                       [](const Slab& x) { return x.empty(); });
+            const std::string& name = vars[v].input;
+            const bool elsewhere =
+                std::any_of(inputs.begin(), inputs.end(), [&](const InputInfo& i) {
+                    return std::any_of(i.vars.begin(), i.vars.end(),
+                                       [&](const io::VarInfo& x) { return x.name == name; });
+                });
+            if (elsewhere && !kept) {
+                missing.push_back("'" + name + "'");
+            }
+        }
+        if (missing.empty()) {
+            continue;
+        }
+        const auto& in = inputs[s.sources[si].input];
+        const char* it = missing.size() == 1 ? "it" : "them";
+        log::warn("input '" + in.path + "' has no variable " + text::join(missing, ", ") +
+                  " (other inputs have " + it + "): the time step " +
+                  grid::time::format_iso(s.time, in.calendar) + " has no " +
+                  text::join(missing, ", ") + " data from it. If the product renamed " + it +
+                  ", map the new name to the old one in output_variables (NEW: OLD)");
+    }
+}
+} // namespace
+
 Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
                   const std::vector<OutVar>& vars, const Expressions* exprs, int threads,
                   Loaded recycle, MapCache* maps) {
@@ -472,6 +515,7 @@ Loaded load_slice(const Slice& s, const std::vector<InputInfo>& inputs,
                 exprs->apply(in.path, npix, read, read_words, outs, L.expr_scratch, threads);
             }
         }
+        warn_missing_vars(s, inputs, vars, L.data);
         if (s.replace && !outside.empty() && outside.size() == s.sources.size()) {
             // They would replace the cube's data of this time step with nothing: an operator's
             // mistake (the wrong file, or region) must not empty a time step. The slice is

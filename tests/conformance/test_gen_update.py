@@ -605,6 +605,38 @@ class BadInput(TempDirTest):
             self.assertFalse(os.path.exists(self.p("c.zarr")))
             self.assertFalse(os.path.exists(self.p("c.zarr.baims-new")))
 
+    def test_an_input_without_a_variable_of_the_cube_is_named(self):
+        """An input that lacks a variable the other inputs have (a product version that renamed
+        it) gives its time step without that variable's data, as before, but now says so: one
+        warning naming the input, the variable and the time step (before: no message, exit 0).
+        Its other variable is written."""
+        run(["gen", "-c", self.cfg, self.good[0]], check=0)
+        renamed = self.p("renamed.nc")
+        write_cf(renamed, LAT, LON, field(1)[None], [T0 + dt.timedelta(days=1)], name="v_new")
+        p = run(["gen", "-c", self.cfg, self.good[0], renamed], check=0)
+        warn = [ln for ln in p.stderr.splitlines() if "warning:" in ln]
+        self.assertEqual(len(warn), 1, p.stderr)
+        self.assertTrue(warn[0].endswith(
+            f"warning: input '{renamed}' has no variable 'v' (other inputs have it): the time "
+            "step 2022-03-02T11:00:00Z has no 'v' data from it. If the product renamed it, map "
+            "the new name to the old one in output_variables (NEW: OLD)"), warn[0])
+        ds = xr.open_zarr(self.p("c.zarr"))
+        self.assertEqual(ds.time.size, 2)
+        self.assertTrue(np.isnan(ds.v.isel(time=1).values).all())
+        self.assertGreater(int(np.isfinite(ds.v.isel(time=0).values).sum()), 0)
+        # the mapping the line suggests reads the renamed variable into 'v'
+        cfg = self.p("map.yml")
+        with open(self.cfg) as f:
+            text = f.read()
+        with open(cfg, "w") as f:
+            f.write(text + "output_variables: [{v_new: v}]\n")
+        out = self.p("mapped.zarr")
+        p = run(["gen", "-c", cfg, "-o", out, renamed], check=0)
+        self.assertNotIn("warning:", p.stderr)
+        ref = self.p("ref.zarr")
+        run(["gen", "-c", self.cfg, "-o", ref, self.good[1]], check=0)
+        np.testing.assert_array_equal(xr.open_zarr(out).v.values, xr.open_zarr(ref).v.values)
+
     def test_fail_fast_stops_and_writes_nothing(self):
         p = run(["gen", "-c", self.cfg, "--fail-fast", self.good[0], self.text, self.good[1]], check=4)
         self.assertTrue(p.stderr.strip().splitlines()[-1].startswith(f"baims gen: error: input {self.text}: "), p.stderr)
