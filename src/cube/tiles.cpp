@@ -1769,6 +1769,89 @@ std::string default_output(const std::string& cube) {
     return (p.parent_path() / (name + ".levels")).string();
 }
 
+// Whether a top-level name of a pyramid folder is a level: "1.zarr", "0.link", "12.zarr".
+bool is_level_name(const std::string& name) {
+    const auto dot = name.find('.');
+    return dot != std::string::npos && dot > 0 &&
+           std::all_of(name.begin(), name.begin() + static_cast<std::ptrdiff_t>(dot),
+                       [](char c) { return c >= '0' && c <= '9'; }) &&
+           (name.substr(dot) == ".zarr" || name.substr(dot) == ".link");
+}
+
+// `p` absolute and normal, with the symbolic links of its existing part resolved.
+sfs::path resolved(const sfs::path& p) {
+    std::error_code ec;
+    auto r = sfs::weakly_canonical(sfs::absolute(p), ec);
+    return ec ? sfs::absolute(p).lexically_normal() : r;
+}
+
+// Whether `inner` is `outer` or lies inside it (both resolved()).
+bool within(const sfs::path& inner, const sfs::path& outer) {
+    auto i = inner.begin();
+    for (auto o = outer.begin(); o != outer.end(); ++o, ++i) {
+        if (o->empty()) {
+            continue; // a trailing separator
+        }
+        if (i == inner.end() || *i != *o) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// The pyramid folder (and the --png folder) must be folders of their own: a full build replaces
+// a pyramid folder's level folders (N.zarr) and its metadata, and -o naming the cube, a folder
+// inside it or a folder that holds it was a way to lose the cube (`tiles data/c.zarr -o data`
+// removed every *.zarr folder of data/, the cube included, with exit 0). Refused before anything
+// is written or locked (exit 2): the folder is the cube, lies inside it or holds it; the PNG
+// folder is the cube's or the pyramid's, or holds or lies inside either; or the pyramid folder
+// exists with other things in it than a pyramid's (no .zlevels, and a name that is not a level
+// or baims' own).
+void check_output_folders(const std::string& cube, const std::string& out_dir,
+                          const std::string* png_dir) {
+    const sfs::path c = resolved(cube), o = resolved(out_dir);
+    const auto refuse = [](const std::string& what, const std::string& hint) {
+        throw UsageError(what, hint);
+    };
+    const std::string own = "Give a folder of its own, e.g. '" + default_output(cube) + "'";
+    if (within(o, c)) {
+        refuse("the pyramid folder '" + out_dir + "' " +
+                   (o == c ? "is the cube itself" : "lies inside the cube '" + cube + "'"),
+               own);
+    }
+    if (within(c, o)) {
+        refuse("the pyramid folder '" + out_dir + "' holds the cube '" + cube +
+                   "': a build replaces the folders in it",
+               own);
+    }
+    if (png_dir) {
+        const sfs::path p = resolved(*png_dir);
+        for (const auto& [other, name] : {std::pair{c, "the cube '" + cube + "'"},
+                                          std::pair{o, "the pyramid folder '" + out_dir + "'"}}) {
+            if (within(p, other) || within(other, p)) {
+                refuse("--png '" + *png_dir + "' " +
+                           (p == other         ? "is " + name
+                            : within(p, other) ? "lies inside " + name
+                                               : "holds " + name),
+                       "Give the PNG tiles a folder of their own");
+            }
+        }
+    }
+    std::error_code ec;
+    if (!sfs::is_directory(o, ec) || sfs::exists(o / ".zlevels", ec)) {
+        return;
+    }
+    for (const auto& e : sfs::directory_iterator(o, ec)) {
+        const std::string name = e.path().filename().string();
+        if (!is_level_name(name) && !name.starts_with(".baims") &&
+            !zarr::FileStore::is_temp_name(name)) {
+            refuse("the pyramid folder '" + out_dir + "' exists and holds '" + name +
+                       "', which is not part of a pyramid (it has no .zlevels)",
+                   "Give an empty or new folder with -o, or the folder of a pyramid made before");
+        }
+    }
+}
+
 // The store of the new pyramid tree in <levels>.baims-swap, which no reader sees before the
 // exchange: a put unlinks the name (a hard link to the old pyramid's file, which must stay as
 // it is) and writes a new file in place, without a temporary file or an fsync: one syncfs before
@@ -2142,6 +2225,7 @@ TilesResult build_tiles(const TilesRequest& req) {
     // "out.levels/": without the slash, so that the swap folder and 0.link's target are right
     const std::string out_dir =
         folder_path(req.output.empty() ? default_output(req.cube) : req.output).string();
+    check_output_folders(req.cube, out_dir, req.png ? &req.png->dir : nullptr);
     if (req.dry_run) {
         r.slices = nt;
         return r;
@@ -2348,7 +2432,7 @@ TilesResult build_tiles(const TilesRequest& req) {
         link_pyramid(out, swap, "", [&](const std::string& rel, bool top) {
             if (top && (rel.ends_with(".tmp") || rel == ".zlevels" || rel == SOURCES_FILE ||
                         rel == STAGING_DIR || rel == JOURNAL_KEY || rel == "0.link" ||
-                        rel == "0.zarr" || (!incremental && rel.ends_with(".zarr")))) {
+                        rel == "0.zarr" || (!incremental && is_level_name(rel)))) {
                 return false;
             }
             return !skip.contains(rel);

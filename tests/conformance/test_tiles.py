@@ -803,6 +803,60 @@ class BadInputPyramidUntouched(TempDirTest):
         self.assertFalse(os.path.exists(new))
 
 
+class OutputFolderMistakes(TempDirTest):
+    """-o or --png naming the cube, a folder inside it, a folder that holds it, each other, or a
+    folder with other things in it: refused before anything is written (exit 2, one line), every
+    file of the test folder as it was. Before, `tiles data/c.zarr -o data` removed every *.zarr
+    folder of data/ (the cube and the user's other cubes) and ended with exit 0; `-o CUBE` said
+    the pyramid was locked by another baims process (its own pid)."""
+
+    def test_refused_and_nothing_changed(self):
+        cube = self.p("c.zarr")
+        make_cube(cube)
+        shutil.copytree(cube, self.p("other.zarr"))  # the user's other cube beside it
+        os.makedirs(self.p("notes"))
+        with open(self.p("notes", "todo.txt"), "w") as f:
+            f.write("mine\n")
+        before = state(self.tmp)
+        own = "Give a folder of its own, e.g. '" + self.p("c.levels") + "'"
+        cases = [
+            (["-o", cube], f"the pyramid folder '{cube}' is the cube itself. {own}"),
+            (["-o", self.p("c.zarr", "sst")],
+             f"the pyramid folder '{self.p('c.zarr', 'sst')}' lies inside the cube '{cube}'. {own}"),
+            (["-o", self.tmp],
+             f"the pyramid folder '{self.tmp}' holds the cube '{cube}': a build replaces the "
+             f"folders in it. {own}"),
+            (["-o", self.p("notes")],
+             f"the pyramid folder '{self.p('notes')}' exists and holds 'todo.txt', which is not "
+             "part of a pyramid (it has no .zlevels). Give an empty or new folder with -o, or the "
+             "folder of a pyramid made before"),
+            (["--png", cube], f"--png '{cube}' is the cube '{cube}'. Give the PNG tiles a folder "
+             "of their own"),
+            (["-o", self.p("a.levels"), "--png", self.p("a.levels", "png")],
+             f"--png '{self.p('a.levels', 'png')}' lies inside the pyramid folder "
+             f"'{self.p('a.levels')}'. Give the PNG tiles a folder of their own"),
+            (["--png", self.tmp], f"--png '{self.tmp}' holds the cube '{cube}'. Give the PNG "
+             "tiles a folder of their own"),
+        ]
+        for args, line in cases:
+            with self.subTest(args=args):
+                for dry in ([], ["--dry-run"]):
+                    p = run(dry + ["tiles", cube] + args, check=2)
+                    self.assertEqual(p.stderr.strip().splitlines()[-1],
+                                     "baims tiles: error: " + line)
+                    self.assertEqual(state(self.tmp), before)
+        # a pyramid folder made before (with .zlevels), and an empty one, are taken
+        os.makedirs(self.p("empty.levels"))
+        run(["tiles", cube, "-o", self.p("empty.levels")], check=0)
+        run(["tiles", cube, "-o", self.p("empty.levels")], check=0)
+        # a folder of a pyramid keeps a foreign *.zarr folder in it (a full build replaced every
+        # *.zarr folder, not only its levels N.zarr)
+        shutil.copytree(cube, self.p("empty.levels", "mine.zarr"))
+        mine = state(self.p("empty.levels", "mine.zarr"))
+        run(["tiles", cube, "-o", self.p("empty.levels"), "--agg-methods", "sst=max"], check=0)
+        self.assertEqual(state(self.p("empty.levels", "mine.zarr")), mine)
+
+
 class CubeLock(TempDirTest):
     """tiles holds the cube's writer lock (.baims-lock, as gen, prune and optimise): it is refused
     while another baims process writes the cube, and a gen of the cube is refused while tiles
