@@ -558,6 +558,28 @@ OptimiseResult optimise(const OptimiseRequest& req) {
     std::error_code ec;
     const bool src_object = zarr::is_object_storage_path(cube.string());
     const bool out_object = zarr::is_object_storage_path(req.output.string());
+    if (!req.in_place && !src_object && !out_object) {
+        // A copy into the cube itself would copy its own growing folder (it failed with 'File
+        // name too long' and left the unfinished copy in the cube).
+        const auto real = [](const sfs::path& p) {
+            std::error_code e;
+            auto r = sfs::weakly_canonical(sfs::absolute(p), e);
+            return e ? sfs::absolute(p).lexically_normal() : r;
+        };
+        const sfs::path c = real(cube), o = real(req.output);
+        const auto rel = o.lexically_relative(c);
+        if (!rel.empty() && *rel.begin() != "..") {
+            std::string name = c.filename().string();
+            name = (name.ends_with(".zarr") ? name.substr(0, name.size() - 5) : name) +
+                   ".optimised.zarr";
+            throw UsageError("-o '" + req.output.string() + "' " +
+                                 (rel == "." ? "is the cube '" + cube.string() + "' itself"
+                                             : "lies inside the cube '" + cube.string() + "'"),
+                             "Write the optimised copy beside the cube, e.g. -o '" +
+                                 (c.parent_path() / name).string() +
+                                 "', or use --in-place to rewrite the cube itself");
+        }
+    }
     std::unique_ptr<CubeLock> lock;
     if (req.in_place && !req.dry_run && src_object) {
         zarr::VsiStore s(cube.string());
@@ -644,6 +666,16 @@ OptimiseResult optimise(const OptimiseRequest& req) {
         // syncfs after the last file, .zmetadata included, makes the whole copy durable before
         // the rename publishes it. A kill or crash before the rename leaves only the hidden
         // folder, which a rerun removes.
+        // A failed copy (a full disk, a damaged chunk) removes its unfinished folder.
+        struct RemoveTmp {
+            sfs::path path;
+            ~RemoveTmp() {
+                if (!path.empty()) {
+                    std::error_code e;
+                    sfs::remove_all(path, e);
+                }
+            }
+        } remove_tmp{tmp};
         zarr::FileStore dst(tmp, false);
         for (const auto& name : src.list("")) {
             if (name == ".zmetadata" || name == LOCK_FILE || name == JOURNAL_KEY ||
@@ -671,6 +703,7 @@ OptimiseResult optimise(const OptimiseRequest& req) {
             throw OutputError("cannot rename '" + tmp.string() + "' to '" + out.string() +
                               "': " + std::strerror(errno));
         }
+        remove_tmp.path.clear();
         fs::sync_dir(out.has_parent_path() ? out.parent_path() : sfs::path("."));
         return result;
     }

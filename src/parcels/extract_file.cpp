@@ -393,10 +393,49 @@ std::vector<zonal::Mask> make_masks(const FileExtractRequest& r, const ParcelSet
 
 } // namespace
 
+namespace {
+// The file an input name opens: the name itself, or the quoted file of a GDAL subdataset name
+// (NETCDF:"f.nc":var); empty when neither exists.
+fs::path input_file(const std::string& name) {
+    std::error_code ec;
+    if (fs::exists(name, ec)) {
+        return name;
+    }
+    const auto q0 = name.find('"');
+    const auto q1 = q0 == std::string::npos ? q0 : name.find('"', q0 + 1);
+    if (q1 != std::string::npos && fs::exists(name.substr(q0 + 1, q1 - q0 - 1), ec)) {
+        return name.substr(q0 + 1, q1 - q0 - 1);
+    }
+    return {};
+}
+
+// -o naming an input (the parcels file, a raster): the output would replace it when renamed
+// into place (an extract -o parcels.gpkg replaced the parcels with the statistics, exit 0).
+void check_output_is_not_an_input(const FileExtractRequest& r) {
+    std::error_code ec;
+    if (r.output.empty() || !fs::exists(r.output, ec)) {
+        return;
+    }
+    std::vector<std::pair<std::string, std::string>> inputs{{"--parcels", r.parcels}};
+    for (const auto& raster : r.rasters) {
+        inputs.emplace_back("--raster", raster);
+    }
+    for (const auto& [option, name] : inputs) {
+        const fs::path f = input_file(name);
+        if (!f.empty() && fs::equivalent(f, r.output, ec)) {
+            throw UsageError("-o '" + r.output + "' is the " + option + " input '" + name +
+                                 "': the output would replace it",
+                             "Give the output another name");
+        }
+    }
+}
+} // namespace
+
 FileExtractSummary extract_file(const FileExtractRequest& r) {
     if (r.rasters.empty()) {
         throw UsageError("no --raster given", "Give one or more rasters with --raster FILE");
     }
+    check_output_is_not_an_input(r);
     std::vector<zonal::RasterInfo> infos;
     std::vector<std::vector<int>> bands;
     for (const auto& path : r.rasters) {

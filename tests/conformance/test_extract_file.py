@@ -254,6 +254,26 @@ class ExtractGeoTiffAndJp2(_Compare):
         self.assertFalse(any(n.endswith(".csv") for n in os.listdir(self.tmp)), os.listdir(self.tmp))
 
 
+    def test_output_naming_an_input_is_refused(self):
+        """-o naming the parcels file or a raster would replace it with the statistics when the
+        finished output is renamed into place (before: -o parcels.gpkg did, exit 0): exit 2, one
+        line, both files byte for byte."""
+        before = {f: open(f, "rb").read() for f in (self.gpkg, self.tif)}
+        for option, path, out in (("--parcels", self.gpkg, self.gpkg),
+                                  ("--parcels", self.gpkg, os.path.join(self.tmp, ".", "parcels.gpkg")),
+                                  ("--raster", self.tif, self.tif)):
+            with self.subTest(out=out):
+                p = run(["extract", "--raster", self.tif, "--parcels", self.gpkg, "--id-field",
+                         "code", "-o", out], check=2)
+                self.assertEqual(p.stderr.strip().splitlines()[-1],
+                                 f"baims extract: error: -o '{out}' is the {option} input "
+                                 f"'{path}': the output would replace it. Give the output "
+                                 "another name")
+                for f, data in before.items():
+                    with open(f, "rb") as g:
+                        self.assertEqual(g.read(), data, f)
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["img.tif", "parcels.gpkg"])
+
     def test_full_disk_keeps_the_old_output_and_leaves_nothing(self):
         """The output folder on a full file system (a tmpfs in a private mount namespace made with
         unshare, filled to the last byte): exit 5, one line with the cause (OGR's CSV writer gives

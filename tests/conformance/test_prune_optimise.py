@@ -231,7 +231,8 @@ class OptimiseTests(_Base):
         zarr.consolidate_metadata(copy)
         self.assertEqual(open(os.path.join(out, ".zmetadata"), "rb").read(),
                          open(os.path.join(copy, ".zmetadata"), "rb").read())
-        run(["optimise", out, "-o", out], check=5)
+        run(["optimise", out, "-o", copy], check=5)  # OUT exists
+        run(["optimise", out, "-o", out], check=2)  # OUT is the cube itself
         # in place, then idempotent
         p = run(["--deterministic", "optimise", path, "--in-place", "--chunks", spec], check=0)
         self.assertIn("rewrote", p.stderr)
@@ -466,6 +467,29 @@ class OptimiseFailTests(_Base):
             self.assertEqual(tuple(meta[f"{name}/.zarray"]["chunks"]), a.chunks, name)
         self.assert_same(ref, src, consolidated=True)
         self.finish(src, ref)
+
+    def test_copy_into_the_cube_refused_and_failed_copy_removed(self):
+        """optimise -o inside the cube (or the cube itself) is refused (exit 2; it copied its own
+        growing folder until 'File name too long' and left the copy in the cube); a -o copy that
+        fails removes its unfinished .OUT.baims-tmp folder."""
+        src = make_xarray_cube(self.tmp, ".")
+        before = self.files(src)
+        name = os.path.basename(src)[:-len(".zarr")] + ".optimised.zarr"
+        hint = (f"Write the optimised copy beside the cube, e.g. -o '{os.path.join(self.tmp, name)}'"
+                ", or use --in-place to rewrite the cube itself")
+        for out, what in ((os.path.join(src, "sub"), f"lies inside the cube '{src}'"),
+                          (src, f"is the cube '{src}' itself")):
+            p = run(["optimise", src, "-o", out], check=2)
+            self.assertEqual(p.stderr.strip().splitlines()[-1],
+                             f"baims optimise: error: -o '{out}' {what}. {hint}")
+            self.assertEqual(self.files(src), before)
+        out = os.path.join(self.tmp, "copy.zarr")
+        p = run(["--threads", "1", "optimise", src, "-o", out, "--chunks", self.CHUNKS],
+                env={"BAIMS_TEST_FAIL_AT": "optimise.chunk:2"}, check=70)
+        self.assertFalse(os.path.exists(out))
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, ".copy.zarr.baims-tmp")))
+        run(["optimise", src, "-o", out, "--chunks", self.CHUNKS], check=0)
+        self.assert_same(src, out, consolidated=True)
 
     def test_disk_full(self):
         """A tmpfs too small for the staged copy (in a private mount namespace of the test's shell,
