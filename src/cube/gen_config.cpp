@@ -365,6 +365,18 @@ std::string output_name_problem(const std::string& name, bool projected) {
 void check_output_folder(const std::filesystem::path& out, bool dry_run) {
     namespace sfs = std::filesystem;
     std::error_code ec;
+    // A cube made inside another one (output_path under a folder with .zgroup, e.g. a typo'd
+    // -o c.zarr/new.zarr) would become a group of that cube: refused, for a new and an
+    // existing one.
+    const sfs::path abs = sfs::absolute(out, ec).lexically_normal();
+    for (sfs::path p = (abs.has_filename() ? abs : abs.parent_path()).parent_path();
+         !p.empty() && p != p.root_path(); p = p.parent_path()) {
+        if (sfs::exists(p / ".zgroup", ec)) {
+            throw OutputError("output_path '" + out.string() + "' lies inside the Zarr cube '" +
+                                  p.string() + "'",
+                              "Choose an output_path outside of any cube");
+        }
+    }
     if (sfs::exists(out, ec)) {
         return;
     }

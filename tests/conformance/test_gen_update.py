@@ -637,6 +637,20 @@ class BadInput(TempDirTest):
         run(["gen", "-c", self.cfg, "-o", ref, self.good[1]], check=0)
         np.testing.assert_array_equal(xr.open_zarr(out).v.values, xr.open_zarr(ref).v.values)
 
+    def test_output_inside_a_cube_is_refused(self):
+        """output_path inside another cube (a typo'd -o c.zarr/new.zarr) would make a group of
+        that cube: refused with exit 5 (also in a dry run), the cube as it was."""
+        run(["gen", "-c", self.cfg, self.good[0]], check=0)
+        snap = snapshot(self.p("c.zarr"))
+        for dry in ([], ["--dry-run"]):
+            for inner in ("new.zarr", os.path.join("v", "x")):
+                out = os.path.join(self.p("c.zarr"), inner)
+                p = run(dry + ["gen", "-c", self.cfg, "-o", out, self.good[1]], check=5)
+                self.assertEqual(p.stderr.strip().splitlines()[-1],
+                                 f"baims gen: error: output_path '{out}' lies inside the Zarr cube "
+                                 f"'{self.p('c.zarr')}'. Choose an output_path outside of any cube")
+                self.assertEqual(snapshot(self.p("c.zarr")), snap)
+
     def test_fail_fast_stops_and_writes_nothing(self):
         p = run(["gen", "-c", self.cfg, "--fail-fast", self.good[0], self.text, self.good[1]], check=4)
         self.assertTrue(p.stderr.strip().splitlines()[-1].startswith(f"baims gen: error: input {self.text}: "), p.stderr)
