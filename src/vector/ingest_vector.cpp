@@ -241,6 +241,24 @@ IngestSummary ingest_vector(const IngestVectorRequest& request,
     QualifiedName load_table = target;
     bool new_table = true;
     bool swap = false;
+    if (!exists && request.mode == IngestMode::Append) {
+        // Append creates a missing table (as documented), but a typo in --collection then makes
+        // a second table beside the one meant: say so, with the table of that schema meant.
+        auto r = tx.exec_params(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relkind IN ('r', 'p') AND n.nspname = COALESCE(NULLIF($1, ''),"
+            " current_schema()) ORDER BY 1",
+            target.schema);
+        std::vector<std::string> tables;
+        for (std::size_t i = 0; i < r.size(); ++i) {
+            tables.push_back(r.text(i, 0));
+        }
+        const std::string guess = text::did_you_mean(target.name, tables);
+        log::warn("ingest-vector: --mode append: table " + target.display() +
+                  " does not exist; it is created" +
+                  (guess.empty() ? std::string()
+                                 : " (did you mean " + target.with_name(guess).display() + "?)"));
+    }
     if (exists && request.mode == IngestMode::Append) {
         check_append_target(tx, target, schema, fid_column);
         new_table = false;

@@ -209,8 +209,20 @@ TEST_CASE("reruns: replace twice keeps 100 rows, append adds 100, create refuses
     REQUIRE(ingest({nc_gpkg(), "--collection", plain, "--mode", "replace"}).exit_code == 0);
     REQUIRE(ingest({nc_gpkg(), "--collection", plain, "--mode", "replace"}).exit_code == 0);
     CHECK(rows(c, plain) == 100);
-    REQUIRE(ingest({nc_gpkg(), "--collection", plain, "--mode", "append"}).exit_code == 0);
+    auto appended = ingest({nc_gpkg(), "--collection", plain, "--mode", "append"});
+    REQUIRE(appended.exit_code == 0);
+    CHECK(appended.err.find("does not exist; it is created") == std::string::npos);
     CHECK(rows(c, plain) == 200);
+    // --mode append with a typo in the collection makes a new table (documented) and says so,
+    // with the table meant.
+    std::string typo = db::QualifiedName{schema.name(), "plian"}.quoted();
+    auto made = ingest({nc_gpkg(), "--collection", typo, "--mode", "append"});
+    REQUIRE(made.exit_code == 0);
+    CHECK(made.err.find("warning: ingest-vector: --mode append: table " + typo +
+                        " does not exist; it is created (did you mean " + plain + "?)") !=
+          std::string::npos);
+    CHECK(rows(c, typo) == 100);
+    c.exec("DROP TABLE " + typo);
     CHECK(c.exec("SELECT count(DISTINCT id) FROM " + plain).int64(0, 0) == 200);
 
     auto again = ingest({nc_gpkg(), "--collection", plain});
