@@ -532,6 +532,34 @@ TEST_CASE("rasterize: only parcels in the AOI's extent get masks, with --all-par
         CHECK(far.err.find("145 outside the AOI") != std::string::npos);
         CHECK(count_rows(c, t10) == 0);
     }
+    SECTION("a zone far from the parcels, a CRS or resolution that is not a Sentinel-2 grid: "
+            "refused before anything is written") {
+        // Before: --epsg 32635 rasterised the parcels 20 degrees from the zone (huge masks, slow),
+        // --epsg 4326 and --res 30 made tables no image uses; all with exit 0.
+        const std::string dsn = "--db-config";
+        auto far = run({baims_binary(), "--progress", "never", "rasterize", "box", dsn, cfg,
+                        "--epsg", "32635", "--res", "10"});
+        CHECK(far.exit_code == 2);
+        // (the parcels meeting the AOI's extent taken in that zone: more than the 17 of zone 32,
+        // the extent being distorted there)
+        CHECK(last_line(far.err).starts_with("baims rasterize: error: --epsg 32635: none of the "));
+        CHECK(last_line(far.err).ends_with(
+            " parcels lies within the Sentinel-2 tiles of UTM zone 35N (EPSG:32635, longitude "
+            "24..30). Give the zone of the parcels: AOI 'box' lies in zone 32N, --epsg 32632"));
+        auto geo = run({baims_binary(), "rasterize", "box", dsn, cfg, "--epsg", "4326"});
+        CHECK(geo.exit_code == 2);
+        CHECK(last_line(geo.err) ==
+              "baims rasterize: error: --epsg 4326 is not a WGS 84 UTM zone. Sentinel-2 tiles are "
+              "on EPSG:32601-32660 (north) and EPSG:32701-32760 (south), e.g. --epsg 32632");
+        auto res =
+            run({baims_binary(), "rasterize", "box", dsn, cfg, "--epsg", "32632", "--res", "30"});
+        CHECK(res.exit_code == 2);
+        CHECK(last_line(res.err) == "baims rasterize: error: --res 30 is not a resolution of the "
+                                    "Sentinel-2 grids. Use --res 10, 20 or 60 (metres)");
+        for (const auto& t : {f.mask_sql(32635, 10), f.mask_sql(4326, 10), f.mask_sql(32632, 30)})
+            CHECK(c.exec_params("SELECT to_regclass($1) IS NULL", t).text(0, 0) == "t");
+        CHECK(count_rows(c, t10) == 17);
+    }
     SECTION("an unknown AOI with --epsg: exit 4") {
         auto e =
             run({baims_binary(), "rasterize", "nowhere", "--db-config", cfg, "--epsg", "32632"});
