@@ -426,7 +426,8 @@ class OptimiseFailTests(_Base):
             for n in names:
                 if n != ".baims-lock":
                     f = os.path.join(d, n)
-                    out[os.path.relpath(f, path)] = open(f, "rb").read()
+                    with open(f, "rb") as g:
+                        out[os.path.relpath(f, path)] = g.read()
         return out
 
     def finish(self, path, ref):
