@@ -11,8 +11,8 @@ const std::vector<FeatureInfo>& unavailable_features() {
          "remove output_writer_params.chunksizes (the cube keeps its own) or write to another "
          "output_path"},
         {Feature::TimeChunks, "extending a cube whose time chunks are not 1",
-         "Write the cube again with time chunks of 1 (for example with xarray) or write to "
-         "another output_path"},
+         "Rechunk the cube first with 'baims optimise CUBE --in-place --chunks time=1', or write "
+         "to another output_path"},
         {Feature::VirtualOutput, "GDAL virtual paths other than /vsis3/ as output_path",
          "Write to a local path and copy the cube"},
     };

@@ -651,6 +651,29 @@ class BadInput(TempDirTest):
                                  f"'{self.p('c.zarr')}'. Choose an output_path outside of any cube")
                 self.assertEqual(snapshot(self.p("c.zarr")), snap)
 
+    def test_time_chunks_above_one_name_the_rechunk(self):
+        """A cube rechunked along time (optimise --chunks time=2) cannot be extended: the line
+        gives the command that makes it extendable again, which then works (the values equal a
+        cube made in one run)."""
+        cube = self.p("c.zarr")
+        third = self.p("good2.nc")
+        write_cf(third, LAT, LON, field(2)[None], [T0 + dt.timedelta(days=2)])
+        run(["gen", "-c", self.cfg] + self.good, check=0)
+        run(["optimise", cube, "--in-place", "--chunks", "time=2"], check=0)
+        snap = snapshot(cube)
+        p = run(["gen", "-c", self.cfg] + self.good + [third], check=4)
+        self.assertEqual(p.stderr.strip().splitlines()[-1],
+                         f"baims gen: error: cube '{cube}': variable 'v' has time chunks of 2; "
+                         "extending a cube whose time chunks are not 1 is not available in this "
+                         f"version. Rechunk the cube first with 'baims optimise CUBE --in-place "
+                         "--chunks time=1', or write to another output_path")
+        self.assertEqual(snapshot(cube), snap)
+        run(["optimise", cube, "--in-place", "--chunks", "time=1"], check=0)
+        run(["gen", "-c", self.cfg] + self.good + [third], check=0)
+        ref = self.p("ref.zarr")
+        run(["gen", "-c", self.cfg, "-o", ref] + self.good + [third], check=0)
+        np.testing.assert_array_equal(xr.open_zarr(cube).v.values, xr.open_zarr(ref).v.values)
+
     def test_fail_fast_stops_and_writes_nothing(self):
         p = run(["gen", "-c", self.cfg, "--fail-fast", self.good[0], self.text, self.good[1]], check=4)
         self.assertTrue(p.stderr.strip().splitlines()[-1].startswith(f"baims gen: error: input {self.text}: "), p.stderr)
