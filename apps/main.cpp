@@ -176,9 +176,10 @@ int main(int argc, char** argv) {
     auto report = [&](const std::string& what, const std::string& hint) {
         std::string line = format_error_line(selected->name, log::redact(what), hint);
         if (lo.format == log::Format::Json) {
-            log::error(line);
+            log::error_object(line); // stderr then holds JSON objects only
+        } else {
+            std::cerr << line << std::endl;
         }
-        std::cerr << line << std::endl;
     };
     // GDAL's messages go to the log (debug) or into baims's own error line, never to stderr on
     // their own, for every command.

@@ -67,6 +67,16 @@ void setup(const Options& options) {
     spdlog::set_default_logger(logger);
 }
 
+void error_object(const std::string& line) {
+    auto logger = spdlog::default_logger();
+    const auto level = logger->level();
+    if (level > spdlog::level::err) {
+        logger->set_level(spdlog::level::err);
+    }
+    logger->error(line);
+    logger->set_level(level);
+}
+
 std::string redact(const std::string& s) {
     static const std::regex dsn_pw(R"re((password\s*=\s*)('[^']*'|\S+))re", std::regex::icase);
     static const std::regex json_pw(R"re(("(?:dbpasswd|password)"\s*:\s*)"(?:[^"\\]|\\.)*")re",

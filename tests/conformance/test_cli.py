@@ -100,13 +100,23 @@ class Cli(TempDirTest):
         with open(cfg, "w") as f:
             f.write("output_region: [0, 0, 1, 1]\noutput_size: [2, 2]\noutput_path: " + self.p("c.zarr") + "\n")
         p = run(["--log-format", "json", "gen", "-c", cfg, self.p("missing.nc")], check=4)
-        lines = [l for l in p.stderr.splitlines() if l.startswith("{")]
+        # every line is a JSON object, the error line too (before, it also came as plain text,
+        # which a log collector that parses JSON could not take)
+        lines = p.stderr.splitlines()
+        self.assertTrue(all(l.startswith("{") for l in lines), p.stderr)
         self.assertGreaterEqual(len(lines), 2)
         objs = [json.loads(l) for l in lines]
         self.assertTrue(all({"time", "level", "msg"} <= set(o) for o in objs))
         self.assertTrue(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", objs[0]["time"]))
         self.assertEqual(objs[-1]["level"], "error")
         self.assertTrue(objs[-1]["msg"].startswith("baims gen: error: none of the 1 inputs could be read"))
+        # with --log-level off the error line is still there, the only line
+        p = run(["--log-format", "json", "--log-level", "off", "gen", "-c", cfg,
+                 self.p("missing.nc")], check=4)
+        lines = p.stderr.splitlines()
+        self.assertEqual(len(lines), 1, p.stderr)
+        self.assertEqual(json.loads(lines[0])["level"], "error")
+        self.assertTrue(json.loads(lines[0])["msg"].startswith("baims gen: error: none of the 1"))
 
 
 if __name__ == "__main__":

@@ -28,4 +28,9 @@ void info(const std::string& message);
 void warn(const std::string& message);
 void error(const std::string& message);
 
+// The command's closing error line with JSON logs: one JSON object at level error, written at
+// every --log-level (off included), so that stderr holds JSON objects only and the error is never
+// lost. (With text logs the caller prints the plain line itself.)
+void error_object(const std::string& line);
+
 } // namespace baims::log
