@@ -674,6 +674,16 @@ class BadInput(TempDirTest):
         run(["gen", "-c", self.cfg, "-o", ref] + self.good + [third], check=0)
         np.testing.assert_array_equal(xr.open_zarr(cube).v.values, xr.open_zarr(ref).v.values)
 
+    def test_a_folder_as_input_names_the_glob(self):
+        folder = self.p("day")
+        os.makedirs(folder)
+        shutil.copy(self.good[0], folder)
+        p = run(["gen", "-c", self.cfg, folder + "/"], check=4)
+        self.assertIn(f"error: skipping input: cannot read '{folder}/': is a directory, not a "
+                      f"NetCDF file. Give the path of a .nc file, or the files in it with a glob: "
+                      f"'{folder}/*.nc'", p.stderr)
+        run(["gen", "-c", self.cfg, folder + "/*.nc"], check=0)  # the glob it names works
+
     def test_fail_fast_stops_and_writes_nothing(self):
         p = run(["gen", "-c", self.cfg, "--fail-fast", self.good[0], self.text, self.good[1]], check=4)
         self.assertTrue(p.stderr.strip().splitlines()[-1].startswith(f"baims gen: error: input {self.text}: "), p.stderr)

@@ -70,8 +70,13 @@ File File::open(const std::filesystem::path& path) {
         throw InputError(prefix(path) + ": no such file", "Check the input path");
     }
     if (std::filesystem::is_directory(path, ec)) {
+        std::string dir = path.string();
+        while (dir.size() > 1 && dir.back() == '/') {
+            dir.pop_back();
+        }
         throw InputError(prefix(path) + ": is a directory, not a NetCDF file",
-                         "Give the path of a .nc file");
+                         "Give the path of a .nc file, or the files in it with a glob: '" + dir +
+                             "/*.nc'");
     }
     int id = -1;
     const int status = nc_open(path.c_str(), NC_NOWRITE, &id);
