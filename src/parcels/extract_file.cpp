@@ -2,6 +2,7 @@
 
 #include "baims/core/error.hpp"
 #include "baims/core/log.hpp"
+#include "baims/core/text.hpp"
 #include "baims/io/gdal.hpp"
 #include "baims/parcels/extract.hpp"
 #include "baims/zonal/mask.hpp"
@@ -54,8 +55,14 @@ ParcelSet read_parcels(const FileExtractRequest& r) {
     if (!r.layer.empty()) {
         layer = ds->GetLayerByName(r.layer.c_str());
         if (!layer) {
-            throw InputError("parcels '" + r.parcels + "' have no layer '" + r.layer + "'",
-                             "List the layers with ogrinfo");
+            std::vector<std::string> names;
+            for (int i = 0; i < ds->GetLayerCount(); ++i) {
+                names.emplace_back(ds->GetLayer(i)->GetName());
+            }
+            const std::string guess = text::did_you_mean(r.layer, names);
+            throw UsageError("parcels '" + r.parcels + "' have no layer '" + r.layer + "'" +
+                                 (guess.empty() ? "" : " (did you mean '" + guess + "'?)"),
+                             "Layers: " + text::join(names, ", "));
         }
     } else {
         if (ds->GetLayerCount() < 1) {
@@ -73,8 +80,15 @@ ParcelSet read_parcels(const FileExtractRequest& r) {
     if (!r.id_field.empty()) {
         id_index = layer->GetLayerDefn()->GetFieldIndex(r.id_field.c_str());
         if (id_index < 0) {
-            throw UsageError("parcels '" + r.parcels + "' have no field '" + r.id_field + "'",
-                             "List the fields with ogrinfo -so");
+            std::vector<std::string> names;
+            const OGRFeatureDefn* defn = layer->GetLayerDefn();
+            for (int i = 0; i < defn->GetFieldCount(); ++i) {
+                names.emplace_back(defn->GetFieldDefn(i)->GetNameRef());
+            }
+            const std::string guess = text::did_you_mean(r.id_field, names);
+            throw UsageError("parcels '" + r.parcels + "' have no field '" + r.id_field + "'" +
+                                 (guess.empty() ? "" : " (did you mean '" + guess + "'?)"),
+                             "Fields: " + text::join(names, ", "));
         }
         set.id_name = r.id_field;
         OGRFieldType t = layer->GetLayerDefn()->GetFieldDefn(id_index)->GetType();
@@ -173,26 +187,41 @@ std::vector<int> resolve_bands(const zonal::RasterInfo& info,
     return out;
 }
 
+// The OGR driver of the output: --format, else from the extension (CSV, GPKG, GeoJSON: the
+// formats tested). Another extension is refused: OGR's CSV driver took any other name as a
+// folder of CSV files (-o sigs.xlsx made a folder 'sigs.xlsx' holding 'sigs.csv'), and .fgb
+// (FlatGeobuf) wrote none of the rows (it keeps no table without geometry), both with exit 0.
 std::string driver_for(const FileExtractRequest& r) {
     if (!r.format.empty()) {
         return r.format;
     }
-    std::string ext = fs::path(r.output).extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
-    if (ext == ".gpkg") {
-        return "GPKG";
-    }
-    if (ext == ".json" || ext == ".geojson") {
-        return "GeoJSON";
-    }
-    if (ext == ".fgb") {
-        return "FlatGeobuf";
-    }
     if (r.output.rfind("PG:", 0) == 0) {
         return "PostgreSQL";
     }
-    return "CSV";
+    std::string ext = fs::path(r.output).extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    static const std::vector<std::pair<std::string, std::string>> by_ext = {
+        {"", "CSV"},       {".csv", "CSV"},      {".txt", "CSV"},
+        {".gpkg", "GPKG"}, {".json", "GeoJSON"}, {".geojson", "GeoJSON"}};
+    for (const auto& [e, driver] : by_ext) {
+        if (ext == e) {
+            return driver;
+        }
+    }
+    throw UsageError("-o '" + r.output + "': baims does not write '" + ext + "' files",
+                     "Use .csv, .gpkg or .geojson, or give another OGR driver with --format");
+}
+
+// The driver that writes the output; a UsageError when it is not one that can create.
+GDALDriver* output_driver(const std::string& driver_name) {
+    io::gdal::register_drivers();
+    GDALDriver* driver = GetGDALDriverManager()->GetDriverByName(driver_name.c_str());
+    if (!driver || !driver->GetMetadataItem(GDAL_DCAP_CREATE)) {
+        throw UsageError("--format '" + driver_name + "' is not an OGR driver that can create",
+                         "Use CSV, GPKG, GeoJSON or another OGR vector driver (ogrinfo --formats)");
+    }
+    return driver;
 }
 
 struct OutputRow {
@@ -224,18 +253,16 @@ std::string write_reason(const io::gdal::ErrorScope& errors, int err, const fs::
 void write_rows(const FileExtractRequest& r, const ParcelSet& set,
                 const std::vector<OutputRow>& rows) {
     const std::string driver_name = driver_for(r);
-    io::gdal::register_drivers();
-    GDALDriver* driver = GetGDALDriverManager()->GetDriverByName(driver_name.c_str());
-    if (!driver || !driver->GetMetadataItem(GDAL_DCAP_CREATE)) {
-        throw UsageError("--format '" + driver_name + "' is not an OGR driver that can create",
-                         "Use CSV, GPKG, GeoJSON or another OGR vector driver (ogrinfo --formats)");
-    }
+    GDALDriver* driver = output_driver(driver_name);
     const bool is_file = driver_name != "PostgreSQL" && r.output.rfind("/vsi", 0) != 0;
     fs::path target(r.output);
     fs::path temp = target;
     if (is_file) {
-        temp = target.parent_path() / ("." + target.filename().string() + ".tmp" +
-                                       std::to_string(::getpid()) + target.extension().string());
+        // (a CSV temporary ends in .csv whatever the output's name: OGR's CSV driver makes a
+        // folder of any other name)
+        temp = target.parent_path() /
+               ("." + target.filename().string() + ".tmp" + std::to_string(::getpid()) +
+                (driver_name == "CSV" ? std::string(".csv") : target.extension().string()));
         std::error_code ec;
         fs::remove_all(temp, ec);
     }
@@ -340,6 +367,24 @@ void write_rows(const FileExtractRequest& r, const ParcelSet& set,
                               "Check the free space and the output format");
         }
     }
+    if (is_file && driver_name != "CSV" && driver_name != "GPKG" && driver_name != "GeoJSON") {
+        // Another driver (--format) is read back before the output is published: some keep no
+        // table without geometry (FlatGeobuf, SQLite here: the run ended with exit 0 and an
+        // output without its rows).
+        io::gdal::ErrorScope errors;
+        GDALDatasetUniquePtr back(
+            GDALDataset::Open(temp.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
+        OGRLayer* layer = back ? back->GetLayerByName(layer_name.c_str()) : nullptr;
+        const GIntBig n = layer ? layer->GetFeatureCount(TRUE) : -1;
+        if (n != static_cast<GIntBig>(rows.size())) {
+            throw OutputError(
+                "--format " + driver_name + " did not keep the rows: reading '" + r.output +
+                    "' back gives " +
+                    (n < 0 ? std::string("no layer '" + layer_name + "'")
+                           : std::to_string(n) + " of " + std::to_string(rows.size()) + " rows"),
+                "Use CSV, GPKG or GeoJSON");
+        }
+    }
     if (is_file) {
         std::error_code ec;
         fs::rename(temp, target, ec);
@@ -436,6 +481,9 @@ FileExtractSummary extract_file(const FileExtractRequest& r) {
         throw UsageError("no --raster given", "Give one or more rasters with --raster FILE");
     }
     check_output_is_not_an_input(r);
+    if (!r.output.empty()) {
+        output_driver(driver_for(r)); // before the work: an output it cannot write is refused
+    }
     std::vector<zonal::RasterInfo> infos;
     std::vector<std::vector<int>> bands;
     for (const auto& path : r.rasters) {

@@ -254,6 +254,43 @@ class ExtractGeoTiffAndJp2(_Compare):
         self.assertFalse(any(n.endswith(".csv") for n in os.listdir(self.tmp)), os.listdir(self.tmp))
 
 
+    def test_output_formats_and_name_typos(self):
+        """-o with an extension baims does not write is refused before the work (exit 2; .xlsx made a
+        folder of CSV files, .fgb an output without rows, both exit 0); a --format driver that
+        drops the rows is caught when the output is read back (exit 5, nothing published); a name
+        without extension is a CSV file (it was a folder); typos in --id-field and --layer get
+        the name meant and the names there, a band number out of range exit 2 (as a band name)."""
+        def last(args, code):
+            return run(["extract", "--raster", self.tif, "--parcels", self.gpkg] + args,
+                       check=code).stderr.strip().splitlines()[-1]
+        for ext in ("xlsx", "fgb"):
+            out = self.p(f"sigs.{ext}")
+            self.assertEqual(last(["-o", out], 2),
+                             f"baims extract: error: -o '{out}': baims does not write '.{ext}' "
+                             "files. Use .csv, .gpkg or .geojson, or give another OGR driver with "
+                             "--format")
+        out = self.p("sigs.fgb")
+        rows = len(self.expected(self.values, ["B02", "B03", "B04"]))  # numpy's count of rows
+        self.assertEqual(last(["-o", out, "--format", "FlatGeobuf"], 5),
+                         f"baims extract: error: --format FlatGeobuf did not keep the rows: "
+                         f"reading '{out}' back gives 0 of {rows} rows. Use CSV, GPKG or GeoJSON")
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["img.tif", "parcels.gpkg"])
+        run(["extract", "--raster", self.tif, "--parcels", self.gpkg, "--id-field", "code", "-o",
+             self.p("plain")], check=0)
+        run(["extract", "--raster", self.tif, "--parcels", self.gpkg, "--id-field", "code", "-o",
+             self.p("plain.csv")], check=0)
+        self.assertTrue(os.path.isfile(self.p("plain")))
+        self.assertEqual(read_csv(self.p("plain")), read_csv(self.p("plain.csv")))
+        self.assertEqual(last(["--id-field", "cdoe", "-o", self.p("x.csv")], 2),
+                         f"baims extract: error: parcels '{self.gpkg}' have no field 'cdoe' (did "
+                         "you mean 'code'?). Fields: code")
+        self.assertEqual(last(["--layer", "parcel", "-o", self.p("x.csv")], 2),
+                         f"baims extract: error: parcels '{self.gpkg}' have no layer 'parcel' (did "
+                         "you mean 'parcels'?). Layers: parcels")
+        self.assertEqual(last(["--bands", "4", "-o", self.p("x.csv")], 2),
+                         f"baims extract: error: raster '{self.tif}' has no band 4 (it has 3). "
+                         "Choose bands 1 to 3")
+
     def test_output_naming_an_input_is_refused(self):
         """-o naming the parcels file or a raster would replace it with the statistics when the
         finished output is renamed into place (before: -o parcels.gpkg did, exit 0): exit 2, one
