@@ -170,7 +170,13 @@ std::vector<int> resolve_bands(const zonal::RasterInfo& info,
         bool digits = !b.empty() &&
                       std::all_of(b.begin(), b.end(), [](char c) { return c >= '0' && c <= '9'; });
         if (digits) {
-            out.push_back(std::stoi(b));
+            const int n = b.size() <= 6 ? std::stoi(b) : 0;
+            if (n < 1 || n > info.band_count) {
+                throw UsageError("raster '" + info.path + "' has no band " + b + " (it has " +
+                                     std::to_string(info.band_count) + ")",
+                                 "Choose bands 1 to " + std::to_string(info.band_count));
+            }
+            out.push_back(n);
             continue;
         }
         auto it = std::find(info.band_names.begin(), info.band_names.end(), b);

@@ -458,7 +458,7 @@ ZonalResult zonal_statistics(const RasterInfo& raster, std::span<const Mask> mas
     }
     for (int b : bands) {
         if (b < 1 || b > raster.band_count) {
-            throw UsageError("raster '" + raster.path + "' has no band " + std::to_string(b) +
+            throw InputError("raster '" + raster.path + "' has no band " + std::to_string(b) +
                                  " (it has " + std::to_string(raster.band_count) + ")",
                              "Choose bands 1 to " + std::to_string(raster.band_count));
         }
