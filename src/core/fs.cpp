@@ -183,6 +183,18 @@ void sync_dir(const std::filesystem::path& dir) {
     }
 }
 
+std::filesystem::path resolved(const std::filesystem::path& p) {
+    std::error_code ec;
+    const auto abs = std::filesystem::absolute(p, ec);
+    auto r = std::filesystem::weakly_canonical(abs, ec);
+    return ec ? abs.lexically_normal() : r;
+}
+
+bool within(const std::filesystem::path& inner, const std::filesystem::path& outer) {
+    const auto rel = resolved(inner).lexically_relative(resolved(outer));
+    return !rel.empty() && *rel.begin() != "..";
+}
+
 void sync_filesystem(const std::filesystem::path& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {

@@ -561,20 +561,15 @@ OptimiseResult optimise(const OptimiseRequest& req) {
     if (!req.in_place && !src_object && !out_object) {
         // A copy into the cube itself would copy its own growing folder (it failed with 'File
         // name too long' and left the unfinished copy in the cube).
-        const auto real = [](const sfs::path& p) {
-            std::error_code e;
-            auto r = sfs::weakly_canonical(sfs::absolute(p), e);
-            return e ? sfs::absolute(p).lexically_normal() : r;
-        };
-        const sfs::path c = real(cube), o = real(req.output);
-        const auto rel = o.lexically_relative(c);
-        if (!rel.empty() && *rel.begin() != "..") {
+        const sfs::path c = fs::resolved(cube);
+        if (fs::within(req.output, cube)) {
             std::string name = c.filename().string();
             name = (name.ends_with(".zarr") ? name.substr(0, name.size() - 5) : name) +
                    ".optimised.zarr";
             throw UsageError("-o '" + req.output.string() + "' " +
-                                 (rel == "." ? "is the cube '" + cube.string() + "' itself"
-                                             : "lies inside the cube '" + cube.string() + "'"),
+                                 (fs::resolved(req.output) == c
+                                      ? "is the cube '" + cube.string() + "' itself"
+                                      : "lies inside the cube '" + cube.string() + "'"),
                              "Write the optimised copy beside the cube, e.g. -o '" +
                                  (c.parent_path() / name).string() +
                                  "', or use --in-place to rewrite the cube itself");

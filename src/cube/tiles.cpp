@@ -1778,27 +1778,6 @@ bool is_level_name(const std::string& name) {
            (name.substr(dot) == ".zarr" || name.substr(dot) == ".link");
 }
 
-// `p` absolute and normal, with the symbolic links of its existing part resolved.
-sfs::path resolved(const sfs::path& p) {
-    std::error_code ec;
-    auto r = sfs::weakly_canonical(sfs::absolute(p), ec);
-    return ec ? sfs::absolute(p).lexically_normal() : r;
-}
-
-// Whether `inner` is `outer` or lies inside it (both resolved()).
-bool within(const sfs::path& inner, const sfs::path& outer) {
-    auto i = inner.begin();
-    for (auto o = outer.begin(); o != outer.end(); ++o, ++i) {
-        if (o->empty()) {
-            continue; // a trailing separator
-        }
-        if (i == inner.end() || *i != *o) {
-            return false;
-        }
-    }
-    return true;
-}
-
 // The pyramid folder (and the --png folder) must be folders of their own: a full build replaces
 // a pyramid folder's level folders (N.zarr) and its metadata, and -o naming the cube, a folder
 // inside it or a folder that holds it was a way to lose the cube (`tiles data/c.zarr -o data`
@@ -1809,30 +1788,30 @@ bool within(const sfs::path& inner, const sfs::path& outer) {
 // or baims' own).
 void check_output_folders(const std::string& cube, const std::string& out_dir,
                           const std::string* png_dir) {
-    const sfs::path c = resolved(cube), o = resolved(out_dir);
+    const sfs::path c = fs::resolved(cube), o = fs::resolved(out_dir);
     const auto refuse = [](const std::string& what, const std::string& hint) {
         throw UsageError(what, hint);
     };
     const std::string own = "Give a folder of its own, e.g. '" + default_output(cube) + "'";
-    if (within(o, c)) {
+    if (fs::within(o, c)) {
         refuse("the pyramid folder '" + out_dir + "' " +
                    (o == c ? "is the cube itself" : "lies inside the cube '" + cube + "'"),
                own);
     }
-    if (within(c, o)) {
+    if (fs::within(c, o)) {
         refuse("the pyramid folder '" + out_dir + "' holds the cube '" + cube +
                    "': a build replaces the folders in it",
                own);
     }
     if (png_dir) {
-        const sfs::path p = resolved(*png_dir);
+        const sfs::path p = fs::resolved(*png_dir);
         for (const auto& [other, name] : {std::pair{c, "the cube '" + cube + "'"},
                                           std::pair{o, "the pyramid folder '" + out_dir + "'"}}) {
-            if (within(p, other) || within(other, p)) {
+            if (fs::within(p, other) || fs::within(other, p)) {
                 refuse("--png '" + *png_dir + "' " +
-                           (p == other         ? "is " + name
-                            : within(p, other) ? "lies inside " + name
-                                               : "holds " + name),
+                           (p == other             ? "is " + name
+                            : fs::within(p, other) ? "lies inside " + name
+                                                   : "holds " + name),
                        "Give the PNG tiles a folder of their own");
             }
         }

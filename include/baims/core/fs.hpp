@@ -36,6 +36,14 @@ void sync_dir(const std::filesystem::path& dir);
 // batch of un-synced writes durable before a commit point.
 void sync_filesystem(const std::filesystem::path& path);
 
+// `p` absolute and normal, with the symbolic links of its existing part resolved (a path that
+// does not exist yet keeps its last parts as written).
+std::filesystem::path resolved(const std::filesystem::path& p);
+
+// Whether `inner` is `outer` or lies inside it, after resolved() of both: for outputs that must
+// not be an input, lie inside it or hold it.
+bool within(const std::filesystem::path& inner, const std::filesystem::path& outer);
+
 // An exclusive advisory lock (flock) on a lock file; released on destruction or process death
 // (kill -9 included). Throws OutputError naming the holder's pid if another process holds it.
 class FileLock {
