@@ -40,6 +40,15 @@ struct ParcelSet {
     std::vector<Parcel> parcels;
 };
 
+// "<what> 'name' (did you mean 'x'?). <list>: a, b, c" as a UsageError.
+[[noreturn]] void no_such(const std::string& what, const std::string& name,
+                          const std::vector<std::string>& names, const std::string& list) {
+    const std::string guess = text::did_you_mean(name, names);
+    throw UsageError(what + " '" + name + "'" +
+                         (guess.empty() ? "" : " (did you mean '" + guess + "'?)"),
+                     list + ": " + text::join(names, ", "));
+}
+
 ParcelSet read_parcels(const FileExtractRequest& r) {
     io::gdal::register_drivers();
     io::gdal::ErrorScope errors;
@@ -59,10 +68,7 @@ ParcelSet read_parcels(const FileExtractRequest& r) {
             for (int i = 0; i < ds->GetLayerCount(); ++i) {
                 names.emplace_back(ds->GetLayer(i)->GetName());
             }
-            const std::string guess = text::did_you_mean(r.layer, names);
-            throw UsageError("parcels '" + r.parcels + "' have no layer '" + r.layer + "'" +
-                                 (guess.empty() ? "" : " (did you mean '" + guess + "'?)"),
-                             "Layers: " + text::join(names, ", "));
+            no_such("parcels '" + r.parcels + "' have no layer", r.layer, names, "Layers");
         }
     } else {
         if (ds->GetLayerCount() < 1) {
@@ -85,10 +91,7 @@ ParcelSet read_parcels(const FileExtractRequest& r) {
             for (int i = 0; i < defn->GetFieldCount(); ++i) {
                 names.emplace_back(defn->GetFieldDefn(i)->GetNameRef());
             }
-            const std::string guess = text::did_you_mean(r.id_field, names);
-            throw UsageError("parcels '" + r.parcels + "' have no field '" + r.id_field + "'" +
-                                 (guess.empty() ? "" : " (did you mean '" + guess + "'?)"),
-                             "Fields: " + text::join(names, ", "));
+            no_such("parcels '" + r.parcels + "' have no field", r.id_field, names, "Fields");
         }
         set.id_name = r.id_field;
         OGRFieldType t = layer->GetLayerDefn()->GetFieldDefn(id_index)->GetType();

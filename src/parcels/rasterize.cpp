@@ -333,17 +333,25 @@ OGREnvelope aoi_extent(const AoiGeometry& aoi, int epsg) {
     return e;
 }
 
-bool meets(const zonal::MultiPolygon& g, const OGREnvelope& e) {
-    double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+// The bounding box of g's vertices (MinX > MaxX when it has none).
+OGREnvelope bounds(const zonal::MultiPolygon& g) {
+    OGREnvelope b;
+    b.MinX = b.MinY = INFINITY;
+    b.MaxX = b.MaxY = -INFINITY;
     for (const auto& p : g)
         for (const auto& r : p.rings)
             for (std::size_t i = 0; i < r.x.size(); ++i) {
-                x0 = std::min(x0, r.x[i]);
-                x1 = std::max(x1, r.x[i]);
-                y0 = std::min(y0, r.y[i]);
-                y1 = std::max(y1, r.y[i]);
+                b.MinX = std::min(b.MinX, r.x[i]);
+                b.MaxX = std::max(b.MaxX, r.x[i]);
+                b.MinY = std::min(b.MinY, r.y[i]);
+                b.MaxY = std::max(b.MaxY, r.y[i]);
             }
-    return x0 <= e.MaxX && x1 >= e.MinX && y0 <= e.MaxY && y1 >= e.MinY;
+    return b;
+}
+
+bool meets(const zonal::MultiPolygon& g, const OGREnvelope& e) {
+    const OGREnvelope b = bounds(g);
+    return b.MinX <= e.MaxX && b.MaxX >= e.MinX && b.MinY <= e.MaxY && b.MaxY >= e.MinY;
 }
 
 std::vector<int> derive_epsg(db::Connection& conn, const RasterizeRequest& request,
@@ -684,22 +692,12 @@ void check_zone(const std::vector<Parcel>& parcels, int epsg, const AoiGeometry*
                 const std::string& aoi_name) {
     const bool north = epsg < 32700;
     std::size_t outside = 0;
-    double x0 = INFINITY, x1 = -INFINITY;
     for (const auto& p : parcels) {
-        double px0 = INFINITY, px1 = -INFINITY, py0 = INFINITY, py1 = -INFINITY;
-        for (const auto& poly : p.geometry)
-            for (const auto& r : poly.rings)
-                for (std::size_t i = 0; i < r.x.size(); ++i) {
-                    px0 = std::min(px0, r.x[i]);
-                    px1 = std::max(px1, r.x[i]);
-                    py0 = std::min(py0, r.y[i]);
-                    py1 = std::max(py1, r.y[i]);
-                }
-        if (!(px0 <= px1))
+        const OGREnvelope b = bounds(p.geometry);
+        if (!(b.MinX <= b.MaxX))
             continue; // no vertex (an empty geometry: counted elsewhere)
-        x0 = std::min(x0, px0);
-        x1 = std::max(x1, px1);
-        const bool off = px1 < -200000 || px0 > 1200000 || (north ? py1 < -500000 : py0 > 10500000);
+        const bool off =
+            b.MaxX < -200000 || b.MinX > 1200000 || (north ? b.MaxY < -500000 : b.MinY > 10500000);
         outside += off ? 1 : 0;
     }
     if (outside == 0)
