@@ -128,6 +128,11 @@ int run_file_mode(const ExtractOptions& o, const GlobalOptions& g) {
     log::info("extract: " + std::to_string(s.parcels) + " parcels, " +
               std::to_string(s.empty_parcels) + " without a valid pixel, " +
               std::to_string(s.rows) + " rows" + (g.dry_run ? " (dry run, nothing written)" : ""));
+    if (!g.dry_run && s.parcels > 0 && s.empty_parcels == s.parcels) {
+        log::warn("extract: none of the " + std::to_string(s.parcels) +
+                  " parcels has a valid pixel in the rasters: the output has no rows. Check "
+                  "that they overlap (the CRS of the parcels and the rasters, --bands, nodata)");
+    }
     return 0;
 }
 

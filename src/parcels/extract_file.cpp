@@ -100,6 +100,12 @@ ParcelSet read_parcels(const FileExtractRequest& r) {
     if (const OGRSpatialReference* srs = layer->GetSpatialRef()) {
         set.srs.reset(srs->Clone());
         set.srs->SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+    } else {
+        // (a shapefile without its .prj: its coordinates are taken as they are, in each
+        // raster's CRS; said, since parcels in degrees over a raster in metres give no rows)
+        log::warn("extract: parcels '" + r.parcels +
+                  "' have no CRS (a shapefile without its .prj?): their coordinates are taken "
+                  "in the CRS of each raster");
     }
     layer->ResetReading();
     for (auto& f : *layer) {

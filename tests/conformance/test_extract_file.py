@@ -291,6 +291,27 @@ class ExtractGeoTiffAndJp2(_Compare):
                          f"baims extract: error: raster '{self.tif}' has no band 4 (it has 3). "
                          "Choose bands 1 to 3")
 
+    def test_parcels_without_crs_are_said(self):
+        """Parcels without a CRS (a shapefile whose .prj is missing) are taken in the raster's
+        CRS: said in a warning; parcels in degrees over this raster in metres then meet no pixel,
+        and a second warning says the output has no rows (before: '0 rows', exit 0, nothing
+        else)."""
+        shp = self.p("parcels.shp")
+        gdal.VectorTranslate(shp, self.gpkg, format="ESRI Shapefile", dstSRS="EPSG:4326")
+        os.remove(self.p("parcels.prj"))
+        out = self.p("none.csv")
+        p = run(["extract", "--raster", self.tif, "--parcels", shp, "-o", out], check=0)
+        warn = [l.split("warning: ", 1)[1] for l in p.stderr.splitlines() if "warning:" in l]
+        self.assertEqual(warn, [
+            f"extract: parcels '{shp}' have no CRS (a shapefile without its .prj?): their "
+            "coordinates are taken in the CRS of each raster",
+            f"extract: none of the {len(self.items)} parcels has a valid pixel in the rasters: the "
+            "output has no rows. Check that they overlap (the CRS of the parcels and the rasters, "
+            "--bands, nodata)"])
+        self.assertEqual(read_csv(out), [])
+        p = run(["extract", "--raster", self.tif, "--parcels", self.gpkg, "-o", out], check=0)
+        self.assertNotIn("warning:", p.stderr)
+
     def test_output_naming_an_input_is_refused(self):
         """-o naming the parcels file or a raster would replace it with the statistics when the
         finished output is renamed into place (before: -o parcels.gpkg did, exit 0): exit 2, one
