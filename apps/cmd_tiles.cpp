@@ -30,7 +30,8 @@ size_t parse_size(const std::string& s) {
         }
     } catch (const std::exception&) {
     }
-    throw UsageError("--tile-size '" + s + "' is not a positive integer", "e.g. --tile-size 512");
+    throw UsageError("--tile-size '" + s + "' is not a positive integer",
+                     "Give W or W,H in pixels, e.g. --tile-size 512 or --tile-size 512,256");
 }
 
 int run_tiles(const TilesOptions& o, const GlobalOptions& g) {
@@ -58,7 +59,9 @@ int run_tiles(const TilesOptions& o, const GlobalOptions& g) {
         }
     }
     if (o.level0 != "link" && o.level0 != "copy") {
-        throw UsageError("--level0 '" + o.level0 + "' is not link or copy");
+        throw UsageError(
+            "--level0 '" + o.level0 + "' is not link or copy",
+            "Use --level0 link (a 0.link to the cube) or --level0 copy (a 0.zarr copy)");
     }
     req.link = o.level0 == "link";
     req.update = o.update;

@@ -717,6 +717,14 @@ class BadInput(TempDirTest):
         self.assertEqual(r.stderr.strip().splitlines()[-1],
                          "baims tiles: error: unknown aggregation method 'avg'. "
                          "Use one of first, mean, median, min, max, mode, auto")
+        r = run(["tiles", cube, "--tile-size", "512x512"], check=2)
+        self.assertEqual(r.stderr.strip().splitlines()[-1],
+                         "baims tiles: error: --tile-size '512x512' is not a positive integer. "
+                         "Give W or W,H in pixels, e.g. --tile-size 512 or --tile-size 512,256")
+        r = run(["tiles", cube, "--level0", "cpy"], check=2)
+        self.assertEqual(r.stderr.strip().splitlines()[-1],
+                         "baims tiles: error: --level0 'cpy' is not link or copy. Use --level0 "
+                         "link (a 0.link to the cube) or --level0 copy (a 0.zarr copy)")
         self.assertFalse(os.path.exists(self.p("c.levels")))
 
 
