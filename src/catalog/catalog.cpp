@@ -36,7 +36,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>> CARD_TYPES{
     if (!guess.empty()) {
         msg += " (did you mean '" + guess + "'?)";
     }
-    throw UsageError(msg);
+    throw UsageError(msg, "Run 'baims catalog --help' for the values");
 }
 
 void sleep_interruptible(std::chrono::milliseconds d) {
@@ -130,17 +130,19 @@ void validate(const CatalogRequest& r) {
     auto start = parse_date(r.start);
     auto end = parse_date(r.end);
     if (!start) {
-        throw UsageError("START '" + r.start + "' is not a date (YYYY-MM-DD)");
+        throw UsageError("START '" + r.start + "' is not a date (YYYY-MM-DD)",
+                         "Give the first day, e.g. 2021-06-01");
     }
     if (!end) {
-        throw UsageError("END '" + r.end + "' is not a date (YYYY-MM-DD)");
+        throw UsageError("END '" + r.end + "' is not a date (YYYY-MM-DD)",
+                         "Give the day after the last day wanted, e.g. 2021-07-01");
     }
     if (*end <= *start) {
         throw UsageError("END " + r.end + " is not after START " + r.start,
                          "END is exclusive: use the day after the last day wanted");
     }
     if (r.aoi.empty()) {
-        throw UsageError("AOI is empty");
+        throw UsageError("AOI is empty", "Give the name of the area of interest (aois table)");
     }
     if (!text::is_utf8(r.aoi)) {
         throw UsageError("AOI '" + text::valid_utf8(r.aoi) +
@@ -148,18 +150,20 @@ void validate(const CatalogRequest& r) {
                          "Give the AOI name in UTF-8");
     }
     if (r.max_records < 1) {
-        throw UsageError("--max-records must be at least 1");
+        throw UsageError("--max-records must be at least 1", "Use the default, 1000");
     }
     if (r.offset_limit < r.max_records) {
         throw UsageError("--offset-limit " + std::to_string(r.offset_limit) +
-                         " is smaller than --max-records " + std::to_string(r.max_records));
+                             " is smaller than --max-records " + std::to_string(r.max_records),
+                         "Give an --offset-limit of at least --max-records");
     }
     if (r.retry.retries < 0) {
-        throw UsageError("--retries must be at least 0");
+        throw UsageError("--retries must be at least 0", "Use 0 for one attempt only");
     }
     if (r.from_files.empty() && !text::starts_with(r.base_url, "http://") &&
         !text::starts_with(r.base_url, "https://")) {
-        throw UsageError("--base-url '" + r.base_url + "' is not an http:// or https:// URL");
+        throw UsageError("--base-url '" + r.base_url + "' is not an http:// or https:// URL",
+                         "Give e.g. --base-url https://catalogue.dataspace.copernicus.eu");
     }
 }
 
@@ -190,7 +194,9 @@ CatalogResult run_catalog(const CatalogRequest& request, const db::ConnectionSet
                 try {
                     return parse_page(read_file(file), card_value);
                 } catch (const ResponseFormatError& e) {
-                    throw InputError("cannot read catalogue response '" + file + "': " + e.what());
+                    throw InputError("cannot read catalogue response '" + file + "': " + e.what(),
+                                     "Give a search.json saved from the catalogue's OpenSearch "
+                                     "answer (a GeoJSON FeatureCollection)");
                 }
             }));
         }

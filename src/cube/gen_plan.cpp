@@ -295,7 +295,9 @@ std::vector<OutVar> select_new_vars(const GenConfig& c, const std::vector<InputI
         }
     }
     if (out.empty()) {
-        throw InputError("the inputs have no data variables on a lat/lon or x/y grid");
+        throw InputError("the inputs have no data variables on a lat/lon or x/y grid",
+                         "Check input_processor_name: curvilinear for 2-D lat/lon swaths, "
+                         "geotiff, sentinel2-l2a");
     }
     return out;
 }

@@ -469,16 +469,19 @@ TEST_CASE("catalog: input errors, missing AOI (4), bad CARD (2), broken file (4)
     RunResult card = fx.run({"world", "2020-01-01", "2020-02-01", "s3", "S2MSI2A"});
     CHECK(card.exit_code == 2);
     CHECK(last_line(card.err) ==
-          "baims catalog: error: CARD 's3' is not one of s2, bs, c6, c12 (did you mean 's2'?).");
+          "baims catalog: error: CARD 's3' is not one of s2, bs, c6, c12 (did you mean 's2'?). "
+          "Run 'baims catalog --help' for the values");
     RunResult ptype = fx.run({"world", "2020-01-01", "2020-02-01", "s2", "S2MSI2B"});
     CHECK(ptype.exit_code == 2);
     CHECK(last_line(ptype.err) ==
           "baims catalog: error: PTYPE 'S2MSI2B' is not one of S2MSI2A, S2MSI1C, CARD-BS, "
-          "CARD-COH6, CARD-COH12 (did you mean 'S2MSI2A'?).");
+          "CARD-COH6, CARD-COH12 (did you mean 'S2MSI2A'?). Run 'baims catalog --help' for the "
+          "values");
     RunResult date = fx.run({"world", "2020-02-30", "2020-03-01", "s2", "S2MSI2A"});
     CHECK(date.exit_code == 2);
     CHECK(last_line(date.err) ==
-          "baims catalog: error: START '2020-02-30' is not a date (YYYY-MM-DD).");
+          "baims catalog: error: START '2020-02-30' is not a date (YYYY-MM-DD). Give the first "
+          "day, e.g. 2021-06-01");
 
     const fs::path broken = fx.dir().path() / "broken.json";
     std::ofstream(broken) << "{\"features\": [";
@@ -486,7 +489,10 @@ TEST_CASE("catalog: input errors, missing AOI (4), bad CARD (2), broken file (4)
         {"world", "2020-01-01", "2020-02-01", "s2", "S2MSI2A", "--from-file", broken.string()});
     CHECK(file.exit_code == 4);
     CHECK(last_line(file.err) == "baims catalog: error: cannot read catalogue response '" +
-                                     broken.string() + "': not valid JSON (byte 15).");
+                                     broken.string() +
+                                     "': not valid JSON (byte 15). Give a search.json saved from "
+                                     "the catalogue's OpenSearch answer (a GeoJSON "
+                                     "FeatureCollection)");
 }
 
 TEST_CASE("catalog: --from-file drops what the query would not return and says why (issue 7 #5)",
